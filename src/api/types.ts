@@ -1,0 +1,191 @@
+/**
+ * Public API types of mamba-edge — every type a user touches lives here.
+ *
+ * @example
+ * import { loadModel } from 'mamba-edge';
+ * const model = await loadModel('./my-mamba');           // HF folder: config.json + model.safetensors
+ * const session = model.createSession();
+ * for await (const { text } of session.generate('Once upon a time', { maxTokens: 64, seed: 1 })) {
+ *   process.stdout.write(text);
+ * }
+ */
+
+export type BackendName = 'reference' | 'wasm' | 'webgpu' | 'cuda';
+export type BackendChoice = 'auto' | BackendName;
+
+/** Storage precision of weights once loaded. Compute is always f32. */
+export type LoadDType = 'f32' | 'f16';
+
+export interface LoadProgress {
+  /** File being read, relative to the model source. */
+  file: string;
+  /** Bytes read so far. */
+  loaded: number;
+  /** Total bytes of that file. */
+  total: number;
+}
+
+export interface LoadOptions {
+  /** Which backend runs the model. Default `'auto'`: the best available backend that supports every op. */
+  backend?: BackendChoice;
+  /** Worker threads for CPU backends (ignored by the reference backend). */
+  threads?: number;
+  /** Weight storage precision after load. Default: `'f32'`. */
+  dtype?: LoadDType;
+  /** Upper bound on bytes allocated for weights, activations and state; checked before allocating. */
+  maxMemoryBytes?: number;
+  /** Called as files are read. */
+  onProgress?: (p: LoadProgress) => void;
+  /** Aborts loading with `E_ABORTED`. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A model source: a local directory path (Node), or the files themselves as
+ * `{ 'config.json': bytes, 'model.safetensors': bytes, ... }` or a Map of the same.
+ */
+export type ModelSource = string | Record<string, Uint8Array | ArrayBuffer> | Map<string, Uint8Array | ArrayBuffer>;
+
+export type Architecture = 'mamba' | 'mamba2';
+
+export interface ModelConfig {
+  architecture: Architecture;
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  /** d_state: SSM state size per channel. */
+  stateSize: number;
+  convKernel: number;
+  /** d_inner = expand × hidden_size. */
+  intermediateSize: number;
+  /** Mamba-2 only. */
+  numHeads?: number;
+  /** Mamba-2 only. */
+  headDim?: number;
+  /** Mamba-2 only. */
+  nGroups?: number;
+  eosTokenId?: number;
+  /** The parsed config.json as written. */
+  raw: Record<string, unknown>;
+}
+
+export interface BackendInfo {
+  name: BackendName;
+  threads: number;
+  device?: string;
+  /** Why `'auto'` did not pick a faster backend. */
+  fallbackReason?: string;
+}
+
+export interface ModelInfo {
+  architecture: Architecture;
+  parameters: number;
+  dtype: LoadDType;
+  backend: BackendName;
+  /** Bytes of carried state (conv + SSM) for one session — the same at any context length. */
+  stateBytes: number;
+  /** Bytes held by weights on the backend. */
+  weightBytes: number;
+  fingerprint: string;
+}
+
+export interface Tokenizer {
+  encode(text: string): number[];
+  decode(ids: number[]): string;
+  /** Size of the id space the tokenizer can produce. */
+  readonly vocabSize: number;
+  readonly kind: 'byte' | 'tokenizer.json';
+}
+
+export interface ForwardOptions {
+  output?: 'logits' | 'hidden';
+  signal?: AbortSignal;
+}
+
+export interface ForwardLogits {
+  logits: Float32Array;
+  shape: [batch: number, seq: number, vocab: number];
+}
+
+export interface ForwardHidden {
+  hidden: Float32Array;
+  shape: [batch: number, seq: number, hidden: number];
+}
+
+export interface PrefillOptions {
+  signal?: AbortSignal;
+  /** Called after each prefill chunk with tokens done / total. */
+  onProgress?: (p: { done: number; total: number }) => void;
+}
+
+export interface GenerateOptions {
+  /** Default 256. Must be ≥ 1. */
+  maxTokens?: number;
+  /** Default 0.8; 0 = greedy. */
+  temperature?: number;
+  /** Default 40; 0 disables. */
+  topK?: number;
+  /** Default 0.95; 1 disables. */
+  topP?: number;
+  /** Seed of the sampler's random numbers; same seed → same tokens on every backend. */
+  seed?: number;
+  /** Generation ends before any of these strings; the stop text is not emitted. */
+  stop?: string[];
+  /** Default false: generation ends at the model's eos token. */
+  ignoreEos?: boolean;
+  signal?: AbortSignal;
+}
+
+export type FinishReason = 'eos' | 'stop' | 'length' | 'abort';
+
+export interface GenerationResult {
+  text: string;
+  finishReason: FinishReason;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface GeneratedToken {
+  id: number;
+  /** Text this token completes (may be '' while a UTF-8 sequence or a possible stop string is held back). */
+  text: string;
+}
+
+export interface Generation extends AsyncIterable<GeneratedToken> {
+  /** Resolves when generation ends (also when nobody iterates: it then runs to completion itself). */
+  finished: Promise<GenerationResult>;
+}
+
+export interface SessionOptions {
+  /** A blob from `session.saveState()` to resume from. */
+  state?: Uint8Array;
+}
+
+export interface Session {
+  /** Runs the prompt through the model, returns logits at its last position. */
+  prefill(ids: number[], opts?: PrefillOptions): Promise<Float32Array>;
+  /** Logits for every position ([T × vocab]) while advancing the state. */
+  forward(ids: number[], opts?: { signal?: AbortSignal }): Promise<Float32Array>;
+  /** One token in, next-token logits out. */
+  step(id: number): Promise<Float32Array>;
+  generate(prompt: string | number[], opts?: GenerateOptions): Generation;
+  generateStream(prompt: string | number[], opts?: GenerateOptions): ReadableStream<string>;
+  /** Serialize everything needed to continue exactly where this session stands. */
+  saveState(): Promise<Uint8Array>;
+  /** Tokens consumed so far. */
+  readonly position: number;
+  dispose(): Promise<void>;
+}
+
+export interface Model {
+  readonly config: ModelConfig;
+  readonly backend: BackendName;
+  readonly backendInfo: BackendInfo;
+  readonly fingerprint: string;
+  readonly tokenizer: Tokenizer;
+  readonly info: ModelInfo;
+  forward(ids: number[][], opts?: ForwardOptions & { output?: 'logits' }): Promise<ForwardLogits>;
+  forward(ids: number[][], opts: ForwardOptions & { output: 'hidden' }): Promise<ForwardHidden>;
+  createSession(opts?: SessionOptions): Session;
+  dispose(): Promise<void>;
+}
