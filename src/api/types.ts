@@ -87,6 +87,8 @@ export interface ModelInfo {
   /** Bytes held by weights on the backend. */
   weightBytes: number;
   fingerprint: string;
+  /** Things the loader noticed but accepted (e.g. unexpected extra tensors). */
+  warnings: string[];
 }
 
 export interface Tokenizer {

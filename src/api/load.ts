@@ -1,0 +1,129 @@
+/**
+ * loadModel: source → config → backend → validated weights → Model.
+ * Every step refuses bad input with a typed error before it allocates for it.
+ */
+import type { LoadDType, LoadOptions, ModelSource } from './types.js';
+import { fail, throwIfAborted } from '../errors.js';
+import { memorySource, describe, type FileSource } from '../formats/source.js';
+import { decodeUtf8Json } from '../formats/pyjson.js';
+import { readSafetensorsWeights, toFloat32, type TensorEntry } from '../formats/safetensors.js';
+import { ConfigReader } from '../formats/hf-config.js';
+import { architectureFor } from '../models/registry.js';
+import { checkpointTensors, prepareStack, stateShapes, type TensorSpec } from '../models/architecture.js';
+import { selectBackend } from '../backends/registry.js';
+import type { Backend, WeightDType } from '../backends/backend.js';
+import { createTokenizer } from '../tokenizer/index.js';
+import { Hasher } from './fingerprint.js';
+import { ModelImpl, activationBytes } from './model.js';
+
+/** How a string source becomes files; the Node entry installs a directory reader. */
+type PathResolver = (path: string) => FileSource;
+let resolvePath: PathResolver | undefined;
+let defaultSource: (() => FileSource) | undefined;
+
+export function setPathResolver(r: PathResolver, defaultModel?: () => FileSource): void {
+  resolvePath = r;
+  defaultSource = defaultModel;
+}
+
+function toSource(source: ModelSource | undefined): FileSource {
+  if (source === undefined) {
+    if (!defaultSource) throw fail('E_ARGUMENT', 'loadModel() without a source needs the embedded default model, which this build does not have; pass a model source');
+    return defaultSource();
+  }
+  if (typeof source === 'string') {
+    if (!resolvePath) {
+      throw fail('E_ARGUMENT', `loadModel("${source}"): local paths need Node; in a browser or edge function pass the files as { "config.json": bytes, "model.safetensors": bytes }`);
+    }
+    return resolvePath(source);
+  }
+  if (source instanceof Map || (typeof source === 'object' && source !== null)) return memorySource(source);
+  throw fail('E_ARGUMENT', 'loadModel: source must be a directory path, a Record or a Map of file name → bytes');
+}
+
+function checkOptions(opts: LoadOptions): { dtype: LoadDType } {
+  const dtype = opts.dtype ?? 'f32';
+  if (dtype !== 'f32' && dtype !== 'f16') throw fail('E_ARGUMENT', `dtype must be "f32" or "f16", got ${JSON.stringify(dtype)}`, { field: 'dtype' });
+  if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
+    throw fail('E_ARGUMENT', `threads must be a positive integer, got ${opts.threads}`, { field: 'threads' });
+  }
+  if (opts.maxMemoryBytes !== undefined && !(opts.maxMemoryBytes > 0)) {
+    throw fail('E_ARGUMENT', `maxMemoryBytes must be a positive number, got ${opts.maxMemoryBytes}`, { field: 'maxMemoryBytes' });
+  }
+  return { dtype };
+}
+
+/** Every expected tensor present with the expected shape; extras are reported as warnings. */
+function matchTensors(specs: TensorSpec[], tensors: Map<string, TensorEntry>, tied: boolean): string[] {
+  for (const spec of specs) {
+    const t = tensors.get(spec.name);
+    if (!t) throw fail('E_FORMAT', `model.safetensors: tensor "${spec.name}" is missing (config.json says it must exist with shape [${spec.shape}])`, { file: 'model.safetensors', field: spec.name });
+    if (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i])) {
+      throw fail('E_SHAPE', `${t.file}: tensor "${spec.name}" has shape [${t.shape}], but config.json implies [${spec.shape}]`, { file: t.file, field: spec.name });
+    }
+  }
+  const expected = new Set(specs.map((s) => s.name));
+  if (tied) expected.add('lm_head.weight'); // some checkpoints store the tied head anyway; transformers ignores it too
+  return [...tensors.keys()].filter((n) => !expected.has(n)).map((n) => `unexpected tensor "${n}" was ignored`);
+}
+
+/**
+ * Load a model.
+ * @example
+ * const model = await loadModel('./mamba-130m-hf', { dtype: 'f16', onProgress: (p) => console.log(p.file, p.loaded, p.total) });
+ * const model2 = await loadModel({ 'config.json': configBytes, 'model.safetensors': weightBytes });
+ */
+export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): Promise<ModelImpl> {
+  const { dtype } = checkOptions(opts);
+  throwIfAborted(opts.signal, 'loadModel');
+  const files = toSource(source);
+  const configFile = describe(files, 'config.json');
+  const raw = decodeUtf8Json(await files.read('config.json', { signal: opts.signal }), configFile, undefined, 'config.json');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw fail('E_CONFIG', `${configFile}: expected a JSON object`, { file: configFile });
+  }
+  const reader = new ConfigReader(raw as Record<string, unknown>, configFile);
+  const arch = architectureFor(reader.raw.model_type, configFile);
+  const cfg = arch.parseConfig(reader);
+  const specs = checkpointTensors(arch, cfg);
+
+  const backend = await selectBackend(opts.backend ?? 'auto', arch.requiredOps, { threads: opts.threads });
+  try {
+    const matrixDType: WeightDType = dtype;
+    const weightBytes = specs.reduce((n, s) => n + backend.bytesFor(s.shape, s.matrix ? matrixDType : 'f32'), 0);
+    const stateBytes = stateShapes(arch, cfg, 1).reduce((n, s) => n + backend.bytesFor(s, 'f32'), 0);
+    const working = activationBytes(cfg, arch.prefillChunk(cfg), 1);
+    if (opts.maxMemoryBytes !== undefined && weightBytes + stateBytes + working > opts.maxMemoryBytes) {
+      throw fail('E_MEMORY', `the model needs ${weightBytes + stateBytes + working} bytes (weights ${weightBytes}, one session's state ${stateBytes}, prefill working memory ${working}), more than maxMemoryBytes = ${opts.maxMemoryBytes}`, { field: 'maxMemoryBytes' });
+    }
+
+    const weights = await readSafetensorsWeights(files, { signal: opts.signal, onProgress: opts.onProgress });
+    const warnings = matchTensors(specs, weights.tensors, cfg.tieWordEmbeddings);
+    throwIfAborted(opts.signal, 'loadModel');
+
+    // Fingerprint: architecture, shapes and the checkpoint's bytes — independent of the load dtype.
+    const hasher = new Hasher().updateString(`${cfg.architecture}|${JSON.stringify(specs.map((s) => [s.name, s.shape]))}`);
+    for (const s of specs) hasher.update(weights.tensors.get(s.name)!.data);
+    const fingerprint = `${cfg.architecture}-${hasher.hex()}`;
+
+    const stack = prepareStack(arch, cfg, backend, (name) => toFloat32(weights.tensors.get(name)!), matrixDType);
+
+    const tokenizerJson = (await files.has('tokenizer.json')) ? new TextDecoder().decode(await files.read('tokenizer.json', { signal: opts.signal })) : undefined;
+    const tokenizerConfigJson = tokenizerJson !== undefined && (await files.has('tokenizer_config.json'))
+      ? new TextDecoder().decode(await files.read('tokenizer_config.json', { signal: opts.signal }))
+      : undefined;
+    const tokenizer = createTokenizer({ vocabSize: cfg.vocabSize, tokenizerJson, tokenizerConfigJson, file: describe(files, 'tokenizer.json') });
+    if (cfg.eosTokenId === undefined && tokenizer.eosTokenId !== undefined) cfg.eosTokenId = tokenizer.eosTokenId;
+
+    const parameters = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+    return new ModelImpl({
+      arch, cfg, backend, stack, tokenizer, fingerprint, dtype, warnings,
+      parameters, weightBytes, maxMemoryBytes: opts.maxMemoryBytes,
+    });
+  } catch (e) {
+    await backend.dispose();
+    throw e;
+  }
+}
+
+export type { Backend };

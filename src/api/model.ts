@@ -1,0 +1,204 @@
+/**
+ * Model: loaded weights on one backend, plus the chunked runner that every entry
+ * point (stateless forward, session prefill/step) goes through.
+ */
+import type {
+  BackendInfo, BackendName, ForwardHidden, ForwardLogits, ForwardOptions, LoadDType, Model, ModelConfig, ModelInfo,
+  Session, SessionOptions,
+} from './types.js';
+import { fail, throwIfAborted } from '../errors.js';
+import type { Backend, Tensor } from '../backends/backend.js';
+import { runStack, stateShapes, type ArchitectureSpec, type StackConfig, type StackWeights } from '../models/architecture.js';
+import type { TokenizerEx } from '../tokenizer/index.js';
+import { SessionImpl } from './session.js';
+
+export type RunOutput = 'logits-all' | 'logits-last' | 'hidden' | 'none';
+
+/** Working bytes of one prefill chunk: the widest activations alive at once, plus the chunk's logits. */
+export function activationBytes(cfg: ModelConfig, chunk: number, batch: number): number {
+  const perToken = 4 * cfg.hiddenSize + 8 * cfg.intermediateSize + 4 * cfg.stateSize * (cfg.nGroups ?? 1) + cfg.vocabSize;
+  return 4 * chunk * batch * perToken;
+}
+
+export interface ModelParts {
+  arch: ArchitectureSpec<StackConfig, unknown>;
+  cfg: StackConfig;
+  backend: Backend;
+  stack: StackWeights<unknown>;
+  tokenizer: TokenizerEx;
+  fingerprint: string;
+  dtype: LoadDType;
+  warnings: string[];
+  parameters: number;
+  weightBytes: number;
+  maxMemoryBytes?: number;
+}
+
+export class ModelImpl implements Model {
+  readonly config: ModelConfig;
+  readonly backend: BackendName;
+  readonly backendInfo: BackendInfo;
+  readonly fingerprint: string;
+  readonly tokenizer: TokenizerEx;
+  readonly info: ModelInfo;
+  /** @internal */ readonly parts: ModelParts;
+  private disposed = false;
+  private readonly sessions = new Set<SessionImpl>();
+
+  constructor(parts: ModelParts) {
+    this.parts = parts;
+    const { cfg, backend, tokenizer, fingerprint } = parts;
+    const { normEps: _e, tieWordEmbeddings: _t, ...publicConfig } = cfg;
+    this.config = publicConfig as ModelConfig;
+    this.backend = backend.name;
+    this.backendInfo = backend.info;
+    this.fingerprint = fingerprint;
+    this.tokenizer = tokenizer;
+    this.info = {
+      architecture: cfg.architecture,
+      parameters: parts.parameters,
+      dtype: parts.dtype,
+      backend: backend.name,
+      stateBytes: this.stateShapes(1).reduce((n, s) => n + 4 * s.reduce((a, b) => a * b, 1), 0),
+      weightBytes: parts.weightBytes,
+      fingerprint,
+      warnings: parts.warnings,
+    };
+    for (const w of parts.warnings) console.warn(`mamba-edge: ${w}`);
+  }
+
+  /** @internal */
+  stateShapes(batch: number): number[][] {
+    return stateShapes(this.parts.arch, this.parts.cfg, batch);
+  }
+
+  /** @internal */
+  assertOpen(): void {
+    if (this.disposed) throw fail('E_ARGUMENT', 'the model has been disposed');
+  }
+
+  /** @internal Throws E_TOKEN for ids that are not integers in [0, vocab). */
+  checkIds(ids: readonly number[], field = 'ids'): void {
+    const V = this.parts.cfg.vocabSize;
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= V) {
+        throw fail('E_TOKEN', `${field}: token id ${id} is outside the vocabulary [0, ${V})`, { field });
+      }
+    }
+  }
+
+  /** @internal Zeroed state tensors for `batch` sequences, after a maxMemoryBytes check. */
+  allocState(batch: number): Tensor[] {
+    return this.stateShapes(batch).map((s) => this.parts.backend.zeros(s));
+  }
+
+  /** @internal Fails with E_MEMORY before allocating when a run would exceed maxMemoryBytes. */
+  checkMemory(extraBytes: number, what: string): void {
+    const limit = this.parts.maxMemoryBytes;
+    if (limit === undefined) return;
+    const total = this.parts.weightBytes + extraBytes;
+    if (total > limit) {
+      throw fail('E_MEMORY', `${what} needs ${extraBytes} bytes on top of ${this.parts.weightBytes} bytes of weights; maxMemoryBytes is ${limit}`, { field: 'maxMemoryBytes' });
+    }
+  }
+
+  /**
+   * @internal The one runner: ids [batch][seq] (row-major) through the stack in prefill chunks,
+   * carrying `state`. Signal is checked between chunks only, so the state is always at a token boundary.
+   */
+  async run(
+    state: Tensor[], ids: Int32Array, batch: number, seq: number, output: RunOutput,
+    opts: { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void; abortBetweenLayers?: boolean } = {},
+  ): Promise<Float32Array | null> {
+    const { arch, cfg, backend: b, stack } = this.parts;
+    const chunk = arch.prefillChunk(cfg);
+    const width = output === 'hidden' ? cfg.hiddenSize : cfg.vocabSize;
+    const out = output === 'logits-all' || output === 'hidden' ? new Float32Array(batch * seq * width) : null;
+    let last: Float32Array | null = null;
+    for (let start = 0; start < seq; start += chunk) {
+      throwIfAborted(opts.signal, 'forward');
+      const len = Math.min(chunk, seq - start);
+      const chunkIds = new Int32Array(batch * len);
+      for (let r = 0; r < batch; r++) chunkIds.set(ids.subarray(r * seq + start, r * seq + start + len), r * len);
+      const hidden = runStack(arch, cfg, b, stack, state, chunkIds, batch, len, opts.abortBetweenLayers ? opts.signal : undefined);
+      if (out) {
+        const result = output === 'hidden' ? hidden : b.matmul(hidden, stack.lmHead); // [B, len, width]
+        const values = await b.read(result);
+        for (let r = 0; r < batch; r++) {
+          out.set(values.subarray(r * len * width, (r + 1) * len * width), (r * seq + start) * width);
+        }
+        if (result !== hidden) b.free(result);
+      } else if (output === 'logits-last' && start + len === seq) {
+        if (batch !== 1) throw fail('E_ARGUMENT', 'last-position logits are for single sequences');
+        const lastRow = b.sliceRows(b.reshape(hidden, [len, cfg.hiddenSize]), len - 1, 1);
+        const logits = b.matmul(lastRow, stack.lmHead); // [1, V]
+        last = await b.read(logits);
+        b.free(lastRow, logits);
+      }
+      b.free(hidden);
+      opts.onProgress?.({ done: start + len, total: seq });
+    }
+    return out ?? last;
+  }
+
+  forward(ids: number[][], opts?: ForwardOptions & { output?: 'logits' }): Promise<ForwardLogits>;
+  forward(ids: number[][], opts: ForwardOptions & { output: 'hidden' }): Promise<ForwardHidden>;
+  /**
+   * Stateless forward over a batch of equal-length rows.
+   * @example
+   * const { logits, shape: [B, T, V] } = await model.forward([[1, 2, 3], [4, 5, 6]]);
+   */
+  async forward(ids: number[][], opts: ForwardOptions = {}): Promise<ForwardLogits | ForwardHidden> {
+    this.assertOpen();
+    const output = opts.output ?? 'logits';
+    if (output !== 'logits' && output !== 'hidden') throw fail('E_ARGUMENT', `output must be "logits" or "hidden", got ${JSON.stringify(output)}`, { field: 'output' });
+    if (!Array.isArray(ids) || ids.length === 0 || !ids.every(Array.isArray)) {
+      throw fail('E_ARGUMENT', 'forward: ids must be a non-empty array of token-id arrays ([batch][seq])', { field: 'ids' });
+    }
+    const seq = ids[0].length;
+    if (seq === 0) throw fail('E_ARGUMENT', 'forward: rows must hold at least one token', { field: 'ids' });
+    ids.forEach((row, r) => {
+      if (row.length !== seq) throw fail('E_SHAPE', `forward: ragged batch — row ${r} has ${row.length} tokens, row 0 has ${seq}`, { field: 'ids' });
+      this.checkIds(row, `ids[${r}]`);
+    });
+    const batch = ids.length;
+    const { cfg, arch, backend } = this.parts;
+    const width = output === 'hidden' ? cfg.hiddenSize : cfg.vocabSize;
+    const stateBytes = this.stateShapes(batch).reduce((n, s) => n + 4 * s.reduce((a, b) => a * b, 1), 0);
+    this.checkMemory(stateBytes + activationBytes(cfg, arch.prefillChunk(cfg), batch) + 4 * batch * seq * width, `forward of ${batch}×${seq} tokens`);
+    const state = this.allocState(batch);
+    try {
+      const flat = Int32Array.from(ids.flat());
+      const values = (await this.run(state, flat, batch, seq, output === 'hidden' ? 'hidden' : 'logits-all', { signal: opts.signal, abortBetweenLayers: true }))!;
+      return output === 'hidden'
+        ? { hidden: values, shape: [batch, seq, width] }
+        : { logits: values, shape: [batch, seq, width] };
+    } finally {
+      backend.free(...state);
+    }
+  }
+
+  /**
+   * A stateful session: prefill, step, generate, save and resume.
+   * @example
+   * const s = model.createSession();
+   * const text = await s.generate('Hello', { maxTokens: 20, seed: 7 }).finished;
+   * const blob = await s.saveState();
+   * const resumed = model.createSession({ state: blob });
+   */
+  createSession(opts: SessionOptions = {}): Session {
+    this.assertOpen();
+    const stateBytes = this.info.stateBytes;
+    this.checkMemory(stateBytes + activationBytes(this.parts.cfg, this.parts.arch.prefillChunk(this.parts.cfg), 1), 'a session');
+    const s = new SessionImpl(this, opts.state, () => this.sessions.delete(s));
+    this.sessions.add(s);
+    return s;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    for (const s of [...this.sessions]) await s.dispose();
+    this.disposed = true;
+    await this.parts.backend.dispose();
+  }
+}

@@ -1,0 +1,297 @@
+/**
+ * Session: one conversation's carried state (conv + SSM per layer — the same size at
+ * token 10 and token 10,000,000) and everything else needed to continue it exactly:
+ * position, the token sampled but not yet fed, the sampler's random state, and the
+ * bytes of a character not yet complete. Calls on one session run one at a time.
+ */
+import type {
+  GenerateOptions, GeneratedToken, Generation, GenerationResult, FinishReason, PrefillOptions, Session,
+} from './types.js';
+import { MambaEdgeError, fail, throwIfAborted } from '../errors.js';
+import type { Tensor } from '../backends/backend.js';
+import { Rng, sampleToken, validateSamplerParams, type SamplerParams } from './sampler.js';
+import { StopMatcher } from './stop.js';
+import { createStreamDecoder, type StreamDecoder } from '../tokenizer/stream-decoder.js';
+import { decodeState, encodeState } from './state-blob.js';
+import { AsyncQueue, anySignal } from './async-queue.js';
+import type { ModelImpl } from './model.js';
+
+interface GenerationPlan extends SamplerParams {
+  maxTokens: number;
+  seed?: number;
+  stop: string[];
+  ignoreEos: boolean;
+  signal: AbortSignal;
+}
+
+export class SessionImpl implements Session {
+  private state: Tensor[];
+  private pos = 0;
+  /** Sampled and emitted but not yet fed to the model; fed first by the next call. */
+  private pendingToken: number | null = null;
+  /** Next-token logits when the last call was a prefill/step (so an empty-prompt generate can sample at once). */
+  private lastLogits: Float32Array | null = null;
+  private rng: Rng;
+  private decoder: StreamDecoder;
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+
+  constructor(private readonly model: ModelImpl, blob: Uint8Array | undefined, private readonly onDispose: () => void) {
+    this.rng = new Rng((Math.random() * 2 ** 32) >>> 0);
+    const shapes = model.stateShapes(1);
+    if (blob === undefined) {
+      this.state = model.allocState(1);
+      this.decoder = createStreamDecoder(model.tokenizer);
+      return;
+    }
+    const saved = decodeState(blob, { fingerprint: model.fingerprint, tensorShapes: shapes, vocabSize: model.config.vocabSize });
+    this.state = model.allocState(1);
+    saved.tensors.forEach((t, i) => model.parts.backend.write(this.state[i], t));
+    this.pos = saved.header.position;
+    this.pendingToken = saved.header.pendingToken;
+    this.lastLogits = saved.logits;
+    this.rng.setState(Uint32Array.from(saved.header.rng));
+    this.decoder = createStreamDecoder(model.tokenizer, saved.header.decoderPending);
+  }
+
+  get position(): number {
+    return this.pos;
+  }
+
+  /** Runs `fn` after every earlier call on this session has finished. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => {
+      if (this.disposed) throw fail('E_ARGUMENT', 'the session has been disposed');
+      this.model.assertOpen();
+      return fn();
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private checkInput(ids: unknown, field: string): number[] {
+    if (!Array.isArray(ids)) throw fail('E_ARGUMENT', `${field} must be an array of token ids`, { field });
+    this.model.checkIds(ids, field);
+    return ids;
+  }
+
+  /**
+   * Feeds the pending token (if any) then `ids`, in prefill chunks. If the signal fires,
+   * the state is rolled back to where the call began, so an aborted call changes nothing.
+   */
+  private async consume(ids: number[], output: 'logits-last' | 'logits-all', signal?: AbortSignal, onProgress?: PrefillOptions['onProgress']): Promise<Float32Array> {
+    const { backend, cfg } = this.model.parts;
+    const withPending = this.pendingToken === null ? ids : [this.pendingToken, ...ids];
+    const snapshot = signal ? await Promise.all(this.state.map((t) => backend.read(t))) : null;
+    try {
+      const values = (await this.model.run(this.state, Int32Array.from(withPending), 1, withPending.length, output, { signal, onProgress }))!;
+      this.pos += withPending.length;
+      this.pendingToken = null;
+      const V = cfg.vocabSize;
+      if (output === 'logits-all') {
+        const forIds = values.subarray((withPending.length - ids.length) * V);
+        this.lastLogits = forIds.slice(forIds.length - V);
+        return forIds.slice();
+      }
+      this.lastLogits = values;
+      return values;
+    } catch (e) {
+      if (snapshot) snapshot.forEach((t, i) => backend.write(this.state[i], t));
+      throw e;
+    }
+  }
+
+  prefill(ids: number[], opts: PrefillOptions = {}): Promise<Float32Array> {
+    const input = this.checkInput(ids, 'prefill ids');
+    if (input.length === 0) return Promise.reject(fail('E_ARGUMENT', 'prefill needs at least one token', { field: 'ids' }));
+    return this.exclusive(async () => {
+      throwIfAborted(opts.signal, 'prefill');
+      return (await this.consume(input, 'logits-last', opts.signal, opts.onProgress)).slice();
+    });
+  }
+
+  forward(ids: number[], opts: { signal?: AbortSignal } = {}): Promise<Float32Array> {
+    const input = this.checkInput(ids, 'forward ids');
+    if (input.length === 0) return Promise.reject(fail('E_ARGUMENT', 'forward needs at least one token', { field: 'ids' }));
+    const V = this.model.config.vocabSize;
+    return this.exclusive(async () => {
+      throwIfAborted(opts.signal, 'forward');
+      this.model.checkMemory(this.model.info.stateBytes + 4 * (input.length + 1) * V, `session.forward of ${input.length} tokens`);
+      return this.consume(input, 'logits-all', opts.signal);
+    });
+  }
+
+  step(id: number): Promise<Float32Array> {
+    const input = this.checkInput([id], 'step id');
+    return this.exclusive(async () => (await this.consume(input, 'logits-last')).slice());
+  }
+
+  private plan(opts: GenerateOptions, internal: AbortSignal): GenerationPlan {
+    if (opts === null || typeof opts !== 'object') throw fail('E_ARGUMENT', 'generate options must be an object', { field: 'opts' });
+    const maxTokens = opts.maxTokens ?? 256;
+    if (!Number.isInteger(maxTokens) || maxTokens <= 0) {
+      throw fail('E_ARGUMENT', `maxTokens must be a positive integer, got ${maxTokens}`, { field: 'maxTokens' });
+    }
+    if (opts.seed !== undefined && (!Number.isInteger(opts.seed) || opts.seed < 0)) {
+      throw fail('E_ARGUMENT', `seed must be a non-negative integer, got ${opts.seed}`, { field: 'seed' });
+    }
+    const stop = opts.stop ?? [];
+    new StopMatcher(stop); // validates
+    return {
+      ...validateSamplerParams(opts),
+      maxTokens, seed: opts.seed, stop, ignoreEos: opts.ignoreEos ?? false,
+      signal: anySignal(opts.signal, internal),
+    };
+  }
+
+  /**
+   * Stream tokens. Argument errors throw at once; an abort ends the iteration with
+   * E_ABORTED (AbortError) while `finished` resolves with finishReason 'abort'.
+   * @example
+   * for await (const { text } of session.generate('Hi', { maxTokens: 32, temperature: 0 })) process.stdout.write(text);
+   */
+  generate(prompt: string | number[], opts: GenerateOptions = {}): Generation {
+    return this.startGeneration(prompt, opts, new AbortController());
+  }
+
+  private startGeneration(prompt: string | number[], opts: GenerateOptions, internal: AbortController): Generation {
+    if (this.disposed) throw fail('E_ARGUMENT', 'the session has been disposed');
+    const plan = this.plan(opts, internal.signal);
+    let promptIds: number[];
+    if (typeof prompt === 'string') promptIds = this.model.tokenizer.encode(prompt);
+    else promptIds = this.checkInput(prompt, 'prompt');
+    const queue = new AsyncQueue<GeneratedToken>();
+    const finished = this.exclusive(async () => {
+      if (promptIds.length === 0 && this.pendingToken === null && this.lastLogits === null) {
+        throw fail('E_ARGUMENT', 'empty prompt on a session with no context: give a prompt, or prefill first', { field: 'prompt' });
+      }
+      return this.runGeneration(promptIds, plan, queue);
+    }).catch((e) => {
+      queue.fail(e);
+      throw e;
+    });
+    finished.catch(() => undefined); // the error also reaches the iterator; do not report it as unhandled
+    return { finished, [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator]() };
+  }
+
+  private async runGeneration(promptIds: number[], plan: GenerationPlan, queue: AsyncQueue<GeneratedToken>): Promise<GenerationResult> {
+    const { tokenizer, config } = this.model;
+    const eos = config.eosTokenId;
+    let text = '';
+    let completionTokens = 0;
+    const result = (finishReason: FinishReason): GenerationResult => ({ text, finishReason, promptTokens: promptIds.length, completionTokens });
+    const aborted = () => {
+      queue.fail(new MambaEdgeError('E_ABORTED', 'generation was aborted', { cause: plan.signal.reason }));
+      return result('abort');
+    };
+    if (plan.signal.aborted) return aborted();
+
+    let logits: Float32Array;
+    try {
+      if (promptIds.length > 0) logits = await this.consume(promptIds, 'logits-last', plan.signal);
+      else if (this.pendingToken !== null) logits = await this.consume([], 'logits-last');
+      else logits = this.lastLogits!;
+    } catch (e) {
+      if (e instanceof MambaEdgeError && e.code === 'E_ABORTED') return aborted();
+      throw e;
+    }
+    if (plan.seed !== undefined) this.rng = new Rng(plan.seed);
+    const stop = new StopMatcher(plan.stop);
+
+    for (;;) {
+      if (plan.signal.aborted) return aborted();
+      const id = sampleToken(logits, plan, this.rng);
+      this.pendingToken = id;
+      this.lastLogits = null;
+      completionTokens++;
+      if (!plan.ignoreEos && id === eos) {
+        // End of text: bytes held for an unfinished character will never complete.
+        const tail = stop.push(this.decoder.flush()) + stop.flush();
+        text += tail;
+        queue.push({ id, text: tail });
+        queue.end();
+        return result('eos');
+      }
+      let piece = stop.push(this.decoder.push(id));
+      if (stop.stopped) {
+        text += piece;
+        queue.push({ id, text: piece });
+        this.decoder = createStreamDecoder(tokenizer); // text after a stop string is dropped
+        queue.end();
+        return result('stop');
+      }
+      const last = completionTokens >= plan.maxTokens;
+      if (last) piece += stop.flush(); // held-back text that never became a stop string; UTF-8 bytes stay pending
+      text += piece;
+      queue.push({ id, text: piece });
+      if (last) {
+        queue.end();
+        return result('length');
+      }
+      logits = await this.consume([], 'logits-last');
+    }
+  }
+
+  /**
+   * The same text as `generate`, as a web ReadableStream; cancelling the stream aborts generation.
+   * @example
+   * return new Response(session.generateStream(prompt).pipeThrough(new TextEncoderStream()));
+   */
+  generateStream(prompt: string | number[], opts: GenerateOptions = {}): ReadableStream<string> {
+    const internal = new AbortController();
+    const iterator = this.startGeneration(prompt, opts, internal)[Symbol.asyncIterator]();
+    return new ReadableStream<string>({
+      async pull(controller) {
+        for (;;) {
+          let r: IteratorResult<GeneratedToken>;
+          try {
+            r = await iterator.next();
+          } catch (e) {
+            controller.error(e);
+            return;
+          }
+          if (r.done) { controller.close(); return; }
+          if (r.value.text) { controller.enqueue(r.value.text); return; }
+        }
+      },
+      cancel(reason) {
+        internal.abort(reason);
+      },
+    });
+  }
+
+  /**
+   * @example
+   * const blob = await session.saveState();          // a few MB at most, whatever the context length
+   * const again = model.createSession({ state: blob }); // continues exactly where `session` stood
+   */
+  saveState(): Promise<Uint8Array> {
+    return this.exclusive(async () => {
+      const { backend } = this.model.parts;
+      const tensors = await Promise.all(this.state.map((t) => backend.read(t)));
+      const hasLogits = this.pendingToken === null && this.lastLogits !== null;
+      return encodeState({
+        header: {
+          fingerprint: this.model.fingerprint,
+          architecture: this.model.config.architecture,
+          position: this.pos,
+          pendingToken: this.pendingToken,
+          rng: [...this.rng.getState()],
+          decoderPending: this.decoder.pending(),
+          tensors: this.state.map((t) => [...t.shape]),
+          hasLogits,
+        },
+        tensors,
+        logits: hasLogits ? this.lastLogits : null,
+      });
+    });
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    await this.queue;
+    this.disposed = true;
+    this.model.parts.backend.free(...this.state);
+    this.onDispose();
+  }
+}

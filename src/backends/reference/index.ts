@@ -1,0 +1,368 @@
+/**
+ * The reference backend: plain TypeScript, written to be read, not to be fast.
+ * It is the oracle every other backend is tested against, op by op, and it is
+ * itself tested against Hugging Face transformers goldens (test/fixtures/goldens).
+ *
+ * Accumulations use JS numbers (f64); stored activations are f32, as on every backend.
+ * Weights may be stored as f16/bf16 bit patterns and are widened on read.
+ */
+import type { BackendInfo } from '../../api/types.js';
+import { fail } from '../../errors.js';
+import { f16ToF32, f32ToF16, bf16ToF32, f32ToBf16 } from '../../formats/half.js';
+import {
+  OP_NAMES, numel,
+  type Backend, type Conv1dArgs, type OpName, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
+} from '../backend.js';
+import { checkConv1d, checkSelectiveScan, checkSsdScan, checkMatmul, checkSameShape, checkRowWeight } from '../shape-checks.js';
+
+class RefTensor implements Tensor {
+  constructor(
+    readonly shape: readonly number[],
+    readonly dtype: WeightDType,
+    /** f32 values, or raw 16-bit patterns for f16 / bf16 storage. */
+    readonly data: Float32Array | Uint16Array,
+  ) {}
+}
+
+/** Widen element `i` of any stored tensor to a number. */
+function valueAt(t: RefTensor, i: number): number {
+  switch (t.dtype) {
+    case 'f32': return (t.data as Float32Array)[i];
+    case 'f16': return f16ToF32((t.data as Uint16Array)[i]);
+    case 'bf16': return bf16ToF32((t.data as Uint16Array)[i]);
+    default: throw fail('E_DTYPE', `reference backend cannot read ${t.dtype} tensors`);
+  }
+}
+
+/** Row `r` of a 2-D weight as f32 (a view when stored in f32). */
+function weightRow(t: RefTensor, r: number, cols: number, scratch: Float32Array): Float32Array {
+  if (t.dtype === 'f32') return (t.data as Float32Array).subarray(r * cols, (r + 1) * cols);
+  for (let k = 0; k < cols; k++) scratch[k] = valueAt(t, r * cols + k);
+  return scratch;
+}
+
+function f32(t: Tensor): Float32Array {
+  const rt = t as RefTensor;
+  if (rt.dtype !== 'f32') throw fail('E_DTYPE', `expected an f32 tensor, got ${rt.dtype}`);
+  return rt.data as Float32Array;
+}
+
+/** torch.nn.functional.softplus with its default threshold 20 (linear above it). */
+export function softplus(x: number): number {
+  return x > 20 ? x : Math.log1p(Math.exp(x));
+}
+
+export function silu(x: number): number {
+  return x / (1 + Math.exp(-x));
+}
+
+const SUPPORTED: ReadonlySet<OpName> = new Set(OP_NAMES);
+
+export class ReferenceBackend implements Backend {
+  readonly name = 'reference' as const;
+  readonly info: BackendInfo = { name: 'reference', threads: 1 };
+
+  supportsOp(op: OpName): boolean {
+    return SUPPORTED.has(op);
+  }
+
+  // ---- buffers -------------------------------------------------------------
+
+  bytesFor(shape: readonly number[], dtype: WeightDType): number {
+    const n = numel(shape);
+    if (dtype === 'f32') return n * 4;
+    if (dtype === 'f16' || dtype === 'bf16') return n * 2;
+    throw fail('E_DTYPE', `reference backend does not store ${dtype}`);
+  }
+
+  upload(data: Float32Array, shape: readonly number[], dtype: WeightDType = 'f32'): Tensor {
+    if (data.length !== numel(shape)) throw fail('E_SHAPE', `upload: ${data.length} values for shape [${shape}]`);
+    if (dtype === 'f32') return new RefTensor([...shape], 'f32', Float32Array.from(data));
+    if (dtype === 'f16' || dtype === 'bf16') {
+      const encode = dtype === 'f16' ? f32ToF16 : f32ToBf16;
+      const bits = new Uint16Array(data.length);
+      for (let i = 0; i < data.length; i++) bits[i] = encode(data[i]);
+      return new RefTensor([...shape], dtype, bits);
+    }
+    throw fail('E_DTYPE', `reference backend does not store ${dtype}`);
+  }
+
+  zeros(shape: readonly number[]): Tensor {
+    return new RefTensor([...shape], 'f32', new Float32Array(numel(shape)));
+  }
+
+  write(t: Tensor, data: Float32Array): void {
+    const dst = f32(t);
+    if (data.length !== dst.length) throw fail('E_SHAPE', `write: ${data.length} values into [${t.shape}]`);
+    dst.set(data);
+  }
+
+  async read(t: Tensor): Promise<Float32Array> {
+    const rt = t as RefTensor;
+    if (rt.dtype === 'f32') return Float32Array.from(rt.data as Float32Array);
+    const out = new Float32Array(rt.data.length);
+    for (let i = 0; i < out.length; i++) out[i] = valueAt(rt, i);
+    return out;
+  }
+
+  reshape(t: Tensor, shape: readonly number[]): Tensor {
+    const rt = t as RefTensor;
+    if (numel(shape) !== numel(rt.shape)) throw fail('E_SHAPE', `reshape [${rt.shape}] → [${shape}] changes the element count`);
+    return new RefTensor([...shape], rt.dtype, rt.data);
+  }
+
+  sliceRows(t: Tensor, start: number, count: number): Tensor {
+    const rt = t as RefTensor;
+    const rows = rt.shape[0];
+    if (start < 0 || count < 0 || start + count > rows) throw fail('E_SHAPE', `sliceRows ${start}+${count} of ${rows}`);
+    const inner = numel(rt.shape.slice(1));
+    const data = rt.data.slice(start * inner, (start + count) * inner);
+    return new RefTensor([count, ...rt.shape.slice(1)], rt.dtype, data);
+  }
+
+  free(): void {
+    // Garbage collected; nothing to release.
+  }
+
+  async dispose(): Promise<void> {}
+
+  // ---- ops -----------------------------------------------------------------
+
+  embedding(table: Tensor, ids: Int32Array): Tensor {
+    const t = table as RefTensor;
+    const [vocab, dim] = t.shape;
+    const out = new Float32Array(ids.length * dim);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (id < 0 || id >= vocab) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
+      for (let d = 0; d < dim; d++) out[i * dim + d] = valueAt(t, id * dim + d);
+    }
+    return new RefTensor([ids.length, dim], 'f32', out);
+  }
+
+  rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+    const dim = checkRowWeight('rmsNorm', x, weight);
+    const xs = f32(x);
+    const w = f32(weight);
+    const out = new Float32Array(xs.length);
+    for (let r = 0; r < xs.length / dim; r++) {
+      let sumSq = 0;
+      for (let d = 0; d < dim; d++) sumSq += xs[r * dim + d] ** 2;
+      const inv = 1 / Math.sqrt(sumSq / dim + eps);
+      for (let d = 0; d < dim; d++) out[r * dim + d] = w[d] * (xs[r * dim + d] * inv);
+    }
+    return new RefTensor(x.shape, 'f32', out);
+  }
+
+  gatedRmsNorm(x: Tensor, gate: Tensor, weight: Tensor, eps: number, groupSize: number): Tensor {
+    const dim = checkRowWeight('gatedRmsNorm', x, weight);
+    checkSameShape('gatedRmsNorm', x, gate);
+    if (groupSize <= 0 || dim % groupSize !== 0) throw fail('E_SHAPE', `gatedRmsNorm: group size ${groupSize} does not divide ${dim}`);
+    const xs = f32(x);
+    const zs = f32(gate);
+    const w = f32(weight);
+    const out = new Float32Array(xs.length);
+    const gated = new Float64Array(groupSize);
+    for (let g0 = 0; g0 < xs.length; g0 += groupSize) {
+      let sumSq = 0;
+      for (let k = 0; k < groupSize; k++) {
+        gated[k] = xs[g0 + k] * silu(zs[g0 + k]);
+        sumSq += gated[k] ** 2;
+      }
+      const inv = 1 / Math.sqrt(sumSq / groupSize + eps);
+      for (let k = 0; k < groupSize; k++) out[g0 + k] = w[(g0 + k) % dim] * (gated[k] * inv);
+    }
+    return new RefTensor(x.shape, 'f32', out);
+  }
+
+  matmul(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor {
+    const { rows, inner, outCols } = checkMatmul(x, w, bias);
+    const xs = f32(x);
+    const wt = w as RefTensor;
+    const b = bias ? f32(bias) : null;
+    const out = new Float32Array(rows * outCols);
+    const scratch = new Float32Array(inner);
+    for (let m = 0; m < outCols; m++) {
+      const wRow = weightRow(wt, m, inner, scratch);
+      for (let r = 0; r < rows; r++) {
+        let acc = b ? b[m] : 0;
+        const xOff = r * inner;
+        for (let k = 0; k < inner; k++) acc += xs[xOff + k] * wRow[k];
+        out[r * outCols + m] = acc;
+      }
+    }
+    return new RefTensor([...x.shape.slice(0, -1), outCols], 'f32', out);
+  }
+
+  add(a: Tensor, b: Tensor): Tensor {
+    checkSameShape('add', a, b);
+    const as = f32(a);
+    const bs = f32(b);
+    const out = new Float32Array(as.length);
+    for (let i = 0; i < out.length; i++) out[i] = as[i] + bs[i];
+    return new RefTensor(a.shape, 'f32', out);
+  }
+
+  /**
+   * Causal depthwise conv: y[t] = bias + Σ_k w[k]·s[t+k] over s = state ++ x
+   * (HF: nn.Conv1d(groups=C, padding=K−1)(x)[..., :T]); the new state is the last K−1 of s.
+   */
+  conv1dCausal(args: Conv1dArgs): Tensor {
+    const { batch, seq, channels, kernel } = checkConv1d(args);
+    const xs = f32(args.x);
+    const w = f32(args.weight);
+    const bias = args.bias ? f32(args.bias) : null;
+    const state = f32(args.state);
+    const hist = kernel - 1;
+    const out = new Float32Array(xs.length);
+    const window = new Float64Array(hist + seq);
+    for (let b = 0; b < batch; b++) {
+      for (let c = 0; c < channels; c++) {
+        const sOff = (b * channels + c) * hist;
+        for (let k = 0; k < hist; k++) window[k] = state[sOff + k];
+        for (let t = 0; t < seq; t++) window[hist + t] = xs[(b * seq + t) * channels + c];
+        for (let t = 0; t < seq; t++) {
+          let acc = bias ? bias[c] : 0;
+          for (let k = 0; k < kernel; k++) acc += w[c * kernel + k] * window[t + k];
+          out[(b * seq + t) * channels + c] = args.silu ? silu(acc) : acc;
+        }
+        for (let k = 0; k < hist; k++) state[sOff + k] = window[seq + k];
+      }
+    }
+    return new RefTensor(args.x.shape, 'f32', out);
+  }
+
+  conv1dCausalStep(args: Conv1dArgs): Tensor {
+    if (args.x.shape[1] !== 1) throw fail('E_SHAPE', `conv1dCausalStep takes one token, got T=${args.x.shape[1]}`);
+    return this.conv1dCausal(args);
+  }
+
+  /**
+   * Mamba-1 selective scan (Gu & Dao 2023, Alg. 2; HF MambaMixer.slow_forward):
+   *   Δ = softplus(dt + dt_bias);  h ← exp(Δ·A) ⊙ h + Δ·B·x;  y = C·h + D·x;  y ← y · silu(z)
+   */
+  selectiveScan(args: SelectiveScanArgs): Tensor {
+    const { batch, seq, inner, stateSize } = checkSelectiveScan(args);
+    const x = f32(args.x), dt = f32(args.dt), dtBias = f32(args.dtBias), A = f32(args.A);
+    const Bm = f32(args.B), Cm = f32(args.C), D = f32(args.D), z = f32(args.z), h = f32(args.state);
+    const y = new Float32Array(batch * seq * inner);
+    for (let b = 0; b < batch; b++) {
+      for (let i = 0; i < inner; i++) {
+        const hOff = (b * inner + i) * stateSize;
+        for (let t = 0; t < seq; t++) {
+          const row = b * seq + t;
+          const xv = x[row * inner + i];
+          const delta = softplus(dt[row * inner + i] + dtBias[i]);
+          let acc = 0;
+          for (let n = 0; n < stateSize; n++) {
+            const hn = Math.exp(delta * A[i * stateSize + n]) * h[hOff + n] + delta * Bm[row * stateSize + n] * xv;
+            h[hOff + n] = hn;
+            acc += hn * Cm[row * stateSize + n];
+          }
+          y[row * inner + i] = (acc + D[i] * xv) * silu(z[row * inner + i]);
+        }
+      }
+    }
+    return new RefTensor([batch, seq, inner], 'f32', y);
+  }
+
+  selectiveScanStep(args: SelectiveScanArgs): Tensor {
+    if (args.x.shape[1] !== 1) throw fail('E_SHAPE', `selectiveScanStep takes one token, got T=${args.x.shape[1]}`);
+    return this.selectiveScan(args);
+  }
+
+  /**
+   * Mamba-2 SSD in its chunked matrix form (Dao & Gu 2024, §6 / "ssd_minimal"; HF Mamba2Mixer.torch_forward):
+   * within a chunk of L tokens, with a_t = cumsum(Δ·A) and Δ = clamp(softplus(dt + dt_bias)),
+   *   y_t = Σ_{s≤t} (C_t·B_s) · exp(a_t − a_s) · Δ_s · x_s      (intra-chunk, quadratic in L)
+   *       + exp(a_t) · C_t · h_prev                             (carried state)
+   *       + D · x_t
+   *   h_next = exp(a_L) · h_prev + Σ_s exp(a_L − a_s) · Δ_s · x_s ⊗ B_s
+   */
+  ssdChunkScan(args: SsdScanArgs): Tensor {
+    const dims = checkSsdScan(args);
+    const { batch, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G } = dims;
+    const x = f32(args.x), dtRaw = f32(args.dt), dtBias = f32(args.dtBias), A = f32(args.A);
+    const Bm = f32(args.B), Cm = f32(args.C), D = f32(args.D), h = f32(args.state);
+    const L = Math.max(1, args.chunkSize);
+    const headsPerGroup = H / G;
+    const y = new Float32Array(batch * seq * H * P);
+    const delta = new Float64Array(L);
+    const acum = new Float64Array(L);
+    const CB = new Float64Array(L * L);
+    for (let b = 0; b < batch; b++) {
+      for (let hd = 0; hd < H; hd++) {
+        const g = Math.floor(hd / headsPerGroup);
+        const hOff = (b * H + hd) * P * N;
+        for (let c0 = 0; c0 < seq; c0 += L) {
+          const len = Math.min(L, seq - c0);
+          const bOff = (t: number) => ((b * seq + c0 + t) * G + g) * N; // B_t / C_t of this head's group
+          const xOff = (t: number) => ((b * seq + c0 + t) * H + hd) * P;
+          let a = 0;
+          for (let t = 0; t < len; t++) {
+            const raw = dtRaw[(b * seq + c0 + t) * H + hd] + dtBias[hd];
+            delta[t] = Math.min(Math.max(softplus(raw), args.dtMin), args.dtMax);
+            a += delta[t] * A[hd];
+            acum[t] = a;
+          }
+          for (let t = 0; t < len; t++) {
+            for (let s = 0; s <= t; s++) {
+              let dot = 0;
+              for (let n = 0; n < N; n++) dot += Cm[bOff(t) + n] * Bm[bOff(s) + n];
+              CB[t * L + s] = dot * Math.exp(acum[t] - acum[s]) * delta[s];
+            }
+          }
+          for (let t = 0; t < len; t++) {
+            const decay = Math.exp(acum[t]);
+            for (let p = 0; p < P; p++) {
+              let acc = 0;
+              for (let s = 0; s <= t; s++) acc += CB[t * L + s] * x[xOff(s) + p];
+              let carried = 0;
+              for (let n = 0; n < N; n++) carried += Cm[bOff(t) + n] * h[hOff + p * N + n];
+              y[xOff(t) + p] = acc + decay * carried + D[hd] * x[xOff(t) + p];
+            }
+          }
+          const total = acum[len - 1];
+          for (let p = 0; p < P; p++) {
+            for (let n = 0; n < N; n++) {
+              let acc = Math.exp(total) * h[hOff + p * N + n];
+              for (let s = 0; s < len; s++) acc += Math.exp(total - acum[s]) * delta[s] * x[xOff(s) + p] * Bm[bOff(s) + n];
+              h[hOff + p * N + n] = acc;
+            }
+          }
+        }
+      }
+    }
+    return new RefTensor([batch, seq, H * P], 'f32', y);
+  }
+
+  /** Mamba-2 recurrent step: h ← exp(Δ·A)·h + Δ·x ⊗ B;  y = h·C + D·x (HF Mamba2Mixer cached branch). */
+  ssdStep(args: SsdScanArgs): Tensor {
+    const { batch, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G } = checkSsdScan(args);
+    if (seq !== 1) throw fail('E_SHAPE', `ssdStep takes one token, got T=${seq}`);
+    const x = f32(args.x), dtRaw = f32(args.dt), dtBias = f32(args.dtBias), A = f32(args.A);
+    const Bm = f32(args.B), Cm = f32(args.C), D = f32(args.D), h = f32(args.state);
+    const headsPerGroup = H / G;
+    const y = new Float32Array(batch * H * P);
+    for (let b = 0; b < batch; b++) {
+      for (let hd = 0; hd < H; hd++) {
+        const g = Math.floor(hd / headsPerGroup);
+        const delta = Math.min(Math.max(softplus(dtRaw[b * H + hd] + dtBias[hd]), args.dtMin), args.dtMax);
+        const decay = Math.exp(delta * A[hd]);
+        const hOff = (b * H + hd) * P * N;
+        const gOff = (b * G + g) * N;
+        for (let p = 0; p < P; p++) {
+          const xv = x[(b * H + hd) * P + p];
+          let acc = 0;
+          for (let n = 0; n < N; n++) {
+            const hn = decay * h[hOff + p * N + n] + delta * xv * Bm[gOff + n];
+            h[hOff + p * N + n] = hn;
+            acc += hn * Cm[gOff + n];
+          }
+          y[(b * H + hd) * P + p] = acc + D[hd] * xv;
+        }
+      }
+    }
+    return new RefTensor([batch, 1, H * P], 'f32', y);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Backend selection. `'auto'` walks the preference order (cuda > webgpu > wasm > reference),
+ * takes the first backend that is available here AND supports every op the model needs
+ * (no per-op mixing), and records why it passed over the faster ones.
+ */
+import type { BackendChoice, BackendName } from '../api/types.js';
+import { fail } from '../errors.js';
+import type { Backend, OpName } from './backend.js';
+import { ReferenceBackend } from './reference/index.js';
+
+export interface BackendOptions {
+  threads?: number;
+}
+
+/** A backend the build knows about: `create` returns it, or a reason it cannot run here. */
+export interface BackendFactory {
+  name: BackendName;
+  create(opts: BackendOptions): Promise<Backend | { unavailable: string }>;
+}
+
+const factories = new Map<BackendName, BackendFactory>();
+
+/** Backends add themselves here (the Node entry can add native ones). */
+export function registerBackend(f: BackendFactory): void {
+  factories.set(f.name, f);
+}
+
+registerBackend({ name: 'reference', create: async () => new ReferenceBackend() });
+
+const PREFERENCE: BackendName[] = ['cuda', 'webgpu', 'wasm', 'reference'];
+const NOT_BUILT: Record<BackendName, string> = {
+  cuda: 'the cuda backend is not part of this build yet',
+  webgpu: 'the webgpu backend is not part of this build yet',
+  wasm: 'the wasm backend is not part of this build yet',
+  reference: '',
+};
+
+function missingOp(b: Backend, ops: readonly OpName[]): OpName | undefined {
+  return ops.find((op) => !b.supportsOp(op));
+}
+
+export async function selectBackend(choice: BackendChoice, requiredOps: readonly OpName[], opts: BackendOptions): Promise<Backend> {
+  if (choice !== 'auto') {
+    if (!PREFERENCE.includes(choice as BackendName)) {
+      throw fail('E_ARGUMENT', `backend must be one of auto, ${PREFERENCE.join(', ')}; got "${String(choice)}"`, { field: 'backend' });
+    }
+    const f = factories.get(choice);
+    if (!f) throw fail('E_BACKEND', `backend "${choice}" is unavailable: ${NOT_BUILT[choice]}`, { field: 'backend' });
+    const b = await f.create(opts);
+    if ('unavailable' in b) throw fail('E_BACKEND', `backend "${choice}" is unavailable: ${b.unavailable}`, { field: 'backend' });
+    const op = missingOp(b, requiredOps);
+    if (op) {
+      await b.dispose();
+      throw fail('E_BACKEND', `backend "${choice}" does not support op "${op}", which this model needs`, { field: 'backend' });
+    }
+    return b;
+  }
+  const passedOver: string[] = [];
+  for (const name of PREFERENCE) {
+    const f = factories.get(name);
+    if (!f) { passedOver.push(`${name}: ${NOT_BUILT[name]}`); continue; }
+    const b = await f.create(opts);
+    if ('unavailable' in b) { passedOver.push(`${name}: ${b.unavailable}`); continue; }
+    const op = missingOp(b, requiredOps);
+    if (op) { passedOver.push(`${name}: lacks op ${op}`); await b.dispose(); continue; }
+    if (passedOver.length) (b.info as { fallbackReason?: string }).fallbackReason = passedOver.join('; ');
+    return b;
+  }
+  throw fail('E_BACKEND', `no backend can run this model: ${passedOver.join('; ')}`);
+}

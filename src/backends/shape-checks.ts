@@ -1,0 +1,79 @@
+/**
+ * Shape checks shared by every backend, so each op rejects a mismatched call the
+ * same way (E_SHAPE naming the op and the operand) instead of reading out of bounds.
+ */
+import { fail } from '../errors.js';
+import { numel, type Conv1dArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor } from './backend.js';
+
+function expectShape(op: string, operand: string, t: Tensor, expected: readonly number[]): void {
+  if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i])) {
+    throw fail('E_SHAPE', `${op}: ${operand} has shape [${t.shape}], expected [${expected}]`, { field: operand });
+  }
+}
+
+export function checkSameShape(op: string, a: Tensor, b: Tensor): void {
+  expectShape(op, 'second operand', b, a.shape);
+}
+
+/** x [..., D] with weight [D]; returns D. */
+export function checkRowWeight(op: string, x: Tensor, weight: Tensor): number {
+  const dim = x.shape[x.shape.length - 1];
+  expectShape(op, 'weight', weight, [dim]);
+  return dim;
+}
+
+/** x [..., K] · w[M, K]ᵀ (+ bias [M]). */
+export function checkMatmul(x: Tensor, w: Tensor, bias: Tensor | null): { rows: number; inner: number; outCols: number } {
+  if (w.shape.length !== 2) throw fail('E_SHAPE', `matmul: weight must be 2-D, got [${w.shape}]`);
+  const [outCols, inner] = w.shape;
+  if (x.shape[x.shape.length - 1] !== inner) {
+    throw fail('E_SHAPE', `matmul: input [${x.shape}] does not match weight [${w.shape}] (inner dim ${inner})`);
+  }
+  if (bias) expectShape('matmul', 'bias', bias, [outCols]);
+  return { rows: numel(x.shape) / inner, inner, outCols };
+}
+
+export function checkConv1d(a: Conv1dArgs): { batch: number; seq: number; channels: number; kernel: number } {
+  if (a.x.shape.length !== 3) throw fail('E_SHAPE', `conv1dCausal: x must be [B, T, C], got [${a.x.shape}]`);
+  const [batch, seq, channels] = a.x.shape;
+  if (a.weight.shape.length !== 2 || a.weight.shape[0] !== channels) {
+    throw fail('E_SHAPE', `conv1dCausal: weight [${a.weight.shape}] does not match ${channels} channels`);
+  }
+  const kernel = a.weight.shape[1];
+  if (a.bias) expectShape('conv1dCausal', 'bias', a.bias, [channels]);
+  expectShape('conv1dCausal', 'state', a.state, [batch, channels, kernel - 1]);
+  return { batch, seq, channels, kernel };
+}
+
+export function checkSelectiveScan(a: SelectiveScanArgs): { batch: number; seq: number; inner: number; stateSize: number } {
+  if (a.x.shape.length !== 3) throw fail('E_SHAPE', `selectiveScan: x must be [B, T, I], got [${a.x.shape}]`);
+  const [batch, seq, inner] = a.x.shape;
+  const stateSize = a.A.shape[1];
+  expectShape('selectiveScan', 'A', a.A, [inner, stateSize]);
+  expectShape('selectiveScan', 'dt', a.dt, [batch, seq, inner]);
+  expectShape('selectiveScan', 'z', a.z, [batch, seq, inner]);
+  expectShape('selectiveScan', 'dtBias', a.dtBias, [inner]);
+  expectShape('selectiveScan', 'D', a.D, [inner]);
+  expectShape('selectiveScan', 'B', a.B, [batch, seq, stateSize]);
+  expectShape('selectiveScan', 'C', a.C, [batch, seq, stateSize]);
+  expectShape('selectiveScan', 'state', a.state, [batch, inner, stateSize]);
+  return { batch, seq, inner, stateSize };
+}
+
+export function checkSsdScan(a: SsdScanArgs): {
+  batch: number; seq: number; numHeads: number; headDim: number; stateSize: number; nGroups: number;
+} {
+  const { numHeads: H, headDim: P, stateSize: N, nGroups: G } = a;
+  if (a.x.shape.length !== 3) throw fail('E_SHAPE', `ssdScan: x must be [B, T, H·P], got [${a.x.shape}]`);
+  if (G <= 0 || H % G !== 0) throw fail('E_SHAPE', `ssdScan: ${G} groups do not divide ${H} heads`);
+  const [batch, seq] = a.x.shape;
+  expectShape('ssdScan', 'x', a.x, [batch, seq, H * P]);
+  expectShape('ssdScan', 'dt', a.dt, [batch, seq, H]);
+  expectShape('ssdScan', 'dtBias', a.dtBias, [H]);
+  expectShape('ssdScan', 'A', a.A, [H]);
+  expectShape('ssdScan', 'D', a.D, [H]);
+  expectShape('ssdScan', 'B', a.B, [batch, seq, G * N]);
+  expectShape('ssdScan', 'C', a.C, [batch, seq, G * N]);
+  expectShape('ssdScan', 'state', a.state, [batch, H, P, N]);
+  return { batch, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G };
+}

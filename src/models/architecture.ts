@@ -1,0 +1,130 @@
+/**
+ * What an architecture is to the runtime: a descriptor, not a class hierarchy.
+ * Each model file (mamba.ts, mamba2.ts) exports one `ArchitectureSpec`; everything
+ * the architectures share — embedding, the pre-norm residual stack, the final norm
+ * and the LM head — lives here, written once.
+ */
+import type { Architecture, ModelConfig } from '../api/types.js';
+import type { Backend, OpName, Tensor, WeightDType } from '../backends/backend.js';
+import type { ConfigReader } from '../formats/hf-config.js';
+import { throwIfAborted } from '../errors.js';
+
+/** Fields every architecture's parsed config has beyond the public ModelConfig. */
+export interface StackConfig extends ModelConfig {
+  normEps: number;
+  tieWordEmbeddings: boolean;
+}
+
+export interface TensorSpec {
+  /** Name in the Hugging Face checkpoint. */
+  name: string;
+  shape: number[];
+  /** Large matrices are stored in the load dtype; vectors and small tensors stay f32. */
+  matrix: boolean;
+}
+
+/** Reads one checkpoint tensor, decoded to f32, already shape-checked against its TensorSpec. */
+export type TensorGetter = (name: string) => Float32Array;
+
+export interface MixerCall<C, W> {
+  backend: Backend;
+  cfg: C;
+  /** This layer's mixer weights, as returned by `prepareLayer`. */
+  weights: W;
+  /** This layer's carried state tensors, in `layerStateShapes` order; updated in place. */
+  state: Tensor[];
+  /** True when T = 1: use the step form of each sequence op. */
+  step: boolean;
+}
+
+export interface ArchitectureSpec<C extends StackConfig = StackConfig, W = unknown> {
+  readonly modelType: Architecture;
+  /** Ops the graph calls; loadModel refuses a backend that lacks one. */
+  readonly requiredOps: readonly OpName[];
+  parseConfig(reader: ConfigReader): C;
+  /** Mixer tensors of one layer, named as in the HF checkpoint (prefix `backbone.layers.{i}.mixer.`). */
+  mixerTensors(cfg: C): TensorSpec[];
+  /** Upload one layer's mixer weights, in whatever form the graph wants (e.g. fused projections split). */
+  prepareLayer(cfg: C, backend: Backend, get: (localName: string) => Float32Array, matrixDType: WeightDType): W;
+  /** Shapes of one layer's carried state for `batch` sequences. */
+  layerStateShapes(cfg: C, batch: number): number[][];
+  /** Tokens per prefill chunk: bounds activation memory for any prompt length. */
+  prefillChunk(cfg: C): number;
+  /** The mixer: x [B, T, D] (already normed) → [B, T, D]. */
+  mixer(call: MixerCall<C, W>, x: Tensor): Tensor;
+}
+
+export interface StackWeights<W> {
+  embeddings: Tensor;
+  layerNorms: Tensor[];
+  mixers: W[];
+  normF: Tensor;
+  /** The embedding table itself when tied. */
+  lmHead: Tensor;
+}
+
+const layerPrefix = (i: number) => `backbone.layers.${i}.`;
+
+/** Every tensor the checkpoint must hold: the shared stack's plus each layer's mixer's. */
+export function checkpointTensors<C extends StackConfig>(arch: ArchitectureSpec<C>, cfg: C): TensorSpec[] {
+  const { vocabSize: V, hiddenSize: D } = cfg;
+  const specs: TensorSpec[] = [{ name: 'backbone.embeddings.weight', shape: [V, D], matrix: true }];
+  for (let i = 0; i < cfg.numLayers; i++) {
+    specs.push({ name: `${layerPrefix(i)}norm.weight`, shape: [D], matrix: false });
+    for (const t of arch.mixerTensors(cfg)) specs.push({ ...t, name: `${layerPrefix(i)}mixer.${t.name}` });
+  }
+  specs.push({ name: 'backbone.norm_f.weight', shape: [D], matrix: false });
+  if (!cfg.tieWordEmbeddings) specs.push({ name: 'lm_head.weight', shape: [V, D], matrix: true });
+  return specs;
+}
+
+export function prepareStack<C extends StackConfig, W>(
+  arch: ArchitectureSpec<C, W>, cfg: C, backend: Backend, get: TensorGetter, matrixDType: WeightDType,
+): StackWeights<W> {
+  const { vocabSize: V, hiddenSize: D } = cfg;
+  const embeddings = backend.upload(get('backbone.embeddings.weight'), [V, D], matrixDType);
+  const layerNorms: Tensor[] = [];
+  const mixers: W[] = [];
+  for (let i = 0; i < cfg.numLayers; i++) {
+    layerNorms.push(backend.upload(get(`${layerPrefix(i)}norm.weight`), [D]));
+    mixers.push(arch.prepareLayer(cfg, backend, (n) => get(`${layerPrefix(i)}mixer.${n}`), matrixDType));
+  }
+  const normF = backend.upload(get('backbone.norm_f.weight'), [D]);
+  const lmHead = cfg.tieWordEmbeddings ? embeddings : backend.upload(get('lm_head.weight'), [V, D], matrixDType);
+  return { embeddings, layerNorms, mixers, normF, lmHead };
+}
+
+export function stateShapes<C extends StackConfig>(arch: ArchitectureSpec<C>, cfg: C, batch: number): number[][] {
+  const shapes: number[][] = [];
+  for (let i = 0; i < cfg.numLayers; i++) shapes.push(...arch.layerStateShapes(cfg, batch));
+  return shapes;
+}
+
+/**
+ * The pre-norm residual stack shared by Mamba-1 and Mamba-2 (HF MambaBlock / Mamba2Block):
+ *   h = embed(ids);  for each layer: h = h + mixer(rmsnorm(h));  return rmsnorm_f(h)
+ * ids are [B·T] row-major; returns the final hidden states [B, T, D].
+ * (residual_in_fp32 changes nothing here: every activation is already f32.)
+ */
+export function runStack<C extends StackConfig, W>(
+  arch: ArchitectureSpec<C, W>, cfg: C, backend: Backend, weights: StackWeights<W>,
+  state: Tensor[], ids: Int32Array, batch: number, seq: number, signal?: AbortSignal,
+): Tensor {
+  const perLayer = state.length / cfg.numLayers;
+  const flat = backend.embedding(weights.embeddings, ids);
+  let h = backend.reshape(flat, [batch, seq, cfg.hiddenSize]);
+  for (let i = 0; i < cfg.numLayers; i++) {
+    throwIfAborted(signal, 'forward');
+    const normed = backend.rmsNorm(h, weights.layerNorms[i], cfg.normEps);
+    const mixed = arch.mixer(
+      { backend, cfg, weights: weights.mixers[i], state: state.slice(i * perLayer, (i + 1) * perLayer), step: seq === 1 },
+      normed,
+    );
+    const next = backend.add(h, mixed);
+    backend.free(normed, mixed, h);
+    h = next;
+  }
+  const out = backend.rmsNorm(h, weights.normF, cfg.normEps);
+  backend.free(h);
+  return out;
+}

@@ -1,0 +1,137 @@
+/**
+ * Mamba-1 (Gu & Dao 2023) — transformers `MambaForCausalLM`, model_type "mamba".
+ * The mixer follows MambaMixer.slow_forward line by line:
+ *
+ *   x, z   = in_proj(h)                      [B, T, I] each
+ *   x      = silu(conv1d_causal(x))          depthwise, kernel K
+ *   dt,B,C = x_proj(x)                       [B, T, R], [B, T, N], [B, T, N]
+ *   dt     = dt_proj.weight · dt             bias and softplus fused into the scan
+ *   y      = selective_scan(x, dt, A = −exp(A_log), B, C, D, z)
+ *   out    = out_proj(y)
+ */
+import { fail } from '../errors.js';
+import type { Tensor } from '../backends/backend.js';
+import type { ArchitectureSpec, StackConfig, TensorSpec } from './architecture.js';
+
+export interface MambaConfig extends StackConfig {
+  architecture: 'mamba';
+  /** R: rank of the Δ projection. */
+  timeStepRank: number;
+  useBias: boolean;
+  useConvBias: boolean;
+}
+
+interface MambaLayer {
+  inProjX: Tensor; inProjZ: Tensor; inProjXBias: Tensor | null; inProjZBias: Tensor | null;
+  convWeight: Tensor; convBias: Tensor | null;
+  xProjDt: Tensor; xProjB: Tensor; xProjC: Tensor;
+  dtProjWeight: Tensor; dtProjBias: Tensor;
+  A: Tensor; D: Tensor;
+  outProj: Tensor; outProjBias: Tensor | null;
+}
+
+/** Rows [start, start+count) of a row-major [rows, cols] matrix. */
+export function rowBlock(data: Float32Array, cols: number, start: number, count: number): Float32Array {
+  return data.subarray(start * cols, (start + count) * cols);
+}
+
+export const mamba: ArchitectureSpec<MambaConfig, MambaLayer> = {
+  modelType: 'mamba',
+  requiredOps: ['embedding', 'rmsNorm', 'matmul', 'add', 'conv1dCausal', 'conv1dCausalStep', 'selectiveScan', 'selectiveScanStep'],
+
+  parseConfig(r) {
+    const act = r.str('hidden_act', 'silu');
+    if (act !== 'silu' && act !== 'swish') throw fail('E_CONFIG', `${r.file}: field "hidden_act" must be "silu", got "${act}"`, { file: r.file, field: 'hidden_act' });
+    const hiddenSize = r.int('hidden_size');
+    const expand = r.num('expand', { default: 2, min: 0 });
+    const intermediateSize = Math.trunc(expand * hiddenSize); // transformers: int(expand * hidden_size)
+    if (intermediateSize < 1) throw fail('E_CONFIG', `${r.file}: expand × hidden_size must be ≥ 1`, { file: r.file, field: 'expand' });
+    const rawRank = r.raw.time_step_rank;
+    const timeStepRank = rawRank === undefined || rawRank === 'auto' ? Math.ceil(hiddenSize / 16) : r.int('time_step_rank');
+    const vocabSize = r.int('vocab_size');
+    return {
+      architecture: 'mamba',
+      vocabSize,
+      hiddenSize,
+      numLayers: r.int('num_hidden_layers', { max: 4096 }),
+      stateSize: r.int('state_size', { default: 16 }),
+      convKernel: r.int('conv_kernel', { default: 4, max: 1024 }),
+      intermediateSize,
+      eosTokenId: r.tokenId('eos_token_id', vocabSize),
+      raw: r.raw,
+      normEps: r.num('layer_norm_epsilon', { default: 1e-5, min: 0 }),
+      tieWordEmbeddings: r.bool('tie_word_embeddings', true),
+      timeStepRank,
+      useBias: r.bool('use_bias', false),
+      useConvBias: r.bool('use_conv_bias', true),
+    };
+  },
+
+  mixerTensors(c) {
+    const { hiddenSize: D, intermediateSize: I, stateSize: N, convKernel: K, timeStepRank: R } = c;
+    const t: TensorSpec[] = [
+      { name: 'in_proj.weight', shape: [2 * I, D], matrix: true },
+      { name: 'conv1d.weight', shape: [I, 1, K], matrix: false },
+      { name: 'x_proj.weight', shape: [R + 2 * N, I], matrix: true },
+      { name: 'dt_proj.weight', shape: [I, R], matrix: true },
+      { name: 'dt_proj.bias', shape: [I], matrix: false },
+      { name: 'A_log', shape: [I, N], matrix: false },
+      { name: 'D', shape: [I], matrix: false },
+      { name: 'out_proj.weight', shape: [D, I], matrix: true },
+    ];
+    if (c.useConvBias) t.push({ name: 'conv1d.bias', shape: [I], matrix: false });
+    if (c.useBias) t.push({ name: 'in_proj.bias', shape: [2 * I], matrix: false }, { name: 'out_proj.bias', shape: [D], matrix: false });
+    return t;
+  },
+
+  prepareLayer(c, b, get, dtype) {
+    const { hiddenSize: D, intermediateSize: I, stateSize: N, convKernel: K, timeStepRank: R } = c;
+    const inProj = get('in_proj.weight');
+    const xProj = get('x_proj.weight');
+    const inBias = c.useBias ? get('in_proj.bias') : null;
+    return {
+      inProjX: b.upload(rowBlock(inProj, D, 0, I), [I, D], dtype),
+      inProjZ: b.upload(rowBlock(inProj, D, I, I), [I, D], dtype),
+      inProjXBias: inBias ? b.upload(inBias.subarray(0, I), [I]) : null,
+      inProjZBias: inBias ? b.upload(inBias.subarray(I), [I]) : null,
+      convWeight: b.upload(get('conv1d.weight'), [I, K]),
+      convBias: c.useConvBias ? b.upload(get('conv1d.bias'), [I]) : null,
+      xProjDt: b.upload(rowBlock(xProj, I, 0, R), [R, I], dtype),
+      xProjB: b.upload(rowBlock(xProj, I, R, N), [N, I], dtype),
+      xProjC: b.upload(rowBlock(xProj, I, R + N, N), [N, I], dtype),
+      dtProjWeight: b.upload(get('dt_proj.weight'), [I, R], dtype),
+      dtProjBias: b.upload(get('dt_proj.bias'), [I]),
+      A: b.upload(get('A_log').map((v) => -Math.exp(v)), [I, N]), // A = −exp(A_log)
+      D: b.upload(get('D'), [I]),
+      outProj: b.upload(get('out_proj.weight'), [D, I], dtype),
+      outProjBias: c.useBias ? b.upload(get('out_proj.bias'), [D]) : null,
+    };
+  },
+
+  layerStateShapes(c, batch) {
+    return [
+      [batch, c.intermediateSize, c.convKernel - 1], // conv: last K−1 inputs per channel
+      [batch, c.intermediateSize, c.stateSize], // ssm: h
+    ];
+  },
+
+  prefillChunk() {
+    return 256;
+  },
+
+  mixer({ backend: b, weights: w, state: [convState, ssmState], step }, h) {
+    const xIn = b.matmul(h, w.inProjX, w.inProjXBias); //            [B, T, I]
+    const z = b.matmul(h, w.inProjZ, w.inProjZBias); //              [B, T, I]
+    const conv = step ? b.conv1dCausalStep : b.conv1dCausal;
+    const x = conv.call(b, { x: xIn, weight: w.convWeight, bias: w.convBias, state: convState, silu: true }); // [B, T, I]
+    const dtLow = b.matmul(x, w.xProjDt); //                          [B, T, R]
+    const Bm = b.matmul(x, w.xProjB); //                              [B, T, N]
+    const Cm = b.matmul(x, w.xProjC); //                              [B, T, N]
+    const dt = b.matmul(dtLow, w.dtProjWeight); //                    [B, T, I]
+    const scan = step ? b.selectiveScanStep : b.selectiveScan;
+    const y = scan.call(b, { x, dt, dtBias: w.dtProjBias, A: w.A, B: Bm, C: Cm, D: w.D, z, state: ssmState }); // [B, T, I]
+    const out = b.matmul(y, w.outProj, w.outProjBias); //             [B, T, D]
+    b.free(xIn, z, x, dtLow, Bm, Cm, dt, y);
+    return out;
+  },
+};

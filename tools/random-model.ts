@@ -1,0 +1,101 @@
+/**
+ * Random-weight models in Hugging Face layout (config.json + model.safetensors), for
+ * tests and benchmarks. Weights are scaled like a trained model's (unit-variance
+ * activations, Δ in [0.001, 0.1], A_log = log(1..N)) so the scan's dynamics are exercised.
+ */
+import { writeSafetensors, type WriterTensor } from '../test/helpers/safetensors-writer.js';
+
+export interface RandomModelOptions {
+  modelType: 'mamba' | 'mamba2';
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  stateSize: number;
+  expand?: number;
+  convKernel?: number;
+  useBias?: boolean;
+  useConvBias?: boolean;
+  tieWordEmbeddings?: boolean;
+  timeStepRank?: number | 'auto';
+  headDim?: number;
+  nGroups?: number;
+  chunkSize?: number;
+  timeStepLimit?: [number, number];
+  eosTokenId?: number;
+  dtype?: 'F32' | 'F16' | 'BF16';
+  seed?: number;
+}
+
+/** mulberry32: small, seedable, good enough for weights. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomModelFiles(o: RandomModelOptions): Record<string, Uint8Array> {
+  const rand = rng(o.seed ?? 1);
+  const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
+  const dtype = o.dtype ?? 'F32';
+  const tensors: Record<string, WriterTensor> = {};
+  const put = (name: string, shape: number[], fill: (i: number) => number) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = fill(i);
+    tensors[name] = { dtype, shape, data };
+  };
+  const normal = (std: number) => () => gauss() * std;
+  const D = o.hiddenSize, V = o.vocabSize, N = o.stateSize, K = o.convKernel ?? 4;
+  const I = Math.trunc((o.expand ?? 2) * D);
+  const tied = o.tieWordEmbeddings ?? true;
+  const dtInit = () => { const dt = Math.exp(Math.log(0.001) + rand() * (Math.log(0.1) - Math.log(0.001))); return dt + Math.log(-Math.expm1(-dt)); };
+  put('backbone.embeddings.weight', [V, D], normal(1));
+  const config: Record<string, unknown> = {
+    model_type: o.modelType, vocab_size: V, hidden_size: D, num_hidden_layers: o.numLayers, state_size: N,
+    expand: o.expand ?? 2, conv_kernel: K, use_bias: o.useBias ?? false, use_conv_bias: o.useConvBias ?? true,
+    tie_word_embeddings: tied, layer_norm_epsilon: 1e-5, hidden_act: 'silu', residual_in_fp32: true,
+    ...(o.eosTokenId !== undefined ? { eos_token_id: o.eosTokenId } : {}),
+  };
+  for (let l = 0; l < o.numLayers; l++) {
+    const p = `backbone.layers.${l}.`;
+    put(`${p}norm.weight`, [D], () => 1 + 0.1 * gauss());
+    const m = `${p}mixer.`;
+    if (o.modelType === 'mamba') {
+      const R = o.timeStepRank === undefined || o.timeStepRank === 'auto' ? Math.ceil(D / 16) : o.timeStepRank;
+      config.time_step_rank = o.timeStepRank ?? 'auto';
+      put(`${m}in_proj.weight`, [2 * I, D], normal(1 / Math.sqrt(D)));
+      put(`${m}conv1d.weight`, [I, 1, K], normal(1 / Math.sqrt(K)));
+      if (o.useConvBias ?? true) put(`${m}conv1d.bias`, [I], normal(0.1));
+      put(`${m}x_proj.weight`, [R + 2 * N, I], normal(1 / Math.sqrt(I)));
+      put(`${m}dt_proj.weight`, [I, R], normal(0.5 / Math.sqrt(R)));
+      put(`${m}dt_proj.bias`, [I], dtInit);
+      put(`${m}A_log`, [I, N], (i) => Math.log(1 + (i % N)));
+      put(`${m}D`, [I], () => 1);
+      put(`${m}out_proj.weight`, [D, I], normal(1 / Math.sqrt(I)));
+      if (o.useBias) { put(`${m}in_proj.bias`, [2 * I], normal(0.1)); put(`${m}out_proj.bias`, [D], normal(0.1)); }
+    } else {
+      const P = o.headDim ?? 16, H = I / P, G = o.nGroups ?? 1;
+      Object.assign(config, { num_heads: H, head_dim: P, n_groups: G, chunk_size: o.chunkSize ?? 64, time_step_limit: o.timeStepLimit ?? [0, Infinity] });
+      const convDim = I + 2 * G * N, projDim = 2 * I + 2 * G * N + H;
+      put(`${m}in_proj.weight`, [projDim, D], normal(1 / Math.sqrt(D)));
+      put(`${m}conv1d.weight`, [convDim, 1, K], normal(1 / Math.sqrt(K)));
+      if (o.useConvBias ?? true) put(`${m}conv1d.bias`, [convDim], normal(0.1));
+      put(`${m}dt_bias`, [H], dtInit);
+      put(`${m}A_log`, [H], () => Math.log(1 + 15 * rand()));
+      put(`${m}D`, [H], () => 1);
+      put(`${m}norm.weight`, [I], () => 1 + 0.1 * gauss());
+      put(`${m}out_proj.weight`, [D, I], normal(1 / Math.sqrt(I)));
+      if (o.useBias) { put(`${m}in_proj.bias`, [projDim], normal(0.1)); put(`${m}out_proj.bias`, [D], normal(0.1)); }
+    }
+  }
+  put('backbone.norm_f.weight', [D], () => 1 + 0.1 * gauss());
+  if (!tied) put('lm_head.weight', [V, D], normal(1 / Math.sqrt(D)));
+  // Python's json writes Infinity as a bare literal; do the same so the loader's handling is exercised.
+  const json = JSON.stringify(config, (_k, v) => (v === Infinity ? '__INF__' : v), 2).replace(/"__INF__"/g, 'Infinity');
+  return { 'config.json': new TextEncoder().encode(json), 'model.safetensors': writeSafetensors(tensors) };
+}
