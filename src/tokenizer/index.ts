@@ -1,0 +1,201 @@
+/**
+ * Tokenizers: Hugging Face `tokenizer.json` (through @huggingface/tokenizers, zero
+ * dependencies and browser-safe) or, when a model ships none, plain UTF-8 bytes.
+ *
+ * Choices made here, and why:
+ * - `encode` never lets the tokenizer.json post-processor add special tokens
+ *   (a TemplateProcessing `<s> $A </s>` would put an EOS at the end of every
+ *   prompt, which ends generation before it starts). The one exception is
+ *   `add_bos_token: true` in tokenizer_config.json: then the BOS id is prepended,
+ *   as transformers does for Llama-style models. `add_eos_token` is ignored.
+ * - `decode` skips special tokens (an EOS should not print as `<|endoftext|>`)
+ *   and never applies `clean_up_tokenization_spaces`: that clean-up rewrites
+ *   " ." to "." across token boundaries, so streamed text would differ from the
+ *   whole decode, and it alters what the model actually produced.
+ * - `vocabSize` is the model's vocab (its embedding rows), not the tokenizer's:
+ *   the sampler can pick any id below it, so `decode` accepts every such id. Ids
+ *   the tokenizer has no token for (embedding padding rows) decode to ''.
+ *   Ids outside [0, vocabSize) are E_TOKEN.
+ */
+import { Tokenizer as HfTokenizerClass } from '@huggingface/tokenizers';
+import type { Tokenizer } from '../api/types.js';
+import { fail } from '../errors.js';
+
+/**
+ * The part of @huggingface/tokenizers we use. Its own .d.ts files import each
+ * other without file extensions, which NodeNext resolution rejects, so under our
+ * tsconfig the class arrives as `any`; this interface puts the types back.
+ */
+interface HfTokenizer {
+  encode(text: string, options: { add_special_tokens: boolean }): { ids: (number | undefined)[] };
+  decode(ids: number[], options: { skip_special_tokens: boolean; clean_up_tokenization_spaces: boolean }): string;
+  token_to_id(token: string): number | undefined;
+  /** Token string by id, including added tokens, after construction. */
+  model: { vocab: (string | undefined)[] };
+}
+const HfTokenizerCtor = HfTokenizerClass as unknown as new (tokenizerJson: object, tokenizerConfig: object) => HfTokenizer;
+
+/** A Tokenizer plus the special ids the tokenizer files name (when they do). */
+export interface TokenizerEx extends Tokenizer {
+  /** End-of-sequence id from tokenizer_config.json `eos_token`, else a well-known special token in tokenizer.json. */
+  readonly eosTokenId?: number;
+  /** Beginning-of-sequence id from tokenizer_config.json `bos_token`, when it resolves. */
+  readonly bosTokenId?: number;
+}
+
+export interface CreateTokenizerOptions {
+  /** The model's vocab size (embedding rows). */
+  vocabSize: number;
+  /** Contents of tokenizer.json; without it the tokenizer is byte-level. */
+  tokenizerJson?: string;
+  /** Contents of tokenizer_config.json (optional). */
+  tokenizerConfigJson?: string;
+  /** Name of tokenizer.json, for messages. Default 'tokenizer.json'. */
+  file?: string;
+  /** Name of tokenizer_config.json, for messages. Default: next to `file`. */
+  configFile?: string;
+}
+
+/** Special tokens that mean end-of-sequence in common vocabularies, used when tokenizer_config.json is absent. */
+const WELL_KNOWN_EOS = ['<|endoftext|>', '</s>', '<eos>', '<|end_of_text|>', '<|im_end|>'];
+
+export function createTokenizer(opts: CreateTokenizerOptions): TokenizerEx {
+  checkVocabSize(opts.vocabSize);
+  if (opts.tokenizerJson === undefined) return byteTokenizer(opts.vocabSize);
+
+  const file = opts.file ?? 'tokenizer.json';
+  const configFile = opts.configFile ?? file.replace(/tokenizer\.json$/, 'tokenizer_config.json');
+  const json = parseObject(opts.tokenizerJson, file);
+  const config = opts.tokenizerConfigJson === undefined ? {} : parseObject(opts.tokenizerConfigJson, configFile);
+  checkModel(json, file);
+
+  // The library requires these keys to exist (null is fine) and iterates added_tokens;
+  // older or hand-written files omit them, so fill in the neutral values.
+  const normalized: Record<string, unknown> = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, ...json, added_tokens: json.added_tokens ?? [] };
+  let hf: HfTokenizer;
+  try {
+    hf = new HfTokenizerCtor(normalized, config);
+  } catch (e) {
+    throw fail('E_FORMAT', `${file}: cannot build the tokenizer: ${(e as Error).message}`, { file, cause: e });
+  }
+  // After construction model.vocab is indexed by id and includes the added tokens.
+  const tokens = hf.model.vocab;
+  if (tokens.length > opts.vocabSize) {
+    throw fail('E_FORMAT', `${file}: the tokenizer has ids up to ${tokens.length - 1}, but the model's vocab_size is ${opts.vocabSize}`, { file, field: 'model.vocab' });
+  }
+
+  const idOf = (field: 'eos_token' | 'bos_token'): number | undefined => {
+    const v = config[field];
+    const content = typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string' ? (v as { content: string }).content : undefined;
+    return content === undefined ? undefined : hf.token_to_id(content);
+  };
+  let eosTokenId = idOf('eos_token');
+  if (eosTokenId === undefined) {
+    const specials = new Set(((json.added_tokens ?? []) as { content: string; special?: boolean }[]).filter((t) => t.special).map((t) => t.content));
+    const name = WELL_KNOWN_EOS.find((t) => specials.has(t));
+    if (name !== undefined) eosTokenId = hf.token_to_id(name);
+  }
+  const bosTokenId = idOf('bos_token');
+  const addBos = config.add_bos_token === true;
+  if (addBos && bosTokenId === undefined) {
+    throw fail('E_FORMAT', `${configFile}: add_bos_token is true but bos_token is missing or not in the vocabulary`, { file: configFile, field: 'bos_token' });
+  }
+
+  const vocabSize = opts.vocabSize;
+  return {
+    kind: 'tokenizer.json',
+    vocabSize,
+    ...(eosTokenId !== undefined ? { eosTokenId } : {}),
+    ...(bosTokenId !== undefined ? { bosTokenId } : {}),
+    encode(text: string): number[] {
+      const ids = hf.encode(text, { add_special_tokens: false }).ids;
+      // The library yields undefined for a piece with no token and no unk token.
+      if (ids.some((id) => id === undefined)) throw fail('E_TOKEN', `${file}: the text holds characters this tokenizer cannot encode (no unk_token)`, { file });
+      return addBos ? [bosTokenId!, ...(ids as number[])] : (ids as number[]);
+    },
+    decode(ids: number[]): string {
+      for (const id of ids) checkId(id, vocabSize);
+      // Drop ids with no token (padding rows); the library throws on an empty list.
+      const known = ids.filter((id) => tokens[id] !== undefined);
+      if (known.length === 0) return '';
+      return hf.decode(known, { skip_special_tokens: true, clean_up_tokenization_spaces: false });
+    },
+  };
+}
+
+/** Byte-level tokenizer: id = byte of the UTF-8 encoding. Ids 256..vocabSize-1 are specials and decode to ''. */
+export function byteTokenizer(vocabSize: number): TokenizerEx {
+  checkVocabSize(vocabSize);
+  if (vocabSize < 256) throw fail('E_CONFIG', `a byte-level tokenizer needs vocab_size ≥ 256, got ${vocabSize}`, { field: 'vocab_size' });
+  const encoder = new TextEncoder();
+  return {
+    kind: 'byte',
+    vocabSize,
+    encode: (text: string): number[] => Array.from(encoder.encode(text)),
+    decode(ids: number[]): string {
+      for (const id of ids) checkId(id, vocabSize);
+      return decodeUtf8(Uint8Array.from(ids.filter((id) => id < 256)));
+    },
+  };
+}
+
+/**
+ * UTF-8 → string, invalid sequences → U+FFFD. `ignoreBOM` keeps a leading EF BB BF
+ * as U+FEFF (the default would drop it, and streamed text would then differ).
+ */
+export function decodeUtf8(bytes: Uint8Array): string {
+  return new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(bytes);
+}
+
+/** E_TOKEN unless `id` is an integer in [0, vocabSize). */
+export function checkId(id: number, vocabSize: number): void {
+  if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+    throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocabSize})`);
+  }
+}
+
+function checkVocabSize(vocabSize: number): void {
+  if (!Number.isInteger(vocabSize) || vocabSize <= 0) {
+    throw fail('E_CONFIG', `vocab_size must be a positive integer, got ${vocabSize}`, { field: 'vocab_size' });
+  }
+}
+
+function parseObject(text: string, file: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw fail('E_FORMAT', `${file}: not valid JSON: ${(e as Error).message}`, { file, cause: e });
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw fail('E_FORMAT', `${file}: expected a JSON object`, { file });
+  return v as Record<string, unknown>;
+}
+
+/**
+ * The model type must be one the library implements, and every id in tokenizer.json must be a non-negative integer: the library stores
+ * tokens in an array indexed by id, so a stray 1e9 or 1.5 would silently make a
+ * huge sparse array or a lost token. Unigram vocabs are lists (id = position).
+ */
+function checkModel(json: Record<string, unknown>, file: string): void {
+  const model = json.model as { type?: unknown; vocab?: unknown } | undefined;
+  if (model === null || typeof model !== 'object') throw fail('E_FORMAT', `${file}: missing the "model" object`, { file, field: 'model' });
+  // The library silently treats an unknown model type as a plain vocab lookup; say so instead.
+  if (model.type !== undefined && !['BPE', 'WordPiece', 'Unigram'].includes(model.type as string)) {
+    throw fail('E_FORMAT', `${file}: model.type ${JSON.stringify(model.type)} is not supported (BPE, WordPiece, Unigram)`, { file, field: 'model.type' });
+  }
+  const bad = (id: unknown) => !Number.isInteger(id) || (id as number) < 0;
+  if (model.vocab !== null && typeof model.vocab === 'object' && !Array.isArray(model.vocab)) {
+    for (const [token, id] of Object.entries(model.vocab)) {
+      if (bad(id)) throw fail('E_FORMAT', `${file}: model.vocab["${token}"] is ${JSON.stringify(id)}, expected a non-negative integer id`, { file, field: 'model.vocab' });
+    }
+  } else if (!Array.isArray(model.vocab)) {
+    throw fail('E_FORMAT', `${file}: model.vocab is missing`, { file, field: 'model.vocab' });
+  }
+  const added = json.added_tokens ?? [];
+  if (!Array.isArray(added)) throw fail('E_FORMAT', `${file}: added_tokens must be a list`, { file, field: 'added_tokens' });
+  for (const t of added as { id?: unknown; content?: unknown }[]) {
+    if (t === null || typeof t !== 'object' || bad(t.id) || typeof t.content !== 'string') {
+      throw fail('E_FORMAT', `${file}: added_tokens entry ${JSON.stringify(t)} needs an integer id ≥ 0 and a string content`, { file, field: 'added_tokens' });
+    }
+  }
+}
