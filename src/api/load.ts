@@ -64,7 +64,10 @@ function matchTensors(specs: TensorSpec[], tensors: Map<string, TensorEntry>, ti
   }
   const expected = new Set(specs.map((s) => s.name));
   if (tied) expected.add('lm_head.weight'); // some checkpoints store the tied head anyway; transformers ignores it too
-  return [...tensors.keys()].filter((n) => !expected.has(n)).map((n) => `unexpected tensor "${n}" was ignored`);
+  const extra = [...tensors.keys()].filter((n) => !expected.has(n));
+  if (extra.length === 0) return [];
+  const shown = extra.slice(0, 4).map((n) => `"${n}"`).join(', ');
+  return [`${extra.length} unexpected tensor(s) ignored: ${shown}${extra.length > 4 ? `, and ${extra.length - 4} more` : ''}`];
 }
 
 /**

@@ -101,18 +101,18 @@ export class SessionImpl implements Session {
     }
   }
 
-  prefill(ids: number[], opts: PrefillOptions = {}): Promise<Float32Array> {
+  async prefill(ids: number[], opts: PrefillOptions = {}): Promise<Float32Array> {
     const input = this.checkInput(ids, 'prefill ids');
-    if (input.length === 0) return Promise.reject(fail('E_ARGUMENT', 'prefill needs at least one token', { field: 'ids' }));
+    if (input.length === 0) throw fail('E_ARGUMENT', 'prefill needs at least one token', { field: 'ids' });
     return this.exclusive(async () => {
       throwIfAborted(opts.signal, 'prefill');
       return (await this.consume(input, 'logits-last', opts.signal, opts.onProgress)).slice();
     });
   }
 
-  forward(ids: number[], opts: { signal?: AbortSignal } = {}): Promise<Float32Array> {
+  async forward(ids: number[], opts: { signal?: AbortSignal } = {}): Promise<Float32Array> {
     const input = this.checkInput(ids, 'forward ids');
-    if (input.length === 0) return Promise.reject(fail('E_ARGUMENT', 'forward needs at least one token', { field: 'ids' }));
+    if (input.length === 0) throw fail('E_ARGUMENT', 'forward needs at least one token', { field: 'ids' });
     const V = this.model.config.vocabSize;
     return this.exclusive(async () => {
       throwIfAborted(opts.signal, 'forward');
@@ -121,7 +121,7 @@ export class SessionImpl implements Session {
     });
   }
 
-  step(id: number): Promise<Float32Array> {
+  async step(id: number): Promise<Float32Array> {
     const input = this.checkInput([id], 'step id');
     return this.exclusive(async () => (await this.consume(input, 'logits-last')).slice());
   }
