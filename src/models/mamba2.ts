@@ -5,10 +5,14 @@
  *   z, xBC, dt = in_proj(h)                      [B,T,I], [B,T,I+2GN], [B,T,H]
  *   x, B, C    = silu(conv1d_causal(xBC))         depthwise, so each part convolves alone
  *   y          = ssd(x, Δ = clamp(softplus(dt + dt_bias), time_step_limit), A = −exp(A_log), B, C) + D·x
- *   y          = rmsnorm_grouped(y · silu(z)) · norm.weight     groups of I / n_groups
+ *   y          = rmsnorm(y · silu(z)) · norm.weight     over the full width I (transformers 5.x
+ *                                                        MambaRMSNormGated; mamba_ssm normalises per group)
  *   out        = out_proj(y)
  *
  * in_proj's rows and conv1d's channels are split at load, so the graph needs no slicing op.
+ * time_step_limit clamps Δ in both the chunked and the step form, so a step-by-step run equals
+ * the full forward (transformers 5.17 omits the clamp in its cached step; mamba_ssm's chunked
+ * kernels apply it) — with the default (0, ∞) limit the two agree anyway.
  */
 import { fail } from '../errors.js';
 import type { Tensor } from '../backends/backend.js';
@@ -155,7 +159,7 @@ export const mamba2: ArchitectureSpec<Mamba2Config, Mamba2Layer> = {
       x, dt, dtBias: w.dtBias, dtMin: c.timeStepLimit[0], dtMax: c.timeStepLimit[1], A: w.A, B: Bm, C: Cm, D: w.D,
       numHeads: c.numHeads, headDim: c.headDim, nGroups: c.nGroups, stateSize: c.stateSize, chunkSize: c.chunkSize, state: ssmState,
     }); //                                              [B, T, I]
-    const normed = b.gatedRmsNorm(y, z, w.norm, c.normEps, c.intermediateSize / c.nGroups);
+    const normed = b.gatedRmsNorm(y, z, w.norm, c.normEps, c.intermediateSize);
     const out = b.matmul(normed, w.outProj, w.outProjBias); // [B, T, D]
     b.free(z, xIn, BIn, CIn, dt, x, Bm, Cm, y, normed);
     return out;
