@@ -1,0 +1,212 @@
+/**
+ * The op-level suite every backend runs (one copy, parameterised by backend): each op on
+ * random odd shapes, compared with the reference backend, plus the invariants that make
+ * chunked prefill correct — a sequence op over T tokens equals the same op over any split
+ * of T carrying the state, and equals T step-form calls.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Backend, Tensor } from '../../src/backends/backend.js';
+import { ReferenceBackend } from '../../src/backends/reference/index.js';
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  };
+}
+
+const rand = (n: number, r: () => number, scale = 1) => Float32Array.from({ length: n }, () => r() * scale);
+const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+export function expectClose(a: Float32Array, b: Float32Array, tol: number, what: string): void {
+  expect(a.length, `${what}: length`).toBe(b.length);
+  let worst = 0, at = -1;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i]));
+    if (!(d <= worst)) { worst = d; at = i; }
+  }
+  expect(worst, `${what}: worst relative error at ${at} (${a[at]} vs ${b[at]})`).toBeLessThanOrEqual(tol);
+}
+
+/** Rows [t0, t1) of every batch of a [B, T, C] array. */
+function timeSlice(data: Float32Array, B: number, T: number, C: number, t0: number, t1: number): Float32Array {
+  const out = new Float32Array(B * (t1 - t0) * C);
+  for (let b = 0; b < B; b++) out.set(data.subarray((b * T + t0) * C, (b * T + t1) * C), b * (t1 - t0) * C);
+  return out;
+}
+
+function concatTime(parts: Float32Array[], lens: number[], B: number, C: number): Float32Array {
+  const T = lens.reduce((a, b) => a + b, 0);
+  const out = new Float32Array(B * T * C);
+  let t0 = 0;
+  parts.forEach((p, i) => {
+    for (let b = 0; b < B; b++) out.set(p.subarray(b * lens[i] * C, (b + 1) * lens[i] * C), (b * T + t0) * C);
+    t0 += lens[i];
+  });
+  return out;
+}
+
+export interface OpSuiteOptions {
+  /** Relative tolerance against the reference backend (f32 kernels reorder sums). */
+  tolerance: number;
+}
+
+export function runOpSuite(name: string, create: () => Promise<Backend> | Backend, opts: OpSuiteOptions): void {
+  const ref = new ReferenceBackend();
+  describe(`${name} ops`, () => {
+    const both = async <T>(fn: (b: Backend) => Promise<T>): Promise<[T, T]> => [await fn(await create()), await fn(ref)];
+
+    it('matmul with and without bias, odd sizes, f32 and f16 weights', async () => {
+      for (const [rows, K, M] of [[1, 7, 5], [3, 33, 17], [13, 65, 31], [2, 1, 3]]) {
+        const r = rng(rows * 100 + K);
+        const x = rand(rows * K, r), w = rand(M * K, r), bias = rand(M, r);
+        for (const dtype of ['f32', 'f16'] as const) {
+          const [got, want] = await both(async (b) => {
+            const out = b.matmul(b.upload(x, [rows, K]), b.upload(w, [M, K], dtype), b.upload(bias, [M]));
+            return b.read(out);
+          });
+          expectClose(got, want, opts.tolerance, `matmul ${rows}x${K}x${M} ${dtype}`);
+        }
+      }
+    });
+
+    it('embedding, rmsNorm, gatedRmsNorm (full width and grouped), add', async () => {
+      const r = rng(7);
+      const V = 11, D = 13;
+      const table = rand(V * D, r), ids = Int32Array.from([0, 10, 3, 3, 7]);
+      const x = rand(5 * D, r, 3), g = rand(5 * D, r, 3), w = rand(D, r);
+      const [got, want] = await both(async (b) => {
+        const e = b.embedding(b.upload(table, [V, D], 'f16'), ids);
+        const n = b.rmsNorm(b.upload(x, [5, D]), b.upload(w, [D]), 1e-5);
+        const gn = b.gatedRmsNorm(b.upload(x, [1, 5, D]), b.upload(g, [1, 5, D]), b.upload(w, [D]), 1e-5, D);
+        const sum = b.add(e, n);
+        return Promise.all([b.read(e), b.read(n), b.read(gn), b.read(sum)]);
+      });
+      got.forEach((t, i) => expectClose(t, want[i], opts.tolerance, `op ${i}`));
+      // grouped variant on a width the group divides
+      const [gg, gw] = await both(async (b) => {
+        const X = rand(2 * 12, rng(3)), G = rand(2 * 12, rng(4)), W = rand(12, rng(5));
+        return b.read(b.gatedRmsNorm(b.upload(X, [2, 12]), b.upload(G, [2, 12]), b.upload(W, [12]), 1e-6, 4));
+      });
+      expectClose(gg, gw, opts.tolerance, 'grouped gatedRmsNorm');
+    });
+
+    for (const K of [1, 2, 4]) {
+      it(`conv1dCausal (kernel ${K}): whole = split = steps, with state carried`, async () => {
+        const b = await create();
+        const B = 2, T = 11, C = 7;
+        const r = rng(K);
+        const x = rand(B * T * C, r), w = rand(C * K, r), bias = rand(C, r);
+        const whole = async (splits: number[], step: boolean) => {
+          const state = b.zeros([B, C, K - 1]);
+          const parts: Float32Array[] = [];
+          let t0 = 0;
+          for (const len of splits) {
+            const xs = b.upload(timeSlice(x, B, T, C, t0, t0 + len), [B, len, C]);
+            const args = { x: xs, weight: b.upload(w, [C, K]), bias: b.upload(bias, [C]), state, silu: true };
+            parts.push(await b.read(step ? b.conv1dCausalStep(args) : b.conv1dCausal(args)));
+            t0 += len;
+          }
+          return { y: concatTime(parts, splits, B, C), state: await b.read(state) };
+        };
+        const a = await whole([T], false);
+        const s = await whole([4, 1, 6], false);
+        const st = await whole(new Array(T).fill(1), true);
+        expectClose(s.y, a.y, 1e-6, 'split vs whole');
+        expectClose(st.y, a.y, 1e-6, 'steps vs whole');
+        expectClose(st.state, a.state, 0, 'state');
+        if (b !== ref) {
+          const r2 = await (async () => {
+            const state = ref.zeros([B, C, K - 1]);
+            return ref.read(ref.conv1dCausal({ x: ref.upload(x, [B, T, C]), weight: ref.upload(w, [C, K]), bias: ref.upload(bias, [C]), state, silu: true }));
+          })();
+          expectClose(a.y, r2, opts.tolerance, 'vs reference');
+        }
+      });
+    }
+
+    it('selectiveScan: whole = split = steps; matches reference', async () => {
+      const b = await create();
+      const B = 2, T = 13, I = 5, N = 3;
+      const r = rng(11);
+      const data = {
+        x: rand(B * T * I, r), dt: rand(B * T * I, r), dtBias: rand(I, r, 0.5), A: rand(I * N, r).map((v) => -Math.abs(v) - 0.1),
+        B: rand(B * T * N, r), C: rand(B * T * N, r), D: rand(I, r), z: rand(B * T * I, r),
+      };
+      const run = async (be: Backend, splits: number[]) => {
+        const state = be.zeros([B, I, N]);
+        const parts: Float32Array[] = [];
+        let t0 = 0;
+        for (const len of splits) {
+          const sl = (a: Float32Array, C: number) => be.upload(timeSlice(a, B, T, C, t0, t0 + len), [B, len, C]);
+          const args = {
+            x: sl(data.x, I), dt: sl(data.dt, I), z: sl(data.z, I), B: sl(data.B, N), C: sl(data.C, N),
+            dtBias: be.upload(data.dtBias, [I]), A: be.upload(data.A, [I, N]), D: be.upload(data.D, [I]), state,
+          };
+          parts.push(await be.read(len === 1 ? be.selectiveScanStep(args) : be.selectiveScan(args)));
+          t0 += len;
+        }
+        return { y: concatTime(parts, splits, B, I), h: await be.read(state) };
+      };
+      const whole = await run(b, [T]);
+      expectClose((await run(b, [5, 8])).y, whole.y, 1e-5, 'split');
+      const steps = await run(b, new Array(T).fill(1));
+      expectClose(steps.y, whole.y, 1e-5, 'steps');
+      expectClose(steps.h, whole.h, 1e-5, 'state');
+      expectClose(whole.y, (await run(ref, [T])).y, opts.tolerance, 'vs reference');
+    });
+
+    for (const [G, chunk] of [[1, 4], [2, 3], [3, 1], [1, 64]] as const) {
+      it(`ssd: chunked (chunk ${chunk}, ${G} group(s)) = steps = split; dt clamp applies`, async () => {
+        const b = await create();
+        const B = 2, T = 10, H = 6, P = 3, N = 5;
+        const r = rng(G * 10 + chunk);
+        const data = {
+          x: rand(B * T * H * P, r), dt: rand(B * T * H, r, 2), dtBias: rand(H, r), A: rand(H, r).map((v) => -Math.abs(v) * 2 - 0.1),
+          B: rand(B * T * G * N, r), C: rand(B * T * G * N, r), D: rand(H, r),
+        };
+        const run = async (be: Backend, splits: number[], dtMax: number) => {
+          const state = be.zeros([B, H, P, N]);
+          const parts: Float32Array[] = [];
+          let t0 = 0;
+          for (const len of splits) {
+            const sl = (a: Float32Array, C: number) => be.upload(timeSlice(a, B, T, C, t0, t0 + len), [B, len, C]);
+            const args = {
+              x: sl(data.x, H * P), dt: sl(data.dt, H), B: sl(data.B, G * N), C: sl(data.C, G * N),
+              dtBias: be.upload(data.dtBias, [H]), A: be.upload(data.A, [H]), D: be.upload(data.D, [H]),
+              dtMin: 0.01, dtMax, numHeads: H, headDim: P, nGroups: G, stateSize: N, chunkSize: chunk, state,
+            };
+            parts.push(await be.read(len === 1 ? be.ssdStep(args) : be.ssdChunkScan(args)));
+            t0 += len;
+          }
+          return { y: concatTime(parts, splits, B, H * P), h: await be.read(state) };
+        };
+        const whole = await run(b, [T], Infinity);
+        const steps = await run(b, new Array(T).fill(1), Infinity);
+        expectClose(steps.y, whole.y, 1e-5, 'steps');
+        expectClose(steps.h, whole.h, 1e-5, 'state');
+        expectClose((await run(b, [3, 7], Infinity)).y, whole.y, 1e-5, 'split');
+        const clamped = await run(b, [T], 0.3);
+        const clampedSteps = await run(b, new Array(T).fill(1), 0.3);
+        expectClose(clampedSteps.y, clamped.y, 1e-5, 'clamped steps');
+        expect(Math.max(...clamped.y.map((v, i) => Math.abs(v - whole.y[i])))).toBeGreaterThan(1e-3);
+        expectClose(whole.y, (await run(ref, [T], Infinity)).y, opts.tolerance, 'vs reference');
+      });
+    }
+
+    it('shape mismatches are E_SHAPE, not out-of-bounds reads', async () => {
+      const b = await create();
+      const x = b.zeros([2, 3, 4]);
+      expect(() => b.matmul(x, b.zeros([5, 3]))).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
+      expect(() => b.add(x, b.zeros([2, 3, 5]))).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
+      expect(() => b.rmsNorm(x, b.zeros([3]), 1e-5)).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
+      expect(() => b.conv1dCausal({ x, weight: b.zeros([4, 3]), bias: null, state: b.zeros([2, 4, 1]), silu: true }))
+        .toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
+      const t: Tensor = b.zeros([numel([2, 2])]);
+      expect(() => b.reshape(t, [3])).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
+    });
+  });
+}
