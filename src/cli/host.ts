@@ -1,0 +1,225 @@
+/**
+ * The CLI's main-thread side: starts the worker (protocol.ts), turns its events into
+ * stdout text, progress bars and results, and owns the exit status, Ctrl-C and EPIPE.
+ */
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import type { Job, SerializedError, WorkerEvent, GenerateResult, InfoResult, BenchResult } from './protocol.js';
+import { ProgressBars } from './progress.js';
+import { humanBytes, humanCount, humanSeconds, rate, table } from './format.js';
+
+export const EXIT_OK = 0;
+export const EXIT_ERROR = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_SIGINT = 130;
+
+export interface HostIO {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  /** MAMBA_EDGE_DEBUG=1: print stack traces. */
+  debug: boolean;
+}
+
+export interface OutputOptions {
+  /** info / bench: print JSON instead of text. */
+  json?: boolean;
+  /** generate: print timing and token counts on stderr at the end. */
+  verbose?: boolean;
+}
+
+/** How long the worker gets to honour an abort (possible only when its backend yields) before it is stopped. */
+const ABORT_GRACE_MS = 250;
+
+/** The worker: this same file set (bundled dist/cli.js, or src/cli/main.ts under tsx) started in worker mode. */
+function startWorker(job: Job, port: MessagePort): Worker {
+  const self = import.meta.url;
+  const workerData = { mambaEdgeCli: true, job, port };
+  const options = { workerData, transferList: [port] };
+  if (self.endsWith('.ts')) {
+    // Running from source under tsx: a worker does not inherit tsx's loader hooks, so register them first.
+    const entry = new URL('./main.ts', self).href;
+    const tsx = import.meta.resolve('tsx/esm/api');
+    return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { ...options, eval: true });
+  }
+  return new Worker(new URL(self), options);
+}
+
+export function printError(io: HostIO, e: SerializedError): number {
+  if (e.kind === 'usage') {
+    io.stderr.write(`error: ${e.message}\n(add --help for usage)\n`);
+    return EXIT_USAGE;
+  }
+  if (e.kind === 'library' && e.code === 'E_ABORTED') {
+    io.stderr.write('mamba-edge: interrupted\n');
+    return EXIT_SIGINT;
+  }
+  io.stderr.write(e.kind === 'library' ? `mamba-edge: ${e.code}: ${e.message}\n` : `mamba-edge: error: ${e.message}\n`);
+  if (io.debug && e.stack) io.stderr.write(`${e.stack}\n`);
+  return EXIT_ERROR;
+}
+
+/** Runs one job in a worker; resolves with the process exit status. */
+export function execute(job: Job, io: HostIO, out: OutputOptions = {}): Promise<number> {
+  const { port1, port2 } = new MessageChannel();
+  const worker = startWorker(job, port2);
+  const bars = new ProgressBars(io.stderr);
+  let wroteText = false;
+  let endsWithNewline = true;
+  let settled = false;
+
+  return new Promise<number>((resolve) => {
+    const finish = (code: number) => {
+      if (settled) return;
+      settled = true;
+      bars.stop();
+      process.off('SIGINT', onSigint);
+      io.stdout.off('error', onStdoutError);
+      port1.close();
+      void worker.terminate();
+      resolve(code);
+    };
+
+    const endLine = () => {
+      if (wroteText && !endsWithNewline) io.stdout.write('\n');
+      endsWithNewline = true;
+    };
+
+    const handle = (e: WorkerEvent) => {
+      if (settled) return;
+      switch (e.t) {
+        case 'load': bars.load(e.file, e.loaded, e.total); break;
+        case 'loaded': bars.stop(); break;
+        case 'prefill': bars.prefill(e.done, e.total); break;
+        case 'text':
+          bars.stop();
+          io.stdout.write(e.text);
+          wroteText = true;
+          endsWithNewline = e.text.endsWith('\n');
+          break;
+        case 'done':
+          bars.stop();
+          endLine();
+          finish(report(job, e.result, io, out));
+          break;
+        case 'error':
+          bars.stop();
+          endLine();
+          finish(printError(io, e.error));
+          break;
+      }
+    };
+    port1.on('message', handle);
+
+    // Ctrl-C: ask the worker to abort; if it cannot answer in time (a synchronous backend in
+    // the middle of its math), take what it has already sent, end the line, and stop it.
+    let interrupted = false;
+    const interrupt = () => {
+      if (settled) return;
+      for (let m = receiveMessageOnPort(port1); m && !settled; m = receiveMessageOnPort(port1)) {
+        const ev = m.message as WorkerEvent;
+        if (ev.t === 'text') handle(ev);
+        else if (ev.t === 'done' || ev.t === 'error') { handle(ev); return; }
+      }
+      bars.stop();
+      endLine();
+      finish(EXIT_SIGINT);
+    };
+    const onSigint = () => {
+      if (interrupted) return interrupt();
+      interrupted = true;
+      port1.postMessage({ t: 'abort' });
+      setTimeout(interrupt, ABORT_GRACE_MS).unref();
+    };
+    process.on('SIGINT', onSigint);
+
+    // `mamba-edge generate ... | head`: the reader went away; stop quietly.
+    const onStdoutError = (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') return finish(EXIT_OK);
+      io.stderr.write(`mamba-edge: error: writing to stdout failed: ${err.message}\n`);
+      finish(EXIT_ERROR);
+    };
+    io.stdout.on('error', onStdoutError);
+
+    worker.on('error', (err) => {
+      if (settled) return;
+      bars.stop();
+      endLine();
+      finish(printError(io, { kind: 'other', message: `worker failed: ${err.message}`, stack: err.stack }));
+    });
+    worker.on('exit', (code) => {
+      if (settled) return;
+      // The last messages may still be queued on the port.
+      for (let m = receiveMessageOnPort(port1); m && !settled; m = receiveMessageOnPort(port1)) handle(m.message as WorkerEvent);
+      if (!settled) finish(printError(io, { kind: 'other', message: `the worker exited (code ${code}) before finishing` }));
+    });
+  });
+}
+
+function report(job: Job, result: GenerateResult | InfoResult | BenchResult, io: HostIO, out: OutputOptions): number {
+  switch (job.command) {
+    case 'generate': {
+      const r = result as GenerateResult;
+      if (out.verbose) {
+        io.stderr.write(
+          `[${r.backend}] prompt ${r.promptTokens} tokens in ${humanSeconds(r.prefillMs / 1000)} (${rate((r.promptTokens * 1000) / r.prefillMs)} tokens/s), ` +
+            `generated ${r.completionTokens} in ${humanSeconds(r.decodeMs / 1000)} (${rate((r.completionTokens * 1000) / r.decodeMs)} tokens/s), ` +
+            `finish: ${r.finishReason}, load ${humanSeconds(r.loadMs / 1000)}\n`,
+        );
+      }
+      return r.finishReason === 'abort' ? EXIT_SIGINT : EXIT_OK;
+    }
+    case 'info':
+      io.stdout.write(out.json ? `${JSON.stringify(result, null, 2)}\n` : formatInfo(result as InfoResult));
+      return EXIT_OK;
+    case 'bench':
+      io.stdout.write(out.json ? `${JSON.stringify(result, null, 2)}\n` : formatBench(result as BenchResult));
+      return EXIT_OK;
+  }
+}
+
+export function formatInfo(r: InfoResult): string {
+  const rows: [string, string][] = [
+    ['model', r.source],
+    ['architecture', r.architecture],
+    ['parameters', `${humanCount(r.parameters)} (${r.parameters})`],
+    ['dtype', r.dtype],
+    ['backend', `${r.backend} (${r.threads} thread${r.threads === 1 ? '' : 's'}${r.device ? `, ${r.device}` : ''})`],
+  ];
+  if (r.fallbackReason) rows.push(['fallback', `auto passed over: ${r.fallbackReason}`]);
+  rows.push(
+    ['state', `${humanBytes(r.stateBytes)} (${r.stateBytes} bytes) per session, at any context length`],
+    ['weights', `${humanBytes(r.weightBytes)} (${r.weightBytes} bytes)`],
+    ['layers', String(r.numLayers)],
+    ['hidden size', String(r.hiddenSize)],
+    ['inner size', String(r.intermediateSize)],
+    ['state size', String(r.stateSize)],
+    ['conv kernel', String(r.convKernel)],
+  );
+  if (r.numHeads !== undefined) rows.push(['heads', `${r.numHeads} × ${r.headDim} (groups ${r.nGroups})`]);
+  rows.push(
+    ['vocab', String(r.vocabSize)],
+    ['eos token', r.eosTokenId === undefined ? 'none' : String(r.eosTokenId)],
+    ['tokenizer', r.tokenizer === 'byte' ? 'byte (no tokenizer.json: UTF-8 bytes)' : r.tokenizer],
+    ['fingerprint', r.fingerprint],
+    ['load time', humanSeconds(r.loadMs / 1000)],
+  );
+  for (const w of r.warnings) rows.push(['warning', w]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
+}
+
+export function formatBench(r: BenchResult): string {
+  const head = [
+    `model    ${r.source} (${r.architecture}, ${humanCount(r.parameters)} parameters, ${r.dtype})`,
+    `backend  ${r.backend} (${r.threads} thread${r.threads === 1 ? '' : 's'})${r.fallbackReason ? ` — auto passed over: ${r.fallbackReason}` : ''}`,
+    `load     ${humanSeconds(r.loadMs / 1000)}; weights ${humanBytes(r.weightBytes)}; state ${humanBytes(r.stateBytes)}; peak RSS ${humanBytes(r.peakRssBytes)}`,
+  ];
+  const t = table(
+    ['phase', 'tokens', 'time', 'tokens/s'],
+    [
+      ['prefill', r.promptTokens, humanSeconds(r.prefillMs / 1000), rate(r.prefillTokensPerSec)],
+      ['decode', r.genTokens, humanSeconds(r.decodeMs / 1000), rate(r.decodeTokensPerSec)],
+    ],
+    ['left', 'right', 'right', 'right'],
+  );
+  return `${head.join('\n')}\n\n${t}\n`;
+}
