@@ -75,6 +75,8 @@ export interface BackendInfo {
   device?: string;
   /** Why `'auto'` did not pick a faster backend. */
   fallbackReason?: string;
+  /** How the backend adapted to this runtime (e.g. "single-threaded: SharedArrayBuffer is unavailable"). */
+  note?: string;
 }
 
 export interface ModelInfo {
