@@ -54,7 +54,9 @@ export function randomModelFiles(o: RandomModelOptions): Record<string, Uint8Arr
   const I = Math.trunc((o.expand ?? 2) * D);
   const tied = o.tieWordEmbeddings ?? true;
   const dtInit = () => { const dt = Math.exp(Math.log(0.001) + rand() * (Math.log(0.1) - Math.log(0.001))); return dt + Math.log(-Math.expm1(-dt)); };
-  put('backbone.embeddings.weight', [V, D], normal(1));
+  // Small embeddings, so the residual stream is not dominated by the input token's own row
+  // (with tied weights that would make every model echo its last input).
+  put('backbone.embeddings.weight', [V, D], normal(0.2));
   const config: Record<string, unknown> = {
     model_type: o.modelType, vocab_size: V, hidden_size: D, num_hidden_layers: o.numLayers, state_size: N,
     expand: o.expand ?? 2, conv_kernel: K, use_bias: o.useBias ?? false, use_conv_bias: o.useConvBias ?? true,

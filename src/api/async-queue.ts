@@ -34,8 +34,15 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     else resolve({ value: undefined, done: true });
   }
 
+  /** Called when the consumer stops early (`break` out of for-await). */
+  onReturn: (() => void) | null = null;
+
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return {
+      return: () => {
+        this.onReturn?.();
+        return Promise.resolve({ value: undefined, done: true });
+      },
       next: () => {
         if (this.items.length) return Promise.resolve({ value: this.items.shift()!, done: false });
         if (this.ended) return this.error !== undefined ? Promise.reject(this.error) : Promise.resolve({ value: undefined, done: true });
@@ -57,4 +64,22 @@ export function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal 
     s.addEventListener('abort', () => ctrl.abort(s.reason), { once: true });
   }
   return ctrl.signal;
+}
+
+/**
+ * Give the host's event loop a turn (timers, signal handlers, UI) between tokens and
+ * prefill chunks. setImmediate where it exists (Node), a MessageChannel hop in browsers and
+ * workers — both well under a millisecond, unlike setTimeout(0)'s clamping.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  const g = globalThis as { setImmediate?: (f: () => void) => void };
+  if (typeof g.setImmediate === 'function') return new Promise((r) => g.setImmediate!(r));
+  if (typeof MessageChannel === 'function') {
+    return new Promise((r) => {
+      const ch = new MessageChannel();
+      ch.port1.onmessage = () => { ch.port1.close(); r(); };
+      ch.port2.postMessage(0);
+    });
+  }
+  return new Promise((r) => setTimeout(r, 0));
 }

@@ -11,6 +11,7 @@ import type { Backend, Tensor } from '../backends/backend.js';
 import { runStack, stateShapes, type ArchitectureSpec, type StackConfig, type StackWeights } from '../models/architecture.js';
 import type { TokenizerEx } from '../tokenizer/index.js';
 import { SessionImpl } from './session.js';
+import { yieldToEventLoop } from './async-queue.js';
 
 export type RunOutput = 'logits-all' | 'logits-last' | 'hidden' | 'none';
 
@@ -64,7 +65,6 @@ export class ModelImpl implements Model {
       fingerprint,
       warnings: parts.warnings,
     };
-    for (const w of parts.warnings) console.warn(`mamba-edge: ${w}`);
   }
 
   /** @internal */
@@ -137,6 +137,7 @@ export class ModelImpl implements Model {
       }
       b.free(hidden);
       opts.onProgress?.({ done: start + len, total: seq });
+      if (start + len < seq) await yieldToEventLoop(); // keep the host responsive during long prompts
     }
     return out ?? last;
   }

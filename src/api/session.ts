@@ -13,7 +13,7 @@ import { Rng, sampleToken, validateSamplerParams, type SamplerParams } from './s
 import { StopMatcher } from './stop.js';
 import { createStreamDecoder, type StreamDecoder } from '../tokenizer/stream-decoder.js';
 import { decodeState, encodeState } from './state-blob.js';
-import { AsyncQueue, anySignal } from './async-queue.js';
+import { AsyncQueue, anySignal, yieldToEventLoop } from './async-queue.js';
 import type { ModelImpl } from './model.js';
 
 interface GenerationPlan extends SamplerParams {
@@ -161,6 +161,8 @@ export class SessionImpl implements Session {
     if (typeof prompt === 'string') promptIds = this.model.tokenizer.encode(prompt);
     else promptIds = this.checkInput(prompt, 'prompt');
     const queue = new AsyncQueue<GeneratedToken>();
+    // Leaving a for-await loop early stops generation (within one token) instead of running on.
+    queue.onReturn = () => internal.abort(new Error('the consumer stopped iterating'));
     const finished = this.exclusive(async () => {
       if (promptIds.length === 0 && this.pendingToken === null && this.lastLogits === null) {
         throw fail('E_ARGUMENT', 'empty prompt on a session with no context: give a prompt, or prefill first', { field: 'prompt' });
@@ -228,6 +230,7 @@ export class SessionImpl implements Session {
         queue.end();
         return result('length');
       }
+      await yieldToEventLoop(); // let timers, signal handlers and the UI run between tokens
       logits = await this.consume([], 'logits-last');
     }
   }

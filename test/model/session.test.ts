@@ -225,3 +225,26 @@ describe('generation control', () => {
     expect(hidden.shape).toEqual([1, 7, 32]);
   });
 });
+
+describe('iteration control', () => {
+  it('breaking out of for-await stops generation and frees the session', async () => {
+    const m = await loadModel(randomModelFiles({ ...shapes.mamba, seed: 6 }), { backend: 'reference' });
+    const s = m.createSession();
+    const gen = s.generate('hi', { maxTokens: 200, seed: 1, ignoreEos: true });
+    let n = 0;
+    for await (const _ of gen) if (++n === 2) break;
+    const r = await gen.finished;
+    expect(r.finishReason).toBe('abort');
+    expect(r.completionTokens).toBeLessThan(5);
+    expect((await s.generate('', { maxTokens: 1, seed: 2 }).finished).completionTokens).toBe(1);
+  });
+
+  it('timers run during generation', async () => {
+    const m = await loadModel(randomModelFiles({ ...shapes.mamba, seed: 6 }), { backend: 'reference' });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    await m.createSession().generate('hi', { maxTokens: 60, seed: 1, ignoreEos: true }).finished;
+    clearInterval(timer);
+    expect(ticks).toBeGreaterThan(2);
+  });
+});
