@@ -3,7 +3,7 @@
  * point (stateless forward, session prefill/step) goes through.
  */
 import type {
-  BackendInfo, BackendName, ForwardHidden, ForwardLogits, ForwardOptions, LoadDType, Model, ModelConfig, ModelInfo,
+  BackendInfo, BackendName, EvaluateOptions, EvaluationResult, ForwardHidden, ForwardLogits, ForwardOptions, LoadDType, Model, ModelConfig, ModelInfo,
   Session, SessionOptions,
 } from './types.js';
 import { fail, throwIfAborted } from '../errors.js';
@@ -12,6 +12,7 @@ import { runStack, stateShapes, type ArchitectureSpec, type StackConfig, type St
 import type { TokenizerEx } from '../tokenizer/index.js';
 import { SessionImpl } from './session.js';
 import { yieldToEventLoop } from './async-queue.js';
+import { evaluateText } from './evaluate.js';
 
 export type RunOutput = 'logits-all' | 'logits-last' | 'hidden' | 'none';
 
@@ -194,6 +195,11 @@ export class ModelImpl implements Model {
     const s = new SessionImpl(this, opts.state, () => this.sessions.delete(s));
     this.sessions.add(s);
     return s;
+  }
+
+  evaluate(text: string, opts?: EvaluateOptions): Promise<EvaluationResult> {
+    this.assertOpen();
+    return evaluateText(this, text, opts);
   }
 
   async dispose(): Promise<void> {

@@ -181,6 +181,28 @@ export interface Session {
   dispose(): Promise<void>;
 }
 
+export interface EvaluateOptions {
+  signal?: AbortSignal;
+  /** Tokens per forward chunk (default: what keeps one chunk's logits near 32 MB). */
+  chunkTokens?: number;
+  onProgress?: (p: { done: number; total: number }) => void;
+}
+
+export interface EvaluationResult {
+  /** Tokens in the text. */
+  tokens: number;
+  /** Tokens scored: all but the first, which only gives context. */
+  predictedTokens: number;
+  /** UTF-8 bytes of the scored tokens. */
+  predictedBytes: number;
+  /** Total negative log-likelihood, natural log. */
+  nats: number;
+  /** nats / ln 2 / predictedBytes — comparable across tokenizers (uniform bytes = 8). */
+  bitsPerByte: number;
+  /** exp(nats / predictedTokens). */
+  perplexity: number;
+}
+
 export interface Model {
   readonly config: ModelConfig;
   readonly backend: BackendName;
@@ -191,5 +213,11 @@ export interface Model {
   forward(ids: number[][], opts?: ForwardOptions & { output?: 'logits' }): Promise<ForwardLogits>;
   forward(ids: number[][], opts: ForwardOptions & { output: 'hidden' }): Promise<ForwardHidden>;
   createSession(opts?: SessionOptions): Session;
+  /**
+   * Bits per byte and perplexity of `text`, in bounded memory.
+   * @example
+   * const { bitsPerByte } = await model.evaluate(readFileSync('heldout.txt', 'utf8'));
+   */
+  evaluate(text: string, opts?: EvaluateOptions): Promise<EvaluationResult>;
   dispose(): Promise<void>;
 }
