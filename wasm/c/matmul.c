@@ -1,0 +1,169 @@
+/*
+ * Dense matrix multiply, y[r,m] = Σ_k x[r,k]·w[m,k] (+ bias[m]), for f32 and
+ * f16 weights (ABI.md: matmul_f32 / matmul_f16). w is [M, K] row-major, so
+ * both operands are contiguous along k and every output is a dot product.
+ *
+ * Accumulation is f32 in SIMD lanes (summed across lanes at the end), so the
+ * order differs from the reference's sequential f64 sum: results agree to
+ * ~1e-6 of the output's scale, not bit for bit. Each output is computed by the
+ * same arithmetic whichever tile it lands in, so splitting the work range
+ * never changes a result.
+ *
+ * Shape of the work (tile shapes measured with wasm/c/bench.mjs on V8 / x86-64,
+ * which has 16 vector registers; bigger tiles spill and run slower):
+ * - decode (rows = 1): memory bound. Each weight row is streamed exactly once;
+ *   4 weight rows are walked together against one load of x (4 independent
+ *   add chains), and their 4 sums are reduced into one vector store.
+ * - prefill (rows > 1): compute bound. A register tile of 4 input rows × 2
+ *   weight rows loads 6 vectors per 8 multiply-adds; weight rows are taken in
+ *   blocks that stay in L2 while every input row passes over them, and the 4
+ *   input rows of a tile stay in L1 while the block's weight rows pass.
+ */
+#include "kernels.h"
+
+/* y[i·ldy + j] += Σ_{k<K} x[i·ldx + k] · w[j·ldw + k] for i < RX, j < NW.
+ * RX and NW are compile-time constants at every call site, so the loops unroll
+ * fully and acc[][] lives in registers. */
+INLINE void tile_f32(const float *x, int ldx, const float *w, int ldw, float *y, int ldy, int K,
+                     const int RX, const int NW) {
+  v128_t acc[4][4];
+  for (int i = 0; i < RX; i++)
+    for (int j = 0; j < NW; j++) acc[i][j] = wasm_f32x4_splat(0);
+  int k = 0;
+  for (; k + 4 <= K; k += 4) {
+    v128_t wv[4];
+    for (int j = 0; j < NW; j++) wv[j] = wasm_v128_load(w + j * ldw + k);
+    for (int i = 0; i < RX; i++) {
+      const v128_t xv = wasm_v128_load(x + i * ldx + k);
+      for (int j = 0; j < NW; j++) acc[i][j] = wasm_f32x4_add(acc[i][j], wasm_f32x4_mul(xv, wv[j]));
+    }
+  }
+  for (int i = 0; i < RX; i++) {
+    float tail[4] = {0, 0, 0, 0}; /* K mod 4 leftovers, scalar */
+    for (int kk = k; kk < K; kk++)
+      for (int j = 0; j < NW; j++) tail[j] += x[i * ldx + kk] * w[j * ldw + kk];
+    float *yi = y + i * ldy;
+    if (NW == 4) {
+      const v128_t s = wasm_f32x4_add(hsum4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]),
+                                      wasm_f32x4_make(tail[0], tail[1], tail[2], tail[3]));
+      wasm_v128_store(yi, wasm_f32x4_add(wasm_v128_load(yi), s));
+    } else {
+      for (int j = 0; j < NW; j++) yi[j] += hsum(acc[i][j]) + tail[j];
+    }
+  }
+}
+
+/* y[r·ldy + j] += x[r,:K] · w[j,:K] for r < rows, j < n: the register tiles
+ * over one block of weight rows (which the caller sized to stay in cache). */
+static void gemm_block_f32(const float *x, int ldx, const float *w, int ldw, float *y, int ldy,
+                           int rows, int K, int n) {
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    int j = 0;
+    for (; j + 2 <= n; j += 2) tile_f32(x + r * ldx, ldx, w + j * ldw, ldw, y + r * ldy + j, ldy, K, 4, 2);
+    for (; j < n; j++) tile_f32(x + r * ldx, ldx, w + j * ldw, ldw, y + r * ldy + j, ldy, K, 4, 1);
+  }
+  for (; r < rows; r++) { /* decode, and the last rows % 4 of prefill: GEMV */
+    int j = 0;
+    for (; j + 4 <= n; j += 4) tile_f32(x + r * ldx, ldx, w + j * ldw, ldw, y + r * ldy + j, ldy, K, 1, 4);
+    for (; j < n; j++) tile_f32(x + r * ldx, ldx, w + j * ldw, ldw, y + r * ldy + j, ldy, K, 1, 1);
+  }
+}
+
+KERNEL(matmul_f32)(const float *x, const float *w, const float *bias, float *y,
+                   int rows, int K, int M, int m0, int m1) {
+  init_out(bias, y, rows, M, m0, m1);
+  /* Weight rows per cache block: ~256 KiB of f32 (half of a 512 KiB L2), a multiple of 4. */
+  int nb = ((1 << 16) / (K > 0 ? K : 1)) & ~3;
+  if (nb < 4) nb = 4;
+  for (int mb = m0; mb < m1; mb += nb)
+    gemm_block_f32(x, K, w + mb * K, K, y + mb, M, rows, K, min_i(nb, m1 - mb));
+}
+
+/* ---- f16 weights ------------------------------------------------------------ */
+
+/* Decode with f16 weights: widen on the fly, so each weight row is still read
+ * once, at half the bytes of f32. The fast widening yields even and odd
+ * elements (kernels.h), so x is split the same way (2 shuffles per 8 values,
+ * shared by the 4 rows). Returns 1 without touching y if the fast path met an
+ * Inf/NaN weight; the caller then reruns the tile with EXACT = 1. */
+INLINE int gemv_tile_f16(const float *x, const uint16_t *w, int ldw, float *y, int K, const int NW, const int EXACT) {
+  v128_t acc[4], flag = wasm_i16x8_splat(0);
+  for (int j = 0; j < NW; j++) acc[j] = wasm_f32x4_splat(0);
+  int k = 0;
+  for (; k + 8 <= K; k += 8) {
+    const v128_t x0 = wasm_v128_load(x + k), x1 = wasm_v128_load(x + k + 4);
+    const v128_t xe = wasm_i32x4_shuffle(x0, x1, 0, 2, 4, 6), xo = wasm_i32x4_shuffle(x0, x1, 1, 3, 5, 7);
+    for (int j = 0; j < NW; j++) {
+      const v128_t h = wasm_v128_load(w + j * ldw + k);
+      v128_t we, wo;
+      if (EXACT) {
+        we = f16_bits_to_f32(f16_even_bits(h));
+        wo = f16_bits_to_f32(f16_odd_bits(h));
+      } else {
+        we = f16_bits_to_f32_fast(f16_even_bits(h));
+        wo = f16_bits_to_f32_fast(f16_odd_bits(h));
+        flag = f16_track_special(flag, h);
+      }
+      acc[j] = wasm_f32x4_add(acc[j], wasm_f32x4_add(wasm_f32x4_mul(we, xe), wasm_f32x4_mul(wo, xo)));
+    }
+  }
+  if (!EXACT && f16_any_special(flag)) return 1;
+  float tail[4] = {0, 0, 0, 0};
+  for (; k < K; k++)
+    for (int j = 0; j < NW; j++) tail[j] += x[k] * f16_to_f32(w[j * ldw + k]);
+  if (NW == 4) {
+    const v128_t s = wasm_f32x4_add(hsum4(acc[0], acc[1], acc[2], acc[3]), wasm_f32x4_make(tail[0], tail[1], tail[2], tail[3]));
+    wasm_v128_store(y, wasm_f32x4_add(wasm_v128_load(y), s));
+  } else {
+    for (int j = 0; j < NW; j++) y[j] += hsum(acc[j]) + tail[j];
+  }
+  return 0;
+}
+
+/* dst[i·ldd + k] = f32(src[i·lds + k]) for i < n, k < len (exact). */
+static void widen_f16_rows(const uint16_t *src, int lds, float *dst, int ldd, int n, int len) {
+  for (int i = 0; i < n; i++) {
+    const uint16_t *s = src + i * lds;
+    float *d = dst + i * ldd;
+    int k = 0;
+    for (; k + 8 <= len; k += 8) {
+      v128_t lo, hi;
+      load8_f16(s + k, &lo, &hi);
+      wasm_v128_store(d + k, lo);
+      wasm_v128_store(d + k + 4, hi);
+    }
+    for (; k < len; k++) d[k] = f16_to_f32(s[k]);
+  }
+}
+
+/* Prefill with f16 weights: widen a block of weight rows once into an f32
+ * buffer on this thread's stack (32 KiB of its 64 KiB), then run the f32 tiles
+ * over it for every input row; long rows are split into k-chunks whose partial
+ * sums accumulate into y. */
+#define F16_BUF_FLOATS 8192
+#define F16_KCHUNK 2048
+
+KERNEL(matmul_f16)(const float *x, const uint16_t *w, const float *bias, float *y,
+                   int rows, int K, int M, int m0, int m1) {
+  init_out(bias, y, rows, M, m0, m1);
+  if (rows == 1) {
+    int m = m0;
+    for (; m + 4 <= m1; m += 4)
+      if (gemv_tile_f16(x, w + m * K, K, y + m, K, 4, 0)) gemv_tile_f16(x, w + m * K, K, y + m, K, 4, 1);
+    for (; m < m1; m++)
+      if (gemv_tile_f16(x, w + m * K, K, y + m, K, 1, 0)) gemv_tile_f16(x, w + m * K, K, y + m, K, 1, 1);
+    return;
+  }
+  float buf[F16_BUF_FLOATS] __attribute__((aligned(16)));
+  const int kc = min_i(K, F16_KCHUNK);
+  const int nb = (F16_BUF_FLOATS / (kc > 0 ? kc : 1)) & ~3; /* ≥ 4 since kc ≤ 2048 */
+  for (int mb = m0; mb < m1; mb += nb) {
+    const int n = min_i(nb, m1 - mb);
+    for (int k0 = 0; k0 < K; k0 += kc) {
+      const int len = min_i(kc, K - k0);
+      widen_f16_rows(w + mb * K + k0, K, buf, kc, n, len);
+      gemm_block_f32(x + k0, K, buf, kc, y + mb, M, rows, len, n);
+    }
+  }
+}
