@@ -4,9 +4,12 @@
  */
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setPathResolver } from './api/load.js';
 import { directorySource } from './formats/source-node.js';
+import { setPoolFactory } from './backends/wasm/factory.js';
+import { WorkerPool } from '../workers/pool.js';
 
 /** models/default inside the installed package (dist/… and src/… both sit one level below the package root). */
 export function defaultModelDir(): string {
@@ -20,5 +23,6 @@ export function defaultModelDir(): string {
 }
 
 setPathResolver(directorySource, () => directorySource(defaultModelDir()));
+setPoolFactory((memory, modules, threads) => WorkerPool.create(memory, modules, threads), () => availableParallelism());
 
 export * from './index.js';

@@ -7,6 +7,7 @@ import type { BackendChoice, BackendName } from '../api/types.js';
 import { fail } from '../errors.js';
 import type { Backend, OpName } from './backend.js';
 import { ReferenceBackend } from './reference/index.js';
+import { createWasmBackend } from './wasm/factory.js';
 
 export interface BackendOptions {
   threads?: number;
@@ -26,6 +27,7 @@ export function registerBackend(f: BackendFactory): void {
 }
 
 registerBackend({ name: 'reference', create: async () => new ReferenceBackend() });
+registerBackend({ name: 'wasm', create: (opts) => createWasmBackend(opts) });
 
 const PREFERENCE: BackendName[] = ['cuda', 'webgpu', 'wasm', 'reference'];
 const NOT_BUILT: Record<BackendName, string> = {

@@ -35,11 +35,11 @@ describe('npm run build', { timeout: 60_000 }, () => {
   }, 90_000);
 
   it('writes every bundle, source map and declaration the package points at', () => {
-    for (const f of ['node/index.js', 'node/index.js.map', 'browser/index.js', 'browser/index.js.map', 'cli.js', 'cli.js.map', 'types/index.d.ts', 'types/node.d.ts', 'types/api/types.d.ts']) {
+    for (const f of ['node/index.js', 'node/index.js.map', 'browser/index.js', 'browser/index.js.map', 'cli.js', 'cli.js.map', 'types/src/index.d.ts', 'types/src/node.d.ts', 'types/src/api/types.d.ts']) {
       expect(existsSync(dist(f)), `dist/${f}`).toBe(true);
     }
-    expect(readFileSync(dist('types/index.d.ts'), 'utf8')).toContain('loadModel');
-    expect(readFileSync(dist('types/node.d.ts'), 'utf8')).toContain('defaultModelDir');
+    expect(readFileSync(dist('types/src/index.d.ts'), 'utf8')).toContain('loadModel');
+    expect(readFileSync(dist('types/src/node.d.ts'), 'utf8')).toContain('defaultModelDir');
   });
 
   it('keeps Node built-ins out of the browser bundle', () => {

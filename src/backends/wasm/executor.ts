@@ -1,0 +1,32 @@
+/**
+ * How a kernel call runs: on the calling thread alone, or split across the worker pool.
+ * Both take the same (kernel, args, n) and must give identical results (kernels write
+ * disjoint ranges, so the split changes nothing but speed).
+ */
+import type { KernelName, KernelTable } from './kernels.js';
+import { scratchFor } from './arena.js';
+
+/** Placeholder argument replaced by the running thread's scratch offset. */
+export const SCRATCH = -1;
+
+export interface Executor {
+  readonly threads: number;
+  /** Run `kernel(...args, start, end)` over the work range [0, n), split among the threads. */
+  run(kernel: KernelName, args: number[], n: number): void;
+  dispose(): Promise<void>;
+}
+
+export function withThreadArgs(args: number[], thread: number): number[] {
+  return args.map((a) => (a === SCRATCH ? scratchFor(thread) : a));
+}
+
+export class SingleThreadExecutor implements Executor {
+  readonly threads = 1;
+  constructor(private readonly kernels: KernelTable) {}
+
+  run(kernel: KernelName, args: number[], n: number): void {
+    if (n > 0) this.kernels[kernel](...withThreadArgs(args, 0), 0, n);
+  }
+
+  async dispose(): Promise<void> {}
+}

@@ -1,0 +1,248 @@
+/**
+ * The CPU backend: WebAssembly SIMD kernels (wasm/ABI.md) over one memory shared by
+ * every thread. This file maps the Backend ops onto kernel calls; it knows nothing of
+ * how the calls are split (executor.ts) or where the kernels came from (kernels.ts).
+ */
+import type { BackendInfo } from '../../api/types.js';
+import { fail } from '../../errors.js';
+import {
+  OP_NAMES, numel,
+  type Backend, type Conv1dArgs, type OpName, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
+} from '../backend.js';
+import { checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
+import { Arena, ARENA_BASE, PAGE, type Block } from './arena.js';
+import type { Executor } from './executor.js';
+import { SCRATCH } from './executor.js';
+
+class WasmTensor implements Tensor {
+  constructor(
+    readonly shape: readonly number[],
+    readonly dtype: WeightDType,
+    readonly ptr: number,
+    /** The allocation this tensor (or view) lives in; freeing any view frees it. */
+    readonly block: Block,
+  ) {}
+}
+
+const SUPPORTED: ReadonlySet<OpName> = new Set(OP_NAMES);
+const Q8_BLOCK = 32;
+const Q8_BYTES = 34;
+
+export class WasmBackend implements Backend {
+  readonly name = 'wasm' as const;
+  readonly info: BackendInfo;
+  private readonly arena: Arena;
+
+  constructor(
+    private readonly memory: WebAssembly.Memory,
+    private readonly exec: Executor,
+    info: Omit<BackendInfo, 'name'>,
+  ) {
+    this.arena = new Arena(memory);
+    this.info = { name: 'wasm', ...info };
+  }
+
+  supportsOp(op: OpName): boolean {
+    return SUPPORTED.has(op);
+  }
+
+  /** Peak bytes of the arena so far (weights + state + activations). */
+  get peakBytes(): number {
+    return this.arena.peak;
+  }
+
+  // ---- buffers -------------------------------------------------------------
+
+  bytesFor(shape: readonly number[], dtype: WeightDType): number {
+    const n = numel(shape);
+    switch (dtype) {
+      case 'f32': return n * 4;
+      case 'f16': return n * 2;
+      case 'q8_0': return (n / Q8_BLOCK) * Q8_BYTES;
+      default: throw fail('E_DTYPE', `the wasm backend does not store ${dtype} weights`);
+    }
+  }
+
+  private f32View(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, n);
+  }
+
+  private allocTensor(shape: readonly number[], dtype: WeightDType = 'f32'): WasmTensor {
+    const block = this.arena.alloc(this.bytesFor(shape, dtype), `a [${shape}] ${dtype} tensor`);
+    return new WasmTensor([...shape], dtype, block.ptr, block);
+  }
+
+  upload(data: Float32Array, shape: readonly number[], dtype: WeightDType = 'f32'): Tensor {
+    const n = numel(shape);
+    if (data.length !== n) throw fail('E_SHAPE', `upload: ${data.length} values for shape [${shape}]`);
+    if (dtype === 'f32') {
+      const t = this.allocTensor(shape);
+      this.f32View(t.ptr, n).set(data);
+      return t;
+    }
+    if (dtype === 'q8_0' && shape[shape.length - 1] % Q8_BLOCK !== 0) {
+      throw fail('E_SHAPE', `q8_0 weights need rows that are a multiple of ${Q8_BLOCK} values; [${shape}] has ${shape[shape.length - 1]}`);
+    }
+    // Convert inside wasm: stage the f32 values, convert in parallel, drop the stage.
+    const staged = this.upload(data, shape, 'f32') as WasmTensor;
+    const t = this.allocTensor(shape, dtype);
+    if (dtype === 'f16') this.exec.run('f32_to_f16', [staged.ptr, t.ptr, n], n);
+    else if (dtype === 'q8_0') this.exec.run('quantize_q8_0', [staged.ptr, t.ptr, n / Q8_BLOCK], n / Q8_BLOCK);
+    else throw fail('E_DTYPE', `the wasm backend does not store ${dtype} weights`);
+    this.free(staged);
+    return t;
+  }
+
+  zeros(shape: readonly number[]): Tensor {
+    const t = this.allocTensor(shape);
+    this.f32View(t.ptr, numel(shape)).fill(0);
+    return t;
+  }
+
+  write(t: Tensor, data: Float32Array): void {
+    const wt = this.f32(t);
+    if (data.length !== numel(t.shape)) throw fail('E_SHAPE', `write: ${data.length} values into [${t.shape}]`);
+    this.f32View(wt.ptr, data.length).set(data);
+  }
+
+  async read(t: Tensor): Promise<Float32Array> {
+    const wt = this.f32(t);
+    return this.f32View(wt.ptr, numel(t.shape)).slice();
+  }
+
+  reshape(t: Tensor, shape: readonly number[]): Tensor {
+    const wt = t as WasmTensor;
+    if (numel(shape) !== numel(wt.shape)) throw fail('E_SHAPE', `reshape [${wt.shape}] → [${shape}] changes the element count`);
+    return new WasmTensor([...shape], wt.dtype, wt.ptr, wt.block);
+  }
+
+  sliceRows(t: Tensor, start: number, count: number): Tensor {
+    const wt = this.f32(t);
+    const rows = wt.shape[0];
+    if (start < 0 || count < 0 || start + count > rows) throw fail('E_SHAPE', `sliceRows ${start}+${count} of ${rows}`);
+    const inner = numel(wt.shape.slice(1));
+    const out = this.allocTensor([count, ...wt.shape.slice(1)]);
+    new Uint8Array(this.memory.buffer).copyWithin(out.ptr, wt.ptr + start * inner * 4, wt.ptr + (start + count) * inner * 4);
+    return out;
+  }
+
+  free(...ts: (Tensor | null | undefined)[]): void {
+    for (const t of ts) if (t) this.arena.release((t as WasmTensor).block);
+  }
+
+  async dispose(): Promise<void> {
+    await this.exec.dispose();
+  }
+
+  private f32(t: Tensor): WasmTensor {
+    if (t.dtype !== 'f32') throw fail('E_DTYPE', `expected an f32 tensor, got ${t.dtype}`);
+    return t as WasmTensor;
+  }
+
+  private ptr(t: Tensor | null | undefined): number {
+    return t ? (t as WasmTensor).ptr : 0;
+  }
+
+  // ---- ops -----------------------------------------------------------------
+
+  embedding(table: Tensor, ids: Int32Array): Tensor {
+    const [vocab, dim] = table.shape;
+    for (const id of ids) if (id < 0 || id >= vocab) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
+    const idBlock = this.arena.alloc(ids.length * 4, 'token ids');
+    new Int32Array(this.memory.buffer, idBlock.ptr, ids.length).set(ids);
+    const out = this.allocTensor([ids.length, dim]);
+    const kernel = table.dtype === 'f32' ? 'embed_f32' : table.dtype === 'f16' ? 'embed_f16' : 'embed_q8_0';
+    this.exec.run(kernel, [this.ptr(table), idBlock.ptr, out.ptr, ids.length, dim], ids.length);
+    this.arena.release(idBlock);
+    return out;
+  }
+
+  rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+    const dim = checkRowWeight('rmsNorm', x, weight);
+    const out = this.allocTensor(x.shape);
+    const rows = numel(x.shape) / dim;
+    this.exec.run('rmsNorm', [this.ptr(x), this.ptr(weight), out.ptr, dim, eps], rows);
+    return out;
+  }
+
+  gatedRmsNorm(x: Tensor, gate: Tensor, weight: Tensor, eps: number, groupSize: number): Tensor {
+    const dim = checkRowWeight('gatedRmsNorm', x, weight);
+    checkSameShape('gatedRmsNorm', x, gate);
+    if (groupSize <= 0 || dim % groupSize !== 0) throw fail('E_SHAPE', `gatedRmsNorm: group size ${groupSize} does not divide ${dim}`);
+    const out = this.allocTensor(x.shape);
+    const groups = numel(x.shape) / groupSize;
+    this.exec.run('gatedRmsNorm', [this.ptr(x), this.ptr(gate), this.ptr(weight), out.ptr, dim, groupSize, eps], groups);
+    return out;
+  }
+
+  matmul(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor {
+    const { rows, inner, outCols } = checkMatmul(x, w, bias);
+    const out = this.allocTensor([...x.shape.slice(0, -1), outCols]);
+    const kernel = w.dtype === 'f32' ? 'matmul_f32' : w.dtype === 'f16' ? 'matmul_f16' : w.dtype === 'q8_0' ? 'matmul_q8_0' : null;
+    if (!kernel) throw fail('E_DTYPE', `the wasm backend has no matmul for ${w.dtype} weights`);
+    this.exec.run(kernel, [this.ptr(x), this.ptr(w), this.ptr(bias), out.ptr, rows, inner, outCols], outCols);
+    return out;
+  }
+
+  add(a: Tensor, b: Tensor): Tensor {
+    checkSameShape('add', a, b);
+    const out = this.allocTensor(a.shape);
+    const n = numel(a.shape);
+    this.exec.run('add', [this.ptr(a), this.ptr(b), out.ptr], n);
+    return out;
+  }
+
+  conv1dCausal(args: Conv1dArgs): Tensor {
+    const { batch, seq, channels, kernel } = checkConv1d(args);
+    const out = this.allocTensor(args.x.shape);
+    this.exec.run('conv1dCausal', [
+      this.ptr(args.x), this.ptr(args.weight), this.ptr(args.bias), this.ptr(args.state), out.ptr,
+      batch, seq, channels, kernel, args.silu ? 1 : 0,
+    ], batch * channels);
+    return out;
+  }
+
+  conv1dCausalStep(args: Conv1dArgs): Tensor {
+    if (args.x.shape[1] !== 1) throw fail('E_SHAPE', `conv1dCausalStep takes one token, got T=${args.x.shape[1]}`);
+    return this.conv1dCausal(args);
+  }
+
+  selectiveScan(a: SelectiveScanArgs): Tensor {
+    const { batch, seq, inner, stateSize } = checkSelectiveScan(a);
+    const out = this.allocTensor([batch, seq, inner]);
+    this.exec.run('selectiveScan', [
+      this.ptr(a.x), this.ptr(a.dt), this.ptr(a.dtBias), this.ptr(a.A), this.ptr(a.B), this.ptr(a.C), this.ptr(a.D), this.ptr(a.z),
+      this.ptr(a.state), out.ptr, batch, seq, inner, stateSize,
+    ], batch * inner);
+    return out;
+  }
+
+  selectiveScanStep(a: SelectiveScanArgs): Tensor {
+    if (a.x.shape[1] !== 1) throw fail('E_SHAPE', `selectiveScanStep takes one token, got T=${a.x.shape[1]}`);
+    return this.selectiveScan(a);
+  }
+
+  ssdChunkScan(a: SsdScanArgs): Tensor {
+    const { batch, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G } = checkSsdScan(a);
+    const out = this.allocTensor([batch, seq, H * P]);
+    this.exec.run('ssdChunkScan', [
+      this.ptr(a.x), this.ptr(a.dt), this.ptr(a.dtBias), this.ptr(a.A), this.ptr(a.B), this.ptr(a.C), this.ptr(a.D),
+      this.ptr(a.state), out.ptr, batch, seq, H, P, G, N, Math.max(1, a.chunkSize), a.dtMin, a.dtMax, SCRATCH,
+    ], batch * H);
+    return out;
+  }
+
+  ssdStep(a: SsdScanArgs): Tensor {
+    const { batch, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G } = checkSsdScan(a);
+    if (seq !== 1) throw fail('E_SHAPE', `ssdStep takes one token, got T=${seq}`);
+    const out = this.allocTensor([batch, 1, H * P]);
+    this.exec.run('ssdStep', [
+      this.ptr(a.x), this.ptr(a.dt), this.ptr(a.dtBias), this.ptr(a.A), this.ptr(a.B), this.ptr(a.C), this.ptr(a.D),
+      this.ptr(a.state), out.ptr, batch, H, P, G, N, a.dtMin, a.dtMax,
+    ], batch * H);
+    return out;
+  }
+}
+
+/** Pages for a memory that starts with the fixed regions and room to grow. */
+export const INITIAL_PAGES = Math.ceil((ARENA_BASE + 16 * 1024 * 1024) / PAGE);
