@@ -16,6 +16,9 @@ import { KERNEL_WORKER_SOURCE } from '../src/backends/wasm/worker.generated.js';
 import { ARGS_OFFSET, DONE, ERROR, KERNEL, KERNEL_NAMES, MAX_ARGS, N, NARGS, QUIT, SEQ, SPIN_POLLS, shareOf } from './protocol.js';
 import type { KernelWorkerApi } from './kernel-worker.js';
 
+/** Ops smaller than this (multiply-adds, ≈ 5 µs on one thread) run on the calling thread alone. */
+export const MIN_SHARED_WORK = 32_768;
+
 /** No op takes this long: past it, a worker is presumed dead and the call fails. */
 const STALL_MS = 60_000;
 
@@ -71,7 +74,7 @@ export class WorkerPool implements Executor {
     return pool;
   }
 
-  run(kernel: KernelName, args: number[], n: number): void {
+  run(kernel: KernelName, args: number[], n: number, work = Infinity): void {
     if (n <= 0) return;
     if (this.disposed) throw fail('E_BACKEND', 'the wasm worker pool has been disposed');
     const dead = this.broken ?? this.workers.find((w) => w.exited)?.exited;
@@ -80,7 +83,7 @@ export class WorkerPool implements Executor {
       throw fail('E_BACKEND', `the wasm worker pool is broken: ${dead}; dispose the model and load it again`);
     }
     // Too little work to share: the barrier would cost more than it saves.
-    if (n < this.threads) {
+    if (n < this.threads || work < MIN_SHARED_WORK) {
       this.kernels[kernel](...withThreadArgs(args, 0), 0, n);
       return;
     }

@@ -43,7 +43,9 @@ function toSource(source: ModelSource | undefined): FileSource {
 
 function checkOptions(opts: LoadOptions): { dtype: LoadDType } {
   const dtype = opts.dtype ?? 'f32';
-  if (dtype !== 'f32' && dtype !== 'f16') throw fail('E_ARGUMENT', `dtype must be "f32" or "f16", got ${JSON.stringify(dtype)}`, { field: 'dtype' });
+  if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'q8_0') {
+    throw fail('E_ARGUMENT', `dtype must be "f32", "f16" or "q8_0", got ${JSON.stringify(dtype)}`, { field: 'dtype' });
+  }
   if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
     throw fail('E_ARGUMENT', `threads must be a positive integer, got ${opts.threads}`, { field: 'threads' });
   }
@@ -90,7 +92,7 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
   const cfg = arch.parseConfig(reader);
   const specs = checkpointTensors(arch, cfg);
 
-  const backend = await selectBackend(opts.backend ?? 'auto', arch.requiredOps, { threads: opts.threads });
+  const backend = await selectBackend(opts.backend ?? 'auto', { ops: arch.requiredOps, dtype }, { threads: opts.threads });
   try {
     const matrixDType: WeightDType = dtype;
     const weightBytes = specs.reduce((n, s) => n + backend.bytesFor(s.shape, s.matrix ? matrixDType : 'f32'), 0);

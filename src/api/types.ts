@@ -13,8 +13,12 @@
 export type BackendName = 'reference' | 'wasm' | 'webgpu' | 'cuda';
 export type BackendChoice = 'auto' | BackendName;
 
-/** Storage precision of weights once loaded. Compute is always f32. */
-export type LoadDType = 'f32' | 'f16';
+/**
+ * Storage precision of the large weight matrices once loaded; compute is always f32.
+ * 'q8_0' (GGUF's 8-bit blocks of 32 with an f16 scale) needs a backend that stores it
+ * (wasm); matrices whose rows are not a multiple of 32 values stay f16 there.
+ */
+export type LoadDType = 'f32' | 'f16' | 'q8_0';
 
 export interface LoadProgress {
   /** File being read, relative to the model source. */

@@ -107,6 +107,8 @@ export interface Backend {
   readonly info: BackendInfo;
   /** Whether this backend implements `op`; loadModel refuses a backend that lacks one the model needs. */
   supportsOp(op: OpName): boolean;
+  /** Whether this backend can store weights as `dtype` (f32 it always can). */
+  supportsDType(dtype: WeightDType): boolean;
 
   // ---- buffers -------------------------------------------------------------
   /** Bytes a tensor of this shape takes when stored as `dtype` (for maxMemoryBytes checks). */

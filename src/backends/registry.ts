@@ -5,7 +5,7 @@
  */
 import type { BackendChoice, BackendName } from '../api/types.js';
 import { fail } from '../errors.js';
-import type { Backend, OpName } from './backend.js';
+import type { Backend, OpName, WeightDType } from './backend.js';
 import { ReferenceBackend } from './reference/index.js';
 import { createWasmBackend } from './wasm/factory.js';
 
@@ -37,11 +37,21 @@ const NOT_BUILT: Record<BackendName, string> = {
   reference: '',
 };
 
-function missingOp(b: Backend, ops: readonly OpName[]): OpName | undefined {
-  return ops.find((op) => !b.supportsOp(op));
+/** What a model needs of a backend. */
+export interface Requirements {
+  ops: readonly OpName[];
+  dtype: WeightDType;
 }
 
-export async function selectBackend(choice: BackendChoice, requiredOps: readonly OpName[], opts: BackendOptions): Promise<Backend> {
+/** Why `b` cannot run the model, or null when it can. */
+function lacks(b: Backend, need: Requirements): string | null {
+  const op = need.ops.find((o) => !b.supportsOp(o));
+  if (op) return `does not support op "${op}", which this model needs`;
+  if (!b.supportsDType(need.dtype)) return `cannot store ${need.dtype} weights`;
+  return null;
+}
+
+export async function selectBackend(choice: BackendChoice, need: Requirements, opts: BackendOptions): Promise<Backend> {
   if (choice !== 'auto') {
     if (!PREFERENCE.includes(choice as BackendName)) {
       throw fail('E_ARGUMENT', `backend must be one of auto, ${PREFERENCE.join(', ')}; got "${String(choice)}"`, { field: 'backend' });
@@ -50,10 +60,10 @@ export async function selectBackend(choice: BackendChoice, requiredOps: readonly
     if (!f) throw fail('E_BACKEND', `backend "${choice}" is unavailable: ${NOT_BUILT[choice]}`, { field: 'backend' });
     const b = await f.create(opts);
     if ('unavailable' in b) throw fail('E_BACKEND', `backend "${choice}" is unavailable: ${b.unavailable}`, { field: 'backend' });
-    const op = missingOp(b, requiredOps);
-    if (op) {
+    const why = lacks(b, need);
+    if (why) {
       await b.dispose();
-      throw fail('E_BACKEND', `backend "${choice}" does not support op "${op}", which this model needs`, { field: 'backend' });
+      throw fail('E_BACKEND', `backend "${choice}" ${why}`, { field: 'backend' });
     }
     return b;
   }
@@ -63,8 +73,8 @@ export async function selectBackend(choice: BackendChoice, requiredOps: readonly
     if (!f) { passedOver.push(`${name}: ${NOT_BUILT[name]}`); continue; }
     const b = await f.create(opts);
     if ('unavailable' in b) { passedOver.push(`${name}: ${b.unavailable}`); continue; }
-    const op = missingOp(b, requiredOps);
-    if (op) { passedOver.push(`${name}: lacks op ${op}`); await b.dispose(); continue; }
+    const why = lacks(b, need);
+    if (why) { passedOver.push(`${name}: ${why}`); await b.dispose(); continue; }
     if (passedOver.length) (b.info as { fallbackReason?: string }).fallbackReason = passedOver.join('; ');
     return b;
   }

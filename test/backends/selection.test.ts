@@ -30,7 +30,7 @@ describe('backend selection', () => {
   it("'auto' skips it for a model that needs the op, and says why", async () => {
     const m = await loadModel(mamba2);
     expect(m.backend).toBe('reference');
-    expect(m.backendInfo.fallbackReason).toMatch(/wasm: lacks op ssdChunkScan/);
+    expect(m.backendInfo.fallbackReason).toMatch(/wasm: does not support op "ssdChunkScan"/);
     expect(m.backendInfo.fallbackReason).toMatch(/webgpu/);
   });
 

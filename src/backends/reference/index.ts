@@ -66,6 +66,10 @@ export class ReferenceBackend implements Backend {
     return SUPPORTED.has(op);
   }
 
+  supportsDType(dtype: WeightDType): boolean {
+    return dtype === 'f32' || dtype === 'f16' || dtype === 'bf16';
+  }
+
   // ---- buffers -------------------------------------------------------------
 
   bytesFor(shape: readonly number[], dtype: WeightDType): number {

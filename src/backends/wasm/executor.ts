@@ -11,8 +11,12 @@ export const SCRATCH = -1;
 
 export interface Executor {
   readonly threads: number;
-  /** Run `kernel(...args, start, end)` over the work range [0, n), split among the threads. */
-  run(kernel: KernelName, args: number[], n: number): void;
+  /**
+   * Run `kernel(...args, start, end)` over the work range [0, n), split among the threads.
+   * `work` estimates the op's multiply-adds: below a threshold the barrier would cost more
+   * than the split saves, so the calling thread does it alone.
+   */
+  run(kernel: KernelName, args: number[], n: number, work?: number): void;
   dispose(): Promise<void>;
 }
 

@@ -46,6 +46,15 @@ export class WasmBackend implements Backend {
     return SUPPORTED.has(op);
   }
 
+  supportsDType(dtype: WeightDType): boolean {
+    return dtype === 'f32' || dtype === 'f16' || dtype === 'q8_0';
+  }
+
+  /** q8_0 blocks span 32 values of a row: other row lengths are stored as f16 instead. */
+  private storage(shape: readonly number[], dtype: WeightDType): WeightDType {
+    return dtype === 'q8_0' && shape[shape.length - 1] % Q8_BLOCK !== 0 ? 'f16' : dtype;
+  }
+
   /** Peak bytes of the arena so far (weights + state + activations). */
   get peakBytes(): number {
     return this.arena.peak;
@@ -55,7 +64,7 @@ export class WasmBackend implements Backend {
 
   bytesFor(shape: readonly number[], dtype: WeightDType): number {
     const n = numel(shape);
-    switch (dtype) {
+    switch (this.storage(shape, dtype)) {
       case 'f32': return n * 4;
       case 'f16': return n * 2;
       case 'q8_0': return (n / Q8_BLOCK) * Q8_BYTES;
@@ -72,22 +81,20 @@ export class WasmBackend implements Backend {
     return new WasmTensor([...shape], dtype, block.ptr, block);
   }
 
-  upload(data: Float32Array, shape: readonly number[], dtype: WeightDType = 'f32'): Tensor {
+  upload(data: Float32Array, shape: readonly number[], requested: WeightDType = 'f32'): Tensor {
     const n = numel(shape);
+    const dtype = this.storage(shape, requested);
     if (data.length !== n) throw fail('E_SHAPE', `upload: ${data.length} values for shape [${shape}]`);
     if (dtype === 'f32') {
       const t = this.allocTensor(shape);
       this.f32View(t.ptr, n).set(data);
       return t;
     }
-    if (dtype === 'q8_0' && shape[shape.length - 1] % Q8_BLOCK !== 0) {
-      throw fail('E_SHAPE', `q8_0 weights need rows that are a multiple of ${Q8_BLOCK} values; [${shape}] has ${shape[shape.length - 1]}`);
-    }
     // Convert inside wasm: stage the f32 values, convert in parallel, drop the stage.
     const staged = this.upload(data, shape, 'f32') as WasmTensor;
     const t = this.allocTensor(shape, dtype);
-    if (dtype === 'f16') this.exec.run('f32_to_f16', [staged.ptr, t.ptr, n], n);
-    else if (dtype === 'q8_0') this.exec.run('quantize_q8_0', [staged.ptr, t.ptr, n / Q8_BLOCK], n / Q8_BLOCK);
+    if (dtype === 'f16') this.exec.run('f32_to_f16', [staged.ptr, t.ptr, n], n, n);
+    else if (dtype === 'q8_0') this.exec.run('quantize_q8_0', [staged.ptr, t.ptr, n / Q8_BLOCK], n / Q8_BLOCK, n);
     else throw fail('E_DTYPE', `the wasm backend does not store ${dtype} weights`);
     this.free(staged);
     return t;
@@ -152,7 +159,7 @@ export class WasmBackend implements Backend {
     new Int32Array(this.memory.buffer, idBlock.ptr, ids.length).set(ids);
     const out = this.allocTensor([ids.length, dim]);
     const kernel = table.dtype === 'f32' ? 'embed_f32' : table.dtype === 'f16' ? 'embed_f16' : 'embed_q8_0';
-    this.exec.run(kernel, [this.ptr(table), idBlock.ptr, out.ptr, ids.length, dim], ids.length);
+    this.exec.run(kernel, [this.ptr(table), idBlock.ptr, out.ptr, ids.length, dim], ids.length, ids.length * dim);
     this.arena.release(idBlock);
     return out;
   }
@@ -161,7 +168,7 @@ export class WasmBackend implements Backend {
     const dim = checkRowWeight('rmsNorm', x, weight);
     const out = this.allocTensor(x.shape);
     const rows = numel(x.shape) / dim;
-    this.exec.run('rmsNorm', [this.ptr(x), this.ptr(weight), out.ptr, dim, eps], rows);
+    this.exec.run('rmsNorm', [this.ptr(x), this.ptr(weight), out.ptr, dim, eps], rows, 2 * rows * dim);
     return out;
   }
 
@@ -171,7 +178,7 @@ export class WasmBackend implements Backend {
     if (groupSize <= 0 || dim % groupSize !== 0) throw fail('E_SHAPE', `gatedRmsNorm: group size ${groupSize} does not divide ${dim}`);
     const out = this.allocTensor(x.shape);
     const groups = numel(x.shape) / groupSize;
-    this.exec.run('gatedRmsNorm', [this.ptr(x), this.ptr(gate), this.ptr(weight), out.ptr, dim, groupSize, eps], groups);
+    this.exec.run('gatedRmsNorm', [this.ptr(x), this.ptr(gate), this.ptr(weight), out.ptr, dim, groupSize, eps], groups, 8 * groups * groupSize);
     return out;
   }
 
@@ -180,7 +187,7 @@ export class WasmBackend implements Backend {
     const out = this.allocTensor([...x.shape.slice(0, -1), outCols]);
     const kernel = w.dtype === 'f32' ? 'matmul_f32' : w.dtype === 'f16' ? 'matmul_f16' : w.dtype === 'q8_0' ? 'matmul_q8_0' : null;
     if (!kernel) throw fail('E_DTYPE', `the wasm backend has no matmul for ${w.dtype} weights`);
-    this.exec.run(kernel, [this.ptr(x), this.ptr(w), this.ptr(bias), out.ptr, rows, inner, outCols], outCols);
+    this.exec.run(kernel, [this.ptr(x), this.ptr(w), this.ptr(bias), out.ptr, rows, inner, outCols], outCols, rows * inner * outCols);
     return out;
   }
 
@@ -188,7 +195,7 @@ export class WasmBackend implements Backend {
     checkSameShape('add', a, b);
     const out = this.allocTensor(a.shape);
     const n = numel(a.shape);
-    this.exec.run('add', [this.ptr(a), this.ptr(b), out.ptr], n);
+    this.exec.run('add', [this.ptr(a), this.ptr(b), out.ptr], n, n);
     return out;
   }
 
@@ -198,7 +205,7 @@ export class WasmBackend implements Backend {
     this.exec.run('conv1dCausal', [
       this.ptr(args.x), this.ptr(args.weight), this.ptr(args.bias), this.ptr(args.state), out.ptr,
       batch, seq, channels, kernel, args.silu ? 1 : 0,
-    ], batch * channels);
+    ], batch * channels, batch * seq * channels * kernel);
     return out;
   }
 
@@ -213,7 +220,7 @@ export class WasmBackend implements Backend {
     this.exec.run('selectiveScan', [
       this.ptr(a.x), this.ptr(a.dt), this.ptr(a.dtBias), this.ptr(a.A), this.ptr(a.B), this.ptr(a.C), this.ptr(a.D), this.ptr(a.z),
       this.ptr(a.state), out.ptr, batch, seq, inner, stateSize,
-    ], batch * inner);
+    ], batch * inner, 8 * batch * seq * inner * stateSize);
     return out;
   }
 
@@ -228,7 +235,7 @@ export class WasmBackend implements Backend {
     this.exec.run('ssdChunkScan', [
       this.ptr(a.x), this.ptr(a.dt), this.ptr(a.dtBias), this.ptr(a.A), this.ptr(a.B), this.ptr(a.C), this.ptr(a.D),
       this.ptr(a.state), out.ptr, batch, seq, H, P, G, N, Math.max(1, a.chunkSize), a.dtMin, a.dtMax, SCRATCH,
-    ], batch * H);
+    ], batch * H, 4 * batch * seq * H * P * N);
     return out;
   }
 
@@ -239,7 +246,7 @@ export class WasmBackend implements Backend {
     this.exec.run('ssdStep', [
       this.ptr(a.x), this.ptr(a.dt), this.ptr(a.dtBias), this.ptr(a.A), this.ptr(a.B), this.ptr(a.C), this.ptr(a.D),
       this.ptr(a.state), out.ptr, batch, H, P, G, N, a.dtMin, a.dtMax,
-    ], batch * H);
+    ], batch * H, 3 * batch * H * P * N);
     return out;
   }
 }
