@@ -16,7 +16,6 @@ if [[ -z "$CLANG" || -z "$WASM_LD" ]]; then
   exit 1
 fi
 
-OUT=../dist/kernels-c.wasm
 mkdir -p ../dist
 
 # Compile flags:
@@ -47,5 +46,14 @@ CFLAGS=(--target=wasm32 -O3 -msimd128 -matomics -mbulk-memory -mmutable-globals 
 LDFLAGS=(-Wl,--import-memory,--shared-memory,--max-memory=4294967296,--global-base=65536
          -Wl,--no-entry,--export-dynamic,-z,stack-size=65536,--export=__stack_pointer)
 
-"$CLANG" "${CFLAGS[@]}" "${LDFLAGS[@]}" -fuse-ld="$WASM_LD" -o "$OUT" matmul.c q8_0.c embed.c
-echo "built $(cd .. && pwd)/dist/kernels-c.wasm ($(wc -c < "$OUT") bytes)"
+"$CLANG" "${CFLAGS[@]}" "${LDFLAGS[@]}" -fuse-ld="$WASM_LD" -o ../dist/kernels-c.wasm matmul.c q8_0.c embed.c
+echo "built $(cd .. && pwd)/dist/kernels-c.wasm ($(wc -c < ../dist/kernels-c.wasm) bytes)"
+
+# The same kernels for runtimes without SharedArrayBuffer (edge functions, pages without
+# COOP/COEP): a module importing a shared memory cannot take a plain one, so this variant
+# drops the atomics feature and --shared-memory; everything else is identical.
+ST_CFLAGS=("${CFLAGS[@]/-matomics/}")
+ST_LDFLAGS=(-Wl,--import-memory,--max-memory=4294967296,--global-base=65536
+            -Wl,--no-entry,--export-dynamic,-z,stack-size=65536,--export=__stack_pointer)
+"$CLANG" "${ST_CFLAGS[@]}" "${ST_LDFLAGS[@]}" -fuse-ld="$WASM_LD" -o ../dist/kernels-c-st.wasm matmul.c q8_0.c embed.c
+echo "built $(cd .. && pwd)/dist/kernels-c-st.wasm ($(wc -c < ../dist/kernels-c-st.wasm) bytes)"

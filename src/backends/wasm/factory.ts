@@ -59,8 +59,9 @@ export async function createWasmBackend(opts: { threads?: number }): Promise<Bac
   if (threads > 1 && !supportsThreads()) { notes.push('single-threaded: SharedArrayBuffer is unavailable (pages need COOP/COEP headers)'); threads = 1; }
   if (threads > 1 && !poolFactory) { notes.push('single-threaded: no worker pool in this build for this runtime'); threads = 1; }
 
-  const modules = await compileKernels();
-  const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: 65536, shared: true } as WebAssembly.MemoryDescriptor);
+  const shared = supportsThreads();
+  const modules = await compileKernels(shared);
+  const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: 65536, shared } as WebAssembly.MemoryDescriptor);
   const exec: Executor = threads > 1
     ? await poolFactory!(memory, modules, threads)
     : new SingleThreadExecutor(instantiateKernels(modules, memory, 0));

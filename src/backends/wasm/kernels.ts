@@ -4,7 +4,7 @@
  * so users never configure a URL, in Node, browsers or edge functions alike.
  */
 import { fail } from '../../errors.js';
-import { KERNELS_AS_BASE64, KERNELS_C_BASE64 } from './kernels.generated.js';
+import { KERNELS_AS_BASE64, KERNELS_AS_ST_BASE64, KERNELS_C_BASE64, KERNELS_C_ST_BASE64 } from './kernels.generated.js';
 import { stackTop } from './arena.js';
 
 export type KernelName =
@@ -31,14 +31,19 @@ function decodeBase64(b64: string): Uint8Array {
   throw fail('E_BACKEND', 'wasm backend: no base64 decoder (atob) in this runtime');
 }
 
-let compiled: Promise<KernelModules> | undefined;
+const compiled = new Map<boolean, Promise<KernelModules>>();
 
-export function compileKernels(): Promise<KernelModules> {
-  compiled ??= (async () => ({
-    as: await WebAssembly.compile(decodeBase64(KERNELS_AS_BASE64) as BufferSource),
-    c: await WebAssembly.compile(decodeBase64(KERNELS_C_BASE64) as BufferSource),
-  }))();
-  return compiled;
+/** The kernels for a shared memory (threads) or for a plain one (no SharedArrayBuffer). */
+export function compileKernels(shared = true): Promise<KernelModules> {
+  let p = compiled.get(shared);
+  if (!p) {
+    p = (async () => ({
+      as: await WebAssembly.compile(decodeBase64(shared ? KERNELS_AS_BASE64 : KERNELS_AS_ST_BASE64) as BufferSource),
+      c: await WebAssembly.compile(decodeBase64(shared ? KERNELS_C_BASE64 : KERNELS_C_ST_BASE64) as BufferSource),
+    }))();
+    compiled.set(shared, p);
+  }
+  return p;
 }
 
 function importsFor(module: WebAssembly.Module, memory: WebAssembly.Memory): WebAssembly.Imports {
