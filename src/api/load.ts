@@ -98,7 +98,12 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
     const weightBytes = specs.reduce((n, s) => n + backend.bytesFor(s.shape, s.matrix ? matrixDType : 'f32'), 0);
     const stateBytes = stateShapes(arch, cfg, 1).reduce((n, s) => n + backend.bytesFor(s, 'f32'), 0);
     const working = activationBytes(cfg, arch.prefillChunk(cfg), 1);
-    if (opts.maxMemoryBytes !== undefined && weightBytes + stateBytes + working > opts.maxMemoryBytes) {
+    const needed = weightBytes + stateBytes + working;
+    if (backend.capacityBytes !== undefined && needed > backend.capacityBytes) {
+      const hint = dtype === 'q8_0' ? '' : `; load it with dtype: '${dtype === 'f32' ? "f16' or 'q8_0" : 'q8_0'}' to shrink the weights`;
+      throw fail('E_MEMORY', `the model needs ${needed} bytes (weights ${weightBytes} in ${dtype}), more than the ${backend.name} backend can hold (${backend.capacityBytes} bytes: a 32-bit WebAssembly memory)${hint}`, { field: 'dtype' });
+    }
+    if (opts.maxMemoryBytes !== undefined && needed > opts.maxMemoryBytes) {
       throw fail('E_MEMORY', `the model needs ${weightBytes + stateBytes + working} bytes (weights ${weightBytes}, one session's state ${stateBytes}, prefill working memory ${working}), more than maxMemoryBytes = ${opts.maxMemoryBytes}`, { field: 'maxMemoryBytes' });
     }
 

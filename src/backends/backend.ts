@@ -111,6 +111,8 @@ export interface Backend {
   supportsDType(dtype: WeightDType): boolean;
 
   // ---- buffers -------------------------------------------------------------
+  /** The most bytes this backend can hold at all (a 32-bit WebAssembly memory: 4 GiB), if bounded. */
+  readonly capacityBytes?: number;
   /** Bytes a tensor of this shape takes when stored as `dtype` (for maxMemoryBytes checks). */
   bytesFor(shape: readonly number[], dtype: WeightDType): number;
   /** Upload weights, converting f32 values to the storage dtype. */

@@ -10,7 +10,7 @@ import {
   type Backend, type Conv1dArgs, type OpName, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
 } from '../backend.js';
 import { checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
-import { Arena, ARENA_BASE, PAGE, type Block } from './arena.js';
+import { Arena, ARENA_BASE, MAX_MEMORY_BYTES, PAGE, type Block } from './arena.js';
 import type { Executor } from './executor.js';
 import { SCRATCH } from './executor.js';
 
@@ -31,6 +31,7 @@ const Q8_BYTES = 34;
 export class WasmBackend implements Backend {
   readonly name = 'wasm' as const;
   readonly info: BackendInfo;
+  readonly capacityBytes = MAX_MEMORY_BYTES - ARENA_BASE;
   private readonly arena: Arena;
 
   constructor(
