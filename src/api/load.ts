@@ -9,7 +9,7 @@ import { decodeUtf8Json } from '../formats/pyjson.js';
 import { readSafetensorsWeights, toFloat32, type TensorEntry } from '../formats/safetensors.js';
 import { ConfigReader } from '../formats/hf-config.js';
 import { architectureFor } from '../models/registry.js';
-import { checkpointTensors, prepareStack, stateShapes, type TensorSpec } from '../models/architecture.js';
+import type { TensorSpec } from '../models/graph.js';
 import { selectBackend } from '../backends/registry.js';
 import type { Backend, WeightDType } from '../backends/backend.js';
 import { createTokenizer } from '../tokenizer/index.js';
@@ -56,7 +56,7 @@ function checkOptions(opts: LoadOptions): { dtype: LoadDType } {
 }
 
 /** Every expected tensor present with the expected shape; extras are reported as warnings. */
-function matchTensors(specs: TensorSpec[], tensors: Map<string, TensorEntry>, tied: boolean): string[] {
+function matchTensors(specs: TensorSpec[], tensors: Map<string, TensorEntry>, ignorable: string[]): string[] {
   for (const spec of specs) {
     const t = tensors.get(spec.name);
     if (!t) throw fail('E_FORMAT', `model.safetensors: tensor "${spec.name}" is missing (config.json says it must exist with shape [${spec.shape}])`, { file: 'model.safetensors', field: spec.name });
@@ -64,8 +64,7 @@ function matchTensors(specs: TensorSpec[], tensors: Map<string, TensorEntry>, ti
       throw fail('E_SHAPE', `${t.file}: tensor "${spec.name}" has shape [${t.shape}], but config.json implies [${spec.shape}]`, { file: t.file, field: spec.name });
     }
   }
-  const expected = new Set(specs.map((s) => s.name));
-  if (tied) expected.add('lm_head.weight'); // some checkpoints store the tied head anyway; transformers ignores it too
+  const expected = new Set([...specs.map((s) => s.name), ...ignorable]);
   const extra = [...tensors.keys()].filter((n) => !expected.has(n));
   if (extra.length === 0) return [];
   const shown = extra.slice(0, 4).map((n) => `"${n}"`).join(', ');
@@ -88,16 +87,16 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
     throw fail('E_CONFIG', `${configFile}: expected a JSON object`, { file: configFile });
   }
   const reader = new ConfigReader(raw as Record<string, unknown>, configFile);
-  const arch = architectureFor(reader.raw.model_type, configFile);
-  const cfg = arch.parseConfig(reader);
-  const specs = checkpointTensors(arch, cfg);
+  const graph = architectureFor(reader.raw.model_type, configFile);
+  const cfg = graph.parseConfig(reader);
+  const specs = graph.tensors(cfg);
 
-  const backend = await selectBackend(opts.backend ?? 'auto', { ops: arch.requiredOps, dtype }, { threads: opts.threads });
+  const backend = await selectBackend(opts.backend ?? 'auto', { ops: graph.requiredOps, dtype }, { threads: opts.threads });
   try {
     const matrixDType: WeightDType = dtype;
     const weightBytes = specs.reduce((n, s) => n + backend.bytesFor(s.shape, s.matrix ? matrixDType : 'f32'), 0);
-    const stateBytes = stateShapes(arch, cfg, 1).reduce((n, s) => n + backend.bytesFor(s, 'f32'), 0);
-    const working = activationBytes(cfg, arch.prefillChunk(cfg), 1);
+    const stateBytes = graph.stateShapes(cfg, 1).reduce((n, s) => n + backend.bytesFor(s, 'f32'), 0);
+    const working = activationBytes(cfg, graph.prefillChunk(cfg), 1);
     const needed = weightBytes + stateBytes + working;
     if (backend.capacityBytes !== undefined && needed > backend.capacityBytes) {
       const hint = dtype === 'q8_0' ? '' : `; load it with dtype: '${dtype === 'f32' ? "f16' or 'q8_0" : 'q8_0'}' to shrink the weights`;
@@ -108,7 +107,7 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
     }
 
     const weights = await readSafetensorsWeights(files, { signal: opts.signal, onProgress: opts.onProgress });
-    const warnings = matchTensors(specs, weights.tensors, cfg.tieWordEmbeddings);
+    const warnings = matchTensors(specs, weights.tensors, graph.ignorable?.(cfg) ?? []);
     throwIfAborted(opts.signal, 'loadModel');
 
     // Fingerprint: architecture, shapes and the checkpoint's bytes — independent of the load dtype.
@@ -116,7 +115,7 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
     for (const s of specs) hasher.update(weights.tensors.get(s.name)!.data);
     const fingerprint = `${cfg.architecture}-${hasher.hex()}`;
 
-    const stack = prepareStack(arch, cfg, backend, (name) => toFloat32(weights.tensors.get(name)!), matrixDType);
+    const prepared = graph.prepare(cfg, backend, (name) => toFloat32(weights.tensors.get(name)!), matrixDType);
 
     const tokenizerJson = (await files.has('tokenizer.json')) ? new TextDecoder().decode(await files.read('tokenizer.json', { signal: opts.signal })) : undefined;
     const tokenizerConfigJson = tokenizerJson !== undefined && (await files.has('tokenizer_config.json'))
@@ -127,7 +126,7 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
 
     const parameters = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
     return new ModelImpl({
-      arch, cfg, backend, stack, tokenizer, fingerprint, dtype, warnings,
+      graph, cfg, backend, weights: prepared, tokenizer, fingerprint, dtype, warnings,
       parameters, weightBytes, maxMemoryBytes: opts.maxMemoryBytes,
     });
   } catch (e) {

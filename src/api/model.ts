@@ -8,7 +8,7 @@ import type {
 } from './types.js';
 import { fail, throwIfAborted } from '../errors.js';
 import type { Backend, Tensor } from '../backends/backend.js';
-import { runStack, stateShapes, type ArchitectureSpec, type StackConfig, type StackWeights } from '../models/architecture.js';
+import { publicConfig, type ModelGraph } from '../models/graph.js';
 import type { TokenizerEx } from '../tokenizer/index.js';
 import { SessionImpl } from './session.js';
 import { yieldToEventLoop } from './async-queue.js';
@@ -23,10 +23,11 @@ export function activationBytes(cfg: ModelConfig, chunk: number, batch: number):
 }
 
 export interface ModelParts {
-  arch: ArchitectureSpec<StackConfig, unknown>;
-  cfg: StackConfig;
+  graph: ModelGraph;
+  cfg: ModelConfig;
   backend: Backend;
-  stack: StackWeights<unknown>;
+  /** What `graph.prepare` returned. */
+  weights: unknown;
   tokenizer: TokenizerEx;
   fingerprint: string;
   dtype: LoadDType;
@@ -50,8 +51,7 @@ export class ModelImpl implements Model {
   constructor(parts: ModelParts) {
     this.parts = parts;
     const { cfg, backend, tokenizer, fingerprint } = parts;
-    const { normEps: _e, tieWordEmbeddings: _t, ...publicConfig } = cfg;
-    this.config = publicConfig as ModelConfig;
+    this.config = publicConfig(cfg);
     this.backend = backend.name;
     this.backendInfo = backend.info;
     this.fingerprint = fingerprint;
@@ -70,7 +70,7 @@ export class ModelImpl implements Model {
 
   /** @internal */
   stateShapes(batch: number): number[][] {
-    return stateShapes(this.parts.arch, this.parts.cfg, batch);
+    return this.parts.graph.stateShapes(this.parts.cfg, batch);
   }
 
   /** @internal */
@@ -111,8 +111,9 @@ export class ModelImpl implements Model {
     state: Tensor[], ids: Int32Array, batch: number, seq: number, output: RunOutput,
     opts: { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void; abortBetweenLayers?: boolean } = {},
   ): Promise<Float32Array | null> {
-    const { arch, cfg, backend: b, stack } = this.parts;
-    const chunk = arch.prefillChunk(cfg);
+    const { graph, cfg, backend: b, weights } = this.parts;
+    const chunk = graph.prefillChunk(cfg);
+    const head = graph.head(weights);
     const width = output === 'hidden' ? cfg.hiddenSize : cfg.vocabSize;
     const out = output === 'logits-all' || output === 'hidden' ? new Float32Array(batch * seq * width) : null;
     let last: Float32Array | null = null;
@@ -121,9 +122,9 @@ export class ModelImpl implements Model {
       const len = Math.min(chunk, seq - start);
       const chunkIds = new Int32Array(batch * len);
       for (let r = 0; r < batch; r++) chunkIds.set(ids.subarray(r * seq + start, r * seq + start + len), r * len);
-      const hidden = runStack(arch, cfg, b, stack, state, chunkIds, batch, len, opts.abortBetweenLayers ? opts.signal : undefined);
+      const hidden = graph.forward({ backend: b, cfg, weights, state, batch, seq: len, signal: opts.abortBetweenLayers ? opts.signal : undefined }, chunkIds);
       if (out) {
-        const result = output === 'hidden' ? hidden : b.matmul(hidden, stack.lmHead); // [B, len, width]
+        const result = output === 'hidden' ? hidden : b.matmul(hidden, head.weight, head.bias); // [B, len, width]
         const values = await b.read(result);
         for (let r = 0; r < batch; r++) {
           out.set(values.subarray(r * len * width, (r + 1) * len * width), (r * seq + start) * width);
@@ -132,7 +133,7 @@ export class ModelImpl implements Model {
       } else if (output === 'logits-last' && start + len === seq) {
         if (batch !== 1) throw fail('E_ARGUMENT', 'last-position logits are for single sequences');
         const lastRow = b.sliceRows(b.reshape(hidden, [len, cfg.hiddenSize]), len - 1, 1);
-        const logits = b.matmul(lastRow, stack.lmHead); // [1, V]
+        const logits = b.matmul(lastRow, head.weight, head.bias); // [1, V]
         last = await b.read(logits);
         b.free(lastRow, logits);
       }
@@ -164,10 +165,10 @@ export class ModelImpl implements Model {
       this.checkIds(row, `ids[${r}]`);
     });
     const batch = ids.length;
-    const { cfg, arch, backend } = this.parts;
+    const { cfg, graph, backend } = this.parts;
     const width = output === 'hidden' ? cfg.hiddenSize : cfg.vocabSize;
     const stateBytes = this.stateShapes(batch).reduce((n, s) => n + 4 * s.reduce((a, b) => a * b, 1), 0);
-    this.checkMemory(stateBytes + activationBytes(cfg, arch.prefillChunk(cfg), batch) + 4 * batch * seq * width, `forward of ${batch}×${seq} tokens`);
+    this.checkMemory(stateBytes + activationBytes(cfg, graph.prefillChunk(cfg), batch) + 4 * batch * seq * width, `forward of ${batch}×${seq} tokens`);
     const state = this.allocState(batch);
     try {
       const flat = Int32Array.from(ids.flat());
@@ -191,7 +192,7 @@ export class ModelImpl implements Model {
   createSession(opts: SessionOptions = {}): Session {
     this.assertOpen();
     const stateBytes = this.info.stateBytes;
-    this.checkMemory(stateBytes + activationBytes(this.parts.cfg, this.parts.arch.prefillChunk(this.parts.cfg), 1), 'a session');
+    this.checkMemory(stateBytes + activationBytes(this.parts.cfg, this.parts.graph.prefillChunk(this.parts.cfg), 1), 'a session');
     const s = new SessionImpl(this, opts.state, () => this.sessions.delete(s));
     this.sessions.add(s);
     return s;

@@ -1,30 +1,22 @@
 /**
- * What an architecture is to the runtime: a descriptor, not a class hierarchy.
- * Each model file (mamba.ts, mamba2.ts) exports one `ArchitectureSpec`; everything
- * the architectures share — embedding, the pre-norm residual stack, the final norm
- * and the LM head — lives here, written once.
+ * The pre-norm residual stack that Mamba-1 and Mamba-2 share (HF MambaModel / Mamba2Model):
+ * embedding, layers of h = h + mixer(rmsnorm(h)), a final norm and the LM head — written once.
+ * Each mixer file (mamba.ts, mamba2.ts) exports a `MixerSpec`; `residualStack` turns it into
+ * the ModelGraph the runtime runs.
  */
 import type { Architecture, ModelConfig } from '../api/types.js';
 import type { Backend, OpName, Tensor, WeightDType } from '../backends/backend.js';
 import type { ConfigReader } from '../formats/hf-config.js';
 import { throwIfAborted } from '../errors.js';
+import type { ModelGraph, TensorGetter, TensorSpec } from './graph.js';
+
+export type { TensorSpec, TensorGetter };
 
 /** Fields every architecture's parsed config has beyond the public ModelConfig. */
 export interface StackConfig extends ModelConfig {
   normEps: number;
   tieWordEmbeddings: boolean;
 }
-
-export interface TensorSpec {
-  /** Name in the Hugging Face checkpoint. */
-  name: string;
-  shape: number[];
-  /** Large matrices are stored in the load dtype; vectors and small tensors stay f32. */
-  matrix: boolean;
-}
-
-/** Reads one checkpoint tensor, decoded to f32, already shape-checked against its TensorSpec. */
-export type TensorGetter = (name: string) => Float32Array;
 
 export interface MixerCall<C, W> {
   backend: Backend;
@@ -37,7 +29,7 @@ export interface MixerCall<C, W> {
   step: boolean;
 }
 
-export interface ArchitectureSpec<C extends StackConfig = StackConfig, W = unknown> {
+export interface MixerSpec<C extends StackConfig = StackConfig, W = unknown> {
   readonly modelType: Architecture;
   /** Ops the graph calls; loadModel refuses a backend that lacks one. */
   readonly requiredOps: readonly OpName[];
@@ -66,7 +58,7 @@ export interface StackWeights<W> {
 const layerPrefix = (i: number) => `backbone.layers.${i}.`;
 
 /** Every tensor the checkpoint must hold: the shared stack's plus each layer's mixer's. */
-export function checkpointTensors<C extends StackConfig>(arch: ArchitectureSpec<C>, cfg: C): TensorSpec[] {
+function checkpointTensors<C extends StackConfig>(arch: MixerSpec<C>, cfg: C): TensorSpec[] {
   const { vocabSize: V, hiddenSize: D } = cfg;
   const specs: TensorSpec[] = [{ name: 'backbone.embeddings.weight', shape: [V, D], matrix: true }];
   for (let i = 0; i < cfg.numLayers; i++) {
@@ -78,8 +70,8 @@ export function checkpointTensors<C extends StackConfig>(arch: ArchitectureSpec<
   return specs;
 }
 
-export function prepareStack<C extends StackConfig, W>(
-  arch: ArchitectureSpec<C, W>, cfg: C, backend: Backend, get: TensorGetter, matrixDType: WeightDType,
+function prepareStack<C extends StackConfig, W>(
+  arch: MixerSpec<C, W>, cfg: C, backend: Backend, get: TensorGetter, matrixDType: WeightDType,
 ): StackWeights<W> {
   const { vocabSize: V, hiddenSize: D } = cfg;
   const embeddings = backend.upload(get('backbone.embeddings.weight'), [V, D], matrixDType);
@@ -94,7 +86,7 @@ export function prepareStack<C extends StackConfig, W>(
   return { embeddings, layerNorms, mixers, normF, lmHead };
 }
 
-export function stateShapes<C extends StackConfig>(arch: ArchitectureSpec<C>, cfg: C, batch: number): number[][] {
+function stateShapes<C extends StackConfig>(arch: MixerSpec<C>, cfg: C, batch: number): number[][] {
   const shapes: number[][] = [];
   for (let i = 0; i < cfg.numLayers; i++) shapes.push(...arch.layerStateShapes(cfg, batch));
   return shapes;
@@ -106,8 +98,8 @@ export function stateShapes<C extends StackConfig>(arch: ArchitectureSpec<C>, cf
  * ids are [B·T] row-major; returns the final hidden states [B, T, D].
  * (residual_in_fp32 changes nothing here: every activation is already f32.)
  */
-export function runStack<C extends StackConfig, W>(
-  arch: ArchitectureSpec<C, W>, cfg: C, backend: Backend, weights: StackWeights<W>,
+function runStack<C extends StackConfig, W>(
+  arch: MixerSpec<C, W>, cfg: C, backend: Backend, weights: StackWeights<W>,
   state: Tensor[], ids: Int32Array, batch: number, seq: number, signal?: AbortSignal,
 ): Tensor {
   const perLayer = state.length / cfg.numLayers;
@@ -127,4 +119,22 @@ export function runStack<C extends StackConfig, W>(
   const out = backend.rmsNorm(h, weights.normF, cfg.normEps);
   backend.free(h);
   return out;
+}
+
+/** A Mamba-style model: the shared residual stack around one architecture's mixer. */
+export function residualStack<C extends StackConfig, W>(mixer: MixerSpec<C, W>): ModelGraph<C, StackWeights<W>> {
+  return {
+    modelType: mixer.modelType,
+    requiredOps: mixer.requiredOps,
+    parseConfig: (r) => mixer.parseConfig(r),
+    tensors: (cfg) => checkpointTensors(mixer, cfg),
+    // Some checkpoints store the tied head anyway; transformers ignores it too.
+    ignorable: (cfg) => (cfg.tieWordEmbeddings ? ['lm_head.weight'] : []),
+    prepare: (cfg, backend, get, dtype) => prepareStack(mixer, cfg, backend, get, dtype),
+    stateShapes: (cfg, batch) => stateShapes(mixer, cfg, batch),
+    prefillChunk: (cfg) => mixer.prefillChunk(cfg),
+    forward: ({ backend, cfg, weights, state, batch, seq, signal }, ids) =>
+      runStack(mixer, cfg, backend, weights, state, ids, batch, seq, signal),
+    head: (w) => ({ weight: w.lmHead, bias: null }),
+  };
 }

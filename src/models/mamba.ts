@@ -11,7 +11,7 @@
  */
 import { fail } from '../errors.js';
 import type { Tensor } from '../backends/backend.js';
-import type { ArchitectureSpec, StackConfig, TensorSpec } from './architecture.js';
+import type { MixerSpec, StackConfig, TensorSpec } from './architecture.js';
 
 export interface MambaConfig extends StackConfig {
   architecture: 'mamba';
@@ -35,7 +35,7 @@ export function rowBlock(data: Float32Array, cols: number, start: number, count:
   return data.subarray(start * cols, (start + count) * cols);
 }
 
-export const mamba: ArchitectureSpec<MambaConfig, MambaLayer> = {
+export const mamba: MixerSpec<MambaConfig, MambaLayer> = {
   modelType: 'mamba',
   requiredOps: ['embedding', 'rmsNorm', 'matmul', 'add', 'conv1dCausal', 'conv1dCausalStep', 'selectiveScan', 'selectiveScanStep'],
 

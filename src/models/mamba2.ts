@@ -16,7 +16,7 @@
  */
 import { fail } from '../errors.js';
 import type { Tensor } from '../backends/backend.js';
-import type { ArchitectureSpec, StackConfig, TensorSpec } from './architecture.js';
+import type { MixerSpec, StackConfig, TensorSpec } from './architecture.js';
 import { rowBlock } from './mamba.js';
 
 export interface Mamba2Config extends StackConfig {
@@ -40,7 +40,7 @@ interface Mamba2Layer {
   outProj: Tensor; outProjBias: Tensor | null;
 }
 
-export const mamba2: ArchitectureSpec<Mamba2Config, Mamba2Layer> = {
+export const mamba2: MixerSpec<Mamba2Config, Mamba2Layer> = {
   modelType: 'mamba2',
   requiredOps: ['embedding', 'rmsNorm', 'gatedRmsNorm', 'matmul', 'add', 'conv1dCausal', 'conv1dCausalStep', 'ssdChunkScan', 'ssdStep'],
 

@@ -1,0 +1,64 @@
+/**
+ * What a model is to the runtime: a graph descriptor, not a class hierarchy. One per
+ * architecture (registry.ts); everything above it (loading, sessions, generation,
+ * saved state) is written once against this interface.
+ */
+import type { ModelConfig } from '../api/types.js';
+import type { Backend, OpName, Tensor, WeightDType } from '../backends/backend.js';
+import type { ConfigReader } from '../formats/hf-config.js';
+
+export interface TensorSpec {
+  /** Name in the checkpoint. */
+  name: string;
+  shape: number[];
+  /** Large matrices are stored in the load dtype; vectors and small tensors stay f32. */
+  matrix: boolean;
+}
+
+/** Reads one checkpoint tensor, decoded to f32, already shape-checked against its TensorSpec. */
+export type TensorGetter = (name: string) => Float32Array;
+
+export interface GraphCall<C, W> {
+  backend: Backend;
+  cfg: C;
+  weights: W;
+  /** Carried state tensors in `stateShapes` order; read and written in place. */
+  state: Tensor[];
+  batch: number;
+  seq: number;
+  /** Stateless runs may stop between layers; stateful ones are never given a signal here. */
+  signal?: AbortSignal;
+}
+
+export interface ModelGraph<C extends ModelConfig = ModelConfig, W = unknown> {
+  /** The config.json model_type this graph runs. */
+  readonly modelType: string;
+  /** Ops the graph calls; loadModel refuses a backend that lacks one. */
+  readonly requiredOps: readonly OpName[];
+  parseConfig(reader: ConfigReader): C;
+  /** Every tensor the checkpoint must hold, with its shape implied by the config. */
+  tensors(cfg: C): TensorSpec[];
+  /** Tensors a checkpoint may hold that the graph ignores without a warning (e.g. a tied head). */
+  ignorable?(cfg: C): string[];
+  /** Upload the weights in whatever form the graph wants. */
+  prepare(cfg: C, backend: Backend, get: TensorGetter, matrixDType: WeightDType): W;
+  /** Shapes of the carried state for `batch` sequences — fixed, whatever the context length. */
+  stateShapes(cfg: C, batch: number): number[][];
+  /** Tokens per prefill chunk: bounds activation memory for any prompt length. */
+  prefillChunk(cfg: C): number;
+  /** ids [B·T] (row-major) → final hidden states [B, T, D], advancing the state. */
+  forward(call: GraphCall<C, W>, ids: Int32Array): Tensor;
+  /** The output projection: logits = hidden · weightᵀ (+ bias). */
+  head(weights: W): { weight: Tensor; bias: Tensor | null };
+}
+
+/** The public part of a parsed config (what `model.config` shows). */
+export function publicConfig(cfg: ModelConfig): ModelConfig {
+  const keys: (keyof ModelConfig)[] = [
+    'architecture', 'vocabSize', 'hiddenSize', 'numLayers', 'stateSize', 'convKernel', 'intermediateSize',
+    'numHeads', 'headDim', 'nGroups', 'eosTokenId', 'raw',
+  ];
+  const out: Partial<ModelConfig> = {};
+  for (const k of keys) if (cfg[k] !== undefined) (out as Record<string, unknown>)[k] = cfg[k];
+  return out as ModelConfig;
+}
