@@ -9,7 +9,8 @@
  * const session = model.createSession();
  * const { text } = await session.generate('The', { maxTokens: 40, seed: 1 }).finished;
  */
-export { loadModel } from './api/load.js';
+// On a page's main thread loadModel runs the model in a dedicated worker (src/browser/runtime.ts).
+export { loadModel, loadsInWorker } from './browser/runtime.js';
 export { MambaEdgeError, ERROR_CODES, type ErrorCode } from './errors.js';
 export type * from './api/types.js';
 export { SUPPORTED_MODEL_TYPES } from './models/registry.js';

@@ -4,7 +4,9 @@
  *
  *   dist/node/index.js     src/node.ts     platform node, npm packages left external
  *   dist/browser/index.js  src/index.ts    platform browser, self-contained (dependencies bundled);
- *                                          the build FAILS if any Node built-in is reachable from it
+ *                                          the build FAILS if any Node built-in is reachable from it;
+ *                                          embeds the coordinator worker's script (the runtime a page
+ *                                          runs in a dedicated worker: workers/browser/bundle.mjs)
  *   dist/cli.js            src/cli/main.ts platform node, `#!/usr/bin/env node`, executable; imports
  *                                          the library at run time from ./node/index.js (not a copy)
  *   dist/types/**.d.ts     tsc -p tsconfig.build.json (declarations only)
@@ -19,6 +21,7 @@ import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { browserRuntimePlugin } from '../workers/browser/bundle.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -130,7 +133,7 @@ async function main() {
       outfile: 'dist/browser/index.js',
       platform: 'browser',
       // Bundled so the file works as is from a <script type="module">, a worker or an edge function.
-      plugins: [flagNodeBuiltins],
+      plugins: [flagNodeBuiltins, await browserRuntimePlugin()],
     }),
     build({
       ...common,
