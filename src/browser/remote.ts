@@ -112,7 +112,7 @@ class Link {
     if (!this.failure) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, 5000); });
-      await Promise.race([this.settle(this.api.dispose()), timeout]).catch(() => undefined);
+      await Promise.race([this.settle<Reply<null>>(this.api.dispose()), timeout]).catch(() => undefined);
       clearTimeout(timer);
     }
     this.api[Comlink.releaseProxy]();
