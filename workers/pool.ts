@@ -9,18 +9,13 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Worker } from 'node:worker_threads';
 import { fail } from '../src/errors.js';
 import type { Executor } from '../src/backends/wasm/executor.js';
-import { withThreadArgs } from '../src/backends/wasm/executor.js';
-import { instantiateKernels, type KernelModules, type KernelName, type KernelTable } from '../src/backends/wasm/kernels.js';
+import { instantiateKernels, type KernelModules, type KernelName } from '../src/backends/wasm/kernels.js';
 import { CONTROL_BASE } from '../src/backends/wasm/arena.js';
 import { KERNEL_WORKER_SOURCE } from '../src/backends/wasm/worker.generated.js';
-import { ARGS_OFFSET, DONE, ERROR, KERNEL, KERNEL_NAMES, MAX_ARGS, N, NARGS, QUIT, SEQ, SPIN_POLLS, shareOf } from './protocol.js';
+import { Barrier } from './barrier.js';
 import type { KernelWorkerApi } from './kernel-worker.js';
 
-/** Ops below this many multiply-adds (≈ 50 µs on one thread, vs a 26–90 µs barrier) run on the calling thread alone. */
-export const MIN_SHARED_WORK = 1 << 20;
-
-/** No op takes this long: past it, a worker is presumed dead and the call fails. */
-const STALL_MS = 60_000;
+export { MIN_SHARED_WORK } from './barrier.js';
 
 interface PoolWorker {
   worker: Worker;
@@ -30,22 +25,14 @@ interface PoolWorker {
 }
 
 export class WorkerPool implements Executor {
-  private readonly ctl: Int32Array;
-  private readonly kernels: KernelTable;
-  private broken: string | null = null;
-  private disposed = false;
+  private readonly barrier: Barrier;
 
-  private constructor(
-    private readonly memory: WebAssembly.Memory,
-    private readonly workers: PoolWorker[],
-    mods: KernelModules,
-  ) {
-    this.ctl = new Int32Array(memory.buffer, CONTROL_BASE, 16);
-    this.kernels = instantiateKernels(mods, memory, 0);
+  private constructor(memory: WebAssembly.Memory, private readonly workers: PoolWorker[], mods: KernelModules) {
+    this.barrier = new Barrier(memory, instantiateKernels(mods, memory, 0), workers.length, CONTROL_BASE, () => workers.find((w) => w.exited)?.exited ?? null);
   }
 
   get threads(): number {
-    return this.workers.length + 1;
+    return this.barrier.threads;
   }
 
   static async create(memory: WebAssembly.Memory, modules: KernelModules, threads: number): Promise<WorkerPool> {
@@ -65,7 +52,7 @@ export class WorkerPool implements Executor {
       throw fail('E_BACKEND', `could not start the wasm worker pool: ${(e as Error).message}`, { cause: e });
     }
     const pool = new WorkerPool(memory, workers, modules);
-    Atomics.store(pool.ctl, QUIT, 0);
+    pool.barrier.open();
     for (const w of workers) {
       w.serving = w.api.serve().catch((e: Error) => { w.exited ??= `kernel worker failed: ${e.message}`; });
       // A worker parked in the data plane must not keep Node alive on its own.
@@ -74,50 +61,8 @@ export class WorkerPool implements Executor {
     return pool;
   }
 
-  run(kernel: KernelName, args: number[], n: number, work = Infinity): void {
-    if (n <= 0) return;
-    if (this.disposed) throw fail('E_BACKEND', 'the wasm worker pool has been disposed');
-    const dead = this.broken ?? this.workers.find((w) => w.exited)?.exited;
-    if (dead) {
-      this.broken = dead;
-      throw fail('E_BACKEND', `the wasm worker pool is broken: ${dead}; dispose the model and load it again`);
-    }
-    // Too little work to share: the barrier would cost more than it saves.
-    if (n < this.threads || work < MIN_SHARED_WORK) {
-      this.kernels[kernel](...withThreadArgs(args, 0), 0, n);
-      return;
-    }
-    if (args.length > MAX_ARGS) throw fail('E_BACKEND', `kernel ${kernel}: ${args.length} arguments exceed the control block's ${MAX_ARGS}`);
-    const ctl = this.ctl;
-    new Float64Array(this.memory.buffer, CONTROL_BASE + ARGS_OFFSET, args.length).set(args);
-    Atomics.store(ctl, KERNEL, KERNEL_NAMES.indexOf(kernel));
-    Atomics.store(ctl, N, n);
-    Atomics.store(ctl, NARGS, args.length);
-    Atomics.store(ctl, DONE, 0);
-    Atomics.add(ctl, SEQ, 1);
-    Atomics.notify(ctl, SEQ);
-
-    const [start, end] = shareOf(n, 0, this.threads);
-    this.kernels[kernel](...withThreadArgs(args, 0), start, end);
-
-    const others = this.workers.length;
-    let polls = 0;
-    const began = Date.now();
-    for (let done = Atomics.load(ctl, DONE); done < others; done = Atomics.load(ctl, DONE)) {
-      if (++polls > SPIN_POLLS) {
-        Atomics.wait(ctl, DONE, done, 1000);
-        polls = 0;
-        if (Date.now() - began > STALL_MS) {
-          this.broken = `a kernel worker did not finish ${kernel} within ${STALL_MS / 1000} s`;
-          throw fail('E_BACKEND', `the wasm worker pool is broken: ${this.broken}`);
-        }
-      }
-    }
-    const err = Atomics.load(ctl, ERROR);
-    if (err) {
-      Atomics.store(ctl, ERROR, 0);
-      throw fail('E_BACKEND', `kernel ${kernel} failed in worker thread ${err - 1}`);
-    }
+  run(kernel: KernelName, args: number[], n: number, work?: number): void {
+    this.barrier.run(kernel, args, n, work);
   }
 
   /** Test hook: end one worker as a crash would, to check that the pending call fails cleanly. */
@@ -126,11 +71,7 @@ export class WorkerPool implements Executor {
   }
 
   async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    Atomics.store(this.ctl, QUIT, 1);
-    Atomics.add(this.ctl, SEQ, 1);
-    Atomics.notify(this.ctl, SEQ);
+    if (!this.barrier.close()) return;
     await Promise.all(this.workers.map(async (w) => {
       if (!w.exited) await Promise.race([w.serving, new Promise((r) => setTimeout(r, 1000))]);
       w.api[Comlink.releaseProxy]();
