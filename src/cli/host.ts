@@ -1,9 +1,13 @@
 /**
- * The CLI's main-thread side: starts the worker (protocol.ts), turns its events into
- * stdout text, progress bars and results, and owns the exit status, Ctrl-C and EPIPE.
+ * The CLI's host side: runs a job (jobs.ts) on the main thread or in a worker thread
+ * (protocol.ts says which and why), turns its events into stdout text, progress bars and
+ * results, and owns the exit status, Ctrl-C and EPIPE.
  */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import type { Job, SerializedError, WorkerEvent, GenerateResult, InfoResult, BenchResult } from './protocol.js';
+import { INLINE_MAX_WEIGHT_BYTES } from './protocol.js';
+import type { Job, JobResult, SerializedError, WorkerEvent, GenerateResult, InfoResult, BenchResult, EvalResult } from './protocol.js';
 import { ProgressBars } from './progress.js';
 import { humanBytes, humanCount, humanSeconds, rate, table } from './format.js';
 
@@ -20,13 +24,13 @@ export interface HostIO {
 }
 
 export interface OutputOptions {
-  /** info / bench: print JSON instead of text. */
+  /** info / bench / eval: print JSON instead of text. */
   json?: boolean;
   /** generate: print timing and token counts on stderr at the end. */
   verbose?: boolean;
 }
 
-/** How long the worker gets to honour an abort (possible only when its backend yields) before it is stopped. */
+/** How long a job gets to honour an abort (possible only when its backend yields) before the CLI exits without it. */
 const ABORT_GRACE_MS = 250;
 
 /** The worker: this same file set (bundled dist/cli.js, or src/cli/main.ts under tsx) started in worker mode. */
@@ -43,6 +47,34 @@ function startWorker(job: Job, port: MessagePort): Worker {
   return new Worker(new URL(self), options);
 }
 
+/** Bytes of the files in a model directory (0 when it cannot be listed: loading will say why). */
+function modelDirBytes(dir: string): number {
+  try {
+    let total = 0;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isFile() || e.isSymbolicLink()) {
+        try { total += statSync(join(dir, e.name)).size; } catch { /* a dangling link: loading reports it if it matters */ }
+      }
+    }
+    return total;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Whether a job runs on the main thread (true) or in a worker thread. The embedded default
+ * model and any model directory up to INLINE_MAX_WEIGHT_BYTES run inline;
+ * MAMBA_EDGE_CLI_WORKER=1 / =0 forces either way.
+ */
+export function runsInline(job: Job, env: NodeJS.ProcessEnv = process.env): boolean {
+  const force = env.MAMBA_EDGE_CLI_WORKER;
+  if (force === '1') return false;
+  if (force === '0') return true;
+  if (job.load.model === undefined) return true; // the embedded default model is small
+  return modelDirBytes(job.load.model) <= INLINE_MAX_WEIGHT_BYTES;
+}
+
 export function printError(io: HostIO, e: SerializedError): number {
   if (e.kind === 'usage') {
     io.stderr.write(`error: ${e.message}\n(add --help for usage)\n`);
@@ -57,14 +89,22 @@ export function printError(io: HostIO, e: SerializedError): number {
   return EXIT_ERROR;
 }
 
-/** Runs one job in a worker; resolves with the process exit status. */
+/** Where a job runs: its abort switch, and how to stop it when the CLI is done with it. */
+interface Runner {
+  abort(): void;
+  /** Events already sent but not yet handled (worker mode), in order. */
+  drain(): WorkerEvent[];
+  stop(): void;
+}
+
+/** Runs one job; resolves with the process exit status. */
 export function execute(job: Job, io: HostIO, out: OutputOptions = {}): Promise<number> {
-  const { port1, port2 } = new MessageChannel();
-  const worker = startWorker(job, port2);
+  const inline = runsInline(job);
   const bars = new ProgressBars(io.stderr);
   let wroteText = false;
   let endsWithNewline = true;
   let settled = false;
+  let runner: Runner | undefined;
 
   return new Promise<number>((resolve) => {
     const finish = (code: number) => {
@@ -73,8 +113,8 @@ export function execute(job: Job, io: HostIO, out: OutputOptions = {}): Promise<
       bars.stop();
       process.off('SIGINT', onSigint);
       io.stdout.off('error', onStdoutError);
-      port1.close();
-      void worker.terminate();
+      io.stdout.on('error', () => undefined); // writes made before this point may still report EPIPE
+      runner?.stop();
       resolve(code);
     };
 
@@ -89,6 +129,11 @@ export function execute(job: Job, io: HostIO, out: OutputOptions = {}): Promise<
         case 'load': bars.load(e.file, e.loaded, e.total); break;
         case 'loaded': bars.stop(); break;
         case 'prefill': bars.prefill(e.done, e.total); break;
+        case 'eval': bars.evaluate(e.done, e.total); break;
+        case 'decoding':
+          // On the main thread, Ctrl-C is handled gracefully only from here on, where the library yields between tokens.
+          if (inline) process.on('SIGINT', onSigint);
+          break;
         case 'text':
           bars.stop();
           io.stdout.write(e.text);
@@ -107,15 +152,14 @@ export function execute(job: Job, io: HostIO, out: OutputOptions = {}): Promise<
           break;
       }
     };
-    port1.on('message', handle);
 
-    // Ctrl-C: ask the worker to abort; if it cannot answer in time (a synchronous backend in
+    // Ctrl-C: ask the job to abort; if it cannot answer in time (a synchronous backend in
     // the middle of its math), take what it has already sent, end the line, and stop it.
     let interrupted = false;
     const interrupt = () => {
       if (settled) return;
-      for (let m = receiveMessageOnPort(port1); m && !settled; m = receiveMessageOnPort(port1)) {
-        const ev = m.message as WorkerEvent;
+      for (const ev of runner?.drain() ?? []) {
+        if (settled) return;
         if (ev.t === 'text') handle(ev);
         else if (ev.t === 'done' || ev.t === 'error') { handle(ev); return; }
       }
@@ -126,35 +170,79 @@ export function execute(job: Job, io: HostIO, out: OutputOptions = {}): Promise<
     const onSigint = () => {
       if (interrupted) return interrupt();
       interrupted = true;
-      port1.postMessage({ t: 'abort' });
+      runner?.abort();
       setTimeout(interrupt, ABORT_GRACE_MS).unref();
     };
-    process.on('SIGINT', onSigint);
+    if (!inline) process.on('SIGINT', onSigint);
 
     // `mamba-edge generate ... | head`: the reader went away; stop quietly.
     const onStdoutError = (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') return finish(EXIT_OK);
+      if (err.code === 'EPIPE') {
+        runner?.abort();
+        return finish(EXIT_OK);
+      }
       io.stderr.write(`mamba-edge: error: writing to stdout failed: ${err.message}\n`);
       finish(EXIT_ERROR);
     };
     io.stdout.on('error', onStdoutError);
 
-    worker.on('error', (err) => {
-      if (settled) return;
+    runner = inline ? runInline(job, handle) : runInWorker(job, handle, () => settled, (code) => {
       bars.stop();
       endLine();
-      finish(printError(io, { kind: 'other', message: `worker failed: ${err.message}`, stack: err.stack }));
-    });
-    worker.on('exit', (code) => {
-      if (settled) return;
-      // The last messages may still be queued on the port.
-      for (let m = receiveMessageOnPort(port1); m && !settled; m = receiveMessageOnPort(port1)) handle(m.message as WorkerEvent);
-      if (!settled) finish(printError(io, { kind: 'other', message: `the worker exited (code ${code}) before finishing` }));
-    });
+      finish(code);
+    }, io);
   });
 }
 
-function report(job: Job, result: GenerateResult | InfoResult | BenchResult, io: HostIO, out: OutputOptions): number {
+/** The job on this thread; its events go straight to the handler. */
+function runInline(job: Job, handle: (e: WorkerEvent) => void): Runner {
+  const controller = new AbortController();
+  import('./jobs.js').then(
+    ({ runJob }) => runJob(job, handle, controller.signal),
+    (e: unknown) => handle({ t: 'error', error: { kind: 'other', message: `cannot load the CLI's job runner: ${e instanceof Error ? e.message : String(e)}` } }),
+  );
+  return {
+    abort: () => controller.abort(new Error('interrupted (SIGINT)')),
+    drain: () => [],
+    // Nothing to stop: the job ends at its next yield once aborted, or with the process.
+    stop: () => controller.abort(new Error('the CLI is exiting')),
+  };
+}
+
+/** The job in a worker thread, its events over a dedicated port. */
+function runInWorker(job: Job, handle: (e: WorkerEvent) => void, settled: () => boolean, fail: (code: number) => void, io: HostIO): Runner {
+  const { port1, port2 } = new MessageChannel();
+  const worker = startWorker(job, port2);
+  port1.on('message', handle);
+  const drain = () => {
+    const events: WorkerEvent[] = [];
+    for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) events.push(m.message as WorkerEvent);
+    return events;
+  };
+  worker.on('error', (err) => {
+    if (settled()) return;
+    fail(printError(io, { kind: 'other', message: `worker failed: ${err.message}`, stack: err.stack }));
+  });
+  worker.on('exit', (code) => {
+    if (settled()) return;
+    // The last messages may still be queued on the port.
+    for (const ev of drain()) {
+      if (settled()) return;
+      handle(ev);
+    }
+    if (!settled()) fail(printError(io, { kind: 'other', message: `the worker exited (code ${code}) before finishing` }));
+  });
+  return {
+    abort: () => port1.postMessage({ t: 'abort' }),
+    drain,
+    stop: () => {
+      port1.close();
+      void worker.terminate();
+    },
+  };
+}
+
+function report(job: Job, result: JobResult, io: HostIO, out: OutputOptions): number {
   switch (job.command) {
     case 'generate': {
       const r = result as GenerateResult;
@@ -172,6 +260,9 @@ function report(job: Job, result: GenerateResult | InfoResult | BenchResult, io:
       return EXIT_OK;
     case 'bench':
       io.stdout.write(out.json ? `${JSON.stringify(result, null, 2)}\n` : formatBench(result as BenchResult));
+      return EXIT_OK;
+    case 'eval':
+      io.stdout.write(out.json ? `${JSON.stringify(result, null, 2)}\n` : formatEval(result as EvalResult));
       return EXIT_OK;
   }
 }
@@ -222,4 +313,19 @@ export function formatBench(r: BenchResult): string {
     ['left', 'right', 'right', 'right'],
   );
   return `${head.join('\n')}\n\n${t}\n`;
+}
+
+export function formatEval(r: EvalResult): string {
+  const rows: [string, string][] = [
+    ['model', r.source],
+    ['backend', `${r.backend} (${r.threads} thread${r.threads === 1 ? '' : 's'}), ${r.dtype}`],
+    ['file', `${r.file} (${r.fileBytes} bytes)`],
+    ['tokens', `${r.tokens} (${r.predictedTokens} scored: all but the first, which only gives context)`],
+    ['bytes', `${r.predictedBytes} scored (UTF-8 bytes of the scored tokens)`],
+    ['bits per byte', r.bitsPerByte.toFixed(4)],
+    ['perplexity', `${r.perplexity.toFixed(4)} (per token)`],
+    ['time', `${humanSeconds(r.evalMs / 1000)} (${rate(r.tokensPerSec)} tokens/s); load ${humanSeconds(r.loadMs / 1000)}`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
 }

@@ -1,11 +1,11 @@
 /**
  * The `mamba-edge` command line: flags and help (commander), then one job per command,
- * run by host.ts in a worker thread.
+ * run by host.ts (on the main thread for small models, in a worker thread for large ones).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, Option } from 'commander';
+import type { Command } from 'commander';
 import { UsageError, collect, nonNegativeInt, nonNegativeNumber, positiveInt, probability } from './args.js';
 import { EXIT_ERROR, EXIT_OK, EXIT_USAGE, execute, printError, type HostIO } from './host.js';
 import type { LoadSpec } from './protocol.js';
@@ -36,7 +36,9 @@ interface ModelFlags {
   threads?: number;
 }
 
-function modelOptions(cmd: Command): Command {
+type Commander = typeof import('commander');
+
+function modelOptions(cmd: Command, { Option }: Commander): Command {
   return cmd
     .addOption(new Option('-m, --model <dir>', 'model directory in Hugging Face layout (config.json + model.safetensors, optional tokenizer.json); default: the embedded default model'))
     .addOption(new Option('-b, --backend <name>', 'compute backend; auto picks the fastest one available here and says why').choices(BACKENDS).default('auto'))
@@ -70,7 +72,30 @@ export interface CliContext extends HostIO {
   stdin: NodeJS.ReadStream;
 }
 
-export function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command {
+/** The text of `--file` for eval: a path, or "-" for stdin. Unreadable → E_FILE (exit 1). */
+async function readEvalFile(file: string, stdin: NodeJS.ReadStream): Promise<{ text: string; bytes: number } | { error: string }> {
+  let bytes: Buffer;
+  if (file === '-') {
+    if (stdin.isTTY) return { error: 'no text on stdin: pipe the text in (mamba-edge eval --file - < text.txt) or pass --file PATH' };
+    const chunks: Buffer[] = [];
+    for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    bytes = Buffer.concat(chunks);
+  } else {
+    try {
+      bytes = readFileSync(file);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'not found' : code === 'EISDIR' ? 'is a directory, expected a text file' : `could not be read: ${(e as Error).message}`;
+      return { error: `${file} ${why}` };
+    }
+  }
+  return { text: bytes.toString('utf8'), bytes: bytes.length };
+}
+
+/** Builds the program; commander is imported here, on first use, so a worker thread never loads it. */
+export async function buildProgram(ctx: CliContext, setExit: (code: number) => void): Promise<Command> {
+  const commander = await import('commander');
+  const { Command, Option } = commander;
   const program = new Command('mamba-edge');
   program
     .description('Run Mamba-1 / Mamba-2 state-space language models: constant memory per token, a few-megabyte resumable state.')
@@ -83,9 +108,11 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .addHelpText('after', [
       '',
       'Examples:',
+      '  mamba-edge generate "Once upon a time" --max-tokens 200 --seed 1     (the embedded default model)',
       '  mamba-edge generate "Once upon a time" --model ./mamba-130m-hf --max-tokens 64 --seed 1',
       '  echo "The capital of France is" | mamba-edge generate -m ./mamba-130m-hf -t 0',
       '  mamba-edge info -m ./mamba-130m-hf --json',
+      '  mamba-edge eval --file heldout.txt --json',
       '  mamba-edge bench -m ./mamba-130m-hf --prompt-tokens 128 --gen-tokens 32',
       '',
       'Exit status: 0 ok, 1 runtime error (printed as "mamba-edge: E_CODE: message"), 2 usage error, 130 interrupted.',
@@ -97,6 +124,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       .command('generate')
       .description('continue a prompt, streaming the text to stdout as it is produced')
       .argument('[prompt]', 'text to continue; read from stdin when omitted or "-" (one trailing newline is dropped)'),
+    commander,
   )
     .addOption(new Option('-n, --max-tokens <n>', 'most tokens to generate').argParser(positiveInt('--max-tokens')).default(256))
     .addOption(new Option('-t, --temperature <t>', 'sampling temperature; 0 = greedy (always the most likely token)').argParser(nonNegativeNumber('--temperature')).default(0.8))
@@ -129,6 +157,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     program
       .command('info')
       .description('load a model and describe it: architecture, sizes, state bytes, backend, fingerprint, tokenizer'),
+    commander,
   )
     .option('--json', 'print the description as JSON')
     .action(async (o: ModelFlags & { json?: boolean }) => {
@@ -139,6 +168,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     program
       .command('bench')
       .description('measure prefill and decode speed (tokens/s) on random prompt tokens with greedy decoding'),
+    commander,
   )
     .addOption(new Option('--prompt-tokens <n>', 'prompt length for the prefill measurement').argParser(positiveInt('--prompt-tokens')).default(64))
     .addOption(new Option('--gen-tokens <n>', 'tokens to decode one at a time').argParser(positiveInt('--gen-tokens')).default(16))
@@ -148,13 +178,32 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       setExit(await execute({ command: 'bench', load: loadSpec(o), promptTokens: o.promptTokens, genTokens: o.genTokens, seed: o.seed }, ctx, { json: o.json === true }));
     });
 
+  modelOptions(
+    program
+      .command('eval')
+      .description('score a text: bits per byte and perplexity of the model on it (the first token only gives context)'),
+    commander,
+  )
+    .addOption(new Option('-f, --file <path>', 'the text to score (UTF-8); "-" reads stdin').makeOptionMandatory())
+    .option('--json', 'print the measurements as JSON')
+    .addHelpText('after', '\nbits per byte = total -log2 p(token | text before it) / UTF-8 bytes of the scored tokens (uniform bytes: 8).')
+    .action(async (o: ModelFlags & { file: string; json?: boolean }) => {
+      const read = await readEvalFile(o.file, ctx.stdin);
+      if ('error' in read) {
+        setExit(printError(ctx, { kind: 'library', code: 'E_FILE', message: read.error }));
+        return;
+      }
+      setExit(await execute({ command: 'eval', load: loadSpec(o), file: o.file, fileBytes: read.bytes, text: read.text }, ctx, { json: o.json === true }));
+    });
+
   return program;
 }
 
 /** Parses argv (node + script + args), runs the command, returns the exit status. */
 export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
   let code = EXIT_OK;
-  const program = buildProgram(ctx, (c) => { code = c; });
+  const { CommanderError } = await import('commander');
+  const program = await buildProgram(ctx, (c) => { code = c; });
   try {
     await program.parseAsync(argv);
     return code;

@@ -1,166 +1,19 @@
 /**
- * The CLI's worker side: loads the model, runs one job, streams events to the host.
- * See protocol.ts for why the work happens off the main thread.
+ * The CLI's worker side: runs one job (jobs.ts) and streams its events to the host over
+ * the job's MessagePort. See protocol.ts for when the CLI uses a worker thread at all.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { Model } from '../api/types.js';
-import { UsageError } from './args.js';
-import { measureSpeed } from './measure.js';
-import type {
-  BenchJob, BenchResult, GenerateJob, GenerateResult, HostMessage, InfoJob, InfoResult, Job, LoadSpec, SerializedError, WorkerEvent,
-} from './protocol.js';
-
-type Library = typeof import('../node.js');
+import { runJob } from './jobs.js';
+import type { HostMessage, Job, WorkerEvent } from './protocol.js';
 
 export async function runWorkerJob(job: Job, port: MessagePort): Promise<void> {
-  const post = (e: WorkerEvent) => port.postMessage(e);
   const controller = new AbortController();
   port.on('message', (m: HostMessage) => {
     if (m.t === 'abort') controller.abort(new Error('interrupted (SIGINT)'));
   });
-  let lib: Library | undefined;
   try {
-    lib = await import('../node.js');
-    const result =
-      job.command === 'generate' ? await generate(lib, job, post, controller.signal)
-      : job.command === 'info' ? await info(lib, job, post, controller.signal)
-      : await bench(lib, job, post, controller.signal);
-    post({ t: 'done', result });
-  } catch (e) {
-    post({ t: 'error', error: serializeError(e, lib, job.load) });
+    await runJob(job, (e: WorkerEvent) => port.postMessage(e), controller.signal);
   } finally {
     port.close();
-  }
-}
-
-function serializeError(e: unknown, lib: Library | undefined, load: LoadSpec): SerializedError {
-  if (e instanceof UsageError) return { kind: 'usage', message: e.message, stack: e.stack };
-  if (lib && e instanceof lib.MambaEdgeError) {
-    let message = e.message;
-    if (load.model === undefined && e.code === 'E_FILE') {
-      message += ` (no --model was given, so the embedded default model in ${lib.defaultModelDir()} was used; this install has none yet: pass --model DIR)`;
-    }
-    return { kind: 'library', code: e.code, message, stack: e.stack };
-  }
-  const err = e instanceof Error ? e : new Error(String(e));
-  return { kind: 'other', message: err.message, stack: err.stack };
-}
-
-async function load(lib: Library, spec: LoadSpec, post: (e: WorkerEvent) => void, signal: AbortSignal): Promise<{ model: Model; loadMs: number }> {
-  const t0 = performance.now();
-  const model = await lib.loadModel(spec.model, {
-    backend: spec.backend,
-    dtype: spec.dtype,
-    ...(spec.threads !== undefined ? { threads: spec.threads } : {}),
-    signal,
-    onProgress: (p) => post({ t: 'load', file: p.file, loaded: p.loaded, total: p.total }),
-  });
-  const loadMs = performance.now() - t0;
-  post({ t: 'loaded', ms: loadMs });
-  return { model, loadMs };
-}
-
-async function generate(lib: Library, job: GenerateJob, post: (e: WorkerEvent) => void, signal: AbortSignal): Promise<GenerateResult> {
-  const { model, loadMs } = await load(lib, job.load, post, signal);
-  try {
-    const ids = model.tokenizer.encode(job.prompt);
-    if (ids.length === 0) throw new UsageError('the prompt encodes to no tokens; give a non-empty prompt');
-    const session = model.createSession();
-    const result: GenerateResult = {
-      finishReason: 'length', promptTokens: ids.length, completionTokens: 0, loadMs, prefillMs: 0, decodeMs: 0, backend: model.backend,
-    };
-    let t0 = performance.now();
-    post({ t: 'prefill', done: 0, total: ids.length });
-    try {
-      // Prefill on its own (same state and logits as generate(prompt) would reach) so progress can be shown.
-      await session.prefill(ids, { signal, onProgress: (p) => post({ t: 'prefill', done: p.done, total: p.total }) });
-    } catch (e) {
-      if (e instanceof lib.MambaEdgeError && e.code === 'E_ABORTED') return { ...result, finishReason: 'abort', prefillMs: performance.now() - t0 };
-      throw e;
-    }
-    result.prefillMs = performance.now() - t0;
-    t0 = performance.now();
-    const generation = session.generate([], {
-      maxTokens: job.maxTokens, temperature: job.temperature, topK: job.topK, topP: job.topP,
-      ...(job.seed !== undefined ? { seed: job.seed } : {}),
-      stop: job.stop, ignoreEos: job.ignoreEos, signal,
-    });
-    try {
-      for await (const { text } of generation) if (text) post({ t: 'text', text });
-    } catch (e) {
-      if (!(e instanceof lib.MambaEdgeError && e.code === 'E_ABORTED')) throw e;
-    }
-    const finished = await generation.finished;
-    return { ...result, finishReason: finished.finishReason, completionTokens: finished.completionTokens, decodeMs: performance.now() - t0 };
-  } finally {
-    await model.dispose();
-  }
-}
-
-async function info(lib: Library, job: InfoJob, post: (e: WorkerEvent) => void, signal: AbortSignal): Promise<InfoResult> {
-  const { model, loadMs } = await load(lib, job.load, post, signal);
-  try {
-    const c = model.config;
-    const i = model.info;
-    const b = model.backendInfo;
-    return {
-      source: job.load.model ?? lib.defaultModelDir(),
-      architecture: i.architecture,
-      parameters: i.parameters,
-      dtype: i.dtype,
-      backend: i.backend,
-      threads: b.threads,
-      ...(b.device !== undefined ? { device: b.device } : {}),
-      ...(b.fallbackReason !== undefined ? { fallbackReason: b.fallbackReason } : {}),
-      stateBytes: i.stateBytes,
-      weightBytes: i.weightBytes,
-      numLayers: c.numLayers,
-      hiddenSize: c.hiddenSize,
-      intermediateSize: c.intermediateSize,
-      stateSize: c.stateSize,
-      convKernel: c.convKernel,
-      vocabSize: c.vocabSize,
-      ...(c.numHeads !== undefined ? { numHeads: c.numHeads } : {}),
-      ...(c.headDim !== undefined ? { headDim: c.headDim } : {}),
-      ...(c.nGroups !== undefined ? { nGroups: c.nGroups } : {}),
-      ...(c.eosTokenId !== undefined ? { eosTokenId: c.eosTokenId } : {}),
-      fingerprint: i.fingerprint,
-      tokenizer: model.tokenizer.kind,
-      warnings: i.warnings,
-      loadMs,
-    };
-  } finally {
-    await model.dispose();
-  }
-}
-
-async function bench(lib: Library, job: BenchJob, post: (e: WorkerEvent) => void, signal: AbortSignal): Promise<BenchResult> {
-  let peakRss = process.memoryUsage().rss;
-  const sample = () => { peakRss = Math.max(peakRss, process.memoryUsage().rss); };
-  const { model, loadMs } = await load(lib, job.load, post, signal);
-  sample();
-  try {
-    const speed = await measureSpeed(model, {
-      promptTokens: job.promptTokens, genTokens: job.genTokens, seed: job.seed, signal, onSample: sample,
-      onPrefillProgress: (p) => post({ t: 'prefill', done: p.done, total: p.total }),
-    });
-    const i = model.info;
-    return {
-      source: job.load.model ?? lib.defaultModelDir(),
-      architecture: i.architecture,
-      parameters: i.parameters,
-      dtype: i.dtype,
-      backend: i.backend,
-      threads: model.backendInfo.threads,
-      ...(model.backendInfo.fallbackReason !== undefined ? { fallbackReason: model.backendInfo.fallbackReason } : {}),
-      stateBytes: i.stateBytes,
-      weightBytes: i.weightBytes,
-      loadMs,
-      // The kernel's high-water mark covers transient peaks inside load that sampling would miss.
-      peakRssBytes: Math.max(peakRss, process.resourceUsage().maxRSS * 1024),
-      ...speed,
-    };
-  } finally {
-    await model.dispose();
   }
 }

@@ -140,12 +140,14 @@ describe.concurrent('mamba-edge CLI', { timeout: 60_000 }, () => {
   it('info prints the model description, and --json parses', async () => {
     const [text, json] = await Promise.all([cli(['info', '--model', models.mamba2]), cli(['info', '--model', models.mamba2, '--json'])]);
     expect(text.code).toBe(0);
-    for (const field of ['architecture  mamba2', 'parameters', 'dtype', 'backend       reference', 'fallback', 'state', 'weights', 'layers', 'hidden size', 'state size', 'heads', 'vocab', 'fingerprint   mamba2-', 'tokenizer     byte']) {
+    for (const field of ['architecture  mamba2', 'parameters', 'dtype', 'fallback', 'state', 'weights', 'layers', 'hidden size', 'state size', 'heads', 'vocab', 'fingerprint   mamba2-', 'tokenizer     byte']) {
       expect(text.stdout).toContain(field);
     }
+    expect(text.stdout).toMatch(/^backend {7}(reference|wasm|webgpu|cuda) \(\d+ threads?/m); // whichever auto picked here
     expect(text.stdout).toMatch(/state\s+\d[\d.]* (B|KiB|MiB) \(\d+ bytes\)/);
     const info = JSON.parse(json.stdout);
-    expect(info).toMatchObject({ architecture: 'mamba2', backend: 'reference', dtype: 'f32', numLayers: 2, hiddenSize: 32, stateSize: 8, vocabSize: 300, tokenizer: 'byte', headDim: 16 });
+    expect(['reference', 'wasm', 'webgpu', 'cuda']).toContain(info.backend);
+    expect(info).toMatchObject({ architecture: 'mamba2', dtype: 'f32', numLayers: 2, hiddenSize: 32, stateSize: 8, vocabSize: 300, tokenizer: 'byte', headDim: 16 });
     expect(info.stateBytes).toBeGreaterThan(0);
     expect(info.weightBytes).toBeGreaterThan(0);
     expect(info.parameters).toBeGreaterThan(0);
@@ -176,6 +178,74 @@ describe.concurrent('mamba-edge CLI', { timeout: 60_000 }, () => {
     expect(r.prefillTokensPerSec).toBeGreaterThan(0);
     expect(r.decodeTokensPerSec).toBeGreaterThan(0);
     expect(r.peakRssBytes).toBeGreaterThan(1e6);
+  });
+
+  it('eval prints bits per byte and perplexity equal to model.evaluate, as text and as --json', async () => {
+    const text = 'The quick brown fox jumps over the lazy dog. Pack my box with five dozen liquor jugs.\n';
+    const file = join(dir, 'eval.txt');
+    writeFileSync(file, text);
+    const [plain, json] = await Promise.all([cli(['eval', '--file', file, '-m', models.mamba2]), cli(['eval', '-f', file, '-m', models.mamba2, '--json'])]);
+    expect(plain.stderr).toBe('');
+    expect(plain.code).toBe(0);
+    for (const row of [/^model +\S+mamba2$/m, /^file +\S+eval\.txt \(\d+ bytes\)$/m, /^tokens +\d+ \(\d+ scored/m, /^bytes +\d+ scored/m, /^bits per byte +\d+\.\d{4}$/m, /^perplexity +\d+\.\d{4} \(per token\)$/m, /^time +\S+ m?s \([\d.]+ tokens\/s\); load /m]) {
+      expect(plain.stdout).toMatch(row);
+    }
+    expect(json.code).toBe(0);
+    const r = JSON.parse(json.stdout);
+    const m = await loadModel(models.mamba2, { backend: r.backend });
+    try {
+      const expected = await m.evaluate(text);
+      expect(r).toMatchObject({ tokens: expected.tokens, predictedTokens: expected.predictedTokens, predictedBytes: expected.predictedBytes, fileBytes: Buffer.byteLength(text), fingerprint: m.fingerprint });
+      expect(r.bitsPerByte).toBeCloseTo(expected.bitsPerByte, 10);
+      expect(r.perplexity).toBeCloseTo(expected.perplexity, 8);
+      expect(plain.stdout).toContain(`bits per byte  ${expected.bitsPerByte.toFixed(4)}`);
+    } finally {
+      await m.dispose();
+    }
+    expect(r.bitsPerByte).toBeGreaterThan(0);
+    expect(r.evalMs).toBeGreaterThan(0);
+    // stdin with "-", and the same numbers when the model runs in a worker thread
+    const [stdin, worker] = await Promise.all([
+      cli(['eval', '--file', '-', '-m', models.mamba2, '--json'], { input: text }),
+      cli(['eval', '--file', file, '-m', models.mamba2, '--json'], { env: { MAMBA_EDGE_CLI_WORKER: '1' } }),
+    ]);
+    expect(JSON.parse(stdin.stdout).bitsPerByte).toBe(r.bitsPerByte);
+    expect(JSON.parse(worker.stdout).bitsPerByte).toBe(r.bitsPerByte);
+  });
+
+  it('eval errors: missing or unreadable file → E_FILE exit 1; no --file or bad flags → exit 2; one-token text → E_ARGUMENT', async () => {
+    const oneByte = join(dir, 'one-byte.txt');
+    writeFileSync(oneByte, 'x');
+    const [missing, directory, noFile, badBackend, badThreads, tooShort] = await Promise.all([
+      cli(['eval', '--file', join(dir, 'no-such.txt'), '-m', models.mamba]),
+      cli(['eval', '--file', dir, '-m', models.mamba]),
+      cli(['eval', '-m', models.mamba]),
+      cli(['eval', '--file', oneByte, '-m', models.mamba, '--backend', 'tpu']),
+      cli(['eval', '--file', oneByte, '-m', models.mamba, '--threads', 'x']),
+      cli(['eval', '--file', oneByte, '-m', models.mamba]),
+    ]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^mamba-edge: E_FILE: \S*no-such\.txt not found\n$/);
+    expect(missing.stdout).toBe('');
+    expect(directory.code).toBe(1);
+    expect(directory.stderr).toMatch(/^mamba-edge: E_FILE: .* is a directory/);
+    expect(noFile.code).toBe(2);
+    expect(noFile.stderr).toMatch(/required option '-f, --file <path>' not specified/);
+    expect(badBackend.code).toBe(2);
+    expect(badBackend.stderr).toMatch(/Allowed choices are auto, reference, wasm, webgpu, cuda/);
+    expect(badThreads.code).toBe(2);
+    expect(badThreads.stderr).toMatch(/--threads must be a positive integer/);
+    expect(tooShort.code).toBe(1);
+    expect(tooShort.stderr).toMatch(/^mamba-edge: E_ARGUMENT: evaluate: the text must hold at least two tokens/);
+  });
+
+  it('a model run in a worker thread (MAMBA_EDGE_CLI_WORKER=1) prints the same text as one run on the main thread', async () => {
+    const args = ['generate', 'Once upon a time', '-m', models.mamba2, '-n', '20', '-s', '5'];
+    const [inline, worker] = await Promise.all([cli(args, { env: { MAMBA_EDGE_CLI_WORKER: '0' } }), cli(args, { env: { MAMBA_EDGE_CLI_WORKER: '1' } })]);
+    expect(inline.code).toBe(0);
+    expect(worker.code).toBe(0);
+    expect(worker.stdout).toBe(inline.stdout);
+    expect(inline.stdout).toBe(withNewline(await libraryText(models.mamba2, 'Once upon a time', { maxTokens: 20, seed: 5 })));
   });
 
   const usageErrors: [string[], RegExp][] = [
@@ -228,7 +298,7 @@ describe.concurrent('mamba-edge CLI', { timeout: 60_000 }, () => {
     const [plain, debug, backend, noDefault] = await Promise.all([
       cli(['generate', 'hi', '--model', missing]),
       cli(['info', '--model', missing], { env: { MAMBA_EDGE_DEBUG: '1' } }),
-      cli(['info', '--model', models.mamba, '--backend', 'wasm']),
+      cli(['info', '--model', models.mamba, '--backend', 'cuda']), // no CUDA on the machines these tests run on
       cli(['info']),
     ]);
     expect(plain.code).toBe(1);
@@ -239,7 +309,7 @@ describe.concurrent('mamba-edge CLI', { timeout: 60_000 }, () => {
     expect(debug.stderr).toMatch(/^mamba-edge: E_FILE: /);
     expect(debug.stderr).toMatch(/\n\s+at /);
     expect(backend.code).toBe(1);
-    expect(backend.stderr).toMatch(/^mamba-edge: E_BACKEND: backend "wasm" is unavailable/);
+    expect(backend.stderr).toMatch(/^mamba-edge: E_BACKEND: backend "cuda" is unavailable/);
     if (existsSync(join(root, 'models/default/config.json'))) {
       expect(noDefault.code, noDefault.stderr).toBe(0); // the embedded default model
       expect(noDefault.stdout).toContain('architecture');
@@ -251,15 +321,17 @@ describe.concurrent('mamba-edge CLI', { timeout: 60_000 }, () => {
   });
 
   it('--help works on the program and every command; --version prints the package version', async () => {
-    const runs = await Promise.all([[], ['generate'], ['info'], ['bench']].map((c) => cli([...c, '--help'])));
+    const runs = await Promise.all([[], ['generate'], ['info'], ['bench'], ['eval']].map((c) => cli([...c, '--help'])));
     for (const r of runs) {
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/^Usage: mamba-edge/);
     }
-    expect(runs[0].stdout).toMatch(/generate .*\n[\s\S]*info[\s\S]*bench/);
+    expect(runs[0].stdout).toMatch(/generate .*\n[\s\S]*info[\s\S]*bench[\s\S]*eval/);
     expect(runs[1].stdout).toContain('--max-tokens');
     expect(runs[1].stdout).toContain('--no-eos');
     expect(runs[3].stdout).toContain('--prompt-tokens');
+    expect(runs[4].stdout).toContain('--file <path>');
+    expect(runs[4].stdout).toContain('bits per byte');
     const helpCmd = await cli(['help', 'info']);
     expect(helpCmd.stdout).toContain('--json');
     const v = await cli(['--version']);
@@ -267,23 +339,27 @@ describe.concurrent('mamba-edge CLI', { timeout: 60_000 }, () => {
     expect(v.stdout.trim()).toBe(pkg.version);
   });
 
-  it('SIGINT stops a generation: text so far kept, newline, exit 130', async () => {
-    let sent = false;
-    const r = await cli(['generate', 'hi', '-m', models.mamba, '-n', '10000000', '--no-eos'], {
-      onStdout: (_s, child) => {
-        if (!sent) { sent = true; setTimeout(() => child.kill('SIGINT'), 200); }
-      },
+  for (const [mode, env] of [['main thread', { MAMBA_EDGE_CLI_WORKER: '0' }], ['worker thread', { MAMBA_EDGE_CLI_WORKER: '1' }]] as const) {
+    it(`SIGINT stops a generation (${mode}): text so far kept, newline, exit 130`, async () => {
+      let sent = false;
+      const r = await cli(['generate', 'hi', '-m', models.mamba, '-n', '10000000', '--no-eos'], {
+        env,
+        onStdout: (_s, child) => {
+          if (!sent) { sent = true; setTimeout(() => child.kill('SIGINT'), 200); }
+        },
+      });
+      expect(r.code).toBe(130);
+      expect(r.stdout.length).toBeGreaterThan(0);
+      expect(r.stdout.endsWith('\n')).toBe(true);
     });
-    expect(r.code).toBe(130);
-    expect(r.stdout.length).toBeGreaterThan(0);
-    expect(r.stdout.endsWith('\n')).toBe(true);
-  });
 
-  it('exits quietly when stdout is closed early (EPIPE, as with `| head`)', async () => {
-    const r = await cli(['generate', 'hi', '-m', models.mamba, '-n', '10000000', '--no-eos'], {
-      onStdout: (_s, child) => child.stdout!.destroy(),
+    it(`exits quietly when stdout is closed early (${mode}; EPIPE, as with \`| head\`)`, async () => {
+      const r = await cli(['generate', 'hi', '-m', models.mamba, '-n', '10000000', '--no-eos'], {
+        env,
+        onStdout: (_s, child) => child.stdout!.destroy(),
+      });
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe('');
     });
-    expect(r.code).toBe(0);
-    expect(r.stderr).toBe('');
-  });
+  }
 });

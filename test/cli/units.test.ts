@@ -1,5 +1,10 @@
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { formatEval, runsInline } from '../../src/cli/host.js';
+import { INLINE_MAX_WEIGHT_BYTES, type Job } from '../../src/cli/protocol.js';
 import { UsageError, collect, list, nonNegativeInt, nonNegativeNumber, positiveInt, probability } from '../../src/cli/args.js';
 import { humanBytes, humanCount, markdownTable, table } from '../../src/cli/format.js';
 import { LOAD_BAR_MIN_BYTES, ProgressBars } from '../../src/cli/progress.js';
@@ -66,5 +71,43 @@ describe('progress bars', () => {
     const notTty = fakeTerminal();
     new ProgressBars(notTty.stream, false).load('model.safetensors', 0, LOAD_BAR_MIN_BYTES * 4);
     expect(notTty.output()).toBe('');
+  });
+});
+
+describe('where a job runs', () => {
+  const job = (model?: string): Job => ({ command: 'info', load: { ...(model !== undefined ? { model } : {}), backend: 'auto', dtype: 'f32' } });
+
+  it('small models and the default model on the main thread, large ones in a worker, MAMBA_EDGE_CLI_WORKER overrides', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mamba-edge-inline-'));
+    try {
+      const small = join(dir, 'small');
+      const large = join(dir, 'large');
+      for (const d of [small, large]) {
+        mkdirSync(d);
+        writeFileSync(join(d, 'config.json'), '{}');
+        writeFileSync(join(d, 'model.safetensors'), '');
+      }
+      truncateSync(join(small, 'model.safetensors'), 1024 * 1024);
+      truncateSync(join(large, 'model.safetensors'), INLINE_MAX_WEIGHT_BYTES + 1); // sparse: no disk used
+      expect(runsInline(job(), {})).toBe(true);
+      expect(runsInline(job(small), {})).toBe(true);
+      expect(runsInline(job(large), {})).toBe(false);
+      expect(runsInline(job(join(dir, 'missing')), {})).toBe(true); // loading reports the error at once
+      expect(runsInline(job(small), { MAMBA_EDGE_CLI_WORKER: '1' })).toBe(false);
+      expect(runsInline(job(), { MAMBA_EDGE_CLI_WORKER: '1' })).toBe(false);
+      expect(runsInline(job(large), { MAMBA_EDGE_CLI_WORKER: '0' })).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('formats an eval report', () => {
+    const text = formatEval({
+      source: 'models/default', file: 'a.txt', fileBytes: 100, backend: 'wasm', threads: 1, dtype: 'f32', fingerprint: 'mamba2-0',
+      tokens: 100, predictedTokens: 99, predictedBytes: 99, nats: 100, bitsPerByte: 1.45734, perplexity: 2.7456, loadMs: 90, evalMs: 1500, tokensPerSec: 66.7,
+    });
+    expect(text).toContain('bits per byte  1.4573\n');
+    expect(text).toContain('perplexity     2.7456 (per token)');
+    expect(text).toContain('time           1.50 s (66.7 tokens/s); load 90.0 ms');
   });
 });
