@@ -39,7 +39,12 @@ export class WorkerPool implements Executor {
     const workers: PoolWorker[] = [];
     try {
       for (let t = 1; t < threads; t++) {
-        const worker = new Worker(KERNEL_WORKER_SOURCE, { eval: true, name: `mamba-edge kernel ${t}` });
+        const worker = new Worker(KERNEL_WORKER_SOURCE, {
+          eval: true,
+          name: `mamba-edge kernel ${t}`,
+          // The parent's flags (e.g. --input-type=module) would make Node misread the CommonJS bundle.
+          execArgv: [],
+        });
         const api = Comlink.wrap<KernelWorkerApi>(nodeEndpoint(worker));
         const pw: PoolWorker = { worker, api, serving: Promise.resolve(), exited: null };
         worker.on('exit', (code) => { pw.exited = `kernel worker ${t} exited with code ${code}`; });

@@ -11,7 +11,7 @@ import { ConfigReader } from '../formats/hf-config.js';
 import { architectureFor } from '../models/registry.js';
 import type { TensorSpec } from '../models/graph.js';
 import { selectBackend } from '../backends/registry.js';
-import type { Backend, WeightDType } from '../backends/backend.js';
+import { numel, type Backend, type WeightDType } from '../backends/backend.js';
 import { createTokenizer } from '../tokenizer/index.js';
 import { Hasher } from './fingerprint.js';
 import { ModelImpl, activationBytes } from './model.js';
@@ -91,7 +91,23 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
   const cfg = graph.parseConfig(reader);
   const specs = graph.tensors(cfg);
 
-  const backend = await selectBackend(opts.backend ?? 'auto', { ops: graph.requiredOps, dtype }, { threads: opts.threads });
+  // The least these weights can take in this dtype (a backend may store some q8_0 matrices as
+  // f16): enough to refuse an oversized model before reading a byte of it.
+  const leastBytesPer = { f32: 4, f16: 2, q8_0: 34 / 32 }[dtype];
+  const leastWeightBytes = specs.reduce((n, s) => n + numel(s.shape) * (s.matrix ? leastBytesPer : 4), 0);
+  if (opts.maxMemoryBytes !== undefined && leastWeightBytes > opts.maxMemoryBytes) {
+    throw fail('E_MEMORY', `the model's weights alone need at least ${Math.ceil(leastWeightBytes)} bytes in ${dtype}, more than maxMemoryBytes = ${opts.maxMemoryBytes}`, { field: 'maxMemoryBytes' });
+  }
+
+  // Start the backend (a worker pool takes tens of milliseconds) while the weights are read.
+  const weightsRead = readSafetensorsWeights(files, { signal: opts.signal, onProgress: opts.onProgress });
+  let backend: Backend;
+  try {
+    backend = await selectBackend(opts.backend ?? 'auto', { ops: graph.requiredOps, dtype }, { threads: opts.threads });
+  } catch (e) {
+    weightsRead.catch(() => undefined);
+    throw e;
+  }
   try {
     const matrixDType: WeightDType = dtype;
     const weightBytes = specs.reduce((n, s) => n + backend.bytesFor(s.shape, s.matrix ? matrixDType : 'f32'), 0);
@@ -106,7 +122,7 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
       throw fail('E_MEMORY', `the model needs ${weightBytes + stateBytes + working} bytes (weights ${weightBytes}, one session's state ${stateBytes}, prefill working memory ${working}), more than maxMemoryBytes = ${opts.maxMemoryBytes}`, { field: 'maxMemoryBytes' });
     }
 
-    const weights = await readSafetensorsWeights(files, { signal: opts.signal, onProgress: opts.onProgress });
+    const weights = await weightsRead;
     const warnings = matchTensors(specs, weights.tensors, graph.ignorable?.(cfg) ?? []);
     throwIfAborted(opts.signal, 'loadModel');
 
@@ -130,6 +146,7 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
       parameters, weightBytes, maxMemoryBytes: opts.maxMemoryBytes,
     });
   } catch (e) {
+    weightsRead.catch(() => undefined); // refused before the read finished: its outcome no longer matters
     await backend.dispose();
     throw e;
   }

@@ -12,7 +12,7 @@ import type { LoadSpec } from './protocol.js';
 import type { BackendChoice, LoadDType } from '../api/types.js';
 
 export const BACKENDS: readonly BackendChoice[] = ['auto', 'reference', 'wasm', 'webgpu', 'cuda'];
-export const DTYPES: readonly LoadDType[] = ['f32', 'f16'];
+export const DTYPES: readonly LoadDType[] = ['f32', 'f16', 'q8_0'];
 
 /** The version in mamba-edge's package.json (found from this file in src/cli/ or dist/). */
 export function packageVersion(): string {
