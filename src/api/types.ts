@@ -50,7 +50,8 @@ export interface LoadOptions {
  */
 export type ModelSource = string | Record<string, Uint8Array | ArrayBuffer> | Map<string, Uint8Array | ArrayBuffer>;
 
-export type Architecture = 'mamba' | 'mamba2';
+/** 'rnn' | 'lstm' | 'gru' | 's4d': the lineage (docs/lineage.md). */
+export type Architecture = 'mamba' | 'mamba2' | 'rnn' | 'lstm' | 'gru' | 's4d';
 
 export interface ModelConfig {
   architecture: Architecture;

@@ -35,6 +35,11 @@ export const OP_NAMES = [
   'selectiveScanStep',
   'ssdChunkScan',
   'ssdStep',
+  'recurrentScan',
+  'recurrentScanStep',
+  'ltiScan',
+  'ltiScanStep',
+  'glu',
 ] as const;
 export type OpName = (typeof OP_NAMES)[number];
 
@@ -102,6 +107,61 @@ export interface Conv1dArgs {
   silu: boolean;
 }
 
+/** The cells of torch.nn.RNN (tanh / relu), nn.LSTM and nn.GRU. */
+export type RecurrentCell = 'rnn_tanh' | 'rnn_relu' | 'lstm' | 'gru';
+
+/** Gate blocks per cell in weight_ih / weight_hh rows (torch order: LSTM i,f,g,o; GRU r,z,n). */
+export function gatesOf(cell: RecurrentCell): number {
+  return cell === 'lstm' ? 4 : cell === 'gru' ? 3 : 1;
+}
+
+/**
+ * One layer of torch.nn.RNN / LSTM / GRU over T tokens (lineage models, src/models/rnn.ts).
+ * The input projection of every token is done beforehand by `matmul` (xg = x·W_ihᵀ + b_ih);
+ * the op runs the sequential part: for t = 0..T−1, g = xg_t + W_hh·h + b_hh, then the cell:
+ *   rnn:  h = act(g)
+ *   lstm: i,f,g,o = σ,σ,tanh,σ of the 4 blocks; c = f⊙c + i⊙g; h̃ = o⊙tanh(c); h = W_hr·h̃ (or h̃)
+ *   gru:  r,z = σ(blocks 0,1); n = tanh(xg_n + r⊙(W_hn·h + b_hn)); h = (1−z)⊙n + z⊙h
+ * → y [B, T, R], the h of every step.
+ */
+export interface RecurrentScanArgs {
+  cell: RecurrentCell;
+  /** x·W_ihᵀ + b_ih for every token: [B, T, G·H] (G = gatesOf(cell)). */
+  xg: Tensor;
+  /** W_hh: [G·H, R] in any weight dtype the backend's matmul takes (R = the LSTM's proj_size, else H). */
+  wHH: Tensor;
+  /** b_hh: [G·H], or null for bias=False. */
+  bHH: Tensor | null;
+  /** LSTM projection W_hr: [R, H] (any matmul dtype); null without proj_size. */
+  wHR: Tensor | null;
+  /** h: [B, R], read and written in place. */
+  h: Tensor;
+  /** LSTM cell state c: [B, H], read and written in place; null for rnn and gru. */
+  c: Tensor | null;
+}
+
+/**
+ * S4D's linear time-invariant diagonal SSM (state-spaces/s4 `models/s4/s4d.py`), in recurrent form,
+ * per channel h and complex mode m (zero-order hold: dA = exp(Δ·A), Cbar = 2·C·(exp(Δ·A) − 1)/A):
+ *   s_m ← dA_m · s_m + x_t;   y_t = Re(Σ_m Cbar_m · s_m) + D·x_t;   y_t ← gelu(y_t) if `gelu`
+ * which equals the causal convolution y = K ∗ x + D·x with K[k] = Re(Σ_m Cbar_m · dA_m^k).
+ * Complex arrays are planar: [H, 2, M] = the M real parts, then the M imaginary parts.
+ */
+export interface LtiScanArgs {
+  /** u: [B, T, H]. */
+  x: Tensor;
+  /** dA = exp(Δ·A): [H, 2, M] (|dA| < 1). */
+  dA: Tensor;
+  /** Cbar = 2·C·(dA − 1)/A: [H, 2, M]. */
+  C: Tensor;
+  /** D skip: [H]. */
+  D: Tensor;
+  /** s: [B, H, 2, M], read and written in place. */
+  state: Tensor;
+  /** Apply the exact (erf) GELU to the output, as S4D's activation does. */
+  gelu: boolean;
+}
+
 export interface Backend {
   readonly name: BackendName;
   readonly info: BackendInfo;
@@ -149,6 +209,14 @@ export interface Backend {
   /** → y [B, T, H·P]. */
   ssdChunkScan(args: SsdScanArgs): Tensor;
   ssdStep(args: SsdScanArgs): Tensor;
+  /** → y [B, T, R] (R = proj size or H). */
+  recurrentScan(args: RecurrentScanArgs): Tensor;
+  recurrentScanStep(args: RecurrentScanArgs): Tensor;
+  /** → y [B, T, H]. */
+  ltiScan(args: LtiScanArgs): Tensor;
+  ltiScanStep(args: LtiScanArgs): Tensor;
+  /** y = a ⊙ σ(gate), same shape (torch nn.GLU on the halves; the gated SSM's output gate). */
+  glu(a: Tensor, gate: Tensor): Tensor;
 }
 
 export function numel(shape: readonly number[]): number {

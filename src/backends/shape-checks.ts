@@ -3,7 +3,9 @@
  * same way (E_SHAPE naming the op and the operand) instead of reading out of bounds.
  */
 import { fail } from '../errors.js';
-import { numel, type Conv1dArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor } from './backend.js';
+import {
+  gatesOf, numel, type Conv1dArgs, type LtiScanArgs, type RecurrentScanArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor,
+} from './backend.js';
 
 function expectShape(op: string, operand: string, t: Tensor, expected: readonly number[]): void {
   if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i])) {
@@ -76,4 +78,48 @@ export function checkSsdScan(a: SsdScanArgs): {
   expectShape('ssdScan', 'C', a.C, [batch, seq, G * N]);
   expectShape('ssdScan', 'state', a.state, [batch, H, P, N]);
   return { batch, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G };
+}
+
+export function checkRecurrentScan(a: RecurrentScanArgs): { batch: number; seq: number; hidden: number; out: number; gates: number } {
+  const op = 'recurrentScan';
+  if (a.cell !== 'rnn_tanh' && a.cell !== 'rnn_relu' && a.cell !== 'lstm' && a.cell !== 'gru') {
+    throw fail('E_ARGUMENT', `${op}: unknown cell ${JSON.stringify(a.cell)}`, { field: 'cell' });
+  }
+  const gates = gatesOf(a.cell);
+  if (a.xg.shape.length !== 3) throw fail('E_SHAPE', `${op}: xg must be [B, T, G·H], got [${a.xg.shape}]`, { field: 'xg' });
+  if (a.wHH.shape.length !== 2) throw fail('E_SHAPE', `${op}: wHH must be [G·H, R], got [${a.wHH.shape}]`, { field: 'wHH' });
+  const [batch, seq, gh] = a.xg.shape;
+  if (gh % gates !== 0) throw fail('E_SHAPE', `${op}: xg width ${gh} is not ${gates} gate blocks`, { field: 'xg' });
+  const hidden = gh / gates;
+  const out = a.wHH.shape[1];
+  expectShape(op, 'wHH', a.wHH, [gh, out]);
+  if (a.bHH) expectShape(op, 'bHH', a.bHH, [gh]);
+  if (a.wHR) {
+    if (a.cell !== 'lstm') throw fail('E_ARGUMENT', `${op}: a projection (wHR) exists only for the lstm cell`, { field: 'wHR' });
+    expectShape(op, 'wHR', a.wHR, [out, hidden]);
+  } else if (out !== hidden) {
+    throw fail('E_SHAPE', `${op}: wHH [${a.wHH.shape}] must be [${gh}, ${hidden}] without a projection`, { field: 'wHH' });
+  }
+  expectShape(op, 'h', a.h, [batch, out]);
+  if (a.cell === 'lstm') {
+    if (!a.c) throw fail('E_ARGUMENT', `${op}: the lstm cell needs its cell state c`, { field: 'c' });
+    expectShape(op, 'c', a.c, [batch, hidden]);
+  } else if (a.c) {
+    throw fail('E_ARGUMENT', `${op}: only the lstm cell carries a cell state c`, { field: 'c' });
+  }
+  return { batch, seq, hidden, out, gates };
+}
+
+export function checkLtiScan(a: LtiScanArgs): { batch: number; seq: number; channels: number; modes: number } {
+  const op = 'ltiScan';
+  if (a.x.shape.length !== 3) throw fail('E_SHAPE', `${op}: x must be [B, T, H], got [${a.x.shape}]`, { field: 'x' });
+  const [batch, seq, channels] = a.x.shape;
+  if (a.dA.shape.length !== 3 || a.dA.shape[0] !== channels || a.dA.shape[1] !== 2) {
+    throw fail('E_SHAPE', `${op}: dA has shape [${a.dA.shape}], expected [${channels}, 2, M]`, { field: 'dA' });
+  }
+  const modes = a.dA.shape[2];
+  expectShape(op, 'C', a.C, [channels, 2, modes]);
+  expectShape(op, 'D', a.D, [channels]);
+  expectShape(op, 'state', a.state, [batch, channels, 2, modes]);
+  return { batch, seq, channels, modes };
 }

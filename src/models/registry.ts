@@ -4,10 +4,16 @@ import type { ModelGraph } from './graph.js';
 import { residualStack } from './architecture.js';
 import { mamba } from './mamba.js';
 import { mamba2 } from './mamba2.js';
+import { recurrentGraph } from './rnn.js';
+import { s4dGraph } from './s4d.js';
 
 const GRAPHS: Record<string, ModelGraph<any, any>> = {
   mamba: residualStack(mamba),
   mamba2: residualStack(mamba2),
+  rnn: recurrentGraph('rnn'),
+  lstm: recurrentGraph('lstm'),
+  gru: recurrentGraph('gru'),
+  s4d: s4dGraph,
 };
 
 export const SUPPORTED_MODEL_TYPES = Object.keys(GRAPHS);

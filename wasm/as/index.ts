@@ -6,3 +6,4 @@ export { rmsNorm, gatedRmsNorm, add, vexp, vsoftplus, vsilu } from './norm';
 export { conv1dCausal } from './conv';
 export { selectiveScan } from './scan';
 export { ssdChunkScan, ssdStep } from './ssd';
+export { recurrentCell, ltiScan, glu } from './recurrent';

@@ -11,9 +11,12 @@ import { fail } from '../../errors.js';
 import { f16ToF32, f32ToF16, bf16ToF32, f32ToBf16 } from '../../formats/half.js';
 import {
   OP_NAMES, numel,
-  type Backend, type Conv1dArgs, type OpName, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
+  type Backend, type Conv1dArgs, type LtiScanArgs, type OpName, type RecurrentScanArgs, type SelectiveScanArgs, type SsdScanArgs,
+  type Tensor, type WeightDType,
 } from '../backend.js';
-import { checkConv1d, checkSelectiveScan, checkSsdScan, checkMatmul, checkSameShape, checkRowWeight } from '../shape-checks.js';
+import {
+  checkConv1d, checkSelectiveScan, checkSsdScan, checkMatmul, checkSameShape, checkRowWeight, checkLtiScan, checkRecurrentScan,
+} from '../shape-checks.js';
 
 class RefTensor implements Tensor {
   constructor(
@@ -54,6 +57,37 @@ export function softplus(x: number): number {
 
 export function silu(x: number): number {
   return x / (1 + Math.exp(-x));
+}
+
+export function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/**
+ * erfc to ~1e-14 relative, without cancellation in either tail: the Maclaurin series of erf
+ * below 3, erfc's continued fraction above, erfc(−x) = 2 − erfc(x).
+ */
+export function erfc(x: number): number {
+  if (Number.isNaN(x)) return x;
+  if (x < 0) return 2 - erfc(-x);
+  if (x < 3) {
+    let term = x, sum = x;
+    for (let n = 1; n < 200 && Math.abs(term) > 1e-17 * sum; n++) {
+      term *= (-x * x) / n;
+      sum += term / (2 * n + 1);
+    }
+    return 1 - (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  if (x > 27) return 0;
+  // erfc(x) = exp(−x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + …)))))
+  let f = x;
+  for (let k = 60; k >= 1; k--) f = x + k / 2 / f;
+  return Math.exp(-x * x) / Math.sqrt(Math.PI) / f;
+}
+
+/** torch.nn.GELU() (approximate='none'): x·Φ(x) = x/2 · erfc(−x/√2). */
+export function gelu(x: number): number {
+  return 0.5 * x * erfc(-x / Math.SQRT2);
 }
 
 const SUPPORTED: ReadonlySet<OpName> = new Set(OP_NAMES);
@@ -293,6 +327,7 @@ export class ReferenceBackend implements Backend {
     const y = new Float32Array(batch * seq * H * P);
     const delta = new Float64Array(L);
     const acum = new Float64Array(L);
+    const weight = new Float64Array(L);
     const CB = new Float64Array(L * L);
     for (let b = 0; b < batch; b++) {
       for (let hd = 0; hd < H; hd++) {
@@ -327,10 +362,13 @@ export class ReferenceBackend implements Backend {
             }
           }
           const total = acum[len - 1];
+          // weight[s] = exp(a_L − a_s)·Δ_s: how much token s still contributes at the chunk's end
+          for (let s = 0; s < len; s++) weight[s] = Math.exp(total - acum[s]) * delta[s];
+          const carry = Math.exp(total);
           for (let p = 0; p < P; p++) {
             for (let n = 0; n < N; n++) {
-              let acc = Math.exp(total) * h[hOff + p * N + n];
-              for (let s = 0; s < len; s++) acc += Math.exp(total - acum[s]) * delta[s] * x[xOff(s) + p] * Bm[bOff(s) + n];
+              let acc = carry * h[hOff + p * N + n];
+              for (let s = 0; s < len; s++) acc += weight[s] * x[xOff(s) + p] * Bm[bOff(s) + n];
               h[hOff + p * N + n] = acc;
             }
           }
@@ -368,5 +406,116 @@ export class ReferenceBackend implements Backend {
       }
     }
     return new RefTensor([batch, 1, H * P], 'f32', y);
+  }
+
+  /**
+   * torch.nn.RNN / LSTM / GRU, one layer over T tokens (PyTorch's documented equations; gate
+   * blocks in weight order: LSTM i,f,g,o; GRU r,z,n). xg already holds x·W_ihᵀ + b_ih.
+   */
+  recurrentScan(args: RecurrentScanArgs): Tensor {
+    const { batch, seq, hidden: H, out: R, gates: G } = checkRecurrentScan(args);
+    const xg = f32(args.xg), bHH = args.bHH ? f32(args.bHH) : null;
+    const W = args.wHH as RefTensor, WR = args.wHR as RefTensor | null; // weights may be f16 / bf16
+    const h = f32(args.h), c = args.c ? f32(args.c) : null;
+    const y = new Float32Array(batch * seq * R);
+    const hh = new Float64Array(G * H); //   W_hh·h + b_hh
+    const hNew = new Float64Array(H); //     h (or h̃ before the projection)
+    const scratch = new Float32Array(Math.max(R, H));
+    for (let b = 0; b < batch; b++) {
+      const hb = h.subarray(b * R, (b + 1) * R);
+      for (let t = 0; t < seq; t++) {
+        const row = (b * seq + t) * G * H;
+        for (let r = 0; r < G * H; r++) {
+          const w = weightRow(W, r, R, scratch);
+          let acc = bHH ? bHH[r] : 0;
+          for (let k = 0; k < R; k++) acc += w[k] * hb[k];
+          hh[r] = acc;
+        }
+        const x = (gate: number, j: number) => xg[row + gate * H + j];
+        for (let j = 0; j < H; j++) {
+          switch (args.cell) {
+            case 'rnn_tanh': hNew[j] = Math.tanh(x(0, j) + hh[j]); break;
+            case 'rnn_relu': hNew[j] = Math.max(0, x(0, j) + hh[j]); break;
+            case 'lstm': {
+              const i = sigmoid(x(0, j) + hh[j]);
+              const f = sigmoid(x(1, j) + hh[H + j]);
+              const g = Math.tanh(x(2, j) + hh[2 * H + j]);
+              const o = sigmoid(x(3, j) + hh[3 * H + j]);
+              const cj = f * c![b * H + j] + i * g;
+              c![b * H + j] = cj;
+              hNew[j] = o * Math.tanh(cj);
+              break;
+            }
+            case 'gru': {
+              const r = sigmoid(x(0, j) + hh[j]);
+              const z = sigmoid(x(1, j) + hh[H + j]);
+              const n = Math.tanh(x(2, j) + r * hh[2 * H + j]);
+              hNew[j] = (1 - z) * n + z * hb[j];
+              break;
+            }
+          }
+        }
+        const yOff = (b * seq + t) * R;
+        for (let k = 0; k < R; k++) {
+          if (!WR) { y[yOff + k] = hNew[k]; continue; }
+          const w = weightRow(WR, k, H, scratch);
+          let acc = 0;
+          for (let j = 0; j < H; j++) acc += w[j] * hNew[j];
+          y[yOff + k] = acc;
+        }
+        hb.set(y.subarray(yOff, yOff + R));
+      }
+    }
+    return new RefTensor([batch, seq, R], 'f32', y);
+  }
+
+  recurrentScanStep(args: RecurrentScanArgs): Tensor {
+    if (args.xg.shape[1] !== 1) throw fail('E_SHAPE', `recurrentScanStep takes one token, got T=${args.xg.shape[1]}`);
+    return this.recurrentScan(args);
+  }
+
+  /**
+   * S4D's diagonal LTI SSM in recurrent form (complex s per channel and mode, planar [re | im]):
+   *   s ← dA·s + x;   y = Re(Σ Cbar·s) + D·x;   y ← gelu(y)
+   */
+  ltiScan(args: LtiScanArgs): Tensor {
+    const { batch, seq, channels: H, modes: M } = checkLtiScan(args);
+    const x = f32(args.x), dA = f32(args.dA), C = f32(args.C), D = f32(args.D), s = f32(args.state);
+    const y = new Float32Array(batch * seq * H);
+    for (let b = 0; b < batch; b++) {
+      for (let ch = 0; ch < H; ch++) {
+        const p = ch * 2 * M; //             dA, C row
+        const q = (b * H + ch) * 2 * M; //   state row
+        for (let t = 0; t < seq; t++) {
+          const i = (b * seq + t) * H + ch;
+          const u = x[i];
+          let acc = D[ch] * u;
+          for (let m = 0; m < M; m++) {
+            const ar = dA[p + m], ai = dA[p + M + m];
+            const sr = s[q + m], si = s[q + M + m];
+            const nr = ar * sr - ai * si + u;
+            const ni = ar * si + ai * sr;
+            s[q + m] = nr;
+            s[q + M + m] = ni;
+            acc += C[p + m] * nr - C[p + M + m] * ni;
+          }
+          y[i] = args.gelu ? gelu(acc) : acc;
+        }
+      }
+    }
+    return new RefTensor([batch, seq, H], 'f32', y);
+  }
+
+  ltiScanStep(args: LtiScanArgs): Tensor {
+    if (args.x.shape[1] !== 1) throw fail('E_SHAPE', `ltiScanStep takes one token, got T=${args.x.shape[1]}`);
+    return this.ltiScan(args);
+  }
+
+  glu(a: Tensor, gate: Tensor): Tensor {
+    checkSameShape('glu', a, gate);
+    const as = f32(a), gs = f32(gate);
+    const out = new Float32Array(as.length);
+    for (let i = 0; i < out.length; i++) out[i] = as[i] * sigmoid(gs[i]);
+    return new RefTensor(a.shape, 'f32', out);
   }
 }

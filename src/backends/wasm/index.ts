@@ -7,9 +7,12 @@ import type { BackendInfo } from '../../api/types.js';
 import { fail } from '../../errors.js';
 import {
   OP_NAMES, numel,
-  type Backend, type Conv1dArgs, type OpName, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
+  type Backend, type Conv1dArgs, type LtiScanArgs, type OpName, type RecurrentCell, type RecurrentScanArgs, type SelectiveScanArgs,
+  type SsdScanArgs, type Tensor, type WeightDType,
 } from '../backend.js';
-import { checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
+import {
+  checkConv1d, checkLtiScan, checkMatmul, checkRecurrentScan, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan,
+} from '../shape-checks.js';
 import { Arena, ARENA_BASE, MAX_MEMORY_BYTES, PAGE, type Block } from './arena.js';
 import type { Executor } from './executor.js';
 import { SCRATCH } from './executor.js';
@@ -25,6 +28,8 @@ class WasmTensor implements Tensor {
 }
 
 const SUPPORTED: ReadonlySet<OpName> = new Set(OP_NAMES);
+/** `recurrentCell`'s cell argument (wasm/ABI.md). */
+const CELL_CODE: Record<RecurrentCell, number> = { rnn_tanh: 0, rnn_relu: 1, lstm: 2, gru: 3 };
 const Q8_BLOCK = 32;
 const Q8_BYTES = 34;
 
@@ -248,6 +253,71 @@ export class WasmBackend implements Backend {
       this.ptr(a.x), this.ptr(a.dt), this.ptr(a.dtBias), this.ptr(a.A), this.ptr(a.B), this.ptr(a.C), this.ptr(a.D),
       this.ptr(a.state), out.ptr, batch, H, P, G, N, a.dtMin, a.dtMax,
     ], batch * H, 3 * batch * H * P * N);
+    return out;
+  }
+
+  /**
+   * The time loop runs here, three kernel calls per token: the hidden-to-hidden product
+   * gates = W_hh·h + b_hh (the matmul kernel of W_hh's dtype, split over gate rows), the
+   * pointwise cell (`recurrentCell`, split over units), and for an LSTM with proj_size the
+   * projection h = W_hr·h̃. h is double-buffered (the state tensor and one scratch [B, R]), so
+   * no step overwrites what another thread still reads; each step's h is copied into y.
+   */
+  recurrentScan(a: RecurrentScanArgs): Tensor {
+    const { batch: B, seq: T, hidden: H, out: R, gates: G } = checkRecurrentScan(a);
+    const GH = G * H;
+    const y = this.allocTensor([B, T, R]);
+    const gates = this.allocTensor([B, GH]);
+    const spare = this.allocTensor([B, R]);
+    const hTilde = a.wHR ? this.allocTensor([B, H]) : null;
+    const kHH = this.matmulKernel(a.wHH), kHR = a.wHR ? this.matmulKernel(a.wHR) : null;
+    const cell = CELL_CODE[a.cell];
+    const rowBytes = R * 4;
+    let cur = this.ptr(a.h), next = spare.ptr;
+    for (let t = 0; t < T; t++) {
+      this.exec.run(kHH, [cur, this.ptr(a.wHH), this.ptr(a.bHH), gates.ptr, B, R, GH], GH, B * R * GH);
+      this.exec.run('recurrentCell', [
+        this.ptr(a.xg) + t * GH * 4, T * GH * 4, gates.ptr, cur, this.ptr(a.c), hTilde ? hTilde.ptr : next, H, cell,
+      ], B * H, 16 * B * H);
+      if (hTilde) this.exec.run(kHR!, [hTilde.ptr, this.ptr(a.wHR), 0, next, B, H, R], R, B * H * R);
+      const bytes = new Uint8Array(this.memory.buffer);
+      for (let b = 0; b < B; b++) bytes.copyWithin(y.ptr + (b * T + t) * rowBytes, next + b * rowBytes, next + (b + 1) * rowBytes);
+      [cur, next] = [next, cur];
+    }
+    if (cur !== this.ptr(a.h)) new Uint8Array(this.memory.buffer).copyWithin(this.ptr(a.h), cur, cur + B * rowBytes);
+    this.free(gates, spare, hTilde);
+    return y;
+  }
+
+  private matmulKernel(w: Tensor): 'matmul_f32' | 'matmul_f16' | 'matmul_q8_0' {
+    if (w.dtype === 'f32' || w.dtype === 'f16' || w.dtype === 'q8_0') return `matmul_${w.dtype}`;
+    throw fail('E_DTYPE', `the wasm backend has no matmul for ${w.dtype} weights`);
+  }
+
+  recurrentScanStep(a: RecurrentScanArgs): Tensor {
+    if (a.xg.shape[1] !== 1) throw fail('E_SHAPE', `recurrentScanStep takes one token, got T=${a.xg.shape[1]}`);
+    return this.recurrentScan(a);
+  }
+
+  ltiScan(a: LtiScanArgs): Tensor {
+    const { batch, seq, channels: H, modes: M } = checkLtiScan(a);
+    const out = this.allocTensor([batch, seq, H]);
+    this.exec.run('ltiScan', [
+      this.ptr(a.x), this.ptr(a.dA), this.ptr(a.C), this.ptr(a.D), this.ptr(a.state), out.ptr, batch, seq, H, M, a.gelu ? 1 : 0,
+    ], batch * H, 8 * batch * seq * H * M);
+    return out;
+  }
+
+  ltiScanStep(a: LtiScanArgs): Tensor {
+    if (a.x.shape[1] !== 1) throw fail('E_SHAPE', `ltiScanStep takes one token, got T=${a.x.shape[1]}`);
+    return this.ltiScan(a);
+  }
+
+  glu(a: Tensor, gate: Tensor): Tensor {
+    checkSameShape('glu', a, gate);
+    const out = this.allocTensor(a.shape);
+    const n = numel(a.shape);
+    this.exec.run('glu', [this.ptr(a), this.ptr(gate), out.ptr], n, 4 * n);
     return out;
   }
 }

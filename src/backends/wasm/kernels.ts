@@ -11,7 +11,8 @@ export type KernelName =
   | 'matmul_f32' | 'matmul_f16' | 'matmul_q8_0'
   | 'embed_f32' | 'embed_f16' | 'embed_q8_0'
   | 'quantize_q8_0' | 'f32_to_f16'
-  | 'rmsNorm' | 'gatedRmsNorm' | 'add' | 'conv1dCausal' | 'selectiveScan' | 'ssdChunkScan' | 'ssdStep';
+  | 'rmsNorm' | 'gatedRmsNorm' | 'add' | 'conv1dCausal' | 'selectiveScan' | 'ssdChunkScan' | 'ssdStep'
+  | 'recurrentCell' | 'ltiScan' | 'glu';
 
 export type KernelFn = (...args: number[]) => void;
 export type KernelTable = Record<KernelName, KernelFn>;

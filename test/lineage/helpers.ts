@@ -1,0 +1,43 @@
+/**
+ * Small test helpers of the lineage suites (test/backends/op-suite.ts exports only
+ * `expectClose`, which the suites import from there).
+ */
+
+/** A seeded source of test data (xorshift32; reproducible across runs and machines). */
+export function seeded(seed: number) {
+  let s = (seed * 2654435761) >>> 0 || 1;
+  const u32 = () => {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    return s;
+  };
+  const unit = () => u32() / 4294967296; // [0, 1)
+  const next = () => 2 * unit() - 1; //     [−1, 1)
+  return { unit, next, array: (n: number, scale = 1) => Float32Array.from({ length: n }, () => next() * scale) };
+}
+
+/** [t0, len] of each consecutive piece of a sequence split into `lens`. */
+export function splitTime(lens: number[]): [number, number][] {
+  const out: [number, number][] = [];
+  let t0 = 0;
+  for (const len of lens) { out.push([t0, len]); t0 += len; }
+  return out;
+}
+
+/** Tokens [t0, t0 + len) of every row of a [B, T, C] array, as a [B, len, C] array. */
+export function timeRows(data: Float32Array, B: number, T: number, C: number, t0: number, len: number): Float32Array {
+  const out = new Float32Array(B * len * C);
+  for (let b = 0; b < B; b++) out.set(data.subarray((b * T + t0) * C, (b * T + t0 + len) * C), b * len * C);
+  return out;
+}
+
+/** The inverse: [B, len_i, C] pieces in time order → [B, Σ len_i, C]. */
+export function concatRows(parts: Float32Array[], B: number, lens: number[], C: number): Float32Array {
+  const T = lens.reduce((a, b) => a + b, 0);
+  const out = new Float32Array(B * T * C);
+  splitTime(lens).forEach(([t0, len], i) => {
+    for (let b = 0; b < B; b++) out.set(parts[i].subarray(b * len * C, (b + 1) * len * C), (b * T + t0) * C);
+  });
+  return out;
+}
