@@ -11,7 +11,7 @@
  * prompt evaluated up to the first generated token (so prefill time = time to first token),
  * decode = the next gen-tokens tokens, each one evaluation + one greedy sample.
  */
-import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
+import { getLlama, LlamaLogLevel, type Token } from 'node-llama-cpp';
 import { seededRandom } from '../../src/cli/measure.js';
 
 export interface PeerResult {
@@ -43,11 +43,11 @@ export async function runLlama(o: { gguf: string; threads: number; promptTokens:
   const model = await llama.loadModel({ modelPath: o.gguf, useMmap: false, gpuLayers: 0 });
   const loadMs = performance.now() - t0;
   sample();
-  const V = o.vocabSize ?? model.tokens.nTokens ?? 50280;
+  const V = o.vocabSize ?? 50280;
   const ctxSize = Math.max(256, Math.ceil((o.promptTokens + o.genTokens + 16) / 256) * 256);
   const context = await model.createContext({ contextSize: ctxSize, batchSize: Math.min(512, o.promptTokens), threads: o.threads, sequences: 1 });
   const seq = context.getSequence();
-  const ids = promptIds(o.promptTokens, V);
+  const ids = promptIds(o.promptTokens, V) as Token[];
   try {
     if (o.warmup ?? true) {
       let n = 0;
@@ -88,9 +88,9 @@ export async function runLlama(o: { gguf: string; threads: number; promptTokens:
 }
 
 async function version(): Promise<string> {
-  const { createRequire } = await import('node:module');
+  const { readFileSync } = await import('node:fs');
   try {
-    return (createRequire(import.meta.url)('node-llama-cpp/package.json') as { version: string }).version;
+    return (JSON.parse(readFileSync(new URL('./node_modules/node-llama-cpp/package.json', import.meta.url), 'utf8')) as { version: string }).version;
   } catch {
     return '?';
   }

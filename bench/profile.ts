@@ -1,0 +1,124 @@
+/**
+ * Where mamba-edge's wasm backend spends a decode step (and a prefill): wraps the backend's
+ * Executor so every kernel call is timed on the calling thread (with threads > 1 that is the
+ * coordinator's share plus its wait at the barrier, i.e. the op's wall time). Bench-only:
+ * nothing in src/ changes. Matmuls are keyed by shape, so the lm_head and each projection
+ * show separately; "outside kernels" is the step's wall time not spent in any kernel call
+ * (JavaScript: graph, allocation, reading logits, argmax, the event loop).
+ *
+ *   node --import tsx bench/profile.ts --model DIR [--threads 1] [--dtype f32] [--prompt-tokens 512] [--gen-tokens 64] [--json]
+ */
+import { loadModel } from '../src/node.js';
+import { argmax, seededRandom } from '../src/cli/measure.js';
+import type { LoadDType } from '../src/api/types.js';
+
+interface Executor { threads: number; run(kernel: string, args: number[], n: number, work?: number): void }
+interface Acc { ms: number; calls: number; bytes: number; shared: number }
+
+export interface ProfileRow { op: string; msPerToken: number; share: number; callsPerToken: number; gbPerSec?: number }
+export interface ProfileResult {
+  model: string;
+  threads: number;
+  dtype: string;
+  decode: { tokensPerSec: number; msPerToken: number; rows: ProfileRow[] };
+  prefill: { tokensPerSec: number; promptTokens: number; rows: ProfileRow[] };
+}
+
+const W_BYTES: Record<string, number> = { matmul_f32: 4, matmul_f16: 2, matmul_q8_0: 34 / 32 };
+
+function keyOf(kernel: string, args: number[]): { key: string; bytes: number } {
+  if (kernel.startsWith('matmul_')) {
+    const [, , , , rows, K, M] = args;
+    return { key: `${kernel} ${K}→${M}${rows > 1 ? '' : ''}`, bytes: K * M * W_BYTES[kernel] };
+  }
+  return { key: kernel, bytes: 0 };
+}
+
+function rowsOf(acc: Map<string, Acc>, totalMs: number, tokens: number): ProfileRow[] {
+  const kernelMs = [...acc.values()].reduce((s, a) => s + a.ms, 0);
+  const rows: ProfileRow[] = [...acc.entries()].map(([op, a]) => ({
+    op,
+    msPerToken: a.ms / tokens,
+    share: a.ms / totalMs,
+    callsPerToken: a.calls / tokens,
+    ...(a.bytes ? { gbPerSec: a.bytes / (a.ms / 1000) / 1e9 } : {}),
+  }));
+  rows.sort((x, y) => y.msPerToken - x.msPerToken);
+  rows.push({ op: 'outside kernels (JS)', msPerToken: (totalMs - kernelMs) / tokens, share: (totalMs - kernelMs) / totalMs, callsPerToken: 0 });
+  return rows;
+}
+
+export async function profile(o: { model: string; threads: number; dtype: LoadDType; promptTokens: number; genTokens: number }): Promise<ProfileResult> {
+  const model = await loadModel(o.model, { backend: 'wasm', threads: o.threads, dtype: o.dtype });
+  try {
+    const backend = (model as unknown as { parts: { backend: { exec: Executor } } }).parts.backend;
+    const exec = backend.exec;
+    const run = exec.run.bind(exec);
+    let acc = new Map<string, Acc>();
+    exec.run = (kernel, args, n, work) => {
+      const t0 = performance.now();
+      run(kernel, args, n, work);
+      const ms = performance.now() - t0;
+      const { key, bytes } = keyOf(kernel, args);
+      let a = acc.get(key);
+      if (!a) acc.set(key, (a = { ms: 0, calls: 0, bytes: 0, shared: 0 }));
+      a.ms += ms;
+      a.calls += 1;
+      a.bytes += bytes;
+    };
+    const rand = seededRandom(1);
+    const ids = Array.from({ length: o.promptTokens }, () => Math.floor(rand() * model.config.vocabSize));
+    // warm-up (JIT), as the bench does
+    const w = model.createSession();
+    await w.prefill(ids.slice(0, 4));
+    await w.step(ids[0]);
+    await w.dispose();
+
+    const s = model.createSession();
+    acc = new Map();
+    let t0 = performance.now();
+    let logits = await s.prefill(ids);
+    const prefillMs = performance.now() - t0;
+    const prefillRows = rowsOf(acc, prefillMs, o.promptTokens);
+    acc = new Map();
+    t0 = performance.now();
+    for (let i = 0; i < o.genTokens; i++) logits = await s.step(argmax(logits));
+    const decodeMs = performance.now() - t0;
+    await s.dispose();
+    return {
+      model: model.info.architecture,
+      threads: model.backendInfo.threads,
+      dtype: o.dtype,
+      decode: { tokensPerSec: (o.genTokens * 1000) / decodeMs, msPerToken: decodeMs / o.genTokens, rows: rowsOf(acc, decodeMs, o.genTokens) },
+      prefill: { tokensPerSec: (o.promptTokens * 1000) / prefillMs, promptTokens: o.promptTokens, rows: prefillRows },
+    };
+  } finally {
+    await model.dispose();
+  }
+}
+
+export function formatProfile(r: ProfileResult, top = 12): string {
+  const lines = [`${r.model} wasm ${r.dtype} threads ${r.threads}: decode ${r.decode.tokensPerSec.toFixed(1)} tok/s (${r.decode.msPerToken.toFixed(2)} ms/token), prefill ${r.prefill.tokensPerSec.toFixed(0)} tok/s`];
+  const fmt = (rows: ProfileRow[], unit: string) => rows.slice(0, top).map((x) =>
+    `  ${x.op.padEnd(28)} ${(x.msPerToken * (unit === 'µs' ? 1000 : 1)).toFixed(unit === 'µs' ? 0 : 3).padStart(8)} ${unit}/tok ${(100 * x.share).toFixed(1).padStart(5)}%  ${x.callsPerToken ? `${x.callsPerToken.toFixed(0).padStart(4)} calls` : '          '}${x.gbPerSec ? `  ${x.gbPerSec.toFixed(1)} GB/s` : ''}`);
+  lines.push(' decode:', ...fmt(r.decode.rows, 'µs'), ' prefill:', ...fmt(r.prefill.rows, 'µs'));
+  return lines.join('\n');
+}
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
+}
+
+if (process.argv[1]?.endsWith('profile.ts')) {
+  profile({
+    model: arg('model', ''),
+    threads: Number(arg('threads', '1')),
+    dtype: arg('dtype', 'f32') as LoadDType,
+    promptTokens: Number(arg('prompt-tokens', '512')),
+    genTokens: Number(arg('gen-tokens', '64')),
+  }).then((r) => {
+    process.stdout.write(process.argv.includes('--json') ? `${JSON.stringify(r)}\n` : `${formatProfile(r)}\n`);
+    process.exit(0);
+  }, (e) => { console.error(e); process.exit(1); });
+}
