@@ -83,3 +83,26 @@ export function yieldToEventLoop(): Promise<void> {
   }
   return new Promise((r) => setTimeout(r, 0));
 }
+
+/** A generation's text as a web ReadableStream; cancelling the stream aborts `controller`. */
+export function textStream(generation: AsyncIterable<{ text: string }>, controller: AbortController): ReadableStream<string> {
+  const iterator = generation[Symbol.asyncIterator]();
+  return new ReadableStream<string>({
+    async pull(stream) {
+      for (;;) {
+        let r: IteratorResult<{ text: string }>;
+        try {
+          r = await iterator.next();
+        } catch (e) {
+          stream.error(e);
+          return;
+        }
+        if (r.done) { stream.close(); return; }
+        if (r.value.text) { stream.enqueue(r.value.text); return; }
+      }
+    },
+    cancel(reason) {
+      controller.abort(reason);
+    },
+  });
+}

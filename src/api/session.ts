@@ -13,7 +13,7 @@ import { Rng, sampleToken, validateSamplerParams, type SamplerParams } from './s
 import { StopMatcher } from './stop.js';
 import { createStreamDecoder, type StreamDecoder } from '../tokenizer/stream-decoder.js';
 import { decodeState, encodeState } from './state-blob.js';
-import { AsyncQueue, anySignal, yieldToEventLoop } from './async-queue.js';
+import { AsyncQueue, anySignal, textStream, yieldToEventLoop } from './async-queue.js';
 import type { ModelImpl } from './model.js';
 
 interface GenerationPlan extends SamplerParams {
@@ -242,25 +242,7 @@ export class SessionImpl implements Session {
    */
   generateStream(prompt: string | number[], opts: GenerateOptions = {}): ReadableStream<string> {
     const internal = new AbortController();
-    const iterator = this.startGeneration(prompt, opts, internal)[Symbol.asyncIterator]();
-    return new ReadableStream<string>({
-      async pull(controller) {
-        for (;;) {
-          let r: IteratorResult<GeneratedToken>;
-          try {
-            r = await iterator.next();
-          } catch (e) {
-            controller.error(e);
-            return;
-          }
-          if (r.done) { controller.close(); return; }
-          if (r.value.text) { controller.enqueue(r.value.text); return; }
-        }
-      },
-      cancel(reason) {
-        internal.abort(reason);
-      },
-    });
+    return textStream(this.startGeneration(prompt, opts, internal), internal);
   }
 
   /**

@@ -12,7 +12,7 @@ import type {
   PrefillOptions, Session, SessionOptions, Tokenizer,
 } from '../api/types.js';
 import { fail, throwIfAborted } from '../errors.js';
-import { AsyncQueue } from '../api/async-queue.js';
+import { AsyncQueue, textStream } from '../api/async-queue.js';
 import { validateSamplerParams } from '../api/sampler.js';
 import { StopMatcher } from '../api/stop.js';
 import { decodeState } from '../api/state-blob.js';
@@ -337,25 +337,7 @@ class RemoteSession implements Session {
 
   generateStream(prompt: string | number[], opts: GenerateOptions = {}): ReadableStream<string> {
     const internal = new AbortController();
-    const iterator = this.startGeneration(prompt, opts, internal.signal)[Symbol.asyncIterator]();
-    return new ReadableStream<string>({
-      async pull(controller) {
-        for (;;) {
-          let r: IteratorResult<GeneratedToken>;
-          try {
-            r = await iterator.next();
-          } catch (e) {
-            controller.error(e);
-            return;
-          }
-          if (r.done) { controller.close(); return; }
-          if (r.value.text) { controller.enqueue(r.value.text); return; }
-        }
-      },
-      cancel(reason) {
-        internal.abort(reason);
-      },
-    });
+    return textStream(this.startGeneration(prompt, opts, internal.signal), internal);
   }
 
   async saveState(): Promise<Uint8Array> {

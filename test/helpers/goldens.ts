@@ -42,7 +42,7 @@ export function goldenCases(): GoldenCase[] {
 }
 
 /** max |a − b| and the largest |b|, for tolerance checks relative to the output's scale. */
-export function maxAbsDiff(a: Float32Array, b: Float32Array): { diff: number; scale: number } {
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number; scale: number } {
   if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
   let diff = 0, scale = 0;
   for (let i = 0; i < a.length; i++) {

@@ -63,13 +63,3 @@ export function lineageGoldens(dir = LINEAGE_GOLDEN_DIR): LineageGolden[] {
     });
 }
 
-/** max |a − b| and max |b|. */
-export function maxAbsDiff64(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number; scale: number } {
-  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
-  let diff = 0, scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return { diff, scale };
-}

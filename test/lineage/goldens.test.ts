@@ -9,7 +9,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { loadModel, type LoadOptions, type Model } from '../../src/node.js';
-import { lineageGoldens, maxAbsDiff64 } from './golden-cases.js';
+import { lineageGoldens } from './golden-cases.js';
+import { maxAbsDiff } from '../helpers/goldens.js';
 
 const cases = lineageGoldens();
 
@@ -31,7 +32,7 @@ const BACKENDS: { label: string; opts: LoadOptions }[] = [
 ];
 
 function expectWithin(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
-  const { diff, scale } = maxAbsDiff64(got, want);
+  const { diff, scale } = maxAbsDiff(got, want);
   expect(diff, `${what}: max |Δ| ${diff.toExponential(2)} at scale ${scale.toFixed(2)}`).toBeLessThanOrEqual(GOLDEN_TOLERANCE * Math.max(1, scale));
 }
 
