@@ -9,16 +9,18 @@
  * are the session's carried state (model.info.stateBytes), which does not depend on the context.
  * A context is prefilled only while its prefill is projected (from the rate measured so far) to
  * take at most --max-prefill-s seconds, so only the fast-prefilling models go to 64k; skipped
- * points are listed as such. For contrast, an attention model's KV cache at the same context is
- * computed, not measured: bytes = 2 · layers · d · ctx · 4 (K and V, f32) for a ~10M-parameter
+ * points are listed as such. The machine may be shared: each model starts once the 1-minute
+ * load average is below 1 (or after --wait-quiet seconds), and the load at each point is kept.
+ * For contrast, an attention model's KV cache at the same context is computed, not measured: bytes = 2 · layers · d · ctx · 4 (K and V, f32) for a ~10M-parameter
  * transformer of 6 layers × d 384 (12 · 6 · 384² ≈ 10.6M).
  *
  * Prints a table, rewrites the table in docs/lineage.md (between the lineage-bench markers) and
  * docs/lineage.svg (a hand-written SVG: decode time and per-session memory against context,
  * log-x), and writes the raw numbers as JSON (--json).
  *
- *   npm run bench:lineage
+ *   npm run bench:lineage                    (--threads 2, --max-prefill-s 60, --wait-quiet 300)
  *   npm run bench:lineage -- --contexts 1024,4096 --models lstm,mamba --no-write
+ *   npm run bench:lineage -- --from-json /tmp/mamba-edge-bench-lineage.json   (re-render the docs only)
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -45,9 +47,9 @@ const MODELS: { id: string; label: string; spec: { lineage: RandomLineageOptions
 const KV = { layers: 6, d: 384 };
 const kvBytes = (ctx: number) => 2 * KV.layers * KV.d * ctx * 4;
 const WARMUP = 3;
-const DECODE_STEPS = 24;
+const DECODE_STEPS = 32;
 
-interface Point { ctx: number; decodeMs: number | null; prefillTokPerS: number | null; skipped?: string }
+interface Point { ctx: number; decodeMs: number | null; prefillTokPerS: number | null; skipped?: string; load?: number }
 interface Result { id: string; label: string; parameters: number; stateBytes: number; points: Point[] }
 
 function args() {
@@ -56,9 +58,12 @@ function args() {
   return {
     contexts: (get('--contexts') ?? '1024,4096,16384,65536').split(',').map(Number),
     models: get('--models')?.split(',') ?? MODELS.map((m) => m.id),
-    threads: Number(get('--threads') ?? 1),
-    maxPrefillS: Number(get('--max-prefill-s') ?? 45),
+    threads: Number(get('--threads') ?? 2),
+    maxPrefillS: Number(get('--max-prefill-s') ?? 60),
     json: get('--json') ?? join(os.tmpdir(), 'mamba-edge-bench-lineage.json'),
+    waitQuiet: Number(get('--wait-quiet') ?? 300),
+    /** Re-render docs from a previous run's JSON instead of measuring. */
+    fromJson: get('--from-json'),
     write: !a.includes('--no-write'),
   };
 }
@@ -96,7 +101,7 @@ async function measure(model: Model, contexts: number[], maxPrefillS: number): P
       last = next.indexOf(Math.max(...next));
     }
     pos += WARMUP + DECODE_STEPS;
-    points.push({ ctx, decodeMs: median(times), prefillTokPerS: rate });
+    points.push({ ctx, decodeMs: median(times), prefillTokPerS: rate, load: +os.loadavg()[0].toFixed(2) });
     process.stderr.write(`  ctx ${ctx}: decode ${median(times).toFixed(2)} ms/token, prefill ${rate.toFixed(0)} tokens/s (${secs.toFixed(1)} s)\n`);
   }
   await s.dispose();
@@ -117,7 +122,7 @@ function fmtCtx(n: number): string {
 
 /** Two panels over log-x context: decode ms/token (linear y) and memory per session (log y). */
 export function lineageSvg(results: Result[], contexts: number[], caption: string): string {
-  const W = 980, H = 470, top = 58, bottom = 360, panelW = 390;
+  const W = 980, H = 540, top = 58, bottom = 360, panelW = 390;
   const panels = [{ x0: 70, title: 'Decode time per token (ms)' }, { x0: 560, title: 'Memory per session (bytes, log scale)' }];
   const lx0 = Math.log2(contexts[0]), lx1 = Math.log2(contexts[contexts.length - 1]);
   const px = (p: number, ctx: number) => panels[p].x0 + ((Math.log2(ctx) - lx0) / (lx1 - lx0 || 1)) * panelW;
@@ -125,7 +130,7 @@ export function lineageSvg(results: Result[], contexts: number[], caption: strin
   const yMax = niceCeil(Math.max(1, ...measured) * 1.1);
   const yTime = (v: number) => bottom - (v / yMax) * (bottom - top);
   const memVals = [...results.map((r) => r.stateBytes), ...contexts.map(kvBytes)];
-  const m0 = Math.floor(Math.log10(Math.min(...memVals))), m1 = Math.ceil(Math.log10(Math.max(...memVals)));
+  const m0 = Math.floor(Math.log10(Math.min(...memVals)) - 0.3), m1 = Math.ceil(Math.log10(Math.max(...memVals)) + 0.1); // room above and below
   const yMem = (v: number) => bottom - ((Math.log10(v) - m0) / (m1 - m0)) * (bottom - top);
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="12">`);
@@ -152,7 +157,7 @@ export function lineageSvg(results: Result[], contexts: number[], caption: strin
       for (let e = m0; e <= m1; e++) {
         const y = yMem(10 ** e).toFixed(1);
         out.push(`<line x1="${x0}" y1="${y}" x2="${x1}" y2="${y}" stroke="#e5e5e5"/>`);
-        out.push(`<text x="${x0 - 6}" y="${(+y + 4).toFixed(1)}" text-anchor="end" fill="#444">${humanBytes(10 ** e).replace(/\.0 /, ' ')}</text>`);
+        out.push(`<text x="${x0 - 6}" y="${(+y + 4).toFixed(1)}" text-anchor="end" fill="#444">${siBytes(10 ** e)}</text>`);
       }
     }
     out.push(`<rect x="${x0}" y="${top}" width="${panelW}" height="${bottom - top}" fill="none" stroke="#999"/>`);
@@ -171,17 +176,36 @@ export function lineageSvg(results: Result[], contexts: number[], caption: strin
   const kv = contexts.map((c) => `${px(1, c).toFixed(1)},${yMem(kvBytes(c)).toFixed(1)}`).join(' ');
   out.push(`<polyline fill="none" stroke="#000" stroke-width="2" stroke-dasharray="6 4" points="${kv}"/>`);
   const lastCtx = contexts[contexts.length - 1];
-  out.push(`<text x="${(px(1, lastCtx) - 4).toFixed(1)}" y="${(yMem(kvBytes(lastCtx)) + 16).toFixed(1)}" text-anchor="end" font-size="11">attention KV cache (${KV.layers} layers × d ${KV.d})</text>`);
-  // legend
+  const mid = contexts[Math.floor(contexts.length / 2)];
+  out.push(`<text x="${(px(1, mid) - 8).toFixed(1)}" y="${(yMem(kvBytes(mid)) - 10).toFixed(1)}" text-anchor="end" font-size="11">attention KV cache, ${KV.layers} layers × d ${KV.d} (computed)</text>`);
+  // legend: every model with its size and its (constant) state
   results.forEach((r, i) => {
-    const col = i % 4, row = Math.floor(i / 4);
-    const x = 70 + col * 235, y = bottom + 58 + row * 18;
+    const col = i % 3, row = Math.floor(i / 3);
+    const x = 30 + col * 318, y = bottom + 60 + row * 20;
     out.push(`<line x1="${x}" y1="${y - 4}" x2="${x + 18}" y2="${y - 4}" stroke="${COLORS[i % COLORS.length]}" stroke-width="3"/>`);
-    out.push(`<text x="${x + 24}" y="${y}">${esc(`${r.label} (${(r.parameters / 1e6).toFixed(1)}M)`)}</text>`);
+    out.push(`<text x="${x + 24}" y="${y}" font-size="11.5">${esc(`${r.label} · ${(r.parameters / 1e6).toFixed(1)}M · state ${siBytes(r.stateBytes)}`)}</text>`);
   });
-  out.push(`<text x="${W / 2}" y="${H - 8}" text-anchor="middle" font-size="10.5" fill="#666">${esc(caption)}</text>`);
+  const lines = wrap(caption, 150);
+  lines.forEach((l, i) => out.push(`<text x="${W / 2}" y="${H - 10 - (lines.length - 1 - i) * 14}" text-anchor="middle" font-size="10.5" fill="#666">${esc(l)}</text>`));
   out.push('</svg>');
   return out.join('\n') + '\n';
+}
+
+/** Decimal byte units for the chart (10 kB, 1.2 MB, …). */
+function siBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+  return `${n >= 100 || Number.isInteger(n) ? Math.round(n) : n.toFixed(1)} ${units[i]}`;
+}
+
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) { lines.push(line); line = word; } else line = line ? `${line} ${word}` : word;
+  }
+  return line ? [...lines, line] : lines;
 }
 
 function niceCeil(v: number): number {
@@ -192,14 +216,26 @@ function niceCeil(v: number): number {
 
 // ---- main ------------------------------------------------------------------------------------
 
+/** The machine is shared: wait (up to `seconds`) for the 1-minute load average to drop below 1. */
+async function waitQuiet(seconds: number): Promise<void> {
+  const until = Date.now() + seconds * 1000;
+  while (os.loadavg()[0] >= 1 && Date.now() < until) {
+    process.stderr.write(`waiting for a quiet machine (load ${os.loadavg()[0].toFixed(2)})\r`);
+    await new Promise((r) => setTimeout(r, 5000));
+  }
+}
+
 async function main(): Promise<void> {
   const o = args();
   const started = performance.now();
   const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
-  const machine = `${cpu}, ${os.cpus().length} cores, Node ${process.version}, wasm backend ${o.threads} thread${o.threads > 1 ? 's' : ''}, f32`;
+  const previous = o.fromJson ? JSON.parse(readFileSync(o.fromJson, 'utf8')) as { machine: string; minutes: number; contexts: number[]; results: Result[] } : null;
+  if (previous) o.contexts = previous.contexts;
+  const machine = previous?.machine ?? `${cpu}, ${os.cpus().length} cores, Node ${process.version}, wasm backend ${o.threads} thread${o.threads > 1 ? 's' : ''}, f32`;
   console.error(`bench:lineage on ${machine}`);
-  const results: Result[] = [];
-  for (const m of MODELS.filter((x) => o.models.includes(x.id))) {
+  const results: Result[] = previous?.results ?? [];
+  for (const m of MODELS.filter((x) => !previous && o.models.includes(x.id))) {
+    await waitQuiet(o.waitQuiet); // the machine is shared: start each model on a quiet machine
     const files = 'lineage' in m.spec ? randomLineageFiles(m.spec.lineage) : randomModelFiles(m.spec.mamba);
     const model = await loadModel(files, { backend: 'wasm', threads: o.threads });
     console.error(`${m.label}: ${(model.info.parameters / 1e6).toFixed(2)}M parameters, state ${humanBytes(model.info.stateBytes)}`);
@@ -207,7 +243,9 @@ async function main(): Promise<void> {
     results.push({ id: m.id, label: m.label, parameters: model.info.parameters, stateBytes: model.info.stateBytes, points });
     await model.dispose();
   }
-  const minutes = (performance.now() - started) / 60000;
+  const minutes = previous?.minutes ?? (performance.now() - started) / 60000;
+  const loads = results.flatMap((r) => r.points.filter((p) => p.load !== undefined).map((p) => p.load!));
+  const load = `1-minute load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} at the measured points`;
 
   const headers = ['model', 'params', 'state', ...o.contexts.map((c) => `decode @${fmtCtx(c)}`), 'prefill'];
   const rows = results.map((r) => [
@@ -219,11 +257,11 @@ async function main(): Promise<void> {
   console.log(table(headers, rows));
   const skipped = results.flatMap((r) => r.points.filter((p) => p.skipped).map((p) => `${r.label} @${fmtCtx(p.ctx)}: ${p.skipped}`));
   if (skipped.length) console.log(`not measured:\n  ${skipped.join('\n  ')}`);
-  console.log(`(${minutes.toFixed(1)} minutes on ${machine})`);
+  console.log(`(${minutes.toFixed(1)} minutes on ${machine}; ${load})`);
 
-  writeFileSync(o.json, JSON.stringify({ machine, date: new Date().toISOString(), kv: KV, contexts: o.contexts, results }, null, 2));
+  if (!previous) writeFileSync(o.json, JSON.stringify({ machine, load, minutes, date: new Date().toISOString(), kv: KV, contexts: o.contexts, results }, null, 2));
   if (!o.write) return;
-  const caption = `Measured by npm run bench:lineage on ${machine}; random weights, vocab 260; decode = median of ${DECODE_STEPS} steps after prefilling the context. KV line computed: 2·layers·d·ctx·4 bytes.`;
+  const caption = `Measured by npm run bench:lineage on ${machine}, a shared machine (${load}): point-to-point differences are other processes, not the context. Random weights, vocab 260; decode = median of ${DECODE_STEPS} steps after prefilling the context. KV line computed: 2·layers·d·ctx·4 bytes.`;
   writeFileSync(join(root, 'docs/lineage.svg'), lineageSvg(results, o.contexts, caption));
   const md = join(root, 'docs/lineage.md');
   if (existsSync(md)) {
@@ -232,11 +270,12 @@ async function main(): Promise<void> {
     const i = text.indexOf(start), j = text.indexOf(end);
     if (i >= 0 && j > i) {
       const mdRows = [headers, ['---', '---:', '---:', ...o.contexts.map(() => '---:'), '---:'], ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
-      const note = `\n\nMeasured ${new Date().toISOString().slice(0, 10)} on ${machine}; ${minutes.toFixed(1)} minutes.${skipped.length ? ` Not measured (prefill too slow for the bench's budget): ${skipped.map((s) => s.split(':')[0]).join('; ')}.` : ''}\n`;
+      const note = `\n\nMeasured ${new Date().toISOString().slice(0, 10)} on ${machine} (${load}); ${minutes.toFixed(1)} minutes.${skipped.length ? ` Not measured (prefill too slow for the bench's budget): ${skipped.map((s) => s.split(':')[0]).join('; ')}.` : ''}\n`;
       writeFileSync(md, text.slice(0, i + start.length) + '\n' + mdRows + note + text.slice(j));
     }
   }
   console.error('wrote docs/lineage.svg and the table in docs/lineage.md');
 }
 
-await main();
+// Run when executed (npm run bench:lineage), not when imported for lineageSvg.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();

@@ -25,7 +25,7 @@ export interface RecurrentConfig extends ModelConfig {
   cell: RecurrentCell;
   /** E: embedding width, the first layer's input_size. */
   embeddingSize: number;
-  /** H: torch's hidden_size, the width of each cell (also `intermediateSize`). */
+  /** H: torch's hidden_size, the width of each cell (`intermediateSize` is G·H, the gate width). */
   cellSize: number;
   /** P: the LSTM's proj_size, 0 for none. The output width `hiddenSize` is P or H. */
   projSize: number;
@@ -87,7 +87,7 @@ function parseRecurrentConfig(r: ConfigReader, modelType: RecurrentType): Recurr
     numLayers: r.int('num_layers', { max: 4096 }),
     stateSize: modelType === 'lstm' ? 2 : 1, // state vectors per layer: h (and c)
     convKernel: 0,
-    intermediateSize: cellSize,
+    intermediateSize: gatesOf(cell) * cellSize, // G·H: the gate pre-activations, the widest activation per token
     eosTokenId: r.tokenId('eos_token_id', vocabSize),
     raw: r.raw,
     embeddingSize,
