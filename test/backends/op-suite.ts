@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend, Tensor } from '../../src/backends/backend.js';
 import { ReferenceBackend } from '../../src/backends/reference/index.js';
+import { concatRows, timeRows } from '../helpers/sequences.js';
 
 function rng(seed: number) {
   let s = seed >>> 0;
@@ -29,24 +30,6 @@ export function expectClose(a: Float32Array, b: Float32Array, tol: number, what:
     if (!(d <= worst)) { worst = d; at = i; }
   }
   expect(worst, `${what}: worst relative error at ${at} (${a[at]} vs ${b[at]})`).toBeLessThanOrEqual(tol);
-}
-
-/** Rows [t0, t1) of every batch of a [B, T, C] array. */
-function timeSlice(data: Float32Array, B: number, T: number, C: number, t0: number, t1: number): Float32Array {
-  const out = new Float32Array(B * (t1 - t0) * C);
-  for (let b = 0; b < B; b++) out.set(data.subarray((b * T + t0) * C, (b * T + t1) * C), b * (t1 - t0) * C);
-  return out;
-}
-
-function concatTime(parts: Float32Array[], lens: number[], B: number, C: number): Float32Array {
-  const T = lens.reduce((a, b) => a + b, 0);
-  const out = new Float32Array(B * T * C);
-  let t0 = 0;
-  parts.forEach((p, i) => {
-    for (let b = 0; b < B; b++) out.set(p.subarray(b * lens[i] * C, (b + 1) * lens[i] * C), (b * T + t0) * C);
-    t0 += lens[i];
-  });
-  return out;
 }
 
 export interface OpSuiteOptions {
@@ -105,12 +88,12 @@ export function runOpSuite(name: string, create: () => Promise<Backend> | Backen
           const parts: Float32Array[] = [];
           let t0 = 0;
           for (const len of splits) {
-            const xs = b.upload(timeSlice(x, B, T, C, t0, t0 + len), [B, len, C]);
+            const xs = b.upload(timeRows(x, B, T, C, t0, len), [B, len, C]);
             const args = { x: xs, weight: b.upload(w, [C, K]), bias: b.upload(bias, [C]), state, silu: true };
             parts.push(await b.read(step ? b.conv1dCausalStep(args) : b.conv1dCausal(args)));
             t0 += len;
           }
-          return { y: concatTime(parts, splits, B, C), state: await b.read(state) };
+          return { y: concatRows(parts, B, splits, C), state: await b.read(state) };
         };
         const a = await whole([T], false);
         const s = await whole([4, 1, 6], false);
@@ -141,7 +124,7 @@ export function runOpSuite(name: string, create: () => Promise<Backend> | Backen
         const parts: Float32Array[] = [];
         let t0 = 0;
         for (const len of splits) {
-          const sl = (a: Float32Array, C: number) => be.upload(timeSlice(a, B, T, C, t0, t0 + len), [B, len, C]);
+          const sl = (a: Float32Array, C: number) => be.upload(timeRows(a, B, T, C, t0, len), [B, len, C]);
           const args = {
             x: sl(data.x, I), dt: sl(data.dt, I), z: sl(data.z, I), B: sl(data.B, N), C: sl(data.C, N),
             dtBias: be.upload(data.dtBias, [I]), A: be.upload(data.A, [I, N]), D: be.upload(data.D, [I]), state,
@@ -149,7 +132,7 @@ export function runOpSuite(name: string, create: () => Promise<Backend> | Backen
           parts.push(await be.read(len === 1 ? be.selectiveScanStep(args) : be.selectiveScan(args)));
           t0 += len;
         }
-        return { y: concatTime(parts, splits, B, I), h: await be.read(state) };
+        return { y: concatRows(parts, B, splits, I), h: await be.read(state) };
       };
       const whole = await run(b, [T]);
       expectClose((await run(b, [5, 8])).y, whole.y, 1e-5, 'split');
@@ -173,7 +156,7 @@ export function runOpSuite(name: string, create: () => Promise<Backend> | Backen
           const parts: Float32Array[] = [];
           let t0 = 0;
           for (const len of splits) {
-            const sl = (a: Float32Array, C: number) => be.upload(timeSlice(a, B, T, C, t0, t0 + len), [B, len, C]);
+            const sl = (a: Float32Array, C: number) => be.upload(timeRows(a, B, T, C, t0, len), [B, len, C]);
             const args = {
               x: sl(data.x, H * P), dt: sl(data.dt, H), B: sl(data.B, G * N), C: sl(data.C, G * N),
               dtBias: be.upload(data.dtBias, [H]), A: be.upload(data.A, [H]), D: be.upload(data.D, [H]),
@@ -182,7 +165,7 @@ export function runOpSuite(name: string, create: () => Promise<Backend> | Backen
             parts.push(await be.read(len === 1 ? be.ssdStep(args) : be.ssdChunkScan(args)));
             t0 += len;
           }
-          return { y: concatTime(parts, splits, B, H * P), h: await be.read(state) };
+          return { y: concatRows(parts, B, splits, H * P), h: await be.read(state) };
         };
         const whole = await run(b, [T], Infinity);
         const steps = await run(b, new Array(T).fill(1), Infinity);

@@ -15,7 +15,7 @@ import { ReferenceBackend, gelu } from '../../src/backends/reference/index.js';
 import { createWasmBackend } from '../../src/backends/wasm/factory.js';
 import { s4dConvKernel, s4dDiscretize } from '../../src/models/s4d.js';
 import { expectClose } from '../backends/op-suite.js';
-import { seeded, splitTime, timeRows, concatRows } from './helpers.js';
+import { seeded, splitTime, timeRows, concatRows } from '../helpers/sequences.js';
 
 const ref = new ReferenceBackend();
 

@@ -1,7 +1,4 @@
-/**
- * Small test helpers of the lineage suites (test/backends/op-suite.ts exports only
- * `expectClose`, which the suites import from there).
- */
+/** Test data and time slicing for sequence ops, shared by every op suite. */
 
 /** A seeded source of test data (xorshift32; reproducible across runs and machines). */
 export function seeded(seed: number) {
