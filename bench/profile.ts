@@ -13,25 +13,34 @@ import { argmax, seededRandom } from '../src/cli/measure.js';
 import type { LoadDType } from '../src/api/types.js';
 
 interface Executor { threads: number; run(kernel: string, args: number[], n: number, work?: number): void }
-interface Acc { ms: number; calls: number; bytes: number; shared: number }
+interface Acc { ms: number; calls: number; bytes: number; flops: number }
 
-export interface ProfileRow { op: string; msPerToken: number; share: number; callsPerToken: number; gbPerSec?: number }
+export interface ProfileRow {
+  op: string;
+  msPerToken: number;
+  share: number;
+  calls: number;
+  /** Weight bytes streamed per second (matmuls; meaningful for decode, where each call reads its weights once). */
+  gbPerSec?: number;
+  /** 2·rows·K·M per second (matmuls; meaningful for prefill). */
+  gflops?: number;
+}
 export interface ProfileResult {
   model: string;
   threads: number;
   dtype: string;
-  decode: { tokensPerSec: number; msPerToken: number; rows: ProfileRow[] };
+  decode: { tokensPerSec: number; msPerToken: number; tokens: number; rows: ProfileRow[] };
   prefill: { tokensPerSec: number; promptTokens: number; rows: ProfileRow[] };
 }
 
 const W_BYTES: Record<string, number> = { matmul_f32: 4, matmul_f16: 2, matmul_q8_0: 34 / 32 };
 
-function keyOf(kernel: string, args: number[]): { key: string; bytes: number } {
+function keyOf(kernel: string, args: number[]): { key: string; bytes: number; flops: number } {
   if (kernel.startsWith('matmul_')) {
     const [, , , , rows, K, M] = args;
-    return { key: `${kernel} ${K}→${M}${rows > 1 ? '' : ''}`, bytes: K * M * W_BYTES[kernel] };
+    return { key: `${kernel} ${K}→${M}`, bytes: K * M * W_BYTES[kernel], flops: 2 * rows * K * M };
   }
-  return { key: kernel, bytes: 0 };
+  return { key: kernel, bytes: 0, flops: 0 };
 }
 
 function rowsOf(acc: Map<string, Acc>, totalMs: number, tokens: number): ProfileRow[] {
@@ -40,11 +49,11 @@ function rowsOf(acc: Map<string, Acc>, totalMs: number, tokens: number): Profile
     op,
     msPerToken: a.ms / tokens,
     share: a.ms / totalMs,
-    callsPerToken: a.calls / tokens,
-    ...(a.bytes ? { gbPerSec: a.bytes / (a.ms / 1000) / 1e9 } : {}),
+    calls: a.calls,
+    ...(a.bytes ? { gbPerSec: a.bytes / (a.ms / 1000) / 1e9, gflops: a.flops / (a.ms / 1000) / 1e9 } : {}),
   }));
   rows.sort((x, y) => y.msPerToken - x.msPerToken);
-  rows.push({ op: 'outside kernels (JS)', msPerToken: (totalMs - kernelMs) / tokens, share: (totalMs - kernelMs) / totalMs, callsPerToken: 0 });
+  rows.push({ op: 'outside kernels (JS)', msPerToken: (totalMs - kernelMs) / tokens, share: (totalMs - kernelMs) / totalMs, calls: 0 });
   return rows;
 }
 
@@ -59,12 +68,13 @@ export async function profile(o: { model: string; threads: number; dtype: LoadDT
       const t0 = performance.now();
       run(kernel, args, n, work);
       const ms = performance.now() - t0;
-      const { key, bytes } = keyOf(kernel, args);
+      const { key, bytes, flops } = keyOf(kernel, args);
       let a = acc.get(key);
-      if (!a) acc.set(key, (a = { ms: 0, calls: 0, bytes: 0, shared: 0 }));
+      if (!a) acc.set(key, (a = { ms: 0, calls: 0, bytes: 0, flops: 0 }));
       a.ms += ms;
       a.calls += 1;
       a.bytes += bytes;
+      a.flops += flops;
     };
     const rand = seededRandom(1);
     const ids = Array.from({ length: o.promptTokens }, () => Math.floor(rand() * model.config.vocabSize));
@@ -89,7 +99,7 @@ export async function profile(o: { model: string; threads: number; dtype: LoadDT
       model: model.info.architecture,
       threads: model.backendInfo.threads,
       dtype: o.dtype,
-      decode: { tokensPerSec: (o.genTokens * 1000) / decodeMs, msPerToken: decodeMs / o.genTokens, rows: rowsOf(acc, decodeMs, o.genTokens) },
+      decode: { tokensPerSec: (o.genTokens * 1000) / decodeMs, msPerToken: decodeMs / o.genTokens, tokens: o.genTokens, rows: rowsOf(acc, decodeMs, o.genTokens) },
       prefill: { tokensPerSec: (o.promptTokens * 1000) / prefillMs, promptTokens: o.promptTokens, rows: prefillRows },
     };
   } finally {
@@ -98,10 +108,17 @@ export async function profile(o: { model: string; threads: number; dtype: LoadDT
 }
 
 export function formatProfile(r: ProfileResult, top = 12): string {
-  const lines = [`${r.model} wasm ${r.dtype} threads ${r.threads}: decode ${r.decode.tokensPerSec.toFixed(1)} tok/s (${r.decode.msPerToken.toFixed(2)} ms/token), prefill ${r.prefill.tokensPerSec.toFixed(0)} tok/s`];
-  const fmt = (rows: ProfileRow[], unit: string) => rows.slice(0, top).map((x) =>
-    `  ${x.op.padEnd(28)} ${(x.msPerToken * (unit === 'µs' ? 1000 : 1)).toFixed(unit === 'µs' ? 0 : 3).padStart(8)} ${unit}/tok ${(100 * x.share).toFixed(1).padStart(5)}%  ${x.callsPerToken ? `${x.callsPerToken.toFixed(0).padStart(4)} calls` : '          '}${x.gbPerSec ? `  ${x.gbPerSec.toFixed(1)} GB/s` : ''}`);
-  lines.push(' decode:', ...fmt(r.decode.rows, 'µs'), ' prefill:', ...fmt(r.prefill.rows, 'µs'));
+  const lines = [`${r.model} wasm ${r.dtype} threads ${r.threads}: decode ${r.decode.tokensPerSec.toFixed(1)} tok/s (${r.decode.msPerToken.toFixed(2)} ms/token), prefill ${r.prefill.tokensPerSec.toFixed(0)} tok/s (${r.prefill.promptTokens} tokens)`];
+  const fmt = (rows: ProfileRow[], tokens: number, decode: boolean) => {
+    const js = rows[rows.length - 1];
+    return [...rows.slice(0, Math.min(top, rows.length - 1)), js].map((x) => {
+      const rateCol = decode ? (x.gbPerSec === undefined ? '' : `  ${x.gbPerSec.toFixed(1)} GB/s of weights`) : (x.gflops === undefined ? '' : `  ${x.gflops.toFixed(1)} GFLOP/s`);
+      const calls = x.calls ? `${(x.calls / tokens).toFixed(decode ? 0 : 2).padStart(5)} calls/tok` : '               ';
+      return `  ${x.op.padEnd(24)} ${(x.msPerToken * 1000).toFixed(0).padStart(7)} µs/tok ${(100 * x.share).toFixed(1).padStart(5)}%  ${calls}${rateCol}`;
+    });
+  };
+  lines.push(' decode:', ...fmt(r.decode.rows, r.decode.tokens, true));
+  lines.push(' prefill:', ...fmt(r.prefill.rows, r.prefill.promptTokens, false));
   return lines.join('\n');
 }
 

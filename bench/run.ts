@@ -106,6 +106,8 @@ interface Row {
   others: number[];
   median?: RunResult;
   skipped?: string;
+  /** The memory bandwidth measured at the start of the invocation that ran this row. */
+  bandwidth?: Bandwidth[];
 }
 
 // ---- the machine ---------------------------------------------------------------
@@ -364,15 +366,17 @@ async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--repeat <n>', 'runs per configuration; the median of each figure is reported').argParser(positiveInt('--repeat')).default(3))
     .addOption(new Option('--wait-quiet <seconds>', 'longest wait for the 1-minute load average to drop below 1 before starting').argParser(positiveInt('--wait-quiet')).default(600))
     .option('--profile', 'also profile the wasm backend per kernel (bench/profile.ts)')
+    .option('--merge', 'keep the other configurations\' rows (and profiles) from bench/results/latest.json: rerun only some')
     .option('--no-write', 'print only; do not write bench/results/latest.json or BENCHMARKS.md')
     .exitOverride();
   const o = program.parse(argv).opts<{
     promptTokens: number; genTokens: number; refPromptTokens: number; refGenTokens: number; longPromptTokens: number; configs: string[]; models: BenchModelName[];
-    repeat: number; waitQuiet: number; profile?: boolean; write: boolean;
+    repeat: number; waitQuiet: number; profile?: boolean; merge?: boolean; write: boolean;
   }>();
   const sizes: Sizes = { promptTokens: o.promptTokens, genTokens: o.genTokens, refPromptTokens: o.refPromptTokens, refGenTokens: o.refGenTokens, longPromptTokens: o.longPromptTokens };
   const command = `npm run bench -- ${argv.slice(2).join(' ')}`.trim().replace(/ --$/, '');
   const configs = CONFIGS.filter((c) => o.configs.includes(c.id));
+  let mergedFrom: string[] = [];
 
   for (const model of o.models) benchModel(model);
   const quiet = await waitForQuietLoad(o.waitQuiet);
@@ -392,7 +396,7 @@ async function main(argv: string[]): Promise<void> {
   const rows: Row[] = [];
   for (const model of o.models) {
     for (const c of configs) {
-      const row: Row = { model, config: c, runs: [], others: [] };
+      const row: Row = { model, config: c, runs: [], others: [], bandwidth: bw };
       rows.push(row);
       const missing = peerMissing(c);
       if (missing) { row.skipped = missing; process.stderr.write(`${model} ${c.id}: skipped: ${missing}\n`); continue; }
@@ -400,7 +404,13 @@ async function main(argv: string[]): Promise<void> {
       for (let k = 0; k < repeat && !row.skipped; k++) {
         await waitForQuietCpu(120);
         process.stderr.write(`${model} ${c.id} (${k + 1}/${repeat}) ... `);
-        const { result, error, others } = await runChild(commandFor(c, model, sizes));
+        let { result, error, others } = await runChild(commandFor(c, model, sizes));
+        // A failed run is retried twice (wllama's worker sometimes fails a call); three failures skip the configuration.
+        for (let retry = 0; error && retry < 2; retry++) {
+          process.stderr.write(`failed (${error.slice(0, 120)}), retrying ... `);
+          await waitForQuietCpu(60);
+          ({ result, error, others } = await runChild(commandFor(c, model, sizes)));
+        }
         if (error) { row.skipped = error; process.stderr.write(`failed: ${error}\n`); continue; }
         row.runs.push(result!);
         row.others.push(others);
@@ -409,22 +419,38 @@ async function main(argv: string[]): Promise<void> {
       if (row.runs.length) { row.median = medianResult(row.runs); delete row.skipped; }
     }
   }
-  const profiles = o.profile ? await runProfiles(o.models, sizes) : [];
+  let profiles = o.profile ? await runProfiles(o.models, sizes) : [];
+  const latest = join(root, 'bench', 'results', 'latest.json');
+  if (o.merge && existsSync(latest)) {
+    const prev = JSON.parse(readFileSync(latest, 'utf8')) as { rows: Row[]; profiles?: ProfileResult[]; sizes?: Sizes; commands?: string[]; command?: string };
+    if (JSON.stringify(prev.sizes) !== JSON.stringify(sizes)) throw new UsageError('--merge: bench/results/latest.json was measured with other prompt sizes');
+    const ran = new Set(rows.map((r) => `${r.model}/${r.config.id}`));
+    const kept = prev.rows.filter((r) => !ran.has(`${r.model}/${r.config.id}`)).map((r) => ({ ...r, config: CONFIGS.find((c) => c.id === r.config.id) ?? r.config }));
+    rows.push(...kept);
+    rows.sort((a, b) => BENCH_MODEL_NAMES.indexOf(a.model) - BENCH_MODEL_NAMES.indexOf(b.model) || CONFIG_IDS.indexOf(a.config.id) - CONFIG_IDS.indexOf(b.config.id));
+    if (!profiles.length && prev.profiles) profiles = prev.profiles;
+    mergedFrom = prev.commands ?? (prev.command ? [prev.command] : []);
+  }
 
   // Bytes of weights read per decoded token: every matrix once (the tied embedding once, as the lm_head).
-  const weightBytes = (model: BenchModelName, dtype: 'f32' | 'q8_0') =>
-    rows.find((r) => r.model === model && r.config.backend === 'wasm' && r.config.dtype === dtype && r.median?.weightBytes)?.median?.weightBytes;
+  // The roofline uses the bandwidth measured in the same invocation as mamba-edge's Node rows.
+  const nodeRow = (model: BenchModelName, dtype: 'f32' | 'q8_0') =>
+    rows.find((r) => r.model === model && r.config.backend === 'wasm' && r.config.runtime === 'Node' && r.config.dtype === dtype && r.median?.weightBytes);
   const rooflines = o.models.flatMap((model) => (['f32', 'q8_0'] as const).map((dtype) => {
-    const wb = weightBytes(model, dtype);
-    return wb ? { model, dtype, weightBytes: wb, t1: bwOf(1) ? bwOf(1)! / wb : undefined, t2: bwOf(2) ? bwOf(2)! / wb : undefined } : null;
+    const row = nodeRow(model, dtype);
+    const wb = row?.median?.weightBytes;
+    const at = (t: number) => (row?.bandwidth ?? bw).find((b) => b.threads === t)?.bytesPerSec;
+    return wb ? { model, dtype, weightBytes: wb, t1: at(1) ? at(1)! / wb : undefined, t2: at(2) ? at(2)! / wb : undefined, bandwidth: row?.bandwidth ?? bw } : null;
   })).filter((x): x is NonNullable<typeof x> => x !== null);
-  const roofLines = rooflines.map((r) => `${r.model} ${r.dtype}: ${humanBytes(r.weightBytes)} of weights per token → decode roofline ${r.t1 ? rate(r.t1) : '-'} tok/s (1 thread), ${r.t2 ? rate(r.t2) : '-'} tok/s (2 threads)`);
+  const gbs = (b: Bandwidth[]) => b.map((x) => `${(x.bytesPerSec / 1e9).toFixed(1)} GB/s with ${x.threads} thread${x.threads > 1 ? 's' : ''}`).join(', ');
+  const roofLines = rooflines.map((r) => `${r.model} ${r.dtype}: ${humanBytes(r.weightBytes)} of weights per token → decode roofline ${r.t1 ? rate(r.t1) : '-'} tok/s (1 thread), ${r.t2 ? rate(r.t2) : '-'} tok/s (2 threads) at ${gbs(r.bandwidth)}`);
+  const allBw = [...new Set(rows.map((r) => JSON.stringify(r.bandwidth ?? [])).filter((x) => x !== '[]'))].map((x) => JSON.parse(x) as Bandwidth[]);
 
   const m = machine();
   const machineLine = `${m.cpu}, ${m.cores} cores, ${humanBytes(m.ramBytes)} RAM, Node ${m.node}, ${m.platform}`;
   const measured = rows.filter((r) => r.median);
   const skipped = rows.filter((r) => !r.median);
-  const bwLine = `memory read bandwidth (one pass over 512 MiB per thread, native memchr; bench/bandwidth.ts): ${bw.map((b) => `${(b.bytesPerSec / 1e9).toFixed(1)} GB/s with ${b.threads} thread${b.threads > 1 ? 's' : ''}`).join(', ')}`;
+  const bwLine = `memory read bandwidth (one pass over 512 MiB per thread, native memchr; bench/bandwidth.ts), measured at the start of each invocation: ${allBw.map(gbs).join('; ')}`;
   const targetBlocks = o.models.map((model) => {
     const roof = rooflines.find((r) => r.model === model && r.dtype === 'f32')?.t1;
     return [`${model}:`, ...targets(rows, model, roof).map(targetLine)].join('\n');
@@ -437,13 +463,14 @@ async function main(argv: string[]): Promise<void> {
 
   if (!o.write) return;
   const date = new Date().toISOString().slice(0, 10);
-  const json = { date, command, machine: m, load1AtStart: quiet.load1, bandwidth: bw, rooflines, sizes, models: BENCH_MODELS, rows, profiles };
+  const commands = [...mergedFrom, command];
+  const json = { date, command, commands, machine: m, load1AtStart: quiet.load1, bandwidth: bw, rooflines, sizes, models: BENCH_MODELS, rows, profiles };
   const out = join(root, 'bench', 'results', 'latest.json');
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
   const othersMax = Math.max(0, ...rows.flatMap((r) => r.others));
   const section = [
-    `Measured ${date} with \`${command}\` on ${machineLine}; 1-minute load average ${quiet.load1.toFixed(2)} at the start.`,
+    `Measured ${date} with ${commands.map((c) => `\`${c}\``).join(' then ')} on ${machineLine}; 1-minute load average ${quiet.load1.toFixed(2)} at the start${mergedFrom.length ? ' of the last' : ''}.`,
     `Random weights (one seed) in the shapes of state-spaces/mamba-130m and mamba2-130m: mamba-edge loads the Hugging Face folder, llama.cpp the GGUF of the same weights.`,
     `prompt = ${o.promptTokens} random token ids then ${o.genTokens} greedy tokens (the reference backend: ${o.refPromptTokens} + ${o.refGenTokens}, it is slow); median of ${o.repeat} runs, each in a fresh process.`,
     'prefill tok/s = prompt tokens ÷ time to the first token; TTFT = prompt submitted (model loaded, warmed up) → first token chosen; decode tok/s = generated tokens ÷ their time;',
