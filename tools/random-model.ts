@@ -4,6 +4,8 @@
  * activations, Δ in [0.001, 0.1], A_log = log(1..N)) so the scan's dynamics are exercised.
  */
 import { writeSafetensors, type WriterTensor } from '../test/helpers/safetensors-writer.js';
+// mulberry32: small, seedable, good enough for weights.
+import { seededRandom as rng } from '../src/cli/measure.js';
 
 export interface RandomModelOptions {
   modelType: 'mamba' | 'mamba2';
@@ -26,17 +28,6 @@ export interface RandomModelOptions {
   seed?: number;
 }
 
-/** mulberry32: small, seedable, good enough for weights. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function randomModelFiles(o: RandomModelOptions): Record<string, Uint8Array> {
   const rand = rng(o.seed ?? 1);
