@@ -325,7 +325,7 @@ function targetLine(t: Target): string {
   }
   const ratio = t.ours / t.theirs;
   const ok = ratio >= t.need;
-  return `- ${ok ? 'met' : 'MISSED'}: ${t.what}: ${rate(t.ours)} vs ${rate(t.theirs)} = ${ratio.toFixed(2)}×${ok ? '' : ` (${Math.round(100 * (1 - ratio / t.need))}% short)`}`;
+  return `- ${ok ? 'met' : 'MISSED'}: ${t.what}: ${rate(t.ours)} vs ${rate(t.theirs)} = ${ratio.toFixed(2)}×${ok ? '' : ` (${Math.round(100 * (1 - ratio / t.need))}% short of ${t.need}×)`}`;
 }
 
 async function runProfiles(models: BenchModelName[], s: Sizes): Promise<ProfileResult[]> {
@@ -367,17 +367,19 @@ async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--wait-quiet <seconds>', 'longest wait for the 1-minute load average to drop below 1 before starting').argParser(positiveInt('--wait-quiet')).default(600))
     .option('--profile', 'also profile the wasm backend per kernel (bench/profile.ts)')
     .option('--merge', 'keep the other configurations\' rows (and profiles) from bench/results/latest.json: rerun only some')
+    .option('--report-only', 'measure nothing: rewrite the table, targets and BENCHMARKS.md from bench/results/latest.json')
     .option('--no-write', 'print only; do not write bench/results/latest.json or BENCHMARKS.md')
     .exitOverride();
   const o = program.parse(argv).opts<{
     promptTokens: number; genTokens: number; refPromptTokens: number; refGenTokens: number; longPromptTokens: number; configs: string[]; models: BenchModelName[];
-    repeat: number; waitQuiet: number; profile?: boolean; merge?: boolean; write: boolean;
+    repeat: number; waitQuiet: number; profile?: boolean; merge?: boolean; reportOnly?: boolean; write: boolean;
   }>();
   const sizes: Sizes = { promptTokens: o.promptTokens, genTokens: o.genTokens, refPromptTokens: o.refPromptTokens, refGenTokens: o.refGenTokens, longPromptTokens: o.longPromptTokens };
   const command = `npm run bench -- ${argv.slice(2).join(' ')}`.trim().replace(/ --$/, '');
   const configs = CONFIGS.filter((c) => o.configs.includes(c.id));
   let mergedFrom: string[] = [];
 
+  if (o.reportOnly) return report(o, sizes);
   for (const model of o.models) benchModel(model);
   const quiet = await waitForQuietLoad(o.waitQuiet);
   process.stderr.write(`1-minute load average at the start: ${quiet.load1.toFixed(2)}${quiet.waitedS > 1 ? ` (after waiting ${Math.round(quiet.waitedS)} s)` : ''}\n`);
@@ -432,6 +434,27 @@ async function main(argv: string[]): Promise<void> {
     mergedFrom = prev.commands ?? (prev.command ? [prev.command] : []);
   }
 
+  output({ rows, profiles, bw, quiet, command, mergedFrom, models: o.models, sizes, repeat: o.repeat, write: o.write });
+}
+
+interface Outputs {
+  rows: Row[]; profiles: ProfileResult[]; bw: Bandwidth[]; quiet: { load1: number }; command: string; mergedFrom: string[];
+  models: BenchModelName[]; sizes: Sizes; repeat: number; write: boolean;
+}
+
+/** --report-only: the last results again, with today's table and target code. */
+function report(o: { models: BenchModelName[]; repeat: number; write: boolean }, sizes: Sizes): void {
+  const latest = join(root, 'bench', 'results', 'latest.json');
+  if (!existsSync(latest)) throw new UsageError('--report-only: no bench/results/latest.json yet');
+  const prev = JSON.parse(readFileSync(latest, 'utf8')) as { rows: Row[]; profiles?: ProfileResult[]; sizes: Sizes; commands?: string[]; command: string; load1AtStart: number; bandwidth: Bandwidth[] };
+  const rows = prev.rows.map((r) => ({ ...r, config: CONFIGS.find((c) => c.id === r.config.id) ?? r.config }));
+  const commands = prev.commands ?? [prev.command];
+  output({ rows, profiles: prev.profiles ?? [], bw: prev.bandwidth, quiet: { load1: prev.load1AtStart }, command: commands[commands.length - 1], mergedFrom: commands.slice(0, -1),
+    models: o.models.filter((m) => rows.some((r) => r.model === m)), sizes: prev.sizes ?? sizes, repeat: o.repeat, write: o.write });
+}
+
+function output({ rows, profiles, bw, quiet, command, mergedFrom, models, sizes, repeat, write }: Outputs): void {
+  const o = { models, promptTokens: sizes.promptTokens, genTokens: sizes.genTokens, refPromptTokens: sizes.refPromptTokens, refGenTokens: sizes.refGenTokens, repeat, write };
   // Bytes of weights read per decoded token: every matrix once (the tied embedding once, as the lm_head).
   // The roofline uses the bandwidth measured in the same invocation as mamba-edge's Node rows.
   const nodeRow = (model: BenchModelName, dtype: 'f32' | 'q8_0') =>
