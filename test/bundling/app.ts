@@ -64,13 +64,12 @@ export async function nodeText(): Promise<string> {
   }
 }
 
-interface Demo {
-  ready: Promise<BackendInfo>;
-  generate(prompt: string, opts: object): Promise<DemoRun>;
-}
-declare global {
-  // Set by examples/browser/main.ts on the page.
-  var mambaEdgeDemo: Demo;
+/** What examples/browser/main.ts sets on the page as `globalThis.mambaEdgeDemo` (page.evaluate bodies run there). */
+interface DemoPage {
+  mambaEdgeDemo: {
+    ready: Promise<BackendInfo>;
+    generate(prompt: string, opts: object): Promise<DemoRun>;
+  };
 }
 
 /**
@@ -84,7 +83,7 @@ export async function checkBuiltPage(page: Page, url: string, expected: string):
   // 404s are checked on the server's side (the browser asks for /favicon.ico by itself).
   page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text()); });
   await page.goto(`${url}?threads=${THREADS}`);
-  const info = await page.evaluate(() => mambaEdgeDemo.ready);
+  const info = await page.evaluate(() => (globalThis as unknown as DemoPage).mambaEdgeDemo.ready);
   expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
   expect(info).toMatchObject({ name: 'wasm', threads: THREADS });
   expect(info.note).toMatch(/dedicated worker/);
@@ -93,7 +92,7 @@ export async function checkBuiltPage(page: Page, url: string, expected: string):
   const workers = page.workers().map((w) => w.url());
   expect(workers).toHaveLength(THREADS);
   for (const w of workers) expect(w).toMatch(/^blob:http:\/\/127\.0\.0\.1:/);
-  const run = await page.evaluate(([prompt, opts]) => mambaEdgeDemo.generate(prompt, opts), [PROMPT, GEN] as const);
+  const run = await page.evaluate(([prompt, opts]) => (globalThis as unknown as DemoPage).mambaEdgeDemo.generate(prompt, opts), [PROMPT, GEN] as const);
   expect(run.text).toBe(expected);
   expect(run.pieces).toBe(GEN.maxTokens);
   expect(await page.locator('#out').textContent()).toBe(PROMPT + expected);
