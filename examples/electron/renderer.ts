@@ -17,6 +17,7 @@ const transcript = el('transcript');
 const stats = el('stats');
 const form = el<HTMLFormElement>('form');
 const promptBox = el<HTMLTextAreaElement>('prompt');
+const seedBox = el<HTMLInputElement>('seed');
 const sendButton = el<HTMLButtonElement>('send');
 const stopButton = el<HTMLButtonElement>('stop');
 const resetButton = el<HTMLButtonElement>('reset');
@@ -56,7 +57,7 @@ async function send(prompt: string, opts: { maxTokens?: number; seed?: number; t
 let lastRun: Promise<GenerateReply> | undefined;
 form.addEventListener('submit', (e) => {
   e.preventDefault();
-  lastRun = send(promptBox.value);
+  lastRun = send(promptBox.value, { maxTokens: 200, seed: Number(seedBox.value) || 0 });
   lastRun.catch(() => undefined);
   promptBox.value = '';
 });
@@ -66,7 +67,8 @@ resetButton.addEventListener('click', () => {
 });
 
 const ready = bridge.info().then((info) => {
-  host.textContent = `${info.runtime} main process · ${info.backend.name}: ${info.backend.device ?? ''} (${info.backend.threads} thread${info.backend.threads === 1 ? '' : 's'})` +
+  const threads = `${info.backend.threads} thread${info.backend.threads === 1 ? '' : 's'}`;
+  host.textContent = `${info.runtime} main process · ${info.backend.name} (${info.backend.device ?? threads})` +
     ` · ${info.architecture}, ${(info.parameters / 1e6).toFixed(2)}M parameters, ${info.dtype}`;
   setState('idle');
   return info;
