@@ -78,19 +78,29 @@ interface DemoPage {
  * wasm kernels compiled from the bytes inside the bundle, and the model generated `expected`.
  */
 export async function checkBuiltPage(page: Page, url: string, expected: string): Promise<void> {
+  await checkPage(page, url, expected, true);
+}
+
+/** The same build served without COOP/COEP: the single-thread path in the coordinator worker, same text. */
+export async function checkBuiltPageSingleThread(page: Page, url: string, expected: string): Promise<void> {
+  await checkPage(page, url, expected, false);
+}
+
+async function checkPage(page: Page, url: string, expected: string, isolated: boolean): Promise<void> {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   // 404s are checked on the server's side (the browser asks for /favicon.ico by itself).
   page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text()); });
   await page.goto(`${url}?threads=${THREADS}`);
   const info = await page.evaluate(() => (globalThis as unknown as DemoPage).mambaEdgeDemo.ready);
-  expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
-  expect(info).toMatchObject({ name: 'wasm', threads: THREADS });
-  expect(info.note).toMatch(/dedicated worker/);
-  // Playwright lists nested workers too: the coordinator plus THREADS − 1 kernel workers (the
+  expect(await page.evaluate(() => crossOriginIsolated)).toBe(isolated);
+  const threads = isolated ? THREADS : 1;
+  expect(info).toMatchObject({ name: 'wasm', threads });
+  expect(info.note).toMatch(isolated ? /dedicated worker/ : /single-threaded: SharedArrayBuffer is unavailable/);
+  // Playwright lists nested workers too: the coordinator plus threads − 1 kernel workers (the
   // coordinator's thread takes a share), every one started from a Blob URL the bundle made.
   const workers = page.workers().map((w) => w.url());
-  expect(workers).toHaveLength(THREADS);
+  expect(workers).toHaveLength(threads);
   for (const w of workers) expect(w).toMatch(/^blob:http:\/\/127\.0\.0\.1:/);
   const run = await page.evaluate(([prompt, opts]) => (globalThis as unknown as DemoPage).mambaEdgeDemo.generate(prompt, opts), [PROMPT, GEN] as const);
   expect(run.text).toBe(expected);

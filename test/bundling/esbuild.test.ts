@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ISOLATION_HEADERS, launchChromium, serveStatic, type Chromium, type StaticServer } from '../helpers/chromium.js';
-import { checkBuiltPage, makeApp, MODEL_DIR, nodeText } from './app.js';
+import { checkBuiltPage, checkBuiltPageSingleThread, makeApp, MODEL_DIR, nodeText } from './app.js';
 
 describe('bundling with esbuild', { timeout: 60_000 }, () => {
   let app: string;
   let browser: Chromium;
   let server: StaticServer;
+  let plain: StaticServer;
   let expected: string;
 
   beforeAll(async () => {
@@ -26,10 +27,11 @@ describe('bundling with esbuild', { timeout: 60_000 }, () => {
   afterAll(async () => {
     await browser?.close();
     await server?.close();
+    await plain?.close();
     if (app) rmSync(app, { recursive: true, force: true });
   });
 
-  it('a plain `esbuild --bundle` of the app runs threaded in Chromium and generates the same text as Node', async () => {
+  it('a plain `esbuild --bundle` of the app runs threaded in Chromium and generates the same text as Node (and on one thread without COOP/COEP)', async () => {
     const out = join(app, 'out');
     const result = await build({
       absWorkingDir: app, entryPoints: ['main.ts'], bundle: true, format: 'esm', outdir: 'out', minify: true, logLevel: 'silent', metafile: true,
@@ -48,5 +50,11 @@ describe('bundling with esbuild', { timeout: 60_000 }, () => {
     await checkBuiltPage(page, server.url, expected);
     expect(server.missing.filter((p) => p !== '/favicon.ico')).toEqual([]);
     await page.close();
+
+    // The same build where the page is not cross-origin isolated: one thread, same text.
+    plain = await serveStatic({ '/': out, '/models/default/': MODEL_DIR });
+    const plainPage = await browser.context.newPage();
+    await checkBuiltPageSingleThread(plainPage, plain.url, expected);
+    await plainPage.close();
   });
 });

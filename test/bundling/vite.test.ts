@@ -10,7 +10,7 @@ import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ISOLATION_HEADERS, launchChromium, serveStatic, type Chromium, type StaticServer } from '../helpers/chromium.js';
-import { checkBuiltPage, makeApp, MODEL_DIR, nodeText, ROOT } from './app.js';
+import { checkBuiltPage, checkBuiltPageSingleThread, makeApp, MODEL_DIR, nodeText, ROOT } from './app.js';
 
 /** vite.config.js as a user writes it (no import of 'vite', which the temporary app does not install). */
 const VITE_CONFIG = `
@@ -28,6 +28,7 @@ describe('bundling with Vite', { timeout: 60_000 }, () => {
   let app: string;
   let browser: Chromium;
   let server: StaticServer;
+  let plain: StaticServer;
   let expected: string;
 
   beforeAll(async () => {
@@ -39,10 +40,11 @@ describe('bundling with Vite', { timeout: 60_000 }, () => {
   afterAll(async () => {
     await browser?.close();
     await server?.close();
+    await plain?.close();
     if (app) rmSync(app, { recursive: true, force: true });
   });
 
-  it('`vite build` of the app runs threaded in Chromium and generates the same text as Node', async () => {
+  it('`vite build` of the app runs threaded in Chromium and generates the same text as Node (and on one thread without COOP/COEP)', async () => {
     const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
     const r = spawnSync(process.execPath, [vite, 'build'], { cwd: app, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
     expect(r.status, `vite build failed:\n${r.stdout}\n${r.stderr}`).toBe(0);
@@ -57,5 +59,11 @@ describe('bundling with Vite', { timeout: 60_000 }, () => {
     await checkBuiltPage(page, server.url, expected);
     expect(server.missing.filter((p) => p !== '/favicon.ico')).toEqual([]);
     await page.close();
+
+    // The same build where the page is not cross-origin isolated: one thread, same text.
+    plain = await serveStatic({ '/': out, '/models/default/': MODEL_DIR });
+    const plainPage = await browser.context.newPage();
+    await checkBuiltPageSingleThread(plainPage, plain.url, expected);
+    await plainPage.close();
   });
 });
