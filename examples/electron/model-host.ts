@@ -35,6 +35,8 @@ export interface ModelHost {
   info(): HostInfo;
   /** Windows with a conversation. */
   readonly windows: number;
+  /** Generations in progress (a closed window's ends within a token). */
+  readonly running: number;
   /** Removes the IPC handlers, stops running generations and frees the model. */
   dispose(): Promise<void>;
 }
@@ -84,6 +86,7 @@ export async function startModelHost(ipcMain: IpcMainLike, opts: HostOptions = {
   /** One conversation per window, keyed by WebContents id; dropped when the window goes. */
   const conversations = new Map<number, Conversation>();
   let disposed = false;
+  let running = 0;
 
   const info = (): HostInfo => ({
     backend: { ...model.backendInfo },
@@ -124,6 +127,7 @@ export async function startModelHost(ipcMain: IpcMainLike, opts: HostOptions = {
     let ended!: () => void;
     c.idle = new Promise<void>((resolve) => { ended = resolve; });
     const t0 = performance.now();
+    running++;
     try {
       const generation = c.session.generate(request.prompt, {
         maxTokens: request.maxTokens, temperature: request.temperature, seed: request.seed, signal: ctrl.signal,
@@ -141,6 +145,7 @@ export async function startModelHost(ipcMain: IpcMainLike, opts: HostOptions = {
       return { id, ...result, position: c.session.position, ms: performance.now() - t0 };
     } finally {
       if (c.running === ctrl) c.running = null;
+      running--;
       ended();
     }
   }
@@ -170,6 +175,7 @@ export async function startModelHost(ipcMain: IpcMainLike, opts: HostOptions = {
     model,
     info,
     get windows() { return conversations.size; },
+    get running() { return running; },
     async dispose() {
       if (disposed) return;
       disposed = true;
