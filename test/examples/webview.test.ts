@@ -6,11 +6,11 @@
  * what Node generates with the same options, and stay within its memory budget. A screenshot
  * is saved to test-results/webview.png (and a CSS-pixel one, webview-css.png).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultModelDir, loadModel } from '../../src/node.js';
-import { launchChromium, type Chromium } from '../helpers/chromium.js';
+import { launchChromium, rendererRss, type Chromium } from '../helpers/chromium.js';
 import { startWebviewServer } from '../../examples/webview/server.js';
 import type { ExampleServer } from '../../examples/browser/server.js';
 import type { Model } from '../../src/index.js';
@@ -47,7 +47,8 @@ describe('examples/webview (headless Chromium, phone viewport, not cross-origin 
     } finally {
       await node.dispose();
     }
-    [server, browser] = await Promise.all([startWebviewServer(), launchChromium(PHONE)]);
+    // --expose-gc: memory is measured after collecting garbage in the page and its worker.
+    [server, browser] = await Promise.all([startWebviewServer(), launchChromium(PHONE, ['--js-flags=--expose-gc'])]);
   }, 60_000);
 
   afterAll(async () => {
@@ -59,8 +60,19 @@ describe('examples/webview (headless Chromium, phone viewport, not cross-origin 
     const page = await browser.context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
+    const collect = async () => {
+      const gc = () => (globalThis as unknown as { gc(): void }).gc();
+      await page.evaluate(gc);
+      for (const worker of page.workers()) await worker.evaluate(gc);
+    };
+    await page.goto(`${server.plainUrl}nothing-here`); // a page of the same site: the renderer process the example will use
+    await collect();
+    const rssBlank = rendererRss(browser.profile);
     await page.goto(server.plainUrl);
     const ready = await page.evaluate(() => (globalThis as unknown as WebviewPage).mambaEdgeWebview.ready);
+    const rssLoadPeak = rendererRss(browser.profile);
+    await collect();
+    const rssLoaded = rendererRss(browser.profile);
 
     // The single-thread fallback: no SharedArrayBuffer, so one thread in the coordinator worker.
     expect(ready.crossOriginIsolated).toBe(false);
@@ -96,7 +108,28 @@ describe('examples/webview (headless Chromium, phone viewport, not cross-origin 
     const go = (await page.locator('#go').boundingBox())!;
     expect(go.height).toBeGreaterThanOrEqual(44);
 
+    // What the page really costs: the renderer process (the page and its worker) from /proc,
+    // after collecting garbage, against a blank page of the same site. The budget bounds the
+    // model's own allocations (19.3 MB); the process also holds the worker's JS context, the
+    // compiled kernels and the wasm memory's headroom; right after loading it also still holds the
+    // downloaded bytes and their copy in the worker (the peak). Bound: 4 × the budget retained.
     mkdirSync(RESULTS, { recursive: true });
+    await collect();
+    const rssRun = rendererRss(browser.profile);
+    if (rssBlank && rssLoadPeak && rssLoaded && rssRun) {
+      // The page's renderer: the one that grew most while the model loaded (the others are idle).
+      const growth = (p: number) => (rssLoadPeak.get(p) ?? 0) - (rssBlank.get(p) ?? Infinity);
+      const pid = [...rssBlank.keys()].filter((p) => rssLoaded.has(p) && rssRun.has(p)).sort((a, b) => growth(b) - growth(a))[0];
+      expect(pid, 'the renderer process of the page').toBeDefined();
+      const blank = rssBlank.get(pid);
+      const mib = (n: number) => Math.round(n * 10) / 10;
+      const memory = {
+        blankMiB: mib(blank!), loadPeakMiB: mib(rssLoadPeak.get(pid!)!), loadedMiB: mib(rssLoaded.get(pid!)!), afterRunMiB: mib(rssRun.get(pid!)!),
+        budgetMiB: ready.budget / 2 ** 20,
+      };
+      writeFileSync(join(RESULTS, 'webview-memory.json'), `${JSON.stringify(memory, null, 2)}\n`);
+      expect(memory.afterRunMiB - memory.blankMiB).toBeLessThan(4 * memory.budgetMiB);
+    }
     await page.screenshot({ path: join(RESULTS, 'webview.png') }); // device pixels (1170 × 2532)
     await page.screenshot({ path: join(RESULTS, 'webview-css.png'), scale: 'css' }); // 390 × 844, as in the example's README
     expect(errors).toEqual([]);

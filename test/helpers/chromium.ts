@@ -5,7 +5,7 @@
  *
  * Fails, not skips, when Chromium is missing (apt-get install -y chromium).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -17,18 +17,21 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
 
 export interface Chromium {
   context: BrowserContext;
+  /** The throwaway profile directory (every Chromium process of this instance names it on its command line). */
+  profile: string;
   close(): Promise<void>;
 }
 
-/** A persistent context in a temporary profile; `options` sets the viewport, isMobile, … */
-export async function launchChromium(options: BrowserContextOptions = {}): Promise<Chromium> {
+/** A persistent context in a temporary profile; `options` sets the viewport, isMobile, …; `extraArgs` are more Chromium flags. */
+export async function launchChromium(options: BrowserContextOptions = {}, extraArgs: string[] = []): Promise<Chromium> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`Chromium not found at ${CHROMIUM}: install it (Debian: apt-get install -y chromium) or set CHROMIUM_PATH to a Chromium binary`);
   }
   const profile = mkdtempSync(join(tmpdir(), 'mamba-edge-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, { ...options, executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const context = await chromium.launchPersistentContext(profile, { ...options, executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
   return {
     context,
+    profile,
     async close() {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
@@ -98,4 +101,25 @@ export async function serveStatic(mounts: Record<string, string>, headers: Recor
       server.close(() => resolve());
     }),
   };
+}
+
+/**
+ * Resident memory (MiB) of each renderer process of the Chromium started with `profile`, by pid,
+ * from /proc (Linux); null where /proc is not there. A page and its dedicated workers live in
+ * one renderer process.
+ */
+export function rendererRss(profile: string): Map<number, number> | null {
+  if (!existsSync('/proc/self/status')) return null;
+  const rss = new Map<number, number>();
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (!cmd.includes('--type=renderer') || !cmd.includes(`--user-data-dir=${profile}`)) continue;
+      const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      if (kb) rss.set(Number(pid), Number(kb) / 1024);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return rss;
 }
