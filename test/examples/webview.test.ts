@@ -110,9 +110,9 @@ describe('examples/webview (headless Chromium, phone viewport, not cross-origin 
 
     // What the page really costs: the renderer process (the page and its worker) from /proc,
     // after collecting garbage, against a blank page of the same site. The budget bounds the
-    // model's own allocations (19.3 MB); the process also holds the worker's JS context, the
-    // compiled kernels and the wasm memory's headroom; right after loading it also still holds the
-    // downloaded bytes and their copy in the worker (the peak). Bound: 4 × the budget retained.
+    // model's own allocations (19.3 MB); the process also holds the runtime around it (the
+    // worker's JS context, compiled kernels, ...) and, right after loading, the downloaded bytes
+    // and their copy in the worker (the peak). Bound: 4 × the budget retained.
     mkdirSync(RESULTS, { recursive: true });
     await collect();
     const rssRun = rendererRss(browser.profile);
