@@ -37,6 +37,8 @@ export interface ModelHost {
   readonly windows: number;
   /** Generations in progress (a closed window's ends within a token). */
   readonly running: number;
+  /** Tokens sampled for all windows since the host started. */
+  readonly tokens: number;
   /** Removes the IPC handlers, stops running generations and frees the model. */
   dispose(): Promise<void>;
 }
@@ -87,6 +89,7 @@ export async function startModelHost(ipcMain: IpcMainLike, opts: HostOptions = {
   const conversations = new Map<number, Conversation>();
   let disposed = false;
   let running = 0;
+  let tokens = 0;
 
   const info = (): HostInfo => ({
     backend: { ...model.backendInfo },
@@ -134,6 +137,7 @@ export async function startModelHost(ipcMain: IpcMainLike, opts: HostOptions = {
       });
       try {
         for await (const { text } of generation) {
+          tokens++;
           // A closed window: stop computing for it (its conversation is dropped by 'destroyed').
           if (sender.isDestroyed()) ctrl.abort();
           else sender.send(CHANNELS.token, id, text);
@@ -176,6 +180,7 @@ export async function startModelHost(ipcMain: IpcMainLike, opts: HostOptions = {
     info,
     get windows() { return conversations.size; },
     get running() { return running; },
+    get tokens() { return tokens; },
     async dispose() {
       if (disposed) return;
       disposed = true;
