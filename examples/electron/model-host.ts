@@ -124,6 +124,7 @@ export async function startModelHost(ipcMain: IpcMainLike, opts: HostOptions = {
   async function generate(event: InvokeEventLike, rawId: unknown, rawRequest: unknown): Promise<GenerateReply> {
     const { id, request } = checkRequest(rawId, rawRequest, maxPromptChars, maxTokensLimit);
     const { sender } = event;
+    if (sender.isDestroyed()) throw new MambaEdgeError('E_ARGUMENT', `${CHANNELS.generate}: the window has been closed`);
     const c = conversation(sender);
     if (c.running) throw new MambaEdgeError('E_ARGUMENT', `${CHANNELS.generate}: a generation is already running in this window; stop it first`);
     const ctrl = (c.running = new AbortController());
