@@ -136,6 +136,16 @@ describe('examples/webview (headless Chromium, phone viewport, not cross-origin 
     await page.close();
   });
 
+  it('the same page where it is cross-origin isolated runs on 2 threads within the same budget', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(server.isolatedUrl);
+    const ready = await page.evaluate(() => (globalThis as unknown as WebviewPage).mambaEdgeWebview.ready);
+    expect(ready.crossOriginIsolated).toBe(true);
+    expect(ready.backend).toMatchObject({ name: 'wasm', threads: 2 });
+    expect(await page.locator('#status').textContent()).toMatch(/^2 threads · cross-origin isolated · 11\.7 MiB held, budget 24 MiB$/);
+    await page.close();
+  });
+
   it('a budget smaller than the model needs is refused with E_MEMORY before allocating', async () => {
     const page = await browser.context.newPage();
     await page.goto(server.plainUrl);
