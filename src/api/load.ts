@@ -5,14 +5,14 @@
 import type { LoadDType, LoadOptions, ModelSource } from './types.js';
 import { fail, throwIfAborted } from '../errors.js';
 import { memorySource, describe, type FileSource } from '../formats/source.js';
-import { decodeUtf8Json } from '../formats/pyjson.js';
+import { decodeUtf8Json, DEFAULT_MAX_JSON_BYTES } from '../formats/pyjson.js';
 import { readSafetensorsWeights, toFloat32, type TensorEntry } from '../formats/safetensors.js';
 import { ConfigReader } from '../formats/hf-config.js';
 import { architectureFor } from '../models/registry.js';
 import type { TensorSpec } from '../models/graph.js';
 import { selectBackend } from '../backends/registry.js';
 import { numel, type Backend, type WeightDType } from '../backends/backend.js';
-import { createTokenizer } from '../tokenizer/index.js';
+import { createTokenizer, MAX_TOKENIZER_JSON_BYTES } from '../tokenizer/index.js';
 import { Hasher } from './fingerprint.js';
 import { ModelImpl, activationBytes } from './model.js';
 
@@ -55,6 +55,14 @@ function checkOptions(opts: LoadOptions): { dtype: LoadDType } {
   return { dtype };
 }
 
+/** E_FORMAT when `name` is larger than `limit` bytes, asked before reading it (E_FILE if it is missing). */
+async function checkSize(files: FileSource, name: string, limit: number): Promise<void> {
+  const size = await files.size(name);
+  if (size > limit) {
+    throw fail('E_FORMAT', `${describe(files, name)} is ${size} bytes, more than the ${limit}-byte limit for it`, { file: name });
+  }
+}
+
 /** Every expected tensor present with the expected shape; extras are reported as warnings. */
 function matchTensors(specs: TensorSpec[], tensors: Map<string, TensorEntry>, ignorable: string[]): string[] {
   for (const spec of specs) {
@@ -82,6 +90,8 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
   throwIfAborted(opts.signal, 'loadModel');
   const files = toSource(source);
   const configFile = describe(files, 'config.json');
+  // Sizes are checked before reading, so a huge hostile file is never loaded into memory.
+  await checkSize(files, 'config.json', DEFAULT_MAX_JSON_BYTES);
   const raw = decodeUtf8Json(await files.read('config.json', { signal: opts.signal }), configFile, undefined, 'config.json');
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw fail('E_CONFIG', `${configFile}: expected a JSON object`, { file: configFile });
@@ -133,10 +143,12 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
 
     const prepared = graph.prepare(cfg, backend, (name) => toFloat32(weights.tensors.get(name)!), matrixDType);
 
-    const tokenizerJson = (await files.has('tokenizer.json')) ? new TextDecoder().decode(await files.read('tokenizer.json', { signal: opts.signal })) : undefined;
-    const tokenizerConfigJson = tokenizerJson !== undefined && (await files.has('tokenizer_config.json'))
-      ? new TextDecoder().decode(await files.read('tokenizer_config.json', { signal: opts.signal }))
-      : undefined;
+    const hasTokenizer = await files.has('tokenizer.json');
+    if (hasTokenizer) await checkSize(files, 'tokenizer.json', MAX_TOKENIZER_JSON_BYTES);
+    const tokenizerJson = hasTokenizer ? new TextDecoder().decode(await files.read('tokenizer.json', { signal: opts.signal })) : undefined;
+    const hasTokenizerConfig = tokenizerJson !== undefined && (await files.has('tokenizer_config.json'));
+    if (hasTokenizerConfig) await checkSize(files, 'tokenizer_config.json', DEFAULT_MAX_JSON_BYTES);
+    const tokenizerConfigJson = hasTokenizerConfig ? new TextDecoder().decode(await files.read('tokenizer_config.json', { signal: opts.signal })) : undefined;
     const tokenizer = createTokenizer({ vocabSize: cfg.vocabSize, tokenizerJson, tokenizerConfigJson, file: describe(files, 'tokenizer.json') });
     if (cfg.eosTokenId === undefined && tokenizer.eosTokenId !== undefined) cfg.eosTokenId = tokenizer.eosTokenId;
 

@@ -14,6 +14,7 @@
  * shape have been checked against the model resuming it.
  */
 import { fail } from '../errors.js';
+import { excessiveNesting } from '../formats/pyjson.js';
 
 const MAGIC = [0x4d, 0x41, 0x4d, 0x42, 0x41, 0x53, 0x54, 0x00]; // "MAMBAST\0"
 export const STATE_FORMAT_VERSION = 1;
@@ -97,13 +98,17 @@ export function decodeState(
   if (headerLength > MAX_HEADER_BYTES || 16 + headerLength > blob.length - 4) bad(`header length ${headerLength} runs past the blob`);
   let header: StateHeader;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(blob.subarray(16, 16 + headerLength)));
-  } catch {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(blob.subarray(16, 16 + headerLength));
+    // Our writer nests 3 levels; a deep value would overflow the stack wherever it is printed.
+    if (excessiveNesting(text, 8) >= 0) bad('header nests deeper than any saved state');
+    header = JSON.parse(text);
+  } catch (e) {
+    if (e instanceof Error && 'code' in e) throw e;
     bad('header is not valid JSON');
   }
-  if (typeof header !== 'object' || header === null) bad('header is not an object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) bad('header is not an object');
   if (header.fingerprint !== expect.fingerprint) {
-    bad(`it belongs to model ${String(header.fingerprint)}, not to this model (${expect.fingerprint})`);
+    bad(`it belongs to model ${typeof header.fingerprint === 'string' ? header.fingerprint.slice(0, 100) : `(a fingerprint that is not a string: ${typeof header.fingerprint})`}, not to this model (${expect.fingerprint})`);
   }
   const isInt = (v: unknown, min: number, max: number) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
   if (!isInt(header.position, 0, Number.MAX_SAFE_INTEGER)) bad('position is not a non-negative integer');
@@ -130,5 +135,10 @@ export function decodeState(
   };
   const tensors = shapes.map((s) => take(numel(s)));
   const logits = header.hasLogits ? take(expect.vocabSize) : null;
+  // A running session's state and logits are finite: NaN or ±∞ here means a corrupted or forged blob
+  // (the checksum only proves the bytes are the ones the writer hashed), and would only surface later
+  // as a failed sampling step or NaN forever after.
+  tensors.forEach((t, i) => { if (!t.every(Number.isFinite)) bad(`state tensor ${i} holds NaN or infinite values`); });
+  if (logits && logits.some(Number.isNaN)) bad('the saved logits hold NaN');
   return { header, tensors, logits };
 }

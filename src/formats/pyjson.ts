@@ -15,6 +15,41 @@ import { fail } from '../errors.js';
 export const DEFAULT_MAX_JSON_BYTES = 16 * 1024 * 1024;
 
 /**
+ * Deepest nesting of arrays/objects accepted in any JSON we parse: serde_json's default recursion
+ * limit (the safetensors reference implementation parses its headers with it), far above any real
+ * config.json, tokenizer.json or header (≤ 10 levels). JSON.parse itself copes with any depth, but
+ * what consumes the value recurses (JSON.stringify in error messages, the tokenizer library, revivers,
+ * structuredClone) and a 200,000-deep array overflows the stack there.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/** Index of the first bracket that opens level maxDepth + 1 (outside strings), or -1. Linear, no recursion. */
+export function excessiveNesting(text: string, maxDepth = MAX_JSON_DEPTH): number {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c /* \ */) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > maxDepth) return i;
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) depth--;
+  }
+  return -1;
+}
+
+/** E_FORMAT naming the line and column where `text` nests deeper than MAX_JSON_DEPTH. */
+export function checkNesting(text: string, file: string, what = 'JSON'): void {
+  const at = excessiveNesting(text);
+  if (at >= 0) {
+    throw fail('E_FORMAT', `${file}: ${what} nests arrays/objects more than ${MAX_JSON_DEPTH} levels deep (at ${lineColumn(text, at)})`, { file });
+  }
+}
+
+/**
  * JSON.parse that also accepts Python's NaN, Infinity, -Infinity literals (outside strings) and turns
  * transformers' {"__float__": "Infinity"|"-Infinity"|"NaN"} objects into numbers. E_FORMAT with file and
  * line/column on malformed input. Rejects text over maxBytes (default 16 MiB, counted as UTF-8) with E_FORMAT.
@@ -28,6 +63,7 @@ export function parsePythonJson(text: string, file: string, maxBytes = DEFAULT_M
     throw fail('E_FORMAT', `${file}: ${what} is ${size} bytes, more than the ${maxBytes}-byte limit`, { file });
   }
 
+  checkNesting(text, file, what);
   const { rewritten, nanMarker } = rewriteLiterals(text);
   const hasFloatObjects = text.includes('"__float__"');
   const reviver =

@@ -31,8 +31,9 @@ export function checkFields(r: ConfigReader, fields: readonly string[], notFor: 
   for (const key of Object.keys(r.raw)) {
     if (known.has(key) || key.startsWith('_')) continue;
     const modelType = String(r.raw.model_type);
-    const why = notFor[key]
-      ?? (RENAMED[key] && known.has(RENAMED[key]) ? `this format calls it "${RENAMED[key]}"` : `known fields: ${[...known].join(', ')}`);
+    // hasOwn: a key such as "toString" must not find Object.prototype's members.
+    const why = (Object.hasOwn(notFor, key) ? notFor[key] : undefined)
+      ?? (Object.hasOwn(RENAMED, key) && known.has(RENAMED[key]) ? `this format calls it "${RENAMED[key]}"` : `known fields: ${[...known].join(', ')}`);
     throw fail('E_CONFIG', `${r.file}: field "${key}" is not part of a "${modelType}" config (${why}); see docs/lineage.md`, { file: r.file, field: key });
   }
 }

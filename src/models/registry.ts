@@ -22,9 +22,10 @@ export function architectureFor(modelType: unknown, file: string): ModelGraph {
   if (typeof modelType !== 'string') {
     throw fail('E_CONFIG', `${file}: field "model_type" must be a string such as "mamba" or "mamba2"`, { file, field: 'model_type' });
   }
-  const graph = GRAPHS[modelType];
+  // hasOwn: "toString" or "constructor" must not find Object.prototype's members.
+  const graph = Object.hasOwn(GRAPHS, modelType) ? GRAPHS[modelType] : undefined;
   if (!graph) {
-    throw fail('E_ARCH', `${file}: model_type "${modelType}" is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`, { file, field: 'model_type' });
+    throw fail('E_ARCH', `${file}: model_type ${JSON.stringify(modelType.slice(0, 80))} is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`, { file, field: 'model_type' });
   }
   return graph;
 }

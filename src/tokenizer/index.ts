@@ -20,6 +20,13 @@
 import { Tokenizer as HfTokenizerClass } from '@huggingface/tokenizers';
 import type { Tokenizer } from '../api/types.js';
 import { fail } from '../errors.js';
+import { checkNesting } from '../formats/pyjson.js';
+
+/**
+ * Largest tokenizer.json accepted, like the safetensors format's own 100 MB header cap: real ones
+ * reach ~35 MB (Gemma's 256k vocabulary); the parsed object takes several times the text.
+ */
+export const MAX_TOKENIZER_JSON_BYTES = 100_000_000;
 
 /**
  * The part of @huggingface/tokenizers we use. Its own .d.ts files import each
@@ -67,7 +74,7 @@ export function createTokenizer(opts: CreateTokenizerOptions): TokenizerEx {
   const configFile = opts.configFile ?? file.replace(/tokenizer\.json$/, 'tokenizer_config.json');
   const json = parseObject(opts.tokenizerJson, file);
   const config = opts.tokenizerConfigJson === undefined ? {} : parseObject(opts.tokenizerConfigJson, configFile);
-  checkModel(json, file);
+  checkModel(json, file, opts.vocabSize);
 
   // The library requires these keys to exist (null is fine) and iterates added_tokens;
   // older or hand-written files omit them, so fill in the neutral values.
@@ -161,6 +168,12 @@ function checkVocabSize(vocabSize: number): void {
 }
 
 function parseObject(text: string, file: string): Record<string, unknown> {
+  if (typeof text !== 'string') throw fail('E_ARGUMENT', `${file}: expected the file's text, got ${typeof text}`, { file });
+  // text.length counts UTF-16 units: at most the UTF-8 size, so this never refuses a file under the limit.
+  if (text.length > MAX_TOKENIZER_JSON_BYTES) {
+    throw fail('E_FORMAT', `${file} is ${text.length} characters, more than the ${MAX_TOKENIZER_JSON_BYTES}-byte limit`, { file });
+  }
+  checkNesting(text, file);
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -176,17 +189,20 @@ function parseObject(text: string, file: string): Record<string, unknown> {
  * tokens in an array indexed by id, so a stray 1e9 or 1.5 would silently make a
  * huge sparse array or a lost token. Unigram vocabs are lists (id = position).
  */
-function checkModel(json: Record<string, unknown>, file: string): void {
+function checkModel(json: Record<string, unknown>, file: string, vocabSize: number): void {
   const model = json.model as { type?: unknown; vocab?: unknown } | undefined;
   if (model === null || typeof model !== 'object') throw fail('E_FORMAT', `${file}: missing the "model" object`, { file, field: 'model' });
   // The library silently treats an unknown model type as a plain vocab lookup; say so instead.
   if (model.type !== undefined && !['BPE', 'WordPiece', 'Unigram'].includes(model.type as string)) {
     throw fail('E_FORMAT', `${file}: model.type ${JSON.stringify(model.type)} is not supported (BPE, WordPiece, Unigram)`, { file, field: 'model.type' });
   }
-  const bad = (id: unknown) => !Number.isInteger(id) || (id as number) < 0;
+  // Ids are checked against the model's vocab before the library sees them: it sizes its id -> token
+  // array by the largest id, so one id of 2^31 in a 1 kB file would make it allocate for 2^31 entries.
+  const bad = (id: unknown) => !Number.isInteger(id) || (id as number) < 0 || (id as number) >= vocabSize;
+  const expected = `a non-negative integer id below the model's vocab_size ${vocabSize}`;
   if (model.vocab !== null && typeof model.vocab === 'object' && !Array.isArray(model.vocab)) {
     for (const [token, id] of Object.entries(model.vocab)) {
-      if (bad(id)) throw fail('E_FORMAT', `${file}: model.vocab["${token}"] is ${JSON.stringify(id)}, expected a non-negative integer id`, { file, field: 'model.vocab' });
+      if (bad(id)) throw fail('E_FORMAT', `${file}: model.vocab["${token.slice(0, 80)}"] is ${JSON.stringify(id)?.slice(0, 80)}, expected ${expected}`, { file, field: 'model.vocab' });
     }
   } else if (!Array.isArray(model.vocab)) {
     throw fail('E_FORMAT', `${file}: model.vocab is missing`, { file, field: 'model.vocab' });
@@ -195,7 +211,7 @@ function checkModel(json: Record<string, unknown>, file: string): void {
   if (!Array.isArray(added)) throw fail('E_FORMAT', `${file}: added_tokens must be a list`, { file, field: 'added_tokens' });
   for (const t of added as { id?: unknown; content?: unknown }[]) {
     if (t === null || typeof t !== 'object' || bad(t.id) || typeof t.content !== 'string') {
-      throw fail('E_FORMAT', `${file}: added_tokens entry ${JSON.stringify(t)} needs an integer id ≥ 0 and a string content`, { file, field: 'added_tokens' });
+      throw fail('E_FORMAT', `${file}: added_tokens entry ${JSON.stringify(t)?.slice(0, 200)} needs ${expected} and a string content`, { file, field: 'added_tokens' });
     }
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MambaEdgeError } from '../../src/errors.js';
-import { decodeUtf8Json, parsePythonJson } from '../../src/formats/pyjson.js';
+import { decodeUtf8Json, MAX_JSON_DEPTH, parsePythonJson } from '../../src/formats/pyjson.js';
 
 /** Runs fn, expects a MambaEdgeError, returns it. */
 function caught(fn: () => unknown): MambaEdgeError {
@@ -98,14 +98,16 @@ describe('parsePythonJson', () => {
 
   it('handles deep nesting without crashing, with typed errors', () => {
     const depth = 200_000;
-    // Plain parse: JSON.parse copes.
-    expect(Array.isArray(parsePythonJson('['.repeat(depth) + ']'.repeat(depth), 'deep.json'))).toBe(true);
-    // Unterminated: our iterative checker locates the end.
-    expect(caught(() => parsePythonJson('['.repeat(depth), 'deep.json')).message).toContain(`column ${depth + 1}`);
-    // With a reviver (NaN present) the walk recurses: must be a typed error, not a RangeError.
-    const e = caught(() => parsePythonJson('['.repeat(depth) + 'NaN' + ']'.repeat(depth), 'deep.json'));
-    expect(e.code).toBe('E_FORMAT');
-    expect(e.message).toContain('nested too deeply');
+    // Refused by the nesting limit (what consumes a parsed value recurses: error messages, the
+    // tokenizer library), naming where the limit was crossed, whether or not the text is complete.
+    for (const text of ['['.repeat(depth) + ']'.repeat(depth), '['.repeat(depth), '['.repeat(depth) + 'NaN' + ']'.repeat(depth)]) {
+      const e = caught(() => parsePythonJson(text, 'deep.json'));
+      expect(e.code).toBe('E_FORMAT');
+      expect(e.message).toContain(`more than ${MAX_JSON_DEPTH} levels deep (at line 1, column ${MAX_JSON_DEPTH + 1})`);
+    }
+    // At the limit, with a reviver walking it (NaN present): parses.
+    const ok = parsePythonJson('['.repeat(MAX_JSON_DEPTH) + 'NaN' + ']'.repeat(MAX_JSON_DEPTH), 'deep.json');
+    expect(Array.isArray(ok)).toBe(true);
   });
 
   it('does not let a __proto__ key change prototypes', () => {

@@ -1,0 +1,385 @@
+/**
+ * Fuzz targets: one per parser of untrusted bytes on main. Each mutates real seed files
+ * (random-weight models written by tools/random-model.ts, the shipped tokenizers, state blobs
+ * saved by a real session) with structure-aware edits, then loads the result through the
+ * public API and runs a forward step (a generate step for saved states).
+ *
+ * Adding a parser (GGUF, a remote source, a KV-cache state): write a FuzzTarget with a seed,
+ * an arbitrary built from mutate.ts, and a `run` that loads + steps; add it to TARGETS.
+ */
+import fc from 'fast-check';
+import { loadModel } from '../../src/node.js';
+import type { Model } from '../../src/api/types.js';
+import { crc32 } from '../../src/api/state-blob.js';
+import { parsePythonJson } from '../../src/formats/pyjson.js';
+import { randomModelFiles } from '../../tools/random-model.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { FuzzTarget } from './harness.js';
+import {
+  applyByteEdits, applyJsonEdits, byteEdit, hostileValue, jsonEdit, utf8, writePyJson, HOSTILE_NUMBERS, HOSTILE_STRINGS,
+  type ByteEdit, type JsonEdit,
+} from './mutate.js';
+
+type Files = Record<string, Uint8Array>;
+export interface FileCase { files: Files }
+
+const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
+const filesSize = (c: FileCase) => Object.values(c.files).reduce((n, b) => n + b.byteLength, 0);
+
+const fixture = (dir: string): Files => Object.fromEntries(
+  ['config.json', 'model.safetensors'].map((f) => [f, new Uint8Array(readFileSync(root(`test/fixtures/lineage/${dir}/${f}`)))]),
+);
+
+/**
+ * Seed models: small enough that a case takes about a millisecond, with every architecture and
+ * tensor dtype the loaders know (the lineage ones are the committed fixtures, 50–110 kB).
+ */
+export function seedModels(): Files[] {
+  return [
+    randomModelFiles({ modelType: 'mamba', vocabSize: 300, hiddenSize: 8, numLayers: 1, stateSize: 4, seed: 1 }),
+    randomModelFiles({ modelType: 'mamba', vocabSize: 300, hiddenSize: 8, numLayers: 2, stateSize: 2, useBias: true, tieWordEmbeddings: false, dtype: 'F16', seed: 2 }),
+    randomModelFiles({ modelType: 'mamba2', vocabSize: 300, hiddenSize: 16, numLayers: 1, stateSize: 4, headDim: 8, chunkSize: 8, dtype: 'BF16', seed: 3 }),
+    fixture('rnn-tanh'), fixture('lstm-proj-tied'), fixture('gru-3layer-nobias'), fixture('s4d-gated-tied'),
+  ];
+}
+
+/** Load, run one forward step over in-vocabulary ids, dispose. */
+async function loadAndStep(files: Files, after?: (m: Model) => Promise<void>): Promise<void> {
+  const m = await loadModel(files, { backend: 'reference' });
+  try {
+    const V = m.config.vocabSize;
+    await m.forward([[0, 1 % V, 2 % V]]);
+    await after?.(m);
+  } finally {
+    await m.dispose();
+  }
+}
+
+/** True one time in ten: for edits that spoil almost every input they touch. */
+const rarely = fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
+
+const SAFETENSORS_DTYPES = ['F32', 'F16', 'BF16', 'BOOL', 'U8', 'I8', 'I16', 'I32', 'I64', 'U64', 'F64', 'F8_E4M3', 'F4', 'f32', 'Q8_0', ''];
+
+// ---- safetensors ------------------------------------------------------------------
+
+type TensorEdit =
+  | { kind: 'shape'; tensor: number; dim: number; value: number }
+  | { kind: 'offset'; tensor: number; which: number; value: number }
+  | { kind: 'shift'; tensor: number; by: number }
+  | { kind: 'dtype'; tensor: number; dtype: string }
+  | { kind: 'overlap'; tensor: number; other: number }
+  | { kind: 'duplicate'; tensor: number; other: number };
+
+interface SafetensorsCase {
+  seed: number;
+  tensorEdits: TensorEdit[];
+  jsonEdits: JsonEdit[];
+  dupKey: boolean;
+  lengthField: bigint | null;
+  bodyEdits: ByteEdit[];
+  fileEdits: ByteEdit[];
+}
+
+function splitSafetensors(bytes: Uint8Array): { header: Record<string, unknown>; body: Uint8Array } {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  return { header: JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))), body: bytes.subarray(8 + n) };
+}
+
+function applyTensorEdit(header: Record<string, unknown>, e: TensorEdit): void {
+  const names = Object.keys(header).filter((k) => k !== '__metadata__');
+  if (!names.length) return;
+  const name = names[e.tensor % names.length];
+  const t = header[name] as { dtype: unknown; shape: unknown[]; data_offsets: unknown[] };
+  if (t === null || typeof t !== 'object') return;
+  const other = header[names[('other' in e ? e.other : 0) % names.length]] as { data_offsets: unknown[] } | null;
+  switch (e.kind) {
+    case 'shape': if (Array.isArray(t.shape)) t.shape[e.dim % (t.shape.length + 1)] = e.value; break;
+    case 'offset': if (Array.isArray(t.data_offsets)) t.data_offsets[e.which] = e.value; break;
+    case 'shift': if (Array.isArray(t.data_offsets)) t.data_offsets = t.data_offsets.map((o) => (typeof o === 'number' ? o + e.by : o)); break;
+    case 'dtype': t.dtype = e.dtype; break;
+    case 'overlap': if (other && typeof other === 'object') t.data_offsets = structuredClone(other.data_offsets); break;
+    case 'duplicate': header[`${name}.copy`] = structuredClone(t); if (other && typeof other === 'object') header[names[e.other % names.length]] = structuredClone(t); break;
+  }
+}
+
+function buildSafetensors(seedBytes: Uint8Array, c: SafetensorsCase): Uint8Array {
+  const { header, body } = splitSafetensors(seedBytes);
+  for (const e of c.tensorEdits) applyTensorEdit(header, e);
+  const edited = applyJsonEdits(header, c.jsonEdits);
+  const json = utf8(writePyJson(edited, c.dupKey));
+  const newBody = applyByteEdits(body, c.bodyEdits);
+  const out = new Uint8Array(8 + json.length + newBody.length);
+  new DataView(out.buffer).setBigUint64(0, c.lengthField ?? BigInt(json.length), true);
+  out.set(json, 8);
+  out.set(newBody, 8 + json.length);
+  return applyByteEdits(out, c.fileEdits);
+}
+
+export function safetensorsTarget(): FuzzTarget<FileCase> {
+  let seeds: Files[] = [];
+  return {
+    name: 'safetensors',
+    async setup() { seeds = seedModels(); },
+    arbitrary() {
+      const tensor = fc.nat(), other = fc.nat();
+      const num = fc.oneof(fc.constantFrom(...HOSTILE_NUMBERS), fc.integer({ min: -64, max: 5000 }));
+      const tensorEdit: fc.Arbitrary<TensorEdit> = fc.oneof(
+        fc.record({ kind: fc.constant('shape' as const), tensor, dim: fc.nat(4), value: num }),
+        fc.record({ kind: fc.constant('offset' as const), tensor, which: fc.integer({ min: 0, max: 1 }), value: num }),
+        fc.record({ kind: fc.constant('shift' as const), tensor, by: fc.integer({ min: -9, max: 9 }) }),
+        fc.record({ kind: fc.constant('dtype' as const), tensor, dtype: fc.constantFrom(...SAFETENSORS_DTYPES) }),
+        fc.record({ kind: fc.constant('overlap' as const), tensor, other }),
+        fc.record({ kind: fc.constant('duplicate' as const), tensor, other }),
+      );
+      const lengthField = fc.oneof(
+        { weight: 8, arbitrary: fc.constant(null) },
+        { weight: 2, arbitrary: fc.constantFrom(0n, 1n, 7n, 100_000_000n, 100_000_001n, 2n ** 32n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 1n) },
+      );
+      return fc.record({
+        seed: fc.nat(seeds.length - 1),
+        tensorEdits: fc.array(tensorEdit, { maxLength: 3 }),
+        jsonEdits: fc.array(jsonEdit(['dtype', 'shape', 'data_offsets', '__metadata__']), { maxLength: 2 }),
+        dupKey: rarely,
+        lengthField,
+        bodyEdits: fc.array(byteEdit(), { maxLength: 3 }),
+        fileEdits: fc.oneof({ weight: 4, arbitrary: fc.constant([] as ByteEdit[]) }, { weight: 1, arbitrary: fc.array(byteEdit(), { maxLength: 2 }) }),
+      }).map((c) => ({ files: { ...seeds[c.seed], 'model.safetensors': buildSafetensors(seeds[c.seed]['model.safetensors'], c) } }));
+    },
+    run: (c) => loadAndStep(c.files),
+    size: filesSize,
+  };
+}
+
+// ---- config.json --------------------------------------------------------------------
+
+/** Every field a model graph reads from config.json (grep `r.int(` etc. in src/models). */
+export const CONFIG_FIELDS = [
+  'model_type', 'vocab_size', 'hidden_size', 'num_hidden_layers', 'num_layers', 'state_size', 'expand', 'conv_kernel', 'use_bias',
+  'use_conv_bias', 'tie_word_embeddings', 'layer_norm_epsilon', 'norm_eps', 'time_step_rank', 'num_heads', 'head_dim', 'n_groups',
+  'chunk_size', 'time_step_limit', 'hidden_act', 'eos_token_id', 'residual_in_fp32', 'rms_norm', 'embedding_size', 'proj_size',
+  'bias', 'bidirectional', 'gated', 'head_bias', 'dropout', 'nonlinearity', 'architectures',
+];
+
+export function configTarget(): FuzzTarget<FileCase> {
+  let seeds: Files[] = [];
+  let docs: unknown[] = [];
+  return {
+    name: 'config',
+    async setup() {
+      seeds = seedModels();
+      docs = seeds.map((s) => parsePythonJson(new TextDecoder().decode(s['config.json']), 'config.json'));
+    },
+    arbitrary() {
+      const fieldEdit = fc.record({ field: fc.constantFrom(...CONFIG_FIELDS), value: hostileValue() });
+      return fc.record({
+        seed: fc.nat(seeds.length - 1),
+        fields: fc.array(fieldEdit, { minLength: 0, maxLength: 3 }),
+        jsonEdits: fc.array(jsonEdit(CONFIG_FIELDS), { maxLength: 2 }),
+        dupKey: rarely,
+        textEdits: fc.oneof({ weight: 5, arbitrary: fc.constant([] as ByteEdit[]) }, { weight: 1, arbitrary: fc.array(byteEdit(), { maxLength: 3 }) }),
+      }).map((c) => {
+        const doc = structuredClone(docs[c.seed]) as Record<string, unknown>;
+        for (const f of c.fields) doc[f.field] = f.value;
+        const text = utf8(writePyJson(applyJsonEdits(doc, c.jsonEdits), c.dupKey));
+        return { files: { ...seeds[c.seed], 'config.json': applyByteEdits(text, c.textEdits) } };
+      });
+    },
+    run: (c) => loadAndStep(c.files),
+    size: filesSize,
+  };
+}
+
+// ---- tokenizer.json ----------------------------------------------------------------
+
+/** Text encoded by every case: ASCII, accents, an emoji, whitespace runs, the special token. */
+const SAMPLE_TEXT = 'Hello, world!  123 ünïcødé 🙂\n\tend<|endoftext|> aaaa';
+
+const PRE_TOKENIZERS: unknown[] = [
+  null,
+  { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+  { type: 'Whitespace' },
+  { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
+  { type: 'Split', pattern: { Regex: '\\s+' }, behavior: 'Isolated', invert: false },
+  { type: 'Split', pattern: { Regex: '(' }, behavior: 'Removed', invert: false },
+  { type: 'Split', pattern: { Regex: '' }, behavior: 'Isolated', invert: false },
+  { type: 'Split', pattern: { String: '' }, behavior: 'Isolated', invert: false },
+  { type: 'Split', pattern: 7, behavior: 'Nonsense', invert: 'yes' },
+  { type: 'Digits', individual_digits: true },
+  { type: 'Punctuation' },
+  { type: 'Sequence', pretokenizers: [{ type: 'Whitespace' }, { type: 'Digits' }] },
+  { type: 'Sequence', pretokenizers: 'x' },
+  { type: 'Sequence' },
+  { type: 'NoSuchPreTokenizer' },
+];
+
+const NORMALIZERS: unknown[] = [
+  null,
+  { type: 'NFC' }, { type: 'NFKD' }, { type: 'Lowercase' }, { type: 'Strip', left: true, right: true },
+  { type: 'Replace', pattern: { String: 'a' }, content: 'aaaaaaaaaaaaaaaa' },
+  { type: 'Replace', pattern: { Regex: '[' }, content: '' },
+  { type: 'Prepend', prepend: '▁' },
+  { type: 'Sequence', normalizers: [{ type: 'NFC' }, { type: 'Lowercase' }] },
+  { type: 'Sequence', normalizers: null },
+  { type: 'Precompiled', precompiled_charsmap: 'AAAA' },
+  { type: 'Nope' },
+];
+
+export function tokenizerTarget(): FuzzTarget<FileCase> {
+  let model: Files = {};
+  let docs: unknown[] = [];
+  return {
+    name: 'tokenizer',
+    async setup() {
+      model = seedModels()[0]; // vocab 300 holds both seed tokenizers (256 and 272 ids)
+      docs = ['models/default/tokenizer.json', 'test/fixtures/tokenizer-tiny/tokenizer.json'].map((p) => JSON.parse(readFileSync(root(p), 'utf8')));
+    },
+    arbitrary() {
+      const targeted = fc.oneof(
+        fc.record({ path: fc.constant('vocab'), index: fc.nat(), value: hostileValue() }),
+        fc.record({ path: fc.constant('vocabId'), index: fc.nat(), value: fc.constantFrom(...HOSTILE_NUMBERS, 299, 300, 301, 1e6, 1e9) }),
+        fc.record({ path: fc.constant('added'), index: fc.nat(), value: hostileValue() }),
+        fc.record({ path: fc.constant('pre_tokenizer'), index: fc.nat(PRE_TOKENIZERS.length - 1), value: fc.constant(null) }),
+        fc.record({ path: fc.constant('normalizer'), index: fc.nat(NORMALIZERS.length - 1), value: fc.constant(null) }),
+        fc.record({ path: fc.constant('merges'), index: fc.nat(), value: hostileValue() }),
+        fc.record({ path: fc.constant('modelType'), index: fc.nat(), value: fc.constantFrom('BPE', 'WordPiece', 'Unigram', 'WordLevel', null, 3) }),
+        fc.record({ path: fc.constant('unk'), index: fc.nat(), value: hostileValue() }),
+      );
+      const tokConfig = fc.option(fc.record({
+        add_bos_token: fc.oneof(fc.constant(true), hostileValue()),
+        bos_token: fc.oneof(fc.constantFrom('<|endoftext|>', 'a', 'Ġ'), hostileValue()),
+        eos_token: fc.oneof(fc.constantFrom('<|endoftext|>', { content: '<|endoftext|>' }), hostileValue()),
+      }, { requiredKeys: [] }));
+      return fc.record({
+        seed: fc.nat(docs.length - 1),
+        targeted: fc.array(targeted, { maxLength: 3 }),
+        jsonEdits: fc.array(jsonEdit(['type', 'vocab', 'merges', 'added_tokens', 'unk_token', 'id', 'content', 'special']), { maxLength: 2 }),
+        dupKey: rarely,
+        textEdits: fc.oneof({ weight: 6, arbitrary: fc.constant([] as ByteEdit[]) }, { weight: 1, arbitrary: fc.array(byteEdit(), { maxLength: 3 }) }),
+        tokConfig,
+      }).map((c) => {
+        const doc = structuredClone(docs[c.seed]) as { model: { type?: unknown; vocab: Record<string, unknown>; merges?: unknown[]; unk_token?: unknown }; added_tokens: unknown[]; [k: string]: unknown };
+        for (const e of c.targeted) {
+          const vocab = doc.model.vocab;
+          const tokens = Object.keys(vocab);
+          if (e.path === 'vocab') vocab[tokens[e.index % tokens.length]] = e.value;
+          else if (e.path === 'vocabId') vocab[tokens[e.index % tokens.length]] = e.value;
+          else if (e.path === 'added') {
+            if (doc.added_tokens.length && e.index % 2) (doc.added_tokens[e.index % doc.added_tokens.length] as Record<string, unknown>)[['id', 'content', 'special'][e.index % 3]] = e.value;
+            else doc.added_tokens.push({ id: typeof e.value === 'number' ? e.value : 280, content: typeof e.value === 'string' ? e.value : '<x>', special: true });
+          } else if (e.path === 'pre_tokenizer') doc.pre_tokenizer = structuredClone(PRE_TOKENIZERS[e.index]);
+          else if (e.path === 'normalizer') doc.normalizer = structuredClone(NORMALIZERS[e.index]);
+          else if (e.path === 'merges') (doc.model.merges ??= []).push(e.value, ['a', 'b'], 'Ġ t');
+          else if (e.path === 'modelType') doc.model.type = e.value;
+          else doc.model.unk_token = e.value;
+        }
+        const text = applyByteEdits(utf8(writePyJson(applyJsonEdits(doc, c.jsonEdits), c.dupKey)), c.textEdits);
+        const files: Files = { ...model, 'tokenizer.json': text };
+        if (c.tokConfig) files['tokenizer_config.json'] = utf8(writePyJson(c.tokConfig));
+        return { files };
+      });
+    },
+    run: (c) => loadAndStep(c.files, async (m) => {
+      const ids = m.tokenizer.encode(SAMPLE_TEXT);
+      if (ids.length) await m.forward([ids.slice(0, 4)]);
+      m.tokenizer.decode(ids);
+    }),
+    size: filesSize,
+  };
+}
+
+// ---- saved session states -----------------------------------------------------------
+
+export interface StateCase { blob: Uint8Array }
+
+interface Blob { header: Record<string, unknown>; payload: Uint8Array }
+
+function splitState(blob: Uint8Array): Blob {
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  const h = view.getUint32(12, true);
+  const start = (16 + h + 3) & ~3;
+  return { header: JSON.parse(new TextDecoder().decode(blob.subarray(16, 16 + h))), payload: blob.slice(start, blob.length - 4) };
+}
+
+/** The state blob layout of src/api/state-blob.ts, with every field open to tampering. */
+function writeState(o: { header: Uint8Array; payload: Uint8Array; version: number; headerLength: number; crc: 'right' | 'wrong' }): Uint8Array {
+  const start = (16 + o.header.length + 3) & ~3;
+  const out = new Uint8Array(start + o.payload.length + 4);
+  const view = new DataView(out.buffer);
+  out.set([0x4d, 0x41, 0x4d, 0x42, 0x41, 0x53, 0x54, 0x00]);
+  view.setUint32(8, o.version, true);
+  view.setUint32(12, o.headerLength, true);
+  out.set(o.header, 16);
+  out.set(o.payload, start);
+  const crc = crc32(out.subarray(0, out.length - 4));
+  view.setUint32(out.length - 4, o.crc === 'right' ? crc : crc ^ 1, true);
+  return out;
+}
+
+const STATE_FIELDS = ['fingerprint', 'architecture', 'position', 'pendingToken', 'rng', 'decoderPending', 'tensors', 'hasLogits'];
+
+export function stateTarget(): FuzzTarget<StateCase> {
+  let model: Model | undefined;
+  let blobs: Blob[] = [];
+  return {
+    name: 'state',
+    async setup() {
+      model = await loadModel(seedModels()[0], { backend: 'reference' });
+      const fresh = model.createSession();
+      const a = await fresh.saveState();
+      await fresh.prefill([1, 2, 3]);
+      const b = await fresh.saveState(); // ends on prefill: carries logits
+      await fresh.generate([195], { maxTokens: 2, seed: 1 }).finished; // a pending token, maybe an unfinished UTF-8 sequence
+      const c = await fresh.saveState();
+      await fresh.dispose();
+      blobs = [a, b, c].map(splitState);
+    },
+    async teardown() { await model?.dispose(); },
+    arbitrary() {
+      const u32 = fc.oneof(fc.constantFrom(0, 1, 2, 0xffffffff, 0x7fffffff, 1 << 20, (1 << 20) + 1), fc.nat());
+      return fc.record({
+        seed: fc.nat(blobs.length - 1),
+        fields: fc.array(fc.record({ field: fc.constantFrom(...STATE_FIELDS), value: hostileValue() }), { maxLength: 2 }),
+        jsonEdits: fc.array(jsonEdit(STATE_FIELDS), { maxLength: 2 }),
+        floats: fc.array(fc.record({ at: fc.nat(), value: fc.constantFrom(NaN, Infinity, -Infinity, 3.4e38, -3.4e38, 1e-45, 0, 1e6) }), { maxLength: 3 }),
+        version: fc.oneof({ weight: 9, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: u32 }),
+        headerLength: fc.oneof({ weight: 9, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: u32 }),
+        crc: fc.oneof({ weight: 9, arbitrary: fc.constant('right' as const) }, { weight: 1, arbitrary: fc.constant('wrong' as const) }),
+        dupKey: rarely,
+        payloadEdits: fc.oneof({ weight: 3, arbitrary: fc.constant([] as ByteEdit[]) }, { weight: 1, arbitrary: fc.array(byteEdit(), { maxLength: 2 }) }),
+        blobEdits: fc.oneof({ weight: 9, arbitrary: fc.constant([] as ByteEdit[]) }, { weight: 1, arbitrary: fc.array(byteEdit(), { maxLength: 2 }) }),
+      }).map((c) => {
+        const { header, payload } = blobs[c.seed];
+        const h = structuredClone(header);
+        for (const f of c.fields) h[f.field] = f.value;
+        const json = utf8(writePyJson(applyJsonEdits(h, c.jsonEdits), c.dupKey));
+        let p = applyByteEdits(payload, c.payloadEdits);
+        if (c.floats.length && p.length >= 4) {
+          p = p.slice();
+          const v = new DataView(p.buffer);
+          for (const f of c.floats) v.setFloat32(4 * (f.at % Math.floor(p.length / 4)), f.value, true);
+        }
+        const blob = writeState({ header: json, payload: p, version: c.version, headerLength: c.headerLength ?? json.length, crc: c.crc });
+        return { blob: applyByteEdits(blob, c.blobEdits) };
+      });
+    },
+    async run({ blob }) {
+      const s = model!.createSession({ state: blob });
+      try {
+        await s.generate([5], { maxTokens: 2, seed: 3 }).finished;
+      } finally {
+        await s.dispose();
+      }
+    },
+    size: (c) => c.blob.byteLength,
+  };
+}
+
+export const TARGETS: Record<string, () => FuzzTarget<any>> = {
+  safetensors: safetensorsTarget,
+  config: configTarget,
+  tokenizer: tokenizerTarget,
+  state: stateTarget,
+};
+
+export { HOSTILE_STRINGS };
