@@ -93,13 +93,30 @@ export class ModelImpl implements Model {
     return this.stateShapes(batch).map((s) => this.parts.backend.zeros(s));
   }
 
-  /** @internal Fails with E_MEMORY before allocating when a run would exceed maxMemoryBytes. */
-  checkMemory(extraBytes: number, what: string): void {
+  /** @internal Bytes of carried state held by this model's open sessions (one sequence each). */
+  liveStateBytes(): number {
+    return this.sessions.size * this.info.stateBytes;
+  }
+
+  /** @internal Working bytes of one prefill chunk for `batch` sequences. */
+  chunkBytes(batch: number): number {
+    return activationBytes(this.parts.cfg, this.parts.graph.prefillChunk(this.parts.cfg), batch);
+  }
+
+  /**
+   * @internal Fails with E_MEMORY before allocating when `extraBytes` more would take the weights, the
+   * open sessions' states and this work past maxMemoryBytes. `fits` turns the bytes still free into
+   * what would fit (the longest input, how many sessions), for the message.
+   */
+  checkMemory(extraBytes: number, what: string, fits?: (availableBytes: number) => string): void {
     const limit = this.parts.maxMemoryBytes;
     if (limit === undefined) return;
-    const total = this.parts.weightBytes + extraBytes;
+    const live = this.liveStateBytes();
+    const total = this.parts.weightBytes + live + extraBytes;
     if (total > limit) {
-      throw fail('E_MEMORY', `${what} needs ${extraBytes} bytes on top of ${this.parts.weightBytes} bytes of weights; maxMemoryBytes is ${limit}`, { field: 'maxMemoryBytes' });
+      const held = live > 0 ? ` and ${live} bytes of state held by ${this.sessions.size} open session(s)` : '';
+      const hint = fits ? `; ${fits(limit - this.parts.weightBytes - live)}` : '';
+      throw fail('E_MEMORY', `${what} needs ${extraBytes} bytes on top of ${this.parts.weightBytes} bytes of weights${held}; maxMemoryBytes is ${limit}${hint}`, { field: 'maxMemoryBytes' });
     }
   }
 
@@ -168,7 +185,11 @@ export class ModelImpl implements Model {
     const { cfg, graph, backend } = this.parts;
     const width = output === 'hidden' ? cfg.hiddenSize : cfg.vocabSize;
     const stateBytes = this.stateShapes(batch).reduce((n, s) => n + 4 * s.reduce((a, b) => a * b, 1), 0);
-    this.checkMemory(stateBytes + activationBytes(cfg, graph.prefillChunk(cfg), batch) + 4 * batch * seq * width, `forward of ${batch}×${seq} tokens`);
+    const fixed = stateBytes + activationBytes(cfg, graph.prefillChunk(cfg), batch);
+    this.checkMemory(fixed + 4 * batch * seq * width, `forward of ${batch}×${seq} tokens`, (free) => {
+      const longest = Math.floor((free - fixed) / (4 * batch * width));
+      return longest > 0 ? `at most ${longest} tokens per row fit in a batch of ${batch}` : `not even one token per row fits in a batch of ${batch}`;
+    });
     const state = this.allocState(batch);
     try {
       const flat = Int32Array.from(ids.flat());
@@ -192,7 +213,11 @@ export class ModelImpl implements Model {
   createSession(opts: SessionOptions = {}): Session {
     this.assertOpen();
     const stateBytes = this.info.stateBytes;
-    this.checkMemory(stateBytes + activationBytes(this.parts.cfg, this.parts.graph.prefillChunk(this.parts.cfg), 1), 'a session');
+    const working = this.chunkBytes(1);
+    this.checkMemory(stateBytes + working, 'a session', (free) => {
+      const more = Math.max(0, Math.floor((free - working) / stateBytes));
+      return `room for ${more} more session(s) (${stateBytes} bytes of state each, plus ${working} bytes of prefill working memory); dispose a session or raise maxMemoryBytes`;
+    });
     const s = new SessionImpl(this, opts.state, () => this.sessions.delete(s));
     this.sessions.add(s);
     return s;

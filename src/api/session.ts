@@ -82,6 +82,8 @@ export class SessionImpl implements Session {
   private async consume(ids: number[], output: 'logits-last' | 'logits-all', signal?: AbortSignal, onProgress?: PrefillOptions['onProgress']): Promise<Float32Array> {
     const { backend, cfg } = this.model.parts;
     const withPending = this.pendingToken === null ? ids : [this.pendingToken, ...ids];
+    // Sessions opened since this one may have taken the room its prefill working memory needs.
+    this.model.checkMemory(this.model.chunkBytes(1) + (signal ? this.model.info.stateBytes : 0), `a ${withPending.length}-token step of a session`);
     const snapshot = signal ? await Promise.all(this.state.map((t) => backend.read(t))) : null;
     try {
       const values = (await this.model.run(this.state, Int32Array.from(withPending), 1, withPending.length, output, { signal, onProgress }))!;
@@ -116,7 +118,12 @@ export class SessionImpl implements Session {
     const V = this.model.config.vocabSize;
     return this.exclusive(async () => {
       throwIfAborted(opts.signal, 'forward');
-      this.model.checkMemory(this.model.info.stateBytes + 4 * (input.length + 1) * V, `session.forward of ${input.length} tokens`);
+      // This session's own state is already counted among the open sessions'; the rollback snapshot is not.
+      const fixed = this.model.chunkBytes(1) + (opts.signal ? this.model.info.stateBytes : 0);
+      this.model.checkMemory(fixed + 4 * (input.length + 1) * V, `session.forward of ${input.length} tokens`, (free) => {
+        const longest = Math.floor((free - fixed) / (4 * V)) - 1;
+        return longest > 0 ? `at most ${longest} tokens fit in one session.forward call (prefill takes any length)` : 'not even one token fits';
+      });
       return this.consume(input, 'logits-all', opts.signal);
     });
   }
