@@ -85,7 +85,7 @@ for (const [ti, name] of names.entries()) {
       continue;
     }
     const outcomes = Object.entries(tally.outcomes).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
-    console.log(`${name}: ${tally.runs} cases passed in ${results[name].seconds.toFixed(1)} s; outcomes: ${outcomes}; slowest ${tally.maxMs.toFixed(0)} ms; largest ArrayBuffer growth ${(tally.maxArrayBufferGrowth / 1048576).toFixed(1)} MiB, peak RSS growth ${(tally.maxRssGrowth / 1048576).toFixed(1)} MiB`);
+    console.log(`${name}: ${tally.runs} cases passed in ${results[name].seconds.toFixed(1)} s; outcomes: ${outcomes}; slowest ${tally.maxMs.toFixed(0)} ms wall, ${tally.maxCpuMs.toFixed(0)} ms CPU; largest ArrayBuffer growth ${(tally.maxArrayBufferGrowth / 1048576).toFixed(1)} MiB, peak RSS growth ${(tally.maxRssGrowth / 1048576).toFixed(1)} MiB`);
     for (const [code, msg] of Object.entries(tally.examples)) console.log(`  e.g. ${code}: ${msg.replace(/\s+/g, ' ').slice(0, 200)}`);
   } finally {
     await target.teardown?.();

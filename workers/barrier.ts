@@ -27,6 +27,12 @@ export class Barrier {
   private readonly ctl: Int32Array;
   private broken: string | null = null;
   private disposed = false;
+  /**
+   * How long the coordinator waits for the workers' shares of one op. A worker that dies mid-op
+   * cannot say so (its exit event waits for the event loop this thread is blocking), so this
+   * bound is what turns a death into an error instead of a hang. Tests shorten it.
+   */
+  stallMs = STALL_MS;
 
   constructor(
     private readonly memory: WebAssembly.Memory,
@@ -82,8 +88,8 @@ export class Barrier {
       if (++polls > SPIN_POLLS) {
         Atomics.wait(ctl, DONE, done, 1000);
         polls = 0;
-        if (Date.now() - began > STALL_MS) {
-          this.broken = `a kernel worker did not finish ${kernel} within ${STALL_MS / 1000} s`;
+        if (Date.now() - began > this.stallMs) {
+          this.broken = `a kernel worker did not finish ${kernel} within ${this.stallMs / 1000} s (it may have died mid-op)`;
           throw fail('E_BACKEND', `the wasm worker pool is broken: ${this.broken}`);
         }
       }

@@ -75,10 +75,25 @@ export class WorkerPool implements Executor {
     await this.workers[index].worker.terminate();
   }
 
+  /** Test hook: the worker itself, to end it at a moment of the test's choosing (without awaiting). */
+  workerForTest(index = 0): Worker {
+    return this.workers[index].worker;
+  }
+
+  /** Test hook: shorten how long an op waits for a worker that may have died (Barrier.stallMs). */
+  setStallMsForTest(ms: number): void {
+    this.barrier.stallMs = ms;
+  }
+
   async dispose(): Promise<void> {
     if (!this.barrier.close()) return;
     await Promise.all(this.workers.map(async (w) => {
-      if (!w.exited) await Promise.race([w.serving, new Promise((r) => setTimeout(r, 1000))]);
+      if (!w.exited) {
+        // Cleared afterwards: a pending timer would keep the process alive up to a second past dispose.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([w.serving, new Promise((r) => { timer = setTimeout(r, 1000); })]);
+        clearTimeout(timer);
+      }
       w.api[Comlink.releaseProxy]();
       await w.worker.terminate();
     }));

@@ -56,14 +56,19 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
 }
 
 /** One signal that fires when any of the given ones does (AbortSignal.any is not everywhere yet). */
-export function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal {
+export function anySignal(...signals: (AbortSignal | undefined)[]): { signal: AbortSignal; release: () => void } {
   const ctrl = new AbortController();
+  const detach: (() => void)[] = [];
   for (const s of signals) {
     if (!s) continue;
     if (s.aborted) { ctrl.abort(s.reason); break; }
-    s.addEventListener('abort', () => ctrl.abort(s.reason), { once: true });
+    const onAbort = () => ctrl.abort(s.reason);
+    s.addEventListener('abort', onAbort, { once: true });
+    detach.push(() => s.removeEventListener('abort', onAbort));
   }
-  return ctrl.signal;
+  // release: a long-lived caller signal (a server's shutdown signal passed to every generate call)
+  // must not collect one listener, and one controller, per call for the life of the process.
+  return { signal: ctrl.signal, release: () => { for (const d of detach.splice(0)) d(); } };
 }
 
 /**

@@ -22,6 +22,8 @@ interface GenerationPlan extends SamplerParams {
   stop: string[];
   ignoreEos: boolean;
   signal: AbortSignal;
+  /** Detaches `signal` from the caller's signal once the generation is over. */
+  release: () => void;
 }
 
 export class SessionImpl implements Session {
@@ -35,6 +37,8 @@ export class SessionImpl implements Session {
   private decoder: StreamDecoder;
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
+  /** Why the carried state can no longer be trusted (a call failed part-way with nothing to roll back to). */
+  private lost: string | null = null;
 
   constructor(private readonly model: ModelImpl, blob: Uint8Array | undefined, private readonly onDispose: () => void) {
     this.rng = new Rng((Math.random() * 2 ** 32) >>> 0);
@@ -62,6 +66,9 @@ export class SessionImpl implements Session {
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(() => {
       if (this.disposed) throw fail('E_ARGUMENT', 'the session has been disposed');
+      if (this.lost !== null) {
+        throw fail('E_STATE', `this session's state was lost when an earlier call failed part-way (${this.lost}); dispose it and create a new session, or resume one from a saved state`, { field: 'session' });
+      }
       this.model.assertOpen();
       return fn();
     });
@@ -98,7 +105,11 @@ export class SessionImpl implements Session {
       this.lastLogits = values;
       return values;
     } catch (e) {
+      // With a snapshot the call changes nothing. Without one (no signal: steps and decode, where a
+      // copy per token would cost too much) the layers already run have moved the state while the
+      // position has not: refuse to go on from there rather than continue from a corrupt state.
       if (snapshot) snapshot.forEach((t, i) => backend.write(this.state[i], t));
+      else this.lost = e instanceof Error ? e.message.slice(0, 200) : String(e);
       throw e;
     }
   }
@@ -144,11 +155,9 @@ export class SessionImpl implements Session {
     }
     const stop = opts.stop ?? [];
     new StopMatcher(stop); // validates
-    return {
-      ...validateSamplerParams(opts),
-      maxTokens, seed: opts.seed, stop, ignoreEos: opts.ignoreEos ?? false,
-      signal: anySignal(opts.signal, internal),
-    };
+    const sampler = validateSamplerParams(opts);
+    const { signal, release } = anySignal(opts.signal, internal);
+    return { ...sampler, maxTokens, seed: opts.seed, stop, ignoreEos: opts.ignoreEos ?? false, signal, release };
   }
 
   /**
@@ -165,8 +174,13 @@ export class SessionImpl implements Session {
     if (this.disposed) throw fail('E_ARGUMENT', 'the session has been disposed');
     const plan = this.plan(opts, internal.signal);
     let promptIds: number[];
-    if (typeof prompt === 'string') promptIds = this.model.tokenizer.encode(prompt);
-    else promptIds = this.checkInput(prompt, 'prompt');
+    try {
+      if (typeof prompt === 'string') promptIds = this.model.tokenizer.encode(prompt);
+      else promptIds = this.checkInput(prompt, 'prompt');
+    } catch (e) {
+      plan.release();
+      throw e;
+    }
     const queue = new AsyncQueue<GeneratedToken>();
     // Leaving a for-await loop early stops generation (within one token) instead of running on.
     queue.onReturn = () => internal.abort(new Error('the consumer stopped iterating'));
@@ -175,7 +189,7 @@ export class SessionImpl implements Session {
         throw fail('E_ARGUMENT', 'empty prompt on a session with no context: give a prompt, or prefill first', { field: 'prompt' });
       }
       return this.runGeneration(promptIds, plan, queue);
-    }).catch((e) => {
+    }).finally(plan.release).catch((e) => {
       queue.fail(e);
       throw e;
     });
