@@ -111,6 +111,9 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
 
   // Start the backend (a worker pool takes tens of milliseconds) while the weights are read.
   const weightsRead = readSafetensorsWeights(files, { signal: opts.signal, onProgress: opts.onProgress });
+  // Marked handled now: it may fail (bad file, abort) while the backend is still starting, before
+  // anything awaits it, and an unhandled rejection ends a Node process. Awaiting it below still throws.
+  weightsRead.catch(() => undefined);
   let backend: Backend;
   try {
     backend = await selectBackend(opts.backend ?? 'auto', { ops: graph.requiredOps, dtype }, { threads: opts.threads });

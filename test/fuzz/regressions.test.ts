@@ -130,3 +130,22 @@ describe('fuzz regressions: names that are Object.prototype members', () => {
     }
   });
 });
+
+describe('fault regressions', () => {
+  it('a corrupt safetensors file while the worker pool starts is a rejection of loadModel, not an unhandled rejection', async () => {
+    // Found by abort-child.mts: the weights' read failed (abort, E_FORMAT, E_FILE) while the backend
+    // was still starting, before anything awaited it, and Node ended the process.
+    const seen: unknown[] = [];
+    const onUnhandled = (r: unknown) => { seen.push(r); };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const bad = { ...small(), 'model.safetensors': rawSafetensors(null, new Uint8Array(0), '{not json') };
+      const e = await refusal(loadModel(bad, { backend: 'wasm', threads: 2 }));
+      expect(e.code).toBe('E_FORMAT');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(seen).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  }, 30_000);
+});
