@@ -75,6 +75,7 @@ export function createTokenizer(opts: CreateTokenizerOptions): TokenizerEx {
   const json = parseObject(opts.tokenizerJson, file);
   const config = opts.tokenizerConfigJson === undefined ? {} : parseObject(opts.tokenizerConfigJson, configFile);
   checkModel(json, file, opts.vocabSize);
+  checkRegexes(json, file);
 
   // The library requires these keys to exist (null is fine) and iterates added_tokens;
   // older or hand-written files omit them, so fill in the neutral values.
@@ -128,6 +129,52 @@ export function createTokenizer(opts: CreateTokenizerOptions): TokenizerEx {
       return hf.decode(known, { skip_special_tokens: true, clean_up_tokenization_spaces: false });
     },
   };
+}
+
+/**
+ * A tokenizer.json carries regular expressions (Split pre-tokenizers, Replace normalizers) that the
+ * library compiles and runs on every prompt. JavaScript regexes backtrack: a pattern such as `(a+)+$`
+ * takes seconds on 25 characters and forever on 40, so a hostile file could hang `encode`. We refuse
+ * the classic cause, a quantified group whose body is itself quantified (star height > 1); the
+ * pretokenizer patterns of GPT-2, Llama 3, Qwen and Mistral have none. It is a heuristic: an
+ * overlapping alternation under a quantifier (`(a|a)*`) is not caught.
+ */
+function checkRegexes(json: unknown, file: string): void {
+  const stack: unknown[] = [json];
+  while (stack.length) {
+    const v = stack.pop();
+    if (Array.isArray(v)) stack.push(...v);
+    else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'Regex' && typeof x === 'string' && hasNestedQuantifier(x)) {
+          throw fail('E_FORMAT', `${file}: the pattern ${JSON.stringify(x.slice(0, 80))} repeats a group that itself repeats (like (a+)+), which can make tokenizing take exponential time; refused`, { file, field: 'Regex' });
+        }
+        stack.push(x);
+      }
+    }
+  }
+}
+
+/** Whether a quantifier (*, +, {n,m}) follows a group whose body holds one. Escapes and [...] classes are skipped. */
+export function hasNestedQuantifier(re: string): boolean {
+  const quantified: boolean[] = []; // per open group: does its body hold a quantifier?
+  const isQuantifier = (i: number) => re[i] === '*' || re[i] === '+' || (re[i] === '{' && /^\{\d*,?\d*\}/.test(re.slice(i, i + 12)) && !/^\{,?\}/.test(re.slice(i, i + 3)) && !/^\{(0|1)?(,(0|1))?\}/.test(re.slice(i, i + 6)));
+  for (let i = 0; i < re.length; i++) {
+    const c = re[i];
+    if (c === '\\') { i++; continue; }
+    if (c === '[') {
+      for (i++; i < re.length && re[i] !== ']'; i++) if (re[i] === '\\') i++;
+      continue;
+    }
+    if (c === '(') quantified.push(false);
+    else if (c === ')') {
+      const inner = quantified.pop() ?? false;
+      if (inner && isQuantifier(i + 1)) return true;
+      // The group as a whole counts as quantified content for the group around it.
+      if (quantified.length && (inner || isQuantifier(i + 1))) quantified[quantified.length - 1] = true;
+    } else if (isQuantifier(i) && quantified.length) quantified[quantified.length - 1] = true;
+  }
+  return false;
 }
 
 /** Byte-level tokenizer: id = byte of the UTF-8 encoding. Ids 256..vocabSize-1 are specials and decode to ''. */

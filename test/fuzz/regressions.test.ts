@@ -2,13 +2,13 @@
  * One test per defect the fuzzer found (RELIABILITY.md lists them), on the smallest input
  * that showed it, so each stays fixed whatever the fuzzer's seeds explore next.
  */
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadModel, MambaEdgeError } from '../../src/node.js';
 import { parsePythonJson, MAX_JSON_DEPTH } from '../../src/formats/pyjson.js';
-import { createTokenizer } from '../../src/tokenizer/index.js';
+import { createTokenizer, hasNestedQuantifier } from '../../src/tokenizer/index.js';
 import { crc32 } from '../../src/api/state-blob.js';
 import { randomModelFiles } from '../../tools/random-model.js';
 import { rawSafetensors } from '../helpers/safetensors-writer.js';
@@ -148,4 +148,32 @@ describe('fault regressions', () => {
       process.off('unhandledRejection', onUnhandled);
     }
   }, 30_000);
+});
+
+describe('tokenizer regexes', () => {
+  it('a pattern with nested quantifiers ((a+)+$) is refused at load instead of hanging encode', async () => {
+    const json = JSON.parse(readFileSync(join(import.meta.dirname, '../../models/default/tokenizer.json'), 'utf8'));
+    for (const [where, edit] of [
+      ['pre_tokenizer', (j: any) => { j.pre_tokenizer = { type: 'Split', pattern: { Regex: '(a+)+$' }, behavior: 'Isolated', invert: false }; }],
+      ['nested in a Sequence', (j: any) => { j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: '(\\w+\\s?)*$' }, behavior: 'Isolated', invert: false }] }; }],
+      ['normalizer', (j: any) => { j.normalizer = { type: 'Replace', pattern: { Regex: '(a*)*b' }, content: '' }; }],
+    ] as const) {
+      const j = structuredClone(json);
+      edit(j);
+      const t0 = performance.now();
+      const e = await refusal(() => createTokenizer({ vocabSize: 300, tokenizerJson: JSON.stringify(j) }));
+      expect(e.code, where).toBe('E_FORMAT');
+      expect(e.message).toMatch(/repeats a group that itself repeats/);
+      expect(performance.now() - t0).toBeLessThan(1000);
+    }
+  });
+
+  it('the pretokenizer patterns of real tokenizers pass', () => {
+    for (const re of [
+      "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+", // GPT-2
+      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", // Llama 3
+      "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?", // o200k
+    ]) expect(hasNestedQuantifier(re), re).toBe(false);
+    for (const re of ['(a+)+$', '((ab)+c)*', '(x+x+)+y', '(a{2,})+']) expect(hasNestedQuantifier(re), re).toBe(true);
+  });
 });

@@ -193,7 +193,7 @@ export function configTarget(): FuzzTarget<FileCase> {
 // ---- tokenizer.json ----------------------------------------------------------------
 
 /** Text encoded by every case: ASCII, accents, an emoji, whitespace runs, the special token. */
-const SAMPLE_TEXT = 'Hello, world!  123 ünïcødé 🙂\n\tend<|endoftext|> aaaa';
+const SAMPLE_TEXT = 'Hello, world!  123 ünïcødé 🙂\n\tend<|endoftext|> aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!';
 
 const PRE_TOKENIZERS: unknown[] = [
   null,
@@ -202,6 +202,9 @@ const PRE_TOKENIZERS: unknown[] = [
   { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
   { type: 'Split', pattern: { Regex: '\\s+' }, behavior: 'Isolated', invert: false },
   { type: 'Split', pattern: { Regex: '(' }, behavior: 'Removed', invert: false },
+  // Catastrophic backtracking on SAMPLE_TEXT's run of a's: exponential time unless refused.
+  { type: 'Split', pattern: { Regex: '(a+)+$' }, behavior: 'Isolated', invert: false },
+  { type: 'Split', pattern: { Regex: '(\\w+\\s?)*$' }, behavior: 'Isolated', invert: false },
   { type: 'Split', pattern: { Regex: '' }, behavior: 'Isolated', invert: false },
   { type: 'Split', pattern: { String: '' }, behavior: 'Isolated', invert: false },
   { type: 'Split', pattern: 7, behavior: 'Nonsense', invert: 'yes' },
@@ -218,6 +221,7 @@ const NORMALIZERS: unknown[] = [
   { type: 'NFC' }, { type: 'NFKD' }, { type: 'Lowercase' }, { type: 'Strip', left: true, right: true },
   { type: 'Replace', pattern: { String: 'a' }, content: 'aaaaaaaaaaaaaaaa' },
   { type: 'Replace', pattern: { Regex: '[' }, content: '' },
+  { type: 'Replace', pattern: { Regex: '(a*)*b' }, content: '' },
   { type: 'Prepend', prepend: '▁' },
   { type: 'Sequence', normalizers: [{ type: 'NFC' }, { type: 'Lowercase' }] },
   { type: 'Sequence', normalizers: null },
