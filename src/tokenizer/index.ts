@@ -143,7 +143,7 @@ function checkRegexes(json: unknown, file: string): void {
   const stack: unknown[] = [json];
   while (stack.length) {
     const v = stack.pop();
-    if (Array.isArray(v)) stack.push(...v);
+    if (Array.isArray(v)) for (const x of v) stack.push(x); // not push(...v): a 200,000-entry list overflows the argument stack
     else if (v !== null && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) {
         if (k === 'Regex' && typeof x === 'string' && hasNestedQuantifier(x)) {

@@ -177,3 +177,10 @@ describe('tokenizer regexes', () => {
     for (const re of ['(a+)+$', '((ab)+c)*', '(x+x+)+y', '(a{2,})+']) expect(hasNestedQuantifier(re), re).toBe(true);
   });
 });
+
+describe('tokenizer regexes: large files', () => {
+  it('a 200,000-entry list in tokenizer.json is walked without overflowing the stack (found by the fuzzer in the regex check itself)', () => {
+    const tok = JSON.stringify({ model: { type: 'BPE', vocab: { a: 0 }, merges: [] }, added_tokens: [], extra: new Array(200_000).fill(0) });
+    expect(createTokenizer({ vocabSize: 300, tokenizerJson: tok }).encode('a')).toEqual([0]);
+  });
+});
