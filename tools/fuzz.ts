@@ -8,6 +8,7 @@
  * Long runs on a shared machine: `nice -n 15 npm run fuzz -- --runs 100000 --seed 1`.
  */
 import { Worker } from 'node:worker_threads';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -61,9 +62,21 @@ function saveCounterexample(target: string, seed: number, path: string, input: u
   return dir;
 }
 
+/** The code the run tested: commit, and whether the tree had uncommitted changes. */
+function revision(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'test/fuzz', 'tools/fuzz.ts'], { encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head}+changes` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+const rev = revision();
+
 const results: Record<string, Tally & { seconds: number }> = {};
 let failed = false;
-console.log(`fuzz: seed ${seed}, ${opts.runs} runs per target, targets ${names.join(', ')}, node ${process.version}`);
+console.log(`fuzz: seed ${seed}, ${opts.runs} runs per target, targets ${names.join(', ')}, node ${process.version}, commit ${rev}`);
 for (const [ti, name] of names.entries()) {
   const target = TARGETS[name]();
   await target.setup();
@@ -92,5 +105,5 @@ for (const [ti, name] of names.entries()) {
   }
 }
 Atomics.store(beat, 2, 0);
-if (opts.json) writeFileSync(opts.json, JSON.stringify({ seed, runs: opts.runs, node: process.version, results }, null, 2));
+if (opts.json) writeFileSync(opts.json, JSON.stringify({ seed, runs: opts.runs, node: process.version, commit: rev, results }, null, 2));
 process.exitCode = failed ? 1 : 0;
