@@ -21,11 +21,11 @@ import {
   type ByteEdit, type JsonEdit,
 } from './mutate.js';
 
-type Files = Record<string, Uint8Array>;
+export type Files = Record<string, Uint8Array>;
 export interface FileCase { files: Files }
 
 const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
-const filesSize = (c: FileCase) => Object.values(c.files).reduce((n, b) => n + b.byteLength, 0);
+export const filesSize = (c: FileCase) => Object.values(c.files).reduce((n, b) => n + b.byteLength, 0);
 
 const fixture = (dir: string): Files => Object.fromEntries(
   ['config.json', 'model.safetensors'].map((f) => [f, new Uint8Array(readFileSync(root(`test/fixtures/lineage/${dir}/${f}`)))]),
@@ -45,7 +45,7 @@ export function seedModels(): Files[] {
 }
 
 /** Load, run one forward step over in-vocabulary ids, dispose. */
-async function loadAndStep(files: Files, after?: (m: Model) => Promise<void>): Promise<void> {
+export async function loadAndStep(files: Files, after?: (m: Model) => Promise<void>): Promise<void> {
   const m = await loadModel(files, { backend: 'reference' });
   try {
     const V = m.config.vocabSize;
