@@ -151,6 +151,78 @@ export function safetensorsTarget(): FuzzTarget<FileCase> {
   };
 }
 
+// ---- sharded safetensors: model.safetensors.index.json + shards -----------------------
+
+/** Splits a single-file model into two shards and an index, as transformers' save_pretrained does. */
+function shard(files: Files): Files {
+  const { header, body } = splitSafetensors(files['model.safetensors']);
+  const names = Object.keys(header).filter((k) => k !== '__metadata__');
+  const halves = [names.slice(0, Math.ceil(names.length / 2)), names.slice(Math.ceil(names.length / 2))];
+  const out: Files = { 'config.json': files['config.json'] };
+  const weightMap: Record<string, string> = {};
+  halves.forEach((list, i) => {
+    const file = `model-0000${i + 1}-of-00002.safetensors`;
+    const h: Record<string, unknown> = {};
+    const parts: Uint8Array[] = [];
+    let offset = 0;
+    for (const name of list) {
+      const t = header[name] as { dtype: string; shape: number[]; data_offsets: [number, number] };
+      const bytes = body.subarray(t.data_offsets[0], t.data_offsets[1]);
+      h[name] = { ...t, data_offsets: [offset, offset + bytes.length] };
+      parts.push(bytes);
+      offset += bytes.length;
+      weightMap[name] = file;
+    }
+    const json = utf8(JSON.stringify(h));
+    const bytes = new Uint8Array(8 + json.length + offset);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(json.length), true);
+    bytes.set(json, 8);
+    let at = 8 + json.length;
+    for (const p of parts) { bytes.set(p, at); at += p.length; }
+    out[file] = bytes;
+  });
+  out['model.safetensors.index.json'] = utf8(JSON.stringify({ metadata: { total_size: body.length }, weight_map: weightMap }));
+  return out;
+}
+
+const SHARD_NAMES = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model-00003-of-00002.safetensors', 'model.safetensors.index.json', 'config.json'];
+
+export function indexTarget(): FuzzTarget<FileCase> {
+  let seeds: Files[] = [];
+  let docs: unknown[] = [];
+  return {
+    name: 'index',
+    async setup() {
+      seeds = seedModels().map(shard);
+      docs = seeds.map((s) => JSON.parse(new TextDecoder().decode(s['model.safetensors.index.json'])));
+    },
+    arbitrary() {
+      const mapEdit = fc.record({ tensor: fc.nat(), value: fc.oneof(fc.constantFrom(...SHARD_NAMES), hostileValue()) });
+      return fc.record({
+        seed: fc.nat(seeds.length - 1),
+        mapEdits: fc.array(mapEdit, { maxLength: 3 }),
+        jsonEdits: fc.array(jsonEdit(['weight_map', 'metadata']), { maxLength: 2 }),
+        dupKey: rarely,
+        drop: fc.oneof({ weight: 9, arbitrary: fc.constant(-1) }, { weight: 1, arbitrary: fc.nat(1) }),
+        shardEdits: fc.oneof({ weight: 4, arbitrary: fc.constant([] as ByteEdit[]) }, { weight: 1, arbitrary: fc.array(byteEdit(), { maxLength: 2 }) }),
+        textEdits: fc.oneof({ weight: 9, arbitrary: fc.constant([] as ByteEdit[]) }, { weight: 1, arbitrary: fc.array(byteEdit(), { maxLength: 2 }) }),
+      }).map((c) => {
+        const files: Files = { ...seeds[c.seed] };
+        const doc = structuredClone(docs[c.seed]) as { weight_map: Record<string, unknown> };
+        const names = Object.keys(doc.weight_map);
+        for (const e of c.mapEdits) doc.weight_map[names[e.tensor % names.length]] = e.value;
+        files['model.safetensors.index.json'] = applyByteEdits(utf8(writePyJson(applyJsonEdits(doc, c.jsonEdits), c.dupKey)), c.textEdits);
+        const shardName = SHARD_NAMES[Math.max(0, c.drop)];
+        if (c.drop >= 0) delete files[shardName];
+        else if (c.shardEdits.length) files[SHARD_NAMES[c.seed % 2]] = applyByteEdits(files[SHARD_NAMES[c.seed % 2]], c.shardEdits);
+        return { files };
+      });
+    },
+    run: (c) => loadAndStep(c.files),
+    size: filesSize,
+  };
+}
+
 // ---- config.json --------------------------------------------------------------------
 
 /** Every field a model graph reads from config.json (grep `r.int(` etc. in src/models). */
@@ -381,6 +453,7 @@ export function stateTarget(): FuzzTarget<StateCase> {
 
 export const TARGETS: Record<string, () => FuzzTarget<any>> = {
   safetensors: safetensorsTarget,
+  index: indexTarget,
   config: configTarget,
   tokenizer: tokenizerTarget,
   state: stateTarget,
