@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { fuzzTarget, DEFAULT_BOUNDS, type Tally } from '../test/fuzz/harness.js';
+import { fuzzTarget, newTally, DEFAULT_BOUNDS, type Tally } from '../test/fuzz/harness.js';
 import { TARGETS } from '../test/fuzz/targets.js';
 
 const program = new Command('fuzz')
@@ -74,7 +74,26 @@ function revision(): string {
 }
 const rev = revision();
 
-const results: Record<string, Tally & { seconds: number }> = {};
+const results: Record<string, Tally & { seconds: number; interrupted?: boolean }> = {};
+let current: { name: string; tally: Tally; t0: number } | undefined;
+
+function summary(name: string, tally: Tally, seconds: number): string {
+  const outcomes = Object.entries(tally.outcomes).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
+  return `${tally.runs} cases passed in ${seconds.toFixed(1)} s; outcomes: ${outcomes}; slowest ${tally.maxMs.toFixed(0)} ms wall, ${tally.maxCpuMs.toFixed(0)} ms CPU; largest ArrayBuffer growth ${(tally.maxArrayBufferGrowth / 1048576).toFixed(1)} MiB, peak RSS growth ${(tally.maxRssGrowth / 1048576).toFixed(1)} MiB`;
+}
+
+// Interrupted (a deadline, Ctrl-C): report the cases that passed so far rather than nothing.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (current) {
+      const seconds = (Date.now() - current.t0) / 1000;
+      results[current.name] = { ...current.tally, seconds, interrupted: true };
+      console.log(`${current.name}: INTERRUPTED by ${sig}; ${summary(current.name, current.tally, seconds)}`);
+    }
+    if (opts.json) writeFileSync(opts.json, JSON.stringify({ seed, runs: opts.runs, node: process.version, commit: rev, interrupted: true, results }, null, 2));
+    process.exit(130);
+  });
+}
 let failed = false;
 console.log(`fuzz: seed ${seed}, ${opts.runs} runs per target, targets ${names.join(', ')}, node ${process.version}, commit ${rev}`);
 for (const [ti, name] of names.entries()) {
@@ -82,9 +101,10 @@ for (const [ti, name] of names.entries()) {
   await target.setup();
   const t0 = Date.now();
   let lastReport = t0;
+  current = { name, tally: newTally(), t0 };
   try {
     const { tally, failure } = await fuzzTarget(target, {
-      runs: opts.runs, seed, path: opts.path, bounds: DEFAULT_BOUNDS,
+      runs: opts.runs, seed, path: opts.path, bounds: DEFAULT_BOUNDS, tally: current.tally,
       onCase: (i) => {
         stamp(ti, i);
         if (Date.now() - lastReport > 30_000) { lastReport = Date.now(); console.log(`  ${name}: ${i} cases, ${((Date.now() - t0) / 1000).toFixed(0)} s`); }
@@ -97,8 +117,7 @@ for (const [ti, name] of names.entries()) {
       console.error(`${name}: FAILED after ${tally.runs} passing cases\n${failure.message}\nreplay: npm run fuzz -- --target ${name} --seed ${failure.seed} --path ${failure.path}\ninput files: ${dir}`);
       continue;
     }
-    const outcomes = Object.entries(tally.outcomes).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
-    console.log(`${name}: ${tally.runs} cases passed in ${results[name].seconds.toFixed(1)} s; outcomes: ${outcomes}; slowest ${tally.maxMs.toFixed(0)} ms wall, ${tally.maxCpuMs.toFixed(0)} ms CPU; largest ArrayBuffer growth ${(tally.maxArrayBufferGrowth / 1048576).toFixed(1)} MiB, peak RSS growth ${(tally.maxRssGrowth / 1048576).toFixed(1)} MiB`);
+    console.log(`${name}: ${summary(name, tally, results[name].seconds)}`);
     for (const [code, msg] of Object.entries(tally.examples)) console.log(`  e.g. ${code}: ${msg.replace(/\s+/g, ' ').slice(0, 200)}`);
   } finally {
     await target.teardown?.();

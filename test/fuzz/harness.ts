@@ -154,6 +154,8 @@ export interface FuzzRun {
   /** fast-check replay path of one case (from a failure report). */
   path?: string;
   bounds?: Bounds;
+  /** Counts into this tally (the CLI reads it when interrupted). */
+  tally?: Tally;
   /** Called before each case with its index (the CLI's hang watchdog listens). */
   onCase?: (index: number) => void;
 }
@@ -170,7 +172,7 @@ export interface FuzzFailureReport<T> {
 
 /** fast-check over one target: the tally, and the first failure (shrunk) if the property broke. */
 export async function fuzzTarget<T>(target: FuzzTarget<T>, opts: FuzzRun): Promise<{ tally: Tally; failure?: FuzzFailureReport<T> }> {
-  const tally = newTally();
+  const tally = opts.tally ?? newTally();
   let index = 0;
   const details = await fc.check(
     fc.asyncProperty(target.arbitrary(), async (input) => {
