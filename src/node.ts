@@ -3,11 +3,12 @@
  * (`loadModel('./my-model')`) and the embedded default model (`loadModel()`).
  */
 import { fileURLToPath } from 'node:url';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { setPathResolver } from './api/load.js';
 import { directorySource } from './formats/source-node.js';
+import type { FileSource } from './formats/source.js';
 import { setPoolFactory } from './backends/wasm/factory.js';
 import { WorkerPool } from '../workers/pool.js';
 
@@ -22,7 +23,18 @@ export function defaultModelDir(): string {
   return join(dirname(dirname(fileURLToPath(import.meta.url))), 'models', 'default');
 }
 
-setPathResolver(directorySource, () => directorySource(defaultModelDir()));
+/** A folder path reads the folder; a path to a file (a .gguf) reads that one file (its magic decides). */
+function pathSource(path: string): FileSource {
+  let isFile = false;
+  try {
+    isFile = statSync(path).isFile();
+  } catch {
+    // missing or unreadable: the directory source reports it with the OS reason
+  }
+  return isFile ? Object.assign(directorySource(dirname(path)), { entry: basename(path) }) : directorySource(path);
+}
+
+setPathResolver(pathSource, () => directorySource(defaultModelDir()));
 setPoolFactory((memory, modules, threads) => WorkerPool.create(memory, modules, threads), () => availableParallelism());
 
 export * from './index.js';

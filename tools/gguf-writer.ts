@@ -14,9 +14,10 @@
  * `hfMambaToGguf` maps a Hugging Face Mamba / Mamba-2 checkpoint the way llama.cpp's
  * convert_hf_to_gguf.py does: same tensor names, A stored as −exp(A_log), conv1d squeezed
  * to [C, K], Mamba-2's A and D as [H, 1] and its norm as [G, I/G], tied embeddings without
- * an `output` tensor, and for q8_0 the converter's type rules (1-D tensors, norms, conv1d
- * and tensors not named *.weight stay f32; rows not a multiple of 32, like mamba-130m's
- * dt_proj with dt_rank 48, fall back to f16).
+ * an `output` tensor, and for f16 / q8_0 the converter's type rules (1-D tensors, norms, conv1d
+ * and tensors not named *.weight stay f32; for q8_0, rows not a multiple of 32, like
+ * mamba-130m's dt_proj with dt_rank 48, fall back to f16). q4_0 (what llama-quantize makes)
+ * follows the q8_0 rules with q4_0 blocks.
  */
 import { f32ToF16 } from '../src/formats/half.js';
 
@@ -37,7 +38,7 @@ export const str = (value: string): GgufValue => ({ type: 'string', value });
 export const arr = (of: Scalar, values: readonly (number | bigint | boolean | string)[]): GgufValue => ({ type: 'array', of, values });
 
 /** ggml tensor types this writer produces (ggml.h's enum values). */
-export const GGML_TYPE = { F32: 0, F16: 1, Q8_0: 8 } as const;
+export const GGML_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8 } as const;
 export type GgmlType = keyof typeof GGML_TYPE;
 
 export interface GgufTensor {
@@ -51,6 +52,7 @@ export interface GgufTensor {
 const ALIGNMENT = 32;
 const QK8_0 = 32;
 const Q8_0_BYTES = 34;
+const Q4_0_BYTES = 18;
 const enc = new TextEncoder();
 const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 
@@ -58,8 +60,8 @@ export function tensorBytes(shape: readonly number[], type: GgmlType): number {
   const n = shape.reduce((a, b) => a * b, 1);
   if (type === 'F32') return n * 4;
   if (type === 'F16') return n * 2;
-  if (shape[shape.length - 1] % QK8_0 !== 0) throw new Error(`q8_0 needs rows that are a multiple of ${QK8_0}, got shape [${shape}]`);
-  return (n / QK8_0) * Q8_0_BYTES;
+  if (shape[shape.length - 1] % QK8_0 !== 0) throw new Error(`${type} needs rows that are a multiple of ${QK8_0}, got shape [${shape}]`);
+  return (n / QK8_0) * (type === 'Q4_0' ? Q4_0_BYTES : Q8_0_BYTES);
 }
 
 /** Growable little-endian byte writer for the header (the tensor data is written in place). */
@@ -118,6 +120,31 @@ export function quantizeQ8_0(x: Float32Array, out: Uint8Array, offset = 0): void
   }
 }
 
+/**
+ * f32 → GGUF q4_0 blocks, as ggml-quants.c quantize_row_q4_0_ref: d = max / −8 where max is the
+ * value of largest magnitude (sign kept), q = min(15, trunc(x/d + 8.5)); byte j holds element j
+ * in its low nibble and element j + 16 in its high nibble.
+ */
+export function quantizeQ4_0(x: Float32Array, out: Uint8Array, offset = 0): void {
+  const view = new DataView(out.buffer, out.byteOffset);
+  for (let b = 0; b < x.length / QK8_0; b++) {
+    let amax = 0, max = 0;
+    for (let j = 0; j < QK8_0; j++) {
+      const v = x[b * QK8_0 + j];
+      if (amax < Math.abs(v)) { amax = Math.abs(v); max = v; }
+    }
+    const d = Math.fround(max / -8);
+    const id = d ? Math.fround(1 / d) : 0;
+    const at = offset + b * Q4_0_BYTES;
+    view.setUint16(at, f32ToF16(d), true);
+    // (int8_t)(x*id + 8.5f) truncates toward zero; the sum is ≥ 0.5 here, so trunc = floor.
+    const q = (v: number) => Math.min(15, Math.trunc(Math.fround(Math.fround(v * id) + 8.5)));
+    for (let j = 0; j < QK8_0 / 2; j++) {
+      view.setUint8(at + 2 + j, q(x[b * QK8_0 + j]) | (q(x[b * QK8_0 + j + QK8_0 / 2]) << 4));
+    }
+  }
+}
+
 /** Serializes a whole GGUF v3 file. */
 export function writeGguf(kv: ReadonlyArray<readonly [string, GgufValue]>, tensors: readonly GgufTensor[]): Uint8Array {
   const head = new Out(1 << 20);
@@ -155,6 +182,7 @@ export function writeGguf(kv: ReadonlyArray<readonly [string, GgufValue]>, tenso
     const at = dataStart + offsets[i];
     if (t.type === 'F32') new Uint8Array(file.buffer, at, t.data.length * 4).set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.length * 4));
     else if (t.type === 'F16') for (let j = 0; j < t.data.length; j++) view.setUint16(at + 2 * j, f32ToF16(t.data[j]), true);
+    else if (t.type === 'Q4_0') quantizeQ4_0(t.data, file, at);
     else quantizeQ8_0(t.data, file, at);
   });
   return file;
@@ -185,8 +213,25 @@ export interface HfMambaConfig {
   eos_token_id?: number;
 }
 
-/** GGUF's `general.file_type` (llama_ftype): all f32, or mostly q8_0. */
-const FILE_TYPE = { f32: 0, q8_0: 7 } as const;
+/** GGUF's `general.file_type` (llama_ftype): all f32, mostly f16, mostly q4_0, mostly q8_0. */
+const FILE_TYPE = { f32: 0, f16: 1, q4_0: 2, q8_0: 7 } as const;
+export type GgufDType = keyof typeof FILE_TYPE;
+
+/** A tokenizer to store in the GGUF (llama.cpp's tokenizer.ggml.* keys); default: `byteLevelVocab`. */
+export interface GgufVocab {
+  tokens: string[];
+  /** llama_token_type per token: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte. */
+  types: number[];
+  /** "a b" pairs, highest priority first. */
+  merges?: string[];
+  /** tokenizer.ggml.pre: which pre-tokenizer regex llama.cpp applies ('gpt-2', 'olmo', ...). */
+  pre?: string;
+  bos?: number;
+  eos?: number;
+  unk?: number;
+  pad?: number;
+  addBos?: boolean;
+}
 
 /**
  * A byte-level vocabulary llama.cpp loads as a GPT-2 BPE tokenizer: token 0 is
@@ -208,8 +253,9 @@ export function byteLevelVocab(vocabSize: number): { tokens: string[]; types: nu
 export function hfMambaToGguf(
   config: HfMambaConfig,
   get: (name: string) => HfTensor | undefined,
-  dtype: 'f32' | 'q8_0',
+  dtype: GgufDType,
   name = `random-${config.model_type}`,
+  vocabIn?: GgufVocab,
 ): Uint8Array {
   const arch = config.model_type;
   const D = config.hidden_size;
@@ -222,8 +268,7 @@ export function hfMambaToGguf(
   const P = config.head_dim ?? 64;
   const rawRank = config.time_step_rank;
   const R = arch === 'mamba' ? (rawRank === undefined || rawRank === 'auto' ? Math.ceil(D / 16) : rawRank) : I / P;
-  const pad = arch === 'mamba' ? 8 : 16; // the converter pads the vocabulary to these multiples
-  if (V % pad !== 0) throw new Error(`vocab_size ${V} is not a multiple of ${pad}: llama.cpp's converter would pad it; give a padded vocabulary`);
+  // (llama.cpp's converter pads the vocabulary to a multiple of 8 / 16; llama.cpp does not need it.)
 
   const need = (n: string): HfTensor => {
     const t = get(n);
@@ -235,7 +280,8 @@ export function hfMambaToGguf(
     if (dtype === 'f32') return 'F32';
     // convert_hf_to_gguf.py: 1-D tensors, norms, conv1d and tensors without a .weight suffix stay f32.
     if (shape.length <= 1 || gname.endsWith('_norm.weight') || gname.includes('.ssm_conv1d.') || !gname.endsWith('.weight')) return 'F32';
-    return shape[shape.length - 1] % QK8_0 === 0 ? 'Q8_0' : 'F16';
+    if (dtype === 'f16') return 'F16';
+    return shape[shape.length - 1] % QK8_0 === 0 ? (dtype === 'q4_0' ? 'Q4_0' : 'Q8_0') : 'F16';
   };
   const put = (gname: string, t: HfTensor, shape: readonly number[] = t.shape, data: Float32Array = t.data) => {
     tensors.push({ name: gname, shape, type: typeFor(gname, shape), data });
@@ -277,8 +323,8 @@ export function hfMambaToGguf(
   if (head && !(config.tie_word_embeddings ?? true)) put('output.weight', head);
 
   const k = (s: string) => `${arch}.${s}`;
-  const vocab = byteLevelVocab(V);
-  const eos = config.eos_token_id ?? 0;
+  const vocab: GgufVocab = vocabIn ?? { ...byteLevelVocab(V), eos: config.eos_token_id ?? 0, bos: config.eos_token_id ?? 0 };
+  const special = (key: string, id: number | undefined): [string, GgufValue][] => (id === undefined ? [] : [[`tokenizer.ggml.${key}`, u32(id)]]);
   const kv: [string, GgufValue][] = [
     ['general.architecture', str(arch)],
     ['general.name', str(name)],
@@ -298,13 +344,15 @@ export function hfMambaToGguf(
     [k('attention.layer_norm_rms_epsilon'), f32(config.layer_norm_epsilon ?? 1e-5)],
     ...(arch === 'mamba' ? [[k('ssm.dt_b_c_rms'), bool(false)] as [string, GgufValue]] : []),
     ['tokenizer.ggml.model', str('gpt2')],
-    ['tokenizer.ggml.pre', str('default')],
+    ['tokenizer.ggml.pre', str(vocab.pre ?? 'default')],
     ['tokenizer.ggml.tokens', arr('string', vocab.tokens)],
     ['tokenizer.ggml.token_type', arr('i32', vocab.types)],
-    ['tokenizer.ggml.merges', arr('string', [])],
-    ['tokenizer.ggml.bos_token_id', u32(eos)],
-    ['tokenizer.ggml.eos_token_id', u32(eos)],
-    ['tokenizer.ggml.add_bos_token', bool(false)],
+    ['tokenizer.ggml.merges', arr('string', vocab.merges ?? [])],
+    ...special('bos_token_id', vocab.bos),
+    ...special('eos_token_id', vocab.eos),
+    ...special('unknown_token_id', vocab.unk),
+    ...special('padding_token_id', vocab.pad),
+    ['tokenizer.ggml.add_bos_token', bool(vocab.addBos ?? false)],
   ];
   return writeGguf(kv, tensors);
 }

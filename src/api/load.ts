@@ -4,15 +4,17 @@
  */
 import type { LoadDType, LoadOptions, ModelSource } from './types.js';
 import { fail, throwIfAborted } from '../errors.js';
-import { memorySource, describe, type FileSource } from '../formats/source.js';
+import { inMemorySource, describe, type FileSource } from '../formats/source.js';
 import { decodeUtf8Json } from '../formats/pyjson.js';
 import { readSafetensorsWeights, toFloat32, type TensorEntry } from '../formats/safetensors.js';
 import { ConfigReader } from '../formats/hf-config.js';
+import { GGUF_MAGIC } from '../formats/gguf.js';
+import { ggufCheckpoint } from '../formats/gguf-model.js';
 import { architectureFor } from '../models/registry.js';
-import type { TensorSpec } from '../models/graph.js';
+import type { ModelGraph, TensorGetter, TensorSpec } from '../models/graph.js';
 import { selectBackend } from '../backends/registry.js';
 import { numel, type Backend, type WeightDType } from '../backends/backend.js';
-import { createTokenizer } from '../tokenizer/index.js';
+import { createTokenizer, type TokenizerEx } from '../tokenizer/index.js';
 import { Hasher } from './fingerprint.js';
 import { ModelImpl, activationBytes } from './model.js';
 
@@ -37,13 +39,13 @@ function toSource(source: ModelSource | undefined): FileSource {
     }
     return resolvePath(source);
   }
-  if (source instanceof Map || (typeof source === 'object' && source !== null)) return memorySource(source);
-  throw fail('E_ARGUMENT', 'loadModel: source must be a directory path, a Record or a Map of file name → bytes');
+  if (typeof source === 'object' && source !== null) return inMemorySource(source);
+  throw fail('E_ARGUMENT', 'loadModel: source must be a path, a Record or a Map of file name → bytes, or the bytes of a GGUF file');
 }
 
-function checkOptions(opts: LoadOptions): { dtype: LoadDType } {
-  const dtype = opts.dtype ?? 'f32';
-  if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'q8_0') {
+function checkOptions(opts: LoadOptions): { dtype: LoadDType | undefined } {
+  const dtype = opts.dtype;
+  if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16' && dtype !== 'q8_0') {
     throw fail('E_ARGUMENT', `dtype must be "f32", "f16" or "q8_0", got ${JSON.stringify(dtype)}`, { field: 'dtype' });
   }
   if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
@@ -71,16 +73,31 @@ function matchTensors(specs: TensorSpec[], tensors: Map<string, TensorEntry>, ig
   return [`${extra.length} unexpected tensor(s) ignored: ${shown}${extra.length > 4 ? `, and ${extra.length - 4} more` : ''}`];
 }
 
-/**
- * Load a model.
- * @example
- * const model = await loadModel('./mamba-130m-hf', { dtype: 'f16', onProgress: (p) => console.log(p.file, p.loaded, p.total) });
- * const model2 = await loadModel({ 'config.json': configBytes, 'model.safetensors': weightBytes });
- */
-export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): Promise<ModelImpl> {
-  const { dtype } = checkOptions(opts);
-  throwIfAborted(opts.signal, 'loadModel');
-  const files = toSource(source);
+/** A checkpoint, whatever its format: the graph and config, then the weights once read. */
+interface Checkpoint {
+  graph: ModelGraph;
+  cfg: ReturnType<ModelGraph['parseConfig']>;
+  specs: TensorSpec[];
+  /** The dtype to store matrices in when the caller names none (a GGUF file's own type). */
+  preferredDType?: LoadDType;
+  weights: Promise<CheckpointWeights>;
+}
+
+interface CheckpointWeights {
+  /** Every spec present with its shape (checked); what was accepted with a remark. */
+  warnings: string[];
+  get: TensorGetter;
+  /** The stored bytes of a spec's tensor, for the fingerprint. */
+  bytesOf(name: string): Uint8Array;
+  /** The backend as `graph.prepare` sees it (GGUF: q8_0 blocks passed through). */
+  uploadView?(b: Backend): { backend: Backend };
+  tokenizer(vocabSize: number): Promise<TokenizerEx>;
+  /** GGUF: tensor count per ggml type. */
+  tensorTypes?: Record<string, number>;
+}
+
+/** A Hugging Face folder: config.json, model.safetensors (or shards), tokenizer.json. */
+async function openFolder(files: FileSource, opts: LoadOptions): Promise<Checkpoint> {
   const configFile = describe(files, 'config.json');
   const raw = decodeUtf8Json(await files.read('config.json', { signal: opts.signal }), configFile, undefined, 'config.json');
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -90,24 +107,77 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
   const graph = architectureFor(reader.raw.model_type, configFile);
   const cfg = graph.parseConfig(reader);
   const specs = graph.tensors(cfg);
+  const weights = (async (): Promise<CheckpointWeights> => {
+    const w = await readSafetensorsWeights(files, { signal: opts.signal, onProgress: opts.onProgress });
+    return {
+      warnings: matchTensors(specs, w.tensors, graph.ignorable?.(cfg) ?? []),
+      get: (name) => toFloat32(w.tensors.get(name)!),
+      bytesOf: (name) => w.tensors.get(name)!.data,
+      async tokenizer(vocabSize) {
+        const tokenizerJson = (await files.has('tokenizer.json')) ? new TextDecoder().decode(await files.read('tokenizer.json', { signal: opts.signal })) : undefined;
+        const tokenizerConfigJson = tokenizerJson !== undefined && (await files.has('tokenizer_config.json'))
+          ? new TextDecoder().decode(await files.read('tokenizer_config.json', { signal: opts.signal }))
+          : undefined;
+        return createTokenizer({ vocabSize, tokenizerJson, tokenizerConfigJson, file: describe(files, 'tokenizer.json') });
+      },
+    };
+  })();
+  return { graph, cfg, specs, weights };
+}
+
+/** A GGUF file (llama.cpp): config, weights and tokenizer all in the one file. */
+async function openGguf(files: FileSource, name: string, opts: LoadOptions): Promise<Checkpoint> {
+  const file = describe(files, name);
+  const bytes = await files.read(name, { signal: opts.signal, onProgress: opts.onProgress });
+  if (bytes.byteLength < 4 || new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) !== GGUF_MAGIC) {
+    throw fail('E_FORMAT', `${file} is a file, not a model folder, and not a GGUF file either (it does not start with "GGUF"); pass a folder holding config.json, or a .gguf file`, { file, field: 'magic' });
+  }
+  const ck = ggufCheckpoint(bytes, file);
+  return {
+    graph: ck.graph, cfg: ck.cfg, specs: ck.specs, preferredDType: ck.preferredDType,
+    weights: Promise.resolve({
+      warnings: ck.warnings, get: ck.get, bytesOf: ck.bytesOf, uploadView: ck.uploadView, tensorTypes: ck.tensorTypes,
+      tokenizer: async (vocabSize: number) => createTokenizer({
+        vocabSize, tokenizerJson: ck.tokenizer?.json, tokenizerConfigJson: ck.tokenizer?.config, file: `${file} (tokenizer.ggml.*)`,
+      }),
+    }),
+  };
+}
+
+/**
+ * Load a model: a Hugging Face folder, or a llama.cpp GGUF file (mamba / mamba2).
+ * @example
+ * const model = await loadModel('./mamba-130m-hf', { dtype: 'f16', onProgress: (p) => console.log(p.file, p.loaded, p.total) });
+ * const model2 = await loadModel({ 'config.json': configBytes, 'model.safetensors': weightBytes });
+ * const model3 = await loadModel('./mamba-130m.Q8_0.gguf'); // q8_0 blocks stay q8_0
+ */
+export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): Promise<ModelImpl> {
+  const { dtype: askedDType } = checkOptions(opts);
+  throwIfAborted(opts.signal, 'loadModel');
+  const files = toSource(source);
+  const ck = files.entry !== undefined ? await openGguf(files, files.entry, opts) : await openFolder(files, opts);
+  const { graph, cfg, specs } = ck;
+  const wanted: LoadDType = askedDType ?? ck.preferredDType ?? 'f32';
 
   // The least these weights can take in this dtype (a backend may store some q8_0 matrices as
   // f16): enough to refuse an oversized model before reading a byte of it.
-  const leastBytesPer = { f32: 4, f16: 2, q8_0: 34 / 32 }[dtype];
+  const leastBytesPer = { f32: 4, f16: 2, q8_0: 34 / 32 }[wanted];
   const leastWeightBytes = specs.reduce((n, s) => n + numel(s.shape) * (s.matrix ? leastBytesPer : 4), 0);
   if (opts.maxMemoryBytes !== undefined && leastWeightBytes > opts.maxMemoryBytes) {
-    throw fail('E_MEMORY', `the model's weights alone need at least ${Math.ceil(leastWeightBytes)} bytes in ${dtype}, more than maxMemoryBytes = ${opts.maxMemoryBytes}`, { field: 'maxMemoryBytes' });
+    throw fail('E_MEMORY', `the model's weights alone need at least ${Math.ceil(leastWeightBytes)} bytes in ${wanted}, more than maxMemoryBytes = ${opts.maxMemoryBytes}`, { field: 'maxMemoryBytes' });
   }
 
   // Start the backend (a worker pool takes tens of milliseconds) while the weights are read.
-  const weightsRead = readSafetensorsWeights(files, { signal: opts.signal, onProgress: opts.onProgress });
+  const weightsRead = ck.weights;
   let backend: Backend;
   try {
-    backend = await selectBackend(opts.backend ?? 'auto', { ops: graph.requiredOps, dtype }, { threads: opts.threads });
+    backend = await selectBackend(opts.backend ?? 'auto', { ops: graph.requiredOps, dtype: askedDType ?? 'f32' }, { threads: opts.threads });
   } catch (e) {
     weightsRead.catch(() => undefined);
     throw e;
   }
+  // Without an explicit dtype, a GGUF file's own type where this backend stores it.
+  const dtype: LoadDType = askedDType ?? (backend.supportsDType(wanted) ? wanted : 'f32');
   try {
     const matrixDType: WeightDType = dtype;
     const weightBytes = specs.reduce((n, s) => n + backend.bytesFor(s.shape, s.matrix ? matrixDType : 'f32'), 0);
@@ -123,27 +193,24 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
     }
 
     const weights = await weightsRead;
-    const warnings = matchTensors(specs, weights.tensors, graph.ignorable?.(cfg) ?? []);
+    const warnings = weights.warnings;
     throwIfAborted(opts.signal, 'loadModel');
 
     // Fingerprint: architecture, shapes and the checkpoint's bytes — independent of the load dtype.
     const hasher = new Hasher().updateString(`${cfg.architecture}|${JSON.stringify(specs.map((s) => [s.name, s.shape]))}`);
-    for (const s of specs) hasher.update(weights.tensors.get(s.name)!.data);
+    for (const s of specs) hasher.update(weights.bytesOf(s.name));
     const fingerprint = `${cfg.architecture}-${hasher.hex()}`;
 
-    const prepared = graph.prepare(cfg, backend, (name) => toFloat32(weights.tensors.get(name)!), matrixDType);
+    const target = weights.uploadView?.(backend).backend ?? backend;
+    const prepared = graph.prepare(cfg, target, weights.get, matrixDType);
 
-    const tokenizerJson = (await files.has('tokenizer.json')) ? new TextDecoder().decode(await files.read('tokenizer.json', { signal: opts.signal })) : undefined;
-    const tokenizerConfigJson = tokenizerJson !== undefined && (await files.has('tokenizer_config.json'))
-      ? new TextDecoder().decode(await files.read('tokenizer_config.json', { signal: opts.signal }))
-      : undefined;
-    const tokenizer = createTokenizer({ vocabSize: cfg.vocabSize, tokenizerJson, tokenizerConfigJson, file: describe(files, 'tokenizer.json') });
+    const tokenizer = await weights.tokenizer(cfg.vocabSize);
     if (cfg.eosTokenId === undefined && tokenizer.eosTokenId !== undefined) cfg.eosTokenId = tokenizer.eosTokenId;
 
     const parameters = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
     return new ModelImpl({
       graph, cfg, backend, weights: prepared, tokenizer, fingerprint, dtype, warnings,
-      parameters, weightBytes, maxMemoryBytes: opts.maxMemoryBytes,
+      parameters, weightBytes, maxMemoryBytes: opts.maxMemoryBytes, fileTensorTypes: weights.tensorTypes,
     });
   } catch (e) {
     weightsRead.catch(() => undefined); // refused before the read finished: its outcome no longer matters

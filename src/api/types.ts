@@ -34,7 +34,10 @@ export interface LoadOptions {
   backend?: BackendChoice;
   /** Worker threads for CPU backends (ignored by the reference backend). */
   threads?: number;
-  /** Weight storage precision after load. Default: `'f32'`. */
+  /**
+   * Weight storage precision after load. Default: `'f32'`; for a GGUF file, the file's own
+   * (q8_0 and q4_0 files → `'q8_0'`, f16 → `'f16'`) where the backend stores it, else `'f32'`.
+   */
   dtype?: LoadDType;
   /** Upper bound on bytes allocated for weights, activations and state; checked before allocating. */
   maxMemoryBytes?: number;
@@ -47,8 +50,9 @@ export interface LoadOptions {
 /**
  * A model source: a local directory path (Node), or the files themselves as
  * `{ 'config.json': bytes, 'model.safetensors': bytes, ... }` or a Map of the same.
+ * A llama.cpp GGUF file (mamba / mamba2): its path (Node), `{ 'model.gguf': bytes }`, or its bytes alone.
  */
-export type ModelSource = string | Record<string, Uint8Array | ArrayBuffer> | Map<string, Uint8Array | ArrayBuffer>;
+export type ModelSource = string | Record<string, Uint8Array | ArrayBuffer> | Map<string, Uint8Array | ArrayBuffer> | Uint8Array | ArrayBuffer;
 
 /** 'rnn' | 'lstm' | 'gru' | 's4d': the lineage (docs/lineage.md). */
 export type Architecture = 'mamba' | 'mamba2' | 'rnn' | 'lstm' | 'gru' | 's4d';
@@ -96,6 +100,11 @@ export interface ModelInfo {
   fingerprint: string;
   /** Things the loader noticed but accepted (e.g. unexpected extra tensors). */
   warnings: string[];
+  /**
+   * For a GGUF file: how many tensors of each ggml type it stores, e.g. `{ F32: 74, Q8_0: 49, F16: 24 }`
+   * (`dtype` says how the matrices are held after load).
+   */
+  fileTensorTypes?: Record<string, number>;
 }
 
 export interface Tokenizer {

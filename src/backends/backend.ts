@@ -177,6 +177,13 @@ export interface Backend {
   bytesFor(shape: readonly number[], dtype: WeightDType): number;
   /** Upload weights, converting f32 values to the storage dtype. */
   upload(data: Float32Array, shape: readonly number[], dtype?: WeightDType): Tensor;
+  /**
+   * Upload weights already encoded in this backend's storage layout for `dtype` (e.g. GGUF's
+   * q8_0 blocks on wasm), byte for byte, with no conversion. Optional: a backend offers it
+   * only for layouts it stores natively, and returns null when it would store this
+   * shape differently (then the caller falls back to `upload`).
+   */
+  uploadEncoded?(bytes: Uint8Array, shape: readonly number[], dtype: WeightDType): Tensor | null;
   /** A zero-filled f32 tensor (state, scratch). */
   zeros(shape: readonly number[]): Tensor;
   /** Overwrite an f32 tensor's contents (restoring state). */

@@ -16,7 +16,8 @@ import { AsyncQueue, textStream } from '../api/async-queue.js';
 import { validateSamplerParams } from '../api/sampler.js';
 import { StopMatcher } from '../api/stop.js';
 import { decodeState } from '../api/state-blob.js';
-import { memorySource } from '../formats/source.js';
+import { inMemorySource } from '../formats/source.js';
+import { ggufTokenizerFiles } from '../formats/gguf-tokenizer.js';
 import { createTokenizer } from '../tokenizer/index.js';
 import * as KERNELS from '../backends/wasm/kernels.generated.js';
 import {
@@ -132,7 +133,11 @@ export function startCoordinator(source: string): { worker: Worker; revoke: () =
 
 /** The page's tokenizer, from the same files the worker loaded (tokenize/decode must be synchronous). */
 async function pageTokenizer(source: ModelSource, vocabSize: number): Promise<Tokenizer> {
-  const files = memorySource(source as Exclude<ModelSource, string>);
+  const files = inMemorySource(source as Exclude<ModelSource, string>);
+  if (files.entry !== undefined) {
+    const fromGguf = ggufTokenizerFiles(await files.read(files.entry), `${files.label}/${files.entry}`);
+    return createTokenizer({ vocabSize, tokenizerJson: fromGguf?.json, tokenizerConfigJson: fromGguf?.config, file: `${files.label}/${files.entry} (tokenizer.ggml.*)` });
+  }
   const text = async (name: string) => ((await files.has(name)) ? new TextDecoder().decode(await files.read(name)) : undefined);
   const tokenizerJson = await text('tokenizer.json');
   const tokenizerConfigJson = tokenizerJson !== undefined ? await text('tokenizer_config.json') : undefined;

@@ -273,6 +273,7 @@ export function formatInfo(r: InfoResult): string {
     ['architecture', r.architecture],
     ['parameters', `${humanCount(r.parameters)} (${r.parameters})`],
     ['dtype', r.dtype],
+    ...(r.fileTensorTypes ? [['file tensors', Object.entries(r.fileTensorTypes).map(([t, n]) => `${n} ${t}`).join(', ')] as [string, string]] : []),
     ['backend', `${r.backend} (${r.threads} thread${r.threads === 1 ? '' : 's'}${r.device ? `, ${r.device}` : ''})`],
   ];
   if (r.fallbackReason) rows.push(['fallback', `auto passed over: ${r.fallbackReason}`]);

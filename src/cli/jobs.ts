@@ -127,6 +127,7 @@ async function info(lib: Library, job: InfoJob, post: Post, signal: AbortSignal)
       tokenizer: model.tokenizer.kind,
       warnings: i.warnings,
       loadMs,
+      ...(i.fileTensorTypes ? { fileTensorTypes: i.fileTensorTypes } : {}),
     };
   } finally {
     await model.dispose();

@@ -40,7 +40,7 @@ type Commander = typeof import('commander');
 
 function modelOptions(cmd: Command, { Option }: Commander): Command {
   return cmd
-    .addOption(new Option('-m, --model <dir>', 'model directory in Hugging Face layout (config.json + model.safetensors, optional tokenizer.json); default: the embedded default model'))
+    .addOption(new Option('-m, --model <dir>', 'model directory in Hugging Face layout (config.json + model.safetensors, optional tokenizer.json) or a llama.cpp .gguf file (mamba / mamba2); default: the embedded default model'))
     .addOption(new Option('-b, --backend <name>', 'compute backend; auto picks the fastest one available here and says why').choices(BACKENDS).default('auto'))
     .addOption(new Option('--dtype <dtype>', 'weight storage precision after loading (compute is always f32)').choices(DTYPES).default('f32'))
     .addOption(new Option('--threads <n>', 'worker threads for CPU backends (the reference backend uses one)').argParser(positiveInt('--threads')));

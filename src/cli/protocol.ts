@@ -114,6 +114,8 @@ export interface InfoResult {
   tokenizer: string;
   warnings: string[];
   loadMs: number;
+  /** GGUF files: tensor count per ggml type as stored. */
+  fileTensorTypes?: Record<string, number>;
 }
 
 export interface BenchResult extends SpeedResult {

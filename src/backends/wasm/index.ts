@@ -106,6 +106,16 @@ export class WasmBackend implements Backend {
     return t;
   }
 
+  /** GGUF q8_0 blocks are exactly this backend's q8_0 layout (wasm/ABI.md): copied as they are. */
+  uploadEncoded(bytes: Uint8Array, shape: readonly number[], dtype: WeightDType): Tensor | null {
+    if (dtype !== 'q8_0' || this.storage(shape, dtype) !== 'q8_0') return null;
+    const size = this.bytesFor(shape, dtype);
+    if (bytes.byteLength !== size) throw fail('E_SHAPE', `uploadEncoded: ${bytes.byteLength} bytes for a [${shape}] q8_0 tensor, expected ${size}`);
+    const t = this.allocTensor(shape, dtype);
+    new Uint8Array(this.memory.buffer, t.ptr, size).set(bytes);
+    return t;
+  }
+
   zeros(shape: readonly number[]): Tensor {
     const t = this.allocTensor(shape);
     this.f32View(t.ptr, numel(shape)).fill(0);
