@@ -61,6 +61,19 @@ export interface GgufCheckpoint {
 const SUPPORTED_ARCHS = ['mamba', 'mamba2'];
 const MAX_DIM = 1 << 24;
 
+/**
+ * The shortest decimal that rounds to the same f32: GGUF stores floats as f32, so the converter
+ * turned config.json's 1e-5 into 9.99999975e-6; this gives 1e-5 back. (Backends that compute
+ * in f32 see the same value either way; the f64 reference backend then equals the folder load.)
+ */
+function shortestF32Decimal(x: number): number {
+  for (let p = 1; p <= 9; p++) {
+    const d = Number(x.toPrecision(p));
+    if (Math.fround(d) === x) return d;
+  }
+  return x;
+}
+
 /** HF checkpoint name → GGUF tensor name and the shape it has there (PyTorch order). */
 function ggufNameOf(hf: string, hfShape: number[], arch: string, nGroups: number): { name: string; shape: number[] } {
   const same = (name: string) => ({ name, shape: hfShape });
@@ -105,7 +118,7 @@ export function ggufCheckpoint(bytes: Uint8Array, file: string): GgufCheckpoint 
   const N = meta.int(k('ssm.state_size'), 1, MAX_DIM);
   const K = meta.int(k('ssm.conv_kernel'), 1, 1024);
   const R = meta.int(k('ssm.time_step_rank'), 1, MAX_DIM);
-  const eps = meta.float(k('attention.layer_norm_rms_epsilon'), 0, 1);
+  const eps = shortestF32Decimal(meta.float(k('attention.layer_norm_rms_epsilon'), 0, 1));
   const G = arch === 'mamba2' ? meta.int(k('ssm.group_count'), 1, MAX_DIM) : 1;
   if (arch === 'mamba' && meta.bool(k('ssm.dt_b_c_rms'), false)) {
     throw fail('E_ARCH', `${file}: metadata "${k('ssm.dt_b_c_rms')}" is true (FalconMamba's RMS norms on Δ, B and C), which mamba-edge does not implement`, { file, field: k('ssm.dt_b_c_rms') });
