@@ -145,13 +145,29 @@ export function quantizeQ4_0(x: Float32Array, out: Uint8Array, offset = 0): void
   }
 }
 
+/**
+ * Changes to what the header says, for tests of malformed files: the tensor data is still laid
+ * out as usual, only the recorded numbers differ.
+ */
+export interface GgufTamper {
+  tensorCount?: bigint;
+  kvCount?: bigint;
+  version?: number;
+  /** The recorded ggml type id of tensor i. */
+  typeId?: (i: number, id: number) => number;
+  /** The recorded data offset of tensor i (relative to the data section). */
+  offset?: (i: number, offset: number) => bigint | number;
+  /** The recorded dims of tensor i (ggml order). */
+  dims?: (i: number, dims: number[]) => (bigint | number)[];
+}
+
 /** Serializes a whole GGUF v3 file. */
-export function writeGguf(kv: ReadonlyArray<readonly [string, GgufValue]>, tensors: readonly GgufTensor[]): Uint8Array {
+export function writeGguf(kv: ReadonlyArray<readonly [string, GgufValue]>, tensors: readonly GgufTensor[], tamper: GgufTamper = {}): Uint8Array {
   const head = new Out(1 << 20);
   head.u32(0x46554747); // "GGUF"
-  head.u32(3);
-  head.u64(tensors.length);
-  head.u64(kv.length);
+  head.u32(tamper.version ?? 3);
+  head.u64(tamper.tensorCount ?? tensors.length);
+  head.u64(tamper.kvCount ?? kv.length);
   for (const [key, v] of kv) {
     head.str(key);
     head.u32(T[v.type]);
@@ -163,17 +179,18 @@ export function writeGguf(kv: ReadonlyArray<readonly [string, GgufValue]>, tenso
   }
   let offset = 0;
   const offsets: number[] = [];
-  for (const t of tensors) {
+  tensors.forEach((t, i) => {
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (t.data.length !== n) throw new Error(`${t.name}: ${t.data.length} values for shape [${t.shape}]`);
     head.str(t.name);
-    head.u32(t.shape.length);
-    for (const d of [...t.shape].reverse()) head.u64(d);
-    head.u32(GGML_TYPE[t.type]);
-    head.u64(offset);
+    const dims = tamper.dims ? tamper.dims(i, [...t.shape].reverse()) : [...t.shape].reverse();
+    head.u32(dims.length);
+    for (const d of dims) head.u64(d);
+    head.u32(tamper.typeId ? tamper.typeId(i, GGML_TYPE[t.type]) : GGML_TYPE[t.type]);
+    head.u64(tamper.offset ? tamper.offset(i, offset) : offset);
     offsets.push(offset);
     offset = alignUp(offset + tensorBytes(t.shape, t.type), ALIGNMENT);
-  }
+  });
   const dataStart = alignUp(head.pos, ALIGNMENT);
   const file = new Uint8Array(dataStart + offset);
   file.set(head.buf.subarray(0, head.pos));
@@ -257,6 +274,18 @@ export function hfMambaToGguf(
   name = `random-${config.model_type}`,
   vocabIn?: GgufVocab,
 ): Uint8Array {
+  const { kv, tensors } = hfMambaToGgufParts(config, get, dtype, name, vocabIn);
+  return writeGguf(kv, tensors);
+}
+
+/** The key-values and tensors `hfMambaToGguf` writes (tests edit them to make malformed files). */
+export function hfMambaToGgufParts(
+  config: HfMambaConfig,
+  get: (name: string) => HfTensor | undefined,
+  dtype: GgufDType,
+  name = `random-${config.model_type}`,
+  vocabIn?: GgufVocab,
+): { kv: [string, GgufValue][]; tensors: GgufTensor[] } {
   const arch = config.model_type;
   const D = config.hidden_size;
   const I = config.intermediate_size ?? Math.trunc((config.expand ?? 2) * D);
@@ -354,5 +383,5 @@ export function hfMambaToGguf(
     ...special('padding_token_id', vocab.pad),
     ['tokenizer.ggml.add_bos_token', bool(vocab.addBos ?? false)],
   ];
-  return writeGguf(kv, tensors);
+  return { kv, tensors };
 }

@@ -101,7 +101,7 @@ class Reader {
   /** A u64 that must be a count: ≤ `max` (what the remaining bytes can hold). */
   count(what: string, max: number, field?: string): number {
     const v = this.u64(what, field);
-    if (v > BigInt(max)) this.bad(`${what} is ${v}, but the ${this.left} bytes left can hold at most ${max}`, field);
+    if (v > BigInt(max)) this.bad(`${what} is ${v}, but the ${this.left} bytes left can hold at most ${max} (truncated or corrupt file?)`, field);
     return Number(v);
   }
   string(what: string, field?: string): string {

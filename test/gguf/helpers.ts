@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSafetensors, toFloat32 } from '../../src/formats/safetensors.js';
 import { parsePythonJson } from '../../src/formats/pyjson.js';
-import { hfMambaToGguf, type GgufDType, type GgufVocab, type HfMambaConfig, type HfTensor } from '../../tools/gguf-writer.js';
+import { hfMambaToGguf, hfMambaToGgufParts, type GgufDType, type GgufValue, type GgufTensor, type GgufVocab, type HfMambaConfig, type HfTensor } from '../../tools/gguf-writer.js';
 import type { LoadDType } from '../../src/api/types.js';
 import { ModelImpl } from '../../src/api/model.js';
 import { selectBackend } from '../../src/backends/registry.js';
@@ -28,6 +28,12 @@ export function readHfFolder(dir: string): HfFolder {
   const tensors = new Map<string, HfTensor>();
   for (const [name, t] of st.tensors) tensors.set(name, { shape: t.shape, data: toFloat32(t).slice() });
   return { config, tensors };
+}
+
+/** The key-values and tensors of a golden's GGUF, to edit before writing (tools/gguf-writer.ts writeGguf). */
+export function goldenGgufParts(dir: string, dtype: GgufDType, vocab?: GgufVocab): { kv: [string, GgufValue][]; tensors: GgufTensor[] } {
+  const { config, tensors } = readHfFolder(dir);
+  return hfMambaToGgufParts(config, (n) => tensors.get(n), dtype, 'test', vocab);
 }
 
 export function goldenGguf(dir: string, dtype: GgufDType, vocab?: GgufVocab): Uint8Array {
