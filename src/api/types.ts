@@ -101,7 +101,7 @@ export interface ModelInfo {
   /** Things the loader noticed but accepted (e.g. unexpected extra tensors). */
   warnings: string[];
   /**
-   * For a GGUF file: how many tensors of each ggml type it stores, e.g. `{ F32: 74, Q8_0: 49, F16: 24 }`
+   * For a GGUF file: how many tensors of each ggml type it stores, e.g. `{ Q8_0: 17, F32: 57 }`
    * (`dtype` says how the matrices are held after load).
    */
   fileTensorTypes?: Record<string, number>;

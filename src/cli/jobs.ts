@@ -48,7 +48,7 @@ async function load(lib: Library, spec: LoadSpec, post: Post, signal: AbortSigna
   const t0 = performance.now();
   const model = await lib.loadModel(spec.model, {
     backend: spec.backend,
-    dtype: spec.dtype,
+    ...(spec.dtype !== undefined ? { dtype: spec.dtype } : {}),
     ...(spec.threads !== undefined ? { threads: spec.threads } : {}),
     signal,
     onProgress: (p) => post({ t: 'load', file: p.file, loaded: p.loaded, total: p.total }),

@@ -32,7 +32,7 @@ export function packageVersion(): string {
 interface ModelFlags {
   model?: string;
   backend: BackendChoice;
-  dtype: LoadDType;
+  dtype?: LoadDType;
   threads?: number;
 }
 
@@ -42,12 +42,12 @@ function modelOptions(cmd: Command, { Option }: Commander): Command {
   return cmd
     .addOption(new Option('-m, --model <dir>', 'model directory in Hugging Face layout (config.json + model.safetensors, optional tokenizer.json) or a llama.cpp .gguf file (mamba / mamba2); default: the embedded default model'))
     .addOption(new Option('-b, --backend <name>', 'compute backend; auto picks the fastest one available here and says why').choices(BACKENDS).default('auto'))
-    .addOption(new Option('--dtype <dtype>', 'weight storage precision after loading (compute is always f32)').choices(DTYPES).default('f32'))
+    .addOption(new Option('--dtype <dtype>', 'weight storage precision after loading (compute is always f32); default: f32, for a .gguf file its own type (q8_0 and q4_0 files: q8_0)').choices(DTYPES))
     .addOption(new Option('--threads <n>', 'worker threads for CPU backends (the reference backend uses one)').argParser(positiveInt('--threads')));
 }
 
 function loadSpec(o: ModelFlags): LoadSpec {
-  return { ...(o.model !== undefined ? { model: o.model } : {}), backend: o.backend, dtype: o.dtype, ...(o.threads !== undefined ? { threads: o.threads } : {}) };
+  return { ...(o.model !== undefined ? { model: o.model } : {}), backend: o.backend, ...(o.dtype !== undefined ? { dtype: o.dtype } : {}), ...(o.threads !== undefined ? { threads: o.threads } : {}) };
 }
 
 async function readStdin(stream: NodeJS.ReadStream): Promise<string> {

@@ -35,7 +35,8 @@ export interface LoadSpec {
   /** Model directory; undefined = the embedded default model. */
   model?: string;
   backend: BackendChoice;
-  dtype: LoadDType;
+  /** Undefined: f32, or a GGUF file's own type (loadModel's default). */
+  dtype?: LoadDType;
   threads?: number;
 }
 
