@@ -182,9 +182,15 @@ export function ggufCheckpoint(bytes: Uint8Array, file: string): GgufCheckpoint 
     }
     byHf.set(spec.name, t);
   }
+  // A tensor we would not use may be one that changes the computation (a bias in some layers
+  // only, a norm of a variant): refused, as llama.cpp refuses a file with unexpected tensors.
   const used = new Set([...byHf.values()].map((t) => t.name));
   const extra = [...g.tensors.keys()].filter((n) => !used.has(n));
-  const warnings = extra.length === 0 ? [] : [`${extra.length} unexpected tensor(s) ignored: ${extra.slice(0, 4).map((n) => `"${n}"`).join(', ')}${extra.length > 4 ? `, and ${extra.length - 4} more` : ''}`];
+  if (extra.length > 0) {
+    const shown = extra.slice(0, 4).map((n) => `"${n}"`).join(', ') + (extra.length > 4 ? `, and ${extra.length - 4} more` : '');
+    throw fail('E_FORMAT', `${file}: ${extra.length} tensor(s) that a ${arch} model with this metadata does not have: ${shown}`, { file, field: extra[0] });
+  }
+  const warnings: string[] = [];
 
   const matrixTypes = new Set(specs.filter((s) => s.matrix).map((s) => byHf.get(s.name)!.type));
   const preferredDType: LoadDType = matrixTypes.has('Q8_0') || matrixTypes.has('Q4_0') ? 'q8_0'

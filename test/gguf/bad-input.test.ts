@@ -112,6 +112,8 @@ describe('malformed GGUF files are refused with a typed error', () => {
   it('a missing tensor, a tensor of the wrong shape, a shape contradicting the metadata', async () => {
     expect(await refusal(edited((p) => { p.tensors = p.tensors.filter((t) => t.name !== 'blk.0.ssm_out.weight'); }))).toMatchObject({ code: 'E_FORMAT', field: 'blk.0.ssm_out.weight', message: expect.stringMatching(/is missing/) });
     expect(await refusal(edited((p) => { p.tensors = p.tensors.filter((t) => t.name !== 'token_embd.weight'); }))).toMatchObject({ code: 'E_FORMAT', field: 'token_embd.weight' });
+    // A tensor the model does not have (here: a bias in one layer only) is refused, not ignored.
+    expect(await refusal(edited((p) => { p.tensors.push({ name: 'blk.0.ssm_out.bias', shape: [24], type: 'F32', data: new Float32Array(24) }); }))).toMatchObject({ code: 'E_FORMAT', field: 'blk.0.ssm_out.bias', message: expect.stringMatching(/does not have/) });
     // ssm_d as Mamba-2 stores it ([I, 1]) in a Mamba-1 file
     expect(await refusal(edited((p) => { const t = p.tensors.find((x) => x.name === 'blk.0.ssm_d')!; t.shape = [t.shape[0], 1]; }))).toMatchObject({ code: 'E_SHAPE', field: 'blk.0.ssm_d' });
     expect(await refusal(edited((p) => setKv(p, 'mamba.ssm.state_size', u32(9))))).toMatchObject({ code: 'E_SHAPE', field: 'blk.0.ssm_x.weight', message: expect.stringMatching(/metadata implies/) });
