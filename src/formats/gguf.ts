@@ -252,11 +252,15 @@ export function parseGguf(bytes: Uint8Array, file: string): GgufFile {
 
 function readArray(r: Reader, type: number, n: number, key: string): GgufScalar[] | ArrayLike<number> {
   const what = `metadata "${key}"`;
-  // Numeric arrays (token types, scores) as typed arrays: one allocation, sized by the file.
-  const size = VT_MIN_BYTES[type];
-  if (type !== VT.STRING && type !== VT.BOOL && type !== VT.U64 && type !== VT.I64) {
-    r.need(n * size, what, key);
-    const out = new Float64Array(n); // every u8..u32, i8..i32, f32, f64 value is exact in f64
+  // Numeric arrays (token types, scores) as typed arrays of their own element type: exactly the
+  // bytes the file holds for them, never more.
+  const Typed = ({
+    [VT.U8]: Uint8Array, [VT.I8]: Int8Array, [VT.U16]: Uint16Array, [VT.I16]: Int16Array,
+    [VT.U32]: Uint32Array, [VT.I32]: Int32Array, [VT.F32]: Float32Array, [VT.F64]: Float64Array,
+  } as Record<number, (new (n: number) => { [i: number]: number; length: number }) | undefined>)[type];
+  if (Typed) {
+    r.need(n * VT_MIN_BYTES[type], what, key);
+    const out = new Typed(n);
     for (let i = 0; i < n; i++) out[i] = r.scalar(type, what, key) as number;
     return out;
   }
