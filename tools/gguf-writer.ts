@@ -19,7 +19,7 @@
  * mamba-130m's dt_proj with dt_rank 48, fall back to f16). q4_0 (what llama-quantize makes)
  * follows the q8_0 rules with q4_0 blocks.
  */
-import { f32ToF16 } from '../src/formats/half.js';
+import { f32ToBf16, f32ToF16 } from '../src/formats/half.js';
 
 // ---- values ----------------------------------------------------------------
 
@@ -38,7 +38,7 @@ export const str = (value: string): GgufValue => ({ type: 'string', value });
 export const arr = (of: Scalar, values: readonly (number | bigint | boolean | string)[]): GgufValue => ({ type: 'array', of, values });
 
 /** ggml tensor types this writer produces (ggml.h's enum values). */
-export const GGML_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8 } as const;
+export const GGML_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 } as const;
 export type GgmlType = keyof typeof GGML_TYPE;
 
 export interface GgufTensor {
@@ -59,7 +59,7 @@ const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 export function tensorBytes(shape: readonly number[], type: GgmlType): number {
   const n = shape.reduce((a, b) => a * b, 1);
   if (type === 'F32') return n * 4;
-  if (type === 'F16') return n * 2;
+  if (type === 'F16' || type === 'BF16') return n * 2;
   if (shape[shape.length - 1] % QK8_0 !== 0) throw new Error(`${type} needs rows that are a multiple of ${QK8_0}, got shape [${shape}]`);
   return (n / QK8_0) * (type === 'Q4_0' ? Q4_0_BYTES : Q8_0_BYTES);
 }
@@ -163,6 +163,9 @@ export interface GgufTamper {
 
 /** Serializes a whole GGUF v3 file. */
 export function writeGguf(kv: ReadonlyArray<readonly [string, GgufValue]>, tensors: readonly GgufTensor[], tamper: GgufTamper = {}): Uint8Array {
+  // general.alignment when the key-values set it (GGUF's default is 32).
+  const alignKv = kv.find(([k]) => k === 'general.alignment')?.[1];
+  const align = alignKv && alignKv.type === 'u32' ? Number(alignKv.value) : ALIGNMENT;
   const head = new Out(1 << 20);
   head.u32(0x46554747); // "GGUF"
   head.u32(tamper.version ?? 3);
@@ -189,9 +192,9 @@ export function writeGguf(kv: ReadonlyArray<readonly [string, GgufValue]>, tenso
     head.u32(tamper.typeId ? tamper.typeId(i, GGML_TYPE[t.type]) : GGML_TYPE[t.type]);
     head.u64(tamper.offset ? tamper.offset(i, offset) : offset);
     offsets.push(offset);
-    offset = alignUp(offset + tensorBytes(t.shape, t.type), ALIGNMENT);
+    offset = alignUp(offset + tensorBytes(t.shape, t.type), align);
   });
-  const dataStart = alignUp(head.pos, ALIGNMENT);
+  const dataStart = alignUp(head.pos, align);
   const file = new Uint8Array(dataStart + offset);
   file.set(head.buf.subarray(0, head.pos));
   const view = new DataView(file.buffer);
@@ -199,6 +202,7 @@ export function writeGguf(kv: ReadonlyArray<readonly [string, GgufValue]>, tenso
     const at = dataStart + offsets[i];
     if (t.type === 'F32') new Uint8Array(file.buffer, at, t.data.length * 4).set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.length * 4));
     else if (t.type === 'F16') for (let j = 0; j < t.data.length; j++) view.setUint16(at + 2 * j, f32ToF16(t.data[j]), true);
+    else if (t.type === 'BF16') for (let j = 0; j < t.data.length; j++) view.setUint16(at + 2 * j, f32ToBf16(t.data[j]), true);
     else if (t.type === 'Q4_0') quantizeQ4_0(t.data, file, at);
     else quantizeQ8_0(t.data, file, at);
   });
@@ -230,8 +234,8 @@ export interface HfMambaConfig {
   eos_token_id?: number;
 }
 
-/** GGUF's `general.file_type` (llama_ftype): all f32, mostly f16, mostly q4_0, mostly q8_0. */
-const FILE_TYPE = { f32: 0, f16: 1, q4_0: 2, q8_0: 7 } as const;
+/** GGUF's `general.file_type` (llama_ftype): all f32, mostly f16, mostly q4_0, mostly q8_0, mostly bf16. */
+const FILE_TYPE = { f32: 0, f16: 1, q4_0: 2, q8_0: 7, bf16: 32 } as const;
 export type GgufDType = keyof typeof FILE_TYPE;
 
 /** A tokenizer to store in the GGUF (llama.cpp's tokenizer.ggml.* keys); default: `byteLevelVocab`. */
@@ -310,6 +314,7 @@ export function hfMambaToGgufParts(
     // convert_hf_to_gguf.py: 1-D tensors, norms, conv1d and tensors without a .weight suffix stay f32.
     if (shape.length <= 1 || gname.endsWith('_norm.weight') || gname.includes('.ssm_conv1d.') || !gname.endsWith('.weight')) return 'F32';
     if (dtype === 'f16') return 'F16';
+    if (dtype === 'bf16') return 'BF16';
     return shape[shape.length - 1] % QK8_0 === 0 ? (dtype === 'q4_0' ? 'Q4_0' : 'Q8_0') : 'F16';
   };
   const put = (gname: string, t: HfTensor, shape: readonly number[] = t.shape, data: Float32Array = t.data) => {

@@ -56,9 +56,11 @@ async function refusal(bytes: Uint8Array | ArrayBuffer): Promise<MambaEdgeError>
 }
 
 describe('malformed GGUF files are refused with a typed error', () => {
-  it('the valid file loads (the edits below are what break it)', async () => {
-    const m = await loadModel(valid, { backend: 'reference' });
-    await m.dispose();
+  it('the valid file loads (the edits below are what break it), also as GGUF version 2 and with another alignment', async () => {
+    for (const bytes of [valid, edited(() => undefined, { version: 2 }), edited((p) => setKv(p, 'general.alignment', u32(64))), edited((p) => setKv(p, 'general.alignment', u32(8)))]) {
+      const m = await loadModel(bytes, { backend: 'reference' });
+      await m.dispose();
+    }
   });
 
   it('truncated: in the header, and in the tensor data', async () => {

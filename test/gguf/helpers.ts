@@ -11,7 +11,7 @@ import type { LoadDType } from '../../src/api/types.js';
 import { ModelImpl } from '../../src/api/model.js';
 import { selectBackend } from '../../src/backends/registry.js';
 import { ConfigReader } from '../../src/formats/hf-config.js';
-import { f16ToF32, f32ToF16 } from '../../src/formats/half.js';
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../src/formats/half.js';
 import { architectureFor } from '../../src/models/registry.js';
 import { byteTokenizer } from '../../src/tokenizer/index.js';
 import { quantizeQ4_0, quantizeQ8_0 } from '../../tools/gguf-writer.js';
@@ -59,8 +59,9 @@ function dequantRef(blocks: Uint8Array, n: number, q4: boolean): Float32Array {
 }
 
 /** What a matrix's values become in a GGUF of this type (the writer's rules: rows not a multiple of 32 fall back to f16). */
-export function storedValues(data: Float32Array, cols: number, fileType: 'f32' | 'f16' | 'q8_0' | 'q4_0'): Float32Array {
+export function storedValues(data: Float32Array, cols: number, fileType: GgufDType): Float32Array {
   if (fileType === 'f32') return data;
+  if (fileType === 'bf16') return data.map((v) => bf16ToF32(f32ToBf16(v)));
   if (fileType === 'f16' || cols % 32 !== 0) return data.map((v) => f16ToF32(f32ToF16(v)));
   const q4 = fileType === 'q4_0';
   const blocks = new Uint8Array((data.length / 32) * (q4 ? 18 : 34));
@@ -74,7 +75,7 @@ export function storedValues(data: Float32Array, cols: number, fileType: 'f32' |
  * the default chunk size (GGUF stores neither), and matrices hold the values a `fileType` GGUF
  * stores. Loaded as `dtype` on `backend`.
  */
-export async function oracleModel(dir: string, fileType: 'f32' | 'f16' | 'q8_0' | 'q4_0', backendName: BackendName, dtype: LoadDType): Promise<ModelImpl> {
+export async function oracleModel(dir: string, fileType: GgufDType, backendName: BackendName, dtype: LoadDType): Promise<ModelImpl> {
   const { config, tensors } = readHfFolder(dir);
   const graph = architectureFor(config.model_type, 'config.json');
   const cfg = graph.parseConfig(new ConfigReader(config, 'config.json')) as ReturnType<typeof graph.parseConfig> & Record<string, unknown>;

@@ -26,7 +26,7 @@ describe('the GGUF header reader agrees with @huggingface/gguf', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mamba-edge-gguf-oracle-'));
   const cases = goldenCases().filter((c) => ['m1-untied-bias', 'm2-g2-noconvbias', 'm2-g5-untied-bias'].includes(c.name));
   for (const c of cases) {
-    for (const dtype of ['f32', 'q8_0', 'q4_0'] as const) {
+    for (const dtype of ['f32', 'q8_0', 'q4_0', 'bf16'] as const) {
       it(`${c.name} ${dtype}: every key, value, tensor name, shape, type and data offset`, async () => {
         const bytes = goldenGguf(c.dir, dtype);
         const path = join(dir, `${c.name}-${dtype}.gguf`);
