@@ -3,7 +3,7 @@
  * (`loadModel('./my-model')`) and the embedded default model (`loadModel()`).
  */
 import { fileURLToPath } from 'node:url';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { setPathResolver } from './api/load.js';
@@ -23,15 +23,24 @@ export function defaultModelDir(): string {
   return join(dirname(dirname(fileURLToPath(import.meta.url))), 'models', 'default');
 }
 
-/** A folder path reads the folder; a path to a file (a .gguf) reads that one file (its magic decides). */
+/**
+ * A folder path reads the folder; a path to a file (a .gguf) reads that one file (its magic
+ * decides). A folder without config.json that holds exactly one .gguf file reads that file.
+ */
 function pathSource(path: string): FileSource {
-  let isFile = false;
+  let kind: 'file' | 'dir' | undefined;
   try {
-    isFile = statSync(path).isFile();
+    const st = statSync(path);
+    kind = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : undefined;
   } catch {
     // missing or unreadable: the directory source reports it with the OS reason
   }
-  return isFile ? Object.assign(directorySource(dirname(path)), { entry: basename(path) }) : directorySource(path);
+  if (kind === 'file') return Object.assign(directorySource(dirname(path)), { entry: basename(path) });
+  if (kind === 'dir' && !existsSync(join(path, 'config.json'))) {
+    const ggufs = readdirSync(path).filter((n) => n.toLowerCase().endsWith('.gguf'));
+    if (ggufs.length === 1) return Object.assign(directorySource(path), { entry: ggufs[0] });
+  }
+  return directorySource(path);
 }
 
 setPathResolver(pathSource, () => directorySource(defaultModelDir()));

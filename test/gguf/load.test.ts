@@ -101,6 +101,9 @@ describe('GGUF f32 / f16 files equal the HF folder', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mamba-edge-gguf-'));
     writeFileSync(join(dir, 'm.gguf'), bytes);
     const fromPath = await loadModel(join(dir, 'm.gguf'), { backend: 'reference' });
+    const fromDir = await loadModel(dir, { backend: 'reference' }); // the folder's one .gguf, no config.json
+    expect(fromDir.fingerprint).toBe(fromPath.fingerprint);
+    await fromDir.dispose();
     const fromRecord = await loadModel({ 'weights.gguf': bytes }, { backend: 'reference' });
     const fromBuffer = await loadModel(bytes.slice().buffer as ArrayBuffer, { backend: 'reference' });
     expect(fromPath.info.fileTensorTypes).toEqual({ F32: 19, F16: 13 });
