@@ -156,6 +156,9 @@ export function ggufCheckpoint(bytes: Uint8Array, file: string): GgufCheckpoint 
     if (I % R !== 0) {
       throw fail('E_CONFIG', `${file}: ${k('ssm.inner_size')} (${I}) must be a multiple of ${k('ssm.time_step_rank')} (${R}, the head count)`, { file, field: k('ssm.time_step_rank') });
     }
+    if (R % G !== 0) {
+      throw fail('E_CONFIG', `${file}: ${k('ssm.group_count')} (${G}) must divide the head count ${k('ssm.time_step_rank')} (${R})`, { file, field: k('ssm.group_count') });
+    }
     Object.assign(raw, { num_heads: R, head_dim: I / R, n_groups: G });
   }
   const vocab = readVocab(meta, file, V);

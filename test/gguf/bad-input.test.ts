@@ -119,8 +119,9 @@ describe('malformed GGUF files are refused with a typed error', () => {
     // ssm_d as Mamba-2 stores it ([I, 1]) in a Mamba-1 file
     expect(await refusal(edited((p) => { const t = p.tensors.find((x) => x.name === 'blk.0.ssm_d')!; t.shape = [t.shape[0], 1]; }))).toMatchObject({ code: 'E_SHAPE', field: 'blk.0.ssm_d' });
     expect(await refusal(edited((p) => setKv(p, 'mamba.ssm.state_size', u32(9))))).toMatchObject({ code: 'E_SHAPE', field: 'blk.0.ssm_x.weight', message: expect.stringMatching(/metadata implies/) });
-    // Mamba-2's grouped norm with the group count changed
+    // Mamba-2's grouped norm with the group count changed; a group count that does not divide the heads
     expect(await refusal(edited((p) => setKv(p, 'mamba2.ssm.group_count', u32(1)), undefined, m2.dir))).toMatchObject({ code: 'E_SHAPE' });
+    expect(await refusal(edited((p) => setKv(p, 'mamba2.ssm.group_count', u32(3)), undefined, m2.dir))).toMatchObject({ code: 'E_CONFIG', field: 'mamba2.ssm.group_count' });
   });
 
   it('metadata: another architecture, a missing or mistyped key, FalconMamba norms, an unsupported tokenizer', async () => {
