@@ -1,0 +1,227 @@
+/**
+ * The one fetch layer of remote sources: HEAD probes and streaming GETs with retries,
+ * progress and abort. Browser-, worker- and Node-safe (the global fetch only).
+ *
+ * Retried (exponential backoff, Retry-After honoured up to a cap): network errors, HTTP 408,
+ * 429 and 5xx, a connection dropped mid-body, a body whose length differs from its
+ * Content-Length (or from the size the HEAD probe announced). Not retried: 404/410 (the file
+ * does not exist), 401/403 (access), other 4xx. Every failure is a MambaEdgeError naming the URL.
+ */
+import { fail, MambaEdgeError } from '../../errors.js';
+
+export interface FetchPolicy {
+  fetch: typeof fetch;
+  /** Attempts after the first on transient errors. */
+  retries: number;
+  /** First backoff delay; doubled each attempt (± 25% jitter). */
+  retryBaseMs: number;
+  headers: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_RETRIES = 4;
+export const DEFAULT_RETRY_BASE_MS = 500;
+const MAX_DELAY_MS = 30_000;
+/** Progress is reported at most once per this many bytes (and always at the start and end). */
+const PROGRESS_STEP = 1 << 20;
+
+export type Probe =
+  | { found: false; status: number }
+  | { found: true; size?: number; etag?: string };
+
+/** Where a download's bytes go; `begin` starts over (a retry restarts the file from byte 0). */
+export interface ByteSink {
+  begin(expectedSize: number | undefined): Promise<void>;
+  write(chunk: Uint8Array): Promise<void>;
+}
+
+/** A failure worth another attempt; carries Retry-After when the server sent one. */
+class Transient extends Error {
+  constructor(message: string, readonly retryAfterMs?: number, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  401: 'unauthorized: a private or gated repo needs an access token, e.g. headers: { Authorization: "Bearer hf_…" }',
+  403: 'forbidden: a private or gated repo needs an access token with access to it, e.g. headers: { Authorization: "Bearer hf_…" }',
+  404: 'not found', 410: 'gone', 429: 'too many requests',
+};
+
+/** True for an E_NETWORK that came from transient failures (offline, 5xx, drops), not from a refusal (403, 400). */
+export function isTransientFailure(e: unknown): boolean {
+  return e instanceof MambaEdgeError && e.code === 'E_NETWORK' && e.cause instanceof Transient;
+}
+
+function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+function retryAfterMs(res: Response): number | undefined {
+  const h = res.headers.get('retry-after');
+  if (!h) return undefined;
+  const secs = Number(h);
+  if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
+  const at = Date.parse(h);
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
+}
+
+function aborted(signal: AbortSignal | undefined, url: string): MambaEdgeError {
+  return fail('E_ABORTED', `downloading ${url} was aborted`, { file: url, cause: signal?.reason });
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined, url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(aborted(signal, url));
+    const onAbort = () => { clearTimeout(timer); reject(aborted(signal, url)); };
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Runs `attempt` until it succeeds, fails for good, or the retries are spent. */
+async function withRetries<T>(url: string, what: string, policy: FetchPolicy, attempt: () => Promise<T>): Promise<T> {
+  for (let n = 0; ; n++) {
+    if (policy.signal?.aborted) throw aborted(policy.signal, url);
+    try {
+      return await attempt();
+    } catch (e) {
+      if (policy.signal?.aborted) throw aborted(policy.signal, url);
+      if (!(e instanceof Transient)) throw e;
+      if (n >= policy.retries) {
+        const tries = n + 1;
+        throw fail('E_NETWORK', `${what} ${url} failed after ${tries} attempt${tries === 1 ? '' : 's'}: ${e.message}`, { file: url, cause: e });
+      }
+      const backoff = policy.retryBaseMs * 2 ** n * (0.75 + Math.random() * 0.5);
+      await sleep(Math.min(MAX_DELAY_MS, Math.max(backoff, e.retryAfterMs ?? 0)), policy.signal, url);
+    }
+  }
+}
+
+async function request(url: string, method: 'HEAD' | 'GET', policy: FetchPolicy): Promise<Response> {
+  try {
+    return await policy.fetch(url, {
+      method,
+      // identity: Content-Length must count the bytes we receive (browsers drop this header themselves).
+      headers: { 'accept-encoding': 'identity', ...policy.headers },
+      redirect: 'follow', // the Hub answers 302 to its CDN for large files
+      ...(policy.signal ? { signal: policy.signal } : {}),
+      // Browsers: the Cache API (or nothing, if disabled) is the cache; do not keep a second copy in the HTTP cache.
+      ...('caches' in globalThis ? { cache: 'no-store' as RequestCache } : {}),
+    });
+  } catch (e) {
+    if (policy.signal?.aborted) throw aborted(policy.signal, url);
+    throw new Transient(`network error: ${e instanceof Error ? (e.cause instanceof Error ? `${e.message} (${e.cause.message})` : e.message) : String(e)}`, undefined, { cause: e });
+  }
+}
+
+function statusError(url: string, what: string, res: Response): Error {
+  const text = `HTTP ${res.status}${STATUS_TEXT[res.status] ? ` (${STATUS_TEXT[res.status]})` : res.statusText ? ` ${res.statusText}` : ''}`;
+  if (isTransientStatus(res.status)) return new Transient(text, retryAfterMs(res));
+  return fail('E_NETWORK', `${what} ${url}: ${text}`, { file: url });
+}
+
+function contentLength(res: Response): number | undefined {
+  const h = res.headers.get('content-length');
+  if (h === null || !/^\d+$/.test(h.trim())) return undefined;
+  return Number(h);
+}
+
+/** True when the body we read is the bytes Content-Length counts (no Content-Encoding applied). */
+function lengthIsBodyLength(res: Response): boolean {
+  const enc = res.headers.get('content-encoding');
+  return enc === null || enc.trim() === '' || enc.trim().toLowerCase() === 'identity';
+}
+
+/**
+ * HEAD: does the file exist, its size and ETag. `retries: 0` for revalidating a cached file,
+ * so a machine that is offline falls back to its cache at once.
+ */
+export async function probe(url: string, policy: FetchPolicy): Promise<Probe> {
+  return withRetries(url, 'HEAD', policy, async () => {
+    const res = await request(url, 'HEAD', policy);
+    if (res.status === 404 || res.status === 410) return { found: false, status: res.status };
+    if (res.status === 405) return { found: true }; // a server without HEAD: nothing to compare, the GET will tell
+    if (!res.ok) throw statusError(url, 'HEAD', res);
+    const size = lengthIsBodyLength(res) ? contentLength(res) : undefined;
+    const etag = res.headers.get('etag') ?? undefined;
+    return { found: true, ...(size !== undefined ? { size } : {}), ...(etag !== undefined ? { etag } : {}) };
+  });
+}
+
+export interface Downloaded {
+  size: number;
+  etag?: string;
+}
+
+/**
+ * GET `url` into `sink`, whole: the bytes received must equal Content-Length and, when the
+ * probe announced one, `expectedSize`. Progress is monotone across retries (a retry that
+ * restarts the file reports nothing until it passes the bytes reported before).
+ */
+export async function download(
+  url: string,
+  policy: FetchPolicy,
+  sink: ByteSink,
+  expectedSize: number | undefined,
+  onProgress?: (loaded: number, total: number | undefined) => void,
+): Promise<Downloaded | { missing: number }> {
+  let reported = -1;
+  const report = (loaded: number, total: number | undefined, force: boolean) => {
+    if (loaded > reported && (force || loaded - reported >= PROGRESS_STEP || reported < 0)) {
+      reported = loaded;
+      onProgress?.(loaded, total);
+    }
+  };
+  return withRetries(url, 'GET', policy, async () => {
+    const res = await request(url, 'GET', policy);
+    if (res.status === 404 || res.status === 410) {
+      await res.body?.cancel().catch(() => undefined);
+      return { missing: res.status };
+    }
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => undefined);
+      throw statusError(url, 'GET', res);
+    }
+    const checkable = lengthIsBodyLength(res);
+    const declared = checkable ? contentLength(res) : undefined;
+    if (declared !== undefined && expectedSize !== undefined && declared !== expectedSize) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new Transient(`the response says Content-Length ${declared}, but HEAD said ${expectedSize} bytes`);
+    }
+    const total = declared ?? (checkable ? expectedSize : undefined);
+    await sink.begin(total);
+    let loaded = 0;
+    report(0, total, false);
+    if (res.body) {
+      const reader = res.body.getReader();
+      let finished = false;
+      try {
+        for (;;) {
+          let chunk: ReadableStreamReadResult<Uint8Array>;
+          try {
+            chunk = await reader.read();
+          } catch (e) {
+            if (policy.signal?.aborted) throw aborted(policy.signal, url);
+            const why = e instanceof Error ? (e.cause instanceof Error ? `${e.message} (${e.cause.message})` : e.message) : String(e);
+            throw new Transient(`the connection dropped after ${loaded}${total !== undefined ? ` of ${total}` : ''} bytes: ${why}`, undefined, { cause: e });
+          }
+          if (chunk.done) { finished = true; break; }
+          loaded += chunk.value.byteLength;
+          if (total !== undefined && loaded > total) throw new Transient(`received more than the ${total} bytes announced`);
+          await sink.write(chunk.value);
+          report(loaded, total, false);
+        }
+      } finally {
+        if (!finished) await reader.cancel().catch(() => undefined); // stop the transfer we gave up on
+        reader.releaseLock();
+      }
+    }
+    if (total !== undefined && loaded !== total) {
+      throw new Transient(`truncated: received ${loaded} of ${total} bytes`);
+    }
+    report(loaded, total ?? loaded, true);
+    const etag = res.headers.get('etag') ?? undefined;
+    return { size: loaded, ...(etag !== undefined ? { etag } : {}) };
+  });
+}
