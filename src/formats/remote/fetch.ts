@@ -99,8 +99,9 @@ async function withRetries<T>(url: string, what: string, policy: FetchPolicy, at
 }
 
 async function request(url: string, method: 'HEAD' | 'GET', policy: FetchPolicy): Promise<Response> {
+  const fetchFn = policy.fetch; // called unbound: browsers' fetch throws "Illegal invocation" with another `this`
   try {
-    return await policy.fetch(url, {
+    return await fetchFn(url, {
       method,
       // identity: Content-Length must count the bytes we receive (browsers drop this header themselves).
       headers: { 'accept-encoding': 'identity', ...policy.headers },
