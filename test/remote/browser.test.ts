@@ -96,7 +96,7 @@ describe('remote loading in headless Chromium through the Cache API', { timeout:
     expect(pageErrors).toEqual([]);
   });
 
-  it('an entry altered inside the Cache API (same size, same metadata) is detected and fetched again', async () => {
+  it('an entry altered inside the Cache API (same size, same metadata) is detected and fetched again; a new ETag upstream too', async () => {
     const url = `${hub.endpoint}/test/default/resolve/main/model.safetensors`;
     await page.evaluate(async (url) => {
       const cache = await caches.open('mamba-edge');
@@ -108,6 +108,13 @@ describe('remote loading in headless Chromium through the Cache API', { timeout:
     const gets = hub.gets('model.safetensors');
     const r = await loadAndGenerate(hub.endpoint);
     expect(r.text).toBe(expected);
+    expect(hub.gets('model.safetensors')).toBe(gets + 1);
+
+    // New bytes upstream (a new ETag): that file only is fetched again.
+    const tokGets = hub.gets('tokenizer.json');
+    hub.put('test/default', 'tokenizer.json', new Uint8Array(Buffer.concat([readFileSync(join(defaultModelDir(), 'tokenizer.json')), Buffer.from('\n')])));
+    expect((await loadAndGenerate(hub.endpoint)).text).toBe(expected);
+    expect(hub.gets('tokenizer.json')).toBe(tokGets + 1);
     expect(hub.gets('model.safetensors')).toBe(gets + 1);
   });
 

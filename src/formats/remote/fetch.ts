@@ -128,10 +128,18 @@ function contentLength(res: Response): number | undefined {
   return Number(h);
 }
 
-/** True when the body we read is the bytes Content-Length counts (no Content-Encoding applied). */
+/**
+ * True when Content-Length is known to count the bytes we read. Not when a Content-Encoding
+ * (gzip, br) was decoded for us; and not for a browser's cross-origin ('cors') response
+ * without a visible Content-Encoding, because browsers hide that header unless the server
+ * exposes it and do not let us ask for identity. There the browser's own network stack
+ * still fails a body cut short of its Content-Length (ERR_CONTENT_LENGTH_MISMATCH), and the
+ * cache's SHA-256 and ETag still apply.
+ */
 function lengthIsBodyLength(res: Response): boolean {
   const enc = res.headers.get('content-encoding');
-  return enc === null || enc.trim() === '' || enc.trim().toLowerCase() === 'identity';
+  if (enc === null) return res.type !== 'cors';
+  return enc.trim() === '' || enc.trim().toLowerCase() === 'identity';
 }
 
 /**
@@ -191,9 +199,12 @@ export async function download(
       throw new Transient(`the response says Content-Length ${declared}, but HEAD said ${expectedSize} bytes`);
     }
     const total = declared ?? (checkable ? expectedSize : undefined);
+    // Unverifiable lengths still give progress a denominator (never below what has arrived).
+    const shown = total ?? contentLength(res);
+    const reportTotal = (loaded: number) => (shown === undefined ? undefined : Math.max(shown, loaded));
     await sink.begin(total);
     let loaded = 0;
-    report(0, total, false);
+    report(0, reportTotal(0), false);
     if (res.body) {
       const reader = res.body.getReader();
       let finished = false;
@@ -211,7 +222,7 @@ export async function download(
           loaded += chunk.value.byteLength;
           if (total !== undefined && loaded > total) throw new Transient(`received more than the ${total} bytes announced`);
           await sink.write(chunk.value);
-          report(loaded, total, false);
+          report(loaded, reportTotal(loaded), false);
         }
       } finally {
         if (!finished) await reader.cancel().catch(() => undefined); // stop the transfer we gave up on
