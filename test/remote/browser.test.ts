@@ -118,6 +118,17 @@ describe('remote loading in headless Chromium through the Cache API', { timeout:
     expect(hub.gets('model.safetensors')).toBe(gets + 1);
   });
 
+  it('a connection dropped mid-file is retried in the browser too', async () => {
+    const url = `${hub.endpoint}/test/default/resolve/main/model.safetensors`;
+    await page.evaluate(async (url) => { await (await caches.open('mamba-edge')).delete(url); }, url);
+    hub.fault('model.safetensors', ['drop']);
+    const gets = hub.gets('model.safetensors');
+    const r = await loadAndGenerate(hub.endpoint);
+    expect(r.text).toBe(expected);
+    expect(hub.gets('model.safetensors')).toBe(gets + 2);
+    for (let i = 1; i < r.progress.length; i++) expect(r.progress[i]!.loaded).toBeGreaterThanOrEqual(r.progress[i - 1]!.loaded);
+  });
+
   it('abort mid-download: AbortError from the worker, nothing new cached', async () => {
     hub.put('test/abort', 'config.json', new Uint8Array(readFileSync(join(defaultModelDir(), 'config.json'))));
     hub.put('test/abort', 'model.safetensors', new Uint8Array(readFileSync(join(defaultModelDir(), 'model.safetensors'))));

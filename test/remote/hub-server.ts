@@ -4,7 +4,7 @@
  * path as the Hub does for LFS files, ETags that follow the content, HEAD and GET, CORS headers
  * so a page on another origin can fetch. Faults are queued per file to make the failures a
  * download layer must survive: a connection dropped mid-file, a Content-Length that lies, a
- * stall (for abort), HTTP 500/429/403.
+ * stall (for abort), HTTP 500/429/403. Range requests (`bytes=N-` with If-Range) are answered with 206.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -20,6 +20,8 @@ export type Fault =
 export interface HubRequest {
   method: string;
   path: string;
+  /** The Range header, if any. */
+  range?: string;
 }
 
 export interface HubServer {
@@ -30,6 +32,8 @@ export interface HubServer {
   remove(repo: string, file: string, revision?: string): void;
   /** Queues faults for the next GETs of `file` (in order); `always` repeats the last one forever. */
   fault(file: string, faults: Fault[], opts?: { always?: boolean }): void;
+  /** Whether Range requests are honoured (default true; false: always the whole file, as some servers do). */
+  setRanges(on: boolean): void;
   /** Every request served, in order. */
   requests: HubRequest[];
   /** GETs whose path ends with `/file` (redirect hops count once: only the CDN hop for redirected files). */
@@ -44,6 +48,7 @@ export async function startHubServer(): Promise<HubServer> {
   const faults = new Map<string, { queue: Fault[]; always: boolean }>();
   const requests: HubRequest[] = [];
   const sockets = new Set<Socket>();
+  let ranges = true;
 
   function nextFault(file: string): Fault | undefined {
     const f = faults.get(file);
@@ -59,7 +64,7 @@ export async function startHubServer(): Promise<HubServer> {
 
   function serve(req: IncomingMessage, res: ServerResponse): void {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    requests.push({ method: req.method ?? '', path });
+    requests.push({ method: req.method ?? '', path, ...(req.headers.range ? { range: req.headers.range } : {}) });
     if (req.method === 'OPTIONS') {
       res.writeHead(204, { ...cors, 'access-control-allow-methods': 'GET, HEAD', 'access-control-allow-headers': '*' }).end();
       return;
@@ -79,13 +84,22 @@ export async function startHubServer(): Promise<HubServer> {
       res.writeHead(302, { ...cors, location: `/cdn/${m[1]}/${encodeURIComponent(m[2]!)}/${file}`, etag: etagOf(bytes), 'x-linked-size': String(bytes.byteLength) }).end();
       return;
     }
-    const headers = { ...cors, 'content-type': 'application/octet-stream', etag: etagOf(bytes), 'accept-ranges': 'bytes' };
+    const headers = { ...cors, 'content-type': 'application/octet-stream', etag: etagOf(bytes), ...(ranges ? { 'accept-ranges': 'bytes' } : {}) };
     if (req.method === 'HEAD') {
       res.writeHead(200, { ...headers, 'content-length': String(bytes.byteLength) }).end();
       return;
     }
     const fault = nextFault(file);
     const half = bytes.subarray(0, bytes.byteLength >> 1);
+    // Range requests as RFC 9110 has them: `bytes=N-`, honoured when If-Range (if sent) is the current ETag.
+    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const ifRange = req.headers['if-range'];
+    if (fault === undefined && range && ranges && (ifRange === undefined || ifRange === etagOf(bytes)) && Number(range[1]) < bytes.byteLength) {
+      const from = Number(range[1]);
+      res.writeHead(206, { ...headers, 'content-length': String(bytes.byteLength - from), 'content-range': `bytes ${from}-${bytes.byteLength - 1}/${bytes.byteLength}` })
+        .end(bytes.subarray(from));
+      return;
+    }
     switch (fault) {
       case undefined:
         res.writeHead(200, { ...headers, 'content-length': String(bytes.byteLength) }).end(bytes);
@@ -129,6 +143,7 @@ export async function startHubServer(): Promise<HubServer> {
     remove(repo, file, revision = 'main') { files.delete(`${repo}/${revision}/${file}`); },
     fault(file, list, opts = {}) { faults.set(file, { queue: [...list], always: opts.always ?? false }); },
     requests,
+    setRanges(on) { ranges = on; },
     gets(file) {
       return requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/${file}`) && (r.path.startsWith('/cdn/') || !file.endsWith('.safetensors'))).length;
     },

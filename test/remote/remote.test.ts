@@ -306,6 +306,31 @@ describe('the download layer: retries, lying lengths, refusals (FileSource level
     });
   }
 
+  it('a dropped download resumes with Range + If-Range from the bytes it has; without ranges it starts over', async () => {
+    for (const ranges of [true, false]) {
+      hub.setRanges(ranges);
+      const { src } = source();
+      hub.fault(W, ['drop', 'drop']);
+      const before = hub.requests.length;
+      const progress: number[] = [];
+      const got = await src.read(W, { onProgress: (p) => progress.push(p.loaded) });
+      expect(Buffer.from(got).equals(Buffer.from(weights))).toBe(true);
+      const gets = hub.requests.slice(before).filter((r) => r.method === 'GET' && r.path.startsWith('/cdn/'));
+      expect(gets).toHaveLength(3);
+      if (ranges) {
+        // The first drop leaves half the file: the retries ask for the rest only.
+        expect(gets[0]!.range).toBeUndefined();
+        expect(gets[1]!.range).toMatch(/^bytes=\d+-$/);
+        expect(Number(/\d+/.exec(gets[1]!.range!)![0])).toBeGreaterThan(0);
+      } else {
+        expect(gets.every((g) => g.range === undefined || g.range.startsWith('bytes='))).toBe(true);
+      }
+      for (let i = 1; i < progress.length; i++) expect(progress[i]!).toBeGreaterThanOrEqual(progress[i - 1]!);
+      expect(progress.at(-1)).toBe(weights.byteLength);
+    }
+    hub.setRanges(true);
+  });
+
   it('403 is not retried: E_NETWORK that says a token may be needed', async () => {
     const { src, cached } = source();
     hub.fault(W, [403]);

@@ -95,9 +95,13 @@ export function directoryCache(dir: string): RemoteCache {
       let closed = false;
       const close = async () => { if (!closed) { closed = true; await fh.close(); } };
       return {
-        async begin() {
-          // A retry starts the file over.
-          if (size > 0) await fh.truncate(0);
+        async begin(_expected, offset) {
+          if (offset > 0) {
+            // A resumed download: the hash has seen exactly the bytes written so far.
+            if (offset !== size) throw new Error(`resume at ${offset}, but ${size} bytes are written`);
+            return;
+          }
+          if (size > 0) await fh.truncate(0); // a retry that starts the file over
           hash = createHash('sha256');
           size = 0;
         },

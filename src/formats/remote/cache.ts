@@ -47,7 +47,11 @@ export class MemoryCollector implements ByteSink {
   private chunks: Uint8Array[] = [];
   private length = 0;
 
-  async begin(expectedSize: number | undefined): Promise<void> {
+  async begin(expectedSize: number | undefined, offset = 0): Promise<void> {
+    if (offset > 0) {
+      if (offset !== this.length) throw new Error(`resume at ${offset}, but ${this.length} bytes are held`);
+      return;
+    }
     this.buf = expectedSize !== undefined ? new Uint8Array(expectedSize) : undefined;
     this.chunks = [];
     this.length = 0;
@@ -75,10 +79,10 @@ export class MemoryCollector implements ByteSink {
 export function memoryWriter(): EntryWriter {
   const c = new MemoryCollector();
   return {
-    begin: (n) => c.begin(n),
+    begin: (n, at) => c.begin(n, at),
     write: (chunk) => c.write(chunk),
     commit: async () => c.bytes(),
-    discard: async () => c.begin(0),
+    discard: async () => c.begin(0, 0),
   };
 }
 
@@ -125,7 +129,7 @@ export function cacheApiStore(name: string): RemoteCache {
     async writer(url) {
       const c = new MemoryCollector();
       return {
-        begin: (n) => c.begin(n),
+        begin: (n, at) => c.begin(n, at),
         write: (chunk) => c.write(chunk),
         async commit(info) {
           const bytes = c.bytes();
@@ -140,7 +144,7 @@ export function cacheApiStore(name: string): RemoteCache {
           }
           return bytes;
         },
-        discard: async () => c.begin(0),
+        discard: async () => c.begin(0, 0),
       };
     },
     async delete(url) {

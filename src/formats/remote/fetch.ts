@@ -29,9 +29,12 @@ export type Probe =
   | { found: false; status: number }
   | { found: true; size?: number; etag?: string };
 
-/** Where a download's bytes go; `begin` starts over (a retry restarts the file from byte 0). */
+/**
+ * Where a download's bytes go. `begin(size, 0)` starts the file over; `begin(size, n)` with n
+ * the bytes written so far continues after them (a resumed download).
+ */
 export interface ByteSink {
-  begin(expectedSize: number | undefined): Promise<void>;
+  begin(expectedSize: number | undefined, offset: number): Promise<void>;
   write(chunk: Uint8Array): Promise<void>;
 }
 
@@ -98,13 +101,13 @@ async function withRetries<T>(url: string, what: string, policy: FetchPolicy, at
   }
 }
 
-async function request(url: string, method: 'HEAD' | 'GET', policy: FetchPolicy): Promise<Response> {
+async function request(url: string, method: 'HEAD' | 'GET', policy: FetchPolicy, extra?: Record<string, string>): Promise<Response> {
   const fetchFn = policy.fetch; // called unbound: browsers' fetch throws "Illegal invocation" with another `this`
   try {
     return await fetchFn(url, {
       method,
       // identity: Content-Length must count the bytes we receive (browsers drop this header themselves).
-      headers: { 'accept-encoding': 'identity', ...policy.headers },
+      headers: { 'accept-encoding': 'identity', ...policy.headers, ...extra },
       redirect: 'follow', // the Hub answers 302 to its CDN for large files
       ...(policy.signal ? { signal: policy.signal } : {}),
       // Browsers: the Cache API (or nothing, if disabled) is the cache; do not keep a second copy in the HTTP cache.
@@ -163,10 +166,19 @@ export interface Downloaded {
   etag?: string;
 }
 
+/** `Content-Range: bytes a-b/size` → [a, size]; undefined when absent or malformed. */
+function contentRange(res: Response): [number, number] | undefined {
+  const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get('content-range')?.trim() ?? '');
+  return m ? [Number(m[1]), Number(m[3])] : undefined;
+}
+
 /**
  * GET `url` into `sink`, whole: the bytes received must equal Content-Length and, when the
- * probe announced one, `expectedSize`. Progress is monotone across retries (a retry that
- * restarts the file reports nothing until it passes the bytes reported before).
+ * probe announced one, `expectedSize`. A retry after a connection dropped mid-file asks
+ * for the rest only (`Range` + `If-Range` with the strong ETag of the first response, as
+ * huggingface_hub does); a server that answers 200 instead (no ranges, or the file changed)
+ * restarts the file (so does every retry of a browser's cross-origin download). Progress is monotone across retries (a restarted file reports nothing
+ * until it passes the bytes reported before).
  */
 export async function download(
   url: string,
@@ -182,29 +194,54 @@ export async function download(
       onProgress?.(loaded, total);
     }
   };
+  // What an interrupted attempt leaves for the next one to resume from.
+  let have = 0;
+  let resume: { etag: string; total: number } | undefined;
   return withRetries(url, 'GET', policy, async () => {
-    const res = await request(url, 'GET', policy);
+    const ranged = resume !== undefined && have > 0 && have < resume.total ? resume : undefined;
+    const res = await request(url, 'GET', policy, ranged ? { range: `bytes=${have}-`, 'if-range': ranged.etag } : undefined);
     if (res.status === 404 || res.status === 410) {
       await res.body?.cancel().catch(() => undefined);
       return { missing: res.status };
     }
     if (!res.ok) {
       await res.body?.cancel().catch(() => undefined);
+      resume = undefined;
       throw statusError(url, 'GET', res);
     }
-    const checkable = lengthIsBodyLength(res);
-    const declared = checkable ? contentLength(res) : undefined;
-    if (declared !== undefined && expectedSize !== undefined && declared !== expectedSize) {
-      await res.body?.cancel().catch(() => undefined);
-      throw new Transient(`the response says Content-Length ${declared}, but HEAD said ${expectedSize} bytes`);
+    let start = 0;
+    let total: number | undefined;
+    let checkable: boolean;
+    if (res.status === 206) {
+      const range = contentRange(res);
+      if (!ranged || !range || range[0] !== have || range[1] !== ranged.total) {
+        await res.body?.cancel().catch(() => undefined);
+        resume = undefined; // start over with a plain GET
+        throw new Transient(`unexpected partial response (Content-Range ${res.headers.get('content-range') ?? 'missing'})`);
+      }
+      [start, total] = [have, ranged.total];
+      checkable = true;
+    } else {
+      checkable = lengthIsBodyLength(res);
+      const declared = checkable ? contentLength(res) : undefined;
+      if (declared !== undefined && expectedSize !== undefined && declared !== expectedSize) {
+        await res.body?.cancel().catch(() => undefined);
+        throw new Transient(`the response says Content-Length ${declared}, but HEAD said ${expectedSize} bytes`);
+      }
+      total = declared ?? (checkable ? expectedSize : undefined);
     }
-    const total = declared ?? (checkable ? expectedSize : undefined);
+    const etag = res.headers.get('etag') ?? undefined;
+    // Not for browsers' cross-origin responses: If-Range is no CORS-safelisted header, and a
+    // server that does not allow it in a preflight would turn every retry into a failure.
+    const resumable = etag !== undefined && !etag.startsWith('W/') && total !== undefined && checkable && res.type !== 'cors';
+    resume = resumable ? { etag: etag!, total: total! } : undefined;
     // Unverifiable lengths still give progress a denominator (never below what has arrived).
     const shown = total ?? contentLength(res);
     const reportTotal = (loaded: number) => (shown === undefined ? undefined : Math.max(shown, loaded));
-    await sink.begin(total);
-    let loaded = 0;
-    report(0, reportTotal(0), false);
+    await sink.begin(total, start);
+    have = start;
+    let loaded = start;
+    report(loaded, reportTotal(loaded), false);
     if (res.body) {
       const reader = res.body.getReader();
       let finished = false;
@@ -220,8 +257,12 @@ export async function download(
           }
           if (chunk.done) { finished = true; break; }
           loaded += chunk.value.byteLength;
-          if (total !== undefined && loaded > total) throw new Transient(`received more than the ${total} bytes announced`);
+          if (total !== undefined && loaded > total) {
+            resume = undefined; // the server's lengths are not to be trusted: no resuming from here
+            throw new Transient(`received more than the ${total} bytes announced`);
+          }
           await sink.write(chunk.value);
+          have = loaded;
           report(loaded, reportTotal(loaded), false);
         }
       } finally {
@@ -233,7 +274,6 @@ export async function download(
       throw new Transient(`truncated: received ${loaded} of ${total} bytes`);
     }
     report(loaded, total ?? loaded, true);
-    const etag = res.headers.get('etag') ?? undefined;
     return { size: loaded, ...(etag !== undefined ? { etag } : {}) };
   });
 }
