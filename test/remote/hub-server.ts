@@ -34,6 +34,8 @@ export interface HubServer {
   fault(file: string, faults: Fault[], opts?: { always?: boolean }): void;
   /** Whether Range requests are honoured (default true; false: always the whole file, as some servers do). */
   setRanges(on: boolean): void;
+  /** Whether HEAD answers carry Content-Length (default true). */
+  setHeadLengths(on: boolean): void;
   /** Every request served, in order. */
   requests: HubRequest[];
   /** GETs whose path ends with `/file` (redirect hops count once: only the CDN hop for redirected files). */
@@ -49,6 +51,7 @@ export async function startHubServer(): Promise<HubServer> {
   const requests: HubRequest[] = [];
   const sockets = new Set<Socket>();
   let ranges = true;
+  let headLengths = true;
 
   function nextFault(file: string): Fault | undefined {
     const f = faults.get(file);
@@ -86,7 +89,7 @@ export async function startHubServer(): Promise<HubServer> {
     }
     const headers = { ...cors, 'content-type': 'application/octet-stream', etag: etagOf(bytes), ...(ranges ? { 'accept-ranges': 'bytes' } : {}) };
     if (req.method === 'HEAD') {
-      res.writeHead(200, { ...headers, 'content-length': String(bytes.byteLength) }).end();
+      res.writeHead(200, { ...headers, ...(headLengths ? { 'content-length': String(bytes.byteLength) } : {}) }).end();
       return;
     }
     const fault = nextFault(file);
@@ -144,6 +147,7 @@ export async function startHubServer(): Promise<HubServer> {
     fault(file, list, opts = {}) { faults.set(file, { queue: [...list], always: opts.always ?? false }); },
     requests,
     setRanges(on) { ranges = on; },
+    setHeadLengths(on) { headLengths = on; },
     gets(file) {
       return requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/${file}`) && (r.path.startsWith('/cdn/') || !file.endsWith('.safetensors'))).length;
     },

@@ -331,6 +331,19 @@ describe('the download layer: retries, lying lengths, refusals (FileSource level
     hub.setRanges(true);
   });
 
+  it('a HEAD without Content-Length: size() fetches the file once and the read that follows gets those bytes', async () => {
+    hub.setHeadLengths(false);
+    try {
+      const { src } = source();
+      const before = hub.gets('config.json');
+      expect(await src.size('config.json')).toBe(22);
+      expect(new TextDecoder().decode(await src.read('config.json'))).toBe('{"model_type":"mamba"}');
+      expect(hub.gets('config.json') - before).toBe(1);
+    } finally {
+      hub.setHeadLengths(true);
+    }
+  });
+
   it('403 is not retried: E_NETWORK that says a token may be needed', async () => {
     const { src, cached } = source();
     hub.fault(W, [403]);

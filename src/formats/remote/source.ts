@@ -51,6 +51,8 @@ export function remoteSource(source: string, opts: RemoteSourceOptions = {}): Fi
   });
 
   const states = new Map<string, Promise<FileState>>();
+  /** Bytes size() had to fetch (no Content-Length on HEAD), handed to the next read. */
+  const held = new Map<string, Uint8Array>();
   function state(name: string): Promise<FileState> {
     let p = states.get(name);
     if (!p) {
@@ -91,11 +93,21 @@ export function remoteSource(source: string, opts: RemoteSourceOptions = {}): Fi
     async size(name) {
       const st = await state(name);
       if (!st.found) throw notFound(name, st);
-      return st.size ?? (await src.read(name)).byteLength;
+      if (st.size !== undefined) return st.size;
+      // The server did not say: fetch it, and keep the bytes for the read that follows.
+      const bytes = await src.read(name);
+      held.set(name, bytes);
+      return bytes.byteLength;
     },
     async read(name, ropts: ReadOptions = {}) {
       const signal = ropts.signal ?? opts.signal;
       throwIfAborted(signal, `reading ${loc.label}/${name}`);
+      const kept = held.get(name);
+      if (kept) {
+        held.delete(name);
+        ropts.onProgress?.({ file: name, loaded: kept.byteLength, total: kept.byteLength, from: 'network' });
+        return kept;
+      }
       const st = await state(name);
       if (!st.found) throw notFound(name, st);
       if (st.cached) {
