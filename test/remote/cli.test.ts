@@ -71,7 +71,7 @@ describe('CLI with remote models', { timeout: 120_000 }, () => {
     expect(existsSync(join(cache, 'unused'))).toBe(false);
     const missing = await cli([...GEN, '--model', 'hf:test/missing', '--no-cache', '--endpoint', hub.endpoint]);
     expect(missing.code).not.toBe(0);
-    expect(missing.stderr).toContain(`${hub.endpoint}/test/missing/resolve/main/config.json not found (HTTP 404)`);
+    expect(missing.stderr).toContain(`${hub.endpoint}/test/missing/resolve/main/config.json: repository not found`);
   });
 
   it('on a terminal, a download shows a progress bar (cleared before the text)', async () => {

@@ -61,7 +61,7 @@ export async function startHubServer(): Promise<HubServer> {
 
   const cors = {
     'access-control-allow-origin': '*',
-    'access-control-expose-headers': 'ETag, Content-Length, Location',
+    'access-control-expose-headers': 'ETag, Content-Length, Location, X-Error-Code, X-Error-Message',
     'cross-origin-resource-policy': 'cross-origin',
   };
 
@@ -78,7 +78,12 @@ export async function startHubServer(): Promise<HubServer> {
     const key = m ? `${m[1]}/${m[2]}/${m[3]}` : '';
     const bytes = files.get(key);
     if (!m || !bytes) {
-      res.writeHead(404, { ...cors, 'content-type': 'text/plain', 'x-error-code': 'EntryNotFound' }).end(`Entry not found: ${path}`);
+      // As the Hub answers: an unknown repo is 401 RepoNotFound (the same answer a private repo gets),
+      // an unknown revision 404 RevisionNotFound, a missing file 404 EntryNotFound.
+      const repoKnown = m !== null && [...files.keys()].some((k) => k.startsWith(`${m[1]}/`));
+      const revKnown = m !== null && [...files.keys()].some((k) => k.startsWith(`${m[1]}/${m[2]}/`));
+      const [status, code, message] = !repoKnown ? [401, 'RepoNotFound', 'Repository not found'] : !revKnown ? [404, 'RevisionNotFound', 'Invalid rev id'] : [404, 'EntryNotFound', 'Entry not found'];
+      res.writeHead(status, { ...cors, 'content-type': 'text/plain', 'x-error-code': code, 'x-error-message': message }).end(`${message}: ${path}`);
       return;
     }
     const file = m[3]!;

@@ -6,7 +6,7 @@
  * on a signal; the cache is reused, revalidated by ETag, and re-fetched when corrupted.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -185,12 +185,18 @@ describe('remote sources (a local Hub on 127.0.0.1)', { timeout: 60_000 }, () =>
     expect(noWeights.message).toContain(`${hub.endpoint}/test/noweights/resolve/main`);
     expect(noWeights.message).toMatch(/model\.safetensors/);
 
+    // The Hub's answers for a repo (401 RepoNotFound) or revision (404 RevisionNotFound) that does not exist.
     const noRepo = await rejected(loadModel('hf:test/nothing-here', opts(false)));
     expect(noRepo.code).toBe('E_FILE');
-    expect(noRepo.message).toContain(`${hub.endpoint}/test/nothing-here/resolve/main/config.json not found (HTTP 404)`);
-    // A revision that does not exist is the same 404.
+    expect(noRepo.message).toContain(`${hub.endpoint}/test/nothing-here/resolve/main/config.json: repository not found`);
+    expect(noRepo.message).toContain('HTTP 401: Repository not found');
     const noRev = await rejected(loadModel(`hf:${REPO}@v9`, opts(false)));
-    expect(noRev.message).toContain(`/resolve/v9/config.json not found`);
+    expect(noRev.code).toBe('E_FILE');
+    expect(noRev.message).toContain(`/resolve/v9/config.json: revision not found`);
+    // A plain folder URL without the file: 404.
+    const plain = await rejected(loadModel(`${hub.endpoint}/test/partial/resolve/main/sub/`, opts(false)));
+    expect(plain.code).toBe('E_FILE');
+    expect(plain.message).toContain(`${hub.endpoint}/test/partial/resolve/main/sub/config.json not found (HTTP 404)`);
   });
 
   it('abort mid-download: AbortError (E_ABORTED), nothing cached, no temp file left', async () => {
@@ -342,6 +348,20 @@ describe('the download layer: retries, lying lengths, refusals (FileSource level
     } finally {
       hub.setHeadLengths(true);
     }
+  });
+
+  it('temp files a killed download left behind are swept once a day old', async () => {
+    const { src, dir } = source();
+    await src.read('config.json');
+    const old = join(dir, 'files', 'deadbeef.123.abc.part');
+    const fresh = join(dir, 'files', 'deadbeef.456.def.part');
+    writeFileSync(old, 'partial');
+    writeFileSync(fresh, 'partial');
+    utimesSync(old, new Date(Date.now() - 2 * 86400_000), new Date(Date.now() - 2 * 86400_000));
+    const again = remoteSource(`hf:${REPO2}`, { endpoint: hub.endpoint, cache: directoryCache(dir), retryBaseMs: 10 });
+    await again.read(W);
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(fresh)).toBe(true);
   });
 
   it('403 is not retried: E_NETWORK that says a token may be needed', async () => {

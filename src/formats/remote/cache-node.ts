@@ -7,7 +7,7 @@
  * either no entry or one whose bytes fail the check on the next read and are fetched again.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { fail } from '../../errors.js';
@@ -48,6 +48,20 @@ export function directoryCache(dir: string): RemoteCache {
   const cacheError = (what: string, e: unknown) =>
     fail('E_FILE', `cache ${dir}: could not ${what}: ${e instanceof Error ? e.message : String(e)} (choose another directory with the cache option or MAMBA_EDGE_CACHE, or pass cache: false)`, { file: dir, cause: e });
 
+  // Temp files of downloads that a killed process left behind: removed once a day old.
+  let swept = false;
+  async function sweep(): Promise<void> {
+    if (swept) return;
+    swept = true;
+    const names = await readdir(files).catch(() => [] as string[]);
+    const dayAgo = Date.now() - 24 * 3600 * 1000;
+    for (const n of names.filter((n) => n.endsWith('.part') || n.endsWith('.part.json'))) {
+      const p = join(files, n);
+      const st = await stat(p).catch(() => undefined);
+      if (st && st.mtimeMs < dayAgo) await rm(p, { force: true }).catch(() => undefined);
+    }
+  }
+
   async function drop(path: string): Promise<void> {
     await rm(path, { force: true }).catch(() => undefined);
     await rm(`${path}.json`, { force: true }).catch(() => undefined);
@@ -86,6 +100,7 @@ export function directoryCache(dir: string): RemoteCache {
       let fh: FileHandle;
       try {
         await mkdir(files, { recursive: true });
+        await sweep();
         fh = await open(tmp, 'w');
       } catch (e) {
         throw cacheError(`create ${tmp}`, e);

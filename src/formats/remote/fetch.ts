@@ -46,7 +46,7 @@ class Transient extends Error {
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  401: 'unauthorized: a private or gated repo needs an access token, e.g. headers: { Authorization: "Bearer hf_…" }',
+  401: 'unauthorized: the repo does not exist, or it is private or gated and needs an access token, e.g. headers: { Authorization: "Bearer hf_…" }',
   403: 'forbidden: a private or gated repo needs an access token with access to it, e.g. headers: { Authorization: "Bearer hf_…" }',
   404: 'not found', 410: 'gone', 429: 'too many requests',
 };
@@ -120,7 +120,9 @@ async function request(url: string, method: 'HEAD' | 'GET', policy: FetchPolicy,
 }
 
 function statusError(url: string, what: string, res: Response): Error {
-  const text = `HTTP ${res.status}${STATUS_TEXT[res.status] ? ` (${STATUS_TEXT[res.status]})` : res.statusText ? ` ${res.statusText}` : ''}`;
+  // The Hub says why in X-Error-Message (e.g. "Repository not found", "Access to model … is restricted").
+  const server = res.headers.get('x-error-message');
+  const text = `HTTP ${res.status}${STATUS_TEXT[res.status] ? ` (${STATUS_TEXT[res.status]})` : res.statusText ? ` ${res.statusText}` : ''}${server ? `: ${server}` : ''}`;
   if (isTransientStatus(res.status)) return new Transient(text, retryAfterMs(res));
   return fail('E_NETWORK', `${what} ${url}: ${text}`, { file: url });
 }
@@ -146,12 +148,28 @@ function lengthIsBodyLength(res: Response): boolean {
 }
 
 /**
+ * The Hub tells a missing repo (401, as it answers for private repos too) or revision (404)
+ * from a missing file by X-Error-Code: those are E_FILE for every file, not an optional
+ * file's absence.
+ */
+function hubNotFound(url: string, res: Response): void {
+  const code = res.headers.get('x-error-code');
+  if (code !== 'RepoNotFound' && code !== 'RevisionNotFound') return;
+  const what = code === 'RepoNotFound'
+    ? 'repository not found (check the repo id; a private or gated repo also needs an access token, e.g. headers: { Authorization: "Bearer hf_…" })'
+    : 'revision not found (check the branch, tag or commit)';
+  const server = res.headers.get('x-error-message');
+  throw fail('E_FILE', `${url}: ${what}; HTTP ${res.status}${server ? `: ${server}` : ''}`, { file: url });
+}
+
+/**
  * HEAD: does the file exist, its size and ETag. `retries: 0` for revalidating a cached file,
  * so a machine that is offline falls back to its cache at once.
  */
 export async function probe(url: string, policy: FetchPolicy): Promise<Probe> {
   return withRetries(url, 'HEAD', policy, async () => {
     const res = await request(url, 'HEAD', policy);
+    hubNotFound(url, res);
     if (res.status === 404 || res.status === 410) return { found: false, status: res.status };
     if (res.status === 405) return { found: true }; // a server without HEAD: nothing to compare, the GET will tell
     if (!res.ok) throw statusError(url, 'HEAD', res);
@@ -200,6 +218,7 @@ export async function download(
   return withRetries(url, 'GET', policy, async () => {
     const ranged = resume !== undefined && have > 0 && have < resume.total ? resume : undefined;
     const res = await request(url, 'GET', policy, ranged ? { range: `bytes=${have}-`, 'if-range': ranged.etag } : undefined);
+    hubNotFound(url, res);
     if (res.status === 404 || res.status === 410) {
       await res.body?.cancel().catch(() => undefined);
       return { missing: res.status };
