@@ -34,6 +34,8 @@ export interface HubServer {
   fault(file: string, faults: Fault[], opts?: { always?: boolean }): void;
   /** Whether Range requests are honoured (default true; false: always the whole file, as some servers do). */
   setRanges(on: boolean): void;
+  /** Status of HEADs on the CDN hop (default 200; 403 as S3 answers a HEAD on a URL signed for GET). */
+  setCdnHeadStatus(status: number): void;
   /** Whether HEAD answers carry Content-Length (default true). */
   setHeadLengths(on: boolean): void;
   /** Every request served, in order. */
@@ -52,6 +54,7 @@ export async function startHubServer(): Promise<HubServer> {
   const sockets = new Set<Socket>();
   let ranges = true;
   let headLengths = true;
+  let cdnHeadStatus = 200;
 
   function nextFault(file: string): Fault | undefined {
     const f = faults.get(file);
@@ -93,6 +96,10 @@ export async function startHubServer(): Promise<HubServer> {
       return;
     }
     const headers = { ...cors, 'content-type': 'application/octet-stream', etag: etagOf(bytes), ...(ranges ? { 'accept-ranges': 'bytes' } : {}) };
+    if (req.method === 'HEAD' && cdn && cdnHeadStatus !== 200) {
+      res.writeHead(cdnHeadStatus, { ...cors, 'content-type': 'application/xml' }).end();
+      return;
+    }
     if (req.method === 'HEAD') {
       res.writeHead(200, { ...headers, ...(headLengths ? { 'content-length': String(bytes.byteLength) } : {}) }).end();
       return;
@@ -153,6 +160,7 @@ export async function startHubServer(): Promise<HubServer> {
     requests,
     setRanges(on) { ranges = on; },
     setHeadLengths(on) { headLengths = on; },
+    setCdnHeadStatus(status) { cdnHeadStatus = status; },
     gets(file) {
       return requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/${file}`) && (r.path.startsWith('/cdn/') || !file.endsWith('.safetensors'))).length;
     },

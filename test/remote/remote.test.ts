@@ -364,6 +364,17 @@ describe('the download layer: retries, lying lengths, refusals (FileSource level
     expect(existsSync(fresh)).toBe(true);
   });
 
+  it('a CDN that refuses HEAD after the redirect (403, as S3 on a URL signed for GET): the GET decides', async () => {
+    hub.setCdnHeadStatus(403);
+    try {
+      const { src } = source();
+      expect(await src.has(W)).toBe(true);
+      expect(Buffer.from(await src.read(W)).equals(Buffer.from(weights))).toBe(true);
+    } finally {
+      hub.setCdnHeadStatus(200);
+    }
+  });
+
   it('403 is not retried: E_NETWORK that says a token may be needed', async () => {
     const { src, cached } = source();
     hub.fault(W, [403]);

@@ -172,6 +172,9 @@ export async function probe(url: string, policy: FetchPolicy): Promise<Probe> {
     hubNotFound(url, res);
     if (res.status === 404 || res.status === 410) return { found: false, status: res.status };
     if (res.status === 405) return { found: true }; // a server without HEAD: nothing to compare, the GET will tell
+    // A storage server behind a redirect may refuse HEAD on a URL signed for GET (S3 answers 403):
+    // unless the Hub itself refused (it says why in X-Error-Code), the GET will tell.
+    if ((res.status === 400 || res.status === 403) && res.redirected && !res.headers.has('x-error-code')) return { found: true };
     if (!res.ok) throw statusError(url, 'HEAD', res);
     const size = lengthIsBodyLength(res) ? contentLength(res) : undefined;
     const etag = res.headers.get('etag') ?? undefined;
