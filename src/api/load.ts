@@ -56,6 +56,11 @@ export function openRemoteSource(source: string, opts: LoadOptions): FileSource 
 
 function toSource(source: ModelSource | undefined, opts: LoadOptions): FileSource {
   if (typeof source === 'string' && isRemoteSource(source)) return openRemoteSource(source, opts);
+  for (const field of ['revision', 'endpoint'] as const) {
+    if (opts[field] !== undefined) {
+      throw fail('E_ARGUMENT', `the ${field} option applies to hf:owner/name sources only${typeof source === 'string' ? `, not to "${source}"` : ''}`, { field });
+    }
+  }
   if (source === undefined) {
     if (!defaultSource) throw fail('E_ARGUMENT', 'loadModel() without a source needs the embedded default model, which this build does not have; pass a model source');
     return defaultSource();

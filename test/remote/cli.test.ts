@@ -42,7 +42,7 @@ describe('CLI with remote models', { timeout: 120_000 }, () => {
     hub = await startHubServer();
     for (const f of FILES) hub.put('test/default', f, new Uint8Array(readFileSync(join(MODEL, f))));
     cache = mkdtempSync(join(tmpdir(), 'mamba-edge-cli-cache-'));
-    const local = await cli([...GEN, '--model', MODEL]);
+    const local = await cli([...GEN, '--model', MODEL], { HF_ENDPOINT: 'http://127.0.0.1:9' }); // $HF_ENDPOINT concerns hf: models only
     expect(local.code, local.stderr).toBe(0);
     expected = local.stdout;
     expect(expected.length).toBeGreaterThan(10);

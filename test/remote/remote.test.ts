@@ -119,8 +119,8 @@ describe('remote sources (a local Hub on 127.0.0.1)', { timeout: 60_000 }, () =>
 
   it('an https:// folder URL loads the same model, with or without the trailing slash', async () => {
     const base = `${hub.endpoint}/${REPO}/resolve/main`;
-    expect(await logitsOf(await loadModel(`${base}/`, opts(false)))).toEqual(localLogits);
-    expect(await logitsOf(await loadModel(base, opts(false)))).toEqual(localLogits);
+    expect(await logitsOf(await loadModel(`${base}/`, { backend: 'reference', cache: false }))).toEqual(localLogits);
+    expect(await logitsOf(await loadModel(base, { backend: 'reference', cache: false }))).toEqual(localLogits);
   });
 
   it('sharded weights (index + shards) load to the same logits', async () => {
@@ -194,7 +194,7 @@ describe('remote sources (a local Hub on 127.0.0.1)', { timeout: 60_000 }, () =>
     expect(noRev.code).toBe('E_FILE');
     expect(noRev.message).toContain(`/resolve/v9/config.json: revision not found`);
     // A plain folder URL without the file: 404.
-    const plain = await rejected(loadModel(`${hub.endpoint}/test/partial/resolve/main/sub/`, opts(false)));
+    const plain = await rejected(loadModel(`${hub.endpoint}/test/partial/resolve/main/sub/`, { cache: false }));
     expect(plain.code).toBe('E_FILE');
     expect(plain.message).toContain(`${hub.endpoint}/test/partial/resolve/main/sub/config.json not found (HTTP 404)`);
   });
@@ -410,7 +410,7 @@ describe('the download layer: retries, lying lengths, refusals (FileSource level
     for (const [s, o, field] of [
       ['hf:', {}, undefined], ['hf:a/b/c', {}, undefined], ['hf:../x', {}, undefined], ['hf:a/b@', {}, 'revision'],
       ['hf:a/b@v1', { revision: 'v2' }, 'revision'], ['hf:a/b', { endpoint: 'ftp://x' }, 'endpoint'],
-      ['https://x.example/m', { revision: 'v1' }, 'revision'], ['https://u:p@x.example/m', {}, undefined], ['https://x.example/m?a=1', {}, undefined],
+      ['https://x.example/m', { revision: 'v1' }, 'revision'], ['https://x.example/m', { endpoint: 'https://y.example' }, 'endpoint'], ['https://u:p@x.example/m', {}, undefined], ['https://x.example/m?a=1', {}, undefined],
     ] as const) {
       const e = caught(() => parseRemoteSource(s, o));
       expect(e.code, s).toBe('E_ARGUMENT');
@@ -422,6 +422,8 @@ describe('the download layer: retries, lying lengths, refusals (FileSource level
       expect(caught(() => fileUrl(loc, bad)).code, bad).toBe('E_ARGUMENT');
     }
     expect((await rejected(loadModel(`hf:${REPO2}`, { endpoint: hub.endpoint, cache: '' as string }))).field).toBe('cache');
+    expect((await rejected(loadModel(defaultModelDir(), { revision: 'v1' }))).field).toBe('revision');
+    expect((await rejected(loadModel(`${hub.endpoint}/x/`, { endpoint: hub.endpoint }))).field).toBe('endpoint');
     expect((await rejected(loadModel(`hf:${REPO2}`, { endpoint: hub.endpoint, retries: -1 }))).field).toBe('retries');
   });
 });

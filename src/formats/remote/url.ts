@@ -31,8 +31,10 @@ const REPO_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
 
 export function parseRemoteSource(source: string, opts: { revision?: string; endpoint?: string } = {}): RemoteLocation {
   if (/^hf:/i.test(source)) return parseHub(source, opts);
-  if (opts.revision !== undefined) {
-    throw fail('E_ARGUMENT', `loadModel("${source}"): the revision option applies to hf: sources only; put the revision in the URL`, { field: 'revision' });
+  for (const field of ['revision', 'endpoint'] as const) {
+    if (opts[field] !== undefined) {
+      throw fail('E_ARGUMENT', `loadModel("${source}"): the ${field} option applies to hf: sources only; a URL names its server and revision itself`, { field });
+    }
   }
   let url: URL;
   try {
