@@ -109,7 +109,8 @@ export function cacheApiStore(name: string): RemoteCache {
   return {
     where: `Cache API "${name}"`,
     async meta(url) {
-      const res = await (await open()).match(url);
+      // Opaque origins (sandboxed frames) have `caches` but refuse to open one: run uncached there.
+      const res = await open().then((c) => c.match(url)).catch(() => undefined);
       if (!res) return undefined;
       await res.body?.cancel().catch(() => undefined);
       const size = Number(res.headers.get(H_SIZE));
@@ -119,11 +120,15 @@ export function cacheApiStore(name: string): RemoteCache {
       return { url, size, sha256: sha, ...(etag !== undefined ? { etag } : {}) };
     },
     async read(url, meta) {
-      const cache = await open();
-      const res = await cache.match(url);
-      const bytes = res ? new Uint8Array(await res.arrayBuffer()) : undefined;
-      if (bytes && bytes.byteLength === meta.size && (await sha256(bytes)) === meta.sha256) return bytes;
-      await cache.delete(url);
+      try {
+        const cache = await open();
+        const res = await cache.match(url);
+        const bytes = res ? new Uint8Array(await res.arrayBuffer()) : undefined;
+        if (bytes && bytes.byteLength === meta.size && (await sha256(bytes)) === meta.sha256) return bytes;
+        await cache.delete(url); // altered or cut short: fetch it again
+      } catch {
+        // unreadable: fetch it again
+      }
       return undefined;
     },
     async writer(url) {
@@ -148,7 +153,7 @@ export function cacheApiStore(name: string): RemoteCache {
       };
     },
     async delete(url) {
-      await (await open()).delete(url);
+      await open().then((c) => c.delete(url)).catch(() => undefined);
     },
   };
 }
