@@ -44,7 +44,7 @@ export interface LoadOptions {
   dtype?: LoadDType;
   /** Upper bound on bytes allocated for weights, activations and state; checked before allocating. */
   maxMemoryBytes?: number;
-  /** Called as files are read. */
+  /** Called as files are read, and as they download for remote sources (see `LoadProgress.from`). */
   onProgress?: (p: LoadProgress) => void;
   /** Aborts loading with `E_ABORTED` (downloads included). */
   signal?: AbortSignal;
