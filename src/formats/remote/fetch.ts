@@ -8,6 +8,7 @@
  * does not exist), 401/403 (access), other 4xx. Every failure is a MambaEdgeError naming the URL.
  */
 import { fail, MambaEdgeError } from '../../errors.js';
+import { isWindowScope, isWorkerScope } from '../../browser/context.js';
 
 export interface FetchPolicy {
   fetch: typeof fetch;
@@ -101,18 +102,29 @@ async function withRetries<T>(url: string, what: string, policy: FetchPolicy, at
   }
 }
 
+// Browsers: the Cache API (or nothing, if disabled) is the cache; do not keep a second copy in
+// the HTTP cache. Only in pages and workers: some runtimes (older Cloudflare Workers) throw on
+// the `cache` field, and then it is dropped for the rest of the process.
+let noStore = isWindowScope() || isWorkerScope();
+
 async function request(url: string, method: 'HEAD' | 'GET', policy: FetchPolicy, extra?: Record<string, string>): Promise<Response> {
   const fetchFn = policy.fetch; // called unbound: browsers' fetch throws "Illegal invocation" with another `this`
+  const init = (): RequestInit => ({
+    method,
+    // identity: Content-Length must count the bytes we receive (browsers drop this header themselves).
+    headers: { 'accept-encoding': 'identity', ...policy.headers, ...extra },
+    redirect: 'follow', // the Hub answers 302 to its CDN for large files
+    ...(policy.signal ? { signal: policy.signal } : {}),
+    ...(noStore ? { cache: 'no-store' as RequestCache } : {}),
+  });
   try {
-    return await fetchFn(url, {
-      method,
-      // identity: Content-Length must count the bytes we receive (browsers drop this header themselves).
-      headers: { 'accept-encoding': 'identity', ...policy.headers, ...extra },
-      redirect: 'follow', // the Hub answers 302 to its CDN for large files
-      ...(policy.signal ? { signal: policy.signal } : {}),
-      // Browsers: the Cache API (or nothing, if disabled) is the cache; do not keep a second copy in the HTTP cache.
-      ...('caches' in globalThis ? { cache: 'no-store' as RequestCache } : {}),
-    });
+    try {
+      return await fetchFn(url, init());
+    } catch (e) {
+      if (!noStore || policy.signal?.aborted || !/\bcache\b/i.test(String((e as Error)?.message))) throw e;
+      noStore = false;
+      return await fetchFn(url, init());
+    }
   } catch (e) {
     if (policy.signal?.aborted) throw aborted(policy.signal, url);
     throw new Transient(`network error: ${e instanceof Error ? (e.cause instanceof Error ? `${e.message} (${e.cause.message})` : e.message) : String(e)}`, undefined, { cause: e });
