@@ -9,12 +9,14 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 
 export type Fault =
   | 'drop' // 200 with the full Content-Length, half the body, then the connection is cut
   | 'long-length' // Content-Length 100 bytes more than the body; the body, then the connection closes
   | 'short-length' // Content-Length 10 bytes less than the body (the client sees a cut file)
   | 'stall' // half the body, then nothing until the client gives up
+  | 'gzip' // the body gzip-encoded (a server that ignores Accept-Encoding: identity): Content-Length counts the encoded bytes
   | 500 | 429 | 403;
 
 export interface HubRequest {
@@ -126,6 +128,11 @@ export async function startHubServer(): Promise<HubServer> {
         res.writeHead(200, { ...headers, 'content-length': String(bytes.byteLength) });
         res.write(half, () => setTimeout(() => res.socket?.destroy(), 20));
         return;
+      case 'gzip': {
+        const z = gzipSync(bytes);
+        res.writeHead(200, { ...headers, 'content-encoding': 'gzip', 'content-length': String(z.byteLength) }).end(z);
+        return;
+      }
       case 'stall':
         res.writeHead(200, { ...headers, 'content-length': String(bytes.byteLength) });
         res.write(half);

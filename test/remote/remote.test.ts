@@ -375,6 +375,27 @@ describe('the download layer: retries, lying lengths, refusals (FileSource level
     }
   });
 
+  it('a gzip-encoded body (Content-Length counts the encoded bytes) is decoded and accepted', async () => {
+    const { src } = source();
+    hub.fault(W, ['gzip']);
+    const before = hub.gets(W);
+    expect(Buffer.from(await src.read(W)).equals(Buffer.from(weights))).toBe(true);
+    expect(hub.gets(W) - before).toBe(1);
+  });
+
+  it('two loads of the same file into one cache at once: both get the bytes, one valid entry remains', async () => {
+    const { dir, url } = source();
+    const a = remoteSource(`hf:${REPO2}`, { endpoint: hub.endpoint, cache: directoryCache(dir), retryBaseMs: 10 });
+    const b = remoteSource(`hf:${REPO2}`, { endpoint: hub.endpoint, cache: directoryCache(dir), retryBaseMs: 10 });
+    const [x, y] = await Promise.all([a.read(W), b.read(W)]);
+    expect(Buffer.from(x).equals(Buffer.from(weights)) && Buffer.from(y).equals(Buffer.from(weights))).toBe(true);
+    expect(cacheEntries(dir).sort()).toEqual([createHash('sha256').update(url).digest('hex'), `${createHash('sha256').update(url).digest('hex')}.json`].sort());
+    const gets = hub.gets(W);
+    const c = remoteSource(`hf:${REPO2}`, { endpoint: hub.endpoint, cache: directoryCache(dir) });
+    expect(Buffer.from(await c.read(W)).equals(Buffer.from(weights))).toBe(true);
+    expect(hub.gets(W)).toBe(gets); // served from the cache
+  });
+
   it('403 is not retried: E_NETWORK that says a token may be needed', async () => {
     const { src, cached } = source();
     hub.fault(W, [403]);
