@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { setPathResolver } from './api/load.js';
+import { setPathResolver, setRemoteCacheResolver } from './api/load.js';
 import { directorySource } from './formats/source-node.js';
+import { defaultCacheDir, directoryCache } from './formats/remote/cache-node.js';
 import { setPoolFactory } from './backends/wasm/factory.js';
 import { WorkerPool } from '../workers/pool.js';
 
@@ -23,6 +24,9 @@ export function defaultModelDir(): string {
 }
 
 setPathResolver(directorySource, () => directorySource(defaultModelDir()));
+// Remote sources (hf:…, https://…) keep their files in a directory: the cache option, else $MAMBA_EDGE_CACHE or ~/.cache/mamba-edge.
+setRemoteCacheResolver((dir) => directoryCache(dir ?? defaultCacheDir()));
 setPoolFactory((memory, modules, threads) => WorkerPool.create(memory, modules, threads), () => availableParallelism());
 
+export { defaultCacheDir } from './formats/remote/cache-node.js';
 export * from './index.js';

@@ -5,6 +5,9 @@
 import type { LoadDType, LoadOptions, ModelSource } from './types.js';
 import { fail, throwIfAborted } from '../errors.js';
 import { memorySource, describe, type FileSource } from '../formats/source.js';
+import { isRemoteSource } from '../formats/remote/url.js';
+import { remoteSource } from '../formats/remote/source.js';
+import { cacheApiStore, hasCacheApi, type RemoteCache } from '../formats/remote/cache.js';
 import { decodeUtf8Json } from '../formats/pyjson.js';
 import { readSafetensorsWeights, toFloat32, type TensorEntry } from '../formats/safetensors.js';
 import { ConfigReader } from '../formats/hf-config.js';
@@ -26,19 +29,50 @@ export function setPathResolver(r: PathResolver, defaultModel?: () => FileSource
   defaultSource = defaultModel;
 }
 
-function toSource(source: ModelSource | undefined): FileSource {
+/** The `cache` option → where remote files are kept. Browsers: the Cache API; the Node entry installs a directory. */
+type CacheResolver = (cache: string | undefined) => RemoteCache | undefined;
+export const DEFAULT_CACHE_NAME = 'mamba-edge';
+let resolveCache: CacheResolver = (name) => (hasCacheApi() ? cacheApiStore(name ?? DEFAULT_CACHE_NAME) : undefined);
+
+export function setRemoteCacheResolver(r: CacheResolver): void {
+  resolveCache = r;
+}
+
+/** A remote source (`hf:…`, `http(s)://…`) as files; `source` must satisfy isRemoteSource. */
+export function openRemoteSource(source: string, opts: LoadOptions): FileSource {
+  if (opts.cache !== undefined && opts.cache !== false && (typeof opts.cache !== 'string' || opts.cache === '')) {
+    throw fail('E_ARGUMENT', `cache must be a directory (Node) or cache name (browsers), or false for none; got ${JSON.stringify(opts.cache)}`, { field: 'cache' });
+  }
+  const cache = opts.cache === false ? undefined : resolveCache(opts.cache);
+  return remoteSource(source, {
+    ...(opts.revision !== undefined ? { revision: opts.revision } : {}),
+    ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
+    ...(opts.headers !== undefined ? { headers: opts.headers } : {}),
+    ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
+    ...(cache ? { cache } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+}
+
+function toSource(source: ModelSource | undefined, opts: LoadOptions): FileSource {
+  if (typeof source === 'string' && isRemoteSource(source)) return openRemoteSource(source, opts);
+  for (const field of ['revision', 'endpoint'] as const) {
+    if (opts[field] !== undefined) {
+      throw fail('E_ARGUMENT', `the ${field} option applies to hf:owner/name sources only${typeof source === 'string' ? `, not to "${source}"` : ''}`, { field });
+    }
+  }
   if (source === undefined) {
     if (!defaultSource) throw fail('E_ARGUMENT', 'loadModel() without a source needs the embedded default model, which this build does not have; pass a model source');
     return defaultSource();
   }
   if (typeof source === 'string') {
     if (!resolvePath) {
-      throw fail('E_ARGUMENT', `loadModel("${source}"): local paths need Node; in a browser or edge function pass the files as { "config.json": bytes, "model.safetensors": bytes }`);
+      throw fail('E_ARGUMENT', `loadModel("${source}"): local paths need Node; in a browser or edge function pass an https:// URL of the model folder, hf:owner/name, or the files as { "config.json": bytes, "model.safetensors": bytes }`);
     }
     return resolvePath(source);
   }
   if (source instanceof Map || (typeof source === 'object' && source !== null)) return memorySource(source);
-  throw fail('E_ARGUMENT', 'loadModel: source must be a directory path, a Record or a Map of file name → bytes');
+  throw fail('E_ARGUMENT', 'loadModel: source must be a directory path, an http(s) URL, hf:owner/name, a Record or a Map of file name → bytes');
 }
 
 function checkOptions(opts: LoadOptions): { dtype: LoadDType } {
@@ -76,11 +110,12 @@ function matchTensors(specs: TensorSpec[], tensors: Map<string, TensorEntry>, ig
  * @example
  * const model = await loadModel('./mamba-130m-hf', { dtype: 'f16', onProgress: (p) => console.log(p.file, p.loaded, p.total) });
  * const model2 = await loadModel({ 'config.json': configBytes, 'model.safetensors': weightBytes });
+ * const model3 = await loadModel('hf:state-spaces/mamba-130m-hf', { onProgress: (p) => console.log(p.file, p.loaded, p.total, p.from) });
  */
 export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): Promise<ModelImpl> {
   const { dtype } = checkOptions(opts);
   throwIfAborted(opts.signal, 'loadModel');
-  const files = toSource(source);
+  const files = toSource(source, opts);
   const configFile = describe(files, 'config.json');
   const raw = decodeUtf8Json(await files.read('config.json', { signal: opts.signal }), configFile, undefined, 'config.json');
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
