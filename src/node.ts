@@ -6,9 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { setPathResolver } from './api/load.js';
+import { setPathResolver, setRemoteCacheResolver } from './api/load.js';
 import { directorySource } from './formats/source-node.js';
 import type { FileSource } from './formats/source.js';
+import { defaultCacheDir, directoryCache } from './formats/remote/cache-node.js';
 import { setPoolFactory } from './backends/wasm/factory.js';
 import { WorkerPool } from '../workers/pool.js';
 
@@ -44,6 +45,9 @@ function pathSource(path: string): FileSource {
 }
 
 setPathResolver(pathSource, () => directorySource(defaultModelDir()));
+// Remote sources (hf:…, https://…) keep their files in a directory: the cache option, else $MAMBA_EDGE_CACHE or ~/.cache/mamba-edge.
+setRemoteCacheResolver((dir) => directoryCache(dir ?? defaultCacheDir()));
 setPoolFactory((memory, modules, threads) => WorkerPool.create(memory, modules, threads), () => availableParallelism());
 
+export { defaultCacheDir } from './formats/remote/cache-node.js';
 export * from './index.js';

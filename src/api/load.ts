@@ -5,6 +5,9 @@
 import type { LoadDType, LoadOptions, ModelSource } from './types.js';
 import { fail, throwIfAborted } from '../errors.js';
 import { inMemorySource, describe, type FileSource } from '../formats/source.js';
+import { isRemoteSource } from '../formats/remote/url.js';
+import { remoteSource } from '../formats/remote/source.js';
+import { cacheApiStore, hasCacheApi, type RemoteCache } from '../formats/remote/cache.js';
 import { decodeUtf8Json } from '../formats/pyjson.js';
 import { readSafetensorsWeights, toFloat32, type TensorEntry } from '../formats/safetensors.js';
 import { ConfigReader } from '../formats/hf-config.js';
@@ -28,19 +31,73 @@ export function setPathResolver(r: PathResolver, defaultModel?: () => FileSource
   defaultSource = defaultModel;
 }
 
-function toSource(source: ModelSource | undefined): FileSource {
+/** The `cache` option → where remote files are kept. Browsers: the Cache API; the Node entry installs a directory. */
+type CacheResolver = (cache: string | undefined) => RemoteCache | undefined;
+export const DEFAULT_CACHE_NAME = 'mamba-edge';
+let resolveCache: CacheResolver = (name) => (hasCacheApi() ? cacheApiStore(name ?? DEFAULT_CACHE_NAME) : undefined);
+
+export function setRemoteCacheResolver(r: CacheResolver): void {
+  resolveCache = r;
+}
+
+/** `https://host/path/model.gguf` → its folder and file name (a URL to one GGUF file rather than a folder). */
+function ggufFileUrl(source: string): { folder: string; file: string } | undefined {
+  if (!/^https?:\/\//i.test(source)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(source);
+  } catch {
+    return undefined; // parseRemoteSource says why
+  }
+  const m = /\/([^/]+\.gguf)$/i.exec(url.pathname);
+  if (!m) return undefined;
+  let file: string;
+  try {
+    file = decodeURIComponent(m[1]);
+  } catch {
+    return undefined;
+  }
+  url.pathname = url.pathname.slice(0, -m[1].length);
+  return { folder: url.href, file };
+}
+
+/** A remote source (`hf:…`, `http(s)://…`) as files; `source` must satisfy isRemoteSource. */
+export function openRemoteSource(source: string, opts: LoadOptions): FileSource {
+  const gguf = ggufFileUrl(source);
+  if (gguf) return Object.assign(openRemoteSource(gguf.folder, opts), { entry: gguf.file });
+  if (opts.cache !== undefined && opts.cache !== false && (typeof opts.cache !== 'string' || opts.cache === '')) {
+    throw fail('E_ARGUMENT', `cache must be a directory (Node) or cache name (browsers), or false for none; got ${JSON.stringify(opts.cache)}`, { field: 'cache' });
+  }
+  const cache = opts.cache === false ? undefined : resolveCache(opts.cache);
+  return remoteSource(source, {
+    ...(opts.revision !== undefined ? { revision: opts.revision } : {}),
+    ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
+    ...(opts.headers !== undefined ? { headers: opts.headers } : {}),
+    ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
+    ...(cache ? { cache } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+}
+
+function toSource(source: ModelSource | undefined, opts: LoadOptions): FileSource {
+  if (typeof source === 'string' && isRemoteSource(source)) return openRemoteSource(source, opts);
+  for (const field of ['revision', 'endpoint'] as const) {
+    if (opts[field] !== undefined) {
+      throw fail('E_ARGUMENT', `the ${field} option applies to hf:owner/name sources only${typeof source === 'string' ? `, not to "${source}"` : ''}`, { field });
+    }
+  }
   if (source === undefined) {
     if (!defaultSource) throw fail('E_ARGUMENT', 'loadModel() without a source needs the embedded default model, which this build does not have; pass a model source');
     return defaultSource();
   }
   if (typeof source === 'string') {
     if (!resolvePath) {
-      throw fail('E_ARGUMENT', `loadModel("${source}"): local paths need Node; in a browser or edge function pass the files as { "config.json": bytes, "model.safetensors": bytes }`);
+      throw fail('E_ARGUMENT', `loadModel("${source}"): local paths need Node; in a browser or edge function pass an https:// URL of the model folder, hf:owner/name, the files as { "config.json": bytes, "model.safetensors": bytes }, or a GGUF file's bytes`);
     }
     return resolvePath(source);
   }
   if (typeof source === 'object' && source !== null) return inMemorySource(source);
-  throw fail('E_ARGUMENT', 'loadModel: source must be a path, a Record or a Map of file name → bytes, or the bytes of a GGUF file');
+  throw fail('E_ARGUMENT', 'loadModel: source must be a directory or .gguf path, an http(s) URL, hf:owner/name, a Record or a Map of file name → bytes, or the bytes of a GGUF file');
 }
 
 function checkOptions(opts: LoadOptions): { dtype: LoadDType | undefined } {
@@ -149,12 +206,13 @@ async function openGguf(files: FileSource, name: string, opts: LoadOptions): Pro
  * @example
  * const model = await loadModel('./mamba-130m-hf', { dtype: 'f16', onProgress: (p) => console.log(p.file, p.loaded, p.total) });
  * const model2 = await loadModel({ 'config.json': configBytes, 'model.safetensors': weightBytes });
- * const model3 = await loadModel('./mamba-130m.Q8_0.gguf'); // q8_0 blocks stay q8_0
+ * const model3 = await loadModel('hf:state-spaces/mamba-130m-hf', { onProgress: (p) => console.log(p.file, p.loaded, p.total, p.from) });
+ * const model4 = await loadModel('./mamba-130m.Q8_0.gguf'); // q8_0 blocks stay q8_0
  */
 export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): Promise<ModelImpl> {
   const { dtype: askedDType } = checkOptions(opts);
   throwIfAborted(opts.signal, 'loadModel');
-  const files = toSource(source);
+  const files = toSource(source, opts);
   const ck = files.entry !== undefined ? await openGguf(files, files.entry, opts) : await openFolder(files, opts);
   const { graph, cfg, specs } = ck;
   const wanted: LoadDType = askedDType ?? ck.preferredDType ?? 'f32';

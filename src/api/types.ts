@@ -25,8 +25,14 @@ export interface LoadProgress {
   file: string;
   /** Bytes read so far. */
   loaded: number;
-  /** Total bytes of that file. */
+  /** Total bytes of that file (0 while a server has not said how long a download is). */
   total: number;
+  /**
+   * Remote sources only: `'network'` while a file downloads (events at least every MiB, `loaded`
+   * never goes back, even when a dropped connection is retried), `'cache'` for one event when a
+   * file came from the cache.
+   */
+  from?: 'network' | 'cache';
 }
 
 export interface LoadOptions {
@@ -41,16 +47,54 @@ export interface LoadOptions {
   dtype?: LoadDType;
   /** Upper bound on bytes allocated for weights, activations and state; checked before allocating. */
   maxMemoryBytes?: number;
-  /** Called as files are read. */
+  /** Called as files are read, and as they download for remote sources (see `LoadProgress.from`). */
   onProgress?: (p: LoadProgress) => void;
-  /** Aborts loading with `E_ABORTED`. */
+  /** Aborts loading with `E_ABORTED` (downloads included). */
   signal?: AbortSignal;
+
+  // Remote sources: `hf:owner/name[@revision]` and `https://…/folder/` (see ModelSource).
+
+  /** `hf:` sources: the branch, tag or commit to load. Default `'main'`, or the `@revision` in the source (both given must agree). */
+  revision?: string;
+  /** `hf:` sources: the Hub to fetch from. Default `'https://huggingface.co'` (a mirror: e.g. `'https://hf-mirror.com'`). */
+  endpoint?: string;
+  /**
+   * Where downloaded files are kept, keyed by URL (the revision is part of it) and checked by
+   * size, ETag and SHA-256 on every load. Node: a directory, default `$MAMBA_EDGE_CACHE`, else
+   * `~/.cache/mamba-edge`. Browsers and workers: the name of a Cache API cache, default
+   * `'mamba-edge'`. `false`: no cache, every load downloads.
+   */
+  cache?: string | false;
+  /** Extra request headers for downloads, e.g. `{ Authorization: 'Bearer hf_…' }` for a gated or private repo. */
+  headers?: Record<string, string>;
+  /**
+   * Attempts after the first when a download fails transiently (network error, HTTP 408/429/5xx,
+   * a connection dropped mid-file, a body shorter or longer than its Content-Length); backoff
+   * starts at 0.5 s and doubles. Default 4. 404 and 403 are never retried.
+   */
+  retries?: number;
 }
 
 /**
- * A model source: a local directory path (Node), or the files themselves as
+ * A model source: a local directory path (Node), a remote folder, or the files themselves as
  * `{ 'config.json': bytes, 'model.safetensors': bytes, ... }` or a Map of the same.
+ *
+ * Remote folders (everywhere with fetch; downloads cached, see `LoadOptions.cache`):
+ * - `'hf:owner/name'` or `'hf:owner/name@revision'`: a Hugging Face Hub repo, files fetched from
+ *   `{endpoint}/{owner/name}/resolve/{revision}/{file}`. Only the `hf:` prefix goes to the Hub:
+ *   a bare `'owner/name'` is a local path, so a typo in a path never becomes a download.
+ * - `'https://host/path/folder/'` (or `http://`): files fetched from `{url}/{file}`.
+ * The files read are those of a local folder: config.json, model.safetensors (or
+ * model.safetensors.index.json and its shards), tokenizer.json and tokenizer_config.json when
+ * they exist (a 404 on those is fine; on a required file it is E_FILE naming the URL).
+ *
+ * @example
+ * await loadModel('hf:state-spaces/mamba-130m-hf');
+ * await loadModel('hf:state-spaces/mamba-130m-hf@main', { cache: '/var/cache/models' });
+ * await loadModel('https://example.com/models/my-mamba/', { signal: AbortSignal.timeout(60_000) });
+ *
  * A llama.cpp GGUF file (mamba / mamba2): its path (Node), `{ 'model.gguf': bytes }`, or its bytes alone.
+ * await loadModel('./mamba-130m.Q8_0.gguf');
  */
 export type ModelSource = string | Record<string, Uint8Array | ArrayBuffer> | Map<string, Uint8Array | ArrayBuffer> | Uint8Array | ArrayBuffer;
 

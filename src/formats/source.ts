@@ -7,7 +7,7 @@ import { fail, throwIfAborted } from '../errors.js';
 
 export interface ReadOptions {
   signal?: AbortSignal;
-  onProgress?: (p: { file: string; loaded: number; total: number }) => void;
+  onProgress?: (p: { file: string; loaded: number; total: number; from?: 'network' | 'cache' }) => void;
 }
 
 export interface FileSource {

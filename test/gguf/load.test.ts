@@ -23,6 +23,7 @@ import { defaultModelDir, loadModel } from '../../src/node.js';
 import { WasmBackend } from '../../src/backends/wasm/index.js';
 import { goldenCases, maxAbsDiff } from '../helpers/goldens.js';
 import { goldenGguf, oracleModel, vocabFromTokenizerJson } from './helpers.js';
+import { startHubServer } from '../remote/hub-server.js';
 
 const cases = goldenCases();
 const byName = (n: string) => cases.find((c) => c.name === n)!;
@@ -114,6 +115,27 @@ describe('GGUF f32 / f16 files equal the HF folder', () => {
     const [a, b] = [await logits(fromPath, c.inputIds), await logits(fromBuffer, c.inputIds)];
     expect(maxAbsDiff(a, b).diff).toBe(0);
     await fromRecord.dispose();
+  });
+});
+
+describe('a GGUF file by URL', () => {
+  it('https://…/x.gguf loads that one file through the remote layer (local stand-in server, no cache)', async () => {
+    const c = byName('m2-g1-tied');
+    const bytes = goldenGguf(c.dir, 'q8_0');
+    const hub = await startHubServer();
+    try {
+      hub.put('owner/name', 'mamba-q8.gguf', bytes);
+      const url = `${hub.endpoint}/owner/name/resolve/main/mamba-q8.gguf`;
+      const progress: number[] = [];
+      const remote = await loadModel(url, { backend: 'wasm', threads: 1, cache: false, onProgress: (p) => progress.push(p.loaded) });
+      const local = await loadModel(bytes, { backend: 'wasm', threads: 1 });
+      expect(remote.fingerprint).toBe(local.fingerprint);
+      expect(remote.info.fileTensorTypes).toEqual(local.info.fileTensorTypes);
+      expect(progress.at(-1)).toBe(bytes.length);
+      expect(maxAbsDiff(await logits(remote, c.inputIds), await logits(local, c.inputIds)).diff).toBe(0);
+    } finally {
+      await hub.close();
+    }
   });
 });
 
