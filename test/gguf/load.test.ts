@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { defaultModelDir, loadModel } from '../../src/node.js';
 import { WasmBackend } from '../../src/backends/wasm/index.js';
+import { parseGguf } from '../../src/formats/gguf.js';
 import { goldenCases, maxAbsDiff } from '../helpers/goldens.js';
 import { goldenGguf, oracleModel, vocabFromTokenizerJson } from './helpers.js';
 import { startHubServer } from '../remote/hub-server.js';
@@ -155,6 +156,26 @@ describe('GGUF q8_0 / q4_0 / bf16 files', () => {
         // The folder's f32 values quantized by the wasm kernel give the same blocks as the writer (ggml's reference rounding).
         expect(maxAbsDiff(a, b).diff).toBe(0);
       }
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('q8_0 blocks another quantizer made (largest |q| below 127) stay as they are; a requantization would change them', async () => {
+    const c = byName('m2-g2-noconvbias');
+    const bytes = goldenGguf(c.dir, 'q8_0');
+    const t = [...parseGguf(bytes, 'x').tensors.values()].find((x) => x.type === 'Q8_0')!;
+    for (let b = 0; b < t.data.length / 34; b++) {
+      for (let j = 0; j < 32; j++) {
+        const at = t.fileOffset + b * 34 + 2 + j;
+        bytes[at] = Math.round(((bytes[at] << 24) >> 24) * 100 / 127) & 0xff; // same scale, ints shrunk: max |q| = 100
+      }
+    }
+    const kept = await logits(await loadModel(bytes, { backend: 'wasm', threads: 1 }), c.inputIds);
+    const spy = vi.spyOn(WasmBackend.prototype, 'uploadEncoded').mockReturnValue(null); // force dequantize → requantize
+    try {
+      const requantized = await logits(await loadModel(bytes, { backend: 'wasm', threads: 1 }), c.inputIds);
+      expect(maxAbsDiff(kept, requantized).diff).toBeGreaterThan(0);
     } finally {
       spy.mockRestore();
     }
