@@ -3,7 +3,7 @@
  *
  * A model whose tokenizer_config.json has a `chat_template` gets it rendered through
  * @huggingface/jinja, with the variables transformers' `apply_chat_template` passes
- * (messages, add_generation_prompt, bos_token, eos_token, raise_exception). The reply ends
+ * (messages, add_generation_prompt, bos_token, eos_token; raise_exception is built in). The reply ends
  * at the model's end-of-sequence token, which such templates close a turn with.
  *
  * A model without one (the embedded default model, base models) gets the plain format:
@@ -90,7 +90,7 @@ export function templateChat(source: string, tokenizer: Pick<Tokenizer, 'bosToke
         add_generation_prompt: addGenerationPrompt,
         bos_token: continuation ? '' : (tokenizer.bosToken ?? ''),
         eos_token: eos,
-        raise_exception: (message: string) => { throw new Error(message); },
+        // raise_exception is built into @huggingface/jinja.
       });
     } catch (e) {
       throw fail('E_ARGUMENT', `the model's chat template refused these messages: ${(e as Error).message}`, { field: 'messages' });
