@@ -1,0 +1,154 @@
+/**
+ * examples/edge-function: built into one bundle with esbuild, then served under Node, Deno and
+ * Bun with the edge restrictions in force (no SharedArrayBuffer, no Worker, no compiling
+ * WebAssembly from bytes: examples/edge-function/platform.mjs), and checked with real HTTP
+ * requests against what the library generates in this process.
+ *
+ * Deno and Bun come from npm (examples/edge-function/package.json): installed here with
+ * `npm ci` in that folder when they are missing. Their platform packages carry the prebuilt
+ * binaries, so no install script is needed (npm 11 does not run them by default).
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel, type Model } from '../../src/node.js';
+import { parseSse } from '../helpers/sse.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const example = join(root, 'examples/edge-function');
+let out: string;
+let sizes: { files: { name: string; bytes: number; gzip: number }[]; total: { bytes: number; gzip: number }; modelInBundle: number };
+let model: Model;
+
+/** A runtime's binary from the example's node_modules: the platform package, or the wrapper's copy after its install script. */
+function findBinary(runtime: 'deno' | 'bun'): string | undefined {
+  const nm = join(example, 'node_modules');
+  const scope = runtime === 'deno' ? '@deno' : '@oven';
+  const candidates: string[] = [];
+  if (existsSync(join(nm, scope))) {
+    for (const pkg of readdirSync(join(nm, scope))) candidates.push(join(nm, scope, pkg, runtime), join(nm, scope, pkg, 'bin', runtime));
+  }
+  candidates.push(runtime === 'deno' ? join(nm, 'deno', 'deno') : join(nm, 'bun', 'bin', 'bun.exe'));
+  // The wrappers ship small placeholder files until their install script replaces them.
+  return candidates.find((p) => existsSync(p) && statSync(p).size > 1_000_000);
+}
+
+function ensureRuntimes(): void {
+  if (findBinary('deno') && findBinary('bun')) return;
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: example, stdio: 'inherit', timeout: 300_000 });
+}
+
+interface Served { child: ChildProcess; port: number; ready: { runtime: string; restrictions: Record<string, boolean> }; stderr: string[] }
+
+function serve(runtime: 'node' | 'deno' | 'bun'): Promise<Served> {
+  const script = join(example, 'serve.mjs');
+  const cmd = runtime === 'node' ? [process.execPath, script, out]
+    : runtime === 'deno' ? [findBinary('deno')!, 'run', '--no-config', '--no-lock', `--allow-read=${out},${example}`, '--allow-net=127.0.0.1', script, out]
+      : [findBinary('bun')!, script, out];
+  const child = spawn(cmd[0], cmd.slice(1), { cwd: out, env: { ...process.env, DENO_DIR: join(out, '.deno'), NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stderr: string[] = [];
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => stderr.push(s));
+  return new Promise((done, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${runtime}: not listening after 60 s\n${stderr.join('')}`)), 60_000);
+    child.on('exit', (code) => reject(new Error(`${runtime} exited (${code}) before listening:\n${stderr.join('')}`)));
+    createInterface({ input: child.stdout! }).once('line', (line) => {
+      clearTimeout(timer);
+      const ready = JSON.parse(line);
+      done({ child, port: ready.port, ready, stderr });
+    });
+  });
+}
+
+function stop(s: Served): Promise<void> {
+  return new Promise((done) => {
+    if (s.child.exitCode !== null) return done();
+    s.child.once('exit', () => done());
+    s.child.kill('SIGTERM');
+  });
+}
+
+beforeAll(async () => {
+  ensureRuntimes();
+  out = mkdtempSync(join(tmpdir(), 'mamba-edge-edge-fn-'));
+  // @ts-expect-error: plain JavaScript module without types
+  const { buildEdgeFunction } = await import('../../examples/edge-function/build.mjs');
+  ({ sizes } = await buildEdgeFunction({ out }));
+  model = await loadModel(undefined, { backend: 'wasm', threads: 1 });
+}, 360_000);
+afterAll(async () => {
+  await model?.dispose();
+  if (out) rmSync(out, { recursive: true, force: true });
+});
+
+const post = (port: number, path: string, body: unknown) =>
+  fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+describe('examples/edge-function', () => {
+  it('builds into one module with the model inside and nothing from Node', () => {
+    const bundle = readFileSync(join(out, 'worker.js'), 'utf8');
+    expect(bundle).not.toMatch(/\bfrom\s*["']node:|\brequire\(\s*["']node:|\bimport\(\s*["']node:/);
+    expect(bundle).not.toMatch(/\bfrom\s*["'][^"'./][^"']*["']/); // no bare imports left: everything is bundled
+    expect(sizes.modelInBundle).toBeGreaterThan(statSync(join(root, 'models/default/model.safetensors')).size);
+    expect(sizes.files.map((f) => f.name)).toEqual(['worker.js', 'kernels-as-st.wasm', 'kernels-c-st.wasm']);
+    console.log(`edge bundle: ${JSON.stringify(sizes)}`);
+  });
+
+  it('without precompiled modules loadModel fails under the restrictions, naming wasmModules; with them it runs on one thread', () => {
+    const child = join(root, 'test/examples/edge-restricted-child.mts');
+    const run = (...flags: string[]) => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', child, ...flags], { encoding: 'utf8', timeout: 60_000 }));
+    const without = run();
+    expect(without.restrictions).toEqual({ compileRefused: true, sharedArrayBuffer: false, worker: false });
+    expect(without.ok).toBe(false);
+    expect(without.error).toMatch(/wasmModules/);
+    const withModules = run('--with-modules');
+    expect(withModules.ok).toBe(true);
+    expect(withModules.info.threads).toBe(1);
+  }, 120_000);
+
+  for (const runtime of ['node', 'deno', 'bun'] as const) {
+    it(`serves real HTTP requests under ${runtime}, generating what the library generates`, async () => {
+      const s = await serve(runtime);
+      try {
+        expect(s.ready.runtime).toBe(runtime);
+        expect(s.ready.restrictions).toEqual({ compileRefused: true, sharedArrayBuffer: false, worker: false, compile: true, instantiateBytes: true });
+
+        const models = await (await fetch(`http://127.0.0.1:${s.port}/v1/models`)).json();
+        expect(models.data[0]).toMatchObject({ backend: 'wasm', fingerprint: model.fingerprint });
+
+        const prompt = 'Once upon a time';
+        const lib = await model.createSession().generate(prompt, { maxTokens: 24, temperature: 0 }).finished;
+        const r1 = await post(s.port, '/v1/completions', { prompt, max_tokens: 24, temperature: 0, return_state: true });
+        expect(r1.status).toBe(200);
+        const j1 = await r1.json();
+        expect(j1.choices[0].text).toBe(lib.text);
+        expect(j1.usage).toEqual({ prompt_tokens: 16, completion_tokens: 24, total_tokens: 40 });
+
+        const streamed = await post(s.port, '/v1/completions', { prompt, max_tokens: 24, temperature: 0, stream: true });
+        expect(streamed.headers.get('content-type')).toMatch(/^text\/event-stream/);
+        const events = parseSse(await streamed.text());
+        expect(events.at(-1)).toBe('[DONE]');
+        expect(events.slice(0, -1).map((e) => JSON.parse(e).choices[0].text).join('')).toBe(lib.text);
+
+        // The state from this instance continues in this process exactly (and vice versa, by construction).
+        const s2 = model.createSession({ state: Buffer.from(j1.state, 'base64') });
+        const next = await s2.generate(' and', { maxTokens: 12, temperature: 0 }).finished;
+        const j2 = await (await post(s.port, '/v1/completions', { prompt: ' and', max_tokens: 12, temperature: 0, state: j1.state })).json();
+        expect(j2.choices[0].text).toBe(next.text);
+
+        const chat = await (await post(s.port, '/v1/chat/completions', { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 16, temperature: 0 })).json();
+        const chatLib = await model.createSession().generate('User: Hi\nAssistant:', { maxTokens: 16, temperature: 0, stop: ['\n'] }).finished;
+        expect(chat.choices[0].message.content).toBe(chatLib.text.replace(/^ /, ''));
+
+        expect((await post(s.port, '/v1/completions', '{nope')).status).toBe(400);
+        const big = await post(s.port, '/v1/completions', { prompt: 'x'.repeat(models.data[0].max_body_bytes) });
+        expect(big.status).toBe(413);
+        expect((await fetch(`http://127.0.0.1:${s.port}/v1/nothing`)).status).toBe(404);
+      } finally {
+        await stop(s);
+      }
+    }, 180_000);
+  }
+});
