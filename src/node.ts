@@ -26,3 +26,5 @@ setPathResolver(directorySource, () => directorySource(defaultModelDir()));
 setPoolFactory((memory, modules, threads) => WorkerPool.create(memory, modules, threads), () => availableParallelism());
 
 export * from './index.js';
+// Serving the HTTP handler from node:http (Node 20 has no fetch-style server).
+export { nodeListener } from './server/node-http.js';
