@@ -8,32 +8,16 @@ import { randomModelFiles } from '../../tools/random-model.js';
 import { PLAIN_CHAT } from '../../src/server/chat.js';
 import { createTokenizer } from '../../src/tokenizer/index.js';
 import { parseSse } from '../helpers/sse.js';
+import { watched } from '../helpers/watched-model.js';
 
 let model: Model;
 let handler: Handler;
 /** Generations the handler started (the model is wrapped, the sessions are the real ones). */
 const generations: Generation[] = [];
 
-function watched(m: Model): Model {
-  return Object.assign(Object.create(m) as Model, {
-    createSession(opts?: { state?: Uint8Array }): Session {
-      const s = m.createSession(opts);
-      const generate = s.generate.bind(s);
-      return Object.assign(Object.create(s) as Session, {
-        generate: (...args: Parameters<Session['generate']>) => {
-          const g = generate(...args);
-          generations.push(g);
-          return g;
-        },
-        prefill: s.prefill.bind(s), saveState: s.saveState.bind(s), dispose: s.dispose.bind(s),
-      });
-    },
-  });
-}
-
 beforeAll(async () => {
   model = await loadModel(undefined, { backend: 'wasm', threads: 1 });
-  handler = createHandler(watched(model));
+  handler = createHandler(watched(model, generations));
 });
 afterAll(async () => {
   await model.dispose();
