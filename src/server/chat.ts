@@ -102,13 +102,22 @@ export function templateChat(source: string, tokenizer: Pick<Tokenizer, 'bosToke
     stop: [],
     reply: (generated) => generated,
     closing(messages, reply, continuation, ended) {
-      // What the template writes after the reply when the reply is part of the conversation.
+      // What the template writes after the reply when the reply is part of the conversation. Some
+      // templates put text between the generation prompt and the content (Llama-2: a space), so
+      // the reply is looked for after the prompt rather than right at its end.
       const before = render(messages, true, continuation);
       const after = render([...messages, { role: 'assistant', content: reply }], false, continuation);
-      if (!after.startsWith(before + reply)) return '';
-      const close = after.slice(before.length + reply.length);
-      // Generation that ended at eos has read the eos token already (it is fed first next time).
-      return ended === 'eos' && eos !== '' && close.startsWith(eos) ? close.slice(eos.length) : close;
+      if (!after.startsWith(before)) return '';
+      const at = after.indexOf(reply, before.length);
+      if (at === -1) return '';
+      const close = after.slice(at + reply.length);
+      // Generation that ended at eos has read the eos token already (it is fed first next time):
+      // feed what the template writes after it.
+      if (ended === 'eos' && eos !== '') {
+        const e = close.indexOf(eos);
+        return e === -1 ? close : close.slice(e + eos.length);
+      }
+      return close;
     },
   };
 }

@@ -115,6 +115,26 @@ describe('createHandler', { timeout: 60_000 }, () => {
     expect(card.data[0].chat_format).toBe('template');
   });
 
+  it("uses the chat_template in the model's tokenizer_config.json", async () => {
+    const { readFileSync } = await import('node:fs');
+    const { defaultModelDir } = await import('../../src/node.js');
+    const files: Record<string, Uint8Array> = {};
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) files[f] = readFileSync(`${defaultModelDir()}/${f}`);
+    const cfg = JSON.parse(readFileSync(`${defaultModelDir()}/tokenizer_config.json`, 'utf8'));
+    files['tokenizer_config.json'] = new TextEncoder().encode(JSON.stringify({ ...cfg, chat_template: "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}" }));
+    const m = await loadModel(files, { backend: 'wasm', threads: 1 });
+    try {
+      const h = createHandler(m);
+      expect((await (await h(new Request('http://h/v1/models'))).json()).data[0].chat_format).toBe('template');
+      const j = await (await h(new Request('http://h/v1/chat/completions', { method: 'POST', body: JSON.stringify({ messages: [{ role: 'user', content: 'Hi' }], max_tokens: 8, temperature: 0 }) }))).json();
+      const lib = await m.createSession().generate('<user>Hi<assistant>', { maxTokens: 8, temperature: 0 }).finished;
+      expect(j.usage.prompt_tokens).toBe('<user>Hi<assistant>'.length);
+      expect(j.choices[0].message.content).toBe(lib.text);
+    } finally {
+      await m.dispose();
+    }
+  });
+
   it("the tokenizer takes chat_template (a string or a named list) and the special tokens from tokenizer_config.json", () => {
     const tokenizerJson = JSON.stringify({
       model: { type: 'BPE', vocab: { a: 0, b: 1, '<|endoftext|>': 2 }, merges: [] },
