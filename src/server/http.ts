@@ -22,7 +22,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   E_ARGUMENT: 400,
   E_TOKEN: 400,
   E_STATE: 422,
-  E_MEMORY: 413,
+  E_MEMORY: 503, // the server cannot hold another session now (LoadOptions.maxMemoryBytes)
   E_ABORTED: 499,
 };
 
