@@ -257,11 +257,15 @@ export function createHandler(model: Model, options: HandlerOptions = {}): Handl
             return;
           }
         } catch (e) {
-          if (!signal.aborted) {
-            c.enqueue(sseEvent(errorBody(toHttpError(e))));
-            c.enqueue(sseEvent('[DONE]'));
+          try {
+            if (!signal.aborted) {
+              c.enqueue(sseEvent(errorBody(toHttpError(e))));
+              c.enqueue(sseEvent('[DONE]'));
+            }
+            c.close();
+          } catch {
+            // the stream was cancelled meanwhile (the client left): nothing to tell anyone
           }
-          c.close();
           await close();
         }
       },
