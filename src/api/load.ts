@@ -83,6 +83,13 @@ function checkOptions(opts: LoadOptions): { dtype: LoadDType } {
   if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
     throw fail('E_ARGUMENT', `threads must be a positive integer, got ${opts.threads}`, { field: 'threads' });
   }
+  if (opts.wasmModules !== undefined) {
+    const m = opts.wasmModules as { as?: unknown; c?: unknown } | null;
+    const isModule = (v: unknown) => typeof WebAssembly === 'object' && v instanceof WebAssembly.Module;
+    if (m === null || typeof m !== 'object' || !isModule(m.as) || !isModule(m.c)) {
+      throw fail('E_ARGUMENT', 'wasmModules must be { as: WebAssembly.Module, c: WebAssembly.Module } (kernels-as*.wasm and kernels-c*.wasm, compiled)', { field: 'wasmModules' });
+    }
+  }
   if (opts.maxMemoryBytes !== undefined && !(opts.maxMemoryBytes > 0)) {
     throw fail('E_ARGUMENT', `maxMemoryBytes must be a positive number, got ${opts.maxMemoryBytes}`, { field: 'maxMemoryBytes' });
   }
@@ -138,7 +145,7 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
   const weightsRead = readSafetensorsWeights(files, { signal: opts.signal, onProgress: opts.onProgress });
   let backend: Backend;
   try {
-    backend = await selectBackend(opts.backend ?? 'auto', { ops: graph.requiredOps, dtype }, { threads: opts.threads });
+    backend = await selectBackend(opts.backend ?? 'auto', { ops: graph.requiredOps, dtype }, { threads: opts.threads, wasmModules: opts.wasmModules });
   } catch (e) {
     weightsRead.catch(() => undefined);
     throw e;
