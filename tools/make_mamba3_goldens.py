@@ -58,7 +58,8 @@ GREEDY_NEW_TOKENS = 20
 BATCH = 2
 
 # mamba_ssm MambaConfig dicts (ssm_cfg holds the Mamba3 constructor arguments).
-SISO_TIED = dict(d_model=24, n_layer=3, vocab_size=97, rms_norm=True, tie_embeddings=True, norm_epsilon=1e-5,
+# vocab >= 256 so the fixtures load with the byte-level tokenizer (no tokenizer.json needed).
+SISO_TIED = dict(d_model=24, n_layer=3, vocab_size=261, rms_norm=True, tie_embeddings=True, norm_epsilon=1e-5,
                  ssm_cfg=dict(layer="Mamba3", d_state=12, expand=2, headdim=8, ngroups=1, rope_fraction=0.5,
                               A_floor=1e-4, is_mimo=False, chunk_size=8))
 CASES = [
@@ -66,19 +67,19 @@ CASES = [
          covers="SISO, 3 layers, d_state 12 (rope 0.5: 3 angles, adjacent pairs), headdim 8, 6 heads, 1 group, "
                 "silu(z) gate, tied head, chunk 8 with T=23 (3 chunks, short last)"),
     dict(name="siso-untied-g2-norm", seed=302, T=23,
-         cfg=dict(d_model=20, n_layer=2, vocab_size=101, rms_norm=True, tie_embeddings=False, norm_epsilon=1e-5,
+         cfg=dict(d_model=20, n_layer=2, vocab_size=263, rms_norm=True, tie_embeddings=False, norm_epsilon=1e-5,
                   ssm_cfg=dict(layer="Mamba3", d_state=10, expand=2, headdim=5, ngroups=2, rope_fraction=0.5,
                                A_floor=0.2, is_outproj_norm=True, is_mimo=False, chunk_size=7)),
          covers="SISO, odd headdim 5, 8 heads in 2 groups, d_state 10 (rope 0.5 -> split 5 rounded to 4: 2 angles), "
                 "A_floor 0.2 (clamp active), output RMSNormGated variant, untied head, chunk 7"),
     dict(name="mimo-r3-tied", seed=303, T=23,
-         cfg=dict(d_model=16, n_layer=2, vocab_size=89, rms_norm=True, tie_embeddings=True, norm_epsilon=1e-5,
+         cfg=dict(d_model=16, n_layer=2, vocab_size=257, rms_norm=True, tie_embeddings=True, norm_epsilon=1e-5,
                   ssm_cfg=dict(layer="Mamba3", d_state=8, expand=3, headdim=6, ngroups=1, rope_fraction=0.5,
                                A_floor=1e-4, is_mimo=True, mimo_rank=3, chunk_size=5)),
          covers="MIMO rank 3, d_state 8 (rope 0.5: 2 angles, pairs (i, i+4)), headdim 6, 8 heads, expand 3, "
                 "silu(z*mimo_z) gate, tied, chunk 5"),
     dict(name="mimo-r2-untied-g2-norm", seed=304, T=23,
-         cfg=dict(d_model=14, n_layer=3, vocab_size=103, rms_norm=True, tie_embeddings=False, norm_epsilon=1e-5,
+         cfg=dict(d_model=14, n_layer=3, vocab_size=259, rms_norm=True, tie_embeddings=False, norm_epsilon=1e-5,
                   ssm_cfg=dict(layer="Mamba3", d_state=12, expand=2, headdim=7, ngroups=2, rope_fraction=1.0,
                                A_floor=0.05, is_outproj_norm=True, is_mimo=True, mimo_rank=2, chunk_size=4)),
          covers="MIMO rank 2, rope 1.0 (6 angles, pairs (i, i+6)), odd headdim 7, 4 heads in 2 groups, "

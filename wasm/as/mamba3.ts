@@ -1,0 +1,160 @@
+// Mamba-3's SSM (state-spaces/mamba mamba_ssm/modules/mamba3.py), SISO and MIMO: the trapezoidal
+// recurrence token by token, for prefill and decode alike (the reference backend's step form,
+// src/backends/reference/mamba3.ts; the equations are in src/backends/backend.ts, Mamba3ScanArgs).
+// On a CPU the chunked (quadratic-within-chunk) form does more arithmetic for the same result; the
+// recurrence streams each head's state [P, N] once per token.
+//
+// Range over units b·H + h: a unit owns its head's y, θ, h, k̃ and ṽ, so split ranges write disjoint
+// memory. The 21 tensor pointers come in a table (the pool passes at most 32 arguments):
+//   0 x [B,T,H·P]   1 z [B,T,H·P]   2 B [B,T,R·G·N]   3 C [B,T,R·G·N]   4 ddDt [B,T,H]   5 ddA [B,T,H]
+//   6 trap [B,T,H]  7 angles [B,T,S]   8 dtBias [H]   9 BBias [H,R,N]   10 CBias [H,R,N]   11 D [H]
+//   12 mimoX  13 mimoZ  14 mimoO [H,R,P] (0 for SISO: all ones)   15 normW [H·P] (0: silu(z) gating only)
+//   16 angleState [B,H,S]   17 ssmState [B,H,P,N]   18 kState [B,R,H,N]   19 vState [B,H,P]   20 y [B,T,H·P]
+// Per-thread scratch (f32): q [R·N], k [R·N], v [R·P], ṽ·mimo_x [R·P], y_r [R·P]  (JS checks it fits).
+import { loadN, storeN, hsum, softpluss, silus, exps } from './simd';
+import { tanhv } from './recurrent';
+
+const PI: f64 = 3.141592653589793;
+const TWO_PI: f64 = 6.283185307179586;
+
+@inline function ptrAt(tab: usize, i: i32): usize {
+  return <usize>load<i32>(tab + (<usize>i << 2));
+}
+@inline function f(ptr: usize, i: i32): f32 {
+  return load<f32>(ptr + (<usize>i << 2));
+}
+@inline function setf(ptr: usize, i: i32, v: f32): void {
+  store<f32>(ptr + (<usize>i << 2), v);
+}
+
+/** out[0..N) = rot_θ(src + bias) for one rank: bias added 4 lanes at a time, then the S pairs turned. */
+@inline function biasRotate(
+  out: usize, src: usize, bias: usize, N: i32, S: i32, halves: i32, angleRow: usize,
+): void {
+  for (let n = 0; n < N; n += 4) {
+    const q = <usize>n << 2;
+    const k = min(4, N - n);
+    storeN(out + q, f32x4.add(loadN(src + q, k), loadN(bias + q, k)), k);
+  }
+  const half = N >> 1;
+  for (let s = 0; s < S; s++) {
+    const th = <f64>f(angleRow, s);
+    const c = <f32>Math.cos(th), sn = <f32>Math.sin(th);
+    const i0 = halves ? s : 2 * s;
+    const i1 = halves ? s + half : 2 * s + 1;
+    const x0 = f(out, i0), x1 = f(out, i1);
+    setf(out, i0, x0 * c - x1 * sn);
+    setf(out, i1, x0 * sn + x1 * c);
+  }
+}
+
+/** Σ_n a[n]·b[n]. */
+@inline function dot(a: usize, b: usize, N: i32): f32 {
+  let s = f32x4.splat(0);
+  for (let n = 0; n < N; n += 4) {
+    const q = <usize>n << 2;
+    const k = min(4, N - n);
+    s = f32x4.add(s, f32x4.mul(loadN(a + q, k), loadN(b + q, k)));
+  }
+  return hsum(s);
+}
+
+export function mamba3Scan(
+  tab: usize, Bt: i32, T: i32, H: i32, P: i32, N: i32, G: i32, R: i32, S: i32, halves: i32,
+  aFloor: f32, normEps: f32, scratch: usize, u0: i32, u1: i32,
+): void {
+  const x = ptrAt(tab, 0), z = ptrAt(tab, 1), Bm = ptrAt(tab, 2), Cm = ptrAt(tab, 3);
+  const ddDt = ptrAt(tab, 4), ddA = ptrAt(tab, 5), trap = ptrAt(tab, 6), angles = ptrAt(tab, 7);
+  const dtBias = ptrAt(tab, 8), BBias = ptrAt(tab, 9), CBias = ptrAt(tab, 10), Dp = ptrAt(tab, 11);
+  const mimoX = ptrAt(tab, 12), mimoZ = ptrAt(tab, 13), mimoO = ptrAt(tab, 14), normW = ptrAt(tab, 15);
+  const angleState = ptrAt(tab, 16), ssm = ptrAt(tab, 17), kState = ptrAt(tab, 18), vState = ptrAt(tab, 19);
+  const y = ptrAt(tab, 20);
+  const RN = R * N, RP = R * P;
+  const qS = scratch;
+  const kS = qS + (<usize>RN << 2);
+  const vS = kS + (<usize>RN << 2);
+  const vpS = vS + (<usize>RP << 2);
+  const yrS = vpS + (<usize>RP << 2);
+  const hpg = H / G;
+  for (let idx = u0; idx < u1; idx++) {
+    const b = idx / H;
+    const h = idx - b * H;
+    const g = h / hpg;
+    const angleRow = angleState + (<usize>(idx * S) << 2);
+    const hBase = ssm + (<usize>idx * <usize>P * <usize>N << 2);
+    const vRow = vState + (<usize>(idx * P) << 2);
+    const dSkip = f(Dp, h);
+    for (let t = 0; t < T; t++) {
+      const row = b * T + t;
+      const i = row * H + h;
+      // Δ = softplus(dd_dt + dt_bias); A = min(−softplus(dd_A), −A_floor); α = exp(AΔ); λ = σ(trap)
+      const dt = softpluss(f(ddDt, i) + f(dtBias, h));
+      const A = min(-softpluss(f(ddA, i)), -aFloor);
+      const alpha = exps(A * dt);
+      const lam: f32 = 1 / (1 + exps(-f(trap, i)));
+      const beta: f32 = (<f32>1 - lam) * dt * alpha;
+      const gamma = lam * dt;
+      // θ ← (θ + π·tanh(angles)·Δ) mod 2π
+      for (let s = 0; s < S; s++) {
+        const th = <f64>f(angleRow, s) + PI * <f64>f32x4.extract_lane(tanhv(f32x4.splat(f(angles, row * S + s))), 0) * <f64>dt;
+        setf(angleRow, s, <f32>(th - TWO_PI * Math.floor(th / TWO_PI)));
+      }
+      // q_r, k_r = rot_θ(C_r + C_bias), rot_θ(B_r + B_bias); v_r = x·mimo_x, ṽ_r = x_{t−1}·mimo_x
+      const xRow = x + (<usize>(i * P) << 2);
+      for (let r = 0; r < R; r++) {
+        const src = <usize>(((row * R + r) * G + g) * N) << 2;
+        const bo = <usize>((h * R + r) * N) << 2;
+        biasRotate(qS + (<usize>(r * N) << 2), Cm + src, CBias + bo, N, S, halves, angleRow);
+        biasRotate(kS + (<usize>(r * N) << 2), Bm + src, BBias + bo, N, S, halves, angleRow);
+        for (let p = 0; p < P; p++) {
+          const m: f32 = mimoX ? f(mimoX, (h * R + r) * P + p) : 1;
+          setf(vS, r * P + p, f(xRow, p) * m);
+          setf(vpS, r * P + p, f(vRow, p) * m);
+        }
+      }
+      // h ← α·h + β·Σ_r k̃_r ⊗ ṽ_r + γ·Σ_r k_r ⊗ v_r;  y_r = h·q_r + D·v_r
+      const av = f32x4.splat(alpha);
+      for (let p = 0; p < P; p++) {
+        const hRow = hBase + (<usize>(p * N) << 2);
+        for (let n = 0; n < N; n += 4) {
+          const q = <usize>n << 2;
+          const k = min(4, N - n);
+          let acc = f32x4.mul(av, loadN(hRow + q, k));
+          for (let r = 0; r < R; r++) {
+            const kt = kState + (<usize>(((b * R + r) * H + h) * N) << 2);
+            acc = f32x4.add(acc, f32x4.mul(f32x4.splat(beta * f(vpS, r * P + p)), loadN(kt + q, k)));
+            acc = f32x4.add(acc, f32x4.mul(f32x4.splat(gamma * f(vS, r * P + p)), loadN(kS + (<usize>(r * N) << 2) + q, k)));
+          }
+          storeN(hRow + q, acc, k);
+        }
+        for (let r = 0; r < R; r++) {
+          setf(yrS, r * P + p, dot(hRow, qS + (<usize>(r * N) << 2), N) + dSkip * f(vS, r * P + p));
+        }
+      }
+      // per rank: optional per-head RMSNorm (norm before gate), silu(z·mimo_z) gate, Σ_r mimo_o ⊙ y_r
+      const zRow = z + (<usize>(i * P) << 2);
+      const yRow = y + (<usize>(i * P) << 2);
+      for (let p = 0; p < P; p++) setf(yRow, p, 0);
+      for (let r = 0; r < R; r++) {
+        let inv: f32 = 1;
+        if (normW) {
+          let ss: f32 = 0;
+          for (let p = 0; p < P; p++) { const v = f(yrS, r * P + p); ss += v * v; }
+          inv = 1 / Mathf.sqrt(ss / <f32>P + normEps);
+        }
+        for (let p = 0; p < P; p++) {
+          const m = (h * R + r) * P + p;
+          let v = f(yrS, r * P + p) * inv;
+          if (normW) v *= f(normW, h * P + p);
+          v *= silus(f(zRow, p) * (mimoZ ? f(mimoZ, m) : <f32>1));
+          setf(yRow, p, f(yRow, p) + (mimoO ? f(mimoO, m) : <f32>1) * v);
+        }
+      }
+      // carry k̃ ← k, ṽ ← x
+      for (let r = 0; r < R; r++) {
+        memory.copy(kState + (<usize>(((b * R + r) * H + h) * N) << 2), kS + (<usize>(r * N) << 2), <usize>N << 2);
+      }
+      memory.copy(vRow, xRow, <usize>P << 2);
+    }
+  }
+}
