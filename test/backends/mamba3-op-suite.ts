@@ -1,7 +1,7 @@
 /**
  * The op suite for Mamba-3's `mamba3Scan` / `mamba3Step` (the pattern of op-suite.ts: one copy,
  * parameterised by backend). On SISO (adjacent rotary pairs, silu(z) gate) and MIMO (rank 3,
- * halves pairing, grouped B/C, output norm) heads of odd sizes, batch 2, T = 1, 2, 127, 1000,
+ * halves pairing, grouped B/C, output norm; and rank 5) heads of odd sizes, batch 2, T = 1, 2, 127, 1000,
  * from a random carried state (θ, h, k̃, ṽ all non-zero):
  *   - the prefill form over T tokens = T step-form calls (outputs and all four states),
  *   - = the same op over an uneven split of T carrying the state (chunk boundaries inside),
@@ -22,6 +22,8 @@ interface Geometry {
 export const MAMBA3_GEOMETRIES: Geometry[] = [
   { name: 'SISO', H: 3, P: 5, N: 6, G: 1, R: 1, S: 2, pairing: 'adjacent', mimo: false, norm: false, chunk: 16 },
   { name: 'MIMO', H: 4, P: 3, N: 10, G: 2, R: 3, S: 5, pairing: 'halves', mimo: true, norm: true, chunk: 7 },
+  // rank 5: the wasm kernel keeps four ranks' outputs in registers and takes a second pass for the fifth
+  { name: 'MIMO rank 5', H: 2, P: 4, N: 14, G: 1, R: 5, S: 3, pairing: 'halves', mimo: true, norm: false, chunk: 9 },
 ];
 
 const Bsz = 2;

@@ -10,7 +10,8 @@
 //   6 trap [B,T,H]  7 angles [B,T,S]   8 dtBias [H]   9 BBias [H,R,N]   10 CBias [H,R,N]   11 D [H]
 //   12 mimoX  13 mimoZ  14 mimoO [H,R,P] (0 for SISO: all ones)   15 normW [H·P] (0: silu(z) gating only)
 //   16 angleState [B,H,S]   17 ssmState [B,H,P,N]   18 kState [B,R,H,N]   19 vState [B,H,P]   20 y [B,T,H·P]
-// Per-thread scratch (f32): q [R·N], k [R·N], v [R·P], ṽ·mimo_x [R·P], y_r [R·P]  (JS checks it fits).
+// Per-thread scratch (f32): q [R·N], k [R·N], v [R·P], ṽ·mimo_x [R·P], y_r [R·P], then 2R splatted
+// coefficients (v128, 16-aligned)  (JS checks it fits).
 import { loadN, storeN, hsum, softpluss, silus, exps } from './simd';
 import { tanhv } from './recurrent';
 
@@ -59,6 +60,62 @@ const TWO_PI: f64 = 6.283185307179586;
   return hsum(s);
 }
 
+/**
+ * One row p of a head's state: h[p,:] ← α·h[p,:] + Σ_r (β·ṽ_r[p]·k̃_r + γ·v_r[p]·k_r), and
+ * y_r[p] = h[p,:]·q_r + D·v_r[p]. The per-rank coefficients β·ṽ_r[p], γ·v_r[p] are splatted once
+ * per row (into registers for SISO, into `coefS` for MIMO): re-splatting a scalar load inside the
+ * loop measured 3.5× slower. Full vectors first, then the N mod 4 tail; the first four ranks' y_r
+ * accumulate in registers, further ranks take a second pass.
+ */
+@inline(never) function updateRow(
+  hRow: usize, kt0: usize, ktStride: usize, kS: usize, qS: usize, vpS: usize, vS: usize, yrS: usize, coefS: usize,
+  p: i32, P: i32, N: i32, R: i32, alpha: f32, beta: f32, gamma: f32, dSkip: f32,
+): void {
+  const av = f32x4.splat(alpha);
+  const rStride = <usize>N << 2;
+  let y0 = f32x4.splat(0), y1 = f32x4.splat(0), y2 = f32x4.splat(0), y3 = f32x4.splat(0);
+  const nFull = N & ~3;
+  if (R == 1) {
+    const bv = f32x4.splat(beta * f(vpS, p));
+    const gv = f32x4.splat(gamma * f(vS, p));
+    for (let n = 0; n < N; n += 4) {
+      const q = <usize>n << 2;
+      const k = n < nFull ? 4 : N - n;
+      const acc = f32x4.add(f32x4.mul(av, loadN(hRow + q, k)),
+        f32x4.add(f32x4.mul(bv, loadN(kt0 + q, k)), f32x4.mul(gv, loadN(kS + q, k))));
+      storeN(hRow + q, acc, k);
+      y0 = f32x4.add(y0, f32x4.mul(acc, loadN(qS + q, k)));
+    }
+  } else {
+    for (let r = 0; r < R; r++) {
+      v128.store(coefS + (<usize>r << 5), f32x4.splat(beta * f(vpS, r * P + p)));
+      v128.store(coefS + (<usize>r << 5), f32x4.splat(gamma * f(vS, r * P + p)), 16);
+    }
+    for (let n = 0; n < N; n += 4) {
+      const q = <usize>n << 2;
+      const k = n < nFull ? 4 : N - n;
+      let acc = f32x4.mul(av, loadN(hRow + q, k));
+      for (let r = 0; r < R; r++) {
+        const c = coefS + (<usize>r << 5);
+        acc = f32x4.add(acc, f32x4.add(
+          f32x4.mul(v128.load(c), loadN(kt0 + <usize>r * ktStride + q, k)),
+          f32x4.mul(v128.load(c, 16), loadN(kS + <usize>r * rStride + q, k)),
+        ));
+      }
+      storeN(hRow + q, acc, k);
+      y0 = f32x4.add(y0, f32x4.mul(acc, loadN(qS + q, k)));
+      y1 = f32x4.add(y1, f32x4.mul(acc, loadN(qS + rStride + q, k)));
+      if (R > 2) y2 = f32x4.add(y2, f32x4.mul(acc, loadN(qS + 2 * rStride + q, k)));
+      if (R > 3) y3 = f32x4.add(y3, f32x4.mul(acc, loadN(qS + 3 * rStride + q, k)));
+    }
+  }
+  setf(yrS, p, hsum(y0) + dSkip * f(vS, p));
+  if (R > 1) setf(yrS, P + p, hsum(y1) + dSkip * f(vS, P + p));
+  if (R > 2) setf(yrS, 2 * P + p, hsum(y2) + dSkip * f(vS, 2 * P + p));
+  if (R > 3) setf(yrS, 3 * P + p, hsum(y3) + dSkip * f(vS, 3 * P + p));
+  for (let r = 4; r < R; r++) setf(yrS, r * P + p, dot(hRow, qS + <usize>r * rStride, N) + dSkip * f(vS, r * P + p));
+}
+
 export function mamba3Scan(
   tab: usize, Bt: i32, T: i32, H: i32, P: i32, N: i32, G: i32, R: i32, S: i32, halves: i32,
   aFloor: f32, normEps: f32, scratch: usize, u0: i32, u1: i32,
@@ -75,6 +132,7 @@ export function mamba3Scan(
   const vS = kS + (<usize>RN << 2);
   const vpS = vS + (<usize>RP << 2);
   const yrS = vpS + (<usize>RP << 2);
+  const coefS = (yrS + (<usize>RP << 2) + 15) & ~15;
   const hpg = H / G;
   for (let idx = u0; idx < u1; idx++) {
     const b = idx / H;
@@ -113,23 +171,11 @@ export function mamba3Scan(
         }
       }
       // h ← α·h + β·Σ_r k̃_r ⊗ ṽ_r + γ·Σ_r k_r ⊗ v_r;  y_r = h·q_r + D·v_r
-      const av = f32x4.splat(alpha);
+      // One pass over each state row: full vectors first (the first four ranks' y_r accumulate in
+      // registers), then the N mod 4 tail; ranks past four take a second pass (dot).
+      const kt0 = kState + (<usize>((b * R * H + h) * N) << 2);
       for (let p = 0; p < P; p++) {
-        const hRow = hBase + (<usize>(p * N) << 2);
-        for (let n = 0; n < N; n += 4) {
-          const q = <usize>n << 2;
-          const k = min(4, N - n);
-          let acc = f32x4.mul(av, loadN(hRow + q, k));
-          for (let r = 0; r < R; r++) {
-            const kt = kState + (<usize>(((b * R + r) * H + h) * N) << 2);
-            acc = f32x4.add(acc, f32x4.mul(f32x4.splat(beta * f(vpS, r * P + p)), loadN(kt + q, k)));
-            acc = f32x4.add(acc, f32x4.mul(f32x4.splat(gamma * f(vS, r * P + p)), loadN(kS + (<usize>(r * N) << 2) + q, k)));
-          }
-          storeN(hRow + q, acc, k);
-        }
-        for (let r = 0; r < R; r++) {
-          setf(yrS, r * P + p, dot(hRow, qS + (<usize>(r * N) << 2), N) + dSkip * f(vS, r * P + p));
-        }
+        updateRow(hBase + (<usize>(p * N) << 2), kt0, <usize>(H * N) << 2, kS, qS, vpS, vS, yrS, coefS, p, P, N, R, alpha, beta, gamma, dSkip);
       }
       // per rank: optional per-head RMSNorm (norm before gate), silu(z·mimo_z) gate, Σ_r mimo_o ⊙ y_r
       const zRow = z + (<usize>(i * P) << 2);
