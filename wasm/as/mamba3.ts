@@ -11,7 +11,7 @@
 //   12 mimoX  13 mimoZ  14 mimoO [H,R,P] (0 for SISO: all ones)   15 normW [H·P] (0: silu(z) gating only)
 //   16 angleState [B,H,S]   17 ssmState [B,H,P,N]   18 kState [B,R,H,N]   19 vState [B,H,P]   20 y [B,T,H·P]
 // Per-thread scratch (f32): q [R·N], k [R·N], v [R·P], ṽ·mimo_x [R·P], y_r [R·P], then 2R splatted
-// coefficients (v128, 16-aligned)  (JS checks it fits).
+// coefficients (v128, 16-aligned), cos θ [S], sin θ [S]  (JS checks it fits).
 import { loadN, storeN, hsum, softpluss, silus, exps } from './simd';
 import { tanhv } from './recurrent';
 
@@ -28,9 +28,9 @@ const TWO_PI: f64 = 6.283185307179586;
   store<f32>(ptr + (<usize>i << 2), v);
 }
 
-/** out[0..N) = rot_θ(src + bias) for one rank: bias added 4 lanes at a time, then the S pairs turned. */
+/** out[0..N) = rot_θ(src + bias) for one rank: bias added 4 lanes at a time, then the S pairs turned by (cos θ, sin θ). */
 @inline function biasRotate(
-  out: usize, src: usize, bias: usize, N: i32, S: i32, halves: i32, angleRow: usize,
+  out: usize, src: usize, bias: usize, N: i32, S: i32, halves: i32, cosS: usize, sinS: usize,
 ): void {
   for (let n = 0; n < N; n += 4) {
     const q = <usize>n << 2;
@@ -39,8 +39,7 @@ const TWO_PI: f64 = 6.283185307179586;
   }
   const half = N >> 1;
   for (let s = 0; s < S; s++) {
-    const th = <f64>f(angleRow, s);
-    const c = <f32>Math.cos(th), sn = <f32>Math.sin(th);
+    const c = f(cosS, s), sn = f(sinS, s);
     const i0 = halves ? s : 2 * s;
     const i1 = halves ? s + half : 2 * s + 1;
     const x0 = f(out, i0), x1 = f(out, i1);
@@ -133,6 +132,8 @@ export function mamba3Scan(
   const vpS = vS + (<usize>RP << 2);
   const yrS = vpS + (<usize>RP << 2);
   const coefS = (yrS + (<usize>RP << 2) + 15) & ~15;
+  const cosS = coefS + (<usize>R << 5);
+  const sinS = cosS + (<usize>S << 2);
   const hpg = H / G;
   for (let idx = u0; idx < u1; idx++) {
     const b = idx / H;
@@ -155,15 +156,19 @@ export function mamba3Scan(
       // θ ← (θ + π·tanh(angles)·Δ) mod 2π
       for (let s = 0; s < S; s++) {
         const th = <f64>f(angleRow, s) + PI * <f64>f32x4.extract_lane(tanhv(f32x4.splat(f(angles, row * S + s))), 0) * <f64>dt;
-        setf(angleRow, s, <f32>(th - TWO_PI * Math.floor(th / TWO_PI)));
+        const w = th - TWO_PI * Math.floor(th / TWO_PI);
+        setf(angleRow, s, <f32>w);
+        const wf = <f64><f32>w; // the stored θ, so a resumed session turns by exactly the same angle
+        setf(cosS, s, <f32>Math.cos(wf));
+        setf(sinS, s, <f32>Math.sin(wf));
       }
       // q_r, k_r = rot_θ(C_r + C_bias), rot_θ(B_r + B_bias); v_r = x·mimo_x, ṽ_r = x_{t−1}·mimo_x
       const xRow = x + (<usize>(i * P) << 2);
       for (let r = 0; r < R; r++) {
         const src = <usize>(((row * R + r) * G + g) * N) << 2;
         const bo = <usize>((h * R + r) * N) << 2;
-        biasRotate(qS + (<usize>(r * N) << 2), Cm + src, CBias + bo, N, S, halves, angleRow);
-        biasRotate(kS + (<usize>(r * N) << 2), Bm + src, BBias + bo, N, S, halves, angleRow);
+        biasRotate(qS + (<usize>(r * N) << 2), Cm + src, CBias + bo, N, S, halves, cosS, sinS);
+        biasRotate(kS + (<usize>(r * N) << 2), Bm + src, BBias + bo, N, S, halves, cosS, sinS);
         for (let p = 0; p < P; p++) {
           const m: f32 = mimoX ? f(mimoX, (h * R + r) * P + p) : 1;
           setf(vS, r * P + p, f(xRow, p) * m);

@@ -330,7 +330,7 @@ export class WasmBackend implements Backend {
   mamba3Scan(a: Mamba3ScanArgs): Tensor {
     const d = checkMamba3Scan(a);
     const { batch, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G, rank: R, angles: S } = d;
-    const scratchBytes = (2 * R * N + 3 * R * P) * 4 + 16 + 32 * R; // wasm/as/mamba3.ts's layout
+    const scratchBytes = (2 * R * N + 3 * R * P + 2 * S) * 4 + 16 + 32 * R; // wasm/as/mamba3.ts's layout
     if (scratchBytes > SCRATCH_SIZE) {
       throw fail('E_SHAPE', `mamba3Scan: mimo_rank ${R} with state_size ${N} and head_dim ${P} needs ${scratchBytes} bytes of per-thread scratch, more than ${SCRATCH_SIZE}`);
     }
