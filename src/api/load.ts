@@ -102,7 +102,8 @@ function matchTensors(specs: TensorSpec[], tensors: Map<string, TensorEntry>, ig
     const t = tensors.get(spec.name);
     if (!t) throw fail('E_FORMAT', `model.safetensors: tensor "${spec.name}" is missing (config.json says it must exist with shape [${spec.shape}])`, { file: 'model.safetensors', field: spec.name });
     if (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i])) {
-      throw fail('E_SHAPE', `${t.file}: tensor "${spec.name}" has shape [${t.shape}], but config.json implies [${spec.shape}]`, { file: t.file, field: spec.name });
+      const why = spec.why ? ` (${spec.why})` : '';
+      throw fail('E_SHAPE', `${t.file}: tensor "${spec.name}" has shape [${t.shape}], but config.json implies [${spec.shape}]${why}`, { file: t.file, field: spec.name });
     }
   }
   const expected = new Set([...specs.map((s) => s.name), ...ignorable]);

@@ -106,8 +106,8 @@ export interface LoadOptions {
  */
 export type ModelSource = string | Record<string, Uint8Array | ArrayBuffer> | Map<string, Uint8Array | ArrayBuffer>;
 
-/** 'rnn' | 'lstm' | 'gru' | 's4d': the lineage (docs/lineage.md). */
-export type Architecture = 'mamba' | 'mamba2' | 'rnn' | 'lstm' | 'gru' | 's4d';
+/** 'rnn' | 'lstm' | 'gru' | 's4d': the lineage (docs/lineage.md); 'mamba3': Mamba-3 SISO / MIMO (docs/mamba3.md). */
+export type Architecture = 'mamba' | 'mamba2' | 'rnn' | 'lstm' | 'gru' | 's4d' | 'mamba3';
 
 export interface ModelConfig {
   architecture: Architecture;
@@ -119,11 +119,11 @@ export interface ModelConfig {
   convKernel: number;
   /** d_inner = expand × hidden_size. */
   intermediateSize: number;
-  /** Mamba-2 only. */
+  /** Mamba-2 and Mamba-3 only. */
   numHeads?: number;
-  /** Mamba-2 only. */
+  /** Mamba-2 and Mamba-3 only. */
   headDim?: number;
-  /** Mamba-2 only. */
+  /** Mamba-2 and Mamba-3 only. */
   nGroups?: number;
   eosTokenId?: number;
   /** The parsed config.json as written. */
