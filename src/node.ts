@@ -51,3 +51,5 @@ setPoolFactory((memory, modules, threads) => WorkerPool.create(memory, modules, 
 
 export { defaultCacheDir } from './formats/remote/cache-node.js';
 export * from './index.js';
+// Serving the HTTP handler from node:http (Node 20 has no fetch-style server).
+export { nodeListener } from './server/node-http.js';

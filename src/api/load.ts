@@ -108,6 +108,13 @@ function checkOptions(opts: LoadOptions): { dtype: LoadDType | undefined } {
   if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
     throw fail('E_ARGUMENT', `threads must be a positive integer, got ${opts.threads}`, { field: 'threads' });
   }
+  if (opts.wasmModules !== undefined) {
+    const m = opts.wasmModules as { as?: unknown; c?: unknown } | null;
+    const isModule = (v: unknown) => typeof WebAssembly === 'object' && v instanceof WebAssembly.Module;
+    if (m === null || typeof m !== 'object' || !isModule(m.as) || !isModule(m.c)) {
+      throw fail('E_ARGUMENT', 'wasmModules must be { as: WebAssembly.Module, c: WebAssembly.Module } (kernels-as*.wasm and kernels-c*.wasm, compiled)', { field: 'wasmModules' });
+    }
+  }
   if (opts.maxMemoryBytes !== undefined && !(opts.maxMemoryBytes > 0)) {
     throw fail('E_ARGUMENT', `maxMemoryBytes must be a positive number, got ${opts.maxMemoryBytes}`, { field: 'maxMemoryBytes' });
   }
@@ -120,7 +127,8 @@ function matchTensors(specs: TensorSpec[], tensors: Map<string, TensorEntry>, ig
     const t = tensors.get(spec.name);
     if (!t) throw fail('E_FORMAT', `model.safetensors: tensor "${spec.name}" is missing (config.json says it must exist with shape [${spec.shape}])`, { file: 'model.safetensors', field: spec.name });
     if (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i])) {
-      throw fail('E_SHAPE', `${t.file}: tensor "${spec.name}" has shape [${t.shape}], but config.json implies [${spec.shape}]`, { file: t.file, field: spec.name });
+      const why = spec.why ? ` (${spec.why})` : '';
+      throw fail('E_SHAPE', `${t.file}: tensor "${spec.name}" has shape [${t.shape}], but config.json implies [${spec.shape}]${why}`, { file: t.file, field: spec.name });
     }
   }
   const expected = new Set([...specs.map((s) => s.name), ...ignorable]);
@@ -229,7 +237,7 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
   const weightsRead = ck.weights;
   let backend: Backend;
   try {
-    backend = await selectBackend(opts.backend ?? 'auto', { ops: graph.requiredOps, dtype: askedDType ?? 'f32' }, { threads: opts.threads });
+    backend = await selectBackend(opts.backend ?? 'auto', { ops: graph.requiredOps, dtype: askedDType ?? 'f32' }, { threads: opts.threads, wasmModules: opts.wasmModules });
   } catch (e) {
     weightsRead.catch(() => undefined);
     throw e;

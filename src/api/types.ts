@@ -73,6 +73,20 @@ export interface LoadOptions {
    * starts at 0.5 s and doubles. Default 4. 404 and 403 are never retried.
    */
   retries?: number;
+  /**
+   * Precompiled kernel modules for the wasm backend, for runtimes that refuse to compile
+   * WebAssembly from bytes at run time (Cloudflare Workers, Vercel Edge): there the platform
+   * compiles the `.wasm` files at deploy time and the module imports them as `WebAssembly.Module`s.
+   * Pass the single-thread build (`mamba-edge/wasm/kernels-as-st.wasm`, `mamba-edge/wasm/kernels-c-st.wasm`)
+   * where there is no SharedArrayBuffer, or the threaded build (`kernels-as.wasm`, `kernels-c.wasm`) with
+   * threads. With this option the wasm backend never calls `WebAssembly.compile`; it only instantiates.
+   * @example
+   * // Cloudflare Workers (wrangler bundles *.wasm imports as compiled modules)
+   * import as from 'mamba-edge/wasm/kernels-as-st.wasm';
+   * import c from 'mamba-edge/wasm/kernels-c-st.wasm';
+   * const model = await loadModel(files, { backend: 'wasm', wasmModules: { as, c } });
+   */
+  wasmModules?: { as: WebAssembly.Module; c: WebAssembly.Module };
 }
 
 /**
@@ -98,8 +112,8 @@ export interface LoadOptions {
  */
 export type ModelSource = string | Record<string, Uint8Array | ArrayBuffer> | Map<string, Uint8Array | ArrayBuffer> | Uint8Array | ArrayBuffer;
 
-/** 'rnn' | 'lstm' | 'gru' | 's4d': the lineage (docs/lineage.md). */
-export type Architecture = 'mamba' | 'mamba2' | 'rnn' | 'lstm' | 'gru' | 's4d';
+/** 'rnn' | 'lstm' | 'gru' | 's4d': the lineage (docs/lineage.md); 'mamba3': Mamba-3 SISO / MIMO (docs/mamba3.md). */
+export type Architecture = 'mamba' | 'mamba2' | 'rnn' | 'lstm' | 'gru' | 's4d' | 'mamba3';
 
 export interface ModelConfig {
   architecture: Architecture;
@@ -111,11 +125,11 @@ export interface ModelConfig {
   convKernel: number;
   /** d_inner = expand × hidden_size. */
   intermediateSize: number;
-  /** Mamba-2 only. */
+  /** Mamba-2 and Mamba-3 only. */
   numHeads?: number;
-  /** Mamba-2 only. */
+  /** Mamba-2 and Mamba-3 only. */
   headDim?: number;
-  /** Mamba-2 only. */
+  /** Mamba-2 and Mamba-3 only. */
   nGroups?: number;
   eosTokenId?: number;
   /** The parsed config.json as written. */
@@ -157,6 +171,12 @@ export interface Tokenizer {
   /** Size of the id space the tokenizer can produce. */
   readonly vocabSize: number;
   readonly kind: 'byte' | 'tokenizer.json';
+  /** tokenizer_config.json `chat_template` (Jinja), when the model has one; the HTTP handler renders chat prompts with it. */
+  readonly chatTemplate?: string;
+  /** Text of the end-of-sequence token (e.g. "<|endoftext|>"), when the tokenizer files name one. */
+  readonly eosToken?: string;
+  /** Text of the beginning-of-sequence token, when tokenizer_config.json names one. */
+  readonly bosToken?: string;
 }
 
 export interface ForwardOptions {
@@ -278,4 +298,50 @@ export interface Model {
    */
   evaluate(text: string, opts?: EvaluateOptions): Promise<EvaluationResult>;
   dispose(): Promise<void>;
+}
+
+// ---- HTTP handler (src/server) ------------------------------------------------
+
+/** One message of an OpenAI-style chat request. */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool' | 'developer';
+  content: string;
+}
+
+/**
+ * Options of `createHandler(model, options)`.
+ * @example
+ * const handler = createHandler(model, { modelId: 'mamba-130m', cors: true });
+ * export default { fetch: handler };                      // Cloudflare Workers, Deno.serve, Bun.serve
+ */
+export interface HandlerOptions {
+  /** The model's id in responses and in `GET /v1/models`. Default: `mamba-edge-<architecture>`. */
+  modelId?: string;
+  /** Prefix of every route, e.g. '/api' serves '/api/v1/completions'. Default ''. */
+  basePath?: string;
+  /** `max_tokens` when a request leaves it out. Default 256. */
+  defaultMaxTokens?: number;
+  /** Largest `max_tokens` a request may ask for (400 above it). Default 4096. */
+  maxTokensLimit?: number;
+  /**
+   * Bytes a request body may spend on everything but a saved state (prompt, messages, JSON).
+   * Default 1 MiB. The body limit is this plus the base64 size of one saved state of this
+   * model (see `Handler.maxBodyBytes`); a larger body is answered 413.
+   */
+  promptAllowanceBytes?: number;
+  /** A Jinja chat template to use instead of the model's tokenizer_config.json `chat_template`. */
+  chatTemplate?: string;
+  /** Answer CORS preflights and add `Access-Control-Allow-Origin: *`. Default false. */
+  cors?: boolean;
+}
+
+/**
+ * A web-standard request handler: `(request: Request) => Promise<Response>`, serving the
+ * OpenAI-compatible routes (docs/http.md). Runs wherever the fetch API does (edge functions,
+ * Deno, Bun, Node ≥ 20 behind an adapter, service workers).
+ */
+export interface Handler {
+  (request: Request): Promise<Response>;
+  /** Largest request body accepted, in bytes (413 above it): one state in base64 + the prompt allowance. */
+  readonly maxBodyBytes: number;
 }

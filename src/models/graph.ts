@@ -13,6 +13,8 @@ export interface TensorSpec {
   shape: number[];
   /** Large matrices are stored in the load dtype; vectors and small tensors stay f32. */
   matrix: boolean;
+  /** How the config implies this shape, appended to a shape-mismatch error (e.g. in_proj's row breakdown). */
+  why?: string;
 }
 
 /** Reads one checkpoint tensor, decoded to f32, already shape-checked against its TensorSpec. */
