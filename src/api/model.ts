@@ -35,6 +35,8 @@ export interface ModelParts {
   parameters: number;
   weightBytes: number;
   maxMemoryBytes?: number;
+  /** GGUF files: tensor count per ggml type, as stored. */
+  fileTensorTypes?: Record<string, number>;
 }
 
 export class ModelImpl implements Model {
@@ -65,6 +67,7 @@ export class ModelImpl implements Model {
       weightBytes: parts.weightBytes,
       fingerprint,
       warnings: parts.warnings,
+      ...(parts.fileTensorTypes ? { fileTensorTypes: parts.fileTensorTypes } : {}),
     };
   }
 

@@ -40,6 +40,8 @@ export const OP_NAMES = [
   'ltiScan',
   'ltiScanStep',
   'glu',
+  'mamba3Scan',
+  'mamba3Step',
 ] as const;
 export type OpName = (typeof OP_NAMES)[number];
 
@@ -162,6 +164,70 @@ export interface LtiScanArgs {
   gelu: boolean;
 }
 
+/**
+ * Mamba-3's SSM (state-spaces/mamba `mamba_ssm/modules/mamba3.py`; Lahoti et al. 2026), SISO and
+ * MIMO, from the in_proj parts to the gated per-head output. For every token t and head h
+ * (group g = ⌊h·G/H⌋, rank r < R; SISO is R = 1 with the mimo vectors all ones):
+ *   Δ = softplus(dd_dt + dt_bias);  A = min(−softplus(dd_A), −A_floor);  α = exp(A·Δ);  λ = σ(trap)
+ *   θ ← (θ + π·tanh(angles)·Δ) mod 2π                       (S cumulative rotary angles per head)
+ *   q_r = rot_θ(C_{r,g} + C_bias[h,r]);  k_r = rot_θ(B_{r,g} + B_bias[h,r]);  v_r = x ⊙ mimo_x[h,r]
+ *   h ← α·h + (1−λ)·Δ·α · Σ_r k̃_r ⊗ ṽ_r + λ·Δ · Σ_r k_r ⊗ v_r      (trapezoidal; k̃, ṽ: previous token's)
+ *   y_r = h·q_r + D·v_r;  y_r ← rmsnorm_head(y_r)·norm_weight if the output-norm variant
+ *   y_r ← y_r · silu(z ⊙ mimo_z[h,r]);   y = Σ_r mimo_o[h,r] ⊙ y_r
+ * rot_θ rotates the first S pairs of the N state dims: pairs (2i, 2i+1) for SISO ('adjacent'),
+ * (i, i + N/2) for MIMO ('halves'), as the module's kernels do (rotate_pairwise = not is_mimo).
+ * The prefill form may use the chunked (quadratic-within-chunk) form of the same recurrence.
+ */
+export interface Mamba3ScanArgs {
+  /** x: [B, T, H·P]. */
+  x: Tensor;
+  /** z: [B, T, H·P], the output gate. */
+  z: Tensor;
+  /** B after its RMSNorm, before bias: [B, T, R·G·N] ("(r g n)" order, as mamba3.py splits it). */
+  B: Tensor;
+  /** C after its RMSNorm, before bias: [B, T, R·G·N]. */
+  C: Tensor;
+  /** dd_dt: [B, T, H]. */
+  ddDt: Tensor;
+  /** dd_A: [B, T, H]. */
+  ddA: Tensor;
+  /** trap before the sigmoid: [B, T, H]. */
+  trap: Tensor;
+  /** Angle projections: [B, T, S] (shared by the heads; each head scales them by its own Δ). */
+  angles: Tensor;
+  /** [H]. */
+  dtBias: Tensor;
+  /** A is clamped to at most −aFloor. */
+  aFloor: number;
+  /** [H, R, N]. */
+  BBias: Tensor;
+  /** [H, R, N]. */
+  CBias: Tensor;
+  /** [H]. */
+  D: Tensor;
+  /** MIMO up/down projections [H, R, P] each; null for SISO (R = 1, all ones). */
+  mimo: { x: Tensor; z: Tensor; o: Tensor } | null;
+  /** Output-norm variant (RMSNormGated, norm before gate, groups of P): weight [H·P]; null for plain silu(z) gating. */
+  normWeight: Tensor | null;
+  normEps: number;
+  numHeads: number;
+  headDim: number;
+  nGroups: number;
+  stateSize: number;
+  rank: number;
+  pairing: 'adjacent' | 'halves';
+  /** Block length of the chunked form; ignored by the step form and by sequential kernels. */
+  chunkSize: number;
+  /** θ: [B, H, S], read and written in place. */
+  angleState: Tensor;
+  /** h: [B, H, P, N], read and written in place. */
+  ssmState: Tensor;
+  /** The previous token's rotated, biased B (k̃): [B, R, H, N], read and written in place. */
+  kState: Tensor;
+  /** The previous token's x (ṽ before mimo_x): [B, H, P], read and written in place. */
+  vState: Tensor;
+}
+
 export interface Backend {
   readonly name: BackendName;
   readonly info: BackendInfo;
@@ -177,6 +243,13 @@ export interface Backend {
   bytesFor(shape: readonly number[], dtype: WeightDType): number;
   /** Upload weights, converting f32 values to the storage dtype. */
   upload(data: Float32Array, shape: readonly number[], dtype?: WeightDType): Tensor;
+  /**
+   * Upload weights already encoded in this backend's storage layout for `dtype` (e.g. GGUF's
+   * q8_0 blocks on wasm), byte for byte, with no conversion. Optional: a backend offers it
+   * only for layouts it stores natively, and returns null when it would store this
+   * shape differently (then the caller falls back to `upload`).
+   */
+  uploadEncoded?(bytes: Uint8Array, shape: readonly number[], dtype: WeightDType): Tensor | null;
   /** A zero-filled f32 tensor (state, scratch). */
   zeros(shape: readonly number[]): Tensor;
   /** Overwrite an f32 tensor's contents (restoring state). */
@@ -217,6 +290,10 @@ export interface Backend {
   ltiScanStep(args: LtiScanArgs): Tensor;
   /** y = a ⊙ σ(gate), same shape (torch nn.GLU on the halves; the gated SSM's output gate). */
   glu(a: Tensor, gate: Tensor): Tensor;
+  /** Mamba-3 SSM over T tokens → y [B, T, H·P] (see Mamba3ScanArgs). */
+  mamba3Scan(args: Mamba3ScanArgs): Tensor;
+  /** The same for T = 1. */
+  mamba3Step(args: Mamba3ScanArgs): Tensor;
 }
 
 export function numel(shape: readonly number[]): number {

@@ -8,9 +8,12 @@ import { fail } from '../errors.js';
 import type { Backend, OpName, WeightDType } from './backend.js';
 import { ReferenceBackend } from './reference/index.js';
 import { createWasmBackend } from './wasm/factory.js';
+import type { KernelModules } from './wasm/kernels.js';
 
 export interface BackendOptions {
   threads?: number;
+  /** Precompiled wasm kernels (LoadOptions.wasmModules). */
+  wasmModules?: KernelModules;
 }
 
 /** A backend the build knows about: `create` returns it, or a reason it cannot run here. */

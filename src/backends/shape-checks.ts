@@ -4,7 +4,7 @@
  */
 import { fail } from '../errors.js';
 import {
-  gatesOf, numel, type Conv1dArgs, type LtiScanArgs, type RecurrentScanArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor,
+  gatesOf, numel, type Conv1dArgs, type Mamba3ScanArgs, type LtiScanArgs, type RecurrentScanArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor,
 } from './backend.js';
 
 function expectShape(op: string, operand: string, t: Tensor, expected: readonly number[]): void {
@@ -122,4 +122,51 @@ export function checkLtiScan(a: LtiScanArgs): { batch: number; seq: number; chan
   expectShape(op, 'D', a.D, [channels]);
   expectShape(op, 'state', a.state, [batch, channels, 2, modes]);
   return { batch, seq, channels, modes };
+}
+
+export interface Mamba3Dims {
+  batch: number; seq: number; numHeads: number; headDim: number; stateSize: number; nGroups: number; rank: number; angles: number;
+}
+
+export function checkMamba3Scan(a: Mamba3ScanArgs): Mamba3Dims {
+  const op = 'mamba3Scan';
+  const { numHeads: H, headDim: P, stateSize: N, nGroups: G, rank: R } = a;
+  for (const [k, v] of Object.entries({ numHeads: H, headDim: P, stateSize: N, nGroups: G, rank: R })) {
+    if (!Number.isInteger(v) || v < 1) throw fail('E_ARGUMENT', `${op}: ${k} must be a positive integer, got ${v}`, { field: k });
+  }
+  if (H % G !== 0) throw fail('E_SHAPE', `${op}: ${G} groups do not divide ${H} heads`, { field: 'nGroups' });
+  if (a.pairing !== 'adjacent' && a.pairing !== 'halves') throw fail('E_ARGUMENT', `${op}: unknown pairing ${JSON.stringify(a.pairing)}`, { field: 'pairing' });
+  if (a.x.shape.length !== 3) throw fail('E_SHAPE', `${op}: x must be [B, T, H·P], got [${a.x.shape}]`, { field: 'x' });
+  const [batch, seq] = a.x.shape;
+  if (a.angles.shape.length !== 3) throw fail('E_SHAPE', `${op}: angles must be [B, T, S], got [${a.angles.shape}]`, { field: 'angles' });
+  const S = a.angles.shape[2];
+  const maxAngles = a.pairing === 'adjacent' ? Math.floor(N / 2) : N % 2 === 0 ? N / 2 : 0;
+  if (S > maxAngles) {
+    throw fail('E_SHAPE', `${op}: ${S} rotary angles do not fit ${N} state dims with ${a.pairing} pairing`, { field: 'angles' });
+  }
+  expectShape(op, 'x', a.x, [batch, seq, H * P]);
+  expectShape(op, 'z', a.z, [batch, seq, H * P]);
+  expectShape(op, 'B', a.B, [batch, seq, R * G * N]);
+  expectShape(op, 'C', a.C, [batch, seq, R * G * N]);
+  expectShape(op, 'ddDt', a.ddDt, [batch, seq, H]);
+  expectShape(op, 'ddA', a.ddA, [batch, seq, H]);
+  expectShape(op, 'trap', a.trap, [batch, seq, H]);
+  expectShape(op, 'angles', a.angles, [batch, seq, S]);
+  expectShape(op, 'dtBias', a.dtBias, [H]);
+  expectShape(op, 'BBias', a.BBias, [H, R, N]);
+  expectShape(op, 'CBias', a.CBias, [H, R, N]);
+  expectShape(op, 'D', a.D, [H]);
+  if (a.mimo) {
+    expectShape(op, 'mimo.x', a.mimo.x, [H, R, P]);
+    expectShape(op, 'mimo.z', a.mimo.z, [H, R, P]);
+    expectShape(op, 'mimo.o', a.mimo.o, [H, R, P]);
+  } else if (R !== 1) {
+    throw fail('E_ARGUMENT', `${op}: rank ${R} needs the mimo projections`, { field: 'mimo' });
+  }
+  if (a.normWeight) expectShape(op, 'normWeight', a.normWeight, [H * P]);
+  expectShape(op, 'angleState', a.angleState, [batch, H, S]);
+  expectShape(op, 'ssmState', a.ssmState, [batch, H, P, N]);
+  expectShape(op, 'kState', a.kState, [batch, R, H, N]);
+  expectShape(op, 'vState', a.vState, [batch, H, P]);
+  return { batch, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G, rank: R, angles: S };
 }

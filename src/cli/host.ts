@@ -9,6 +9,7 @@ import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from '
 import { INLINE_MAX_WEIGHT_BYTES } from './protocol.js';
 import type { Job, JobResult, SerializedError, WorkerEvent, GenerateResult, InfoResult, BenchResult, EvalResult } from './protocol.js';
 import { ProgressBars } from './progress.js';
+import { isRemoteSource } from '../formats/remote/url.js';
 import { humanBytes, humanCount, humanSeconds, rate, table } from './format.js';
 
 export const EXIT_OK = 0;
@@ -72,6 +73,7 @@ export function runsInline(job: Job, env: NodeJS.ProcessEnv = process.env): bool
   if (force === '1') return false;
   if (force === '0') return true;
   if (job.load.model === undefined) return true; // the embedded default model is small
+  if (isRemoteSource(job.load.model)) return false; // its size is unknown until downloaded
   return modelDirBytes(job.load.model) <= INLINE_MAX_WEIGHT_BYTES;
 }
 
@@ -126,7 +128,7 @@ export function execute(job: Job, io: HostIO, out: OutputOptions = {}): Promise<
     const handle = (e: WorkerEvent) => {
       if (settled) return;
       switch (e.t) {
-        case 'load': bars.load(e.file, e.loaded, e.total); break;
+        case 'load': bars.load(e.file, e.loaded, e.total, e.from); break;
         case 'loaded': bars.stop(); break;
         case 'prefill': bars.prefill(e.done, e.total); break;
         case 'eval': bars.evaluate(e.done, e.total); break;
@@ -273,6 +275,7 @@ export function formatInfo(r: InfoResult): string {
     ['architecture', r.architecture],
     ['parameters', `${humanCount(r.parameters)} (${r.parameters})`],
     ['dtype', r.dtype],
+    ...(r.fileTensorTypes ? [['file tensors', Object.entries(r.fileTensorTypes).map(([t, n]) => `${n} ${t}`).join(', ')] as [string, string]] : []),
     ['backend', `${r.backend} (${r.threads} thread${r.threads === 1 ? '' : 's'}${r.device ? `, ${r.device}` : ''})`],
   ];
   if (r.fallbackReason) rows.push(['fallback', `auto passed over: ${r.fallbackReason}`]);

@@ -13,10 +13,31 @@ export interface TensorSpec {
   shape: number[];
   /** Large matrices are stored in the load dtype; vectors and small tensors stay f32. */
   matrix: boolean;
+  /** How the config implies this shape, appended to a shape-mismatch error (e.g. in_proj's row breakdown). */
+  why?: string;
 }
 
 /** Reads one checkpoint tensor, decoded to f32, already shape-checked against its TensorSpec. */
-export type TensorGetter = (name: string) => Float32Array;
+export type TensorGetter = ((name: string) => Float32Array) & {
+  /**
+   * −exp(t) of tensor `name` when the checkpoint stores that product itself: llama.cpp's GGUF
+   * converter writes A = −exp(A_log) as `ssm_a`, so A is used as stored rather than recomputed
+   * through a logarithm (which would not round-trip exactly in f32).
+   */
+  negExpOf?: (name: string) => Float32Array | undefined;
+};
+
+/** A = −exp(A_log), or the stored A where the checkpoint has it (see `TensorGetter.negExpOf`). */
+export function negExp(get: TensorGetter, name: string): Float32Array {
+  return get.negExpOf?.(name) ?? get(name).map((v) => -Math.exp(v));
+}
+
+/** The getter of a sub-module: names get `prefix` prepended, hooks included. */
+export function prefixedGetter(get: TensorGetter, prefix: string): TensorGetter {
+  const sub: TensorGetter = (n) => get(prefix + n);
+  if (get.negExpOf) sub.negExpOf = (n) => get.negExpOf!(prefix + n);
+  return sub;
+}
 
 export interface GraphCall<C, W> {
   backend: Backend;

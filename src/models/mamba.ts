@@ -12,6 +12,7 @@
 import { fail } from '../errors.js';
 import type { Tensor } from '../backends/backend.js';
 import type { MixerSpec, StackConfig, TensorSpec } from './architecture.js';
+import { negExp } from './graph.js';
 
 export interface MambaConfig extends StackConfig {
   architecture: 'mamba';
@@ -101,7 +102,7 @@ export const mamba: MixerSpec<MambaConfig, MambaLayer> = {
       xProjC: b.upload(rowBlock(xProj, I, R + N, N), [N, I], dtype),
       dtProjWeight: b.upload(get('dt_proj.weight'), [I, R], dtype),
       dtProjBias: b.upload(get('dt_proj.bias'), [I]),
-      A: b.upload(get('A_log').map((v) => -Math.exp(v)), [I, N]), // A = −exp(A_log)
+      A: b.upload(negExp(get, 'A_log'), [I, N]), // A = −exp(A_log)
       D: b.upload(get('D'), [I]),
       outProj: b.upload(get('out_proj.weight'), [D, I], dtype),
       outProjBias: c.useBias ? b.upload(get('out_proj.bias'), [D]) : null,

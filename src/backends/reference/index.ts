@@ -12,10 +12,12 @@ import { f16ToF32, f32ToF16, bf16ToF32, f32ToBf16 } from '../../formats/half.js'
 import {
   OP_NAMES, numel,
   type Backend, type Conv1dArgs, type LtiScanArgs, type OpName, type RecurrentScanArgs, type SelectiveScanArgs, type SsdScanArgs,
-  type Tensor, type WeightDType,
+  type Tensor, type WeightDType, type Mamba3ScanArgs,
 } from '../backend.js';
+import { mamba3Chunked, mamba3Recurrent, type Mamba3Arrays } from './mamba3.js';
 import {
   checkConv1d, checkSelectiveScan, checkSsdScan, checkMatmul, checkSameShape, checkRowWeight, checkLtiScan, checkRecurrentScan,
+  checkMamba3Scan,
 } from '../shape-checks.js';
 
 class RefTensor implements Tensor {
@@ -518,4 +520,29 @@ export class ReferenceBackend implements Backend {
     for (let i = 0; i < out.length; i++) out[i] = as[i] * sigmoid(gs[i]);
     return new RefTensor(a.shape, 'f32', out);
   }
+
+  /** Mamba-3 prefill: the chunked form of mamba3_siso_fwd_ref / mamba3_MIMO_chunk_ref (./mamba3.ts). */
+  mamba3Scan(args: Mamba3ScanArgs): Tensor {
+    const d = checkMamba3Scan(args);
+    const y = mamba3Chunked(args, d, mamba3Arrays(args));
+    return new RefTensor([d.batch, d.seq, d.numHeads * d.headDim], 'f32', y);
+  }
+
+  /** Mamba-3 decode: the step form of mamba3_siso_step_ref / mamba3_MIMO_step_ref (./mamba3.ts). */
+  mamba3Step(args: Mamba3ScanArgs): Tensor {
+    const d = checkMamba3Scan(args);
+    if (d.seq !== 1) throw fail('E_SHAPE', `mamba3Step takes one token, got T=${d.seq}`);
+    const y = mamba3Recurrent(args, d, mamba3Arrays(args));
+    return new RefTensor([d.batch, 1, d.numHeads * d.headDim], 'f32', y);
+  }
+}
+
+function mamba3Arrays(a: Mamba3ScanArgs): Mamba3Arrays {
+  return {
+    x: f32(a.x), z: f32(a.z), B: f32(a.B), C: f32(a.C), ddDt: f32(a.ddDt), ddA: f32(a.ddA), trap: f32(a.trap), angles: f32(a.angles),
+    dtBias: f32(a.dtBias), BBias: f32(a.BBias), CBias: f32(a.CBias), D: f32(a.D),
+    mimo: a.mimo ? { x: f32(a.mimo.x), z: f32(a.mimo.z), o: f32(a.mimo.o) } : null,
+    normWeight: a.normWeight ? f32(a.normWeight) : null,
+    angleState: f32(a.angleState), ssmState: f32(a.ssmState), kState: f32(a.kState), vState: f32(a.vState),
+  };
 }

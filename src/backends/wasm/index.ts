@@ -8,12 +8,13 @@ import { fail } from '../../errors.js';
 import {
   OP_NAMES, numel,
   type Backend, type Conv1dArgs, type LtiScanArgs, type OpName, type RecurrentCell, type RecurrentScanArgs, type SelectiveScanArgs,
-  type SsdScanArgs, type Tensor, type WeightDType,
+  type SsdScanArgs, type Tensor, type WeightDType, type Mamba3ScanArgs,
 } from '../backend.js';
 import {
   checkConv1d, checkLtiScan, checkMatmul, checkRecurrentScan, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan,
+  checkMamba3Scan,
 } from '../shape-checks.js';
-import { Arena, ARENA_BASE, MAX_MEMORY_BYTES, PAGE, type Block } from './arena.js';
+import { Arena, ARENA_BASE, MAX_MEMORY_BYTES, PAGE, SCRATCH_SIZE, type Block } from './arena.js';
 import type { Executor } from './executor.js';
 import { SCRATCH } from './executor.js';
 
@@ -103,6 +104,16 @@ export class WasmBackend implements Backend {
     else if (dtype === 'q8_0') this.exec.run('quantize_q8_0', [staged.ptr, t.ptr, n / Q8_BLOCK], n / Q8_BLOCK, n);
     else throw fail('E_DTYPE', `the wasm backend does not store ${dtype} weights`);
     this.free(staged);
+    return t;
+  }
+
+  /** GGUF q8_0 blocks are exactly this backend's q8_0 layout (wasm/ABI.md): copied as they are. */
+  uploadEncoded(bytes: Uint8Array, shape: readonly number[], dtype: WeightDType): Tensor | null {
+    if (dtype !== 'q8_0' || this.storage(shape, dtype) !== 'q8_0') return null;
+    const size = this.bytesFor(shape, dtype);
+    if (bytes.byteLength !== size) throw fail('E_SHAPE', `uploadEncoded: ${bytes.byteLength} bytes for a [${shape}] q8_0 tensor, expected ${size}`);
+    const t = this.allocTensor(shape, dtype);
+    new Uint8Array(this.memory.buffer, t.ptr, size).set(bytes);
     return t;
   }
 
@@ -319,6 +330,37 @@ export class WasmBackend implements Backend {
     const n = numel(a.shape);
     this.exec.run('glu', [this.ptr(a), this.ptr(gate), out.ptr], n, 4 * n);
     return out;
+  }
+
+  /**
+   * Mamba-3: `mamba3Scan` (wasm/as/mamba3.ts) runs the recurrence token by token for any T, split over
+   * heads b·H + h. Its 21 tensor pointers go in a small i32 table in the arena (the pool passes at
+   * most 32 arguments per call).
+   */
+  mamba3Scan(a: Mamba3ScanArgs): Tensor {
+    const d = checkMamba3Scan(a);
+    const { batch, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G, rank: R, angles: S } = d;
+    const scratchBytes = (2 * R * N + 3 * R * P + 2 * S) * 4 + 16 + 32 * R; // wasm/as/mamba3.ts's layout
+    if (scratchBytes > SCRATCH_SIZE) {
+      throw fail('E_SHAPE', `mamba3Scan: mimo_rank ${R} with state_size ${N} and head_dim ${P} needs ${scratchBytes} bytes of per-thread scratch, more than ${SCRATCH_SIZE}`);
+    }
+    const out = this.allocTensor([batch, seq, H * P]);
+    const pointers = [
+      a.x, a.z, a.B, a.C, a.ddDt, a.ddA, a.trap, a.angles, a.dtBias, a.BBias, a.CBias, a.D,
+      a.mimo?.x, a.mimo?.z, a.mimo?.o, a.normWeight, a.angleState, a.ssmState, a.kState, a.vState, out,
+    ].map((t) => this.ptr(t && this.f32(t)));
+    const table = this.arena.alloc(pointers.length * 4, 'mamba3 pointer table');
+    new Int32Array(this.memory.buffer, table.ptr, pointers.length).set(pointers);
+    this.exec.run('mamba3Scan', [
+      table.ptr, batch, seq, H, P, N, G, R, S, a.pairing === 'halves' ? 1 : 0, a.aFloor, a.normEps, SCRATCH,
+    ], batch * H, 4 * batch * seq * H * P * N * R);
+    this.arena.release(table);
+    return out;
+  }
+
+  mamba3Step(a: Mamba3ScanArgs): Tensor {
+    if (a.x.shape[1] !== 1) throw fail('E_SHAPE', `mamba3Step takes one token, got T=${a.x.shape[1]}`);
+    return this.mamba3Scan(a);
   }
 }
 
