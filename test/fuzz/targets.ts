@@ -12,6 +12,8 @@ import { loadModel } from '../../src/node.js';
 import type { Model } from '../../src/api/types.js';
 import { crc32 } from '../../src/api/state-blob.js';
 import { parsePythonJson } from '../../src/formats/pyjson.js';
+import { parseSafetensors, toFloat32 } from '../../src/formats/safetensors.js';
+import { arr, bool, f32, hfMambaToGgufParts, i32, str, u32, writeGguf, type GgufDType, type GgufTensor, type GgufValue, type HfMambaConfig } from '../../tools/gguf-writer.js';
 import { randomModelFiles } from '../../tools/random-model.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -217,6 +219,106 @@ export function indexTarget(): FuzzTarget<FileCase> {
         else if (c.shardEdits.length) files[SHARD_NAMES[c.seed % 2]] = applyByteEdits(files[SHARD_NAMES[c.seed % 2]], c.shardEdits);
         return { files };
       });
+    },
+    run: (c) => loadAndStep(c.files),
+    size: filesSize,
+  };
+}
+
+// ---- GGUF (llama.cpp) ----------------------------------------------------------------
+
+type KvValue = GgufValue;
+interface GgufCase {
+  seed: number;
+  kvEdits: { index: number; value: KvValue | 'delete' | 'duplicate' }[];
+  tensorEdits: { index: number; kind: 'drop' | 'duplicate' | 'dims' | 'type' | 'offset'; dim: number; value: number | bigint }[];
+  tensorCount: bigint | null;
+  kvCount: bigint | null;
+  version: number | null;
+  bytes: ByteEdit[];
+}
+
+const GGUF_HOSTILE_DIMS = [0, 1, 3, 31, 32, 33, 2 ** 31, 2 ** 32, 2 ** 53, 2n ** 63n, 2n ** 64n - 1n];
+const GGUF_HOSTILE_TYPES = [0, 1, 2, 8, 30, 3, 10, 24, 27, 28, 39, 40, 1000, 2 ** 31];
+const GGUF_HOSTILE_OFFSETS = [0, 1, 31, 33, 64, 2 ** 40, 2n ** 63n, 2n ** 64n - 1n];
+
+function buildGguf(parts: { kv: [string, GgufValue][]; tensors: GgufTensor[] }, c: GgufCase): Uint8Array {
+  const kv = parts.kv.map(([k, v]) => [k, v] as [string, GgufValue]);
+  for (const e of c.kvEdits) {
+    const i = e.index % kv.length;
+    if (e.value === 'delete') kv.splice(i, 1);
+    else if (e.value === 'duplicate') kv.push([kv[i][0], kv[i][1]]);
+    else if (kv[i][0] !== 'general.alignment') kv[i] = [kv[i][0], e.value]; // the writer itself needs a sane alignment
+  }
+  const tensors = [...parts.tensors];
+  const dims = new Map<number, { dim: number; value: number | bigint }>();
+  const types = new Map<number, number>();
+  const offsets = new Map<number, number | bigint>();
+  for (const e of c.tensorEdits) {
+    const i = e.index % tensors.length;
+    if (e.kind === 'drop') tensors.splice(i, 1);
+    else if (e.kind === 'duplicate') tensors.push(tensors[i]);
+    else if (e.kind === 'dims') dims.set(i, { dim: e.dim, value: e.value });
+    else if (e.kind === 'type') types.set(i, Number(e.value));
+    else offsets.set(i, e.value);
+  }
+  const bytes = writeGguf(kv, tensors, {
+    ...(c.tensorCount !== null ? { tensorCount: c.tensorCount } : {}),
+    ...(c.kvCount !== null ? { kvCount: c.kvCount } : {}),
+    ...(c.version !== null ? { version: c.version } : {}),
+    dims: (i, d) => { const e = dims.get(i); if (!e) return d; const out: (number | bigint)[] = [...d]; out[e.dim % (d.length + 1)] = e.value; return out; },
+    typeId: (i, id) => types.get(i) ?? id,
+    offset: (i, o) => offsets.get(i) ?? o,
+  });
+  return applyByteEdits(bytes, c.bytes);
+}
+
+export function ggufTarget(): FuzzTarget<FileCase> {
+  let seeds: { kv: [string, GgufValue][]; tensors: GgufTensor[] }[] = [];
+  return {
+    name: 'gguf',
+    async setup() {
+      const models = seedModels().slice(0, 3); // the Mamba-1 and Mamba-2 seeds: GGUF holds these architectures
+      seeds = [];
+      for (const [i, m] of models.entries()) {
+        const config = parsePythonJson(new TextDecoder().decode(m['config.json']), 'config.json') as HfMambaConfig;
+        const st = parseSafetensors(m['model.safetensors'], 'model.safetensors');
+        const get = (n: string) => { const t = st.tensors.get(n); return t && { shape: t.shape, data: toFloat32(t).slice() }; };
+        for (const dtype of (['f32', 'f16', 'q8_0', 'q4_0', 'bf16'] as GgufDType[]).filter((_, j) => j % models.length === i || j === 0)) {
+          seeds.push(hfMambaToGgufParts(config, get, dtype));
+        }
+      }
+    },
+    arbitrary() {
+      const u64 = (value: bigint): GgufValue => ({ type: 'u64', value });
+      const kvValue: fc.Arbitrary<KvValue> = fc.oneof(
+        fc.constantFrom(0, 1, 2, 3, 7, 31, 32, 33, 64, 255, 300, 65535, 2 ** 24, 2 ** 31, 2 ** 32 - 1).map(u32),
+        fc.constantFrom(-1, -(2 ** 31), 0, 1).map(i32),
+        fc.constantFrom(NaN, Infinity, -1, 0, 1e-5, 1e30).map(f32),
+        fc.constantFrom('', 'mamba', 'mamba2', 'llama', 'gpt-2', 'x'.repeat(1000)).map(str),
+        fc.boolean().map(bool),
+        fc.constantFrom(0n, 2n ** 32n, 2n ** 63n, 2n ** 64n - 1n).map(u64),
+        fc.constantFrom([], [0], [1, 2, 3], new Array(1000).fill(7)).map((v) => arr('u32', v)),
+        fc.constantFrom([], ['a'], ['', ''], new Array(300).fill('Ġ')).map((v) => arr('string', v)),
+      );
+      const hostileCount = fc.oneof(
+        { weight: 9, arbitrary: fc.constant(null) },
+        { weight: 1, arbitrary: fc.constantFrom(0n, 1n, 1000n, 2n ** 32n, 2n ** 63n, 2n ** 64n - 1n) },
+      );
+      return fc.record({
+        seed: fc.nat(seeds.length - 1),
+        kvEdits: fc.array(fc.record({ index: fc.nat(), value: fc.oneof(kvValue, fc.constantFrom('delete' as const, 'duplicate' as const)) }), { maxLength: 3 }),
+        tensorEdits: fc.array(fc.record({
+          index: fc.nat(),
+          kind: fc.constantFrom('drop' as const, 'duplicate' as const, 'dims' as const, 'type' as const, 'offset' as const),
+          dim: fc.nat(3),
+          value: fc.oneof(fc.constantFrom(...GGUF_HOSTILE_DIMS), fc.constantFrom(...GGUF_HOSTILE_TYPES), fc.constantFrom(...GGUF_HOSTILE_OFFSETS)),
+        }), { maxLength: 3 }),
+        tensorCount: hostileCount,
+        kvCount: hostileCount,
+        version: fc.oneof({ weight: 19, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom(0, 1, 2, 4, 2 ** 31) }),
+        bytes: fc.oneof({ weight: 3, arbitrary: fc.constant([] as ByteEdit[]) }, { weight: 1, arbitrary: fc.array(byteEdit(), { maxLength: 3 }) }),
+      }).map((c) => ({ files: { 'model.gguf': buildGguf(seeds[c.seed], c) } }));
     },
     run: (c) => loadAndStep(c.files),
     size: filesSize,
@@ -454,6 +556,7 @@ export function stateTarget(): FuzzTarget<StateCase> {
 export const TARGETS: Record<string, () => FuzzTarget<any>> = {
   safetensors: safetensorsTarget,
   index: indexTarget,
+  gguf: ggufTarget,
   config: configTarget,
   tokenizer: tokenizerTarget,
   state: stateTarget,
