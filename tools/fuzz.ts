@@ -57,8 +57,10 @@ const stamp = (ti: number, i: number) => {
 function saveCounterexample(target: string, seed: number, path: string, input: unknown): string {
   const dir = join('fuzz-failures', `${target}-${seed}-${path.replace(/:/g, '_')}`);
   mkdirSync(dir, { recursive: true });
-  const files = (input as { files?: Record<string, Uint8Array>; blob?: Uint8Array });
-  for (const [f, bytes] of Object.entries(files.files ?? (files.blob ? { 'state.bin': files.blob } : {}))) writeFileSync(join(dir, f), bytes);
+  const c = input as { files?: Record<string, Uint8Array>; blob?: Uint8Array; body?: Uint8Array; method?: string; path?: string };
+  const files = c.files ?? (c.blob ? { 'state.bin': c.blob } : c.body ? { 'body.json': c.body } : {});
+  for (const [f, bytes] of Object.entries(files)) writeFileSync(join(dir, f), bytes);
+  if (c.method) writeFileSync(join(dir, 'request.txt'), `${c.method} ${c.path}\n`);
   return dir;
 }
 

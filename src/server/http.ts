@@ -2,6 +2,7 @@
  * The HTTP plumbing of the handler, on the web fetch API only (Request, Response,
  * ReadableStream, atob/btoa), so it runs unchanged in edge runtimes, Deno, Bun and Node.
  */
+import { excessiveNesting, MAX_JSON_DEPTH } from '../formats/pyjson.js';
 import { MambaEdgeError, type ErrorCode } from '../errors.js';
 
 /** An error answered with `status` and an OpenAI-style body `{ error: { message, type, param, code } }`. */
@@ -80,11 +81,16 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
 /** Parses a JSON object body; 400 with the parser's message otherwise. */
 export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
   let v: unknown;
+  let text: string;
   try {
-    v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    v = JSON.parse(text);
   } catch (e) {
     throw new HttpError(400, `request body is not valid JSON (UTF-8): ${(e as Error).message}`, 'invalid_json');
   }
+  // JSON.parse copes with any depth, but what reads the fields recurses (JSON.stringify in the
+  // messages of 400s): a 100,000-deep value was a stack overflow answered as a 500.
+  if (excessiveNesting(text) >= 0) throw new HttpError(400, `request body nests arrays/objects more than ${MAX_JSON_DEPTH} levels deep`, 'invalid_json');
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new HttpError(400, 'request body must be a JSON object', 'invalid_json');
   return v as Record<string, unknown>;
 }

@@ -28,8 +28,8 @@ export interface FuzzTarget<T = unknown> {
   setup(): Promise<void>;
   /** Inputs: structure-aware mutations of the seeds (call after setup). */
   arbitrary(): fc.Arbitrary<T>;
-  /** Load the input and run one forward step with it. Throws to refuse it. */
-  run(input: T): Promise<void>;
+  /** Load the input and run one forward step with it. Throws to refuse it; may return a label for the tally (e.g. an HTTP status). */
+  run(input: T): Promise<void | string>;
   /** Bytes of untrusted input in this case (for the memory allowance). */
   size(input: T): number;
   /** Frees what setup made. */
@@ -59,7 +59,7 @@ export class FuzzFailure extends Error {}
 export interface Tally {
   runs: number;
   /** Outcomes: 'ok' (loaded and ran) or the error code it was refused with. */
-  outcomes: Partial<Record<'ok' | ErrorCode, number>>;
+  outcomes: Record<string, number>;
   /** Slowest case, wall clock and CPU. */
   maxMs: number;
   maxCpuMs: number;
@@ -91,7 +91,7 @@ function resourceCounts(): Map<string, number> {
 const macrotask = () => new Promise<void>((r) => setImmediate(r));
 
 /** Runs one case and checks the property; throws FuzzFailure (or the stray error) when it does not hold. */
-export async function checkCase<T>(target: FuzzTarget<T>, input: T, bounds: Bounds = DEFAULT_BOUNDS, tally?: Tally): Promise<'ok' | ErrorCode> {
+export async function checkCase<T>(target: FuzzTarget<T>, input: T, bounds: Bounds = DEFAULT_BOUNDS, tally?: Tally): Promise<string> {
   listenForUnhandled();
   unhandled.length = 0;
   const resources = resourceCounts();
@@ -100,11 +100,11 @@ export async function checkCase<T>(target: FuzzTarget<T>, input: T, bounds: Boun
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
 
-  let outcome: 'ok' | ErrorCode;
+  let outcome: string;
   let message = '';
   try {
-    await target.run(input);
-    outcome = 'ok';
+    const label = await target.run(input);
+    outcome = typeof label === 'string' ? label : 'ok';
   } catch (e) {
     if (!(e instanceof MambaEdgeError)) {
       throw new FuzzFailure(`${target.name}: refused with an untyped error: ${e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e)}`);
@@ -139,7 +139,7 @@ export async function checkCase<T>(target: FuzzTarget<T>, input: T, bounds: Boun
   if (tally) {
     tally.runs++;
     tally.outcomes[outcome] = (tally.outcomes[outcome] ?? 0) + 1;
-    if (outcome !== 'ok') tally.examples[outcome] ??= message.slice(0, 300);
+    if (message) tally.examples[outcome as ErrorCode] ??= message.slice(0, 300);
     tally.maxMs = Math.max(tally.maxMs, ms);
     tally.maxCpuMs = Math.max(tally.maxCpuMs, cpuMs);
     tally.maxArrayBufferGrowth = Math.max(tally.maxArrayBufferGrowth, grew);

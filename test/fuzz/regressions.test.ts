@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadModel, MambaEdgeError } from '../../src/node.js';
+import { createHandler, loadModel, MambaEdgeError } from '../../src/node.js';
 import { parsePythonJson, MAX_JSON_DEPTH } from '../../src/formats/pyjson.js';
 import { createTokenizer, hasNestedQuantifier } from '../../src/tokenizer/index.js';
 import { crc32 } from '../../src/api/state-blob.js';
@@ -182,5 +182,17 @@ describe('tokenizer regexes: large files', () => {
   it('a 200,000-entry list in tokenizer.json is walked without overflowing the stack (found by the fuzzer in the regex check itself)', () => {
     const tok = JSON.stringify({ model: { type: 'BPE', vocab: { a: 0 }, merges: [] }, added_tokens: [], extra: new Array(200_000).fill(0) });
     expect(createTokenizer({ vocabSize: 300, tokenizerJson: tok }).encode('a')).toEqual([0]);
+  });
+});
+
+describe('HTTP handler', () => {
+  it('a request body nested 100,000 deep is a 400, not a 500 from a stack overflow (found by the handler target)', async () => {
+    const m = await loadModel(small(), { backend: 'reference' });
+    const handler = createHandler(m);
+    const body = `{"prompt":"hi","stop":${deep(100_000)}}`;
+    const res = await handler(new Request('http://localhost/v1/completions', { method: 'POST', body, headers: { 'content-type': 'application/json' } }));
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/more than 128 levels deep/);
+    await m.dispose();
   });
 });

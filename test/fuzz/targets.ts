@@ -8,7 +8,7 @@
  * an arbitrary built from mutate.ts, and a `run` that loads + steps; add it to TARGETS.
  */
 import fc from 'fast-check';
-import { loadModel } from '../../src/node.js';
+import { createHandler, loadModel } from '../../src/node.js';
 import type { Model } from '../../src/api/types.js';
 import { crc32 } from '../../src/api/state-blob.js';
 import { parsePythonJson } from '../../src/formats/pyjson.js';
@@ -325,6 +325,73 @@ export function ggufTarget(): FuzzTarget<FileCase> {
   };
 }
 
+// ---- the HTTP handler (createHandler) ---------------------------------------------------
+
+export interface RequestCase { method: string; path: string; body: Uint8Array; contentType: string }
+
+const HANDLER_FIELDS = ['prompt', 'messages', 'max_tokens', 'temperature', 'top_p', 'top_k', 'seed', 'stop', 'stream', 'state', 'return_state', 'role', 'content', 'model', 'n'];
+
+/**
+ * Request bodies: completions and chat requests (with and without a saved state, streamed or not)
+ * with hostile fields, JSON edits and byte edits. Property: a Response always comes back and its body
+ * ends; it is never an `internal_error` (an untyped exception inside), in the status or in an SSE event.
+ */
+export function handlerTarget(): FuzzTarget<RequestCase> {
+  let model: Model | undefined;
+  let handler: ((r: Request) => Promise<Response>) | undefined;
+  let bodies: Record<string, unknown>[] = [];
+  return {
+    name: 'handler',
+    async setup() {
+      model = await loadModel({ ...seedModels()[0], 'tokenizer.json': new Uint8Array(readFileSync(root('models/default/tokenizer.json'))) }, { backend: 'reference' });
+      handler = createHandler(model, { maxTokensLimit: 8, defaultMaxTokens: 4 });
+      const s = model.createSession();
+      await s.prefill([1, 2, 3]);
+      const state = Buffer.from(await s.saveState()).toString('base64');
+      await s.dispose();
+      bodies = [
+        { prompt: 'Once upon a time', max_tokens: 4, seed: 1 },
+        { prompt: 'Hi', max_tokens: 3, stream: true, temperature: 0.5, stop: ['\n'] },
+        { messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello' }], max_tokens: 3, seed: 2 },
+        { messages: [{ role: 'user', content: 'more' }], max_tokens: 2, stream: true, return_state: true },
+        { prompt: ' and then', state, max_tokens: 2, return_state: true },
+      ];
+    },
+    async teardown() { await model?.dispose(); },
+    arbitrary() {
+      return fc.record({
+        seed: fc.nat(bodies.length - 1),
+        fields: fc.array(fc.record({ field: fc.constantFrom(...HANDLER_FIELDS), value: hostileValue() }), { maxLength: 2 }),
+        jsonEdits: fc.array(jsonEdit(HANDLER_FIELDS), { maxLength: 2 }),
+        dupKey: rarely,
+        bytes: fc.oneof({ weight: 6, arbitrary: fc.constant([] as ByteEdit[]) }, { weight: 1, arbitrary: fc.array(byteEdit(), { maxLength: 2 }) }),
+        route: fc.oneof(
+          { weight: 12, arbitrary: fc.constant(null) },
+          { weight: 1, arbitrary: fc.constantFrom(['GET', '/v1/models'], ['GET', '/v1/completions'], ['PUT', '/v1/chat/completions'], ['POST', '/v1/nothing'], ['POST', '/../v1/completions'], ['OPTIONS', '/v1/completions']) },
+        ),
+        contentType: fc.constantFrom('application/json', 'application/json', 'text/plain', ''),
+      }).map((c): RequestCase => {
+        const body = structuredClone(bodies[c.seed]);
+        for (const f of c.fields) body[f.field] = f.value;
+        const chat = 'messages' in bodies[c.seed];
+        const [method, path] = c.route ?? ['POST', chat ? '/v1/chat/completions' : '/v1/completions'];
+        return { method, path, body: applyByteEdits(utf8(writePyJson(applyJsonEdits(body, c.jsonEdits), c.dupKey)), c.bytes), contentType: c.contentType };
+      });
+    },
+    async run(c) {
+      const init: RequestInit = { method: c.method, headers: c.contentType ? { 'content-type': c.contentType } : {} };
+      if (c.method !== 'GET' && c.method !== 'HEAD') init.body = c.body as Uint8Array<ArrayBuffer>;
+      const res = await handler!(new Request(`http://localhost${c.path}`, init));
+      const text = await res.text(); // a stream must end
+      if (res.status >= 500 || text.includes('"internal_error"')) {
+        throw new Error(`handler answered ${res.status}: ${text.slice(0, 300)}`);
+      }
+      return `HTTP ${res.status}`;
+    },
+    size: (c) => c.body.byteLength,
+  };
+}
+
 // ---- config.json --------------------------------------------------------------------
 
 /** Every field a model graph reads from config.json (grep `r.int(` etc. in src/models). */
@@ -557,6 +624,7 @@ export const TARGETS: Record<string, () => FuzzTarget<any>> = {
   safetensors: safetensorsTarget,
   index: indexTarget,
   gguf: ggufTarget,
+  handler: handlerTarget,
   config: configTarget,
   tokenizer: tokenizerTarget,
   state: stateTarget,
