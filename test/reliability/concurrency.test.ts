@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadModel, type Model } from '../../src/node.js';
+import { createHandler, loadModel, type Model } from '../../src/node.js';
 
 const heldout = readFileSync(resolve(import.meta.dirname, '../../models/default/heldout-sample.txt'), 'utf8');
 
@@ -92,6 +92,33 @@ describe.each([1, 2])('concurrent sessions on the default model, wasm backend, %
       }
       inter.forEach((out, i) => out.forEach((logits, t) => expect(Array.from(logits), `session ${i} step ${t}`).toEqual(Array.from(alone[i][t]))));
       for (const s of sessions) await s.dispose();
+    } finally {
+      await model.dispose();
+    }
+  }, 180_000);
+});
+
+describe('concurrent requests through the HTTP handler (default model, wasm, 2 threads)', () => {
+  it('each request answers exactly what it answers alone, streamed or not', async () => {
+    const model = await loadModel(undefined, { backend: 'wasm', threads: 2 });
+    const handler = createHandler(model);
+    try {
+      const bodies = JOBS.map((job, i) => ({
+        prompt: job.prompt, max_tokens: TOKENS, seed: job.seed, temperature: job.temperature, stream: i % 2 === 1,
+      }));
+      const ask = async (body: object) => {
+        const res = await handler(new Request('http://localhost/v1/completions', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }));
+        expect(res.status).toBe(200);
+        const text = await res.text();
+        // Streamed: the concatenated text pieces of the SSE events; else the JSON's text.
+        if (!text.startsWith('data:')) return (JSON.parse(text) as { choices: { text: string }[] }).choices[0].text;
+        return text.split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)).choices?.[0]?.text ?? '').join('');
+      };
+      const alone: string[] = [];
+      for (const b of bodies) alone.push(await ask(b));
+      const together = await Promise.all(bodies.map(ask));
+      expect(together).toEqual(alone);
+      expect(new Set(alone).size).toBeGreaterThan(JOBS.length / 2);
     } finally {
       await model.dispose();
     }
