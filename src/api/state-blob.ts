@@ -13,7 +13,7 @@
  * Nothing from the blob is trusted until the checksum, the fingerprint and every
  * shape have been checked against the model resuming it.
  */
-import { fail } from '../errors.js';
+import { fail, MambaEdgeError } from '../errors.js';
 import { excessiveNesting } from '../formats/pyjson.js';
 
 const MAGIC = [0x4d, 0x41, 0x4d, 0x42, 0x41, 0x53, 0x54, 0x00]; // "MAMBAST\0"
@@ -103,8 +103,10 @@ export function decodeState(
     if (excessiveNesting(text, 8) >= 0) bad('header nests deeper than any saved state');
     header = JSON.parse(text);
   } catch (e) {
-    if (e instanceof Error && 'code' in e) throw e;
-    bad('header is not valid JSON');
+    // Our own E_STATE passes through; anything else (invalid UTF-8: a TypeError that Node gives a
+    // `code` of its own, ERR_ENCODING_INVALID_ENCODED_DATA; a JSON SyntaxError) is this refusal.
+    if (e instanceof MambaEdgeError) throw e;
+    bad('header is not valid UTF-8 JSON');
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) bad('header is not an object');
   if (header.fingerprint !== expect.fingerprint) {

@@ -196,3 +196,16 @@ describe('HTTP handler', () => {
     await m.dispose();
   });
 });
+
+describe('saved state header encoding', () => {
+  it('a header that is not valid UTF-8 (checksum recomputed) is E_STATE, not Node\'s TypeError (found by the 100,000-case state run)', async () => {
+    const m = await loadModel(small(), { backend: 'reference' });
+    const blob = await m.createSession().saveState();
+    blob[17] = 0xff; // inside the header JSON
+    new DataView(blob.buffer, blob.byteOffset).setUint32(blob.length - 4, crc32(blob.subarray(0, blob.length - 4)), true);
+    const e = await refusal(() => m.createSession({ state: blob }));
+    expect(e.code).toBe('E_STATE');
+    expect(e.message).toMatch(/not valid UTF-8 JSON/);
+    await m.dispose();
+  });
+});
