@@ -109,7 +109,7 @@ export function ggufCheckpoint(bytes: Uint8Array, file: string): GgufCheckpoint 
   const meta = new GgufMeta(g);
   const arch = meta.str('general.architecture');
   if (!SUPPORTED_ARCHS.includes(arch)) {
-    throw fail('E_ARCH', `${file}: GGUF architecture "${arch}" is not supported (supported: ${SUPPORTED_ARCHS.join(', ')})`, { file, field: 'general.architecture' });
+    throw fail('E_ARCH', `${file}: GGUF architecture ${JSON.stringify(arch.slice(0, 80))} is not supported (supported: ${SUPPORTED_ARCHS.join(', ')})`, { file, field: 'general.architecture' });
   }
   const k = (key: string) => `${arch}.${key}`;
   const D = meta.int(k('embedding_length'), 1, MAX_DIM);
