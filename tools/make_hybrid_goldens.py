@@ -192,6 +192,34 @@ def arch_facts(model, config):
     return facts
 
 
+def write_tokenizer(d, vocab_size):
+    """A character-level tokenizer.json for the small vocabulary (our loader's byte tokenizer needs 256 ids):
+    id 0 is <unk>, ids 1.. are the letters a-z, A-Z, digits, then CJK ideographs, one character each."""
+    chars = [chr(c) for c in range(ord("a"), ord("z") + 1)] + [chr(c) for c in range(ord("A"), ord("Z") + 1)] \
+        + [chr(c) for c in range(ord("0"), ord("9") + 1)]
+    chars += [chr(0x4E00 + i) for i in range(max(0, vocab_size - 1 - len(chars)))]
+    vocab = {"<unk>": 0, **{c: i + 1 for i, c in enumerate(chars[: vocab_size - 1])}}
+    tok = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": [], "normalizer": None,
+           "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "."}, "behavior": "Isolated", "invert": False},
+           "post_processor": None, "decoder": {"type": "Fuse"},
+           "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>", "continuing_subword_prefix": None,
+                     "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                     "vocab": vocab, "merges": []}}
+    with open(os.path.join(d, "tokenizer.json"), "w") as f:
+        json.dump(tok, f, ensure_ascii=False)
+
+
+def jsonable(x):
+    """Strict JSON: infinities (time_step_limit) as the strings "Infinity" / "-Infinity"."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    return x
+
+
 def run_case(case, out_root, versions):
     from safetensors.torch import load_file, save_file
 
@@ -256,6 +284,7 @@ def run_case(case, out_root, versions):
     tensors = {"logits": logits.float().contiguous(), "hidden": hidden.float().contiguous(),
                "greedy_logits": (step_logits if step_logits is not None else nc_logits).float().contiguous()}
     save_file(tensors, os.path.join(d, "logits.safetensors"), metadata={"format": "pt"})
+    write_tokenizer(d, V)
     ok = gen_error is None and gen_tokens == nc_tokens and step_vs_full is not None and step_vs_full < 1e-4 \
         and reload_diff == 0.0
     golden = {
@@ -272,7 +301,7 @@ def run_case(case, out_root, versions):
                   "eager attention (softmax in f32), RMSNorms and rotary tables in f32 inside transformers."],
     }
     with open(os.path.join(d, "golden.json"), "w") as f:
-        json.dump(golden, f, indent=1, default=str)
+        json.dump(jsonable(golden), f, indent=1, allow_nan=False, default=str)
         f.write("\n")
     print(f"case {name}: {'OK' if ok else 'CHECK FAILED'}")
     return ok

@@ -123,6 +123,7 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
     }
 
     const weights = await weightsRead;
+    graph.checkCheckpoint?.(cfg, new Set(weights.tensors.keys()), configFile);
     const warnings = matchTensors(specs, weights.tensors, graph.ignorable?.(cfg) ?? []);
     throwIfAborted(opts.signal, 'loadModel');
 

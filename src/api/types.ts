@@ -50,8 +50,11 @@ export interface LoadOptions {
  */
 export type ModelSource = string | Record<string, Uint8Array | ArrayBuffer> | Map<string, Uint8Array | ArrayBuffer>;
 
-/** 'rnn' | 'lstm' | 'gru' | 's4d': the lineage (docs/lineage.md). */
-export type Architecture = 'mamba' | 'mamba2' | 'rnn' | 'lstm' | 'gru' | 's4d';
+/**
+ * 'rnn' | 'lstm' | 'gru' | 's4d': the lineage (docs/lineage.md). 'llama': a plain transformer;
+ * 'bamba' | 'nemotron_h' | 'jamba': Mamba–attention hybrids (their sessions carry KV caches too).
+ */
+export type Architecture = 'mamba' | 'mamba2' | 'rnn' | 'lstm' | 'gru' | 's4d' | 'llama' | 'bamba' | 'nemotron_h' | 'jamba';
 
 export interface ModelConfig {
   architecture: Architecture;
@@ -96,6 +99,27 @@ export interface ModelInfo {
   fingerprint: string;
   /** Things the loader noticed but accepted (e.g. unexpected extra tensors). */
   warnings: string[];
+  /** KV-cache bytes one session adds per token of context (0 for pure SSM models; attention layers grow). */
+  kvBytesPerToken: number;
+  /** Every layer's kind ('mamba2', 'attention+moe', ...), fixed state bytes and KV bytes per token. */
+  layers: LayerInfo[];
+}
+
+export interface LayerInfo {
+  index: number;
+  /** The mixer, and the feed-forward after a '+' where the layer has one: 'mamba', 'mamba2', 'attention', 'mlp', 'attention+moe', ... */
+  kind: string;
+  /** Fixed carried state of this layer (conv + SSM) for one session. */
+  stateBytes: number;
+  /** KV-cache bytes this layer adds per token of context. */
+  bytesPerToken: number;
+}
+
+/** One session's carried state after a given number of tokens (`model.stateAt(n)`). */
+export interface StateAtContext {
+  contextTokens: number;
+  totalBytes: number;
+  layers: (LayerInfo & { bytes: number })[];
 }
 
 export interface Tokenizer {
@@ -168,6 +192,12 @@ export interface Generation extends AsyncIterable<GeneratedToken> {
 export interface SessionOptions {
   /** A blob from `session.saveState()` to resume from. */
   state?: Uint8Array;
+  /**
+   * Upper bound on this session's memory (weights included), on top of the load option of the same
+   * name (the smaller applies). Attention layers' KV caches never grow past it: a call that would
+   * need more context fails with E_MEMORY before allocating, naming the context length that fits.
+   */
+  maxMemoryBytes?: number;
 }
 
 export interface Session {
@@ -218,6 +248,12 @@ export interface Model {
   forward(ids: number[][], opts?: ForwardOptions & { output?: 'logits' }): Promise<ForwardLogits>;
   forward(ids: number[][], opts: ForwardOptions & { output: 'hidden' }): Promise<ForwardHidden>;
   createSession(opts?: SessionOptions): Session;
+  /**
+   * Per-layer state bytes of one session after `contextTokens` tokens (KV caches grow, SSM state does not).
+   * @example
+   * for (const l of model.stateAt(4096).layers) console.log(l.index, l.kind, l.bytes);
+   */
+  stateAt(contextTokens: number): StateAtContext;
   /**
    * Bits per byte and perplexity of `text`, in bounded memory.
    * @example

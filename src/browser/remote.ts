@@ -9,13 +9,14 @@ import * as Comlink from 'comlink';
 import type {
   BackendInfo, BackendName, EvaluateOptions, EvaluationResult, ForwardHidden, ForwardLogits, ForwardOptions, GenerateOptions,
   GeneratedToken, Generation, GenerationResult, LoadOptions, Model, ModelConfig, ModelInfo, ModelSource,
-  PrefillOptions, Session, SessionOptions, Tokenizer,
+  PrefillOptions, Session, SessionOptions, StateAtContext, Tokenizer,
 } from '../api/types.js';
 import { fail, throwIfAborted } from '../errors.js';
 import { AsyncQueue, textStream } from '../api/async-queue.js';
 import { validateSamplerParams } from '../api/sampler.js';
 import { StopMatcher } from '../api/stop.js';
 import { decodeState } from '../api/state-blob.js';
+import { stateAt } from '../api/state-at.js';
 import { memorySource } from '../formats/source.js';
 import { createTokenizer } from '../tokenizer/index.js';
 import * as KERNELS from '../backends/wasm/kernels.generated.js';
@@ -202,6 +203,10 @@ export class RemoteModel implements Model {
     const s = new RemoteSession(this.link, this, id, position, created, () => this.sessions.delete(s));
     this.sessions.add(s);
     return s;
+  }
+
+  stateAt(contextTokens: number): StateAtContext {
+    return stateAt(this.info, contextTokens);
   }
 
   async evaluate(text: string, opts: EvaluateOptions = {}): Promise<EvaluationResult> {

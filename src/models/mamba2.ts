@@ -28,9 +28,11 @@ export interface Mamba2Config extends StackConfig {
   timeStepLimit: [number, number];
   useBias: boolean;
   useConvBias: boolean;
+  /** Width of each gated-RMSNorm group; the full width I when absent (NemotronH: I / n_groups). */
+  normGroupSize?: number;
 }
 
-interface Mamba2Layer {
+export interface Mamba2Layer {
   inProjZ: Tensor; inProjX: Tensor; inProjB: Tensor; inProjC: Tensor; inProjDt: Tensor;
   inProjBias: { z: Tensor; x: Tensor; B: Tensor; C: Tensor; dt: Tensor } | null;
   convX: Tensor; convB: Tensor; convC: Tensor;
@@ -159,7 +161,7 @@ export const mamba2: MixerSpec<Mamba2Config, Mamba2Layer> = {
       x, dt, dtBias: w.dtBias, dtMin: c.timeStepLimit[0], dtMax: c.timeStepLimit[1], A: w.A, B: Bm, C: Cm, D: w.D,
       numHeads: c.numHeads, headDim: c.headDim, nGroups: c.nGroups, stateSize: c.stateSize, chunkSize: c.chunkSize, state: ssmState,
     }); //                                              [B, T, I]
-    const normed = b.gatedRmsNorm(y, z, w.norm, c.normEps, c.intermediateSize);
+    const normed = b.gatedRmsNorm(y, z, w.norm, c.normEps, c.normGroupSize ?? c.intermediateSize);
     const out = b.matmul(normed, w.outProj, w.outProjBias); // [B, T, D]
     b.free(z, xIn, BIn, CIn, dt, x, Bm, Cm, y, normed);
     return out;

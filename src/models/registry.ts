@@ -6,6 +6,10 @@ import { mamba } from './mamba.js';
 import { mamba2 } from './mamba2.js';
 import { recurrentGraph } from './rnn.js';
 import { s4dGraph } from './s4d.js';
+import { llamaGraph } from './llama.js';
+import { bambaGraph } from './bamba.js';
+import { nemotronHGraph } from './nemotron-h.js';
+import { jambaGraph } from './jamba.js';
 
 const GRAPHS: Record<string, ModelGraph<any, any>> = {
   mamba: residualStack(mamba),
@@ -14,6 +18,10 @@ const GRAPHS: Record<string, ModelGraph<any, any>> = {
   lstm: recurrentGraph('lstm'),
   gru: recurrentGraph('gru'),
   s4d: s4dGraph,
+  llama: llamaGraph,
+  bamba: bambaGraph,
+  nemotron_h: nemotronHGraph,
+  jamba: jambaGraph,
 };
 
 export const SUPPORTED_MODEL_TYPES = Object.keys(GRAPHS);

@@ -14,15 +14,17 @@ import { describe, expect, it } from 'vitest';
 import { loadModel, type LoadOptions } from '../../src/node.js';
 import { goldenCases, maxAbsDiff } from './goldens.js';
 
-const cases = goldenCases();
-
 /** Every golden case on one backend configuration, within `tolerance` × max(1, |output|max). */
-export function runGoldenSuite(label: string, load: LoadOptions, tolerance: number): void {
+export function runGoldenSuite(
+  label: string, load: LoadOptions, tolerance: number,
+  fixtures: { dir?: string; archs: string[]; minCases: number; script: string } = { archs: ['mamba', 'mamba2'], minCases: 6, script: 'tools/make_goldens.py' },
+): void {
+  const cases = goldenCases(fixtures.dir);
   describe(`goldens from transformers — ${label}`, () => {
-    it('fixtures are present (run tools/make_goldens.py to regenerate)', () => {
-      expect(cases.length).toBeGreaterThanOrEqual(6);
+    it(`fixtures are present (run ${fixtures.script} to regenerate)`, () => {
+      expect(cases.length).toBeGreaterThanOrEqual(fixtures.minCases);
       const archs = new Set(cases.map((c) => c.meta.arch));
-      expect(archs).toEqual(new Set(['mamba', 'mamba2']));
+      expect(archs).toEqual(new Set(fixtures.archs));
     });
 
     for (const c of cases) {
