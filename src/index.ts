@@ -15,3 +15,4 @@ export { MambaEdgeError, ERROR_CODES, type ErrorCode } from './errors.js';
 export type * from './api/types.js';
 export { SUPPORTED_MODEL_TYPES } from './models/registry.js';
 export { STATE_FORMAT_VERSION } from './api/state-blob.js';
+export { createRouter } from './api/router.js';

@@ -262,3 +262,48 @@ export interface Model {
   evaluate(text: string, opts?: EvaluateOptions): Promise<EvaluationResult>;
   dispose(): Promise<void>;
 }
+
+/** Which model of a router served a request. */
+export type RouteName = 'short' | 'long';
+
+export interface RouterOptions {
+  /** Serves prompts of at most `maxShortTokens` tokens (typically an attention or hybrid model). */
+  short: Model;
+  /** Serves longer prompts (typically a Mamba model: constant memory and per-token cost). */
+  long: Model;
+  /** Prompt length (counted by `short`'s tokenizer for text) up to which `short` serves. */
+  maxShortTokens: number;
+  /** Called once per routed request. */
+  onRoute?: (r: { servedBy: RouteName; model: Model }) => void;
+}
+
+/** A generation that says which model served it. */
+export interface RoutedGeneration extends Generation {
+  servedBy: RouteName;
+  model: Model;
+}
+
+/** A session whose model is chosen by its first request's prompt length and kept afterwards. */
+export interface RouterSession extends Omit<Session, 'generate'> {
+  generate(prompt: string | number[], opts?: GenerateOptions): RoutedGeneration;
+  /** null until the first request. */
+  readonly servedBy: RouteName | null;
+}
+
+/**
+ * Length-based routing (`createRouter`): short prompts to one model, long ones to another.
+ * @example
+ * const router = createRouter({ short: llama, long: mamba, maxShortTokens: 1024 });
+ * const g = router.generate('Hello', { maxTokens: 16 });
+ * g.servedBy; // 'short'
+ */
+export interface Router {
+  /** Which model a prompt would go to. */
+  route(prompt: string | number[]): RouteName;
+  /** One request on a fresh session of the chosen model. */
+  generate(prompt: string | number[], opts?: GenerateOptions): RoutedGeneration;
+  /** A session bound at its first request. */
+  createSession(): RouterSession;
+  /** Requests served so far by each model. */
+  readonly served: { short: number; long: number };
+}
