@@ -127,6 +127,24 @@ describe('hybrid sessions', () => {
     }
   });
 
+  it('an aborted prefill rolls the KV caches back with the SSM state: the session continues as if it never ran', async () => {
+    const model = await loadModel(files('bamba'), { backend: 'wasm', threads: 1 });
+    const p = prompt('bamba');
+    const s = model.createSession();
+    await s.prefill(p);
+    const ac = new AbortController();
+    const long = Array.from({ length: 600 }, (_, i) => (i * 5) % 127); // 3 prefill chunks of 256 (Bamba chunk 8 → 256)
+    const err = await s.prefill(long, { signal: ac.signal, onProgress: () => ac.abort() }).catch((e) => e);
+    expect(err.code).toBe('E_ABORTED');
+    expect(s.position).toBe(p.length);
+    const blob = await s.saveState();
+    const fresh = model.createSession();
+    await fresh.prefill(p);
+    expect(await s.step(7)).toEqual(await fresh.step(7));
+    expect(blob.length).toBe((await model.createSession({ state: blob }).saveState()).length);
+    await model.dispose();
+  });
+
   it('stateless forward still works for long inputs without a cap (KV caches are per call)', async () => {
     const model = await loadModel(files('jamba'), { backend: 'wasm', threads: 1 });
     const row = Array.from({ length: 300 }, (_, i) => (i * 13) % 119);
