@@ -198,7 +198,7 @@ export class RemoteModel implements Model {
       position = decodeState(opts.state, { fingerprint: this.fingerprint, tensorShapes: this.stateShapes, vocabSize: this.config.vocabSize }).header.position;
     }
     const id = this.link.id();
-    const created = this.link.call(Promise.resolve(this.link.api.createSession(id, opts.state)));
+    const created = this.link.call(Promise.resolve(this.link.api.createSession(id, opts.state, opts.maxMemoryBytes)));
     created.catch(() => undefined); // reported by the session's first call
     const s = new RemoteSession(this.link, this, id, position, created, () => this.sessions.delete(s));
     this.sessions.add(s);

@@ -158,13 +158,13 @@ function forward(
     switch (m.kind) {
       case 'attention': mixed = runAttention(b, cfg.attention!, m.w, caches[a++], normed, step); break;
       case 'mamba': {
-        const n = 2;
+        const n = mamba.layerStateShapes(cfg.mamba1!, batch).length; // conv, ssm
         mixed = mamba.mixer({ backend: b, cfg: cfg.mamba1!, weights: m.w, state: state.slice(s, s + n), step }, normed);
         s += n;
         break;
       }
       case 'mamba2': {
-        const n = 4;
+        const n = mamba2.layerStateShapes(cfg.mamba2!, batch).length; // conv x/B/C, ssm
         mixed = mamba2.mixer({ backend: b, cfg: cfg.mamba2!, weights: m.w, state: state.slice(s, s + n), step }, normed);
         s += n;
         break;
