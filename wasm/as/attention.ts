@@ -1,7 +1,7 @@
 // The attention family's kernels (wasm/ABI.md): rotary embedding with precomputed tables, causal
 // grouped-query softmax attention over a KV cache, and the MLP activations SwiGLU and relu².
 // Pointers are byte offsets into the shared memory; every kernel writes only inside its range.
-import { loadN, storeN, hsum, expDecayV, siluv } from './simd';
+import { loadN, storeN, hsum, hsum4, expDecayV, siluv } from './simd';
 
 /**
  * rope(x, y, cos, sin, T, H, Dh, R, r0, r1): rows r = (b·T + t)·H + h of x [B, T, H, Dh] → y, the
@@ -32,15 +32,6 @@ export function rope(x: usize, y: usize, cos: usize, sin: usize, T: i32, H: i32,
   return hsum(acc);
 }
 
-/** y[0..n) = y·scaleY + p·v. */
-@inline function axpby(y: usize, scaleY: f32, p: f32, v: usize, n: i32): void {
-  const sy = f32x4.splat(scaleY), sp = f32x4.splat(p);
-  for (let d = 0; d < n; d += 4) {
-    const c = n - d, o = <usize>d << 2;
-    storeN(y + o, f32x4.add(f32x4.mul(loadN(y + o, c), sy), f32x4.mul(loadN(v + o, c), sp)), c);
-  }
-}
-
 const BLOCK: i32 = 1024; // keys per score block in the thread's scratch (4 KiB of its 64 KiB)
 
 /**
@@ -67,8 +58,27 @@ export function attention(
     for (let s0 = 0; s0 < n; s0 += BLOCK) {
       const len = min(BLOCK, n - s0);
       let bm: f32 = -Infinity;
-      for (let s = 0; s < len; s++) {
-        const sc = dot(qp, kb + <usize>(s0 + s) * row, Dh) * scale;
+      const ks = kb + <usize>s0 * row;
+      let s = 0;
+      // four keys at a time: four dot products summed lane-wise in hsum's order (hsum4), so a key's
+      // score is the same whichever group it falls in
+      for (; s + 4 <= len; s += 4) {
+        const k0 = ks + <usize>s * row;
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        for (let d = 0; d < Dh; d += 4) {
+          const c = Dh - d, o = <usize>d << 2;
+          const qv = loadN(qp + o, c);
+          a0 = f32x4.add(a0, f32x4.mul(qv, loadN(k0 + o, c)));
+          a1 = f32x4.add(a1, f32x4.mul(qv, loadN(k0 + row + o, c)));
+          a2 = f32x4.add(a2, f32x4.mul(qv, loadN(k0 + 2 * row + o, c)));
+          a3 = f32x4.add(a3, f32x4.mul(qv, loadN(k0 + 3 * row + o, c)));
+        }
+        const sc = f32x4.mul(hsum4(a0, a1, a2, a3), f32x4.splat(scale));
+        v128.store(scratch + (<usize>s << 2), sc);
+        bm = max(bm, max(max(f32x4.extract_lane(sc, 0), f32x4.extract_lane(sc, 1)), max(f32x4.extract_lane(sc, 2), f32x4.extract_lane(sc, 3))));
+      }
+      for (; s < len; s++) {
+        const sc = dot(qp, ks + <usize>s * row, Dh) * scale;
         store<f32>(scratch + (<usize>s << 2), sc);
         bm = max(bm, sc);
       }
@@ -77,15 +87,22 @@ export function attention(
       const corr = m == -Infinity ? <f32>0 : f32x4.extract_lane(expDecayV(f32x4.splat(m - newM)), 0);
       l *= corr;
       const mv = f32x4.splat(newM);
-      for (let s = 0; s < len; s += 4) {
-        const c = len - s;
-        const p = expDecayV(f32x4.sub(loadN(scratch + (<usize>s << 2), c), mv));
-        storeN(scratch + (<usize>s << 2), p, c);
+      for (let j = 0; j < len; j += 4) {
+        const c = len - j;
+        const p = expDecayV(f32x4.sub(loadN(scratch + (<usize>j << 2), c), mv));
+        storeN(scratch + (<usize>j << 2), p, c);
       }
-      for (let s = 0; s < len; s++) {
-        const p = load<f32>(scratch + (<usize>s << 2));
-        l += p;
-        axpby(yp, s == 0 ? corr : 1, p, vb + <usize>(s0 + s) * row, Dh);
+      for (let j = 0; j < len; j++) l += load<f32>(scratch + (<usize>j << 2));
+      // y ← corr·y + Σ_s p_s·v_s, four dims at a time with the sum held in a register over the block's keys
+      const vs = vb + <usize>s0 * row;
+      const cv = f32x4.splat(corr);
+      for (let d = 0; d < Dh; d += 4) {
+        const c = Dh - d, o = <usize>d << 2;
+        let acc = f32x4.mul(loadN(yp + o, c), cv);
+        for (let j = 0; j < len; j++) {
+          acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(scratch + (<usize>j << 2)), loadN(vs + <usize>j * row + o, c)));
+        }
+        storeN(yp + o, acc, c);
       }
       m = newM;
     }
