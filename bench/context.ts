@@ -13,6 +13,7 @@
  *
  *   npm run bench:context                     (--contexts 1024,4096,16384 --threads 2)
  *   npm run bench:context -- --contexts 1024 --models llama --no-write
+ *   npm run bench:context -- --models llama --max-prefill-s 900 --merge /tmp/previous.json   (rerun one model, keep the others)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -64,6 +65,8 @@ function args() {
     write: !a.includes('--no-write'),
     /** Re-render the table and chart from a previous run's JSON instead of measuring. */
     fromJson: get('--from-json'),
+    /** Keep a previous run's results (this JSON) for the models not measured now. */
+    merge: get('--merge'),
   };
 }
 
@@ -194,7 +197,13 @@ async function main(): Promise<void> {
     results.push({ id: m.id, label: m.label, parameters: model.info.parameters, points: await measure(model, o.contexts, o.maxPrefillS) });
     await model.dispose();
   }
-  const minutes = previous?.minutes ?? (performance.now() - started) / 60000;
+  let minutes = previous?.minutes ?? (performance.now() - started) / 60000;
+  if (o.merge) {
+    const old = JSON.parse(readFileSync(o.merge, 'utf8')) as { minutes: number; results: Result[] };
+    const fresh = new Map(results.map((r) => [r.id, r]));
+    results.splice(0, results.length, ...MODELS.map((m) => fresh.get(m.id) ?? old.results.find((r) => r.id === m.id)).filter((r): r is Result => r !== undefined));
+    minutes += old.minutes;
+  }
   const loads = results.flatMap((r) => r.points.filter((p) => p.load !== undefined).map((p) => p.load!));
   const load = `1-minute load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} at the measured points`;
   const headers = ['model', 'params', 'context', 'prefill (cumulative)', 'decode / token', 'session state', 'wasm arena peak'];
