@@ -234,6 +234,29 @@ export function runOpSuite(name: string, create: () => Promise<Backend> | Backen
       });
     }
 
+    it('attention with an odd head_dim (7), 3 query heads on 1 kv head, batch 1, blocks of 37 then steps; matches reference', async () => {
+      const b = await create();
+      const B = 1, H = 3, G = 1, Dh = 7, T = 41;
+      const r = seeded(77);
+      const q = r.array(B * T * H * Dh, 2), k = r.array(B * T * G * Dh, 2), v = r.array(B * T * G * Dh);
+      const run = async (be: Backend) => {
+        const cache = be.createKvCache(B, G, Dh);
+        const parts: Float32Array[] = [];
+        const splits = [37, 1, 1, 2];
+        for (const [t0, len] of splitTime(splits)) {
+          const args = {
+            q: be.upload(timeRows(q, B, T, H * Dh, t0, len), [B, len, H * Dh]),
+            k: be.upload(timeRows(k, B, T, G * Dh, t0, len), [B, len, G * Dh]),
+            v: be.upload(timeRows(v, B, T, G * Dh, t0, len), [B, len, G * Dh]),
+            cache, numHeads: H, numKvHeads: G, headDim: Dh, scale: 0.4,
+          };
+          parts.push(await be.read(len === 1 ? be.attentionStep(args) : be.attention(args)));
+        }
+        return concatRows(parts, B, splits, H * Dh);
+      };
+      expectClose(await run(b), await run(ref), opts.tolerance, 'odd head_dim attention');
+    });
+
     it('KV cache: write/read/truncate round trip, a cap refuses growth with E_MEMORY', async () => {
       const b = await create();
       const B = 2, G = 3, Dh = 5, L = 37;
