@@ -49,7 +49,7 @@ export const bambaGraph = decoderGraph({
         mixerNorm: 'input_layernorm', ffnNorm: 'pre_ff_layernorm', ffnPrefix: 'feed_forward.',
         mixerPrefix: { attention: 'self_attn.', mamba: 'mamba.', mamba2: 'mamba.', mlp: 'feed_forward.' },
       },
-      attention: { hiddenSize, ...heads, bias: false, invFreq: parseRope(r, heads.headDim, true) },
+      attention: { hiddenSize, ...heads, bias: false, invFreq: parseRope(r, heads.headDim, { defaultFactor: 0.5 }) },
       mamba2: {
         architecture: 'mamba2', vocabSize, hiddenSize, numLayers, stateSize, convKernel, intermediateSize: I,
         numHeads: mH, headDim: dHead, nGroups, raw: r.raw, normEps, tieWordEmbeddings: false,

@@ -50,7 +50,7 @@ export const llamaGraph = decoderGraph({
         mixerNorm: 'input_layernorm', ffnNorm: 'post_attention_layernorm', ffnPrefix: 'mlp.',
         mixerPrefix: { attention: 'self_attn.', mamba: 'mamba.', mamba2: 'mamba.', mlp: 'mlp.' },
       },
-      attention: { hiddenSize, ...heads, bias, invFreq: parseRope(r, heads.headDim, false) },
+      attention: { hiddenSize, ...heads, bias, invFreq: parseRope(r, heads.headDim, null) },
       mlp: { hiddenSize, inner, act: 'swiglu', bias: r.bool('mlp_bias', false) },
     };
   },

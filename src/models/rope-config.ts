@@ -4,10 +4,13 @@ import type { ConfigReader } from '../formats/hf-config.js';
 import { ropeInvFreq } from '../backends/attention-math.js';
 
 /**
- * invFreq for the default RoPE type. `partial`: honour partial_rotary_factor (Bamba's rotary embedding
- * does, rotating int(head_dim · factor) rounded up to pairs; Llama's default init ignores it).
+ * invFreq for the default RoPE type. `partial`: the architecture's rotary embedding honours
+ * rope_parameters.partial_rotary_factor (rotating int(head_dim · factor) dims, rounded up to pairs),
+ * with this default when absent — Bamba's config hard-codes 0.5 (BambaConfig: kwargs
+ * ["partial_rotary_factor"] = 0.5, which rope_parameters keeps unless it names its own); Llama's
+ * default init ignores the factor (`partial` null).
  */
-export function parseRope(r: ConfigReader, headDim: number, partial: boolean): Float32Array {
+export function parseRope(r: ConfigReader, headDim: number, partial: { defaultFactor: number } | null): Float32Array {
   const raw = r.raw.rope_parameters ?? r.raw.rope_scaling;
   const rp = (raw && typeof raw === 'object' && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
   const type = rp.rope_type ?? rp.type ?? 'default';
@@ -20,6 +23,6 @@ export function parseRope(r: ConfigReader, headDim: number, partial: boolean): F
     return x;
   };
   const theta = num(rp.rope_theta ?? r.raw.rope_theta, 'rope_theta', 10000, (x) => x > 0 && Number.isFinite(x));
-  const factor = partial ? num(rp.partial_rotary_factor ?? r.raw.partial_rotary_factor, 'partial_rotary_factor', 1, (x) => x > 0 && x <= 1) : 1;
+  const factor = partial ? num(rp.partial_rotary_factor, 'rope_parameters.partial_rotary_factor', partial.defaultFactor, (x) => x > 0 && x <= 1) : 1;
   return ropeInvFreq(headDim, theta, factor);
 }

@@ -156,6 +156,17 @@ describe('hybrid sessions', () => {
   });
 });
 
+describe('hybrid configs as the Hub writes them', () => {
+  it('a Bamba config without partial_rotary_factor rotates half the head, as transformers hard-codes', async () => {
+    const plain = await loadModel(files('bamba'), { backend: 'reference' });
+    const hub = await loadModel(files('bamba', (c) => { delete c.partial_rotary_factor; delete c.rope_parameters; c.rope_theta = 10000; }), { backend: 'reference' });
+    const row = prompt('bamba');
+    expect((await hub.forward([row])).logits).toEqual((await plain.forward([row])).logits);
+    const full = await loadModel(files('bamba', (c) => { c.rope_parameters = { rope_type: 'default', rope_theta: 10000, partial_rotary_factor: 1 }; }), { backend: 'reference' });
+    expect(maxAbsDiff((await full.forward([row])).logits, (await plain.forward([row])).logits).diff).toBeGreaterThan(1e-3);
+  });
+});
+
 describe('hybrid bad input', () => {
   it('a layer pattern that contradicts the tensors is E_CONFIG naming the layer and the field', async () => {
     const cases: [string, (c: Record<string, unknown>) => void, string][] = [
