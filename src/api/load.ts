@@ -184,6 +184,7 @@ async function openFolder(files: FileSource, opts: LoadOptions): Promise<Checkpo
   const specs = graph.tensors(cfg);
   const weights = (async (): Promise<CheckpointWeights> => {
     const w = await readSafetensorsWeights(files, { signal: opts.signal, onProgress: opts.onProgress });
+    graph.checkCheckpoint?.(cfg, new Set(w.tensors.keys()), configFile);
     return {
       warnings: matchTensors(specs, w.tensors, graph.ignorable?.(cfg) ?? []),
       get: (name) => toFloat32(w.tensors.get(name)!),
