@@ -15,7 +15,7 @@ import { parsePythonJson } from '../../src/formats/pyjson.js';
 import { parseSafetensors, toFloat32 } from '../../src/formats/safetensors.js';
 import { arr, bool, f32, hfMambaToGgufParts, i32, str, u32, writeGguf, type GgufDType, type GgufTensor, type GgufValue, type HfMambaConfig } from '../../tools/gguf-writer.js';
 import { randomModelFiles } from '../../tools/random-model.js';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FuzzTarget } from './harness.js';
 import {
@@ -29,9 +29,12 @@ export interface FileCase { files: Files }
 const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 export const filesSize = (c: FileCase) => Object.values(c.files).reduce((n, b) => n + b.byteLength, 0);
 
-const fixture = (dir: string): Files => Object.fromEntries(
-  ['config.json', 'model.safetensors'].map((f) => [f, new Uint8Array(readFileSync(root(`test/fixtures/lineage/${dir}/${f}`)))]),
-);
+const fixture = (dir: string): Files => {
+  const path = root(`test/fixtures/${dir.includes('/') ? dir : `lineage/${dir}`}`);
+  // tokenizer.json where the fixture has one (the hybrids' vocabularies are smaller than 256 bytes).
+  return Object.fromEntries(['config.json', 'model.safetensors', 'tokenizer.json'].filter((f) => existsSync(`${path}/${f}`))
+    .map((f) => [f, new Uint8Array(readFileSync(`${path}/${f}`))]));
+};
 
 /**
  * Seed models: small enough that a case takes about a millisecond, with every architecture and
@@ -43,6 +46,8 @@ export function seedModels(): Files[] {
     randomModelFiles({ modelType: 'mamba', vocabSize: 300, hiddenSize: 8, numLayers: 2, stateSize: 2, useBias: true, tieWordEmbeddings: false, dtype: 'F16', seed: 2 }),
     randomModelFiles({ modelType: 'mamba2', vocabSize: 300, hiddenSize: 16, numLayers: 1, stateSize: 4, headDim: 8, chunkSize: 8, dtype: 'BF16', seed: 3 }),
     fixture('rnn-tanh'), fixture('lstm-proj-tied'), fixture('gru-3layer-nobias'), fixture('s4d-gated-tied'),
+    // Attention and hybrids (KV caches), Mamba-3: the committed golden fixtures, 85–280 kB.
+    fixture('hybrid/llama-gqa'), fixture('hybrid/bamba'), fixture('mamba3/siso-tied'),
   ];
 }
 
@@ -160,7 +165,7 @@ function shard(files: Files): Files {
   const { header, body } = splitSafetensors(files['model.safetensors']);
   const names = Object.keys(header).filter((k) => k !== '__metadata__');
   const halves = [names.slice(0, Math.ceil(names.length / 2)), names.slice(Math.ceil(names.length / 2))];
-  const out: Files = { 'config.json': files['config.json'] };
+  const { 'model.safetensors': _single, ...out } = files; // config.json, tokenizer.json
   const weightMap: Record<string, string> = {};
   halves.forEach((list, i) => {
     const file = `model-0000${i + 1}-of-00002.safetensors`;
@@ -535,7 +540,8 @@ export function tokenizerTarget(): FuzzTarget<FileCase> {
 
 // ---- saved session states -----------------------------------------------------------
 
-export interface StateCase { blob: Uint8Array }
+
+export interface StateCase { model: number; blob: Uint8Array }
 
 interface Blob { header: Record<string, unknown>; payload: Uint8Array }
 
@@ -561,25 +567,30 @@ function writeState(o: { header: Uint8Array; payload: Uint8Array; version: numbe
   return out;
 }
 
-const STATE_FIELDS = ['fingerprint', 'architecture', 'position', 'pendingToken', 'rng', 'decoderPending', 'tensors', 'hasLogits'];
+const STATE_FIELDS = ['fingerprint', 'architecture', 'position', 'pendingToken', 'rng', 'decoderPending', 'tensors', 'hasLogits', 'kv', 'kvHeads', 'headDim', 'length'];
 
 export function stateTarget(): FuzzTarget<StateCase> {
-  let model: Model | undefined;
-  let blobs: Blob[] = [];
+  const models: Model[] = [];
+  let blobs: (Blob & { model: number })[] = [];
   return {
     name: 'state',
     async setup() {
-      model = await loadModel(seedModels()[0], { backend: 'reference' });
-      const fresh = model.createSession();
-      const a = await fresh.saveState();
-      await fresh.prefill([1, 2, 3]);
-      const b = await fresh.saveState(); // ends on prefill: carries logits
-      await fresh.generate([195], { maxTokens: 2, seed: 1 }).finished; // a pending token, maybe an unfinished UTF-8 sequence
-      const c = await fresh.saveState();
-      await fresh.dispose();
-      blobs = [a, b, c].map(splitState);
+      // A Mamba-1 model, and a Bamba-style hybrid whose state carries KV caches.
+      const seeds = seedModels();
+      for (const files of [seeds[0], seeds[8]]) models.push(await loadModel(files, { backend: 'reference' }));
+      blobs = [];
+      for (const [i, model] of models.entries()) {
+        const fresh = model.createSession();
+        const a = await fresh.saveState();
+        await fresh.prefill([1, 2, 3]);
+        const b = await fresh.saveState(); // ends on prefill: carries logits
+        await fresh.generate([195 % model.config.vocabSize], { maxTokens: 2, seed: 1 }).finished; // a pending token, maybe an unfinished UTF-8 sequence
+        const c = await fresh.saveState();
+        await fresh.dispose();
+        blobs.push(...[a, b, c].map((x) => ({ ...splitState(x), model: i })));
+      }
     },
-    async teardown() { await model?.dispose(); },
+    async teardown() { for (const m of models) await m.dispose(); },
     arbitrary() {
       const u32 = fc.oneof(fc.constantFrom(0, 1, 2, 0xffffffff, 0x7fffffff, 1 << 20, (1 << 20) + 1), fc.nat());
       return fc.record({
@@ -594,7 +605,7 @@ export function stateTarget(): FuzzTarget<StateCase> {
         payloadEdits: fc.oneof({ weight: 3, arbitrary: fc.constant([] as ByteEdit[]) }, { weight: 1, arbitrary: fc.array(byteEdit(), { maxLength: 2 }) }),
         blobEdits: fc.oneof({ weight: 9, arbitrary: fc.constant([] as ByteEdit[]) }, { weight: 1, arbitrary: fc.array(byteEdit(), { maxLength: 2 }) }),
       }).map((c) => {
-        const { header, payload } = blobs[c.seed];
+        const { header, payload, model } = blobs[c.seed];
         const h = structuredClone(header);
         for (const f of c.fields) h[f.field] = f.value;
         const json = utf8(writePyJson(applyJsonEdits(h, c.jsonEdits), c.dupKey));
@@ -605,11 +616,11 @@ export function stateTarget(): FuzzTarget<StateCase> {
           for (const f of c.floats) v.setFloat32(4 * (f.at % Math.floor(p.length / 4)), f.value, true);
         }
         const blob = writeState({ header: json, payload: p, version: c.version, headerLength: c.headerLength ?? json.length, crc: c.crc });
-        return { blob: applyByteEdits(blob, c.blobEdits) };
+        return { model, blob: applyByteEdits(blob, c.blobEdits) };
       });
     },
-    async run({ blob }) {
-      const s = model!.createSession({ state: blob });
+    async run({ model, blob }) {
+      const s = models[model].createSession({ state: blob });
       try {
         await s.generate([5], { maxTokens: 2, seed: 3 }).finished;
       } finally {
