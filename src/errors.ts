@@ -16,6 +16,7 @@
  * | E_BACKEND    | the backend is unavailable or lacks an op the model needs      |
  * | E_MEMORY     | the work would exceed `maxMemoryBytes`                         |
  * | E_ABORTED    | the caller's AbortSignal fired (`name === 'AbortError'`)       |
+ * | E_DEVICE_LOST| the GPU device was lost (driver reset, destroy); the call failed |
  *
  * @example
  * try { await loadModel('./missing') }
@@ -33,11 +34,13 @@ export type ErrorCode =
   | 'E_STATE'
   | 'E_BACKEND'
   | 'E_MEMORY'
-  | 'E_ABORTED';
+  | 'E_ABORTED'
+  | 'E_DEVICE_LOST';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'E_FILE', 'E_FORMAT', 'E_DTYPE', 'E_SHAPE', 'E_CONFIG', 'E_ARCH',
   'E_TOKEN', 'E_ARGUMENT', 'E_STATE', 'E_BACKEND', 'E_MEMORY', 'E_ABORTED',
+  'E_DEVICE_LOST',
 ];
 
 export class MambaEdgeError extends Error {

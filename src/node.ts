@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" />
 /**
  * Node entry: everything in the browser entry, plus loading from local directories
  * (`loadModel('./my-model')`) and the embedded default model (`loadModel()`).
@@ -10,6 +11,7 @@ import { setPathResolver } from './api/load.js';
 import { directorySource } from './formats/source-node.js';
 import { setPoolFactory } from './backends/wasm/factory.js';
 import { WorkerPool } from '../workers/pool.js';
+import { setGpuProvider } from './backends/webgpu/device.js';
 
 /** models/default inside the installed package (dist/… and src/… both sit one level below the package root). */
 export function defaultModelDir(): string {
@@ -24,5 +26,16 @@ export function defaultModelDir(): string {
 
 setPathResolver(directorySource, () => directorySource(defaultModelDir()));
 setPoolFactory((memory, modules, threads) => WorkerPool.create(memory, modules, threads), () => availableParallelism());
+// WebGPU in Node through the optional `webgpu` package (Dawn), loaded only when a GPU backend is asked for.
+setGpuProvider(async () => {
+  let dawn: { create(flags: string[]): GPU };
+  try {
+    dawn = (await import('webgpu')) as unknown as typeof dawn;
+  } catch (e) {
+    return { unavailable: `the optional package "webgpu" (Dawn for Node) is not installed or failed to load: ${(e as Error).message}` };
+  }
+  const gpu = dawn.create([]);
+  return { gpu, keepAlive: gpu }; // keep dawn's instance referenced while its device lives (DESIGN.md)
+});
 
 export * from './index.js';

@@ -8,9 +8,12 @@ import { fail } from '../errors.js';
 import type { Backend, OpName, WeightDType } from './backend.js';
 import { ReferenceBackend } from './reference/index.js';
 import { createWasmBackend } from './wasm/factory.js';
+import { createWebGpuBackend } from './webgpu/factory.js';
 
 export interface BackendOptions {
   threads?: number;
+  /** Set by selectBackend under 'auto' (GPU backends then skip software fallback adapters). */
+  auto?: boolean;
 }
 
 /** A backend the build knows about: `create` returns it, or a reason it cannot run here. */
@@ -28,6 +31,8 @@ export function registerBackend(f: BackendFactory): void {
 
 registerBackend({ name: 'reference', create: async () => new ReferenceBackend() });
 registerBackend({ name: 'wasm', create: (opts) => createWasmBackend(opts) });
+// Hardware adapters under 'auto'; software fallback adapters (lavapipe, SwiftShader) only when named.
+registerBackend({ name: 'webgpu', create: (opts) => createWebGpuBackend({ allowFallback: !opts.auto }) });
 
 const PREFERENCE: BackendName[] = ['cuda', 'webgpu', 'wasm', 'reference'];
 const NOT_BUILT: Record<BackendName, string> = {
@@ -71,7 +76,7 @@ export async function selectBackend(choice: BackendChoice, need: Requirements, o
   for (const name of PREFERENCE) {
     const f = factories.get(name);
     if (!f) { passedOver.push(`${name}: ${NOT_BUILT[name]}`); continue; }
-    const b = await f.create(opts);
+    const b = await f.create({ ...opts, auto: true });
     if ('unavailable' in b) { passedOver.push(`${name}: ${b.unavailable}`); continue; }
     const why = lacks(b, need);
     if (why) { passedOver.push(`${name}: ${why}`); await b.dispose(); continue; }

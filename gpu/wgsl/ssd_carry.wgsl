@@ -1,0 +1,26 @@
+// Mamba-2 SSD pass 4 of 5: carry the state across chunks, per (b, head, p, n):
+// h_in[c] = h; h ← exp(a_last[c])·h + S[c]. hs[c] is overwritten with the state entering chunk c.
+//   ac: [B, T, H]   hs: [B, nC, H, P, N]   state: [B, H, P, N]
+//   n0 B  n1 T  n2 H  n3 P  n4 N  n6 L  n7 nC
+@group(0) @binding(1) var<storage, read> ac: array<f32>;
+@group(0) @binding(2) var<storage, read_write> hs: array<f32>;
+@group(0) @binding(3) var<storage, read_write> state: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = wgIndex(wid, nwg) * 256u + lid;
+  let T = prm.n1; let H = prm.n2; let PN = prm.n3 * prm.n4; let L = prm.n6; let nC = prm.n7;
+  if (i >= prm.n0 * H * PN) { return; }
+  let h = (i / PN) % H;
+  let b = i / (PN * H);
+  var st = state[i];
+  for (var c = 0u; c < nC; c++) {
+    let t1 = min(T, (c + 1u) * L);
+    let k = ((b * nC + c) * H) * PN + i % (H * PN);
+    let local = hs[k];
+    hs[k] = st;
+    st = exp(ac[(b * T + t1 - 1u) * H + h]) * st + local;
+  }
+  state[i] = st;
+}
