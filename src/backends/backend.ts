@@ -183,6 +183,12 @@ export interface Backend {
   write(t: Tensor, data: Float32Array): void;
   /** Read an f32 tensor back to the host. */
   read(t: Tensor): Promise<Float32Array>;
+  /**
+   * Optional: the k largest entries of row `row` of a 2-D f32 tensor, read back instead of the whole
+   * row (a GPU returns k pairs, not a vocabulary of logits). Ties go to the lower index; NaN and −∞
+   * are never returned, so fewer than k come back when fewer are finite. Any order.
+   */
+  readTopK?(t: Tensor, row: number, k: number): Promise<{ ids: Int32Array; values: Float32Array }>;
   /** Same tensor data under a new shape with the same element count (no copy; shares memory). */
   reshape(t: Tensor, shape: readonly number[]): Tensor;
   /** Rows [start, start+count) of the outer dimension, as a new tensor. */

@@ -81,6 +81,49 @@ describe.skipIf(reason !== null)('webgpu models', () => {
     await m.dispose();
   });
 
+  it('generation reads back only the sampled candidates and picks the same tokens as from full logits', async () => {
+    const m = await loadModel(files, { backend: 'webgpu' });
+    const full = await loadModel(files, { backend: 'webgpu' });
+    const fullBackend = (full as unknown as { parts: { backend: WebGpuBackend } }).parts.backend;
+    Object.defineProperty(fullBackend, 'readTopK', { value: undefined }); // force whole-row reads
+    const backend = (m as unknown as { parts: { backend: WebGpuBackend } }).parts.backend;
+    let bytesRead = 0;
+    const read = backend.read.bind(backend);
+    backend.read = async (t) => { const v = await read(t); bytesRead += v.byteLength; return v; };
+    for (const opts of [{ temperature: 0 }, { temperature: 0.9, topK: 5, seed: 3 }, { temperature: 1.2, topK: 40, topP: 0.9, seed: 4 }]) {
+      bytesRead = 0;
+      const a = await m.createSession().generate([1, 2, 3], { ...opts, maxTokens: 12, ignoreEos: true }).finished;
+      // The state snapshot an abortable prompt takes (for rollback), then k candidates per token, never 256 logits.
+      expect(bytesRead).toBeLessThanOrEqual(m.info.stateBytes + 12 * 4 * (1 + 2 * (opts.topK ?? 1)));
+      const b = await full.createSession().generate([1, 2, 3], { ...opts, maxTokens: 12, ignoreEos: true }).finished;
+      expect(a.text).toBe(b.text);
+    }
+    // topK 0 (all tokens) needs the whole distribution: the full row is read.
+    bytesRead = 0;
+    await m.createSession().generate([1, 2, 3], { temperature: 1, topK: 0, seed: 1, maxTokens: 2 }).finished;
+    expect(bytesRead).toBeGreaterThanOrEqual(2 * 256 * 4);
+    await m.dispose();
+    await full.dispose();
+  });
+
+  it('an abort while the next token logits are being read keeps the full row, not the top-k subset', async () => {
+    const m = await loadModel(files, { backend: 'webgpu' });
+    const backend = (m as unknown as { parts: { backend: WebGpuBackend } }).parts.backend;
+    const ac = new AbortController();
+    let calls = 0;
+    const topK = backend.readTopK.bind(backend);
+    backend.readTopK = async (t, row, k) => { if (++calls === 5) ac.abort(); return topK(t, row, k); }; // abort lands mid-consume
+    const s = m.createSession();
+    const gen = s.generate([1, 2, 3], { temperature: 0.7, topK: 3, seed: 1, maxTokens: 50, ignoreEos: true, signal: ac.signal });
+    const r = await gen.finished;
+    expect(r.finishReason).toBe('abort');
+    expect(r.completionTokens).toBe(4);
+    const held = (s as unknown as { lastLogits: Float32Array | null }).lastLogits!;
+    expect(held.length).toBe(256);
+    expect(held.every(Number.isFinite)).toBe(true); // the whole distribution, read back on abort
+    await m.dispose();
+  });
+
   it('device loss during generation fails the pending call with E_DEVICE_LOST, and later calls too', async () => {
     const m = await loadModel(files, { backend: 'webgpu' });
     const s = m.createSession();

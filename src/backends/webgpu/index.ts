@@ -246,6 +246,22 @@ export class WebGpuBackend implements Backend {
     }
   }
 
+  /** The k best entries of one row, found on the GPU (gpu/wgsl/top_k.wgsl): 1 + 2k words read back. */
+  async readTopK(t: Tensor, row: number, k: number): Promise<{ ids: Int32Array; values: Float32Array }> {
+    this.assertUsable();
+    const g = this.f32(t);
+    if (g.shape.length !== 2 || row < 0 || row >= g.shape[0]) throw fail('E_SHAPE', `readTopK: row ${row} of a [${g.shape}] tensor`);
+    const V = g.shape[1];
+    if (!Number.isInteger(k) || k < 1) throw fail('E_ARGUMENT', `readTopK: k must be a positive integer, got ${k}`);
+    k = Math.min(k, V);
+    const out = this.allocBuffer(4 * (1 + 2 * k), 'top-k candidates');
+    this.recorded.push({ kind: 'dispatch', pipeline: this.kernels.get('top_k'), bindings: [this.bind(g), out], u: [V, row * V, k], f: [], groups: 1 });
+    const words = new Uint32Array((await this.read(new GpuTensor([1 + 2 * k], 'f32', new Store([out], 1, [4 * (1 + 2 * k)])))).buffer);
+    this.release(out);
+    const n = words[0];
+    return { ids: Int32Array.from(words.subarray(1, 1 + n)), values: new Float32Array(words.slice(1 + k, 1 + k + n).buffer) };
+  }
+
   private async checkErrors(): Promise<void> {
     const pending = [...this.kernels.errors.splice(0), ...this.scopes.splice(0)];
     for (const err of await Promise.all(pending)) {
