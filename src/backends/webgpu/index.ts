@@ -98,6 +98,17 @@ export class WebGpuBackend implements Backend {
   private recorded: Command[] = [];
   private readonly scopes: Promise<GPUError | null>[] = [];
   private lostReason: string | null = null;
+  /**
+   * Per-dispatch parameters live in one persistent uniform buffer (slot i at i·256), rewritten with
+   * queue.writeBuffer before each submission (queue order keeps earlier submissions' values intact).
+   * Bind groups are cached by (pipeline, slot, buffers): a decode step repeats the same dispatches
+   * over the same pooled buffers, so after the first token it creates none.
+   */
+  private params: GPUBuffer | null = null;
+  private paramSlots = 0;
+  private readonly groups = new Map<string, GPUBindGroup>();
+  private readonly ids = new WeakMap<object, number>();
+  private nextId = 1;
   private disposed = false;
   private readonly dummy: GPUBuffer;
 
@@ -311,6 +322,8 @@ export class WebGpuBackend implements Backend {
     for (const list of this.pool.values()) for (const b of list) b.destroy();
     this.live.clear();
     this.pool.clear();
+    this.groups.clear();
+    this.params?.destroy();
     this.device.destroy();
     this.keepAlive = null; // lets dawn.node's instance go, so the process can exit
   }
@@ -328,6 +341,12 @@ export class WebGpuBackend implements Backend {
     if (this.recorded.length >= MAX_RECORDED) this.submit();
   }
 
+  private idOf(o: object): number {
+    let id = this.ids.get(o);
+    if (id === undefined) { id = this.nextId++; this.ids.set(o, id); }
+    return id;
+  }
+
   /** Encodes everything recorded into one command encoder and submits it. */
   private submit(): void {
     if (this.recorded.length === 0) return;
@@ -337,24 +356,38 @@ export class WebGpuBackend implements Backend {
     dev.pushErrorScope('out-of-memory');
     dev.pushErrorScope('validation');
     const nDispatch = cmds.reduce((n, c) => n + (c.kind === 'dispatch' ? 1 : 0), 0);
-    const params = dev.createBuffer({ size: Math.max(1, nDispatch) * PARAM_STRIDE, usage: USAGE.UNIFORM, mappedAtCreation: true });
-    const range = params.getMappedRange();
+    if (nDispatch > this.paramSlots) {
+      this.params?.destroy();
+      this.paramSlots = Math.max(nDispatch, 2 * this.paramSlots, 256);
+      this.params = dev.createBuffer({ label: 'dispatch parameters', size: this.paramSlots * PARAM_STRIDE, usage: USAGE.UNIFORM | USAGE.COPY_DST });
+      this.groups.clear();
+    }
+    const params = this.params!;
+    const host = new ArrayBuffer(Math.max(1, nDispatch) * PARAM_STRIDE);
+    const u32 = new Uint32Array(host);
+    const f32 = new Float32Array(host);
     const enc = dev.createCommandEncoder();
     let pass: GPUComputePassEncoder | null = null;
     let slot = 0;
+    if (this.groups.size > 50_000) this.groups.clear();
     for (const c of cmds) {
       if (c.kind === 'clear') {
         if (pass) { pass.end(); pass = null; }
         enc.clearBuffer(c.buffer, 0, c.size);
         continue;
       }
-      const u32 = new Uint32Array(range, slot * PARAM_STRIDE, 16);
-      const f32 = new Float32Array(range, slot * PARAM_STRIDE, 16);
-      c.u.forEach((v, i) => { u32[i] = v; });
-      c.f.forEach((v, i) => { f32[12 + i] = v; });
-      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: params, offset: slot * PARAM_STRIDE, size: PARAM_BYTES } }];
-      c.bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? { buffer: b.buffer, size: b.size } : { buffer: b } }));
-      const group = dev.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
+      const base = (slot * PARAM_STRIDE) / 4;
+      c.u.forEach((v, i) => { u32[base + i] = v; });
+      c.f.forEach((v, i) => { f32[base + 12 + i] = v; });
+      let key = `${this.idOf(c.pipeline)}:${slot}`;
+      for (const b of c.bindings) key += 'buffer' in b ? `,${this.idOf(b.buffer)}/${b.size}` : `,${this.idOf(b)}`;
+      let group = this.groups.get(key);
+      if (!group) {
+        const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: params, offset: slot * PARAM_STRIDE, size: PARAM_BYTES } }];
+        c.bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? { buffer: b.buffer, size: b.size } : { buffer: b } }));
+        group = dev.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
+        this.groups.set(key, group);
+      }
       pass ??= enc.beginComputePass();
       pass.setPipeline(c.pipeline);
       pass.setBindGroup(0, group);
@@ -363,9 +396,8 @@ export class WebGpuBackend implements Backend {
       slot++;
     }
     if (pass) pass.end();
-    params.unmap();
+    if (nDispatch > 0) dev.queue.writeBuffer(params, 0, host, 0, nDispatch * PARAM_STRIDE);
     dev.queue.submit([enc.finish()]);
-    params.destroy(); // released once the submitted work no longer needs it
     this.scopes.push(dev.popErrorScope(), dev.popErrorScope());
   }
 
@@ -485,8 +517,13 @@ export class WebGpuBackend implements Backend {
   }
 
   conv1dCausalStep(args: Conv1dArgs): Tensor {
-    if (args.x.shape[1] !== 1) throw fail('E_SHAPE', `conv1dCausalStep takes one token, got T=${args.x.shape[1]}`);
-    return this.conv1dCausal(args);
+    this.assertUsable();
+    const { batch, seq, channels, kernel } = checkConv1d(args);
+    if (seq !== 1) throw fail('E_SHAPE', `conv1dCausalStep takes one token, got T=${seq}`);
+    const out = this.tensor(args.x.shape);
+    const u = [batch, 1, channels, kernel, args.bias ? 1 : 0, args.silu ? 1 : 0];
+    this.dispatch('conv1d_step', {}, [this.bind(args.x), this.bind(args.weight), this.bind(args.bias), this.bind(args.state), out.buffer], u, [], Math.ceil((batch * channels) / 256));
+    return out;
   }
 
   /**
