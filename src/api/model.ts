@@ -126,7 +126,7 @@ export class ModelImpl implements Model {
     } = {},
   ): Promise<Float32Array | null> {
     const { graph, cfg, backend: b, weights } = this.parts;
-    const chunk = graph.prefillChunk(cfg);
+    const chunk = graph.prefillChunk(cfg) * (b.prefillChunkMultiple ?? 1);
     const head = graph.head(weights);
     const width = output === 'hidden' ? cfg.hiddenSize : cfg.vocabSize;
     const out = output === 'logits-all' || output === 'hidden' ? new Float32Array(batch * seq * width) : null;
@@ -190,7 +190,7 @@ export class ModelImpl implements Model {
     const { cfg, graph, backend } = this.parts;
     const width = output === 'hidden' ? cfg.hiddenSize : cfg.vocabSize;
     const stateBytes = this.stateShapes(batch).reduce((n, s) => n + 4 * s.reduce((a, b) => a * b, 1), 0);
-    this.checkMemory(stateBytes + activationBytes(cfg, graph.prefillChunk(cfg), batch) + 4 * batch * seq * width, `forward of ${batch}×${seq} tokens`);
+    this.checkMemory(stateBytes + activationBytes(cfg, graph.prefillChunk(cfg) * (backend.prefillChunkMultiple ?? 1), batch) + 4 * batch * seq * width, `forward of ${batch}×${seq} tokens`);
     const state = this.allocState(batch);
     try {
       const flat = Int32Array.from(ids.flat());
@@ -214,7 +214,7 @@ export class ModelImpl implements Model {
   createSession(opts: SessionOptions = {}): Session {
     this.assertOpen();
     const stateBytes = this.info.stateBytes;
-    this.checkMemory(stateBytes + activationBytes(this.parts.cfg, this.parts.graph.prefillChunk(this.parts.cfg), 1), 'a session');
+    this.checkMemory(stateBytes + activationBytes(this.parts.cfg, this.parts.graph.prefillChunk(this.parts.cfg) * (this.parts.backend.prefillChunkMultiple ?? 1), 1), 'a session');
     const s = new SessionImpl(this, opts.state, () => this.sessions.delete(s));
     this.sessions.add(s);
     return s;

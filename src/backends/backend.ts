@@ -173,6 +173,12 @@ export interface Backend {
   // ---- buffers -------------------------------------------------------------
   /** The most bytes this backend can hold at all (a 32-bit WebAssembly memory: 4 GiB), if bounded. */
   readonly capacityBytes?: number;
+  /**
+   * Optional: how many of the graph's prefill chunks to run per forward (default 1). A GPU wants
+   * wider matrix multiplies and more chunks in flight for its scans; memory stays bounded by the
+   * larger chunk, and chunk boundaries stay multiples of the graph's.
+   */
+  readonly prefillChunkMultiple?: number;
   /** Bytes a tensor of this shape takes when stored as `dtype` (for maxMemoryBytes checks). */
   bytesFor(shape: readonly number[], dtype: WeightDType): number;
   /** Upload weights, converting f32 values to the storage dtype. */

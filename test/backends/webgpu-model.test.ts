@@ -124,6 +124,20 @@ describe.skipIf(reason !== null)('webgpu models', () => {
     await m.dispose();
   });
 
+  for (const modelType of ['mamba', 'mamba2'] as const) {
+    it(`${modelType}: a 2,100-token prefill (past the 2,048-token GPU forward) matches the reference`, async () => {
+      const f = randomModelFiles({ modelType, vocabSize: 256, hiddenSize: 16, numLayers: 2, stateSize: 8, headDim: 8, chunkSize: 64, seed: 9 });
+      const ids = Array.from({ length: 2100 }, (_, i) => (i * 37 + 11) % 256);
+      const gpuModel = await loadModel(f, { backend: 'webgpu' });
+      const refModel = await loadModel(f, { backend: 'reference' });
+      const a = await gpuModel.createSession().prefill(ids);
+      const b = await refModel.createSession().prefill(ids);
+      const { diff, scale } = maxAbsDiff(a, b);
+      expect(diff).toBeLessThanOrEqual(1e-4 * Math.max(1, scale));
+      await gpuModel.dispose();
+    });
+  }
+
   it('device loss during generation fails the pending call with E_DEVICE_LOST, and later calls too', async () => {
     const m = await loadModel(files, { backend: 'webgpu' });
     const s = m.createSession();

@@ -89,6 +89,8 @@ export interface WebGpuOptions {
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu' as const;
   readonly info: BackendInfo;
+  /** 8 × the graph's 256-token chunk: 2,048-token forwards fill a large GPU (tiled matmuls, 32 scan chunks). */
+  readonly prefillChunkMultiple = 8;
   private readonly device: GPUDevice;
   private keepAlive: unknown;
   private readonly kernels: Kernels;
