@@ -8,8 +8,11 @@
 
 const TILE: u32 = 64u;
 const TK: u32 = 16u;
-var<workgroup> xs: array<f32, 1024>; // [TILE rows][TK]
-var<workgroup> ws: array<f32, 1024>; // [TILE cols][TK]
+// Rows padded to TK + 1 floats: the inner loop reads column kk of 16 different rows per warp, which
+// with a stride of 16 floats would hit 2 of the 32 shared-memory banks (a 16-way conflict).
+const LD: u32 = 17u;
+var<workgroup> xs: array<f32, 1088>; // [TILE rows][LD]
+var<workgroup> ws: array<f32, 1088>; // [TILE cols][LD]
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -31,18 +34,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let gk = k0 + e % TK;
       var xv = 0.0;
       if (r0 + rr < rows && gk < K) { xv = x[(r0 + rr) * K + gk]; }
-      xs[e] = xv;
+      xs[rr * LD + e % TK] = xv;
       var wv = 0.0;
       if (c0 + rr < M && gk < K) { wv = wAt((c0 + rr) * K + gk); }
-      ws[e] = wv;
+      ws[rr * LD + e % TK] = wv;
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk++) {
       var a: array<f32, 4>;
       var b: array<f32, 4>;
       for (var i = 0u; i < 4u; i++) {
-        a[i] = xs[(l3.y + 16u * i) * TK + kk];
-        b[i] = ws[(l3.x + 16u * i) * TK + kk];
+        a[i] = xs[(l3.y + 16u * i) * LD + kk];
+        b[i] = ws[(l3.x + 16u * i) * LD + kk];
       }
       for (var i = 0u; i < 4u; i++) {
         for (var j = 0u; j < 4u; j++) { acc[i * 4u + j] += a[i] * b[j]; }

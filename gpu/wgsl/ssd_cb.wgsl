@@ -1,4 +1,4 @@
-// Mamba-2 SSD pass 2 of 5: the chunk's C·Bᵀ (the "attention-like" matrix of the SSD dual form),
+// Mamba-2 SSD pass 2: the chunk's C·Bᵀ (the "attention-like" matrix of the SSD dual form),
 // CB[t, s] = Σ_n C_t[n] · B_s[n] for s ≤ t, per (b, chunk, group).
 //   Bm, Cm: [B, T, G, N]   cb: [B, nC, G, L, L]
 //   n0 B  n1 T  n4 N  n5 G  n6 L  n7 nC

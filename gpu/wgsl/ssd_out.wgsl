@@ -1,15 +1,15 @@
-// Mamba-2 SSD pass 5 of 5, per (b, t, head, p), with c = the chunk of t:
-//   y_t = Σ_{s≤t in c} CB[t, s] · exp(a_t − a_s) · Δ_s · x_s[p]      (intra-chunk, matrix form)
-//       + exp(a_t) · Σ_n C_t[n] · h_in[c][p, n]                      (state entering the chunk)
+// Mamba-2 SSD pass 6, per (b, t, head, p), with c = the chunk of t:
+//   y_t = Σ_{s≤t in c} CB[t, s] · dec[t, s] · x_s[p]          (intra-chunk, matrix form)
+//       + exp(a_t) · Σ_n C_t[n] · h_in[c][n, p]               (state entering the chunk)
 //       + D · x_t[p]
-//   x, y: [B, T, H, P]   Cm: [B, T, G, N]   D: [H]   dl, ac: [B, T, H]   cb: [B, nC, G, L, L]
-//   hs: [B, nC, H, P, N]   n0 B  n1 T  n2 H  n3 P  n4 N  n5 G  n6 L  n7 nC
+//   x, y: [B, T, H, P]   Cm: [B, T, G, N]   D: [H]   ac: [B, T, H]   cb: [B, nC, G, L, L]
+//   dec: [B, nC, H, L, L]   hs: [B, nC, H, N, P]   n0 B  n1 T  n2 H  n3 P  n4 N  n5 G  n6 L  n7 nC
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> Cm: array<f32>;
 @group(0) @binding(3) var<storage, read> D: array<f32>;
-@group(0) @binding(4) var<storage, read> dl: array<f32>;
-@group(0) @binding(5) var<storage, read> ac: array<f32>;
-@group(0) @binding(6) var<storage, read> cb: array<f32>;
+@group(0) @binding(4) var<storage, read> ac: array<f32>;
+@group(0) @binding(5) var<storage, read> cb: array<f32>;
+@group(0) @binding(6) var<storage, read> dec: array<f32>;
 @group(0) @binding(7) var<storage, read> hs: array<f32>;
 @group(0) @binding(8) var<storage, read_write> y: array<f32>;
 
@@ -26,17 +26,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = h / (H / G);
   let c = t / L;
   let tl = t % L;
-  let kt = (b * T + t) * H + h;
-  let at = ac[kt];
   let cbRow = (((b * nC + c) * G + g) * L + tl) * L;
+  let decRow = (((b * nC + c) * H + h) * L + tl) * L;
+  let xs0 = (b * T + c * L) * H + h;
   var acc = 0.0;
   for (var sl = 0u; sl <= tl; sl++) {
-    let ks = (b * T + c * L + sl) * H + h;
-    acc += cb[cbRow + sl] * exp(at - ac[ks]) * dl[ks] * x[ks * P + p];
+    acc += cb[cbRow + sl] * dec[decRow + sl] * x[(xs0 + sl * H) * P + p];
   }
   let co = ((b * T + t) * G + g) * N;
-  let ho = (((b * nC + c) * H + h) * P + p) * N;
+  let ho = ((b * nC + c) * H + h) * N * P + p;
   var carried = 0.0;
-  for (var n = 0u; n < N; n++) { carried += Cm[co + n] * hs[ho + n]; }
-  y[i] = acc + exp(at) * carried + D[h] * x[i];
+  for (var n = 0u; n < N; n++) { carried += Cm[co + n] * hs[ho + n * P]; }
+  y[i] = acc + exp(ac[(b * T + t) * H + h]) * carried + D[h] * x[i];
 }

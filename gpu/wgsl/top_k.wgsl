@@ -2,10 +2,10 @@
 // of the whole vocabulary. Ties go to the lower id and NaN / −∞ never count, exactly the candidate
 // rule of src/api/sampler.ts, so the host's seeded draw over these candidates picks the same token
 // as it would over the full row.
-// One workgroup of 256 threads, each owning a contiguous block of the row:
+// One workgroup of 256 threads:
 //   1. the k-th largest key, found bit by bit on order-preserving u32 keys (32 counting rounds);
-//   2. every entry above it, then entries equal to it in id order until k, written at positions
-//      from workgroup prefix sums (so the output is in id order; the host sorts k entries).
+//   2. every entry above it, then entries equal to it in id order until k: here each thread owns a
+//      contiguous block, and positions come from workgroup prefix sums (the host sorts the k entries).
 //   logits: [.., V] f32   out: [1 + 2k] u32 = count, then ids[k], then value bits[k]
 //   n0 V  n1 offset of the row (elements)  n2 k
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
@@ -39,7 +39,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     if (lid == 0u) { atomicStore(&total, 0u); }
     workgroupBarrier();
     var c = 0u;
-    for (var i = i0; i < i1; i++) {
+    for (var i = lid; i < V; i += WG) { // strided: coalesced reads (order does not matter for counting)
       let key = keyOf(logits[off + i]);
       if (key > INVALID && key >= cand) { c++; }
     }

@@ -106,6 +106,8 @@ export class WebGpuBackend implements Backend {
    * Bind groups are cached by (pipeline, slot, buffers): a decode step repeats the same dispatches
    * over the same pooled buffers, so after the first token it creates none.
    */
+  /** Counters for benchmarks: submissions, dispatches, and host time spent encoding + submitting. */
+  readonly stats = { submits: 0, dispatches: 0, encodeMs: 0 };
   private params: GPUBuffer | null = null;
   private paramSlots = 0;
   private readonly groups = new Map<string, GPUBindGroup>();
@@ -352,6 +354,7 @@ export class WebGpuBackend implements Backend {
   /** Encodes everything recorded into one command encoder and submits it. */
   private submit(): void {
     if (this.recorded.length === 0) return;
+    const started = performance.now();
     const cmds = this.recorded;
     this.recorded = [];
     const dev = this.device;
@@ -401,6 +404,9 @@ export class WebGpuBackend implements Backend {
     if (nDispatch > 0) dev.queue.writeBuffer(params, 0, host, 0, nDispatch * PARAM_STRIDE);
     dev.queue.submit([enc.finish()]);
     this.scopes.push(dev.popErrorScope(), dev.popErrorScope());
+    this.stats.submits++;
+    this.stats.dispatches += nDispatch;
+    this.stats.encodeMs += performance.now() - started;
   }
 
   // ---- helpers -------------------------------------------------------------
@@ -489,7 +495,10 @@ export class WebGpuBackend implements Backend {
       const wBind = { buffer: buf, size: wt.store.partBytes[p] };
       const u = (r: number) => [r, K, m, col0, bias ? 1 : 0, M, 0, 0, 0, 0, 0, this.q8Offset(wt, m * K)];
       if (rows <= MATVEC_ROWS) {
-        this.dispatch('matvec', { weights: loader }, [this.bind(x), wBind, this.bind(bias), out.buffer], u(rows), [], m);
+        // Decode streams the weights: 16-byte loads where the row length allows.
+        const [kernel, variant] = loader === 'f32' && K % 4 === 0 ? ['matvec_f32x4', {}]
+          : loader === 'f16' && K % 8 === 0 ? ['matvec_f16x8', {}] : ['matvec', { weights: loader }];
+        this.dispatch(kernel, variant, [this.bind(x), wBind, this.bind(bias), out.buffer], u(rows), [], m);
       } else {
         const tiles = Math.ceil(rows / 64) * Math.ceil(m / 64);
         this.dispatch('matmul', { weights: loader }, [this.bind(x), wBind, this.bind(bias), out.buffer], u(rows), [], tiles);
@@ -570,8 +579,9 @@ export class WebGpuBackend implements Backend {
 
   /**
    * Mamba-2 SSD, chunked (Dao & Gu 2024 §6): per block of SCAN_CHUNK tokens the quadratic
-   * matrix form (C·Bᵀ masked by the decay exp(a_t − a_s)), the block's end state, a pass that
-   * carries the state across blocks, then the output adds the entering state's contribution.
+   * matrix form (C·Bᵀ per group, times the per-head decay exp(a_t − a_s)·Δ_s), the block's end
+   * state, a pass that carries the state across blocks, then the output adds the entering state's
+   * contribution. Six dispatches: ssd_dt, ssd_cb, ssd_decay, ssd_state, ssd_carry, ssd_out.
    * Mathematically equal to the reference's form at any block length; only f32 rounding differs.
    */
   ssdChunkScan(args: SsdScanArgs): Tensor {
@@ -583,17 +593,20 @@ export class WebGpuBackend implements Backend {
     const y = this.tensor([B, T, H * P]);
     const dl = this.scratch(B * T * H, 'ssd Δ');
     const ac = this.scratch(B * T * H, 'ssd cumulative decay');
+    const wt = this.scratch(B * T * H, 'ssd end-state weights');
     const cb = this.scratch(B * nC * G * L * L, 'ssd C·Bᵀ');
+    const dec = this.scratch(B * nC * H * L * L, 'ssd decay matrix');
     const hs = this.scratch(B * nC * H * P * N, 'ssd chunk states');
     const u = [B, T, H, P, N, G, L, nC];
     const f = [args.dtMin, Math.min(args.dtMax, F32_MAX)];
     const a = args;
-    this.dispatch('ssd_dt', {}, [this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), dl, ac], u, f, Math.ceil((B * nC * H) / 64));
+    this.dispatch('ssd_dt', {}, [this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), dl, ac, wt], u, f, Math.ceil((B * nC * H) / 64));
     this.dispatch('ssd_cb', {}, [this.bind(a.B), this.bind(a.C), cb], u, f, Math.ceil((B * nC * G * L * L) / 256));
-    this.dispatch('ssd_state', {}, [this.bind(a.x), this.bind(a.B), dl, ac, hs], u, f, Math.ceil((B * nC * H * P * N) / 256));
+    this.dispatch('ssd_decay', {}, [dl, ac, dec], u, f, Math.ceil((B * nC * H * L * L) / 256));
+    this.dispatch('ssd_state', {}, [this.bind(a.x), this.bind(a.B), wt, hs], u, f, Math.ceil((B * nC * H * P * N) / 256));
     this.dispatch('ssd_carry', {}, [ac, hs, this.bind(a.state)], u, f, Math.ceil((B * H * P * N) / 256));
-    this.dispatch('ssd_out', {}, [this.bind(a.x), this.bind(a.C), this.bind(a.D), dl, ac, cb, hs, y.buffer], u, f, Math.ceil((B * T * H * P) / 256));
-    this.release(dl, ac, cb, hs);
+    this.dispatch('ssd_out', {}, [this.bind(a.x), this.bind(a.C), this.bind(a.D), ac, cb, dec, hs, y.buffer], u, f, Math.ceil((B * T * H * P) / 256));
+    this.release(dl, ac, wt, cb, dec, hs);
     return y;
   }
 
