@@ -103,7 +103,8 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
   const weightsRead = readSafetensorsWeights(files, { signal: opts.signal, onProgress: opts.onProgress });
   let backend: Backend;
   try {
-    backend = await selectBackend(opts.backend ?? 'auto', { ops: graph.requiredOps, dtype }, { threads: opts.threads });
+    const parameters = specs.reduce((n, s) => n + numel(s.shape), 0);
+    backend = await selectBackend(opts.backend ?? 'auto', { ops: graph.requiredOps, dtype, parameters }, { threads: opts.threads });
   } catch (e) {
     weightsRead.catch(() => undefined);
     throw e;

@@ -46,7 +46,18 @@ const NOT_BUILT: Record<BackendName, string> = {
 export interface Requirements {
   ops: readonly OpName[];
   dtype: WeightDType;
+  /** The model's parameter count, when known: 'auto' leaves small models on the CPU. */
+  parameters?: number;
 }
+
+/**
+ * 'auto' considers webgpu from this many parameters up. Below it the CPU is faster: a GPU decode
+ * step costs one submission of ~270 dispatches plus a read-back whatever the model's size (about
+ * 7 ms per token on an H100 through Dawn, BENCHMARKS.md), while the wasm backend streams a 16M-
+ * parameter f32 model (64 MB) per token in ~2 ms at 35 GB/s. It also keeps the probe (loading Dawn,
+ * enumerating Vulkan drivers) off the start-up path of small models such as the default one.
+ */
+export const AUTO_WEBGPU_MIN_PARAMETERS = 16_000_000;
 
 /** Why `b` cannot run the model, or null when it can. */
 function lacks(b: Backend, need: Requirements): string | null {
@@ -76,6 +87,10 @@ export async function selectBackend(choice: BackendChoice, need: Requirements, o
   for (const name of PREFERENCE) {
     const f = factories.get(name);
     if (!f) { passedOver.push(`${name}: ${NOT_BUILT[name]}`); continue; }
+    if (name === 'webgpu' && need.parameters !== undefined && need.parameters < AUTO_WEBGPU_MIN_PARAMETERS) {
+      passedOver.push(`webgpu: not tried for a model of ${need.parameters} parameters, which runs faster on the CPU (auto uses webgpu from ${AUTO_WEBGPU_MIN_PARAMETERS}; ask for backend 'webgpu' to use it anyway)`);
+      continue;
+    }
     const b = await f.create({ ...opts, auto: true });
     if ('unavailable' in b) { passedOver.push(`${name}: ${b.unavailable}`); continue; }
     const why = lacks(b, need);

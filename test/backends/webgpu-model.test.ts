@@ -15,6 +15,8 @@ import { acquireDevice } from '../../src/backends/webgpu/device.js';
 import type { WebGpuBackend } from '../../src/backends/webgpu/index.js';
 import { goldenCases, maxAbsDiff } from '../helpers/goldens.js';
 import { randomModelFiles } from '../../tools/random-model.js';
+import { AUTO_WEBGPU_MIN_PARAMETERS, selectBackend } from '../../src/backends/registry.js';
+import { mamba } from '../../src/models/mamba.js';
 
 vi.setConfig({ testTimeout: 180_000 });
 const probe = await acquireDevice({ allowFallback: true });
@@ -56,19 +58,30 @@ describe.skipIf(reason !== null)('webgpu models', () => {
 
   const files = randomModelFiles({ modelType: 'mamba', vocabSize: 256, hiddenSize: 16, numLayers: 2, stateSize: 4 });
 
-  it(`'auto' ${isFallback ? 'passes over a software fallback adapter and says so' : 'picks the hardware adapter'}`, async () => {
+  it("'auto' leaves small models on the CPU without probing the GPU, and says so", async () => {
     const m = await loadModel(files, { backend: 'auto' });
-    if (isFallback) {
-      expect(m.backend).toBe('wasm');
-      expect(m.backendInfo.fallbackReason).toMatch(/webgpu: only a software fallback adapter/);
-    } else {
-      expect(m.backend).toBe('webgpu');
-    }
+    expect(m.backend).toBe('wasm');
+    expect(m.backendInfo.fallbackReason).toMatch(/webgpu: not tried for a model of \d+ parameters/);
     await m.dispose();
     const named = await loadModel(files, { backend: 'webgpu' });
     expect(named.backend).toBe('webgpu');
     expect(named.backendInfo.device).toBeTruthy();
     await named.dispose();
+  });
+
+  it(`'auto' for a large model ${isFallback ? 'passes over a software fallback adapter and says so' : 'picks the hardware adapter'}`, async () => {
+    const need = { ops: mamba.requiredOps, dtype: 'f32' as const, parameters: AUTO_WEBGPU_MIN_PARAMETERS };
+    const b = await selectBackend('auto', need, { threads: 1 });
+    try {
+      if (isFallback) {
+        expect(b.name).toBe('wasm');
+        expect(b.info.fallbackReason).toMatch(/webgpu: only a software fallback adapter is present/);
+      } else {
+        expect(b.name).toBe('webgpu');
+      }
+    } finally {
+      await b.dispose();
+    }
   });
 
   it('lineage models need ops webgpu lacks: named → E_BACKEND naming the op; auto → wasm', async () => {

@@ -97,6 +97,9 @@ if (gpu) {
           }
         }
         expect(() => small.zeros([1000])).toThrow(expect.objectContaining({ code: 'E_MEMORY' }));
+        const split = small.upload(table, [V, D]);
+        expectClose(await small.read(split), table, 0, 'read back a split f32 weight');
+        expect(() => small.rmsNorm(split, small.upload(table.subarray(0, D), [D]), 1e-5)).toThrow(expect.objectContaining({ code: 'E_MEMORY' }));
       } finally {
         await small.dispose();
       }

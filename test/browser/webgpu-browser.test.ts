@@ -26,9 +26,7 @@ interface Demo {
   loadModel(files: unknown, opts: object): Promise<Model>;
   fetchModelFiles(base: string): Promise<Record<string, Uint8Array>>;
 }
-declare global {
-  var mambaEdgeDemo: Demo;
-}
+type PageGlobals = { mambaEdgeDemo: Demo };
 
 describe('webgpu in headless Chromium', { timeout: 180_000 }, () => {
   let server: ExampleServer;
@@ -63,10 +61,11 @@ describe('webgpu in headless Chromium', { timeout: 180_000 }, () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(server.isolatedUrl);
-    await page.evaluate(() => mambaEdgeDemo.ready);
+    await page.evaluate(() => (globalThis as unknown as PageGlobals).mambaEdgeDemo.ready);
     const r = await page.evaluate(async ([prompt, greedy]) => {
-      const files = await mambaEdgeDemo.fetchModelFiles('models/default/');
-      const model = await mambaEdgeDemo.loadModel(files, { backend: 'webgpu' });
+      const demo = (globalThis as unknown as PageGlobals).mambaEdgeDemo;
+      const files = await demo.fetchModelFiles('models/default/');
+      const model = await demo.loadModel(files, { backend: 'webgpu' });
       const ids = model.tokenizer.encode(prompt);
       const logits = await model.createSession().prefill(ids);
       const text = (await model.createSession().generate(prompt, greedy).finished).text;

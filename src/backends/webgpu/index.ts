@@ -240,7 +240,12 @@ export class WebGpuBackend implements Backend {
     this.submit();
     const staging = this.device.createBuffer({ size: Math.max(4, bytes), usage: USAGE.MAP_READ | USAGE.COPY_DST });
     const enc = this.device.createCommandEncoder();
-    if (bytes > 0) enc.copyBufferToBuffer(g.buffer, 0, staging, 0, bytes);
+    let at = 0; // a weight split by rows is read part after part
+    g.store.buffers.forEach((buf, p) => {
+      const n = Math.min(g.store.partBytes[p], bytes - at);
+      if (n > 0) enc.copyBufferToBuffer(buf, 0, staging, at, n);
+      at += n;
+    });
     this.device.queue.submit([enc.finish()]);
     try {
       await Promise.race([staging.mapAsync(MAP_READ), this.device.lost.then(() => { throw new Error('lost'); })]);
@@ -422,6 +427,9 @@ export class WebGpuBackend implements Backend {
   private bind(t: Tensor | null | undefined): Binding {
     if (!t) return this.dummy;
     const g = this.f32(t);
+    if (g.store.buffers.length > 1) {
+      throw fail('E_MEMORY', `webgpu: a [${g.shape}] tensor is split across bindings (${g.store.buffers.length} parts); only matmul and embedding take split weights`);
+    }
     return { buffer: g.buffer, size: Math.max(4, g.store.partBytes[0]) };
   }
 
