@@ -67,6 +67,27 @@ if (gpu) {
       }
     });
 
+    it('matrix-vector products over one input are merged into one dispatch (f32, f16), same values as the reference', async () => {
+      for (const dtype of ['f32', 'f16'] as const) {
+        for (const rows of [1, 3]) {
+          const K = 48, Ms = [40, 7, 9, 33];
+          const r = rng(rows * 10 + K);
+          const x = rand(rows * K, r);
+          const ws = Ms.map((M) => rand(M * K, r));
+          const before = gpu.stats.dispatches;
+          const xt = gpu.upload(x, [rows, K]);
+          const wts = ws.map((w, i) => gpu.upload(w, [Ms[i], K], dtype));
+          const outs = wts.map((w) => gpu.matmul(xt, w));
+          const got = await Promise.all(outs.map((o) => gpu.read(o)));
+          expect(gpu.stats.dispatches - before, `${dtype} rows ${rows}: 4 products in 2 dispatches`).toBe(2);
+          for (let i = 0; i < Ms.length; i++) {
+            const want = await ref.read(ref.matmul(ref.upload(x, [rows, K]), ref.upload(ws[i], [Ms[i], K], dtype)));
+            expectClose(got[i], want, TOL, `merged matvec ${i} ${dtype} rows ${rows}`);
+          }
+        }
+      }
+    });
+
     /** W through the GPU's q8_0 path, read back via an identity matmul: the values the kernels use. */
     async function dequantized(w: Float32Array, M: number, K: number): Promise<Float32Array> {
       const eye = new Float32Array(K * K);

@@ -115,6 +115,13 @@ export class WebGpuBackend implements Backend {
   private nextId = 1;
   private disposed = false;
   private readonly dummy: GPUBuffer;
+  /** Two more stand-ins for absent outputs of a merged matrix-vector dispatch (writable, so distinct). */
+  private readonly dummyOut: GPUBuffer[];
+  /**
+   * Matrix-vector products over the same input recorded back to back (in_proj's and x_proj's row
+   * blocks in decode), held until a different op is recorded, then dispatched as one.
+   */
+  private pendingMv: { x: Binding; xBuffer: GPUBuffer; kernel: 'f32x4' | 'f16x8'; K: number; rows: number; items: { w: Binding; y: GPUBuffer; M: number }[] } | null = null;
 
   constructor(ctx: GpuContext, opts: WebGpuOptions = {}) {
     this.device = ctx.device;
@@ -126,6 +133,7 @@ export class WebGpuBackend implements Backend {
       ...(ctx.isFallback ? { note: `software fallback adapter (${ctx.description}): correct but slow` } : {}),
     };
     this.dummy = this.device.createBuffer({ size: 16, usage: USAGE.STORAGE });
+    this.dummyOut = [0, 1].map(() => this.device.createBuffer({ size: 16, usage: USAGE.STORAGE }));
     this.device.lost.then((info) => {
       if (!this.disposed) this.lostReason = `${info.reason}: ${info.message || 'no message'}`;
     });
@@ -221,7 +229,7 @@ export class WebGpuBackend implements Backend {
   zeros(shape: readonly number[]): Tensor {
     this.assertUsable();
     const t = this.tensor(shape, `a [${shape}] tensor`);
-    this.recorded.push({ kind: 'clear', buffer: t.buffer, size: t.buffer.size });
+    this.record({ kind: 'clear', buffer: t.buffer, size: t.buffer.size });
     return t;
   }
 
@@ -275,7 +283,7 @@ export class WebGpuBackend implements Backend {
     if (!Number.isInteger(k) || k < 1) throw fail('E_ARGUMENT', `readTopK: k must be a positive integer, got ${k}`);
     k = Math.min(k, V);
     const out = this.allocBuffer(4 * (1 + 2 * k), 'top-k candidates');
-    this.recorded.push({ kind: 'dispatch', pipeline: this.kernels.get('top_k'), bindings: [this.bind(g), out], u: [V, row * V, k], f: [], groups: 1 });
+    this.record({ kind: 'dispatch', pipeline: this.kernels.get('top_k'), bindings: [this.bind(g), out], u: [V, row * V, k], f: [], groups: 1 });
     const words = new Uint32Array((await this.read(new GpuTensor([1 + 2 * k], 'f32', new Store([out], 1, [4 * (1 + 2 * k)])))).buffer);
     this.release(out);
     const n = words[0];
@@ -333,6 +341,8 @@ export class WebGpuBackend implements Backend {
     this.pool.clear();
     this.groups.clear();
     this.params?.destroy();
+    this.dummy.destroy();
+    for (const d of this.dummyOut) d.destroy();
     this.device.destroy();
     this.keepAlive = null; // lets dawn.node's instance go, so the process can exit
   }
@@ -346,8 +356,36 @@ export class WebGpuBackend implements Backend {
 
   private dispatch(kernel: string, variant: { weights?: WeightLoader; NS?: number }, bindings: Binding[], u: number[], f: number[], groups: number): void {
     if (groups <= 0) return;
-    this.recorded.push({ kind: 'dispatch', pipeline: this.kernels.get(kernel, variant), bindings, u, f, groups });
+    this.record({ kind: 'dispatch', pipeline: this.kernels.get(kernel, variant), bindings, u, f, groups });
+  }
+
+  /** Every command goes through here, after any held matrix-vector group (which precedes it in order). */
+  private record(c: Command): void {
+    this.flushMatvecs();
+    this.recorded.push(c);
     if (this.recorded.length >= MAX_RECORDED) this.submit();
+  }
+
+  private flushMatvecs(): void {
+    const g = this.pendingMv;
+    if (!g) return;
+    this.pendingMv = null;
+    if (g.items.length === 1) {
+      const it = g.items[0];
+      this.record({
+        kind: 'dispatch', pipeline: this.kernels.get(`matvec_${g.kernel}`), bindings: [g.x, it.w, this.dummy, it.y],
+        u: [g.rows, g.K, it.M, 0, 0, it.M], f: [], groups: it.M,
+      });
+      return;
+    }
+    const w = g.items.map((it) => it.w);
+    const y: Binding[] = g.items.map((it) => it.y);
+    const M = g.items.map((it) => it.M);
+    while (w.length < 3) { w.push(this.dummy); y.push(this.dummyOut[y.length - 1]); M.push(0); }
+    this.record({
+      kind: 'dispatch', pipeline: this.kernels.get(`matvec_multi_${g.kernel}`), bindings: [g.x, ...w, ...y],
+      u: [g.rows, g.K, ...M], f: [], groups: M[0] + M[1] + M[2],
+    });
   }
 
   private idOf(o: object): number {
@@ -358,6 +396,7 @@ export class WebGpuBackend implements Backend {
 
   /** Encodes everything recorded into one command encoder and submits it. */
   private submit(): void {
+    this.flushMatvecs();
     if (this.recorded.length === 0) return;
     const started = performance.now();
     const cmds = this.recorded;
@@ -497,6 +536,20 @@ export class WebGpuBackend implements Backend {
     const wt = w as GpuTensor;
     const out = this.tensor([...x.shape.slice(0, -1), M]);
     const loader = this.loader(wt);
+    const vec = loader === 'f32' && K % 4 === 0 ? 'f32x4' : loader === 'f16' && K % 8 === 0 ? 'f16x8' : null;
+    if (rows <= MATVEC_ROWS && vec && !bias && wt.store.buffers.length === 1) {
+      // Held: merged with the matrix-vector products over the same x recorded right after it.
+      const xb = this.bind(x) as { buffer: GPUBuffer; size: number };
+      const item = { w: { buffer: wt.buffer, size: wt.store.partBytes[0] }, y: out.buffer, M };
+      const g = this.pendingMv;
+      if (g && g.xBuffer === xb.buffer && g.kernel === vec && g.K === K && g.rows === rows && g.items.length < 3 && out.buffer !== g.xBuffer) {
+        g.items.push(item);
+      } else {
+        this.flushMatvecs();
+        this.pendingMv = { x: xb, xBuffer: xb.buffer, kernel: vec, K, rows, items: [item] };
+      }
+      return out;
+    }
     wt.store.buffers.forEach((buf, p) => {
       const col0 = p * wt.store.partRows;
       const m = Math.min(wt.store.partRows, M - col0);
