@@ -16,6 +16,8 @@
  * | E_BACKEND    | the backend is unavailable or lacks an op the model needs      |
  * | E_MEMORY     | the work would exceed `maxMemoryBytes`                         |
  * | E_ABORTED    | the caller's AbortSignal fired (`name === 'AbortError'`)       |
+ * | E_NETWORK    | a download failed: network error, HTTP error status or a       |
+ * |              | truncated body, after the retries (remote sources)             |
  * | E_DEVICE_LOST| the GPU device was lost (driver reset, destroy); the call failed |
  *
  * @example
@@ -35,11 +37,12 @@ export type ErrorCode =
   | 'E_BACKEND'
   | 'E_MEMORY'
   | 'E_ABORTED'
+  | 'E_NETWORK'
   | 'E_DEVICE_LOST';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'E_FILE', 'E_FORMAT', 'E_DTYPE', 'E_SHAPE', 'E_CONFIG', 'E_ARCH',
-  'E_TOKEN', 'E_ARGUMENT', 'E_STATE', 'E_BACKEND', 'E_MEMORY', 'E_ABORTED',
+  'E_TOKEN', 'E_ARGUMENT', 'E_STATE', 'E_BACKEND', 'E_MEMORY', 'E_ABORTED', 'E_NETWORK',
   'E_DEVICE_LOST',
 ];
 

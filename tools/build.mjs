@@ -14,6 +14,8 @@
  * Flags: --no-types skips the declarations (faster, for tests that only need bundles).
  *        --check-browser FILE  bundles FILE for the browser in memory and runs only the
  *        Node-built-in check (used by tests to prove the check fires).
+ *        --browser-only --out DIR  writes only DIR/browser/index.js (+ map), checked the same way; DIR
+ *        is not emptied (test/bundling installs it into a temporary app without touching dist/).
  */
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
@@ -26,6 +28,9 @@ import { browserRuntimePlugin } from '../workers/browser/bundle.mjs';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const withTypes = !process.argv.includes('--no-types');
+const browserOnly = process.argv.includes('--browser-only');
+const outArg = process.argv.indexOf('--out');
+const outDir = outArg === -1 ? null : resolve(process.argv[outArg + 1]);
 const started = Date.now();
 
 /** Node-only module specifiers: node:*, every built-in by bare name (fs, path, url, ...), and their subpaths. */
@@ -112,6 +117,20 @@ const common = {
   legalComments: 'linked',
 };
 
+/** The self-contained browser bundle of src/index.ts, checked for Node built-ins. */
+async function buildBrowser(outfile) {
+  const browserEntry = 'src/index.ts';
+  const browser = await build({
+    ...common,
+    entryPoints: [browserEntry],
+    outfile,
+    platform: 'browser',
+    // Bundled so the file works as is from a <script type="module">, a worker or an edge function.
+    plugins: [flagNodeBuiltins, await browserRuntimePlugin()],
+  });
+  checkBrowserBundle(browser.metafile, browserEntry);
+}
+
 /** `--check-browser FILE`: the browser check alone, nothing written. */
 async function checkOnly(entry) {
   const r = await build({ ...common, entryPoints: [entry], outfile: 'check/index.js', write: false, platform: 'browser', plugins: [flagNodeBuiltins] });
@@ -122,19 +141,17 @@ async function checkOnly(entry) {
 async function main() {
   const check = process.argv.indexOf('--check-browser');
   if (check !== -1) return checkOnly(process.argv[check + 1]);
+  if (browserOnly) {
+    const outfile = join(outDir ?? dist, 'browser', 'index.js');
+    await buildBrowser(outfile);
+    console.log(`built ${outfile} ${(readFileSync(outfile).length / 1024).toFixed(1)} kB in ${Date.now() - started} ms`);
+    return;
+  }
   rmSync(dist, { recursive: true, force: true });
   mkdirSync(dist, { recursive: true });
 
-  const browserEntry = 'src/index.ts';
-  const [browser] = await Promise.all([
-    build({
-      ...common,
-      entryPoints: [browserEntry],
-      outfile: 'dist/browser/index.js',
-      platform: 'browser',
-      // Bundled so the file works as is from a <script type="module">, a worker or an edge function.
-      plugins: [flagNodeBuiltins, await browserRuntimePlugin()],
-    }),
+  await Promise.all([
+    buildBrowser('dist/browser/index.js'),
     build({
       ...common,
       entryPoints: ['src/node.ts'],
@@ -152,7 +169,6 @@ async function main() {
       plugins: [nodeEntryExternal],
     }),
   ]);
-  checkBrowserBundle(browser.metafile, browserEntry);
   chmodSync(join(dist, 'cli.js'), 0o755);
 
   // The CLI must load the library from ./node/index.js, never carry its own copy.

@@ -8,7 +8,7 @@ import { writeSafetensors, type WriterTensor } from '../test/helpers/safetensors
 import { seededRandom as rng } from '../src/cli/measure.js';
 
 export interface RandomModelOptions {
-  modelType: 'mamba' | 'mamba2';
+  modelType: 'mamba' | 'mamba2' | 'mamba3';
   vocabSize: number;
   hiddenSize: number;
   numLayers: number;
@@ -26,6 +26,12 @@ export interface RandomModelOptions {
   eosTokenId?: number;
   dtype?: 'F32' | 'F16' | 'BF16';
   seed?: number;
+  /** Mamba-3 only (docs/mamba3.md): 0.5 or 1. */
+  ropeFraction?: number;
+  isMimo?: boolean;
+  mimoRank?: number;
+  isOutprojNorm?: boolean;
+  aFloor?: number;
 }
 
 
@@ -47,7 +53,8 @@ export function randomModelFiles(o: RandomModelOptions): Record<string, Uint8Arr
   const dtInit = () => { const dt = Math.exp(Math.log(0.001) + rand() * (Math.log(0.1) - Math.log(0.001))); return dt + Math.log(-Math.expm1(-dt)); };
   // Small embeddings, so the residual stream is not dominated by the input token's own row
   // (with tied weights that would make every model echo its last input).
-  put('backbone.embeddings.weight', [V, D], normal(0.2));
+  // (mamba_ssm, whose names Mamba-3 checkpoints keep, calls the table backbone.embedding.)
+  put(o.modelType === 'mamba3' ? 'backbone.embedding.weight' : 'backbone.embeddings.weight', [V, D], normal(0.2));
   const config: Record<string, unknown> = {
     model_type: o.modelType, vocab_size: V, hidden_size: D, num_hidden_layers: o.numLayers, state_size: N,
     expand: o.expand ?? 2, conv_kernel: K, use_bias: o.useBias ?? false, use_conv_bias: o.useConvBias ?? true,
@@ -71,6 +78,31 @@ export function randomModelFiles(o: RandomModelOptions): Record<string, Uint8Arr
       put(`${m}D`, [I], () => 1);
       put(`${m}out_proj.weight`, [D, I], normal(1 / Math.sqrt(I)));
       if (o.useBias) { put(`${m}in_proj.bias`, [2 * I], normal(0.1)); put(`${m}out_proj.bias`, [D], normal(0.1)); }
+    } else if (o.modelType === 'mamba3') {
+      const P = o.headDim ?? 16, H = I / P, G = o.nGroups ?? 1, R = o.isMimo ? o.mimoRank ?? 4 : 1;
+      const rope = o.ropeFraction ?? 0.5;
+      let split = Math.trunc(N * rope);
+      if (split % 2) split -= 1;
+      const S = split / 2;
+      Object.assign(config, {
+        head_dim: P, n_groups: G, rope_fraction: rope, a_floor: o.aFloor ?? 1e-4, is_mimo: o.isMimo ?? false, mimo_rank: R,
+        is_outproj_norm: o.isOutprojNorm ?? false, chunk_size: o.chunkSize ?? 64,
+      });
+      delete config.conv_kernel; delete config.use_conv_bias; delete config.use_bias;
+      put(`${m}in_proj.weight`, [2 * I + 2 * N * G * R + 3 * H + S, D], normal(1 / Math.sqrt(D)));
+      put(`${m}dt_bias`, [H], dtInit);
+      put(`${m}B_bias`, [H, R, N], () => 1 + 0.1 * gauss());
+      put(`${m}C_bias`, [H, R, N], () => 1 + 0.1 * gauss());
+      put(`${m}B_norm.weight`, [N], () => 1 + 0.1 * gauss());
+      put(`${m}C_norm.weight`, [N], () => 1 + 0.1 * gauss());
+      if (o.isMimo) {
+        put(`${m}mimo_x`, [H, R, P], () => (1 + 0.1 * gauss()) / R);
+        put(`${m}mimo_z`, [H, R, P], () => 1 + 0.1 * gauss());
+        put(`${m}mimo_o`, [H, R, P], () => (1 + 0.1 * gauss()) / R);
+      }
+      put(`${m}D`, [H], () => 1);
+      if (o.isOutprojNorm) put(`${m}norm.weight`, [I], () => 1 + 0.1 * gauss());
+      put(`${m}out_proj.weight`, [D, I], normal(1 / Math.sqrt(I)));
     } else {
       const P = o.headDim ?? 16, H = I / P, G = o.nGroups ?? 1;
       Object.assign(config, { num_heads: H, head_dim: P, n_groups: G, chunk_size: o.chunkSize ?? 64, time_step_limit: o.timeStepLimit ?? [0, Infinity] });

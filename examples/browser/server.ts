@@ -35,19 +35,21 @@ export interface ExampleServer {
   close(): Promise<void>;
 }
 
-/** The example's script: main.ts and the library, with the coordinator worker embedded. */
-export async function bundleExample(): Promise<string> {
+/** The example's script: main.ts and the library, with the coordinator worker embedded. `dir`: another example's folder (examples/webview). */
+export async function bundleExample(dir = here): Promise<string> {
   const out = await build({
-    entryPoints: [join(here, 'main.ts')],
+    entryPoints: [join(dir, 'main.ts')],
     bundle: true, write: false, format: 'esm', platform: 'browser', target: 'es2022',
     minify: true, legalComments: 'none', logLevel: 'silent', plugins: [await browserRuntimePlugin()],
   });
   return out.outputFiles[0].text;
 }
 
-export async function startExampleServer(opts: { port?: number; host?: string } = {}): Promise<ExampleServer> {
+/** Serves an example folder's index.html + bundled main.ts (default: this one) and models/default. */
+export async function startExampleServer(opts: { port?: number; host?: string; dir?: string } = {}): Promise<ExampleServer> {
   const host = opts.host ?? '127.0.0.1';
-  const [script, page, modelFiles] = await Promise.all([bundleExample(), readFile(join(here, 'index.html')), readdir(modelDir)]);
+  const dir = opts.dir ?? here;
+  const [script, page, modelFiles] = await Promise.all([bundleExample(dir), readFile(join(dir, 'index.html')), readdir(modelDir)]);
   const files = new Map<string, Buffer | string>([['index.html', page], ['main.js', script]]);
 
   const server: Server = createServer(async (req, res) => {

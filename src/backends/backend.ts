@@ -40,6 +40,15 @@ export const OP_NAMES = [
   'ltiScan',
   'ltiScanStep',
   'glu',
+  'mamba3Scan',
+  'mamba3Step',
+  // attention family (issue 8)
+  'rope',
+  'attention',
+  'attentionStep',
+  'swiglu',
+  'relu2',
+  'mixtureOfExperts',
 ] as const;
 export type OpName = (typeof OP_NAMES)[number];
 
@@ -162,6 +171,145 @@ export interface LtiScanArgs {
   gelu: boolean;
 }
 
+/**
+ * Mamba-3's SSM (state-spaces/mamba `mamba_ssm/modules/mamba3.py`; Lahoti et al. 2026), SISO and
+ * MIMO, from the in_proj parts to the gated per-head output. For every token t and head h
+ * (group g = ⌊h·G/H⌋, rank r < R; SISO is R = 1 with the mimo vectors all ones):
+ *   Δ = softplus(dd_dt + dt_bias);  A = min(−softplus(dd_A), −A_floor);  α = exp(A·Δ);  λ = σ(trap)
+ *   θ ← (θ + π·tanh(angles)·Δ) mod 2π                       (S cumulative rotary angles per head)
+ *   q_r = rot_θ(C_{r,g} + C_bias[h,r]);  k_r = rot_θ(B_{r,g} + B_bias[h,r]);  v_r = x ⊙ mimo_x[h,r]
+ *   h ← α·h + (1−λ)·Δ·α · Σ_r k̃_r ⊗ ṽ_r + λ·Δ · Σ_r k_r ⊗ v_r      (trapezoidal; k̃, ṽ: previous token's)
+ *   y_r = h·q_r + D·v_r;  y_r ← rmsnorm_head(y_r)·norm_weight if the output-norm variant
+ *   y_r ← y_r · silu(z ⊙ mimo_z[h,r]);   y = Σ_r mimo_o[h,r] ⊙ y_r
+ * rot_θ rotates the first S pairs of the N state dims: pairs (2i, 2i+1) for SISO ('adjacent'),
+ * (i, i + N/2) for MIMO ('halves'), as the module's kernels do (rotate_pairwise = not is_mimo).
+ * The prefill form may use the chunked (quadratic-within-chunk) form of the same recurrence.
+ */
+export interface Mamba3ScanArgs {
+  /** x: [B, T, H·P]. */
+  x: Tensor;
+  /** z: [B, T, H·P], the output gate. */
+  z: Tensor;
+  /** B after its RMSNorm, before bias: [B, T, R·G·N] ("(r g n)" order, as mamba3.py splits it). */
+  B: Tensor;
+  /** C after its RMSNorm, before bias: [B, T, R·G·N]. */
+  C: Tensor;
+  /** dd_dt: [B, T, H]. */
+  ddDt: Tensor;
+  /** dd_A: [B, T, H]. */
+  ddA: Tensor;
+  /** trap before the sigmoid: [B, T, H]. */
+  trap: Tensor;
+  /** Angle projections: [B, T, S] (shared by the heads; each head scales them by its own Δ). */
+  angles: Tensor;
+  /** [H]. */
+  dtBias: Tensor;
+  /** A is clamped to at most −aFloor. */
+  aFloor: number;
+  /** [H, R, N]. */
+  BBias: Tensor;
+  /** [H, R, N]. */
+  CBias: Tensor;
+  /** [H]. */
+  D: Tensor;
+  /** MIMO up/down projections [H, R, P] each; null for SISO (R = 1, all ones). */
+  mimo: { x: Tensor; z: Tensor; o: Tensor } | null;
+  /** Output-norm variant (RMSNormGated, norm before gate, groups of P): weight [H·P]; null for plain silu(z) gating. */
+  normWeight: Tensor | null;
+  normEps: number;
+  numHeads: number;
+  headDim: number;
+  nGroups: number;
+  stateSize: number;
+  rank: number;
+  pairing: 'adjacent' | 'halves';
+  /** Block length of the chunked form; ignored by the step form and by sequential kernels. */
+  chunkSize: number;
+  /** θ: [B, H, S], read and written in place. */
+  angleState: Tensor;
+  /** h: [B, H, P, N], read and written in place. */
+  ssmState: Tensor;
+  /** The previous token's rotated, biased B (k̃): [B, R, H, N], read and written in place. */
+  kState: Tensor;
+  /** The previous token's x (ṽ before mimo_x): [B, H, P], read and written in place. */
+  vState: Tensor;
+}
+
+/**
+ * The growing key/value cache of one attention layer for `batch` sequences, held in backend
+ * memory as K and V blocks of [B, Hkv, capacity, Dh]. `attention` appends the new tokens' k, v
+ * and grows the capacity by doubling (clamped to `maxTokens`), so a context of T tokens costs
+ * O(T) copies in all, not O(T²).
+ */
+export interface KvCache {
+  readonly batch: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  /** Tokens held, the same for every sequence of the batch. */
+  readonly length: number;
+  /** Tokens there is room for before the next growth. */
+  readonly capacity: number;
+  /** The most tokens this cache may ever hold (a memory cap); Infinity when unbounded. */
+  readonly maxTokens: number;
+}
+
+/**
+ * Rotary position embedding as transformers' Llama applies it (rotate_half convention): with R =
+ * invFreq.length pairs, for every head and token at absolute position p, over the first 2R dims
+ *   θ_i = p · invFreq[i] (f32, as HF's rotary tables);  x'_i = x_i·cos θ_i − x_{i+R}·sin θ_i,
+ *   x'_{i+R} = x_{i+R}·cos θ_i + x_i·sin θ_i;  dims ≥ 2R pass through (partial rotary).
+ */
+export interface RopeArgs {
+  /** [B, T, H·Dh]. */
+  x: Tensor;
+  numHeads: number;
+  headDim: number;
+  /** invFreq[i] = 1 / theta^(2i / d) in f32 (d = rotary dim before rounding), 2·length ≤ headDim. */
+  invFreq: Float32Array;
+  /** Absolute position of token 0 (the cache length before this call). */
+  position: number;
+}
+
+/**
+ * Causal softmax attention with grouped-query heads over a KV cache (transformers'
+ * eager_attention_forward): appends k, v at cache.length, then for query token t (absolute
+ * position P + t, P = the length before the call) and head h (kv head g = ⌊h / (Hq/Hkv)⌋):
+ *   y_t,h = Σ_{s ≤ P+t} softmax_s(scale · q_t,h · k_s,g) · v_s,g
+ * → y [B, T, Hq·Dh]. The cache length grows by T.
+ */
+export interface AttentionArgs {
+  /** [B, T, Hq·Dh], positions already applied. */
+  q: Tensor;
+  /** [B, T, Hkv·Dh]. */
+  k: Tensor;
+  /** [B, T, Hkv·Dh]. */
+  v: Tensor;
+  cache: KvCache;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  /** Usually headDim^−½. */
+  scale: number;
+}
+
+/**
+ * A sparse mixture of SwiGLU experts (transformers' Jamba/Mixtral MoE block): per token row x,
+ *   p = softmax(router · x);  top-k experts e by p (k = topK);  w_e = p_e (or p_e / Σ_topk p when `normalize`);
+ *   y = Σ_e w_e · down_e(silu(gate_e · x) ⊙ (up_e · x))
+ */
+export interface MoeArgs {
+  /** [..., D]. */
+  x: Tensor;
+  /** [E, D]. */
+  router: Tensor;
+  /** Per expert: gate [I, D], up [I, D], down [D, I]. */
+  gate: Tensor[];
+  up: Tensor[];
+  down: Tensor[];
+  topK: number;
+  normalize: boolean;
+}
+
 export interface Backend {
   readonly name: BackendName;
   readonly info: BackendInfo;
@@ -183,6 +331,13 @@ export interface Backend {
   bytesFor(shape: readonly number[], dtype: WeightDType): number;
   /** Upload weights, converting f32 values to the storage dtype. */
   upload(data: Float32Array, shape: readonly number[], dtype?: WeightDType): Tensor;
+  /**
+   * Upload weights already encoded in this backend's storage layout for `dtype` (e.g. GGUF's
+   * q8_0 blocks on wasm), byte for byte, with no conversion. Optional: a backend offers it
+   * only for layouts it stores natively, and returns null when it would store this
+   * shape differently (then the caller falls back to `upload`).
+   */
+  uploadEncoded?(bytes: Uint8Array, shape: readonly number[], dtype: WeightDType): Tensor | null;
   /** A zero-filled f32 tensor (state, scratch). */
   zeros(shape: readonly number[]): Tensor;
   /** Overwrite an f32 tensor's contents (restoring state). */
@@ -229,6 +384,40 @@ export interface Backend {
   ltiScanStep(args: LtiScanArgs): Tensor;
   /** y = a ⊙ σ(gate), same shape (torch nn.GLU on the halves; the gated SSM's output gate). */
   glu(a: Tensor, gate: Tensor): Tensor;
+  /** Mamba-3 SSM over T tokens → y [B, T, H·P] (see Mamba3ScanArgs). */
+  mamba3Scan(args: Mamba3ScanArgs): Tensor;
+  /** The same for T = 1. */
+  mamba3Step(args: Mamba3ScanArgs): Tensor;
+
+  // ---- attention family ---------------------------------------------------------
+  /** An empty cache (length 0) for `batch` sequences; `maxTokens` caps its growth (default unbounded). */
+  createKvCache(batch: number, kvHeads: number, headDim: number, opts?: { maxTokens?: number; capacity?: number }): KvCache;
+  /** K and V of the held tokens, each [B, Hkv, length, Dh]. */
+  readKvCache(cache: KvCache): Promise<{ k: Float32Array; v: Float32Array }>;
+  /** Replace the cache's contents with `length` tokens of K and V, each [B, Hkv, length, Dh] (restoring state). */
+  writeKvCache(cache: KvCache, k: Float32Array, v: Float32Array, length: number): void;
+  /** Forget every token from `length` on (rolling back an aborted call); keeps the memory. */
+  truncateKvCache(cache: KvCache, length: number): void;
+  freeKvCache(cache: KvCache): void;
+  /** Bytes a cache of `capacity` tokens holds (K and V). */
+  kvCacheBytes(batch: number, kvHeads: number, headDim: number, capacity: number): number;
+  rope(args: RopeArgs): Tensor;
+  /** → y [B, T, Hq·Dh]; the prefill form. */
+  attention(args: AttentionArgs): Tensor;
+  /** The same for T = 1. */
+  attentionStep(args: AttentionArgs): Tensor;
+  /** y = silu(gate) ⊙ up, same shape (the SwiGLU MLP of Llama, Bamba, Jamba). */
+  swiglu(gate: Tensor, up: Tensor): Tensor;
+  /** y = relu(x)² (NemotronH's MLP activation "relu2"). */
+  relu2(x: Tensor): Tensor;
+  mixtureOfExperts(args: MoeArgs): Tensor;
+}
+
+/** The next capacity for a cache that must hold `needed` tokens: doubling, at least 16, clamped to maxTokens. */
+export function grownCapacity(current: number, needed: number, maxTokens: number): number {
+  let cap = Math.max(16, current);
+  while (cap < needed) cap *= 2;
+  return Math.min(cap, maxTokens);
 }
 
 export function numel(shape: readonly number[]): number {

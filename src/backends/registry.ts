@@ -9,9 +9,12 @@ import type { Backend, OpName, WeightDType } from './backend.js';
 import { ReferenceBackend } from './reference/index.js';
 import { createWasmBackend } from './wasm/factory.js';
 import { createWebGpuBackend } from './webgpu/factory.js';
+import type { KernelModules } from './wasm/kernels.js';
 
 export interface BackendOptions {
   threads?: number;
+  /** Precompiled wasm kernels (LoadOptions.wasmModules). */
+  wasmModules?: KernelModules;
   /** Set by selectBackend under 'auto' (GPU backends then skip software fallback adapters). */
   auto?: boolean;
 }

@@ -9,6 +9,7 @@ import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from '
 import { INLINE_MAX_WEIGHT_BYTES } from './protocol.js';
 import type { Job, JobResult, SerializedError, WorkerEvent, GenerateResult, InfoResult, BenchResult, EvalResult } from './protocol.js';
 import { ProgressBars } from './progress.js';
+import { isRemoteSource } from '../formats/remote/url.js';
 import { humanBytes, humanCount, humanSeconds, rate, table } from './format.js';
 
 export const EXIT_OK = 0;
@@ -72,6 +73,7 @@ export function runsInline(job: Job, env: NodeJS.ProcessEnv = process.env): bool
   if (force === '1') return false;
   if (force === '0') return true;
   if (job.load.model === undefined) return true; // the embedded default model is small
+  if (isRemoteSource(job.load.model)) return false; // its size is unknown until downloaded
   return modelDirBytes(job.load.model) <= INLINE_MAX_WEIGHT_BYTES;
 }
 
@@ -126,7 +128,7 @@ export function execute(job: Job, io: HostIO, out: OutputOptions = {}): Promise<
     const handle = (e: WorkerEvent) => {
       if (settled) return;
       switch (e.t) {
-        case 'load': bars.load(e.file, e.loaded, e.total); break;
+        case 'load': bars.load(e.file, e.loaded, e.total, e.from); break;
         case 'loaded': bars.stop(); break;
         case 'prefill': bars.prefill(e.done, e.total); break;
         case 'eval': bars.evaluate(e.done, e.total); break;
@@ -273,11 +275,15 @@ export function formatInfo(r: InfoResult): string {
     ['architecture', r.architecture],
     ['parameters', `${humanCount(r.parameters)} (${r.parameters})`],
     ['dtype', r.dtype],
+    ...(r.fileTensorTypes ? [['file tensors', Object.entries(r.fileTensorTypes).map(([t, n]) => `${n} ${t}`).join(', ')] as [string, string]] : []),
     ['backend', `${r.backend} (${r.threads} thread${r.threads === 1 ? '' : 's'}${r.device ? `, ${r.device}` : ''})`],
   ];
   if (r.fallbackReason) rows.push(['fallback', `auto passed over: ${r.fallbackReason}`]);
+  const kv = r.kvBytesPerToken ?? 0;
   rows.push(
-    ['state', `${humanBytes(r.stateBytes)} (${r.stateBytes} bytes) per session, at any context length`],
+    ['state', kv > 0
+      ? `${humanBytes(r.stateBytes)} fixed + ${humanBytes(kv)} per token of context (KV caches); ${humanBytes(r.stateBytes + kv * (r.context ?? 0))} at ${r.context} tokens`
+      : `${humanBytes(r.stateBytes)} (${r.stateBytes} bytes) per session, at any context length`],
     ['weights', `${humanBytes(r.weightBytes)} (${r.weightBytes} bytes)`],
     ['layers', String(r.numLayers)],
     ['hidden size', String(r.hiddenSize)],
@@ -295,7 +301,16 @@ export function formatInfo(r: InfoResult): string {
   );
   for (const w of r.warnings) rows.push(['warning', w]);
   const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
+  let text = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
+  if (r.layers && r.layers.length > 0) {
+    const kindWidth = Math.max(4, ...r.layers.map((l) => l.kind.length));
+    text += `\nlayer  ${'kind'.padEnd(kindWidth)}  state at ${r.context} tokens\n`;
+    for (const l of r.layers) {
+      const grows = l.bytesPerToken > 0 ? ` (KV cache, ${humanBytes(l.bytesPerToken)}/token)` : l.stateBytes > 0 ? ' (fixed)' : '';
+      text += `${String(l.index).padStart(5)}  ${l.kind.padEnd(kindWidth)}  ${humanBytes(l.bytes)}${grows}\n`;
+    }
+  }
+  return text;
 }
 
 export function formatBench(r: BenchResult): string {

@@ -48,10 +48,16 @@ async function load(lib: Library, spec: LoadSpec, post: Post, signal: AbortSigna
   const t0 = performance.now();
   const model = await lib.loadModel(spec.model, {
     backend: spec.backend,
-    dtype: spec.dtype,
+    ...(spec.dtype !== undefined ? { dtype: spec.dtype } : {}),
     ...(spec.threads !== undefined ? { threads: spec.threads } : {}),
+    ...(spec.revision !== undefined ? { revision: spec.revision } : {}),
+    // The endpoint may come from $HF_ENDPOINT on any run: it only concerns hf: models.
+    ...(spec.endpoint !== undefined && /^hf:/i.test(spec.model ?? '') ? { endpoint: spec.endpoint } : {}),
+    ...(spec.cache !== undefined ? { cache: spec.cache } : {}),
+    // huggingface_hub's convention: HF_TOKEN authorizes Hub downloads (gated or private repos); sent to hf: sources only.
+    ...(/^hf:/i.test(spec.model ?? '') && process.env.HF_TOKEN ? { headers: { authorization: `Bearer ${process.env.HF_TOKEN}` } } : {}),
     signal,
-    onProgress: (p) => post({ t: 'load', file: p.file, loaded: p.loaded, total: p.total }),
+    onProgress: (p) => post({ t: 'load', file: p.file, loaded: p.loaded, total: p.total, ...(p.from ? { from: p.from } : {}) }),
   });
   const loadMs = performance.now() - t0;
   post({ t: 'loaded', ms: loadMs });
@@ -112,6 +118,9 @@ async function info(lib: Library, job: InfoJob, post: Post, signal: AbortSignal)
       ...(b.device !== undefined ? { device: b.device } : {}),
       ...(b.fallbackReason !== undefined ? { fallbackReason: b.fallbackReason } : {}),
       stateBytes: i.stateBytes,
+      kvBytesPerToken: i.kvBytesPerToken,
+      context: job.context ?? 4096,
+      layers: model.stateAt(job.context ?? 4096).layers,
       weightBytes: i.weightBytes,
       numLayers: c.numLayers,
       hiddenSize: c.hiddenSize,
@@ -127,6 +136,7 @@ async function info(lib: Library, job: InfoJob, post: Post, signal: AbortSignal)
       tokenizer: model.tokenizer.kind,
       warnings: i.warnings,
       loadMs,
+      ...(i.fileTensorTypes ? { fileTensorTypes: i.fileTensorTypes } : {}),
     };
   } finally {
     await model.dispose();

@@ -1,6 +1,6 @@
 /**
  * Progress bars on stderr (cli-progress), only when stderr is a terminal and the work is
- * big enough to be worth one: weight files over 32 MiB, prompts longer than one prefill
+ * big enough to be worth one: weight files over 32 MiB (downloads over 1 MiB), prompts longer than one prefill
  * chunk, and every `eval`. Bars are cleared when done so they never mix with the generated
  * text. cli-progress is loaded on the first bar drawn, not at startup (it takes ~30 ms to
  * import, a tenth of the time-to-first-token budget).
@@ -17,6 +17,7 @@ function loadCliProgress(): CliProgress {
 }
 
 export const LOAD_BAR_MIN_BYTES = 32 * 1024 * 1024;
+export const DOWNLOAD_BAR_MIN_BYTES = 1024 * 1024;
 export const PREFILL_BAR_MIN_TOKENS = 256;
 
 export class ProgressBars {
@@ -28,10 +29,11 @@ export class ProgressBars {
     private readonly enabled: boolean = stream.isTTY === true && process.env.CI !== 'true',
   ) {}
 
-  /** A weight file being read. */
-  load(file: string, loaded: number, total: number): void {
-    if (!this.enabled || total <= LOAD_BAR_MIN_BYTES) return;
-    this.show(`load:${file}`, `loading ${file} {bar} {percentage}% | {done} / {all} | ETA {eta_formatted}`, loaded, total, {
+  /** A weight file being read, or downloaded (`from: 'network'`: a bar from DOWNLOAD_BAR_MIN_BYTES on, downloads are slow). */
+  load(file: string, loaded: number, total: number, from?: 'network' | 'cache'): void {
+    const download = from === 'network';
+    if (!this.enabled || total <= (download ? DOWNLOAD_BAR_MIN_BYTES : LOAD_BAR_MIN_BYTES)) return;
+    this.show(`load:${file}`, `${download ? 'downloading' : 'loading'} ${file} {bar} {percentage}% | {done} / {all} | ETA {eta_formatted}`, loaded, total, {
       done: humanBytes(loaded), all: humanBytes(total),
     });
   }

@@ -18,7 +18,7 @@
  * it synchronously with receiveMessageOnPort when it must exit):
  *   host → worker  workerData: { mambaEdgeCli: true, job }, transfer: [port]
  *                  port: { t: 'abort' }              — abort through the job's AbortController
- *   worker → host  { t: 'load', file, loaded, total } — weight files being read
+ *   worker → host  { t: 'load', file, loaded, total, from? } — weight files being read (from: 'network' while downloading)
  *                  { t: 'loaded', ms }                — model ready
  *                  { t: 'prefill', done, total }      — prompt tokens processed
  *                  { t: 'decoding' }                  — generation started (yields between tokens)
@@ -32,11 +32,16 @@ import type { BackendChoice, LoadDType } from '../api/types.js';
 import type { SpeedResult } from './measure.js';
 
 export interface LoadSpec {
-  /** Model directory; undefined = the embedded default model. */
+  /** Model directory, http(s) URL or hf:owner/name; undefined = the embedded default model. */
   model?: string;
   backend: BackendChoice;
-  dtype: LoadDType;
+  /** Undefined: f32, or a GGUF file's own type (loadModel's default). */
+  dtype?: LoadDType;
   threads?: number;
+  /** Remote models: LoadOptions of the same names. */
+  revision?: string;
+  endpoint?: string;
+  cache?: string | false;
 }
 
 export interface GenerateJob {
@@ -55,6 +60,8 @@ export interface GenerateJob {
 export interface InfoJob {
   command: 'info';
   load: LoadSpec;
+  /** Context length at which to report per-layer state bytes (default 4096). */
+  context?: number;
 }
 
 export interface BenchJob {
@@ -114,6 +121,13 @@ export interface InfoResult {
   tokenizer: string;
   warnings: string[];
   loadMs: number;
+  /** GGUF files: tensor count per ggml type as stored. */
+  fileTensorTypes?: Record<string, number>;
+  /** KV-cache bytes per token of context (0 for pure SSM models). */
+  kvBytesPerToken?: number;
+  /** Per-layer state at `context` tokens. */
+  context?: number;
+  layers?: { index: number; kind: string; stateBytes: number; bytesPerToken: number; bytes: number }[];
 }
 
 export interface BenchResult extends SpeedResult {
@@ -160,7 +174,7 @@ export interface SerializedError {
 }
 
 export type WorkerEvent =
-  | { t: 'load'; file: string; loaded: number; total: number }
+  | { t: 'load'; file: string; loaded: number; total: number; from?: 'network' | 'cache' }
   | { t: 'loaded'; ms: number }
   | { t: 'prefill'; done: number; total: number }
   | { t: 'decoding' }

@@ -8,7 +8,7 @@ import type { Architecture, ModelConfig } from '../api/types.js';
 import type { Backend, OpName, Tensor, WeightDType } from '../backends/backend.js';
 import type { ConfigReader } from '../formats/hf-config.js';
 import { throwIfAborted } from '../errors.js';
-import type { ModelGraph, TensorGetter, TensorSpec } from './graph.js';
+import { prefixedGetter, type ModelGraph, type TensorGetter, type TensorSpec } from './graph.js';
 
 export type { TensorSpec, TensorGetter };
 
@@ -34,10 +34,12 @@ export interface MixerSpec<C extends StackConfig = StackConfig, W = unknown> {
   /** Ops the graph calls; loadModel refuses a backend that lacks one. */
   readonly requiredOps: readonly OpName[];
   parseConfig(reader: ConfigReader): C;
+  /** The embedding table's name: HF's `backbone.embeddings.weight` unless the checkpoint names it otherwise (mamba_ssm: `backbone.embedding.weight`). */
+  readonly embeddingName?: string;
   /** Mixer tensors of one layer, named as in the HF checkpoint (prefix `backbone.layers.{i}.mixer.`). */
   mixerTensors(cfg: C): TensorSpec[];
   /** Upload one layer's mixer weights, in whatever form the graph wants (e.g. fused projections split). */
-  prepareLayer(cfg: C, backend: Backend, get: (localName: string) => Float32Array, matrixDType: WeightDType): W;
+  prepareLayer(cfg: C, backend: Backend, get: TensorGetter, matrixDType: WeightDType): W;
   /** Shapes of one layer's carried state for `batch` sequences. */
   layerStateShapes(cfg: C, batch: number): number[][];
   /** Tokens per prefill chunk: bounds activation memory for any prompt length. */
@@ -56,11 +58,12 @@ export interface StackWeights<W> {
 }
 
 const layerPrefix = (i: number) => `backbone.layers.${i}.`;
+const embeddingName = (arch: MixerSpec<any, any>) => arch.embeddingName ?? 'backbone.embeddings.weight';
 
 /** Every tensor the checkpoint must hold: the shared stack's plus each layer's mixer's. */
 function checkpointTensors<C extends StackConfig>(arch: MixerSpec<C>, cfg: C): TensorSpec[] {
   const { vocabSize: V, hiddenSize: D } = cfg;
-  const specs: TensorSpec[] = [{ name: 'backbone.embeddings.weight', shape: [V, D], matrix: true }];
+  const specs: TensorSpec[] = [{ name: embeddingName(arch), shape: [V, D], matrix: true }];
   for (let i = 0; i < cfg.numLayers; i++) {
     specs.push({ name: `${layerPrefix(i)}norm.weight`, shape: [D], matrix: false });
     for (const t of arch.mixerTensors(cfg)) specs.push({ ...t, name: `${layerPrefix(i)}mixer.${t.name}` });
@@ -74,12 +77,12 @@ function prepareStack<C extends StackConfig, W>(
   arch: MixerSpec<C, W>, cfg: C, backend: Backend, get: TensorGetter, matrixDType: WeightDType,
 ): StackWeights<W> {
   const { vocabSize: V, hiddenSize: D } = cfg;
-  const embeddings = backend.upload(get('backbone.embeddings.weight'), [V, D], matrixDType);
+  const embeddings = backend.upload(get(embeddingName(arch)), [V, D], matrixDType);
   const layerNorms: Tensor[] = [];
   const mixers: W[] = [];
   for (let i = 0; i < cfg.numLayers; i++) {
     layerNorms.push(backend.upload(get(`${layerPrefix(i)}norm.weight`), [D]));
-    mixers.push(arch.prepareLayer(cfg, backend, (n) => get(`${layerPrefix(i)}mixer.${n}`), matrixDType));
+    mixers.push(arch.prepareLayer(cfg, backend, prefixedGetter(get, `${layerPrefix(i)}mixer.`), matrixDType));
   }
   const normF = backend.upload(get('backbone.norm_f.weight'), [D]);
   const lmHead = cfg.tieWordEmbeddings ? embeddings : backend.upload(get('lm_head.weight'), [V, D], matrixDType);

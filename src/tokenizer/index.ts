@@ -85,8 +85,7 @@ export function createTokenizer(opts: CreateTokenizerOptions): TokenizerEx {
   }
 
   const idOf = (field: 'eos_token' | 'bos_token'): number | undefined => {
-    const v = config[field];
-    const content = typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string' ? (v as { content: string }).content : undefined;
+    const content = tokenString(config[field]);
     return content === undefined ? undefined : hf.token_to_id(content);
   };
   let eosTokenId = idOf('eos_token');
@@ -102,11 +101,17 @@ export function createTokenizer(opts: CreateTokenizerOptions): TokenizerEx {
   }
 
   const vocabSize = opts.vocabSize;
+  const chatTemplate = chatTemplateOf(config.chat_template, configFile);
+  const eosToken = eosTokenId !== undefined ? tokens[eosTokenId] : undefined;
+  const bosToken = tokenString(config.bos_token);
   return {
     kind: 'tokenizer.json',
     vocabSize,
     ...(eosTokenId !== undefined ? { eosTokenId } : {}),
     ...(bosTokenId !== undefined ? { bosTokenId } : {}),
+    ...(chatTemplate !== undefined ? { chatTemplate } : {}),
+    ...(eosToken !== undefined ? { eosToken } : {}),
+    ...(bosToken !== undefined && bosTokenId !== undefined ? { bosToken } : {}),
     encode(text: string): number[] {
       const ids = hf.encode(text, { add_special_tokens: false }).ids;
       // The library yields undefined for a piece with no token and no unk token.
@@ -158,6 +163,27 @@ function checkVocabSize(vocabSize: number): void {
   if (!Number.isInteger(vocabSize) || vocabSize <= 0) {
     throw fail('E_CONFIG', `vocab_size must be a positive integer, got ${vocabSize}`, { field: 'vocab_size' });
   }
+}
+
+/** A special token in tokenizer_config.json: "text" or an AddedToken object { content: "text", ... }. */
+function tokenString(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
+  return undefined;
+}
+
+/**
+ * tokenizer_config.json `chat_template`: a Jinja string, or (transformers ≥ 4.43) a list of
+ * { name, template } of which "default" is the one used for chat.
+ */
+function chatTemplateOf(v: unknown, file: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) {
+    const named = v.filter((t): t is { name: string; template: string } => !!t && typeof t === 'object' && typeof t.name === 'string' && typeof t.template === 'string');
+    if (named.length === v.length) return named.find((t) => t.name === 'default')?.template ?? named[0]?.template;
+  }
+  throw fail('E_FORMAT', `${file}: chat_template must be a string or a list of { name, template }`, { file, field: 'chat_template' });
 }
 
 function parseObject(text: string, file: string): Record<string, unknown> {

@@ -46,7 +46,8 @@ if (gpu) {
       expect(gpu.info.name).toBe('webgpu');
     });
   });
-  runOpSuite('webgpu', () => gpu, { tolerance: TOL });
+  // The attention family (hybrids) and Mamba-3 are not on the GPU yet: supportsOp says no, 'auto' picks wasm.
+  runOpSuite('webgpu', () => gpu, { tolerance: TOL, unsupported: ['rope', 'attention', 'swiglu'] });
 
   describe('webgpu long and odd sequences vs reference', () => {
     const ref = new ReferenceBackend();

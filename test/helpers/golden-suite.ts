@@ -12,17 +12,28 @@
  */
 import { describe, expect, it } from 'vitest';
 import { loadModel, type LoadOptions } from '../../src/node.js';
-import { goldenCases, maxAbsDiff } from './goldens.js';
+import { GOLDEN_DIR, goldenCases, maxAbsDiff } from './goldens.js';
 
-const cases = goldenCases();
+/** Which goldens a suite runs: transformers' Mamba-1/2 (default) or another fixture folder. */
+export interface GoldenSet {
+  dir: string;
+  title: string;
+  archs: string[];
+  minCases: number;
+  script: string;
+}
+const TRANSFORMERS: GoldenSet = {
+  dir: GOLDEN_DIR, title: 'goldens from transformers', archs: ['mamba', 'mamba2'], minCases: 6, script: 'tools/make_goldens.py',
+};
 
 /** Every golden case on one backend configuration, within `tolerance` × max(1, |output|max). */
-export function runGoldenSuite(label: string, load: LoadOptions, tolerance: number): void {
-  describe(`goldens from transformers — ${label}`, () => {
-    it('fixtures are present (run tools/make_goldens.py to regenerate)', () => {
-      expect(cases.length).toBeGreaterThanOrEqual(6);
+export function runGoldenSuite(label: string, load: LoadOptions, tolerance: number, set: GoldenSet = TRANSFORMERS): void {
+  const cases = goldenCases(set.dir);
+  describe(`${set.title} — ${label}`, () => {
+    it(`fixtures are present (run ${set.script} to regenerate)`, () => {
+      expect(cases.length).toBeGreaterThanOrEqual(set.minCases);
       const archs = new Set(cases.map((c) => c.meta.arch));
-      expect(archs).toEqual(new Set(['mamba', 'mamba2']));
+      expect(archs).toEqual(new Set(set.archs));
     });
 
     for (const c of cases) {

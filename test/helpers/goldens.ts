@@ -20,12 +20,15 @@ export interface GoldenCase {
   meta: Record<string, unknown>;
 }
 
-export function goldenCases(): GoldenCase[] {
-  if (!existsSync(GOLDEN_DIR)) return [];
-  return readdirSync(GOLDEN_DIR, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(join(GOLDEN_DIR, d.name, 'golden.json')))
+/** Mamba-3 goldens (tools/make_mamba3_goldens.py): the same files, from state-spaces/mamba's reference recurrences. */
+export const MAMBA3_GOLDEN_DIR = new URL('../fixtures/mamba3/', import.meta.url).pathname;
+
+export function goldenCases(root: string = GOLDEN_DIR): GoldenCase[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(root, d.name, 'golden.json')))
     .map((d) => {
-      const dir = join(GOLDEN_DIR, d.name);
+      const dir = join(root, d.name);
       const meta = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8'));
       const st = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'logits.safetensors'))), 'logits.safetensors');
       const get = (n: string) => (st.tensors.has(n) ? toFloat32(st.tensors.get(n)!).slice() : null);

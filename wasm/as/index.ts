@@ -7,3 +7,5 @@ export { conv1dCausal } from './conv';
 export { selectiveScan } from './scan';
 export { ssdChunkScan, ssdStep } from './ssd';
 export { recurrentCell, ltiScan, glu } from './recurrent';
+export { mamba3Scan } from './mamba3';
+export { rope, attention, swiglu, relu2 } from './attention';

@@ -44,7 +44,22 @@ export function hardwareThreads(): number {
   return typeof n === 'number' && n > 0 ? n : 1;
 }
 
-export async function createWasmBackend(opts: { threads?: number }): Promise<Backend | { unavailable: string }> {
+/**
+ * Whether `mods` (LoadOptions.wasmModules) link against a plain memory (the single-thread
+ * build) — found by instantiating on `plain`, which is then the backend's memory. The import's
+ * sharedness is not reflected by WebAssembly.Module.imports, so linking is the one test.
+ */
+function linksToPlainMemory(mods: KernelModules, plain: WebAssembly.Memory): boolean {
+  try {
+    instantiateKernels(mods, plain, 0);
+    return true;
+  } catch (e) {
+    if (e instanceof WebAssembly.LinkError) return false;
+    throw e;
+  }
+}
+
+export async function createWasmBackend(opts: { threads?: number; wasmModules?: KernelModules }): Promise<Backend | { unavailable: string }> {
   if (typeof WebAssembly !== 'object') return { unavailable: 'this runtime has no WebAssembly' };
   if (!supportsWasmSimd()) return { unavailable: 'this runtime lacks WebAssembly SIMD128' };
   if (opts.threads !== undefined && opts.threads > 1024) {
@@ -59,12 +74,36 @@ export async function createWasmBackend(opts: { threads?: number }): Promise<Bac
   if (threads > 1 && !supportsThreads()) { notes.push('single-threaded: SharedArrayBuffer is unavailable (pages need COOP/COEP headers)'); threads = 1; }
   if (threads > 1 && !poolFactory) { notes.push('single-threaded: no worker pool in this build for this runtime'); threads = 1; }
 
-  const shared = supportsThreads();
-  const modules = await compileKernels(shared);
-  const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: 65536, shared } as WebAssembly.MemoryDescriptor);
-  const exec: Executor = threads > 1
-    ? await poolFactory!(memory, modules, threads)
-    : new SingleThreadExecutor(instantiateKernels(modules, memory, 0));
+  const descriptor = (shared: boolean) => ({ initial: INITIAL_PAGES, maximum: 65536, shared } as WebAssembly.MemoryDescriptor);
+  let modules: KernelModules;
+  let memory: WebAssembly.Memory;
+  if (opts.wasmModules) {
+    // Precompiled by the platform (edge runtimes that refuse to compile at run time): instantiate only.
+    modules = opts.wasmModules;
+    const plain = new WebAssembly.Memory(descriptor(false));
+    if (linksToPlainMemory(modules, plain)) {
+      memory = plain;
+      if (threads > 1) { notes.push('single-threaded: wasmModules are the single-thread build (kernels-*-st.wasm)'); threads = 1; }
+    } else if (supportsThreads()) {
+      memory = new WebAssembly.Memory(descriptor(true));
+    } else {
+      throw fail('E_BACKEND', 'wasmModules import a shared memory (the threaded build, kernels-as.wasm / kernels-c.wasm), but this runtime has no SharedArrayBuffer: pass the single-thread build, kernels-as-st.wasm and kernels-c-st.wasm', { field: 'wasmModules' });
+    }
+  } else {
+    const shared = supportsThreads();
+    modules = await compileKernels(shared);
+    memory = new WebAssembly.Memory(descriptor(shared));
+  }
+  let exec: Executor;
+  if (threads > 1) exec = await poolFactory!(memory, modules, threads);
+  else {
+    try {
+      exec = new SingleThreadExecutor(instantiateKernels(modules, memory, 0));
+    } catch (e) {
+      if (!opts.wasmModules || !(e instanceof WebAssembly.LinkError)) throw e;
+      throw fail('E_BACKEND', `wasmModules: the two kernel modules do not link to one memory (${e.message}); pass kernels-as and kernels-c of the same build (both -st, or neither)`, { field: 'wasmModules', cause: e });
+    }
+  }
   return new WasmBackend(memory, exec, {
     threads: exec.threads,
     device: `cpu: WebAssembly SIMD128, ${exec.threads} thread${exec.threads > 1 ? 's' : ''}`,

@@ -12,7 +12,8 @@ export type KernelName =
   | 'embed_f32' | 'embed_f16' | 'embed_q8_0'
   | 'quantize_q8_0' | 'f32_to_f16'
   | 'rmsNorm' | 'gatedRmsNorm' | 'add' | 'conv1dCausal' | 'selectiveScan' | 'ssdChunkScan' | 'ssdStep'
-  | 'recurrentCell' | 'ltiScan' | 'glu';
+  | 'recurrentCell' | 'ltiScan' | 'glu' | 'mamba3Scan'
+  | 'rope' | 'attention' | 'swiglu' | 'relu2';
 
 export type KernelFn = (...args: number[]) => void;
 export type KernelTable = Record<KernelName, KernelFn>;
@@ -41,7 +42,13 @@ export function compileKernels(shared = true): Promise<KernelModules> {
     p = (async () => ({
       as: await WebAssembly.compile(decodeBase64(shared ? KERNELS_AS_BASE64 : KERNELS_AS_ST_BASE64) as BufferSource),
       c: await WebAssembly.compile(decodeBase64(shared ? KERNELS_C_BASE64 : KERNELS_C_ST_BASE64) as BufferSource),
-    }))();
+    }))().catch((e: unknown) => {
+      compiled.delete(shared);
+      // Edge runtimes (Cloudflare Workers, Vercel Edge) refuse to compile WebAssembly from bytes at run time.
+      throw fail('E_BACKEND', `wasm backend: this runtime would not compile the kernels (${(e as Error)?.message ?? e}). `
+        + 'Where WebAssembly may only be instantiated from modules the platform compiled at deploy time, pass them: '
+        + "loadModel(source, { wasmModules: { as, c } }) with mamba-edge/wasm/kernels-as-st.wasm and kernels-c-st.wasm", { field: 'wasmModules', cause: e });
+    });
     compiled.set(shared, p);
   }
   return p;

@@ -22,8 +22,8 @@ import type { BackendInfo } from '../../api/types.js';
 import { MambaEdgeError, fail } from '../../errors.js';
 import {
   numel,
-  type Backend, type Conv1dArgs, type LtiScanArgs, type OpName, type RecurrentScanArgs, type SelectiveScanArgs, type SsdScanArgs,
-  type Tensor, type WeightDType,
+  type AttentionArgs, type Backend, type Conv1dArgs, type KvCache, type LtiScanArgs, type Mamba3ScanArgs, type MoeArgs, type OpName,
+  type RecurrentScanArgs, type RopeArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
 } from '../backend.js';
 import { checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
 import type { GpuContext } from './device.js';
@@ -689,6 +689,24 @@ export class WebGpuBackend implements Backend {
   ltiScan(_args: LtiScanArgs): Tensor { throw this.unsupported('ltiScan'); }
   ltiScanStep(_args: LtiScanArgs): Tensor { throw this.unsupported('ltiScanStep'); }
   glu(_a: Tensor, _gate: Tensor): Tensor { throw this.unsupported('glu'); }
+  // Mamba-3 and the attention family (hybrids) are not on the GPU yet either: 'auto' picks wasm.
+  mamba3Scan(_args: Mamba3ScanArgs): Tensor { throw this.unsupported('mamba3Scan'); }
+  mamba3Step(_args: Mamba3ScanArgs): Tensor { throw this.unsupported('mamba3Step'); }
+  rope(_args: RopeArgs): Tensor { throw this.unsupported('rope'); }
+  attention(_args: AttentionArgs): Tensor { throw this.unsupported('attention'); }
+  attentionStep(_args: AttentionArgs): Tensor { throw this.unsupported('attentionStep'); }
+  swiglu(_gate: Tensor, _up: Tensor): Tensor { throw this.unsupported('swiglu'); }
+  relu2(_x: Tensor): Tensor { throw this.unsupported('relu2'); }
+  mixtureOfExperts(_args: MoeArgs): Tensor { throw this.unsupported('mixtureOfExperts'); }
+  /** Bytes a KV cache would take (f32 K and V), for memory estimates; the caches themselves are not implemented here. */
+  kvCacheBytes(batch: number, kvHeads: number, headDim: number, capacity: number): number {
+    return 2 * 4 * batch * kvHeads * headDim * capacity;
+  }
+  createKvCache(): KvCache { throw this.unsupported('attention'); }
+  readKvCache(_cache: KvCache): Promise<{ k: Float32Array; v: Float32Array }> { throw this.unsupported('attention'); }
+  writeKvCache(_cache: KvCache, _k: Float32Array, _v: Float32Array, _length: number): void { throw this.unsupported('attention'); }
+  truncateKvCache(_cache: KvCache, _length: number): void { throw this.unsupported('attention'); }
+  freeKvCache(_cache: KvCache): void { throw this.unsupported('attention'); }
 
   private unsupported(op: OpName): MambaEdgeError {
     return fail('E_BACKEND', `the webgpu backend does not implement ${op} (supportsOp('${op}') is false)`);
