@@ -251,6 +251,47 @@ describe('matmul_f16 special weights', () => {
   });
 });
 
+describe('matmul_f16 decode: x scaled by a power of two inside the kernel', () => {
+  // The decode path multiplies x by 2^e (from max|x|) and the sums by 2^(112-e), so the weights'
+  // bit patterns need no per-weight multiply. Powers of two are exact: within the usual bound
+  // at any magnitude of x, and Inf/NaN/all-zero x (no scale) take the exact path.
+  it.each([
+    ['huge x', 1e30], ['tiny x', 1e-30], ['x near the top of f32 (sums stay finite)', 1e35], ['x of subnormal size', 1e-41],
+  ])('%s (×%d)', async (_name, mag) => {
+    h.reset();
+    const r = rng(77);
+    const K = 2100, M = 21; // K > 2048: two chunks of the split x; K mod 8 = 4: the scalar tail
+    const x = rand(K, r, mag), w = rand(M * K, r, 0.5);
+    const bits = f16Bits(w), wUsed = Float32Array.from(bits, f16ToF32);
+    const want = await ref.read(ref.matmul(ref.upload(x, [1, K]), ref.upload(wUsed, [M, K]), null));
+    const got = runMatmul('matmul_f16', x, h.putU16(bits), null, 1, K, M);
+    const scale = outputScale(x, wUsed, null, 1, K, M);
+    // Below the normal range x itself has lost bits (f32 subnormals): a looser bound there.
+    const tol = mag < 1e-38 ? 1e-3 : 1e-5;
+    for (let i = 0; i < M; i++) {
+      if (!Number.isFinite(want[i])) expect(got[i], `output ${i}`).toBe(want[i]);
+      else expect(Math.abs(got[i] - want[i]), `output ${i}`).toBeLessThanOrEqual(tol * scale[i] + 1e-44);
+    }
+  });
+
+  it('x all zero, or holding Inf / NaN, gives the reference result', async () => {
+    for (const fill of [0, Infinity, NaN]) {
+      h.reset();
+      const r = rng(78);
+      const K = 40, M = 13;
+      const x = fill === 0 ? new Float32Array(K) : rand(K, r);
+      if (fill !== 0) x[9] = fill;
+      const bits = f16Bits(rand(M * K, r, 0.5)), wUsed = Float32Array.from(bits, f16ToF32);
+      const want = await ref.read(ref.matmul(ref.upload(x, [1, K]), ref.upload(wUsed, [M, K]), null));
+      const got = runMatmul('matmul_f16', x, h.putU16(bits), null, 1, K, M);
+      for (let i = 0; i < M; i++) {
+        if (!Number.isFinite(want[i])) expect(got[i], `fill ${fill} output ${i}`).toBe(want[i]);
+        else expect(Math.abs(got[i] - want[i]), `fill ${fill} output ${i}`).toBeLessThanOrEqual(1e-5 * outputScale(x, wUsed, null, 1, K, M)[i] + 1e-30);
+      }
+    }
+  });
+});
+
 // ---- q8_0 -----------------------------------------------------------------------
 
 /** ggml-quants.c quantize_row_q8_0_ref in f32 arithmetic (Math.fround at every step). */
