@@ -143,7 +143,9 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
   }
 
   // Start the backend (a worker pool takes tens of milliseconds) while the weights are read.
-  const weightsRead = readSafetensorsWeights(files, { signal: opts.signal, onProgress: opts.onProgress });
+  // byTensor: where the source reads byte ranges (Node directories), each tensor is read when the
+  // fingerprint and then the graph ask for it and dropped once copied: the file is never whole in memory.
+  const weightsRead = readSafetensorsWeights(files, { signal: opts.signal, onProgress: opts.onProgress, byTensor: true });
   let backend: Backend;
   try {
     backend = await selectBackend(opts.backend ?? 'auto', { ops: graph.requiredOps, dtype }, { threads: opts.threads, wasmModules: opts.wasmModules });
@@ -174,7 +176,8 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
     for (const s of specs) hasher.update(weights.tensors.get(s.name)!.data);
     const fingerprint = `${cfg.architecture}-${hasher.hex()}`;
 
-    const prepared = graph.prepare(cfg, backend, (name) => toFloat32(weights.tensors.get(name)!), matrixDType);
+    const widenF16 = backend.widenF16?.bind(backend);
+    const prepared = graph.prepare(cfg, backend, (name) => toFloat32(weights.tensors.get(name)!, widenF16), matrixDType);
 
     const tokenizerJson = (await files.has('tokenizer.json')) ? new TextDecoder().decode(await files.read('tokenizer.json', { signal: opts.signal })) : undefined;
     const tokenizerConfigJson = tokenizerJson !== undefined && (await files.has('tokenizer_config.json'))

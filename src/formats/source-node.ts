@@ -4,7 +4,7 @@
  * File names may come from untrusted index files (shard names), so they are
  * confined to the directory: no absolute paths, no '..' segments.
  */
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fail, throwIfAborted, MambaEdgeError } from '../errors.js';
@@ -84,6 +84,42 @@ export function directorySource(dir: string): FileSource {
       }
     },
   };
+
+  source.readRangeSync = (name, offset, length) => {
+    const p = resolve(name);
+    let fd: number;
+    try {
+      fd = openSync(p, OPEN_FLAGS);
+    } catch (e) {
+      throw syncOsError(e, name);
+    }
+    try {
+      if (!fstatSync(fd).isFile()) throw notAFile(name, false);
+      const buf = new Uint8Array(length);
+      let loaded = 0;
+      while (loaded < length) {
+        const n = readSync(fd, buf, loaded, Math.min(CHUNK_BYTES, length - loaded), offset + loaded);
+        if (n === 0) {
+          throw fail('E_FILE', `${describe(source, name)} shrank while being read (wanted bytes ${offset}..${offset + length}, the file ends at ${offset + loaded})`, { file: name });
+        }
+        loaded += n;
+      }
+      return buf;
+    } catch (e) {
+      if (e instanceof MambaEdgeError) throw e;
+      throw syncOsError(e, name);
+    } finally {
+      closeSync(fd);
+    }
+  };
+
+  function syncOsError(e: unknown, name: string): MambaEdgeError {
+    const code = (e as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return fail('E_FILE', `${describe(source, name)} not found`, { file: name, cause: e });
+    if (code === 'EISDIR') return notAFile(name, true);
+    const reason = e instanceof Error ? e.message : String(e);
+    return fail('E_FILE', `${describe(source, name)} could not be read: ${reason}`, { file: name, cause: e });
+  }
 
   /** Joins a file name onto the directory, refusing anything that could leave it. */
   function resolve(name: string): string {

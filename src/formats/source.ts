@@ -18,6 +18,12 @@ export interface FileSource {
   size(name: string): Promise<number>;
   /** Whole file; E_FILE if missing/unreadable; E_ABORTED if signal fires; reports progress. */
   read(name: string, opts?: ReadOptions): Promise<Uint8Array>;
+  /**
+   * Optional (Node's directory source has it): `length` bytes of a file from `offset`, read
+   * synchronously, into a fresh buffer. Lets a loader read one tensor at a time and drop it
+   * once copied, instead of holding the whole file. E_FILE if the file is missing or shorter.
+   */
+  readRangeSync?(name: string, offset: number, length: number): Uint8Array;
 }
 
 /** Path-joins for messages: `${label}/${name}` */

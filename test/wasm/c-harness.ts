@@ -24,6 +24,7 @@ export interface CKernels {
   embed_q8_0(table: number, ids: number, y: number, n: number, D: number, i0: number, i1: number): void;
   quantize_q8_0(src: number, dst: number, nblocks: number, b0: number, b1: number): void;
   f32_to_f16(src: number, dst: number, n: number, i0: number, i1: number): void;
+  widen_f16(src: number, dst: number, n: number, i0: number, i1: number): void;
   __stack_pointer: WebAssembly.Global;
 }
 

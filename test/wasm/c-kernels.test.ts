@@ -134,7 +134,7 @@ describe('kernels-c.wasm module', () => {
     const exports = WebAssembly.Module.exports(h.module).map((e) => `${e.name}:${e.kind}`).sort();
     expect(exports).toEqual([
       '__stack_pointer:global', 'embed_f16:function', 'embed_f32:function', 'embed_q8_0:function', 'f32_to_f16:function',
-      'matmul_f16:function', 'matmul_f32:function', 'matmul_q8_0:function', 'quantize_q8_0:function',
+      'matmul_f16:function', 'matmul_f32:function', 'matmul_q8_0:function', 'quantize_q8_0:function', 'widen_f16:function',
     ]);
   });
 
@@ -506,6 +506,21 @@ describe('embeddings', () => {
       const want = f16ToF32(i);
       if (Number.isNaN(want)) expect(got[i]).toBeNaN();
       else if (!Object.is(got[i], want)) expect(got[i], `f16 0x${i.toString(16)}`).toBe(want);
+    }
+  });
+
+  it('widen_f16 (the loader\'s F16 → f32) is exact for all 65536 bit patterns, split or whole', () => {
+    h.reset();
+    const bits = Uint16Array.from({ length: 65536 + 5 }, (_, i) => i & 0xffff); // odd length: the scalar tail
+    const src = h.putU16(bits), whole = h.alloc(bits.length * 4), parts = h.alloc(bits.length * 4);
+    h.k.widen_f16(src, whole, bits.length, 0, bits.length);
+    for (const [i0, i1] of splits(bits.length, 3)) h.k.widen_f16(src, parts, bits.length, i0, i1);
+    const got = h.readF32(whole, bits.length);
+    expect(h.readF32(parts, bits.length)).toEqual(got);
+    for (let i = 0; i < bits.length; i++) {
+      const want = f16ToF32(bits[i]);
+      if (Number.isNaN(want)) expect(got[i]).toBeNaN();
+      else if (!Object.is(got[i], want)) expect(got[i], `f16 0x${bits[i].toString(16)}`).toBe(want);
     }
   });
 });

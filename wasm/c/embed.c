@@ -58,6 +58,20 @@ KERNEL(embed_q8_0)(const uint8_t *table, const int32_t *ids, float *y, int n, in
   }
 }
 
+/* dst[i] = f32 value of the f16 bits src[i] (exact, Inf/NaN kept), i in [i0, i1): the loader
+ * widens F16 checkpoint tensors here rather than in JavaScript. */
+KERNEL(widen_f16)(const uint16_t *src, float *dst, int n, int i0, int i1) {
+  (void)n;
+  int i = i0;
+  for (; i + 8 <= i1; i += 8) {
+    v128_t lo, hi;
+    load8_f16(src + i, &lo, &hi);
+    wasm_v128_store(dst + i, lo);
+    wasm_v128_store(dst + i + 4, hi);
+  }
+  for (; i < i1; i++) dst[i] = f16_to_f32(src[i]);
+}
+
 /* dst[i] = f16 bits of src[i] (round to nearest even), i in [i0, i1). */
 KERNEL(f32_to_f16)(const float *src, uint16_t *dst, int n, int i0, int i1) {
   (void)n;

@@ -107,6 +107,25 @@ export class WasmBackend implements Backend {
     return t;
   }
 
+  /** In chunks of 1M values through one 6 MiB staging block, so the arena does not grow by the tensor's size. */
+  widenF16(bits: Uint16Array): Float32Array {
+    const n = bits.length, chunk = Math.min(n, 1 << 20), out = new Float32Array(n);
+    if (n === 0) return out;
+    const stage = this.arena.alloc(chunk * 6 + 16, 'f16 staging');
+    const src = stage.ptr, dstAligned = (stage.ptr + chunk * 2 + 15) & ~15; // f32 after the halves, 16-byte aligned
+    try {
+      for (let i = 0; i < n; i += chunk) {
+        const m = Math.min(chunk, n - i);
+        new Uint16Array(this.memory.buffer, src, m).set(bits.subarray(i, i + m));
+        this.exec.run('widen_f16', [src, dstAligned, m], m, m);
+        out.set(this.f32View(dstAligned, m), i);
+      }
+    } finally {
+      this.arena.release(stage);
+    }
+    return out;
+  }
+
   zeros(shape: readonly number[]): Tensor {
     const t = this.allocTensor(shape);
     this.f32View(t.ptr, numel(shape)).fill(0);
