@@ -16,7 +16,7 @@ import type { TensorSpec } from '../models/graph.js';
 import { selectBackend } from '../backends/registry.js';
 import { numel, type Backend, type WeightDType } from '../backends/backend.js';
 import { createTokenizer } from '../tokenizer/index.js';
-import { Hasher } from './fingerprint.js';
+import { Hasher, OrderedHasher } from './fingerprint.js';
 import { ModelImpl, activationBytes } from './model.js';
 
 /** How a string source becomes files; the Node entry installs a directory reader. */
@@ -172,12 +172,17 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
     throwIfAborted(opts.signal, 'loadModel');
 
     // Fingerprint: architecture, shapes and the checkpoint's bytes — independent of the load dtype.
+    // Hashed in spec order as the graph reads the tensors (each tensor's bytes are read from the file once).
     const hasher = new Hasher().updateString(`${cfg.architecture}|${JSON.stringify(specs.map((s) => [s.name, s.shape]))}`);
-    for (const s of specs) hasher.update(weights.tensors.get(s.name)!.data);
-    const fingerprint = `${cfg.architecture}-${hasher.hex()}`;
-
+    const hashing = new OrderedHasher(hasher, specs.map((s) => s.name), (name) => weights.tensors.get(name)!.data);
     const widenF16 = backend.widenF16?.bind(backend);
-    const prepared = graph.prepare(cfg, backend, (name) => toFloat32(weights.tensors.get(name)!, widenF16), matrixDType);
+    const prepared = graph.prepare(cfg, backend, (name) => {
+      const t = weights.tensors.get(name)!;
+      const data = t.data; // a byTensor entry reads the file here
+      hashing.saw(name, data);
+      return toFloat32({ name: t.name, dtype: t.dtype, shape: t.shape, file: t.file, data }, widenF16);
+    }, matrixDType);
+    const fingerprint = `${cfg.architecture}-${hashing.finish().hex()}`;
 
     const tokenizerJson = (await files.has('tokenizer.json')) ? new TextDecoder().decode(await files.read('tokenizer.json', { signal: opts.signal })) : undefined;
     const tokenizerConfigJson = tokenizerJson !== undefined && (await files.has('tokenizer_config.json'))

@@ -33,6 +33,8 @@ const SUPPORTED: ReadonlySet<OpName> = new Set(OP_NAMES);
 const CELL_CODE: Record<RecurrentCell, number> = { rnn_tanh: 0, rnn_relu: 1, lstm: 2, gru: 3 };
 const Q8_BLOCK = 32;
 const Q8_BYTES = 34;
+/** Values per piece when uploads are converted in wasm (a multiple of the q8_0 block): 4 MiB of f32. */
+const STAGE_VALUES = 1 << 20;
 
 export class WasmBackend implements Backend {
   readonly name = 'wasm' as const;
@@ -97,13 +99,23 @@ export class WasmBackend implements Backend {
       this.f32View(t.ptr, n).set(data);
       return t;
     }
-    // Convert inside wasm: stage the f32 values, convert in parallel, drop the stage.
-    const staged = this.upload(data, shape, 'f32') as WasmTensor;
+    // Convert inside wasm: stage the f32 values piece by piece (whole q8_0 blocks), convert each
+    // piece in parallel, drop the stage. Pieces, not the whole tensor: the memory never shrinks, so
+    // a whole-tensor stage (154 MB for a 130M model's embedding) would stay resident for good.
+    if (dtype !== 'f16' && dtype !== 'q8_0') throw fail('E_DTYPE', `the wasm backend does not store ${dtype} weights`);
     const t = this.allocTensor(shape, dtype);
-    if (dtype === 'f16') this.exec.run('f32_to_f16', [staged.ptr, t.ptr, n], n, n);
-    else if (dtype === 'q8_0') this.exec.run('quantize_q8_0', [staged.ptr, t.ptr, n / Q8_BLOCK], n / Q8_BLOCK, n);
-    else throw fail('E_DTYPE', `the wasm backend does not store ${dtype} weights`);
-    this.free(staged);
+    const piece = Math.min(n, STAGE_VALUES);
+    const stage = this.arena.alloc(piece * 4, 'upload staging');
+    try {
+      for (let i = 0; i < n; i += piece) {
+        const m = Math.min(piece, n - i);
+        this.f32View(stage.ptr, m).set(data.subarray(i, i + m));
+        if (dtype === 'f16') this.exec.run('f32_to_f16', [stage.ptr, t.ptr + i * 2, m], m, m);
+        else this.exec.run('quantize_q8_0', [stage.ptr, t.ptr + (i / Q8_BLOCK) * Q8_BYTES, m / Q8_BLOCK], m / Q8_BLOCK, m);
+      }
+    } finally {
+      this.arena.release(stage);
+    }
     return t;
   }
 
