@@ -32,3 +32,23 @@ describe('wasm upload of large f16 / q8_0 tensors (converted in 1M-value pieces)
     await b.dispose();
   });
 });
+
+describe('wasm f16 weights: Inf/NaN found at upload', () => {
+  it('a matrix with a value beyond the f16 range (→ Inf) keeps the checked decode path and the reference result', async () => {
+    const { ReferenceBackend } = await import('../../src/backends/reference/index.js');
+    const ref = new ReferenceBackend();
+    const b = (await createWasmBackend({ threads: 1 })) as Backend;
+    const K = 40, M = 19;
+    const w = Float32Array.from({ length: M * K }, (_, i) => Math.sin(i) * 0.5);
+    w[3 * K + 5] = 1e6; // f16 +Inf
+    const x = Float32Array.from({ length: K }, (_, i) => Math.cos(i) + 0.01);
+    const run = async (be: Backend) => be.read(be.matmul(be.upload(x, [1, K]), be.upload(w, [M, K], 'f16')));
+    const [got, want] = [await run(b), await run(ref)];
+    for (let i = 0; i < M; i++) {
+      if (!Number.isFinite(want[i])) expect(got[i], `output ${i}`).toBe(want[i]);
+      else expect(Math.abs(got[i] - want[i]), `output ${i}`).toBeLessThanOrEqual(1e-5 * 20);
+    }
+    expect(got[3]).toBe(Infinity);
+    await b.dispose();
+  });
+});

@@ -133,8 +133,8 @@ describe('kernels-c.wasm module', () => {
     expect(imports).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
     const exports = WebAssembly.Module.exports(h.module).map((e) => `${e.name}:${e.kind}`).sort();
     expect(exports).toEqual([
-      '__stack_pointer:global', 'embed_f16:function', 'embed_f32:function', 'embed_q8_0:function', 'f32_to_f16:function',
-      'matmul_f16:function', 'matmul_f32:function', 'matmul_q8_0:function', 'quantize_q8_0:function', 'widen_f16:function',
+      '__stack_pointer:global', 'embed_f16:function', 'embed_f32:function', 'embed_q8_0:function', 'f16_find_special:function', 'f32_to_f16:function',
+      'matmul_f16:function', 'matmul_f16_finite:function', 'matmul_f32:function', 'matmul_q8_0:function', 'quantize_q8_0:function', 'widen_f16:function',
     ]);
   });
 
@@ -247,6 +247,34 @@ describe('matmul_f16 special weights', () => {
     for (let i = 0; i < got.length; i++) {
       if (!Number.isFinite(want[i])) expect(got[i], `output ${i}`).toBe(want[i]); // same Inf, or NaN
       else expect(Math.abs(got[i] - want[i]), `output ${i}`).toBeLessThanOrEqual(1e-5 * scale[i] + 1e-30);
+    }
+  });
+});
+
+describe('matmul_f16_finite and f16_find_special', () => {
+  it('matmul_f16_finite equals matmul_f16 bit for bit on finite weights (decode and prefill, odd sizes)', () => {
+    for (const [rows, K, M] of [[1, 768, 50], [1, 2100, 13], [1, 17, 9], [3, 33, 17], [1, 8, 1]]) {
+      h.reset();
+      const r = rng(rows * 7 + K + M);
+      const x = rand(rows * K, r), bits = f16Bits(rand(M * K, r, 0.5)), bias = rand(M, r);
+      const [xOff, wOff, bOff] = [h.putF32(x), h.putU16(bits), h.putF32(bias)];
+      const y1 = h.alloc(rows * M * 4), y2 = h.alloc(rows * M * 4);
+      h.k.matmul_f16(xOff, wOff, bOff, y1, rows, K, M, 0, M);
+      h.k.matmul_f16_finite(xOff, wOff, bOff, y2, rows, K, M, 0, M);
+      expect(h.readF32(y2, rows * M), `rows=${rows} K=${K} M=${M}`).toEqual(h.readF32(y1, rows * M));
+    }
+  });
+
+  it('f16_find_special flags exactly the tensors holding an Inf or NaN half (vector part and tail)', () => {
+    for (const [n, at, bits, want] of [
+      [100, -1, 0, 0], [100, 5, 0x7c00, 1], [100, 99, 0xfc00, 1], [100, 50, 0x7e01, 1], [100, 50, 0x7bff, 0], [100, 97, 0xfbff, 0], [3, 2, 0x7c01, 1],
+    ] as const) {
+      h.reset();
+      const src = new Uint16Array(n).fill(0x3c00);
+      if (at >= 0) src[at] = bits;
+      const out = h.putF32(new Float32Array([NaN]));
+      h.k.f16_find_special(h.putU16(src), out, n, 0, 1);
+      expect(new Int32Array(h.memory.buffer, out, 1)[0], `n=${n} [${at}]=0x${bits.toString(16)}`).toBe(want);
     }
   });
 });

@@ -167,11 +167,16 @@ INLINE int gemv_tile_f16(const float *x, const uint16_t *w, int ldw, float *y, i
  * Inf/NaN check). Rows are taken 8 at a time (8 accumulators: independent add chains). */
 #define F16_XCHUNK 2048 /* floats of split x on the stack (8 KiB) */
 
-/* EXACT = 0 returns 1 without touching y if the tile met an Inf/NaN weight (whose bit pattern
- * the plain shifts turn into a large finite value); the caller reruns the tile with EXACT = 1,
- * which fixes exponent 31 up to Inf/NaN and gives finite rows the very same arithmetic. */
+/* MODE 0 (checked) returns 1 without touching y if the tile met an Inf/NaN weight (whose bit
+ * pattern the plain shifts turn into a large finite value); the caller reruns the tile with
+ * MODE 1 (exact), which fixes exponent 31 up to Inf/NaN and gives finite rows the very same
+ * arithmetic. MODE 2 (matmul_f16_finite: the caller knows the matrix holds no Inf/NaN) skips
+ * the check: the same arithmetic as MODE 0, 2 ops fewer per 8 weights (measured 1.08-1.2×). */
+#define F16_CHECKED 0
+#define F16_EXACT 1
+#define F16_UNCHECKED 2
 INLINE int gemv_tile_f16_scaled(const float *xs, const uint16_t *w, int ldw, float *y, int len, const int NW,
-                                v128_t post1, v128_t post2, const int EXACT) {
+                                v128_t post1, v128_t post2, const int MODE) {
   v128_t acc[8], flag = wasm_i16x8_splat(0);
   for (int j = 0; j < NW; j++) acc[j] = wasm_f32x4_splat(0);
   for (int k = 0; k < len; k += 8) {
@@ -179,16 +184,16 @@ INLINE int gemv_tile_f16_scaled(const float *xs, const uint16_t *w, int ldw, flo
     for (int j = 0; j < NW; j++) {
       const v128_t h = wasm_v128_load(w + j * ldw + k);
       v128_t we = f16_even_bits(h), wo = f16_odd_bits(h);
-      if (EXACT) {
+      if (MODE == F16_EXACT) {
         we = f16_fix_special(we);
         wo = f16_fix_special(wo);
-      } else {
+      } else if (MODE == F16_CHECKED) {
         flag = f16_track_special(flag, h);
       }
       acc[j] = wasm_f32x4_add(acc[j], wasm_f32x4_add(wasm_f32x4_mul(we, xe), wasm_f32x4_mul(wo, xo)));
     }
   }
-  if (!EXACT && f16_any_special(flag)) return 1;
+  if (MODE == F16_CHECKED && f16_any_special(flag)) return 1;
   for (int j0 = 0; j0 + 4 <= NW; j0 += 4) {
     const v128_t s = wasm_f32x4_mul(wasm_f32x4_mul(hsum4(acc[j0], acc[j0 + 1], acc[j0 + 2], acc[j0 + 3]), post1), post2);
     wasm_v128_store(y + j0, wasm_f32x4_add(wasm_v128_load(y + j0), s));
@@ -206,7 +211,8 @@ INLINE float pow2f(int e) {
 
 /* Returns 0 if it handled the call; 1 if x has no usable scale (all zero, Inf or NaN): the
  * caller then takes the exact path, whose arithmetic handles those. */
-static int gemv_f16_fast(const float *x, const uint16_t *w, float *y, int K, int m0, int m1) {
+INLINE int gemv_f16_fast(const float *x, const uint16_t *w, float *y, int K, int m0, int m1, const int FINITE) {
+  const int mode = FINITE ? F16_UNCHECKED : F16_CHECKED;
   const int K8 = K & ~7;
   /* max |x| over the part of x the fast loop reads, as an f32 exponent */
   uint32_t maxbits = 0;
@@ -236,14 +242,14 @@ static int gemv_f16_fast(const float *x, const uint16_t *w, float *y, int K, int
     const uint16_t *wk = w + k0;
     int m = m0;
     for (; m + 8 <= m1; m += 8)
-      if (gemv_tile_f16_scaled(xs, wk + m * K, K, y + m, len, 8, post1, post2, 0))
-        gemv_tile_f16_scaled(xs, wk + m * K, K, y + m, len, 8, post1, post2, 1);
+      if (gemv_tile_f16_scaled(xs, wk + m * K, K, y + m, len, 8, post1, post2, mode))
+        gemv_tile_f16_scaled(xs, wk + m * K, K, y + m, len, 8, post1, post2, F16_EXACT);
     for (; m + 4 <= m1; m += 4)
-      if (gemv_tile_f16_scaled(xs, wk + m * K, K, y + m, len, 4, post1, post2, 0))
-        gemv_tile_f16_scaled(xs, wk + m * K, K, y + m, len, 4, post1, post2, 1);
+      if (gemv_tile_f16_scaled(xs, wk + m * K, K, y + m, len, 4, post1, post2, mode))
+        gemv_tile_f16_scaled(xs, wk + m * K, K, y + m, len, 4, post1, post2, F16_EXACT);
     for (; m < m1; m++)
-      if (gemv_tile_f16_scaled(xs, wk + m * K, K, y + m, len, 1, post1, post2, 0))
-        gemv_tile_f16_scaled(xs, wk + m * K, K, y + m, len, 1, post1, post2, 1);
+      if (gemv_tile_f16_scaled(xs, wk + m * K, K, y + m, len, 1, post1, post2, mode))
+        gemv_tile_f16_scaled(xs, wk + m * K, K, y + m, len, 1, post1, post2, F16_EXACT);
   }
   if (K8 < K)
     for (int m = m0; m < m1; m++) {
@@ -277,10 +283,10 @@ static void widen_f16_rows(const uint16_t *src, int lds, float *dst, int ldd, in
 #define F16_BUF_FLOATS 8192
 #define F16_KCHUNK 2048
 
-KERNEL(matmul_f16)(const float *x, const uint16_t *w, const float *bias, float *y,
-                   int rows, int K, int M, int m0, int m1) {
+INLINE void matmul_f16_any(const float *x, const uint16_t *w, const float *bias, float *y,
+                           int rows, int K, int M, int m0, int m1, const int FINITE) {
   init_out(bias, y, rows, M, m0, m1);
-  if (rows == 1 && !gemv_f16_fast(x, w, y, K, m0, m1)) return;
+  if (rows == 1 && !gemv_f16_fast(x, w, y, K, m0, m1, FINITE)) return;
   if (rows == 1) {
     int m = m0;
     for (; m + 4 <= m1; m += 4)
@@ -300,4 +306,17 @@ KERNEL(matmul_f16)(const float *x, const uint16_t *w, const float *bias, float *
       gemm_block_f32(x + k0, K, buf, kc, y + mb, M, rows, len, n);
     }
   }
+}
+
+KERNEL(matmul_f16)(const float *x, const uint16_t *w, const float *bias, float *y,
+                   int rows, int K, int M, int m0, int m1) {
+  matmul_f16_any(x, w, bias, y, rows, K, M, m0, m1, 0);
+}
+
+/* The same for a w known to hold no Inf/NaN half (the backend checks at upload with
+ * f16_find_special): the decode path skips its per-tile check. Same results as matmul_f16 on
+ * such a w, bit for bit; on a w with Inf/NaN its decode outputs are unspecified. */
+KERNEL(matmul_f16_finite)(const float *x, const uint16_t *w, const float *bias, float *y,
+                          int rows, int K, int M, int m0, int m1) {
+  matmul_f16_any(x, w, bias, y, rows, K, M, m0, m1, 1);
 }

@@ -25,6 +25,8 @@ class WasmTensor implements Tensor {
     readonly ptr: number,
     /** The allocation this tensor (or view) lives in; freeing any view frees it. */
     readonly block: Block,
+    /** f16 weights checked at upload to hold no Inf/NaN: matmuls use matmul_f16_finite. */
+    public finiteF16 = false,
   ) {}
 }
 
@@ -116,6 +118,12 @@ export class WasmBackend implements Backend {
     } finally {
       this.arena.release(stage);
     }
+    if (dtype === 'f16') {
+      const flag = this.arena.alloc(16, 'f16 check');
+      this.exec.run('f16_find_special', [t.ptr, flag.ptr, n], 1);
+      t.finiteF16 = new Int32Array(this.memory.buffer, flag.ptr, 1)[0] === 0;
+      this.arena.release(flag);
+    }
     return t;
   }
 
@@ -158,7 +166,7 @@ export class WasmBackend implements Backend {
   reshape(t: Tensor, shape: readonly number[]): Tensor {
     const wt = t as WasmTensor;
     if (numel(shape) !== numel(wt.shape)) throw fail('E_SHAPE', `reshape [${wt.shape}] → [${shape}] changes the element count`);
-    return new WasmTensor([...shape], wt.dtype, wt.ptr, wt.block);
+    return new WasmTensor([...shape], wt.dtype, wt.ptr, wt.block, wt.finiteF16);
   }
 
   sliceRows(t: Tensor, start: number, count: number): Tensor {
@@ -223,8 +231,7 @@ export class WasmBackend implements Backend {
   matmul(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor {
     const { rows, inner, outCols } = checkMatmul(x, w, bias);
     const out = this.allocTensor([...x.shape.slice(0, -1), outCols]);
-    const kernel = w.dtype === 'f32' ? 'matmul_f32' : w.dtype === 'f16' ? 'matmul_f16' : w.dtype === 'q8_0' ? 'matmul_q8_0' : null;
-    if (!kernel) throw fail('E_DTYPE', `the wasm backend has no matmul for ${w.dtype} weights`);
+    const kernel = this.matmulKernel(w);
     this.exec.run(kernel, [this.ptr(x), this.ptr(w), this.ptr(bias), out.ptr, rows, inner, outCols], outCols, rows * inner * outCols);
     return out;
   }
@@ -321,7 +328,8 @@ export class WasmBackend implements Backend {
     return y;
   }
 
-  private matmulKernel(w: Tensor): 'matmul_f32' | 'matmul_f16' | 'matmul_q8_0' {
+  private matmulKernel(w: Tensor): 'matmul_f32' | 'matmul_f16' | 'matmul_f16_finite' | 'matmul_q8_0' {
+    if (w.dtype === 'f16' && (w as WasmTensor).finiteF16) return 'matmul_f16_finite';
     if (w.dtype === 'f32' || w.dtype === 'f16' || w.dtype === 'q8_0') return `matmul_${w.dtype}`;
     throw fail('E_DTYPE', `the wasm backend has no matmul for ${w.dtype} weights`);
   }
