@@ -1,7 +1,7 @@
 // A/B of two builds of the C kernels on a decode-shaped GEMV workload, interleaved in one
 // process (the machine is shared: alternating A and B and taking medians cancels most of the
 // neighbours' noise).
-//   node wasm/c/ab.mjs OLD.wasm NEW.wasm [--dtype f32|f16|q8_0] [--rounds 15]
+//   node --no-liftoff wasm/c/ab.mjs OLD.wasm NEW.wasm [--dtype f32|f16|q8_0] [--rounds 15] [--shape K,M] [--finite]
 // Both modules are instantiated on ONE shared memory over the same weights (so both read the
 // same pages). The workload is mamba-130m's decode GEMVs in the order a token runs them:
 // 24 × (in_proj 768→3072 as two 768→1536 calls, x_proj 1536→80, dt_proj 48→1536, out_proj
@@ -58,16 +58,18 @@ const bytes = calls.reduce((n, c) => n + c[2].bytes, 0);
 const x = alloc(4 * 50280), yA = alloc(4 * 50280), yB = alloc(4 * 50280);
 fillRandom(x, 3072, 1);
 
+// --finite: call matmul_f16_finite where a build has it (what the backend uses for weights free of Inf/NaN).
+const kernelOf = (k) => (args.includes('--finite') && k[`matmul_${dtype}_finite`]) || k[`matmul_${dtype}`];
 function token(k, y) {
-  const fn = k[`matmul_${dtype}`];
+  const fn = kernelOf(k);
   const t0 = performance.now();
   for (const [K, M, w] of calls) fn(x, w.off, 0, y, 1, K, M, 0, M);
   return performance.now() - t0;
 }
 // Same results? (each output checked against the other build, relative to the row's scale)
 for (const [K, M, w] of calls) {
-  A[`matmul_${dtype}`](x, w.off, 0, yA, 1, K, M, 0, M);
-  B[`matmul_${dtype}`](x, w.off, 0, yB, 1, K, M, 0, M);
+  kernelOf(A)(x, w.off, 0, yA, 1, K, M, 0, M);
+  kernelOf(B)(x, w.off, 0, yB, 1, K, M, 0, M);
   const a = new Float32Array(memory.buffer, yA, M), b = new Float32Array(memory.buffer, yB, M);
   let worst = 0;
   for (let i = 0; i < M; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / (Math.sqrt(K) * 0.05 * 0.6 + 1e-30));
