@@ -4,7 +4,7 @@
  * fresh child process per run; runs of the given source trees alternate, so two checkouts
  * (before / after a change) meet the same machine load.
  *
- *   npx tsx bench/load-rss.ts [--roots /work/main,.] [--file-dtype F32|F16] [--dtype f32|f16|q8_0] [--runs 3]
+ *   npx tsx bench/load-rss.ts [--roots /work/main,.] [--file-dtype F32|F16] [--dtype f32|f16|q8_0] [--runs 3] [--model DIR]
  *
  * Reports the child's peak RSS (getrusage maxrss: loading included), its RSS right after
  * loadModel resolved and after a forced gc, and the RSS before loading (the runtime itself).
@@ -39,14 +39,14 @@ const fileDType = opt('--file-dtype', 'F32') as 'F32' | 'F16';
 const dtype = opt('--dtype', 'f32');
 const runs = +opt('--runs', '3');
 const roots = opt('--roots', '.').split(',').map((r) => resolve(r));
-const dir = join(tmpdir(), `mamba-edge-rss-mamba-130m-${fileDType}`);
+const dir = opt('--model', '') || join(tmpdir(), `mamba-edge-rss-mamba-130m-${fileDType}`); // --model DIR: any HF folder instead
 if (!existsSync(join(dir, 'model.safetensors'))) {
   const { randomModelFiles } = await import('../tools/random-model.js');
   mkdirSync(dir, { recursive: true });
   const files = randomModelFiles({ modelType: 'mamba', vocabSize: 50280, hiddenSize: 768, numLayers: 24, stateSize: 16, expand: 2, convKernel: 4, seed: 1, dtype: fileDType });
   for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
 }
-console.log(`mamba-130m-shaped random model, ${fileDType} file, load dtype ${dtype}, wasm 1 thread; 1-minute load average ${loadavg()[0].toFixed(2)}`);
+console.log(`${opt('--model', '') || `mamba-130m-shaped random model, ${fileDType} file`}, load dtype ${dtype}, wasm 1 thread; 1-minute load average ${loadavg()[0].toFixed(2)}`);
 const results = new Map<string, Record<string, number>[]>(roots.map((r) => [r, []]));
 for (let i = 0; i < runs; i++) {
   for (const root of roots) {

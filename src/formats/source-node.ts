@@ -85,9 +85,21 @@ export function directorySource(dir: string): FileSource {
     },
   };
 
-  source.readRangeSync = (name, offset, length) => {
+  // readRangeSync keeps each file open while a loader reads tensor after tensor (system calls are
+  // not free: a 130M model has ~200 tensors) and closes them all once the current task is over.
+  const openFiles = new Map<string, number>();
+  let closing: ReturnType<typeof setTimeout> | undefined;
+  const closeAll = () => {
+    closing = undefined;
+    for (const fd of openFiles.values()) {
+      try { closeSync(fd); } catch { /* already gone */ }
+    }
+    openFiles.clear();
+  };
+  const fdFor = (name: string): number => {
+    let fd = openFiles.get(name);
+    if (fd !== undefined) return fd;
     const p = resolve(name);
-    let fd: number;
     try {
       fd = openSync(p, OPEN_FLAGS);
     } catch (e) {
@@ -95,6 +107,21 @@ export function directorySource(dir: string): FileSource {
     }
     try {
       if (!fstatSync(fd).isFile()) throw notAFile(name, false);
+    } catch (e) {
+      closeSync(fd);
+      throw e instanceof MambaEdgeError ? e : syncOsError(e, name);
+    }
+    openFiles.set(name, fd);
+    if (!closing) {
+      closing = setTimeout(closeAll, 0);
+      (closing as { unref?: () => void }).unref?.(); // never keeps the process alive; exit closes the files anyway
+    }
+    return fd;
+  };
+
+  source.readRangeSync = (name, offset, length) => {
+    const fd = fdFor(name);
+    try {
       const buf = new Uint8Array(length);
       let loaded = 0;
       while (loaded < length) {
@@ -108,8 +135,6 @@ export function directorySource(dir: string): FileSource {
     } catch (e) {
       if (e instanceof MambaEdgeError) throw e;
       throw syncOsError(e, name);
-    } finally {
-      closeSync(fd);
     }
   };
 
