@@ -3,11 +3,12 @@
  * (`loadModel('./my-model')`) and the embedded default model (`loadModel()`).
  */
 import { fileURLToPath } from 'node:url';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { setPathResolver, setRemoteCacheResolver } from './api/load.js';
 import { directorySource } from './formats/source-node.js';
+import type { FileSource } from './formats/source.js';
 import { defaultCacheDir, directoryCache } from './formats/remote/cache-node.js';
 import { setPoolFactory } from './backends/wasm/factory.js';
 import { WorkerPool } from '../workers/pool.js';
@@ -23,7 +24,27 @@ export function defaultModelDir(): string {
   return join(dirname(dirname(fileURLToPath(import.meta.url))), 'models', 'default');
 }
 
-setPathResolver(directorySource, () => directorySource(defaultModelDir()));
+/**
+ * A folder path reads the folder; a path to a file (a .gguf) reads that one file (its magic
+ * decides). A folder without config.json that holds exactly one .gguf file reads that file.
+ */
+function pathSource(path: string): FileSource {
+  let kind: 'file' | 'dir' | undefined;
+  try {
+    const st = statSync(path);
+    kind = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : undefined;
+  } catch {
+    // missing or unreadable: the directory source reports it with the OS reason
+  }
+  if (kind === 'file') return Object.assign(directorySource(dirname(path)), { entry: basename(path) });
+  if (kind === 'dir' && !existsSync(join(path, 'config.json'))) {
+    const ggufs = readdirSync(path).filter((n) => n.toLowerCase().endsWith('.gguf'));
+    if (ggufs.length === 1) return Object.assign(directorySource(path), { entry: ggufs[0] });
+  }
+  return directorySource(path);
+}
+
+setPathResolver(pathSource, () => directorySource(defaultModelDir()));
 // Remote sources (hf:…, https://…) keep their files in a directory: the cache option, else $MAMBA_EDGE_CACHE or ~/.cache/mamba-edge.
 setRemoteCacheResolver((dir) => directoryCache(dir ?? defaultCacheDir()));
 setPoolFactory((memory, modules, threads) => WorkerPool.create(memory, modules, threads), () => availableParallelism());

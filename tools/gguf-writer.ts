@@ -14,11 +14,12 @@
  * `hfMambaToGguf` maps a Hugging Face Mamba / Mamba-2 checkpoint the way llama.cpp's
  * convert_hf_to_gguf.py does: same tensor names, A stored as −exp(A_log), conv1d squeezed
  * to [C, K], Mamba-2's A and D as [H, 1] and its norm as [G, I/G], tied embeddings without
- * an `output` tensor, and for q8_0 the converter's type rules (1-D tensors, norms, conv1d
- * and tensors not named *.weight stay f32; rows not a multiple of 32, like mamba-130m's
- * dt_proj with dt_rank 48, fall back to f16).
+ * an `output` tensor, and for f16 / q8_0 the converter's type rules (1-D tensors, norms, conv1d
+ * and tensors not named *.weight stay f32; for q8_0, rows not a multiple of 32, like
+ * mamba-130m's dt_proj with dt_rank 48, fall back to f16). q4_0 (what llama-quantize makes)
+ * follows the q8_0 rules with q4_0 blocks.
  */
-import { f32ToF16 } from '../src/formats/half.js';
+import { f32ToBf16, f32ToF16 } from '../src/formats/half.js';
 
 // ---- values ----------------------------------------------------------------
 
@@ -37,7 +38,7 @@ export const str = (value: string): GgufValue => ({ type: 'string', value });
 export const arr = (of: Scalar, values: readonly (number | bigint | boolean | string)[]): GgufValue => ({ type: 'array', of, values });
 
 /** ggml tensor types this writer produces (ggml.h's enum values). */
-export const GGML_TYPE = { F32: 0, F16: 1, Q8_0: 8 } as const;
+export const GGML_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 } as const;
 export type GgmlType = keyof typeof GGML_TYPE;
 
 export interface GgufTensor {
@@ -51,15 +52,16 @@ export interface GgufTensor {
 const ALIGNMENT = 32;
 const QK8_0 = 32;
 const Q8_0_BYTES = 34;
+const Q4_0_BYTES = 18;
 const enc = new TextEncoder();
 const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 
 export function tensorBytes(shape: readonly number[], type: GgmlType): number {
   const n = shape.reduce((a, b) => a * b, 1);
   if (type === 'F32') return n * 4;
-  if (type === 'F16') return n * 2;
-  if (shape[shape.length - 1] % QK8_0 !== 0) throw new Error(`q8_0 needs rows that are a multiple of ${QK8_0}, got shape [${shape}]`);
-  return (n / QK8_0) * Q8_0_BYTES;
+  if (type === 'F16' || type === 'BF16') return n * 2;
+  if (shape[shape.length - 1] % QK8_0 !== 0) throw new Error(`${type} needs rows that are a multiple of ${QK8_0}, got shape [${shape}]`);
+  return (n / QK8_0) * (type === 'Q4_0' ? Q4_0_BYTES : Q8_0_BYTES);
 }
 
 /** Growable little-endian byte writer for the header (the tensor data is written in place). */
@@ -118,13 +120,57 @@ export function quantizeQ8_0(x: Float32Array, out: Uint8Array, offset = 0): void
   }
 }
 
+/**
+ * f32 → GGUF q4_0 blocks, as ggml-quants.c quantize_row_q4_0_ref: d = max / −8 where max is the
+ * value of largest magnitude (sign kept), q = min(15, trunc(x/d + 8.5)); byte j holds element j
+ * in its low nibble and element j + 16 in its high nibble.
+ */
+export function quantizeQ4_0(x: Float32Array, out: Uint8Array, offset = 0): void {
+  const view = new DataView(out.buffer, out.byteOffset);
+  for (let b = 0; b < x.length / QK8_0; b++) {
+    let amax = 0, max = 0;
+    for (let j = 0; j < QK8_0; j++) {
+      const v = x[b * QK8_0 + j];
+      if (amax < Math.abs(v)) { amax = Math.abs(v); max = v; }
+    }
+    const d = Math.fround(max / -8);
+    const id = d ? Math.fround(1 / d) : 0;
+    const at = offset + b * Q4_0_BYTES;
+    view.setUint16(at, f32ToF16(d), true);
+    // (int8_t)(x*id + 8.5f) truncates toward zero; the sum is ≥ 0.5 here, so trunc = floor.
+    const q = (v: number) => Math.min(15, Math.trunc(Math.fround(Math.fround(v * id) + 8.5)));
+    for (let j = 0; j < QK8_0 / 2; j++) {
+      view.setUint8(at + 2 + j, q(x[b * QK8_0 + j]) | (q(x[b * QK8_0 + j + QK8_0 / 2]) << 4));
+    }
+  }
+}
+
+/**
+ * Changes to what the header says, for tests of malformed files: the tensor data is still laid
+ * out as usual, only the recorded numbers differ.
+ */
+export interface GgufTamper {
+  tensorCount?: bigint;
+  kvCount?: bigint;
+  version?: number;
+  /** The recorded ggml type id of tensor i. */
+  typeId?: (i: number, id: number) => number;
+  /** The recorded data offset of tensor i (relative to the data section). */
+  offset?: (i: number, offset: number) => bigint | number;
+  /** The recorded dims of tensor i (ggml order). */
+  dims?: (i: number, dims: number[]) => (bigint | number)[];
+}
+
 /** Serializes a whole GGUF v3 file. */
-export function writeGguf(kv: ReadonlyArray<readonly [string, GgufValue]>, tensors: readonly GgufTensor[]): Uint8Array {
+export function writeGguf(kv: ReadonlyArray<readonly [string, GgufValue]>, tensors: readonly GgufTensor[], tamper: GgufTamper = {}): Uint8Array {
+  // general.alignment when the key-values set it (GGUF's default is 32).
+  const alignKv = kv.find(([k]) => k === 'general.alignment')?.[1];
+  const align = alignKv && alignKv.type === 'u32' ? Number(alignKv.value) : ALIGNMENT;
   const head = new Out(1 << 20);
   head.u32(0x46554747); // "GGUF"
-  head.u32(3);
-  head.u64(tensors.length);
-  head.u64(kv.length);
+  head.u32(tamper.version ?? 3);
+  head.u64(tamper.tensorCount ?? tensors.length);
+  head.u64(tamper.kvCount ?? kv.length);
   for (const [key, v] of kv) {
     head.str(key);
     head.u32(T[v.type]);
@@ -136,18 +182,19 @@ export function writeGguf(kv: ReadonlyArray<readonly [string, GgufValue]>, tenso
   }
   let offset = 0;
   const offsets: number[] = [];
-  for (const t of tensors) {
+  tensors.forEach((t, i) => {
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (t.data.length !== n) throw new Error(`${t.name}: ${t.data.length} values for shape [${t.shape}]`);
     head.str(t.name);
-    head.u32(t.shape.length);
-    for (const d of [...t.shape].reverse()) head.u64(d);
-    head.u32(GGML_TYPE[t.type]);
-    head.u64(offset);
+    const dims = tamper.dims ? tamper.dims(i, [...t.shape].reverse()) : [...t.shape].reverse();
+    head.u32(dims.length);
+    for (const d of dims) head.u64(d);
+    head.u32(tamper.typeId ? tamper.typeId(i, GGML_TYPE[t.type]) : GGML_TYPE[t.type]);
+    head.u64(tamper.offset ? tamper.offset(i, offset) : offset);
     offsets.push(offset);
-    offset = alignUp(offset + tensorBytes(t.shape, t.type), ALIGNMENT);
-  }
-  const dataStart = alignUp(head.pos, ALIGNMENT);
+    offset = alignUp(offset + tensorBytes(t.shape, t.type), align);
+  });
+  const dataStart = alignUp(head.pos, align);
   const file = new Uint8Array(dataStart + offset);
   file.set(head.buf.subarray(0, head.pos));
   const view = new DataView(file.buffer);
@@ -155,6 +202,8 @@ export function writeGguf(kv: ReadonlyArray<readonly [string, GgufValue]>, tenso
     const at = dataStart + offsets[i];
     if (t.type === 'F32') new Uint8Array(file.buffer, at, t.data.length * 4).set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.length * 4));
     else if (t.type === 'F16') for (let j = 0; j < t.data.length; j++) view.setUint16(at + 2 * j, f32ToF16(t.data[j]), true);
+    else if (t.type === 'BF16') for (let j = 0; j < t.data.length; j++) view.setUint16(at + 2 * j, f32ToBf16(t.data[j]), true);
+    else if (t.type === 'Q4_0') quantizeQ4_0(t.data, file, at);
     else quantizeQ8_0(t.data, file, at);
   });
   return file;
@@ -185,8 +234,25 @@ export interface HfMambaConfig {
   eos_token_id?: number;
 }
 
-/** GGUF's `general.file_type` (llama_ftype): all f32, or mostly q8_0. */
-const FILE_TYPE = { f32: 0, q8_0: 7 } as const;
+/** GGUF's `general.file_type` (llama_ftype): all f32, mostly f16, mostly q4_0, mostly q8_0, mostly bf16. */
+const FILE_TYPE = { f32: 0, f16: 1, q4_0: 2, q8_0: 7, bf16: 32 } as const;
+export type GgufDType = keyof typeof FILE_TYPE;
+
+/** A tokenizer to store in the GGUF (llama.cpp's tokenizer.ggml.* keys); default: `byteLevelVocab`. */
+export interface GgufVocab {
+  tokens: string[];
+  /** llama_token_type per token: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte. */
+  types: number[];
+  /** "a b" pairs, highest priority first. */
+  merges?: string[];
+  /** tokenizer.ggml.pre: which pre-tokenizer regex llama.cpp applies ('gpt-2', 'olmo', ...). */
+  pre?: string;
+  bos?: number;
+  eos?: number;
+  unk?: number;
+  pad?: number;
+  addBos?: boolean;
+}
 
 /**
  * A byte-level vocabulary llama.cpp loads as a GPT-2 BPE tokenizer: token 0 is
@@ -208,9 +274,22 @@ export function byteLevelVocab(vocabSize: number): { tokens: string[]; types: nu
 export function hfMambaToGguf(
   config: HfMambaConfig,
   get: (name: string) => HfTensor | undefined,
-  dtype: 'f32' | 'q8_0',
+  dtype: GgufDType,
   name = `random-${config.model_type}`,
+  vocabIn?: GgufVocab,
 ): Uint8Array {
+  const { kv, tensors } = hfMambaToGgufParts(config, get, dtype, name, vocabIn);
+  return writeGguf(kv, tensors);
+}
+
+/** The key-values and tensors `hfMambaToGguf` writes (tests edit them to make malformed files). */
+export function hfMambaToGgufParts(
+  config: HfMambaConfig,
+  get: (name: string) => HfTensor | undefined,
+  dtype: GgufDType,
+  name = `random-${config.model_type}`,
+  vocabIn?: GgufVocab,
+): { kv: [string, GgufValue][]; tensors: GgufTensor[] } {
   const arch = config.model_type;
   const D = config.hidden_size;
   const I = config.intermediate_size ?? Math.trunc((config.expand ?? 2) * D);
@@ -222,8 +301,7 @@ export function hfMambaToGguf(
   const P = config.head_dim ?? 64;
   const rawRank = config.time_step_rank;
   const R = arch === 'mamba' ? (rawRank === undefined || rawRank === 'auto' ? Math.ceil(D / 16) : rawRank) : I / P;
-  const pad = arch === 'mamba' ? 8 : 16; // the converter pads the vocabulary to these multiples
-  if (V % pad !== 0) throw new Error(`vocab_size ${V} is not a multiple of ${pad}: llama.cpp's converter would pad it; give a padded vocabulary`);
+  // (llama.cpp's converter pads the vocabulary to a multiple of 8 / 16; llama.cpp does not need it.)
 
   const need = (n: string): HfTensor => {
     const t = get(n);
@@ -235,7 +313,9 @@ export function hfMambaToGguf(
     if (dtype === 'f32') return 'F32';
     // convert_hf_to_gguf.py: 1-D tensors, norms, conv1d and tensors without a .weight suffix stay f32.
     if (shape.length <= 1 || gname.endsWith('_norm.weight') || gname.includes('.ssm_conv1d.') || !gname.endsWith('.weight')) return 'F32';
-    return shape[shape.length - 1] % QK8_0 === 0 ? 'Q8_0' : 'F16';
+    if (dtype === 'f16') return 'F16';
+    if (dtype === 'bf16') return 'BF16';
+    return shape[shape.length - 1] % QK8_0 === 0 ? (dtype === 'q4_0' ? 'Q4_0' : 'Q8_0') : 'F16';
   };
   const put = (gname: string, t: HfTensor, shape: readonly number[] = t.shape, data: Float32Array = t.data) => {
     tensors.push({ name: gname, shape, type: typeFor(gname, shape), data });
@@ -277,8 +357,8 @@ export function hfMambaToGguf(
   if (head && !(config.tie_word_embeddings ?? true)) put('output.weight', head);
 
   const k = (s: string) => `${arch}.${s}`;
-  const vocab = byteLevelVocab(V);
-  const eos = config.eos_token_id ?? 0;
+  const vocab: GgufVocab = vocabIn ?? { ...byteLevelVocab(V), eos: config.eos_token_id ?? 0, bos: config.eos_token_id ?? 0 };
+  const special = (key: string, id: number | undefined): [string, GgufValue][] => (id === undefined ? [] : [[`tokenizer.ggml.${key}`, u32(id)]]);
   const kv: [string, GgufValue][] = [
     ['general.architecture', str(arch)],
     ['general.name', str(name)],
@@ -298,13 +378,15 @@ export function hfMambaToGguf(
     [k('attention.layer_norm_rms_epsilon'), f32(config.layer_norm_epsilon ?? 1e-5)],
     ...(arch === 'mamba' ? [[k('ssm.dt_b_c_rms'), bool(false)] as [string, GgufValue]] : []),
     ['tokenizer.ggml.model', str('gpt2')],
-    ['tokenizer.ggml.pre', str('default')],
+    ['tokenizer.ggml.pre', str(vocab.pre ?? 'default')],
     ['tokenizer.ggml.tokens', arr('string', vocab.tokens)],
     ['tokenizer.ggml.token_type', arr('i32', vocab.types)],
-    ['tokenizer.ggml.merges', arr('string', [])],
-    ['tokenizer.ggml.bos_token_id', u32(eos)],
-    ['tokenizer.ggml.eos_token_id', u32(eos)],
-    ['tokenizer.ggml.add_bos_token', bool(false)],
+    ['tokenizer.ggml.merges', arr('string', vocab.merges ?? [])],
+    ...special('bos_token_id', vocab.bos),
+    ...special('eos_token_id', vocab.eos),
+    ...special('unknown_token_id', vocab.unk),
+    ...special('padding_token_id', vocab.pad),
+    ['tokenizer.ggml.add_bos_token', bool(vocab.addBos ?? false)],
   ];
-  return writeGguf(kv, tensors);
+  return { kv, tensors };
 }

@@ -4,18 +4,20 @@
  */
 import type { LoadDType, LoadOptions, ModelSource } from './types.js';
 import { fail, throwIfAborted } from '../errors.js';
-import { memorySource, describe, type FileSource } from '../formats/source.js';
+import { inMemorySource, describe, type FileSource } from '../formats/source.js';
 import { isRemoteSource } from '../formats/remote/url.js';
 import { remoteSource } from '../formats/remote/source.js';
 import { cacheApiStore, hasCacheApi, type RemoteCache } from '../formats/remote/cache.js';
 import { decodeUtf8Json } from '../formats/pyjson.js';
 import { readSafetensorsWeights, toFloat32, type TensorEntry } from '../formats/safetensors.js';
 import { ConfigReader } from '../formats/hf-config.js';
+import { GGUF_MAGIC } from '../formats/gguf.js';
+import { ggufCheckpoint } from '../formats/gguf-model.js';
 import { architectureFor } from '../models/registry.js';
-import type { TensorSpec } from '../models/graph.js';
+import type { ModelGraph, TensorGetter, TensorSpec } from '../models/graph.js';
 import { selectBackend } from '../backends/registry.js';
 import { numel, type Backend, type WeightDType } from '../backends/backend.js';
-import { createTokenizer } from '../tokenizer/index.js';
+import { createTokenizer, type TokenizerEx } from '../tokenizer/index.js';
 import { Hasher, OrderedHasher } from './fingerprint.js';
 import { ModelImpl, activationBytes } from './model.js';
 
@@ -38,8 +40,31 @@ export function setRemoteCacheResolver(r: CacheResolver): void {
   resolveCache = r;
 }
 
+/** `https://host/path/model.gguf` → its folder and file name (a URL to one GGUF file rather than a folder). */
+function ggufFileUrl(source: string): { folder: string; file: string } | undefined {
+  if (!/^https?:\/\//i.test(source)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(source);
+  } catch {
+    return undefined; // parseRemoteSource says why
+  }
+  const m = /\/([^/]+\.gguf)$/i.exec(url.pathname);
+  if (!m) return undefined;
+  let file: string;
+  try {
+    file = decodeURIComponent(m[1]);
+  } catch {
+    return undefined;
+  }
+  url.pathname = url.pathname.slice(0, -m[1].length);
+  return { folder: url.href, file };
+}
+
 /** A remote source (`hf:…`, `http(s)://…`) as files; `source` must satisfy isRemoteSource. */
 export function openRemoteSource(source: string, opts: LoadOptions): FileSource {
+  const gguf = ggufFileUrl(source);
+  if (gguf) return Object.assign(openRemoteSource(gguf.folder, opts), { entry: gguf.file });
   if (opts.cache !== undefined && opts.cache !== false && (typeof opts.cache !== 'string' || opts.cache === '')) {
     throw fail('E_ARGUMENT', `cache must be a directory (Node) or cache name (browsers), or false for none; got ${JSON.stringify(opts.cache)}`, { field: 'cache' });
   }
@@ -67,17 +92,17 @@ function toSource(source: ModelSource | undefined, opts: LoadOptions): FileSourc
   }
   if (typeof source === 'string') {
     if (!resolvePath) {
-      throw fail('E_ARGUMENT', `loadModel("${source}"): local paths need Node; in a browser or edge function pass an https:// URL of the model folder, hf:owner/name, or the files as { "config.json": bytes, "model.safetensors": bytes }`);
+      throw fail('E_ARGUMENT', `loadModel("${source}"): local paths need Node; in a browser or edge function pass an https:// URL of the model folder, hf:owner/name, the files as { "config.json": bytes, "model.safetensors": bytes }, or a GGUF file's bytes`);
     }
     return resolvePath(source);
   }
-  if (source instanceof Map || (typeof source === 'object' && source !== null)) return memorySource(source);
-  throw fail('E_ARGUMENT', 'loadModel: source must be a directory path, an http(s) URL, hf:owner/name, a Record or a Map of file name → bytes');
+  if (typeof source === 'object' && source !== null) return inMemorySource(source);
+  throw fail('E_ARGUMENT', 'loadModel: source must be a directory or .gguf path, an http(s) URL, hf:owner/name, a Record or a Map of file name → bytes, or the bytes of a GGUF file');
 }
 
-function checkOptions(opts: LoadOptions): { dtype: LoadDType } {
-  const dtype = opts.dtype ?? 'f32';
-  if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'q8_0') {
+function checkOptions(opts: LoadOptions): { dtype: LoadDType | undefined } {
+  const dtype = opts.dtype;
+  if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16' && dtype !== 'q8_0') {
     throw fail('E_ARGUMENT', `dtype must be "f32", "f16" or "q8_0", got ${JSON.stringify(dtype)}`, { field: 'dtype' });
   }
   if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
@@ -113,17 +138,36 @@ function matchTensors(specs: TensorSpec[], tensors: Map<string, TensorEntry>, ig
   return [`${extra.length} unexpected tensor(s) ignored: ${shown}${extra.length > 4 ? `, and ${extra.length - 4} more` : ''}`];
 }
 
-/**
- * Load a model.
- * @example
- * const model = await loadModel('./mamba-130m-hf', { dtype: 'f16', onProgress: (p) => console.log(p.file, p.loaded, p.total) });
- * const model2 = await loadModel({ 'config.json': configBytes, 'model.safetensors': weightBytes });
- * const model3 = await loadModel('hf:state-spaces/mamba-130m-hf', { onProgress: (p) => console.log(p.file, p.loaded, p.total, p.from) });
- */
-export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): Promise<ModelImpl> {
-  const { dtype } = checkOptions(opts);
-  throwIfAborted(opts.signal, 'loadModel');
-  const files = toSource(source, opts);
+/** A checkpoint, whatever its format: the graph and config, then the weights once read. */
+interface Checkpoint {
+  graph: ModelGraph;
+  cfg: ReturnType<ModelGraph['parseConfig']>;
+  specs: TensorSpec[];
+  /** The dtype to store matrices in when the caller names none (a GGUF file's own type). */
+  preferredDType?: LoadDType;
+  weights: Promise<CheckpointWeights>;
+}
+
+interface CheckpointWeights {
+  /** Every spec present with its shape (checked); what was accepted with a remark. */
+  warnings: string[];
+  get: TensorGetter;
+  /** The stored bytes of a spec's tensor, for the fingerprint. */
+  bytesOf(name: string): Uint8Array;
+  /**
+   * A getter that also hands each tensor's stored bytes to `saw` (the fingerprint, so a tensor
+   * read from the file on demand is read once) and widens F16 with `widenF16` (the backend's).
+   */
+  getVia?(saw: (name: string, bytes: Uint8Array) => void, widenF16?: (bits: Uint16Array) => Float32Array): TensorGetter;
+  /** The backend as `graph.prepare` sees it (GGUF: q8_0 blocks passed through). */
+  uploadView?(b: Backend): { backend: Backend };
+  tokenizer(vocabSize: number): Promise<TokenizerEx>;
+  /** GGUF: tensor count per ggml type. */
+  tensorTypes?: Record<string, number>;
+}
+
+/** A Hugging Face folder: config.json, model.safetensors (or shards), tokenizer.json. */
+async function openFolder(files: FileSource, opts: LoadOptions): Promise<Checkpoint> {
   const configFile = describe(files, 'config.json');
   const raw = decodeUtf8Json(await files.read('config.json', { signal: opts.signal }), configFile, undefined, 'config.json');
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -133,26 +177,87 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
   const graph = architectureFor(reader.raw.model_type, configFile);
   const cfg = graph.parseConfig(reader);
   const specs = graph.tensors(cfg);
+  const weights = (async (): Promise<CheckpointWeights> => {
+    // byTensor: where the source reads byte ranges (Node directories), each tensor is read when the
+    // graph asks for it and dropped once copied: the file is never whole in memory.
+    const w = await readSafetensorsWeights(files, { signal: opts.signal, onProgress: opts.onProgress, byTensor: true });
+    graph.checkCheckpoint?.(cfg, new Set(w.tensors.keys()), configFile);
+    return {
+      warnings: matchTensors(specs, w.tensors, graph.ignorable?.(cfg) ?? []),
+      get: (name) => toFloat32(w.tensors.get(name)!),
+      bytesOf: (name) => w.tensors.get(name)!.data,
+      getVia: (saw, widenF16) => (name) => {
+        const t = w.tensors.get(name)!;
+        const data = t.data; // a byTensor entry reads the file here
+        saw(name, data);
+        return toFloat32({ name: t.name, dtype: t.dtype, shape: t.shape, file: t.file, data }, widenF16);
+      },
+      async tokenizer(vocabSize) {
+        const tokenizerJson = (await files.has('tokenizer.json')) ? new TextDecoder().decode(await files.read('tokenizer.json', { signal: opts.signal })) : undefined;
+        const tokenizerConfigJson = tokenizerJson !== undefined && (await files.has('tokenizer_config.json'))
+          ? new TextDecoder().decode(await files.read('tokenizer_config.json', { signal: opts.signal }))
+          : undefined;
+        return createTokenizer({ vocabSize, tokenizerJson, tokenizerConfigJson, file: describe(files, 'tokenizer.json') });
+      },
+    };
+  })();
+  return { graph, cfg, specs, weights };
+}
+
+/** A GGUF file (llama.cpp): config, weights and tokenizer all in the one file. */
+async function openGguf(files: FileSource, name: string, opts: LoadOptions): Promise<Checkpoint> {
+  const file = describe(files, name);
+  const bytes = await files.read(name, { signal: opts.signal, onProgress: opts.onProgress });
+  if (bytes.byteLength < 4 || new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) !== GGUF_MAGIC) {
+    throw fail('E_FORMAT', `${file} is a file, not a model folder, and not a GGUF file either (it does not start with "GGUF"); pass a folder holding config.json, or a .gguf file`, { file, field: 'magic' });
+  }
+  const ck = ggufCheckpoint(bytes, file);
+  return {
+    graph: ck.graph, cfg: ck.cfg, specs: ck.specs, preferredDType: ck.preferredDType,
+    weights: Promise.resolve({
+      warnings: ck.warnings, get: ck.get, bytesOf: ck.bytesOf, uploadView: ck.uploadView, tensorTypes: ck.tensorTypes,
+      tokenizer: async (vocabSize: number) => createTokenizer({
+        vocabSize, tokenizerJson: ck.tokenizer?.json, tokenizerConfigJson: ck.tokenizer?.config, file: `${file} (tokenizer.ggml.*)`,
+      }),
+    }),
+  };
+}
+
+/**
+ * Load a model: a Hugging Face folder, or a llama.cpp GGUF file (mamba / mamba2).
+ * @example
+ * const model = await loadModel('./mamba-130m-hf', { dtype: 'f16', onProgress: (p) => console.log(p.file, p.loaded, p.total) });
+ * const model2 = await loadModel({ 'config.json': configBytes, 'model.safetensors': weightBytes });
+ * const model3 = await loadModel('hf:state-spaces/mamba-130m-hf', { onProgress: (p) => console.log(p.file, p.loaded, p.total, p.from) });
+ * const model4 = await loadModel('./mamba-130m.Q8_0.gguf'); // q8_0 blocks stay q8_0
+ */
+export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): Promise<ModelImpl> {
+  const { dtype: askedDType } = checkOptions(opts);
+  throwIfAborted(opts.signal, 'loadModel');
+  const files = toSource(source, opts);
+  const ck = files.entry !== undefined ? await openGguf(files, files.entry, opts) : await openFolder(files, opts);
+  const { graph, cfg, specs } = ck;
+  const wanted: LoadDType = askedDType ?? ck.preferredDType ?? 'f32';
 
   // The least these weights can take in this dtype (a backend may store some q8_0 matrices as
   // f16): enough to refuse an oversized model before reading a byte of it.
-  const leastBytesPer = { f32: 4, f16: 2, q8_0: 34 / 32 }[dtype];
+  const leastBytesPer = { f32: 4, f16: 2, q8_0: 34 / 32 }[wanted];
   const leastWeightBytes = specs.reduce((n, s) => n + numel(s.shape) * (s.matrix ? leastBytesPer : 4), 0);
   if (opts.maxMemoryBytes !== undefined && leastWeightBytes > opts.maxMemoryBytes) {
-    throw fail('E_MEMORY', `the model's weights alone need at least ${Math.ceil(leastWeightBytes)} bytes in ${dtype}, more than maxMemoryBytes = ${opts.maxMemoryBytes}`, { field: 'maxMemoryBytes' });
+    throw fail('E_MEMORY', `the model's weights alone need at least ${Math.ceil(leastWeightBytes)} bytes in ${wanted}, more than maxMemoryBytes = ${opts.maxMemoryBytes}`, { field: 'maxMemoryBytes' });
   }
 
   // Start the backend (a worker pool takes tens of milliseconds) while the weights are read.
-  // byTensor: where the source reads byte ranges (Node directories), each tensor is read when the
-  // fingerprint and then the graph ask for it and dropped once copied: the file is never whole in memory.
-  const weightsRead = readSafetensorsWeights(files, { signal: opts.signal, onProgress: opts.onProgress, byTensor: true });
+  const weightsRead = ck.weights;
   let backend: Backend;
   try {
-    backend = await selectBackend(opts.backend ?? 'auto', { ops: graph.requiredOps, dtype }, { threads: opts.threads, wasmModules: opts.wasmModules });
+    backend = await selectBackend(opts.backend ?? 'auto', { ops: graph.requiredOps, dtype: askedDType ?? 'f32' }, { threads: opts.threads, wasmModules: opts.wasmModules });
   } catch (e) {
     weightsRead.catch(() => undefined);
     throw e;
   }
+  // Without an explicit dtype, a GGUF file's own type where this backend stores it.
+  const dtype: LoadDType = askedDType ?? (backend.supportsDType(wanted) ? wanted : 'f32');
   try {
     const matrixDType: WeightDType = dtype;
     const weightBytes = specs.reduce((n, s) => n + backend.bytesFor(s.shape, s.matrix ? matrixDType : 'f32'), 0);
@@ -168,33 +273,25 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
     }
 
     const weights = await weightsRead;
-    const warnings = matchTensors(specs, weights.tensors, graph.ignorable?.(cfg) ?? []);
+    const warnings = weights.warnings;
     throwIfAborted(opts.signal, 'loadModel');
 
     // Fingerprint: architecture, shapes and the checkpoint's bytes — independent of the load dtype.
     // Hashed in spec order as the graph reads the tensors (each tensor's bytes are read from the file once).
     const hasher = new Hasher().updateString(`${cfg.architecture}|${JSON.stringify(specs.map((s) => [s.name, s.shape]))}`);
-    const hashing = new OrderedHasher(hasher, specs.map((s) => s.name), (name) => weights.tensors.get(name)!.data);
-    const widenF16 = backend.widenF16?.bind(backend);
-    const prepared = graph.prepare(cfg, backend, (name) => {
-      const t = weights.tensors.get(name)!;
-      const data = t.data; // a byTensor entry reads the file here
-      hashing.saw(name, data);
-      return toFloat32({ name: t.name, dtype: t.dtype, shape: t.shape, file: t.file, data }, widenF16);
-    }, matrixDType);
+    const hashing = new OrderedHasher(hasher, specs.map((s) => s.name), (name) => weights.bytesOf(name));
+    const target = weights.uploadView?.(backend).backend ?? backend;
+    const get = weights.getVia?.((name, bytes) => hashing.saw(name, bytes), backend.widenF16?.bind(backend)) ?? weights.get;
+    const prepared = graph.prepare(cfg, target, get, matrixDType);
     const fingerprint = `${cfg.architecture}-${hashing.finish().hex()}`;
 
-    const tokenizerJson = (await files.has('tokenizer.json')) ? new TextDecoder().decode(await files.read('tokenizer.json', { signal: opts.signal })) : undefined;
-    const tokenizerConfigJson = tokenizerJson !== undefined && (await files.has('tokenizer_config.json'))
-      ? new TextDecoder().decode(await files.read('tokenizer_config.json', { signal: opts.signal }))
-      : undefined;
-    const tokenizer = createTokenizer({ vocabSize: cfg.vocabSize, tokenizerJson, tokenizerConfigJson, file: describe(files, 'tokenizer.json') });
+    const tokenizer = await weights.tokenizer(cfg.vocabSize);
     if (cfg.eosTokenId === undefined && tokenizer.eosTokenId !== undefined) cfg.eosTokenId = tokenizer.eosTokenId;
 
     const parameters = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
     return new ModelImpl({
       graph, cfg, backend, weights: prepared, tokenizer, fingerprint, dtype, warnings,
-      parameters, weightBytes, maxMemoryBytes: opts.maxMemoryBytes,
+      parameters, weightBytes, maxMemoryBytes: opts.maxMemoryBytes, fileTensorTypes: weights.tensorTypes,
     });
   } catch (e) {
     weightsRead.catch(() => undefined); // refused before the read finished: its outcome no longer matters

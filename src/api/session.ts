@@ -8,7 +8,7 @@ import type {
   GenerateOptions, GeneratedToken, Generation, GenerationResult, FinishReason, PrefillOptions, Session,
 } from './types.js';
 import { MambaEdgeError, fail, throwIfAborted } from '../errors.js';
-import type { Tensor } from '../backends/backend.js';
+import type { KvCache, Tensor } from '../backends/backend.js';
 import { Rng, sampleToken, validateSamplerParams, type SamplerParams } from './sampler.js';
 import { StopMatcher } from './stop.js';
 import { createStreamDecoder, type StreamDecoder } from '../tokenizer/stream-decoder.js';
@@ -26,6 +26,9 @@ interface GenerationPlan extends SamplerParams {
 
 export class SessionImpl implements Session {
   private state: Tensor[];
+  /** One KV cache per attention layer (hybrids and transformers), capped at `maxContext` tokens. */
+  private caches: KvCache[];
+  private readonly maxContext: number;
   private pos = 0;
   /** Sampled and emitted but not yet fed to the model; fed first by the next call. */
   private pendingToken: number | null = null;
@@ -36,17 +39,28 @@ export class SessionImpl implements Session {
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
 
-  constructor(private readonly model: ModelImpl, blob: Uint8Array | undefined, private readonly onDispose: () => void) {
+  constructor(
+    private readonly model: ModelImpl, blob: Uint8Array | undefined, private readonly onDispose: () => void,
+    private readonly memoryLimit?: number,
+  ) {
     this.rng = new Rng((Math.random() * 2 ** 32) >>> 0);
     const shapes = model.stateShapes(1);
+    this.maxContext = model.maxContextTokens(memoryLimit);
     if (blob === undefined) {
       this.state = model.allocState(1);
+      this.caches = model.allocCaches(1, this.maxContext);
       this.decoder = createStreamDecoder(model.tokenizer);
       return;
     }
-    const saved = decodeState(blob, { fingerprint: model.fingerprint, tensorShapes: shapes, vocabSize: model.config.vocabSize });
+    const { graph, cfg, backend } = model.parts;
+    const saved = decodeState(blob, {
+      fingerprint: model.fingerprint, tensorShapes: shapes, vocabSize: model.config.vocabSize,
+      kvCaches: graph.kvCaches?.(cfg) ?? [], maxContext: this.maxContext,
+    });
     this.state = model.allocState(1);
-    saved.tensors.forEach((t, i) => model.parts.backend.write(this.state[i], t));
+    saved.tensors.forEach((t, i) => backend.write(this.state[i], t));
+    this.caches = model.allocCaches(1, this.maxContext);
+    (saved.kv ?? []).forEach(({ k, v }, i) => backend.writeKvCache(this.caches[i], k, v, saved.header.position));
     this.pos = saved.header.position;
     this.pendingToken = saved.header.pendingToken;
     this.lastLogits = saved.logits;
@@ -82,9 +96,13 @@ export class SessionImpl implements Session {
   private async consume(ids: number[], output: 'logits-last' | 'logits-all', signal?: AbortSignal, onProgress?: PrefillOptions['onProgress']): Promise<Float32Array> {
     const { backend, cfg } = this.model.parts;
     const withPending = this.pendingToken === null ? ids : [this.pendingToken, ...ids];
+    if (this.caches.length > 0) {
+      this.model.checkContext(this.pos + withPending.length, this.maxContext, this.memoryLimit, `a call at position ${this.pos} with ${withPending.length} new tokens`);
+    }
     const snapshot = signal ? await Promise.all(this.state.map((t) => backend.read(t))) : null;
+    const kvLengths = this.caches.map((c) => c.length);
     try {
-      const values = (await this.model.run(this.state, Int32Array.from(withPending), 1, withPending.length, output, { signal, onProgress }))!;
+      const values = (await this.model.run(this.state, Int32Array.from(withPending), 1, withPending.length, output, { signal, onProgress, caches: this.caches }))!;
       this.pos += withPending.length;
       this.pendingToken = null;
       const V = cfg.vocabSize;
@@ -97,6 +115,7 @@ export class SessionImpl implements Session {
       return values;
     } catch (e) {
       if (snapshot) snapshot.forEach((t, i) => backend.write(this.state[i], t));
+      this.caches.forEach((c, i) => backend.truncateKvCache(c, kvLengths[i])); // the tokens of the failed call go
       throw e;
     }
   }
@@ -254,6 +273,7 @@ export class SessionImpl implements Session {
     return this.exclusive(async () => {
       const { backend } = this.model.parts;
       const tensors = await Promise.all(this.state.map((t) => backend.read(t)));
+      const kv = await Promise.all(this.caches.map((c) => backend.readKvCache(c)));
       const hasLogits = this.pendingToken === null && this.lastLogits !== null;
       return encodeState({
         header: {
@@ -265,8 +285,10 @@ export class SessionImpl implements Session {
           decoderPending: this.decoder.pending(),
           tensors: this.state.map((t) => [...t.shape]),
           hasLogits,
+          ...(this.caches.length ? { kv: this.caches.map((c) => ({ kvHeads: c.kvHeads, headDim: c.headDim, length: c.length })) } : {}),
         },
         tensors,
+        kv,
         logits: hasLogits ? this.lastLogits : null,
       });
     });
@@ -277,6 +299,7 @@ export class SessionImpl implements Session {
     await this.queue;
     this.disposed = true;
     this.model.parts.backend.free(...this.state);
+    for (const c of this.caches) this.model.parts.backend.freeKvCache(c);
     this.onDispose();
   }
 }

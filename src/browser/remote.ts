@@ -9,16 +9,19 @@ import * as Comlink from 'comlink';
 import type {
   BackendInfo, BackendName, EvaluateOptions, EvaluationResult, ForwardHidden, ForwardLogits, ForwardOptions, GenerateOptions,
   GeneratedToken, Generation, GenerationResult, LoadOptions, Model, ModelConfig, ModelInfo, ModelSource,
-  PrefillOptions, Session, SessionOptions, Tokenizer,
+  PrefillOptions, Session, SessionOptions, StateAtContext, Tokenizer,
 } from '../api/types.js';
 import { fail, throwIfAborted } from '../errors.js';
 import { AsyncQueue, textStream } from '../api/async-queue.js';
 import { validateSamplerParams } from '../api/sampler.js';
 import { StopMatcher } from '../api/stop.js';
 import { decodeState } from '../api/state-blob.js';
-import { memorySource } from '../formats/source.js';
+import { inMemorySource } from '../formats/source.js';
+import { ggufTokenizerFiles } from '../formats/gguf-tokenizer.js';
 import { isRemoteSource } from '../formats/remote/url.js';
 import { openRemoteSource } from '../api/load.js';
+import { stateAt } from '../api/state-at.js';
+import { memorySource } from '../formats/source.js';
 import { createTokenizer } from '../tokenizer/index.js';
 import * as KERNELS from '../backends/wasm/kernels.generated.js';
 import {
@@ -135,7 +138,12 @@ export function startCoordinator(source: string): { worker: Worker; revoke: () =
 /** The page's tokenizer, from the same files the worker loaded (tokenize/decode must be synchronous). */
 async function pageTokenizer(source: ModelSource, vocabSize: number, opts: LoadOptions): Promise<Tokenizer> {
   // A remote source: the worker has just fetched (and, unless cache: false, cached) these small files.
-  const files = typeof source === 'string' && isRemoteSource(source) ? openRemoteSource(source, opts) : memorySource(source as Exclude<ModelSource, string>);
+  const files = typeof source === 'string' && isRemoteSource(source) ? openRemoteSource(source, opts) : inMemorySource(source as Exclude<ModelSource, string>);
+  if (files.entry !== undefined) {
+    // A GGUF file: its tokenizer is in its metadata (the header is parsed again here; no tensor data is decoded).
+    const fromGguf = ggufTokenizerFiles(await files.read(files.entry), `${files.label}/${files.entry}`);
+    return createTokenizer({ vocabSize, tokenizerJson: fromGguf?.json, tokenizerConfigJson: fromGguf?.config, file: `${files.label}/${files.entry} (tokenizer.ggml.*)` });
+  }
   const text = async (name: string) => ((await files.has(name)) ? new TextDecoder().decode(await files.read(name)) : undefined);
   const tokenizerJson = await text('tokenizer.json');
   const tokenizerConfigJson = tokenizerJson !== undefined ? await text('tokenizer_config.json') : undefined;
@@ -200,11 +208,15 @@ export class RemoteModel implements Model {
       position = decodeState(opts.state, { fingerprint: this.fingerprint, tensorShapes: this.stateShapes, vocabSize: this.config.vocabSize }).header.position;
     }
     const id = this.link.id();
-    const created = this.link.call(Promise.resolve(this.link.api.createSession(id, opts.state)));
+    const created = this.link.call(Promise.resolve(this.link.api.createSession(id, opts.state, opts.maxMemoryBytes)));
     created.catch(() => undefined); // reported by the session's first call
     const s = new RemoteSession(this.link, this, id, position, created, () => this.sessions.delete(s));
     this.sessions.add(s);
     return s;
+  }
+
+  stateAt(contextTokens: number): StateAtContext {
+    return stateAt(this.info, contextTokens);
   }
 
   async evaluate(text: string, opts: EvaluateOptions = {}): Promise<EvaluationResult> {

@@ -48,7 +48,7 @@ async function load(lib: Library, spec: LoadSpec, post: Post, signal: AbortSigna
   const t0 = performance.now();
   const model = await lib.loadModel(spec.model, {
     backend: spec.backend,
-    dtype: spec.dtype,
+    ...(spec.dtype !== undefined ? { dtype: spec.dtype } : {}),
     ...(spec.threads !== undefined ? { threads: spec.threads } : {}),
     ...(spec.revision !== undefined ? { revision: spec.revision } : {}),
     // The endpoint may come from $HF_ENDPOINT on any run: it only concerns hf: models.
@@ -118,6 +118,9 @@ async function info(lib: Library, job: InfoJob, post: Post, signal: AbortSignal)
       ...(b.device !== undefined ? { device: b.device } : {}),
       ...(b.fallbackReason !== undefined ? { fallbackReason: b.fallbackReason } : {}),
       stateBytes: i.stateBytes,
+      kvBytesPerToken: i.kvBytesPerToken,
+      context: job.context ?? 4096,
+      layers: model.stateAt(job.context ?? 4096).layers,
       weightBytes: i.weightBytes,
       numLayers: c.numLayers,
       hiddenSize: c.hiddenSize,
@@ -133,6 +136,7 @@ async function info(lib: Library, job: InfoJob, post: Post, signal: AbortSignal)
       tokenizer: model.tokenizer.kind,
       warnings: i.warnings,
       loadMs,
+      ...(i.fileTensorTypes ? { fileTensorTypes: i.fileTensorTypes } : {}),
     };
   } finally {
     await model.dispose();

@@ -36,7 +36,7 @@ interface ModelFlags {
   cacheDir?: string;
   cache?: boolean;
   backend: BackendChoice;
-  dtype: LoadDType;
+  dtype?: LoadDType;
   threads?: number;
 }
 
@@ -44,19 +44,19 @@ type Commander = typeof import('commander');
 
 function modelOptions(cmd: Command, { Option }: Commander): Command {
   return cmd
-    .addOption(new Option('-m, --model <dir|url|hf:owner/name>', 'model: a directory in Hugging Face layout (config.json + model.safetensors, optional tokenizer.json), an http(s) URL of such a folder, or a Hub repo hf:owner/name[@revision] (downloaded once, then cached); default: the embedded default model'))
+    .addOption(new Option('-m, --model <dir|file.gguf|url|hf:owner/name>', 'model: a directory in Hugging Face layout (config.json + model.safetensors, optional tokenizer.json), a llama.cpp .gguf file (mamba / mamba2), an http(s) URL of such a folder, or a Hub repo hf:owner/name[@revision] (downloaded once, then cached); default: the embedded default model'))
     .addOption(new Option('--revision <rev>', 'hf: models: branch, tag or commit (default main)'))
     .addOption(new Option('--endpoint <url>', 'hf: models: the Hub to download from').env('HF_ENDPOINT'))
     .addOption(new Option('--cache-dir <dir>', 'where downloaded models are kept (default $MAMBA_EDGE_CACHE or ~/.cache/mamba-edge)'))
     .addOption(new Option('--no-cache', 'download without keeping (or reading) a cached copy'))
     .addOption(new Option('-b, --backend <name>', 'compute backend; auto picks the fastest one available here and says why').choices(BACKENDS).default('auto'))
-    .addOption(new Option('--dtype <dtype>', 'weight storage precision after loading (compute is always f32)').choices(DTYPES).default('f32'))
+    .addOption(new Option('--dtype <dtype>', 'weight storage precision after loading (compute is always f32); default: f32, for a .gguf file its own type (q8_0 and q4_0 files: q8_0)').choices(DTYPES))
     .addOption(new Option('--threads <n>', 'worker threads for CPU backends (the reference backend uses one)').argParser(positiveInt('--threads')));
 }
 
 function loadSpec(o: ModelFlags): LoadSpec {
   return {
-    ...(o.model !== undefined ? { model: o.model } : {}), backend: o.backend, dtype: o.dtype, ...(o.threads !== undefined ? { threads: o.threads } : {}),
+    ...(o.model !== undefined ? { model: o.model } : {}), backend: o.backend, ...(o.dtype !== undefined ? { dtype: o.dtype } : {}), ...(o.threads !== undefined ? { threads: o.threads } : {}),
     ...(o.revision !== undefined ? { revision: o.revision } : {}),
     ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}),
     ...(o.cache === false ? { cache: false as const } : o.cacheDir !== undefined ? { cache: o.cacheDir } : {}),
@@ -173,8 +173,9 @@ export async function buildProgram(ctx: CliContext, setExit: (code: number) => v
     commander,
   )
     .option('--json', 'print the description as JSON')
-    .action(async (o: ModelFlags & { json?: boolean }) => {
-      setExit(await execute({ command: 'info', load: loadSpec(o) }, ctx, { json: o.json === true }));
+    .addOption(new Option('--context <tokens>', 'show each layer\'s state bytes at this context length (KV caches grow, SSM state does not)').argParser(nonNegativeInt('--context')).default(4096))
+    .action(async (o: ModelFlags & { json?: boolean; context: number }) => {
+      setExit(await execute({ command: 'info', load: loadSpec(o), context: o.context }, ctx, { json: o.json === true }));
     });
 
   modelOptions(

@@ -35,7 +35,8 @@ export interface LoadSpec {
   /** Model directory, http(s) URL or hf:owner/name; undefined = the embedded default model. */
   model?: string;
   backend: BackendChoice;
-  dtype: LoadDType;
+  /** Undefined: f32, or a GGUF file's own type (loadModel's default). */
+  dtype?: LoadDType;
   threads?: number;
   /** Remote models: LoadOptions of the same names. */
   revision?: string;
@@ -59,6 +60,8 @@ export interface GenerateJob {
 export interface InfoJob {
   command: 'info';
   load: LoadSpec;
+  /** Context length at which to report per-layer state bytes (default 4096). */
+  context?: number;
 }
 
 export interface BenchJob {
@@ -118,6 +121,13 @@ export interface InfoResult {
   tokenizer: string;
   warnings: string[];
   loadMs: number;
+  /** GGUF files: tensor count per ggml type as stored. */
+  fileTensorTypes?: Record<string, number>;
+  /** KV-cache bytes per token of context (0 for pure SSM models). */
+  kvBytesPerToken?: number;
+  /** Per-layer state at `context` tokens. */
+  context?: number;
+  layers?: { index: number; kind: string; stateBytes: number; bytesPerToken: number; bytes: number }[];
 }
 
 export interface BenchResult extends SpeedResult {

@@ -19,6 +19,11 @@ export interface FileSource {
   /** Whole file; E_FILE if missing/unreadable; E_ABORTED if signal fires; reports progress. */
   read(name: string, opts?: ReadOptions): Promise<Uint8Array>;
   /**
+   * Set when the source names one model file rather than a folder (a path to a .gguf file,
+   * or bytes given alone): the loader reads that file and checks its magic.
+   */
+  entry?: string;
+  /**
    * Optional (Node's directory source has it): `length` bytes of a file from `offset`, read
    * synchronously, into a fresh buffer. Lets a loader read one tensor at a time and drop it
    * once copied, instead of holding the whole file. E_FILE if the file is missing or shorter.
@@ -84,4 +89,20 @@ export function memorySource(
     return bytes;
   }
   return source;
+}
+
+/**
+ * What a caller may hand over in memory: `{ name: bytes }`, a Map of the same, or the bytes of
+ * one GGUF file alone. A lone GGUF (bytes alone, or `{ 'x.gguf': bytes }` without a
+ * config.json) becomes the source's `entry`.
+ */
+export function inMemorySource(source: Record<string, Uint8Array | ArrayBuffer> | Map<string, Uint8Array | ArrayBuffer> | Uint8Array | ArrayBuffer): FileSource {
+  if (isUint8Array(source) || isArrayBuffer(source) || ArrayBuffer.isView(source)) {
+    const bytes = isArrayBuffer(source) ? new Uint8Array(source) : new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+    return Object.assign(memorySource({ 'model.gguf': bytes }), { entry: 'model.gguf' });
+  }
+  const files = memorySource(source);
+  const names = [...(source instanceof Map ? source.keys() : Object.keys(source))];
+  const ggufs = names.filter((n) => typeof n === 'string' && n.toLowerCase().endsWith('.gguf'));
+  return !names.includes('config.json') && ggufs.length === 1 ? Object.assign(files, { entry: ggufs[0] }) : files;
 }

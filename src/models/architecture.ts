@@ -8,7 +8,7 @@ import type { Architecture, ModelConfig } from '../api/types.js';
 import type { Backend, OpName, Tensor, WeightDType } from '../backends/backend.js';
 import type { ConfigReader } from '../formats/hf-config.js';
 import { throwIfAborted } from '../errors.js';
-import type { ModelGraph, TensorGetter, TensorSpec } from './graph.js';
+import { prefixedGetter, type ModelGraph, type TensorGetter, type TensorSpec } from './graph.js';
 
 export type { TensorSpec, TensorGetter };
 
@@ -39,7 +39,7 @@ export interface MixerSpec<C extends StackConfig = StackConfig, W = unknown> {
   /** Mixer tensors of one layer, named as in the HF checkpoint (prefix `backbone.layers.{i}.mixer.`). */
   mixerTensors(cfg: C): TensorSpec[];
   /** Upload one layer's mixer weights, in whatever form the graph wants (e.g. fused projections split). */
-  prepareLayer(cfg: C, backend: Backend, get: (localName: string) => Float32Array, matrixDType: WeightDType): W;
+  prepareLayer(cfg: C, backend: Backend, get: TensorGetter, matrixDType: WeightDType): W;
   /** Shapes of one layer's carried state for `batch` sequences. */
   layerStateShapes(cfg: C, batch: number): number[][];
   /** Tokens per prefill chunk: bounds activation memory for any prompt length. */
@@ -82,7 +82,7 @@ function prepareStack<C extends StackConfig, W>(
   const mixers: W[] = [];
   for (let i = 0; i < cfg.numLayers; i++) {
     layerNorms.push(backend.upload(get(`${layerPrefix(i)}norm.weight`), [D]));
-    mixers.push(arch.prepareLayer(cfg, backend, (n) => get(`${layerPrefix(i)}mixer.${n}`), matrixDType));
+    mixers.push(arch.prepareLayer(cfg, backend, prefixedGetter(get, `${layerPrefix(i)}mixer.`), matrixDType));
   }
   const normF = backend.upload(get('backbone.norm_f.weight'), [D]);
   const lmHead = cfg.tieWordEmbeddings ? embeddings : backend.upload(get('lm_head.weight'), [V, D], matrixDType);

@@ -18,6 +18,7 @@ import { fail } from '../errors.js';
 import type { Tensor } from '../backends/backend.js';
 import type { MixerSpec, StackConfig, TensorSpec } from './architecture.js';
 import { rowBlock } from './mamba.js';
+import { negExp } from './graph.js';
 
 export interface Mamba2Config extends StackConfig {
   architecture: 'mamba2';
@@ -28,9 +29,15 @@ export interface Mamba2Config extends StackConfig {
   timeStepLimit: [number, number];
   useBias: boolean;
   useConvBias: boolean;
+  /**
+   * Width of each gated-RMSNorm group before out_proj. Unset: the full width I, as transformers
+   * 5.x computes. mamba_ssm and llama.cpp normalise each of the n_groups groups alone (I / G);
+   * the GGUF loader sets that, since a GGUF file means the model llama.cpp runs.
+   */
+  normGroupSize?: number;
 }
 
-interface Mamba2Layer {
+export interface Mamba2Layer {
   inProjZ: Tensor; inProjX: Tensor; inProjB: Tensor; inProjC: Tensor; inProjDt: Tensor;
   inProjBias: { z: Tensor; x: Tensor; B: Tensor; C: Tensor; dt: Tensor } | null;
   convX: Tensor; convB: Tensor; convC: Tensor;
@@ -119,7 +126,7 @@ export const mamba2: MixerSpec<Mamba2Config, Mamba2Layer> = {
       convX: convPart(0, I), convB: convPart(I, GN), convC: convPart(I + GN, GN),
       convBias: convBias ? { x: vec(convBias, 0, I), B: vec(convBias, I, GN), C: vec(convBias, I + GN, GN) } : null,
       dtBias: b.upload(get('dt_bias'), [H]),
-      A: b.upload(get('A_log').map((v) => -Math.exp(v)), [H]), // A = −exp(A_log), one scalar per head
+      A: b.upload(negExp(get, 'A_log'), [H]), // A = −exp(A_log), one scalar per head
       D: b.upload(get('D'), [H]),
       norm: b.upload(get('norm.weight'), [I]),
       outProj: b.upload(get('out_proj.weight'), [D, I], dtype),
@@ -159,7 +166,7 @@ export const mamba2: MixerSpec<Mamba2Config, Mamba2Layer> = {
       x, dt, dtBias: w.dtBias, dtMin: c.timeStepLimit[0], dtMax: c.timeStepLimit[1], A: w.A, B: Bm, C: Cm, D: w.D,
       numHeads: c.numHeads, headDim: c.headDim, nGroups: c.nGroups, stateSize: c.stateSize, chunkSize: c.chunkSize, state: ssmState,
     }); //                                              [B, T, I]
-    const normed = b.gatedRmsNorm(y, z, w.norm, c.normEps, c.intermediateSize);
+    const normed = b.gatedRmsNorm(y, z, w.norm, c.normEps, c.normGroupSize ?? c.intermediateSize);
     const out = b.matmul(normed, w.outProj, w.outProjBias); // [B, T, D]
     b.free(z, xIn, BIn, CIn, dt, x, Bm, Cm, y, normed);
     return out;

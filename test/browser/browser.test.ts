@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { defaultModelDir, loadModel, type BackendInfo, type Model } from '../../src/node.js';
+import { goldenCases } from '../helpers/goldens.js';
+import { goldenGguf } from '../gguf/helpers.js';
 import { startExampleServer, type ExampleServer } from '../../examples/browser/server.js';
 import type { DemoRun } from '../../examples/browser/main.js';
 
@@ -149,6 +151,25 @@ describe('browser (headless Chromium)', { timeout: 60_000 }, () => {
     expect(r.text).toBe(expected);
     expect(r.resumedPosition).toBeGreaterThan(r.position);
     expect(r.seen).toBeLessThan(20);
+    await page.close();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('a GGUF file given as bytes loads in the worker, with its tokenizer built on the page too: the same text as Node', async () => {
+    const c = goldenCases().find((x) => x.name === 'm2-g1-tied')!;
+    const gguf = goldenGguf(c.dir, 'q8_0');
+    const node = await loadModel(gguf, { threads: 1 });
+    const want = (await node.createSession().generate('hello', { maxTokens: 12, seed: 3 }).finished).text;
+    await node.dispose();
+    const { page } = await open(server.isolatedUrl);
+    const got = await page.evaluate(async ([b64]) => {
+      const bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+      const m = await mambaEdgeDemo.loadModel(bytes, { threads: 1 });
+      const out = { text: (await m.createSession().generate('hello', { maxTokens: 12, seed: 3 }).finished).text, dtype: m.info.dtype, types: m.info.fileTensorTypes, ids: m.tokenizer.encode('hi') };
+      await m.dispose();
+      return out;
+    }, [Buffer.from(gguf).toString('base64')] as const);
+    expect(got).toMatchObject({ text: want, dtype: 'q8_0', types: { Q8_0: 2, F16: 3, F32: 15 }, ids: [105, 106] });
     await page.close();
     expect(pageErrors).toEqual([]);
   });

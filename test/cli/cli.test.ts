@@ -6,6 +6,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { goldenCases } from '../helpers/goldens.js';
+import { goldenGguf } from '../gguf/helpers.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/node.js';
 import { randomModelFiles, type RandomModelOptions } from '../../tools/random-model.js';
@@ -153,6 +155,16 @@ describe.concurrent('mamba-edge CLI', { timeout: 60_000 }, () => {
     expect(info.parameters).toBeGreaterThan(0);
     expect(info.fingerprint).toMatch(/^mamba2-[0-9a-f]+$/);
     expect(typeof info.fallbackReason).toBe('string');
+  });
+
+  it('info on a .gguf file: its tensor types, and the file\'s own dtype unless --dtype says otherwise', async () => {
+    const c = goldenCases().find((x) => x.name === 'm2-g2-noconvbias')!;
+    const file = join(dir, 'm.gguf');
+    writeFileSync(file, goldenGguf(c.dir, 'q8_0'));
+    const [text, json, f32] = await Promise.all([cli(['info', '-m', file, '--backend', 'wasm']), cli(['info', '-m', file, '--backend', 'wasm', '--json']), cli(['info', '-m', file, '--backend', 'wasm', '--json', '--dtype', 'f32'])]);
+    expect(text.stdout).toMatch(/^file tensors +10 Q8_0, 25 F32$/m);
+    expect(JSON.parse(json.stdout)).toMatchObject({ architecture: 'mamba2', dtype: 'q8_0', fileTensorTypes: { Q8_0: 10, F32: 25 }, nGroups: 2 });
+    expect(JSON.parse(f32.stdout)).toMatchObject({ dtype: 'f32', fileTensorTypes: { Q8_0: 10, F32: 25 } });
   });
 
   it('info --dtype f16 halves the matrix bytes', async () => {
