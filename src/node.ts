@@ -10,6 +10,8 @@ import { setPathResolver } from './api/load.js';
 import { directorySource } from './formats/source-node.js';
 import { setPoolFactory } from './backends/wasm/factory.js';
 import { WorkerPool } from '../workers/pool.js';
+import { registerBackend } from './backends/registry.js';
+import { createCudaBackend } from './backends/cuda/factory.js';
 
 /** models/default inside the installed package (dist/… and src/… both sit one level below the package root). */
 export function defaultModelDir(): string {
@@ -24,5 +26,7 @@ export function defaultModelDir(): string {
 
 setPathResolver(directorySource, () => directorySource(defaultModelDir()));
 setPoolFactory((memory, modules, threads) => WorkerPool.create(memory, modules, threads), () => availableParallelism());
+// The CUDA addon is optional: without a build, a driver or a GPU, `create` returns the reason and 'auto' moves on.
+registerBackend({ name: 'cuda', create: () => createCudaBackend() });
 
 export * from './index.js';
