@@ -35,6 +35,12 @@ function ids(n: number, vocab: number, seed: number): number[] {
   return Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % vocab));
 }
 
+function argmax(v: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+  return best;
+}
+
 const results: Record<string, unknown>[] = [];
 for (const name of models) {
   const shape = BENCH_MODELS[name];
@@ -65,7 +71,7 @@ for (const name of models) {
       const b = performance.now();
       for (let i = 0; i < decodeTokens; i++) {
         const logits = await s.step(tok);
-        tok = logits.indexOf(Math.max(...logits));
+        tok = argmax(logits);
       }
       const dsec = (performance.now() - b) / 1000;
       results.push({ model: name, engine: 'mamba-edge cuda', what: 'decode', tokens: decodeTokens, afterPrompt: T, seconds: dsec, tokensPerSec: decodeTokens / dsec });

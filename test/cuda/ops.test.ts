@@ -67,7 +67,7 @@ describe.skipIf(cudaUnavailable !== null)('cuda backend', () => {
     await cuda.dispose();
   });
 
-  it('matmul takes every path (GEMV ≤ 8 rows, SGEMM above) in f32, f16 and bf16, equal to the reference', async () => {
+  it('matmul takes every path (GEMV ≤ 8 rows; cuBLAS SGEMM, or tiled without cuBLAS, above) in f32, f16 and bf16, equal to the reference', async () => {
     const cuda = await cudaBackend();
     const ref = new ReferenceBackend();
     let s = 7;

@@ -11,6 +11,10 @@ const Cublas& cublas(std::string* why) {
   static std::once_flag once;
   std::call_once(once, [] {
     const char* env = std::getenv("MAMBA_EDGE_CUBLAS");
+    if (env && std::string(env) == "off") {
+      reason = "disabled by MAMBA_EDGE_CUBLAS=off";
+      return;
+    }
     const char* names[] = {env, "libcublas.so.13", "libcublas.so.12", "libcublas.so"};
     for (const char* name : names) {
       if (!name || !*name) continue;

@@ -1,7 +1,8 @@
 // cuBLAS, loaded at run time (dlopen) rather than linked: the addon then builds where the toolkit has
 // no cuBLAS (nvcc alone) and runs where it finds one — the CUDA toolkit's or the one PyTorch's wheels
-// bring (LD_LIBRARY_PATH, or MAMBA_EDGE_CUBLAS naming the file). Without it, matmul uses the addon's
-// own kernels. Only the four v2 entry points used here are declared, with cuBLAS's ABI values.
+// bring (LD_LIBRARY_PATH, or MAMBA_EDGE_CUBLAS naming the file; MAMBA_EDGE_CUBLAS=off disables it, to
+// test the fallback). Without it, matmul uses the addon's own kernels. Only the v2 entry points used
+// here are declared, with cuBLAS's ABI values.
 #pragma once
 #include <cuda_runtime_api.h>
 #include <string>
