@@ -83,6 +83,19 @@ describe.skipIf(cudaUnavailable !== null)('cuda backend', () => {
     await cuda.dispose();
   });
 
+  it('a read sees the tensor as of the call, not ops enqueued after it (reads wait off the event loop)', async () => {
+    const cuda = await cudaBackend();
+    const C = 3, K = 4;
+    const before = Float32Array.from({ length: C * (K - 1) }, (_, i) => i + 1);
+    const state = cuda.upload(before, [1, C, K - 1]);
+    const pending = cuda.read(state);
+    const x = cuda.upload(Float32Array.from([10, 20, 30]), [1, 1, C]);
+    cuda.conv1dCausalStep({ x, weight: cuda.zeros([C, K]), bias: null, state, silu: false }); // shifts 10, 20, 30 into the state
+    expect(Array.from(await pending)).toEqual(Array.from(before));
+    expect(Array.from(await cuda.read(state))).toEqual([2, 3, 10, 5, 6, 20, 8, 9, 30]);
+    await cuda.dispose();
+  });
+
   it('out of device memory is E_MEMORY from the call, and the backend keeps working', async () => {
     const cuda = await cudaBackend();
     const err = (() => { try { cuda.zeros([1 << 20, 1 << 20]); return null; } catch (e) { return e; } })(); // 4 TiB

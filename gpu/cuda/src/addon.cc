@@ -4,10 +4,13 @@
 // them); this file checks every CUDA call and turns a failure into a JS Error whose `code` is
 // E_MEMORY (out of device memory) or E_BACKEND (anything else), so the call that failed throws and
 // the process keeps running. Every op is enqueued on the legacy default stream in call order; only
-// `download` and `synchronize` wait, and report errors of kernels that failed while running.
+// `downloadAsync` (off the JS thread) and `synchronize` wait, and report kernels that failed while running.
 #include <napi.h>
 #include <cuda_runtime_api.h>
+#include <cstring>
+#include <map>
 #include <string>
+#include <vector>
 #include "cublas.h"
 #include "kernels.h"
 
@@ -23,6 +26,13 @@ constexpr int kMinMajor = 8;         // built for sm_80 + sm_90 machine code and
   err.Set("code", Napi::String::New(env, code));
   err.Set("cudaError", Napi::Number::New(env, static_cast<int>(e)));
   throw err;
+}
+
+Napi::Error cudaError(Napi::Env env, cudaError_t e, const std::string& what) {
+  Napi::Error err = Napi::Error::New(env, "cuda: " + what + " failed: " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
+  err.Set("code", Napi::String::New(env, e == cudaErrorMemoryAllocation ? "E_MEMORY" : "E_BACKEND"));
+  err.Set("cudaError", Napi::Number::New(env, static_cast<int>(e)));
+  return err;
 }
 
 [[noreturn]] void throwCode(Napi::Env env, const char* code, const std::string& msg) {
@@ -110,7 +120,7 @@ class Device : public Napi::ObjectWrap<Device> {
                            InstanceMethod("free", &Device::Free),
                            InstanceMethod("memsetZero", &Device::MemsetZero),
                            InstanceMethod("upload", &Device::Upload),
-                           InstanceMethod("download", &Device::Download),
+                           InstanceMethod("downloadAsync", &Device::DownloadAsync),
                            InstanceMethod("copy", &Device::Copy),
                            InstanceMethod("synchronize", &Device::Synchronize),
                            InstanceMethod("memInfo", &Device::MemInfo),
@@ -158,10 +168,14 @@ class Device : public Napi::ObjectWrap<Device> {
   int32_t* ids_ = nullptr;
   size_t idsBytes_ = 0;
   bool disposed_ = false;
+  std::map<size_t, std::vector<void*>> pinned_;  // page-locked host buffers for downloadAsync, by size
 
   void release() {
     if (disposed_) return;
     disposed_ = true;
+    for (auto& [bytes, list] : pinned_)
+      for (void* p : list) cudaFreeHost(p);
+    pinned_.clear();
     if (blas_) me::cublas(nullptr).destroy(blas_);
     blas_ = nullptr;
     if (scratch_) cudaFree(scratch_);
@@ -235,22 +249,35 @@ class Device : public Napi::ObjectWrap<Device> {
     return env.Undefined();
   }
 
-  /** download(src, Float32Array, dtype): waits for every op before it; reports kernels that failed. */
-  Napi::Value Download(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    live(env);
-    const void* src = ptr(info[0]);
-    Napi::Float32Array dst = info[1].As<Napi::Float32Array>();
-    const WeightType wt = wtype(env, info[2]);
-    const size_t n = dst.ElementLength();
-    if (wt != me::kF32) {
-      float* wide = static_cast<float*>(scratch(env, n * 4));
-      launched(env, me::launchConvertToF32(wide, src, n, wt, kStream), "convert");
-      src = wide;
+  /** A page-locked buffer of at least `bytes` (sizes rounded up to a power of two, so decode's reads reuse one). */
+  std::pair<void*, size_t> takePinned(Napi::Env env, size_t bytes) {
+    size_t size = 4096;
+    while (size < bytes) size <<= 1;
+    auto& list = pinned_[size];
+    if (!list.empty()) {
+      void* p = list.back();
+      list.pop_back();
+      return {p, size};
     }
-    check(env, cudaMemcpy(dst.Data(), src, n * 4, cudaMemcpyDeviceToHost), "cudaMemcpy (read back)");
-    return env.Undefined();
+    void* p = nullptr;
+    check(env, cudaMallocHost(&p, size), "cudaMallocHost (read-back buffer)");
+    return {p, size};
   }
+
+ public:
+  void givePinned(void* p, size_t size) {
+    if (disposed_) cudaFreeHost(p);
+    else pinned_[size].push_back(p);
+  }
+
+ private:
+  /**
+   * downloadAsync(src, Float32Array, dtype) → Promise<void>. The copy is enqueued now, in call order
+   * (so it reads the tensor as it is after the ops before it, whatever is enqueued later), into a
+   * page-locked buffer; a worker thread waits for it and fills the array, so the event loop runs
+   * while the GPU works. A kernel that failed rejects the promise with E_BACKEND.
+   */
+  Napi::Value DownloadAsync(const Napi::CallbackInfo& info);
 
   Napi::Value Copy(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -421,10 +448,82 @@ class Device : public Napi::ObjectWrap<Device> {
   }
 };
 
+/** Waits (off the JS thread) for a read-back enqueued by Device::DownloadAsync, then fills the array. */
+class ReadWorker : public Napi::AsyncWorker {
+ public:
+  ReadWorker(Napi::Env env, Napi::Object device, Device* dev, Napi::Float32Array out, void* pinned, size_t pinnedSize, cudaEvent_t ev)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), dev_(dev), dst_(out.Data()),
+        bytes_(out.ElementLength() * 4), pinned_(pinned), pinnedSize_(pinnedSize), ev_(ev) {
+    deviceRef_ = Napi::Persistent(device);  // keeps the Device (and its pinned pool) alive until done
+    outRef_ = Napi::Persistent(static_cast<Napi::Object>(out));
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    err_ = cudaEventSynchronize(ev_);
+    if (err_ != cudaSuccess) {
+      SetError("read back");
+      return;
+    }
+    std::memcpy(dst_, pinned_, bytes_);
+  }
+  void OnOK() override {
+    done();
+    deferred_.Resolve(Env().Undefined());
+  }
+  void OnError(const Napi::Error&) override {
+    done();
+    deferred_.Reject(cudaError(Env(), err_, "running the enqueued kernels (read back)").Value());
+  }
+
+ private:
+  void done() {
+    cudaEventDestroy(ev_);
+    dev_->givePinned(pinned_, pinnedSize_);
+  }
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference deviceRef_, outRef_;
+  Device* dev_;
+  void* dst_;
+  size_t bytes_;
+  void* pinned_;
+  size_t pinnedSize_;
+  cudaEvent_t ev_;
+  cudaError_t err_ = cudaSuccess;
+};
+
+Napi::Value Device::DownloadAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  live(env);
+  const void* src = ptr(info[0]);
+  Napi::Float32Array dst = info[1].As<Napi::Float32Array>();
+  const WeightType wt = wtype(env, info[2]);
+  const size_t n = dst.ElementLength();
+  if (wt != me::kF32) {
+    float* wide = static_cast<float*>(scratch(env, n * 4));
+    launched(env, me::launchConvertToF32(wide, src, n, wt, kStream), "convert");
+    src = wide;
+  }
+  auto [pinned, size] = takePinned(env, n * 4);
+  cudaEvent_t ev = nullptr;
+  cudaError_t e = cudaMemcpyAsync(pinned, src, n * 4, cudaMemcpyDeviceToHost, kStream);
+  if (e == cudaSuccess) e = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming);
+  if (e == cudaSuccess) e = cudaEventRecord(ev, kStream);
+  if (e != cudaSuccess) {
+    if (ev) cudaEventDestroy(ev);
+    givePinned(pinned, size);
+    throwCuda(env, e, "enqueueing a read back");
+  }
+  auto* worker = new ReadWorker(env, info.This().As<Napi::Object>(), this, dst, pinned, size, ev);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, Probe));
   exports.Set("Device", Device::Define(env));
-  exports.Set("abi", 1);
+  exports.Set("abi", 2);
   return exports;
 }
 

@@ -14,7 +14,7 @@ export const ADDON_PATH = 'gpu/cuda/build/Release/mamba_edge_cuda.node';
 /** Environment variable naming another addon file (a build made elsewhere). */
 export const ADDON_ENV = 'MAMBA_EDGE_CUDA_ADDON';
 /** The addon's `abi`: bumped when the argument order of its methods changes. */
-export const ADDON_ABI = 1;
+export const ADDON_ABI = 2;
 
 /** The device the addon found (gpu/cuda/src/addon.cc `deviceInfo`). */
 export interface CudaDeviceInfo {
@@ -38,7 +38,8 @@ export interface CudaDevice {
   free(p: Ptr): void;
   memsetZero(p: Ptr, bytes: number): void;
   upload(dst: Ptr, data: Float32Array, dtype: number): void;
-  download(src: Ptr, out: Float32Array, dtype: number): void;
+  /** The copy is enqueued in call order; the promise settles off the event loop once it is done. */
+  downloadAsync(src: Ptr, out: Float32Array, dtype: number): Promise<void>;
   copy(dst: Ptr, src: Ptr, bytes: number): void;
   synchronize(): void;
   memInfo(): { free: number; total: number };

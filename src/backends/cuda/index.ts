@@ -164,10 +164,13 @@ export class CudaBackend implements Backend {
     guarded('write', () => this.dev.upload(ptr, data, 0));
   }
 
+  /** Enqueued now (later ops cannot change what it reads); waits off the event loop. */
   async read(t: Tensor): Promise<Float32Array> {
     const ct = this.t(t);
     const out = new Float32Array(numel(ct.shape));
-    guarded('read (waits for the GPU; reports kernels that failed)', () => this.dev.download(ct.ptr, out, DTYPE_CODE[ct.dtype]!));
+    const what = 'read (waits for the GPU; reports kernels that failed)';
+    const done = guarded(what, () => this.dev.downloadAsync(ct.ptr, out, DTYPE_CODE[ct.dtype]!));
+    await done.catch((e) => guarded(what, () => { throw e; }));
     return out;
   }
 
