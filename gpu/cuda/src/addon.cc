@@ -21,6 +21,9 @@ constexpr cudaStream_t kStream = 0;  // legacy default stream: ordered with cuda
 constexpr int kMinMajor = 8;         // built for sm_80 + sm_90 machine code and compute_80 PTX (CMakeLists.txt)
 
 [[noreturn]] void throwCuda(Napi::Env env, cudaError_t e, const std::string& what) {
+  // A failed call also leaves its error as the runtime's "last error" (a failed cudaMalloc included):
+  // clear it, or the next op's launch check would report it again. Sticky errors (a kernel fault) stay.
+  cudaGetLastError();
   const char* code = e == cudaErrorMemoryAllocation ? "E_MEMORY" : "E_BACKEND";
   Napi::Error err = Napi::Error::New(env, "cuda: " + what + " failed: " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
   err.Set("code", Napi::String::New(env, code));
@@ -220,7 +223,7 @@ class Device : public Napi::ObjectWrap<Device> {
   }
 
   Napi::Value Free(const Napi::CallbackInfo& info) {
-    cudaFree(ptr(info[0]));  // after a sticky error cudaFree fails too; nothing more to do about it
+    if (cudaFree(ptr(info[0])) != cudaSuccess) cudaGetLastError();  // after a sticky error cudaFree fails too; nothing more to do
     return info.Env().Undefined();
   }
 
