@@ -11,7 +11,7 @@
  * Runs where the addon is built and a GPU is present; it is bundled for such machines by
  * tools/cuda-check.mjs (cuda-bench.mjs).
  *
- *   node cuda-bench.mjs --dir /tmp/cuda-bench [--prefill 2048,16384] [--decode 128] [--json out.json]
+ *   node cuda-bench.mjs --dir /tmp/cuda-bench [--prefill 2048,16384,131072] [--decode 128] [--json out.json]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,7 +26,7 @@ function arg(name: string, fallback: string): string {
   return i > 0 ? process.argv[i + 1] : fallback;
 }
 const dir = arg('dir', '/tmp/cuda-bench');
-const prefillLengths = arg('prefill', '2048,16384').split(',').map(Number);
+const prefillLengths = arg('prefill', '2048,16384,131072').split(',').map(Number);
 const decodeTokens = Number(arg('decode', '128'));
 const models = arg('models', 'mamba-130m,mamba2-130m').split(',') as BenchModelName[];
 
