@@ -11,9 +11,9 @@
  * Runs where the addon is built and a GPU is present; it is bundled for such machines by
  * tools/cuda-check.mjs (cuda-bench.mjs).
  *
- *   node cuda-bench.mjs --dir /tmp/cuda-bench [--prefill 2048,16384,131072] [--decode 128] [--json out.json]
+ *   node cuda-bench.mjs --dir /tmp/cuda-bench [--prefill 2048,16384,131072] [--decode 128] [--json out.json] [--write-only]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel } from '../src/node.js';
 import { BENCH_MODELS, type BenchModelName } from '../tools/bench-shapes.js';
@@ -29,6 +29,8 @@ const dir = arg('dir', '/tmp/cuda-bench');
 const prefillLengths = arg('prefill', '2048,16384,131072').split(',').map(Number);
 const decodeTokens = Number(arg('decode', '128'));
 const models = arg('models', 'mamba-130m,mamba2-130m').split(',') as BenchModelName[];
+/** Only write the model folders (for the transformers side to load first); reused if already there. */
+const writeOnly = process.argv.includes('--write-only');
 
 function ids(n: number, vocab: number, seed: number): number[] {
   let s = seed >>> 0;
@@ -45,10 +47,13 @@ const results: Record<string, unknown>[] = [];
 for (const name of models) {
   const shape = BENCH_MODELS[name];
   const hf = join(dir, name);
-  mkdirSync(hf, { recursive: true });
-  const t0 = performance.now();
-  for (const [file, bytes] of Object.entries(randomModelFiles(shape))) writeFileSync(join(hf, file), bytes);
-  console.error(`${name}: random weights written to ${hf} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  if (!existsSync(join(hf, 'model.safetensors'))) {
+    mkdirSync(hf, { recursive: true });
+    const t0 = performance.now();
+    for (const [file, bytes] of Object.entries(randomModelFiles(shape))) writeFileSync(join(hf, file), bytes);
+    console.error(`${name}: random weights written to ${hf} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  if (writeOnly) continue;
 
   const model = await loadModel(hf, { backend: 'cuda' });
   const V = model.config.vocabSize;
@@ -83,7 +88,7 @@ for (const name of models) {
   await model.dispose();
 }
 
-{ // scan kernel bandwidth vs a device copy
+if (!writeOnly) { // scan kernel bandwidth vs a device copy
   const b = (await createCudaBackend()) as CudaBackend;
   if ('unavailable' in b) throw new Error(String((b as { unavailable: string }).unavailable));
   const sync = async () => b.read(b.sliceRows(b.zeros([1]), 0, 1));
