@@ -8,3 +8,4 @@ export { selectiveScan } from './scan';
 export { ssdChunkScan, ssdStep } from './ssd';
 export { recurrentCell, ltiScan, glu } from './recurrent';
 export { mamba3Scan } from './mamba3';
+export { mamba3ChunkScan } from './mamba3-chunk';

@@ -18,18 +18,18 @@ import { tanhv } from './recurrent';
 const PI: f64 = 3.141592653589793;
 const TWO_PI: f64 = 6.283185307179586;
 
-@inline function ptrAt(tab: usize, i: i32): usize {
+@inline export function ptrAt(tab: usize, i: i32): usize {
   return <usize>load<i32>(tab + (<usize>i << 2));
 }
-@inline function f(ptr: usize, i: i32): f32 {
+@inline export function f(ptr: usize, i: i32): f32 {
   return load<f32>(ptr + (<usize>i << 2));
 }
-@inline function setf(ptr: usize, i: i32, v: f32): void {
+@inline export function setf(ptr: usize, i: i32, v: f32): void {
   store<f32>(ptr + (<usize>i << 2), v);
 }
 
 /** out[0..N) = rot_θ(src + bias) for one rank: bias added 4 lanes at a time, then the S pairs turned by (cos θ, sin θ). */
-@inline function biasRotate(
+@inline export function biasRotate(
   out: usize, src: usize, bias: usize, N: i32, S: i32, halves: i32, cosS: usize, sinS: usize,
 ): void {
   for (let n = 0; n < N; n += 4) {
@@ -45,6 +45,22 @@ const TWO_PI: f64 = 6.283185307179586;
     const x0 = f(out, i0), x1 = f(out, i1);
     setf(out, i0, x0 * c - x1 * sn);
     setf(out, i1, x0 * sn + x1 * c);
+  }
+}
+
+/**
+ * θ ← (θ + π·tanh(angles)·Δ) mod 2π for one head and token, in place in `angleRow` [S] (f32), and
+ * cos θ, sin θ of the stored (f32) angles into cosS, sinS: a split or resumed run, and the chunked
+ * kernel (mamba3-chunk.ts), turn by exactly the same angles.
+ */
+@inline export function advanceAngles(angleRow: usize, anglesTok: usize, S: i32, dt: f32, cosS: usize, sinS: usize): void {
+  for (let s = 0; s < S; s++) {
+    const th = <f64>f(angleRow, s) + PI * <f64>f32x4.extract_lane(tanhv(f32x4.splat(f(anglesTok, s))), 0) * <f64>dt;
+    const w = th - TWO_PI * Math.floor(th / TWO_PI);
+    setf(angleRow, s, <f32>w);
+    const wf = <f64><f32>w; // the stored θ, so a resumed session turns by exactly the same angle
+    setf(cosS, s, <f32>Math.cos(wf));
+    setf(sinS, s, <f32>Math.sin(wf));
   }
 }
 
@@ -153,15 +169,7 @@ export function mamba3Scan(
       const lam: f32 = 1 / (1 + exps(-f(trap, i)));
       const beta: f32 = (<f32>1 - lam) * dt * alpha;
       const gamma = lam * dt;
-      // θ ← (θ + π·tanh(angles)·Δ) mod 2π
-      for (let s = 0; s < S; s++) {
-        const th = <f64>f(angleRow, s) + PI * <f64>f32x4.extract_lane(tanhv(f32x4.splat(f(angles, row * S + s))), 0) * <f64>dt;
-        const w = th - TWO_PI * Math.floor(th / TWO_PI);
-        setf(angleRow, s, <f32>w);
-        const wf = <f64><f32>w; // the stored θ, so a resumed session turns by exactly the same angle
-        setf(cosS, s, <f32>Math.cos(wf));
-        setf(sinS, s, <f32>Math.sin(wf));
-      }
+      advanceAngles(angleRow, angles + (<usize>(row * S) << 2), S, dt, cosS, sinS);
       // q_r, k_r = rot_θ(C_r + C_bias), rot_θ(B_r + B_bias); v_r = x·mimo_x, ṽ_r = x_{t−1}·mimo_x
       const xRow = x + (<usize>(i * P) << 2);
       for (let r = 0; r < R; r++) {
