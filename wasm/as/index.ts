@@ -7,5 +7,5 @@ export { conv1dCausal } from './conv';
 export { selectiveScan } from './scan';
 export { ssdChunkScan, ssdStep } from './ssd';
 export { recurrentCell, ltiScan, glu } from './recurrent';
-export { mamba3Scan } from './mamba3';
+export { mamba3Scan, vsincos } from './mamba3';
 export { mamba3ChunkScan } from './mamba3-chunk';

@@ -49,18 +49,57 @@ const TWO_PI: f64 = 6.283185307179586;
 }
 
 /**
- * θ ← (θ + π·tanh(angles)·Δ) mod 2π for one head and token, in place in `angleRow` [S] (f32), and
- * cos θ, sin θ of the stored (f32) angles into cosS, sinS: a split or resumed run, and the chunked
- * kernel (mamba3-chunk.ts), turn by exactly the same angles.
+ * cos x, sin x of four angles x ∈ [0, 2π] (f32), stored at cosP, sinP (k ≤ 4 lanes): x = n·π/2 + r with
+ * n = round(2x/π) and r ∈ [−π/4, π/4] by a three-part Cody–Waite π/2 (n·DP1 exact), then Cephes
+ * sinf / cosf's minimax polynomials on r and the quadrant n mod 4 (swap for odd n; signs). Measured
+ * within 9.2e-8 of Math.cos / Math.sin (test/mamba3/sincos.test.ts; bound 1.2e-7); one vector call replaces eight
+ * f64 libm calls, which were half the chunked prefill kernel's time at mamba3-130m's 32 angles.
+ */
+@inline function sinCos4(x: v128, cosP: usize, sinP: usize, k: i32): void {
+  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(0.63661977236758134))); // 2/π
+  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(1.5703125)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(4.837512969970703125e-4)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(7.54978995489188216e-8)));
+  const z = f32x4.mul(r, r);
+  let ps = f32x4.add(f32x4.mul(f32x4.splat(-1.9515295891e-4), z), f32x4.splat(8.3321608736e-3));
+  ps = f32x4.add(f32x4.mul(ps, z), f32x4.splat(-1.6666654611e-1));
+  const sr = f32x4.add(f32x4.mul(f32x4.mul(ps, z), r), r);
+  let pc = f32x4.add(f32x4.mul(f32x4.splat(2.443315711809948e-5), z), f32x4.splat(-1.388731625493765e-3));
+  pc = f32x4.add(f32x4.mul(pc, z), f32x4.splat(4.166664568298827e-2));
+  const cr = f32x4.add(f32x4.sub(f32x4.splat(1), f32x4.mul(f32x4.splat(0.5), z)), f32x4.mul(f32x4.mul(pc, z), z));
+  const q = i32x4.trunc_sat_f32x4_s(n);
+  const odd = i32x4.eq(v128.and(q, i32x4.splat(1)), i32x4.splat(1));
+  const sinSign = i32x4.shl(v128.and(q, i32x4.splat(2)), 30); //               quadrants 2, 3: −
+  const cosSign = i32x4.shl(v128.and(i32x4.add(q, i32x4.splat(1)), i32x4.splat(2)), 30); // 1, 2: −
+  storeN(sinP, v128.xor(v128.bitselect(cr, sr, odd), sinSign), k);
+  storeN(cosP, v128.xor(v128.bitselect(sr, cr, odd), cosSign), k);
+}
+
+/** Test hook (not in the ABI table): c[i], s[i] = cos x[i], sin x[i] for x[i] ∈ [0, 2π], i ∈ [i0, i1). */
+export function vsincos(x: usize, c: usize, s: usize, i0: i32, i1: i32): void {
+  for (let i = i0; i < i1; i += 4) {
+    const o = <usize>i << 2;
+    const k = min(4, i1 - i);
+    sinCos4(loadN(x + o, k), c + o, s + o, k);
+  }
+}
+
+/**
+ * θ ← (θ + π·tanh(angles)·Δ) mod 2π for one head and token, in place in `angleRow` [S] (f32; the sum
+ * in f64), and cos θ, sin θ of the stored angles into cosS, sinS: the step and the chunked kernel
+ * (mamba3-chunk.ts), a split or a resumed run, all turn by exactly the same angles. tanh four angles
+ * at a time (lane-wise: the same bits as one at a time); sinS holds them until sinCos4 overwrites it.
  */
 @inline export function advanceAngles(angleRow: usize, anglesTok: usize, S: i32, dt: f32, cosS: usize, sinS: usize): void {
-  for (let s = 0; s < S; s++) {
-    const th = <f64>f(angleRow, s) + PI * <f64>f32x4.extract_lane(tanhv(f32x4.splat(f(anglesTok, s))), 0) * <f64>dt;
-    const w = th - TWO_PI * Math.floor(th / TWO_PI);
-    setf(angleRow, s, <f32>w);
-    const wf = <f64><f32>w; // the stored θ, so a resumed session turns by exactly the same angle
-    setf(cosS, s, <f32>Math.cos(wf));
-    setf(sinS, s, <f32>Math.sin(wf));
+  for (let s = 0; s < S; s += 4) {
+    const o = <usize>s << 2;
+    const k = min(4, S - s);
+    storeN(sinS + o, tanhv(loadN(anglesTok + o, k)), k);
+    for (let l = 0; l < k; l++) {
+      const th = <f64>f(angleRow, s + l) + PI * <f64>f(sinS, s + l) * <f64>dt;
+      setf(angleRow, s + l, <f32>(th - TWO_PI * Math.floor(th / TWO_PI)));
+    }
+    sinCos4(loadN(angleRow + o, k), cosS + o, sinS + o, k);
   }
 }
 

@@ -1,0 +1,180 @@
+/**
+ * `npm run bench:mamba3-prefill`: Mamba-3 prefill on the wasm backend, the chunked kernel
+ * (`mamba3ChunkScan`, wasm/as/mamba3-chunk.ts) against the recurrence (`mamba3Scan`, wasm/as/mamba3.ts,
+ * what prefill ran before), A/B in ONE process: the same backend and the same weights, the variant
+ * switched by `WasmBackend.mamba3Prefill`, runs interleaved (A B B A …, so drift in the machine's load
+ * falls on both alike), medians reported with the 1-minute load average sampled at every run.
+ *
+ * Two levels, for each thread count:
+ *   - op: one layer's `mamba3Scan` at the mamba3-130m shape (H 24, P 64, N 128, SISO, rope 0.5,
+ *     chunk 64) and its MIMO rank-4 variant (chunk 16), over T tokens in one call;
+ *   - model: `session.prefill` of T seeded random ids on the random-weight mamba3-130m of
+ *     bench/mamba3.ts (24 layers; the session feeds 256-token pieces).
+ *
+ * Prints a table and rewrites the block of BENCHMARKS.md between `<!-- bench-mamba3-prefill:start -->`
+ * and `<!-- bench-mamba3-prefill:end -->` (unless --no-write).
+ *
+ *   npm run bench:mamba3-prefill -- --threads 1,2 --tokens 512,2048 --op-repeat 7 --model-repeat 3
+ */
+import * as os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadModel } from '../src/node.js';
+import { createWasmBackend } from '../src/backends/wasm/factory.js';
+import type { WasmBackend } from '../src/backends/wasm/index.js';
+import type { Mamba3ScanArgs } from '../src/backends/backend.js';
+import { seededRandom } from '../src/cli/measure.js';
+import { markdownTable, table } from '../src/cli/format.js';
+import { folder } from './mamba3.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+type Variant = 'recurrent' | 'chunked';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const load1 = () => os.loadavg()[0];
+
+/** A B B A A B …: each variant runs `repeat` times, first and second place alternating. */
+function* interleaved(repeat: number): Generator<Variant> {
+  for (let k = 0; k < repeat; k++) {
+    const ab: Variant[] = k % 2 === 0 ? ['recurrent', 'chunked'] : ['chunked', 'recurrent'];
+    yield* ab;
+  }
+}
+
+interface Row { level: string; shape: string; threads: number; T: number; ms: Record<Variant, number[]>; loads: number[] }
+
+interface OpShape { name: string; H: number; P: number; N: number; R: number; S: number; chunk: number }
+const OP_SHAPES: OpShape[] = [
+  { name: 'mamba3-130m layer (SISO)', H: 24, P: 64, N: 128, R: 1, S: 32, chunk: 64 },
+  { name: 'mamba3-mimo4-130m layer (R 4)', H: 24, P: 64, N: 128, R: 4, S: 32, chunk: 16 },
+];
+
+async function opLevel(threads: number, T: number, sh: OpShape, repeat: number): Promise<Row> {
+  const b = (await createWasmBackend({ threads })) as WasmBackend;
+  try {
+    const rand = seededRandom(7);
+    const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
+    const arr = (n: number, f: () => number) => Float32Array.from({ length: n }, f);
+    const { H, P, N, R, S } = sh;
+    const up = (n: number, shape: number[], f: () => number = gauss) => b.upload(arr(n, f), shape);
+    // magnitudes like a trained layer's: B, C after their RMSNorm, Δ ≈ softplus(−4 ± 1), θ moving by < π·Δ per token
+    const args: Mamba3ScanArgs = {
+      x: up(T * H * P, [1, T, H * P]), z: up(T * H * P, [1, T, H * P]),
+      B: up(T * R * N, [1, T, R * N]), C: up(T * R * N, [1, T, R * N]),
+      ddDt: up(T * H, [1, T, H], () => gauss() - 4), ddA: up(T * H, [1, T, H]), trap: up(T * H, [1, T, H]),
+      angles: up(T * S, [1, T, S]), dtBias: up(H, [H], () => 0), aFloor: 1e-4,
+      BBias: up(H * R * N, [H, R, N], () => 1), CBias: up(H * R * N, [H, R, N], () => 1), D: up(H, [H], () => 1),
+      mimo: R > 1 ? { x: up(H * R * P, [H, R, P]), z: up(H * R * P, [H, R, P]), o: up(H * R * P, [H, R, P]) } : null,
+      normWeight: null, normEps: 1e-5,
+      numHeads: H, headDim: P, nGroups: 1, stateSize: N, rank: R, pairing: R > 1 ? 'halves' : 'adjacent', chunkSize: sh.chunk,
+      angleState: b.zeros([1, H, S]), ssmState: b.zeros([1, H, P, N]), kState: b.zeros([1, R, H, N]), vState: b.zeros([1, H, P]),
+    };
+    const run = (v: Variant) => {
+      b.mamba3Prefill = v;
+      for (const s of [args.angleState, args.ssmState, args.kState, args.vState]) b.write(s, new Float32Array(s.shape.reduce((p, q) => p * q, 1)));
+      const t0 = performance.now();
+      b.free(b.mamba3Scan(args));
+      return performance.now() - t0;
+    };
+    run('recurrent');
+    run('chunked');
+    const row: Row = { level: 'op', shape: sh.name, threads, T, ms: { recurrent: [], chunked: [] }, loads: [] };
+    for (const v of interleaved(repeat)) {
+      row.ms[v].push(run(v));
+      row.loads.push(load1());
+    }
+    return row;
+  } finally {
+    await b.dispose();
+  }
+}
+
+async function modelLevel(threads: number, tokens: number[], repeat: number): Promise<Row[]> {
+  const model = await loadModel(folder('mamba3-130m'), { backend: 'wasm', threads, dtype: 'f32' });
+  try {
+    const backend = (model as unknown as { parts: { backend: WasmBackend } }).parts.backend;
+    const rand = seededRandom(1);
+    const ids = Array.from({ length: Math.max(...tokens) }, () => Math.floor(rand() * model.config.vocabSize));
+    for (const v of ['recurrent', 'chunked'] as const) { // warm-up (JIT), as the bench does
+      backend.mamba3Prefill = v;
+      const w = model.createSession();
+      await w.prefill(ids.slice(0, 70));
+      await w.dispose();
+    }
+    const rows: Row[] = [];
+    for (const T of tokens) {
+      const row: Row = { level: 'model', shape: 'mamba3-130m prefill (24 layers)', threads, T, ms: { recurrent: [], chunked: [] }, loads: [] };
+      for (const v of interleaved(repeat)) {
+        backend.mamba3Prefill = v;
+        const s = model.createSession();
+        const t0 = performance.now();
+        await s.prefill(ids.slice(0, T));
+        row.ms[v].push(performance.now() - t0);
+        row.loads.push(load1());
+        await s.dispose();
+        process.stderr.write(`model t${threads} T=${T} ${v}: ${row.ms[v][row.ms[v].length - 1].toFixed(0)} ms (load ${load1().toFixed(1)})\n`);
+      }
+      rows.push(row);
+    }
+    return rows;
+  } finally {
+    await model.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  const threads = arg('threads', '1,2').split(',').map(Number);
+  const tokens = arg('tokens', '512,2048').split(',').map(Number);
+  const opRepeat = Number(arg('op-repeat', '7'));
+  const modelRepeat = Number(arg('model-repeat', '3'));
+  const levels = arg('levels', 'op,model').split(',');
+  const loadStart = load1();
+  const started = new Date();
+  const rows: Row[] = [];
+  for (const t of threads) {
+    if (levels.includes('op')) {
+      for (const sh of OP_SHAPES) {
+        for (const T of tokens) {
+          const r = await opLevel(t, T, sh, opRepeat);
+          process.stderr.write(`op t${t} ${sh.name} T=${T}: recurrent ${median(r.ms.recurrent).toFixed(1)} ms, chunked ${median(r.ms.chunked).toFixed(1)} ms\n`);
+          rows.push(r);
+        }
+      }
+    }
+    if (levels.includes('model')) rows.push(...(await modelLevel(t, tokens, modelRepeat)));
+  }
+  const loadEnd = load1();
+  const headers = ['what', 'threads', 'T', 'recurrent (before)', 'chunked (now)', 'speed-up', 'runs', 'load avg (min–max)'];
+  const cell = (r: Row, v: Variant) => {
+    const ms = median(r.ms[v]);
+    return `${ms.toFixed(ms < 100 ? 1 : 0)} ms = ${((r.T * 1000) / ms).toFixed(0)} tok/s`;
+  };
+  const out = rows.map((r) => [
+    `${r.level}: ${r.shape}`, String(r.threads), String(r.T), cell(r, 'recurrent'), cell(r, 'chunked'),
+    `${(median(r.ms.recurrent) / median(r.ms.chunked)).toFixed(2)}×`, `${r.ms.chunked.length}+${r.ms.recurrent.length}`,
+    `${Math.min(...r.loads).toFixed(1)}–${Math.max(...r.loads).toFixed(1)}`,
+  ]);
+  console.log(table(headers, out));
+  const cpus = os.cpus();
+  const machine = `${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} cores, Node ${process.version}, shared with other work: 1-minute load average ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end`;
+  const md = [
+    `${started.toISOString().slice(0, 10)}. Machine: ${machine}. Command: \`npm run bench:mamba3-prefill -- --threads ${threads.join(',')} --tokens ${tokens.join(',')} --op-repeat ${opRepeat} --model-repeat ${modelRepeat}\`. Medians; both variants interleaved in one process.`,
+    '',
+    markdownTable(headers, out),
+  ].join('\n');
+  if (!process.argv.includes('--no-write')) {
+    const file = join(root, 'BENCHMARKS.md');
+    const text = readFileSync(file, 'utf8');
+    const start = '<!-- bench-mamba3-prefill:start -->', end = '<!-- bench-mamba3-prefill:end -->';
+    const block = `${start}\n${md}\n${end}`;
+    if (!text.includes(start)) throw new Error(`BENCHMARKS.md has no ${start} block`);
+    writeFileSync(file, text.slice(0, text.indexOf(start)) + block + text.slice(text.indexOf(end) + end.length));
+  }
+}
+
+main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
