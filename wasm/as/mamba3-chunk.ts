@@ -3,25 +3,25 @@
 // backend's `mamba3Chunked`, src/backends/reference/mamba3.ts, says it in f64). Decode stays on the step
 // kernel (mamba3.ts). Same inputs, outputs, states and 21-pointer table as `mamba3Scan` (mamba3.ts's header).
 //
-// Per head, per block of `L` tokens, with rows j = t·R + r (token t of the block, rank r), q_j, k_j the
-// rotated biased C, B, v_j = x_t ⊙ mimo_x[r], cs_t = Σ_{u≤t} A_uΔ_u within the block, γ_t = λ_tΔ_t and the
-// shifted γ sg_t = Δ_{t+1}(1 − λ_{t+1}) (0 for the block's last token: that β term reaches the next block
-// through k̃, ṽ):
-//   h   ← h + Δ_0(1 − λ_0)·Σ_r ṽ_r ⊗ k̃_r                       (the previous token's pending β term)
-//   M[j, i] = (q_j·k_i)·(s < t ? (γ_s + sg_s)·exp(cs_t − cs_s) : γ_t)   for i = s·R + r', s ≤ t
+// Per head, per block of `L` tokens, with rows j = (t + 1)·R + r (token t of the block, rank r), q_j, k_j
+// the rotated biased C, B, v_j = x_t ⊙ mimo_x[r], cs_t = Σ_{u≤t} A_uΔ_u within the block, γ_t = λ_tΔ_t and
+// the shifted γ sg_t = Δ_{t+1}(1 − λ_{t+1}) (0 for the block's last token: that β term reaches the next
+// block through k̃, ṽ). Rows 0..R−1 hold the previous token (k̃_r, ṽ_r ⊙ mimo_x[r]) as a token −1 with
+// cs = 0 and weight Δ_0(1 − λ_0), its β term due at the block's first token, so it needs no pass of its own:
+//   M[j, i] = (q_j·k_i)·(s < t ? w_s·exp(cs_t − cs_s) : γ_t)   for row i of token s ≤ t, w_s = γ_s + sg_s
 //   y_j = Σ_i M[j, i]·v_i + exp(cs_t)·(h·q_j) + D·v_j              (y_r of token t, before the gate)
-//   h   ← exp(cs_L)·h + Σ_i exp(cs_L − cs_s)·(γ_s + sg_s)·v_i ⊗ k_i
+//   h   ← exp(cs_L)·h + Σ_i exp(cs_L − cs_s)·w_s·v_i ⊗ k_i
 // then per token the output norm / silu(z ⊙ mimo_z) gate / Σ_r mimo_o, and k̃ ← k_L, ṽ ← x_L. This is
-// Mamba-2's SSD block (ssd.ts) with B → k, C → q, x → v, Δ_s → γ_s + sg_s, the diagonal γ_t, and R rows per
-// token: chunk-local matrix products in SIMD128 plus one pass over the state per block, where the step
-// kernel streams the whole [P, N] state once per token.
+// Mamba-2's SSD block (ssd.ts) with B → k, C → q, x → v, Δ_s → w_s, the diagonal γ_t, R rows per token
+// and the extra token −1: chunk-local matrix products in SIMD128 plus one pass over the state per
+// block, where the step kernel streams the whole [P, N] state once per token.
 //
 // Range over units b·H + h, as mamba3.ts. Per-thread scratch (the backend picks L so it fits; f32, rows
-// padded to N4 = ⌈N/4⌉·4 / P4 with zeros, LR4 = ⌈L·R/4⌉·4):
+// padded to N4 = ⌈N/4⌉·4 / P4 with zeros, LR4 = ⌈(L + 1)·R/4⌉·4 rows):
 //   Q, K [LR4, N4]   V [LR4, P4]   Y [LR4, P4]   M [LR4, LR4]
-//   per row [LR4]: cs hi, cs lo, γ + sg, exp(cs_L − cs)·(γ + sg), exp(cs), token index t, 1/rms(y_j)
-// i.e. 4·(LR4·(2·N4 + 2·P4 + LR4 + 7) + 3·L4 + 2·S4) bytes (src/backends/wasm/index.ts computes the same).
+//   per row [LR4]: cs hi, cs lo, w, exp(cs_L − cs)·w, exp(cs), token index t, 1/rms(y_j)
 //   per token [L4]: Δ, λ, γ   then cos θ, sin θ [S4]
+// i.e. 4·(LR4·(2·N4 + 2·P4 + LR4 + 7) + 3·L4 + 2·S4) bytes (src/backends/wasm/index.ts computes the same).
 import { loadN, storeN, hsum, hsum4, expDecayV, expDecayS, softpluss, siluv, exps } from './simd';
 import { ptrAt, f, setf, biasRotate, advanceAngles } from './mamba3';
 
@@ -130,9 +130,22 @@ function carryOut(
   }
 }
 
-/** Y[j, :] += Σ_{i < (t_j + 1)·R} M[j, i]·V[i, :] (vectorized over p, 16 at a time; rows padded to P4). */
-function intraOut(Ms: usize, mRow: usize, Vs: usize, Ys: usize, vRow: usize, rows: i32, R: i32, P4: i32): void {
-  for (let j = 0; j < rows; j++) {
+/** v = x ⊙ mimo_x (mx = 0: v = x) into a zero-padded row. */
+@inline function vRowOf(out: usize, xRow: usize, mx: usize, P: i32): void {
+  if (mx) {
+    for (let p = 0; p < P; p += 4) {
+      const o = <usize>p << 2;
+      const k = min(4, P - p);
+      storeN(out + o, f32x4.mul(loadN(xRow + o, k), loadN(mx + o, k)), k);
+    }
+  } else {
+    memory.copy(out, xRow, <usize>P << 2);
+  }
+}
+
+/** Y[j, :] += Σ_{i < (⌊j/R⌋ + 1)·R} M[j, i]·V[i, :] for rows j ∈ [j0, j1) (vectorized over p, 16 at a time; rows padded to P4). */
+function intraOut(Ms: usize, mRow: usize, Vs: usize, Ys: usize, vRow: usize, j0: i32, j1: i32, R: i32, P4: i32): void {
+  for (let j = j0; j < j1; j++) {
     const iEnd = (j / R + 1) * R;
     const mrow = Ms + <usize>j * mRow;
     const yj = Ys + <usize>j * vRow;
@@ -245,7 +258,7 @@ export function mamba3ChunkScan(
   const y = ptrAt(tab, 20);
 
   const N4 = (N + 3) & ~3, P4 = (P + 3) & ~3;
-  const LR4 = (L * R + 3) & ~3, L4 = (L + 3) & ~3;
+  const LR4 = ((L + 1) * R + 3) & ~3, L4 = (L + 3) & ~3;
   const qRow = <usize>N4 << 2, vRow = <usize>P4 << 2, mRow = <usize>LR4 << 2;
   const Qs = scratch;
   const Ks = Qs + <usize>LR4 * qRow;
@@ -254,9 +267,9 @@ export function mamba3ChunkScan(
   const Ms = Ys + <usize>LR4 * vRow;
   const hiS = Ms + <usize>LR4 * mRow;
   const loS = hiS + mRow;
-  const scS = loS + mRow;
-  const wsS = scS + mRow;
-  const eAS = wsS + mRow;
+  const wS = loS + mRow;
+  const wLS = wS + mRow;
+  const eAS = wLS + mRow;
   const tkS = eAS + mRow;
   const invS = tkS + mRow;
   const dtS = invS + mRow;
@@ -266,9 +279,13 @@ export function mamba3ChunkScan(
   const sinS = cosS + (<usize>((S + 3) & ~3) << 2);
 
   // Padding lanes of Q, K, V rows stay zero (nothing below writes them); rows past a short block keep
-  // finite values, and every lane past the causal limit is masked. Row j belongs to token ⌊j/R⌋.
+  // finite values, and every lane past the causal limit is masked. Row j belongs to token ⌊j/R⌋ − 1.
   memory.fill(Qs, 0, <usize>LR4 * (2 * qRow + vRow));
-  for (let j = 0; j < LR4; j++) setf(tkS, j, <f32>(j / R));
+  for (let j = 0; j < LR4; j++) setf(tkS, j, <f32>(j / R - 1));
+  for (let r = 0; r < R; r++) {
+    setf(hiS, r, 0);
+    setf(loS, r, 0);
+  }
 
   const hpg = H / G;
   const hBytes = <usize>N << 2;
@@ -284,8 +301,13 @@ export function mamba3ChunkScan(
     const dSkip = f(Dp, h);
     for (let c0 = 0; c0 < T; c0 += L) {
       const len = min(L, T - c0);
-      const rows = len * R;
+      const rows = (len + 1) * R; // the previous token's R rows, then the block's
 
+      // Token −1: k̃_r and ṽ ⊙ mimo_x[r].
+      for (let r = 0; r < R; r++) {
+        memory.copy(Ks + <usize>r * qRow, kt0 + <usize>r * ktStride, hBytes);
+        vRowOf(Vs + <usize>r * vRow, vPrev, mimoX ? mimoX + (<usize>((h * R + r) * P) << 2) : 0, P);
+      }
       // Per token: Δ, λ, the cumulative A·Δ (f64, kept as hi + lo so cs_t − cs_s stays accurate),
       // θ and cos/sin exactly as the step kernel turns them, q, k (rotated, biased) and v rows.
       let cum: f64 = 0;
@@ -304,7 +326,7 @@ export function mamba3ChunkScan(
         advanceAngles(angleRow, angles + (<usize>(row * S) << 2), S, dt, cosS, sinS);
         const xRow = x + (<usize>(ti * P) << 2);
         for (let r = 0; r < R; r++) {
-          const j = t * R + r;
+          const j = (t + 1) * R + r;
           setf(hiS, j, hi);
           setf(loS, j, lo);
           setf(eAS, j, eA);
@@ -312,80 +334,61 @@ export function mamba3ChunkScan(
           const bo = <usize>((h * R + r) * N) << 2;
           biasRotate(Qs + <usize>j * qRow, Cm + src, CBias + bo, N, S, halves, cosS, sinS);
           biasRotate(Ks + <usize>j * qRow, Bm + src, BBias + bo, N, S, halves, cosS, sinS);
-          const vj = Vs + <usize>j * vRow;
-          if (mimoX) {
-            const mx = mimoX + (<usize>((h * R + r) * P) << 2);
-            for (let p = 0; p < P; p += 4) {
-              const o = <usize>p << 2;
-              const k = min(4, P - p);
-              storeN(vj + o, f32x4.mul(loadN(xRow + o, k), loadN(mx + o, k)), k);
-            }
-          } else {
-            memory.copy(vj, xRow, <usize>P << 2);
-          }
+          vRowOf(Vs + <usize>j * vRow, xRow, mimoX ? mimoX + (<usize>((h * R + r) * P) << 2) : 0, P);
         }
       }
-      // γ_t, the shifted γ, and the weights of the state pass.
+      // γ_t, w_t = γ_t + sg_t, and the weights of the state pass exp(cs_L − cs_t)·w_t; token −1's w is Δ_0(1 − λ_0).
       const total = cum;
+      const wPrev = f(dtS, 0) * (<f32>1 - f(lamS, 0));
+      const eT = expDecayS(<f32>total);
+      for (let r = 0; r < R; r++) {
+        setf(wS, r, wPrev);
+        setf(wLS, r, eT * wPrev);
+      }
       for (let t = 0; t < len; t++) {
         const gm = f(dtS, t) * f(lamS, t);
         const sg: f32 = t + 1 < len ? f(dtS, t + 1) * (<f32>1 - f(lamS, t + 1)) : 0;
-        const sc = gm + sg;
+        const w = gm + sg;
         setf(gmS, t, gm);
-        const cs = <f64>f(hiS, t * R) + <f64>f(loS, t * R);
-        const ws = expDecayS(<f32>(total - cs)) * sc;
+        const j0 = (t + 1) * R;
+        const cs = <f64>f(hiS, j0) + <f64>f(loS, j0);
+        const wl = expDecayS(<f32>(total - cs)) * w;
         for (let r = 0; r < R; r++) {
-          setf(scS, t * R + r, sc);
-          setf(wsS, t * R + r, ws);
-        }
-      }
-      const eT = f32x4.splat(expDecayS(<f32>total));
-
-      // h ← h + Δ_0(1 − λ_0)·Σ_r ṽ_r ⊗ k̃_r: the previous token's β term, due at this block's first token.
-      const w0 = f(dtS, 0) * (<f32>1 - f(lamS, 0));
-      for (let p = 0; p < P; p++) {
-        const hRow = hBase + <usize>p * hBytes;
-        for (let r = 0; r < R; r++) {
-          const c = f32x4.splat(w0 * f(vPrev, p) * (mimoX ? f(mimoX, (h * R + r) * P + p) : <f32>1));
-          const kr = kt0 + <usize>r * ktStride;
-          for (let n = 0; n < N; n += 4) {
-            const o = <usize>n << 2;
-            const k = min(4, N - n);
-            storeN(hRow + o, f32x4.add(loadN(hRow + o, k), f32x4.mul(c, loadN(kr + o, k))), k);
-          }
+          setf(wS, j0 + r, w);
+          setf(wLS, j0 + r, wl);
         }
       }
 
       // M[j, i] = (q_j·k_i)·coefficient, for the rows i of tokens s ≤ t_j (four at a time; lanes past
       // the causal limit are masked to 0 and never read).
       for (let t = 0; t < len; t++) {
+        const j0 = (t + 1) * R;
         const tv = f32x4.splat(<f32>t);
-        const hiT = v128.load32_splat(hiS + (<usize>(t * R) << 2));
-        const loT = v128.load32_splat(loS + (<usize>(t * R) << 2));
+        const hiT = v128.load32_splat(hiS + (<usize>j0 << 2));
+        const loT = v128.load32_splat(loS + (<usize>j0 << 2));
         const gT = v128.load32_splat(gmS + (<usize>t << 2));
-        const iEnd = (t + 1) * R;
+        const iEnd = j0 + R;
         for (let i = 0; i < iEnd; i += 4) {
           const o = <usize>i << 2;
           const tk = v128.load(tkS + o);
           const diff = f32x4.add(f32x4.sub(hiT, v128.load(hiS + o)), f32x4.sub(loT, v128.load(loS + o)));
-          const e = f32x4.mul(expDecayV(diff), v128.load(scS + o));
+          const e = f32x4.mul(expDecayV(diff), v128.load(wS + o));
           const before = f32x4.lt(tk, tv), same = f32x4.eq(tk, tv);
-          for (let r = 0; r < R; r++) {
-            const j = t * R + r;
+          for (let j = j0; j < iEnd; j++) {
             const d = dot4p(Qs + <usize>j * qRow, Ks + <usize>i * qRow, qRow, N4);
             v128.store(Ms + <usize>j * mRow + o, v128.or(v128.and(f32x4.mul(d, e), before), v128.and(f32x4.mul(d, gT), same)));
           }
         }
       }
 
-      // y_j = exp(cs_t)·(h·q_j) + D·v_j, then += Σ_i M[j, i]·v_i; then the state pass.
-      carryOut(Qs, qRow, Vs, Ys, vRow, eAS, hBase, rows, P, N, dSkip);
-      intraOut(Ms, mRow, Vs, Ys, vRow, rows, R, P4);
-      updateState(Ks, qRow, Vs, vRow, wsS, hBase, eT, rows, P, N);
+      // y_j = exp(cs_t)·(h·q_j) + D·v_j, then += Σ_i M[j, i]·v_i (the block's rows); then the state pass (all rows).
+      carryOut(Qs + <usize>R * qRow, qRow, Vs + <usize>R * vRow, Ys + <usize>R * vRow, vRow, eAS + (<usize>R << 2), hBase, rows - R, P, N, dSkip);
+      intraOut(Ms, mRow, Vs, Ys, vRow, R, rows, R, P4);
+      updateState(Ks, qRow, Vs, vRow, wLS, hBase, f32x4.splat(eT), rows, P, N);
 
       // Per token: optional per-head RMSNorm of each y_r (norm before gate), silu(z ⊙ mimo_z) gate, Σ_r mimo_o ⊙ y_r.
       if (normW) {
-        for (let j = 0; j < rows; j++) {
+        for (let j = R; j < rows; j++) {
           const yr = Ys + <usize>j * vRow;
           let ss = f32x4.splat(0);
           for (let p = 0; p < P4; p += 4) {
@@ -405,7 +408,7 @@ export function mamba3ChunkScan(
           const zv = loadN(zRow + o, k);
           let acc = f32x4.splat(0);
           for (let r = 0; r < R; r++) {
-            const j = t * R + r;
+            const j = (t + 1) * R + r;
             let v = v128.load(Ys + <usize>j * vRow + o);
             if (normW) v = f32x4.mul(f32x4.mul(v, v128.load32_splat(invS + (<usize>j << 2))), loadN(normW + (<usize>(h * P + p) << 2), k));
             const m = <usize>((h * R + r) * P + p) << 2;
@@ -419,7 +422,7 @@ export function mamba3ChunkScan(
       // carry k̃ ← k, ṽ ← x of the block's last token
       const last = (b * T + c0 + len - 1) * H + h;
       for (let r = 0; r < R; r++) {
-        memory.copy(kt0 + <usize>r * ktStride, Ks + <usize>((len - 1) * R + r) * qRow, hBytes);
+        memory.copy(kt0 + <usize>r * ktStride, Ks + <usize>(len * R + r) * qRow, hBytes);
       }
       memory.copy(vPrev, x + (<usize>(last * P) << 2), <usize>P << 2);
     }

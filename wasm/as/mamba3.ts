@@ -84,22 +84,32 @@ export function vsincos(x: usize, c: usize, s: usize, i0: i32, i1: i32): void {
   }
 }
 
+/** θ + (π·tanh)·Δ wrapped into [0, 2π), two lanes in f64 (IEEE per lane: the scalar expression's bits). */
+@inline function wrapAngle2(theta: v128, tanh: v128, dt: v128): v128 {
+  const th = f64x2.add(theta, f64x2.mul(f64x2.mul(f64x2.splat(PI), tanh), dt));
+  return f64x2.sub(th, f64x2.mul(f64x2.splat(TWO_PI), f64x2.floor(f64x2.div(th, f64x2.splat(TWO_PI)))));
+}
+
 /**
  * θ ← (θ + π·tanh(angles)·Δ) mod 2π for one head and token, in place in `angleRow` [S] (f32; the sum
  * in f64), and cos θ, sin θ of the stored angles into cosS, sinS: the step and the chunked kernel
- * (mamba3-chunk.ts), a split or a resumed run, all turn by exactly the same angles. tanh four angles
- * at a time (lane-wise: the same bits as one at a time); sinS holds them until sinCos4 overwrites it.
+ * (mamba3-chunk.ts), a split or a resumed run, all turn by exactly the same angles. Four angles at a
+ * time: tanh in f32x4, the update in two f64x2 halves.
  */
 @inline export function advanceAngles(angleRow: usize, anglesTok: usize, S: i32, dt: f32, cosS: usize, sinS: usize): void {
+  const dtv = f64x2.splat(<f64>dt);
   for (let s = 0; s < S; s += 4) {
     const o = <usize>s << 2;
     const k = min(4, S - s);
-    storeN(sinS + o, tanhv(loadN(anglesTok + o, k)), k);
-    for (let l = 0; l < k; l++) {
-      const th = <f64>f(angleRow, s + l) + PI * <f64>f(sinS, s + l) * <f64>dt;
-      setf(angleRow, s + l, <f32>(th - TWO_PI * Math.floor(th / TWO_PI)));
-    }
-    sinCos4(loadN(angleRow + o, k), cosS + o, sinS + o, k);
+    const t4 = tanhv(loadN(anglesTok + o, k));
+    const th4 = loadN(angleRow + o, k);
+    const lo = wrapAngle2(f64x2.promote_low_f32x4(th4), f64x2.promote_low_f32x4(t4), dtv);
+    const hi = wrapAngle2(
+      f64x2.promote_low_f32x4(f32x4.shuffle(th4, th4, 2, 3, 0, 1)), f64x2.promote_low_f32x4(f32x4.shuffle(t4, t4, 2, 3, 0, 1)), dtv,
+    );
+    const w4 = f32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+    storeN(angleRow + o, w4, k);
+    sinCos4(w4, cosS + o, sinS + o, k);
   }
 }
 

@@ -389,7 +389,7 @@ export class WasmBackend implements Backend {
 /** `mamba3ChunkScan`'s per-thread scratch for blocks of L tokens (wasm/as/mamba3-chunk.ts's layout). */
 export function mamba3ChunkScratch(L: number, R: number, N: number, P: number, S: number): number {
   const up4 = (v: number) => (v + 3) & ~3;
-  const LR4 = up4(L * R);
+  const LR4 = up4((L + 1) * R); // the block's rows and the previous token's
   return 4 * (LR4 * (2 * up4(N) + 2 * up4(P) + LR4 + 7) + 3 * up4(L) + 2 * up4(S));
 }
 
