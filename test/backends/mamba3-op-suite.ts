@@ -15,7 +15,7 @@ import { MambaEdgeError } from '../../src/errors.js';
 import { concatRows, seeded, splitTime, timeRows } from '../helpers/sequences.js';
 import { expectClose } from './op-suite.js';
 
-interface Geometry {
+export interface Geometry {
   name: string; H: number; P: number; N: number; G: number; R: number; S: number;
   pairing: 'adjacent' | 'halves'; mimo: boolean; norm: boolean; chunk: number;
 }
@@ -34,7 +34,7 @@ export const MAMBA3_GEOMETRIES: Geometry[] = [
 const Bsz = 2;
 
 /** Random inputs, weights and a non-zero starting state for T tokens of geometry g. */
-function makeData(g: Geometry, T: number, seed: number) {
+export function makeData(g: Geometry, T: number, seed: number) {
   const r = seeded(seed);
   const { H, P, N, G, R, S } = g;
   return {
@@ -77,7 +77,7 @@ function freshState(b: Backend, g: Geometry, d: Data): Tensor[] {
 }
 
 /** Run the op over pieces of the sequence (`lens`), or token by token with the step form (`step`). */
-async function runPieces(b: Backend, g: Geometry, d: Data, T: number, lens: number[], step: boolean) {
+export async function runPieces(b: Backend, g: Geometry, d: Data, T: number, lens: number[], step: boolean) {
   const state = freshState(b, g, d);
   const ys: Float32Array[] = [];
   for (const [t0, len] of splitTime(lens)) {
@@ -98,7 +98,7 @@ function expectAnglesClose(a: Float32Array, b: Float32Array, tol: number, what: 
   expect(worst, what).toBeLessThanOrEqual(tol);
 }
 
-function expectRunsClose(
+export function expectRunsClose(
   got: { y: Float32Array; state: Float32Array[] }, want: { y: Float32Array; state: Float32Array[] }, tol: number, what: string,
 ): void {
   expectClose(got.y, want.y, tol, `${what}: y`);

@@ -1,8 +1,10 @@
 // Mamba-3's SSM (state-spaces/mamba mamba_ssm/modules/mamba3.py), SISO and MIMO: the trapezoidal
-// recurrence token by token, for prefill and decode alike (the reference backend's step form,
-// src/backends/reference/mamba3.ts; the equations are in src/backends/backend.ts, Mamba3ScanArgs).
-// On a CPU the chunked (quadratic-within-chunk) form does more arithmetic for the same result; the
-// recurrence streams each head's state [P, N] once per token.
+// recurrence token by token (the reference backend's step form, src/backends/reference/mamba3.ts; the
+// equations are in src/backends/backend.ts, Mamba3ScanArgs). Decode runs it (T = 1); prefill runs the
+// chunked kernel (mamba3-chunk.ts), and this one for any T only where a block does not fit the scratch
+// (or when WasmBackend.mamba3Prefill says so). It streams each head's state [P, N] once per token.
+// The rotary-angle helpers here (advanceAngles, biasRotate) are shared with the chunked kernel, so
+// both turn by exactly the same angles.
 //
 // Range over units b·H + h: a unit owns its head's y, θ, h, k̃ and ṽ, so split ranges write disjoint
 // memory. The 21 tensor pointers come in a table (the pool passes at most 32 arguments):

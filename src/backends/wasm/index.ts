@@ -375,8 +375,8 @@ export class WasmBackend implements Backend {
     new Int32Array(this.memory.buffer, table.ptr, pointers.length).set(pointers);
     const common = [table.ptr, batch, seq, H, P, N, G, R, S, a.pairing === 'halves' ? 1 : 0, a.aFloor, a.normEps];
     if (block > 0) {
-      // per token: the fold, the carry product and the state pass (R·P·N each), and half a block of q·k and M·v
-      const work = batch * seq * H * (3 * R * P * N + (block * R * R * (N + P)) / 2);
+      // multiply-adds per token: the carry product and the state pass (R·P·N each), half a block of q·k and M·v
+      const work = batch * seq * H * (2 * R * P * N + (block * R * R * (N + P)) / 2);
       this.exec.run('mamba3ChunkScan', [...common, block, SCRATCH], batch * H, work);
     } else {
       this.exec.run('mamba3Scan', [...common, SCRATCH], batch * H, 4 * batch * seq * H * P * N * R);
