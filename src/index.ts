@@ -17,3 +17,4 @@ export { SUPPORTED_MODEL_TYPES } from './models/registry.js';
 export { STATE_FORMAT_VERSION } from './api/state-blob.js';
 // The OpenAI-compatible HTTP handler: (request: Request) => Promise<Response> (docs/http.md).
 export { createHandler } from './server/handler.js';
+export { createRouter } from './api/router.js';

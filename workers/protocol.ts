@@ -32,7 +32,10 @@ export const MAX_ARGS = 32;
 export const KERNEL_NAMES: readonly KernelName[] = [
   'matmul_f32', 'matmul_f16', 'matmul_q8_0', 'embed_f32', 'embed_f16', 'embed_q8_0', 'quantize_q8_0', 'f32_to_f16',
   'rmsNorm', 'gatedRmsNorm', 'add', 'conv1dCausal', 'selectiveScan', 'ssdChunkScan', 'ssdStep',
-  'recurrentCell', 'ltiScan', 'glu', 'mamba3Scan', 'mamba3ChunkScan',
+  'recurrentCell', 'ltiScan', 'glu', 'mamba3Scan',
+  'rope', 'attention', 'swiglu', 'relu2',
+  'widen_f16', 'matmul_f16_finite', 'f16_find_special',
+  'mamba3ChunkScan',
 ];
 
 /** Thread `i` of `threads` takes [start, end) of [0, n): contiguous, sizes differ by at most one. */

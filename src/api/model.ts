@@ -3,18 +3,25 @@
  * point (stateless forward, session prefill/step) goes through.
  */
 import type {
-  BackendInfo, BackendName, EvaluateOptions, EvaluationResult, ForwardHidden, ForwardLogits, ForwardOptions, LoadDType, Model, ModelConfig, ModelInfo,
-  Session, SessionOptions,
+  BackendInfo, BackendName, EvaluateOptions, EvaluationResult, ForwardHidden, ForwardLogits, ForwardOptions, LayerInfo, LoadDType, Model, ModelConfig, ModelInfo,
+  Session, SessionOptions, StateAtContext,
 } from './types.js';
 import { fail, throwIfAborted } from '../errors.js';
-import type { Backend, Tensor } from '../backends/backend.js';
+import type { Backend, KvCache, Tensor } from '../backends/backend.js';
 import { publicConfig, type ModelGraph } from '../models/graph.js';
 import type { TokenizerEx } from '../tokenizer/index.js';
 import { SessionImpl } from './session.js';
 import { yieldToEventLoop } from './async-queue.js';
 import { evaluateText } from './evaluate.js';
+import { stateAt } from './state-at.js';
 
 export type RunOutput = 'logits-all' | 'logits-last' | 'hidden' | 'none';
+
+/** A row of logits left on the backend after a top-k read (see ModelImpl.run's `topK`). */
+export interface HeldLogits {
+  read(): Promise<Float32Array>;
+  release(): void;
+}
 
 /** Working bytes of one prefill chunk: the widest activations alive at once, plus the chunk's logits. */
 export function activationBytes(cfg: ModelConfig, chunk: number, batch: number): number {
@@ -68,7 +75,63 @@ export class ModelImpl implements Model {
       fingerprint,
       warnings: parts.warnings,
       ...(parts.fileTensorTypes ? { fileTensorTypes: parts.fileTensorTypes } : {}),
+      kvBytesPerToken: this.kvBytesPerToken(1),
+      layers: this.describeLayers(),
     };
+  }
+
+  /** @internal Per-layer kinds and sizes (graphs without a description: one entry per layer of the architecture's kind). */
+  private describeLayers(): LayerInfo[] {
+    const { graph, cfg } = this.parts;
+    const described = graph.describeLayers?.(cfg);
+    if (described) return described.map((d, index) => ({ index, ...d }));
+    const shapes = graph.stateShapes(cfg, 1);
+    const per = cfg.numLayers > 0 && shapes.length % cfg.numLayers === 0 ? shapes.length / cfg.numLayers : 0;
+    return Array.from({ length: cfg.numLayers }, (_, index) => ({
+      index, kind: cfg.architecture, bytesPerToken: 0,
+      stateBytes: per ? shapes.slice(index * per, (index + 1) * per).reduce((n, s) => n + 4 * s.reduce((a, b) => a * b, 1), 0) : 0,
+    }));
+  }
+
+  /**
+   * Bytes of one session's carried state after `contextTokens` tokens, per layer: the fixed SSM
+   * state plus, for attention layers, the KV cache (which grows linearly with the context).
+   * @example
+   * const { totalBytes, layers } = model.stateAt(4096); // layers[i].kind, layers[i].bytes
+   */
+  stateAt(contextTokens: number): StateAtContext {
+    return stateAt(this.info, contextTokens);
+  }
+
+  /** @internal KV-cache bytes per token of context for `batch` sequences (0 for pure SSM models). */
+  kvBytesPerToken(batch: number): number {
+    const { graph, cfg, backend } = this.parts;
+    return (graph.kvCaches?.(cfg) ?? []).reduce((n, s) => n + backend.kvCacheBytes(batch, s.kvHeads, s.headDim, 1), 0);
+  }
+
+  /** @internal Empty KV caches for `batch` sequences, each capped at `maxTokens`. */
+  allocCaches(batch: number, maxTokens = Infinity): KvCache[] {
+    const { graph, cfg, backend } = this.parts;
+    return (graph.kvCaches?.(cfg) ?? []).map((s) => backend.createKvCache(batch, s.kvHeads, s.headDim, { maxTokens }));
+  }
+
+  /**
+   * @internal The most tokens of context whose KV caches fit `limit` next to the weights, the fixed
+   * state and one prefill chunk's working memory; Infinity without a limit or without attention.
+   */
+  maxContextTokens(limit: number | undefined, batch = 1): number {
+    const perToken = this.kvBytesPerToken(batch);
+    if (limit === undefined || perToken === 0) return Infinity;
+    const { cfg, graph } = this.parts;
+    const fixed = this.parts.weightBytes + this.stateShapes(batch).reduce((n, s) => n + 4 * s.reduce((a, b) => a * b, 1), 0)
+      + activationBytes(cfg, graph.prefillChunk(cfg), batch);
+    return Math.max(0, Math.floor((limit - fixed) / perToken));
+  }
+
+  /** @internal E_MEMORY before allocating when `tokens` of context exceed what the memory cap allows. */
+  checkContext(tokens: number, maxTokens: number, limit: number | undefined, what: string): void {
+    if (tokens <= maxTokens) return;
+    throw fail('E_MEMORY', `${what} needs ${tokens} tokens of context, but with maxMemoryBytes = ${limit} the KV caches fit at most ${maxTokens} tokens (${this.kvBytesPerToken(1)} bytes per token next to ${this.parts.weightBytes} bytes of weights)`, { field: 'maxMemoryBytes' });
   }
 
   /** @internal */
@@ -112,10 +175,18 @@ export class ModelImpl implements Model {
    */
   async run(
     state: Tensor[], ids: Int32Array, batch: number, seq: number, output: RunOutput,
-    opts: { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void; abortBetweenLayers?: boolean } = {},
+    opts: {
+      signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void; abortBetweenLayers?: boolean; caches?: KvCache[];
+      /**
+       * 'logits-last' on a backend with readTopK: read back only the k best logits (the rest of the
+       * returned row is −∞) and hand the full row's tensor to `onHeld`, which must read or release it.
+       */
+      topK?: number;
+      onHeld?: (held: HeldLogits) => void;
+    } = {},
   ): Promise<Float32Array | null> {
     const { graph, cfg, backend: b, weights } = this.parts;
-    const chunk = graph.prefillChunk(cfg);
+    const chunk = graph.prefillChunk(cfg) * (b.prefillChunkMultiple ?? 1);
     const head = graph.head(weights);
     const width = output === 'hidden' ? cfg.hiddenSize : cfg.vocabSize;
     const out = output === 'logits-all' || output === 'hidden' ? new Float32Array(batch * seq * width) : null;
@@ -125,7 +196,7 @@ export class ModelImpl implements Model {
       const len = Math.min(chunk, seq - start);
       const chunkIds = new Int32Array(batch * len);
       for (let r = 0; r < batch; r++) chunkIds.set(ids.subarray(r * seq + start, r * seq + start + len), r * len);
-      const hidden = graph.forward({ backend: b, cfg, weights, state, batch, seq: len, signal: opts.abortBetweenLayers ? opts.signal : undefined }, chunkIds);
+      const hidden = graph.forward({ backend: b, cfg, weights, state, batch, seq: len, signal: opts.abortBetweenLayers ? opts.signal : undefined, caches: opts.caches }, chunkIds);
       if (out) {
         const result = output === 'hidden' ? hidden : b.matmul(hidden, head.weight, head.bias); // [B, len, width]
         const values = await b.read(result);
@@ -137,8 +208,16 @@ export class ModelImpl implements Model {
         if (batch !== 1) throw fail('E_ARGUMENT', 'last-position logits are for single sequences');
         const lastRow = b.sliceRows(b.reshape(hidden, [len, cfg.hiddenSize]), len - 1, 1);
         const logits = b.matmul(lastRow, head.weight, head.bias); // [1, V]
-        last = await b.read(logits);
-        b.free(lastRow, logits);
+        b.free(lastRow);
+        if (opts.topK && opts.onHeld && b.readTopK) {
+          const { ids: best, values } = await b.readTopK(logits, 0, opts.topK);
+          last = new Float32Array(cfg.vocabSize).fill(-Infinity);
+          best.forEach((id, i) => { last![id] = values[i]; });
+          opts.onHeld({ read: () => b.read(logits), release: () => b.free(logits) });
+        } else {
+          last = await b.read(logits);
+          b.free(logits);
+        }
       }
       b.free(hidden);
       opts.onProgress?.({ done: start + len, total: seq });
@@ -171,16 +250,19 @@ export class ModelImpl implements Model {
     const { cfg, graph, backend } = this.parts;
     const width = output === 'hidden' ? cfg.hiddenSize : cfg.vocabSize;
     const stateBytes = this.stateShapes(batch).reduce((n, s) => n + 4 * s.reduce((a, b) => a * b, 1), 0);
-    this.checkMemory(stateBytes + activationBytes(cfg, graph.prefillChunk(cfg), batch) + 4 * batch * seq * width, `forward of ${batch}×${seq} tokens`);
+    const kvBytes = this.kvBytesPerToken(batch) * seq;
+    this.checkMemory(stateBytes + kvBytes + activationBytes(cfg, graph.prefillChunk(cfg) * (backend.prefillChunkMultiple ?? 1), batch) + 4 * batch * seq * width, `forward of ${batch}×${seq} tokens`);
     const state = this.allocState(batch);
+    const caches = this.allocCaches(batch);
     try {
       const flat = Int32Array.from(ids.flat());
-      const values = (await this.run(state, flat, batch, seq, output === 'hidden' ? 'hidden' : 'logits-all', { signal: opts.signal, abortBetweenLayers: true }))!;
+      const values = (await this.run(state, flat, batch, seq, output === 'hidden' ? 'hidden' : 'logits-all', { signal: opts.signal, abortBetweenLayers: true, caches }))!;
       return output === 'hidden'
         ? { hidden: values, shape: [batch, seq, width] }
         : { logits: values, shape: [batch, seq, width] };
     } finally {
       backend.free(...state);
+      for (const c of caches) backend.freeKvCache(c);
     }
   }
 
@@ -195,8 +277,13 @@ export class ModelImpl implements Model {
   createSession(opts: SessionOptions = {}): Session {
     this.assertOpen();
     const stateBytes = this.info.stateBytes;
-    this.checkMemory(stateBytes + activationBytes(this.parts.cfg, this.parts.graph.prefillChunk(this.parts.cfg), 1), 'a session');
-    const s = new SessionImpl(this, opts.state, () => this.sessions.delete(s));
+    if (opts.maxMemoryBytes !== undefined && !(opts.maxMemoryBytes > 0)) {
+      throw fail('E_ARGUMENT', `maxMemoryBytes must be a positive number, got ${opts.maxMemoryBytes}`, { field: 'maxMemoryBytes' });
+    }
+    this.checkMemory(stateBytes + activationBytes(this.parts.cfg, this.parts.graph.prefillChunk(this.parts.cfg) * (this.parts.backend.prefillChunkMultiple ?? 1), 1), 'a session');
+    const caps = [this.parts.maxMemoryBytes, opts.maxMemoryBytes].filter((x): x is number => x !== undefined);
+    const limit = caps.length ? Math.min(...caps) : undefined;
+    const s = new SessionImpl(this, opts.state, () => this.sessions.delete(s), limit);
     this.sessions.add(s);
     return s;
   }

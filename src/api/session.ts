@@ -8,13 +8,13 @@ import type {
   GenerateOptions, GeneratedToken, Generation, GenerationResult, FinishReason, PrefillOptions, Session,
 } from './types.js';
 import { MambaEdgeError, fail, throwIfAborted } from '../errors.js';
-import type { Tensor } from '../backends/backend.js';
+import type { KvCache, Tensor } from '../backends/backend.js';
 import { Rng, sampleToken, validateSamplerParams, type SamplerParams } from './sampler.js';
 import { StopMatcher } from './stop.js';
 import { createStreamDecoder, type StreamDecoder } from '../tokenizer/stream-decoder.js';
 import { decodeState, encodeState } from './state-blob.js';
 import { AsyncQueue, anySignal, textStream, yieldToEventLoop } from './async-queue.js';
-import type { ModelImpl } from './model.js';
+import type { HeldLogits, ModelImpl } from './model.js';
 
 interface GenerationPlan extends SamplerParams {
   maxTokens: number;
@@ -26,27 +26,47 @@ interface GenerationPlan extends SamplerParams {
 
 export class SessionImpl implements Session {
   private state: Tensor[];
+  /** One KV cache per attention layer (hybrids and transformers), capped at `maxContext` tokens. */
+  private caches: KvCache[];
+  private readonly maxContext: number;
   private pos = 0;
   /** Sampled and emitted but not yet fed to the model; fed first by the next call. */
   private pendingToken: number | null = null;
   /** Next-token logits when the last call was a prefill/step (so an empty-prompt generate can sample at once). */
   private lastLogits: Float32Array | null = null;
   private rng: Rng;
+  /**
+   * When generation read back only the top-k logits (lastLogits is −∞ elsewhere), the full row,
+   * still on the backend: read if the call stops before sampling from it (abort), so the session
+   * never keeps a truncated distribution; released at the next call.
+   */
+  private held: HeldLogits | null = null;
   private decoder: StreamDecoder;
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
 
-  constructor(private readonly model: ModelImpl, blob: Uint8Array | undefined, private readonly onDispose: () => void) {
+  constructor(
+    private readonly model: ModelImpl, blob: Uint8Array | undefined, private readonly onDispose: () => void,
+    private readonly memoryLimit?: number,
+  ) {
     this.rng = new Rng((Math.random() * 2 ** 32) >>> 0);
     const shapes = model.stateShapes(1);
+    this.maxContext = model.maxContextTokens(memoryLimit);
     if (blob === undefined) {
       this.state = model.allocState(1);
+      this.caches = model.allocCaches(1, this.maxContext);
       this.decoder = createStreamDecoder(model.tokenizer);
       return;
     }
-    const saved = decodeState(blob, { fingerprint: model.fingerprint, tensorShapes: shapes, vocabSize: model.config.vocabSize });
+    const { graph, cfg, backend } = model.parts;
+    const saved = decodeState(blob, {
+      fingerprint: model.fingerprint, tensorShapes: shapes, vocabSize: model.config.vocabSize,
+      kvCaches: graph.kvCaches?.(cfg) ?? [], maxContext: this.maxContext,
+    });
     this.state = model.allocState(1);
-    saved.tensors.forEach((t, i) => model.parts.backend.write(this.state[i], t));
+    saved.tensors.forEach((t, i) => backend.write(this.state[i], t));
+    this.caches = model.allocCaches(1, this.maxContext);
+    (saved.kv ?? []).forEach(({ k, v }, i) => backend.writeKvCache(this.caches[i], k, v, saved.header.position));
     this.pos = saved.header.position;
     this.pendingToken = saved.header.pendingToken;
     this.lastLogits = saved.logits;
@@ -79,12 +99,20 @@ export class SessionImpl implements Session {
    * Feeds the pending token (if any) then `ids`, in prefill chunks. If the signal fires,
    * the state is rolled back to where the call began, so an aborted call changes nothing.
    */
-  private async consume(ids: number[], output: 'logits-last' | 'logits-all', signal?: AbortSignal, onProgress?: PrefillOptions['onProgress']): Promise<Float32Array> {
+  private async consume(
+    ids: number[], output: 'logits-last' | 'logits-all', signal?: AbortSignal, onProgress?: PrefillOptions['onProgress'], topK?: number,
+  ): Promise<Float32Array> {
     const { backend, cfg } = this.model.parts;
+    this.releaseHeld();
     const withPending = this.pendingToken === null ? ids : [this.pendingToken, ...ids];
+    if (this.caches.length > 0) {
+      this.model.checkContext(this.pos + withPending.length, this.maxContext, this.memoryLimit, `a call at position ${this.pos} with ${withPending.length} new tokens`);
+    }
     const snapshot = signal ? await Promise.all(this.state.map((t) => backend.read(t))) : null;
+    const kvLengths = this.caches.map((c) => c.length);
     try {
-      const values = (await this.model.run(this.state, Int32Array.from(withPending), 1, withPending.length, output, { signal, onProgress }))!;
+      const onHeld = (h: HeldLogits) => { this.held = h; };
+      const values = (await this.model.run(this.state, Int32Array.from(withPending), 1, withPending.length, output, { signal, onProgress, caches: this.caches, topK, onHeld }))!;
       this.pos += withPending.length;
       this.pendingToken = null;
       const V = cfg.vocabSize;
@@ -97,6 +125,7 @@ export class SessionImpl implements Session {
       return values;
     } catch (e) {
       if (snapshot) snapshot.forEach((t, i) => backend.write(this.state[i], t));
+      this.caches.forEach((c, i) => backend.truncateKvCache(c, kvLengths[i])); // the tokens of the failed call go
       throw e;
     }
   }
@@ -182,16 +211,19 @@ export class SessionImpl implements Session {
     let text = '';
     let completionTokens = 0;
     const result = (finishReason: FinishReason): GenerationResult => ({ text, finishReason, promptTokens: promptIds.length, completionTokens });
-    const aborted = () => {
+    const aborted = async () => {
+      await this.settleLogits();
       queue.fail(new MambaEdgeError('E_ABORTED', 'generation was aborted', { cause: plan.signal.reason }));
       return result('abort');
     };
+    // Sampling needs only the k best logits (1 for greedy): backends that can, read back just those.
+    const topK = plan.temperature === 0 ? 1 : plan.topK > 0 ? plan.topK : undefined;
     if (plan.signal.aborted) return aborted();
 
     let logits: Float32Array;
     try {
-      if (promptIds.length > 0) logits = await this.consume(promptIds, 'logits-last', plan.signal);
-      else if (this.pendingToken !== null) logits = await this.consume([], 'logits-last');
+      if (promptIds.length > 0) logits = await this.consume(promptIds, 'logits-last', plan.signal, undefined, topK);
+      else if (this.pendingToken !== null) logits = await this.consume([], 'logits-last', undefined, undefined, topK);
       else logits = this.lastLogits!;
     } catch (e) {
       if (e instanceof MambaEdgeError && e.code === 'E_ABORTED') return aborted();
@@ -205,6 +237,7 @@ export class SessionImpl implements Session {
       const id = sampleToken(logits, plan, this.rng);
       this.pendingToken = id;
       this.lastLogits = null;
+      this.releaseHeld();
       completionTokens++;
       if (!plan.ignoreEos && id === eos) {
         // End of text: bytes held for an unfinished character will never complete.
@@ -231,7 +264,7 @@ export class SessionImpl implements Session {
         return result('length');
       }
       await yieldToEventLoop(); // let timers, signal handlers and the UI run between tokens
-      logits = await this.consume([], 'logits-last');
+      logits = await this.consume([], 'logits-last', undefined, undefined, topK);
     }
   }
 
@@ -254,6 +287,7 @@ export class SessionImpl implements Session {
     return this.exclusive(async () => {
       const { backend } = this.model.parts;
       const tensors = await Promise.all(this.state.map((t) => backend.read(t)));
+      const kv = await Promise.all(this.caches.map((c) => backend.readKvCache(c)));
       const hasLogits = this.pendingToken === null && this.lastLogits !== null;
       return encodeState({
         header: {
@@ -265,18 +299,39 @@ export class SessionImpl implements Session {
           decoderPending: this.decoder.pending(),
           tensors: this.state.map((t) => [...t.shape]),
           hasLogits,
+          ...(this.caches.length ? { kv: this.caches.map((c) => ({ kvHeads: c.kvHeads, headDim: c.headDim, length: c.length })) } : {}),
         },
         tensors,
+        kv,
         logits: hasLogits ? this.lastLogits : null,
       });
     });
+  }
+
+  private releaseHeld(): void {
+    this.held?.release();
+    this.held = null;
+  }
+
+  /** Replaces top-k-only logits with the full row before the call returns without sampling. */
+  private async settleLogits(): Promise<void> {
+    if (!this.held) return;
+    const held = this.held;
+    this.held = null;
+    try {
+      if (this.lastLogits !== null && this.pendingToken === null) this.lastLogits = await held.read();
+    } finally {
+      held.release();
+    }
   }
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
     await this.queue;
     this.disposed = true;
+    this.releaseHeld();
     this.model.parts.backend.free(...this.state);
+    for (const c of this.caches) this.model.parts.backend.freeKvCache(c);
     this.onDispose();
   }
 }

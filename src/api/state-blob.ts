@@ -6,8 +6,9 @@
  *          8   u32 LE   format version (1)
  *         12   u32 LE   header length H
  *         16   H bytes  header JSON (StateHeader)
- *   16+H (padded to 4)  f32 LE payload: each state tensor in header order, then
- *                       the last logits when header.hasLogits
+ *   16+H (padded to 4)  f32 LE payload: each state tensor in header order, then each
+ *                       KV cache's K then V ([1, kvHeads, length, headDim] each, header.kv
+ *                       order; absent for pure SSM models), then the last logits when header.hasLogits
  *   end−4      u32 LE   CRC-32 of every byte before it
  *
  * Nothing from the blob is trusted until the checksum, the fingerprint and every
@@ -34,11 +35,22 @@ export interface StateHeader {
   tensors: number[][];
   /** Whether the next-token logits follow the tensors (a session that ended on prefill). */
   hasLogits: boolean;
+  /** The attention layers' KV caches, in layer order (hybrids and transformers; omitted when none). */
+  kv?: KvHeader[];
+}
+
+export interface KvHeader {
+  kvHeads: number;
+  headDim: number;
+  /** Tokens held (equals `position`). */
+  length: number;
 }
 
 export interface StateContents {
   header: StateHeader;
   tensors: Float32Array[];
+  /** K and V of each cache, [1, kvHeads, length, headDim] each. */
+  kv?: { k: Float32Array; v: Float32Array }[];
   logits: Float32Array | null;
 }
 
@@ -59,9 +71,10 @@ export function crc32(bytes: Uint8Array): number {
 
 const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
-export function encodeState({ header, tensors, logits }: StateContents): Uint8Array {
+export function encodeState({ header, tensors, kv = [], logits }: StateContents): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(header));
   const payloadStart = (16 + json.length + 3) & ~3;
+  tensors = [...tensors, ...kv.flatMap(({ k, v }) => [k, v])];
   const floats = tensors.reduce((n, t) => n + t.length, 0) + (logits?.length ?? 0);
   const out = new Uint8Array(payloadStart + floats * 4 + 4);
   const view = new DataView(out.buffer);
@@ -84,7 +97,7 @@ function bad(message: string): never {
 /** Parse and check a blob against what the resuming model expects. */
 export function decodeState(
   blob: Uint8Array,
-  expect: { fingerprint: string; tensorShapes: number[][]; vocabSize: number },
+  expect: { fingerprint: string; tensorShapes: number[][]; vocabSize: number; kvCaches?: { kvHeads: number; headDim: number }[]; maxContext?: number },
 ): StateContents {
   if (!(blob instanceof Uint8Array)) bad('expected a Uint8Array from session.saveState()');
   if (blob.length < 20 || MAGIC.some((b, i) => blob[i] !== b)) bad('not a mamba-edge state blob (bad magic)');
@@ -118,8 +131,19 @@ export function decodeState(
     || header.tensors.some((s, i) => !Array.isArray(s) || s.length !== shapes[i].length || s.some((d, j) => d !== shapes[i][j]))) {
     bad('state tensor shapes do not match this model');
   }
+  const kv = header.kv ?? [];
+  if (!Array.isArray(kv) || kv.some((c) => typeof c !== 'object' || c === null || !isInt(c.kvHeads, 1, 1 << 16) || !isInt(c.headDim, 1, 1 << 16) || c.length !== header.position)) {
+    bad('kv is not a list of { kvHeads, headDim, length = position } caches');
+  }
+  if (expect.kvCaches && (kv.length !== expect.kvCaches.length || kv.some((c, i) => c.kvHeads !== expect.kvCaches![i].kvHeads || c.headDim !== expect.kvCaches![i].headDim))) {
+    bad(`KV caches [${kv.map((c) => `${c.kvHeads}×${c.headDim}`)}] do not match this model's attention layers [${expect.kvCaches.map((c) => `${c.kvHeads}×${c.headDim}`)}]`);
+  }
+  if (kv.length > 0 && expect.maxContext !== undefined && header.position > expect.maxContext) {
+    throw fail('E_MEMORY', `saved state: its KV caches hold ${header.position} tokens, but maxMemoryBytes fits at most ${expect.maxContext}`, { field: 'maxMemoryBytes' });
+  }
+  const kvFloats = kv.map((c) => c.kvHeads * c.length * c.headDim);
   const payloadStart = (16 + headerLength + 3) & ~3;
-  const floats = shapes.reduce((n, s) => n + numel(s), 0) + (header.hasLogits ? expect.vocabSize : 0);
+  const floats = shapes.reduce((n, s) => n + numel(s), 0) + 2 * kvFloats.reduce((a, b) => a + b, 0) + (header.hasLogits ? expect.vocabSize : 0);
   if (payloadStart + floats * 4 + 4 !== blob.length) bad(`payload is ${blob.length - 4 - payloadStart} bytes, expected ${floats * 4}`);
   let off = blob.byteOffset + payloadStart;
   const take = (n: number) => {
@@ -129,6 +153,7 @@ export function decodeState(
     return copy;
   };
   const tensors = shapes.map((s) => take(numel(s)));
+  const caches = kvFloats.map((n) => ({ k: take(n), v: take(n) }));
   const logits = header.hasLogits ? take(expect.vocabSize) : null;
-  return { header, tensors, logits };
+  return { header, tensors, kv: caches, logits };
 }

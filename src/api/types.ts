@@ -47,7 +47,11 @@ export interface LoadOptions {
   dtype?: LoadDType;
   /** Upper bound on bytes allocated for weights, activations and state; checked before allocating. */
   maxMemoryBytes?: number;
-  /** Called as files are read, and as they download for remote sources (see `LoadProgress.from`). */
+  /**
+   * Called as files are read, and as they download for remote sources (see `LoadProgress.from`).
+   * Local folders (Node) read model.safetensors one tensor at a time while the weights are
+   * set up: there `loaded` / `total` count the tensors' bytes (the header not included).
+   */
   onProgress?: (p: LoadProgress) => void;
   /** Aborts loading with `E_ABORTED` (downloads included). */
   signal?: AbortSignal;
@@ -112,8 +116,11 @@ export interface LoadOptions {
  */
 export type ModelSource = string | Record<string, Uint8Array | ArrayBuffer> | Map<string, Uint8Array | ArrayBuffer> | Uint8Array | ArrayBuffer;
 
-/** 'rnn' | 'lstm' | 'gru' | 's4d': the lineage (docs/lineage.md); 'mamba3': Mamba-3 SISO / MIMO (docs/mamba3.md). */
-export type Architecture = 'mamba' | 'mamba2' | 'rnn' | 'lstm' | 'gru' | 's4d' | 'mamba3';
+/**
+ * 'rnn' | 'lstm' | 'gru' | 's4d': the lineage (docs/lineage.md); 'mamba3': Mamba-3 SISO / MIMO (docs/mamba3.md).
+ * 'llama': a plain transformer; 'bamba' | 'nemotron_h' | 'jamba': Mamba–attention hybrids (their sessions carry KV caches too).
+ */
+export type Architecture = 'mamba' | 'mamba2' | 'rnn' | 'lstm' | 'gru' | 's4d' | 'mamba3' | 'llama' | 'bamba' | 'nemotron_h' | 'jamba';
 
 export interface ModelConfig {
   architecture: Architecture;
@@ -163,6 +170,27 @@ export interface ModelInfo {
    * (`dtype` says how the matrices are held after load).
    */
   fileTensorTypes?: Record<string, number>;
+  /** KV-cache bytes one session adds per token of context (0 for pure SSM models; attention layers grow). */
+  kvBytesPerToken: number;
+  /** Every layer's kind ('mamba2', 'attention+moe', ...), fixed state bytes and KV bytes per token. */
+  layers: LayerInfo[];
+}
+
+export interface LayerInfo {
+  index: number;
+  /** The mixer, and the feed-forward after a '+' where the layer has one: 'mamba', 'mamba2', 'attention', 'mlp', 'attention+moe', ... */
+  kind: string;
+  /** Fixed carried state of this layer (conv + SSM) for one session. */
+  stateBytes: number;
+  /** KV-cache bytes this layer adds per token of context. */
+  bytesPerToken: number;
+}
+
+/** One session's carried state after a given number of tokens (`model.stateAt(n)`). */
+export interface StateAtContext {
+  contextTokens: number;
+  totalBytes: number;
+  layers: (LayerInfo & { bytes: number })[];
 }
 
 export interface Tokenizer {
@@ -241,6 +269,12 @@ export interface Generation extends AsyncIterable<GeneratedToken> {
 export interface SessionOptions {
   /** A blob from `session.saveState()` to resume from. */
   state?: Uint8Array;
+  /**
+   * Upper bound on this session's memory (weights included), on top of the load option of the same
+   * name (the smaller applies). Attention layers' KV caches never grow past it: a call that would
+   * need more context fails with E_MEMORY before allocating, naming the context length that fits.
+   */
+  maxMemoryBytes?: number;
 }
 
 export interface Session {
@@ -291,6 +325,12 @@ export interface Model {
   forward(ids: number[][], opts?: ForwardOptions & { output?: 'logits' }): Promise<ForwardLogits>;
   forward(ids: number[][], opts: ForwardOptions & { output: 'hidden' }): Promise<ForwardHidden>;
   createSession(opts?: SessionOptions): Session;
+  /**
+   * Per-layer state bytes of one session after `contextTokens` tokens (KV caches grow, SSM state does not).
+   * @example
+   * for (const l of model.stateAt(4096).layers) console.log(l.index, l.kind, l.bytes);
+   */
+  stateAt(contextTokens: number): StateAtContext;
   /**
    * Bits per byte and perplexity of `text`, in bounded memory.
    * @example
@@ -344,4 +384,49 @@ export interface Handler {
   (request: Request): Promise<Response>;
   /** Largest request body accepted, in bytes (413 above it): one state in base64 + the prompt allowance. */
   readonly maxBodyBytes: number;
+}
+
+/** Which model of a router served a request. */
+export type RouteName = 'short' | 'long';
+
+export interface RouterOptions {
+  /** Serves prompts of at most `maxShortTokens` tokens (typically an attention or hybrid model). */
+  short: Model;
+  /** Serves longer prompts (typically a Mamba model: constant memory and per-token cost). */
+  long: Model;
+  /** Prompt length (counted by `short`'s tokenizer for text) up to which `short` serves. */
+  maxShortTokens: number;
+  /** Called once per routed request. */
+  onRoute?: (r: { servedBy: RouteName; model: Model }) => void;
+}
+
+/** A generation that says which model served it. */
+export interface RoutedGeneration extends Generation {
+  servedBy: RouteName;
+  model: Model;
+}
+
+/** A session whose model is chosen by its first request's prompt length and kept afterwards. */
+export interface RouterSession extends Omit<Session, 'generate'> {
+  generate(prompt: string | number[], opts?: GenerateOptions): RoutedGeneration;
+  /** null until the first request. */
+  readonly servedBy: RouteName | null;
+}
+
+/**
+ * Length-based routing (`createRouter`): short prompts to one model, long ones to another.
+ * @example
+ * const router = createRouter({ short: llama, long: mamba, maxShortTokens: 1024 });
+ * const g = router.generate('Hello', { maxTokens: 16 });
+ * g.servedBy; // 'short'
+ */
+export interface Router {
+  /** Which model a prompt would go to. */
+  route(prompt: string | number[]): RouteName;
+  /** One request on a fresh session of the chosen model. */
+  generate(prompt: string | number[], opts?: GenerateOptions): RoutedGeneration;
+  /** A session bound at its first request. */
+  createSession(): RouterSession;
+  /** Requests served so far by each model. */
+  readonly served: { short: number; long: number };
 }

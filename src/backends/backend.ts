@@ -42,6 +42,13 @@ export const OP_NAMES = [
   'glu',
   'mamba3Scan',
   'mamba3Step',
+  // attention family (issue 8)
+  'rope',
+  'attention',
+  'attentionStep',
+  'swiglu',
+  'relu2',
+  'mixtureOfExperts',
 ] as const;
 export type OpName = (typeof OP_NAMES)[number];
 
@@ -228,6 +235,81 @@ export interface Mamba3ScanArgs {
   vState: Tensor;
 }
 
+/**
+ * The growing key/value cache of one attention layer for `batch` sequences, held in backend
+ * memory as K and V blocks of [B, Hkv, capacity, Dh]. `attention` appends the new tokens' k, v
+ * and grows the capacity by doubling (clamped to `maxTokens`), so a context of T tokens costs
+ * O(T) copies in all, not O(T²).
+ */
+export interface KvCache {
+  readonly batch: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  /** Tokens held, the same for every sequence of the batch. */
+  readonly length: number;
+  /** Tokens there is room for before the next growth. */
+  readonly capacity: number;
+  /** The most tokens this cache may ever hold (a memory cap); Infinity when unbounded. */
+  readonly maxTokens: number;
+}
+
+/**
+ * Rotary position embedding as transformers' Llama applies it (rotate_half convention): with R =
+ * invFreq.length pairs, for every head and token at absolute position p, over the first 2R dims
+ *   θ_i = p · invFreq[i] (f32, as HF's rotary tables);  x'_i = x_i·cos θ_i − x_{i+R}·sin θ_i,
+ *   x'_{i+R} = x_{i+R}·cos θ_i + x_i·sin θ_i;  dims ≥ 2R pass through (partial rotary).
+ */
+export interface RopeArgs {
+  /** [B, T, H·Dh]. */
+  x: Tensor;
+  numHeads: number;
+  headDim: number;
+  /** invFreq[i] = 1 / theta^(2i / d) in f32 (d = rotary dim before rounding), 2·length ≤ headDim. */
+  invFreq: Float32Array;
+  /** Absolute position of token 0 (the cache length before this call). */
+  position: number;
+}
+
+/**
+ * Causal softmax attention with grouped-query heads over a KV cache (transformers'
+ * eager_attention_forward): appends k, v at cache.length, then for query token t (absolute
+ * position P + t, P = the length before the call) and head h (kv head g = ⌊h / (Hq/Hkv)⌋):
+ *   y_t,h = Σ_{s ≤ P+t} softmax_s(scale · q_t,h · k_s,g) · v_s,g
+ * → y [B, T, Hq·Dh]. The cache length grows by T.
+ */
+export interface AttentionArgs {
+  /** [B, T, Hq·Dh], positions already applied. */
+  q: Tensor;
+  /** [B, T, Hkv·Dh]. */
+  k: Tensor;
+  /** [B, T, Hkv·Dh]. */
+  v: Tensor;
+  cache: KvCache;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  /** Usually headDim^−½. */
+  scale: number;
+}
+
+/**
+ * A sparse mixture of SwiGLU experts (transformers' Jamba/Mixtral MoE block): per token row x,
+ *   p = softmax(router · x);  top-k experts e by p (k = topK);  w_e = p_e (or p_e / Σ_topk p when `normalize`);
+ *   y = Σ_e w_e · down_e(silu(gate_e · x) ⊙ (up_e · x))
+ */
+export interface MoeArgs {
+  /** [..., D]. */
+  x: Tensor;
+  /** [E, D]. */
+  router: Tensor;
+  /** Per expert: gate [I, D], up [I, D], down [D, I]. */
+  gate: Tensor[];
+  up: Tensor[];
+  down: Tensor[];
+  topK: number;
+  normalize: boolean;
+}
+
 export interface Backend {
   readonly name: BackendName;
   readonly info: BackendInfo;
@@ -239,6 +321,12 @@ export interface Backend {
   // ---- buffers -------------------------------------------------------------
   /** The most bytes this backend can hold at all (a 32-bit WebAssembly memory: 4 GiB), if bounded. */
   readonly capacityBytes?: number;
+  /**
+   * Optional: how many of the graph's prefill chunks to run per forward (default 1). A GPU wants
+   * wider matrix multiplies and more chunks in flight for its scans; memory stays bounded by the
+   * larger chunk, and chunk boundaries stay multiples of the graph's.
+   */
+  readonly prefillChunkMultiple?: number;
   /** Bytes a tensor of this shape takes when stored as `dtype` (for maxMemoryBytes checks). */
   bytesFor(shape: readonly number[], dtype: WeightDType): number;
   /** Upload weights, converting f32 values to the storage dtype. */
@@ -250,12 +338,23 @@ export interface Backend {
    * shape differently (then the caller falls back to `upload`).
    */
   uploadEncoded?(bytes: Uint8Array, shape: readonly number[], dtype: WeightDType): Tensor | null;
+  /**
+   * Optional: f16 bit patterns → f32 values (exact), for the loader's F16 checkpoint tensors,
+   * where the backend converts faster than JavaScript (the wasm backend: a SIMD kernel).
+   */
+  widenF16?(bits: Uint16Array): Float32Array;
   /** A zero-filled f32 tensor (state, scratch). */
   zeros(shape: readonly number[]): Tensor;
   /** Overwrite an f32 tensor's contents (restoring state). */
   write(t: Tensor, data: Float32Array): void;
   /** Read an f32 tensor back to the host. */
   read(t: Tensor): Promise<Float32Array>;
+  /**
+   * Optional: the k largest entries of row `row` of a 2-D f32 tensor, read back instead of the whole
+   * row (a GPU returns k pairs, not a vocabulary of logits). Ties go to the lower index; NaN and −∞
+   * are never returned, so fewer than k come back when fewer are finite. Any order.
+   */
+  readTopK?(t: Tensor, row: number, k: number): Promise<{ ids: Int32Array; values: Float32Array }>;
   /** Same tensor data under a new shape with the same element count (no copy; shares memory). */
   reshape(t: Tensor, shape: readonly number[]): Tensor;
   /** Rows [start, start+count) of the outer dimension, as a new tensor. */
@@ -294,6 +393,36 @@ export interface Backend {
   mamba3Scan(args: Mamba3ScanArgs): Tensor;
   /** The same for T = 1. */
   mamba3Step(args: Mamba3ScanArgs): Tensor;
+
+  // ---- attention family ---------------------------------------------------------
+  /** An empty cache (length 0) for `batch` sequences; `maxTokens` caps its growth (default unbounded). */
+  createKvCache(batch: number, kvHeads: number, headDim: number, opts?: { maxTokens?: number; capacity?: number }): KvCache;
+  /** K and V of the held tokens, each [B, Hkv, length, Dh]. */
+  readKvCache(cache: KvCache): Promise<{ k: Float32Array; v: Float32Array }>;
+  /** Replace the cache's contents with `length` tokens of K and V, each [B, Hkv, length, Dh] (restoring state). */
+  writeKvCache(cache: KvCache, k: Float32Array, v: Float32Array, length: number): void;
+  /** Forget every token from `length` on (rolling back an aborted call); keeps the memory. */
+  truncateKvCache(cache: KvCache, length: number): void;
+  freeKvCache(cache: KvCache): void;
+  /** Bytes a cache of `capacity` tokens holds (K and V). */
+  kvCacheBytes(batch: number, kvHeads: number, headDim: number, capacity: number): number;
+  rope(args: RopeArgs): Tensor;
+  /** → y [B, T, Hq·Dh]; the prefill form. */
+  attention(args: AttentionArgs): Tensor;
+  /** The same for T = 1. */
+  attentionStep(args: AttentionArgs): Tensor;
+  /** y = silu(gate) ⊙ up, same shape (the SwiGLU MLP of Llama, Bamba, Jamba). */
+  swiglu(gate: Tensor, up: Tensor): Tensor;
+  /** y = relu(x)² (NemotronH's MLP activation "relu2"). */
+  relu2(x: Tensor): Tensor;
+  mixtureOfExperts(args: MoeArgs): Tensor;
+}
+
+/** The next capacity for a cache that must hold `needed` tokens: doubling, at least 16, clamped to maxTokens. */
+export function grownCapacity(current: number, needed: number, maxTokens: number): number {
+  let cap = Math.max(16, current);
+  while (cap < needed) cap *= 2;
+  return Math.min(cap, maxTokens);
 }
 
 export function numel(shape: readonly number[]): number {

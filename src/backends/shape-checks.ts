@@ -4,7 +4,7 @@
  */
 import { fail } from '../errors.js';
 import {
-  gatesOf, numel, type Conv1dArgs, type Mamba3ScanArgs, type LtiScanArgs, type RecurrentScanArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor,
+  gatesOf, numel, type AttentionArgs, type KvCache, type MoeArgs, type RopeArgs, type Conv1dArgs, type Mamba3ScanArgs, type LtiScanArgs, type RecurrentScanArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor,
 } from './backend.js';
 
 function expectShape(op: string, operand: string, t: Tensor, expected: readonly number[]): void {
@@ -169,4 +169,61 @@ export function checkMamba3Scan(a: Mamba3ScanArgs): Mamba3Dims {
   expectShape(op, 'kState', a.kState, [batch, R, H, N]);
   expectShape(op, 'vState', a.vState, [batch, H, P]);
   return { batch, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G, rank: R, angles: S };
+}
+
+// ---- attention family --------------------------------------------------------------------------
+
+export function checkRope(a: RopeArgs): { rows: number; pairs: number } {
+  const op = 'rope';
+  if (a.x.shape.length !== 3) throw fail('E_SHAPE', `${op}: x must be [B, T, H·Dh], got [${a.x.shape}]`, { field: 'x' });
+  const [batch, seq] = a.x.shape;
+  expectShape(op, 'x', a.x, [batch, seq, a.numHeads * a.headDim]);
+  const pairs = a.invFreq.length;
+  if (2 * pairs > a.headDim) throw fail('E_SHAPE', `${op}: ${pairs} rotary pairs do not fit head_dim ${a.headDim}`, { field: 'invFreq' });
+  if (!Number.isInteger(a.position) || a.position < 0) throw fail('E_ARGUMENT', `${op}: position must be a non-negative integer, got ${a.position}`, { field: 'position' });
+  return { rows: batch * seq * a.numHeads, pairs };
+}
+
+export function checkAttention(a: AttentionArgs): { batch: number; seq: number; past: number } {
+  const op = 'attention';
+  const { numHeads: H, numKvHeads: G, headDim: Dh, cache } = a;
+  if (a.q.shape.length !== 3) throw fail('E_SHAPE', `${op}: q must be [B, T, Hq·Dh], got [${a.q.shape}]`, { field: 'q' });
+  if (G <= 0 || H % G !== 0) throw fail('E_SHAPE', `${op}: ${G} kv heads do not divide ${H} query heads`, { field: 'numKvHeads' });
+  const [batch, seq] = a.q.shape;
+  expectShape(op, 'q', a.q, [batch, seq, H * Dh]);
+  expectShape(op, 'k', a.k, [batch, seq, G * Dh]);
+  expectShape(op, 'v', a.v, [batch, seq, G * Dh]);
+  if (cache.batch !== batch || cache.kvHeads !== G || cache.headDim !== Dh) {
+    throw fail('E_SHAPE', `${op}: cache is for [${cache.batch}, ${cache.kvHeads}, ·, ${cache.headDim}], the call is [${batch}, ${G}, ·, ${Dh}]`, { field: 'cache' });
+  }
+  if (cache.length + seq > cache.maxTokens) {
+    throw fail('E_MEMORY', `${op}: the KV cache holds at most ${cache.maxTokens} tokens (its memory cap); ${cache.length} + ${seq} would exceed it`, { field: 'maxMemoryBytes' });
+  }
+  return { batch, seq, past: cache.length };
+}
+
+export function checkKvData(cache: KvCache, k: Float32Array, v: Float32Array, length: number): void {
+  if (!Number.isInteger(length) || length < 0 || length > cache.maxTokens) {
+    throw fail('E_STATE', `KV cache: length ${length} is not in [0, ${cache.maxTokens}]`, { field: 'length' });
+  }
+  const n = cache.batch * cache.kvHeads * length * cache.headDim;
+  if (k.length !== n || v.length !== n) throw fail('E_STATE', `KV cache: ${k.length} / ${v.length} values for ${length} tokens, expected ${n}`, { field: 'length' });
+}
+
+export function checkMoe(a: MoeArgs): { rows: number; dim: number; experts: number; inner: number } {
+  const op = 'mixtureOfExperts';
+  const dim = a.x.shape[a.x.shape.length - 1];
+  if (a.router.shape.length !== 2 || a.router.shape[1] !== dim) throw fail('E_SHAPE', `${op}: router [${a.router.shape}] does not match x [${a.x.shape}]`, { field: 'router' });
+  const experts = a.router.shape[0];
+  if (a.gate.length !== experts || a.up.length !== experts || a.down.length !== experts) {
+    throw fail('E_SHAPE', `${op}: ${experts} router rows but ${a.gate.length} / ${a.up.length} / ${a.down.length} experts`, { field: 'experts' });
+  }
+  if (!Number.isInteger(a.topK) || a.topK < 1 || a.topK > experts) throw fail('E_ARGUMENT', `${op}: topK ${a.topK} is not in [1, ${experts}]`, { field: 'topK' });
+  const inner = a.gate[0].shape[0];
+  for (let e = 0; e < experts; e++) {
+    expectShape(op, `gate[${e}]`, a.gate[e], [inner, dim]);
+    expectShape(op, `up[${e}]`, a.up[e], [inner, dim]);
+    expectShape(op, `down[${e}]`, a.down[e], [dim, inner]);
+  }
+  return { rows: numel(a.x.shape) / dim, dim, experts, inner };
 }

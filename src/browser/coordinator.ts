@@ -90,9 +90,9 @@ export function createCoordinator(): CoordinatorApi {
       })));
     },
 
-    createSession(id: number, state: Uint8Array | undefined): Reply<null> {
+    createSession(id: number, state: Uint8Array | undefined, maxMemoryBytes?: number): Reply<null> {
       return replySync(() => {
-        sessions.set(id, theModel().createSession(state === undefined ? {} : { state }));
+        sessions.set(id, theModel().createSession({ ...(state === undefined ? {} : { state }), ...(maxMemoryBytes === undefined ? {} : { maxMemoryBytes }) }));
         return null;
       });
     },

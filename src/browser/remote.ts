@@ -9,7 +9,7 @@ import * as Comlink from 'comlink';
 import type {
   BackendInfo, BackendName, EvaluateOptions, EvaluationResult, ForwardHidden, ForwardLogits, ForwardOptions, GenerateOptions,
   GeneratedToken, Generation, GenerationResult, LoadOptions, Model, ModelConfig, ModelInfo, ModelSource,
-  PrefillOptions, Session, SessionOptions, Tokenizer,
+  PrefillOptions, Session, SessionOptions, StateAtContext, Tokenizer,
 } from '../api/types.js';
 import { fail, throwIfAborted } from '../errors.js';
 import { AsyncQueue, textStream } from '../api/async-queue.js';
@@ -20,6 +20,8 @@ import { inMemorySource } from '../formats/source.js';
 import { ggufTokenizerFiles } from '../formats/gguf-tokenizer.js';
 import { isRemoteSource } from '../formats/remote/url.js';
 import { openRemoteSource } from '../api/load.js';
+import { stateAt } from '../api/state-at.js';
+import { memorySource } from '../formats/source.js';
 import { createTokenizer } from '../tokenizer/index.js';
 import * as KERNELS from '../backends/wasm/kernels.generated.js';
 import {
@@ -206,11 +208,15 @@ export class RemoteModel implements Model {
       position = decodeState(opts.state, { fingerprint: this.fingerprint, tensorShapes: this.stateShapes, vocabSize: this.config.vocabSize }).header.position;
     }
     const id = this.link.id();
-    const created = this.link.call(Promise.resolve(this.link.api.createSession(id, opts.state)));
+    const created = this.link.call(Promise.resolve(this.link.api.createSession(id, opts.state, opts.maxMemoryBytes)));
     created.catch(() => undefined); // reported by the session's first call
     const s = new RemoteSession(this.link, this, id, position, created, () => this.sessions.delete(s));
     this.sessions.add(s);
     return s;
+  }
+
+  stateAt(contextTokens: number): StateAtContext {
+    return stateAt(this.info, contextTokens);
   }
 
   async evaluate(text: string, opts: EvaluateOptions = {}): Promise<EvaluationResult> {

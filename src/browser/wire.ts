@@ -6,7 +6,7 @@
  * Verbs (page → worker, comlink):
  *   load(source, opts, call)              loadModel in the worker → ModelSnapshot
  *   forward / evaluate                    the Model methods
- *   createSession(id, state?)             the page picks the id (createSession is synchronous)
+ *   createSession(id, state?, maxMemoryBytes?)  the page picks the id (createSession is synchronous)
  *   prefill / sessionForward / step / saveState / disposeSession(id, ...)
  *   generate(id, prompt, opts, port, aborted)  starts a generation; it streams on `port` (below)
  *   abort(callId, reason)                 fires the AbortSignal of a call made with that callId
@@ -74,7 +74,7 @@ export interface CoordinatorApi {
   abort(callId: number, reason: string): void;
   forward(ids: number[][], output: 'logits' | 'hidden', call: CallOptions): Promise<Reply<ForwardLogits | ForwardHidden>>;
   evaluate(text: string, chunkTokens: number | undefined, call: CallOptions): Promise<Reply<EvaluationResult>>;
-  createSession(id: number, state: Uint8Array | undefined): Reply<null>;
+  createSession(id: number, state: Uint8Array | undefined, maxMemoryBytes?: number): Reply<null>;
   prefill(id: number, ids: number[], call: CallOptions): Promise<Reply<Positioned<Float32Array>>>;
   sessionForward(id: number, ids: number[], call: CallOptions): Promise<Reply<Positioned<Float32Array>>>;
   step(id: number, token: number): Promise<Reply<Positioned<Float32Array>>>;

@@ -279,8 +279,11 @@ export function formatInfo(r: InfoResult): string {
     ['backend', `${r.backend} (${r.threads} thread${r.threads === 1 ? '' : 's'}${r.device ? `, ${r.device}` : ''})`],
   ];
   if (r.fallbackReason) rows.push(['fallback', `auto passed over: ${r.fallbackReason}`]);
+  const kv = r.kvBytesPerToken ?? 0;
   rows.push(
-    ['state', `${humanBytes(r.stateBytes)} (${r.stateBytes} bytes) per session, at any context length`],
+    ['state', kv > 0
+      ? `${humanBytes(r.stateBytes)} fixed + ${humanBytes(kv)} per token of context (KV caches); ${humanBytes(r.stateBytes + kv * (r.context ?? 0))} at ${r.context} tokens`
+      : `${humanBytes(r.stateBytes)} (${r.stateBytes} bytes) per session, at any context length`],
     ['weights', `${humanBytes(r.weightBytes)} (${r.weightBytes} bytes)`],
     ['layers', String(r.numLayers)],
     ['hidden size', String(r.hiddenSize)],
@@ -298,7 +301,16 @@ export function formatInfo(r: InfoResult): string {
   );
   for (const w of r.warnings) rows.push(['warning', w]);
   const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
+  let text = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
+  if (r.layers && r.layers.length > 0) {
+    const kindWidth = Math.max(4, ...r.layers.map((l) => l.kind.length));
+    text += `\nlayer  ${'kind'.padEnd(kindWidth)}  state at ${r.context} tokens\n`;
+    for (const l of r.layers) {
+      const grows = l.bytesPerToken > 0 ? ` (KV cache, ${humanBytes(l.bytesPerToken)}/token)` : l.stateBytes > 0 ? ' (fixed)' : '';
+      text += `${String(l.index).padStart(5)}  ${l.kind.padEnd(kindWidth)}  ${humanBytes(l.bytes)}${grows}\n`;
+    }
+  }
+  return text;
 }
 
 export function formatBench(r: BenchResult): string {

@@ -173,8 +173,9 @@ export async function buildProgram(ctx: CliContext, setExit: (code: number) => v
     commander,
   )
     .option('--json', 'print the description as JSON')
-    .action(async (o: ModelFlags & { json?: boolean }) => {
-      setExit(await execute({ command: 'info', load: loadSpec(o) }, ctx, { json: o.json === true }));
+    .addOption(new Option('--context <tokens>', 'show each layer\'s state bytes at this context length (KV caches grow, SSM state does not)').argParser(nonNegativeInt('--context')).default(4096))
+    .action(async (o: ModelFlags & { json?: boolean; context: number }) => {
+      setExit(await execute({ command: 'info', load: loadSpec(o), context: o.context }, ctx, { json: o.json === true }));
     });
 
   modelOptions(

@@ -60,6 +60,8 @@ export interface GenerateJob {
 export interface InfoJob {
   command: 'info';
   load: LoadSpec;
+  /** Context length at which to report per-layer state bytes (default 4096). */
+  context?: number;
 }
 
 export interface BenchJob {
@@ -121,6 +123,11 @@ export interface InfoResult {
   loadMs: number;
   /** GGUF files: tensor count per ggml type as stored. */
   fileTensorTypes?: Record<string, number>;
+  /** KV-cache bytes per token of context (0 for pure SSM models). */
+  kvBytesPerToken?: number;
+  /** Per-layer state at `context` tokens. */
+  context?: number;
+  layers?: { index: number; kind: string; stateBytes: number; bytesPerToken: number; bytes: number }[];
 }
 
 export interface BenchResult extends SpeedResult {

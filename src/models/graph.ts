@@ -4,7 +4,7 @@
  * saved state) is written once against this interface.
  */
 import type { ModelConfig } from '../api/types.js';
-import type { Backend, OpName, Tensor, WeightDType } from '../backends/backend.js';
+import type { Backend, KvCache, OpName, Tensor, WeightDType } from '../backends/backend.js';
 import type { ConfigReader } from '../formats/hf-config.js';
 
 export interface TensorSpec {
@@ -49,6 +49,24 @@ export interface GraphCall<C, W> {
   seq: number;
   /** Stateless runs may stop between layers; stateful ones are never given a signal here. */
   signal?: AbortSignal;
+  /** One growing KV cache per attention layer, in `kvCaches` order (graphs with attention only). */
+  caches?: KvCache[];
+}
+
+/** The KV cache one attention layer needs. */
+export interface KvCacheSpec {
+  kvHeads: number;
+  headDim: number;
+}
+
+/** What `model.info.layers` shows for one layer. */
+export interface LayerDescription {
+  /** e.g. 'mamba2', 'attention', 'mlp', 'attention+moe'. */
+  kind: string;
+  /** Fixed carried-state bytes of this layer for one sequence (conv + SSM). */
+  stateBytes: number;
+  /** KV-cache bytes this layer adds per token of context (attention layers). */
+  bytesPerToken: number;
 }
 
 export interface ModelGraph<C extends ModelConfig = ModelConfig, W = unknown> {
@@ -71,6 +89,12 @@ export interface ModelGraph<C extends ModelConfig = ModelConfig, W = unknown> {
   forward(call: GraphCall<C, W>, ids: Int32Array): Tensor;
   /** The output projection: logits = hidden · weightᵀ (+ bias). */
   head(weights: W): { weight: Tensor; bias: Tensor | null };
+  /** The KV caches of the attention layers, in layer order (none for pure SSM / RNN graphs). */
+  kvCaches?(cfg: C): KvCacheSpec[];
+  /** Per-layer kinds and state sizes (model.info.layers); graphs without it report one kind per layer. */
+  describeLayers?(cfg: C): LayerDescription[];
+  /** Checks the checkpoint's tensor names against the config before the per-tensor match (clearer errors). */
+  checkCheckpoint?(cfg: C, names: ReadonlySet<string>, file: string): void;
 }
 
 /** The public part of a parsed config (what `model.config` shows). */

@@ -20,15 +20,18 @@ export interface MambaConfig extends StackConfig {
   timeStepRank: number;
   useBias: boolean;
   useConvBias: boolean;
+  /** Jamba's RMSNorms on dt, B and C after x_proj (dt_layernorm, b_layernorm, c_layernorm). */
+  innerNorms?: boolean;
 }
 
-interface MambaLayer {
+export interface MambaLayer {
   inProjX: Tensor; inProjZ: Tensor; inProjXBias: Tensor | null; inProjZBias: Tensor | null;
   convWeight: Tensor; convBias: Tensor | null;
   xProjDt: Tensor; xProjB: Tensor; xProjC: Tensor;
   dtProjWeight: Tensor; dtProjBias: Tensor;
   A: Tensor; D: Tensor;
   outProj: Tensor; outProjBias: Tensor | null;
+  innerNorms: { dt: Tensor; B: Tensor; C: Tensor } | null;
 }
 
 /** Rows [start, start+count) of a row-major [rows, cols] matrix. */
@@ -82,6 +85,13 @@ export const mamba: MixerSpec<MambaConfig, MambaLayer> = {
     ];
     if (c.useConvBias) t.push({ name: 'conv1d.bias', shape: [I], matrix: false });
     if (c.useBias) t.push({ name: 'in_proj.bias', shape: [2 * I], matrix: false }, { name: 'out_proj.bias', shape: [D], matrix: false });
+    if (c.innerNorms) {
+      t.push(
+        { name: 'dt_layernorm.weight', shape: [R], matrix: false },
+        { name: 'b_layernorm.weight', shape: [N], matrix: false },
+        { name: 'c_layernorm.weight', shape: [N], matrix: false },
+      );
+    }
     return t;
   },
 
@@ -106,6 +116,9 @@ export const mamba: MixerSpec<MambaConfig, MambaLayer> = {
       D: b.upload(get('D'), [I]),
       outProj: b.upload(get('out_proj.weight'), [D, I], dtype),
       outProjBias: c.useBias ? b.upload(get('out_proj.bias'), [D]) : null,
+      innerNorms: c.innerNorms
+        ? { dt: b.upload(get('dt_layernorm.weight'), [R]), B: b.upload(get('b_layernorm.weight'), [N]), C: b.upload(get('c_layernorm.weight'), [N]) }
+        : null,
     };
   },
 
@@ -120,14 +133,20 @@ export const mamba: MixerSpec<MambaConfig, MambaLayer> = {
     return 256;
   },
 
-  mixer({ backend: b, weights: w, state: [convState, ssmState], step }, h) {
+  mixer({ backend: b, cfg: c, weights: w, state: [convState, ssmState], step }, h) {
     const xIn = b.matmul(h, w.inProjX, w.inProjXBias); //            [B, T, I]
     const z = b.matmul(h, w.inProjZ, w.inProjZBias); //              [B, T, I]
     const conv = step ? b.conv1dCausalStep : b.conv1dCausal;
     const x = conv.call(b, { x: xIn, weight: w.convWeight, bias: w.convBias, state: convState, silu: true }); // [B, T, I]
-    const dtLow = b.matmul(x, w.xProjDt); //                          [B, T, R]
-    const Bm = b.matmul(x, w.xProjB); //                              [B, T, N]
-    const Cm = b.matmul(x, w.xProjC); //                              [B, T, N]
+    let dtLow = b.matmul(x, w.xProjDt); //                            [B, T, R]
+    let Bm = b.matmul(x, w.xProjB); //                                [B, T, N]
+    let Cm = b.matmul(x, w.xProjC); //                                [B, T, N]
+    if (w.innerNorms) { // Jamba: dt, B, C = rmsnorm(dt), rmsnorm(B), rmsnorm(C)  (JambaMambaMixer.slow_forward)
+      const n = w.innerNorms;
+      const [dtN, BN, CN] = [b.rmsNorm(dtLow, n.dt, c.normEps), b.rmsNorm(Bm, n.B, c.normEps), b.rmsNorm(Cm, n.C, c.normEps)];
+      b.free(dtLow, Bm, Cm);
+      [dtLow, Bm, Cm] = [dtN, BN, CN];
+    }
     const dt = b.matmul(dtLow, w.dtProjWeight); //                    [B, T, I]
     const scan = step ? b.selectiveScanStep : b.selectiveScan;
     const y = scan.call(b, { x, dt, dtBias: w.dtProjBias, A: w.A, B: Bm, C: Cm, D: w.D, z, state: ssmState }); // [B, T, I]

@@ -37,7 +37,7 @@ export interface Mamba2Config extends StackConfig {
   normGroupSize?: number;
 }
 
-interface Mamba2Layer {
+export interface Mamba2Layer {
   inProjZ: Tensor; inProjX: Tensor; inProjB: Tensor; inProjC: Tensor; inProjDt: Tensor;
   inProjBias: { z: Tensor; x: Tensor; B: Tensor; C: Tensor; dt: Tensor } | null;
   convX: Tensor; convB: Tensor; convC: Tensor;

@@ -7,6 +7,10 @@ import { mamba2 } from './mamba2.js';
 import { mamba3 } from './mamba3.js';
 import { recurrentGraph } from './rnn.js';
 import { s4dGraph } from './s4d.js';
+import { llamaGraph } from './llama.js';
+import { bambaGraph } from './bamba.js';
+import { nemotronHGraph } from './nemotron-h.js';
+import { jambaGraph } from './jamba.js';
 
 const GRAPHS: Record<string, ModelGraph<any, any>> = {
   mamba: residualStack(mamba),
@@ -16,6 +20,10 @@ const GRAPHS: Record<string, ModelGraph<any, any>> = {
   lstm: recurrentGraph('lstm'),
   gru: recurrentGraph('gru'),
   s4d: s4dGraph,
+  llama: llamaGraph,
+  bamba: bambaGraph,
+  nemotron_h: nemotronHGraph,
+  jamba: jambaGraph,
 };
 
 export const SUPPORTED_MODEL_TYPES = Object.keys(GRAPHS);

@@ -5,9 +5,10 @@
  * of T carrying the state, and equals T step-form calls.
  */
 import { describe, expect, it } from 'vitest';
-import type { Backend, Tensor } from '../../src/backends/backend.js';
+import type { Backend, OpName, Tensor } from '../../src/backends/backend.js';
 import { ReferenceBackend } from '../../src/backends/reference/index.js';
-import { concatRows, timeRows } from '../helpers/sequences.js';
+import { concatRows, seeded, splitTime, timeRows } from '../helpers/sequences.js';
+import { ropeInvFreq } from '../../src/backends/attention-math.js';
 
 function rng(seed: number) {
   let s = seed >>> 0;
@@ -35,12 +36,18 @@ export function expectClose(a: Float32Array, b: Float32Array, tol: number, what:
 export interface OpSuiteOptions {
   /** Relative tolerance against the reference backend (f32 kernels reorder sums). */
   tolerance: number;
+  /**
+   * Ops this backend leaves to another (its supportsOp says no, so 'auto' never gives it a model that
+   * needs them): their cases are skipped. Default: none — every op is tested.
+   */
+  unsupported?: readonly OpName[];
 }
 
 export function runOpSuite(name: string, create: () => Promise<Backend> | Backend, opts: OpSuiteOptions): void {
   const ref = new ReferenceBackend();
   describe(`${name} ops`, () => {
     const both = async <T>(fn: (b: Backend) => Promise<T>): Promise<[T, T]> => [await fn(await create()), await fn(ref)];
+    const without = (op: OpName) => (opts.unsupported ?? []).includes(op);
 
     it('matmul with and without bias, odd sizes, f32 and f16 weights', async () => {
       for (const [rows, K, M] of [[1, 7, 5], [3, 33, 17], [13, 65, 31], [2, 1, 3]]) {
@@ -179,6 +186,124 @@ export function runOpSuite(name: string, create: () => Promise<Backend> | Backen
         expectClose(whole.y, (await run(ref, [T], Infinity)).y, opts.tolerance, 'vs reference');
       });
     }
+
+    it.skipIf(without('rope'))('rope: partial rotary (3 of 5 pairs), odd head_dim, at an offset; matches reference', async () => {
+      const B = 2, T = 7, H = 3, Dh = 11;
+      const x = rand(B * T * H * Dh, rng(21), 2);
+      const invFreq = ropeInvFreq(Dh, 10000, 0.5); // d = 5 → 3 pairs: dims 0..5 rotate, 6..10 pass
+      expect(invFreq.length).toBe(3);
+      const [got, want] = await both(async (b) => b.read(b.rope({ x: b.upload(x, [B, T, H * Dh]), numHeads: H, headDim: Dh, invFreq, position: 995 })));
+      expectClose(got, want, opts.tolerance, 'rope');
+      for (let i = 0; i < got.length; i++) if (i % Dh >= 6) expect(got[i]).toBe(x[i]);
+      // position 0 is the identity
+      const [id] = await both(async (b) => b.read(b.rope({ x: b.upload(x, [B, T, H * Dh]), numHeads: H, headDim: Dh, invFreq, position: 0 })));
+      expectClose(id.subarray(0, H * Dh), x.subarray(0, H * Dh), 1e-7, 'rope at position 0');
+    });
+
+    for (const T of [1, 2, 127, 1000]) {
+      it.skipIf(without('attention'))(`attention (GQA 6/2 heads, head_dim 10, T = ${T}): whole = split${T <= 127 ? ' = steps' : ''}; cache grows by doubling; matches reference`, async () => {
+        const b = await create();
+        const B = 2, H = 6, G = 2, Dh = 10;
+        const r = seeded(T);
+        const q = r.array(B * T * H * Dh, 1.5), k = r.array(B * T * G * Dh, 1.5), v = r.array(B * T * G * Dh);
+        const run = async (be: Backend, splits: number[]) => {
+          const cache = be.createKvCache(B, G, Dh);
+          const parts: Float32Array[] = [];
+          for (const [t0, len] of splitTime(splits)) {
+            const args = {
+              q: be.upload(timeRows(q, B, T, H * Dh, t0, len), [B, len, H * Dh]),
+              k: be.upload(timeRows(k, B, T, G * Dh, t0, len), [B, len, G * Dh]),
+              v: be.upload(timeRows(v, B, T, G * Dh, t0, len), [B, len, G * Dh]),
+              cache, numHeads: H, numKvHeads: G, headDim: Dh, scale: 1 / Math.sqrt(Dh),
+            };
+            parts.push(await be.read(len === 1 ? be.attentionStep(args) : be.attention(args)));
+          }
+          return { y: concatRows(parts, B, splits, H * Dh), cache, kv: await be.readKvCache(cache) };
+        };
+        const whole = await run(b, [T]);
+        expect(whole.cache.length).toBe(T);
+        expect(whole.cache.capacity).toBe(Math.max(16, 2 ** Math.ceil(Math.log2(T))));
+        expect(whole.kv.k).toEqual(Float32Array.from({ length: B * G * T * Dh }, (_, i) => {
+          const d = i % Dh, t = Math.floor(i / Dh) % T, bg = Math.floor(i / (Dh * T));
+          return k[((Math.floor(bg / G) * T + t) * G + (bg % G)) * Dh + d];
+        }));
+        if (T > 1) {
+          const split = await run(b, T > 127 ? [600, 1, 399] : [Math.floor(T / 2), T - Math.floor(T / 2)]);
+          expectClose(split.y, whole.y, 1e-5, 'split');
+          expect(split.kv.v).toEqual(whole.kv.v);
+        }
+        if (T <= 127) {
+          const steps = await run(b, new Array(T).fill(1));
+          expectClose(steps.y, whole.y, 1e-5, 'steps');
+        }
+        expectClose(whole.y, (await run(ref, [T])).y, opts.tolerance, 'vs reference');
+      });
+    }
+
+    it.skipIf(without('attention'))('attention with an odd head_dim (7), 3 query heads on 1 kv head, batch 1, blocks of 37 then steps; matches reference', async () => {
+      const b = await create();
+      const B = 1, H = 3, G = 1, Dh = 7, T = 41;
+      const r = seeded(77);
+      const q = r.array(B * T * H * Dh, 2), k = r.array(B * T * G * Dh, 2), v = r.array(B * T * G * Dh);
+      const run = async (be: Backend) => {
+        const cache = be.createKvCache(B, G, Dh);
+        const parts: Float32Array[] = [];
+        const splits = [37, 1, 1, 2];
+        for (const [t0, len] of splitTime(splits)) {
+          const args = {
+            q: be.upload(timeRows(q, B, T, H * Dh, t0, len), [B, len, H * Dh]),
+            k: be.upload(timeRows(k, B, T, G * Dh, t0, len), [B, len, G * Dh]),
+            v: be.upload(timeRows(v, B, T, G * Dh, t0, len), [B, len, G * Dh]),
+            cache, numHeads: H, numKvHeads: G, headDim: Dh, scale: 0.4,
+          };
+          parts.push(await be.read(len === 1 ? be.attentionStep(args) : be.attention(args)));
+        }
+        return concatRows(parts, B, splits, H * Dh);
+      };
+      expectClose(await run(b), await run(ref), opts.tolerance, 'odd head_dim attention');
+    });
+
+    it.skipIf(without('attention'))('KV cache: write/read/truncate round trip, a cap refuses growth with E_MEMORY', async () => {
+      const b = await create();
+      const B = 2, G = 3, Dh = 5, L = 37;
+      const r = seeded(5);
+      const k = r.array(B * G * L * Dh), v = r.array(B * G * L * Dh);
+      const c = b.createKvCache(B, G, Dh, { maxTokens: 40 });
+      b.writeKvCache(c, k, v, L);
+      expect(c.length).toBe(L);
+      expect(c.capacity).toBe(40); // doubling clamped to the cap
+      const back = await b.readKvCache(c);
+      expect(back.k).toEqual(k);
+      expect(back.v).toEqual(v);
+      b.truncateKvCache(c, 30);
+      expect((await b.readKvCache(c)).k.length).toBe(B * G * 30 * Dh);
+      const qkv = (T: number, n: number) => b.upload(r.array(B * T * n * Dh), [B, T, n * Dh]);
+      const args = (T: number) => ({ q: qkv(T, G), k: qkv(T, G), v: qkv(T, G), cache: c, numHeads: G, numKvHeads: G, headDim: Dh, scale: 0.5 });
+      b.attention(args(10));
+      expect(c.length).toBe(40);
+      expect(() => b.attentionStep(args(1))).toThrow(expect.objectContaining({ code: 'E_MEMORY' }));
+      expect(() => b.writeKvCache(c, k, v, 41)).toThrow(expect.objectContaining({ code: 'E_STATE' }));
+      b.freeKvCache(c);
+    });
+
+    it.skipIf(without('swiglu'))('swiglu, relu2, mixture of experts (top-2 of 5, with and without renormalisation)', async () => {
+      const r = seeded(9);
+      const rows = 7, D = 11, I = 13, E = 5;
+      const x = r.array(rows * D, 2), g = r.array(rows * D, 3), router = r.array(E * D, 2);
+      const W = Array.from({ length: E }, () => [r.array(I * D, 0.3), r.array(I * D, 0.3), r.array(D * I, 0.3)]);
+      for (const normalize of [false, true]) {
+        const [got, want] = await both(async (b) => {
+          const X = b.upload(x, [1, rows, D]);
+          const moe = b.mixtureOfExperts({
+            x: X, router: b.upload(router, [E, D]), topK: 2, normalize,
+            gate: W.map(([w]) => b.upload(w, [I, D])), up: W.map(([, w]) => b.upload(w, [I, D])), down: W.map(([, , w]) => b.upload(w, [D, I], 'f16')),
+          });
+          return Promise.all([b.read(b.swiglu(X, b.upload(g, [1, rows, D]))), b.read(b.relu2(X)), b.read(moe)]);
+        });
+        got.forEach((t, i) => expectClose(t, want[i], opts.tolerance, `op ${i} (normalize ${normalize})`));
+        expect(Math.max(...got[2].map(Math.abs))).toBeGreaterThan(0.05);
+      }
+    });
 
     it('shape mismatches are E_SHAPE, not out-of-bounds reads', async () => {
       const b = await create();

@@ -18,7 +18,35 @@ import { mamba3Chunked, mamba3Recurrent, type Mamba3Arrays } from './mamba3.js';
 import {
   checkConv1d, checkSelectiveScan, checkSsdScan, checkMatmul, checkSameShape, checkRowWeight, checkLtiScan, checkRecurrentScan,
   checkMamba3Scan,
+  checkAttention, checkKvData, checkMoe, checkRope,
 } from '../shape-checks.js';
+import { grownCapacity, type AttentionArgs, type KvCache, type MoeArgs, type RopeArgs } from '../backend.js';
+import { routeTopK, ropeTables } from '../attention-math.js';
+
+/** K and V blocks [B, Hkv, capacity, Dh] in host memory, grown by doubling. */
+class RefKvCache implements KvCache {
+  length = 0;
+  k: Float32Array;
+  v: Float32Array;
+  constructor(readonly batch: number, readonly kvHeads: number, readonly headDim: number, public capacity: number, readonly maxTokens: number) {
+    this.k = new Float32Array(batch * kvHeads * capacity * headDim);
+    this.v = new Float32Array(this.k.length);
+  }
+
+  /** Room for `needed` tokens: a new block of the grown capacity, the held rows copied once. */
+  reserve(needed: number): void {
+    if (needed <= this.capacity) return;
+    const cap = grownCapacity(this.capacity, needed, this.maxTokens);
+    const { batch: B, kvHeads: G, headDim: Dh } = this;
+    for (const which of ['k', 'v'] as const) {
+      const old = this[which];
+      const next = new Float32Array(B * G * cap * Dh);
+      for (let bg = 0; bg < B * G; bg++) next.set(old.subarray(bg * this.capacity * Dh, (bg * this.capacity + this.length) * Dh), bg * cap * Dh);
+      this[which] = next;
+    }
+    this.capacity = cap;
+  }
+}
 
 class RefTensor implements Tensor {
   constructor(
@@ -521,6 +549,153 @@ export class ReferenceBackend implements Backend {
     return new RefTensor(a.shape, 'f32', out);
   }
 
+  // ---- attention family ----------------------------------------------------------
+
+  createKvCache(batch: number, kvHeads: number, headDim: number, opts: { maxTokens?: number; capacity?: number } = {}): KvCache {
+    const maxTokens = opts.maxTokens ?? Infinity;
+    return new RefKvCache(batch, kvHeads, headDim, Math.min(opts.capacity ?? 0, maxTokens), maxTokens);
+  }
+
+  async readKvCache(cache: KvCache): Promise<{ k: Float32Array; v: Float32Array }> {
+    const c = cache as RefKvCache;
+    const { batch: B, kvHeads: G, headDim: Dh, length: L, capacity: cap } = c;
+    const k = new Float32Array(B * G * L * Dh), v = new Float32Array(k.length);
+    for (let bg = 0; bg < B * G; bg++) {
+      k.set(c.k.subarray(bg * cap * Dh, (bg * cap + L) * Dh), bg * L * Dh);
+      v.set(c.v.subarray(bg * cap * Dh, (bg * cap + L) * Dh), bg * L * Dh);
+    }
+    return { k, v };
+  }
+
+  writeKvCache(cache: KvCache, k: Float32Array, v: Float32Array, length: number): void {
+    const c = cache as RefKvCache;
+    checkKvData(c, k, v, length);
+    c.length = 0;
+    c.reserve(length);
+    const { batch: B, kvHeads: G, headDim: Dh, capacity: cap } = c;
+    for (let bg = 0; bg < B * G; bg++) {
+      c.k.set(k.subarray(bg * length * Dh, (bg + 1) * length * Dh), bg * cap * Dh);
+      c.v.set(v.subarray(bg * length * Dh, (bg + 1) * length * Dh), bg * cap * Dh);
+    }
+    c.length = length;
+  }
+
+  truncateKvCache(cache: KvCache, length: number): void {
+    const c = cache as RefKvCache;
+    if (!Number.isInteger(length) || length < 0 || length > c.length) throw fail('E_ARGUMENT', `truncateKvCache: ${length} is not in [0, ${c.length}]`);
+    c.length = length;
+  }
+
+  freeKvCache(): void {
+    // Garbage collected.
+  }
+
+  kvCacheBytes(batch: number, kvHeads: number, headDim: number, capacity: number): number {
+    return 2 * 4 * batch * kvHeads * capacity * headDim;
+  }
+
+  rope(args: RopeArgs): Tensor {
+    const { rows, pairs: R } = checkRope(args);
+    const [, seq] = args.x.shape;
+    const { numHeads: H, headDim: Dh } = args;
+    const { cos, sin } = ropeTables(args.invFreq, args.position, seq);
+    const x = f32(args.x);
+    const out = Float32Array.from(x);
+    for (let row = 0; row < rows; row++) {
+      const t = Math.floor(row / H) % seq;
+      const o = row * Dh;
+      for (let i = 0; i < R; i++) {
+        const c = cos[t * R + i], s = sin[t * R + i];
+        const a = x[o + i], b = x[o + R + i];
+        out[o + i] = a * c - b * s; //     x·cos + rotate_half(x)·sin, first half: −x₂
+        out[o + R + i] = b * c + a * s; // second half: +x₁
+      }
+    }
+    return new RefTensor(args.x.shape, 'f32', out);
+  }
+
+  attention(args: AttentionArgs): Tensor {
+    const { batch: B, seq: T, past: P } = checkAttention(args);
+    const { numHeads: H, numKvHeads: G, headDim: Dh, scale } = args;
+    const c = args.cache as RefKvCache;
+    c.reserve(P + T);
+    const cap = c.capacity;
+    const q = f32(args.q), k = f32(args.k), v = f32(args.v);
+    for (let b = 0; b < B; b++) {
+      for (let g = 0; g < G; g++) {
+        for (let t = 0; t < T; t++) {
+          const src = ((b * T + t) * G + g) * Dh, dst = ((b * G + g) * cap + P + t) * Dh;
+          c.k.set(k.subarray(src, src + Dh), dst);
+          c.v.set(v.subarray(src, src + Dh), dst);
+        }
+      }
+    }
+    c.length = P + T;
+    const y = new Float32Array(B * T * H * Dh);
+    const scores = new Float64Array(P + T);
+    const perKv = H / G;
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        const base = (b * G + Math.floor(h / perKv)) * cap * Dh;
+        for (let t = 0; t < T; t++) {
+          const qo = ((b * T + t) * H + h) * Dh;
+          const n = P + t + 1; // causal: keys 0 .. P+t
+          let max = -Infinity;
+          for (let s = 0; s < n; s++) {
+            let dot = 0;
+            for (let d = 0; d < Dh; d++) dot += q[qo + d] * c.k[base + s * Dh + d];
+            scores[s] = dot * scale;
+            max = Math.max(max, scores[s]);
+          }
+          let sum = 0;
+          for (let s = 0; s < n; s++) { scores[s] = Math.exp(scores[s] - max); sum += scores[s]; }
+          for (let d = 0; d < Dh; d++) {
+            let acc = 0;
+            for (let s = 0; s < n; s++) acc += scores[s] * c.v[base + s * Dh + d];
+            y[qo + d] = acc / sum;
+          }
+        }
+      }
+    }
+    return new RefTensor([B, T, H * Dh], 'f32', y);
+  }
+
+  attentionStep(args: AttentionArgs): Tensor {
+    if (args.q.shape[1] !== 1) throw fail('E_SHAPE', `attentionStep takes one token, got T=${args.q.shape[1]}`);
+    return this.attention(args);
+  }
+
+  swiglu(gate: Tensor, up: Tensor): Tensor {
+    checkSameShape('swiglu', gate, up);
+    const g = f32(gate), u = f32(up);
+    const out = new Float32Array(g.length);
+    for (let i = 0; i < out.length; i++) out[i] = silu(g[i]) * u[i];
+    return new RefTensor(gate.shape, 'f32', out);
+  }
+
+  relu2(x: Tensor): Tensor {
+    const xs = f32(x);
+    const out = new Float32Array(xs.length);
+    for (let i = 0; i < out.length; i++) out[i] = xs[i] > 0 ? xs[i] * xs[i] : 0;
+    return new RefTensor(x.shape, 'f32', out);
+  }
+
+  mixtureOfExperts(args: MoeArgs): Tensor {
+    const { rows, dim: D, experts: E } = checkMoe(args);
+    const x2 = this.reshape(args.x, [rows, D]);
+    const logits = f32(this.matmul(x2, args.router)); // [rows, E]
+    const out = new Float32Array(rows * D);
+    for (let r = 0; r < rows; r++) {
+      const { index, weight } = routeTopK(logits, r * E, E, args.topK, args.normalize);
+      const xr = this.sliceRows(x2, r, 1);
+      index.forEach((e, j) => {
+        const h = this.swiglu(this.matmul(xr, args.gate[e]), this.matmul(xr, args.up[e]));
+        const y = f32(this.matmul(h, args.down[e]));
+        for (let d = 0; d < D; d++) out[r * D + d] += weight[j] * y[d];
+      });
+    }
+    return new RefTensor(args.x.shape, 'f32', out);
+  }
   /** Mamba-3 prefill: the chunked form of mamba3_siso_fwd_ref / mamba3_MIMO_chunk_ref (./mamba3.ts). */
   mamba3Scan(args: Mamba3ScanArgs): Tensor {
     const d = checkMamba3Scan(args);

@@ -13,7 +13,10 @@ import {
 import {
   checkConv1d, checkLtiScan, checkMatmul, checkRecurrentScan, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan,
   checkMamba3Scan, type Mamba3Dims,
+  checkAttention, checkKvData, checkMoe, checkRope,
 } from '../shape-checks.js';
+import { grownCapacity, type AttentionArgs, type KvCache, type MoeArgs, type RopeArgs } from '../backend.js';
+import { routeTopK, ropeTables } from '../attention-math.js';
 import { Arena, ARENA_BASE, MAX_MEMORY_BYTES, PAGE, SCRATCH_SIZE, type Block } from './arena.js';
 import type { Executor } from './executor.js';
 import { SCRATCH } from './executor.js';
@@ -25,6 +28,17 @@ class WasmTensor implements Tensor {
     readonly ptr: number,
     /** The allocation this tensor (or view) lives in; freeing any view frees it. */
     readonly block: Block,
+    /** f16 weights checked at upload to hold no Inf/NaN: matmuls use matmul_f16_finite. */
+    public finiteF16 = false,
+  ) {}
+}
+
+/** K and V blocks [B, Hkv, capacity, Dh] in the arena; growth copies the held rows once into doubled blocks. */
+class WasmKvCache implements KvCache {
+  length = 0;
+  constructor(
+    readonly batch: number, readonly kvHeads: number, readonly headDim: number,
+    public capacity: number, readonly maxTokens: number, public k: WasmTensor, public v: WasmTensor,
   ) {}
 }
 
@@ -33,6 +47,8 @@ const SUPPORTED: ReadonlySet<OpName> = new Set(OP_NAMES);
 const CELL_CODE: Record<RecurrentCell, number> = { rnn_tanh: 0, rnn_relu: 1, lstm: 2, gru: 3 };
 const Q8_BLOCK = 32;
 const Q8_BYTES = 34;
+/** Values per piece when uploads are converted in wasm (a multiple of the q8_0 block): 4 MiB of f32. */
+const STAGE_VALUES = 1 << 20;
 
 export class WasmBackend implements Backend {
   readonly name = 'wasm' as const;
@@ -97,13 +113,29 @@ export class WasmBackend implements Backend {
       this.f32View(t.ptr, n).set(data);
       return t;
     }
-    // Convert inside wasm: stage the f32 values, convert in parallel, drop the stage.
-    const staged = this.upload(data, shape, 'f32') as WasmTensor;
+    // Convert inside wasm: stage the f32 values piece by piece (whole q8_0 blocks), convert each
+    // piece in parallel, drop the stage. Pieces, not the whole tensor: the memory never shrinks, so
+    // a whole-tensor stage (154 MB for a 130M model's embedding) would stay resident for good.
+    if (dtype !== 'f16' && dtype !== 'q8_0') throw fail('E_DTYPE', `the wasm backend does not store ${dtype} weights`);
     const t = this.allocTensor(shape, dtype);
-    if (dtype === 'f16') this.exec.run('f32_to_f16', [staged.ptr, t.ptr, n], n, n);
-    else if (dtype === 'q8_0') this.exec.run('quantize_q8_0', [staged.ptr, t.ptr, n / Q8_BLOCK], n / Q8_BLOCK, n);
-    else throw fail('E_DTYPE', `the wasm backend does not store ${dtype} weights`);
-    this.free(staged);
+    const piece = Math.min(n, STAGE_VALUES);
+    const stage = this.arena.alloc(piece * 4, 'upload staging');
+    try {
+      for (let i = 0; i < n; i += piece) {
+        const m = Math.min(piece, n - i);
+        this.f32View(stage.ptr, m).set(data.subarray(i, i + m));
+        if (dtype === 'f16') this.exec.run('f32_to_f16', [stage.ptr, t.ptr + i * 2, m], m, m);
+        else this.exec.run('quantize_q8_0', [stage.ptr, t.ptr + (i / Q8_BLOCK) * Q8_BYTES, m / Q8_BLOCK], m / Q8_BLOCK, m);
+      }
+    } finally {
+      this.arena.release(stage);
+    }
+    if (dtype === 'f16') {
+      const flag = this.arena.alloc(16, 'f16 check');
+      this.exec.run('f16_find_special', [t.ptr, flag.ptr, n], 1);
+      t.finiteF16 = new Int32Array(this.memory.buffer, flag.ptr, 1)[0] === 0;
+      this.arena.release(flag);
+    }
     return t;
   }
 
@@ -115,6 +147,25 @@ export class WasmBackend implements Backend {
     const t = this.allocTensor(shape, dtype);
     new Uint8Array(this.memory.buffer, t.ptr, size).set(bytes);
     return t;
+  }
+
+  /** In chunks of 1M values through one 6 MiB staging block, so the arena does not grow by the tensor's size. */
+  widenF16(bits: Uint16Array): Float32Array {
+    const n = bits.length, chunk = Math.min(n, 1 << 20), out = new Float32Array(n);
+    if (n === 0) return out;
+    const stage = this.arena.alloc(chunk * 6 + 16, 'f16 staging');
+    const src = stage.ptr, dstAligned = (stage.ptr + chunk * 2 + 15) & ~15; // f32 after the halves, 16-byte aligned
+    try {
+      for (let i = 0; i < n; i += chunk) {
+        const m = Math.min(chunk, n - i);
+        new Uint16Array(this.memory.buffer, src, m).set(bits.subarray(i, i + m));
+        this.exec.run('widen_f16', [src, dstAligned, m], m, m);
+        out.set(this.f32View(dstAligned, m), i);
+      }
+    } finally {
+      this.arena.release(stage);
+    }
+    return out;
   }
 
   zeros(shape: readonly number[]): Tensor {
@@ -137,7 +188,7 @@ export class WasmBackend implements Backend {
   reshape(t: Tensor, shape: readonly number[]): Tensor {
     const wt = t as WasmTensor;
     if (numel(shape) !== numel(wt.shape)) throw fail('E_SHAPE', `reshape [${wt.shape}] → [${shape}] changes the element count`);
-    return new WasmTensor([...shape], wt.dtype, wt.ptr, wt.block);
+    return new WasmTensor([...shape], wt.dtype, wt.ptr, wt.block, wt.finiteF16);
   }
 
   sliceRows(t: Tensor, start: number, count: number): Tensor {
@@ -202,8 +253,7 @@ export class WasmBackend implements Backend {
   matmul(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor {
     const { rows, inner, outCols } = checkMatmul(x, w, bias);
     const out = this.allocTensor([...x.shape.slice(0, -1), outCols]);
-    const kernel = w.dtype === 'f32' ? 'matmul_f32' : w.dtype === 'f16' ? 'matmul_f16' : w.dtype === 'q8_0' ? 'matmul_q8_0' : null;
-    if (!kernel) throw fail('E_DTYPE', `the wasm backend has no matmul for ${w.dtype} weights`);
+    const kernel = this.matmulKernel(w);
     this.exec.run(kernel, [this.ptr(x), this.ptr(w), this.ptr(bias), out.ptr, rows, inner, outCols], outCols, rows * inner * outCols);
     return out;
   }
@@ -300,7 +350,8 @@ export class WasmBackend implements Backend {
     return y;
   }
 
-  private matmulKernel(w: Tensor): 'matmul_f32' | 'matmul_f16' | 'matmul_q8_0' {
+  private matmulKernel(w: Tensor): 'matmul_f32' | 'matmul_f16' | 'matmul_f16_finite' | 'matmul_q8_0' {
+    if (w.dtype === 'f16' && (w as WasmTensor).finiteF16) return 'matmul_f16_finite';
     if (w.dtype === 'f32' || w.dtype === 'f16' || w.dtype === 'q8_0') return `matmul_${w.dtype}`;
     throw fail('E_DTYPE', `the wasm backend has no matmul for ${w.dtype} weights`);
   }
@@ -382,6 +433,174 @@ export class WasmBackend implements Backend {
       this.exec.run('mamba3Scan', [...common, SCRATCH], batch * H, 4 * batch * seq * H * P * N * R);
     }
     this.arena.release(table);
+    return out;
+  }
+
+  // ---- attention family ----------------------------------------------------------
+
+  createKvCache(batch: number, kvHeads: number, headDim: number, opts: { maxTokens?: number; capacity?: number } = {}): KvCache {
+    const maxTokens = opts.maxTokens ?? Infinity;
+    const cap = Math.min(opts.capacity ?? 0, maxTokens);
+    const shape = [batch, kvHeads, Math.max(cap, 0), headDim];
+    return new WasmKvCache(batch, kvHeads, headDim, cap, maxTokens, this.allocTensor(shape), this.allocTensor(shape));
+  }
+
+  /** Room for `needed` tokens: new blocks of the grown capacity, each (b, g) row run copied once. */
+  private reserve(c: WasmKvCache, needed: number): void {
+    if (needed <= c.capacity) return;
+    const cap = grownCapacity(c.capacity, needed, c.maxTokens);
+    const { batch: B, kvHeads: G, headDim: Dh } = c;
+    const rowBytes = Dh * 4;
+    for (const which of ['k', 'v'] as const) {
+      const old = c[which];
+      const next = this.allocTensor([B, G, cap, Dh]);
+      const bytes = new Uint8Array(this.memory.buffer);
+      for (let bg = 0; bg < B * G; bg++) {
+        bytes.copyWithin(next.ptr + bg * cap * rowBytes, old.ptr + bg * c.capacity * rowBytes, old.ptr + (bg * c.capacity + c.length) * rowBytes);
+      }
+      this.free(old);
+      c[which] = next;
+    }
+    c.capacity = cap;
+  }
+
+  async readKvCache(cache: KvCache): Promise<{ k: Float32Array; v: Float32Array }> {
+    const c = cache as WasmKvCache;
+    const { batch: B, kvHeads: G, headDim: Dh, length: L, capacity: cap } = c;
+    const out = { k: new Float32Array(B * G * L * Dh), v: new Float32Array(B * G * L * Dh) };
+    for (const which of ['k', 'v'] as const) {
+      const all = this.f32View(c[which].ptr, B * G * cap * Dh);
+      for (let bg = 0; bg < B * G; bg++) out[which].set(all.subarray(bg * cap * Dh, (bg * cap + L) * Dh), bg * L * Dh);
+    }
+    return out;
+  }
+
+  writeKvCache(cache: KvCache, k: Float32Array, v: Float32Array, length: number): void {
+    const c = cache as WasmKvCache;
+    checkKvData(c, k, v, length);
+    c.length = 0;
+    this.reserve(c, length);
+    const { batch: B, kvHeads: G, headDim: Dh, capacity: cap } = c;
+    for (const [which, data] of [['k', k], ['v', v]] as const) {
+      const all = this.f32View(c[which].ptr, B * G * cap * Dh);
+      for (let bg = 0; bg < B * G; bg++) all.set(data.subarray(bg * length * Dh, (bg + 1) * length * Dh), bg * cap * Dh);
+    }
+    c.length = length;
+  }
+
+  truncateKvCache(cache: KvCache, length: number): void {
+    const c = cache as WasmKvCache;
+    if (!Number.isInteger(length) || length < 0 || length > c.length) throw fail('E_ARGUMENT', `truncateKvCache: ${length} is not in [0, ${c.length}]`);
+    c.length = length;
+  }
+
+  freeKvCache(cache: KvCache): void {
+    const c = cache as WasmKvCache;
+    this.free(c.k, c.v);
+  }
+
+  kvCacheBytes(batch: number, kvHeads: number, headDim: number, capacity: number): number {
+    return 2 * 4 * batch * kvHeads * capacity * headDim;
+  }
+
+  rope(a: RopeArgs): Tensor {
+    const { rows, pairs: R } = checkRope(a);
+    const [, T] = a.x.shape;
+    const { cos, sin } = ropeTables(a.invFreq, a.position, T);
+    const cosT = this.upload(cos, [cos.length]) as WasmTensor;
+    const sinT = this.upload(sin, [sin.length]) as WasmTensor;
+    const out = this.allocTensor(a.x.shape);
+    this.exec.run('rope', [this.ptr(a.x), out.ptr, cosT.ptr, sinT.ptr, T, a.numHeads, a.headDim, R], rows, 6 * rows * a.headDim);
+    this.free(cosT, sinT);
+    return out;
+  }
+
+  attention(a: AttentionArgs): Tensor {
+    const { batch: B, seq: T, past: P } = checkAttention(a);
+    const { numHeads: H, numKvHeads: G, headDim: Dh } = a;
+    const c = a.cache as WasmKvCache;
+    this.reserve(c, P + T);
+    const cap = c.capacity, rowBytes = Dh * 4;
+    const bytes = new Uint8Array(this.memory.buffer);
+    // Append this call's k, v rows ([B, T, G, Dh]) at positions P..P+T−1 of each (b, g) run.
+    for (const [src, dst] of [[a.k as WasmTensor, c.k], [a.v as WasmTensor, c.v]] as const) {
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < T; t++) {
+          for (let g = 0; g < G; g++) {
+            const from = src.ptr + ((b * T + t) * G + g) * rowBytes;
+            bytes.copyWithin(dst.ptr + ((b * G + g) * cap + P + t) * rowBytes, from, from + rowBytes);
+          }
+        }
+      }
+    }
+    c.length = P + T;
+    const out = this.allocTensor([B, T, H * Dh]);
+    const rows = B * T * H;
+    this.exec.run('attention', [
+      this.ptr(a.q), c.k.ptr, c.v.ptr, out.ptr, T, H, G, Dh, cap, P, a.scale, SCRATCH,
+    ], rows, 4 * rows * (P + T) * Dh);
+    return out;
+  }
+
+  attentionStep(a: AttentionArgs): Tensor {
+    if (a.q.shape[1] !== 1) throw fail('E_SHAPE', `attentionStep takes one token, got T=${a.q.shape[1]}`);
+    return this.attention(a);
+  }
+
+  swiglu(gate: Tensor, up: Tensor): Tensor {
+    checkSameShape('swiglu', gate, up);
+    const out = this.allocTensor(gate.shape);
+    const n = numel(gate.shape);
+    this.exec.run('swiglu', [this.ptr(gate), this.ptr(up), out.ptr], n, 4 * n);
+    return out;
+  }
+
+  relu2(x: Tensor): Tensor {
+    const out = this.allocTensor(x.shape);
+    const n = numel(x.shape);
+    this.exec.run('relu2', [this.ptr(x), out.ptr], n, n);
+    return out;
+  }
+
+  /**
+   * Router logits by the matmul kernel, routing on the host (the shared arithmetic of
+   * attention-math.ts: a few numbers per token, read straight from the shared memory), then per
+   * expert its tokens gathered into one block and run through gate/up/down as three matmuls, the
+   * weighted rows added back in token order.
+   */
+  mixtureOfExperts(a: MoeArgs): Tensor {
+    const { rows, dim: D, experts: E } = checkMoe(a);
+    const x2 = this.reshape(a.x, [rows, D]) as WasmTensor;
+    const logits = this.matmul(x2, a.router) as WasmTensor;
+    const view = this.f32View(logits.ptr, rows * E);
+    const perExpert: { row: number; weight: number }[][] = Array.from({ length: E }, () => []);
+    for (let r = 0; r < rows; r++) {
+      const { index, weight } = routeTopK(view, r * E, E, a.topK, a.normalize);
+      index.forEach((e, j) => perExpert[e].push({ row: r, weight: weight[j] }));
+    }
+    this.free(logits);
+    const out = this.zeros(a.x.shape) as WasmTensor;
+    const contributions: { row: number; weight: number; values: Float32Array }[] = [];
+    for (let e = 0; e < E; e++) {
+      const routed = perExpert[e];
+      if (routed.length === 0) continue;
+      const xs = this.allocTensor([routed.length, D]);
+      const bytes = new Uint8Array(this.memory.buffer);
+      routed.forEach(({ row }, i) => bytes.copyWithin(xs.ptr + i * D * 4, x2.ptr + row * D * 4, x2.ptr + (row + 1) * D * 4));
+      const g = this.matmul(xs, a.gate[e]), u = this.matmul(xs, a.up[e]);
+      const h = this.swiglu(g, u);
+      const y = this.matmul(h, a.down[e]) as WasmTensor;
+      const ys = this.f32View(y.ptr, routed.length * D);
+      routed.forEach(({ row, weight }, i) => contributions.push({ row, weight, values: ys.slice(i * D, (i + 1) * D) }));
+      this.free(xs, g, u, h, y);
+    }
+    // Sum each token's experts in its top-k order, as the reference does.
+    const o = this.f32View(out.ptr, rows * D);
+    const byRow = new Map<number, { weight: number; values: Float32Array }[]>();
+    for (const c of contributions) (byRow.get(c.row) ?? byRow.set(c.row, []).get(c.row)!).push(c);
+    for (const [row, list] of byRow) {
+      for (const { weight, values } of list) for (let d = 0; d < D; d++) o[row * D + d] += weight * values[d];
+    }
     return out;
   }
 }
