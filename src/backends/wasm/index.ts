@@ -12,7 +12,7 @@ import {
 } from '../backend.js';
 import {
   checkConv1d, checkLtiScan, checkMatmul, checkRecurrentScan, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan,
-  checkMamba3Scan,
+  checkMamba3Scan, type Mamba3Dims,
   checkAttention, checkKvData, checkMoe, checkRope,
 } from '../shape-checks.js';
 import { grownCapacity, type AttentionArgs, type KvCache, type MoeArgs, type RopeArgs } from '../backend.js';
@@ -384,16 +384,38 @@ export class WasmBackend implements Backend {
   }
 
   /**
-   * Mamba-3: `mamba3Scan` (wasm/as/mamba3.ts) runs the recurrence token by token for any T, split over
-   * heads b·H + h. Its 21 tensor pointers go in a small i32 table in the arena (the pool passes at
-   * most 32 arguments per call).
+   * How `mamba3Scan` (prefill) runs: 'chunked' (`mamba3ChunkScan`, wasm/as/mamba3-chunk.ts: chunk-local
+   * matrix products plus one state pass per block) or 'recurrent' (`mamba3Scan`, wasm/as/mamba3.ts: the
+   * step recurrence token by token, which decode always uses). Both compute the same op; the switch is
+   * for benchmarks and tests (bench/mamba3-prefill.ts). 'chunked' falls back to the recurrence where not
+   * even a one-token block fits the thread's scratch.
+   */
+  mamba3Prefill: 'chunked' | 'recurrent' = 'chunked';
+
+  /**
+   * Mamba-3: the 21 tensor pointers go in a small i32 table in the arena (the pool passes at most 32
+   * arguments per call); the kernels split the work over heads b·H + h.
    */
   mamba3Scan(a: Mamba3ScanArgs): Tensor {
     const d = checkMamba3Scan(a);
+    const block = this.mamba3Prefill === 'chunked' ? mamba3Block(Math.max(1, Math.floor(a.chunkSize)), d.rank, d.stateSize, d.headDim, d.angles) : 0;
+    return this.mamba3Run(a, d, block);
+  }
+
+  mamba3Step(a: Mamba3ScanArgs): Tensor {
+    const d = checkMamba3Scan(a);
+    if (d.seq !== 1) throw fail('E_SHAPE', `mamba3Step takes one token, got T=${d.seq}`);
+    return this.mamba3Run(a, d, 0);
+  }
+
+  /** `block` > 0: the chunked kernel with blocks of that many tokens; 0: the recurrence. */
+  private mamba3Run(a: Mamba3ScanArgs, d: Mamba3Dims, block: number): Tensor {
     const { batch, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G, rank: R, angles: S } = d;
-    const scratchBytes = (2 * R * N + 3 * R * P + 2 * S) * 4 + 16 + 32 * R; // wasm/as/mamba3.ts's layout
-    if (scratchBytes > SCRATCH_SIZE) {
-      throw fail('E_SHAPE', `mamba3Scan: mimo_rank ${R} with state_size ${N} and head_dim ${P} needs ${scratchBytes} bytes of per-thread scratch, more than ${SCRATCH_SIZE}`);
+    if (block === 0) {
+      const scratchBytes = (2 * R * N + 3 * R * P + 2 * S) * 4 + 16 + 32 * R; // wasm/as/mamba3.ts's layout
+      if (scratchBytes > SCRATCH_SIZE) {
+        throw fail('E_SHAPE', `mamba3Scan: mimo_rank ${R} with state_size ${N} and head_dim ${P} needs ${scratchBytes} bytes of per-thread scratch, more than ${SCRATCH_SIZE}`);
+      }
     }
     const out = this.allocTensor([batch, seq, H * P]);
     const pointers = [
@@ -402,17 +424,16 @@ export class WasmBackend implements Backend {
     ].map((t) => this.ptr(t && this.f32(t)));
     const table = this.arena.alloc(pointers.length * 4, 'mamba3 pointer table');
     new Int32Array(this.memory.buffer, table.ptr, pointers.length).set(pointers);
-    this.exec.run('mamba3Scan', [
-      table.ptr, batch, seq, H, P, N, G, R, S, a.pairing === 'halves' ? 1 : 0, a.aFloor, a.normEps, SCRATCH,
-    ], batch * H, 4 * batch * seq * H * P * N * R);
+    const common = [table.ptr, batch, seq, H, P, N, G, R, S, a.pairing === 'halves' ? 1 : 0, a.aFloor, a.normEps];
+    if (block > 0) {
+      // multiply-adds per token: the carry product and the state pass (R·P·N each), half a block of q·k and M·v
+      const work = batch * seq * H * (2 * R * P * N + (block * R * R * (N + P)) / 2);
+      this.exec.run('mamba3ChunkScan', [...common, block, SCRATCH], batch * H, work);
+    } else {
+      this.exec.run('mamba3Scan', [...common, SCRATCH], batch * H, 4 * batch * seq * H * P * N * R);
+    }
     this.arena.release(table);
     return out;
-  }
-
-  mamba3Step(a: Mamba3ScanArgs): Tensor {
-    if (a.x.shape[1] !== 1) throw fail('E_SHAPE', `mamba3Step takes one token, got T=${a.x.shape[1]}`);
-    return this.mamba3Scan(a);
-
   }
 
   // ---- attention family ----------------------------------------------------------
@@ -582,6 +603,27 @@ export class WasmBackend implements Backend {
     }
     return out;
   }
+}
+
+/** `mamba3ChunkScan`'s per-thread scratch for blocks of L tokens (wasm/as/mamba3-chunk.ts's layout). */
+export function mamba3ChunkScratch(L: number, R: number, N: number, P: number, S: number): number {
+  const up4 = (v: number) => (v + 3) & ~3;
+  const LR4 = up4((L + 1) * R); // the block's rows and the previous token's
+  return 4 * (LR4 * (2 * up4(N) + 2 * up4(P) + LR4 + 7) + 3 * up4(L) + 2 * up4(S));
+}
+
+/**
+ * Tokens per block of `mamba3ChunkScan`: the model's chunk size (at most 64, as the SSD kernel) where
+ * it fits the thread's scratch, else the chunk cut into equal blocks that fit (mamba3-130m: chunk 64
+ * → blocks of 32); 0 where not even one token fits (then the recurrence runs). Any block length
+ * computes the same op: the carried (h, k̃, ṽ) joins blocks exactly.
+ */
+export function mamba3Block(chunk: number, R: number, N: number, P: number, S: number): number {
+  const want = Math.min(chunk, 64);
+  let fit = want;
+  while (fit > 0 && mamba3ChunkScratch(fit, R, N, P, S) > SCRATCH_SIZE) fit--;
+  if (fit === 0) return 0;
+  return Math.ceil(want / Math.ceil(want / fit));
 }
 
 /** Pages for a memory that starts with the fixed regions and room to grow. */

@@ -14,7 +14,8 @@ export type KernelName =
   | 'rmsNorm' | 'gatedRmsNorm' | 'add' | 'conv1dCausal' | 'selectiveScan' | 'ssdChunkScan' | 'ssdStep'
   | 'recurrentCell' | 'ltiScan' | 'glu' | 'mamba3Scan'
   | 'rope' | 'attention' | 'swiglu' | 'relu2'
-  | 'widen_f16' | 'matmul_f16_finite' | 'f16_find_special';
+  | 'widen_f16' | 'matmul_f16_finite' | 'f16_find_special'
+  | 'mamba3ChunkScan';
 
 export type KernelFn = (...args: number[]) => void;
 export type KernelTable = Record<KernelName, KernelFn>;
