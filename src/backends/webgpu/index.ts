@@ -22,7 +22,7 @@ import type { BackendInfo } from '../../api/types.js';
 import { MambaEdgeError, fail } from '../../errors.js';
 import {
   numel,
-  type AttentionArgs, type Backend, type Conv1dArgs, type KvCache, type LtiScanArgs, type Mamba3ScanArgs, type MoeArgs, type OpName,
+  type AttentionArgs, type Backend, type Conv1dArgs, type KvCache, type LtiScanArgs, type Mamba3ScanArgs, type MambaMixerStepArgs, type MoeArgs, type OpName,
   type RecurrentScanArgs, type RopeArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
 } from '../backend.js';
 import { checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
@@ -59,7 +59,8 @@ interface Dispatch {
   f: number[];
   groups: number;
 }
-type Command = Dispatch | { kind: 'clear'; buffer: GPUBuffer; size: number };
+type Command = Dispatch | { kind: 'clear'; buffer: GPUBuffer; size: number }
+  | { kind: 'copy'; src: GPUBuffer; dst: GPUBuffer; dstOffset: number; size: number };
 
 /** Ops this backend implements; the lineage models (RNN/LSTM/GRU, S4D) fall back to wasm. */
 const SUPPORTED: ReadonlySet<OpName> = new Set<OpName>([
@@ -121,6 +122,9 @@ export class WebGpuBackend implements Backend {
    * Matrix-vector products over the same input recorded back to back (in_proj's and x_proj's row
    * blocks in decode), held until a different op is recorded, then dispatched as one.
    */
+  /** Per layer, dt_proj's bias and D packed as one [2, I] buffer for mamba1_scan_step (built on first use). */
+  private readonly biasD = new WeakMap<Tensor, { D: Tensor; buffer: GPUBuffer }>();
+  private readonly packed: GPUBuffer[] = [];
   private pendingMv: { x: Binding; xBuffer: GPUBuffer; kernel: 'f32x4' | 'f16x8'; K: number; rows: number; items: { w: Binding; y: GPUBuffer; M: number }[] } | null = null;
 
   constructor(ctx: GpuContext, opts: WebGpuOptions = {}) {
@@ -341,6 +345,7 @@ export class WebGpuBackend implements Backend {
     this.pool.clear();
     this.groups.clear();
     this.params?.destroy();
+    for (const b of this.packed) b.destroy();
     this.dummy.destroy();
     for (const d of this.dummyOut) d.destroy();
     this.device.destroy();
@@ -423,6 +428,11 @@ export class WebGpuBackend implements Backend {
       if (c.kind === 'clear') {
         if (pass) { pass.end(); pass = null; }
         enc.clearBuffer(c.buffer, 0, c.size);
+        continue;
+      }
+      if (c.kind === 'copy') {
+        if (pass) { pass.end(); pass = null; }
+        enc.copyBufferToBuffer(c.src, 0, c.dst, c.dstOffset, c.size);
         continue;
       }
       const base = (slot * PARAM_STRIDE) / 4;
@@ -681,6 +691,73 @@ export class WebGpuBackend implements Backend {
       this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), this.bind(a.C), this.bind(a.D), this.bind(a.state), y.buffer,
     ], [B, 1, H, P, N, G], [args.dtMin, Math.min(args.dtMax, F32_MAX)], Math.ceil((B * H * P) / 64));
     return y;
+  }
+
+  /**
+   * Mamba-1 decode token, `residual + mixer(x)`, in four dispatches after the norm (Backend.mambaMixerStep):
+   *   1. in_proj's x and z halves: one matrix-vector dispatch (matvec_multi, the merged matmuls)
+   *   2. mamba1_xproj_step: conv step folded into x_proj → u and dt_low ++ B ++ C
+   *   3. mamba1_scan_step: conv window shift, dt_proj, softplus, scan, D skip, silu(z) gate
+   *   4. out_proj with the residual as a per-row addend (matvec's bias slot)
+   * against eight unfused (conv step, x_proj, dt_proj, scan, out_proj, add each a dispatch). Declines
+   * (null → the graph's unfused ops) for what these kernels do not read: x_proj / dt_proj weights
+   * other than f32 (they are 3% of a layer's weights), batch > 8, an out_proj bias.
+   */
+  mambaMixerStep(a: MambaMixerStepArgs): Tensor | null {
+    this.assertUsable();
+    const [Bt, T, Dm] = a.x.shape;
+    const [I, K] = a.convWeight.shape;
+    const [R] = a.xProjDt.shape;
+    const [N] = a.xProjB.shape;
+    const f32 = (t: Tensor) => t.dtype === 'f32' && (t as GpuTensor).store.buffers.length === 1;
+    if (T !== 1 || Bt > MATVEC_ROWS || a.outProjBias || !f32(a.xProjDt) || !f32(a.xProjB) || !f32(a.xProjC) || !f32(a.dtProjWeight)
+      || (a.outProj as GpuTensor).store.buffers.length !== 1 || a.dtProjWeight.shape[1] !== R) return null;
+    checkSameShape('mambaMixerStep', a.x, a.residual);
+    if (numel(a.convState.shape) !== Bt * I * (K - 1) || numel(a.ssmState.shape) !== Bt * I * N || a.A.shape[1] !== N) {
+      throw fail('E_SHAPE', `mambaMixerStep: states [${a.convState.shape}] / [${a.ssmState.shape}] do not fit B=${Bt}, I=${I}, K=${K}, N=${N}`);
+    }
+    const xIn = this.matmul(a.x, a.inProjX, a.inProjXBias);
+    const z = this.matmul(a.x, a.inProjZ, a.inProjZBias);
+    const u = this.tensor([Bt, 1, I]);
+    const dbc = this.scratch(Bt * (R + 2 * N), 'dt_low ++ B ++ C');
+    this.dispatch('mamba1_xproj_step', {}, [
+      this.bind(xIn), this.bind(a.convWeight), this.bind(a.convBias), this.bind(a.convState),
+      this.bind(a.xProjDt), this.bind(a.xProjB), this.bind(a.xProjC), dbc, u.buffer,
+    ], [Bt, I, R, N, N, K, a.convBias ? 1 : 0], [], R + 2 * N);
+    const y = this.tensor([Bt, 1, I]);
+    this.dispatch('mamba1_scan_step', { NS: N }, [
+      this.bind(u), this.bind(xIn), this.bind(a.convState), dbc, this.bind(a.dtProjWeight), this.packBiasD(a.dtProjBias, a.D, I),
+      this.bind(a.A), this.bind(z), this.bind(a.ssmState), y.buffer,
+    ], [Bt, 1, I, R, 0, K], [], Math.ceil((Bt * I) / 64));
+    const out = this.matvecPlus(y, a.outProj as GpuTensor, a.residual, Dm);
+    this.release(dbc);
+    this.free(xIn, z, u, y);
+    return out;
+  }
+
+  /** y = x·Wᵀ + add, `add` [rows, M] per row (matvec kernels' bias slot with a row stride). */
+  private matvecPlus(x: Tensor, w: GpuTensor, add: Tensor, M: number): Tensor {
+    const { rows, inner: K } = checkMatmul(x, w, null);
+    const out = this.tensor([...x.shape.slice(0, -1), M]);
+    const loader = this.loader(w);
+    const [kernel, variant] = loader === 'f32' && K % 4 === 0 ? ['matvec_f32x4', {}]
+      : loader === 'f16' && K % 8 === 0 ? ['matvec_f16x8', {}] : ['matvec', { weights: loader }];
+    this.dispatch(kernel, variant, [this.bind(x), { buffer: w.buffer, size: w.store.partBytes[0] }, this.bind(add), out.buffer],
+      [rows, K, M, 0, 1, M, M, 0, 0, 0, 0, this.q8Offset(w, M * K)], [], M);
+    return out;
+  }
+
+  private packBiasD(dtBias: Tensor, D: Tensor, I: number): Binding {
+    let p = this.biasD.get(dtBias);
+    if (!p || p.D !== D) {
+      const buffer = this.device.createBuffer({ label: 'dt bias ++ D', size: Math.max(256, 8 * I), usage: USAGE.STORAGE | USAGE.COPY_DST });
+      this.packed.push(buffer);
+      this.record({ kind: 'copy', src: this.f32(dtBias).buffer, dst: buffer, dstOffset: 0, size: 4 * I });
+      this.record({ kind: 'copy', src: this.f32(D).buffer, dst: buffer, dstOffset: 4 * I, size: 4 * I });
+      p = { D, buffer };
+      this.biasD.set(dtBias, p);
+    }
+    return { buffer: p.buffer, size: 8 * I };
   }
 
   // The lineage ops are not implemented on the GPU: supportsOp says no, so 'auto' picks wasm.
