@@ -14,6 +14,8 @@ import { defaultCacheDir, directoryCache } from './formats/remote/cache-node.js'
 import { setPoolFactory } from './backends/wasm/factory.js';
 import { WorkerPool } from '../workers/pool.js';
 import { setGpuProvider } from './backends/webgpu/device.js';
+import { registerBackend } from './backends/registry.js';
+import { createCudaBackend } from './backends/cuda/factory.js';
 
 /** models/default inside the installed package (dist/… and src/… both sit one level below the package root). */
 export function defaultModelDir(): string {
@@ -61,6 +63,8 @@ setGpuProvider(async () => {
   const gpu = dawn.create([]);
   return { gpu, keepAlive: gpu }; // keep dawn's instance referenced while its device lives (DESIGN.md)
 });
+// The CUDA addon is optional: without a build, a driver or a GPU, `create` returns the reason and 'auto' moves on.
+registerBackend({ name: 'cuda', create: () => createCudaBackend() });
 
 export { defaultCacheDir } from './formats/remote/cache-node.js';
 export * from './index.js';

@@ -39,7 +39,7 @@ registerBackend({ name: 'webgpu', create: (opts) => createWebGpuBackend({ allowF
 
 const PREFERENCE: BackendName[] = ['cuda', 'webgpu', 'wasm', 'reference'];
 const NOT_BUILT: Record<BackendName, string> = {
-  cuda: 'the cuda backend is not part of this build yet',
+  cuda: 'the cuda backend is not part of this build (an N-API addon that only the Node entry registers)',
   webgpu: 'the webgpu backend is not part of this build yet',
   wasm: 'the wasm backend is not part of this build yet',
   reference: '',

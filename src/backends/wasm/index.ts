@@ -28,6 +28,8 @@ class WasmTensor implements Tensor {
     readonly ptr: number,
     /** The allocation this tensor (or view) lives in; freeing any view frees it. */
     readonly block: Block,
+    /** f16 weights checked at upload to hold no Inf/NaN: matmuls use matmul_f16_finite. */
+    public finiteF16 = false,
   ) {}
 }
 
@@ -45,6 +47,8 @@ const SUPPORTED: ReadonlySet<OpName> = new Set(OP_NAMES);
 const CELL_CODE: Record<RecurrentCell, number> = { rnn_tanh: 0, rnn_relu: 1, lstm: 2, gru: 3 };
 const Q8_BLOCK = 32;
 const Q8_BYTES = 34;
+/** Values per piece when uploads are converted in wasm (a multiple of the q8_0 block): 4 MiB of f32. */
+const STAGE_VALUES = 1 << 20;
 
 export class WasmBackend implements Backend {
   readonly name = 'wasm' as const;
@@ -109,13 +113,29 @@ export class WasmBackend implements Backend {
       this.f32View(t.ptr, n).set(data);
       return t;
     }
-    // Convert inside wasm: stage the f32 values, convert in parallel, drop the stage.
-    const staged = this.upload(data, shape, 'f32') as WasmTensor;
+    // Convert inside wasm: stage the f32 values piece by piece (whole q8_0 blocks), convert each
+    // piece in parallel, drop the stage. Pieces, not the whole tensor: the memory never shrinks, so
+    // a whole-tensor stage (154 MB for a 130M model's embedding) would stay resident for good.
+    if (dtype !== 'f16' && dtype !== 'q8_0') throw fail('E_DTYPE', `the wasm backend does not store ${dtype} weights`);
     const t = this.allocTensor(shape, dtype);
-    if (dtype === 'f16') this.exec.run('f32_to_f16', [staged.ptr, t.ptr, n], n, n);
-    else if (dtype === 'q8_0') this.exec.run('quantize_q8_0', [staged.ptr, t.ptr, n / Q8_BLOCK], n / Q8_BLOCK, n);
-    else throw fail('E_DTYPE', `the wasm backend does not store ${dtype} weights`);
-    this.free(staged);
+    const piece = Math.min(n, STAGE_VALUES);
+    const stage = this.arena.alloc(piece * 4, 'upload staging');
+    try {
+      for (let i = 0; i < n; i += piece) {
+        const m = Math.min(piece, n - i);
+        this.f32View(stage.ptr, m).set(data.subarray(i, i + m));
+        if (dtype === 'f16') this.exec.run('f32_to_f16', [stage.ptr, t.ptr + i * 2, m], m, m);
+        else this.exec.run('quantize_q8_0', [stage.ptr, t.ptr + (i / Q8_BLOCK) * Q8_BYTES, m / Q8_BLOCK], m / Q8_BLOCK, m);
+      }
+    } finally {
+      this.arena.release(stage);
+    }
+    if (dtype === 'f16') {
+      const flag = this.arena.alloc(16, 'f16 check');
+      this.exec.run('f16_find_special', [t.ptr, flag.ptr, n], 1);
+      t.finiteF16 = new Int32Array(this.memory.buffer, flag.ptr, 1)[0] === 0;
+      this.arena.release(flag);
+    }
     return t;
   }
 
@@ -127,6 +147,25 @@ export class WasmBackend implements Backend {
     const t = this.allocTensor(shape, dtype);
     new Uint8Array(this.memory.buffer, t.ptr, size).set(bytes);
     return t;
+  }
+
+  /** In chunks of 1M values through one 6 MiB staging block, so the arena does not grow by the tensor's size. */
+  widenF16(bits: Uint16Array): Float32Array {
+    const n = bits.length, chunk = Math.min(n, 1 << 20), out = new Float32Array(n);
+    if (n === 0) return out;
+    const stage = this.arena.alloc(chunk * 6 + 16, 'f16 staging');
+    const src = stage.ptr, dstAligned = (stage.ptr + chunk * 2 + 15) & ~15; // f32 after the halves, 16-byte aligned
+    try {
+      for (let i = 0; i < n; i += chunk) {
+        const m = Math.min(chunk, n - i);
+        new Uint16Array(this.memory.buffer, src, m).set(bits.subarray(i, i + m));
+        this.exec.run('widen_f16', [src, dstAligned, m], m, m);
+        out.set(this.f32View(dstAligned, m), i);
+      }
+    } finally {
+      this.arena.release(stage);
+    }
+    return out;
   }
 
   zeros(shape: readonly number[]): Tensor {
@@ -149,7 +188,7 @@ export class WasmBackend implements Backend {
   reshape(t: Tensor, shape: readonly number[]): Tensor {
     const wt = t as WasmTensor;
     if (numel(shape) !== numel(wt.shape)) throw fail('E_SHAPE', `reshape [${wt.shape}] → [${shape}] changes the element count`);
-    return new WasmTensor([...shape], wt.dtype, wt.ptr, wt.block);
+    return new WasmTensor([...shape], wt.dtype, wt.ptr, wt.block, wt.finiteF16);
   }
 
   sliceRows(t: Tensor, start: number, count: number): Tensor {
@@ -214,8 +253,7 @@ export class WasmBackend implements Backend {
   matmul(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor {
     const { rows, inner, outCols } = checkMatmul(x, w, bias);
     const out = this.allocTensor([...x.shape.slice(0, -1), outCols]);
-    const kernel = w.dtype === 'f32' ? 'matmul_f32' : w.dtype === 'f16' ? 'matmul_f16' : w.dtype === 'q8_0' ? 'matmul_q8_0' : null;
-    if (!kernel) throw fail('E_DTYPE', `the wasm backend has no matmul for ${w.dtype} weights`);
+    const kernel = this.matmulKernel(w);
     this.exec.run(kernel, [this.ptr(x), this.ptr(w), this.ptr(bias), out.ptr, rows, inner, outCols], outCols, rows * inner * outCols);
     return out;
   }
@@ -312,7 +350,8 @@ export class WasmBackend implements Backend {
     return y;
   }
 
-  private matmulKernel(w: Tensor): 'matmul_f32' | 'matmul_f16' | 'matmul_q8_0' {
+  private matmulKernel(w: Tensor): 'matmul_f32' | 'matmul_f16' | 'matmul_f16_finite' | 'matmul_q8_0' {
+    if (w.dtype === 'f16' && (w as WasmTensor).finiteF16) return 'matmul_f16_finite';
     if (w.dtype === 'f32' || w.dtype === 'f16' || w.dtype === 'q8_0') return `matmul_${w.dtype}`;
     throw fail('E_DTYPE', `the wasm backend has no matmul for ${w.dtype} weights`);
   }

@@ -19,6 +19,7 @@
  *   the pending call and every later one with E_DEVICE_LOST.
  */
 import type { BackendInfo } from '../../api/types.js';
+import { PartialBackend } from '../partial.js';
 import { MambaEdgeError, fail } from '../../errors.js';
 import {
   numel,
@@ -87,7 +88,7 @@ export interface WebGpuOptions {
   maxBindingBytes?: number;
 }
 
-export class WebGpuBackend implements Backend {
+export class WebGpuBackend extends PartialBackend implements Backend {
   readonly name = 'webgpu' as const;
   readonly info: BackendInfo;
   /** 8 × the graph's 256-token chunk: 2,048-token forwards fill a large GPU (tiled matmuls, 32 scan chunks). */
@@ -118,16 +119,17 @@ export class WebGpuBackend implements Backend {
   private readonly dummy: GPUBuffer;
   /** Two more stand-ins for absent outputs of a merged matrix-vector dispatch (writable, so distinct). */
   private readonly dummyOut: GPUBuffer[];
+  /** Per layer, dt_proj's bias and D packed as one [2, I] buffer for mamba1_scan_step (built on first use). */
+  private readonly biasD = new WeakMap<Tensor, { D: Tensor; buffer: GPUBuffer }>();
+  private readonly packed: GPUBuffer[] = [];
   /**
    * Matrix-vector products over the same input recorded back to back (in_proj's and x_proj's row
    * blocks in decode), held until a different op is recorded, then dispatched as one.
    */
-  /** Per layer, dt_proj's bias and D packed as one [2, I] buffer for mamba1_scan_step (built on first use). */
-  private readonly biasD = new WeakMap<Tensor, { D: Tensor; buffer: GPUBuffer }>();
-  private readonly packed: GPUBuffer[] = [];
   private pendingMv: { x: Binding; xBuffer: GPUBuffer; kernel: 'f32x4' | 'f16x8'; K: number; rows: number; items: { w: Binding; y: GPUBuffer; M: number }[] } | null = null;
 
   constructor(ctx: GpuContext, opts: WebGpuOptions = {}) {
+    super();
     this.device = ctx.device;
     this.keepAlive = ctx.keepAlive;
     this.kernels = new Kernels(ctx.device);
@@ -760,32 +762,5 @@ export class WebGpuBackend implements Backend {
     return { buffer: p.buffer, size: 8 * I };
   }
 
-  // The lineage ops are not implemented on the GPU: supportsOp says no, so 'auto' picks wasm.
-  recurrentScan(_args: RecurrentScanArgs): Tensor { throw this.unsupported('recurrentScan'); }
-  recurrentScanStep(_args: RecurrentScanArgs): Tensor { throw this.unsupported('recurrentScanStep'); }
-  ltiScan(_args: LtiScanArgs): Tensor { throw this.unsupported('ltiScan'); }
-  ltiScanStep(_args: LtiScanArgs): Tensor { throw this.unsupported('ltiScanStep'); }
-  glu(_a: Tensor, _gate: Tensor): Tensor { throw this.unsupported('glu'); }
-  // Mamba-3 and the attention family (hybrids) are not on the GPU yet either: 'auto' picks wasm.
-  mamba3Scan(_args: Mamba3ScanArgs): Tensor { throw this.unsupported('mamba3Scan'); }
-  mamba3Step(_args: Mamba3ScanArgs): Tensor { throw this.unsupported('mamba3Step'); }
-  rope(_args: RopeArgs): Tensor { throw this.unsupported('rope'); }
-  attention(_args: AttentionArgs): Tensor { throw this.unsupported('attention'); }
-  attentionStep(_args: AttentionArgs): Tensor { throw this.unsupported('attentionStep'); }
-  swiglu(_gate: Tensor, _up: Tensor): Tensor { throw this.unsupported('swiglu'); }
-  relu2(_x: Tensor): Tensor { throw this.unsupported('relu2'); }
-  mixtureOfExperts(_args: MoeArgs): Tensor { throw this.unsupported('mixtureOfExperts'); }
-  /** Bytes a KV cache would take (f32 K and V), for memory estimates; the caches themselves are not implemented here. */
-  kvCacheBytes(batch: number, kvHeads: number, headDim: number, capacity: number): number {
-    return 2 * 4 * batch * kvHeads * headDim * capacity;
-  }
-  createKvCache(): KvCache { throw this.unsupported('attention'); }
-  readKvCache(_cache: KvCache): Promise<{ k: Float32Array; v: Float32Array }> { throw this.unsupported('attention'); }
-  writeKvCache(_cache: KvCache, _k: Float32Array, _v: Float32Array, _length: number): void { throw this.unsupported('attention'); }
-  truncateKvCache(_cache: KvCache, _length: number): void { throw this.unsupported('attention'); }
-  freeKvCache(_cache: KvCache): void { throw this.unsupported('attention'); }
-
-  private unsupported(op: OpName): MambaEdgeError {
-    return fail('E_BACKEND', `the webgpu backend does not implement ${op} (supportsOp('${op}') is false)`);
-  }
+  // The lineage ops, Mamba-3 and the attention family come from PartialBackend (not on the GPU yet: 'auto' picks wasm).
 }
