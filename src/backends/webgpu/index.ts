@@ -696,44 +696,44 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   }
 
   /**
-   * Mamba-1 decode token, `residual + mixer(x)`, in four dispatches after the norm (Backend.mambaMixerStep):
+   * Mamba-1 decode token, `residual + mixer(x)`, in five dispatches after the norm (Backend.mambaMixerStep):
    *   1. in_proj's x and z halves: one matrix-vector dispatch (matvec_multi, the merged matmuls)
-   *   2. mamba1_xproj_step: conv step folded into x_proj → u and dt_low ++ B ++ C
-   *   3. mamba1_scan_step: conv window shift, dt_proj, softplus, scan, D skip, silu(z) gate
-   *   4. out_proj with the residual as a per-row addend (matvec's bias slot)
-   * against eight unfused (conv step, x_proj, dt_proj, scan, out_proj, add each a dispatch). Declines
-   * (null → the graph's unfused ops) for what these kernels do not read: x_proj / dt_proj weights
-   * other than f32 (they are 3% of a layer's weights), batch > 8, an out_proj bias.
+   *   2. conv1d_step (silu, window shift)
+   *   3. x_proj's dt / B / C row blocks: one matrix-vector dispatch
+   *   4. mamba1_scan_step: dt_proj, softplus, scan, D skip, silu(z) gate
+   *   5. out_proj with the residual as a per-row addend (matvec's bias slot)
+   * against seven unfused (dt_proj, scan, out_proj and the add each a dispatch). Declines (null →
+   * the graph's unfused ops) for batch > 8 and an out_proj bias.
+   * (A first version also folded the conv into x_proj — each of x_proj's 80 workgroups recomputing
+   * the conv over all I channels, 4 dispatches per layer — and decoded slower on an H100 than the
+   * unfused ops: BENCHMARKS.md, WebGPU. This one keeps conv1d_step and x_proj's merged matvec.)
    */
   mambaMixerStep(a: MambaMixerStepArgs): Tensor | null {
     this.assertUsable();
     const [Bt, T, Dm] = a.x.shape;
-    const [I, K] = a.convWeight.shape;
+    const [I] = a.convWeight.shape;
     const [R] = a.xProjDt.shape;
     const [N] = a.xProjB.shape;
-    const f32 = (t: Tensor) => t.dtype === 'f32' && (t as GpuTensor).store.buffers.length === 1;
-    if (T !== 1 || Bt > MATVEC_ROWS || a.outProjBias || !f32(a.xProjDt) || !f32(a.xProjB) || !f32(a.xProjC) || !f32(a.dtProjWeight)
-      || (a.outProj as GpuTensor).store.buffers.length !== 1 || a.dtProjWeight.shape[1] !== R) return null;
+    const single = (t: Tensor) => (t as GpuTensor).store.buffers.length === 1;
+    if (T !== 1 || Bt > MATVEC_ROWS || a.outProjBias || !single(a.dtProjWeight) || !single(a.outProj) || a.dtProjWeight.shape[1] !== R) return null;
     checkSameShape('mambaMixerStep', a.x, a.residual);
-    if (numel(a.convState.shape) !== Bt * I * (K - 1) || numel(a.ssmState.shape) !== Bt * I * N || a.A.shape[1] !== N) {
-      throw fail('E_SHAPE', `mambaMixerStep: states [${a.convState.shape}] / [${a.ssmState.shape}] do not fit B=${Bt}, I=${I}, K=${K}, N=${N}`);
+    if (numel(a.ssmState.shape) !== Bt * I * N || a.A.shape[1] !== N) {
+      throw fail('E_SHAPE', `mambaMixerStep: ssm state [${a.ssmState.shape}] does not fit B=${Bt}, I=${I}, N=${N}`);
     }
     const xIn = this.matmul(a.x, a.inProjX, a.inProjXBias);
     const z = this.matmul(a.x, a.inProjZ, a.inProjZBias);
-    const u = this.tensor([Bt, 1, I]);
-    const dbc = this.scratch(Bt * (R + 2 * N), 'dt_low ++ B ++ C');
-    this.dispatch('mamba1_xproj_step', {}, [
-      this.bind(xIn), this.bind(a.convWeight), this.bind(a.convBias), this.bind(a.convState),
-      this.bind(a.xProjDt), this.bind(a.xProjB), this.bind(a.xProjC), dbc, u.buffer,
-    ], [Bt, I, R, N, N, K, a.convBias ? 1 : 0], [], R + 2 * N);
+    const u = this.conv1dCausalStep({ x: xIn, weight: a.convWeight, bias: a.convBias, state: a.convState, silu: true });
+    const dtLow = this.matmul(u, a.xProjDt);
+    const Bm = this.matmul(u, a.xProjB);
+    const Cm = this.matmul(u, a.xProjC);
     const y = this.tensor([Bt, 1, I]);
-    this.dispatch('mamba1_scan_step', { NS: N }, [
-      this.bind(u), this.bind(xIn), this.bind(a.convState), dbc, this.bind(a.dtProjWeight), this.packBiasD(a.dtProjBias, a.D, I),
-      this.bind(a.A), this.bind(z), this.bind(a.ssmState), y.buffer,
-    ], [Bt, 1, I, R, 0, K], [], Math.ceil((Bt * I) / 64));
+    const wDt = a.dtProjWeight as GpuTensor;
+    this.dispatch('mamba1_scan_step', { NS: N, weights: this.loader(wDt) }, [
+      this.bind(u), { buffer: wDt.buffer, size: wDt.store.partBytes[0] }, this.bind(dtLow), this.bind(Bm), this.bind(Cm),
+      this.packBiasD(a.dtProjBias, a.D, I), this.bind(a.A), this.bind(z), this.bind(a.ssmState), y.buffer,
+    ], [Bt, 1, I, R, 0, 0, 0, 0, 0, 0, 0, this.q8Offset(wDt, I * R)], [], Math.ceil((Bt * I) / 64));
     const out = this.matvecPlus(y, a.outProj as GpuTensor, a.residual, Dm);
-    this.release(dbc);
-    this.free(xIn, z, u, y);
+    this.free(xIn, z, u, dtLow, Bm, Cm, y);
     return out;
   }
 
