@@ -6,6 +6,8 @@
  * after the norm, and the step logits equal the full forward's (the goldens check the same on
  * HF fixtures).
  *
+ * Also swiglu and relu2 against the reference.
+ *
  * Tolerance 1e-4 relative to max(1, |value|), as in webgpu.test.ts (f32 accumulation order, WGSL exp).
  */
 import { describe, expect, it, vi } from 'vitest';
@@ -118,5 +120,21 @@ describe.skipIf(gpu === null)('webgpu fused Mamba-1 decode step', () => {
       expectClose(logits, full.logits.subarray(t * V, (t + 1) * V), TOL, `logits, token ${t}`);
     }
     await m.dispose();
+  });
+});
+
+describe.skipIf(gpu === null)('webgpu swiglu and relu2 (the op suite case also needs the mixture of experts, left to wasm)', () => {
+  it('match the reference on an odd length, negative and positive values', async () => {
+    const g = gpu!;
+    const ref = new ReferenceBackend();
+    const r = rng(5);
+    const a = Float32Array.from({ length: 3 * 37 }, () => r() * 6), b = Float32Array.from({ length: 3 * 37 }, () => r() * 2);
+    const run = async (be: Backend) => [
+      await be.read(be.swiglu(be.upload(a, [3, 37]), be.upload(b, [3, 37]))),
+      await be.read(be.relu2(be.upload(a, [3, 37]))),
+    ];
+    const [got, want] = [await run(g), await run(ref)];
+    expectClose(got[0], want[0], TOL, 'swiglu');
+    expectClose(got[1], want[1], TOL, 'relu2');
   });
 });

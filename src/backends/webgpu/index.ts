@@ -26,7 +26,9 @@ import {
   type AttentionArgs, type Backend, type Conv1dArgs, type KvCache, type LtiScanArgs, type Mamba3ScanArgs, type MambaMixerStepArgs, type MoeArgs, type OpName,
   type RecurrentScanArgs, type RopeArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
 } from '../backend.js';
-import { checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
+import { ropeTables } from '../attention-math.js';
+import { grownCapacity } from '../backend.js';
+import { checkAttention, checkKvData, checkRope, checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
 import type { GpuContext } from './device.js';
 import { Kernels, type WeightLoader } from './kernels.js';
 import { packF16, packQ8_0, Q8_BLOCK } from './quant.js';
@@ -41,6 +43,16 @@ class Store {
     /** Bytes the data occupies in each part (≤ buffer.size, a multiple of 4). */
     readonly partBytes: number[],
   ) {}
+}
+
+/** K and V blocks [B, Hkv, capacity, Dh] in GPU buffers, grown by doubling (as the reference's). */
+class GpuKvCache implements KvCache {
+  length = 0;
+  capacity = 0;
+  k: GPUBuffer | null = null;
+  v: GPUBuffer | null = null;
+  freed = false;
+  constructor(readonly batch: number, readonly kvHeads: number, readonly headDim: number, readonly maxTokens: number) {}
 }
 
 class GpuTensor implements Tensor {
@@ -61,12 +73,13 @@ interface Dispatch {
   groups: number;
 }
 type Command = Dispatch | { kind: 'clear'; buffer: GPUBuffer; size: number }
-  | { kind: 'copy'; src: GPUBuffer; dst: GPUBuffer; dstOffset: number; size: number };
+  | { kind: 'copy'; src: GPUBuffer; srcOffset?: number; dst: GPUBuffer; dstOffset: number; size: number };
 
-/** Ops this backend implements; the lineage models (RNN/LSTM/GRU, S4D) fall back to wasm. */
+/** Ops this backend implements; the lineage models (RNN/LSTM/GRU, S4D), Mamba-3 and mixtures of experts fall back to wasm. */
 const SUPPORTED: ReadonlySet<OpName> = new Set<OpName>([
   'embedding', 'rmsNorm', 'gatedRmsNorm', 'matmul', 'add', 'conv1dCausal', 'conv1dCausalStep',
   'selectiveScan', 'selectiveScanStep', 'ssdChunkScan', 'ssdStep',
+  'rope', 'attention', 'attentionStep', 'swiglu', 'relu2',
 ]);
 
 /** GPUBufferUsage / GPUMapMode values (fixed by the spec; Dawn in Node defines no such globals). */
@@ -434,7 +447,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       }
       if (c.kind === 'copy') {
         if (pass) { pass.end(); pass = null; }
-        enc.copyBufferToBuffer(c.src, 0, c.dst, c.dstOffset, c.size);
+        enc.copyBufferToBuffer(c.src, c.srcOffset ?? 0, c.dst, c.dstOffset, c.size);
         continue;
       }
       const base = (slot * PARAM_STRIDE) / 4;
@@ -762,5 +775,140 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     return { buffer: p.buffer, size: 8 * I };
   }
 
-  // The lineage ops, Mamba-3 and the attention family come from PartialBackend (not on the GPU yet: 'auto' picks wasm).
+  // ---- attention family (issue 8): rope, causal GQA attention over a GPU KV cache, SwiGLU, relu² ----
+
+  override createKvCache(batch: number, kvHeads: number, headDim: number, opts: { maxTokens?: number; capacity?: number } = {}): KvCache {
+    this.assertUsable();
+    const c = new GpuKvCache(batch, kvHeads, headDim, opts.maxTokens ?? Infinity);
+    this.reserveKv(c, Math.min(opts.capacity ?? 0, c.maxTokens));
+    return c;
+  }
+
+  private kv(cache: KvCache): GpuKvCache {
+    const c = cache as GpuKvCache;
+    if (!(c instanceof GpuKvCache)) throw fail('E_ARGUMENT', 'webgpu: a KV cache from another backend');
+    if (c.freed) throw fail('E_ARGUMENT', 'webgpu: a KV cache was used after free');
+    return c;
+  }
+
+  /** Room for `needed` tokens: new blocks of the grown capacity, the held rows copied once (recorded copies). */
+  private reserveKv(c: GpuKvCache, needed: number): void {
+    if (needed <= c.capacity) return;
+    const cap = grownCapacity(c.capacity, needed, c.maxTokens);
+    const { batch: B, kvHeads: G, headDim: Dh } = c;
+    const bytes = 4 * B * G * cap * Dh;
+    const next = [this.allocBuffer(bytes, 'KV cache K'), this.allocBuffer(bytes, 'KV cache V')];
+    const old = [c.k, c.v];
+    old.forEach((src, j) => {
+      if (!src || c.length === 0) return;
+      for (let bg = 0; bg < B * G; bg++) {
+        this.record({ kind: 'copy', src, srcOffset: 4 * bg * c.capacity * Dh, dst: next[j], dstOffset: 4 * bg * cap * Dh, size: 4 * c.length * Dh });
+      }
+    });
+    for (const b of old) if (b) this.release(b);
+    [c.k, c.v] = next;
+    c.capacity = cap;
+  }
+
+  override async readKvCache(cache: KvCache): Promise<{ k: Float32Array; v: Float32Array }> {
+    const c = this.kv(cache);
+    const { batch: B, kvHeads: G, headDim: Dh, length: L, capacity: cap } = c;
+    const k = new Float32Array(B * G * L * Dh), v = new Float32Array(k.length);
+    if (L === 0) return { k, v };
+    const n = B * G * cap * Dh;
+    for (const [buf, out] of [[c.k!, k], [c.v!, v]] as const) {
+      const all = await this.read(new GpuTensor([n], 'f32', new Store([buf], 1, [4 * n])));
+      for (let bg = 0; bg < B * G; bg++) out.set(all.subarray(bg * cap * Dh, (bg * cap + L) * Dh), bg * L * Dh);
+    }
+    return { k, v };
+  }
+
+  override writeKvCache(cache: KvCache, k: Float32Array, v: Float32Array, length: number): void {
+    this.assertUsable();
+    const c = this.kv(cache);
+    checkKvData(c, k, v, length);
+    c.length = 0;
+    this.reserveKv(c, length);
+    c.length = length;
+    if (length === 0) return;
+    const { batch: B, kvHeads: G, headDim: Dh, capacity: cap } = c;
+    for (const [buf, data] of [[c.k!, k], [c.v!, v]] as const) {
+      const block = new Float32Array(B * G * cap * Dh);
+      for (let bg = 0; bg < B * G; bg++) block.set(data.subarray(bg * length * Dh, (bg + 1) * length * Dh), bg * cap * Dh);
+      this.writeWords(buf, block);
+    }
+  }
+
+  override truncateKvCache(cache: KvCache, length: number): void {
+    const c = this.kv(cache);
+    if (!Number.isInteger(length) || length < 0 || length > c.length) throw fail('E_ARGUMENT', `truncateKvCache: ${length} is not in [0, ${c.length}]`);
+    c.length = length;
+  }
+
+  override freeKvCache(cache: KvCache): void {
+    const c = cache as GpuKvCache;
+    if (c.freed) return;
+    c.freed = true;
+    for (const b of [c.k, c.v]) if (b) this.release(b);
+    c.k = c.v = null;
+  }
+
+  override rope(args: RopeArgs): Tensor {
+    this.assertUsable();
+    const { pairs: R } = checkRope(args);
+    const [, T] = args.x.shape;
+    const n = numel(args.x.shape);
+    const out = this.tensor(args.x.shape);
+    if (R === 0) {
+      this.dispatch('copy', {}, [this.bind(args.x), out.buffer], [n, 0], [], Math.ceil(n / 256));
+      return out;
+    }
+    const { cos, sin } = ropeTables(args.invFreq, args.position, T);
+    const cs = this.allocBuffer(4 * 2 * T * R, 'rope cos/sin');
+    const table = new Float32Array(2 * T * R);
+    table.set(cos, 0);
+    table.set(sin, T * R);
+    this.writeWords(cs, table);
+    this.dispatch('rope', {}, [this.bind(args.x), cs, out.buffer], [n, args.headDim, args.numHeads, T, R], [], Math.ceil(n / 256));
+    this.release(cs);
+    return out;
+  }
+
+  override attention(args: AttentionArgs): Tensor {
+    this.assertUsable();
+    const { batch: B, seq: T, past: P } = checkAttention(args);
+    const c = this.kv(args.cache);
+    const { numHeads: H, numKvHeads: G, headDim: Dh } = args;
+    this.reserveKv(c, P + T);
+    const nKv = B * T * G * Dh;
+    this.dispatch('kv_append', {}, [this.bind(args.k), this.bind(args.v), c.k!, c.v!], [B, T, G, Dh, c.capacity, P], [], Math.ceil(nKv / 256));
+    c.length = P + T;
+    const y = this.tensor([B, T, H * Dh]);
+    this.dispatch('attention', {}, [this.bind(args.q), c.k!, c.v!, y.buffer], [B, T, H, G, Dh, c.capacity, P], [args.scale], Math.ceil((B * T * H) / 64));
+    return y;
+  }
+
+  override attentionStep(args: AttentionArgs): Tensor {
+    if (args.q.shape[1] !== 1) throw fail('E_SHAPE', `attentionStep takes one token, got T=${args.q.shape[1]}`);
+    return this.attention(args);
+  }
+
+  override swiglu(gate: Tensor, up: Tensor): Tensor {
+    this.assertUsable();
+    checkSameShape('swiglu', gate, up);
+    const n = numel(gate.shape);
+    const out = this.tensor(gate.shape);
+    this.dispatch('swiglu', {}, [this.bind(gate), this.bind(up), out.buffer], [n, 0], [], Math.ceil(n / 256));
+    return out;
+  }
+
+  override relu2(x: Tensor): Tensor {
+    this.assertUsable();
+    const n = numel(x.shape);
+    const out = this.tensor(x.shape);
+    this.dispatch('swiglu', {}, [this.bind(x), this.dummy, out.buffer], [n, 1], [], Math.ceil(n / 256));
+    return out;
+  }
+
+  // The lineage ops, Mamba-3 and the mixture of experts come from PartialBackend (not on the GPU yet: 'auto' picks wasm).
 }
