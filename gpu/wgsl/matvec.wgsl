@@ -2,7 +2,7 @@
 // One workgroup per output column m: 64 threads stride over k (coalesced reads of W's row),
 // then a tree reduction. W is read once for all rows.
 //   x: [rows, K] f32   W: [M, K] (wAt)   bias: [Mtotal]   y: [rows, Mtotal]
-//   n0 rows (≤ 8)  n1 K  n2 M (this part's rows of W)  n3 colOffset  n4 hasBias  n5 Mtotal
+//   n0 rows (≤ 8)  n1 K  n2 M (this part's rows of W)  n3 colOffset  n4 hasBias  n5 Mtotal  n6 bias row stride (0: one bias row; Mtotal: a per-row addend, e.g. the residual)
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
@@ -33,7 +33,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (lid < rows) {
     let col = prm.n3 + m;
     var v = red[lid * WG];
-    if (prm.n4 != 0u) { v += bias[col]; }
+    if (prm.n4 != 0u) { v += bias[lid * prm.n6 + col]; }
     y[lid * prm.n5 + col] = v;
   }
 }

@@ -1,6 +1,6 @@
 // matvec.wgsl for f16 weights with K % 8 == 0: each thread loads 8 halves (one 16-byte word) per step.
 //   x: [rows, K] f32   W: [M, K] f16 packed (weights_f16.wgsl order)   bias: [Mtotal]   y: [rows, Mtotal]
-//   n0 rows (≤ 8)  n1 K  n2 M  n3 colOffset  n4 hasBias  n5 Mtotal
+//   n0 rows (≤ 8)  n1 K  n2 M  n3 colOffset  n4 hasBias  n5 Mtotal  n6 bias row stride (0: one bias row; Mtotal: a per-row addend, e.g. the residual)
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
@@ -39,7 +39,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (lid < rows) {
     let col = prm.n3 + m;
     var v = red[lid * WG];
-    if (prm.n4 != 0u) { v += bias[col]; }
+    if (prm.n4 != 0u) { v += bias[lid * prm.n6 + col]; }
     y[lid * prm.n5 + col] = v;
   }
 }

@@ -1,7 +1,7 @@
 // matvec.wgsl for f32 weights with K % 4 == 0: 16-byte loads (four times the bytes in flight per
 // thread, which is what a decode step's weight streaming is bound by), rows unrolled into registers.
 //   x: [rows, K] f32   W: [M, K] f32   bias: [Mtotal]   y: [rows, Mtotal]
-//   n0 rows (≤ 8)  n1 K  n2 M  n3 colOffset  n4 hasBias  n5 Mtotal
+//   n0 rows (≤ 8)  n1 K  n2 M  n3 colOffset  n4 hasBias  n5 Mtotal  n6 bias row stride (0: one bias row; Mtotal: a per-row addend, e.g. the residual)
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
@@ -37,7 +37,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (lid < rows) {
     let col = prm.n3 + m;
     var v = red[lid * WG];
-    if (prm.n4 != 0u) { v += bias[col]; }
+    if (prm.n4 != 0u) { v += bias[lid * prm.n6 + col]; }
     y[lid * prm.n5 + col] = v;
   }
 }

@@ -310,6 +310,26 @@ export interface MoeArgs {
   normalize: boolean;
 }
 
+/**
+ * Inputs of the optional fused Mamba-1 decode op (`Backend.mambaMixerStep`): one token of
+ * `residual + MambaMixer(x)` (transformers MambaMixer.slow_forward with T = 1, then the block's
+ * residual add), with the layer's weights exactly as the graph holds them (src/models/mamba.ts).
+ */
+export interface MambaMixerStepArgs {
+  /** The normed block input [B, 1, D]. */
+  x: Tensor;
+  /** The block input [B, 1, D], added to the output (the residual stream). */
+  residual: Tensor;
+  inProjX: Tensor; inProjZ: Tensor; inProjXBias: Tensor | null; inProjZBias: Tensor | null;
+  convWeight: Tensor; convBias: Tensor | null;
+  xProjDt: Tensor; xProjB: Tensor; xProjC: Tensor;
+  dtProjWeight: Tensor; dtProjBias: Tensor;
+  A: Tensor; D: Tensor;
+  outProj: Tensor; outProjBias: Tensor | null;
+  /** [B, I, K−1] and [B, I, N], updated in place as by conv1dCausalStep and selectiveScanStep. */
+  convState: Tensor; ssmState: Tensor;
+}
+
 export interface Backend {
   readonly name: BackendName;
   readonly info: BackendInfo;
@@ -416,6 +436,16 @@ export interface Backend {
   /** y = relu(x)² (NemotronH's MLP activation "relu2"). */
   relu2(x: Tensor): Tensor;
   mixtureOfExperts(args: MoeArgs): Tensor;
+
+  // ---- optional fused decode ops ---------------------------------------------------
+  /**
+   * Optional: one Mamba-1 decode token of `residual + mixer(x)` fused into a few kernels (a GPU pays
+   * host time per dispatch, so decode wants a handful per layer, not one per equation). Returns null
+   * when it cannot take these arguments (e.g. a weight dtype its fused kernels do not read); the
+   * graph then runs the unfused ops, which every backend has. Must equal the unfused ops up to f32
+   * rounding, state updates included. Backends without it are unaffected.
+   */
+  mambaMixerStep?(args: MambaMixerStepArgs): Tensor | null;
 }
 
 /** The next capacity for a cache that must hold `needed` tokens: doubling, at least 16, clamped to maxTokens. */

@@ -47,7 +47,7 @@ if (gpu) {
     });
   });
   // The attention family (hybrids) and Mamba-3 are not on the GPU yet: supportsOp says no, 'auto' picks wasm.
-  runOpSuite('webgpu', () => gpu, { tolerance: TOL, unsupported: ['rope', 'attention', 'swiglu'] });
+  runOpSuite('webgpu', () => gpu, { tolerance: TOL, unsupported: ['swiglu'] }); // that case includes the mixture of experts, which stays on wasm
 
   describe('webgpu long and odd sequences vs reference', () => {
     const ref = new ReferenceBackend();

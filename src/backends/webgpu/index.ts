@@ -23,10 +23,12 @@ import { PartialBackend } from '../partial.js';
 import { MambaEdgeError, fail } from '../../errors.js';
 import {
   numel,
-  type AttentionArgs, type Backend, type Conv1dArgs, type KvCache, type LtiScanArgs, type Mamba3ScanArgs, type MoeArgs, type OpName,
+  type AttentionArgs, type Backend, type Conv1dArgs, type KvCache, type LtiScanArgs, type Mamba3ScanArgs, type MambaMixerStepArgs, type MoeArgs, type OpName,
   type RecurrentScanArgs, type RopeArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
 } from '../backend.js';
-import { checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
+import { ropeTables } from '../attention-math.js';
+import { grownCapacity } from '../backend.js';
+import { checkAttention, checkKvData, checkRope, checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
 import type { GpuContext } from './device.js';
 import { Kernels, type WeightLoader } from './kernels.js';
 import { packF16, packQ8_0, Q8_BLOCK } from './quant.js';
@@ -41,6 +43,16 @@ class Store {
     /** Bytes the data occupies in each part (≤ buffer.size, a multiple of 4). */
     readonly partBytes: number[],
   ) {}
+}
+
+/** K and V blocks [B, Hkv, capacity, Dh] in GPU buffers, grown by doubling (as the reference's). */
+class GpuKvCache implements KvCache {
+  length = 0;
+  capacity = 0;
+  k: GPUBuffer | null = null;
+  v: GPUBuffer | null = null;
+  freed = false;
+  constructor(readonly batch: number, readonly kvHeads: number, readonly headDim: number, readonly maxTokens: number) {}
 }
 
 class GpuTensor implements Tensor {
@@ -60,12 +72,14 @@ interface Dispatch {
   f: number[];
   groups: number;
 }
-type Command = Dispatch | { kind: 'clear'; buffer: GPUBuffer; size: number };
+type Command = Dispatch | { kind: 'clear'; buffer: GPUBuffer; size: number }
+  | { kind: 'copy'; src: GPUBuffer; srcOffset?: number; dst: GPUBuffer; dstOffset: number; size: number };
 
-/** Ops this backend implements; the lineage models (RNN/LSTM/GRU, S4D) fall back to wasm. */
+/** Ops this backend implements; the lineage models (RNN/LSTM/GRU, S4D), Mamba-3 and mixtures of experts fall back to wasm. */
 const SUPPORTED: ReadonlySet<OpName> = new Set<OpName>([
   'embedding', 'rmsNorm', 'gatedRmsNorm', 'matmul', 'add', 'conv1dCausal', 'conv1dCausalStep',
   'selectiveScan', 'selectiveScanStep', 'ssdChunkScan', 'ssdStep',
+  'rope', 'attention', 'attentionStep', 'swiglu', 'relu2',
 ]);
 
 /** GPUBufferUsage / GPUMapMode values (fixed by the spec; Dawn in Node defines no such globals). */
@@ -118,6 +132,9 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   private readonly dummy: GPUBuffer;
   /** Two more stand-ins for absent outputs of a merged matrix-vector dispatch (writable, so distinct). */
   private readonly dummyOut: GPUBuffer[];
+  /** Per layer, dt_proj's bias and D packed as one [2, I] buffer for mamba1_scan_step (built on first use). */
+  private readonly biasD = new WeakMap<Tensor, { D: Tensor; buffer: GPUBuffer }>();
+  private readonly packed: GPUBuffer[] = [];
   /**
    * Matrix-vector products over the same input recorded back to back (in_proj's and x_proj's row
    * blocks in decode), held until a different op is recorded, then dispatched as one.
@@ -343,6 +360,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.pool.clear();
     this.groups.clear();
     this.params?.destroy();
+    for (const b of this.packed) b.destroy();
     this.dummy.destroy();
     for (const d of this.dummyOut) d.destroy();
     this.device.destroy();
@@ -425,6 +443,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       if (c.kind === 'clear') {
         if (pass) { pass.end(); pass = null; }
         enc.clearBuffer(c.buffer, 0, c.size);
+        continue;
+      }
+      if (c.kind === 'copy') {
+        if (pass) { pass.end(); pass = null; }
+        enc.copyBufferToBuffer(c.src, c.srcOffset ?? 0, c.dst, c.dstOffset, c.size);
         continue;
       }
       const base = (slot * PARAM_STRIDE) / 4;
@@ -685,5 +708,207 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     return y;
   }
 
-  // The lineage ops, Mamba-3 and the attention family come from PartialBackend (not on the GPU yet: 'auto' picks wasm).
+  /**
+   * Mamba-1 decode token, `residual + mixer(x)`, in five dispatches after the norm (Backend.mambaMixerStep):
+   *   1. in_proj's x and z halves: one matrix-vector dispatch (matvec_multi, the merged matmuls)
+   *   2. conv1d_step (silu, window shift)
+   *   3. x_proj's dt / B / C row blocks: one matrix-vector dispatch
+   *   4. mamba1_scan_step: dt_proj, softplus, scan, D skip, silu(z) gate
+   *   5. out_proj with the residual as a per-row addend (matvec's bias slot)
+   * against seven unfused (dt_proj, scan, out_proj and the add each a dispatch). Declines (null →
+   * the graph's unfused ops) for batch > 8 and an out_proj bias.
+   * (A first version also folded the conv into x_proj — each of x_proj's 80 workgroups recomputing
+   * the conv over all I channels, 4 dispatches per layer — and decoded slower on an H100 than the
+   * unfused ops: BENCHMARKS.md, WebGPU. This one keeps conv1d_step and x_proj's merged matvec.)
+   */
+  mambaMixerStep(a: MambaMixerStepArgs): Tensor | null {
+    this.assertUsable();
+    const [Bt, T, Dm] = a.x.shape;
+    const [I] = a.convWeight.shape;
+    const [R] = a.xProjDt.shape;
+    const [N] = a.xProjB.shape;
+    const single = (t: Tensor) => (t as GpuTensor).store.buffers.length === 1;
+    if (T !== 1 || Bt > MATVEC_ROWS || a.outProjBias || !single(a.dtProjWeight) || !single(a.outProj) || a.dtProjWeight.shape[1] !== R) return null;
+    checkSameShape('mambaMixerStep', a.x, a.residual);
+    if (numel(a.ssmState.shape) !== Bt * I * N || a.A.shape[1] !== N) {
+      throw fail('E_SHAPE', `mambaMixerStep: ssm state [${a.ssmState.shape}] does not fit B=${Bt}, I=${I}, N=${N}`);
+    }
+    const xIn = this.matmul(a.x, a.inProjX, a.inProjXBias);
+    const z = this.matmul(a.x, a.inProjZ, a.inProjZBias);
+    const u = this.conv1dCausalStep({ x: xIn, weight: a.convWeight, bias: a.convBias, state: a.convState, silu: true });
+    const dtLow = this.matmul(u, a.xProjDt);
+    const Bm = this.matmul(u, a.xProjB);
+    const Cm = this.matmul(u, a.xProjC);
+    const y = this.tensor([Bt, 1, I]);
+    const wDt = a.dtProjWeight as GpuTensor;
+    this.dispatch('mamba1_scan_step', { NS: N, weights: this.loader(wDt) }, [
+      this.bind(u), { buffer: wDt.buffer, size: wDt.store.partBytes[0] }, this.bind(dtLow), this.bind(Bm), this.bind(Cm),
+      this.packBiasD(a.dtProjBias, a.D, I), this.bind(a.A), this.bind(z), this.bind(a.ssmState), y.buffer,
+    ], [Bt, 1, I, R, 0, 0, 0, 0, 0, 0, 0, this.q8Offset(wDt, I * R)], [], Math.ceil((Bt * I) / 64));
+    const out = this.matvecPlus(y, a.outProj as GpuTensor, a.residual, Dm);
+    this.free(xIn, z, u, dtLow, Bm, Cm, y);
+    return out;
+  }
+
+  /** y = x·Wᵀ + add, `add` [rows, M] per row (matvec kernels' bias slot with a row stride). */
+  private matvecPlus(x: Tensor, w: GpuTensor, add: Tensor, M: number): Tensor {
+    const { rows, inner: K } = checkMatmul(x, w, null);
+    const out = this.tensor([...x.shape.slice(0, -1), M]);
+    const loader = this.loader(w);
+    const [kernel, variant] = loader === 'f32' && K % 4 === 0 ? ['matvec_f32x4', {}]
+      : loader === 'f16' && K % 8 === 0 ? ['matvec_f16x8', {}] : ['matvec', { weights: loader }];
+    this.dispatch(kernel, variant, [this.bind(x), { buffer: w.buffer, size: w.store.partBytes[0] }, this.bind(add), out.buffer],
+      [rows, K, M, 0, 1, M, M, 0, 0, 0, 0, this.q8Offset(w, M * K)], [], M);
+    return out;
+  }
+
+  private packBiasD(dtBias: Tensor, D: Tensor, I: number): Binding {
+    let p = this.biasD.get(dtBias);
+    if (!p || p.D !== D) {
+      const buffer = this.device.createBuffer({ label: 'dt bias ++ D', size: Math.max(256, 8 * I), usage: USAGE.STORAGE | USAGE.COPY_DST });
+      this.packed.push(buffer);
+      this.record({ kind: 'copy', src: this.f32(dtBias).buffer, dst: buffer, dstOffset: 0, size: 4 * I });
+      this.record({ kind: 'copy', src: this.f32(D).buffer, dst: buffer, dstOffset: 4 * I, size: 4 * I });
+      p = { D, buffer };
+      this.biasD.set(dtBias, p);
+    }
+    return { buffer: p.buffer, size: 8 * I };
+  }
+
+  // ---- attention family (issue 8): rope, causal GQA attention over a GPU KV cache, SwiGLU, relu² ----
+
+  override createKvCache(batch: number, kvHeads: number, headDim: number, opts: { maxTokens?: number; capacity?: number } = {}): KvCache {
+    this.assertUsable();
+    const c = new GpuKvCache(batch, kvHeads, headDim, opts.maxTokens ?? Infinity);
+    this.reserveKv(c, Math.min(opts.capacity ?? 0, c.maxTokens));
+    return c;
+  }
+
+  private kv(cache: KvCache): GpuKvCache {
+    const c = cache as GpuKvCache;
+    if (!(c instanceof GpuKvCache)) throw fail('E_ARGUMENT', 'webgpu: a KV cache from another backend');
+    if (c.freed) throw fail('E_ARGUMENT', 'webgpu: a KV cache was used after free');
+    return c;
+  }
+
+  /** Room for `needed` tokens: new blocks of the grown capacity, the held rows copied once (recorded copies). */
+  private reserveKv(c: GpuKvCache, needed: number): void {
+    if (needed <= c.capacity) return;
+    const cap = grownCapacity(c.capacity, needed, c.maxTokens);
+    const { batch: B, kvHeads: G, headDim: Dh } = c;
+    const bytes = 4 * B * G * cap * Dh;
+    const next = [this.allocBuffer(bytes, 'KV cache K'), this.allocBuffer(bytes, 'KV cache V')];
+    const old = [c.k, c.v];
+    old.forEach((src, j) => {
+      if (!src || c.length === 0) return;
+      for (let bg = 0; bg < B * G; bg++) {
+        this.record({ kind: 'copy', src, srcOffset: 4 * bg * c.capacity * Dh, dst: next[j], dstOffset: 4 * bg * cap * Dh, size: 4 * c.length * Dh });
+      }
+    });
+    for (const b of old) if (b) this.release(b);
+    [c.k, c.v] = next;
+    c.capacity = cap;
+  }
+
+  override async readKvCache(cache: KvCache): Promise<{ k: Float32Array; v: Float32Array }> {
+    const c = this.kv(cache);
+    const { batch: B, kvHeads: G, headDim: Dh, length: L, capacity: cap } = c;
+    const k = new Float32Array(B * G * L * Dh), v = new Float32Array(k.length);
+    if (L === 0) return { k, v };
+    const n = B * G * cap * Dh;
+    for (const [buf, out] of [[c.k!, k], [c.v!, v]] as const) {
+      const all = await this.read(new GpuTensor([n], 'f32', new Store([buf], 1, [4 * n])));
+      for (let bg = 0; bg < B * G; bg++) out.set(all.subarray(bg * cap * Dh, (bg * cap + L) * Dh), bg * L * Dh);
+    }
+    return { k, v };
+  }
+
+  override writeKvCache(cache: KvCache, k: Float32Array, v: Float32Array, length: number): void {
+    this.assertUsable();
+    const c = this.kv(cache);
+    checkKvData(c, k, v, length);
+    c.length = 0;
+    this.reserveKv(c, length);
+    c.length = length;
+    if (length === 0) return;
+    const { batch: B, kvHeads: G, headDim: Dh, capacity: cap } = c;
+    for (const [buf, data] of [[c.k!, k], [c.v!, v]] as const) {
+      const block = new Float32Array(B * G * cap * Dh);
+      for (let bg = 0; bg < B * G; bg++) block.set(data.subarray(bg * length * Dh, (bg + 1) * length * Dh), bg * cap * Dh);
+      this.writeWords(buf, block);
+    }
+  }
+
+  override truncateKvCache(cache: KvCache, length: number): void {
+    const c = this.kv(cache);
+    if (!Number.isInteger(length) || length < 0 || length > c.length) throw fail('E_ARGUMENT', `truncateKvCache: ${length} is not in [0, ${c.length}]`);
+    c.length = length;
+  }
+
+  override freeKvCache(cache: KvCache): void {
+    const c = cache as GpuKvCache;
+    if (c.freed) return;
+    c.freed = true;
+    for (const b of [c.k, c.v]) if (b) this.release(b);
+    c.k = c.v = null;
+  }
+
+  override rope(args: RopeArgs): Tensor {
+    this.assertUsable();
+    const { pairs: R } = checkRope(args);
+    const [, T] = args.x.shape;
+    const n = numel(args.x.shape);
+    const out = this.tensor(args.x.shape);
+    if (R === 0) {
+      this.dispatch('copy', {}, [this.bind(args.x), out.buffer], [n, 0], [], Math.ceil(n / 256));
+      return out;
+    }
+    const { cos, sin } = ropeTables(args.invFreq, args.position, T);
+    const cs = this.allocBuffer(4 * 2 * T * R, 'rope cos/sin');
+    const table = new Float32Array(2 * T * R);
+    table.set(cos, 0);
+    table.set(sin, T * R);
+    this.writeWords(cs, table);
+    this.dispatch('rope', {}, [this.bind(args.x), cs, out.buffer], [n, args.headDim, args.numHeads, T, R], [], Math.ceil(n / 256));
+    this.release(cs);
+    return out;
+  }
+
+  override attention(args: AttentionArgs): Tensor {
+    this.assertUsable();
+    const { batch: B, seq: T, past: P } = checkAttention(args);
+    const c = this.kv(args.cache);
+    const { numHeads: H, numKvHeads: G, headDim: Dh } = args;
+    this.reserveKv(c, P + T);
+    const nKv = B * T * G * Dh;
+    this.dispatch('kv_append', {}, [this.bind(args.k), this.bind(args.v), c.k!, c.v!], [B, T, G, Dh, c.capacity, P], [], Math.ceil(nKv / 256));
+    c.length = P + T;
+    const y = this.tensor([B, T, H * Dh]);
+    this.dispatch('attention', {}, [this.bind(args.q), c.k!, c.v!, y.buffer], [B, T, H, G, Dh, c.capacity, P], [args.scale], Math.ceil((B * T * H) / 64));
+    return y;
+  }
+
+  override attentionStep(args: AttentionArgs): Tensor {
+    if (args.q.shape[1] !== 1) throw fail('E_SHAPE', `attentionStep takes one token, got T=${args.q.shape[1]}`);
+    return this.attention(args);
+  }
+
+  override swiglu(gate: Tensor, up: Tensor): Tensor {
+    this.assertUsable();
+    checkSameShape('swiglu', gate, up);
+    const n = numel(gate.shape);
+    const out = this.tensor(gate.shape);
+    this.dispatch('swiglu', {}, [this.bind(gate), this.bind(up), out.buffer], [n, 0], [], Math.ceil(n / 256));
+    return out;
+  }
+
+  override relu2(x: Tensor): Tensor {
+    this.assertUsable();
+    const n = numel(x.shape);
+    const out = this.tensor(x.shape);
+    this.dispatch('swiglu', {}, [this.bind(x), this.dummy, out.buffer], [n, 1], [], Math.ceil(n / 256));
+    return out;
+  }
+
+  // The lineage ops, Mamba-3 and the mixture of experts come from PartialBackend (not on the GPU yet: 'auto' picks wasm).
 }
