@@ -27,7 +27,7 @@ import type { ChildResult } from './child.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-const MAMBA3: Record<string, RandomModelOptions> = {
+export const MAMBA3: Record<string, RandomModelOptions> = {
   'mamba3-130m': {
     modelType: 'mamba3', vocabSize: 50280, hiddenSize: 768, numLayers: 24, stateSize: 128, expand: 2, headDim: 64,
     ropeFraction: 0.5, chunkSize: 64, seed: 1,
@@ -45,7 +45,7 @@ function arg(name: string, def: string): string {
 }
 
 /** The HF folder of one model (Mamba-3 ones written once into the bench cache). */
-function folder(model: (typeof MODELS)[number]): string {
+export function folder(model: (typeof MODELS)[number]): string {
   if (model === 'mamba-130m' || model === 'mamba2-130m') return benchModel(model).hf;
   const dir = join(benchModelsRoot(), `${model}-${JSON.stringify(MAMBA3[model]).length.toString(16)}-${readFileSync(join(root, 'tools/random-model.ts')).length}`);
   if (!existsSync(join(dir, 'model.safetensors'))) {
@@ -118,4 +118,5 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+// bench/mamba3-prefill.ts imports MAMBA3 and folder(): run only as the script itself.
+if (process.argv[1]?.endsWith('mamba3.ts')) main().catch((e) => { console.error(e); process.exit(1); });

@@ -18,6 +18,7 @@
  * | E_ABORTED    | the caller's AbortSignal fired (`name === 'AbortError'`)       |
  * | E_NETWORK    | a download failed: network error, HTTP error status or a       |
  * |              | truncated body, after the retries (remote sources)             |
+ * | E_DEVICE_LOST| the GPU device was lost (driver reset, destroy); the call failed |
  *
  * @example
  * try { await loadModel('./missing') }
@@ -36,11 +37,13 @@ export type ErrorCode =
   | 'E_BACKEND'
   | 'E_MEMORY'
   | 'E_ABORTED'
-  | 'E_NETWORK';
+  | 'E_NETWORK'
+  | 'E_DEVICE_LOST';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'E_FILE', 'E_FORMAT', 'E_DTYPE', 'E_SHAPE', 'E_CONFIG', 'E_ARCH',
   'E_TOKEN', 'E_ARGUMENT', 'E_STATE', 'E_BACKEND', 'E_MEMORY', 'E_ABORTED', 'E_NETWORK',
+  'E_DEVICE_LOST',
 ];
 
 export class MambaEdgeError extends Error {

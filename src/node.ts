@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" />
 /**
  * Node entry: everything in the browser entry, plus loading from local directories
  * (`loadModel('./my-model')`) and the embedded default model (`loadModel()`).
@@ -12,6 +13,9 @@ import type { FileSource } from './formats/source.js';
 import { defaultCacheDir, directoryCache } from './formats/remote/cache-node.js';
 import { setPoolFactory } from './backends/wasm/factory.js';
 import { WorkerPool } from '../workers/pool.js';
+import { setGpuProvider } from './backends/webgpu/device.js';
+import { registerBackend } from './backends/registry.js';
+import { createCudaBackend } from './backends/cuda/factory.js';
 
 /** models/default inside the installed package (dist/… and src/… both sit one level below the package root). */
 export function defaultModelDir(): string {
@@ -48,6 +52,19 @@ setPathResolver(pathSource, () => directorySource(defaultModelDir()));
 // Remote sources (hf:…, https://…) keep their files in a directory: the cache option, else $MAMBA_EDGE_CACHE or ~/.cache/mamba-edge.
 setRemoteCacheResolver((dir) => directoryCache(dir ?? defaultCacheDir()));
 setPoolFactory((memory, modules, threads) => WorkerPool.create(memory, modules, threads), () => availableParallelism());
+// WebGPU in Node through the optional `webgpu` package (Dawn), loaded only when a GPU backend is asked for.
+setGpuProvider(async () => {
+  let dawn: { create(flags: string[]): GPU };
+  try {
+    dawn = (await import('webgpu')) as unknown as typeof dawn;
+  } catch (e) {
+    return { unavailable: `the optional package "webgpu" (Dawn for Node) is not installed or failed to load: ${(e as Error).message}` };
+  }
+  const gpu = dawn.create([]);
+  return { gpu, keepAlive: gpu }; // keep dawn's instance referenced while its device lives (DESIGN.md)
+});
+// The CUDA addon is optional: without a build, a driver or a GPU, `create` returns the reason and 'auto' moves on.
+registerBackend({ name: 'cuda', create: () => createCudaBackend() });
 
 export { defaultCacheDir } from './formats/remote/cache-node.js';
 export * from './index.js';

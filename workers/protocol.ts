@@ -34,6 +34,8 @@ export const KERNEL_NAMES: readonly KernelName[] = [
   'rmsNorm', 'gatedRmsNorm', 'add', 'conv1dCausal', 'selectiveScan', 'ssdChunkScan', 'ssdStep',
   'recurrentCell', 'ltiScan', 'glu', 'mamba3Scan',
   'rope', 'attention', 'swiglu', 'relu2',
+  'widen_f16', 'matmul_f16_finite', 'f16_find_special',
+  'mamba3ChunkScan',
 ];
 
 /** Thread `i` of `threads` takes [start, end) of [0, n): contiguous, sizes differ by at most one. */

@@ -2,7 +2,8 @@
 /**
  * Builds the Electron app into out/ with esbuild (what `npm start` runs before `electron .`):
  *
- *   out/main.mjs     main.mjs + model-host.ts + the library (Node entry), ESM; only 'electron'
+ *   out/main.mjs     main.mjs + model-host.ts + the library (Node entry), ESM; only 'electron',
+ *                    the optional native 'webgpu' package
  *                    and Node built-ins stay external
  *   out/preload.cjs  preload.mjs + bridge.ts, CommonJS (sandboxed preloads are one CJS file
  *                    that may require only 'electron')
@@ -20,7 +21,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 export async function buildApp(out = join(here, 'out')) {
   await mkdir(out, { recursive: true });
-  const common = { absWorkingDir: here, bundle: true, target: 'es2022', logLevel: 'warning', external: ['electron'], metafile: true };
+  const common = { absWorkingDir: here, bundle: true, target: 'es2022', logLevel: 'warning', external: ['electron', 'webgpu'], metafile: true };
+  // 'webgpu' (Dawn) is an optional native package: it loads dawn.node from node_modules at run time, so it is never bundled.
   const [main, preload, renderer] = await Promise.all([
     build({
       ...common, entryPoints: ['main.mjs'], outfile: join(out, 'main.mjs'), platform: 'node', format: 'esm',

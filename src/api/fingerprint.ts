@@ -38,3 +38,71 @@ export class Hasher {
     return h(this.a) + h(this.b);
   }
 }
+
+/**
+ * Feeds a Hasher tensor by tensor in a fixed order (the model's tensor list) while the loader
+ * reads the tensors in its own order, so that a loader reading each tensor from the file when it
+ * needs it reads it once, not once for the hash and again for the weights. A tensor seen ahead
+ * of its turn is kept until its turn (at most `maxAheadBytes` of them; beyond that they are read
+ * again then); `finish` hashes whatever the loader never asked for, reading it with `read`.
+ * The result is the same as hashing every tensor in order.
+ */
+export class OrderedHasher {
+  private next = 0;
+  private readonly position: Map<string, number>;
+  private readonly ahead = new Map<string, Uint8Array>();
+  private aheadBytes = 0;
+
+  constructor(
+    private readonly hasher: Hasher,
+    private readonly order: readonly string[],
+    private readonly read: (name: string) => Uint8Array,
+    private readonly maxAheadBytes = 64 * 1024 * 1024,
+  ) {
+    this.position = new Map(order.map((n, i) => [n, i]));
+  }
+
+  /** The loader has `name`'s bytes in hand. */
+  saw(name: string, bytes: Uint8Array): void {
+    const at = this.position.get(name);
+    if (at === undefined || at < this.next) return; // not hashed, or hashed already
+    if (at > this.next) {
+      if (!this.ahead.has(name) && this.aheadBytes + bytes.byteLength <= this.maxAheadBytes) {
+        this.ahead.set(name, bytes);
+        this.aheadBytes += bytes.byteLength;
+      }
+      return;
+    }
+    this.hasher.update(bytes);
+    this.next++;
+    this.drain();
+  }
+
+  /** Hashes the rest in order and returns the Hasher. */
+  finish(): Hasher {
+    while (this.next < this.order.length) {
+      const name = this.order[this.next];
+      this.hasher.update(this.ahead.get(name) ?? this.read(name));
+      this.dropAhead(name);
+      this.next++;
+      this.drain();
+    }
+    return this.hasher;
+  }
+
+  private drain(): void {
+    for (let name = this.order[this.next]; this.next < this.order.length && this.ahead.has(name); name = this.order[this.next]) {
+      this.hasher.update(this.ahead.get(name)!);
+      this.dropAhead(name);
+      this.next++;
+    }
+  }
+
+  private dropAhead(name: string): void {
+    const b = this.ahead.get(name);
+    if (b) {
+      this.aheadBytes -= b.byteLength;
+      this.ahead.delete(name);
+    }
+  }
+}

@@ -18,7 +18,7 @@ import type { ModelGraph, TensorGetter, TensorSpec } from '../models/graph.js';
 import { selectBackend } from '../backends/registry.js';
 import { numel, type Backend, type WeightDType } from '../backends/backend.js';
 import { createTokenizer, MAX_TOKENIZER_JSON_BYTES, type TokenizerEx } from '../tokenizer/index.js';
-import { Hasher } from './fingerprint.js';
+import { Hasher, OrderedHasher } from './fingerprint.js';
 import { ModelImpl, activationBytes } from './model.js';
 
 /** How a string source becomes files; the Node entry installs a directory reader. */
@@ -162,6 +162,11 @@ interface CheckpointWeights {
   get: TensorGetter;
   /** The stored bytes of a spec's tensor, for the fingerprint. */
   bytesOf(name: string): Uint8Array;
+  /**
+   * A getter that also hands each tensor's stored bytes to `saw` (the fingerprint, so a tensor
+   * read from the file on demand is read once) and widens F16 with `widenF16` (the backend's).
+   */
+  getVia?(saw: (name: string, bytes: Uint8Array) => void, widenF16?: (bits: Uint16Array) => Float32Array): TensorGetter;
   /** The backend as `graph.prepare` sees it (GGUF: q8_0 blocks passed through). */
   uploadView?(b: Backend): { backend: Backend };
   tokenizer(vocabSize: number): Promise<TokenizerEx>;
@@ -183,12 +188,20 @@ async function openFolder(files: FileSource, opts: LoadOptions): Promise<Checkpo
   const cfg = graph.parseConfig(reader);
   const specs = graph.tensors(cfg);
   const weights = (async (): Promise<CheckpointWeights> => {
-    const w = await readSafetensorsWeights(files, { signal: opts.signal, onProgress: opts.onProgress });
+    // byTensor: where the source reads byte ranges (Node directories), each tensor is read when the
+    // graph asks for it and dropped once copied: the file is never whole in memory.
+    const w = await readSafetensorsWeights(files, { signal: opts.signal, onProgress: opts.onProgress, byTensor: true });
     graph.checkCheckpoint?.(cfg, new Set(w.tensors.keys()), configFile);
     return {
       warnings: matchTensors(specs, w.tensors, graph.ignorable?.(cfg) ?? []),
       get: (name) => toFloat32(w.tensors.get(name)!),
       bytesOf: (name) => w.tensors.get(name)!.data,
+      getVia: (saw, widenF16) => (name) => {
+        const t = w.tensors.get(name)!;
+        const data = t.data; // a byTensor entry reads the file here
+        saw(name, data);
+        return toFloat32({ name: t.name, dtype: t.dtype, shape: t.shape, file: t.file, data }, widenF16);
+      },
       async tokenizer(vocabSize) {
         const hasTokenizer = await files.has('tokenizer.json');
         if (hasTokenizer) await checkSize(files, 'tokenizer.json', MAX_TOKENIZER_JSON_BYTES);
@@ -253,7 +266,8 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
   weightsRead.catch(() => undefined);
   let backend: Backend;
   try {
-    backend = await selectBackend(opts.backend ?? 'auto', { ops: graph.requiredOps, dtype: askedDType ?? 'f32' }, { threads: opts.threads, wasmModules: opts.wasmModules });
+    const parameters = specs.reduce((n, s) => n + numel(s.shape), 0);
+    backend = await selectBackend(opts.backend ?? 'auto', { ops: graph.requiredOps, dtype: askedDType ?? 'f32', parameters }, { threads: opts.threads, wasmModules: opts.wasmModules });
   } catch (e) {
     weightsRead.catch(() => undefined);
     throw e;
@@ -279,12 +293,13 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
     throwIfAborted(opts.signal, 'loadModel');
 
     // Fingerprint: architecture, shapes and the checkpoint's bytes — independent of the load dtype.
+    // Hashed in spec order as the graph reads the tensors (each tensor's bytes are read from the file once).
     const hasher = new Hasher().updateString(`${cfg.architecture}|${JSON.stringify(specs.map((s) => [s.name, s.shape]))}`);
-    for (const s of specs) hasher.update(weights.bytesOf(s.name));
-    const fingerprint = `${cfg.architecture}-${hasher.hex()}`;
-
+    const hashing = new OrderedHasher(hasher, specs.map((s) => s.name), (name) => weights.bytesOf(name));
     const target = weights.uploadView?.(backend).backend ?? backend;
-    const prepared = graph.prepare(cfg, target, weights.get, matrixDType);
+    const get = weights.getVia?.((name, bytes) => hashing.saw(name, bytes), backend.widenF16?.bind(backend)) ?? weights.get;
+    const prepared = graph.prepare(cfg, target, get, matrixDType);
+    const fingerprint = `${cfg.architecture}-${hashing.finish().hex()}`;
 
     const tokenizer = await weights.tokenizer(cfg.vocabSize);
     if (cfg.eosTokenId === undefined && tokenizer.eosTokenId !== undefined) cfg.eosTokenId = tokenizer.eosTokenId;

@@ -17,6 +17,12 @@ import { stateAt } from './state-at.js';
 
 export type RunOutput = 'logits-all' | 'logits-last' | 'hidden' | 'none';
 
+/** A row of logits left on the backend after a top-k read (see ModelImpl.run's `topK`). */
+export interface HeldLogits {
+  read(): Promise<Float32Array>;
+  release(): void;
+}
+
 /** Working bytes of one prefill chunk: the widest activations alive at once, plus the chunk's logits. */
 export function activationBytes(cfg: ModelConfig, chunk: number, batch: number): number {
   const perToken = 4 * cfg.hiddenSize + 8 * cfg.intermediateSize + 4 * cfg.stateSize * (cfg.nGroups ?? 1) + cfg.vocabSize;
@@ -160,7 +166,7 @@ export class ModelImpl implements Model {
 
   /** @internal Working bytes of one prefill chunk for `batch` sequences. */
   chunkBytes(batch: number): number {
-    return activationBytes(this.parts.cfg, this.parts.graph.prefillChunk(this.parts.cfg), batch);
+    return activationBytes(this.parts.cfg, this.parts.graph.prefillChunk(this.parts.cfg) * (this.parts.backend.prefillChunkMultiple ?? 1), batch);
   }
 
   /**
@@ -186,10 +192,18 @@ export class ModelImpl implements Model {
    */
   async run(
     state: Tensor[], ids: Int32Array, batch: number, seq: number, output: RunOutput,
-    opts: { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void; abortBetweenLayers?: boolean; caches?: KvCache[] } = {},
+    opts: {
+      signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void; abortBetweenLayers?: boolean; caches?: KvCache[];
+      /**
+       * 'logits-last' on a backend with readTopK: read back only the k best logits (the rest of the
+       * returned row is −∞) and hand the full row's tensor to `onHeld`, which must read or release it.
+       */
+      topK?: number;
+      onHeld?: (held: HeldLogits) => void;
+    } = {},
   ): Promise<Float32Array | null> {
     const { graph, cfg, backend: b, weights } = this.parts;
-    const chunk = graph.prefillChunk(cfg);
+    const chunk = graph.prefillChunk(cfg) * (b.prefillChunkMultiple ?? 1);
     const head = graph.head(weights);
     const width = output === 'hidden' ? cfg.hiddenSize : cfg.vocabSize;
     const out = output === 'logits-all' || output === 'hidden' ? new Float32Array(batch * seq * width) : null;
@@ -211,8 +225,16 @@ export class ModelImpl implements Model {
         if (batch !== 1) throw fail('E_ARGUMENT', 'last-position logits are for single sequences');
         const lastRow = b.sliceRows(b.reshape(hidden, [len, cfg.hiddenSize]), len - 1, 1);
         const logits = b.matmul(lastRow, head.weight, head.bias); // [1, V]
-        last = await b.read(logits);
-        b.free(lastRow, logits);
+        b.free(lastRow);
+        if (opts.topK && opts.onHeld && b.readTopK) {
+          const { ids: best, values } = await b.readTopK(logits, 0, opts.topK);
+          last = new Float32Array(cfg.vocabSize).fill(-Infinity);
+          best.forEach((id, i) => { last![id] = values[i]; });
+          opts.onHeld({ read: () => b.read(logits), release: () => b.free(logits) });
+        } else {
+          last = await b.read(logits);
+          b.free(logits);
+        }
       }
       b.free(hidden);
       opts.onProgress?.({ done: start + len, total: seq });
@@ -246,7 +268,7 @@ export class ModelImpl implements Model {
     const width = output === 'hidden' ? cfg.hiddenSize : cfg.vocabSize;
     const stateBytes = this.stateShapes(batch).reduce((n, s) => n + 4 * s.reduce((a, b) => a * b, 1), 0);
     const kvPerToken = this.kvBytesPerToken(batch);
-    const fixed = stateBytes + activationBytes(cfg, graph.prefillChunk(cfg), batch);
+    const fixed = stateBytes + activationBytes(cfg, graph.prefillChunk(cfg) * (backend.prefillChunkMultiple ?? 1), batch);
     this.checkMemory(fixed + kvPerToken * seq + 4 * batch * seq * width, `forward of ${batch}×${seq} tokens`, (free) => {
       const longest = Math.floor((free - fixed) / (4 * batch * width + kvPerToken));
       return longest > 0 ? `at most ${longest} tokens per row fit in a batch of ${batch}` : `not even one token per row fits in a batch of ${batch}`;

@@ -14,7 +14,7 @@ import { StopMatcher } from './stop.js';
 import { createStreamDecoder, type StreamDecoder } from '../tokenizer/stream-decoder.js';
 import { decodeState, encodeState } from './state-blob.js';
 import { AsyncQueue, anySignal, textStream, yieldToEventLoop } from './async-queue.js';
-import type { ModelImpl } from './model.js';
+import type { HeldLogits, ModelImpl } from './model.js';
 
 interface GenerationPlan extends SamplerParams {
   maxTokens: number;
@@ -37,6 +37,12 @@ export class SessionImpl implements Session {
   /** Next-token logits when the last call was a prefill/step (so an empty-prompt generate can sample at once). */
   private lastLogits: Float32Array | null = null;
   private rng: Rng;
+  /**
+   * When generation read back only the top-k logits (lastLogits is −∞ elsewhere), the full row,
+   * still on the backend: read if the call stops before sampling from it (abort), so the session
+   * never keeps a truncated distribution; released at the next call.
+   */
+  private held: HeldLogits | null = null;
   private decoder: StreamDecoder;
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
@@ -100,8 +106,11 @@ export class SessionImpl implements Session {
    * Feeds the pending token (if any) then `ids`, in prefill chunks. If the signal fires,
    * the state is rolled back to where the call began, so an aborted call changes nothing.
    */
-  private async consume(ids: number[], output: 'logits-last' | 'logits-all', signal?: AbortSignal, onProgress?: PrefillOptions['onProgress']): Promise<Float32Array> {
+  private async consume(
+    ids: number[], output: 'logits-last' | 'logits-all', signal?: AbortSignal, onProgress?: PrefillOptions['onProgress'], topK?: number,
+  ): Promise<Float32Array> {
     const { backend, cfg } = this.model.parts;
+    this.releaseHeld();
     const withPending = this.pendingToken === null ? ids : [this.pendingToken, ...ids];
     // Sessions opened since this one may have taken the room its prefill working memory needs.
     this.model.checkMemory(this.model.chunkBytes(1) + (signal ? this.model.info.stateBytes : 0), `a ${withPending.length}-token step of a session`);
@@ -111,7 +120,8 @@ export class SessionImpl implements Session {
     const snapshot = signal ? await Promise.all(this.state.map((t) => backend.read(t))) : null;
     const kvLengths = this.caches.map((c) => c.length);
     try {
-      const values = (await this.model.run(this.state, Int32Array.from(withPending), 1, withPending.length, output, { signal, onProgress, caches: this.caches }))!;
+      const onHeld = (h: HeldLogits) => { this.held = h; };
+      const values = (await this.model.run(this.state, Int32Array.from(withPending), 1, withPending.length, output, { signal, onProgress, caches: this.caches, topK, onHeld }))!;
       this.pos += withPending.length;
       this.pendingToken = null;
       const V = cfg.vocabSize;
@@ -222,16 +232,19 @@ export class SessionImpl implements Session {
     let text = '';
     let completionTokens = 0;
     const result = (finishReason: FinishReason): GenerationResult => ({ text, finishReason, promptTokens: promptIds.length, completionTokens });
-    const aborted = () => {
+    const aborted = async () => {
+      await this.settleLogits();
       queue.fail(new MambaEdgeError('E_ABORTED', 'generation was aborted', { cause: plan.signal.reason }));
       return result('abort');
     };
+    // Sampling needs only the k best logits (1 for greedy): backends that can, read back just those.
+    const topK = plan.temperature === 0 ? 1 : plan.topK > 0 ? plan.topK : undefined;
     if (plan.signal.aborted) return aborted();
 
     let logits: Float32Array;
     try {
-      if (promptIds.length > 0) logits = await this.consume(promptIds, 'logits-last', plan.signal);
-      else if (this.pendingToken !== null) logits = await this.consume([], 'logits-last');
+      if (promptIds.length > 0) logits = await this.consume(promptIds, 'logits-last', plan.signal, undefined, topK);
+      else if (this.pendingToken !== null) logits = await this.consume([], 'logits-last', undefined, undefined, topK);
       else logits = this.lastLogits!;
     } catch (e) {
       if (e instanceof MambaEdgeError && e.code === 'E_ABORTED') return aborted();
@@ -245,6 +258,7 @@ export class SessionImpl implements Session {
       const id = sampleToken(logits, plan, this.rng);
       this.pendingToken = id;
       this.lastLogits = null;
+      this.releaseHeld();
       completionTokens++;
       if (!plan.ignoreEos && id === eos) {
         // End of text: bytes held for an unfinished character will never complete.
@@ -271,7 +285,7 @@ export class SessionImpl implements Session {
         return result('length');
       }
       await yieldToEventLoop(); // let timers, signal handlers and the UI run between tokens
-      logits = await this.consume([], 'logits-last');
+      logits = await this.consume([], 'logits-last', undefined, undefined, topK);
     }
   }
 
@@ -315,10 +329,28 @@ export class SessionImpl implements Session {
     });
   }
 
+  private releaseHeld(): void {
+    this.held?.release();
+    this.held = null;
+  }
+
+  /** Replaces top-k-only logits with the full row before the call returns without sampling. */
+  private async settleLogits(): Promise<void> {
+    if (!this.held) return;
+    const held = this.held;
+    this.held = null;
+    try {
+      if (this.lastLogits !== null && this.pendingToken === null) this.lastLogits = await held.read();
+    } finally {
+      held.release();
+    }
+  }
+
   async dispose(): Promise<void> {
     if (this.disposed) return;
     await this.queue;
     this.disposed = true;
+    this.releaseHeld();
     this.model.parts.backend.free(...this.state);
     for (const c of this.caches) this.model.parts.backend.freeKvCache(c);
     this.onDispose();

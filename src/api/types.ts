@@ -47,7 +47,11 @@ export interface LoadOptions {
   dtype?: LoadDType;
   /** Upper bound on bytes allocated for weights, activations and state; checked before allocating. */
   maxMemoryBytes?: number;
-  /** Called as files are read, and as they download for remote sources (see `LoadProgress.from`). */
+  /**
+   * Called as files are read, and as they download for remote sources (see `LoadProgress.from`).
+   * Local folders (Node) read model.safetensors one tensor at a time while the weights are
+   * set up: there `loaded` / `total` count the tensors' bytes (the header not included).
+   */
   onProgress?: (p: LoadProgress) => void;
   /** Aborts loading with `E_ABORTED` (downloads included). */
   signal?: AbortSignal;

@@ -310,6 +310,26 @@ export interface MoeArgs {
   normalize: boolean;
 }
 
+/**
+ * Inputs of the optional fused Mamba-1 decode op (`Backend.mambaMixerStep`): one token of
+ * `residual + MambaMixer(x)` (transformers MambaMixer.slow_forward with T = 1, then the block's
+ * residual add), with the layer's weights exactly as the graph holds them (src/models/mamba.ts).
+ */
+export interface MambaMixerStepArgs {
+  /** The normed block input [B, 1, D]. */
+  x: Tensor;
+  /** The block input [B, 1, D], added to the output (the residual stream). */
+  residual: Tensor;
+  inProjX: Tensor; inProjZ: Tensor; inProjXBias: Tensor | null; inProjZBias: Tensor | null;
+  convWeight: Tensor; convBias: Tensor | null;
+  xProjDt: Tensor; xProjB: Tensor; xProjC: Tensor;
+  dtProjWeight: Tensor; dtProjBias: Tensor;
+  A: Tensor; D: Tensor;
+  outProj: Tensor; outProjBias: Tensor | null;
+  /** [B, I, K−1] and [B, I, N], updated in place as by conv1dCausalStep and selectiveScanStep. */
+  convState: Tensor; ssmState: Tensor;
+}
+
 export interface Backend {
   readonly name: BackendName;
   readonly info: BackendInfo;
@@ -321,6 +341,12 @@ export interface Backend {
   // ---- buffers -------------------------------------------------------------
   /** The most bytes this backend can hold at all (a 32-bit WebAssembly memory: 4 GiB), if bounded. */
   readonly capacityBytes?: number;
+  /**
+   * Optional: how many of the graph's prefill chunks to run per forward (default 1). A GPU wants
+   * wider matrix multiplies and more chunks in flight for its scans; memory stays bounded by the
+   * larger chunk, and chunk boundaries stay multiples of the graph's.
+   */
+  readonly prefillChunkMultiple?: number;
   /** Bytes a tensor of this shape takes when stored as `dtype` (for maxMemoryBytes checks). */
   bytesFor(shape: readonly number[], dtype: WeightDType): number;
   /** Upload weights, converting f32 values to the storage dtype. */
@@ -332,12 +358,23 @@ export interface Backend {
    * shape differently (then the caller falls back to `upload`).
    */
   uploadEncoded?(bytes: Uint8Array, shape: readonly number[], dtype: WeightDType): Tensor | null;
+  /**
+   * Optional: f16 bit patterns → f32 values (exact), for the loader's F16 checkpoint tensors,
+   * where the backend converts faster than JavaScript (the wasm backend: a SIMD kernel).
+   */
+  widenF16?(bits: Uint16Array): Float32Array;
   /** A zero-filled f32 tensor (state, scratch). */
   zeros(shape: readonly number[]): Tensor;
   /** Overwrite an f32 tensor's contents (restoring state). */
   write(t: Tensor, data: Float32Array): void;
   /** Read an f32 tensor back to the host. */
   read(t: Tensor): Promise<Float32Array>;
+  /**
+   * Optional: the k largest entries of row `row` of a 2-D f32 tensor, read back instead of the whole
+   * row (a GPU returns k pairs, not a vocabulary of logits). Ties go to the lower index; NaN and −∞
+   * are never returned, so fewer than k come back when fewer are finite. Any order.
+   */
+  readTopK?(t: Tensor, row: number, k: number): Promise<{ ids: Int32Array; values: Float32Array }>;
   /** Same tensor data under a new shape with the same element count (no copy; shares memory). */
   reshape(t: Tensor, shape: readonly number[]): Tensor;
   /** Rows [start, start+count) of the outer dimension, as a new tensor. */
@@ -399,6 +436,16 @@ export interface Backend {
   /** y = relu(x)² (NemotronH's MLP activation "relu2"). */
   relu2(x: Tensor): Tensor;
   mixtureOfExperts(args: MoeArgs): Tensor;
+
+  // ---- optional fused decode ops ---------------------------------------------------
+  /**
+   * Optional: one Mamba-1 decode token of `residual + mixer(x)` fused into a few kernels (a GPU pays
+   * host time per dispatch, so decode wants a handful per layer, not one per equation). Returns null
+   * when it cannot take these arguments (e.g. a weight dtype its fused kernels do not read); the
+   * graph then runs the unfused ops, which every backend has. Must equal the unfused ops up to f32
+   * rounding, state updates included. Backends without it are unaffected.
+   */
+  mambaMixerStep?(args: MambaMixerStepArgs): Tensor | null;
 }
 
 /** The next capacity for a cache that must hold `needed` tokens: doubling, at least 16, clamped to maxTokens. */

@@ -43,25 +43,50 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
 export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFile {
-  const bad = (msg: string, field?: string) => fail('E_FORMAT', `${file}: ${msg}`, { file, field });
+  return parseLayout(bytes, bytes.byteLength, file, (begin, end) => bytes.subarray(begin, end), false);
+}
 
-  if (bytes.byteLength < 8) {
-    throw bad(`truncated: ${bytes.byteLength} bytes, but a safetensors file starts with an 8-byte header length`);
+/** The header length field (bytes 0..8 of a file of `fileBytes` bytes), checked. */
+function headerLength(first8: Uint8Array, fileBytes: number, file: string): number {
+  const bad = (msg: string) => fail('E_FORMAT', `${file}: ${msg}`, { file });
+  if (fileBytes < 8 || first8.byteLength < 8) {
+    throw bad(`truncated: ${fileBytes} bytes, but a safetensors file starts with an 8-byte header length`);
   }
   // u64 as BigInt: a hostile length like 2^63 must not lose precision and slip through as a "small" number.
-  const headerLen = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  const headerLen = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
   if (headerLen > BigInt(MAX_HEADER_BYTES)) {
     throw bad(`header length ${headerLen} exceeds the safetensors limit of ${MAX_HEADER_BYTES} bytes`);
   }
-  if (headerLen > BigInt(bytes.byteLength - 8)) {
-    throw bad(`header length ${headerLen} exceeds the ${bytes.byteLength - 8} bytes after the length field (truncated file?)`);
+  if (headerLen > BigInt(fileBytes - 8)) {
+    throw bad(`header length ${headerLen} exceeds the ${fileBytes - 8} bytes after the length field (truncated file?)`);
   }
-  const n = Number(headerLen);
-  const header = decodeUtf8Json(bytes.subarray(8, 8 + n), file, MAX_HEADER_BYTES, 'safetensors header');
+  return Number(headerLen);
+}
+
+/**
+ * A safetensors file read one tensor at a time (`source.readRangeSync`): only the header is
+ * read here; each entry's `data` is read from the file when asked for and not kept, so a
+ * loader that copies a tensor and drops it never holds more than one tensor of the file.
+ * Every check of parseSafetensors applies (the file size stands in for the bytes' length).
+ */
+export function parseSafetensorsFromRanges(
+  readRange: (offset: number, length: number) => Uint8Array, fileBytes: number, file: string,
+): SafetensorsFile {
+  const n = headerLength(fileBytes >= 8 ? readRange(0, 8) : new Uint8Array(0), fileBytes, file);
+  const head = readRange(0, 8 + n);
+  return parseLayout(head, fileBytes, file, (begin, end) => readRange(begin, end - begin), true);
+}
+
+function parseLayout(
+  head: Uint8Array, fileBytes: number, file: string, slice: (begin: number, end: number) => Uint8Array, lazy: boolean,
+): SafetensorsFile {
+  const bad = (msg: string, field?: string) => fail('E_FORMAT', `${file}: ${msg}`, { file, field });
+  const n = headerLength(head, fileBytes, file);
+  const header = decodeUtf8Json(head.subarray(8, 8 + n), file, MAX_HEADER_BYTES, 'safetensors header');
   if (!isObject(header)) throw bad(`safetensors header must be a JSON object, got ${kind(header)}`);
 
   const dataStart = 8 + n;
-  const dataLen = bytes.byteLength - dataStart;
+  const dataLen = fileBytes - dataStart;
   const metadata: Record<string, string> = {};
   const tensors = new Map<string, TensorEntry>();
   const spans: { name: string; begin: number; end: number }[] = [];
@@ -113,8 +138,11 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
       throw bad(`${t}: data_offsets span ${end - begin} bytes, but ${dt} shape [${shape.join(', ')}] needs ${expected}`, name);
     }
 
-    const data = bytes.subarray(dataStart + begin, dataStart + end);
-    tensors.set(name, { name, dtype: dt, shape: shape.slice() as number[], file, data });
+    const te: TensorEntry = { name, dtype: dt, shape: shape.slice() as number[], file, data: new Uint8Array(0) };
+    const [from, to] = [dataStart + begin, dataStart + end];
+    if (lazy) Object.defineProperty(te, 'data', { get: () => slice(from, to), enumerable: true });
+    else te.data = slice(from, to);
+    tensors.set(name, te);
     if (end > begin) spans.push({ name, begin, end }); // empty tensors share no bytes with anything
   }
 
@@ -131,6 +159,10 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
   return { file, tensors, metadata };
 }
 
+function tensorBytes(t: TensorEntry): number {
+  return t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
+}
+
 function kind(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
 }
@@ -141,7 +173,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * Decode a tensor's data to f32 (F16 and BF16 converted exactly; little-endian; handle unaligned offsets by copying).
  * Aligned F32 data on a little-endian host comes back as a view sharing memory with the file bytes: treat it as read-only.
  */
-export function toFloat32(t: TensorEntry): Float32Array {
+export function toFloat32(t: TensorEntry, widenF16?: (bits: Uint16Array) => Float32Array): Float32Array {
   const { data } = t;
   const size = DTYPE_BYTES[t.dtype];
   const n = data.byteLength / size;
@@ -156,6 +188,7 @@ export function toFloat32(t: TensorEntry): Float32Array {
     for (let i = 0; i < n; i++) out[i] = halves[i] << 16;
     return new Float32Array(out.buffer);
   }
+  if (widenF16) return widenF16(halves);
   const table = f16Table32();
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = table[halves[i]];
@@ -188,10 +221,34 @@ const INDEX = 'model.safetensors.index.json';
  * model.safetensors, or model.safetensors.index.json + its shards. Progress/abort passed through to source.read.
  * E_FILE if neither exists. When both exist the single file wins (as in transformers).
  */
-export async function readSafetensorsWeights(source: FileSource, opts: ReadOptions = {}): Promise<WeightSet> {
+export async function readSafetensorsWeights(source: FileSource, opts: ReadOptions & { byTensor?: boolean } = {}): Promise<WeightSet> {
   throwIfAborted(opts.signal, `loading weights from ${source.label}`);
+  // byTensor: where the source reads byte ranges, read headers now and each tensor when asked for.
+  const readWeights = async (name: string, readOpts: ReadOptions): Promise<SafetensorsFile> => {
+    if (!opts.byTensor || !source.readRangeSync) return parseSafetensors(await source.read(name, readOpts), name);
+    const size = await source.size(name);
+    const readRange = source.readRangeSync.bind(source, name);
+    const parsed = parseSafetensorsFromRanges(readRange, size, name);
+    const total = [...parsed.tensors.values()].reduce((t, e) => t + tensorBytes(e), 0);
+    let loaded = 0;
+    const seen = new Set<string>();
+    for (const e of parsed.tensors.values()) {
+      const { get } = Object.getOwnPropertyDescriptor(e, 'data')!;
+      Object.defineProperty(e, 'data', {
+        enumerable: true,
+        get: () => {
+          throwIfAborted(opts.signal, `reading ${describe(source, name)}`);
+          const bytes = get!.call(e) as Uint8Array;
+          // progress: the tensor bytes read so far (each tensor counted once, however often it is read)
+          if (!seen.has(e.name)) { seen.add(e.name); loaded += bytes.byteLength; readOpts.onProgress?.({ file: name, loaded, total }); }
+          return bytes;
+        },
+      });
+    }
+    return parsed;
+  };
   if (await source.has(SINGLE)) {
-    const parsed = parseSafetensors(await source.read(SINGLE, opts), SINGLE);
+    const parsed = await readWeights(SINGLE, opts);
     return { files: [SINGLE], tensors: parsed.tensors };
   }
   if (!(await source.has(INDEX))) {
@@ -232,7 +289,7 @@ export async function readSafetensorsWeights(source: FileSource, opts: ReadOptio
   const tensors = new Map<string, TensorEntry>();
   for (const shard of files) {
     throwIfAborted(opts.signal, `loading weights from ${source.label}`);
-    const parsed = parseSafetensors(await source.read(shard, opts), shard);
+    const parsed = await readWeights(shard, opts);
     for (const tensor of byShard.get(shard)!) {
       if (!parsed.tensors.has(tensor)) {
         throw fail('E_FORMAT', `${shard}: tensor "${tensor}" is missing, though ${INDEX} lists it there`, { file: shard, field: tensor });

@@ -4,7 +4,7 @@
  * File names may come from untrusted index files (shard names), so they are
  * confined to the directory: no absolute paths, no '..' segments.
  */
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fail, throwIfAborted, MambaEdgeError } from '../errors.js';
@@ -84,6 +84,67 @@ export function directorySource(dir: string): FileSource {
       }
     },
   };
+
+  // readRangeSync keeps each file open while a loader reads tensor after tensor (system calls are
+  // not free: a 130M model has ~200 tensors) and closes them all once the current task is over.
+  const openFiles = new Map<string, number>();
+  let closing: ReturnType<typeof setTimeout> | undefined;
+  const closeAll = () => {
+    closing = undefined;
+    for (const fd of openFiles.values()) {
+      try { closeSync(fd); } catch { /* already gone */ }
+    }
+    openFiles.clear();
+  };
+  const fdFor = (name: string): number => {
+    let fd = openFiles.get(name);
+    if (fd !== undefined) return fd;
+    const p = resolve(name);
+    try {
+      fd = openSync(p, OPEN_FLAGS);
+    } catch (e) {
+      throw syncOsError(e, name);
+    }
+    try {
+      if (!fstatSync(fd).isFile()) throw notAFile(name, false);
+    } catch (e) {
+      closeSync(fd);
+      throw e instanceof MambaEdgeError ? e : syncOsError(e, name);
+    }
+    openFiles.set(name, fd);
+    if (!closing) {
+      closing = setTimeout(closeAll, 0);
+      (closing as { unref?: () => void }).unref?.(); // never keeps the process alive; exit closes the files anyway
+    }
+    return fd;
+  };
+
+  source.readRangeSync = (name, offset, length) => {
+    const fd = fdFor(name);
+    try {
+      const buf = new Uint8Array(length);
+      let loaded = 0;
+      while (loaded < length) {
+        const n = readSync(fd, buf, loaded, Math.min(CHUNK_BYTES, length - loaded), offset + loaded);
+        if (n === 0) {
+          throw fail('E_FILE', `${describe(source, name)} shrank while being read (wanted bytes ${offset}..${offset + length}, the file ends at ${offset + loaded})`, { file: name });
+        }
+        loaded += n;
+      }
+      return buf;
+    } catch (e) {
+      if (e instanceof MambaEdgeError) throw e;
+      throw syncOsError(e, name);
+    }
+  };
+
+  function syncOsError(e: unknown, name: string): MambaEdgeError {
+    const code = (e as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return fail('E_FILE', `${describe(source, name)} not found`, { file: name, cause: e });
+    if (code === 'EISDIR') return notAFile(name, true);
+    const reason = e instanceof Error ? e.message : String(e);
+    return fail('E_FILE', `${describe(source, name)} could not be read: ${reason}`, { file: name, cause: e });
+  }
 
   /** Joins a file name onto the directory, refusing anything that could leave it. */
   function resolve(name: string): string {

@@ -23,6 +23,12 @@ export interface FileSource {
    * or bytes given alone): the loader reads that file and checks its magic.
    */
   entry?: string;
+  /**
+   * Optional (Node's directory source has it): `length` bytes of a file from `offset`, read
+   * synchronously, into a fresh buffer. Lets a loader read one tensor at a time and drop it
+   * once copied, instead of holding the whole file. E_FILE if the file is missing or shorter.
+   */
+  readRangeSync?(name: string, offset: number, length: number): Uint8Array;
 }
 
 /** Path-joins for messages: `${label}/${name}` */

@@ -46,6 +46,12 @@ export interface MixerSpec<C extends StackConfig = StackConfig, W = unknown> {
   prefillChunk(cfg: C): number;
   /** The mixer: x [B, T, D] (already normed) → [B, T, D]. */
   mixer(call: MixerCall<C, W>, x: Tensor): Tensor;
+  /**
+   * Optional, decode only (T = 1): `residual + mixer(x)` through a backend's fused op
+   * (e.g. Backend.mambaMixerStep), or null when the backend has none or declines — the stack then
+   * runs `mixer` and the add. The same equations either way.
+   */
+  fusedStep?(call: MixerCall<C, W>, x: Tensor, residual: Tensor): Tensor | null;
 }
 
 export interface StackWeights<W> {
@@ -111,10 +117,14 @@ function runStack<C extends StackConfig, W>(
   for (let i = 0; i < cfg.numLayers; i++) {
     throwIfAborted(signal, 'forward');
     const normed = backend.rmsNorm(h, weights.layerNorms[i], cfg.normEps);
-    const mixed = arch.mixer(
-      { backend, cfg, weights: weights.mixers[i], state: state.slice(i * perLayer, (i + 1) * perLayer), step: seq === 1 },
-      normed,
-    );
+    const call = { backend, cfg, weights: weights.mixers[i], state: state.slice(i * perLayer, (i + 1) * perLayer), step: seq === 1 };
+    const fused = call.step && arch.fusedStep ? arch.fusedStep(call, normed, h) : null;
+    if (fused) {
+      backend.free(normed, h);
+      h = fused;
+      continue;
+    }
+    const mixed = arch.mixer(call, normed);
     const next = backend.add(h, mixed);
     backend.free(normed, mixed, h);
     h = next;

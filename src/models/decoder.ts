@@ -18,7 +18,7 @@ import { fail, throwIfAborted } from '../errors.js';
 import type { Backend, KvCache, OpName, Tensor, WeightDType } from '../backends/backend.js';
 import type { StackConfig } from './architecture.js';
 import type { KvCacheSpec, LayerDescription, ModelGraph, TensorSpec } from './graph.js';
-import { mamba, type MambaConfig, type MambaLayer } from './mamba.js';
+import { mamba, mambaFusedStep, type MambaConfig, type MambaLayer } from './mamba.js';
 import { mamba2, type Mamba2Config, type Mamba2Layer } from './mamba2.js';
 import {
   attentionTensors, mlpTensors, moeTensors, prepareAttention, prepareMlp, prepareMoe, runAttention, runMlp, runMoe,
@@ -153,12 +153,15 @@ function forward(
     throwIfAborted(signal, 'forward');
     const lw = w.layers[i];
     const normed = b.rmsNorm(h, lw.mixerNorm, cfg.normEps);
-    let mixed: Tensor;
+    let mixed: Tensor | null = null;
     const m = lw.mixer;
     switch (m.kind) {
       case 'attention': mixed = runAttention(b, cfg.attention!, m.w, caches[a++], normed, step); break;
       case 'mamba': {
         const n = mamba.layerStateShapes(cfg.mamba1!, batch).length; // conv, ssm
+        // Decode: h + mixer(normed) in one fused backend op where the backend has one.
+        const fused = step ? mambaFusedStep(b, m.w, state.slice(s, s + n), normed, h) : null;
+        if (fused) { s += n; b.free(normed, h); h = fused; break; }
         mixed = mamba.mixer({ backend: b, cfg: cfg.mamba1!, weights: m.w, state: state.slice(s, s + n), step }, normed);
         s += n;
         break;
@@ -171,9 +174,11 @@ function forward(
       }
       case 'mlp': mixed = runMlp(b, cfg.mlp!, m.w, normed); break;
     }
-    const next = b.add(h, mixed);
-    b.free(normed, mixed, h);
-    h = next;
+    if (mixed) {
+      const next = b.add(h, mixed);
+      b.free(normed, mixed, h);
+      h = next;
+    }
     if (lw.ffn) {
       const normed2 = b.rmsNorm(h, lw.ffnNorm!, cfg.normEps);
       const out = lw.ffn.kind === 'mlp' ? runMlp(b, cfg.mlp!, lw.ffn.w, normed2) : runMoe(b, cfg.moe!, lw.ffn.w, normed2);

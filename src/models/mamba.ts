@@ -10,7 +10,7 @@
  *   out    = out_proj(y)
  */
 import { fail } from '../errors.js';
-import type { Tensor } from '../backends/backend.js';
+import type { Backend, Tensor } from '../backends/backend.js';
 import type { MixerSpec, StackConfig, TensorSpec } from './architecture.js';
 import { negExp } from './graph.js';
 
@@ -154,4 +154,19 @@ export const mamba: MixerSpec<MambaConfig, MambaLayer> = {
     b.free(xIn, z, x, dtLow, Bm, Cm, dt, y);
     return out;
   },
+
+  fusedStep({ backend, weights, state }, x, residual) {
+    return mambaFusedStep(backend, weights, state, x, residual);
+  },
 };
+
+/**
+ * Decode (T = 1) of `residual + mixer(x)` through the backend's fused op when it has one
+ * (Backend.mambaMixerStep: the same equations as `mamba.mixer` above, in a few GPU kernels).
+ * Null when the backend has none or declines; the caller then runs `mamba.mixer` and the add.
+ */
+export function mambaFusedStep(b: Backend, w: MambaLayer, [convState, ssmState]: Tensor[], x: Tensor, residual: Tensor): Tensor | null {
+  if (!b.mambaMixerStep || w.innerNorms) return null; // Jamba's inner norms are not in the fused op
+  const { innerNorms: _, ...weights } = w;
+  return b.mambaMixerStep({ ...weights, x, residual, convState, ssmState });
+}

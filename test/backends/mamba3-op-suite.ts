@@ -1,7 +1,8 @@
 /**
  * The op suite for Mamba-3's `mamba3Scan` / `mamba3Step` (the pattern of op-suite.ts: one copy,
  * parameterised by backend). On SISO (adjacent rotary pairs, silu(z) gate) and MIMO (rank 3,
- * halves pairing, grouped B/C, output norm; and rank 5) heads of odd sizes, batch 2, T = 1, 2, 127, 1000,
+ * halves pairing, grouped B/C, output norm; rank 5; and wider heads, N 38 / 64, P 19 / 32, rank 1 and 4)
+ * heads of odd sizes, batch 2, T = 1, 2, 127, 1000,
  * from a random carried state (θ, h, k̃, ṽ all non-zero):
  *   - the prefill form over T tokens = T step-form calls (outputs and all four states),
  *   - = the same op over an uneven split of T carrying the state (chunk boundaries inside),
@@ -14,7 +15,7 @@ import { MambaEdgeError } from '../../src/errors.js';
 import { concatRows, seeded, splitTime, timeRows } from '../helpers/sequences.js';
 import { expectClose } from './op-suite.js';
 
-interface Geometry {
+export interface Geometry {
   name: string; H: number; P: number; N: number; G: number; R: number; S: number;
   pairing: 'adjacent' | 'halves'; mimo: boolean; norm: boolean; chunk: number;
 }
@@ -24,12 +25,16 @@ export const MAMBA3_GEOMETRIES: Geometry[] = [
   { name: 'MIMO', H: 4, P: 3, N: 10, G: 2, R: 3, S: 5, pairing: 'halves', mimo: true, norm: true, chunk: 7 },
   // rank 5: the wasm kernel keeps four ranks' outputs in registers and takes a second pass for the fifth
   { name: 'MIMO rank 5', H: 2, P: 4, N: 14, G: 1, R: 5, S: 3, pairing: 'halves', mimo: true, norm: false, chunk: 9 },
+  // wider heads: the wasm chunked kernel's 16-wide tiles over N (state pass) and P (M·v), each with a tail
+  { name: 'SISO wide', H: 2, P: 19, N: 38, G: 1, R: 1, S: 9, pairing: 'adjacent', mimo: false, norm: true, chunk: 64 },
+  // rank 4: a chunk of 64 does not fit the wasm chunked kernel's scratch, so it runs in blocks of 16
+  { name: 'MIMO rank 4 wide', H: 2, P: 20, N: 36, G: 2, R: 4, S: 9, pairing: 'halves', mimo: true, norm: true, chunk: 64 },
 ];
 
 const Bsz = 2;
 
 /** Random inputs, weights and a non-zero starting state for T tokens of geometry g. */
-function makeData(g: Geometry, T: number, seed: number) {
+export function makeData(g: Geometry, T: number, seed: number) {
   const r = seeded(seed);
   const { H, P, N, G, R, S } = g;
   return {
@@ -72,7 +77,7 @@ function freshState(b: Backend, g: Geometry, d: Data): Tensor[] {
 }
 
 /** Run the op over pieces of the sequence (`lens`), or token by token with the step form (`step`). */
-async function runPieces(b: Backend, g: Geometry, d: Data, T: number, lens: number[], step: boolean) {
+export async function runPieces(b: Backend, g: Geometry, d: Data, T: number, lens: number[], step: boolean) {
   const state = freshState(b, g, d);
   const ys: Float32Array[] = [];
   for (const [t0, len] of splitTime(lens)) {
@@ -93,7 +98,7 @@ function expectAnglesClose(a: Float32Array, b: Float32Array, tol: number, what: 
   expect(worst, what).toBeLessThanOrEqual(tol);
 }
 
-function expectRunsClose(
+export function expectRunsClose(
   got: { y: Float32Array; state: Float32Array[] }, want: { y: Float32Array; state: Float32Array[] }, tol: number, what: string,
 ): void {
   expectClose(got.y, want.y, tol, `${what}: y`);
@@ -126,7 +131,7 @@ export function runMamba3OpSuite(name: string, create: () => Promise<Backend> | 
             const want = await runPieces(ref, g, d, T, [T], false);
             expectRunsClose(whole, want, opts.tolerance, 'vs reference');
           }
-        });
+        }, 30_000); // the reference backend (f64, written to be read) takes seconds for T = 1000 on the wide heads
       }
     }
 

@@ -40,10 +40,16 @@ describe('backend selection', () => {
   });
 
   it('backends that are not built are E_BACKEND', async () => {
-    for (const backend of ['webgpu', 'cuda'] as const) {
+    for (const backend of ['cuda'] as const) {
       const err = await loadModel(mamba1, { backend }).catch((e) => e);
       expect(err.code).toBe('E_BACKEND');
       expect(err.message).toMatch(/not part of this build/);
     }
+  });
+
+  it('webgpu where the runtime has no WebGPU (the browser entry in Node) is E_BACKEND saying why', async () => {
+    const err = await loadModel(mamba1, { backend: 'webgpu' }).catch((e) => e);
+    expect(err.code).toBe('E_BACKEND');
+    expect(err.message).toMatch(/webgpu" is unavailable: this runtime has no WebGPU/);
   });
 });

@@ -149,14 +149,14 @@ describe('examples/electron main process under Node (IPC over a MessageChannel)'
     expect(seen).toBeLessThan(50); // messages already in flight may still land; nothing after the port closed
   });
 
-  it('builds into out/ with only electron and Node built-ins left external', async () => {
+  it('builds into out/ with only electron, the optional native webgpu package and Node built-ins left external', async () => {
     const out = mkdtempSync(join(tmpdir(), 'mamba-edge-electron-'));
     try {
       const built = await buildApp(out);
       const externals = (meta: typeof built.main) => [...new Set(Object.values(meta.outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path)))].sort();
       expect(externals(built.preload)).toEqual(['electron']);
       expect(externals(built.renderer)).toEqual([]);
-      expect(externals(built.main).filter((p) => !p.startsWith('node:'))).toEqual(['electron']);
+      expect(externals(built.main).filter((p) => !p.startsWith('node:'))).toEqual(['electron', 'webgpu']);
       expect(readFileSync(join(out, 'index.html'), 'utf8')).toContain('<script src="./renderer.js">');
     } finally {
       rmSync(out, { recursive: true, force: true });

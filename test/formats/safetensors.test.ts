@@ -482,6 +482,31 @@ describe('readSafetensorsWeights', () => {
       expect(progress.every((p) => p.loaded === p.total)).toBe(true);
     });
 
+    it('byTensor: reads headers first and each tensor when asked for, with the same values and checks', async () => {
+      const dir = await folder({ [INDEX]: goodIndex, [A]: shardA, [B]: shardB });
+      const progress: { file: string; loaded: number; total: number }[] = [];
+      const ws = await readSafetensorsWeights(directorySource(dir), { byTensor: true, onProgress: (p) => progress.push(p) });
+      expect(progress.map((p) => p.file)).toEqual([INDEX]); // no tensor read yet
+      expect(values(ws)).toEqual({ 'layers.0.w': [1, 2], emb: [3], 'layers.1.w': [4, 5] });
+      values(ws); // a second read: progress counts each tensor once
+      expect(progress.map((p) => `${p.file} ${p.loaded}/${p.total}`)).toEqual([INDEX + ` ${goodIndex.byteLength}/${goodIndex.byteLength}`, `${A} 8/10`, `${A} 10/10`, `${B} 4/4`]);
+
+      // Read at the time of asking (nothing kept): a file cut short afterwards is an E_FILE naming it.
+      await writeFile(join(dir, B), shardB.subarray(0, shardB.byteLength - 4));
+      const e = caught(() => ws.tensors.get('layers.1.w')!.data);
+      expect(e.code).toBe('E_FILE');
+      expect(e.message).toContain(`${dir}/${B} shrank`);
+    });
+
+    it('byTensor: a bad header is refused as by parseSafetensors', async () => {
+      for (const bytes of [new Uint8Array(5), shardA.subarray(0, 20), shardA.subarray(0, shardA.byteLength - 1)]) {
+        const dir = await folder({ 'model.safetensors': bytes });
+        const want = caught(() => parseSafetensors(bytes, 'model.safetensors'));
+        const e = await rejected(readSafetensorsWeights(directorySource(dir), { byTensor: true }));
+        expect([e.code, e.message]).toEqual([want.code, want.message]);
+      }
+    });
+
     it('names the missing shard with the directory', async () => {
       const dir = await folder({ [INDEX]: goodIndex, [A]: shardA });
       const e = await rejected(readSafetensorsWeights(directorySource(dir)));

@@ -24,6 +24,9 @@ export interface CKernels {
   embed_q8_0(table: number, ids: number, y: number, n: number, D: number, i0: number, i1: number): void;
   quantize_q8_0(src: number, dst: number, nblocks: number, b0: number, b1: number): void;
   f32_to_f16(src: number, dst: number, n: number, i0: number, i1: number): void;
+  widen_f16(src: number, dst: number, n: number, i0: number, i1: number): void;
+  f16_find_special(src: number, out: number, n: number, i0: number, i1: number): void;
+  matmul_f16_finite(x: number, w: number, bias: number, y: number, rows: number, K: number, M: number, m0: number, m1: number): void;
   __stack_pointer: WebAssembly.Global;
 }
 

@@ -133,8 +133,8 @@ describe('kernels-c.wasm module', () => {
     expect(imports).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
     const exports = WebAssembly.Module.exports(h.module).map((e) => `${e.name}:${e.kind}`).sort();
     expect(exports).toEqual([
-      '__stack_pointer:global', 'embed_f16:function', 'embed_f32:function', 'embed_q8_0:function', 'f32_to_f16:function',
-      'matmul_f16:function', 'matmul_f32:function', 'matmul_q8_0:function', 'quantize_q8_0:function',
+      '__stack_pointer:global', 'embed_f16:function', 'embed_f32:function', 'embed_q8_0:function', 'f16_find_special:function', 'f32_to_f16:function',
+      'matmul_f16:function', 'matmul_f16_finite:function', 'matmul_f32:function', 'matmul_q8_0:function', 'quantize_q8_0:function', 'widen_f16:function',
     ]);
   });
 
@@ -247,6 +247,75 @@ describe('matmul_f16 special weights', () => {
     for (let i = 0; i < got.length; i++) {
       if (!Number.isFinite(want[i])) expect(got[i], `output ${i}`).toBe(want[i]); // same Inf, or NaN
       else expect(Math.abs(got[i] - want[i]), `output ${i}`).toBeLessThanOrEqual(1e-5 * scale[i] + 1e-30);
+    }
+  });
+});
+
+describe('matmul_f16_finite and f16_find_special', () => {
+  it('matmul_f16_finite equals matmul_f16 bit for bit on finite weights (decode and prefill, odd sizes)', () => {
+    for (const [rows, K, M] of [[1, 768, 50], [1, 2100, 13], [1, 17, 9], [3, 33, 17], [1, 8, 1]]) {
+      h.reset();
+      const r = rng(rows * 7 + K + M);
+      const x = rand(rows * K, r), bits = f16Bits(rand(M * K, r, 0.5)), bias = rand(M, r);
+      const [xOff, wOff, bOff] = [h.putF32(x), h.putU16(bits), h.putF32(bias)];
+      const y1 = h.alloc(rows * M * 4), y2 = h.alloc(rows * M * 4);
+      h.k.matmul_f16(xOff, wOff, bOff, y1, rows, K, M, 0, M);
+      h.k.matmul_f16_finite(xOff, wOff, bOff, y2, rows, K, M, 0, M);
+      expect(h.readF32(y2, rows * M), `rows=${rows} K=${K} M=${M}`).toEqual(h.readF32(y1, rows * M));
+    }
+  });
+
+  it('f16_find_special flags exactly the tensors holding an Inf or NaN half (vector part and tail)', () => {
+    for (const [n, at, bits, want] of [
+      [100, -1, 0, 0], [100, 5, 0x7c00, 1], [100, 99, 0xfc00, 1], [100, 50, 0x7e01, 1], [100, 50, 0x7bff, 0], [100, 97, 0xfbff, 0], [3, 2, 0x7c01, 1],
+    ] as const) {
+      h.reset();
+      const src = new Uint16Array(n).fill(0x3c00);
+      if (at >= 0) src[at] = bits;
+      const out = h.putF32(new Float32Array([NaN]));
+      h.k.f16_find_special(h.putU16(src), out, n, 0, 1);
+      expect(new Int32Array(h.memory.buffer, out, 1)[0], `n=${n} [${at}]=0x${bits.toString(16)}`).toBe(want);
+    }
+  });
+});
+
+describe('matmul_f16 decode: x scaled by a power of two inside the kernel', () => {
+  // The decode path multiplies x by 2^e (from max|x|) and the sums by 2^(112-e), so the weights'
+  // bit patterns need no per-weight multiply. Powers of two are exact: within the usual bound
+  // at any magnitude of x, and Inf/NaN/all-zero x (no scale) take the exact path.
+  it.each([
+    ['huge x', 1e30], ['tiny x', 1e-30], ['x near the top of f32 (sums stay finite)', 1e35], ['x of subnormal size', 1e-41],
+  ])('%s (×%d)', async (_name, mag) => {
+    h.reset();
+    const r = rng(77);
+    const K = 2100, M = 21; // K > 2048: two chunks of the split x; K mod 8 = 4: the scalar tail
+    const x = rand(K, r, mag), w = rand(M * K, r, 0.5);
+    const bits = f16Bits(w), wUsed = Float32Array.from(bits, f16ToF32);
+    const want = await ref.read(ref.matmul(ref.upload(x, [1, K]), ref.upload(wUsed, [M, K]), null));
+    const got = runMatmul('matmul_f16', x, h.putU16(bits), null, 1, K, M);
+    const scale = outputScale(x, wUsed, null, 1, K, M);
+    // Below the normal range x itself has lost bits (f32 subnormals): a looser bound there.
+    const tol = mag < 1e-38 ? 1e-3 : 1e-5;
+    for (let i = 0; i < M; i++) {
+      if (!Number.isFinite(want[i])) expect(got[i], `output ${i}`).toBe(want[i]);
+      else expect(Math.abs(got[i] - want[i]), `output ${i}`).toBeLessThanOrEqual(tol * scale[i] + 1e-44);
+    }
+  });
+
+  it('x all zero, or holding Inf / NaN, gives the reference result', async () => {
+    for (const fill of [0, Infinity, NaN]) {
+      h.reset();
+      const r = rng(78);
+      const K = 40, M = 13;
+      const x = fill === 0 ? new Float32Array(K) : rand(K, r);
+      if (fill !== 0) x[9] = fill;
+      const bits = f16Bits(rand(M * K, r, 0.5)), wUsed = Float32Array.from(bits, f16ToF32);
+      const want = await ref.read(ref.matmul(ref.upload(x, [1, K]), ref.upload(wUsed, [M, K]), null));
+      const got = runMatmul('matmul_f16', x, h.putU16(bits), null, 1, K, M);
+      for (let i = 0; i < M; i++) {
+        if (!Number.isFinite(want[i])) expect(got[i], `fill ${fill} output ${i}`).toBe(want[i]);
+        else expect(Math.abs(got[i] - want[i]), `fill ${fill} output ${i}`).toBeLessThanOrEqual(1e-5 * outputScale(x, wUsed, null, 1, K, M)[i] + 1e-30);
+      }
     }
   });
 });
@@ -465,6 +534,21 @@ describe('embeddings', () => {
       const want = f16ToF32(i);
       if (Number.isNaN(want)) expect(got[i]).toBeNaN();
       else if (!Object.is(got[i], want)) expect(got[i], `f16 0x${i.toString(16)}`).toBe(want);
+    }
+  });
+
+  it('widen_f16 (the loader\'s F16 → f32) is exact for all 65536 bit patterns, split or whole', () => {
+    h.reset();
+    const bits = Uint16Array.from({ length: 65536 + 5 }, (_, i) => i & 0xffff); // odd length: the scalar tail
+    const src = h.putU16(bits), whole = h.alloc(bits.length * 4), parts = h.alloc(bits.length * 4);
+    h.k.widen_f16(src, whole, bits.length, 0, bits.length);
+    for (const [i0, i1] of splits(bits.length, 3)) h.k.widen_f16(src, parts, bits.length, i0, i1);
+    const got = h.readF32(whole, bits.length);
+    expect(h.readF32(parts, bits.length)).toEqual(got);
+    for (let i = 0; i < bits.length; i++) {
+      const want = f16ToF32(bits[i]);
+      if (Number.isNaN(want)) expect(got[i]).toBeNaN();
+      else if (!Object.is(got[i], want)) expect(got[i], `f16 0x${bits[i].toString(16)}`).toBe(want);
     }
   });
 });

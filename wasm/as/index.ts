@@ -7,5 +7,6 @@ export { conv1dCausal } from './conv';
 export { selectiveScan } from './scan';
 export { ssdChunkScan, ssdStep } from './ssd';
 export { recurrentCell, ltiScan, glu } from './recurrent';
-export { mamba3Scan } from './mamba3';
+export { mamba3Scan, vsincos } from './mamba3';
 export { rope, attention, swiglu, relu2 } from './attention';
+export { mamba3ChunkScan } from './mamba3-chunk';

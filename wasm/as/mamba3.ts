@@ -1,8 +1,10 @@
 // Mamba-3's SSM (state-spaces/mamba mamba_ssm/modules/mamba3.py), SISO and MIMO: the trapezoidal
-// recurrence token by token, for prefill and decode alike (the reference backend's step form,
-// src/backends/reference/mamba3.ts; the equations are in src/backends/backend.ts, Mamba3ScanArgs).
-// On a CPU the chunked (quadratic-within-chunk) form does more arithmetic for the same result; the
-// recurrence streams each head's state [P, N] once per token.
+// recurrence token by token (the reference backend's step form, src/backends/reference/mamba3.ts; the
+// equations are in src/backends/backend.ts, Mamba3ScanArgs). Decode runs it (T = 1); prefill runs the
+// chunked kernel (mamba3-chunk.ts), and this one for any T only where a block does not fit the scratch
+// (or when WasmBackend.mamba3Prefill says so). It streams each head's state [P, N] once per token.
+// The rotary-angle helpers here (advanceAngles, biasRotate) are shared with the chunked kernel, so
+// both turn by exactly the same angles.
 //
 // Range over units b·H + h: a unit owns its head's y, θ, h, k̃ and ṽ, so split ranges write disjoint
 // memory. The 21 tensor pointers come in a table (the pool passes at most 32 arguments):
@@ -18,18 +20,18 @@ import { tanhv } from './recurrent';
 const PI: f64 = 3.141592653589793;
 const TWO_PI: f64 = 6.283185307179586;
 
-@inline function ptrAt(tab: usize, i: i32): usize {
+@inline export function ptrAt(tab: usize, i: i32): usize {
   return <usize>load<i32>(tab + (<usize>i << 2));
 }
-@inline function f(ptr: usize, i: i32): f32 {
+@inline export function f(ptr: usize, i: i32): f32 {
   return load<f32>(ptr + (<usize>i << 2));
 }
-@inline function setf(ptr: usize, i: i32, v: f32): void {
+@inline export function setf(ptr: usize, i: i32, v: f32): void {
   store<f32>(ptr + (<usize>i << 2), v);
 }
 
 /** out[0..N) = rot_θ(src + bias) for one rank: bias added 4 lanes at a time, then the S pairs turned by (cos θ, sin θ). */
-@inline function biasRotate(
+@inline export function biasRotate(
   out: usize, src: usize, bias: usize, N: i32, S: i32, halves: i32, cosS: usize, sinS: usize,
 ): void {
   for (let n = 0; n < N; n += 4) {
@@ -45,6 +47,71 @@ const TWO_PI: f64 = 6.283185307179586;
     const x0 = f(out, i0), x1 = f(out, i1);
     setf(out, i0, x0 * c - x1 * sn);
     setf(out, i1, x0 * sn + x1 * c);
+  }
+}
+
+/**
+ * cos x, sin x of four angles x ∈ [0, 2π] (f32), stored at cosP, sinP (k ≤ 4 lanes): x = n·π/2 + r with
+ * n = round(2x/π) and r ∈ [−π/4, π/4] by a three-part Cody–Waite π/2 (n·DP1 exact), then Cephes
+ * sinf / cosf's minimax polynomials on r and the quadrant n mod 4 (swap for odd n; signs). Measured
+ * within 9.2e-8 of Math.cos / Math.sin (test/mamba3/sincos.test.ts; bound 1.2e-7); one vector call replaces eight
+ * f64 libm calls, which were half the chunked prefill kernel's time at mamba3-130m's 32 angles.
+ */
+@inline function sinCos4(x: v128, cosP: usize, sinP: usize, k: i32): void {
+  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(0.63661977236758134))); // 2/π
+  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(1.5703125)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(4.837512969970703125e-4)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(7.54978995489188216e-8)));
+  const z = f32x4.mul(r, r);
+  let ps = f32x4.add(f32x4.mul(f32x4.splat(-1.9515295891e-4), z), f32x4.splat(8.3321608736e-3));
+  ps = f32x4.add(f32x4.mul(ps, z), f32x4.splat(-1.6666654611e-1));
+  const sr = f32x4.add(f32x4.mul(f32x4.mul(ps, z), r), r);
+  let pc = f32x4.add(f32x4.mul(f32x4.splat(2.443315711809948e-5), z), f32x4.splat(-1.388731625493765e-3));
+  pc = f32x4.add(f32x4.mul(pc, z), f32x4.splat(4.166664568298827e-2));
+  const cr = f32x4.add(f32x4.sub(f32x4.splat(1), f32x4.mul(f32x4.splat(0.5), z)), f32x4.mul(f32x4.mul(pc, z), z));
+  const q = i32x4.trunc_sat_f32x4_s(n);
+  const odd = i32x4.eq(v128.and(q, i32x4.splat(1)), i32x4.splat(1));
+  const sinSign = i32x4.shl(v128.and(q, i32x4.splat(2)), 30); //               quadrants 2, 3: −
+  const cosSign = i32x4.shl(v128.and(i32x4.add(q, i32x4.splat(1)), i32x4.splat(2)), 30); // 1, 2: −
+  storeN(sinP, v128.xor(v128.bitselect(cr, sr, odd), sinSign), k);
+  storeN(cosP, v128.xor(v128.bitselect(sr, cr, odd), cosSign), k);
+}
+
+/** Test hook (not in the ABI table): c[i], s[i] = cos x[i], sin x[i] for x[i] ∈ [0, 2π], i ∈ [i0, i1). */
+export function vsincos(x: usize, c: usize, s: usize, i0: i32, i1: i32): void {
+  for (let i = i0; i < i1; i += 4) {
+    const o = <usize>i << 2;
+    const k = min(4, i1 - i);
+    sinCos4(loadN(x + o, k), c + o, s + o, k);
+  }
+}
+
+/** θ + (π·tanh)·Δ wrapped into [0, 2π), two lanes in f64 (IEEE per lane: the scalar expression's bits). */
+@inline function wrapAngle2(theta: v128, tanh: v128, dt: v128): v128 {
+  const th = f64x2.add(theta, f64x2.mul(f64x2.mul(f64x2.splat(PI), tanh), dt));
+  return f64x2.sub(th, f64x2.mul(f64x2.splat(TWO_PI), f64x2.floor(f64x2.div(th, f64x2.splat(TWO_PI)))));
+}
+
+/**
+ * θ ← (θ + π·tanh(angles)·Δ) mod 2π for one head and token, in place in `angleRow` [S] (f32; the sum
+ * in f64), and cos θ, sin θ of the stored angles into cosS, sinS: the step and the chunked kernel
+ * (mamba3-chunk.ts), a split or a resumed run, all turn by exactly the same angles. Four angles at a
+ * time: tanh in f32x4, the update in two f64x2 halves.
+ */
+@inline export function advanceAngles(angleRow: usize, anglesTok: usize, S: i32, dt: f32, cosS: usize, sinS: usize): void {
+  const dtv = f64x2.splat(<f64>dt);
+  for (let s = 0; s < S; s += 4) {
+    const o = <usize>s << 2;
+    const k = min(4, S - s);
+    const t4 = tanhv(loadN(anglesTok + o, k));
+    const th4 = loadN(angleRow + o, k);
+    const lo = wrapAngle2(f64x2.promote_low_f32x4(th4), f64x2.promote_low_f32x4(t4), dtv);
+    const hi = wrapAngle2(
+      f64x2.promote_low_f32x4(f32x4.shuffle(th4, th4, 2, 3, 0, 1)), f64x2.promote_low_f32x4(f32x4.shuffle(t4, t4, 2, 3, 0, 1)), dtv,
+    );
+    const w4 = f32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+    storeN(angleRow + o, w4, k);
+    sinCos4(w4, cosS + o, sinS + o, k);
   }
 }
 
@@ -153,15 +220,7 @@ export function mamba3Scan(
       const lam: f32 = 1 / (1 + exps(-f(trap, i)));
       const beta: f32 = (<f32>1 - lam) * dt * alpha;
       const gamma = lam * dt;
-      // θ ← (θ + π·tanh(angles)·Δ) mod 2π
-      for (let s = 0; s < S; s++) {
-        const th = <f64>f(angleRow, s) + PI * <f64>f32x4.extract_lane(tanhv(f32x4.splat(f(angles, row * S + s))), 0) * <f64>dt;
-        const w = th - TWO_PI * Math.floor(th / TWO_PI);
-        setf(angleRow, s, <f32>w);
-        const wf = <f64><f32>w; // the stored θ, so a resumed session turns by exactly the same angle
-        setf(cosS, s, <f32>Math.cos(wf));
-        setf(sinS, s, <f32>Math.sin(wf));
-      }
+      advanceAngles(angleRow, angles + (<usize>(row * S) << 2), S, dt, cosS, sinS);
       // q_r, k_r = rot_θ(C_r + C_bias), rot_θ(B_r + B_bias); v_r = x·mimo_x, ṽ_r = x_{t−1}·mimo_x
       const xRow = x + (<usize>(i * P) << 2);
       for (let r = 0; r < R; r++) {

@@ -58,6 +58,32 @@ KERNEL(embed_q8_0)(const uint8_t *table, const int32_t *ids, float *y, int n, in
   }
 }
 
+/* dst[i] = f32 value of the f16 bits src[i] (exact, Inf/NaN kept), i in [i0, i1): the loader
+ * widens F16 checkpoint tensors here rather than in JavaScript. */
+KERNEL(widen_f16)(const uint16_t *src, float *dst, int n, int i0, int i1) {
+  (void)n;
+  int i = i0;
+  for (; i + 8 <= i1; i += 8) {
+    v128_t lo, hi;
+    load8_f16(src + i, &lo, &hi);
+    wasm_v128_store(dst + i, lo);
+    wasm_v128_store(dst + i + 4, hi);
+  }
+  for (; i < i1; i++) dst[i] = f16_to_f32(src[i]);
+}
+
+/* out[0] = 1 if any of the n halves at src is Inf or NaN (exponent 31), else 0. One work item:
+ * the range is [0, 1) (the whole scan is a fraction of a conversion; no need to split). */
+KERNEL(f16_find_special)(const uint16_t *src, int32_t *out, int n, int i0, int i1) {
+  if (i0 >= i1) return;
+  v128_t flag = wasm_i16x8_splat(0);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) flag = f16_track_special(flag, wasm_v128_load(src + i));
+  int any = f16_any_special(flag);
+  for (; i < n; i++) any |= (src[i] & 0x7c00) == 0x7c00;
+  out[0] = any;
+}
+
 /* dst[i] = f16 bits of src[i] (round to nearest even), i in [i0, i1). */
 KERNEL(f32_to_f16)(const float *src, uint16_t *dst, int n, int i0, int i1) {
   (void)n;

@@ -85,6 +85,13 @@ INLINE v128_t f16_bits_to_f32(v128_t v) {
   return wasm_v128_or(f16_bits_to_f32_fast(v), wasm_v128_and(inf, wasm_i32x4_splat(0x7f800000)));
 }
 
+/* The positioned bits (h·2^-112 for finite halves) with exponent 31 made f32 Inf/NaN: what
+ * f16_bits_to_f32 gives before its × 2^112, for GEMVs that apply that factor after the sum. */
+INLINE v128_t f16_fix_special(v128_t v) {
+  const v128_t inf = wasm_i32x4_eq(wasm_v128_and(v, wasm_i32x4_splat(0x0f800000)), wasm_i32x4_splat(0x0f800000));
+  return wasm_v128_or(v, wasm_v128_and(inf, wasm_i32x4_splat(0x7f800000)));
+}
+
 /* For the fast path: flag = lane-wise max of 2·h (sign shifted out); a tile held an
  * Inf/NaN half iff some lane of the flag reaches 0xf800 (exponent 31). */
 INLINE v128_t f16_track_special(v128_t flag, v128_t h) { return wasm_u16x8_max(flag, wasm_i16x8_add(h, h)); }

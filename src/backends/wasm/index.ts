@@ -12,7 +12,7 @@ import {
 } from '../backend.js';
 import {
   checkConv1d, checkLtiScan, checkMatmul, checkRecurrentScan, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan,
-  checkMamba3Scan,
+  checkMamba3Scan, type Mamba3Dims,
   checkAttention, checkKvData, checkMoe, checkRope,
 } from '../shape-checks.js';
 import { grownCapacity, type AttentionArgs, type KvCache, type MoeArgs, type RopeArgs } from '../backend.js';
@@ -28,6 +28,8 @@ class WasmTensor implements Tensor {
     readonly ptr: number,
     /** The allocation this tensor (or view) lives in; freeing any view frees it. */
     readonly block: Block,
+    /** f16 weights checked at upload to hold no Inf/NaN: matmuls use matmul_f16_finite. */
+    public finiteF16 = false,
   ) {}
 }
 
@@ -45,6 +47,8 @@ const SUPPORTED: ReadonlySet<OpName> = new Set(OP_NAMES);
 const CELL_CODE: Record<RecurrentCell, number> = { rnn_tanh: 0, rnn_relu: 1, lstm: 2, gru: 3 };
 const Q8_BLOCK = 32;
 const Q8_BYTES = 34;
+/** Values per piece when uploads are converted in wasm (a multiple of the q8_0 block): 4 MiB of f32. */
+const STAGE_VALUES = 1 << 20;
 
 export class WasmBackend implements Backend {
   readonly name = 'wasm' as const;
@@ -109,13 +113,29 @@ export class WasmBackend implements Backend {
       this.f32View(t.ptr, n).set(data);
       return t;
     }
-    // Convert inside wasm: stage the f32 values, convert in parallel, drop the stage.
-    const staged = this.upload(data, shape, 'f32') as WasmTensor;
+    // Convert inside wasm: stage the f32 values piece by piece (whole q8_0 blocks), convert each
+    // piece in parallel, drop the stage. Pieces, not the whole tensor: the memory never shrinks, so
+    // a whole-tensor stage (154 MB for a 130M model's embedding) would stay resident for good.
+    if (dtype !== 'f16' && dtype !== 'q8_0') throw fail('E_DTYPE', `the wasm backend does not store ${dtype} weights`);
     const t = this.allocTensor(shape, dtype);
-    if (dtype === 'f16') this.exec.run('f32_to_f16', [staged.ptr, t.ptr, n], n, n);
-    else if (dtype === 'q8_0') this.exec.run('quantize_q8_0', [staged.ptr, t.ptr, n / Q8_BLOCK], n / Q8_BLOCK, n);
-    else throw fail('E_DTYPE', `the wasm backend does not store ${dtype} weights`);
-    this.free(staged);
+    const piece = Math.min(n, STAGE_VALUES);
+    const stage = this.arena.alloc(piece * 4, 'upload staging');
+    try {
+      for (let i = 0; i < n; i += piece) {
+        const m = Math.min(piece, n - i);
+        this.f32View(stage.ptr, m).set(data.subarray(i, i + m));
+        if (dtype === 'f16') this.exec.run('f32_to_f16', [stage.ptr, t.ptr + i * 2, m], m, m);
+        else this.exec.run('quantize_q8_0', [stage.ptr, t.ptr + (i / Q8_BLOCK) * Q8_BYTES, m / Q8_BLOCK], m / Q8_BLOCK, m);
+      }
+    } finally {
+      this.arena.release(stage);
+    }
+    if (dtype === 'f16') {
+      const flag = this.arena.alloc(16, 'f16 check');
+      this.exec.run('f16_find_special', [t.ptr, flag.ptr, n], 1);
+      t.finiteF16 = new Int32Array(this.memory.buffer, flag.ptr, 1)[0] === 0;
+      this.arena.release(flag);
+    }
     return t;
   }
 
@@ -127,6 +147,25 @@ export class WasmBackend implements Backend {
     const t = this.allocTensor(shape, dtype);
     new Uint8Array(this.memory.buffer, t.ptr, size).set(bytes);
     return t;
+  }
+
+  /** In chunks of 1M values through one 6 MiB staging block, so the arena does not grow by the tensor's size. */
+  widenF16(bits: Uint16Array): Float32Array {
+    const n = bits.length, chunk = Math.min(n, 1 << 20), out = new Float32Array(n);
+    if (n === 0) return out;
+    const stage = this.arena.alloc(chunk * 6 + 16, 'f16 staging');
+    const src = stage.ptr, dstAligned = (stage.ptr + chunk * 2 + 15) & ~15; // f32 after the halves, 16-byte aligned
+    try {
+      for (let i = 0; i < n; i += chunk) {
+        const m = Math.min(chunk, n - i);
+        new Uint16Array(this.memory.buffer, src, m).set(bits.subarray(i, i + m));
+        this.exec.run('widen_f16', [src, dstAligned, m], m, m);
+        out.set(this.f32View(dstAligned, m), i);
+      }
+    } finally {
+      this.arena.release(stage);
+    }
+    return out;
   }
 
   zeros(shape: readonly number[]): Tensor {
@@ -149,7 +188,7 @@ export class WasmBackend implements Backend {
   reshape(t: Tensor, shape: readonly number[]): Tensor {
     const wt = t as WasmTensor;
     if (numel(shape) !== numel(wt.shape)) throw fail('E_SHAPE', `reshape [${wt.shape}] → [${shape}] changes the element count`);
-    return new WasmTensor([...shape], wt.dtype, wt.ptr, wt.block);
+    return new WasmTensor([...shape], wt.dtype, wt.ptr, wt.block, wt.finiteF16);
   }
 
   sliceRows(t: Tensor, start: number, count: number): Tensor {
@@ -214,8 +253,7 @@ export class WasmBackend implements Backend {
   matmul(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor {
     const { rows, inner, outCols } = checkMatmul(x, w, bias);
     const out = this.allocTensor([...x.shape.slice(0, -1), outCols]);
-    const kernel = w.dtype === 'f32' ? 'matmul_f32' : w.dtype === 'f16' ? 'matmul_f16' : w.dtype === 'q8_0' ? 'matmul_q8_0' : null;
-    if (!kernel) throw fail('E_DTYPE', `the wasm backend has no matmul for ${w.dtype} weights`);
+    const kernel = this.matmulKernel(w);
     this.exec.run(kernel, [this.ptr(x), this.ptr(w), this.ptr(bias), out.ptr, rows, inner, outCols], outCols, rows * inner * outCols);
     return out;
   }
@@ -312,7 +350,8 @@ export class WasmBackend implements Backend {
     return y;
   }
 
-  private matmulKernel(w: Tensor): 'matmul_f32' | 'matmul_f16' | 'matmul_q8_0' {
+  private matmulKernel(w: Tensor): 'matmul_f32' | 'matmul_f16' | 'matmul_f16_finite' | 'matmul_q8_0' {
+    if (w.dtype === 'f16' && (w as WasmTensor).finiteF16) return 'matmul_f16_finite';
     if (w.dtype === 'f32' || w.dtype === 'f16' || w.dtype === 'q8_0') return `matmul_${w.dtype}`;
     throw fail('E_DTYPE', `the wasm backend has no matmul for ${w.dtype} weights`);
   }
@@ -345,16 +384,38 @@ export class WasmBackend implements Backend {
   }
 
   /**
-   * Mamba-3: `mamba3Scan` (wasm/as/mamba3.ts) runs the recurrence token by token for any T, split over
-   * heads b·H + h. Its 21 tensor pointers go in a small i32 table in the arena (the pool passes at
-   * most 32 arguments per call).
+   * How `mamba3Scan` (prefill) runs: 'chunked' (`mamba3ChunkScan`, wasm/as/mamba3-chunk.ts: chunk-local
+   * matrix products plus one state pass per block) or 'recurrent' (`mamba3Scan`, wasm/as/mamba3.ts: the
+   * step recurrence token by token, which decode always uses). Both compute the same op; the switch is
+   * for benchmarks and tests (bench/mamba3-prefill.ts). 'chunked' falls back to the recurrence where not
+   * even a one-token block fits the thread's scratch.
+   */
+  mamba3Prefill: 'chunked' | 'recurrent' = 'chunked';
+
+  /**
+   * Mamba-3: the 21 tensor pointers go in a small i32 table in the arena (the pool passes at most 32
+   * arguments per call); the kernels split the work over heads b·H + h.
    */
   mamba3Scan(a: Mamba3ScanArgs): Tensor {
     const d = checkMamba3Scan(a);
+    const block = this.mamba3Prefill === 'chunked' ? mamba3Block(Math.max(1, Math.floor(a.chunkSize)), d.rank, d.stateSize, d.headDim, d.angles) : 0;
+    return this.mamba3Run(a, d, block);
+  }
+
+  mamba3Step(a: Mamba3ScanArgs): Tensor {
+    const d = checkMamba3Scan(a);
+    if (d.seq !== 1) throw fail('E_SHAPE', `mamba3Step takes one token, got T=${d.seq}`);
+    return this.mamba3Run(a, d, 0);
+  }
+
+  /** `block` > 0: the chunked kernel with blocks of that many tokens; 0: the recurrence. */
+  private mamba3Run(a: Mamba3ScanArgs, d: Mamba3Dims, block: number): Tensor {
     const { batch, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G, rank: R, angles: S } = d;
-    const scratchBytes = (2 * R * N + 3 * R * P + 2 * S) * 4 + 16 + 32 * R; // wasm/as/mamba3.ts's layout
-    if (scratchBytes > SCRATCH_SIZE) {
-      throw fail('E_SHAPE', `mamba3Scan: mimo_rank ${R} with state_size ${N} and head_dim ${P} needs ${scratchBytes} bytes of per-thread scratch, more than ${SCRATCH_SIZE}`);
+    if (block === 0) {
+      const scratchBytes = (2 * R * N + 3 * R * P + 2 * S) * 4 + 16 + 32 * R; // wasm/as/mamba3.ts's layout
+      if (scratchBytes > SCRATCH_SIZE) {
+        throw fail('E_SHAPE', `mamba3Scan: mimo_rank ${R} with state_size ${N} and head_dim ${P} needs ${scratchBytes} bytes of per-thread scratch, more than ${SCRATCH_SIZE}`);
+      }
     }
     const out = this.allocTensor([batch, seq, H * P]);
     const pointers = [
@@ -363,17 +424,16 @@ export class WasmBackend implements Backend {
     ].map((t) => this.ptr(t && this.f32(t)));
     const table = this.arena.alloc(pointers.length * 4, 'mamba3 pointer table');
     new Int32Array(this.memory.buffer, table.ptr, pointers.length).set(pointers);
-    this.exec.run('mamba3Scan', [
-      table.ptr, batch, seq, H, P, N, G, R, S, a.pairing === 'halves' ? 1 : 0, a.aFloor, a.normEps, SCRATCH,
-    ], batch * H, 4 * batch * seq * H * P * N * R);
+    const common = [table.ptr, batch, seq, H, P, N, G, R, S, a.pairing === 'halves' ? 1 : 0, a.aFloor, a.normEps];
+    if (block > 0) {
+      // multiply-adds per token: the carry product and the state pass (R·P·N each), half a block of q·k and M·v
+      const work = batch * seq * H * (2 * R * P * N + (block * R * R * (N + P)) / 2);
+      this.exec.run('mamba3ChunkScan', [...common, block, SCRATCH], batch * H, work);
+    } else {
+      this.exec.run('mamba3Scan', [...common, SCRATCH], batch * H, 4 * batch * seq * H * P * N * R);
+    }
     this.arena.release(table);
     return out;
-  }
-
-  mamba3Step(a: Mamba3ScanArgs): Tensor {
-    if (a.x.shape[1] !== 1) throw fail('E_SHAPE', `mamba3Step takes one token, got T=${a.x.shape[1]}`);
-    return this.mamba3Scan(a);
-
   }
 
   // ---- attention family ----------------------------------------------------------
@@ -543,6 +603,27 @@ export class WasmBackend implements Backend {
     }
     return out;
   }
+}
+
+/** `mamba3ChunkScan`'s per-thread scratch for blocks of L tokens (wasm/as/mamba3-chunk.ts's layout). */
+export function mamba3ChunkScratch(L: number, R: number, N: number, P: number, S: number): number {
+  const up4 = (v: number) => (v + 3) & ~3;
+  const LR4 = up4((L + 1) * R); // the block's rows and the previous token's
+  return 4 * (LR4 * (2 * up4(N) + 2 * up4(P) + LR4 + 7) + 3 * up4(L) + 2 * up4(S));
+}
+
+/**
+ * Tokens per block of `mamba3ChunkScan`: the model's chunk size (at most 64, as the SSD kernel) where
+ * it fits the thread's scratch, else the chunk cut into equal blocks that fit (mamba3-130m: chunk 64
+ * → blocks of 32); 0 where not even one token fits (then the recurrence runs). Any block length
+ * computes the same op: the carried (h, k̃, ṽ) joins blocks exactly.
+ */
+export function mamba3Block(chunk: number, R: number, N: number, P: number, S: number): number {
+  const want = Math.min(chunk, 64);
+  let fit = want;
+  while (fit > 0 && mamba3ChunkScratch(fit, R, N, P, S) > SCRATCH_SIZE) fit--;
+  if (fit === 0) return 0;
+  return Math.ceil(want / Math.ceil(want / fit));
 }
 
 /** Pages for a memory that starts with the fixed regions and room to grow. */

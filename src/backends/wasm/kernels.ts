@@ -13,7 +13,9 @@ export type KernelName =
   | 'quantize_q8_0' | 'f32_to_f16'
   | 'rmsNorm' | 'gatedRmsNorm' | 'add' | 'conv1dCausal' | 'selectiveScan' | 'ssdChunkScan' | 'ssdStep'
   | 'recurrentCell' | 'ltiScan' | 'glu' | 'mamba3Scan'
-  | 'rope' | 'attention' | 'swiglu' | 'relu2';
+  | 'rope' | 'attention' | 'swiglu' | 'relu2'
+  | 'widen_f16' | 'matmul_f16_finite' | 'f16_find_special'
+  | 'mamba3ChunkScan';
 
 export type KernelFn = (...args: number[]) => void;
 export type KernelTable = Record<KernelName, KernelFn>;

@@ -1,0 +1,51 @@
+/**
+ * End-to-end decode A/B of two builds of the C kernels (wasm/dist/kernels-c.wasm now vs an
+ * older build) in ONE process: the same model is loaded twice (LoadOptions.wasmModules), and
+ * the two sessions take turns, a few tokens each, so both meet the same machine load (this
+ * 2-core machine is shared; absolute numbers drift by ±30% within minutes, ratios much less).
+ *
+ *   git show <rev>:wasm/dist/kernels-c.wasm > /tmp/old-c.wasm
+ *   node --import tsx bench/decode-ab.ts --model DIR --old-c /tmp/old-c.wasm [--dtype f32|f16] [--rounds 12] [--tokens 4]
+ *
+ * Prints each side's median ms/token over rounds and the median of the per-round ratios.
+ */
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { loadModel } from '../src/node.js';
+import { argmax } from '../src/cli/measure.js';
+import type { LoadDType } from '../src/api/types.js';
+
+const arg = (name: string, dflt: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
+const dir = arg('model', '');
+const oldC = arg('old-c', '');
+if (!dir || !oldC) { console.error('usage: bench/decode-ab.ts --model DIR --old-c OLD.wasm [--dtype f32] [--rounds 12] [--tokens 4]'); process.exit(2); }
+const dtype = arg('dtype', 'f32') as LoadDType;
+const rounds = +arg('rounds', '12'), tokens = +arg('tokens', '4');
+const dist = new URL('../wasm/dist/', import.meta.url);
+const as = new WebAssembly.Module(readFileSync(new URL('kernels-as.wasm', dist)));
+const sides = [
+  { name: `old (${oldC})`, c: new WebAssembly.Module(readFileSync(oldC)) },
+  { name: 'new (wasm/dist/kernels-c.wasm)', c: new WebAssembly.Module(readFileSync(new URL('kernels-c.wasm', dist))) },
+];
+const models = [];
+for (const s of sides) models.push(await loadModel(dir, { backend: 'wasm', threads: 1, dtype, wasmModules: { as, c: s.c } }));
+const sessions = models.map((m) => m.createSession());
+const logits = await Promise.all(sessions.map((s) => s.prefill([1, 2, 3, 4, 5, 6, 7, 8])));
+const next = logits.map((l) => argmax(l));
+// Same kernels on the same weights but different tiles: the greedy tokens should agree.
+if (next[0] !== next[1]) console.warn(`note: first greedy tokens differ (${next[0]} vs ${next[1]})`);
+const times: number[][] = [[], []];
+const load0 = loadavg()[0];
+for (let r = 0; r < rounds + 1; r++) {
+  const order = r % 2 ? [1, 0] : [0, 1];
+  for (const i of order) {
+    const t0 = performance.now();
+    for (let t = 0; t < tokens; t++) next[i] = argmax(await sessions[i].step(next[i]));
+    if (r > 0) times[i].push((performance.now() - t0) / tokens); // round 0 warms up
+  }
+}
+const med = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
+console.log(`decode A/B, ${dir}, dtype ${dtype}, wasm 1 thread, ${rounds} rounds × ${tokens} tokens each side, load average ${load0.toFixed(2)} → ${loadavg()[0].toFixed(2)}`);
+for (const [i, s] of sides.entries()) console.log(`  ${s.name}: median ${med(times[i]).toFixed(2)} ms/token (${(1000 / med(times[i])).toFixed(1)} tok/s), min ${Math.min(...times[i]).toFixed(2)}`);
+console.log(`  new/old speed: ${(med(times[0]) / med(times[1])).toFixed(3)}× (median of per-round ratios ${med(times[0].map((a, i) => a / times[1][i])).toFixed(3)}×)`);
+for (const m of models) await m.dispose();

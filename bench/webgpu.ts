@@ -1,0 +1,149 @@
+/**
+ * WebGPU speed on random-weight models shaped like state-spaces/mamba-130m and mamba2-130m
+ * (tools/random-model.ts, f32): prefill tokens/s for prompts of --prefill lengths, decode tokens/s
+ * (greedy generate, the real path: one submission per token, top-1 read back), and the device's
+ * copy bandwidth (a 128 MiB buffer through the copy kernel) for the decode roofline
+ * (bandwidth ÷ weight bytes read per token).
+ *
+ *   node --import tsx bench/webgpu.ts [--models mamba-130m,mamba2-130m] [--prefill 1024,16384]
+ *                                     [--decode 128] [--json out.json] [--tiny]
+ * --tiny: a 2-layer model of the same widths, for a smoke run on a software adapter.
+ */
+import { writeFileSync } from 'node:fs';
+import { loadModel } from '../src/node.js';
+import type { Backend } from '../src/backends/backend.js';
+import { randomModelFiles, type RandomModelOptions } from '../tools/random-model.js';
+
+const arg = (name: string, dflt: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : dflt;
+};
+const tiny = process.argv.includes('--tiny');
+const SHAPES: Record<string, RandomModelOptions> = {
+  'mamba-130m': { modelType: 'mamba', vocabSize: 50280, hiddenSize: 768, numLayers: 24, stateSize: 16, seed: 1 },
+  'mamba2-130m': { modelType: 'mamba2', vocabSize: 50288, hiddenSize: 768, numLayers: 24, stateSize: 128, headDim: 64, nGroups: 1, chunkSize: 256, seed: 1 },
+};
+
+interface Row {
+  model: string; device: string; prefill: Record<string, number>; decodeTokPerSec: number; weightBytes: number; copyReadGBs: number; rooflineTokPerSec: number;
+  decodeBreakdown: { jsMs: number; encodeMs: number; dispatches: number; pipelinedMs: number; roundTripMs: number };
+}
+
+/** Read bandwidth of the copy kernel: 10 copies of 128 MiB per submission, best of 4 (after a warm-up). */
+async function copyBandwidth(b: Backend): Promise<number> {
+  const n = 32 * 1024 * 1024; // 128 MiB of f32: fits every binding limit, larger than any L2
+  const src = b.zeros([n, 1]);
+  const REPS = 10;
+  let best = 0;
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const outs = Array.from({ length: REPS }, () => b.sliceRows(src, 0, n));
+    const probe = b.sliceRows(outs[REPS - 1], n - 1, 1);
+    await b.read(probe); // waits for every copy
+    const s = (performance.now() - t0) / 1000;
+    if (i > 0) best = Math.max(best, (REPS * 4 * n) / s); // bytes read by the copies
+    b.free(...outs, probe);
+  }
+  b.free(src);
+  return best;
+}
+
+interface Internals {
+  allocState(batch: number): import('../src/backends/backend.js').Tensor[];
+  run(state: unknown[], ids: Int32Array, batch: number, seq: number, output: 'none'): Promise<unknown>;
+  parts: { backend: Backend };
+}
+
+/**
+ * Where a decode step's time goes: the host's share (recording ~250 ops), the pipelined step time
+ * with no read-back between steps (GPU + encoding, overlapped), and one read-back round trip.
+ */
+async function decodeBreakdown(model: Internals): Promise<{ jsMs: number; encodeMs: number; dispatches: number; pipelinedMs: number; roundTripMs: number }> {
+  const b = model.parts.backend;
+  const stats = (b as unknown as { stats?: { encodeMs: number; dispatches: number } }).stats ?? { encodeMs: 0, dispatches: 0 };
+  const state = model.allocState(1);
+  const STEPS = 64;
+  await model.run(state, Int32Array.of(7), 1, 1, 'none');
+  await b.read(state[0]);
+  let js = 0;
+  const enc0 = stats.encodeMs, disp0 = stats.dispatches;
+  const t0 = performance.now();
+  for (let i = 0; i < STEPS; i++) {
+    const tj = performance.now();
+    await model.run(state, Int32Array.of((i * 31) % 50000), 1, 1, 'none');
+    js += performance.now() - tj;
+  }
+  await b.read(state[0]);
+  const pipelinedMs = (performance.now() - t0) / STEPS;
+  const encodeMs = (stats.encodeMs - enc0) / STEPS;
+  const dispatches = (stats.dispatches - disp0) / STEPS;
+  const tiny = b.zeros([1, 1]);
+  await b.read(tiny);
+  const trips: number[] = [];
+  for (let i = 0; i < 21; i++) {
+    const tr = performance.now();
+    await b.read(tiny);
+    trips.push(performance.now() - tr);
+  }
+  trips.sort((x, y) => x - y);
+  b.free(tiny, ...state);
+  return { jsMs: js / STEPS - encodeMs, encodeMs, dispatches, pipelinedMs, roundTripMs: trips[10] };
+}
+
+async function benchModel(name: string): Promise<Row> {
+  const shape = { ...SHAPES[name], ...(tiny ? { numLayers: 2 } : {}) };
+  const t0 = performance.now();
+  const files = randomModelFiles(shape);
+  const model = await loadModel(files, { backend: 'webgpu' });
+  console.error(`${name}: model ready in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${model.backendInfo.device}`);
+  const rand = (n: number) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % 50000);
+  // Warm-up: compile every pipeline (prefill and step forms).
+  const warm = model.createSession();
+  await warm.prefill(rand(300));
+  await warm.generate([], { temperature: 0, maxTokens: 4, ignoreEos: true }).finished;
+  await warm.dispose();
+
+  const prefill: Record<string, number> = {};
+  for (const n of arg('prefill', '1024,16384').split(',').map(Number)) {
+    const s = model.createSession();
+    const ids = rand(n);
+    const ts = performance.now();
+    await s.prefill(ids);
+    prefill[n] = n / ((performance.now() - ts) / 1000);
+    console.error(`${name}: prefill ${n} tokens: ${prefill[n].toFixed(0)} tokens/s`);
+    await s.dispose();
+  }
+
+  const D = Number(arg('decode', '128'));
+  const s = model.createSession();
+  await s.prefill(rand(16));
+  const stamps: number[] = [];
+  for await (const _ of s.generate([], { temperature: 0, maxTokens: D, ignoreEos: true })) stamps.push(performance.now());
+  const decodeTokPerSec = (stamps.length - 1) / ((stamps[stamps.length - 1] - stamps[0]) / 1000);
+  console.error(`${name}: decode ${decodeTokPerSec.toFixed(1)} tokens/s over ${stamps.length - 1} tokens`);
+  await s.dispose();
+
+  const internals = model as unknown as Internals;
+  const breakdown = await decodeBreakdown(internals);
+  console.error(`${name}: decode step: ${breakdown.dispatches.toFixed(0)} dispatches; host ${breakdown.jsMs.toFixed(2)} ms recording + ${breakdown.encodeMs.toFixed(2)} ms encoding/submitting; ${breakdown.pipelinedMs.toFixed(2)} ms per step pipelined without read-back; read-back round trip ${breakdown.roundTripMs.toFixed(2)} ms`);
+  const copy = await copyBandwidth(internals.parts.backend);
+  const weightBytes = model.info.weightBytes;
+  const row: Row = {
+    model: name + (tiny ? ' (2 layers)' : ''), device: model.backendInfo.device ?? '?', prefill, decodeTokPerSec, weightBytes,
+    copyReadGBs: copy / 1e9, rooflineTokPerSec: copy / weightBytes, decodeBreakdown: breakdown,
+  };
+  console.error(`${name}: copy ${(copy / 1e9).toFixed(0)} GB/s read; decode roofline ${row.rooflineTokPerSec.toFixed(0)} tokens/s (${(weightBytes / 1e6).toFixed(0)} MB of weights per token)`);
+  await model.dispose();
+  return row;
+}
+
+const rows: Row[] = [];
+for (const m of arg('models', 'mamba-130m,mamba2-130m').split(',')) rows.push(await benchModel(m));
+const lens = Object.keys(rows[0].prefill);
+console.log(`| model | device | ${lens.map((n) => `prefill ${n} (tok/s)`).join(' | ')} | decode (tok/s) | copy read (GB/s) | decode roofline (tok/s) | of roofline |`);
+console.log(`|---|---|${lens.map(() => '---:|').join('')}---:|---:|---:|---:|`);
+for (const r of rows) {
+  console.log(`| ${r.model} | ${r.device} | ${lens.map((n) => r.prefill[n].toFixed(0)).join(' | ')} | ${r.decodeTokPerSec.toFixed(1)} | ${r.copyReadGBs.toFixed(0)} | ${r.rooflineTokPerSec.toFixed(0)} | ${((100 * r.decodeTokPerSec) / r.rooflineTokPerSec).toFixed(1)}% |`);
+}
+const out = arg('json', '');
+if (out) writeFileSync(out, JSON.stringify(rows, null, 2));

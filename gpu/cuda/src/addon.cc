@@ -1,0 +1,535 @@
+// mamba_edge_cuda: the Node-API face of the CUDA kernels (node-addon-api, C++ exceptions on).
+//
+// JavaScript holds device pointers as BigInts and owns their lifetime (src/backends/cuda/index.ts pools
+// them); this file checks every CUDA call and turns a failure into a JS Error whose `code` is
+// E_MEMORY (out of device memory) or E_BACKEND (anything else), so the call that failed throws and
+// the process keeps running. Every op is enqueued on the legacy default stream in call order; only
+// `downloadAsync` (off the JS thread) and `synchronize` wait, and report kernels that failed while running.
+#include <napi.h>
+#include <cuda_runtime_api.h>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+#include "cublas.h"
+#include "kernels.h"
+
+namespace {
+
+using me::WeightType;
+constexpr cudaStream_t kStream = 0;  // legacy default stream: ordered with cudaMemcpy/cudaMemset
+constexpr int kMinMajor = 8;         // built for sm_80 + sm_90 machine code and compute_80 PTX (CMakeLists.txt)
+
+[[noreturn]] void throwCuda(Napi::Env env, cudaError_t e, const std::string& what) {
+  // A failed call also leaves its error as the runtime's "last error" (a failed cudaMalloc included):
+  // clear it, or the next op's launch check would report it again. Sticky errors (a kernel fault) stay.
+  cudaGetLastError();
+  const char* code = e == cudaErrorMemoryAllocation ? "E_MEMORY" : "E_BACKEND";
+  Napi::Error err = Napi::Error::New(env, "cuda: " + what + " failed: " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
+  err.Set("code", Napi::String::New(env, code));
+  err.Set("cudaError", Napi::Number::New(env, static_cast<int>(e)));
+  throw err;
+}
+
+Napi::Error cudaError(Napi::Env env, cudaError_t e, const std::string& what) {
+  Napi::Error err = Napi::Error::New(env, "cuda: " + what + " failed: " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
+  err.Set("code", Napi::String::New(env, e == cudaErrorMemoryAllocation ? "E_MEMORY" : "E_BACKEND"));
+  err.Set("cudaError", Napi::Number::New(env, static_cast<int>(e)));
+  return err;
+}
+
+[[noreturn]] void throwCode(Napi::Env env, const char* code, const std::string& msg) {
+  Napi::Error err = Napi::Error::New(env, msg);
+  err.Set("code", Napi::String::New(env, code));
+  throw err;
+}
+
+void check(Napi::Env env, cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throwCuda(env, e, what);
+}
+
+void* ptr(const Napi::Value& v) {
+  if (v.IsNull() || v.IsUndefined()) return nullptr;
+  bool lossless = true;
+  return reinterpret_cast<void*>(static_cast<uintptr_t>(v.As<Napi::BigInt>().Uint64Value(&lossless)));
+}
+float* fptr(const Napi::Value& v) { return static_cast<float*>(ptr(v)); }
+int64_t i64(const Napi::Value& v) { return v.As<Napi::Number>().Int64Value(); }
+int i32(const Napi::Value& v) { return v.As<Napi::Number>().Int32Value(); }
+double f64(const Napi::Value& v) { return v.As<Napi::Number>().DoubleValue(); }
+WeightType wtype(Napi::Env env, const Napi::Value& v) {
+  const int t = i32(v);
+  if (t < me::kF32 || t > me::kBF16) throwCode(env, "E_DTYPE", "cuda: unknown weight dtype code " + std::to_string(t));
+  return static_cast<WeightType>(t);
+}
+
+/** Why CUDA cannot run here, or "" when device 0 can run this build. */
+std::string unavailableReason(cudaDeviceProp* props) {
+  int count = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  if (e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice || e == cudaErrorCompatNotSupportedOnDevice) {
+    cudaGetLastError();
+    return std::string(e == cudaErrorNoDevice ? "no CUDA device" : "no usable CUDA driver") + " (" + cudaGetErrorName(e) + ": " +
+           cudaGetErrorString(e) + ")";
+  }
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return std::string("CUDA cannot start: ") + cudaGetErrorName(e) + ": " + cudaGetErrorString(e);
+  }
+  if (count == 0) return "no CUDA device";
+  if ((e = cudaGetDeviceProperties(props, 0)) != cudaSuccess) return std::string("cudaGetDeviceProperties: ") + cudaGetErrorString(e);
+  if (props->major < kMinMajor) {
+    return std::string(props->name) + " has compute capability " + std::to_string(props->major) + "." + std::to_string(props->minor) +
+           "; this addon needs " + std::to_string(kMinMajor) + ".0 or newer";
+  }
+  if ((e = cudaSetDevice(0)) != cudaSuccess) return std::string("cudaSetDevice: ") + cudaGetErrorString(e);
+  if ((e = me::probeKernelImage()) != cudaSuccess) {
+    cudaGetLastError();
+    return std::string("this build has no code for ") + props->name + ": " + cudaGetErrorString(e);
+  }
+  return "";
+}
+
+Napi::Object deviceInfo(Napi::Env env, const cudaDeviceProp& p) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", p.name);
+  o.Set("computeCapability", std::to_string(p.major) + "." + std::to_string(p.minor));
+  o.Set("multiprocessors", p.multiProcessorCount);
+  o.Set("totalBytes", static_cast<double>(p.totalGlobalMem));
+  return o;
+}
+
+/** probe() → { available: true, device } | { available: false, reason } — never throws for a missing GPU. */
+Napi::Value Probe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  cudaDeviceProp props{};
+  const std::string why = unavailableReason(&props);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("available", why.empty());
+  if (why.empty()) o.Set("device", deviceInfo(env, props));
+  else o.Set("reason", why);
+  int rt = 0;
+  cudaRuntimeGetVersion(&rt);
+  o.Set("runtimeVersion", rt);
+  return o;
+}
+
+class Device : public Napi::ObjectWrap<Device> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Device",
+                       {
+                           InstanceMethod("malloc", &Device::Malloc),
+                           InstanceMethod("free", &Device::Free),
+                           InstanceMethod("memsetZero", &Device::MemsetZero),
+                           InstanceMethod("upload", &Device::Upload),
+                           InstanceMethod("downloadAsync", &Device::DownloadAsync),
+                           InstanceMethod("copy", &Device::Copy),
+                           InstanceMethod("synchronize", &Device::Synchronize),
+                           InstanceMethod("memInfo", &Device::MemInfo),
+                           InstanceMethod("dispose", &Device::Dispose),
+                           InstanceMethod("embedding", &Device::Embedding),
+                           InstanceMethod("rmsNorm", &Device::RmsNorm),
+                           InstanceMethod("gatedRmsNorm", &Device::GatedRmsNorm),
+                           InstanceMethod("add", &Device::Add),
+                           InstanceMethod("glu", &Device::Glu),
+                           InstanceMethod("matmul", &Device::Matmul),
+                           InstanceMethod("conv1d", &Device::Conv1d),
+                           InstanceMethod("scan", &Device::Scan),
+                           InstanceAccessor("info", &Device::Info, nullptr),
+                       });
+  }
+
+  explicit Device(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Device>(info) {
+    Napi::Env env = info.Env();
+    const std::string why = unavailableReason(&props_);
+    if (!why.empty()) throwCode(env, "E_BACKEND", "cuda: " + why);
+    std::string cublasWhy;
+    const me::Cublas& cb = me::cublas(&cublasWhy);
+    if (cb.loaded()) {
+      if (cb.create(&blas_) != 0 || cb.setStream(blas_, kStream) != 0) {
+        blas_ = nullptr;
+        cublasNote_ = "cuBLAS (" + cb.library + ") did not initialise; matmul uses the addon's own kernels";
+      } else {
+        int v = 0;
+        if (cb.getVersion) cb.getVersion(blas_, &v);
+        cublasNote_ = "cuBLAS " + std::to_string(v / 10000) + "." + std::to_string((v / 100) % 100) + " (" + cb.library + ")";
+      }
+    } else {
+      cublasNote_ = "cuBLAS not found (" + cublasWhy + "); matmul uses the addon's own kernels";
+    }
+  }
+
+  ~Device() { release(); }
+
+ private:
+  cudaDeviceProp props_{};
+  void* blas_ = nullptr;
+  std::string cublasNote_;
+  void* scratch_ = nullptr;
+  size_t scratchBytes_ = 0;
+  int32_t* ids_ = nullptr;
+  size_t idsBytes_ = 0;
+  bool disposed_ = false;
+  std::map<size_t, std::vector<void*>> pinned_;  // page-locked host buffers for downloadAsync, by size
+
+  void release() {
+    if (disposed_) return;
+    disposed_ = true;
+    for (auto& [bytes, list] : pinned_)
+      for (void* p : list) cudaFreeHost(p);
+    pinned_.clear();
+    if (blas_) me::cublas(nullptr).destroy(blas_);
+    blas_ = nullptr;
+    if (scratch_) cudaFree(scratch_);
+    if (ids_) cudaFree(ids_);
+    scratch_ = nullptr;
+    ids_ = nullptr;
+  }
+
+  void live(Napi::Env env) {
+    if (disposed_) throwCode(env, "E_BACKEND", "cuda: the backend was disposed");
+  }
+
+  /** A device buffer of at least `bytes`, reused across ops (stream order makes reuse safe; cudaFree waits). */
+  void* scratch(Napi::Env env, size_t bytes) {
+    if (bytes <= scratchBytes_) return scratch_;
+    if (scratch_) cudaFree(scratch_);
+    scratch_ = nullptr;
+    scratchBytes_ = 0;
+    check(env, cudaMalloc(&scratch_, bytes), "cudaMalloc (scratch)");
+    scratchBytes_ = bytes;
+    return scratch_;
+  }
+
+  void launched(Napi::Env env, cudaError_t e, const char* op) {
+    if (e != cudaSuccess) throwCuda(env, e, std::string("launching ") + op);
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Object o = deviceInfo(info.Env(), props_);
+    o.Set("cublas", cublasNote_);
+    o.Set("cublasLoaded", blas_ != nullptr);
+    return o;
+  }
+
+  Napi::Value Malloc(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    const int64_t bytes = i64(info[0]);
+    void* p = nullptr;
+    check(env, cudaMalloc(&p, bytes > 0 ? bytes : 1), ("cudaMalloc of " + std::to_string(bytes) + " bytes").c_str());
+    return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)));
+  }
+
+  Napi::Value Free(const Napi::CallbackInfo& info) {
+    if (cudaFree(ptr(info[0])) != cudaSuccess) cudaGetLastError();  // after a sticky error cudaFree fails too; nothing more to do
+    return info.Env().Undefined();
+  }
+
+  Napi::Value MemsetZero(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    check(env, cudaMemsetAsync(ptr(info[0]), 0, i64(info[1]), kStream), "cudaMemsetAsync");
+    return env.Undefined();
+  }
+
+  /** upload(dst, Float32Array, dtype): f32 copies; f16/bf16 convert on the device (round to nearest even). */
+  Napi::Value Upload(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    void* dst = ptr(info[0]);
+    Napi::Float32Array src = info[1].As<Napi::Float32Array>();
+    const WeightType wt = wtype(env, info[2]);
+    const size_t n = src.ElementLength();
+    if (wt == me::kF32) {
+      check(env, cudaMemcpy(dst, src.Data(), n * 4, cudaMemcpyHostToDevice), "cudaMemcpy (upload)");
+    } else {
+      float* stage = static_cast<float*>(scratch(env, n * 4));
+      check(env, cudaMemcpy(stage, src.Data(), n * 4, cudaMemcpyHostToDevice), "cudaMemcpy (upload)");
+      launched(env, me::launchConvertFromF32(dst, stage, n, wt, kStream), "convert");
+    }
+    return env.Undefined();
+  }
+
+  /** A page-locked buffer of at least `bytes` (sizes rounded up to a power of two, so decode's reads reuse one). */
+  std::pair<void*, size_t> takePinned(Napi::Env env, size_t bytes) {
+    size_t size = 4096;
+    while (size < bytes) size <<= 1;
+    auto& list = pinned_[size];
+    if (!list.empty()) {
+      void* p = list.back();
+      list.pop_back();
+      return {p, size};
+    }
+    void* p = nullptr;
+    check(env, cudaMallocHost(&p, size), "cudaMallocHost (read-back buffer)");
+    return {p, size};
+  }
+
+ public:
+  void givePinned(void* p, size_t size) {
+    if (disposed_) cudaFreeHost(p);
+    else pinned_[size].push_back(p);
+  }
+
+ private:
+  /**
+   * downloadAsync(src, Float32Array, dtype) → Promise<void>. The copy is enqueued now, in call order
+   * (so it reads the tensor as it is after the ops before it, whatever is enqueued later), into a
+   * page-locked buffer; a worker thread waits for it and fills the array, so the event loop runs
+   * while the GPU works. A kernel that failed rejects the promise with E_BACKEND.
+   */
+  Napi::Value DownloadAsync(const Napi::CallbackInfo& info);
+
+  Napi::Value Copy(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    check(env, cudaMemcpyAsync(ptr(info[0]), ptr(info[1]), i64(info[2]), cudaMemcpyDeviceToDevice, kStream), "cudaMemcpyAsync");
+    return env.Undefined();
+  }
+
+  Napi::Value Synchronize(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    check(env, cudaDeviceSynchronize(), "running the enqueued kernels");
+    return env.Undefined();
+  }
+
+  Napi::Value MemInfo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    size_t freeB = 0, total = 0;
+    check(env, cudaMemGetInfo(&freeB, &total), "cudaMemGetInfo");
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("free", static_cast<double>(freeB));
+    o.Set("total", static_cast<double>(total));
+    return o;
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    release();
+    return info.Env().Undefined();
+  }
+
+  // ---- ops (argument order mirrors src/backends/cuda/index.ts) ------------------------------------
+
+  Napi::Value Embedding(const Napi::CallbackInfo& info) {  // (out, table, dtype, Int32Array ids, dim)
+    Napi::Env env = info.Env();
+    live(env);
+    Napi::Int32Array ids = info[3].As<Napi::Int32Array>();
+    const size_t bytes = ids.ElementLength() * 4;
+    if (bytes > idsBytes_) {
+      if (ids_) cudaFree(ids_);
+      ids_ = nullptr;
+      idsBytes_ = 0;
+      check(env, cudaMalloc(reinterpret_cast<void**>(&ids_), bytes), "cudaMalloc (ids)");
+      idsBytes_ = bytes;
+    }
+    check(env, cudaMemcpy(ids_, ids.Data(), bytes, cudaMemcpyHostToDevice), "cudaMemcpy (ids)");
+    launched(env, me::launchEmbedding(fptr(info[0]), ptr(info[1]), wtype(env, info[2]), ids_, (int)ids.ElementLength(), i32(info[4]), kStream),
+             "embedding");
+    return env.Undefined();
+  }
+
+  Napi::Value RmsNorm(const Napi::CallbackInfo& info) {  // (out, x, w, rows, dim, eps)
+    Napi::Env env = info.Env();
+    live(env);
+    launched(env, me::launchRmsNorm(fptr(info[0]), fptr(info[1]), fptr(info[2]), i64(info[3]), i32(info[4]), (float)f64(info[5]), kStream),
+             "rmsNorm");
+    return env.Undefined();
+  }
+
+  Napi::Value GatedRmsNorm(const Napi::CallbackInfo& info) {  // (out, x, gate, w, groups, groupSize, dim, eps)
+    Napi::Env env = info.Env();
+    live(env);
+    launched(env,
+             me::launchGatedRmsNorm(fptr(info[0]), fptr(info[1]), fptr(info[2]), fptr(info[3]), i64(info[4]), i32(info[5]), i32(info[6]),
+                                    (float)f64(info[7]), kStream),
+             "gatedRmsNorm");
+    return env.Undefined();
+  }
+
+  Napi::Value Add(const Napi::CallbackInfo& info) {  // (out, a, b, n)
+    Napi::Env env = info.Env();
+    live(env);
+    launched(env, me::launchAdd(fptr(info[0]), fptr(info[1]), fptr(info[2]), i64(info[3]), kStream), "add");
+    return env.Undefined();
+  }
+
+  Napi::Value Glu(const Napi::CallbackInfo& info) {  // (out, a, gate, n)
+    Napi::Env env = info.Env();
+    live(env);
+    launched(env, me::launchGlu(fptr(info[0]), fptr(info[1]), fptr(info[2]), i64(info[3]), kStream), "glu");
+    return env.Undefined();
+  }
+
+  /**
+   * matmul(out, x, w, dtype, bias|null, rows, K, M): y = x·Wᵀ + bias.
+   * ≤ 8 rows (decode): the GEMV kernel, reading f16/bf16 weights directly. More rows: cuBLAS SGEMM in
+   * f32 (half weights widened into scratch first, so activations never round to 16 bits), or the tiled
+   * kernel without cuBLAS. cuBLAS's default math mode keeps f32 (no TF32) unless NVIDIA_TF32_OVERRIDE says so.
+   */
+  Napi::Value Matmul(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    float* y = fptr(info[0]);
+    const float* x = fptr(info[1]);
+    const void* w = ptr(info[2]);
+    const WeightType wt = wtype(env, info[3]);
+    const float* bias = fptr(info[4]);
+    const int64_t rows = i64(info[5]);
+    const int K = i32(info[6]), M = i32(info[7]);
+    if (rows <= me::kGemvMaxRows) {
+      launched(env, me::launchGemv(y, x, w, wt, bias, (int)rows, K, M, kStream), "gemv");
+    } else if (blas_ && rows <= INT32_MAX) {
+      const float* wf = static_cast<const float*>(w);
+      if (wt != me::kF32) {
+        float* wide = static_cast<float*>(scratch(env, (size_t)M * K * 4));
+        launched(env, me::launchConvertToF32(wide, w, (int64_t)M * K, wt, kStream), "convert");
+        wf = wide;
+      }
+      float beta = 0.f;
+      if (bias) {
+        launched(env, me::launchBroadcastRows(y, bias, rows, M, kStream), "bias");
+        beta = 1.f;
+      }
+      const float alpha = 1.f;
+      // Column-major view: yᵀ [M × rows] = (W viewed K × M)ᵀ · (x viewed K × rows).
+      const int st = me::cublas(nullptr).sgemm(blas_, me::Cublas::kOpT, me::Cublas::kOpN, M, (int)rows, K, &alpha, wf, K, x, K, &beta, y, M);
+      if (st != 0) throwCode(env, st == 3 ? "E_MEMORY" : "E_BACKEND", "cuda: cublasSgemm failed with status " + std::to_string(st));
+    } else {
+      launched(env, me::launchTiledGemm(y, x, w, wt, bias, rows, K, M, kStream), "tiledGemm");
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value Conv1d(const Napi::CallbackInfo& info) {  // (out, x, w, bias|null, state, B, T, C, K, silu)
+    Napi::Env env = info.Env();
+    live(env);
+    launched(env,
+             me::launchConv1d(fptr(info[0]), fptr(info[1]), fptr(info[2]), fptr(info[3]), fptr(info[4]), i32(info[5]), i32(info[6]),
+                              i32(info[7]), i32(info[8]), info[9].As<Napi::Boolean>().Value(), kStream),
+             "conv1d");
+    return env.Undefined();
+  }
+
+  /**
+   * scan(ssd, y, x, dt, dtBias, A, B, C, D, z|null, state, Bsz, T, I, N, H, P, G, dtMin, dtMax) → chunks used.
+   * Mamba-1 when ssd is false (I = d_inner), Mamba-2 when true (I = H·P).
+   */
+  Napi::Value Scan(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    me::ScanShape sh{};
+    sh.ssd = info[0].As<Napi::Boolean>().Value();
+    me::ScanArgs a{};
+    a.y = fptr(info[1]);
+    a.x = fptr(info[2]);
+    a.dt = fptr(info[3]);
+    a.dtBias = fptr(info[4]);
+    a.A = fptr(info[5]);
+    a.Bm = fptr(info[6]);
+    a.Cm = fptr(info[7]);
+    a.D = fptr(info[8]);
+    a.z = fptr(info[9]);
+    a.state = fptr(info[10]);
+    sh.B = i32(info[11]);
+    sh.T = i32(info[12]);
+    sh.I = i32(info[13]);
+    sh.N = i32(info[14]);
+    sh.H = i32(info[15]);
+    sh.P = i32(info[16]);
+    sh.G = i32(info[17]);
+    sh.dtMin = (float)f64(info[18]);
+    sh.dtMax = (float)f64(info[19]);
+    if (sh.N > 256) throwCode(env, "E_SHAPE", "cuda: state size " + std::to_string(sh.N) + " is above the scan kernel's 256");
+    const int chunks = me::scanChunks(sh, props_.multiProcessorCount);
+    const size_t bytes = me::scanScratchBytes(sh, chunks);
+    void* s = bytes ? scratch(env, bytes) : nullptr;
+    launched(env, me::launchScan(sh, a, chunks, s, kStream), sh.ssd ? "ssdScan" : "selectiveScan");
+    return Napi::Number::New(env, chunks);
+  }
+};
+
+/** Waits (off the JS thread) for a read-back enqueued by Device::DownloadAsync, then fills the array. */
+class ReadWorker : public Napi::AsyncWorker {
+ public:
+  ReadWorker(Napi::Env env, Napi::Object device, Device* dev, Napi::Float32Array out, void* pinned, size_t pinnedSize, cudaEvent_t ev)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), dev_(dev), dst_(out.Data()),
+        bytes_(out.ElementLength() * 4), pinned_(pinned), pinnedSize_(pinnedSize), ev_(ev) {
+    deviceRef_ = Napi::Persistent(device);  // keeps the Device (and its pinned pool) alive until done
+    outRef_ = Napi::Persistent(static_cast<Napi::Object>(out));
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    err_ = cudaEventSynchronize(ev_);
+    if (err_ != cudaSuccess) {
+      SetError("read back");
+      return;
+    }
+    std::memcpy(dst_, pinned_, bytes_);
+  }
+  void OnOK() override {
+    done();
+    deferred_.Resolve(Env().Undefined());
+  }
+  void OnError(const Napi::Error&) override {
+    done();
+    deferred_.Reject(cudaError(Env(), err_, "running the enqueued kernels (read back)").Value());
+  }
+
+ private:
+  void done() {
+    cudaEventDestroy(ev_);
+    dev_->givePinned(pinned_, pinnedSize_);
+  }
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference deviceRef_, outRef_;
+  Device* dev_;
+  void* dst_;
+  size_t bytes_;
+  void* pinned_;
+  size_t pinnedSize_;
+  cudaEvent_t ev_;
+  cudaError_t err_ = cudaSuccess;
+};
+
+Napi::Value Device::DownloadAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  live(env);
+  const void* src = ptr(info[0]);
+  Napi::Float32Array dst = info[1].As<Napi::Float32Array>();
+  const WeightType wt = wtype(env, info[2]);
+  const size_t n = dst.ElementLength();
+  if (wt != me::kF32) {
+    float* wide = static_cast<float*>(scratch(env, n * 4));
+    launched(env, me::launchConvertToF32(wide, src, n, wt, kStream), "convert");
+    src = wide;
+  }
+  auto [pinned, size] = takePinned(env, n * 4);
+  cudaEvent_t ev = nullptr;
+  cudaError_t e = cudaMemcpyAsync(pinned, src, n * 4, cudaMemcpyDeviceToHost, kStream);
+  if (e == cudaSuccess) e = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming);
+  if (e == cudaSuccess) e = cudaEventRecord(ev, kStream);
+  if (e != cudaSuccess) {
+    if (ev) cudaEventDestroy(ev);
+    givePinned(pinned, size);
+    throwCuda(env, e, "enqueueing a read back");
+  }
+  auto* worker = new ReadWorker(env, info.This().As<Napi::Object>(), this, dst, pinned, size, ev);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("probe", Napi::Function::New(env, Probe));
+  exports.Set("Device", Device::Define(env));
+  exports.Set("abi", 2);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(mamba_edge_cuda, Init)

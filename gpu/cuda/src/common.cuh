@@ -1,0 +1,43 @@
+// Device helpers shared by the kernels: weight loads in any storage dtype, torch-equal activations,
+// warp and block reductions.
+#pragma once
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+#include "kernels.h"
+
+namespace me {
+
+/** Element i of a weight stored as WT, widened to f32 (f16/bf16 widen exactly). */
+template <int WT>
+__device__ __forceinline__ float loadW(const void* w, int64_t i) {
+  if constexpr (WT == kF32) return static_cast<const float*>(w)[i];
+  else if constexpr (WT == kF16) return __half2float(static_cast<const __half*>(w)[i]);
+  else return __bfloat162float(static_cast<const __nv_bfloat16*>(w)[i]);
+}
+
+/** torch.nn.functional.softplus with its default threshold 20 (linear above it). */
+__device__ __forceinline__ float softplusf(float x) { return x > 20.f ? x : log1pf(expf(x)); }
+__device__ __forceinline__ float siluf(float x) { return x / (1.f + expf(-x)); }
+__device__ __forceinline__ float sigmoidf(float x) { return 1.f / (1.f + expf(-x)); }
+
+/** Sum over groups of `width` lanes (width a power of two ≤ 32); every lane of the group gets the sum. */
+__device__ __forceinline__ float groupSum(float v, int width) {
+  for (int o = width >> 1; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o, width);
+  return v;
+}
+
+/** Sum over the block (blockDim.x a multiple of 32, ≤ 1024); every thread gets the sum. */
+__device__ __forceinline__ float blockSum(float v) {
+  __shared__ float partial[32];
+  v = groupSum(v, 32);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  __syncthreads();  // partial[] may still be read by a previous call
+  if (lane == 0) partial[warp] = v;
+  __syncthreads();
+  v = lane < warps ? partial[lane] : 0.f;
+  return groupSum(v, 32);
+}
+
+inline unsigned blocksFor(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
+
+}  // namespace me

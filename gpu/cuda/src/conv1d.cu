@@ -1,0 +1,52 @@
+// Causal depthwise conv1d with carried state (HF MambaMixer / Mamba2Mixer conv1d with padding K−1,
+// and causal_conv1d_update for the step): y[t] = bias + Σ_k w[k]·s[t+k] over s = state ++ x, then
+// state ← the last K−1 entries of s. Every output is independent (one thread each); the state update
+// runs after, as its own kernel, so no output reads a state entry already overwritten.
+#include <algorithm>
+#include "common.cuh"
+
+namespace me {
+
+__global__ void conv1dOut(float* y, const float* x, const float* w, const float* bias, const float* state, int B, int T, int C, int K,
+                          bool silu) {
+  const int64_t n = (int64_t)B * T * C;
+  const int hist = K - 1;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const int c = i % C;
+    const int64_t bt = i / C;
+    const int t = bt % T, b = bt / T;
+    float acc = bias ? bias[c] : 0.f;
+    for (int k = 0; k < K; k++) {
+      const int j = t + k;  // index into s = state ++ x
+      const float v = j < hist ? state[((int64_t)b * C + c) * hist + j] : x[((int64_t)b * T + j - hist) * C + c];
+      acc += w[c * K + k] * v;
+    }
+    y[i] = silu ? siluf(acc) : acc;
+  }
+}
+
+/** state[k] ← s[T + k]; ascending k reads index T + k > k, never an entry already written. */
+__global__ void conv1dState(const float* x, float* state, int B, int T, int C, int K) {
+  const int64_t n = (int64_t)B * C;
+  const int hist = K - 1;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const int c = i % C, b = i / C;
+    float* st = state + i * hist;
+    for (int k = 0; k < hist; k++) {
+      const int j = T + k;
+      st[k] = j < hist ? st[j] : x[((int64_t)b * T + j - hist) * C + c];
+    }
+  }
+}
+
+cudaError_t launchConv1d(float* y, const float* x, const float* w, const float* bias, float* state, int B, int T, int C, int K, bool silu,
+                         cudaStream_t s) {
+  const int64_t n = (int64_t)B * T * C;
+  if (n > 0) {
+    conv1dOut<<<(unsigned)std::min<int64_t>(blocksFor(n, 256), 1 << 20), 256, 0, s>>>(y, x, w, bias, state, B, T, C, K, silu);
+    if (K > 1) conv1dState<<<(unsigned)std::min<int64_t>(blocksFor((int64_t)B * C, 256), 1 << 20), 256, 0, s>>>(x, state, B, T, C, K);
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace me

@@ -1,0 +1,63 @@
+// Host-side entry points of the CUDA kernels (one .cu file per family). Every launcher enqueues on
+// `stream` and returns the launch's cudaError_t (cudaGetLastError), so the addon can turn a failed
+// launch into a typed error at the call that made it. Activations are f32, row-major, [B, T, C].
+#pragma once
+#include <cuda_runtime_api.h>
+#include <cstdint>
+
+namespace me {
+
+/** Storage dtype of a weight tensor (the Backend's WeightDType subset this addon stores). */
+enum WeightType : int { kF32 = 0, kF16 = 1, kBF16 = 2 };
+
+// elementwise.cu
+cudaError_t launchConvertFromF32(void* dst, const float* src, int64_t n, WeightType to, cudaStream_t s);
+cudaError_t launchConvertToF32(float* dst, const void* src, int64_t n, WeightType from, cudaStream_t s);
+cudaError_t launchEmbedding(float* out, const void* table, WeightType wt, const int32_t* ids, int n, int dim, cudaStream_t s);
+cudaError_t launchAdd(float* out, const float* a, const float* b, int64_t n, cudaStream_t s);
+cudaError_t launchGlu(float* out, const float* a, const float* gate, int64_t n, cudaStream_t s);
+cudaError_t launchBroadcastRows(float* out, const float* row, int64_t rows, int cols, cudaStream_t s);
+
+// norms.cu
+cudaError_t launchRmsNorm(float* out, const float* x, const float* w, int64_t rows, int dim, float eps, cudaStream_t s);
+cudaError_t launchGatedRmsNorm(float* out, const float* x, const float* gate, const float* w, int64_t groups, int groupSize, int dim,
+                               float eps, cudaStream_t s);
+
+// matmul.cu: y[rows, M] = x[rows, K] · Wᵀ (+ bias), W [M, K] in any WeightType.
+/** Few rows (decode): one warp per output column, weights streamed once; bias fused. */
+cudaError_t launchGemv(float* y, const float* x, const void* w, WeightType wt, const float* bias, int rows, int K, int M, cudaStream_t s);
+constexpr int kGemvMaxRows = 8;
+/** Any rows, without cuBLAS: shared-memory tiles; bias fused. */
+cudaError_t launchTiledGemm(float* y, const float* x, const void* w, WeightType wt, const float* bias, int64_t rows, int K, int M,
+                            cudaStream_t s);
+
+// conv1d.cu: causal depthwise conv over s = state ++ x, optional silu; then state ← last K−1 of s.
+cudaError_t launchConv1d(float* y, const float* x, const float* w, const float* bias, float* state, int B, int T, int C, int K, bool silu,
+                         cudaStream_t s);
+
+// scan.cu: the selective scans as chunked parallel scans (see scan.cu's header).
+struct ScanShape {
+  bool ssd;       // false: Mamba-1 (A [I, N], z gate); true: Mamba-2 (A [H], groups, dt clamp)
+  int B, T;
+  int I;          // Mamba-1 d_inner; Mamba-2 H·P
+  int N;          // state size
+  int H, P, G;    // Mamba-2 only
+  float dtMin, dtMax;
+};
+struct ScanArgs {
+  const float *x, *dt, *dtBias, *A, *Bm, *Cm, *D, *z;  // z null for Mamba-2
+  float* state;                                          // [B, I, N] / [B, H, P, N], in place
+  float* y;
+};
+/** Bytes of scratch `launchScan` needs for `chunks` chunks (0 when chunks == 1). */
+size_t scanScratchBytes(const ScanShape& sh, int chunks);
+/** How many chunks to split T into so every multiprocessor has work (1: a single sequential pass). */
+int scanChunks(const ScanShape& sh, int multiprocessors);
+cudaError_t launchScan(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s);
+
+}  // namespace me
+
+namespace me {
+/** cudaSuccess when this build holds code the current device can run (else cudaErrorNoKernelImageForDevice). */
+cudaError_t probeKernelImage();
+}  // namespace me

@@ -1,0 +1,118 @@
+// Matrix products y[rows, M] = x[rows, K] · Wᵀ (+ bias) with W [M, K] in torch Linear layout, for the
+// cases cuBLAS does not cover well or at all: decode's few rows (a GEMV that streams each weight once,
+// reading f16/bf16 directly, accumulating in f32) and a tiled fallback for when cuBLAS is absent.
+#include "common.cuh"
+
+namespace me {
+
+constexpr int kGemvWarps = 8;
+
+/** Four consecutive weights from a 16-byte (f32) or 8-byte (f16/bf16) aligned address. */
+template <int WT>
+__device__ __forceinline__ void load4(const void* w, int64_t i, float out[4]) {
+  if constexpr (WT == kF32) {
+    const float4 v = *reinterpret_cast<const float4*>(static_cast<const float*>(w) + i);
+    out[0] = v.x; out[1] = v.y; out[2] = v.z; out[3] = v.w;
+  } else if constexpr (WT == kF16) {
+    const uint2 raw = *reinterpret_cast<const uint2*>(static_cast<const __half*>(w) + i);
+    const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&raw.x));
+    const float2 b = __half22float2(*reinterpret_cast<const __half2*>(&raw.y));
+    out[0] = a.x; out[1] = a.y; out[2] = b.x; out[3] = b.y;
+  } else {
+    const uint2 raw = *reinterpret_cast<const uint2*>(static_cast<const __nv_bfloat16*>(w) + i);
+    const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.x));
+    const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.y));
+    out[0] = a.x; out[1] = a.y; out[2] = b.x; out[3] = b.y;
+  }
+}
+
+/** One warp per output column m; VEC reads 4 weights per lane per step (K % 4 == 0). */
+template <int WT, bool VEC>
+__global__ void gemv(float* y, const float* x, const void* w, const float* bias, int rows, int K, int M) {
+  const int m = blockIdx.x * kGemvWarps + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (m >= M) return;  // whole warps leave together
+  float acc[kGemvMaxRows];
+#pragma unroll
+  for (int r = 0; r < kGemvMaxRows; r++) acc[r] = 0.f;
+  const int64_t wRow = (int64_t)m * K;
+  if constexpr (VEC) {
+    for (int k = lane * 4; k < K; k += 128) {
+      float wv[4];
+      load4<WT>(w, wRow + k, wv);
+#pragma unroll
+      for (int r = 0; r < kGemvMaxRows; r++) {
+        if (r < rows) {
+          const float4 xv = *reinterpret_cast<const float4*>(x + (int64_t)r * K + k);
+          acc[r] += wv[0] * xv.x + wv[1] * xv.y + wv[2] * xv.z + wv[3] * xv.w;
+        }
+      }
+    }
+  } else {
+    for (int k = lane; k < K; k += 32) {
+      const float wv = loadW<WT>(w, wRow + k);
+#pragma unroll
+      for (int r = 0; r < kGemvMaxRows; r++)
+        if (r < rows) acc[r] += wv * x[(int64_t)r * K + k];
+    }
+  }
+  const float b = bias ? bias[m] : 0.f;
+#pragma unroll
+  for (int r = 0; r < kGemvMaxRows; r++) {
+    const float s = groupSum(acc[r], 32);
+    if (r < rows && lane == 0) y[(int64_t)r * M + m] = s + b;
+  }
+}
+
+constexpr int kTile = 16;
+
+/** Plain shared-memory tiles: rows on grid x (no 65,535 limit), output columns on grid y. */
+template <int WT>
+__global__ void tiledGemm(float* y, const float* x, const void* w, const float* bias, int64_t rows, int K, int M) {
+  __shared__ float xs[kTile][kTile + 1], ws[kTile][kTile + 1];
+  const int tx = threadIdx.x, ty = threadIdx.y;
+  const int64_t r = (int64_t)blockIdx.x * kTile + ty;
+  const int m0 = blockIdx.y * kTile, m = m0 + tx;
+  float acc = 0.f;
+  for (int k0 = 0; k0 < K; k0 += kTile) {
+    const int k = k0 + tx;
+    xs[ty][tx] = (r < rows && k < K) ? x[r * K + k] : 0.f;
+    ws[ty][tx] = (m0 + ty < M && k < K) ? loadW<WT>(w, (int64_t)(m0 + ty) * K + k) : 0.f;
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < kTile; kk++) acc += xs[ty][kk] * ws[tx][kk];
+    __syncthreads();
+  }
+  if (r < rows && m < M) y[r * M + m] = acc + (bias ? bias[m] : 0.f);
+}
+
+template <int WT>
+static void gemvFor(float* y, const float* x, const void* w, const float* bias, int rows, int K, int M, cudaStream_t s) {
+  const unsigned grid = blocksFor(M, kGemvWarps);
+  if (K % 4 == 0) gemv<WT, true><<<grid, kGemvWarps * 32, 0, s>>>(y, x, w, bias, rows, K, M);
+  else gemv<WT, false><<<grid, kGemvWarps * 32, 0, s>>>(y, x, w, bias, rows, K, M);
+}
+
+cudaError_t launchGemv(float* y, const float* x, const void* w, WeightType wt, const float* bias, int rows, int K, int M, cudaStream_t s) {
+  if (rows <= 0 || M <= 0) return cudaGetLastError();
+  switch (wt) {
+    case kF32: gemvFor<kF32>(y, x, w, bias, rows, K, M, s); break;
+    case kF16: gemvFor<kF16>(y, x, w, bias, rows, K, M, s); break;
+    case kBF16: gemvFor<kBF16>(y, x, w, bias, rows, K, M, s); break;
+  }
+  return cudaGetLastError();
+}
+
+cudaError_t launchTiledGemm(float* y, const float* x, const void* w, WeightType wt, const float* bias, int64_t rows, int K, int M,
+                            cudaStream_t s) {
+  if (rows <= 0 || M <= 0) return cudaGetLastError();
+  const dim3 grid(blocksFor(rows, kTile), blocksFor(M, kTile)), block(kTile, kTile);
+  switch (wt) {
+    case kF32: tiledGemm<kF32><<<grid, block, 0, s>>>(y, x, w, bias, rows, K, M); break;
+    case kF16: tiledGemm<kF16><<<grid, block, 0, s>>>(y, x, w, bias, rows, K, M); break;
+    case kBF16: tiledGemm<kBF16><<<grid, block, 0, s>>>(y, x, w, bias, rows, K, M); break;
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace me

@@ -1,0 +1,171 @@
+// The selective scans of Mamba-1 and Mamba-2 as one chunked parallel scan.
+//
+// Both are a diagonal linear recurrence per channel c and state entry n
+//   Mamba-1 (Gu & Dao 2023, Alg. 2; HF MambaMixer.slow_forward), c = (b, i):
+//     Δ = softplus(dt + dt_bias);  h_n ← exp(Δ·A[i,n])·h_n + Δ·B_n·x;  y = Σ_n C_n·h_n + D·x;  y ← y·silu(z)
+//   Mamba-2 (Dao & Gu 2024, SSD recurrent form; HF Mamba2Mixer), c = (b, head, p), group g = head / (H/G):
+//     Δ = clamp(softplus(dt + dt_bias), dt_min, dt_max);  h_n ← exp(Δ·A[head])·h_n + Δ·x·B[g,n];  y = Σ_n C[g,n]·h_n + D·x
+// so a chunk of tokens [t0, t1) maps a start state h to exp(A·ΣΔ)·h + h_local, where h_local is the same
+// chunk scanned from zero (the decay over a chunk is exp(A·Σ_t Δ_t), one number per channel and n).
+// That gives three passes when T is long and there are too few channels to fill the GPU:
+//   1. every chunk from zero, in parallel: h_local and ΣΔ per (channel, chunk)      (scanChunk, no y)
+//   2. per (channel, n), walk the chunks: start_c = carried; carried = exp(A·ΣΔ_c)·carried + h_local_c
+//                                                                                     (scanCombine)
+//   3. every chunk again from its true start state, writing y                       (scanChunk)
+// and a single pass (start from the state, write y and the state) when there are channels enough
+// or T is short — the decode step is that pass with T = 1. This is mamba_ssm's chunk-state /
+// state-passing / chunk-output split (ssd_combined.py) with the intra-chunk part done as a scan
+// rather than as the quadratic matrix form.
+//
+// Lanes: each channel's N state entries are spread over L = min(32, pow2ceil(N)) lanes of one warp
+// (several channels per warp when N < 32), S = ⌈N / L⌉ ≤ 8 entries per lane held in registers; y's sum
+// over n is a shuffle reduction within the L lanes.
+#include <algorithm>
+#include "common.cuh"
+
+namespace me {
+
+constexpr int kMaxS = 8;  // N ≤ 256
+constexpr int kScanThreads = 128;
+constexpr int kMinChunk = 32;
+
+enum Start : int { kFromZero, kFromState, kFromScratch };
+enum End : int { kToState, kToScratch, kNoEnd };
+
+static int lanesFor(int N) {
+  int L = 1;
+  while (L < N && L < 32) L <<= 1;
+  return L;
+}
+
+template <bool SSD>
+__global__ void __launch_bounds__(kScanThreads) scanChunk(ScanShape sh, ScanArgs a, int chunks, int chunkLen, int L, float* hScratch,
+                                                          float* dScratch, int start, int end, bool writeY) {
+  const int64_t channels = (int64_t)sh.B * sh.I;
+  const int64_t c0 = (int64_t)blockIdx.x * (blockDim.x / L) + threadIdx.x / L;
+  const bool active = c0 < channels;  // idle lanes still run (they take part in the shuffles) on channel 0's data
+  const int64_t c = active ? c0 : 0;
+  const int lane = threadIdx.x % L;
+  const int chunk = blockIdx.y;
+  const int t0 = chunk * chunkLen, t1 = min(sh.T, t0 + chunkLen);
+  const int N = sh.N, I = sh.I;
+  const int b = (int)(c / I), ci = (int)(c % I);
+  const int head = SSD ? ci / sh.P : ci;  // Mamba-1: the channel's own index into dt, dt_bias, D
+  const int bcStride = SSD ? sh.G * N : N;
+  const int bcOff = SSD ? (head / (sh.H / sh.G)) * N : 0;
+  const int64_t slot = c * chunks + chunk;
+
+  float h[kMaxS], A[kMaxS];
+#pragma unroll
+  for (int s = 0; s < kMaxS; s++) {
+    const int n = lane + s * L;
+    h[s] = 0.f;
+    A[s] = 0.f;
+    if (n < N) {
+      A[s] = SSD ? a.A[head] : a.A[(int64_t)ci * N + n];
+      if (start == kFromState) h[s] = a.state[c * N + n];
+      else if (start == kFromScratch) h[s] = hScratch[slot * N + n];
+    }
+  }
+  const float Dv = a.D[head], dtBias = a.dtBias[head];
+  float dsum = 0.f;
+  for (int t = t0; t < t1; t++) {
+    const int64_t row = (int64_t)b * sh.T + t;
+    const float xv = a.x[row * I + ci];
+    float delta = softplusf(a.dt[SSD ? row * sh.H + head : row * I + ci] + dtBias);
+    if (SSD) delta = fminf(fmaxf(delta, sh.dtMin), sh.dtMax);
+    dsum += delta;
+    const float* Bt = a.Bm + row * bcStride + bcOff;
+    const float* Ct = a.Cm + row * bcStride + bcOff;
+    const float decay = SSD ? expf(delta * A[0]) : 0.f;
+    const float dx = delta * xv;
+    float acc = 0.f;
+#pragma unroll
+    for (int s = 0; s < kMaxS; s++) {
+      const int n = lane + s * L;
+      if (n < N) {
+        h[s] = (SSD ? decay : expf(delta * A[s])) * h[s] + dx * Bt[n];
+        if (writeY) acc += h[s] * Ct[n];
+      }
+    }
+    if (writeY) {
+      acc = groupSum(acc, L);
+      if (lane == 0 && active) {
+        float yv = acc + Dv * xv;
+        if (!SSD) yv *= siluf(a.z[row * I + ci]);
+        a.y[row * I + ci] = yv;
+      }
+    }
+  }
+  if (!active || end == kNoEnd) return;
+#pragma unroll
+  for (int s = 0; s < kMaxS; s++) {
+    const int n = lane + s * L;
+    if (n < N) {
+      if (end == kToState) a.state[c * N + n] = h[s];
+      else hScratch[slot * N + n] = h[s];
+    }
+  }
+  if (end == kToScratch && lane == 0) dScratch[slot] = dsum;
+}
+
+/** Pass 2: per (channel, n), turn each chunk's h_local into its true start state; the last carry is the new state. */
+template <bool SSD>
+__global__ void scanCombine(ScanShape sh, const float* Aall, float* state, float* hScratch, const float* dScratch, int chunks) {
+  const int64_t total = (int64_t)sh.B * sh.I * sh.N;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t c = i / sh.N;
+    const int n = i % sh.N, ci = c % sh.I;
+    const float A = SSD ? Aall[ci / sh.P] : Aall[(int64_t)ci * sh.N + n];
+    float carried = state[i];
+    for (int k = 0; k < chunks; k++) {
+      const int64_t slot = c * chunks + k;
+      const float local = hScratch[slot * sh.N + n];
+      hScratch[slot * sh.N + n] = carried;
+      carried = expf(A * dScratch[slot]) * carried + local;
+    }
+    state[i] = carried;
+  }
+}
+
+size_t scanScratchBytes(const ScanShape& sh, int chunks) {
+  if (chunks <= 1) return 0;
+  const size_t slots = (size_t)sh.B * sh.I * chunks;
+  return slots * sh.N * sizeof(float) + slots * sizeof(float);
+}
+
+int scanChunks(const ScanShape& sh, int multiprocessors) {
+  const int64_t threads = (int64_t)sh.B * sh.I * lanesFor(sh.N);
+  const int64_t resident = (int64_t)std::max(1, multiprocessors) * 2048;  // threads an SM keeps in flight
+  if (threads * 2 >= resident || sh.T < 2 * kMinChunk) return 1;
+  int64_t chunks = (resident + threads - 1) / threads;
+  chunks = std::min<int64_t>(chunks, sh.T / kMinChunk);
+  return (int)std::max<int64_t>(1, std::min<int64_t>(chunks, 65535));
+}
+
+template <bool SSD>
+static cudaError_t scanT(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
+  const int L = lanesFor(sh.N);
+  const int64_t channels = (int64_t)sh.B * sh.I;
+  const unsigned gx = (unsigned)((channels + kScanThreads / L - 1) / (kScanThreads / L));
+  if (chunks <= 1) {
+    scanChunk<SSD><<<dim3(gx, 1), kScanThreads, 0, s>>>(sh, a, 1, sh.T, L, nullptr, nullptr, kFromState, kToState, true);
+    return cudaGetLastError();
+  }
+  const int chunkLen = (sh.T + chunks - 1) / chunks;
+  chunks = (sh.T + chunkLen - 1) / chunkLen;
+  float* hScratch = static_cast<float*>(scratch);
+  float* dScratch = hScratch + (size_t)channels * chunks * sh.N;
+  scanChunk<SSD><<<dim3(gx, chunks), kScanThreads, 0, s>>>(sh, a, chunks, chunkLen, L, hScratch, dScratch, kFromZero, kToScratch, false);
+  const int64_t total = channels * sh.N;
+  scanCombine<SSD><<<(unsigned)std::min<int64_t>(blocksFor(total, 256), 1 << 20), 256, 0, s>>>(sh, a.A, a.state, hScratch, dScratch, chunks);
+  scanChunk<SSD><<<dim3(gx, chunks), kScanThreads, 0, s>>>(sh, a, chunks, chunkLen, L, hScratch, dScratch, kFromScratch, kNoEnd, true);
+  return cudaGetLastError();
+}
+
+cudaError_t launchScan(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
+  if ((int64_t)sh.B * sh.T * sh.I == 0) return cudaGetLastError();
+  return sh.ssd ? scanT<true>(sh, a, chunks, scratch, s) : scanT<false>(sh, a, chunks, scratch, s);
+}
+
+}  // namespace me

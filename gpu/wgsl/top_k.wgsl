@@ -1,0 +1,88 @@
+// The k largest entries of one row of logits, so generation reads back k (id, value) pairs instead
+// of the whole vocabulary. Ties go to the lower id and NaN / −∞ never count, exactly the candidate
+// rule of src/api/sampler.ts, so the host's seeded draw over these candidates picks the same token
+// as it would over the full row.
+// One workgroup of 256 threads:
+//   1. the k-th largest key, found bit by bit on order-preserving u32 keys (32 counting rounds);
+//   2. every entry above it, then entries equal to it in id order until k: here each thread owns a
+//      contiguous block, and positions come from workgroup prefix sums (the host sorts the k entries).
+//   logits: [.., V] f32   out: [1 + 2k] u32 = count, then ids[k], then value bits[k]
+//   n0 V  n1 offset of the row (elements)  n2 k
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<u32>;
+
+const WG: u32 = 256u;
+const INVALID: u32 = 0x007fffffu; // key of −∞; NaN maps to 0: keys ≤ INVALID are never candidates
+var<workgroup> total: atomic<u32>;
+var<workgroup> gtCounts: array<u32, 256>;
+var<workgroup> eqCounts: array<u32, 256>;
+
+fn keyOf(v: f32) -> u32 {
+  var b = bitcast<u32>(v);
+  if ((b & 0x7fffffffu) > 0x7f800000u) { return 0u; } // NaN, tested on the bits (compilers may fold v != v)
+  if (b == 0x80000000u) { b = 0u; } // −0 ties with +0
+  if ((b & 0x80000000u) != 0u) { return ~b; }
+  return b | 0x80000000u;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32) {
+  let V = prm.n0;
+  let off = prm.n1;
+  let k = prm.n2;
+  let per = (V + WG - 1u) / WG;
+  let i0 = min(V, lid * per);
+  let i1 = min(V, i0 + per);
+  var prefix = 0u;
+  for (var bit = 31; bit >= 0; bit--) {
+    let cand = prefix | (1u << u32(bit));
+    if (lid == 0u) { atomicStore(&total, 0u); }
+    workgroupBarrier();
+    var c = 0u;
+    for (var i = lid; i < V; i += WG) { // strided: coalesced reads (order does not matter for counting)
+      let key = keyOf(logits[off + i]);
+      if (key > INVALID && key >= cand) { c++; }
+    }
+    atomicAdd(&total, c);
+    workgroupBarrier();
+    let n = atomicLoad(&total);
+    workgroupBarrier();
+    if (n >= k) { prefix = cand; }
+  }
+  // prefix is now the k-th largest key (0 when fewer than k entries are valid).
+  var gt = 0u;
+  var eq = 0u;
+  for (var i = i0; i < i1; i++) {
+    let key = keyOf(logits[off + i]);
+    if (key <= INVALID) { continue; }
+    if (key > prefix) { gt++; } else if (key == prefix) { eq++; }
+  }
+  gtCounts[lid] = gt;
+  eqCounts[lid] = eq;
+  workgroupBarrier();
+  var gtBefore = 0u;
+  var eqBefore = 0u;
+  var gtTotal = 0u;
+  for (var j = 0u; j < WG; j++) {
+    if (j < lid) { gtBefore += gtCounts[j]; eqBefore += eqCounts[j]; }
+    gtTotal += gtCounts[j];
+  }
+  var pg = gtBefore;
+  var pe = gtTotal + eqBefore;
+  for (var i = i0; i < i1; i++) {
+    let v = logits[off + i];
+    let key = keyOf(v);
+    if (key <= INVALID) { continue; }
+    var pos = k;
+    if (key > prefix) { pos = pg; pg++; } else if (key == prefix) { pos = pe; pe++; }
+    if (pos < k) {
+      out[1u + pos] = i;
+      out[1u + k + pos] = bitcast<u32>(v);
+    }
+  }
+  if (lid == 0u) {
+    var eqTotal = 0u;
+    for (var j = 0u; j < WG; j++) { eqTotal += eqCounts[j]; }
+    out[0] = min(k, gtTotal + eqTotal);
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Finding and loading the CUDA addon (gpu/cuda, built by `npm run build:cuda`). The addon is optional
+ * by construction: nothing imports it statically, the Node entry registers the backend, and every
+ * way it can be missing or unusable (not built, built for another platform, no driver, no GPU, a GPU
+ * too old) becomes a reason string that `backend: 'auto'` reports in `backendInfo.fallbackReason`.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where `npm run build:cuda` writes the addon, relative to the package root. */
+export const ADDON_PATH = 'gpu/cuda/build/Release/mamba_edge_cuda.node';
+/** Environment variable naming another addon file (a build made elsewhere). */
+export const ADDON_ENV = 'MAMBA_EDGE_CUDA_ADDON';
+/** The addon's `abi`: bumped when the argument order of its methods changes. */
+export const ADDON_ABI = 2;
+
+/** The device the addon found (gpu/cuda/src/addon.cc `deviceInfo`). */
+export interface CudaDeviceInfo {
+  name: string;
+  computeCapability: string;
+  multiprocessors: number;
+  totalBytes: number;
+}
+
+export type CudaProbe =
+  | { available: true; device: CudaDeviceInfo; runtimeVersion: number }
+  | { available: false; reason: string; runtimeVersion: number };
+
+type Ptr = bigint;
+type OptPtr = bigint | null;
+
+/** One CUDA context's worth of state: scratch, cuBLAS handle (gpu/cuda/src/addon.cc `Device`). */
+export interface CudaDevice {
+  readonly info: CudaDeviceInfo & { cublas: string; cublasLoaded: boolean };
+  malloc(bytes: number): Ptr;
+  free(p: Ptr): void;
+  memsetZero(p: Ptr, bytes: number): void;
+  upload(dst: Ptr, data: Float32Array, dtype: number): void;
+  /** The copy is enqueued in call order; the promise settles off the event loop once it is done. */
+  downloadAsync(src: Ptr, out: Float32Array, dtype: number): Promise<void>;
+  copy(dst: Ptr, src: Ptr, bytes: number): void;
+  synchronize(): void;
+  memInfo(): { free: number; total: number };
+  dispose(): void;
+  embedding(out: Ptr, table: Ptr, dtype: number, ids: Int32Array, dim: number): void;
+  rmsNorm(out: Ptr, x: Ptr, w: Ptr, rows: number, dim: number, eps: number): void;
+  gatedRmsNorm(out: Ptr, x: Ptr, gate: Ptr, w: Ptr, groups: number, groupSize: number, dim: number, eps: number): void;
+  add(out: Ptr, a: Ptr, b: Ptr, n: number): void;
+  glu(out: Ptr, a: Ptr, gate: Ptr, n: number): void;
+  matmul(out: Ptr, x: Ptr, w: Ptr, dtype: number, bias: OptPtr, rows: number, K: number, M: number): void;
+  conv1d(out: Ptr, x: Ptr, w: Ptr, bias: OptPtr, state: Ptr, B: number, T: number, C: number, K: number, silu: boolean): void;
+  scan(
+    ssd: boolean, y: Ptr, x: Ptr, dt: Ptr, dtBias: Ptr, A: Ptr, B: Ptr, C: Ptr, D: Ptr, z: OptPtr, state: Ptr,
+    batch: number, T: number, I: number, N: number, H: number, P: number, G: number, dtMin: number, dtMax: number,
+  ): number;
+}
+
+export interface CudaAddon {
+  abi: number;
+  probe(): CudaProbe;
+  Device: new () => CudaDevice;
+}
+
+/** Files to try, in order: $MAMBA_EDGE_CUDA_ADDON, then ADDON_PATH under each directory above this module. */
+export function addonCandidates(): string[] {
+  const out: string[] = [];
+  const env = typeof process !== 'undefined' ? process.env[ADDON_ENV] : undefined;
+  if (env) out.push(env);
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    out.push(join(dir, ADDON_PATH));
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return out;
+}
+
+/** The addon, or why it cannot be loaded. `paths` replaces the candidates (tests). */
+export function loadAddon(paths: readonly string[] = addonCandidates()): { addon: CudaAddon; path: string } | { unavailable: string } {
+  const path = paths.find((p) => existsSync(p));
+  if (!path) {
+    return { unavailable: `the CUDA addon is not built (no ${ADDON_PATH}; run \`npm run build:cuda\` on a machine with nvcc, or set ${ADDON_ENV})` };
+  }
+  let addon: CudaAddon;
+  try {
+    addon = createRequire(import.meta.url)(path) as CudaAddon;
+  } catch (e) {
+    return { unavailable: `the CUDA addon at ${path} did not load: ${(e as Error).message.split('\n')[0]}` };
+  }
+  if (addon?.abi !== ADDON_ABI || typeof addon.probe !== 'function') {
+    return { unavailable: `the CUDA addon at ${path} is from another version (abi ${String(addon?.abi)}, expected ${ADDON_ABI}); rebuild it with \`npm run build:cuda\`` };
+  }
+  return { addon, path };
+}

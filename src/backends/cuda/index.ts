@@ -1,0 +1,326 @@
+/**
+ * The cuda backend: the Backend ops mapped onto the addon's kernels (gpu/cuda). Tensors are device
+ * allocations held by this class; the addon sees only pointers (BigInts) and sizes.
+ *
+ * Memory: plain cudaMalloc blocks, pooled by size so decode's per-op outputs reuse the blocks freed
+ * by the previous step instead of paying cudaMalloc/cudaFree (which synchronises) per op. Reuse is
+ * safe because every op runs on one stream in call order. `dispose` returns every block, pooled or
+ * live. Out of device memory: the pool is emptied and the allocation tried once more, then E_MEMORY.
+ *
+ * Errors from the addon carry a code (E_MEMORY, E_BACKEND, E_SHAPE, E_DTYPE) and become a
+ * MambaEdgeError from the call that failed; a kernel that faults while running is reported by the
+ * next `read` (the first call that waits for the GPU).
+ */
+import type { BackendInfo } from '../../api/types.js';
+import { PartialBackend } from '../partial.js';
+import { fail, MambaEdgeError, type ErrorCode } from '../../errors.js';
+import {
+  numel,
+  type Backend, type Conv1dArgs, type LtiScanArgs, type OpName, type RecurrentScanArgs, type SelectiveScanArgs, type SsdScanArgs,
+  type Tensor, type WeightDType,
+} from '../backend.js';
+import {
+  checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan,
+} from '../shape-checks.js';
+import type { CudaDevice } from './addon.js';
+
+/** One device allocation; views made by `reshape` share it, and freeing any of them frees it once. */
+interface Block {
+  readonly ptr: bigint;
+  readonly bytes: number;
+  live: boolean;
+}
+
+class CudaTensor implements Tensor {
+  constructor(
+    readonly shape: readonly number[],
+    readonly dtype: WeightDType,
+    readonly block: Block,
+  ) {}
+  get ptr(): bigint {
+    if (!this.block.live) throw fail('E_ARGUMENT', `cuda: a [${this.shape}] tensor was used after it was freed`);
+    return this.block.ptr;
+  }
+}
+
+/** The ops this backend implements: everything the Mamba-1 and Mamba-2 graphs need. */
+const SUPPORTED: ReadonlySet<OpName> = new Set<OpName>([
+  'embedding', 'rmsNorm', 'gatedRmsNorm', 'matmul', 'add', 'glu',
+  'conv1dCausal', 'conv1dCausalStep', 'selectiveScan', 'selectiveScanStep', 'ssdChunkScan', 'ssdStep',
+]);
+const DTYPE_CODE: Partial<Record<WeightDType, number>> = { f32: 0, f16: 1, bf16: 2 };
+const ALIGN = 512;
+const CODES: ReadonlySet<string> = new Set(['E_MEMORY', 'E_BACKEND', 'E_SHAPE', 'E_DTYPE', 'E_ARGUMENT']);
+
+/** Run an addon call; its errors become MambaEdgeErrors with the addon's code. */
+function guarded<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof MambaEdgeError) throw e;
+    const err = e as { code?: string; message?: string };
+    const code = (err.code && CODES.has(err.code) ? err.code : 'E_BACKEND') as ErrorCode;
+    throw fail(code, `${what}: ${err.message ?? String(e)}`, { cause: e });
+  }
+}
+
+export class CudaBackend extends PartialBackend implements Backend {
+  readonly name = 'cuda' as const;
+  readonly info: BackendInfo;
+  readonly capacityBytes: number;
+  private readonly pool = new Map<number, bigint[]>();
+  private readonly blocks = new Set<Block>();
+  private disposed = false;
+  /** Chunks the last prefill scan was split into (for tests and benchmarks). */
+  lastScanChunks = 0;
+
+  constructor(private readonly dev: CudaDevice, info: Omit<BackendInfo, 'name'>) {
+    super();
+    this.info = { name: 'cuda', ...info };
+    this.capacityBytes = dev.info.totalBytes;
+  }
+
+  supportsOp(op: OpName): boolean {
+    return SUPPORTED.has(op);
+  }
+
+  supportsDType(dtype: WeightDType): boolean {
+    return DTYPE_CODE[dtype] !== undefined;
+  }
+
+  // ---- buffers -------------------------------------------------------------
+
+  bytesFor(shape: readonly number[], dtype: WeightDType): number {
+    const n = numel(shape);
+    if (dtype === 'f32') return n * 4;
+    if (dtype === 'f16' || dtype === 'bf16') return n * 2;
+    throw fail('E_DTYPE', `the cuda backend does not store ${dtype} weights (f32, f16, bf16)`);
+  }
+
+  /** Bytes held on the device: live tensors plus the pool. */
+  get deviceBytes(): number {
+    let n = 0;
+    for (const b of this.blocks) n += b.bytes;
+    for (const [bytes, list] of this.pool) n += bytes * list.length;
+    return n;
+  }
+
+  private alive(): void {
+    if (this.disposed) throw fail('E_BACKEND', 'cuda: the backend was disposed');
+  }
+
+  private alloc(shape: readonly number[], dtype: WeightDType = 'f32'): CudaTensor {
+    this.alive();
+    const bytes = Math.max(ALIGN, Math.ceil(this.bytesFor(shape, dtype) / ALIGN) * ALIGN);
+    let ptr = this.pool.get(bytes)?.pop();
+    if (ptr === undefined) {
+      try {
+        ptr = guarded(`allocating a [${shape}] ${dtype} tensor`, () => this.dev.malloc(bytes));
+      } catch (e) {
+        if ((e as MambaEdgeError).code !== 'E_MEMORY' || this.pool.size === 0) throw e;
+        this.trim();
+        ptr = guarded(`allocating a [${shape}] ${dtype} tensor (${bytes} bytes)`, () => this.dev.malloc(bytes));
+      }
+    }
+    const block: Block = { ptr, bytes, live: true };
+    this.blocks.add(block);
+    return new CudaTensor([...shape], dtype, block);
+  }
+
+  /** Return pooled blocks to the driver. */
+  trim(): void {
+    for (const list of this.pool.values()) for (const p of list) this.dev.free(p);
+    this.pool.clear();
+  }
+
+  private t(x: Tensor, what = 'tensor'): CudaTensor {
+    if (!(x instanceof CudaTensor)) throw fail('E_ARGUMENT', `cuda: ${what} is not a tensor of this backend`);
+    return x;
+  }
+
+  /** An f32 activation's pointer (weights in f16/bf16 go only to matmul and embedding). */
+  private f32(x: Tensor, what: string): bigint {
+    const ct = this.t(x, what);
+    if (ct.dtype !== 'f32') throw fail('E_DTYPE', `cuda: ${what} must be an f32 tensor, got ${ct.dtype}`, { field: what });
+    return ct.ptr;
+  }
+
+  upload(data: Float32Array, shape: readonly number[], dtype: WeightDType = 'f32'): Tensor {
+    if (data.length !== numel(shape)) throw fail('E_SHAPE', `upload: ${data.length} values for shape [${shape}]`);
+    const code = DTYPE_CODE[dtype];
+    if (code === undefined) throw fail('E_DTYPE', `the cuda backend does not store ${dtype} weights (f32, f16, bf16)`);
+    const out = this.alloc(shape, dtype);
+    guarded('upload', () => this.dev.upload(out.ptr, data, code));
+    return out;
+  }
+
+  zeros(shape: readonly number[]): Tensor {
+    const out = this.alloc(shape);
+    guarded('zeros', () => this.dev.memsetZero(out.ptr, out.block.bytes));
+    return out;
+  }
+
+  write(t: Tensor, data: Float32Array): void {
+    const ptr = this.f32(t, 'write target');
+    if (data.length !== numel(t.shape)) throw fail('E_SHAPE', `write: ${data.length} values into [${t.shape}]`);
+    guarded('write', () => this.dev.upload(ptr, data, 0));
+  }
+
+  /** Enqueued now (later ops cannot change what it reads); waits off the event loop. */
+  async read(t: Tensor): Promise<Float32Array> {
+    const ct = this.t(t);
+    const out = new Float32Array(numel(ct.shape));
+    const what = 'read (waits for the GPU; reports kernels that failed)';
+    const done = guarded(what, () => this.dev.downloadAsync(ct.ptr, out, DTYPE_CODE[ct.dtype]!));
+    await done.catch((e) => guarded(what, () => { throw e; }));
+    return out;
+  }
+
+  reshape(t: Tensor, shape: readonly number[]): Tensor {
+    const ct = this.t(t);
+    if (numel(shape) !== numel(ct.shape)) throw fail('E_SHAPE', `reshape [${ct.shape}] → [${shape}] changes the element count`);
+    return new CudaTensor([...shape], ct.dtype, ct.block);
+  }
+
+  sliceRows(t: Tensor, start: number, count: number): Tensor {
+    const ct = this.t(t);
+    const rows = ct.shape[0];
+    if (start < 0 || count < 0 || start + count > rows) throw fail('E_SHAPE', `sliceRows ${start}+${count} of ${rows}`);
+    const rowBytes = this.bytesFor(ct.shape.slice(1), ct.dtype);
+    const out = this.alloc([count, ...ct.shape.slice(1)], ct.dtype);
+    if (count > 0) guarded('sliceRows', () => this.dev.copy(out.ptr, ct.ptr + BigInt(start * rowBytes), count * rowBytes));
+    return out;
+  }
+
+  free(...ts: (Tensor | null | undefined)[]): void {
+    for (const x of ts) {
+      if (!(x instanceof CudaTensor) || !x.block.live) continue;
+      x.block.live = false;
+      this.blocks.delete(x.block);
+      if (this.disposed) continue;
+      const list = this.pool.get(x.block.bytes);
+      if (list) list.push(x.block.ptr);
+      else this.pool.set(x.block.bytes, [x.block.ptr]);
+    }
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.trim();
+    for (const b of this.blocks) {
+      b.live = false;
+      this.dev.free(b.ptr);
+    }
+    this.blocks.clear();
+    this.disposed = true;
+    this.dev.dispose();
+  }
+
+  // ---- ops -----------------------------------------------------------------
+
+  embedding(table: Tensor, ids: Int32Array): Tensor {
+    const tt = this.t(table, 'table');
+    const [vocab, dim] = tt.shape;
+    for (const id of ids) {
+      if (!(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
+    }
+    const out = this.alloc([ids.length, dim]);
+    guarded('embedding', () => this.dev.embedding(out.ptr, tt.ptr, DTYPE_CODE[tt.dtype]!, ids, dim));
+    return out;
+  }
+
+  rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+    const dim = checkRowWeight('rmsNorm', x, weight);
+    const xp = this.f32(x, 'x'), wp = this.f32(weight, 'weight');
+    const out = this.alloc(x.shape);
+    guarded('rmsNorm', () => this.dev.rmsNorm(out.ptr, xp, wp, numel(x.shape) / dim, dim, eps));
+    return out;
+  }
+
+  gatedRmsNorm(x: Tensor, gate: Tensor, weight: Tensor, eps: number, groupSize: number): Tensor {
+    const dim = checkRowWeight('gatedRmsNorm', x, weight);
+    checkSameShape('gatedRmsNorm', x, gate);
+    if (!(groupSize > 0) || dim % groupSize !== 0) throw fail('E_SHAPE', `gatedRmsNorm: group size ${groupSize} does not divide ${dim}`);
+    const xp = this.f32(x, 'x'), gp = this.f32(gate, 'gate'), wp = this.f32(weight, 'weight');
+    const out = this.alloc(x.shape);
+    guarded('gatedRmsNorm', () => this.dev.gatedRmsNorm(out.ptr, xp, gp, wp, numel(x.shape) / groupSize, groupSize, dim, eps));
+    return out;
+  }
+
+  matmul(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor {
+    const { rows, inner, outCols } = checkMatmul(x, w, bias);
+    const xp = this.f32(x, 'x');
+    const wt = this.t(w, 'weight');
+    const bp = bias ? this.f32(bias, 'bias') : null;
+    const out = this.alloc([...x.shape.slice(0, -1), outCols]);
+    guarded('matmul', () => this.dev.matmul(out.ptr, xp, wt.ptr, DTYPE_CODE[wt.dtype]!, bp, rows, inner, outCols));
+    return out;
+  }
+
+  add(a: Tensor, b: Tensor): Tensor {
+    checkSameShape('add', a, b);
+    const ap = this.f32(a, 'a'), bp = this.f32(b, 'b');
+    const out = this.alloc(a.shape);
+    guarded('add', () => this.dev.add(out.ptr, ap, bp, numel(a.shape)));
+    return out;
+  }
+
+  override glu(a: Tensor, gate: Tensor): Tensor {
+    checkSameShape('glu', a, gate);
+    const ap = this.f32(a, 'a'), gp = this.f32(gate, 'gate');
+    const out = this.alloc(a.shape);
+    guarded('glu', () => this.dev.glu(out.ptr, ap, gp, numel(a.shape)));
+    return out;
+  }
+
+  conv1dCausal(args: Conv1dArgs): Tensor {
+    const { batch, seq, channels, kernel } = checkConv1d(args);
+    const xp = this.f32(args.x, 'x'), wp = this.f32(args.weight, 'weight'), sp = this.f32(args.state, 'state');
+    const bp = args.bias ? this.f32(args.bias, 'bias') : null;
+    const out = this.alloc(args.x.shape);
+    guarded('conv1dCausal', () => this.dev.conv1d(out.ptr, xp, wp, bp, sp, batch, seq, channels, kernel, args.silu));
+    return out;
+  }
+
+  conv1dCausalStep(args: Conv1dArgs): Tensor {
+    if (args.x.shape[1] !== 1) throw fail('E_SHAPE', `conv1dCausalStep takes one token, got T=${args.x.shape[1]}`);
+    return this.conv1dCausal(args);
+  }
+
+  selectiveScan(a: SelectiveScanArgs): Tensor {
+    const { batch, seq, inner, stateSize } = checkSelectiveScan(a);
+    const p = (t: Tensor, what: string) => this.f32(t, what);
+    const args = [p(a.x, 'x'), p(a.dt, 'dt'), p(a.dtBias, 'dtBias'), p(a.A, 'A'), p(a.B, 'B'), p(a.C, 'C'), p(a.D, 'D'), p(a.z, 'z'), p(a.state, 'state')] as const;
+    const y = this.alloc([batch, seq, inner]);
+    this.lastScanChunks = guarded('selectiveScan', () =>
+      this.dev.scan(false, y.ptr, ...args, batch, seq, inner, stateSize, 1, 1, 1, 0, Infinity));
+    return y;
+  }
+
+  selectiveScanStep(a: SelectiveScanArgs): Tensor {
+    if (a.x.shape[1] !== 1) throw fail('E_SHAPE', `selectiveScanStep takes one token, got T=${a.x.shape[1]}`);
+    return this.selectiveScan(a);
+  }
+
+  /**
+   * Mamba-2 SSD. The result is the SSD of the reference backend's chunked matrix form; the kernel
+   * computes it as a chunked scan whose chunk count it picks from the GPU's size (gpu/cuda/src/scan.cu),
+   * so `chunkSize` changes nothing but f32 rounding, as in the reference.
+   */
+  ssdChunkScan(a: SsdScanArgs): Tensor {
+    const { batch, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G } = checkSsdScan(a);
+    const p = (t: Tensor, what: string) => this.f32(t, what);
+    const args = [p(a.x, 'x'), p(a.dt, 'dt'), p(a.dtBias, 'dtBias'), p(a.A, 'A'), p(a.B, 'B'), p(a.C, 'C'), p(a.D, 'D'), null, p(a.state, 'state')] as const;
+    const y = this.alloc([batch, seq, H * P]);
+    this.lastScanChunks = guarded('ssdChunkScan', () =>
+      this.dev.scan(true, y.ptr, ...args, batch, seq, H * P, N, H, P, G, a.dtMin, a.dtMax));
+    return y;
+  }
+
+  ssdStep(a: SsdScanArgs): Tensor {
+    if (a.x.shape[1] !== 1) throw fail('E_SHAPE', `ssdStep takes one token, got T=${a.x.shape[1]}`);
+    return this.ssdChunkScan(a);
+  }
+
+  // The lineage ops, Mamba-3 and the attention family come from PartialBackend (not in the addon yet: 'auto' picks wasm).
+}

@@ -1,0 +1,18 @@
+/**
+ * Creating the webgpu backend: a device (device.ts) wrapped in the backend (index.ts), or the
+ * reason there is none, for the registry to report.
+ */
+import type { Backend } from '../backend.js';
+import { acquireDevice } from './device.js';
+import { WebGpuBackend, type WebGpuOptions } from './index.js';
+
+export interface CreateWebGpuOptions extends WebGpuOptions {
+  /** Accept software fallback adapters (true when 'webgpu' was named; false under 'auto'). */
+  allowFallback: boolean;
+}
+
+export async function createWebGpuBackend(opts: CreateWebGpuOptions): Promise<Backend | { unavailable: string }> {
+  const ctx = await acquireDevice({ allowFallback: opts.allowFallback });
+  if ('unavailable' in ctx) return ctx;
+  return new WebGpuBackend(ctx, opts);
+}

@@ -1,0 +1,914 @@
+/// <reference types="@webgpu/types" />
+/**
+ * The WebGPU backend: WGSL compute kernels (gpu/wgsl) behind the Backend interface.
+ *
+ * Execution model
+ * - Ops are recorded, not run: each call appends a command (a dispatch or a buffer clear) to a
+ *   list; `read` (or a write that must land after them) encodes the whole list into ONE command
+ *   encoder — one compute pass between clears — and submits it. A forward is therefore one
+ *   submission, and nothing is read back until its end.
+ * - Weights are uploaded once. Activations come from a pool of buffers keyed by size: `free`
+ *   returns a buffer to the pool, and the next op of that size reuses it. Reuse inside the
+ *   recorded stream is safe because WebGPU orders dispatches of one queue; host writes into a
+ *   reused buffer first submit what was recorded.
+ * - Weights larger than one storage binding (maxStorageBufferBindingSize: 128 MiB on lavapipe,
+ *   e.g. a 50k×768 f32 embedding) are split by rows into parts; matmul and embedding dispatch
+ *   once per part.
+ * - Errors: every submission and every pipeline runs inside validation / out-of-memory error
+ *   scopes, checked at the next `read` (E_BACKEND with the driver's message). A lost device fails
+ *   the pending call and every later one with E_DEVICE_LOST.
+ */
+import type { BackendInfo } from '../../api/types.js';
+import { PartialBackend } from '../partial.js';
+import { MambaEdgeError, fail } from '../../errors.js';
+import {
+  numel,
+  type AttentionArgs, type Backend, type Conv1dArgs, type KvCache, type LtiScanArgs, type Mamba3ScanArgs, type MambaMixerStepArgs, type MoeArgs, type OpName,
+  type RecurrentScanArgs, type RopeArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
+} from '../backend.js';
+import { ropeTables } from '../attention-math.js';
+import { grownCapacity } from '../backend.js';
+import { checkAttention, checkKvData, checkRope, checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
+import type { GpuContext } from './device.js';
+import { Kernels, type WeightLoader } from './kernels.js';
+import { packF16, packQ8_0, Q8_BLOCK } from './quant.js';
+
+/** Memory behind a tensor: one buffer, or (large weights only) row parts that each fit a binding. */
+class Store {
+  freed = false;
+  constructor(
+    readonly buffers: GPUBuffer[],
+    /** Rows of the outer dimension per part (all parts but the last). */
+    readonly partRows: number,
+    /** Bytes the data occupies in each part (≤ buffer.size, a multiple of 4). */
+    readonly partBytes: number[],
+  ) {}
+}
+
+/** K and V blocks [B, Hkv, capacity, Dh] in GPU buffers, grown by doubling (as the reference's). */
+class GpuKvCache implements KvCache {
+  length = 0;
+  capacity = 0;
+  k: GPUBuffer | null = null;
+  v: GPUBuffer | null = null;
+  freed = false;
+  constructor(readonly batch: number, readonly kvHeads: number, readonly headDim: number, readonly maxTokens: number) {}
+}
+
+class GpuTensor implements Tensor {
+  constructor(readonly shape: readonly number[], readonly dtype: WeightDType, readonly store: Store) {}
+  get buffer(): GPUBuffer {
+    return this.store.buffers[0];
+  }
+}
+
+type Binding = GPUBuffer | { buffer: GPUBuffer; size: number };
+
+interface Dispatch {
+  kind: 'dispatch';
+  pipeline: GPUComputePipeline;
+  bindings: Binding[];
+  u: number[];
+  f: number[];
+  groups: number;
+}
+type Command = Dispatch | { kind: 'clear'; buffer: GPUBuffer; size: number }
+  | { kind: 'copy'; src: GPUBuffer; srcOffset?: number; dst: GPUBuffer; dstOffset: number; size: number };
+
+/** Ops this backend implements; the lineage models (RNN/LSTM/GRU, S4D), Mamba-3 and mixtures of experts fall back to wasm. */
+const SUPPORTED: ReadonlySet<OpName> = new Set<OpName>([
+  'embedding', 'rmsNorm', 'gatedRmsNorm', 'matmul', 'add', 'conv1dCausal', 'conv1dCausalStep',
+  'selectiveScan', 'selectiveScanStep', 'ssdChunkScan', 'ssdStep',
+  'rope', 'attention', 'attentionStep', 'swiglu', 'relu2',
+]);
+
+/** GPUBufferUsage / GPUMapMode values (fixed by the spec; Dawn in Node defines no such globals). */
+const USAGE = { MAP_READ: 1, COPY_SRC: 4, COPY_DST: 8, UNIFORM: 64, STORAGE: 128 } as const;
+const MAP_READ = 1;
+const PARAM_STRIDE = 256; // ≥ minUniformBufferOffsetAlignment everywhere (WebGPU caps it at 256)
+const PARAM_BYTES = 64; //   common.wgsl's Params: 12 u32 + 4 f32
+/** Rows up to which matmul uses the matrix-vector kernel (decode) instead of the tiled one. */
+const MATVEC_ROWS = 8;
+/** Tokens per chunk of the chunked scans (Mamba-1 pass 1/3 walk, Mamba-2 SSD block). */
+const SCAN_CHUNK = 64;
+/** Submit when this many commands are recorded, so very long prefills keep host memory bounded. */
+const MAX_RECORDED = 4096;
+/** Largest finite f32: stands in for an infinite dt limit (shaders may assume finite math). */
+const F32_MAX = 3.4028234663852886e38;
+
+export interface WebGpuOptions {
+  /** Cap on bytes per storage binding (tests use it to exercise the row-split weights). */
+  maxBindingBytes?: number;
+}
+
+export class WebGpuBackend extends PartialBackend implements Backend {
+  readonly name = 'webgpu' as const;
+  readonly info: BackendInfo;
+  /** 8 × the graph's 256-token chunk: 2,048-token forwards fill a large GPU (tiled matmuls, 32 scan chunks). */
+  readonly prefillChunkMultiple = 8;
+  private readonly device: GPUDevice;
+  private keepAlive: unknown;
+  private readonly kernels: Kernels;
+  private readonly maxBinding: number;
+  private readonly pool = new Map<number, GPUBuffer[]>();
+  private readonly live = new Set<GPUBuffer>();
+  private recorded: Command[] = [];
+  private readonly scopes: Promise<GPUError | null>[] = [];
+  private lostReason: string | null = null;
+  /**
+   * Per-dispatch parameters live in one persistent uniform buffer (slot i at i·256), rewritten with
+   * queue.writeBuffer before each submission (queue order keeps earlier submissions' values intact).
+   * Bind groups are cached by (pipeline, slot, buffers): a decode step repeats the same dispatches
+   * over the same pooled buffers, so after the first token it creates none.
+   */
+  /** Counters for benchmarks: submissions, dispatches, and host time spent encoding + submitting. */
+  readonly stats = { submits: 0, dispatches: 0, encodeMs: 0 };
+  private params: GPUBuffer | null = null;
+  private paramSlots = 0;
+  private readonly groups = new Map<string, GPUBindGroup>();
+  private readonly ids = new WeakMap<object, number>();
+  private nextId = 1;
+  private disposed = false;
+  private readonly dummy: GPUBuffer;
+  /** Two more stand-ins for absent outputs of a merged matrix-vector dispatch (writable, so distinct). */
+  private readonly dummyOut: GPUBuffer[];
+  /** Per layer, dt_proj's bias and D packed as one [2, I] buffer for mamba1_scan_step (built on first use). */
+  private readonly biasD = new WeakMap<Tensor, { D: Tensor; buffer: GPUBuffer }>();
+  private readonly packed: GPUBuffer[] = [];
+  /**
+   * Matrix-vector products over the same input recorded back to back (in_proj's and x_proj's row
+   * blocks in decode), held until a different op is recorded, then dispatched as one.
+   */
+  private pendingMv: { x: Binding; xBuffer: GPUBuffer; kernel: 'f32x4' | 'f16x8'; K: number; rows: number; items: { w: Binding; y: GPUBuffer; M: number }[] } | null = null;
+
+  constructor(ctx: GpuContext, opts: WebGpuOptions = {}) {
+    super();
+    this.device = ctx.device;
+    this.keepAlive = ctx.keepAlive;
+    this.kernels = new Kernels(ctx.device);
+    this.maxBinding = Math.floor(Math.min(ctx.maxBindingBytes, opts.maxBindingBytes ?? Infinity) / 4) * 4;
+    this.info = {
+      name: 'webgpu', threads: 1, device: ctx.description,
+      ...(ctx.isFallback ? { note: `software fallback adapter (${ctx.description}): correct but slow` } : {}),
+    };
+    this.dummy = this.device.createBuffer({ size: 16, usage: USAGE.STORAGE });
+    this.dummyOut = [0, 1].map(() => this.device.createBuffer({ size: 16, usage: USAGE.STORAGE }));
+    this.device.lost.then((info) => {
+      if (!this.disposed) this.lostReason = `${info.reason}: ${info.message || 'no message'}`;
+    });
+    this.device.addEventListener?.('uncapturederror', (ev) => {
+      this.scopes.push(Promise.resolve((ev as GPUUncapturedErrorEvent).error));
+    });
+  }
+
+  supportsOp(op: OpName): boolean {
+    return SUPPORTED.has(op);
+  }
+
+  supportsDType(dtype: WeightDType): boolean {
+    return dtype === 'f32' || dtype === 'f16' || dtype === 'q8_0';
+  }
+
+  /** q8_0 blocks span 32 values of a row: other row lengths are stored as f16 (as on wasm). */
+  private storage(shape: readonly number[], dtype: WeightDType): WeightDType {
+    return dtype === 'q8_0' && shape[shape.length - 1] % Q8_BLOCK !== 0 ? 'f16' : dtype;
+  }
+
+  bytesFor(shape: readonly number[], dtype: WeightDType): number {
+    const n = numel(shape);
+    switch (this.storage(shape, dtype)) {
+      case 'f32': return n * 4;
+      case 'f16': return 4 * Math.ceil(n / 2);
+      case 'q8_0': return n + 4 * (n / Q8_BLOCK);
+      default: throw fail('E_DTYPE', `the webgpu backend does not store ${dtype} weights`);
+    }
+  }
+
+  // ---- buffers -------------------------------------------------------------
+
+  private assertUsable(): void {
+    if (this.lostReason) throw fail('E_DEVICE_LOST', `the WebGPU device was lost (${this.lostReason}); load the model again`);
+    if (this.disposed) throw fail('E_BACKEND', 'the webgpu backend has been disposed');
+  }
+
+  private allocBuffer(bytes: number, what: string): GPUBuffer {
+    if (bytes > this.maxBinding) {
+      throw fail('E_MEMORY', `webgpu: ${what} needs ${bytes} bytes in one binding; this device allows ${this.maxBinding} (maxStorageBufferBindingSize)`);
+    }
+    const size = Math.max(256, Math.ceil(bytes / 256) * 256);
+    const reused = this.pool.get(size)?.pop();
+    if (reused) { this.live.add(reused); return reused; }
+    const b = this.device.createBuffer({ label: what, size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
+    this.live.add(b);
+    return b;
+  }
+
+  private tensor(shape: readonly number[], what = 'an activation'): GpuTensor {
+    const bytes = numel(shape) * 4;
+    return new GpuTensor([...shape], 'f32', new Store([this.allocBuffer(bytes, what)], shape[0] ?? 1, [bytes]));
+  }
+
+  /** Host data into a buffer, after everything recorded so far (which may still use a reused buffer). */
+  private writeWords(buffer: GPUBuffer, words: ArrayBufferView & { byteLength: number }): void {
+    this.submit();
+    this.device.queue.writeBuffer(buffer, 0, words.buffer, words.byteOffset, words.byteLength);
+  }
+
+  upload(data: Float32Array, shape: readonly number[], requested: WeightDType = 'f32'): Tensor {
+    this.assertUsable();
+    const n = numel(shape);
+    if (data.length !== n) throw fail('E_SHAPE', `upload: ${data.length} values for shape [${shape}]`);
+    const dtype = this.storage(shape, requested);
+    if (!this.supportsDType(dtype)) throw fail('E_DTYPE', `the webgpu backend does not store ${dtype} weights`);
+    const rows = shape.length > 1 ? shape[0] : 1;
+    const cols = n / Math.max(rows, 1);
+    const rowBytes = this.bytesFor([cols], dtype === 'f16' ? 'f32' : dtype) / (dtype === 'f16' ? 2 : 1);
+    // Rows per part: the whole tensor when it fits one binding; else as many rows as fit, an even
+    // count for f16 so every part starts on a word boundary.
+    let partRows = rows;
+    if (this.bytesFor(shape, dtype) > this.maxBinding) {
+      partRows = Math.floor(this.maxBinding / Math.max(rowBytes, 1) / 2) * 2;
+      if (partRows < 2 || shape.length < 2) {
+        throw fail('E_MEMORY', `webgpu: a [${shape}] ${dtype} tensor does not fit this device's ${this.maxBinding}-byte storage bindings`);
+      }
+    }
+    const buffers: GPUBuffer[] = [];
+    const partBytes: number[] = [];
+    for (let r0 = 0; r0 < rows; r0 += partRows) {
+      const part = data.subarray(r0 * cols, Math.min(rows, r0 + partRows) * cols);
+      const words = dtype === 'f32' ? part : dtype === 'f16' ? packF16(part) : packQ8_0(part);
+      const buf = this.allocBuffer(words.byteLength, `a [${shape}] ${dtype} weight`);
+      this.writeWords(buf, words);
+      buffers.push(buf);
+      partBytes.push(words.byteLength);
+    }
+    return new GpuTensor([...shape], dtype, new Store(buffers, partRows, partBytes));
+  }
+
+  zeros(shape: readonly number[]): Tensor {
+    this.assertUsable();
+    const t = this.tensor(shape, `a [${shape}] tensor`);
+    this.record({ kind: 'clear', buffer: t.buffer, size: t.buffer.size });
+    return t;
+  }
+
+  write(t: Tensor, data: Float32Array): void {
+    this.assertUsable();
+    const g = this.f32(t);
+    if (data.length !== numel(t.shape)) throw fail('E_SHAPE', `write: ${data.length} values into [${t.shape}]`);
+    this.writeWords(g.buffer, data);
+  }
+
+  async read(t: Tensor): Promise<Float32Array> {
+    this.assertUsable();
+    const g = t as GpuTensor;
+    if (g.dtype !== 'f32') throw fail('E_DTYPE', `webgpu: read takes f32 tensors, got ${g.dtype}`);
+    const bytes = numel(g.shape) * 4;
+    this.submit();
+    const staging = this.device.createBuffer({ size: Math.max(4, bytes), usage: USAGE.MAP_READ | USAGE.COPY_DST });
+    const enc = this.device.createCommandEncoder();
+    let at = 0; // a weight split by rows is read part after part
+    g.store.buffers.forEach((buf, p) => {
+      const n = Math.min(g.store.partBytes[p], bytes - at);
+      if (n > 0) enc.copyBufferToBuffer(buf, 0, staging, at, n);
+      at += n;
+    });
+    this.device.queue.submit([enc.finish()]);
+    try {
+      await Promise.race([staging.mapAsync(MAP_READ), this.device.lost.then(() => { throw new Error('lost'); })]);
+      await this.checkErrors();
+      const out = new Float32Array(staging.getMappedRange(0, Math.max(4, bytes)).slice(0, bytes));
+      staging.unmap();
+      return out;
+    } catch (e) {
+      if (e instanceof MambaEdgeError) throw e;
+      // Device loss resolves `lost` before or while the map fails.
+      await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 50))]);
+      if (this.lostReason || this.disposed) {
+        throw fail('E_DEVICE_LOST', `the WebGPU device was lost during the call (${this.lostReason ?? 'disposed'}); load the model again`, { cause: e });
+      }
+      throw fail('E_BACKEND', `webgpu: reading a [${g.shape}] tensor failed: ${(e as Error).message}`, { cause: e });
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  /** The k best entries of one row, found on the GPU (gpu/wgsl/top_k.wgsl): 1 + 2k words read back. */
+  async readTopK(t: Tensor, row: number, k: number): Promise<{ ids: Int32Array; values: Float32Array }> {
+    this.assertUsable();
+    const g = this.f32(t);
+    if (g.shape.length !== 2 || row < 0 || row >= g.shape[0]) throw fail('E_SHAPE', `readTopK: row ${row} of a [${g.shape}] tensor`);
+    const V = g.shape[1];
+    if (!Number.isInteger(k) || k < 1) throw fail('E_ARGUMENT', `readTopK: k must be a positive integer, got ${k}`);
+    k = Math.min(k, V);
+    const out = this.allocBuffer(4 * (1 + 2 * k), 'top-k candidates');
+    this.record({ kind: 'dispatch', pipeline: this.kernels.get('top_k'), bindings: [this.bind(g), out], u: [V, row * V, k], f: [], groups: 1 });
+    const words = new Uint32Array((await this.read(new GpuTensor([1 + 2 * k], 'f32', new Store([out], 1, [4 * (1 + 2 * k)])))).buffer);
+    this.release(out);
+    const n = words[0];
+    return { ids: Int32Array.from(words.subarray(1, 1 + n)), values: new Float32Array(words.slice(1 + k, 1 + k + n).buffer) };
+  }
+
+  private async checkErrors(): Promise<void> {
+    const pending = [...this.kernels.errors.splice(0), ...this.scopes.splice(0)];
+    for (const err of await Promise.all(pending)) {
+      if (err) throw fail('E_BACKEND', `webgpu: ${err.constructor?.name ?? 'GPU error'}: ${err.message}`);
+    }
+  }
+
+  reshape(t: Tensor, shape: readonly number[]): Tensor {
+    const g = t as GpuTensor;
+    if (numel(shape) !== numel(g.shape)) throw fail('E_SHAPE', `reshape [${g.shape}] → [${shape}] changes the element count`);
+    return new GpuTensor([...shape], g.dtype, g.store);
+  }
+
+  sliceRows(t: Tensor, start: number, count: number): Tensor {
+    this.assertUsable();
+    const g = this.f32(t);
+    const rows = g.shape[0];
+    if (start < 0 || count < 0 || start + count > rows) throw fail('E_SHAPE', `sliceRows ${start}+${count} of ${rows}`);
+    const inner = numel(g.shape.slice(1));
+    const out = this.tensor([count, ...g.shape.slice(1)]);
+    this.dispatch('copy', {}, [g.buffer, out.buffer], [count * inner, start * inner], [], Math.ceil((count * inner) / 256));
+    return out;
+  }
+
+  free(...ts: (Tensor | null | undefined)[]): void {
+    for (const t of ts) {
+      if (!t) continue;
+      const s = (t as GpuTensor).store;
+      if (s.freed) continue;
+      s.freed = true;
+      for (const b of s.buffers) {
+        if (!this.live.delete(b)) continue;
+        const list = this.pool.get(b.size) ?? [];
+        list.push(b);
+        this.pool.set(b.size, list);
+      }
+    }
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    try {
+      if (!this.lostReason) { this.submit(); await this.device.queue.onSubmittedWorkDone(); }
+    } catch { /* a lost device has nothing left to finish */ }
+    this.disposed = true;
+    for (const b of this.live) b.destroy();
+    for (const list of this.pool.values()) for (const b of list) b.destroy();
+    this.live.clear();
+    this.pool.clear();
+    this.groups.clear();
+    this.params?.destroy();
+    for (const b of this.packed) b.destroy();
+    this.dummy.destroy();
+    for (const d of this.dummyOut) d.destroy();
+    this.device.destroy();
+    this.keepAlive = null; // lets dawn.node's instance go, so the process can exit
+  }
+
+  /** @internal Test hook: destroy the device as a driver reset would. */
+  loseDeviceForTesting(): void {
+    this.device.destroy();
+  }
+
+  // ---- recording and submission -------------------------------------------
+
+  private dispatch(kernel: string, variant: { weights?: WeightLoader; NS?: number }, bindings: Binding[], u: number[], f: number[], groups: number): void {
+    if (groups <= 0) return;
+    this.record({ kind: 'dispatch', pipeline: this.kernels.get(kernel, variant), bindings, u, f, groups });
+  }
+
+  /** Every command goes through here, after any held matrix-vector group (which precedes it in order). */
+  private record(c: Command): void {
+    this.flushMatvecs();
+    this.recorded.push(c);
+    if (this.recorded.length >= MAX_RECORDED) this.submit();
+  }
+
+  private flushMatvecs(): void {
+    const g = this.pendingMv;
+    if (!g) return;
+    this.pendingMv = null;
+    if (g.items.length === 1) {
+      const it = g.items[0];
+      this.record({
+        kind: 'dispatch', pipeline: this.kernels.get(`matvec_${g.kernel}`), bindings: [g.x, it.w, this.dummy, it.y],
+        u: [g.rows, g.K, it.M, 0, 0, it.M], f: [], groups: it.M,
+      });
+      return;
+    }
+    const w = g.items.map((it) => it.w);
+    const y: Binding[] = g.items.map((it) => it.y);
+    const M = g.items.map((it) => it.M);
+    while (w.length < 3) { w.push(this.dummy); y.push(this.dummyOut[y.length - 1]); M.push(0); }
+    this.record({
+      kind: 'dispatch', pipeline: this.kernels.get(`matvec_multi_${g.kernel}`), bindings: [g.x, ...w, ...y],
+      u: [g.rows, g.K, ...M], f: [], groups: M[0] + M[1] + M[2],
+    });
+  }
+
+  private idOf(o: object): number {
+    let id = this.ids.get(o);
+    if (id === undefined) { id = this.nextId++; this.ids.set(o, id); }
+    return id;
+  }
+
+  /** Encodes everything recorded into one command encoder and submits it. */
+  private submit(): void {
+    this.flushMatvecs();
+    if (this.recorded.length === 0) return;
+    const started = performance.now();
+    const cmds = this.recorded;
+    this.recorded = [];
+    const dev = this.device;
+    dev.pushErrorScope('out-of-memory');
+    dev.pushErrorScope('validation');
+    const nDispatch = cmds.reduce((n, c) => n + (c.kind === 'dispatch' ? 1 : 0), 0);
+    if (nDispatch > this.paramSlots) {
+      this.params?.destroy();
+      this.paramSlots = Math.max(nDispatch, 2 * this.paramSlots, 256);
+      this.params = dev.createBuffer({ label: 'dispatch parameters', size: this.paramSlots * PARAM_STRIDE, usage: USAGE.UNIFORM | USAGE.COPY_DST });
+      this.groups.clear();
+    }
+    const params = this.params!;
+    const host = new ArrayBuffer(Math.max(1, nDispatch) * PARAM_STRIDE);
+    const u32 = new Uint32Array(host);
+    const f32 = new Float32Array(host);
+    const enc = dev.createCommandEncoder();
+    let pass: GPUComputePassEncoder | null = null;
+    let slot = 0;
+    if (this.groups.size > 50_000) this.groups.clear();
+    for (const c of cmds) {
+      if (c.kind === 'clear') {
+        if (pass) { pass.end(); pass = null; }
+        enc.clearBuffer(c.buffer, 0, c.size);
+        continue;
+      }
+      if (c.kind === 'copy') {
+        if (pass) { pass.end(); pass = null; }
+        enc.copyBufferToBuffer(c.src, c.srcOffset ?? 0, c.dst, c.dstOffset, c.size);
+        continue;
+      }
+      const base = (slot * PARAM_STRIDE) / 4;
+      c.u.forEach((v, i) => { u32[base + i] = v; });
+      c.f.forEach((v, i) => { f32[base + 12 + i] = v; });
+      let key = `${this.idOf(c.pipeline)}:${slot}`;
+      for (const b of c.bindings) key += 'buffer' in b ? `,${this.idOf(b.buffer)}/${b.size}` : `,${this.idOf(b)}`;
+      let group = this.groups.get(key);
+      if (!group) {
+        const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: params, offset: slot * PARAM_STRIDE, size: PARAM_BYTES } }];
+        c.bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? { buffer: b.buffer, size: b.size } : { buffer: b } }));
+        group = dev.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
+        this.groups.set(key, group);
+      }
+      pass ??= enc.beginComputePass();
+      pass.setPipeline(c.pipeline);
+      pass.setBindGroup(0, group);
+      const x = Math.min(c.groups, 65535);
+      pass.dispatchWorkgroups(x, Math.ceil(c.groups / x));
+      slot++;
+    }
+    if (pass) pass.end();
+    if (nDispatch > 0) dev.queue.writeBuffer(params, 0, host, 0, nDispatch * PARAM_STRIDE);
+    dev.queue.submit([enc.finish()]);
+    this.scopes.push(dev.popErrorScope(), dev.popErrorScope());
+    this.stats.submits++;
+    this.stats.dispatches += nDispatch;
+    this.stats.encodeMs += performance.now() - started;
+  }
+
+  // ---- helpers -------------------------------------------------------------
+
+  private f32(t: Tensor): GpuTensor {
+    const g = t as GpuTensor;
+    if (g.dtype !== 'f32') throw fail('E_DTYPE', `webgpu: expected an f32 tensor, got ${g.dtype}`);
+    if (g.store.freed) throw fail('E_ARGUMENT', `webgpu: a [${g.shape}] tensor was used after free`);
+    return g;
+  }
+
+  /** Binding for a (single-part) f32 tensor, or the 16-byte dummy for an absent optional operand. */
+  private bind(t: Tensor | null | undefined): Binding {
+    if (!t) return this.dummy;
+    const g = this.f32(t);
+    if (g.store.buffers.length > 1) {
+      throw fail('E_MEMORY', `webgpu: a [${g.shape}] tensor is split across bindings (${g.store.buffers.length} parts); only matmul and embedding take split weights`);
+    }
+    return { buffer: g.buffer, size: Math.max(4, g.store.partBytes[0]) };
+  }
+
+  private scratch(elements: number, what: string): GPUBuffer {
+    return this.allocBuffer(Math.max(4, elements * 4), what);
+  }
+
+  private release(...bufs: GPUBuffer[]): void {
+    this.free(new GpuTensor([0], 'f32', new Store(bufs, 0, [])));
+  }
+
+  // ---- ops -----------------------------------------------------------------
+
+  embedding(table: Tensor, ids: Int32Array): Tensor {
+    this.assertUsable();
+    const t = table as GpuTensor;
+    const [vocab, dim] = t.shape;
+    for (const id of ids) if (id < 0 || id >= vocab) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
+    const out = this.tensor([ids.length, dim]);
+    const idBuf = this.allocBuffer(ids.length * 4, 'token ids');
+    this.writeWords(idBuf, ids);
+    t.store.buffers.forEach((buf, p) => {
+      const rowStart = p * t.store.partRows;
+      const rows = Math.min(t.store.partRows, vocab - rowStart);
+      this.dispatch('embedding', { weights: this.loader(t) }, [idBuf, { buffer: buf, size: t.store.partBytes[p] }, out.buffer],
+        [ids.length, dim, rowStart, rows, 0, 0, 0, 0, 0, 0, 0, this.q8Offset(t, rows * dim)], [], Math.ceil((ids.length * dim) / 256));
+    });
+    this.release(idBuf);
+    return out;
+  }
+
+  private loader(w: GpuTensor): WeightLoader {
+    if (w.dtype === 'f32' || w.dtype === 'f16' || w.dtype === 'q8_0') return w.dtype;
+    throw fail('E_DTYPE', `webgpu: cannot read ${w.dtype} weights`);
+  }
+
+  /** q8_0 parts hold their scales first: the word where the int8 values start. */
+  private q8Offset(w: GpuTensor, partElements: number): number {
+    return w.dtype === 'q8_0' ? partElements / Q8_BLOCK : 0;
+  }
+
+  rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+    this.assertUsable();
+    const dim = checkRowWeight('rmsNorm', x, weight);
+    const rows = numel(x.shape) / dim;
+    const out = this.tensor(x.shape);
+    this.dispatch('rms_norm', {}, [this.bind(x), this.bind(weight), out.buffer], [rows, dim], [eps], rows);
+    return out;
+  }
+
+  gatedRmsNorm(x: Tensor, gate: Tensor, weight: Tensor, eps: number, groupSize: number): Tensor {
+    this.assertUsable();
+    const dim = checkRowWeight('gatedRmsNorm', x, weight);
+    checkSameShape('gatedRmsNorm', x, gate);
+    if (groupSize <= 0 || dim % groupSize !== 0) throw fail('E_SHAPE', `gatedRmsNorm: group size ${groupSize} does not divide ${dim}`);
+    const groups = numel(x.shape) / groupSize;
+    const out = this.tensor(x.shape);
+    this.dispatch('gated_rms_norm', {}, [this.bind(x), this.bind(gate), this.bind(weight), out.buffer], [groups, groupSize, dim], [eps], groups);
+    return out;
+  }
+
+  matmul(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor {
+    this.assertUsable();
+    const { rows, inner: K, outCols: M } = checkMatmul(x, w, bias);
+    const wt = w as GpuTensor;
+    const out = this.tensor([...x.shape.slice(0, -1), M]);
+    const loader = this.loader(wt);
+    const vec = loader === 'f32' && K % 4 === 0 ? 'f32x4' : loader === 'f16' && K % 8 === 0 ? 'f16x8' : null;
+    if (rows <= MATVEC_ROWS && vec && !bias && wt.store.buffers.length === 1) {
+      // Held: merged with the matrix-vector products over the same x recorded right after it.
+      const xb = this.bind(x) as { buffer: GPUBuffer; size: number };
+      const item = { w: { buffer: wt.buffer, size: wt.store.partBytes[0] }, y: out.buffer, M };
+      const g = this.pendingMv;
+      if (g && g.xBuffer === xb.buffer && g.kernel === vec && g.K === K && g.rows === rows && g.items.length < 3 && out.buffer !== g.xBuffer) {
+        g.items.push(item);
+      } else {
+        this.flushMatvecs();
+        this.pendingMv = { x: xb, xBuffer: xb.buffer, kernel: vec, K, rows, items: [item] };
+      }
+      return out;
+    }
+    wt.store.buffers.forEach((buf, p) => {
+      const col0 = p * wt.store.partRows;
+      const m = Math.min(wt.store.partRows, M - col0);
+      const wBind = { buffer: buf, size: wt.store.partBytes[p] };
+      const u = (r: number) => [r, K, m, col0, bias ? 1 : 0, M, 0, 0, 0, 0, 0, this.q8Offset(wt, m * K)];
+      if (rows <= MATVEC_ROWS) {
+        // Decode streams the weights: 16-byte loads where the row length allows.
+        const [kernel, variant] = loader === 'f32' && K % 4 === 0 ? ['matvec_f32x4', {}]
+          : loader === 'f16' && K % 8 === 0 ? ['matvec_f16x8', {}] : ['matvec', { weights: loader }];
+        this.dispatch(kernel, variant, [this.bind(x), wBind, this.bind(bias), out.buffer], u(rows), [], m);
+      } else {
+        const tiles = Math.ceil(rows / 64) * Math.ceil(m / 64);
+        this.dispatch('matmul', { weights: loader }, [this.bind(x), wBind, this.bind(bias), out.buffer], u(rows), [], tiles);
+      }
+    });
+    return out;
+  }
+
+  add(a: Tensor, b: Tensor): Tensor {
+    this.assertUsable();
+    checkSameShape('add', a, b);
+    const n = numel(a.shape);
+    const out = this.tensor(a.shape);
+    this.dispatch('add', {}, [this.bind(a), this.bind(b), out.buffer], [n], [], Math.ceil(n / 256));
+    return out;
+  }
+
+  conv1dCausal(args: Conv1dArgs): Tensor {
+    this.assertUsable();
+    const { batch, seq, channels, kernel } = checkConv1d(args);
+    const out = this.tensor(args.x.shape);
+    const u = [batch, seq, channels, kernel, args.bias ? 1 : 0, args.silu ? 1 : 0];
+    const n = batch * seq * channels;
+    this.dispatch('conv1d_causal', {}, [this.bind(args.x), this.bind(args.weight), this.bind(args.bias), this.bind(args.state), out.buffer], u, [], Math.ceil(n / 256));
+    if (kernel > 1) this.dispatch('conv1d_state', {}, [this.bind(args.x), this.bind(args.state)], u, [], Math.ceil((batch * channels) / 256));
+    return out;
+  }
+
+  conv1dCausalStep(args: Conv1dArgs): Tensor {
+    this.assertUsable();
+    const { batch, seq, channels, kernel } = checkConv1d(args);
+    if (seq !== 1) throw fail('E_SHAPE', `conv1dCausalStep takes one token, got T=${seq}`);
+    const out = this.tensor(args.x.shape);
+    const u = [batch, 1, channels, kernel, args.bias ? 1 : 0, args.silu ? 1 : 0];
+    this.dispatch('conv1d_step', {}, [this.bind(args.x), this.bind(args.weight), this.bind(args.bias), this.bind(args.state), out.buffer], u, [], Math.ceil((batch * channels) / 256));
+    return out;
+  }
+
+  /**
+   * Mamba-1 selective scan, chunked: (1) every chunk of SCAN_CHUNK tokens runs from h = 0 in
+   * parallel, (2) one pass carries the state across chunks, (3) every chunk reruns from its
+   * entering state and emits y. The recurrence is linear in h, so this equals the sequential
+   * walk (reference backend) up to f32 rounding. T = 1 uses the fused step kernel.
+   */
+  selectiveScan(args: SelectiveScanArgs): Tensor {
+    this.assertUsable();
+    const { batch, seq, inner, stateSize } = checkSelectiveScan(args);
+    if (seq === 1) return this.selectiveScanStep(args);
+    const L = SCAN_CHUNK;
+    const nC = Math.ceil(seq / L);
+    const y = this.tensor([batch, seq, inner]);
+    const hc = this.scratch(batch * nC * inner * stateSize, 'scan chunk states');
+    const sd = this.scratch(batch * nC * inner, 'scan chunk decays');
+    const u = [batch, seq, inner, stateSize, L, nC];
+    const NS = stateSize;
+    const a = args;
+    this.dispatch('selective_scan_chunk', { NS }, [this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), hc, sd], u, [],
+      Math.ceil((batch * nC * inner) / 64));
+    this.dispatch('selective_scan_carry', {}, [this.bind(a.A), hc, sd, this.bind(a.state)], u, [], Math.ceil((batch * inner * stateSize) / 64));
+    this.dispatch('selective_scan_out', { NS }, [
+      this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), this.bind(a.C), this.bind(a.D), this.bind(a.z), hc, y.buffer,
+    ], u, [], Math.ceil((batch * nC * inner) / 64));
+    this.release(hc, sd);
+    return y;
+  }
+
+  selectiveScanStep(args: SelectiveScanArgs): Tensor {
+    this.assertUsable();
+    const { batch, seq, inner, stateSize } = checkSelectiveScan(args);
+    if (seq !== 1) throw fail('E_SHAPE', `selectiveScanStep takes one token, got T=${seq}`);
+    const y = this.tensor([batch, 1, inner]);
+    const a = args;
+    this.dispatch('selective_scan_step', { NS: stateSize }, [
+      this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), this.bind(a.C), this.bind(a.D), this.bind(a.z), this.bind(a.state), y.buffer,
+    ], [batch, 1, inner, stateSize], [], Math.ceil((batch * inner) / 64));
+    return y;
+  }
+
+  /**
+   * Mamba-2 SSD, chunked (Dao & Gu 2024 §6): per block of SCAN_CHUNK tokens the quadratic
+   * matrix form (C·Bᵀ per group, times the per-head decay exp(a_t − a_s)·Δ_s), the block's end
+   * state, a pass that carries the state across blocks, then the output adds the entering state's
+   * contribution. Six dispatches: ssd_dt, ssd_cb, ssd_decay, ssd_state, ssd_carry, ssd_out.
+   * Mathematically equal to the reference's form at any block length; only f32 rounding differs.
+   */
+  ssdChunkScan(args: SsdScanArgs): Tensor {
+    this.assertUsable();
+    const { batch: B, seq: T, numHeads: H, headDim: P, stateSize: N, nGroups: G } = checkSsdScan(args);
+    if (T === 1) return this.ssdStep(args);
+    const L = Math.min(SCAN_CHUNK, T);
+    const nC = Math.ceil(T / L);
+    const y = this.tensor([B, T, H * P]);
+    const dl = this.scratch(B * T * H, 'ssd Δ');
+    const ac = this.scratch(B * T * H, 'ssd cumulative decay');
+    const wt = this.scratch(B * T * H, 'ssd end-state weights');
+    const cb = this.scratch(B * nC * G * L * L, 'ssd C·Bᵀ');
+    const dec = this.scratch(B * nC * H * L * L, 'ssd decay matrix');
+    const hs = this.scratch(B * nC * H * P * N, 'ssd chunk states');
+    const u = [B, T, H, P, N, G, L, nC];
+    const f = [args.dtMin, Math.min(args.dtMax, F32_MAX)];
+    const a = args;
+    this.dispatch('ssd_dt', {}, [this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), dl, ac, wt], u, f, Math.ceil((B * nC * H) / 64));
+    this.dispatch('ssd_cb', {}, [this.bind(a.B), this.bind(a.C), cb], u, f, Math.ceil((B * nC * G * L * L) / 256));
+    this.dispatch('ssd_decay', {}, [dl, ac, dec], u, f, Math.ceil((B * nC * H * L * L) / 256));
+    this.dispatch('ssd_state', {}, [this.bind(a.x), this.bind(a.B), wt, hs], u, f, Math.ceil((B * nC * H * P * N) / 256));
+    this.dispatch('ssd_carry', {}, [ac, hs, this.bind(a.state)], u, f, Math.ceil((B * H * P * N) / 256));
+    this.dispatch('ssd_out', {}, [this.bind(a.x), this.bind(a.C), this.bind(a.D), ac, cb, dec, hs, y.buffer], u, f, Math.ceil((B * T * H * P) / 256));
+    this.release(dl, ac, wt, cb, dec, hs);
+    return y;
+  }
+
+  ssdStep(args: SsdScanArgs): Tensor {
+    this.assertUsable();
+    const { batch: B, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G } = checkSsdScan(args);
+    if (seq !== 1) throw fail('E_SHAPE', `ssdStep takes one token, got T=${seq}`);
+    const y = this.tensor([B, 1, H * P]);
+    const a = args;
+    this.dispatch('ssd_step', {}, [
+      this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), this.bind(a.C), this.bind(a.D), this.bind(a.state), y.buffer,
+    ], [B, 1, H, P, N, G], [args.dtMin, Math.min(args.dtMax, F32_MAX)], Math.ceil((B * H * P) / 64));
+    return y;
+  }
+
+  /**
+   * Mamba-1 decode token, `residual + mixer(x)`, in five dispatches after the norm (Backend.mambaMixerStep):
+   *   1. in_proj's x and z halves: one matrix-vector dispatch (matvec_multi, the merged matmuls)
+   *   2. conv1d_step (silu, window shift)
+   *   3. x_proj's dt / B / C row blocks: one matrix-vector dispatch
+   *   4. mamba1_scan_step: dt_proj, softplus, scan, D skip, silu(z) gate
+   *   5. out_proj with the residual as a per-row addend (matvec's bias slot)
+   * against seven unfused (dt_proj, scan, out_proj and the add each a dispatch). Declines (null →
+   * the graph's unfused ops) for batch > 8 and an out_proj bias.
+   * (A first version also folded the conv into x_proj — each of x_proj's 80 workgroups recomputing
+   * the conv over all I channels, 4 dispatches per layer — and decoded slower on an H100 than the
+   * unfused ops: BENCHMARKS.md, WebGPU. This one keeps conv1d_step and x_proj's merged matvec.)
+   */
+  mambaMixerStep(a: MambaMixerStepArgs): Tensor | null {
+    this.assertUsable();
+    const [Bt, T, Dm] = a.x.shape;
+    const [I] = a.convWeight.shape;
+    const [R] = a.xProjDt.shape;
+    const [N] = a.xProjB.shape;
+    const single = (t: Tensor) => (t as GpuTensor).store.buffers.length === 1;
+    if (T !== 1 || Bt > MATVEC_ROWS || a.outProjBias || !single(a.dtProjWeight) || !single(a.outProj) || a.dtProjWeight.shape[1] !== R) return null;
+    checkSameShape('mambaMixerStep', a.x, a.residual);
+    if (numel(a.ssmState.shape) !== Bt * I * N || a.A.shape[1] !== N) {
+      throw fail('E_SHAPE', `mambaMixerStep: ssm state [${a.ssmState.shape}] does not fit B=${Bt}, I=${I}, N=${N}`);
+    }
+    const xIn = this.matmul(a.x, a.inProjX, a.inProjXBias);
+    const z = this.matmul(a.x, a.inProjZ, a.inProjZBias);
+    const u = this.conv1dCausalStep({ x: xIn, weight: a.convWeight, bias: a.convBias, state: a.convState, silu: true });
+    const dtLow = this.matmul(u, a.xProjDt);
+    const Bm = this.matmul(u, a.xProjB);
+    const Cm = this.matmul(u, a.xProjC);
+    const y = this.tensor([Bt, 1, I]);
+    const wDt = a.dtProjWeight as GpuTensor;
+    this.dispatch('mamba1_scan_step', { NS: N, weights: this.loader(wDt) }, [
+      this.bind(u), { buffer: wDt.buffer, size: wDt.store.partBytes[0] }, this.bind(dtLow), this.bind(Bm), this.bind(Cm),
+      this.packBiasD(a.dtProjBias, a.D, I), this.bind(a.A), this.bind(z), this.bind(a.ssmState), y.buffer,
+    ], [Bt, 1, I, R, 0, 0, 0, 0, 0, 0, 0, this.q8Offset(wDt, I * R)], [], Math.ceil((Bt * I) / 64));
+    const out = this.matvecPlus(y, a.outProj as GpuTensor, a.residual, Dm);
+    this.free(xIn, z, u, dtLow, Bm, Cm, y);
+    return out;
+  }
+
+  /** y = x·Wᵀ + add, `add` [rows, M] per row (matvec kernels' bias slot with a row stride). */
+  private matvecPlus(x: Tensor, w: GpuTensor, add: Tensor, M: number): Tensor {
+    const { rows, inner: K } = checkMatmul(x, w, null);
+    const out = this.tensor([...x.shape.slice(0, -1), M]);
+    const loader = this.loader(w);
+    const [kernel, variant] = loader === 'f32' && K % 4 === 0 ? ['matvec_f32x4', {}]
+      : loader === 'f16' && K % 8 === 0 ? ['matvec_f16x8', {}] : ['matvec', { weights: loader }];
+    this.dispatch(kernel, variant, [this.bind(x), { buffer: w.buffer, size: w.store.partBytes[0] }, this.bind(add), out.buffer],
+      [rows, K, M, 0, 1, M, M, 0, 0, 0, 0, this.q8Offset(w, M * K)], [], M);
+    return out;
+  }
+
+  private packBiasD(dtBias: Tensor, D: Tensor, I: number): Binding {
+    let p = this.biasD.get(dtBias);
+    if (!p || p.D !== D) {
+      const buffer = this.device.createBuffer({ label: 'dt bias ++ D', size: Math.max(256, 8 * I), usage: USAGE.STORAGE | USAGE.COPY_DST });
+      this.packed.push(buffer);
+      this.record({ kind: 'copy', src: this.f32(dtBias).buffer, dst: buffer, dstOffset: 0, size: 4 * I });
+      this.record({ kind: 'copy', src: this.f32(D).buffer, dst: buffer, dstOffset: 4 * I, size: 4 * I });
+      p = { D, buffer };
+      this.biasD.set(dtBias, p);
+    }
+    return { buffer: p.buffer, size: 8 * I };
+  }
+
+  // ---- attention family (issue 8): rope, causal GQA attention over a GPU KV cache, SwiGLU, relu² ----
+
+  override createKvCache(batch: number, kvHeads: number, headDim: number, opts: { maxTokens?: number; capacity?: number } = {}): KvCache {
+    this.assertUsable();
+    const c = new GpuKvCache(batch, kvHeads, headDim, opts.maxTokens ?? Infinity);
+    this.reserveKv(c, Math.min(opts.capacity ?? 0, c.maxTokens));
+    return c;
+  }
+
+  private kv(cache: KvCache): GpuKvCache {
+    const c = cache as GpuKvCache;
+    if (!(c instanceof GpuKvCache)) throw fail('E_ARGUMENT', 'webgpu: a KV cache from another backend');
+    if (c.freed) throw fail('E_ARGUMENT', 'webgpu: a KV cache was used after free');
+    return c;
+  }
+
+  /** Room for `needed` tokens: new blocks of the grown capacity, the held rows copied once (recorded copies). */
+  private reserveKv(c: GpuKvCache, needed: number): void {
+    if (needed <= c.capacity) return;
+    const cap = grownCapacity(c.capacity, needed, c.maxTokens);
+    const { batch: B, kvHeads: G, headDim: Dh } = c;
+    const bytes = 4 * B * G * cap * Dh;
+    const next = [this.allocBuffer(bytes, 'KV cache K'), this.allocBuffer(bytes, 'KV cache V')];
+    const old = [c.k, c.v];
+    old.forEach((src, j) => {
+      if (!src || c.length === 0) return;
+      for (let bg = 0; bg < B * G; bg++) {
+        this.record({ kind: 'copy', src, srcOffset: 4 * bg * c.capacity * Dh, dst: next[j], dstOffset: 4 * bg * cap * Dh, size: 4 * c.length * Dh });
+      }
+    });
+    for (const b of old) if (b) this.release(b);
+    [c.k, c.v] = next;
+    c.capacity = cap;
+  }
+
+  override async readKvCache(cache: KvCache): Promise<{ k: Float32Array; v: Float32Array }> {
+    const c = this.kv(cache);
+    const { batch: B, kvHeads: G, headDim: Dh, length: L, capacity: cap } = c;
+    const k = new Float32Array(B * G * L * Dh), v = new Float32Array(k.length);
+    if (L === 0) return { k, v };
+    const n = B * G * cap * Dh;
+    for (const [buf, out] of [[c.k!, k], [c.v!, v]] as const) {
+      const all = await this.read(new GpuTensor([n], 'f32', new Store([buf], 1, [4 * n])));
+      for (let bg = 0; bg < B * G; bg++) out.set(all.subarray(bg * cap * Dh, (bg * cap + L) * Dh), bg * L * Dh);
+    }
+    return { k, v };
+  }
+
+  override writeKvCache(cache: KvCache, k: Float32Array, v: Float32Array, length: number): void {
+    this.assertUsable();
+    const c = this.kv(cache);
+    checkKvData(c, k, v, length);
+    c.length = 0;
+    this.reserveKv(c, length);
+    c.length = length;
+    if (length === 0) return;
+    const { batch: B, kvHeads: G, headDim: Dh, capacity: cap } = c;
+    for (const [buf, data] of [[c.k!, k], [c.v!, v]] as const) {
+      const block = new Float32Array(B * G * cap * Dh);
+      for (let bg = 0; bg < B * G; bg++) block.set(data.subarray(bg * length * Dh, (bg + 1) * length * Dh), bg * cap * Dh);
+      this.writeWords(buf, block);
+    }
+  }
+
+  override truncateKvCache(cache: KvCache, length: number): void {
+    const c = this.kv(cache);
+    if (!Number.isInteger(length) || length < 0 || length > c.length) throw fail('E_ARGUMENT', `truncateKvCache: ${length} is not in [0, ${c.length}]`);
+    c.length = length;
+  }
+
+  override freeKvCache(cache: KvCache): void {
+    const c = cache as GpuKvCache;
+    if (c.freed) return;
+    c.freed = true;
+    for (const b of [c.k, c.v]) if (b) this.release(b);
+    c.k = c.v = null;
+  }
+
+  override rope(args: RopeArgs): Tensor {
+    this.assertUsable();
+    const { pairs: R } = checkRope(args);
+    const [, T] = args.x.shape;
+    const n = numel(args.x.shape);
+    const out = this.tensor(args.x.shape);
+    if (R === 0) {
+      this.dispatch('copy', {}, [this.bind(args.x), out.buffer], [n, 0], [], Math.ceil(n / 256));
+      return out;
+    }
+    const { cos, sin } = ropeTables(args.invFreq, args.position, T);
+    const cs = this.allocBuffer(4 * 2 * T * R, 'rope cos/sin');
+    const table = new Float32Array(2 * T * R);
+    table.set(cos, 0);
+    table.set(sin, T * R);
+    this.writeWords(cs, table);
+    this.dispatch('rope', {}, [this.bind(args.x), cs, out.buffer], [n, args.headDim, args.numHeads, T, R], [], Math.ceil(n / 256));
+    this.release(cs);
+    return out;
+  }
+
+  override attention(args: AttentionArgs): Tensor {
+    this.assertUsable();
+    const { batch: B, seq: T, past: P } = checkAttention(args);
+    const c = this.kv(args.cache);
+    const { numHeads: H, numKvHeads: G, headDim: Dh } = args;
+    this.reserveKv(c, P + T);
+    const nKv = B * T * G * Dh;
+    this.dispatch('kv_append', {}, [this.bind(args.k), this.bind(args.v), c.k!, c.v!], [B, T, G, Dh, c.capacity, P], [], Math.ceil(nKv / 256));
+    c.length = P + T;
+    const y = this.tensor([B, T, H * Dh]);
+    this.dispatch('attention', {}, [this.bind(args.q), c.k!, c.v!, y.buffer], [B, T, H, G, Dh, c.capacity, P], [args.scale], Math.ceil((B * T * H) / 64));
+    return y;
+  }
+
+  override attentionStep(args: AttentionArgs): Tensor {
+    if (args.q.shape[1] !== 1) throw fail('E_SHAPE', `attentionStep takes one token, got T=${args.q.shape[1]}`);
+    return this.attention(args);
+  }
+
+  override swiglu(gate: Tensor, up: Tensor): Tensor {
+    this.assertUsable();
+    checkSameShape('swiglu', gate, up);
+    const n = numel(gate.shape);
+    const out = this.tensor(gate.shape);
+    this.dispatch('swiglu', {}, [this.bind(gate), this.bind(up), out.buffer], [n, 0], [], Math.ceil(n / 256));
+    return out;
+  }
+
+  override relu2(x: Tensor): Tensor {
+    this.assertUsable();
+    const n = numel(x.shape);
+    const out = this.tensor(x.shape);
+    this.dispatch('swiglu', {}, [this.bind(x), this.dummy, out.buffer], [n, 1], [], Math.ceil(n / 256));
+    return out;
+  }
+
+  // The lineage ops, Mamba-3 and the mixture of experts come from PartialBackend (not on the GPU yet: 'auto' picks wasm).
+}

@@ -1,0 +1,43 @@
+/// <reference types="@webgpu/types" />
+/**
+ * Compute pipelines, built once per (kernel, variant) and cached — never per dispatch.
+ * A kernel's source is gpu/wgsl/common.wgsl + (a weight loader) + (constants) + gpu/wgsl/<kernel>.wgsl:
+ * variants differ by the loader they read weights through (f32 / f16 / q8_0) and by the state size
+ * NS where a kernel keeps the state row in registers.
+ */
+import { fail } from '../../errors.js';
+import { WGSL } from './shaders.generated.js';
+
+export type WeightLoader = 'f32' | 'f16' | 'q8_0';
+
+export interface KernelVariant {
+  weights?: WeightLoader;
+  /** Compile-time state size (kernels that hold a state row in registers). */
+  NS?: number;
+}
+
+export class Kernels {
+  private readonly cache = new Map<string, GPUComputePipeline>();
+  /** Shader compile / pipeline errors, checked at the next read. */
+  readonly errors: Promise<GPUError | null>[] = [];
+
+  constructor(private readonly device: GPUDevice) {}
+
+  get(name: string, v: KernelVariant = {}): GPUComputePipeline {
+    const key = `${name}|${v.weights ?? ''}|${v.NS ?? ''}`;
+    let p = this.cache.get(key);
+    if (p) return p;
+    const body = WGSL[name];
+    if (!body) throw fail('E_BACKEND', `webgpu: no kernel named ${name}`);
+    const parts = [WGSL.common];
+    if (v.weights) parts.push(WGSL[`weights_${v.weights}`]);
+    if (v.NS !== undefined) parts.push(`const NS: u32 = ${v.NS}u;`);
+    parts.push(body);
+    this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ label: key, code: parts.join('\n') });
+    p = this.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint: 'main' } });
+    this.errors.push(this.device.popErrorScope());
+    this.cache.set(key, p);
+    return p;
+  }
+}
