@@ -211,6 +211,8 @@ async function main(): Promise<void> {
     console.error(`${m.label}: ${(model.info.parameters / 1e6).toFixed(1)}M parameters, state ${humanBytes(model.info.stateBytes)} + ${humanBytes(model.info.kvBytesPerToken)}/token`);
     results.push({ id: m.id, label: m.label, parameters: model.info.parameters, points: await measure(model, o.contexts, o.maxPrefillS, o.modelBudgetS) });
     await model.dispose();
+    // after every model, so a run cut short by an outer time limit keeps what it measured
+    writeFileSync(o.json, JSON.stringify({ machine, load: '', minutes: (performance.now() - started) / 60000, date: new Date().toISOString(), contexts: o.contexts, results, backend: o.backend, partial: true }, null, 2));
   }
   let minutes = previous?.minutes ?? (performance.now() - started) / 60000;
   if (o.merge) {
