@@ -21,6 +21,7 @@
  * context step is skipped (and recorded as skipped) when the time so far plus its projected prefill
  * would pass S — the Llama model's attention prefill is quadratic in the context.
  *   npm run bench:context -- --backend webgpu --contexts 1024,4096,16384,32768,65536,131072 --model-budget-s 60
+ *   npm run bench:context -- --from-json run.json --model-budget-s 75 --machine 'NVIDIA H100 80GB HBM3 …'   (table from a GPU run's JSON)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -197,11 +198,13 @@ async function measure(model: Model, contexts: number[], maxPrefillS: number, mo
 
 async function main(): Promise<void> {
   const o = args();
+  const get = (k: string) => { const i = process.argv.indexOf(k); return i >= 0 ? process.argv[i + 1] : undefined; };
   const started = performance.now();
   const previous = o.fromJson ? JSON.parse(readFileSync(o.fromJson, 'utf8')) as { machine: string; minutes: number; date: string; contexts: number[]; results: Result[]; backend?: 'wasm' | 'webgpu' } : null;
   if (previous) { o.contexts = previous.contexts; o.backend = previous.backend ?? 'wasm'; }
   const gpu = o.backend === 'webgpu';
   let machine = previous?.machine ?? (gpu ? '' : `${os.cpus()[0]?.model.trim() ?? 'CPU'}, ${os.cpus().length} cores, Node ${process.version}, wasm backend ${o.threads} threads, f32`);
+  if (get('--machine')) machine = get('--machine')!;  // e.g. the GPU's name, which dawn's adapter info does not give
   if (!gpu) console.error(`bench:context on ${machine}`);
   const results: Result[] = previous?.results ?? [];
   for (const m of MODELS.filter((x) => !previous && o.models.includes(x.id))) {
