@@ -14,6 +14,14 @@
  *   npm run bench:context                     (--contexts 1024,4096,16384 --threads 2)
  *   npm run bench:context -- --contexts 1024 --models llama --no-write
  *   npm run bench:context -- --models llama --max-prefill-s 900 --merge /tmp/previous.json   (rerun one model, keep the others)
+ *
+ * On a GPU (issue 8 item 5, the WebGPU part): `--backend webgpu` runs the same models and method on the
+ * webgpu backend (no load-average wait: the machine is a dedicated GPU box) and writes its own section
+ * (bench:context-webgpu markers). `--model-budget-s S` caps each model's prefill + decode time: a
+ * context step is skipped (and recorded as skipped) when the time so far plus its projected prefill
+ * would pass S — the Llama model's attention prefill is quadratic in the context.
+ *   npm run bench:context -- --backend webgpu --contexts 1024,4096,16384,32768,65536,131072 --model-budget-s 60
+ *   npm run bench:context -- --from-json run.json --model-budget-s 75 --machine 'NVIDIA H100 80GB HBM3 …'   (table from a GPU run's JSON)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -60,6 +68,8 @@ function args() {
     models: get('--models')?.split(',') ?? MODELS.map((m) => m.id),
     threads: Number(get('--threads') ?? 2),
     maxPrefillS: Number(get('--max-prefill-s') ?? 300),
+    backend: (get('--backend') ?? 'wasm') as 'wasm' | 'webgpu',
+    modelBudgetS: Number(get('--model-budget-s') ?? Infinity),
     waitQuiet: Number(get('--wait-quiet') ?? 120),
     json: get('--json') ?? join(os.tmpdir(), 'mamba-edge-bench-context.json'),
     write: !a.includes('--no-write'),
@@ -147,7 +157,8 @@ function projectPrefill(segs: { s: number; e: number; t: number }[], pos: number
   return a * (ctx - pos) + b * (ctx * ctx - pos * pos);
 }
 
-async function measure(model: Model, contexts: number[], maxPrefillS: number): Promise<Point[]> {
+async function measure(model: Model, contexts: number[], maxPrefillS: number, modelBudgetS = Infinity): Promise<Point[]> {
+  const began = performance.now();
   const s = model.createSession();
   const points: Point[] = [];
   let pos = 0, elapsed = 0, last = 0;
@@ -155,8 +166,11 @@ async function measure(model: Model, contexts: number[], maxPrefillS: number): P
   for (const ctx of contexts) {
     const need = ctx - pos;
     const projected = projectPrefill(segments, pos, ctx);
-    if (projected > maxPrefillS) {
-      points.push({ ctx, decodeMs: null, prefillS: null, stateBytes: model.stateAt(ctx).totalBytes, arenaPeak: null, skipped: `prefill to ${fmtCtx(ctx)} projected at ${projected.toFixed(0)} s > ${maxPrefillS} s` });
+    const spent = (performance.now() - began) / 1000;
+    if (projected > maxPrefillS || spent + projected > modelBudgetS) {
+      const why = projected > maxPrefillS ? `${maxPrefillS} s` : `the model's ${modelBudgetS} s budget (${spent.toFixed(0)} s spent)`;
+      points.push({ ctx, decodeMs: null, prefillS: null, stateBytes: model.stateAt(ctx).totalBytes, arenaPeak: null, skipped: `prefill to ${fmtCtx(ctx)} projected at ${projected.toFixed(0)} s > ${why}` });
+      process.stderr.write(`  ${fmtCtx(ctx)}: skipped (${points[points.length - 1].skipped})\n`);
       continue;
     }
     const t0 = performance.now();
@@ -184,18 +198,24 @@ async function measure(model: Model, contexts: number[], maxPrefillS: number): P
 
 async function main(): Promise<void> {
   const o = args();
+  const get = (k: string) => { const i = process.argv.indexOf(k); return i >= 0 ? process.argv[i + 1] : undefined; };
   const started = performance.now();
-  const previous = o.fromJson ? JSON.parse(readFileSync(o.fromJson, 'utf8')) as { machine: string; minutes: number; date: string; contexts: number[]; results: Result[] } : null;
-  if (previous) o.contexts = previous.contexts;
-  const machine = previous?.machine ?? `${os.cpus()[0]?.model.trim() ?? 'CPU'}, ${os.cpus().length} cores, Node ${process.version}, wasm backend ${o.threads} threads, f32`;
-  console.error(`bench:context on ${machine}`);
+  const previous = o.fromJson ? JSON.parse(readFileSync(o.fromJson, 'utf8')) as { machine: string; minutes: number; date: string; contexts: number[]; results: Result[]; backend?: 'wasm' | 'webgpu' } : null;
+  if (previous) { o.contexts = previous.contexts; o.backend = previous.backend ?? 'wasm'; }
+  const gpu = o.backend === 'webgpu';
+  let machine = previous?.machine ?? (gpu ? '' : `${os.cpus()[0]?.model.trim() ?? 'CPU'}, ${os.cpus().length} cores, Node ${process.version}, wasm backend ${o.threads} threads, f32`);
+  if (get('--machine')) machine = get('--machine')!;  // e.g. the GPU's name, which dawn's adapter info does not give
+  if (!gpu) console.error(`bench:context on ${machine}`);
   const results: Result[] = previous?.results ?? [];
   for (const m of MODELS.filter((x) => !previous && o.models.includes(x.id))) {
-    await waitQuiet(o.waitQuiet);
-    const model = await loadModel(randomArchitectureFiles(m.config), { backend: 'wasm', threads: o.threads });
+    if (!gpu) await waitQuiet(o.waitQuiet);
+    const model = await loadModel(randomArchitectureFiles(m.config), gpu ? { backend: 'webgpu' } : { backend: 'wasm', threads: o.threads });
+    if (gpu && !machine) machine = `${model.backendInfo.device ?? 'GPU'} (webgpu backend), ${os.cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.version}, f32`;
     console.error(`${m.label}: ${(model.info.parameters / 1e6).toFixed(1)}M parameters, state ${humanBytes(model.info.stateBytes)} + ${humanBytes(model.info.kvBytesPerToken)}/token`);
-    results.push({ id: m.id, label: m.label, parameters: model.info.parameters, points: await measure(model, o.contexts, o.maxPrefillS) });
+    results.push({ id: m.id, label: m.label, parameters: model.info.parameters, points: await measure(model, o.contexts, o.maxPrefillS, o.modelBudgetS) });
     await model.dispose();
+    // after every model, so a run cut short by an outer time limit keeps what it measured
+    writeFileSync(o.json, JSON.stringify({ machine, load: '', minutes: (performance.now() - started) / 60000, date: new Date().toISOString(), contexts: o.contexts, results, backend: o.backend, partial: true }, null, 2));
   }
   let minutes = previous?.minutes ?? (performance.now() - started) / 60000;
   if (o.merge) {
@@ -205,20 +225,21 @@ async function main(): Promise<void> {
     minutes += old.minutes;
   }
   const loads = results.flatMap((r) => r.points.filter((p) => p.load !== undefined).map((p) => p.load!));
-  const load = `1-minute load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} at the measured points`;
-  const headers = ['model', 'params', 'context', 'prefill (cumulative)', 'decode / token', 'session state', 'wasm arena peak'];
+  const load = gpu ? 'a dedicated GPU machine' : `1-minute load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} at the measured points`;
+  const headers = ['model', 'params', 'context', 'prefill (cumulative)', 'decode / token', 'session state', 'wasm arena peak'].slice(0, gpu ? 6 : 7);
   const rows = results.flatMap((r) => r.points.map((p) => [
     r.label, `${(r.parameters / 1e6).toFixed(1)}M`, fmtCtx(p.ctx),
     p.prefillS === null ? `— (${p.skipped})` : `${p.prefillS.toFixed(1)} s`,
     p.decodeMs === null ? '—' : `${p.decodeMs.toFixed(1)} ms`,
     humanBytes(p.stateBytes) + (p.decodeMs === null ? ' (computed)' : ''),
     p.arenaPeak === null ? '—' : humanBytes(p.arenaPeak),
-  ]));
+  ].slice(0, headers.length)));
   console.log(table(headers, rows));
   console.log(`(${minutes.toFixed(1)} minutes on ${machine}; ${load})`);
   const date = previous?.date ?? new Date().toISOString();
-  if (!previous) writeFileSync(o.json, JSON.stringify({ machine, load, minutes, date, contexts: o.contexts, results }, null, 2));
+  if (!previous) writeFileSync(o.json, JSON.stringify({ machine, load, minutes, date, contexts: o.contexts, results, backend: o.backend }, null, 2));
   if (!o.write) return;
+  if (gpu) { writeGpuSection(results, headers, rows, machine, date, minutes, o.modelBudgetS); return; }
   writeFileSync(join(root, 'docs/context.svg'), contextSvg(results, o.contexts, `Measured by npm run bench:context on ${machine}, a shared machine (${load}). Random weights, vocab 260; decode = median of ${DECODE_STEPS} steps after prefilling the context in one session; state = SSM state + KV caches (hollow: computed where the prefill was too slow to run).`));
   const md = join(root, 'BENCHMARKS.md');
   const text = readFileSync(md, 'utf8');
@@ -231,6 +252,21 @@ async function main(): Promise<void> {
   const section = `${start}\n${body}\n${end}`;
   writeFileSync(md, i >= 0 && j > i ? text.slice(0, i) + section + text.slice(j + end.length) : `${text.trimEnd()}\n\n## Context length: attention vs Mamba-2 vs hybrid (wasm)\n\n${section}\n`);
   console.error('wrote the bench:context table in BENCHMARKS.md');
+}
+
+/** The webgpu run's own BENCHMARKS.md section (the wasm section and docs/context.svg stay as they are). */
+function writeGpuSection(results: Result[], headers: string[], rows: string[][], machine: string, date: string, minutes: number, budget: number): void {
+  const md = join(root, 'BENCHMARKS.md');
+  const text = readFileSync(md, 'utf8');
+  const start = '<!-- bench:context-webgpu:start -->', end = '<!-- bench:context-webgpu:end -->';
+  const body = [
+    [headers, headers.map((_, i) => (i < 1 ? '---' : '---:')), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n'),
+    `\nMeasured ${date.slice(0, 10)} by \`npm run bench:context -- --backend webgpu\` on ${machine}; ${minutes.toFixed(1)} minutes${Number.isFinite(budget) ? `, each model capped at ${budget} s of prefill + decode (a skipped step says what its prefill was projected to take)` : ''}. Decode = median of ${DECODE_STEPS} single-token steps (each reads the logits back to the CPU) after prefilling the context in one session; session state = model.stateAt(context) (SSM state + KV caches).\n`,
+  ].join('\n');
+  const i = text.indexOf(start), j = text.indexOf(end);
+  const section = `${start}\n${body}\n${end}`;
+  writeFileSync(md, i >= 0 && j > i ? text.slice(0, i) + section + text.slice(j + end.length) : `${text.trimEnd()}\n\n## Context length on WebGPU (issue 8 item 5, the GPU part)\n\n${section}\n`);
+  console.error(`wrote the bench:context webgpu table in BENCHMARKS.md (${results.length} models)`);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();

@@ -19,7 +19,7 @@
 //
 // Lanes: each channel's N state entries are spread over L = min(32, pow2ceil(N)) lanes of one warp
 // (several channels per warp when N < 32), S = ⌈N / L⌉ ≤ 8 entries per lane held in registers; y's sum
-// over n is a shuffle reduction within the L lanes.
+// over n is a shuffle reduction within the L lanes. Each chunk's time loop loads U steps of inputs ahead.
 #include <algorithm>
 #include "common.cuh"
 
@@ -38,9 +38,22 @@ static int lanesFor(int N) {
   return L;
 }
 
-template <bool SSD>
+/**
+ * One chunk of one channel per group of L lanes; S state entries per lane (S·L ≥ N). The time loop
+ * runs in blocks of U steps whose inputs (x, dt, z, B, C) are all loaded before any is used, so U
+ * steps' loads are in flight at once instead of one step's: the recurrence is sequential, its loads
+ * are not, and without this the kernel waits on memory latency once per step.
+ */
+template <bool SSD, int S>
 __global__ void __launch_bounds__(kScanThreads) scanChunk(ScanShape sh, ScanArgs a, int chunks, int chunkLen, int L, float* hScratch,
                                                           float* dScratch, int start, int end, bool writeY) {
+  constexpr int U = S <= 2 ? 8 : 4;
+  const float* __restrict__ x = a.x;
+  const float* __restrict__ dt = a.dt;
+  const float* __restrict__ Bm = a.Bm;
+  const float* __restrict__ Cm = a.Cm;
+  const float* __restrict__ z = a.z;
+  float* __restrict__ y = a.y;
   const int64_t channels = (int64_t)sh.B * sh.I;
   const int64_t c0 = (int64_t)blockIdx.x * (blockDim.x / L) + threadIdx.x / L;
   const bool active = c0 < channels;  // idle lanes still run (they take part in the shuffles) on channel 0's data
@@ -55,9 +68,9 @@ __global__ void __launch_bounds__(kScanThreads) scanChunk(ScanShape sh, ScanArgs
   const int bcOff = SSD ? (head / (sh.H / sh.G)) * N : 0;
   const int64_t slot = c * chunks + chunk;
 
-  float h[kMaxS], A[kMaxS];
+  float h[S], A[S];
 #pragma unroll
-  for (int s = 0; s < kMaxS; s++) {
+  for (int s = 0; s < S; s++) {
     const int n = lane + s * L;
     h[s] = 0.f;
     A[s] = 0.f;
@@ -69,37 +82,59 @@ __global__ void __launch_bounds__(kScanThreads) scanChunk(ScanShape sh, ScanArgs
   }
   const float Dv = a.D[head], dtBias = a.dtBias[head];
   float dsum = 0.f;
-  for (int t = t0; t < t1; t++) {
-    const int64_t row = (int64_t)b * sh.T + t;
-    const float xv = a.x[row * I + ci];
-    float delta = softplusf(a.dt[SSD ? row * sh.H + head : row * I + ci] + dtBias);
-    if (SSD) delta = fminf(fmaxf(delta, sh.dtMin), sh.dtMax);
-    dsum += delta;
-    const float* Bt = a.Bm + row * bcStride + bcOff;
-    const float* Ct = a.Cm + row * bcStride + bcOff;
-    const float decay = SSD ? expf(delta * A[0]) : 0.f;
-    const float dx = delta * xv;
-    float acc = 0.f;
+  for (int tb = t0; tb < t1; tb += U) {
+    const int nb = min(U, t1 - tb);
+    float xs[U], ds[U], zs[U], Bs[U][S], Cs[U][S];
 #pragma unroll
-    for (int s = 0; s < kMaxS; s++) {
-      const int n = lane + s * L;
-      if (n < N) {
-        h[s] = (SSD ? decay : expf(delta * A[s])) * h[s] + dx * Bt[n];
-        if (writeY) acc += h[s] * Ct[n];
+    for (int u = 0; u < U; u++) {
+      xs[u] = ds[u] = zs[u] = 0.f;
+#pragma unroll
+      for (int s = 0; s < S; s++) Bs[u][s] = Cs[u][s] = 0.f;
+      if (u < nb) {
+        const int64_t row = (int64_t)b * sh.T + tb + u;
+        xs[u] = x[row * I + ci];
+        ds[u] = dt[SSD ? row * sh.H + head : row * I + ci];
+        if (!SSD && writeY) zs[u] = z[row * I + ci];
+        const float* Bt = Bm + row * bcStride + bcOff;
+        const float* Ct = Cm + row * bcStride + bcOff;
+#pragma unroll
+        for (int s = 0; s < S; s++) {
+          const int n = lane + s * L;
+          if (n < N) {
+            Bs[u][s] = Bt[n];
+            if (writeY) Cs[u][s] = Ct[n];
+          }
+        }
       }
     }
-    if (writeY) {
-      acc = groupSum(acc, L);
-      if (lane == 0 && active) {
-        float yv = acc + Dv * xv;
-        if (!SSD) yv *= siluf(a.z[row * I + ci]);
-        a.y[row * I + ci] = yv;
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      if (u < nb) {  // uniform across the warp: every lane of a block works on the same chunk
+        float delta = softplusf(ds[u] + dtBias);
+        if (SSD) delta = fminf(fmaxf(delta, sh.dtMin), sh.dtMax);
+        dsum += delta;
+        const float decay = SSD ? expf(delta * A[0]) : 0.f;
+        const float dx = delta * xs[u];
+        float acc = 0.f;
+#pragma unroll
+        for (int s = 0; s < S; s++) {
+          h[s] = (SSD ? decay : expf(delta * A[s])) * h[s] + dx * Bs[u][s];  // entries n ≥ N stay 0: B is 0 there
+          acc += h[s] * Cs[u][s];
+        }
+        if (writeY) {
+          acc = groupSum(acc, L);
+          if (lane == 0 && active) {
+            float yv = acc + Dv * xs[u];
+            if (!SSD) yv *= siluf(zs[u]);
+            y[((int64_t)b * sh.T + tb + u) * I + ci] = yv;
+          }
+        }
       }
     }
   }
   if (!active || end == kNoEnd) return;
 #pragma unroll
-  for (int s = 0; s < kMaxS; s++) {
+  for (int s = 0; s < S; s++) {
     const int n = lane + s * L;
     if (n < N) {
       if (end == kToState) a.state[c * N + n] = h[s];
@@ -143,29 +178,39 @@ int scanChunks(const ScanShape& sh, int multiprocessors) {
   return (int)std::max<int64_t>(1, std::min<int64_t>(chunks, 65535));
 }
 
-template <bool SSD>
+template <bool SSD, int S>
 static cudaError_t scanT(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
   const int L = lanesFor(sh.N);
   const int64_t channels = (int64_t)sh.B * sh.I;
   const unsigned gx = (unsigned)((channels + kScanThreads / L - 1) / (kScanThreads / L));
   if (chunks <= 1) {
-    scanChunk<SSD><<<dim3(gx, 1), kScanThreads, 0, s>>>(sh, a, 1, sh.T, L, nullptr, nullptr, kFromState, kToState, true);
+    scanChunk<SSD, S><<<dim3(gx, 1), kScanThreads, 0, s>>>(sh, a, 1, sh.T, L, nullptr, nullptr, kFromState, kToState, true);
     return cudaGetLastError();
   }
   const int chunkLen = (sh.T + chunks - 1) / chunks;
   chunks = (sh.T + chunkLen - 1) / chunkLen;
   float* hScratch = static_cast<float*>(scratch);
   float* dScratch = hScratch + (size_t)channels * chunks * sh.N;
-  scanChunk<SSD><<<dim3(gx, chunks), kScanThreads, 0, s>>>(sh, a, chunks, chunkLen, L, hScratch, dScratch, kFromZero, kToScratch, false);
+  scanChunk<SSD, S><<<dim3(gx, chunks), kScanThreads, 0, s>>>(sh, a, chunks, chunkLen, L, hScratch, dScratch, kFromZero, kToScratch, false);
   const int64_t total = channels * sh.N;
   scanCombine<SSD><<<(unsigned)std::min<int64_t>(blocksFor(total, 256), 1 << 20), 256, 0, s>>>(sh, a.A, a.state, hScratch, dScratch, chunks);
-  scanChunk<SSD><<<dim3(gx, chunks), kScanThreads, 0, s>>>(sh, a, chunks, chunkLen, L, hScratch, dScratch, kFromScratch, kNoEnd, true);
+  scanChunk<SSD, S><<<dim3(gx, chunks), kScanThreads, 0, s>>>(sh, a, chunks, chunkLen, L, hScratch, dScratch, kFromScratch, kNoEnd, true);
   return cudaGetLastError();
+}
+
+/** S = state entries per lane, rounded up to a power of two (the kernel guards n < N). */
+template <bool SSD>
+static cudaError_t scanS(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
+  const int L = lanesFor(sh.N), S = (sh.N + L - 1) / L;
+  if (S <= 1) return scanT<SSD, 1>(sh, a, chunks, scratch, s);
+  if (S <= 2) return scanT<SSD, 2>(sh, a, chunks, scratch, s);
+  if (S <= 4) return scanT<SSD, 4>(sh, a, chunks, scratch, s);
+  return scanT<SSD, kMaxS>(sh, a, chunks, scratch, s);
 }
 
 cudaError_t launchScan(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
   if ((int64_t)sh.B * sh.T * sh.I == 0) return cudaGetLastError();
-  return sh.ssd ? scanT<true>(sh, a, chunks, scratch, s) : scanT<false>(sh, a, chunks, scratch, s);
+  return sh.ssd ? scanS<true>(sh, a, chunks, scratch, s) : scanS<false>(sh, a, chunks, scratch, s);
 }
 
 }  // namespace me
