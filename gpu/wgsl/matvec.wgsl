@@ -4,11 +4,8 @@
 //   x: [rows, K] f32   W: [M, K] (wAt)   bias: [Mtotal]   y: [rows, Mtotal]
 //   n0 rows (≤ 8)  n1 K  n2 M (this part's rows of W)  n3 colOffset  n4 hasBias  n5 Mtotal  n6 bias row stride (0: one bias row; Mtotal: a per-row addend, e.g. the residual)
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-
-const WG: u32 = 64u;
-var<workgroup> red: array<f32, 512>;
+//#include "include/matvec_out.wgsl"
+//#include "include/matvec_reduce.wgsl"
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -22,18 +19,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let wv = wAt(m * K + k);
     for (var r = 0u; r < rows; r++) { acc[r] += wv * x[r * K + k]; }
   }
-  for (var r = 0u; r < 8u; r++) { red[r * WG + lid] = acc[r]; }
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      for (var r = 0u; r < 8u; r++) { red[r * WG + lid] += red[r * WG + lid + s]; }
-    }
-    workgroupBarrier();
-  }
-  if (lid < rows) {
-    let col = prm.n3 + m;
-    var v = red[lid * WG];
-    if (prm.n4 != 0u) { v += bias[lid * prm.n6 + col]; }
-    y[lid * prm.n5 + col] = v;
-  }
+  let v = rowSums(acc, rows, lid);
+  if (lid < rows) { storeOut(lid, m, v); }
 }

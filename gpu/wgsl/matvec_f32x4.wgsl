@@ -4,11 +4,8 @@
 //   n0 rows (≤ 8)  n1 K  n2 M  n3 colOffset  n4 hasBias  n5 Mtotal  n6 bias row stride (0: one bias row; Mtotal: a per-row addend, e.g. the residual)
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-
-const WG: u32 = 64u;
-var<workgroup> red: array<f32, 512>;
+//#include "include/matvec_out.wgsl"
+//#include "include/matvec_reduce.wgsl"
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -24,20 +21,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (r < rows) { acc[r] += dot(wv, x[r * K4 + k]); }
     }
   }
-  for (var r = 0u; r < 8u; r++) { red[r * WG + lid] = acc[r]; }
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      for (var r = 0u; r < 8u; r++) {
-        if (r < rows) { red[r * WG + lid] += red[r * WG + lid + s]; }
-      }
-    }
-    workgroupBarrier();
-  }
-  if (lid < rows) {
-    let col = prm.n3 + m;
-    var v = red[lid * WG];
-    if (prm.n4 != 0u) { v += bias[lid * prm.n6 + col]; }
-    y[lid * prm.n5 + col] = v;
-  }
+  let v = rowSums(acc, rows, lid);
+  if (lid < rows) { storeOut(lid, m, v); }
 }
