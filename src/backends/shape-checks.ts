@@ -13,6 +13,11 @@ function expectShape(op: string, operand: string, t: Tensor, expected: readonly 
   }
 }
 
+/** The *Step ops take one token: seq (x.shape[1]) must be 1. */
+export function checkOneToken(op: string, seq: number): void {
+  if (seq !== 1) throw fail('E_SHAPE', `${op} takes one token, got T=${seq}`);
+}
+
 export function checkSameShape(op: string, a: Tensor, b: Tensor): void {
   expectShape(op, 'second operand', b, a.shape);
 }

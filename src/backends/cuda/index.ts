@@ -20,7 +20,7 @@ import {
   type Tensor, type WeightDType,
 } from '../backend.js';
 import {
-  checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan,
+  checkConv1d, checkMatmul, checkOneToken, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan,
 } from '../shape-checks.js';
 import type { CudaDevice } from './addon.js';
 
@@ -283,7 +283,7 @@ export class CudaBackend extends PartialBackend implements Backend {
   }
 
   conv1dCausalStep(args: Conv1dArgs): Tensor {
-    if (args.x.shape[1] !== 1) throw fail('E_SHAPE', `conv1dCausalStep takes one token, got T=${args.x.shape[1]}`);
+    checkOneToken('conv1dCausalStep', args.x.shape[1]);
     return this.conv1dCausal(args);
   }
 
@@ -298,7 +298,7 @@ export class CudaBackend extends PartialBackend implements Backend {
   }
 
   selectiveScanStep(a: SelectiveScanArgs): Tensor {
-    if (a.x.shape[1] !== 1) throw fail('E_SHAPE', `selectiveScanStep takes one token, got T=${a.x.shape[1]}`);
+    checkOneToken('selectiveScanStep', a.x.shape[1]);
     return this.selectiveScan(a);
   }
 
@@ -318,7 +318,7 @@ export class CudaBackend extends PartialBackend implements Backend {
   }
 
   ssdStep(a: SsdScanArgs): Tensor {
-    if (a.x.shape[1] !== 1) throw fail('E_SHAPE', `ssdStep takes one token, got T=${a.x.shape[1]}`);
+    checkOneToken('ssdStep', a.x.shape[1]);
     return this.ssdChunkScan(a);
   }
 

@@ -18,7 +18,7 @@ import { mamba3Chunked, mamba3Recurrent, type Mamba3Arrays } from './mamba3.js';
 import {
   checkConv1d, checkSelectiveScan, checkSsdScan, checkMatmul, checkSameShape, checkRowWeight, checkLtiScan, checkRecurrentScan,
   checkMamba3Scan,
-  checkAttention, checkKvData, checkMoe, checkRope,
+  checkAttention, checkKvData, checkMoe, checkOneToken, checkRope,
 } from '../shape-checks.js';
 import { grownCapacity, type AttentionArgs, type KvCache, type MoeArgs, type RopeArgs } from '../backend.js';
 import { routeTopK, ropeTables } from '../attention-math.js';
@@ -301,7 +301,7 @@ export class ReferenceBackend implements Backend {
   }
 
   conv1dCausalStep(args: Conv1dArgs): Tensor {
-    if (args.x.shape[1] !== 1) throw fail('E_SHAPE', `conv1dCausalStep takes one token, got T=${args.x.shape[1]}`);
+    checkOneToken('conv1dCausalStep', args.x.shape[1]);
     return this.conv1dCausal(args);
   }
 
@@ -335,7 +335,7 @@ export class ReferenceBackend implements Backend {
   }
 
   selectiveScanStep(args: SelectiveScanArgs): Tensor {
-    if (args.x.shape[1] !== 1) throw fail('E_SHAPE', `selectiveScanStep takes one token, got T=${args.x.shape[1]}`);
+    checkOneToken('selectiveScanStep', args.x.shape[1]);
     return this.selectiveScan(args);
   }
 
@@ -411,7 +411,7 @@ export class ReferenceBackend implements Backend {
   /** Mamba-2 recurrent step: h ← exp(Δ·A)·h + Δ·x ⊗ B;  y = h·C + D·x (HF Mamba2Mixer cached branch). */
   ssdStep(args: SsdScanArgs): Tensor {
     const { batch, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G } = checkSsdScan(args);
-    if (seq !== 1) throw fail('E_SHAPE', `ssdStep takes one token, got T=${seq}`);
+    checkOneToken('ssdStep', seq);
     const x = f32(args.x), dtRaw = f32(args.dt), dtBias = f32(args.dtBias), A = f32(args.A);
     const Bm = f32(args.B), Cm = f32(args.C), D = f32(args.D), h = f32(args.state);
     const headsPerGroup = H / G;
@@ -500,7 +500,7 @@ export class ReferenceBackend implements Backend {
   }
 
   recurrentScanStep(args: RecurrentScanArgs): Tensor {
-    if (args.xg.shape[1] !== 1) throw fail('E_SHAPE', `recurrentScanStep takes one token, got T=${args.xg.shape[1]}`);
+    checkOneToken('recurrentScanStep', args.xg.shape[1]);
     return this.recurrentScan(args);
   }
 
@@ -537,7 +537,7 @@ export class ReferenceBackend implements Backend {
   }
 
   ltiScanStep(args: LtiScanArgs): Tensor {
-    if (args.x.shape[1] !== 1) throw fail('E_SHAPE', `ltiScanStep takes one token, got T=${args.x.shape[1]}`);
+    checkOneToken('ltiScanStep', args.x.shape[1]);
     return this.ltiScan(args);
   }
 
@@ -706,7 +706,7 @@ export class ReferenceBackend implements Backend {
   /** Mamba-3 decode: the step form of mamba3_siso_step_ref / mamba3_MIMO_step_ref (./mamba3.ts). */
   mamba3Step(args: Mamba3ScanArgs): Tensor {
     const d = checkMamba3Scan(args);
-    if (d.seq !== 1) throw fail('E_SHAPE', `mamba3Step takes one token, got T=${d.seq}`);
+    checkOneToken('mamba3Step', d.seq);
     const y = mamba3Recurrent(args, d, mamba3Arrays(args));
     return new RefTensor([d.batch, 1, d.numHeads * d.headDim], 'f32', y);
   }

@@ -13,7 +13,7 @@ import {
 import {
   checkConv1d, checkLtiScan, checkMatmul, checkRecurrentScan, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan,
   checkMamba3Scan, type Mamba3Dims,
-  checkAttention, checkKvData, checkMoe, checkRope,
+  checkAttention, checkKvData, checkMoe, checkOneToken, checkRope,
 } from '../shape-checks.js';
 import { grownCapacity, type AttentionArgs, type KvCache, type MoeArgs, type RopeArgs } from '../backend.js';
 import { routeTopK, ropeTables } from '../attention-math.js';
@@ -277,7 +277,7 @@ export class WasmBackend implements Backend {
   }
 
   conv1dCausalStep(args: Conv1dArgs): Tensor {
-    if (args.x.shape[1] !== 1) throw fail('E_SHAPE', `conv1dCausalStep takes one token, got T=${args.x.shape[1]}`);
+    checkOneToken('conv1dCausalStep', args.x.shape[1]);
     return this.conv1dCausal(args);
   }
 
@@ -292,7 +292,7 @@ export class WasmBackend implements Backend {
   }
 
   selectiveScanStep(a: SelectiveScanArgs): Tensor {
-    if (a.x.shape[1] !== 1) throw fail('E_SHAPE', `selectiveScanStep takes one token, got T=${a.x.shape[1]}`);
+    checkOneToken('selectiveScanStep', a.x.shape[1]);
     return this.selectiveScan(a);
   }
 
@@ -308,7 +308,7 @@ export class WasmBackend implements Backend {
 
   ssdStep(a: SsdScanArgs): Tensor {
     const { batch, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G } = checkSsdScan(a);
-    if (seq !== 1) throw fail('E_SHAPE', `ssdStep takes one token, got T=${seq}`);
+    checkOneToken('ssdStep', seq);
     const out = this.allocTensor([batch, 1, H * P]);
     this.exec.run('ssdStep', [
       this.ptr(a.x), this.ptr(a.dt), this.ptr(a.dtBias), this.ptr(a.A), this.ptr(a.B), this.ptr(a.C), this.ptr(a.D),
@@ -357,7 +357,7 @@ export class WasmBackend implements Backend {
   }
 
   recurrentScanStep(a: RecurrentScanArgs): Tensor {
-    if (a.xg.shape[1] !== 1) throw fail('E_SHAPE', `recurrentScanStep takes one token, got T=${a.xg.shape[1]}`);
+    checkOneToken('recurrentScanStep', a.xg.shape[1]);
     return this.recurrentScan(a);
   }
 
@@ -371,7 +371,7 @@ export class WasmBackend implements Backend {
   }
 
   ltiScanStep(a: LtiScanArgs): Tensor {
-    if (a.x.shape[1] !== 1) throw fail('E_SHAPE', `ltiScanStep takes one token, got T=${a.x.shape[1]}`);
+    checkOneToken('ltiScanStep', a.x.shape[1]);
     return this.ltiScan(a);
   }
 
@@ -404,7 +404,7 @@ export class WasmBackend implements Backend {
 
   mamba3Step(a: Mamba3ScanArgs): Tensor {
     const d = checkMamba3Scan(a);
-    if (d.seq !== 1) throw fail('E_SHAPE', `mamba3Step takes one token, got T=${d.seq}`);
+    checkOneToken('mamba3Step', d.seq);
     return this.mamba3Run(a, d, 0);
   }
 

@@ -28,7 +28,7 @@ import {
 } from '../backend.js';
 import { ropeTables } from '../attention-math.js';
 import { grownCapacity } from '../backend.js';
-import { checkAttention, checkKvData, checkRope, checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
+import { checkAttention, checkKvData, checkOneToken, checkRope, checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
 import type { GpuContext } from './device.js';
 import { Kernels, type WeightLoader } from './kernels.js';
 import { packF16, packQ8_0, Q8_BLOCK } from './quant.js';
@@ -616,7 +616,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   conv1dCausalStep(args: Conv1dArgs): Tensor {
     this.assertUsable();
     const { batch, seq, channels, kernel } = checkConv1d(args);
-    if (seq !== 1) throw fail('E_SHAPE', `conv1dCausalStep takes one token, got T=${seq}`);
+    checkOneToken('conv1dCausalStep', seq);
     const out = this.tensor(args.x.shape);
     const u = [batch, 1, channels, kernel, args.bias ? 1 : 0, args.silu ? 1 : 0];
     this.dispatch('conv1d_step', {}, [this.bind(args.x), this.bind(args.weight), this.bind(args.bias), this.bind(args.state), out.buffer], u, [], Math.ceil((batch * channels) / 256));
@@ -654,7 +654,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   selectiveScanStep(args: SelectiveScanArgs): Tensor {
     this.assertUsable();
     const { batch, seq, inner, stateSize } = checkSelectiveScan(args);
-    if (seq !== 1) throw fail('E_SHAPE', `selectiveScanStep takes one token, got T=${seq}`);
+    checkOneToken('selectiveScanStep', seq);
     const y = this.tensor([batch, 1, inner]);
     const a = args;
     this.dispatch('selective_scan_step', { NS: stateSize }, [
@@ -699,7 +699,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   ssdStep(args: SsdScanArgs): Tensor {
     this.assertUsable();
     const { batch: B, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G } = checkSsdScan(args);
-    if (seq !== 1) throw fail('E_SHAPE', `ssdStep takes one token, got T=${seq}`);
+    checkOneToken('ssdStep', seq);
     const y = this.tensor([B, 1, H * P]);
     const a = args;
     this.dispatch('ssd_step', {}, [
