@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MambaEdgeError } from '../../src/errors.js';
 import { decodeUtf8Json, MAX_JSON_DEPTH, parsePythonJson } from '../../src/formats/pyjson.js';
-
-/** Runs fn, expects a MambaEdgeError, returns it. */
-function caught(fn: () => unknown): MambaEdgeError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MambaEdgeError);
-    return e as MambaEdgeError;
-  }
-  throw new Error('expected a throw');
-}
+import { caught } from '../helpers/errors.js';
 
 describe('parsePythonJson', () => {
   it('parses plain JSON like JSON.parse', () => {

@@ -14,26 +14,7 @@ import {
 import { memorySource } from '../../src/formats/source.js';
 import { directorySource } from '../../src/formats/source-node.js';
 import { rawSafetensors, writeSafetensors } from '../helpers/safetensors-writer.js';
-
-function caught(fn: () => unknown): MambaEdgeError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MambaEdgeError);
-    return e as MambaEdgeError;
-  }
-  throw new Error('expected a throw');
-}
-
-async function rejected(p: Promise<unknown>): Promise<MambaEdgeError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(MambaEdgeError);
-    return e as MambaEdgeError;
-  }
-  throw new Error('expected a rejection');
-}
+import { caught, rejected } from '../helpers/errors.js';
 
 const f32 = (...xs: number[]) => new Float32Array(xs);
 const bitsOf = (x: number) => new Uint32Array(new Float32Array([x]).buffer)[0];

@@ -3,29 +3,9 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe as suite, expect, it } from 'vitest';
-import { MambaEdgeError } from '../../src/errors.js';
 import { describe, memorySource, type FileSource } from '../../src/formats/source.js';
 import { directorySource } from '../../src/formats/source-node.js';
-
-async function rejected(p: Promise<unknown>): Promise<MambaEdgeError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(MambaEdgeError);
-    return e as MambaEdgeError;
-  }
-  throw new Error('expected a rejection');
-}
-
-function caught(fn: () => unknown): MambaEdgeError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MambaEdgeError);
-    return e as MambaEdgeError;
-  }
-  throw new Error('expected a throw');
-}
+import { caught, rejected } from '../helpers/errors.js';
 
 type Progress = { file: string; loaded: number; total: number };
 

@@ -10,37 +10,18 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, u
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultModelDir, loadModel, MambaEdgeError, type LoadOptions, type LoadProgress, type Model } from '../../src/node.js';
+import { defaultModelDir, loadModel, type LoadOptions, type LoadProgress, type Model } from '../../src/node.js';
 import { remoteSource } from '../../src/formats/remote/source.js';
 import { directoryCache } from '../../src/formats/remote/cache-node.js';
 import { fileUrl, parseRemoteSource } from '../../src/formats/remote/url.js';
 import { parseSafetensors, toFloat32 } from '../../src/formats/safetensors.js';
 import { writeSafetensors } from '../helpers/safetensors-writer.js';
 import { startHubServer, type HubServer } from './hub-server.js';
+import { caught, rejected } from '../helpers/errors.js';
 
 const MODEL_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'];
 const REPO = 'test/default';
 const IDS = [[1, 2, 3, 200, 17, 5]];
-
-async function rejected(p: Promise<unknown>): Promise<MambaEdgeError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(MambaEdgeError);
-    return e as MambaEdgeError;
-  }
-  throw new Error('expected a rejection');
-}
-
-function caught(fn: () => unknown): MambaEdgeError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MambaEdgeError);
-    return e as MambaEdgeError;
-  }
-  throw new Error('expected a throw');
-}
 
 /** Per file: loaded never goes back, never passes total, and the last event is loaded === total === the file's size. */
 function expectGoodProgress(events: LoadProgress[], sizes: Record<string, number>, from: 'network' | 'cache') {
