@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import type { Page } from 'playwright-core';
+import { ISOLATION_HEADERS, serveStatic, type Chromium } from '../helpers/chromium.js';
 import { defaultModelDir, loadModel } from '../../src/node.js';
 import type { BackendInfo } from '../../src/index.js';
 import type { DemoRun } from '../../examples/browser/main.js';
@@ -84,6 +85,31 @@ export async function checkBuiltPage(page: Page, url: string, expected: string):
 /** The same build served without COOP/COEP: the single-thread path in the coordinator worker, same text. */
 export async function checkBuiltPageSingleThread(page: Page, url: string, expected: string): Promise<void> {
   await checkPage(page, url, expected, false);
+}
+
+/**
+ * A bundler's output folder served from 127.0.0.1 with the model: cross-origin isolated it passes
+ * checkBuiltPage with no 404 but /favicon.ico; served without COOP/COEP it passes
+ * checkBuiltPageSingleThread. Both servers are closed before it returns.
+ */
+export async function checkBuildOutput(browser: Chromium, out: string, expected: string): Promise<void> {
+  const server = await serveStatic({ '/': out, '/models/default/': MODEL_DIR }, { ...ISOLATION_HEADERS });
+  try {
+    const page = await browser.context.newPage();
+    await checkBuiltPage(page, server.url, expected);
+    expect(server.missing.filter((p) => p !== '/favicon.ico')).toEqual([]);
+    await page.close();
+  } finally {
+    await server.close();
+  }
+  const plain = await serveStatic({ '/': out, '/models/default/': MODEL_DIR });
+  try {
+    const page = await browser.context.newPage();
+    await checkBuiltPageSingleThread(page, plain.url, expected);
+    await page.close();
+  } finally {
+    await plain.close();
+  }
 }
 
 async function checkPage(page: Page, url: string, expected: string, isolated: boolean): Promise<void> {

@@ -9,14 +9,12 @@ import { copyFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ISOLATION_HEADERS, launchChromium, serveStatic, type Chromium, type StaticServer } from '../helpers/chromium.js';
-import { checkBuiltPage, checkBuiltPageSingleThread, makeApp, MODEL_DIR, nodeText } from './app.js';
+import { launchChromium, type Chromium } from '../helpers/chromium.js';
+import { checkBuildOutput, makeApp, nodeText } from './app.js';
 
 describe('bundling with esbuild', { timeout: 60_000 }, () => {
   let app: string;
   let browser: Chromium;
-  let server: StaticServer;
-  let plain: StaticServer;
   let expected: string;
 
   beforeAll(async () => {
@@ -26,8 +24,6 @@ describe('bundling with esbuild', { timeout: 60_000 }, () => {
 
   afterAll(async () => {
     await browser?.close();
-    await server?.close();
-    await plain?.close();
     if (app) rmSync(app, { recursive: true, force: true });
   });
 
@@ -45,16 +41,7 @@ describe('bundling with esbuild', { timeout: 60_000 }, () => {
     // One script and the page: the worker scripts and the kernels travel inside main.js.
     expect(readdirSync(out).sort()).toEqual(['index.html', 'main.js']);
 
-    server = await serveStatic({ '/': out, '/models/default/': MODEL_DIR }, { ...ISOLATION_HEADERS });
-    const page = await browser.context.newPage();
-    await checkBuiltPage(page, server.url, expected);
-    expect(server.missing.filter((p) => p !== '/favicon.ico')).toEqual([]);
-    await page.close();
-
-    // The same build where the page is not cross-origin isolated: one thread, same text.
-    plain = await serveStatic({ '/': out, '/models/default/': MODEL_DIR });
-    const plainPage = await browser.context.newPage();
-    await checkBuiltPageSingleThread(plainPage, plain.url, expected);
-    await plainPage.close();
+    // Served cross-origin isolated (threads), then without COOP/COEP (one thread): same text.
+    await checkBuildOutput(browser, out, expected);
   });
 });

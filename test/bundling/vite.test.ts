@@ -12,8 +12,8 @@ import { cpSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ISOLATION_HEADERS, launchChromium, serveStatic, type Chromium, type StaticServer } from '../helpers/chromium.js';
-import { checkBuiltPage, checkBuiltPageSingleThread, makeApp, MODEL_DIR, nodeText, ROOT } from './app.js';
+import { launchChromium, type Chromium } from '../helpers/chromium.js';
+import { checkBuildOutput, checkBuiltPage, makeApp, MODEL_DIR, nodeText, ROOT } from './app.js';
 
 /** vite.config.js as a user writes it (no import of 'vite', which the temporary app does not install). */
 const VITE_CONFIG = `
@@ -40,8 +40,6 @@ function freePort(): Promise<number> {
 describe('bundling with Vite', { timeout: 60_000 }, () => {
   let app: string;
   let browser: Chromium;
-  let server: StaticServer;
-  let plain: StaticServer;
   let expected: string;
   let dev: ChildProcess | undefined;
 
@@ -54,8 +52,6 @@ describe('bundling with Vite', { timeout: 60_000 }, () => {
   afterAll(async () => {
     dev?.kill();
     await browser?.close();
-    await server?.close();
-    await plain?.close();
     if (app) rmSync(app, { recursive: true, force: true });
   });
 
@@ -69,17 +65,8 @@ describe('bundling with Vite', { timeout: 60_000 }, () => {
     const assets = readdirSync(join(out, 'assets'));
     expect(assets).toEqual([expect.stringMatching(/^index-[\w-]+\.js$/)]);
 
-    server = await serveStatic({ '/': out, '/models/default/': MODEL_DIR }, { ...ISOLATION_HEADERS });
-    const page = await browser.context.newPage();
-    await checkBuiltPage(page, server.url, expected);
-    expect(server.missing.filter((p) => p !== '/favicon.ico')).toEqual([]);
-    await page.close();
-
-    // The same build where the page is not cross-origin isolated: one thread, same text.
-    plain = await serveStatic({ '/': out, '/models/default/': MODEL_DIR });
-    const plainPage = await browser.context.newPage();
-    await checkBuiltPageSingleThread(plainPage, plain.url, expected);
-    await plainPage.close();
+    // Served cross-origin isolated (threads), then without COOP/COEP (one thread): same text.
+    await checkBuildOutput(browser, out, expected);
   });
 
   it('`vite` (the dev server, dependencies pre-bundled) serves the app cross-origin isolated from the config, and it runs threaded', async () => {
