@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { loadModel, type Model } from '../src/node.js';
 import { humanBytes, table } from '../src/cli/format.js';
 import { randomArchitectureFiles } from '../tools/random-hybrid.js';
+import { esc, fmtCtx, timeDecode, tokens, waitQuiet } from './sweep.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const V = 260;
@@ -83,7 +84,6 @@ function args() {
 // ---- the chart -------------------------------------------------------------------------------
 
 const COLORS = ['#d62728', '#1f77b4', '#2ca02c'];
-const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** Two panels over log-x context: decode ms/token and session state (log y); unmeasured points hollow. */
 export function contextSvg(results: Result[], contexts: number[], caption: string): string {
@@ -125,14 +125,7 @@ export function contextSvg(results: Result[], contexts: number[], caption: strin
   return o.join('\n') + '\n';
 }
 
-const tokens = (n: number, offset: number) => Array.from({ length: n }, (_, i) => ((offset + i) * 2654435761 >>> 24) % 256);
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-const fmtCtx = (n: number) => (n >= 1024 ? `${n / 1024}k` : String(n));
 
-async function waitQuiet(seconds: number): Promise<void> {
-  const until = Date.now() + seconds * 1000;
-  while (os.loadavg()[0] >= 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 5000));
-}
 
 function arenaPeak(model: Model): number | null {
   const b = (model as unknown as { parts?: { backend?: { peakBytes?: number } } }).parts?.backend;
@@ -180,15 +173,10 @@ async function measure(model: Model, contexts: number[], maxPrefillS: number, mo
     elapsed += secs;
     pos = ctx;
     last = logits.indexOf(Math.max(...logits));
-    const times: number[] = [];
-    for (let i = 0; i < WARMUP + DECODE_STEPS; i++) {
-      const t = performance.now();
-      const next = await s.step(last);
-      if (i >= WARMUP) times.push(performance.now() - t);
-      last = next.indexOf(Math.max(...next));
-    }
+    const decode = await timeDecode(s, last, WARMUP, DECODE_STEPS);
+    last = decode.last;
     pos += WARMUP + DECODE_STEPS;
-    const p: Point = { ctx, decodeMs: median(times), prefillS: elapsed, stateBytes: model.stateAt(pos).totalBytes, arenaPeak: arenaPeak(model), load: +os.loadavg()[0].toFixed(2) };
+    const p: Point = { ctx, decodeMs: decode.ms, prefillS: elapsed, stateBytes: model.stateAt(pos).totalBytes, arenaPeak: arenaPeak(model), load: +os.loadavg()[0].toFixed(2) };
     points.push(p);
     process.stderr.write(`  ${fmtCtx(ctx)}: decode ${p.decodeMs!.toFixed(2)} ms/token, prefill ${secs.toFixed(1)} s (total ${elapsed.toFixed(1)} s), state ${humanBytes(p.stateBytes)}, load ${p.load}\n`);
   }

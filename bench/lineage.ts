@@ -30,6 +30,7 @@ import { loadModel, type Model } from '../src/node.js';
 import { humanBytes, table } from '../src/cli/format.js';
 import { randomModelFiles, type RandomModelOptions } from '../tools/random-model.js';
 import { randomLineageFiles, type RandomLineageOptions } from '../test/lineage/random.js';
+import { esc, fmtCtx, median, timeDecode, tokens, waitQuiet } from './sweep.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -69,11 +70,7 @@ function args() {
 }
 
 /** A deterministic byte stream for prompts (not text: the models are random anyway). */
-function tokens(n: number, offset: number): number[] {
-  return Array.from({ length: n }, (_, i) => ((offset + i) * 2654435761 >>> 24) % 256);
-}
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function measure(model: Model, contexts: number[], maxPrefillS: number): Promise<Point[]> {
   const s = model.createSession();
@@ -93,16 +90,11 @@ async function measure(model: Model, contexts: number[], maxPrefillS: number): P
     rate = need / secs;
     pos = ctx;
     last = logits.indexOf(Math.max(...logits));
-    const times: number[] = [];
-    for (let i = 0; i < WARMUP + DECODE_STEPS; i++) {
-      const t = performance.now();
-      const next = await s.step(last);
-      if (i >= WARMUP) times.push(performance.now() - t);
-      last = next.indexOf(Math.max(...next));
-    }
+    const decode = await timeDecode(s, last, WARMUP, DECODE_STEPS);
+    last = decode.last;
     pos += WARMUP + DECODE_STEPS;
-    points.push({ ctx, decodeMs: median(times), prefillTokPerS: rate, load: +os.loadavg()[0].toFixed(2) });
-    process.stderr.write(`  ctx ${ctx}: decode ${median(times).toFixed(2)} ms/token, prefill ${rate.toFixed(0)} tokens/s (${secs.toFixed(1)} s)\n`);
+    points.push({ ctx, decodeMs: decode.ms, prefillTokPerS: rate, load: +os.loadavg()[0].toFixed(2) });
+    process.stderr.write(`  ctx ${ctx}: decode ${decode.ms.toFixed(2)} ms/token, prefill ${rate.toFixed(0)} tokens/s (${secs.toFixed(1)} s)\n`);
   }
   await s.dispose();
   return points;
@@ -112,13 +104,7 @@ async function measure(model: Model, contexts: number[], maxPrefillS: number): P
 
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#d62728', '#e377c2'];
 
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
 
-function fmtCtx(n: number): string {
-  return n >= 1024 ? `${n / 1024}k` : String(n);
-}
 
 /** Two panels over log-x context: decode ms/token (linear y) and memory per session (log y). */
 export function lineageSvg(results: Result[], contexts: number[], caption: string): string {
@@ -217,13 +203,6 @@ function niceCeil(v: number): number {
 // ---- main ------------------------------------------------------------------------------------
 
 /** The machine is shared: wait (up to `seconds`) for the 1-minute load average to drop below 1. */
-async function waitQuiet(seconds: number): Promise<void> {
-  const until = Date.now() + seconds * 1000;
-  while (os.loadavg()[0] >= 1 && Date.now() < until) {
-    process.stderr.write(`waiting for a quiet machine (load ${os.loadavg()[0].toFixed(2)})\r`);
-    await new Promise((r) => setTimeout(r, 5000));
-  }
-}
 
 async function main(): Promise<void> {
   const o = args();
