@@ -7,20 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend, OpName, Tensor } from '../../src/backends/backend.js';
 import { ReferenceBackend } from '../../src/backends/reference/index.js';
-import { concatRows, seeded, splitTime, timeRows } from '../helpers/sequences.js';
+import { concatRows, rand, rng, seeded, splitTime, timeRows } from '../helpers/sequences.js';
 import { ropeInvFreq } from '../../src/backends/attention-math.js';
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
-
-const rand = (n: number, r: () => number, scale = 1) => Float32Array.from({ length: n }, () => r() * scale);
 const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 export function expectClose(a: Float32Array, b: Float32Array, tol: number, what: string): void {

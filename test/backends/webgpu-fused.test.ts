@@ -20,6 +20,7 @@ import { ReferenceBackend } from '../../src/backends/reference/index.js';
 import { mamba, type MambaConfig, type MambaLayer } from '../../src/models/mamba.js';
 import { randomModelFiles } from '../../tools/random-model.js';
 import { expectClose } from './op-suite.js';
+import { rng } from '../helpers/sequences.js';
 
 const created = await createWebGpuBackend({ allowFallback: true });
 const reason = 'unavailable' in created ? created.unavailable : null;
@@ -28,15 +29,6 @@ if (reason) console.warn(`webgpu fused tests skipped: ${reason}`);
 const gpu = (reason ? null : created) as WebGpuBackend | null;
 vi.setConfig({ testTimeout: 120_000 });
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
 const TOL = 1e-4;
 
 interface Shape { B: number; D: number; I: number; N: number; R: number; K: number; convBias: boolean; inBias: boolean; dtype?: WeightDType }

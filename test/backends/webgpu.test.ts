@@ -17,6 +17,7 @@ import type { WebGpuBackend } from '../../src/backends/webgpu/index.js';
 import type { Backend } from '../../src/backends/backend.js';
 import { ReferenceBackend } from '../../src/backends/reference/index.js';
 import { runOpSuite, expectClose } from './op-suite.js';
+import { rand, rng } from '../helpers/sequences.js';
 
 const created = await createWebGpuBackend({ allowFallback: true });
 const reason = 'unavailable' in created ? created.unavailable : null;
@@ -26,17 +27,6 @@ const gpu = (reason ? null : created) as WebGpuBackend | null;
 const TOL = 1e-4;
 // Software adapters compile each pipeline through LLVM on first use (seconds on a 2-core machine).
 vi.setConfig({ testTimeout: 120_000 });
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
-const rand = (n: number, r: () => number, scale = 1) => Float32Array.from({ length: n }, () => r() * scale);
 
 if (gpu) {
   afterAll(async () => { await gpu.dispose(); });

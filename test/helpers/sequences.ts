@@ -38,3 +38,17 @@ export function concatRows(parts: Float32Array[], B: number, lens: number[], C: 
   });
   return out;
 }
+
+/** Seeded uniform [−1, 1) (mulberry32): the op suites' random operands. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  };
+}
+
+/** n values of r() · scale. */
+export const rand = (n: number, r: () => number, scale = 1) => Float32Array.from({ length: n }, () => r() * scale);

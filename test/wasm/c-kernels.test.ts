@@ -25,21 +25,10 @@ import { Worker } from 'node:worker_threads';
 import { ReferenceBackend } from '../../src/backends/reference/index.js';
 import { f16ToF32, f32ToF16 } from '../../src/formats/half.js';
 import { ARENA_START, CHarness, KERNELS_C_PATH } from './c-harness.js';
+import { rand, rng } from '../helpers/sequences.js';
 
 const ref = new ReferenceBackend();
 const h = new CHarness();
-
-/** Seeded uniform [-1, 1) (mulberry32), as in the op suite. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
-const rand = (n: number, r: () => number, scale = 1) => Float32Array.from({ length: n }, () => r() * scale);
 
 /** Uneven splits of [0, n) into `parts` ranges (some may be empty when n is small). */
 function splits(n: number, parts: number): Array<[number, number]> {
