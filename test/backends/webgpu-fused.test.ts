@@ -21,11 +21,10 @@ import { mamba, type MambaConfig, type MambaLayer } from '../../src/models/mamba
 import { randomModelFiles } from '../../tools/random-model.js';
 import { expectClose } from './op-suite.js';
 import { rng } from '../helpers/sequences.js';
+import { adapterMissing } from '../helpers/webgpu.js';
 
 const created = await createWebGpuBackend({ allowFallback: true });
-const reason = 'unavailable' in created ? created.unavailable : null;
-if (reason && process.env.CI === 'true') throw new Error(`CI=true but no WebGPU adapter: ${reason}`);
-if (reason) console.warn(`webgpu fused tests skipped: ${reason}`);
+const reason = adapterMissing('webgpu fused tests', created);
 const gpu = (reason ? null : created) as WebGpuBackend | null;
 vi.setConfig({ testTimeout: 120_000 });
 

@@ -9,12 +9,12 @@ import { vi } from 'vitest';
 import '../../src/node.js';
 import { acquireDevice } from '../../src/backends/webgpu/device.js';
 import { runGoldenSuite } from '../helpers/golden-suite.js';
+import { adapterMissing } from '../helpers/webgpu.js';
 
 vi.setConfig({ testTimeout: 180_000 });
 const probe = await acquireDevice({ allowFallback: true });
 if ('unavailable' in probe) {
-  if (process.env.CI === 'true') throw new Error(`CI=true but no WebGPU adapter: ${probe.unavailable}`);
-  console.warn(`webgpu goldens skipped: ${probe.unavailable}`);
+  adapterMissing('webgpu goldens', probe); // throws under CI=true
 } else {
   probe.device.destroy();
   runGoldenSuite('webgpu', { backend: 'webgpu' }, 1e-4);

@@ -17,12 +17,11 @@ import { goldenCases, maxAbsDiff } from '../helpers/goldens.js';
 import { randomModelFiles } from '../../tools/random-model.js';
 import { AUTO_WEBGPU_MIN_PARAMETERS, selectBackend } from '../../src/backends/registry.js';
 import { mamba } from '../../src/models/mamba.js';
+import { adapterMissing } from '../helpers/webgpu.js';
 
 vi.setConfig({ testTimeout: 180_000 });
 const probe = await acquireDevice({ allowFallback: true });
-const reason = 'unavailable' in probe ? probe.unavailable : null;
-if (reason && process.env.CI === 'true') throw new Error(`CI=true but no WebGPU adapter: ${reason}`);
-if (reason) console.warn(`webgpu model tests skipped: ${reason}`);
+const reason = adapterMissing('webgpu model tests', probe);
 const isFallback = 'unavailable' in probe ? false : probe.isFallback;
 if (!('unavailable' in probe)) probe.device.destroy();
 
