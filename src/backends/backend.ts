@@ -460,3 +460,14 @@ export function numel(shape: readonly number[]): number {
   for (const d of shape) n *= d;
   return n;
 }
+
+/** Values per q8_0 block (GGUF block_q8_0: 32 int8 and one f16 scale). */
+export const Q8_BLOCK = 32;
+
+/**
+ * The dtype a q8_0-capable backend (wasm, webgpu) stores a weight of `shape` in when asked for
+ * `dtype`: q8_0 blocks span 32 values of a row, so other row lengths are stored as f16 instead.
+ */
+export function storedDType(shape: readonly number[], dtype: WeightDType): WeightDType {
+  return dtype === 'q8_0' && shape[shape.length - 1] % Q8_BLOCK !== 0 ? 'f16' : dtype;
+}

@@ -15,7 +15,7 @@ import {
   checkMamba3Scan, type Mamba3Dims,
   checkAttention, checkKvData, checkMoe, checkOneToken, checkRope,
 } from '../shape-checks.js';
-import { grownCapacity, type AttentionArgs, type KvCache, type MoeArgs, type RopeArgs } from '../backend.js';
+import { grownCapacity, Q8_BLOCK, storedDType, type AttentionArgs, type KvCache, type MoeArgs, type RopeArgs } from '../backend.js';
 import { routeTopK, ropeTables } from '../attention-math.js';
 import { Arena, ARENA_BASE, MAX_MEMORY_BYTES, PAGE, SCRATCH_SIZE, type Block } from './arena.js';
 import type { Executor } from './executor.js';
@@ -45,7 +45,6 @@ class WasmKvCache implements KvCache {
 const SUPPORTED: ReadonlySet<OpName> = new Set(OP_NAMES);
 /** `recurrentCell`'s cell argument (wasm/ABI.md). */
 const CELL_CODE: Record<RecurrentCell, number> = { rnn_tanh: 0, rnn_relu: 1, lstm: 2, gru: 3 };
-const Q8_BLOCK = 32;
 const Q8_BYTES = 34;
 /** Values per piece when uploads are converted in wasm (a multiple of the q8_0 block): 4 MiB of f32. */
 const STAGE_VALUES = 1 << 20;
@@ -73,11 +72,6 @@ export class WasmBackend implements Backend {
     return dtype === 'f32' || dtype === 'f16' || dtype === 'q8_0';
   }
 
-  /** q8_0 blocks span 32 values of a row: other row lengths are stored as f16 instead. */
-  private storage(shape: readonly number[], dtype: WeightDType): WeightDType {
-    return dtype === 'q8_0' && shape[shape.length - 1] % Q8_BLOCK !== 0 ? 'f16' : dtype;
-  }
-
   /** Peak bytes of the arena so far (weights + state + activations). */
   get peakBytes(): number {
     return this.arena.peak;
@@ -87,7 +81,7 @@ export class WasmBackend implements Backend {
 
   bytesFor(shape: readonly number[], dtype: WeightDType): number {
     const n = numel(shape);
-    switch (this.storage(shape, dtype)) {
+    switch (storedDType(shape, dtype)) {
       case 'f32': return n * 4;
       case 'f16': return n * 2;
       case 'q8_0': return (n / Q8_BLOCK) * Q8_BYTES;
@@ -106,7 +100,7 @@ export class WasmBackend implements Backend {
 
   upload(data: Float32Array, shape: readonly number[], requested: WeightDType = 'f32'): Tensor {
     const n = numel(shape);
-    const dtype = this.storage(shape, requested);
+    const dtype = storedDType(shape, requested);
     if (data.length !== n) throw fail('E_SHAPE', `upload: ${data.length} values for shape [${shape}]`);
     if (dtype === 'f32') {
       const t = this.allocTensor(shape);
@@ -141,7 +135,7 @@ export class WasmBackend implements Backend {
 
   /** GGUF q8_0 blocks are exactly this backend's q8_0 layout (wasm/ABI.md): copied as they are. */
   uploadEncoded(bytes: Uint8Array, shape: readonly number[], dtype: WeightDType): Tensor | null {
-    if (dtype !== 'q8_0' || this.storage(shape, dtype) !== 'q8_0') return null;
+    if (dtype !== 'q8_0' || storedDType(shape, dtype) !== 'q8_0') return null;
     const size = this.bytesFor(shape, dtype);
     if (bytes.byteLength !== size) throw fail('E_SHAPE', `uploadEncoded: ${bytes.byteLength} bytes for a [${shape}] q8_0 tensor, expected ${size}`);
     const t = this.allocTensor(shape, dtype);

@@ -27,11 +27,11 @@ import {
   type RecurrentScanArgs, type RopeArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
 } from '../backend.js';
 import { ropeTables } from '../attention-math.js';
-import { grownCapacity } from '../backend.js';
+import { grownCapacity, Q8_BLOCK, storedDType } from '../backend.js';
 import { checkAttention, checkKvData, checkOneToken, checkRope, checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
 import type { GpuContext } from './device.js';
 import { Kernels, type WeightLoader } from './kernels.js';
-import { packF16, packQ8_0, Q8_BLOCK } from './quant.js';
+import { packF16, packQ8_0 } from './quant.js';
 
 /** Memory behind a tensor: one buffer, or (large weights only) row parts that each fit a binding. */
 class Store {
@@ -169,14 +169,9 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     return dtype === 'f32' || dtype === 'f16' || dtype === 'q8_0';
   }
 
-  /** q8_0 blocks span 32 values of a row: other row lengths are stored as f16 (as on wasm). */
-  private storage(shape: readonly number[], dtype: WeightDType): WeightDType {
-    return dtype === 'q8_0' && shape[shape.length - 1] % Q8_BLOCK !== 0 ? 'f16' : dtype;
-  }
-
   bytesFor(shape: readonly number[], dtype: WeightDType): number {
     const n = numel(shape);
-    switch (this.storage(shape, dtype)) {
+    switch (storedDType(shape, dtype)) {
       case 'f32': return n * 4;
       case 'f16': return 4 * Math.ceil(n / 2);
       case 'q8_0': return n + 4 * (n / Q8_BLOCK);
@@ -218,7 +213,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.assertUsable();
     const n = numel(shape);
     if (data.length !== n) throw fail('E_SHAPE', `upload: ${data.length} values for shape [${shape}]`);
-    const dtype = this.storage(shape, requested);
+    const dtype = storedDType(shape, requested);
     if (!this.supportsDType(dtype)) throw fail('E_DTYPE', `the webgpu backend does not store ${dtype} weights`);
     const rows = shape.length > 1 ? shape[0] : 1;
     const cols = n / Math.max(rows, 1);

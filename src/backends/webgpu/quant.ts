@@ -3,8 +3,7 @@
  * at upload. Every function returns whole u32 words (WebGPU buffers are sized in 4-byte units).
  */
 import { f16ToF32, f32ToF16 } from '../../formats/half.js';
-
-export const Q8_BLOCK = 32;
+import { Q8_BLOCK } from '../backend.js';
 
 /** f16, two per u32 word, element i in the low half when i is even (unpack2x16float's order). */
 export function packF16(data: Float32Array): Uint32Array {
