@@ -24,6 +24,7 @@
 // i.e. 4·(LR4·(2·N4 + 2·P4 + LR4 + 7) + 3·L4 + 2·S4) bytes (src/backends/wasm/index.ts computes the same).
 import { loadN, storeN, hsum, hsum4, expDecayV, expDecayS, softpluss, siluv, exps } from './simd';
 import { ptrAt, f, setf, biasRotate, advanceAngles } from './mamba3';
+import { chunkStateUpdate } from './chunk-state';
 
 /** q·k0 .. q·k3 over n < N4 (rows zero-padded to whole vectors), as one vector; each lane reduced in hsum's order. */
 @inline function dot4p(q: usize, k0: usize, rowBytes: usize, N4: i32): v128 {
@@ -177,75 +178,6 @@ function intraOut(Ms: usize, mRow: usize, Vs: usize, Ys: usize, vRow: usize, j0:
   }
 }
 
-/** One vector (k ≤ 4 lanes) of state row h: h ← eT·h + Σ_i (wS_i·V[i, p])·K[i, lanes]. */
-@inline function updateStateVec(
-  h: usize, vp: usize, vRow: usize, kp: usize, qRow: usize, wsS: usize, eT: v128, rows: i32, k: i32,
-): void {
-  let v = f32x4.mul(eT, loadN(h, k));
-  for (let i = 0; i < rows; i++) {
-    const u = f32x4.splat(load<f32>(wsS + (<usize>i << 2)) * load<f32>(vp + <usize>i * vRow));
-    v = f32x4.add(v, f32x4.mul(u, v128.load(kp + <usize>i * qRow)));
-  }
-  storeN(h, v, k);
-}
-
-/** h[p, :] ← eT·h[p, :] + Σ_i (wS_i·V[i, p])·K[i, :] for all p < P: tiles of 2 state rows × 16 n. */
-function updateState(
-  Ks: usize, qRow: usize, Vs: usize, vRow: usize, wsS: usize, hBase: usize, eT: v128, rows: i32, P: i32, N: i32,
-): void {
-  const hBytes = <usize>N << 2;
-  let p = 0;
-  for (; p + 2 <= P; p += 2) {
-    const hq = hBase + <usize>p * hBytes;
-    const vp = Vs + (<usize>p << 2);
-    let n = 0;
-    for (; n + 16 <= N; n += 16) {
-      const o = <usize>n << 2;
-      let a0 = f32x4.mul(eT, v128.load(hq + o)), a1 = f32x4.mul(eT, v128.load(hq + o, 16));
-      let a2 = f32x4.mul(eT, v128.load(hq + o, 32)), a3 = f32x4.mul(eT, v128.load(hq + o, 48));
-      let b0 = f32x4.mul(eT, v128.load(hq + hBytes + o)), b1 = f32x4.mul(eT, v128.load(hq + hBytes + o, 16));
-      let b2 = f32x4.mul(eT, v128.load(hq + hBytes + o, 32)), b3 = f32x4.mul(eT, v128.load(hq + hBytes + o, 48));
-      for (let i = 0; i < rows; i++) {
-        const ws = load<f32>(wsS + (<usize>i << 2));
-        const vi = vp + <usize>i * vRow;
-        const u0 = f32x4.splat(ws * load<f32>(vi));
-        const u1 = f32x4.splat(ws * load<f32>(vi, 4));
-        const ki = Ks + <usize>i * qRow + o;
-        const k0 = v128.load(ki), k1 = v128.load(ki, 16), k2 = v128.load(ki, 32), k3 = v128.load(ki, 48);
-        a0 = f32x4.add(a0, f32x4.mul(u0, k0));
-        a1 = f32x4.add(a1, f32x4.mul(u0, k1));
-        a2 = f32x4.add(a2, f32x4.mul(u0, k2));
-        a3 = f32x4.add(a3, f32x4.mul(u0, k3));
-        b0 = f32x4.add(b0, f32x4.mul(u1, k0));
-        b1 = f32x4.add(b1, f32x4.mul(u1, k1));
-        b2 = f32x4.add(b2, f32x4.mul(u1, k2));
-        b3 = f32x4.add(b3, f32x4.mul(u1, k3));
-      }
-      v128.store(hq + o, a0);
-      v128.store(hq + o, a1, 16);
-      v128.store(hq + o, a2, 32);
-      v128.store(hq + o, a3, 48);
-      v128.store(hq + hBytes + o, b0);
-      v128.store(hq + hBytes + o, b1, 16);
-      v128.store(hq + hBytes + o, b2, 32);
-      v128.store(hq + hBytes + o, b3, 48);
-    }
-    for (; n < N; n += 4) {
-      const o = <usize>n << 2;
-      updateStateVec(hq + o, vp, vRow, Ks + o, qRow, wsS, eT, rows, min(4, N - n));
-      updateStateVec(hq + hBytes + o, vp + 4, vRow, Ks + o, qRow, wsS, eT, rows, min(4, N - n));
-    }
-  }
-  for (; p < P; p++) {
-    const hq = hBase + <usize>p * hBytes;
-    const vp = Vs + (<usize>p << 2);
-    for (let n = 0; n < N; n += 4) {
-      const o = <usize>n << 2;
-      updateStateVec(hq + o, vp, vRow, Ks + o, qRow, wsS, eT, rows, min(4, N - n));
-    }
-  }
-}
-
 export function mamba3ChunkScan(
   tab: usize, Bt: i32, T: i32, H: i32, P: i32, N: i32, G: i32, R: i32, S: i32, halves: i32,
   aFloor: f32, normEps: f32, L: i32, scratch: usize, u0: i32, u1: i32,
@@ -384,7 +316,7 @@ export function mamba3ChunkScan(
       // y_j = exp(cs_t)·(h·q_j) + D·v_j, then += Σ_i M[j, i]·v_i (the block's rows); then the state pass (all rows).
       carryOut(Qs + <usize>R * qRow, qRow, Vs + <usize>R * vRow, Ys + <usize>R * vRow, vRow, eAS + (<usize>R << 2), hBase, rows - R, P, N, dSkip);
       intraOut(Ms, mRow, Vs, Ys, vRow, R, rows, R, P4);
-      updateState(Ks, qRow, Vs, vRow, wLS, hBase, f32x4.splat(eT), rows, P, N);
+      chunkStateUpdate(Ks, qRow, Vs, vRow, wLS, hBase, eT, rows, P, N);
 
       // Per token: optional per-head RMSNorm of each y_r (norm before gate), silu(z ⊙ mimo_z) gate, Σ_r mimo_o ⊙ y_r.
       if (normW) {

@@ -4,6 +4,7 @@
 // state [B, H, P, N] (in place). Head h reads group ⌊h / (H/G)⌋. Range over b·H + h.
 // Δ = clamp(softplus(dt + dtBias), dtMin, dtMax).
 import { loadN, storeN, hsum, hsum4, expDecayV, expDecayS, softpluss } from './simd';
+import { chunkStateUpdate } from './chunk-state';
 
 /** Longest sub-block: the 64×64 chunk matrices fit the 64 KiB per-thread scratch. */
 const LB: i32 = 64;
@@ -154,7 +155,7 @@ function ssdBlock(
     const as = <f64>load<f32>(ahi + (<usize>s << 2)) + <f64>load<f32>(alo + (<usize>s << 2));
     store<f32>(wS + (<usize>s << 2), expDecayS(<f32>(total - as)) * load<f32>(deltaP + (<usize>s << 2)));
   }
-  const eT = f32x4.splat(expDecayS(<f32>total));
+  const eT = expDecayS(<f32>total);
 
   // M[t, s] = CB[t, s]·exp(a_t − a_s)·Δ_s for s ≤ t (lanes s > t zeroed)
   const lane = f32x4(0, 1, 2, 3);
@@ -280,73 +281,8 @@ function ssdBlock(
     }
   }
 
-  // h_p ← exp(a_L)·h_p + Σ_s (wS_s·x_s[p])·B_s   (vectorized over n; tiles of 2 rows × 16 n)
-  let p = 0;
-  for (; p + 2 <= P; p += 2) {
-    const hq = hp + <usize>p * pBytes;
-    const xp = xBase + (<usize>p << 2);
-    let n = 0;
-    for (; n + 16 <= N; n += 16) {
-      const q = <usize>n << 2;
-      let v0 = f32x4.mul(eT, v128.load(hq + q)), v1 = f32x4.mul(eT, v128.load(hq + q, 16));
-      let v2 = f32x4.mul(eT, v128.load(hq + q, 32)), v3 = f32x4.mul(eT, v128.load(hq + q, 48));
-      let w0 = f32x4.mul(eT, v128.load(hq + pBytes + q)), w1 = f32x4.mul(eT, v128.load(hq + pBytes + q, 16));
-      let w2 = f32x4.mul(eT, v128.load(hq + pBytes + q, 32)), w3 = f32x4.mul(eT, v128.load(hq + pBytes + q, 48));
-      for (let s = 0; s < len; s++) {
-        const ws = load<f32>(wS + (<usize>s << 2));
-        const xs = xp + <usize>s * xRow;
-        const u = f32x4.splat(ws * load<f32>(xs));
-        const u1 = f32x4.splat(ws * load<f32>(xs, 4));
-        const bs = bBase + <usize>s * bcRow + q;
-        const b0 = v128.load(bs), b1 = v128.load(bs, 16), b2 = v128.load(bs, 32), b3 = v128.load(bs, 48);
-        v0 = f32x4.add(v0, f32x4.mul(u, b0));
-        v1 = f32x4.add(v1, f32x4.mul(u, b1));
-        v2 = f32x4.add(v2, f32x4.mul(u, b2));
-        v3 = f32x4.add(v3, f32x4.mul(u, b3));
-        w0 = f32x4.add(w0, f32x4.mul(u1, b0));
-        w1 = f32x4.add(w1, f32x4.mul(u1, b1));
-        w2 = f32x4.add(w2, f32x4.mul(u1, b2));
-        w3 = f32x4.add(w3, f32x4.mul(u1, b3));
-      }
-      v128.store(hq + q, v0);
-      v128.store(hq + q, v1, 16);
-      v128.store(hq + q, v2, 32);
-      v128.store(hq + q, v3, 48);
-      v128.store(hq + pBytes + q, w0);
-      v128.store(hq + pBytes + q, w1, 16);
-      v128.store(hq + pBytes + q, w2, 32);
-      v128.store(hq + pBytes + q, w3, 48);
-    }
-    for (; n < N; n += 4) {
-      updateStateVec(hq + (<usize>n << 2), xp, xRow, bBase + (<usize>n << 2), bcRow, wS, eT, len, N - n);
-      updateStateVec(hq + pBytes + (<usize>n << 2), xp + 4, xRow, bBase + (<usize>n << 2), bcRow, wS, eT, len, N - n);
-    }
-  }
-  for (; p < P; p++) {
-    const hq = hp + <usize>p * pBytes;
-    const xp = xBase + (<usize>p << 2);
-    let n = 0;
-    for (; n + 16 <= N; n += 16) {
-      for (let j = 0; j < 16; j += 4) {
-        updateStateVec(hq + (<usize>(n + j) << 2), xp, xRow, bBase + (<usize>(n + j) << 2), bcRow, wS, eT, len, 4);
-      }
-    }
-    for (; n < N; n += 4) {
-      updateStateVec(hq + (<usize>n << 2), xp, xRow, bBase + (<usize>n << 2), bcRow, wS, eT, len, N - n);
-    }
-  }
-}
-
-/** One vector (k ≤ 4 lanes) of state row h: h ← eT·h + Σ_s (wS_s·x_s)·B_s[lanes]. */
-@inline function updateStateVec(
-  h: usize, xp: usize, xRow: usize, bp: usize, bcRow: usize, wS: usize, eT: v128, len: i32, k: i32,
-): void {
-  let v = f32x4.mul(eT, loadN(h, k));
-  for (let s = 0; s < len; s++) {
-    const u = f32x4.splat(load<f32>(wS + (<usize>s << 2)) * load<f32>(xp + <usize>s * xRow));
-    v = f32x4.add(v, f32x4.mul(u, loadN(bp + <usize>s * bcRow, k)));
-  }
-  storeN(h, v, k);
+  // h_p ← exp(a_L)·h_p + Σ_s (wS_s·x_s[p])·B_s   (chunk-state.ts)
+  chunkStateUpdate(bBase, bcRow, xBase, xRow, wS, hp, eT, len, P, N);
 }
 
 /**
