@@ -24,7 +24,7 @@
 // i.e. 4·(LR4·(2·N4 + 2·P4 + LR4 + 7) + 3·L4 + 2·S4) bytes (src/backends/wasm/index.ts computes the same).
 import { loadN, storeN, hsum, hsum4, expDecayV, expDecayS, softpluss, siluv, exps } from './simd';
 import { ptrAt, f, setf, biasRotate, advanceAngles } from './mamba3';
-import { chunkStateUpdate } from './chunk-state';
+import { chunkStateUpdate, rowAccumulate } from './chunk';
 
 /** q·k0 .. q·k3 over n < N4 (rows zero-padded to whole vectors), as one vector; each lane reduced in hsum's order. */
 @inline function dot4p(q: usize, k0: usize, rowBytes: usize, N4: i32): v128 {
@@ -144,37 +144,10 @@ function carryOut(
   }
 }
 
-/** Y[j, :] += Σ_{i < (⌊j/R⌋ + 1)·R} M[j, i]·V[i, :] for rows j ∈ [j0, j1) (vectorized over p, 16 at a time; rows padded to P4). */
+/** Y[j, :] += Σ_{i < (⌊j/R⌋ + 1)·R} M[j, i]·V[i, :] for rows j ∈ [j0, j1) (chunk.ts rowAccumulate; rows padded to P4). */
 function intraOut(Ms: usize, mRow: usize, Vs: usize, Ys: usize, vRow: usize, j0: i32, j1: i32, R: i32, P4: i32): void {
   for (let j = j0; j < j1; j++) {
-    const iEnd = (j / R + 1) * R;
-    const mrow = Ms + <usize>j * mRow;
-    const yj = Ys + <usize>j * vRow;
-    let p = 0;
-    for (; p + 16 <= P4; p += 16) {
-      const o = <usize>p << 2;
-      let y0 = v128.load(yj + o), y1 = v128.load(yj + o, 16), y2 = v128.load(yj + o, 32), y3 = v128.load(yj + o, 48);
-      for (let i = 0; i < iEnd; i++) {
-        const m = v128.load32_splat(mrow + (<usize>i << 2));
-        const vi = Vs + <usize>i * vRow + o;
-        y0 = f32x4.add(y0, f32x4.mul(m, v128.load(vi)));
-        y1 = f32x4.add(y1, f32x4.mul(m, v128.load(vi, 16)));
-        y2 = f32x4.add(y2, f32x4.mul(m, v128.load(vi, 32)));
-        y3 = f32x4.add(y3, f32x4.mul(m, v128.load(vi, 48)));
-      }
-      v128.store(yj + o, y0);
-      v128.store(yj + o, y1, 16);
-      v128.store(yj + o, y2, 32);
-      v128.store(yj + o, y3, 48);
-    }
-    for (; p < P4; p += 4) {
-      const o = <usize>p << 2;
-      let y0 = v128.load(yj + o);
-      for (let i = 0; i < iEnd; i++) {
-        y0 = f32x4.add(y0, f32x4.mul(v128.load32_splat(mrow + (<usize>i << 2)), v128.load(Vs + <usize>i * vRow + o)));
-      }
-      v128.store(yj + o, y0);
-    }
+    rowAccumulate(Ys + <usize>j * vRow, Ms + <usize>j * mRow, Vs, vRow, (j / R + 1) * R, P4);
   }
 }
 

@@ -4,7 +4,7 @@
 // state [B, H, P, N] (in place). Head h reads group ⌊h / (H/G)⌋. Range over b·H + h.
 // Δ = clamp(softplus(dt + dtBias), dtMin, dtMax).
 import { loadN, storeN, hsum, hsum4, expDecayV, expDecayS, softpluss } from './simd';
-import { chunkStateUpdate } from './chunk-state';
+import { chunkStateUpdate, rowAccumulate } from './chunk';
 
 /** Longest sub-block: the 64×64 chunk matrices fit the 64 KiB per-thread scratch. */
 const LB: i32 = 64;
@@ -249,39 +249,12 @@ function ssdBlock(
     }
   }
 
-  // y_t += Σ_{s≤t} M[t, s]·x_s   (vectorized over p, 16 at a time)
+  // y_t += Σ_{s≤t} M[t, s]·x_s   (chunk.ts)
   for (let t = 0; t < len; t++) {
-    const mrow = m + (<usize>t << 8);
-    const yt = yBase + <usize>t * xRow;
-    let p = 0;
-    for (; p + 16 <= P; p += 16) {
-      const q = <usize>p << 2;
-      let y0 = v128.load(yt + q), y1 = v128.load(yt + q, 16), y2 = v128.load(yt + q, 32), y3 = v128.load(yt + q, 48);
-      for (let s = 0; s <= t; s++) {
-        const ms = v128.load32_splat(mrow + (<usize>s << 2));
-        const xs = xBase + <usize>s * xRow + q;
-        y0 = f32x4.add(y0, f32x4.mul(ms, v128.load(xs)));
-        y1 = f32x4.add(y1, f32x4.mul(ms, v128.load(xs, 16)));
-        y2 = f32x4.add(y2, f32x4.mul(ms, v128.load(xs, 32)));
-        y3 = f32x4.add(y3, f32x4.mul(ms, v128.load(xs, 48)));
-      }
-      v128.store(yt + q, y0);
-      v128.store(yt + q, y1, 16);
-      v128.store(yt + q, y2, 32);
-      v128.store(yt + q, y3, 48);
-    }
-    for (; p < P; p += 4) {
-      const q = <usize>p << 2;
-      const k = P - p;
-      let y0 = loadN(yt + q, k);
-      for (let s = 0; s <= t; s++) {
-        y0 = f32x4.add(y0, f32x4.mul(v128.load32_splat(mrow + (<usize>s << 2)), loadN(xBase + <usize>s * xRow + q, k)));
-      }
-      storeN(yt + q, y0, k);
-    }
+    rowAccumulate(yBase + <usize>t * xRow, m + (<usize>t << 8), xBase, xRow, t + 1, P);
   }
 
-  // h_p ← exp(a_L)·h_p + Σ_s (wS_s·x_s[p])·B_s   (chunk-state.ts)
+  // h_p ← exp(a_L)·h_p + Σ_s (wS_s·x_s[p])·B_s   (chunk.ts)
   chunkStateUpdate(bBase, bcRow, xBase, xRow, wS, hp, eT, len, P, N);
 }
 

@@ -1,9 +1,13 @@
 /**
- * The end-of-chunk state update shared by the chunked Mamba-2 SSD (ssd.ts, ssdBlock) and the
- * chunked Mamba-3 scan (mamba3-chunk.ts): with the chunk's total decay eT = exp(a_L) and per-token
+ * Pieces of a chunked scan shared by the chunked Mamba-2 SSD (ssd.ts, ssdBlock) and the chunked
+ * Mamba-3 scan (mamba3-chunk.ts) (Dao & Gu 2024, SSD):
+ *
+ * rowAccumulate, the intra-chunk output: y_t += Σ_{s < end} M[t, s]·x_s.
+ *
+ * chunkStateUpdate, the end-of-chunk state update: with the chunk's total decay eT = exp(a_L) and per-token
  * weights w_s = exp(a_L − a_s)·Δ_s (Mamba-3: its trapezoid weights),
  *   h[p, :] ← eT·h[p, :] + Σ_s (w_s·X[s, p])·B[s, :]        for all p < P, s < len
- * (Dao & Gu 2024, SSD chunk state passing). Vectorized over n in tiles of 2 state rows × 16 n.
+ * (chunk state passing). Vectorized over n in tiles of 2 state rows × 16 n.
  */
 import { loadN, storeN } from './simd';
 
@@ -77,5 +81,38 @@ export function chunkStateUpdate(
       const o = <usize>n << 2;
       updateStateVec(hq + o, xp, xRow, Bm + o, bRow, w, eT, len, N - n);
     }
+  }
+}
+
+/**
+ * y[0..P) += Σ_{s < end} m[s]·X[s, 0..P) for one output row (vectorized over p, 16 at a time):
+ * m: end f32 (the row of M); X[s, :] at X + s·xRow bytes. Never reads or writes past P.
+ */
+export function rowAccumulate(y: usize, m: usize, X: usize, xRow: usize, end: i32, P: i32): void {
+  let p = 0;
+  for (; p + 16 <= P; p += 16) {
+    const q = <usize>p << 2;
+    let y0 = v128.load(y + q), y1 = v128.load(y + q, 16), y2 = v128.load(y + q, 32), y3 = v128.load(y + q, 48);
+    for (let s = 0; s < end; s++) {
+      const ms = v128.load32_splat(m + (<usize>s << 2));
+      const xs = X + <usize>s * xRow + q;
+      y0 = f32x4.add(y0, f32x4.mul(ms, v128.load(xs)));
+      y1 = f32x4.add(y1, f32x4.mul(ms, v128.load(xs, 16)));
+      y2 = f32x4.add(y2, f32x4.mul(ms, v128.load(xs, 32)));
+      y3 = f32x4.add(y3, f32x4.mul(ms, v128.load(xs, 48)));
+    }
+    v128.store(y + q, y0);
+    v128.store(y + q, y1, 16);
+    v128.store(y + q, y2, 32);
+    v128.store(y + q, y3, 48);
+  }
+  for (; p < P; p += 4) {
+    const q = <usize>p << 2;
+    const k = P - p;
+    let y0 = loadN(y + q, k);
+    for (let s = 0; s < end; s++) {
+      y0 = f32x4.add(y0, f32x4.mul(v128.load32_splat(m + (<usize>s << 2)), loadN(X + <usize>s * xRow + q, k)));
+    }
+    storeN(y + q, y0, k);
   }
 }
