@@ -4,11 +4,11 @@
  * (models/default/README.md) states. Every expected number here is read from the card, so
  * the card and the test cannot drift apart.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultModelDir, loadModel, type BackendName, type Model } from '../../src/node.js';
+import { runCommand } from '../helpers/child.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const dir = join(root, 'models', 'default');
@@ -154,15 +154,7 @@ describe('the embedded default model', { timeout: 120_000 }, () => {
 
   it('the CLI with no --model generates from the default model what the library generates', async () => {
     const args = ['--import', 'tsx', 'src/cli/main.ts', 'generate', PROMPT, '--max-tokens', '40', '--seed', '1', '--backend', 'reference'];
-    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done, reject) => {
-      const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, MAMBA_EDGE_DEBUG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-      child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-      child.on('error', reject);
-      child.on('close', (code) => done({ code, stdout, stderr }));
-    });
+    const r = await runCommand(process.execPath, args);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const text = (await loaded.get('reference')!.createSession().generate(PROMPT, { maxTokens: 40, seed: 1 }).finished).text;

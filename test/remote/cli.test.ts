@@ -3,7 +3,6 @@
  * (hub-server.ts): the same text as the local folder, the cache reused, and on a terminal a
  * download progress bar (run under `script`, which gives the CLI a pseudo-terminal).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,26 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProgressBars, DOWNLOAD_BAR_MIN_BYTES } from '../../src/cli/progress.js';
 import { runsInline } from '../../src/cli/host.js';
 import { startHubServer, type HubServer } from './hub-server.js';
+import { runCommand } from '../helpers/child.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const MODEL = join(root, 'models', 'default');
 const FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'];
 const GEN = ['generate', 'The package provides', '--max-tokens', '12', '--seed', '3', '--threads', '1'];
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function run(cmd: string, args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  return new Promise((done, reject) => {
-    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, MAMBA_EDGE_DEBUG: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-    child.on('error', reject);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
-const cli = (args: string[], env: Record<string, string | undefined> = {}) => run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], env);
+const cli = (args: string[], env: Record<string, string | undefined> = {}) => runCommand(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], env);
 
 describe('CLI with remote models', { timeout: 120_000 }, () => {
   let hub: HubServer;
@@ -80,7 +67,7 @@ describe('CLI with remote models', { timeout: 120_000 }, () => {
     try {
       const cmd = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', ...GEN, '--model', 'hf:test/default', '--cache-dir', tty, '--endpoint', hub.endpoint]
         .map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-      const r = await run('/usr/bin/script', ['-qec', cmd, '/dev/null'], { CI: '' });
+      const r = await runCommand('/usr/bin/script', ['-qec', cmd, '/dev/null'], { CI: '' });
       expect(r.code, r.stdout).toBe(0);
       expect(r.stdout).toContain('downloading model.safetensors');
       expect(r.stdout).toContain(expected.trim().slice(0, 20));
