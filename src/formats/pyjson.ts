@@ -23,17 +23,23 @@ export const DEFAULT_MAX_JSON_BYTES = 16 * 1024 * 1024;
  */
 export const MAX_JSON_DEPTH = 128;
 
+/** Index of the quote closing the JSON string that opens at text[i], honouring escapes (≥ text.length when unterminated). */
+function stringEnd(text: string, i: number): number {
+  for (i++; i < text.length; i++) {
+    const d = text.charCodeAt(i);
+    if (d === 0x5c /* \ */) i++;
+    else if (d === 0x22 /* " */) break;
+  }
+  return i;
+}
+
 /** Index of the first bracket that opens level maxDepth + 1 (outside strings), or -1. Linear, no recursion. */
 export function excessiveNesting(text: string, maxDepth = MAX_JSON_DEPTH): number {
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
-      for (i++; i < text.length; i++) {
-        const d = text.charCodeAt(i);
-        if (d === 0x5c /* \ */) i++;
-        else if (d === 0x22) break;
-      }
+      i = stringEnd(text, i);
     } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
       if (++depth > maxDepth) return i;
     } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) depth--;
@@ -144,12 +150,8 @@ function rewriteLiterals(text: string): { rewritten: string; nanMarker?: string 
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
-      // Skip the string, honouring escapes; an unterminated string ends the scan (JSON.parse will report it).
-      for (i++; i < text.length; i++) {
-        const d = text.charCodeAt(i);
-        if (d === 0x5c /* \ */) i++;
-        else if (d === 0x22) break;
-      }
+      // Skip the string; an unterminated string ends the scan (JSON.parse will report it).
+      i = stringEnd(text, i);
       continue;
     }
     let len = 0;
