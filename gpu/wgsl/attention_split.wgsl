@@ -20,6 +20,7 @@ const NEG: f32 = -3.4028234663852886e38;
 
 var<workgroup> qs: array<f32, 256>;
 var<workgroup> sc: array<f32, 64>;
+var<workgroup> tileMax: f32;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -55,16 +56,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     sc[lid] = s;
     workgroupBarrier();
-    var mNew = m;
-    for (var j = 0u; j < cnt; j++) { mNew = max(mNew, sc[j]); }
-    workgroupBarrier(); // every thread has read the scores before they become probabilities
+    if (lid == 0u) {
+      var mx = m;
+      for (var j = 0u; j < cnt; j++) { mx = max(mx, sc[j]); }
+      tileMax = mx;
+    }
+    workgroupBarrier(); // the scores are read and the max is out before they become probabilities
+    let mNew = tileMax;
     sc[lid] = select(0.0, exp(s - mNew), lid < cnt);
     workgroupBarrier();
     let corr = exp(m - mNew);
+    // The tile's Σp rides along the first lane's V loop (only thread 0's l is written out, and
+    // thread 0 always has lane d = 0), instead of a separate pass over the 64 probabilities.
     var psum = 0.0;
-    for (var j = 0u; j < cnt; j++) { psum += sc[j]; }
+    if (lid < Dh) {
+      var a = acc[0] * corr;
+      for (var j = 0u; j < cnt; j++) { let p = sc[j]; psum += p; a += p * cacheV[base + (j0 + j) * Dh + lid]; }
+      acc[0] = a;
+    }
     l = l * corr + psum;
-    for (var r = 0u; r < LANES; r++) {
+    for (var r = 1u; r < LANES; r++) {
       let d = lid + r * TILE;
       if (d < Dh) {
         var a = acc[r] * corr;
