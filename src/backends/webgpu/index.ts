@@ -910,8 +910,10 @@ export class WebGpuBackend extends PartialBackend implements Backend {
 
   /**
    * The split-K plan for `rows` query rows over at most `keys` keys, or null for the serial kernel.
-   * Rule: the serial kernel when the whole cache is at most SERIAL_MAX_KEYS keys (a row's walk is then
-   * shorter than the split kernel's second dispatch is worth) or head_dim exceeds the split kernel's
+   * Rule: the serial kernel when the whole cache is at most SERIAL_MAX_KEYS keys (half a 64-key tile:
+   * a row's walk is then shorter than the split kernel's second dispatch is worth — a reasoned
+   * threshold, to be checked on a real GPU with bench/attention-split.ts; on lavapipe, a CPU, the
+   * serial kernel wins at every length because there is no parallelism to gain) or head_dim exceeds the split kernel's
    * 256 register lanes; otherwise splits of C = 256 keys (four 64-key tiles per workgroup), C growing
    * (in steps of 64) only when the partials buffer [rows, S, Dh + 2] would pass 32 MiB — which only long
    * prefills reach, and they have parallelism across rows already (when even one split per row would
