@@ -879,8 +879,53 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.dispatch('kv_append', {}, [this.bind(args.k), this.bind(args.v), c.k!, c.v!], [B, T, G, Dh, c.capacity, P], [], Math.ceil(nKv / 256));
     c.length = P + T;
     const y = this.tensor([B, T, H * Dh]);
-    this.dispatch('attention', {}, [this.bind(args.q), c.k!, c.v!, y.buffer], [B, T, H, G, Dh, c.capacity, P], [args.scale], Math.ceil((B * T * H) / 64));
+    const u = [B, T, H, G, Dh, c.capacity, P];
+    const plan = this.attentionPlan(B * T * H, P + T, Dh);
+    if (!plan) {
+      this.dispatch('attention', {}, [this.bind(args.q), c.k!, c.v!, y.buffer], u, [args.scale], Math.ceil((B * T * H) / 64));
+      return y;
+    }
+    const { splits: S, keysPerSplit: C } = plan;
+    const rows = B * T * H;
+    const part = this.allocBuffer(4 * rows * S * (Dh + 2), 'attention split partials');
+    this.dispatch('attention_split', {}, [this.bind(args.q), c.k!, c.v!, part], [...u, S, C], [args.scale], rows * S);
+    this.dispatch('attention_combine', {}, [part, y.buffer], [rows, Dh, S], [], Math.ceil((rows * Dh) / 64));
+    this.release(part);
     return y;
+  }
+
+  /**
+   * Which attention kernel runs, for tests and the old-vs-new comparison in bench: 'auto' (the rule
+   * in attentionPlan), 'serial' (attention.wgsl: a thread per query row walking every key) or
+   * 'split' (attention_split.wgsl + attention_combine.wgsl). `attentionKeysPerSplit` overrides the
+   * split length C (a multiple of 64) so tests can force many splits on short caches.
+   */
+  attentionKernel: 'auto' | 'serial' | 'split' = 'auto';
+  attentionKeysPerSplit: number | undefined = undefined;
+
+  /**
+   * The split-K plan for `rows` query rows over at most `keys` keys, or null for the serial kernel.
+   * Rule: the serial kernel when the whole cache is at most SERIAL_MAX_KEYS keys (half a 64-key tile:
+   * a row's walk is then shorter than the split kernel's second dispatch is worth — a reasoned
+   * threshold, to be checked on a real GPU with bench/attention-split.ts; on lavapipe, a CPU, the
+   * serial kernel wins at every length because there is no parallelism to gain) or head_dim exceeds the split kernel's
+   * 256 register lanes; otherwise splits of C = 256 keys (four 64-key tiles per workgroup), C growing
+   * (in steps of 64) only when the partials buffer [rows, S, Dh + 2] would pass 32 MiB — which only long
+   * prefills reach, and they have parallelism across rows already (when even one split per row would
+   * overflow a binding, the serial kernel runs).
+   */
+  private attentionPlan(rows: number, keys: number, Dh: number): { splits: number; keysPerSplit: number } | null {
+    const SERIAL_MAX_KEYS = 32, MAX_DH = 256, PART_BYTES = 32 << 20;
+    const mode = this.attentionKernel;
+    if (mode === 'serial' || Dh > MAX_DH || (mode === 'auto' && keys <= SERIAL_MAX_KEYS)) return null;
+    let C = this.attentionKeysPerSplit ?? 256;
+    if (C <= 0 || C % 64 !== 0) throw fail('E_BACKEND', `webgpu: attentionKeysPerSplit must be a positive multiple of 64, got ${C}`);
+    const maxSplits = Math.max(1, Math.floor(Math.min(PART_BYTES, this.maxBinding) / (4 * rows * (Dh + 2))));
+    if (Math.ceil(keys / C) > maxSplits) C = 64 * Math.ceil(keys / (64 * maxSplits));
+    const splits = Math.ceil(keys / C);
+    // Even one split per row may not fit one binding (a very long prefill): the serial kernel needs no partials.
+    if (4 * rows * splits * (Dh + 2) > this.maxBinding) return null;
+    return { splits, keysPerSplit: C };
   }
 
   override attentionStep(args: AttentionArgs): Tensor {
