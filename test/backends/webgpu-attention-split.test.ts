@@ -18,24 +18,14 @@ import type { WebGpuBackend } from '../../src/backends/webgpu/index.js';
 import type { Backend } from '../../src/backends/backend.js';
 import { ReferenceBackend } from '../../src/backends/reference/index.js';
 import { expectClose } from './op-suite.js';
+import { adapterMissing } from '../helpers/webgpu.js';
+import { rand, rng } from '../helpers/sequences.js';
 
 const created = await createWebGpuBackend({ allowFallback: true });
-const reason = 'unavailable' in created ? created.unavailable : null;
-if (reason && process.env.CI === 'true') throw new Error(`CI=true but no WebGPU adapter: ${reason}`);
-if (reason) console.warn(`webgpu tests skipped: ${reason}`);
+const reason = adapterMissing('webgpu split attention tests', created);
 const gpu = (reason ? null : created) as WebGpuBackend | null;
 vi.setConfig({ testTimeout: 180_000 });
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
-const rand = (n: number, r: () => number, scale = 1) => Float32Array.from({ length: n }, () => r() * scale);
 
 /** A prefill, then a block of `block` tokens (a long prefill's later chunk: P > 0, T > 1), then single-token steps. */
 interface Case { H: number; G: number; Dh: number; prefill: number; block: number; steps: number; scale: number; seed: number; boost?: [number, number, number] }
