@@ -145,9 +145,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     if (o.phase === 'generate') {
       const prompt = promptIds(model, 64);
       const g = session.generate(prompt, { maxTokens: o.tokens, seed, ignoreEos: true, signal: ac.signal });
-      for await (const _ of g) {
-        tokensRun++;
-        if (tokensRun >= next) { sample(tokensRun); next += every; }
+      try {
+        for await (const _ of g) {
+          tokensRun++;
+          if (tokensRun >= next) { sample(tokensRun); next += every; }
+        }
+      } catch (e) {
+        if (!ac.signal.aborted) throw e; // the duration limit: the iterator ends with E_ABORTED, `finished` says how far it got
       }
       const r = await g.finished;
       tokensRun = r.completionTokens;
