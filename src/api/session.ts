@@ -15,6 +15,7 @@ import { createStreamDecoder, type StreamDecoder } from '../tokenizer/stream-dec
 import { decodeState, encodeState } from './state-blob.js';
 import { AsyncQueue, anySignal, textStream, yieldToEventLoop } from './async-queue.js';
 import type { HeldLogits, ModelImpl } from './model.js';
+import { TextBuffer } from './text-buffer.js';
 
 interface GenerationPlan extends SamplerParams {
   maxTokens: number;
@@ -234,9 +235,9 @@ export class SessionImpl implements Session {
   private async runGeneration(promptIds: number[], plan: GenerationPlan, queue: AsyncQueue<GeneratedToken>): Promise<GenerationResult> {
     const { tokenizer, config } = this.model;
     const eos = config.eosTokenId;
-    let text = '';
+    const text = new TextBuffer();
     let completionTokens = 0;
-    const result = (finishReason: FinishReason): GenerationResult => ({ text, finishReason, promptTokens: promptIds.length, completionTokens });
+    const result = (finishReason: FinishReason): GenerationResult => ({ text: text.toString(), finishReason, promptTokens: promptIds.length, completionTokens });
     const aborted = async () => {
       await this.settleLogits();
       queue.fail(new MambaEdgeError('E_ABORTED', 'generation was aborted', { cause: plan.signal.reason }));
@@ -268,14 +269,14 @@ export class SessionImpl implements Session {
       if (!plan.ignoreEos && id === eos) {
         // End of text: bytes held for an unfinished character will never complete.
         const tail = stop.push(this.decoder.flush()) + stop.flush();
-        text += tail;
+        text.add(tail);
         queue.push({ id, text: tail });
         queue.end();
         return result('eos');
       }
       let piece = stop.push(this.decoder.push(id));
       if (stop.stopped) {
-        text += piece;
+        text.add(piece);
         queue.push({ id, text: piece });
         this.decoder = createStreamDecoder(tokenizer); // text after a stop string is dropped
         queue.end();
@@ -283,7 +284,7 @@ export class SessionImpl implements Session {
       }
       const last = completionTokens >= plan.maxTokens;
       if (last) piece += stop.flush(); // held-back text that never became a stop string; UTF-8 bytes stay pending
-      text += piece;
+      text.add(piece);
       queue.push({ id, text: piece });
       if (last) {
         queue.end();
@@ -361,3 +362,4 @@ export class SessionImpl implements Session {
     this.onDispose();
   }
 }
+
