@@ -48,9 +48,11 @@ export class SessionImpl implements Session {
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
   /** Why the carried state can no longer be trusted (a call failed part-way with nothing to roll back to). */
-  private lost: string | null = null;
-  /** A lost device stays the reason for every later call (E_DEVICE_LOST); any other failure leaves E_STATE. */
-  private lostCode: 'E_STATE' | 'E_DEVICE_LOST' = 'E_STATE';
+  /**
+   * Why the state was lost, when a call failed part-way: later calls fail with `code` — E_DEVICE_LOST
+   * while the device is the reason, E_STATE for any other failure.
+   */
+  private lost: { reason: string; code: 'E_STATE' | 'E_DEVICE_LOST' } | null = null;
 
   constructor(
     private readonly model: ModelImpl, blob: Uint8Array | undefined, private readonly onDispose: () => void,
@@ -90,7 +92,7 @@ export class SessionImpl implements Session {
     const run = this.queue.then(() => {
       if (this.disposed) throw fail('E_ARGUMENT', 'the session has been disposed');
       if (this.lost !== null) {
-        throw fail(this.lostCode, `this session's state was lost when an earlier call failed part-way (${this.lost}); dispose it and create a new session, or resume one from a saved state`, { field: 'session' });
+        throw fail(this.lost.code, `this session's state was lost when an earlier call failed part-way (${this.lost.reason}); dispose it and create a new session, or resume one from a saved state`, { field: 'session' });
       }
       this.model.assertOpen();
       return fn();
@@ -141,8 +143,10 @@ export class SessionImpl implements Session {
       // position has not: refuse to go on from there rather than continue from a corrupt state.
       if (snapshot) snapshot.forEach((t, i) => backend.write(this.state[i], t));
       else {
-        this.lost = e instanceof Error ? e.message.slice(0, 200) : String(e);
-        if (e instanceof MambaEdgeError && e.code === 'E_DEVICE_LOST') this.lostCode = 'E_DEVICE_LOST';
+        this.lost = {
+          reason: e instanceof Error ? e.message.slice(0, 200) : String(e),
+          code: e instanceof MambaEdgeError && e.code === 'E_DEVICE_LOST' ? 'E_DEVICE_LOST' : 'E_STATE',
+        };
       }
       this.caches.forEach((c, i) => backend.truncateKvCache(c, kvLengths[i])); // the tokens of the failed call go
       throw e;
