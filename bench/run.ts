@@ -18,7 +18,7 @@
  *                        llama.cpp in WebAssembly via @wllama/wllama in headless Chromium (bench/peers/chromium.ts)
  *   wasm-chromium-t1, wasm-chromium-t2, wasm-chromium-q8-t1
  *                        mamba-edge in the same headless Chromium (bench/browser/page.ts, the browser runtime)
- * Peers need `npm --prefix bench/peers ci --omit=optional` (and /usr/bin/chromium for wllama);
+ * Peers need `npm --prefix bench/peers install --omit=optional` (and /usr/bin/chromium for wllama);
  * missing ones are listed as skipped.
  *
  * Also measured: the host's memory read bandwidth (bench/bandwidth.ts) and from it the decode
@@ -193,11 +193,11 @@ function commandFor(c: Config, model: BenchModelName, s: Sizes): string[] {
 
 function peerMissing(c: Config): string | null {
   const peers = join(root, 'bench/peers/node_modules');
-  if (c.engine === 'llama.cpp' && !existsSync(join(peers, 'node-llama-cpp'))) return 'node-llama-cpp is not installed: npm --prefix bench/peers ci --omit=optional';
+  if (c.engine === 'llama.cpp' && !existsSync(join(peers, 'node-llama-cpp'))) return 'node-llama-cpp is not installed: npm --prefix bench/peers install --omit=optional';
   if (c.runtime === 'Chromium' && c.engine === 'mamba-edge' && !existsSync(join(root, 'src/browser/runtime.ts'))) return "mamba-edge's browser runtime (src/browser) is not in this checkout";
   if (c.runtime === 'Chromium' && !existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) return 'no Chromium at /usr/bin/chromium (apt-get install chromium, or set CHROMIUM_PATH)';
   if (c.engine === 'wllama') {
-    if (!existsSync(join(peers, '@wllama/wllama'))) return '@wllama/wllama is not installed: npm --prefix bench/peers ci --omit=optional';
+    if (!existsSync(join(peers, '@wllama/wllama'))) return '@wllama/wllama is not installed: npm --prefix bench/peers install --omit=optional';
     if (!existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) return 'no Chromium at /usr/bin/chromium (apt-get install chromium, or set CHROMIUM_PATH)';
   }
   return null;
