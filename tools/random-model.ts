@@ -26,6 +26,19 @@ export interface RandomModelOptions {
   eosTokenId?: number;
   dtype?: 'F32' | 'F16' | 'BF16';
   seed?: number;
+  /**
+   * Draw only the first `repeatPeriod` values of each tensor and repeat them (a power of two, so a
+   * multiple of every per-row pattern such as A_log's i % N). For benchmark-sized models (1.4B
+   * parameters): drawing 1.4e9 normals in JS takes about a minute, and speed does not depend on the
+   * values. Default: every value drawn.
+   */
+  repeatPeriod?: number;
+  /**
+   * Split the weights into shards of at most this many bytes (model-0000k-of-0000n.safetensors +
+   * model.safetensors.index.json, as transformers writes them): one JS buffer holds at most 4 GiB
+   * in Node 20, and a 1.4B f32 model is 5.5 GB. Default: one model.safetensors.
+   */
+  shardBytes?: number;
   /** Mamba-3 only (docs/mamba3.md): 0.5 or 1. */
   ropeFraction?: number;
   isMimo?: boolean;
@@ -40,10 +53,15 @@ export function randomModelFiles(o: RandomModelOptions): Record<string, Uint8Arr
   const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
   const dtype = o.dtype ?? 'F32';
   const tensors: Record<string, WriterTensor> = {};
+  const period = o.repeatPeriod ?? Infinity;
+  if (period !== Infinity && (!Number.isInteger(Math.log2(period)) || period < 256)) throw new Error(`repeatPeriod must be a power of two ≥ 256, got ${period}`);
   const put = (name: string, shape: number[], fill: (i: number) => number) => {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = fill(i);
+    const drawn = Math.min(n, period);
+    for (let i = 0; i < drawn; i++) data[i] = fill(i);
+    // data[0, len) is periodic with period `drawn` and len is a multiple of it: doubling copies keep it so.
+    for (let len = drawn; len < n; len *= 2) data.copyWithin(len, 0, Math.min(len, n - len));
     tensors[name] = { dtype, shape, data };
   };
   const normal = (std: number) => () => gauss() * std;
@@ -122,5 +140,30 @@ export function randomModelFiles(o: RandomModelOptions): Record<string, Uint8Arr
   if (!tied) put('lm_head.weight', [V, D], normal(1 / Math.sqrt(D)));
   // Python's json writes Infinity as a bare literal; do the same so the loader's handling is exercised.
   const json = JSON.stringify(config, (_k, v) => (v === Infinity ? '__INF__' : v), 2).replace(/"__INF__"/g, 'Infinity');
-  return { 'config.json': new TextEncoder().encode(json), 'model.safetensors': writeSafetensors(tensors) };
+  const files: Record<string, Uint8Array> = { 'config.json': new TextEncoder().encode(json) };
+  const shards = o.shardBytes === undefined ? [tensors] : splitShards(tensors, o.shardBytes);
+  if (shards.length === 1) return { ...files, 'model.safetensors': writeSafetensors(tensors) };
+  const name = (k: number) => `model-${String(k + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
+  const weightMap: Record<string, string> = {};
+  let total = 0;
+  shards.forEach((shard, k) => {
+    files[name(k)] = writeSafetensors(shard);
+    for (const [t, v] of Object.entries(shard)) { weightMap[t] = name(k); total += v.data.length * (dtype === 'F32' ? 4 : 2); }
+  });
+  files['model.safetensors.index.json'] = new TextEncoder().encode(JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 1));
+  return files;
+}
+
+/** Tensors in order, a new shard whenever the next one would pass `maxBytes` (a tensor larger than that gets a shard of its own). */
+function splitShards(tensors: Record<string, WriterTensor>, maxBytes: number): Record<string, WriterTensor>[] {
+  const out: Record<string, WriterTensor>[] = [];
+  let cur: Record<string, WriterTensor> = {}, bytes = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    const b = t.data.length * (t.dtype === 'F32' ? 4 : 2);
+    if (bytes > 0 && bytes + b > maxBytes) { out.push(cur); cur = {}; bytes = 0; }
+    cur[name] = t;
+    bytes += b;
+  }
+  if (Object.keys(cur).length > 0 || out.length === 0) out.push(cur);
+  return out;
 }

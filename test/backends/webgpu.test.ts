@@ -116,8 +116,15 @@ if (gpu) {
       }
     });
 
-    for (const T of [1, 2, 63, 64, 65, 127, 1000]) {
-      it(`selectiveScan T=${T} (odd I, N), state carried, vs reference`, async () => {
+    /** fn with gpu.scanMode set to `mode` (the sequential walk is the plain scan benchmarks compare with). */
+    const withScan = async <T>(mode: 'chunked' | 'sequential', fn: () => Promise<T>): Promise<T> => {
+      const before = gpu.scanMode;
+      gpu.scanMode = mode;
+      try { return await fn(); } finally { gpu.scanMode = before; }
+    };
+    const scanCases = [...[1, 2, 63, 64, 65, 127, 1000].map((T) => ['chunked', T] as const), ...[2, 127, 1000].map((T) => ['sequential', T] as const)];
+    for (const [mode, T] of scanCases) {
+      it(`selectiveScan ${mode} T=${T} (odd I, N), state carried, vs reference`, () => withScan(mode, async () => {
         const Bt = 2, I = 7, N = 5;
         const r = rng(T);
         const d = {
@@ -134,11 +141,15 @@ if (gpu) {
         });
         expectClose(got[0], want[0], TOL, 'y');
         expectClose(got[1], want[1], TOL, 'state');
-      });
+      }));
     }
 
-    for (const [T, G] of [[1, 1], [2, 2], [63, 1], [64, 2], [65, 1], [127, 3], [1000, 1]] as const) {
-      it(`ssdChunkScan T=${T}, ${G} group(s), odd P and N, vs reference`, async () => {
+    const ssdCases = [
+      ...([[1, 1], [2, 2], [63, 1], [64, 2], [65, 1], [127, 3], [1000, 1]] as const).map(([T, G]) => ['chunked', T, G] as const),
+      ...([[2, 2], [127, 3], [1000, 1]] as const).map(([T, G]) => ['sequential', T, G] as const),
+    ];
+    for (const [mode, T, G] of ssdCases) {
+      it(`ssdChunkScan ${mode} T=${T}, ${G} group(s), odd P and N, vs reference`, () => withScan(mode, async () => {
         const Bt = 2, H = 6, P = 3, N = 5;
         const r = rng(T * 7 + G);
         const d = {
@@ -156,8 +167,29 @@ if (gpu) {
         });
         expectClose(got[0], want[0], TOL, 'y');
         expectClose(got[1], want[1], TOL, 'state');
-      });
+      }));
     }
+
+    it('sliceRows: 16-byte copies when offset and count are multiples of 4, one f32 per thread otherwise', async () => {
+      const r = rng(41);
+      for (const [rows, cols, start, count] of [[9, 4, 2, 5], [9, 8, 3, 6], [12, 3, 4, 8], [12, 3, 1, 7], [7, 5, 0, 7], [1000, 1, 1, 999], [1000, 1, 4, 996]]) {
+        const data = rand(rows * cols, r);
+        const [got, want] = await both(async (b) => b.read(b.sliceRows(b.upload(data, [rows, cols]), start, count)));
+        expectClose(got, want, 0, `sliceRows [${rows}, ${cols}] ${start}+${count}`);
+      }
+    });
+
+    it('deviceBytes counts what the backend holds: it grows with an allocation and not when a freed buffer is reused', async () => {
+      const before = gpu.deviceBytes;
+      const t = gpu.zeros([1031, 67]); // an odd size no earlier test left in the pool
+      expect(gpu.deviceBytes - before).toBeGreaterThanOrEqual(1031 * 67 * 4);
+      const held = gpu.deviceBytes;
+      gpu.free(t);
+      expect(gpu.deviceBytes).toBe(held); // pooled, still held
+      const again = gpu.zeros([1031, 67]);
+      expect(gpu.deviceBytes).toBe(held); // the pooled buffer came back
+      gpu.free(again);
+    });
 
     it('readTopK: the k best of a row, ties to the lower id, NaN and −∞ skipped, matches a host sort', async () => {
       const V = 1003;

@@ -27,6 +27,8 @@ export const f16BitsToF32 = f16ToF32;
 export const f32ToBf16Bits = f32ToBf16;
 
 const BYTES: Record<WriterDType, number> = { F32: 4, F16: 2, BF16: 2 };
+/** safetensors is little-endian; so is every platform JS runs on in practice, but check. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export function writeSafetensors(tensors: Record<string, WriterTensor>, metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
@@ -57,6 +59,12 @@ export function writeSafetensors(tensors: Record<string, WriterTensor>, metadata
   out.set(json, 8);
   let pos = 8 + json.length;
   for (const [, t] of entries) {
+    if (t.dtype === 'F32' && t.data instanceof Float32Array && LITTLE_ENDIAN) {
+      // the bytes as they are (benchmark models are gigabytes: a per-value loop takes seconds)
+      out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), pos);
+      pos += t.data.byteLength;
+      continue;
+    }
     for (let i = 0; i < t.data.length; i++) {
       const x = t.data[i];
       if (t.dtype === 'F32') view.setFloat32(pos, x, true);

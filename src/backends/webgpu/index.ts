@@ -99,6 +99,8 @@ const F32_MAX = 3.4028234663852886e38;
 export interface WebGpuOptions {
   /** Cap on bytes per storage binding (tests use it to exercise the row-split weights). */
   maxBindingBytes?: number;
+  /** How prefill scans run (WebGpuBackend.scanMode); default 'chunked'. */
+  scan?: 'chunked' | 'sequential';
 }
 
 export class WebGpuBackend extends PartialBackend implements Backend {
@@ -123,6 +125,13 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    */
   /** Counters for benchmarks: submissions, dispatches, and host time spent encoding + submitting. */
   readonly stats = { submits: 0, dispatches: 0, encodeMs: 0 };
+  /**
+   * Prefill scans (selectiveScan, ssdChunkScan over T > 1): 'chunked' (the default: chunks in
+   * parallel, then a pass that carries the state across them) or 'sequential' (one thread per
+   * channel walks all T tokens — the plain scan the chunked one replaces, kept for benchmarks that
+   * compare the two on the same input, and tested against the reference like the chunked form).
+   */
+  scanMode: 'chunked' | 'sequential';
   private params: GPUBuffer | null = null;
   private paramSlots = 0;
   private readonly groups = new Map<string, GPUBindGroup>();
@@ -147,6 +156,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.keepAlive = ctx.keepAlive;
     this.kernels = new Kernels(ctx.device);
     this.maxBinding = Math.floor(Math.min(ctx.maxBindingBytes, opts.maxBindingBytes ?? Infinity) / 4) * 4;
+    this.scanMode = opts.scan ?? 'chunked';
     this.info = {
       name: 'webgpu', threads: 1, device: ctx.description,
       ...(ctx.isFallback ? { note: `software fallback adapter (${ctx.description}): correct but slow` } : {}),
@@ -184,6 +194,19 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   private assertUsable(): void {
     if (this.lostReason) throw fail('E_DEVICE_LOST', `the WebGPU device was lost (${this.lostReason}); load the model again`);
     if (this.disposed) throw fail('E_BACKEND', 'the webgpu backend has been disposed');
+  }
+
+  /**
+   * Bytes of GPU buffers this backend holds: live tensors (weights, states, activations, KV caches),
+   * the pool of freed buffers kept for reuse, packed per-layer constants and the dispatch-parameter
+   * buffer. The pool never shrinks, so after a forward this is also its high-water mark.
+   */
+  get deviceBytes(): number {
+    let n = this.params?.size ?? 0;
+    for (const b of this.live) n += b.size;
+    for (const list of this.pool.values()) for (const b of list) n += b.size;
+    for (const b of this.packed) n += b.size;
+    return n;
   }
 
   private allocBuffer(bytes: number, what: string): GPUBuffer {
@@ -324,7 +347,9 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (start < 0 || count < 0 || start + count > rows) throw fail('E_SHAPE', `sliceRows ${start}+${count} of ${rows}`);
     const inner = numel(g.shape.slice(1));
     const out = this.tensor([count, ...g.shape.slice(1)]);
-    this.dispatch('copy', {}, [g.buffer, out.buffer], [count * inner, start * inner], [], Math.ceil((count * inner) / 256));
+    const n = count * inner, at = start * inner;
+    if (n % 4 === 0 && at % 4 === 0) this.dispatch('copy_vec4', {}, [g.buffer, out.buffer], [n / 4, at / 4], [], Math.ceil(n / 4 / 256));
+    else this.dispatch('copy', {}, [g.buffer, out.buffer], [n, at], [], Math.ceil(n / 256));
     return out;
   }
 
@@ -628,6 +653,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.assertUsable();
     const { batch, seq, inner, stateSize } = checkSelectiveScan(args);
     if (seq === 1) return this.selectiveScanStep(args);
+    if (this.scanMode === 'sequential') return this.scanWalk(args, batch, seq, inner, stateSize);
     const L = SCAN_CHUNK;
     const nC = Math.ceil(seq / L);
     const y = this.tensor([batch, seq, inner]);
@@ -650,11 +676,15 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.assertUsable();
     const { batch, seq, inner, stateSize } = checkSelectiveScan(args);
     checkOneToken('selectiveScanStep', seq);
-    const y = this.tensor([batch, 1, inner]);
-    const a = args;
+    return this.scanWalk(args, batch, 1, inner, stateSize);
+  }
+
+  /** selective_scan_step over `seq` tokens: one thread per (b, i) walks them in order (T = 1: decode). */
+  private scanWalk(a: SelectiveScanArgs, batch: number, seq: number, inner: number, stateSize: number): Tensor {
+    const y = this.tensor([batch, seq, inner]);
     this.dispatch('selective_scan_step', { NS: stateSize }, [
       this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), this.bind(a.C), this.bind(a.D), this.bind(a.z), this.bind(a.state), y.buffer,
-    ], [batch, 1, inner, stateSize], [], Math.ceil((batch * inner) / 64));
+    ], [batch, seq, inner, stateSize], [], Math.ceil((batch * inner) / 64));
     return y;
   }
 
@@ -669,6 +699,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.assertUsable();
     const { batch: B, seq: T, numHeads: H, headDim: P, stateSize: N, nGroups: G } = checkSsdScan(args);
     if (T === 1) return this.ssdStep(args);
+    if (this.scanMode === 'sequential') return this.ssdWalk(args, B, T, H, P, N, G);
     const L = Math.min(SCAN_CHUNK, T);
     const nC = Math.ceil(T / L);
     const y = this.tensor([B, T, H * P]);
@@ -695,11 +726,15 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.assertUsable();
     const { batch: B, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G } = checkSsdScan(args);
     checkOneToken('ssdStep', seq);
-    const y = this.tensor([B, 1, H * P]);
-    const a = args;
+    return this.ssdWalk(args, B, 1, H, P, N, G);
+  }
+
+  /** ssd_step over T tokens: one thread per (b, head, p) walks them in order (T = 1: decode). */
+  private ssdWalk(a: SsdScanArgs, B: number, T: number, H: number, P: number, N: number, G: number): Tensor {
+    const y = this.tensor([B, T, H * P]);
     this.dispatch('ssd_step', {}, [
       this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), this.bind(a.C), this.bind(a.D), this.bind(a.state), y.buffer,
-    ], [B, 1, H, P, N, G], [args.dtMin, Math.min(args.dtMax, F32_MAX)], Math.ceil((B * H * P) / 64));
+    ], [B, T, H, P, N, G], [a.dtMin, Math.min(a.dtMax, F32_MAX)], Math.ceil((B * H * P) / 64));
     return y;
   }
 
