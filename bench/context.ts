@@ -227,7 +227,7 @@ async function main(): Promise<void> {
   const date = previous?.date ?? new Date().toISOString();
   if (!previous) writeFileSync(o.json, JSON.stringify({ machine, load, minutes, date, contexts: o.contexts, results, backend: o.backend }, null, 2));
   if (!o.write) return;
-  if (gpu) { writeGpuSection(results, headers, rows, machine, date, minutes, o.modelBudgetS); return; }
+  if (gpu) { writeGpuSection(results, headers, rows, machine, date, minutes, o.modelBudgetS, o.contexts); return; }
   writeFileSync(join(root, 'docs/context.svg'), contextSvg(results, o.contexts, `Measured by npm run bench:context on ${machine}, a shared machine (${load}). Random weights, vocab 260; decode = median of ${DECODE_STEPS} steps after prefilling the context in one session; state = SSM state + KV caches (hollow: computed where the prefill was too slow to run).`));
   const md = join(root, 'BENCHMARKS.md');
   const text = readFileSync(md, 'utf8');
@@ -242,8 +242,9 @@ async function main(): Promise<void> {
   console.error('wrote the bench:context table in BENCHMARKS.md');
 }
 
-/** The webgpu run's own BENCHMARKS.md section (the wasm section and docs/context.svg stay as they are). */
-function writeGpuSection(results: Result[], headers: string[], rows: string[][], machine: string, date: string, minutes: number, budget: number): void {
+/** The webgpu run's own BENCHMARKS.md section and chart, docs/context-webgpu.svg (the wasm section and docs/context.svg stay as they are). */
+function writeGpuSection(results: Result[], headers: string[], rows: string[][], machine: string, date: string, minutes: number, budget: number, contexts: number[]): void {
+  writeFileSync(join(root, 'docs/context-webgpu.svg'), contextSvg(results, contexts, `Measured ${date.slice(0, 10)} by npm run bench:context -- --backend webgpu on ${machine}. Random weights, vocab 260; decode = median of ${DECODE_STEPS} steps after prefilling the context in one session; state = SSM state + KV caches (hollow: computed where the prefill would pass the model's time budget).`));
   const md = join(root, 'BENCHMARKS.md');
   const text = readFileSync(md, 'utf8');
   const start = '<!-- bench:context-webgpu:start -->', end = '<!-- bench:context-webgpu:end -->';

@@ -1,64 +1,147 @@
 /**
- * WebGPU speed on random-weight models shaped like state-spaces/mamba-130m and mamba2-130m
- * (tools/random-model.ts, f32): prefill tokens/s for prompts of --prefill lengths, decode tokens/s
- * (greedy generate, the real path: one submission per token, top-1 read back), and the device's
- * copy bandwidth (a 128 MiB buffer through the copy kernel) for the decode roofline
- * (bandwidth ÷ weight bytes read per token).
+ * WebGPU speed on random-weight models in the shapes of the published checkpoints
+ * (tools/bench-shapes.ts: mamba-130m, mamba2-130m, mamba-1.4b, mamba2-1.3b; f32, batch 1 — sessions
+ * have no batch dimension in the public API):
+ *   prefill tokens/s   one prompt of each --prefill length through `session.prefill` (2,048-token GPU
+ *                      forwards, only the last position's logits computed), and the backend's GPU bytes
+ *                      held (WebGpuBackend.deviceBytes) after each: a long prompt must not grow them
+ *   decode tokens/s    greedy `session.generate` (the real path: one submission per token, the sampled
+ *                      token read back), plus where a decode step's time goes
+ *   --plain-prefill N  the same prefill of N tokens with the plain sequential scan (scanMode 'sequential')
+ *   --kernels          the prefill scan kernels alone (Mamba-1 chunked scan, Mamba-2 SSD, and the plain
+ *                      one-thread-per-channel walks they replace) on one long input, bytes read + written
+ *                      ÷ time, beside a large buffer copy through sliceRows' two kernels (one f32 per
+ *                      thread, and 16-byte vec4 loads): the copy's read bandwidth is the decode roofline's
+ *                      numerator (bandwidth ÷ weight bytes read per token).
  *
- *   node --import tsx bench/webgpu.ts [--models mamba-130m,mamba2-130m] [--prefill 1024,16384]
- *                                     [--decode 128] [--json out.json] [--tiny]
- * --tiny: a 2-layer model of the same widths, for a smoke run on a software adapter.
+ *   node --import tsx bench/webgpu.ts [--models mamba-130m,mamba2-130m] [--prefill 2048,16384,131072]
+ *        [--decode 128] [--plain-prefill 16384] [--kernels] [--scan-tokens 16384] [--budget-s S]
+ *        [--json out.json] [--tiny]
+ * --budget-s: the whole run's time cap; a prefill whose time, projected from the model's previous
+ *   prefill rate, would pass it is skipped and recorded as skipped (so a device call ends in time).
+ * --tiny: 2 layers of the same widths, for a smoke run on a software adapter.
+ * Models with d_model ≥ 2048 get repeated random weights (tools/random-model.ts repeatPeriod: speed
+ * does not depend on the values) in 1 GiB shards (one JS buffer holds at most 4 GiB).
  */
 import { writeFileSync } from 'node:fs';
 import { loadModel } from '../src/node.js';
-import type { Backend } from '../src/backends/backend.js';
-import { randomModelFiles, type RandomModelOptions } from '../tools/random-model.js';
+import type { Backend, Tensor } from '../src/backends/backend.js';
+import type { WebGpuBackend } from '../src/backends/webgpu/index.js';
+import { randomModelFiles } from '../tools/random-model.js';
+import { ALL_BENCH_MODEL_NAMES, BENCH_MODELS, type BenchModelName } from '../tools/bench-shapes.js';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : dflt;
 };
 const tiny = process.argv.includes('--tiny');
-const SHAPES: Record<string, RandomModelOptions> = {
-  'mamba-130m': { modelType: 'mamba', vocabSize: 50280, hiddenSize: 768, numLayers: 24, stateSize: 16, seed: 1 },
-  'mamba2-130m': { modelType: 'mamba2', vocabSize: 50288, hiddenSize: 768, numLayers: 24, stateSize: 128, headDim: 64, nGroups: 1, chunkSize: 256, seed: 1 },
-};
+const started = performance.now();
+const budgetS = Number(arg('budget-s', 'Infinity'));
+const elapsedS = () => (performance.now() - started) / 1000;
+const log = (s: string) => console.error(`[${elapsedS().toFixed(0).padStart(4)} s] ${s}`);
+const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
+interface PrefillPoint { tokens: number; tokPerSec: number | null; seconds: number | null; deviceBytesAfter: number | null; skipped?: string }
 interface Row {
-  model: string; device: string; prefill: Record<string, number>; decodeTokPerSec: number; weightBytes: number; copyReadGBs: number; rooflineTokPerSec: number;
-  decodeBreakdown: { jsMs: number; encodeMs: number; dispatches: number; pipelinedMs: number; roundTripMs: number };
-}
-
-/** Read bandwidth of the copy kernel: 10 copies of 128 MiB per submission, best of 4 (after a warm-up). */
-async function copyBandwidth(b: Backend): Promise<number> {
-  const n = 32 * 1024 * 1024; // 128 MiB of f32: fits every binding limit, larger than any L2
-  const src = b.zeros([n, 1]);
-  const REPS = 10;
-  let best = 0;
-  for (let i = 0; i < 5; i++) {
-    const t0 = performance.now();
-    const outs = Array.from({ length: REPS }, () => b.sliceRows(src, 0, n));
-    const probe = b.sliceRows(outs[REPS - 1], n - 1, 1);
-    await b.read(probe); // waits for every copy
-    const s = (performance.now() - t0) / 1000;
-    if (i > 0) best = Math.max(best, (REPS * 4 * n) / s); // bytes read by the copies
-    b.free(...outs, probe);
-  }
-  b.free(src);
-  return best;
+  model: string; device: string; weightBytes: number; stateBytes: number; loadSeconds: number;
+  deviceBytes: { afterLoad: number; afterWarmup: number };
+  prefill: PrefillPoint[];
+  plainPrefill?: PrefillPoint;
+  decodeTokPerSec: number | null;
+  decodeBreakdown?: { jsMs: number; encodeMs: number; dispatches: number; pipelinedMs: number; roundTripMs: number };
+  /**
+   * GPU bytes held after the first prompt of one whole forward and the largest after longer ones;
+   * `bound`: weights + one session's state + the model's own estimate of one forward's activations
+   * (Model.chunkBytes, what maxMemoryBytes checks against), the issue's ceiling.
+   */
+  memory?: { firstPrefillBytes: number; maxLaterBytes: number; growthBytes: number; poolAfterFirst: number; chunkBytesEstimate: number; bound: number; withinBound: boolean };
+  rssBytes: number;
 }
 
 interface Internals {
-  allocState(batch: number): import('../src/backends/backend.js').Tensor[];
+  allocState(batch: number): Tensor[];
   run(state: unknown[], ids: Int32Array, batch: number, seq: number, output: 'none'): Promise<unknown>;
   parts: { backend: Backend };
+  chunkBytes(batch: number): number;
+}
+
+/** Waits until everything recorded so far has run (a one-element read-back). */
+async function sync(b: Backend): Promise<void> {
+  const probe = b.zeros([1]);
+  await b.read(probe);
+  b.free(probe);
 }
 
 /**
- * Where a decode step's time goes: the host's share (recording ~250 ops), the pipelined step time
- * with no read-back between steps (GPU + encoding, overlapped), and one read-back round trip.
+ * Seconds per call of `fn` (which records GPU work and returns tensors to free), best of `rounds`
+ * rounds of `reps` calls in one submission each, after one untimed call (pipelines compiled, pool
+ * warm). One read-back round trip (~1 ms) is included per round, so reps are chosen to make it small.
  */
-async function decodeBreakdown(model: Internals): Promise<{ jsMs: number; encodeMs: number; dispatches: number; pipelinedMs: number; roundTripMs: number }> {
+async function timeGpu(b: Backend, fn: () => Tensor[], reps: number, rounds = 3): Promise<number> {
+  b.free(...fn());
+  await sync(b);
+  let best = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    const outs: Tensor[] = [];
+    for (let i = 0; i < reps; i++) outs.push(...fn());
+    await sync(b);
+    best = Math.min(best, (performance.now() - t0) / 1000 / reps);
+    b.free(...outs);
+  }
+  return best;
+}
+
+interface KernelRow { what: string; shape: string; seconds: number; bytes: number; GBs: number; readGBs?: number }
+
+/** Copy bandwidth through sliceRows' two kernels, and the scans alone, chunked and sequential. */
+async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelName], T: number): Promise<KernelRow[]> {
+  const rows: KernelRow[] = [];
+  const push = (what: string, shapeText: string, seconds: number, bytes: number, readBytes?: number) => {
+    const r: KernelRow = { what, shape: shapeText, seconds, bytes, GBs: bytes / seconds / 1e9, ...(readBytes ? { readGBs: readBytes / seconds / 1e9 } : {}) };
+    rows.push(r);
+    log(`kernel ${what} ${shapeText}: ${(seconds * 1e3).toFixed(3)} ms, ${r.GBs.toFixed(0)} GB/s read + written${r.readGBs ? ` (${r.readGBs.toFixed(0)} GB/s read)` : ''}`);
+  };
+  // 256 MiB copies (larger than any L2): offset 0 takes the vec4 kernel, offset 1 the one-f32 kernel.
+  const n = tiny ? 1 << 20 : 64 * 2 ** 20;
+  const src = b.zeros([n + 1, 1]);
+  push('copy, vec4 loads (sliceRows, aligned)', `${MB(4 * n)}`, await timeGpu(b, () => [b.sliceRows(src, 0, n)], 10), 8 * n, 4 * n);
+  push('copy, one f32 per thread (sliceRows, unaligned)', `${MB(4 * n)}`, await timeGpu(b, () => [b.sliceRows(src, 1, n)], 10), 8 * n, 4 * n);
+  b.free(src);
+
+  const D = shape.hiddenSize, I = (shape.expand ?? 2) * D;
+  const zeros = (s: number[]) => b.zeros(s);
+  const fill = (s: number[], v: number) => b.upload(new Float32Array(s.reduce((x, y) => x * y, 1)).fill(v), s);
+  for (const mode of ['chunked', 'sequential'] as const) {
+    b.scanMode = mode;
+    const reps = mode === 'chunked' ? 5 : 1;
+    if (shape.modelType === 'mamba') {
+      const N = shape.stateSize;
+      // dt = 0 (Δ = softplus(bias) ≈ 0.7 with bias 0), A = −1: the values do not change the work.
+      const a = { x: fill([1, T, I], 0.5), dt: zeros([1, T, I]), z: fill([1, T, I], 1), B: fill([1, T, N], 0.1), C: fill([1, T, N], 0.1), dtBias: zeros([I]), A: fill([I, N], -1), D: fill([I], 1), state: zeros([1, I, N]) };
+      const s = await timeGpu(b, () => [b.selectiveScan(a)], reps);
+      push(`Mamba-1 selective scan, ${mode}`, `[1, ${T}, ${I}] × N ${N}`, s, 4 * (4 * T * I + 2 * T * N));
+      b.free(...Object.values(a));
+    } else {
+      const N = shape.stateSize, P = shape.headDim, H = I / P, G = shape.nGroups;
+      const a = {
+        x: fill([1, T, H * P], 0.5), dt: zeros([1, T, H]), B: fill([1, T, G * N], 0.1), C: fill([1, T, G * N], 0.1), dtBias: zeros([H]), A: fill([H], -1), D: fill([H], 1),
+        dtMin: 0, dtMax: Infinity, numHeads: H, headDim: P, nGroups: G, stateSize: N, chunkSize: shape.chunkSize, state: zeros([1, H, P, N]),
+      };
+      const s = await timeGpu(b, () => [b.ssdChunkScan(a)], reps);
+      push(`Mamba-2 SSD scan, ${mode}`, `[1, ${T}, ${H}×${P}] × N ${N}`, s, 4 * (2 * T * H * P + T * H + 2 * T * G * N));
+      b.free(a.x, a.dt, a.B, a.C, a.dtBias, a.A, a.D, a.state);
+    }
+  }
+  b.scanMode = 'chunked';
+  return rows;
+}
+
+/**
+ * Where a decode step's time goes: the host's share (recording the ops), Dawn's encoding +
+ * submitting, the pipelined step time with no read-back between steps, and one read-back round trip.
+ */
+async function decodeBreakdown(model: Internals): Promise<NonNullable<Row['decodeBreakdown']>> {
   const b = model.parts.backend;
   const stats = (b as unknown as { stats?: { encodeMs: number; dispatches: number } }).stats ?? { encodeMs: 0, dispatches: 0 };
   const state = model.allocState(1);
@@ -77,73 +160,133 @@ async function decodeBreakdown(model: Internals): Promise<{ jsMs: number; encode
   const pipelinedMs = (performance.now() - t0) / STEPS;
   const encodeMs = (stats.encodeMs - enc0) / STEPS;
   const dispatches = (stats.dispatches - disp0) / STEPS;
-  const tiny = b.zeros([1, 1]);
-  await b.read(tiny);
+  const one = b.zeros([1, 1]);
+  await b.read(one);
   const trips: number[] = [];
   for (let i = 0; i < 21; i++) {
     const tr = performance.now();
-    await b.read(tiny);
+    await b.read(one);
     trips.push(performance.now() - tr);
   }
   trips.sort((x, y) => x - y);
-  b.free(tiny, ...state);
+  b.free(one, ...state);
   return { jsMs: js / STEPS - encodeMs, encodeMs, dispatches, pipelinedMs, roundTripMs: trips[10] };
 }
 
-async function benchModel(name: string): Promise<Row> {
-  const shape = { ...SHAPES[name], ...(tiny ? { numLayers: 2 } : {}) };
+const rand = (n: number) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % 50000);
+
+async function benchModel(name: BenchModelName, lengths: number[], decodeTokens: number, plainTokens: number, kernelTokens: number): Promise<{ row: Row; kernels: KernelRow[] }> {
+  const big = BENCH_MODELS[name].hiddenSize >= 2048;
+  const shape = { ...BENCH_MODELS[name], ...(tiny ? { numLayers: 2 } : {}), ...(big ? { repeatPeriod: 1 << 16, shardBytes: 2 ** 30 } : {}) };
   const t0 = performance.now();
   const files = randomModelFiles(shape);
+  log(`${name}: random weights in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const model = await loadModel(files, { backend: 'webgpu' });
-  console.error(`${name}: model ready in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${model.backendInfo.device}`);
-  const rand = (n: number) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % 50000);
+  const loadSeconds = (performance.now() - t0) / 1000;
+  const internals = model as unknown as Internals;
+  const gpu = internals.parts.backend as WebGpuBackend;
+  const afterLoad = gpu.deviceBytes;
+  log(`${name}: ready in ${loadSeconds.toFixed(1)} s on ${model.backendInfo.device}; ${MB(model.info.weightBytes)} of weights, ${MB(afterLoad)} held on the GPU`);
   // Warm-up: compile every pipeline (prefill and step forms).
   const warm = model.createSession();
   await warm.prefill(rand(300));
   await warm.generate([], { temperature: 0, maxTokens: 4, ignoreEos: true }).finished;
   await warm.dispose();
+  const row: Row = {
+    model: name + (tiny ? ' (2 layers)' : ''), device: model.backendInfo.device ?? '?', weightBytes: model.info.weightBytes, stateBytes: model.info.stateBytes,
+    loadSeconds, deviceBytes: { afterLoad, afterWarmup: gpu.deviceBytes }, prefill: [], decodeTokPerSec: null, rssBytes: 0,
+  };
 
-  const prefill: Record<string, number> = {};
-  for (const n of arg('prefill', '1024,16384').split(',').map(Number)) {
+  let rate = 0; // tokens/s of the last prefill, for projecting the next
+  const prefillOnce = async (n: number): Promise<PrefillPoint> => {
+    const projected = rate > 0 ? n / rate : 0;
+    if (elapsedS() + projected > budgetS) {
+      const why = `projected ${projected.toFixed(0)} s at ${rate.toFixed(0)} tok/s; ${(budgetS - elapsedS()).toFixed(0)} s of the run's budget left`;
+      log(`${name}: prefill ${n} skipped (${why})`);
+      return { tokens: n, tokPerSec: null, seconds: null, deviceBytesAfter: null, skipped: why };
+    }
     const s = model.createSession();
     const ids = rand(n);
     const ts = performance.now();
     await s.prefill(ids);
-    prefill[n] = n / ((performance.now() - ts) / 1000);
-    console.error(`${name}: prefill ${n} tokens: ${prefill[n].toFixed(0)} tokens/s`);
+    const seconds = (performance.now() - ts) / 1000;
+    const point = { tokens: n, tokPerSec: n / seconds, seconds, deviceBytesAfter: gpu.deviceBytes };
     await s.dispose();
+    return point;
+  };
+  for (const n of lengths) {
+    const p = await prefillOnce(n);
+    if (p.tokPerSec) rate = p.tokPerSec;
+    row.prefill.push(p);
+    if (p.tokPerSec) log(`${name}: prefill ${n} tokens: ${p.tokPerSec.toFixed(0)} tok/s (${p.seconds!.toFixed(2)} s); GPU bytes held after: ${MB(p.deviceBytesAfter!)}`);
+  }
+  // The baseline: the first prompt that fills one whole GPU forward (2,048 tokens: the session's
+  // 256-token chunk × the backend's prefillChunkMultiple); longer prompts run more forwards of it.
+  const forward = 256 * ((gpu as unknown as { prefillChunkMultiple?: number }).prefillChunkMultiple ?? 1);
+  const measured = row.prefill.filter((p) => p.deviceBytesAfter !== null && p.tokens >= forward);
+  if (measured.length > 0) {
+    const first = measured[0].deviceBytesAfter!;
+    const maxLater = Math.max(first, ...measured.slice(1).map((p) => p.deviceBytesAfter!));
+    // weights + the session's state + everything one 2,048-token forward allocated (the pool keeps it)
+    const chunkBytesEstimate = internals.chunkBytes(1);
+    const bound = afterLoad + model.info.stateBytes + chunkBytesEstimate;
+    row.memory = {
+      firstPrefillBytes: first, maxLaterBytes: maxLater, growthBytes: maxLater - first, poolAfterFirst: first - afterLoad - model.info.stateBytes,
+      chunkBytesEstimate, bound, withinBound: maxLater <= bound,
+    };
+    log(`${name}: GPU bytes after the ${measured[0].tokens}-token prefill ${MB(first)} (weights ${MB(afterLoad)} + state ${MB(model.info.stateBytes)} + the rest ${MB(row.memory.poolAfterFirst)}); largest after longer prompts ${MB(maxLater)}: growth ${MB(row.memory.growthBytes)}; bound weights + state + one forward's activations (${MB(chunkBytesEstimate)} estimated) = ${MB(bound)}: ${row.memory.withinBound ? 'within' : 'EXCEEDED'}`);
   }
 
-  const D = Number(arg('decode', '128'));
-  const s = model.createSession();
-  await s.prefill(rand(16));
-  const stamps: number[] = [];
-  for await (const _ of s.generate([], { temperature: 0, maxTokens: D, ignoreEos: true })) stamps.push(performance.now());
-  const decodeTokPerSec = (stamps.length - 1) / ((stamps[stamps.length - 1] - stamps[0]) / 1000);
-  console.error(`${name}: decode ${decodeTokPerSec.toFixed(1)} tokens/s over ${stamps.length - 1} tokens`);
-  await s.dispose();
+  if (decodeTokens > 0 && elapsedS() < budgetS) {
+    const s = model.createSession();
+    await s.prefill(rand(16));
+    const stamps: number[] = [];
+    for await (const _ of s.generate([], { temperature: 0, maxTokens: decodeTokens, ignoreEos: true })) stamps.push(performance.now());
+    row.decodeTokPerSec = (stamps.length - 1) / ((stamps[stamps.length - 1] - stamps[0]) / 1000);
+    log(`${name}: decode ${row.decodeTokPerSec.toFixed(1)} tok/s over ${stamps.length - 1} tokens`);
+    await s.dispose();
+    const bd = await decodeBreakdown(internals);
+    row.decodeBreakdown = bd;
+    log(`${name}: decode step: ${bd.dispatches.toFixed(0)} dispatches; host ${bd.jsMs.toFixed(2)} ms recording + ${bd.encodeMs.toFixed(2)} ms encoding/submitting; ${bd.pipelinedMs.toFixed(2)} ms per step pipelined without read-back; read-back round trip ${bd.roundTripMs.toFixed(2)} ms`);
+  }
 
-  const internals = model as unknown as Internals;
-  const breakdown = await decodeBreakdown(internals);
-  console.error(`${name}: decode step: ${breakdown.dispatches.toFixed(0)} dispatches; host ${breakdown.jsMs.toFixed(2)} ms recording + ${breakdown.encodeMs.toFixed(2)} ms encoding/submitting; ${breakdown.pipelinedMs.toFixed(2)} ms per step pipelined without read-back; read-back round trip ${breakdown.roundTripMs.toFixed(2)} ms`);
-  const copy = await copyBandwidth(internals.parts.backend);
-  const weightBytes = model.info.weightBytes;
-  const row: Row = {
-    model: name + (tiny ? ' (2 layers)' : ''), device: model.backendInfo.device ?? '?', prefill, decodeTokPerSec, weightBytes,
-    copyReadGBs: copy / 1e9, rooflineTokPerSec: copy / weightBytes, decodeBreakdown: breakdown,
-  };
-  console.error(`${name}: copy ${(copy / 1e9).toFixed(0)} GB/s read; decode roofline ${row.rooflineTokPerSec.toFixed(0)} tokens/s (${(weightBytes / 1e6).toFixed(0)} MB of weights per token)`);
+  if (plainTokens > 0) {
+    gpu.scanMode = 'sequential';
+    const warmPlain = model.createSession();
+    await warmPlain.prefill(rand(300)); // the walk's pipelines
+    await warmPlain.dispose();
+    row.plainPrefill = await prefillOnce(plainTokens);
+    gpu.scanMode = 'chunked';
+    if (row.plainPrefill.tokPerSec) log(`${name}: prefill ${plainTokens} tokens with the sequential scan: ${row.plainPrefill.tokPerSec.toFixed(0)} tok/s`);
+  }
+  const krows = kernelTokens > 0 && elapsedS() < budgetS ? await kernels(gpu, BENCH_MODELS[name], kernelTokens) : [];
+  row.rssBytes = process.memoryUsage().rss;
   await model.dispose();
-  return row;
+  return { row, kernels: krows };
 }
 
-const rows: Row[] = [];
-for (const m of arg('models', 'mamba-130m,mamba2-130m').split(',')) rows.push(await benchModel(m));
-const lens = Object.keys(rows[0].prefill);
-console.log(`| model | device | ${lens.map((n) => `prefill ${n} (tok/s)`).join(' | ')} | decode (tok/s) | copy read (GB/s) | decode roofline (tok/s) | of roofline |`);
-console.log(`|---|---|${lens.map(() => '---:|').join('')}---:|---:|---:|---:|`);
-for (const r of rows) {
-  console.log(`| ${r.model} | ${r.device} | ${lens.map((n) => r.prefill[n].toFixed(0)).join(' | ')} | ${r.decodeTokPerSec.toFixed(1)} | ${r.copyReadGBs.toFixed(0)} | ${r.rooflineTokPerSec.toFixed(0)} | ${((100 * r.decodeTokPerSec) / r.rooflineTokPerSec).toFixed(1)}% |`);
-}
+const models = arg('models', 'mamba-130m,mamba2-130m').split(',') as BenchModelName[];
+for (const m of models) if (!(m in BENCH_MODELS)) throw new Error(`--models: unknown ${m}; known: ${ALL_BENCH_MODEL_NAMES.join(', ')}`);
+const lengths = arg('prefill', '2048,16384,131072').split(',').map(Number);
 const out = arg('json', '');
-if (out) writeFileSync(out, JSON.stringify(rows, null, 2));
+const result: { date: string; command: string; rows: Row[]; kernels: Record<string, KernelRow[]> } = {
+  date: new Date().toISOString(), command: `bench/webgpu.ts ${process.argv.slice(2).join(' ')}`, rows: [], kernels: {},
+};
+for (const m of models) {
+  if (elapsedS() > budgetS) { log(`${m}: skipped, the run's ${budgetS} s budget is spent`); continue; }
+  const { row, kernels: k } = await benchModel(m, lengths, Number(arg('decode', '128')), Number(arg('plain-prefill', '0')),
+    process.argv.includes('--kernels') ? Number(arg('scan-tokens', tiny ? '2048' : '16384')) : 0);
+  result.rows.push(row);
+  if (k.length) result.kernels[m] = k;
+  if (out) writeFileSync(out, JSON.stringify(result, null, 2)); // after every model: a run cut short keeps what it measured
+}
+
+const fmt = (v: number | null | undefined, d = 0): string => (v === null || v === undefined ? '—' : v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+console.log(`| model | ${lengths.map((n) => `prefill ${n} (tok/s)`).join(' | ')} | plain-scan prefill (tok/s) | decode (tok/s) | GPU bytes after each prefill |`);
+console.log(`|---|${lengths.map(() => '---:|').join('')}---:|---:|---|`);
+for (const r of result.rows) {
+  console.log(`| ${r.model} | ${r.prefill.map((p) => fmt(p.tokPerSec)).join(' | ')} | ${r.plainPrefill ? `${fmt(r.plainPrefill.tokPerSec)} (${r.plainPrefill.tokens})` : '—'} | ${fmt(r.decodeTokPerSec, 1)} | ${r.prefill.map((p) => (p.deviceBytesAfter ? MB(p.deviceBytesAfter) : '—')).join(' / ')} |`);
+}
+for (const [m, ks] of Object.entries(result.kernels)) {
+  for (const k of ks) console.log(`${m}: ${k.what} ${k.shape}: ${fmt(k.GBs)} GB/s${k.readGBs ? ` (${fmt(k.readGBs)} read)` : ''}`);
+}
