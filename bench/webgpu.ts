@@ -41,12 +41,13 @@ const elapsedS = () => (performance.now() - started) / 1000;
 const log = (s: string) => console.error(`[${elapsedS().toFixed(0).padStart(4)} s] ${s}`);
 const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
-interface PrefillPoint { tokens: number; tokPerSec: number | null; seconds: number | null; deviceBytesAfter: number | null; skipped?: string }
+interface PrefillPoint { tokens: number; tokPerSec: number | null; seconds: number | null; deviceBytesAfter: number | null; skipped?: string; logits?: Float32Array }
 interface Row {
   model: string; device: string; weightBytes: number; stateBytes: number; loadSeconds: number;
   deviceBytes: { afterLoad: number; afterWarmup: number };
   prefill: PrefillPoint[];
   plainPrefill?: PrefillPoint;
+  plainPrefillCheck?: string;
   decodeTokPerSec: number | null;
   decodeBreakdown?: { jsMs: number; encodeMs: number; dispatches: number; pipelinedMs: number; roundTripMs: number };
   /**
@@ -92,7 +93,7 @@ async function timeGpu(b: Backend, fn: () => Tensor[], reps: number, rounds = 3)
   return best;
 }
 
-interface KernelRow { what: string; shape: string; seconds: number; bytes: number; GBs: number; readGBs?: number }
+interface KernelRow { what: string; shape: string; seconds: number; bytes: number; GBs: number; readGBs?: number; check?: string }
 
 /** Copy bandwidth through sliceRows' two kernels, and the scans alone, chunked and sequential. */
 async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelName], T: number): Promise<KernelRow[]> {
@@ -100,7 +101,7 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
   const push = (what: string, shapeText: string, seconds: number, bytes: number, readBytes?: number) => {
     const r: KernelRow = { what, shape: shapeText, seconds, bytes, GBs: bytes / seconds / 1e9, ...(readBytes ? { readGBs: readBytes / seconds / 1e9 } : {}) };
     rows.push(r);
-    log(`kernel ${what} ${shapeText}: ${(seconds * 1e3).toFixed(3)} ms, ${r.GBs.toFixed(0)} GB/s read + written${r.readGBs ? ` (${r.readGBs.toFixed(0)} GB/s read)` : ''}`);
+    log(`kernel ${what} ${shapeText}: ${(seconds * 1e3).toFixed(3)} ms, ${r.GBs.toPrecision(3)} GB/s read + written${r.readGBs ? ` (${r.readGBs.toPrecision(3)} GB/s read)` : ''}`);
   };
   // 256 MiB copies (larger than any L2): offset 0 takes the vec4 kernel, offset 1 the one-f32 kernel.
   const n = tiny ? 1 << 20 : 64 * 2 ** 20;
@@ -110,29 +111,57 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
   b.free(src);
 
   const D = shape.hiddenSize, I = (shape.expand ?? 2) * D;
-  const zeros = (s: number[]) => b.zeros(s);
-  const fill = (s: number[], v: number) => b.upload(new Float32Array(s.reduce((x, y) => x * y, 1)).fill(v), s);
-  for (const mode of ['chunked', 'sequential'] as const) {
-    b.scanMode = mode;
-    const reps = mode === 'chunked' ? 5 : 1;
-    if (shape.modelType === 'mamba') {
-      const N = shape.stateSize;
-      // dt = 0 (Δ = softplus(bias) ≈ 0.7 with bias 0), A = −1: the values do not change the work.
-      const a = { x: fill([1, T, I], 0.5), dt: zeros([1, T, I]), z: fill([1, T, I], 1), B: fill([1, T, N], 0.1), C: fill([1, T, N], 0.1), dtBias: zeros([I]), A: fill([I, N], -1), D: fill([I], 1), state: zeros([1, I, N]) };
-      const s = await timeGpu(b, () => [b.selectiveScan(a)], reps);
-      push(`Mamba-1 selective scan, ${mode}`, `[1, ${T}, ${I}] × N ${N}`, s, 4 * (4 * T * I + 2 * T * N));
-      b.free(...Object.values(a));
-    } else {
-      const N = shape.stateSize, P = shape.headDim, H = I / P, G = shape.nGroups;
-      const a = {
-        x: fill([1, T, H * P], 0.5), dt: zeros([1, T, H]), B: fill([1, T, G * N], 0.1), C: fill([1, T, G * N], 0.1), dtBias: zeros([H]), A: fill([H], -1), D: fill([H], 1),
-        dtMin: 0, dtMax: Infinity, numHeads: H, headDim: P, nGroups: G, stateSize: N, chunkSize: shape.chunkSize, state: zeros([1, H, P, N]),
-      };
-      const s = await timeGpu(b, () => [b.ssdChunkScan(a)], reps);
-      push(`Mamba-2 SSD scan, ${mode}`, `[1, ${T}, ${H}×${P}] × N ${N}`, s, 4 * (2 * T * H * P + T * H + 2 * T * G * N));
-      b.free(a.x, a.dt, a.B, a.C, a.dtBias, a.A, a.D, a.state);
-    }
+  // Pseudo-random inputs (a drawn block of 65,521 values repeated: a prime period, so rows differ);
+  // both modes start from a zero state on the same input once untimed, and their outputs are
+  // compared: a cross-check of the two kernels on the real GPU at a length the tests do not reach.
+  const pseudo = (shapeOf: number[], seed: number, lo: number, hi: number) => {
+    const n = shapeOf.reduce((x, y) => x * y, 1), period = Math.min(n, 65521);
+    const v = new Float32Array(n);
+    let s = seed >>> 0;
+    for (let i = 0; i < period; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; v[i] = lo + ((hi - lo) * s) / 2 ** 32; }
+    for (let len = period; len < n; len *= 2) v.copyWithin(len, 0, Math.min(len, n - len));
+    return b.upload(v, shapeOf);
+  };
+  const outputs: Float32Array[] = [];
+  const modes = ['chunked', 'sequential'] as const;
+  let what = '', shapeText = '', bytes = 0, free: Tensor[] = [];
+  let scan: () => Tensor, state: Tensor;
+  if (shape.modelType === 'mamba') {
+    const N = shape.stateSize;
+    const a = {
+      x: pseudo([1, T, I], 1, -1, 1), dt: pseudo([1, T, I], 2, -3, 1), z: pseudo([1, T, I], 3, -1, 1), B: pseudo([1, T, N], 4, -1, 1), C: pseudo([1, T, N], 5, -1, 1),
+      dtBias: pseudo([I], 6, -0.5, 0.5), A: pseudo([I, N], 7, -1.5, -0.5), D: pseudo([I], 8, 0.5, 1.5), state: b.zeros([1, I, N]),
+    };
+    scan = () => b.selectiveScan(a); state = a.state; free = Object.values(a);
+    what = 'Mamba-1 selective scan'; shapeText = `[1, ${T}, ${I}] × N ${N}`; bytes = 4 * (4 * T * I + 2 * T * N);
+  } else {
+    const N = shape.stateSize, P = shape.headDim, H = I / P, G = shape.nGroups;
+    const a = {
+      x: pseudo([1, T, H * P], 1, -1, 1), dt: pseudo([1, T, H], 2, -3, 1), B: pseudo([1, T, G * N], 4, -1, 1), C: pseudo([1, T, G * N], 5, -1, 1),
+      dtBias: pseudo([H], 6, -0.5, 0.5), A: pseudo([H], 7, -1.5, -0.5), D: pseudo([H], 8, 0.5, 1.5),
+      dtMin: 0, dtMax: Infinity, numHeads: H, headDim: P, nGroups: G, stateSize: N, chunkSize: shape.chunkSize, state: b.zeros([1, H, P, N]),
+    };
+    scan = () => b.ssdChunkScan(a); state = a.state; free = [a.x, a.dt, a.B, a.C, a.dtBias, a.A, a.D, a.state];
+    what = 'Mamba-2 SSD scan'; shapeText = `[1, ${T}, ${H}×${P}] × N ${N}`; bytes = 4 * (2 * T * H * P + T * H + 2 * T * G * N);
   }
+  const zeroState = new Float32Array(state.shape.reduce((x, y) => x * y, 1));
+  for (const mode of modes) {
+    b.scanMode = mode;
+    b.write(state, zeroState);
+    const y = scan();
+    outputs.push(await b.read(y));
+    b.free(y);
+    push(`${what}, ${mode}`, shapeText, await timeGpu(b, () => [scan()], mode === 'chunked' ? 5 : 1), bytes);
+  }
+  let maxDiff = 0, maxAbs = 0;
+  for (let i = 0; i < outputs[0].length; i++) { maxDiff = Math.max(maxDiff, Math.abs(outputs[0][i] - outputs[1][i])); maxAbs = Math.max(maxAbs, Math.abs(outputs[1][i])); }
+  // f32 on both sides; the chunked form reorders the recurrence (exp(A·ΣΔ) across chunks): the op
+  // suite holds the two to 1e-4 over 1,000 steps, and with A < 0 the state forgets, so the error does
+  // not build up with T. 1e-3 of the output's scale separates rounding from a wrong kernel.
+  const agree = maxDiff <= 1e-3 * Math.max(1, maxAbs);
+  rows[rows.length - 1].check = `chunked vs sequential y over ${outputs[0].length} values: max |Δ| ${maxDiff.toExponential(2)} (max |y| ${maxAbs.toFixed(2)}): ${agree ? 'agree' : 'DIFFER'}`;
+  log(`${what}: ${rows[rows.length - 1].check}`);
+  b.free(...free);
   b.scanMode = 'chunked';
   return rows;
 }
@@ -208,9 +237,9 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
     const s = model.createSession();
     const ids = rand(n);
     const ts = performance.now();
-    await s.prefill(ids);
+    const logits = await s.prefill(ids);
     const seconds = (performance.now() - ts) / 1000;
-    const point = { tokens: n, tokPerSec: n / seconds, seconds, deviceBytesAfter: gpu.deviceBytes };
+    const point = { tokens: n, tokPerSec: n / seconds, seconds, deviceBytesAfter: gpu.deviceBytes, logits: Float32Array.from(logits) };
     await s.dispose();
     return point;
   };
@@ -258,9 +287,17 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
     row.plainPrefill = await prefillOnce(plainTokens);
     gpu.scanMode = 'chunked';
     if (row.plainPrefill.tokPerSec) log(`${name}: prefill ${plainTokens} tokens with the sequential scan: ${row.plainPrefill.tokPerSec.toFixed(0)} tok/s`);
+    const chunked = row.prefill.find((p) => p.tokens === plainTokens)?.logits, plain = row.plainPrefill.logits;
+    if (chunked && plain) { // the same prompt through both scans: the last position's logits must agree
+      let d = 0, m = 0;
+      for (let i = 0; i < plain.length; i++) { d = Math.max(d, Math.abs(plain[i] - chunked[i])); m = Math.max(m, Math.abs(chunked[i])); }
+      row.plainPrefillCheck = `last-position logits, sequential vs chunked scan: max |Δ| ${d.toExponential(2)} (max |logit| ${m.toFixed(2)})`;
+      log(`${name}: ${row.plainPrefillCheck}`);
+    }
   }
   const krows = kernelTokens > 0 && elapsedS() < budgetS ? await kernels(gpu, BENCH_MODELS[name], kernelTokens) : [];
   row.rssBytes = process.memoryUsage().rss;
+  for (const p of [...row.prefill, ...(row.plainPrefill ? [row.plainPrefill] : [])]) delete p.logits; // not for the JSON
   await model.dispose();
   return { row, kernels: krows };
 }
