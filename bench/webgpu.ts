@@ -266,20 +266,12 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
     log(`${name}: GPU bytes after the ${measured[0].tokens}-token prefill ${MB(first)} (weights ${MB(afterLoad)} + state ${MB(model.info.stateBytes)} + the rest ${MB(row.memory.poolAfterFirst)}); largest after longer prompts ${MB(maxLater)}: growth ${MB(row.memory.growthBytes)}; bound weights + state + one forward's activations (${MB(chunkBytesEstimate)} estimated) = ${MB(bound)}: ${row.memory.withinBound ? 'within' : 'EXCEEDED'}`);
   }
 
-  if (decodeTokens > 0 && elapsedS() < budgetS) {
-    const s = model.createSession();
-    await s.prefill(rand(16));
-    const stamps: number[] = [];
-    for await (const _ of s.generate([], { temperature: 0, maxTokens: decodeTokens, ignoreEos: true })) stamps.push(performance.now());
-    row.decodeTokPerSec = (stamps.length - 1) / ((stamps[stamps.length - 1] - stamps[0]) / 1000);
-    log(`${name}: decode ${row.decodeTokPerSec.toFixed(1)} tok/s over ${stamps.length - 1} tokens`);
-    await s.dispose();
-    const bd = await decodeBreakdown(internals);
-    row.decodeBreakdown = bd;
-    log(`${name}: decode step: ${bd.dispatches.toFixed(0)} dispatches; host ${bd.jsMs.toFixed(2)} ms recording + ${bd.encodeMs.toFixed(2)} ms encoding/submitting; ${bd.pipelinedMs.toFixed(2)} ms per step pipelined without read-back; read-back round trip ${bd.roundTripMs.toFixed(2)} ms`);
-  }
+  // Order: what was never measured first (the run may be cut by --budget-s): kernels, the plain scan, decode.
+  const krows = kernelTokens > 0 && elapsedS() < budgetS
+    ? await kernels(gpu, BENCH_MODELS[name], kernelTokens).catch((e: Error) => { log(`${name}: kernels failed: ${e.stack}`); gpu.scanMode = 'chunked'; return []; })
+    : [];
 
-  if (plainTokens > 0) {
+  if (plainTokens > 0 && elapsedS() < budgetS) {
     gpu.scanMode = 'sequential';
     const warmPlain = model.createSession();
     await warmPlain.prefill(rand(300)); // the walk's pipelines
@@ -295,7 +287,20 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
       log(`${name}: ${row.plainPrefillCheck}`);
     }
   }
-  const krows = kernelTokens > 0 && elapsedS() < budgetS ? await kernels(gpu, BENCH_MODELS[name], kernelTokens) : [];
+  if (decodeTokens > 0 && elapsedS() < budgetS) {
+    const s = model.createSession();
+    await s.prefill(rand(16));
+    const stamps: number[] = [];
+    for await (const _ of s.generate([], { temperature: 0, maxTokens: decodeTokens, ignoreEos: true })) stamps.push(performance.now());
+    row.decodeTokPerSec = (stamps.length - 1) / ((stamps[stamps.length - 1] - stamps[0]) / 1000);
+    log(`${name}: decode ${row.decodeTokPerSec.toFixed(1)} tok/s over ${stamps.length - 1} tokens`);
+    await s.dispose();
+    // internals (Model.run, allocState) that other work may change: a failure here loses only this
+    const bd = await decodeBreakdown(internals).catch((e: Error) => { log(`${name}: decode breakdown failed: ${e.message}`); return null; });
+    if (bd) row.decodeBreakdown = bd;
+    if (bd) log(`${name}: decode step: ${bd.dispatches.toFixed(0)} dispatches; host ${bd.jsMs.toFixed(2)} ms recording + ${bd.encodeMs.toFixed(2)} ms encoding/submitting; ${bd.pipelinedMs.toFixed(2)} ms per step pipelined without read-back; read-back round trip ${bd.roundTripMs.toFixed(2)} ms`);
+  }
+
   row.rssBytes = process.memoryUsage().rss;
   for (const p of [...row.prefill, ...(row.plainPrefill ? [row.plainPrefill] : [])]) delete p.logits; // not for the JSON
   await model.dispose();
@@ -311,8 +316,10 @@ const result: { date: string; command: string; rows: Row[]; kernels: Record<stri
 };
 for (const m of models) {
   if (elapsedS() > budgetS) { log(`${m}: skipped, the run's ${budgetS} s budget is spent`); continue; }
-  const { row, kernels: k } = await benchModel(m, lengths, Number(arg('decode', '128')), Number(arg('plain-prefill', '0')),
-    process.argv.includes('--kernels') ? Number(arg('scan-tokens', tiny ? '2048' : '16384')) : 0);
+  const got = await benchModel(m, lengths, Number(arg('decode', '128')), Number(arg('plain-prefill', '0')),
+    process.argv.includes('--kernels') ? Number(arg('scan-tokens', tiny ? '2048' : '16384')) : 0).catch((e: Error) => { log(`${m}: FAILED: ${e.stack}`); return null; });
+  if (!got) { process.exitCode = 1; continue; }
+  const { row, kernels: k } = got;
   result.rows.push(row);
   if (k.length) result.kernels[m] = k;
   if (out) writeFileSync(out, JSON.stringify(result, null, 2)); // after every model: a run cut short keeps what it measured
