@@ -13,7 +13,7 @@ or past what is left of --budget-s (the whole run's cap, so a device call ends i
     python3 bench/transformers_mamba.py [--models mamba-130m,mamba2-130m] [--prefill 2048,16384]
                                         [--decode 128] [--max-s 60] [--budget-s S] [--json out.json]
 """
-import argparse, json, math, time
+import argparse, importlib.util, json, math, time
 import torch
 import transformers
 from transformers import MambaConfig, MambaForCausalLM, Mamba2Config, Mamba2ForCausalLM
@@ -44,8 +44,8 @@ SHAPES = {"mamba-130m": mamba1(768, 24), "mamba2-130m": mamba2(768, 24), "mamba-
 
 
 def fast_path(name):
-    mod = transformers.models.mamba.modeling_mamba if name.startswith("mamba-") else transformers.models.mamba2.modeling_mamba2
-    return bool(getattr(mod, "is_fast_path_available", False))
+    # transformers takes its CUDA-kernel path only when mamba_ssm (and causal_conv1d) import
+    return all(importlib.util.find_spec(m) is not None for m in ("mamba_ssm", "causal_conv1d"))
 
 
 dev = "cuda"
