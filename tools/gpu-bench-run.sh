@@ -60,7 +60,7 @@ stamp "5 soak (duration $D s)"
 if [ -e bench/soak.mjs ]; then   # issue 12's harness with --backend (bench/soak.ts)
   timeout $(( D + 25 )) node --expose-gc bench/soak.mjs --backend webgpu --phases generate --tokens 20000 --every 250 --duration $D \
     --out /tmp/soak --json "$OUT/soak.json" 2>&1 | quiet | grep -v '^\[soak' >> "$L"; echo "soak rc=${PIPESTATUS[0]}" | tee -a "$L"
-  cp /tmp/soak/soak-generate.csv "$OUT/soak.csv" 2>/dev/null
+  cp /tmp/soak/*generate*.csv "$OUT/soak.csv" 2>/dev/null
 else
   timeout $(( D + 25 )) node --expose-gc bench/webgpu-soak.mjs --tokens 20000 --every 250 --duration $D \
     --json "$OUT/soak.json" --csv "$OUT/soak.csv" 2>&1 | quiet | grep -v '^\[soak\]' >> "$L"; echo "soak rc=${PIPESTATUS[0]}" | tee -a "$L"
