@@ -323,7 +323,7 @@ for (const m of models) {
   if (!got) { process.exitCode = 1; continue; }
   const { row, kernels: k } = got;
   result.rows.push(row);
-  if (k.length) result.kernels[m] = k;
+  if (k.length) result.kernels[row.model] = k;
   if (out) writeFileSync(out, JSON.stringify(result, null, 2)); // after every model: a run cut short keeps what it measured
 }
 
