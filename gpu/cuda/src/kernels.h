@@ -54,6 +54,12 @@ size_t scanScratchBytes(const ScanShape& sh, int chunks);
 /** How many chunks to split T into so every multiprocessor has work (1: a single sequential pass). */
 int scanChunks(const ScanShape& sh, int multiprocessors);
 cudaError_t launchScan(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s);
+/** Which kernel launchScan runs for this shape: "tile" (scanTile) or "lanes" (scanChunk). */
+const char* scanKernelName(const ScanShape& sh);
+
+// topk.cu: the k largest entries of x[0, V) → out [1 + 2k] u32 words: count, ids[k], value bits[k].
+// Ties to the lower index; NaN and −∞ never count (src/api/sampler.ts's candidate rule).
+cudaError_t launchTopK(uint32_t* out, const float* x, int V, int k, cudaStream_t s);
 
 }  // namespace me
 

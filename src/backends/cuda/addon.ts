@@ -14,7 +14,7 @@ export const ADDON_PATH = 'gpu/cuda/build/Release/mamba_edge_cuda.node';
 /** Environment variable naming another addon file (a build made elsewhere). */
 export const ADDON_ENV = 'MAMBA_EDGE_CUDA_ADDON';
 /** The addon's `abi`: bumped when the argument order of its methods changes. */
-export const ADDON_ABI = 2;
+export const ADDON_ABI = 3;
 
 /** The device the addon found (gpu/cuda/src/addon.cc `deviceInfo`). */
 export interface CudaDeviceInfo {
@@ -55,6 +55,19 @@ export interface CudaDevice {
     ssd: boolean, y: Ptr, x: Ptr, dt: Ptr, dtBias: Ptr, A: Ptr, B: Ptr, C: Ptr, D: Ptr, z: OptPtr, state: Ptr,
     batch: number, T: number, I: number, N: number, H: number, P: number, G: number, dtMin: number, dtMax: number,
   ): number;
+  /** embedding with the ids already in device memory at `ids` (a recorded step's id buffer). */
+  embeddingIds(out: Ptr, table: Ptr, dtype: number, ids: Ptr, n: number, dim: number): void;
+  /** The k largest of x[0, V) → out [1 + 2k] u32 words: count, ids[k], value bits[k] (gpu/cuda/src/topk.cu). */
+  topK(out: Ptr, x: Ptr, V: number, k: number): void;
+  /** Ops from here to endCapture are recorded into a CUDA graph instead of run. */
+  beginCapture(): void;
+  endCapture(): { graph: Ptr; nodes: number };
+  /** Ends a capture in progress, dropping what it recorded. */
+  abortCapture(): void;
+  /** Copies `ids` into the recording's id buffer, then launches the recording. */
+  replay(graph: Ptr, idsPtr: Ptr, ids: Int32Array): void;
+  /** Waits for launches in flight, then destroys the recording. */
+  releaseGraph(graph: Ptr): void;
 }
 
 export interface CudaAddon {

@@ -16,8 +16,8 @@ import { PartialBackend } from '../partial.js';
 import { fail, MambaEdgeError, type ErrorCode } from '../../errors.js';
 import {
   numel,
-  type Backend, type Conv1dArgs, type LtiScanArgs, type OpName, type RecurrentScanArgs, type SelectiveScanArgs, type SsdScanArgs,
-  type Tensor, type WeightDType,
+  type Backend, type Conv1dArgs, type LtiScanArgs, type OpName, type RecordedStep, type RecurrentScanArgs, type SelectiveScanArgs,
+  type SsdScanArgs, type Tensor, type WeightDType,
 } from '../backend.js';
 import {
   checkConv1d, checkMatmul, checkOneToken, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan,
@@ -29,7 +29,24 @@ interface Block {
   readonly ptr: bigint;
   readonly bytes: number;
   live: boolean;
+  /** Held by a recorded step (its intermediates and output): `free` leaves it alone, the step's release returns it. */
+  recorded?: boolean;
 }
+
+/** What `recordStep` collects while a capture is open. */
+interface Capture {
+  /** Blocks freed during the capture, reused by later allocations of the same capture. */
+  pool: Map<number, bigint[]>;
+  /** Every block the recording uses (allocated or freed during the capture), plus its id buffer. */
+  blocks: Block[];
+  idsPtr: bigint;
+  n: number;
+  /** Rows of the embedding table the recorded step looks ids up in (checked on every run). */
+  vocab: number;
+}
+
+/** MAMBA_EDGE_CUDA_GRAPHS=off turns recorded steps off (an escape hatch, and for A/B benchmarks). */
+const GRAPHS_OFF = typeof process !== 'undefined' && process.env?.MAMBA_EDGE_CUDA_GRAPHS === 'off';
 
 class CudaTensor implements Tensor {
   constructor(
@@ -71,13 +88,23 @@ export class CudaBackend extends PartialBackend implements Backend {
   private readonly pool = new Map<number, bigint[]>();
   private readonly blocks = new Set<Block>();
   private disposed = false;
+  private capture: Capture | null = null;
+  private readonly recordings = new Set<{ blocks: Block[]; release(): void }>();
   /** Chunks the last prefill scan was split into (for tests and benchmarks). */
   lastScanChunks = 0;
+  /**
+   * Prefill runs 16 of the graph's 256-token chunks at once (4,096 tokens) where the GPU has room: wider
+   * GEMMs, scans long enough to split over every SM, and the per-op host cost paid 16× less often. The
+   * activations of such a chunk are ~1 GB for a 130M model (ModelImpl lowers the multiple under maxMemoryBytes).
+   */
+  readonly prefillChunkMultiple: number;
 
   constructor(private readonly dev: CudaDevice, info: Omit<BackendInfo, 'name'>) {
     super();
     this.info = { name: 'cuda', ...info };
     this.capacityBytes = dev.info.totalBytes;
+    // 16 on a GPU of ≥ 16 GiB, fewer on smaller ones (at least 1): the chunk's activations stay a small share.
+    this.prefillChunkMultiple = Math.max(1, Math.min(16, 2 ** Math.floor(Math.log2(this.capacityBytes / 2 ** 30))));
   }
 
   supportsOp(op: OpName): boolean {
@@ -97,11 +124,12 @@ export class CudaBackend extends PartialBackend implements Backend {
     throw fail('E_DTYPE', `the cuda backend does not store ${dtype} weights (f32, f16, bf16)`);
   }
 
-  /** Bytes held on the device: live tensors plus the pool. */
+  /** Bytes held on the device: live tensors, the pool, and recorded steps' blocks. */
   get deviceBytes(): number {
     let n = 0;
     for (const b of this.blocks) n += b.bytes;
     for (const [bytes, list] of this.pool) n += bytes * list.length;
+    for (const r of this.recordings) for (const b of r.blocks) n += b.bytes;
     return n;
   }
 
@@ -112,6 +140,7 @@ export class CudaBackend extends PartialBackend implements Backend {
   private alloc(shape: readonly number[], dtype: WeightDType = 'f32'): CudaTensor {
     this.alive();
     const bytes = Math.max(ALIGN, Math.ceil(this.bytesFor(shape, dtype) / ALIGN) * ALIGN);
+    if (this.capture) return this.allocRecorded(shape, dtype, bytes, this.capture);
     let ptr = this.pool.get(bytes)?.pop();
     if (ptr === undefined) {
       try {
@@ -124,6 +153,20 @@ export class CudaBackend extends PartialBackend implements Backend {
     }
     const block: Block = { ptr, bytes, live: true };
     this.blocks.add(block);
+    return new CudaTensor([...shape], dtype, block);
+  }
+
+  /** During a capture: a block the recording keeps (from the capture's own frees, then the pool, then the driver). */
+  private allocRecorded(shape: readonly number[], dtype: WeightDType, bytes: number, cap: Capture): CudaTensor {
+    const reused = cap.pool.get(bytes)?.pop();
+    if (reused !== undefined) {
+      const block = cap.blocks.find((b) => b.ptr === reused)!;
+      block.live = true;
+      return new CudaTensor([...shape], dtype, block);
+    }
+    const ptr = this.pool.get(bytes)?.pop() ?? guarded(`allocating a [${shape}] ${dtype} tensor (recording)`, () => this.dev.malloc(bytes));
+    const block: Block = { ptr, bytes, live: true, recorded: true };
+    cap.blocks.push(block);
     return new CudaTensor([...shape], dtype, block);
   }
 
@@ -195,6 +238,20 @@ export class CudaBackend extends PartialBackend implements Backend {
   free(...ts: (Tensor | null | undefined)[]): void {
     for (const x of ts) {
       if (!(x instanceof CudaTensor) || !x.block.live) continue;
+      if (this.capture) { // the recording reuses it (and keeps it, whoever allocated it: the recorded ops use it)
+        const cap = this.capture;
+        x.block.live = false;
+        if (!x.block.recorded) {
+          this.blocks.delete(x.block);
+          const block: Block = { ptr: x.block.ptr, bytes: x.block.bytes, live: false, recorded: true };
+          cap.blocks.push(block);
+        }
+        const list = cap.pool.get(x.block.bytes);
+        if (list) list.push(x.block.ptr);
+        else cap.pool.set(x.block.bytes, [x.block.ptr]);
+        continue;
+      }
+      if (x.block.recorded) continue; // a recorded step's output: its release frees it
       x.block.live = false;
       this.blocks.delete(x.block);
       if (this.disposed) continue;
@@ -206,6 +263,7 @@ export class CudaBackend extends PartialBackend implements Backend {
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
+    for (const r of [...this.recordings]) r.release();
     this.trim();
     for (const b of this.blocks) {
       b.live = false;
@@ -214,6 +272,101 @@ export class CudaBackend extends PartialBackend implements Backend {
     this.blocks.clear();
     this.disposed = true;
     this.dev.dispose();
+  }
+
+  /** The k best entries of one row, found on the GPU (gpu/cuda/src/topk.cu): 1 + 2k words read back. */
+  async readTopK(t: Tensor, row: number, k: number): Promise<{ ids: Int32Array; values: Float32Array }> {
+    const ct = this.t(t);
+    if (ct.dtype !== 'f32' || ct.shape.length !== 2 || !Number.isInteger(row) || row < 0 || row >= ct.shape[0]) {
+      throw fail('E_SHAPE', `readTopK: row ${row} of a [${ct.shape}] ${ct.dtype} tensor (a 2-D f32 tensor)`);
+    }
+    if (!Number.isInteger(k) || k < 1) throw fail('E_ARGUMENT', `readTopK: k must be a positive integer, got ${k}`);
+    const V = ct.shape[1];
+    k = Math.min(k, V);
+    const out = this.alloc([1 + 2 * k]);
+    try {
+      guarded('readTopK', () => this.dev.topK(out.ptr, ct.ptr + BigInt(row * V * 4), V, k));
+      const words = new Uint32Array((await this.read(out)).buffer);
+      const n = words[0];
+      return { ids: Int32Array.from(words.subarray(1, 1 + n)), values: new Float32Array(words.slice(1 + k, 1 + k + n).buffer) };
+    } finally {
+      this.free(out);
+    }
+  }
+
+  /**
+   * Records `body`'s ops as a CUDA graph (stream capture; gpu/cuda/src/addon.cc) that each `run` replays
+   * with one launch after copying in the new ids. Tensors allocated during the capture stay with the
+   * recording (the graph holds their addresses); those freed during it are reused within it, as the
+   * pool would. Null when an op cannot be recorded (it needs host data, a read or new scratch memory):
+   * nothing has run then, and the caller runs `body` the ordinary way.
+   */
+  recordStep(ids: Int32Array, body: (ids: Int32Array) => Tensor): RecordedStep | null {
+    this.alive();
+    if (GRAPHS_OFF || this.capture) return null;
+    const idsBlock = this.alloc([Math.max(1, ids.length)]);
+    this.blocks.delete(idsBlock.block);
+    idsBlock.block.recorded = true;
+    const cap: Capture = { pool: new Map(), blocks: [idsBlock.block], idsPtr: idsBlock.block.ptr, n: ids.length, vocab: -1 };
+    let graph: bigint;
+    let ops: number;
+    let out: CudaTensor;
+    this.capture = cap;
+    try {
+      guarded('recording a step', () => this.dev.beginCapture());
+      try {
+        out = this.t(body(ids), 'the recorded output');
+        if (!out.block.recorded) throw fail('E_ARGUMENT', 'cuda: a recorded step must return a tensor it created');
+      } finally {
+        this.capture = null;
+      }
+      ({ graph, nodes: ops } = guarded('recording a step', () => this.dev.endCapture()));
+    } catch {
+      this.capture = null;
+      this.dev.abortCapture();
+      for (const b of cap.blocks) this.giveBack(b); // nothing ran: the blocks are free
+      return null;
+    }
+    const { dev } = this;
+    const vocab = cap.vocab;
+    const blocks = cap.blocks;
+    const output = out;
+    let released = false;
+    const recording = {
+      blocks,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.recordings.delete(recording);
+        if (this.disposed) return;
+        dev.releaseGraph(graph);
+        for (const b of blocks) this.giveBack(b);
+      },
+    };
+    this.recordings.add(recording);
+    return {
+      ops,
+      run: (next: Int32Array) => {
+        if (released) throw fail('E_ARGUMENT', 'cuda: this recorded step was released');
+        this.alive();
+        if (next.length !== cap.n) throw fail('E_ARGUMENT', `cuda: a recorded step takes ${cap.n} ids, got ${next.length}`);
+        for (const id of next) {
+          if (!(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
+        }
+        guarded('running a recorded step', () => dev.replay(graph, cap.idsPtr, next));
+        return output;
+      },
+      release: recording.release,
+    };
+  }
+
+  /** A block no tensor uses any more, back into the pool. */
+  private giveBack(b: Block): void {
+    b.live = false;
+    b.recorded = false;
+    const list = this.pool.get(b.bytes);
+    if (list) list.push(b.ptr);
+    else this.pool.set(b.bytes, [b.ptr]);
   }
 
   // ---- ops -----------------------------------------------------------------
@@ -225,6 +378,13 @@ export class CudaBackend extends PartialBackend implements Backend {
       if (!(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
     }
     const out = this.alloc([ids.length, dim]);
+    const cap = this.capture;
+    if (cap) { // recorded: the ids are read from the recording's id buffer, which each run fills first
+      if (ids.length !== cap.n) throw fail('E_ARGUMENT', `cuda: a recorded step embeds its ${cap.n} ids, not ${ids.length}`);
+      cap.vocab = cap.vocab < 0 ? vocab : Math.min(cap.vocab, vocab);
+      guarded('embedding', () => this.dev.embeddingIds(out.ptr, tt.ptr, DTYPE_CODE[tt.dtype]!, cap.idsPtr, ids.length, dim));
+      return out;
+    }
     guarded('embedding', () => this.dev.embedding(out.ptr, tt.ptr, DTYPE_CODE[tt.dtype]!, ids, dim));
     return out;
   }
