@@ -28,6 +28,7 @@ const common = {
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 };
 await build({ ...common, entryPoints: [join(root, 'tools/cuda-check/entry.ts')], outfile: join(out, 'test/check/cuda-check.mjs') });
-await build({ ...common, entryPoints: [join(root, 'bench/cuda.ts')], outfile: join(out, 'test/check/cuda-bench.mjs') });
+// webgpu (Dawn's .node) stays external: --backend webgpu finds node_modules/webgpu beside the bundle at run time.
+await build({ ...common, external: ['webgpu'], entryPoints: [join(root, 'bench/cuda.ts')], outfile: join(out, 'test/check/cuda-bench.mjs') });
 cpSync(join(root, 'test/fixtures/goldens'), join(out, 'test/fixtures/goldens'), { recursive: true });
 console.log(`wrote ${out}/test/check/cuda-check.mjs, cuda-bench.mjs and test/fixtures/goldens`);

@@ -170,6 +170,12 @@ export class CudaBackend extends PartialBackend implements Backend {
     return new CudaTensor([...shape], dtype, block);
   }
 
+  /** The driver's view of device memory (cudaMemGetInfo), for benchmarks and soak runs. */
+  memInfo(): { free: number; total: number } {
+    this.alive();
+    return guarded('memInfo', () => this.dev.memInfo());
+  }
+
   /** Return pooled blocks to the driver. */
   trim(): void {
     for (const list of this.pool.values()) for (const p of list) this.dev.free(p);
