@@ -144,29 +144,33 @@ describe.skipIf(cudaUnavailable !== null)('cuda tiled scan geometry', () => {
     await cuda.dispose();
   });
 
-  it('Mamba-2: batch 2, 24 heads × 5 dims in 4 groups (blocks span 3 groups), N = 24, T = 700 in chunks, dt clamped', async () => {
-    const cuda = (await cudaBackend()) as CudaBackend;
-    const ref = new ReferenceBackend();
-    const r = rng(43);
-    const B = 2, T = 700, H = 24, P = 5, G = 4, N = 24;
-    const d = {
-      x: rand(B * T * H * P, r), dt: rand(B * T * H, r, 2), Bm: rand(B * T * G * N, r), Cm: rand(B * T * G * N, r),
-      dtBias: rand(H, r), A: rand(H, r).map((v) => -Math.abs(v) - 0.1), D: rand(H, r), h0: rand(B * H * P * N, r),
-    };
-    const run = async (b: Backend) => {
-      const state = b.upload(d.h0, [B, H, P, N]);
-      const y = b.ssdChunkScan({
-        x: b.upload(d.x, [B, T, H * P]), dt: b.upload(d.dt, [B, T, H]), B: b.upload(d.Bm, [B, T, G * N]), C: b.upload(d.Cm, [B, T, G * N]),
-        dtBias: b.upload(d.dtBias, [H]), A: b.upload(d.A, [H]), D: b.upload(d.D, [H]),
-        dtMin: 0.001, dtMax: 0.5, numHeads: H, headDim: P, nGroups: G, stateSize: N, chunkSize: 256, state,
-      });
-      return [await b.read(y), await b.read(state)];
-    };
-    const got = await run(cuda);
-    expect(cuda.lastScanChunks).toBeGreaterThan(1);
-    const want = await run(ref);
-    expectClose(got[0], want[0], 1e-4, 'y');
-    expectClose(got[1], want[1], 1e-4, 'state');
-    await cuda.dispose();
-  });
+  // [H, P, G, N]: P = 5 (one channel a thread, blocks of 64 channels spanning 3 of 4 groups); P = 8 and
+  // P = 4 (four channels of a head a thread), blocks spanning 3 and 2 groups, N = 24 and 128.
+  for (const [H, P, G, N] of [[24, 5, 4, 24], [12, 8, 3, 24], [6, 4, 2, 128]]) {
+    it(`Mamba-2: batch 2, ${H} heads × ${P} dims in ${G} groups, N = ${N}, T = 700 in chunks, dt clamped`, async () => {
+      const cuda = (await cudaBackend()) as CudaBackend;
+      const ref = new ReferenceBackend();
+      const r = rng(43 + P);
+      const B = 2, T = 700;
+      const d = {
+        x: rand(B * T * H * P, r), dt: rand(B * T * H, r, 2), Bm: rand(B * T * G * N, r), Cm: rand(B * T * G * N, r),
+        dtBias: rand(H, r), A: rand(H, r).map((v) => -Math.abs(v) - 0.1), D: rand(H, r), h0: rand(B * H * P * N, r),
+      };
+      const run = async (b: Backend) => {
+        const state = b.upload(d.h0, [B, H, P, N]);
+        const y = b.ssdChunkScan({
+          x: b.upload(d.x, [B, T, H * P]), dt: b.upload(d.dt, [B, T, H]), B: b.upload(d.Bm, [B, T, G * N]), C: b.upload(d.Cm, [B, T, G * N]),
+          dtBias: b.upload(d.dtBias, [H]), A: b.upload(d.A, [H]), D: b.upload(d.D, [H]),
+          dtMin: 0.001, dtMax: 0.5, numHeads: H, headDim: P, nGroups: G, stateSize: N, chunkSize: 256, state,
+        });
+        return [await b.read(y), await b.read(state)];
+      };
+      const got = await run(cuda);
+      expect(cuda.lastScanChunks).toBeGreaterThan(1);
+      const want = await run(ref);
+      expectClose(got[0], want[0], 1e-4, 'y');
+      expectClose(got[1], want[1], 1e-4, 'state');
+      await cuda.dispose();
+    });
+  }
 });

@@ -37,6 +37,7 @@ __global__ void gemv(float* y, const float* x, const void* w, const float* bias,
   for (int r = 0; r < kGemvMaxRows; r++) acc[r] = 0.f;
   const int64_t wRow = (int64_t)m * K;
   if constexpr (VEC) {
+#pragma unroll 4  // several 16-byte weight loads in flight per lane: decode's GEMVs are a few warps per SM
     for (int k = lane * 4; k < K; k += 128) {
       float wv[4];
       load4<WT>(w, wRow + k, wv);
