@@ -174,3 +174,33 @@ describe.skipIf(cudaUnavailable !== null)('cuda tiled scan geometry', () => {
     });
   }
 });
+
+describe.skipIf(cudaUnavailable !== null)('cuda fused launches', () => {
+  // The backend holds a GEMV (≤ 8 rows) or an add back and launches it together with what follows:
+  // GEMVs over the same x as one gemvBatch, an add and the rmsNorm of its sum as one addRmsNorm.
+  it('GEMVs over one input (mixed bias, sizes and a change of input mid-run) and add + rmsNorm equal the reference; the held-back sum stays readable', async () => {
+    const cuda = (await cudaBackend()) as CudaBackend;
+    const ref = new ReferenceBackend();
+    const r = rng(51);
+    const rows = 3, K = 96, D = 40;
+    const x = rand(rows * K, r), x2 = rand(rows * K, r), h = rand(rows * D, r), nw = rand(D, r);
+    const ws = [7, 130, 1, 64, 33, 5, 9].map((M) => ({ M, w: rand(M * K, r), bias: M % 2 ? rand(M, r) : null }));
+    for (const dtype of ['f32', 'bf16'] as const) {
+      const run = async (b: Backend) => {
+        const X = b.upload(x, [rows, K]), X2 = b.upload(x2, [rows, K]);
+        const W = ws.map((m) => ({ w: b.upload(m.w, [m.M, K], dtype), bias: m.bias ? b.upload(m.bias, [m.M]) : null }));
+        // 7 matrices over X (more than one batch holds), then one over X2, then X again
+        const outs = W.map((m) => b.matmul(X, m.w, m.bias));
+        outs.push(b.matmul(X2, W[1].w, W[1].bias), b.matmul(X, W[2].w, W[2].bias));
+        const H = b.upload(h, [1, rows, D]);
+        const sum = b.add(H, H);
+        const normed = b.rmsNorm(sum, b.upload(nw, [D]), 1e-5);
+        const sum2 = b.add(sum, H); // an add not followed by a norm of it
+        return Promise.all([...outs, sum, normed, sum2].map((t) => b.read(t)));
+      };
+      const [got, want] = [await run(cuda), await run(ref)];
+      got.forEach((g, i) => expectClose(g, want[i], 2e-5 * Math.sqrt(K / 64) + 1e-6, `${dtype} output ${i}`));
+    }
+    await cuda.dispose();
+  });
+});

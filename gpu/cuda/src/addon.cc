@@ -141,6 +141,8 @@ class Device : public Napi::ObjectWrap<Device> {
                            InstanceMethod("conv1d", &Device::Conv1d),
                            InstanceMethod("scan", &Device::Scan),
                            InstanceMethod("embeddingIds", &Device::EmbeddingIds),
+                           InstanceMethod("gemvBatch", &Device::GemvBatchOp),
+                           InstanceMethod("addRmsNorm", &Device::AddRmsNorm),
                            InstanceMethod("topK", &Device::TopK),
                            InstanceMethod("beginCapture", &Device::BeginCapture),
                            InstanceMethod("endCapture", &Device::EndCapture),
@@ -501,6 +503,37 @@ class Device : public Napi::ObjectWrap<Device> {
              me::launchEmbedding(fptr(info[0]), ptr(info[1]), wtype(env, info[2]), static_cast<const int32_t*>(ptr(info[3])), i32(info[4]),
                                  i32(info[5]), stream_),
              "embedding");
+    return env.Undefined();
+  }
+
+  /** gemvBatch(x, rows, K, dtype, outs[], ws[], biases[] (null entries), Ms[]): y_i = x · W_iᵀ (+ b_i), ≤ 8 rows, one launch. */
+  Napi::Value GemvBatchOp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    Napi::Array outs = info[4].As<Napi::Array>(), ws = info[5].As<Napi::Array>(), biases = info[6].As<Napi::Array>(), Ms = info[7].As<Napi::Array>();
+    const int rows = i32(info[1]);
+    if (rows > me::kGemvMaxRows || outs.Length() > (uint32_t)me::kGemvBatchMax || outs.Length() == 0) {
+      throwCode(env, "E_ARGUMENT", "cuda: gemvBatch takes 1.." + std::to_string(me::kGemvBatchMax) + " matrices of ≤ 8 rows");
+    }
+    me::GemvBatch batch{};
+    batch.count = (int)outs.Length();
+    for (uint32_t i = 0; i < outs.Length(); i++) {
+      batch.item[i].y = fptr(outs.Get(i));
+      batch.item[i].w = ptr(ws.Get(i));
+      batch.item[i].bias = fptr(biases.Get(i));
+      batch.item[i].M = i32(Ms.Get(i));
+    }
+    launched(env, me::launchGemvBatch(batch, fptr(info[0]), wtype(env, info[3]), rows, i32(info[2]), stream_), "gemvBatch");
+    return env.Undefined();
+  }
+
+  Napi::Value AddRmsNorm(const Napi::CallbackInfo& info) {  // (sum, out, a, b, w, rows, dim, eps)
+    Napi::Env env = info.Env();
+    live(env);
+    launched(env,
+             me::launchAddRmsNorm(fptr(info[0]), fptr(info[1]), fptr(info[2]), fptr(info[3]), fptr(info[4]), i64(info[5]), i32(info[6]),
+                                  (float)f64(info[7]), stream_),
+             "addRmsNorm");
     return env.Undefined();
   }
 

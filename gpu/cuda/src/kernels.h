@@ -20,6 +20,9 @@ cudaError_t launchBroadcastRows(float* out, const float* row, int64_t rows, int 
 
 // norms.cu
 cudaError_t launchRmsNorm(float* out, const float* x, const float* w, int64_t rows, int dim, float eps, cudaStream_t s);
+/** sum = a + b; out = rmsnorm(sum) · w over rows of `dim` (a layer's residual add and the next norm, one launch). */
+cudaError_t launchAddRmsNorm(float* sum, float* out, const float* a, const float* b, const float* w, int64_t rows, int dim, float eps,
+                             cudaStream_t s);
 cudaError_t launchGatedRmsNorm(float* out, const float* x, const float* gate, const float* w, int64_t groups, int groupSize, int dim,
                                float eps, cudaStream_t s);
 
@@ -27,6 +30,20 @@ cudaError_t launchGatedRmsNorm(float* out, const float* x, const float* gate, co
 /** Few rows (decode): one warp per output column, weights streamed once; bias fused. */
 cudaError_t launchGemv(float* y, const float* x, const void* w, WeightType wt, const float* bias, int rows, int K, int M, cudaStream_t s);
 constexpr int kGemvMaxRows = 8;
+/** One matrix of a GEMV batch: y [rows, M] = x · Wᵀ (+ bias). */
+struct GemvItem {
+  float* y;
+  const void* w;
+  const float* bias;
+  int M;
+};
+constexpr int kGemvBatchMax = 6;
+struct GemvBatch {
+  GemvItem item[kGemvBatchMax];
+  int count;
+};
+/** Several GEMVs over the same x [rows, K] (≤ 8 rows), weights of one dtype, in one launch. */
+cudaError_t launchGemvBatch(const GemvBatch& batch, const float* x, WeightType wt, int rows, int K, cudaStream_t s);
 /** Any rows, without cuBLAS: shared-memory tiles; bias fused. */
 cudaError_t launchTiledGemm(float* y, const float* x, const void* w, WeightType wt, const float* bias, int64_t rows, int K, int M,
                             cudaStream_t s);

@@ -57,6 +57,10 @@ export interface CudaDevice {
   ): number;
   /** embedding with the ids already in device memory at `ids` (a recorded step's id buffer). */
   embeddingIds(out: Ptr, table: Ptr, dtype: number, ids: Ptr, n: number, dim: number): void;
+  /** Several GEMVs over the same x (≤ 8 rows, ≤ 6 matrices of one dtype) in one launch. */
+  gemvBatch(x: Ptr, rows: number, K: number, dtype: number, outs: Ptr[], ws: Ptr[], biases: OptPtr[], Ms: number[]): void;
+  /** sum = a + b; out = rmsnorm(sum) · w, in one launch. */
+  addRmsNorm(sum: Ptr, out: Ptr, a: Ptr, b: Ptr, w: Ptr, rows: number, dim: number, eps: number): void;
   /** The k largest of x[0, V) → out [1 + 2k] u32 words: count, ids[k], value bits[k] (gpu/cuda/src/topk.cu). */
   topK(out: Ptr, x: Ptr, V: number, k: number): void;
   /** Ops from here to endCapture are recorded into a CUDA graph instead of run. */

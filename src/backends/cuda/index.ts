@@ -45,6 +45,20 @@ interface Capture {
   vocab: number;
 }
 
+/**
+ * Ops held back to be launched fused with the next one (`CudaBackend.flush`): GEMVs over the same input
+ * become one launch (gemvBatch), and a residual add followed by the RMSNorm of its sum becomes one
+ * (addRmsNorm) — a decode step is bound by how many kernels it runs one after the other, not their bytes.
+ */
+type Pending =
+  | { kind: 'gemv'; x: bigint; rows: number; K: number; dtype: number; outs: bigint[]; ws: bigint[]; biases: (bigint | null)[]; Ms: number[] }
+  | { kind: 'add'; out: bigint; a: bigint; b: bigint; n: number };
+
+/** MAMBA_EDGE_CUDA_FUSE=off launches every op as it is called (an escape hatch, and for A/B benchmarks). */
+const FUSE_OFF = typeof process !== 'undefined' && process.env?.MAMBA_EDGE_CUDA_FUSE === 'off';
+/** The most GEMVs one gemvBatch launch takes (gpu/cuda/src/kernels.h kGemvBatchMax). */
+const GEMV_BATCH_MAX = 6;
+
 /** MAMBA_EDGE_CUDA_GRAPHS=off turns recorded steps off (an escape hatch, and for A/B benchmarks). */
 const GRAPHS_OFF = typeof process !== 'undefined' && process.env?.MAMBA_EDGE_CUDA_GRAPHS === 'off';
 
@@ -89,6 +103,7 @@ export class CudaBackend extends PartialBackend implements Backend {
   private readonly blocks = new Set<Block>();
   private disposed = false;
   private capture: Capture | null = null;
+  private pending: Pending | null = null;
   private readonly recordings = new Set<{ blocks: Block[]; release(): void }>();
   /** Chunks the last prefill scan was split into (for tests and benchmarks). */
   lastScanChunks = 0;
@@ -105,6 +120,26 @@ export class CudaBackend extends PartialBackend implements Backend {
     this.capacityBytes = dev.info.totalBytes;
     // 16 on a GPU of ≥ 16 GiB, fewer on smaller ones (at least 1): the chunk's activations stay a small share.
     this.prefillChunkMultiple = Math.max(1, Math.min(16, 2 ** Math.floor(Math.log2(this.capacityBytes / 2 ** 30))));
+  }
+
+  /** The device, after launching what fusion held back: every device call but the fusing ones goes through here. */
+  private get d(): CudaDevice {
+    this.flush();
+    return this.dev;
+  }
+
+  /** Launches the op held back for fusion, if any (its launch errors surface here, at the next op). */
+  private flush(): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = null;
+    if (p.kind === 'add') {
+      guarded('add', () => this.dev.add(p.out, p.a, p.b, p.n));
+    } else if (p.outs.length === 1) {
+      guarded('matmul', () => this.dev.matmul(p.outs[0], p.x, p.ws[0], p.dtype, p.biases[0], p.rows, p.K, p.Ms[0]));
+    } else {
+      guarded('matmul', () => this.dev.gemvBatch(p.x, p.rows, p.K, p.dtype, p.outs, p.ws, p.biases, p.Ms));
+    }
   }
 
   supportsOp(op: OpName): boolean {
@@ -148,7 +183,7 @@ export class CudaBackend extends PartialBackend implements Backend {
       } catch (e) {
         if ((e as MambaEdgeError).code !== 'E_MEMORY' || this.pool.size === 0) throw e;
         this.trim();
-        ptr = guarded(`allocating a [${shape}] ${dtype} tensor (${bytes} bytes)`, () => this.dev.malloc(bytes));
+        ptr = guarded(`allocating a [${shape}] ${dtype} tensor (${bytes} bytes)`, () => this.d.malloc(bytes));
       }
     }
     const block: Block = { ptr, bytes, live: true };
@@ -173,12 +208,12 @@ export class CudaBackend extends PartialBackend implements Backend {
   /** The driver's view of device memory (cudaMemGetInfo), for benchmarks and soak runs. */
   memInfo(): { free: number; total: number } {
     this.alive();
-    return guarded('memInfo', () => this.dev.memInfo());
+    return guarded('memInfo', () => this.d.memInfo());
   }
 
   /** Return pooled blocks to the driver. */
   trim(): void {
-    for (const list of this.pool.values()) for (const p of list) this.dev.free(p);
+    for (const list of this.pool.values()) for (const p of list) this.d.free(p);
     this.pool.clear();
   }
 
@@ -199,20 +234,20 @@ export class CudaBackend extends PartialBackend implements Backend {
     const code = DTYPE_CODE[dtype];
     if (code === undefined) throw fail('E_DTYPE', `the cuda backend does not store ${dtype} weights (f32, f16, bf16)`);
     const out = this.alloc(shape, dtype);
-    guarded('upload', () => this.dev.upload(out.ptr, data, code));
+    guarded('upload', () => this.d.upload(out.ptr, data, code));
     return out;
   }
 
   zeros(shape: readonly number[]): Tensor {
     const out = this.alloc(shape);
-    guarded('zeros', () => this.dev.memsetZero(out.ptr, out.block.bytes));
+    guarded('zeros', () => this.d.memsetZero(out.ptr, out.block.bytes));
     return out;
   }
 
   write(t: Tensor, data: Float32Array): void {
     const ptr = this.f32(t, 'write target');
     if (data.length !== numel(t.shape)) throw fail('E_SHAPE', `write: ${data.length} values into [${t.shape}]`);
-    guarded('write', () => this.dev.upload(ptr, data, 0));
+    guarded('write', () => this.d.upload(ptr, data, 0));
   }
 
   /** Enqueued now (later ops cannot change what it reads); waits off the event loop. */
@@ -220,7 +255,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     const ct = this.t(t);
     const out = new Float32Array(numel(ct.shape));
     const what = 'read (waits for the GPU; reports kernels that failed)';
-    const done = guarded(what, () => this.dev.downloadAsync(ct.ptr, out, DTYPE_CODE[ct.dtype]!));
+    const done = guarded(what, () => this.d.downloadAsync(ct.ptr, out, DTYPE_CODE[ct.dtype]!));
     await done.catch((e) => guarded(what, () => { throw e; }));
     return out;
   }
@@ -237,7 +272,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     if (start < 0 || count < 0 || start + count > rows) throw fail('E_SHAPE', `sliceRows ${start}+${count} of ${rows}`);
     const rowBytes = this.bytesFor(ct.shape.slice(1), ct.dtype);
     const out = this.alloc([count, ...ct.shape.slice(1)], ct.dtype);
-    if (count > 0) guarded('sliceRows', () => this.dev.copy(out.ptr, ct.ptr + BigInt(start * rowBytes), count * rowBytes));
+    if (count > 0) guarded('sliceRows', () => this.d.copy(out.ptr, ct.ptr + BigInt(start * rowBytes), count * rowBytes));
     return out;
   }
 
@@ -269,15 +304,16 @@ export class CudaBackend extends PartialBackend implements Backend {
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
+    this.pending = null; // nothing will read what it would compute
     for (const r of [...this.recordings]) r.release();
     this.trim();
     for (const b of this.blocks) {
       b.live = false;
-      this.dev.free(b.ptr);
+      this.d.free(b.ptr);
     }
     this.blocks.clear();
     this.disposed = true;
-    this.dev.dispose();
+    this.d.dispose();
   }
 
   /** The k best entries of one row, found on the GPU (gpu/cuda/src/topk.cu): 1 + 2k words read back. */
@@ -291,7 +327,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     k = Math.min(k, V);
     const out = this.alloc([1 + 2 * k]);
     try {
-      guarded('readTopK', () => this.dev.topK(out.ptr, ct.ptr + BigInt(row * V * 4), V, k));
+      guarded('readTopK', () => this.d.topK(out.ptr, ct.ptr + BigInt(row * V * 4), V, k));
       const words = new Uint32Array((await this.read(out)).buffer);
       const n = words[0];
       return { ids: Int32Array.from(words.subarray(1, 1 + n)), values: new Float32Array(words.slice(1 + k, 1 + k + n).buffer) };
@@ -319,21 +355,22 @@ export class CudaBackend extends PartialBackend implements Backend {
     let out: CudaTensor;
     this.capture = cap;
     try {
-      guarded('recording a step', () => this.dev.beginCapture());
+      guarded('recording a step', () => this.d.beginCapture());
       try {
         out = this.t(body(ids), 'the recorded output');
         if (!out.block.recorded) throw fail('E_ARGUMENT', 'cuda: a recorded step must return a tensor it created');
       } finally {
         this.capture = null;
       }
-      ({ graph, nodes: ops } = guarded('recording a step', () => this.dev.endCapture()));
+      ({ graph, nodes: ops } = guarded('recording a step', () => this.d.endCapture()));
     } catch {
       this.capture = null;
+      this.pending = null; // held back during the capture: part of what is dropped
       this.dev.abortCapture();
       for (const b of cap.blocks) this.giveBack(b); // nothing ran: the blocks are free
       return null;
     }
-    const { dev } = this;
+    const dev = this.dev;
     const vocab = cap.vocab;
     const blocks = cap.blocks;
     const output = out;
@@ -359,7 +396,7 @@ export class CudaBackend extends PartialBackend implements Backend {
         for (const id of next) {
           if (!(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
         }
-        guarded('running a recorded step', () => dev.replay(graph, cap.idsPtr, next));
+        guarded('running a recorded step', () => this.d.replay(graph, cap.idsPtr, next));
         return output;
       },
       release: recording.release,
@@ -388,10 +425,10 @@ export class CudaBackend extends PartialBackend implements Backend {
     if (cap) { // recorded: the ids are read from the recording's id buffer, which each run fills first
       if (ids.length !== cap.n) throw fail('E_ARGUMENT', `cuda: a recorded step embeds its ${cap.n} ids, not ${ids.length}`);
       cap.vocab = cap.vocab < 0 ? vocab : Math.min(cap.vocab, vocab);
-      guarded('embedding', () => this.dev.embeddingIds(out.ptr, tt.ptr, DTYPE_CODE[tt.dtype]!, cap.idsPtr, ids.length, dim));
+      guarded('embedding', () => this.d.embeddingIds(out.ptr, tt.ptr, DTYPE_CODE[tt.dtype]!, cap.idsPtr, ids.length, dim));
       return out;
     }
-    guarded('embedding', () => this.dev.embedding(out.ptr, tt.ptr, DTYPE_CODE[tt.dtype]!, ids, dim));
+    guarded('embedding', () => this.d.embedding(out.ptr, tt.ptr, DTYPE_CODE[tt.dtype]!, ids, dim));
     return out;
   }
 
@@ -399,7 +436,13 @@ export class CudaBackend extends PartialBackend implements Backend {
     const dim = checkRowWeight('rmsNorm', x, weight);
     const xp = this.f32(x, 'x'), wp = this.f32(weight, 'weight');
     const out = this.alloc(x.shape);
-    guarded('rmsNorm', () => this.dev.rmsNorm(out.ptr, xp, wp, numel(x.shape) / dim, dim, eps));
+    const p = this.pending;
+    if (p?.kind === 'add' && p.out === xp && p.n === numel(x.shape)) { // the residual add and this norm: one launch
+      this.pending = null;
+      guarded('add + rmsNorm', () => this.dev.addRmsNorm(p.out, out.ptr, p.a, p.b, wp, numel(x.shape) / dim, dim, eps));
+      return out;
+    }
+    guarded('rmsNorm', () => this.d.rmsNorm(out.ptr, xp, wp, numel(x.shape) / dim, dim, eps));
     return out;
   }
 
@@ -409,7 +452,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     if (!(groupSize > 0) || dim % groupSize !== 0) throw fail('E_SHAPE', `gatedRmsNorm: group size ${groupSize} does not divide ${dim}`);
     const xp = this.f32(x, 'x'), gp = this.f32(gate, 'gate'), wp = this.f32(weight, 'weight');
     const out = this.alloc(x.shape);
-    guarded('gatedRmsNorm', () => this.dev.gatedRmsNorm(out.ptr, xp, gp, wp, numel(x.shape) / groupSize, groupSize, dim, eps));
+    guarded('gatedRmsNorm', () => this.d.gatedRmsNorm(out.ptr, xp, gp, wp, numel(x.shape) / groupSize, groupSize, dim, eps));
     return out;
   }
 
@@ -419,7 +462,18 @@ export class CudaBackend extends PartialBackend implements Backend {
     const wt = this.t(w, 'weight');
     const bp = bias ? this.f32(bias, 'bias') : null;
     const out = this.alloc([...x.shape.slice(0, -1), outCols]);
-    guarded('matmul', () => this.dev.matmul(out.ptr, xp, wt.ptr, DTYPE_CODE[wt.dtype]!, bp, rows, inner, outCols));
+    const dtype = DTYPE_CODE[wt.dtype]!;
+    if (!FUSE_OFF && rows <= 8) { // a GEMV: held back, to share a launch with the next GEMVs over the same x
+      const p = this.pending;
+      if (p?.kind === 'gemv' && p.x === xp && p.rows === rows && p.K === inner && p.dtype === dtype && p.outs.length < GEMV_BATCH_MAX) {
+        p.outs.push(out.ptr); p.ws.push(wt.ptr); p.biases.push(bp); p.Ms.push(outCols);
+      } else {
+        this.flush();
+        this.pending = { kind: 'gemv', x: xp, rows, K: inner, dtype, outs: [out.ptr], ws: [wt.ptr], biases: [bp], Ms: [outCols] };
+      }
+      return out;
+    }
+    guarded('matmul', () => this.d.matmul(out.ptr, xp, wt.ptr, dtype, bp, rows, inner, outCols));
     return out;
   }
 
@@ -427,7 +481,12 @@ export class CudaBackend extends PartialBackend implements Backend {
     checkSameShape('add', a, b);
     const ap = this.f32(a, 'a'), bp = this.f32(b, 'b');
     const out = this.alloc(a.shape);
-    guarded('add', () => this.dev.add(out.ptr, ap, bp, numel(a.shape)));
+    if (!FUSE_OFF) { // held back: a following rmsNorm of the sum runs in the same launch
+      this.flush();
+      this.pending = { kind: 'add', out: out.ptr, a: ap, b: bp, n: numel(a.shape) };
+      return out;
+    }
+    guarded('add', () => this.d.add(out.ptr, ap, bp, numel(a.shape)));
     return out;
   }
 
@@ -435,7 +494,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     checkSameShape('glu', a, gate);
     const ap = this.f32(a, 'a'), gp = this.f32(gate, 'gate');
     const out = this.alloc(a.shape);
-    guarded('glu', () => this.dev.glu(out.ptr, ap, gp, numel(a.shape)));
+    guarded('glu', () => this.d.glu(out.ptr, ap, gp, numel(a.shape)));
     return out;
   }
 
@@ -444,7 +503,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     const xp = this.f32(args.x, 'x'), wp = this.f32(args.weight, 'weight'), sp = this.f32(args.state, 'state');
     const bp = args.bias ? this.f32(args.bias, 'bias') : null;
     const out = this.alloc(args.x.shape);
-    guarded('conv1dCausal', () => this.dev.conv1d(out.ptr, xp, wp, bp, sp, batch, seq, channels, kernel, args.silu));
+    guarded('conv1dCausal', () => this.d.conv1d(out.ptr, xp, wp, bp, sp, batch, seq, channels, kernel, args.silu));
     return out;
   }
 
@@ -459,7 +518,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     const args = [p(a.x, 'x'), p(a.dt, 'dt'), p(a.dtBias, 'dtBias'), p(a.A, 'A'), p(a.B, 'B'), p(a.C, 'C'), p(a.D, 'D'), p(a.z, 'z'), p(a.state, 'state')] as const;
     const y = this.alloc([batch, seq, inner]);
     this.lastScanChunks = guarded('selectiveScan', () =>
-      this.dev.scan(false, y.ptr, ...args, batch, seq, inner, stateSize, 1, 1, 1, 0, Infinity));
+      this.d.scan(false, y.ptr, ...args, batch, seq, inner, stateSize, 1, 1, 1, 0, Infinity));
     return y;
   }
 
@@ -479,7 +538,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     const args = [p(a.x, 'x'), p(a.dt, 'dt'), p(a.dtBias, 'dtBias'), p(a.A, 'A'), p(a.B, 'B'), p(a.C, 'C'), p(a.D, 'D'), null, p(a.state, 'state')] as const;
     const y = this.alloc([batch, seq, H * P]);
     this.lastScanChunks = guarded('ssdChunkScan', () =>
-      this.dev.scan(true, y.ptr, ...args, batch, seq, H * P, N, H, P, G, a.dtMin, a.dtMax));
+      this.d.scan(true, y.ptr, ...args, batch, seq, H * P, N, H, P, G, a.dtMin, a.dtMax));
     return y;
   }
 
