@@ -192,15 +192,40 @@ describe.skipIf(cudaUnavailable !== null)('cuda fused launches', () => {
         // 7 matrices over X (more than one batch holds), then one over X2, then X again
         const outs = W.map((m) => b.matmul(X, m.w, m.bias));
         outs.push(b.matmul(X2, W[1].w, W[1].bias), b.matmul(X, W[2].w, W[2].bias));
-        const H = b.upload(h, [1, rows, D]);
+        const H = b.upload(h, [1, rows, D]), NW = b.upload(nw, [D]); // uploads launch what is held back: before the add
         const sum = b.add(H, H);
-        const normed = b.rmsNorm(sum, b.upload(nw, [D]), 1e-5);
+        const normed = b.rmsNorm(sum, NW, 1e-5);
         const sum2 = b.add(sum, H); // an add not followed by a norm of it
         return Promise.all([...outs, sum, normed, sum2].map((t) => b.read(t)));
       };
       const [got, want] = [await run(cuda), await run(ref)];
       got.forEach((g, i) => expectClose(g, want[i], 2e-5 * Math.sqrt(K / 64) + 1e-6, `${dtype} output ${i}`));
     }
+    await cuda.dispose();
+  });
+
+  it('T = 1 convs of different tensors share a launch (Mamba-2\'s x, B, C); a conv of the same state or of a held-back output does not', async () => {
+    const cuda = (await cudaBackend()) as CudaBackend;
+    const ref = new ReferenceBackend();
+    const r = rng(53);
+    const B = 2, K = 4, Cs = [37, 8, 8, 5];
+    const data = Cs.map((C) => ({ C, w: rand(C * K, r), bias: C === 8 ? null : rand(C, r), s0: rand(B * C * (K - 1), r), xs: [0, 1, 2].map(() => rand(B * C, r)) }));
+    const run = async (b: Backend) => {
+      // every upload first: an upload launches what is held back, and the convs below must be held together
+      const parts = data.map((d) => ({
+        d, w: b.upload(d.w, [d.C, K]), bias: d.bias ? b.upload(d.bias, [d.C]) : null, state: b.upload(d.s0, [B, d.C, K - 1]),
+        xs: d.xs.map((x) => b.upload(x, [B, 1, d.C])),
+      }));
+      const outs: Tensor[] = [];
+      for (let t = 0; t < 3; t++) {
+        for (const p of parts) outs.push(b.conv1dCausalStep({ x: p.xs[t], weight: p.w, bias: p.bias, state: p.state, silu: t !== 1 }));
+        // a conv whose input is the previous conv's (still held back) output
+        outs.push(b.conv1dCausalStep({ x: outs[outs.length - 1], weight: parts[3].w, bias: parts[3].bias, state: parts[3].state, silu: true }));
+      }
+      return Promise.all([...outs, ...parts.map((p) => p.state)].map((t) => b.read(t)));
+    };
+    const [got, want] = [await run(cuda), await run(ref)];
+    got.forEach((g, i) => expectClose(g, want[i], 2e-5, `output ${i}`));
     await cuda.dispose();
   });
 });

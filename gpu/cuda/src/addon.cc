@@ -143,6 +143,7 @@ class Device : public Napi::ObjectWrap<Device> {
                            InstanceMethod("embeddingIds", &Device::EmbeddingIds),
                            InstanceMethod("gemvBatch", &Device::GemvBatchOp),
                            InstanceMethod("addRmsNorm", &Device::AddRmsNorm),
+                           InstanceMethod("conv1dStepBatch", &Device::Conv1dStepBatchOp),
                            InstanceMethod("topK", &Device::TopK),
                            InstanceMethod("beginCapture", &Device::BeginCapture),
                            InstanceMethod("endCapture", &Device::EndCapture),
@@ -524,6 +525,24 @@ class Device : public Napi::ObjectWrap<Device> {
       batch.item[i].M = i32(Ms.Get(i));
     }
     launched(env, me::launchGemvBatch(batch, fptr(info[0]), wtype(env, info[3]), rows, i32(info[2]), stream_), "gemvBatch");
+    return env.Undefined();
+  }
+
+  /** conv1dStepBatch(B, K, silu, outs[], xs[], ws[], biases[] (null entries), states[], Cs[]): T = 1 convs, one launch. */
+  Napi::Value Conv1dStepBatchOp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    Napi::Array outs = info[3].As<Napi::Array>(), xs = info[4].As<Napi::Array>(), ws = info[5].As<Napi::Array>(), biases = info[6].As<Napi::Array>(),
+                states = info[7].As<Napi::Array>(), Cs = info[8].As<Napi::Array>();
+    if (outs.Length() == 0 || outs.Length() > (uint32_t)me::kConvBatchMax) {
+      throwCode(env, "E_ARGUMENT", "cuda: conv1dStepBatch takes 1.." + std::to_string(me::kConvBatchMax) + " convs");
+    }
+    me::Conv1dStepBatch batch{};
+    batch.count = (int)outs.Length();
+    for (uint32_t i = 0; i < outs.Length(); i++) {
+      batch.item[i] = {fptr(outs.Get(i)), fptr(xs.Get(i)), fptr(ws.Get(i)), fptr(biases.Get(i)), fptr(states.Get(i)), i32(Cs.Get(i))};
+    }
+    launched(env, me::launchConv1dStepBatch(batch, i32(info[0]), i32(info[1]), info[2].As<Napi::Boolean>().Value(), stream_), "conv1dStepBatch");
     return env.Undefined();
   }
 

@@ -52,6 +52,22 @@ cudaError_t launchTiledGemm(float* y, const float* x, const void* w, WeightType 
 cudaError_t launchConv1d(float* y, const float* x, const float* w, const float* bias, float* state, int B, int T, int C, int K, bool silu,
                          cudaStream_t s);
 
+/** One conv of a T = 1 batch: y, x [B, C]; w [C, K]; state [B, C, K−1]. */
+struct Conv1dStepItem {
+  float* y;
+  const float* x;
+  const float* w;
+  const float* bias;
+  float* state;
+  int C;
+};
+constexpr int kConvBatchMax = 4;
+struct Conv1dStepBatch {
+  Conv1dStepItem item[kConvBatchMax];
+  int count;
+};
+cudaError_t launchConv1dStepBatch(const Conv1dStepBatch& batch, int B, int K, bool silu, cudaStream_t s);
+
 // scan.cu: the selective scans as chunked parallel scans (see scan.cu's header).
 struct ScanShape {
   bool ssd;       // false: Mamba-1 (A [I, N], z gate); true: Mamba-2 (A [H], groups, dt clamp)

@@ -59,6 +59,8 @@ export interface CudaDevice {
   embeddingIds(out: Ptr, table: Ptr, dtype: number, ids: Ptr, n: number, dim: number): void;
   /** Several GEMVs over the same x (≤ 8 rows, ≤ 6 matrices of one dtype) in one launch. */
   gemvBatch(x: Ptr, rows: number, K: number, dtype: number, outs: Ptr[], ws: Ptr[], biases: OptPtr[], Ms: number[]): void;
+  /** Several T = 1 convs with the same batch, kernel width and activation, in one launch. */
+  conv1dStepBatch(B: number, K: number, silu: boolean, outs: Ptr[], xs: Ptr[], ws: Ptr[], biases: OptPtr[], states: Ptr[], Cs: number[]): void;
   /** sum = a + b; out = rmsnorm(sum) · w, in one launch. */
   addRmsNorm(sum: Ptr, out: Ptr, a: Ptr, b: Ptr, w: Ptr, rows: number, dim: number, eps: number): void;
   /** The k largest of x[0, V) → out [1 + 2k] u32 words: count, ids[k], value bits[k] (gpu/cuda/src/topk.cu). */

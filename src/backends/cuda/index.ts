@@ -52,12 +52,15 @@ interface Capture {
  */
 type Pending =
   | { kind: 'gemv'; x: bigint; rows: number; K: number; dtype: number; outs: bigint[]; ws: bigint[]; biases: (bigint | null)[]; Ms: number[] }
-  | { kind: 'add'; out: bigint; a: bigint; b: bigint; n: number };
+  | { kind: 'add'; out: bigint; a: bigint; b: bigint; n: number }
+  | { kind: 'conv'; B: number; K: number; silu: boolean; outs: bigint[]; xs: bigint[]; ws: bigint[]; biases: (bigint | null)[]; states: bigint[]; Cs: number[] };
 
 /** MAMBA_EDGE_CUDA_FUSE=off launches every op as it is called (an escape hatch, and for A/B benchmarks). */
 const FUSE_OFF = typeof process !== 'undefined' && process.env?.MAMBA_EDGE_CUDA_FUSE === 'off';
 /** The most GEMVs one gemvBatch launch takes (gpu/cuda/src/kernels.h kGemvBatchMax). */
 const GEMV_BATCH_MAX = 6;
+/** The most T = 1 convs one conv1dStepBatch launch takes (kConvBatchMax). */
+const CONV_BATCH_MAX = 4;
 
 /** MAMBA_EDGE_CUDA_GRAPHS=off turns recorded steps off (an escape hatch, and for A/B benchmarks). */
 const GRAPHS_OFF = typeof process !== 'undefined' && process.env?.MAMBA_EDGE_CUDA_GRAPHS === 'off';
@@ -135,6 +138,10 @@ export class CudaBackend extends PartialBackend implements Backend {
     this.pending = null;
     if (p.kind === 'add') {
       guarded('add', () => this.dev.add(p.out, p.a, p.b, p.n));
+    } else if (p.kind === 'conv') {
+      guarded('conv1dCausalStep', () => p.outs.length === 1
+        ? this.dev.conv1d(p.outs[0], p.xs[0], p.ws[0], p.biases[0], p.states[0], p.B, 1, p.Cs[0], p.K, p.silu)
+        : this.dev.conv1dStepBatch(p.B, p.K, p.silu, p.outs, p.xs, p.ws, p.biases, p.states, p.Cs));
     } else if (p.outs.length === 1) {
       guarded('matmul', () => this.dev.matmul(p.outs[0], p.x, p.ws[0], p.dtype, p.biases[0], p.rows, p.K, p.Ms[0]));
     } else {
@@ -503,6 +510,18 @@ export class CudaBackend extends PartialBackend implements Backend {
     const xp = this.f32(args.x, 'x'), wp = this.f32(args.weight, 'weight'), sp = this.f32(args.state, 'state');
     const bp = args.bias ? this.f32(args.bias, 'bias') : null;
     const out = this.alloc(args.x.shape);
+    if (!FUSE_OFF && seq === 1) { // a step: held back, to share a launch with the next steps (Mamba-2's x, B, C convs)
+      const p = this.pending;
+      // Never batch two convs of one state: each launch's threads own their channel's state.
+      if (p?.kind === 'conv' && p.B === batch && p.K === kernel && p.silu === args.silu && p.outs.length < CONV_BATCH_MAX && !p.states.includes(sp)
+        && !p.outs.includes(xp)) {
+        p.outs.push(out.ptr); p.xs.push(xp); p.ws.push(wp); p.biases.push(bp); p.states.push(sp); p.Cs.push(channels);
+      } else {
+        this.flush();
+        this.pending = { kind: 'conv', B: batch, K: kernel, silu: args.silu, outs: [out.ptr], xs: [xp], ws: [wp], biases: [bp], states: [sp], Cs: [channels] };
+      }
+      return out;
+    }
     guarded('conv1dCausal', () => this.d.conv1d(out.ptr, xp, wp, bp, sp, batch, seq, channels, kernel, args.silu));
     return out;
   }
