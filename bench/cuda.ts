@@ -26,6 +26,8 @@ import { BENCH_MODELS, type BenchModelName } from '../tools/bench-shapes.js';
 import { randomModelFiles } from '../tools/random-model.js';
 import { createCudaBackend } from '../src/backends/cuda/factory.js';
 import type { CudaBackend } from '../src/backends/cuda/index.js';
+import type { ModelGraph } from '../src/models/graph.js';
+import type { ModelConfig } from '../src/api/types.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -107,6 +109,33 @@ for (const name of onlyBandwidth ? [] : models) {
     save();
   }
   results.push({ model: name, engine, what: 'info', device: model.backendInfo.device, weightBytes: model.info.weightBytes });
+
+  if (backend === 'cuda' && decodeTokens > 0 && !flag('no-gpu-step')) {
+    // The GPU's own time per decode step: the step ModelImpl records (embedding, layers, norm, head
+    // logits), replayed back to back with no read-back between, so no host round trip is in it.
+    const { graph, cfg, weights, backend: b } = (model as unknown as { parts: { graph: ModelGraph; cfg: ModelConfig; weights: unknown; backend: CudaBackend } }).parts;
+    const state = graph.stateShapes(cfg, 1).map((sh) => b.zeros(sh));
+    const head = graph.head(weights);
+    const step = b.recordStep(Int32Array.of(1), (stepIds) => {
+      const hidden = graph.forward({ backend: b, cfg, weights, state, batch: 1, seq: 1 }, stepIds);
+      const logits = b.matmul(b.reshape(hidden, [1, cfg.hiddenSize]), head.weight, head.bias);
+      b.free(hidden);
+      return logits;
+    });
+    if (step) {
+      const reps = 200;
+      await b.read(step.run(Int32Array.of(2)));
+      const a = performance.now();
+      let out = step.run(Int32Array.of(3));
+      for (let i = 1; i < reps; i++) out = step.run(Int32Array.of((i * 7) % V));
+      await b.read(out);
+      const ms = (performance.now() - a) / reps;
+      results.push({ model: name, engine, what: 'decode-gpu', kernels: step.ops, msPerStep: ms, tokensPerSec: 1000 / ms, ...env });
+      console.error(`${name} cuda: recorded step ${step.ops} kernels, ${ms.toFixed(3)} ms a step back to back (${(1000 / ms).toFixed(0)} steps/s, no read-back)`);
+      step.release();
+    }
+    b.free(...state);
+  }
 
   if (soakTokens > 0 && backend === 'cuda') {
     const cuda = (model as unknown as { parts: { backend: CudaBackend } }).parts.backend;
