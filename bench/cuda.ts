@@ -45,7 +45,10 @@ const soakEvery = Number(arg('soak-every', '1000'));
 const writeOnly = flag('write-only');
 const onlyBandwidth = flag('only-bandwidth');
 const engine = `mamba-edge ${backend}`;
-const env = { scanKernel: process.env.MAMBA_EDGE_CUDA_SCAN ?? 'tile', graphs: process.env.MAMBA_EDGE_CUDA_GRAPHS ?? 'on' };
+/** The cuda A/B switches a row ran under (recorded in cuda rows only). */
+const env = backend === 'cuda'
+  ? { scanKernel: process.env.MAMBA_EDGE_CUDA_SCAN ?? 'tile', graphs: process.env.MAMBA_EDGE_CUDA_GRAPHS ?? 'on', fuse: process.env.MAMBA_EDGE_CUDA_FUSE ?? 'on' }
+  : {};
 
 function ids(n: number, vocab: number, seed: number): number[] {
   let s = seed >>> 0;
