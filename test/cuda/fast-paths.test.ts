@@ -1,9 +1,11 @@
 /**
- * The cuda backend's recorded steps (Backend.recordStep: a CUDA graph per session's decode step) and
- * the tiled scan's block geometry, where a GPU is present. The golden suite (goldens.test.ts) already
- * runs every session step and greedy generation through a recorded step; these cases pin down what it
+ * The cuda backend's fast paths, where a GPU is present: recorded steps (Backend.recordStep, a CUDA
+ * graph per session's decode step), the tiled scan's block geometry, and the launches the backend
+ * fuses (GEMVs over one input, add + RMSNorm, T = 1 convs). The golden suite (goldens.test.ts)
+ * already runs every session step and greedy generation through them; these cases pin down what it
  * does not: replays with new ids equal the ops run directly, sessions interleave, an op that cannot be
- * recorded falls back with nothing leaked, and release/dispose return the memory.
+ * recorded falls back with nothing leaked, release/dispose return the memory, blocks spanning several
+ * groups and partial blocks, batches that must not fuse (a changed input, a dependency, one state twice).
  */
 import { describe, expect, it } from 'vitest';
 import '../../src/node.js';
