@@ -126,7 +126,7 @@ export class ModelImpl implements Model {
     if (limit === undefined || perToken === 0) return Infinity;
     const { cfg, graph } = this.parts;
     const fixed = this.parts.weightBytes + this.stateShapes(batch).reduce((n, s) => n + 4 * s.reduce((a, b) => a * b, 1), 0)
-      + activationBytes(cfg, graph.prefillChunk(cfg), batch);
+      + activationBytes(cfg, this.prefillChunkTokens(batch), batch);
     return Math.max(0, Math.floor((limit - fixed) / perToken));
   }
 

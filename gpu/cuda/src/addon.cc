@@ -19,6 +19,10 @@
 #include "cublas.h"
 #include "kernels.h"
 
+namespace me {
+Napi::Object attentionApi(Napi::Env env);  // attention_api.cc: the attention-family kernels (issue 8)
+}
+
 namespace {
 
 using me::WeightType;
@@ -711,6 +715,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, Probe));
   exports.Set("Device", Device::Define(env));
   exports.Set("abi", 3);
+  exports.Set("attention", me::attentionApi(env));
   return exports;
 }
 

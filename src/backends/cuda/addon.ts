@@ -80,6 +80,36 @@ export interface CudaAddon {
   abi: number;
   probe(): CudaProbe;
   Device: new () => CudaDevice;
+  /** The attention family's kernels (gpu/cuda/src/attention_api.cc); absent in builds from before them. */
+  attention?: CudaAttentionApi;
+}
+
+/**
+ * The attention family's kernels (gpu/cuda/src/attention_api.cc, attention.h): functions over device
+ * pointers, enqueued on the same stream as CudaDevice's ops. Buffers are allocated by the backend.
+ */
+export interface CudaAttentionApi {
+  /** Largest head_dim the attention kernel takes; largest expert count the router takes. */
+  readonly maxHeadDim: number;
+  readonly maxExperts: number;
+  rope(y: Ptr, x: Ptr, invFreq: Ptr, B: number, T: number, H: number, Dh: number, R: number, position: number): void;
+  kvAppend(cacheK: Ptr, cacheV: Ptr, k: Ptr, v: Ptr, B: number, T: number, G: number, Dh: number, capacity: number, P: number): void;
+  copy2d(dst: Ptr, dstPitch: number, src: Ptr, srcPitch: number, widthBytes: number, height: number): void;
+  attention(
+    y: Ptr, partials: OptPtr, q: Ptr, cacheK: Ptr, cacheV: Ptr,
+    B: number, T: number, H: number, G: number, Dh: number, capacity: number, P: number, splits: number, keysPerSplit: number, scale: number,
+  ): void;
+  swiglu(y: Ptr, gate: Ptr, up: Ptr, n: number): void;
+  relu2(y: Ptr, x: Ptr, n: number): void;
+  moeRoute(idx: Ptr, weight: Ptr, logits: Ptr, rows: number, E: number, K: number, normalize: boolean): void;
+  moeGateUp(h: Ptr, x: Ptr, gateTable: Ptr, upTable: Ptr, idx: Ptr, dtype: number, rows: number, K: number, D: number, I: number): void;
+  moeDown(y: Ptr, h: Ptr, downTable: Ptr, idx: Ptr, weight: Ptr, dtype: number, rows: number, K: number, D: number, I: number): void;
+  gatherRows(out: Ptr, x: Ptr, rows: Ptr, n: number, D: number): void;
+  scatterAddRows(out: Ptr, y: Ptr, rows: Ptr, w: Ptr, n: number, D: number): void;
+  /** Raw bytes host → device (synchronous copy, in stream order). */
+  writeBytes(dst: Ptr, data: ArrayBufferView): void;
+  /** Raw bytes device → host; waits for the ops enqueued before it. */
+  readBytes(src: Ptr, out: ArrayBufferView): void;
 }
 
 /** Files to try, in order: $MAMBA_EDGE_CUDA_ADDON, then ADDON_PATH under each directory above this module. */

@@ -18,11 +18,13 @@ import {
   numel,
   type Backend, type Conv1dArgs, type LtiScanArgs, type OpName, type RecordedStep, type RecurrentScanArgs, type SelectiveScanArgs,
   type SsdScanArgs, type Tensor, type WeightDType,
+  grownCapacity, type AttentionArgs, type KvCache, type MoeArgs, type RopeArgs,
 } from '../backend.js';
 import {
   checkConv1d, checkMatmul, checkOneToken, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan,
+  checkAttention, checkKvData, checkMoe, checkRope,
 } from '../shape-checks.js';
-import type { CudaDevice } from './addon.js';
+import type { CudaAttentionApi, CudaDevice } from './addon.js';
 
 /** One device allocation; views made by `reshape` share it, and freeing any of them frees it once. */
 interface Block {
@@ -82,6 +84,24 @@ const SUPPORTED: ReadonlySet<OpName> = new Set<OpName>([
   'embedding', 'rmsNorm', 'gatedRmsNorm', 'matmul', 'add', 'glu',
   'conv1dCausal', 'conv1dCausalStep', 'selectiveScan', 'selectiveScanStep', 'ssdChunkScan', 'ssdStep',
 ]);
+/** The attention family (issue 8), supported when the addon has its kernels (gpu/cuda/src/attention_api.cc). */
+const ATTENTION_OPS: ReadonlySet<OpName> = new Set<OpName>(['rope', 'attention', 'attentionStep', 'swiglu', 'relu2', 'mixtureOfExperts']);
+/** Rows up to which the mixture of experts runs its fused few-row kernels (decode) instead of per-expert GEMMs. */
+const MOE_FEW_ROWS = 8;
+/** Query rows per attention block (gpu/cuda/src/attention.h kAttnRowTile) and keys per tile (kAttnKeyTile). */
+const ATTN_ROW_TILE = 16;
+const ATTN_KEY_TILE = 32;
+
+/** K and V blocks [B, Hkv, capacity, Dh] on the device, grown by doubling (as the reference's). */
+class CudaKvCache implements KvCache {
+  length = 0;
+  capacity = 0;
+  k: CudaTensor | null = null;
+  v: CudaTensor | null = null;
+  freed = false;
+  constructor(readonly batch: number, readonly kvHeads: number, readonly headDim: number, readonly maxTokens: number) {}
+}
+
 const DTYPE_CODE: Partial<Record<WeightDType, number>> = { f32: 0, f16: 1, bf16: 2 };
 const ALIGN = 512;
 const CODES: ReadonlySet<string> = new Set(['E_MEMORY', 'E_BACKEND', 'E_SHAPE', 'E_DTYPE', 'E_ARGUMENT']);
@@ -117,9 +137,18 @@ export class CudaBackend extends PartialBackend implements Backend {
    */
   readonly prefillChunkMultiple: number;
 
-  constructor(private readonly dev: CudaDevice, info: Omit<BackendInfo, 'name'>) {
+  /** The attention kernels (null in builds before them); each call first launches what fusion held back. */
+  private readonly attn: CudaAttentionApi | null;
+
+  constructor(private readonly dev: CudaDevice, info: Omit<BackendInfo, 'name'>, attn: CudaAttentionApi | null = null) {
     super();
     this.info = { name: 'cuda', ...info };
+    this.attn = attn && new Proxy(attn, {
+      get: (target, key) => {
+        const v = Reflect.get(target, key);
+        return typeof v === 'function' ? (...args: unknown[]) => { this.flush(); return (v as (...a: unknown[]) => unknown).apply(target, args); } : v;
+      },
+    });
     this.capacityBytes = dev.info.totalBytes;
     // 16 on a GPU of ≥ 16 GiB, fewer on smaller ones (at least 1): the chunk's activations stay a small share.
     this.prefillChunkMultiple = Math.max(1, Math.min(16, 2 ** Math.floor(Math.log2(this.capacityBytes / 2 ** 30))));
@@ -150,7 +179,7 @@ export class CudaBackend extends PartialBackend implements Backend {
   }
 
   supportsOp(op: OpName): boolean {
-    return SUPPORTED.has(op);
+    return SUPPORTED.has(op) || (this.attn !== null && ATTENTION_OPS.has(op));
   }
 
   supportsDType(dtype: WeightDType): boolean {
@@ -566,5 +595,283 @@ export class CudaBackend extends PartialBackend implements Backend {
     return this.ssdChunkScan(a);
   }
 
-  // The lineage ops, Mamba-3 and the attention family come from PartialBackend (not in the addon yet: 'auto' picks wasm).
+  // The lineage ops and Mamba-3 come from PartialBackend (not in the addon yet: 'auto' picks wasm).
+
+  // ---- attention family (issue 8): rope, causal GQA attention over a device KV cache, SwiGLU, relu², MoE ----
+  // Kernels: gpu/cuda/src/attention.cu (rope, KV append, tiled attention with key splits) and mlp.cu.
+
+  /** The attention kernels, or the typed "not implemented" error for an addon built before them. */
+  private api(op: OpName | 'kvCache'): CudaAttentionApi {
+    if (!this.attn) throw this.unsupported(op);
+    return this.attn;
+  }
+
+  override createKvCache(batch: number, kvHeads: number, headDim: number, opts: { maxTokens?: number; capacity?: number } = {}): KvCache {
+    this.api('kvCache');
+    this.alive();
+    const c = new CudaKvCache(batch, kvHeads, headDim, opts.maxTokens ?? Infinity);
+    this.reserveKv(c, Math.min(opts.capacity ?? 0, c.maxTokens));
+    return c;
+  }
+
+  private kv(cache: KvCache): CudaKvCache {
+    if (!(cache instanceof CudaKvCache)) throw fail('E_ARGUMENT', 'cuda: a KV cache from another backend');
+    if (cache.freed) throw fail('E_ARGUMENT', 'cuda: a KV cache was used after free');
+    return cache;
+  }
+
+  /**
+   * Room for `needed` tokens: new blocks of the grown capacity (doubling, clamped to maxTokens), the held
+   * rows copied once with a pitched copy, the old blocks back to the pool. Out of device memory is
+   * E_MEMORY from here, before the cache changes.
+   */
+  private reserveKv(c: CudaKvCache, needed: number): void {
+    if (needed <= c.capacity) return;
+    const api = this.api('kvCache');
+    const cap = grownCapacity(c.capacity, needed, c.maxTokens);
+    const { batch: B, kvHeads: G, headDim: Dh } = c;
+    const k = this.alloc([B, G, cap, Dh]);
+    let v: CudaTensor;
+    try {
+      v = this.alloc([B, G, cap, Dh]);
+    } catch (e) {
+      this.free(k);
+      throw e;
+    }
+    if (c.length > 0) {
+      for (const [dst, src] of [[k, c.k!], [v, c.v!]] as const) {
+        guarded('KV cache growth', () => api.copy2d(dst.ptr, 4 * cap * Dh, src.ptr, 4 * c.capacity * Dh, 4 * c.length * Dh, B * G));
+      }
+    }
+    this.free(c.k, c.v);
+    [c.k, c.v, c.capacity] = [k, v, cap];
+  }
+
+  override async readKvCache(cache: KvCache): Promise<{ k: Float32Array; v: Float32Array }> {
+    const c = this.kv(cache);
+    const api = this.api('kvCache');
+    const { batch: B, kvHeads: G, headDim: Dh, length: L, capacity: cap } = c;
+    if (L === 0) return { k: new Float32Array(0), v: new Float32Array(0) };
+    const out: Float32Array[] = [];
+    for (const src of [c.k!, c.v!]) {
+      const dense = this.alloc([B, G, L, Dh]);
+      guarded('readKvCache', () => api.copy2d(dense.ptr, 4 * L * Dh, src.ptr, 4 * cap * Dh, 4 * L * Dh, B * G));
+      const pending = this.read(dense);
+      this.free(dense);
+      out.push(await pending);
+    }
+    return { k: out[0], v: out[1] };
+  }
+
+  override writeKvCache(cache: KvCache, k: Float32Array, v: Float32Array, length: number): void {
+    const c = this.kv(cache);
+    const api = this.api('kvCache');
+    checkKvData(c, k, v, length);
+    c.length = 0;
+    this.reserveKv(c, length);
+    c.length = length;
+    if (length === 0) return;
+    const { batch: B, kvHeads: G, headDim: Dh, capacity: cap } = c;
+    for (const [dst, data] of [[c.k!, k], [c.v!, v]] as const) {
+      const dense = this.upload(data, [B, G, length, Dh]) as CudaTensor;
+      guarded('writeKvCache', () => api.copy2d(dst.ptr, 4 * cap * Dh, dense.ptr, 4 * length * Dh, 4 * length * Dh, B * G));
+      this.free(dense);
+    }
+  }
+
+  override truncateKvCache(cache: KvCache, length: number): void {
+    const c = this.kv(cache);
+    if (!Number.isInteger(length) || length < 0 || length > c.length) throw fail('E_ARGUMENT', `truncateKvCache: ${length} is not in [0, ${c.length}]`);
+    c.length = length;
+  }
+
+  override freeKvCache(cache: KvCache): void {
+    if (!(cache instanceof CudaKvCache) || cache.freed) return;
+    cache.freed = true;
+    this.free(cache.k, cache.v);
+    cache.k = cache.v = null;
+  }
+
+  /** RoPE inverse frequencies on the device, uploaded once per array the graph holds (values checked on reuse). */
+  private readonly invFreqs = new WeakMap<Float32Array, { values: Float32Array; t: CudaTensor }>();
+
+  private invFreqOnDevice(invFreq: Float32Array): CudaTensor {
+    const held = this.invFreqs.get(invFreq);
+    if (held && held.t.block.live && held.values.every((v, i) => v === invFreq[i])) return held.t;
+    if (held) this.free(held.t);
+    const t = this.upload(invFreq, [invFreq.length]) as CudaTensor;
+    this.invFreqs.set(invFreq, { values: invFreq.slice(), t });
+    return t;
+  }
+
+  override rope(args: RopeArgs): Tensor {
+    const api = this.api('rope');
+    const { pairs: R } = checkRope(args);
+    const [B, T] = args.x.shape;
+    const xp = this.f32(args.x, 'x');
+    const out = this.alloc(args.x.shape);
+    if (R === 0) {
+      guarded('rope', () => this.d.copy(out.ptr, xp, 4 * numel(args.x.shape)));
+      return out;
+    }
+    const inv = this.invFreqOnDevice(args.invFreq);
+    guarded('rope', () => api.rope(out.ptr, xp, inv.ptr, B, T, args.numHeads, args.headDim, R, args.position));
+    return out;
+  }
+
+  /**
+   * Forces the key-split length of the attention kernel (a positive multiple of 32), so tests can
+   * split short caches; undefined: the rule in attentionPlan.
+   */
+  attentionKeysPerSplit: number | undefined = undefined;
+
+  /**
+   * How many key splits each tile of query rows gets. A block takes 16 query rows of one (batch, kv
+   * head) — T·(H/Hkv) rows per group — so a prefill has blocks enough to fill the GPU, and one split
+   * (the output written directly) is right. Decode has B·Hkv blocks or a few more: splitting the key
+   * axis (Flash-Decoding) until there are about two blocks per multiprocessor keeps every SM streaming
+   * K and V, at ≥ 64 keys a split so the combine pass stays small next to the walk.
+   */
+  private attentionPlan(B: number, T: number, H: number, G: number, keys: number): { splits: number; keysPerSplit: number } {
+    const round = (n: number) => ATTN_KEY_TILE * Math.max(1, Math.ceil(n / ATTN_KEY_TILE));
+    let C = this.attentionKeysPerSplit;
+    if (C !== undefined && !(Number.isInteger(C) && C > 0 && C % ATTN_KEY_TILE === 0)) {
+      throw fail('E_ARGUMENT', `cuda: attentionKeysPerSplit must be a positive multiple of ${ATTN_KEY_TILE}, got ${C}`);
+    }
+    if (C === undefined) {
+      const blocks = Math.ceil((T * (H / G)) / ATTN_ROW_TILE) * B * G;
+      const target = 2 * this.dev.info.multiprocessors;
+      const splits = blocks >= target ? 1 : Math.max(1, Math.min(Math.ceil(target / blocks), Math.floor(keys / 64)));
+      C = round(keys / splits);
+    }
+    return { splits: Math.max(1, Math.ceil(keys / C)), keysPerSplit: C };
+  }
+
+  override attention(args: AttentionArgs): Tensor {
+    const api = this.api('attention');
+    const { batch: B, seq: T, past: P } = checkAttention(args);
+    const c = this.kv(args.cache);
+    const { numHeads: H, numKvHeads: G, headDim: Dh } = args;
+    if (Dh > api.maxHeadDim) throw fail('E_SHAPE', `cuda: head_dim ${Dh} is above the attention kernel's ${api.maxHeadDim}`, { field: 'headDim' });
+    const q = this.f32(args.q, 'q'), k = this.f32(args.k, 'k'), v = this.f32(args.v, 'v');
+    const { splits, keysPerSplit } = this.attentionPlan(B, T, H, G, P + T);
+    this.reserveKv(c, P + T);
+    guarded('attention (KV append)', () => api.kvAppend(c.k!.ptr, c.v!.ptr, k, v, B, T, G, Dh, c.capacity, P));
+    c.length = P + T;
+    const y = this.alloc([B, T, H * Dh]);
+    const part = splits > 1 ? this.alloc([B * T * H, splits, Dh + 2]) : null;
+    guarded('attention', () => api.attention(y.ptr, part?.ptr ?? null, q, c.k!.ptr, c.v!.ptr, B, T, H, G, Dh, c.capacity, P, splits, keysPerSplit, args.scale));
+    this.free(part);
+    this.lastAttentionSplits = splits;
+    return y;
+  }
+
+  /** Key splits the last attention call used (tests). */
+  lastAttentionSplits = 0;
+
+  override attentionStep(args: AttentionArgs): Tensor {
+    checkOneToken('attentionStep', args.q.shape[1]);
+    return this.attention(args);
+  }
+
+  override swiglu(gate: Tensor, up: Tensor): Tensor {
+    const api = this.api('swiglu');
+    checkSameShape('swiglu', gate, up);
+    const gp = this.f32(gate, 'gate'), upp = this.f32(up, 'up');
+    const out = this.alloc(gate.shape);
+    guarded('swiglu', () => api.swiglu(out.ptr, gp, upp, numel(gate.shape)));
+    return out;
+  }
+
+  override relu2(x: Tensor): Tensor {
+    const api = this.api('relu2');
+    const xp = this.f32(x, 'x');
+    const out = this.alloc(x.shape);
+    guarded('relu2', () => api.relu2(out.ptr, xp, numel(x.shape)));
+    return out;
+  }
+
+  /** Device tables of the experts' weight pointers [gate ×E, up ×E, down ×E], one per expert list the graph holds. */
+  private readonly expertTables = new WeakMap<Tensor[], { ptrs: bigint[]; t: CudaTensor }>();
+
+  private expertTable(a: MoeArgs): CudaTensor {
+    const ptrs = [...a.gate, ...a.up, ...a.down].map((w, i) => this.t(w, `expert weight ${i}`).ptr);
+    const held = this.expertTables.get(a.gate);
+    if (held && held.t.block.live && held.ptrs.every((p, i) => p === ptrs[i])) return held.t;
+    if (held) this.free(held.t);
+    const t = this.alloc([ptrs.length * 2]); // 8 bytes a pointer
+    guarded('mixtureOfExperts (expert table)', () => this.api('mixtureOfExperts').writeBytes(t.ptr, BigUint64Array.from(ptrs)));
+    this.expertTables.set(a.gate, { ptrs, t });
+    return t;
+  }
+
+  /**
+   * The sparse mixture of SwiGLU experts. The router runs on the device (gpu/cuda/src/mlp.cu moeRoute:
+   * softmax, top-k, weights). Few rows (decode): two fused kernels read each routed expert's weights
+   * through a pointer table — no host round trip. More rows (prefill): the routes are read back (one
+   * wait per MoE layer), each expert's tokens gathered, run through cuBLAS (gate, up, down) and
+   * scatter-added with their weights, so each expert's weights stream once per prefill chunk.
+   */
+  override mixtureOfExperts(a: MoeArgs): Tensor {
+    const api = this.api('mixtureOfExperts');
+    const { rows, dim: D, experts: E, inner: I } = checkMoe(a);
+    const K = a.topK;
+    if (E > api.maxExperts) throw fail('E_SHAPE', `cuda: ${E} experts are above the router kernel's ${api.maxExperts}`, { field: 'experts' });
+    const xp = this.f32(a.x, 'x');
+    const x2 = this.reshape(a.x, [rows, D]);
+    const logits = this.matmul(x2, a.router) as CudaTensor; // [rows, E]
+    const idx = this.alloc([rows, K]); // int32 expert ids (bits in an f32 block)
+    const w = this.alloc([rows, K]);
+    guarded('mixtureOfExperts (router)', () => api.moeRoute(idx.ptr, w.ptr, logits.ptr, rows, E, K, a.normalize));
+    this.free(logits);
+    const dtypes = new Set([...a.gate, ...a.up, ...a.down].map((t) => this.t(t).dtype));
+    if (rows <= MOE_FEW_ROWS && dtypes.size === 1) {
+      const code = DTYPE_CODE[[...dtypes][0]]!;
+      const table = this.expertTable(a);
+      const h = this.alloc([rows, K, I]);
+      const out = this.alloc(a.x.shape);
+      const at = (j: number) => table.ptr + BigInt(8 * E * j);
+      guarded('mixtureOfExperts', () => {
+        api.moeGateUp(h.ptr, xp, at(0), at(1), idx.ptr, code, rows, K, D, I);
+        api.moeDown(out.ptr, h.ptr, at(2), idx.ptr, w.ptr, code, rows, K, D, I);
+      });
+      this.free(h, idx, w);
+      return out;
+    }
+    const ids = new Int32Array(rows * K), weights = new Float32Array(rows * K);
+    guarded('mixtureOfExperts (reading the routes)', () => {
+      api.readBytes(idx.ptr, ids);
+      api.readBytes(w.ptr, weights);
+    });
+    // Each expert's (row, weight) pairs, experts in order, rows ascending within one.
+    const start = new Int32Array(E + 1);
+    for (const e of ids) start[e + 1]++;
+    for (let e = 0; e < E; e++) start[e + 1] += start[e];
+    const cursor = start.slice(0, E);
+    const rowList = new Int32Array(rows * K), wList = new Float32Array(rows * K);
+    for (let j = 0; j < rows * K; j++) {
+      const at = cursor[ids[j]]++;
+      rowList[at] = Math.floor(j / K);
+      wList[at] = weights[j];
+    }
+    guarded('mixtureOfExperts (expert rows)', () => {
+      api.writeBytes(idx.ptr, rowList);
+      api.writeBytes(w.ptr, wList);
+    });
+    const out = this.zeros(a.x.shape) as CudaTensor;
+    for (let e = 0; e < E; e++) {
+      const n = start[e + 1] - start[e];
+      if (n === 0) continue;
+      const off = BigInt(4 * start[e]);
+      const xs = this.alloc([n, D]);
+      guarded('mixtureOfExperts (gather)', () => api.gatherRows(xs.ptr, xp, idx.ptr + off, n, D));
+      const g = this.matmul(xs, a.gate[e]), u = this.matmul(xs, a.up[e]);
+      const hh = this.swiglu(g, u);
+      const y = this.matmul(hh, a.down[e]) as CudaTensor;
+      guarded('mixtureOfExperts (scatter)', () => api.scatterAddRows(out.ptr, y.ptr, idx.ptr + off, w.ptr + off, n, D));
+      this.free(xs, g, u, hh, y);
+    }
+    this.free(idx, w);
+    return out;
+  }
 }
