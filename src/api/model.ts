@@ -124,7 +124,7 @@ export class ModelImpl implements Model {
   maxContextTokens(limit: number | undefined, batch = 1): number {
     const perToken = this.kvBytesPerToken(batch);
     if (limit === undefined || perToken === 0) return Infinity;
-    const { cfg, graph } = this.parts;
+    const { cfg } = this.parts;
     const fixed = this.parts.weightBytes + this.stateShapes(batch).reduce((n, s) => n + 4 * s.reduce((a, b) => a * b, 1), 0)
       + activationBytes(cfg, this.prefillChunkTokens(batch), batch);
     return Math.max(0, Math.floor((limit - fixed) / perToken));
@@ -231,6 +231,7 @@ export class ModelImpl implements Model {
     const head = graph.head(weights);
     const step = seq === 1 && batch === 1 && output === 'logits-last' && !opts.caches?.length ? this.recordedStep(state, ids) : null;
     if (step) { // one decode token of a session: the step recorded on its first token, replayed
+      throwIfAborted(opts.signal, 'forward');
       const logits = step.run(ids); // [1, V], owned by the recording
       let last: Float32Array;
       if (opts.topK && opts.onHeld && b.readTopK) {
@@ -325,7 +326,7 @@ export class ModelImpl implements Model {
       this.checkIds(row, `ids[${r}]`);
     });
     const batch = ids.length;
-    const { cfg, graph, backend } = this.parts;
+    const { cfg, backend } = this.parts;
     const width = output === 'hidden' ? cfg.hiddenSize : cfg.vocabSize;
     const stateBytes = this.stateShapes(batch).reduce((n, s) => n + 4 * s.reduce((a, b) => a * b, 1), 0);
     const kvPerToken = this.kvBytesPerToken(batch);
