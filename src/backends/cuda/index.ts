@@ -429,8 +429,8 @@ export class CudaBackend extends PartialBackend implements Backend {
         if (released) throw fail('E_ARGUMENT', 'cuda: this recorded step was released');
         this.alive();
         if (next.length !== cap.n) throw fail('E_ARGUMENT', `cuda: a recorded step takes ${cap.n} ids, got ${next.length}`);
-        for (const id of next) {
-          if (!(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
+        for (const id of next) { // (a recording that embeds nothing ignores its ids: vocab stays −1)
+          if (vocab >= 0 && !(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
         }
         guarded('running a recorded step', () => this.d.replay(graph, cap.idsPtr, next));
         return output;
