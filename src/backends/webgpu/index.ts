@@ -181,6 +181,26 @@ export class WebGpuBackend extends PartialBackend implements Backend {
 
   // ---- buffers -------------------------------------------------------------
 
+  /**
+   * Bytes of GPU buffers this backend holds: live tensors, the reuse pool, the packed per-layer
+   * parameters, the dispatch-parameter ring and the stand-ins (read-back staging buffers live only
+   * during a read). The soak (bench/soak.ts --backend webgpu) samples it, as cuda's `deviceBytes`.
+   */
+  get deviceBytes(): number {
+    let n = 0;
+    for (const b of this.live) n += b.size;
+    for (const list of this.pool.values()) for (const b of list) n += b.size;
+    for (const b of this.packed) n += b.size;
+    return n + (this.params?.size ?? 0) + this.dummy.size + this.dummyOut.reduce((a, d) => a + d.size, 0);
+  }
+
+  /** GPU buffers held (same set as deviceBytes) and bind groups cached: counts the soak checks for growth. */
+  get deviceCounts(): { buffers: number; bindGroups: number } {
+    let buffers = this.live.size + this.packed.length + 3 + (this.params ? 1 : 0);
+    for (const list of this.pool.values()) buffers += list.length;
+    return { buffers, bindGroups: this.groups.size };
+  }
+
   private assertUsable(): void {
     if (this.lostReason) throw fail('E_DEVICE_LOST', `the WebGPU device was lost (${this.lostReason}); load the model again`);
     if (this.disposed) throw fail('E_BACKEND', 'the webgpu backend has been disposed');
