@@ -15,6 +15,7 @@
  *   --phases generate,prefill  --tokens N (both phases)  --gen-tokens N  --prefill-tokens N
  *   --every N (sample every N tokens; default N/200, at least 256)
  *   --duration S (per phase: the call is aborted after S seconds and the summary says how far it got)
+ *   --warmup F (the baseline is the first sample at or past this fraction of the tokens run; 0.05)
  *   --threads T (wasm; 2)  --seed S (12003)
  *   --rss-margin-mib M (32)  --heap-margin-mib M (8 with GC forced, else 32)
  *   --out DIR (./soak-out: soak-<phase>.csv and soak.json)  --json FILE (the JSON elsewhere too)
@@ -45,7 +46,7 @@ for (const phase of phases) {
   const n = (phase === 'generate' ? num('--gen-tokens') : num('--prefill-tokens')) ?? tokens;
   const r = await runSoak({
     phase, backend, modelPath: get('--model'), tokens: n, durationS: num('--duration'), threads: num('--threads') ?? 2, seed: num('--seed'),
-    every: num('--every'),
+    every: num('--every'), warmupFraction: num('--warmup'),
     rssMarginBytes: num('--rss-margin-mib') !== undefined ? num('--rss-margin-mib')! * MiB : undefined,
     heapMarginBytes: num('--heap-margin-mib') !== undefined ? num('--heap-margin-mib')! * MiB : undefined,
     log: (l) => process.stderr.write(l + '\n'),
