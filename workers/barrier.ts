@@ -12,7 +12,7 @@ import { fail, type MambaEdgeError } from '../src/errors.js';
 import { withThreadArgs } from '../src/backends/wasm/executor.js';
 import { instantiateKernels, type KernelName, type KernelTable } from '../src/backends/wasm/kernels.js';
 import {
-  ARGS_OFFSET, CONTROL_WORDS, DEAD, DONE, DONE_SEQ, ERROR, EXIT_CODE, FAULT, FAULT_HOLD, FAULT_THROW, GAVE_UP, HELD, KERNEL, KERNEL_NAMES,
+  ARGS_OFFSET, CONTROL_WORDS, DONE, DONE_SEQ, EPOCH, ERROR, EXIT_CODE, FAULT, FAULT_HOLD, FAULT_THROW, GAVE_UP, HELD, KERNEL, KERNEL_NAMES,
   LIVE, MAX_ARGS, N, NARGS, QUIT, SEQ, SPIN_POLLS, shareOf, type WorkerInit,
 } from './protocol.js';
 
@@ -30,7 +30,22 @@ export const STALL_MS = 60_000;
 const WAIT_SLICE_MS = 100;
 
 /** EXIT_CODE of a worker whose serve loop ended by an exception (it wrote this itself before unwinding). */
-const THREW = -1;
+export const THREW = -1;
+/** EXIT_CODE of a browser worker that fired an error event. */
+export const ERRORED = -2;
+
+/**
+ * Worker `t` is gone: no longer live, its EPOCH bumped, the coordinator woken. `exitCode` is
+ * recorded unless the worker already said it threw. Called by whoever sees the death first: the
+ * worker itself (its loop threw), the watcher (Node), the pool (browsers); twice is harmless.
+ */
+export function markDead(ctl: Int32Array, t: number, exitCode: number | null): void {
+  if (exitCode !== null && Atomics.load(ctl, EXIT_CODE + t) !== THREW) Atomics.store(ctl, EXIT_CODE + t, exitCode);
+  Atomics.and(ctl, LIVE, ~(1 << t));
+  Atomics.add(ctl, EPOCH + t, 1);
+  Atomics.add(ctl, DONE, 1);
+  Atomics.notify(ctl, DONE);
+}
 
 /**
  * The coordinating thread's side of the barrier. `workerFailure` returns why the pool cannot go
@@ -38,7 +53,7 @@ const THREW = -1;
  *
  * A kernel worker that dies (killed, crashed, out of memory) is seen at once, whatever this
  * thread is doing: the watcher (the thread that owns the workers, whose event loop is free)
- * sets the worker's DEAD bit and bumps DONE (workers/protocol.ts). Then:
+ * bumps the worker's EPOCH and DONE (workers/protocol.ts). Then:
  *   - the op in flight, if the dead worker had not finished its share, fails with E_WORKER
  *     (which worker, which op) once every surviving worker has finished its own share, so no
  *     thread writes to memory after the call has failed;
@@ -52,6 +67,8 @@ export class Barrier {
   private broken: string | null = null;
   private disposed = false;
   private readonly allLive: number;
+  /** Each worker's EPOCH when the op in flight was posted. */
+  private readonly epochs: Int32Array;
   /**
    * How long the coordinator waits for a live worker's share of one op. Deaths are seen at
    * once (above); this bounds a worker that is alive but stuck. Tests shorten it.
@@ -71,6 +88,7 @@ export class Barrier {
     let mask = 0;
     for (let t = 1; t <= others; t++) mask |= 1 << t;
     this.allLive = mask;
+    this.epochs = new Int32Array(others + 1);
   }
 
   get threads(): number {
@@ -112,6 +130,7 @@ export class Barrier {
     Atomics.store(ctl, KERNEL, KERNEL_NAMES.indexOf(kernel));
     Atomics.store(ctl, N, n);
     Atomics.store(ctl, NARGS, args.length);
+    for (let t = 1; t <= this.others; t++) this.epochs[t] = Atomics.load(ctl, EPOCH + t);
     const seq = (Atomics.add(ctl, SEQ, 1) + 1) | 0;
     Atomics.notify(ctl, SEQ);
 
@@ -132,12 +151,11 @@ export class Barrier {
     let began = 0;
     for (;;) {
       const wake = Atomics.load(ctl, DONE);
-      const dead = Atomics.load(ctl, DEAD);
       let running = 0;
       let diedInOp = 0;
       for (let t = 1; t <= this.others; t++) {
         if (Atomics.load(ctl, DONE_SEQ + t) === seq) continue;
-        if (dead & (1 << t)) diedInOp |= 1 << t;
+        if (Atomics.load(ctl, EPOCH + t) !== this.epochs[t]) diedInOp |= 1 << t;
         else running++;
       }
       if (running === 0) {
@@ -161,7 +179,8 @@ export class Barrier {
     for (let t = 1; t <= this.others; t++) if (mask & (1 << t)) which.push(t);
     const t = which[0];
     const code = Atomics.load(this.ctl, EXIT_CODE + t);
-    const how = code === THREW ? 'its loop threw: crashed or out of memory' : `exit code ${code}: killed, crashed or out of memory`;
+    const how = code === THREW ? 'its loop threw: crashed or out of memory'
+      : code === ERRORED ? 'an error event: crashed or out of memory' : `exit code ${code}: killed, crashed or out of memory`;
     return fail('E_WORKER',
       `kernel worker ${which.join(', ')} (of ${this.others}) died during ${kernel} (${how}); ` +
       'this call failed and what it was computing is lost; the pool is starting a replacement and the model stays usable',
@@ -211,10 +230,9 @@ export function createKernelWorkerApi() {
       kernels = instantiateKernels(msg.modules, msg.memory, msg.thread);
       const ctl = controlBlock(msg.memory, msg.controlBase);
       seen = Atomics.load(ctl, SEQ);
-      // A replacement takes over thread t: no longer dead; then serving (the coordinator shares
-      // ops again once every bit is set: any op it posts from then on has a SEQ after `seen`).
-      Atomics.store(ctl, DONE_SEQ + msg.thread, seen);
-      Atomics.and(ctl, DEAD, ~(1 << msg.thread));
+      // Serving from here (a replacement takes over thread t): the coordinator shares ops again once
+      // every LIVE bit is set, and any op it posts from then on has a SEQ after `seen`.
+      Atomics.store(ctl, EXIT_CODE + msg.thread, 0);
       Atomics.or(ctl, LIVE, 1 << msg.thread);
     },
 
@@ -228,10 +246,7 @@ export function createKernelWorkerApi() {
         // Out of the loop by an exception (a kernel's own errors are caught below): say so in the
         // shared block at once, as the watcher would for a killed thread, so the op fails now.
         Atomics.store(ctl, EXIT_CODE + thread, THREW);
-        Atomics.and(ctl, LIVE, ~(1 << thread));
-        Atomics.or(ctl, DEAD, 1 << thread);
-        Atomics.add(ctl, DONE, 1);
-        Atomics.notify(ctl, DONE);
+        markDead(ctl, thread, null);
         throw e;
       }
     },

@@ -3,8 +3,8 @@
  * thread that coordinates ops cannot see a worker die: it blocks in Atomics.wait for the op's
  * shares, and a Worker's 'exit' / 'error' events are delivered to the event loop of the thread
  * that created it. This thread's event loop is always free, so a death (killed, crashed, out of
- * memory) reaches it at once; it writes that into the shared control block (DEAD bit, LIVE bit
- * cleared, exit code, DONE bumped and notified: workers/protocol.ts), which wakes the waiting
+ * memory) reaches it at once; it writes that into the shared control block (LIVE bit cleared,
+ * exit code, EPOCH and DONE bumped, DONE notified: workers/protocol.ts), which wakes the waiting
  * coordinator, and starts a replacement on the same thread index (which takes over once it is
  * serving). It gives up (GAVE_UP) when a worker dies before it started or after MAX_RESTARTS deaths.
  *
@@ -16,8 +16,8 @@
  * it needs no file at run time either.
  */
 import { parentPort, Worker } from 'node:worker_threads';
-import { controlBlock } from './barrier.js';
-import { DEAD, DONE, EXIT_CODE, GAVE_UP, HELD, LIVE, QUIT, type WorkerInit } from './protocol.js';
+import { controlBlock, markDead } from './barrier.js';
+import { GAVE_UP, HELD, QUIT, type WorkerInit } from './protocol.js';
 
 export interface WatcherInit {
   role: 'watcher';
@@ -41,7 +41,6 @@ export function watch({ source, init, maxRestarts }: WatcherInit): void {
   let quitting = false;
   let deaths = 0;
   const post = (m: WatcherMessage) => port.postMessage(m);
-  const wakeCoordinator = () => { Atomics.add(ctl, DONE, 1); Atomics.notify(ctl, DONE); };
   const finishIfDone = () => { if (quitting && workers.size === 0) process.exit(0); };
 
   const start = (t: number, restart: boolean) => {
@@ -64,19 +63,14 @@ export function watch({ source, init, maxRestarts }: WatcherInit): void {
     w.on('exit', (code) => {
       if (workers.get(t) === w) workers.delete(t);
       if (quitting || Atomics.load(ctl, QUIT)) { finishIfDone(); return; }
-      // Order matters: the coordinator reads DEAD only after a wake, and LIVE before posting an op.
-      // A worker whose loop threw has already said so (DEAD set, EXIT_CODE = −1): keep its word.
-      if (!(Atomics.load(ctl, DEAD) & (1 << t))) Atomics.store(ctl, EXIT_CODE + t, code);
-      Atomics.and(ctl, LIVE, ~(1 << t));
-      Atomics.or(ctl, DEAD, 1 << t);
       const why = crash ? `crashed (${crash})` : `exited with code ${code}`;
       if (!ready || ++deaths > maxRestarts) {
         Atomics.store(ctl, GAVE_UP, 1 + t);
-        wakeCoordinator();
+        markDead(ctl, t, code);
         post({ type: 'gave-up', thread: t, reason: !ready ? `kernel worker ${t} ${why} before it started` : `kernel worker ${t} ${why}, the ${deaths}th death in this pool (at most ${maxRestarts} are restarted)` });
         return;
       }
-      wakeCoordinator();
+      markDead(ctl, t, code);
       post({ type: 'died', thread: t, reason: `kernel worker ${t} ${why}` });
       start(t, true);
     });

@@ -17,8 +17,8 @@ import type { Executor } from '../../src/backends/wasm/executor.js';
 import { instantiateKernels, type KernelModules, type KernelName } from '../../src/backends/wasm/kernels.js';
 import { CONTROL_BASE } from '../../src/backends/wasm/arena.js';
 import { BROWSER_KERNEL_WORKER_SOURCE } from '../../src/browser/kernel-worker.generated.js';
-import { Barrier, clearControlBlock, controlBlock } from '../barrier.js';
-import { DEAD, DONE, GAVE_UP, LIVE } from '../protocol.js';
+import { Barrier, ERRORED, clearControlBlock, controlBlock, markDead } from '../barrier.js';
+import { GAVE_UP } from '../protocol.js';
 import type { BrowserKernelWorkerApi } from './kernel-worker.js';
 
 /** A worker that has not answered init in this long did not start (blocked script, no memory). */
@@ -103,10 +103,7 @@ export class BrowserWorkerPool implements Executor {
   private died(t: number, pw: PoolWorker): void {
     if (this.disposed || this.workers[t - 1] !== pw) return;
     const ctl = controlBlock(this.memory, CONTROL_BASE);
-    Atomics.and(ctl, LIVE, ~(1 << t));
-    Atomics.or(ctl, DEAD, 1 << t);
-    Atomics.add(ctl, DONE, 1);
-    Atomics.notify(ctl, DONE);
+    markDead(ctl, t, ERRORED);
     this.events.push(pw.exited ?? `kernel worker ${t} died`);
     pw.api[Comlink.releaseProxy]();
     pw.worker.terminate();
