@@ -93,7 +93,7 @@ describe.skipIf(reason !== null)('soak on webgpu (CI-sized)', () => {
     }
   });
 
-  it('prefill: progress arrives while the GPU works (about one chunk queued); bind groups stay the same from chunk to chunk; abort leaves the device idle soon', async () => {
+  it('prefill: progress arrives while the GPU works (about one chunk queued); bind groups stay the same from chunk to chunk; abort leaves the device idle soon and nothing held', async () => {
     const model = await loadModel(files(), { backend: 'webgpu' });
     try {
       const p = gpuOf(model);
@@ -120,6 +120,18 @@ describe.skipIf(reason !== null)('soak on webgpu (CI-sized)', () => {
       const t1 = performance.now();
       await p.backend.device.queue.onSubmittedWorkDone();
       expect(performance.now() - t1).toBeLessThan((3 * total) / nChunks);
+
+      // Aborted calls leave nothing behind on the device: a second and third one hold what the first did.
+      const held: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const a = new AbortController();
+        const session = model.createSession();
+        const e = await session.prefill(ids, { signal: a.signal, onProgress: ({ done }) => { if (done === 2 * chunk) a.abort(); } }).catch((x) => x);
+        expect(e.code).toBe('E_ABORTED');
+        await session.dispose();
+        held.push(p.backend.deviceCounts.buffers);
+      }
+      expect(held[2]).toBe(held[0]);
     } finally {
       await model.dispose();
     }
