@@ -20,6 +20,7 @@
  *   --rss-margin-mib M (32)  --heap-margin-mib M (8 with GC forced, else 32)
  *   --out DIR (./soak-out: soak-<phase>.csv and soak.json)  --json FILE (the JSON elsewhere too)
  * On a GPU backend the device bytes / buffers / bind groups must not grow at all after warm-up.
+ * Exit status: 0 every check passed, 1 a check failed, 2 the backend or the model did not load.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -50,6 +51,10 @@ for (const phase of phases) {
     rssMarginBytes: num('--rss-margin-mib') !== undefined ? num('--rss-margin-mib')! * MiB : undefined,
     heapMarginBytes: num('--heap-margin-mib') !== undefined ? num('--heap-margin-mib')! * MiB : undefined,
     log: (l) => process.stderr.write(l + '\n'),
+  }).catch((e: Error & { code?: string }) => {
+    // A backend that is not here (no adapter, no CUDA addon) or a model that does not load: say so plainly.
+    console.error(`soak: ${e.code ? `${e.code}: ` : ''}${e.message}`);
+    process.exit(2);
   });
   results.push(r);
   writeFileSync(join(out, `soak-${backend === 'wasm' ? '' : `${backend}-`}${phase}.csv`), toCsv(r.samples));
