@@ -181,9 +181,11 @@ export class Barrier {
     const code = Atomics.load(this.ctl, EXIT_CODE + t);
     const how = code === THREW ? 'its loop threw: crashed or out of memory'
       : code === ERRORED ? 'an error event: crashed or out of memory' : `exit code ${code}: killed, crashed or out of memory`;
+    const after = Atomics.load(this.ctl, GAVE_UP)
+      ? 'the pool will not restart it (see the next call\'s error)'
+      : 'the pool is starting a replacement and the model stays usable';
     return fail('E_WORKER',
-      `kernel worker ${which.join(', ')} (of ${this.others}) died during ${kernel} (${how}); ` +
-      'this call failed and what it was computing is lost; the pool is starting a replacement and the model stays usable',
+      `kernel worker ${which.join(', ')} (of ${this.others}) died during ${kernel} (${how}); this call failed and what it was computing is lost; ${after}`,
       { worker: t, op: kernel });
   }
 
