@@ -115,6 +115,34 @@ describe('a kernel worker that dies mid-op', () => {
     await m.dispose();
   }, 60_000);
 
+  it('a replacement that starts while the op its predecessor died in is still running does not pass that op as finished', async () => {
+    // The race: worker 1 dies at the start of a long matmul; the watcher's replacement is serving
+    // (~30 ms) while this thread still computes its own half. The replacement must not look as if
+    // it had finished the op in flight (an earlier draft wrote its DONE_SEQ at start-up and the op
+    // "succeeded" with half its rows never computed): the op fails with E_WORKER.
+    const m = await loadModel(randomModelFiles({ modelType: 'mamba', vocabSize: 256, hiddenSize: 64, numLayers: 1, stateSize: 4, seed: 1 }), { backend: 'wasm', threads: 2 });
+    const pool = poolOf(m);
+    const b = (m as unknown as { parts: { backend: { upload(d: Float32Array, s: number[]): unknown; matmul(x: unknown, w: unknown): unknown; free(t: unknown): void } } }).parts.backend;
+    const K = 2048;
+    const N = 8192;
+    const w = b.upload(new Float32Array(N * K).map((_, i) => ((i * 5) % 11) / 11 - 0.5), [N, K]);
+    let exercised = false;
+    // Long enough that the replacement is serving before this thread's half is done: proven by LIVE
+    // right after the call; doubled until it is (measured here: 192 rows, 90 ms).
+    for (let M = 192; M <= 1536 && !exercised; M *= 2) {
+      await untilLive(pool);
+      const x = b.upload(new Float32Array(M * K).fill(0.25), [M, K]);
+      pool.crashWorkerForTest(1);
+      let err: { code?: string } | null = null;
+      try { b.free(b.matmul(x, w)); } catch (e) { err = e as { code?: string }; }
+      expect(err?.code).toBe('E_WORKER');
+      exercised = pool.liveWorkers === 1;
+      b.free(x);
+    }
+    expect(exercised).toBe(true);
+    await m.dispose();
+  }, 60_000);
+
   it(`a crash loop (more than ${MAX_RESTARTS} deaths) leaves the model clearly unusable`, async () => {
     const m = await loadModel(files(), { backend: 'wasm', threads: 2 });
     const pool = poolOf(m);
