@@ -277,6 +277,8 @@ export class ModelImpl implements Model {
         }
       }
       b.free(hidden);
+      // A GPU backend: bound its queue to about one chunk (Backend.settle) before reporting progress.
+      if (start + len < seq) await b.settle?.();
       opts.onProgress?.({ done: start + len, total: seq });
       if (start + len < seq) await yieldToEventLoop(); // keep the host responsive during long prompts
     }

@@ -362,6 +362,15 @@ export interface Backend {
    * larger chunk, and chunk boundaries stay multiples of the graph's.
    */
   readonly prefillChunkMultiple?: number;
+  /**
+   * Optional, for backends that queue work asynchronously (GPUs): called by the runner after each
+   * prefill chunk but the last; submits what is recorded and resolves once the chunk BEFORE this
+   * one has finished on the device, so at most about one chunk is queued. Without it a long prompt
+   * is recorded in milliseconds and queued whole: the queue (command buffers, parameters, cached
+   * bind groups) grows with the prompt, an abort cannot stop work already queued, and progress
+   * reports count recorded chunks, not finished ones (found by the soak, RELIABILITY.md).
+   */
+  settle?(): Promise<void>;
   /** Bytes a tensor of this shape takes when stored as `dtype` (for maxMemoryBytes checks). */
   bytesFor(shape: readonly number[], dtype: WeightDType): number;
   /** Upload weights, converting f32 values to the storage dtype. */
