@@ -8,8 +8,8 @@ import type {
   GenerateOptions, GeneratedToken, Generation, GenerationResult, FinishReason, PrefillOptions, Session,
 } from './types.js';
 import { MambaEdgeError, fail, throwIfAborted } from '../errors.js';
-import type { KvCache, Tensor } from '../backends/backend.js';
-import { Rng, sampleToken, validateSamplerParams, type SamplerParams } from './sampler.js';
+import type { DeviceSampling, DeviceToken, KvCache, Tensor } from '../backends/backend.js';
+import { Rng, sampleFromCandidates, sampleToken, validateSamplerParams, type SamplerParams } from './sampler.js';
 import { StopMatcher } from './stop.js';
 import { createStreamDecoder, type StreamDecoder } from '../tokenizer/stream-decoder.js';
 import { decodeState, encodeState } from './state-blob.js';
@@ -263,9 +263,8 @@ export class SessionImpl implements Session {
     if (plan.seed !== undefined) this.rng = new Rng(plan.seed);
     const stop = new StopMatcher(plan.stop);
 
-    for (;;) {
-      if (plan.signal.aborted) return aborted();
-      const id = sampleToken(logits, plan, this.rng);
+    /** Takes a sampled token: streams it; the finish reason when generation ends with it. */
+    const emit = (id: number): FinishReason | null => {
       this.pendingToken = id;
       this.lastLogits = null;
       this.releaseHeld();
@@ -276,7 +275,7 @@ export class SessionImpl implements Session {
         text.add(tail);
         queue.push({ id, text: tail });
         queue.end();
-        return result('eos');
+        return 'eos';
       }
       let piece = stop.push(this.decoder.push(id));
       if (stop.stopped) {
@@ -284,7 +283,7 @@ export class SessionImpl implements Session {
         queue.push({ id, text: piece });
         this.decoder = createStreamDecoder(tokenizer); // text after a stop string is dropped
         queue.end();
-        return result('stop');
+        return 'stop';
       }
       const last = completionTokens >= plan.maxTokens;
       if (last) piece += stop.flush(); // held-back text that never became a stop string; UTF-8 bytes stay pending
@@ -292,10 +291,175 @@ export class SessionImpl implements Session {
       queue.push({ id, text: piece });
       if (last) {
         queue.end();
-        return result('length');
+        return 'length';
       }
+      return null;
+    };
+
+    const device = this.model.parts.backend.deviceSampling;
+    const ahead = device?.supports(plan) && this.runAheadFits() ? device : null;
+    for (;;) {
+      if (plan.signal.aborted) return aborted();
+      const end = emit(sampleToken(logits, plan, this.rng));
+      if (end) return result(end);
       await yieldToEventLoop(); // let timers, signal handlers and the UI run between tokens
+      if (ahead) {
+        const end = await this.decodeAhead(ahead, plan, emit, () => completionTokens);
+        return end === 'abort' ? aborted() : result(end);
+      }
       logits = await this.consume([], 'logits-last', undefined, undefined, topK);
+    }
+  }
+
+  /** Whether the run-ahead snapshot (one more copy of the state) fits maxMemoryBytes next to a step's working memory. */
+  private runAheadFits(): boolean {
+    try {
+      this.model.checkMemory(this.model.chunkBytes(1) + this.model.info.stateBytes, 'the run-ahead state snapshot');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Decode with the next token sampled on the device, one step ahead of the host: while step s (it
+   * consumes the token just streamed) runs, step s + 1 is already recorded and submitted, fed with
+   * step s's token straight from device memory; then the host reads step s's token, checks it
+   * against the sampler's rule (the host's answer wins), streams it, and records step s + 2 — so the
+   * host's recording, the device's work and the read-back overlap instead of running in series.
+   *
+   * The run-ahead step is undone whenever the host would not have run it: before it, its state is
+   * copied on the device into a snapshot; if the generation ends at step s's token (EOS, a stop
+   * string, maxTokens, an abort) or the device chose differently from the rule, the snapshot is
+   * copied back, KV caches are cut to their length before it and the rng is put back before its
+   * draw. So the session after a call (position, state, pending token, rng, saveState bytes) is the
+   * one `consume` one token at a time leaves. Each step's random draw is made on the host, in order.
+   */
+  private async decodeAhead(
+    ds: DeviceSampling, plan: GenerationPlan, emit: (id: number) => FinishReason | null, emitted: () => number,
+  ): Promise<FinishReason> {
+    const { backend, cfg } = this.model.parts;
+    interface Step { token: DeviceToken; logits: Tensor; rng: Uint32Array; u: number; ahead: boolean; kv: number[] }
+    const held: { snapshot: Tensor[] | null } = { snapshot: null };
+    let cur: Step | null = null;
+    let next: Step | null = null;
+    let failed = true; // until proven otherwise, an exception leaves the state half-advanced
+    const submit = (ids: Int32Array, ahead: boolean): Step => {
+      const kv = this.caches.map((c) => c.length);
+      if (ahead) {
+        held.snapshot ??= this.model.allocState(1);
+        ds.copy(this.state, held.snapshot);
+      }
+      const rng = this.rng.getState();
+      const u = plan.temperature > 0 ? this.rng.nextFloat() : 0;
+      const { token, logits } = this.model.recordDecodeStep(this.state, this.caches, ids, plan, u);
+      return { token, logits, rng, u, ahead, kv };
+    };
+    const release = (step: Step | null) => {
+      if (!step) return;
+      ds.release(step.token);
+      backend.free(step.logits);
+    };
+    /** Undoes a run-ahead step (recorded after it, so the device finishes it first). */
+    const undo = (step: Step) => {
+      ds.copy(held.snapshot!, this.state);
+      this.caches.forEach((c, i) => backend.truncateKvCache(c, step.kv[i]));
+      this.rng.setState(step.rng);
+      release(step);
+    };
+    /** The step consumed the pending token: the session is at its end (its token not drawn yet). */
+    const commit = (step: Step) => {
+      this.pos += 1;
+      this.pendingToken = null;
+      release(step);
+    };
+    /** The next token must fit the KV caches; failing here (nothing in flight) leaves the session as it was. */
+    const room = () => {
+      try {
+        this.checkRoom(1);
+      } catch (e) {
+        failed = false;
+        throw e;
+      }
+    };
+    try {
+      room();
+      cur = submit(Int32Array.of(this.pendingToken!), false);
+      for (;;) {
+        if (plan.signal.aborted) {
+          // As `consume` one token at a time leaves an abort: the step done, its whole row of logits kept, no draw.
+          const row = await backend.read(cur.logits);
+          this.rng.setState(cur.rng);
+          commit(cur);
+          cur = null;
+          this.lastLogits = row;
+          failed = false;
+          return 'abort';
+        }
+        // The token `cur` is computing will be the last one: nothing to run ahead for.
+        if (emitted() + 1 < plan.maxTokens && this.hasRoom(2)) next = submit(ds.ids(cur.token), true);
+        const got = await ds.read(cur.token);
+        let id: number;
+        try {
+          id = sampleFromCandidates(got.ids, got.values, cfg.vocabSize, plan, cur.u);
+        } catch (e) {
+          // No candidate (every logit −∞ or NaN): fail as sampleToken does, after the step.
+          if (next) { undo(next); next = null; }
+          const row = await backend.read(cur.logits);
+          this.rng.setState(cur.rng);
+          commit(cur);
+          cur = null;
+          this.lastLogits = row;
+          failed = false;
+          throw e;
+        }
+        commit(cur);
+        cur = null;
+        if (next && got.id !== id) {
+          // The device rounded differently near a boundary: its token fed `next`, so redo that step.
+          undo(next);
+          next = null;
+          this.runAheadRedos++;
+        }
+        const end = emit(id);
+        if (end) {
+          if (next) { undo(next); next = null; }
+          failed = false;
+          return end;
+        }
+        await yieldToEventLoop(); // let timers, signal handlers and the UI run between tokens
+        if (!next) room();
+        cur = next ?? submit(Int32Array.of(id), false);
+        next = null;
+      }
+    } catch (e) {
+      if (failed) {
+        // As `consume` without a snapshot: layers already run have moved the state.
+        this.lost = {
+          reason: e instanceof Error ? e.message.slice(0, 200) : String(e),
+          code: e instanceof MambaEdgeError && e.code === 'E_DEVICE_LOST' ? 'E_DEVICE_LOST' : 'E_STATE',
+        };
+      }
+      throw e;
+    } finally {
+      release(cur);
+      release(next);
+      if (held.snapshot) backend.free(...held.snapshot);
+    }
+  }
+
+  /** @internal Run-ahead steps redone because the device's draw differed from the host's rule (tests expect 0 on ordinary logits). */
+  runAheadRedos = 0;
+
+  /** Whether `tokens` more tokens of context fit the KV caches (always, for models without attention). */
+  private hasRoom(tokens: number): boolean {
+    return this.caches.length === 0 || this.pos + tokens <= this.maxContext;
+  }
+
+  /** E_MEMORY, as `consume` would fail, when the next token does not fit the KV caches. */
+  private checkRoom(tokens: number): void {
+    if (this.caches.length > 0) {
+      this.model.checkContext(this.pos + tokens, this.maxContext, this.memoryLimit, `a call at position ${this.pos} with ${tokens} new tokens`);
     }
   }
 

@@ -13,6 +13,7 @@
  *   both read and write the carried state in place, so prefill(a ++ b) ≡ prefill(a); prefill(b).
  */
 import type { BackendInfo, BackendName } from '../api/types.js';
+import type { SamplerParams } from '../api/sampler.js';
 
 export type WeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
 
@@ -446,6 +447,45 @@ export interface Backend {
    * rounding, state updates included. Backends without it are unaffected.
    */
   mambaMixerStep?(args: MambaMixerStepArgs): Tensor | null;
+
+  /**
+   * Optional: sampling on the device, so a decode step can be recorded and submitted before the
+   * previous step's token has been read back (the session's run-ahead decode). Backends without it
+   * decode one read-back at a time, as before.
+   */
+  readonly deviceSampling?: DeviceSampling;
+}
+
+/** A sampled token whose id is still on the device (see DeviceSampling). */
+export interface DeviceToken {
+  readonly deviceToken: true;
+}
+
+/**
+ * Sampling on the device for decode run-ahead. The rule is src/api/sampler.ts's; the host checks
+ * the device's choice on every token (`sampleFromCandidates` over the candidates read back), so a
+ * device that rounds differently costs a re-run of one step, never a different token.
+ */
+export interface DeviceSampling {
+  /** Whether `sample` takes these parameters (a top-k kernel has a largest k; topK 0 = the whole row is not on the device). */
+  supports(params: SamplerParams): boolean;
+  /**
+   * Records, after the ops recorded so far, the choice of a token from row 0 of `logits` [1, V]
+   * (the k = topK best candidates, 1 when greedy, then the sampler's rule with the uniform draw
+   * `u`), then submits everything recorded so the device starts at once. Nothing is read back.
+   */
+  sample(logits: Tensor, params: SamplerParams, u: number): DeviceToken;
+  /**
+   * A one-element id array standing for the token: passed as the ids of the next forward, the
+   * backend's `embedding` reads the id from the device (the host value in it is a placeholder).
+   */
+  ids(token: DeviceToken): Int32Array;
+  /** The device's choice and the candidates it chose from; resolves once the device gets there. */
+  read(token: DeviceToken): Promise<{ id: number; ids: Int32Array; values: Float32Array }>;
+  /** Frees the token's device memory (after `read`, or unread when a run-ahead step is dropped). */
+  release(token: DeviceToken): void;
+  /** Records device-side copies src[i] → dst[i] (f32 tensors of equal sizes), in order with the ops. */
+  copy(src: readonly Tensor[], dst: readonly Tensor[]): void;
 }
 
 /** The next capacity for a cache that must hold `needed` tokens: doubling, at least 16, clamped to maxTokens. */

@@ -23,7 +23,7 @@ import { PartialBackend } from '../partial.js';
 import { MambaEdgeError, fail } from '../../errors.js';
 import {
   numel,
-  type AttentionArgs, type Backend, type Conv1dArgs, type KvCache, type LtiScanArgs, type Mamba3ScanArgs, type MambaMixerStepArgs, type MoeArgs, type OpName,
+  type AttentionArgs, type Backend, type Conv1dArgs, type DeviceSampling, type DeviceToken, type KvCache, type LtiScanArgs, type Mamba3ScanArgs, type MambaMixerStepArgs, type MoeArgs, type OpName,
   type RecurrentScanArgs, type RopeArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
 } from '../backend.js';
 import { ropeTables } from '../attention-math.js';
@@ -32,6 +32,7 @@ import { checkAttention, checkKvData, checkOneToken, checkRope, checkConv1d, che
 import type { GpuContext } from './device.js';
 import { Kernels, type WeightLoader } from './kernels.js';
 import { packF16, packQ8_0 } from './quant.js';
+import type { SamplerParams } from '../../api/sampler.js';
 
 /** Memory behind a tensor: one buffer, or (large weights only) row parts that each fit a binding. */
 class Store {
@@ -64,6 +65,19 @@ class GpuTensor implements Tensor {
 
 type Binding = GPUBuffer | { buffer: GPUBuffer; size: number };
 
+/**
+ * A token sampled on the device (DeviceSampling): `buffer` holds top_k's candidates and, at word
+ * 1 + 2k, sample_top_k's choice, which the next step's embedding reads in place; `staging` receives
+ * a copy at the end of the same submission, for the host's read.
+ */
+class GpuDeviceToken implements DeviceToken {
+  readonly deviceToken = true as const;
+  released = false;
+  /** The staging buffer was mapped (and destroyed by mapRead). */
+  read = false;
+  constructor(readonly buffer: GPUBuffer, readonly staging: GPUBuffer, readonly k: number, readonly ids: Int32Array, readonly scopeMark: number) {}
+}
+
 interface Dispatch {
   kind: 'dispatch';
   pipeline: GPUComputePipeline;
@@ -93,6 +107,8 @@ const MATVEC_ROWS = 8;
 const SCAN_CHUNK = 64;
 /** Submit when this many commands are recorded, so very long prefills keep host memory bounded. */
 const MAX_RECORDED = 4096;
+/** Largest k sample_top_k.wgsl ranks (one workgroup of 256 threads, a candidate each). */
+const SAMPLE_MAX_K = 256;
 /** Largest finite f32: stands in for an infinite dt limit (shaders may assume finite math). */
 const F32_MAX = 3.4028234663852886e38;
 
@@ -113,7 +129,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   private readonly pool = new Map<number, GPUBuffer[]>();
   private readonly live = new Set<GPUBuffer>();
   private recorded: Command[] = [];
-  private readonly scopes: Promise<GPUError | null>[] = [];
+  private readonly scopes: { mark: number; error: Promise<GPUError | null> }[] = [];
+  /** Counts error scopes pushed, so a token's read waits only for the scopes of its own submission and earlier. */
+  private scopeMark = 0;
+  /** Id arrays standing for device-sampled tokens (DeviceSampling.ids): embedding reads these ids on the device. */
+  private readonly deviceIds = new WeakMap<Int32Array, GpuDeviceToken>();
   private lostReason: string | null = null;
   /**
    * Per-dispatch parameters live in one persistent uniform buffer (slot i at i·256), rewritten with
@@ -157,7 +177,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       if (!this.disposed) this.lostReason = `${info.reason}: ${info.message || 'no message'}`;
     });
     this.device.addEventListener?.('uncapturederror', (ev) => {
-      this.scopes.push(Promise.resolve((ev as GPUUncapturedErrorEvent).error));
+      this.scopes.push({ mark: this.scopeMark, error: Promise.resolve((ev as GPUUncapturedErrorEvent).error) });
     });
   }
 
@@ -269,10 +289,19 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       at += n;
     });
     this.device.queue.submit([enc.finish()]);
+    return new Float32Array(await this.mapRead(staging, bytes, `a [${g.shape}] tensor`));
+  }
+
+  /**
+   * The first `bytes` of a MAP_READ buffer once the device has written it (then destroyed), with
+   * device loss → E_DEVICE_LOST and a validation / out-of-memory error of the submissions up to
+   * `scopesUpTo` → E_BACKEND.
+   */
+  private async mapRead(staging: GPUBuffer, bytes: number, what: string, scopesUpTo = Infinity): Promise<ArrayBuffer> {
     try {
       await Promise.race([staging.mapAsync(MAP_READ), this.device.lost.then(() => { throw new Error('lost'); })]);
-      await this.checkErrors();
-      const out = new Float32Array(staging.getMappedRange(0, Math.max(4, bytes)).slice(0, bytes));
+      await this.checkErrors(scopesUpTo);
+      const out = staging.getMappedRange(0, Math.max(4, bytes)).slice(0, bytes);
       staging.unmap();
       return out;
     } catch (e) {
@@ -282,7 +311,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       if (this.lostReason || this.disposed) {
         throw fail('E_DEVICE_LOST', `the WebGPU device was lost during the call (${this.lostReason ?? 'disposed'}); load the model again`, { cause: e });
       }
-      throw fail('E_BACKEND', `webgpu: reading a [${g.shape}] tensor failed: ${(e as Error).message}`, { cause: e });
+      throw fail('E_BACKEND', `webgpu: reading ${what} failed: ${(e as Error).message}`, { cause: e });
     } finally {
       staging.destroy();
     }
@@ -304,8 +333,76 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     return { ids: Int32Array.from(words.subarray(1, 1 + n)), values: new Float32Array(words.slice(1 + k, 1 + k + n).buffer) };
   }
 
-  private async checkErrors(): Promise<void> {
-    const pending = [...this.kernels.errors.splice(0), ...this.scopes.splice(0)];
+  /**
+   * Sampling on the device for the session's run-ahead decode: top_k.wgsl then sample_top_k.wgsl
+   * into a small buffer the next step's embedding reads the id from, and a copy of it to a staging
+   * buffer in the same submission (so its read waits for this step only, not for steps submitted after).
+   */
+  readonly deviceSampling: DeviceSampling = {
+    supports: (p: SamplerParams) => p.temperature === 0 || (p.topK >= 1 && p.topK <= SAMPLE_MAX_K),
+    sample: (logits, p, u) => this.sampleOnDevice(logits, p, u),
+    ids: (t) => (t as GpuDeviceToken).ids,
+    read: (t) => this.readDeviceToken(t as GpuDeviceToken),
+    release: (t) => {
+      const g = t as GpuDeviceToken;
+      if (g.released) return;
+      g.released = true;
+      this.release(g.buffer);
+      if (!g.read) g.staging.destroy(); // a dropped run-ahead step: its pending copy still completes
+    },
+    copy: (src, dst) => {
+      this.assertUsable();
+      if (src.length !== dst.length) throw fail('E_ARGUMENT', `webgpu copy: ${src.length} sources for ${dst.length} destinations`);
+      src.forEach((t, i) => {
+        const a = this.f32(t), b = this.f32(dst[i]);
+        const bytes = numel(a.shape) * 4;
+        if (numel(b.shape) * 4 !== bytes || a.store.buffers.length > 1 || b.store.buffers.length > 1) {
+          throw fail('E_SHAPE', `webgpu copy: [${a.shape}] into [${b.shape}]`);
+        }
+        if (bytes > 0) this.record({ kind: 'copy', src: a.buffer, dst: b.buffer, dstOffset: 0, size: bytes });
+      });
+    },
+  };
+
+  private sampleOnDevice(logits: Tensor, p: SamplerParams, u: number): GpuDeviceToken {
+    this.assertUsable();
+    const g = this.f32(logits);
+    if (g.shape.length !== 2 || g.shape[0] !== 1) throw fail('E_SHAPE', `deviceSampling.sample: logits must be [1, V], got [${g.shape}]`);
+    if (!this.deviceSampling.supports(p)) throw fail('E_ARGUMENT', `deviceSampling.sample: topK ${p.topK} is not in [1, ${SAMPLE_MAX_K}]`);
+    const V = g.shape[1];
+    const greedy = p.temperature === 0;
+    const k = Math.min(greedy ? 1 : p.topK, V);
+    const bytes = 4 * (2 + 2 * k);
+    const buf = this.allocBuffer(bytes, 'sampled token');
+    this.record({ kind: 'dispatch', pipeline: this.kernels.get('top_k'), bindings: [this.bind(g), buf], u: [V, 0, k], f: [], groups: 1 });
+    this.record({ kind: 'dispatch', pipeline: this.kernels.get('sample_top_k'), bindings: [buf], u: [k, greedy ? 1 : 0], f: [greedy ? 1 : p.temperature, p.topP, u], groups: 1 });
+    const staging = this.device.createBuffer({ label: 'sampled token read-back', size: Math.ceil(bytes / 4) * 4, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+    this.record({ kind: 'copy', src: buf, dst: staging, dstOffset: 0, size: bytes });
+    this.submit();
+    const token = new GpuDeviceToken(buf, staging, k, new Int32Array(1), this.scopeMark);
+    this.deviceIds.set(token.ids, token);
+    return token;
+  }
+
+  private async readDeviceToken(t: GpuDeviceToken): Promise<{ id: number; ids: Int32Array; values: Float32Array }> {
+    this.assertUsable();
+    if (t.released || t.read) throw fail('E_ARGUMENT', 'webgpu: a device-sampled token was read twice or after release');
+    t.read = true;
+    const k = t.k;
+    const words = new Uint32Array(await this.mapRead(t.staging, 4 * (2 + 2 * k), 'a sampled token', t.scopeMark));
+    const n = Math.min(words[0], k);
+    return {
+      id: words[1 + 2 * k] | 0,
+      ids: Int32Array.from(words.subarray(1, 1 + n)),
+      values: new Float32Array(words.slice(1 + k, 1 + k + n).buffer),
+    };
+  }
+
+  /** Throws E_BACKEND for a validation / out-of-memory error of the submissions up to `upTo` (all by default). */
+  private async checkErrors(upTo = Infinity): Promise<void> {
+    const mine = this.scopes.filter((s) => s.mark <= upTo);
+    for (const s of mine) this.scopes.splice(this.scopes.indexOf(s), 1);
+    const pending = [...this.kernels.errors.splice(0), ...mine.map((s) => s.error)];
     for (const err of await Promise.all(pending)) {
       if (err) throw fail('E_BACKEND', `webgpu: ${err.constructor?.name ?? 'GPU error'}: ${err.message}`);
     }
@@ -467,7 +564,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (pass) pass.end();
     if (nDispatch > 0) dev.queue.writeBuffer(params, 0, host, 0, nDispatch * PARAM_STRIDE);
     dev.queue.submit([enc.finish()]);
-    this.scopes.push(dev.popErrorScope(), dev.popErrorScope());
+    this.scopeMark++;
+    this.scopes.push({ mark: this.scopeMark, error: dev.popErrorScope() }, { mark: this.scopeMark, error: dev.popErrorScope() });
     this.stats.submits++;
     this.stats.dispatches += nDispatch;
     this.stats.encodeMs += performance.now() - started;
@@ -506,17 +604,22 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.assertUsable();
     const t = table as GpuTensor;
     const [vocab, dim] = t.shape;
-    for (const id of ids) if (id < 0 || id >= vocab) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
+    // A device-sampled token (deviceSampling.ids): its id is read where sample_top_k wrote it, on the
+    // device — always a row of the table (top_k only yields indices of the [1, V] logits).
+    const onDevice = this.deviceIds.get(ids);
+    if (onDevice?.released) throw fail('E_ARGUMENT', 'webgpu: a device-sampled token was used after release');
+    if (!onDevice) for (const id of ids) if (id < 0 || id >= vocab) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
     const out = this.tensor([ids.length, dim]);
-    const idBuf = this.allocBuffer(ids.length * 4, 'token ids');
-    this.writeWords(idBuf, ids);
+    const idBuf = onDevice ? onDevice.buffer : this.allocBuffer(ids.length * 4, 'token ids');
+    const idAt = onDevice ? 1 + 2 * onDevice.k : 0;
+    if (!onDevice) this.writeWords(idBuf, ids);
     t.store.buffers.forEach((buf, p) => {
       const rowStart = p * t.store.partRows;
       const rows = Math.min(t.store.partRows, vocab - rowStart);
       this.dispatch('embedding', { weights: this.loader(t) }, [idBuf, { buffer: buf, size: t.store.partBytes[p] }, out.buffer],
-        [ids.length, dim, rowStart, rows, 0, 0, 0, 0, 0, 0, 0, this.q8Offset(t, rows * dim)], [], Math.ceil((ids.length * dim) / 256));
+        [ids.length, dim, rowStart, rows, idAt, 0, 0, 0, 0, 0, 0, this.q8Offset(t, rows * dim)], [], Math.ceil((ids.length * dim) / 256));
     });
-    this.release(idBuf);
+    if (!onDevice) this.release(idBuf);
     return out;
   }
 
