@@ -39,11 +39,12 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   // +∞ logits (compared on the bits: compilers may assume finite math) are equally likely and
   // everything else impossible, as in the host rule.
   let maxInf = bitcast<u32>(rval[0]) == 0x7f800000u;
+  let top = rval[0];
   var total = 0.0;
   for (var i = 0u; i < n; i++) {
     var w: f32;
     if (maxInf) { w = select(0.0, 1.0, bitcast<u32>(rval[i]) == 0x7f800000u); }
-    else { w = exp((rval[i] - rval[0]) / prm.f0); }
+    else { w = exp((rval[i] - top) / prm.f0); }
     rval[i] = w; // the logits are not needed past here: keep the weights in their place
     total += w;
   }
