@@ -1,7 +1,9 @@
 /**
  * WebGPU speed on random-weight models shaped like state-spaces/mamba-130m and mamba2-130m
  * (tools/random-model.ts, f32): prefill tokens/s for prompts of --prefill lengths, decode tokens/s
- * (greedy generate, the real path: one submission per token, top-1 read back), and the device's
+ * (greedy generate, the real path: with Backend.deviceSampling the token is sampled on the GPU and
+ * the next step is submitted before it is read back; also top-k sampled, and greedy with run-ahead
+ * off — one submission and one top-1 read-back per token, in series), and the device's
  * copy bandwidth (a 128 MiB buffer through the copy kernel) for the decode roofline
  * (bandwidth ÷ weight bytes read per token).
  *
@@ -12,6 +14,7 @@
 import { writeFileSync } from 'node:fs';
 import { loadModel } from '../src/node.js';
 import type { Backend } from '../src/backends/backend.js';
+import type { GenerateOptions } from '../src/api/types.js';
 import { randomModelFiles, type RandomModelOptions } from '../tools/random-model.js';
 
 const arg = (name: string, dflt: string) => {
@@ -25,7 +28,7 @@ const SHAPES: Record<string, RandomModelOptions> = {
 };
 
 interface Row {
-  model: string; device: string; prefill: Record<string, number>; decodeTokPerSec: number; weightBytes: number; copyReadGBs: number; rooflineTokPerSec: number;
+  model: string; device: string; prefill: Record<string, number>; decodeTokPerSec: number; decodeSampledTokPerSec: number; decodeNoRunAheadTokPerSec?: number; weightBytes: number; copyReadGBs: number; rooflineTokPerSec: number;
   decodeBreakdown: { jsMs: number; encodeMs: number; dispatches: number; pipelinedMs: number; roundTripMs: number };
 }
 
@@ -115,13 +118,29 @@ async function benchModel(name: string): Promise<Row> {
   }
 
   const D = Number(arg('decode', '128'));
-  const s = model.createSession();
-  await s.prefill(rand(16));
-  const stamps: number[] = [];
-  for await (const _ of s.generate([], { temperature: 0, maxTokens: D, ignoreEos: true })) stamps.push(performance.now());
-  const decodeTokPerSec = (stamps.length - 1) / ((stamps[stamps.length - 1] - stamps[0]) / 1000);
-  console.error(`${name}: decode ${decodeTokPerSec.toFixed(1)} tokens/s over ${stamps.length - 1} tokens`);
-  await s.dispose();
+  /** Tokens/s of one session.generate over D tokens after a 16-token prompt (first to last token). */
+  const decodeRate = async (opts: GenerateOptions, what: string) => {
+    const s = model.createSession();
+    await s.prefill(rand(16));
+    const stamps: number[] = [];
+    for await (const _ of s.generate([], { ...opts, maxTokens: D, ignoreEos: true })) stamps.push(performance.now());
+    const rate = (stamps.length - 1) / ((stamps[stamps.length - 1] - stamps[0]) / 1000);
+    console.error(`${name}: decode ${what}: ${rate.toFixed(1)} tokens/s over ${stamps.length - 1} tokens`);
+    await s.dispose();
+    return rate;
+  };
+  const backend = (model as unknown as Internals).parts.backend;
+  const ahead = backend.deviceSampling !== undefined;
+  const decodeTokPerSec = await decodeRate({ temperature: 0 }, ahead ? 'greedy, run-ahead (token sampled on the GPU)' : 'greedy');
+  const decodeSampledTokPerSec = await decodeRate({ temperature: 0.8, topK: 40, topP: 0.95, seed: 1 }, 'top-k 40 / top-p 0.95 / T 0.8');
+  let decodeNoRunAheadTokPerSec: number | undefined;
+  if (ahead) {
+    // The same tree's one-read-back-per-token path (the host samples every token), for comparison.
+    const ds = backend.deviceSampling;
+    Object.defineProperty(backend, 'deviceSampling', { value: undefined, configurable: true });
+    decodeNoRunAheadTokPerSec = await decodeRate({ temperature: 0 }, 'greedy, one read-back per token (run-ahead off)');
+    Object.defineProperty(backend, 'deviceSampling', { value: ds, configurable: true });
+  }
 
   const internals = model as unknown as Internals;
   const breakdown = await decodeBreakdown(internals);
@@ -129,7 +148,7 @@ async function benchModel(name: string): Promise<Row> {
   const copy = await copyBandwidth(internals.parts.backend);
   const weightBytes = model.info.weightBytes;
   const row: Row = {
-    model: name + (tiny ? ' (2 layers)' : ''), device: model.backendInfo.device ?? '?', prefill, decodeTokPerSec, weightBytes,
+    model: name + (tiny ? ' (2 layers)' : ''), device: model.backendInfo.device ?? '?', prefill, decodeTokPerSec, decodeSampledTokPerSec, decodeNoRunAheadTokPerSec, weightBytes,
     copyReadGBs: copy / 1e9, rooflineTokPerSec: copy / weightBytes, decodeBreakdown: breakdown,
   };
   console.error(`${name}: copy ${(copy / 1e9).toFixed(0)} GB/s read; decode roofline ${row.rooflineTokPerSec.toFixed(0)} tokens/s (${(weightBytes / 1e6).toFixed(0)} MB of weights per token)`);
@@ -140,10 +159,10 @@ async function benchModel(name: string): Promise<Row> {
 const rows: Row[] = [];
 for (const m of arg('models', 'mamba-130m,mamba2-130m').split(',')) rows.push(await benchModel(m));
 const lens = Object.keys(rows[0].prefill);
-console.log(`| model | device | ${lens.map((n) => `prefill ${n} (tok/s)`).join(' | ')} | decode (tok/s) | copy read (GB/s) | decode roofline (tok/s) | of roofline |`);
-console.log(`|---|---|${lens.map(() => '---:|').join('')}---:|---:|---:|---:|`);
+console.log(`| model | device | ${lens.map((n) => `prefill ${n} (tok/s)`).join(' | ')} | decode (tok/s) | decode top-k 40 (tok/s) | decode, run-ahead off (tok/s) | copy read (GB/s) | decode roofline (tok/s) | of roofline |`);
+console.log(`|---|---|${lens.map(() => '---:|').join('')}---:|---:|---:|---:|---:|---:|`);
 for (const r of rows) {
-  console.log(`| ${r.model} | ${r.device} | ${lens.map((n) => r.prefill[n].toFixed(0)).join(' | ')} | ${r.decodeTokPerSec.toFixed(1)} | ${r.copyReadGBs.toFixed(0)} | ${r.rooflineTokPerSec.toFixed(0)} | ${((100 * r.decodeTokPerSec) / r.rooflineTokPerSec).toFixed(1)}% |`);
+  console.log(`| ${r.model} | ${r.device} | ${lens.map((n) => r.prefill[n].toFixed(0)).join(' | ')} | ${r.decodeTokPerSec.toFixed(1)} | ${r.decodeSampledTokPerSec.toFixed(1)} | ${r.decodeNoRunAheadTokPerSec?.toFixed(1) ?? '—'} | ${r.copyReadGBs.toFixed(0)} | ${r.rooflineTokPerSec.toFixed(0)} | ${((100 * r.decodeTokPerSec) / r.rooflineTokPerSec).toFixed(1)}% |`);
 }
 const out = arg('json', '');
 if (out) writeFileSync(out, JSON.stringify(rows, null, 2));
