@@ -331,6 +331,30 @@ export interface MambaMixerStepArgs {
   convState: Tensor; ssmState: Tensor;
 }
 
+/**
+ * Inputs of the optional fused Mamba-2 decode op (`Backend.mamba2MixerStep`): one token of
+ * `residual + Mamba2Mixer(x)` (transformers Mamba2Mixer.torch_forward with T = 1 and the Δ clamp,
+ * then the block's residual add), with the layer's weights as src/models/mamba2.ts holds them.
+ */
+export interface Mamba2MixerStepArgs {
+  /** The normed block input [B, 1, D]. */
+  x: Tensor;
+  /** The block input [B, 1, D], added to the output. */
+  residual: Tensor;
+  inProjZ: Tensor; inProjX: Tensor; inProjB: Tensor; inProjC: Tensor; inProjDt: Tensor;
+  inProjBias: { z: Tensor; x: Tensor; B: Tensor; C: Tensor; dt: Tensor } | null;
+  convX: Tensor; convB: Tensor; convC: Tensor;
+  convBias: { x: Tensor; B: Tensor; C: Tensor } | null;
+  dtBias: Tensor; A: Tensor; D: Tensor;
+  dtMin: number; dtMax: number;
+  /** Gated RMSNorm weight [I], eps and group size (as gatedRmsNorm). */
+  norm: Tensor; normEps: number; normGroupSize: number;
+  outProj: Tensor; outProjBias: Tensor | null;
+  numHeads: number; headDim: number; nGroups: number; stateSize: number;
+  /** Updated in place as by conv1dCausalStep (×3) and ssdStep. */
+  convXState: Tensor; convBState: Tensor; convCState: Tensor; ssmState: Tensor;
+}
+
 export interface Backend {
   readonly name: BackendName;
   readonly info: BackendInfo;
@@ -447,6 +471,8 @@ export interface Backend {
    * rounding, state updates included. Backends without it are unaffected.
    */
   mambaMixerStep?(args: MambaMixerStepArgs): Tensor | null;
+  /** Optional: the same for a Mamba-2 decode token (see Mamba2MixerStepArgs); null to decline. */
+  mamba2MixerStep?(args: Mamba2MixerStepArgs): Tensor | null;
 
   /**
    * Optional: sampling on the device, so a decode step can be recorded and submitted before the

@@ -23,7 +23,7 @@ import { PartialBackend } from '../partial.js';
 import { MambaEdgeError, fail } from '../../errors.js';
 import {
   numel,
-  type AttentionArgs, type Backend, type Conv1dArgs, type DeviceSampling, type DeviceToken, type KvCache, type LtiScanArgs, type Mamba3ScanArgs, type MambaMixerStepArgs, type MoeArgs, type OpName,
+  type AttentionArgs, type Backend, type Conv1dArgs, type DeviceSampling, type DeviceToken, type KvCache, type LtiScanArgs, type Mamba3ScanArgs, type Mamba2MixerStepArgs, type MambaMixerStepArgs, type MoeArgs, type OpName,
   type RecurrentScanArgs, type RopeArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
 } from '../backend.js';
 import { ropeTables } from '../attention-math.js';
@@ -846,6 +846,65 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const out = this.matvecPlus(y, a.outProj as GpuTensor, a.residual, Dm);
     this.free(xIn, z, u, dtLow, Bm, Cm, y);
     return out;
+  }
+
+  /**
+   * Mamba-2 decode token, `residual + mixer(x)`, in six dispatches after the norm
+   * (Backend.mamba2MixerStep), against nine unfused:
+   *   1–2. in_proj's z, x, B and C, dt row blocks: two matrix-vector dispatches (merged matmuls)
+   *   3. conv1d_step_pair: B's and C's conv steps (silu, window shifts)
+   *   4. mamba2_scan_step: x's conv step, then the SSD step (Δ clamp, decay, D skip)
+   *   5. gated_rms_norm with z
+   *   6. out_proj with the residual as a per-row addend
+   * Declines (null → the graph's unfused ops) for batch > 8, an out_proj bias, split weights.
+   */
+  mamba2MixerStep(a: Mamba2MixerStepArgs): Tensor | null {
+    this.assertUsable();
+    const [Bt, T, Dm] = a.x.shape;
+    const { numHeads: H, headDim: P, nGroups: G, stateSize: N } = a;
+    const I = H * P, GN = G * N;
+    const [, K] = a.convX.shape;
+    const single = (t: Tensor) => (t as GpuTensor).store.buffers.length === 1;
+    if (T !== 1 || Bt > MATVEC_ROWS || a.outProjBias || !single(a.outProj) || a.convX.shape[0] !== I || a.convB.shape[0] !== GN) return null;
+    checkSameShape('mamba2MixerStep', a.x, a.residual);
+    if (numel(a.ssmState.shape) !== Bt * I * N || numel(a.convXState.shape) !== Bt * I * (K - 1) || numel(a.convBState.shape) !== Bt * GN * (K - 1)) {
+      throw fail('E_SHAPE', `mamba2MixerStep: states [${a.convXState.shape}], [${a.convBState.shape}], [${a.ssmState.shape}] do not fit B=${Bt}, H=${H}, P=${P}, G=${G}, N=${N}, K=${K}`);
+    }
+    const bias = a.inProjBias;
+    const z = this.matmul(a.x, a.inProjZ, bias?.z);
+    const xIn = this.matmul(a.x, a.inProjX, bias?.x);
+    const BIn = this.matmul(a.x, a.inProjB, bias?.B);
+    const CIn = this.matmul(a.x, a.inProjC, bias?.C);
+    const dt = this.matmul(a.x, a.inProjDt, bias?.dt);
+    const Bm = this.tensor([Bt, 1, GN]);
+    const Cm = this.tensor([Bt, 1, GN]);
+    const cb = a.convBias;
+    this.dispatch('conv1d_step_pair', {}, [
+      this.bind(BIn), this.bind(CIn), this.bind(a.convB), this.bind(a.convC), this.bind(cb?.B), this.bind(cb?.C),
+      this.bind(a.convBState), this.bind(a.convCState), Bm.buffer, Cm.buffer,
+    ], [Bt, 1, GN, K, cb ? 1 : 0], [], Math.ceil((2 * Bt * GN) / 256));
+    const y = this.tensor([Bt, 1, I]);
+    this.dispatch('mamba2_scan_step', {}, [
+      this.bind(xIn), this.bind(a.convX), this.bind(cb?.x), this.bind(a.convXState), this.bind(dt), this.packHeads(a.dtBias, a.A, a.D, H),
+      this.bind(Bm), this.bind(Cm), this.bind(a.ssmState), y.buffer,
+    ], [Bt, 1, H, P, N, G, K, cb ? 1 : 0], [a.dtMin, Math.min(a.dtMax, F32_MAX)], Math.ceil((Bt * I) / 64));
+    const normed = this.gatedRmsNorm(y, z, a.norm, a.normEps, a.normGroupSize);
+    const out = this.matvecPlus(normed, a.outProj as GpuTensor, a.residual, Dm);
+    this.free(z, xIn, BIn, CIn, dt, Bm, Cm, y, normed);
+    return out;
+  }
+
+  /** Per Mamba-2 layer, dt_bias, A and D packed as one [3, H] buffer for mamba2_scan_step (built on first use). */
+  private packHeads(dtBias: Tensor, A: Tensor, D: Tensor, H: number): Binding {
+    let p = this.biasD.get(dtBias);
+    if (!p || p.D !== D) {
+      const buffer = this.device.createBuffer({ label: 'dt bias ++ A ++ D', size: Math.max(256, 12 * H), usage: USAGE.STORAGE | USAGE.COPY_DST });
+      this.packed.push(buffer);
+      [dtBias, A, D].forEach((t, j) => this.record({ kind: 'copy', src: this.f32(t).buffer, dst: buffer, dstOffset: 4 * j * H, size: 4 * H }));
+      p = { D, buffer };
+      this.biasD.set(dtBias, p);
+    }
+    return { buffer: p.buffer, size: 12 * H };
   }
 
   /** y = x·Wᵀ + add, `add` [rows, M] per row (matvec kernels' bias slot with a row stride). */
