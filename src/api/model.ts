@@ -157,7 +157,9 @@ export class ModelImpl implements Model {
 
   /** @internal Zeroed state tensors for `batch` sequences, after a maxMemoryBytes check. */
   allocState(batch: number): Tensor[] {
-    return this.stateShapes(batch).map((s) => this.parts.backend.zeros(s));
+    const { backend } = this.parts;
+    const shapes = this.stateShapes(batch);
+    return backend.zerosBlock ? backend.zerosBlock(shapes) : shapes.map((s) => backend.zeros(s));
   }
 
   /** @internal Bytes of carried state held by this model's open sessions (one sequence each). */

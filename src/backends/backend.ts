@@ -390,6 +390,12 @@ export interface Backend {
   widenF16?(bits: Uint16Array): Float32Array;
   /** A zero-filled f32 tensor (state, scratch). */
   zeros(shape: readonly number[]): Tensor;
+  /**
+   * Optional: zero-filled f32 tensors for `shapes` held in one block of memory (a session's state),
+   * so that DeviceSampling.copy of the whole set is one device copy, not one per tensor. Each is
+   * used and freed like any tensor; the block's memory goes when all are freed.
+   */
+  zerosBlock?(shapes: readonly (readonly number[])[]): Tensor[];
   /** Overwrite an f32 tensor's contents (restoring state). */
   write(t: Tensor, data: Float32Array): void;
   /** Read an f32 tensor back to the host. */

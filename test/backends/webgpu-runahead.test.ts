@@ -139,6 +139,18 @@ describe.skipIf(reason !== null)('webgpu run-ahead decode', () => {
         for (const m of [ahead, plain]) (m.config as { eosTokenId?: number }).eosTokenId = undefined;
       });
 
+      it('the run-ahead snapshot of the state is one device copy a token (the state is one block)', async () => {
+        const b = backendOf(ahead);
+        const s = ahead.createSession();
+        await s.prefill([1, 2]);
+        const c0 = b.stats.copies;
+        const r = await collect(s, [], { temperature: 0, seed: 1, maxTokens: 12, ignoreEos: true });
+        expect(r.ids).toHaveLength(12);
+        // Per run-ahead token: the snapshot and the token's read-back copy; plus the closing undo.
+        expect(b.stats.copies - c0).toBeLessThanOrEqual(2 * 12 + 2);
+        await s.dispose();
+      });
+
       it('a device draw that disagrees with the host rule is redone before streaming: same tokens, same state', async () => {
         const ds = backendOf(ahead).deviceSampling;
         const read = ds.read;

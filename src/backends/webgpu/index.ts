@@ -43,7 +43,16 @@ class Store {
     readonly partRows: number,
     /** Bytes the data occupies in each part (≤ buffer.size, a multiple of 4). */
     readonly partBytes: number[],
+    /** Where the data starts in buffers[0]: 0, or its place in a block (zerosBlock; a multiple of 256). */
+    readonly offset = 0,
+    /** The block this tensor shares with others (zerosBlock): its buffer returns to the pool when every member is freed. */
+    readonly block: Block | null = null,
   ) {}
+}
+
+/** One buffer holding several tensors back to back (a session's state, so a snapshot of it is one copy). */
+class Block {
+  constructor(readonly buffer: GPUBuffer, readonly bytes: number, public live: number) {}
 }
 
 /** K and V blocks [B, Hkv, capacity, Dh] in GPU buffers, grown by doubling (as the reference's). */
@@ -63,7 +72,7 @@ class GpuTensor implements Tensor {
   }
 }
 
-type Binding = GPUBuffer | { buffer: GPUBuffer; size: number };
+type Binding = GPUBuffer | { buffer: GPUBuffer; size: number; offset?: number };
 
 /**
  * A token sampled on the device (DeviceSampling): `buffer` holds top_k's candidates and, at word
@@ -142,7 +151,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * over the same pooled buffers, so after the first token it creates none.
    */
   /** Counters for benchmarks: submissions, dispatches, and host time spent encoding + submitting. */
-  readonly stats = { submits: 0, dispatches: 0, encodeMs: 0 };
+  readonly stats = { submits: 0, dispatches: 0, encodeMs: 0, copies: 0 };
   private params: GPUBuffer | null = null;
   private paramSlots = 0;
   private readonly groups = new Map<string, GPUBindGroup>();
@@ -224,9 +233,9 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   }
 
   /** Host data into a buffer, after everything recorded so far (which may still use a reused buffer). */
-  private writeWords(buffer: GPUBuffer, words: ArrayBufferView & { byteLength: number }): void {
+  private writeWords(buffer: GPUBuffer, words: ArrayBufferView & { byteLength: number }, offset = 0): void {
     this.submit();
-    this.device.queue.writeBuffer(buffer, 0, words.buffer, words.byteOffset, words.byteLength);
+    this.device.queue.writeBuffer(buffer, offset, words.buffer, words.byteOffset, words.byteLength);
   }
 
   upload(data: Float32Array, shape: readonly number[], requested: WeightDType = 'f32'): Tensor {
@@ -271,7 +280,25 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.assertUsable();
     const g = this.f32(t);
     if (data.length !== numel(t.shape)) throw fail('E_SHAPE', `write: ${data.length} values into [${t.shape}]`);
-    this.writeWords(g.buffer, data);
+    this.writeWords(g.buffer, data, g.store.offset);
+  }
+
+  /**
+   * Zero-filled f32 tensors in one buffer, each at a 256-byte boundary (a session's state:
+   * deviceSampling.copy of the whole set is then one copy). Separate buffers when the set would
+   * not fit one binding.
+   */
+  zerosBlock(shapes: readonly (readonly number[])[]): Tensor[] {
+    this.assertUsable();
+    const bytes = shapes.map((sh) => numel(sh) * 4);
+    const at: number[] = [];
+    let total = 0;
+    for (const b of bytes) { at.push(total); total += Math.max(256, Math.ceil(b / 256) * 256); }
+    if (shapes.length < 2 || total > this.maxBinding) return shapes.map((sh) => this.zeros(sh));
+    const buffer = this.allocBuffer(total, `a block of ${shapes.length} state tensors`);
+    this.record({ kind: 'clear', buffer, size: buffer.size });
+    const block = new Block(buffer, total, shapes.length);
+    return shapes.map((sh, i) => new GpuTensor([...sh], 'f32', new Store([buffer], sh[0] ?? 1, [bytes[i]], at[i], block)));
   }
 
   async read(t: Tensor): Promise<Float32Array> {
@@ -285,7 +312,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     let at = 0; // a weight split by rows is read part after part
     g.store.buffers.forEach((buf, p) => {
       const n = Math.min(g.store.partBytes[p], bytes - at);
-      if (n > 0) enc.copyBufferToBuffer(buf, 0, staging, at, n);
+      if (n > 0) enc.copyBufferToBuffer(buf, p === 0 ? g.store.offset : 0, staging, at, n);
       at += n;
     });
     this.device.queue.submit([enc.finish()]);
@@ -353,13 +380,25 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     copy: (src, dst) => {
       this.assertUsable();
       if (src.length !== dst.length) throw fail('E_ARGUMENT', `webgpu copy: ${src.length} sources for ${dst.length} destinations`);
+      // Two whole blocks laid out alike (zerosBlock of the same shapes): one copy.
+      const blockOf = (ts: readonly Tensor[]) => {
+        const b = (ts[0] as GpuTensor | undefined)?.store.block;
+        return b && b.live === ts.length && ts.every((t, i) => (t as GpuTensor).store.block === b && (t as GpuTensor).store.offset === (src[i] as GpuTensor).store.offset) ? b : null;
+      };
+      const [from, to] = [blockOf(src), blockOf(dst)];
+      if (from && to && from.bytes === to.bytes && src.every((t, i) => numel(t.shape) === numel(dst[i].shape))) {
+        src.forEach((t) => this.f32(t));
+        dst.forEach((t) => this.f32(t));
+        this.record({ kind: 'copy', src: from.buffer, dst: to.buffer, dstOffset: 0, size: from.bytes });
+        return;
+      }
       src.forEach((t, i) => {
         const a = this.f32(t), b = this.f32(dst[i]);
         const bytes = numel(a.shape) * 4;
         if (numel(b.shape) * 4 !== bytes || a.store.buffers.length > 1 || b.store.buffers.length > 1) {
           throw fail('E_SHAPE', `webgpu copy: [${a.shape}] into [${b.shape}]`);
         }
-        if (bytes > 0) this.record({ kind: 'copy', src: a.buffer, dst: b.buffer, dstOffset: 0, size: bytes });
+        if (bytes > 0) this.record({ kind: 'copy', src: a.buffer, srcOffset: a.store.offset, dst: b.buffer, dstOffset: b.store.offset, size: bytes });
       });
     },
   };
@@ -421,7 +460,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (start < 0 || count < 0 || start + count > rows) throw fail('E_SHAPE', `sliceRows ${start}+${count} of ${rows}`);
     const inner = numel(g.shape.slice(1));
     const out = this.tensor([count, ...g.shape.slice(1)]);
-    this.dispatch('copy', {}, [g.buffer, out.buffer], [count * inner, start * inner], [], Math.ceil((count * inner) / 256));
+    this.dispatch('copy', {}, [g.store.block ? this.bind(g) : g.buffer, out.buffer], [count * inner, start * inner], [], Math.ceil((count * inner) / 256));
     return out;
   }
 
@@ -431,6 +470,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       const s = (t as GpuTensor).store;
       if (s.freed) continue;
       s.freed = true;
+      if (s.block && --s.block.live > 0) continue; // other tensors of the block still use its buffer
       for (const b of s.buffers) {
         if (!this.live.delete(b)) continue;
         const list = this.pool.get(b.size) ?? [];
@@ -540,17 +580,18 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       if (c.kind === 'copy') {
         if (pass) { pass.end(); pass = null; }
         enc.copyBufferToBuffer(c.src, c.srcOffset ?? 0, c.dst, c.dstOffset, c.size);
+        this.stats.copies++;
         continue;
       }
       const base = (slot * PARAM_STRIDE) / 4;
       c.u.forEach((v, i) => { u32[base + i] = v; });
       c.f.forEach((v, i) => { f32[base + 12 + i] = v; });
       let key = `${this.idOf(c.pipeline)}:${slot}`;
-      for (const b of c.bindings) key += 'buffer' in b ? `,${this.idOf(b.buffer)}/${b.size}` : `,${this.idOf(b)}`;
+      for (const b of c.bindings) key += 'buffer' in b ? `,${this.idOf(b.buffer)}/${b.size}@${b.offset ?? 0}` : `,${this.idOf(b)}`;
       let group = this.groups.get(key);
       if (!group) {
         const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: params, offset: slot * PARAM_STRIDE, size: PARAM_BYTES } }];
-        c.bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? { buffer: b.buffer, size: b.size } : { buffer: b } }));
+        c.bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? { buffer: b.buffer, size: b.size, offset: b.offset ?? 0 } : { buffer: b } }));
         group = dev.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
         this.groups.set(key, group);
       }
@@ -587,7 +628,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (g.store.buffers.length > 1) {
       throw fail('E_MEMORY', `webgpu: a [${g.shape}] tensor is split across bindings (${g.store.buffers.length} parts); only matmul and embedding take split weights`);
     }
-    return { buffer: g.buffer, size: Math.max(4, g.store.partBytes[0]) };
+    return { buffer: g.buffer, size: Math.max(4, g.store.partBytes[0]), offset: g.store.offset };
   }
 
   private scratch(elements: number, what: string): GPUBuffer {
