@@ -311,10 +311,18 @@ export class SessionImpl implements Session {
     }
   }
 
-  /** Whether the run-ahead snapshot (one more copy of the state) fits maxMemoryBytes next to a step's working memory. */
+  /**
+   * @internal How many decode steps run ahead of the host on a backend with deviceSampling: 0 turns
+   * run-ahead off; each costs one more copy of the state (its undo snapshot). 2 keeps the device fed
+   * while the host waits out one read-back and records the next step.
+   */
+  static runAheadDepth = 2;
+
+  /** Whether the run-ahead snapshots (copies of the state) fit maxMemoryBytes next to a step's working memory. */
   private runAheadFits(): boolean {
+    if (SessionImpl.runAheadDepth < 1) return false;
     try {
-      this.model.checkMemory(this.model.chunkBytes(1) + this.model.info.stateBytes, 'the run-ahead state snapshot');
+      this.model.checkMemory(this.model.chunkBytes(1) + SessionImpl.runAheadDepth * this.model.info.stateBytes, 'the run-ahead state snapshots');
       return true;
     } catch {
       return false;
@@ -322,56 +330,85 @@ export class SessionImpl implements Session {
   }
 
   /**
-   * Decode with the next token sampled on the device, one step ahead of the host: while step s (it
-   * consumes the token just streamed) runs, step s + 1 is already recorded and submitted, fed with
-   * step s's token straight from device memory; then the host reads step s's token, checks it
-   * against the sampler's rule (the host's answer wins), streams it, and records step s + 2 — so the
-   * host's recording, the device's work and the read-back overlap instead of running in series.
+   * Decode with the next token sampled on the device, up to `runAheadDepth` steps ahead of the host:
+   * while step s (it consumes the token just streamed) runs, steps s + 1, ... are already recorded and
+   * submitted, each fed with the previous step's token straight from device memory; then the host
+   * reads step s's token, checks it against the sampler's rule (the host's answer wins), streams it,
+   * and records the next step — so the host's recording, the device's work and the read-backs overlap
+   * instead of running in series.
    *
-   * The run-ahead step is undone whenever the host would not have run it: before it, its state is
-   * copied on the device into a snapshot; if the generation ends at step s's token (EOS, a stop
-   * string, maxTokens, an abort) or the device chose differently from the rule, the snapshot is
-   * copied back, KV caches are cut to their length before it and the rng is put back before its
-   * draw. So the session after a call (position, state, pending token, rng, saveState bytes) is the
-   * one `consume` one token at a time leaves. Each step's random draw is made on the host, in order.
+   * A run-ahead step is undone whenever the host would not have run it: before it, the state is
+   * copied on the device into a snapshot; if the generation ends at an earlier token (EOS, a stop
+   * string, maxTokens, an abort) or the device chose differently from the rule, the first undone
+   * step's snapshot is copied back, KV caches are cut to their length before it and the rng is put
+   * back before its draw. So the session after a call (position, state, pending token, rng, saveState
+   * bytes) is the one `consume` one token at a time leaves. Each step's random draw is made on the
+   * host, in order.
    */
   private async decodeAhead(
     ds: DeviceSampling, plan: GenerationPlan, emit: (id: number) => FinishReason | null, emitted: () => number,
   ): Promise<FinishReason> {
     const { backend, cfg } = this.model.parts;
-    interface Step { token: DeviceToken; logits: Tensor; rng: Uint32Array; u: number; ahead: boolean; kv: number[] }
-    const held: { snapshot: Tensor[] | null } = { snapshot: null };
-    let cur: Step | null = null;
-    let next: Step | null = null;
+    const depth = SessionImpl.runAheadDepth;
+    interface Step { token: DeviceToken; logits: Tensor; rng: Uint32Array; u: number; kv: number[]; snapshot: Tensor[] | null }
+    /** Snapshot blocks not held by a step in flight (one per run-ahead step, allocated on first use). */
+    const spare: Tensor[][] = [];
+    const allSnapshots: Tensor[][] = [];
+    /** [0]: the step consuming the token last streamed (decided); the rest run ahead of the host. */
+    const inflight: Step[] = [];
     let failed = true; // until proven otherwise, an exception leaves the state half-advanced
     const submit = (ids: Int32Array, ahead: boolean): Step => {
       const kv = this.caches.map((c) => c.length);
+      let snapshot: Tensor[] | null = null;
       if (ahead) {
-        held.snapshot ??= this.model.allocState(1);
-        ds.copy(this.state, held.snapshot);
+        snapshot = spare.pop() ?? null;
+        if (!snapshot) { snapshot = this.model.allocState(1); allSnapshots.push(snapshot); }
+        ds.copy(this.state, snapshot);
       }
       const rng = this.rng.getState();
       const u = plan.temperature > 0 ? this.rng.nextFloat() : 0;
-      const { token, logits } = this.model.recordDecodeStep(this.state, this.caches, ids, plan, u);
-      return { token, logits, rng, u, ahead, kv };
+      try {
+        const { token, logits } = this.model.recordDecodeStep(this.state, this.caches, ids, plan, u);
+        return { token, logits, rng, u, kv, snapshot };
+      } catch (e) {
+        if (snapshot) spare.push(snapshot);
+        throw e;
+      }
     };
-    const release = (step: Step | null) => {
-      if (!step) return;
+    const release = (step: Step) => {
       ds.release(step.token);
       backend.free(step.logits);
+      if (step.snapshot) spare.push(step.snapshot);
     };
-    /** Undoes a run-ahead step (recorded after it, so the device finishes it first). */
-    const undo = (step: Step) => {
-      ds.copy(held.snapshot!, this.state);
-      this.caches.forEach((c, i) => backend.truncateKvCache(c, step.kv[i]));
-      this.rng.setState(step.rng);
-      release(step);
+    /** Undoes the run-ahead steps in flight (recorded after them, so the device finishes them first). */
+    const undoAhead = () => {
+      const from = inflight.findIndex((step) => step.snapshot !== null);
+      if (from < 0) return;
+      const first = inflight[from];
+      ds.copy(first.snapshot!, this.state);
+      this.caches.forEach((c, i) => backend.truncateKvCache(c, first.kv[i]));
+      this.rng.setState(first.rng);
+      for (const step of inflight.splice(from)) release(step);
     };
-    /** The step consumed the pending token: the session is at its end (its token not drawn yet). */
-    const commit = (step: Step) => {
+    /** Generation goes on from the token inflight[0] consumes: it is no longer a run-ahead step. */
+    const decide = () => {
+      const step = inflight[0];
+      if (step?.snapshot) { spare.push(step.snapshot); step.snapshot = null; }
+    };
+    /** inflight[0] consumed the pending token: the session is at its end (its token not drawn yet). */
+    const commit = () => {
       this.pos += 1;
       this.pendingToken = null;
-      release(step);
+      release(inflight.shift()!);
+    };
+    /** As `consume` one token at a time leaves an abort or a failed draw: inflight[0] done, its whole row of logits kept, no draw. */
+    const settle = async () => {
+      const row = await backend.read(inflight[0].logits);
+      const rng = inflight[0].rng;
+      undoAhead();
+      commit();
+      this.rng.setState(rng);
+      this.lastLogits = row;
     };
     /** The next token must fit the KV caches; failing here (nothing in flight) leaves the session as it was. */
     const room = () => {
@@ -384,53 +421,47 @@ export class SessionImpl implements Session {
     };
     try {
       room();
-      cur = submit(Int32Array.of(this.pendingToken!), false);
+      inflight.push(submit(Int32Array.of(this.pendingToken!), false));
       for (;;) {
+        decide();
         if (plan.signal.aborted) {
-          // As `consume` one token at a time leaves an abort: the step done, its whole row of logits kept, no draw.
-          const row = await backend.read(cur.logits);
-          this.rng.setState(cur.rng);
-          commit(cur);
-          cur = null;
-          this.lastLogits = row;
+          await settle();
           failed = false;
           return 'abort';
         }
-        // The token `cur` is computing will be the last one: nothing to run ahead for.
-        if (emitted() + 1 < plan.maxTokens && this.hasRoom(2)) next = submit(ds.ids(cur.token), true);
+        // inflight[j] computes token number emitted() + 1 + j: run ahead while that is not the last
+        // token and the KV caches have room for the token it would consume.
+        while (inflight.length <= depth && emitted() + inflight.length < plan.maxTokens && this.hasRoom(inflight.length + 1)) {
+          inflight.push(submit(ds.ids(inflight[inflight.length - 1].token), true));
+        }
+        const cur = inflight[0];
         const got = await ds.read(cur.token);
         let id: number;
         try {
           id = sampleFromCandidates(got.ids, got.values, cfg.vocabSize, plan, cur.u);
         } catch (e) {
           // No candidate (every logit −∞ or NaN): fail as sampleToken does, after the step.
-          if (next) { undo(next); next = null; }
-          const row = await backend.read(cur.logits);
-          this.rng.setState(cur.rng);
-          commit(cur);
-          cur = null;
-          this.lastLogits = row;
+          await settle();
           failed = false;
           throw e;
         }
-        commit(cur);
-        cur = null;
-        if (next && got.id !== id) {
-          // The device rounded differently near a boundary: its token fed `next`, so redo that step.
-          undo(next);
-          next = null;
+        commit();
+        if (inflight.length > 0 && got.id !== id) {
+          // The device rounded differently near a boundary: its token fed the steps ahead, so redo them.
           this.runAheadRedos++;
+          undoAhead();
         }
         const end = emit(id);
         if (end) {
-          if (next) { undo(next); next = null; }
+          undoAhead();
           failed = false;
           return end;
         }
         await yieldToEventLoop(); // let timers, signal handlers and the UI run between tokens
-        if (!next) room();
-        cur = next ?? submit(Int32Array.of(id), false);
-        next = null;
+        if (inflight.length === 0) {
+          room();
+          inflight.push(submit(Int32Array.of(id), false));
+        }
       }
     } catch (e) {
       if (failed) {
@@ -442,9 +473,8 @@ export class SessionImpl implements Session {
       }
       throw e;
     } finally {
-      release(cur);
-      release(next);
-      if (held.snapshot) backend.free(...held.snapshot);
+      for (const step of inflight.splice(0)) release(step);
+      for (const snap of allSnapshots) backend.free(...snap);
     }
   }
 
