@@ -15,6 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { loadModel } from '../src/node.js';
 import type { Backend } from '../src/backends/backend.js';
 import type { GenerateOptions } from '../src/api/types.js';
+import { SessionImpl } from '../src/api/session.js';
 import { randomModelFiles, type RandomModelOptions } from '../tools/random-model.js';
 
 const arg = (name: string, dflt: string) => {
@@ -28,7 +29,7 @@ const SHAPES: Record<string, RandomModelOptions> = {
 };
 
 interface Row {
-  model: string; device: string; prefill: Record<string, number>; decodeTokPerSec: number; decodeSampledTokPerSec: number; decodeNoRunAheadTokPerSec?: number; weightBytes: number; copyReadGBs: number; rooflineTokPerSec: number;
+  model: string; device: string; prefill: Record<string, number>; decodeTokPerSec: number; decodeSampledTokPerSec: number; decodeNoRunAheadTokPerSec?: number; decodeDepth1TokPerSec?: number; weightBytes: number; copyReadGBs: number; rooflineTokPerSec: number;
   decodeBreakdown: { jsMs: number; encodeMs: number; dispatches: number; pipelinedMs: number; roundTripMs: number };
 }
 
@@ -134,7 +135,12 @@ async function benchModel(name: string): Promise<Row> {
   const decodeTokPerSec = await decodeRate({ temperature: 0 }, ahead ? 'greedy, run-ahead (token sampled on the GPU)' : 'greedy');
   const decodeSampledTokPerSec = await decodeRate({ temperature: 0.8, topK: 40, topP: 0.95, seed: 1 }, 'top-k 40 / top-p 0.95 / T 0.8');
   let decodeNoRunAheadTokPerSec: number | undefined;
+  let decodeDepth1TokPerSec: number | undefined;
   if (ahead) {
+    const depth = SessionImpl.runAheadDepth;
+    SessionImpl.runAheadDepth = 1;
+    decodeDepth1TokPerSec = await decodeRate({ temperature: 0 }, 'greedy, run-ahead by 1 step (default ' + depth + ')');
+    SessionImpl.runAheadDepth = depth;
     // The same tree's one-read-back-per-token path (the host samples every token), for comparison.
     const ds = backend.deviceSampling;
     Object.defineProperty(backend, 'deviceSampling', { value: undefined, configurable: true });
@@ -148,7 +154,7 @@ async function benchModel(name: string): Promise<Row> {
   const copy = await copyBandwidth(internals.parts.backend);
   const weightBytes = model.info.weightBytes;
   const row: Row = {
-    model: name + (tiny ? ' (2 layers)' : ''), device: model.backendInfo.device ?? '?', prefill, decodeTokPerSec, decodeSampledTokPerSec, decodeNoRunAheadTokPerSec, weightBytes,
+    model: name + (tiny ? ' (2 layers)' : ''), device: model.backendInfo.device ?? '?', prefill, decodeTokPerSec, decodeSampledTokPerSec, decodeNoRunAheadTokPerSec, decodeDepth1TokPerSec, weightBytes,
     copyReadGBs: copy / 1e9, rooflineTokPerSec: copy / weightBytes, decodeBreakdown: breakdown,
   };
   console.error(`${name}: copy ${(copy / 1e9).toFixed(0)} GB/s read; decode roofline ${row.rooflineTokPerSec.toFixed(0)} tokens/s (${(weightBytes / 1e6).toFixed(0)} MB of weights per token)`);
