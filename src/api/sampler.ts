@@ -104,7 +104,9 @@ export function sampleToken(logits: Float32Array, params: SamplerParams, rng: Rn
   if (params.temperature === 0) return argmax(logits);
   const ids = candidates(logits, params.topK);
   if (ids.length === 0) throw noCandidates(logits);
-  return choose(ids, (i) => logits[ids[i]], params, () => rng.nextFloat());
+  const ranked = new Float32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) ranked[i] = logits[ids[i]];
+  return choose(ids, ranked, params, rng.nextFloat());
 }
 
 /**
@@ -122,24 +124,23 @@ export function sampleFromCandidates(ids: Int32Array, values: Float32Array, voca
   if (keep.length === 0) throw noCandidates(new Float32Array(vocabSize).fill(-Infinity));
   if (params.temperature === 0) return ids[keep[0]];
   const n = params.topK > 0 ? Math.min(params.topK, keep.length) : keep.length;
-  const ranked = Int32Array.from(keep.slice(0, n), (i) => ids[i]);
-  return choose(ranked, (i) => values[keep[i]], params, () => u);
+  return choose(Int32Array.from(keep.slice(0, n), (i) => ids[i]), Float32Array.from(keep.slice(0, n), (i) => values[i]), params, u);
 }
 
 /**
- * The draw over candidates already ranked best first (`logitOf(i)` is the logit of `ids[i]`):
- * softmax weights at the temperature in f64, the top-p prefix, then one uniform number.
+ * The draw over candidates already ranked best first (`logits[i]` is the logit of `ids[i]`):
+ * softmax weights at the temperature in f64, the top-p prefix, then the uniform number `u`.
  */
-function choose(ids: Int32Array, logitOf: (i: number) => number, params: SamplerParams, draw: () => number): number {
+function choose(ids: Int32Array, logits: Float32Array, params: SamplerParams, u: number): number {
   const n = ids.length;
-  const max = logitOf(0);
+  const max = logits[0];
 
   // Unnormalized probabilities in f64. A +∞ logit would give ∞ − ∞ = NaN: treat
   // the +∞ ones as equally likely and everything else as impossible.
   const w = new Float64Array(n);
   let total = 0;
   for (let i = 0; i < n; i++) {
-    const l = logitOf(i);
+    const l = logits[i];
     w[i] = max === Infinity ? (l === Infinity ? 1 : 0) : Math.exp((l - max) / params.temperature);
     total += w[i];
   }
@@ -159,7 +160,7 @@ function choose(ids: Int32Array, logitOf: (i: number) => number, params: Sampler
     }
   }
 
-  const r = draw() * keptWeight;
+  const r = u * keptWeight;
   let cum = 0;
   let last = 0;
   for (let i = 0; i < kept; i++) {
