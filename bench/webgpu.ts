@@ -119,18 +119,25 @@ async function benchModel(name: string): Promise<Row> {
   }
 
   const D = Number(arg('decode', '128'));
+  const backend = (model as unknown as Internals).parts.backend;
   /** Tokens/s of one session.generate over D tokens after a 16-token prompt (first to last token). */
   const decodeRate = async (opts: GenerateOptions, what: string) => {
     const s = model.createSession();
     await s.prefill(rand(16));
     const stamps: number[] = [];
-    for await (const _ of s.generate([], { ...opts, maxTokens: D, ignoreEos: true })) stamps.push(performance.now());
+    const st = (backend as unknown as { stats?: { encodeMs: number; dispatches: number; submits: number } }).stats;
+    let enc0 = 0, disp0 = 0;
+    for await (const _ of s.generate([], { ...opts, maxTokens: D, ignoreEos: true })) {
+      stamps.push(performance.now());
+      if (stamps.length === 1 && st) { enc0 = st.encodeMs; disp0 = st.dispatches; }
+    }
     const rate = (stamps.length - 1) / ((stamps[stamps.length - 1] - stamps[0]) / 1000);
-    console.error(`${name}: decode ${what}: ${rate.toFixed(1)} tokens/s over ${stamps.length - 1} tokens`);
+    const per = (x: number) => (x / (stamps.length - 1)).toFixed(2);
+    const host = st ? `; host encoding + submitting ${per(st.encodeMs - enc0)} ms and ${per(st.dispatches - disp0)} dispatches a token` : '';
+    console.error(`${name}: decode ${what}: ${rate.toFixed(1)} tokens/s over ${stamps.length - 1} tokens (${(1000 / rate).toFixed(2)} ms a token${host})`);
     await s.dispose();
     return rate;
   };
-  const backend = (model as unknown as Internals).parts.backend;
   const ahead = backend.deviceSampling !== undefined;
   const decodeTokPerSec = await decodeRate({ temperature: 0 }, ahead ? 'greedy, run-ahead (token sampled on the GPU)' : 'greedy');
   const decodeSampledTokPerSec = await decodeRate({ temperature: 0.8, topK: 40, topP: 0.95, seed: 1 }, 'top-k 40 / top-p 0.95 / T 0.8');
