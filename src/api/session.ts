@@ -313,10 +313,11 @@ export class SessionImpl implements Session {
 
   /**
    * @internal How many decode steps run ahead of the host on a backend with deviceSampling: 0 turns
-   * run-ahead off; each costs one more copy of the state (its undo snapshot). 2 keeps the device fed
-   * while the host waits out one read-back and records the next step.
+   * run-ahead off; each costs one more copy of the state (its undo snapshot). 1, because on an H100
+   * (BENCHMARKS.md, WebGPU, decode run-ahead) 2 was no faster: a token there is bound by the host's
+   * recording and encoding, which a second step in flight does not shorten.
    */
-  static runAheadDepth = 2;
+  static runAheadDepth = 1;
 
   /** Whether the run-ahead snapshots (copies of the state) fit maxMemoryBytes next to a step's working memory. */
   private runAheadFits(): boolean {

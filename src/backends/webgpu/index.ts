@@ -151,7 +151,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * over the same pooled buffers, so after the first token it creates none.
    */
   /** Counters for benchmarks: submissions, dispatches, and host time spent encoding + submitting. */
-  readonly stats = { submits: 0, dispatches: 0, encodeMs: 0, copies: 0 };
+  readonly stats = { submits: 0, dispatches: 0, encodeMs: 0, copies: 0, bindGroups: 0 };
   private params: GPUBuffer | null = null;
   private paramSlots = 0;
   private readonly groups = new Map<string, GPUBindGroup>();
@@ -593,6 +593,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
         const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: params, offset: slot * PARAM_STRIDE, size: PARAM_BYTES } }];
         c.bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? { buffer: b.buffer, size: b.size, offset: b.offset ?? 0 } : { buffer: b } }));
         group = dev.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
+        this.stats.bindGroups++;
         this.groups.set(key, group);
       }
       pass ??= enc.beginComputePass();
