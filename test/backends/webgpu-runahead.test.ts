@@ -180,6 +180,19 @@ describe.skipIf(reason !== null)('webgpu run-ahead decode', () => {
     });
   }
 
+  it('three sessions of one model generating at once give what each gives alone', async () => {
+    const m = await loadModel(MODELS.mamba2, { backend: 'webgpu' });
+    const opts = [
+      { temperature: 0, seed: 1 }, { temperature: 0.9, topK: 5, seed: 3 }, { temperature: 1.1, topK: 30, topP: 0.8, seed: 8 },
+    ].map((o) => ({ ...o, maxTokens: 17, ignoreEos: true }));
+    const alone = [];
+    for (const [i, o] of opts.entries()) alone.push((await collect(m.createSession(), [i + 1, 7], o)).ids);
+    const sessions = opts.map(() => m.createSession());
+    const together = await Promise.all(sessions.map((s, i) => collect(s, [i + 1, 7], opts[i])));
+    expect(together.map((r) => r.ids)).toEqual(alone);
+    await m.dispose();
+  });
+
   it('hybrid with attention (bamba fixture): KV caches are cut back with the run-ahead step', async () => {
     const dir = new URL('../fixtures/hybrid/bamba/', import.meta.url).pathname;
     const a = await loadModel(dir, { backend: 'webgpu' });
