@@ -556,6 +556,7 @@ export class SessionImpl implements Session {
     await this.queue;
     this.disposed = true;
     this.releaseHeld();
+    this.model.releaseRecorded(this.state);
     this.model.parts.backend.free(...this.state);
     for (const c of this.caches) this.model.parts.backend.freeKvCache(c);
     this.onDispose();

@@ -355,6 +355,21 @@ export interface Mamba2MixerStepArgs {
   convXState: Tensor; convBState: Tensor; convCState: Tensor; ssmState: Tensor;
 }
 
+/**
+ * A recorded run of ops (Backend.recordStep) that replays as one unit: a CUDA graph on the cuda backend.
+ */
+export interface RecordedStep {
+  /**
+   * Runs the recorded ops again for new `ids` (as many as were recorded) and returns the output tensor.
+   * It is the same tensor every run, overwritten, and owned by the recording: do not free it.
+   */
+  run(ids: Int32Array): Tensor;
+  /** Frees the recording and every tensor it holds, its output included. Calling it again does nothing. */
+  release(): void;
+  /** Ops (graph nodes) recorded, for tests and benchmarks. */
+  readonly ops: number;
+}
+
 export interface Backend {
   readonly name: BackendName;
   readonly info: BackendInfo;
@@ -486,6 +501,19 @@ export interface Backend {
    * decode one read-back at a time, as before.
    */
   readonly deviceSampling?: DeviceSampling;
+
+  // ---- optional recorded steps -------------------------------------------------------
+  /**
+   * Optional: record the ops `body` enqueues, without running them, as one replayable unit, so a decode
+   * step costs one launch instead of one host call and launch per op (the cuda backend: a CUDA graph).
+   * `body` must only enqueue ops: no read, upload, write or zeros; it may depend on the host only
+   * through the `ids` it is given (embedding them once), and every tensor it uses but did not create
+   * (weights, carried state) must stay allocated while the recording lives — ops that update state in
+   * place update it on every run. Tensors `body` frees are reused within the recording. Returns null,
+   * having run nothing, when the backend cannot record these ops; the caller then runs `body` itself.
+   * Nothing runs until `RecordedStep.run`.
+   */
+  recordStep?(ids: Int32Array, body: (ids: Int32Array) => Tensor): RecordedStep | null;
 }
 
 /** A sampled token whose id is still on the device (see DeviceSampling). */
