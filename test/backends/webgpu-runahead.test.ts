@@ -142,13 +142,16 @@ describe.skipIf(reason !== null)('webgpu run-ahead decode', () => {
         for (const m of [ahead, plain]) (m.config as { eosTokenId?: number }).eosTokenId = undefined;
       });
 
-      it('the run-ahead snapshot of the state is one device copy a token (the state is one block)', async () => {
+      it('a token reads back only its id and candidates, and the run-ahead snapshot is one device copy (the state is one block)', async () => {
         const b = backendOf(ahead);
         const s = ahead.createSession();
         await s.prefill([1, 2]);
-        const c0 = b.stats.copies;
+        const c0 = b.stats.copies, r0 = b.stats.readBytes;
         const r = await collect(s, [], { temperature: 0, seed: 1, maxTokens: 12, ignoreEos: true });
         expect(r.ids).toHaveLength(12);
+        // Read back per decoded token: the chosen id and its k = 1 candidate (4 words), nothing else
+        // (the first token is drawn from the prefill's logits, already on the host).
+        expect(b.stats.readBytes - r0).toBe(11 * 4 * 4);
         // Per run-ahead token: the snapshot and the token's read-back copy; plus the closing undo.
         expect(b.stats.copies - c0).toBeLessThanOrEqual(2 * 12 + 1 + depth);
         await s.dispose();

@@ -151,7 +151,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * over the same pooled buffers, so after the first token it creates none.
    */
   /** Counters for benchmarks: submissions, dispatches, and host time spent encoding + submitting. */
-  readonly stats = { submits: 0, dispatches: 0, encodeMs: 0, copies: 0, bindGroups: 0 };
+  readonly stats = { submits: 0, dispatches: 0, encodeMs: 0, copies: 0, bindGroups: 0, readBytes: 0 };
   private params: GPUBuffer | null = null;
   private paramSlots = 0;
   private readonly groups = new Map<string, GPUBindGroup>();
@@ -329,6 +329,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       await Promise.race([staging.mapAsync(MAP_READ), this.device.lost.then(() => { throw new Error('lost'); })]);
       await this.checkErrors(scopesUpTo);
       const out = staging.getMappedRange(0, Math.max(4, bytes)).slice(0, bytes);
+      this.stats.readBytes += bytes;
       staging.unmap();
       return out;
     } catch (e) {
