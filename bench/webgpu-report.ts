@@ -11,7 +11,8 @@ const arg = (k: string) => { const i = process.argv.indexOf(`--${k}`); return i 
 interface Prefill { tokens: number; tokPerSec: number | null; deviceBytesAfter: number | null; skipped?: string }
 interface Row {
   model: string; weightBytes: number; stateBytes: number; deviceBytes: { afterLoad: number }; prefill: Prefill[]; plainPrefill?: Prefill; plainPrefillCheck?: string;
-  decodeTokPerSec: number | null; decodeBreakdown?: { dispatches: number; jsMs: number; encodeMs: number; pipelinedMs: number; roundTripMs: number };
+  decodeTokPerSec: number | null; decodeSampledTokPerSec?: number; decodeNoRunAheadTokPerSec?: number;
+  decodeBreakdown?: { dispatches: number; jsMs: number; encodeMs: number; pipelinedMs: number; roundTripMs: number; gpuMs?: number };
   memory?: { firstPrefillBytes: number; maxLaterBytes: number; growthBytes: number; chunkBytesEstimate: number; bound: number; withinBound: boolean };
 }
 interface Kernel { what: string; shape: string; seconds: number; GBs: number; readGBs?: number; check?: string }
@@ -29,16 +30,16 @@ const hfOf = (m: string) => hf.find((h) => h.model === m);
 const vec4 = (m: string) => kernels[m]?.find((k) => k.what.startsWith('copy, vec4'));
 
 console.log('### Prefill and decode\n');
-console.log(`| model | engine | ${lengths.map((n) => `prefill ${n.toLocaleString('en-US')} (tok/s)`).join(' | ')} | decode, batch 1 (tok/s) |`);
-console.log(`|---|---|${lengths.map(() => '---:|').join('')}---:|`);
+console.log(`| model | engine | ${lengths.map((n) => `prefill ${n.toLocaleString('en-US')} (tok/s)`).join(' | ')} | decode, batch 1, greedy (tok/s) | top-k 40 sampled | greedy, run-ahead off |`);
+console.log(`|---|---|${lengths.map(() => '---:|').join('')}---:|---:|---:|`);
 for (const r of rows) {
   const cell = (n: number) => { const p = r.prefill.find((x) => x.tokens === n); return p ? (p.tokPerSec ? n0(p.tokPerSec) : 'skipped¹') : '—'; };
-  console.log(`| ${r.model} | mamba-edge webgpu | ${lengths.map(cell).join(' | ')} | ${n0(r.decodeTokPerSec, 1)} |`);
-  if (r.plainPrefill) console.log(`| ${r.model} | mamba-edge webgpu, plain sequential scan | ${lengths.map((n) => (n === r.plainPrefill!.tokens ? n0(r.plainPrefill!.tokPerSec) : '')).join(' | ')} | |`);
+  console.log(`| ${r.model} | mamba-edge webgpu | ${lengths.map(cell).join(' | ')} | ${n0(r.decodeTokPerSec, 1)} | ${n0(r.decodeSampledTokPerSec, 1)} | ${n0(r.decodeNoRunAheadTokPerSec, 1)} |`);
+  if (r.plainPrefill) console.log(`| ${r.model} | mamba-edge webgpu, plain sequential scan | ${lengths.map((n) => (n === r.plainPrefill!.tokens ? n0(r.plainPrefill!.tokPerSec) : '')).join(' | ')} | | | |`);
   const h = hfOf(r.model);
   if (h) {
     const skipped = typeof h.skipped === 'string' ? {} : h.skipped ?? {};
-    console.log(`| ${r.model} | transformers ${h.transformers ?? ''} (torch ${h.torch ?? ''}, default path) | ${lengths.map((n) => (h.prefill?.[n] ? n0(h.prefill[n]) : skipped[n] ? 'skipped²' : '—')).join(' | ')} | ${n0(h.decodeTokPerSec, 1)} |`);
+    console.log(`| ${r.model} | transformers ${h.transformers ?? ''} (torch ${h.torch ?? ''}, default path) | ${lengths.map((n) => (h.prefill?.[n] ? n0(h.prefill[n]) : skipped[n] ? 'skipped²' : '—')).join(' | ')} | ${n0(h.decodeTokPerSec, 1)} | | |`);
   }
 }
 const skippedNotes = rows.flatMap((r) => r.prefill.filter((p) => p.skipped).map((p) => `${r.model} ${p.tokens}: ${p.skipped}`));
@@ -80,6 +81,6 @@ for (const r of rows) {
   }
   const scan = kernels[r.model]?.find((k) => k.what.includes('chunked'));
   if (scan && c) parts.push(`chunked scan ${n0((100 * scan.GBs) / c.GBs, 1)} % of the vec4 copy's bytes moved per second`);
-  if (r.decodeBreakdown) parts.push(`decode step: ${n0(r.decodeBreakdown.dispatches)} dispatches, host ${n0(r.decodeBreakdown.jsMs, 2)} + ${n0(r.decodeBreakdown.encodeMs, 2)} ms, pipelined ${n0(r.decodeBreakdown.pipelinedMs, 2)} ms, read-back ${n0(r.decodeBreakdown.roundTripMs, 2)} ms`);
+  if (r.decodeBreakdown) parts.push(`decode step: ${n0(r.decodeBreakdown.dispatches)} dispatches, host ${n0(r.decodeBreakdown.jsMs, 2)} + ${n0(r.decodeBreakdown.encodeMs, 2)} ms, pipelined ${n0(r.decodeBreakdown.pipelinedMs, 2)} ms, read-back ${n0(r.decodeBreakdown.roundTripMs, 2)} ms${r.decodeBreakdown.gpuMs !== undefined ? `, GPU time of a step's layers ${n0(r.decodeBreakdown.gpuMs, 2)} ms` : ''}`);
   console.log(`- ${r.model}: ${parts.join('; ')}`);
 }

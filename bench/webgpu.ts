@@ -5,8 +5,10 @@
  *   prefill tokens/s   one prompt of each --prefill length through `session.prefill` (2,048-token GPU
  *                      forwards, only the last position's logits computed), and the backend's GPU bytes
  *                      held (WebGpuBackend.deviceBytes) after each: a long prompt must not grow them
- *   decode tokens/s    greedy `session.generate` (the real path: one submission per token, the sampled
- *                      token read back), plus where a decode step's time goes
+ *   decode tokens/s    `session.generate` (the real path: with Backend.deviceSampling the token is sampled
+ *                      on the GPU and the next step is submitted before it is read back): greedy, top-k
+ *                      sampled, greedy at the other run-ahead depth and with run-ahead off (one
+ *                      submission and one read-back per token, in series); and where a step's time goes
  *   --plain-prefill N  the same prefill of N tokens with the plain sequential scan (scanMode 'sequential')
  *   --kernels          the prefill scan kernels alone (Mamba-1 chunked scan, Mamba-2 SSD, and the plain
  *                      one-thread-per-channel walks they replace) on one long input, bytes read + written
@@ -27,6 +29,8 @@ import { writeFileSync } from 'node:fs';
 import { loadModel } from '../src/node.js';
 import type { Backend, Tensor } from '../src/backends/backend.js';
 import type { WebGpuBackend } from '../src/backends/webgpu/index.js';
+import type { GenerateOptions } from '../src/api/types.js';
+import { SessionImpl } from '../src/api/session.js';
 import { randomModelFiles } from '../tools/random-model.js';
 import { ALL_BENCH_MODEL_NAMES, BENCH_MODELS, type BenchModelName } from '../tools/bench-shapes.js';
 
@@ -49,7 +53,9 @@ interface Row {
   plainPrefill?: PrefillPoint;
   plainPrefillCheck?: string;
   decodeTokPerSec: number | null;
-  decodeBreakdown?: { jsMs: number; encodeMs: number; dispatches: number; pipelinedMs: number; roundTripMs: number };
+  /** Greedy with top-k 40 / top-p 0.95 sampling, with the other run-ahead depth, and with run-ahead off (one read-back per token). */
+  decodeSampledTokPerSec?: number; decodeOtherDepthTokPerSec?: number; decodeNoRunAheadTokPerSec?: number;
+  decodeBreakdown?: { jsMs: number; encodeMs: number; dispatches: number; pipelinedMs: number; roundTripMs: number; gpuMs?: number };
   /**
    * GPU bytes held after the first prompt of one whole forward and the largest after longer ones;
    * `bound`: weights + one session's state + the model's own estimate of one forward's activations
@@ -62,7 +68,7 @@ interface Row {
 interface Internals {
   allocState(batch: number): Tensor[];
   run(state: unknown[], ids: Int32Array, batch: number, seq: number, output: 'none'): Promise<unknown>;
-  parts: { backend: Backend };
+  parts: { backend: Backend; graph: import('../src/models/graph.js').ModelGraph; cfg: import('../src/api/types.js').ModelConfig; weights: unknown };
   chunkBytes(batch: number): number;
 }
 
@@ -170,7 +176,8 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
 
 /**
  * Where a decode step's time goes: the host's share (recording the ops), Dawn's encoding +
- * submitting, the pipelined step time with no read-back between steps, and one read-back round trip.
+ * submitting, the pipelined step time with no read-back between steps, one read-back round trip,
+ * and (with device sampling) the GPU's own time for a step's layers.
  */
 async function decodeBreakdown(model: Internals): Promise<NonNullable<Row['decodeBreakdown']>> {
   const b = model.parts.backend;
@@ -191,17 +198,40 @@ async function decodeBreakdown(model: Internals): Promise<NonNullable<Row['decod
   const pipelinedMs = (performance.now() - t0) / STEPS;
   const encodeMs = (stats.encodeMs - enc0) / STEPS;
   const dispatches = (stats.dispatches - disp0) / STEPS;
-  const one = b.zeros([1, 1]);
-  await b.read(one);
+  const tiny = b.zeros([1, 1]);
+  await b.read(tiny);
   const trips: number[] = [];
   for (let i = 0; i < 21; i++) {
     const tr = performance.now();
-    await b.read(one);
+    await b.read(tiny);
     trips.push(performance.now() - tr);
   }
   trips.sort((x, y) => x - y);
-  b.free(one, ...state);
-  return { jsMs: js / STEPS - encodeMs, encodeMs, dispatches, pipelinedMs, roundTripMs: trips[10] };
+  const roundTripMs = trips[10];
+  // The GPU's own time for a step's layers (embedding → final norm, no head): 16 steps recorded
+  // before anything is submitted (the ids come from a device-sampled token, so no host write splits
+  // the submission), then one submission: (wall − encoding − one round trip) / 16. Best of 3.
+  let gpuMs: number | undefined;
+  const ds = b.deviceSampling;
+  if (ds) {
+    const { graph, cfg, weights } = model.parts;
+    const logits = b.zeros([1, cfg.vocabSize]);
+    const token = ds.sample(logits, { temperature: 0, topK: 1, topP: 1 }, 0);
+    await ds.read(token);
+    const G = 16;
+    for (let rep = 0; rep < 3; rep++) {
+      for (let i = 0; i < G; i++) b.free(graph.forward({ backend: b, cfg, weights, state, batch: 1, seq: 1 }, ds.ids(token)));
+      const e0 = stats.encodeMs;
+      const tg = performance.now();
+      await b.read(tiny);
+      const ms = (performance.now() - tg - (stats.encodeMs - e0) - roundTripMs) / G;
+      gpuMs = gpuMs === undefined ? ms : Math.min(gpuMs, ms);
+    }
+    ds.release(token);
+    b.free(logits);
+  }
+  b.free(tiny, ...state);
+  return { jsMs: js / STEPS - encodeMs, encodeMs, dispatches, pipelinedMs, roundTripMs, gpuMs };
 }
 
 const rand = (n: number) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % 50000);
@@ -221,7 +251,9 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
   // Warm-up: compile every pipeline (prefill and step forms).
   const warm = model.createSession();
   await warm.prefill(rand(300));
-  await warm.generate([], { temperature: 0, maxTokens: 4, ignoreEos: true }).finished;
+  // 32 tokens: run-ahead decode holds a few buffers across steps, so the pool's buffers (and the bind
+  // groups cached on them) take some steps to settle; the first measured decode should not pay that.
+  await warm.generate([], { temperature: 0, maxTokens: 32, ignoreEos: true }).finished;
   await warm.dispose();
   const row: Row = {
     model: name + (tiny ? ' (2 layers)' : ''), device: model.backendInfo.device ?? '?', weightBytes: model.info.weightBytes, stateBytes: model.info.stateBytes,
@@ -290,17 +322,40 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
     }
   }
   if (decodeTokens > 0 && elapsedS() < budgetS) {
-    const s = model.createSession();
-    await s.prefill(rand(16));
-    const stamps: number[] = [];
-    for await (const _ of s.generate([], { temperature: 0, maxTokens: decodeTokens, ignoreEos: true })) stamps.push(performance.now());
-    row.decodeTokPerSec = (stamps.length - 1) / ((stamps[stamps.length - 1] - stamps[0]) / 1000);
-    log(`${name}: decode ${row.decodeTokPerSec.toFixed(1)} tok/s over ${stamps.length - 1} tokens`);
-    await s.dispose();
+    /** Tokens/s of one session.generate over decodeTokens tokens after a 16-token prompt (first to last token). */
+    const decodeRate = async (opts: GenerateOptions, what: string) => {
+      const s = model.createSession();
+      await s.prefill(rand(16));
+      const stamps: number[] = [];
+      const st = gpu.stats;
+      let enc0 = 0, disp0 = 0;
+      for await (const _ of s.generate([], { ...opts, maxTokens: decodeTokens, ignoreEos: true })) {
+        stamps.push(performance.now());
+        if (stamps.length === 1) { enc0 = st.encodeMs; disp0 = st.dispatches; }
+      }
+      const rate = (stamps.length - 1) / ((stamps[stamps.length - 1] - stamps[0]) / 1000);
+      const per = (x: number) => (x / (stamps.length - 1)).toFixed(2);
+      log(`${name}: decode ${what}: ${rate.toFixed(1)} tok/s over ${stamps.length - 1} tokens (${(1000 / rate).toFixed(2)} ms a token; host encoding + submitting ${per(st.encodeMs - enc0)} ms and ${per(st.dispatches - disp0)} dispatches a token)`);
+      await s.dispose();
+      return rate;
+    };
+    const ahead = gpu.deviceSampling !== undefined;
+    row.decodeTokPerSec = await decodeRate({ temperature: 0 }, ahead ? 'greedy, run-ahead (token sampled on the GPU)' : 'greedy');
+    row.decodeSampledTokPerSec = await decodeRate({ temperature: 0.8, topK: 40, topP: 0.95, seed: 1 }, 'top-k 40 / top-p 0.95 / T 0.8');
+    if (ahead) {
+      const depth = SessionImpl.runAheadDepth; // the other run-ahead depth (1 ↔ 2), same process
+      SessionImpl.runAheadDepth = depth === 1 ? 2 : 1;
+      row.decodeOtherDepthTokPerSec = await decodeRate({ temperature: 0 }, `greedy, run-ahead by ${SessionImpl.runAheadDepth} steps (default ${depth})`);
+      SessionImpl.runAheadDepth = depth;
+      const ds = gpu.deviceSampling; // the same tree's one-read-back-per-token path (the host samples every token)
+      Object.defineProperty(gpu, 'deviceSampling', { value: undefined, configurable: true });
+      row.decodeNoRunAheadTokPerSec = await decodeRate({ temperature: 0 }, 'greedy, one read-back per token (run-ahead off)');
+      Object.defineProperty(gpu, 'deviceSampling', { value: ds, configurable: true });
+    }
     // internals (Model.run, allocState) that other work may change: a failure here loses only this
     const bd = await decodeBreakdown(internals).catch((e: Error) => { log(`${name}: decode breakdown failed: ${e.message}`); return null; });
     if (bd) row.decodeBreakdown = bd;
-    if (bd) log(`${name}: decode step: ${bd.dispatches.toFixed(0)} dispatches; host ${bd.jsMs.toFixed(2)} ms recording + ${bd.encodeMs.toFixed(2)} ms encoding/submitting; ${bd.pipelinedMs.toFixed(2)} ms per step pipelined without read-back; read-back round trip ${bd.roundTripMs.toFixed(2)} ms`);
+    if (bd) log(`${name}: decode step: ${bd.dispatches.toFixed(0)} dispatches; host ${bd.jsMs.toFixed(2)} ms recording + ${bd.encodeMs.toFixed(2)} ms encoding/submitting; ${bd.pipelinedMs.toFixed(2)} ms per step pipelined without read-back; read-back round trip ${bd.roundTripMs.toFixed(2)} ms${bd.gpuMs === undefined ? '' : `; GPU time of a step's layers ${bd.gpuMs.toFixed(2)} ms (16 in one submission)`}`);
   }
 
   row.rssBytes = process.memoryUsage().rss;

@@ -7,7 +7,8 @@ import type {
   Session, SessionOptions, StateAtContext,
 } from './types.js';
 import { fail, throwIfAborted } from '../errors.js';
-import type { Backend, KvCache, Tensor } from '../backends/backend.js';
+import type { Backend, DeviceToken, KvCache, RecordedStep, Tensor } from '../backends/backend.js';
+import type { SamplerParams } from './sampler.js';
 import { publicConfig, type ModelGraph } from '../models/graph.js';
 import type { TokenizerEx } from '../tokenizer/index.js';
 import { SessionImpl } from './session.js';
@@ -56,6 +57,8 @@ export class ModelImpl implements Model {
   /** @internal */ readonly parts: ModelParts;
   private disposed = false;
   private readonly sessions = new Set<SessionImpl>();
+  /** Each session's decode step recorded on backends with recordStep (null: the backend declined), by its state tensors. */
+  private readonly recorded = new WeakMap<Tensor[], RecordedStep | null>();
 
   constructor(parts: ModelParts) {
     this.parts = parts;
@@ -122,9 +125,9 @@ export class ModelImpl implements Model {
   maxContextTokens(limit: number | undefined, batch = 1): number {
     const perToken = this.kvBytesPerToken(batch);
     if (limit === undefined || perToken === 0) return Infinity;
-    const { cfg, graph } = this.parts;
+    const { cfg } = this.parts;
     const fixed = this.parts.weightBytes + this.stateShapes(batch).reduce((n, s) => n + 4 * s.reduce((a, b) => a * b, 1), 0)
-      + activationBytes(cfg, graph.prefillChunk(cfg), batch);
+      + activationBytes(cfg, this.prefillChunkTokens(batch), batch);
     return Math.max(0, Math.floor((limit - fixed) / perToken));
   }
 
@@ -156,7 +159,9 @@ export class ModelImpl implements Model {
 
   /** @internal Zeroed state tensors for `batch` sequences, after a maxMemoryBytes check. */
   allocState(batch: number): Tensor[] {
-    return this.stateShapes(batch).map((s) => this.parts.backend.zeros(s));
+    const { backend } = this.parts;
+    const shapes = this.stateShapes(batch);
+    return backend.zerosBlock ? backend.zerosBlock(shapes) : shapes.map((s) => backend.zeros(s));
   }
 
   /** @internal Bytes of carried state held by this model's open sessions (one sequence each). */
@@ -166,7 +171,29 @@ export class ModelImpl implements Model {
 
   /** @internal Working bytes of one prefill chunk for `batch` sequences. */
   chunkBytes(batch: number): number {
-    return activationBytes(this.parts.cfg, this.parts.graph.prefillChunk(this.parts.cfg) * (this.parts.backend.prefillChunkMultiple ?? 1), batch);
+    return activationBytes(this.parts.cfg, this.prefillChunkTokens(batch), batch);
+  }
+
+  /**
+   * @internal Tokens per prefill chunk: the graph's chunk times the backend's `prefillChunkMultiple`,
+   * the multiple halved while such a chunk's working memory would not fit under maxMemoryBytes next to
+   * the weights and one set of state (never below the graph's own chunk, which loadModel checked).
+   */
+  prefillChunkTokens(batch = 1): number {
+    const { graph, cfg, backend, maxMemoryBytes, weightBytes } = this.parts;
+    const base = graph.prefillChunk(cfg);
+    let multiple = backend.prefillChunkMultiple ?? 1;
+    if (maxMemoryBytes !== undefined) {
+      const room = maxMemoryBytes - weightBytes - this.stateShapes(batch).reduce((n, s) => n + 4 * s.reduce((a, b) => a * b, 1), 0);
+      while (multiple > 1 && activationBytes(cfg, base * multiple, batch) > room) multiple = Math.floor(multiple / 2);
+    }
+    return base * multiple;
+  }
+
+  /** @internal Frees the decode step recorded for a session's `state`, if any (the session is going away). */
+  releaseRecorded(state: Tensor[]): void {
+    this.recorded.get(state)?.release();
+    this.recorded.delete(state);
   }
 
   /**
@@ -203,8 +230,24 @@ export class ModelImpl implements Model {
     } = {},
   ): Promise<Float32Array | null> {
     const { graph, cfg, backend: b, weights } = this.parts;
-    const chunk = graph.prefillChunk(cfg) * (b.prefillChunkMultiple ?? 1);
+    const chunk = this.prefillChunkTokens(batch);
     const head = graph.head(weights);
+    const step = seq === 1 && batch === 1 && output === 'logits-last' && !opts.caches?.length ? this.recordedStep(state, ids) : null;
+    if (step) { // one decode token of a session: the step recorded on its first token, replayed
+      throwIfAborted(opts.signal, 'forward');
+      const logits = step.run(ids); // [1, V], owned by the recording
+      let last: Float32Array;
+      if (opts.topK && opts.onHeld && b.readTopK) {
+        const { ids: best, values } = await b.readTopK(logits, 0, opts.topK);
+        last = new Float32Array(cfg.vocabSize).fill(-Infinity);
+        best.forEach((id, i) => { last[id] = values[i]; });
+        opts.onHeld({ read: () => b.read(logits), release: () => undefined });
+      } else {
+        last = await b.read(logits);
+      }
+      opts.onProgress?.({ done: 1, total: 1 });
+      return last;
+    }
     const width = output === 'hidden' ? cfg.hiddenSize : cfg.vocabSize;
     const out = output === 'logits-all' || output === 'hidden' ? new Float32Array(batch * seq * width) : null;
     let last: Float32Array | null = null;
@@ -237,10 +280,56 @@ export class ModelImpl implements Model {
         }
       }
       b.free(hidden);
+      // A GPU backend: bound its queue to about one chunk (Backend.settle) before reporting progress.
+      if (start + len < seq) await b.settle?.();
       opts.onProgress?.({ done: start + len, total: seq });
       if (start + len < seq) await yieldToEventLoop(); // keep the host responsive during long prompts
     }
     return out ?? last;
+  }
+
+  /**
+   * @internal One decode token of one sequence with the next token sampled on the device
+   * (Backend.deviceSampling, which the caller checked): the graph over `ids` (a host id, or
+   * `deviceSampling.ids(token)` of the previous step's token), the head, the device's draw with
+   * uniform `u`, submitted at once. Nothing is read back; the caller reads or releases `token` and
+   * frees `logits` (kept so an abort can still read the whole row).
+   */
+  recordDecodeStep(state: Tensor[], caches: KvCache[], ids: Int32Array, params: SamplerParams, u: number): { token: DeviceToken; logits: Tensor } {
+    const { graph, cfg, backend: b, weights } = this.parts;
+    const hidden = graph.forward({ backend: b, cfg, weights, state, batch: 1, seq: 1, caches }, ids); // [1, 1, D]
+    const row = b.reshape(hidden, [1, cfg.hiddenSize]);
+    const head = graph.head(weights);
+    const logits = b.matmul(row, head.weight, head.bias); // [1, V]
+    b.free(hidden);
+    try {
+      return { token: b.deviceSampling!.sample(logits, params, u), logits };
+    } catch (e) {
+      b.free(logits);
+      throw e;
+    }
+  }
+
+  /**
+   * @internal The recorded decode step of the session whose state is `state` (recorded on its first
+   * step), or null where the backend has no recordStep or declined: embed, the layers, the final norm
+   * and the head's logits row, as the chunk loop below computes them for one token.
+   */
+  private recordedStep(state: Tensor[], ids: Int32Array): RecordedStep | null {
+    const { graph, cfg, backend: b, weights } = this.parts;
+    if (!b.recordStep) return null;
+    let step = this.recorded.get(state);
+    if (step === undefined) {
+      const head = graph.head(weights);
+      step = b.recordStep(ids, (stepIds) => {
+        const hidden = graph.forward({ backend: b, cfg, weights, state, batch: 1, seq: 1 }, stepIds);
+        const logits = b.matmul(b.reshape(hidden, [1, cfg.hiddenSize]), head.weight, head.bias); // [1, V]
+        b.free(hidden);
+        return logits;
+      });
+      this.recorded.set(state, step);
+    }
+    return step;
   }
 
   forward(ids: number[][], opts?: ForwardOptions & { output?: 'logits' }): Promise<ForwardLogits>;
@@ -264,11 +353,11 @@ export class ModelImpl implements Model {
       this.checkIds(row, `ids[${r}]`);
     });
     const batch = ids.length;
-    const { cfg, graph, backend } = this.parts;
+    const { cfg, backend } = this.parts;
     const width = output === 'hidden' ? cfg.hiddenSize : cfg.vocabSize;
     const stateBytes = this.stateShapes(batch).reduce((n, s) => n + 4 * s.reduce((a, b) => a * b, 1), 0);
     const kvPerToken = this.kvBytesPerToken(batch);
-    const fixed = stateBytes + activationBytes(cfg, graph.prefillChunk(cfg) * (backend.prefillChunkMultiple ?? 1), batch);
+    const fixed = stateBytes + activationBytes(cfg, this.prefillChunkTokens(batch), batch);
     this.checkMemory(fixed + kvPerToken * seq + 4 * batch * seq * width, `forward of ${batch}×${seq} tokens`, (free) => {
       const longest = Math.floor((free - fixed) / (4 * batch * width + kvPerToken));
       return longest > 0 ? `at most ${longest} tokens per row fit in a batch of ${batch}` : `not even one token per row fits in a batch of ${batch}`;
