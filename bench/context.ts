@@ -101,7 +101,7 @@ export function contextSvg(results: Result[], contexts: number[], caption: strin
   panels.forEach((pan, p) => {
     o.push(`<text x="${pan.x0 + panelW / 2}" y="${top - 14}" text-anchor="middle" font-weight="600">${esc(pan.title)}</text>`);
     for (const c of contexts) o.push(`<text x="${px(p, c).toFixed(1)}" y="${bottom + 16}" text-anchor="middle" fill="#444">${fmtCtx(c)}</text>`);
-    if (p === 0) for (let i = 0; i <= 4; i++) { const v = (yMax * i) / 4; o.push(`<text x="${pan.x0 - 6}" y="${(yT(v) + 4).toFixed(1)}" text-anchor="end" fill="#444">${v.toFixed(0)}</text>`, `<line x1="${pan.x0}" x2="${pan.x0 + panelW}" y1="${yT(v).toFixed(1)}" y2="${yT(v).toFixed(1)}" stroke="#eee"/>`); }
+    if (p === 0) for (let i = 0; i <= 4; i++) { const v = (yMax * i) / 4; o.push(`<text x="${pan.x0 - 6}" y="${(yT(v) + 4).toFixed(1)}" text-anchor="end" fill="#444">${v.toFixed(yMax < 20 ? 1 : 0)}</text>`, `<line x1="${pan.x0}" x2="${pan.x0 + panelW}" y1="${yT(v).toFixed(1)}" y2="${yT(v).toFixed(1)}" stroke="#eee"/>`); }
     else for (let e = m0; e <= m1; e++) o.push(`<text x="${pan.x0 - 6}" y="${(yM(10 ** e) + 4).toFixed(1)}" text-anchor="end" fill="#444">${humanBytes(10 ** e)}</text>`, `<line x1="${pan.x0}" x2="${pan.x0 + panelW}" y1="${yM(10 ** e).toFixed(1)}" y2="${yM(10 ** e).toFixed(1)}" stroke="#eee"/>`);
     o.push(`<rect x="${pan.x0}" y="${top}" width="${panelW}" height="${bottom - top}" fill="none" stroke="#999"/>`);
   });
