@@ -4,14 +4,14 @@
  * checkout of this repository but not its node_modules: each bench script becomes one ESM file with
  * only `webgpu` (Dawn's native package, carried separately) left external.
  *
- *   node tools/gpu-bench-kit.mjs OUTDIR     writes OUTDIR/bench/{webgpu,context,webgpu-soak[,soak]}.mjs and
+ *   node tools/gpu-bench-kit.mjs OUTDIR     writes OUTDIR/bench/{webgpu,context,soak}.mjs and
  *                                           OUTDIR/bench/transformers_mamba.py
  *
  * On the GPU machine, copy OUTDIR/bench/* into the checkout's bench/ (the bundles find models/default
  * and node_modules/webgpu from there, as the sources do) and run tools/gpu-bench-run.sh's steps.
  */
 import { build } from 'esbuild';
-import { cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,8 +24,7 @@ const common = {
   // esbuild's ESM output has no require(); the cuda addon loader uses createRequire
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 };
-// bench/soak.ts drives GPU backends once it takes --backend (issue 12's harness); until then bench/webgpu-soak.ts.
-const names = ['webgpu', 'context', 'webgpu-soak', ...(readFileSync(join(root, 'bench/soak.ts'), 'utf8').includes("'--backend'") ? ['soak'] : [])];
+const names = ['webgpu', 'context', 'soak'];
 for (const name of names) {
   await build({ ...common, entryPoints: [join(root, `bench/${name}.ts`)], outfile: join(out, `bench/${name}.mjs`) });
 }

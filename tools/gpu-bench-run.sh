@@ -6,7 +6,7 @@
 #      the plain sequential scan's prefill at 16k, the scan kernels alone beside two copies
 #   3. the same for mamba-1.4b / mamba2-1.3b
 #   4. PyTorch + transformers on the same GPU, same shapes (2k; 16k where it fits in 60 s)
-#   5. a GPU-buffer soak (one long generate on the default model) with what time is left
+#   5. a GPU-buffer soak (bench/soak.ts --backend webgpu: one long generate on the default model) with what time is left
 # Kit (KIT, default .dev-gpubench in the repository root): node.xz (a Node 20 binary), gl/*.deb (the
 # Vulkan loader), webgpu-mod.tar.xz (node_modules/webgpu), bench/* from `node tools/gpu-bench-kit.mjs`.
 #   bash .dev-gpubench/run.sh [TOTAL_S]       from the repository root; results in $OUT
@@ -57,13 +57,8 @@ PYTHONUNBUFFERED=1 timeout $(( B + 20 )) python3 bench/transformers_mamba.py --m
 
 D=$(( $(left) - 10 )); [ $D -lt 10 ] && D=10
 stamp "5 soak (duration $D s)"
-if [ -e bench/soak.mjs ]; then   # issue 12's harness with --backend (bench/soak.ts)
-  timeout $(( D + 25 )) node --expose-gc bench/soak.mjs --backend webgpu --phases generate --tokens 20000 --every 250 --duration $D \
-    --out /tmp/soak --json "$OUT/soak.json" 2>&1 | quiet | grep -v '^\[soak' >> "$L"; echo "soak rc=${PIPESTATUS[0]}" | tee -a "$L"
-  cp /tmp/soak/*generate*.csv "$OUT/soak.csv" 2>/dev/null
-else
-  timeout $(( D + 25 )) node --expose-gc bench/webgpu-soak.mjs --tokens 20000 --every 250 --duration $D \
-    --json "$OUT/soak.json" --csv "$OUT/soak.csv" 2>&1 | quiet | grep -v '^\[soak\]' >> "$L"; echo "soak rc=${PIPESTATUS[0]}" | tee -a "$L"
-fi
+timeout $(( D + 25 )) node --expose-gc bench/soak.mjs --backend webgpu --phases generate --tokens 20000 --every 250 --duration $D \
+  --out /tmp/soak --json "$OUT/soak.json" 2>&1 | quiet | grep -v '^\[soak' >> "$L"; echo "soak rc=${PIPESTATUS[0]}" | tee -a "$L"
+cp /tmp/soak/*generate*.csv "$OUT/soak.csv" 2>/dev/null
 stamp done
 grep -vE '^\[ *[0-9]+ s\]' "$L" | tail -40
