@@ -9,7 +9,8 @@
  * No Node or DOM imports: it is bundled for every runtime.
  */
 import { fail } from '../src/errors.js';
-import { withThreadArgs } from '../src/backends/wasm/executor.js';
+import { SCRATCH, withThreadArgs } from '../src/backends/wasm/executor.js';
+import { scratchFor } from '../src/backends/wasm/arena.js';
 import { instantiateKernels, type KernelName, type KernelTable } from '../src/backends/wasm/kernels.js';
 import { ARGS_OFFSET, DONE, ERROR, KERNEL, KERNEL_NAMES, MAX_ARGS, N, NARGS, QUIT, SEQ, SPIN_POLLS, shareOf, type WorkerInit } from './protocol.js';
 
@@ -25,6 +26,8 @@ export const STALL_MS = 60_000;
  */
 export class Barrier {
   private readonly ctl: Int32Array;
+  /** The control block's argument words (a shared memory's old buffers stay valid when it grows). */
+  private readonly args: Float64Array;
   private broken: string | null = null;
   private disposed = false;
   /**
@@ -44,6 +47,7 @@ export class Barrier {
     private readonly workerFailure: () => string | null,
   ) {
     this.ctl = controlBlock(memory, controlBase);
+    this.args = new Float64Array(memory.buffer, controlBase + ARGS_OFFSET, MAX_ARGS);
   }
 
   get threads(): number {
@@ -57,31 +61,55 @@ export class Barrier {
 
   run(kernel: KernelName, args: number[], n: number, work = Infinity): void {
     if (n <= 0) return;
+    this.prepare(kernel, args, n, work)();
+  }
+
+  /**
+   * One op made ready to repeat: the split decision, this thread's arguments and share, and the
+   * f64 arguments the workers read are worked out here, once; the returned function posts and joins.
+   */
+  prepare(kernel: KernelName, args: number[], n: number, work = Infinity): () => void {
+    if (n <= 0) return () => undefined;
+    const fn = this.kernels[kernel];
+    // Too little work to share: the barrier would cost more than it saves.
+    if (n < this.threads || work < MIN_SHARED_WORK) {
+      const all = [...withThreadArgs(args, 0), 0, n];
+      return () => {
+        this.check();
+        fn.apply(undefined, all);
+      };
+    }
+    if (args.length > MAX_ARGS) throw fail('E_BACKEND', `kernel ${kernel}: ${args.length} arguments exceed the control block's ${MAX_ARGS}`);
+    const posted = Float64Array.from(args), index = KERNEL_NAMES.indexOf(kernel);
+    const [start, end] = shareOf(n, 0, this.threads);
+    const own = [...withThreadArgs(args, 0), start, end];
+    return () => {
+      this.check();
+      const ctl = this.ctl;
+      this.args.set(posted);
+      Atomics.store(ctl, KERNEL, index);
+      Atomics.store(ctl, N, n);
+      Atomics.store(ctl, NARGS, posted.length);
+      Atomics.store(ctl, DONE, 0);
+      Atomics.add(ctl, SEQ, 1);
+      Atomics.notify(ctl, SEQ);
+      fn.apply(undefined, own);
+      this.join(kernel);
+    };
+  }
+
+  private check(): void {
     if (this.disposed) throw fail('E_BACKEND', 'the wasm worker pool has been disposed');
     const dead = this.broken ?? this.workerFailure();
     if (dead) {
       this.broken = dead;
       throw fail('E_BACKEND', `the wasm worker pool is broken: ${dead}; dispose the model and load it again`);
     }
-    // Too little work to share: the barrier would cost more than it saves.
-    if (n < this.threads || work < MIN_SHARED_WORK) {
-      this.kernels[kernel](...withThreadArgs(args, 0), 0, n);
-      return;
-    }
-    if (args.length > MAX_ARGS) throw fail('E_BACKEND', `kernel ${kernel}: ${args.length} arguments exceed the control block's ${MAX_ARGS}`);
-    const ctl = this.ctl;
-    new Float64Array(this.memory.buffer, this.controlBase + ARGS_OFFSET, args.length).set(args);
-    Atomics.store(ctl, KERNEL, KERNEL_NAMES.indexOf(kernel));
-    Atomics.store(ctl, N, n);
-    Atomics.store(ctl, NARGS, args.length);
-    Atomics.store(ctl, DONE, 0);
-    Atomics.add(ctl, SEQ, 1);
-    Atomics.notify(ctl, SEQ);
+  }
 
-    const [start, end] = shareOf(n, 0, this.threads);
-    this.kernels[kernel](...withThreadArgs(args, 0), start, end);
-
-    const others = this.others;
+  /** Waits (spin, then Atomics.wait) until every worker has done its share of the posted op. */
+  private join(kernel: KernelName): void {
+    const ctl = this.ctl, others = this.others;
     let polls = 0;
     const began = Date.now();
     for (let done = Atomics.load(ctl, DONE); done < others; done = Atomics.load(ctl, DONE)) {
@@ -142,6 +170,9 @@ export function createKernelWorkerApi() {
       if (!init || !kernels) throw new Error('kernel worker: serve() before init()');
       const { memory, thread, threads, controlBase: base } = init;
       const ctl = controlBlock(memory, base);
+      // A shared memory's buffers stay valid when it grows, so one view of the arguments lasts.
+      const words = new Float64Array(memory.buffer, base + ARGS_OFFSET, MAX_ARGS);
+      const scratch = scratchFor(thread), call: number[] = [];
       for (;;) {
         let polls = 0;
         while (Atomics.load(ctl, SEQ) === seen) {
@@ -150,10 +181,16 @@ export function createKernelWorkerApi() {
         seen = Atomics.load(ctl, SEQ);
         if (Atomics.load(ctl, QUIT)) return;
         try {
-          // The memory may have grown since the last op: view it afresh.
-          const args = new Float64Array(memory.buffer, base + ARGS_OFFSET, Atomics.load(ctl, NARGS));
+          const nargs = Atomics.load(ctl, NARGS);
           const [start, end] = shareOf(Atomics.load(ctl, N), thread, threads);
-          if (end > start) kernels[KERNEL_NAMES[Atomics.load(ctl, KERNEL)]](...withThreadArgs([...args], thread), start, end);
+          if (end > start) {
+            // One reused argument array per worker: no allocation per op.
+            call.length = nargs + 2;
+            for (let i = 0; i < nargs; i++) call[i] = words[i] === SCRATCH ? scratch : words[i];
+            call[nargs] = start;
+            call[nargs + 1] = end;
+            kernels[KERNEL_NAMES[Atomics.load(ctl, KERNEL)]].apply(undefined, call);
+          }
         } catch {
           Atomics.store(ctl, ERROR, 1 + thread);
         }

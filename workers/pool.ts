@@ -70,6 +70,10 @@ export class WorkerPool implements Executor {
     this.barrier.run(kernel, args, n, work);
   }
 
+  prepare(kernel: KernelName, args: number[], n: number, work?: number): () => void {
+    return this.barrier.prepare(kernel, args, n, work);
+  }
+
   /** Test hook: end one worker as a crash would, to check that the pending call fails cleanly. */
   async killWorkerForTest(index = 0): Promise<void> {
     await this.workers[index].worker.terminate();

@@ -7,7 +7,7 @@ import type {
   Session, SessionOptions, StateAtContext,
 } from './types.js';
 import { fail, throwIfAborted } from '../errors.js';
-import type { Backend, KvCache, Tensor } from '../backends/backend.js';
+import type { Backend, KvCache, StepPlan, Tensor } from '../backends/backend.js';
 import { publicConfig, type ModelGraph } from '../models/graph.js';
 import type { TokenizerEx } from '../tokenizer/index.js';
 import { SessionImpl } from './session.js';
@@ -27,6 +27,15 @@ export interface HeldLogits {
 export function activationBytes(cfg: ModelConfig, chunk: number, batch: number): number {
   const perToken = 4 * cfg.hiddenSize + 8 * cfg.intermediateSize + 4 * cfg.stateSize * (cfg.nGroups ?? 1) + cfg.vocabSize;
   return 4 * chunk * batch * perToken;
+}
+
+/**
+ * A session's planned decode step (Backend.recordStep): recorded at its first one-token step and
+ * replayed after; `off` once a step turned out not to be replayable (or the backend has no plans).
+ */
+export interface PlanSlot {
+  plan: StepPlan | null;
+  off: boolean;
 }
 
 export interface ModelParts {
@@ -200,9 +209,33 @@ export class ModelImpl implements Model {
        */
       topK?: number;
       onHeld?: (held: HeldLogits) => void;
+      /** A session's decode plan: one-token 'logits-last' steps without KV caches record it, then replay it. */
+      plan?: PlanSlot;
     } = {},
   ): Promise<Float32Array | null> {
     const { graph, cfg, backend: b, weights } = this.parts;
+    const slot = opts.plan;
+    if (slot && !slot.off && b.recordStep && seq === 1 && batch === 1 && output === 'logits-last' && !opts.caches?.length) {
+      throwIfAborted(opts.signal, 'forward');
+      if (slot.plan) return b.read(slot.plan.run(ids[0]));
+      const head = graph.head(weights);
+      const { out, plan } = b.recordStep(() => {
+        const hidden = graph.forward({ backend: b, cfg, weights, state, batch: 1, seq: 1, caches: opts.caches }, ids);
+        const logits = b.matmul(b.reshape(hidden, [1, cfg.hiddenSize]), head.weight, head.bias); // [1, V]
+        b.free(hidden);
+        return logits;
+      });
+      if (plan) {
+        slot.plan = plan;
+        return b.read(out);
+      }
+      slot.off = true;
+      try {
+        return await b.read(out);
+      } finally {
+        b.free(out);
+      }
+    }
     const chunk = graph.prefillChunk(cfg) * (b.prefillChunkMultiple ?? 1);
     const head = graph.head(weights);
     const width = output === 'hidden' ? cfg.hiddenSize : cfg.vocabSize;

@@ -446,6 +446,36 @@ export interface Backend {
    * rounding, state updates included. Backends without it are unaffected.
    */
   mambaMixerStep?(args: MambaMixerStepArgs): Tensor | null;
+
+  // ---- optional decode planning (CPU backends) ------------------------------------
+  /**
+   * Optional: rows [start, start+count) of t's outer dimension as a view of t's memory, no copy
+   * (torch's `chunk`/`split` along dim 0). The view lives as long as t: free t, never the view.
+   * Graphs use it to run a fused projection as one matmul and split its output (decode, batch 1)
+   * or its weight (prefill); without it they upload the parts separately.
+   */
+  rowView?(t: Tensor, start: number, count: number): Tensor;
+  /**
+   * Optional (CPU backends, where the JavaScript between kernels is a visible part of a decode
+   * step): run `step` — one token's forward, whose only per-token input is the one id it passes to
+   * `embedding` — while recording every kernel call it makes, and return its output together with
+   * a plan that replays exactly those calls, on the same buffers, for later tokens. `plan` is null
+   * when the step used an op whose calls depend on more than the token id (attention's position,
+   * MoE routing, host-side copies of data): the output is still this step's, computed as usual.
+   */
+  recordStep?(step: () => Tensor): { out: Tensor; plan: StepPlan | null };
+}
+
+/** A decode step recorded by `Backend.recordStep`. */
+export interface StepPlan {
+  /**
+   * The recorded kernel calls again, for token `id` (checked by the caller): the same results, bit
+   * for bit, as running the graph. Returns the step's output, owned by the plan: valid until the
+   * next run or dispose, never freed by the caller.
+   */
+  run(id: number): Tensor;
+  /** Frees the plan's activations. The carried state it updates belongs to the caller. */
+  dispose(): void;
 }
 
 /** The next capacity for a cache that must hold `needed` tokens: doubling, at least 16, clamped to maxTokens. */

@@ -77,6 +77,10 @@ export class BrowserWorkerPool implements Executor {
     this.barrier.run(kernel, args, n, work);
   }
 
+  prepare(kernel: KernelName, args: number[], n: number, work?: number): () => void {
+    return this.barrier.prepare(kernel, args, n, work);
+  }
+
   async dispose(): Promise<void> {
     if (!this.barrier.close()) return;
     await Promise.all(this.workers.map(async (w) => {
