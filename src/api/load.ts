@@ -11,7 +11,7 @@ import { cacheApiStore, hasCacheApi, type RemoteCache } from '../formats/remote/
 import { decodeUtf8Json, DEFAULT_MAX_JSON_BYTES } from '../formats/pyjson.js';
 import { readSafetensorsWeights, toFloat32, type TensorEntry } from '../formats/safetensors.js';
 import { ConfigReader } from '../formats/hf-config.js';
-import { GGUF_MAGIC } from '../formats/gguf.js';
+import { GGUF_MAGIC, parseGgufFromRanges } from '../formats/gguf.js';
 import { ggufCheckpoint } from '../formats/gguf-model.js';
 import { architectureFor } from '../models/registry.js';
 import type { ModelGraph, TensorGetter, TensorSpec } from '../models/graph.js';
@@ -219,15 +219,36 @@ async function openFolder(files: FileSource, opts: LoadOptions): Promise<Checkpo
 /** A GGUF file (llama.cpp): config, weights and tokenizer all in the one file. */
 async function openGguf(files: FileSource, name: string, opts: LoadOptions): Promise<Checkpoint> {
   const file = describe(files, name);
-  const bytes = await files.read(name, { signal: opts.signal, onProgress: opts.onProgress });
-  if (bytes.byteLength < 4 || new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) !== GGUF_MAGIC) {
-    throw fail('E_FORMAT', `${file} is a file, not a model folder, and not a GGUF file either (it does not start with "GGUF"); pass a folder holding config.json, or a .gguf file`, { file, field: 'magic' });
+  const notGguf = () => fail('E_FORMAT', `${file} is a file, not a model folder, and not a GGUF file either (it does not start with "GGUF"); pass a folder holding config.json, or a .gguf file`, { file, field: 'magic' });
+  const isGguf = (head: Uint8Array) => head.byteLength >= 4 && new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true) === GGUF_MAGIC;
+  let ck: ReturnType<typeof ggufCheckpoint>;
+  if (files.readRangeSync) {
+    // By tensor, as Hugging Face folders are read: the header now, each tensor when the graph asks
+    // for it (and for the fingerprint in the same pass), never the whole file at once.
+    const size = await files.size(name);
+    const readRange = files.readRangeSync.bind(files, name);
+    if (!isGguf(readRange(0, Math.min(size, 4)))) throw notGguf();
+    // progress: the header, then each tensor's bytes the first time they are read (ends at the file's size)
+    let loaded = -1;
+    const counted = new Set<number>();
+    const g = parseGgufFromRanges((offset, length) => {
+      throwIfAborted(opts.signal, `reading ${file}`);
+      const bytes = readRange(offset, length);
+      if (loaded >= 0 && !counted.has(offset)) { counted.add(offset); loaded += length; opts.onProgress?.({ file: name, loaded, total: size }); }
+      return bytes;
+    }, size, file);
+    loaded = size - [...g.tensors.values()].reduce((n, t) => n + t.size, 0);
+    opts.onProgress?.({ file: name, loaded, total: size });
+    ck = ggufCheckpoint(g, file);
+  } else {
+    const bytes = await files.read(name, { signal: opts.signal, onProgress: opts.onProgress });
+    if (!isGguf(bytes)) throw notGguf();
+    ck = ggufCheckpoint(bytes, file);
   }
-  const ck = ggufCheckpoint(bytes, file);
   return {
     graph: ck.graph, cfg: ck.cfg, specs: ck.specs, preferredDType: ck.preferredDType,
     weights: Promise.resolve({
-      warnings: ck.warnings, get: ck.get, bytesOf: ck.bytesOf, uploadView: ck.uploadView, tensorTypes: ck.tensorTypes,
+      warnings: ck.warnings, get: ck.get, bytesOf: ck.bytesOf, getVia: ck.getVia, uploadView: ck.uploadView, tensorTypes: ck.tensorTypes,
       tokenizer: async (vocabSize: number) => createTokenizer({
         vocabSize, tokenizerJson: ck.tokenizer?.json, tokenizerConfigJson: ck.tokenizer?.config, file: `${file} (tokenizer.ggml.*)`,
       }),
