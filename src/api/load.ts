@@ -9,7 +9,8 @@ import { isRemoteSource } from '../formats/remote/url.js';
 import { remoteSource } from '../formats/remote/source.js';
 import { cacheApiStore, hasCacheApi, type RemoteCache } from '../formats/remote/cache.js';
 import { decodeUtf8Json, DEFAULT_MAX_JSON_BYTES } from '../formats/pyjson.js';
-import { readSafetensorsWeights, toFloat32, type TensorEntry } from '../formats/safetensors.js';
+import { DTYPE_BYTES, readSafetensorsWeights, toFloat32, type TensorEntry } from '../formats/safetensors.js';
+import { uploadInPieces, type FingerprintFeed } from '../formats/upload-pieces.js';
 import { ConfigReader } from '../formats/hf-config.js';
 import { GGUF_MAGIC, parseGgufFromRanges } from '../formats/gguf.js';
 import { ggufCheckpoint } from '../formats/gguf-model.js';
@@ -166,7 +167,7 @@ interface CheckpointWeights {
    * A getter that also hands each tensor's stored bytes to `saw` (the fingerprint, so a tensor
    * read from the file on demand is read once) and widens F16 with `widenF16` (the backend's).
    */
-  getVia?(saw: (name: string, bytes: Uint8Array) => void, widenF16?: (bits: Uint16Array) => Float32Array): TensorGetter;
+  getVia?(hash: FingerprintFeed, widenF16?: (bits: Uint16Array) => Float32Array): TensorGetter;
   /** The backend as `graph.prepare` sees it (GGUF: q8_0 blocks passed through). */
   uploadView?(b: Backend): { backend: Backend };
   tokenizer(vocabSize: number): Promise<TokenizerEx>;
@@ -196,11 +197,20 @@ async function openFolder(files: FileSource, opts: LoadOptions): Promise<Checkpo
       warnings: matchTensors(specs, w.tensors, graph.ignorable?.(cfg) ?? []),
       get: (name) => toFloat32(w.tensors.get(name)!),
       bytesOf: (name) => w.tensors.get(name)!.data,
-      getVia: (saw, widenF16) => (name) => {
-        const t = w.tensors.get(name)!;
-        const data = t.data; // a byTensor entry reads the file here
-        saw(name, data);
-        return toFloat32({ name: t.name, dtype: t.dtype, shape: t.shape, file: t.file, data }, widenF16);
+      getVia: (hash, widenF16) => {
+        const entry = (t: TensorEntry, data: Uint8Array): TensorEntry => ({ name: t.name, dtype: t.dtype, shape: t.shape, file: t.file, data });
+        const get: TensorGetter = (name) => {
+          const t = w.tensors.get(name)!;
+          const data = t.data; // a byTensor entry reads the file here
+          hash.saw(name, data);
+          return toFloat32(entry(t, data), widenF16);
+        };
+        // The largest tensors (embeddings) straight from the file into the backend, a few MiB at a time.
+        get.uploadWhole = (name, backend, shape, dtype) => {
+          const t = w.tensors.get(name)!;
+          return uploadInPieces(hash, name, backend, shape, dtype, DTYPE_BYTES[t.dtype], t.readRange, (bytes) => toFloat32(entry(t, bytes), widenF16));
+        };
+        return get;
       },
       async tokenizer(vocabSize) {
         const hasTokenizer = await files.has('tokenizer.json');
@@ -318,7 +328,7 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
     const hasher = new Hasher().updateString(`${cfg.architecture}|${JSON.stringify(specs.map((s) => [s.name, s.shape]))}`);
     const hashing = new OrderedHasher(hasher, specs.map((s) => s.name), (name) => weights.bytesOf(name));
     const target = weights.uploadView?.(backend).backend ?? backend;
-    const get = weights.getVia?.((name, bytes) => hashing.saw(name, bytes), backend.widenF16?.bind(backend)) ?? weights.get;
+    const get = weights.getVia?.(hashing, backend.widenF16?.bind(backend)) ?? weights.get;
     const prepared = graph.prepare(cfg, target, get, matrixDType);
     const fingerprint = `${cfg.architecture}-${hashing.finish().hex()}`;
 

@@ -359,6 +359,12 @@ export interface Backend {
    */
   uploadEncoded?(bytes: Uint8Array, shape: readonly number[], dtype: WeightDType): Tensor | null;
   /**
+   * Optional: `upload` of values the caller produces piece by piece, so it never holds the whole
+   * tensor: `piece(start, count)` returns values [start, start + count). The same result as
+   * `upload` of the whole array.
+   */
+  uploadFrom?(shape: readonly number[], dtype: WeightDType, piece: (start: number, count: number) => Float32Array): Tensor;
+  /**
    * Optional: f16 bit patterns → f32 values (exact), for the loader's F16 checkpoint tensors,
    * where the backend converts faster than JavaScript (the wasm backend: a SIMD kernel).
    */

@@ -26,7 +26,8 @@
  * Mamba-2), attention.layer_norm_rms_epsilon; the vocabulary size is token_embd's row count.
  */
 import type { LoadDType } from '../api/types.js';
-import type { Backend, Tensor, WeightDType } from '../backends/backend.js';
+import { storedDType, type Backend, type Tensor, type WeightDType } from '../backends/backend.js';
+import { uploadInPieces, type FingerprintFeed } from './upload-pieces.js';
 import { fail } from '../errors.js';
 import type { ModelGraph, TensorGetter, TensorSpec } from '../models/graph.js';
 import { architectureFor } from '../models/registry.js';
@@ -53,7 +54,7 @@ export interface GgufCheckpoint {
    * A getter that also hands each tensor's stored bytes to `saw` (the fingerprint), so that a
    * file read by tensor (parseGgufFromRanges) has each tensor read once.
    */
-  getVia(saw: (name: string, bytes: Uint8Array) => void): TensorGetter;
+  getVia(hash: FingerprintFeed): TensorGetter;
   /** tokenizer.json + tokenizer_config.json built from tokenizer.ggml.*; undefined when the file has no vocabulary. */
   tokenizer?: { json: string; config: string };
   /**
@@ -220,11 +221,11 @@ export function ggufCheckpoint(source: Uint8Array | GgufFile, file: string): Ggu
   /** F32 data as it is where aligned (a fresh read, or the caller's file bytes: read-only either way), else decoded. */
   const decode = (type: GgufTensorInfo['type'], data: Uint8Array): Float32Array =>
     (type === 'F32' && data.byteOffset % 4 === 0 && LITTLE_ENDIAN ? new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4) : dequantize({ type, data }));
-  const getWith = (saw?: (name: string, bytes: Uint8Array) => void): TensorGetter => {
+  const getWith = (hash?: FingerprintFeed): TensorGetter => {
     const read = (name: string): [GgufTensorInfo, Uint8Array] => {
       const t = tensorOf(name);
       const data = t.data; // read from the file here when the file is read by tensor
-      saw?.(name, data);
+      hash?.saw(name, data);
       return [t, data];
     };
     const get: TensorGetter = (name) => {
@@ -239,6 +240,22 @@ export function ggufCheckpoint(source: Uint8Array | GgufFile, file: string): Ggu
       const [t, data] = read(name);
       return decode(t.type, data);
     };
+    if (hash) {
+      // The largest tensors (embeddings) without an f32 copy in JavaScript: q8_0 blocks as they are,
+      // F32 from the file a few MiB at a time.
+      get.uploadWhole = (name, backend, shape, dtype) => {
+        const t = tensorOf(name);
+        if (isA(name)) return null;
+        if (t.type === 'Q8_0' && dtype === 'q8_0' && backend.uploadEncoded && storedDType(shape, dtype) === 'q8_0') {
+          const data = t.data;
+          const out = backend.uploadEncoded(data, shape, 'q8_0');
+          if (out) hash.saw(name, data);
+          return out;
+        }
+        if (t.type !== 'F32' || !LITTLE_ENDIAN) return null;
+        return uploadInPieces(hash, name, backend, shape, dtype, 4, t.readRange, (bytes) => new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
+      };
+    }
     return get;
   };
   const get = getWith();
@@ -247,7 +264,7 @@ export function ggufCheckpoint(source: Uint8Array | GgufFile, file: string): Ggu
     file, gguf: g, graph, cfg, specs, warnings, preferredDType, get,
     tensorTypes: tensorTypeCounts(g),
     bytesOf: (name) => tensorOf(name).data,
-    getVia: (saw) => getWith(saw),
+    getVia: (hash) => getWith(hash),
     tokenizer: vocab && tokenizerFiles(vocab, meta, file),
     uploadView(backend) {
       let count = 0;

@@ -67,6 +67,8 @@ export interface GgufTensorInfo {
   fileOffset: number;
   /** Bytes of data (data.byteLength, known without reading it). */
   size: number;
+  /** From parseGgufFromRanges: `length` bytes of the data from byte `offset` of it, read now. */
+  readRange?: (offset: number, length: number) => Uint8Array;
 }
 
 export interface GgufFile {
@@ -271,7 +273,14 @@ function parseLayout(
     }
     const at = dataStart + p.offset;
     const info: GgufTensorInfo = { name: p.name, type: p.type, shape: p.shape, data: new Uint8Array(0), fileOffset: at, size: p.size };
-    if (lazy) Object.defineProperty(info, 'data', { get: () => dataOf(at, p.size), enumerable: true });
+    if (lazy) {
+      Object.defineProperty(info, 'data', { get: () => dataOf(at, p.size), enumerable: true });
+      const readRange = (offset: number, length: number) => {
+        if (offset < 0 || length < 0 || offset + length > p.size) throw new RangeError(`readRange ${offset}+${length} of a ${p.size}-byte tensor`);
+        return dataOf(at + offset, length);
+      };
+      Object.defineProperty(info, 'readRange', { value: readRange, enumerable: false });
+    }
     else info.data = dataOf(at, p.size);
     tensors.set(p.name, info);
   }

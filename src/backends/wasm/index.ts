@@ -121,13 +121,26 @@ export class WasmBackend implements Backend {
   }
 
   upload(data: Float32Array, shape: readonly number[], requested: WeightDType = 'f32'): Tensor {
+    const n = numel(shape);
+    if (data.length !== n) throw fail('E_SHAPE', `upload: ${data.length} values for shape [${shape}]`);
+    return this.uploadFrom(shape, requested, (start, count) => data.subarray(start, start + count));
+  }
+
+  /**
+   * f32: each piece is copied into the tensor. f16 / q8_0: each piece is copied into a stage and
+   * converted from there, so neither the caller nor the arena ever holds the f32 tensor. (Views of
+   * the memory are taken after `piece` returns: it may grow, and a plain memory's old views die.)
+   */
+  uploadFrom(shape: readonly number[], requested: WeightDType, piece: (start: number, count: number) => Float32Array): Tensor {
     this.unplannable('upload');
     const n = numel(shape);
     const dtype = storedDType(shape, requested);
-    if (data.length !== n) throw fail('E_SHAPE', `upload: ${data.length} values for shape [${shape}]`);
     if (dtype === 'f32') {
       const t = this.allocTensor(shape);
-      this.f32View(t.ptr, n).set(data);
+      for (let i = 0; i < n; i += STAGE_VALUES) {
+        const m = Math.min(STAGE_VALUES, n - i), values = piece(i, m);
+        this.f32View(t.ptr + i * 4, m).set(values);
+      }
       return t;
     }
     // Convert inside wasm: stage the f32 values piece by piece (whole q8_0 blocks), convert each
@@ -135,12 +148,13 @@ export class WasmBackend implements Backend {
     // a whole-tensor stage (154 MB for a 130M model's embedding) would stay resident for good.
     if (dtype !== 'f16' && dtype !== 'q8_0') throw fail('E_DTYPE', `the wasm backend does not store ${dtype} weights`);
     const t = this.allocTensor(shape, dtype);
-    const piece = Math.min(n, STAGE_VALUES);
-    const stage = this.arena.alloc(piece * 4, 'upload staging');
+    const size = Math.min(n, STAGE_VALUES);
+    const stage = this.arena.alloc(size * 4, 'upload staging');
     try {
-      for (let i = 0; i < n; i += piece) {
-        const m = Math.min(piece, n - i);
-        this.f32View(stage.ptr, m).set(data.subarray(i, i + m));
+      for (let i = 0; i < n; i += size) {
+        const m = Math.min(size, n - i);
+        const values = piece(i, m);
+        this.f32View(stage.ptr, m).set(values);
         if (dtype === 'f16') this.exec.run('f32_to_f16', [stage.ptr, t.ptr + i * 2, m], m, m);
         else this.exec.run('quantize_q8_0', [stage.ptr, t.ptr + (i / Q8_BLOCK) * Q8_BYTES, m / Q8_BLOCK], m / Q8_BLOCK, m);
       }

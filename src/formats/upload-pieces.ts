@@ -1,0 +1,36 @@
+/**
+ * Uploading a large checkpoint tensor without holding it whole in JavaScript memory: read from
+ * the file a few MiB at a time straight into the backend (Backend.uploadFrom), hashed into the
+ * model's fingerprint on the way. Shared by the safetensors and GGUF loaders.
+ */
+import type { Backend, Tensor, WeightDType } from '../backends/backend.js';
+
+/** How a getter hands the fingerprint the bytes it reads (OrderedHasher). */
+export interface FingerprintFeed {
+  saw(name: string, bytes: Uint8Array): void;
+  /** A stream for `name`'s bytes piece by piece, when it is the next to hash; else null. */
+  streamNext(name: string): { push(part: Uint8Array): void; end(): void } | null;
+}
+
+/**
+ * `backend.uploadFrom` of a checkpoint tensor read from the file piece by piece (`readPiece`: bytes
+ * of the tensor's data), each piece hashed into the fingerprint as it passes and decoded to f32 by
+ * `decode`; null (the caller reads the tensor whole) when the backend or the file cannot, or the
+ * fingerprint needs other tensors first.
+ */
+export function uploadInPieces(
+  hash: FingerprintFeed, name: string, backend: Backend, shape: readonly number[], dtype: WeightDType,
+  bytesPerValue: number, readPiece: ((offset: number, length: number) => Uint8Array) | undefined, decode: (bytes: Uint8Array) => Float32Array,
+): Tensor | null {
+  if (!backend.uploadFrom || !readPiece) return null;
+  const stream = hash.streamNext(name);
+  if (!stream) return null;
+  const t = backend.uploadFrom(shape, dtype, (start, count) => {
+    const bytes = readPiece(start * bytesPerValue, count * bytesPerValue);
+    stream.push(bytes);
+    return decode(bytes);
+  });
+  stream.end();
+  return t;
+}
+
