@@ -10,7 +10,7 @@ import { remoteSource } from '../formats/remote/source.js';
 import { cacheApiStore, hasCacheApi, type RemoteCache } from '../formats/remote/cache.js';
 import { decodeUtf8Json, DEFAULT_MAX_JSON_BYTES } from '../formats/pyjson.js';
 import { DTYPE_BYTES, readSafetensorsWeights, toFloat32, type TensorEntry } from '../formats/safetensors.js';
-import { uploadInPieces, type FingerprintFeed } from '../formats/upload-pieces.js';
+import { PieceBuffers, uploadInPieces, type FingerprintFeed } from '../formats/upload-pieces.js';
 import { ConfigReader } from '../formats/hf-config.js';
 import { GGUF_MAGIC, parseGgufFromRanges } from '../formats/gguf.js';
 import { ggufCheckpoint } from '../formats/gguf-model.js';
@@ -167,7 +167,7 @@ interface CheckpointWeights {
    * A getter that also hands each tensor's stored bytes to `saw` (the fingerprint, so a tensor
    * read from the file on demand is read once) and widens F16 with `widenF16` (the backend's).
    */
-  getVia?(hash: FingerprintFeed, widenF16?: (bits: Uint16Array) => Float32Array): TensorGetter;
+  getVia?(hash: FingerprintFeed, widenF16?: (bits: Uint16Array, out?: Float32Array) => Float32Array): TensorGetter;
   /** The backend as `graph.prepare` sees it (GGUF: q8_0 blocks passed through). */
   uploadView?(b: Backend): { backend: Backend };
   tokenizer(vocabSize: number): Promise<TokenizerEx>;
@@ -205,10 +205,13 @@ async function openFolder(files: FileSource, opts: LoadOptions): Promise<Checkpo
           hash.saw(name, data);
           return toFloat32(entry(t, data), widenF16);
         };
-        // The largest tensors (embeddings) straight from the file into the backend, a few MiB at a time.
+        // Whole matrices straight from the file into the backend, a few MiB at a time, through one
+        // reused pair of buffers (F16 widened into the reused f32 one).
+        const buffers = new PieceBuffers();
+        const widenInto = widenF16 && ((bits: Uint16Array) => widenF16(bits, buffers.valuesFor(bits.length)));
         get.uploadWhole = (name, backend, shape, dtype) => {
           const t = w.tensors.get(name)!;
-          return uploadInPieces(hash, name, backend, shape, dtype, DTYPE_BYTES[t.dtype], t.readRange, (bytes) => toFloat32(entry(t, bytes), widenF16));
+          return uploadInPieces(hash, buffers, name, backend, shape, dtype, DTYPE_BYTES[t.dtype], t.readRange, (bytes) => toFloat32(entry(t, bytes), widenInto));
         };
         return get;
       },
@@ -241,9 +244,9 @@ async function openGguf(files: FileSource, name: string, opts: LoadOptions): Pro
     // progress: the header, then each tensor's bytes the first time they are read (ends at the file's size)
     let loaded = -1;
     const counted = new Set<number>();
-    const g = parseGgufFromRanges((offset, length) => {
+    const g = parseGgufFromRanges((offset, length, into) => {
       throwIfAborted(opts.signal, `reading ${file}`);
-      const bytes = readRange(offset, length);
+      const bytes = readRange(offset, length, into);
       if (loaded >= 0 && !counted.has(offset)) { counted.add(offset); loaded += length; opts.onProgress?.({ file: name, loaded, total: size }); }
       return bytes;
     }, size, file);

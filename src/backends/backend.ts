@@ -368,7 +368,7 @@ export interface Backend {
    * Optional: f16 bit patterns → f32 values (exact), for the loader's F16 checkpoint tensors,
    * where the backend converts faster than JavaScript (the wasm backend: a SIMD kernel).
    */
-  widenF16?(bits: Uint16Array): Float32Array;
+  widenF16?(bits: Uint16Array, out?: Float32Array): Float32Array;
   /** A zero-filled f32 tensor (state, scratch). */
   zeros(shape: readonly number[]): Tensor;
   /** Overwrite an f32 tensor's contents (restoring state). */

@@ -27,7 +27,7 @@
  */
 import type { LoadDType } from '../api/types.js';
 import { storedDType, type Backend, type Tensor, type WeightDType } from '../backends/backend.js';
-import { uploadInPieces, type FingerprintFeed } from './upload-pieces.js';
+import { PieceBuffers, uploadInPieces, type FingerprintFeed } from './upload-pieces.js';
 import { fail } from '../errors.js';
 import type { ModelGraph, TensorGetter, TensorSpec } from '../models/graph.js';
 import { architectureFor } from '../models/registry.js';
@@ -241,6 +241,7 @@ export function ggufCheckpoint(source: Uint8Array | GgufFile, file: string): Ggu
       return decode(t.type, data);
     };
     if (hash) {
+      const buffers = new PieceBuffers();
       // The largest tensors (embeddings) without an f32 copy in JavaScript: q8_0 blocks as they are,
       // F32 from the file a few MiB at a time.
       get.uploadWhole = (name, backend, shape, dtype) => {
@@ -253,7 +254,7 @@ export function ggufCheckpoint(source: Uint8Array | GgufFile, file: string): Ggu
           return out;
         }
         if (t.type !== 'F32' || !LITTLE_ENDIAN) return null;
-        return uploadInPieces(hash, name, backend, shape, dtype, 4, t.readRange, (bytes) => new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
+        return uploadInPieces(hash, buffers, name, backend, shape, dtype, 4, t.readRange, (bytes) => new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
       };
     }
     return get;

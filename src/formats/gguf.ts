@@ -68,7 +68,7 @@ export interface GgufTensorInfo {
   /** Bytes of data (data.byteLength, known without reading it). */
   size: number;
   /** From parseGgufFromRanges: `length` bytes of the data from byte `offset` of it, read now. */
-  readRange?: (offset: number, length: number) => Uint8Array;
+  readRange?: (offset: number, length: number, into?: Uint8Array) => Uint8Array;
 }
 
 export interface GgufFile {
@@ -171,7 +171,7 @@ const FIRST_HEADER_READ = 4 * 1024 * 1024;
  * tensor of the file. Every check of parseGguf applies, against the file's size.
  */
 export function parseGgufFromRanges(
-  readRange: (offset: number, length: number) => Uint8Array, fileBytes: number, file: string, firstRead = FIRST_HEADER_READ,
+  readRange: (offset: number, length: number, into?: Uint8Array) => Uint8Array, fileBytes: number, file: string, firstRead = FIRST_HEADER_READ,
 ): GgufFile {
   for (let want = Math.min(fileBytes, firstRead); ; want = Math.min(fileBytes, want * 4)) {
     try {
@@ -183,7 +183,7 @@ export function parseGgufFromRanges(
 }
 
 function parseLayout(
-  bytes: Uint8Array, fileBytes: number, file: string, dataOf: (at: number, size: number) => Uint8Array, lazy: boolean,
+  bytes: Uint8Array, fileBytes: number, file: string, dataOf: (at: number, size: number, into?: Uint8Array) => Uint8Array, lazy: boolean,
 ): GgufFile {
   const r = new Reader(bytes, file, fileBytes);
   if (fileBytes < 4) r.bad(`truncated: ${fileBytes} bytes, but a GGUF file starts with the 4-byte magic "GGUF"`);
@@ -275,9 +275,9 @@ function parseLayout(
     const info: GgufTensorInfo = { name: p.name, type: p.type, shape: p.shape, data: new Uint8Array(0), fileOffset: at, size: p.size };
     if (lazy) {
       Object.defineProperty(info, 'data', { get: () => dataOf(at, p.size), enumerable: true });
-      const readRange = (offset: number, length: number) => {
+      const readRange = (offset: number, length: number, into?: Uint8Array) => {
         if (offset < 0 || length < 0 || offset + length > p.size) throw new RangeError(`readRange ${offset}+${length} of a ${p.size}-byte tensor`);
-        return dataOf(at + offset, length);
+        return dataOf(at + offset, length, into);
       };
       Object.defineProperty(info, 'readRange', { value: readRange, enumerable: false });
     }

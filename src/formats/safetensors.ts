@@ -25,7 +25,7 @@ export interface TensorEntry {
    * Files read by tensor (parseSafetensorsFromRanges): `length` bytes of this tensor's data from
    * byte `offset` of it, read from the file now — for loaders that take a large tensor in pieces.
    */
-  readRange?: (offset: number, length: number) => Uint8Array;
+  readRange?: (offset: number, length: number, into?: Uint8Array) => Uint8Array;
 }
 
 export interface SafetensorsFile {
@@ -75,15 +75,15 @@ function headerLength(first8: Uint8Array, fileBytes: number, file: string): numb
  * Every check of parseSafetensors applies (the file size stands in for the bytes' length).
  */
 export function parseSafetensorsFromRanges(
-  readRange: (offset: number, length: number) => Uint8Array, fileBytes: number, file: string,
+  readRange: (offset: number, length: number, into?: Uint8Array) => Uint8Array, fileBytes: number, file: string,
 ): SafetensorsFile {
   const n = headerLength(fileBytes >= 8 ? readRange(0, 8) : new Uint8Array(0), fileBytes, file);
   const head = readRange(0, 8 + n);
-  return parseLayout(head, fileBytes, file, (begin, end) => readRange(begin, end - begin), true);
+  return parseLayout(head, fileBytes, file, (begin, end, into) => readRange(begin, end - begin, into), true);
 }
 
 function parseLayout(
-  head: Uint8Array, fileBytes: number, file: string, slice: (begin: number, end: number) => Uint8Array, lazy: boolean,
+  head: Uint8Array, fileBytes: number, file: string, slice: (begin: number, end: number, into?: Uint8Array) => Uint8Array, lazy: boolean,
 ): SafetensorsFile {
   const bad = (msg: string, field?: string) => fail('E_FORMAT', `${file}: ${msg}`, { file, field });
   const n = headerLength(head, fileBytes, file);
@@ -147,9 +147,9 @@ function parseLayout(
     const [from, to] = [dataStart + begin, dataStart + end];
     if (lazy) {
       Object.defineProperty(te, 'data', { get: () => slice(from, to), enumerable: true });
-      const readRange = (offset: number, length: number) => {
+      const readRange = (offset: number, length: number, into?: Uint8Array) => {
         if (offset < 0 || length < 0 || from + offset + length > to) throw new RangeError(`readRange ${offset}+${length} of a ${to - from}-byte tensor`);
-        return slice(from + offset, from + offset + length);
+        return slice(from + offset, from + offset + length, into);
       };
       Object.defineProperty(te, 'readRange', { value: readRange, writable: true, enumerable: false });
     }
@@ -264,9 +264,9 @@ export async function readSafetensorsWeights(source: FileSource, opts: ReadOptio
           return bytes;
         },
       });
-      e.readRange = (offset, length) => {
+      e.readRange = (offset, length, into) => {
         throwIfAborted(opts.signal, `reading ${describe(source, name)}`);
-        const bytes = readRange(offset, length);
+        const bytes = readRange(offset, length, into);
         count(e, length);
         return bytes;
       };

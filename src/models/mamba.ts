@@ -12,7 +12,7 @@
 import { fail } from '../errors.js';
 import type { Backend, Tensor } from '../backends/backend.js';
 import type { MixerSpec, StackConfig, TensorSpec } from './architecture.js';
-import { negExp } from './graph.js';
+import { negExp, uploadTensor } from './graph.js';
 
 export interface MambaConfig extends StackConfig {
   architecture: 'mamba';
@@ -99,15 +99,17 @@ export const mamba: MixerSpec<MambaConfig, MambaLayer> = {
 
   prepareLayer(c, b, get, dtype) {
     const { hiddenSize: D, intermediateSize: I, stateSize: N, convKernel: K, timeStepRank: R } = c;
-    const inProj = get('in_proj.weight');
+    // Whole matrices go through uploadTensor (the loader may stream them from the file).
+    const fused = b.rowView ? { weight: uploadTensor(get, b, 'in_proj.weight', [2 * I, D], dtype), bias: null as Tensor | null } : null;
+    const inProj = fused ? null : get('in_proj.weight');
     const xProj = get('x_proj.weight');
     const inBias = c.useBias ? get('in_proj.bias') : null;
-    const fused = b.rowView ? { weight: b.upload(inProj, [2 * I, D], dtype), bias: inBias ? b.upload(inBias, [2 * I]) : null } : null;
+    if (fused && inBias) fused.bias = b.upload(inBias, [2 * I]);
     const half = (t: Tensor | null, start: number) => (t ? b.rowView!(t, start, I) : null);
     return {
       inProj: fused,
-      inProjX: fused ? half(fused.weight, 0)! : b.upload(rowBlock(inProj, D, 0, I), [I, D], dtype),
-      inProjZ: fused ? half(fused.weight, I)! : b.upload(rowBlock(inProj, D, I, I), [I, D], dtype),
+      inProjX: fused ? half(fused.weight, 0)! : b.upload(rowBlock(inProj!, D, 0, I), [I, D], dtype),
+      inProjZ: fused ? half(fused.weight, I)! : b.upload(rowBlock(inProj!, D, I, I), [I, D], dtype),
       inProjXBias: fused ? half(fused.bias, 0) : inBias ? b.upload(inBias.subarray(0, I), [I]) : null,
       inProjZBias: fused ? half(fused.bias, I) : inBias ? b.upload(inBias.subarray(I), [I]) : null,
       convWeight: b.upload(get('conv1d.weight'), [I, K]),
@@ -115,11 +117,11 @@ export const mamba: MixerSpec<MambaConfig, MambaLayer> = {
       xProjDt: b.upload(rowBlock(xProj, I, 0, R), [R, I], dtype),
       xProjB: b.upload(rowBlock(xProj, I, R, N), [N, I], dtype),
       xProjC: b.upload(rowBlock(xProj, I, R + N, N), [N, I], dtype),
-      dtProjWeight: b.upload(get('dt_proj.weight'), [I, R], dtype),
+      dtProjWeight: uploadTensor(get, b, 'dt_proj.weight', [I, R], dtype),
       dtProjBias: b.upload(get('dt_proj.bias'), [I]),
       A: b.upload(negExp(get, 'A_log'), [I, N]), // A = −exp(A_log)
       D: b.upload(get('D'), [I]),
-      outProj: b.upload(get('out_proj.weight'), [D, I], dtype),
+      outProj: uploadTensor(get, b, 'out_proj.weight', [D, I], dtype),
       outProjBias: c.useBias ? b.upload(get('out_proj.bias'), [D]) : null,
       innerNorms: c.innerNorms
         ? { dt: b.upload(get('dt_layernorm.weight'), [R]), B: b.upload(get('b_layernorm.weight'), [N]), C: b.upload(get('c_layernorm.weight'), [N]) }

@@ -18,7 +18,7 @@ import { fail } from '../errors.js';
 import type { Backend, Tensor } from '../backends/backend.js';
 import type { MixerSpec, StackConfig, TensorSpec } from './architecture.js';
 import { rowBlock } from './mamba.js';
-import { negExp } from './graph.js';
+import { negExp, uploadTensor } from './graph.js';
 
 export interface Mamba2Config extends StackConfig {
   architecture: 'mamba2';
@@ -113,14 +113,15 @@ export const mamba2: MixerSpec<Mamba2Config, Mamba2Layer> = {
     const { hiddenSize: D, intermediateSize: I, stateSize: N, convKernel: K, numHeads: H, nGroups: G } = c;
     const GN = G * N;
     // in_proj rows: [z: I][x: I][B: GN][C: GN][dt: H]; conv1d channels: [x: I][B: GN][C: GN]
-    const inProj = get('in_proj.weight');
+    const P = 2 * I + 2 * GN + H;
+    // The whole in_proj through uploadTensor (the loader may stream it from the file) where parts can be views.
+    const fusedWeight = b.rowView ? uploadTensor(get, b, 'in_proj.weight', [P, D], dtype) : null;
+    const inProj = fusedWeight ? null : get('in_proj.weight');
     const conv = get('conv1d.weight');
     const inBias = c.useBias ? get('in_proj.bias') : null;
     const convBias = c.useConvBias ? get('conv1d.bias') : null;
-    const fused = b.rowView
-      ? { weight: b.upload(inProj, [inProj.length / D, D], dtype), bias: inBias ? b.upload(inBias, [inBias.length]) : null }
-      : null;
-    const part = (start: number, count: number) => (fused ? b.rowView!(fused.weight, start, count) : b.upload(rowBlock(inProj, D, start, count), [count, D], dtype));
+    const fused = fusedWeight ? { weight: fusedWeight, bias: inBias ? b.upload(inBias, [P]) : null } : null;
+    const part = (start: number, count: number) => (fused ? b.rowView!(fused.weight, start, count) : b.upload(rowBlock(inProj!, D, start, count), [count, D], dtype));
     const vec = (data: Float32Array, start: number, count: number) =>
       (fused?.bias && data === inBias ? b.rowView!(fused.bias, start, count) : b.upload(data.subarray(start, start + count), [count]));
     const convPart = (start: number, count: number) => b.upload(rowBlock(conv, K, start, count), [count, K]);
@@ -136,7 +137,7 @@ export const mamba2: MixerSpec<Mamba2Config, Mamba2Layer> = {
       A: b.upload(negExp(get, 'A_log'), [H]), // A = −exp(A_log), one scalar per head
       D: b.upload(get('D'), [H]),
       norm: b.upload(get('norm.weight'), [I]),
-      outProj: b.upload(get('out_proj.weight'), [D, I], dtype),
+      outProj: uploadTensor(get, b, 'out_proj.weight', [D, I], dtype),
       outProjBias: c.useBias ? b.upload(get('out_proj.bias'), [D]) : null,
     };
   },

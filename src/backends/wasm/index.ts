@@ -181,9 +181,11 @@ export class WasmBackend implements Backend {
     return t;
   }
 
-  /** In chunks of 1M values through one 6 MiB staging block, so the arena does not grow by the tensor's size. */
-  widenF16(bits: Uint16Array): Float32Array {
-    const n = bits.length, chunk = Math.min(n, 1 << 20), out = new Float32Array(n);
+  /** In chunks of 1M values through one 6 MiB staging block, so the arena does not grow by the tensor's size. Into `out` when given (bits.length values). */
+  widenF16(bits: Uint16Array, into?: Float32Array): Float32Array {
+    const n = bits.length, chunk = Math.min(n, 1 << 20);
+    if (into && into.length !== n) throw fail('E_SHAPE', `widenF16: ${n} halves into ${into.length} values`);
+    const out = into ?? new Float32Array(n);
     if (n === 0) return out;
     const stage = this.arena.alloc(chunk * 6 + 16, 'f16 staging');
     const src = stage.ptr, dstAligned = (stage.ptr + chunk * 2 + 15) & ~15; // f32 after the halves, 16-byte aligned
