@@ -262,9 +262,14 @@ async function openGguf(files: FileSource, name: string, opts: LoadOptions): Pro
     graph: ck.graph, cfg: ck.cfg, specs: ck.specs, preferredDType: ck.preferredDType,
     weights: Promise.resolve({
       warnings: ck.warnings, get: ck.get, bytesOf: ck.bytesOf, getVia: ck.getVia, uploadView: ck.uploadView, tensorTypes: ck.tensorTypes,
-      tokenizer: async (vocabSize: number) => createTokenizer({
-        vocabSize, tokenizerJson: ck.tokenizer?.json, tokenizerConfigJson: ck.tokenizer?.config, file: `${file} (tokenizer.ggml.*)`,
-      }),
+      tokenizer: async (vocabSize: number) => {
+        const t = createTokenizer({ vocabSize, tokenizerJson: ck.tokenizer?.json, tokenizerConfigJson: ck.tokenizer?.config, file: `${file} (tokenizer.ggml.*)` });
+        // The vocabulary's strings are in the tokenizer now: let the JSON and the metadata arrays go
+        // while the weights load (tens of MB of JavaScript heap for a 50k-token vocabulary).
+        ck.tokenizer = undefined;
+        for (const key of [...ck.gguf.kv.keys()]) if (key.startsWith('tokenizer.ggml.')) ck.gguf.kv.delete(key);
+        return t;
+      },
     }),
   };
 }
@@ -332,10 +337,11 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
     const hashing = new OrderedHasher(hasher, specs.map((s) => s.name), (name) => weights.bytesOf(name));
     const target = weights.uploadView?.(backend).backend ?? backend;
     const get = weights.getVia?.(hashing, backend.widenF16?.bind(backend)) ?? weights.get;
+    // The tokenizer before the weights: what building it leaves behind can be collected during the load.
+    const tokenizer = await weights.tokenizer(cfg.vocabSize);
     const prepared = graph.prepare(cfg, target, get, matrixDType);
     const fingerprint = `${cfg.architecture}-${hashing.finish().hex()}`;
 
-    const tokenizer = await weights.tokenizer(cfg.vocabSize);
     if (cfg.eosTokenId === undefined && tokenizer.eosTokenId !== undefined) cfg.eosTokenId = tokenizer.eosTokenId;
 
     const parameters = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
