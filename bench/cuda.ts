@@ -1,17 +1,23 @@
 /**
- * The cuda backend's first benchmark (issue 9, item 4 in part): on random-weight models shaped like
+ * The cuda backend's benchmark (issue 9, item 4): on random-weight models shaped like
  * state-spaces/mamba-130m and mamba2-130m (tools/bench-shapes.ts, one seed), written as Hugging Face
  * folders so PyTorch + transformers load the very same weights (tools/bench_cuda_transformers.py, run
- * in the same job):
- *   prefill tokens/s   a fresh session's `prefill` of T random tokens (chunked 256 at a time, as every
- *                      prompt is), to the last token's logits on the host
- *   decode tokens/s    `step` after a 2k-token prefill, batch 1, logits read back every token
- *   scan bandwidth     the Mamba-1 selective scan on [1, 16384, 1536] × N 16 (bytes of x, dt, z, B, C read
- *                      and y written ÷ time), next to a device-to-device copy of 256 MiB (read + written)
+ * in the same job), and so the webgpu backend runs them too (--backend webgpu):
+ *   prefill tokens/s   a fresh session's `prefill` of T random tokens, to the last token's logits on the host
+ *   decode tokens/s    after a prefill of the first --prefill length, batch 1: `step` (every token's
+ *                      logits read back, as the first version of this bench measured) and greedy
+ *                      `generate` (the real path: only the top candidate read back)
+ *   scan bandwidth     (cuda) the Mamba-1 selective scan on [1, 16384, 1536] × N 16 and the Mamba-2 SSD
+ *                      scan on [1, 16384, 24 heads × 64] × N 128 (bytes of inputs read and y written ÷ time),
+ *                      next to a device-to-device copy of 256 MiB (read + written ÷ time)
+ *   soak               (--soak N, cuda) one session generating N tokens (temperature 0.8, top-k 40): device
+ *                      memory (cudaMemGetInfo, the backend's own bytes) and RSS every --soak-every tokens
  * Runs where the addon is built and a GPU is present; it is bundled for such machines by
  * tools/cuda-check.mjs (cuda-bench.mjs).
  *
- *   node cuda-bench.mjs --dir /tmp/cuda-bench [--prefill 2048,16384,131072] [--decode 128] [--json out.json] [--write-only]
+ *   node cuda-bench.mjs --dir /tmp/cuda-bench [--backend cuda|webgpu] [--prefill 2048,16384,131072] [--decode 128]
+ *                       [--models mamba-130m,mamba2-130m] [--no-bandwidth] [--only-bandwidth] [--soak 20000 --soak-every 1000]
+ *                       [--json out.json] [--write-only]
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,17 +26,29 @@ import { BENCH_MODELS, type BenchModelName } from '../tools/bench-shapes.js';
 import { randomModelFiles } from '../tools/random-model.js';
 import { createCudaBackend } from '../src/backends/cuda/factory.js';
 import type { CudaBackend } from '../src/backends/cuda/index.js';
+import type { ModelGraph } from '../src/models/graph.js';
+import type { ModelConfig } from '../src/api/types.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : fallback;
 }
+const flag = (name: string) => process.argv.includes(`--${name}`);
 const dir = arg('dir', '/tmp/cuda-bench');
+const backend = arg('backend', 'cuda') as 'cuda' | 'webgpu';
 const prefillLengths = arg('prefill', '2048,16384,131072').split(',').map(Number);
 const decodeTokens = Number(arg('decode', '128'));
-const models = arg('models', 'mamba-130m,mamba2-130m').split(',') as BenchModelName[];
+const models = arg('models', 'mamba-130m,mamba2-130m').split(',').filter(Boolean) as BenchModelName[];
+const soakTokens = Number(arg('soak', '0'));
+const soakEvery = Number(arg('soak-every', '1000'));
 /** Only write the model folders (for the transformers side to load first); reused if already there. */
-const writeOnly = process.argv.includes('--write-only');
+const writeOnly = flag('write-only');
+const onlyBandwidth = flag('only-bandwidth');
+const engine = `mamba-edge ${backend}`;
+/** The cuda A/B switches a row ran under (recorded in cuda rows only). */
+const env = backend === 'cuda'
+  ? { scanKernel: process.env.MAMBA_EDGE_CUDA_SCAN ?? 'tile', graphs: process.env.MAMBA_EDGE_CUDA_GRAPHS ?? 'on', fuse: process.env.MAMBA_EDGE_CUDA_FUSE ?? 'on' }
+  : {};
 
 function ids(n: number, vocab: number, seed: number): number[] {
   let s = seed >>> 0;
@@ -44,7 +62,10 @@ function argmax(v: Float32Array): number {
 }
 
 const results: Record<string, unknown>[] = [];
-for (const name of models) {
+const json = arg('json', '');
+const save = () => { if (json) writeFileSync(json, JSON.stringify(results, null, 2)); };
+
+for (const name of onlyBandwidth ? [] : models) {
   const shape = BENCH_MODELS[name];
   const hf = join(dir, name);
   if (!existsSync(join(hf, 'model.safetensors'))) {
@@ -55,9 +76,9 @@ for (const name of models) {
   }
   if (writeOnly) continue;
 
-  const model = await loadModel(hf, { backend: 'cuda' });
+  const model = await loadModel(hf, { backend });
   const V = model.config.vocabSize;
-  { // warm-up: every kernel and cuBLAS once, pool filled
+  { // warm-up: every kernel (and cuBLAS / pipelines) once, pool filled
     const s = model.createSession();
     await s.prefill(ids(300, V, 9));
     for (let i = 0; i < 4; i++) await s.step(i);
@@ -69,26 +90,80 @@ for (const name of models) {
     const a = performance.now();
     await s.prefill(prompt);
     const sec = (performance.now() - a) / 1000;
-    results.push({ model: name, engine: 'mamba-edge cuda', what: 'prefill', tokens: T, seconds: sec, tokensPerSec: T / sec });
-    console.error(`${name}: prefill ${T} tokens: ${(T / sec).toFixed(0)} tok/s`);
-    if (T === prefillLengths[0]) {
+    results.push({ model: name, engine, what: 'prefill', tokens: T, seconds: sec, tokensPerSec: T / sec, ...env });
+    console.error(`${name} ${backend}: prefill ${T} tokens: ${(T / sec).toFixed(0)} tok/s`);
+    if (T === prefillLengths[0] && decodeTokens > 0) {
       let tok = 1;
       const b = performance.now();
-      for (let i = 0; i < decodeTokens; i++) {
-        const logits = await s.step(tok);
-        tok = argmax(logits);
-      }
+      for (let i = 0; i < decodeTokens; i++) tok = argmax(await s.step(tok));
       const dsec = (performance.now() - b) / 1000;
-      results.push({ model: name, engine: 'mamba-edge cuda', what: 'decode', tokens: decodeTokens, afterPrompt: T, seconds: dsec, tokensPerSec: decodeTokens / dsec });
-      console.error(`${name}: decode ${decodeTokens} tokens after ${T}: ${(decodeTokens / dsec).toFixed(0)} tok/s`);
+      results.push({ model: name, engine, what: 'decode', via: 'step (full logits read)', tokens: decodeTokens, afterPrompt: T, seconds: dsec, tokensPerSec: decodeTokens / dsec, ...env });
+      console.error(`${name} ${backend}: decode (step) ${decodeTokens} tokens after ${T}: ${(decodeTokens / dsec).toFixed(0)} tok/s`);
+      // generate: the first token comes from the prefill's logits; time tokens 2..n+1
+      let first = 0, n = 0;
+      for await (const _ of s.generate([], { temperature: 0, maxTokens: decodeTokens + 1, ignoreEos: true })) {
+        if (n++ === 0) first = performance.now();
+      }
+      const gsec = (performance.now() - first) / 1000;
+      results.push({ model: name, engine, what: 'decode', via: 'generate (greedy, top-1 read)', tokens: decodeTokens, afterPrompt: T, seconds: gsec, tokensPerSec: decodeTokens / gsec, ...env });
+      console.error(`${name} ${backend}: decode (generate) ${decodeTokens} tokens: ${(decodeTokens / gsec).toFixed(0)} tok/s`);
     }
     await s.dispose();
+    save();
   }
-  results.push({ model: name, engine: 'mamba-edge cuda', what: 'info', device: model.backendInfo.device, weightBytes: model.info.weightBytes });
+  results.push({ model: name, engine, what: 'info', device: model.backendInfo.device, weightBytes: model.info.weightBytes });
+
+  if (backend === 'cuda' && decodeTokens > 0 && !flag('no-gpu-step')) {
+    // The GPU's own time per decode step: the step ModelImpl records (embedding, layers, norm, head
+    // logits), replayed back to back with no read-back between, so no host round trip is in it.
+    const { graph, cfg, weights, backend: b } = (model as unknown as { parts: { graph: ModelGraph; cfg: ModelConfig; weights: unknown; backend: CudaBackend } }).parts;
+    const state = graph.stateShapes(cfg, 1).map((sh) => b.zeros(sh));
+    const head = graph.head(weights);
+    const step = b.recordStep(Int32Array.of(1), (stepIds) => {
+      const hidden = graph.forward({ backend: b, cfg, weights, state, batch: 1, seq: 1 }, stepIds);
+      const logits = b.matmul(b.reshape(hidden, [1, cfg.hiddenSize]), head.weight, head.bias);
+      b.free(hidden);
+      return logits;
+    });
+    if (step) {
+      const reps = 200;
+      await b.read(step.run(Int32Array.of(2)));
+      const a = performance.now();
+      let out = step.run(Int32Array.of(3));
+      for (let i = 1; i < reps; i++) out = step.run(Int32Array.of((i * 7) % V));
+      await b.read(out);
+      const ms = (performance.now() - a) / reps;
+      results.push({ model: name, engine, what: 'decode-gpu', kernels: step.ops, msPerStep: ms, tokensPerSec: 1000 / ms, ...env });
+      console.error(`${name} cuda: recorded step ${step.ops} kernels, ${ms.toFixed(3)} ms a step back to back (${(1000 / ms).toFixed(0)} steps/s, no read-back)`);
+      step.release();
+    }
+    b.free(...state);
+  }
+
+  if (soakTokens > 0 && backend === 'cuda') {
+    const cuda = (model as unknown as { parts: { backend: CudaBackend } }).parts.backend;
+    const s = model.createSession();
+    await s.prefill(ids(64, V, 5));
+    const MiB = 2 ** 20;
+    const sample = (tokens: number, t0: number) => {
+      const mem = cuda.memInfo();
+      const row = { model: name, what: 'soak', tokens, seconds: (performance.now() - t0) / 1000, deviceUsedMiB: (mem.total - mem.free) / MiB, backendMiB: cuda.deviceBytes / MiB, rssMiB: process.memoryUsage().rss / MiB };
+      results.push(row);
+      console.error(`${name} soak: ${tokens} tokens ${row.seconds.toFixed(1)} s: device used ${row.deviceUsedMiB.toFixed(1)} MiB, backend ${row.backendMiB.toFixed(1)} MiB, rss ${row.rssMiB.toFixed(1)} MiB`);
+    };
+    const t0 = performance.now();
+    sample(0, t0);
+    let n = 0;
+    for await (const _ of s.generate([], { temperature: 0.8, topK: 40, seed: 7, maxTokens: soakTokens, ignoreEos: true })) {
+      if (++n % soakEvery === 0) sample(n, t0);
+    }
+    await s.dispose();
+    save();
+  }
   await model.dispose();
 }
 
-if (!writeOnly) { // scan kernel bandwidth vs a device copy
+if (backend === 'cuda' && !writeOnly && !flag('no-bandwidth')) { // scan kernel bandwidth vs a device copy
   const b = (await createCudaBackend()) as CudaBackend;
   if ('unavailable' in b) throw new Error(String((b as { unavailable: string }).unavailable));
   const sync = async () => b.read(b.sliceRows(b.zeros([1]), 0, 1));
@@ -103,16 +178,31 @@ if (!writeOnly) { // scan kernel bandwidth vs a device copy
   const big = b.zeros([n]);
   const copySec = await time(() => b.free(b.sliceRows(big, 0, n)), 10);
   const copyGBs = (2 * 4 * n) / copySec / 1e9;
-  const T = 16384, I = 1536, N = 16;
-  const act = () => b.zeros([1, T, I]);
-  const args = { x: act(), dt: act(), z: act(), B: b.zeros([1, T, N]), C: b.zeros([1, T, N]), dtBias: b.zeros([I]), A: b.zeros([I, N]), D: b.zeros([I]), state: b.zeros([1, I, N]) };
-  const scanSec = await time(() => b.free(b.selectiveScan(args)), 10);
-  const scanBytes = 4 * (4 * T * I + 2 * T * N);
-  results.push({ what: 'bandwidth', copyGBs, scanGBs: scanBytes / scanSec / 1e9, scanChunks: b.lastScanChunks, scanShape: [1, T, I, N] });
-  console.error(`copy ${copyGBs.toFixed(0)} GB/s (read + write); selective scan ${(scanBytes / scanSec / 1e9).toFixed(0)} GB/s in ${b.lastScanChunks} chunks`);
+  b.free(big);
+  const T = 16384;
+  { // Mamba-1: x, dt, z, B, C read, y written
+    const I = 1536, N = 16;
+    const act = () => b.zeros([1, T, I]);
+    const args = { x: act(), dt: act(), z: act(), B: b.zeros([1, T, N]), C: b.zeros([1, T, N]), dtBias: b.zeros([I]), A: b.zeros([I, N]), D: b.zeros([I]), state: b.zeros([1, I, N]) };
+    const scanSec = await time(() => b.free(b.selectiveScan(args)), 10);
+    const scanBytes = 4 * (4 * T * I + 2 * T * N);
+    results.push({ what: 'bandwidth', op: 'selectiveScan', copyGBs, scanGBs: scanBytes / scanSec / 1e9, scanMs: scanSec * 1e3, scanChunks: b.lastScanChunks, scanShape: [1, T, I, N], ...env });
+    console.error(`copy ${copyGBs.toFixed(0)} GB/s (read + write); selective scan [1, ${T}, ${I}] N ${N}: ${(scanBytes / scanSec / 1e9).toFixed(0)} GB/s (${(scanSec * 1e3).toFixed(2)} ms, ${b.lastScanChunks} chunks, ${env.scanKernel})`);
+    b.free(...Object.values(args));
+  }
+  { // Mamba-2: x, dt, B, C read, y written
+    const H = 24, P = 64, N = 128, G = 1;
+    const args = {
+      x: b.zeros([1, T, H * P]), dt: b.zeros([1, T, H]), B: b.zeros([1, T, G * N]), C: b.zeros([1, T, G * N]), dtBias: b.zeros([H]), A: b.zeros([H]), D: b.zeros([H]),
+      state: b.zeros([1, H, P, N]), dtMin: 0, dtMax: Infinity, numHeads: H, headDim: P, nGroups: G, stateSize: N, chunkSize: 256,
+    };
+    const scanSec = await time(() => b.free(b.ssdChunkScan(args)), 10);
+    const scanBytes = 4 * (2 * T * H * P + T * H + 2 * T * G * N);
+    results.push({ what: 'bandwidth', op: 'ssdChunkScan', copyGBs, scanGBs: scanBytes / scanSec / 1e9, scanMs: scanSec * 1e3, scanChunks: b.lastScanChunks, scanShape: [1, T, H, P, N], ...env });
+    console.error(`ssd scan [1, ${T}, ${H}×${P}] N ${N}: ${(scanBytes / scanSec / 1e9).toFixed(0)} GB/s (${(scanSec * 1e3).toFixed(2)} ms, ${b.lastScanChunks} chunks, ${env.scanKernel})`);
+  }
   await b.dispose();
 }
 
-const json = arg('json', '');
-if (json) writeFileSync(json, JSON.stringify(results, null, 2));
+save();
 console.log(JSON.stringify(results));

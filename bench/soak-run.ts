@@ -1,7 +1,8 @@
 /**
- * The soak (issue 12 item 3): one long session on the default model, memory sampled at fixed token
- * intervals, and a verdict on whether it stays flat after warm-up. Used by `npm run soak`
- * (bench/soak.ts) and by the CI-sized test (test/reliability/soak.test.ts).
+ * The soak (issue 12 item 3): one long session on the default model (or `--model`), memory sampled
+ * at fixed token intervals, and a verdict on whether it stays flat after warm-up. Used by
+ * `npm run soak` (bench/soak.ts) and by the CI-sized tests (test/reliability/soak.test.ts,
+ * soak-webgpu.test.ts). Backends: wasm (default), webgpu, cuda.
  *
  * Two phases, each in its own session of one model:
  *   - generate: `session.generate(prompt, { maxTokens: N, seed, ignoreEos: true })` — ONE call, so
@@ -11,16 +12,25 @@
  * A duration limit aborts the call (AbortSignal) and the summary says how many tokens ran.
  *
  * What is sampled: tokens done, tokens/s since the last sample, process RSS, V8 heap used,
- * external and arrayBuffers (process.memoryUsage()), the wasm memory's size
- * (WebAssembly.Memory.buffer.byteLength: it only grows), the wasm arena's high-water mark
- * (WasmBackend.peakBytes), and the number of kernel workers in the pool.
+ * external and arrayBuffers (process.memoryUsage()), and the backend's own memory:
+ *   wasm    the wasm memory's size (WebAssembly.Memory.buffer.byteLength: it only grows), the
+ *           arena's high-water mark (WasmBackend.peakBytes), the kernel workers serving;
+ *   webgpu  GPU buffer bytes held (WebGpuBackend.deviceBytes: live tensors + reuse pool + packed
+ *           parameters), buffers held and bind groups cached (deviceCounts);
+ *   cuda    device bytes held (CudaBackend.deviceBytes: live tensors + the allocator's pool).
+ * With a software WebGPU adapter (lavapipe, SwiftShader) "device" buffers are host memory, so RSS
+ * sees them too; on a real GPU only deviceBytes does.
  *
  * "Flat after warm-up": the baseline is the first sample at or past `warmupFraction` (5 %) of the
  * tokens that ran. From there to the end: the wasm memory and the arena peak must not grow at all
  * (both are high-water marks, so any growth is a leak or an unbounded buffer); the worker count must
  * not change; RSS and heap used may differ by at most `rssMarginBytes` / `heapMarginBytes` (RSS and
  * the heap move with GC and the allocator, so a margin; with --expose-gc the samples are taken after
- * a full GC and the heap margin can be tight).
+ * a full GC and the heap margin can be tight). On a GPU backend the device bytes, buffers and bind
+ * groups must not grow at all after warm-up (the backends reuse buffers by size, so a steady decode
+ * or a steady run of equal prefill chunks allocates nothing new) — except that a prefill's last,
+ * shorter chunk (N mod the chunk length) has buffers of new sizes: the prefill soak rounds its prompt
+ * up to whole chunks on GPU backends so every chunk is the same and that one-off is not in the run.
  */
 import * as os from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -33,8 +43,14 @@ const MiB = 1024 * 1024;
 
 export type SoakPhase = 'generate' | 'prefill';
 
+export type SoakBackend = 'wasm' | 'webgpu' | 'cuda';
+
 export interface SoakOptions {
   phase: SoakPhase;
+  /** Backend to load the model on (default wasm). Ignored when `model` is given. */
+  backend?: SoakBackend;
+  /** Model to load: a directory or Hub id (default: the embedded default model). */
+  modelPath?: string;
   /** Tokens to generate / to prefill. */
   tokens: number;
   /** Stop (abort the call) after this many seconds; the summary says how many tokens ran. */
@@ -48,7 +64,7 @@ export interface SoakOptions {
   heapMarginBytes?: number;
   /** Progress lines (stderr in the CLI). */
   log?: (line: string) => void;
-  /** Reuse a loaded model (must be the wasm backend). */
+  /** Reuse a loaded model. */
   model?: Model;
 }
 
@@ -63,6 +79,11 @@ export interface SoakSample {
   wasmMemory: number;
   arenaPeak: number;
   workers: number;
+  /** GPU backends: bytes of device buffers the backend holds (0 on wasm). */
+  deviceBytes: number;
+  /** webgpu: buffers held and bind groups cached (0 elsewhere). */
+  deviceBuffers: number;
+  bindGroups: number;
   load1: number;
 }
 
@@ -70,6 +91,9 @@ export interface SoakCheck { name: string; baseline: number; last: number; max: 
 
 export interface SoakResult {
   phase: SoakPhase;
+  backend: string;
+  /** The backend's own description (device, adapter, threads). */
+  device: string;
   tokensPlanned: number;
   tokensRun: number;
   completed: boolean;
@@ -84,15 +108,32 @@ export interface SoakResult {
   ok: boolean;
 }
 
-interface WasmInternals { memory?: WebAssembly.Memory; peakBytes?: number; exec?: { workers?: unknown[]; threads?: number } }
+interface BackendInternals {
+  name: string;
+  info?: { device?: string };
+  memory?: WebAssembly.Memory;
+  peakBytes?: number;
+  exec?: { liveWorkers?: number; threads?: number };
+  deviceBytes?: number;
+  deviceCounts?: { buffers: number; bindGroups: number };
+}
 
-function internals(model: Model): WasmInternals {
-  const b = (model as unknown as { parts?: { backend?: WasmInternals } }).parts?.backend;
-  if (!b || !(b.memory instanceof WebAssembly.Memory)) throw new Error('soak: the model is not on the wasm backend');
+function internals(model: Model): BackendInternals {
+  const b = (model as unknown as { parts?: { backend?: BackendInternals } }).parts?.backend;
+  if (!b) throw new Error('soak: no backend behind this model');
+  if (b.name === 'wasm' && !(b.memory instanceof WebAssembly.Memory)) throw new Error('soak: the wasm backend has no memory');
+  if ((b.name === 'webgpu' || b.name === 'cuda') && typeof b.deviceBytes !== 'number') throw new Error(`soak: the ${b.name} backend has no deviceBytes counter`);
   return b;
 }
 
-const gc = (globalThis as { gc?: () => void }).gc;
+/** The tokens of one prefill chunk of `model` (the graph's chunk × the backend's multiple: src/api/model.ts). */
+function prefillChunkTokens(model: Model): number {
+  const p = (model as unknown as { parts: { graph: { prefillChunk(c: unknown): number }; cfg: unknown; backend: { prefillChunkMultiple?: number } } }).parts;
+  return p.graph.prefillChunk(p.cfg) * (p.backend.prefillChunkMultiple ?? 1);
+}
+
+/** `node --expose-gc`'s gc (read at each call: a test may expose it after this module loads). */
+const gcFn = () => (globalThis as { gc?: () => void }).gc;
 
 /** The held-out sample's tokens repeated to `n`. */
 export function promptIds(model: Model, n: number): number[] {
@@ -108,13 +149,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const every = Math.max(1, o.every ?? Math.max(256, Math.round(o.tokens / 200)));
   const warmupFraction = o.warmupFraction ?? 0.05;
   const log = o.log ?? (() => {});
-  const model = o.model ?? await loadModel(undefined, { backend: 'wasm', threads });
+  const model = o.model ?? await loadModel(o.modelPath, o.backend && o.backend !== 'wasm' ? { backend: o.backend } : { backend: 'wasm', threads });
   const own = !o.model;
   const b = internals(model);
+  const gpu = b.name !== 'wasm';
   const samples: SoakSample[] = [];
   const t0 = performance.now();
   let last = { tokens: 0, t: t0 };
 
+  const gc = gcFn();
   const sample = (tokens: number) => {
     gc?.();
     const now = performance.now();
@@ -124,19 +167,26 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       elapsedS: +((now - t0) / 1000).toFixed(3),
       tokensPerS: tokens > last.tokens ? +((tokens - last.tokens) / ((now - last.t) / 1000)).toFixed(1) : 0,
       rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers,
-      wasmMemory: b.memory!.buffer.byteLength,
+      wasmMemory: b.memory?.buffer.byteLength ?? 0,
       arenaPeak: b.peakBytes ?? 0,
-      workers: b.exec?.workers?.length ?? 0,
+      workers: b.exec?.liveWorkers ?? 0,
+      deviceBytes: b.deviceBytes ?? 0,
+      deviceBuffers: b.deviceCounts?.buffers ?? 0,
+      bindGroups: b.deviceCounts?.bindGroups ?? 0,
       load1: +os.loadavg()[0].toFixed(2),
     };
     samples.push(s);
     last = { tokens, t: now };
-    log(`[soak ${o.phase}] ${tokens}/${o.tokens} tokens, ${s.elapsedS.toFixed(0)} s, ${s.tokensPerS} tok/s, rss ${(s.rss / MiB).toFixed(1)} MiB, heap ${(s.heapUsed / MiB).toFixed(1)} MiB, wasm ${(s.wasmMemory / MiB).toFixed(1)} MiB, arena peak ${(s.arenaPeak / MiB).toFixed(1)} MiB, workers ${s.workers}, load ${s.load1}`);
+    const mem = gpu
+      ? `device ${(s.deviceBytes / MiB).toFixed(1)} MiB${b.deviceCounts ? ` in ${s.deviceBuffers} buffers, ${s.bindGroups} bind groups` : ''}`
+      : `wasm ${(s.wasmMemory / MiB).toFixed(1)} MiB, arena peak ${(s.arenaPeak / MiB).toFixed(1)} MiB, workers ${s.workers}`;
+    log(`[soak ${b.name} ${o.phase}] ${tokens}/${o.tokens} tokens, ${s.elapsedS.toFixed(0)} s, ${s.tokensPerS} tok/s, rss ${(s.rss / MiB).toFixed(1)} MiB, heap ${(s.heapUsed / MiB).toFixed(1)} MiB, ${mem}, load ${s.load1}`);
   };
 
   const ac = new AbortController();
   const timer = o.durationS !== undefined ? setTimeout(() => ac.abort(), o.durationS * 1000) : undefined;
   let tokensRun = 0;
+  let planned = o.tokens;
   let stoppedBy: 'done' | 'duration' = 'done';
   const session = model.createSession();
   try {
@@ -157,7 +207,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       tokensRun = r.completionTokens;
       if (r.finishReason === 'abort') stoppedBy = 'duration';
     } else {
-      const ids = promptIds(model, o.tokens);
+      // GPU backends: whole chunks only, so the run never allocates a shorter tail chunk's buffers (see above).
+      const chunk = gpu ? prefillChunkTokens(model) : 1;
+      planned = Math.ceil(o.tokens / chunk) * chunk;
+      const ids = promptIds(model, planned);
       try {
         await session.prefill(ids, {
           signal: ac.signal,
@@ -184,24 +237,33 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const base = samples[Math.min(baseIdx, samples.length - 1)];
   const after = samples.slice(samples.indexOf(base));
   const end = samples[samples.length - 1];
-  const check = (name: string, key: keyof SoakSample, limit: number): SoakCheck => {
-    const max = Math.max(...after.map((s) => s[key]));
-    const growth = end[key] - base[key];
-    return { name, baseline: base[key], last: end[key], max, growth, limit, ok: growth <= limit && max - base[key] <= limit };
+  const check = (name: string, key: keyof SoakSample, limit: number, over = after): SoakCheck => {
+    const last = over[over.length - 1];
+    const max = Math.max(...over.map((s) => s[key]));
+    const growth = last[key] - base[key];
+    return { name, baseline: base[key], last: last[key], max, growth, limit, ok: growth <= limit && max - base[key] <= limit };
   };
   const rssMargin = o.rssMarginBytes ?? 32 * MiB;
   const heapMargin = o.heapMarginBytes ?? (gc ? 8 * MiB : 32 * MiB);
+  const backendChecks: SoakCheck[] = [];
+  if (!gpu) {
+    backendChecks.push(check('wasm memory (bytes)', 'wasmMemory', 0), check('wasm arena high-water (bytes)', 'arenaPeak', 0), check('kernel workers', 'workers', 0));
+    backendChecks[2].ok = backendChecks[2].ok && Math.min(...after.map((s) => s.workers)) === base.workers;
+  } else {
+    // A prefill's last chunk ends with the last position's logits, whose buffers (a [1, d] row, a
+    // [1, V] row) are allocated once per call: the device checks stop at the chunk before it.
+    const inCall = o.phase === 'prefill' && after.length > 2 ? after.slice(0, -1) : after;
+    backendChecks.push(check(`${b.name} device bytes`, 'deviceBytes', 0, inCall));
+    if (b.deviceCounts) backendChecks.push(check(`${b.name} buffers`, 'deviceBuffers', 0, inCall), check(`${b.name} bind groups`, 'bindGroups', 0, inCall));
+  }
   const checks = [
-    check('wasm memory (bytes)', 'wasmMemory', 0),
-    check('wasm arena high-water (bytes)', 'arenaPeak', 0),
-    check('kernel workers', 'workers', 0),
+    ...backendChecks,
     { ...check('RSS (bytes)', 'rss', rssMargin), ok: end.rss - base.rss <= rssMargin }, // the end against the baseline; max is reported
     { ...check('V8 heap used (bytes)', 'heapUsed', heapMargin), ok: end.heapUsed - base.heapUsed <= heapMargin },
   ];
-  const workersNow = checks[2];
-  workersNow.ok = workersNow.ok && Math.min(...after.map((s) => s.workers)) === base.workers;
   return {
-    phase: o.phase, tokensPlanned: o.tokens, tokensRun, completed: tokensRun >= o.tokens, stoppedBy,
+    phase: o.phase, backend: b.name, device: b.info?.device ?? b.name,
+    tokensPlanned: planned, tokensRun, completed: tokensRun >= planned, stoppedBy,
     elapsedS: +elapsedS.toFixed(1), threads, seed, gcForced: !!gc, baselineTokens: base.tokens,
     samples, checks, ok: checks.every((c) => c.ok) && samples.length >= 3,
   };
@@ -209,15 +271,17 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
 
 export function summarize(r: SoakResult): string {
   const mib = (x: number) => `${(x / MiB).toFixed(1)} MiB`;
-  const fmt = (c: SoakCheck) => c.name.startsWith('kernel') ? String(c.last) : mib(c.last);
+  const isCount = (c: SoakCheck) => !c.name.includes('bytes');
+  const fmt = (c: SoakCheck) => isCount(c) ? String(c.last) : mib(c.last);
+  const rss = r.checks.find((c) => c.name.startsWith('RSS'))!;
   const lines = [
-    `soak ${r.phase}: ${r.tokensRun.toLocaleString('en-US')} of ${r.tokensPlanned.toLocaleString('en-US')} tokens in ${r.elapsedS} s (${(r.tokensRun / r.elapsedS).toFixed(0)} tok/s), ${r.completed ? 'completed' : `NOT completed (stopped by the ${r.stoppedBy} limit)`}; threads ${r.threads}; seed ${r.seed}; GC forced before samples: ${r.gcForced}; baseline at ${r.baselineTokens} tokens`,
-    `  RSS first/baseline/last/max: ${mib(r.samples[0].rss)} / ${mib(r.checks[3].baseline)} / ${mib(r.checks[3].last)} / ${mib(Math.max(...r.samples.map((s) => s.rss)))}`,
+    `soak ${r.backend} (${r.device}) ${r.phase}: ${r.tokensRun.toLocaleString('en-US')} of ${r.tokensPlanned.toLocaleString('en-US')} tokens in ${r.elapsedS} s (${(r.tokensRun / r.elapsedS).toFixed(0)} tok/s), ${r.completed ? 'completed' : `NOT completed (stopped by the ${r.stoppedBy} limit)`}; ${r.backend === 'wasm' ? `threads ${r.threads}; ` : ''}seed ${r.seed}; GC forced before samples: ${r.gcForced}; baseline at ${r.baselineTokens} tokens`,
+    `  RSS first/baseline/last/max: ${mib(r.samples[0].rss)} / ${mib(rss.baseline)} / ${mib(rss.last)} / ${mib(Math.max(...r.samples.map((s) => s.rss)))}`,
   ];
   for (const c of r.checks) {
-    const g = c.name.startsWith('kernel') ? String(c.growth) : mib(c.growth);
-    const lim = c.name.startsWith('kernel') ? String(c.limit) : mib(c.limit);
-    lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: baseline ${c.name.startsWith('kernel') ? c.baseline : mib(c.baseline)} → last ${fmt(c)}, growth ${g} (limit ${lim})`);
+    const g = isCount(c) ? String(c.growth) : mib(c.growth);
+    const lim = isCount(c) ? String(c.limit) : mib(c.limit);
+    lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: baseline ${isCount(c) ? c.baseline : mib(c.baseline)} → last ${fmt(c)}, growth ${g} (limit ${lim})`);
   }
   return lines.join('\n');
 }

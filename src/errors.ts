@@ -19,6 +19,9 @@
  * | E_NETWORK    | a download failed: network error, HTTP error status or a       |
  * |              | truncated body, after the retries (remote sources)             |
  * | E_DEVICE_LOST| the GPU device was lost (driver reset, destroy); the call failed |
+ * | E_WORKER     | a CPU kernel worker died mid-op (killed, crashed, out of memory): |
+ * |              | that call failed; the pool restarts the worker and the model    |
+ * |              | stays usable (`worker` and `op` name which and where)           |
  *
  * @example
  * try { await loadModel('./missing') }
@@ -38,13 +41,16 @@ export type ErrorCode =
   | 'E_MEMORY'
   | 'E_ABORTED'
   | 'E_NETWORK'
-  | 'E_DEVICE_LOST';
+  | 'E_DEVICE_LOST'
+  | 'E_WORKER';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'E_FILE', 'E_FORMAT', 'E_DTYPE', 'E_SHAPE', 'E_CONFIG', 'E_ARCH',
   'E_TOKEN', 'E_ARGUMENT', 'E_STATE', 'E_BACKEND', 'E_MEMORY', 'E_ABORTED', 'E_NETWORK',
-  'E_DEVICE_LOST',
+  'E_DEVICE_LOST', 'E_WORKER',
 ];
+
+export interface ErrorDetails { file?: string; field?: string; cause?: unknown; worker?: number; op?: string }
 
 export class MambaEdgeError extends Error {
   readonly code: ErrorCode;
@@ -52,18 +58,24 @@ export class MambaEdgeError extends Error {
   readonly file?: string;
   /** The field (tensor name, config key, option name) the error is about. */
   readonly field?: string;
+  /** E_WORKER: the kernel worker thread (1-based: thread 0 is the calling thread) that died. */
+  readonly worker?: number;
+  /** E_WORKER: the kernel (op) it died in. */
+  readonly op?: string;
 
-  constructor(code: ErrorCode, message: string, details: { file?: string; field?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.code = code;
     this.name = code === 'E_ABORTED' ? 'AbortError' : 'MambaEdgeError';
     if (details.file !== undefined) this.file = details.file;
     if (details.field !== undefined) this.field = details.field;
+    if (details.worker !== undefined) this.worker = details.worker;
+    if (details.op !== undefined) this.op = details.op;
   }
 }
 
 /** Shorthand used across the code base: `throw fail('E_SHAPE', '...', { file })`. */
-export function fail(code: ErrorCode, message: string, details?: { file?: string; field?: string; cause?: unknown }): MambaEdgeError {
+export function fail(code: ErrorCode, message: string, details?: ErrorDetails): MambaEdgeError {
   return new MambaEdgeError(code, message, details);
 }
 

@@ -6,7 +6,7 @@
  * Also bundles bench/cuda.ts, the cuda benchmark.
  *
  *   node tools/cuda-check.mjs [OUTDIR]       writes OUTDIR/test/check/cuda-check.mjs,
- *                                            OUTDIR/test/check/cuda-bench.mjs and OUTDIR/test/fixtures/goldens
+ *                                            OUTDIR/test/check/cuda-bench.mjs and OUTDIR/test/fixtures/{goldens,hybrid}
  *                                            (default OUTDIR: .dev-cuda)
  *   MAMBA_EDGE_CUDA_ADDON=…/mamba_edge_cuda.node node OUTDIR/test/check/cuda-check.mjs [NAME_REGEX]
  *
@@ -28,6 +28,8 @@ const common = {
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 };
 await build({ ...common, entryPoints: [join(root, 'tools/cuda-check/entry.ts')], outfile: join(out, 'test/check/cuda-check.mjs') });
-await build({ ...common, entryPoints: [join(root, 'bench/cuda.ts')], outfile: join(out, 'test/check/cuda-bench.mjs') });
+// webgpu (Dawn's .node) stays external: --backend webgpu finds node_modules/webgpu beside the bundle at run time.
+await build({ ...common, external: ['webgpu'], entryPoints: [join(root, 'bench/cuda.ts')], outfile: join(out, 'test/check/cuda-bench.mjs') });
 cpSync(join(root, 'test/fixtures/goldens'), join(out, 'test/fixtures/goldens'), { recursive: true });
-console.log(`wrote ${out}/test/check/cuda-check.mjs, cuda-bench.mjs and test/fixtures/goldens`);
+cpSync(join(root, 'test/fixtures/hybrid'), join(out, 'test/fixtures/hybrid'), { recursive: true });
+console.log(`wrote ${out}/test/check/cuda-check.mjs, cuda-bench.mjs and test/fixtures/{goldens,hybrid}`);

@@ -1,68 +1,94 @@
 /**
  * The worker pool seen from the coordinating thread: an Executor whose `run` splits a
  * kernel's work range over `threads` (the coordinator takes share 0, each worker one more)
- * and joins them on an Atomics barrier. Node worker_threads; the worker code is the bundle
- * in src/backends/wasm/worker.generated.ts, so nothing needs a file path at run time.
+ * and joins them on an Atomics barrier (workers/barrier.ts). Node worker_threads; the worker
+ * code is the bundle in src/backends/wasm/worker.generated.ts, so nothing needs a file path at
+ * run time.
+ *
+ * The kernel workers are started and owned by a watcher thread (workers/watcher.ts), not by
+ * this one: this thread blocks in Atomics.wait during every op and would see a worker's death
+ * only when it next returns to its event loop. The watcher flags a death in shared memory at
+ * once (the pending op fails with E_WORKER within milliseconds) and starts a replacement; this
+ * side only starts the watcher, relays its reports, and stops it on dispose.
  */
-import * as Comlink from 'comlink';
-import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Worker } from 'node:worker_threads';
 import { fail } from '../src/errors.js';
 import type { Executor } from '../src/backends/wasm/executor.js';
 import { instantiateKernels, type KernelModules, type KernelName } from '../src/backends/wasm/kernels.js';
 import { CONTROL_BASE } from '../src/backends/wasm/arena.js';
 import { KERNEL_WORKER_SOURCE } from '../src/backends/wasm/worker.generated.js';
-import { Barrier } from './barrier.js';
-import type { KernelWorkerApi } from './kernel-worker.js';
+import { Barrier, clearControlBlock } from './barrier.js';
+import { FAULT_HOLD, FAULT_THROW } from './protocol.js';
+import type { PoolMessage, WatcherInit, WatcherMessage } from './watcher.js';
 
 export { MIN_SHARED_WORK } from './barrier.js';
 
-interface PoolWorker {
-  worker: Worker;
-  api: Comlink.Remote<KernelWorkerApi>;
-  serving: Promise<void>;
-  exited: string | null;
-}
+/** A worker that has not said 'ready' in this long did not start. */
+const START_MS = 30_000;
+/** Deaths the watcher restarts in one pool's life; past them the pool is broken (a crash loop). */
+export const MAX_RESTARTS = 16;
 
 export class WorkerPool implements Executor {
   private readonly barrier: Barrier;
+  /** Why the pool cannot go on besides the barrier's own reasons: the watcher thread itself ended. */
+  private failure: string | null = null;
+  private watcherExited = false;
+  /** What the watcher reported, oldest first: each death and restart, for diagnostics and tests. */
+  readonly events: string[] = [];
 
-  private constructor(memory: WebAssembly.Memory, private readonly workers: PoolWorker[], mods: KernelModules) {
-    this.barrier = new Barrier(memory, instantiateKernels(mods, memory, 0), workers.length, CONTROL_BASE, () => workers.find((w) => w.exited)?.exited ?? null);
+  private constructor(memory: WebAssembly.Memory, private readonly watcher: Worker, threads: number, mods: KernelModules) {
+    this.barrier = new Barrier(memory, instantiateKernels(mods, memory, 0), threads - 1, CONTROL_BASE, () => this.failure);
+    watcher.on('message', (m: WatcherMessage) => {
+      this.events.push(m.type === 'ready' ? `kernel worker ${m.thread} ${m.restart ? 'restarted' : 'started'}` : m.reason);
+    });
+    watcher.on('error', (e) => { this.failure ??= `the pool's watcher thread failed: ${e.message}`; });
+    watcher.on('exit', (code) => {
+      this.watcherExited = true;
+      this.failure ??= `the pool's watcher thread exited with code ${code}`;
+    });
   }
 
   get threads(): number {
     return this.barrier.threads;
   }
 
+  /** Kernel workers serving now: `threads − 1`, or fewer while a replacement starts (ops then run on the calling thread). */
+  get liveWorkers(): number {
+    return this.barrier.liveWorkers;
+  }
+
   static async create(memory: WebAssembly.Memory, modules: KernelModules, threads: number): Promise<WorkerPool> {
-    const workers: PoolWorker[] = [];
+    clearControlBlock(memory, CONTROL_BASE);
+    const workerData: WatcherInit = {
+      role: 'watcher', source: KERNEL_WORKER_SOURCE, maxRestarts: MAX_RESTARTS,
+      init: { memory, modules, threads, controlBase: CONTROL_BASE },
+    };
+    const watcher = new Worker(KERNEL_WORKER_SOURCE, { eval: true, name: 'mamba-edge pool watcher', execArgv: [], workerData });
+    let onMessage: (m: WatcherMessage) => void = () => undefined;
+    let onError: (e: Error) => void = () => undefined;
+    let onExit: (code: number) => void = () => undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      for (let t = 1; t < threads; t++) {
-        const worker = new Worker(KERNEL_WORKER_SOURCE, {
-          eval: true,
-          name: `mamba-edge kernel ${t}`,
-          // The parent's flags (e.g. --input-type=module) would make Node misread the CommonJS bundle.
-          execArgv: [],
-        });
-        const api = Comlink.wrap<KernelWorkerApi>(nodeEndpoint(worker));
-        const pw: PoolWorker = { worker, api, serving: Promise.resolve(), exited: null };
-        worker.on('exit', (code) => { pw.exited = `kernel worker ${t} exited with code ${code}`; });
-        worker.on('error', (e) => { pw.exited = `kernel worker ${t} failed: ${e.message}`; });
-        await api.init({ memory, modules, thread: t, threads, controlBase: CONTROL_BASE });
-        workers.push(pw);
-      }
+      await new Promise<void>((resolve, reject) => {
+        const ready = new Set<number>();
+        onMessage = (m) => {
+          if (m.type === 'ready') { ready.add(m.thread); if (ready.size === threads - 1) resolve(); } else reject(new Error(m.reason));
+        };
+        onError = reject;
+        onExit = (code) => reject(new Error(`the pool's watcher thread exited with code ${code}`));
+        watcher.on('message', onMessage).on('error', onError).on('exit', onExit);
+        timer = setTimeout(() => reject(new Error(`the kernel workers did not start within ${START_MS / 1000} s`)), START_MS);
+      });
     } catch (e) {
-      await Promise.all(workers.map((w) => w.worker.terminate()));
+      await watcher.terminate();
       throw fail('E_BACKEND', `could not start the wasm worker pool: ${(e as Error).message}`, { cause: e });
+    } finally {
+      clearTimeout(timer);
+      watcher.off('message', onMessage).off('error', onError).off('exit', onExit);
     }
-    const pool = new WorkerPool(memory, workers, modules);
-    pool.barrier.open();
-    for (const w of workers) {
-      w.serving = w.api.serve().catch((e: Error) => { w.exited ??= `kernel worker failed: ${e.message}`; });
-      // A worker parked in the data plane must not keep Node alive on its own.
-      w.worker.unref();
-    }
+    const pool = new WorkerPool(memory, watcher, threads, modules);
+    // A pool parked between ops must not keep Node alive on its own.
+    watcher.unref();
     return pool;
   }
 
@@ -74,32 +100,37 @@ export class WorkerPool implements Executor {
     return this.barrier.prepare(kernel, args, n, work);
   }
 
-  /** Test hook: end one worker as a crash would, to check that the pending call fails cleanly. */
-  async killWorkerForTest(index = 0): Promise<void> {
-    await this.workers[index].worker.terminate();
+  /**
+   * Test hook (fault injection): end kernel worker `thread` as a kill would — now (wherever it is,
+   * usually idle between ops), or with `midOp` inside the next op shared with it (the worker
+   * holds there until the watcher ends it, so the kill lands mid-op for certain).
+   */
+  killWorkerForTest(thread = 1, opts: { midOp?: boolean } = {}): void {
+    if (opts.midOp) this.barrier.injectFault(thread, FAULT_HOLD);
+    this.watcher.postMessage({ type: 'kill', thread, whenHeld: opts.midOp ?? false } satisfies PoolMessage);
   }
 
-  /** Test hook: the worker itself, to end it at a moment of the test's choosing (without awaiting). */
-  workerForTest(index = 0): Worker {
-    return this.workers[index].worker;
+  /** Test hook (fault injection): kernel worker `thread` throws out of its serve loop inside the next op shared with it (a crash). */
+  crashWorkerForTest(thread = 1): void {
+    this.barrier.injectFault(thread, FAULT_THROW);
   }
 
-  /** Test hook: shorten how long an op waits for a worker that may have died (Barrier.stallMs). */
+  /** Test hook: shorten how long an op waits for a live worker that does not finish (Barrier.stallMs). */
   setStallMsForTest(ms: number): void {
     this.barrier.stallMs = ms;
   }
 
   async dispose(): Promise<void> {
     if (!this.barrier.close()) return;
-    await Promise.all(this.workers.map(async (w) => {
-      if (!w.exited) {
-        // Cleared afterwards: a pending timer would keep the process alive up to a second past dispose.
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([w.serving, new Promise((r) => { timer = setTimeout(r, 1000); })]);
-        clearTimeout(timer);
-      }
-      w.api[Comlink.releaseProxy]();
-      await w.worker.terminate();
-    }));
+    if (!this.watcherExited) {
+      // Workers leave their loop at QUIT; the watcher ends when they have (or ends them after 1 s).
+      const exited = new Promise((r) => this.watcher.once('exit', r));
+      this.watcher.postMessage({ type: 'quit' } satisfies PoolMessage);
+      // Cleared afterwards: a pending timer would keep the process alive past dispose.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([exited, new Promise((r) => { timer = setTimeout(r, 3000); })]);
+      clearTimeout(timer);
+    }
+    await this.watcher.terminate();
   }
 }

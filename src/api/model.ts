@@ -7,7 +7,7 @@ import type {
   Session, SessionOptions, StateAtContext,
 } from './types.js';
 import { fail, throwIfAborted } from '../errors.js';
-import type { Backend, KvCache, StepPlan, Tensor } from '../backends/backend.js';
+import type { Backend, KvCache, RecordedStep, Tensor } from '../backends/backend.js';
 import { publicConfig, type ModelGraph } from '../models/graph.js';
 import type { TokenizerEx } from '../tokenizer/index.js';
 import { SessionImpl } from './session.js';
@@ -27,15 +27,6 @@ export interface HeldLogits {
 export function activationBytes(cfg: ModelConfig, chunk: number, batch: number): number {
   const perToken = 4 * cfg.hiddenSize + 8 * cfg.intermediateSize + 4 * cfg.stateSize * (cfg.nGroups ?? 1) + cfg.vocabSize;
   return 4 * chunk * batch * perToken;
-}
-
-/**
- * A session's planned decode step (Backend.recordStep): recorded at its first one-token step and
- * replayed after; `off` once a step turned out not to be replayable (or the backend has no plans).
- */
-export interface PlanSlot {
-  plan: StepPlan | null;
-  off: boolean;
 }
 
 export interface ModelParts {
@@ -65,6 +56,8 @@ export class ModelImpl implements Model {
   /** @internal */ readonly parts: ModelParts;
   private disposed = false;
   private readonly sessions = new Set<SessionImpl>();
+  /** Each session's decode step recorded on backends with recordStep (null: the backend declined), by its state tensors. */
+  private readonly recorded = new WeakMap<Tensor[], RecordedStep | null>();
 
   constructor(parts: ModelParts) {
     this.parts = parts;
@@ -131,9 +124,9 @@ export class ModelImpl implements Model {
   maxContextTokens(limit: number | undefined, batch = 1): number {
     const perToken = this.kvBytesPerToken(batch);
     if (limit === undefined || perToken === 0) return Infinity;
-    const { cfg, graph } = this.parts;
+    const { cfg } = this.parts;
     const fixed = this.parts.weightBytes + this.stateShapes(batch).reduce((n, s) => n + 4 * s.reduce((a, b) => a * b, 1), 0)
-      + activationBytes(cfg, graph.prefillChunk(cfg), batch);
+      + activationBytes(cfg, this.prefillChunkTokens(batch), batch);
     return Math.max(0, Math.floor((limit - fixed) / perToken));
   }
 
@@ -175,7 +168,29 @@ export class ModelImpl implements Model {
 
   /** @internal Working bytes of one prefill chunk for `batch` sequences. */
   chunkBytes(batch: number): number {
-    return activationBytes(this.parts.cfg, this.parts.graph.prefillChunk(this.parts.cfg) * (this.parts.backend.prefillChunkMultiple ?? 1), batch);
+    return activationBytes(this.parts.cfg, this.prefillChunkTokens(batch), batch);
+  }
+
+  /**
+   * @internal Tokens per prefill chunk: the graph's chunk times the backend's `prefillChunkMultiple`,
+   * the multiple halved while such a chunk's working memory would not fit under maxMemoryBytes next to
+   * the weights and one set of state (never below the graph's own chunk, which loadModel checked).
+   */
+  prefillChunkTokens(batch = 1): number {
+    const { graph, cfg, backend, maxMemoryBytes, weightBytes } = this.parts;
+    const base = graph.prefillChunk(cfg);
+    let multiple = backend.prefillChunkMultiple ?? 1;
+    if (maxMemoryBytes !== undefined) {
+      const room = maxMemoryBytes - weightBytes - this.stateShapes(batch).reduce((n, s) => n + 4 * s.reduce((a, b) => a * b, 1), 0);
+      while (multiple > 1 && activationBytes(cfg, base * multiple, batch) > room) multiple = Math.floor(multiple / 2);
+    }
+    return base * multiple;
+  }
+
+  /** @internal Frees the decode step recorded for a session's `state`, if any (the session is going away). */
+  releaseRecorded(state: Tensor[]): void {
+    this.recorded.get(state)?.release();
+    this.recorded.delete(state);
   }
 
   /**
@@ -209,35 +224,27 @@ export class ModelImpl implements Model {
        */
       topK?: number;
       onHeld?: (held: HeldLogits) => void;
-      /** A session's decode plan: one-token 'logits-last' steps without KV caches record it, then replay it. */
-      plan?: PlanSlot;
     } = {},
   ): Promise<Float32Array | null> {
     const { graph, cfg, backend: b, weights } = this.parts;
-    const slot = opts.plan;
-    if (slot && !slot.off && b.recordStep && seq === 1 && batch === 1 && output === 'logits-last' && !opts.caches?.length) {
-      throwIfAborted(opts.signal, 'forward');
-      if (slot.plan) return b.read(slot.plan.run(ids[0]));
-      const head = graph.head(weights);
-      const { out, plan } = b.recordStep(() => {
-        const hidden = graph.forward({ backend: b, cfg, weights, state, batch: 1, seq: 1, caches: opts.caches }, ids);
-        const logits = b.matmul(b.reshape(hidden, [1, cfg.hiddenSize]), head.weight, head.bias); // [1, V]
-        b.free(hidden);
-        return logits;
-      });
-      if (plan) {
-        slot.plan = plan;
-        return b.read(out);
-      }
-      slot.off = true;
-      try {
-        return await b.read(out);
-      } finally {
-        b.free(out);
-      }
-    }
-    const chunk = graph.prefillChunk(cfg) * (b.prefillChunkMultiple ?? 1);
+    const chunk = this.prefillChunkTokens(batch);
     const head = graph.head(weights);
+    const step = seq === 1 && batch === 1 && output === 'logits-last' && !opts.caches?.length ? this.recordedStep(state, ids) : null;
+    if (step) { // one decode token of a session: the step recorded on its first token, replayed
+      throwIfAborted(opts.signal, 'forward');
+      const logits = step.run(ids); // [1, V], owned by the recording
+      let last: Float32Array;
+      if (opts.topK && opts.onHeld && b.readTopK) {
+        const { ids: best, values } = await b.readTopK(logits, 0, opts.topK);
+        last = new Float32Array(cfg.vocabSize).fill(-Infinity);
+        best.forEach((id, i) => { last[id] = values[i]; });
+        opts.onHeld({ read: () => b.read(logits), release: () => undefined });
+      } else {
+        last = await b.read(logits);
+      }
+      opts.onProgress?.({ done: 1, total: 1 });
+      return last;
+    }
     const width = output === 'hidden' ? cfg.hiddenSize : cfg.vocabSize;
     const out = output === 'logits-all' || output === 'hidden' ? new Float32Array(batch * seq * width) : null;
     let last: Float32Array | null = null;
@@ -270,10 +277,34 @@ export class ModelImpl implements Model {
         }
       }
       b.free(hidden);
+      // A GPU backend: bound its queue to about one chunk (Backend.settle) before reporting progress.
+      if (start + len < seq) await b.settle?.();
       opts.onProgress?.({ done: start + len, total: seq });
       if (start + len < seq) await yieldToEventLoop(); // keep the host responsive during long prompts
     }
     return out ?? last;
+  }
+
+  /**
+   * @internal The recorded decode step of the session whose state is `state` (recorded on its first
+   * step), or null where the backend has no recordStep or declined: embed, the layers, the final norm
+   * and the head's logits row, as the chunk loop below computes them for one token.
+   */
+  private recordedStep(state: Tensor[], ids: Int32Array): RecordedStep | null {
+    const { graph, cfg, backend: b, weights } = this.parts;
+    if (!b.recordStep) return null;
+    let step = this.recorded.get(state);
+    if (step === undefined) {
+      const head = graph.head(weights);
+      step = b.recordStep(ids, (stepIds) => {
+        const hidden = graph.forward({ backend: b, cfg, weights, state, batch: 1, seq: 1 }, stepIds);
+        const logits = b.matmul(b.reshape(hidden, [1, cfg.hiddenSize]), head.weight, head.bias); // [1, V]
+        b.free(hidden);
+        return logits;
+      });
+      this.recorded.set(state, step);
+    }
+    return step;
   }
 
   forward(ids: number[][], opts?: ForwardOptions & { output?: 'logits' }): Promise<ForwardLogits>;
@@ -297,11 +328,11 @@ export class ModelImpl implements Model {
       this.checkIds(row, `ids[${r}]`);
     });
     const batch = ids.length;
-    const { cfg, graph, backend } = this.parts;
+    const { cfg, backend } = this.parts;
     const width = output === 'hidden' ? cfg.hiddenSize : cfg.vocabSize;
     const stateBytes = this.stateShapes(batch).reduce((n, s) => n + 4 * s.reduce((a, b) => a * b, 1), 0);
     const kvPerToken = this.kvBytesPerToken(batch);
-    const fixed = stateBytes + activationBytes(cfg, graph.prefillChunk(cfg) * (backend.prefillChunkMultiple ?? 1), batch);
+    const fixed = stateBytes + activationBytes(cfg, this.prefillChunkTokens(batch), batch);
     this.checkMemory(fixed + kvPerToken * seq + 4 * batch * seq * width, `forward of ${batch}×${seq} tokens`, (free) => {
       const longest = Math.floor((free - fixed) / (4 * batch * width + kvPerToken));
       return longest > 0 ? `at most ${longest} tokens per row fit in a batch of ${batch}` : `not even one token per row fits in a batch of ${batch}`;

@@ -14,7 +14,7 @@ import { StopMatcher } from './stop.js';
 import { createStreamDecoder, type StreamDecoder } from '../tokenizer/stream-decoder.js';
 import { decodeState, encodeState } from './state-blob.js';
 import { AsyncQueue, anySignal, textStream, yieldToEventLoop } from './async-queue.js';
-import type { HeldLogits, ModelImpl, PlanSlot } from './model.js';
+import type { HeldLogits, ModelImpl } from './model.js';
 import { TextBuffer } from './text-buffer.js';
 
 interface GenerationPlan extends SamplerParams {
@@ -45,8 +45,6 @@ export class SessionImpl implements Session {
    */
   private held: HeldLogits | null = null;
   private decoder: StreamDecoder;
-  /** This session's planned decode step (ModelImpl.run): its state tensors are baked into it. */
-  private readonly decodePlan: PlanSlot = { plan: null, off: false };
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
   /** Why the carried state can no longer be trusted (a call failed part-way with nothing to roll back to). */
@@ -128,7 +126,7 @@ export class SessionImpl implements Session {
     const kvLengths = this.caches.map((c) => c.length);
     try {
       const onHeld = (h: HeldLogits) => { this.held = h; };
-      const values = (await this.model.run(this.state, Int32Array.from(withPending), 1, withPending.length, output, { signal, onProgress, caches: this.caches, topK, onHeld, plan: this.decodePlan }))!;
+      const values = (await this.model.run(this.state, Int32Array.from(withPending), 1, withPending.length, output, { signal, onProgress, caches: this.caches, topK, onHeld }))!;
       this.pos += withPending.length;
       this.pendingToken = null;
       const V = cfg.vocabSize;
@@ -363,8 +361,7 @@ export class SessionImpl implements Session {
     await this.queue;
     this.disposed = true;
     this.releaseHeld();
-    this.decodePlan.plan?.dispose();
-    this.decodePlan.plan = null;
+    this.model.releaseRecorded(this.state);
     this.model.parts.backend.free(...this.state);
     for (const c of this.caches) this.model.parts.backend.freeKvCache(c);
     this.onDispose();

@@ -330,6 +330,22 @@ export interface MambaMixerStepArgs {
   convState: Tensor; ssmState: Tensor;
 }
 
+/**
+ * A recorded run of ops (Backend.recordStep) that replays as one unit: a CUDA graph on the cuda backend,
+ * a list of prepared kernel calls on the wasm backend.
+ */
+export interface RecordedStep {
+  /**
+   * Runs the recorded ops again for new `ids` (as many as were recorded) and returns the output tensor.
+   * It is the same tensor every run, overwritten, and owned by the recording: do not free it.
+   */
+  run(ids: Int32Array): Tensor;
+  /** Frees the recording and every tensor it holds, its output included. Calling it again does nothing. */
+  release(): void;
+  /** Ops (graph nodes) recorded, for tests and benchmarks. */
+  readonly ops: number;
+}
+
 export interface Backend {
   readonly name: BackendName;
   readonly info: BackendInfo;
@@ -347,6 +363,15 @@ export interface Backend {
    * larger chunk, and chunk boundaries stay multiples of the graph's.
    */
   readonly prefillChunkMultiple?: number;
+  /**
+   * Optional, for backends that queue work asynchronously (GPUs): called by the runner after each
+   * prefill chunk but the last; submits what is recorded and resolves once the chunk BEFORE this
+   * one has finished on the device, so at most about one chunk is queued. Without it a long prompt
+   * is recorded in milliseconds and queued whole: the queue (command buffers, parameters, cached
+   * bind groups) grows with the prompt, an abort cannot stop work already queued, and progress
+   * reports count recorded chunks, not finished ones (found by the soak, RELIABILITY.md).
+   */
+  settle?(): Promise<void>;
   /** Bytes a tensor of this shape takes when stored as `dtype` (for maxMemoryBytes checks). */
   bytesFor(shape: readonly number[], dtype: WeightDType): number;
   /** Upload weights, converting f32 values to the storage dtype. */
@@ -453,7 +478,7 @@ export interface Backend {
    */
   mambaMixerStep?(args: MambaMixerStepArgs): Tensor | null;
 
-  // ---- optional decode planning (CPU backends) ------------------------------------
+  // ---- optional views -------------------------------------------------------------
   /**
    * Optional: rows [start, start+count) of t's outer dimension as a view of t's memory, no copy
    * (torch's `chunk`/`split` along dim 0). The view lives as long as t: free t, never the view.
@@ -461,27 +486,21 @@ export interface Backend {
    * or its weight (prefill); without it they upload the parts separately.
    */
   rowView?(t: Tensor, start: number, count: number): Tensor;
-  /**
-   * Optional (CPU backends, where the JavaScript between kernels is a visible part of a decode
-   * step): run `step` — one token's forward, whose only per-token input is the one id it passes to
-   * `embedding` — while recording every kernel call it makes, and return its output together with
-   * a plan that replays exactly those calls, on the same buffers, for later tokens. `plan` is null
-   * when the step used an op whose calls depend on more than the token id (attention's position,
-   * MoE routing, host-side copies of data): the output is still this step's, computed as usual.
-   */
-  recordStep?(step: () => Tensor): { out: Tensor; plan: StepPlan | null };
-}
 
-/** A decode step recorded by `Backend.recordStep`. */
-export interface StepPlan {
+  // ---- optional recorded steps -------------------------------------------------------
   /**
-   * The recorded kernel calls again, for token `id` (checked by the caller): the same results, bit
-   * for bit, as running the graph. Returns the step's output, owned by the plan: valid until the
-   * next run or dispose, never freed by the caller.
+   * Optional: record the ops `body` enqueues, without running them, as one replayable unit, so a decode
+   * step costs one launch instead of one host call and launch per op (the cuda backend: a CUDA graph;
+   * the wasm backend: the kernel calls with their arguments resolved, replayed with no JavaScript
+   * between kernels).
+   * `body` must only enqueue ops: no read, upload, write or zeros; it may depend on the host only
+   * through the `ids` it is given (embedding them once), and every tensor it uses but did not create
+   * (weights, carried state) must stay allocated while the recording lives — ops that update state in
+   * place update it on every run. Tensors `body` frees are reused within the recording. Returns null,
+   * having run nothing, when the backend cannot record these ops; the caller then runs `body` itself.
+   * Nothing runs until `RecordedStep.run`.
    */
-  run(id: number): Tensor;
-  /** Frees the plan's activations. The carried state it updates belongs to the caller. */
-  dispose(): void;
+  recordStep?(ids: Int32Array, body: (ids: Int32Array) => Tensor): RecordedStep | null;
 }
 
 /** The next capacity for a cache that must hold `needed` tokens: doubling, at least 16, clamped to maxTokens. */

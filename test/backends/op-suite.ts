@@ -30,6 +30,8 @@ export interface OpSuiteOptions {
    * needs them): their cases are skipped. Default: none — every op is tested.
    */
   unsupported?: readonly OpName[];
+  /** The backend implements the optional Backend.readTopK: its case runs (and must pass). */
+  readTopK?: boolean;
 }
 
 export function runOpSuite(name: string, create: () => Promise<Backend> | Backend, opts: OpSuiteOptions): void {
@@ -292,6 +294,36 @@ export function runOpSuite(name: string, create: () => Promise<Backend> | Backen
         got.forEach((t, i) => expectClose(t, want[i], opts.tolerance, `op ${i} (normalize ${normalize})`));
         expect(Math.max(...got[2].map(Math.abs))).toBeGreaterThan(0.05);
       }
+    });
+
+    it.skipIf(!opts.readTopK)('readTopK: the k best of a row, ties to the lower id, NaN and −∞ skipped, matches a host sort', async () => {
+      const b = await create();
+      const V = 1003;
+      const r = rng(17);
+      const row = Float32Array.from({ length: V }, () => Math.round(r() * 20) / 4); // many exact ties
+      row[5] = NaN; row[6] = -Infinity; row[7] = Infinity; row[8] = -0; row[9] = 0;
+      const other = rand(V, r, 100); // row 0 must not leak into row 1's answer
+      const t = b.upload(Float32Array.from([...other, ...row]), [2, V]);
+      const order = [...row.keys()].filter((i) => row[i] > -Infinity).sort((a, c) => row[c] - row[a] || a - c);
+      for (const k of [1, 2, 40, 333, 1001, 5000]) {
+        const { ids, values } = await b.readTopK!(t, 1, k);
+        const got = [...ids].map((id, i) => [id, values[i]] as const).sort((a, c) => c[1] - a[1] || a[0] - c[0]);
+        const want = order.slice(0, k);
+        expect(got.map((g) => g[0]), `k=${k}`).toEqual(want);
+        expect(got.map((g) => g[1])).toEqual(want.map((i) => row[i]));
+      }
+      const none = b.upload(Float32Array.from([NaN, -Infinity, NaN]), [1, 3]);
+      expect((await b.readTopK!(none, 0, 2)).ids.length).toBe(0);
+      // A vocabulary-sized row (many entries per thread), distinct values: the k best by a host sort.
+      const Vb = 50_280;
+      const big = Float32Array.from({ length: Vb }, (_, i) => Math.sin(i * 12.9898) * 43758.5453 % 7);
+      const bigOrder = [...big.keys()].sort((a, c) => big[c] - big[a] || a - c);
+      const tb = b.upload(big, [1, Vb]);
+      for (const k of [1, 50]) {
+        const { ids } = await b.readTopK!(tb, 0, k);
+        expect([...ids].sort((a, c) => big[c] - big[a] || a - c), `V=${Vb} k=${k}`).toEqual(bigOrder.slice(0, k));
+      }
+      b.free(t, none, tb);
     });
 
     it('shape mismatches are E_SHAPE, not out-of-bounds reads', async () => {

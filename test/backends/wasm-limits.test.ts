@@ -26,16 +26,15 @@ describe('wasm backend limits', () => {
     expect(err.message).toMatch(/f16' or 'q8_0/);
   });
 
-  it('a worker that dies fails the pending call with E_BACKEND; the model disposes cleanly', async () => {
+  it('a worker that dies between calls: the next call still runs (the pool replaces it) with the same logits; the model disposes cleanly', async () => {
     const m = await loadModel(randomModelFiles({ modelType: 'mamba', vocabSize: 4096, hiddenSize: 256, numLayers: 1, stateSize: 8, seed: 2 }), { backend: 'wasm', threads: 2 });
     const ids = [[1, 2, 3, 4, 5, 6, 7, 8]];
     const before = await m.forward(ids);
-    const pool = (m as unknown as { parts: { backend: { exec: { killWorkerForTest(): Promise<void> } } } }).parts.backend.exec;
-    await pool.killWorkerForTest();
-    await new Promise((r) => setTimeout(r, 50)); // let the exit event arrive
-    const err = await m.forward(ids).catch((e) => e);
-    expect(err.code).toBe('E_BACKEND');
-    expect(err.message).toMatch(/worker/);
+    const pool = (m as unknown as { parts: { backend: { exec: { killWorkerForTest(): void } } } }).parts.backend.exec;
+    pool.killWorkerForTest();
+    await new Promise((r) => setTimeout(r, 50)); // let the kill land
+    const after = await m.forward(ids);
+    expect(after.logits).toEqual(before.logits);
     await m.dispose();
     expect(before.logits.length).toBe(8 * 4096);
   }, 60_000);

@@ -15,9 +15,8 @@ import { cudaBackend, cudaUnavailable, skipNote } from './available.js';
 skipNote('op suite');
 
 describe.skipIf(cudaUnavailable !== null)('cuda backend', () => {
-  // The attention family (rope, attention + KV cache, swiglu/relu2/MoE; issue 8, added to the shared suite
-  // after this backend) is not on cuda: its supportsOp says no, so 'auto' gives such models another backend.
-  runOpSuite('cuda', cudaBackend, { tolerance: 2e-5, unsupported: ['rope', 'attention', 'swiglu'] });
+  // Every op, the attention family (rope, attention + KV cache, swiglu/relu2/MoE) included.
+  runOpSuite('cuda', cudaBackend, { tolerance: 2e-5, readTopK: true });
 
   it('long sequences take the chunked three-pass scan and still equal the reference (Mamba-1 and Mamba-2)', async () => {
     const cuda = (await cudaBackend()) as CudaBackend;

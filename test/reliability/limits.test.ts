@@ -78,4 +78,26 @@ describe('maxMemoryBytes', () => {
     expect(await s.prefill(new Array(4000).fill(2))).toHaveLength(300);
     await m.dispose();
   });
+
+  it('a backend\'s prefillChunkMultiple is halved until a chunk fits under maxMemoryBytes, never below the graph\'s chunk; prefill equals the unchunked result', async () => {
+    const { weights, state, working } = await measure(); // working: one 256-token chunk
+    const asIf16 = (m: ModelImpl) => Object.defineProperty(m.parts.backend, 'prefillChunkMultiple', { value: 16, configurable: true });
+    const free = (await loadModel(files(), { backend: 'reference' })) as ModelImpl;
+    asIf16(free);
+    expect(free.prefillChunkTokens()).toBe(16 * 256);
+    // room for a chunk of 3 graph chunks: the multiple goes 16 → 8 → 4 → 2
+    const tight = (await loadModel(files(), { backend: 'reference', maxMemoryBytes: weights + state + 3 * working })) as ModelImpl;
+    asIf16(tight);
+    expect(tight.prefillChunkTokens()).toBe(2 * 256);
+    expect(tight.chunkBytes(1)).toBeLessThanOrEqual(3 * working);
+    const least = (await loadModel(files(), { backend: 'reference', maxMemoryBytes: weights + state + working })) as ModelImpl;
+    asIf16(least);
+    expect(least.prefillChunkTokens()).toBe(256);
+    const prompt = Array.from({ length: 700 }, (_, i) => (i * 37) % 300);
+    const [a, b] = await Promise.all([free, tight].map((m) => m.createSession().prefill(prompt)));
+    let worst = 0;
+    a.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - b[i])); });
+    expect(worst).toBeLessThanOrEqual(1e-4); // 4096- vs 512-token chunks: the same recurrence, f32 sums regrouped
+    for (const m of [free, tight, least]) await m.dispose();
+  });
 });

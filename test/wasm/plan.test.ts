@@ -1,32 +1,35 @@
 /**
- * Planned decode (WasmBackend.recordStep) and the fused input projections (Backend.rowView) on the
- * goldens' models: a session whose one-token steps replay a recorded plan must give the very same
- * logits, bit for bit, as one that runs the graph op by op (the plan calls the same kernels with
- * the same arguments on the same data), and the fused in_proj GEMV the same as its two or five
- * parts (every output row is the same dot product whichever call computes it, matmul.c). Exact
- * equality, no tolerance: any difference is a bug.
+ * Recorded decode steps on the wasm backend (WasmBackend.recordStep) and the fused input projections
+ * (Backend.rowView) on the goldens' models: a session whose one-token steps replay the recorded
+ * kernel calls must give the very same logits, bit for bit, as one that runs the graph op by op
+ * (the same kernels with the same arguments on the same data), and the fused in_proj GEMV the same
+ * as its parts (every output row is the same dot product whichever call computes it, matmul.c).
+ * Exact equality, no tolerance: any difference is a bug.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { loadModel } from '../../src/node.js';
 import { WasmBackend } from '../../src/backends/wasm/index.js';
 import type { Model, Session } from '../../src/api/types.js';
+import type { RecordedStep } from '../../src/backends/backend.js';
 import { GOLDEN_DIR, MAMBA3_GOLDEN_DIR } from '../helpers/goldens.js';
 import { randomModelFiles } from '../../tools/random-model.js';
 
 const HYBRID_DIR = new URL('../fixtures/hybrid/', import.meta.url).pathname;
 const LINEAGE_DIR = new URL('../fixtures/lineage/', import.meta.url).pathname;
 const backendOf = (m: Model) => (m as unknown as { parts: { backend: WasmBackend } }).parts.backend;
-const planOf = (s: Session) => (s as unknown as { decodePlan: { plan: unknown; off: boolean } }).decodePlan;
+/** The session's recorded step: a RecordedStep, null (the backend declined), undefined (never asked). */
+const recordedOf = (m: Model, s: Session) =>
+  (m as unknown as { recorded: WeakMap<object, RecordedStep | null> }).recorded.get((s as unknown as { state: object }).state);
 const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
 const argmax = (v: Float32Array) => v.reduce((best, x, i) => (x > v[best] ? i : best), 0);
 
 /** Prefill, then `steps` greedy one-token steps: every step's logits. */
-async function decode(m: Model, prompt: number[], steps: number): Promise<{ logits: Float32Array[]; session: Session }> {
+async function decode(m: Model, prompt: number[], steps: number): Promise<{ logits: Float32Array[]; session: Session; model: Model }> {
   const session = m.createSession();
   const logits = [await session.prefill(prompt)];
   for (let i = 0; i < steps; i++) logits.push(await session.step(argmax(logits[logits.length - 1])));
-  return { logits, session };
+  return { logits, session, model: m };
 }
 
 const opened: Model[] = [];
@@ -48,7 +51,7 @@ const CASES: [string, string, boolean][] = [
   [join(HYBRID_DIR, 'jamba'), 'Jamba: Mamba inner norms + attention + MoE (KV caches: not planned)', false],
 ];
 
-describe('planned decode equals unplanned decode, bit for bit', { timeout: 120_000 }, () => {
+describe('recorded decode steps equal op-by-op decode, bit for bit', { timeout: 120_000 }, () => {
   for (const [dir, what, replayable] of CASES) {
     for (const threads of [1, 2]) {
       for (const dtype of ['f32', 'q8_0'] as const) {
@@ -56,9 +59,9 @@ describe('planned decode equals unplanned decode, bit for bit', { timeout: 120_0
           const prompt = [1, 7, 3, 11, 5];
           const planned = await decode(await open(dir, { threads, dtype }, true), prompt, 6);
           const plain = await decode(await open(dir, { threads, dtype }, false), prompt, 6);
-          expect(planOf(plain.session).plan).toBeNull();
-          if (replayable) expect(planOf(planned.session).plan).not.toBeNull();
-          else expect(planOf(planned.session).plan).toBeNull(); // KV caches: never recorded
+          expect(recordedOf(plain.model, plain.session) ?? null).toBeNull(); // declined (or, with KV caches, never asked)
+          if (replayable) expect(recordedOf(planned.model, planned.session)?.ops).toBeGreaterThan(0);
+          else expect(recordedOf(planned.model, planned.session)).toBeUndefined(); // KV caches: never recorded
           planned.logits.forEach((l, i) => expect(bits(l), `step ${i}`).toEqual(bits(plain.logits[i])));
           await planned.session.dispose();
           await plain.session.dispose();
@@ -74,7 +77,7 @@ describe('planned decode equals unplanned decode, bit for bit', { timeout: 120_0
       const files = randomModelFiles({ modelType, vocabSize: 4099, hiddenSize: 512, numLayers: 2, stateSize: 16, headDim: 64, nGroups: 1, chunkSize: 64, useBias: true, seed: 5 });
       const planned = await decode(await open(files, { threads: 2 }, true), [5, 6, 7], 5);
       const plain = await decode(await open(files, { threads: 2 }, false), [5, 6, 7], 5);
-      expect(planOf(planned.session).plan).not.toBeNull();
+      expect(recordedOf(planned.model, planned.session)?.ops).toBeGreaterThan(0);
       planned.logits.forEach((l, i) => expect(bits(l), `step ${i}`).toEqual(bits(plain.logits[i])));
     });
   }
@@ -93,19 +96,20 @@ describe('planned decode equals unplanned decode, bit for bit', { timeout: 120_0
     await b.session.dispose();
   });
 
-  it('a step that is not replayable (an LSTM: host-side copies of h) is computed as usual, and not recorded again', async () => {
+  it('a step that is not recordable (an LSTM: host-side copies of h) is computed as usual, and not recorded again', async () => {
     const dir = join(LINEAGE_DIR, 'lstm-proj-tied');
     const planned = await decode(await open(dir, { threads: 1 }, true), [1, 2, 3], 3);
     const plain = await decode(await open(dir, { threads: 1 }, false), [1, 2, 3], 3);
     planned.logits.forEach((l, i) => expect(bits(l)).toEqual(bits(plain.logits[i])));
-    expect(planOf(planned.session)).toMatchObject({ plan: null, off: true });
+    expect(recordedOf(planned.model, planned.session)).toBeNull();
   });
 
-  it('a plan refuses a token outside the vocabulary with E_TOKEN', async () => {
+  it('a recorded step refuses a token outside the vocabulary with E_TOKEN', async () => {
     const m = await open(join(GOLDEN_DIR, 'm1-tied'), { threads: 1 }, true);
     const { session } = await decode(m, [1, 2], 1);
-    const plan = planOf(session).plan as { run(id: number): unknown };
-    expect(() => plan.run(m.config.vocabSize)).toThrow(expect.objectContaining({ code: 'E_TOKEN' }));
+    const step = recordedOf(m, session)!;
+    expect(() => step.run(Int32Array.of(m.config.vocabSize))).toThrow(expect.objectContaining({ code: 'E_TOKEN' }));
+    expect(() => step.run(Int32Array.of(1, 2))).toThrow(expect.objectContaining({ code: 'E_ARGUMENT' }));
     await session.dispose();
   });
 });

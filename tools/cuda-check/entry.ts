@@ -2,6 +2,9 @@
 import '../../test/cuda/fallback.test.js';
 import '../../test/cuda/ops.test.js';
 import '../../test/cuda/goldens.test.js';
+import '../../test/cuda/fast-paths.test.js';
+import '../../test/cuda/attention.test.js';
+import '../../test/cuda/hybrid-goldens.test.js';
 import { run } from './vitest-shim.js';
 
 const filter = process.argv[2] ? new RegExp(process.argv[2]) : undefined;

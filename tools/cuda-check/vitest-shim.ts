@@ -68,6 +68,7 @@ export function expect(actual: unknown, message?: string) {
   const num = (v: unknown) => v as number;
   return {
     toBe: (e: unknown) => check(Object.is(actual, e), `to be ${show(e)}`),
+    toBeNull: () => check(actual === null, 'to be null'),
     toEqual: (e: unknown) => check(equals(actual, e), `to equal ${show(e)}`),
     toBeLessThanOrEqual: (e: number) => check(num(actual) <= e, `to be ≤ ${e}`),
     toBeLessThan: (e: number) => check(num(actual) < e, `to be < ${e}`),
@@ -85,6 +86,7 @@ export function expect(actual: unknown, message?: string) {
     not: {
       toBe: (e: unknown) => check(!Object.is(actual, e), `not to be ${show(e)}`),
       toEqual: (e: unknown) => check(!equals(actual, e), `not to equal ${show(e)}`),
+      toBeNull: () => check(actual !== null, 'not to be null'),
     },
   };
 }

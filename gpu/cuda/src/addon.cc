@@ -3,21 +3,29 @@
 // JavaScript holds device pointers as BigInts and owns their lifetime (src/backends/cuda/index.ts pools
 // them); this file checks every CUDA call and turns a failure into a JS Error whose `code` is
 // E_MEMORY (out of device memory) or E_BACKEND (anything else), so the call that failed throws and
-// the process keeps running. Every op is enqueued on the legacy default stream in call order; only
+// the process keeps running. Every op is enqueued on the device's one stream in call order; only
 // `downloadAsync` (off the JS thread) and `synchronize` wait, and report kernels that failed while running.
+//
+// Recorded steps: between `beginCapture` and `endCapture` the ops are not run but recorded (CUDA stream
+// capture) into a graph that `replay` launches again as one unit, with new token ids copied in first —
+// a decode step of ~300 ops becomes one launch (src/backends/cuda/index.ts `recordStep`).
 #include <napi.h>
 #include <cuda_runtime_api.h>
 #include <cstring>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 #include "cublas.h"
 #include "kernels.h"
 
+namespace me {
+Napi::Object attentionApi(Napi::Env env);  // attention_api.cc: the attention-family kernels (issue 8)
+}
+
 namespace {
 
 using me::WeightType;
-constexpr cudaStream_t kStream = 0;  // legacy default stream: ordered with cudaMemcpy/cudaMemset
 constexpr int kMinMajor = 8;         // built for sm_80 + sm_90 machine code and compute_80 PTX (CMakeLists.txt)
 
 [[noreturn]] void throwCuda(Napi::Env env, cudaError_t e, const std::string& what) {
@@ -136,6 +144,16 @@ class Device : public Napi::ObjectWrap<Device> {
                            InstanceMethod("matmul", &Device::Matmul),
                            InstanceMethod("conv1d", &Device::Conv1d),
                            InstanceMethod("scan", &Device::Scan),
+                           InstanceMethod("embeddingIds", &Device::EmbeddingIds),
+                           InstanceMethod("gemvBatch", &Device::GemvBatchOp),
+                           InstanceMethod("addRmsNorm", &Device::AddRmsNorm),
+                           InstanceMethod("conv1dStepBatch", &Device::Conv1dStepBatchOp),
+                           InstanceMethod("topK", &Device::TopK),
+                           InstanceMethod("beginCapture", &Device::BeginCapture),
+                           InstanceMethod("endCapture", &Device::EndCapture),
+                           InstanceMethod("abortCapture", &Device::AbortCapture),
+                           InstanceMethod("replay", &Device::Replay),
+                           InstanceMethod("releaseGraph", &Device::ReleaseGraph),
                            InstanceAccessor("info", &Device::Info, nullptr),
                        });
   }
@@ -144,10 +162,13 @@ class Device : public Napi::ObjectWrap<Device> {
     Napi::Env env = info.Env();
     const std::string why = unavailableReason(&props_);
     if (!why.empty()) throwCode(env, "E_BACKEND", "cuda: " + why);
+    // A blocking stream (not cudaStreamNonBlocking): it stays ordered with the synchronous copies of
+    // upload/write on the legacy stream, and unlike the legacy stream it can be captured.
+    check(env, cudaStreamCreate(&stream_), "cudaStreamCreate");
     std::string cublasWhy;
     const me::Cublas& cb = me::cublas(&cublasWhy);
     if (cb.loaded()) {
-      if (cb.create(&blas_) != 0 || cb.setStream(blas_, kStream) != 0) {
+      if (cb.create(&blas_) != 0 || cb.setStream(blas_, stream_) != 0) {
         blas_ = nullptr;
         cublasNote_ = "cuBLAS (" + cb.library + ") did not initialise; matmul uses the addon's own kernels";
       } else {
@@ -164,6 +185,9 @@ class Device : public Napi::ObjectWrap<Device> {
 
  private:
   cudaDeviceProp props_{};
+  cudaStream_t stream_ = nullptr;
+  bool capturing_ = false;
+  std::set<cudaGraphExec_t> graphs_;  // instantiated recordings, destroyed on dispose
   void* blas_ = nullptr;
   std::string cublasNote_;
   void* scratch_ = nullptr;
@@ -179,21 +203,45 @@ class Device : public Napi::ObjectWrap<Device> {
     for (auto& [bytes, list] : pinned_)
       for (void* p : list) cudaFreeHost(p);
     pinned_.clear();
+    abortCapture();
+    if (stream_) cudaStreamSynchronize(stream_);
+    for (cudaGraphExec_t g : graphs_) cudaGraphExecDestroy(g);
+    graphs_.clear();
     if (blas_) me::cublas(nullptr).destroy(blas_);
     blas_ = nullptr;
     if (scratch_) cudaFree(scratch_);
     if (ids_) cudaFree(ids_);
     scratch_ = nullptr;
     ids_ = nullptr;
+    if (stream_) cudaStreamDestroy(stream_);
+    stream_ = nullptr;
+    cudaGetLastError();
+  }
+
+  /** Ends a capture in progress and drops what it recorded (after a failed op, or on dispose). */
+  void abortCapture() {
+    if (!capturing_) return;
+    capturing_ = false;
+    cudaGraph_t g = nullptr;
+    cudaStreamEndCapture(stream_, &g);
+    if (g) cudaGraphDestroy(g);
+    cudaGetLastError();
   }
 
   void live(Napi::Env env) {
     if (disposed_) throwCode(env, "E_BACKEND", "cuda: the backend was disposed");
   }
 
+  /** Calls that copy from or to the host, or wait, cannot be part of a recording. */
+  void notCapturing(Napi::Env env, const char* what) {
+    if (capturing_) throwCode(env, "E_BACKEND", std::string("cuda: ") + what + " cannot be recorded in a captured step");
+  }
+
   /** A device buffer of at least `bytes`, reused across ops (stream order makes reuse safe; cudaFree waits). */
   void* scratch(Napi::Env env, size_t bytes) {
     if (bytes <= scratchBytes_) return scratch_;
+    // Growing would free a block the recording may use and synchronise: such an op is not recordable.
+    if (capturing_) throwCode(env, "E_BACKEND", "cuda: an op that needs " + std::to_string(bytes) + " bytes of scratch cannot be recorded");
     if (scratch_) cudaFree(scratch_);
     scratch_ = nullptr;
     scratchBytes_ = 0;
@@ -230,7 +278,7 @@ class Device : public Napi::ObjectWrap<Device> {
   Napi::Value MemsetZero(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     live(env);
-    check(env, cudaMemsetAsync(ptr(info[0]), 0, i64(info[1]), kStream), "cudaMemsetAsync");
+    check(env, cudaMemsetAsync(ptr(info[0]), 0, i64(info[1]), stream_), "cudaMemsetAsync");
     return env.Undefined();
   }
 
@@ -238,6 +286,7 @@ class Device : public Napi::ObjectWrap<Device> {
   Napi::Value Upload(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     live(env);
+    notCapturing(env, "upload");
     void* dst = ptr(info[0]);
     Napi::Float32Array src = info[1].As<Napi::Float32Array>();
     const WeightType wt = wtype(env, info[2]);
@@ -247,7 +296,7 @@ class Device : public Napi::ObjectWrap<Device> {
     } else {
       float* stage = static_cast<float*>(scratch(env, n * 4));
       check(env, cudaMemcpy(stage, src.Data(), n * 4, cudaMemcpyHostToDevice), "cudaMemcpy (upload)");
-      launched(env, me::launchConvertFromF32(dst, stage, n, wt, kStream), "convert");
+      launched(env, me::launchConvertFromF32(dst, stage, n, wt, stream_), "convert");
     }
     return env.Undefined();
   }
@@ -285,13 +334,14 @@ class Device : public Napi::ObjectWrap<Device> {
   Napi::Value Copy(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     live(env);
-    check(env, cudaMemcpyAsync(ptr(info[0]), ptr(info[1]), i64(info[2]), cudaMemcpyDeviceToDevice, kStream), "cudaMemcpyAsync");
+    check(env, cudaMemcpyAsync(ptr(info[0]), ptr(info[1]), i64(info[2]), cudaMemcpyDeviceToDevice, stream_), "cudaMemcpyAsync");
     return env.Undefined();
   }
 
   Napi::Value Synchronize(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     live(env);
+    notCapturing(env, "synchronize");
     check(env, cudaDeviceSynchronize(), "running the enqueued kernels");
     return env.Undefined();
   }
@@ -317,6 +367,7 @@ class Device : public Napi::ObjectWrap<Device> {
     Napi::Env env = info.Env();
     live(env);
     Napi::Int32Array ids = info[3].As<Napi::Int32Array>();
+    notCapturing(env, "embedding with host ids (embeddingIds reads them from the device)");
     const size_t bytes = ids.ElementLength() * 4;
     if (bytes > idsBytes_) {
       if (ids_) cudaFree(ids_);
@@ -326,7 +377,7 @@ class Device : public Napi::ObjectWrap<Device> {
       idsBytes_ = bytes;
     }
     check(env, cudaMemcpy(ids_, ids.Data(), bytes, cudaMemcpyHostToDevice), "cudaMemcpy (ids)");
-    launched(env, me::launchEmbedding(fptr(info[0]), ptr(info[1]), wtype(env, info[2]), ids_, (int)ids.ElementLength(), i32(info[4]), kStream),
+    launched(env, me::launchEmbedding(fptr(info[0]), ptr(info[1]), wtype(env, info[2]), ids_, (int)ids.ElementLength(), i32(info[4]), stream_),
              "embedding");
     return env.Undefined();
   }
@@ -334,7 +385,7 @@ class Device : public Napi::ObjectWrap<Device> {
   Napi::Value RmsNorm(const Napi::CallbackInfo& info) {  // (out, x, w, rows, dim, eps)
     Napi::Env env = info.Env();
     live(env);
-    launched(env, me::launchRmsNorm(fptr(info[0]), fptr(info[1]), fptr(info[2]), i64(info[3]), i32(info[4]), (float)f64(info[5]), kStream),
+    launched(env, me::launchRmsNorm(fptr(info[0]), fptr(info[1]), fptr(info[2]), i64(info[3]), i32(info[4]), (float)f64(info[5]), stream_),
              "rmsNorm");
     return env.Undefined();
   }
@@ -344,7 +395,7 @@ class Device : public Napi::ObjectWrap<Device> {
     live(env);
     launched(env,
              me::launchGatedRmsNorm(fptr(info[0]), fptr(info[1]), fptr(info[2]), fptr(info[3]), i64(info[4]), i32(info[5]), i32(info[6]),
-                                    (float)f64(info[7]), kStream),
+                                    (float)f64(info[7]), stream_),
              "gatedRmsNorm");
     return env.Undefined();
   }
@@ -352,14 +403,14 @@ class Device : public Napi::ObjectWrap<Device> {
   Napi::Value Add(const Napi::CallbackInfo& info) {  // (out, a, b, n)
     Napi::Env env = info.Env();
     live(env);
-    launched(env, me::launchAdd(fptr(info[0]), fptr(info[1]), fptr(info[2]), i64(info[3]), kStream), "add");
+    launched(env, me::launchAdd(fptr(info[0]), fptr(info[1]), fptr(info[2]), i64(info[3]), stream_), "add");
     return env.Undefined();
   }
 
   Napi::Value Glu(const Napi::CallbackInfo& info) {  // (out, a, gate, n)
     Napi::Env env = info.Env();
     live(env);
-    launched(env, me::launchGlu(fptr(info[0]), fptr(info[1]), fptr(info[2]), i64(info[3]), kStream), "glu");
+    launched(env, me::launchGlu(fptr(info[0]), fptr(info[1]), fptr(info[2]), i64(info[3]), stream_), "glu");
     return env.Undefined();
   }
 
@@ -380,17 +431,17 @@ class Device : public Napi::ObjectWrap<Device> {
     const int64_t rows = i64(info[5]);
     const int K = i32(info[6]), M = i32(info[7]);
     if (rows <= me::kGemvMaxRows) {
-      launched(env, me::launchGemv(y, x, w, wt, bias, (int)rows, K, M, kStream), "gemv");
+      launched(env, me::launchGemv(y, x, w, wt, bias, (int)rows, K, M, stream_), "gemv");
     } else if (blas_ && rows <= INT32_MAX) {
       const float* wf = static_cast<const float*>(w);
       if (wt != me::kF32) {
         float* wide = static_cast<float*>(scratch(env, (size_t)M * K * 4));
-        launched(env, me::launchConvertToF32(wide, w, (int64_t)M * K, wt, kStream), "convert");
+        launched(env, me::launchConvertToF32(wide, w, (int64_t)M * K, wt, stream_), "convert");
         wf = wide;
       }
       float beta = 0.f;
       if (bias) {
-        launched(env, me::launchBroadcastRows(y, bias, rows, M, kStream), "bias");
+        launched(env, me::launchBroadcastRows(y, bias, rows, M, stream_), "bias");
         beta = 1.f;
       }
       const float alpha = 1.f;
@@ -398,7 +449,7 @@ class Device : public Napi::ObjectWrap<Device> {
       const int st = me::cublas(nullptr).sgemm(blas_, me::Cublas::kOpT, me::Cublas::kOpN, M, (int)rows, K, &alpha, wf, K, x, K, &beta, y, M);
       if (st != 0) throwCode(env, st == 3 ? "E_MEMORY" : "E_BACKEND", "cuda: cublasSgemm failed with status " + std::to_string(st));
     } else {
-      launched(env, me::launchTiledGemm(y, x, w, wt, bias, rows, K, M, kStream), "tiledGemm");
+      launched(env, me::launchTiledGemm(y, x, w, wt, bias, rows, K, M, stream_), "tiledGemm");
     }
     return env.Undefined();
   }
@@ -408,7 +459,7 @@ class Device : public Napi::ObjectWrap<Device> {
     live(env);
     launched(env,
              me::launchConv1d(fptr(info[0]), fptr(info[1]), fptr(info[2]), fptr(info[3]), fptr(info[4]), i32(info[5]), i32(info[6]),
-                              i32(info[7]), i32(info[8]), info[9].As<Napi::Boolean>().Value(), kStream),
+                              i32(info[7]), i32(info[8]), info[9].As<Napi::Boolean>().Value(), stream_),
              "conv1d");
     return env.Undefined();
   }
@@ -446,8 +497,144 @@ class Device : public Napi::ObjectWrap<Device> {
     const int chunks = me::scanChunks(sh, props_.multiProcessorCount);
     const size_t bytes = me::scanScratchBytes(sh, chunks);
     void* s = bytes ? scratch(env, bytes) : nullptr;
-    launched(env, me::launchScan(sh, a, chunks, s, kStream), sh.ssd ? "ssdScan" : "selectiveScan");
+    launched(env, me::launchScan(sh, a, chunks, s, stream_), sh.ssd ? "ssdScan" : "selectiveScan");
     return Napi::Number::New(env, chunks);
+  }
+
+  Napi::Value EmbeddingIds(const Napi::CallbackInfo& info) {  // (out, table, dtype, idsPtr, n, dim): ids already on the device
+    Napi::Env env = info.Env();
+    live(env);
+    launched(env,
+             me::launchEmbedding(fptr(info[0]), ptr(info[1]), wtype(env, info[2]), static_cast<const int32_t*>(ptr(info[3])), i32(info[4]),
+                                 i32(info[5]), stream_),
+             "embedding");
+    return env.Undefined();
+  }
+
+  /** gemvBatch(x, rows, K, dtype, outs[], ws[], biases[] (null entries), Ms[]): y_i = x · W_iᵀ (+ b_i), ≤ 8 rows, one launch. */
+  Napi::Value GemvBatchOp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    Napi::Array outs = info[4].As<Napi::Array>(), ws = info[5].As<Napi::Array>(), biases = info[6].As<Napi::Array>(), Ms = info[7].As<Napi::Array>();
+    const int rows = i32(info[1]);
+    if (rows > me::kGemvMaxRows || outs.Length() > (uint32_t)me::kGemvBatchMax || outs.Length() == 0) {
+      throwCode(env, "E_ARGUMENT", "cuda: gemvBatch takes 1.." + std::to_string(me::kGemvBatchMax) + " matrices of ≤ 8 rows");
+    }
+    me::GemvBatch batch{};
+    batch.count = (int)outs.Length();
+    for (uint32_t i = 0; i < outs.Length(); i++) {
+      batch.item[i].y = fptr(outs.Get(i));
+      batch.item[i].w = ptr(ws.Get(i));
+      batch.item[i].bias = fptr(biases.Get(i));
+      batch.item[i].M = i32(Ms.Get(i));
+    }
+    launched(env, me::launchGemvBatch(batch, fptr(info[0]), wtype(env, info[3]), rows, i32(info[2]), stream_), "gemvBatch");
+    return env.Undefined();
+  }
+
+  /** conv1dStepBatch(B, K, silu, outs[], xs[], ws[], biases[] (null entries), states[], Cs[]): T = 1 convs, one launch. */
+  Napi::Value Conv1dStepBatchOp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    Napi::Array outs = info[3].As<Napi::Array>(), xs = info[4].As<Napi::Array>(), ws = info[5].As<Napi::Array>(), biases = info[6].As<Napi::Array>(),
+                states = info[7].As<Napi::Array>(), Cs = info[8].As<Napi::Array>();
+    if (outs.Length() == 0 || outs.Length() > (uint32_t)me::kConvBatchMax) {
+      throwCode(env, "E_ARGUMENT", "cuda: conv1dStepBatch takes 1.." + std::to_string(me::kConvBatchMax) + " convs");
+    }
+    me::Conv1dStepBatch batch{};
+    batch.count = (int)outs.Length();
+    for (uint32_t i = 0; i < outs.Length(); i++) {
+      batch.item[i] = {fptr(outs.Get(i)), fptr(xs.Get(i)), fptr(ws.Get(i)), fptr(biases.Get(i)), fptr(states.Get(i)), i32(Cs.Get(i))};
+    }
+    launched(env, me::launchConv1dStepBatch(batch, i32(info[0]), i32(info[1]), info[2].As<Napi::Boolean>().Value(), stream_), "conv1dStepBatch");
+    return env.Undefined();
+  }
+
+  Napi::Value AddRmsNorm(const Napi::CallbackInfo& info) {  // (sum, out, a, b, w, rows, dim, eps)
+    Napi::Env env = info.Env();
+    live(env);
+    launched(env,
+             me::launchAddRmsNorm(fptr(info[0]), fptr(info[1]), fptr(info[2]), fptr(info[3]), fptr(info[4]), i64(info[5]), i32(info[6]),
+                                  (float)f64(info[7]), stream_),
+             "addRmsNorm");
+    return env.Undefined();
+  }
+
+  Napi::Value TopK(const Napi::CallbackInfo& info) {  // (out [1 + 2k] words, x, V, k)
+    Napi::Env env = info.Env();
+    live(env);
+    launched(env, me::launchTopK(static_cast<uint32_t*>(ptr(info[0])), fptr(info[1]), i32(info[2]), i32(info[3]), stream_), "topK");
+    return env.Undefined();
+  }
+
+  /** Ops from here to endCapture are recorded, not run. Relaxed mode: a cudaMalloc for a new pooled block may happen meanwhile. */
+  Napi::Value BeginCapture(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    if (capturing_) throwCode(env, "E_BACKEND", "cuda: a capture is already in progress");
+    check(env, cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
+    capturing_ = true;
+    return env.Undefined();
+  }
+
+  /** → { graph: BigInt handle, nodes }: the recorded ops, instantiated for `replay`. */
+  Napi::Value EndCapture(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    if (!capturing_) throwCode(env, "E_BACKEND", "cuda: no capture in progress");
+    capturing_ = false;
+    cudaGraph_t g = nullptr;
+    cudaError_t e = cudaStreamEndCapture(stream_, &g);
+    if (e != cudaSuccess) {
+      if (g) cudaGraphDestroy(g);
+      throwCuda(env, e, "cudaStreamEndCapture");
+    }
+    size_t nodes = 0;
+    cudaGraphGetNodes(g, nullptr, &nodes);
+    cudaGraphExec_t exec = nullptr;
+    e = cudaGraphInstantiate(&exec, g, 0);
+    cudaGraphDestroy(g);
+    if (e != cudaSuccess) throwCuda(env, e, "cudaGraphInstantiate");
+    graphs_.insert(exec);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("graph", Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(exec))));
+    o.Set("nodes", static_cast<double>(nodes));
+    return o;
+  }
+
+  Napi::Value AbortCapture(const Napi::CallbackInfo& info) {
+    abortCapture();
+    return info.Env().Undefined();
+  }
+
+  cudaGraphExec_t graphOf(Napi::Env env, const Napi::Value& v) {
+    auto g = static_cast<cudaGraphExec_t>(ptr(v));
+    if (!graphs_.count(g)) throwCode(env, "E_ARGUMENT", "cuda: not a live recorded step");
+    return g;
+  }
+
+  /** replay(graph, idsPtr, Int32Array ids): copy the ids into the recording's id buffer, then launch it. */
+  Napi::Value Replay(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    cudaGraphExec_t g = graphOf(env, info[0]);
+    Napi::Int32Array ids = info[2].As<Napi::Int32Array>();
+    // From pageable memory this returns once the ids are staged, so the array may change afterwards.
+    check(env, cudaMemcpyAsync(ptr(info[1]), ids.Data(), ids.ElementLength() * 4, cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync (ids)");
+    check(env, cudaGraphLaunch(g, stream_), "cudaGraphLaunch");
+    return env.Undefined();
+  }
+
+  /** Waits for launches in flight, then destroys the recording. */
+  Napi::Value ReleaseGraph(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (disposed_) return env.Undefined();
+    cudaGraphExec_t g = graphOf(env, info[0]);
+    cudaStreamSynchronize(stream_);
+    cudaGraphExecDestroy(g);
+    graphs_.erase(g);
+    cudaGetLastError();
+    return env.Undefined();
   }
 };
 
@@ -498,20 +685,21 @@ class ReadWorker : public Napi::AsyncWorker {
 Napi::Value Device::DownloadAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   live(env);
+  notCapturing(env, "a read back");
   const void* src = ptr(info[0]);
   Napi::Float32Array dst = info[1].As<Napi::Float32Array>();
   const WeightType wt = wtype(env, info[2]);
   const size_t n = dst.ElementLength();
   if (wt != me::kF32) {
     float* wide = static_cast<float*>(scratch(env, n * 4));
-    launched(env, me::launchConvertToF32(wide, src, n, wt, kStream), "convert");
+    launched(env, me::launchConvertToF32(wide, src, n, wt, stream_), "convert");
     src = wide;
   }
   auto [pinned, size] = takePinned(env, n * 4);
   cudaEvent_t ev = nullptr;
-  cudaError_t e = cudaMemcpyAsync(pinned, src, n * 4, cudaMemcpyDeviceToHost, kStream);
+  cudaError_t e = cudaMemcpyAsync(pinned, src, n * 4, cudaMemcpyDeviceToHost, stream_);
   if (e == cudaSuccess) e = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming);
-  if (e == cudaSuccess) e = cudaEventRecord(ev, kStream);
+  if (e == cudaSuccess) e = cudaEventRecord(ev, stream_);
   if (e != cudaSuccess) {
     if (ev) cudaEventDestroy(ev);
     givePinned(pinned, size);
@@ -526,7 +714,8 @@ Napi::Value Device::DownloadAsync(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, Probe));
   exports.Set("Device", Device::Define(env));
-  exports.Set("abi", 2);
+  exports.Set("abi", 3);
+  exports.Set("attention", me::attentionApi(env));
   return exports;
 }
 

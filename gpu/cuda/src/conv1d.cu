@@ -39,10 +39,55 @@ __global__ void conv1dState(const float* x, float* state, int B, int T, int C, i
   }
 }
 
+/** T = 1 (decode): one thread per (b, c) computes the output and shifts that channel's state, one launch. */
+__global__ void conv1dStep(float* y, const float* x, const float* w, const float* bias, float* state, int B, int C, int K, bool silu) {
+  const int64_t n = (int64_t)B * C;
+  const int hist = K - 1;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const int c = i % C;
+    float* st = state + i * hist;
+    const float xv = x[i];
+    float acc = bias ? bias[c] : 0.f;
+    for (int k = 0; k < hist; k++) acc += w[c * K + k] * st[k];
+    acc += w[c * K + hist] * xv;
+    for (int k = 0; k + 1 < hist; k++) st[k] = st[k + 1];
+    if (hist > 0) st[hist - 1] = xv;
+    y[i] = silu ? siluf(acc) : acc;
+  }
+}
+
+/** Several T = 1 convs of the same batch, kernel and activation (Mamba-2's x, B, C parts) in one launch. */
+__global__ void conv1dStepBatch(Conv1dStepBatch batch, int B, int K, bool silu) {
+  int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  int j = 0;
+  while (j < batch.count && i >= (int64_t)B * batch.item[j].C) i -= (int64_t)B * batch.item[j++].C;
+  if (j >= batch.count) return;
+  const Conv1dStepItem& it = batch.item[j];
+  const int c = i % it.C;
+  const int hist = K - 1;
+  float* st = it.state + i * hist;
+  const float xv = it.x[i];
+  float acc = it.bias ? it.bias[c] : 0.f;
+  for (int k = 0; k < hist; k++) acc += it.w[c * K + k] * st[k];
+  acc += it.w[c * K + hist] * xv;
+  for (int k = 0; k + 1 < hist; k++) st[k] = st[k + 1];
+  if (hist > 0) st[hist - 1] = xv;
+  it.y[i] = silu ? siluf(acc) : acc;
+}
+
+cudaError_t launchConv1dStepBatch(const Conv1dStepBatch& batch, int B, int K, bool silu, cudaStream_t s) {
+  int64_t total = 0;
+  for (int j = 0; j < batch.count; j++) total += (int64_t)B * batch.item[j].C;
+  if (total > 0) conv1dStepBatch<<<blocksFor(total, 256), 256, 0, s>>>(batch, B, K, silu);
+  return cudaGetLastError();
+}
+
 cudaError_t launchConv1d(float* y, const float* x, const float* w, const float* bias, float* state, int B, int T, int C, int K, bool silu,
                          cudaStream_t s) {
   const int64_t n = (int64_t)B * T * C;
-  if (n > 0) {
+  if (n > 0 && T == 1) {
+    conv1dStep<<<(unsigned)std::min<int64_t>(blocksFor(n, 256), 1 << 20), 256, 0, s>>>(y, x, w, bias, state, B, C, K, silu);
+  } else if (n > 0) {
     conv1dOut<<<(unsigned)std::min<int64_t>(blocksFor(n, 256), 1 << 20), 256, 0, s>>>(y, x, w, bias, state, B, T, C, K, silu);
     if (K > 1) conv1dState<<<(unsigned)std::min<int64_t>(blocksFor((int64_t)B * C, 256), 1 << 20), 256, 0, s>>>(x, state, B, T, C, K);
   }

@@ -20,6 +20,9 @@ cudaError_t launchBroadcastRows(float* out, const float* row, int64_t rows, int 
 
 // norms.cu
 cudaError_t launchRmsNorm(float* out, const float* x, const float* w, int64_t rows, int dim, float eps, cudaStream_t s);
+/** sum = a + b; out = rmsnorm(sum) · w over rows of `dim` (a layer's residual add and the next norm, one launch). */
+cudaError_t launchAddRmsNorm(float* sum, float* out, const float* a, const float* b, const float* w, int64_t rows, int dim, float eps,
+                             cudaStream_t s);
 cudaError_t launchGatedRmsNorm(float* out, const float* x, const float* gate, const float* w, int64_t groups, int groupSize, int dim,
                                float eps, cudaStream_t s);
 
@@ -27,6 +30,20 @@ cudaError_t launchGatedRmsNorm(float* out, const float* x, const float* gate, co
 /** Few rows (decode): one warp per output column, weights streamed once; bias fused. */
 cudaError_t launchGemv(float* y, const float* x, const void* w, WeightType wt, const float* bias, int rows, int K, int M, cudaStream_t s);
 constexpr int kGemvMaxRows = 8;
+/** One matrix of a GEMV batch: y [rows, M] = x · Wᵀ (+ bias). */
+struct GemvItem {
+  float* y;
+  const void* w;
+  const float* bias;
+  int M;
+};
+constexpr int kGemvBatchMax = 6;
+struct GemvBatch {
+  GemvItem item[kGemvBatchMax];
+  int count;
+};
+/** Several GEMVs over the same x [rows, K] (≤ 8 rows), weights of one dtype, in one launch. */
+cudaError_t launchGemvBatch(const GemvBatch& batch, const float* x, WeightType wt, int rows, int K, cudaStream_t s);
 /** Any rows, without cuBLAS: shared-memory tiles; bias fused. */
 cudaError_t launchTiledGemm(float* y, const float* x, const void* w, WeightType wt, const float* bias, int64_t rows, int K, int M,
                             cudaStream_t s);
@@ -34,6 +51,22 @@ cudaError_t launchTiledGemm(float* y, const float* x, const void* w, WeightType 
 // conv1d.cu: causal depthwise conv over s = state ++ x, optional silu; then state ← last K−1 of s.
 cudaError_t launchConv1d(float* y, const float* x, const float* w, const float* bias, float* state, int B, int T, int C, int K, bool silu,
                          cudaStream_t s);
+
+/** One conv of a T = 1 batch: y, x [B, C]; w [C, K]; state [B, C, K−1]. */
+struct Conv1dStepItem {
+  float* y;
+  const float* x;
+  const float* w;
+  const float* bias;
+  float* state;
+  int C;
+};
+constexpr int kConvBatchMax = 4;
+struct Conv1dStepBatch {
+  Conv1dStepItem item[kConvBatchMax];
+  int count;
+};
+cudaError_t launchConv1dStepBatch(const Conv1dStepBatch& batch, int B, int K, bool silu, cudaStream_t s);
 
 // scan.cu: the selective scans as chunked parallel scans (see scan.cu's header).
 struct ScanShape {
@@ -54,6 +87,12 @@ size_t scanScratchBytes(const ScanShape& sh, int chunks);
 /** How many chunks to split T into so every multiprocessor has work (1: a single sequential pass). */
 int scanChunks(const ScanShape& sh, int multiprocessors);
 cudaError_t launchScan(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s);
+/** Which kernel launchScan runs for this shape: "tile" (scanTile) or "lanes" (scanChunk). */
+const char* scanKernelName(const ScanShape& sh);
+
+// topk.cu: the k largest entries of x[0, V) → out [1 + 2k] u32 words: count, ids[k], value bits[k].
+// Ties to the lower index; NaN and −∞ never count (src/api/sampler.ts's candidate rule).
+cudaError_t launchTopK(uint32_t* out, const float* x, int V, int k, cudaStream_t s);
 
 }  // namespace me
 

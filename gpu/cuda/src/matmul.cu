@@ -26,17 +26,15 @@ __device__ __forceinline__ void load4(const void* w, int64_t i, float out[4]) {
   }
 }
 
-/** One warp per output column m; VEC reads 4 weights per lane per step (K % 4 == 0). */
+/** Output column m of y = x·Wᵀ + bias for `rows` rows, by one warp; VEC reads 4 weights per lane per step (K % 4 == 0). */
 template <int WT, bool VEC>
-__global__ void gemv(float* y, const float* x, const void* w, const float* bias, int rows, int K, int M) {
-  const int m = blockIdx.x * kGemvWarps + (threadIdx.x >> 5);
-  const int lane = threadIdx.x & 31;
-  if (m >= M) return;  // whole warps leave together
+__device__ __forceinline__ void gemvColumn(float* y, const float* x, const void* w, const float* bias, int rows, int K, int M, int m, int lane) {
   float acc[kGemvMaxRows];
 #pragma unroll
   for (int r = 0; r < kGemvMaxRows; r++) acc[r] = 0.f;
   const int64_t wRow = (int64_t)m * K;
   if constexpr (VEC) {
+#pragma unroll 4  // several 16-byte weight loads in flight per lane: decode's GEMVs are a few warps per SM
     for (int k = lane * 4; k < K; k += 128) {
       float wv[4];
       load4<WT>(w, wRow + k, wv);
@@ -62,6 +60,28 @@ __global__ void gemv(float* y, const float* x, const void* w, const float* bias,
     const float s = groupSum(acc[r], 32);
     if (r < rows && lane == 0) y[(int64_t)r * M + m] = s + b;
   }
+}
+
+/** One warp per output column m. */
+template <int WT, bool VEC>
+__global__ void gemv(float* y, const float* x, const void* w, const float* bias, int rows, int K, int M) {
+  const int m = blockIdx.x * kGemvWarps + (threadIdx.x >> 5);
+  if (m >= M) return;  // whole warps leave together
+  gemvColumn<WT, VEC>(y, x, w, bias, rows, K, M, m, threadIdx.x & 31);
+}
+
+/**
+ * Several GEMVs over the same x (decode's in_proj parts, x_proj's dt/B/C) in one launch: the columns
+ * of all the matrices, one warp each. A decode step is bound by its kernels' count, not their bytes.
+ */
+template <int WT, bool VEC>
+__global__ void gemvBatch(GemvBatch batch, const float* x, int rows, int K) {
+  int col = blockIdx.x * kGemvWarps + (threadIdx.x >> 5);
+  int i = 0;
+  while (i < batch.count && col >= batch.item[i].M) col -= batch.item[i++].M;
+  if (i >= batch.count) return;  // whole warps leave together
+  const GemvItem& it = batch.item[i];
+  gemvColumn<WT, VEC>(it.y, x, it.w, it.bias, rows, K, it.M, col, threadIdx.x & 31);
 }
 
 constexpr int kTile = 16;
@@ -99,6 +119,20 @@ cudaError_t launchGemv(float* y, const float* x, const void* w, WeightType wt, c
     case kF32: gemvFor<kF32>(y, x, w, bias, rows, K, M, s); break;
     case kF16: gemvFor<kF16>(y, x, w, bias, rows, K, M, s); break;
     case kBF16: gemvFor<kBF16>(y, x, w, bias, rows, K, M, s); break;
+  }
+  return cudaGetLastError();
+}
+
+cudaError_t launchGemvBatch(const GemvBatch& batch, const float* x, WeightType wt, int rows, int K, cudaStream_t s) {
+  int total = 0;
+  for (int i = 0; i < batch.count; i++) total += batch.item[i].M;
+  if (rows <= 0 || total <= 0) return cudaGetLastError();
+  const unsigned grid = blocksFor(total, kGemvWarps);
+  const bool vec = K % 4 == 0;
+  switch (wt) {
+    case kF32: vec ? gemvBatch<kF32, true><<<grid, kGemvWarps * 32, 0, s>>>(batch, x, rows, K) : gemvBatch<kF32, false><<<grid, kGemvWarps * 32, 0, s>>>(batch, x, rows, K); break;
+    case kF16: vec ? gemvBatch<kF16, true><<<grid, kGemvWarps * 32, 0, s>>>(batch, x, rows, K) : gemvBatch<kF16, false><<<grid, kGemvWarps * 32, 0, s>>>(batch, x, rows, K); break;
+    case kBF16: vec ? gemvBatch<kBF16, true><<<grid, kGemvWarps * 32, 0, s>>>(batch, x, rows, K) : gemvBatch<kBF16, false><<<grid, kGemvWarps * 32, 0, s>>>(batch, x, rows, K); break;
   }
   return cudaGetLastError();
 }

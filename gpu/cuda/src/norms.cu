@@ -16,6 +16,19 @@ __global__ void rmsNorm(float* out, const float* x, const float* w, int dim, flo
   for (int d = threadIdx.x; d < dim; d += blockDim.x) yr[d] = w[d] * (xr[d] * inv);
 }
 
+__global__ void addRmsNorm(float* sum, float* out, const float* a, const float* b, const float* w, int dim, float eps) {
+  const int64_t off = (int64_t)blockIdx.x * dim;
+  float ss = 0.f;
+  for (int d = threadIdx.x; d < dim; d += blockDim.x) {
+    const float v = a[off + d] + b[off + d];
+    sum[off + d] = v;
+    ss += v * v;
+  }
+  const float inv = rsqrtf(blockSum(ss) / dim + eps);
+  // Each thread reads back only the entries it wrote itself: no barrier needed for `sum`.
+  for (int d = threadIdx.x; d < dim; d += blockDim.x) out[off + d] = w[d] * (sum[off + d] * inv);
+}
+
 __global__ void gatedRmsNorm(float* out, const float* x, const float* gate, const float* w, int groupSize, int dim, float eps) {
   const int64_t g0 = (int64_t)blockIdx.x * groupSize;
   float ss = 0.f;
@@ -33,6 +46,12 @@ __global__ void gatedRmsNorm(float* out, const float* x, const float* gate, cons
 // Rows beyond the grid's x limit (2^31 − 1) cannot occur: rows ≤ numel / dim and tensors are < 2^31 rows.
 cudaError_t launchRmsNorm(float* out, const float* x, const float* w, int64_t rows, int dim, float eps, cudaStream_t s) {
   if (rows > 0) rmsNorm<<<(unsigned)rows, kNormThreads, 0, s>>>(out, x, w, dim, eps);
+  return cudaGetLastError();
+}
+
+cudaError_t launchAddRmsNorm(float* sum, float* out, const float* a, const float* b, const float* w, int64_t rows, int dim, float eps,
+                             cudaStream_t s) {
+  if (rows > 0) addRmsNorm<<<(unsigned)rows, kNormThreads, 0, s>>>(sum, out, a, b, w, dim, eps);
   return cudaGetLastError();
 }
 

@@ -17,10 +17,20 @@
 // state-passing / chunk-output split (ssd_combined.py) with the intra-chunk part done as a scan
 // rather than as the quadratic matrix form.
 //
-// Lanes: each channel's N state entries are spread over L = min(32, pow2ceil(N)) lanes of one warp
-// (several channels per warp when N < 32), S = ⌈N / L⌉ ≤ 8 entries per lane held in registers; y's sum
-// over n is a shuffle reduction within the L lanes. Each chunk's time loop loads U steps of inputs ahead.
+// Two kernels compute a chunk:
+// - scanTile (the default): a channel's N state entries live in S = min(16, pow2ceil(N)) registers of
+//   L = pow2ceil(N) / S lanes (one lane per channel for Mamba-1's N = 16; 8 for Mamba-2's N = 128), so
+//   the per-step work that does not depend on n (loads of x, dt, z, softplus, the y store) is done once
+//   per channel, not once per state entry. Every channel of a block reads the same B_t, C_t (Mamba-1) or
+//   its group's (Mamba-2): the block stages a tile of steps of them in shared memory with coalesced loads,
+//   while each thread loads its own steps of x, dt, z into registers, all before any is used.
+// - scanChunk (the fallback for shapes whose B/C tile does not fit in shared memory, and for A/B runs
+//   with MAMBA_EDGE_CUDA_SCAN=lanes): N entries over L = min(32, pow2ceil(N)) lanes, S = ⌈N / L⌉ ≤ 8
+//   per lane, B and C loaded per lane, U steps of inputs in flight.
+// Either way y's sum over n is a shuffle reduction within a channel's L lanes.
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include "common.cuh"
 
 namespace me {
@@ -144,6 +154,203 @@ __global__ void __launch_bounds__(kScanThreads) scanChunk(ScanShape sh, ScanArgs
   if (end == kToScratch && lane == 0) dScratch[slot] = dsum;
 }
 
+constexpr int kTileMaxS = 16;      // state entries per lane in scanTile
+constexpr size_t kTileSmem = 48 * 1024;
+
+/** Time steps a scanTile block stages at once: fewer when each thread holds R channels' inputs. */
+__host__ __device__ constexpr int tileSteps(int R) { return R >= 4 ? 8 : 16; }
+
+/** scanTile's lanes per channel: S·L = pow2ceil(N), S ≤ 16. */
+static int tileLanes(int N) {
+  int p = 1;
+  while (p < N) p <<= 1;
+  return p <= kTileMaxS ? 1 : p / kTileMaxS;
+}
+
+/** Whether MAMBA_EDGE_CUDA_SCAN asks for `name` (A/B runs: "lanes" = scanChunk, "tile1" = scanTile with R = 1). */
+static bool scanOverride(const char* name) {
+  static const char* v = std::getenv("MAMBA_EDGE_CUDA_SCAN");
+  return v && std::strcmp(v, name) == 0;
+}
+
+/**
+ * Channels per thread in scanTile: Mamba-2's channels of one head share Δ, the decay and B_t, C_t, so a
+ * thread that runs R of them reads each B_t[n], C_t[n] from shared memory once for R updates (shared
+ * memory reads, not arithmetic, bound the one-channel form at N = 128). Mamba-1: 1 (A differs per channel).
+ */
+static int tileChannels(const ScanShape& sh) {
+  if (!sh.ssd || scanOverride("tile1")) return 1;
+  return sh.P % 4 == 0 ? 4 : sh.P % 2 == 0 ? 2 : 1;
+}
+
+/** Channels a scanTile block holds and the group rows of B/C it stages per step (Mamba-1: 1). */
+struct TileGeometry {
+  int L, R, channelsPerBlock, blocksPerRow, groupSpan;
+  size_t smemBytes;
+};
+
+static TileGeometry tileGeometry(const ScanShape& sh) {
+  TileGeometry g{};
+  g.L = tileLanes(sh.N);
+  g.R = tileChannels(sh);
+  g.channelsPerBlock = kScanThreads / g.L * g.R;
+  g.blocksPerRow = (sh.I + g.channelsPerBlock - 1) / g.channelsPerBlock;
+  g.groupSpan = 1;
+  if (sh.ssd) {
+    // The widest run of groups any block's channels touch (heads are P channels, groups H/G heads).
+    const int headsPerGroup = sh.H / sh.G;
+    for (int blk = 0; blk < g.blocksPerRow; blk++) {
+      const int first = blk * g.channelsPerBlock, last = std::min(sh.I, first + g.channelsPerBlock) - 1;
+      g.groupSpan = std::max(g.groupSpan, (last / sh.P) / headsPerGroup - (first / sh.P) / headsPerGroup + 1);
+    }
+  }
+  g.smemBytes = (size_t)2 * tileSteps(g.R) * g.groupSpan * sh.N * sizeof(float);
+  return g;
+}
+
+/**
+ * One chunk of TT-step tiles for the channels of one block (all of one batch row b, so they share
+ * B_t and C_t rows). Per tile: the block copies B and C of the tile's steps (the group rows its
+ * channels read) into shared memory while each thread loads its channels' x, dt, z for the steps;
+ * then each thread runs the steps on its R channels × S state entries, reading each B_t[n], C_t[n]
+ * from shared memory once. R > 1 only for Mamba-2, with R dividing P: a thread's channels share a head.
+ */
+template <bool SSD, int S, int R>
+__global__ void __launch_bounds__(kScanThreads) scanTile(ScanShape sh, ScanArgs a, int chunks, int chunkLen, int L, int groupSpan,
+                                                         float* hScratch, float* dScratch, int start, int end, bool writeY) {
+  constexpr int TT = tileSteps(R);
+  extern __shared__ float smem[];
+  const float* __restrict__ x = a.x;
+  const float* __restrict__ dt = a.dt;
+  const float* __restrict__ Bm = a.Bm;
+  const float* __restrict__ Cm = a.Cm;
+  const float* __restrict__ z = a.z;
+  float* __restrict__ y = a.y;
+  const int N = sh.N, I = sh.I;
+  const int groupsPerBlock = blockDim.x / L;  // lane groups, R channels each
+  const int cpb = groupsPerBlock * R;
+  const int blocksPerRow = (I + cpb - 1) / cpb;
+  const int b = blockIdx.x / blocksPerRow, blk = blockIdx.x % blocksPerRow;
+  const int ciRaw = blk * cpb + (threadIdx.x / L) * R;
+  const bool active = ciRaw < I;  // idle lanes mirror the block's last channels (they join the shuffles and barriers)
+  const int ci = active ? ciRaw : I - R;  // the first of this thread's R channels (I is a multiple of R)
+  const int lane = threadIdx.x % L;
+  const int64_t c = (int64_t)b * I + ci;
+  const int chunk = blockIdx.y;
+  const int t0 = chunk * chunkLen, t1 = min(sh.T, t0 + chunkLen);
+  const int head = SSD ? ci / sh.P : ci;
+  const int bcStride = SSD ? sh.G * N : N;
+  const int headsPerGroup = SSD ? sh.H / sh.G : 1;
+  const int gFirst = SSD ? ((blk * cpb) / sh.P) / headsPerGroup : 0;  // first group row staged
+  const int width = groupSpan * N;                                   // floats staged per step, for B and for C
+  const int myOff = SSD ? (head / headsPerGroup - gFirst) * N : 0;
+  float* sB = smem;
+  float* sC = smem + TT * width;
+
+  float h[R][S], A[S];
+#pragma unroll
+  for (int s = 0; s < S; s++) {
+    const int n = lane + s * L;
+    A[s] = 0.f;
+#pragma unroll
+    for (int r = 0; r < R; r++) h[r][s] = 0.f;
+    if (n < N) {
+      // Mamba-1 takes exp(Δ·A[n]) for every n and step: as exp2(Δ·A[n]·log2 e), one multiply and one
+      // ex2 per entry (the dominant cost of this kernel), with A·log2 e formed once here.
+      A[s] = SSD ? a.A[head] : a.A[(int64_t)ci * N + n] * 1.4426950408889634f;
+#pragma unroll
+      for (int r = 0; r < R; r++) {
+        if (start == kFromState) h[r][s] = a.state[(c + r) * N + n];
+        else if (start == kFromScratch) h[r][s] = hScratch[((c + r) * chunks + chunk) * N + n];
+      }
+    }
+  }
+  const float Dv = a.D[head], dtBias = a.dtBias[head];
+  float dsum = 0.f;
+  for (int tb = t0; tb < t1; tb += TT) {
+    const int nb = min(TT, t1 - tb);
+    float xs[TT][R], ds[TT], zs[TT];
+#pragma unroll
+    for (int u = 0; u < TT; u++) {
+      ds[u] = zs[u] = 0.f;
+#pragma unroll
+      for (int r = 0; r < R; r++) xs[u][r] = 0.f;
+      if (u < nb) {
+        const int64_t row = (int64_t)b * sh.T + tb + u;
+#pragma unroll
+        for (int r = 0; r < R; r++) xs[u][r] = x[row * I + ci + r];
+        ds[u] = dt[SSD ? row * sh.H + head : row * I + ci];
+        if (!SSD && writeY) zs[u] = z[row * I + ci];
+      }
+    }
+    __syncthreads();  // the previous tile's reads of sB / sC are done
+    // The block's own group rows only: the last groups of a row may be fewer than the widest span.
+    const int staged = SSD ? min(groupSpan, sh.G - gFirst) * N : N;
+    for (int i = threadIdx.x; i < nb * staged; i += blockDim.x) {
+      const int u = i / staged, j = i - u * staged;
+      const int64_t src = ((int64_t)b * sh.T + tb + u) * bcStride + (int64_t)gFirst * N + j;
+      sB[u * width + j] = Bm[src];
+      if (writeY) sC[u * width + j] = Cm[src];
+    }
+    __syncthreads();
+#pragma unroll
+    for (int u = 0; u < TT; u++) {
+      if (u < nb) {  // uniform across the block: every thread works on the same steps
+        float delta = softplusf(ds[u] + dtBias);
+        if (SSD) delta = fminf(fmaxf(delta, sh.dtMin), sh.dtMax);
+        dsum += delta;
+        const float decay = SSD ? expf(delta * A[0]) : 0.f;
+        float dx[R], acc[R];
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+          dx[r] = delta * xs[u][r];
+          acc[r] = 0.f;
+        }
+        const float* Bu = sB + u * width + myOff;
+        const float* Cu = sC + u * width + myOff;
+#pragma unroll
+        for (int s = 0; s < S; s++) {
+          const int n = lane + s * L;
+          if (n < N) {  // S·L may exceed N (N not a power of two): those entries stay 0
+            const float Bn = Bu[n], Cn = writeY ? Cu[n] : 0.f;
+            const float dA = SSD ? decay : exp2f(delta * A[s]);
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+              h[r][s] = dA * h[r][s] + dx[r] * Bn;
+              acc[r] += h[r][s] * Cn;
+            }
+          }
+        }
+        if (writeY) {
+#pragma unroll
+          for (int r = 0; r < R; r++) {
+            const float sum = groupSum(acc[r], L);
+            if (lane == 0 && active) {
+              float yv = sum + Dv * xs[u][r];
+              if (!SSD) yv *= siluf(zs[u]);
+              y[((int64_t)b * sh.T + tb + u) * I + ci + r] = yv;
+            }
+          }
+        }
+      }
+    }
+  }
+  if (!active || end == kNoEnd) return;
+#pragma unroll
+  for (int r = 0; r < R; r++) {
+    const int64_t slot = (c + r) * chunks + chunk;
+#pragma unroll
+    for (int s = 0; s < S; s++) {
+      const int n = lane + s * L;
+      if (n < N) {
+        if (end == kToState) a.state[(c + r) * N + n] = h[r][s];
+        else hScratch[slot * N + n] = h[r][s];
+      }
+    }
+    if (end == kToScratch && lane == 0) dScratch[slot] = dsum;
+  }
+}
+
 /** Pass 2: per (channel, n), turn each chunk's h_local into its true start state; the last carry is the new state. */
 template <bool SSD>
 __global__ void scanCombine(ScanShape sh, const float* Aall, float* state, float* hScratch, const float* dScratch, int chunks) {
@@ -153,11 +360,22 @@ __global__ void scanCombine(ScanShape sh, const float* Aall, float* state, float
     const int n = i % sh.N, ci = c % sh.I;
     const float A = SSD ? Aall[ci / sh.P] : Aall[(int64_t)ci * sh.N + n];
     float carried = state[i];
-    for (int k = 0; k < chunks; k++) {
-      const int64_t slot = c * chunks + k;
-      const float local = hScratch[slot * sh.N + n];
-      hScratch[slot * sh.N + n] = carried;
-      carried = expf(A * dScratch[slot]) * carried + local;
+    constexpr int kAhead = 8;  // the loads do not depend on the carry: issue 8 chunks' at once
+    for (int k0 = 0; k0 < chunks; k0 += kAhead) {
+      float local[kAhead], decay[kAhead];
+#pragma unroll
+      for (int j = 0; j < kAhead; j++) {
+        const int64_t slot = c * chunks + k0 + j;
+        local[j] = k0 + j < chunks ? hScratch[slot * sh.N + n] : 0.f;
+        decay[j] = k0 + j < chunks ? expf(A * dScratch[slot]) : 1.f;
+      }
+#pragma unroll
+      for (int j = 0; j < kAhead; j++) {
+        if (k0 + j < chunks) {
+          hScratch[(c * chunks + k0 + j) * sh.N + n] = carried;
+          carried = decay[j] * carried + local[j];
+        }
+      }
     }
     state[i] = carried;
   }
@@ -169,12 +387,25 @@ size_t scanScratchBytes(const ScanShape& sh, int chunks) {
   return slots * sh.N * sizeof(float) + slots * sizeof(float);
 }
 
+/** Whether scanTile runs this shape: its B/C tile fits in shared memory, and no A/B override asks for scanChunk. */
+static bool useTile(const ScanShape& sh) { return !scanOverride("lanes") && tileGeometry(sh).smemBytes <= kTileSmem; }
+
+const char* scanKernelName(const ScanShape& sh) {
+  if (!useTile(sh)) return "lanes";
+  const int R = tileChannels(sh);
+  return R == 4 ? "tile, 4 channels a thread" : R == 2 ? "tile, 2 channels a thread" : "tile";
+}
+
 int scanChunks(const ScanShape& sh, int multiprocessors) {
-  const int64_t threads = (int64_t)sh.B * sh.I * lanesFor(sh.N);
+  const bool tile = useTile(sh);
+  const int64_t threads = (int64_t)sh.B * sh.I * (tile ? tileLanes(sh.N) : lanesFor(sh.N)) / (tile ? tileChannels(sh) : 1);
   const int64_t resident = (int64_t)std::max(1, multiprocessors) * 2048;  // threads an SM keeps in flight
-  if (threads * 2 >= resident || sh.T < 2 * kMinChunk) return 1;
+  // Each chunk adds N floats of state per channel to the scratch traffic (written, combined, read back)
+  // against ~2 floats per step of inputs and outputs: chunks of at least 2N steps keep that under half.
+  const int minChunk = tile ? std::max(kMinChunk, 2 * sh.N) : kMinChunk;
+  if (threads * 2 >= resident || sh.T < 2 * minChunk) return 1;
   int64_t chunks = (resident + threads - 1) / threads;
-  chunks = std::min<int64_t>(chunks, sh.T / kMinChunk);
+  chunks = std::min<int64_t>(chunks, sh.T / minChunk);
   return (int)std::max<int64_t>(1, std::min<int64_t>(chunks, 65535));
 }
 
@@ -198,9 +429,51 @@ static cudaError_t scanT(const ScanShape& sh, const ScanArgs& a, int chunks, voi
   return cudaGetLastError();
 }
 
-/** S = state entries per lane, rounded up to a power of two (the kernel guards n < N). */
+/** The same three passes (or one) with scanTile. */
+template <bool SSD, int S, int R>
+static cudaError_t tileT(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
+  const TileGeometry g = tileGeometry(sh);
+  const int64_t channels = (int64_t)sh.B * sh.I;
+  const unsigned gx = (unsigned)((int64_t)sh.B * g.blocksPerRow);
+  const size_t smem = g.smemBytes;
+  if (chunks <= 1) {
+    scanTile<SSD, S, R><<<dim3(gx, 1), kScanThreads, smem, s>>>(sh, a, 1, sh.T, g.L, g.groupSpan, nullptr, nullptr, kFromState, kToState, true);
+    return cudaGetLastError();
+  }
+  const int chunkLen = (sh.T + chunks - 1) / chunks;
+  chunks = (sh.T + chunkLen - 1) / chunkLen;
+  float* hScratch = static_cast<float*>(scratch);
+  float* dScratch = hScratch + (size_t)channels * chunks * sh.N;
+  scanTile<SSD, S, R><<<dim3(gx, chunks), kScanThreads, smem, s>>>(sh, a, chunks, chunkLen, g.L, g.groupSpan, hScratch, dScratch, kFromZero,
+                                                                 kToScratch, false);
+  const int64_t total = channels * sh.N;
+  scanCombine<SSD><<<(unsigned)std::min<int64_t>(blocksFor(total, 256), 1 << 20), 256, 0, s>>>(sh, a.A, a.state, hScratch, dScratch, chunks);
+  scanTile<SSD, S, R><<<dim3(gx, chunks), kScanThreads, smem, s>>>(sh, a, chunks, chunkLen, g.L, g.groupSpan, hScratch, dScratch, kFromScratch,
+                                                                 kNoEnd, true);
+  return cudaGetLastError();
+}
+
+template <bool SSD, int R>
+static cudaError_t tileS(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s, int S) {
+  if (S <= 1) return tileT<SSD, 1, R>(sh, a, chunks, scratch, s);
+  if (S <= 2) return tileT<SSD, 2, R>(sh, a, chunks, scratch, s);
+  if (S <= 4) return tileT<SSD, 4, R>(sh, a, chunks, scratch, s);
+  if (S <= 8) return tileT<SSD, 8, R>(sh, a, chunks, scratch, s);
+  return tileT<SSD, kTileMaxS, R>(sh, a, chunks, scratch, s);
+}
+
+/** S = state entries per lane, rounded up to a power of two (the kernels guard n < N). */
 template <bool SSD>
 static cudaError_t scanS(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
+  if (useTile(sh)) {
+    const int S = (sh.N + tileLanes(sh.N) - 1) / tileLanes(sh.N);
+    if constexpr (SSD) {
+      const int R = tileChannels(sh);
+      if (R == 4) return tileS<SSD, 4>(sh, a, chunks, scratch, s, S);
+      if (R == 2) return tileS<SSD, 2>(sh, a, chunks, scratch, s, S);
+    }
+    return tileS<SSD, 1>(sh, a, chunks, scratch, s, S);
+  }
   const int L = lanesFor(sh.N), S = (sh.N + L - 1) / L;
   if (S <= 1) return scanT<SSD, 1>(sh, a, chunks, scratch, s);
   if (S <= 2) return scanT<SSD, 2>(sh, a, chunks, scratch, s);

@@ -14,7 +14,7 @@ export const ADDON_PATH = 'gpu/cuda/build/Release/mamba_edge_cuda.node';
 /** Environment variable naming another addon file (a build made elsewhere). */
 export const ADDON_ENV = 'MAMBA_EDGE_CUDA_ADDON';
 /** The addon's `abi`: bumped when the argument order of its methods changes. */
-export const ADDON_ABI = 2;
+export const ADDON_ABI = 3;
 
 /** The device the addon found (gpu/cuda/src/addon.cc `deviceInfo`). */
 export interface CudaDeviceInfo {
@@ -55,12 +55,61 @@ export interface CudaDevice {
     ssd: boolean, y: Ptr, x: Ptr, dt: Ptr, dtBias: Ptr, A: Ptr, B: Ptr, C: Ptr, D: Ptr, z: OptPtr, state: Ptr,
     batch: number, T: number, I: number, N: number, H: number, P: number, G: number, dtMin: number, dtMax: number,
   ): number;
+  /** embedding with the ids already in device memory at `ids` (a recorded step's id buffer). */
+  embeddingIds(out: Ptr, table: Ptr, dtype: number, ids: Ptr, n: number, dim: number): void;
+  /** Several GEMVs over the same x (≤ 8 rows, ≤ 6 matrices of one dtype) in one launch. */
+  gemvBatch(x: Ptr, rows: number, K: number, dtype: number, outs: Ptr[], ws: Ptr[], biases: OptPtr[], Ms: number[]): void;
+  /** Several T = 1 convs with the same batch, kernel width and activation, in one launch. */
+  conv1dStepBatch(B: number, K: number, silu: boolean, outs: Ptr[], xs: Ptr[], ws: Ptr[], biases: OptPtr[], states: Ptr[], Cs: number[]): void;
+  /** sum = a + b; out = rmsnorm(sum) · w, in one launch. */
+  addRmsNorm(sum: Ptr, out: Ptr, a: Ptr, b: Ptr, w: Ptr, rows: number, dim: number, eps: number): void;
+  /** The k largest of x[0, V) → out [1 + 2k] u32 words: count, ids[k], value bits[k] (gpu/cuda/src/topk.cu). */
+  topK(out: Ptr, x: Ptr, V: number, k: number): void;
+  /** Ops from here to endCapture are recorded into a CUDA graph instead of run. */
+  beginCapture(): void;
+  endCapture(): { graph: Ptr; nodes: number };
+  /** Ends a capture in progress, dropping what it recorded. */
+  abortCapture(): void;
+  /** Copies `ids` into the recording's id buffer, then launches the recording. */
+  replay(graph: Ptr, idsPtr: Ptr, ids: Int32Array): void;
+  /** Waits for launches in flight, then destroys the recording. */
+  releaseGraph(graph: Ptr): void;
 }
 
 export interface CudaAddon {
   abi: number;
   probe(): CudaProbe;
   Device: new () => CudaDevice;
+  /** The attention family's kernels (gpu/cuda/src/attention_api.cc); absent in builds from before them. */
+  attention?: CudaAttentionApi;
+}
+
+/**
+ * The attention family's kernels (gpu/cuda/src/attention_api.cc, attention.h): functions over device
+ * pointers, enqueued on the same stream as CudaDevice's ops. Buffers are allocated by the backend.
+ */
+export interface CudaAttentionApi {
+  /** Largest head_dim the attention kernel takes; largest expert count the router takes. */
+  readonly maxHeadDim: number;
+  readonly maxExperts: number;
+  rope(y: Ptr, x: Ptr, invFreq: Ptr, B: number, T: number, H: number, Dh: number, R: number, position: number): void;
+  kvAppend(cacheK: Ptr, cacheV: Ptr, k: Ptr, v: Ptr, B: number, T: number, G: number, Dh: number, capacity: number, P: number): void;
+  copy2d(dst: Ptr, dstPitch: number, src: Ptr, srcPitch: number, widthBytes: number, height: number): void;
+  attention(
+    y: Ptr, partials: OptPtr, q: Ptr, cacheK: Ptr, cacheV: Ptr,
+    B: number, T: number, H: number, G: number, Dh: number, capacity: number, P: number, splits: number, keysPerSplit: number, scale: number,
+  ): void;
+  swiglu(y: Ptr, gate: Ptr, up: Ptr, n: number): void;
+  relu2(y: Ptr, x: Ptr, n: number): void;
+  moeRoute(idx: Ptr, weight: Ptr, logits: Ptr, rows: number, E: number, K: number, normalize: boolean): void;
+  moeGateUp(h: Ptr, x: Ptr, gateTable: Ptr, upTable: Ptr, idx: Ptr, dtype: number, rows: number, K: number, D: number, I: number): void;
+  moeDown(y: Ptr, h: Ptr, downTable: Ptr, idx: Ptr, weight: Ptr, dtype: number, rows: number, K: number, D: number, I: number): void;
+  gatherRows(out: Ptr, x: Ptr, rows: Ptr, n: number, D: number): void;
+  scatterAddRows(out: Ptr, y: Ptr, rows: Ptr, w: Ptr, n: number, D: number): void;
+  /** Raw bytes host → device (synchronous copy, in stream order). */
+  writeBytes(dst: Ptr, data: ArrayBufferView): void;
+  /** Raw bytes device → host; waits for the ops enqueued before it. */
+  readBytes(src: Ptr, out: ArrayBufferView): void;
 }
 
 /** Files to try, in order: $MAMBA_EDGE_CUDA_ADDON, then ADDON_PATH under each directory above this module. */

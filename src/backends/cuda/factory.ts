@@ -29,6 +29,6 @@ export async function createCudaBackend(opts: CudaOptions = {}): Promise<Backend
     threads: 1,
     device: `cuda: ${d.name} (compute ${d.computeCapability}, ${d.multiprocessors} SMs, ${gib} GiB), ${d.cublas}`,
     ...(d.cublasLoaded ? {} : { note: d.cublas }),
-  });
+  }, loaded.addon.attention);
 }
 

@@ -16,20 +16,56 @@ import { PartialBackend } from '../partial.js';
 import { fail, MambaEdgeError, type ErrorCode } from '../../errors.js';
 import {
   numel,
-  type Backend, type Conv1dArgs, type LtiScanArgs, type OpName, type RecurrentScanArgs, type SelectiveScanArgs, type SsdScanArgs,
-  type Tensor, type WeightDType,
+  type Backend, type Conv1dArgs, type LtiScanArgs, type OpName, type RecordedStep, type RecurrentScanArgs, type SelectiveScanArgs,
+  type SsdScanArgs, type Tensor, type WeightDType,
+  grownCapacity, type AttentionArgs, type KvCache, type MoeArgs, type RopeArgs,
 } from '../backend.js';
 import {
   checkConv1d, checkMatmul, checkOneToken, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan,
+  checkAttention, checkKvData, checkMoe, checkRope,
 } from '../shape-checks.js';
-import type { CudaDevice } from './addon.js';
+import type { CudaAttentionApi, CudaDevice } from './addon.js';
 
 /** One device allocation; views made by `reshape` share it, and freeing any of them frees it once. */
 interface Block {
   readonly ptr: bigint;
   readonly bytes: number;
   live: boolean;
+  /** Held by a recorded step (its intermediates and output): `free` leaves it alone, the step's release returns it. */
+  recorded?: boolean;
 }
+
+/** What `recordStep` collects while a capture is open. */
+interface Capture {
+  /** Blocks freed during the capture, reused by later allocations of the same capture. */
+  pool: Map<number, bigint[]>;
+  /** Every block the recording uses (allocated or freed during the capture), plus its id buffer. */
+  blocks: Block[];
+  idsPtr: bigint;
+  n: number;
+  /** Rows of the embedding table the recorded step looks ids up in (checked on every run). */
+  vocab: number;
+}
+
+/**
+ * Ops held back to be launched fused with the next one (`CudaBackend.flush`): GEMVs over the same input
+ * become one launch (gemvBatch), and a residual add followed by the RMSNorm of its sum becomes one
+ * (addRmsNorm) — a decode step is bound by how many kernels it runs one after the other, not their bytes.
+ */
+type Pending =
+  | { kind: 'gemv'; x: bigint; rows: number; K: number; dtype: number; outs: bigint[]; ws: bigint[]; biases: (bigint | null)[]; Ms: number[] }
+  | { kind: 'add'; out: bigint; a: bigint; b: bigint; n: number }
+  | { kind: 'conv'; B: number; K: number; silu: boolean; outs: bigint[]; xs: bigint[]; ws: bigint[]; biases: (bigint | null)[]; states: bigint[]; Cs: number[] };
+
+/** MAMBA_EDGE_CUDA_FUSE=off launches every op as it is called (an escape hatch, and for A/B benchmarks). */
+const FUSE_OFF = typeof process !== 'undefined' && process.env?.MAMBA_EDGE_CUDA_FUSE === 'off';
+/** The most GEMVs one gemvBatch launch takes (gpu/cuda/src/kernels.h kGemvBatchMax). */
+const GEMV_BATCH_MAX = 6;
+/** The most T = 1 convs one conv1dStepBatch launch takes (kConvBatchMax). */
+const CONV_BATCH_MAX = 4;
+
+/** MAMBA_EDGE_CUDA_GRAPHS=off turns recorded steps off (an escape hatch, and for A/B benchmarks). */
+const GRAPHS_OFF = typeof process !== 'undefined' && process.env?.MAMBA_EDGE_CUDA_GRAPHS === 'off';
 
 class CudaTensor implements Tensor {
   constructor(
@@ -48,6 +84,24 @@ const SUPPORTED: ReadonlySet<OpName> = new Set<OpName>([
   'embedding', 'rmsNorm', 'gatedRmsNorm', 'matmul', 'add', 'glu',
   'conv1dCausal', 'conv1dCausalStep', 'selectiveScan', 'selectiveScanStep', 'ssdChunkScan', 'ssdStep',
 ]);
+/** The attention family (issue 8), supported when the addon has its kernels (gpu/cuda/src/attention_api.cc). */
+const ATTENTION_OPS: ReadonlySet<OpName> = new Set<OpName>(['rope', 'attention', 'attentionStep', 'swiglu', 'relu2', 'mixtureOfExperts']);
+/** Rows up to which the mixture of experts runs its fused few-row kernels (decode) instead of per-expert GEMMs. */
+const MOE_FEW_ROWS = 8;
+/** Query rows per attention block (gpu/cuda/src/attention.h kAttnRowTile) and keys per tile (kAttnKeyTile). */
+const ATTN_ROW_TILE = 16;
+const ATTN_KEY_TILE = 32;
+
+/** K and V blocks [B, Hkv, capacity, Dh] on the device, grown by doubling (as the reference's). */
+class CudaKvCache implements KvCache {
+  length = 0;
+  capacity = 0;
+  k: CudaTensor | null = null;
+  v: CudaTensor | null = null;
+  freed = false;
+  constructor(readonly batch: number, readonly kvHeads: number, readonly headDim: number, readonly maxTokens: number) {}
+}
+
 const DTYPE_CODE: Partial<Record<WeightDType, number>> = { f32: 0, f16: 1, bf16: 2 };
 const ALIGN = 512;
 const CODES: ReadonlySet<string> = new Set(['E_MEMORY', 'E_BACKEND', 'E_SHAPE', 'E_DTYPE', 'E_ARGUMENT']);
@@ -71,17 +125,61 @@ export class CudaBackend extends PartialBackend implements Backend {
   private readonly pool = new Map<number, bigint[]>();
   private readonly blocks = new Set<Block>();
   private disposed = false;
+  private capture: Capture | null = null;
+  private pending: Pending | null = null;
+  private readonly recordings = new Set<{ blocks: Block[]; release(): void }>();
   /** Chunks the last prefill scan was split into (for tests and benchmarks). */
   lastScanChunks = 0;
+  /**
+   * Prefill runs 16 of the graph's 256-token chunks at once (4,096 tokens) where the GPU has room: wider
+   * GEMMs, scans long enough to split over every SM, and the per-op host cost paid 16× less often. The
+   * activations of such a chunk are ~1 GB for a 130M model (ModelImpl lowers the multiple under maxMemoryBytes).
+   */
+  readonly prefillChunkMultiple: number;
 
-  constructor(private readonly dev: CudaDevice, info: Omit<BackendInfo, 'name'>) {
+  /** The attention kernels (null in builds before them); each call first launches what fusion held back. */
+  private readonly attn: CudaAttentionApi | null;
+
+  constructor(private readonly dev: CudaDevice, info: Omit<BackendInfo, 'name'>, attn: CudaAttentionApi | null = null) {
     super();
     this.info = { name: 'cuda', ...info };
+    this.attn = attn && new Proxy(attn, {
+      get: (target, key) => {
+        const v = Reflect.get(target, key);
+        return typeof v === 'function' ? (...args: unknown[]) => { this.flush(); return (v as (...a: unknown[]) => unknown).apply(target, args); } : v;
+      },
+    });
     this.capacityBytes = dev.info.totalBytes;
+    // 16 on a GPU of ≥ 16 GiB, fewer on smaller ones (at least 1): the chunk's activations stay a small share.
+    this.prefillChunkMultiple = Math.max(1, Math.min(16, 2 ** Math.floor(Math.log2(this.capacityBytes / 2 ** 30))));
+  }
+
+  /** The device, after launching what fusion held back: every device call but the fusing ones goes through here. */
+  private get d(): CudaDevice {
+    this.flush();
+    return this.dev;
+  }
+
+  /** Launches the op held back for fusion, if any (its launch errors surface here, at the next op). */
+  private flush(): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = null;
+    if (p.kind === 'add') {
+      guarded('add', () => this.dev.add(p.out, p.a, p.b, p.n));
+    } else if (p.kind === 'conv') {
+      guarded('conv1dCausalStep', () => p.outs.length === 1
+        ? this.dev.conv1d(p.outs[0], p.xs[0], p.ws[0], p.biases[0], p.states[0], p.B, 1, p.Cs[0], p.K, p.silu)
+        : this.dev.conv1dStepBatch(p.B, p.K, p.silu, p.outs, p.xs, p.ws, p.biases, p.states, p.Cs));
+    } else if (p.outs.length === 1) {
+      guarded('matmul', () => this.dev.matmul(p.outs[0], p.x, p.ws[0], p.dtype, p.biases[0], p.rows, p.K, p.Ms[0]));
+    } else {
+      guarded('matmul', () => this.dev.gemvBatch(p.x, p.rows, p.K, p.dtype, p.outs, p.ws, p.biases, p.Ms));
+    }
   }
 
   supportsOp(op: OpName): boolean {
-    return SUPPORTED.has(op);
+    return SUPPORTED.has(op) || (this.attn !== null && ATTENTION_OPS.has(op));
   }
 
   supportsDType(dtype: WeightDType): boolean {
@@ -97,11 +195,12 @@ export class CudaBackend extends PartialBackend implements Backend {
     throw fail('E_DTYPE', `the cuda backend does not store ${dtype} weights (f32, f16, bf16)`);
   }
 
-  /** Bytes held on the device: live tensors plus the pool. */
+  /** Bytes held on the device: live tensors, the pool, and recorded steps' blocks. */
   get deviceBytes(): number {
     let n = 0;
     for (const b of this.blocks) n += b.bytes;
     for (const [bytes, list] of this.pool) n += bytes * list.length;
+    for (const r of this.recordings) for (const b of r.blocks) n += b.bytes;
     return n;
   }
 
@@ -112,6 +211,7 @@ export class CudaBackend extends PartialBackend implements Backend {
   private alloc(shape: readonly number[], dtype: WeightDType = 'f32'): CudaTensor {
     this.alive();
     const bytes = Math.max(ALIGN, Math.ceil(this.bytesFor(shape, dtype) / ALIGN) * ALIGN);
+    if (this.capture) return this.allocRecorded(shape, dtype, bytes, this.capture);
     let ptr = this.pool.get(bytes)?.pop();
     if (ptr === undefined) {
       try {
@@ -119,7 +219,7 @@ export class CudaBackend extends PartialBackend implements Backend {
       } catch (e) {
         if ((e as MambaEdgeError).code !== 'E_MEMORY' || this.pool.size === 0) throw e;
         this.trim();
-        ptr = guarded(`allocating a [${shape}] ${dtype} tensor (${bytes} bytes)`, () => this.dev.malloc(bytes));
+        ptr = guarded(`allocating a [${shape}] ${dtype} tensor (${bytes} bytes)`, () => this.d.malloc(bytes));
       }
     }
     const block: Block = { ptr, bytes, live: true };
@@ -127,9 +227,29 @@ export class CudaBackend extends PartialBackend implements Backend {
     return new CudaTensor([...shape], dtype, block);
   }
 
+  /** During a capture: a block the recording keeps (from the capture's own frees, then the pool, then the driver). */
+  private allocRecorded(shape: readonly number[], dtype: WeightDType, bytes: number, cap: Capture): CudaTensor {
+    const reused = cap.pool.get(bytes)?.pop();
+    if (reused !== undefined) {
+      const block = cap.blocks.find((b) => b.ptr === reused)!;
+      block.live = true;
+      return new CudaTensor([...shape], dtype, block);
+    }
+    const ptr = this.pool.get(bytes)?.pop() ?? guarded(`allocating a [${shape}] ${dtype} tensor (recording)`, () => this.dev.malloc(bytes));
+    const block: Block = { ptr, bytes, live: true, recorded: true };
+    cap.blocks.push(block);
+    return new CudaTensor([...shape], dtype, block);
+  }
+
+  /** The driver's view of device memory (cudaMemGetInfo), for benchmarks and soak runs. */
+  memInfo(): { free: number; total: number } {
+    this.alive();
+    return guarded('memInfo', () => this.d.memInfo());
+  }
+
   /** Return pooled blocks to the driver. */
   trim(): void {
-    for (const list of this.pool.values()) for (const p of list) this.dev.free(p);
+    for (const list of this.pool.values()) for (const p of list) this.d.free(p);
     this.pool.clear();
   }
 
@@ -150,20 +270,20 @@ export class CudaBackend extends PartialBackend implements Backend {
     const code = DTYPE_CODE[dtype];
     if (code === undefined) throw fail('E_DTYPE', `the cuda backend does not store ${dtype} weights (f32, f16, bf16)`);
     const out = this.alloc(shape, dtype);
-    guarded('upload', () => this.dev.upload(out.ptr, data, code));
+    guarded('upload', () => this.d.upload(out.ptr, data, code));
     return out;
   }
 
   zeros(shape: readonly number[]): Tensor {
     const out = this.alloc(shape);
-    guarded('zeros', () => this.dev.memsetZero(out.ptr, out.block.bytes));
+    guarded('zeros', () => this.d.memsetZero(out.ptr, out.block.bytes));
     return out;
   }
 
   write(t: Tensor, data: Float32Array): void {
     const ptr = this.f32(t, 'write target');
     if (data.length !== numel(t.shape)) throw fail('E_SHAPE', `write: ${data.length} values into [${t.shape}]`);
-    guarded('write', () => this.dev.upload(ptr, data, 0));
+    guarded('write', () => this.d.upload(ptr, data, 0));
   }
 
   /** Enqueued now (later ops cannot change what it reads); waits off the event loop. */
@@ -171,7 +291,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     const ct = this.t(t);
     const out = new Float32Array(numel(ct.shape));
     const what = 'read (waits for the GPU; reports kernels that failed)';
-    const done = guarded(what, () => this.dev.downloadAsync(ct.ptr, out, DTYPE_CODE[ct.dtype]!));
+    const done = guarded(what, () => this.d.downloadAsync(ct.ptr, out, DTYPE_CODE[ct.dtype]!));
     await done.catch((e) => guarded(what, () => { throw e; }));
     return out;
   }
@@ -188,13 +308,27 @@ export class CudaBackend extends PartialBackend implements Backend {
     if (start < 0 || count < 0 || start + count > rows) throw fail('E_SHAPE', `sliceRows ${start}+${count} of ${rows}`);
     const rowBytes = this.bytesFor(ct.shape.slice(1), ct.dtype);
     const out = this.alloc([count, ...ct.shape.slice(1)], ct.dtype);
-    if (count > 0) guarded('sliceRows', () => this.dev.copy(out.ptr, ct.ptr + BigInt(start * rowBytes), count * rowBytes));
+    if (count > 0) guarded('sliceRows', () => this.d.copy(out.ptr, ct.ptr + BigInt(start * rowBytes), count * rowBytes));
     return out;
   }
 
   free(...ts: (Tensor | null | undefined)[]): void {
     for (const x of ts) {
       if (!(x instanceof CudaTensor) || !x.block.live) continue;
+      if (this.capture) { // the recording reuses it (and keeps it, whoever allocated it: the recorded ops use it)
+        const cap = this.capture;
+        x.block.live = false;
+        if (!x.block.recorded) {
+          this.blocks.delete(x.block);
+          const block: Block = { ptr: x.block.ptr, bytes: x.block.bytes, live: false, recorded: true };
+          cap.blocks.push(block);
+        }
+        const list = cap.pool.get(x.block.bytes);
+        if (list) list.push(x.block.ptr);
+        else cap.pool.set(x.block.bytes, [x.block.ptr]);
+        continue;
+      }
+      if (x.block.recorded) continue; // a recorded step's output: its release frees it
       x.block.live = false;
       this.blocks.delete(x.block);
       if (this.disposed) continue;
@@ -206,14 +340,112 @@ export class CudaBackend extends PartialBackend implements Backend {
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
+    this.pending = null; // nothing will read what it would compute
+    for (const r of [...this.recordings]) r.release();
     this.trim();
     for (const b of this.blocks) {
       b.live = false;
-      this.dev.free(b.ptr);
+      this.d.free(b.ptr);
     }
     this.blocks.clear();
     this.disposed = true;
-    this.dev.dispose();
+    this.d.dispose();
+  }
+
+  /** The k best entries of one row, found on the GPU (gpu/cuda/src/topk.cu): 1 + 2k words read back. */
+  async readTopK(t: Tensor, row: number, k: number): Promise<{ ids: Int32Array; values: Float32Array }> {
+    const ct = this.t(t);
+    if (ct.dtype !== 'f32' || ct.shape.length !== 2 || !Number.isInteger(row) || row < 0 || row >= ct.shape[0]) {
+      throw fail('E_SHAPE', `readTopK: row ${row} of a [${ct.shape}] ${ct.dtype} tensor (a 2-D f32 tensor)`);
+    }
+    if (!Number.isInteger(k) || k < 1) throw fail('E_ARGUMENT', `readTopK: k must be a positive integer, got ${k}`);
+    const V = ct.shape[1];
+    k = Math.min(k, V);
+    const out = this.alloc([1 + 2 * k]);
+    try {
+      guarded('readTopK', () => this.d.topK(out.ptr, ct.ptr + BigInt(row * V * 4), V, k));
+      const words = new Uint32Array((await this.read(out)).buffer);
+      const n = words[0];
+      return { ids: Int32Array.from(words.subarray(1, 1 + n)), values: new Float32Array(words.slice(1 + k, 1 + k + n).buffer) };
+    } finally {
+      this.free(out);
+    }
+  }
+
+  /**
+   * Records `body`'s ops as a CUDA graph (stream capture; gpu/cuda/src/addon.cc) that each `run` replays
+   * with one launch after copying in the new ids. Tensors allocated during the capture stay with the
+   * recording (the graph holds their addresses); those freed during it are reused within it, as the
+   * pool would. Null when an op cannot be recorded (it needs host data, a read or new scratch memory):
+   * nothing has run then, and the caller runs `body` the ordinary way.
+   */
+  recordStep(ids: Int32Array, body: (ids: Int32Array) => Tensor): RecordedStep | null {
+    this.alive();
+    if (GRAPHS_OFF || this.capture) return null;
+    const idsBlock = this.alloc([Math.max(1, ids.length)]);
+    this.blocks.delete(idsBlock.block);
+    idsBlock.block.recorded = true;
+    const cap: Capture = { pool: new Map(), blocks: [idsBlock.block], idsPtr: idsBlock.block.ptr, n: ids.length, vocab: -1 };
+    let graph: bigint;
+    let ops: number;
+    let out: CudaTensor;
+    this.capture = cap;
+    try {
+      guarded('recording a step', () => this.d.beginCapture());
+      try {
+        out = this.t(body(ids), 'the recorded output');
+        if (!out.block.recorded) throw fail('E_ARGUMENT', 'cuda: a recorded step must return a tensor it created');
+      } finally {
+        this.capture = null;
+      }
+      ({ graph, nodes: ops } = guarded('recording a step', () => this.d.endCapture()));
+    } catch {
+      this.capture = null;
+      this.pending = null; // held back during the capture: part of what is dropped
+      this.dev.abortCapture();
+      for (const b of cap.blocks) this.giveBack(b); // nothing ran: the blocks are free
+      return null;
+    }
+    const dev = this.dev;
+    const vocab = cap.vocab;
+    const blocks = cap.blocks;
+    const output = out;
+    let released = false;
+    const recording = {
+      blocks,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.recordings.delete(recording);
+        if (this.disposed) return;
+        dev.releaseGraph(graph);
+        for (const b of blocks) this.giveBack(b);
+      },
+    };
+    this.recordings.add(recording);
+    return {
+      ops,
+      run: (next: Int32Array) => {
+        if (released) throw fail('E_ARGUMENT', 'cuda: this recorded step was released');
+        this.alive();
+        if (next.length !== cap.n) throw fail('E_ARGUMENT', `cuda: a recorded step takes ${cap.n} ids, got ${next.length}`);
+        for (const id of next) { // (a recording that embeds nothing ignores its ids: vocab stays −1)
+          if (vocab >= 0 && !(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
+        }
+        guarded('running a recorded step', () => this.d.replay(graph, cap.idsPtr, next));
+        return output;
+      },
+      release: recording.release,
+    };
+  }
+
+  /** A block no tensor uses any more, back into the pool. */
+  private giveBack(b: Block): void {
+    b.live = false;
+    b.recorded = false;
+    const list = this.pool.get(b.bytes);
+    if (list) list.push(b.ptr);
+    else this.pool.set(b.bytes, [b.ptr]);
   }
 
   // ---- ops -----------------------------------------------------------------
@@ -225,7 +457,14 @@ export class CudaBackend extends PartialBackend implements Backend {
       if (!(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
     }
     const out = this.alloc([ids.length, dim]);
-    guarded('embedding', () => this.dev.embedding(out.ptr, tt.ptr, DTYPE_CODE[tt.dtype]!, ids, dim));
+    const cap = this.capture;
+    if (cap) { // recorded: the ids are read from the recording's id buffer, which each run fills first
+      if (ids.length !== cap.n) throw fail('E_ARGUMENT', `cuda: a recorded step embeds its ${cap.n} ids, not ${ids.length}`);
+      cap.vocab = cap.vocab < 0 ? vocab : Math.min(cap.vocab, vocab);
+      guarded('embedding', () => this.d.embeddingIds(out.ptr, tt.ptr, DTYPE_CODE[tt.dtype]!, cap.idsPtr, ids.length, dim));
+      return out;
+    }
+    guarded('embedding', () => this.d.embedding(out.ptr, tt.ptr, DTYPE_CODE[tt.dtype]!, ids, dim));
     return out;
   }
 
@@ -233,7 +472,13 @@ export class CudaBackend extends PartialBackend implements Backend {
     const dim = checkRowWeight('rmsNorm', x, weight);
     const xp = this.f32(x, 'x'), wp = this.f32(weight, 'weight');
     const out = this.alloc(x.shape);
-    guarded('rmsNorm', () => this.dev.rmsNorm(out.ptr, xp, wp, numel(x.shape) / dim, dim, eps));
+    const p = this.pending;
+    if (p?.kind === 'add' && p.out === xp && p.n === numel(x.shape)) { // the residual add and this norm: one launch
+      this.pending = null;
+      guarded('add + rmsNorm', () => this.dev.addRmsNorm(p.out, out.ptr, p.a, p.b, wp, numel(x.shape) / dim, dim, eps));
+      return out;
+    }
+    guarded('rmsNorm', () => this.d.rmsNorm(out.ptr, xp, wp, numel(x.shape) / dim, dim, eps));
     return out;
   }
 
@@ -243,7 +488,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     if (!(groupSize > 0) || dim % groupSize !== 0) throw fail('E_SHAPE', `gatedRmsNorm: group size ${groupSize} does not divide ${dim}`);
     const xp = this.f32(x, 'x'), gp = this.f32(gate, 'gate'), wp = this.f32(weight, 'weight');
     const out = this.alloc(x.shape);
-    guarded('gatedRmsNorm', () => this.dev.gatedRmsNorm(out.ptr, xp, gp, wp, numel(x.shape) / groupSize, groupSize, dim, eps));
+    guarded('gatedRmsNorm', () => this.d.gatedRmsNorm(out.ptr, xp, gp, wp, numel(x.shape) / groupSize, groupSize, dim, eps));
     return out;
   }
 
@@ -253,7 +498,18 @@ export class CudaBackend extends PartialBackend implements Backend {
     const wt = this.t(w, 'weight');
     const bp = bias ? this.f32(bias, 'bias') : null;
     const out = this.alloc([...x.shape.slice(0, -1), outCols]);
-    guarded('matmul', () => this.dev.matmul(out.ptr, xp, wt.ptr, DTYPE_CODE[wt.dtype]!, bp, rows, inner, outCols));
+    const dtype = DTYPE_CODE[wt.dtype]!;
+    if (!FUSE_OFF && rows <= 8) { // a GEMV: held back, to share a launch with the next GEMVs over the same x
+      const p = this.pending;
+      if (p?.kind === 'gemv' && p.x === xp && p.rows === rows && p.K === inner && p.dtype === dtype && p.outs.length < GEMV_BATCH_MAX) {
+        p.outs.push(out.ptr); p.ws.push(wt.ptr); p.biases.push(bp); p.Ms.push(outCols);
+      } else {
+        this.flush();
+        this.pending = { kind: 'gemv', x: xp, rows, K: inner, dtype, outs: [out.ptr], ws: [wt.ptr], biases: [bp], Ms: [outCols] };
+      }
+      return out;
+    }
+    guarded('matmul', () => this.d.matmul(out.ptr, xp, wt.ptr, dtype, bp, rows, inner, outCols));
     return out;
   }
 
@@ -261,7 +517,12 @@ export class CudaBackend extends PartialBackend implements Backend {
     checkSameShape('add', a, b);
     const ap = this.f32(a, 'a'), bp = this.f32(b, 'b');
     const out = this.alloc(a.shape);
-    guarded('add', () => this.dev.add(out.ptr, ap, bp, numel(a.shape)));
+    if (!FUSE_OFF) { // held back: a following rmsNorm of the sum runs in the same launch
+      this.flush();
+      this.pending = { kind: 'add', out: out.ptr, a: ap, b: bp, n: numel(a.shape) };
+      return out;
+    }
+    guarded('add', () => this.d.add(out.ptr, ap, bp, numel(a.shape)));
     return out;
   }
 
@@ -269,7 +530,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     checkSameShape('glu', a, gate);
     const ap = this.f32(a, 'a'), gp = this.f32(gate, 'gate');
     const out = this.alloc(a.shape);
-    guarded('glu', () => this.dev.glu(out.ptr, ap, gp, numel(a.shape)));
+    guarded('glu', () => this.d.glu(out.ptr, ap, gp, numel(a.shape)));
     return out;
   }
 
@@ -278,7 +539,19 @@ export class CudaBackend extends PartialBackend implements Backend {
     const xp = this.f32(args.x, 'x'), wp = this.f32(args.weight, 'weight'), sp = this.f32(args.state, 'state');
     const bp = args.bias ? this.f32(args.bias, 'bias') : null;
     const out = this.alloc(args.x.shape);
-    guarded('conv1dCausal', () => this.dev.conv1d(out.ptr, xp, wp, bp, sp, batch, seq, channels, kernel, args.silu));
+    if (!FUSE_OFF && seq === 1) { // a step: held back, to share a launch with the next steps (Mamba-2's x, B, C convs)
+      const p = this.pending;
+      // Never batch two convs of one state: each launch's threads own their channel's state.
+      if (p?.kind === 'conv' && p.B === batch && p.K === kernel && p.silu === args.silu && p.outs.length < CONV_BATCH_MAX && !p.states.includes(sp)
+        && !p.outs.includes(xp)) {
+        p.outs.push(out.ptr); p.xs.push(xp); p.ws.push(wp); p.biases.push(bp); p.states.push(sp); p.Cs.push(channels);
+      } else {
+        this.flush();
+        this.pending = { kind: 'conv', B: batch, K: kernel, silu: args.silu, outs: [out.ptr], xs: [xp], ws: [wp], biases: [bp], states: [sp], Cs: [channels] };
+      }
+      return out;
+    }
+    guarded('conv1dCausal', () => this.d.conv1d(out.ptr, xp, wp, bp, sp, batch, seq, channels, kernel, args.silu));
     return out;
   }
 
@@ -293,7 +566,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     const args = [p(a.x, 'x'), p(a.dt, 'dt'), p(a.dtBias, 'dtBias'), p(a.A, 'A'), p(a.B, 'B'), p(a.C, 'C'), p(a.D, 'D'), p(a.z, 'z'), p(a.state, 'state')] as const;
     const y = this.alloc([batch, seq, inner]);
     this.lastScanChunks = guarded('selectiveScan', () =>
-      this.dev.scan(false, y.ptr, ...args, batch, seq, inner, stateSize, 1, 1, 1, 0, Infinity));
+      this.d.scan(false, y.ptr, ...args, batch, seq, inner, stateSize, 1, 1, 1, 0, Infinity));
     return y;
   }
 
@@ -313,7 +586,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     const args = [p(a.x, 'x'), p(a.dt, 'dt'), p(a.dtBias, 'dtBias'), p(a.A, 'A'), p(a.B, 'B'), p(a.C, 'C'), p(a.D, 'D'), null, p(a.state, 'state')] as const;
     const y = this.alloc([batch, seq, H * P]);
     this.lastScanChunks = guarded('ssdChunkScan', () =>
-      this.dev.scan(true, y.ptr, ...args, batch, seq, H * P, N, H, P, G, a.dtMin, a.dtMax));
+      this.d.scan(true, y.ptr, ...args, batch, seq, H * P, N, H, P, G, a.dtMin, a.dtMax));
     return y;
   }
 
@@ -322,5 +595,283 @@ export class CudaBackend extends PartialBackend implements Backend {
     return this.ssdChunkScan(a);
   }
 
-  // The lineage ops, Mamba-3 and the attention family come from PartialBackend (not in the addon yet: 'auto' picks wasm).
+  // The lineage ops and Mamba-3 come from PartialBackend (not in the addon yet: 'auto' picks wasm).
+
+  // ---- attention family (issue 8): rope, causal GQA attention over a device KV cache, SwiGLU, relu², MoE ----
+  // Kernels: gpu/cuda/src/attention.cu (rope, KV append, tiled attention with key splits) and mlp.cu.
+
+  /** The attention kernels, or the typed "not implemented" error for an addon built before them. */
+  private api(op: OpName | 'kvCache'): CudaAttentionApi {
+    if (!this.attn) throw this.unsupported(op);
+    return this.attn;
+  }
+
+  override createKvCache(batch: number, kvHeads: number, headDim: number, opts: { maxTokens?: number; capacity?: number } = {}): KvCache {
+    this.api('kvCache');
+    this.alive();
+    const c = new CudaKvCache(batch, kvHeads, headDim, opts.maxTokens ?? Infinity);
+    this.reserveKv(c, Math.min(opts.capacity ?? 0, c.maxTokens));
+    return c;
+  }
+
+  private kv(cache: KvCache): CudaKvCache {
+    if (!(cache instanceof CudaKvCache)) throw fail('E_ARGUMENT', 'cuda: a KV cache from another backend');
+    if (cache.freed) throw fail('E_ARGUMENT', 'cuda: a KV cache was used after free');
+    return cache;
+  }
+
+  /**
+   * Room for `needed` tokens: new blocks of the grown capacity (doubling, clamped to maxTokens), the held
+   * rows copied once with a pitched copy, the old blocks back to the pool. Out of device memory is
+   * E_MEMORY from here, before the cache changes.
+   */
+  private reserveKv(c: CudaKvCache, needed: number): void {
+    if (needed <= c.capacity) return;
+    const api = this.api('kvCache');
+    const cap = grownCapacity(c.capacity, needed, c.maxTokens);
+    const { batch: B, kvHeads: G, headDim: Dh } = c;
+    const k = this.alloc([B, G, cap, Dh]);
+    let v: CudaTensor;
+    try {
+      v = this.alloc([B, G, cap, Dh]);
+    } catch (e) {
+      this.free(k);
+      throw e;
+    }
+    if (c.length > 0) {
+      for (const [dst, src] of [[k, c.k!], [v, c.v!]] as const) {
+        guarded('KV cache growth', () => api.copy2d(dst.ptr, 4 * cap * Dh, src.ptr, 4 * c.capacity * Dh, 4 * c.length * Dh, B * G));
+      }
+    }
+    this.free(c.k, c.v);
+    [c.k, c.v, c.capacity] = [k, v, cap];
+  }
+
+  override async readKvCache(cache: KvCache): Promise<{ k: Float32Array; v: Float32Array }> {
+    const c = this.kv(cache);
+    const api = this.api('kvCache');
+    const { batch: B, kvHeads: G, headDim: Dh, length: L, capacity: cap } = c;
+    if (L === 0) return { k: new Float32Array(0), v: new Float32Array(0) };
+    const out: Float32Array[] = [];
+    for (const src of [c.k!, c.v!]) {
+      const dense = this.alloc([B, G, L, Dh]);
+      guarded('readKvCache', () => api.copy2d(dense.ptr, 4 * L * Dh, src.ptr, 4 * cap * Dh, 4 * L * Dh, B * G));
+      const pending = this.read(dense);
+      this.free(dense);
+      out.push(await pending);
+    }
+    return { k: out[0], v: out[1] };
+  }
+
+  override writeKvCache(cache: KvCache, k: Float32Array, v: Float32Array, length: number): void {
+    const c = this.kv(cache);
+    const api = this.api('kvCache');
+    checkKvData(c, k, v, length);
+    c.length = 0;
+    this.reserveKv(c, length);
+    c.length = length;
+    if (length === 0) return;
+    const { batch: B, kvHeads: G, headDim: Dh, capacity: cap } = c;
+    for (const [dst, data] of [[c.k!, k], [c.v!, v]] as const) {
+      const dense = this.upload(data, [B, G, length, Dh]) as CudaTensor;
+      guarded('writeKvCache', () => api.copy2d(dst.ptr, 4 * cap * Dh, dense.ptr, 4 * length * Dh, 4 * length * Dh, B * G));
+      this.free(dense);
+    }
+  }
+
+  override truncateKvCache(cache: KvCache, length: number): void {
+    const c = this.kv(cache);
+    if (!Number.isInteger(length) || length < 0 || length > c.length) throw fail('E_ARGUMENT', `truncateKvCache: ${length} is not in [0, ${c.length}]`);
+    c.length = length;
+  }
+
+  override freeKvCache(cache: KvCache): void {
+    if (!(cache instanceof CudaKvCache) || cache.freed) return;
+    cache.freed = true;
+    this.free(cache.k, cache.v);
+    cache.k = cache.v = null;
+  }
+
+  /** RoPE inverse frequencies on the device, uploaded once per array the graph holds (values checked on reuse). */
+  private readonly invFreqs = new WeakMap<Float32Array, { values: Float32Array; t: CudaTensor }>();
+
+  private invFreqOnDevice(invFreq: Float32Array): CudaTensor {
+    const held = this.invFreqs.get(invFreq);
+    if (held && held.t.block.live && held.values.every((v, i) => v === invFreq[i])) return held.t;
+    if (held) this.free(held.t);
+    const t = this.upload(invFreq, [invFreq.length]) as CudaTensor;
+    this.invFreqs.set(invFreq, { values: invFreq.slice(), t });
+    return t;
+  }
+
+  override rope(args: RopeArgs): Tensor {
+    const api = this.api('rope');
+    const { pairs: R } = checkRope(args);
+    const [B, T] = args.x.shape;
+    const xp = this.f32(args.x, 'x');
+    const out = this.alloc(args.x.shape);
+    if (R === 0) {
+      guarded('rope', () => this.d.copy(out.ptr, xp, 4 * numel(args.x.shape)));
+      return out;
+    }
+    const inv = this.invFreqOnDevice(args.invFreq);
+    guarded('rope', () => api.rope(out.ptr, xp, inv.ptr, B, T, args.numHeads, args.headDim, R, args.position));
+    return out;
+  }
+
+  /**
+   * Forces the key-split length of the attention kernel (a positive multiple of 32), so tests can
+   * split short caches; undefined: the rule in attentionPlan.
+   */
+  attentionKeysPerSplit: number | undefined = undefined;
+
+  /**
+   * How many key splits each tile of query rows gets. A block takes 16 query rows of one (batch, kv
+   * head) — T·(H/Hkv) rows per group — so a prefill has blocks enough to fill the GPU, and one split
+   * (the output written directly) is right. Decode has B·Hkv blocks or a few more: splitting the key
+   * axis (Flash-Decoding) until there are about two blocks per multiprocessor keeps every SM streaming
+   * K and V, at ≥ 64 keys a split so the combine pass stays small next to the walk.
+   */
+  private attentionPlan(B: number, T: number, H: number, G: number, keys: number): { splits: number; keysPerSplit: number } {
+    const round = (n: number) => ATTN_KEY_TILE * Math.max(1, Math.ceil(n / ATTN_KEY_TILE));
+    let C = this.attentionKeysPerSplit;
+    if (C !== undefined && !(Number.isInteger(C) && C > 0 && C % ATTN_KEY_TILE === 0)) {
+      throw fail('E_ARGUMENT', `cuda: attentionKeysPerSplit must be a positive multiple of ${ATTN_KEY_TILE}, got ${C}`);
+    }
+    if (C === undefined) {
+      const blocks = Math.ceil((T * (H / G)) / ATTN_ROW_TILE) * B * G;
+      const target = 2 * this.dev.info.multiprocessors;
+      const splits = blocks >= target ? 1 : Math.max(1, Math.min(Math.ceil(target / blocks), Math.floor(keys / 64)));
+      C = round(keys / splits);
+    }
+    return { splits: Math.max(1, Math.ceil(keys / C)), keysPerSplit: C };
+  }
+
+  override attention(args: AttentionArgs): Tensor {
+    const api = this.api('attention');
+    const { batch: B, seq: T, past: P } = checkAttention(args);
+    const c = this.kv(args.cache);
+    const { numHeads: H, numKvHeads: G, headDim: Dh } = args;
+    if (Dh > api.maxHeadDim) throw fail('E_SHAPE', `cuda: head_dim ${Dh} is above the attention kernel's ${api.maxHeadDim}`, { field: 'headDim' });
+    const q = this.f32(args.q, 'q'), k = this.f32(args.k, 'k'), v = this.f32(args.v, 'v');
+    const { splits, keysPerSplit } = this.attentionPlan(B, T, H, G, P + T);
+    this.reserveKv(c, P + T);
+    guarded('attention (KV append)', () => api.kvAppend(c.k!.ptr, c.v!.ptr, k, v, B, T, G, Dh, c.capacity, P));
+    c.length = P + T;
+    const y = this.alloc([B, T, H * Dh]);
+    const part = splits > 1 ? this.alloc([B * T * H, splits, Dh + 2]) : null;
+    guarded('attention', () => api.attention(y.ptr, part?.ptr ?? null, q, c.k!.ptr, c.v!.ptr, B, T, H, G, Dh, c.capacity, P, splits, keysPerSplit, args.scale));
+    this.free(part);
+    this.lastAttentionSplits = splits;
+    return y;
+  }
+
+  /** Key splits the last attention call used (tests). */
+  lastAttentionSplits = 0;
+
+  override attentionStep(args: AttentionArgs): Tensor {
+    checkOneToken('attentionStep', args.q.shape[1]);
+    return this.attention(args);
+  }
+
+  override swiglu(gate: Tensor, up: Tensor): Tensor {
+    const api = this.api('swiglu');
+    checkSameShape('swiglu', gate, up);
+    const gp = this.f32(gate, 'gate'), upp = this.f32(up, 'up');
+    const out = this.alloc(gate.shape);
+    guarded('swiglu', () => api.swiglu(out.ptr, gp, upp, numel(gate.shape)));
+    return out;
+  }
+
+  override relu2(x: Tensor): Tensor {
+    const api = this.api('relu2');
+    const xp = this.f32(x, 'x');
+    const out = this.alloc(x.shape);
+    guarded('relu2', () => api.relu2(out.ptr, xp, numel(x.shape)));
+    return out;
+  }
+
+  /** Device tables of the experts' weight pointers [gate ×E, up ×E, down ×E], one per expert list the graph holds. */
+  private readonly expertTables = new WeakMap<Tensor[], { ptrs: bigint[]; t: CudaTensor }>();
+
+  private expertTable(a: MoeArgs): CudaTensor {
+    const ptrs = [...a.gate, ...a.up, ...a.down].map((w, i) => this.t(w, `expert weight ${i}`).ptr);
+    const held = this.expertTables.get(a.gate);
+    if (held && held.t.block.live && held.ptrs.every((p, i) => p === ptrs[i])) return held.t;
+    if (held) this.free(held.t);
+    const t = this.alloc([ptrs.length * 2]); // 8 bytes a pointer
+    guarded('mixtureOfExperts (expert table)', () => this.api('mixtureOfExperts').writeBytes(t.ptr, BigUint64Array.from(ptrs)));
+    this.expertTables.set(a.gate, { ptrs, t });
+    return t;
+  }
+
+  /**
+   * The sparse mixture of SwiGLU experts. The router runs on the device (gpu/cuda/src/mlp.cu moeRoute:
+   * softmax, top-k, weights). Few rows (decode): two fused kernels read each routed expert's weights
+   * through a pointer table — no host round trip. More rows (prefill): the routes are read back (one
+   * wait per MoE layer), each expert's tokens gathered, run through cuBLAS (gate, up, down) and
+   * scatter-added with their weights, so each expert's weights stream once per prefill chunk.
+   */
+  override mixtureOfExperts(a: MoeArgs): Tensor {
+    const api = this.api('mixtureOfExperts');
+    const { rows, dim: D, experts: E, inner: I } = checkMoe(a);
+    const K = a.topK;
+    if (E > api.maxExperts) throw fail('E_SHAPE', `cuda: ${E} experts are above the router kernel's ${api.maxExperts}`, { field: 'experts' });
+    const xp = this.f32(a.x, 'x');
+    const x2 = this.reshape(a.x, [rows, D]);
+    const logits = this.matmul(x2, a.router) as CudaTensor; // [rows, E]
+    const idx = this.alloc([rows, K]); // int32 expert ids (bits in an f32 block)
+    const w = this.alloc([rows, K]);
+    guarded('mixtureOfExperts (router)', () => api.moeRoute(idx.ptr, w.ptr, logits.ptr, rows, E, K, a.normalize));
+    this.free(logits);
+    const dtypes = new Set([...a.gate, ...a.up, ...a.down].map((t) => this.t(t).dtype));
+    if (rows <= MOE_FEW_ROWS && dtypes.size === 1) {
+      const code = DTYPE_CODE[[...dtypes][0]]!;
+      const table = this.expertTable(a);
+      const h = this.alloc([rows, K, I]);
+      const out = this.alloc(a.x.shape);
+      const at = (j: number) => table.ptr + BigInt(8 * E * j);
+      guarded('mixtureOfExperts', () => {
+        api.moeGateUp(h.ptr, xp, at(0), at(1), idx.ptr, code, rows, K, D, I);
+        api.moeDown(out.ptr, h.ptr, at(2), idx.ptr, w.ptr, code, rows, K, D, I);
+      });
+      this.free(h, idx, w);
+      return out;
+    }
+    const ids = new Int32Array(rows * K), weights = new Float32Array(rows * K);
+    guarded('mixtureOfExperts (reading the routes)', () => {
+      api.readBytes(idx.ptr, ids);
+      api.readBytes(w.ptr, weights);
+    });
+    // Each expert's (row, weight) pairs, experts in order, rows ascending within one.
+    const start = new Int32Array(E + 1);
+    for (const e of ids) start[e + 1]++;
+    for (let e = 0; e < E; e++) start[e + 1] += start[e];
+    const cursor = start.slice(0, E);
+    const rowList = new Int32Array(rows * K), wList = new Float32Array(rows * K);
+    for (let j = 0; j < rows * K; j++) {
+      const at = cursor[ids[j]]++;
+      rowList[at] = Math.floor(j / K);
+      wList[at] = weights[j];
+    }
+    guarded('mixtureOfExperts (expert rows)', () => {
+      api.writeBytes(idx.ptr, rowList);
+      api.writeBytes(w.ptr, wList);
+    });
+    const out = this.zeros(a.x.shape) as CudaTensor;
+    for (let e = 0; e < E; e++) {
+      const n = start[e + 1] - start[e];
+      if (n === 0) continue;
+      const off = BigInt(4 * start[e]);
+      const xs = this.alloc([n, D]);
+      guarded('mixtureOfExperts (gather)', () => api.gatherRows(xs.ptr, xp, idx.ptr + off, n, D));
+      const g = this.matmul(xs, a.gate[e]), u = this.matmul(xs, a.up[e]);
+      const hh = this.swiglu(g, u);
+      const y = this.matmul(hh, a.down[e]) as CudaTensor;
+      guarded('mixtureOfExperts (scatter)', () => api.scatterAddRows(out.ptr, y.ptr, idx.ptr + off, w.ptr + off, n, D));
+      this.free(xs, g, u, hh, y);
+    }
+    this.free(idx, w);
+    return out;
+  }
 }

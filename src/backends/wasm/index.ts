@@ -8,7 +8,7 @@ import { fail } from '../../errors.js';
 import {
   OP_NAMES, numel,
   type Backend, type Conv1dArgs, type LtiScanArgs, type OpName, type RecurrentCell, type RecurrentScanArgs, type SelectiveScanArgs,
-  type SsdScanArgs, type StepPlan, type Tensor, type WeightDType, type Mamba3ScanArgs,
+  type SsdScanArgs, type RecordedStep, type Tensor, type WeightDType, type Mamba3ScanArgs,
 } from '../backend.js';
 import {
   checkConv1d, checkLtiScan, checkMatmul, checkRecurrentScan, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan,
@@ -44,22 +44,22 @@ class WasmKvCache implements KvCache {
 }
 
 /**
- * What `recordStep` collects while the graph runs one decode step: every kernel call made ready
- * to repeat (Executor.prepare) or host copy, in order; the blocks the step allocated, which the
- * plan keeps (a free during recording is deferred to the plan's dispose, so every activation
- * keeps its address and no later allocation can take it); where the token id goes.
+ * What `recordStep` collects while the graph's step is recorded (nothing runs meanwhile): every
+ * kernel call made ready to repeat (Executor.prepare) or host copy, in order; the blocks the step
+ * allocated, which the recording keeps (a free while recording is deferred to its release, so every
+ * activation keeps its address and no later allocation can take it); where the token ids go.
  */
 interface Recording {
   calls: (() => void)[];
   blocks: Set<Block>;
-  /** Blocks the step freed: released at once if the step turns out not to be replayable. */
-  freed: Set<Block>;
-  /** Byte offset of the one token id `embedding` reads, or −1. */
+  /** Byte offset of the ids `embedding` reads, or −1; their count; the vocabulary they index. */
   input: number;
+  count: number;
   vocab: number;
-  /** Why the step cannot be replayed (the first op that made it so), or null. */
-  why: string | null;
 }
+
+/** Thrown inside a recorded step by an op whose calls depend on more than the ids: the recording is dropped. */
+class NotRecordable extends Error {}
 
 const SUPPORTED: ReadonlySet<OpName> = new Set(OP_NAMES);
 /** `recurrentCell`'s cell argument (wasm/ABI.md). */
@@ -74,7 +74,7 @@ export class WasmBackend implements Backend {
   readonly capacityBytes = MAX_MEMORY_BYTES - ARENA_BASE;
   private readonly arena: Arena;
   private rec: Recording | null = null;
-  /** Whether `recordStep` returns plans (tests and benchmarks compare planned and unplanned decode). */
+  /** Whether `recordStep` records (tests and benchmarks compare recorded and op-by-op decode). */
   planSteps = true;
 
   constructor(
@@ -235,8 +235,8 @@ export class WasmBackend implements Backend {
     const out = this.allocTensor([count, ...wt.shape.slice(1)]);
     const dst = out.ptr, from = wt.ptr + start * inner * 4, to = wt.ptr + (start + count) * inner * 4;
     const copy = () => { new Uint8Array(this.memory.buffer).copyWithin(dst, from, to); };
-    copy();
-    if (this.rec && this.rec.why === null) this.rec.calls.push(copy);
+    if (this.rec) this.rec.calls.push(copy);
+    else copy();
     return out;
   }
 
@@ -260,7 +260,7 @@ export class WasmBackend implements Backend {
 
   // ---- recording (planned decode steps) ------------------------------------
 
-  /** Arena allocation; while a step is recorded the block belongs to the plan. */
+  /** Arena allocation; while a step is recorded the block belongs to the recording. */
   private alloc(bytes: number, what: string): Block {
     const block = this.arena.alloc(bytes, what);
     this.rec?.blocks.add(block);
@@ -268,67 +268,65 @@ export class WasmBackend implements Backend {
   }
 
   private release(block: Block): void {
-    if (this.rec?.blocks.has(block)) this.rec.freed.add(block);
-    else this.arena.release(block);
+    if (!this.rec?.blocks.has(block)) this.arena.release(block);
   }
 
-  /** A kernel call; while a step is recorded, also kept ready to repeat. */
+  /** A kernel call; while a step is recorded, kept ready to repeat instead of run. */
   private run(kernel: KernelName, args: number[], n: number, work?: number): void {
-    this.exec.run(kernel, args, n, work);
-    const rec = this.rec;
-    if (rec && rec.why === null) rec.calls.push(this.exec.prepare(kernel, args, n, work));
+    if (this.rec) this.rec.calls.push(this.exec.prepare(kernel, args, n, work));
+    else this.exec.run(kernel, args, n, work);
   }
 
-  /** Marks the step being recorded (if any) as not replayable: `what` depends on more than the token id. */
+  /** While a step is recorded: `what` depends on more than the ids (or writes host data), so the recording is dropped. */
   private unplannable(what: string): void {
-    if (this.rec && this.rec.why === null) this.rec.why = what;
+    if (this.rec) throw new NotRecordable(what);
   }
 
   /**
-   * Planned decode: `step` runs as usual (its output is this token's), while every kernel call is
-   * recorded with its arguments resolved; the plan then repeats the calls for later tokens with no
-   * graph, op methods, shape checks or allocation in between — the same kernels on the same
-   * buffers in the same order, so the same results bit for bit. Replayable steps make exactly one
-   * one-id `embedding` lookup and only ops whose calls are fixed by the weights and shapes (not
-   * attention, whose position moves; not MoE, routed on the host; not uploads or host writes).
+   * Records the kernel calls `body` makes, running none of them, with their arguments resolved;
+   * `run` repeats them for new ids with no graph, op methods, shape checks, allocation or argument
+   * arrays in between — the same kernels on the same buffers in the same order as the graph would
+   * make, so the same results bit for bit. Recordable steps make exactly one `embedding` lookup and
+   * only ops whose calls are fixed by the weights and shapes: attention (its position moves), MoE
+   * (routed on the host), the recurrent cells (host-side copies of h), uploads and host writes make
+   * it return null, having run nothing.
    */
-  recordStep(step: () => Tensor): { out: Tensor; plan: StepPlan | null } {
+  recordStep(ids: Int32Array, body: (ids: Int32Array) => Tensor): RecordedStep | null {
+    if (!this.planSteps) return null;
     if (this.rec) throw fail('E_BACKEND', 'recordStep: a step is already being recorded');
-    if (!this.planSteps) return { out: step(), plan: null };
-    const rec: Recording = { calls: [], blocks: new Set(), freed: new Set(), input: -1, vocab: 0, why: null };
+    const rec: Recording = { calls: [], blocks: new Set(), input: -1, count: 0, vocab: 0 };
     this.rec = rec;
     let out: WasmTensor;
     try {
-      out = step() as WasmTensor;
+      out = body(ids) as WasmTensor;
     } catch (e) {
-      for (const b of rec.freed) this.arena.release(b);
+      for (const b of rec.blocks) this.arena.release(b);
+      if (e instanceof NotRecordable) return null;
       throw e;
     } finally {
       this.rec = null;
     }
-    if (rec.why === null && rec.input < 0) rec.why = 'the step made no one-token embedding lookup';
-    if (rec.why !== null || !rec.blocks.has(out.block)) {
-      for (const b of rec.freed) this.arena.release(b);
-      return { out, plan: null };
+    if (rec.input < 0 || !rec.blocks.has(out.block)) {
+      for (const b of rec.blocks) this.arena.release(b);
+      return null;
     }
-    const { calls, input, vocab } = rec;
+    const { calls, input, count, vocab } = rec;
     const blocks = [...rec.blocks];
     let live = true;
     return {
-      out,
-      plan: {
-        run: (id: number): Tensor => {
-          if (!live) throw fail('E_BACKEND', 'this decode plan has been disposed');
-          if (!(Number.isInteger(id) && id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
-          new Int32Array(this.memory.buffer, input, 1)[0] = id;
-          for (let i = 0; i < calls.length; i++) calls[i]();
-          return out;
-        },
-        dispose: () => {
-          if (!live) return;
-          live = false;
-          for (const b of blocks) this.arena.release(b);
-        },
+      ops: calls.length,
+      run: (next: Int32Array): Tensor => {
+        if (!live) throw fail('E_BACKEND', 'this recorded decode step has been released');
+        if (next.length !== count) throw fail('E_ARGUMENT', `a recorded step of ${count} token(s) run with ${next.length}`);
+        for (const id of next) if (!(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
+        new Int32Array(this.memory.buffer, input, count).set(next);
+        for (let i = 0; i < calls.length; i++) calls[i]();
+        return out;
+      },
+      release: () => {
+        if (!live) return;
+        live = false;
+        for (const b of blocks) this.arena.release(b);
       },
     };
   }
@@ -354,8 +352,8 @@ export class WasmBackend implements Backend {
     new Int32Array(this.memory.buffer, idBlock.ptr, ids.length).set(ids);
     const rec = this.rec;
     if (rec) {
-      if (ids.length !== 1 || rec.input >= 0) this.unplannable('an embedding lookup of other than one token per step');
-      else [rec.input, rec.vocab] = [idBlock.ptr, vocab];
+      if (rec.input >= 0) this.unplannable('a second embedding lookup in one step');
+      [rec.input, rec.count, rec.vocab] = [idBlock.ptr, ids.length, vocab];
     }
     const out = this.allocTensor([ids.length, dim]);
     const kernel = table.dtype === 'f32' ? 'embed_f32' : table.dtype === 'f16' ? 'embed_f16' : 'embed_q8_0';

@@ -115,6 +115,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   private recorded: Command[] = [];
   private readonly scopes: Promise<GPUError | null>[] = [];
   private lostReason: string | null = null;
+  /** Rejecters of the waits in flight (unlessLost), called when the device is lost. */
+  private readonly waitingOnDevice = new Set<(e: Error) => void>();
   /**
    * Per-dispatch parameters live in one persistent uniform buffer (slot i at i·256), rewritten with
    * queue.writeBuffer before each submission (queue order keeps earlier submissions' values intact).
@@ -155,6 +157,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.dummyOut = [0, 1].map(() => this.device.createBuffer({ size: 16, usage: USAGE.STORAGE }));
     this.device.lost.then((info) => {
       if (!this.disposed) this.lostReason = `${info.reason}: ${info.message || 'no message'}`;
+      for (const reject of this.waitingOnDevice) reject(new Error('lost'));
+      this.waitingOnDevice.clear();
     });
     this.device.addEventListener?.('uncapturederror', (ev) => {
       this.scopes.push(Promise.resolve((ev as GPUUncapturedErrorEvent).error));
@@ -180,6 +184,26 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   }
 
   // ---- buffers -------------------------------------------------------------
+
+  /**
+   * Bytes of GPU buffers this backend holds: live tensors, the reuse pool, the packed per-layer
+   * parameters, the dispatch-parameter ring and the stand-ins (read-back staging buffers live only
+   * during a read). The soak (bench/soak.ts --backend webgpu) samples it, as cuda's `deviceBytes`.
+   */
+  get deviceBytes(): number {
+    let n = 0;
+    for (const b of this.live) n += b.size;
+    for (const list of this.pool.values()) for (const b of list) n += b.size;
+    for (const b of this.packed) n += b.size;
+    return n + (this.params?.size ?? 0) + this.dummy.size + this.dummyOut.reduce((a, d) => a + d.size, 0);
+  }
+
+  /** GPU buffers held (same set as deviceBytes) and bind groups cached: counts the soak checks for growth. */
+  get deviceCounts(): { buffers: number; bindGroups: number } {
+    let buffers = this.live.size + this.packed.length + 3 + (this.params ? 1 : 0);
+    for (const list of this.pool.values()) buffers += list.length;
+    return { buffers, bindGroups: this.groups.size };
+  }
 
   private assertUsable(): void {
     if (this.lostReason) throw fail('E_DEVICE_LOST', `the WebGPU device was lost (${this.lostReason}); load the model again`);
@@ -270,7 +294,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     });
     this.device.queue.submit([enc.finish()]);
     try {
-      await Promise.race([staging.mapAsync(MAP_READ), this.device.lost.then(() => { throw new Error('lost'); })]);
+      await this.unlessLost(staging.mapAsync(MAP_READ));
       await this.checkErrors();
       const out = new Float32Array(staging.getMappedRange(0, Math.max(4, bytes)).slice(0, bytes));
       staging.unmap();
@@ -360,6 +384,36 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     for (const d of this.dummyOut) d.destroy();
     this.device.destroy();
     this.keepAlive = null; // lets dawn.node's instance go, so the process can exit
+  }
+
+  /**
+   * `p`, or a rejection as soon as the device is lost. Not `Promise.race([p, device.lost])`: that
+   * adds a reaction to `device.lost`, which never settles while the device lives, on every call —
+   * each one keeping its caller's closure context (the tensor, encoder and staging buffer of a
+   * read) alive for the device's whole life. The soak found it: ~1.2 KB of V8 heap per generated
+   * token (test/reliability/soak-webgpu.test.ts).
+   */
+  private unlessLost<T>(p: Promise<T>): Promise<T> {
+    if (this.lostReason) return Promise.reject(new Error('lost'));
+    return new Promise<T>((resolve, reject) => {
+      this.waitingOnDevice.add(reject);
+      p.then(resolve, reject).finally(() => this.waitingOnDevice.delete(reject));
+    });
+  }
+
+  /** The device's completion of everything submitted up to the previous settle (Backend.settle). */
+  private inFlight: Promise<unknown> | null = null;
+
+  /** Backend.settle: submit this chunk, then wait for the previous chunk's work (one chunk stays in flight). */
+  async settle(): Promise<void> {
+    this.assertUsable();
+    this.submit();
+    const previous = this.inFlight;
+    const done = this.device.queue.onSubmittedWorkDone();
+    done.catch(() => undefined); // a lost device rejects it; `read` reports the loss
+    this.inFlight = done;
+    if (previous) await this.unlessLost(previous).catch(() => undefined);
+    this.assertUsable();
   }
 
   /** @internal Test hook: destroy the device as a driver reset would. */
