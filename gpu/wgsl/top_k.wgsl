@@ -6,6 +6,8 @@
 //   1. the k-th largest key, found bit by bit on order-preserving u32 keys (32 counting rounds);
 //   2. every entry above it, then entries equal to it in id order until k: here each thread owns a
 //      contiguous block, and positions come from workgroup prefix sums (the host sorts the k entries).
+// k = 1 (greedy decoding) takes a shortcut: one pass keeping each thread's best (key, id), then a
+// tree reduction — one read of the row instead of 33.
 //   logits: [.., V] f32   out: [1 + 2k] u32 = count, then ids[k], then value bits[k]
 //   n0 V  n1 offset of the row (elements)  n2 k
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
@@ -30,6 +32,34 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   let V = prm.n0;
   let off = prm.n1;
   let k = prm.n2;
+  if (k == 1u) {
+    var bestKey = 0u; // ≤ INVALID: no candidate yet
+    var bestId = 0u;
+    for (var i = lid; i < V; i += WG) { // ids grow along a thread's walk: only a larger key replaces
+      let key = keyOf(logits[off + i]);
+      if (key > INVALID && key > bestKey) { bestKey = key; bestId = i; }
+    }
+    gtCounts[lid] = bestKey;
+    eqCounts[lid] = bestId;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+      if (lid < s) {
+        let ok = gtCounts[lid + s];
+        let oi = eqCounts[lid + s];
+        if (ok > gtCounts[lid] || (ok == gtCounts[lid] && ok > INVALID && oi < eqCounts[lid])) { gtCounts[lid] = ok; eqCounts[lid] = oi; }
+      }
+      workgroupBarrier();
+    }
+    if (lid == 0u) {
+      let found = gtCounts[0] > INVALID;
+      out[0] = select(0u, 1u, found);
+      if (found) {
+        out[1] = eqCounts[0];
+        out[2] = bitcast<u32>(logits[off + eqCounts[0]]);
+      }
+    }
+    return;
+  }
   let per = (V + WG - 1u) / WG;
   let i0 = min(V, lid * per);
   let i1 = min(V, i0 + per);

@@ -7,7 +7,8 @@ import type {
   Session, SessionOptions, StateAtContext,
 } from './types.js';
 import { fail, throwIfAborted } from '../errors.js';
-import type { Backend, KvCache, RecordedStep, Tensor } from '../backends/backend.js';
+import type { Backend, DeviceToken, KvCache, RecordedStep, Tensor } from '../backends/backend.js';
+import type { SamplerParams } from './sampler.js';
 import { publicConfig, type ModelGraph } from '../models/graph.js';
 import type { TokenizerEx } from '../tokenizer/index.js';
 import { SessionImpl } from './session.js';
@@ -158,7 +159,9 @@ export class ModelImpl implements Model {
 
   /** @internal Zeroed state tensors for `batch` sequences, after a maxMemoryBytes check. */
   allocState(batch: number): Tensor[] {
-    return this.stateShapes(batch).map((s) => this.parts.backend.zeros(s));
+    const { backend } = this.parts;
+    const shapes = this.stateShapes(batch);
+    return backend.zerosBlock ? backend.zerosBlock(shapes) : shapes.map((s) => backend.zeros(s));
   }
 
   /** @internal Bytes of carried state held by this model's open sessions (one sequence each). */
@@ -283,6 +286,28 @@ export class ModelImpl implements Model {
       if (start + len < seq) await yieldToEventLoop(); // keep the host responsive during long prompts
     }
     return out ?? last;
+  }
+
+  /**
+   * @internal One decode token of one sequence with the next token sampled on the device
+   * (Backend.deviceSampling, which the caller checked): the graph over `ids` (a host id, or
+   * `deviceSampling.ids(token)` of the previous step's token), the head, the device's draw with
+   * uniform `u`, submitted at once. Nothing is read back; the caller reads or releases `token` and
+   * frees `logits` (kept so an abort can still read the whole row).
+   */
+  recordDecodeStep(state: Tensor[], caches: KvCache[], ids: Int32Array, params: SamplerParams, u: number): { token: DeviceToken; logits: Tensor } {
+    const { graph, cfg, backend: b, weights } = this.parts;
+    const hidden = graph.forward({ backend: b, cfg, weights, state, batch: 1, seq: 1, caches }, ids); // [1, 1, D]
+    const row = b.reshape(hidden, [1, cfg.hiddenSize]);
+    const head = graph.head(weights);
+    const logits = b.matmul(row, head.weight, head.bias); // [1, V]
+    b.free(hidden);
+    try {
+      return { token: b.deviceSampling!.sample(logits, params, u), logits };
+    } catch (e) {
+      b.free(logits);
+      throw e;
+    }
   }
 
   /**

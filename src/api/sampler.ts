@@ -102,18 +102,45 @@ export function validateSamplerParams(p: Partial<SamplerParams> = {}): SamplerPa
 
 export function sampleToken(logits: Float32Array, params: SamplerParams, rng: Rng): number {
   if (params.temperature === 0) return argmax(logits);
-
   const ids = candidates(logits, params.topK);
   if (ids.length === 0) throw noCandidates(logits);
+  const ranked = new Float32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) ranked[i] = logits[ids[i]];
+  return choose(ids, ranked, params, rng.nextFloat());
+}
+
+/**
+ * The same rule as `sampleToken` over a row whose only finite-or-+∞ entries are the given k
+ * candidates (what a backend's top-k read returns: `ids[i]` has logit `values[i]`, any order, k ≥
+ * params.topK or the row's whole support), with the uniform draw `u` already made. A device that
+ * samples on its own (Backend.deviceSampling) is checked against this on every token: the host's
+ * answer is the rule, the device's is an early guess of it.
+ */
+export function sampleFromCandidates(ids: Int32Array, values: Float32Array, vocabSize: number, params: SamplerParams, u: number): number {
+  const keep: number[] = [];
+  for (let i = 0; i < ids.length; i++) if (values[i] > -Infinity) keep.push(i);
+  // Best first, ties by lower id: the order `candidates` gives over the whole row.
+  keep.sort((a, b) => (values[b] > values[a] ? 1 : values[b] < values[a] ? -1 : ids[a] - ids[b]));
+  if (keep.length === 0) throw noCandidates(new Float32Array(vocabSize).fill(-Infinity));
+  if (params.temperature === 0) return ids[keep[0]];
+  const n = params.topK > 0 ? Math.min(params.topK, keep.length) : keep.length;
+  return choose(Int32Array.from(keep.slice(0, n), (i) => ids[i]), Float32Array.from(keep.slice(0, n), (i) => values[i]), params, u);
+}
+
+/**
+ * The draw over candidates already ranked best first (`logits[i]` is the logit of `ids[i]`):
+ * softmax weights at the temperature in f64, the top-p prefix, then the uniform number `u`.
+ */
+function choose(ids: Int32Array, logits: Float32Array, params: SamplerParams, u: number): number {
   const n = ids.length;
-  const max = logits[ids[0]];
+  const max = logits[0];
 
   // Unnormalized probabilities in f64. A +∞ logit would give ∞ − ∞ = NaN: treat
   // the +∞ ones as equally likely and everything else as impossible.
   const w = new Float64Array(n);
   let total = 0;
   for (let i = 0; i < n; i++) {
-    const l = logits[ids[i]];
+    const l = logits[i];
     w[i] = max === Infinity ? (l === Infinity ? 1 : 0) : Math.exp((l - max) / params.temperature);
     total += w[i];
   }
@@ -133,7 +160,7 @@ export function sampleToken(logits: Float32Array, params: SamplerParams, rng: Rn
     }
   }
 
-  const r = rng.nextFloat() * keptWeight;
+  const r = u * keptWeight;
   let cum = 0;
   let last = 0;
   for (let i = 0; i < kept; i++) {

@@ -8,8 +8,8 @@ import type {
   GenerateOptions, GeneratedToken, Generation, GenerationResult, FinishReason, PrefillOptions, Session,
 } from './types.js';
 import { MambaEdgeError, fail, throwIfAborted } from '../errors.js';
-import type { KvCache, Tensor } from '../backends/backend.js';
-import { Rng, sampleToken, validateSamplerParams, type SamplerParams } from './sampler.js';
+import type { DeviceSampling, DeviceToken, KvCache, Tensor } from '../backends/backend.js';
+import { Rng, sampleFromCandidates, sampleToken, validateSamplerParams, type SamplerParams } from './sampler.js';
 import { StopMatcher } from './stop.js';
 import { createStreamDecoder, type StreamDecoder } from '../tokenizer/stream-decoder.js';
 import { decodeState, encodeState } from './state-blob.js';
@@ -263,9 +263,8 @@ export class SessionImpl implements Session {
     if (plan.seed !== undefined) this.rng = new Rng(plan.seed);
     const stop = new StopMatcher(plan.stop);
 
-    for (;;) {
-      if (plan.signal.aborted) return aborted();
-      const id = sampleToken(logits, plan, this.rng);
+    /** Takes a sampled token: streams it; the finish reason when generation ends with it. */
+    const emit = (id: number): FinishReason | null => {
       this.pendingToken = id;
       this.lastLogits = null;
       this.releaseHeld();
@@ -276,7 +275,7 @@ export class SessionImpl implements Session {
         text.add(tail);
         queue.push({ id, text: tail });
         queue.end();
-        return result('eos');
+        return 'eos';
       }
       let piece = stop.push(this.decoder.push(id));
       if (stop.stopped) {
@@ -284,7 +283,7 @@ export class SessionImpl implements Session {
         queue.push({ id, text: piece });
         this.decoder = createStreamDecoder(tokenizer); // text after a stop string is dropped
         queue.end();
-        return result('stop');
+        return 'stop';
       }
       const last = completionTokens >= plan.maxTokens;
       if (last) piece += stop.flush(); // held-back text that never became a stop string; UTF-8 bytes stay pending
@@ -292,10 +291,206 @@ export class SessionImpl implements Session {
       queue.push({ id, text: piece });
       if (last) {
         queue.end();
-        return result('length');
+        return 'length';
       }
+      return null;
+    };
+
+    const device = this.model.parts.backend.deviceSampling;
+    const ahead = device?.supports(plan) && this.runAheadFits() ? device : null;
+    for (;;) {
+      if (plan.signal.aborted) return aborted();
+      const end = emit(sampleToken(logits, plan, this.rng));
+      if (end) return result(end);
       await yieldToEventLoop(); // let timers, signal handlers and the UI run between tokens
+      if (ahead) {
+        const end = await this.decodeAhead(ahead, plan, emit, () => completionTokens);
+        return end === 'abort' ? aborted() : result(end);
+      }
       logits = await this.consume([], 'logits-last', undefined, undefined, topK);
+    }
+  }
+
+  /**
+   * @internal How many decode steps run ahead of the host on a backend with deviceSampling: 0 turns
+   * run-ahead off; each costs one more copy of the state (its undo snapshot). 1, because on an H100
+   * (BENCHMARKS.md, WebGPU, decode run-ahead) 2 was no faster: a token there is bound by the host's
+   * recording and encoding, which a second step in flight does not shorten.
+   */
+  static runAheadDepth = 1;
+
+  /** Whether the run-ahead snapshots (copies of the state) fit maxMemoryBytes next to a step's working memory. */
+  private runAheadFits(): boolean {
+    if (SessionImpl.runAheadDepth < 1) return false;
+    try {
+      this.model.checkMemory(this.model.chunkBytes(1) + SessionImpl.runAheadDepth * this.model.info.stateBytes, 'the run-ahead state snapshots');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Decode with the next token sampled on the device, up to `runAheadDepth` steps ahead of the host:
+   * while step s (it consumes the token just streamed) runs, steps s + 1, ... are already recorded and
+   * submitted, each fed with the previous step's token straight from device memory; then the host
+   * reads step s's token, checks it against the sampler's rule (the host's answer wins), streams it,
+   * and records the next step — so the host's recording, the device's work and the read-backs overlap
+   * instead of running in series.
+   *
+   * A run-ahead step is undone whenever the host would not have run it: before it, the state is
+   * copied on the device into a snapshot; if the generation ends at an earlier token (EOS, a stop
+   * string, maxTokens, an abort) or the device chose differently from the rule, the first undone
+   * step's snapshot is copied back, KV caches are cut to their length before it and the rng is put
+   * back before its draw. So the session after a call (position, state, pending token, rng, saveState
+   * bytes) is the one `consume` one token at a time leaves. Each step's random draw is made on the
+   * host, in order.
+   */
+  private async decodeAhead(
+    ds: DeviceSampling, plan: GenerationPlan, emit: (id: number) => FinishReason | null, emitted: () => number,
+  ): Promise<FinishReason> {
+    const { backend, cfg } = this.model.parts;
+    const depth = SessionImpl.runAheadDepth;
+    interface Step { token: DeviceToken; logits: Tensor; rng: Uint32Array; u: number; kv: number[]; snapshot: Tensor[] | null }
+    /** Snapshot blocks not held by a step in flight (one per run-ahead step, allocated on first use). */
+    const spare: Tensor[][] = [];
+    const allSnapshots: Tensor[][] = [];
+    /** [0]: the step consuming the token last streamed (decided); the rest run ahead of the host. */
+    const inflight: Step[] = [];
+    let failed = true; // until proven otherwise, an exception leaves the state half-advanced
+    const submit = (ids: Int32Array, ahead: boolean): Step => {
+      const kv = this.caches.map((c) => c.length);
+      let snapshot: Tensor[] | null = null;
+      if (ahead) {
+        snapshot = spare.pop() ?? null;
+        if (!snapshot) { snapshot = this.model.allocState(1); allSnapshots.push(snapshot); }
+        ds.copy(this.state, snapshot);
+      }
+      const rng = this.rng.getState();
+      const u = plan.temperature > 0 ? this.rng.nextFloat() : 0;
+      try {
+        const { token, logits } = this.model.recordDecodeStep(this.state, this.caches, ids, plan, u);
+        return { token, logits, rng, u, kv, snapshot };
+      } catch (e) {
+        if (snapshot) spare.push(snapshot);
+        throw e;
+      }
+    };
+    const release = (step: Step) => {
+      ds.release(step.token);
+      backend.free(step.logits);
+      if (step.snapshot) spare.push(step.snapshot);
+    };
+    /** Undoes the run-ahead steps in flight (recorded after them, so the device finishes them first). */
+    const undoAhead = () => {
+      const from = inflight.findIndex((step) => step.snapshot !== null);
+      if (from < 0) return;
+      const first = inflight[from];
+      ds.copy(first.snapshot!, this.state);
+      this.caches.forEach((c, i) => backend.truncateKvCache(c, first.kv[i]));
+      this.rng.setState(first.rng);
+      for (const step of inflight.splice(from)) release(step);
+    };
+    /** Generation goes on from the token inflight[0] consumes: it is no longer a run-ahead step. */
+    const decide = () => {
+      const step = inflight[0];
+      if (step?.snapshot) { spare.push(step.snapshot); step.snapshot = null; }
+    };
+    /** inflight[0] consumed the pending token: the session is at its end (its token not drawn yet). */
+    const commit = () => {
+      this.pos += 1;
+      this.pendingToken = null;
+      release(inflight.shift()!);
+    };
+    /** As `consume` one token at a time leaves an abort or a failed draw: inflight[0] done, its whole row of logits kept, no draw. */
+    const settle = async () => {
+      const row = await backend.read(inflight[0].logits);
+      const rng = inflight[0].rng;
+      undoAhead();
+      commit();
+      this.rng.setState(rng);
+      this.lastLogits = row;
+    };
+    /** The next token must fit the KV caches; failing here (nothing in flight) leaves the session as it was. */
+    const room = () => {
+      try {
+        this.checkRoom(1);
+      } catch (e) {
+        failed = false;
+        throw e;
+      }
+    };
+    try {
+      room();
+      inflight.push(submit(Int32Array.of(this.pendingToken!), false));
+      for (;;) {
+        decide();
+        if (plan.signal.aborted) {
+          await settle();
+          failed = false;
+          return 'abort';
+        }
+        // inflight[j] computes token number emitted() + 1 + j: run ahead while that is not the last
+        // token and the KV caches have room for the token it would consume.
+        while (inflight.length <= depth && emitted() + inflight.length < plan.maxTokens && this.hasRoom(inflight.length + 1)) {
+          inflight.push(submit(ds.ids(inflight[inflight.length - 1].token), true));
+        }
+        const cur = inflight[0];
+        const got = await ds.read(cur.token);
+        let id: number;
+        try {
+          id = sampleFromCandidates(got.ids, got.values, cfg.vocabSize, plan, cur.u);
+        } catch (e) {
+          // No candidate (every logit −∞ or NaN): fail as sampleToken does, after the step.
+          await settle();
+          failed = false;
+          throw e;
+        }
+        commit();
+        if (inflight.length > 0 && got.id !== id) {
+          // The device rounded differently near a boundary: its token fed the steps ahead, so redo them.
+          this.runAheadRedos++;
+          undoAhead();
+        }
+        const end = emit(id);
+        if (end) {
+          undoAhead();
+          failed = false;
+          return end;
+        }
+        await yieldToEventLoop(); // let timers, signal handlers and the UI run between tokens
+        if (inflight.length === 0) {
+          room();
+          inflight.push(submit(Int32Array.of(id), false));
+        }
+      }
+    } catch (e) {
+      if (failed) {
+        // As `consume` without a snapshot: layers already run have moved the state.
+        this.lost = {
+          reason: e instanceof Error ? e.message.slice(0, 200) : String(e),
+          code: e instanceof MambaEdgeError && e.code === 'E_DEVICE_LOST' ? 'E_DEVICE_LOST' : 'E_STATE',
+        };
+      }
+      throw e;
+    } finally {
+      for (const step of inflight.splice(0)) release(step);
+      for (const snap of allSnapshots) backend.free(...snap);
+    }
+  }
+
+  /** @internal Run-ahead steps redone because the device's draw differed from the host's rule (tests expect 0 on ordinary logits). */
+  runAheadRedos = 0;
+
+  /** Whether `tokens` more tokens of context fit the KV caches (always, for models without attention). */
+  private hasRoom(tokens: number): boolean {
+    return this.caches.length === 0 || this.pos + tokens <= this.maxContext;
+  }
+
+  /** E_MEMORY, as `consume` would fail, when the next token does not fit the KV caches. */
+  private checkRoom(tokens: number): void {
+    if (this.caches.length > 0) {
+      this.model.checkContext(this.pos + tokens, this.maxContext, this.memoryLimit, `a call at position ${this.pos} with ${tokens} new tokens`);
     }
   }
 

@@ -13,6 +13,7 @@
  *   both read and write the carried state in place, so prefill(a ++ b) ≡ prefill(a); prefill(b).
  */
 import type { BackendInfo, BackendName } from '../api/types.js';
+import type { SamplerParams } from '../api/sampler.js';
 
 export type WeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
 
@@ -331,6 +332,30 @@ export interface MambaMixerStepArgs {
 }
 
 /**
+ * Inputs of the optional fused Mamba-2 decode op (`Backend.mamba2MixerStep`): one token of
+ * `residual + Mamba2Mixer(x)` (transformers Mamba2Mixer.torch_forward with T = 1 and the Δ clamp,
+ * then the block's residual add), with the layer's weights as src/models/mamba2.ts holds them.
+ */
+export interface Mamba2MixerStepArgs {
+  /** The normed block input [B, 1, D]. */
+  x: Tensor;
+  /** The block input [B, 1, D], added to the output. */
+  residual: Tensor;
+  inProjZ: Tensor; inProjX: Tensor; inProjB: Tensor; inProjC: Tensor; inProjDt: Tensor;
+  inProjBias: { z: Tensor; x: Tensor; B: Tensor; C: Tensor; dt: Tensor } | null;
+  convX: Tensor; convB: Tensor; convC: Tensor;
+  convBias: { x: Tensor; B: Tensor; C: Tensor } | null;
+  dtBias: Tensor; A: Tensor; D: Tensor;
+  dtMin: number; dtMax: number;
+  /** Gated RMSNorm weight [I], eps and group size (as gatedRmsNorm). */
+  norm: Tensor; normEps: number; normGroupSize: number;
+  outProj: Tensor; outProjBias: Tensor | null;
+  numHeads: number; headDim: number; nGroups: number; stateSize: number;
+  /** Updated in place as by conv1dCausalStep (×3) and ssdStep. */
+  convXState: Tensor; convBState: Tensor; convCState: Tensor; ssmState: Tensor;
+}
+
+/**
  * A recorded run of ops (Backend.recordStep) that replays as one unit: a CUDA graph on the cuda backend,
  * a list of prepared kernel calls on the wasm backend.
  */
@@ -396,6 +421,12 @@ export interface Backend {
   widenF16?(bits: Uint16Array, out?: Float32Array): Float32Array;
   /** A zero-filled f32 tensor (state, scratch). */
   zeros(shape: readonly number[]): Tensor;
+  /**
+   * Optional: zero-filled f32 tensors for `shapes` held in one block of memory (a session's state),
+   * so that DeviceSampling.copy of the whole set is one device copy, not one per tensor. Each is
+   * used and freed like any tensor; the block's memory goes when all are freed.
+   */
+  zerosBlock?(shapes: readonly (readonly number[])[]): Tensor[];
   /** Overwrite an f32 tensor's contents (restoring state). */
   write(t: Tensor, data: Float32Array): void;
   /** Read an f32 tensor back to the host. */
@@ -477,6 +508,15 @@ export interface Backend {
    * rounding, state updates included. Backends without it are unaffected.
    */
   mambaMixerStep?(args: MambaMixerStepArgs): Tensor | null;
+  /** Optional: the same for a Mamba-2 decode token (see Mamba2MixerStepArgs); null to decline. */
+  mamba2MixerStep?(args: Mamba2MixerStepArgs): Tensor | null;
+
+  /**
+   * Optional: sampling on the device, so a decode step can be recorded and submitted before the
+   * previous step's token has been read back (the session's run-ahead decode). Backends without it
+   * decode one read-back at a time, as before.
+   */
+  readonly deviceSampling?: DeviceSampling;
 
   // ---- optional views -------------------------------------------------------------
   /**
@@ -501,6 +541,38 @@ export interface Backend {
    * Nothing runs until `RecordedStep.run`.
    */
   recordStep?(ids: Int32Array, body: (ids: Int32Array) => Tensor): RecordedStep | null;
+}
+
+/** A sampled token whose id is still on the device (see DeviceSampling). */
+export interface DeviceToken {
+  readonly deviceToken: true;
+}
+
+/**
+ * Sampling on the device for decode run-ahead. The rule is src/api/sampler.ts's; the host checks
+ * the device's choice on every token (`sampleFromCandidates` over the candidates read back), so a
+ * device that rounds differently costs a re-run of one step, never a different token.
+ */
+export interface DeviceSampling {
+  /** Whether `sample` takes these parameters (a top-k kernel has a largest k; topK 0 = the whole row is not on the device). */
+  supports(params: SamplerParams): boolean;
+  /**
+   * Records, after the ops recorded so far, the choice of a token from row 0 of `logits` [1, V]
+   * (the k = topK best candidates, 1 when greedy, then the sampler's rule with the uniform draw
+   * `u`), then submits everything recorded so the device starts at once. Nothing is read back.
+   */
+  sample(logits: Tensor, params: SamplerParams, u: number): DeviceToken;
+  /**
+   * A one-element id array standing for the token: passed as the ids of the next forward, the
+   * backend's `embedding` reads the id from the device (the host value in it is a placeholder).
+   */
+  ids(token: DeviceToken): Int32Array;
+  /** The device's choice and the candidates it chose from; resolves once the device gets there. */
+  read(token: DeviceToken): Promise<{ id: number; ids: Int32Array; values: Float32Array }>;
+  /** Frees the token's device memory (after `read`, or unread when a run-ahead step is dropped). */
+  release(token: DeviceToken): void;
+  /** Records device-side copies src[i] → dst[i] (f32 tensors of equal sizes), in order with the ops. */
+  copy(src: readonly Tensor[], dst: readonly Tensor[]): void;
 }
 
 /** The next capacity for a cache that must hold `needed` tokens: doubling, at least 16, clamped to maxTokens. */

@@ -174,6 +174,17 @@ export const mamba2: MixerSpec<Mamba2Config, Mamba2Layer> = {
     b.free(...(zxbcdt ? [zxbcdt] : [z, xIn, BIn, CIn, dt]), x, Bm, Cm, y, normed);
     return out;
   },
+
+  /** Decode through the backend's fused op (Backend.mamba2MixerStep: `mixer` above and the residual add, in a few kernels). */
+  fusedStep({ backend: b, cfg: c, weights: w, state: [convXState, convBState, convCState, ssmState] }, x, residual) {
+    if (!b.mamba2MixerStep) return null;
+    return b.mamba2MixerStep({
+      ...w, x, residual, dtMin: c.timeStepLimit[0], dtMax: c.timeStepLimit[1],
+      normEps: c.normEps, normGroupSize: c.normGroupSize ?? c.intermediateSize,
+      numHeads: c.numHeads, headDim: c.headDim, nGroups: c.nGroups, stateSize: c.stateSize,
+      convXState, convBState, convCState, ssmState,
+    });
+  },
 };
 
 /**

@@ -18,6 +18,7 @@ import type { WebGpuBackend } from '../../src/backends/webgpu/index.js';
 import type { Backend, Tensor, WeightDType } from '../../src/backends/backend.js';
 import { ReferenceBackend } from '../../src/backends/reference/index.js';
 import { mamba, type MambaConfig, type MambaLayer } from '../../src/models/mamba.js';
+import { mamba2, type Mamba2Config, type Mamba2Layer } from '../../src/models/mamba2.js';
 import { randomModelFiles } from '../../tools/random-model.js';
 import { expectClose } from './op-suite.js';
 import { rng } from '../helpers/sequences.js';
@@ -108,6 +109,78 @@ describe.skipIf(gpu === null)('webgpu fused Mamba-1 decode step', () => {
       // embedding + 3 × (norm + in_proj + conv + x_proj + dt_proj with scan + out_proj with residual)
       // + final norm + the logits row's copy + lm_head (unfused: 8 per layer)
       expect(b.stats.dispatches - d0).toBe(1 + 3 * 6 + 3);
+      expectClose(logits, full.logits.subarray(t * V, (t + 1) * V), TOL, `logits, token ${t}`);
+    }
+    await m.dispose();
+  });
+});
+
+interface Shape2 { B: number; D: number; H: number; P: number; G: number; N: number; K: number; convBias: boolean; inBias: boolean; groupSize?: number; dtMax?: number }
+
+/** A random Mamba-2 layer as mamba2.prepareLayer lays it out. */
+function layer2(b: Backend, s: Shape2, seed: number): Mamba2Layer {
+  const r = rng(seed);
+  const I = s.H * s.P, GN = s.G * s.N;
+  const t = (shape: number[], scale = 0.3) => b.upload(Float32Array.from({ length: shape.reduce((x, y) => x * y, 1) }, () => r() * scale), shape);
+  return {
+    inProjZ: t([I, s.D]), inProjX: t([I, s.D]), inProjB: t([GN, s.D]), inProjC: t([GN, s.D]), inProjDt: t([s.H, s.D]),
+    inProjBias: s.inBias ? { z: t([I]), x: t([I]), B: t([GN]), C: t([GN]), dt: t([s.H]) } : null,
+    convX: t([I, s.K], 0.5), convB: t([GN, s.K], 0.5), convC: t([GN, s.K], 0.5),
+    convBias: s.convBias ? { x: t([I]), B: t([GN]), C: t([GN]) } : null,
+    dtBias: t([s.H], 1), A: b.upload(Float32Array.from({ length: s.H }, () => -Math.exp(r())), [s.H]), D: t([s.H], 1),
+    norm: t([I], 1), outProj: t([s.D, I]), outProjBias: null,
+  } as Mamba2Layer;
+}
+
+describe.skipIf(gpu === null)('webgpu fused Mamba-2 decode step', () => {
+  const shapes: Shape2[] = [
+    { B: 2, D: 12, H: 3, P: 5, G: 1, N: 6, K: 4, convBias: true, inBias: false },
+    { B: 1, D: 16, H: 4, P: 8, G: 2, N: 16, K: 3, convBias: false, inBias: true, groupSize: 16 },
+    { B: 3, D: 20, H: 6, P: 7, G: 3, N: 5, K: 2, convBias: true, inBias: true, dtMax: 0.2 },
+  ];
+  for (const s of shapes) {
+    it(`equals the unfused graph ops on the reference: ${JSON.stringify(s)}`, async () => {
+      const g = gpu!;
+      const ref = new ReferenceBackend();
+      const wg = layer2(g, s, 3), wr = layer2(ref, s, 3);
+      const I = s.H * s.P, GN = s.G * s.N;
+      const cfg = {
+        normEps: 1e-5, normGroupSize: s.groupSize, intermediateSize: I, numHeads: s.H, headDim: s.P, nGroups: s.G, stateSize: s.N,
+        chunkSize: 8, timeStepLimit: [0.001, s.dtMax ?? Infinity],
+      } as unknown as Mamba2Config;
+      const r = rng(98);
+      const init = (n: number) => Float32Array.from({ length: n }, () => r() * 0.5);
+      const shapesOf = [[s.B, I, s.K - 1], [s.B, GN, s.K - 1], [s.B, GN, s.K - 1], [s.B, s.H, s.P, s.N]];
+      const st0 = shapesOf.map((sh) => init(sh.reduce((x, y) => x * y, 1)));
+      const sg = shapesOf.map((sh, i) => g.upload(st0[i], sh));
+      const sr = shapesOf.map((sh, i) => ref.upload(st0[i], sh));
+      for (let step = 0; step < 3; step++) {
+        const x = init(s.B * s.D), h = init(s.B * s.D);
+        const xs = [s.B, 1, s.D];
+        const out = mamba2.fusedStep!({ backend: g, cfg, weights: wg, state: sg, step: true }, g.upload(x, xs), g.upload(h, xs));
+        expect(out).not.toBeNull();
+        const mixed = mamba2.mixer({ backend: ref, cfg, weights: wr, state: sr, step: true }, ref.upload(x, xs));
+        const want = ref.add(ref.upload(h, xs), mixed);
+        expectClose(await g.read(out as Tensor), await ref.read(want), TOL, `out, token ${step}`);
+        for (let i = 0; i < 4; i++) expectClose(await g.read(sg[i]), await ref.read(sr[i]), TOL, `state ${i}, token ${step}`);
+      }
+    });
+  }
+
+  it('a model decode step: 6 dispatches per layer after its norm, and step logits equal the full forward', async () => {
+    const files = randomModelFiles({ modelType: 'mamba2', vocabSize: 256, hiddenSize: 32, numLayers: 3, stateSize: 8, headDim: 8, nGroups: 2, chunkSize: 16 });
+    const m = await loadModel(files, { backend: 'webgpu' });
+    const b = (m as unknown as { parts: { backend: WebGpuBackend } }).parts.backend;
+    const ids = [5, 17, 3, 60, 2, 9];
+    const full = await m.forward([ids]);
+    const V = 256;
+    const s = m.createSession();
+    for (let t = 0; t < ids.length; t++) {
+      const d0 = b.stats.dispatches;
+      const logits = await s.step(ids[t]);
+      // embedding + 3 × (norm + 2 in_proj + B/C conv + x conv with SSD + gated norm + out_proj with residual)
+      // + final norm + the logits row's copy + lm_head (unfused: 10 per layer)
+      expect(b.stats.dispatches - d0).toBe(1 + 3 * 7 + 3);
       expectClose(logits, full.logits.subarray(t * V, (t + 1) * V), TOL, `logits, token ${t}`);
     }
     await m.dispose();

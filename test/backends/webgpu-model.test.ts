@@ -98,6 +98,7 @@ describe.skipIf(reason !== null)('webgpu models', () => {
     const full = await loadModel(files, { backend: 'webgpu' });
     const fullBackend = (full as unknown as { parts: { backend: WebGpuBackend } }).parts.backend;
     Object.defineProperty(fullBackend, 'readTopK', { value: undefined }); // force whole-row reads
+    Object.defineProperty(fullBackend, 'deviceSampling', { value: undefined }); // and the host's sampler on every token
     const backend = (m as unknown as { parts: { backend: WebGpuBackend } }).parts.backend;
     let bytesRead = 0;
     const read = backend.read.bind(backend);
@@ -125,6 +126,7 @@ describe.skipIf(reason !== null)('webgpu models', () => {
     let calls = 0;
     const topK = backend.readTopK.bind(backend);
     backend.readTopK = async (t, row, k) => { if (++calls === 5) ac.abort(); return topK(t, row, k); }; // abort lands mid-consume
+    Object.defineProperty(backend, 'deviceSampling', { value: undefined }); // the read-back-per-token path (run-ahead: webgpu-runahead.test.ts)
     const s = m.createSession();
     const gen = s.generate([1, 2, 3], { temperature: 0.7, topK: 3, seed: 1, maxTokens: 50, ignoreEos: true, signal: ac.signal });
     const r = await gen.finished;

@@ -23,7 +23,7 @@ import { PartialBackend } from '../partial.js';
 import { MambaEdgeError, fail } from '../../errors.js';
 import {
   numel,
-  type AttentionArgs, type Backend, type Conv1dArgs, type KvCache, type LtiScanArgs, type Mamba3ScanArgs, type MambaMixerStepArgs, type MoeArgs, type OpName,
+  type AttentionArgs, type Backend, type Conv1dArgs, type DeviceSampling, type DeviceToken, type KvCache, type LtiScanArgs, type Mamba3ScanArgs, type Mamba2MixerStepArgs, type MambaMixerStepArgs, type MoeArgs, type OpName,
   type RecurrentScanArgs, type RopeArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
 } from '../backend.js';
 import { ropeTables } from '../attention-math.js';
@@ -32,6 +32,7 @@ import { checkAttention, checkKvData, checkOneToken, checkRope, checkConv1d, che
 import type { GpuContext } from './device.js';
 import { Kernels, type WeightLoader } from './kernels.js';
 import { packF16, packQ8_0 } from './quant.js';
+import type { SamplerParams } from '../../api/sampler.js';
 
 /** Memory behind a tensor: one buffer, or (large weights only) row parts that each fit a binding. */
 class Store {
@@ -42,7 +43,16 @@ class Store {
     readonly partRows: number,
     /** Bytes the data occupies in each part (≤ buffer.size, a multiple of 4). */
     readonly partBytes: number[],
+    /** Where the data starts in buffers[0]: 0, or its place in a block (zerosBlock; a multiple of 256). */
+    readonly offset = 0,
+    /** The block this tensor shares with others (zerosBlock): its buffer returns to the pool when every member is freed. */
+    readonly block: Block | null = null,
   ) {}
+}
+
+/** One buffer holding several tensors back to back (a session's state, so a snapshot of it is one copy). */
+class Block {
+  constructor(readonly buffer: GPUBuffer, readonly bytes: number, public live: number) {}
 }
 
 /** K and V blocks [B, Hkv, capacity, Dh] in GPU buffers, grown by doubling (as the reference's). */
@@ -62,7 +72,20 @@ class GpuTensor implements Tensor {
   }
 }
 
-type Binding = GPUBuffer | { buffer: GPUBuffer; size: number };
+type Binding = GPUBuffer | { buffer: GPUBuffer; size: number; offset?: number };
+
+/**
+ * A token sampled on the device (DeviceSampling): `buffer` holds top_k's candidates and, at word
+ * 1 + 2k, sample_top_k's choice, which the next step's embedding reads in place; `staging` receives
+ * a copy at the end of the same submission, for the host's read.
+ */
+class GpuDeviceToken implements DeviceToken {
+  readonly deviceToken = true as const;
+  released = false;
+  /** The staging buffer was mapped (and destroyed by mapRead). */
+  read = false;
+  constructor(readonly buffer: GPUBuffer, readonly staging: GPUBuffer, readonly k: number, readonly ids: Int32Array, readonly scopeMark: number) {}
+}
 
 interface Dispatch {
   kind: 'dispatch';
@@ -93,6 +116,8 @@ const MATVEC_ROWS = 8;
 const SCAN_CHUNK = 64;
 /** Submit when this many commands are recorded, so very long prefills keep host memory bounded. */
 const MAX_RECORDED = 4096;
+/** Largest k sample_top_k.wgsl ranks (one workgroup of 256 threads, a candidate each). */
+const SAMPLE_MAX_K = 256;
 /** Largest finite f32: stands in for an infinite dt limit (shaders may assume finite math). */
 const F32_MAX = 3.4028234663852886e38;
 
@@ -113,7 +138,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   private readonly pool = new Map<number, GPUBuffer[]>();
   private readonly live = new Set<GPUBuffer>();
   private recorded: Command[] = [];
-  private readonly scopes: Promise<GPUError | null>[] = [];
+  private readonly scopes: { mark: number; error: Promise<GPUError | null> }[] = [];
+  /** Counts error scopes pushed, so a token's read waits only for the scopes of its own submission and earlier. */
+  private scopeMark = 0;
+  /** Id arrays standing for device-sampled tokens (DeviceSampling.ids): embedding reads these ids on the device. */
+  private readonly deviceIds = new WeakMap<Int32Array, GpuDeviceToken>();
   private lostReason: string | null = null;
   /** Rejecters of the waits in flight (unlessLost), called when the device is lost. */
   private readonly waitingOnDevice = new Set<(e: Error) => void>();
@@ -124,7 +153,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * over the same pooled buffers, so after the first token it creates none.
    */
   /** Counters for benchmarks: submissions, dispatches, and host time spent encoding + submitting. */
-  readonly stats = { submits: 0, dispatches: 0, encodeMs: 0 };
+  readonly stats = { submits: 0, dispatches: 0, encodeMs: 0, copies: 0, bindGroups: 0, readBytes: 0 };
   private params: GPUBuffer | null = null;
   private paramSlots = 0;
   private readonly groups = new Map<string, GPUBindGroup>();
@@ -161,7 +190,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       this.waitingOnDevice.clear();
     });
     this.device.addEventListener?.('uncapturederror', (ev) => {
-      this.scopes.push(Promise.resolve((ev as GPUUncapturedErrorEvent).error));
+      this.scopes.push({ mark: this.scopeMark, error: Promise.resolve((ev as GPUUncapturedErrorEvent).error) });
     });
   }
 
@@ -228,9 +257,9 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   }
 
   /** Host data into a buffer, after everything recorded so far (which may still use a reused buffer). */
-  private writeWords(buffer: GPUBuffer, words: ArrayBufferView & { byteLength: number }): void {
+  private writeWords(buffer: GPUBuffer, words: ArrayBufferView & { byteLength: number }, offset = 0): void {
     this.submit();
-    this.device.queue.writeBuffer(buffer, 0, words.buffer, words.byteOffset, words.byteLength);
+    this.device.queue.writeBuffer(buffer, offset, words.buffer, words.byteOffset, words.byteLength);
   }
 
   upload(data: Float32Array, shape: readonly number[], requested: WeightDType = 'f32'): Tensor {
@@ -275,7 +304,25 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.assertUsable();
     const g = this.f32(t);
     if (data.length !== numel(t.shape)) throw fail('E_SHAPE', `write: ${data.length} values into [${t.shape}]`);
-    this.writeWords(g.buffer, data);
+    this.writeWords(g.buffer, data, g.store.offset);
+  }
+
+  /**
+   * Zero-filled f32 tensors in one buffer, each at a 256-byte boundary (a session's state:
+   * deviceSampling.copy of the whole set is then one copy). Separate buffers when the set would
+   * not fit one binding.
+   */
+  zerosBlock(shapes: readonly (readonly number[])[]): Tensor[] {
+    this.assertUsable();
+    const bytes = shapes.map((sh) => numel(sh) * 4);
+    const at: number[] = [];
+    let total = 0;
+    for (const b of bytes) { at.push(total); total += Math.max(256, Math.ceil(b / 256) * 256); }
+    if (shapes.length < 2 || total > this.maxBinding) return shapes.map((sh) => this.zeros(sh));
+    const buffer = this.allocBuffer(total, `a block of ${shapes.length} state tensors`);
+    this.record({ kind: 'clear', buffer, size: buffer.size });
+    const block = new Block(buffer, total, shapes.length);
+    return shapes.map((sh, i) => new GpuTensor([...sh], 'f32', new Store([buffer], sh[0] ?? 1, [bytes[i]], at[i], block)));
   }
 
   async read(t: Tensor): Promise<Float32Array> {
@@ -289,14 +336,24 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     let at = 0; // a weight split by rows is read part after part
     g.store.buffers.forEach((buf, p) => {
       const n = Math.min(g.store.partBytes[p], bytes - at);
-      if (n > 0) enc.copyBufferToBuffer(buf, 0, staging, at, n);
+      if (n > 0) enc.copyBufferToBuffer(buf, p === 0 ? g.store.offset : 0, staging, at, n);
       at += n;
     });
     this.device.queue.submit([enc.finish()]);
+    return new Float32Array(await this.mapRead(staging, bytes, `a [${g.shape}] tensor`));
+  }
+
+  /**
+   * The first `bytes` of a MAP_READ buffer once the device has written it (then destroyed), with
+   * device loss → E_DEVICE_LOST and a validation / out-of-memory error of the submissions up to
+   * `scopesUpTo` → E_BACKEND.
+   */
+  private async mapRead(staging: GPUBuffer, bytes: number, what: string, scopesUpTo = Infinity): Promise<ArrayBuffer> {
     try {
       await this.unlessLost(staging.mapAsync(MAP_READ));
-      await this.checkErrors();
-      const out = new Float32Array(staging.getMappedRange(0, Math.max(4, bytes)).slice(0, bytes));
+      await this.checkErrors(scopesUpTo);
+      const out = staging.getMappedRange(0, Math.max(4, bytes)).slice(0, bytes);
+      this.stats.readBytes += bytes;
       staging.unmap();
       return out;
     } catch (e) {
@@ -306,7 +363,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       if (this.lostReason || this.disposed) {
         throw fail('E_DEVICE_LOST', `the WebGPU device was lost during the call (${this.lostReason ?? 'disposed'}); load the model again`, { cause: e });
       }
-      throw fail('E_BACKEND', `webgpu: reading a [${g.shape}] tensor failed: ${(e as Error).message}`, { cause: e });
+      throw fail('E_BACKEND', `webgpu: reading ${what} failed: ${(e as Error).message}`, { cause: e });
     } finally {
       staging.destroy();
     }
@@ -328,8 +385,88 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     return { ids: Int32Array.from(words.subarray(1, 1 + n)), values: new Float32Array(words.slice(1 + k, 1 + k + n).buffer) };
   }
 
-  private async checkErrors(): Promise<void> {
-    const pending = [...this.kernels.errors.splice(0), ...this.scopes.splice(0)];
+  /**
+   * Sampling on the device for the session's run-ahead decode: top_k.wgsl then sample_top_k.wgsl
+   * into a small buffer the next step's embedding reads the id from, and a copy of it to a staging
+   * buffer in the same submission (so its read waits for this step only, not for steps submitted after).
+   */
+  readonly deviceSampling: DeviceSampling = {
+    supports: (p: SamplerParams) => p.temperature === 0 || (p.topK >= 1 && p.topK <= SAMPLE_MAX_K),
+    sample: (logits, p, u) => this.sampleOnDevice(logits, p, u),
+    ids: (t) => (t as GpuDeviceToken).ids,
+    read: (t) => this.readDeviceToken(t as GpuDeviceToken),
+    release: (t) => {
+      const g = t as GpuDeviceToken;
+      if (g.released) return;
+      g.released = true;
+      this.release(g.buffer);
+      if (!g.read) g.staging.destroy(); // a dropped run-ahead step: its pending copy still completes
+    },
+    copy: (src, dst) => {
+      this.assertUsable();
+      if (src.length !== dst.length) throw fail('E_ARGUMENT', `webgpu copy: ${src.length} sources for ${dst.length} destinations`);
+      // Two whole blocks laid out alike (zerosBlock of the same shapes): one copy.
+      const blockOf = (ts: readonly Tensor[]) => {
+        const b = (ts[0] as GpuTensor | undefined)?.store.block;
+        return b && b.live === ts.length && ts.every((t, i) => (t as GpuTensor).store.block === b && (t as GpuTensor).store.offset === (src[i] as GpuTensor).store.offset) ? b : null;
+      };
+      const [from, to] = [blockOf(src), blockOf(dst)];
+      if (from && to && from.bytes === to.bytes && src.every((t, i) => numel(t.shape) === numel(dst[i].shape))) {
+        src.forEach((t) => this.f32(t));
+        dst.forEach((t) => this.f32(t));
+        this.record({ kind: 'copy', src: from.buffer, dst: to.buffer, dstOffset: 0, size: from.bytes });
+        return;
+      }
+      src.forEach((t, i) => {
+        const a = this.f32(t), b = this.f32(dst[i]);
+        const bytes = numel(a.shape) * 4;
+        if (numel(b.shape) * 4 !== bytes || a.store.buffers.length > 1 || b.store.buffers.length > 1) {
+          throw fail('E_SHAPE', `webgpu copy: [${a.shape}] into [${b.shape}]`);
+        }
+        if (bytes > 0) this.record({ kind: 'copy', src: a.buffer, srcOffset: a.store.offset, dst: b.buffer, dstOffset: b.store.offset, size: bytes });
+      });
+    },
+  };
+
+  private sampleOnDevice(logits: Tensor, p: SamplerParams, u: number): GpuDeviceToken {
+    this.assertUsable();
+    const g = this.f32(logits);
+    if (g.shape.length !== 2 || g.shape[0] !== 1) throw fail('E_SHAPE', `deviceSampling.sample: logits must be [1, V], got [${g.shape}]`);
+    if (!this.deviceSampling.supports(p)) throw fail('E_ARGUMENT', `deviceSampling.sample: topK ${p.topK} is not in [1, ${SAMPLE_MAX_K}]`);
+    const V = g.shape[1];
+    const greedy = p.temperature === 0;
+    const k = Math.min(greedy ? 1 : p.topK, V);
+    const bytes = 4 * (2 + 2 * k);
+    const buf = this.allocBuffer(bytes, 'sampled token');
+    this.record({ kind: 'dispatch', pipeline: this.kernels.get('top_k'), bindings: [this.bind(g), buf], u: [V, 0, k], f: [], groups: 1 });
+    this.record({ kind: 'dispatch', pipeline: this.kernels.get('sample_top_k'), bindings: [buf], u: [k, greedy ? 1 : 0], f: [greedy ? 1 : p.temperature, p.topP, u], groups: 1 });
+    const staging = this.device.createBuffer({ label: 'sampled token read-back', size: Math.ceil(bytes / 4) * 4, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+    this.record({ kind: 'copy', src: buf, dst: staging, dstOffset: 0, size: bytes });
+    this.submit();
+    const token = new GpuDeviceToken(buf, staging, k, new Int32Array(1), this.scopeMark);
+    this.deviceIds.set(token.ids, token);
+    return token;
+  }
+
+  private async readDeviceToken(t: GpuDeviceToken): Promise<{ id: number; ids: Int32Array; values: Float32Array }> {
+    this.assertUsable();
+    if (t.released || t.read) throw fail('E_ARGUMENT', 'webgpu: a device-sampled token was read twice or after release');
+    t.read = true;
+    const k = t.k;
+    const words = new Uint32Array(await this.mapRead(t.staging, 4 * (2 + 2 * k), 'a sampled token', t.scopeMark));
+    const n = Math.min(words[0], k);
+    return {
+      id: words[1 + 2 * k] | 0,
+      ids: Int32Array.from(words.subarray(1, 1 + n)),
+      values: new Float32Array(words.slice(1 + k, 1 + k + n).buffer),
+    };
+  }
+
+  /** Throws E_BACKEND for a validation / out-of-memory error of the submissions up to `upTo` (all by default). */
+  private async checkErrors(upTo = Infinity): Promise<void> {
+    const mine = this.scopes.filter((s) => s.mark <= upTo);
+    for (const s of mine) this.scopes.splice(this.scopes.indexOf(s), 1);
+    const pending = [...this.kernels.errors.splice(0), ...mine.map((s) => s.error)];
     for (const err of await Promise.all(pending)) {
       if (err) throw fail('E_BACKEND', `webgpu: ${err.constructor?.name ?? 'GPU error'}: ${err.message}`);
     }
@@ -348,7 +485,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (start < 0 || count < 0 || start + count > rows) throw fail('E_SHAPE', `sliceRows ${start}+${count} of ${rows}`);
     const inner = numel(g.shape.slice(1));
     const out = this.tensor([count, ...g.shape.slice(1)]);
-    this.dispatch('copy', {}, [g.buffer, out.buffer], [count * inner, start * inner], [], Math.ceil((count * inner) / 256));
+    this.dispatch('copy', {}, [g.store.block ? this.bind(g) : g.buffer, out.buffer], [count * inner, start * inner], [], Math.ceil((count * inner) / 256));
     return out;
   }
 
@@ -358,6 +495,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       const s = (t as GpuTensor).store;
       if (s.freed) continue;
       s.freed = true;
+      if (s.block && --s.block.live > 0) continue; // other tensors of the block still use its buffer
       for (const b of s.buffers) {
         if (!this.live.delete(b)) continue;
         const list = this.pool.get(b.size) ?? [];
@@ -497,18 +635,20 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       if (c.kind === 'copy') {
         if (pass) { pass.end(); pass = null; }
         enc.copyBufferToBuffer(c.src, c.srcOffset ?? 0, c.dst, c.dstOffset, c.size);
+        this.stats.copies++;
         continue;
       }
       const base = (slot * PARAM_STRIDE) / 4;
       c.u.forEach((v, i) => { u32[base + i] = v; });
       c.f.forEach((v, i) => { f32[base + 12 + i] = v; });
       let key = `${this.idOf(c.pipeline)}:${slot}`;
-      for (const b of c.bindings) key += 'buffer' in b ? `,${this.idOf(b.buffer)}/${b.size}` : `,${this.idOf(b)}`;
+      for (const b of c.bindings) key += 'buffer' in b ? `,${this.idOf(b.buffer)}/${b.size}@${b.offset ?? 0}` : `,${this.idOf(b)}`;
       let group = this.groups.get(key);
       if (!group) {
         const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: params, offset: slot * PARAM_STRIDE, size: PARAM_BYTES } }];
-        c.bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? { buffer: b.buffer, size: b.size } : { buffer: b } }));
+        c.bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? { buffer: b.buffer, size: b.size, offset: b.offset ?? 0 } : { buffer: b } }));
         group = dev.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
+        this.stats.bindGroups++;
         this.groups.set(key, group);
       }
       pass ??= enc.beginComputePass();
@@ -521,7 +661,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (pass) pass.end();
     if (nDispatch > 0) dev.queue.writeBuffer(params, 0, host, 0, nDispatch * PARAM_STRIDE);
     dev.queue.submit([enc.finish()]);
-    this.scopes.push(dev.popErrorScope(), dev.popErrorScope());
+    this.scopeMark++;
+    this.scopes.push({ mark: this.scopeMark, error: dev.popErrorScope() }, { mark: this.scopeMark, error: dev.popErrorScope() });
     this.stats.submits++;
     this.stats.dispatches += nDispatch;
     this.stats.encodeMs += performance.now() - started;
@@ -543,7 +684,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (g.store.buffers.length > 1) {
       throw fail('E_MEMORY', `webgpu: a [${g.shape}] tensor is split across bindings (${g.store.buffers.length} parts); only matmul and embedding take split weights`);
     }
-    return { buffer: g.buffer, size: Math.max(4, g.store.partBytes[0]) };
+    return { buffer: g.buffer, size: Math.max(4, g.store.partBytes[0]), offset: g.store.offset };
   }
 
   private scratch(elements: number, what: string): GPUBuffer {
@@ -560,17 +701,22 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.assertUsable();
     const t = table as GpuTensor;
     const [vocab, dim] = t.shape;
-    for (const id of ids) if (id < 0 || id >= vocab) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
+    // A device-sampled token (deviceSampling.ids): its id is read where sample_top_k wrote it, on the
+    // device — always a row of the table (top_k only yields indices of the [1, V] logits).
+    const onDevice = this.deviceIds.get(ids);
+    if (onDevice?.released) throw fail('E_ARGUMENT', 'webgpu: a device-sampled token was used after release');
+    if (!onDevice) for (const id of ids) if (id < 0 || id >= vocab) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
     const out = this.tensor([ids.length, dim]);
-    const idBuf = this.allocBuffer(ids.length * 4, 'token ids');
-    this.writeWords(idBuf, ids);
+    const idBuf = onDevice ? onDevice.buffer : this.allocBuffer(ids.length * 4, 'token ids');
+    const idAt = onDevice ? 1 + 2 * onDevice.k : 0;
+    if (!onDevice) this.writeWords(idBuf, ids);
     t.store.buffers.forEach((buf, p) => {
       const rowStart = p * t.store.partRows;
       const rows = Math.min(t.store.partRows, vocab - rowStart);
       this.dispatch('embedding', { weights: this.loader(t) }, [idBuf, { buffer: buf, size: t.store.partBytes[p] }, out.buffer],
-        [ids.length, dim, rowStart, rows, 0, 0, 0, 0, 0, 0, 0, this.q8Offset(t, rows * dim)], [], Math.ceil((ids.length * dim) / 256));
+        [ids.length, dim, rowStart, rows, idAt, 0, 0, 0, 0, 0, 0, this.q8Offset(t, rows * dim)], [], Math.ceil((ids.length * dim) / 256));
     });
-    this.release(idBuf);
+    if (!onDevice) this.release(idBuf);
     return out;
   }
 
@@ -797,6 +943,65 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const out = this.matvecPlus(y, a.outProj as GpuTensor, a.residual, Dm);
     this.free(xIn, z, u, dtLow, Bm, Cm, y);
     return out;
+  }
+
+  /**
+   * Mamba-2 decode token, `residual + mixer(x)`, in six dispatches after the norm
+   * (Backend.mamba2MixerStep), against nine unfused:
+   *   1–2. in_proj's z, x, B and C, dt row blocks: two matrix-vector dispatches (merged matmuls)
+   *   3. conv1d_step_pair: B's and C's conv steps (silu, window shifts)
+   *   4. mamba2_scan_step: x's conv step, then the SSD step (Δ clamp, decay, D skip)
+   *   5. gated_rms_norm with z
+   *   6. out_proj with the residual as a per-row addend
+   * Declines (null → the graph's unfused ops) for batch > 8, an out_proj bias, split weights.
+   */
+  mamba2MixerStep(a: Mamba2MixerStepArgs): Tensor | null {
+    this.assertUsable();
+    const [Bt, T, Dm] = a.x.shape;
+    const { numHeads: H, headDim: P, nGroups: G, stateSize: N } = a;
+    const I = H * P, GN = G * N;
+    const [, K] = a.convX.shape;
+    const single = (t: Tensor) => (t as GpuTensor).store.buffers.length === 1;
+    if (T !== 1 || Bt > MATVEC_ROWS || a.outProjBias || !single(a.outProj) || a.convX.shape[0] !== I || a.convB.shape[0] !== GN) return null;
+    checkSameShape('mamba2MixerStep', a.x, a.residual);
+    if (numel(a.ssmState.shape) !== Bt * I * N || numel(a.convXState.shape) !== Bt * I * (K - 1) || numel(a.convBState.shape) !== Bt * GN * (K - 1)) {
+      throw fail('E_SHAPE', `mamba2MixerStep: states [${a.convXState.shape}], [${a.convBState.shape}], [${a.ssmState.shape}] do not fit B=${Bt}, H=${H}, P=${P}, G=${G}, N=${N}, K=${K}`);
+    }
+    const bias = a.inProjBias;
+    const z = this.matmul(a.x, a.inProjZ, bias?.z);
+    const xIn = this.matmul(a.x, a.inProjX, bias?.x);
+    const BIn = this.matmul(a.x, a.inProjB, bias?.B);
+    const CIn = this.matmul(a.x, a.inProjC, bias?.C);
+    const dt = this.matmul(a.x, a.inProjDt, bias?.dt);
+    const Bm = this.tensor([Bt, 1, GN]);
+    const Cm = this.tensor([Bt, 1, GN]);
+    const cb = a.convBias;
+    this.dispatch('conv1d_step_pair', {}, [
+      this.bind(BIn), this.bind(CIn), this.bind(a.convB), this.bind(a.convC), this.bind(cb?.B), this.bind(cb?.C),
+      this.bind(a.convBState), this.bind(a.convCState), Bm.buffer, Cm.buffer,
+    ], [Bt, 1, GN, K, cb ? 1 : 0], [], Math.ceil((2 * Bt * GN) / 256));
+    const y = this.tensor([Bt, 1, I]);
+    this.dispatch('mamba2_scan_step', {}, [
+      this.bind(xIn), this.bind(a.convX), this.bind(cb?.x), this.bind(a.convXState), this.bind(dt), this.packHeads(a.dtBias, a.A, a.D, H),
+      this.bind(Bm), this.bind(Cm), this.bind(a.ssmState), y.buffer,
+    ], [Bt, 1, H, P, N, G, K, cb ? 1 : 0], [a.dtMin, Math.min(a.dtMax, F32_MAX)], Math.ceil((Bt * I) / 64));
+    const normed = this.gatedRmsNorm(y, z, a.norm, a.normEps, a.normGroupSize);
+    const out = this.matvecPlus(normed, a.outProj as GpuTensor, a.residual, Dm);
+    this.free(z, xIn, BIn, CIn, dt, Bm, Cm, y, normed);
+    return out;
+  }
+
+  /** Per Mamba-2 layer, dt_bias, A and D packed as one [3, H] buffer for mamba2_scan_step (built on first use). */
+  private packHeads(dtBias: Tensor, A: Tensor, D: Tensor, H: number): Binding {
+    let p = this.biasD.get(dtBias);
+    if (!p || p.D !== D) {
+      const buffer = this.device.createBuffer({ label: 'dt bias ++ A ++ D', size: Math.max(256, 12 * H), usage: USAGE.STORAGE | USAGE.COPY_DST });
+      this.packed.push(buffer);
+      [dtBias, A, D].forEach((t, j) => this.record({ kind: 'copy', src: this.f32(t).buffer, dst: buffer, dstOffset: 4 * j * H, size: 4 * H }));
+      p = { D, buffer };
+      this.biasD.set(dtBias, p);
+    }
+    return { buffer: p.buffer, size: 12 * H };
   }
 
   /** y = x·Wᵀ + add, `add` [rows, M] per row (matvec kernels' bias slot with a row stride). */
