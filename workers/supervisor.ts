@@ -147,7 +147,13 @@ export class KernelSupervisor {
     this.members.set(t, m);
     const timer = setTimeout(() => { m.why ||= `no answer to init within ${START_MS / 1000} s`; m.thread.end(); }, START_MS);
     try {
-      await Promise.race([m.thread.api.init({ ...this.init, thread: t }), failed]);
+      // An init that throws (the kernels do not instantiate there) is a death before start: end the thread, then fail as gone() says.
+      const answered = m.thread.api.init({ ...this.init, thread: t }).then(() => true, (e: unknown) => {
+        m.why ||= `its init threw (${message(e)})`;
+        m.thread.end();
+        return false;
+      });
+      if (!(await Promise.race([answered, failed]))) await failed;
     } finally {
       clearTimeout(timer);
     }
@@ -157,7 +163,7 @@ export class KernelSupervisor {
     this.reports.ready(t, restart);
     m.thread.api.serve().then(
       () => { if (!this.closing()) m.why ||= 'left its loop'; m.thread.end(); },
-      (e: unknown) => { m.why ||= `crashed (${e instanceof Error ? e.message : String(e)})`; m.thread.end(); },
+      (e: unknown) => { m.why ||= `crashed (${message(e)})`; m.thread.end(); },
     );
   }
 
@@ -190,4 +196,9 @@ export class KernelSupervisor {
     this.reports.gaveUp(t, reason);
     return reason;
   }
+}
+
+/** An error's message, whatever was thrown (comlink rethrows a worker's Error as an Error). */
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

@@ -35,7 +35,7 @@ export interface WatcherStart {
 }
 
 /** Kernel workers as worker_threads running the bundle's 'kernel' role; their exit and error events feed the supervisor. */
-function nodeSpawner(source: string): Spawner {
+export function nodeSpawner(source: string): Spawner {
   return (t, on) => {
     const worker = new Worker(source, {
       eval: true,
