@@ -88,6 +88,7 @@ export class KernelSupervisor {
   private deaths = 0;
   private quitting = false;
   private allGone: (() => void) | null = null;
+  private quitted: Promise<void> | undefined;
 
   constructor(
     private readonly spawn: Spawner,
@@ -114,9 +115,10 @@ export class KernelSupervisor {
    * their loop at QUIT and are then ended; one still inside an op after `graceMs` is ended there.
    */
   quit(graceMs = QUIT_GRACE_MS): Promise<void> {
+    if (this.quitted) return this.quitted;
     this.quitting = true;
-    if (this.members.size === 0) return Promise.resolve();
-    return new Promise((resolve) => {
+    if (this.members.size === 0) return (this.quitted = Promise.resolve());
+    return this.quitted = new Promise((resolve) => {
       const timer = setTimeout(() => { for (const m of this.members.values()) m.thread.end(); }, graceMs);
       this.allGone = () => { clearTimeout(timer); resolve(); };
       // One still starting will not serve: end it now.
@@ -136,7 +138,7 @@ export class KernelSupervisor {
     const m: Member = { thread: undefined as unknown as KernelThread, ready: false, why: '', startFailed };
     try {
       m.thread = this.spawn(t, {
-        error: (message) => { m.why ||= `crashed (${message})`; m.thread.end(); },
+        error: (msg) => { m.why ||= `crashed (${msg})`; m.thread.end(); },
         exit: (code) => this.gone(t, m, code),
       });
     } catch (e) {
