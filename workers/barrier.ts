@@ -1,9 +1,10 @@
 /**
  * The pool's two halves that do not care what a thread is (worker_threads in Node, Web
  * Workers in browsers): the coordinator's `run` (post one op in the control block, run
- * share 0, join on the Atomics barrier) and the worker's `init`/`serve` loop. Each pool is
- * then a thin adapter that only starts workers and carries comlink's control plane over
- * its own message port: workers/browser/pool.ts + workers/browser/kernel-worker.ts today.
+ * share 0, join on the Atomics barrier) and the worker's `init`/`serve` loop, which each kernel
+ * worker exposes over comlink (the control plane). Starting, watching and replacing the workers is
+ * workers/supervisor.ts, also shared; each pool (workers/pool.ts with workers/watcher.ts in Node,
+ * workers/browser/pool.ts) only says how its runtime starts and ends a thread.
  *
  * The data plane is workers/protocol.ts; this file is its only implementation on both sides.
  * No Node or DOM imports: it is bundled for every runtime.
