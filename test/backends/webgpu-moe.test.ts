@@ -71,7 +71,8 @@ describe.skipIf(reason !== null)('webgpu mixture of experts', () => {
     { shape: [3, 1, 29], D: 29, I: 37, E: 7, topK: 3, normalize: true, dtype: 'f32' }, // batched decode
     { shape: [1, 8, 13], D: 13, I: 5, E: 3, topK: 3, normalize: false, dtype: 'f32' }, // top-E, last few-row size
     { shape: [1, 9, 29], D: 29, I: 37, E: 7, topK: 2, normalize: false, dtype: 'f32' }, // first tiled size
-    { shape: [2, 67, 29], D: 29, I: 70, E: 5, topK: 1, normalize: false, dtype: 'f32' }, // several row and column tiles
+    { shape: [2, 67, 29], D: 29, I: 70, E: 5, topK: 1, normalize: false, dtype: 'f32' }, // batch > 1, two column tiles
+    { shape: [1, 300, 21], D: 21, I: 70, E: 3, topK: 2, normalize: false, dtype: 'f32' }, // ~200 rows an expert: several row tiles each
     { shape: [2, 40, 64], D: 64, I: 96, E: 6, topK: 2, normalize: true, dtype: 'f16' },
     { shape: [1, 3, 64], D: 64, I: 96, E: 6, topK: 2, normalize: false, dtype: 'q8_0' },
     { shape: [1, 70, 64], D: 64, I: 96, E: 6, topK: 2, normalize: false, dtype: 'q8_0' },
