@@ -4,7 +4,7 @@
  * fresh child process per run; runs of the given source trees alternate, so two checkouts
  * (before / after a change) meet the same machine load.
  *
- *   npx tsx bench/load-rss.ts [--roots /work/main,.] [--file-dtype F32|F16] [--dtype f32|f16|q8_0] [--runs 3] [--model DIR]
+ *   npx tsx bench/load-rss.ts [--roots /work/main,.] [--file-dtype F32|F16] [--dtype f32|f16|q8_0] [--runs 3] [--model DIR|FILE.gguf]
  *
  * Reports the child's peak RSS (getrusage maxrss: loading included), its RSS right after
  * loadModel resolved and after a forced gc, and the RSS before loading (the runtime itself).
@@ -40,7 +40,7 @@ const dtype = opt('--dtype', 'f32');
 const runs = +opt('--runs', '3');
 const roots = opt('--roots', '.').split(',').map((r) => resolve(r));
 const dir = opt('--model', '') || join(tmpdir(), `mamba-edge-rss-mamba-130m-${fileDType}`); // --model DIR: any HF folder instead
-if (!existsSync(join(dir, 'model.safetensors'))) {
+if (!dir.endsWith('.gguf') && !existsSync(join(dir, 'model.safetensors'))) {
   const { randomModelFiles } = await import('../tools/random-model.js');
   mkdirSync(dir, { recursive: true });
   const files = randomModelFiles({ modelType: 'mamba', vocabSize: 50280, hiddenSize: 768, numLayers: 24, stateSize: 16, expand: 2, convKernel: 4, seed: 1, dtype: fileDType });

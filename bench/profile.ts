@@ -6,13 +6,21 @@
  * show separately; "outside kernels" is the step's wall time not spent in any kernel call
  * (JavaScript: graph, allocation, reading logits, argmax, the event loop).
  *
- *   node --import tsx bench/profile.ts --model DIR [--threads 1] [--dtype f32] [--prompt-tokens 512] [--gen-tokens 64] [--json]
+ * Planned decode steps (WasmBackend.recordStep) call prepared kernels (Executor.prepare): those
+ * are timed too. `--no-plan` profiles the op-by-op path instead (no plans, in_proj as parts).
+ *
+ *   node --import tsx bench/profile.ts --model DIR [--threads 1] [--dtype f32] [--prompt-tokens 512] [--gen-tokens 64] [--no-plan] [--json]
  */
 import { loadModel } from '../src/node.js';
 import { argmax, seededRandom } from '../src/cli/measure.js';
 import type { LoadDType } from '../src/api/types.js';
+import { WasmBackend } from '../src/backends/wasm/index.js';
 
-interface Executor { threads: number; run(kernel: string, args: number[], n: number, work?: number): void }
+interface Executor {
+  threads: number;
+  run(kernel: string, args: number[], n: number, work?: number): void;
+  prepare(kernel: string, args: number[], n: number, work?: number): () => void;
+}
 interface Acc { ms: number; calls: number; bytes: number; flops: number }
 
 export interface ProfileRow {
@@ -57,17 +65,28 @@ function rowsOf(acc: Map<string, Acc>, totalMs: number, tokens: number): Profile
   return rows;
 }
 
-export async function profile(o: { model: string; threads: number; dtype: LoadDType; promptTokens: number; genTokens: number }): Promise<ProfileResult> {
-  const model = await loadModel(o.model, { backend: 'wasm', threads: o.threads, dtype: o.dtype });
+/** Loads on the wasm backend; `plan` false: no decode plans and the graphs' projections as separate parts (no rowView). */
+export async function loadWasm(dir: string, opts: { threads: number; dtype: LoadDType; plan?: boolean; wasmModules?: { as: WebAssembly.Module; c: WebAssembly.Module } }) {
+  const proto = WasmBackend.prototype as { rowView?: unknown };
+  const rowView = proto.rowView;
+  if (opts.plan === false) proto.rowView = undefined;
+  try {
+    const model = await loadModel(dir, { backend: 'wasm', threads: opts.threads, dtype: opts.dtype, ...(opts.wasmModules ? { wasmModules: opts.wasmModules } : {}) });
+    (model as unknown as { parts: { backend: WasmBackend } }).parts.backend.planSteps = opts.plan !== false;
+    return model;
+  } finally {
+    proto.rowView = rowView;
+  }
+}
+
+export async function profile(o: { model: string; threads: number; dtype: LoadDType; promptTokens: number; genTokens: number; plan?: boolean }): Promise<ProfileResult> {
+  const model = await loadWasm(o.model, o);
   try {
     const backend = (model as unknown as { parts: { backend: { exec: Executor } } }).parts.backend;
     const exec = backend.exec;
-    const run = exec.run.bind(exec);
+    const run = exec.run.bind(exec), prepare = exec.prepare.bind(exec);
     let acc = new Map<string, Acc>();
-    exec.run = (kernel, args, n, work) => {
-      const t0 = performance.now();
-      run(kernel, args, n, work);
-      const ms = performance.now() - t0;
+    const count = (kernel: string, args: number[], ms: number) => {
       const { key, bytes, flops } = keyOf(kernel, args);
       let a = acc.get(key);
       if (!a) acc.set(key, (a = { ms: 0, calls: 0, bytes: 0, flops: 0 }));
@@ -75,6 +94,19 @@ export async function profile(o: { model: string; threads: number; dtype: LoadDT
       a.calls += 1;
       a.bytes += bytes;
       a.flops += flops;
+    };
+    exec.run = (kernel, args, n, work) => {
+      const t0 = performance.now();
+      run(kernel, args, n, work);
+      count(kernel, args, performance.now() - t0);
+    };
+    exec.prepare = (kernel, args, n, work) => {
+      const call = prepare(kernel, args, n, work), saved = [...args];
+      return () => {
+        const t0 = performance.now();
+        call();
+        count(kernel, saved, performance.now() - t0);
+      };
     };
     const rand = seededRandom(1);
     const ids = Array.from({ length: o.promptTokens }, () => Math.floor(rand() * model.config.vocabSize));
@@ -134,6 +166,7 @@ if (process.argv[1]?.endsWith('profile.ts')) {
     dtype: arg('dtype', 'f32') as LoadDType,
     promptTokens: Number(arg('prompt-tokens', '512')),
     genTokens: Number(arg('gen-tokens', '64')),
+    plan: !process.argv.includes('--no-plan'),
   }).then((r) => {
     process.stdout.write(process.argv.includes('--json') ? `${JSON.stringify(r)}\n` : `${formatProfile(r)}\n`);
     process.exit(0);

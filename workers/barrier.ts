@@ -1,15 +1,17 @@
 /**
  * The pool's two halves that do not care what a thread is (worker_threads in Node, Web
  * Workers in browsers): the coordinator's `run` (post one op in the control block, run
- * share 0, join on the Atomics barrier) and the worker's `init`/`serve` loop. Each pool is
- * then a thin adapter that only starts workers and carries comlink's control plane over
- * its own message port: workers/browser/pool.ts + workers/browser/kernel-worker.ts today.
+ * share 0, join on the Atomics barrier) and the worker's `init`/`serve` loop, which each kernel
+ * worker exposes over comlink (the control plane). Starting, watching and replacing the workers is
+ * workers/supervisor.ts, also shared; each pool (workers/pool.ts with workers/watcher.ts in Node,
+ * workers/browser/pool.ts) only says how its runtime starts and ends a thread.
  *
  * The data plane is workers/protocol.ts; this file is its only implementation on both sides.
  * No Node or DOM imports: it is bundled for every runtime.
  */
 import { fail, type MambaEdgeError } from '../src/errors.js';
-import { withThreadArgs } from '../src/backends/wasm/executor.js';
+import { SCRATCH, withThreadArgs } from '../src/backends/wasm/executor.js';
+import { scratchFor } from '../src/backends/wasm/arena.js';
 import { instantiateKernels, type KernelName, type KernelTable } from '../src/backends/wasm/kernels.js';
 import {
   ARGS_OFFSET, CONTROL_WORDS, DONE, DONE_SEQ, EPOCH, ERROR, EXIT_CODE, FAULT, FAULT_HOLD, FAULT_THROW, GAVE_UP, HELD, KERNEL, KERNEL_NAMES,
@@ -64,6 +66,8 @@ export function markDead(ctl: Int32Array, t: number, exitCode: number | null): v
  */
 export class Barrier {
   private readonly ctl: Int32Array;
+  /** The control block's argument words (a shared memory's old buffers stay valid when it grows). */
+  private readonly args: Float64Array;
   private broken: string | null = null;
   private disposed = false;
   private readonly allLive: number;
@@ -85,6 +89,7 @@ export class Barrier {
     private readonly workerFailure: () => string | null,
   ) {
     this.ctl = controlBlock(memory, controlBase);
+    this.args = new Float64Array(memory.buffer, controlBase + ARGS_OFFSET, MAX_ARGS);
     let mask = 0;
     for (let t = 1; t <= others; t++) mask |= 1 << t;
     this.allLive = mask;
@@ -110,37 +115,63 @@ export class Barrier {
 
   run(kernel: KernelName, args: number[], n: number, work = Infinity): void {
     if (n <= 0) return;
+    this.prepare(kernel, args, n, work)();
+  }
+
+  /**
+   * One op made ready to repeat (planned decode steps): the split decision, this thread's arguments
+   * and share, and the f64 arguments the workers read are worked out here, once; the returned
+   * function checks the pool, posts, runs share 0 and joins.
+   */
+  prepare(kernel: KernelName, args: number[], n: number, work = Infinity): () => void {
+    if (n <= 0) return () => undefined;
+    const fn = this.kernels[kernel];
+    const whole = [...withThreadArgs(args, 0), 0, n];
+    // Too little work to share: the barrier would cost more than it saves.
+    if (n < this.threads || work < MIN_SHARED_WORK) {
+      return () => {
+        this.check();
+        fn.apply(undefined, whole);
+      };
+    }
+    if (args.length > MAX_ARGS) throw fail('E_BACKEND', `kernel ${kernel}: ${args.length} arguments exceed the control block's ${MAX_ARGS}`);
+    const posted = Float64Array.from(args), index = KERNEL_NAMES.indexOf(kernel);
+    const [start, end] = shareOf(n, 0, this.threads);
+    const own = [...withThreadArgs(args, 0), start, end];
+    return () => {
+      this.check();
+      const ctl = this.ctl;
+      // A worker is being replaced: run the whole range here.
+      if ((Atomics.load(ctl, LIVE) & this.allLive) !== this.allLive) {
+        fn.apply(undefined, whole);
+        return;
+      }
+      this.args.set(posted);
+      Atomics.store(ctl, KERNEL, index);
+      Atomics.store(ctl, N, n);
+      Atomics.store(ctl, NARGS, posted.length);
+      for (let t = 1; t <= this.others; t++) this.epochs[t] = Atomics.load(ctl, EPOCH + t);
+      const seq = (Atomics.add(ctl, SEQ, 1) + 1) | 0;
+      Atomics.notify(ctl, SEQ);
+      fn.apply(undefined, own);
+      this.join(kernel, seq);
+      const err = Atomics.load(ctl, ERROR);
+      if (err) {
+        Atomics.store(ctl, ERROR, 0);
+        throw fail('E_BACKEND', `kernel ${kernel} failed in worker thread ${err - 1}`);
+      }
+    };
+  }
+
+  /** Throws when the pool is disposed or broken (a worker that could not be restarted, or stuck). */
+  private check(): void {
     if (this.disposed) throw fail('E_BACKEND', 'the wasm worker pool has been disposed');
-    const ctl = this.ctl;
-    const gaveUp = Atomics.load(ctl, GAVE_UP);
+    const gaveUp = Atomics.load(this.ctl, GAVE_UP);
     if (gaveUp && !this.broken) this.broken = `kernel worker ${gaveUp - 1} could not be restarted`;
     const dead = this.broken ?? this.workerFailure();
     if (dead) {
       this.broken = dead;
       throw fail('E_BACKEND', `the wasm worker pool is broken: ${dead}; dispose the model and load it again`);
-    }
-    // Too little work to share (the barrier would cost more than it saves), or a worker is
-    // being replaced: run the whole range here.
-    if (n < this.threads || work < MIN_SHARED_WORK || (Atomics.load(ctl, LIVE) & this.allLive) !== this.allLive) {
-      this.kernels[kernel](...withThreadArgs(args, 0), 0, n);
-      return;
-    }
-    if (args.length > MAX_ARGS) throw fail('E_BACKEND', `kernel ${kernel}: ${args.length} arguments exceed the control block's ${MAX_ARGS}`);
-    new Float64Array(this.memory.buffer, this.controlBase + ARGS_OFFSET, args.length).set(args);
-    Atomics.store(ctl, KERNEL, KERNEL_NAMES.indexOf(kernel));
-    Atomics.store(ctl, N, n);
-    Atomics.store(ctl, NARGS, args.length);
-    for (let t = 1; t <= this.others; t++) this.epochs[t] = Atomics.load(ctl, EPOCH + t);
-    const seq = (Atomics.add(ctl, SEQ, 1) + 1) | 0;
-    Atomics.notify(ctl, SEQ);
-
-    const [start, end] = shareOf(n, 0, this.threads);
-    this.kernels[kernel](...withThreadArgs(args, 0), start, end);
-    this.join(kernel, seq);
-    const err = Atomics.load(ctl, ERROR);
-    if (err) {
-      Atomics.store(ctl, ERROR, 0);
-      throw fail('E_BACKEND', `kernel ${kernel} failed in worker thread ${err - 1}`);
     }
   }
 
@@ -257,6 +288,10 @@ export function createKernelWorkerApi() {
   function serveOps(ctl: Int32Array): void {
     const { memory, thread, threads, controlBase: base } = init!;
     const table = kernels!;
+    // A shared memory's buffers stay valid when it grows, so one view of the arguments lasts; one
+    // reused argument array: no allocation per op.
+    const words = new Float64Array(memory.buffer, base + ARGS_OFFSET, MAX_ARGS);
+    const scratch = scratchFor(thread), call: number[] = [];
     for (;;) {
       let polls = 0;
       while (Atomics.load(ctl, SEQ) === seen) {
@@ -266,10 +301,15 @@ export function createKernelWorkerApi() {
       if (Atomics.load(ctl, QUIT)) return;
       if (Atomics.load(ctl, FAULT) !== 0) injectedFault(ctl, thread);
       try {
-        // The memory may have grown since the last op: view it afresh.
-        const args = new Float64Array(memory.buffer, base + ARGS_OFFSET, Atomics.load(ctl, NARGS));
+        const nargs = Atomics.load(ctl, NARGS);
         const [start, end] = shareOf(Atomics.load(ctl, N), thread, threads);
-        if (end > start) table[KERNEL_NAMES[Atomics.load(ctl, KERNEL)]](...withThreadArgs([...args], thread), start, end);
+        if (end > start) {
+          call.length = nargs + 2;
+          for (let i = 0; i < nargs; i++) call[i] = words[i] === SCRATCH ? scratch : words[i];
+          call[nargs] = start;
+          call[nargs + 1] = end;
+          table[KERNEL_NAMES[Atomics.load(ctl, KERNEL)]].apply(undefined, call);
+        }
       } catch {
         Atomics.store(ctl, ERROR, 1 + thread);
       }

@@ -1,7 +1,7 @@
 /**
  * The data plane between the coordinating thread and the kernel workers: a control
  * block in the shared memory (at CONTROL_BASE, wasm/ABI.md). comlink carries only the
- * control plane (init, serve, dispose); every op goes through these words.
+ * control plane (start, init, serve, quit; workers/README.md); every op goes through these words.
  *
  * Int32 words (index into an Int32Array over the block, CONTROL_WORDS long):
  *   SEQ       bumped by the coordinator for each op; workers wait on it

@@ -3,97 +3,85 @@
  * thread that coordinates ops cannot see a worker die: it blocks in Atomics.wait for the op's
  * shares, and a Worker's 'exit' / 'error' events are delivered to the event loop of the thread
  * that created it. This thread's event loop is always free, so a death (killed, crashed, out of
- * memory) reaches it at once; it writes that into the shared control block (LIVE bit cleared,
- * exit code, EPOCH and DONE bumped, DONE notified: workers/protocol.ts), which wakes the waiting
- * coordinator, and starts a replacement on the same thread index (which takes over once it is
- * serving). It gives up (GAVE_UP) when a worker dies before it started or after MAX_RESTARTS deaths.
+ * memory) reaches it at once; its KernelSupervisor (workers/supervisor.ts, shared with the
+ * browser pool) writes that into the shared control block (LIVE bit cleared, exit code, EPOCH and
+ * DONE bumped, DONE notified: workers/protocol.ts), which wakes the waiting coordinator, and starts
+ * a replacement on the same thread index (which takes over once it is serving).
  *
- * Messages to the pool (workers/pool.ts):  {type:'ready', thread, restart} | {type:'died', thread, reason}
- *                                          | {type:'gave-up', thread, reason}
- * Messages from the pool:                  {type:'quit'} (after QUIT is set) | {type:'kill', thread, whenHeld} (tests)
+ * Control is comlink, both ways, as everywhere in the pool (per-op data never is):
+ *   pool → watcher    this file's WatcherApi, exposed on the watcher's parent port:
+ *                     start (resolves once every kernel worker serves), quit, kill (tests)
+ *   watcher → pool    SupervisorReports (ready / died / gaveUp), which the pool exposes on a
+ *                     MessagePort it hands to start()
+ *   watcher → kernel  each kernel worker's createKernelWorkerApi() (init, serve), on its own port
  *
  * Bundled with the kernel worker (workers/kernel-worker.ts picks the role from workerData), so
  * it needs no file at run time either.
  */
-import { parentPort, Worker } from 'node:worker_threads';
-import { controlBlock, markDead } from './barrier.js';
-import { GAVE_UP, HELD, QUIT, type WorkerInit } from './protocol.js';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { Worker, type MessagePort } from 'node:worker_threads';
+import { controlBlock, type KernelWorkerApi } from './barrier.js';
+import { HELD, type WorkerInit } from './protocol.js';
+import { KernelSupervisor, type Spawner, type SupervisorReports } from './supervisor.js';
 
-export interface WatcherInit {
-  role: 'watcher';
+export interface WatcherStart {
   /** The worker bundle's own source: each kernel worker runs it with role 'kernel'. */
   source: string;
   init: Omit<WorkerInit, 'thread'>;
   maxRestarts: number;
+  /** The port on which the pool exposes its SupervisorReports (transferred). */
+  reports: MessagePort;
 }
 
-export type WatcherMessage =
-  | { type: 'ready'; thread: number; restart: boolean }
-  | { type: 'died'; thread: number; reason: string }
-  | { type: 'gave-up'; thread: number; reason: string };
-
-export type PoolMessage = { type: 'quit' } | { type: 'kill'; thread: number; whenHeld: boolean };
-
-export function watch({ source, init, maxRestarts }: WatcherInit): void {
-  const port = parentPort!;
-  const ctl = controlBlock(init.memory, init.controlBase);
-  const workers = new Map<number, Worker>();
-  let quitting = false;
-  let deaths = 0;
-  const post = (m: WatcherMessage) => port.postMessage(m);
-  const finishIfDone = () => { if (quitting && workers.size === 0) process.exit(0); };
-
-  const start = (t: number, restart: boolean) => {
-    const w = new Worker(source, {
+/** Kernel workers as worker_threads running the bundle's 'kernel' role; their exit and error events feed the supervisor. */
+export function nodeSpawner(source: string): Spawner {
+  return (t, on) => {
+    const worker = new Worker(source, {
       eval: true,
       name: `mamba-edge kernel ${t}`,
       // The parent's flags (e.g. --input-type=module) would make Node misread the CommonJS bundle.
       execArgv: [],
-      workerData: { role: 'kernel', ...init, thread: t } satisfies WorkerInit & { role: 'kernel' },
+      workerData: { role: 'kernel' },
     });
-    workers.set(t, w);
-    let ready = false;
-    let crash = '';
-    w.on('message', (m) => {
-      if (m !== 'ready') return;
-      ready = true;
-      post({ type: 'ready', thread: t, restart });
-    });
-    w.on('error', (e) => { crash = e instanceof Error ? e.message : String(e); });
-    w.on('exit', (code) => {
-      if (workers.get(t) === w) workers.delete(t);
-      if (quitting || Atomics.load(ctl, QUIT)) { finishIfDone(); return; }
-      const why = crash ? `crashed (${crash})` : `exited with code ${code}`;
-      if (!ready || ++deaths > maxRestarts) {
-        Atomics.store(ctl, GAVE_UP, 1 + t);
-        markDead(ctl, t, code);
-        post({ type: 'gave-up', thread: t, reason: !ready ? `kernel worker ${t} ${why} before it started` : `kernel worker ${t} ${why}, the ${deaths}th death in this pool (at most ${maxRestarts} are restarted)` });
-        return;
-      }
-      markDead(ctl, t, code);
-      post({ type: 'died', thread: t, reason: `kernel worker ${t} ${why}` });
-      start(t, true);
-    });
+    worker.on('error', (e) => on.error(e instanceof Error ? e.message : String(e)));
+    worker.on('exit', (code) => on.exit(code));
+    return { api: Comlink.wrap<KernelWorkerApi>(nodeEndpoint(worker)), end: () => { void worker.terminate(); } };
   };
-
-  port.on('message', (m: PoolMessage) => {
-    if (m.type === 'quit') {
-      quitting = true;
-      finishIfDone();
-      // Workers leave their loop at QUIT; one stuck inside an op is ended after a grace period.
-      setTimeout(() => { for (const w of workers.values()) void w.terminate(); }, 1000).unref();
-    } else if (m.type === 'kill') {
-      const kill = () => { void workers.get(m.thread)?.terminate(); };
-      if (!m.whenHeld) { kill(); return; }
-      // Fault injection: the worker holds inside an op (FAULT_HOLD); end it there, mid-op.
-      const poll = setInterval(() => {
-        if (Atomics.load(ctl, HELD) !== 1 + m.thread) return;
-        clearInterval(poll);
-        Atomics.store(ctl, HELD, 0);
-        kill();
-      }, 1);
-    }
-  });
-
-  for (let t = 1; t < init.threads; t++) start(t, false);
 }
+
+/** The watcher's control API, exposed over comlink to the pool (workers/pool.ts). */
+export function createWatcherApi() {
+  let supervisor: KernelSupervisor | undefined;
+  let ctl: Int32Array | undefined;
+
+  return {
+    /** Starts the kernel workers; resolves once all serve, rejects with why one did not start. */
+    async start({ source, init, maxRestarts, reports }: WatcherStart): Promise<void> {
+      ctl = controlBlock(init.memory, init.controlBase);
+      supervisor = new KernelSupervisor(nodeSpawner(source), init, Comlink.wrap<SupervisorReports>(nodeEndpoint(reports)), maxRestarts);
+      await supervisor.startAll();
+    },
+
+    /** After QUIT is set: resolves once every kernel worker is gone (one stuck inside an op is ended after a grace period). */
+    quit(): Promise<void> {
+      return supervisor?.quit() ?? Promise.resolve();
+    },
+
+    /**
+     * Fault injection (tests): end kernel worker `thread` now, or with `whenHeld` once it holds
+     * inside an op (FAULT_HOLD, set by the pool), so that the kill lands mid-op for certain.
+     */
+    kill(thread: number, whenHeld: boolean): void {
+      if (!whenHeld) { supervisor?.end(thread); return; }
+      const poll = setInterval(() => {
+        if (Atomics.load(ctl!, HELD) !== 1 + thread) return;
+        clearInterval(poll);
+        Atomics.store(ctl!, HELD, 0);
+        supervisor?.end(thread);
+      }, 1);
+    },
+  };
+}
+
+export type WatcherApi = ReturnType<typeof createWatcherApi>;

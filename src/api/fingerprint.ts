@@ -29,6 +29,42 @@ export class Hasher {
     return this;
   }
 
+  /**
+   * The same hash as `update` of the parts joined, fed part by part (a tensor uploaded piece by
+   * piece is hashed without being whole in memory). Every part but the last must be a multiple
+   * of 4 bytes long.
+   */
+  stream(): { push(part: Uint8Array): void; end(): void } {
+    let total = 0, closed = false;
+    return {
+      push: (part) => {
+        if (closed) throw new Error('Hasher.stream: a part after one whose length is not a multiple of 4');
+        const whole = part.length & ~3;
+        const aligned = part.byteOffset % 4 === 0 ? part : part.slice(0, whole);
+        const words = new Uint32Array(aligned.buffer, aligned.byteOffset, whole >>> 2);
+        let a = this.a, b = this.b;
+        for (let i = 0; i < words.length; i++) {
+          const w = words[i];
+          a = Math.imul(a ^ w, 0x01000193);
+          b = Math.imul(b ^ w, 0x5bd1e995);
+          b ^= b >>> 15;
+        }
+        for (let i = whole; i < part.length; i++) {
+          a = Math.imul(a ^ part[i], 0x01000193);
+          b = Math.imul(b ^ part[i], 0x5bd1e995);
+        }
+        this.a = a;
+        this.b = b;
+        total += part.length;
+        closed = whole !== part.length;
+      },
+      end: () => {
+        this.a = Math.imul(this.a ^ total, 0x01000193);
+        this.b = Math.imul(this.b ^ total, 0x5bd1e995);
+      },
+    };
+  }
+
   updateString(s: string): this {
     return this.update(new TextEncoder().encode(s));
   }
@@ -76,6 +112,23 @@ export class OrderedHasher {
     this.hasher.update(bytes);
     this.next++;
     this.drain();
+  }
+
+  /**
+   * When `name` is the next tensor to hash: a stream to feed its bytes into in order (then `end`),
+   * for a loader that reads it piece by piece. Null when it is not next: read it whole instead.
+   */
+  streamNext(name: string): { push(part: Uint8Array): void; end(): void } | null {
+    if (this.position.get(name) !== this.next || this.ahead.has(name)) return null;
+    const s = this.hasher.stream();
+    return {
+      push: (part) => s.push(part),
+      end: () => {
+        s.end();
+        this.next++;
+        this.drain();
+      },
+    };
   }
 
   /** Hashes the rest in order and returns the Hasher. */

@@ -9,9 +9,10 @@ import { isRemoteSource } from '../formats/remote/url.js';
 import { remoteSource } from '../formats/remote/source.js';
 import { cacheApiStore, hasCacheApi, type RemoteCache } from '../formats/remote/cache.js';
 import { decodeUtf8Json, DEFAULT_MAX_JSON_BYTES } from '../formats/pyjson.js';
-import { readSafetensorsWeights, toFloat32, type TensorEntry } from '../formats/safetensors.js';
+import { DTYPE_BYTES, readSafetensorsWeights, toFloat32, type TensorEntry } from '../formats/safetensors.js';
+import { PieceBuffers, uploadInPieces, type FingerprintFeed } from '../formats/upload-pieces.js';
 import { ConfigReader } from '../formats/hf-config.js';
-import { GGUF_MAGIC } from '../formats/gguf.js';
+import { GGUF_MAGIC, parseGgufFromRanges } from '../formats/gguf.js';
 import { ggufCheckpoint } from '../formats/gguf-model.js';
 import { architectureFor } from '../models/registry.js';
 import type { ModelGraph, TensorGetter, TensorSpec } from '../models/graph.js';
@@ -166,7 +167,7 @@ interface CheckpointWeights {
    * A getter that also hands each tensor's stored bytes to `saw` (the fingerprint, so a tensor
    * read from the file on demand is read once) and widens F16 with `widenF16` (the backend's).
    */
-  getVia?(saw: (name: string, bytes: Uint8Array) => void, widenF16?: (bits: Uint16Array) => Float32Array): TensorGetter;
+  getVia?(hash: FingerprintFeed, widenF16?: (bits: Uint16Array, out?: Float32Array) => Float32Array): TensorGetter;
   /** The backend as `graph.prepare` sees it (GGUF: q8_0 blocks passed through). */
   uploadView?(b: Backend): { backend: Backend };
   tokenizer(vocabSize: number): Promise<TokenizerEx>;
@@ -196,11 +197,23 @@ async function openFolder(files: FileSource, opts: LoadOptions): Promise<Checkpo
       warnings: matchTensors(specs, w.tensors, graph.ignorable?.(cfg) ?? []),
       get: (name) => toFloat32(w.tensors.get(name)!),
       bytesOf: (name) => w.tensors.get(name)!.data,
-      getVia: (saw, widenF16) => (name) => {
-        const t = w.tensors.get(name)!;
-        const data = t.data; // a byTensor entry reads the file here
-        saw(name, data);
-        return toFloat32({ name: t.name, dtype: t.dtype, shape: t.shape, file: t.file, data }, widenF16);
+      getVia: (hash, widenF16) => {
+        const entry = (t: TensorEntry, data: Uint8Array): TensorEntry => ({ name: t.name, dtype: t.dtype, shape: t.shape, file: t.file, data });
+        const get: TensorGetter = (name) => {
+          const t = w.tensors.get(name)!;
+          const data = t.data; // a byTensor entry reads the file here
+          hash.saw(name, data);
+          return toFloat32(entry(t, data), widenF16);
+        };
+        // Whole matrices straight from the file into the backend, a few MiB at a time, through one
+        // reused pair of buffers (F16 widened into the reused f32 one).
+        const buffers = new PieceBuffers();
+        const widenInto = widenF16 && ((bits: Uint16Array) => widenF16(bits, buffers.valuesFor(bits.length)));
+        get.uploadWhole = (name, backend, shape, dtype) => {
+          const t = w.tensors.get(name)!;
+          return uploadInPieces(hash, buffers, name, backend, shape, dtype, DTYPE_BYTES[t.dtype], t.readRange, (bytes) => toFloat32(entry(t, bytes), widenInto));
+        };
+        return get;
       },
       async tokenizer(vocabSize) {
         const hasTokenizer = await files.has('tokenizer.json');
@@ -219,18 +232,44 @@ async function openFolder(files: FileSource, opts: LoadOptions): Promise<Checkpo
 /** A GGUF file (llama.cpp): config, weights and tokenizer all in the one file. */
 async function openGguf(files: FileSource, name: string, opts: LoadOptions): Promise<Checkpoint> {
   const file = describe(files, name);
-  const bytes = await files.read(name, { signal: opts.signal, onProgress: opts.onProgress });
-  if (bytes.byteLength < 4 || new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) !== GGUF_MAGIC) {
-    throw fail('E_FORMAT', `${file} is a file, not a model folder, and not a GGUF file either (it does not start with "GGUF"); pass a folder holding config.json, or a .gguf file`, { file, field: 'magic' });
+  const notGguf = () => fail('E_FORMAT', `${file} is a file, not a model folder, and not a GGUF file either (it does not start with "GGUF"); pass a folder holding config.json, or a .gguf file`, { file, field: 'magic' });
+  const isGguf = (head: Uint8Array) => head.byteLength >= 4 && new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true) === GGUF_MAGIC;
+  let ck: ReturnType<typeof ggufCheckpoint>;
+  if (files.readRangeSync) {
+    // By tensor, as Hugging Face folders are read: the header now, each tensor when the graph asks
+    // for it (and for the fingerprint in the same pass), never the whole file at once.
+    const size = await files.size(name);
+    const readRange = files.readRangeSync.bind(files, name);
+    if (!isGguf(readRange(0, Math.min(size, 4)))) throw notGguf();
+    // progress: the header, then each tensor's bytes the first time they are read (ends at the file's size)
+    let loaded = -1;
+    const counted = new Set<number>();
+    const g = parseGgufFromRanges((offset, length, into) => {
+      throwIfAborted(opts.signal, `reading ${file}`);
+      const bytes = readRange(offset, length, into);
+      if (loaded >= 0 && !counted.has(offset)) { counted.add(offset); loaded += length; opts.onProgress?.({ file: name, loaded, total: size }); }
+      return bytes;
+    }, size, file);
+    loaded = size - [...g.tensors.values()].reduce((n, t) => n + t.size, 0);
+    opts.onProgress?.({ file: name, loaded, total: size });
+    ck = ggufCheckpoint(g, file);
+  } else {
+    const bytes = await files.read(name, { signal: opts.signal, onProgress: opts.onProgress });
+    if (!isGguf(bytes)) throw notGguf();
+    ck = ggufCheckpoint(bytes, file);
   }
-  const ck = ggufCheckpoint(bytes, file);
   return {
     graph: ck.graph, cfg: ck.cfg, specs: ck.specs, preferredDType: ck.preferredDType,
     weights: Promise.resolve({
-      warnings: ck.warnings, get: ck.get, bytesOf: ck.bytesOf, uploadView: ck.uploadView, tensorTypes: ck.tensorTypes,
-      tokenizer: async (vocabSize: number) => createTokenizer({
-        vocabSize, tokenizerJson: ck.tokenizer?.json, tokenizerConfigJson: ck.tokenizer?.config, file: `${file} (tokenizer.ggml.*)`,
-      }),
+      warnings: ck.warnings, get: ck.get, bytesOf: ck.bytesOf, getVia: ck.getVia, uploadView: ck.uploadView, tensorTypes: ck.tensorTypes,
+      tokenizer: async (vocabSize: number) => {
+        const t = createTokenizer({ vocabSize, tokenizerJson: ck.tokenizer?.json, tokenizerConfigJson: ck.tokenizer?.config, file: `${file} (tokenizer.ggml.*)` });
+        // The vocabulary's strings are in the tokenizer now: let the JSON and the metadata arrays go
+        // while the weights load (tens of MB of JavaScript heap for a 50k-token vocabulary).
+        ck.tokenizer = undefined;
+        for (const key of [...ck.gguf.kv.keys()]) if (key.startsWith('tokenizer.ggml.')) ck.gguf.kv.delete(key);
+        return t;
+      },
     }),
   };
 }
@@ -297,11 +336,12 @@ export async function loadModel(source?: ModelSource, opts: LoadOptions = {}): P
     const hasher = new Hasher().updateString(`${cfg.architecture}|${JSON.stringify(specs.map((s) => [s.name, s.shape]))}`);
     const hashing = new OrderedHasher(hasher, specs.map((s) => s.name), (name) => weights.bytesOf(name));
     const target = weights.uploadView?.(backend).backend ?? backend;
-    const get = weights.getVia?.((name, bytes) => hashing.saw(name, bytes), backend.widenF16?.bind(backend)) ?? weights.get;
+    const get = weights.getVia?.(hashing, backend.widenF16?.bind(backend)) ?? weights.get;
+    // The tokenizer before the weights: what building it leaves behind can be collected during the load.
+    const tokenizer = await weights.tokenizer(cfg.vocabSize);
     const prepared = graph.prepare(cfg, target, get, matrixDType);
     const fingerprint = `${cfg.architecture}-${hashing.finish().hex()}`;
 
-    const tokenizer = await weights.tokenizer(cfg.vocabSize);
     if (cfg.eosTokenId === undefined && tokenizer.eosTokenId !== undefined) cfg.eosTokenId = tokenizer.eosTokenId;
 
     const parameters = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);

@@ -356,7 +356,8 @@ export interface Mamba2MixerStepArgs {
 }
 
 /**
- * A recorded run of ops (Backend.recordStep) that replays as one unit: a CUDA graph on the cuda backend.
+ * A recorded run of ops (Backend.recordStep) that replays as one unit: a CUDA graph on the cuda backend,
+ * a list of prepared kernel calls on the wasm backend.
  */
 export interface RecordedStep {
   /**
@@ -408,10 +409,16 @@ export interface Backend {
    */
   uploadEncoded?(bytes: Uint8Array, shape: readonly number[], dtype: WeightDType): Tensor | null;
   /**
+   * Optional: `upload` of values the caller produces piece by piece, so it never holds the whole
+   * tensor: `piece(start, count)` returns values [start, start + count). The same result as
+   * `upload` of the whole array.
+   */
+  uploadFrom?(shape: readonly number[], dtype: WeightDType, piece: (start: number, count: number) => Float32Array): Tensor;
+  /**
    * Optional: f16 bit patterns → f32 values (exact), for the loader's F16 checkpoint tensors,
    * where the backend converts faster than JavaScript (the wasm backend: a SIMD kernel).
    */
-  widenF16?(bits: Uint16Array): Float32Array;
+  widenF16?(bits: Uint16Array, out?: Float32Array): Float32Array;
   /** A zero-filled f32 tensor (state, scratch). */
   zeros(shape: readonly number[]): Tensor;
   /**
@@ -511,10 +518,21 @@ export interface Backend {
    */
   readonly deviceSampling?: DeviceSampling;
 
+  // ---- optional views -------------------------------------------------------------
+  /**
+   * Optional: rows [start, start+count) of t's outer dimension as a view of t's memory, no copy
+   * (torch's `chunk`/`split` along dim 0). The view lives as long as t: free t, never the view.
+   * Graphs use it to run a fused projection as one matmul and split its output (decode, batch 1)
+   * or its weight (prefill); without it they upload the parts separately.
+   */
+  rowView?(t: Tensor, start: number, count: number): Tensor;
+
   // ---- optional recorded steps -------------------------------------------------------
   /**
    * Optional: record the ops `body` enqueues, without running them, as one replayable unit, so a decode
-   * step costs one launch instead of one host call and launch per op (the cuda backend: a CUDA graph).
+   * step costs one launch instead of one host call and launch per op (the cuda backend: a CUDA graph;
+   * the wasm backend: the kernel calls with their arguments resolved, replayed with no JavaScript
+   * between kernels).
    * `body` must only enqueue ops: no read, upload, write or zeros; it may depend on the host only
    * through the `ids` it is given (embedding them once), and every tensor it uses but did not create
    * (weights, carried state) must stay allocated while the recording lives — ops that update state in

@@ -26,7 +26,8 @@
  * Mamba-2), attention.layer_norm_rms_epsilon; the vocabulary size is token_embd's row count.
  */
 import type { LoadDType } from '../api/types.js';
-import type { Backend, Tensor, WeightDType } from '../backends/backend.js';
+import { storedDType, type Backend, type Tensor, type WeightDType } from '../backends/backend.js';
+import { PieceBuffers, uploadInPieces, type FingerprintFeed } from './upload-pieces.js';
 import { fail } from '../errors.js';
 import type { ModelGraph, TensorGetter, TensorSpec } from '../models/graph.js';
 import { architectureFor } from '../models/registry.js';
@@ -45,10 +46,15 @@ export interface GgufCheckpoint {
   tensorTypes: Record<string, number>;
   /** The storage dtype closest to the file's matrices (q8_0 and q4_0 files → 'q8_0', f16 → 'f16'). */
   preferredDType: LoadDType;
-  /** Tensor values by HF name, decoded to f32 (a fresh array per call). */
+  /** Tensor values by HF name, decoded to f32 (read-only: F32 tensors may be views of the file's bytes). */
   get: TensorGetter;
   /** The stored bytes behind an HF name (for the fingerprint). */
   bytesOf(name: string): Uint8Array;
+  /**
+   * A getter that also hands each tensor's stored bytes to `saw` (the fingerprint), so that a
+   * file read by tensor (parseGgufFromRanges) has each tensor read once.
+   */
+  getVia(hash: FingerprintFeed): TensorGetter;
   /** tokenizer.json + tokenizer_config.json built from tokenizer.ggml.*; undefined when the file has no vocabulary. */
   tokenizer?: { json: string; config: string };
   /**
@@ -59,6 +65,7 @@ export interface GgufCheckpoint {
 }
 
 const SUPPORTED_ARCHS = ['mamba', 'mamba2'];
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const MAX_DIM = 1 << 24;
 
 /**
@@ -103,9 +110,12 @@ function ggufNameOf(hf: string, hfShape: number[], arch: string, nGroups: number
   throw new Error(`no GGUF name for ${hf}`);
 }
 
-/** Parses and maps a GGUF file; throws a MambaEdgeError for anything it cannot run exactly. */
-export function ggufCheckpoint(bytes: Uint8Array, file: string): GgufCheckpoint {
-  const g = parseGguf(bytes, file);
+/**
+ * Maps a GGUF file (its bytes, or parsed already — e.g. by parseGgufFromRanges, read by tensor);
+ * throws a MambaEdgeError for anything it cannot run exactly.
+ */
+export function ggufCheckpoint(source: Uint8Array | GgufFile, file: string): GgufCheckpoint {
+  const g = source instanceof Uint8Array ? parseGguf(source, file) : source;
   const meta = new GgufMeta(g);
   const arch = meta.str('general.architecture');
   if (!SUPPORTED_ARCHS.includes(arch)) {
@@ -199,27 +209,63 @@ export function ggufCheckpoint(bytes: Uint8Array, file: string): GgufCheckpoint 
   const preferredDType: LoadDType = matrixTypes.has('Q8_0') || matrixTypes.has('Q4_0') ? 'q8_0'
     : [...matrixTypes].every((t) => t === 'F16') ? 'f16' : 'f32';
 
-  // Dequantized arrays of Q8_0 tensors, by their buffer, so an upload of (a row block of) one can find its blocks.
-  const q8Source = new WeakMap<ArrayBufferLike, GgufTensorInfo>();
+  // Dequantized arrays of Q8_0 tensors, by their buffer, so an upload of (a row block of) one can find
+  // its blocks: the bytes read with them (a file read by tensor reads `data` afresh at every access).
+  const q8Source = new WeakMap<ArrayBufferLike, Uint8Array>();
   const tensorOf = (name: string): GgufTensorInfo => {
     const t = byHf.get(name);
     if (!t) throw fail('E_FORMAT', `${file}: the graph asked for "${name}", which is not among the tensors it declared`, { file, field: name });
     return t;
   };
   const isA = (name: string) => name.endsWith('.A_log');
-  const get: TensorGetter = (name) => {
-    const t = tensorOf(name);
-    const values = dequantize(t);
-    if (isA(name)) return values.map((a) => Math.log(-a)); // ssm_a holds A = −exp(A_log)
-    if (t.type === 'Q8_0') q8Source.set(values.buffer, t);
-    return values;
+  /** F32 data as it is where aligned (a fresh read, or the caller's file bytes: read-only either way), else decoded. */
+  const decode = (type: GgufTensorInfo['type'], data: Uint8Array): Float32Array =>
+    (type === 'F32' && data.byteOffset % 4 === 0 && LITTLE_ENDIAN ? new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4) : dequantize({ type, data }));
+  const getWith = (hash?: FingerprintFeed): TensorGetter => {
+    const read = (name: string): [GgufTensorInfo, Uint8Array] => {
+      const t = tensorOf(name);
+      const data = t.data; // read from the file here when the file is read by tensor
+      hash?.saw(name, data);
+      return [t, data];
+    };
+    const get: TensorGetter = (name) => {
+      const [t, data] = read(name);
+      const values = decode(t.type, data);
+      if (isA(name)) return values.map((a) => Math.log(-a)); // ssm_a holds A = −exp(A_log)
+      if (t.type === 'Q8_0') q8Source.set(values.buffer, data);
+      return values;
+    };
+    get.negExpOf = (name) => {
+      if (!isA(name)) return undefined;
+      const [t, data] = read(name);
+      return decode(t.type, data);
+    };
+    if (hash) {
+      const buffers = new PieceBuffers();
+      // The largest tensors (embeddings) without an f32 copy in JavaScript: q8_0 blocks as they are,
+      // F32 from the file a few MiB at a time.
+      get.uploadWhole = (name, backend, shape, dtype) => {
+        const t = tensorOf(name);
+        if (isA(name)) return null;
+        if (t.type === 'Q8_0' && dtype === 'q8_0' && backend.uploadEncoded && storedDType(shape, dtype) === 'q8_0') {
+          const data = t.data;
+          const out = backend.uploadEncoded(data, shape, 'q8_0');
+          if (out) hash.saw(name, data);
+          return out;
+        }
+        if (t.type !== 'F32' || !LITTLE_ENDIAN) return null;
+        return uploadInPieces(hash, buffers, name, backend, shape, dtype, 4, t.readRange, (bytes) => new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
+      };
+    }
+    return get;
   };
-  get.negExpOf = (name) => (isA(name) ? dequantize(tensorOf(name)) : undefined);
+  const get = getWith();
 
   return {
     file, gguf: g, graph, cfg, specs, warnings, preferredDType, get,
     tensorTypes: tensorTypeCounts(g),
     bytesOf: (name) => tensorOf(name).data,
+    getVia: (hash) => getWith(hash),
     tokenizer: vocab && tokenizerFiles(vocab, meta, file),
     uploadView(backend) {
       let count = 0;
@@ -229,7 +275,7 @@ export function ggufCheckpoint(bytes: Uint8Array, file: string): GgufCheckpoint 
         const first = data.byteOffset / 4;
         if (src && cols % 32 === 0 && first % 32 === 0 && data.length % 32 === 0) {
           // A row block [first, first + n) of a row-major matrix whose rows are whole q8_0 blocks.
-          const t = backend.uploadEncoded!(src.data.subarray((first / 32) * 34, ((first + data.length) / 32) * 34), shape, 'q8_0');
+          const t = backend.uploadEncoded!(src.subarray((first / 32) * 34, ((first + data.length) / 32) * 34), shape, 'q8_0');
           if (t) { count++; return t; }
         }
         return backend.upload(data, shape, dtype);

@@ -61,10 +61,14 @@ export interface GgufTensorInfo {
   type: GgmlType;
   /** PyTorch order (outermost first): ggml's ne reversed. */
   shape: number[];
-  /** Bytes in the file. */
+  /** Bytes in the file (from parseGgufFromRanges: read from the file at each access, never kept). */
   data: Uint8Array;
   /** Offset of the data from the file start (for messages). */
   fileOffset: number;
+  /** Bytes of data (data.byteLength, known without reading it). */
+  size: number;
+  /** From parseGgufFromRanges: `length` bytes of the data from byte `offset` of it, read now. */
+  readRange?: (offset: number, length: number, into?: Uint8Array) => Uint8Array;
 }
 
 export interface GgufFile {
@@ -79,21 +83,26 @@ export interface GgufFile {
 const MAX_DIMS = 4; // GGML_MAX_DIMS
 const MAX_STRING_BYTES = 1 << 24; // no key, name or token is anywhere near 16 MiB
 
+/** Thrown by a Reader over the first part of a file when the header goes on past it: read more and parse again. */
+class NeedMoreBytes extends Error {}
+
 class Reader {
   pos = 0;
   private readonly view: DataView;
   private readonly utf8 = new TextDecoder('utf-8', { fatal: true });
-  constructor(readonly bytes: Uint8Array, readonly file: string) {
+  /** `bytes` may be the file's first part only (`fileBytes` long in all): limits and messages are the file's. */
+  constructor(readonly bytes: Uint8Array, readonly file: string, readonly fileBytes = bytes.byteLength) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   get left(): number {
-    return this.bytes.byteLength - this.pos;
+    return this.fileBytes - this.pos;
   }
   bad(msg: string, field?: string): never {
     throw fail('E_FORMAT', `${this.file}: ${msg}`, { file: this.file, field });
   }
   need(n: number, what: string, field?: string): void {
     if (n > this.left) this.bad(`truncated: ${what} at byte ${this.pos} needs ${n} bytes, ${this.left} left`, field);
+    if (this.pos + n > this.bytes.byteLength) throw new NeedMoreBytes();
   }
   u8(what: string): number { this.need(1, what); return this.view.getUint8(this.pos++); }
   u32(what: string, field?: string): number { this.need(4, what, field); const v = this.view.getUint32(this.pos, true); this.pos += 4; return v; }
@@ -149,8 +158,35 @@ class Reader {
  * with their shapes, types and byte spans validated; the data itself is not decoded here.
  */
 export function parseGguf(bytes: Uint8Array, file: string): GgufFile {
-  const r = new Reader(bytes, file);
-  if (bytes.byteLength < 4) r.bad(`truncated: ${bytes.byteLength} bytes, but a GGUF file starts with the 4-byte magic "GGUF"`);
+  return parseLayout(bytes, bytes.byteLength, file, (at, size) => bytes.subarray(at, at + size), false);
+}
+
+/** The first read of a GGUF header by ranges: most headers (a 50k-token vocabulary is ~1 MiB) fit. */
+const FIRST_HEADER_READ = 4 * 1024 * 1024;
+
+/**
+ * A GGUF file read one tensor at a time (`source.readRangeSync`): only the header is read here
+ * (its first 4 MiB, more if it goes on); each tensor's `data` is read from the file when asked
+ * for and not kept, so a loader that copies a tensor and drops it never holds more than one
+ * tensor of the file. Every check of parseGguf applies, against the file's size.
+ */
+export function parseGgufFromRanges(
+  readRange: (offset: number, length: number, into?: Uint8Array) => Uint8Array, fileBytes: number, file: string, firstRead = FIRST_HEADER_READ,
+): GgufFile {
+  for (let want = Math.min(fileBytes, firstRead); ; want = Math.min(fileBytes, want * 4)) {
+    try {
+      return parseLayout(readRange(0, want), fileBytes, file, readRange, true);
+    } catch (e) {
+      if (!(e instanceof NeedMoreBytes) || want >= fileBytes) throw e;
+    }
+  }
+}
+
+function parseLayout(
+  bytes: Uint8Array, fileBytes: number, file: string, dataOf: (at: number, size: number, into?: Uint8Array) => Uint8Array, lazy: boolean,
+): GgufFile {
+  const r = new Reader(bytes, file, fileBytes);
+  if (fileBytes < 4) r.bad(`truncated: ${fileBytes} bytes, but a GGUF file starts with the 4-byte magic "GGUF"`);
   const magic = r.u32('magic');
   if (magic !== GGUF_MAGIC) {
     const shown = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
@@ -222,21 +258,31 @@ export function parseGguf(bytes: Uint8Array, file: string): GgufFile {
     }
     if (ne[0] % spec.block !== 0) r.bad(`${t}: ${spec.type} stores blocks of ${spec.block} values along the first ggml dimension, but it is ${ne[0]}`, name);
     const offset = r.u64(`${t} offset`, name);
-    if (offset > BigInt(bytes.byteLength)) r.bad(`${t} data offset ${offset} is beyond the end of the file (${bytes.byteLength} bytes)`, name);
+    if (offset > BigInt(fileBytes)) r.bad(`${t} data offset ${offset} is beyond the end of the file (${fileBytes} bytes)`, name);
     if (Number(offset) % alignment !== 0) r.bad(`${t} data offset ${offset} is not a multiple of the alignment ${alignment}`, name);
     pending.push({ name, type: spec.type, shape: ne.slice().reverse(), offset: Number(offset), size: (numel / spec.block) * spec.bytes });
   }
 
   const dataStart = Math.ceil(r.pos / alignment) * alignment;
-  if (dataStart > bytes.byteLength && tensorCount > 0) r.bad(`truncated: the header ends at byte ${r.pos}, and no tensor data follows`);
-  const dataLen = Math.max(0, bytes.byteLength - dataStart);
+  if (dataStart > fileBytes && tensorCount > 0) r.bad(`truncated: the header ends at byte ${r.pos}, and no tensor data follows`);
+  const dataLen = Math.max(0, fileBytes - dataStart);
   const tensors = new Map<string, GgufTensorInfo>();
   for (const p of pending) {
     if (p.offset + p.size > dataLen) {
       r.bad(`tensor "${p.name}" (${p.type} [${p.shape.join(', ')}], ${p.size} bytes at data offset ${p.offset}) runs past the end of the file: the data section has ${dataLen} bytes (truncated file?)`, p.name);
     }
     const at = dataStart + p.offset;
-    tensors.set(p.name, { name: p.name, type: p.type, shape: p.shape, data: bytes.subarray(at, at + p.size), fileOffset: at });
+    const info: GgufTensorInfo = { name: p.name, type: p.type, shape: p.shape, data: new Uint8Array(0), fileOffset: at, size: p.size };
+    if (lazy) {
+      Object.defineProperty(info, 'data', { get: () => dataOf(at, p.size), enumerable: true });
+      const readRange = (offset: number, length: number, into?: Uint8Array) => {
+        if (offset < 0 || length < 0 || offset + length > p.size) throw new RangeError(`readRange ${offset}+${length} of a ${p.size}-byte tensor`);
+        return dataOf(at + offset, length, into);
+      };
+      Object.defineProperty(info, 'readRange', { value: readRange, enumerable: false });
+    }
+    else info.data = dataOf(at, p.size);
+    tensors.set(p.name, info);
   }
   // No two tensors may share bytes (in offset order, each starts at or after the furthest end so far).
   const spans = pending.filter((p) => p.size > 0).sort((a, b) => a.offset - b.offset);

@@ -21,6 +21,11 @@ export interface TensorEntry {
   file: string;
   /** bytes of this tensor (a view, no copy) */
   data: Uint8Array;
+  /**
+   * Files read by tensor (parseSafetensorsFromRanges): `length` bytes of this tensor's data from
+   * byte `offset` of it, read from the file now — for loaders that take a large tensor in pieces.
+   */
+  readRange?: (offset: number, length: number, into?: Uint8Array) => Uint8Array;
 }
 
 export interface SafetensorsFile {
@@ -31,7 +36,7 @@ export interface SafetensorsFile {
 
 export const MAX_HEADER_BYTES = 100_000_000; // the safetensors spec's own limit
 
-const DTYPE_BYTES: Record<SafetensorsDType, number> = { F32: 4, F16: 2, BF16: 2 };
+export const DTYPE_BYTES: Record<SafetensorsDType, number> = { F32: 4, F16: 2, BF16: 2 };
 
 /** dtypes safetensors defines that we do not load: E_DTYPE rather than "malformed". */
 const OTHER_DTYPES = new Set([
@@ -70,15 +75,15 @@ function headerLength(first8: Uint8Array, fileBytes: number, file: string): numb
  * Every check of parseSafetensors applies (the file size stands in for the bytes' length).
  */
 export function parseSafetensorsFromRanges(
-  readRange: (offset: number, length: number) => Uint8Array, fileBytes: number, file: string,
+  readRange: (offset: number, length: number, into?: Uint8Array) => Uint8Array, fileBytes: number, file: string,
 ): SafetensorsFile {
   const n = headerLength(fileBytes >= 8 ? readRange(0, 8) : new Uint8Array(0), fileBytes, file);
   const head = readRange(0, 8 + n);
-  return parseLayout(head, fileBytes, file, (begin, end) => readRange(begin, end - begin), true);
+  return parseLayout(head, fileBytes, file, (begin, end, into) => readRange(begin, end - begin, into), true);
 }
 
 function parseLayout(
-  head: Uint8Array, fileBytes: number, file: string, slice: (begin: number, end: number) => Uint8Array, lazy: boolean,
+  head: Uint8Array, fileBytes: number, file: string, slice: (begin: number, end: number, into?: Uint8Array) => Uint8Array, lazy: boolean,
 ): SafetensorsFile {
   const bad = (msg: string, field?: string) => fail('E_FORMAT', `${file}: ${msg}`, { file, field });
   const n = headerLength(head, fileBytes, file);
@@ -140,7 +145,14 @@ function parseLayout(
 
     const te: TensorEntry = { name, dtype: dt, shape: shape.slice() as number[], file, data: new Uint8Array(0) };
     const [from, to] = [dataStart + begin, dataStart + end];
-    if (lazy) Object.defineProperty(te, 'data', { get: () => slice(from, to), enumerable: true });
+    if (lazy) {
+      Object.defineProperty(te, 'data', { get: () => slice(from, to), enumerable: true });
+      const readRange = (offset: number, length: number, into?: Uint8Array) => {
+        if (offset < 0 || length < 0 || from + offset + length > to) throw new RangeError(`readRange ${offset}+${length} of a ${to - from}-byte tensor`);
+        return slice(from + offset, from + offset + length, into);
+      };
+      Object.defineProperty(te, 'readRange', { value: readRange, writable: true, enumerable: false });
+    }
     else te.data = slice(from, to);
     tensors.set(name, te);
     if (end > begin) spans.push({ name, begin, end }); // empty tensors share no bytes with anything
@@ -231,19 +243,33 @@ export async function readSafetensorsWeights(source: FileSource, opts: ReadOptio
     const parsed = parseSafetensorsFromRanges(readRange, size, name);
     const total = [...parsed.tensors.values()].reduce((t, e) => t + tensorBytes(e), 0);
     let loaded = 0;
-    const seen = new Set<string>();
+    // progress: the tensor bytes read so far (each byte of a tensor counted once, however often it is read)
+    const counted = new Map<string, number>();
+    const count = (e: TensorEntry, bytes: number) => {
+      const before = counted.get(e.name) ?? 0, after = Math.min(tensorBytes(e), before + bytes);
+      if (after === before) return;
+      counted.set(e.name, after);
+      loaded += after - before;
+      readOpts.onProgress?.({ file: name, loaded, total });
+    };
     for (const e of parsed.tensors.values()) {
       const { get } = Object.getOwnPropertyDescriptor(e, 'data')!;
+      const readRange = e.readRange!;
       Object.defineProperty(e, 'data', {
         enumerable: true,
         get: () => {
           throwIfAborted(opts.signal, `reading ${describe(source, name)}`);
           const bytes = get!.call(e) as Uint8Array;
-          // progress: the tensor bytes read so far (each tensor counted once, however often it is read)
-          if (!seen.has(e.name)) { seen.add(e.name); loaded += bytes.byteLength; readOpts.onProgress?.({ file: name, loaded, total }); }
+          count(e, bytes.byteLength);
           return bytes;
         },
       });
+      e.readRange = (offset, length, into) => {
+        throwIfAborted(opts.signal, `reading ${describe(source, name)}`);
+        const bytes = readRange(offset, length, into);
+        count(e, length);
+        return bytes;
+      };
     }
     return parsed;
   };

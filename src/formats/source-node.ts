@@ -119,10 +119,10 @@ export function directorySource(dir: string): FileSource {
     return fd;
   };
 
-  source.readRangeSync = (name, offset, length) => {
+  source.readRangeSync = (name, offset, length, into) => {
     const fd = fdFor(name);
     try {
-      const buf = new Uint8Array(length);
+      const buf = into && into.byteLength >= length ? into.subarray(0, length) : new Uint8Array(length);
       let loaded = 0;
       while (loaded < length) {
         const n = readSync(fd, buf, loaded, Math.min(CHUNK_BYTES, length - loaded), offset + loaded);

@@ -27,8 +27,10 @@ export interface FileSource {
    * Optional (Node's directory source has it): `length` bytes of a file from `offset`, read
    * synchronously, into a fresh buffer. Lets a loader read one tensor at a time and drop it
    * once copied, instead of holding the whole file. E_FILE if the file is missing or shorter.
+   * With `into` (at least `length` bytes), reads into it instead and returns its first `length`
+   * bytes: a loader taking a tensor in pieces reuses one buffer.
    */
-  readRangeSync?(name: string, offset: number, length: number): Uint8Array;
+  readRangeSync?(name: string, offset: number, length: number, into?: Uint8Array): Uint8Array;
 }
 
 /** Path-joins for messages: `${label}/${name}` */

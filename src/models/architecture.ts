@@ -8,7 +8,7 @@ import type { Architecture, ModelConfig } from '../api/types.js';
 import type { Backend, OpName, Tensor, WeightDType } from '../backends/backend.js';
 import type { ConfigReader } from '../formats/hf-config.js';
 import { throwIfAborted } from '../errors.js';
-import { prefixedGetter, type ModelGraph, type TensorGetter, type TensorSpec } from './graph.js';
+import { prefixedGetter, uploadTensor, type ModelGraph, type TensorGetter, type TensorSpec } from './graph.js';
 
 export type { TensorSpec, TensorGetter };
 
@@ -83,7 +83,7 @@ function prepareStack<C extends StackConfig, W>(
   arch: MixerSpec<C, W>, cfg: C, backend: Backend, get: TensorGetter, matrixDType: WeightDType,
 ): StackWeights<W> {
   const { vocabSize: V, hiddenSize: D } = cfg;
-  const embeddings = backend.upload(get(embeddingName(arch)), [V, D], matrixDType);
+  const embeddings = uploadTensor(get, backend, embeddingName(arch), [V, D], matrixDType);
   const layerNorms: Tensor[] = [];
   const mixers: W[] = [];
   for (let i = 0; i < cfg.numLayers; i++) {
@@ -91,7 +91,7 @@ function prepareStack<C extends StackConfig, W>(
     mixers.push(arch.prepareLayer(cfg, backend, prefixedGetter(get, `${layerPrefix(i)}mixer.`), matrixDType));
   }
   const normF = backend.upload(get('backbone.norm_f.weight'), [D]);
-  const lmHead = cfg.tieWordEmbeddings ? embeddings : backend.upload(get('lm_head.weight'), [V, D], matrixDType);
+  const lmHead = cfg.tieWordEmbeddings ? embeddings : uploadTensor(get, backend, 'lm_head.weight', [V, D], matrixDType);
   return { embeddings, layerNorms, mixers, normF, lmHead };
 }
 

@@ -17,7 +17,7 @@
 import { fail, throwIfAborted } from '../errors.js';
 import type { Backend, KvCache, OpName, Tensor, WeightDType } from '../backends/backend.js';
 import type { StackConfig } from './architecture.js';
-import type { KvCacheSpec, LayerDescription, ModelGraph, TensorSpec } from './graph.js';
+import { uploadTensor, type KvCacheSpec, type LayerDescription, type ModelGraph, type TensorGetter, type TensorSpec } from './graph.js';
 import { mamba, mambaFusedStep, type MambaConfig, type MambaLayer } from './mamba.js';
 import { mamba2, type Mamba2Config, type Mamba2Layer } from './mamba2.js';
 import {
@@ -106,9 +106,9 @@ function checkpointTensors(cfg: DecoderConfig): TensorSpec[] {
   return specs;
 }
 
-function prepare(cfg: DecoderConfig, b: Backend, get: (name: string) => Float32Array, dtype: WeightDType): DecoderWeights {
+function prepare(cfg: DecoderConfig, b: Backend, get: TensorGetter, dtype: WeightDType): DecoderWeights {
   const { vocabSize: V, hiddenSize: D, names: n } = cfg;
-  const embed = b.upload(get(n.embed), [V, D], dtype);
+  const embed = uploadTensor(get, b, n.embed, [V, D], dtype);
   const layers = cfg.layers.map((layer, i) => {
     const p = n.layer(i);
     const local = (prefix: string) => (name: string) => get(`${p}${prefix}${name}`);
@@ -131,7 +131,7 @@ function prepare(cfg: DecoderConfig, b: Backend, get: (name: string) => Float32A
     };
   });
   const finalNorm = b.upload(get(n.finalNorm), [D]);
-  const lmHead = cfg.tieWordEmbeddings ? embed : b.upload(get('lm_head.weight'), [V, D], dtype);
+  const lmHead = cfg.tieWordEmbeddings ? embed : uploadTensor(get, b, 'lm_head.weight', [V, D], dtype);
   return { embed, layers, finalNorm, lmHead };
 }
 

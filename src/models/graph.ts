@@ -25,7 +25,18 @@ export type TensorGetter = ((name: string) => Float32Array) & {
    * through a logarithm (which would not round-trip exactly in f32).
    */
   negExpOf?: (name: string) => Float32Array | undefined;
+  /**
+   * Optional: the same as `backend.upload(get(name), shape, dtype)`, without the whole tensor
+   * ever in JavaScript memory (the loader reads it from the file piece by piece into the backend:
+   * Backend.uploadFrom). For the largest tensors (a 130M model's embedding is 154 MB in f32).
+   */
+  uploadWhole?: (name: string, backend: Backend, shape: readonly number[], dtype: WeightDType) => Tensor | null;
 };
+
+/** Checkpoint tensor `name` uploaded whole: piece by piece where the loader can, else through `get`. */
+export function uploadTensor(get: TensorGetter, b: Backend, name: string, shape: readonly number[], dtype: WeightDType): Tensor {
+  return get.uploadWhole?.(name, b, shape, dtype) ?? b.upload(get(name), shape, dtype);
+}
 
 /** A = −exp(A_log), or the stored A where the checkpoint has it (see `TensorGetter.negExpOf`). */
 export function negExp(get: TensorGetter, name: string): Float32Array {
@@ -36,6 +47,7 @@ export function negExp(get: TensorGetter, name: string): Float32Array {
 export function prefixedGetter(get: TensorGetter, prefix: string): TensorGetter {
   const sub: TensorGetter = (n) => get(prefix + n);
   if (get.negExpOf) sub.negExpOf = (n) => get.negExpOf!(prefix + n);
+  if (get.uploadWhole) sub.uploadWhole = (n, b, shape, dtype) => get.uploadWhole!(prefix + n, b, shape, dtype);
   return sub;
 }
 

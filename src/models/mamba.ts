@@ -12,7 +12,7 @@
 import { fail } from '../errors.js';
 import type { Backend, Tensor } from '../backends/backend.js';
 import type { MixerSpec, StackConfig, TensorSpec } from './architecture.js';
-import { negExp } from './graph.js';
+import { negExp, uploadTensor } from './graph.js';
 
 export interface MambaConfig extends StackConfig {
   architecture: 'mamba';
@@ -25,6 +25,8 @@ export interface MambaConfig extends StackConfig {
 }
 
 export interface MambaLayer {
+  /** in_proj as one [2I, D] weight (and [2I] bias) where the backend has rowView: X and Z are then views of it. */
+  inProj?: { weight: Tensor; bias: Tensor | null } | null;
   inProjX: Tensor; inProjZ: Tensor; inProjXBias: Tensor | null; inProjZBias: Tensor | null;
   convWeight: Tensor; convBias: Tensor | null;
   xProjDt: Tensor; xProjB: Tensor; xProjC: Tensor;
@@ -97,24 +99,29 @@ export const mamba: MixerSpec<MambaConfig, MambaLayer> = {
 
   prepareLayer(c, b, get, dtype) {
     const { hiddenSize: D, intermediateSize: I, stateSize: N, convKernel: K, timeStepRank: R } = c;
-    const inProj = get('in_proj.weight');
+    // Whole matrices go through uploadTensor (the loader may stream them from the file).
+    const fused = b.rowView ? { weight: uploadTensor(get, b, 'in_proj.weight', [2 * I, D], dtype), bias: null as Tensor | null } : null;
+    const inProj = fused ? null : get('in_proj.weight');
     const xProj = get('x_proj.weight');
     const inBias = c.useBias ? get('in_proj.bias') : null;
+    if (fused && inBias) fused.bias = b.upload(inBias, [2 * I]);
+    const half = (t: Tensor | null, start: number) => (t ? b.rowView!(t, start, I) : null);
     return {
-      inProjX: b.upload(rowBlock(inProj, D, 0, I), [I, D], dtype),
-      inProjZ: b.upload(rowBlock(inProj, D, I, I), [I, D], dtype),
-      inProjXBias: inBias ? b.upload(inBias.subarray(0, I), [I]) : null,
-      inProjZBias: inBias ? b.upload(inBias.subarray(I), [I]) : null,
+      inProj: fused,
+      inProjX: fused ? half(fused.weight, 0)! : b.upload(rowBlock(inProj!, D, 0, I), [I, D], dtype),
+      inProjZ: fused ? half(fused.weight, I)! : b.upload(rowBlock(inProj!, D, I, I), [I, D], dtype),
+      inProjXBias: fused ? half(fused.bias, 0) : inBias ? b.upload(inBias.subarray(0, I), [I]) : null,
+      inProjZBias: fused ? half(fused.bias, I) : inBias ? b.upload(inBias.subarray(I), [I]) : null,
       convWeight: b.upload(get('conv1d.weight'), [I, K]),
       convBias: c.useConvBias ? b.upload(get('conv1d.bias'), [I]) : null,
       xProjDt: b.upload(rowBlock(xProj, I, 0, R), [R, I], dtype),
       xProjB: b.upload(rowBlock(xProj, I, R, N), [N, I], dtype),
       xProjC: b.upload(rowBlock(xProj, I, R + N, N), [N, I], dtype),
-      dtProjWeight: b.upload(get('dt_proj.weight'), [I, R], dtype),
+      dtProjWeight: uploadTensor(get, b, 'dt_proj.weight', [I, R], dtype),
       dtProjBias: b.upload(get('dt_proj.bias'), [I]),
       A: b.upload(negExp(get, 'A_log'), [I, N]), // A = −exp(A_log)
       D: b.upload(get('D'), [I]),
-      outProj: b.upload(get('out_proj.weight'), [D, I], dtype),
+      outProj: uploadTensor(get, b, 'out_proj.weight', [D, I], dtype),
       outProjBias: c.useBias ? b.upload(get('out_proj.bias'), [D]) : null,
       innerNorms: c.innerNorms
         ? { dt: b.upload(get('dt_layernorm.weight'), [R]), B: b.upload(get('b_layernorm.weight'), [N]), C: b.upload(get('c_layernorm.weight'), [N]) }
@@ -134,8 +141,7 @@ export const mamba: MixerSpec<MambaConfig, MambaLayer> = {
   },
 
   mixer({ backend: b, cfg: c, weights: w, state: [convState, ssmState], step }, h) {
-    const xIn = b.matmul(h, w.inProjX, w.inProjXBias); //            [B, T, I]
-    const z = b.matmul(h, w.inProjZ, w.inProjZBias); //              [B, T, I]
+    const [xIn, z, xz] = inProjection(b, w, h, c.intermediateSize); // [B, T, I] each
     const conv = step ? b.conv1dCausalStep : b.conv1dCausal;
     const x = conv.call(b, { x: xIn, weight: w.convWeight, bias: w.convBias, state: convState, silu: true }); // [B, T, I]
     let dtLow = b.matmul(x, w.xProjDt); //                            [B, T, R]
@@ -151,7 +157,7 @@ export const mamba: MixerSpec<MambaConfig, MambaLayer> = {
     const scan = step ? b.selectiveScanStep : b.selectiveScan;
     const y = scan.call(b, { x, dt, dtBias: w.dtProjBias, A: w.A, B: Bm, C: Cm, D: w.D, z, state: ssmState }); // [B, T, I]
     const out = b.matmul(y, w.outProj, w.outProjBias); //             [B, T, D]
-    b.free(xIn, z, x, dtLow, Bm, Cm, dt, y);
+    b.free(...(xz ? [xz] : [xIn, z]), x, dtLow, Bm, Cm, dt, y);
     return out;
   },
 
@@ -161,12 +167,27 @@ export const mamba: MixerSpec<MambaConfig, MambaLayer> = {
 };
 
 /**
+ * x, z = in_proj(h).chunk(2) (MambaMixer.slow_forward). One token of one sequence: a single
+ * matmul with the fused [2I, D] weight, whose [x | z] output is split by views (the third value,
+ * to free); otherwise — several rows, whose x and z would interleave — two matmuls with the
+ * weight's halves.
+ */
+function inProjection(b: Backend, w: MambaLayer, h: Tensor, I: number): [Tensor, Tensor, Tensor | null] {
+  if (w.inProj && b.rowView && h.shape[0] * h.shape[1] === 1) {
+    const xz = b.matmul(h, w.inProj.weight, w.inProj.bias); //     [1, 1, 2I]
+    const rows = b.reshape(xz, [2, I]);
+    return [b.reshape(b.rowView(rows, 0, 1), [1, 1, I]), b.reshape(b.rowView(rows, 1, 1), [1, 1, I]), xz];
+  }
+  return [b.matmul(h, w.inProjX, w.inProjXBias), b.matmul(h, w.inProjZ, w.inProjZBias), null];
+}
+
+/**
  * Decode (T = 1) of `residual + mixer(x)` through the backend's fused op when it has one
  * (Backend.mambaMixerStep: the same equations as `mamba.mixer` above, in a few GPU kernels).
  * Null when the backend has none or declines; the caller then runs `mamba.mixer` and the add.
  */
 export function mambaFusedStep(b: Backend, w: MambaLayer, [convState, ssmState]: Tensor[], x: Tensor, residual: Tensor): Tensor | null {
   if (!b.mambaMixerStep || w.innerNorms) return null; // Jamba's inner norms are not in the fused op
-  const { innerNorms: _, ...weights } = w;
+  const { innerNorms: _, inProj: __, ...weights } = w;
   return b.mambaMixerStep({ ...weights, x, residual, convState, ssmState });
 }

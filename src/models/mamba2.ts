@@ -15,10 +15,10 @@
  * kernels apply it) — with the default (0, ∞) limit the two agree anyway.
  */
 import { fail } from '../errors.js';
-import type { Tensor } from '../backends/backend.js';
+import type { Backend, Tensor } from '../backends/backend.js';
 import type { MixerSpec, StackConfig, TensorSpec } from './architecture.js';
 import { rowBlock } from './mamba.js';
-import { negExp } from './graph.js';
+import { negExp, uploadTensor } from './graph.js';
 
 export interface Mamba2Config extends StackConfig {
   architecture: 'mamba2';
@@ -38,6 +38,8 @@ export interface Mamba2Config extends StackConfig {
 }
 
 export interface Mamba2Layer {
+  /** in_proj as one [2I + 2GN + H, D] weight (and bias) where the backend has rowView: the parts below are then views of it. */
+  inProj?: { weight: Tensor; bias: Tensor | null } | null;
   inProjZ: Tensor; inProjX: Tensor; inProjB: Tensor; inProjC: Tensor; inProjDt: Tensor;
   inProjBias: { z: Tensor; x: Tensor; B: Tensor; C: Tensor; dt: Tensor } | null;
   convX: Tensor; convB: Tensor; convC: Tensor;
@@ -111,14 +113,20 @@ export const mamba2: MixerSpec<Mamba2Config, Mamba2Layer> = {
     const { hiddenSize: D, intermediateSize: I, stateSize: N, convKernel: K, numHeads: H, nGroups: G } = c;
     const GN = G * N;
     // in_proj rows: [z: I][x: I][B: GN][C: GN][dt: H]; conv1d channels: [x: I][B: GN][C: GN]
-    const inProj = get('in_proj.weight');
+    const P = 2 * I + 2 * GN + H;
+    // The whole in_proj through uploadTensor (the loader may stream it from the file) where parts can be views.
+    const fusedWeight = b.rowView ? uploadTensor(get, b, 'in_proj.weight', [P, D], dtype) : null;
+    const inProj = fusedWeight ? null : get('in_proj.weight');
     const conv = get('conv1d.weight');
     const inBias = c.useBias ? get('in_proj.bias') : null;
     const convBias = c.useConvBias ? get('conv1d.bias') : null;
-    const part = (start: number, count: number) => b.upload(rowBlock(inProj, D, start, count), [count, D], dtype);
-    const vec = (data: Float32Array, start: number, count: number) => b.upload(data.subarray(start, start + count), [count]);
+    const fused = fusedWeight ? { weight: fusedWeight, bias: inBias ? b.upload(inBias, [P]) : null } : null;
+    const part = (start: number, count: number) => (fused ? b.rowView!(fused.weight, start, count) : b.upload(rowBlock(inProj!, D, start, count), [count, D], dtype));
+    const vec = (data: Float32Array, start: number, count: number) =>
+      (fused?.bias && data === inBias ? b.rowView!(fused.bias, start, count) : b.upload(data.subarray(start, start + count), [count]));
     const convPart = (start: number, count: number) => b.upload(rowBlock(conv, K, start, count), [count, K]);
     return {
+      inProj: fused,
       inProjZ: part(0, I), inProjX: part(I, I), inProjB: part(2 * I, GN), inProjC: part(2 * I + GN, GN), inProjDt: part(2 * I + 2 * GN, H),
       inProjBias: inBias
         ? { z: vec(inBias, 0, I), x: vec(inBias, I, I), B: vec(inBias, 2 * I, GN), C: vec(inBias, 2 * I + GN, GN), dt: vec(inBias, 2 * I + 2 * GN, H) }
@@ -129,7 +137,7 @@ export const mamba2: MixerSpec<Mamba2Config, Mamba2Layer> = {
       A: b.upload(negExp(get, 'A_log'), [H]), // A = −exp(A_log), one scalar per head
       D: b.upload(get('D'), [H]),
       norm: b.upload(get('norm.weight'), [I]),
-      outProj: b.upload(get('out_proj.weight'), [D, I], dtype),
+      outProj: uploadTensor(get, b, 'out_proj.weight', [D, I], dtype),
       outProjBias: c.useBias ? b.upload(get('out_proj.bias'), [D]) : null,
     };
   },
@@ -151,12 +159,7 @@ export const mamba2: MixerSpec<Mamba2Config, Mamba2Layer> = {
   },
 
   mixer({ backend: b, cfg: c, weights: w, state: [convXState, convBState, convCState, ssmState], step }, h) {
-    const bias = w.inProjBias;
-    const z = b.matmul(h, w.inProjZ, bias?.z); //      [B, T, I]
-    const xIn = b.matmul(h, w.inProjX, bias?.x); //    [B, T, I]
-    const BIn = b.matmul(h, w.inProjB, bias?.B); //    [B, T, G·N]
-    const CIn = b.matmul(h, w.inProjC, bias?.C); //    [B, T, G·N]
-    const dt = b.matmul(h, w.inProjDt, bias?.dt); //   [B, T, H]
+    const [z, xIn, BIn, CIn, dt, zxbcdt] = inProjection(b, w, h, c); // [B, T, I], [B, T, I], [B, T, G·N] ×2, [B, T, H]
     const conv = step ? b.conv1dCausalStep : b.conv1dCausal;
     const x = conv.call(b, { x: xIn, weight: w.convX, bias: w.convBias?.x ?? null, state: convXState, silu: true });
     const Bm = conv.call(b, { x: BIn, weight: w.convB, bias: w.convBias?.B ?? null, state: convBState, silu: true });
@@ -168,7 +171,7 @@ export const mamba2: MixerSpec<Mamba2Config, Mamba2Layer> = {
     }); //                                              [B, T, I]
     const normed = b.gatedRmsNorm(y, z, w.norm, c.normEps, c.normGroupSize ?? c.intermediateSize);
     const out = b.matmul(normed, w.outProj, w.outProjBias); // [B, T, D]
-    b.free(z, xIn, BIn, CIn, dt, x, Bm, Cm, y, normed);
+    b.free(...(zxbcdt ? [zxbcdt] : [z, xIn, BIn, CIn, dt]), x, Bm, Cm, y, normed);
     return out;
   },
 
@@ -183,3 +186,23 @@ export const mamba2: MixerSpec<Mamba2Config, Mamba2Layer> = {
     });
   },
 };
+
+/**
+ * z, x, B, C, dt = in_proj(h) split as Mamba2Mixer does (torch.split of zxbcdt). One token of one
+ * sequence: a single matmul with the fused weight, its output split by views (the sixth value, to
+ * free); otherwise — several rows, whose parts would interleave — one matmul per part.
+ */
+function inProjection(b: Backend, w: Mamba2Layer, h: Tensor, c: Mamba2Config): [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor | null] {
+  const bias = w.inProjBias;
+  if (w.inProj && b.rowView && h.shape[0] * h.shape[1] === 1) {
+    const I = c.intermediateSize, GN = c.nGroups * c.stateSize, H = c.numHeads;
+    const all = b.matmul(h, w.inProj.weight, w.inProj.bias); //      [1, 1, 2I + 2GN + H]
+    const rows = b.reshape(all, [2 * I + 2 * GN + H, 1]);
+    const part = (start: number, count: number) => b.reshape(b.rowView!(rows, start, count), [1, 1, count]);
+    return [part(0, I), part(I, I), part(2 * I, GN), part(2 * I + GN, GN), part(2 * I + 2 * GN, H), all];
+  }
+  return [
+    b.matmul(h, w.inProjZ, bias?.z), b.matmul(h, w.inProjX, bias?.x), b.matmul(h, w.inProjB, bias?.B),
+    b.matmul(h, w.inProjC, bias?.C), b.matmul(h, w.inProjDt, bias?.dt), null,
+  ];
+}

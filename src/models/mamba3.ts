@@ -15,12 +15,15 @@
  * Prefill runs the chunked form (`mamba3Scan`), decode the step form (`mamba3Step`). The carried
  * state per layer is the module's (angle_dt_state, ssm_state, k_state, v_state).
  *
- * in_proj's rows are split at load (one matmul per part), so the graph needs no slicing op.
+ * in_proj is one weight whose row blocks are the parts (views, Backend.rowView): a decode token makes
+ * one matmul and splits its output by views; prefill (and backends without rowView, which upload
+ * the parts separately) makes one matmul per part, so the graph needs no strided slicing op.
  */
 import { fail } from '../errors.js';
-import type { Tensor } from '../backends/backend.js';
+import type { Backend, Tensor } from '../backends/backend.js';
 import type { MixerSpec, StackConfig, TensorSpec } from './architecture.js';
 import { rowBlock } from './mamba.js';
+import { uploadTensor } from './graph.js';
 
 export interface Mamba3Config extends StackConfig {
   architecture: 'mamba3';
@@ -40,6 +43,8 @@ export interface Mamba3Config extends StackConfig {
 }
 
 interface Mamba3Layer {
+  /** in_proj as one weight where the backend has rowView: the parts below are then views of it. */
+  inProjWeight: Tensor | null;
   inProj: { z: Tensor; x: Tensor; B: Tensor; C: Tensor; ddDt: Tensor; ddA: Tensor; trap: Tensor; angles: Tensor };
   BNorm: Tensor; CNorm: Tensor;
   dtBias: Tensor; BBias: Tensor; CBias: Tensor; D: Tensor;
@@ -140,14 +145,18 @@ export const mamba3: MixerSpec<Mamba3Config, Mamba3Layer> = {
 
   prepareLayer(c, b, get, dtype) {
     const { hiddenSize: D, intermediateSize: I, stateSize: N, numHeads: H, headDim: P, mimoRank: R } = c;
-    const inProj = get('in_proj.weight');
+    // One weight whose parts are views where the backend has rowView (a decode token then makes one GEMV).
+    const total = inProjParts(c).reduce((n, [, k]) => n + k, 0);
+    const fused = b.rowView ? uploadTensor(get, b, 'in_proj.weight', [total, D], dtype) : null;
+    const inProj = fused ? null : get('in_proj.weight');
     const parts = {} as Mamba3Layer['inProj'];
     let row = 0;
     for (const [name, rows] of inProjParts(c)) {
-      parts[name] = b.upload(rowBlock(inProj, D, row, rows), [rows, D], dtype);
+      parts[name] = fused ? b.rowView!(fused, row, rows) : b.upload(rowBlock(inProj!, D, row, rows), [rows, D], dtype);
       row += rows;
     }
     return {
+      inProjWeight: fused,
       inProj: parts,
       BNorm: b.upload(get('B_norm.weight'), [N]),
       CNorm: b.upload(get('C_norm.weight'), [N]),
@@ -159,7 +168,7 @@ export const mamba3: MixerSpec<Mamba3Config, Mamba3Layer> = {
         ? { x: b.upload(get('mimo_x'), [H, R, P]), z: b.upload(get('mimo_z'), [H, R, P]), o: b.upload(get('mimo_o'), [H, R, P]) }
         : null,
       norm: c.isOutprojNorm ? b.upload(get('norm.weight'), [I]) : null,
-      outProj: b.upload(get('out_proj.weight'), [D, I], dtype),
+      outProj: uploadTensor(get, b, 'out_proj.weight', [D, I], dtype),
     };
   },
 
@@ -180,15 +189,8 @@ export const mamba3: MixerSpec<Mamba3Config, Mamba3Layer> = {
   mixer({ backend: b, cfg: c, weights: w, state: [angleState, ssmState, kState, vState], step }, u) {
     const [batch, seq] = u.shape;
     const RG = c.mimoRank * c.nGroups;
-    const p = w.inProj;
-    const z = b.matmul(u, p.z); //              [B, T, I]
-    const x = b.matmul(u, p.x); //              [B, T, I]
-    const BIn = b.matmul(u, p.B); //            [B, T, R·G·N]
-    const CIn = b.matmul(u, p.C); //            [B, T, R·G·N]
-    const ddDt = b.matmul(u, p.ddDt); //        [B, T, H]
-    const ddA = b.matmul(u, p.ddA); //          [B, T, H]
-    const trap = b.matmul(u, p.trap); //        [B, T, H]
-    const angles = b.matmul(u, p.angles); //    [B, T, S]
+    // z, x, B, C, dd_dt, dd_A, trap, angles = in_proj(u).split(...)  [B, T, I] ×2, [B, T, R·G·N] ×2, [B, T, H] ×3, [B, T, S]
+    const [[z, x, BIn, CIn, ddDt, ddA, trap, angles], all] = inProjection(b, w, u, c);
     // B_norm / C_norm: RMSNorm over N for each (rank, group)
     const Bn = b.rmsNorm(b.reshape(BIn, [batch, seq * RG, c.stateSize]), w.BNorm, MIXER_NORM_EPS);
     const Cn = b.rmsNorm(b.reshape(CIn, [batch, seq * RG, c.stateSize]), w.CNorm, MIXER_NORM_EPS);
@@ -202,7 +204,25 @@ export const mamba3: MixerSpec<Mamba3Config, Mamba3Layer> = {
       angleState, ssmState, kState, vState,
     }); //                                       [B, T, I]
     const out = b.matmul(y, w.outProj); //      [B, T, D]
-    b.free(z, x, BIn, CIn, ddDt, ddA, trap, angles, Bn, Cn, y);
+    b.free(...(all ? [all] : [z, x, BIn, CIn, ddDt, ddA, trap, angles]), Bn, Cn, y);
     return out;
   },
 };
+
+/**
+ * The in_proj parts. One token of one sequence with a fused weight: one matmul, its output split
+ * by views (the second value, to free); otherwise — several rows, whose parts would interleave —
+ * one matmul per part.
+ */
+function inProjection(b: Backend, w: Mamba3Layer, u: Tensor, c: Mamba3Config): [Tensor[], Tensor | null] {
+  const names = inProjParts(c);
+  if (w.inProjWeight && b.rowView && u.shape[0] * u.shape[1] === 1) {
+    const total = names.reduce((n, [, k]) => n + k, 0);
+    const all = b.matmul(u, w.inProjWeight); //  [1, 1, total]
+    const rows = b.reshape(all, [total, 1]);
+    let row = 0;
+    const parts = names.map(([, k]) => { const v = b.reshape(b.rowView!(rows, row, k), [1, 1, k]); row += k; return v; });
+    return [parts, all];
+  }
+  return [names.map(([name]) => b.matmul(u, w.inProj[name])), null];
+}

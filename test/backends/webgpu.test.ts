@@ -35,8 +35,8 @@ if (gpu) {
       expect(gpu.info.name).toBe('webgpu');
     });
   });
-  // The attention family (hybrids) and Mamba-3 are not on the GPU yet: supportsOp says no, 'auto' picks wasm.
-  runOpSuite('webgpu', () => gpu, { tolerance: TOL, unsupported: ['swiglu'], readTopK: true }); // that case includes the mixture of experts, which stays on wasm
+  // Mamba-3 and the lineage ops are not on the GPU yet (supportsOp says no, 'auto' picks wasm); every case of the shared suite runs here, the mixture of experts included.
+  runOpSuite('webgpu', () => gpu, { tolerance: TOL, readTopK: true });
 
   describe('webgpu long and odd sequences vs reference', () => {
     const ref = new ReferenceBackend();

@@ -1,8 +1,8 @@
 /**
  * The attention and hybrid goldens on the webgpu backend (rope, causal GQA attention over a GPU KV
- * cache, SwiGLU / relu² MLPs): Llama (GQA; MQA with biases, long), Bamba, NemotronH. Jamba needs the
- * mixture of experts, which webgpu leaves to wasm. Tolerance 1e-4 × max(1, |logits|max), as the
- * Mamba goldens on webgpu (f32 accumulation, WGSL exp; the attention's online softmax reorders sums).
+ * cache, SwiGLU / relu² MLPs, the mixture of experts): Llama (GQA; MQA with biases, long), Bamba,
+ * NemotronH, Jamba. Tolerance 1e-4 × max(1, |logits|max), as the Mamba goldens on webgpu (f32
+ * accumulation, WGSL exp; the attention's online softmax reorders sums; the router's softmax is f32).
  */
 import { vi } from 'vitest';
 import '../../src/node.js';
@@ -17,5 +17,5 @@ if ('unavailable' in probe) {
   console.warn(`webgpu hybrid goldens skipped: ${probe.unavailable}`);
 } else {
   probe.device.destroy();
-  runGoldenSuite('webgpu (attention and hybrids)', { backend: 'webgpu' }, 1e-4, { ...HYBRID, archs: ['llama', 'bamba', 'nemotron_h'], minCases: 4 });
+  runGoldenSuite('webgpu (attention and hybrids)', { backend: 'webgpu' }, 1e-4, { ...HYBRID, archs: ['llama', 'bamba', 'nemotron_h', 'jamba'], minCases: 5 });
 }

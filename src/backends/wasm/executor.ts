@@ -17,6 +17,12 @@ export interface Executor {
    * than the split saves, so the calling thread does it alone.
    */
   run(kernel: KernelName, args: number[], n: number, work?: number): void;
+  /**
+   * The same call made ready to repeat: what `run` works out per call (the kernel, this thread's
+   * arguments and share, whether to split) is worked out once; the returned function only makes
+   * the call. For planned decode steps (WasmBackend.recordStep), which repeat the same calls per token.
+   */
+  prepare(kernel: KernelName, args: number[], n: number, work?: number): () => void;
   dispose(): Promise<void>;
 }
 
@@ -30,6 +36,11 @@ export class SingleThreadExecutor implements Executor {
 
   run(kernel: KernelName, args: number[], n: number): void {
     if (n > 0) this.kernels[kernel](...withThreadArgs(args, 0), 0, n);
+  }
+
+  prepare(kernel: KernelName, args: number[], n: number): () => void {
+    const fn = this.kernels[kernel], all = [...withThreadArgs(args, 0), 0, n];
+    return n > 0 ? () => fn.apply(undefined, all) : () => undefined;
   }
 
   async dispose(): Promise<void> {}

@@ -8,7 +8,7 @@ import { fail } from '../../errors.js';
 import {
   OP_NAMES, numel,
   type Backend, type Conv1dArgs, type LtiScanArgs, type OpName, type RecurrentCell, type RecurrentScanArgs, type SelectiveScanArgs,
-  type SsdScanArgs, type Tensor, type WeightDType, type Mamba3ScanArgs,
+  type SsdScanArgs, type RecordedStep, type Tensor, type WeightDType, type Mamba3ScanArgs,
 } from '../backend.js';
 import {
   checkConv1d, checkLtiScan, checkMatmul, checkRecurrentScan, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan,
@@ -19,6 +19,7 @@ import { grownCapacity, Q8_BLOCK, storedDType, type AttentionArgs, type KvCache,
 import { routeTopK, ropeTables } from '../attention-math.js';
 import { Arena, ARENA_BASE, MAX_MEMORY_BYTES, PAGE, SCRATCH_SIZE, type Block } from './arena.js';
 import type { Executor } from './executor.js';
+import type { KernelName } from './kernels.js';
 import { SCRATCH } from './executor.js';
 
 class WasmTensor implements Tensor {
@@ -42,6 +43,24 @@ class WasmKvCache implements KvCache {
   ) {}
 }
 
+/**
+ * What `recordStep` collects while the graph's step is recorded (nothing runs meanwhile): every
+ * kernel call made ready to repeat (Executor.prepare) or host copy, in order; the blocks the step
+ * allocated, which the recording keeps (a free while recording is deferred to its release, so every
+ * activation keeps its address and no later allocation can take it); where the token ids go.
+ */
+interface Recording {
+  calls: (() => void)[];
+  blocks: Set<Block>;
+  /** Byte offset of the ids `embedding` reads, or −1; their count; the vocabulary they index. */
+  input: number;
+  count: number;
+  vocab: number;
+}
+
+/** Thrown inside a recorded step by an op whose calls depend on more than the ids: the recording is dropped. */
+class NotRecordable extends Error {}
+
 const SUPPORTED: ReadonlySet<OpName> = new Set(OP_NAMES);
 /** `recurrentCell`'s cell argument (wasm/ABI.md). */
 const CELL_CODE: Record<RecurrentCell, number> = { rnn_tanh: 0, rnn_relu: 1, lstm: 2, gru: 3 };
@@ -54,6 +73,9 @@ export class WasmBackend implements Backend {
   readonly info: BackendInfo;
   readonly capacityBytes = MAX_MEMORY_BYTES - ARENA_BASE;
   private readonly arena: Arena;
+  private rec: Recording | null = null;
+  /** Whether `recordStep` records (tests and benchmarks compare recorded and op-by-op decode). */
+  planSteps = true;
 
   constructor(
     private readonly memory: WebAssembly.Memory,
@@ -94,17 +116,31 @@ export class WasmBackend implements Backend {
   }
 
   private allocTensor(shape: readonly number[], dtype: WeightDType = 'f32'): WasmTensor {
-    const block = this.arena.alloc(this.bytesFor(shape, dtype), `a [${shape}] ${dtype} tensor`);
+    const block = this.alloc(this.bytesFor(shape, dtype), `a [${shape}] ${dtype} tensor`);
     return new WasmTensor([...shape], dtype, block.ptr, block);
   }
 
   upload(data: Float32Array, shape: readonly number[], requested: WeightDType = 'f32'): Tensor {
     const n = numel(shape);
-    const dtype = storedDType(shape, requested);
     if (data.length !== n) throw fail('E_SHAPE', `upload: ${data.length} values for shape [${shape}]`);
+    return this.uploadFrom(shape, requested, (start, count) => data.subarray(start, start + count));
+  }
+
+  /**
+   * f32: each piece is copied into the tensor. f16 / q8_0: each piece is copied into a stage and
+   * converted from there, so neither the caller nor the arena ever holds the f32 tensor. (Views of
+   * the memory are taken after `piece` returns: it may grow, and a plain memory's old views die.)
+   */
+  uploadFrom(shape: readonly number[], requested: WeightDType, piece: (start: number, count: number) => Float32Array): Tensor {
+    this.unplannable('upload');
+    const n = numel(shape);
+    const dtype = storedDType(shape, requested);
     if (dtype === 'f32') {
       const t = this.allocTensor(shape);
-      this.f32View(t.ptr, n).set(data);
+      for (let i = 0; i < n; i += STAGE_VALUES) {
+        const m = Math.min(STAGE_VALUES, n - i), values = piece(i, m);
+        this.f32View(t.ptr + i * 4, m).set(values);
+      }
       return t;
     }
     // Convert inside wasm: stage the f32 values piece by piece (whole q8_0 blocks), convert each
@@ -112,12 +148,13 @@ export class WasmBackend implements Backend {
     // a whole-tensor stage (154 MB for a 130M model's embedding) would stay resident for good.
     if (dtype !== 'f16' && dtype !== 'q8_0') throw fail('E_DTYPE', `the wasm backend does not store ${dtype} weights`);
     const t = this.allocTensor(shape, dtype);
-    const piece = Math.min(n, STAGE_VALUES);
-    const stage = this.arena.alloc(piece * 4, 'upload staging');
+    const size = Math.min(n, STAGE_VALUES);
+    const stage = this.arena.alloc(size * 4, 'upload staging');
     try {
-      for (let i = 0; i < n; i += piece) {
-        const m = Math.min(piece, n - i);
-        this.f32View(stage.ptr, m).set(data.subarray(i, i + m));
+      for (let i = 0; i < n; i += size) {
+        const m = Math.min(size, n - i);
+        const values = piece(i, m);
+        this.f32View(stage.ptr, m).set(values);
         if (dtype === 'f16') this.exec.run('f32_to_f16', [stage.ptr, t.ptr + i * 2, m], m, m);
         else this.exec.run('quantize_q8_0', [stage.ptr, t.ptr + (i / Q8_BLOCK) * Q8_BYTES, m / Q8_BLOCK], m / Q8_BLOCK, m);
       }
@@ -135,6 +172,7 @@ export class WasmBackend implements Backend {
 
   /** GGUF q8_0 blocks are exactly this backend's q8_0 layout (wasm/ABI.md): copied as they are. */
   uploadEncoded(bytes: Uint8Array, shape: readonly number[], dtype: WeightDType): Tensor | null {
+    this.unplannable('uploadEncoded');
     if (dtype !== 'q8_0' || storedDType(shape, dtype) !== 'q8_0') return null;
     const size = this.bytesFor(shape, dtype);
     if (bytes.byteLength !== size) throw fail('E_SHAPE', `uploadEncoded: ${bytes.byteLength} bytes for a [${shape}] q8_0 tensor, expected ${size}`);
@@ -143,9 +181,11 @@ export class WasmBackend implements Backend {
     return t;
   }
 
-  /** In chunks of 1M values through one 6 MiB staging block, so the arena does not grow by the tensor's size. */
-  widenF16(bits: Uint16Array): Float32Array {
-    const n = bits.length, chunk = Math.min(n, 1 << 20), out = new Float32Array(n);
+  /** In chunks of 1M values through one 6 MiB staging block, so the arena does not grow by the tensor's size. Into `out` when given (bits.length values). */
+  widenF16(bits: Uint16Array, into?: Float32Array): Float32Array {
+    const n = bits.length, chunk = Math.min(n, 1 << 20);
+    if (into && into.length !== n) throw fail('E_SHAPE', `widenF16: ${n} halves into ${into.length} values`);
+    const out = into ?? new Float32Array(n);
     if (n === 0) return out;
     const stage = this.arena.alloc(chunk * 6 + 16, 'f16 staging');
     const src = stage.ptr, dstAligned = (stage.ptr + chunk * 2 + 15) & ~15; // f32 after the halves, 16-byte aligned
@@ -163,12 +203,14 @@ export class WasmBackend implements Backend {
   }
 
   zeros(shape: readonly number[]): Tensor {
+    this.unplannable('zeros');
     const t = this.allocTensor(shape);
     this.f32View(t.ptr, numel(shape)).fill(0);
     return t;
   }
 
   write(t: Tensor, data: Float32Array): void {
+    this.unplannable('write');
     const wt = this.f32(t);
     if (data.length !== numel(t.shape)) throw fail('E_SHAPE', `write: ${data.length} values into [${t.shape}]`);
     this.f32View(wt.ptr, data.length).set(data);
@@ -191,12 +233,15 @@ export class WasmBackend implements Backend {
     if (start < 0 || count < 0 || start + count > rows) throw fail('E_SHAPE', `sliceRows ${start}+${count} of ${rows}`);
     const inner = numel(wt.shape.slice(1));
     const out = this.allocTensor([count, ...wt.shape.slice(1)]);
-    new Uint8Array(this.memory.buffer).copyWithin(out.ptr, wt.ptr + start * inner * 4, wt.ptr + (start + count) * inner * 4);
+    const dst = out.ptr, from = wt.ptr + start * inner * 4, to = wt.ptr + (start + count) * inner * 4;
+    const copy = () => { new Uint8Array(this.memory.buffer).copyWithin(dst, from, to); };
+    if (this.rec) this.rec.calls.push(copy);
+    else copy();
     return out;
   }
 
   free(...ts: (Tensor | null | undefined)[]): void {
-    for (const t of ts) if (t) this.arena.release((t as WasmTensor).block);
+    for (const t of ts) if (t) this.release((t as WasmTensor).block);
   }
 
   async dispose(): Promise<void> {
@@ -212,17 +257,108 @@ export class WasmBackend implements Backend {
     return t ? (t as WasmTensor).ptr : 0;
   }
 
+
+  // ---- recording (planned decode steps) ------------------------------------
+
+  /** Arena allocation; while a step is recorded the block belongs to the recording. */
+  private alloc(bytes: number, what: string): Block {
+    const block = this.arena.alloc(bytes, what);
+    this.rec?.blocks.add(block);
+    return block;
+  }
+
+  private release(block: Block): void {
+    if (!this.rec?.blocks.has(block)) this.arena.release(block);
+  }
+
+  /** A kernel call; while a step is recorded, kept ready to repeat instead of run. */
+  private run(kernel: KernelName, args: number[], n: number, work?: number): void {
+    if (this.rec) this.rec.calls.push(this.exec.prepare(kernel, args, n, work));
+    else this.exec.run(kernel, args, n, work);
+  }
+
+  /** While a step is recorded: `what` depends on more than the ids (or writes host data), so the recording is dropped. */
+  private unplannable(what: string): void {
+    if (this.rec) throw new NotRecordable(what);
+  }
+
+  /**
+   * Records the kernel calls `body` makes, running none of them, with their arguments resolved;
+   * `run` repeats them for new ids with no graph, op methods, shape checks, allocation or argument
+   * arrays in between — the same kernels on the same buffers in the same order as the graph would
+   * make, so the same results bit for bit. Recordable steps make exactly one `embedding` lookup and
+   * only ops whose calls are fixed by the weights and shapes: attention (its position moves), MoE
+   * (routed on the host), the recurrent cells (host-side copies of h), uploads and host writes make
+   * it return null, having run nothing.
+   */
+  recordStep(ids: Int32Array, body: (ids: Int32Array) => Tensor): RecordedStep | null {
+    if (!this.planSteps) return null;
+    if (this.rec) throw fail('E_BACKEND', 'recordStep: a step is already being recorded');
+    const rec: Recording = { calls: [], blocks: new Set(), input: -1, count: 0, vocab: 0 };
+    this.rec = rec;
+    let out: WasmTensor;
+    try {
+      out = body(ids) as WasmTensor;
+    } catch (e) {
+      for (const b of rec.blocks) this.arena.release(b);
+      if (e instanceof NotRecordable) return null;
+      throw e;
+    } finally {
+      this.rec = null;
+    }
+    if (rec.input < 0 || !rec.blocks.has(out.block)) {
+      for (const b of rec.blocks) this.arena.release(b);
+      return null;
+    }
+    const { calls, input, count, vocab } = rec;
+    const blocks = [...rec.blocks];
+    let live = true;
+    return {
+      ops: calls.length,
+      run: (next: Int32Array): Tensor => {
+        if (!live) throw fail('E_BACKEND', 'this recorded decode step has been released');
+        if (next.length !== count) throw fail('E_ARGUMENT', `a recorded step of ${count} token(s) run with ${next.length}`);
+        for (const id of next) if (!(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
+        new Int32Array(this.memory.buffer, input, count).set(next);
+        for (let i = 0; i < calls.length; i++) calls[i]();
+        return out;
+      },
+      release: () => {
+        if (!live) return;
+        live = false;
+        for (const b of blocks) this.arena.release(b);
+      },
+    };
+  }
+
+  /** Rows [start, start+count) of the outer dimension, sharing t's memory (and block: free t, not the view). */
+  rowView(t: Tensor, start: number, count: number): Tensor {
+    const wt = t as WasmTensor;
+    const rows = wt.shape[0], inner = wt.shape.slice(1);
+    if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 0 && start + count <= rows)) {
+      throw fail('E_SHAPE', `rowView ${start}+${count} of ${rows} rows`);
+    }
+    if (storedDType(wt.shape, wt.dtype) !== wt.dtype) throw fail('E_DTYPE', `rowView of a ${wt.dtype} tensor stored as ${storedDType(wt.shape, wt.dtype)}`);
+    const rowBytes = this.bytesFor([1, ...inner], wt.dtype);
+    return new WasmTensor([count, ...inner], wt.dtype, wt.ptr + start * rowBytes, wt.block, wt.finiteF16);
+  }
+
   // ---- ops -----------------------------------------------------------------
 
   embedding(table: Tensor, ids: Int32Array): Tensor {
     const [vocab, dim] = table.shape;
     for (const id of ids) if (id < 0 || id >= vocab) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
-    const idBlock = this.arena.alloc(ids.length * 4, 'token ids');
+    const idBlock = this.alloc(ids.length * 4, 'token ids');
     new Int32Array(this.memory.buffer, idBlock.ptr, ids.length).set(ids);
+    const rec = this.rec;
+    if (rec) {
+      if (rec.input >= 0) this.unplannable('a second embedding lookup in one step');
+      [rec.input, rec.count, rec.vocab] = [idBlock.ptr, ids.length, vocab];
+    }
     const out = this.allocTensor([ids.length, dim]);
     const kernel = table.dtype === 'f32' ? 'embed_f32' : table.dtype === 'f16' ? 'embed_f16' : 'embed_q8_0';
-    this.exec.run(kernel, [this.ptr(table), idBlock.ptr, out.ptr, ids.length, dim], ids.length, ids.length * dim);
-    this.arena.release(idBlock);
+    this.run(kernel, [this.ptr(table), idBlock.ptr, out.ptr, ids.length, dim], ids.length, ids.length * dim);
+    this.release(idBlock);
     return out;
   }
 
@@ -230,7 +366,7 @@ export class WasmBackend implements Backend {
     const dim = checkRowWeight('rmsNorm', x, weight);
     const out = this.allocTensor(x.shape);
     const rows = numel(x.shape) / dim;
-    this.exec.run('rmsNorm', [this.ptr(x), this.ptr(weight), out.ptr, dim, eps], rows, 2 * rows * dim);
+    this.run('rmsNorm', [this.ptr(x), this.ptr(weight), out.ptr, dim, eps], rows, 2 * rows * dim);
     return out;
   }
 
@@ -240,7 +376,7 @@ export class WasmBackend implements Backend {
     if (groupSize <= 0 || dim % groupSize !== 0) throw fail('E_SHAPE', `gatedRmsNorm: group size ${groupSize} does not divide ${dim}`);
     const out = this.allocTensor(x.shape);
     const groups = numel(x.shape) / groupSize;
-    this.exec.run('gatedRmsNorm', [this.ptr(x), this.ptr(gate), this.ptr(weight), out.ptr, dim, groupSize, eps], groups, 8 * groups * groupSize);
+    this.run('gatedRmsNorm', [this.ptr(x), this.ptr(gate), this.ptr(weight), out.ptr, dim, groupSize, eps], groups, 8 * groups * groupSize);
     return out;
   }
 
@@ -248,7 +384,7 @@ export class WasmBackend implements Backend {
     const { rows, inner, outCols } = checkMatmul(x, w, bias);
     const out = this.allocTensor([...x.shape.slice(0, -1), outCols]);
     const kernel = this.matmulKernel(w);
-    this.exec.run(kernel, [this.ptr(x), this.ptr(w), this.ptr(bias), out.ptr, rows, inner, outCols], outCols, rows * inner * outCols);
+    this.run(kernel, [this.ptr(x), this.ptr(w), this.ptr(bias), out.ptr, rows, inner, outCols], outCols, rows * inner * outCols);
     return out;
   }
 
@@ -256,14 +392,14 @@ export class WasmBackend implements Backend {
     checkSameShape('add', a, b);
     const out = this.allocTensor(a.shape);
     const n = numel(a.shape);
-    this.exec.run('add', [this.ptr(a), this.ptr(b), out.ptr], n, n);
+    this.run('add', [this.ptr(a), this.ptr(b), out.ptr], n, n);
     return out;
   }
 
   conv1dCausal(args: Conv1dArgs): Tensor {
     const { batch, seq, channels, kernel } = checkConv1d(args);
     const out = this.allocTensor(args.x.shape);
-    this.exec.run('conv1dCausal', [
+    this.run('conv1dCausal', [
       this.ptr(args.x), this.ptr(args.weight), this.ptr(args.bias), this.ptr(args.state), out.ptr,
       batch, seq, channels, kernel, args.silu ? 1 : 0,
     ], batch * channels, batch * seq * channels * kernel);
@@ -278,7 +414,7 @@ export class WasmBackend implements Backend {
   selectiveScan(a: SelectiveScanArgs): Tensor {
     const { batch, seq, inner, stateSize } = checkSelectiveScan(a);
     const out = this.allocTensor([batch, seq, inner]);
-    this.exec.run('selectiveScan', [
+    this.run('selectiveScan', [
       this.ptr(a.x), this.ptr(a.dt), this.ptr(a.dtBias), this.ptr(a.A), this.ptr(a.B), this.ptr(a.C), this.ptr(a.D), this.ptr(a.z),
       this.ptr(a.state), out.ptr, batch, seq, inner, stateSize,
     ], batch * inner, 8 * batch * seq * inner * stateSize);
@@ -293,7 +429,7 @@ export class WasmBackend implements Backend {
   ssdChunkScan(a: SsdScanArgs): Tensor {
     const { batch, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G } = checkSsdScan(a);
     const out = this.allocTensor([batch, seq, H * P]);
-    this.exec.run('ssdChunkScan', [
+    this.run('ssdChunkScan', [
       this.ptr(a.x), this.ptr(a.dt), this.ptr(a.dtBias), this.ptr(a.A), this.ptr(a.B), this.ptr(a.C), this.ptr(a.D),
       this.ptr(a.state), out.ptr, batch, seq, H, P, G, N, Math.max(1, a.chunkSize), a.dtMin, a.dtMax, SCRATCH,
     ], batch * H, 4 * batch * seq * H * P * N);
@@ -304,7 +440,7 @@ export class WasmBackend implements Backend {
     const { batch, seq, numHeads: H, headDim: P, stateSize: N, nGroups: G } = checkSsdScan(a);
     checkOneToken('ssdStep', seq);
     const out = this.allocTensor([batch, 1, H * P]);
-    this.exec.run('ssdStep', [
+    this.run('ssdStep', [
       this.ptr(a.x), this.ptr(a.dt), this.ptr(a.dtBias), this.ptr(a.A), this.ptr(a.B), this.ptr(a.C), this.ptr(a.D),
       this.ptr(a.state), out.ptr, batch, H, P, G, N, a.dtMin, a.dtMax,
     ], batch * H, 3 * batch * H * P * N);
@@ -320,6 +456,7 @@ export class WasmBackend implements Backend {
    */
   recurrentScan(a: RecurrentScanArgs): Tensor {
     const { batch: B, seq: T, hidden: H, out: R, gates: G } = checkRecurrentScan(a);
+    this.unplannable('recurrentScan (host-side copies of h)');
     const GH = G * H;
     const y = this.allocTensor([B, T, R]);
     const gates = this.allocTensor([B, GH]);
@@ -330,11 +467,11 @@ export class WasmBackend implements Backend {
     const rowBytes = R * 4;
     let cur = this.ptr(a.h), next = spare.ptr;
     for (let t = 0; t < T; t++) {
-      this.exec.run(kHH, [cur, this.ptr(a.wHH), this.ptr(a.bHH), gates.ptr, B, R, GH], GH, B * R * GH);
-      this.exec.run('recurrentCell', [
+      this.run(kHH, [cur, this.ptr(a.wHH), this.ptr(a.bHH), gates.ptr, B, R, GH], GH, B * R * GH);
+      this.run('recurrentCell', [
         this.ptr(a.xg) + t * GH * 4, T * GH * 4, gates.ptr, cur, this.ptr(a.c), hTilde ? hTilde.ptr : next, H, cell,
       ], B * H, 16 * B * H);
-      if (hTilde) this.exec.run(kHR!, [hTilde.ptr, this.ptr(a.wHR), 0, next, B, H, R], R, B * H * R);
+      if (hTilde) this.run(kHR!, [hTilde.ptr, this.ptr(a.wHR), 0, next, B, H, R], R, B * H * R);
       const bytes = new Uint8Array(this.memory.buffer);
       for (let b = 0; b < B; b++) bytes.copyWithin(y.ptr + (b * T + t) * rowBytes, next + b * rowBytes, next + (b + 1) * rowBytes);
       [cur, next] = [next, cur];
@@ -358,7 +495,7 @@ export class WasmBackend implements Backend {
   ltiScan(a: LtiScanArgs): Tensor {
     const { batch, seq, channels: H, modes: M } = checkLtiScan(a);
     const out = this.allocTensor([batch, seq, H]);
-    this.exec.run('ltiScan', [
+    this.run('ltiScan', [
       this.ptr(a.x), this.ptr(a.dA), this.ptr(a.C), this.ptr(a.D), this.ptr(a.state), out.ptr, batch, seq, H, M, a.gelu ? 1 : 0,
     ], batch * H, 8 * batch * seq * H * M);
     return out;
@@ -373,7 +510,7 @@ export class WasmBackend implements Backend {
     checkSameShape('glu', a, gate);
     const out = this.allocTensor(a.shape);
     const n = numel(a.shape);
-    this.exec.run('glu', [this.ptr(a), this.ptr(gate), out.ptr], n, 4 * n);
+    this.run('glu', [this.ptr(a), this.ptr(gate), out.ptr], n, 4 * n);
     return out;
   }
 
@@ -416,23 +553,24 @@ export class WasmBackend implements Backend {
       a.x, a.z, a.B, a.C, a.ddDt, a.ddA, a.trap, a.angles, a.dtBias, a.BBias, a.CBias, a.D,
       a.mimo?.x, a.mimo?.z, a.mimo?.o, a.normWeight, a.angleState, a.ssmState, a.kState, a.vState, out,
     ].map((t) => this.ptr(t && this.f32(t)));
-    const table = this.arena.alloc(pointers.length * 4, 'mamba3 pointer table');
+    const table = this.alloc(pointers.length * 4, 'mamba3 pointer table');
     new Int32Array(this.memory.buffer, table.ptr, pointers.length).set(pointers);
     const common = [table.ptr, batch, seq, H, P, N, G, R, S, a.pairing === 'halves' ? 1 : 0, a.aFloor, a.normEps];
     if (block > 0) {
       // multiply-adds per token: the carry product and the state pass (R·P·N each), half a block of q·k and M·v
       const work = batch * seq * H * (2 * R * P * N + (block * R * R * (N + P)) / 2);
-      this.exec.run('mamba3ChunkScan', [...common, block, SCRATCH], batch * H, work);
+      this.run('mamba3ChunkScan', [...common, block, SCRATCH], batch * H, work);
     } else {
-      this.exec.run('mamba3Scan', [...common, SCRATCH], batch * H, 4 * batch * seq * H * P * N * R);
+      this.run('mamba3Scan', [...common, SCRATCH], batch * H, 4 * batch * seq * H * P * N * R);
     }
-    this.arena.release(table);
+    this.release(table);
     return out;
   }
 
   // ---- attention family ----------------------------------------------------------
 
   createKvCache(batch: number, kvHeads: number, headDim: number, opts: { maxTokens?: number; capacity?: number } = {}): KvCache {
+    this.unplannable('createKvCache');
     const maxTokens = opts.maxTokens ?? Infinity;
     const cap = Math.min(opts.capacity ?? 0, maxTokens);
     const shape = [batch, kvHeads, Math.max(cap, 0), headDim];
@@ -470,6 +608,7 @@ export class WasmBackend implements Backend {
   }
 
   writeKvCache(cache: KvCache, k: Float32Array, v: Float32Array, length: number): void {
+    this.unplannable('writeKvCache');
     const c = cache as WasmKvCache;
     checkKvData(c, k, v, length);
     c.length = 0;
@@ -498,18 +637,20 @@ export class WasmBackend implements Backend {
   }
 
   rope(a: RopeArgs): Tensor {
+    this.unplannable('rope (the position moves every token)');
     const { rows, pairs: R } = checkRope(a);
     const [, T] = a.x.shape;
     const { cos, sin } = ropeTables(a.invFreq, a.position, T);
     const cosT = this.upload(cos, [cos.length]) as WasmTensor;
     const sinT = this.upload(sin, [sin.length]) as WasmTensor;
     const out = this.allocTensor(a.x.shape);
-    this.exec.run('rope', [this.ptr(a.x), out.ptr, cosT.ptr, sinT.ptr, T, a.numHeads, a.headDim, R], rows, 6 * rows * a.headDim);
+    this.run('rope', [this.ptr(a.x), out.ptr, cosT.ptr, sinT.ptr, T, a.numHeads, a.headDim, R], rows, 6 * rows * a.headDim);
     this.free(cosT, sinT);
     return out;
   }
 
   attention(a: AttentionArgs): Tensor {
+    this.unplannable('attention (the cache grows every token)');
     const { batch: B, seq: T, past: P } = checkAttention(a);
     const { numHeads: H, numKvHeads: G, headDim: Dh } = a;
     const c = a.cache as WasmKvCache;
@@ -530,7 +671,7 @@ export class WasmBackend implements Backend {
     c.length = P + T;
     const out = this.allocTensor([B, T, H * Dh]);
     const rows = B * T * H;
-    this.exec.run('attention', [
+    this.run('attention', [
       this.ptr(a.q), c.k.ptr, c.v.ptr, out.ptr, T, H, G, Dh, cap, P, a.scale, SCRATCH,
     ], rows, 4 * rows * (P + T) * Dh);
     return out;
@@ -545,14 +686,14 @@ export class WasmBackend implements Backend {
     checkSameShape('swiglu', gate, up);
     const out = this.allocTensor(gate.shape);
     const n = numel(gate.shape);
-    this.exec.run('swiglu', [this.ptr(gate), this.ptr(up), out.ptr], n, 4 * n);
+    this.run('swiglu', [this.ptr(gate), this.ptr(up), out.ptr], n, 4 * n);
     return out;
   }
 
   relu2(x: Tensor): Tensor {
     const out = this.allocTensor(x.shape);
     const n = numel(x.shape);
-    this.exec.run('relu2', [this.ptr(x), out.ptr], n, n);
+    this.run('relu2', [this.ptr(x), out.ptr], n, n);
     return out;
   }
 
@@ -563,6 +704,7 @@ export class WasmBackend implements Backend {
    * weighted rows added back in token order.
    */
   mixtureOfExperts(a: MoeArgs): Tensor {
+    this.unplannable('mixtureOfExperts (routed on the host)');
     const { rows, dim: D, experts: E } = checkMoe(a);
     const x2 = this.reshape(a.x, [rows, D]) as WasmTensor;
     const logits = this.matmul(x2, a.router) as WasmTensor;

@@ -28,7 +28,7 @@ import {
 } from '../backend.js';
 import { ropeTables } from '../attention-math.js';
 import { grownCapacity, Q8_BLOCK, storedDType } from '../backend.js';
-import { checkAttention, checkKvData, checkOneToken, checkRope, checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
+import { checkAttention, checkKvData, checkMoe, checkOneToken, checkRope, checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
 import type { GpuContext } from './device.js';
 import { Kernels, type WeightLoader } from './kernels.js';
 import { packF16, packQ8_0 } from './quant.js';
@@ -98,11 +98,11 @@ interface Dispatch {
 type Command = Dispatch | { kind: 'clear'; buffer: GPUBuffer; size: number }
   | { kind: 'copy'; src: GPUBuffer; srcOffset?: number; dst: GPUBuffer; dstOffset: number; size: number };
 
-/** Ops this backend implements; the lineage models (RNN/LSTM/GRU, S4D), Mamba-3 and mixtures of experts fall back to wasm. */
+/** Ops this backend implements; the lineage models (RNN/LSTM/GRU, S4D) and Mamba-3 fall back to wasm. */
 const SUPPORTED: ReadonlySet<OpName> = new Set<OpName>([
   'embedding', 'rmsNorm', 'gatedRmsNorm', 'matmul', 'add', 'conv1dCausal', 'conv1dCausalStep',
   'selectiveScan', 'selectiveScanStep', 'ssdChunkScan', 'ssdStep',
-  'rope', 'attention', 'attentionStep', 'swiglu', 'relu2',
+  'rope', 'attention', 'attentionStep', 'swiglu', 'relu2', 'mixtureOfExperts',
 ]);
 
 /** GPUBufferUsage / GPUMapMode values (fixed by the spec; Dawn in Node defines no such globals). */
@@ -120,6 +120,8 @@ const MAX_RECORDED = 4096;
 const SAMPLE_MAX_K = 256;
 /** Largest finite f32: stands in for an infinite dt limit (shaders may assume finite math). */
 const F32_MAX = 3.4028234663852886e38;
+/** Most experts moe_bucket.wgsl groups (its workgroup array; the Jamba config reader's limit too). */
+const MOE_MAX_EXPERTS = 1024;
 
 export interface WebGpuOptions {
   /** Cap on bytes per storage binding (tests use it to exercise the row-split weights). */
@@ -1232,5 +1234,76 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     return out;
   }
 
-  // The lineage ops, Mamba-3 and the mixture of experts come from PartialBackend (not on the GPU yet: 'auto' picks wasm).
+  /**
+   * The sparse mixture of SwiGLU experts, all on the device — the host never learns the routes, so
+   * neither decode nor prefill waits on a read-back (WebGPU has no synchronous one):
+   *   1. router logits (matmul), 2. moe_route: softmax and top-k per row → (expert, weight) per slot
+   *      r·K + k, 3. moe_bucket: the slots grouped by expert (offsets + lists, on the device),
+   *   4. per expert, gate and up over its slots' rows (moe_matvec for ≤ 8 tokens, moe_matmul's 64×64
+   *      tiles above; workgroups past the expert's row count return at once), into [rows·K, I] blocks
+   *      every slot of which exactly one expert writes, 5. swiglu over the whole block, 6. per expert,
+   *      down the same way into [rows·K, D], 7. moe_combine: Σ_k weight · y in top-k order.
+   * 3E + 5 dispatches per call whatever the routes. Expert weights split across bindings run a
+   * dispatch per part; inputs whose [rows·K, I] block would pass one binding run in groups of rows.
+   */
+  override mixtureOfExperts(a: MoeArgs): Tensor {
+    this.assertUsable();
+    const { rows, dim: D, experts: E, inner: I } = checkMoe(a);
+    if (E > MOE_MAX_EXPERTS) throw fail('E_SHAPE', `webgpu: mixtureOfExperts: ${E} experts are above moe_bucket.wgsl's ${MOE_MAX_EXPERTS}`, { field: 'experts' });
+    const K = a.topK;
+    const x2 = this.reshape(a.x, [rows, D]);
+    this.f32(x2);
+    const out = this.tensor(a.x.shape);
+    // Rows per group: the largest count whose [n·K, max(I, D, E)] blocks fit one binding.
+    const group = Math.floor(this.maxBinding / (4 * K * Math.max(I, D, E)));
+    if (group < 1) throw fail('E_MEMORY', `webgpu: mixtureOfExperts: one token's ${K} × ${Math.max(I, D)} expert activations do not fit a ${this.maxBinding}-byte binding`);
+    for (let r0 = 0; r0 < rows; r0 += group) {
+      const n = Math.min(group, rows - r0);
+      const xs = n === rows ? x2 : this.sliceRows(x2, r0, n);
+      this.moeRows(a, xs, n, r0, out);
+      if (xs !== x2) this.free(xs);
+    }
+    return out;
+  }
+
+  /** mixtureOfExperts over n rows `x` [n, D], written to rows r0.. of `out`. */
+  private moeRows(a: MoeArgs, x: Tensor, n: number, r0: number, out: GpuTensor): void {
+    const E = a.router.shape[0], D = x.shape[1], I = a.gate[0].shape[0], K = a.topK, S = n * K;
+    const logits = this.matmul(x, a.router); // [n, E]
+    const idx = this.scratch(S, 'expert routes'), weight = this.scratch(S, 'expert weights');
+    this.dispatch('moe_route', {}, [this.bind(logits), idx, weight], [n, E, K, a.normalize ? 1 : 0], [], Math.ceil(n / 64));
+    const offsets = this.scratch(E + 1, 'expert offsets'), slots = this.scratch(S, 'expert slots');
+    this.dispatch('moe_bucket', {}, [idx, offsets, slots], [S, E], [], 1);
+    const g = this.tensor([S, I]), u = this.tensor([S, I]);
+    for (let e = 0; e < E; e++) {
+      this.expertProduct(x, a.gate[e], e, K, n, offsets, slots, g);
+      this.expertProduct(x, a.up[e], e, K, n, offsets, slots, u);
+    }
+    const h = this.swiglu(g, u);
+    const y = this.tensor([S, D]);
+    for (let e = 0; e < E; e++) this.expertProduct(h, a.down[e], e, 1, n, offsets, slots, y);
+    this.dispatch('moe_combine', {}, [{ buffer: weight, size: 4 * S }, this.bind(y), out.buffer], [n, K, D, r0], [], Math.ceil((n * D) / 256));
+    this.free(logits, g, u, h, y);
+    this.release(idx, weight, offsets, slots);
+  }
+
+  /**
+   * y[slot] = x[slot / div] · W_eᵀ for expert e's slots (moe_bucket's lists): moe_matvec when at most
+   * MATVEC_ROWS tokens (an expert then has at most that many slots), moe_matmul's tiles otherwise,
+   * a dispatch per binding part of W_e (its output columns col0..).
+   */
+  private expertProduct(x: Tensor, w: Tensor, e: number, div: number, tokens: number, offsets: GPUBuffer, slots: GPUBuffer, y: GpuTensor): void {
+    const wt = w as GpuTensor;
+    const [M, K] = wt.shape;
+    const loader = this.loader(wt);
+    const few = tokens <= MATVEC_ROWS;
+    wt.store.buffers.forEach((buf, p) => {
+      const col0 = p * wt.store.partRows;
+      const m = Math.min(wt.store.partRows, M - col0);
+      const u = [0, K, m, col0, e, M, div, 0, 0, 0, 0, this.q8Offset(wt, m * K)];
+      const bindings: Binding[] = [this.bind(x), { buffer: buf, size: wt.store.partBytes[p] }, offsets, slots, y.buffer];
+      if (few) this.dispatch('moe_matvec', { weights: loader }, bindings, u, [], m);
+      else this.dispatch('moe_matmul', { weights: loader }, bindings, u, [], Math.ceil(tokens / 64) * Math.ceil(m / 64));
+    });
+  }
 }
