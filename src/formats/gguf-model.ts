@@ -32,7 +32,7 @@ import { fail } from '../errors.js';
 import type { ModelGraph, TensorGetter, TensorSpec } from '../models/graph.js';
 import { architectureFor } from '../models/registry.js';
 import { dequantize, GgufMeta, parseGguf, tensorTypeCounts, type GgufFile, type GgufTensorInfo } from './gguf.js';
-import { readVocab, tokenizerFiles } from './gguf-tokenizer.js';
+import { readVocab, tokenizerSpec, type TokenizerSpec } from './gguf-tokenizer.js';
 import { ConfigReader } from './hf-config.js';
 
 export interface GgufCheckpoint {
@@ -55,8 +55,8 @@ export interface GgufCheckpoint {
    * file read by tensor (parseGgufFromRanges) has each tensor read once.
    */
   getVia(hash: FingerprintFeed): TensorGetter;
-  /** tokenizer.json + tokenizer_config.json built from tokenizer.ggml.*; undefined when the file has no vocabulary. */
-  tokenizer?: { json: string; config: string };
+  /** tokenizer.json + tokenizer_config.json objects built from tokenizer.ggml.*; undefined when the file has no vocabulary. */
+  tokenizer?: TokenizerSpec;
   /**
    * `backend` as `graph.prepare` should see it: uploads of Q8_0 matrices in q8_0 go through
    * `uploadEncoded` (the file's blocks copied as they are) instead of dequantize → requantize.
@@ -266,7 +266,7 @@ export function ggufCheckpoint(source: Uint8Array | GgufFile, file: string): Ggu
     tensorTypes: tensorTypeCounts(g),
     bytesOf: (name) => tensorOf(name).data,
     getVia: (hash) => getWith(hash),
-    tokenizer: vocab && tokenizerFiles(vocab, meta, file),
+    tokenizer: vocab && tokenizerSpec(vocab, meta, file),
     uploadView(backend) {
       let count = 0;
       const upload = (data: Float32Array, shape: readonly number[], dtype: WeightDType = 'f32'): Tensor => {
