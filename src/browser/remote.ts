@@ -17,7 +17,7 @@ import { validateSamplerParams } from '../api/sampler.js';
 import { StopMatcher } from '../api/stop.js';
 import { decodeState } from '../api/state-blob.js';
 import { inMemorySource } from '../formats/source.js';
-import { ggufTokenizerFiles } from '../formats/gguf-tokenizer.js';
+import { ggufTokenizerSpec } from '../formats/gguf-tokenizer.js';
 import { isRemoteSource } from '../formats/remote/url.js';
 import { openRemoteSource } from '../api/load.js';
 import { stateAt } from '../api/state-at.js';
@@ -141,7 +141,7 @@ async function pageTokenizer(source: ModelSource, vocabSize: number, opts: LoadO
   const files = typeof source === 'string' && isRemoteSource(source) ? openRemoteSource(source, opts) : inMemorySource(source as Exclude<ModelSource, string>);
   if (files.entry !== undefined) {
     // A GGUF file: its tokenizer is in its metadata (the header is parsed again here; no tensor data is decoded).
-    const fromGguf = ggufTokenizerFiles(await files.read(files.entry), `${files.label}/${files.entry}`);
+    const fromGguf = ggufTokenizerSpec(await files.read(files.entry), `${files.label}/${files.entry}`);
     return createTokenizer({ vocabSize, tokenizerJson: fromGguf?.json, tokenizerConfigJson: fromGguf?.config, file: `${files.label}/${files.entry} (tokenizer.ggml.*)` });
   }
   const text = async (name: string) => ((await files.has(name)) ? new TextDecoder().decode(await files.read(name)) : undefined);

@@ -32,7 +32,7 @@ import { fail } from '../errors.js';
 import type { ModelGraph, TensorGetter, TensorSpec } from '../models/graph.js';
 import { architectureFor } from '../models/registry.js';
 import { dequantize, GgufMeta, parseGguf, tensorTypeCounts, type GgufFile, type GgufTensorInfo } from './gguf.js';
-import { readVocab, tokenizerFiles } from './gguf-tokenizer.js';
+import { readVocab, tokenizerSpec, type TokenizerSpec } from './gguf-tokenizer.js';
 import { ConfigReader } from './hf-config.js';
 
 export interface GgufCheckpoint {
@@ -55,8 +55,8 @@ export interface GgufCheckpoint {
    * file read by tensor (parseGgufFromRanges) has each tensor read once.
    */
   getVia(hash: FingerprintFeed): TensorGetter;
-  /** tokenizer.json + tokenizer_config.json built from tokenizer.ggml.*; undefined when the file has no vocabulary. */
-  tokenizer?: { json: string; config: string };
+  /** tokenizer.json + tokenizer_config.json objects built from tokenizer.ggml.*; undefined when the file has no vocabulary. */
+  tokenizer?: TokenizerSpec;
   /**
    * `backend` as `graph.prepare` should see it: uploads of Q8_0 matrices in q8_0 go through
    * `uploadEncoded` (the file's blocks copied as they are) instead of dequantize → requantize.
@@ -67,6 +67,8 @@ export interface GgufCheckpoint {
 const SUPPORTED_ARCHS = ['mamba', 'mamba2'];
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const MAX_DIM = 1 << 24;
+/** Largest tensor read into the load's reused buffer (PieceBuffers): the size of an f32 upload piece. */
+const REUSED_READ_BYTES = 4 * 1024 * 1024;
 
 /**
  * The shortest decimal that rounds to the same f32: GGUF stores floats as f32, so the converter
@@ -222,14 +224,31 @@ export function ggufCheckpoint(source: Uint8Array | GgufFile, file: string): Ggu
   const decode = (type: GgufTensorInfo['type'], data: Uint8Array): Float32Array =>
     (type === 'F32' && data.byteOffset % 4 === 0 && LITTLE_ENDIAN ? new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4) : dequantize({ type, data }));
   const getWith = (hash?: FingerprintFeed): TensorGetter => {
+    const buffers = new PieceBuffers();
     const read = (name: string): [GgufTensorInfo, Uint8Array] => {
       const t = tensorOf(name);
       const data = t.data; // read from the file here when the file is read by tensor
       hash?.saw(name, data);
       return [t, data];
     };
+    /**
+     * The bytes of a tensor that decodes into a fresh array and is not kept (F16: dt_proj in q8_0
+     * files), read into the load's reused buffer and hashed as they pass, where the file is read by
+     * tensor and the fingerprint takes this tensor now; else as `read` does. A fresh buffer per
+     * tensor lingers as garbage until V8's next external-memory GC. (Q8_0 bytes are kept for the
+     * pass-through upload below; F32 values are views of the bytes.)
+     */
+    const readToDecode = (name: string): [GgufTensorInfo, Uint8Array] => {
+      const t = tensorOf(name);
+      const stream = hash && t.type !== 'F32' && t.type !== 'Q8_0' && t.readRange && t.size <= REUSED_READ_BYTES ? hash.streamNext(name) : null;
+      if (!stream) return read(name);
+      const bytes = t.readRange!(0, t.size, buffers.bytesFor(t.size));
+      stream.push(bytes);
+      stream.end();
+      return [t, bytes];
+    };
     const get: TensorGetter = (name) => {
-      const [t, data] = read(name);
+      const [t, data] = readToDecode(name);
       const values = decode(t.type, data);
       if (isA(name)) return values.map((a) => Math.log(-a)); // ssm_a holds A = −exp(A_log)
       if (t.type === 'Q8_0') q8Source.set(values.buffer, data);
@@ -241,13 +260,24 @@ export function ggufCheckpoint(source: Uint8Array | GgufFile, file: string): Ggu
       return decode(t.type, data);
     };
     if (hash) {
-      const buffers = new PieceBuffers();
       // The largest tensors (embeddings) without an f32 copy in JavaScript: q8_0 blocks as they are,
       // F32 from the file a few MiB at a time.
       get.uploadWhole = (name, backend, shape, dtype) => {
         const t = tensorOf(name);
         if (isA(name)) return null;
         if (t.type === 'Q8_0' && dtype === 'q8_0' && backend.uploadEncoded && storedDType(shape, dtype) === 'q8_0') {
+          // A matrix no larger than an f32 piece (in_proj, out_proj: 1–3 MB each, 48 per 130M model)
+          // is read into the load's reused piece buffer and hashed as it passes, not into a fresh
+          // buffer per tensor: those lingered as garbage until V8's external-memory GC, ~10 MiB of
+          // RSS at the end of a q8_0 load. (Declined by the backend: the graph reads it again
+          // through `get`, whose hashing then skips it.)
+          const stream = t.readRange && t.size <= REUSED_READ_BYTES ? hash.streamNext(name) : null;
+          if (stream) {
+            const bytes = t.readRange!(0, t.size, buffers.bytesFor(t.size));
+            stream.push(bytes);
+            stream.end();
+            return backend.uploadEncoded(bytes, shape, 'q8_0');
+          }
           const data = t.data;
           const out = backend.uploadEncoded(data, shape, 'q8_0');
           if (out) hash.saw(name, data);
@@ -266,7 +296,7 @@ export function ggufCheckpoint(source: Uint8Array | GgufFile, file: string): Ggu
     tensorTypes: tensorTypeCounts(g),
     bytesOf: (name) => tensorOf(name).data,
     getVia: (hash) => getWith(hash),
-    tokenizer: vocab && tokenizerFiles(vocab, meta, file),
+    tokenizer: vocab && tokenizerSpec(vocab, meta, file),
     uploadView(backend) {
       let count = 0;
       const upload = (data: Float32Array, shape: readonly number[], dtype: WeightDType = 'f32'): Tensor => {

@@ -60,7 +60,15 @@ const PRE_TOKENIZERS: Record<string, { nfc: boolean }> = {
   'gpt-2': { nfc: false }, default: { nfc: false }, olmo: { nfc: true }, mpt: { nfc: true },
 };
 
-export function tokenizerFiles(v: Vocab, meta: GgufMeta, file: string): { json: string; config: string } {
+/** A tokenizer.json and tokenizer_config.json as objects, ready for createTokenizer (no JSON text in between). */
+export interface TokenizerSpec { json: Record<string, unknown>; config: Record<string, unknown> }
+
+/**
+ * The tokenizer.json and tokenizer_config.json objects of a vocabulary. Built as objects and handed to
+ * createTokenizer as they are: serialising them to text and parsing that again would put a second
+ * copy of the vocabulary (and a megabytes-long string) on the heap during the load.
+ */
+export function tokenizerSpec(v: Vocab, meta: GgufMeta, file: string): TokenizerSpec {
   const pre = PRE_TOKENIZERS[v.pre];
   if (!pre) {
     throw fail('E_FORMAT', `${file}: tokenizer.ggml.pre "${v.pre}" is not supported (supported: ${Object.keys(PRE_TOKENIZERS).map((p) => `"${p}"`).join(', ')}: GPT-2's byte-level split)`, { file, field: 'tokenizer.ggml.pre' });
@@ -98,14 +106,26 @@ export function tokenizerFiles(v: Vocab, meta: GgufMeta, file: string): { json: 
     ...(v.bos !== undefined ? { bos_token: v.tokens[v.bos] } : {}),
     add_bos_token: meta.bool('tokenizer.ggml.add_bos_token', false),
   };
+  return { json, config };
+}
+
+/** tokenizerSpec as the text of tokenizer.json and tokenizer_config.json. */
+export function tokenizerFiles(v: Vocab, meta: GgufMeta, file: string): { json: string; config: string } {
+  const { json, config } = tokenizerSpec(v, meta, file);
   return { json: JSON.stringify(json), config: JSON.stringify(config) };
 }
 
-/** tokenizer.json + tokenizer_config.json of a GGUF file, or undefined when it stores no vocabulary. */
-export function ggufTokenizerFiles(bytes: Uint8Array, file: string): { json: string; config: string } | undefined {
+/** tokenizer.json + tokenizer_config.json objects of a GGUF file, or undefined when it stores no vocabulary. */
+export function ggufTokenizerSpec(bytes: Uint8Array, file: string): TokenizerSpec | undefined {
   const g = parseGguf(bytes, file);
   const embd = g.tensors.get('token_embd.weight');
   const meta = new GgufMeta(g);
   const vocab = readVocab(meta, file, embd?.shape[0] ?? meta.array('tokenizer.ggml.tokens', ['string'])?.length ?? 0);
-  return vocab && tokenizerFiles(vocab, meta, file);
+  return vocab && tokenizerSpec(vocab, meta, file);
+}
+
+/** ggufTokenizerSpec as text: tokenizer.json + tokenizer_config.json of a GGUF file. */
+export function ggufTokenizerFiles(bytes: Uint8Array, file: string): { json: string; config: string } | undefined {
+  const spec = ggufTokenizerSpec(bytes, file);
+  return spec && { json: JSON.stringify(spec.json), config: JSON.stringify(spec.config) };
 }

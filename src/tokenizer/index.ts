@@ -53,10 +53,14 @@ export interface TokenizerEx extends Tokenizer {
 export interface CreateTokenizerOptions {
   /** The model's vocab size (embedding rows). */
   vocabSize: number;
-  /** Contents of tokenizer.json; without it the tokenizer is byte-level. */
-  tokenizerJson?: string;
-  /** Contents of tokenizer_config.json (optional). */
-  tokenizerConfigJson?: string;
+  /**
+   * Contents of tokenizer.json; without it the tokenizer is byte-level. Or the object it parses to
+   * (a GGUF's vocabulary is built as one): handed over, not copied — its `model.vocab` and
+   * `model.merges` are emptied once the tokenizer is built (see releaseBuiltTables).
+   */
+  tokenizerJson?: string | Record<string, unknown>;
+  /** Contents of tokenizer_config.json (optional), or the object it parses to. */
+  tokenizerConfigJson?: string | Record<string, unknown>;
   /** Name of tokenizer.json, for messages. Default 'tokenizer.json'. */
   file?: string;
   /** Name of tokenizer_config.json, for messages. Default: next to `file`. */
@@ -72,8 +76,8 @@ export function createTokenizer(opts: CreateTokenizerOptions): TokenizerEx {
 
   const file = opts.file ?? 'tokenizer.json';
   const configFile = opts.configFile ?? file.replace(/tokenizer\.json$/, 'tokenizer_config.json');
-  const json = parseObject(opts.tokenizerJson, file);
-  const config = opts.tokenizerConfigJson === undefined ? {} : parseObject(opts.tokenizerConfigJson, configFile);
+  const json = typeof opts.tokenizerJson === 'string' ? parseObject(opts.tokenizerJson, file) : opts.tokenizerJson;
+  const config = opts.tokenizerConfigJson === undefined ? {} : typeof opts.tokenizerConfigJson === 'string' ? parseObject(opts.tokenizerConfigJson, configFile) : opts.tokenizerConfigJson;
   checkModel(json, file, opts.vocabSize);
   checkRegexes(json, file);
 
@@ -86,6 +90,7 @@ export function createTokenizer(opts: CreateTokenizerOptions): TokenizerEx {
   } catch (e) {
     throw fail('E_FORMAT', `${file}: cannot build the tokenizer: ${(e as Error).message}`, { file, cause: e });
   }
+  releaseBuiltTables(json);
   // After construction model.vocab is indexed by id and includes the added tokens.
   const tokens = hf.model.vocab;
   if (tokens.length > opts.vocabSize) {
@@ -137,6 +142,24 @@ export function createTokenizer(opts: CreateTokenizerOptions): TokenizerEx {
 }
 
 /**
+ * The library keeps the tokenizer.json object it was built from (its Tokenizer.tokenizer and the
+ * model's config), but reads `model.vocab` and `model.merges` only while constructing
+ * (@huggingface/tokenizers 0.2.0, dist/tokenizers.mjs: BPE, WordPiece and Unigram constructors;
+ * afterwards it uses its own tokens_to_ids / vocab / bpe_ranks). Emptying them in the object frees
+ * the parsed vocabulary — a 50k-entry dictionary and one array per merge — for the tokenizer's
+ * lifetime. An array of merge pairs is the BPE model's own `merges` (the library keeps pairs as
+ * given), so it is emptied in place; the library reads it again nowhere. The test suites
+ * (test/tokenizer, test/gguf) encode and decode after this.
+ */
+function releaseBuiltTables(json: Record<string, unknown>): void {
+  const model = json.model as { vocab?: unknown; merges?: unknown } | undefined;
+  if (!model) return;
+  if (Array.isArray(model.merges) && Array.isArray(model.merges[0])) model.merges.length = 0;
+  model.merges = [];
+  model.vocab = Array.isArray(model.vocab) ? [] : {};
+}
+
+/**
  * A tokenizer.json carries regular expressions (Split pre-tokenizers, Replace normalizers) that the
  * library compiles and runs on every prompt. JavaScript regexes backtrack: a pattern such as `(a+)+$`
  * takes seconds on 25 characters and forever on 40, so a hostile file could hang `encode`. We refuse
@@ -144,8 +167,11 @@ export function createTokenizer(opts: CreateTokenizerOptions): TokenizerEx {
  * pretokenizer patterns of GPT-2, Llama 3, Qwen and Mistral have none. It is a heuristic: an
  * overlapping alternation under a quantifier (`(a|a)*`) is not caught.
  */
-function checkRegexes(json: unknown, file: string): void {
-  const stack: unknown[] = [json];
+function checkRegexes(json: Record<string, unknown>, file: string): void {
+  // The model's vocab and merges are data (ids, token strings), never patterns: not walked, which
+  // would copy a 50k-entry vocabulary into entry arrays during the load.
+  const { vocab: _vocab, merges: _merges, ...model } = (json.model ?? {}) as Record<string, unknown>;
+  const stack: unknown[] = [{ ...json, model }];
   while (stack.length) {
     const v = stack.pop();
     if (Array.isArray(v)) for (const x of v) stack.push(x); // not push(...v): a 200,000-entry list overflows the argument stack
@@ -274,7 +300,11 @@ function checkModel(json: Record<string, unknown>, file: string, vocabSize: numb
   const bad = (id: unknown) => !Number.isInteger(id) || (id as number) < 0 || (id as number) >= vocabSize;
   const expected = `a non-negative integer id below the model's vocab_size ${vocabSize}`;
   if (model.vocab !== null && typeof model.vocab === 'object' && !Array.isArray(model.vocab)) {
-    for (const [token, id] of Object.entries(model.vocab)) {
+    const vocab = model.vocab as Record<string, unknown>;
+    // for..in, not Object.entries: no array per entry (a 50k vocabulary's would be megabytes of garbage)
+    for (const token in vocab) {
+      if (!Object.hasOwn(vocab, token)) continue;
+      const id = vocab[token];
       if (bad(id)) throw fail('E_FORMAT', `${file}: model.vocab["${token.slice(0, 80)}"] is ${JSON.stringify(id)?.slice(0, 80)}, expected ${expected}`, { file, field: 'model.vocab' });
     }
   } else if (!Array.isArray(model.vocab)) {
