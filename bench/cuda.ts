@@ -66,9 +66,11 @@ const json = arg('json', '');
 const save = () => { if (json) writeFileSync(json, JSON.stringify(results, null, 2)); };
 
 for (const name of onlyBandwidth ? [] : models) {
-  const shape = BENCH_MODELS[name];
+  // The 1.4B / 1.3B shapes: a block of random values repeated, in 1 GiB shards, as bench/webgpu.ts does
+  // (drawing 1.4e9 normals in JS takes a minute; one JS buffer holds at most 4 GiB; speed does not depend on the values).
+  const shape = BENCH_MODELS[name].hiddenSize >= 2048 ? { ...BENCH_MODELS[name], repeatPeriod: 1 << 16, shardBytes: 2 ** 30 } : BENCH_MODELS[name];
   const hf = join(dir, name);
-  if (!existsSync(join(hf, 'model.safetensors'))) {
+  if (!existsSync(join(hf, 'config.json'))) {
     mkdirSync(hf, { recursive: true });
     const t0 = performance.now();
     for (const [file, bytes] of Object.entries(randomModelFiles(shape))) writeFileSync(join(hf, file), bytes);
