@@ -8,6 +8,31 @@ export class Hasher {
   private b = 0x9747b28c | 0;
 
   update(bytes: Uint8Array): this {
+    this.absorb(bytes);
+    this.mixLength(bytes.length);
+    return this;
+  }
+
+  /**
+   * The same hash as `update` of the parts joined, fed part by part (a tensor uploaded piece by
+   * piece is hashed without being whole in memory). Every part but the last must be a multiple
+   * of 4 bytes long.
+   */
+  stream(): { push(part: Uint8Array): void; end(): void } {
+    let total = 0, closed = false;
+    return {
+      push: (part) => {
+        if (closed) throw new Error('Hasher.stream: a part after one whose length is not a multiple of 4');
+        this.absorb(part);
+        total += part.length;
+        closed = (part.length & 3) !== 0;
+      },
+      end: () => this.mixLength(total),
+    };
+  }
+
+  /** The lanes over `bytes`: whole 4-byte words, then the tail bytes one at a time. */
+  private absorb(bytes: Uint8Array): void {
     const whole = bytes.length & ~3;
     // Word reads need 4-byte alignment; copy the rare unaligned view once.
     const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice(0, whole);
@@ -23,46 +48,14 @@ export class Hasher {
       a = Math.imul(a ^ bytes[i], 0x01000193);
       b = Math.imul(b ^ bytes[i], 0x5bd1e995);
     }
-    // Length is mixed in so that trailing zeros change the hash.
-    this.a = Math.imul(a ^ bytes.length, 0x01000193);
-    this.b = Math.imul(b ^ bytes.length, 0x5bd1e995);
-    return this;
+    this.a = a;
+    this.b = b;
   }
 
-  /**
-   * The same hash as `update` of the parts joined, fed part by part (a tensor uploaded piece by
-   * piece is hashed without being whole in memory). Every part but the last must be a multiple
-   * of 4 bytes long.
-   */
-  stream(): { push(part: Uint8Array): void; end(): void } {
-    let total = 0, closed = false;
-    return {
-      push: (part) => {
-        if (closed) throw new Error('Hasher.stream: a part after one whose length is not a multiple of 4');
-        const whole = part.length & ~3;
-        const aligned = part.byteOffset % 4 === 0 ? part : part.slice(0, whole);
-        const words = new Uint32Array(aligned.buffer, aligned.byteOffset, whole >>> 2);
-        let a = this.a, b = this.b;
-        for (let i = 0; i < words.length; i++) {
-          const w = words[i];
-          a = Math.imul(a ^ w, 0x01000193);
-          b = Math.imul(b ^ w, 0x5bd1e995);
-          b ^= b >>> 15;
-        }
-        for (let i = whole; i < part.length; i++) {
-          a = Math.imul(a ^ part[i], 0x01000193);
-          b = Math.imul(b ^ part[i], 0x5bd1e995);
-        }
-        this.a = a;
-        this.b = b;
-        total += part.length;
-        closed = whole !== part.length;
-      },
-      end: () => {
-        this.a = Math.imul(this.a ^ total, 0x01000193);
-        this.b = Math.imul(this.b ^ total, 0x5bd1e995);
-      },
-    };
+  /** Length is mixed in so that trailing zeros change the hash. */
+  private mixLength(length: number): void {
+    this.a = Math.imul(this.a ^ length, 0x01000193);
+    this.b = Math.imul(this.b ^ length, 0x5bd1e995);
   }
 
   updateString(s: string): this {
