@@ -12,6 +12,7 @@ import { loadModel } from '../../src/node.js';
 import { Hasher, OrderedHasher } from '../../src/api/fingerprint.js';
 import { randomModelFiles } from '../../tools/random-model.js';
 import { goldenGguf } from '../gguf/helpers.js';
+import { WasmBackend } from '../../src/backends/wasm/index.js';
 
 const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
 const ids = [[5, 4099 - 1, 17, 300], [2, 9, 1000, 4000]];
@@ -61,9 +62,18 @@ describe('embeddings uploaded piece by piece from disk equal the whole-file load
       const path = join(dir, 'model.gguf');
       writeFileSync(path, bytes);
       const streams = vi.spyOn(Hasher.prototype, 'stream');
+      const encoded = vi.spyOn(WasmBackend.prototype, 'uploadEncoded');
+      const pieces = vi.spyOn(WasmBackend.prototype, 'uploadFrom');
       const fromDisk = await loadModel(path, { backend: 'wasm', threads: 1 });
-      if (dtype === 'f32') expect(streams).toHaveBeenCalled(); // q8_0: blocks passed through whole, never decoded
-      else expect(streams).not.toHaveBeenCalled();
+      const isEmbedding = (shape: readonly number[]) => shape.length === 2 && shape[0] >= 4099 && shape[1] === 512;
+      if (dtype === 'f32') {
+        expect(streams).toHaveBeenCalled();
+        expect(pieces.mock.calls.some(([shape]) => isEmbedding(shape))).toBe(true);
+      } else {
+        // q8_0: the embedding's blocks go to the backend as they are (hashed as they pass), never decoded to f32 pieces.
+        expect(encoded.mock.calls.some(([, shape, dt]) => isEmbedding(shape) && dt === 'q8_0')).toBe(true);
+        expect(pieces.mock.calls.some(([shape]) => isEmbedding(shape))).toBe(false);
+      }
       const fromMemory = await loadModel(bytes, { backend: 'wasm', threads: 1 });
       try {
         expect(fromDisk.info.dtype).toBe(dtype);
