@@ -213,6 +213,14 @@ describe.each(['f32', 'f16'] as const)('matmul_%s vs reference', (dtype) => {
     await check(5, 2100, 13, true, 12);
     await check(1, 2100, 7, false, 13);
   });
+
+  if (dtype === 'f32') {
+    // A decode slice of ≥ 8 MiB goes 16 rows per tile (matmul.c gemv_f32); its 2- and 3-part splits
+    // fall under that size and go 8 rows per tile: runMatmul requires the two to agree bit for bit.
+    it('decode GEMV streamed 16 rows per tile: rows=1 K=1031 M=2045 (8.4 MB), equal to its 8-row splits', async () => {
+      await check(1, 1031, 2045, true, 14);
+    });
+  }
 });
 
 describe('matmul_f16 special weights', () => {

@@ -71,20 +71,19 @@ static void gemm_block_f32(const float *x, int ldx, const float *w, int ldw, flo
   }
 }
 
-/* Decode GEMV tile: y[j] += x·w[j,:] for j < NW (NW ≤ 8). One load of x feeds NW weight rows,
+/* Decode GEMV tile: y[j] += x·w[j,:] for j < NW (NW ≤ 16). One load of x feeds NW weight rows,
  * each with its own accumulator: NW independent add chains. 8 rows (not 4) measured 1.08× in
- * cache (wasm/c/ab.mjs --shape 768,384) and the same out of cache, where the memory bus is the
- * limit; two accumulators per row or touching the next tile ahead (as the q8_0 GEMV does)
- * measured no better. */
+ * cache (wasm/c/ab.mjs --shape 768,384); two accumulators per row or touching the next tile ahead
+ * (as the q8_0 GEMV does) measured no better. For 16 rows see gemv_f32. */
 INLINE void gemv_tile_f32(const float *x, const float *w, int ldw, float *y, int K, const int NW) {
-  v128_t acc[8];
+  v128_t acc[16];
   for (int j = 0; j < NW; j++) acc[j] = wasm_f32x4_splat(0);
   int k = 0;
   for (; k + 4 <= K; k += 4) {
     const v128_t xv = wasm_v128_load(x + k);
     for (int j = 0; j < NW; j++) acc[j] = wasm_f32x4_add(acc[j], wasm_f32x4_mul(xv, wasm_v128_load(w + j * ldw + k)));
   }
-  float tail[8] = {0, 0, 0, 0, 0, 0, 0, 0}; /* K mod 4 leftovers, scalar */
+  float tail[16] = {0}; /* K mod 4 leftovers, scalar */
   for (; k < K; k++)
     for (int j = 0; j < NW; j++) tail[j] += x[k] * w[j * ldw + k];
   for (int j0 = 0; j0 + 4 <= NW; j0 += 4) {
@@ -95,8 +94,19 @@ INLINE void gemv_tile_f32(const float *x, const float *w, int ldw, float *y, int
   for (int j = NW & ~3; j < NW; j++) y[j] += hsum(acc[j]) + tail[j];
 }
 
+/* A slice of at least this many weight bytes is streamed from memory, not found in cache. */
+#define GEMV_STREAMED_BYTES (8 << 20)
+
+/* Rows per tile: a slice streamed from memory (every matrix of a model larger than the caches, at
+ * decode) goes 16 rows at a time — 16 weight streams in flight measured 1.10–1.13× 8 rows on
+ * mamba-130m's decode GEMVs out of cache (513 MB a token; 12 rows 1.07×, 24 1.09×, 32 1.00×;
+ * wasm/c/ab.mjs on a quiet 2-core Xeon host, 2026-12-06). In cache 16 accumulators spill
+ * (0.55× at 1.2 MB, 0.96× at 4.7 MB), so smaller slices keep 8-row tiles. Each row's sum is
+ * formed in the same order either way. */
 static void gemv_f32(const float *x, const float *w, float *y, int K, int m0, int m1) {
   int m = m0;
+  if ((long long)(m1 - m0) * K * 4 >= GEMV_STREAMED_BYTES)
+    for (; m + 16 <= m1; m += 16) gemv_tile_f32(x, w + m * K, K, y + m, K, 16);
   for (; m + 8 <= m1; m += 8) gemv_tile_f32(x, w + m * K, K, y + m, K, 8);
   for (; m + 4 <= m1; m += 4) gemv_tile_f32(x, w + m * K, K, y + m, K, 4);
   for (; m < m1; m++) gemv_tile_f32(x, w + m * K, K, y + m, K, 1);
