@@ -575,6 +575,20 @@ export interface DeviceSampling {
   copy(src: readonly Tensor[], dst: readonly Tensor[]): void;
 }
 
+/**
+ * A GPU backend's KV cache: K and V blocks [B, Hkv, capacity, Dh] of the backend's own buffer type,
+ * null until the first append, grown by doubling (grownCapacity). Each backend subclasses it, so that
+ * `instanceof` tells its caches from another backend's.
+ */
+export class DeviceKvCache<Buffer> implements KvCache {
+  length = 0;
+  capacity = 0;
+  k: Buffer | null = null;
+  v: Buffer | null = null;
+  freed = false;
+  constructor(readonly batch: number, readonly kvHeads: number, readonly headDim: number, readonly maxTokens: number) {}
+}
+
 /** The next capacity for a cache that must hold `needed` tokens: doubling, at least 16, clamped to maxTokens. */
 export function grownCapacity(current: number, needed: number, maxTokens: number): number {
   let cap = Math.max(16, current);

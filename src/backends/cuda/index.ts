@@ -18,7 +18,7 @@ import {
   numel,
   type Backend, type Conv1dArgs, type LtiScanArgs, type OpName, type RecordedStep, type RecurrentScanArgs, type SelectiveScanArgs,
   type SsdScanArgs, type Tensor, type WeightDType,
-  grownCapacity, type AttentionArgs, type KvCache, type MoeArgs, type RopeArgs,
+  DeviceKvCache, grownCapacity, type AttentionArgs, type KvCache, type MoeArgs, type RopeArgs,
 } from '../backend.js';
 import {
   checkConv1d, checkMatmul, checkOneToken, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan,
@@ -92,15 +92,8 @@ const MOE_FEW_ROWS = 8;
 const ATTN_ROW_TILE = 16;
 const ATTN_KEY_TILE = 32;
 
-/** K and V blocks [B, Hkv, capacity, Dh] on the device, grown by doubling (as the reference's). */
-class CudaKvCache implements KvCache {
-  length = 0;
-  capacity = 0;
-  k: CudaTensor | null = null;
-  v: CudaTensor | null = null;
-  freed = false;
-  constructor(readonly batch: number, readonly kvHeads: number, readonly headDim: number, readonly maxTokens: number) {}
-}
+/** K and V blocks [B, Hkv, capacity, Dh] in this backend's CudaTensors (DeviceKvCache). */
+class CudaKvCache extends DeviceKvCache<CudaTensor> {}
 
 const DTYPE_CODE: Partial<Record<WeightDType, number>> = { f32: 0, f16: 1, bf16: 2 };
 const ALIGN = 512;

@@ -27,7 +27,7 @@ import {
   type RecurrentScanArgs, type RopeArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
 } from '../backend.js';
 import { ropeTables } from '../attention-math.js';
-import { grownCapacity, Q8_BLOCK, storedDType } from '../backend.js';
+import { DeviceKvCache, grownCapacity, Q8_BLOCK, storedDType } from '../backend.js';
 import { checkAttention, checkKvData, checkMoe, checkOneToken, checkRope, checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
 import type { GpuContext } from './device.js';
 import { Kernels, type WeightLoader } from './kernels.js';
@@ -55,15 +55,8 @@ class Block {
   constructor(readonly buffer: GPUBuffer, readonly bytes: number, public live: number) {}
 }
 
-/** K and V blocks [B, Hkv, capacity, Dh] in GPU buffers, grown by doubling (as the reference's). */
-class GpuKvCache implements KvCache {
-  length = 0;
-  capacity = 0;
-  k: GPUBuffer | null = null;
-  v: GPUBuffer | null = null;
-  freed = false;
-  constructor(readonly batch: number, readonly kvHeads: number, readonly headDim: number, readonly maxTokens: number) {}
-}
+/** K and V blocks [B, Hkv, capacity, Dh] in this backend's GPUBuffers (DeviceKvCache). */
+class GpuKvCache extends DeviceKvCache<GPUBuffer> {}
 
 class GpuTensor implements Tensor {
   constructor(readonly shape: readonly number[], readonly dtype: WeightDType, readonly store: Store) {}
