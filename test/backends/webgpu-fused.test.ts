@@ -97,23 +97,30 @@ describe.skipIf(gpu === null)('webgpu fused Mamba-1 decode step', () => {
 
   it('a model decode step: 5 dispatches per layer after its norm, and step logits equal the full forward', async () => {
     const files = randomModelFiles({ modelType: 'mamba', vocabSize: 256, hiddenSize: 24, numLayers: 3, stateSize: 6 });
-    const m = await loadModel(files, { backend: 'webgpu' });
-    const b = (m as unknown as { parts: { backend: WebGpuBackend } }).parts.backend;
-    const ids = [5, 17, 3, 60, 2];
-    const full = await m.forward([ids]);
-    const V = 256;
-    const s = m.createSession();
-    for (let t = 0; t < ids.length; t++) {
-      const d0 = b.stats.dispatches;
-      const logits = await s.step(ids[t]);
-      // embedding + 3 × (norm + in_proj + conv + x_proj + dt_proj with scan + out_proj with residual)
-      // + final norm + the logits row's copy + lm_head (unfused: 8 per layer)
-      expect(b.stats.dispatches - d0).toBe(1 + 3 * 6 + 3);
-      expectClose(logits, full.logits.subarray(t * V, (t + 1) * V), TOL, `logits, token ${t}`);
-    }
-    await m.dispose();
+    // embedding + 3 × (norm + in_proj + conv + x_proj + dt_proj with scan + out_proj with residual)
+    // + final norm + the logits row's copy + lm_head (unfused: 8 per layer)
+    await expectDecodeSteps(files, [5, 17, 3, 60, 2], 1 + 3 * 6 + 3);
   });
 });
+
+/**
+ * A session over `files` (vocabulary 256) on webgpu steps through `ids`: each step makes exactly
+ * `dispatches` dispatches and its logits equal the full forward's at that position.
+ */
+async function expectDecodeSteps(files: Record<string, Uint8Array>, ids: number[], dispatches: number): Promise<void> {
+  const m = await loadModel(files, { backend: 'webgpu' });
+  const b = (m as unknown as { parts: { backend: WebGpuBackend } }).parts.backend;
+  const full = await m.forward([ids]);
+  const V = 256;
+  const s = m.createSession();
+  for (let t = 0; t < ids.length; t++) {
+    const d0 = b.stats.dispatches;
+    const logits = await s.step(ids[t]);
+    expect(b.stats.dispatches - d0).toBe(dispatches);
+    expectClose(logits, full.logits.subarray(t * V, (t + 1) * V), TOL, `logits, token ${t}`);
+  }
+  await m.dispose();
+}
 
 interface Shape2 { B: number; D: number; H: number; P: number; G: number; N: number; K: number; convBias: boolean; inBias: boolean; groupSize?: number; dtMax?: number }
 
@@ -169,20 +176,8 @@ describe.skipIf(gpu === null)('webgpu fused Mamba-2 decode step', () => {
 
   it('a model decode step: 6 dispatches per layer after its norm, and step logits equal the full forward', async () => {
     const files = randomModelFiles({ modelType: 'mamba2', vocabSize: 256, hiddenSize: 32, numLayers: 3, stateSize: 8, headDim: 8, nGroups: 2, chunkSize: 16 });
-    const m = await loadModel(files, { backend: 'webgpu' });
-    const b = (m as unknown as { parts: { backend: WebGpuBackend } }).parts.backend;
-    const ids = [5, 17, 3, 60, 2, 9];
-    const full = await m.forward([ids]);
-    const V = 256;
-    const s = m.createSession();
-    for (let t = 0; t < ids.length; t++) {
-      const d0 = b.stats.dispatches;
-      const logits = await s.step(ids[t]);
-      // embedding + 3 × (norm + 2 in_proj + B/C conv + x conv with SSD + gated norm + out_proj with residual)
-      // + final norm + the logits row's copy + lm_head (unfused: 10 per layer)
-      expect(b.stats.dispatches - d0).toBe(1 + 3 * 7 + 3);
-      expectClose(logits, full.logits.subarray(t * V, (t + 1) * V), TOL, `logits, token ${t}`);
-    }
-    await m.dispose();
+    // embedding + 3 × (norm + 2 in_proj + B/C conv + x conv with SSD + gated norm + out_proj with residual)
+    // + final norm + the logits row's copy + lm_head (unfused: 10 per layer)
+    await expectDecodeSteps(files, [5, 17, 3, 60, 2, 9], 1 + 3 * 7 + 3);
   });
 });
