@@ -8,7 +8,7 @@
 //   Y = M·X + diag(exp(s_t))·C·Hᵀ + D·X                              (intra-chunk + the carried state)
 //   H ← exp(s_{L−1})·H + (diag(exp(s_{L−1} − s_τ)·Δ_τ)·X)ᵀ·B         (the state the next chunk starts from)
 // which is the recurrence h_t = exp(Δ_t·A)·h_{t−1} + Δ_t·x_t·B_t, y_t = C_t·h_t + D·x_t (scan.cu's) summed
-// in another order. A block (8 warps) is one (batch row, head, run of chunks) and walks its chunks in
+// in another order. A block (16 warps) is one (batch row, head, run of chunks) and walks its chunks in
 // order, H in shared memory; each 16×16 output tile is one warp's WMMA m16n16k8 TF32 accumulator.
 //
 // Precision: a TF32 operand keeps 10 of f32's 23 mantissa bits (relative error ~2^-11 ≈ 5e-4 per
@@ -29,9 +29,10 @@ namespace me {
 using namespace nvcuda;
 
 constexpr int kSsdL = 64;  // steps a chunk
-constexpr int kSsdWarps = 8;
+constexpr int kSsdWarps = 16;  // one block an SM (its shared memory): 16 warps keep 4 a scheduler
 constexpr int kSsdThreads = kSsdWarps * 32;
 constexpr size_t kSsdMaxSmem = 200 * 1024;
+constexpr float kLog2eF = 1.4426950408889634f;
 
 /** Shared-memory layout (floats): row strides padded by 4 floats (rows 4 banks apart; WMMA needs ld % 4 == 0). */
 struct SsdLayout {
@@ -49,7 +50,7 @@ __host__ __device__ inline SsdLayout ssdLayout(int P, int N) {
   l.oY = o, o += kSsdL * l.ldX;  // Y [L][P]
   l.oH = o, o += P * l.ldH;      // H [P][N]
   l.oD = o, o += kSsdL;          // Δ_t
-  l.oS = o, o += kSsdL;          // s_t
+  l.oS = o, o += kSsdL;          // s_t·log2 e
   l.oE = o, o += kSsdL;          // exp(s_t)
   l.oW = o, o += kSsdL;          // exp(s_{L−1} − s_t)·Δ_t
   l.total = o;                   // every offset a multiple of 8 floats: WMMA tiles stay 32-byte aligned
@@ -160,7 +161,7 @@ __global__ void __launch_bounds__(kSsdThreads, 1) ssdMma(ScanShape sh, ScanArgs 
       const float last = __shfl_sync(0xffffffffu, incl, 31);
       sDl[2 * lane] = d[0], sDl[2 * lane + 1] = d[1];
       const float sa = before + s0, sb = before + s1;
-      sS[2 * lane] = sa, sS[2 * lane + 1] = sb;
+      sS[2 * lane] = sa * kLog2eF, sS[2 * lane + 1] = sb * kLog2eF;  // s·log2 e: the mask takes 2^(s_t − s_u) on the SFU
       sE[2 * lane] = expf(sa), sE[2 * lane + 1] = expf(sb);
       sW[2 * lane] = expf(last - sa) * d[0], sW[2 * lane + 1] = expf(last - sb) * d[1];
       dsum += groupSum(d[0] + d[1], 32);
@@ -182,7 +183,7 @@ __global__ void __launch_bounds__(kSsdThreads, 1) ssdMma(ScanShape sh, ScanArgs 
       for (int e = threadIdx.x; e < kSsdL * kSsdL; e += kSsdThreads) {
         const int t = e / kSsdL, u = e - t * kSsdL;
         float* m = sM + t * l.ldM + u;
-        *m = u <= t ? *m * expf(sS[t] - sS[u]) * sDl[u] : 0.f;
+        *m = u <= t ? *m * ex2(sS[t] - sS[u]) * sDl[u] : 0.f;
       }
       for (int e = threadIdx.x; e < kSsdL * N; e += kSsdThreads) {
         const int t = e / N, n = e - t * N;
