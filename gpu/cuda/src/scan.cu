@@ -395,8 +395,7 @@ __device__ __forceinline__ void store8(float* row, int first, const float (&v)[k
 /** Shared memory a scanWarp block stages: x, dt, z rows for CB channels and B, C rows for N states. */
 static size_t warpSmem(int CB, int N) { return (size_t)(3 * CB + 2 * N) * kWRow * sizeof(float); }
 
-/** NT: N known at compile time (16, the models'), or 0 (any N ≤ 16, read from sh): the staging's index math folds. */
-template <int CB, int NT, bool WY>
+template <int CB, bool WY>
 __global__ void __launch_bounds__(CB * 32) scanWarp(ScanShape sh, ScanArgs a, int chunks, int chunkLen, float* hScratch, float* dScratch,
                                                    int start, int end) {
   extern __shared__ float4 smem4[];
@@ -405,7 +404,7 @@ __global__ void __launch_bounds__(CB * 32) scanWarp(ScanShape sh, ScanArgs a, in
   float* sZ = sD + CB * kWRow;                  // z
   float* sB = sZ + CB * kWRow;                  // [N][kWRow]
   float* sC = sB + sh.N * kWRow;
-  const int N = NT ? NT : sh.N, I = sh.I, T = sh.T;
+  const int N = sh.N, I = sh.I, T = sh.T;
   const int blocksPerRow = (I + CB - 1) / CB;
   const int b = blockIdx.x / blocksPerRow, c0 = (blockIdx.x % blocksPerRow) * CB;
   const int cw = min(CB, I - c0);  // channels this block holds
@@ -429,42 +428,33 @@ __global__ void __launch_bounds__(CB * 32) scanWarp(ScanShape sh, ScanArgs a, in
   }
   const float Dv = a.D[ci], bias = a.dtBias[ci];
   const int first = lane * kWItems;  // this lane's first step in a tile
-  const int tThr = threadIdx.x / CB, kThr = threadIdx.x % CB;  // the (step, channel) a thread stages first
   float dsum = 0.f;
   for (int tb = t0; tb < t1; tb += kWTile) {
     const int nt = min(kWTile, t1 - tb);
     const int64_t row0 = (int64_t)b * T + tb;
-    // Stage the tile. x, dt, z: thread (step tThr + 32j, channel kThr) for j < 8, so a warp reads 32 / CB
-    // rows of CB floats; B, C: the tile's nt·N floats are contiguous, element e is (step e / N, n = e % N).
-    {
-      const int64_t g0 = (row0 + tThr) * I + c0 + kThr, gStep = (int64_t)32 * I;
-#pragma unroll
-      for (int j = 0; j < kWTile / 32; j++) {
-        const int t = tThr + 32 * j;
-        const bool ok = t < nt && kThr < cw;
-        const int64_t g = ok ? g0 + j * gStep : 0;
-        const int s = kThr * kWRow + swz(t);
-        cpAsync4(sX + s, a.x + g, ok);
-        cpAsync4(sD + s, a.dt + g, ok);
-        if (WY) cpAsync4(sZ + s, a.z + g, ok);
-      }
-      const float* Bt = a.Bm + row0 * N;
-      const float* Ct = a.Cm + row0 * N;
-      const int lim = nt * N;
-#pragma unroll 8
-      for (int e = threadIdx.x; e < kWTile * N; e += CB * 32) {
-        const int t = e / N, n = e - t * N;
-        const bool ok = e < lim;
-        const int s = n * kWRow + swz(t);
-        cpAsync4(sB + s, ok ? Bt + e : a.Bm, ok);
-        if (WY) cpAsync4(sC + s, ok ? Ct + e : a.Cm, ok);
-      }
+    // Stage the tile. Element e = (step e / CB, channel e % CB): a warp reads 32 / CB rows of CB floats.
+    for (int e = threadIdx.x; e < kWTile * CB; e += CB * 32) {
+      const int t = e / CB, k = e % CB;
+      const bool ok = t < nt && k < cw;
+      const int64_t g = ok ? (row0 + t) * I + c0 + k : 0;
+      const int s = k * kWRow + swz(t);
+      cpAsync4(sX + s, a.x + g, ok);
+      cpAsync4(sD + s, a.dt + g, ok);
+      if (WY) cpAsync4(sZ + s, a.z + g, ok);
+    }
+    for (int e = threadIdx.x; e < kWTile * N; e += CB * 32) {
+      const int t = e / N, n = e - t * N;
+      const bool ok = t < nt;
+      const int64_t g = ok ? (row0 + t) * N + n : 0;
+      const int s = n * kWRow + swz(t);
+      cpAsync4(sB + s, a.Bm + g, ok);
+      if (WY) cpAsync4(sC + s, a.Cm + g, ok);
     }
     cpAsyncWaitAll();
     __syncthreads();
 
     if (active) {
-      float dl[kWItems], dx[kWItems], yv[kWItems], lsum = 0.f;  // lsum: ΣΔ over the lane's steps
+      float dl[kWItems], dx[kWItems], yv[kWItems];
       {
         float xs[kWItems], ds[kWItems];
         load8(sX + warp * kWRow, first, xs);
@@ -476,9 +466,8 @@ __global__ void __launch_bounds__(CB * 32) scanWarp(ScanShape sh, ScanArgs a, in
           dl[i] = ok ? delta : 0.f;
           dx[i] = ok ? delta * xs[i] : 0.f;
           yv[i] = Dv * xs[i];
-          lsum += dl[i];
+          dsum += dl[i];
         }
-        dsum += lsum;
       }
 #pragma unroll
       for (int n = 0; n < kWMaxN; n++) {
@@ -491,11 +480,13 @@ __global__ void __launch_bounds__(CB * 32) scanWarp(ScanShape sh, ScanArgs a, in
             da[i] = ex2(dl[i] * A2[n]);
             db[i] = dx[i] * Bv[i];
           }
-          // (a1, b1) then (a2, b2) is (a1·a2, a2·b1 + b2): fold the lane's 8 steps (the product of their
-          // decays is 2^(A·log2 e·ΣΔ): one ex2, not 7 multiplies), then scan the lanes.
-          float pa = ex2(lsum * A2[n]), pb = db[0];
+          // (a1, b1) then (a2, b2) is (a1·a2, a2·b1 + b2): fold the lane's 8 steps, then scan the lanes.
+          float pa = da[0], pb = db[0];
 #pragma unroll
-          for (int i = 1; i < kWItems; i++) pb = da[i] * pb + db[i];
+          for (int i = 1; i < kWItems; i++) {
+            pb = da[i] * pb + db[i];
+            pa *= da[i];
+          }
 #pragma unroll
           for (int off = 1; off < 32; off <<= 1) {
             const float qa = __shfl_up_sync(0xffffffffu, pa, off), qb = __shfl_up_sync(0xffffffffu, pb, off);
@@ -527,11 +518,9 @@ __global__ void __launch_bounds__(CB * 32) scanWarp(ScanShape sh, ScanArgs a, in
     }
     if (WY) {
       __syncthreads();
-      const int64_t g0 = (row0 + tThr) * I + c0 + kThr, gStep = (int64_t)32 * I;
-#pragma unroll
-      for (int j = 0; j < kWTile / 32; j++) {
-        const int t = tThr + 32 * j;
-        if (t < nt && kThr < cw) a.y[g0 + j * gStep] = sX[kThr * kWRow + swz(t)];
+      for (int e = threadIdx.x; e < kWTile * CB; e += CB * 32) {
+        const int t = e / CB, k = e % CB;
+        if (t < nt && k < cw) a.y[(row0 + t) * I + c0 + k] = sX[k * kWRow + swz(t)];
       }
     }
     __syncthreads();  // every read of this tile's rows is done before the next tile lands
@@ -700,12 +689,12 @@ static cudaError_t tileS(const ScanShape& sh, const ScanArgs& a, int chunks, voi
 }
 
 /** The same three passes (or one) with scanWarp. */
-template <int CB, int NT>
+template <int CB>
 static cudaError_t warpT(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
   static bool configured = false;  // > 48 KB of dynamic shared memory needs an opt-in per kernel
   if (!configured) {
     const int most = (int)warpSmem(CB, kWMaxN);
-    for (auto k : {scanWarp<CB, NT, true>, scanWarp<CB, NT, false>}) {
+    for (auto k : {scanWarp<CB, true>, scanWarp<CB, false>}) {
       cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, most);
       cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
     }
@@ -715,17 +704,17 @@ static cudaError_t warpT(const ScanShape& sh, const ScanArgs& a, int chunks, voi
   const int64_t channels = (int64_t)sh.B * sh.I;
   const unsigned gx = (unsigned)((int64_t)sh.B * ((sh.I + CB - 1) / CB));
   if (chunks <= 1) {
-    scanWarp<CB, NT, true><<<dim3(gx, 1), CB * 32, smem, s>>>(sh, a, 1, sh.T, nullptr, nullptr, kFromState, kToState);
+    scanWarp<CB, true><<<dim3(gx, 1), CB * 32, smem, s>>>(sh, a, 1, sh.T, nullptr, nullptr, kFromState, kToState);
     return cudaGetLastError();
   }
   const int chunkLen = (sh.T + chunks - 1) / chunks;
   chunks = (sh.T + chunkLen - 1) / chunkLen;
   float* hScratch = static_cast<float*>(scratch);
   float* dScratch = hScratch + (size_t)channels * chunks * sh.N;
-  scanWarp<CB, NT, false><<<dim3(gx, chunks), CB * 32, smem, s>>>(sh, a, chunks, chunkLen, hScratch, dScratch, kFromZero, kToScratch);
+  scanWarp<CB, false><<<dim3(gx, chunks), CB * 32, smem, s>>>(sh, a, chunks, chunkLen, hScratch, dScratch, kFromZero, kToScratch);
   const int64_t total = channels * sh.N;
   scanCombine<false><<<(unsigned)std::min<int64_t>(blocksFor(total, 256), 1 << 20), 256, 0, s>>>(sh, a.A, a.state, hScratch, dScratch, chunks);
-  scanWarp<CB, NT, true><<<dim3(gx, chunks), CB * 32, smem, s>>>(sh, a, chunks, chunkLen, hScratch, dScratch, kFromScratch, kNoEnd);
+  scanWarp<CB, true><<<dim3(gx, chunks), CB * 32, smem, s>>>(sh, a, chunks, chunkLen, hScratch, dScratch, kFromScratch, kNoEnd);
   return cudaGetLastError();
 }
 
@@ -750,10 +739,7 @@ static cudaError_t mmaT(const ScanShape& sh, const ScanArgs& a, int chunks, void
 template <bool SSD>
 static cudaError_t scanS(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
   if (SSD && useMma(sh)) return mmaT(sh, a, chunks, scratch, s);
-  if (!SSD && useWarp(sh)) {
-    if (sh.N == kWMaxN) return warpChannels() == 8 ? warpT<8, kWMaxN>(sh, a, chunks, scratch, s) : warpT<4, kWMaxN>(sh, a, chunks, scratch, s);
-    return warpChannels() == 8 ? warpT<8, 0>(sh, a, chunks, scratch, s) : warpT<4, 0>(sh, a, chunks, scratch, s);
-  }
+  if (!SSD && useWarp(sh)) return warpChannels() == 8 ? warpT<8>(sh, a, chunks, scratch, s) : warpT<4>(sh, a, chunks, scratch, s);
   if (useTile(sh)) {
     const int S = (sh.N + tileLanes(sh.N) - 1) / tileLanes(sh.N);
     if constexpr (SSD) {
