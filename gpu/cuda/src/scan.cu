@@ -17,8 +17,11 @@
 // state-passing / chunk-output split (ssd_combined.py) with the intra-chunk part done as a scan
 // rather than as the quadratic matrix form.
 //
-// Two kernels compute a chunk:
-// - scanTile (the default): a channel's N state entries live in S = min(16, pow2ceil(N)) registers of
+// Prefill (T ≥ 32) takes the two newer kernels where a shape fits them: scanWarp below (Mamba-1, N ≤ 16:
+// a parallel scan over time within a warp per channel, one pass) and ssd.cu's ssdMma (Mamba-2, P and N
+// multiples of 16: the SSD chunked matrix form on tensor cores). Otherwise, and for the decode step,
+// two recurrent kernels compute a chunk:
+// - scanTile: a channel's N state entries live in S = min(16, pow2ceil(N)) registers of
 //   L = pow2ceil(N) / S lanes (one lane per channel for Mamba-1's N = 16; 8 for Mamba-2's N = 128), so
 //   the per-step work that does not depend on n (loads of x, dt, z, softplus, the y store) is done once
 //   per channel, not once per state entry. Every channel of a block reads the same B_t, C_t (Mamba-1) or
