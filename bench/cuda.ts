@@ -17,7 +17,7 @@
  *
  *   node cuda-bench.mjs --dir /tmp/cuda-bench [--backend cuda|webgpu] [--prefill 2048,16384,131072] [--decode 128]
  *                       [--models mamba-130m,mamba2-130m] [--no-bandwidth] [--only-bandwidth] [--soak 20000 --soak-every 1000]
- *                       [--json out.json] [--write-only]
+ *                       [--json out.json] [--write-only] [--scan-reps 30]
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,10 +44,12 @@ const soakEvery = Number(arg('soak-every', '1000'));
 /** Only write the model folders (for the transformers side to load first); reused if already there. */
 const writeOnly = flag('write-only');
 const onlyBandwidth = flag('only-bandwidth');
+/** Timed repetitions of each scan kernel (after one warm-up): 1 under a profiler. */
+const scanReps = Number(arg('scan-reps', '30'));
 const engine = `mamba-edge ${backend}`;
 /** The cuda A/B switches a row ran under (recorded in cuda rows only). */
 const env = backend === 'cuda'
-  ? { scanKernel: process.env.MAMBA_EDGE_CUDA_SCAN ?? 'tile', graphs: process.env.MAMBA_EDGE_CUDA_GRAPHS ?? 'on', fuse: process.env.MAMBA_EDGE_CUDA_FUSE ?? 'on' }
+  ? { scanKernel: process.env.MAMBA_EDGE_CUDA_SCAN || 'default', graphs: process.env.MAMBA_EDGE_CUDA_GRAPHS ?? 'on', fuse: process.env.MAMBA_EDGE_CUDA_FUSE ?? 'on' }
   : {};
 
 function ids(n: number, vocab: number, seed: number): number[] {
@@ -182,11 +184,19 @@ if (backend === 'cuda' && !writeOnly && !flag('no-bandwidth')) { // scan kernel 
   const copyGBs = (2 * 4 * n) / copySec / 1e9;
   b.free(big);
   const T = 16384;
+  // Random inputs, not zeros (zeros can hide unwritten outputs and run at another speed than data):
+  // values in [-scale, scale) + shift from one seeded generator; A < 0 as in the models.
+  let seed = 7;
+  const rnd = (shape: number[], scale = 1, shift = 0) => {
+    const v = new Float32Array(shape.reduce((p, d) => p * d, 1));
+    for (let i = 0; i < v.length; i++) { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; v[i] = ((seed / 2 ** 32) * 2 - 1) * scale + shift; }
+    return b.upload(v, shape);
+  };
   { // Mamba-1: x, dt, z, B, C read, y written
     const I = 1536, N = 16;
-    const act = () => b.zeros([1, T, I]);
-    const args = { x: act(), dt: act(), z: act(), B: b.zeros([1, T, N]), C: b.zeros([1, T, N]), dtBias: b.zeros([I]), A: b.zeros([I, N]), D: b.zeros([I]), state: b.zeros([1, I, N]) };
-    const scanSec = await time(() => b.free(b.selectiveScan(args)), 10);
+    const act = () => rnd([1, T, I]);
+    const args = { x: act(), dt: act(), z: act(), B: rnd([1, T, N]), C: rnd([1, T, N]), dtBias: rnd([I], 0.5, -2), A: rnd([I, N], 4, -5), D: rnd([I]), state: rnd([1, I, N]) };
+    const scanSec = await time(() => b.free(b.selectiveScan(args)), scanReps);
     const scanBytes = 4 * (4 * T * I + 2 * T * N);
     results.push({ what: 'bandwidth', op: 'selectiveScan', copyGBs, scanGBs: scanBytes / scanSec / 1e9, scanMs: scanSec * 1e3, scanChunks: b.lastScanChunks, scanShape: [1, T, I, N], ...env });
     console.error(`copy ${copyGBs.toFixed(0)} GB/s (read + write); selective scan [1, ${T}, ${I}] N ${N}: ${(scanBytes / scanSec / 1e9).toFixed(0)} GB/s (${(scanSec * 1e3).toFixed(2)} ms, ${b.lastScanChunks} chunks, ${env.scanKernel})`);
@@ -195,13 +205,14 @@ if (backend === 'cuda' && !writeOnly && !flag('no-bandwidth')) { // scan kernel 
   { // Mamba-2: x, dt, B, C read, y written
     const H = 24, P = 64, N = 128, G = 1;
     const args = {
-      x: b.zeros([1, T, H * P]), dt: b.zeros([1, T, H]), B: b.zeros([1, T, G * N]), C: b.zeros([1, T, G * N]), dtBias: b.zeros([H]), A: b.zeros([H]), D: b.zeros([H]),
-      state: b.zeros([1, H, P, N]), dtMin: 0, dtMax: Infinity, numHeads: H, headDim: P, nGroups: G, stateSize: N, chunkSize: 256,
+      x: rnd([1, T, H * P]), dt: rnd([1, T, H]), B: rnd([1, T, G * N]), C: rnd([1, T, G * N]), dtBias: rnd([H], 0.5, -2), A: rnd([H], 4, -5), D: rnd([H]),
+      state: rnd([1, H, P, N]), dtMin: 0, dtMax: Infinity, numHeads: H, headDim: P, nGroups: G, stateSize: N, chunkSize: 256,
     };
-    const scanSec = await time(() => b.free(b.ssdChunkScan(args)), 10);
+    const scanSec = await time(() => b.free(b.ssdChunkScan(args)), scanReps);
     const scanBytes = 4 * (2 * T * H * P + T * H + 2 * T * G * N);
     results.push({ what: 'bandwidth', op: 'ssdChunkScan', copyGBs, scanGBs: scanBytes / scanSec / 1e9, scanMs: scanSec * 1e3, scanChunks: b.lastScanChunks, scanShape: [1, T, H, P, N], ...env });
     console.error(`ssd scan [1, ${T}, ${H}×${P}] N ${N}: ${(scanBytes / scanSec / 1e9).toFixed(0)} GB/s (${(scanSec * 1e3).toFixed(2)} ms, ${b.lastScanChunks} chunks, ${env.scanKernel})`);
+    b.free(...Object.values(args).filter((v): v is ReturnType<typeof b.zeros> => typeof v === 'object'));
   }
   await b.dispose();
 }

@@ -17,8 +17,11 @@
 // state-passing / chunk-output split (ssd_combined.py) with the intra-chunk part done as a scan
 // rather than as the quadratic matrix form.
 //
-// Two kernels compute a chunk:
-// - scanTile (the default): a channel's N state entries live in S = min(16, pow2ceil(N)) registers of
+// Prefill (T ≥ 32) takes the two newer kernels where a shape fits them: scanWarp below (Mamba-1, N ≤ 16:
+// a parallel scan over time within a warp per channel, one pass) and ssd.cu's ssdMma (Mamba-2, P and N
+// multiples of 16: the SSD chunked matrix form on tensor cores). Otherwise, and for the decode step,
+// two recurrent kernels compute a chunk:
+// - scanTile: a channel's N state entries live in S = min(16, pow2ceil(N)) registers of
 //   L = pow2ceil(N) / S lanes (one lane per channel for Mamba-1's N = 16; 8 for Mamba-2's N = 128), so
 //   the per-step work that does not depend on n (loads of x, dt, z, softplus, the y store) is done once
 //   per channel, not once per state entry. Every channel of a block reads the same B_t, C_t (Mamba-1) or
@@ -32,6 +35,7 @@
 #include <cstdlib>
 #include <cstring>
 #include "common.cuh"
+#include "scan_common.cuh"
 
 namespace me {
 
@@ -39,8 +43,6 @@ constexpr int kMaxS = 8;  // N ≤ 256
 constexpr int kScanThreads = 128;
 constexpr int kMinChunk = 32;
 
-enum Start : int { kFromZero, kFromState, kFromScratch };
-enum End : int { kToState, kToScratch, kNoEnd };
 
 static int lanesFor(int N) {
   int L = 1;
@@ -351,6 +353,195 @@ __global__ void __launch_bounds__(kScanThreads) scanTile(ScanShape sh, ScanArgs 
   }
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// scanWarp: Mamba-1 (N ≤ 16) as a parallel scan over time inside a warp — mamba_ssm's selective_scan_fwd
+// design (csrc/selective_scan/selective_scan_fwd_kernel.cuh: each thread holds kNItems consecutive steps,
+// the loop over states n is outermost, and for each n the (exp(Δ·A_n), Δ·B_n·x) pairs of the chunk are
+// combined by a block-wide scan, so every exp is taken once and nothing is walked twice), laid out for our
+// time-major [B, T, I] tensors:
+// - a warp is one channel; lane l holds steps 8l … 8l + 7 of a 256-step tile, so the scan over the tile
+//   is a lane-local fold of 8 pairs, a 5-level shuffle scan and a lane-local re-fold that also sums
+//   y_t += C_t,n·h_t,n; the state carried from tile to tile is h_n, the same in every lane;
+// - a block is CB channels (warps) of one batch row; it stages each tile of x, dt, z (CB floats a row)
+//   and of B, C (N floats a row) into shared memory with coalesced 4-byte cp.async (any I, N, T, any
+//   alignment; rows past T or I are zero-filled), transposed to [channel or n][step] so a lane reads its
+//   8 steps as two float4s; y goes back through the x rows to be stored coalesced.
+// Bytes: x, dt, z read once, y written once; B, C from L2 once per block.
+// The combine over chunks (when B·I/CB blocks cannot fill the GPU) is scanCombine's, as for scanTile.
+constexpr int kWItems = 8;                 // consecutive steps a lane holds
+constexpr int kWTile = 32 * kWItems;       // steps a block stages at once
+constexpr int kWRow = kWTile + 4;          // staged row stride in floats: +4 moves each row 4 banks over
+constexpr int kWMaxN = 16;
+constexpr float kLog2e = 1.4426950408889634f;
+
+/**
+ * Where step t of a staged row lives: float4 q = t / 4 is swapped with its neighbour (q ^ 1) in every
+ * other run of 8, so the 8 lanes of a quarter warp, reading float4s 2l (or 2l + 1), hit 8 different
+ * 16-byte bank groups (without it lanes l and l + 4 collide).
+ */
+__device__ __forceinline__ int swz(int t) {
+  const int q = t >> 2;
+  return ((q ^ ((q >> 3) & 1)) << 2) | (t & 3);
+}
+
+/** A lane's 8 steps of a staged row (two float4 loads). */
+__device__ __forceinline__ void load8(const float* row, int first, float (&v)[kWItems]) {
+  const float4 a = *reinterpret_cast<const float4*>(row + swz(first));
+  const float4 b = *reinterpret_cast<const float4*>(row + swz(first + 4));
+  v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+}
+__device__ __forceinline__ void store8(float* row, int first, const float (&v)[kWItems]) {
+  *reinterpret_cast<float4*>(row + swz(first)) = make_float4(v[0], v[1], v[2], v[3]);
+  *reinterpret_cast<float4*>(row + swz(first + 4)) = make_float4(v[4], v[5], v[6], v[7]);
+}
+
+/** Shared memory a scanWarp block stages: x, dt, z rows for CB channels and B, C rows for N states. */
+static size_t warpSmem(int CB, int N) { return (size_t)(3 * CB + 2 * N) * kWRow * sizeof(float); }
+
+template <int CB, bool WY>
+__global__ void __launch_bounds__(CB * 32) scanWarp(ScanShape sh, ScanArgs a, int chunks, int chunkLen, float* hScratch, float* dScratch,
+                                                   int start, int end) {
+  extern __shared__ float4 smem4[];
+  float* sX = reinterpret_cast<float*>(smem4);  // [CB][kWRow]: x, then y
+  float* sD = sX + CB * kWRow;                  // dt
+  float* sZ = sD + CB * kWRow;                  // z
+  float* sB = sZ + CB * kWRow;                  // [N][kWRow]
+  float* sC = sB + sh.N * kWRow;
+  const int N = sh.N, I = sh.I, T = sh.T;
+  const int blocksPerRow = (I + CB - 1) / CB;
+  const int b = blockIdx.x / blocksPerRow, c0 = (blockIdx.x % blocksPerRow) * CB;
+  const int cw = min(CB, I - c0);  // channels this block holds
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const bool active = warp < cw;  // warp-uniform; idle warps still stage and meet the barriers
+  const int ci = c0 + (active ? warp : 0);
+  const int64_t c = (int64_t)b * I + ci;
+  const int chunk = blockIdx.y;
+  const int t0 = chunk * chunkLen, t1 = min(T, t0 + chunkLen);
+  const int64_t slot = c * chunks + chunk;
+
+  float A2[kWMaxN], h[kWMaxN];  // A·log2 e (exp(Δ·A) = 2^(Δ·A·log2 e)) and the state carried across tiles
+#pragma unroll
+  for (int n = 0; n < kWMaxN; n++) {
+    A2[n] = h[n] = 0.f;
+    if (active && n < N) {
+      A2[n] = a.A[(int64_t)ci * N + n] * kLog2e;
+      if (start == kFromState) h[n] = a.state[c * N + n];
+      else if (start == kFromScratch) h[n] = hScratch[slot * N + n];
+    }
+  }
+  const float Dv = a.D[ci], bias = a.dtBias[ci];
+  const int first = lane * kWItems;  // this lane's first step in a tile
+  float dsum = 0.f;
+  for (int tb = t0; tb < t1; tb += kWTile) {
+    const int nt = min(kWTile, t1 - tb);
+    const int64_t row0 = (int64_t)b * T + tb;
+    // Stage the tile. Element e = (step e / CB, channel e % CB): a warp reads 32 / CB rows of CB floats.
+    for (int e = threadIdx.x; e < kWTile * CB; e += CB * 32) {
+      const int t = e / CB, k = e % CB;
+      const bool ok = t < nt && k < cw;
+      const int64_t g = ok ? (row0 + t) * I + c0 + k : 0;
+      const int s = k * kWRow + swz(t);
+      cpAsync4(sX + s, a.x + g, ok);
+      cpAsync4(sD + s, a.dt + g, ok);
+      if (WY) cpAsync4(sZ + s, a.z + g, ok);
+    }
+    for (int e = threadIdx.x; e < kWTile * N; e += CB * 32) {
+      const int t = e / N, n = e - t * N;
+      const bool ok = t < nt;
+      const int64_t g = ok ? (row0 + t) * N + n : 0;
+      const int s = n * kWRow + swz(t);
+      cpAsync4(sB + s, a.Bm + g, ok);
+      if (WY) cpAsync4(sC + s, a.Cm + g, ok);
+    }
+    cpAsyncWaitAll();
+    __syncthreads();
+
+    if (active) {
+      float dl[kWItems], dx[kWItems], yv[kWItems];
+      {
+        float xs[kWItems], ds[kWItems];
+        load8(sX + warp * kWRow, first, xs);
+        load8(sD + warp * kWRow, first, ds);
+#pragma unroll
+        for (int i = 0; i < kWItems; i++) {
+          const bool ok = first + i < nt;  // steps past T: the identity pair (decay 1, input 0)
+          const float delta = softplusf(ds[i] + bias);
+          dl[i] = ok ? delta : 0.f;
+          dx[i] = ok ? delta * xs[i] : 0.f;
+          yv[i] = Dv * xs[i];
+          dsum += dl[i];
+        }
+      }
+#pragma unroll
+      for (int n = 0; n < kWMaxN; n++) {
+        if (n < N) {
+          float Bv[kWItems], Cv[kWItems], da[kWItems], db[kWItems];
+          load8(sB + n * kWRow, first, Bv);
+          if (WY) load8(sC + n * kWRow, first, Cv);
+#pragma unroll
+          for (int i = 0; i < kWItems; i++) {
+            da[i] = ex2(dl[i] * A2[n]);
+            db[i] = dx[i] * Bv[i];
+          }
+          // (a1, b1) then (a2, b2) is (a1·a2, a2·b1 + b2): fold the lane's 8 steps, then scan the lanes.
+          float pa = da[0], pb = db[0];
+#pragma unroll
+          for (int i = 1; i < kWItems; i++) {
+            pb = da[i] * pb + db[i];
+            pa *= da[i];
+          }
+#pragma unroll
+          for (int off = 1; off < 32; off <<= 1) {
+            const float qa = __shfl_up_sync(0xffffffffu, pa, off), qb = __shfl_up_sync(0xffffffffu, pb, off);
+            if (lane >= off) {
+              pb = pa * qb + pb;
+              pa *= qa;
+            }
+          }
+          // The lane's start state: the lanes before it (exclusive scan) applied to the carried h_n.
+          const float ea = __shfl_up_sync(0xffffffffu, pa, 1), eb = __shfl_up_sync(0xffffffffu, pb, 1);
+          float hs = lane == 0 ? h[n] : ea * h[n] + eb;
+          h[n] = __shfl_sync(0xffffffffu, pa, 31) * h[n] + __shfl_sync(0xffffffffu, pb, 31);
+          if (WY) {
+#pragma unroll
+            for (int i = 0; i < kWItems; i++) {
+              hs = da[i] * hs + db[i];
+              yv[i] += Cv[i] * hs;
+            }
+          }
+        }
+      }
+      if (WY) {
+        float zs[kWItems];
+        load8(sZ + warp * kWRow, first, zs);
+#pragma unroll
+        for (int i = 0; i < kWItems; i++) yv[i] *= siluf(zs[i]);
+        store8(sX + warp * kWRow, first, yv);  // this warp's own row: only it read x there
+      }
+    }
+    if (WY) {
+      __syncthreads();
+      for (int e = threadIdx.x; e < kWTile * CB; e += CB * 32) {
+        const int t = e / CB, k = e % CB;
+        if (t < nt && k < cw) a.y[(row0 + t) * I + c0 + k] = sX[k * kWRow + swz(t)];
+      }
+    }
+    __syncthreads();  // every read of this tile's rows is done before the next tile lands
+  }
+  if (!active || end == kNoEnd) return;
+  dsum = groupSum(dsum, 32);
+  if (lane == 0) {
+#pragma unroll
+    for (int n = 0; n < kWMaxN; n++) {
+      if (n < N) {
+        if (end == kToState) a.state[c * N + n] = h[n];
+        else hScratch[slot * N + n] = h[n];
+      }
+    }
+    if (end == kToScratch) dScratch[slot] = dsum;
+  }
+}
+
 /** Pass 2: per (channel, n), turn each chunk's h_local into its true start state; the last carry is the new state. */
 template <bool SSD>
 __global__ void scanCombine(ScanShape sh, const float* Aall, float* state, float* hScratch, const float* dScratch, int chunks) {
@@ -390,13 +581,51 @@ size_t scanScratchBytes(const ScanShape& sh, int chunks) {
 /** Whether scanTile runs this shape: its B/C tile fits in shared memory, and no A/B override asks for scanChunk. */
 static bool useTile(const ScanShape& sh) { return !scanOverride("lanes") && tileGeometry(sh).smemBytes <= kTileSmem; }
 
+/** scanWarp's channels a block: 4 (rows of 16 bytes; 384 blocks at I = 1536, about 3 an SM) or 8 (MAMBA_EDGE_CUDA_SCAN=warp8). */
+static int warpChannels() { return scanOverride("warp8") ? 8 : 4; }
+
+/**
+ * Whether scanWarp runs this shape: Mamba-1 with N ≤ 16, T ≥ 32 (a decode step, T = 1, is lighter as
+ * scanTile's single pass than as a 256-step tile); MAMBA_EDGE_CUDA_SCAN=warp|warp8 forces it for any T,
+ * =tile|tile1|lanes picks the earlier kernels (A/B runs).
+ */
+static bool useWarp(const ScanShape& sh) {
+  if (sh.ssd || sh.N > kWMaxN) return false;
+  if (scanOverride("warp") || scanOverride("warp8")) return true;
+  if (scanOverride("tile") || scanOverride("tile1") || scanOverride("lanes")) return false;
+  return sh.T >= 32;
+}
+
+/**
+ * Whether Mamba-2 runs ssd.cu's tensor-core matrix form: P, N multiples of 16, T ≥ 32 (the decode step
+ * stays on scanTile); MAMBA_EDGE_CUDA_SCAN=mma (3×TF32) | mma1 (plain TF32) forces it for any T,
+ * =tile|tile1|lanes picks the recurrent kernels.
+ */
+static bool useMma(const ScanShape& sh) {
+  if (!sh.ssd || !ssdMmaFits(sh)) return false;
+  if (scanOverride("mma") || scanOverride("mma1")) return true;
+  if (scanOverride("tile") || scanOverride("tile1") || scanOverride("lanes")) return false;
+  return sh.T >= 32;
+}
+
 const char* scanKernelName(const ScanShape& sh) {
+  if (useMma(sh)) return scanOverride("mma1") ? "ssd matrix form, TF32" : "ssd matrix form, 3xTF32";
+  if (useWarp(sh)) return warpChannels() == 8 ? "warp scan, 8 channels a block" : "warp scan, 4 channels a block";
   if (!useTile(sh)) return "lanes";
   const int R = tileChannels(sh);
   return R == 4 ? "tile, 4 channels a thread" : R == 2 ? "tile, 2 channels a thread" : "tile";
 }
 
 int scanChunks(const ScanShape& sh, int multiprocessors) {
+  if (useMma(sh)) return ssdMmaChunks(sh, multiprocessors);
+  if (useWarp(sh)) {
+    // One pass (x, dt, z read once) while the blocks fill the GPU; else chunks of ≥ 128 steps, three passes.
+    const int64_t blocks = (int64_t)sh.B * ((sh.I + warpChannels() - 1) / warpChannels());
+    const int64_t sms = std::max(1, multiprocessors);
+    if (blocks >= sms || sh.T < 256) return 1;
+    const int64_t chunks = std::min<int64_t>((2 * sms + blocks - 1) / blocks, sh.T / 128);
+    return (int)std::max<int64_t>(1, std::min<int64_t>(chunks, 65535));
+  }
   const bool tile = useTile(sh);
   const int64_t threads = (int64_t)sh.B * sh.I * (tile ? tileLanes(sh.N) : lanesFor(sh.N)) / (tile ? tileChannels(sh) : 1);
   const int64_t resident = (int64_t)std::max(1, multiprocessors) * 2048;  // threads an SM keeps in flight
@@ -462,9 +691,58 @@ static cudaError_t tileS(const ScanShape& sh, const ScanArgs& a, int chunks, voi
   return tileT<SSD, kTileMaxS, R>(sh, a, chunks, scratch, s);
 }
 
+/** The same three passes (or one) with scanWarp. */
+template <int CB>
+static cudaError_t warpT(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
+  static bool configured = false;  // > 48 KB of dynamic shared memory needs an opt-in per kernel
+  if (!configured) {
+    const int most = (int)warpSmem(CB, kWMaxN);
+    for (auto k : {scanWarp<CB, true>, scanWarp<CB, false>}) {
+      cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, most);
+      cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
+    }
+    configured = true;
+  }
+  const size_t smem = warpSmem(CB, sh.N);
+  const int64_t channels = (int64_t)sh.B * sh.I;
+  const unsigned gx = (unsigned)((int64_t)sh.B * ((sh.I + CB - 1) / CB));
+  if (chunks <= 1) {
+    scanWarp<CB, true><<<dim3(gx, 1), CB * 32, smem, s>>>(sh, a, 1, sh.T, nullptr, nullptr, kFromState, kToState);
+    return cudaGetLastError();
+  }
+  const int chunkLen = (sh.T + chunks - 1) / chunks;
+  chunks = (sh.T + chunkLen - 1) / chunkLen;
+  float* hScratch = static_cast<float*>(scratch);
+  float* dScratch = hScratch + (size_t)channels * chunks * sh.N;
+  scanWarp<CB, false><<<dim3(gx, chunks), CB * 32, smem, s>>>(sh, a, chunks, chunkLen, hScratch, dScratch, kFromZero, kToScratch);
+  const int64_t total = channels * sh.N;
+  scanCombine<false><<<(unsigned)std::min<int64_t>(blocksFor(total, 256), 1 << 20), 256, 0, s>>>(sh, a.A, a.state, hScratch, dScratch, chunks);
+  scanWarp<CB, true><<<dim3(gx, chunks), CB * 32, smem, s>>>(sh, a, chunks, chunkLen, hScratch, dScratch, kFromScratch, kNoEnd);
+  return cudaGetLastError();
+}
+
+/** Mamba-2 in ssd.cu's matrix form: one pass, or runs of whole 64-step chunks in the three passes. */
+static cudaError_t mmaT(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
+  const bool split3 = !scanOverride("mma1");
+  if (chunks <= 1) return launchSsdMmaPass(sh, a, 1, sh.T, nullptr, nullptr, kFromState, kToState, true, split3, s);
+  const int chunkLen = ((sh.T + chunks - 1) / chunks + 63) / 64 * 64;
+  chunks = (sh.T + chunkLen - 1) / chunkLen;
+  const int64_t channels = (int64_t)sh.B * sh.I;
+  float* hScratch = static_cast<float*>(scratch);
+  float* dScratch = hScratch + (size_t)channels * chunks * sh.N;
+  cudaError_t e = launchSsdMmaPass(sh, a, chunks, chunkLen, hScratch, dScratch, kFromZero, kToScratch, false, split3, s);
+  if (e != cudaSuccess) return e;
+  const int64_t total = channels * sh.N;
+  scanCombine<true><<<(unsigned)std::min<int64_t>(blocksFor(total, 256), 1 << 20), 256, 0, s>>>(sh, a.A, a.state, hScratch, dScratch, chunks);
+  if ((e = cudaGetLastError()) != cudaSuccess) return e;
+  return launchSsdMmaPass(sh, a, chunks, chunkLen, hScratch, dScratch, kFromScratch, kNoEnd, true, split3, s);
+}
+
 /** S = state entries per lane, rounded up to a power of two (the kernels guard n < N). */
 template <bool SSD>
 static cudaError_t scanS(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
+  if (SSD && useMma(sh)) return mmaT(sh, a, chunks, scratch, s);
+  if (!SSD && useWarp(sh)) return warpChannels() == 8 ? warpT<8>(sh, a, chunks, scratch, s) : warpT<4>(sh, a, chunks, scratch, s);
   if (useTile(sh)) {
     const int S = (sh.N + tileLanes(sh.N) - 1) / tileLanes(sh.N);
     if constexpr (SSD) {
