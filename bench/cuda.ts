@@ -10,6 +10,9 @@
  *   scan bandwidth     (cuda) the Mamba-1 selective scan on [1, 16384, 1536] × N 16 and the Mamba-2 SSD
  *                      scan on [1, 16384, 24 heads × 64] × N 128 (bytes of inputs read and y written ÷ time),
  *                      next to a device-to-device copy of 256 MiB (read + written ÷ time)
+ *   roofline           (cuda) a 256 MiB device-to-device copy first (read + written ÷ time; its read half is
+ *                      the read bandwidth), then per model: greedy `generate` tok/s ÷ (read bandwidth ÷
+ *                      f32 weight bytes), issue 9's decode target (≥ 60 %), all from this one run
  *   soak               (--soak N, cuda) one session generating N tokens (temperature 0.8, top-k 40): device
  *                      memory (cudaMemGetInfo, the backend's own bytes) and RSS every --soak-every tokens
  * Runs where the addon is built and a GPU is present; it is bundled for such machines by
@@ -47,7 +50,11 @@ const onlyBandwidth = flag('only-bandwidth');
 const engine = `mamba-edge ${backend}`;
 /** The cuda A/B switches a row ran under (recorded in cuda rows only). */
 const env = backend === 'cuda'
-  ? { scanKernel: process.env.MAMBA_EDGE_CUDA_SCAN ?? 'tile', graphs: process.env.MAMBA_EDGE_CUDA_GRAPHS ?? 'on', fuse: process.env.MAMBA_EDGE_CUDA_FUSE ?? 'on' }
+  ? {
+    scanKernel: process.env.MAMBA_EDGE_CUDA_SCAN ?? 'tile', graphs: process.env.MAMBA_EDGE_CUDA_GRAPHS ?? 'on', fuse: process.env.MAMBA_EDGE_CUDA_FUSE ?? 'on',
+    runAhead: process.env.MAMBA_EDGE_CUDA_RUNAHEAD ?? 'on', pdl: process.env.MAMBA_EDGE_CUDA_PDL ?? 'on', decodeGemv: process.env.MAMBA_EDGE_CUDA_DECODEGEMV ?? 'on',
+    normGemv: process.env.MAMBA_EDGE_CUDA_NORMGEMV ?? 'on', scanDt: process.env.MAMBA_EDGE_CUDA_SCANDT ?? 'on',
+  }
   : {};
 
 function ids(n: number, vocab: number, seed: number): number[] {
@@ -64,6 +71,31 @@ function argmax(v: Float32Array): number {
 const results: Record<string, unknown>[] = [];
 const json = arg('json', '');
 const save = () => { if (json) writeFileSync(json, JSON.stringify(results, null, 2)); };
+
+/** Time per call of `fn` (after one untimed call), waiting for the GPU before and after. */
+async function timeOnGpu(b: CudaBackend, fn: () => void, reps: number): Promise<number> {
+  const sync = async () => b.read(b.sliceRows(b.zeros([1]), 0, 1));
+  fn(); await sync();
+  const a = performance.now();
+  for (let i = 0; i < reps; i++) fn();
+  await sync();
+  return (performance.now() - a) / 1000 / reps;
+}
+
+/** The device copy that sets the roofline: 256 MiB device to device (GB/s moved = read + written; read = half). */
+let copyGBs = 0;
+if (backend === 'cuda' && !writeOnly && !flag('no-copy')) {
+  const b = (await createCudaBackend()) as CudaBackend;
+  if ('unavailable' in b) throw new Error(String((b as { unavailable: string }).unavailable));
+  const n = 64 * 2 ** 20;
+  const big = b.zeros([n]);
+  const copySec = await timeOnGpu(b, () => b.free(b.sliceRows(big, 0, n)), 20);
+  copyGBs = (2 * 4 * n) / copySec / 1e9;
+  b.free(big);
+  await b.dispose();
+  results.push({ what: 'copy', bytes: 4 * n, movedGBs: copyGBs, readGBs: copyGBs / 2, ...env });
+  console.error(`copy 256 MiB: ${copyGBs.toFixed(0)} GB/s moved (read + written), ${(copyGBs / 2).toFixed(0)} GB/s read`);
+}
 
 for (const name of onlyBandwidth ? [] : models) {
   // The 1.4B / 1.3B shapes: a block of random values repeated, in 1 GiB shards, as bench/webgpu.ts does
@@ -107,8 +139,16 @@ for (const name of onlyBandwidth ? [] : models) {
         if (n++ === 0) first = performance.now();
       }
       const gsec = (performance.now() - first) / 1000;
-      results.push({ model: name, engine, what: 'decode', via: 'generate (greedy, top-1 read)', tokens: decodeTokens, afterPrompt: T, seconds: gsec, tokensPerSec: decodeTokens / gsec, ...env });
-      console.error(`${name} ${backend}: decode (generate) ${decodeTokens} tokens: ${(decodeTokens / gsec).toFixed(0)} tok/s`);
+      const tps = decodeTokens / gsec;
+      // Issue 9's decode target: ≥ 60 % of (the copy's read bandwidth ÷ f32 weight bytes per token), same run.
+      const roofline = copyGBs > 0 ? (copyGBs / 2) * 1e9 / model.info.weightBytes : 0;
+      const runAhead = backend === 'cuda' ? (model as unknown as { parts: { backend: CudaBackend } }).parts.backend.deviceSampling !== undefined : undefined;
+      results.push({
+        model: name, engine, what: 'decode', via: 'generate (greedy, top-1 read)', tokens: decodeTokens, afterPrompt: T, seconds: gsec, tokensPerSec: tps,
+        ...(roofline ? { rooflineTokensPerSec: roofline, ofRoofline: tps / roofline, weightBytes: model.info.weightBytes } : {}), runAheadUsed: runAhead, ...env,
+      });
+      console.error(`${name} ${backend}: decode (generate) ${decodeTokens} tokens: ${tps.toFixed(0)} tok/s${runAhead ? ' (run-ahead)' : ''}`
+        + (roofline ? `; roofline ${roofline.toFixed(0)} tok/s (${(model.info.weightBytes / 1e6).toFixed(1)} MB a token): ${(100 * tps / roofline).toFixed(1)} %` : ''));
     }
     await s.dispose();
     save();
@@ -168,19 +208,7 @@ for (const name of onlyBandwidth ? [] : models) {
 if (backend === 'cuda' && !writeOnly && !flag('no-bandwidth')) { // scan kernel bandwidth vs a device copy
   const b = (await createCudaBackend()) as CudaBackend;
   if ('unavailable' in b) throw new Error(String((b as { unavailable: string }).unavailable));
-  const sync = async () => b.read(b.sliceRows(b.zeros([1]), 0, 1));
-  const time = async (fn: () => void, reps: number) => {
-    fn(); await sync();
-    const a = performance.now();
-    for (let i = 0; i < reps; i++) fn();
-    await sync();
-    return (performance.now() - a) / 1000 / reps;
-  };
-  const n = 64 * 2 ** 20;
-  const big = b.zeros([n]);
-  const copySec = await time(() => b.free(b.sliceRows(big, 0, n)), 10);
-  const copyGBs = (2 * 4 * n) / copySec / 1e9;
-  b.free(big);
+  const time = (fn: () => void, reps: number) => timeOnGpu(b, fn, reps);
   const T = 16384;
   { // Mamba-1: x, dt, z, B, C read, y written
     const I = 1536, N = 16;

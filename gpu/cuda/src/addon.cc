@@ -154,6 +154,11 @@ class Device : public Napi::ObjectWrap<Device> {
                            InstanceMethod("abortCapture", &Device::AbortCapture),
                            InstanceMethod("replay", &Device::Replay),
                            InstanceMethod("releaseGraph", &Device::ReleaseGraph),
+                           InstanceMethod("setPdl", &Device::SetPdl),
+                           InstanceMethod("decodeGemv", &Device::DecodeGemvOp),
+                           InstanceMethod("scanDtStep", &Device::ScanDtStepOp),
+                           InstanceMethod("topKSample", &Device::TopKSample),
+                           InstanceMethod("replayFrom", &Device::ReplayFrom),
                            InstanceAccessor("info", &Device::Info, nullptr),
                        });
   }
@@ -634,6 +639,92 @@ class Device : public Napi::ObjectWrap<Device> {
     cudaGraphExecDestroy(g);
     graphs_.erase(g);
     cudaGetLastError();
+    return env.Undefined();
+  }
+
+  // ---- batch-1 decode (gpu/cuda/src/decode.cu) and device sampling ----
+
+  /** setPdl(on) → whether programmatic dependent launch is now used (it needs sm_90+). */
+  Napi::Value SetPdl(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), me::setPdl(info[0].As<Napi::Boolean>().Value(), props_.major));
+  }
+
+  /**
+   * decodeGemv(x|null, K, dtype, outs[], ws[], biases[] (null entries), Ms[], proKind, a|null, b|null, w|null, sum|null, normed|null,
+   * eps, group): one row through ≤ 6 matrices, its x formed first by the prologue (me::RowPrologue).
+   */
+  Napi::Value DecodeGemvOp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    Napi::Array outs = info[3].As<Napi::Array>(), ws = info[4].As<Napi::Array>(), biases = info[5].As<Napi::Array>(), Ms = info[6].As<Napi::Array>();
+    if (outs.Length() > (uint32_t)me::kGemvBatchMax || outs.Length() == 0) {
+      throwCode(env, "E_ARGUMENT", "cuda: decodeGemv takes 1.." + std::to_string(me::kGemvBatchMax) + " matrices");
+    }
+    me::GemvBatch batch{};
+    batch.count = (int)outs.Length();
+    for (uint32_t i = 0; i < outs.Length(); i++) {
+      batch.item[i].y = fptr(outs.Get(i));
+      batch.item[i].w = ptr(ws.Get(i));
+      batch.item[i].bias = fptr(biases.Get(i));
+      batch.item[i].M = i32(Ms.Get(i));
+    }
+    me::RowPrologue pro{};
+    pro.kind = i32(info[7]);
+    pro.a = fptr(info[8]);
+    pro.b = fptr(info[9]);
+    pro.w = fptr(info[10]);
+    pro.sum = fptr(info[11]);
+    pro.normed = fptr(info[12]);
+    pro.eps = (float)f64(info[13]);
+    pro.group = i32(info[14]);
+    launched(env, me::launchDecodeGemv(batch, fptr(info[0]), wtype(env, info[2]), i32(info[1]), pro, props_.multiProcessorCount, stream_),
+             "decodeGemv");
+    return env.Undefined();
+  }
+
+  /** scanDtStep(x, dtLow, wDt, dtype, dtBias, A, B, C, D, z, state, y, dtOut, I, N, R): Mamba-1's T = 1 scan with dt_proj folded in. */
+  Napi::Value ScanDtStepOp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    me::ScanDtArgs a{};
+    a.x = fptr(info[0]);
+    a.dtLow = fptr(info[1]);
+    a.wDt = ptr(info[2]);
+    const WeightType wt = wtype(env, info[3]);
+    a.dtBias = fptr(info[4]);
+    a.A = fptr(info[5]);
+    a.Bm = fptr(info[6]);
+    a.Cm = fptr(info[7]);
+    a.D = fptr(info[8]);
+    a.z = fptr(info[9]);
+    a.state = fptr(info[10]);
+    a.y = fptr(info[11]);
+    a.dtOut = fptr(info[12]);
+    a.I = i32(info[13]);
+    a.N = i32(info[14]);
+    a.R = i32(info[15]);
+    launched(env, me::launchScanDtStep(a, wt, stream_), "scanDtStep");
+    return env.Undefined();
+  }
+
+  /** replayFrom(graph, idsPtr, src, bytes): the ids copied from device memory (a device-sampled token), then the recording launched. */
+  Napi::Value ReplayFrom(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    cudaGraphExec_t g = graphOf(env, info[0]);
+    check(env, cudaMemcpyAsync(ptr(info[1]), ptr(info[2]), i64(info[3]), cudaMemcpyDeviceToDevice, stream_), "cudaMemcpyAsync (device ids)");
+    check(env, cudaGraphLaunch(g, stream_), "cudaGraphLaunch");
+    return env.Undefined();
+  }
+
+  /** topKSample(out [3 + 2k] words, x, V, k, greedy, temperature, topP, u): the top-k and the sampler's choice, one launch. */
+  Napi::Value TopKSample(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    launched(env,
+             me::launchTopKSample(static_cast<uint32_t*>(ptr(info[0])), fptr(info[1]), i32(info[2]), i32(info[3]), info[4].As<Napi::Boolean>().Value(),
+                                  (float)f64(info[5]), (float)f64(info[6]), (float)f64(info[7]), stream_),
+             "topKSample");
     return env.Undefined();
   }
 };

@@ -100,3 +100,52 @@ namespace me {
 /** cudaSuccess when this build holds code the current device can run (else cudaErrorNoKernelImageForDevice). */
 cudaError_t probeKernelImage();
 }  // namespace me
+
+// decode.cu: the batch-1 decode kernels (one token of one sequence), launched with programmatic
+// dependent launch where the device has it (pdl.cuh).
+namespace me {
+/** Turns PDL on (where the device is sm_90+) or off for every later launch; returns whether it is on. */
+bool setPdl(bool on, int major);
+
+/** How decodeGemv forms its input row x [K] in shared memory before the GEMVs. */
+struct RowPrologue {
+  int kind;         // 0: x as given; 1: rmsnorm(a (+ b)) · w; 2: gated rmsnorm(a · silu(b)) · w over groups of `group`
+  const float* a;
+  const float* b;   // kind 1: the other addend (null: no add); kind 2: the gate
+  const float* w;
+  float* sum;       // kind 1 with b: a + b written here (the residual stream), else null
+  float* normed;    // the formed row written here (later kernels may read it), else null
+  float eps;
+  int group;
+};
+constexpr int kDecodeGemvMaxK = 12288;  // the row lives in 48 KB of shared memory
+/**
+ * y_i = x · W_iᵀ (+ b_i) for one row x [K] (K % 4 == 0, K ≤ kDecodeGemvMaxK), the matrices of `batch`,
+ * with x formed by `pro` first (a norm folded into the GEMV that reads it: one launch, not two).
+ */
+cudaError_t launchDecodeGemv(const GemvBatch& batch, const float* x, WeightType wt, int K, const RowPrologue& pro, int multiprocessors,
+                             cudaStream_t s);
+
+/** Mamba-1's decode scan step with dt_proj folded in (one token, batch 1). */
+struct ScanDtArgs {
+  const float* x;      // [I] conv output u
+  const float* dtLow;  // [R] x_proj's dt part
+  const void* wDt;     // dt_proj.weight [I, R] (any WeightType)
+  const float *dtBias, *A, *Bm, *Cm, *D, *z;  // [I], [I, N], [N], [N], [I], [I]
+  float* state;        // h [I, N], in place
+  float* y;            // [I]
+  float* dtOut;        // [I]: dt = dtLow · W_dtᵀ (what the unfused GEMV would have written)
+  int I, N, R;
+};
+cudaError_t launchScanDtStep(const ScanDtArgs& a, WeightType wt, cudaStream_t s);
+}  // namespace me
+
+// topk.cu: top-k then the sampler's rule on the device (Backend.deviceSampling), one launch.
+namespace me {
+constexpr int kSampleMaxK = 1024;
+/**
+ * out [3 + 2k] u32: top-k's count, ids[k], value bits[k]; then the chosen id (0xffffffff when no entry is
+ * finite) and the id the next embedding reads (the chosen one, or 0 when there is none).
+ */
+cudaError_t launchTopKSample(uint32_t* out, const float* x, int V, int k, bool greedy, float temperature, float topP, float u, cudaStream_t s);
+}  // namespace me
