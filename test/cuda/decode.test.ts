@@ -27,7 +27,8 @@ function countCalls(cuda: CudaBackend, names: string[]): Record<string, number> 
   for (const n of names) {
     const f = dev[n];
     if (typeof f !== 'function') continue;
-    dev[n] = (...a: unknown[]) => { counts[n]++; return f.apply(dev, a); };
+    // An own property over the prototype's (the addon's methods are read-only there, so plain assignment throws).
+    Object.defineProperty(dev, n, { value: (...a: unknown[]) => { counts[n]++; return f.apply(dev, a); }, configurable: true, writable: true });
   }
   return counts;
 }

@@ -13,7 +13,7 @@
  * The two cuda paths run the same kernels on the same inputs, so their states are compared byte for byte;
  * against wasm only tokens (f32 sums in another order; these random models' top logits are far apart).
  */
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import '../../src/node.js';
 import { loadModel } from '../../src/node.js';
 import type { GenerateOptions, Model, Session } from '../../src/api/types.js';
@@ -43,7 +43,8 @@ function countCalls(m: Model, names: string[]): Record<string, number> {
   const counts: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
   for (const n of names) {
     const f = dev[n];
-    dev[n] = (...a: unknown[]) => { counts[n]++; return f.apply(dev, a); };
+    // An own property over the prototype's (the addon's methods are read-only there, so plain assignment throws).
+    Object.defineProperty(dev, n, { value: (...a: unknown[]) => { counts[n]++; return f.apply(dev, a); }, configurable: true, writable: true });
   }
   return counts;
 }
@@ -56,17 +57,23 @@ describe.skipIf(cudaUnavailable !== null)('cuda run-ahead decode', () => {
 
   for (const [name, files] of Object.entries(MODELS)) for (const depth of [1, 2]) {
     describe(`${name}, ${depth} step${depth > 1 ? 's' : ''} ahead`, () => {
+      // Loaded by the first case, and the depth set around each case (not in beforeAll hooks: the bundled
+      // GPU-machine runner, tools/cuda-check/vitest-shim.ts, runs those all up front).
       let ahead: Model, plain: Model, wasm: Model;
-      beforeAll(async () => {
-        const was = SessionImpl.runAheadDepth;
-        SessionImpl.runAheadDepth = depth;
+      let loaded: Promise<void> | null = null;
+      const load = () => (loaded ??= (async () => {
         ahead = await loadModel(files, { backend: 'cuda' });
         plain = await withoutRunAhead(files);
         wasm = await loadModel(files, { backend: 'wasm', threads: 1 });
-        return async () => { SessionImpl.runAheadDepth = was; await ahead.dispose(); await plain.dispose(); await wasm.dispose(); };
-      });
+      })());
+      const at = (fn: () => Promise<void>) => async () => {
+        await load();
+        const was = SessionImpl.runAheadDepth;
+        SessionImpl.runAheadDepth = depth;
+        try { await fn(); } finally { SessionImpl.runAheadDepth = was; }
+      };
 
-      it('greedy and seeded sampling give the tokens of wasm and of the one-read-back path; same saved state; the recorded step is fed on the device', async () => {
+      it('greedy and seeded sampling give the tokens of wasm and of the one-read-back path; same saved state; the recorded step is fed on the device', at(async () => {
         expect(backendOf(ahead).deviceSampling).toBeDefined();
         const calls = countCalls(ahead, ['replayFrom', 'replay', 'beginCapture']);
         for (const { opts } of SAMPLERS) {
@@ -94,9 +101,9 @@ describe.skipIf(cudaUnavailable !== null)('cuda run-ahead decode', () => {
           expect(await sa.saveState()).toEqual(await sp.saveState());
           await Promise.all([sa.dispose(), sp.dispose(), sw.dispose()]);
         }
-      });
+      }));
 
-      it('a stop at EOS, a stop string, maxTokens, a break or an abort leaves the state of the one-read-back path', async () => {
+      it('a stop at EOS, a stop string, maxTokens, a break or an abort leaves the state of the one-read-back path', at(async () => {
         for (const { opts } of SAMPLERS.slice(0, 2)) {
           const probeRun = await collect(plain.createSession(), [5, 6], { ...opts, maxTokens: 30, ignoreEos: true });
           const eosAt = probeRun.ids.findIndex((id, i) => i >= 2 && !probeRun.ids.slice(0, i).includes(id));
@@ -132,9 +139,9 @@ describe.skipIf(cudaUnavailable !== null)('cuda run-ahead decode', () => {
           }
         }
         for (const m of [ahead, plain]) (m.config as { eosTokenId?: number }).eosTokenId = undefined;
-      });
+      }));
 
-      it('a token reads back only its id and candidates; the run-ahead snapshot is one device copy (the state is one block); memory returns', async () => {
+      it('a token reads back only its id and candidates; the run-ahead snapshot is one device copy (the state is one block); memory returns', at(async () => {
         const b = backendOf(ahead);
         const s = ahead.createSession();
         await s.prefill([1, 2]);
@@ -151,9 +158,9 @@ describe.skipIf(cudaUnavailable !== null)('cuda run-ahead decode', () => {
         await collect(s, [], { temperature: 0, maxTokens: 12, ignoreEos: true });
         expect(b.deviceBytes).toBe(bytes);
         await s.dispose();
-      });
+      }));
 
-      it('a device draw that disagrees with the host rule is redone before streaming: same tokens, same state', async () => {
+      it('a device draw that disagrees with the host rule is redone before streaming: same tokens, same state', at(async () => {
         const ds = backendOf(ahead).deviceSampling!;
         const read = ds.read;
         let n = 0;
@@ -174,7 +181,7 @@ describe.skipIf(cudaUnavailable !== null)('cuda run-ahead decode', () => {
         } finally {
           ds.read = read;
         }
-      });
+      }));
     });
   }
 
