@@ -20,7 +20,7 @@
  *
  *   node cuda-bench.mjs --dir /tmp/cuda-bench [--backend cuda|webgpu] [--prefill 2048,16384,131072] [--decode 128]
  *                       [--models mamba-130m,mamba2-130m] [--no-bandwidth] [--only-bandwidth] [--soak 20000 --soak-every 1000]
- *                       [--json out.json] [--write-only]
+ *                       [--json out.json] [--write-only] [--no-copy] [--depth N]
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,6 +31,7 @@ import { createCudaBackend } from '../src/backends/cuda/factory.js';
 import type { CudaBackend } from '../src/backends/cuda/index.js';
 import type { ModelGraph } from '../src/models/graph.js';
 import type { ModelConfig } from '../src/api/types.js';
+import { SessionImpl } from '../src/api/session.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -47,6 +48,8 @@ const soakEvery = Number(arg('soak-every', '1000'));
 /** Only write the model folders (for the transformers side to load first); reused if already there. */
 const writeOnly = flag('write-only');
 const onlyBandwidth = flag('only-bandwidth');
+/** --depth N: decode steps run ahead of the host on a backend with deviceSampling (SessionImpl.runAheadDepth; default 1). */
+if (process.argv.includes('--depth')) SessionImpl.runAheadDepth = Number(arg('depth', '1'));
 const engine = `mamba-edge ${backend}`;
 /** The cuda A/B switches a row ran under (recorded in cuda rows only). */
 const env = backend === 'cuda'
@@ -54,6 +57,7 @@ const env = backend === 'cuda'
     scanKernel: process.env.MAMBA_EDGE_CUDA_SCAN ?? 'tile', graphs: process.env.MAMBA_EDGE_CUDA_GRAPHS ?? 'on', fuse: process.env.MAMBA_EDGE_CUDA_FUSE ?? 'on',
     runAhead: process.env.MAMBA_EDGE_CUDA_RUNAHEAD ?? 'on', pdl: process.env.MAMBA_EDGE_CUDA_PDL ?? 'on', decodeGemv: process.env.MAMBA_EDGE_CUDA_DECODEGEMV ?? 'on',
     normGemv: process.env.MAMBA_EDGE_CUDA_NORMGEMV ?? 'on', scanDt: process.env.MAMBA_EDGE_CUDA_SCANDT ?? 'on',
+    convGemv: process.env.MAMBA_EDGE_CUDA_CONVGEMV ?? 'on', ssdStep: process.env.MAMBA_EDGE_CUDA_SSDSTEP ?? 'on', runAheadDepth: SessionImpl.runAheadDepth,
   }
   : {};
 

@@ -1,7 +1,8 @@
 /**
  * The cuda backend's batch-1 decode kernels (gpu/cuda/src/decode.cu), where a GPU is present, against the
- * reference backend: a one-row RMSNorm (alone, or after a residual add) or gated RMSNorm folded into the
- * GEMVs that read it, the one-row GEMV in f32 / f16 / bf16, and Mamba-1's scan step with dt_proj folded in.
+ * reference backend: a one-row RMSNorm (alone, or after a residual add), gated RMSNorm or T = 1 conv folded into
+ * the GEMVs that read it, the one-row GEMV in f32 / f16 / bf16, Mamba-1's scan step with dt_proj (and the
+ * folded conv's state shift) in it, and Mamba-2's SSD step.
  * The golden suite (goldens.test.ts) runs every decode step of the transformers goldens through them;
  * these cases pin down what it does not: odd sizes, the folded outputs read afterwards (the residual sum,
  * the normed row, dt), a norm whose output two GEMV batches read, shapes that must not fold (K not a
@@ -133,6 +134,81 @@ describe.skipIf(cudaUnavailable !== null)('cuda decode kernels', () => {
       got.forEach((x, i) => expectClose(x, want[i], 2e-5, `I ${I} R ${R} N ${N} ${dtype} output ${i}`));
       expect(calls.scanDtStep, `I ${I}: folded steps`).toBe(3);
       expect(calls.scan, `I ${I}: the biased one`).toBe(1);
+      await cuda.dispose();
+    }
+  });
+
+  it('a one-token conv folds into the GEMVs reading its output (Mamba-1 x_proj); its state shift goes into the scan step, or runs alone before anything else', async () => {
+    const r = rng(75);
+    const I = 44, K = 4, R = 5, N = 6;
+    const d = {
+      xs: [0, 1, 2].map(() => rand(I, r)), z: rand(I, r), cw: rand(I * K, r), cb: rand(I, r), s0: rand(I * (K - 1), r),
+      wDtLow: rand(R * I, r), wB: rand(N * I, r), wC: rand(N * I, r), wDt: rand(I * R, r, 0.5), dtBias: rand(I, r, 0.5),
+      A: rand(I * N, r).map((v) => -Math.abs(v) - 0.05), D: rand(I, r), h0: rand(I * N, r),
+    };
+    const cuda = (await cudaBackend()) as CudaBackend;
+    const calls = countCalls(cuda, ['decodeGemv', 'conv1d', 'conv1dStepBatch', 'convShift', 'scanDtStep']);
+    const ref = new ReferenceBackend();
+    const run = async (b: Backend) => {
+      const convState = b.upload(d.s0, [1, I, K - 1]), ssmState = b.upload(d.h0, [1, I, N]);
+      const w = {
+        cw: b.upload(d.cw, [I, K]), cb: b.upload(d.cb, [I]), dtLow: b.upload(d.wDtLow, [R, I]), B: b.upload(d.wB, [N, I]), C: b.upload(d.wC, [N, I]),
+        dt: b.upload(d.wDt, [I, R]), dtBias: b.upload(d.dtBias, [I]), A: b.upload(d.A, [I, N]), D: b.upload(d.D, [I]), z: b.upload(d.z, [1, 1, I]),
+      };
+      const xin = d.xs.map((x) => b.upload(x, [1, 1, I]));
+      const outs: Tensor[] = [];
+      for (let t = 0; t < 2; t++) { // as mamba.ts's mixer: conv, x_proj (3 GEMVs), dt_proj, scan step
+        const x = b.conv1dCausalStep({ x: xin[t], weight: w.cw, bias: w.cb, state: convState, silu: true });
+        const [dtLow, Bm, Cm] = [b.matmul(x, w.dtLow), b.matmul(x, w.B), b.matmul(x, w.C)];
+        const dt = b.matmul(dtLow, w.dt);
+        outs.push(b.selectiveScanStep({ x, dt, dtBias: w.dtBias, A: w.A, B: Bm, C: Cm, D: w.D, z: w.z, state: ssmState }), x, dtLow, Bm, Cm);
+      }
+      // A conv whose GEMV is followed by no scan: the shift runs alone, before the conv state is read.
+      const x = b.conv1dCausalStep({ x: xin[2], weight: w.cw, bias: null, state: convState, silu: false });
+      outs.push(b.matmul(x, w.B), x);
+      return Promise.all([...outs, convState, ssmState].map((t) => b.read(t)));
+    };
+    const [got, want] = [await run(cuda), await run(ref)];
+    got.forEach((x, i) => expectClose(x, want[i], 2e-5, `output ${i}`));
+    expect(calls.conv1d + calls.conv1dStepBatch).toBe(0);
+    expect(calls.decodeGemv).toBe(3); // x_proj twice, the last GEMV once (dt_proj is in the scan step)
+    expect(calls.scanDtStep).toBe(2);
+    expect(calls.convShift).toBe(1);
+    await cuda.dispose();
+  });
+
+  it('Mamba-2 SSD step (one token, batch 1): odd H, P, G, N (incl. N > 32), dt clamped, three tokens; batch 2 takes the general kernel', async () => {
+    const r = rng(76);
+    for (const [H, P, G, N] of [[6, 5, 3, 7], [4, 16, 2, 40], [24, 64, 1, 128]] as const) {
+      const cuda = (await cudaBackend()) as CudaBackend;
+      const calls = countCalls(cuda, ['ssdStep', 'scan']);
+      const ref = new ReferenceBackend();
+      const d = {
+        xs: [0, 1, 2].map(() => rand(2 * H * P, r)), dts: [0, 1, 2].map(() => rand(2 * H, r, 2)), Bs: [0, 1, 2].map(() => rand(2 * G * N, r)),
+        Cs: [0, 1, 2].map(() => rand(2 * G * N, r)), dtBias: rand(H, r, 0.5), A: rand(H, r).map((v) => -Math.abs(v) - 0.05), D: rand(H, r),
+        h0: rand(2 * H * P * N, r),
+      };
+      const run = async (b: Backend) => {
+        const outs: Tensor[] = [];
+        const states: Tensor[] = [];
+        for (const batch of [1, 2]) {
+          const state = b.upload(d.h0.subarray(0, batch * H * P * N), [batch, H, P, N]);
+          const c = { dtBias: b.upload(d.dtBias, [H]), A: b.upload(d.A, [H]), D: b.upload(d.D, [H]) };
+          for (let t = 0; t < 3; t++) {
+            outs.push(b.ssdStep({
+              x: b.upload(d.xs[t].subarray(0, batch * H * P), [batch, 1, H * P]), dt: b.upload(d.dts[t].subarray(0, batch * H), [batch, 1, H]),
+              B: b.upload(d.Bs[t].subarray(0, batch * G * N), [batch, 1, G * N]), C: b.upload(d.Cs[t].subarray(0, batch * G * N), [batch, 1, G * N]),
+              ...c, dtMin: 0.01, dtMax: 1.5, numHeads: H, headDim: P, nGroups: G, stateSize: N, chunkSize: 64, state,
+            }));
+          }
+          states.push(state);
+        }
+        return Promise.all([...outs, ...states].map((t) => b.read(t)));
+      };
+      const [got, want] = [await run(cuda), await run(ref)];
+      got.forEach((x, i) => expectClose(x, want[i], 2e-5, `H ${H} P ${P} G ${G} N ${N} output ${i}`));
+      expect(calls.ssdStep, `H ${H}: batch-1 steps`).toBe(3);
+      expect(calls.scan, `H ${H}: batch-2 steps`).toBe(3);
       await cuda.dispose();
     }
   });

@@ -159,6 +159,8 @@ class Device : public Napi::ObjectWrap<Device> {
                            InstanceMethod("scanDtStep", &Device::ScanDtStepOp),
                            InstanceMethod("topKSample", &Device::TopKSample),
                            InstanceMethod("replayFrom", &Device::ReplayFrom),
+                           InstanceMethod("ssdStep", &Device::SsdStepOp),
+                           InstanceMethod("convShift", &Device::ConvShiftOp),
                            InstanceAccessor("info", &Device::Info, nullptr),
                        });
   }
@@ -651,7 +653,7 @@ class Device : public Napi::ObjectWrap<Device> {
 
   /**
    * decodeGemv(x|null, K, dtype, outs[], ws[], biases[] (null entries), Ms[], proKind, a|null, b|null, w|null, sum|null, normed|null,
-   * eps, group): one row through ≤ 6 matrices, its x formed first by the prologue (me::RowPrologue).
+   * eps, group, state|null, convK, silu): one row through ≤ 6 matrices, its x formed first by the prologue (me::RowPrologue).
    */
   Napi::Value DecodeGemvOp(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -677,12 +679,18 @@ class Device : public Napi::ObjectWrap<Device> {
     pro.normed = fptr(info[12]);
     pro.eps = (float)f64(info[13]);
     pro.group = i32(info[14]);
+    pro.state = fptr(info[15]);
+    pro.convK = i32(info[16]);
+    pro.silu = info[17].As<Napi::Boolean>().Value();
     launched(env, me::launchDecodeGemv(batch, fptr(info[0]), wtype(env, info[2]), i32(info[1]), pro, props_.multiProcessorCount, stream_),
              "decodeGemv");
     return env.Undefined();
   }
 
-  /** scanDtStep(x, dtLow, wDt, dtype, dtBias, A, B, C, D, z, state, y, dtOut, I, N, R): Mamba-1's T = 1 scan with dt_proj folded in. */
+  /**
+   * scanDtStep(x, dtLow, wDt, dtype, dtBias, A, B, C, D, z, state, y, dtOut, I, N, R, convState|null, convX|null, convK): Mamba-1's
+   * T = 1 scan with dt_proj folded in (and the conv state shift a conv folded into x_proj left to it).
+   */
   Napi::Value ScanDtStepOp(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     live(env);
@@ -703,7 +711,42 @@ class Device : public Napi::ObjectWrap<Device> {
     a.I = i32(info[13]);
     a.N = i32(info[14]);
     a.R = i32(info[15]);
+    a.convState = fptr(info[16]);  // (state|null, x|null, K): a conv state shift left by a folded conv
+    a.convX = fptr(info[17]);
+    a.convK = i32(info[18]);
     launched(env, me::launchScanDtStep(a, wt, stream_), "scanDtStep");
+    return env.Undefined();
+  }
+
+  /** convShift(state, x, C, K): state [C, K − 1] ← its last K − 2 entries ++ x (after a conv folded into a GEMV). */
+  Napi::Value ConvShiftOp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    launched(env, me::launchConvShift(fptr(info[0]), fptr(info[1]), i32(info[2]), i32(info[3]), stream_), "convShift");
+    return env.Undefined();
+  }
+
+  /** ssdStep(x, dt, dtBias, A, B, C, D, state, y, H, P, G, N, dtMin, dtMax): Mamba-2's T = 1 SSD step, batch 1. */
+  Napi::Value SsdStepOp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    me::SsdStepArgs a{};
+    a.x = fptr(info[0]);
+    a.dt = fptr(info[1]);
+    a.dtBias = fptr(info[2]);
+    a.A = fptr(info[3]);
+    a.Bm = fptr(info[4]);
+    a.Cm = fptr(info[5]);
+    a.D = fptr(info[6]);
+    a.state = fptr(info[7]);
+    a.y = fptr(info[8]);
+    a.H = i32(info[9]);
+    a.P = i32(info[10]);
+    a.G = i32(info[11]);
+    a.N = i32(info[12]);
+    a.dtMin = (float)f64(info[13]);
+    a.dtMax = (float)f64(info[14]);
+    launched(env, me::launchSsdStep(a, stream_), "ssdStep");
     return env.Undefined();
   }
 

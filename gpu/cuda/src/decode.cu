@@ -39,6 +39,19 @@ __device__ __forceinline__ void formRow(float* xs, const float* x, int K, const 
     for (int k = threadIdx.x; k < K; k += blockDim.x) xs[k] = x[k];
     return;
   }
+  if (p.kind == 3) {  // conv1d.cu conv1dStep's output, same order; the state is shifted by a later kernel
+    const int hist = p.convK - 1;
+    for (int k = threadIdx.x; k < K; k += blockDim.x) {
+      const float* st = p.state + (int64_t)k * hist;
+      float acc = p.b ? p.b[k] : 0.f;
+      for (int j = 0; j < hist; j++) acc += p.w[(int64_t)k * p.convK + j] * st[j];
+      acc += p.w[(int64_t)k * p.convK + hist] * p.a[k];
+      const float v = p.silu ? siluf(acc) : acc;
+      xs[k] = v;
+      if (first && p.normed) p.normed[k] = v;
+    }
+    return;
+  }
   if (p.kind == 1) {  // norms.cu rmsNorm / addRmsNorm
     float ss = 0.f;
     for (int k = threadIdx.x; k < K; k += blockDim.x) {
@@ -131,7 +144,9 @@ cudaError_t launchDecodeGemv(const GemvBatch& batch, const float* x, WeightType 
                              cudaStream_t s) {
   int total = 0;
   for (int i = 0; i < batch.count; i++) total += batch.item[i].M;
-  if (K % 4 != 0 || K <= 0 || K > kDecodeGemvMaxK || (pro.kind == 2 && (pro.group <= 0 || K % pro.group != 0))) return cudaErrorInvalidValue;
+  if (K % 4 != 0 || K <= 0 || K > kDecodeGemvMaxK || (pro.kind == 2 && (pro.group <= 0 || K % pro.group != 0)) || (pro.kind == 3 && pro.convK < 1)) {
+    return cudaErrorInvalidValue;
+  }
   if (total <= 0) return cudaGetLastError();
   // One wave: at most 4 blocks of 256 threads per SM are resident, so every warp's first loads are in
   // flight at once; a warp then takes further columns (the head's 50k) in turn.
@@ -178,7 +193,27 @@ __global__ void __launch_bounds__(256) scanDtStep(ScanDtArgs a, int L) {
   if (active && lane == 0) {
     a.y[c] = (sum + Dv * xv) * siluf(a.z[c]);
     a.dtOut[c] = dt;
+    if (a.convState) {  // the shift a conv folded into the x_proj GEMV before this left to it (that GEMV read the old state)
+      float* st = a.convState + (int64_t)c * (a.convK - 1);
+      for (int k = 0; k + 2 < a.convK; k++) st[k] = st[k + 1];
+      if (a.convK > 1) st[a.convK - 2] = a.convX[c];
+    }
   }
+}
+
+__global__ void __launch_bounds__(256) convShift(float* state, const float* x, int C, int K) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  pdlWait();
+  pdlTrigger();
+  if (c >= C) return;
+  float* st = state + (int64_t)c * (K - 1);
+  for (int k = 0; k + 2 < K; k++) st[k] = st[k + 1];
+  if (K > 1) st[K - 2] = x[c];
+}
+
+cudaError_t launchConvShift(float* state, const float* x, int C, int K, cudaStream_t s) {
+  if (C <= 0 || K <= 1) return cudaGetLastError();
+  return launchPdl(convShift, dim3(blocksFor(C, 256)), dim3(256), 0, s, state, x, C, K);
 }
 
 cudaError_t launchScanDtStep(const ScanDtArgs& a, WeightType wt, cudaStream_t s) {
@@ -192,6 +227,50 @@ cudaError_t launchScanDtStep(const ScanDtArgs& a, WeightType wt, cudaStream_t s)
     case kBF16: return launchPdl(scanDtStep<kBF16>, dim3(grid), dim3(256), 0, s, a, L);
   }
   return cudaErrorInvalidValue;
+}
+
+/**
+ * Mamba-2, one token (Mamba2Mixer.torch_forward with T = 1, as scan.cu's scanTile computes it), c = (head, p):
+ *   Δ = clamp(softplus(dt[head] + dt_bias[head]), dt_min, dt_max);  h_n ← exp(Δ·A[head])·h_n + Δ·x·B[g,n];
+ *   y = Σ_n C[g,n]·h_n + D[head]·x,  g = head / (H/G)
+ * L lanes per channel (pow2ceil(N) ≤ 32) split the N state entries (coalesced: lane + L·j) and sum y with a shuffle.
+ */
+__global__ void __launch_bounds__(256) ssdStep(SsdStepArgs a, int L) {
+  const int c0 = (blockIdx.x * blockDim.x + threadIdx.x) / L;
+  const int lane = threadIdx.x % L;
+  const int I = a.H * a.P;
+  const bool active = c0 < I;  // idle lanes take part in the shuffles on channel 0's data
+  const int c = active ? c0 : 0;
+  const int head = c / a.P;
+  const int g = head / (a.H / a.G);
+  const float Ah = a.A[head], dtBias = a.dtBias[head], Dv = a.D[head];
+  pdlWait();
+  pdlTrigger();
+  float delta = softplusf(a.dt[head] + dtBias);
+  delta = fminf(fmaxf(delta, a.dtMin), a.dtMax);
+  const float decay = expf(delta * Ah);
+  const float xv = a.x[c];
+  const float dx = delta * xv;
+  const float* Bg = a.Bm + (int64_t)g * a.N;
+  const float* Cg = a.Cm + (int64_t)g * a.N;
+  float acc = 0.f;
+  for (int n = lane; n < a.N; n += L) {
+    const int64_t at = (int64_t)c * a.N + n;
+    const float h = decay * a.state[at] + dx * Bg[n];
+    if (active) a.state[at] = h;
+    acc += h * Cg[n];
+  }
+  const float sum = groupSum(acc, L);
+  if (active && lane == 0) a.y[c] = sum + Dv * xv;
+}
+
+cudaError_t launchSsdStep(const SsdStepArgs& a, cudaStream_t s) {
+  const int I = a.H * a.P;
+  if (I <= 0) return cudaGetLastError();
+  if (a.G <= 0 || a.H % a.G != 0) return cudaErrorInvalidValue;
+  int L = 1;
+  while (L < a.N && L < 32) L <<= 1;
+  return launchPdl(ssdStep, dim3(blocksFor((int64_t)I * L, 256)), dim3(256), 0, s, a, L);
 }
 
 }  // namespace me

@@ -109,7 +109,9 @@ bool setPdl(bool on, int major);
 
 /** How decodeGemv forms its input row x [K] in shared memory before the GEMVs. */
 struct RowPrologue {
-  int kind;         // 0: x as given; 1: rmsnorm(a (+ b)) · w; 2: gated rmsnorm(a · silu(b)) · w over groups of `group`
+  int kind;         // 0: x as given; 1: rmsnorm(a (+ b)) · w; 2: gated rmsnorm(a · silu(b)) · w over groups of `group`;
+                    // 3: a T = 1 depthwise conv of a over state ++ a, weights w [K, convK], bias b, optional silu
+                    //    (conv1d.cu conv1dStep's output; the state is only read: launchConvShift / ScanDtArgs shift it after)
   const float* a;
   const float* b;   // kind 1: the other addend (null: no add); kind 2: the gate
   const float* w;
@@ -117,6 +119,9 @@ struct RowPrologue {
   float* normed;    // the formed row written here (later kernels may read it), else null
   float eps;
   int group;
+  const float* state;  // kind 3: [K, convK − 1], oldest first
+  int convK;
+  bool silu;
 };
 constexpr int kDecodeGemvMaxK = 12288;  // the row lives in 48 KB of shared memory
 /**
@@ -136,6 +141,9 @@ struct ScanDtArgs {
   float* y;            // [I]
   float* dtOut;        // [I]: dt = dtLow · W_dtᵀ (what the unfused GEMV would have written)
   int I, N, R;
+  float* convState;     // null, or a conv state [I, convK − 1] whose shift (by convX) a folded conv left to this kernel
+  const float* convX;
+  int convK;
 };
 cudaError_t launchScanDtStep(const ScanDtArgs& a, WeightType wt, cudaStream_t s);
 }  // namespace me
@@ -148,4 +156,24 @@ constexpr int kSampleMaxK = 1024;
  * finite) and the id the next embedding reads (the chosen one, or 0 when there is none).
  */
 cudaError_t launchTopKSample(uint32_t* out, const float* x, int V, int k, bool greedy, float temperature, float topP, float u, cudaStream_t s);
+}  // namespace me
+
+// decode.cu: Mamba-2's SSD step for one token of one sequence, launched with PDL (scan.cu's general
+// kernel stages tiles for long T; a decode step needs none of that).
+namespace me {
+struct SsdStepArgs {
+  const float* x;       // [H·P] conv output
+  const float* dt;      // [H] before bias and softplus
+  const float *dtBias, *A, *Bm, *Cm, *D;  // [H], [H], [G·N], [G·N], [H]
+  float* state;         // h [H, P, N], in place
+  float* y;             // [H·P]
+  int H, P, G, N;
+  float dtMin, dtMax;
+};
+cudaError_t launchSsdStep(const SsdStepArgs& a, cudaStream_t s);
+}  // namespace me
+
+namespace me {
+/** A T = 1 conv state's shift, state [C, K − 1] ← its last K − 2 entries ++ x (what conv1dStep does after its output). */
+cudaError_t launchConvShift(float* state, const float* x, int C, int K, cudaStream_t s);
 }  // namespace me

@@ -123,9 +123,64 @@ __device__ __forceinline__ void topKRow(uint32_t* out, const float* __restrict__
   if (tid == 0) out[0] = min((uint32_t)k, gtTotal + eqTake);
 }
 
+/**
+ * k = 1 (greedy decoding): the largest key in one pass instead of topKRow's four radix passes — each
+ * thread keeps its best (the first of equal keys: its ids ascend), then the block reduces (larger key,
+ * then lower id). Same rule: NaN and −∞ never count, so no finite entry gives a count of 0.
+ */
+__device__ __forceinline__ void argmaxRow(uint32_t* out, const float* __restrict__ x, int V) {
+  __shared__ uint32_t sKey[32];
+  __shared__ int sAt[32];
+  uint32_t best = 0;
+  int at = 0x7fffffff;
+#pragma unroll 8
+  for (int i = threadIdx.x; i < V; i += kTopKThreads) {
+    const uint32_t key = orderKey(x[i]);
+    if (key > best) {
+      best = key;
+      at = i;
+    }
+  }
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  for (int o = 16; o > 0; o >>= 1) {
+    const uint32_t k2 = __shfl_xor_sync(0xffffffffu, best, o);
+    const int a2 = __shfl_xor_sync(0xffffffffu, at, o);
+    if (k2 > best || (k2 == best && a2 < at)) {
+      best = k2;
+      at = a2;
+    }
+  }
+  if (lane == 0) {
+    sKey[warp] = best;
+    sAt[warp] = at;
+  }
+  __syncthreads();
+  if (warp == 0) {
+    best = sKey[lane];  // kTopKThreads / 32 = 32 warps: every lane holds one
+    at = sAt[lane];
+    for (int o = 16; o > 0; o >>= 1) {
+      const uint32_t k2 = __shfl_xor_sync(0xffffffffu, best, o);
+      const int a2 = __shfl_xor_sync(0xffffffffu, at, o);
+      if (k2 > best || (k2 == best && a2 < at)) {
+        best = k2;
+        at = a2;
+      }
+    }
+    if (lane == 0) {
+      const bool found = best > kInvalid;
+      out[0] = found ? 1u : 0u;
+      if (found) {
+        out[1] = (uint32_t)at;
+        out[2] = __float_as_uint(x[at]);
+      }
+    }
+  }
+}
+
 __global__ void __launch_bounds__(kTopKThreads) topK(uint32_t* out, const float* __restrict__ x, int V, int k) {
   pdlTrigger();
-  topKRow(out, x, V, k);
+  if (k == 1) argmaxRow(out, x, V);
+  else topKRow(out, x, V, k);
 }
 
 __device__ __forceinline__ bool rankedAhead(float va, uint32_t ia, float vb, uint32_t ib) { return va > vb || (va == vb && ia < ib); }
@@ -144,8 +199,9 @@ __global__ void __launch_bounds__(kTopKThreads) topKSample(uint32_t* out, const 
   __shared__ uint32_t rid[kSampleMaxK];
   __shared__ float rval[kSampleMaxK];
   pdlTrigger();
-  topKRow(out, x, V, k);
-  __syncthreads();  // out[] was written by many threads of this block
+  if (k == 1) argmaxRow(out, x, V);
+  else topKRow(out, x, V, k);
+  __syncthreads();  // out[] was written by other threads of this block
   const int lid = threadIdx.x;
   const uint32_t n = min(out[0], (uint32_t)k);
   if (lid < (int)n) {

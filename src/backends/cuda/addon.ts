@@ -80,16 +80,24 @@ export interface CudaDevice {
   /**
    * One row x [K] through ≤ 6 matrices of one dtype (K % 4 = 0, K ≤ 12,288), x formed first by the prologue:
    * kind 0 x as given; 1 rmsnorm(a (+ b)) · w, a + b written to `sum`; 2 gated rmsnorm(a · silu(b)) · w over
-   * groups of `group`; the formed row written to `normed` when given.
+   * groups of `group`; 3 a T = 1 conv of a (weights w [K, convK], bias b, state only read, silu); the formed row
+   * written to `normed` when given.
    */
   decodeGemv?(
     x: OptPtr, K: number, dtype: number, outs: Ptr[], ws: Ptr[], biases: OptPtr[], Ms: number[],
     kind: number, a: OptPtr, b: OptPtr, w: OptPtr, sum: OptPtr, normed: OptPtr, eps: number, group: number,
+    state: OptPtr, convK: number, silu: boolean,
   ): void;
   /** Mamba-1's T = 1 scan (batch 1) with dt = dtLow · W_dtᵀ computed in it and written to dtOut. */
   scanDtStep?(
     x: Ptr, dtLow: Ptr, wDt: Ptr, dtype: number, dtBias: Ptr, A: Ptr, B: Ptr, C: Ptr, D: Ptr, z: Ptr, state: Ptr, y: Ptr, dtOut: Ptr,
-    I: number, N: number, R: number,
+    I: number, N: number, R: number, convState: OptPtr, convX: OptPtr, convK: number,
+  ): void;
+  /** state [C, K − 1] ← its last K − 2 entries ++ x: the shift of a conv whose output a GEMV computed (decodeGemv kind 3). */
+  convShift?(state: Ptr, x: Ptr, C: number, K: number): void;
+  /** Mamba-2's T = 1 SSD step (batch 1): state updated in place, y written. */
+  ssdStep?(
+    x: Ptr, dt: Ptr, dtBias: Ptr, A: Ptr, B: Ptr, C: Ptr, D: Ptr, state: Ptr, y: Ptr, H: number, P: number, G: number, N: number, dtMin: number, dtMax: number,
   ): void;
   /** Copies `bytes` of ids from device memory at `src` into the recording's id buffer, then launches the recording. */
   replayFrom?(graph: Ptr, idsPtr: Ptr, src: Ptr, bytes: number): void;

@@ -90,7 +90,14 @@ type Pending =
  * How a one-row decode GEMV forms its input (gpu/cuda/src/kernels.h RowPrologue): kind 1 = rmsnorm(a (+ b)) · w with
  * a + b written to `sum`; kind 2 = gated rmsnorm(a · silu(b)) · w over groups of `group`. The formed row goes to `normed`.
  */
-interface Prologue { kind: 1 | 2; a: bigint; b: bigint | null; w: bigint; sum: bigint | null; normed: bigint; dim: number; eps: number; group: number }
+interface Prologue {
+  kind: 1 | 2 | 3; a: bigint; b: bigint | null; w: bigint; sum: bigint | null; normed: bigint; dim: number; eps: number; group: number;
+  /** kind 3: a T = 1 conv (a = its input, w its weights, b its bias) whose state the GEMV only reads; its shift is left to a later kernel. */
+  conv?: { state: bigint; K: number; silu: boolean };
+}
+
+/** A conv state shift owed by a conv folded into a GEMV (decode.cu, kind 3): launched before any later kernel, or inside scanDtStep. */
+interface ConvShift { state: bigint; x: bigint; C: number; K: number }
 
 const env = (name: string): string | undefined => (typeof process !== 'undefined' ? process.env?.[name] : undefined);
 /** MAMBA_EDGE_CUDA_FUSE=off launches every op as it is called (an escape hatch, and for A/B benchmarks). */
@@ -101,6 +108,10 @@ const DECODE_GEMV_OFF = FUSE_OFF || env('MAMBA_EDGE_CUDA_DECODEGEMV') === 'off';
 const NORM_GEMV_OFF = DECODE_GEMV_OFF || env('MAMBA_EDGE_CUDA_NORMGEMV') === 'off';
 /** MAMBA_EDGE_CUDA_SCANDT=off: Mamba-1's dt_proj GEMV stays its own kernel instead of being folded into the scan step (A/B). */
 const SCAN_DT_OFF = FUSE_OFF || env('MAMBA_EDGE_CUDA_SCANDT') === 'off';
+/** MAMBA_EDGE_CUDA_CONVGEMV=off: a one-row T = 1 conv runs as its own kernel, not folded into the GEMV that reads its output (A/B). */
+const CONV_GEMV_OFF = DECODE_GEMV_OFF || env('MAMBA_EDGE_CUDA_CONVGEMV') === 'off';
+/** MAMBA_EDGE_CUDA_SSDSTEP=off: Mamba-2's decode step through scan.cu's general kernel instead of decode.cu's ssdStep (A/B). */
+const SSD_STEP_OFF = env('MAMBA_EDGE_CUDA_SSDSTEP') === 'off';
 /** MAMBA_EDGE_CUDA_PDL=off: no programmatic dependent launch for the decode kernels (A/B). */
 const PDL_OFF = env('MAMBA_EDGE_CUDA_PDL') === 'off';
 /** MAMBA_EDGE_CUDA_RUNAHEAD=off: no deviceSampling, so sessions decode one read-back at a time (A/B). */
@@ -170,6 +181,8 @@ export class CudaBackend extends PartialBackend implements Backend {
   private disposed = false;
   private capture: Capture | null = null;
   private pending: Pending | null = null;
+  /** The state shift a folded conv left (see ConvShift): every kernel launched later goes after it. */
+  private convShift: ConvShift | null = null;
   private readonly recordings = new Set<{ blocks: Block[]; release(): void }>();
   /** Chunks the last prefill scan was split into (for tests and benchmarks). */
   lastScanChunks = 0;
@@ -209,7 +222,16 @@ export class CudaBackend extends PartialBackend implements Backend {
   /** The device, after launching what fusion held back: every device call but the fusing ones goes through here. */
   private get d(): CudaDevice {
     this.flush();
+    this.flushShift();
     return this.dev;
+  }
+
+  /** Launches the conv state shift a folded conv left, if any. */
+  private flushShift(): void {
+    const c = this.convShift;
+    if (!c) return;
+    this.convShift = null;
+    guarded('conv1dCausalStep (state shift)', () => this.dev.convShift!(c.state, c.x, c.C, c.K));
   }
 
   /** Launches the op held back for fusion, if any (its launch errors surface here, at the next op). */
@@ -217,6 +239,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     const p = this.pending;
     if (!p) return;
     this.pending = null;
+    this.flushShift(); // owed by a kernel launched before p's: it goes first
     if (p.kind === 'add') {
       guarded('add', () => this.dev.add(p.out, p.a, p.b, p.n));
     } else if (p.kind === 'norm') { // no GEMV read it next: the norm on its own
@@ -228,7 +251,10 @@ export class CudaBackend extends PartialBackend implements Backend {
       // One row (decode): decode.cu's GEMV, with the norm before it folded in when there is one.
       const q = p.pro;
       guarded('matmul (decode)', () => this.dev.decodeGemv!(q ? null : p.x, p.K, p.dtype, p.outs, p.ws, p.biases, p.Ms,
-        q?.kind ?? 0, q?.a ?? null, q?.b ?? null, q?.w ?? null, q?.sum ?? null, q?.normed ?? null, q?.eps ?? 0, q?.group ?? 0));
+        q?.kind ?? 0, q?.a ?? null, q?.b ?? null, q?.w ?? null, q?.sum ?? null, q?.normed ?? null, q?.eps ?? 0, q?.group ?? 0,
+        q?.conv?.state ?? null, q?.conv?.K ?? 0, q?.conv?.silu ?? false));
+      // A folded conv only read its state: the shift is owed, before the next kernel (or inside the scan step).
+      if (q?.conv) this.convShift = { state: q.conv.state, x: q.a, C: q.dim, K: q.conv.K };
     } else if (p.kind === 'conv') {
       guarded('conv1dCausalStep', () => p.outs.length === 1
         ? this.dev.conv1d(p.outs[0], p.xs[0], p.ws[0], p.biases[0], p.states[0], p.B, 1, p.Cs[0], p.K, p.silu)
@@ -430,6 +456,7 @@ export class CudaBackend extends PartialBackend implements Backend {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.pending = null; // nothing will read what it would compute
+    this.convShift = null;
     for (const r of [...this.recordings]) r.release();
     this.trim();
     for (const b of this.blocks) {
@@ -577,6 +604,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     } catch {
       this.capture = null;
       this.pending = null; // held back during the capture: part of what is dropped
+      this.convShift = null;
       this.dev.abortCapture();
       for (const b of cap.blocks) this.giveBack(b); // nothing ran: the blocks are free
       return null;
@@ -671,6 +699,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     }
     if (p?.kind === 'add' && p.out === xp && p.n === numel(x.shape)) { // the residual add and this norm: one launch
       this.pending = null;
+      this.flushShift();
       guarded('add + rmsNorm', () => this.dev.addRmsNorm(p.out, out.ptr, p.a, p.b, wp, numel(x.shape) / dim, dim, eps));
       return out;
     }
@@ -704,6 +733,16 @@ export class CudaBackend extends PartialBackend implements Backend {
       const p = this.pending;
       if (p?.kind === 'norm' && p.out === xp && rows === 1 && inner === p.pro.dim) { // the norm before it, folded in
         this.pending = { kind: 'gemv', x: xp, rows, K: inner, dtype, outs: [out.ptr], ws: [wt.ptr], biases: [bp], Ms: [outCols], pro: p.pro };
+        return out;
+      }
+      if (!CONV_GEMV_OFF && p?.kind === 'conv' && p.outs.length === 1 && p.B === 1 && p.outs[0] === xp && rows === 1 && inner === p.Cs[0]
+        && inner % 4 === 0 && inner <= DECODE_GEMV_MAX_K && this.dev.decodeGemv && this.dev.convShift) {
+        // One token's conv and the GEMV reading its output (Mamba-1's x_proj): one launch; the conv's state shift comes after.
+        const pro: Prologue = {
+          kind: 3, a: p.xs[0], b: p.biases[0], w: p.ws[0], sum: null, normed: xp, dim: inner, eps: 0, group: 0,
+          conv: { state: p.states[0], K: p.K, silu: p.silu },
+        };
+        this.pending = { kind: 'gemv', x: xp, rows, K: inner, dtype, outs: [out.ptr], ws: [wt.ptr], biases: [bp], Ms: [outCols], pro };
         return out;
       }
       if (p?.kind === 'gemv' && p.x === xp && p.rows === rows && p.K === inner && p.dtype === dtype && p.outs.length < GEMV_BATCH_MAX) {
@@ -776,9 +815,12 @@ export class CudaBackend extends PartialBackend implements Backend {
       // One decode token whose dt is the GEMV held back just before (dt_proj): computed inside the scan step
       // (decode.cu scanDtStep), which also writes dt, so anything reading it later sees the same values.
       this.pending = null;
+      const shift = this.convShift; // owed by the conv folded into x_proj: done inside the scan step (after that GEMV read the state)
+      this.convShift = null;
       const [x, dt, dtBias, A, B, C, D, z, state] = args;
       guarded('selectiveScanStep (dt_proj folded in)', () =>
-        this.dev.scanDtStep!(x, dtGemv.x, dtGemv.ws[0], dtGemv.dtype, dtBias, A, B, C, D, z, state, y.ptr, dt, inner, stateSize, dtGemv.K));
+        this.dev.scanDtStep!(x, dtGemv.x, dtGemv.ws[0], dtGemv.dtype, dtBias, A, B, C, D, z, state, y.ptr, dt, inner, stateSize, dtGemv.K,
+          shift?.state ?? null, shift?.x ?? null, shift?.K ?? 0));
       this.lastScanChunks = 1;
       return y;
     }
@@ -802,6 +844,12 @@ export class CudaBackend extends PartialBackend implements Backend {
     const p = (t: Tensor, what: string) => this.f32(t, what);
     const args = [p(a.x, 'x'), p(a.dt, 'dt'), p(a.dtBias, 'dtBias'), p(a.A, 'A'), p(a.B, 'B'), p(a.C, 'C'), p(a.D, 'D'), null, p(a.state, 'state')] as const;
     const y = this.alloc([batch, seq, H * P]);
+    if (!SSD_STEP_OFF && batch === 1 && seq === 1 && this.dev.ssdStep) { // one decode token: decode.cu's step kernel
+      const [x, dt, dtBias, A, B, C, D, , state] = args;
+      guarded('ssdStep', () => this.d.ssdStep!(x, dt, dtBias, A, B, C, D, state, y.ptr, H, P, G, N, a.dtMin, a.dtMax));
+      this.lastScanChunks = 1;
+      return y;
+    }
     this.lastScanChunks = guarded('ssdChunkScan', () =>
       this.d.scan(true, y.ptr, ...args, batch, seq, H * P, N, H, P, G, a.dtMin, a.dtMax));
     return y;
