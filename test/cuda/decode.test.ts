@@ -2,7 +2,7 @@
  * The cuda backend's batch-1 decode kernels (gpu/cuda/src/decode.cu), where a GPU is present, against the
  * reference backend: a one-row RMSNorm (alone, or after a residual add), gated RMSNorm or T = 1 conv folded into
  * the GEMVs that read it, the one-row GEMV in f32 / f16 / bf16, Mamba-1's scan step with dt_proj (and the
- * folded conv's state shift) in it, and Mamba-2's SSD step.
+ * folded conv's state shift) in it, and Mamba-2's SSD step, alone or with its three convs in it.
  * The golden suite (goldens.test.ts) runs every decode step of the transformers goldens through them;
  * these cases pin down what it does not: odd sizes, the folded outputs read afterwards (the residual sum,
  * the normed row, dt), a norm whose output two GEMV batches read, shapes that must not fold (K not a
@@ -209,6 +209,40 @@ describe.skipIf(cudaUnavailable !== null)('cuda decode kernels', () => {
       got.forEach((x, i) => expectClose(x, want[i], 2e-5, `H ${H} P ${P} G ${G} N ${N} output ${i}`));
       expect(calls.ssdStep, `H ${H}: batch-1 steps`).toBe(3);
       expect(calls.scan, `H ${H}: batch-2 steps`).toBe(3);
+      await cuda.dispose();
+    }
+  });
+
+  it('Mamba-2\'s three one-token convs fold into the SSD step (odd sizes, with and without conv bias): outputs and every state equal the reference', async () => {
+    const r = rng(77);
+    for (const [H, P, G, N, bias] of [[6, 5, 3, 7, true], [24, 64, 1, 128, false]] as const) {
+      const K = 4, I = H * P, GN = G * N;
+      const part = (C: number) => ({ w: rand(C * K, r), b: bias ? rand(C, r) : null, s0: rand(C * (K - 1), r), xs: [0, 1, 2].map(() => rand(C, r)) });
+      const d = {
+        x: part(I), B: part(GN), C: part(GN), dts: [0, 1, 2].map(() => rand(H, r, 2)), dtBias: rand(H, r, 0.5),
+        A: rand(H, r).map((v) => -Math.abs(v) - 0.05), D: rand(H, r), h0: rand(I * N, r),
+      };
+      const cuda = (await cudaBackend()) as CudaBackend;
+      const calls = countCalls(cuda, ['ssdConvStep', 'ssdStep', 'conv1d', 'conv1dStepBatch', 'scan']);
+      const ref = new ReferenceBackend();
+      const run = async (b: Backend) => {
+        const up = (p: typeof d.x, C: number) => ({ w: b.upload(p.w, [C, K]), b: p.b ? b.upload(p.b, [C]) : null, s: b.upload(p.s0, [1, C, K - 1]), xs: p.xs.map((x) => b.upload(x, [1, 1, C])) });
+        const [px, pB, pC] = [up(d.x, I), up(d.B, GN), up(d.C, GN)];
+        const state = b.upload(d.h0, [1, H, P, N]);
+        const c = { dtBias: b.upload(d.dtBias, [H]), A: b.upload(d.A, [H]), D: b.upload(d.D, [H]) };
+        const dts = d.dts.map((x) => b.upload(x, [1, 1, H]));
+        const outs: Tensor[] = [];
+        for (let t = 0; t < 3; t++) { // as mamba2.ts's mixer: the x, B, C convs, then the SSD step
+          const conv = (p: typeof px) => b.conv1dCausalStep({ x: p.xs[t], weight: p.w, bias: p.b, state: p.s, silu: true });
+          const [x, Bm, Cm] = [conv(px), conv(pB), conv(pC)];
+          outs.push(b.ssdStep({ x, dt: dts[t], B: Bm, C: Cm, ...c, dtMin: 0.01, dtMax: 1.5, numHeads: H, headDim: P, nGroups: G, stateSize: N, chunkSize: 64, state }), x, Bm, Cm);
+        }
+        return Promise.all([...outs, px.s, pB.s, pC.s, state].map((t) => b.read(t)));
+      };
+      const [got, want] = [await run(cuda), await run(ref)];
+      got.forEach((x, i) => expectClose(x, want[i], 2e-5, `H ${H} P ${P} G ${G} N ${N} output ${i}`));
+      expect(calls.ssdConvStep).toBe(3);
+      expect(calls.ssdStep + calls.conv1d + calls.conv1dStepBatch + calls.scan).toBe(0);
       await cuda.dispose();
     }
   });

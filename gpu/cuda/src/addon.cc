@@ -161,6 +161,7 @@ class Device : public Napi::ObjectWrap<Device> {
                            InstanceMethod("replayFrom", &Device::ReplayFrom),
                            InstanceMethod("ssdStep", &Device::SsdStepOp),
                            InstanceMethod("convShift", &Device::ConvShiftOp),
+                           InstanceMethod("ssdConvStep", &Device::SsdConvStepOp),
                            InstanceAccessor("info", &Device::Info, nullptr),
                        });
   }
@@ -172,6 +173,10 @@ class Device : public Napi::ObjectWrap<Device> {
     // A blocking stream (not cudaStreamNonBlocking): it stays ordered with the synchronous copies of
     // upload/write on the legacy stream, and unlike the legacy stream it can be captured.
     check(env, cudaStreamCreate(&stream_), "cudaStreamCreate");
+    // A zeroed word for kernels that find their grid's last block (decode.cu ssdStep with its convs), made
+    // here because neither an allocation nor a memset may happen while a step is being recorded.
+    check(env, cudaMalloc(reinterpret_cast<void**>(&counter_), sizeof(unsigned)), "cudaMalloc (counter)");
+    check(env, cudaMemset(counter_, 0, sizeof(unsigned)), "cudaMemset (counter)");
     std::string cublasWhy;
     const me::Cublas& cb = me::cublas(&cublasWhy);
     if (cb.loaded()) {
@@ -201,6 +206,7 @@ class Device : public Napi::ObjectWrap<Device> {
   size_t scratchBytes_ = 0;
   int32_t* ids_ = nullptr;
   size_t idsBytes_ = 0;
+  unsigned* counter_ = nullptr;
   bool disposed_ = false;
   std::map<size_t, std::vector<void*>> pinned_;  // page-locked host buffers for downloadAsync, by size
 
@@ -218,8 +224,10 @@ class Device : public Napi::ObjectWrap<Device> {
     blas_ = nullptr;
     if (scratch_) cudaFree(scratch_);
     if (ids_) cudaFree(ids_);
+    if (counter_) cudaFree(counter_);
     scratch_ = nullptr;
     ids_ = nullptr;
+    counter_ = nullptr;
     if (stream_) cudaStreamDestroy(stream_);
     stream_ = nullptr;
     cudaGetLastError();
@@ -715,6 +723,49 @@ class Device : public Napi::ObjectWrap<Device> {
     a.convX = fptr(info[17]);
     a.convK = i32(info[18]);
     launched(env, me::launchScanDtStep(a, wt, stream_), "scanDtStep");
+    return env.Undefined();
+  }
+
+  /**
+   * ssdConvStep(dt, dtBias, A, D, state, y, H, P, G, N, dtMin, dtMax, xin, Bin, Cin, wx, wB, wC, bx|null, bB|null, bC|null, sx, sB, sC,
+   * xOut, BOut, COut, K, silu): Mamba-2's T = 1 convs and SSD step, batch 1, one launch (me::SsdConv).
+   */
+  Napi::Value SsdConvStepOp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    me::SsdStepArgs a{};
+    a.dt = fptr(info[0]);
+    a.dtBias = fptr(info[1]);
+    a.A = fptr(info[2]);
+    a.D = fptr(info[3]);
+    a.state = fptr(info[4]);
+    a.y = fptr(info[5]);
+    a.H = i32(info[6]);
+    a.P = i32(info[7]);
+    a.G = i32(info[8]);
+    a.N = i32(info[9]);
+    a.dtMin = (float)f64(info[10]);
+    a.dtMax = (float)f64(info[11]);
+    me::SsdConv c{};
+    c.xin = fptr(info[12]);
+    c.Bin = fptr(info[13]);
+    c.Cin = fptr(info[14]);
+    c.wx = fptr(info[15]);
+    c.wB = fptr(info[16]);
+    c.wC = fptr(info[17]);
+    c.bx = fptr(info[18]);
+    c.bB = fptr(info[19]);
+    c.bC = fptr(info[20]);
+    c.sx = fptr(info[21]);
+    c.sB = fptr(info[22]);
+    c.sC = fptr(info[23]);
+    c.xOut = fptr(info[24]);
+    c.BOut = fptr(info[25]);
+    c.COut = fptr(info[26]);
+    c.K = i32(info[27]);
+    c.silu = info[28].As<Napi::Boolean>().Value();
+    c.counter = counter_;
+    launched(env, me::launchSsdConvStep(a, c, stream_), "ssdConvStep");
     return env.Undefined();
   }
 

@@ -32,6 +32,23 @@ __device__ __forceinline__ bool locate(const GemvBatch& batch, int col, int& ite
   return i < batch.count;
 }
 
+/** conv1d.cu conv1dStep's output for channel i of one T = 1 conv (the state only read). */
+__device__ __forceinline__ float convOut(const float* w, const float* bias, const float* state, const float* x, int i, int K, bool silu) {
+  const int hist = K - 1;
+  const float* st = state + (int64_t)i * hist;
+  float acc = bias ? bias[i] : 0.f;
+  for (int k = 0; k < hist; k++) acc += w[(int64_t)i * K + k] * st[k];
+  acc += w[(int64_t)i * K + hist] * x[i];
+  return silu ? siluf(acc) : acc;
+}
+
+/** conv1dStep's state shift for channel i: state ← its last K − 2 entries ++ x[i]. */
+__device__ __forceinline__ void convShiftOne(float* state, const float* x, int i, int K) {
+  float* st = state + (int64_t)i * (K - 1);
+  for (int k = 0; k + 2 < K; k++) st[k] = st[k + 1];
+  if (K > 1) st[K - 2] = x[i];
+}
+
 /** The prologue: x [K] into shared memory (see RowPrologue); the same arithmetic, in the same order, as norms.cu. */
 __device__ __forceinline__ void formRow(float* xs, const float* x, int K, const RowPrologue& p) {
   const bool first = blockIdx.x == 0;
@@ -40,13 +57,8 @@ __device__ __forceinline__ void formRow(float* xs, const float* x, int K, const 
     return;
   }
   if (p.kind == 3) {  // conv1d.cu conv1dStep's output, same order; the state is shifted by a later kernel
-    const int hist = p.convK - 1;
     for (int k = threadIdx.x; k < K; k += blockDim.x) {
-      const float* st = p.state + (int64_t)k * hist;
-      float acc = p.b ? p.b[k] : 0.f;
-      for (int j = 0; j < hist; j++) acc += p.w[(int64_t)k * p.convK + j] * st[j];
-      acc += p.w[(int64_t)k * p.convK + hist] * p.a[k];
-      const float v = p.silu ? siluf(acc) : acc;
+      const float v = convOut(p.w, p.b, p.state, p.a, k, p.convK, p.silu);
       xs[k] = v;
       if (first && p.normed) p.normed[k] = v;
     }
@@ -193,11 +205,7 @@ __global__ void __launch_bounds__(256) scanDtStep(ScanDtArgs a, int L) {
   if (active && lane == 0) {
     a.y[c] = (sum + Dv * xv) * siluf(a.z[c]);
     a.dtOut[c] = dt;
-    if (a.convState) {  // the shift a conv folded into the x_proj GEMV before this left to it (that GEMV read the old state)
-      float* st = a.convState + (int64_t)c * (a.convK - 1);
-      for (int k = 0; k + 2 < a.convK; k++) st[k] = st[k + 1];
-      if (a.convK > 1) st[a.convK - 2] = a.convX[c];
-    }
+    if (a.convState) convShiftOne(a.convState, a.convX, c, a.convK);  // left by the conv folded into x_proj (which read the old state)
   }
 }
 
@@ -205,10 +213,7 @@ __global__ void __launch_bounds__(256) convShift(float* state, const float* x, i
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   pdlWait();
   pdlTrigger();
-  if (c >= C) return;
-  float* st = state + (int64_t)c * (K - 1);
-  for (int k = 0; k + 2 < K; k++) st[k] = st[k + 1];
-  if (K > 1) st[K - 2] = x[c];
+  if (c < C) convShiftOne(state, x, c, K);
 }
 
 cudaError_t launchConvShift(float* state, const float* x, int C, int K, cudaStream_t s) {
@@ -235,7 +240,10 @@ cudaError_t launchScanDtStep(const ScanDtArgs& a, WeightType wt, cudaStream_t s)
  *   y = Σ_n C[g,n]·h_n + D[head]·x,  g = head / (H/G)
  * L lanes per channel (pow2ceil(N) ≤ 32) split the N state entries (coalesced: lane + L·j) and sum y with a shuffle.
  */
-__global__ void __launch_bounds__(256) ssdStep(SsdStepArgs a, int L) {
+template <bool CONV>
+__global__ void __launch_bounds__(256) ssdStep(SsdStepArgs a, SsdConv cv, int L) {
+  extern __shared__ float bc[];  // CONV: B then C of every group, [2, G·N]
+  __shared__ bool sLast;
   const int c0 = (blockIdx.x * blockDim.x + threadIdx.x) / L;
   const int lane = threadIdx.x % L;
   const int I = a.H * a.P;
@@ -243,16 +251,35 @@ __global__ void __launch_bounds__(256) ssdStep(SsdStepArgs a, int L) {
   const int c = active ? c0 : 0;
   const int head = c / a.P;
   const int g = head / (a.H / a.G);
+  const int GN = a.G * a.N;
   const float Ah = a.A[head], dtBias = a.dtBias[head], Dv = a.D[head];
   pdlWait();
   pdlTrigger();
+  float xv;
+  const float *Bg, *Cg;
+  if constexpr (CONV) {
+    for (int i = threadIdx.x; i < GN; i += blockDim.x) {
+      bc[i] = convOut(cv.wB, cv.bB, cv.sB, cv.Bin, i, cv.K, cv.silu);
+      bc[GN + i] = convOut(cv.wC, cv.bC, cv.sC, cv.Cin, i, cv.K, cv.silu);
+    }
+    xv = convOut(cv.wx, cv.bx, cv.sx, cv.xin, c, cv.K, cv.silu);  // every lane of the channel, from the old state
+    __syncthreads();  // bc complete; and every read of the B/C states by this block is done
+    if (threadIdx.x == 0) {
+      __threadfence();
+      sLast = atomicAdd(cv.counter, 1u) == gridDim.x - 1;
+    }
+    __syncthreads();
+    Bg = bc + (int64_t)g * a.N;
+    Cg = bc + GN + (int64_t)g * a.N;
+  } else {
+    xv = a.x[c];
+    Bg = a.Bm + (int64_t)g * a.N;
+    Cg = a.Cm + (int64_t)g * a.N;
+  }
   float delta = softplusf(a.dt[head] + dtBias);
   delta = fminf(fmaxf(delta, a.dtMin), a.dtMax);
   const float decay = expf(delta * Ah);
-  const float xv = a.x[c];
   const float dx = delta * xv;
-  const float* Bg = a.Bm + (int64_t)g * a.N;
-  const float* Cg = a.Cm + (int64_t)g * a.N;
   float acc = 0.f;
   for (int n = lane; n < a.N; n += L) {
     const int64_t at = (int64_t)c * a.N + n;
@@ -261,7 +288,24 @@ __global__ void __launch_bounds__(256) ssdStep(SsdStepArgs a, int L) {
     acc += h * Cg[n];
   }
   const float sum = groupSum(acc, L);
-  if (active && lane == 0) a.y[c] = sum + Dv * xv;
+  if (active && lane == 0) {
+    a.y[c] = sum + Dv * xv;
+    if constexpr (CONV) {
+      cv.xOut[c] = xv;
+      convShiftOne(cv.sx, cv.xin, c, cv.K);  // this channel's lanes read it above, before the shuffle
+    }
+  }
+  if constexpr (CONV) {
+    if (sLast) {  // every other block has read the old B/C states
+      for (int i = threadIdx.x; i < GN; i += blockDim.x) {
+        cv.BOut[i] = bc[i];
+        cv.COut[i] = bc[GN + i];
+        convShiftOne(cv.sB, cv.Bin, i, cv.K);
+        convShiftOne(cv.sC, cv.Cin, i, cv.K);
+      }
+      if (threadIdx.x == 0) *cv.counter = 0u;  // for the next launch (a graph replays this one)
+    }
+  }
 }
 
 cudaError_t launchSsdStep(const SsdStepArgs& a, cudaStream_t s) {
@@ -270,7 +314,17 @@ cudaError_t launchSsdStep(const SsdStepArgs& a, cudaStream_t s) {
   if (a.G <= 0 || a.H % a.G != 0) return cudaErrorInvalidValue;
   int L = 1;
   while (L < a.N && L < 32) L <<= 1;
-  return launchPdl(ssdStep, dim3(blocksFor((int64_t)I * L, 256)), dim3(256), 0, s, a, L);
+  return launchPdl(ssdStep<false>, dim3(blocksFor((int64_t)I * L, 256)), dim3(256), 0, s, a, SsdConv{}, L);
+}
+
+cudaError_t launchSsdConvStep(const SsdStepArgs& a, const SsdConv& c, cudaStream_t s) {
+  const int I = a.H * a.P;
+  if (I <= 0) return cudaGetLastError();
+  if (a.G <= 0 || a.H % a.G != 0 || a.G * a.N > kSsdConvMaxGN || c.K < 1 || !c.counter) return cudaErrorInvalidValue;
+  int L = 1;
+  while (L < a.N && L < 32) L <<= 1;
+  const size_t smem = 2 * (size_t)a.G * a.N * sizeof(float);
+  return launchPdl(ssdStep<true>, dim3(blocksFor((int64_t)I * L, 256)), dim3(256), smem, s, a, c, L);
 }
 
 }  // namespace me

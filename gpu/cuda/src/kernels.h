@@ -177,3 +177,24 @@ namespace me {
 /** A T = 1 conv state's shift, state [C, K − 1] ← its last K − 2 entries ++ x (what conv1dStep does after its output). */
 cudaError_t launchConvShift(float* state, const float* x, int C, int K, cudaStream_t s);
 }  // namespace me
+
+namespace me {
+/**
+ * Mamba-2's three T = 1 convs (x, B, C: conv1d.cu conv1dStep's arithmetic) folded into the SSD step: each
+ * channel's lanes compute its own x conv (and shift its state); every block computes the B and C convs of
+ * all groups into shared memory from the old states, and the last block to finish reading (an atomic count
+ * in `counter`, reset by that block) shifts the B and C states. The conv outputs are written too.
+ */
+struct SsdConv {
+  const float *xin, *Bin, *Cin;  // [H·P], [G·N], [G·N]: the convs' inputs (in_proj parts)
+  const float *wx, *wB, *wC;     // [·, K]
+  const float *bx, *bB, *bC;     // [·] or null
+  float *sx, *sB, *sC;           // [·, K − 1], in place
+  float *xOut, *BOut, *COut;     // the conv outputs (after silu when `silu`)
+  int K;
+  bool silu;
+  unsigned* counter;             // one zeroed word of the Device's
+};
+constexpr int kSsdConvMaxGN = 2048;  // B and C of all groups in 16 KB of shared memory
+cudaError_t launchSsdConvStep(const SsdStepArgs& a, const SsdConv& c, cudaStream_t s);
+}  // namespace me

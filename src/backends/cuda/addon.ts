@@ -99,6 +99,15 @@ export interface CudaDevice {
   ssdStep?(
     x: Ptr, dt: Ptr, dtBias: Ptr, A: Ptr, B: Ptr, C: Ptr, D: Ptr, state: Ptr, y: Ptr, H: number, P: number, G: number, N: number, dtMin: number, dtMax: number,
   ): void;
+  /**
+   * Mamba-2's three T = 1 convs (x, B, C) and SSD step (batch 1) in one launch: the conv outputs written to
+   * xOut / BOut / COut, the conv states shifted, the SSD state updated, y written.
+   */
+  ssdConvStep?(
+    dt: Ptr, dtBias: Ptr, A: Ptr, D: Ptr, state: Ptr, y: Ptr, H: number, P: number, G: number, N: number, dtMin: number, dtMax: number,
+    xin: Ptr, Bin: Ptr, Cin: Ptr, wx: Ptr, wB: Ptr, wC: Ptr, bx: OptPtr, bB: OptPtr, bC: OptPtr, sx: Ptr, sB: Ptr, sC: Ptr,
+    xOut: Ptr, BOut: Ptr, COut: Ptr, K: number, silu: boolean,
+  ): void;
   /** Copies `bytes` of ids from device memory at `src` into the recording's id buffer, then launches the recording. */
   replayFrom?(graph: Ptr, idsPtr: Ptr, src: Ptr, bytes: number): void;
   /** out [3 + 2k] u32: top-k (count, ids, value bits), the sampler's choice (0xffffffff: none), the id an embedding reads. */

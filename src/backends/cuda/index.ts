@@ -108,7 +108,10 @@ const DECODE_GEMV_OFF = FUSE_OFF || env('MAMBA_EDGE_CUDA_DECODEGEMV') === 'off';
 const NORM_GEMV_OFF = DECODE_GEMV_OFF || env('MAMBA_EDGE_CUDA_NORMGEMV') === 'off';
 /** MAMBA_EDGE_CUDA_SCANDT=off: Mamba-1's dt_proj GEMV stays its own kernel instead of being folded into the scan step (A/B). */
 const SCAN_DT_OFF = FUSE_OFF || env('MAMBA_EDGE_CUDA_SCANDT') === 'off';
-/** MAMBA_EDGE_CUDA_CONVGEMV=off: a one-row T = 1 conv runs as its own kernel, not folded into the GEMV that reads its output (A/B). */
+/**
+ * MAMBA_EDGE_CUDA_CONVGEMV=off: a one-row T = 1 conv runs as its own kernel, not folded into the GEMV that reads its output
+ * (Mamba-1's x_proj) or into the SSD step that does (Mamba-2's x, B, C convs) (A/B).
+ */
 const CONV_GEMV_OFF = DECODE_GEMV_OFF || env('MAMBA_EDGE_CUDA_CONVGEMV') === 'off';
 /** MAMBA_EDGE_CUDA_SSDSTEP=off: Mamba-2's decode step through scan.cu's general kernel instead of decode.cu's ssdStep (A/B). */
 const SSD_STEP_OFF = env('MAMBA_EDGE_CUDA_SSDSTEP') === 'off';
@@ -118,6 +121,8 @@ const PDL_OFF = env('MAMBA_EDGE_CUDA_PDL') === 'off';
 const RUNAHEAD_OFF = env('MAMBA_EDGE_CUDA_RUNAHEAD') === 'off';
 /** Largest row decode.cu's GEMV holds in shared memory (kernels.h kDecodeGemvMaxK). */
 const DECODE_GEMV_MAX_K = 12288;
+/** Largest G·N whose B and C decode.cu's ssdStep with its convs holds in shared memory (kernels.h kSsdConvMaxGN). */
+const SSD_CONV_MAX_GN = 2048;
 /** Largest k topKSample ranks (kernels.h kSampleMaxK). */
 const SAMPLE_MAX_K = 1024;
 /** The most GEMVs one gemvBatch launch takes (gpu/cuda/src/kernels.h kGemvBatchMax). */
@@ -844,6 +849,23 @@ export class CudaBackend extends PartialBackend implements Backend {
     const p = (t: Tensor, what: string) => this.f32(t, what);
     const args = [p(a.x, 'x'), p(a.dt, 'dt'), p(a.dtBias, 'dtBias'), p(a.A, 'A'), p(a.B, 'B'), p(a.C, 'C'), p(a.D, 'D'), null, p(a.state, 'state')] as const;
     const y = this.alloc([batch, seq, H * P]);
+    const convs = this.pending;
+    if (!SSD_STEP_OFF && !CONV_GEMV_OFF && batch === 1 && seq === 1 && convs?.kind === 'conv' && convs.outs.length === 3 && convs.B === 1
+      && G * N <= SSD_CONV_MAX_GN && this.dev.ssdConvStep) {
+      // The three convs held back just before (Mamba-2's x, B, C) feeding this step: one launch (decode.cu ssdStep<true>).
+      const [ix, iB, iC] = [args[0], args[4], args[5]].map((ptr) => convs.outs.indexOf(ptr));
+      if (ix >= 0 && iB >= 0 && iC >= 0 && new Set([ix, iB, iC]).size === 3 && convs.Cs[ix] === H * P && convs.Cs[iB] === G * N && convs.Cs[iC] === G * N) {
+        this.pending = null;
+        this.flushShift();
+        const [, dt, dtBias, A, , , D, , state] = args;
+        const at = (i: number) => [convs.xs[i], convs.ws[i], convs.biases[i], convs.states[i], convs.outs[i]] as const;
+        const [xi, xw, xb, xs, xo] = at(ix), [Bi, Bw, Bb, Bs, Bo] = at(iB), [Ci, Cw, Cb, Cs, Co] = at(iC);
+        guarded('ssdStep (convs folded in)', () => this.dev.ssdConvStep!(dt, dtBias, A, D, state, y.ptr, H, P, G, N, a.dtMin, a.dtMax,
+          xi, Bi, Ci, xw, Bw, Cw, xb, Bb, Cb, xs, Bs, Cs, xo, Bo, Co, convs.K, convs.silu));
+        this.lastScanChunks = 1;
+        return y;
+      }
+    }
     if (!SSD_STEP_OFF && batch === 1 && seq === 1 && this.dev.ssdStep) { // one decode token: decode.cu's step kernel
       const [x, dt, dtBias, A, B, C, D, , state] = args;
       guarded('ssdStep', () => this.d.ssdStep!(x, dt, dtBias, A, B, C, D, state, y.ptr, H, P, G, N, a.dtMin, a.dtMax));
