@@ -57,7 +57,7 @@ const env = backend === 'cuda'
     scanKernel: process.env.MAMBA_EDGE_CUDA_SCAN ?? 'tile', graphs: process.env.MAMBA_EDGE_CUDA_GRAPHS ?? 'on', fuse: process.env.MAMBA_EDGE_CUDA_FUSE ?? 'on',
     runAhead: process.env.MAMBA_EDGE_CUDA_RUNAHEAD ?? 'on', pdl: process.env.MAMBA_EDGE_CUDA_PDL ?? 'on', decodeGemv: process.env.MAMBA_EDGE_CUDA_DECODEGEMV ?? 'on',
     normGemv: process.env.MAMBA_EDGE_CUDA_NORMGEMV ?? 'on', scanDt: process.env.MAMBA_EDGE_CUDA_SCANDT ?? 'on',
-    convGemv: process.env.MAMBA_EDGE_CUDA_CONVGEMV ?? 'on', ssdStep: process.env.MAMBA_EDGE_CUDA_SSDSTEP ?? 'on', runAheadDepth: SessionImpl.runAheadDepth,
+    convGemv: process.env.MAMBA_EDGE_CUDA_CONVGEMV ?? 'off', ssdStep: process.env.MAMBA_EDGE_CUDA_SSDSTEP ?? 'on', runAheadDepth: SessionImpl.runAheadDepth,
   }
   : {};
 

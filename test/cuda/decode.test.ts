@@ -147,6 +147,7 @@ describe.skipIf(cudaUnavailable !== null)('cuda decode kernels', () => {
       A: rand(I * N, r).map((v) => -Math.abs(v) - 0.05), D: rand(I, r), h0: rand(I * N, r),
     };
     const cuda = (await cudaBackend()) as CudaBackend;
+    cuda.convFold = true; // opt-in (MAMBA_EDGE_CUDA_CONVGEMV=on): measured slower on an H100, kept for A/B
     const calls = countCalls(cuda, ['decodeGemv', 'conv1d', 'conv1dStepBatch', 'convShift', 'scanDtStep']);
     const ref = new ReferenceBackend();
     const run = async (b: Backend) => {
@@ -223,6 +224,7 @@ describe.skipIf(cudaUnavailable !== null)('cuda decode kernels', () => {
         A: rand(H, r).map((v) => -Math.abs(v) - 0.05), D: rand(H, r), h0: rand(I * N, r),
       };
       const cuda = (await cudaBackend()) as CudaBackend;
+      cuda.convFold = true; // opt-in, as above
       const calls = countCalls(cuda, ['ssdConvStep', 'ssdStep', 'conv1d', 'conv1dStepBatch', 'scan']);
       const ref = new ReferenceBackend();
       const run = async (b: Backend) => {

@@ -109,10 +109,12 @@ const NORM_GEMV_OFF = DECODE_GEMV_OFF || env('MAMBA_EDGE_CUDA_NORMGEMV') === 'of
 /** MAMBA_EDGE_CUDA_SCANDT=off: Mamba-1's dt_proj GEMV stays its own kernel instead of being folded into the scan step (A/B). */
 const SCAN_DT_OFF = FUSE_OFF || env('MAMBA_EDGE_CUDA_SCANDT') === 'off';
 /**
- * MAMBA_EDGE_CUDA_CONVGEMV=off: a one-row T = 1 conv runs as its own kernel, not folded into the GEMV that reads its output
- * (Mamba-1's x_proj) or into the SSD step that does (Mamba-2's x, B, C convs) (A/B).
+ * MAMBA_EDGE_CUDA_CONVGEMV=on: a one-row T = 1 conv is folded into the GEMV that reads its output (Mamba-1's x_proj) or into
+ * the SSD step that does (Mamba-2's x, B, C convs) instead of running as its own kernel. Off by default: on an H100 it was
+ * slower (BENCHMARKS.md, CUDA decode at the 130M shapes): 24 kernels fewer, but every block of the folded kernel recomputes
+ * all the convs it reads (x_proj has 10 blocks for 1,536 channels), which costs more latency than the launch it saves.
  */
-const CONV_GEMV_OFF = DECODE_GEMV_OFF || env('MAMBA_EDGE_CUDA_CONVGEMV') === 'off';
+const CONV_FOLD = !DECODE_GEMV_OFF && env('MAMBA_EDGE_CUDA_CONVGEMV') === 'on';
 /** MAMBA_EDGE_CUDA_SSDSTEP=off: Mamba-2's decode step through scan.cu's general kernel instead of decode.cu's ssdStep (A/B). */
 const SSD_STEP_OFF = env('MAMBA_EDGE_CUDA_SSDSTEP') === 'off';
 /** MAMBA_EDGE_CUDA_PDL=off: no programmatic dependent launch for the decode kernels (A/B). */
@@ -198,6 +200,8 @@ export class CudaBackend extends PartialBackend implements Backend {
    */
   readonly prefillChunkMultiple: number;
 
+  /** Fold one-row T = 1 convs into the kernel reading their output (MAMBA_EDGE_CUDA_CONVGEMV=on; off by default, see CONV_FOLD). */
+  convFold = CONV_FOLD;
   /** Whether the decode kernels use programmatic dependent launch (gpu/cuda/src/pdl.cuh: sm_90+, MAMBA_EDGE_CUDA_PDL). */
   readonly pdl: boolean;
   /** Sampling on the device for the session's run-ahead decode (absent in addon builds before it, or with MAMBA_EDGE_CUDA_RUNAHEAD=off). */
@@ -740,7 +744,7 @@ export class CudaBackend extends PartialBackend implements Backend {
         this.pending = { kind: 'gemv', x: xp, rows, K: inner, dtype, outs: [out.ptr], ws: [wt.ptr], biases: [bp], Ms: [outCols], pro: p.pro };
         return out;
       }
-      if (!CONV_GEMV_OFF && p?.kind === 'conv' && p.outs.length === 1 && p.B === 1 && p.outs[0] === xp && rows === 1 && inner === p.Cs[0]
+      if (this.convFold && p?.kind === 'conv' && p.outs.length === 1 && p.B === 1 && p.outs[0] === xp && rows === 1 && inner === p.Cs[0]
         && inner % 4 === 0 && inner <= DECODE_GEMV_MAX_K && this.dev.decodeGemv && this.dev.convShift) {
         // One token's conv and the GEMV reading its output (Mamba-1's x_proj): one launch; the conv's state shift comes after.
         const pro: Prologue = {
@@ -850,7 +854,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     const args = [p(a.x, 'x'), p(a.dt, 'dt'), p(a.dtBias, 'dtBias'), p(a.A, 'A'), p(a.B, 'B'), p(a.C, 'C'), p(a.D, 'D'), null, p(a.state, 'state')] as const;
     const y = this.alloc([batch, seq, H * P]);
     const convs = this.pending;
-    if (!SSD_STEP_OFF && !CONV_GEMV_OFF && batch === 1 && seq === 1 && convs?.kind === 'conv' && convs.outs.length === 3 && convs.B === 1
+    if (!SSD_STEP_OFF && this.convFold && batch === 1 && seq === 1 && convs?.kind === 'conv' && convs.outs.length === 3 && convs.B === 1
       && G * N <= SSD_CONV_MAX_GN && this.dev.ssdConvStep) {
       // The three convs held back just before (Mamba-2's x, B, C) feeding this step: one launch (decode.cu ssdStep<true>).
       const [ix, iB, iC] = [args[0], args[4], args[5]].map((ptr) => convs.outs.indexOf(ptr));
