@@ -10,6 +10,9 @@
  *   scan bandwidth     (cuda) the Mamba-1 selective scan on [1, 16384, 1536] × N 16 and the Mamba-2 SSD
  *                      scan on [1, 16384, 24 heads × 64] × N 128 (bytes of inputs read and y written ÷ time),
  *                      next to a device-to-device copy of 256 MiB (read + written ÷ time)
+ *   roofline           (cuda) a 256 MiB device-to-device copy first (read + written ÷ time; its read half is
+ *                      the read bandwidth), then per model: greedy `generate` tok/s ÷ (read bandwidth ÷
+ *                      f32 weight bytes), issue 9's decode target (≥ 60 %), all from this one run
  *   soak               (--soak N, cuda) one session generating N tokens (temperature 0.8, top-k 40): device
  *                      memory (cudaMemGetInfo, the backend's own bytes) and RSS every --soak-every tokens
  * Runs where the addon is built and a GPU is present; it is bundled for such machines by
@@ -17,7 +20,7 @@
  *
  *   node cuda-bench.mjs --dir /tmp/cuda-bench [--backend cuda|webgpu] [--prefill 2048,16384,131072] [--decode 128]
  *                       [--models mamba-130m,mamba2-130m] [--no-bandwidth] [--only-bandwidth] [--soak 20000 --soak-every 1000]
- *                       [--json out.json] [--write-only] [--scan-reps 30]
+ *                       [--json out.json] [--write-only] [--scan-reps 30] [--no-copy] [--depth N]
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +31,7 @@ import { createCudaBackend } from '../src/backends/cuda/factory.js';
 import type { CudaBackend } from '../src/backends/cuda/index.js';
 import type { ModelGraph } from '../src/models/graph.js';
 import type { ModelConfig } from '../src/api/types.js';
+import { SessionImpl } from '../src/api/session.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,10 +50,17 @@ const writeOnly = flag('write-only');
 const onlyBandwidth = flag('only-bandwidth');
 /** Timed repetitions of each scan kernel (after one warm-up): 1 under a profiler. */
 const scanReps = Number(arg('scan-reps', '30'));
+/** --depth N: decode steps run ahead of the host on a backend with deviceSampling (SessionImpl.runAheadDepth; default 1). */
+if (process.argv.includes('--depth')) SessionImpl.runAheadDepth = Number(arg('depth', '1'));
 const engine = `mamba-edge ${backend}`;
 /** The cuda A/B switches a row ran under (recorded in cuda rows only). */
 const env = backend === 'cuda'
-  ? { scanKernel: process.env.MAMBA_EDGE_CUDA_SCAN || 'default', graphs: process.env.MAMBA_EDGE_CUDA_GRAPHS ?? 'on', fuse: process.env.MAMBA_EDGE_CUDA_FUSE ?? 'on' }
+  ? {
+    scanKernel: process.env.MAMBA_EDGE_CUDA_SCAN || 'default', graphs: process.env.MAMBA_EDGE_CUDA_GRAPHS ?? 'on', fuse: process.env.MAMBA_EDGE_CUDA_FUSE ?? 'on',
+    runAhead: process.env.MAMBA_EDGE_CUDA_RUNAHEAD ?? 'on', pdl: process.env.MAMBA_EDGE_CUDA_PDL ?? 'on', decodeGemv: process.env.MAMBA_EDGE_CUDA_DECODEGEMV ?? 'on',
+    normGemv: process.env.MAMBA_EDGE_CUDA_NORMGEMV ?? 'on', scanDt: process.env.MAMBA_EDGE_CUDA_SCANDT ?? 'on',
+    convGemv: process.env.MAMBA_EDGE_CUDA_CONVGEMV ?? 'off', ssdStep: process.env.MAMBA_EDGE_CUDA_SSDSTEP ?? 'on', runAheadDepth: SessionImpl.runAheadDepth,
+  }
   : {};
 
 function ids(n: number, vocab: number, seed: number): number[] {
@@ -66,6 +77,31 @@ function argmax(v: Float32Array): number {
 const results: Record<string, unknown>[] = [];
 const json = arg('json', '');
 const save = () => { if (json) writeFileSync(json, JSON.stringify(results, null, 2)); };
+
+/** Time per call of `fn` (after one untimed call), waiting for the GPU before and after. */
+async function timeOnGpu(b: CudaBackend, fn: () => void, reps: number): Promise<number> {
+  const sync = async () => b.read(b.sliceRows(b.zeros([1]), 0, 1));
+  fn(); await sync();
+  const a = performance.now();
+  for (let i = 0; i < reps; i++) fn();
+  await sync();
+  return (performance.now() - a) / 1000 / reps;
+}
+
+/** The device copy that sets the roofline: 256 MiB device to device (GB/s moved = read + written; read = half). */
+let copyGBs = 0;
+if (backend === 'cuda' && !writeOnly && !flag('no-copy')) {
+  const b = (await createCudaBackend()) as CudaBackend;
+  if ('unavailable' in b) throw new Error(String((b as { unavailable: string }).unavailable));
+  const n = 64 * 2 ** 20;
+  const big = b.zeros([n]);
+  const copySec = await timeOnGpu(b, () => b.free(b.sliceRows(big, 0, n)), 20);
+  copyGBs = (2 * 4 * n) / copySec / 1e9;
+  b.free(big);
+  await b.dispose();
+  results.push({ what: 'copy', bytes: 4 * n, movedGBs: copyGBs, readGBs: copyGBs / 2, ...env });
+  console.error(`copy 256 MiB: ${copyGBs.toFixed(0)} GB/s moved (read + written), ${(copyGBs / 2).toFixed(0)} GB/s read`);
+}
 
 for (const name of onlyBandwidth ? [] : models) {
   // The 1.4B / 1.3B shapes: a block of random values repeated, in 1 GiB shards, as bench/webgpu.ts does
@@ -109,8 +145,16 @@ for (const name of onlyBandwidth ? [] : models) {
         if (n++ === 0) first = performance.now();
       }
       const gsec = (performance.now() - first) / 1000;
-      results.push({ model: name, engine, what: 'decode', via: 'generate (greedy, top-1 read)', tokens: decodeTokens, afterPrompt: T, seconds: gsec, tokensPerSec: decodeTokens / gsec, ...env });
-      console.error(`${name} ${backend}: decode (generate) ${decodeTokens} tokens: ${(decodeTokens / gsec).toFixed(0)} tok/s`);
+      const tps = decodeTokens / gsec;
+      // Issue 9's decode target: ≥ 60 % of (the copy's read bandwidth ÷ f32 weight bytes per token), same run.
+      const roofline = copyGBs > 0 ? (copyGBs / 2) * 1e9 / model.info.weightBytes : 0;
+      const runAhead = backend === 'cuda' ? (model as unknown as { parts: { backend: CudaBackend } }).parts.backend.deviceSampling !== undefined : undefined;
+      results.push({
+        model: name, engine, what: 'decode', via: 'generate (greedy, top-1 read)', tokens: decodeTokens, afterPrompt: T, seconds: gsec, tokensPerSec: tps,
+        ...(roofline ? { rooflineTokensPerSec: roofline, ofRoofline: tps / roofline, weightBytes: model.info.weightBytes } : {}), runAheadUsed: runAhead, ...env,
+      });
+      console.error(`${name} ${backend}: decode (generate) ${decodeTokens} tokens: ${tps.toFixed(0)} tok/s${runAhead ? ' (run-ahead)' : ''}`
+        + (roofline ? `; roofline ${roofline.toFixed(0)} tok/s (${(model.info.weightBytes / 1e6).toFixed(1)} MB a token): ${(100 * tps / roofline).toFixed(1)} %` : ''));
     }
     await s.dispose();
     save();
@@ -170,19 +214,7 @@ for (const name of onlyBandwidth ? [] : models) {
 if (backend === 'cuda' && !writeOnly && !flag('no-bandwidth')) { // scan kernel bandwidth vs a device copy
   const b = (await createCudaBackend()) as CudaBackend;
   if ('unavailable' in b) throw new Error(String((b as { unavailable: string }).unavailable));
-  const sync = async () => b.read(b.sliceRows(b.zeros([1]), 0, 1));
-  const time = async (fn: () => void, reps: number) => {
-    fn(); await sync();
-    const a = performance.now();
-    for (let i = 0; i < reps; i++) fn();
-    await sync();
-    return (performance.now() - a) / 1000 / reps;
-  };
-  const n = 64 * 2 ** 20;
-  const big = b.zeros([n]);
-  const copySec = await time(() => b.free(b.sliceRows(big, 0, n)), 10);
-  const copyGBs = (2 * 4 * n) / copySec / 1e9;
-  b.free(big);
+  const time = (fn: () => void, reps: number) => timeOnGpu(b, fn, reps);
   const T = 16384;
   // Random inputs, not zeros (zeros can hide unwritten outputs and run at another speed than data):
   // values in [-scale, scale) + shift from one seeded generator; A < 0 as in the models.

@@ -294,14 +294,27 @@ export class ModelImpl implements Model {
    * `deviceSampling.ids(token)` of the previous step's token), the head, the device's draw with
    * uniform `u`, submitted at once. Nothing is read back; the caller reads or releases `token` and
    * frees `logits` (kept so an abort can still read the whole row).
+   *
+   * Where the backend records steps (Backend.recordStep) and the model has no KV caches, the step is
+   * the session's recorded one (as `run` replays it), run with `ids` as they are — RecordedStep.run
+   * takes a device-sampled token's ids and reads the id on the device. Its output tensor is the
+   * recording's and is overwritten by the next run, which decodeAhead submits before it reads this
+   * step's token; so the row is copied (`sliceRows`, in order with the ops) into a tensor of this
+   * step's own, which `logits` is: an abort (decodeAhead's `settle`) reads step t's row, not t+1's.
    */
   recordDecodeStep(state: Tensor[], caches: KvCache[], ids: Int32Array, params: SamplerParams, u: number): { token: DeviceToken; logits: Tensor } {
     const { graph, cfg, backend: b, weights } = this.parts;
-    const hidden = graph.forward({ backend: b, cfg, weights, state, batch: 1, seq: 1, caches }, ids); // [1, 1, D]
-    const row = b.reshape(hidden, [1, cfg.hiddenSize]);
-    const head = graph.head(weights);
-    const logits = b.matmul(row, head.weight, head.bias); // [1, V]
-    b.free(hidden);
+    const step = caches.length === 0 ? this.recordedStep(state, ids) : null;
+    let logits: Tensor;
+    if (step) {
+      logits = b.sliceRows(step.run(ids), 0, 1); // [1, V], this step's own copy
+    } else {
+      const hidden = graph.forward({ backend: b, cfg, weights, state, batch: 1, seq: 1, caches }, ids); // [1, 1, D]
+      const row = b.reshape(hidden, [1, cfg.hiddenSize]);
+      const head = graph.head(weights);
+      logits = b.matmul(row, head.weight, head.bias); // [1, V]
+      b.free(hidden);
+    }
     try {
       return { token: b.deviceSampling!.sample(logits, params, u), logits };
     } catch (e) {
@@ -313,7 +326,9 @@ export class ModelImpl implements Model {
   /**
    * @internal The recorded decode step of the session whose state is `state` (recorded on its first
    * step), or null where the backend has no recordStep or declined: embed, the layers, the final norm
-   * and the head's logits row, as the chunk loop below computes them for one token.
+   * and the head's logits row, as the chunk loop below computes them for one token. It is recorded
+   * over placeholder host ids (token 0, as many as `ids`), so that recording never depends on whether
+   * `ids` are host ids or a device-sampled token's; each run gives the real ones.
    */
   private recordedStep(state: Tensor[], ids: Int32Array): RecordedStep | null {
     const { graph, cfg, backend: b, weights } = this.parts;
@@ -321,7 +336,7 @@ export class ModelImpl implements Model {
     let step = this.recorded.get(state);
     if (step === undefined) {
       const head = graph.head(weights);
-      step = b.recordStep(ids, (stepIds) => {
+      step = b.recordStep(new Int32Array(ids.length), (stepIds) => {
         const hidden = graph.forward({ backend: b, cfg, weights, state, batch: 1, seq: 1 }, stepIds);
         const logits = b.matmul(b.reshape(hidden, [1, cfg.hiddenSize]), head.weight, head.bias); // [1, V]
         b.free(hidden);

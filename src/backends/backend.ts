@@ -363,6 +363,8 @@ export interface RecordedStep {
   /**
    * Runs the recorded ops again for new `ids` (as many as were recorded) and returns the output tensor.
    * It is the same tensor every run, overwritten, and owned by the recording: do not free it.
+   * `ids` may be host ids or, on a backend with deviceSampling, the array `deviceSampling.ids(token)`
+   * returned: then the id is read on the device (as `embedding` does), in order with the ops before.
    */
   run(ids: Int32Array): Tensor;
   /** Frees the recording and every tensor it holds, its output included. Calling it again does nothing. */

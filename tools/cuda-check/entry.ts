@@ -6,6 +6,8 @@ import '../../test/cuda/fast-paths.test.js';
 import '../../test/cuda/attention.test.js';
 import '../../test/cuda/hybrid-goldens.test.js';
 import '../../test/cuda/scan.test.js';
+import '../../test/cuda/decode.test.js';
+import '../../test/cuda/runahead.test.js';
 import { run } from './vitest-shim.js';
 
 const filter = process.argv[2] ? new RegExp(process.argv[2]) : undefined;

@@ -32,6 +32,8 @@ it.skipIf = (cond: boolean) => (name: string, fn: Fn, timeout?: number) => {
 export const test = it;
 
 const hooks = { before: [] as Fn[], after: [] as Fn[] };
+/** vitest's `vi`, as far as the suites use it (the shim has no timeouts to configure). */
+export const vi = { setConfig: (_: unknown): void => undefined };
 export const beforeAll = (fn: Fn): void => { hooks.before.push(fn); };
 export const afterAll = (fn: Fn): void => { hooks.after.push(fn); };
 
@@ -76,6 +78,18 @@ export function expect(actual: unknown, message?: string) {
     toBeGreaterThanOrEqual: (e: number) => check(num(actual) >= e, `to be ≥ ${e}`),
     toMatch: (e: RegExp | string) => check(typeof actual === 'string' && (typeof e === 'string' ? actual.includes(e) : e.test(actual)), `to match ${String(e)}`),
     toContain: (e: unknown) => check((actual as { includes(x: unknown): boolean }).includes(e), `to contain ${show(e)}`),
+    toHaveLength: (n: number) => check((actual as { length?: number })?.length === n, `to have length ${n}`),
+    toBeDefined: () => check(actual !== undefined, 'to be defined'),
+    toMatchObject: (e: Record<string, unknown>) => check(equals(actual, expect.objectContaining(e)), `to match ${show(e)}`),
+    /** `await expect(promise).rejects.toMatchObject({...})`. */
+    rejects: {
+      toMatchObject: async (e: Record<string, unknown>) => {
+        let thrown: unknown, threw = false;
+        try { await (actual as Promise<unknown>); } catch (err) { threw = true; thrown = err; }
+        check(threw, 'to reject');
+        check(equals(thrown, expect.objectContaining(e)), `to reject with ${show(e)}, rejected with ${show(thrown)}`);
+      },
+    },
     toThrow: (e?: unknown) => {
       let thrown: unknown, threw = false;
       try { (actual as () => unknown)(); } catch (err) { threw = true; thrown = err; }

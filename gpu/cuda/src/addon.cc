@@ -154,6 +154,14 @@ class Device : public Napi::ObjectWrap<Device> {
                            InstanceMethod("abortCapture", &Device::AbortCapture),
                            InstanceMethod("replay", &Device::Replay),
                            InstanceMethod("releaseGraph", &Device::ReleaseGraph),
+                           InstanceMethod("setPdl", &Device::SetPdl),
+                           InstanceMethod("decodeGemv", &Device::DecodeGemvOp),
+                           InstanceMethod("scanDtStep", &Device::ScanDtStepOp),
+                           InstanceMethod("topKSample", &Device::TopKSample),
+                           InstanceMethod("replayFrom", &Device::ReplayFrom),
+                           InstanceMethod("ssdStep", &Device::SsdStepOp),
+                           InstanceMethod("convShift", &Device::ConvShiftOp),
+                           InstanceMethod("ssdConvStep", &Device::SsdConvStepOp),
                            InstanceAccessor("info", &Device::Info, nullptr),
                        });
   }
@@ -165,6 +173,10 @@ class Device : public Napi::ObjectWrap<Device> {
     // A blocking stream (not cudaStreamNonBlocking): it stays ordered with the synchronous copies of
     // upload/write on the legacy stream, and unlike the legacy stream it can be captured.
     check(env, cudaStreamCreate(&stream_), "cudaStreamCreate");
+    // A zeroed word for kernels that find their grid's last block (decode.cu ssdStep with its convs), made
+    // here because neither an allocation nor a memset may happen while a step is being recorded.
+    check(env, cudaMalloc(reinterpret_cast<void**>(&counter_), sizeof(unsigned)), "cudaMalloc (counter)");
+    check(env, cudaMemset(counter_, 0, sizeof(unsigned)), "cudaMemset (counter)");
     std::string cublasWhy;
     const me::Cublas& cb = me::cublas(&cublasWhy);
     if (cb.loaded()) {
@@ -194,6 +206,7 @@ class Device : public Napi::ObjectWrap<Device> {
   size_t scratchBytes_ = 0;
   int32_t* ids_ = nullptr;
   size_t idsBytes_ = 0;
+  unsigned* counter_ = nullptr;
   bool disposed_ = false;
   std::map<size_t, std::vector<void*>> pinned_;  // page-locked host buffers for downloadAsync, by size
 
@@ -211,8 +224,10 @@ class Device : public Napi::ObjectWrap<Device> {
     blas_ = nullptr;
     if (scratch_) cudaFree(scratch_);
     if (ids_) cudaFree(ids_);
+    if (counter_) cudaFree(counter_);
     scratch_ = nullptr;
     ids_ = nullptr;
+    counter_ = nullptr;
     if (stream_) cudaStreamDestroy(stream_);
     stream_ = nullptr;
     cudaGetLastError();
@@ -634,6 +649,176 @@ class Device : public Napi::ObjectWrap<Device> {
     cudaGraphExecDestroy(g);
     graphs_.erase(g);
     cudaGetLastError();
+    return env.Undefined();
+  }
+
+  // ---- batch-1 decode (gpu/cuda/src/decode.cu) and device sampling ----
+
+  /** setPdl(on) → whether programmatic dependent launch is now used (it needs sm_90+). */
+  Napi::Value SetPdl(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), me::setPdl(info[0].As<Napi::Boolean>().Value(), props_.major));
+  }
+
+  /**
+   * decodeGemv(x|null, K, dtype, outs[], ws[], biases[] (null entries), Ms[], proKind, a|null, b|null, w|null, sum|null, normed|null,
+   * eps, group, state|null, convK, silu): one row through ≤ 6 matrices, its x formed first by the prologue (me::RowPrologue).
+   */
+  Napi::Value DecodeGemvOp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    Napi::Array outs = info[3].As<Napi::Array>(), ws = info[4].As<Napi::Array>(), biases = info[5].As<Napi::Array>(), Ms = info[6].As<Napi::Array>();
+    if (outs.Length() > (uint32_t)me::kGemvBatchMax || outs.Length() == 0) {
+      throwCode(env, "E_ARGUMENT", "cuda: decodeGemv takes 1.." + std::to_string(me::kGemvBatchMax) + " matrices");
+    }
+    me::GemvBatch batch{};
+    batch.count = (int)outs.Length();
+    for (uint32_t i = 0; i < outs.Length(); i++) {
+      batch.item[i].y = fptr(outs.Get(i));
+      batch.item[i].w = ptr(ws.Get(i));
+      batch.item[i].bias = fptr(biases.Get(i));
+      batch.item[i].M = i32(Ms.Get(i));
+    }
+    me::RowPrologue pro{};
+    pro.kind = i32(info[7]);
+    pro.a = fptr(info[8]);
+    pro.b = fptr(info[9]);
+    pro.w = fptr(info[10]);
+    pro.sum = fptr(info[11]);
+    pro.normed = fptr(info[12]);
+    pro.eps = (float)f64(info[13]);
+    pro.group = i32(info[14]);
+    pro.state = fptr(info[15]);
+    pro.convK = i32(info[16]);
+    pro.silu = info[17].As<Napi::Boolean>().Value();
+    launched(env, me::launchDecodeGemv(batch, fptr(info[0]), wtype(env, info[2]), i32(info[1]), pro, props_.multiProcessorCount, stream_),
+             "decodeGemv");
+    return env.Undefined();
+  }
+
+  /**
+   * scanDtStep(x, dtLow, wDt, dtype, dtBias, A, B, C, D, z, state, y, dtOut, I, N, R, convState|null, convX|null, convK): Mamba-1's
+   * T = 1 scan with dt_proj folded in (and the conv state shift a conv folded into x_proj left to it).
+   */
+  Napi::Value ScanDtStepOp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    me::ScanDtArgs a{};
+    a.x = fptr(info[0]);
+    a.dtLow = fptr(info[1]);
+    a.wDt = ptr(info[2]);
+    const WeightType wt = wtype(env, info[3]);
+    a.dtBias = fptr(info[4]);
+    a.A = fptr(info[5]);
+    a.Bm = fptr(info[6]);
+    a.Cm = fptr(info[7]);
+    a.D = fptr(info[8]);
+    a.z = fptr(info[9]);
+    a.state = fptr(info[10]);
+    a.y = fptr(info[11]);
+    a.dtOut = fptr(info[12]);
+    a.I = i32(info[13]);
+    a.N = i32(info[14]);
+    a.R = i32(info[15]);
+    a.convState = fptr(info[16]);  // (state|null, x|null, K): a conv state shift left by a folded conv
+    a.convX = fptr(info[17]);
+    a.convK = i32(info[18]);
+    launched(env, me::launchScanDtStep(a, wt, stream_), "scanDtStep");
+    return env.Undefined();
+  }
+
+  /**
+   * ssdConvStep(dt, dtBias, A, D, state, y, H, P, G, N, dtMin, dtMax, xin, Bin, Cin, wx, wB, wC, bx|null, bB|null, bC|null, sx, sB, sC,
+   * xOut, BOut, COut, K, silu): Mamba-2's T = 1 convs and SSD step, batch 1, one launch (me::SsdConv).
+   */
+  Napi::Value SsdConvStepOp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    me::SsdStepArgs a{};
+    a.dt = fptr(info[0]);
+    a.dtBias = fptr(info[1]);
+    a.A = fptr(info[2]);
+    a.D = fptr(info[3]);
+    a.state = fptr(info[4]);
+    a.y = fptr(info[5]);
+    a.H = i32(info[6]);
+    a.P = i32(info[7]);
+    a.G = i32(info[8]);
+    a.N = i32(info[9]);
+    a.dtMin = (float)f64(info[10]);
+    a.dtMax = (float)f64(info[11]);
+    me::SsdConv c{};
+    c.xin = fptr(info[12]);
+    c.Bin = fptr(info[13]);
+    c.Cin = fptr(info[14]);
+    c.wx = fptr(info[15]);
+    c.wB = fptr(info[16]);
+    c.wC = fptr(info[17]);
+    c.bx = fptr(info[18]);
+    c.bB = fptr(info[19]);
+    c.bC = fptr(info[20]);
+    c.sx = fptr(info[21]);
+    c.sB = fptr(info[22]);
+    c.sC = fptr(info[23]);
+    c.xOut = fptr(info[24]);
+    c.BOut = fptr(info[25]);
+    c.COut = fptr(info[26]);
+    c.K = i32(info[27]);
+    c.silu = info[28].As<Napi::Boolean>().Value();
+    c.counter = counter_;
+    launched(env, me::launchSsdConvStep(a, c, stream_), "ssdConvStep");
+    return env.Undefined();
+  }
+
+  /** convShift(state, x, C, K): state [C, K − 1] ← its last K − 2 entries ++ x (after a conv folded into a GEMV). */
+  Napi::Value ConvShiftOp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    launched(env, me::launchConvShift(fptr(info[0]), fptr(info[1]), i32(info[2]), i32(info[3]), stream_), "convShift");
+    return env.Undefined();
+  }
+
+  /** ssdStep(x, dt, dtBias, A, B, C, D, state, y, H, P, G, N, dtMin, dtMax): Mamba-2's T = 1 SSD step, batch 1. */
+  Napi::Value SsdStepOp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    me::SsdStepArgs a{};
+    a.x = fptr(info[0]);
+    a.dt = fptr(info[1]);
+    a.dtBias = fptr(info[2]);
+    a.A = fptr(info[3]);
+    a.Bm = fptr(info[4]);
+    a.Cm = fptr(info[5]);
+    a.D = fptr(info[6]);
+    a.state = fptr(info[7]);
+    a.y = fptr(info[8]);
+    a.H = i32(info[9]);
+    a.P = i32(info[10]);
+    a.G = i32(info[11]);
+    a.N = i32(info[12]);
+    a.dtMin = (float)f64(info[13]);
+    a.dtMax = (float)f64(info[14]);
+    launched(env, me::launchSsdStep(a, stream_), "ssdStep");
+    return env.Undefined();
+  }
+
+  /** replayFrom(graph, idsPtr, src, bytes): the ids copied from device memory (a device-sampled token), then the recording launched. */
+  Napi::Value ReplayFrom(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    cudaGraphExec_t g = graphOf(env, info[0]);
+    check(env, cudaMemcpyAsync(ptr(info[1]), ptr(info[2]), i64(info[3]), cudaMemcpyDeviceToDevice, stream_), "cudaMemcpyAsync (device ids)");
+    check(env, cudaGraphLaunch(g, stream_), "cudaGraphLaunch");
+    return env.Undefined();
+  }
+
+  /** topKSample(out [3 + 2k] words, x, V, k, greedy, temperature, topP, u): the top-k and the sampler's choice, one launch. */
+  Napi::Value TopKSample(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    launched(env,
+             me::launchTopKSample(static_cast<uint32_t*>(ptr(info[0])), fptr(info[1]), i32(info[2]), i32(info[3]), info[4].As<Napi::Boolean>().Value(),
+                                  (float)f64(info[5]), (float)f64(info[6]), (float)f64(info[7]), stream_),
+             "topKSample");
     return env.Undefined();
   }
 };

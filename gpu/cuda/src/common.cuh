@@ -15,6 +15,25 @@ __device__ __forceinline__ float loadW(const void* w, int64_t i) {
   else return __bfloat162float(static_cast<const __nv_bfloat16*>(w)[i]);
 }
 
+/** Four consecutive weights from a 16-byte (f32) or 8-byte (f16/bf16) aligned address. */
+template <int WT>
+__device__ __forceinline__ void load4(const void* w, int64_t i, float out[4]) {
+  if constexpr (WT == kF32) {
+    const float4 v = *reinterpret_cast<const float4*>(static_cast<const float*>(w) + i);
+    out[0] = v.x; out[1] = v.y; out[2] = v.z; out[3] = v.w;
+  } else if constexpr (WT == kF16) {
+    const uint2 raw = *reinterpret_cast<const uint2*>(static_cast<const __half*>(w) + i);
+    const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&raw.x));
+    const float2 b = __half22float2(*reinterpret_cast<const __half2*>(&raw.y));
+    out[0] = a.x; out[1] = a.y; out[2] = b.x; out[3] = b.y;
+  } else {
+    const uint2 raw = *reinterpret_cast<const uint2*>(static_cast<const __nv_bfloat16*>(w) + i);
+    const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.x));
+    const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.y));
+    out[0] = a.x; out[1] = a.y; out[2] = b.x; out[3] = b.y;
+  }
+}
+
 /** torch.nn.functional.softplus with its default threshold 20 (linear above it). */
 __device__ __forceinline__ float softplusf(float x) { return x > 20.f ? x : log1pf(expf(x)); }
 __device__ __forceinline__ float siluf(float x) { return x / (1.f + expf(-x)); }

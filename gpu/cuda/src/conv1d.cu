@@ -4,6 +4,7 @@
 // runs after, as its own kernel, so no output reads a state entry already overwritten.
 #include <algorithm>
 #include "common.cuh"
+#include "pdl.cuh"
 
 namespace me {
 
@@ -41,6 +42,7 @@ __global__ void conv1dState(const float* x, float* state, int B, int T, int C, i
 
 /** T = 1 (decode): one thread per (b, c) computes the output and shifts that channel's state, one launch. */
 __global__ void conv1dStep(float* y, const float* x, const float* w, const float* bias, float* state, int B, int C, int K, bool silu) {
+  pdlTrigger();  // lets a PDL-launched successor start its prologue (pdl.cuh)
   const int64_t n = (int64_t)B * C;
   const int hist = K - 1;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
@@ -58,6 +60,7 @@ __global__ void conv1dStep(float* y, const float* x, const float* w, const float
 
 /** Several T = 1 convs of the same batch, kernel and activation (Mamba-2's x, B, C parts) in one launch. */
 __global__ void conv1dStepBatch(Conv1dStepBatch batch, int B, int K, bool silu) {
+  pdlTrigger();  // lets a PDL-launched successor start its prologue (pdl.cuh)
   int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
   int j = 0;
   while (j < batch.count && i >= (int64_t)B * batch.item[j].C) i -= (int64_t)B * batch.item[j++].C;

@@ -2,6 +2,7 @@
 // grid-stride so any element count fits the grid limits.
 #include <algorithm>
 #include "common.cuh"
+#include "pdl.cuh"
 
 namespace me {
 
@@ -24,6 +25,7 @@ __global__ void convertToF32(float* dst, const void* src, int64_t n) {
 
 template <int WT>
 __global__ void embedding(float* out, const void* table, const int32_t* ids, int64_t n, int dim) {
+  pdlTrigger();  // lets a PDL-launched successor start its prologue (pdl.cuh)
   GRID_STRIDE(i, n) {
     const int64_t row = i / dim, d = i % dim;
     out[i] = loadW<WT>(table, (int64_t)ids[row] * dim + d);

@@ -100,3 +100,101 @@ namespace me {
 /** cudaSuccess when this build holds code the current device can run (else cudaErrorNoKernelImageForDevice). */
 cudaError_t probeKernelImage();
 }  // namespace me
+
+// decode.cu: the batch-1 decode kernels (one token of one sequence), launched with programmatic
+// dependent launch where the device has it (pdl.cuh).
+namespace me {
+/** Turns PDL on (where the device is sm_90+) or off for every later launch; returns whether it is on. */
+bool setPdl(bool on, int major);
+
+/** How decodeGemv forms its input row x [K] in shared memory before the GEMVs. */
+struct RowPrologue {
+  int kind;         // 0: x as given; 1: rmsnorm(a (+ b)) · w; 2: gated rmsnorm(a · silu(b)) · w over groups of `group`;
+                    // 3: a T = 1 depthwise conv of a over state ++ a, weights w [K, convK], bias b, optional silu
+                    //    (conv1d.cu conv1dStep's output; the state is only read: launchConvShift / ScanDtArgs shift it after)
+  const float* a;
+  const float* b;   // kind 1: the other addend (null: no add); kind 2: the gate
+  const float* w;
+  float* sum;       // kind 1 with b: a + b written here (the residual stream), else null
+  float* normed;    // the formed row written here (later kernels may read it), else null
+  float eps;
+  int group;
+  const float* state;  // kind 3: [K, convK − 1], oldest first
+  int convK;
+  bool silu;
+};
+constexpr int kDecodeGemvMaxK = 12288;  // the row lives in 48 KB of shared memory
+/**
+ * y_i = x · W_iᵀ (+ b_i) for one row x [K] (K % 4 == 0, K ≤ kDecodeGemvMaxK), the matrices of `batch`,
+ * with x formed by `pro` first (a norm folded into the GEMV that reads it: one launch, not two).
+ */
+cudaError_t launchDecodeGemv(const GemvBatch& batch, const float* x, WeightType wt, int K, const RowPrologue& pro, int multiprocessors,
+                             cudaStream_t s);
+
+/** Mamba-1's decode scan step with dt_proj folded in (one token, batch 1). */
+struct ScanDtArgs {
+  const float* x;      // [I] conv output u
+  const float* dtLow;  // [R] x_proj's dt part
+  const void* wDt;     // dt_proj.weight [I, R] (any WeightType)
+  const float *dtBias, *A, *Bm, *Cm, *D, *z;  // [I], [I, N], [N], [N], [I], [I]
+  float* state;        // h [I, N], in place
+  float* y;            // [I]
+  float* dtOut;        // [I]: dt = dtLow · W_dtᵀ (what the unfused GEMV would have written)
+  int I, N, R;
+  float* convState;     // null, or a conv state [I, convK − 1] whose shift (by convX) a folded conv left to this kernel
+  const float* convX;
+  int convK;
+};
+cudaError_t launchScanDtStep(const ScanDtArgs& a, WeightType wt, cudaStream_t s);
+}  // namespace me
+
+// topk.cu: top-k then the sampler's rule on the device (Backend.deviceSampling), one launch.
+namespace me {
+constexpr int kSampleMaxK = 1024;
+/**
+ * out [3 + 2k] u32: top-k's count, ids[k], value bits[k]; then the chosen id (0xffffffff when no entry is
+ * finite) and the id the next embedding reads (the chosen one, or 0 when there is none).
+ */
+cudaError_t launchTopKSample(uint32_t* out, const float* x, int V, int k, bool greedy, float temperature, float topP, float u, cudaStream_t s);
+}  // namespace me
+
+// decode.cu: Mamba-2's SSD step for one token of one sequence, launched with PDL (scan.cu's general
+// kernel stages tiles for long T; a decode step needs none of that).
+namespace me {
+struct SsdStepArgs {
+  const float* x;       // [H·P] conv output
+  const float* dt;      // [H] before bias and softplus
+  const float *dtBias, *A, *Bm, *Cm, *D;  // [H], [H], [G·N], [G·N], [H]
+  float* state;         // h [H, P, N], in place
+  float* y;             // [H·P]
+  int H, P, G, N;
+  float dtMin, dtMax;
+};
+cudaError_t launchSsdStep(const SsdStepArgs& a, cudaStream_t s);
+}  // namespace me
+
+namespace me {
+/** A T = 1 conv state's shift, state [C, K − 1] ← its last K − 2 entries ++ x (what conv1dStep does after its output). */
+cudaError_t launchConvShift(float* state, const float* x, int C, int K, cudaStream_t s);
+}  // namespace me
+
+namespace me {
+/**
+ * Mamba-2's three T = 1 convs (x, B, C: conv1d.cu conv1dStep's arithmetic) folded into the SSD step: each
+ * channel's lanes compute its own x conv (and shift its state); every block computes the B and C convs of
+ * all groups into shared memory from the old states, and the last block to finish reading (an atomic count
+ * in `counter`, reset by that block) shifts the B and C states. The conv outputs are written too.
+ */
+struct SsdConv {
+  const float *xin, *Bin, *Cin;  // [H·P], [G·N], [G·N]: the convs' inputs (in_proj parts)
+  const float *wx, *wB, *wC;     // [·, K]
+  const float *bx, *bB, *bC;     // [·] or null
+  float *sx, *sB, *sC;           // [·, K − 1], in place
+  float *xOut, *BOut, *COut;     // the conv outputs (after silu when `silu`)
+  int K;
+  bool silu;
+  unsigned* counter;             // one zeroed word of the Device's
+};
+constexpr int kSsdConvMaxGN = 2048;  // B and C of all groups in 16 KB of shared memory
+cudaError_t launchSsdConvStep(const SsdStepArgs& a, const SsdConv& c, cudaStream_t s);
+}  // namespace me

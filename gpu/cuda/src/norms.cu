@@ -2,12 +2,14 @@
 // (mamba_ssm RMSNormGated with norm_before_gate=False: rmsnorm(x · silu(z)) over groups of `groupSize`).
 // One block per row (or group); the sum of squares is a block reduction in f32.
 #include "common.cuh"
+#include "pdl.cuh"
 
 namespace me {
 
 constexpr int kNormThreads = 256;
 
 __global__ void rmsNorm(float* out, const float* x, const float* w, int dim, float eps) {
+  pdlTrigger();  // lets a PDL-launched successor start its prologue (pdl.cuh)
   const float* xr = x + (int64_t)blockIdx.x * dim;
   float* yr = out + (int64_t)blockIdx.x * dim;
   float ss = 0.f;
@@ -17,6 +19,7 @@ __global__ void rmsNorm(float* out, const float* x, const float* w, int dim, flo
 }
 
 __global__ void addRmsNorm(float* sum, float* out, const float* a, const float* b, const float* w, int dim, float eps) {
+  pdlTrigger();  // lets a PDL-launched successor start its prologue (pdl.cuh)
   const int64_t off = (int64_t)blockIdx.x * dim;
   float ss = 0.f;
   for (int d = threadIdx.x; d < dim; d += blockDim.x) {
@@ -30,6 +33,7 @@ __global__ void addRmsNorm(float* sum, float* out, const float* a, const float* 
 }
 
 __global__ void gatedRmsNorm(float* out, const float* x, const float* gate, const float* w, int groupSize, int dim, float eps) {
+  pdlTrigger();  // lets a PDL-launched successor start its prologue (pdl.cuh)
   const int64_t g0 = (int64_t)blockIdx.x * groupSize;
   float ss = 0.f;
   for (int k = threadIdx.x; k < groupSize; k += blockDim.x) {

@@ -7,6 +7,7 @@
 //   2. every entry above it, then entries equal to it in id order until k: each thread owns a contiguous
 //      block of ids, and output positions come from block-wide prefix sums of the per-thread counts.
 #include "common.cuh"
+#include "pdl.cuh"
 
 namespace me {
 
@@ -45,7 +46,8 @@ __device__ __forceinline__ uint32_t blockExclusiveSum(uint32_t v, uint32_t* warp
   return warpSums[warp] + inc - v;
 }
 
-__global__ void __launch_bounds__(kTopKThreads) topK(uint32_t* out, const float* __restrict__ x, int V, int k) {
+/** The top-k of x[0, V) into out (the body of topK and topKSample; one block of kTopKThreads). */
+__device__ __forceinline__ void topKRow(uint32_t* out, const float* __restrict__ x, int V, int k) {
   __shared__ uint32_t hist[256];
   __shared__ uint32_t warpSums[32];
   __shared__ uint32_t sPrefix, sRemaining, sGtTotal, sEqTotal;
@@ -119,6 +121,152 @@ __global__ void __launch_bounds__(kTopKThreads) topK(uint32_t* out, const float*
     }
   }
   if (tid == 0) out[0] = min((uint32_t)k, gtTotal + eqTake);
+}
+
+/**
+ * k = 1 (greedy decoding): the largest key in one pass instead of topKRow's four radix passes — each
+ * thread keeps its best (the first of equal keys: its ids ascend), then the block reduces (larger key,
+ * then lower id). Same rule: NaN and −∞ never count, so no finite entry gives a count of 0.
+ */
+__device__ __forceinline__ void argmaxRow(uint32_t* out, const float* __restrict__ x, int V) {
+  __shared__ uint32_t sKey[32];
+  __shared__ int sAt[32];
+  uint32_t best = 0;
+  int at = 0x7fffffff;
+#pragma unroll 8
+  for (int i = threadIdx.x; i < V; i += kTopKThreads) {
+    const uint32_t key = orderKey(x[i]);
+    if (key > best) {
+      best = key;
+      at = i;
+    }
+  }
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  for (int o = 16; o > 0; o >>= 1) {
+    const uint32_t k2 = __shfl_xor_sync(0xffffffffu, best, o);
+    const int a2 = __shfl_xor_sync(0xffffffffu, at, o);
+    if (k2 > best || (k2 == best && a2 < at)) {
+      best = k2;
+      at = a2;
+    }
+  }
+  if (lane == 0) {
+    sKey[warp] = best;
+    sAt[warp] = at;
+  }
+  __syncthreads();
+  if (warp == 0) {
+    best = sKey[lane];  // kTopKThreads / 32 = 32 warps: every lane holds one
+    at = sAt[lane];
+    for (int o = 16; o > 0; o >>= 1) {
+      const uint32_t k2 = __shfl_xor_sync(0xffffffffu, best, o);
+      const int a2 = __shfl_xor_sync(0xffffffffu, at, o);
+      if (k2 > best || (k2 == best && a2 < at)) {
+        best = k2;
+        at = a2;
+      }
+    }
+    if (lane == 0) {
+      const bool found = best > kInvalid;
+      out[0] = found ? 1u : 0u;
+      if (found) {
+        out[1] = (uint32_t)at;
+        out[2] = __float_as_uint(x[at]);
+      }
+    }
+  }
+}
+
+__global__ void __launch_bounds__(kTopKThreads) topK(uint32_t* out, const float* __restrict__ x, int V, int k) {
+  pdlTrigger();
+  if (k == 1) argmaxRow(out, x, V);
+  else topKRow(out, x, V, k);
+}
+
+__device__ __forceinline__ bool rankedAhead(float va, uint32_t ia, float vb, uint32_t ib) { return va > vb || (va == vb && ia < ib); }
+
+/**
+ * The top-k, then one token chosen from it by src/api/sampler.ts's rule (`sampleToken`), as
+ * gpu/wgsl/sample_top_k.wgsl does for the webgpu backend: candidates best first (logit descending,
+ * ties to the lower id); greedy takes the first; otherwise weights exp((l − l_max) / temperature), the
+ * shortest prefix whose share of the total is ≥ topP, and the first candidate whose running weight
+ * exceeds u × (kept weight). The host computes the same in f64 and checks this f32 answer on every
+ * token (sampleFromCandidates): a disagreement (u within f32 rounding of a boundary) re-runs one step.
+ * Thread j < n ranks candidate j by counting those ahead of it; thread 0 walks the ranked weights.
+ */
+__global__ void __launch_bounds__(kTopKThreads) topKSample(uint32_t* out, const float* __restrict__ x, int V, int k, bool greedy,
+                                                           float temperature, float topP, float u) {
+  __shared__ uint32_t rid[kSampleMaxK];
+  __shared__ float rval[kSampleMaxK];
+  pdlTrigger();
+  if (k == 1) argmaxRow(out, x, V);
+  else topKRow(out, x, V, k);
+  __syncthreads();  // out[] was written by other threads of this block
+  const int lid = threadIdx.x;
+  const uint32_t n = min(out[0], (uint32_t)k);
+  if (lid < (int)n) {
+    const uint32_t id = out[1 + lid];
+    const float v = __uint_as_float(out[1 + k + lid]);
+    uint32_t rank = 0;
+    for (uint32_t j = 0; j < n; j++) {
+      if (rankedAhead(__uint_as_float(out[1 + k + j]), out[1 + j], v, id)) rank++;
+    }
+    rid[rank] = id;
+    rval[rank] = v;
+  }
+  __syncthreads();
+  if (lid != 0) return;
+  uint32_t* chosen = out + 1 + 2 * k;
+  uint32_t pick = 0xffffffffu;
+  if (n == 0) {
+  } else if (greedy) {
+    pick = rid[0];
+  } else {
+    // +∞ logits (compared on the bits) are equally likely and everything else impossible, as in the host rule.
+    const bool maxInf = __float_as_uint(rval[0]) == 0x7f800000u;
+    const float top = rval[0];
+    float total = 0.f;
+    for (uint32_t i = 0; i < n; i++) {
+      const float w = maxInf ? (__float_as_uint(rval[i]) == 0x7f800000u ? 1.f : 0.f) : expf((rval[i] - top) / temperature);
+      rval[i] = w;  // the logits are not needed past here: keep the weights in their place
+      total += w;
+    }
+    uint32_t kept = n;
+    float keptWeight = total;
+    if (topP < 1.f) {
+      float cum = 0.f;
+      for (uint32_t i = 0; i < n; i++) {
+        cum += rval[i];
+        if (cum / total >= topP) {
+          kept = i + 1;
+          keptWeight = cum;
+          break;
+        }
+      }
+    }
+    const float r = u * keptWeight;
+    float cum = 0.f;
+    uint32_t last = 0;
+    pick = 0xffffffffu;
+    for (uint32_t i = 0; i < kept; i++) {
+      if (rval[i] == 0.f) continue;
+      cum += rval[i];
+      last = i;
+      if (cum > r) {
+        pick = rid[i];
+        break;
+      }
+    }
+    if (pick == 0xffffffffu) pick = rid[last];
+  }
+  chosen[0] = pick;
+  chosen[1] = pick == 0xffffffffu ? 0u : pick;  // what the next step's embedding reads: always a row of the table
+}
+
+cudaError_t launchTopKSample(uint32_t* out, const float* x, int V, int k, bool greedy, float temperature, float topP, float u, cudaStream_t s) {
+  if (V <= 0 || k <= 0 || k > kSampleMaxK) return cudaErrorInvalidValue;
+  topKSample<<<1, kTopKThreads, 0, s>>>(out, x, V, k, greedy, temperature, topP, u);
+  return cudaGetLastError();
 }
 
 cudaError_t launchTopK(uint32_t* out, const float* x, int V, int k, cudaStream_t s) {

@@ -74,6 +74,44 @@ export interface CudaDevice {
   replay(graph: Ptr, idsPtr: Ptr, ids: Int32Array): void;
   /** Waits for launches in flight, then destroys the recording. */
   releaseGraph(graph: Ptr): void;
+  // Batch-1 decode kernels (gpu/cuda/src/decode.cu) and device sampling; absent in builds from before them.
+  /** Programmatic dependent launch on (where the GPU is sm_90+) or off for later launches; → whether it is on. */
+  setPdl?(on: boolean): boolean;
+  /**
+   * One row x [K] through ≤ 6 matrices of one dtype (K % 4 = 0, K ≤ 12,288), x formed first by the prologue:
+   * kind 0 x as given; 1 rmsnorm(a (+ b)) · w, a + b written to `sum`; 2 gated rmsnorm(a · silu(b)) · w over
+   * groups of `group`; 3 a T = 1 conv of a (weights w [K, convK], bias b, state only read, silu); the formed row
+   * written to `normed` when given.
+   */
+  decodeGemv?(
+    x: OptPtr, K: number, dtype: number, outs: Ptr[], ws: Ptr[], biases: OptPtr[], Ms: number[],
+    kind: number, a: OptPtr, b: OptPtr, w: OptPtr, sum: OptPtr, normed: OptPtr, eps: number, group: number,
+    state: OptPtr, convK: number, silu: boolean,
+  ): void;
+  /** Mamba-1's T = 1 scan (batch 1) with dt = dtLow · W_dtᵀ computed in it and written to dtOut. */
+  scanDtStep?(
+    x: Ptr, dtLow: Ptr, wDt: Ptr, dtype: number, dtBias: Ptr, A: Ptr, B: Ptr, C: Ptr, D: Ptr, z: Ptr, state: Ptr, y: Ptr, dtOut: Ptr,
+    I: number, N: number, R: number, convState: OptPtr, convX: OptPtr, convK: number,
+  ): void;
+  /** state [C, K − 1] ← its last K − 2 entries ++ x: the shift of a conv whose output a GEMV computed (decodeGemv kind 3). */
+  convShift?(state: Ptr, x: Ptr, C: number, K: number): void;
+  /** Mamba-2's T = 1 SSD step (batch 1): state updated in place, y written. */
+  ssdStep?(
+    x: Ptr, dt: Ptr, dtBias: Ptr, A: Ptr, B: Ptr, C: Ptr, D: Ptr, state: Ptr, y: Ptr, H: number, P: number, G: number, N: number, dtMin: number, dtMax: number,
+  ): void;
+  /**
+   * Mamba-2's three T = 1 convs (x, B, C) and SSD step (batch 1) in one launch: the conv outputs written to
+   * xOut / BOut / COut, the conv states shifted, the SSD state updated, y written.
+   */
+  ssdConvStep?(
+    dt: Ptr, dtBias: Ptr, A: Ptr, D: Ptr, state: Ptr, y: Ptr, H: number, P: number, G: number, N: number, dtMin: number, dtMax: number,
+    xin: Ptr, Bin: Ptr, Cin: Ptr, wx: Ptr, wB: Ptr, wC: Ptr, bx: OptPtr, bB: OptPtr, bC: OptPtr, sx: Ptr, sB: Ptr, sC: Ptr,
+    xOut: Ptr, BOut: Ptr, COut: Ptr, K: number, silu: boolean,
+  ): void;
+  /** Copies `bytes` of ids from device memory at `src` into the recording's id buffer, then launches the recording. */
+  replayFrom?(graph: Ptr, idsPtr: Ptr, src: Ptr, bytes: number): void;
+  /** out [3 + 2k] u32: top-k (count, ids, value bits), the sampler's choice (0xffffffff: none), the id an embedding reads. */
+  topKSample?(out: Ptr, x: Ptr, V: number, k: number, greedy: boolean, temperature: number, topP: number, u: number): void;
 }
 
 export interface CudaAddon {

@@ -16,7 +16,7 @@ import { PartialBackend } from '../partial.js';
 import { fail, MambaEdgeError, type ErrorCode } from '../../errors.js';
 import {
   numel,
-  type Backend, type Conv1dArgs, type LtiScanArgs, type OpName, type RecordedStep, type RecurrentScanArgs, type SelectiveScanArgs,
+  type Backend, type Conv1dArgs, type DeviceSampling, type DeviceToken, type LtiScanArgs, type OpName, type RecordedStep, type RecurrentScanArgs, type SelectiveScanArgs,
   type SsdScanArgs, type Tensor, type WeightDType,
   DeviceKvCache, grownCapacity, type AttentionArgs, type KvCache, type MoeArgs, type RopeArgs,
 } from '../backend.js';
@@ -25,6 +25,7 @@ import {
   checkAttention, checkKvData, checkMoe, checkRope,
 } from '../shape-checks.js';
 import type { CudaAttentionApi, CudaDevice } from './addon.js';
+import type { SamplerParams } from '../../api/sampler.js';
 
 /** One device allocation; views made by `reshape` share it, and freeing any of them frees it once. */
 interface Block {
@@ -33,6 +34,33 @@ interface Block {
   live: boolean;
   /** Held by a recorded step (its intermediates and output): `free` leaves it alone, the step's release returns it. */
   recorded?: boolean;
+  /** A part of a zerosBlock allocation: freeing it frees the allocation once its last part is freed. */
+  parent?: SharedBlock;
+}
+
+/** One allocation holding several tensors (zerosBlock: a session's state), so that a copy of all of them is one copy. */
+interface SharedBlock extends Block {
+  readonly members: Block[];
+  liveMembers: number;
+}
+
+/**
+ * A token sampled on the device (DeviceSampling): `t` holds topKSample's words — count, ids[k], value
+ * bits[k], the chosen id, the id an embedding reads — whose read-back into `words` was enqueued right
+ * behind the sampling kernel, so reading it waits for this step only, not for steps submitted after it.
+ */
+class CudaDeviceToken implements DeviceToken {
+  readonly deviceToken = true as const;
+  released = false;
+  read = false;
+  constructor(
+    readonly t: CudaTensor, readonly k: number, readonly V: number, readonly words: Float32Array, readonly done: Promise<void>,
+    readonly ids: Int32Array,
+  ) {}
+  /** Where the id the next step embeds lives. */
+  get idPtr(): bigint {
+    return this.t.ptr + BigInt(4 * (2 + 2 * this.k));
+  }
 }
 
 /** What `recordStep` collects while a capture is open. */
@@ -53,12 +81,52 @@ interface Capture {
  * (addRmsNorm) — a decode step is bound by how many kernels it runs one after the other, not their bytes.
  */
 type Pending =
-  | { kind: 'gemv'; x: bigint; rows: number; K: number; dtype: number; outs: bigint[]; ws: bigint[]; biases: (bigint | null)[]; Ms: number[] }
+  | { kind: 'gemv'; x: bigint; rows: number; K: number; dtype: number; outs: bigint[]; ws: bigint[]; biases: (bigint | null)[]; Ms: number[]; pro?: Prologue }
+  | { kind: 'norm'; out: bigint; pro: Prologue }
   | { kind: 'add'; out: bigint; a: bigint; b: bigint; n: number }
   | { kind: 'conv'; B: number; K: number; silu: boolean; outs: bigint[]; xs: bigint[]; ws: bigint[]; biases: (bigint | null)[]; states: bigint[]; Cs: number[] };
 
+/**
+ * How a one-row decode GEMV forms its input (gpu/cuda/src/kernels.h RowPrologue): kind 1 = rmsnorm(a (+ b)) · w with
+ * a + b written to `sum`; kind 2 = gated rmsnorm(a · silu(b)) · w over groups of `group`. The formed row goes to `normed`.
+ */
+interface Prologue {
+  kind: 1 | 2 | 3; a: bigint; b: bigint | null; w: bigint; sum: bigint | null; normed: bigint; dim: number; eps: number; group: number;
+  /** kind 3: a T = 1 conv (a = its input, w its weights, b its bias) whose state the GEMV only reads; its shift is left to a later kernel. */
+  conv?: { state: bigint; K: number; silu: boolean };
+}
+
+/** A conv state shift owed by a conv folded into a GEMV (decode.cu, kind 3): launched before any later kernel, or inside scanDtStep. */
+interface ConvShift { state: bigint; x: bigint; C: number; K: number }
+
+const env = (name: string): string | undefined => (typeof process !== 'undefined' ? process.env?.[name] : undefined);
 /** MAMBA_EDGE_CUDA_FUSE=off launches every op as it is called (an escape hatch, and for A/B benchmarks). */
-const FUSE_OFF = typeof process !== 'undefined' && process.env?.MAMBA_EDGE_CUDA_FUSE === 'off';
+const FUSE_OFF = env('MAMBA_EDGE_CUDA_FUSE') === 'off';
+/** MAMBA_EDGE_CUDA_DECODEGEMV=off: one-row GEMVs through matmul.cu's gemv instead of decode.cu's (A/B). */
+const DECODE_GEMV_OFF = FUSE_OFF || env('MAMBA_EDGE_CUDA_DECODEGEMV') === 'off';
+/** MAMBA_EDGE_CUDA_NORMGEMV=off: a one-row (gated) RMSNorm runs as its own kernel, not folded into the GEMV after it (A/B). */
+const NORM_GEMV_OFF = DECODE_GEMV_OFF || env('MAMBA_EDGE_CUDA_NORMGEMV') === 'off';
+/** MAMBA_EDGE_CUDA_SCANDT=off: Mamba-1's dt_proj GEMV stays its own kernel instead of being folded into the scan step (A/B). */
+const SCAN_DT_OFF = FUSE_OFF || env('MAMBA_EDGE_CUDA_SCANDT') === 'off';
+/**
+ * MAMBA_EDGE_CUDA_CONVGEMV=on: a one-row T = 1 conv is folded into the GEMV that reads its output (Mamba-1's x_proj) or into
+ * the SSD step that does (Mamba-2's x, B, C convs) instead of running as its own kernel. Off by default: on an H100 it was
+ * slower (BENCHMARKS.md, CUDA decode at the 130M shapes): 24 kernels fewer, but every block of the folded kernel recomputes
+ * all the convs it reads (x_proj has 10 blocks for 1,536 channels), which costs more latency than the launch it saves.
+ */
+const CONV_FOLD = !DECODE_GEMV_OFF && env('MAMBA_EDGE_CUDA_CONVGEMV') === 'on';
+/** MAMBA_EDGE_CUDA_SSDSTEP=off: Mamba-2's decode step through scan.cu's general kernel instead of decode.cu's ssdStep (A/B). */
+const SSD_STEP_OFF = env('MAMBA_EDGE_CUDA_SSDSTEP') === 'off';
+/** MAMBA_EDGE_CUDA_PDL=off: no programmatic dependent launch for the decode kernels (A/B). */
+const PDL_OFF = env('MAMBA_EDGE_CUDA_PDL') === 'off';
+/** MAMBA_EDGE_CUDA_RUNAHEAD=off: no deviceSampling, so sessions decode one read-back at a time (A/B). */
+const RUNAHEAD_OFF = env('MAMBA_EDGE_CUDA_RUNAHEAD') === 'off';
+/** Largest row decode.cu's GEMV holds in shared memory (kernels.h kDecodeGemvMaxK). */
+const DECODE_GEMV_MAX_K = 12288;
+/** Largest G·N whose B and C decode.cu's ssdStep with its convs holds in shared memory (kernels.h kSsdConvMaxGN). */
+const SSD_CONV_MAX_GN = 2048;
+/** Largest k topKSample ranks (kernels.h kSampleMaxK). */
+const SAMPLE_MAX_K = 1024;
 /** The most GEMVs one gemvBatch launch takes (gpu/cuda/src/kernels.h kGemvBatchMax). */
 const GEMV_BATCH_MAX = 6;
 /** The most T = 1 convs one conv1dStepBatch launch takes (kConvBatchMax). */
@@ -120,6 +188,8 @@ export class CudaBackend extends PartialBackend implements Backend {
   private disposed = false;
   private capture: Capture | null = null;
   private pending: Pending | null = null;
+  /** The state shift a folded conv left (see ConvShift): every kernel launched later goes after it. */
+  private convShift: ConvShift | null = null;
   private readonly recordings = new Set<{ blocks: Block[]; release(): void }>();
   /** Chunks the last prefill scan was split into (for tests and benchmarks). */
   lastScanChunks = 0;
@@ -129,6 +199,15 @@ export class CudaBackend extends PartialBackend implements Backend {
    * activations of such a chunk are ~1 GB for a 130M model (ModelImpl lowers the multiple under maxMemoryBytes).
    */
   readonly prefillChunkMultiple: number;
+
+  /** Fold one-row T = 1 convs into the kernel reading their output (MAMBA_EDGE_CUDA_CONVGEMV=on; off by default, see CONV_FOLD). */
+  convFold = CONV_FOLD;
+  /** Whether the decode kernels use programmatic dependent launch (gpu/cuda/src/pdl.cuh: sm_90+, MAMBA_EDGE_CUDA_PDL). */
+  readonly pdl: boolean;
+  /** Sampling on the device for the session's run-ahead decode (absent in addon builds before it, or with MAMBA_EDGE_CUDA_RUNAHEAD=off). */
+  readonly deviceSampling?: DeviceSampling;
+  /** Id arrays standing for device-sampled tokens (DeviceSampling.ids): embedding and recorded steps read these ids on the device. */
+  private readonly deviceIds = new WeakMap<Int32Array, CudaDeviceToken>();
 
   /** The attention kernels (null in builds before them); each call first launches what fusion held back. */
   private readonly attn: CudaAttentionApi | null;
@@ -143,6 +222,8 @@ export class CudaBackend extends PartialBackend implements Backend {
       },
     });
     this.capacityBytes = dev.info.totalBytes;
+    this.pdl = dev.setPdl?.(!PDL_OFF) ?? false;
+    this.deviceSampling = dev.topKSample && dev.replayFrom && !RUNAHEAD_OFF ? this.makeDeviceSampling() : undefined;
     // 16 on a GPU of ≥ 16 GiB, fewer on smaller ones (at least 1): the chunk's activations stay a small share.
     this.prefillChunkMultiple = Math.max(1, Math.min(16, 2 ** Math.floor(Math.log2(this.capacityBytes / 2 ** 30))));
   }
@@ -150,7 +231,16 @@ export class CudaBackend extends PartialBackend implements Backend {
   /** The device, after launching what fusion held back: every device call but the fusing ones goes through here. */
   private get d(): CudaDevice {
     this.flush();
+    this.flushShift();
     return this.dev;
+  }
+
+  /** Launches the conv state shift a folded conv left, if any. */
+  private flushShift(): void {
+    const c = this.convShift;
+    if (!c) return;
+    this.convShift = null;
+    guarded('conv1dCausalStep (state shift)', () => this.dev.convShift!(c.state, c.x, c.C, c.K));
   }
 
   /** Launches the op held back for fusion, if any (its launch errors surface here, at the next op). */
@@ -158,8 +248,22 @@ export class CudaBackend extends PartialBackend implements Backend {
     const p = this.pending;
     if (!p) return;
     this.pending = null;
+    this.flushShift(); // owed by a kernel launched before p's: it goes first
     if (p.kind === 'add') {
       guarded('add', () => this.dev.add(p.out, p.a, p.b, p.n));
+    } else if (p.kind === 'norm') { // no GEMV read it next: the norm on its own
+      const q = p.pro;
+      if (q.kind === 2) guarded('gatedRmsNorm', () => this.dev.gatedRmsNorm(q.normed, q.a, q.b!, q.w, q.dim / q.group, q.group, q.dim, q.eps));
+      else if (q.b !== null) guarded('add + rmsNorm', () => this.dev.addRmsNorm(q.sum!, q.normed, q.a, q.b!, q.w, 1, q.dim, q.eps));
+      else guarded('rmsNorm', () => this.dev.rmsNorm(q.normed, q.a, q.w, 1, q.dim, q.eps));
+    } else if (p.kind === 'gemv' && (p.pro || (!DECODE_GEMV_OFF && p.rows === 1 && p.K % 4 === 0 && p.K <= DECODE_GEMV_MAX_K && this.dev.decodeGemv))) {
+      // One row (decode): decode.cu's GEMV, with the norm before it folded in when there is one.
+      const q = p.pro;
+      guarded('matmul (decode)', () => this.dev.decodeGemv!(q ? null : p.x, p.K, p.dtype, p.outs, p.ws, p.biases, p.Ms,
+        q?.kind ?? 0, q?.a ?? null, q?.b ?? null, q?.w ?? null, q?.sum ?? null, q?.normed ?? null, q?.eps ?? 0, q?.group ?? 0,
+        q?.conv?.state ?? null, q?.conv?.K ?? 0, q?.conv?.silu ?? false));
+      // A folded conv only read its state: the shift is owed, before the next kernel (or inside the scan step).
+      if (q?.conv) this.convShift = { state: q.conv.state, x: q.a, C: q.dim, K: q.conv.K };
     } else if (p.kind === 'conv') {
       guarded('conv1dCausalStep', () => p.outs.length === 1
         ? this.dev.conv1d(p.outs[0], p.xs[0], p.ws[0], p.biases[0], p.states[0], p.B, 1, p.Cs[0], p.K, p.silu)
@@ -273,6 +377,27 @@ export class CudaBackend extends PartialBackend implements Backend {
     return out;
   }
 
+  /**
+   * Zero-filled f32 tensors in one allocation, each at a 512-byte boundary (a session's state: the
+   * run-ahead snapshot, deviceSampling.copy of the whole set, is then one device copy, not one per tensor).
+   */
+  zerosBlock(shapes: readonly (readonly number[])[]): Tensor[] {
+    if (shapes.length < 2 || this.capture) return shapes.map((sh) => this.zeros(sh));
+    const sizes = shapes.map((sh) => Math.max(ALIGN, Math.ceil((4 * numel(sh)) / ALIGN) * ALIGN));
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const whole = this.alloc([total / 4]);
+    guarded('zeros', () => this.d.memsetZero(whole.ptr, whole.block.bytes));
+    const members: Block[] = [];
+    const parent = Object.assign(whole.block, { members, liveMembers: shapes.length }) as SharedBlock;
+    let at = 0;
+    return shapes.map((sh, i) => {
+      const part: Block = { ptr: parent.ptr + BigInt(at), bytes: sizes[i], live: true, parent };
+      members.push(part);
+      at += sizes[i];
+      return new CudaTensor([...sh], 'f32', part);
+    });
+  }
+
   write(t: Tensor, data: Float32Array): void {
     const ptr = this.f32(t, 'write target');
     if (data.length !== numel(t.shape)) throw fail('E_SHAPE', `write: ${data.length} values into [${t.shape}]`);
@@ -308,6 +433,12 @@ export class CudaBackend extends PartialBackend implements Backend {
   free(...ts: (Tensor | null | undefined)[]): void {
     for (const x of ts) {
       if (!(x instanceof CudaTensor) || !x.block.live) continue;
+      const parent = x.block.parent;
+      if (parent) { // a zerosBlock part: the allocation goes with its last part
+        x.block.live = false;
+        if (--parent.liveMembers === 0) this.free(new CudaTensor([parent.bytes / 4], 'f32', parent));
+        continue;
+      }
       if (this.capture) { // the recording reuses it (and keeps it, whoever allocated it: the recorded ops use it)
         const cap = this.capture;
         x.block.live = false;
@@ -334,6 +465,7 @@ export class CudaBackend extends PartialBackend implements Backend {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.pending = null; // nothing will read what it would compute
+    this.convShift = null;
     for (const r of [...this.recordings]) r.release();
     this.trim();
     for (const b of this.blocks) {
@@ -366,6 +498,92 @@ export class CudaBackend extends PartialBackend implements Backend {
   }
 
   /**
+   * Sampling on the device for the session's run-ahead decode (SessionImpl.decodeAhead): topKSample
+   * (gpu/cuda/src/topk.cu: the top-k, then src/api/sampler.ts's rule) into a small buffer whose chosen id
+   * the next step's embedding (or recorded step) reads in device memory, and its read-back enqueued right
+   * behind it, so the host waits for this step only.
+   */
+  private makeDeviceSampling(): DeviceSampling {
+    return {
+      supports: (p: SamplerParams) => p.temperature === 0 || (p.topK >= 1 && p.topK <= SAMPLE_MAX_K),
+      sample: (logits, p, u) => this.sampleOnDevice(logits, p, u),
+      ids: (t) => this.token(t).ids,
+      read: (t) => this.readDeviceToken(this.token(t)),
+      release: (t) => {
+        const c = this.token(t);
+        if (c.released) return;
+        c.released = true;
+        this.free(c.t); // stream order: a run-ahead step still to read its id is enqueued before any reuse
+      },
+      copy: (src, dst) => this.copyTensors(src, dst),
+    };
+  }
+
+  private token(t: DeviceToken): CudaDeviceToken {
+    if (!(t instanceof CudaDeviceToken)) throw fail('E_ARGUMENT', 'cuda: a device token from another backend');
+    return t;
+  }
+
+  private sampleOnDevice(logits: Tensor, p: SamplerParams, u: number): CudaDeviceToken {
+    const lt = this.t(logits, 'logits');
+    const lp = this.f32(logits, 'logits');
+    if (lt.shape.length !== 2 || lt.shape[0] !== 1) throw fail('E_SHAPE', `deviceSampling.sample: logits must be [1, V], got [${lt.shape}]`);
+    if (!this.deviceSampling!.supports(p)) throw fail('E_ARGUMENT', `deviceSampling.sample: topK ${p.topK} is not in [1, ${SAMPLE_MAX_K}]`);
+    const V = lt.shape[1];
+    const greedy = p.temperature === 0;
+    const k = Math.min(greedy ? 1 : p.topK, V);
+    const buf = this.alloc([3 + 2 * k]);
+    const words = new Float32Array(3 + 2 * k); // raw u32 bits (only ever read through a Uint32Array)
+    let done: Promise<void>;
+    try {
+      guarded('deviceSampling.sample', () => this.d.topKSample!(buf.ptr, lp, V, k, greedy, greedy ? 1 : p.temperature, p.topP, u));
+      done = guarded('deviceSampling.sample (read-back)', () => this.d.downloadAsync(buf.ptr, words, 0));
+    } catch (e) {
+      this.free(buf);
+      throw e;
+    }
+    done.catch(() => undefined); // a dropped run-ahead step is released unread; its failure is reported by the next read
+    const token = new CudaDeviceToken(buf, k, V, words, done, new Int32Array(1));
+    this.deviceIds.set(token.ids, token);
+    return token;
+  }
+
+  private async readDeviceToken(t: CudaDeviceToken): Promise<{ id: number; ids: Int32Array; values: Float32Array }> {
+    if (t.released || t.read) throw fail('E_ARGUMENT', 'cuda: a device-sampled token was read twice or after release');
+    t.read = true;
+    const what = 'reading a sampled token (waits for the GPU; reports kernels that failed)';
+    await t.done.catch((e) => guarded(what, () => { throw e; }));
+    const w = new Uint32Array(t.words.buffer);
+    const k = t.k;
+    const n = Math.min(w[0], k);
+    return { id: w[1 + 2 * k] | 0, ids: Int32Array.from(w.subarray(1, 1 + n)), values: new Float32Array(w.slice(1 + k, 1 + k + n).buffer) };
+  }
+
+  /** deviceSampling.copy: src[i] → dst[i] in stream order; two whole zerosBlock sets laid out alike are one copy. */
+  private copyTensors(src: readonly Tensor[], dst: readonly Tensor[]): void {
+    if (src.length !== dst.length) throw fail('E_ARGUMENT', `cuda copy: ${src.length} sources for ${dst.length} destinations`);
+    const from = src.map((t, i) => this.t(t, `copy source ${i}`)), to = dst.map((t, i) => this.t(t, `copy destination ${i}`));
+    from.forEach((t, i) => {
+      if (numel(t.shape) !== numel(to[i].shape)) throw fail('E_SHAPE', `cuda copy: [${t.shape}] into [${to[i].shape}]`);
+      this.f32(t, `copy source ${i}`);
+      this.f32(to[i], `copy destination ${i}`);
+    });
+    const whole = (ts: CudaTensor[]) => {
+      const p = ts[0]?.block.parent;
+      return p && p.members.length === ts.length && ts.every((t, i) => t.block === p.members[i]) ? p : null;
+    };
+    const [a, b] = [whole(from), whole(to)];
+    if (a && b && a.members.every((m, i) => m.bytes === b.members[i].bytes)) {
+      guarded('copy', () => this.d.copy(b.ptr, a.ptr, a.members.reduce((n, m) => n + m.bytes, 0)));
+      return;
+    }
+    from.forEach((t, i) => {
+      const bytes = 4 * numel(t.shape);
+      if (bytes > 0) guarded('copy', () => this.d.copy(to[i].ptr, t.ptr, bytes));
+    });
+  }
+
+  /**
    * Records `body`'s ops as a CUDA graph (stream capture; gpu/cuda/src/addon.cc) that each `run` replays
    * with one launch after copying in the new ids. Tensors allocated during the capture stay with the
    * recording (the graph holds their addresses); those freed during it are reused within it, as the
@@ -395,6 +613,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     } catch {
       this.capture = null;
       this.pending = null; // held back during the capture: part of what is dropped
+      this.convShift = null;
       this.dev.abortCapture();
       for (const b of cap.blocks) this.giveBack(b); // nothing ran: the blocks are free
       return null;
@@ -422,6 +641,13 @@ export class CudaBackend extends PartialBackend implements Backend {
         if (released) throw fail('E_ARGUMENT', 'cuda: this recorded step was released');
         this.alive();
         if (next.length !== cap.n) throw fail('E_ARGUMENT', `cuda: a recorded step takes ${cap.n} ids, got ${next.length}`);
+        const onDevice = this.deviceIds.get(next);
+        if (onDevice) { // a device-sampled token (deviceSampling.ids): its id is copied in on the device
+          if (onDevice.released) throw fail('E_ARGUMENT', 'cuda: a device-sampled token was used after release');
+          if (vocab >= 0 && onDevice.V > vocab) throw fail('E_TOKEN', `a token sampled from ${onDevice.V} logits cannot index a table of ${vocab} rows`);
+          guarded('running a recorded step', () => this.d.replayFrom!(graph, cap.idsPtr, onDevice.idPtr, 4));
+          return output;
+        }
         for (const id of next) { // (a recording that embeds nothing ignores its ids: vocab stays −1)
           if (vocab >= 0 && !(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
         }
@@ -446,8 +672,14 @@ export class CudaBackend extends PartialBackend implements Backend {
   embedding(table: Tensor, ids: Int32Array): Tensor {
     const tt = this.t(table, 'table');
     const [vocab, dim] = tt.shape;
-    for (const id of ids) {
-      if (!(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
+    const onDevice = this.deviceIds.get(ids);
+    if (onDevice) { // a device-sampled token (deviceSampling.ids): always a row of the [1, V] logits it was drawn from
+      if (onDevice.released) throw fail('E_ARGUMENT', 'cuda: a device-sampled token was used after release');
+      if (onDevice.V > vocab) throw fail('E_TOKEN', `a token sampled from ${onDevice.V} logits cannot index a table of ${vocab} rows`);
+    } else {
+      for (const id of ids) {
+        if (!(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
+      }
     }
     const out = this.alloc([ids.length, dim]);
     const cap = this.capture;
@@ -457,7 +689,8 @@ export class CudaBackend extends PartialBackend implements Backend {
       guarded('embedding', () => this.d.embeddingIds(out.ptr, tt.ptr, DTYPE_CODE[tt.dtype]!, cap.idsPtr, ids.length, dim));
       return out;
     }
-    guarded('embedding', () => this.d.embedding(out.ptr, tt.ptr, DTYPE_CODE[tt.dtype]!, ids, dim));
+    if (onDevice) guarded('embedding', () => this.d.embeddingIds(out.ptr, tt.ptr, DTYPE_CODE[tt.dtype]!, onDevice.idPtr, 1, dim));
+    else guarded('embedding', () => this.d.embedding(out.ptr, tt.ptr, DTYPE_CODE[tt.dtype]!, ids, dim));
     return out;
   }
 
@@ -466,8 +699,16 @@ export class CudaBackend extends PartialBackend implements Backend {
     const xp = this.f32(x, 'x'), wp = this.f32(weight, 'weight');
     const out = this.alloc(x.shape);
     const p = this.pending;
+    const oneRow = !NORM_GEMV_OFF && numel(x.shape) === dim && dim % 4 === 0 && dim <= DECODE_GEMV_MAX_K && this.dev.decodeGemv !== undefined;
+    if (oneRow) { // held back: the GEMV that reads it forms the row itself (decode.cu), with the residual add before it
+      const add = p?.kind === 'add' && p.out === xp && p.n === dim ? p : null;
+      if (!add) this.flush();
+      this.pending = { kind: 'norm', out: out.ptr, pro: { kind: 1, a: add ? add.a : xp, b: add ? add.b : null, w: wp, sum: add ? add.out : null, normed: out.ptr, dim, eps, group: dim } };
+      return out;
+    }
     if (p?.kind === 'add' && p.out === xp && p.n === numel(x.shape)) { // the residual add and this norm: one launch
       this.pending = null;
+      this.flushShift();
       guarded('add + rmsNorm', () => this.dev.addRmsNorm(p.out, out.ptr, p.a, p.b, wp, numel(x.shape) / dim, dim, eps));
       return out;
     }
@@ -481,6 +722,11 @@ export class CudaBackend extends PartialBackend implements Backend {
     if (!(groupSize > 0) || dim % groupSize !== 0) throw fail('E_SHAPE', `gatedRmsNorm: group size ${groupSize} does not divide ${dim}`);
     const xp = this.f32(x, 'x'), gp = this.f32(gate, 'gate'), wp = this.f32(weight, 'weight');
     const out = this.alloc(x.shape);
+    if (!NORM_GEMV_OFF && numel(x.shape) === dim && dim % 4 === 0 && dim <= DECODE_GEMV_MAX_K && this.dev.decodeGemv) { // held back for the GEMV after it
+      this.flush();
+      this.pending = { kind: 'norm', out: out.ptr, pro: { kind: 2, a: xp, b: gp, w: wp, sum: null, normed: out.ptr, dim, eps, group: groupSize } };
+      return out;
+    }
     guarded('gatedRmsNorm', () => this.d.gatedRmsNorm(out.ptr, xp, gp, wp, numel(x.shape) / groupSize, groupSize, dim, eps));
     return out;
   }
@@ -494,6 +740,20 @@ export class CudaBackend extends PartialBackend implements Backend {
     const dtype = DTYPE_CODE[wt.dtype]!;
     if (!FUSE_OFF && rows <= 8) { // a GEMV: held back, to share a launch with the next GEMVs over the same x
       const p = this.pending;
+      if (p?.kind === 'norm' && p.out === xp && rows === 1 && inner === p.pro.dim) { // the norm before it, folded in
+        this.pending = { kind: 'gemv', x: xp, rows, K: inner, dtype, outs: [out.ptr], ws: [wt.ptr], biases: [bp], Ms: [outCols], pro: p.pro };
+        return out;
+      }
+      if (this.convFold && p?.kind === 'conv' && p.outs.length === 1 && p.B === 1 && p.outs[0] === xp && rows === 1 && inner === p.Cs[0]
+        && inner % 4 === 0 && inner <= DECODE_GEMV_MAX_K && this.dev.decodeGemv && this.dev.convShift) {
+        // One token's conv and the GEMV reading its output (Mamba-1's x_proj): one launch; the conv's state shift comes after.
+        const pro: Prologue = {
+          kind: 3, a: p.xs[0], b: p.biases[0], w: p.ws[0], sum: null, normed: xp, dim: inner, eps: 0, group: 0,
+          conv: { state: p.states[0], K: p.K, silu: p.silu },
+        };
+        this.pending = { kind: 'gemv', x: xp, rows, K: inner, dtype, outs: [out.ptr], ws: [wt.ptr], biases: [bp], Ms: [outCols], pro };
+        return out;
+      }
       if (p?.kind === 'gemv' && p.x === xp && p.rows === rows && p.K === inner && p.dtype === dtype && p.outs.length < GEMV_BATCH_MAX) {
         p.outs.push(out.ptr); p.ws.push(wt.ptr); p.biases.push(bp); p.Ms.push(outCols);
       } else {
@@ -558,6 +818,21 @@ export class CudaBackend extends PartialBackend implements Backend {
     const p = (t: Tensor, what: string) => this.f32(t, what);
     const args = [p(a.x, 'x'), p(a.dt, 'dt'), p(a.dtBias, 'dtBias'), p(a.A, 'A'), p(a.B, 'B'), p(a.C, 'C'), p(a.D, 'D'), p(a.z, 'z'), p(a.state, 'state')] as const;
     const y = this.alloc([batch, seq, inner]);
+    const dtGemv = this.pending;
+    if (!SCAN_DT_OFF && batch === 1 && seq === 1 && dtGemv?.kind === 'gemv' && !dtGemv.pro && dtGemv.rows === 1 && dtGemv.outs.length === 1
+      && dtGemv.outs[0] === args[1] && dtGemv.biases[0] === null && dtGemv.Ms[0] === inner && this.dev.scanDtStep) {
+      // One decode token whose dt is the GEMV held back just before (dt_proj): computed inside the scan step
+      // (decode.cu scanDtStep), which also writes dt, so anything reading it later sees the same values.
+      this.pending = null;
+      const shift = this.convShift; // owed by the conv folded into x_proj: done inside the scan step (after that GEMV read the state)
+      this.convShift = null;
+      const [x, dt, dtBias, A, B, C, D, z, state] = args;
+      guarded('selectiveScanStep (dt_proj folded in)', () =>
+        this.dev.scanDtStep!(x, dtGemv.x, dtGemv.ws[0], dtGemv.dtype, dtBias, A, B, C, D, z, state, y.ptr, dt, inner, stateSize, dtGemv.K,
+          shift?.state ?? null, shift?.x ?? null, shift?.K ?? 0));
+      this.lastScanChunks = 1;
+      return y;
+    }
     this.lastScanChunks = guarded('selectiveScan', () =>
       this.d.scan(false, y.ptr, ...args, batch, seq, inner, stateSize, 1, 1, 1, 0, Infinity));
     return y;
@@ -578,6 +853,29 @@ export class CudaBackend extends PartialBackend implements Backend {
     const p = (t: Tensor, what: string) => this.f32(t, what);
     const args = [p(a.x, 'x'), p(a.dt, 'dt'), p(a.dtBias, 'dtBias'), p(a.A, 'A'), p(a.B, 'B'), p(a.C, 'C'), p(a.D, 'D'), null, p(a.state, 'state')] as const;
     const y = this.alloc([batch, seq, H * P]);
+    const convs = this.pending;
+    if (!SSD_STEP_OFF && this.convFold && batch === 1 && seq === 1 && convs?.kind === 'conv' && convs.outs.length === 3 && convs.B === 1
+      && G * N <= SSD_CONV_MAX_GN && this.dev.ssdConvStep) {
+      // The three convs held back just before (Mamba-2's x, B, C) feeding this step: one launch (decode.cu ssdStep<true>).
+      const [ix, iB, iC] = [args[0], args[4], args[5]].map((ptr) => convs.outs.indexOf(ptr));
+      if (ix >= 0 && iB >= 0 && iC >= 0 && new Set([ix, iB, iC]).size === 3 && convs.Cs[ix] === H * P && convs.Cs[iB] === G * N && convs.Cs[iC] === G * N) {
+        this.pending = null;
+        this.flushShift();
+        const [, dt, dtBias, A, , , D, , state] = args;
+        const at = (i: number) => [convs.xs[i], convs.ws[i], convs.biases[i], convs.states[i], convs.outs[i]] as const;
+        const [xi, xw, xb, xs, xo] = at(ix), [Bi, Bw, Bb, Bs, Bo] = at(iB), [Ci, Cw, Cb, Cs, Co] = at(iC);
+        guarded('ssdStep (convs folded in)', () => this.dev.ssdConvStep!(dt, dtBias, A, D, state, y.ptr, H, P, G, N, a.dtMin, a.dtMax,
+          xi, Bi, Ci, xw, Bw, Cw, xb, Bb, Cb, xs, Bs, Cs, xo, Bo, Co, convs.K, convs.silu));
+        this.lastScanChunks = 1;
+        return y;
+      }
+    }
+    if (!SSD_STEP_OFF && batch === 1 && seq === 1 && this.dev.ssdStep) { // one decode token: decode.cu's step kernel
+      const [x, dt, dtBias, A, B, C, D, , state] = args;
+      guarded('ssdStep', () => this.d.ssdStep!(x, dt, dtBias, A, B, C, D, state, y.ptr, H, P, G, N, a.dtMin, a.dtMax));
+      this.lastScanChunks = 1;
+      return y;
+    }
     this.lastScanChunks = guarded('ssdChunkScan', () =>
       this.d.scan(true, y.ptr, ...args, batch, seq, H * P, N, H, P, G, a.dtMin, a.dtMax));
     return y;

@@ -1,0 +1,330 @@
+// Batch-1 decode kernels: what a decode step of ~100 dependent launches needs beyond the generic ops.
+// A step of mamba-130m moves 0.5 GB of weights, 0.19 ms at the copy's bandwidth, yet took ~1 ms as 171
+// kernels of 5–7 µs: each kernel pays a launch, a ramp and a few DRAM round trips in series. So:
+//  - fewer kernels: a norm folded into the GEMV that reads its output (every block forms the row in
+//    shared memory itself; block 0 also writes it, and the residual sum, for later readers), and
+//    Mamba-1's dt_proj folded into its scan step (48 multiply-adds per channel);
+//  - overlap between them: programmatic dependent launch (pdl.cuh), each GEMV loading its first
+//    weights before it waits for the kernel before it.
+#include <algorithm>
+#include "common.cuh"
+#include "pdl.cuh"
+
+namespace me {
+
+static bool gPdl = false;
+bool pdlOn() { return gPdl; }
+bool setPdl(bool on, int major) {
+  gPdl = on && major >= 9;
+  return gPdl;
+}
+
+constexpr int kDgWarps = 8;
+/** float4s of weights per lane held in registers before the dependency wait (the first 1,024 of a row). */
+constexpr int kDgPrefetch = 8;
+
+/** Column `col` of the batch's concatenated outputs → (matrix, row of it); false past the end. */
+__device__ __forceinline__ bool locate(const GemvBatch& batch, int col, int& item, int& m) {
+  int i = 0;
+  while (i < batch.count && col >= batch.item[i].M) col -= batch.item[i++].M;
+  item = i;
+  m = col;
+  return i < batch.count;
+}
+
+/** conv1d.cu conv1dStep's output for channel i of one T = 1 conv (the state only read). */
+__device__ __forceinline__ float convOut(const float* w, const float* bias, const float* state, const float* x, int i, int K, bool silu) {
+  const int hist = K - 1;
+  const float* st = state + (int64_t)i * hist;
+  float acc = bias ? bias[i] : 0.f;
+  for (int k = 0; k < hist; k++) acc += w[(int64_t)i * K + k] * st[k];
+  acc += w[(int64_t)i * K + hist] * x[i];
+  return silu ? siluf(acc) : acc;
+}
+
+/** conv1dStep's state shift for channel i: state ← its last K − 2 entries ++ x[i]. */
+__device__ __forceinline__ void convShiftOne(float* state, const float* x, int i, int K) {
+  float* st = state + (int64_t)i * (K - 1);
+  for (int k = 0; k + 2 < K; k++) st[k] = st[k + 1];
+  if (K > 1) st[K - 2] = x[i];
+}
+
+/** The prologue: x [K] into shared memory (see RowPrologue); the same arithmetic, in the same order, as norms.cu. */
+__device__ __forceinline__ void formRow(float* xs, const float* x, int K, const RowPrologue& p) {
+  const bool first = blockIdx.x == 0;
+  if (p.kind == 0) {
+    for (int k = threadIdx.x; k < K; k += blockDim.x) xs[k] = x[k];
+    return;
+  }
+  if (p.kind == 3) {  // conv1d.cu conv1dStep's output, same order; the state is shifted by a later kernel
+    for (int k = threadIdx.x; k < K; k += blockDim.x) {
+      const float v = convOut(p.w, p.b, p.state, p.a, k, p.convK, p.silu);
+      xs[k] = v;
+      if (first && p.normed) p.normed[k] = v;
+    }
+    return;
+  }
+  if (p.kind == 1) {  // norms.cu rmsNorm / addRmsNorm
+    float ss = 0.f;
+    for (int k = threadIdx.x; k < K; k += blockDim.x) {
+      const float v = p.b ? p.a[k] + p.b[k] : p.a[k];
+      if (first && p.sum) p.sum[k] = v;
+      xs[k] = v;
+      ss += v * v;
+    }
+    const float inv = rsqrtf(blockSum(ss) / K + p.eps);
+    for (int k = threadIdx.x; k < K; k += blockDim.x) {  // each thread rescales only the entries it wrote
+      const float v = p.w[k] * (xs[k] * inv);
+      xs[k] = v;
+      if (first && p.normed) p.normed[k] = v;
+    }
+    return;
+  }
+  // norms.cu gatedRmsNorm: g = a · silu(b), rmsnorm over groups of p.group, · w.
+  for (int g0 = 0; g0 < K; g0 += p.group) {
+    float ss = 0.f;
+    for (int k = threadIdx.x; k < p.group; k += blockDim.x) {
+      const float g = p.a[g0 + k] * siluf(p.b[g0 + k]);
+      xs[g0 + k] = g;
+      ss += g * g;
+    }
+    const float inv = rsqrtf(blockSum(ss) / p.group + p.eps);
+    for (int k = threadIdx.x; k < p.group; k += blockDim.x) {
+      const float v = p.w[g0 + k] * (xs[g0 + k] * inv);
+      xs[g0 + k] = v;
+      if (first && p.normed) p.normed[g0 + k] = v;
+    }
+  }
+}
+
+/**
+ * One row through the batch's matrices: a warp per output column (grid-stride over the columns of all
+ * matrices), the row in shared memory, the lanes' products summed in matmul.cu gemvColumn's order.
+ */
+template <int WT>
+__global__ void __launch_bounds__(kDgWarps * 32) decodeGemv(GemvBatch batch, const float* x, int K, RowPrologue pro, int total) {
+  extern __shared__ float4 xs4[];
+  float* xs = reinterpret_cast<float*>(xs4);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int nk4 = K >> 2;
+  const int col0 = blockIdx.x * kDgWarps + warp;
+  // Before the wait: this warp's first column's weights (no kernel writes weights).
+  float pw[kDgPrefetch][4];
+  int item, m;
+  if (locate(batch, col0, item, m)) {
+    const void* w = batch.item[item].w;
+    const int64_t row = (int64_t)m * K;
+#pragma unroll
+    for (int j = 0; j < kDgPrefetch; j++) {
+      const int k4 = lane + 32 * j;
+      if (k4 < nk4) load4<WT>(w, row + 4 * (int64_t)k4, pw[j]);
+    }
+  }
+  pdlWait();
+  pdlTrigger();
+  formRow(xs, x, K, pro);
+  __syncthreads();
+  for (int col = col0; col < total; col += gridDim.x * kDgWarps) {  // warp-uniform
+    locate(batch, col, item, m);
+    const GemvItem& g = batch.item[item];
+    const int64_t row = (int64_t)m * K;
+    float acc = 0.f;
+    int k4 = lane;
+    if (col == col0) {
+#pragma unroll
+      for (int j = 0; j < kDgPrefetch; j++) {
+        if (k4 < nk4) {
+          const float4 xv = xs4[k4];
+          acc += pw[j][0] * xv.x + pw[j][1] * xv.y + pw[j][2] * xv.z + pw[j][3] * xv.w;
+        }
+        k4 += 32;
+      }
+    }
+#pragma unroll 4
+    for (; k4 < nk4; k4 += 32) {
+      float wv[4];
+      load4<WT>(g.w, row + 4 * (int64_t)k4, wv);
+      const float4 xv = xs4[k4];
+      acc += wv[0] * xv.x + wv[1] * xv.y + wv[2] * xv.z + wv[3] * xv.w;
+    }
+    const float s = groupSum(acc, 32);
+    if (lane == 0) g.y[m] = s + (g.bias ? g.bias[m] : 0.f);
+  }
+}
+
+cudaError_t launchDecodeGemv(const GemvBatch& batch, const float* x, WeightType wt, int K, const RowPrologue& pro, int multiprocessors,
+                             cudaStream_t s) {
+  int total = 0;
+  for (int i = 0; i < batch.count; i++) total += batch.item[i].M;
+  if (K % 4 != 0 || K <= 0 || K > kDecodeGemvMaxK || (pro.kind == 2 && (pro.group <= 0 || K % pro.group != 0)) || (pro.kind == 3 && pro.convK < 1)) {
+    return cudaErrorInvalidValue;
+  }
+  if (total <= 0) return cudaGetLastError();
+  // One wave: at most 4 blocks of 256 threads per SM are resident, so every warp's first loads are in
+  // flight at once; a warp then takes further columns (the head's 50k) in turn.
+  const unsigned grid = (unsigned)std::min<int64_t>(blocksFor(total, kDgWarps), 4LL * std::max(1, multiprocessors));
+  const size_t smem = (size_t)K * sizeof(float);
+  switch (wt) {
+    case kF32: return launchPdl(decodeGemv<kF32>, dim3(grid), dim3(kDgWarps * 32), smem, s, batch, x, K, pro, total);
+    case kF16: return launchPdl(decodeGemv<kF16>, dim3(grid), dim3(kDgWarps * 32), smem, s, batch, x, K, pro, total);
+    case kBF16: return launchPdl(decodeGemv<kBF16>, dim3(grid), dim3(kDgWarps * 32), smem, s, batch, x, K, pro, total);
+  }
+  return cudaErrorInvalidValue;
+}
+
+/**
+ * Mamba-1, one token (MambaMixer.slow_forward with T = 1, as scan.cu's scanTile computes it, plus dt_proj):
+ *   dt = W_dt · dtLow;  Δ = softplus(dt + dt_bias);  h_n ← exp(Δ·A[i,n])·h_n + Δ·x·B_n;  y = (Σ_n C_n·h_n + D·x)·silu(z)
+ * L lanes per channel (L = pow2ceil(N) ≤ 32): they split dt's R products and the N state entries, and
+ * sum each with a shuffle reduction.
+ */
+template <int WT>
+__global__ void __launch_bounds__(256) scanDtStep(ScanDtArgs a, int L) {
+  const int c0 = (blockIdx.x * blockDim.x + threadIdx.x) / L;
+  const int lane = threadIdx.x % L;
+  const bool active = c0 < a.I;  // idle lanes take part in the shuffles on channel 0's data
+  const int c = active ? c0 : 0;
+  const float dtBias = a.dtBias[c], Dv = a.D[c];
+  pdlWait();
+  pdlTrigger();
+  float dt = 0.f;
+  for (int r = lane; r < a.R; r += L) dt += loadW<WT>(a.wDt, (int64_t)c * a.R + r) * a.dtLow[r];
+  dt = groupSum(dt, L);
+  const float delta = softplusf(dt + dtBias);
+  const float xv = a.x[c];
+  const float dx = delta * xv;
+  float acc = 0.f;
+  for (int n = lane; n < a.N; n += L) {
+    const int64_t at = (int64_t)c * a.N + n;
+    const float dA = exp2f(delta * (a.A[at] * 1.4426950408889634f));  // scan.cu: exp(Δ·A) as exp2(Δ·A·log2 e)
+    const float h = dA * a.state[at] + dx * a.Bm[n];
+    if (active) a.state[at] = h;
+    acc += h * a.Cm[n];
+  }
+  const float sum = groupSum(acc, L);
+  if (active && lane == 0) {
+    a.y[c] = (sum + Dv * xv) * siluf(a.z[c]);
+    a.dtOut[c] = dt;
+    if (a.convState) convShiftOne(a.convState, a.convX, c, a.convK);  // left by the conv folded into x_proj (which read the old state)
+  }
+}
+
+__global__ void __launch_bounds__(256) convShift(float* state, const float* x, int C, int K) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  pdlWait();
+  pdlTrigger();
+  if (c < C) convShiftOne(state, x, c, K);
+}
+
+cudaError_t launchConvShift(float* state, const float* x, int C, int K, cudaStream_t s) {
+  if (C <= 0 || K <= 1) return cudaGetLastError();
+  return launchPdl(convShift, dim3(blocksFor(C, 256)), dim3(256), 0, s, state, x, C, K);
+}
+
+cudaError_t launchScanDtStep(const ScanDtArgs& a, WeightType wt, cudaStream_t s) {
+  if (a.I <= 0) return cudaGetLastError();
+  int L = 1;
+  while (L < a.N && L < 32) L <<= 1;
+  const unsigned grid = blocksFor((int64_t)a.I * L, 256);
+  switch (wt) {
+    case kF32: return launchPdl(scanDtStep<kF32>, dim3(grid), dim3(256), 0, s, a, L);
+    case kF16: return launchPdl(scanDtStep<kF16>, dim3(grid), dim3(256), 0, s, a, L);
+    case kBF16: return launchPdl(scanDtStep<kBF16>, dim3(grid), dim3(256), 0, s, a, L);
+  }
+  return cudaErrorInvalidValue;
+}
+
+/**
+ * Mamba-2, one token (Mamba2Mixer.torch_forward with T = 1, as scan.cu's scanTile computes it), c = (head, p):
+ *   Δ = clamp(softplus(dt[head] + dt_bias[head]), dt_min, dt_max);  h_n ← exp(Δ·A[head])·h_n + Δ·x·B[g,n];
+ *   y = Σ_n C[g,n]·h_n + D[head]·x,  g = head / (H/G)
+ * L lanes per channel (pow2ceil(N) ≤ 32) split the N state entries (coalesced: lane + L·j) and sum y with a shuffle.
+ */
+template <bool CONV>
+__global__ void __launch_bounds__(256) ssdStep(SsdStepArgs a, SsdConv cv, int L) {
+  extern __shared__ float bc[];  // CONV: B then C of every group, [2, G·N]
+  __shared__ bool sLast;
+  const int c0 = (blockIdx.x * blockDim.x + threadIdx.x) / L;
+  const int lane = threadIdx.x % L;
+  const int I = a.H * a.P;
+  const bool active = c0 < I;  // idle lanes take part in the shuffles on channel 0's data
+  const int c = active ? c0 : 0;
+  const int head = c / a.P;
+  const int g = head / (a.H / a.G);
+  const int GN = a.G * a.N;
+  const float Ah = a.A[head], dtBias = a.dtBias[head], Dv = a.D[head];
+  pdlWait();
+  pdlTrigger();
+  float xv;
+  const float *Bg, *Cg;
+  if constexpr (CONV) {
+    for (int i = threadIdx.x; i < GN; i += blockDim.x) {
+      bc[i] = convOut(cv.wB, cv.bB, cv.sB, cv.Bin, i, cv.K, cv.silu);
+      bc[GN + i] = convOut(cv.wC, cv.bC, cv.sC, cv.Cin, i, cv.K, cv.silu);
+    }
+    xv = convOut(cv.wx, cv.bx, cv.sx, cv.xin, c, cv.K, cv.silu);  // every lane of the channel, from the old state
+    __syncthreads();  // bc complete; and every read of the B/C states by this block is done
+    if (threadIdx.x == 0) {
+      __threadfence();
+      sLast = atomicAdd(cv.counter, 1u) == gridDim.x - 1;
+    }
+    __syncthreads();
+    Bg = bc + (int64_t)g * a.N;
+    Cg = bc + GN + (int64_t)g * a.N;
+  } else {
+    xv = a.x[c];
+    Bg = a.Bm + (int64_t)g * a.N;
+    Cg = a.Cm + (int64_t)g * a.N;
+  }
+  float delta = softplusf(a.dt[head] + dtBias);
+  delta = fminf(fmaxf(delta, a.dtMin), a.dtMax);
+  const float decay = expf(delta * Ah);
+  const float dx = delta * xv;
+  float acc = 0.f;
+  for (int n = lane; n < a.N; n += L) {
+    const int64_t at = (int64_t)c * a.N + n;
+    const float h = decay * a.state[at] + dx * Bg[n];
+    if (active) a.state[at] = h;
+    acc += h * Cg[n];
+  }
+  const float sum = groupSum(acc, L);
+  if (active && lane == 0) {
+    a.y[c] = sum + Dv * xv;
+    if constexpr (CONV) {
+      cv.xOut[c] = xv;
+      convShiftOne(cv.sx, cv.xin, c, cv.K);  // this channel's lanes read it above, before the shuffle
+    }
+  }
+  if constexpr (CONV) {
+    if (sLast) {  // every other block has read the old B/C states
+      for (int i = threadIdx.x; i < GN; i += blockDim.x) {
+        cv.BOut[i] = bc[i];
+        cv.COut[i] = bc[GN + i];
+        convShiftOne(cv.sB, cv.Bin, i, cv.K);
+        convShiftOne(cv.sC, cv.Cin, i, cv.K);
+      }
+      if (threadIdx.x == 0) *cv.counter = 0u;  // for the next launch (a graph replays this one)
+    }
+  }
+}
+
+cudaError_t launchSsdStep(const SsdStepArgs& a, cudaStream_t s) {
+  const int I = a.H * a.P;
+  if (I <= 0) return cudaGetLastError();
+  if (a.G <= 0 || a.H % a.G != 0) return cudaErrorInvalidValue;
+  int L = 1;
+  while (L < a.N && L < 32) L <<= 1;
+  return launchPdl(ssdStep<false>, dim3(blocksFor((int64_t)I * L, 256)), dim3(256), 0, s, a, SsdConv{}, L);
+}
+
+cudaError_t launchSsdConvStep(const SsdStepArgs& a, const SsdConv& c, cudaStream_t s) {
+  const int I = a.H * a.P;
+  if (I <= 0) return cudaGetLastError();
+  if (a.G <= 0 || a.H % a.G != 0 || a.G * a.N > kSsdConvMaxGN || c.K < 1 || !c.counter) return cudaErrorInvalidValue;
+  int L = 1;
+  while (L < a.N && L < 32) L <<= 1;
+  const size_t smem = 2 * (size_t)a.G * a.N * sizeof(float);
+  return launchPdl(ssdStep<true>, dim3(blocksFor((int64_t)I * L, 256)), dim3(256), smem, s, a, c, L);
+}
+
+}  // namespace me
