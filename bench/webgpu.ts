@@ -10,14 +10,18 @@
  *                      sampled, greedy at the other run-ahead depth and with run-ahead off (one
  *                      submission and one read-back per token, in series); and where a step's time goes
  *   --plain-prefill N  the same prefill of N tokens with the plain sequential scan (scanMode 'sequential')
+ *   --v1-prefill N     the same prefill of N tokens with the first chunked scan kernels (scanMode 'chunked-v1')
  *   --kernels          the prefill scan kernels alone (Mamba-1 chunked scan, Mamba-2 SSD, and the plain
  *                      one-thread-per-channel walks they replace) on one long input, bytes read + written
  *                      ÷ time, beside a large buffer copy through sliceRows' two kernels (one f32 per
  *                      thread, and 16-byte vec4 loads): the copy's read bandwidth is the decode roofline's
- *                      numerator (bandwidth ÷ weight bytes read per token).
+ *                      numerator (bandwidth ÷ weight bytes read per token). The chunked scans run as the
+ *                      first kernels ('chunked-v1') and the tiled ones at each chunk length of
+ *                      --scan-chunks (Mamba-1) / --ssd-chunks (Mamba-2), default 64 each.
  *
  *   node --import tsx bench/webgpu.ts [--models mamba-130m,mamba2-130m] [--prefill 2048,16384,131072]
  *        [--decode 128] [--plain-prefill 16384] [--kernels] [--scan-tokens 16384] [--budget-s S]
+ *        [--scan-chunks 32,64,128] [--ssd-chunks 64,128] [--v1-prefill 16384]
  *        [--json out.json] [--tiny]
  * --budget-s: the whole run's time cap; a prefill whose time, projected from the model's previous
  *   prefill rate, would pass it is skipped and recorded as skipped (so a device call ends in time).
@@ -28,7 +32,7 @@
 import { writeFileSync } from 'node:fs';
 import { loadModel } from '../src/node.js';
 import type { Backend, Tensor } from '../src/backends/backend.js';
-import type { WebGpuBackend } from '../src/backends/webgpu/index.js';
+import type { ScanMode, WebGpuBackend } from '../src/backends/webgpu/index.js';
 import type { GenerateOptions } from '../src/api/types.js';
 import { SessionImpl } from '../src/api/session.js';
 import { randomModelFiles } from '../tools/random-model.js';
@@ -43,6 +47,9 @@ const started = performance.now();
 const budgetS = Number(arg('budget-s', 'Infinity'));
 const elapsedS = () => (performance.now() - started) / 1000;
 const log = (s: string) => console.error(`[${elapsedS().toFixed(0).padStart(4)} s] ${s}`);
+/** Chunk lengths of the tiled scans that --kernels sweeps (Mamba-1, Mamba-2 SSD). */
+const scanChunks = arg('scan-chunks', '64').split(',').map(Number);
+const ssdChunks = arg('ssd-chunks', '64').split(',').map(Number);
 const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 interface PrefillPoint { tokens: number; tokPerSec: number | null; seconds: number | null; deviceBytesAfter: number | null; skipped?: string; logits?: Float32Array }
@@ -52,6 +59,9 @@ interface Row {
   prefill: PrefillPoint[];
   plainPrefill?: PrefillPoint;
   plainPrefillCheck?: string;
+  /** --v1-prefill: the same prefill with the first chunked scan kernels (scanMode 'chunked-v1'). */
+  v1Prefill?: PrefillPoint;
+  v1PrefillCheck?: string;
   decodeTokPerSec: number | null;
   /** Greedy with top-k 40 / top-p 0.95 sampling, with the other run-ahead depth, and with run-ahead off (one read-back per token). */
   decodeSampledTokPerSec?: number; decodeOtherDepthTokPerSec?: number; decodeNoRunAheadTokPerSec?: number;
@@ -130,8 +140,6 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
     for (let len = period; len < n; len *= 2) v.copyWithin(len, 0, Math.min(len, n - len));
     return b.upload(v, shapeOf);
   };
-  const outputs: Float32Array[] = [];
-  const modes = ['chunked', 'sequential'] as const;
   let what = '', shapeText = '', bytes = 0, free: Tensor[] = [];
   let scan: () => Tensor, state: Tensor;
   if (shape.modelType === 'mamba') {
@@ -152,23 +160,36 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
     scan = () => b.ssdChunkScan(a); state = a.state; free = [a.x, a.dt, a.B, a.C, a.dtBias, a.A, a.D, a.state];
     what = 'Mamba-2 SSD scan'; shapeText = `[1, ${T}, ${H}×${P}] × N ${N}`; bytes = 4 * (2 * T * H * P + T * H + 2 * T * G * N);
   }
+  // The runs compared: the first chunked kernels ('chunked-v1'), the tiled ones at each chunk length
+  // of the sweep, and the plain sequential walk, which every chunked output is checked against.
+  const chunks = (shape.modelType === 'mamba' ? scanChunks : ssdChunks).filter((c) => c > 0);
+  const runs: { mode: ScanMode; chunk?: number }[] = [{ mode: 'chunked-v1' }, ...chunks.map((chunk) => ({ mode: 'chunked' as const, chunk })), { mode: 'sequential' }];
   const zeroState = new Float32Array(state.shape.reduce((x, y) => x * y, 1));
-  for (const mode of modes) {
-    b.scanMode = mode;
+  const defaults = { ...b.scanChunk };
+  const outputs: { row: KernelRow; y: Float32Array }[] = [];
+  for (const run of runs) {
+    b.scanMode = run.mode;
+    if (run.chunk) b.scanChunk = { mamba1: run.chunk, ssd: run.chunk };
     b.write(state, zeroState);
     const y = scan();
-    outputs.push(await b.read(y));
+    const got = await b.read(y);
     b.free(y);
-    push(`${what}, ${mode}`, shapeText, await timeGpu(b, () => [scan()], mode === 'chunked' ? 5 : 1), bytes);
+    const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)' : 'sequential';
+    push(`${what}, ${label}`, shapeText, await timeGpu(b, () => [scan()], run.mode === 'sequential' ? 1 : 5), bytes);
+    outputs.push({ row: rows[rows.length - 1], y: got });
+    b.scanChunk = { ...defaults };
   }
-  let maxDiff = 0, maxAbs = 0;
-  for (let i = 0; i < outputs[0].length; i++) { maxDiff = Math.max(maxDiff, Math.abs(outputs[0][i] - outputs[1][i])); maxAbs = Math.max(maxAbs, Math.abs(outputs[1][i])); }
   // f32 on both sides; the chunked form reorders the recurrence (exp(A·ΣΔ) across chunks): the op
   // suite holds the two to 1e-4 over 1,000 steps, and with A < 0 the state forgets, so the error does
   // not build up with T. 1e-3 of the output's scale separates rounding from a wrong kernel.
-  const agree = maxDiff <= 1e-3 * Math.max(1, maxAbs);
-  rows[rows.length - 1].check = `chunked vs sequential y over ${outputs[0].length} values: max |Δ| ${maxDiff.toExponential(2)} (max |y| ${maxAbs.toFixed(2)}): ${agree ? 'agree' : 'DIFFER'}`;
-  log(`${what}: ${rows[rows.length - 1].check}`);
+  const plain = outputs[outputs.length - 1].y;
+  for (const { row, y } of outputs.slice(0, -1)) {
+    let maxDiff = 0, maxAbs = 0;
+    for (let i = 0; i < y.length; i++) { maxDiff = Math.max(maxDiff, Math.abs(y[i] - plain[i])); maxAbs = Math.max(maxAbs, Math.abs(plain[i])); }
+    const agree = maxDiff <= 1e-3 * Math.max(1, maxAbs);
+    row.check = `vs sequential y over ${y.length} values: max |Δ| ${maxDiff.toExponential(2)} (max |y| ${maxAbs.toFixed(2)}): ${agree ? 'agree' : 'DIFFER'}`;
+    log(`${row.what}: ${row.check}`);
+  }
   b.free(...free);
   b.scanMode = 'chunked';
   return rows;
@@ -236,7 +257,7 @@ async function decodeBreakdown(model: Internals): Promise<NonNullable<Row['decod
 
 const rand = (n: number) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % 50000);
 
-async function benchModel(name: BenchModelName, lengths: number[], decodeTokens: number, plainTokens: number, kernelTokens: number): Promise<{ row: Row; kernels: KernelRow[] }> {
+async function benchModel(name: BenchModelName, lengths: number[], decodeTokens: number, plainTokens: number, kernelTokens: number, v1Tokens: number): Promise<{ row: Row; kernels: KernelRow[] }> {
   const big = BENCH_MODELS[name].hiddenSize >= 2048;
   const shape = { ...BENCH_MODELS[name], ...(tiny ? { numLayers: 2 } : {}), ...(big ? { repeatPeriod: 1 << 16, shardBytes: 2 ** 30 } : {}) };
   const t0 = performance.now();
@@ -305,21 +326,32 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
     ? await kernels(gpu, BENCH_MODELS[name], kernelTokens).catch((e: Error) => { log(`${name}: kernels failed: ${e.stack}`); gpu.scanMode = 'chunked'; return []; })
     : [];
 
-  if (plainTokens > 0 && elapsedS() < budgetS) {
-    gpu.scanMode = 'sequential';
-    const warmPlain = model.createSession();
-    await warmPlain.prefill(rand(300)); // the walk's pipelines
-    await warmPlain.dispose();
-    row.plainPrefill = await prefillOnce(plainTokens);
+  /** The same prefill of n tokens with another scanMode, and its last position's logits against the default's. */
+  const otherScan = async (mode: ScanMode, n: number, what: string): Promise<{ point: PrefillPoint; check?: string }> => {
+    gpu.scanMode = mode;
+    const warmOther = model.createSession();
+    await warmOther.prefill(rand(300)); // this mode's pipelines
+    await warmOther.dispose();
+    const point = await prefillOnce(n);
     gpu.scanMode = 'chunked';
-    if (row.plainPrefill.tokPerSec) log(`${name}: prefill ${plainTokens} tokens with the sequential scan: ${row.plainPrefill.tokPerSec.toFixed(0)} tok/s`);
-    const chunked = row.prefill.find((p) => p.tokens === plainTokens)?.logits, plain = row.plainPrefill.logits;
-    if (chunked && plain) { // the same prompt through both scans: the last position's logits must agree
-      let d = 0, m = 0;
-      for (let i = 0; i < plain.length; i++) { d = Math.max(d, Math.abs(plain[i] - chunked[i])); m = Math.max(m, Math.abs(chunked[i])); }
-      row.plainPrefillCheck = `last-position logits, sequential vs chunked scan: max |Δ| ${d.toExponential(2)} (max |logit| ${m.toFixed(2)})`;
-      log(`${name}: ${row.plainPrefillCheck}`);
-    }
+    if (point.tokPerSec) log(`${name}: prefill ${n} tokens with the ${what}: ${point.tokPerSec.toFixed(0)} tok/s`);
+    const chunked = row.prefill.find((p) => p.tokens === n)?.logits, other = point.logits;
+    if (!chunked || !other) return { point };
+    let d = 0, m = 0;
+    for (let i = 0; i < other.length; i++) { d = Math.max(d, Math.abs(other[i] - chunked[i])); m = Math.max(m, Math.abs(chunked[i])); }
+    const check = `last-position logits, ${what} vs chunked scan: max |Δ| ${d.toExponential(2)} (max |logit| ${m.toFixed(2)})`;
+    log(`${name}: ${check}`);
+    return { point, check };
+  };
+  if (v1Tokens > 0 && elapsedS() < budgetS) {
+    const { point, check } = await otherScan('chunked-v1', v1Tokens, 'first chunked kernels (v1)');
+    row.v1Prefill = point;
+    if (check) row.v1PrefillCheck = check;
+  }
+  if (plainTokens > 0 && elapsedS() < budgetS) {
+    const { point, check } = await otherScan('sequential', plainTokens, 'sequential scan');
+    row.plainPrefill = point;
+    if (check) row.plainPrefillCheck = check;
   }
   if (decodeTokens > 0 && elapsedS() < budgetS) {
     /** Tokens/s of one session.generate over decodeTokens tokens after a 16-token prompt (first to last token). */
@@ -359,7 +391,7 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
   }
 
   row.rssBytes = process.memoryUsage().rss;
-  for (const p of [...row.prefill, ...(row.plainPrefill ? [row.plainPrefill] : [])]) delete p.logits; // not for the JSON
+  for (const p of [...row.prefill, ...(row.plainPrefill ? [row.plainPrefill] : []), ...(row.v1Prefill ? [row.v1Prefill] : [])]) delete p.logits; // not for the JSON
   await model.dispose();
   return { row, kernels: krows };
 }
@@ -374,7 +406,7 @@ const result: { date: string; command: string; rows: Row[]; kernels: Record<stri
 for (const m of models) {
   if (elapsedS() > budgetS) { log(`${m}: skipped, the run's ${budgetS} s budget is spent`); continue; }
   const got = await benchModel(m, lengths, Number(arg('decode', '128')), Number(arg('plain-prefill', '0')),
-    process.argv.includes('--kernels') ? Number(arg('scan-tokens', tiny ? '2048' : '16384')) : 0).catch((e: Error) => { log(`${m}: FAILED: ${e.stack}`); return null; });
+    process.argv.includes('--kernels') ? Number(arg('scan-tokens', tiny ? '2048' : '16384')) : 0, Number(arg('v1-prefill', '0'))).catch((e: Error) => { log(`${m}: FAILED: ${e.stack}`); return null; });
   if (!got) { process.exitCode = 1; continue; }
   const { row, kernels: k } = got;
   result.rows.push(row);
