@@ -7,7 +7,7 @@
 @group(0) @binding(2) var<storage, read_write> hc: array<f32>;
 @group(0) @binding(3) var<storage, read> sd: array<f32>;
 @group(0) @binding(4) var<storage, read_write> state: array<f32>;
-const CB: u32 = 8u;
+const CB: u32 = 16u;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

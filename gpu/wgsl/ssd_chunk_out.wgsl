@@ -1,26 +1,25 @@
-// Mamba-2 SSD, chunked prefill, pass 3 of 3 (replaces ssd_cb + ssd_decay + ssd_out): per
-// (b, chunk, head, 64 rows t of the chunk, 64 columns p), ssd_minimal's
+// Mamba-2 SSD, chunked prefill, the output (replaces ssd_decay + ssd_out): per (b, chunk, head,
+// 64 rows t of the chunk, 64 columns p), ssd_minimal's
 //   Y_diag = einsum('bclhn,bcshn,bhcls,bcshp->bclhp', C, B, L, X)   (intra-chunk, matrix form)
 //   Y_off  = einsum('bclhn,bchpn,bhcl->bclhp', C, states, exp(A_cumsum))   (state entering the chunk)
 //   y = Y_diag + Y_off + D·x
-// with the 64 × 16 tile of M = (C·Bᵀ) ⊙ decay, decay[t, s] = exp(a_t − a_s)·Δ_s for s ≤ t, built in
-// workgroup memory one 16-column block at a time and never written to global memory; each thread
-// holds a 4 × 4 block of y in registers. Workgroup memory stays under WebGPU's 16 KiB minimum.
-//   x, y: [B, T, H, P]   dt: [B, T, H]   dtBias, A, D: [H]   Bm, Cm: [B, T, G, N]
+// with M = (C·Bᵀ) ⊙ decay, decay[t, s] = exp(a_t − a_s)·Δ_s for s ≤ t, built in workgroup memory one
+// 64 × 16 block at a time from ssd_chunk_cb's C·Bᵀ (the decay matrix never goes to memory); each
+// thread holds a 4 × 4 block of y in registers. Workgroup memory stays under WebGPU's 16 KiB minimum.
+//   x, y: [B, T, H, P]   dt: [B, T, H]   dtBias, A, D: [H]   cb: [B, nC, G, L, L]   Cm: [B, T, G, N]
 //   hs: [B, nC, H, N, P] (state entering each chunk, n-major)
 //   n0 B  n1 T  n2 H  n3 P  n4 N  n5 G  n6 L (≤ 256)  n7 nC  n8 ⌈L/64⌉  n9 ⌈P/64⌉  f0 dtMin  f1 dtMax
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dt: array<f32>;
 @group(0) @binding(3) var<storage, read> dtBias: array<f32>;
 @group(0) @binding(4) var<storage, read> A: array<f32>;
-@group(0) @binding(5) var<storage, read> Bm: array<f32>;
+@group(0) @binding(5) var<storage, read> cb: array<f32>;
 @group(0) @binding(6) var<storage, read> Cm: array<f32>;
 @group(0) @binding(7) var<storage, read> D: array<f32>;
 @group(0) @binding(8) var<storage, read> hs: array<f32>;
 @group(0) @binding(9) var<storage, read_write> y: array<f32>;
 //#include "include/ssd_chunk_decay.wgsl"
-var<workgroup> Ct: array<vec4<f32>, 256>; // [n 16][t-quad 16]: C_{tb + 4q + r}[n0 + n]
-var<workgroup> Bs: array<f32, 256>;       // [n 16][s 16]: B_{s0 + s}[n0 + n]
+var<workgroup> Ct: array<vec4<f32>, 256>; // [n 16][t-quad 16]: C_{tb + 4q + r}[n0 + n] · exp(a_t)
 var<workgroup> Mt: array<vec4<f32>, 256>; // [s 16][t-quad 16]: M[tb + 4q + r, s0 + s]
 var<workgroup> Xt: array<vec4<f32>, 256>; // [s or n 16][p-quad 16]: x_{s0 + s}[p0 + 4q + r], then S_in[n0 + n, p]
 
@@ -42,37 +41,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let sEnd = min(len, tb + 64u);
   let lo = lid % 16u; let hi = lid / 16u;
   var acc: array<vec4<f32>, 4>; // y[tb + 4·hi + r, p0 + 4·lo + q]
+  let cbRow = ((b * nC + c) * G + g) * L;
   for (var s0 = 0u; s0 < sEnd; s0 += 16u) {
-    // M[tb + 4·lo + r, s0 + hi] = Σ_n C·B, then the decay and the causal mask
-    var m = vec4<f32>(0.0);
-    for (var n0 = 0u; n0 < N; n0 += 16u) {
-      workgroupBarrier();
-      {
-        let n = n0 + lo;
-        let on = n < N;
-        var cv = vec4<f32>(0.0);
-        for (var r = 0u; r < 4u; r++) {
-          let t = tb + 4u * hi + r;
-          if (on && t < len) { cv[r] = Cm[((b * T + t0 + t) * G + g) * N + n]; }
-        }
-        Ct[lo * 16u + hi] = cv;
-        var bv = 0.0;
-        if (on && s0 + hi < len) { bv = Bm[((b * T + t0 + s0 + hi) * G + g) * N + n]; }
-        Bs[lo * 16u + hi] = bv;
+    workgroupBarrier();
+    { // M[t, s] = CB[t, s] · exp(a_t − a_s) · Δ_s for s ≤ t: thread → (s = s0 + lo, t-quad hi)
+      let s = s0 + lo;
+      var m = vec4<f32>(0.0);
+      for (var r = 0u; r < 4u; r++) {
+        let t = tb + 4u * hi + r;
+        if (s <= t && t < len) { m[r] = cb[(cbRow + t) * L + s] * exp(cum[t] - cum[s]) * dl[s]; }
       }
-      workgroupBarrier();
-      for (var nl = 0u; nl < 16u; nl++) { m += Ct[nl * 16u + lo] * Bs[nl * 16u + hi]; }
-    }
-    let s = s0 + hi;
-    for (var r = 0u; r < 4u; r++) {
-      let t = tb + 4u * lo + r;
-      m[r] = select(0.0, m[r] * exp(cum[t] - cum[s]) * dl[s], s <= t);
-    }
-    Mt[hi * 16u + lo] = m;
-    {
+      Mt[lo * 16u + hi] = m;
+      // x_s: thread → (s = s0 + hi, p-quad lo)
+      let sx = s0 + hi;
       var xv = vec4<f32>(0.0);
-      if (s < len) {
-        let xo = ((b * T + t0 + s) * H + h) * P;
+      if (sx < len) {
+        let xo = ((b * T + t0 + sx) * H + h) * P;
         for (var q = 0u; q < 4u; q++) { let p = p0 + 4u * lo + q; if (p < P) { xv[q] = x[xo + p]; } }
       }
       Xt[hi * 16u + lo] = xv;

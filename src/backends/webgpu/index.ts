@@ -898,9 +898,9 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * Mamba-2 SSD, chunked (Dao & Gu 2024 §6): per block of tokens the quadratic matrix form
    * (C·Bᵀ per group, times the per-head decay exp(a_t − a_s)·Δ_s), the block's end state, a pass
    * that carries the state across blocks, then the output adds the entering state's contribution.
-   * scanMode 'chunked': three dispatches (ssd_chunk_state, ssd_chunk_carry, ssd_chunk_out; blocks of
-   * scanChunk.ssd tokens), the C·Bᵀ and decay tiles kept in workgroup memory and the products
-   * register-tiled. 'chunked-v1': the first six (ssd_dt, ssd_cb, ssd_decay, ssd_state, ssd_carry,
+   * scanMode 'chunked': four dispatches (ssd_chunk_state, ssd_chunk_carry, ssd_chunk_cb once per group,
+   * ssd_chunk_out; blocks of scanChunk.ssd tokens), the decay matrix built in workgroup memory and
+   * never stored, the products register-tiled. 'chunked-v1': the first six (ssd_dt, ssd_cb, ssd_decay, ssd_state, ssd_carry,
    * ssd_out; 64-token blocks) that write both L × L matrices of every block to memory.
    * Mathematically equal to the reference's form at any block length; only f32 rounding differs.
    */
@@ -916,13 +916,15 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const y = this.tensor([B, T, H * P]);
     const hs = this.scratch(B * nC * H * N * P, 'ssd chunk states');
     const aEnd = this.scratch(B * nC * H, 'ssd chunk decays');
+    const cb = this.scratch(B * nC * G * L * L, 'ssd C·Bᵀ');
     const f = [args.dtMin, Math.min(args.dtMax, F32_MAX)];
     const a = args;
     const dtIn = [this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A)];
     this.dispatch('ssd_chunk_state', {}, [...dtIn, this.bind(a.B), hs, aEnd], [B, T, H, P, N, G, L, nC, nTiles, pTiles], f, B * nC * H * nTiles * pTiles);
     this.dispatch('ssd_chunk_carry', {}, [aEnd, hs, this.bind(a.state)], [B, T, H, P, N, G, L, nC], f, Math.ceil((B * H * N * P) / 256));
-    this.dispatch('ssd_chunk_out', {}, [...dtIn, this.bind(a.B), this.bind(a.C), this.bind(a.D), hs, y.buffer], [B, T, H, P, N, G, L, nC, tTiles, pTiles], f, B * nC * H * tTiles * pTiles);
-    this.release(hs, aEnd);
+    this.dispatch('ssd_chunk_cb', {}, [this.bind(a.B), this.bind(a.C), cb], [B, T, H, P, N, G, L, nC, tTiles], f, B * nC * G * tTiles * tTiles);
+    this.dispatch('ssd_chunk_out', {}, [...dtIn, cb, this.bind(a.C), this.bind(a.D), hs, y.buffer], [B, T, H, P, N, G, L, nC, tTiles, pTiles], f, B * nC * H * tTiles * pTiles);
+    this.release(hs, aEnd, cb);
     return y;
   }
 
