@@ -10,6 +10,7 @@
  *                      sampled, greedy at the other run-ahead depth and with run-ahead off (one
  *                      submission and one read-back per token, in series); and where a step's time goes
  *   --plain-prefill N  the same prefill of N tokens with the plain sequential scan (scanMode 'sequential')
+ *   --kernel-shapes    --kernels also in these models' shapes (on the first model's backend, no weights loaded)
  *   --v1-prefill N     the same prefill of N tokens with the first chunked scan kernels (scanMode 'chunked-v1')
  *   --kernels          the prefill scan kernels alone (Mamba-1 chunked scan, Mamba-2 SSD, and the plain
  *                      one-thread-per-channel walks they replace) on one long input, bytes read + written
@@ -21,7 +22,7 @@
  *
  *   node --import tsx bench/webgpu.ts [--models mamba-130m,mamba2-130m] [--prefill 2048,16384,131072]
  *        [--decode 128] [--plain-prefill 16384] [--kernels] [--scan-tokens 16384] [--budget-s S]
- *        [--scan-chunks 32,64,128] [--ssd-chunks 64,128] [--v1-prefill 16384]
+ *        [--scan-chunks 32,64,128] [--ssd-chunks 64,128] [--v1-prefill 16384] [--kernel-shapes mamba-1.4b,mamba2-1.3b]
  *        [--json out.json] [--tiny]
  * --budget-s: the whole run's time cap; a prefill whose time, projected from the model's previous
  *   prefill rate, would pass it is skipped and recorded as skipped (so a device call ends in time).
@@ -257,7 +258,7 @@ async function decodeBreakdown(model: Internals): Promise<NonNullable<Row['decod
 
 const rand = (n: number) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % 50000);
 
-async function benchModel(name: BenchModelName, lengths: number[], decodeTokens: number, plainTokens: number, kernelTokens: number, v1Tokens: number): Promise<{ row: Row; kernels: KernelRow[] }> {
+async function benchModel(name: BenchModelName, lengths: number[], decodeTokens: number, plainTokens: number, kernelTokens: number, v1Tokens: number): Promise<{ row: Row; kernels: KernelRow[]; extraKernels: Record<string, KernelRow[]> }> {
   const big = BENCH_MODELS[name].hiddenSize >= 2048;
   const shape = { ...BENCH_MODELS[name], ...(tiny ? { numLayers: 2 } : {}), ...(big ? { repeatPeriod: 1 << 16, shardBytes: 2 ** 30 } : {}) };
   const t0 = performance.now();
@@ -325,6 +326,15 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
   const krows = kernelTokens > 0 && elapsedS() < budgetS
     ? await kernels(gpu, BENCH_MODELS[name], kernelTokens).catch((e: Error) => { log(`${name}: kernels failed: ${e.stack}`); gpu.scanMode = 'chunked'; return []; })
     : [];
+  // --kernel-shapes: the scans alone in other models' shapes, on this model's backend (no weights needed)
+  const extraKernels: Record<string, KernelRow[]> = {};
+  if (kernelTokens > 0 && name === models[0]) {
+    for (const extra of kernelShapes) {
+      if (elapsedS() >= budgetS) { log(`${extra}: kernels skipped, the run's budget is spent`); continue; }
+      extraKernels[`${extra} (kernels only)`] = await kernels(gpu, BENCH_MODELS[extra], kernelTokens)
+        .catch((e: Error) => { log(`${extra}: kernels failed: ${e.stack}`); gpu.scanMode = 'chunked'; return []; });
+    }
+  }
 
   /** The same prefill of n tokens with another scanMode, and its last position's logits against the default's. */
   const otherScan = async (mode: ScanMode, n: number, what: string): Promise<{ point: PrefillPoint; check?: string }> => {
@@ -393,11 +403,13 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
   row.rssBytes = process.memoryUsage().rss;
   for (const p of [...row.prefill, ...(row.plainPrefill ? [row.plainPrefill] : []), ...(row.v1Prefill ? [row.v1Prefill] : [])]) delete p.logits; // not for the JSON
   await model.dispose();
-  return { row, kernels: krows };
+  return { row, kernels: krows, extraKernels };
 }
 
 const models = arg('models', 'mamba-130m,mamba2-130m').split(',') as BenchModelName[];
 for (const m of models) if (!(m in BENCH_MODELS)) throw new Error(`--models: unknown ${m}; known: ${ALL_BENCH_MODEL_NAMES.join(', ')}`);
+const kernelShapes = arg('kernel-shapes', '').split(',').filter(Boolean) as BenchModelName[];
+for (const m of kernelShapes) if (!(m in BENCH_MODELS)) throw new Error(`--kernel-shapes: unknown ${m}; known: ${ALL_BENCH_MODEL_NAMES.join(', ')}`);
 const lengths = arg('prefill', '2048,16384,131072').split(',').map(Number);
 const out = arg('json', '');
 const result: { date: string; command: string; rows: Row[]; kernels: Record<string, KernelRow[]> } = {
@@ -408,9 +420,10 @@ for (const m of models) {
   const got = await benchModel(m, lengths, Number(arg('decode', '128')), Number(arg('plain-prefill', '0')),
     process.argv.includes('--kernels') ? Number(arg('scan-tokens', tiny ? '2048' : '16384')) : 0, Number(arg('v1-prefill', '0'))).catch((e: Error) => { log(`${m}: FAILED: ${e.stack}`); return null; });
   if (!got) { process.exitCode = 1; continue; }
-  const { row, kernels: k } = got;
+  const { row, kernels: k, extraKernels } = got;
   result.rows.push(row);
   if (k.length) result.kernels[row.model] = k;
+  Object.assign(result.kernels, extraKernels);
   if (out) writeFileSync(out, JSON.stringify(result, null, 2)); // after every model: a run cut short keeps what it measured
 }
 
@@ -421,5 +434,6 @@ for (const r of result.rows) {
   console.log(`| ${r.model} | ${r.prefill.map((p) => fmt(p.tokPerSec)).join(' | ')} | ${r.plainPrefill ? `${fmt(r.plainPrefill.tokPerSec)} (${r.plainPrefill.tokens})` : '—'} | ${fmt(r.decodeTokPerSec, 1)} | ${r.prefill.map((p) => (p.deviceBytesAfter ? MB(p.deviceBytesAfter) : '—')).join(' / ')} |`);
 }
 for (const [m, ks] of Object.entries(result.kernels)) {
-  for (const k of ks) console.log(`${m}: ${k.what} ${k.shape}: ${fmt(k.GBs)} GB/s${k.readGBs ? ` (${fmt(k.readGBs)} read)` : ''}`);
+  const copy = ks.find((k) => k.what.startsWith('copy, vec4'))?.GBs;
+  for (const k of ks) console.log(`${m}: ${k.what} ${k.shape}: ${(k.seconds * 1e3).toFixed(3)} ms, ${fmt(k.GBs)} GB/s${k.readGBs ? ` (${fmt(k.readGBs)} read)` : ''}${copy && !k.what.startsWith('copy') ? `, ${((100 * k.GBs) / copy).toFixed(1)} % of the vec4 copy` : ''}${k.check ? `; ${k.check}` : ''}`);
 }
