@@ -21,7 +21,7 @@
  *                      --scan-chunks (Mamba-1) / --ssd-chunks (Mamba-2), default 64 each.
  *
  *   node --import tsx bench/webgpu.ts [--models mamba-130m,mamba2-130m] [--prefill 2048,16384,131072]
- *        [--decode 128] [--plain-prefill 16384] [--kernels] [--scan-tokens 16384] [--budget-s S]
+ *        [--decode 128] [--plain-prefill 16384] [--kernels] [--scan-tokens 2048,16384] [--budget-s S]
  *        [--scan-chunks 32,64,128] [--ssd-chunks 64,128] [--v1-prefill 16384] [--kernel-shapes mamba-1.4b,mamba2-1.3b]
  *        [--json out.json] [--tiny]
  * --budget-s: the whole run's time cap; a prefill whose time, projected from the model's previous
@@ -48,9 +48,11 @@ const started = performance.now();
 const budgetS = Number(arg('budget-s', 'Infinity'));
 const elapsedS = () => (performance.now() - started) / 1000;
 const log = (s: string) => console.error(`[${elapsedS().toFixed(0).padStart(4)} s] ${s}`);
-/** Chunk lengths of the tiled scans that --kernels sweeps (Mamba-1, Mamba-2 SSD). */
-const scanChunks = arg('scan-chunks', '64').split(',').map(Number);
-const ssdChunks = arg('ssd-chunks', '64').split(',').map(Number);
+/** Chunk lengths of the tiled scans that --kernels sweeps (Mamba-1, Mamba-2 SSD); 'auto' = 0, the backend's choice. */
+const AUTO = 0;
+const chunkList = (v: string) => v.split(',').map((c) => (c === 'auto' ? AUTO : Number(c)));
+const scanChunks = chunkList(arg('scan-chunks', 'auto'));
+const ssdChunks = chunkList(arg('ssd-chunks', '64'));
 const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 interface PrefillPoint { tokens: number; tokPerSec: number | null; seconds: number | null; deviceBytesAfter: number | null; skipped?: string; logits?: Float32Array }
@@ -163,19 +165,19 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
   }
   // The runs compared: the first chunked kernels ('chunked-v1'), the tiled ones at each chunk length
   // of the sweep, and the plain sequential walk, which every chunked output is checked against.
-  const chunks = (shape.modelType === 'mamba' ? scanChunks : ssdChunks).filter((c) => c > 0);
+  const chunks = shape.modelType === 'mamba' ? scanChunks : ssdChunks;
   const runs: { mode: ScanMode; chunk?: number }[] = [{ mode: 'chunked-v1' }, ...chunks.map((chunk) => ({ mode: 'chunked' as const, chunk })), { mode: 'sequential' }];
   const zeroState = new Float32Array(state.shape.reduce((x, y) => x * y, 1));
   const defaults = { ...b.scanChunk };
   const outputs: { row: KernelRow; y: Float32Array }[] = [];
   for (const run of runs) {
     b.scanMode = run.mode;
-    if (run.chunk) b.scanChunk = { mamba1: run.chunk, ssd: run.chunk };
+    if (run.chunk !== undefined) b.scanChunk = { mamba1: run.chunk, ssd: run.chunk === AUTO ? defaults.ssd : run.chunk };
     b.write(state, zeroState);
     const y = scan();
     const got = await b.read(y);
     b.free(y);
-    const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)' : 'sequential';
+    const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk === AUTO ? `auto (${shape.modelType === 'mamba' ? b.mamba1ChunkFor(1, T, I) : b.scanChunk.ssd})` : run.chunk}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)' : 'sequential';
     push(`${what}, ${label}`, shapeText, await timeGpu(b, () => [scan()], run.mode === 'sequential' ? 1 : 5), bytes);
     outputs.push({ row: rows[rows.length - 1], y: got });
     b.scanChunk = { ...defaults };
@@ -258,7 +260,7 @@ async function decodeBreakdown(model: Internals): Promise<NonNullable<Row['decod
 
 const rand = (n: number) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % 50000);
 
-async function benchModel(name: BenchModelName, lengths: number[], decodeTokens: number, plainTokens: number, kernelTokens: number, v1Tokens: number): Promise<{ row: Row; kernels: KernelRow[]; extraKernels: Record<string, KernelRow[]> }> {
+async function benchModel(name: BenchModelName, lengths: number[], decodeTokens: number, plainTokens: number, kernelTokens: number[], v1Tokens: number): Promise<{ row: Row; kernels: KernelRow[]; extraKernels: Record<string, KernelRow[]> }> {
   const big = BENCH_MODELS[name].hiddenSize >= 2048;
   const shape = { ...BENCH_MODELS[name], ...(tiny ? { numLayers: 2 } : {}), ...(big ? { repeatPeriod: 1 << 16, shardBytes: 2 ** 30 } : {}) };
   const t0 = performance.now();
@@ -323,18 +325,19 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
   }
 
   // Order: what was never measured first (the run may be cut by --budget-s): kernels, the plain scan, decode.
-  const krows = kernelTokens > 0 && elapsedS() < budgetS
-    ? await kernels(gpu, BENCH_MODELS[name], kernelTokens).catch((e: Error) => { log(`${name}: kernels failed: ${e.stack}`); gpu.scanMode = 'chunked'; return []; })
-    : [];
+  /** The scans alone in `shape` at each --scan-tokens length (a failure loses only its rows). */
+  const kernelRows = async (shape: typeof BENCH_MODELS[BenchModelName], what: string): Promise<KernelRow[]> => {
+    const rows: KernelRow[] = [];
+    for (const T of kernelTokens) {
+      if (elapsedS() >= budgetS) { log(`${what}: kernels at ${T} skipped, the run's budget is spent`); continue; }
+      rows.push(...await kernels(gpu, shape, T).catch((e: Error) => { log(`${what}: kernels failed: ${e.stack}`); gpu.scanMode = 'chunked'; return []; }));
+    }
+    return rows;
+  };
+  const krows = await kernelRows(BENCH_MODELS[name], name);
   // --kernel-shapes: the scans alone in other models' shapes, on this model's backend (no weights needed)
   const extraKernels: Record<string, KernelRow[]> = {};
-  if (kernelTokens > 0 && name === models[0]) {
-    for (const extra of kernelShapes) {
-      if (elapsedS() >= budgetS) { log(`${extra}: kernels skipped, the run's budget is spent`); continue; }
-      extraKernels[`${extra} (kernels only)`] = await kernels(gpu, BENCH_MODELS[extra], kernelTokens)
-        .catch((e: Error) => { log(`${extra}: kernels failed: ${e.stack}`); gpu.scanMode = 'chunked'; return []; });
-    }
-  }
+  if (name === models[0]) for (const extra of kernelShapes) extraKernels[`${extra} (kernels only)`] = await kernelRows(BENCH_MODELS[extra], extra);
 
   /** The same prefill of n tokens with another scanMode, and its last position's logits against the default's. */
   const otherScan = async (mode: ScanMode, n: number, what: string): Promise<{ point: PrefillPoint; check?: string }> => {
@@ -418,7 +421,7 @@ const result: { date: string; command: string; rows: Row[]; kernels: Record<stri
 for (const m of models) {
   if (elapsedS() > budgetS) { log(`${m}: skipped, the run's ${budgetS} s budget is spent`); continue; }
   const got = await benchModel(m, lengths, Number(arg('decode', '128')), Number(arg('plain-prefill', '0')),
-    process.argv.includes('--kernels') ? Number(arg('scan-tokens', tiny ? '2048' : '16384')) : 0, Number(arg('v1-prefill', '0'))).catch((e: Error) => { log(`${m}: FAILED: ${e.stack}`); return null; });
+    process.argv.includes('--kernels') ? arg('scan-tokens', tiny ? '2048' : '16384').split(',').map(Number) : [], Number(arg('v1-prefill', '0'))).catch((e: Error) => { log(`${m}: FAILED: ${e.stack}`); return null; });
   if (!got) { process.exitCode = 1; continue; }
   const { row, kernels: k, extraKernels } = got;
   result.rows.push(row);
@@ -434,6 +437,9 @@ for (const r of result.rows) {
   console.log(`| ${r.model} | ${r.prefill.map((p) => fmt(p.tokPerSec)).join(' | ')} | ${r.plainPrefill ? `${fmt(r.plainPrefill.tokPerSec)} (${r.plainPrefill.tokens})` : '—'} | ${fmt(r.decodeTokPerSec, 1)} | ${r.prefill.map((p) => (p.deviceBytesAfter ? MB(p.deviceBytesAfter) : '—')).join(' / ')} |`);
 }
 for (const [m, ks] of Object.entries(result.kernels)) {
-  const copy = ks.find((k) => k.what.startsWith('copy, vec4'))?.GBs;
-  for (const k of ks) console.log(`${m}: ${k.what} ${k.shape}: ${(k.seconds * 1e3).toFixed(3)} ms, ${fmt(k.GBs)} GB/s${k.readGBs ? ` (${fmt(k.readGBs)} read)` : ''}${copy && !k.what.startsWith('copy') ? `, ${((100 * k.GBs) / copy).toFixed(1)} % of the vec4 copy` : ''}${k.check ? `; ${k.check}` : ''}`);
+  let copy: number | undefined; // the vec4 copy measured just before (each --scan-tokens length measures one)
+  for (const k of ks) {
+    if (k.what.startsWith('copy, vec4')) copy = k.GBs;
+    console.log(`${m}: ${k.what} ${k.shape}: ${(k.seconds * 1e3).toFixed(3)} ms, ${fmt(k.GBs)} GB/s${k.readGBs ? ` (${fmt(k.readGBs)} read)` : ''}${copy && !k.what.startsWith('copy') ? `, ${((100 * k.GBs) / copy).toFixed(1)} % of the vec4 copy` : ''}${k.check ? `; ${k.check}` : ''}`);
+  }
 }

@@ -51,12 +51,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           let delta = softplus(ds[u] + bias);
           let dx = delta * xs[u];
           let row = (u0 + u) * NS;
-          var acc = 0.0;
+          var acc = vec4<f32>(0.0); // four partial sums: C·h is not one chain of NS dependent adds
           for (var n = 0u; n < NS; n++) {
             h[n] = exp2(delta * a2[n]) * h[n] + dx * Bs[row + n];
-            acc += h[n] * Cs[row + n];
+            acc[n % 4u] += h[n] * Cs[row + n];
           }
-          if (on) { y[(b * T + t0 + u0 + u) * I + i] = (acc + dSkip * xs[u]) * silu(zs[u]); }
+          let ch = (acc.x + acc.y) + (acc.z + acc.w);
+          if (on) { y[(b * T + t0 + u0 + u) * I + i] = (ch + dSkip * xs[u]) * silu(zs[u]); }
         }
       }
     }

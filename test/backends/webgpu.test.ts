@@ -126,12 +126,13 @@ if (gpu) {
       if (chunk !== undefined) gpu.scanChunk = { mamba1: chunk, ssd: chunk };
       try { return await fn(); } finally { gpu.scanMode = before; gpu.scanChunk = chunkBefore; }
     };
-    // [mode, T, chunk length (tiled kernels), I, N]: T around the chunk boundaries; chunks not a
+    // [mode, T, chunk length (tiled kernels; default: WebGpuBackend.mamba1ChunkFor, 16 at these
+    // sizes), I, N]: T around the chunk boundaries; chunks not a
     // multiple of the kernels' 32-token staging block (7, 33) and longer than it (256); I = 70 spans
     // two 64-channel workgroups, the second partly empty; N = 16 (the Mamba-1 checkpoints' size).
     const scanCases: [ScanMode, number, number | undefined, number, number][] = [
       ...[1, 2, 63, 64, 65, 127, 1000].map((T) => ['chunked', T, undefined, 7, 5] as [ScanMode, number, undefined, number, number]),
-      ['chunked', 40, 7, 7, 5], ['chunked', 1000, 33, 70, 16], ['chunked', 255, 256, 7, 5], ['chunked', 1000, 256, 70, 16],
+      ['chunked', 40, 7, 7, 5], ['chunked', 65, 64, 7, 5], ['chunked', 1000, 33, 70, 16], ['chunked', 255, 256, 7, 5], ['chunked', 1000, 256, 70, 16],
       ...[2, 65, 1000].map((T) => ['chunked-v1', T, undefined, 7, 5] as [ScanMode, number, undefined, number, number]),
       ...[2, 127, 1000].map((T) => ['sequential', T, undefined, 7, 5] as [ScanMode, number, undefined, number, number]),
     ];
@@ -155,6 +156,20 @@ if (gpu) {
         expectClose(got[1], want[1], TOL, 'state');
       }));
     }
+
+    it('the automatic Mamba-1 chunk length: the longest power of two in 16..256 that leaves 4,096 workgroups', () => {
+      const auto = { ...gpu.scanChunk, mamba1: 0 };
+      const before = gpu.scanChunk;
+      gpu.scanChunk = auto;
+      try {
+        expect(gpu.mamba1ChunkFor(1, 2048, 1536)).toBe(16); //   mamba-130m, one 2,048-token forward: 3,072 workgroups at 16
+        expect(gpu.mamba1ChunkFor(1, 16384, 1536)).toBe(64); //  256 chunks × 24 channel blocks = 6,144
+        expect(gpu.mamba1ChunkFor(1, 16384, 4096)).toBe(256); // 64 chunks × 64 blocks = 4,096
+        expect(gpu.mamba1ChunkFor(2, 100, 7)).toBe(16);
+        gpu.scanChunk = { ...auto, mamba1: 48 };
+        expect(gpu.mamba1ChunkFor(1, 16384, 1536)).toBe(48);
+      } finally { gpu.scanChunk = before; }
+    });
 
     // [mode, T, groups, chunk length (tiled kernels), H, P, N]: odd P and N; P = 70 and N = 67 span two
     // 64-wide tiles of the register-tiled products (the second mostly empty); chunk 17 is not a

@@ -109,6 +109,8 @@ const MATVEC_ROWS = 8;
 const SCAN_CHUNK = 64;
 /** Largest chunk ssd_chunk_state / ssd_chunk_out take (include/ssd_chunk_decay.wgsl: one thread per token of 256). */
 const SSD_MAX_CHUNK = 256;
+/** Workgroups the automatic Mamba-1 chunk length aims for (H100: 132 SMs × up to 32 resident 64-thread workgroups). */
+const SCAN_TARGET_GROUPS = 4096;
 /** Largest state the tiled Mamba-1 kernels stage in workgroup memory (2 × 32 tokens × N floats ≤ 16 KiB). */
 const SCAN_TILED_MAX_N = 64;
 
@@ -170,11 +172,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    */
   scanMode: ScanMode;
   /**
-   * Tokens per chunk of the tiled chunked scans ('chunked'): Mamba-1 (any length ≥ 1) and Mamba-2 SSD
-   * (1..256). Longer chunks move fewer chunk states through memory but leave fewer chunks to run in
+   * Tokens per chunk of the tiled chunked scans ('chunked'): Mamba-1 (any length ≥ 1; 0: mamba1ChunkFor
+   * picks it from the shape) and Mamba-2 SSD (1..256). Longer chunks move fewer chunk states through memory but leave fewer chunks to run in
    * parallel (Mamba-1) or grow the quadratic intra-chunk work (SSD); bench/webgpu.ts --kernels sweeps them.
    */
-  scanChunk = { mamba1: 64, ssd: 64 };
+  scanChunk = { mamba1: 0, ssd: 64 };
   private params: GPUBuffer | null = null;
   private paramSlots = 0;
   private readonly groups = new Map<string, GPUBindGroup>();
@@ -858,7 +860,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (seq === 1) return this.selectiveScanStep(args);
     if (this.scanMode === 'sequential') return this.scanWalk(args, batch, seq, inner, stateSize);
     const tiled = this.scanMode === 'chunked' && stateSize <= SCAN_TILED_MAX_N;
-    const L = tiled ? Math.max(1, Math.floor(this.scanChunk.mamba1)) : SCAN_CHUNK;
+    const L = tiled ? this.mamba1ChunkFor(batch, seq, inner) : SCAN_CHUNK;
     const nC = Math.ceil(seq / L);
     const y = this.tensor([batch, seq, inner]);
     const hc = this.scratch(batch * nC * inner * stateSize, 'scan chunk states');
@@ -876,6 +878,21 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     ], u, [], perChunk);
     this.release(hc, sd);
     return y;
+  }
+
+  /**
+   * The tiled Mamba-1 scan's chunk length: scanChunk.mamba1, or where that is 0 the longest power of
+   * two in 16..256 that still leaves SCAN_TARGET_GROUPS workgroups (64 channels × one chunk each) —
+   * short chunks keep a 2,048-token forward's few channels spread over the whole GPU, long ones move
+   * fewer chunk states through memory when the prompt is long.
+   */
+  mamba1ChunkFor(batch: number, seq: number, inner: number): number {
+    const set = Math.floor(this.scanChunk.mamba1);
+    if (set > 0) return set;
+    const groups = (L: number) => batch * Math.ceil(inner / 64) * Math.ceil(seq / L);
+    let L = 16;
+    while (L < 256 && groups(2 * L) >= SCAN_TARGET_GROUPS) L *= 2;
+    return L;
   }
 
   selectiveScanStep(args: SelectiveScanArgs): Tensor {
