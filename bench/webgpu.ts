@@ -10,6 +10,7 @@
  *                      sampled, greedy at the other run-ahead depth and with run-ahead off (one
  *                      submission and one read-back per token, in series); and where a step's time goes
  *   --plain-prefill N  the same prefill of N tokens with the plain sequential scan (scanMode 'sequential')
+ *   --pass-chunks M,S  --kernels also times the tiled scans pass by pass at these chunk lengths (Mamba-1, SSD)
  *   --kernel-shapes    --kernels also in these models' shapes (on the first model's backend, no weights loaded)
  *   --v1-prefill N     the same prefill of N tokens with the first chunked scan kernels (scanMode 'chunked-v1')
  *   --kernels          the prefill scan kernels alone (Mamba-1 chunked scan, Mamba-2 SSD, and the plain
@@ -53,6 +54,9 @@ const AUTO = 0;
 const chunkList = (v: string) => v.split(',').map((c) => (c === 'auto' ? AUTO : Number(c)));
 const scanChunks = chunkList(arg('scan-chunks', 'auto'));
 const ssdChunks = chunkList(arg('ssd-chunks', '64'));
+/** --pass-chunks M1,SSD: the chunk lengths (of those swept) whose tiled scan is also timed pass by pass. */
+const [m1Pass, ssdPass] = chunkList(arg('pass-chunks', '-1,-1'));
+const passChunks = { mamba1: m1Pass, ssd: ssdPass };
 const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 interface PrefillPoint { tokens: number; tokPerSec: number | null; seconds: number | null; deviceBytesAfter: number | null; skipped?: string; logits?: Float32Array }
@@ -93,36 +97,45 @@ async function sync(b: Backend): Promise<void> {
 }
 
 /**
- * Seconds per call of `fn` (which records GPU work and returns tensors to free), best of `rounds`
- * rounds of `reps` calls in one submission each, after one untimed call (pipelines compiled, pool
- * warm). Each call's outputs are freed at once, so the next call reuses the same buffers (the GPU
- * runs them in order either way). A round ends with one read-back; the fastest empty read-back round
- * trip measured here is subtracted, so reps × a kernel's time dominates what is left.
+ * Seconds of GPU time per call of `fn` (which records GPU work and returns tensors to free), best of
+ * `rounds` rounds of `reps` calls in one submission each, after one untimed call (pipelines compiled,
+ * pool warm). Each call's outputs are freed at once, so the next call reuses the same buffers (the GPU
+ * runs them in order either way). A round's wall time holds, in series, the host recording the calls,
+ * Dawn encoding them (both before the GPU starts: one submission at the end), the GPU's work and one
+ * read-back round trip; the host's two shares (measured: the recording loop, WebGpuBackend.stats.encodeMs)
+ * and the fastest empty read-back round trip are subtracted. `wall` is the same without the host's share.
  */
-async function timeGpu(b: Backend, fn: () => Tensor[], reps: number, rounds = 3): Promise<number> {
+async function timeGpu(b: Backend, fn: () => Tensor[], reps: number, rounds = 3): Promise<{ gpu: number; wall: number }> {
+  const stats = (b as unknown as { stats?: { encodeMs: number } }).stats ?? { encodeMs: 0 };
   b.free(...fn());
   await sync(b);
   let trip = Infinity;
   for (let i = 0; i < 5; i++) { const t = performance.now(); await sync(b); trip = Math.min(trip, performance.now() - t); }
-  let best = Infinity;
+  let gpu = Infinity, wall = Infinity;
   for (let r = 0; r < rounds; r++) {
+    const enc0 = stats.encodeMs;
     const t0 = performance.now();
     for (let i = 0; i < reps; i++) b.free(...fn());
+    const recorded = performance.now() - t0;
     await sync(b);
-    best = Math.min(best, Math.max(performance.now() - t0 - trip, 1e-3) / 1000 / reps);
+    const total = performance.now() - t0 - trip;
+    wall = Math.min(wall, Math.max(total, 1e-3) / 1000 / reps);
+    gpu = Math.min(gpu, Math.max(total - recorded - (stats.encodeMs - enc0), 1e-3) / 1000 / reps);
   }
-  return best;
+  return { gpu, wall };
 }
 
-interface KernelRow { what: string; shape: string; seconds: number; bytes: number; GBs: number; readGBs?: number; check?: string }
+/** seconds: GPU time (timeGpu); wallSeconds: with the host's recording and encoding (the method of earlier sections). */
+interface KernelRow { what: string; shape: string; seconds: number; wallSeconds: number; bytes: number; GBs: number; readGBs?: number; check?: string }
 
 /** Copy bandwidth through sliceRows' two kernels, and the scans alone, chunked and sequential. */
 async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelName], T: number): Promise<KernelRow[]> {
   const rows: KernelRow[] = [];
-  const push = (what: string, shapeText: string, seconds: number, bytes: number, readBytes?: number) => {
-    const r: KernelRow = { what, shape: shapeText, seconds, bytes, GBs: bytes / seconds / 1e9, ...(readBytes ? { readGBs: readBytes / seconds / 1e9 } : {}) };
+  const push = (what: string, shapeText: string, time: { gpu: number; wall: number }, bytes: number, readBytes?: number) => {
+    const seconds = time.gpu;
+    const r: KernelRow = { what, shape: shapeText, seconds, wallSeconds: time.wall, bytes, GBs: bytes / seconds / 1e9, ...(readBytes ? { readGBs: readBytes / seconds / 1e9 } : {}) };
     rows.push(r);
-    log(`kernel ${what} ${shapeText}: ${(seconds * 1e3).toFixed(3)} ms, ${r.GBs.toPrecision(3)} GB/s read + written${r.readGBs ? ` (${r.readGBs.toPrecision(3)} GB/s read)` : ''}`);
+    log(`kernel ${what} ${shapeText}: ${(seconds * 1e3).toFixed(3)} ms (${(time.wall * 1e3).toFixed(3)} ms with the host's share), ${r.GBs.toPrecision(3)} GB/s read + written${r.readGBs ? ` (${r.readGBs.toPrecision(3)} GB/s read)` : ''}`);
   };
   // 256 MiB copies (larger than any L2): offset 0 takes the vec4 kernel, offset 1 the one-f32 kernel.
   const n = tiny ? 1 << 20 : 64 * 2 ** 20;
@@ -170,6 +183,8 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
   const zeroState = new Float32Array(state.shape.reduce((x, y) => x * y, 1));
   const defaults = { ...b.scanChunk };
   const outputs: { row: KernelRow; y: Float32Array }[] = [];
+  const passChunk = shape.modelType === 'mamba' ? passChunks.mamba1 : passChunks.ssd;
+  const passRows: KernelRow[] = [];
   for (const run of runs) {
     b.scanMode = run.mode;
     if (run.chunk !== undefined) b.scanChunk = { mamba1: run.chunk, ssd: run.chunk === AUTO ? defaults.ssd : run.chunk };
@@ -178,8 +193,21 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
     const got = await b.read(y);
     b.free(y);
     const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk === AUTO ? `auto (${shape.modelType === 'mamba' ? b.mamba1ChunkFor(1, T, I) : b.scanChunk.ssd})` : run.chunk}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)' : 'sequential';
-    push(`${what}, ${label}`, shapeText, await timeGpu(b, () => [scan()], run.mode === 'sequential' ? 1 : 5), bytes);
+    // enough calls per submission that the GPU's share dwarfs the read-back's jitter
+    const reps = run.mode === 'sequential' ? 1 : T <= 4096 ? 40 : 10;
+    push(`${what}, ${label}`, shapeText, await timeGpu(b, () => [scan()], reps), bytes);
     outputs.push({ row: rows[rows.length - 1], y: got });
+    if (run.mode === 'chunked' && run.chunk === passChunk) {
+      // where the time goes: the first k dispatches of the tiled scan, k = 1, 2, ...
+      const names = shape.modelType === 'mamba' ? ['pass 1 (chunk states)', '+ carry', '+ output'] : ['pass 1 (chunk states)', '+ carry', '+ C·Bᵀ', '+ output'];
+      for (let k = 1; k < names.length; k++) {
+        b.scanPasses = k;
+        const time = await timeGpu(b, () => [scan()], reps);
+        b.scanPasses = Infinity;
+        log(`kernel ${what}, chunk ${run.chunk}, ${names.slice(0, k).join(' ')}: ${(time.gpu * 1e3).toFixed(3)} ms`);
+        passRows.push({ what: `${what}, chunk ${run.chunk === AUTO ? 'auto' : run.chunk}: ${names.slice(0, k).join(' ')} only`, shape: shapeText, seconds: time.gpu, wallSeconds: time.wall, bytes: 0, GBs: 0 });
+      }
+    }
     b.scanChunk = { ...defaults };
   }
   // f32 on both sides; the chunked form reorders the recurrence (exp(A·ΣΔ) across chunks): the op
@@ -195,7 +223,7 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
   }
   b.free(...free);
   b.scanMode = 'chunked';
-  return rows;
+  return [...rows, ...passRows];
 }
 
 /**
@@ -440,6 +468,6 @@ for (const [m, ks] of Object.entries(result.kernels)) {
   let copy: number | undefined; // the vec4 copy measured just before (each --scan-tokens length measures one)
   for (const k of ks) {
     if (k.what.startsWith('copy, vec4')) copy = k.GBs;
-    console.log(`${m}: ${k.what} ${k.shape}: ${(k.seconds * 1e3).toFixed(3)} ms, ${fmt(k.GBs)} GB/s${k.readGBs ? ` (${fmt(k.readGBs)} read)` : ''}${copy && !k.what.startsWith('copy') ? `, ${((100 * k.GBs) / copy).toFixed(1)} % of the vec4 copy` : ''}${k.check ? `; ${k.check}` : ''}`);
+    console.log(`${m}: ${k.what} ${k.shape}: ${(k.seconds * 1e3).toFixed(3)} ms (wall ${(k.wallSeconds * 1e3).toFixed(3)})${k.bytes ? `, ${fmt(k.GBs)} GB/s${k.readGBs ? ` (${fmt(k.readGBs)} read)` : ''}` : ''}${copy && k.bytes && !k.what.startsWith('copy') ? `, ${((100 * k.GBs) / copy).toFixed(1)} % of the vec4 copy` : ''}${k.check ? `; ${k.check}` : ''}`);
   }
 }

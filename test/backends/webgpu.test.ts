@@ -157,16 +157,15 @@ if (gpu) {
       }));
     }
 
-    it('the automatic Mamba-1 chunk length: the longest power of two in 16..256 that leaves 4,096 workgroups', () => {
-      const auto = { ...gpu.scanChunk, mamba1: 0 };
+    it('the automatic Mamba-1 chunk length: 64, halved down to 16 while fewer than 2,048 workgroups', () => {
       const before = gpu.scanChunk;
-      gpu.scanChunk = auto;
+      gpu.scanChunk = { ...before, mamba1: 0 };
       try {
-        expect(gpu.mamba1ChunkFor(1, 2048, 1536)).toBe(16); //   mamba-130m, one 2,048-token forward: 3,072 workgroups at 16
-        expect(gpu.mamba1ChunkFor(1, 16384, 1536)).toBe(64); //  256 chunks × 24 channel blocks = 6,144
-        expect(gpu.mamba1ChunkFor(1, 16384, 4096)).toBe(256); // 64 chunks × 64 blocks = 4,096
+        expect(gpu.mamba1ChunkFor(1, 2048, 1536)).toBe(16); //  mamba-130m, one 2,048-token forward: 3,072 workgroups at 16
+        expect(gpu.mamba1ChunkFor(1, 16384, 1536)).toBe(64); // 256 chunks × 24 channel blocks
+        expect(gpu.mamba1ChunkFor(1, 2048, 4096)).toBe(64); //  mamba-1.4b: 32 chunks × 64 blocks = 2,048
         expect(gpu.mamba1ChunkFor(2, 100, 7)).toBe(16);
-        gpu.scanChunk = { ...auto, mamba1: 48 };
+        gpu.scanChunk = { ...before, mamba1: 48 };
         expect(gpu.mamba1ChunkFor(1, 16384, 1536)).toBe(48);
       } finally { gpu.scanChunk = before; }
     });

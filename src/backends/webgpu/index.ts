@@ -109,8 +109,8 @@ const MATVEC_ROWS = 8;
 const SCAN_CHUNK = 64;
 /** Largest chunk ssd_chunk_state / ssd_chunk_out take (include/ssd_chunk_decay.wgsl: one thread per token of 256). */
 const SSD_MAX_CHUNK = 256;
-/** Workgroups the automatic Mamba-1 chunk length aims for (H100: 132 SMs × up to 32 resident 64-thread workgroups). */
-const SCAN_TARGET_GROUPS = 4096;
+/** Fewest workgroups the automatic Mamba-1 chunk length leaves (H100: 132 SMs, ~16 per SM resident). */
+const SCAN_MIN_GROUPS = 2048;
 /** Largest state the tiled Mamba-1 kernels stage in workgroup memory (2 × 32 tokens × N floats ≤ 16 KiB). */
 const SCAN_TILED_MAX_N = 64;
 
@@ -177,6 +177,12 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * parallel (Mamba-1) or grow the quadratic intra-chunk work (SSD); bench/webgpu.ts --kernels sweeps them.
    */
   scanChunk = { mamba1: 0, ssd: 64 };
+  /**
+   * Benchmarks only: record just the first `scanPasses` dispatches of a tiled chunked scan
+   * (bench/webgpu.ts --kernels times each prefix to split a scan's time by pass); the output is then
+   * incomplete. Default: all of them.
+   */
+  scanPasses = Infinity;
   private params: GPUBuffer | null = null;
   private paramSlots = 0;
   private readonly groups = new Map<string, GPUBindGroup>();
@@ -871,9 +877,10 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const a = args;
     const [chunk, carry, out] = tiled ? ['selective_scan_chunk_tiled', 'selective_scan_carry_batched', 'selective_scan_out_tiled'] : ['selective_scan_chunk', 'selective_scan_carry', 'selective_scan_out'];
     const perChunk = tiled ? batch * nC * iBlocks : Math.ceil((batch * nC * inner) / 64);
+    const passes = tiled ? this.scanPasses : Infinity;
     this.dispatch(chunk, { NS }, [this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), hc, sd], u, [], perChunk);
-    this.dispatch(carry, {}, [this.bind(a.A), hc, sd, this.bind(a.state)], u, [], Math.ceil((batch * inner * stateSize) / 64));
-    this.dispatch(out, { NS }, [
+    if (passes > 1) this.dispatch(carry, {}, [this.bind(a.A), hc, sd, this.bind(a.state)], u, [], Math.ceil((batch * inner * stateSize) / 64));
+    if (passes > 2) this.dispatch(out, { NS }, [
       this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), this.bind(a.C), this.bind(a.D), this.bind(a.z), hc, y.buffer,
     ], u, [], perChunk);
     this.release(hc, sd);
@@ -881,17 +888,18 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   }
 
   /**
-   * The tiled Mamba-1 scan's chunk length: scanChunk.mamba1, or where that is 0 the longest power of
-   * two in 16..256 that still leaves SCAN_TARGET_GROUPS workgroups (64 channels × one chunk each) —
-   * short chunks keep a 2,048-token forward's few channels spread over the whole GPU, long ones move
-   * fewer chunk states through memory when the prompt is long.
+   * The tiled Mamba-1 scan's chunk length: scanChunk.mamba1, or where that is 0, 64 tokens, halved
+   * (down to 16) while that leaves fewer than SCAN_MIN_GROUPS workgroups (64 channels × one chunk
+   * each). On the H100 (BENCHMARKS.md, WebGPU scans) 64 was the fastest or within 1 % of it at 16k
+   * tokens for both mamba-130m's and mamba-1.4b's widths, and longer chunks lost up to 15 %; a
+   * 2,048-token forward of a narrow model needs shorter chunks to have work for every SM.
    */
   mamba1ChunkFor(batch: number, seq: number, inner: number): number {
     const set = Math.floor(this.scanChunk.mamba1);
     if (set > 0) return set;
     const groups = (L: number) => batch * Math.ceil(inner / 64) * Math.ceil(seq / L);
-    let L = 16;
-    while (L < 256 && groups(2 * L) >= SCAN_TARGET_GROUPS) L *= 2;
+    let L = 64;
+    while (L > 16 && groups(L) < SCAN_MIN_GROUPS) L /= 2;
     return L;
   }
 
@@ -938,9 +946,10 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const a = args;
     const dtIn = [this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A)];
     this.dispatch('ssd_chunk_state', {}, [...dtIn, this.bind(a.B), hs, aEnd], [B, T, H, P, N, G, L, nC, nTiles, pTiles], f, B * nC * H * nTiles * pTiles);
-    this.dispatch('ssd_chunk_carry', {}, [aEnd, hs, this.bind(a.state)], [B, T, H, P, N, G, L, nC], f, Math.ceil((B * H * N * P) / 256));
-    this.dispatch('ssd_chunk_cb', {}, [this.bind(a.B), this.bind(a.C), cb], [B, T, H, P, N, G, L, nC, tTiles], f, B * nC * G * tTiles * tTiles);
-    this.dispatch('ssd_chunk_out', {}, [...dtIn, cb, this.bind(a.C), this.bind(a.D), hs, y.buffer], [B, T, H, P, N, G, L, nC, tTiles, pTiles], f, B * nC * H * tTiles * pTiles);
+    const passes = this.scanPasses;
+    if (passes > 1) this.dispatch('ssd_chunk_carry', {}, [aEnd, hs, this.bind(a.state)], [B, T, H, P, N, G, L, nC], f, Math.ceil((B * H * N * P) / 256));
+    if (passes > 2) this.dispatch('ssd_chunk_cb', {}, [this.bind(a.B), this.bind(a.C), cb], [B, T, H, P, N, G, L, nC, tTiles], f, B * nC * G * tTiles * tTiles);
+    if (passes > 3) this.dispatch('ssd_chunk_out', {}, [...dtIn, cb, this.bind(a.C), this.bind(a.D), hs, y.buffer], [B, T, H, P, N, G, L, nC, tTiles, pTiles], f, B * nC * H * tTiles * pTiles);
     this.release(hs, aEnd, cb);
     return y;
   }
