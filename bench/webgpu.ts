@@ -10,6 +10,7 @@
  *                      sampled, greedy at the other run-ahead depth and with run-ahead off (one
  *                      submission and one read-back per token, in series); and where a step's time goes
  *   --plain-prefill N  the same prefill of N tokens with the plain sequential scan (scanMode 'sequential')
+ *   --ssd-rows 4,8     --kernels runs the tiled SSD with these rows per thread (WebGpuBackend.ssdRowsPerThread)
  *   --pass-chunks M,S  --kernels also times the tiled scans pass by pass at these chunk lengths (Mamba-1, SSD)
  *   --kernel-shapes    --kernels also in these models' shapes (on the first model's backend, no weights loaded)
  *   --v1-prefill N     the same prefill of N tokens with the first chunked scan kernels (scanMode 'chunked-v1')
@@ -56,6 +57,8 @@ const scanChunks = chunkList(arg('scan-chunks', 'auto'));
 const ssdChunks = chunkList(arg('ssd-chunks', '64'));
 /** --pass-chunks M1,SSD: the chunk lengths (of those swept) whose tiled scan is also timed pass by pass. */
 const [m1Pass, ssdPass] = chunkList(arg('pass-chunks', '-1,-1'));
+/** --ssd-rows 4,8: WebGpuBackend.ssdRowsPerThread values the SSD sweep runs each chunk length with. */
+const ssdRows = arg('ssd-rows', '4').split(',').map(Number) as (4 | 8)[];
 const passChunks = { mamba1: m1Pass, ssd: ssdPass };
 const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
@@ -179,7 +182,10 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
   // The runs compared: the first chunked kernels ('chunked-v1'), the tiled ones at each chunk length
   // of the sweep, and the plain sequential walk, which every chunked output is checked against.
   const chunks = shape.modelType === 'mamba' ? scanChunks : ssdChunks;
-  const runs: { mode: ScanMode; chunk?: number }[] = [{ mode: 'chunked-v1' }, ...chunks.map((chunk) => ({ mode: 'chunked' as const, chunk })), { mode: 'sequential' }];
+  const rowsList = shape.modelType === 'mamba' ? [4 as const] : ssdRows;
+  const runs: { mode: ScanMode; chunk?: number; rows?: 4 | 8 }[] = [
+    { mode: 'chunked-v1' }, ...rowsList.flatMap((rows) => chunks.map((chunk) => ({ mode: 'chunked' as const, chunk, rows }))), { mode: 'sequential' },
+  ];
   const zeroState = new Float32Array(state.shape.reduce((x, y) => x * y, 1));
   const defaults = { ...b.scanChunk };
   const outputs: { row: KernelRow; y: Float32Array }[] = [];
@@ -188,11 +194,13 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
   for (const run of runs) {
     b.scanMode = run.mode;
     if (run.chunk !== undefined) b.scanChunk = { mamba1: run.chunk, ssd: run.chunk === AUTO ? defaults.ssd : run.chunk };
+    b.ssdRowsPerThread = run.rows ?? 4;
     b.write(state, zeroState);
     const y = scan();
     const got = await b.read(y);
     b.free(y);
-    const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk === AUTO ? `auto (${shape.modelType === 'mamba' ? b.mamba1ChunkFor(1, T, I) : b.scanChunk.ssd})` : run.chunk}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)' : 'sequential';
+    const rowsText = shape.modelType === 'mamba' ? '' : `, ${run.rows} rows/thread`;
+    const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk === AUTO ? `auto (${shape.modelType === 'mamba' ? b.mamba1ChunkFor(1, T, I) : b.scanChunk.ssd})` : run.chunk}${rowsText}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)' : 'sequential';
     // enough calls per submission that the GPU's share dwarfs the read-back's jitter
     const reps = run.mode === 'sequential' ? 1 : T <= 4096 ? 40 : 10;
     push(`${what}, ${label}`, shapeText, await timeGpu(b, () => [scan()], reps), bytes);
@@ -204,11 +212,12 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
         b.scanPasses = k;
         const time = await timeGpu(b, () => [scan()], reps);
         b.scanPasses = Infinity;
-        log(`kernel ${what}, chunk ${run.chunk}, ${names.slice(0, k).join(' ')}: ${(time.gpu * 1e3).toFixed(3)} ms`);
-        passRows.push({ what: `${what}, chunk ${run.chunk === AUTO ? 'auto' : run.chunk}: ${names.slice(0, k).join(' ')} only`, shape: shapeText, seconds: time.gpu, wallSeconds: time.wall, bytes: 0, GBs: 0 });
+        log(`kernel ${what}, chunk ${run.chunk}${rowsText}, ${names.slice(0, k).join(' ')}: ${(time.gpu * 1e3).toFixed(3)} ms`);
+        passRows.push({ what: `${what}, chunk ${run.chunk === AUTO ? 'auto' : run.chunk}${rowsText}: ${names.slice(0, k).join(' ')} only`, shape: shapeText, seconds: time.gpu, wallSeconds: time.wall, bytes: 0, GBs: 0 });
       }
     }
     b.scanChunk = { ...defaults };
+    b.ssdRowsPerThread = 4;
   }
   // f32 on both sides; the chunked form reorders the recurrence (exp(A·ΣΔ) across chunks): the op
   // suite holds the two to 1e-4 over 1,000 steps, and with A < 0 the state forgets, so the error does

@@ -124,7 +124,7 @@ if (gpu) {
       const before = gpu.scanMode, chunkBefore = { ...gpu.scanChunk };
       gpu.scanMode = mode;
       if (chunk !== undefined) gpu.scanChunk = { mamba1: chunk, ssd: chunk };
-      try { return await fn(); } finally { gpu.scanMode = before; gpu.scanChunk = chunkBefore; }
+      try { return await fn(); } finally { gpu.scanMode = before; gpu.scanChunk = chunkBefore; gpu.ssdRowsPerThread = 4; }
     };
     // [mode, T, chunk length (tiled kernels; default: WebGpuBackend.mamba1ChunkFor, 16 at these
     // sizes), I, N]: T around the chunk boundaries; chunks not a
@@ -173,14 +173,18 @@ if (gpu) {
     // [mode, T, groups, chunk length (tiled kernels), H, P, N]: odd P and N; P = 70 and N = 67 span two
     // 64-wide tiles of the register-tiled products (the second mostly empty); chunk 17 is not a
     // multiple of the 16-token staging; chunk 256 has four 64-row output tiles per chunk.
-    const ssdCases: [ScanMode, number, number, number | undefined, number, number, number][] = [
+    const ssdCases: [ScanMode, number, number, number | undefined, number, number, number, (4 | 8)?][] = [
       ...([[1, 1], [2, 2], [63, 1], [64, 2], [65, 1], [127, 3], [1000, 1]] as const).map(([T, G]) => ['chunked', T, G, undefined, 6, 3, 5] as [ScanMode, number, number, undefined, number, number, number]),
       ['chunked', 100, 2, 17, 6, 3, 5], ['chunked', 1000, 1, 256, 6, 3, 5], ['chunked', 300, 1, 256, 2, 70, 67], ['chunked', 130, 2, 64, 2, 70, 67],
+      // the same products with 8 rows per thread (WebGpuBackend.ssdRowsPerThread: 128-row tiles)
+      ['chunked', 127, 3, undefined, 6, 3, 5, 8], ['chunked', 100, 2, 17, 6, 3, 5, 8], ['chunked', 1000, 1, 256, 6, 3, 5, 8],
+      ['chunked', 300, 1, 256, 2, 70, 67, 8], ['chunked', 130, 2, 64, 2, 70, 131, 8],
       ...([[2, 2], [127, 3], [1000, 1]] as const).map(([T, G]) => ['chunked-v1', T, G, undefined, 6, 3, 5] as [ScanMode, number, number, undefined, number, number, number]),
       ...([[2, 2], [127, 3], [1000, 1]] as const).map(([T, G]) => ['sequential', T, G, undefined, 6, 3, 5] as [ScanMode, number, number, undefined, number, number, number]),
     ];
-    for (const [mode, T, G, chunk, H, P, N] of ssdCases) {
-      it(`ssdChunkScan ${mode}${chunk ? ` (chunk ${chunk})` : ''} T=${T}, ${G} group(s), H=${H}, P=${P}, N=${N}, vs reference`, () => withScan(mode, chunk, async () => {
+    for (const [mode, T, G, chunk, H, P, N, rows = 4] of ssdCases) {
+      it(`ssdChunkScan ${mode}${chunk ? ` (chunk ${chunk})` : ''}${rows === 8 ? ' (8 rows per thread)' : ''} T=${T}, ${G} group(s), H=${H}, P=${P}, N=${N}, vs reference`, () => withScan(mode, chunk, async () => {
+        gpu.ssdRowsPerThread = rows;
         const Bt = 2;
         const r = rng(T * 7 + G + P);
         const d = {

@@ -30,7 +30,7 @@ import { ropeTables } from '../attention-math.js';
 import { DeviceKvCache, grownCapacity, Q8_BLOCK, storedDType } from '../backend.js';
 import { checkAttention, checkKvData, checkMoe, checkOneToken, checkRope, checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
 import type { GpuContext } from './device.js';
-import { Kernels, type WeightLoader } from './kernels.js';
+import { Kernels, type KernelVariant, type WeightLoader } from './kernels.js';
 import { packF16, packQ8_0 } from './quant.js';
 import type { SamplerParams } from '../../api/sampler.js';
 
@@ -183,6 +183,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * incomplete. Default: all of them.
    */
   scanPasses = Infinity;
+  /**
+   * Rows of the SSD products each thread of ssd_chunk_state / ssd_chunk_out holds (× 4 columns):
+   * 4 (64-row tiles) or 8 (128-row tiles: fewer workgroup-memory loads per multiply-add, more registers).
+   */
+  ssdRowsPerThread: 4 | 8 = 4;
   private params: GPUBuffer | null = null;
   private paramSlots = 0;
   private readonly groups = new Map<string, GPUBindGroup>();
@@ -594,7 +599,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
 
   // ---- recording and submission -------------------------------------------
 
-  private dispatch(kernel: string, variant: { weights?: WeightLoader; NS?: number }, bindings: Binding[], u: number[], f: number[], groups: number): void {
+  private dispatch(kernel: string, variant: KernelVariant, bindings: Binding[], u: number[], f: number[], groups: number): void {
     if (groups <= 0) return;
     this.record({ kind: 'dispatch', pipeline: this.kernels.get(kernel, variant), bindings, u, f, groups });
   }
@@ -937,7 +942,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (this.scanMode === 'chunked-v1') return this.ssdChunkedV1(args, B, T, H, P, N, G);
     const L = Math.min(Math.max(1, Math.floor(this.scanChunk.ssd)), SSD_MAX_CHUNK, T);
     const nC = Math.ceil(T / L);
-    const nTiles = Math.ceil(N / 64), pTiles = Math.ceil(P / 64), tTiles = Math.ceil(L / 64);
+    const RQ = this.ssdRowsPerThread === 8 ? 2 : 1;
+    const nTiles = Math.ceil(N / (64 * RQ)), pTiles = Math.ceil(P / 64), tTiles = Math.ceil(L / (64 * RQ)), cbTiles = Math.ceil(L / 64);
     const y = this.tensor([B, T, H * P]);
     const hs = this.scratch(B * nC * H * N * P, 'ssd chunk states');
     const aEnd = this.scratch(B * nC * H, 'ssd chunk decays');
@@ -945,11 +951,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const f = [args.dtMin, Math.min(args.dtMax, F32_MAX)];
     const a = args;
     const dtIn = [this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A)];
-    this.dispatch('ssd_chunk_state', {}, [...dtIn, this.bind(a.B), hs, aEnd], [B, T, H, P, N, G, L, nC, nTiles, pTiles], f, B * nC * H * nTiles * pTiles);
+    this.dispatch('ssd_chunk_state', { RQ }, [...dtIn, this.bind(a.B), hs, aEnd], [B, T, H, P, N, G, L, nC, nTiles, pTiles], f, B * nC * H * nTiles * pTiles);
     const passes = this.scanPasses;
     if (passes > 1) this.dispatch('ssd_chunk_carry', {}, [aEnd, hs, this.bind(a.state)], [B, T, H, P, N, G, L, nC], f, Math.ceil((B * H * N * P) / 256));
-    if (passes > 2) this.dispatch('ssd_chunk_cb', {}, [this.bind(a.B), this.bind(a.C), cb], [B, T, H, P, N, G, L, nC, tTiles], f, B * nC * G * tTiles * tTiles);
-    if (passes > 3) this.dispatch('ssd_chunk_out', {}, [...dtIn, cb, this.bind(a.C), this.bind(a.D), hs, y.buffer], [B, T, H, P, N, G, L, nC, tTiles, pTiles], f, B * nC * H * tTiles * pTiles);
+    if (passes > 2) this.dispatch('ssd_chunk_cb', {}, [this.bind(a.B), this.bind(a.C), cb], [B, T, H, P, N, G, L, nC, cbTiles], f, B * nC * G * cbTiles * cbTiles);
+    if (passes > 3) this.dispatch('ssd_chunk_out', { RQ }, [...dtIn, cb, this.bind(a.C), this.bind(a.D), hs, y.buffer], [B, T, H, P, N, G, L, nC, tTiles, pTiles], f, B * nC * H * tTiles * pTiles);
     this.release(hs, aEnd, cb);
     return y;
   }
