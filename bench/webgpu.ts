@@ -20,7 +20,7 @@
  *                      thread, and 16-byte vec4 loads): the copy's read bandwidth is the decode roofline's
  *                      numerator (bandwidth ÷ weight bytes read per token). The chunked scans run as the
  *                      first kernels ('chunked-v1') and the tiled ones at each chunk length of
- *                      --scan-chunks (Mamba-1) / --ssd-chunks (Mamba-2), default 64 each.
+ *                      --scan-chunks (Mamba-1) / --ssd-chunks (Mamba-2), default 64 / 128.
  *
  *   node --import tsx bench/webgpu.ts [--models mamba-130m,mamba2-130m] [--prefill 2048,16384,131072]
  *        [--decode 128] [--plain-prefill 16384] [--kernels] [--scan-tokens 2048,16384] [--budget-s S]
@@ -50,15 +50,14 @@ const started = performance.now();
 const budgetS = Number(arg('budget-s', 'Infinity'));
 const elapsedS = () => (performance.now() - started) / 1000;
 const log = (s: string) => console.error(`[${elapsedS().toFixed(0).padStart(4)} s] ${s}`);
-/** Chunk lengths of the tiled scans that --kernels sweeps (Mamba-1, Mamba-2 SSD); 'auto' = 0, the backend's choice. */
-const AUTO = 0;
-const chunkList = (v: string) => v.split(',').map((c) => (c === 'auto' ? AUTO : Number(c)));
-const scanChunks = chunkList(arg('scan-chunks', 'auto'));
-const ssdChunks = chunkList(arg('ssd-chunks', '64'));
+/** Chunk lengths of the tiled scans that --kernels sweeps (Mamba-1, Mamba-2 SSD); default: the backend's defaults. */
+const chunkList = (v: string) => v.split(',').map(Number);
+const scanChunks = chunkList(arg('scan-chunks', '64'));
+const ssdChunks = chunkList(arg('ssd-chunks', '128'));
 /** --pass-chunks M1,SSD: the chunk lengths (of those swept) whose tiled scan is also timed pass by pass. */
 const [m1Pass, ssdPass] = chunkList(arg('pass-chunks', '-1,-1'));
 /** --ssd-rows 4,8: WebGpuBackend.ssdRowsPerThread values the SSD sweep runs each chunk length with. */
-const ssdRows = arg('ssd-rows', '4').split(',').map(Number) as (4 | 8)[];
+const ssdRows = arg('ssd-rows', '8').split(',').map(Number) as (4 | 8)[];
 const passChunks = { mamba1: m1Pass, ssd: ssdPass };
 const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
@@ -187,20 +186,20 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
     { mode: 'chunked-v1' }, ...rowsList.flatMap((rows) => chunks.map((chunk) => ({ mode: 'chunked' as const, chunk, rows }))), { mode: 'sequential' },
   ];
   const zeroState = new Float32Array(state.shape.reduce((x, y) => x * y, 1));
-  const defaults = { ...b.scanChunk };
+  const defaults = { ...b.scanChunk, rows: b.ssdRowsPerThread };
   const outputs: { row: KernelRow; y: Float32Array }[] = [];
   const passChunk = shape.modelType === 'mamba' ? passChunks.mamba1 : passChunks.ssd;
   const passRows: KernelRow[] = [];
   for (const run of runs) {
     b.scanMode = run.mode;
-    if (run.chunk !== undefined) b.scanChunk = { mamba1: run.chunk, ssd: run.chunk === AUTO ? defaults.ssd : run.chunk };
-    b.ssdRowsPerThread = run.rows ?? 4;
+    if (run.chunk !== undefined) b.scanChunk = { mamba1: run.chunk, ssd: run.chunk };
+    b.ssdRowsPerThread = run.rows ?? defaults.rows;
     b.write(state, zeroState);
     const y = scan();
     const got = await b.read(y);
     b.free(y);
     const rowsText = shape.modelType === 'mamba' ? '' : `, ${run.rows} rows/thread`;
-    const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk === AUTO ? `auto (${shape.modelType === 'mamba' ? b.mamba1ChunkFor(1, T, I) : b.scanChunk.ssd})` : run.chunk}${rowsText}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)' : 'sequential';
+    const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk}${rowsText}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)' : 'sequential';
     // enough calls per submission that the GPU's share dwarfs the read-back's jitter
     const reps = run.mode === 'sequential' ? 1 : T <= 4096 ? 40 : 10;
     push(`${what}, ${label}`, shapeText, await timeGpu(b, () => [scan()], reps), bytes);
@@ -213,11 +212,11 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
         const time = await timeGpu(b, () => [scan()], reps);
         b.scanPasses = Infinity;
         log(`kernel ${what}, chunk ${run.chunk}${rowsText}, ${names.slice(0, k).join(' ')}: ${(time.gpu * 1e3).toFixed(3)} ms`);
-        passRows.push({ what: `${what}, chunk ${run.chunk === AUTO ? 'auto' : run.chunk}${rowsText}: ${names.slice(0, k).join(' ')} only`, shape: shapeText, seconds: time.gpu, wallSeconds: time.wall, bytes: 0, GBs: 0 });
+        passRows.push({ what: `${what}, chunk ${run.chunk}${rowsText}: ${names.slice(0, k).join(' ')} only`, shape: shapeText, seconds: time.gpu, wallSeconds: time.wall, bytes: 0, GBs: 0 });
       }
     }
-    b.scanChunk = { ...defaults };
-    b.ssdRowsPerThread = 4;
+    b.scanChunk = { mamba1: defaults.mamba1, ssd: defaults.ssd };
+    b.ssdRowsPerThread = defaults.rows;
   }
   // f32 on both sides; the chunked form reorders the recurrence (exp(A·ΣΔ) across chunks): the op
   // suite holds the two to 1e-4 over 1,000 steps, and with A < 0 the state forgets, so the error does

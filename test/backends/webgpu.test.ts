@@ -124,15 +124,15 @@ if (gpu) {
       const before = gpu.scanMode, chunkBefore = { ...gpu.scanChunk };
       gpu.scanMode = mode;
       if (chunk !== undefined) gpu.scanChunk = { mamba1: chunk, ssd: chunk };
-      try { return await fn(); } finally { gpu.scanMode = before; gpu.scanChunk = chunkBefore; gpu.ssdRowsPerThread = 4; }
+      try { return await fn(); } finally { gpu.scanMode = before; gpu.scanChunk = chunkBefore; gpu.ssdRowsPerThread = 8; }
     };
-    // [mode, T, chunk length (tiled kernels; default: WebGpuBackend.mamba1ChunkFor, 16 at these
-    // sizes), I, N]: T around the chunk boundaries; chunks not a
+    // [mode, T, chunk length (tiled kernels; default scanChunk.mamba1 = 64), I, N]: T around the
+    // default chunk's boundaries; chunks not a
     // multiple of the kernels' 32-token staging block (7, 33) and longer than it (256); I = 70 spans
     // two 64-channel workgroups, the second partly empty; N = 16 (the Mamba-1 checkpoints' size).
     const scanCases: [ScanMode, number, number | undefined, number, number][] = [
       ...[1, 2, 63, 64, 65, 127, 1000].map((T) => ['chunked', T, undefined, 7, 5] as [ScanMode, number, undefined, number, number]),
-      ['chunked', 40, 7, 7, 5], ['chunked', 65, 64, 7, 5], ['chunked', 1000, 33, 70, 16], ['chunked', 255, 256, 7, 5], ['chunked', 1000, 256, 70, 16],
+      ['chunked', 40, 7, 7, 5], ['chunked', 65, 16, 7, 5], ['chunked', 1000, 33, 70, 16], ['chunked', 255, 256, 7, 5], ['chunked', 1000, 256, 70, 16],
       ...[2, 65, 1000].map((T) => ['chunked-v1', T, undefined, 7, 5] as [ScanMode, number, undefined, number, number]),
       ...[2, 127, 1000].map((T) => ['sequential', T, undefined, 7, 5] as [ScanMode, number, undefined, number, number]),
     ];
@@ -157,33 +157,20 @@ if (gpu) {
       }));
     }
 
-    it('the automatic Mamba-1 chunk length: 64, halved down to 16 while fewer than 2,048 workgroups', () => {
-      const before = gpu.scanChunk;
-      gpu.scanChunk = { ...before, mamba1: 0 };
-      try {
-        expect(gpu.mamba1ChunkFor(1, 2048, 1536)).toBe(16); //  mamba-130m, one 2,048-token forward: 3,072 workgroups at 16
-        expect(gpu.mamba1ChunkFor(1, 16384, 1536)).toBe(64); // 256 chunks × 24 channel blocks
-        expect(gpu.mamba1ChunkFor(1, 2048, 4096)).toBe(64); //  mamba-1.4b: 32 chunks × 64 blocks = 2,048
-        expect(gpu.mamba1ChunkFor(2, 100, 7)).toBe(16);
-        gpu.scanChunk = { ...before, mamba1: 48 };
-        expect(gpu.mamba1ChunkFor(1, 16384, 1536)).toBe(48);
-      } finally { gpu.scanChunk = before; }
-    });
-
-    // [mode, T, groups, chunk length (tiled kernels), H, P, N]: odd P and N; P = 70 and N = 67 span two
-    // 64-wide tiles of the register-tiled products (the second mostly empty); chunk 17 is not a
-    // multiple of the 16-token staging; chunk 256 has four 64-row output tiles per chunk.
+    // [mode, T, groups, chunk length (tiled kernels; default 128), H, P, N, rows per thread]: odd P and N;
+    // P = 70 and N = 67 / 131 span two tiles of the register-tiled products (the second mostly empty);
+    // chunk 17 is not a multiple of the 16-token staging; chunk 256 has several output row tiles per chunk.
     const ssdCases: [ScanMode, number, number, number | undefined, number, number, number, (4 | 8)?][] = [
       ...([[1, 1], [2, 2], [63, 1], [64, 2], [65, 1], [127, 3], [1000, 1]] as const).map(([T, G]) => ['chunked', T, G, undefined, 6, 3, 5] as [ScanMode, number, number, undefined, number, number, number]),
       ['chunked', 100, 2, 17, 6, 3, 5], ['chunked', 1000, 1, 256, 6, 3, 5], ['chunked', 300, 1, 256, 2, 70, 67], ['chunked', 130, 2, 64, 2, 70, 67],
-      // the same products with 8 rows per thread (WebGpuBackend.ssdRowsPerThread: 128-row tiles)
-      ['chunked', 127, 3, undefined, 6, 3, 5, 8], ['chunked', 100, 2, 17, 6, 3, 5, 8], ['chunked', 1000, 1, 256, 6, 3, 5, 8],
-      ['chunked', 300, 1, 256, 2, 70, 67, 8], ['chunked', 130, 2, 64, 2, 70, 131, 8],
+      // the same products with 4 rows per thread (WebGpuBackend.ssdRowsPerThread; the default is 8: 128-row tiles)
+      ['chunked', 127, 3, undefined, 6, 3, 5, 4], ['chunked', 100, 2, 17, 6, 3, 5, 4], ['chunked', 1000, 1, 256, 6, 3, 5, 4],
+      ['chunked', 300, 1, 256, 2, 70, 67, 4], ['chunked', 130, 2, 64, 2, 70, 131, 4], ['chunked', 1000, 1, 64, 6, 3, 5, 4],
       ...([[2, 2], [127, 3], [1000, 1]] as const).map(([T, G]) => ['chunked-v1', T, G, undefined, 6, 3, 5] as [ScanMode, number, number, undefined, number, number, number]),
       ...([[2, 2], [127, 3], [1000, 1]] as const).map(([T, G]) => ['sequential', T, G, undefined, 6, 3, 5] as [ScanMode, number, number, undefined, number, number, number]),
     ];
-    for (const [mode, T, G, chunk, H, P, N, rows = 4] of ssdCases) {
-      it(`ssdChunkScan ${mode}${chunk ? ` (chunk ${chunk})` : ''}${rows === 8 ? ' (8 rows per thread)' : ''} T=${T}, ${G} group(s), H=${H}, P=${P}, N=${N}, vs reference`, () => withScan(mode, chunk, async () => {
+    for (const [mode, T, G, chunk, H, P, N, rows = 8] of ssdCases) {
+      it(`ssdChunkScan ${mode}${chunk ? ` (chunk ${chunk})` : ''}${rows === 4 ? ' (4 rows per thread)' : ''} T=${T}, ${G} group(s), H=${H}, P=${P}, N=${N}, vs reference`, () => withScan(mode, chunk, async () => {
         gpu.ssdRowsPerThread = rows;
         const Bt = 2;
         const r = rng(T * 7 + G + P);

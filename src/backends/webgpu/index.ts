@@ -109,8 +109,6 @@ const MATVEC_ROWS = 8;
 const SCAN_CHUNK = 64;
 /** Largest chunk ssd_chunk_state / ssd_chunk_out take (include/ssd_chunk_decay.wgsl: one thread per token of 256). */
 const SSD_MAX_CHUNK = 256;
-/** Fewest workgroups the automatic Mamba-1 chunk length leaves (H100: 132 SMs, ~16 per SM resident). */
-const SCAN_MIN_GROUPS = 2048;
 /** Largest state the tiled Mamba-1 kernels stage in workgroup memory (2 × 32 tokens × N floats ≤ 16 KiB). */
 const SCAN_TILED_MAX_N = 64;
 
@@ -172,11 +170,13 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    */
   scanMode: ScanMode;
   /**
-   * Tokens per chunk of the tiled chunked scans ('chunked'): Mamba-1 (any length ≥ 1; 0: mamba1ChunkFor
-   * picks it from the shape) and Mamba-2 SSD (1..256). Longer chunks move fewer chunk states through memory but leave fewer chunks to run in
-   * parallel (Mamba-1) or grow the quadratic intra-chunk work (SSD); bench/webgpu.ts --kernels sweeps them.
+   * Tokens per chunk of the tiled chunked scans ('chunked'): Mamba-1 (any length ≥ 1) and Mamba-2 SSD
+   * (1..256). Longer chunks move fewer chunk states through memory but leave fewer chunks to run in
+   * parallel (Mamba-1) or grow the quadratic intra-chunk work (SSD). The defaults were the fastest (or
+   * within the run-to-run spread of it) on an H100 at 2k and 16k tokens in all four bench shapes
+   * (BENCHMARKS.md, "WebGPU prefill scans, tiled"); bench/webgpu.ts --kernels sweeps them.
    */
-  scanChunk = { mamba1: 0, ssd: 64 };
+  scanChunk = { mamba1: 64, ssd: 128 };
   /**
    * Benchmarks only: record just the first `scanPasses` dispatches of a tiled chunked scan
    * (bench/webgpu.ts --kernels times each prefix to split a scan's time by pass); the output is then
@@ -185,9 +185,10 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   scanPasses = Infinity;
   /**
    * Rows of the SSD products each thread of ssd_chunk_state / ssd_chunk_out holds (× 4 columns):
-   * 4 (64-row tiles) or 8 (128-row tiles: fewer workgroup-memory loads per multiply-add, more registers).
+   * 4 (64-row tiles) or 8 (128-row tiles: fewer workgroup-memory loads per multiply-add, more registers;
+   * 7–12 % faster on the H100 at 128-token chunks, slower at 64).
    */
-  ssdRowsPerThread: 4 | 8 = 4;
+  ssdRowsPerThread: 4 | 8 = 8;
   private params: GPUBuffer | null = null;
   private paramSlots = 0;
   private readonly groups = new Map<string, GPUBindGroup>();
@@ -861,7 +862,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * carries the state across chunks, (3) every chunk reruns from its entering state and emits y.
    * The recurrence is linear in h, so this equals the sequential walk (reference backend) up to f32
    * rounding. T = 1 uses the fused step kernel. scanMode 'chunked' runs the tiled kernels
-   * (selective_scan_chunk_tiled, _carry_batched, _out_tiled: chunk length scanChunk.mamba1);
+   * (selective_scan_chunk_tiled, _carry_batched, _out_tiled: chunk length scanChunk.mamba1; 5× the
+   * first ones on an H100 at 16k tokens, 40–53 % of a copy's bandwidth);
    * 'chunked-v1' the first ones (selective_scan_chunk, _carry, _out; 64-token chunks), also used
    * for states larger than SCAN_TILED_MAX_N.
    */
@@ -871,7 +873,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (seq === 1) return this.selectiveScanStep(args);
     if (this.scanMode === 'sequential') return this.scanWalk(args, batch, seq, inner, stateSize);
     const tiled = this.scanMode === 'chunked' && stateSize <= SCAN_TILED_MAX_N;
-    const L = tiled ? this.mamba1ChunkFor(batch, seq, inner) : SCAN_CHUNK;
+    const L = tiled ? Math.max(1, Math.floor(this.scanChunk.mamba1)) : SCAN_CHUNK;
     const nC = Math.ceil(seq / L);
     const y = this.tensor([batch, seq, inner]);
     const hc = this.scratch(batch * nC * inner * stateSize, 'scan chunk states');
@@ -890,22 +892,6 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     ], u, [], perChunk);
     this.release(hc, sd);
     return y;
-  }
-
-  /**
-   * The tiled Mamba-1 scan's chunk length: scanChunk.mamba1, or where that is 0, 64 tokens, halved
-   * (down to 16) while that leaves fewer than SCAN_MIN_GROUPS workgroups (64 channels × one chunk
-   * each). On the H100 (BENCHMARKS.md, WebGPU scans) 64 was the fastest or within 1 % of it at 16k
-   * tokens for both mamba-130m's and mamba-1.4b's widths, and longer chunks lost up to 15 %; a
-   * 2,048-token forward of a narrow model needs shorter chunks to have work for every SM.
-   */
-  mamba1ChunkFor(batch: number, seq: number, inner: number): number {
-    const set = Math.floor(this.scanChunk.mamba1);
-    if (set > 0) return set;
-    const groups = (L: number) => batch * Math.ceil(inner / 64) * Math.ceil(seq / L);
-    let L = 64;
-    while (L > 16 && groups(L) < SCAN_MIN_GROUPS) L /= 2;
-    return L;
   }
 
   selectiveScanStep(args: SelectiveScanArgs): Tensor {
