@@ -379,7 +379,9 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
   const otherScan = async (mode: ScanMode, n: number, what: string): Promise<{ point: PrefillPoint; check?: string }> => {
     gpu.scanMode = mode;
     const warmOther = model.createSession();
-    await warmOther.prefill(rand(300)); // this mode's pipelines
+    // this mode's pipelines, and its scratch buffers at the size of one whole GPU forward (a shorter
+    // warm-up left them to be allocated inside the measured prefill: the 2026-12-06 WEBSCAN runs)
+    await warmOther.prefill(rand(256 * ((gpu as unknown as { prefillChunkMultiple?: number }).prefillChunkMultiple ?? 1)));
     await warmOther.dispose();
     const point = await prefillOnce(n);
     gpu.scanMode = 'chunked';
