@@ -10,14 +10,21 @@
  *                      sampled, greedy at the other run-ahead depth and with run-ahead off (one
  *                      submission and one read-back per token, in series); and where a step's time goes
  *   --plain-prefill N  the same prefill of N tokens with the plain sequential scan (scanMode 'sequential')
+ *   --ssd-rows 4,8     --kernels runs the tiled SSD with these rows per thread (WebGpuBackend.ssdRowsPerThread)
+ *   --pass-chunks M,S  --kernels also times the tiled scans pass by pass at these chunk lengths (Mamba-1, SSD)
+ *   --kernel-shapes    --kernels also in these models' shapes (on the first model's backend, no weights loaded)
+ *   --v1-prefill N     the same prefill of N tokens with the first chunked scan kernels (scanMode 'chunked-v1')
  *   --kernels          the prefill scan kernels alone (Mamba-1 chunked scan, Mamba-2 SSD, and the plain
  *                      one-thread-per-channel walks they replace) on one long input, bytes read + written
  *                      ÷ time, beside a large buffer copy through sliceRows' two kernels (one f32 per
  *                      thread, and 16-byte vec4 loads): the copy's read bandwidth is the decode roofline's
- *                      numerator (bandwidth ÷ weight bytes read per token).
+ *                      numerator (bandwidth ÷ weight bytes read per token). The chunked scans run as the
+ *                      first kernels ('chunked-v1') and the tiled ones at each chunk length of
+ *                      --scan-chunks (Mamba-1) / --ssd-chunks (Mamba-2), default 64 / 128.
  *
  *   node --import tsx bench/webgpu.ts [--models mamba-130m,mamba2-130m] [--prefill 2048,16384,131072]
- *        [--decode 128] [--plain-prefill 16384] [--kernels] [--scan-tokens 16384] [--budget-s S]
+ *        [--decode 128] [--plain-prefill 16384] [--kernels] [--scan-tokens 2048,16384] [--budget-s S]
+ *        [--scan-chunks 32,64,128] [--ssd-chunks 64,128] [--v1-prefill 16384] [--kernel-shapes mamba-1.4b,mamba2-1.3b]
  *        [--json out.json] [--tiny]
  * --budget-s: the whole run's time cap; a prefill whose time, projected from the model's previous
  *   prefill rate, would pass it is skipped and recorded as skipped (so a device call ends in time).
@@ -28,7 +35,7 @@
 import { writeFileSync } from 'node:fs';
 import { loadModel } from '../src/node.js';
 import type { Backend, Tensor } from '../src/backends/backend.js';
-import type { WebGpuBackend } from '../src/backends/webgpu/index.js';
+import type { ScanMode, WebGpuBackend } from '../src/backends/webgpu/index.js';
 import type { GenerateOptions } from '../src/api/types.js';
 import { SessionImpl } from '../src/api/session.js';
 import { randomModelFiles } from '../tools/random-model.js';
@@ -43,6 +50,15 @@ const started = performance.now();
 const budgetS = Number(arg('budget-s', 'Infinity'));
 const elapsedS = () => (performance.now() - started) / 1000;
 const log = (s: string) => console.error(`[${elapsedS().toFixed(0).padStart(4)} s] ${s}`);
+/** Chunk lengths of the tiled scans that --kernels sweeps (Mamba-1, Mamba-2 SSD); default: the backend's defaults. */
+const chunkList = (v: string) => v.split(',').map(Number);
+const scanChunks = chunkList(arg('scan-chunks', '64'));
+const ssdChunks = chunkList(arg('ssd-chunks', '128'));
+/** --pass-chunks M1,SSD: the chunk lengths (of those swept) whose tiled scan is also timed pass by pass. */
+const [m1Pass, ssdPass] = chunkList(arg('pass-chunks', '-1,-1'));
+/** --ssd-rows 4,8: WebGpuBackend.ssdRowsPerThread values the SSD sweep runs each chunk length with. */
+const ssdRows = arg('ssd-rows', '8').split(',').map(Number) as (4 | 8)[];
+const passChunks = { mamba1: m1Pass, ssd: ssdPass };
 const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 interface PrefillPoint { tokens: number; tokPerSec: number | null; seconds: number | null; deviceBytesAfter: number | null; skipped?: string; logits?: Float32Array }
@@ -52,6 +68,9 @@ interface Row {
   prefill: PrefillPoint[];
   plainPrefill?: PrefillPoint;
   plainPrefillCheck?: string;
+  /** --v1-prefill: the same prefill with the first chunked scan kernels (scanMode 'chunked-v1'). */
+  v1Prefill?: PrefillPoint;
+  v1PrefillCheck?: string;
   decodeTokPerSec: number | null;
   /** Greedy with top-k 40 / top-p 0.95 sampling, with the other run-ahead depth, and with run-ahead off (one read-back per token). */
   decodeSampledTokPerSec?: number; decodeOtherDepthTokPerSec?: number; decodeNoRunAheadTokPerSec?: number;
@@ -80,36 +99,45 @@ async function sync(b: Backend): Promise<void> {
 }
 
 /**
- * Seconds per call of `fn` (which records GPU work and returns tensors to free), best of `rounds`
- * rounds of `reps` calls in one submission each, after one untimed call (pipelines compiled, pool
- * warm). Each call's outputs are freed at once, so the next call reuses the same buffers (the GPU
- * runs them in order either way). A round ends with one read-back; the fastest empty read-back round
- * trip measured here is subtracted, so reps × a kernel's time dominates what is left.
+ * Seconds of GPU time per call of `fn` (which records GPU work and returns tensors to free), best of
+ * `rounds` rounds of `reps` calls in one submission each, after one untimed call (pipelines compiled,
+ * pool warm). Each call's outputs are freed at once, so the next call reuses the same buffers (the GPU
+ * runs them in order either way). A round's wall time holds, in series, the host recording the calls,
+ * Dawn encoding them (both before the GPU starts: one submission at the end), the GPU's work and one
+ * read-back round trip; the host's two shares (measured: the recording loop, WebGpuBackend.stats.encodeMs)
+ * and the fastest empty read-back round trip are subtracted. `wall` is the same without the host's share.
  */
-async function timeGpu(b: Backend, fn: () => Tensor[], reps: number, rounds = 3): Promise<number> {
+async function timeGpu(b: Backend, fn: () => Tensor[], reps: number, rounds = 3): Promise<{ gpu: number; wall: number }> {
+  const stats = (b as unknown as { stats?: { encodeMs: number } }).stats ?? { encodeMs: 0 };
   b.free(...fn());
   await sync(b);
   let trip = Infinity;
   for (let i = 0; i < 5; i++) { const t = performance.now(); await sync(b); trip = Math.min(trip, performance.now() - t); }
-  let best = Infinity;
+  let gpu = Infinity, wall = Infinity;
   for (let r = 0; r < rounds; r++) {
+    const enc0 = stats.encodeMs;
     const t0 = performance.now();
     for (let i = 0; i < reps; i++) b.free(...fn());
+    const recorded = performance.now() - t0;
     await sync(b);
-    best = Math.min(best, Math.max(performance.now() - t0 - trip, 1e-3) / 1000 / reps);
+    const total = performance.now() - t0 - trip;
+    wall = Math.min(wall, Math.max(total, 1e-3) / 1000 / reps);
+    gpu = Math.min(gpu, Math.max(total - recorded - (stats.encodeMs - enc0), 1e-3) / 1000 / reps);
   }
-  return best;
+  return { gpu, wall };
 }
 
-interface KernelRow { what: string; shape: string; seconds: number; bytes: number; GBs: number; readGBs?: number; check?: string }
+/** seconds: GPU time (timeGpu); wallSeconds: with the host's recording and encoding (the method of earlier sections). */
+interface KernelRow { what: string; shape: string; seconds: number; wallSeconds: number; bytes: number; GBs: number; readGBs?: number; check?: string }
 
 /** Copy bandwidth through sliceRows' two kernels, and the scans alone, chunked and sequential. */
 async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelName], T: number): Promise<KernelRow[]> {
   const rows: KernelRow[] = [];
-  const push = (what: string, shapeText: string, seconds: number, bytes: number, readBytes?: number) => {
-    const r: KernelRow = { what, shape: shapeText, seconds, bytes, GBs: bytes / seconds / 1e9, ...(readBytes ? { readGBs: readBytes / seconds / 1e9 } : {}) };
+  const push = (what: string, shapeText: string, time: { gpu: number; wall: number }, bytes: number, readBytes?: number) => {
+    const seconds = time.gpu;
+    const r: KernelRow = { what, shape: shapeText, seconds, wallSeconds: time.wall, bytes, GBs: bytes / seconds / 1e9, ...(readBytes ? { readGBs: readBytes / seconds / 1e9 } : {}) };
     rows.push(r);
-    log(`kernel ${what} ${shapeText}: ${(seconds * 1e3).toFixed(3)} ms, ${r.GBs.toPrecision(3)} GB/s read + written${r.readGBs ? ` (${r.readGBs.toPrecision(3)} GB/s read)` : ''}`);
+    log(`kernel ${what} ${shapeText}: ${(seconds * 1e3).toFixed(3)} ms (${(time.wall * 1e3).toFixed(3)} ms with the host's share), ${r.GBs.toPrecision(3)} GB/s read + written${r.readGBs ? ` (${r.readGBs.toPrecision(3)} GB/s read)` : ''}`);
   };
   // 256 MiB copies (larger than any L2): offset 0 takes the vec4 kernel, offset 1 the one-f32 kernel.
   const n = tiny ? 1 << 20 : 64 * 2 ** 20;
@@ -130,8 +158,6 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
     for (let len = period; len < n; len *= 2) v.copyWithin(len, 0, Math.min(len, n - len));
     return b.upload(v, shapeOf);
   };
-  const outputs: Float32Array[] = [];
-  const modes = ['chunked', 'sequential'] as const;
   let what = '', shapeText = '', bytes = 0, free: Tensor[] = [];
   let scan: () => Tensor, state: Tensor;
   if (shape.modelType === 'mamba') {
@@ -152,26 +178,60 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
     scan = () => b.ssdChunkScan(a); state = a.state; free = [a.x, a.dt, a.B, a.C, a.dtBias, a.A, a.D, a.state];
     what = 'Mamba-2 SSD scan'; shapeText = `[1, ${T}, ${H}×${P}] × N ${N}`; bytes = 4 * (2 * T * H * P + T * H + 2 * T * G * N);
   }
+  // The runs compared: the first chunked kernels ('chunked-v1'), the tiled ones at each chunk length
+  // of the sweep, and the plain sequential walk, which every chunked output is checked against.
+  const chunks = shape.modelType === 'mamba' ? scanChunks : ssdChunks;
+  const rowsList = shape.modelType === 'mamba' ? [4 as const] : ssdRows;
+  const runs: { mode: ScanMode; chunk?: number; rows?: 4 | 8 }[] = [
+    { mode: 'chunked-v1' }, ...rowsList.flatMap((rows) => chunks.map((chunk) => ({ mode: 'chunked' as const, chunk, rows }))), { mode: 'sequential' },
+  ];
   const zeroState = new Float32Array(state.shape.reduce((x, y) => x * y, 1));
-  for (const mode of modes) {
-    b.scanMode = mode;
+  const defaults = { ...b.scanChunk, rows: b.ssdRowsPerThread };
+  const outputs: { row: KernelRow; y: Float32Array }[] = [];
+  const passChunk = shape.modelType === 'mamba' ? passChunks.mamba1 : passChunks.ssd;
+  const passRows: KernelRow[] = [];
+  for (const run of runs) {
+    b.scanMode = run.mode;
+    if (run.chunk !== undefined) b.scanChunk = { mamba1: run.chunk, ssd: run.chunk };
+    b.ssdRowsPerThread = run.rows ?? defaults.rows;
     b.write(state, zeroState);
     const y = scan();
-    outputs.push(await b.read(y));
+    const got = await b.read(y);
     b.free(y);
-    push(`${what}, ${mode}`, shapeText, await timeGpu(b, () => [scan()], mode === 'chunked' ? 5 : 1), bytes);
+    const rowsText = shape.modelType === 'mamba' ? '' : `, ${run.rows} rows/thread`;
+    const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk}${rowsText}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)' : 'sequential';
+    // enough calls per submission that the GPU's share dwarfs the read-back's jitter
+    const reps = run.mode === 'sequential' ? 1 : T <= 4096 ? 40 : 10;
+    push(`${what}, ${label}`, shapeText, await timeGpu(b, () => [scan()], reps), bytes);
+    outputs.push({ row: rows[rows.length - 1], y: got });
+    if (run.mode === 'chunked' && run.chunk === passChunk) {
+      // where the time goes: the first k dispatches of the tiled scan, k = 1, 2, ...
+      const names = shape.modelType === 'mamba' ? ['pass 1 (chunk states)', '+ carry', '+ output'] : ['pass 1 (chunk states)', '+ carry', '+ C·Bᵀ', '+ output'];
+      for (let k = 1; k < names.length; k++) {
+        b.scanPasses = k;
+        const time = await timeGpu(b, () => [scan()], reps);
+        b.scanPasses = Infinity;
+        log(`kernel ${what}, chunk ${run.chunk}${rowsText}, ${names.slice(0, k).join(' ')}: ${(time.gpu * 1e3).toFixed(3)} ms`);
+        passRows.push({ what: `${what}, chunk ${run.chunk}${rowsText}: ${names.slice(0, k).join(' ')} only`, shape: shapeText, seconds: time.gpu, wallSeconds: time.wall, bytes: 0, GBs: 0 });
+      }
+    }
+    b.scanChunk = { mamba1: defaults.mamba1, ssd: defaults.ssd };
+    b.ssdRowsPerThread = defaults.rows;
   }
-  let maxDiff = 0, maxAbs = 0;
-  for (let i = 0; i < outputs[0].length; i++) { maxDiff = Math.max(maxDiff, Math.abs(outputs[0][i] - outputs[1][i])); maxAbs = Math.max(maxAbs, Math.abs(outputs[1][i])); }
   // f32 on both sides; the chunked form reorders the recurrence (exp(A·ΣΔ) across chunks): the op
   // suite holds the two to 1e-4 over 1,000 steps, and with A < 0 the state forgets, so the error does
   // not build up with T. 1e-3 of the output's scale separates rounding from a wrong kernel.
-  const agree = maxDiff <= 1e-3 * Math.max(1, maxAbs);
-  rows[rows.length - 1].check = `chunked vs sequential y over ${outputs[0].length} values: max |Δ| ${maxDiff.toExponential(2)} (max |y| ${maxAbs.toFixed(2)}): ${agree ? 'agree' : 'DIFFER'}`;
-  log(`${what}: ${rows[rows.length - 1].check}`);
+  const plain = outputs[outputs.length - 1].y;
+  for (const { row, y } of outputs.slice(0, -1)) {
+    let maxDiff = 0, maxAbs = 0;
+    for (let i = 0; i < y.length; i++) { maxDiff = Math.max(maxDiff, Math.abs(y[i] - plain[i])); maxAbs = Math.max(maxAbs, Math.abs(plain[i])); }
+    const agree = maxDiff <= 1e-3 * Math.max(1, maxAbs);
+    row.check = `vs sequential y over ${y.length} values: max |Δ| ${maxDiff.toExponential(2)} (max |y| ${maxAbs.toFixed(2)}): ${agree ? 'agree' : 'DIFFER'}`;
+    log(`${row.what}: ${row.check}`);
+  }
   b.free(...free);
   b.scanMode = 'chunked';
-  return rows;
+  return [...rows, ...passRows];
 }
 
 /**
@@ -236,7 +296,7 @@ async function decodeBreakdown(model: Internals): Promise<NonNullable<Row['decod
 
 const rand = (n: number) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % 50000);
 
-async function benchModel(name: BenchModelName, lengths: number[], decodeTokens: number, plainTokens: number, kernelTokens: number): Promise<{ row: Row; kernels: KernelRow[] }> {
+async function benchModel(name: BenchModelName, lengths: number[], decodeTokens: number, plainTokens: number, kernelTokens: number[], v1Tokens: number): Promise<{ row: Row; kernels: KernelRow[]; extraKernels: Record<string, KernelRow[]> }> {
   const big = BENCH_MODELS[name].hiddenSize >= 2048;
   const shape = { ...BENCH_MODELS[name], ...(tiny ? { numLayers: 2 } : {}), ...(big ? { repeatPeriod: 1 << 16, shardBytes: 2 ** 30 } : {}) };
   const t0 = performance.now();
@@ -301,25 +361,48 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
   }
 
   // Order: what was never measured first (the run may be cut by --budget-s): kernels, the plain scan, decode.
-  const krows = kernelTokens > 0 && elapsedS() < budgetS
-    ? await kernels(gpu, BENCH_MODELS[name], kernelTokens).catch((e: Error) => { log(`${name}: kernels failed: ${e.stack}`); gpu.scanMode = 'chunked'; return []; })
-    : [];
-
-  if (plainTokens > 0 && elapsedS() < budgetS) {
-    gpu.scanMode = 'sequential';
-    const warmPlain = model.createSession();
-    await warmPlain.prefill(rand(300)); // the walk's pipelines
-    await warmPlain.dispose();
-    row.plainPrefill = await prefillOnce(plainTokens);
-    gpu.scanMode = 'chunked';
-    if (row.plainPrefill.tokPerSec) log(`${name}: prefill ${plainTokens} tokens with the sequential scan: ${row.plainPrefill.tokPerSec.toFixed(0)} tok/s`);
-    const chunked = row.prefill.find((p) => p.tokens === plainTokens)?.logits, plain = row.plainPrefill.logits;
-    if (chunked && plain) { // the same prompt through both scans: the last position's logits must agree
-      let d = 0, m = 0;
-      for (let i = 0; i < plain.length; i++) { d = Math.max(d, Math.abs(plain[i] - chunked[i])); m = Math.max(m, Math.abs(chunked[i])); }
-      row.plainPrefillCheck = `last-position logits, sequential vs chunked scan: max |Δ| ${d.toExponential(2)} (max |logit| ${m.toFixed(2)})`;
-      log(`${name}: ${row.plainPrefillCheck}`);
+  /** The scans alone in `shape` at each --scan-tokens length (a failure loses only its rows). */
+  const kernelRows = async (shape: typeof BENCH_MODELS[BenchModelName], what: string): Promise<KernelRow[]> => {
+    const rows: KernelRow[] = [];
+    for (const T of kernelTokens) {
+      if (elapsedS() >= budgetS) { log(`${what}: kernels at ${T} skipped, the run's budget is spent`); continue; }
+      rows.push(...await kernels(gpu, shape, T).catch((e: Error) => { log(`${what}: kernels failed: ${e.stack}`); gpu.scanMode = 'chunked'; return []; }));
     }
+    return rows;
+  };
+  const krows = await kernelRows(BENCH_MODELS[name], name);
+  // --kernel-shapes: the scans alone in other models' shapes, on this model's backend (no weights needed)
+  const extraKernels: Record<string, KernelRow[]> = {};
+  if (name === models[0]) for (const extra of kernelShapes) extraKernels[`${extra} (kernels only)`] = await kernelRows(BENCH_MODELS[extra], extra);
+
+  /** The same prefill of n tokens with another scanMode, and its last position's logits against the default's. */
+  const otherScan = async (mode: ScanMode, n: number, what: string): Promise<{ point: PrefillPoint; check?: string }> => {
+    gpu.scanMode = mode;
+    const warmOther = model.createSession();
+    // this mode's pipelines, and its scratch buffers at the size of one whole GPU forward (a shorter
+    // warm-up left them to be allocated inside the measured prefill: the 2026-12-06 WEBSCAN runs)
+    await warmOther.prefill(rand(256 * ((gpu as unknown as { prefillChunkMultiple?: number }).prefillChunkMultiple ?? 1)));
+    await warmOther.dispose();
+    const point = await prefillOnce(n);
+    gpu.scanMode = 'chunked';
+    if (point.tokPerSec) log(`${name}: prefill ${n} tokens with the ${what}: ${point.tokPerSec.toFixed(0)} tok/s`);
+    const chunked = row.prefill.find((p) => p.tokens === n)?.logits, other = point.logits;
+    if (!chunked || !other) return { point };
+    let d = 0, m = 0;
+    for (let i = 0; i < other.length; i++) { d = Math.max(d, Math.abs(other[i] - chunked[i])); m = Math.max(m, Math.abs(chunked[i])); }
+    const check = `last-position logits, ${what} vs chunked scan: max |Δ| ${d.toExponential(2)} (max |logit| ${m.toFixed(2)})`;
+    log(`${name}: ${check}`);
+    return { point, check };
+  };
+  if (v1Tokens > 0 && elapsedS() < budgetS) {
+    const { point, check } = await otherScan('chunked-v1', v1Tokens, 'first chunked kernels (v1)');
+    row.v1Prefill = point;
+    if (check) row.v1PrefillCheck = check;
+  }
+  if (plainTokens > 0 && elapsedS() < budgetS) {
+    const { point, check } = await otherScan('sequential', plainTokens, 'sequential scan');
+    row.plainPrefill = point;
+    if (check) row.plainPrefillCheck = check;
   }
   if (decodeTokens > 0 && elapsedS() < budgetS) {
     /** Tokens/s of one session.generate over decodeTokens tokens after a 16-token prompt (first to last token). */
@@ -359,13 +442,15 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
   }
 
   row.rssBytes = process.memoryUsage().rss;
-  for (const p of [...row.prefill, ...(row.plainPrefill ? [row.plainPrefill] : [])]) delete p.logits; // not for the JSON
+  for (const p of [...row.prefill, ...(row.plainPrefill ? [row.plainPrefill] : []), ...(row.v1Prefill ? [row.v1Prefill] : [])]) delete p.logits; // not for the JSON
   await model.dispose();
-  return { row, kernels: krows };
+  return { row, kernels: krows, extraKernels };
 }
 
 const models = arg('models', 'mamba-130m,mamba2-130m').split(',') as BenchModelName[];
 for (const m of models) if (!(m in BENCH_MODELS)) throw new Error(`--models: unknown ${m}; known: ${ALL_BENCH_MODEL_NAMES.join(', ')}`);
+const kernelShapes = arg('kernel-shapes', '').split(',').filter(Boolean) as BenchModelName[];
+for (const m of kernelShapes) if (!(m in BENCH_MODELS)) throw new Error(`--kernel-shapes: unknown ${m}; known: ${ALL_BENCH_MODEL_NAMES.join(', ')}`);
 const lengths = arg('prefill', '2048,16384,131072').split(',').map(Number);
 const out = arg('json', '');
 const result: { date: string; command: string; rows: Row[]; kernels: Record<string, KernelRow[]> } = {
@@ -374,11 +459,12 @@ const result: { date: string; command: string; rows: Row[]; kernels: Record<stri
 for (const m of models) {
   if (elapsedS() > budgetS) { log(`${m}: skipped, the run's ${budgetS} s budget is spent`); continue; }
   const got = await benchModel(m, lengths, Number(arg('decode', '128')), Number(arg('plain-prefill', '0')),
-    process.argv.includes('--kernels') ? Number(arg('scan-tokens', tiny ? '2048' : '16384')) : 0).catch((e: Error) => { log(`${m}: FAILED: ${e.stack}`); return null; });
+    process.argv.includes('--kernels') ? arg('scan-tokens', tiny ? '2048' : '16384').split(',').map(Number) : [], Number(arg('v1-prefill', '0'))).catch((e: Error) => { log(`${m}: FAILED: ${e.stack}`); return null; });
   if (!got) { process.exitCode = 1; continue; }
-  const { row, kernels: k } = got;
+  const { row, kernels: k, extraKernels } = got;
   result.rows.push(row);
   if (k.length) result.kernels[row.model] = k;
+  Object.assign(result.kernels, extraKernels);
   if (out) writeFileSync(out, JSON.stringify(result, null, 2)); // after every model: a run cut short keeps what it measured
 }
 
@@ -389,5 +475,9 @@ for (const r of result.rows) {
   console.log(`| ${r.model} | ${r.prefill.map((p) => fmt(p.tokPerSec)).join(' | ')} | ${r.plainPrefill ? `${fmt(r.plainPrefill.tokPerSec)} (${r.plainPrefill.tokens})` : '—'} | ${fmt(r.decodeTokPerSec, 1)} | ${r.prefill.map((p) => (p.deviceBytesAfter ? MB(p.deviceBytesAfter) : '—')).join(' / ')} |`);
 }
 for (const [m, ks] of Object.entries(result.kernels)) {
-  for (const k of ks) console.log(`${m}: ${k.what} ${k.shape}: ${fmt(k.GBs)} GB/s${k.readGBs ? ` (${fmt(k.readGBs)} read)` : ''}`);
+  let copy: number | undefined; // the vec4 copy measured just before (each --scan-tokens length measures one)
+  for (const k of ks) {
+    if (k.what.startsWith('copy, vec4')) copy = k.GBs;
+    console.log(`${m}: ${k.what} ${k.shape}: ${(k.seconds * 1e3).toFixed(3)} ms (wall ${(k.wallSeconds * 1e3).toFixed(3)})${k.bytes ? `, ${fmt(k.GBs)} GB/s${k.readGBs ? ` (${fmt(k.readGBs)} read)` : ''}` : ''}${copy && k.bytes && !k.what.startsWith('copy') ? `, ${((100 * k.GBs) / copy).toFixed(1)} % of the vec4 copy` : ''}${k.check ? `; ${k.check}` : ''}`);
+  }
 }

@@ -13,7 +13,7 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import '../../src/node.js';
 import { createWebGpuBackend } from '../../src/backends/webgpu/factory.js';
-import type { WebGpuBackend } from '../../src/backends/webgpu/index.js';
+import type { ScanMode, WebGpuBackend } from '../../src/backends/webgpu/index.js';
 import type { Backend } from '../../src/backends/backend.js';
 import { ReferenceBackend } from '../../src/backends/reference/index.js';
 import { runOpSuite, expectClose } from './op-suite.js';
@@ -116,17 +116,30 @@ if (gpu) {
       }
     });
 
-    /** fn with gpu.scanMode set to `mode` (the sequential walk is the plain scan benchmarks compare with). */
-    const withScan = async <T>(mode: 'chunked' | 'sequential', fn: () => Promise<T>): Promise<T> => {
-      const before = gpu.scanMode;
+    /**
+     * fn with gpu.scanMode set to `mode` (the sequential walk is the plain scan benchmarks compare
+     * with; 'chunked-v1' the first chunked kernels) and, for 'chunked', the tiled kernels' chunk length.
+     */
+    const withScan = async <T>(mode: ScanMode, chunk: number | undefined, fn: () => Promise<T>): Promise<T> => {
+      const before = gpu.scanMode, chunkBefore = { ...gpu.scanChunk };
       gpu.scanMode = mode;
-      try { return await fn(); } finally { gpu.scanMode = before; }
+      if (chunk !== undefined) gpu.scanChunk = { mamba1: chunk, ssd: chunk };
+      try { return await fn(); } finally { gpu.scanMode = before; gpu.scanChunk = chunkBefore; gpu.ssdRowsPerThread = 8; }
     };
-    const scanCases = [...[1, 2, 63, 64, 65, 127, 1000].map((T) => ['chunked', T] as const), ...[2, 127, 1000].map((T) => ['sequential', T] as const)];
-    for (const [mode, T] of scanCases) {
-      it(`selectiveScan ${mode} T=${T} (odd I, N), state carried, vs reference`, () => withScan(mode, async () => {
-        const Bt = 2, I = 7, N = 5;
-        const r = rng(T);
+    // [mode, T, chunk length (tiled kernels; default scanChunk.mamba1 = 64), I, N]: T around the
+    // default chunk's boundaries; chunks not a
+    // multiple of the kernels' 32-token staging block (7, 33) and longer than it (256); I = 70 spans
+    // two 64-channel workgroups, the second partly empty; N = 16 (the Mamba-1 checkpoints' size).
+    const scanCases: [ScanMode, number, number | undefined, number, number][] = [
+      ...[1, 2, 63, 64, 65, 127, 1000].map((T) => ['chunked', T, undefined, 7, 5] as [ScanMode, number, undefined, number, number]),
+      ['chunked', 40, 7, 7, 5], ['chunked', 65, 16, 7, 5], ['chunked', 1000, 33, 70, 16], ['chunked', 255, 256, 7, 5], ['chunked', 1000, 256, 70, 16],
+      ...[2, 65, 1000].map((T) => ['chunked-v1', T, undefined, 7, 5] as [ScanMode, number, undefined, number, number]),
+      ...[2, 127, 1000].map((T) => ['sequential', T, undefined, 7, 5] as [ScanMode, number, undefined, number, number]),
+    ];
+    for (const [mode, T, chunk, I, N] of scanCases) {
+      it(`selectiveScan ${mode}${chunk ? ` (chunk ${chunk})` : ''} T=${T}, I=${I}, N=${N}, state carried, vs reference`, () => withScan(mode, chunk, async () => {
+        const Bt = 2;
+        const r = rng(T + I);
         const d = {
           x: rand(Bt * T * I, r), dt: rand(Bt * T * I, r), dtBias: rand(I, r, 0.5), A: rand(I * N, r).map((v) => -Math.abs(v) - 0.1),
           B: rand(Bt * T * N, r), C: rand(Bt * T * N, r), D: rand(I, r), z: rand(Bt * T * I, r), h0: rand(Bt * I * N, r),
@@ -144,14 +157,23 @@ if (gpu) {
       }));
     }
 
-    const ssdCases = [
-      ...([[1, 1], [2, 2], [63, 1], [64, 2], [65, 1], [127, 3], [1000, 1]] as const).map(([T, G]) => ['chunked', T, G] as const),
-      ...([[2, 2], [127, 3], [1000, 1]] as const).map(([T, G]) => ['sequential', T, G] as const),
+    // [mode, T, groups, chunk length (tiled kernels; default 128), H, P, N, rows per thread]: odd P and N;
+    // P = 70 and N = 67 / 131 span two tiles of the register-tiled products (the second mostly empty);
+    // chunk 17 is not a multiple of the 16-token staging; chunk 256 has several output row tiles per chunk.
+    const ssdCases: [ScanMode, number, number, number | undefined, number, number, number, (4 | 8)?][] = [
+      ...([[1, 1], [2, 2], [63, 1], [64, 2], [65, 1], [127, 3], [1000, 1]] as const).map(([T, G]) => ['chunked', T, G, undefined, 6, 3, 5] as [ScanMode, number, number, undefined, number, number, number]),
+      ['chunked', 100, 2, 17, 6, 3, 5], ['chunked', 1000, 1, 256, 6, 3, 5], ['chunked', 300, 1, 256, 2, 70, 67], ['chunked', 130, 2, 64, 2, 70, 67],
+      // the same products with 4 rows per thread (WebGpuBackend.ssdRowsPerThread; the default is 8: 128-row tiles)
+      ['chunked', 127, 3, undefined, 6, 3, 5, 4], ['chunked', 100, 2, 17, 6, 3, 5, 4], ['chunked', 1000, 1, 256, 6, 3, 5, 4],
+      ['chunked', 300, 1, 256, 2, 70, 67, 4], ['chunked', 130, 2, 64, 2, 70, 131, 4], ['chunked', 1000, 1, 64, 6, 3, 5, 4],
+      ...([[2, 2], [127, 3], [1000, 1]] as const).map(([T, G]) => ['chunked-v1', T, G, undefined, 6, 3, 5] as [ScanMode, number, number, undefined, number, number, number]),
+      ...([[2, 2], [127, 3], [1000, 1]] as const).map(([T, G]) => ['sequential', T, G, undefined, 6, 3, 5] as [ScanMode, number, number, undefined, number, number, number]),
     ];
-    for (const [mode, T, G] of ssdCases) {
-      it(`ssdChunkScan ${mode} T=${T}, ${G} group(s), odd P and N, vs reference`, () => withScan(mode, async () => {
-        const Bt = 2, H = 6, P = 3, N = 5;
-        const r = rng(T * 7 + G);
+    for (const [mode, T, G, chunk, H, P, N, rows = 8] of ssdCases) {
+      it(`ssdChunkScan ${mode}${chunk ? ` (chunk ${chunk})` : ''}${rows === 4 ? ' (4 rows per thread)' : ''} T=${T}, ${G} group(s), H=${H}, P=${P}, N=${N}, vs reference`, () => withScan(mode, chunk, async () => {
+        gpu.ssdRowsPerThread = rows;
+        const Bt = 2;
+        const r = rng(T * 7 + G + P);
         const d = {
           x: rand(Bt * T * H * P, r), dt: rand(Bt * T * H, r, 2), dtBias: rand(H, r), A: rand(H, r).map((v) => -Math.abs(v) - 0.05),
           B: rand(Bt * T * G * N, r), C: rand(Bt * T * G * N, r), D: rand(H, r), h0: rand(Bt * H * P * N, r),

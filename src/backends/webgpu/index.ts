@@ -30,7 +30,7 @@ import { ropeTables } from '../attention-math.js';
 import { DeviceKvCache, grownCapacity, Q8_BLOCK, storedDType } from '../backend.js';
 import { checkAttention, checkKvData, checkMoe, checkOneToken, checkRope, checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
 import type { GpuContext } from './device.js';
-import { Kernels, type WeightLoader } from './kernels.js';
+import { Kernels, type KernelVariant, type WeightLoader } from './kernels.js';
 import { packF16, packQ8_0 } from './quant.js';
 import type { SamplerParams } from '../../api/sampler.js';
 
@@ -105,8 +105,19 @@ const PARAM_STRIDE = 256; // ≥ minUniformBufferOffsetAlignment everywhere (Web
 const PARAM_BYTES = 64; //   common.wgsl's Params: 12 u32 + 4 f32
 /** Rows up to which matmul uses the matrix-vector kernel (decode) instead of the tiled one. */
 const MATVEC_ROWS = 8;
-/** Tokens per chunk of the chunked scans (Mamba-1 pass 1/3 walk, Mamba-2 SSD block). */
+/** Tokens per chunk of the first chunked scans ('chunked-v1': Mamba-1 pass 1/3 walk, Mamba-2 SSD block). */
 const SCAN_CHUNK = 64;
+/** Largest chunk ssd_chunk_state / ssd_chunk_out take (include/ssd_chunk_decay.wgsl: one thread per token of 256). */
+const SSD_MAX_CHUNK = 256;
+/** Largest state the tiled Mamba-1 kernels stage in workgroup memory (2 × 32 tokens × N floats ≤ 16 KiB). */
+const SCAN_TILED_MAX_N = 64;
+
+/**
+ * How prefill scans (T > 1) run: 'chunked' — the tiled chunked kernels (default); 'chunked-v1' — the
+ * first chunked kernels they replaced, kept so one benchmark run can compare the two; 'sequential' —
+ * one thread per channel walks all T tokens (the plain scan the chunked ones replace).
+ */
+export type ScanMode = 'chunked' | 'chunked-v1' | 'sequential';
 /** Submit when this many commands are recorded, so very long prefills keep host memory bounded. */
 const MAX_RECORDED = 4096;
 /** Largest k sample_top_k.wgsl ranks (one workgroup of 256 threads, a candidate each). */
@@ -120,7 +131,7 @@ export interface WebGpuOptions {
   /** Cap on bytes per storage binding (tests use it to exercise the row-split weights). */
   maxBindingBytes?: number;
   /** How prefill scans run (WebGpuBackend.scanMode); default 'chunked'. */
-  scan?: 'chunked' | 'sequential';
+  scan?: ScanMode;
 }
 
 export class WebGpuBackend extends PartialBackend implements Backend {
@@ -157,7 +168,27 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * channel walks all T tokens — the plain scan the chunked one replaces, kept for benchmarks that
    * compare the two on the same input, and tested against the reference like the chunked form).
    */
-  scanMode: 'chunked' | 'sequential';
+  scanMode: ScanMode;
+  /**
+   * Tokens per chunk of the tiled chunked scans ('chunked'): Mamba-1 (any length ≥ 1) and Mamba-2 SSD
+   * (1..256). Longer chunks move fewer chunk states through memory but leave fewer chunks to run in
+   * parallel (Mamba-1) or grow the quadratic intra-chunk work (SSD). The defaults were the fastest (or
+   * within the run-to-run spread of it) on an H100 at 2k and 16k tokens in all four bench shapes
+   * (BENCHMARKS.md, "WebGPU prefill scans, tiled"); bench/webgpu.ts --kernels sweeps them.
+   */
+  scanChunk = { mamba1: 64, ssd: 128 };
+  /**
+   * Benchmarks only: record just the first `scanPasses` dispatches of a tiled chunked scan
+   * (bench/webgpu.ts --kernels times each prefix to split a scan's time by pass); the output is then
+   * incomplete. Default: all of them.
+   */
+  scanPasses = Infinity;
+  /**
+   * Rows of the SSD products each thread of ssd_chunk_state / ssd_chunk_out holds (× 4 columns):
+   * 4 (64-row tiles) or 8 (128-row tiles: fewer workgroup-memory loads per multiply-add, more registers;
+   * 7–12 % faster on the H100 at 128-token chunks, slower at 64).
+   */
+  ssdRowsPerThread: 4 | 8 = 8;
   private params: GPUBuffer | null = null;
   private paramSlots = 0;
   private readonly groups = new Map<string, GPUBindGroup>();
@@ -569,7 +600,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
 
   // ---- recording and submission -------------------------------------------
 
-  private dispatch(kernel: string, variant: { weights?: WeightLoader; NS?: number }, bindings: Binding[], u: number[], f: number[], groups: number): void {
+  private dispatch(kernel: string, variant: KernelVariant, bindings: Binding[], u: number[], f: number[], groups: number): void {
     if (groups <= 0) return;
     this.record({ kind: 'dispatch', pipeline: this.kernels.get(kernel, variant), bindings, u, f, groups });
   }
@@ -827,30 +858,38 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   }
 
   /**
-   * Mamba-1 selective scan, chunked: (1) every chunk of SCAN_CHUNK tokens runs from h = 0 in
-   * parallel, (2) one pass carries the state across chunks, (3) every chunk reruns from its
-   * entering state and emits y. The recurrence is linear in h, so this equals the sequential
-   * walk (reference backend) up to f32 rounding. T = 1 uses the fused step kernel.
+   * Mamba-1 selective scan, chunked: (1) every chunk runs from h = 0 in parallel, (2) one pass
+   * carries the state across chunks, (3) every chunk reruns from its entering state and emits y.
+   * The recurrence is linear in h, so this equals the sequential walk (reference backend) up to f32
+   * rounding. T = 1 uses the fused step kernel. scanMode 'chunked' runs the tiled kernels
+   * (selective_scan_chunk_tiled, _carry_batched, _out_tiled: chunk length scanChunk.mamba1; 5× the
+   * first ones on an H100 at 16k tokens, 40–53 % of a copy's bandwidth);
+   * 'chunked-v1' the first ones (selective_scan_chunk, _carry, _out; 64-token chunks), also used
+   * for states larger than SCAN_TILED_MAX_N.
    */
   selectiveScan(args: SelectiveScanArgs): Tensor {
     this.assertUsable();
     const { batch, seq, inner, stateSize } = checkSelectiveScan(args);
     if (seq === 1) return this.selectiveScanStep(args);
     if (this.scanMode === 'sequential') return this.scanWalk(args, batch, seq, inner, stateSize);
-    const L = SCAN_CHUNK;
+    const tiled = this.scanMode === 'chunked' && stateSize <= SCAN_TILED_MAX_N;
+    const L = tiled ? Math.max(1, Math.floor(this.scanChunk.mamba1)) : SCAN_CHUNK;
     const nC = Math.ceil(seq / L);
     const y = this.tensor([batch, seq, inner]);
     const hc = this.scratch(batch * nC * inner * stateSize, 'scan chunk states');
     const sd = this.scratch(batch * nC * inner, 'scan chunk decays');
-    const u = [batch, seq, inner, stateSize, L, nC];
+    const iBlocks = Math.ceil(inner / 64);
+    const u = [batch, seq, inner, stateSize, L, nC, iBlocks];
     const NS = stateSize;
     const a = args;
-    this.dispatch('selective_scan_chunk', { NS }, [this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), hc, sd], u, [],
-      Math.ceil((batch * nC * inner) / 64));
-    this.dispatch('selective_scan_carry', {}, [this.bind(a.A), hc, sd, this.bind(a.state)], u, [], Math.ceil((batch * inner * stateSize) / 64));
-    this.dispatch('selective_scan_out', { NS }, [
+    const [chunk, carry, out] = tiled ? ['selective_scan_chunk_tiled', 'selective_scan_carry_batched', 'selective_scan_out_tiled'] : ['selective_scan_chunk', 'selective_scan_carry', 'selective_scan_out'];
+    const perChunk = tiled ? batch * nC * iBlocks : Math.ceil((batch * nC * inner) / 64);
+    const passes = tiled ? this.scanPasses : Infinity;
+    this.dispatch(chunk, { NS }, [this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), hc, sd], u, [], perChunk);
+    if (passes > 1) this.dispatch(carry, {}, [this.bind(a.A), hc, sd, this.bind(a.state)], u, [], Math.ceil((batch * inner * stateSize) / 64));
+    if (passes > 2) this.dispatch(out, { NS }, [
       this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), this.bind(a.C), this.bind(a.D), this.bind(a.z), hc, y.buffer,
-    ], u, [], Math.ceil((batch * nC * inner) / 64));
+    ], u, [], perChunk);
     this.release(hc, sd);
     return y;
   }
@@ -872,10 +911,13 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   }
 
   /**
-   * Mamba-2 SSD, chunked (Dao & Gu 2024 §6): per block of SCAN_CHUNK tokens the quadratic
-   * matrix form (C·Bᵀ per group, times the per-head decay exp(a_t − a_s)·Δ_s), the block's end
-   * state, a pass that carries the state across blocks, then the output adds the entering state's
-   * contribution. Six dispatches: ssd_dt, ssd_cb, ssd_decay, ssd_state, ssd_carry, ssd_out.
+   * Mamba-2 SSD, chunked (Dao & Gu 2024 §6): per block of tokens the quadratic matrix form
+   * (C·Bᵀ per group, times the per-head decay exp(a_t − a_s)·Δ_s), the block's end state, a pass
+   * that carries the state across blocks, then the output adds the entering state's contribution.
+   * scanMode 'chunked': four dispatches (ssd_chunk_state, ssd_chunk_carry, ssd_chunk_cb once per group,
+   * ssd_chunk_out; blocks of scanChunk.ssd tokens), the decay matrix built in workgroup memory and
+   * never stored, the products register-tiled. 'chunked-v1': the first six (ssd_dt, ssd_cb, ssd_decay, ssd_state, ssd_carry,
+   * ssd_out; 64-token blocks) that write both L × L matrices of every block to memory.
    * Mathematically equal to the reference's form at any block length; only f32 rounding differs.
    */
   ssdChunkScan(args: SsdScanArgs): Tensor {
@@ -883,6 +925,29 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const { batch: B, seq: T, numHeads: H, headDim: P, stateSize: N, nGroups: G } = checkSsdScan(args);
     if (T === 1) return this.ssdStep(args);
     if (this.scanMode === 'sequential') return this.ssdWalk(args, B, T, H, P, N, G);
+    if (this.scanMode === 'chunked-v1') return this.ssdChunkedV1(args, B, T, H, P, N, G);
+    const L = Math.min(Math.max(1, Math.floor(this.scanChunk.ssd)), SSD_MAX_CHUNK, T);
+    const nC = Math.ceil(T / L);
+    const RQ = this.ssdRowsPerThread === 8 ? 2 : 1;
+    const nTiles = Math.ceil(N / (64 * RQ)), pTiles = Math.ceil(P / 64), tTiles = Math.ceil(L / (64 * RQ)), cbTiles = Math.ceil(L / 64);
+    const y = this.tensor([B, T, H * P]);
+    const hs = this.scratch(B * nC * H * N * P, 'ssd chunk states');
+    const aEnd = this.scratch(B * nC * H, 'ssd chunk decays');
+    const cb = this.scratch(B * nC * G * L * L, 'ssd C·Bᵀ');
+    const f = [args.dtMin, Math.min(args.dtMax, F32_MAX)];
+    const a = args;
+    const dtIn = [this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A)];
+    this.dispatch('ssd_chunk_state', { RQ }, [...dtIn, this.bind(a.B), hs, aEnd], [B, T, H, P, N, G, L, nC, nTiles, pTiles], f, B * nC * H * nTiles * pTiles);
+    const passes = this.scanPasses;
+    if (passes > 1) this.dispatch('ssd_chunk_carry', {}, [aEnd, hs, this.bind(a.state)], [B, T, H, P, N, G, L, nC], f, Math.ceil((B * H * N * P) / 256));
+    if (passes > 2) this.dispatch('ssd_chunk_cb', {}, [this.bind(a.B), this.bind(a.C), cb], [B, T, H, P, N, G, L, nC, cbTiles], f, B * nC * G * cbTiles * cbTiles);
+    if (passes > 3) this.dispatch('ssd_chunk_out', { RQ }, [...dtIn, cb, this.bind(a.C), this.bind(a.D), hs, y.buffer], [B, T, H, P, N, G, L, nC, tTiles, pTiles], f, B * nC * H * tTiles * pTiles);
+    this.release(hs, aEnd, cb);
+    return y;
+  }
+
+  /** The first chunked SSD (scanMode 'chunked-v1'): six dispatches, 64-token blocks. */
+  private ssdChunkedV1(a: SsdScanArgs, B: number, T: number, H: number, P: number, N: number, G: number): Tensor {
     const L = Math.min(SCAN_CHUNK, T);
     const nC = Math.ceil(T / L);
     const y = this.tensor([B, T, H * P]);
@@ -893,8 +958,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const dec = this.scratch(B * nC * H * L * L, 'ssd decay matrix');
     const hs = this.scratch(B * nC * H * P * N, 'ssd chunk states');
     const u = [B, T, H, P, N, G, L, nC];
-    const f = [args.dtMin, Math.min(args.dtMax, F32_MAX)];
-    const a = args;
+    const f = [a.dtMin, Math.min(a.dtMax, F32_MAX)];
     this.dispatch('ssd_dt', {}, [this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), dl, ac, wt], u, f, Math.ceil((B * nC * H) / 64));
     this.dispatch('ssd_cb', {}, [this.bind(a.B), this.bind(a.C), cb], u, f, Math.ceil((B * nC * G * L * L) / 256));
     this.dispatch('ssd_decay', {}, [dl, ac, dec], u, f, Math.ceil((B * nC * H * L * L) / 256));

@@ -14,6 +14,8 @@ export interface KernelVariant {
   weights?: WeightLoader;
   /** Compile-time state size (kernels that hold a state row in registers). */
   NS?: number;
+  /** Compile-time row quads per thread of a register-tiled product (ssd_chunk_state / ssd_chunk_out: 4·RQ rows × 4 columns). */
+  RQ?: number;
 }
 
 export class Kernels {
@@ -24,7 +26,7 @@ export class Kernels {
   constructor(private readonly device: GPUDevice) {}
 
   get(name: string, v: KernelVariant = {}): GPUComputePipeline {
-    const key = `${name}|${v.weights ?? ''}|${v.NS ?? ''}`;
+    const key = `${name}|${v.weights ?? ''}|${v.NS ?? ''}|${v.RQ ?? ''}`;
     let p = this.cache.get(key);
     if (p) return p;
     const body = WGSL[name];
@@ -32,6 +34,7 @@ export class Kernels {
     const parts = [WGSL.common];
     if (v.weights) parts.push(WGSL[`weights_${v.weights}`]);
     if (v.NS !== undefined) parts.push(`const NS: u32 = ${v.NS}u;`);
+    if (v.RQ !== undefined) parts.push(`const RQ: u32 = ${v.RQ}u;`);
     parts.push(body);
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ label: key, code: parts.join('\n') });
