@@ -24,7 +24,7 @@ import { MambaEdgeError, fail } from '../../errors.js';
 import {
   numel,
   type AttentionArgs, type Backend, type Conv1dArgs, type DeviceSampling, type DeviceToken, type KvCache, type LtiScanArgs, type Mamba3ScanArgs, type Mamba2MixerStepArgs, type MambaMixerStepArgs, type MoeArgs, type OpName,
-  type RecurrentScanArgs, type RopeArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
+  type RecordedStep, type RecurrentScanArgs, type RopeArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
 } from '../backend.js';
 import { ropeTables } from '../attention-math.js';
 import { DeviceKvCache, grownCapacity, Q8_BLOCK, storedDType } from '../backend.js';
@@ -89,7 +89,42 @@ interface Dispatch {
   groups: number;
 }
 type Command = Dispatch | { kind: 'clear'; buffer: GPUBuffer; size: number }
-  | { kind: 'copy'; src: GPUBuffer; srcOffset?: number; dst: GPUBuffer; dstOffset: number; size: number };
+  | { kind: 'copy'; src: GPUBuffer; srcOffset?: number; dst: GPUBuffer; dstOffset: number; size: number }
+  | { kind: 'replay'; step: Replay };
+
+/**
+ * What `recordStep` collects while the graph's step is recorded (nothing is encoded meanwhile): the
+ * commands in order, every buffer allocated (the recording keeps them: they hold its activations and
+ * output), one-time copies that fill packed per-layer parameters, and where the token ids go.
+ */
+interface StepRecording {
+  cmds: Command[];
+  buffers: Set<GPUBuffer>;
+  setup: Command[];
+  ids: GPUBuffer | null;
+  count: number;
+  vocab: number;
+}
+
+/**
+ * A recorded step, ready to encode again with no graph JavaScript, shape checks, parameter writes or
+ * bind-group lookups: per command its pipeline, its bind group (made once, with the parameters in the
+ * recording's own uniform buffer, written once) and its workgroup counts.
+ */
+interface Replay {
+  /** 0 = dispatch, 1 = clear, 2 = copy (parallel arrays, indexed by command). */
+  kinds: Uint8Array;
+  pipelines: (GPUComputePipeline | null)[];
+  groups: (GPUBindGroup | null)[];
+  x: Uint32Array;
+  y: Uint32Array;
+  /** The clears and copies, by command index. */
+  other: Map<number, Command>;
+  dispatches: number;
+}
+
+/** Thrown inside a recorded step by an op that cannot be replayed (host data, a read, a KV cache): the recording is dropped. */
+class NotRecordable extends Error {}
 
 /** Ops this backend implements; the lineage models (RNN/LSTM/GRU, S4D) and Mamba-3 fall back to wasm. */
 const SUPPORTED: ReadonlySet<OpName> = new Set<OpName>([
@@ -175,6 +210,12 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * blocks in decode), held until a different op is recorded, then dispatched as one.
    */
   private pendingMv: { x: Binding; xBuffer: GPUBuffer; kernel: 'f32x4' | 'f16x8'; K: number; rows: number; items: { w: Binding; y: GPUBuffer; M: number }[] } | null = null;
+  /** The step being recorded (recordStep), or null. */
+  private rec: StepRecording | null = null;
+  /** Live recorded steps' buffers and parameter blocks (deviceBytes, dispose). */
+  private readonly recordings = new Set<{ buffers: GPUBuffer[]; params: GPUBuffer | null }>();
+  /** Whether `recordStep` records (tests and benchmarks compare recorded and op-by-op decode). */
+  recordSteps = true;
 
   constructor(ctx: GpuContext, opts: WebGpuOptions = {}) {
     super();
@@ -229,6 +270,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     for (const b of this.live) n += b.size;
     for (const list of this.pool.values()) for (const b of list) n += b.size;
     for (const b of this.packed) n += b.size;
+    for (const r of this.recordings) for (const b of [...r.buffers, ...(r.params ? [r.params] : [])]) n += b.size;
     return n + (this.params?.size ?? 0) + this.dummy.size + this.dummyOut.reduce((a, d) => a + d.size, 0);
   }
 
@@ -236,6 +278,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   get deviceCounts(): { buffers: number; bindGroups: number } {
     let buffers = this.live.size + this.packed.length + 3 + (this.params ? 1 : 0);
     for (const list of this.pool.values()) buffers += list.length;
+    for (const r of this.recordings) buffers += r.buffers.length + (r.params ? 1 : 0);
     return { buffers, bindGroups: this.groups.size };
   }
 
@@ -250,9 +293,9 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     }
     const size = Math.max(256, Math.ceil(bytes / 256) * 256);
     const reused = this.pool.get(size)?.pop();
-    if (reused) { this.live.add(reused); return reused; }
-    const b = this.device.createBuffer({ label: what, size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
+    const b = reused ?? this.device.createBuffer({ label: what, size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
     this.live.add(b);
+    this.rec?.buffers.add(b);
     return b;
   }
 
@@ -526,6 +569,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.groups.clear();
     this.params?.destroy();
     for (const b of this.packed) b.destroy();
+    for (const r of this.recordings) { for (const b of r.buffers) b.destroy(); r.params?.destroy(); }
+    this.recordings.clear();
     this.dummy.destroy();
     for (const d of this.dummyOut) d.destroy();
     this.device.destroy();
@@ -567,6 +612,123 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.device.destroy();
   }
 
+  // ---- recorded steps (Backend.recordStep) ---------------------------------
+
+  /**
+   * Records the commands `body` makes, encoding none of them, and returns them ready to encode again
+   * for new ids: each dispatch's pipeline, its bind group (made here, once, over a uniform buffer of
+   * the recording's parameters, written once) and its workgroup counts. `run` then costs the Dawn
+   * calls alone (setPipeline where it changes, setBindGroup, dispatchWorkgroups) — no graph, op
+   * methods, shape checks, parameter writes or bind-group lookups — and runs the same kernels on the
+   * same buffers in the same order as the op-by-op step, so the results are the same bit for bit.
+   * `run` takes host ids (written into the recording's id buffer) or `deviceSampling.ids(token)`
+   * (the id copied on the device from where sample_top_k wrote it). Nothing is submitted by `run`:
+   * the replay joins the commands recorded after it (a top-k, a sampling) in the next submission.
+   * Host data, reads and attention (its KV cache position moves) make it return null, having run nothing.
+   */
+  recordStep(ids: Int32Array, body: (ids: Int32Array) => Tensor): RecordedStep | null {
+    this.assertUsable();
+    if (!this.recordSteps) return null;
+    if (this.rec) throw fail('E_BACKEND', 'recordStep: a step is already being recorded');
+    this.submit(); // what was recorded before belongs to no recording
+    const rec: StepRecording = { cmds: [], buffers: new Set(), setup: [], ids: null, count: 0, vocab: 0 };
+    this.rec = rec;
+    let out: GpuTensor | null = null;
+    let declined = false;
+    try {
+      out = body(ids) as GpuTensor;
+      this.flushMatvecs();
+    } catch (e) {
+      if (!(e instanceof NotRecordable)) { this.pendingMv = null; throw e; }
+      declined = true;
+    } finally {
+      this.rec = null;
+      this.pendingMv = null;
+      for (const c of rec.setup) this.record(c); // packed parameters are cached whether or not the step is kept
+    }
+    if (declined || !out || !rec.ids || out.store.buffers.length !== 1 || !rec.buffers.has(out.buffer)) {
+      // Back to the pool: every buffer the body allocated (it ran nothing on them).
+      for (const b of rec.buffers) this.release(b);
+      return null;
+    }
+    // The recording owns its buffers from here: out of the live set and the pool.
+    for (const b of rec.buffers) this.live.delete(b);
+    for (const [size, list] of this.pool) {
+      const kept = list.filter((b) => !rec.buffers.has(b));
+      if (kept.length !== list.length) this.pool.set(size, kept);
+    }
+    const replay = this.prepareReplay(rec.cmds);
+    const owned = { buffers: [...rec.buffers], params: replay.params };
+    this.recordings.add(owned);
+    const { ids: idsBuffer, count, vocab } = rec;
+    const output = out;
+    let live = true;
+    return {
+      ops: rec.cmds.length,
+      run: (next: Int32Array): Tensor => {
+        this.assertUsable();
+        if (!live) throw fail('E_ARGUMENT', 'webgpu: this recorded step was released');
+        if (next.length !== count) throw fail('E_ARGUMENT', `webgpu: a recorded step of ${count} token(s) run with ${next.length}`);
+        const token = this.deviceIds.get(next);
+        if (token) {
+          if (token.released) throw fail('E_ARGUMENT', 'webgpu: a device-sampled token was used after release');
+          this.record({ kind: 'copy', src: token.buffer, srcOffset: 4 * (1 + 2 * token.k), dst: idsBuffer, dstOffset: 0, size: 4 });
+        } else {
+          for (const id of next) if (!(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
+          this.writeWords(idsBuffer, next); // after what is recorded so far (an earlier run may still read the ids)
+        }
+        this.record({ kind: 'replay', step: replay.step });
+        output.store.freed = false; // the recording's, whatever a caller did with it
+        return output;
+      },
+      release: () => {
+        if (!live) return;
+        live = false;
+        this.recordings.delete(owned);
+        if (this.disposed) return;
+        this.submit(); // a replay still recorded uses these buffers: encode it before they can be reused
+        for (const b of owned.buffers) this.live.add(b);
+        this.release(...owned.buffers);
+        owned.params?.destroy(); // destroyed after the submissions that use it complete (WebGPU defers it)
+      },
+    };
+  }
+
+  /** The replayable form of recorded commands: bind groups and the parameters' uniform buffer made once. */
+  private prepareReplay(cmds: Command[]): { step: Replay; params: GPUBuffer | null } {
+    const n = cmds.length;
+    const step: Replay = {
+      kinds: new Uint8Array(n), pipelines: new Array(n).fill(null), groups: new Array(n).fill(null),
+      x: new Uint32Array(n), y: new Uint32Array(n), other: new Map(), dispatches: 0,
+    };
+    const dispatches = cmds.filter((c): c is Dispatch => c.kind === 'dispatch');
+    step.dispatches = dispatches.length;
+    const params = dispatches.length ? this.device.createBuffer({ label: 'recorded step parameters', size: dispatches.length * PARAM_STRIDE, usage: USAGE.UNIFORM | USAGE.COPY_DST }) : null;
+    const host = new ArrayBuffer(Math.max(1, dispatches.length) * PARAM_STRIDE);
+    const u32 = new Uint32Array(host), f32 = new Float32Array(host);
+    let slot = 0;
+    cmds.forEach((c, i) => {
+      if (c.kind !== 'dispatch') {
+        step.kinds[i] = c.kind === 'clear' ? 1 : 2;
+        step.other.set(i, c);
+        return;
+      }
+      const base = (slot * PARAM_STRIDE) / 4;
+      c.u.forEach((v, j) => { u32[base + j] = v; });
+      c.f.forEach((v, j) => { f32[base + 12 + j] = v; });
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: params!, offset: slot * PARAM_STRIDE, size: PARAM_BYTES } }];
+      c.bindings.forEach((b, j) => entries.push({ binding: j + 1, resource: 'buffer' in b ? { buffer: b.buffer, size: b.size, offset: b.offset ?? 0 } : { buffer: b } }));
+      step.groups[i] = this.device.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
+      this.stats.bindGroups++;
+      step.pipelines[i] = c.pipeline;
+      const x = Math.min(c.groups, 65535);
+      [step.x[i], step.y[i]] = [x, Math.ceil(c.groups / x)];
+      slot++;
+    });
+    if (params) this.device.queue.writeBuffer(params, 0, host, 0, dispatches.length * PARAM_STRIDE);
+    return { step, params };
+  }
+
   // ---- recording and submission -------------------------------------------
 
   private dispatch(kernel: string, variant: { weights?: WeightLoader; NS?: number }, bindings: Binding[], u: number[], f: number[], groups: number): void {
@@ -577,8 +739,15 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   /** Every command goes through here, after any held matrix-vector group (which precedes it in order). */
   private record(c: Command): void {
     this.flushMatvecs();
+    if (this.rec) { this.rec.cmds.push(c); return; }
     this.recorded.push(c);
     if (this.recorded.length >= MAX_RECORDED) this.submit();
+  }
+
+  /** A copy that fills a packed per-layer parameter buffer once: while a step is recorded, it runs before the recording, not in it. */
+  private recordOnce(c: Command): void {
+    if (this.rec) this.rec.setup.push(c);
+    else this.record(c);
   }
 
   private flushMatvecs(): void {
@@ -611,6 +780,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
 
   /** Encodes everything recorded into one command encoder and submits it. */
   private submit(): void {
+    if (this.rec) throw new NotRecordable('a submission (host data or a read) inside a recorded step');
     this.flushMatvecs();
     if (this.recorded.length === 0) return;
     const started = performance.now();
@@ -619,7 +789,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const dev = this.device;
     dev.pushErrorScope('out-of-memory');
     dev.pushErrorScope('validation');
-    const nDispatch = cmds.reduce((n, c) => n + (c.kind === 'dispatch' ? 1 : 0), 0);
+    let nDispatch = 0, replayed = 0;
+    for (const c of cmds) {
+      if (c.kind === 'dispatch') nDispatch++;
+      else if (c.kind === 'replay') replayed += c.step.dispatches;
+    }
     if (nDispatch > this.paramSlots) {
       this.params?.destroy();
       this.paramSlots = Math.max(nDispatch, 2 * this.paramSlots, 256);
@@ -634,7 +808,26 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     let pass: GPUComputePassEncoder | null = null;
     let slot = 0;
     if (this.groups.size > 50_000) this.groups.clear();
+    let lastPipeline: GPUComputePipeline | null = null;
     for (const c of cmds) {
+      if (c.kind === 'replay') {
+        const r = c.step;
+        for (let i = 0; i < r.kinds.length; i++) {
+          if (r.kinds[i] !== 0) {
+            if (pass) { pass.end(); pass = null; }
+            const o = r.other.get(i)!;
+            if (o.kind === 'clear') enc.clearBuffer(o.buffer, 0, o.size);
+            else if (o.kind === 'copy') { enc.copyBufferToBuffer(o.src, o.srcOffset ?? 0, o.dst, o.dstOffset, o.size); this.stats.copies++; }
+            continue;
+          }
+          if (!pass) { pass = enc.beginComputePass(); lastPipeline = null; }
+          const pipeline = r.pipelines[i]!;
+          if (pipeline !== lastPipeline) { pass.setPipeline(pipeline); lastPipeline = pipeline; }
+          pass.setBindGroup(0, r.groups[i]!);
+          pass.dispatchWorkgroups(r.x[i], r.y[i]);
+        }
+        continue;
+      }
       if (c.kind === 'clear') {
         if (pass) { pass.end(); pass = null; }
         enc.clearBuffer(c.buffer, 0, c.size);
@@ -659,8 +852,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
         this.stats.bindGroups++;
         this.groups.set(key, group);
       }
-      pass ??= enc.beginComputePass();
-      pass.setPipeline(c.pipeline);
+      if (!pass) { pass = enc.beginComputePass(); lastPipeline = null; }
+      if (c.pipeline !== lastPipeline) { pass.setPipeline(c.pipeline); lastPipeline = c.pipeline; }
       pass.setBindGroup(0, group);
       const x = Math.min(c.groups, 65535);
       pass.dispatchWorkgroups(x, Math.ceil(c.groups / x));
@@ -672,7 +865,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.scopeMark++;
     this.scopes.push({ mark: this.scopeMark, error: dev.popErrorScope() }, { mark: this.scopeMark, error: dev.popErrorScope() });
     this.stats.submits++;
-    this.stats.dispatches += nDispatch;
+    this.stats.dispatches += nDispatch + replayed;
     this.stats.encodeMs += performance.now() - started;
   }
 
@@ -711,20 +904,26 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const [vocab, dim] = t.shape;
     // A device-sampled token (deviceSampling.ids): its id is read where sample_top_k wrote it, on the
     // device — always a row of the table (top_k only yields indices of the [1, V] logits).
-    const onDevice = this.deviceIds.get(ids);
+    const rec = this.rec;
+    if (rec) { // a recorded step: the ids go to a buffer of the recording, written (or copied on the device) by each run
+      if (rec.ids) throw new NotRecordable('a second embedding lookup in one step');
+      rec.ids = this.allocBuffer(ids.length * 4, 'recorded token ids');
+      [rec.count, rec.vocab] = [ids.length, vocab];
+    }
+    const onDevice = rec ? undefined : this.deviceIds.get(ids);
     if (onDevice?.released) throw fail('E_ARGUMENT', 'webgpu: a device-sampled token was used after release');
-    if (!onDevice) for (const id of ids) if (id < 0 || id >= vocab) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
+    if (!onDevice && !rec) for (const id of ids) if (id < 0 || id >= vocab) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
     const out = this.tensor([ids.length, dim]);
-    const idBuf = onDevice ? onDevice.buffer : this.allocBuffer(ids.length * 4, 'token ids');
+    const idBuf = rec ? rec.ids! : onDevice ? onDevice.buffer : this.allocBuffer(ids.length * 4, 'token ids');
     const idAt = onDevice ? 1 + 2 * onDevice.k : 0;
-    if (!onDevice) this.writeWords(idBuf, ids);
+    if (!onDevice && !rec) this.writeWords(idBuf, ids);
     t.store.buffers.forEach((buf, p) => {
       const rowStart = p * t.store.partRows;
       const rows = Math.min(t.store.partRows, vocab - rowStart);
       this.dispatch('embedding', { weights: this.loader(t) }, [idBuf, { buffer: buf, size: t.store.partBytes[p] }, out.buffer],
         [ids.length, dim, rowStart, rows, idAt, 0, 0, 0, 0, 0, 0, this.q8Offset(t, rows * dim)], [], Math.ceil((ids.length * dim) / 256));
     });
-    if (!onDevice) this.release(idBuf);
+    if (!onDevice && !rec) this.release(idBuf);
     return out;
   }
 
@@ -1015,7 +1214,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (!p || p.D !== D) {
       const buffer = this.device.createBuffer({ label: 'dt bias ++ A ++ D', size: Math.max(256, 12 * H), usage: USAGE.STORAGE | USAGE.COPY_DST });
       this.packed.push(buffer);
-      [dtBias, A, D].forEach((t, j) => this.record({ kind: 'copy', src: this.f32(t).buffer, dst: buffer, dstOffset: 4 * j * H, size: 4 * H }));
+      [dtBias, A, D].forEach((t, j) => this.recordOnce({ kind: 'copy', src: this.f32(t).buffer, dst: buffer, dstOffset: 4 * j * H, size: 4 * H }));
       p = { D, buffer };
       this.biasD.set(dtBias, p);
     }
@@ -1039,8 +1238,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (!p || p.D !== D) {
       const buffer = this.device.createBuffer({ label: 'dt bias ++ D', size: Math.max(256, 8 * I), usage: USAGE.STORAGE | USAGE.COPY_DST });
       this.packed.push(buffer);
-      this.record({ kind: 'copy', src: this.f32(dtBias).buffer, dst: buffer, dstOffset: 0, size: 4 * I });
-      this.record({ kind: 'copy', src: this.f32(D).buffer, dst: buffer, dstOffset: 4 * I, size: 4 * I });
+      this.recordOnce({ kind: 'copy', src: this.f32(dtBias).buffer, dst: buffer, dstOffset: 0, size: 4 * I });
+      this.recordOnce({ kind: 'copy', src: this.f32(D).buffer, dst: buffer, dstOffset: 4 * I, size: 4 * I });
       p = { D, buffer };
       this.biasD.set(dtBias, p);
     }
@@ -1148,6 +1347,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
 
   override attention(args: AttentionArgs): Tensor {
     this.assertUsable();
+    if (this.rec) throw new NotRecordable('attention (its KV cache position moves every step)');
     const { batch: B, seq: T, past: P } = checkAttention(args);
     const c = this.kv(args.cache);
     const { numHeads: H, numKvHeads: G, headDim: Dh } = args;
