@@ -2,7 +2,7 @@
  * The webgpu backend's fused Mamba-1 decode op (Backend.mambaMixerStep) against the graph's unfused
  * ops on the reference backend (src/models/mamba.ts `mamba.mixer`, then the residual add): output
  * and both states after each of several tokens, batch 2, odd widths, conv kernels 4 and 3, with and
- * without the conv / in_proj biases. And whole models: a decode step takes 4 dispatches per layer
+ * without the conv / in_proj biases. And whole models: a decode step takes 5 (Mamba-1) / 6 (Mamba-2) dispatches per layer
  * after the norm, and the step logits equal the full forward's (the goldens check the same on
  * HF fixtures).
  *
@@ -97,9 +97,10 @@ describe.skipIf(gpu === null)('webgpu fused Mamba-1 decode step', () => {
 
   it('a model decode step: 5 dispatches per layer after its norm, and step logits equal the full forward', async () => {
     const files = randomModelFiles({ modelType: 'mamba', vocabSize: 256, hiddenSize: 24, numLayers: 3, stateSize: 6 });
-    // embedding + 3 × (norm + in_proj + conv + x_proj + dt_proj with scan + out_proj with residual)
-    // + final norm + the logits row's copy + lm_head (unfused: 8 per layer)
-    await expectDecodeSteps(files, [5, 17, 3, 60, 2], 1 + 3 * 6 + 3);
+    // embedding + 3 × (in_proj with the norm folded in + conv + x_proj + dt_proj with scan + out_proj
+    // with residual) + lm_head with the final norm folded in (the recorded step reads the head's row
+    // in place: no copy of it). Unfused: 8 per layer.
+    await expectDecodeSteps(files, [5, 17, 3, 60, 2], 1 + 3 * 5 + 1);
   });
 });
 
@@ -176,8 +177,8 @@ describe.skipIf(gpu === null)('webgpu fused Mamba-2 decode step', () => {
 
   it('a model decode step: 6 dispatches per layer after its norm, and step logits equal the full forward', async () => {
     const files = randomModelFiles({ modelType: 'mamba2', vocabSize: 256, hiddenSize: 32, numLayers: 3, stateSize: 8, headDim: 8, nGroups: 2, chunkSize: 16 });
-    // embedding + 3 × (norm + 2 in_proj + B/C conv + x conv with SSD + gated norm + out_proj with residual)
-    // + final norm + the logits row's copy + lm_head (unfused: 10 per layer)
-    await expectDecodeSteps(files, [5, 17, 3, 60, 2, 9], 1 + 3 * 7 + 3);
+    // embedding + 3 × (2 in_proj, the first with the norm folded in + B/C conv + x conv with SSD +
+    // gated norm + out_proj with residual) + lm_head with the final norm folded in (unfused: 10 per layer)
+    await expectDecodeSteps(files, [5, 17, 3, 60, 2, 9], 1 + 3 * 6 + 1);
   });
 });

@@ -142,6 +142,8 @@ const PARAM_BYTES = 64; //   common.wgsl's Params: 12 u32 + 4 f32
 const MATVEC_ROWS = 8;
 /** Tokens per chunk of the chunked scans (Mamba-1 pass 1/3 walk, Mamba-2 SSD block). */
 const SCAN_CHUNK = 64;
+/** Most output rows of a matrix-vector dispatch that folds in the norm before it (pendingNorm): in_proj's, not the head's. */
+const NORM_FOLD_MAX_ROWS = 16384;
 /** Submit when this many commands are recorded, so very long prefills keep host memory bounded. */
 const MAX_RECORDED = 4096;
 /** Largest k sample_top_k.wgsl ranks (one workgroup of 256 threads, a candidate each). */
@@ -210,12 +212,20 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * blocks in decode), held until a different op is recorded, then dispatched as one.
    */
   private pendingMv: { x: Binding; xBuffer: GPUBuffer; kernel: 'f32x4' | 'f16x8'; K: number; rows: number; items: { w: Binding; y: GPUBuffer; M: number }[] } | null = null;
+  /**
+   * An RMSNorm of a few rows (decode) held back like the matrix-vector products: when the products
+   * recorded next read its output (in_proj after a layer's norm), they run it themselves
+   * (matvec_multi_norm_*: one dispatch instead of two); any other next command dispatches it as it was.
+   */
+  private pendingNorm: { x: Binding; weight: Binding; eps: number; rows: number; dim: number; out: GPUBuffer } | null = null;
   /** The step being recorded (recordStep), or null. */
   private rec: StepRecording | null = null;
   /** Live recorded steps' buffers and parameter blocks (deviceBytes, dispose). */
   private readonly recordings = new Set<{ buffers: GPUBuffer[]; params: GPUBuffer | null }>();
   /** Whether `recordStep` records (tests and benchmarks compare recorded and op-by-op decode). */
   recordSteps = true;
+  /** Whether a decode norm is folded into the projections that read it (pendingNorm; tests and benchmarks turn it off). */
+  foldNorms = true;
 
   constructor(ctx: GpuContext, opts: WebGpuOptions = {}) {
     super();
@@ -637,13 +647,14 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     let declined = false;
     try {
       out = body(ids) as GpuTensor;
-      this.flushMatvecs();
+      this.flushPending();
     } catch (e) {
-      if (!(e instanceof NotRecordable)) { this.pendingMv = null; throw e; }
+      if (!(e instanceof NotRecordable)) { this.pendingMv = null; this.pendingNorm = null; throw e; }
       declined = true;
     } finally {
       this.rec = null;
       this.pendingMv = null;
+      this.pendingNorm = null;
       for (const c of rec.setup) this.record(c); // packed parameters are cached whether or not the step is kept
     }
     if (declined || !out || !rec.ids || out.store.buffers.length !== 1 || !rec.buffers.has(out.buffer)) {
@@ -738,7 +749,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
 
   /** Every command goes through here, after any held matrix-vector group (which precedes it in order). */
   private record(c: Command): void {
-    this.flushMatvecs();
+    this.flushPending();
     if (this.rec) { this.rec.cmds.push(c); return; }
     this.recorded.push(c);
     if (this.recorded.length >= MAX_RECORDED) this.submit();
@@ -750,10 +761,39 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     else this.record(c);
   }
 
+  /** Dispatches what is held back (matrix-vector products, then a norm they did not take), in recording order. */
+  private flushPending(): void {
+    this.flushMatvecs();
+    this.flushNorm();
+  }
+
+  private flushNorm(): void {
+    const n = this.pendingNorm;
+    if (!n) return;
+    this.pendingNorm = null;
+    this.record({ kind: 'dispatch', pipeline: this.kernels.get('rms_norm'), bindings: [n.x, n.weight, n.out], u: [n.rows, n.dim], f: [n.eps], groups: n.rows });
+  }
+
   private flushMatvecs(): void {
     const g = this.pendingMv;
     if (!g) return;
     this.pendingMv = null;
+    // The held norm wrote these products' x: they compute it themselves (not for the head's ~50k rows,
+    // where every workgroup re-reading x and the norm's weight would cost more than the dispatch saved).
+    const n = this.pendingNorm;
+    const total = g.items.reduce((a, it) => a + it.M, 0);
+    if (n && n.out === g.xBuffer && n.rows === g.rows && n.dim === g.K && total <= NORM_FOLD_MAX_ROWS) {
+      this.pendingNorm = null;
+      const w = g.items.map((it) => it.w);
+      const y: Binding[] = g.items.map((it) => it.y);
+      const M = g.items.map((it) => it.M);
+      while (w.length < 3) { w.push(this.dummy); y.push(this.dummyOut[y.length - 1]); M.push(0); }
+      this.record({
+        kind: 'dispatch', pipeline: this.kernels.get(`matvec_multi_norm_${g.kernel}`), bindings: [n.x, ...w, ...y, n.weight, n.out],
+        u: [g.rows, g.K, ...M], f: [n.eps], groups: total,
+      });
+      return;
+    }
     if (g.items.length === 1) {
       const it = g.items[0];
       this.record({
@@ -781,7 +821,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   /** Encodes everything recorded into one command encoder and submits it. */
   private submit(): void {
     if (this.rec) throw new NotRecordable('a submission (host data or a read) inside a recorded step');
-    this.flushMatvecs();
+    this.flushPending();
     if (this.recorded.length === 0) return;
     const started = performance.now();
     const cmds = this.recorded;
@@ -942,6 +982,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const dim = checkRowWeight('rmsNorm', x, weight);
     const rows = numel(x.shape) / dim;
     const out = this.tensor(x.shape);
+    if (rows <= MATVEC_ROWS && dim % 4 === 0 && this.foldNorms) {
+      this.flushPending(); // the held commands come first
+      this.pendingNorm = { x: this.bind(x), weight: this.bind(weight), eps, rows, dim, out: out.buffer };
+      return out;
+    }
     this.dispatch('rms_norm', {}, [this.bind(x), this.bind(weight), out.buffer], [rows, dim], [eps], rows);
     return out;
   }
@@ -968,6 +1013,9 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       // Held: merged with the matrix-vector products over the same x recorded right after it.
       const xb = this.bind(x) as { buffer: GPUBuffer; size: number };
       const item = { w: { buffer: wt.buffer, size: wt.store.partBytes[0] }, y: out.buffer, M };
+      // A held norm that this product does not read (or whose input this product's output reuses) goes first.
+      const n = this.pendingNorm;
+      if (n && (n.out !== xb.buffer || (n.x as { buffer: GPUBuffer }).buffer === out.buffer)) this.flushPending();
       const g = this.pendingMv;
       if (g && g.xBuffer === xb.buffer && g.kernel === vec && g.K === K && g.rows === rows && g.items.length < 3 && out.buffer !== g.xBuffer) {
         g.items.push(item);
