@@ -226,6 +226,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   recordSteps = true;
   /** Whether a decode norm is folded into the projections that read it (pendingNorm; tests and benchmarks turn it off). */
   foldNorms = true;
+  /**
+   * Whether the fused decode steps fold more into fewer dispatches (Mamba-1: in_proj + conv,
+   * mamba1_in_proj_*; Mamba-2: the gated norm into out_proj, matvec_gnorm_*).
+   */
+  foldDecode = true;
 
   constructor(ctx: GpuContext, opts: WebGpuOptions = {}) {
     super();
@@ -1193,9 +1198,10 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (numel(a.ssmState.shape) !== Bt * I * N || a.A.shape[1] !== N) {
       throw fail('E_SHAPE', `mambaMixerStep: ssm state [${a.ssmState.shape}] does not fit B=${Bt}, I=${I}, N=${N}`);
     }
-    const xIn = this.matmul(a.x, a.inProjX, a.inProjXBias);
-    const z = this.matmul(a.x, a.inProjZ, a.inProjZBias);
-    const u = this.conv1dCausalStep({ x: xIn, weight: a.convWeight, bias: a.convBias, state: a.convState, silu: true });
+    const folded = this.foldDecode ? this.mamba1InProj(a, Bt, Dm, I) : null;
+    const xIn = folded ? null : this.matmul(a.x, a.inProjX, a.inProjXBias);
+    const z = folded ? folded.z : this.matmul(a.x, a.inProjZ, a.inProjZBias);
+    const u = folded ? folded.u : this.conv1dCausalStep({ x: xIn!, weight: a.convWeight, bias: a.convBias, state: a.convState, silu: true });
     const dtLow = this.matmul(u, a.xProjDt);
     const Bm = this.matmul(u, a.xProjB);
     const Cm = this.matmul(u, a.xProjC);
@@ -1208,6 +1214,35 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const out = this.matvecPlus(y, a.outProj as GpuTensor, a.residual, Dm);
     this.free(xIn, z, u, dtLow, Bm, Cm, y);
     return out;
+  }
+
+  /**
+   * Mamba-1 decode: in_proj's x and z rows and the conv step in one dispatch (mamba1_in_proj_*), with
+   * the layer's norm folded in when it is the held norm (pendingNorm) that wrote `x`. Null (the
+   * separate dispatches) for in_proj biases, split or q8_0 weights and row lengths the vec4 loads skip.
+   */
+  private mamba1InProj(a: MambaMixerStepArgs, rows: number, D: number, I: number): { u: Tensor; z: Tensor } | null {
+    const wx = a.inProjX as GpuTensor, wz = a.inProjZ as GpuTensor;
+    if (a.inProjXBias || a.inProjZBias || wx.dtype !== wz.dtype || wx.store.buffers.length !== 1 || wz.store.buffers.length !== 1) return null;
+    if (wx.shape[0] !== I || wz.shape[0] !== I || wx.shape[1] !== D || wz.shape[1] !== D) return null;
+    const kernel = wx.dtype === 'f32' && D % 4 === 0 ? 'f32x4' : wx.dtype === 'f16' && D % 8 === 0 ? 'f16x8' : null;
+    if (!kernel) return null;
+    const K = a.convWeight.shape[1];
+    if (numel(a.convState.shape) !== rows * I * (K - 1)) {
+      throw fail('E_SHAPE', `mambaMixerStep: conv state [${a.convState.shape}] does not fit B=${rows}, I=${I}, K=${K}`);
+    }
+    const xb = this.bind(a.x) as { buffer: GPUBuffer };
+    const p = this.pendingNorm;
+    const n = p && !this.pendingMv && p.out === xb.buffer && p.rows === rows && p.dim === D ? p : null;
+    if (n) this.pendingNorm = null;
+    this.flushPending();
+    const u = this.tensor([rows, 1, I]), z = this.tensor([rows, 1, I]);
+    this.dispatch(`mamba1_in_proj_${kernel}`, {}, [
+      n ? n.x : xb as Binding, { buffer: wx.buffer, size: wx.store.partBytes[0] }, { buffer: wz.buffer, size: wz.store.partBytes[0] },
+      n ? n.weight : this.dummy, n ? n.out : this.dummyOut[0],
+      this.bind(a.convWeight), this.bind(a.convBias), this.bind(a.convState), u.buffer, z.buffer,
+    ], [rows, D, I, K, n ? 1 : 0, a.convBias ? 1 : 0], [n ? n.eps : 0], 2 * I);
+    return { u, z };
   }
 
   /**
@@ -1250,8 +1285,19 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       this.bind(xIn), this.bind(a.convX), this.bind(cb?.x), this.bind(a.convXState), this.bind(dt), this.packHeads(a.dtBias, a.A, a.D, H),
       this.bind(Bm), this.bind(Cm), this.bind(a.ssmState), y.buffer,
     ], [Bt, 1, H, P, N, G, K, cb ? 1 : 0], [a.dtMin, Math.min(a.dtMax, F32_MAX)], Math.ceil((Bt * I) / 64));
+    const wo = a.outProj as GpuTensor;
+    const S = a.normGroupSize, groups = I / S;
+    const kernel = wo.dtype === 'f32' && I % 4 === 0 ? 'f32x4' : wo.dtype === 'f16' && I % 8 === 0 ? 'f16x8' : null;
+    if (this.foldDecode && kernel && S > 0 && S % 4 === 0 && I % S === 0 && Bt * groups <= 8 && numel(a.norm.shape) === I && wo.shape[1] === I) {
+      // The gated norm folded into out_proj (matvec_gnorm_*): one dispatch instead of two.
+      const out = this.tensor([Bt, 1, Dm]);
+      this.dispatch(`matvec_gnorm_${kernel}`, {}, [this.bind(y), this.bind(z), this.bind(a.norm), { buffer: wo.buffer, size: wo.store.partBytes[0] }, this.bind(a.residual), out.buffer],
+        [Bt, I, Dm, S, groups], [a.normEps], Dm);
+      this.free(z, xIn, BIn, CIn, dt, Bm, Cm, y);
+      return out;
+    }
     const normed = this.gatedRmsNorm(y, z, a.norm, a.normEps, a.normGroupSize);
-    const out = this.matvecPlus(normed, a.outProj as GpuTensor, a.residual, Dm);
+    const out = this.matvecPlus(normed, wo, a.residual, Dm);
     this.free(z, xIn, BIn, CIn, dt, Bm, Cm, y, normed);
     return out;
   }
