@@ -702,7 +702,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
         live = false;
         this.recordings.delete(owned);
         if (this.disposed) return;
-        this.submit(); // a replay still recorded uses these buffers: encode it before they can be reused
+        if (!this.lostReason) this.submit(); // a replay still recorded uses these buffers: encode it before they can be reused
         for (const b of owned.buffers) this.live.add(b);
         this.release(...owned.buffers);
         owned.params?.destroy(); // destroyed after the submissions that use it complete (WebGPU defers it)
