@@ -25,7 +25,8 @@
  *   node --import tsx bench/webgpu.ts [--models mamba-130m,mamba2-130m] [--prefill 2048,16384,131072]
  *        [--decode 128] [--plain-prefill 16384] [--kernels] [--scan-tokens 2048,16384] [--budget-s S]
  *        [--scan-chunks 32,64,128] [--ssd-chunks 64,128] [--v1-prefill 16384] [--kernel-shapes mamba-1.4b,mamba2-1.3b]
- *        [--json out.json] [--tiny]
+ *        [--json out.json] [--tiny] [--copy]
+ * --copy: the vec4 copy alone (without --kernels' scans), for the decode roofline printed per model.
  * --budget-s: the whole run's time cap; a prefill whose time, projected from the model's previous
  *   prefill rate, would pass it is skipped and recorded as skipped (so a device call ends in time).
  * --tiny: 2 layers of the same widths, for a smoke run on a software adapter.
@@ -75,6 +76,10 @@ interface Row {
   /** Greedy with top-k 40 / top-p 0.95 sampling, with the other run-ahead depth, and with run-ahead off (one read-back per token). */
   decodeSampledTokPerSec?: number; decodeOtherDepthTokPerSec?: number; decodeNoRunAheadTokPerSec?: number;
   decodeBreakdown?: { jsMs: number; encodeMs: number; dispatches: number; pipelinedMs: number; roundTripMs: number; gpuMs?: number };
+  /** The recorded decode step (Backend.recordStep) driven directly, with the dispatch folds on and off (see recordedDecode). */
+  recorded?: RecordedRow[];
+  /** The vec4 copy's read bandwidth (--copy) and the decode roofline it gives: read bandwidth ÷ weight bytes a token. */
+  copyReadGBs?: number; rooflineTokPerSec?: number;
   /**
    * GPU bytes held after the first prompt of one whole forward and the largest after longer ones;
    * `bound`: weights + one session's state + the model's own estimate of one forward's activations
@@ -296,6 +301,73 @@ async function decodeBreakdown(model: Internals): Promise<NonNullable<Row['decod
 
 const rand = (n: number) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % 50000);
 
+interface RecordedRow { what: string; ops: number; aheadTokPerSec: number; aheadEncodeMs: number; dispatches: number; pipelinedMs: number; pipelinedEncodeMs: number; gpuMs: number }
+
+/**
+ * The recorded decode step (WebGpuBackend.recordStep, as Model.run records a session's step) driven
+ * as the session's run-ahead decode drives a step, without the session's JavaScript around it:
+ *   ahead      token t + 1's step (its id read on the GPU from token t's sample) and its sampling are
+ *              submitted before token t is read back — greedy, `tokens` tokens after 8 untimed: tok/s
+ *              and the host's encoding + submitting per token;
+ *   pipelined  the same steps with no read-back until the last: wall time per step (host or GPU,
+ *              whichever is slower) and encoding per step;
+ *   GPU        16 replays (ids copied on the device) in one submission: (wall − encoding − one
+ *              round trip) / 16 — a whole step's GPU time, head included, without the top-k.
+ */
+async function recordedDecode(model: Internals, b: WebGpuBackend, tokens: number, what: string): Promise<RecordedRow | null> {
+  const ds = b.deviceSampling;
+  const state = model.allocState(1);
+  const first = Int32Array.of(7);
+  await model.run(state, first, 1, 1, 'none');
+  const step = (model as unknown as { recordedStep(state: Tensor[], ids: Int32Array): import('../src/backends/backend.js').RecordedStep | null }).recordedStep(state, first);
+  if (!step) { b.free(...state); return null; }
+  const greedy = { temperature: 0, topK: 1, topP: 1 };
+  const st = b.stats;
+  let tok = ds.sample(step.run(first), greedy, 0);
+  const stamps: number[] = [];
+  let e0 = 0, d0 = 0;
+  for (let i = 0; i < tokens + 8; i++) {
+    const next = ds.sample(step.run(ds.ids(tok)), greedy, 0);
+    await ds.read(tok);
+    ds.release(tok);
+    tok = next;
+    if (i >= 8) stamps.push(performance.now());
+    if (i === 8) { e0 = st.encodeMs; d0 = st.dispatches; }
+  }
+  await ds.read(tok);
+  const n = stamps.length - 1;
+  const aheadTokPerSec = n / ((stamps[n] - stamps[0]) / 1000);
+  const aheadEncodeMs = (st.encodeMs - e0) / n, dispatches = (st.dispatches - d0) / n;
+  // pipelined, no read-back
+  const P = 64;
+  const e1 = st.encodeMs;
+  const t1 = performance.now();
+  for (let i = 0; i < P; i++) { const next = ds.sample(step.run(ds.ids(tok)), greedy, 0); ds.release(tok); tok = next; }
+  await ds.read(tok);
+  const pipelinedMs = (performance.now() - t1) / P, pipelinedEncodeMs = (st.encodeMs - e1) / P;
+  // GPU time: 16 replays in one submission (run() only records), best of 3
+  const tiny = b.zeros([1, 1]);
+  await b.read(tiny);
+  const trips: number[] = [];
+  for (let i = 0; i < 11; i++) { const t = performance.now(); await b.read(tiny); trips.push(performance.now() - t); }
+  trips.sort((x, y) => x - y);
+  let gpuMs = Infinity;
+  for (let r = 0; r < 3; r++) {
+    for (let i = 0; i < 16; i++) step.run(ds.ids(tok));
+    const e2 = st.encodeMs;
+    const t2 = performance.now();
+    await b.read(tiny);
+    gpuMs = Math.min(gpuMs, (performance.now() - t2 - (st.encodeMs - e2) - trips[5]) / 16);
+  }
+  ds.release(tok);
+  b.free(tiny);
+  step.release();
+  b.free(...state);
+  const row = { what, ops: step.ops, aheadTokPerSec, aheadEncodeMs, dispatches, pipelinedMs, pipelinedEncodeMs, gpuMs };
+  log(`recorded step (${what}): ${step.ops} commands; run-ahead loop ${aheadTokPerSec.toFixed(1)} tok/s (${(1000 / aheadTokPerSec).toFixed(2)} ms a token, encoding + submitting ${aheadEncodeMs.toFixed(2)} ms, ${dispatches.toFixed(0)} dispatches a token); pipelined ${pipelinedMs.toFixed(2)} ms a step (encoding ${pipelinedEncodeMs.toFixed(2)} ms); GPU ${gpuMs.toFixed(2)} ms a step (head included)`);
+  return row;
+}
+
 async function benchModel(name: BenchModelName, lengths: number[], decodeTokens: number, plainTokens: number, kernelTokens: number[], v1Tokens: number): Promise<{ row: Row; kernels: KernelRow[]; extraKernels: Record<string, KernelRow[]> }> {
   const big = BENCH_MODELS[name].hiddenSize >= 2048;
   const shape = { ...BENCH_MODELS[name], ...(tiny ? { numLayers: 2 } : {}), ...(big ? { repeatPeriod: 1 << 16, shardBytes: 2 ** 30 } : {}) };
@@ -435,12 +507,38 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
       row.decodeNoRunAheadTokPerSec = await decodeRate({ temperature: 0 }, 'greedy, one read-back per token (run-ahead off)');
       Object.defineProperty(gpu, 'deviceSampling', { value: ds, configurable: true });
     }
+    if (gpu.deviceSampling) { // the recorded step alone, the decode folds on and off (same process)
+      row.recorded = [];
+      const folds = { norms: gpu.foldNorms, decode: gpu.foldDecode };
+      for (const on of [true, false, true]) {
+        gpu.foldNorms = on && folds.norms;
+        gpu.foldDecode = on && folds.decode;
+        const r = await recordedDecode(internals, gpu, decodeTokens, on ? 'folds on (default)' : 'folds off: separate norm, conv, gated-norm dispatches').catch((e: Error) => { log(`${name}: recorded step failed: ${e.stack}`); return null; });
+        if (r) row.recorded.push(r);
+      }
+      [gpu.foldNorms, gpu.foldDecode] = [folds.norms, folds.decode];
+    }
     // internals (Model.run, allocState) that other work may change: a failure here loses only this
     const bd = await decodeBreakdown(internals).catch((e: Error) => { log(`${name}: decode breakdown failed: ${e.message}`); return null; });
     if (bd) row.decodeBreakdown = bd;
     if (bd) log(`${name}: decode step: ${bd.dispatches.toFixed(0)} dispatches; host ${bd.jsMs.toFixed(2)} ms recording + ${bd.encodeMs.toFixed(2)} ms encoding/submitting; ${bd.pipelinedMs.toFixed(2)} ms per step pipelined without read-back; read-back round trip ${bd.roundTripMs.toFixed(2)} ms${bd.gpuMs === undefined ? '' : `; GPU time of a step's layers ${bd.gpuMs.toFixed(2)} ms (16 in one submission)`}`);
   }
 
+  if (process.argv.includes('--copy') && !process.argv.includes('--kernels')) {
+    const n = tiny ? 1 << 20 : 64 * 2 ** 20; // 256 MiB, larger than any L2
+    const src = gpu.zeros([n, 1]);
+    const seconds = (await timeGpu(gpu, () => [gpu.sliceRows(src, 0, n)], 40)).gpu;
+    gpu.free(src);
+    row.copyReadGBs = (4 * n) / seconds / 1e9;
+  } else {
+    const copy = krows.find((k) => k.what.startsWith('copy, vec4'));
+    if (copy?.readGBs) row.copyReadGBs = copy.readGBs;
+  }
+  if (row.copyReadGBs) {
+    row.rooflineTokPerSec = (row.copyReadGBs * 1e9) / model.info.weightBytes;
+    const best = Math.max(row.decodeTokPerSec ?? 0, ...(row.recorded ?? []).map((r) => r.aheadTokPerSec));
+    log(`${name}: vec4 copy ${row.copyReadGBs.toFixed(0)} GB/s read; roofline ${row.rooflineTokPerSec.toFixed(0)} tok/s (${MB(model.info.weightBytes)} of weights a token); decode generate ${fmt(row.decodeTokPerSec, 1)} tok/s = ${(100 * (row.decodeTokPerSec ?? 0) / row.rooflineTokPerSec).toFixed(1)} %, best ${best.toFixed(1)} tok/s = ${(100 * best / row.rooflineTokPerSec).toFixed(1)} %`);
+  }
   row.rssBytes = process.memoryUsage().rss;
   for (const p of [...row.prefill, ...(row.plainPrefill ? [row.plainPrefill] : []), ...(row.v1Prefill ? [row.v1Prefill] : [])]) delete p.logits; // not for the JSON
   await model.dispose();
@@ -468,7 +566,9 @@ for (const m of models) {
   if (out) writeFileSync(out, JSON.stringify(result, null, 2)); // after every model: a run cut short keeps what it measured
 }
 
-const fmt = (v: number | null | undefined, d = 0): string => (v === null || v === undefined ? '—' : v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+function fmt(v: number | null | undefined, d = 0): string {
+  return v === null || v === undefined ? '—' : v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+}
 console.log(`| model | ${lengths.map((n) => `prefill ${n} (tok/s)`).join(' | ')} | plain-scan prefill (tok/s) | decode (tok/s) | GPU bytes after each prefill |`);
 console.log(`|---|${lengths.map(() => '---:|').join('')}---:|---:|---|`);
 for (const r of result.rows) {

@@ -17,7 +17,8 @@ fn partial(seg: u32, m: u32, k: u32, K4: u32, r: u32) -> f32 {
   let p = wload(seg, m * (K4 / 2u) + k);
   let a = vec4<f32>(unpack2x16float(p.x), unpack2x16float(p.y));
   let b = vec4<f32>(unpack2x16float(p.z), unpack2x16float(p.w));
-  return dot(a, x[r * K4 + 2u * k]) + dot(b, x[r * K4 + 2u * k + 1u]);
+  return dot(a, xv(r, 2u * k, K4)) + dot(b, xv(r, 2u * k + 1u, K4));
 }
 
+//#include "include/matvec_x_plain.wgsl"
 //#include "include/matvec_multi_main.wgsl"

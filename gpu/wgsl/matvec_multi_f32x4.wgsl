@@ -14,7 +14,8 @@ fn wload(seg: u32, i: u32) -> vec4<f32> {
   return w2[i];
 }
 fn partial(seg: u32, m: u32, k: u32, K4: u32, r: u32) -> f32 {
-  return dot(wload(seg, m * K4 + k), x[r * K4 + k]);
+  return dot(wload(seg, m * K4 + k), xv(r, k, K4));
 }
 
+//#include "include/matvec_x_plain.wgsl"
 //#include "include/matvec_multi_main.wgsl"

@@ -4,7 +4,9 @@
 // consecutive ones over the same x (src/backends/webgpu/index.ts, matmul). Workgroups 0..M0−1
 // compute y0, the next M1 compute y1, the next M2 compute y2 (the segment is uniform per workgroup).
 // The including file declares x, w0..w2, PER (weights per loaded word) and
-// partial(seg, m, k, K4, r): row r's dot product of the k-th loaded word of W_seg's row m with x.
+// partial(seg, m, k, K4, r): row r's dot product of the k-th loaded word of W_seg's row m with x,
+// reading x through xv() and including one of include/matvec_x_plain.wgsl (x as given) or
+// include/matvec_x_norm.wgsl (x RMS-normed on the fly: the norm before in_proj folded in).
 //   n0 rows (≤ 8)  n1 K  n2 M0  n3 M1  n4 M2
 @group(0) @binding(5) var<storage, read_write> y0: array<f32>;
 @group(0) @binding(6) var<storage, read_write> y1: array<f32>;
@@ -26,6 +28,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   let rows = prm.n0;
   let K4 = prm.n1 / 4u;
+  prologue(rows, K4, lid, wgIndex(wid, nwg));
   let steps = prm.n1 / PER;
   var acc: array<f32, 8>;
   for (var k = lid; k < steps; k += WG) {

@@ -24,7 +24,7 @@ import { MambaEdgeError, fail } from '../../errors.js';
 import {
   numel,
   type AttentionArgs, type Backend, type Conv1dArgs, type DeviceSampling, type DeviceToken, type KvCache, type LtiScanArgs, type Mamba3ScanArgs, type Mamba2MixerStepArgs, type MambaMixerStepArgs, type MoeArgs, type OpName,
-  type RecurrentScanArgs, type RopeArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
+  type RecordedStep, type RecurrentScanArgs, type RopeArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
 } from '../backend.js';
 import { ropeTables } from '../attention-math.js';
 import { DeviceKvCache, grownCapacity, Q8_BLOCK, storedDType } from '../backend.js';
@@ -89,7 +89,42 @@ interface Dispatch {
   groups: number;
 }
 type Command = Dispatch | { kind: 'clear'; buffer: GPUBuffer; size: number }
-  | { kind: 'copy'; src: GPUBuffer; srcOffset?: number; dst: GPUBuffer; dstOffset: number; size: number };
+  | { kind: 'copy'; src: GPUBuffer; srcOffset?: number; dst: GPUBuffer; dstOffset: number; size: number }
+  | { kind: 'replay'; step: Replay };
+
+/**
+ * What `recordStep` collects while the graph's step is recorded (nothing is encoded meanwhile): the
+ * commands in order, every buffer allocated (the recording keeps them: they hold its activations and
+ * output), one-time copies that fill packed per-layer parameters, and where the token ids go.
+ */
+interface StepRecording {
+  cmds: Command[];
+  buffers: Set<GPUBuffer>;
+  setup: Command[];
+  ids: GPUBuffer | null;
+  count: number;
+  vocab: number;
+}
+
+/**
+ * A recorded step, ready to encode again with no graph JavaScript, shape checks, parameter writes or
+ * bind-group lookups: per command its pipeline, its bind group (made once, with the parameters in the
+ * recording's own uniform buffer, written once) and its workgroup counts.
+ */
+interface Replay {
+  /** 0 = dispatch, 1 = clear, 2 = copy (parallel arrays, indexed by command). */
+  kinds: Uint8Array;
+  pipelines: (GPUComputePipeline | null)[];
+  groups: (GPUBindGroup | null)[];
+  x: Uint32Array;
+  y: Uint32Array;
+  /** The clears and copies, by command index. */
+  other: Map<number, Command>;
+  dispatches: number;
+}
+
+/** Thrown inside a recorded step by an op that cannot be replayed (host data, a read, a KV cache): the recording is dropped. */
+class NotRecordable extends Error {}
 
 /** Ops this backend implements; the lineage models (RNN/LSTM/GRU, S4D) and Mamba-3 fall back to wasm. */
 const SUPPORTED: ReadonlySet<OpName> = new Set<OpName>([
@@ -118,6 +153,8 @@ const SCAN_TILED_MAX_N = 64;
  * one thread per channel walks all T tokens (the plain scan the chunked ones replace).
  */
 export type ScanMode = 'chunked' | 'chunked-v1' | 'sequential';
+/** Most output rows of a matrix-vector dispatch that folds in the norm before it (pendingNorm): in_proj's, not the head's. */
+const NORM_FOLD_MAX_ROWS = 16384;
 /** Submit when this many commands are recorded, so very long prefills keep host memory bounded. */
 const MAX_RECORDED = 4096;
 /** Largest k sample_top_k.wgsl ranks (one workgroup of 256 threads, a candidate each). */
@@ -206,6 +243,25 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * blocks in decode), held until a different op is recorded, then dispatched as one.
    */
   private pendingMv: { x: Binding; xBuffer: GPUBuffer; kernel: 'f32x4' | 'f16x8'; K: number; rows: number; items: { w: Binding; y: GPUBuffer; M: number }[] } | null = null;
+  /**
+   * An RMSNorm of a few rows (decode) held back like the matrix-vector products: when the products
+   * recorded next read its output (in_proj after a layer's norm), they run it themselves
+   * (matvec_multi_norm_*: one dispatch instead of two); any other next command dispatches it as it was.
+   */
+  private pendingNorm: { x: Binding; weight: Binding; eps: number; rows: number; dim: number; out: GPUBuffer } | null = null;
+  /** The step being recorded (recordStep), or null. */
+  private rec: StepRecording | null = null;
+  /** Live recorded steps' buffers and parameter blocks (deviceBytes, dispose). */
+  private readonly recordings = new Set<{ buffers: GPUBuffer[]; params: GPUBuffer | null }>();
+  /** Whether `recordStep` records (tests and benchmarks compare recorded and op-by-op decode). */
+  recordSteps = true;
+  /** Whether a decode norm is folded into the projections that read it (pendingNorm; tests and benchmarks turn it off). */
+  foldNorms = true;
+  /**
+   * Whether the fused decode steps fold more into fewer dispatches (Mamba-1: in_proj + conv,
+   * mamba1_in_proj_*; Mamba-2: the gated norm into out_proj, matvec_gnorm_*).
+   */
+  foldDecode = true;
 
   constructor(ctx: GpuContext, opts: WebGpuOptions = {}) {
     super();
@@ -260,6 +316,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     for (const b of this.live) n += b.size;
     for (const list of this.pool.values()) for (const b of list) n += b.size;
     for (const b of this.packed) n += b.size;
+    for (const r of this.recordings) for (const b of [...r.buffers, ...(r.params ? [r.params] : [])]) n += b.size;
     return n + (this.params?.size ?? 0) + this.dummy.size + this.dummyOut.reduce((a, d) => a + d.size, 0);
   }
 
@@ -267,6 +324,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   get deviceCounts(): { buffers: number; bindGroups: number } {
     let buffers = this.live.size + this.packed.length + 3 + (this.params ? 1 : 0);
     for (const list of this.pool.values()) buffers += list.length;
+    for (const r of this.recordings) buffers += r.buffers.length + (r.params ? 1 : 0);
     return { buffers, bindGroups: this.groups.size };
   }
 
@@ -281,9 +339,9 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     }
     const size = Math.max(256, Math.ceil(bytes / 256) * 256);
     const reused = this.pool.get(size)?.pop();
-    if (reused) { this.live.add(reused); return reused; }
-    const b = this.device.createBuffer({ label: what, size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
+    const b = reused ?? this.device.createBuffer({ label: what, size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
     this.live.add(b);
+    this.rec?.buffers.add(b);
     return b;
   }
 
@@ -557,6 +615,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.groups.clear();
     this.params?.destroy();
     for (const b of this.packed) b.destroy();
+    for (const r of this.recordings) { for (const b of r.buffers) b.destroy(); r.params?.destroy(); }
+    this.recordings.clear();
     this.dummy.destroy();
     for (const d of this.dummyOut) d.destroy();
     this.device.destroy();
@@ -598,6 +658,124 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.device.destroy();
   }
 
+  // ---- recorded steps (Backend.recordStep) ---------------------------------
+
+  /**
+   * Records the commands `body` makes, encoding none of them, and returns them ready to encode again
+   * for new ids: each dispatch's pipeline, its bind group (made here, once, over a uniform buffer of
+   * the recording's parameters, written once) and its workgroup counts. `run` then costs the Dawn
+   * calls alone (setPipeline where it changes, setBindGroup, dispatchWorkgroups) — no graph, op
+   * methods, shape checks, parameter writes or bind-group lookups — and runs the same kernels on the
+   * same buffers in the same order as the op-by-op step, so the results are the same bit for bit.
+   * `run` takes host ids (written into the recording's id buffer) or `deviceSampling.ids(token)`
+   * (the id copied on the device from where sample_top_k wrote it). Nothing is submitted by `run`:
+   * the replay joins the commands recorded after it (a top-k, a sampling) in the next submission.
+   * Host data, reads and attention (its KV cache position moves) make it return null, having run nothing.
+   */
+  recordStep(ids: Int32Array, body: (ids: Int32Array) => Tensor): RecordedStep | null {
+    this.assertUsable();
+    if (!this.recordSteps) return null;
+    if (this.rec) throw fail('E_BACKEND', 'recordStep: a step is already being recorded');
+    this.submit(); // what was recorded before belongs to no recording
+    const rec: StepRecording = { cmds: [], buffers: new Set(), setup: [], ids: null, count: 0, vocab: 0 };
+    this.rec = rec;
+    let out: GpuTensor | null = null;
+    let declined = false;
+    try {
+      out = body(ids) as GpuTensor;
+      this.flushPending();
+    } catch (e) {
+      if (!(e instanceof NotRecordable)) { this.pendingMv = null; this.pendingNorm = null; throw e; }
+      declined = true;
+    } finally {
+      this.rec = null;
+      this.pendingMv = null;
+      this.pendingNorm = null;
+      for (const c of rec.setup) this.record(c); // packed parameters are cached whether or not the step is kept
+    }
+    if (declined || !out || !rec.ids || out.store.buffers.length !== 1 || !rec.buffers.has(out.buffer)) {
+      // Back to the pool: every buffer the body allocated (it ran nothing on them).
+      for (const b of rec.buffers) this.release(b);
+      return null;
+    }
+    // The recording owns its buffers from here: out of the live set and the pool.
+    for (const b of rec.buffers) this.live.delete(b);
+    for (const [size, list] of this.pool) {
+      const kept = list.filter((b) => !rec.buffers.has(b));
+      if (kept.length !== list.length) this.pool.set(size, kept);
+    }
+    const replay = this.prepareReplay(rec.cmds);
+    const owned = { buffers: [...rec.buffers], params: replay.params };
+    this.recordings.add(owned);
+    const { ids: idsBuffer, count, vocab } = rec;
+    const output = out;
+    let live = true;
+    return {
+      ops: rec.cmds.length,
+      run: (next: Int32Array): Tensor => {
+        this.assertUsable();
+        if (!live) throw fail('E_ARGUMENT', 'webgpu: this recorded step was released');
+        if (next.length !== count) throw fail('E_ARGUMENT', `webgpu: a recorded step of ${count} token(s) run with ${next.length}`);
+        const token = this.deviceIds.get(next);
+        if (token) {
+          if (token.released) throw fail('E_ARGUMENT', 'webgpu: a device-sampled token was used after release');
+          this.record({ kind: 'copy', src: token.buffer, srcOffset: 4 * (1 + 2 * token.k), dst: idsBuffer, dstOffset: 0, size: 4 });
+        } else {
+          for (const id of next) if (!(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
+          this.writeWords(idsBuffer, next); // after what is recorded so far (an earlier run may still read the ids)
+        }
+        this.record({ kind: 'replay', step: replay.step });
+        output.store.freed = false; // the recording's, whatever a caller did with it
+        return output;
+      },
+      release: () => {
+        if (!live) return;
+        live = false;
+        this.recordings.delete(owned);
+        if (this.disposed) return;
+        if (!this.lostReason) this.submit(); // a replay still recorded uses these buffers: encode it before they can be reused
+        for (const b of owned.buffers) this.live.add(b);
+        this.release(...owned.buffers);
+        owned.params?.destroy(); // destroyed after the submissions that use it complete (WebGPU defers it)
+      },
+    };
+  }
+
+  /** The replayable form of recorded commands: bind groups and the parameters' uniform buffer made once. */
+  private prepareReplay(cmds: Command[]): { step: Replay; params: GPUBuffer | null } {
+    const n = cmds.length;
+    const step: Replay = {
+      kinds: new Uint8Array(n), pipelines: new Array(n).fill(null), groups: new Array(n).fill(null),
+      x: new Uint32Array(n), y: new Uint32Array(n), other: new Map(), dispatches: 0,
+    };
+    const dispatches = cmds.filter((c): c is Dispatch => c.kind === 'dispatch');
+    step.dispatches = dispatches.length;
+    const params = dispatches.length ? this.device.createBuffer({ label: 'recorded step parameters', size: dispatches.length * PARAM_STRIDE, usage: USAGE.UNIFORM | USAGE.COPY_DST }) : null;
+    const host = new ArrayBuffer(Math.max(1, dispatches.length) * PARAM_STRIDE);
+    const u32 = new Uint32Array(host), f32 = new Float32Array(host);
+    let slot = 0;
+    cmds.forEach((c, i) => {
+      if (c.kind !== 'dispatch') {
+        step.kinds[i] = c.kind === 'clear' ? 1 : 2;
+        step.other.set(i, c);
+        return;
+      }
+      const base = (slot * PARAM_STRIDE) / 4;
+      c.u.forEach((v, j) => { u32[base + j] = v; });
+      c.f.forEach((v, j) => { f32[base + 12 + j] = v; });
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: params!, offset: slot * PARAM_STRIDE, size: PARAM_BYTES } }];
+      c.bindings.forEach((b, j) => entries.push({ binding: j + 1, resource: 'buffer' in b ? { buffer: b.buffer, size: b.size, offset: b.offset ?? 0 } : { buffer: b } }));
+      step.groups[i] = this.device.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
+      this.stats.bindGroups++;
+      step.pipelines[i] = c.pipeline;
+      const x = Math.min(c.groups, 65535);
+      [step.x[i], step.y[i]] = [x, Math.ceil(c.groups / x)];
+      slot++;
+    });
+    if (params) this.device.queue.writeBuffer(params, 0, host, 0, dispatches.length * PARAM_STRIDE);
+    return { step, params };
+  }
+
   // ---- recording and submission -------------------------------------------
 
   private dispatch(kernel: string, variant: KernelVariant, bindings: Binding[], u: number[], f: number[], groups: number): void {
@@ -607,15 +785,51 @@ export class WebGpuBackend extends PartialBackend implements Backend {
 
   /** Every command goes through here, after any held matrix-vector group (which precedes it in order). */
   private record(c: Command): void {
-    this.flushMatvecs();
+    this.flushPending();
+    if (this.rec) { this.rec.cmds.push(c); return; }
     this.recorded.push(c);
     if (this.recorded.length >= MAX_RECORDED) this.submit();
+  }
+
+  /** A copy that fills a packed per-layer parameter buffer once: while a step is recorded, it runs before the recording, not in it. */
+  private recordOnce(c: Command): void {
+    if (this.rec) this.rec.setup.push(c);
+    else this.record(c);
+  }
+
+  /** Dispatches what is held back (matrix-vector products, then a norm they did not take), in recording order. */
+  private flushPending(): void {
+    this.flushMatvecs();
+    this.flushNorm();
+  }
+
+  private flushNorm(): void {
+    const n = this.pendingNorm;
+    if (!n) return;
+    this.pendingNorm = null;
+    this.record({ kind: 'dispatch', pipeline: this.kernels.get('rms_norm'), bindings: [n.x, n.weight, n.out], u: [n.rows, n.dim], f: [n.eps], groups: n.rows });
   }
 
   private flushMatvecs(): void {
     const g = this.pendingMv;
     if (!g) return;
     this.pendingMv = null;
+    // The held norm wrote these products' x: they compute it themselves (not for the head's ~50k rows,
+    // where every workgroup re-reading x and the norm's weight would cost more than the dispatch saved).
+    const n = this.pendingNorm;
+    const total = g.items.reduce((a, it) => a + it.M, 0);
+    if (n && n.out === g.xBuffer && n.rows === g.rows && n.dim === g.K && total <= NORM_FOLD_MAX_ROWS) {
+      this.pendingNorm = null;
+      const w = g.items.map((it) => it.w);
+      const y: Binding[] = g.items.map((it) => it.y);
+      const M = g.items.map((it) => it.M);
+      while (w.length < 3) { w.push(this.dummy); y.push(this.dummyOut[y.length - 1]); M.push(0); }
+      this.record({
+        kind: 'dispatch', pipeline: this.kernels.get(`matvec_multi_norm_${g.kernel}`), bindings: [n.x, ...w, ...y, n.weight, n.out],
+        u: [g.rows, g.K, ...M], f: [n.eps], groups: total,
+      });
+      return;
+    }
     if (g.items.length === 1) {
       const it = g.items[0];
       this.record({
@@ -642,7 +856,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
 
   /** Encodes everything recorded into one command encoder and submits it. */
   private submit(): void {
-    this.flushMatvecs();
+    if (this.rec) throw new NotRecordable('a submission (host data or a read) inside a recorded step');
+    this.flushPending();
     if (this.recorded.length === 0) return;
     const started = performance.now();
     const cmds = this.recorded;
@@ -650,7 +865,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const dev = this.device;
     dev.pushErrorScope('out-of-memory');
     dev.pushErrorScope('validation');
-    const nDispatch = cmds.reduce((n, c) => n + (c.kind === 'dispatch' ? 1 : 0), 0);
+    let nDispatch = 0, replayed = 0;
+    for (const c of cmds) {
+      if (c.kind === 'dispatch') nDispatch++;
+      else if (c.kind === 'replay') replayed += c.step.dispatches;
+    }
     if (nDispatch > this.paramSlots) {
       this.params?.destroy();
       this.paramSlots = Math.max(nDispatch, 2 * this.paramSlots, 256);
@@ -665,7 +884,26 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     let pass: GPUComputePassEncoder | null = null;
     let slot = 0;
     if (this.groups.size > 50_000) this.groups.clear();
+    let lastPipeline: GPUComputePipeline | null = null;
     for (const c of cmds) {
+      if (c.kind === 'replay') {
+        const r = c.step;
+        for (let i = 0; i < r.kinds.length; i++) {
+          if (r.kinds[i] !== 0) {
+            if (pass) { pass.end(); pass = null; }
+            const o = r.other.get(i)!;
+            if (o.kind === 'clear') enc.clearBuffer(o.buffer, 0, o.size);
+            else if (o.kind === 'copy') { enc.copyBufferToBuffer(o.src, o.srcOffset ?? 0, o.dst, o.dstOffset, o.size); this.stats.copies++; }
+            continue;
+          }
+          if (!pass) { pass = enc.beginComputePass(); lastPipeline = null; }
+          const pipeline = r.pipelines[i]!;
+          if (pipeline !== lastPipeline) { pass.setPipeline(pipeline); lastPipeline = pipeline; }
+          pass.setBindGroup(0, r.groups[i]!);
+          pass.dispatchWorkgroups(r.x[i], r.y[i]);
+        }
+        continue;
+      }
       if (c.kind === 'clear') {
         if (pass) { pass.end(); pass = null; }
         enc.clearBuffer(c.buffer, 0, c.size);
@@ -690,8 +928,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
         this.stats.bindGroups++;
         this.groups.set(key, group);
       }
-      pass ??= enc.beginComputePass();
-      pass.setPipeline(c.pipeline);
+      if (!pass) { pass = enc.beginComputePass(); lastPipeline = null; }
+      if (c.pipeline !== lastPipeline) { pass.setPipeline(c.pipeline); lastPipeline = c.pipeline; }
       pass.setBindGroup(0, group);
       const x = Math.min(c.groups, 65535);
       pass.dispatchWorkgroups(x, Math.ceil(c.groups / x));
@@ -703,7 +941,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.scopeMark++;
     this.scopes.push({ mark: this.scopeMark, error: dev.popErrorScope() }, { mark: this.scopeMark, error: dev.popErrorScope() });
     this.stats.submits++;
-    this.stats.dispatches += nDispatch;
+    this.stats.dispatches += nDispatch + replayed;
     this.stats.encodeMs += performance.now() - started;
   }
 
@@ -742,20 +980,26 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const [vocab, dim] = t.shape;
     // A device-sampled token (deviceSampling.ids): its id is read where sample_top_k wrote it, on the
     // device — always a row of the table (top_k only yields indices of the [1, V] logits).
-    const onDevice = this.deviceIds.get(ids);
+    const rec = this.rec;
+    if (rec) { // a recorded step: the ids go to a buffer of the recording, written (or copied on the device) by each run
+      if (rec.ids) throw new NotRecordable('a second embedding lookup in one step');
+      rec.ids = this.allocBuffer(ids.length * 4, 'recorded token ids');
+      [rec.count, rec.vocab] = [ids.length, vocab];
+    }
+    const onDevice = rec ? undefined : this.deviceIds.get(ids);
     if (onDevice?.released) throw fail('E_ARGUMENT', 'webgpu: a device-sampled token was used after release');
-    if (!onDevice) for (const id of ids) if (id < 0 || id >= vocab) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
+    if (!onDevice && !rec) for (const id of ids) if (id < 0 || id >= vocab) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
     const out = this.tensor([ids.length, dim]);
-    const idBuf = onDevice ? onDevice.buffer : this.allocBuffer(ids.length * 4, 'token ids');
+    const idBuf = rec ? rec.ids! : onDevice ? onDevice.buffer : this.allocBuffer(ids.length * 4, 'token ids');
     const idAt = onDevice ? 1 + 2 * onDevice.k : 0;
-    if (!onDevice) this.writeWords(idBuf, ids);
+    if (!onDevice && !rec) this.writeWords(idBuf, ids);
     t.store.buffers.forEach((buf, p) => {
       const rowStart = p * t.store.partRows;
       const rows = Math.min(t.store.partRows, vocab - rowStart);
       this.dispatch('embedding', { weights: this.loader(t) }, [idBuf, { buffer: buf, size: t.store.partBytes[p] }, out.buffer],
         [ids.length, dim, rowStart, rows, idAt, 0, 0, 0, 0, 0, 0, this.q8Offset(t, rows * dim)], [], Math.ceil((ids.length * dim) / 256));
     });
-    if (!onDevice) this.release(idBuf);
+    if (!onDevice && !rec) this.release(idBuf);
     return out;
   }
 
@@ -774,6 +1018,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const dim = checkRowWeight('rmsNorm', x, weight);
     const rows = numel(x.shape) / dim;
     const out = this.tensor(x.shape);
+    if (rows <= MATVEC_ROWS && dim % 4 === 0 && this.foldNorms) {
+      this.flushPending(); // the held commands come first
+      this.pendingNorm = { x: this.bind(x), weight: this.bind(weight), eps, rows, dim, out: out.buffer };
+      return out;
+    }
     this.dispatch('rms_norm', {}, [this.bind(x), this.bind(weight), out.buffer], [rows, dim], [eps], rows);
     return out;
   }
@@ -800,6 +1049,9 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       // Held: merged with the matrix-vector products over the same x recorded right after it.
       const xb = this.bind(x) as { buffer: GPUBuffer; size: number };
       const item = { w: { buffer: wt.buffer, size: wt.store.partBytes[0] }, y: out.buffer, M };
+      // A held norm that this product does not read (or whose input this product's output reuses) goes first.
+      const n = this.pendingNorm;
+      if (n && (n.out !== xb.buffer || (n.x as { buffer: GPUBuffer }).buffer === out.buffer)) this.flushPending();
       const g = this.pendingMv;
       if (g && g.xBuffer === xb.buffer && g.kernel === vec && g.K === K && g.rows === rows && g.items.length < 3 && out.buffer !== g.xBuffer) {
         g.items.push(item);
@@ -1010,9 +1262,10 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (numel(a.ssmState.shape) !== Bt * I * N || a.A.shape[1] !== N) {
       throw fail('E_SHAPE', `mambaMixerStep: ssm state [${a.ssmState.shape}] does not fit B=${Bt}, I=${I}, N=${N}`);
     }
-    const xIn = this.matmul(a.x, a.inProjX, a.inProjXBias);
-    const z = this.matmul(a.x, a.inProjZ, a.inProjZBias);
-    const u = this.conv1dCausalStep({ x: xIn, weight: a.convWeight, bias: a.convBias, state: a.convState, silu: true });
+    const folded = this.foldDecode ? this.mamba1InProj(a, Bt, Dm, I) : null;
+    const xIn = folded ? null : this.matmul(a.x, a.inProjX, a.inProjXBias);
+    const z = folded ? folded.z : this.matmul(a.x, a.inProjZ, a.inProjZBias);
+    const u = folded ? folded.u : this.conv1dCausalStep({ x: xIn!, weight: a.convWeight, bias: a.convBias, state: a.convState, silu: true });
     const dtLow = this.matmul(u, a.xProjDt);
     const Bm = this.matmul(u, a.xProjB);
     const Cm = this.matmul(u, a.xProjC);
@@ -1025,6 +1278,35 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const out = this.matvecPlus(y, a.outProj as GpuTensor, a.residual, Dm);
     this.free(xIn, z, u, dtLow, Bm, Cm, y);
     return out;
+  }
+
+  /**
+   * Mamba-1 decode: in_proj's x and z rows and the conv step in one dispatch (mamba1_in_proj_*), with
+   * the layer's norm folded in when it is the held norm (pendingNorm) that wrote `x`. Null (the
+   * separate dispatches) for in_proj biases, split or q8_0 weights and row lengths the vec4 loads skip.
+   */
+  private mamba1InProj(a: MambaMixerStepArgs, rows: number, D: number, I: number): { u: Tensor; z: Tensor } | null {
+    const wx = a.inProjX as GpuTensor, wz = a.inProjZ as GpuTensor;
+    if (a.inProjXBias || a.inProjZBias || wx.dtype !== wz.dtype || wx.store.buffers.length !== 1 || wz.store.buffers.length !== 1) return null;
+    if (wx.shape[0] !== I || wz.shape[0] !== I || wx.shape[1] !== D || wz.shape[1] !== D) return null;
+    const kernel = wx.dtype === 'f32' && D % 4 === 0 ? 'f32x4' : wx.dtype === 'f16' && D % 8 === 0 ? 'f16x8' : null;
+    if (!kernel) return null;
+    const K = a.convWeight.shape[1];
+    if (numel(a.convState.shape) !== rows * I * (K - 1)) {
+      throw fail('E_SHAPE', `mambaMixerStep: conv state [${a.convState.shape}] does not fit B=${rows}, I=${I}, K=${K}`);
+    }
+    const xb = this.bind(a.x) as { buffer: GPUBuffer };
+    const p = this.pendingNorm;
+    const n = p && !this.pendingMv && p.out === xb.buffer && p.rows === rows && p.dim === D ? p : null;
+    if (n) this.pendingNorm = null;
+    this.flushPending();
+    const u = this.tensor([rows, 1, I]), z = this.tensor([rows, 1, I]);
+    this.dispatch(`mamba1_in_proj_${kernel}`, {}, [
+      n ? n.x : xb as Binding, { buffer: wx.buffer, size: wx.store.partBytes[0] }, { buffer: wz.buffer, size: wz.store.partBytes[0] },
+      n ? n.weight : this.dummy, n ? n.out : this.dummyOut[0],
+      this.bind(a.convWeight), this.bind(a.convBias), this.bind(a.convState), u.buffer, z.buffer,
+    ], [rows, D, I, K, n ? 1 : 0, a.convBias ? 1 : 0], [n ? n.eps : 0], 2 * I);
+    return { u, z };
   }
 
   /**
@@ -1067,8 +1349,19 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       this.bind(xIn), this.bind(a.convX), this.bind(cb?.x), this.bind(a.convXState), this.bind(dt), this.packHeads(a.dtBias, a.A, a.D, H),
       this.bind(Bm), this.bind(Cm), this.bind(a.ssmState), y.buffer,
     ], [Bt, 1, H, P, N, G, K, cb ? 1 : 0], [a.dtMin, Math.min(a.dtMax, F32_MAX)], Math.ceil((Bt * I) / 64));
+    const wo = a.outProj as GpuTensor;
+    const S = a.normGroupSize, groups = I / S;
+    const kernel = wo.dtype === 'f32' && I % 4 === 0 ? 'f32x4' : wo.dtype === 'f16' && I % 8 === 0 ? 'f16x8' : null;
+    if (this.foldDecode && kernel && S > 0 && S % 4 === 0 && I % S === 0 && Bt * groups <= 8 && numel(a.norm.shape) === I && wo.shape[1] === I) {
+      // The gated norm folded into out_proj (matvec_gnorm_*): one dispatch instead of two.
+      const out = this.tensor([Bt, 1, Dm]);
+      this.dispatch(`matvec_gnorm_${kernel}`, {}, [this.bind(y), this.bind(z), this.bind(a.norm), { buffer: wo.buffer, size: wo.store.partBytes[0] }, this.bind(a.residual), out.buffer],
+        [Bt, I, Dm, S, groups], [a.normEps], Dm);
+      this.free(z, xIn, BIn, CIn, dt, Bm, Cm, y);
+      return out;
+    }
     const normed = this.gatedRmsNorm(y, z, a.norm, a.normEps, a.normGroupSize);
-    const out = this.matvecPlus(normed, a.outProj as GpuTensor, a.residual, Dm);
+    const out = this.matvecPlus(normed, wo, a.residual, Dm);
     this.free(z, xIn, BIn, CIn, dt, Bm, Cm, y, normed);
     return out;
   }
@@ -1079,7 +1372,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (!p || p.D !== D) {
       const buffer = this.device.createBuffer({ label: 'dt bias ++ A ++ D', size: Math.max(256, 12 * H), usage: USAGE.STORAGE | USAGE.COPY_DST });
       this.packed.push(buffer);
-      [dtBias, A, D].forEach((t, j) => this.record({ kind: 'copy', src: this.f32(t).buffer, dst: buffer, dstOffset: 4 * j * H, size: 4 * H }));
+      [dtBias, A, D].forEach((t, j) => this.recordOnce({ kind: 'copy', src: this.f32(t).buffer, dst: buffer, dstOffset: 4 * j * H, size: 4 * H }));
       p = { D, buffer };
       this.biasD.set(dtBias, p);
     }
@@ -1103,8 +1396,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (!p || p.D !== D) {
       const buffer = this.device.createBuffer({ label: 'dt bias ++ D', size: Math.max(256, 8 * I), usage: USAGE.STORAGE | USAGE.COPY_DST });
       this.packed.push(buffer);
-      this.record({ kind: 'copy', src: this.f32(dtBias).buffer, dst: buffer, dstOffset: 0, size: 4 * I });
-      this.record({ kind: 'copy', src: this.f32(D).buffer, dst: buffer, dstOffset: 4 * I, size: 4 * I });
+      this.recordOnce({ kind: 'copy', src: this.f32(dtBias).buffer, dst: buffer, dstOffset: 0, size: 4 * I });
+      this.recordOnce({ kind: 'copy', src: this.f32(D).buffer, dst: buffer, dstOffset: 4 * I, size: 4 * I });
       p = { D, buffer };
       this.biasD.set(dtBias, p);
     }
@@ -1212,6 +1505,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
 
   override attention(args: AttentionArgs): Tensor {
     this.assertUsable();
+    if (this.rec) throw new NotRecordable('attention (its KV cache position moves every step)');
     const { batch: B, seq: T, past: P } = checkAttention(args);
     const c = this.kv(args.cache);
     const { numHeads: H, numKvHeads: G, headDim: Dh } = args;

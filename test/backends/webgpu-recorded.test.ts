@@ -1,0 +1,174 @@
+/**
+ * Recorded decode steps on the webgpu backend (WebGpuBackend.recordStep): a session whose one-token
+ * steps replay the recorded commands (the same pipelines, bind groups and workgroup counts, encoded
+ * again without the graph) must give the very same logits, bit for bit, as one that runs the graph
+ * op by op — the same kernels on the same buffers in the same order. Exact equality, no tolerance:
+ * any difference is a bug. One exception, compared within f32 rounding instead: with norms folded
+ * into the projections after them (WebGpuBackend.foldNorms, the default), the op-by-op step copies
+ * the head's input row first (Model.run's sliceRows), so its final norm runs alone, while the
+ * recorded step's head folds it in — the same sums in another order. Also: a recorded step fed a token sampled on the device
+ * (`deviceSampling.ids(token)`, the id read where sample_top_k wrote it) equals one fed the same
+ * id from the host; steps with KV caches are not recorded; a recording refuses bad ids and can be
+ * released.
+ */
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { join } from 'node:path';
+import '../../src/node.js';
+import { loadModel } from '../../src/node.js';
+import type { LoadDType, Model, Session } from '../../src/api/types.js';
+import type { RecordedStep } from '../../src/backends/backend.js';
+import type { WebGpuBackend } from '../../src/backends/webgpu/index.js';
+import { acquireDevice } from '../../src/backends/webgpu/device.js';
+import { GOLDEN_DIR } from '../helpers/goldens.js';
+import { adapterMissing } from '../helpers/webgpu.js';
+import { expectClose } from './op-suite.js';
+import { randomModelFiles } from '../../tools/random-model.js';
+import type { SamplerParams } from '../../src/api/sampler.js';
+
+vi.setConfig({ testTimeout: 180_000 });
+const probe = await acquireDevice({ allowFallback: true });
+const reason = adapterMissing('webgpu recorded-step tests', probe);
+const shaderF16 = !('unavailable' in probe) && probe.shaderF16;
+if (!('unavailable' in probe)) probe.device.destroy();
+
+const HYBRID_DIR = new URL('../fixtures/hybrid/', import.meta.url).pathname;
+const backendOf = (m: Model) => (m as unknown as { parts: { backend: WebGpuBackend } }).parts.backend;
+/** The session's recorded step: a RecordedStep, null (the backend declined), undefined (never asked). */
+const recordedOf = (m: Model, s: Session) =>
+  (m as unknown as { recorded: WeakMap<object, RecordedStep | null> }).recorded.get((s as unknown as { state: object }).state);
+const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
+const argmax = (v: Float32Array) => v.reduce((best, x, i) => (x > v[best] ? i : best), 0);
+
+/** Prefill, then `steps` greedy one-token steps: every step's logits. */
+async function decode(m: Model, prompt: number[], steps: number): Promise<{ logits: Float32Array[]; session: Session }> {
+  const session = m.createSession();
+  const logits = [await session.prefill(prompt)];
+  for (let i = 0; i < steps; i++) logits.push(await session.step(argmax(logits[logits.length - 1])));
+  return { logits, session };
+}
+
+const opened: Model[] = [];
+afterAll(async () => { for (const m of opened) await m.dispose(); });
+async function open(src: string | Record<string, Uint8Array>, dtype: LoadDType, recorded: boolean, foldNorms = false): Promise<Model> {
+  const m = await loadModel(src, { backend: 'webgpu', dtype });
+  backendOf(m).recordSteps = recorded;
+  backendOf(m).foldNorms = foldNorms;
+  opened.push(m);
+  return m;
+}
+
+const GREEDY: SamplerParams = { temperature: 0, topK: 1, topP: 1 };
+const DTYPES: LoadDType[] = shaderF16 ? ['f32', 'f16', 'q8_0'] : ['f32', 'q8_0'];
+
+describe.skipIf(reason !== null)('webgpu recorded decode steps equal op-by-op decode, bit for bit', () => {
+  const CASES: [string, string][] = [
+    [join(GOLDEN_DIR, 'm1-untied-bias'), 'Mamba-1, in_proj bias, untied head'],
+    [join(GOLDEN_DIR, 'm1-tied'), 'Mamba-1, tied head'],
+    [join(GOLDEN_DIR, 'm2-g5-untied-bias'), 'Mamba-2, 5 groups, in_proj bias'],
+    [join(GOLDEN_DIR, 'm2-g1-tied'), 'Mamba-2, 1 group, tied head'],
+  ];
+  for (const [dir, what] of CASES) {
+    for (const dtype of DTYPES) {
+      it(`${what}, ${dtype}`, async () => {
+        const prompt = [1, 7, 3, 11, 5];
+        const mr = await open(dir, dtype, true);
+        const mp = await open(dir, dtype, false);
+        const rec = await decode(mr, prompt, 6);
+        const plain = await decode(mp, prompt, 6);
+        expect(recordedOf(mp, plain.session)).toBeNull(); // declined: recordSteps off
+        expect(recordedOf(mr, rec.session)?.ops).toBeGreaterThan(0);
+        rec.logits.forEach((l, i) => expect(bits(l), `step ${i}`).toEqual(bits(plain.logits[i])));
+        await rec.session.dispose();
+        await plain.session.dispose();
+        // Norms folded (the default): within f32 rounding (the head's norm is folded in on one side only).
+        const folded = await decode(await open(dir, dtype, true, true), prompt, 6);
+        folded.logits.forEach((l, i) => expectClose(l, plain.logits[i], 1e-5, `folded, step ${i}`));
+      });
+    }
+  }
+
+  // Odd widths and a vocabulary that is not a multiple of anything (odd sizes through every kernel).
+  for (const modelType of ['mamba', 'mamba2'] as const) {
+    it(`${modelType}, odd vocab 1031, d_model 96`, async () => {
+      const files = randomModelFiles({ modelType, vocabSize: 1031, hiddenSize: 96, numLayers: 3, stateSize: 16, headDim: 32, nGroups: 1, chunkSize: 64, useBias: false, seed: 9 });
+      const rec = await decode(await open(files, 'f32', true), [5, 6, 7], 8);
+      const plain = await decode(await open(files, 'f32', false), [5, 6, 7], 8);
+      rec.logits.forEach((l, i) => expect(bits(l), `step ${i}`).toEqual(bits(plain.logits[i])));
+    });
+  }
+
+  it('two sessions of one model keep separate recordings (each its own state); dispose returns the memory', async () => {
+    const m = await open(join(GOLDEN_DIR, 'm1-tied'), 'f32', true);
+    const a = await decode(m, [2, 4, 6], 4);
+    const b = await decode(m, [9, 8], 4);
+    const again = await decode(await open(join(GOLDEN_DIR, 'm1-tied'), 'f32', false), [2, 4, 6], 4);
+    a.logits.forEach((l, i) => expect(bits(l)).toEqual(bits(again.logits[i])));
+    expect(bits(b.logits[4])).not.toEqual(bits(a.logits[4]));
+    const counts = () => backendOf(m).deviceCounts.buffers;
+    const recordings = () => (backendOf(m) as unknown as { recordings: Set<unknown> }).recordings.size;
+    expect(recordings()).toBe(2);
+    const before = counts();
+    await a.session.dispose();
+    expect(recordings()).toBe(1);
+    expect(counts()).toBe(before - 1); // its buffers went back to the pool; only its parameters' uniform buffer is gone
+    await b.session.dispose();
+    expect(recordings()).toBe(0);
+  });
+
+  it('a device-sampled token fed to a recorded step equals the same id from the host', async () => {
+    const files = randomModelFiles({ modelType: 'mamba2', vocabSize: 515, hiddenSize: 64, numLayers: 2, stateSize: 16, headDim: 16, nGroups: 1, chunkSize: 64, useBias: true, seed: 3 });
+    for (const modelType of ['mamba2', 'mamba'] as const) {
+      const src = modelType === 'mamba2' ? files : randomModelFiles({ modelType, vocabSize: 515, hiddenSize: 64, numLayers: 2, stateSize: 16, useBias: true, seed: 3 });
+      const m = await open(src, 'f32', true);
+      const b = backendOf(m);
+      const ds = b.deviceSampling;
+      // Two sessions at the same point, each with its step recorded by its first token.
+      const [sa, sb] = [m.createSession(), m.createSession()];
+      for (const s of [sa, sb]) { await s.prefill([3, 1, 4]); await s.step(1); }
+      const [stepA, stepB] = [recordedOf(m, sa)!, recordedOf(m, sb)!];
+      expect(stepA).not.toBe(stepB);
+      const x = Int32Array.of(7);
+      // A: the next id from the device, straight into the next run.
+      let token = ds.sample(stepA.run(x), GREEDY, 0);
+      const logitsA: Float32Array[] = [];
+      const chosen: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const out = stepA.run(ds.ids(token));
+        chosen.push((await ds.read(token)).id);
+        ds.release(token);
+        logitsA.push(await b.read(out));
+        token = ds.sample(out, GREEDY, 0);
+      }
+      ds.release(token);
+      // B: the same ids from the host.
+      const first = await b.read(stepB.run(x));
+      expect(chosen[0]).toBe(argmax(first));
+      for (let i = 0; i < 3; i++) {
+        const l = await b.read(stepB.run(Int32Array.of(chosen[i])));
+        expect(bits(l), `${modelType} step ${i}`).toEqual(bits(logitsA[i]));
+        if (i < 2) expect(chosen[i + 1]).toBe(argmax(l));
+      }
+      await sa.dispose();
+      await sb.dispose();
+    }
+  });
+
+  it('a recorded step refuses a token outside the vocabulary (E_TOKEN) and a wrong count (E_ARGUMENT); released, it refuses to run', async () => {
+    const m = await open(join(GOLDEN_DIR, 'm1-tied'), 'f32', true);
+    const { session } = await decode(m, [1, 2], 1);
+    const step = recordedOf(m, session)!;
+    expect(() => step.run(Int32Array.of(m.config.vocabSize))).toThrow(expect.objectContaining({ code: 'E_TOKEN' }));
+    expect(() => step.run(Int32Array.of(-1))).toThrow(expect.objectContaining({ code: 'E_TOKEN' }));
+    expect(() => step.run(Int32Array.of(1, 2))).toThrow(expect.objectContaining({ code: 'E_ARGUMENT' }));
+    await session.dispose(); // releases the recording
+    expect(() => step.run(Int32Array.of(1))).toThrow(expect.objectContaining({ code: 'E_ARGUMENT' }));
+    step.release(); // again: nothing
+  });
+
+  it('Jamba (attention with a KV cache, MoE): decode steps are not recorded and decode as before', async () => {
+    const dir = join(HYBRID_DIR, 'jamba');
+    const rec = await decode(await open(dir, 'f32', true), [1, 2, 3], 3);
+    const plain = await decode(await open(dir, 'f32', false), [1, 2, 3], 3);
+    rec.logits.forEach((l, i) => expect(bits(l)).toEqual(bits(plain.logits[i])));
+  });
+});
