@@ -18,7 +18,8 @@
 // rather than as the quadratic matrix form.
 //
 // scan_tiled.cu's scanTiled (Mamba-1, N ≤ 16: the WebGPU backend's tiled three-pass design, 64 channels ×
-// 64-step chunks a block) runs where MAMBA_EDGE_CUDA_SCAN=tiled3 (or tiled3one: one pass) asks, or where
+// 64-step chunks a block) runs where MAMBA_EDGE_CUDA_SCAN=tiled3 (tiled3one: one pass; tiled3p: a quarter
+// of the exponentials by polynomial) asks, or where
 // kTiledDefault is flipped on after an H100 A/B against scanWarp.
 // Prefill (T ≥ 32) takes the two newer kernels where a shape fits them: scanWarp below (Mamba-1, N ≤ 16:
 // a parallel scan over time within a warp per channel, one pass) and ssd.cu's ssdMma (Mamba-2, P and N
@@ -600,16 +601,19 @@ constexpr bool kTiledDefault = false;
 
 /**
  * Whether scanTiled runs this shape: MAMBA_EDGE_CUDA_SCAN=tiled3 forces it for any T (Mamba-1, N ≤ 16),
- * =tiled3one too, always as one pass (the A/B of one pass against three, and the test of long single walks);
+ * =tiled3one too, always as one pass (the A/B of one pass against three, and the test of long single walks),
+ * =tiled3p with a quarter of the 2^x on the FMA pipe (scan_tiled.cu's ex2Poly);
  * else where kTiledDefault and no other kernel is asked for, for T ≥ 32 (a decode step stays on scanTile).
  */
 static bool useTiled(const ScanShape& sh) {
   if (!scanTiledFits(sh)) return false;
-  if (scanOverride("tiled3") || scanOverride("tiled3one")) return true;
-  if (!kTiledDefault) return false;
-  for (const char* other : {"warp", "warp8", "tile", "tile1", "lanes"})
-    if (scanOverride(other)) return false;
-  return sh.T >= 32;
+  if (scanOverride("tiled3") || scanOverride("tiled3one") || scanOverride("tiled3p")) return true;
+  if constexpr (kTiledDefault) {
+    for (const char* other : {"warp", "warp8", "tile", "tile1", "lanes"})
+      if (scanOverride(other)) return false;
+    return sh.T >= 32;
+  }
+  return false;
 }
 
 static bool useWarp(const ScanShape& sh) {
@@ -767,7 +771,7 @@ static cudaError_t mmaT(const ScanShape& sh, const ScanArgs& a, int chunks, void
 template <bool SSD>
 static cudaError_t scanS(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
   if (SSD && useMma(sh)) return mmaT(sh, a, chunks, scratch, s);
-  if (!SSD && useTiled(sh)) return launchScanTiled(sh, a, chunks, scratch, s);
+  if (!SSD && useTiled(sh)) return launchScanTiled(sh, a, chunks, scratch, scanOverride("tiled3p"), s);
   if (!SSD && useWarp(sh)) return warpChannels() == 8 ? warpT<8>(sh, a, chunks, scratch, s) : warpT<4>(sh, a, chunks, scratch, s);
   if (useTile(sh)) {
     const int S = (sh.N + tileLanes(sh.N) - 1) / tileLanes(sh.N);

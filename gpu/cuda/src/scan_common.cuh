@@ -28,8 +28,11 @@ cudaError_t launchSsdMmaPass(const ScanShape& sh, const ScanArgs& a, int chunks,
 bool scanTiledFits(const ScanShape& sh);
 /** Chunks of MAMBA_EDGE_CUDA_SCAN_CHUNK (64) steps, or 1 (one pass) for T ≤ that or channels enough to fill the GPU. */
 int scanTiledChunks(const ScanShape& sh, int multiprocessors);
-/** scanTiled's one pass (chunks = 1) or three (chunk states, carry, output) in scratch of scanScratchBytes(sh, chunks). */
-cudaError_t launchScanTiled(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s);
+/**
+ * scanTiled's one pass (chunks = 1) or three (chunk states, carry, output) in scratch of scanScratchBytes(sh, chunks);
+ * poly: states 12–15 take 2^x from a polynomial on the FMA pipe instead of the SFU (N > 12 only).
+ */
+cudaError_t launchScanTiled(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, bool poly, cudaStream_t s);
 
 /** Copies 4 bytes global → shared without a register round trip (sm_80+); valid = false writes 0 (src is not read). */
 __device__ __forceinline__ void cpAsync4(float* dst, const float* src, bool valid) {

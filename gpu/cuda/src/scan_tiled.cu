@@ -11,7 +11,7 @@
 //      hc [B, nC, N, I], sd [B, nC, I], so the 64 threads of a block store 256 contiguous bytes per n
 //      and the carry's loads coalesce;
 //   2. scanTiledCarry: per (b, n, i), i fastest: start_c = h; h ← exp(A·ΣΔ_c)·h + h_local_c, hc[c] := start_c,
-//      the last h is the new state; 16 chunks' loads issued before the serial walk uses them;
+//      the last h is the new state; 32 chunks' loads issued before the serial walk uses them;
 //   3. scanTiledPass<true>: every chunk again from its start state, writing y.
 // One pass (state in, y and state out) when there is one chunk: T ≤ L, or batch × channels that fill the
 // GPU by themselves (x and dt then read once, no scratch).
@@ -35,7 +35,7 @@ namespace me {
 constexpr int kTC = 64;     // channels a block, one a thread (the WGSL workgroup)
 constexpr int kTB = 32;     // tokens of B / C a staged tile (the WGSL's TB)
 constexpr int kTU = 8;      // tokens of x, dt, z a thread has in flight (the WGSL's U)
-constexpr int kTCarryAhead = 16;  // chunks the carry loads before walking them (the WGSL's CB)
+constexpr int kTCarryAhead = 32;  // chunks the carry loads before walking them (the WGSL's CB is 16: more loads in flight here)
 constexpr float kLn2 = 0.6931471805599453f;
 constexpr float kLog2eT = 1.4426950408889634f;
 
@@ -56,6 +56,29 @@ __device__ __forceinline__ float softplusFast(float v) {
   const float e = ex2(v * kLog2eT);
   const float r = e < 0.03125f ? e * (1.f - e * (0.5f - e * 0.33333334f)) : kLn2 * lg2(1.f + e);
   return v > 20.f ? v : r;
+}
+
+/**
+ * 2^x on the FMA and integer pipes, not the SFU (FlashAttention-4's device for softmax; here Cephes' exp2f
+ * polynomial for f32): x = j + f with j = round(x) by the 1.5·2^23 magic-number addition, f ∈ [−½, ½],
+ * 2^f = 1 + f·P(f) (degree 6, relative error ~1e-7, about ex2.approx's 2 ulp), and j added to the exponent
+ * bits. x is clamped to [−125, 126] so the exponent stays normal: below, 2^x ≤ 2^-125 where ex2.approx.ftz
+ * gives 0 (a decay of an f32 state: either is 0 to the state's precision). ~12 instructions against one
+ * MUFU: the SFU does 16 a clock an SM, the FMA pipes 128, so moving a quarter of a pass's 2^x here evens
+ * the two out (the WGSL notes' estimate: ≤ 15 % off the SFU-bound passes).
+ */
+__device__ __forceinline__ float ex2Poly(float x) {
+  x = fminf(fmaxf(x, -125.f), 126.f);
+  const float t = x + 12582912.f;  // 1.5·2^23: t's low mantissa bits hold round(x) in two's complement
+  const float f = x - (t - 12582912.f);
+  float p = 1.535336188319500e-4f;
+  p = fmaf(p, f, 1.339887440266574e-3f);
+  p = fmaf(p, f, 9.618437357674640e-3f);
+  p = fmaf(p, f, 5.550332471162809e-2f);
+  p = fmaf(p, f, 2.402264791363012e-1f);
+  p = fmaf(p, f, 6.931472028550421e-1f);
+  p = fmaf(p, f, 1.f);
+  return __int_as_float(__float_as_int(p) + ((__float_as_int(t) - 0x4B400000) << 23));
 }
 
 /** silu(z) = z / (1 + e^-z); __fdividef gives 0 where e^-z overflows (z < −88), silu's limit. */
@@ -103,8 +126,9 @@ __device__ __forceinline__ float& comp(float4& v, int r) { return r == 0 ? v.x :
 /**
  * One pass over chunk blockIdx.y of 64 channels (blockIdx.x = b · ⌈I/64⌉ + channel block). WY: write y
  * (passes 3 and the single pass); else accumulate ΣΔ for the carry. start / end: scan_common.cuh's.
+ * POLY: the last float4 of the state row takes 2^x from ex2Poly (MAMBA_EDGE_CUDA_SCAN=tiled3p).
  */
-template <bool WY, int N4>
+template <bool WY, int N4, bool POLY>
 __global__ void __launch_bounds__(kTC) scanTiledPass(ScanShape sh, ScanArgs a, int chunks, int chunkLen, float* hc, float* sd, int start,
                                                      int end, bool vec) {
   __shared__ float4 sB[2][kTB][4];
@@ -180,10 +204,17 @@ __global__ void __launch_bounds__(kTC) scanTiledPass(ScanShape sh, ScanArgs a, i
 #pragma unroll
           for (int q = 0; q < N4; q++) {
             const float4 Bq = sB[buf][tt][q];
-            h[q].x = ex2(delta * A2[q].x) * h[q].x + dx * Bq.x;
-            h[q].y = ex2(delta * A2[q].y) * h[q].y + dx * Bq.y;
-            h[q].z = ex2(delta * A2[q].z) * h[q].z + dx * Bq.z;
-            h[q].w = ex2(delta * A2[q].w) * h[q].w + dx * Bq.w;
+            if (POLY && q == N4 - 1) {  // this float4's four 2^x on the FMA pipe, the SFU kept for the rest
+              h[q].x = ex2Poly(delta * A2[q].x) * h[q].x + dx * Bq.x;
+              h[q].y = ex2Poly(delta * A2[q].y) * h[q].y + dx * Bq.y;
+              h[q].z = ex2Poly(delta * A2[q].z) * h[q].z + dx * Bq.z;
+              h[q].w = ex2Poly(delta * A2[q].w) * h[q].w + dx * Bq.w;
+            } else {
+              h[q].x = ex2(delta * A2[q].x) * h[q].x + dx * Bq.x;
+              h[q].y = ex2(delta * A2[q].y) * h[q].y + dx * Bq.y;
+              h[q].z = ex2(delta * A2[q].z) * h[q].z + dx * Bq.z;
+              h[q].w = ex2(delta * A2[q].w) * h[q].w + dx * Bq.w;
+            }
             if (WY) {
               const float4 Cq = sC[buf][tt][q];
               acc.x += h[q].x * Cq.x;
@@ -216,7 +247,7 @@ __global__ void __launch_bounds__(kTC) scanTiledPass(ScanShape sh, ScanArgs a, i
 }
 
 /** Pass 2: thread per (b, n, i), i fastest (coalesced hc / sd); hc[c] becomes the state entering chunk c. */
-__global__ void __launch_bounds__(128) scanTiledCarry(ScanShape sh, const float* Aall, float* state, float* hc, const float* sd, int chunks) {
+__global__ void __launch_bounds__(128, 4) scanTiledCarry(ScanShape sh, const float* Aall, float* state, float* hc, const float* sd, int chunks) {
   const int I = sh.I, N = sh.N;
   const int64_t total = (int64_t)sh.B * N * I;
   for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
@@ -272,12 +303,12 @@ int scanTiledChunks(const ScanShape& sh, int multiprocessors) {
   return (sh.T + L - 1) / L;
 }
 
-template <int N4>
+template <int N4, bool POLY>
 static cudaError_t tiledN(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
   const bool vec = sh.N % 4 == 0 && (reinterpret_cast<uintptr_t>(a.Bm) & 15) == 0 && (reinterpret_cast<uintptr_t>(a.Cm) & 15) == 0;
   const unsigned gx = (unsigned)((int64_t)sh.B * ((sh.I + kTC - 1) / kTC));
   if (chunks <= 1) {
-    scanTiledPass<true, N4><<<dim3(gx, 1), kTC, 0, s>>>(sh, a, 1, sh.T, nullptr, nullptr, kFromState, kToState, vec);
+    scanTiledPass<true, N4, POLY><<<dim3(gx, 1), kTC, 0, s>>>(sh, a, 1, sh.T, nullptr, nullptr, kFromState, kToState, vec);
     return cudaGetLastError();
   }
   // Equal chunks of ⌈T / chunks⌉ (64 for T a multiple of 64 at the default); the last may be shorter.
@@ -285,19 +316,19 @@ static cudaError_t tiledN(const ScanShape& sh, const ScanArgs& a, int chunks, vo
   chunks = (sh.T + chunkLen - 1) / chunkLen;
   float* hc = static_cast<float*>(scratch);                // [B, chunks, N, I]
   float* sd = hc + (size_t)sh.B * chunks * sh.N * sh.I;   // [B, chunks, I]: scanScratchBytes' layout sizes, n-major
-  scanTiledPass<false, N4><<<dim3(gx, chunks), kTC, 0, s>>>(sh, a, chunks, chunkLen, hc, sd, kFromZero, kToScratch, vec);
+  scanTiledPass<false, N4, POLY><<<dim3(gx, chunks), kTC, 0, s>>>(sh, a, chunks, chunkLen, hc, sd, kFromZero, kToScratch, vec);
   const int64_t total = (int64_t)sh.B * sh.N * sh.I;
   scanTiledCarry<<<(unsigned)std::min<int64_t>(blocksFor(total, 128), 1 << 20), 128, 0, s>>>(sh, a.A, a.state, hc, sd, chunks);
-  scanTiledPass<true, N4><<<dim3(gx, chunks), kTC, 0, s>>>(sh, a, chunks, chunkLen, hc, sd, kFromScratch, kNoEnd, vec);
+  scanTiledPass<true, N4, POLY><<<dim3(gx, chunks), kTC, 0, s>>>(sh, a, chunks, chunkLen, hc, sd, kFromScratch, kNoEnd, vec);
   return cudaGetLastError();
 }
 
-cudaError_t launchScanTiled(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
+cudaError_t launchScanTiled(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, bool poly, cudaStream_t s) {
   const int N4 = (sh.N + 3) / 4;
-  if (N4 <= 1) return tiledN<1>(sh, a, chunks, scratch, s);
-  if (N4 == 2) return tiledN<2>(sh, a, chunks, scratch, s);
-  if (N4 == 3) return tiledN<3>(sh, a, chunks, scratch, s);
-  return tiledN<4>(sh, a, chunks, scratch, s);
+  if (N4 <= 1) return tiledN<1, false>(sh, a, chunks, scratch, s);
+  if (N4 == 2) return tiledN<2, false>(sh, a, chunks, scratch, s);
+  if (N4 == 3) return tiledN<3, false>(sh, a, chunks, scratch, s);
+  return poly ? tiledN<4, true>(sh, a, chunks, scratch, s) : tiledN<4, false>(sh, a, chunks, scratch, s);
 }
 
 }  // namespace me
