@@ -7,8 +7,8 @@
  * one; MAMBA_EDGE_CUDA_SCAN=warp|warp8|tile|tile1|lanes|tiled3|tiled3one (Mamba-1) and =mma|tile (Mamba-2)
  * make every case run one kernel (the device script runs this file under each). For scan_tiled.cu's
  * kernel (tiled3: 64 channels a block, chunks of 64 steps) the Mamba-1 list also holds T = 63 / 64 / 65
- * (one chunk, one chunk exactly, two of 33 + 32), 129 (three of 43), 1,100 (18 chunks: the carry's run
- * of 16 chunks loaded ahead and its remainder), I = 64 / 65 / 70 (a block exactly, one or six channels
+ * (one chunk, one chunk exactly, two of 33 + 32), 129 (three of 43), 1,100 and 2,200 (18 and 35 chunks: the
+ * carry's run of 32 chunks loaded ahead, and its remainder), I = 64 / 65 / 70 (a block exactly, one or six channels
  * over), N = 3 / 8 / 12 (the state row as 1, 2, 3 float4s; N = 3 and 5 stage B / C with 4-byte copies,
  * multiples of 4 with 16-byte ones); tiled3one runs every case as one pass of T steps (many B / C tiles
  * through the double buffer).
@@ -72,7 +72,7 @@ describe.skipIf(cudaUnavailable !== null)('cuda prefill scan kernels', () => {
     [2, 700, 301, 16, [513, 187]], [3, 513, 6, 5, [513]],
     // around scanTiled's 64-step chunks and 64-channel blocks
     [1, 63, 70, 16, [63]], [2, 64, 64, 16, [64]], [2, 65, 65, 16, [65]], [1, 129, 13, 12, [129]], [2, 1100, 13, 16, [1100]],
-    [2, 1100, 67, 8, [700, 2, 398]], [1, 300, 9, 3, [300]],
+    [2, 1100, 67, 8, [700, 2, 398]], [1, 300, 9, 3, [300]], [1, 2200, 5, 16, [2200]],
   ];
   for (const [B, T, I, N, parts] of m1) {
     it(`Mamba-1 selectiveScan: batch ${B}, T = ${T} as ${parts.join(' + ')}, ${I} channels, N = ${N}`, async () => {

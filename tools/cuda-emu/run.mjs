@@ -5,7 +5,9 @@
  * cp.async) for host equivalents, compiles it with emu.h (CUDA built-ins as std::threads and a
  * std::barrier) and scan_tiled_main.cc (the launch sequence of tiledN, against a double-precision
  * sequential scan), and runs every length class of test/cuda/scan.test.ts, as three passes and as one,
- * with 16- and 4-byte staging, and the polynomial 2^x. A check of index math and pass logic, not of speed.
+ * with 16- and 4-byte staging, and the polynomial 2^x, built with AddressSanitizer and UBSan so a read or
+ * write outside any tensor or the scratch stops it (as compute-sanitizer's memcheck would on a GPU).
+ * A check of index math and pass logic, not of speed, of asynchronous-copy races or of the SFU's approximations.
  *
  *   node tools/cuda-emu/run.mjs        (needs g++ ≥ 12 and the CUDA headers, /usr/local/cuda/include)
  */
@@ -40,6 +42,6 @@ if (/asm\s*(volatile)?\s*\(/.test(body)) throw new Error('scan_tiled.cu has inli
 const dir = mkdtempSync(join(tmpdir(), 'cuda-emu-'));
 writeFileSync(join(dir, 'kern.inc'), `#include "emu.h"\n${body}}  // namespace me\n`);
 const cudaInc = process.env.CUDA_INCLUDE ?? '/usr/local/cuda/include';
-execFileSync('g++', ['-std=c++20', '-O2', '-pthread', `-I${here}`, `-I${dir}`, `-I${cudaInc}`, '-o', join(dir, 'emu'), join(here, 'scan_tiled_main.cc')],
+execFileSync('g++', ['-std=c++20', '-O1', '-g', '-pthread', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', `-I${here}`, `-I${dir}`, `-I${cudaInc}`, '-o', join(dir, 'emu'), join(here, 'scan_tiled_main.cc')],
   { stdio: 'inherit' });
 execFileSync(join(dir, 'emu'), { stdio: 'inherit' });
