@@ -18,8 +18,8 @@
 // rather than as the quadratic matrix form.
 //
 // scan_tiled.cu's scanTiled (Mamba-1, N ≤ 16: the WebGPU backend's tiled three-pass design, 64 channels ×
-// 64-step chunks a block) runs where MAMBA_EDGE_CUDA_SCAN=tiled3 (tiled3one: one pass; tiled3p: a quarter
-// of the exponentials by polynomial) asks, or where
+// 64-step chunks a block) runs where MAMBA_EDGE_CUDA_SCAN=tiled3 (tiled3one: one pass; tiled3p: 3 of 16
+// states' exponentials by polynomial) asks, or where
 // kTiledDefault is flipped on after an H100 A/B against scanWarp.
 // Prefill (T ≥ 32) takes the two newer kernels where a shape fits them: scanWarp below (Mamba-1, N ≤ 16:
 // a parallel scan over time within a warp per channel, one pass) and ssd.cu's ssdMma (Mamba-2, P and N
@@ -602,7 +602,7 @@ constexpr bool kTiledDefault = false;
 /**
  * Whether scanTiled runs this shape: MAMBA_EDGE_CUDA_SCAN=tiled3 forces it for any T (Mamba-1, N ≤ 16),
  * =tiled3one too, always as one pass (the A/B of one pass against three, and the test of long single walks),
- * =tiled3p with a quarter of the 2^x on the FMA pipe (scan_tiled.cu's ex2Poly);
+ * =tiled3p with 3 of the 16 states' 2^x on the FMA pipe (scan_tiled.cu's ex2Poly);
  * else where kTiledDefault and no other kernel is asked for, for T ≥ 32 (a decode step stays on scanTile).
  */
 static bool useTiled(const ScanShape& sh) {

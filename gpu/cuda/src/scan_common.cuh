@@ -30,7 +30,7 @@ bool scanTiledFits(const ScanShape& sh);
 int scanTiledChunks(const ScanShape& sh, int multiprocessors);
 /**
  * scanTiled's one pass (chunks = 1) or three (chunk states, carry, output) in scratch of scanScratchBytes(sh, chunks);
- * poly: states 12–15 take 2^x from a polynomial on the FMA pipe instead of the SFU (N > 12 only).
+ * poly: states 13–15 take 2^x from a polynomial on the FMA pipe instead of the SFU (N > 12 only).
  */
 cudaError_t launchScanTiled(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, bool poly, cudaStream_t s);
 

@@ -64,8 +64,10 @@ __device__ __forceinline__ float softplusFast(float v) {
  * 2^f = 1 + f·P(f) (degree 6, relative error ~1e-7, about ex2.approx's 2 ulp), and j added to the exponent
  * bits. x is clamped to [−125, 126] so the exponent stays normal: below, 2^x ≤ 2^-125 where ex2.approx.ftz
  * gives 0 (a decay of an f32 state: either is 0 to the state's precision). ~12 instructions against one
- * MUFU: the SFU does 16 a clock an SM, the FMA pipes 128, so moving a quarter of a pass's 2^x here evens
- * the two out (the WGSL notes' estimate: ≤ 15 % off the SFU-bound passes).
+ * MUFU. Per 8 tokens a thread issues ~660 instructions (PTX count of pass 1: the 4 per state, loads, address
+ * math) while the SFU needs 8 clocks a warp for each of 8 × 18 ex2 / lg2 = 1,152 clocks: SFU-bound. Moving
+ * k of the 16 states here costs 13·8·k issue slots and saves 64·k SFU clocks: k = 3 evens them out
+ * (~970 against 1,152, −16 %, if the pass is SFU-bound; k = 4: ~1,080). Unmeasured.
  */
 __device__ __forceinline__ float ex2Poly(float x) {
   x = fminf(fmaxf(x, -125.f), 126.f);
@@ -126,7 +128,7 @@ __device__ __forceinline__ float& comp(float4& v, int r) { return r == 0 ? v.x :
 /**
  * One pass over chunk blockIdx.y of 64 channels (blockIdx.x = b · ⌈I/64⌉ + channel block). WY: write y
  * (passes 3 and the single pass); else accumulate ΣΔ for the carry. start / end: scan_common.cuh's.
- * POLY: the last float4 of the state row takes 2^x from ex2Poly (MAMBA_EDGE_CUDA_SCAN=tiled3p).
+ * POLY: states 4·N4 − 3 … 4·N4 − 1 (13–15 at N = 16) take 2^x from ex2Poly (MAMBA_EDGE_CUDA_SCAN=tiled3p).
  */
 template <bool WY, int N4, bool POLY>
 __global__ void __launch_bounds__(kTC) scanTiledPass(ScanShape sh, ScanArgs a, int chunks, int chunkLen, float* hc, float* sd, int start,
@@ -204,8 +206,8 @@ __global__ void __launch_bounds__(kTC) scanTiledPass(ScanShape sh, ScanArgs a, i
 #pragma unroll
           for (int q = 0; q < N4; q++) {
             const float4 Bq = sB[buf][tt][q];
-            if (POLY && q == N4 - 1) {  // this float4's four 2^x on the FMA pipe, the SFU kept for the rest
-              h[q].x = ex2Poly(delta * A2[q].x) * h[q].x + dx * Bq.x;
+            if (POLY && q == N4 - 1) {  // three of this float4's 2^x on the FMA pipe, the SFU kept for the rest
+              h[q].x = ex2(delta * A2[q].x) * h[q].x + dx * Bq.x;
               h[q].y = ex2Poly(delta * A2[q].y) * h[q].y + dx * Bq.y;
               h[q].z = ex2Poly(delta * A2[q].z) * h[q].z + dx * Bq.z;
               h[q].w = ex2Poly(delta * A2[q].w) * h[q].w + dx * Bq.w;
