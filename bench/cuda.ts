@@ -20,7 +20,7 @@
  *
  *   node cuda-bench.mjs --dir /tmp/cuda-bench [--backend cuda|webgpu] [--prefill 2048,16384,131072] [--decode 128]
  *                       [--models mamba-130m,mamba2-130m] [--no-bandwidth] [--only-bandwidth] [--soak 20000 --soak-every 1000]
- *                       [--json out.json] [--write-only] [--scan-reps 30] [--scan-widths 1536,4096] [--no-ssd] [--no-copy] [--depth N]
+ *                       [--json out.json] [--write-only] [--scan-reps 30] [--scan-widths 1536,4096] [--scan-tokens 16384,2048] [--no-ssd] [--no-copy] [--depth N]
  * The scan rows record the kernel forced by MAMBA_EDGE_CUDA_SCAN (e.g. =tiled3, scan_tiled.cu) and
  * MAMBA_EDGE_CUDA_SCAN_CHUNK (its chunk length) as scanKernel / scanChunk.
  */
@@ -52,6 +52,8 @@ const writeOnly = flag('write-only');
 const onlyBandwidth = flag('only-bandwidth');
 /** --scan-widths: the Mamba-1 scan's channel counts I (1536 = mamba-130m's d_inner, 4096 = mamba-1.4b's). */
 const scanWidths = arg('scan-widths', '1536').split(',').map(Number);
+/** --scan-tokens: the Mamba-1 scan's lengths T (16384; 2048 = one prefill forward's). */
+const scanTokens = arg('scan-tokens', '16384').split(',').map(Number);
 /** Timed repetitions of each scan kernel (after one warm-up): 1 under a profiler. */
 const scanReps = Number(arg('scan-reps', '30'));
 /** --depth N: decode steps run ahead of the host on a backend with deviceSampling (SessionImpl.runAheadDepth; default 1). */
@@ -228,7 +230,8 @@ if (backend === 'cuda' && !writeOnly && !flag('no-bandwidth')) { // scan kernel 
     for (let i = 0; i < v.length; i++) { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; v[i] = ((seed / 2 ** 32) * 2 - 1) * scale + shift; }
     return b.upload(v, shape);
   };
-  for (const I of scanWidths) { // Mamba-1: x, dt, z, B, C read, y written
+  for (const Tm of scanTokens) for (const I of scanWidths) { // Mamba-1: x, dt, z, B, C read, y written
+    const T = Tm;
     const N = 16;
     const act = () => rnd([1, T, I]);
     const args = { x: act(), dt: act(), z: act(), B: rnd([1, T, N]), C: rnd([1, T, N]), dtBias: rnd([I], 0.5, -2), A: rnd([I, N], 4, -5), D: rnd([I]), state: rnd([1, I, N]) };
