@@ -94,7 +94,7 @@ describe.skipIf(cudaUnavailable !== null)('cuda prefill scan kernels', () => {
         return [join(ys, B, I), await b.read(state)];
       };
       const got = await run(cuda, parts);
-      if (forced === 'tiled3one' || (forced === 'tiled3' && !process.env.MAMBA_EDGE_CUDA_SCAN_CHUNK && parts.length === 1)) {
+      if (forced === 'tiled3one' || ((forced === 'tiled3' || forced === 'tiled3p') && !process.env.MAMBA_EDGE_CUDA_SCAN_CHUNK && parts.length === 1)) {
         // The forced kernel did run: scanTiled's chunk count (64-step chunks; these shapes never fill the GPU by their channels).
         expect(cuda.lastScanChunks).toBe(forced === 'tiled3one' || T <= 64 ? 1 : Math.ceil(T / 64));
       }
