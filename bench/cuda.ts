@@ -20,7 +20,9 @@
  *
  *   node cuda-bench.mjs --dir /tmp/cuda-bench [--backend cuda|webgpu] [--prefill 2048,16384,131072] [--decode 128]
  *                       [--models mamba-130m,mamba2-130m] [--no-bandwidth] [--only-bandwidth] [--soak 20000 --soak-every 1000]
- *                       [--json out.json] [--write-only] [--scan-reps 30] [--no-copy] [--depth N]
+ *                       [--json out.json] [--write-only] [--scan-reps 30] [--scan-widths 1536,4096] [--scan-tokens 16384,2048] [--no-ssd] [--no-copy] [--depth N]
+ * The scan rows record the kernel forced by MAMBA_EDGE_CUDA_SCAN (e.g. =tiled3, scan_tiled.cu) and
+ * MAMBA_EDGE_CUDA_SCAN_CHUNK (its chunk length) as scanKernel / scanChunk.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,6 +50,10 @@ const soakEvery = Number(arg('soak-every', '1000'));
 /** Only write the model folders (for the transformers side to load first); reused if already there. */
 const writeOnly = flag('write-only');
 const onlyBandwidth = flag('only-bandwidth');
+/** --scan-widths: the Mamba-1 scan's channel counts I (1536 = mamba-130m's d_inner, 4096 = mamba-1.4b's). */
+const scanWidths = arg('scan-widths', '1536').split(',').map(Number);
+/** --scan-tokens: the Mamba-1 scan's lengths T (16384; 2048 = one prefill forward's). */
+const scanTokens = arg('scan-tokens', '16384').split(',').map(Number);
 /** Timed repetitions of each scan kernel (after one warm-up): 1 under a profiler. */
 const scanReps = Number(arg('scan-reps', '30'));
 /** --depth N: decode steps run ahead of the host on a backend with deviceSampling (SessionImpl.runAheadDepth; default 1). */
@@ -56,7 +62,7 @@ const engine = `mamba-edge ${backend}`;
 /** The cuda A/B switches a row ran under (recorded in cuda rows only). */
 const env = backend === 'cuda'
   ? {
-    scanKernel: process.env.MAMBA_EDGE_CUDA_SCAN || 'default', graphs: process.env.MAMBA_EDGE_CUDA_GRAPHS ?? 'on', fuse: process.env.MAMBA_EDGE_CUDA_FUSE ?? 'on',
+    scanKernel: process.env.MAMBA_EDGE_CUDA_SCAN || 'default', scanChunk: process.env.MAMBA_EDGE_CUDA_SCAN_CHUNK ?? 'default', graphs: process.env.MAMBA_EDGE_CUDA_GRAPHS ?? 'on', fuse: process.env.MAMBA_EDGE_CUDA_FUSE ?? 'on',
     runAhead: process.env.MAMBA_EDGE_CUDA_RUNAHEAD ?? 'on', pdl: process.env.MAMBA_EDGE_CUDA_PDL ?? 'on', decodeGemv: process.env.MAMBA_EDGE_CUDA_DECODEGEMV ?? 'on',
     normGemv: process.env.MAMBA_EDGE_CUDA_NORMGEMV ?? 'on', scanDt: process.env.MAMBA_EDGE_CUDA_SCANDT ?? 'on',
     convGemv: process.env.MAMBA_EDGE_CUDA_CONVGEMV ?? 'off', ssdStep: process.env.MAMBA_EDGE_CUDA_SSDSTEP ?? 'on', runAheadDepth: SessionImpl.runAheadDepth,
@@ -224,17 +230,18 @@ if (backend === 'cuda' && !writeOnly && !flag('no-bandwidth')) { // scan kernel 
     for (let i = 0; i < v.length; i++) { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; v[i] = ((seed / 2 ** 32) * 2 - 1) * scale + shift; }
     return b.upload(v, shape);
   };
-  { // Mamba-1: x, dt, z, B, C read, y written
-    const I = 1536, N = 16;
+  for (const Tm of scanTokens) for (const I of scanWidths) { // Mamba-1: x, dt, z, B, C read, y written
+    const T = Tm;
+    const N = 16;
     const act = () => rnd([1, T, I]);
     const args = { x: act(), dt: act(), z: act(), B: rnd([1, T, N]), C: rnd([1, T, N]), dtBias: rnd([I], 0.5, -2), A: rnd([I, N], 4, -5), D: rnd([I]), state: rnd([1, I, N]) };
     const scanSec = await time(() => b.free(b.selectiveScan(args)), scanReps);
     const scanBytes = 4 * (4 * T * I + 2 * T * N);
     results.push({ what: 'bandwidth', op: 'selectiveScan', copyGBs, scanGBs: scanBytes / scanSec / 1e9, scanMs: scanSec * 1e3, scanChunks: b.lastScanChunks, scanShape: [1, T, I, N], ...env });
-    console.error(`copy ${copyGBs.toFixed(0)} GB/s (read + write); selective scan [1, ${T}, ${I}] N ${N}: ${(scanBytes / scanSec / 1e9).toFixed(0)} GB/s (${(scanSec * 1e3).toFixed(2)} ms, ${b.lastScanChunks} chunks, ${env.scanKernel})`);
+    console.error(`copy ${copyGBs.toFixed(0)} GB/s (read + write); selective scan [1, ${T}, ${I}] N ${N}: ${(scanBytes / scanSec / 1e9).toFixed(0)} GB/s = ${copyGBs > 0 ? (100 * scanBytes / scanSec / 1e9 / copyGBs).toFixed(1) : '?'} % of the copy (${(scanSec * 1e3).toFixed(3)} ms, ${b.lastScanChunks} chunks, ${env.scanKernel})`);
     b.free(...Object.values(args));
   }
-  { // Mamba-2: x, dt, B, C read, y written
+  if (!flag('no-ssd')) { // Mamba-2: x, dt, B, C read, y written
     const H = 24, P = 64, N = 128, G = 1;
     const args = {
       x: rnd([1, T, H * P]), dt: rnd([1, T, H]), B: rnd([1, T, G * N]), C: rnd([1, T, G * N]), dtBias: rnd([H], 0.5, -2), A: rnd([H], 4, -5), D: rnd([H]),

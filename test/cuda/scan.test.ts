@@ -4,8 +4,14 @@
  * scanWarp tile (256 steps) and an SSD chunk (64 steps), long T in one pass and in chunks (three passes) —
  * batch > 1, odd channel counts (partial blocks), a random carried initial state, and whole = split
  * (the state a first call leaves is the start of the second). The kernel a shape runs is the default
- * one; MAMBA_EDGE_CUDA_SCAN=warp|warp8|tile|tile1|lanes (Mamba-1) and =mma|tile (Mamba-2) make every
- * case run one kernel (the device script runs this file under each).
+ * one; MAMBA_EDGE_CUDA_SCAN=warp|warp8|tile|tile1|lanes|tiled3|tiled3one (Mamba-1) and =mma|tile (Mamba-2)
+ * make every case run one kernel (the device script runs this file under each). For scan_tiled.cu's
+ * kernel (tiled3: 64 channels a block, chunks of 64 steps) the Mamba-1 list also holds T = 63 / 64 / 65
+ * (one chunk, one chunk exactly, two of 33 + 32), 129 (three of 43), 1,100 and 2,200 (18 and 35 chunks: the
+ * carry's run of 32 chunks loaded ahead, and its remainder), I = 64 / 65 / 70 (a block exactly, one or six channels
+ * over), N = 3 / 8 / 12 (the state row as 1, 2, 3 float4s; N = 3 and 5 stage B / C with 4-byte copies,
+ * multiples of 4 with 16-byte ones); tiled3one runs every case as one pass of T steps (many B / C tiles
+ * through the double buffer).
  *
  * Tolerance 1e-4 of max(1, |ref|): up to 1,000 sequential f32 steps, the chunked forms compose decays
  * (products of exps in another order, exp(A·ΣΔ) for a chunk, 3×TF32 products for the SSD matrix form),
@@ -54,6 +60,9 @@ function join(parts: Float32Array[], B: number, C: number): Float32Array {
   return out;
 }
 
+/** The kernel MAMBA_EDGE_CUDA_SCAN forces (empty: each shape's default). */
+const forced = process.env.MAMBA_EDGE_CUDA_SCAN ?? '';
+
 describe.skipIf(cudaUnavailable !== null)('cuda prefill scan kernels', () => {
   // [B, T, I, N, parts]: T around a 256-step tile, odd I (a partial block of 4 or 8 channels), few
   // channels (chunks: three passes) and 300 × 2 (one pass), N = 16 (the models') and 5.
@@ -61,6 +70,9 @@ describe.skipIf(cudaUnavailable !== null)('cuda prefill scan kernels', () => {
     [2, 1, 13, 16, [1]], [2, 2, 13, 16, [2]], [2, 127, 13, 16, [127]], [1, 255, 9, 16, [255]], [1, 256, 9, 16, [256]],
     [1, 257, 9, 16, [257]], [2, 1000, 13, 16, [1000]], [2, 1000, 13, 16, [600, 1, 399]], [2, 1000, 300, 16, [1000]],
     [2, 700, 301, 16, [513, 187]], [3, 513, 6, 5, [513]],
+    // around scanTiled's 64-step chunks and 64-channel blocks
+    [1, 63, 70, 16, [63]], [2, 64, 64, 16, [64]], [2, 65, 65, 16, [65]], [1, 129, 13, 12, [129]], [2, 1100, 13, 16, [1100]],
+    [2, 1100, 67, 8, [700, 2, 398]], [1, 300, 9, 3, [300]], [1, 2200, 5, 16, [2200]],
   ];
   for (const [B, T, I, N, parts] of m1) {
     it(`Mamba-1 selectiveScan: batch ${B}, T = ${T} as ${parts.join(' + ')}, ${I} channels, N = ${N}`, async () => {
@@ -82,6 +94,10 @@ describe.skipIf(cudaUnavailable !== null)('cuda prefill scan kernels', () => {
         return [join(ys, B, I), await b.read(state)];
       };
       const got = await run(cuda, parts);
+      if (forced === 'tiled3one' || ((forced === 'tiled3' || forced === 'tiled3p') && !process.env.MAMBA_EDGE_CUDA_SCAN_CHUNK && parts.length === 1)) {
+        // The forced kernel did run: scanTiled's chunk count (64-step chunks; these shapes never fill the GPU by their channels).
+        expect(cuda.lastScanChunks).toBe(forced === 'tiled3one' || T <= 64 ? 1 : Math.ceil(T / 64));
+      }
       const want = await run(ref, [T]);
       expectClose(got[0], want[0], 1e-4, 'y');
       expectClose(got[1], want[1], 1e-4, 'state');

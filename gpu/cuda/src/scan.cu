@@ -17,6 +17,10 @@
 // state-passing / chunk-output split (ssd_combined.py) with the intra-chunk part done as a scan
 // rather than as the quadratic matrix form.
 //
+// scan_tiled.cu's scanTiled (Mamba-1, N ≤ 16: the WebGPU backend's tiled three-pass design, 64 channels ×
+// 64-step chunks a block) runs where MAMBA_EDGE_CUDA_SCAN=tiled3 (tiled3one: one pass; tiled3p: 3 of 16
+// states' exponentials by polynomial) asks, or where
+// kTiledDefault is flipped on after an H100 A/B against scanWarp.
 // Prefill (T ≥ 32) takes the two newer kernels where a shape fits them: scanWarp below (Mamba-1, N ≤ 16:
 // a parallel scan over time within a warp per channel, one pass) and ssd.cu's ssdMma (Mamba-2, P and N
 // multiples of 16: the SSD chunked matrix form on tensor cores). Otherwise, and for the decode step,
@@ -589,8 +593,31 @@ static int warpChannels() { return scanOverride("warp8") ? 8 : 4; }
  * scanTile's single pass than as a 256-step tile); MAMBA_EDGE_CUDA_SCAN=warp|warp8 forces it for any T,
  * =tile|tile1|lanes picks the earlier kernels (A/B runs).
  */
+/**
+ * scan_tiled.cu's scanTiled (the WebGPU tiled three-pass design) as the prefill default for Mamba-1, N ≤ 16,
+ * T ≥ 32: off until measured against scanWarp on an H100 (written without a GPU); the lead flips it.
+ */
+constexpr bool kTiledDefault = false;
+
+/**
+ * Whether scanTiled runs this shape: MAMBA_EDGE_CUDA_SCAN=tiled3 forces it for any T (Mamba-1, N ≤ 16),
+ * =tiled3one too, always as one pass (the A/B of one pass against three, and the test of long single walks),
+ * =tiled3p with 3 of the 16 states' 2^x on the FMA pipe (scan_tiled.cu's ex2Poly);
+ * else where kTiledDefault and no other kernel is asked for, for T ≥ 32 (a decode step stays on scanTile).
+ */
+static bool useTiled(const ScanShape& sh) {
+  if (!scanTiledFits(sh)) return false;
+  if (scanOverride("tiled3") || scanOverride("tiled3one") || scanOverride("tiled3p")) return true;
+  if constexpr (kTiledDefault) {
+    for (const char* other : {"warp", "warp8", "tile", "tile1", "lanes"})
+      if (scanOverride(other)) return false;
+    return sh.T >= 32;
+  }
+  return false;
+}
+
 static bool useWarp(const ScanShape& sh) {
-  if (sh.ssd || sh.N > kWMaxN) return false;
+  if (sh.ssd || sh.N > kWMaxN || useTiled(sh)) return false;
   if (scanOverride("warp") || scanOverride("warp8")) return true;
   if (scanOverride("tile") || scanOverride("tile1") || scanOverride("lanes")) return false;
   return sh.T >= 32;
@@ -610,6 +637,7 @@ static bool useMma(const ScanShape& sh) {
 
 const char* scanKernelName(const ScanShape& sh) {
   if (useMma(sh)) return scanOverride("mma1") ? "ssd matrix form, TF32" : "ssd matrix form, 3xTF32";
+  if (useTiled(sh)) return "tiled, 64 channels a block (three passes, or one where the channels fill the GPU)";
   if (useWarp(sh)) return warpChannels() == 8 ? "warp scan, 8 channels a block" : "warp scan, 4 channels a block";
   if (!useTile(sh)) return "lanes";
   const int R = tileChannels(sh);
@@ -618,6 +646,7 @@ const char* scanKernelName(const ScanShape& sh) {
 
 int scanChunks(const ScanShape& sh, int multiprocessors) {
   if (useMma(sh)) return ssdMmaChunks(sh, multiprocessors);
+  if (useTiled(sh)) return scanOverride("tiled3one") ? 1 : scanTiledChunks(sh, multiprocessors);
   if (useWarp(sh)) {
     // One pass (x, dt, z read once) while the blocks fill the GPU; else chunks of ≥ 128 steps, three passes.
     const int64_t blocks = (int64_t)sh.B * ((sh.I + warpChannels() - 1) / warpChannels());
@@ -742,6 +771,7 @@ static cudaError_t mmaT(const ScanShape& sh, const ScanArgs& a, int chunks, void
 template <bool SSD>
 static cudaError_t scanS(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
   if (SSD && useMma(sh)) return mmaT(sh, a, chunks, scratch, s);
+  if (!SSD && useTiled(sh)) return launchScanTiled(sh, a, chunks, scratch, scanOverride("tiled3p"), s);
   if (!SSD && useWarp(sh)) return warpChannels() == 8 ? warpT<8>(sh, a, chunks, scratch, s) : warpT<4>(sh, a, chunks, scratch, s);
   if (useTile(sh)) {
     const int S = (sh.N + tileLanes(sh.N) - 1) / tileLanes(sh.N);

@@ -23,6 +23,17 @@ int ssdMmaChunks(const ScanShape& sh, int multiprocessors);
 cudaError_t launchSsdMmaPass(const ScanShape& sh, const ScanArgs& a, int chunks, int chunkLen, float* hScratch, float* dScratch,
                              int start, int end, bool writeY, bool split3, cudaStream_t s);
 
+// scan_tiled.cu: Mamba-1 (N ≤ 16) as the WebGPU backend's tiled three-pass scan (see its header).
+/** Whether scanTiled runs this shape: Mamba-1 with 1 ≤ N ≤ 16. */
+bool scanTiledFits(const ScanShape& sh);
+/** Chunks of MAMBA_EDGE_CUDA_SCAN_CHUNK (64) steps, or 1 (one pass) for T ≤ that or channels enough to fill the GPU. */
+int scanTiledChunks(const ScanShape& sh, int multiprocessors);
+/**
+ * scanTiled's one pass (chunks = 1) or three (chunk states, carry, output) in scratch of scanScratchBytes(sh, chunks);
+ * poly: states 13–15 take 2^x from a polynomial on the FMA pipe instead of the SFU (N > 12 only).
+ */
+cudaError_t launchScanTiled(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, bool poly, cudaStream_t s);
+
 /** Copies 4 bytes global → shared without a register round trip (sm_80+); valid = false writes 0 (src is not read). */
 __device__ __forceinline__ void cpAsync4(float* dst, const float* src, bool valid) {
   const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
