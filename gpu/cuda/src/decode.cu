@@ -197,7 +197,9 @@ __global__ void __launch_bounds__(256) scanDtStep(ScanDtArgs a, int L) {
   for (int n = lane; n < a.N; n += L) {
     const int64_t at = (int64_t)c * a.N + n;
     const float dA = exp2f(delta * (a.A[at] * 1.4426950408889634f));  // scan.cu: exp(Δ·A) as exp2(Δ·A·log2 e)
-    const float h = dA * a.state[at] + dx * a.Bm[n];
+    const float h0 = a.state[at];
+    const float h = dA * h0 + dx * a.Bm[n];
+    if (active && a.snap) a.snap[at] = h0;  // the undo point of a run-ahead step, from the read the update makes anyway
     if (active) a.state[at] = h;
     acc += h * a.Cm[n];
   }
@@ -283,7 +285,9 @@ __global__ void __launch_bounds__(256) ssdStep(SsdStepArgs a, SsdConv cv, int L)
   float acc = 0.f;
   for (int n = lane; n < a.N; n += L) {
     const int64_t at = (int64_t)c * a.N + n;
-    const float h = decay * a.state[at] + dx * Bg[n];
+    const float h0 = a.state[at];
+    const float h = decay * h0 + dx * Bg[n];
+    if (active && a.snap) a.snap[at] = h0;  // the undo point of a run-ahead step, from the read the update makes anyway
     if (active) a.state[at] = h;
     acc += h * Cg[n];
   }
@@ -320,11 +324,29 @@ cudaError_t launchSsdStep(const SsdStepArgs& a, cudaStream_t s) {
 cudaError_t launchSsdConvStep(const SsdStepArgs& a, const SsdConv& c, cudaStream_t s) {
   const int I = a.H * a.P;
   if (I <= 0) return cudaGetLastError();
+  if (a.snap) return cudaErrorInvalidValue;  // its conv states are shifted by other threads: the caller copies the undo point first
   if (a.G <= 0 || a.H % a.G != 0 || a.G * a.N > kSsdConvMaxGN || c.K < 1 || !c.counter) return cudaErrorInvalidValue;
   int L = 1;
   while (L < a.N && L < 32) L <<= 1;
   const size_t smem = 2 * (size_t)a.G * a.N * sizeof(float);
   return launchPdl(ssdStep<true>, dim3(blocksFor((int64_t)I * L, 256)), dim3(256), smem, s, a, c, L);
+}
+
+/**
+ * dst ← src in float4s: a state member's undo point, for a run-ahead step whose kernel writing that member
+ * does not save it itself. Launched without PDL (it has no dependency wait): it starts once the kernel
+ * before it has completed, and the PDL-launched kernel after it waits for it.
+ */
+__global__ void stateCopy(float4* __restrict__ dst, const float4* __restrict__ src, int64_t n4) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n4; i += (int64_t)gridDim.x * blockDim.x) dst[i] = src[i];
+}
+
+cudaError_t launchStateCopy(void* dst, const void* src, size_t bytes, cudaStream_t s) {
+  if (bytes % 16 != 0 || (reinterpret_cast<uintptr_t>(dst) | reinterpret_cast<uintptr_t>(src)) % 16 != 0) return cudaErrorInvalidValue;
+  const int64_t n4 = (int64_t)(bytes / 16);
+  if (n4 == 0) return cudaGetLastError();
+  stateCopy<<<(unsigned)std::min<int64_t>(blocksFor(n4, 256), 1024), 256, 0, s>>>(static_cast<float4*>(dst), static_cast<const float4*>(src), n4);
+  return cudaGetLastError();
 }
 
 }  // namespace me

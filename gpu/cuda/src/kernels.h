@@ -60,6 +60,7 @@ struct Conv1dStepItem {
   const float* bias;
   float* state;
   int C;
+  float* snap;  // null, or where the state's old values are saved before the shift (a run-ahead step's undo point)
 };
 constexpr int kConvBatchMax = 4;
 struct Conv1dStepBatch {
@@ -144,6 +145,7 @@ struct ScanDtArgs {
   float* convState;     // null, or a conv state [I, convK − 1] whose shift (by convX) a folded conv left to this kernel
   const float* convX;
   int convK;
+  float* snap;          // null, or [I, N]: h before this step is written here (a run-ahead step's undo point, in the pass that reads it)
 };
 cudaError_t launchScanDtStep(const ScanDtArgs& a, WeightType wt, cudaStream_t s);
 }  // namespace me
@@ -169,6 +171,7 @@ struct SsdStepArgs {
   float* y;             // [H·P]
   int H, P, G, N;
   float dtMin, dtMax;
+  float* snap;          // null, or [H, P, N]: h before this step is written here (ssdStep<false> only; a run-ahead step's undo point)
 };
 cudaError_t launchSsdStep(const SsdStepArgs& a, cudaStream_t s);
 }  // namespace me
@@ -197,4 +200,16 @@ struct SsdConv {
 };
 constexpr int kSsdConvMaxGN = 2048;  // B and C of all groups in 16 KB of shared memory
 cudaError_t launchSsdConvStep(const SsdStepArgs& a, const SsdConv& c, cudaStream_t s);
+}  // namespace me
+
+// The run-ahead step graph (src/backends/cuda/index.ts recordSampled): a decode step, its draw and the undo
+// point of its state recorded as one CUDA graph, so a token is one graph launch and one read-back.
+namespace me {
+/**
+ * topKSample with temperature, top-p and u read from params [3] in device memory (written before each
+ * launch of the graph that holds it), launched with PDL (it waits for the head GEMV before reading).
+ */
+cudaError_t launchTopKSampleFrom(uint32_t* out, const float* x, int V, int k, bool greedy, const float* params, cudaStream_t s);
+/** dst ← src, `bytes` a multiple of 16 (a state member's undo point where the kernel writing it cannot save it itself). */
+cudaError_t launchStateCopy(void* dst, const void* src, size_t bytes, cudaStream_t s);
 }  // namespace me

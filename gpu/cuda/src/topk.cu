@@ -194,11 +194,10 @@ __device__ __forceinline__ bool rankedAhead(float va, uint32_t ia, float vb, uin
  * token (sampleFromCandidates): a disagreement (u within f32 rounding of a boundary) re-runs one step.
  * Thread j < n ranks candidate j by counting those ahead of it; thread 0 walks the ranked weights.
  */
-__global__ void __launch_bounds__(kTopKThreads) topKSample(uint32_t* out, const float* __restrict__ x, int V, int k, bool greedy,
-                                                           float temperature, float topP, float u) {
+__device__ __forceinline__ void sampleRow(uint32_t* out, const float* __restrict__ x, int V, int k, bool greedy, float temperature, float topP,
+                                          float u) {
   __shared__ uint32_t rid[kSampleMaxK];
   __shared__ float rval[kSampleMaxK];
-  pdlTrigger();
   if (k == 1) argmaxRow(out, x, V);
   else topKRow(out, x, V, k);
   __syncthreads();  // out[] was written by other threads of this block
@@ -261,6 +260,30 @@ __global__ void __launch_bounds__(kTopKThreads) topKSample(uint32_t* out, const 
   }
   chosen[0] = pick;
   chosen[1] = pick == 0xffffffffu ? 0u : pick;  // what the next step's embedding reads: always a row of the table
+}
+
+__global__ void __launch_bounds__(kTopKThreads) topKSample(uint32_t* out, const float* __restrict__ x, int V, int k, bool greedy,
+                                                           float temperature, float topP, float u) {
+  pdlTrigger();
+  sampleRow(out, x, V, k, greedy, temperature, topP, u);
+}
+
+/**
+ * topKSample inside the run-ahead step graph: launched with PDL after the head GEMV (so its launch overlaps
+ * that GEMV's tail), the draw's temperature, top-p and u read from params [3], which the host writes before
+ * each launch of the graph (the graph's own arguments stay as recorded).
+ */
+__global__ void __launch_bounds__(kTopKThreads) topKSampleFrom(uint32_t* out, const float* __restrict__ x, int V, int k, bool greedy,
+                                                               const float* __restrict__ params) {
+  pdlWait();
+  pdlTrigger();
+  const float temperature = greedy ? 1.f : params[0], topP = greedy ? 1.f : params[1], u = greedy ? 0.f : params[2];
+  sampleRow(out, x, V, k, greedy, temperature, topP, u);
+}
+
+cudaError_t launchTopKSampleFrom(uint32_t* out, const float* x, int V, int k, bool greedy, const float* params, cudaStream_t s) {
+  if (V <= 0 || k <= 0 || k > kSampleMaxK || (!greedy && !params)) return cudaErrorInvalidValue;
+  return launchPdl(topKSampleFrom, dim3(1), dim3(kTopKThreads), 0, s, out, x, V, k, greedy, params);
 }
 
 cudaError_t launchTopKSample(uint32_t* out, const float* x, int V, int k, bool greedy, float temperature, float topP, float u, cudaStream_t s) {
