@@ -834,13 +834,16 @@ class Device : public Napi::ObjectWrap<Device> {
 
   // ---- the run-ahead step graph (src/backends/cuda/index.ts recordSampled) ----
 
-  /** topKSampleFrom(out [3 + 2k] words, x, V, k, greedy, params [3] | null): topKSample with temperature, top-p, u read on the device. */
+  /**
+   * topKSampleFrom(out [3 + 2k] words, x, V, k, greedy, params [3] | null, idOut | null): topKSample with temperature, top-p, u read on
+   * the device, and the id the next step embeds also written to idOut.
+   */
   Napi::Value TopKSampleFrom(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     live(env);
     launched(env,
              me::launchTopKSampleFrom(static_cast<uint32_t*>(ptr(info[0])), fptr(info[1]), i32(info[2]), i32(info[3]), info[4].As<Napi::Boolean>().Value(),
-                                      fptr(info[5]), stream_),
+                                      fptr(info[5]), static_cast<int32_t*>(ptr(info[6])), stream_),
              "topKSampleFrom");
     return env.Undefined();
   }

@@ -207,9 +207,10 @@ cudaError_t launchSsdConvStep(const SsdStepArgs& a, const SsdConv& c, cudaStream
 namespace me {
 /**
  * topKSample with temperature, top-p and u read from params [3] in device memory (written before each
- * launch of the graph that holds it), launched with PDL (it waits for the head GEMV before reading).
+ * launch of the graph that holds it), launched with PDL (it waits for the head GEMV before reading); the id
+ * the next step embeds is also written to idOut (the graph's id word).
  */
-cudaError_t launchTopKSampleFrom(uint32_t* out, const float* x, int V, int k, bool greedy, const float* params, cudaStream_t s);
+cudaError_t launchTopKSampleFrom(uint32_t* out, const float* x, int V, int k, bool greedy, const float* params, int32_t* idOut, cudaStream_t s);
 /** dst ← src, `bytes` a multiple of 16 (a state member's undo point where the kernel writing it cannot save it itself). */
 cudaError_t launchStateCopy(void* dst, const void* src, size_t bytes, cudaStream_t s);
 }  // namespace me

@@ -274,16 +274,18 @@ __global__ void __launch_bounds__(kTopKThreads) topKSample(uint32_t* out, const 
  * each launch of the graph (the graph's own arguments stay as recorded).
  */
 __global__ void __launch_bounds__(kTopKThreads) topKSampleFrom(uint32_t* out, const float* __restrict__ x, int V, int k, bool greedy,
-                                                               const float* __restrict__ params) {
+                                                               const float* __restrict__ params, int32_t* idOut) {
   pdlWait();
   pdlTrigger();
   const float temperature = greedy ? 1.f : params[0], topP = greedy ? 1.f : params[1], u = greedy ? 0.f : params[2];
   sampleRow(out, x, V, k, greedy, temperature, topP, u);
+  // Thread 0 wrote the id the next embedding reads (out[2 + 2k]); the next launch's embedding reads it from idOut.
+  if (threadIdx.x == 0 && idOut) *idOut = (int32_t)out[2 + 2 * k];
 }
 
-cudaError_t launchTopKSampleFrom(uint32_t* out, const float* x, int V, int k, bool greedy, const float* params, cudaStream_t s) {
+cudaError_t launchTopKSampleFrom(uint32_t* out, const float* x, int V, int k, bool greedy, const float* params, int32_t* idOut, cudaStream_t s) {
   if (V <= 0 || k <= 0 || k > kSampleMaxK || (!greedy && !params)) return cudaErrorInvalidValue;
-  return launchPdl(topKSampleFrom, dim3(1), dim3(kTopKThreads), 0, s, out, x, V, k, greedy, params);
+  return launchPdl(topKSampleFrom, dim3(1), dim3(kTopKThreads), 0, s, out, x, V, k, greedy, params, idOut);
 }
 
 cudaError_t launchTopKSample(uint32_t* out, const float* x, int V, int k, bool greedy, float temperature, float topP, float u, cudaStream_t s) {
