@@ -201,6 +201,11 @@ export class ModelImpl implements Model {
     this.releaseSampled(state);
   }
 
+  /** @internal Whether the session whose state is `state` holds a sampled step (whose undo copy liveStateBytes counts). */
+  holdsSampled(state: Tensor[]): boolean {
+    return !!this.sampled.get(state)?.unit;
+  }
+
   private releaseSampled(state: Tensor[]): void {
     const held = this.sampled.get(state);
     if (held?.unit) {

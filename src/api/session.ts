@@ -323,7 +323,9 @@ export class SessionImpl implements Session {
   private runAheadFits(): boolean {
     if (SessionImpl.runAheadDepth < 1) return false;
     try {
-      this.model.checkMemory(this.model.chunkBytes(1) + SessionImpl.runAheadDepth * this.model.info.stateBytes, 'the run-ahead state snapshots');
+      // A sampled step already held (ModelImpl.sampledStep) is its one snapshot, and already counted.
+      const held = SessionImpl.runAheadDepth === 1 && this.model.holdsSampled(this.state) ? 1 : 0;
+      this.model.checkMemory(this.model.chunkBytes(1) + (SessionImpl.runAheadDepth - held) * this.model.info.stateBytes, 'the run-ahead state snapshots');
       return true;
     } catch {
       return false;
