@@ -166,6 +166,7 @@ class Device : public Napi::ObjectWrap<Device> {
                            InstanceMethod("stateCopy", &Device::StateCopy),
                            InstanceMethod("launchGraph", &Device::LaunchGraph),
                            InstanceMethod("writeAsync", &Device::WriteAsync),
+                           InstanceAccessor("convEpilogues", &Device::ConvEpiloguesMax, nullptr),
                            InstanceAccessor("info", &Device::Info, nullptr),
                        });
   }
@@ -698,7 +699,20 @@ class Device : public Napi::ObjectWrap<Device> {
     pro.state = fptr(info[15]);
     pro.convK = i32(info[16]);
     pro.silu = info[17].As<Napi::Boolean>().Value();
-    launched(env, me::launchDecodeGemv(batch, fptr(info[0]), wtype(env, info[2]), i32(info[1]), pro, props_.multiProcessorCount, stream_),
+    // Optional (builds with conv epilogues): convs [{ item, w, bias|null, state, out, snap|null }], convK, convSilu.
+    me::ConvEpilogues epi{};
+    if (info.Length() > 20 && info[18].IsArray()) {
+      Napi::Array convs = info[18].As<Napi::Array>();
+      if (convs.Length() > (uint32_t)me::kConvEpilogueMax) throwCode(env, "E_ARGUMENT", "cuda: decodeGemv takes at most " + std::to_string(me::kConvEpilogueMax) + " conv epilogues");
+      epi.count = (int)convs.Length();
+      for (uint32_t j = 0; j < convs.Length(); j++) {
+        Napi::Object c = convs.Get(j).As<Napi::Object>();
+        epi.e[j] = {i32(c.Get("item")), fptr(c.Get("w")), fptr(c.Get("bias")), fptr(c.Get("state")), fptr(c.Get("out")), fptr(c.Get("snap"))};
+      }
+      epi.K = i32(info[19]);
+      epi.silu = info[20].As<Napi::Boolean>().Value();
+    }
+    launched(env, me::launchDecodeGemv(batch, fptr(info[0]), wtype(env, info[2]), i32(info[1]), pro, props_.multiProcessorCount, stream_, &epi),
              "decodeGemv");
     return env.Undefined();
   }
@@ -831,6 +845,9 @@ class Device : public Napi::ObjectWrap<Device> {
              "topKSample");
     return env.Undefined();
   }
+
+  /** How many conv epilogues decodeGemv takes (its trailing arguments); absent in builds without them. */
+  Napi::Value ConvEpiloguesMax(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), me::kConvEpilogueMax); }
 
   // ---- the run-ahead step graph (src/backends/cuda/index.ts recordSampled) ----
 

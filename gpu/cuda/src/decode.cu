@@ -97,12 +97,33 @@ __device__ __forceinline__ void formRow(float* xs, const float* x, int K, const 
   }
 }
 
+/** The convs of `ce` whose input is output `item` of the GEMV batch: channel m's conv of v = y_item[m] (conv1dStepBatch's arithmetic). */
+__device__ __forceinline__ void convEpilogue(const ConvEpilogues& ce, int item, int m, float v) {
+  const int K = ce.K, hist = K - 1;
+  for (int j = 0; j < ce.count; j++) {
+    const ConvEpilogue& e = ce.e[j];
+    if (e.item != item) continue;
+    float* st = e.state + (int64_t)m * hist;
+    float acc = e.bias ? e.bias[m] : 0.f;
+    if (e.snap) {
+      float* sp = e.snap + (int64_t)m * hist;
+      for (int k = 0; k < hist; k++) sp[k] = st[k];
+    }
+    for (int k = 0; k < hist; k++) acc += e.w[m * K + k] * st[k];
+    acc += e.w[m * K + hist] * v;
+    for (int k = 0; k + 1 < hist; k++) st[k] = st[k + 1];
+    if (hist > 0) st[hist - 1] = v;
+    e.out[m] = ce.silu ? siluf(acc) : acc;
+  }
+}
+
 /**
  * One row through the batch's matrices: a warp per output column (grid-stride over the columns of all
  * matrices), the row in shared memory, the lanes' products summed in matmul.cu gemvColumn's order.
+ * EPI: the convs of `epi` applied to the outputs they read, by the lane that writes them.
  */
-template <int WT>
-__global__ void __launch_bounds__(kDgWarps * 32) decodeGemv(GemvBatch batch, const float* x, int K, RowPrologue pro, int total) {
+template <int WT, bool EPI>
+__global__ void __launch_bounds__(kDgWarps * 32) decodeGemv(GemvBatch batch, const float* x, int K, RowPrologue pro, int total, ConvEpilogues epi) {
   extern __shared__ float4 xs4[];
   float* xs = reinterpret_cast<float*>(xs4);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -148,12 +169,16 @@ __global__ void __launch_bounds__(kDgWarps * 32) decodeGemv(GemvBatch batch, con
       acc += wv[0] * xv.x + wv[1] * xv.y + wv[2] * xv.z + wv[3] * xv.w;
     }
     const float s = groupSum(acc, 32);
-    if (lane == 0) g.y[m] = s + (g.bias ? g.bias[m] : 0.f);
+    if (lane == 0) {
+      const float v = s + (g.bias ? g.bias[m] : 0.f);
+      g.y[m] = v;
+      if constexpr (EPI) convEpilogue(epi, item, m, v);
+    }
   }
 }
 
 cudaError_t launchDecodeGemv(const GemvBatch& batch, const float* x, WeightType wt, int K, const RowPrologue& pro, int multiprocessors,
-                             cudaStream_t s) {
+                             cudaStream_t s, const ConvEpilogues* epi) {
   int total = 0;
   for (int i = 0; i < batch.count; i++) total += batch.item[i].M;
   if (K % 4 != 0 || K <= 0 || K > kDecodeGemvMaxK || (pro.kind == 2 && (pro.group <= 0 || K % pro.group != 0)) || (pro.kind == 3 && pro.convK < 1)) {
@@ -164,10 +189,28 @@ cudaError_t launchDecodeGemv(const GemvBatch& batch, const float* x, WeightType 
   // flight at once; a warp then takes further columns (the head's 50k) in turn.
   const unsigned grid = (unsigned)std::min<int64_t>(blocksFor(total, kDgWarps), 4LL * std::max(1, multiprocessors));
   const size_t smem = (size_t)K * sizeof(float);
+  ConvEpilogues e{};
+  if (epi && epi->count > 0) {
+    if (epi->count > kConvEpilogueMax || epi->K < 1) return cudaErrorInvalidValue;
+    for (int j = 0; j < epi->count; j++) {
+      const ConvEpilogue& c = epi->e[j];
+      if (c.item < 0 || c.item >= batch.count || !c.w || !c.state || !c.out) return cudaErrorInvalidValue;
+    }
+    e = *epi;
+  }
+  const dim3 g(grid), b(kDgWarps * 32);
+  if (e.count > 0) {
+    switch (wt) {
+      case kF32: return launchPdl(decodeGemv<kF32, true>, g, b, smem, s, batch, x, K, pro, total, e);
+      case kF16: return launchPdl(decodeGemv<kF16, true>, g, b, smem, s, batch, x, K, pro, total, e);
+      case kBF16: return launchPdl(decodeGemv<kBF16, true>, g, b, smem, s, batch, x, K, pro, total, e);
+    }
+    return cudaErrorInvalidValue;
+  }
   switch (wt) {
-    case kF32: return launchPdl(decodeGemv<kF32>, dim3(grid), dim3(kDgWarps * 32), smem, s, batch, x, K, pro, total);
-    case kF16: return launchPdl(decodeGemv<kF16>, dim3(grid), dim3(kDgWarps * 32), smem, s, batch, x, K, pro, total);
-    case kBF16: return launchPdl(decodeGemv<kBF16>, dim3(grid), dim3(kDgWarps * 32), smem, s, batch, x, K, pro, total);
+    case kF32: return launchPdl(decodeGemv<kF32, false>, g, b, smem, s, batch, x, K, pro, total, e);
+    case kF16: return launchPdl(decodeGemv<kF16, false>, g, b, smem, s, batch, x, K, pro, total, e);
+    case kBF16: return launchPdl(decodeGemv<kBF16, false>, g, b, smem, s, batch, x, K, pro, total, e);
   }
   return cudaErrorInvalidValue;
 }

@@ -126,11 +126,32 @@ struct RowPrologue {
 };
 constexpr int kDecodeGemvMaxK = 12288;  // the row lives in 48 KB of shared memory
 /**
+ * T = 1 depthwise convs applied to whole outputs of a decode GEMV batch as they are produced (an epilogue:
+ * the lane that writes y_item[c] also computes channel c's conv of it — conv1d.cu conv1dStepBatch's
+ * arithmetic — and shifts that channel's state), so the conv is not a kernel of its own and nothing is
+ * computed twice (Mamba-1's x and Mamba-2's x, B, C convs of in_proj's output).
+ */
+struct ConvEpilogue {
+  int item;           // the GEMV of the batch whose output [C] is the conv's input
+  const float* w;     // [C, K]
+  const float* bias;  // [C] or null
+  float* state;       // [C, K − 1], in place
+  float* out;         // [C]: the conv's output (after silu when `silu`)
+  float* snap;        // null, or [C, K − 1]: the state before the shift (a run-ahead step's undo point)
+};
+constexpr int kConvEpilogueMax = 4;
+struct ConvEpilogues {
+  ConvEpilogue e[kConvEpilogueMax];
+  int count;
+  int K;
+  bool silu;
+};
+/**
  * y_i = x · W_iᵀ (+ b_i) for one row x [K] (K % 4 == 0, K ≤ kDecodeGemvMaxK), the matrices of `batch`,
  * with x formed by `pro` first (a norm folded into the GEMV that reads it: one launch, not two).
  */
 cudaError_t launchDecodeGemv(const GemvBatch& batch, const float* x, WeightType wt, int K, const RowPrologue& pro, int multiprocessors,
-                             cudaStream_t s);
+                             cudaStream_t s, const ConvEpilogues* epi = nullptr);
 
 /** Mamba-1's decode scan step with dt_proj folded in (one token, batch 1). */
 struct ScanDtArgs {

@@ -88,7 +88,10 @@ export interface CudaDevice {
     x: OptPtr, K: number, dtype: number, outs: Ptr[], ws: Ptr[], biases: OptPtr[], Ms: number[],
     kind: number, a: OptPtr, b: OptPtr, w: OptPtr, sum: OptPtr, normed: OptPtr, eps: number, group: number,
     state: OptPtr, convK: number, silu: boolean,
+    convs?: readonly { item: number; w: Ptr; bias: OptPtr; state: Ptr; out: Ptr; snap: OptPtr }[], convsK?: number, convsSilu?: boolean,
   ): void;
+  /** How many conv epilogues decodeGemv takes (absent in builds without them): T = 1 convs of its outputs, done as it writes them. */
+  readonly convEpilogues?: number;
   /** Mamba-1's T = 1 scan (batch 1) with dt = dtLow · W_dtᵀ computed in it and written to dtOut. */
   scanDtStep?(
     x: Ptr, dtLow: Ptr, wDt: Ptr, dtype: number, dtBias: Ptr, A: Ptr, B: Ptr, C: Ptr, D: Ptr, z: Ptr, state: Ptr, y: Ptr, dtOut: Ptr,

@@ -95,7 +95,11 @@ interface SnapPlan { members: Block[]; delta: bigint; done: Set<bigint> }
  * (addRmsNorm) — a decode step is bound by how many kernels it runs one after the other, not their bytes.
  */
 type Pending =
-  | { kind: 'gemv'; x: bigint; rows: number; K: number; dtype: number; outs: bigint[]; ws: bigint[]; biases: (bigint | null)[]; Ms: number[]; pro?: Prologue }
+  | {
+    kind: 'gemv'; x: bigint; rows: number; K: number; dtype: number; outs: bigint[]; ws: bigint[]; biases: (bigint | null)[]; Ms: number[]; pro?: Prologue;
+    /** T = 1 convs of whole outputs, done by the decode GEMV as it writes them (decode.cu convEpilogue): all of one K and silu. */
+    convs?: ConvEpilogueArg[]; convK?: number; convSilu?: boolean;
+  }
   | { kind: 'norm'; out: bigint; pro: Prologue }
   | { kind: 'add'; out: bigint; a: bigint; b: bigint; n: number }
   | { kind: 'conv'; B: number; K: number; silu: boolean; outs: bigint[]; xs: bigint[]; ws: bigint[]; biases: (bigint | null)[]; states: bigint[]; Cs: number[] };
@@ -109,6 +113,9 @@ interface Prologue {
   /** kind 3: a T = 1 conv (a = its input, w its weights, b its bias) whose state the GEMV only reads; its shift is left to a later kernel. */
   conv?: { state: bigint; K: number; silu: boolean };
 }
+
+/** A T = 1 conv the decode GEMV producing its input does as an epilogue (gpu/cuda/src/kernels.h ConvEpilogue). */
+interface ConvEpilogueArg { item: number; w: bigint; bias: bigint | null; state: bigint; out: bigint; snap: bigint | null }
 
 /** A conv state shift owed by a conv folded into a GEMV (decode.cu, kind 3): launched before any later kernel, or inside scanDtStep. */
 interface ConvShift { state: bigint; x: bigint; C: number; K: number }
@@ -129,6 +136,12 @@ const SCAN_DT_OFF = FUSE_OFF || env('MAMBA_EDGE_CUDA_SCANDT') === 'off';
  * all the convs it reads (x_proj has 10 blocks for 1,536 channels), which costs more latency than the launch it saves.
  */
 const CONV_FOLD = !DECODE_GEMV_OFF && env('MAMBA_EDGE_CUDA_CONVGEMV') === 'on';
+/**
+ * MAMBA_EDGE_CUDA_CONVEPI=off: a one-row T = 1 conv of a decode GEMV's output runs as its own kernel instead of as that GEMV's
+ * epilogue (decode.cu convEpilogue: the lane writing in_proj's output c computes channel c's conv; Mamba-1's x conv, Mamba-2's
+ * x, B and C convs: one kernel a layer fewer, nothing computed twice, unlike CONVGEMV's folds into the conv's reader) (A/B).
+ */
+const CONV_EPI_OFF = FUSE_OFF || env('MAMBA_EDGE_CUDA_CONVEPI') === 'off';
 /** MAMBA_EDGE_CUDA_SSDSTEP=off: Mamba-2's decode step through scan.cu's general kernel instead of decode.cu's ssdStep (A/B). */
 const SSD_STEP_OFF = env('MAMBA_EDGE_CUDA_SSDSTEP') === 'off';
 /** MAMBA_EDGE_CUDA_PDL=off: no programmatic dependent launch for the decode kernels (A/B). */
@@ -226,6 +239,8 @@ export class CudaBackend extends PartialBackend implements Backend {
 
   /** Fold one-row T = 1 convs into the kernel reading their output (MAMBA_EDGE_CUDA_CONVGEMV=on; off by default, see CONV_FOLD). */
   convFold = CONV_FOLD;
+  /** Run a one-row T = 1 conv as the epilogue of the decode GEMV producing its input (MAMBA_EDGE_CUDA_CONVEPI; not with convFold). */
+  convEpilogue = !CONV_EPI_OFF;
   /** Whether the decode kernels use programmatic dependent launch (gpu/cuda/src/pdl.cuh: sm_90+, MAMBA_EDGE_CUDA_PDL). */
   readonly pdl: boolean;
   /** Sampling on the device for the session's run-ahead decode (absent in addon builds before it, or with MAMBA_EDGE_CUDA_RUNAHEAD=off). */
@@ -299,12 +314,12 @@ export class CudaBackend extends PartialBackend implements Backend {
       if (q.kind === 2) guarded('gatedRmsNorm', () => this.dev.gatedRmsNorm(q.normed, q.a, q.b!, q.w, q.dim / q.group, q.group, q.dim, q.eps));
       else if (q.b !== null) guarded('add + rmsNorm', () => this.dev.addRmsNorm(q.sum!, q.normed, q.a, q.b!, q.w, 1, q.dim, q.eps));
       else guarded('rmsNorm', () => this.dev.rmsNorm(q.normed, q.a, q.w, 1, q.dim, q.eps));
-    } else if (p.kind === 'gemv' && (p.pro || (!DECODE_GEMV_OFF && p.rows === 1 && p.K % 4 === 0 && p.K <= DECODE_GEMV_MAX_K && this.dev.decodeGemv))) {
-      // One row (decode): decode.cu's GEMV, with the norm before it folded in when there is one.
+    } else if (p.kind === 'gemv' && this.decodeGemvTakes(p)) {
+      // One row (decode): decode.cu's GEMV, with the norm before it folded in when there is one, and the convs of its outputs after.
       const q = p.pro;
       guarded('matmul (decode)', () => this.dev.decodeGemv!(q ? null : p.x, p.K, p.dtype, p.outs, p.ws, p.biases, p.Ms,
         q?.kind ?? 0, q?.a ?? null, q?.b ?? null, q?.w ?? null, q?.sum ?? null, q?.normed ?? null, q?.eps ?? 0, q?.group ?? 0,
-        q?.conv?.state ?? null, q?.conv?.K ?? 0, q?.conv?.silu ?? false));
+        q?.conv?.state ?? null, q?.conv?.K ?? 0, q?.conv?.silu ?? false, p.convs, p.convK, p.convSilu));
       // A folded conv only read its state: the shift is owed, before the next kernel (or inside the scan step).
       if (q?.conv) this.convShift = { state: q.conv.state, x: q.a, C: q.dim, K: q.conv.K };
     } else if (p.kind === 'conv' && this.capture?.snap) { // a run-ahead step graph: the conv kernel saves its states' undo points
@@ -319,6 +334,11 @@ export class CudaBackend extends PartialBackend implements Backend {
     } else {
       guarded('matmul', () => this.dev.gemvBatch(p.x, p.rows, p.K, p.dtype, p.outs, p.ws, p.biases, p.Ms));
     }
+  }
+
+  /** Whether `flush` launches this held-back GEMV as decode.cu's decodeGemv (one row; a norm folded in always is). */
+  private decodeGemvTakes(p: Extract<Pending, { kind: 'gemv' }>): boolean {
+    return !!p.pro || (!DECODE_GEMV_OFF && p.rows === 1 && p.K % 4 === 0 && p.K <= DECODE_GEMV_MAX_K && this.dev.decodeGemv !== undefined);
   }
 
   supportsOp(op: OpName): boolean {
@@ -990,6 +1010,16 @@ export class CudaBackend extends PartialBackend implements Backend {
     const out = this.alloc(args.x.shape);
     if (!FUSE_OFF && seq === 1) { // a step: held back, to share a launch with the next steps (Mamba-2's x, B, C convs)
       const p = this.pending;
+      // Its input is a whole output of the decode GEMV held back (in_proj's x, B or C part): that GEMV does it as it writes it.
+      const item = p?.kind === 'gemv' ? p.outs.indexOf(xp) : -1;
+      if (p?.kind === 'gemv' && item >= 0 && this.convEpilogue && !this.convFold && batch === 1 && p.rows === 1 && p.Ms[item] === channels
+        && !p.pro?.conv && this.decodeGemvTakes(p) && (p.convs?.length ?? 0) < (this.dev.convEpilogues ?? 0)
+        && (!p.convs || (p.convK === kernel && p.convSilu === args.silu && p.convs.every((c) => c.item !== item && c.state !== sp)))) {
+        (p.convs ??= []).push({ item, w: wp, bias: bp, state: sp, out: out.ptr, snap: this.snapOf(sp, true) });
+        p.convK = kernel;
+        p.convSilu = args.silu;
+        return out;
+      }
       // Never batch two convs of one state: each launch's threads own their channel's state.
       if (p?.kind === 'conv' && p.B === batch && p.K === kernel && p.silu === args.silu && p.outs.length < CONV_BATCH_MAX && !p.states.includes(sp)
         && !p.outs.includes(xp)) {
@@ -1017,7 +1047,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     const args = [p(a.x, 'x'), p(a.dt, 'dt'), p(a.dtBias, 'dtBias'), p(a.A, 'A'), p(a.B, 'B'), p(a.C, 'C'), p(a.D, 'D'), p(a.z, 'z'), p(a.state, 'state')] as const;
     const y = this.alloc([batch, seq, inner]);
     const dtGemv = this.pending;
-    if (!SCAN_DT_OFF && batch === 1 && seq === 1 && dtGemv?.kind === 'gemv' && !dtGemv.pro && dtGemv.rows === 1 && dtGemv.outs.length === 1
+    if (!SCAN_DT_OFF && batch === 1 && seq === 1 && dtGemv?.kind === 'gemv' && !dtGemv.pro && !dtGemv.convs && dtGemv.rows === 1 && dtGemv.outs.length === 1
       && dtGemv.outs[0] === args[1] && dtGemv.biases[0] === null && dtGemv.Ms[0] === inner && this.dev.scanDtStep) {
       // One decode token whose dt is the GEMV held back just before (dt_proj): computed inside the scan step
       // (decode.cu scanDtStep), which also writes dt, so anything reading it later sees the same values.
