@@ -111,7 +111,8 @@ describe.skipIf(cudaUnavailable !== null)('cuda run-ahead decode', () => {
             expect(calls.launchGraph - before.launchGraph).toBeGreaterThanOrEqual(19);
             expect(calls.replayFrom - before.replayFrom).toBe(0);
             expect(calls.topKSample - before.topKSample).toBe(0);
-            expect(calls.topKSampleFrom - before.topKSampleFrom).toBe(2); // recorded, not launched per token
+            // Recorded, not launched per token; greedy: no sampling kernel at all (the head GEMV's argmax epilogue).
+            expect(calls.topKSampleFrom - before.topKSampleFrom).toBe(opts.temperature === 0 ? 0 : 2);
           } else {
             expect(calls.beginCapture - before.beginCapture).toBe(1);
             expect(calls.replayFrom - before.replayFrom).toBeGreaterThanOrEqual(19);
@@ -268,6 +269,50 @@ describe.skipIf(cudaUnavailable !== null)('cuda run-ahead decode', () => {
       await s.dispose();
       await m.dispose();
     }
+  });
+
+  it('the greedy draw in the head GEMV\'s epilogue picks what sampler.ts picks: ties to the lower id, +∞, NaN, −∞, none finite; again on replay', async () => {
+    const m = await loadModel(MODELS.mamba, { backend: 'cuda' });
+    const b = backendOf(m);
+    const ds = b.deviceSampling!;
+    const V = 3001; // odd, over hundreds of blocks
+    let seed = 9;
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const rows = [
+      Float32Array.from({ length: V }, () => rand() * 8 - 4),
+      Float32Array.from({ length: V }, () => Math.round(rand() * 3)), // ties for the largest, far apart in id
+      Float32Array.from({ length: V }, (_, i) => (i % 5 === 0 ? NaN : i % 7 === 0 ? -Infinity : rand())),
+      Float32Array.from({ length: V }, (_, i) => (i === 2000 || i === 2999 ? Infinity : rand())),
+      Float32Array.from({ length: V }, (_, i) => (i === 1777 ? -1e-30 : i % 2 ? -Infinity : NaN)), // one finite entry
+      new Float32Array(V).fill(NaN),
+    ];
+    const greedy = { temperature: 0, topK: 1, topP: 1 };
+    const calls = countCalls(m, ['topKSampleFrom', 'decodeGemv']);
+    for (const row of rows) {
+      const { graph, cfg } = (m as unknown as ModelImpl).parts;
+      const state = b.zerosBlock(graph.stateShapes(cfg, 1));
+      // The "step": zero weights and the crafted row as the bias, so the head GEMV writes exactly that row.
+      const x = b.upload(Float32Array.from({ length: 8 }, () => rand()), [1, 8]);
+      const w = b.upload(new Float32Array(8 * V), [V, 8]);
+      const bias = b.upload(row, [V]);
+      const unit = ds.recordSampled!(state, Int32Array.of(0), () => b.matmul(x, w, bias), greedy)!;
+      expect(unit).not.toBeNull();
+      for (let rep = 0; rep < 3; rep++) { // the epilogue's scratch is reset by its last block for the next launch
+        const { token, logits } = unit.run(Int32Array.of(0), greedy, 0);
+        const back = await b.read(logits); // the row itself (NaN bits may come back canonical)
+        expect(back.every((v, i) => v === row[i] || (Number.isNaN(v) && Number.isNaN(row[i])))).toBe(true);
+        const got = await ds.read(token);
+        const want = row.some((v) => v > -Infinity) ? sampleToken(row, greedy, { nextFloat: () => 0 } as unknown as Rng) : -1;
+        expect(got.id, `row ${rows.indexOf(row)}`).toBe(want);
+        expect(got.ids.length).toBe(want >= 0 ? 1 : 0);
+        if (want >= 0) expect(Object.is(got.values[0], row[want])).toBe(true);
+        ds.release(token);
+      }
+      unit.release();
+      b.free(...state, x, w, bias);
+    }
+    expect(calls.topKSampleFrom).toBe(0);
+    await m.dispose();
   });
 
   it('three sessions of one model generating at once give what each gives alone', async () => {

@@ -712,7 +712,18 @@ class Device : public Napi::ObjectWrap<Device> {
       epi.K = i32(info[19]);
       epi.silu = info[20].As<Napi::Boolean>().Value();
     }
-    launched(env, me::launchDecodeGemv(batch, fptr(info[0]), wtype(env, info[2]), i32(info[1]), pro, props_.multiProcessorCount, stream_, &epi),
+    // Optional: the greedy draw as its epilogue, { scratch, out, idOut|null } (one matrix).
+    me::ArgmaxEpilogue am{};
+    const bool argmax = info.Length() > 21 && info[21].IsObject();
+    if (argmax) {
+      Napi::Object o = info[21].As<Napi::Object>();
+      am.scratch = static_cast<unsigned long long*>(ptr(o.Get("scratch")));
+      am.out = static_cast<uint32_t*>(ptr(o.Get("out")));
+      am.idOut = static_cast<int32_t*>(ptr(o.Get("idOut")));
+    }
+    launched(env,
+             me::launchDecodeGemv(batch, fptr(info[0]), wtype(env, info[2]), i32(info[1]), pro, props_.multiProcessorCount, stream_, &epi,
+                                  argmax ? &am : nullptr),
              "decodeGemv");
     return env.Undefined();
   }
@@ -846,7 +857,7 @@ class Device : public Napi::ObjectWrap<Device> {
     return env.Undefined();
   }
 
-  /** How many conv epilogues decodeGemv takes (its trailing arguments); absent in builds without them. */
+  /** How many conv epilogues decodeGemv takes (its trailing arguments; then the greedy draw); absent in builds without them. */
   Napi::Value ConvEpiloguesMax(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), me::kConvEpilogueMax); }
 
   // ---- the run-ahead step graph (src/backends/cuda/index.ts recordSampled) ----

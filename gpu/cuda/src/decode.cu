@@ -122,8 +122,12 @@ __device__ __forceinline__ void convEpilogue(const ConvEpilogues& ce, int item, 
  * matrices), the row in shared memory, the lanes' products summed in matmul.cu gemvColumn's order.
  * EPI: the convs of `epi` applied to the outputs they read, by the lane that writes them.
  */
-template <int WT, bool EPI>
-__global__ void __launch_bounds__(kDgWarps * 32) decodeGemv(GemvBatch batch, const float* x, int K, RowPrologue pro, int total, ConvEpilogues epi) {
+template <int WT, int EPI>  // EPI 0: none; 1: the convs of `epi`; 2: the greedy draw `am` (one matrix)
+__global__ void __launch_bounds__(kDgWarps * 32) decodeGemv(GemvBatch batch, const float* x, int K, RowPrologue pro, int total, ConvEpilogues epi,
+                                                          ArgmaxEpilogue am) {
+  __shared__ unsigned long long sBest[kDgWarps];
+  __shared__ bool sLast;
+  unsigned long long best = 0;  // EPI 2, lane 0: this warp's (key << 32 | ~id), largest wins: larger key, then lower id
   extern __shared__ float4 xs4[];
   float* xs = reinterpret_cast<float*>(xs4);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -172,13 +176,44 @@ __global__ void __launch_bounds__(kDgWarps * 32) decodeGemv(GemvBatch batch, con
     if (lane == 0) {
       const float v = s + (g.bias ? g.bias[m] : 0.f);
       g.y[m] = v;
-      if constexpr (EPI) convEpilogue(epi, item, m, v);
+      if constexpr (EPI == 1) convEpilogue(epi, item, m, v);
+      if constexpr (EPI == 2) {
+        const unsigned long long p = ((unsigned long long)orderKey(v) << 32) | (0xffffffffu - (uint32_t)m);
+        if (p > best) best = p;
+      }
+    }
+  }
+  if constexpr (EPI == 2) {
+    if (lane == 0) sBest[warp] = best;
+    __threadfence();  // every lane's logits visible device-wide before this block is counted
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      unsigned long long b = sBest[0];
+      for (int w = 1; w < kDgWarps; w++) b = sBest[w] > b ? sBest[w] : b;
+      atomicMax(&am.scratch[0], b);
+      __threadfence();  // its atomicMax before its count
+      sLast = atomicAdd(&am.scratch[1], 1ull) == (unsigned long long)gridDim.x - 1;
+    }
+    __syncthreads();
+    if (sLast && threadIdx.x == 0) {  // every block's logits and best are in
+      __threadfence();
+      const unsigned long long b = atomicAdd(&am.scratch[0], 0ull);
+      const uint32_t key = (uint32_t)(b >> 32), id = 0xffffffffu - (uint32_t)b;
+      const bool found = key > kInvalid;
+      am.out[0] = found ? 1u : 0u;
+      am.out[1] = found ? id : 0u;
+      am.out[2] = found ? __float_as_uint(__ldcg(batch.item[0].y + id)) : 0u;
+      am.out[3] = found ? id : 0xffffffffu;
+      am.out[4] = found ? id : 0u;  // what the next step's embedding reads: always a row of the table
+      if (am.idOut) *am.idOut = (int32_t)am.out[4];
+      am.scratch[0] = 0ull;  // for the next launch (a graph replays this one)
+      am.scratch[1] = 0ull;
     }
   }
 }
 
 cudaError_t launchDecodeGemv(const GemvBatch& batch, const float* x, WeightType wt, int K, const RowPrologue& pro, int multiprocessors,
-                             cudaStream_t s, const ConvEpilogues* epi) {
+                             cudaStream_t s, const ConvEpilogues* epi, const ArgmaxEpilogue* argmax) {
   int total = 0;
   for (int i = 0; i < batch.count; i++) total += batch.item[i].M;
   if (K % 4 != 0 || K <= 0 || K > kDecodeGemvMaxK || (pro.kind == 2 && (pro.group <= 0 || K % pro.group != 0)) || (pro.kind == 3 && pro.convK < 1)) {
@@ -198,19 +233,32 @@ cudaError_t launchDecodeGemv(const GemvBatch& batch, const float* x, WeightType 
     }
     e = *epi;
   }
+  ArgmaxEpilogue am{};
+  if (argmax) {
+    if (e.count > 0 || batch.count != 1 || !argmax->scratch || !argmax->out) return cudaErrorInvalidValue;
+    am = *argmax;
+  }
   const dim3 g(grid), b(kDgWarps * 32);
+  if (argmax) {
+    switch (wt) {
+      case kF32: return launchPdl(decodeGemv<kF32, 2>, g, b, smem, s, batch, x, K, pro, total, e, am);
+      case kF16: return launchPdl(decodeGemv<kF16, 2>, g, b, smem, s, batch, x, K, pro, total, e, am);
+      case kBF16: return launchPdl(decodeGemv<kBF16, 2>, g, b, smem, s, batch, x, K, pro, total, e, am);
+    }
+    return cudaErrorInvalidValue;
+  }
   if (e.count > 0) {
     switch (wt) {
-      case kF32: return launchPdl(decodeGemv<kF32, true>, g, b, smem, s, batch, x, K, pro, total, e);
-      case kF16: return launchPdl(decodeGemv<kF16, true>, g, b, smem, s, batch, x, K, pro, total, e);
-      case kBF16: return launchPdl(decodeGemv<kBF16, true>, g, b, smem, s, batch, x, K, pro, total, e);
+      case kF32: return launchPdl(decodeGemv<kF32, 1>, g, b, smem, s, batch, x, K, pro, total, e, am);
+      case kF16: return launchPdl(decodeGemv<kF16, 1>, g, b, smem, s, batch, x, K, pro, total, e, am);
+      case kBF16: return launchPdl(decodeGemv<kBF16, 1>, g, b, smem, s, batch, x, K, pro, total, e, am);
     }
     return cudaErrorInvalidValue;
   }
   switch (wt) {
-    case kF32: return launchPdl(decodeGemv<kF32, false>, g, b, smem, s, batch, x, K, pro, total, e);
-    case kF16: return launchPdl(decodeGemv<kF16, false>, g, b, smem, s, batch, x, K, pro, total, e);
-    case kBF16: return launchPdl(decodeGemv<kBF16, false>, g, b, smem, s, batch, x, K, pro, total, e);
+    case kF32: return launchPdl(decodeGemv<kF32, 0>, g, b, smem, s, batch, x, K, pro, total, e, am);
+    case kF16: return launchPdl(decodeGemv<kF16, 0>, g, b, smem, s, batch, x, K, pro, total, e, am);
+    case kBF16: return launchPdl(decodeGemv<kBF16, 0>, g, b, smem, s, batch, x, K, pro, total, e, am);
   }
   return cudaErrorInvalidValue;
 }

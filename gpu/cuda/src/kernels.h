@@ -150,8 +150,19 @@ struct ConvEpilogues {
  * y_i = x · W_iᵀ (+ b_i) for one row x [K] (K % 4 == 0, K ≤ kDecodeGemvMaxK), the matrices of `batch`,
  * with x formed by `pro` first (a norm folded into the GEMV that reads it: one launch, not two).
  */
+/**
+ * Greedy decoding's draw as the epilogue of the head GEMV (one matrix): the largest logit (topk.cu argmaxRow's
+ * rule: NaN and −∞ never count, ties to the lower id) over the blocks' columns, reduced with a 64-bit atomicMax
+ * in `scratch` (key << 32 | ~id); the last block to finish (a count in scratch) writes topKSample's k = 1 words
+ * [count, id, value bits, chosen id, id to embed] to `out`, the id to embed to `idOut`, and zeroes scratch.
+ */
+struct ArgmaxEpilogue {
+  unsigned long long* scratch;  // [2] zeroed words: the packed best, then the block count
+  uint32_t* out;                // [5]
+  int32_t* idOut;               // or null
+};
 cudaError_t launchDecodeGemv(const GemvBatch& batch, const float* x, WeightType wt, int K, const RowPrologue& pro, int multiprocessors,
-                             cudaStream_t s, const ConvEpilogues* epi = nullptr);
+                             cudaStream_t s, const ConvEpilogues* epi = nullptr, const ArgmaxEpilogue* argmax = nullptr);
 
 /** Mamba-1's decode scan step with dt_proj folded in (one token, batch 1). */
 struct ScanDtArgs {

@@ -12,14 +12,7 @@
 namespace me {
 
 constexpr int kTopKThreads = 1024;
-constexpr uint32_t kInvalid = 0x007fffffu;  // key of −∞; NaN maps to 0: keys ≤ kInvalid are never candidates
-
-__device__ __forceinline__ uint32_t orderKey(float v) {
-  uint32_t b = __float_as_uint(v);
-  if ((b & 0x7fffffffu) > 0x7f800000u) return 0u;  // NaN
-  if (b == 0x80000000u) b = 0u;                    // −0 ties with +0
-  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
-}
+// orderKey and kInvalid (common.cuh): the candidate rule's order, shared with decode.cu's greedy epilogue.
 
 /** Exclusive prefix sum over the block (blockDim.x = 1024); `total` gets the sum. */
 __device__ __forceinline__ uint32_t blockExclusiveSum(uint32_t v, uint32_t* warpSums, uint32_t* total) {

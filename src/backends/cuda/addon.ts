@@ -89,6 +89,7 @@ export interface CudaDevice {
     kind: number, a: OptPtr, b: OptPtr, w: OptPtr, sum: OptPtr, normed: OptPtr, eps: number, group: number,
     state: OptPtr, convK: number, silu: boolean,
     convs?: readonly { item: number; w: Ptr; bias: OptPtr; state: Ptr; out: Ptr; snap: OptPtr }[], convsK?: number, convsSilu?: boolean,
+    argmax?: { scratch: Ptr; out: Ptr; idOut: OptPtr },
   ): void;
   /** How many conv epilogues decodeGemv takes (absent in builds without them): T = 1 convs of its outputs, done as it writes them. */
   readonly convEpilogues?: number;

@@ -99,6 +99,8 @@ type Pending =
     kind: 'gemv'; x: bigint; rows: number; K: number; dtype: number; outs: bigint[]; ws: bigint[]; biases: (bigint | null)[]; Ms: number[]; pro?: Prologue;
     /** T = 1 convs of whole outputs, done by the decode GEMV as it writes them (decode.cu convEpilogue): all of one K and silu. */
     convs?: ConvEpilogueArg[]; convK?: number; convSilu?: boolean;
+    /** The greedy draw done by this GEMV (the head's, in a step graph): decode.cu's argmax epilogue (kernels.h ArgmaxEpilogue). */
+    argmax?: { scratch: bigint; out: bigint; idOut: bigint | null };
   }
   | { kind: 'norm'; out: bigint; pro: Prologue }
   | { kind: 'add'; out: bigint; a: bigint; b: bigint; n: number }
@@ -158,6 +160,11 @@ const STEP_GRAPH_OFF = env('MAMBA_EDGE_CUDA_STEPGRAPH') === 'off';
  * at its start, instead of in the kernels that write the state (A/B).
  */
 const SNAP_FOLD_OFF = env('MAMBA_EDGE_CUDA_SNAPFOLD') === 'off';
+/**
+ * MAMBA_EDGE_CUDA_ARGMAXGEMV=off: a greedy step graph draws with topKSampleFrom (one block reading the row the head
+ * wrote) instead of in the head GEMV's epilogue (each block's best column, one 64-bit atomicMax, the last block writes) (A/B).
+ */
+const ARGMAX_GEMV_OFF = env('MAMBA_EDGE_CUDA_ARGMAXGEMV') === 'off';
 /** Largest row decode.cu's GEMV holds in shared memory (kernels.h kDecodeGemvMaxK). */
 const DECODE_GEMV_MAX_K = 12288;
 /** Largest G·N whose B and C decode.cu's ssdStep with its convs holds in shared memory (kernels.h kSsdConvMaxGN). */
@@ -319,7 +326,7 @@ export class CudaBackend extends PartialBackend implements Backend {
       const q = p.pro;
       guarded('matmul (decode)', () => this.dev.decodeGemv!(q ? null : p.x, p.K, p.dtype, p.outs, p.ws, p.biases, p.Ms,
         q?.kind ?? 0, q?.a ?? null, q?.b ?? null, q?.w ?? null, q?.sum ?? null, q?.normed ?? null, q?.eps ?? 0, q?.group ?? 0,
-        q?.conv?.state ?? null, q?.conv?.K ?? 0, q?.conv?.silu ?? false, p.convs, p.convK, p.convSilu));
+        q?.conv?.state ?? null, q?.conv?.K ?? 0, q?.conv?.silu ?? false, p.convs, p.convK, p.convSilu, p.argmax));
       // A folded conv only read its state: the shift is owed, before the next kernel (or inside the scan step).
       if (q?.conv) this.convShift = { state: q.conv.state, x: q.a, C: q.dim, K: q.conv.K };
     } else if (p.kind === 'conv' && this.capture?.snap) { // a run-ahead step graph: the conv kernel saves its states' undo points
@@ -761,7 +768,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     // Made before the captures (a memset cannot be recorded), held by the unit: the id word, the draw's
     // parameters, the undo block.
     const idWord = this.zeros([1]) as CudaTensor;
-    const params = this.zeros([4]) as CudaTensor;
+    const params = this.zeros([4]) as CudaTensor; // and, greedy, the argmax epilogue's two zeroed u64 words
     const undoBlock = this.alloc([whole.bytes / 4]);
     const shared = [idWord, params, undoBlock].map((t) => {
       this.blocks.delete(t.block);
@@ -786,8 +793,6 @@ export class CudaBackend extends PartialBackend implements Backend {
         }
         const logits = this.t(body(ids), 'the recorded logits');
         if (logits.dtype !== 'f32' || logits.shape.length !== 2 || logits.shape[0] !== 1) throw fail('E_SHAPE', `recordSampled: logits must be [1, V], got [${logits.shape}]`);
-        const d = this.d; // what fusion held back (the head GEMV) goes first
-        for (const m of whole.members) this.snapOf(m.ptr, false); // members no kernel of the step wrote
         if (!words) {
           V = logits.shape[1];
           k = Math.min(greedy ? 1 : p.topK, V);
@@ -795,7 +800,14 @@ export class CudaBackend extends PartialBackend implements Backend {
         }
         if (logits.shape[1] !== V || (cap.vocab >= 0 && V > cap.vocab)) throw fail('E_TOKEN', `recordSampled: ${V} logits cannot index a table of ${cap.vocab} rows`);
         const w = words;
-        guarded('deviceSampling.sample (recorded)', () => d.topKSampleFrom!(w.ptr, logits.ptr, V, k, greedy, greedy ? null : params.ptr, idWord.ptr));
+        // Greedy, with the head GEMV still held back: the draw is that GEMV's epilogue, no kernel of its own.
+        const head = this.pending;
+        const inHead = greedy && !ARGMAX_GEMV_OFF && this.dev.convEpilogues !== undefined && head?.kind === 'gemv' && head.outs.length === 1
+          && head.outs[0] === logits.ptr && !head.convs && this.decodeGemvTakes(head);
+        if (inHead) head.argmax = { scratch: params.ptr, out: w.ptr, idOut: idWord.ptr };
+        const d = this.d; // what fusion held back (the head GEMV) goes first
+        for (const m of whole.members) this.snapOf(m.ptr, false); // members no kernel of the step wrote
+        if (!inHead) guarded('deviceSampling.sample (recorded)', () => d.topKSampleFrom!(w.ptr, logits.ptr, V, k, greedy, greedy ? null : params.ptr, idWord.ptr));
         return logits;
       });
       if (!got) {
@@ -1047,7 +1059,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     const args = [p(a.x, 'x'), p(a.dt, 'dt'), p(a.dtBias, 'dtBias'), p(a.A, 'A'), p(a.B, 'B'), p(a.C, 'C'), p(a.D, 'D'), p(a.z, 'z'), p(a.state, 'state')] as const;
     const y = this.alloc([batch, seq, inner]);
     const dtGemv = this.pending;
-    if (!SCAN_DT_OFF && batch === 1 && seq === 1 && dtGemv?.kind === 'gemv' && !dtGemv.pro && !dtGemv.convs && dtGemv.rows === 1 && dtGemv.outs.length === 1
+    if (!SCAN_DT_OFF && batch === 1 && seq === 1 && dtGemv?.kind === 'gemv' && !dtGemv.pro && !dtGemv.convs && !dtGemv.argmax && dtGemv.rows === 1 && dtGemv.outs.length === 1
       && dtGemv.outs[0] === args[1] && dtGemv.biases[0] === null && dtGemv.Ms[0] === inner && this.dev.scanDtStep) {
       // One decode token whose dt is the GEMV held back just before (dt_proj): computed inside the scan step
       // (decode.cu scanDtStep), which also writes dt, so anything reading it later sees the same values.
