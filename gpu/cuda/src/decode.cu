@@ -125,8 +125,6 @@ __device__ __forceinline__ void convEpilogue(const ConvEpilogues& ce, int item, 
 template <int WT, int EPI>  // EPI 0: none; 1: the convs of `epi`; 2: the greedy draw `am` (one matrix)
 __global__ void __launch_bounds__(kDgWarps * 32) decodeGemv(GemvBatch batch, const float* x, int K, RowPrologue pro, int total, ConvEpilogues epi,
                                                           ArgmaxEpilogue am) {
-  __shared__ unsigned long long sBest[kDgWarps];
-  __shared__ bool sLast;
   unsigned long long best = 0;  // EPI 2, lane 0: this warp's (key << 32 | ~id), largest wins: larger key, then lower id
   extern __shared__ float4 xs4[];
   float* xs = reinterpret_cast<float*>(xs4);
@@ -183,7 +181,9 @@ __global__ void __launch_bounds__(kDgWarps * 32) decodeGemv(GemvBatch batch, con
       }
     }
   }
-  if constexpr (EPI == 2) {
+  if constexpr (EPI == 2) {  // (its shared words only in this variant: the others keep the whole 48 KB for the row)
+    __shared__ unsigned long long sBest[kDgWarps];
+    __shared__ bool sLast;
     if (lane == 0) sBest[warp] = best;
     __threadfence();  // every lane's logits visible device-wide before this block is counted
     __syncthreads();

@@ -803,7 +803,7 @@ export class CudaBackend extends PartialBackend implements Backend {
         // Greedy, with the head GEMV still held back: the draw is that GEMV's epilogue, no kernel of its own.
         const head = this.pending;
         const inHead = greedy && !ARGMAX_GEMV_OFF && this.dev.convEpilogues !== undefined && head?.kind === 'gemv' && head.outs.length === 1
-          && head.outs[0] === logits.ptr && !head.convs && this.decodeGemvTakes(head);
+          && head.outs[0] === logits.ptr && !head.convs && this.decodeGemvTakes(head) && head.K <= DECODE_GEMV_MAX_K - 32; // (its 72 bytes of shared words beside the row)
         if (inHead) head.argmax = { scratch: params.ptr, out: w.ptr, idOut: idWord.ptr };
         const d = this.d; // what fusion held back (the head GEMV) goes first
         for (const m of whole.members) this.snapOf(m.ptr, false); // members no kernel of the step wrote
