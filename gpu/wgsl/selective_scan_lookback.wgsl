@@ -15,10 +15,12 @@
 //
 // Cross-workgroup hand-off without acquire/release (WGSL atomics are relaxed): every published value
 // is its own atomic word holding enc(v) ≠ 0, in a buffer cleared to 0 before the dispatch, and a reader
-// spins on each word it needs until it is non-zero — no value is ever read through a separate flag.
+// uses a record only when every word it needs is non-zero — no value is ever read through a separate flag.
 // Forward progress: tiles are numbered in order of starting (an atomic counter), chunk-major, so
 // every chunk a workgroup waits on has started; none of them waits on a later one.
 //
+// A record partly written (words are published one by one, in no guaranteed order) reads as not yet
+// there, and the reader tries again.
 //   x, dt, z, y: [B, T, I]   biasD: [2, I] (dt bias ++ D)   A: [I, N]   Bm, Cm: [B, T, N]
 //   state: [B, I, N] (read by chunk 0, written by the last chunk)
 //   agg: u32 words, [0] the tile counter, then from word 64, per (b, chunk) g = b·nC + c:
@@ -40,14 +42,12 @@ var<workgroup> Xs: array<f32, LC * 64u>; // the chunk's x
 var<workgroup> Bs: array<vec4<f32>, TB * NS4>; // [token][n-quad]
 var<workgroup> Cs: array<vec4<f32>, TB * NS4>;
 var<workgroup> tileSlot: u32;
+const UL: u32 = 16u; // tokens of x / dt loaded at once while filling Xs / Ds
 
 // A published f32 as a non-zero word (0 = not yet written): the sign bit flipped; −0 (whose flipped
 // bits are 0) is published as +0. NaN and ±Inf are non-zero too, so a reader never spins forever.
 fn enc(v: f32) -> u32 { let u = bitcast<u32>(v) ^ 0x80000000u; return select(u, 0x80000000u, u == 0u); }
 fn dec(u: u32) -> f32 { return bitcast<f32>(u ^ 0x80000000u); }
-fn await_word(k: u32) -> f32 {
-  loop { let u = atomicLoad(&agg[k]); if (u != 0u) { return dec(u); } }
-}
 
 /** Stages the B (and, when withC, C) rows of tokens t0 .. t0 + nt of batch b in Bs / Cs. */
 fn stage(b: u32, t0: u32, nt: u32, lid: u32, withC: bool) {
@@ -85,14 +85,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let dSkip = biasD[I + ic];
   let tc = c * L;
   let nl = min(T, tc + L) - tc; // tokens in this chunk
-  // The chunk's Δ = softplus(dt + bias) and x into workgroup memory, U tokens of loads in flight.
-  for (var u0 = 0u; u0 < nl; u0 += U) {
-    var xs: array<f32, U>;
-    var ds: array<f32, U>;
-    for (var u = 0u; u < U; u++) {
+  // The chunk's Δ = softplus(dt + bias) and x into workgroup memory, UL tokens (2·UL loads) in flight:
+  // nothing else is held in registers yet, and the fewer round trips this phase takes, the sooner
+  // the workgroup's exponentials start.
+  for (var u0 = 0u; u0 < nl; u0 += UL) {
+    var xs: array<f32, UL>;
+    var ds: array<f32, UL>;
+    for (var u = 0u; u < UL; u++) {
       if (u0 + u < nl) { let k = (b * T + tc + u0 + u) * I + ic; xs[u] = x[k]; ds[u] = dt[k]; }
     }
-    for (var u = 0u; u < U; u++) {
+    for (var u = 0u; u < UL; u++) {
       if (u0 + u < nl) { Xs[(u0 + u) * 64u + lid] = xs[u]; Ds[(u0 + u) * 64u + lid] = softplus(ds[u] + bias); }
     }
   }
@@ -119,7 +121,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       for (var q = 0u; q < NS4; q++) {
         for (var r = 0u; r < 4u; r++) { let n = 4u * q + r; if (n < NS) { atomicStore(&agg[sdAt + (1u + n) * I + i], enc(h[q][r])); } }
       }
-      atomicStore(&agg[sdAt + i], enc(sumDelta)); // ΣΔ last: readers test it first, then await each value
+      atomicStore(&agg[sdAt + i], enc(sumDelta));
     }
     // Look back: S = ΣΔ of the chunks passed so far (their decay applies to everything before them).
     if (c == 0u) {
@@ -127,31 +129,41 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         for (var r = 0u; r < 4u; r++) { let n = 4u * q + r; if (n < NS) { hin[q][r] = state[(b * I + i) * NS + n]; } }
       }
     } else {
+      // One step reads everything it might use at once — the predecessor's prefix and its aggregate,
+      // 2N + 1 loads in flight — so a step costs one L2 round trip, not 2N + 2 in series (the
+      // look-back keeps up only while a step is shorter than the time between two chunks of the same
+      // channels finishing their first walk). A record partly written reads as not ready.
       var S = 0.0;
       var j = c - 1u;
       loop {
         let at = 64u + (b * nC + j) * stride;
         let pre = at + (1u + NS) * I; // prefix [N, I]
-        if (atomicLoad(&agg[pre + i]) != 0u) {
-          for (var q = 0u; q < NS4; q++) {
-            var v = vec4<f32>(0.0);
-            for (var r = 0u; r < 4u; r++) { let n = 4u * q + r; if (n < NS) { v[r] = await_word(pre + n * I + i); } }
-            hin[q] += exp2(S * a2[q]) * v;
+        let hasAgg = j > 0u; // chunk 0 publishes no aggregate: only its prefix ends a look-back that reaches it
+        let sw = atomicLoad(&agg[at + i]);
+        var pv: array<vec4<f32>, NS4>;
+        var av: array<vec4<f32>, NS4>;
+        var pOk = true;
+        var aOk = hasAgg & (sw != 0u);
+        for (var q = 0u; q < NS4; q++) {
+          for (var r = 0u; r < 4u; r++) {
+            let n = 4u * q + r;
+            if (n < NS) {
+              let pu = atomicLoad(&agg[pre + n * I + i]);
+              var au = 1u;
+              if (hasAgg) { au = atomicLoad(&agg[at + (1u + n) * I + i]); }
+              pOk = pOk & (pu != 0u); aOk = aOk & (au != 0u);
+              pv[q][r] = dec(pu); av[q][r] = dec(au);
+            }
           }
+        }
+        if (pOk) {
+          for (var q = 0u; q < NS4; q++) { hin[q] += exp2(S * a2[q]) * pv[q]; }
           break;
         }
-        // Chunk 0 publishes no aggregate: only its prefix ends a look-back that reaches it.
-        if (j > 0u) {
-          let sw = atomicLoad(&agg[at + i]);
-          if (sw != 0u) {
-            for (var q = 0u; q < NS4; q++) {
-              var v = vec4<f32>(0.0);
-              for (var r = 0u; r < 4u; r++) { let n = 4u * q + r; if (n < NS) { v[r] = await_word(at + (1u + n) * I + i); } }
-              hin[q] += exp2(S * a2[q]) * v;
-            }
-            S += dec(sw);
-            j -= 1u;
-          }
+        if (aOk) {
+          for (var q = 0u; q < NS4; q++) { hin[q] += exp2(S * a2[q]) * av[q]; }
+          S += dec(sw);
+          j -= 1u;
         }
       }
     }
@@ -167,16 +179,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
   }
-  // Walk 2: the chunk again from the state entering it, emitting y.
+  // Walk 2: the chunk again from the state entering it, emitting y. z is loaded one group of U tokens
+  // ahead of its use (the group after the one computed), so its latency hides behind a group's work.
   h = hin;
+  var zn: array<f32, U>;
+  for (var u = 0u; u < U; u++) { if (u < nl) { zn[u] = z[(b * T + tc + u) * I + ic]; } }
   for (var s0 = 0u; s0 < nl; s0 += TB) {
     let nt = min(TB, nl - s0);
     workgroupBarrier();
     stage(b, tc + s0, nt, lid, true);
     workgroupBarrier();
     for (var u0 = 0u; u0 < nt; u0 += U) {
-      var zs: array<f32, U>;
-      for (var u = 0u; u < U; u++) { if (u0 + u < nt) { zs[u] = z[(b * T + tc + s0 + u0 + u) * I + ic]; } }
+      let zs = zn;
+      for (var u = 0u; u < U; u++) { let tn = s0 + u0 + U + u; if (tn < nl) { zn[u] = z[(b * T + tc + tn) * I + ic]; } }
       for (var u = 0u; u < U; u++) {
         if (u0 + u < nt) {
           let t = s0 + u0 + u;

@@ -1163,6 +1163,17 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   }
 
   /**
+   * The chunk length scanMode 'lookback' runs at for state size N on this device: scanChunk.mamba1,
+   * shortened to the largest multiple of 8 whose Δ and x fit the workgroup memory (null: none fits).
+   */
+  lookbackChunk(N: number): number | null {
+    const wgBytes = this.device.limits.maxComputeWorkgroupStorageSize;
+    let L = Math.max(1, Math.floor(this.scanChunk.mamba1));
+    while (L > 8 && lookbackWorkgroupBytes(L, N) > wgBytes) L = Math.max(8, L - (L % 8 || 8));
+    return lookbackWorkgroupBytes(L, N) <= wgBytes ? L : null;
+  }
+
+  /**
    * scanMode 'lookback': the Mamba-1 chunked scan in one dispatch (selective_scan_lookback.wgsl: each
    * chunk's end state from h = 0, a decoupled look-back over the chunks before it for the state
    * entering it, then the chunk again from that state, emitting y), after one clear of the buffer the
@@ -1172,10 +1183,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * one binding.
    */
   private scanLookback(a: SelectiveScanArgs, batch: number, seq: number, inner: number, stateSize: number): Tensor | null {
-    const wgBytes = this.device.limits.maxComputeWorkgroupStorageSize;
-    let L = Math.max(1, Math.floor(this.scanChunk.mamba1));
-    while (L > 8 && lookbackWorkgroupBytes(L, stateSize) > wgBytes) L = Math.max(8, L - (L % 8 || 8));
-    if (lookbackWorkgroupBytes(L, stateSize) > wgBytes) return null;
+    const L = this.lookbackChunk(stateSize);
+    if (L === null) return null;
     const nC = Math.ceil(seq / L);
     const words = 64 + batch * nC * (2 * stateSize + 1) * inner;
     if (words * 4 > this.maxBinding) return null;
