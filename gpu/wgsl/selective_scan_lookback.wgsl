@@ -42,7 +42,7 @@ var<workgroup> Xs: array<f32, LC * 64u>; // the chunk's x
 var<workgroup> Bs: array<vec4<f32>, TB * NS4>; // [token][n-quad]
 var<workgroup> Cs: array<vec4<f32>, TB * NS4>;
 var<workgroup> tileSlot: u32;
-const UL: u32 = 16u; // tokens of x / dt loaded at once while filling Xs / Ds
+const UL: u32 = 32u; // tokens of x / dt loaded at once while filling Xs / Ds (2·UL loads in flight)
 
 // A published f32 as a non-zero word (0 = not yet written): the sign bit flipped; −0 (whose flipped
 // bits are 0) is published as +0. NaN and ±Inf are non-zero too, so a reader never spins forever.
