@@ -2,7 +2,7 @@
  * The webgpu backend's fused Mamba-1 decode op (Backend.mambaMixerStep) against the graph's unfused
  * ops on the reference backend (src/models/mamba.ts `mamba.mixer`, then the residual add): output
  * and both states after each of several tokens, batch 2, odd widths, conv kernels 4 and 3, with and
- * without the conv / in_proj biases. And whole models: a decode step takes 4 (Mamba-1) / 5 (Mamba-2) dispatches per layer
+ * without the conv / in_proj biases. And whole models: a decode step takes 4 (Mamba-1) / 5 (Mamba-2; 4 with in_proj in one, fuseInProj) dispatches per layer
  * after the norm, and the step logits equal the full forward's (the goldens check the same on
  * HF fixtures).
  *
@@ -108,9 +108,10 @@ describe.skipIf(gpu === null)('webgpu fused Mamba-1 decode step', () => {
  * A session over `files` (vocabulary 256) on webgpu steps through `ids`: each step makes exactly
  * `dispatches` dispatches and its logits equal the full forward's at that position.
  */
-async function expectDecodeSteps(files: Record<string, Uint8Array>, ids: number[], dispatches: number): Promise<void> {
+async function expectDecodeSteps(files: Record<string, Uint8Array>, ids: number[], dispatches: number, set?: (b: WebGpuBackend) => void): Promise<void> {
   const m = await loadModel(files, { backend: 'webgpu' });
   const b = (m as unknown as { parts: { backend: WebGpuBackend } }).parts.backend;
+  set?.(b);
   const full = await m.forward([ids]);
   const V = 256;
   const s = m.createSession();
@@ -183,5 +184,14 @@ describe.skipIf(gpu === null)('webgpu fused Mamba-2 decode step', () => {
     // out_proj with the gated norm and the residual folded in) + lm_head with the final norm folded in
     // (unfused: 10 per layer)
     await expectDecodeSteps(files, [5, 17, 3, 60, 2, 9], 1 + 3 * 5 + 1);
+  });
+
+  // in_proj's parts at 256-byte-aligned output offsets (I = 64, G·N = 64: z, x, B, C, dt start at 0,
+  // 256, 512, 768, 1024 bytes) — as in every published Mamba-2 (I = 1536…, G·N = 128): the whole
+  // in_proj is one dispatch over the fused weight (fuseInProj); off, the two merged dispatches again.
+  it('a model decode step with in_proj parts aligned: 4 dispatches per layer (in_proj in one), 5 with fuseInProj off', async () => {
+    const files = randomModelFiles({ modelType: 'mamba2', vocabSize: 256, hiddenSize: 32, numLayers: 3, stateSize: 32, headDim: 8, nGroups: 2, chunkSize: 16, seed: 4 });
+    await expectDecodeSteps(files, [5, 17, 3, 60, 2, 9], 1 + 3 * 4 + 1);
+    await expectDecodeSteps(files, [5, 17, 3, 60, 2, 9], 1 + 3 * 5 + 1, (b) => { b.fuseInProj = false; });
   });
 });
