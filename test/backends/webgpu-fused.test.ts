@@ -188,10 +188,19 @@ describe.skipIf(gpu === null)('webgpu fused Mamba-2 decode step', () => {
 
   // in_proj's parts at 256-byte-aligned output offsets (I = 64, G·N = 64: z, x, B, C, dt start at 0,
   // 256, 512, 768, 1024 bytes) — as in every published Mamba-2 (I = 1536…, G·N = 128): the whole
-  // in_proj is one dispatch over the fused weight (fuseInProj); off, the two merged dispatches again.
-  it('a model decode step with in_proj parts aligned: 4 dispatches per layer (in_proj in one), 5 with fuseInProj off', async () => {
+  // in_proj is one dispatch over the fused weight (fuseInProj), with the x / B / C conv steps in it
+  // (foldDecode: mamba2_in_proj_*, no conv1d_step_pair); fuseInProj off: the two merged dispatches again.
+  it('a model decode step with in_proj parts aligned: 3 dispatches per layer (norm, in_proj and convs in one); 5 with fuseInProj off', async () => {
     const files = randomModelFiles({ modelType: 'mamba2', vocabSize: 256, hiddenSize: 32, numLayers: 3, stateSize: 32, headDim: 8, nGroups: 2, chunkSize: 16, seed: 4 });
-    await expectDecodeSteps(files, [5, 17, 3, 60, 2, 9], 1 + 3 * 4 + 1);
-    await expectDecodeSteps(files, [5, 17, 3, 60, 2, 9], 1 + 3 * 5 + 1, (b) => { b.fuseInProj = false; });
+    const ids = [5, 17, 3, 60, 2, 9];
+    await expectDecodeSteps(files, ids, 1 + 3 * 3 + 1); // + in_proj with norm and convs, scan step, out_proj with the gated norm
+    await expectDecodeSteps(files, ids, 1 + 3 * 5 + 1, (b) => { b.fuseInProj = false; });
+    // foldDecode off: in_proj in one, then the conv pair, the scan step (x's conv), the gated norm, out_proj
+    await expectDecodeSteps(files, ids, 1 + 3 * 5 + 1, (b) => { b.foldDecode = false; });
+  });
+
+  it('without conv biases: 3 dispatches per layer, logits equal the full forward', async () => {
+    const files = randomModelFiles({ modelType: 'mamba2', vocabSize: 256, hiddenSize: 32, numLayers: 2, stateSize: 32, headDim: 8, nGroups: 2, chunkSize: 16, useConvBias: false, seed: 6 });
+    await expectDecodeSteps(files, [3, 1, 4, 1, 5], 1 + 2 * 3 + 1);
   });
 });

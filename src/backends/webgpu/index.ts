@@ -244,6 +244,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   /** Per layer, dt_proj's bias and D packed as one [2, I] buffer for mamba1_scan_step (built on first use). */
   private readonly biasD = new WeakMap<Tensor, { D: Tensor; buffer: GPUBuffer }>();
   private readonly packed: GPUBuffer[] = [];
+  /** Per Mamba-2 layer, the x / B / C conv weights (and biases) packed as one [I + 2GN, K] ([I + 2GN]) buffer for mamba2_in_proj_* (built on first use). */
+  private readonly convPacked = new WeakMap<Tensor, { parts: Tensor[]; buffer: GPUBuffer; bytes: number }>();
   /**
    * Matrix-vector products over the same input recorded back to back (in_proj's and x_proj's row
    * blocks in decode), held until a different op is recorded, then dispatched as one.
@@ -1423,9 +1425,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const whole = this.fuseInProj && !bias && Bt === 1 ? this.adjacentRows([a.inProjZ, a.inProjX, a.inProjB, a.inProjC, a.inProjDt]) : null;
     let all: GpuTensor | null = null;
     let z: Tensor, xIn: Tensor, BIn: Tensor, CIn: Tensor, dt: Tensor;
+    // foldDecode: the x / B / C conv steps too (mamba2_in_proj_*), so no conv1d_step_pair and no conv in the scan step.
+    const convolved = whole && this.foldDecode ? this.mamba2InProj(a, whole, Dm, I, GN, H, K) : null;
     if (whole) {
       // One product over all rows (the held norm folds into it as into the split ones); the parts are views of its output.
-      all = this.matmul(a.x, whole) as GpuTensor;
+      all = convolved ?? this.matmul(a.x, whole) as GpuTensor;
       const at = (start: number, count: number) => new GpuTensor([1, 1, count], 'f32', new Store([all!.buffer], 1, [4 * count], 4 * start, null, true));
       [z, xIn, BIn, CIn, dt] = [at(0, I), at(I, I), at(2 * I, GN), at(2 * I + GN, GN), at(2 * I + 2 * GN, H)];
     } else {
@@ -1435,10 +1439,10 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       CIn = this.matmul(a.x, a.inProjC, bias?.C);
       dt = this.matmul(a.x, a.inProjDt, bias?.dt);
     }
-    const Bm = this.tensor([Bt, 1, GN]);
-    const Cm = this.tensor([Bt, 1, GN]);
+    const Bm = (convolved ? BIn : this.tensor([Bt, 1, GN])) as GpuTensor;
+    const Cm = (convolved ? CIn : this.tensor([Bt, 1, GN])) as GpuTensor;
     const cb = a.convBias;
-    this.dispatch('conv1d_step_pair', {}, [
+    if (!convolved) this.dispatch('conv1d_step_pair', {}, [
       this.bind(BIn), this.bind(CIn), this.bind(a.convB), this.bind(a.convC), this.bind(cb?.B), this.bind(cb?.C),
       this.bind(a.convBState), this.bind(a.convCState), Bm.buffer, Cm.buffer,
     ], [Bt, 1, GN, K, cb ? 1 : 0], [], Math.ceil((2 * Bt * GN) / 256));
@@ -1446,7 +1450,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.dispatch('mamba2_scan_step', {}, [
       this.bind(xIn), this.bind(a.convX), this.bind(cb?.x), this.bind(a.convXState), this.bind(dt), this.packHeads(a.dtBias, a.A, a.D, H),
       this.bind(Bm), this.bind(Cm), this.bind(a.ssmState), y.buffer,
-    ], [Bt, 1, H, P, N, G, K, cb ? 1 : 0], [a.dtMin, Math.min(a.dtMax, F32_MAX)], Math.ceil((Bt * I) / 64));
+    ], [Bt, 1, H, P, N, G, K, cb ? 1 : 0, convolved ? 1 : 0], [a.dtMin, Math.min(a.dtMax, F32_MAX)], Math.ceil((Bt * I) / 64));
     const wo = a.outProj as GpuTensor;
     const S = a.normGroupSize, groups = I / S;
     const kernel = wo.dtype === 'f32' && I % 4 === 0 ? 'f32x4' : wo.dtype === 'f16' && I % 8 === 0 ? 'f16x8' : null;
@@ -1462,6 +1466,52 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const out = this.matvecPlus(normed, wo, a.residual, Dm);
     this.free(z, xIn, BIn, CIn, dt, Bm, Cm, y, normed, all);
     return out;
+  }
+
+  /**
+   * Mamba-2 decode, batch 1: the layer's norm (when it is the held one that wrote x), the whole in_proj over
+   * the fused weight `whole` and the x / B / C conv steps in one dispatch (mamba2_in_proj_*): its output
+   * [1, 1, 2I + 2GN + H] holds z, silu(conv(x)), silu(conv(B)), silu(conv(C)), dt. Null (in_proj alone,
+   * then conv1d_step_pair) for weights the vec loads skip and conv states not in one buffer (zerosBlock).
+   */
+  private mamba2InProj(a: Mamba2MixerStepArgs, whole: GpuTensor, D: number, I: number, GN: number, H: number, K: number): GpuTensor | null {
+    const kernel = whole.dtype === 'f32' && D % 4 === 0 ? 'f32x4' : whole.dtype === 'f16' && D % 8 === 0 ? 'f16x8' : null;
+    const states = [a.convXState, a.convBState, a.convCState] as GpuTensor[];
+    const buffer = states[0].store.buffers[0];
+    if (!kernel || K < 1 || states.some((t) => t.store.buffers.length !== 1 || t.store.buffers[0] !== buffer)) return null;
+    const convParts = [a.convX, a.convB, a.convC];
+    const convBias = a.convBias ? [a.convBias.x, a.convBias.B, a.convBias.C] : null;
+    const xb = this.bind(a.x) as { buffer: GPUBuffer; offset: number };
+    const p = this.pendingNorm;
+    const n = p && !this.pendingMv && p.out === xb.buffer && xb.offset === 0 && p.rows === 1 && p.dim === D ? p : null;
+    if (n) this.pendingNorm = null;
+    this.flushPending();
+    const total = 2 * I + 2 * GN + H;
+    const all = this.tensor([1, 1, total]);
+    this.dispatch(`mamba2_in_proj_${kernel}`, {}, [
+      n ? n.x : xb as Binding, this.part(whole, 0), n ? n.weight : this.dummy, n ? n.out : this.dummyOut[0],
+      this.packConv(convParts), convBias ? this.packConv(convBias) : this.dummy, buffer, all.buffer,
+    ], [1, D, I, GN, H, K, n ? 1 : 0, convBias ? 1 : 0, ...states.map((t) => t.store.offset / 4)], [n ? n.eps : 0], total);
+    return all;
+  }
+
+  /** f32 tensors packed back to back in one buffer (once per layer: recordOnce copies), keyed by the first. */
+  private packConv(parts: Tensor[]): Binding {
+    let p = this.convPacked.get(parts[0]);
+    if (!p || p.parts.some((t, i) => t !== parts[i])) {
+      const bytes = parts.reduce((s, t) => s + 4 * numel(t.shape), 0);
+      const buffer = this.device.createBuffer({ label: 'conv weights x ++ B ++ C', size: Math.max(256, Math.ceil(bytes / 256) * 256), usage: USAGE.STORAGE | USAGE.COPY_DST });
+      this.packed.push(buffer);
+      let at = 0;
+      for (const t of parts) {
+        const g = this.f32(t);
+        this.recordOnce({ kind: 'copy', src: g.buffer, srcOffset: g.store.offset, dst: buffer, dstOffset: at, size: 4 * numel(t.shape) });
+        at += 4 * numel(t.shape);
+      }
+      p = { parts: [...parts], buffer, bytes };
+      this.convPacked.set(parts[0], p);
+    }
+    return { buffer: p.buffer, size: p.bytes };
   }
 
   /**
