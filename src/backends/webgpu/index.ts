@@ -267,7 +267,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   foldNorms = true;
   /**
    * Whether the fused decode steps fold more into fewer dispatches (Mamba-1: in_proj + conv,
-   * mamba1_in_proj_*; Mamba-2: the gated norm into out_proj, matvec_gnorm_*).
+   * mamba1_in_proj_*; Mamba-2: the gated norm into out_proj, matvec_gnorm_*, and with fuseInProj the
+   * x / B / C conv steps into the whole in_proj, mamba2_in_proj_*).
    */
   foldDecode = true;
   /**
@@ -1407,6 +1408,10 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    *   4. mamba2_scan_step: x's conv step, then the SSD step (Δ clamp, decay, D skip)
    *   5. gated_rms_norm with z
    *   6. out_proj with the residual as a per-row addend
+   * With the folds (foldNorms, foldDecode: the layer's norm into 1, 5 into 6) and fuseInProj at batch 1
+   * (in_proj's parts are row views of one buffer; their outputs' offsets 256-byte aligned, as in every
+   * published Mamba-2), three: mamba2_in_proj_* (norm, the whole in_proj, the x / B / C conv steps),
+   * mamba2_scan_step (x already convolved), matvec_gnorm_* (gated norm, out_proj, residual).
    * Declines (null → the graph's unfused ops) for batch > 8, an out_proj bias, split weights.
    */
   mamba2MixerStep(a: Mamba2MixerStepArgs): Tensor | null {
