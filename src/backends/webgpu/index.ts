@@ -631,6 +631,12 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (rowBytes > 0 && inOnePart && at % 256 === 0 && bytes % 4 === 0) {
       return new GpuTensor([count, ...inner], g.dtype, new Store([g.store.buffers[p]], count, [bytes], at, null, true));
     }
+    // Whole parts of a split weight (from a part's first row to a part's end or the tensor's): its parts.
+    const end = start + count, pr = g.store.partRows;
+    if (!single && r0 === 0 && (end === rows || end % pr === 0)) {
+      const q = Math.ceil(end / pr);
+      return new GpuTensor([count, ...inner], g.dtype, new Store(g.store.buffers.slice(p, q), pr, g.store.partBytes.slice(p, q), 0, null, true));
+    }
     if (dtype === 'q8_0' && inOnePart && g.store.offset === 0 && g.store.q8Values === null) {
       // The binding starts at the rows' scales and runs to the part's end; the values start q8Values words in.
       const scaleAt = (4 * r0 * cols) / Q8_BLOCK;
