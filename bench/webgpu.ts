@@ -511,9 +511,11 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
     }
     if (gpu.deviceSampling) { // the recorded step alone, the decode folds on and off (same process)
       row.recorded = [];
-      const folds = { norms: gpu.foldNorms, decode: gpu.foldDecode, inProj: gpu.fuseInProj };
+      const folds = { norms: gpu.foldNorms, decode: gpu.foldDecode, inProj: gpu.fuseInProj, xProj: gpu.foldXProj };
       const configs = [
         { what: 'folds on (default)', on: true, inProj: true },
+        // Mamba-1: x_proj inside the scan step (off by default until measured on a GPU; Mamba-2: no change)
+        { what: 'foldXProj on: Mamba-1 x_proj in the scan step', on: true, inProj: true, xProj: true },
         // round 2's step: Mamba-2's in_proj as two dispatches and the B/C conv pair (Mamba-1: no change)
         { what: 'fuseInProj off: Mamba-2 in_proj in two dispatches + conv pair', on: true, inProj: false },
         { what: 'folds off: separate norm, in_proj, conv, gated-norm dispatches', on: false, inProj: false },
@@ -523,10 +525,11 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
         gpu.foldNorms = c.on && folds.norms;
         gpu.foldDecode = c.on && folds.decode;
         gpu.fuseInProj = c.inProj && folds.inProj;
+        gpu.foldXProj = !!(c as { xProj?: boolean }).xProj;
         const r = await recordedDecode(internals, gpu, decodeTokens, c.what).catch((e: Error) => { log(`${name}: recorded step failed: ${e.stack}`); return null; });
         if (r) row.recorded.push(r);
       }
-      [gpu.foldNorms, gpu.foldDecode, gpu.fuseInProj] = [folds.norms, folds.decode, folds.inProj];
+      [gpu.foldNorms, gpu.foldDecode, gpu.fuseInProj, gpu.foldXProj] = [folds.norms, folds.decode, folds.inProj, folds.xProj];
     }
     // internals (Model.run, allocState) that other work may change: a failure here loses only this
     const bd = await decodeBreakdown(internals).catch((e: Error) => { log(`${name}: decode breakdown failed: ${e.message}`); return null; });

@@ -278,6 +278,13 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * parts adjacent in one buffer and 256-byte-aligned output offsets; otherwise the two dispatches.
    */
   fuseInProj = true;
+  /**
+   * Mamba-1 decode: x_proj folded into the scan step (mamba1_scan_xproj: every workgroup recomputes
+   * x_proj(u) from cache), 4 → 3 dispatches a layer. Off by default until measured on a GPU: it trades
+   * one dispatch's host time for GPU time in each of the I / 64 workgroups (BENCHMARKS.md, round 3).
+   * Needs f32 x_proj blocks, I % 64 == 0 and R + 2N ≤ 512.
+   */
+  foldXProj = false;
 
   constructor(ctx: GpuContext, opts: WebGpuOptions = {}) {
     super();
@@ -1363,11 +1370,21 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const xIn = folded ? null : this.matmul(a.x, a.inProjX, a.inProjXBias);
     const z = folded ? folded.z : this.matmul(a.x, a.inProjZ, a.inProjZBias);
     const u = folded ? folded.u : this.conv1dCausalStep({ x: xIn!, weight: a.convWeight, bias: a.convBias, state: a.convState, silu: true });
+    const y = this.tensor([Bt, 1, I]);
+    const wDt = a.dtProjWeight as GpuTensor;
+    const xw = [a.xProjDt, a.xProjB, a.xProjC] as GpuTensor[];
+    if (this.foldXProj && I % 64 === 0 && R + 2 * N <= 512 && xw.every((w) => w.dtype === 'f32' && w.store.buffers.length === 1 && w.shape[1] === I)) {
+      this.dispatch('mamba1_scan_xproj', { NS: N, weights: this.loader(wDt) }, [
+        this.bind(u), this.part(wDt, 0), ...xw.map((w) => this.part(w, 0)),
+        this.packBiasD(a.dtProjBias, a.D, I), this.bind(a.A), this.bind(z), this.bind(a.ssmState), y.buffer,
+      ], [Bt, 1, I, R, 0, 0, 0, 0, 0, 0, 0, this.q8Offset(wDt, I * R)], [], (Bt * I) / 64);
+      const out = this.matvecPlus(y, a.outProj as GpuTensor, a.residual, Dm);
+      this.free(xIn, z, u, y);
+      return out;
+    }
     const dtLow = this.matmul(u, a.xProjDt);
     const Bm = this.matmul(u, a.xProjB);
     const Cm = this.matmul(u, a.xProjC);
-    const y = this.tensor([Bt, 1, I]);
-    const wDt = a.dtProjWeight as GpuTensor;
     this.dispatch('mamba1_scan_step', { NS: N, weights: this.loader(wDt) }, [
       this.bind(u), this.part(wDt, 0), this.bind(dtLow), this.bind(Bm), this.bind(Cm),
       this.packBiasD(a.dtProjBias, a.D, I), this.bind(a.A), this.bind(z), this.bind(a.ssmState), y.buffer,
