@@ -33,6 +33,8 @@
  * --budget-s: the whole run's time cap; a prefill whose time, projected from the model's previous
  *   prefill rate, would pass it is skipped and recorded as skipped (so a device call ends in time).
  * --tiny: 2 layers of the same widths, for a smoke run on a software adapter.
+ * $MAMBA_EDGE_DAWN_FLAGS (src/node.ts): Dawn toggles for the whole process, e.g. enable-dawn-features=skip_validation
+ *   (an A/B of Dawn's host cost per dispatch: run the same command with and without it; see bench/dawn-dispatch.ts).
  * Models with d_model ≥ 2048 get repeated random weights (tools/random-model.ts repeatPeriod: speed
  * does not depend on the values) in 1 GiB shards (one JS buffer holds at most 4 GiB).
  */
@@ -519,14 +521,25 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
     }
     if (gpu.deviceSampling) { // the recorded step alone, the decode folds on and off (same process)
       row.recorded = [];
-      const folds = { norms: gpu.foldNorms, decode: gpu.foldDecode };
-      for (const on of [true, false, true]) {
-        gpu.foldNorms = on && folds.norms;
-        gpu.foldDecode = on && folds.decode;
-        const r = await recordedDecode(internals, gpu, decodeTokens, on ? 'folds on (default)' : 'folds off: separate norm, conv, gated-norm dispatches').catch((e: Error) => { log(`${name}: recorded step failed: ${e.stack}`); return null; });
+      const folds = { norms: gpu.foldNorms, decode: gpu.foldDecode, inProj: gpu.fuseInProj, xProj: gpu.foldXProj };
+      const configs = [
+        { what: 'folds on (default)', on: true, inProj: true },
+        // Mamba-1: x_proj inside the scan step (off by default until measured on a GPU; Mamba-2: no change)
+        { what: 'foldXProj on: Mamba-1 x_proj in the scan step', on: true, inProj: true, xProj: true },
+        // round 2's step: Mamba-2's in_proj as two dispatches and the B/C conv pair (Mamba-1: no change)
+        { what: 'fuseInProj off: Mamba-2 in_proj in two dispatches + conv pair', on: true, inProj: false },
+        { what: 'folds off: separate norm, in_proj, conv, gated-norm dispatches', on: false, inProj: false },
+        { what: 'folds on (default), again', on: true, inProj: true },
+      ];
+      for (const c of configs) {
+        gpu.foldNorms = c.on && folds.norms;
+        gpu.foldDecode = c.on && folds.decode;
+        gpu.fuseInProj = c.inProj && folds.inProj;
+        gpu.foldXProj = !!(c as { xProj?: boolean }).xProj;
+        const r = await recordedDecode(internals, gpu, decodeTokens, c.what).catch((e: Error) => { log(`${name}: recorded step failed: ${e.stack}`); return null; });
         if (r) row.recorded.push(r);
       }
-      [gpu.foldNorms, gpu.foldDecode] = [folds.norms, folds.decode];
+      [gpu.foldNorms, gpu.foldDecode, gpu.fuseInProj, gpu.foldXProj] = [folds.norms, folds.decode, folds.inProj, folds.xProj];
     }
     // internals (Model.run, allocState) that other work may change: a failure here loses only this
     const bd = await decodeBreakdown(internals).catch((e: Error) => { log(`${name}: decode breakdown failed: ${e.message}`); return null; });
@@ -561,9 +574,10 @@ const kernelShapes = arg('kernel-shapes', '').split(',').filter(Boolean) as Benc
 for (const m of kernelShapes) if (!(m in BENCH_MODELS)) throw new Error(`--kernel-shapes: unknown ${m}; known: ${ALL_BENCH_MODEL_NAMES.join(', ')}`);
 const lengths = arg('prefill', '2048,16384,131072').split(',').map(Number);
 const out = arg('json', '');
-const result: { date: string; command: string; rows: Row[]; kernels: Record<string, KernelRow[]> } = {
-  date: new Date().toISOString(), command: `bench/webgpu.ts ${process.argv.slice(2).join(' ')}`, rows: [], kernels: {},
+const result: { date: string; command: string; dawnFlags: string; rows: Row[]; kernels: Record<string, KernelRow[]> } = {
+  date: new Date().toISOString(), command: `bench/webgpu.ts ${process.argv.slice(2).join(' ')}`, dawnFlags: process.env.MAMBA_EDGE_DAWN_FLAGS ?? '', rows: [], kernels: {},
 };
+if (result.dawnFlags) log(`Dawn flags (MAMBA_EDGE_DAWN_FLAGS): ${result.dawnFlags}`);
 for (const m of models) {
   if (elapsedS() > budgetS) { log(`${m}: skipped, the run's ${budgetS} s budget is spent`); continue; }
   const got = await benchModel(m, lengths, Number(arg('decode', '128')), Number(arg('plain-prefill', '0')),

@@ -13,7 +13,7 @@ import type { FileSource } from './formats/source.js';
 import { defaultCacheDir, directoryCache } from './formats/remote/cache-node.js';
 import { setPoolFactory } from './backends/wasm/factory.js';
 import { WorkerPool } from '../workers/pool.js';
-import { setGpuProvider } from './backends/webgpu/device.js';
+import { dawnFlagsFromEnv, setGpuProvider } from './backends/webgpu/device.js';
 import { registerBackend } from './backends/registry.js';
 import { createCudaBackend } from './backends/cuda/factory.js';
 
@@ -60,7 +60,14 @@ setGpuProvider(async () => {
   } catch (e) {
     return { unavailable: `the optional package "webgpu" (Dawn for Node) is not installed or failed to load: ${(e as Error).message}` };
   }
-  const gpu = dawn.create([]);
+  // $MAMBA_EDGE_DAWN_FLAGS: Dawn toggles for A/B runs (device.ts, dawnFlagsFromEnv), e.g. enable-dawn-features=skip_validation.
+  let flags: string[];
+  try {
+    flags = dawnFlagsFromEnv(process.env.MAMBA_EDGE_DAWN_FLAGS);
+  } catch (e) {
+    return { unavailable: (e as Error).message };
+  }
+  const gpu = dawn.create(flags);
   return { gpu, keepAlive: gpu }; // keep dawn's instance referenced while its device lives (DESIGN.md)
 });
 // The CUDA addon is optional: without a build, a driver or a GPU, `create` returns the reason and 'auto' moves on.

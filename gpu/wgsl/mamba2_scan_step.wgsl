@@ -5,7 +5,8 @@
 // h ← exp(Δ·A)·h + Δ·x ⊗ B; y = h·C + D·x. B and C come already convolved (conv1d_step_pair).
 //   xIn, y: [B, 1, H·P]   convW: [H·P, K]   convBias: [H·P]   convState: [B, H·P, K−1]   dt: [B, 1, H]
 //   hp: [3, H] = dt_bias, A, D   Bm, Cm: [B, 1, G, N]   state: [B, H, P, N]
-//   n0 B  n2 H  n3 P  n4 N  n5 G  n6 K  n7 hasConvBias  f0 dtMin  f1 dtMax
+//   n0 B  n2 H  n3 P  n4 N  n5 G  n6 K  n7 hasConvBias  n8 xIn already convolved (mamba2_in_proj_*: no conv here)
+//   f0 dtMin  f1 dtMax
 @group(0) @binding(1) var<storage, read> xIn: array<f32>;
 @group(0) @binding(2) var<storage, read> convW: array<f32>;
 @group(0) @binding(3) var<storage, read> convBias: array<f32>;
@@ -27,17 +28,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let h = c / P;
   let b = i / (P * H);
   let g = h / (H / G);
-  // conv1d_step for channel c of sequence b
-  let hist = K - 1u;
-  let base = i * hist;
-  let xin = xIn[i];
-  var xc = 0.0;
-  if (prm.n7 != 0u) { xc = convBias[c]; }
-  for (var k = 0u; k < hist; k++) { xc += convW[c * K + k] * convState[base + k]; }
-  xc += convW[c * K + hist] * xin;
-  for (var k = 0u; k + 1u < hist; k++) { convState[base + k] = convState[base + k + 1u]; }
-  if (hist > 0u) { convState[base + hist - 1u] = xin; }
-  let xv = silu(xc);
+  var xv: f32;
+  if (prm.n8 != 0u) {
+    xv = xIn[i];
+  } else { // conv1d_step for channel c of sequence b
+    let hist = K - 1u;
+    let base = i * hist;
+    let xin = xIn[i];
+    var xc = 0.0;
+    if (prm.n7 != 0u) { xc = convBias[c]; }
+    for (var k = 0u; k < hist; k++) { xc += convW[c * K + k] * convState[base + k]; }
+    xc += convW[c * K + hist] * xin;
+    for (var k = 0u; k + 1u < hist; k++) { convState[base + k] = convState[base + k + 1u]; }
+    if (hist > 0u) { convState[base + hist - 1u] = xin; }
+    xv = silu(xc);
+  }
   // ssd_step
   let delta = clamp(softplus(dt[b * H + h] + hp[h]), prm.f0, prm.f1);
   let decay = exp(delta * hp[H + h]);

@@ -2,7 +2,7 @@
  * The webgpu backend's fused Mamba-1 decode op (Backend.mambaMixerStep) against the graph's unfused
  * ops on the reference backend (src/models/mamba.ts `mamba.mixer`, then the residual add): output
  * and both states after each of several tokens, batch 2, odd widths, conv kernels 4 and 3, with and
- * without the conv / in_proj biases. And whole models: a decode step takes 4 (Mamba-1) / 5 (Mamba-2) dispatches per layer
+ * without the conv / in_proj biases. And whole models: a decode step takes 4 (Mamba-1) / 5 (Mamba-2; 4 with in_proj in one, fuseInProj) dispatches per layer
  * after the norm, and the step logits equal the full forward's (the goldens check the same on
  * HF fixtures).
  *
@@ -31,7 +31,7 @@ vi.setConfig({ testTimeout: 120_000 });
 
 const TOL = 1e-4;
 
-interface Shape { B: number; D: number; I: number; N: number; R: number; K: number; convBias: boolean; inBias: boolean; dtype?: WeightDType }
+interface Shape { B: number; D: number; I: number; N: number; R: number; K: number; convBias: boolean; inBias: boolean; dtype?: WeightDType; foldX?: boolean }
 
 /** The same random layer on a backend, as mamba.prepareLayer lays it out. */
 function layer(b: Backend, s: Shape, seed: number, xDtype: WeightDType = 'f32'): MambaLayer {
@@ -57,6 +57,10 @@ describe.skipIf(gpu === null)('webgpu fused Mamba-1 decode step', () => {
     // f16 x_proj / dt_proj (R = 6: rows of dt_proj start mid-word), q8_0 with R = 32 (one block per dt_proj row).
     { B: 2, D: 16, I: 40, N: 8, R: 6, K: 4, convBias: true, inBias: false, dtype: 'f16' },
     { B: 1, D: 32, I: 64, N: 16, R: 32, K: 4, convBias: true, inBias: false, dtype: 'q8_0' },
+    // x_proj folded into the scan step (foldXProj: mamba1_scan_xproj): mamba-130m's R + 2N = 80 rows,
+    // and 13 (not a multiple of the 8 rows reduced at a time), batch 3.
+    { B: 1, D: 32, I: 128, N: 16, R: 48, K: 4, convBias: true, inBias: false, foldX: true },
+    { B: 3, D: 8, I: 64, N: 4, R: 5, K: 2, convBias: false, inBias: true, foldX: true },
   ];
   for (const s of shapes) {
     it(`equals the unfused graph ops on the reference: ${JSON.stringify(s)}`, async () => {
@@ -74,8 +78,12 @@ describe.skipIf(gpu === null)('webgpu fused Mamba-1 decode step', () => {
       for (let step = 0; step < 3; step++) {
         const x = init(s.B * s.D), h = init(s.B * s.D);
         const xs = [s.B, 1, s.D];
+        g.foldXProj = !!s.foldX;
+        const d0 = g.stats.dispatches;
         const out = g.mambaMixerStep({ ...wg, x: g.upload(x, xs), residual: g.upload(h, xs), convState: sg[0], ssmState: sg[1] });
+        g.foldXProj = false;
         expect(out).not.toBeNull();
+        if (s.foldX) { await g.read(out as Tensor); expect(g.stats.dispatches - d0).toBe(s.inBias ? 5 : 3); } // in_proj + conv (in_proj biases: 2 + conv), scan with x_proj, out_proj
         const mixed = mamba.mixer({ backend: ref, cfg, weights: wr, state: sr, step: true }, ref.upload(x, xs));
         const want = ref.add(ref.upload(h, xs), mixed);
         expectClose(await g.read(out as Tensor), await ref.read(want), TOL, `out, token ${step}`);
@@ -102,15 +110,21 @@ describe.skipIf(gpu === null)('webgpu fused Mamba-1 decode step', () => {
     // in place: no copy of it). Unfused: 8 per layer.
     await expectDecodeSteps(files, [5, 17, 3, 60, 2], 1 + 3 * 4 + 1);
   });
+
+  it('with x_proj folded into the scan step (foldXProj, I % 64 == 0): 3 dispatches per layer, logits equal the full forward', async () => {
+    const files = randomModelFiles({ modelType: 'mamba', vocabSize: 256, hiddenSize: 32, numLayers: 3, stateSize: 16, seed: 8 });
+    await expectDecodeSteps(files, [5, 17, 3, 60, 2], 1 + 3 * 3 + 1, (b) => { b.foldXProj = true; });
+  });
 });
 
 /**
  * A session over `files` (vocabulary 256) on webgpu steps through `ids`: each step makes exactly
  * `dispatches` dispatches and its logits equal the full forward's at that position.
  */
-async function expectDecodeSteps(files: Record<string, Uint8Array>, ids: number[], dispatches: number): Promise<void> {
+async function expectDecodeSteps(files: Record<string, Uint8Array>, ids: number[], dispatches: number, set?: (b: WebGpuBackend) => void): Promise<void> {
   const m = await loadModel(files, { backend: 'webgpu' });
   const b = (m as unknown as { parts: { backend: WebGpuBackend } }).parts.backend;
+  set?.(b);
   const full = await m.forward([ids]);
   const V = 256;
   const s = m.createSession();
@@ -183,5 +197,23 @@ describe.skipIf(gpu === null)('webgpu fused Mamba-2 decode step', () => {
     // out_proj with the gated norm and the residual folded in) + lm_head with the final norm folded in
     // (unfused: 10 per layer)
     await expectDecodeSteps(files, [5, 17, 3, 60, 2, 9], 1 + 3 * 5 + 1);
+  });
+
+  // in_proj's parts at 256-byte-aligned output offsets (I = 64, G·N = 64: z, x, B, C, dt start at 0,
+  // 256, 512, 768, 1024 bytes) — as in every published Mamba-2 (I = 1536…, G·N = 128): the whole
+  // in_proj is one dispatch over the fused weight (fuseInProj), with the x / B / C conv steps in it
+  // (foldDecode: mamba2_in_proj_*, no conv1d_step_pair); fuseInProj off: the two merged dispatches again.
+  it('a model decode step with in_proj parts aligned: 3 dispatches per layer (norm, in_proj and convs in one); 5 with fuseInProj off', async () => {
+    const files = randomModelFiles({ modelType: 'mamba2', vocabSize: 256, hiddenSize: 32, numLayers: 3, stateSize: 32, headDim: 8, nGroups: 2, chunkSize: 16, seed: 4 });
+    const ids = [5, 17, 3, 60, 2, 9];
+    await expectDecodeSteps(files, ids, 1 + 3 * 3 + 1); // + in_proj with norm and convs, scan step, out_proj with the gated norm
+    await expectDecodeSteps(files, ids, 1 + 3 * 5 + 1, (b) => { b.fuseInProj = false; });
+    // foldDecode off: in_proj in one, then the conv pair, the scan step (x's conv), the gated norm, out_proj
+    await expectDecodeSteps(files, ids, 1 + 3 * 5 + 1, (b) => { b.foldDecode = false; });
+  });
+
+  it('without conv biases: 3 dispatches per layer, logits equal the full forward', async () => {
+    const files = randomModelFiles({ modelType: 'mamba2', vocabSize: 256, hiddenSize: 32, numLayers: 2, stateSize: 32, headDim: 8, nGroups: 2, chunkSize: 16, useConvBias: false, seed: 6 });
+    await expectDecodeSteps(files, [3, 1, 4, 1, 5], 1 + 2 * 3 + 1);
   });
 });

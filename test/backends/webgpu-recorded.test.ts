@@ -97,6 +97,32 @@ describe.skipIf(reason !== null)('webgpu recorded decode steps equal op-by-op de
     });
   }
 
+  // Mamba-2's in_proj as one dispatch over the fused weight (WebGpuBackend.fuseInProj; needs its parts'
+  // outputs 256-byte aligned: I = 64, G·N = 64 here) against the two merged dispatches of before: the
+  // same dot products of the same rows, but B, C and dt's rows read x normed on the fly
+  // (matvec_x_norm.wgsl's xv) instead of the copy workgroup 0 stored — the same expression, so the
+  // same bits; checked bit for bit, with batch-1 steps recorded and op by op, f32 and f16.
+  for (const dtype of shaderF16 ? ['f32', 'f16'] as const : ['f32'] as const) {
+    it(`mamba2, in_proj in one dispatch (fuseInProj) equals the split in_proj, ${dtype}`, async () => {
+      const files = randomModelFiles({ modelType: 'mamba2', vocabSize: 515, hiddenSize: 32, numLayers: 2, stateSize: 32, headDim: 8, nGroups: 2, chunkSize: 16, useBias: false, seed: 5 });
+      const runs: Float32Array[][] = [];
+      for (const [fuse, recorded] of [[true, true], [false, true], [true, false]] as const) {
+        const m = await open(files, dtype, recorded, true);
+        backendOf(m).fuseInProj = fuse;
+        const d0 = backendOf(m).stats.dispatches;
+        const r = await decode(m, [5, 6, 7], 6);
+        if (recorded) expect(recordedOf(m, r.session)?.ops).toBeGreaterThan(0);
+        expect(backendOf(m).stats.dispatches).toBeGreaterThan(d0);
+        runs.push(r.logits);
+        await r.session.dispose();
+        await m.dispose(); // at once: lavapipe's process runs out of room with every model of this file held open
+      }
+      runs[1].forEach((l, i) => expect(bits(l), `fuse off, step ${i}`).toEqual(bits(runs[0][i])));
+      // op-by-op steps copy the head's row first (Model.run's sliceRows): the final norm runs alone there, so f32 rounding
+      runs[2].forEach((l, i) => expectClose(l, runs[0][i], 1e-5, `op by op, step ${i}`));
+    });
+  }
+
   it('two sessions of one model keep separate recordings (each its own state); dispose returns the memory', async () => {
     const m = await open(join(GOLDEN_DIR, 'm1-tied'), 'f32', true);
     const a = await decode(m, [2, 4, 6], 4);

@@ -10,6 +10,8 @@
  * backend holds it for the device's life and drops it on dispose.
  */
 
+import { MambaEdgeError } from '../../errors.js';
+
 /** Where GPU adapters come from, plus whatever must stay referenced while a device lives. */
 export type GpuProvider = () => Promise<{ gpu: GPU; keepAlive: unknown } | { unavailable: string }>;
 
@@ -44,6 +46,24 @@ export interface GpuContext {
   maxBindingBytes: number;
   maxBufferBytes: number;
   minUniformAlign: number;
+}
+
+/**
+ * dawn.node's `create()` flags from `$MAMBA_EDGE_DAWN_FLAGS` (Node only; space-separated), e.g.
+ * `enable-dawn-features=skip_validation` (Dawn skips its command validation: less host time per
+ * dispatch, but an invalid command is no longer reported — for benchmarks and A/B runs, not a default)
+ * or `enable-dawn-features=disable_robustness` (no bounds clamps in the generated shaders). Each flag
+ * must be `name=value` with a dawn.node option name (`enable-dawn-features`, `disable-dawn-features`,
+ * `backend`, `adapter`) and a comma list of toggle names; anything else is a typed error, not ignored.
+ */
+export function dawnFlagsFromEnv(value: string | undefined): string[] {
+  const flags = (value ?? '').split(/\s+/).filter(Boolean);
+  for (const f of flags) {
+    if (!/^(enable-dawn-features|disable-dawn-features|backend|adapter)=[A-Za-z0-9_.,: -]+$/.test(f)) {
+      throw new MambaEdgeError('E_ARGUMENT', `MAMBA_EDGE_DAWN_FLAGS: "${f}" is not a dawn.node flag; expected enable-dawn-features=<toggle,...>, disable-dawn-features=<toggle,...>, backend=<name> or adapter=<name>`, { field: 'MAMBA_EDGE_DAWN_FLAGS' });
+    }
+  }
+  return flags;
 }
 
 /** Storage buffers the widest kernel binds (selective_scan_out / _step: 10). */

@@ -47,7 +47,13 @@ class Store {
     readonly offset = 0,
     /** The block this tensor shares with others (zerosBlock): its buffer returns to the pool when every member is freed. */
     readonly block: Block | null = null,
+    /** A view (rowView) of another tensor's memory: freeing it releases nothing (free the tensor it views). */
+    readonly view = false,
+    /** q8_0 row views: the word (from the binding's start) where the int8 values start; else the part's scale count. */
+    readonly q8Values: number | null = null,
   ) {}
+  /** Copies standing in for views that could not share memory (rowView, unaligned rows): freed with this tensor. */
+  dependents: GpuTensor[] | null = null;
 }
 
 /** One buffer holding several tensors back to back (a session's state, so a snapshot of it is one copy). */
@@ -250,6 +256,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   /** Per layer, dt_proj's bias and D packed as one [2, I] buffer for mamba1_scan_step (built on first use). */
   private readonly biasD = new WeakMap<Tensor, { D: Tensor; buffer: GPUBuffer }>();
   private readonly packed: GPUBuffer[] = [];
+  /** Per Mamba-2 layer, the x / B / C conv weights (and biases) packed as one [I + 2GN, K] ([I + 2GN]) buffer for mamba2_in_proj_* (built on first use). */
+  private readonly convPacked = new WeakMap<Tensor, { parts: Tensor[]; buffer: GPUBuffer; bytes: number }>();
   /**
    * Matrix-vector products over the same input recorded back to back (in_proj's and x_proj's row
    * blocks in decode), held until a different op is recorded, then dispatched as one.
@@ -271,9 +279,24 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   foldNorms = true;
   /**
    * Whether the fused decode steps fold more into fewer dispatches (Mamba-1: in_proj + conv,
-   * mamba1_in_proj_*; Mamba-2: the gated norm into out_proj, matvec_gnorm_*).
+   * mamba1_in_proj_*; Mamba-2: the gated norm into out_proj, matvec_gnorm_*, and with fuseInProj the
+   * x / B / C conv steps into the whole in_proj, mamba2_in_proj_*).
    */
   foldDecode = true;
+  /**
+   * Mamba-2 decode: in_proj's z, x, B, C and dt row blocks as ONE matrix-vector dispatch over the fused
+   * weight (its parts are rowView views of one buffer) into one output whose parts are bound at their
+   * offsets — instead of two (matvec_multi takes three weights). Needs batch 1, no in_proj bias, the
+   * parts adjacent in one buffer and 256-byte-aligned output offsets; otherwise the two dispatches.
+   */
+  fuseInProj = true;
+  /**
+   * Mamba-1 decode: x_proj folded into the scan step (mamba1_scan_xproj: every workgroup recomputes
+   * x_proj(u) from cache), 4 → 3 dispatches a layer. Off by default until measured on a GPU: it trades
+   * one dispatch's host time for GPU time in each of the I / 64 workgroups (BENCHMARKS.md, round 3).
+   * Needs f32 x_proj blocks, I % 64 == 0 and R + 2N ≤ 512.
+   */
+  foldXProj = false;
 
   constructor(ctx: GpuContext, opts: WebGpuOptions = {}) {
     super();
@@ -591,11 +614,85 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (start < 0 || count < 0 || start + count > rows) throw fail('E_SHAPE', `sliceRows ${start}+${count} of ${rows}`);
     const inner = numel(g.shape.slice(1));
     const out = this.tensor([count, ...g.shape.slice(1)]);
-    const src = g.store.block ? this.bind(g) : g.buffer;
+    const src = g.store.block || g.store.offset ? this.bind(g) : g.buffer;
     const n = count * inner, at = start * inner;
     if (n % 4 === 0 && at % 4 === 0) this.dispatch('copy_vec4', {}, [src, out.buffer], [n / 4, at / 4], [], Math.ceil(n / 4 / 256));
     else this.dispatch('copy', {}, [src, out.buffer], [n, at], [], Math.ceil(n / 256));
     return out;
+  }
+
+  /**
+   * Backend.rowView: rows [start, start + count) of `t`'s outer dimension, sharing its memory (a Store
+   * at an offset into t's buffer: free t, not the view). The graphs then upload a fused projection once
+   * (Mamba-1 in_proj [2I, D], Mamba-2 [2I + 2GN + H, D]) with its parts as views, and a decode token can
+   * run the whole projection as one matrix-vector dispatch (mamba2MixerStep, fuseInProj). A storage
+   * binding's offset must be a multiple of 256 bytes (minStorageBufferOffsetAlignment, at most 256 in
+   * WebGPU), and q8_0 rows are not contiguous (a part holds all its scales first): there, and for rows
+   * that cross a part of a split weight, the view is a copy instead (weights never change; an
+   * activation's copy is recorded after what wrote it and freed with it: Store.dependents).
+   */
+  rowView(t: Tensor, start: number, count: number): Tensor {
+    this.assertUsable();
+    const g = t as GpuTensor;
+    const rows = g.shape[0] ?? 1, inner = g.shape.slice(1), cols = numel(inner);
+    if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 1 && start + count <= rows)) {
+      throw fail('E_SHAPE', `rowView ${start}+${count} of ${rows} rows`);
+    }
+    if (g.store.freed) throw fail('E_ARGUMENT', `webgpu: rowView of a [${g.shape}] tensor after free`);
+    const dtype = storedDType(g.shape, g.dtype);
+    // (a one-buffer tensor's partRows may not count rows of this shape: a reshape keeps the Store)
+    const single = g.store.buffers.length === 1;
+    const p = single ? 0 : Math.floor(start / g.store.partRows), r0 = start - p * g.store.partRows;
+    const inOnePart = single || r0 + count <= g.store.partRows;
+    const rowBytes = dtype === 'f32' ? 4 * cols : dtype === 'f16' ? 2 * cols : 0;
+    const at = (p === 0 ? g.store.offset : 0) + r0 * rowBytes;
+    const bytes = count * rowBytes;
+    if (rowBytes > 0 && inOnePart && at % 256 === 0 && bytes % 4 === 0) {
+      return new GpuTensor([count, ...inner], g.dtype, new Store([g.store.buffers[p]], count, [bytes], at, null, true));
+    }
+    // Whole parts of a split weight (from a part's first row to a part's end or the tensor's): its parts.
+    const end = start + count, pr = g.store.partRows;
+    if (!single && r0 === 0 && (end === rows || end % pr === 0)) {
+      const q = Math.ceil(end / pr);
+      return new GpuTensor([count, ...inner], g.dtype, new Store(g.store.buffers.slice(p, q), pr, g.store.partBytes.slice(p, q), 0, null, true));
+    }
+    if (dtype === 'q8_0' && inOnePart && g.store.offset === 0 && g.store.q8Values === null) {
+      // The binding starts at the rows' scales and runs to the part's end; the values start q8Values words in.
+      const scaleAt = (4 * r0 * cols) / Q8_BLOCK;
+      const partScaleWords = ((single ? rows : Math.min(g.store.partRows, rows - p * g.store.partRows)) * cols) / Q8_BLOCK;
+      if (scaleAt % 256 === 0) {
+        return new GpuTensor([count, ...inner], g.dtype, new Store([g.store.buffers[p]], count, [g.store.partBytes[p] - scaleAt], scaleAt, null, true,
+          (4 * partScaleWords + r0 * cols - scaleAt) / 4));
+      }
+    }
+    // A copy: f32 / f16 rows segment by segment (they may cross parts), q8_0 as its scales then its values.
+    if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'q8_0') throw fail('E_DTYPE', `webgpu: rowView of a ${dtype} tensor`);
+    if (dtype === 'q8_0' && (!inOnePart || g.store.offset !== 0 || g.store.q8Values !== null)) throw fail('E_MEMORY', `webgpu: rowView ${start}+${count} of a q8_0 [${g.shape}] weight crosses its binding parts`);
+    const outBytes = this.bytesFor([count, ...inner], dtype);
+    const buffer = this.allocBuffer(outBytes, `rows ${start}+${count} of a [${g.shape}] ${dtype} tensor`);
+    if (dtype === 'q8_0') {
+      const partRowsHere = single ? rows : Math.min(g.store.partRows, rows - p * g.store.partRows);
+      const scaleWords = (partRowsHere * cols) / Q8_BLOCK;
+      this.record({ kind: 'copy', src: g.store.buffers[p], srcOffset: (4 * r0 * cols) / Q8_BLOCK, dst: buffer, dstOffset: 0, size: (4 * count * cols) / Q8_BLOCK });
+      this.record({ kind: 'copy', src: g.store.buffers[p], srcOffset: 4 * scaleWords + r0 * cols, dst: buffer, dstOffset: (4 * count * cols) / Q8_BLOCK, size: count * cols });
+    } else {
+      const rb = dtype === 'f32' ? 4 * cols : 2 * cols;
+      let done = 0;
+      while (done < count) {
+        const r = start + done, q = single ? 0 : Math.floor(r / g.store.partRows);
+        const rq = single ? r : r - q * g.store.partRows, n = single ? count - done : Math.min(count - done, g.store.partRows - rq);
+        const src = (q === 0 ? g.store.offset : 0) + rq * rb;
+        if (src % 4 !== 0 || (n * rb) % 4 !== 0 || (done * rb) % 4 !== 0) {
+          // odd f16 row counts: whole words only (a copy's offsets and size are multiples of 4)
+          throw fail('E_SHAPE', `webgpu: rowView ${start}+${count} of an f16 [${g.shape}] tensor does not start and end on 4-byte words`);
+        }
+        this.record({ kind: 'copy', src: g.store.buffers[q], srcOffset: src, dst: buffer, dstOffset: done * rb, size: n * rb });
+        done += n;
+      }
+    }
+    const copy = new GpuTensor([count, ...inner], g.dtype, new Store([buffer], count, [outBytes]));
+    (g.store.dependents ??= []).push(copy);
+    return copy;
   }
 
   free(...ts: (Tensor | null | undefined)[]): void {
@@ -604,6 +701,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       const s = (t as GpuTensor).store;
       if (s.freed) continue;
       s.freed = true;
+      if (s.dependents) { this.free(...s.dependents); s.dependents = null; }
+      if (s.view) continue; // the viewed tensor owns the memory
       if (s.block && --s.block.live > 0) continue; // other tensors of the block still use its buffer
       for (const b of s.buffers) {
         if (!this.live.delete(b)) continue;
@@ -830,7 +929,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     // where every workgroup re-reading x and the norm's weight would cost more than the dispatch saved).
     const n = this.pendingNorm;
     const total = g.items.reduce((a, it) => a + it.M, 0);
-    if (n && n.out === g.xBuffer && n.rows === g.rows && n.dim === g.K && total <= NORM_FOLD_MAX_ROWS) {
+    if (n && n.out === g.xBuffer && !(g.x as { offset?: number }).offset && n.rows === g.rows && n.dim === g.K && total <= NORM_FOLD_MAX_ROWS) {
       this.pendingNorm = null;
       const w = g.items.map((it) => it.w);
       const y: Binding[] = g.items.map((it) => it.y);
@@ -976,6 +1075,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     return { buffer: g.buffer, size: Math.max(4, g.store.partBytes[0]), offset: g.store.offset };
   }
 
+  /** Binding for part `p` of a weight (a row view's part 0 starts at its offset in the viewed buffer). */
+  private part(w: GpuTensor, p: number): { buffer: GPUBuffer; size: number; offset: number } {
+    return { buffer: w.store.buffers[p], size: w.store.partBytes[p], offset: p === 0 ? w.store.offset : 0 };
+  }
+
   private scratch(elements: number, what: string): GPUBuffer {
     return this.allocBuffer(Math.max(4, elements * 4), what);
   }
@@ -1008,7 +1112,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     t.store.buffers.forEach((buf, p) => {
       const rowStart = p * t.store.partRows;
       const rows = Math.min(t.store.partRows, vocab - rowStart);
-      this.dispatch('embedding', { weights: this.loader(t) }, [idBuf, { buffer: buf, size: t.store.partBytes[p] }, out.buffer],
+      this.dispatch('embedding', { weights: this.loader(t) }, [idBuf, this.part(t, p), out.buffer],
         [ids.length, dim, rowStart, rows, idAt, 0, 0, 0, 0, 0, 0, this.q8Offset(t, rows * dim)], [], Math.ceil((ids.length * dim) / 256));
     });
     if (!onDevice && !rec) this.release(idBuf);
@@ -1022,7 +1126,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
 
   /** q8_0 parts hold their scales first: the word where the int8 values start. */
   private q8Offset(w: GpuTensor, partElements: number): number {
-    return w.dtype === 'q8_0' ? partElements / Q8_BLOCK : 0;
+    return w.dtype === 'q8_0' ? w.store.q8Values ?? partElements / Q8_BLOCK : 0;
   }
 
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
@@ -1059,13 +1163,13 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const vec = loader === 'f32' && K % 4 === 0 ? 'f32x4' : loader === 'f16' && K % 8 === 0 ? 'f16x8' : null;
     if (rows <= MATVEC_ROWS && vec && !bias && wt.store.buffers.length === 1) {
       // Held: merged with the matrix-vector products over the same x recorded right after it.
-      const xb = this.bind(x) as { buffer: GPUBuffer; size: number };
-      const item = { w: { buffer: wt.buffer, size: wt.store.partBytes[0] }, y: out.buffer, M };
+      const xb = this.bind(x) as { buffer: GPUBuffer; size: number; offset: number };
+      const item = { w: this.part(wt, 0), y: out.buffer, M };
       // A held norm that this product does not read (or whose input this product's output reuses) goes first.
       const n = this.pendingNorm;
-      if (n && (n.out !== xb.buffer || (n.x as { buffer: GPUBuffer }).buffer === out.buffer)) this.flushPending();
+      if (n && (n.out !== xb.buffer || xb.offset !== 0 || (n.x as { buffer: GPUBuffer }).buffer === out.buffer)) this.flushPending();
       const g = this.pendingMv;
-      if (g && g.xBuffer === xb.buffer && g.kernel === vec && g.K === K && g.rows === rows && g.items.length < 3 && out.buffer !== g.xBuffer) {
+      if (g && g.xBuffer === xb.buffer && (g.x as { offset?: number }).offset === xb.offset && g.kernel === vec && g.K === K && g.rows === rows && g.items.length < 3 && out.buffer !== g.xBuffer) {
         g.items.push(item);
       } else {
         this.flushMatvecs();
@@ -1076,7 +1180,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     wt.store.buffers.forEach((buf, p) => {
       const col0 = p * wt.store.partRows;
       const m = Math.min(wt.store.partRows, M - col0);
-      const wBind = { buffer: buf, size: wt.store.partBytes[p] };
+      const wBind = this.part(wt, p);
       const u = (r: number) => [r, K, m, col0, bias ? 1 : 0, M, 0, 0, 0, 0, 0, this.q8Offset(wt, m * K)];
       if (rows <= MATVEC_ROWS) {
         // Decode streams the weights: 16-byte loads where the row length allows.
@@ -1320,13 +1424,23 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const xIn = folded ? null : this.matmul(a.x, a.inProjX, a.inProjXBias);
     const z = folded ? folded.z : this.matmul(a.x, a.inProjZ, a.inProjZBias);
     const u = folded ? folded.u : this.conv1dCausalStep({ x: xIn!, weight: a.convWeight, bias: a.convBias, state: a.convState, silu: true });
+    const y = this.tensor([Bt, 1, I]);
+    const wDt = a.dtProjWeight as GpuTensor;
+    const xw = [a.xProjDt, a.xProjB, a.xProjC] as GpuTensor[];
+    if (this.foldXProj && I % 64 === 0 && R + 2 * N <= 512 && xw.every((w) => w.dtype === 'f32' && w.store.buffers.length === 1 && w.shape[1] === I)) {
+      this.dispatch('mamba1_scan_xproj', { NS: N, weights: this.loader(wDt) }, [
+        this.bind(u), this.part(wDt, 0), ...xw.map((w) => this.part(w, 0)),
+        this.packBiasD(a.dtProjBias, a.D, I), this.bind(a.A), this.bind(z), this.bind(a.ssmState), y.buffer,
+      ], [Bt, 1, I, R, 0, 0, 0, 0, 0, 0, 0, this.q8Offset(wDt, I * R)], [], (Bt * I) / 64);
+      const out = this.matvecPlus(y, a.outProj as GpuTensor, a.residual, Dm);
+      this.free(xIn, z, u, y);
+      return out;
+    }
     const dtLow = this.matmul(u, a.xProjDt);
     const Bm = this.matmul(u, a.xProjB);
     const Cm = this.matmul(u, a.xProjC);
-    const y = this.tensor([Bt, 1, I]);
-    const wDt = a.dtProjWeight as GpuTensor;
     this.dispatch('mamba1_scan_step', { NS: N, weights: this.loader(wDt) }, [
-      this.bind(u), { buffer: wDt.buffer, size: wDt.store.partBytes[0] }, this.bind(dtLow), this.bind(Bm), this.bind(Cm),
+      this.bind(u), this.part(wDt, 0), this.bind(dtLow), this.bind(Bm), this.bind(Cm),
       this.packBiasD(a.dtProjBias, a.D, I), this.bind(a.A), this.bind(z), this.bind(a.ssmState), y.buffer,
     ], [Bt, 1, I, R, 0, 0, 0, 0, 0, 0, 0, this.q8Offset(wDt, I * R)], [], Math.ceil((Bt * I) / 64));
     const out = this.matvecPlus(y, a.outProj as GpuTensor, a.residual, Dm);
@@ -1356,7 +1470,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.flushPending();
     const u = this.tensor([rows, 1, I]), z = this.tensor([rows, 1, I]);
     this.dispatch(`mamba1_in_proj_${kernel}`, {}, [
-      n ? n.x : xb as Binding, { buffer: wx.buffer, size: wx.store.partBytes[0] }, { buffer: wz.buffer, size: wz.store.partBytes[0] },
+      n ? n.x : xb as Binding, this.part(wx, 0), this.part(wz, 0),
       n ? n.weight : this.dummy, n ? n.out : this.dummyOut[0],
       this.bind(a.convWeight), this.bind(a.convBias), this.bind(a.convState), u.buffer, z.buffer,
     ], [rows, D, I, K, n ? 1 : 0, a.convBias ? 1 : 0], [n ? n.eps : 0], 2 * I);
@@ -1371,6 +1485,10 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    *   4. mamba2_scan_step: x's conv step, then the SSD step (Δ clamp, decay, D skip)
    *   5. gated_rms_norm with z
    *   6. out_proj with the residual as a per-row addend
+   * With the folds (foldNorms, foldDecode: the layer's norm into 1, 5 into 6) and fuseInProj at batch 1
+   * (in_proj's parts are row views of one buffer; their outputs' offsets 256-byte aligned, as in every
+   * published Mamba-2), three: mamba2_in_proj_* (norm, the whole in_proj, the x / B / C conv steps),
+   * mamba2_scan_step (x already convolved), matvec_gnorm_* (gated norm, out_proj, residual).
    * Declines (null → the graph's unfused ops) for batch > 8, an out_proj bias, split weights.
    */
   mamba2MixerStep(a: Mamba2MixerStepArgs): Tensor | null {
@@ -1386,15 +1504,27 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       throw fail('E_SHAPE', `mamba2MixerStep: states [${a.convXState.shape}], [${a.convBState.shape}], [${a.ssmState.shape}] do not fit B=${Bt}, H=${H}, P=${P}, G=${G}, N=${N}, K=${K}`);
     }
     const bias = a.inProjBias;
-    const z = this.matmul(a.x, a.inProjZ, bias?.z);
-    const xIn = this.matmul(a.x, a.inProjX, bias?.x);
-    const BIn = this.matmul(a.x, a.inProjB, bias?.B);
-    const CIn = this.matmul(a.x, a.inProjC, bias?.C);
-    const dt = this.matmul(a.x, a.inProjDt, bias?.dt);
-    const Bm = this.tensor([Bt, 1, GN]);
-    const Cm = this.tensor([Bt, 1, GN]);
+    const whole = this.fuseInProj && !bias && Bt === 1 ? this.adjacentRows([a.inProjZ, a.inProjX, a.inProjB, a.inProjC, a.inProjDt]) : null;
+    let all: GpuTensor | null = null;
+    let z: Tensor, xIn: Tensor, BIn: Tensor, CIn: Tensor, dt: Tensor;
+    // foldDecode: the x / B / C conv steps too (mamba2_in_proj_*), so no conv1d_step_pair and no conv in the scan step.
+    const convolved = whole && this.foldDecode ? this.mamba2InProj(a, whole, Dm, I, GN, H, K) : null;
+    if (whole) {
+      // One product over all rows (the held norm folds into it as into the split ones); the parts are views of its output.
+      all = convolved ?? this.matmul(a.x, whole) as GpuTensor;
+      const at = (start: number, count: number) => new GpuTensor([1, 1, count], 'f32', new Store([all!.buffer], 1, [4 * count], 4 * start, null, true));
+      [z, xIn, BIn, CIn, dt] = [at(0, I), at(I, I), at(2 * I, GN), at(2 * I + GN, GN), at(2 * I + 2 * GN, H)];
+    } else {
+      z = this.matmul(a.x, a.inProjZ, bias?.z);
+      xIn = this.matmul(a.x, a.inProjX, bias?.x);
+      BIn = this.matmul(a.x, a.inProjB, bias?.B);
+      CIn = this.matmul(a.x, a.inProjC, bias?.C);
+      dt = this.matmul(a.x, a.inProjDt, bias?.dt);
+    }
+    const Bm = (convolved ? BIn : this.tensor([Bt, 1, GN])) as GpuTensor;
+    const Cm = (convolved ? CIn : this.tensor([Bt, 1, GN])) as GpuTensor;
     const cb = a.convBias;
-    this.dispatch('conv1d_step_pair', {}, [
+    if (!convolved) this.dispatch('conv1d_step_pair', {}, [
       this.bind(BIn), this.bind(CIn), this.bind(a.convB), this.bind(a.convC), this.bind(cb?.B), this.bind(cb?.C),
       this.bind(a.convBState), this.bind(a.convCState), Bm.buffer, Cm.buffer,
     ], [Bt, 1, GN, K, cb ? 1 : 0], [], Math.ceil((2 * Bt * GN) / 256));
@@ -1402,22 +1532,89 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.dispatch('mamba2_scan_step', {}, [
       this.bind(xIn), this.bind(a.convX), this.bind(cb?.x), this.bind(a.convXState), this.bind(dt), this.packHeads(a.dtBias, a.A, a.D, H),
       this.bind(Bm), this.bind(Cm), this.bind(a.ssmState), y.buffer,
-    ], [Bt, 1, H, P, N, G, K, cb ? 1 : 0], [a.dtMin, Math.min(a.dtMax, F32_MAX)], Math.ceil((Bt * I) / 64));
+    ], [Bt, 1, H, P, N, G, K, cb ? 1 : 0, convolved ? 1 : 0], [a.dtMin, Math.min(a.dtMax, F32_MAX)], Math.ceil((Bt * I) / 64));
     const wo = a.outProj as GpuTensor;
     const S = a.normGroupSize, groups = I / S;
     const kernel = wo.dtype === 'f32' && I % 4 === 0 ? 'f32x4' : wo.dtype === 'f16' && I % 8 === 0 ? 'f16x8' : null;
     if (this.foldDecode && kernel && S > 0 && S % 4 === 0 && I % S === 0 && Bt * groups <= 8 && numel(a.norm.shape) === I && wo.shape[1] === I) {
       // The gated norm folded into out_proj (matvec_gnorm_*): one dispatch instead of two.
       const out = this.tensor([Bt, 1, Dm]);
-      this.dispatch(`matvec_gnorm_${kernel}`, {}, [this.bind(y), this.bind(z), this.bind(a.norm), { buffer: wo.buffer, size: wo.store.partBytes[0] }, this.bind(a.residual), out.buffer],
+      this.dispatch(`matvec_gnorm_${kernel}`, {}, [this.bind(y), this.bind(z), this.bind(a.norm), this.part(wo, 0), this.bind(a.residual), out.buffer],
         [Bt, I, Dm, S, groups], [a.normEps], Dm);
-      this.free(z, xIn, BIn, CIn, dt, Bm, Cm, y);
+      this.free(z, xIn, BIn, CIn, dt, Bm, Cm, y, all);
       return out;
     }
     const normed = this.gatedRmsNorm(y, z, a.norm, a.normEps, a.normGroupSize);
     const out = this.matvecPlus(normed, wo, a.residual, Dm);
-    this.free(z, xIn, BIn, CIn, dt, Bm, Cm, y, normed);
+    this.free(z, xIn, BIn, CIn, dt, Bm, Cm, y, normed, all);
     return out;
+  }
+
+  /**
+   * Mamba-2 decode, batch 1: the layer's norm (when it is the held one that wrote x), the whole in_proj over
+   * the fused weight `whole` and the x / B / C conv steps in one dispatch (mamba2_in_proj_*): its output
+   * [1, 1, 2I + 2GN + H] holds z, silu(conv(x)), silu(conv(B)), silu(conv(C)), dt. Null (in_proj alone,
+   * then conv1d_step_pair) for weights the vec loads skip and conv states not in one buffer (zerosBlock).
+   */
+  private mamba2InProj(a: Mamba2MixerStepArgs, whole: GpuTensor, D: number, I: number, GN: number, H: number, K: number): GpuTensor | null {
+    const kernel = whole.dtype === 'f32' && D % 4 === 0 ? 'f32x4' : whole.dtype === 'f16' && D % 8 === 0 ? 'f16x8' : null;
+    const states = [a.convXState, a.convBState, a.convCState] as GpuTensor[];
+    const buffer = states[0].store.buffers[0];
+    if (!kernel || K < 1 || states.some((t) => t.store.buffers.length !== 1 || t.store.buffers[0] !== buffer)) return null;
+    const convParts = [a.convX, a.convB, a.convC];
+    const convBias = a.convBias ? [a.convBias.x, a.convBias.B, a.convBias.C] : null;
+    const xb = this.bind(a.x) as { buffer: GPUBuffer; offset: number };
+    const p = this.pendingNorm;
+    const n = p && !this.pendingMv && p.out === xb.buffer && xb.offset === 0 && p.rows === 1 && p.dim === D ? p : null;
+    if (n) this.pendingNorm = null;
+    this.flushPending();
+    const total = 2 * I + 2 * GN + H;
+    const all = this.tensor([1, 1, total]);
+    this.dispatch(`mamba2_in_proj_${kernel}`, {}, [
+      n ? n.x : xb as Binding, this.part(whole, 0), n ? n.weight : this.dummy, n ? n.out : this.dummyOut[0],
+      this.packConv(convParts), convBias ? this.packConv(convBias) : this.dummy, buffer, all.buffer,
+    ], [1, D, I, GN, H, K, n ? 1 : 0, convBias ? 1 : 0, ...states.map((t) => t.store.offset / 4)], [n ? n.eps : 0], total);
+    return all;
+  }
+
+  /** f32 tensors packed back to back in one buffer (once per layer: recordOnce copies), keyed by the first. */
+  private packConv(parts: Tensor[]): Binding {
+    let p = this.convPacked.get(parts[0]);
+    if (!p || p.parts.some((t, i) => t !== parts[i])) {
+      const bytes = parts.reduce((s, t) => s + 4 * numel(t.shape), 0);
+      const buffer = this.device.createBuffer({ label: 'conv weights x ++ B ++ C', size: Math.max(256, Math.ceil(bytes / 256) * 256), usage: USAGE.STORAGE | USAGE.COPY_DST });
+      this.packed.push(buffer);
+      let at = 0;
+      for (const t of parts) {
+        const g = this.f32(t);
+        this.recordOnce({ kind: 'copy', src: g.buffer, srcOffset: g.store.offset, dst: buffer, dstOffset: at, size: 4 * numel(t.shape) });
+        at += 4 * numel(t.shape);
+      }
+      p = { parts: [...parts], buffer, bytes };
+      this.convPacked.set(parts[0], p);
+    }
+    return { buffer: p.buffer, size: p.bytes };
+  }
+
+  /**
+   * The weights `parts` (row views, rowView) as one [Σ rows, K] weight when they lie back to back in one
+   * buffer in this order, f32 / f16 with the vec loads' row lengths, and every part's output offset (its
+   * first row × 4 bytes) a multiple of 256 (storage binding offsets); else null.
+   */
+  private adjacentRows(parts: Tensor[]): GpuTensor | null {
+    const ws = parts as GpuTensor[];
+    const w0 = ws[0];
+    const K = w0.shape[1];
+    if (w0.dtype !== 'f32' && w0.dtype !== 'f16') return null;
+    const rowBytes = this.bytesFor([K], w0.dtype === 'f16' ? 'f32' : w0.dtype) / (w0.dtype === 'f16' ? 2 : 1);
+    let rows = 0, next = w0.store.offset;
+    for (const w of ws) {
+      if (w.dtype !== w0.dtype || w.shape.length !== 2 || w.shape[1] !== K || w.store.buffers.length !== 1 || w.store.buffers[0] !== w0.store.buffers[0]) return null;
+      if (w.store.offset !== next || (4 * rows) % 256 !== 0) return null;
+      rows += w.shape[0];
+      next += w.shape[0] * rowBytes;
+    }
+    return new GpuTensor([rows, K], w0.dtype, new Store([w0.store.buffers[0]], rows, [next - w0.store.offset], w0.store.offset, null, true));
   }
 
   /** Per Mamba-2 layer, dt_bias, A and D packed as one [3, H] buffer for mamba2_scan_step (built on first use). */
@@ -1440,7 +1637,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const loader = this.loader(w);
     const [kernel, variant] = loader === 'f32' && K % 4 === 0 ? ['matvec_f32x4', {}]
       : loader === 'f16' && K % 8 === 0 ? ['matvec_f16x8', {}] : ['matvec', { weights: loader }];
-    this.dispatch(kernel, variant, [this.bind(x), { buffer: w.buffer, size: w.store.partBytes[0] }, this.bind(add), out.buffer],
+    this.dispatch(kernel, variant, [this.bind(x), this.part(w, 0), this.bind(add), out.buffer],
       [rows, K, M, 0, 1, M, M, 0, 0, 0, 0, this.q8Offset(w, M * K)], [], M);
     return out;
   }
@@ -1706,7 +1903,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       const col0 = p * wt.store.partRows;
       const m = Math.min(wt.store.partRows, M - col0);
       const u = [0, K, m, col0, e, M, div, 0, 0, 0, 0, this.q8Offset(wt, m * K)];
-      const bindings: Binding[] = [this.bind(x), { buffer: buf, size: wt.store.partBytes[p] }, offsets, slots, y.buffer];
+      const bindings: Binding[] = [this.bind(x), this.part(wt, p), offsets, slots, y.buffer];
       if (few) this.dispatch('moe_matvec', { weights: loader }, bindings, u, [], m);
       else this.dispatch('moe_matmul', { weights: loader }, bindings, u, [], Math.ceil(tokens / 64) * Math.ceil(m / 64));
     });
