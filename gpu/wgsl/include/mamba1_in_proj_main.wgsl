@@ -3,7 +3,7 @@
 // with T = 1): workgroups 0..I−1 compute in_proj's x rows, each followed by its channel's causal conv
 // step (conv1d_step.wgsl's sum in its order: bias, the K−1 held inputs, the new one; silu; the window
 // shifted), workgroups I..2I−1 compute z's rows. With n4 = 1 the layer's RMSNorm is folded in
-// (x is the block input; include/matvec_x_norm.wgsl's prologue, xn gets the normed rows).
+// (x is the block input; include/norm_fold.wgsl, xn gets the normed rows).
 // The including file declares the weight bindings w0 (x rows), w1 (z rows), PER and partial().
 //   x: [rows, D]   W_x, W_z: [I, D]   convW: [I, K]   convB: [I]   state: [rows, I, K−1]   u, z: [rows, I]
 //   n0 rows (≤ 8)  n1 D  n2 I  n3 K  n4 fold the norm  n5 conv bias  f0 the norm's eps
@@ -12,12 +12,13 @@
 @group(0) @binding(5) var<storage, read_write> xn: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> convW: array<f32>;
 @group(0) @binding(7) var<storage, read> convB: array<f32>;
-@group(0) @binding(8) var<storage, read_write> state: array<f32>;
+@group(0) @binding(8) var<storage, read_write> convState: array<f32>;
 @group(0) @binding(9) var<storage, read_write> u: array<f32>;
 @group(0) @binding(10) var<storage, read_write> z: array<f32>;
 
 //#include "include/matvec_reduce.wgsl"
-var<workgroup> inv: array<f32, 8>;
+//#include "include/norm_fold.wgsl"
+//#include "include/conv_step.wgsl"
 
 fn xv(r: u32, i: u32, K4: u32) -> vec4<f32> {
   if (prm.n4 == 0u) { return x[r * K4 + i]; }
@@ -34,20 +35,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (m >= I) { m -= I; seg = 1u; }
   let rows = prm.n0;
   let K4 = prm.n1 / 4u;
-  if (prm.n4 != 0u) { // the norm (uniform: a parameter)
-    var sq: array<f32, 8>;
-    for (var k = lid; k < K4; k += WG) {
-      for (var r = 0u; r < 8u; r++) {
-        if (r < rows) { let v = x[r * K4 + k]; sq[r] += dot(v, v); }
-      }
-    }
-    let s = rowSums(sq, rows, lid);
-    if (lid < rows) { inv[lid] = inverseSqrt(s / f32(prm.n1) + prm.f0); }
-    workgroupBarrier();
-    if (wgIndex(wid, nwg) == 0u) {
-      for (var i = lid; i < rows * K4; i += WG) { xn[i] = xv(i / K4, i % K4, K4); }
-    }
-  }
+  if (prm.n4 != 0u) { foldedNorm(rows, K4, lid, wgIndex(wid, nwg)); } // the norm (uniform: a parameter)
   let steps = prm.n1 / PER;
   var acc: array<f32, 8>;
   for (var k = lid; k < steps; k += WG) {
@@ -60,13 +48,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (seg == 1u) { z[lid * I + m] = v; return; }
   // conv step of channel m, sequence lid (conv1d_step.wgsl)
   let K = prm.n3;
-  let hist = K - 1u;
-  let base = (lid * I + m) * hist;
-  var c = 0.0;
-  if (prm.n5 != 0u) { c = convB[m]; }
-  for (var k = 0u; k < hist; k++) { c += convW[m * K + k] * state[base + k]; }
-  c += convW[m * K + hist] * v;
-  for (var k = 0u; k + 1u < hist; k++) { state[base + k] = state[base + k + 1u]; }
-  if (hist > 0u) { state[base + hist - 1u] = v; }
-  u[lid * I + m] = silu(c);
+  u[lid * I + m] = silu(convStep(m, (lid * I + m) * (K - 1u), K, v, prm.n5 != 0u));
 }

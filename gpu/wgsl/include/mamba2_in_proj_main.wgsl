@@ -4,7 +4,7 @@
 // weight (rows [z: I][x: I][B: GN][C: GN][dt: H], the parts of Mamba2Layer as row views of one buffer);
 // rows of x, B and C are each followed by their conv channel's step (conv1d_step.wgsl's sum in its
 // order: bias, the K−1 held inputs, the new one; silu; the window shifted), z and dt rows are written
-// as they are. With n6 = 1 the layer's RMSNorm is folded in (include/matvec_x_norm.wgsl's formula;
+// as they are. With n6 = 1 the layer's RMSNorm is folded in (include/norm_fold.wgsl;
 // xn gets the normed rows). Then mamba2_scan_step runs with n8 = 1 (x already convolved) and no
 // conv1d_step_pair: two dispatches fewer a layer than in_proj + conv pair.
 // The including file declares the weight binding w, PER and partial(m, k, K4, r).
@@ -17,11 +17,12 @@
 @group(0) @binding(4) var<storage, read_write> xn: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> convW: array<f32>;
 @group(0) @binding(6) var<storage, read> convB: array<f32>;
-@group(0) @binding(7) var<storage, read_write> states: array<f32>;
+@group(0) @binding(7) var<storage, read_write> convState: array<f32>;
 @group(0) @binding(8) var<storage, read_write> out: array<f32>;
 
 //#include "include/matvec_reduce.wgsl"
-var<workgroup> inv: array<f32, 8>;
+//#include "include/norm_fold.wgsl"
+//#include "include/conv_step.wgsl"
 
 fn xv(r: u32, i: u32, K4: u32) -> vec4<f32> {
   if (prm.n6 == 0u) { return x[r * K4 + i]; }
@@ -37,20 +38,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (m >= total) { return; }
   let rows = prm.n0;
   let K4 = prm.n1 / 4u;
-  if (prm.n6 != 0u) { // the norm (uniform: a parameter)
-    var sq: array<f32, 8>;
-    for (var k = lid; k < K4; k += WG) {
-      for (var r = 0u; r < 8u; r++) {
-        if (r < rows) { let v = x[r * K4 + k]; sq[r] += dot(v, v); }
-      }
-    }
-    let s = rowSums(sq, rows, lid);
-    if (lid < rows) { inv[lid] = inverseSqrt(s / f32(prm.n1) + prm.f0); }
-    workgroupBarrier();
-    if (m == 0u) {
-      for (var i = lid; i < rows * K4; i += WG) { xn[i] = xv(i / K4, i % K4, K4); }
-    }
-  }
+  if (prm.n6 != 0u) { foldedNorm(rows, K4, lid, m); } // the norm (uniform: a parameter)
   let steps = prm.n1 / PER;
   var acc: array<f32, 8>;
   for (var k = lid; k < steps; k += WG) {
@@ -68,12 +56,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (ch < I) { base = prm.n8 + (lid * I + ch) * hist; }
   else if (ch < I + GN) { base = prm.n9 + (lid * GN + ch - I) * hist; }
   else { base = prm.n10 + (lid * GN + ch - I - GN) * hist; }
-  let K = prm.n5;
-  var c = 0.0;
-  if (prm.n7 != 0u) { c = convB[ch]; }
-  for (var k = 0u; k < hist; k++) { c += convW[ch * K + k] * states[base + k]; }
-  c += convW[ch * K + hist] * v;
-  for (var k = 0u; k + 1u < hist; k++) { states[base + k] = states[base + k + 1u]; }
-  if (hist > 0u) { states[base + hist - 1u] = v; }
-  out[lid * total + m] = silu(c);
+  out[lid * total + m] = silu(convStep(ch, base, prm.n5, v, prm.n7 != 0u));
 }
