@@ -100,8 +100,11 @@ describe.skipIf(reason !== null)('webgpu recorded decode steps equal op-by-op de
   // Mamba-2's in_proj as one dispatch over the fused weight (WebGpuBackend.fuseInProj; needs its parts'
   // outputs 256-byte aligned: I = 64, G·N = 64 here) against the two merged dispatches of before: the
   // same dot products of the same rows, but B, C and dt's rows read x normed on the fly
-  // (matvec_x_norm.wgsl's xv) instead of the copy workgroup 0 stored — the same expression, so the
-  // same bits; checked bit for bit, with batch-1 steps recorded and op by op, f32 and f16.
+  // (matvec_x_norm.wgsl's xv) instead of the copy workgroup 0 stored — the same expression in two
+  // shaders. Lavapipe gives the same bits; NVIDIA's Vulkan compiler contracts them into FMAs differently
+  // per shader (H100, 2026-12-06: last-bit differences in about half the logits), so the check is
+  // relative 1e-5: a few f32 ulps (6e-8 each) summed over the 32-wide dot products, far below any bug
+  // (a wrong row or a missed norm moves logits by > 1e-2). Batch-1 steps recorded and op by op, f32 and f16.
   for (const dtype of shaderF16 ? ['f32', 'f16'] as const : ['f32'] as const) {
     it(`mamba2, in_proj in one dispatch (fuseInProj) equals the split in_proj, ${dtype}`, async () => {
       const files = randomModelFiles({ modelType: 'mamba2', vocabSize: 515, hiddenSize: 32, numLayers: 2, stateSize: 32, headDim: 8, nGroups: 2, chunkSize: 16, useBias: false, seed: 5 });
@@ -117,7 +120,7 @@ describe.skipIf(reason !== null)('webgpu recorded decode steps equal op-by-op de
         await r.session.dispose();
         await m.dispose(); // at once: lavapipe's process runs out of room with every model of this file held open
       }
-      runs[1].forEach((l, i) => expect(bits(l), `fuse off, step ${i}`).toEqual(bits(runs[0][i])));
+      runs[1].forEach((l, i) => expectClose(l, runs[0][i], 1e-5, `fuse off, step ${i}`));
       // op-by-op steps copy the head's row first (Model.run's sliceRows): the final norm runs alone there, so f32 rounding
       runs[2].forEach((l, i) => expectClose(l, runs[0][i], 1e-5, `op by op, step ${i}`));
     });

@@ -56,7 +56,7 @@ describe.skipIf(cudaUnavailable !== null)('cuda attention family', () => {
       expect(got.kv.v).toEqual(want.kv.v);
     }
     await cuda.dispose();
-  });
+  }, 30_000); // the reference backend's CPU attention over 2,000-key caches takes ~5 s on a busy 16-core host (H100 machine, 2026-12-06)
 
   it('forced splits of 32 keys equal one split, and the reference, on a causal prefill (rows ending mid-split)', async () => {
     const cuda = (await cudaBackend()) as CudaBackend;

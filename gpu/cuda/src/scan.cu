@@ -18,9 +18,10 @@
 // rather than as the quadratic matrix form.
 //
 // scan_tiled.cu's scanTiled (Mamba-1, N ≤ 16: the WebGPU backend's tiled three-pass design, 64 channels ×
-// 64-step chunks a block) runs where MAMBA_EDGE_CUDA_SCAN=tiled3 (tiled3one: one pass; tiled3p: 3 of 16
-// states' exponentials by polynomial) asks, or where
-// kTiledDefault is flipped on after an H100 A/B against scanWarp.
+// 64-step chunks a block) is the prefill default for Mamba-1 (kTiledDefault: on the H100, 2026-12-06,
+// [1, 16384, 1536] 0.360 ms = 38.6 % of the copy against scanWarp's 0.885 ms, [.., 4096] 0.891 vs 2.004 ms);
+// MAMBA_EDGE_CUDA_SCAN=tiled3one (one pass) and tiled3p (3 of 16 states' exponentials by polynomial) are
+// its variants, =warp the previous default.
 // Prefill (T ≥ 32) takes the two newer kernels where a shape fits them: scanWarp below (Mamba-1, N ≤ 16:
 // a parallel scan over time within a warp per channel, one pass) and ssd.cu's ssdMma (Mamba-2, P and N
 // multiples of 16: the SSD chunked matrix form on tensor cores). Otherwise, and for the decode step,
@@ -595,9 +596,9 @@ static int warpChannels() { return scanOverride("warp8") ? 8 : 4; }
  */
 /**
  * scan_tiled.cu's scanTiled (the WebGPU tiled three-pass design) as the prefill default for Mamba-1, N ≤ 16,
- * T ≥ 32: off until measured against scanWarp on an H100 (written without a GPU); the lead flips it.
+ * T ≥ 32: 2.2-2.5× scanWarp on the H100 (BENCHMARKS.md, "The merged tree on the H100").
  */
-constexpr bool kTiledDefault = false;
+constexpr bool kTiledDefault = true;
 
 /**
  * Whether scanTiled runs this shape: MAMBA_EDGE_CUDA_SCAN=tiled3 forces it for any T (Mamba-1, N ≤ 16),
