@@ -66,6 +66,8 @@ const env = backend === 'cuda'
     runAhead: process.env.MAMBA_EDGE_CUDA_RUNAHEAD ?? 'on', pdl: process.env.MAMBA_EDGE_CUDA_PDL ?? 'on', decodeGemv: process.env.MAMBA_EDGE_CUDA_DECODEGEMV ?? 'on',
     normGemv: process.env.MAMBA_EDGE_CUDA_NORMGEMV ?? 'on', scanDt: process.env.MAMBA_EDGE_CUDA_SCANDT ?? 'on',
     convGemv: process.env.MAMBA_EDGE_CUDA_CONVGEMV ?? 'off', ssdStep: process.env.MAMBA_EDGE_CUDA_SSDSTEP ?? 'on', runAheadDepth: SessionImpl.runAheadDepth,
+    stepGraph: process.env.MAMBA_EDGE_CUDA_STEPGRAPH ?? 'on', snapFold: process.env.MAMBA_EDGE_CUDA_SNAPFOLD ?? 'on',
+    convEpi: process.env.MAMBA_EDGE_CUDA_CONVEPI ?? 'on', argmaxGemv: process.env.MAMBA_EDGE_CUDA_ARGMAXGEMV ?? 'on',
   }
   : {};
 
@@ -192,6 +194,36 @@ for (const name of onlyBandwidth ? [] : models) {
       step.release();
     }
     b.free(...state);
+    // The same with the draw: the run-ahead step graph (deviceSampling.recordSampled, greedy), each run fed the
+    // previous run's token on the device and its token's words read back, as generate runs it, but no host wait
+    // between runs: the GPU's time per token with the tail (sampling, undo point, id, read-back) included.
+    const ds = b.deviceSampling;
+    const block = b.zerosBlock(graph.stateShapes(cfg, 1));
+    const greedy = { temperature: 0, topK: 1, topP: 1 };
+    const unit = ds?.recordSampled?.(block, Int32Array.of(0), (stepIds) => {
+      const hidden = graph.forward({ backend: b, cfg, weights, state: block, batch: 1, seq: 1 }, stepIds);
+      const logits = b.matmul(b.reshape(hidden, [1, cfg.hiddenSize]), head.weight, head.bias);
+      b.free(hidden);
+      return logits;
+    }, greedy);
+    if (ds && unit) {
+      const reps = 200;
+      let prev = unit.run(Int32Array.of(2), greedy, 0).token;
+      await ds.read(prev);
+      const a = performance.now();
+      for (let i = 0; i < reps; i++) {
+        const next = unit.run(ds.ids(prev), greedy, 0).token;
+        ds.release(prev);
+        prev = next;
+      }
+      await ds.read(prev);
+      ds.release(prev);
+      const ms = (performance.now() - a) / reps;
+      results.push({ model: name, engine, what: 'decode-gpu-sampled', kernels: unit.ops, msPerStep: ms, tokensPerSec: 1000 / ms, ...env });
+      console.error(`${name} cuda: step graph with its draw ${unit.ops} nodes, ${ms.toFixed(3)} ms a token back to back (${(1000 / ms).toFixed(0)} tok/s, read-back enqueued, no host wait)`);
+      unit.release();
+    }
+    b.free(...block);
   }
 
   if (soakTokens > 0 && backend === 'cuda') {

@@ -7,7 +7,7 @@ import type {
   Session, SessionOptions, StateAtContext,
 } from './types.js';
 import { fail, throwIfAborted } from '../errors.js';
-import type { Backend, DeviceToken, KvCache, RecordedStep, Tensor } from '../backends/backend.js';
+import type { Backend, DeviceToken, KvCache, RecordedStep, SampledStep, Tensor } from '../backends/backend.js';
 import type { SamplerParams } from './sampler.js';
 import { publicConfig, type ModelGraph } from '../models/graph.js';
 import type { TokenizerEx } from '../tokenizer/index.js';
@@ -59,6 +59,10 @@ export class ModelImpl implements Model {
   private readonly sessions = new Set<SessionImpl>();
   /** Each session's decode step recorded on backends with recordStep (null: the backend declined), by its state tensors. */
   private readonly recorded = new WeakMap<Tensor[], RecordedStep | null>();
+  /** Each session's decode step recorded with its draw (DeviceSampling.recordSampled), for the sampler shape last used. */
+  private readonly sampled = new WeakMap<Tensor[], { shape: string; unit: SampledStep | null }>();
+  /** Sampled steps held (each holds one undo copy of its session's state, counted by liveStateBytes). */
+  private sampledUnits = 0;
 
   constructor(parts: ModelParts) {
     this.parts = parts;
@@ -166,7 +170,7 @@ export class ModelImpl implements Model {
 
   /** @internal Bytes of carried state held by this model's open sessions (one sequence each). */
   liveStateBytes(): number {
-    return this.sessions.size * this.info.stateBytes;
+    return (this.sessions.size + this.sampledUnits) * this.info.stateBytes;
   }
 
   /** @internal Working bytes of one prefill chunk for `batch` sequences. */
@@ -194,6 +198,48 @@ export class ModelImpl implements Model {
   releaseRecorded(state: Tensor[]): void {
     this.recorded.get(state)?.release();
     this.recorded.delete(state);
+    this.releaseSampled(state);
+  }
+
+  /** @internal Whether the session whose state is `state` holds a sampled step (whose undo copy liveStateBytes counts). */
+  holdsSampled(state: Tensor[]): boolean {
+    return !!this.sampled.get(state)?.unit;
+  }
+
+  private releaseSampled(state: Tensor[]): void {
+    const held = this.sampled.get(state);
+    if (held?.unit) {
+      held.unit.release();
+      this.sampledUnits--;
+    }
+    this.sampled.delete(state);
+  }
+
+  /**
+   * @internal The session's decode step and its draw as one unit (DeviceSampling.recordSampled): the step
+   * `recordedStep` records, then the device's draw with `params`' shape, one launch a token, each run saving
+   * the state's undo point. One unit per session, for the sampler shape (greedy, or its topK) last asked
+   * for: another shape releases it and records anew. Null where the backend has none or declines, or the
+   * model has KV caches (their steps are not recorded).
+   */
+  sampledStep(state: Tensor[], caches: KvCache[], params: SamplerParams): SampledStep | null {
+    const { graph, cfg, backend: b, weights } = this.parts;
+    const record = b.deviceSampling?.recordSampled;
+    if (caches.length > 0 || !record) return null;
+    const shape = params.temperature === 0 ? 'greedy' : `top-k ${params.topK}`;
+    const held = this.sampled.get(state);
+    if (held?.shape === shape) return held.unit;
+    this.releaseSampled(state);
+    const head = graph.head(weights);
+    const unit = record.call(b.deviceSampling, state, new Int32Array(1), (stepIds) => {
+      const hidden = graph.forward({ backend: b, cfg, weights, state, batch: 1, seq: 1 }, stepIds);
+      const logits = b.matmul(b.reshape(hidden, [1, cfg.hiddenSize]), head.weight, head.bias); // [1, V]
+      b.free(hidden);
+      return logits;
+    }, params);
+    if (unit) this.sampledUnits++;
+    this.sampled.set(state, { shape, unit });
+    return unit;
   }
 
   /**

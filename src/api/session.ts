@@ -323,7 +323,9 @@ export class SessionImpl implements Session {
   private runAheadFits(): boolean {
     if (SessionImpl.runAheadDepth < 1) return false;
     try {
-      this.model.checkMemory(this.model.chunkBytes(1) + SessionImpl.runAheadDepth * this.model.info.stateBytes, 'the run-ahead state snapshots');
+      // A sampled step already held (ModelImpl.sampledStep) is its one snapshot, and already counted.
+      const held = SessionImpl.runAheadDepth === 1 && this.model.holdsSampled(this.state) ? 1 : 0;
+      this.model.checkMemory(this.model.chunkBytes(1) + (SessionImpl.runAheadDepth - held) * this.model.info.stateBytes, 'the run-ahead state snapshots');
       return true;
     } catch {
       return false;
@@ -351,7 +353,13 @@ export class SessionImpl implements Session {
   ): Promise<FinishReason> {
     const { backend, cfg } = this.model.parts;
     const depth = SessionImpl.runAheadDepth;
-    interface Step { token: DeviceToken; logits: Tensor; rng: Uint32Array; u: number; kv: number[]; snapshot: Tensor[] | null }
+    /**
+     * One step ahead: the step and its draw as one recorded unit where the backend has one (SampledStep: one
+     * launch a token; each run saves its own undo point, so a step run ahead needs no snapshot copy).
+     */
+    const unit = depth === 1 ? this.model.sampledStep(this.state, this.caches, plan) : null;
+    /** A step run ahead is undone from its `snapshot` or, run by `unit`, by `undo`; both null once decided. */
+    interface Step { token: DeviceToken; logits: Tensor; rng: Uint32Array; u: number; kv: number[]; snapshot: Tensor[] | null; undo: (() => void) | null }
     /** Snapshot blocks not held by a step in flight (one per run-ahead step, allocated on first use). */
     const spare: Tensor[][] = [];
     const allSnapshots: Tensor[][] = [];
@@ -360,6 +368,12 @@ export class SessionImpl implements Session {
     let failed = true; // until proven otherwise, an exception leaves the state half-advanced
     const submit = (ids: Int32Array, ahead: boolean): Step => {
       const kv = this.caches.map((c) => c.length);
+      if (unit) {
+        const rng = this.rng.getState();
+        const u = plan.temperature > 0 ? this.rng.nextFloat() : 0;
+        const { token, logits } = unit.run(ids, plan, u);
+        return { token, logits, rng, u, kv, snapshot: null, undo: ahead ? () => unit.undo(token) : null };
+      }
       let snapshot: Tensor[] | null = null;
       if (ahead) {
         snapshot = spare.pop() ?? null;
@@ -370,7 +384,7 @@ export class SessionImpl implements Session {
       const u = plan.temperature > 0 ? this.rng.nextFloat() : 0;
       try {
         const { token, logits } = this.model.recordDecodeStep(this.state, this.caches, ids, plan, u);
-        return { token, logits, rng, u, kv, snapshot };
+        return { token, logits, rng, u, kv, snapshot, undo: null };
       } catch (e) {
         if (snapshot) spare.push(snapshot);
         throw e;
@@ -383,10 +397,11 @@ export class SessionImpl implements Session {
     };
     /** Undoes the run-ahead steps in flight (recorded after them, so the device finishes them first). */
     const undoAhead = () => {
-      const from = inflight.findIndex((step) => step.snapshot !== null);
+      const from = inflight.findIndex((step) => step.snapshot !== null || step.undo !== null);
       if (from < 0) return;
       const first = inflight[from];
-      ds.copy(first.snapshot!, this.state);
+      if (first.undo) first.undo();
+      else ds.copy(first.snapshot!, this.state);
       this.caches.forEach((c, i) => backend.truncateKvCache(c, first.kv[i]));
       this.rng.setState(first.rng);
       for (const step of inflight.splice(from)) release(step);
@@ -395,6 +410,7 @@ export class SessionImpl implements Session {
     const decide = () => {
       const step = inflight[0];
       if (step?.snapshot) { spare.push(step.snapshot); step.snapshot = null; }
+      if (step) step.undo = null;
     };
     /** inflight[0] consumed the pending token: the session is at its end (its token not drawn yet). */
     const commit = () => {

@@ -575,6 +575,31 @@ export interface DeviceSampling {
   release(token: DeviceToken): void;
   /** Records device-side copies src[i] → dst[i] (f32 tensors of equal sizes), in order with the ops. */
   copy(src: readonly Tensor[], dst: readonly Tensor[]): void;
+  /**
+   * Optional: one decode step of the sequence whose state is `state` and its draw recorded as one
+   * replayable unit for sampler parameters of `params`' shape (greedy, or its topK): `body` computes the
+   * step's logits [1, V] from ids (as RecordedStep's body does). Each run also saves the state as it was
+   * before that run (its undo point), so a run-ahead step needs no copy of its own. Null where the
+   * backend declines (nothing has run then); the caller falls back to `sample` after its own step.
+   */
+  recordSampled?(state: Tensor[], ids: Int32Array, body: (ids: Int32Array) => Tensor, params: SamplerParams): SampledStep | null;
+}
+
+/** A decode step recorded with its draw (DeviceSampling.recordSampled). */
+export interface SampledStep {
+  /**
+   * Runs the step for `ids` — host ids (as many as recorded), or `deviceSampling.ids` of this unit's
+   * latest token — and draws the next token with `params` (of the recorded shape) and the uniform `u`.
+   * `logits` is the step's row, owned by the unit (freeing it does nothing): it stays valid through the
+   * next run and is overwritten by the one after.
+   */
+  run(ids: Int32Array, params: SamplerParams, u: number): { token: DeviceToken; logits: Tensor };
+  /** Puts the state back as it was before the latest run, whose token `token` must be (E_ARGUMENT otherwise). */
+  undo(token: DeviceToken): void;
+  /** Frees the unit and everything it holds. Calling it again does nothing. */
+  release(): void;
+  /** Graph nodes of one run (for tests and benchmarks). */
+  readonly ops: number;
 }
 
 /**

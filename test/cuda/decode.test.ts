@@ -214,6 +214,49 @@ describe.skipIf(cudaUnavailable !== null)('cuda decode kernels', () => {
     }
   });
 
+  it('one-token convs of a decode GEMV\'s outputs run as its epilogue (Mamba-2 x, B, C; Mamba-1 x; odd sizes, bias or none, f32 / bf16): outputs and states equal the reference and the conv kernels', async () => {
+    const r = rng(79);
+    for (const [D, I, GN, K, bias, dtype] of [[20, 13, 6, 4, true, 'f32'], [64, 96, 40, 3, false, 'bf16'], [36, 44, 0, 4, true, 'f32']] as const) {
+      // GN 0: Mamba-1's shape (in_proj → x, z; one conv of x); else Mamba-2's (in_proj → z, x, B, C, dt; convs of x, B, C).
+      const parts = GN ? [I, I, GN, GN, 5] : [I, I];
+      const convOf = GN ? [1, 2, 3] : [0];
+      const d = {
+        h: rand(D, r), nw: rand(D, r, 2), ws: parts.map((M) => rand(M * D, r)), bs: parts.map((M) => (bias ? rand(M, r) : null)),
+        cw: convOf.map((j) => rand(parts[j] * K, r)), cb: convOf.map((j) => (bias ? rand(parts[j], r) : null)), s0: convOf.map((j) => rand(parts[j] * (K - 1), r)),
+        next: rand(D, r),
+      };
+      const run = async (b: Backend) => {
+        const H = [b.upload(d.h, [1, 1, D]), b.upload(d.next, [1, 1, D])], NW = b.upload(d.nw, [D]);
+        const W = parts.map((M, j) => ({ w: b.upload(d.ws[j], [M, D], dtype), bias: d.bs[j] ? b.upload(d.bs[j]!, [M]) : null }));
+        const convs = convOf.map((j, i) => ({
+          w: b.upload(d.cw[i], [parts[j], K]), bias: d.cb[i] ? b.upload(d.cb[i]!, [parts[j]]) : null, state: b.upload(d.s0[i], [1, parts[j], K - 1]),
+        }));
+        const outs: Tensor[] = [];
+        for (const h of H) { // two tokens: the second reads the states the first one's epilogue shifted
+          const row = b.reshape(b.rmsNorm(h, NW, 1e-5), [1, D]);
+          const ys = W.map((m, j) => b.reshape(b.matmul(row, m.w, m.bias), [1, 1, parts[j]]));
+          const cs = convOf.map((j, i) => b.conv1dCausalStep({ x: ys[j], weight: convs[i].w, bias: convs[i].bias, state: convs[i].state, silu: true }));
+          outs.push(...ys, ...cs);
+        }
+        return Promise.all([...outs, ...convs.map((c) => c.state)].map((t) => b.read(t)));
+      };
+      const cuda = (await cudaBackend()) as CudaBackend;
+      cuda.convEpilogue = true; // the default (MAMBA_EDGE_CUDA_CONVEPI unset)
+      const calls = countCalls(cuda, ['decodeGemv', 'conv1d', 'conv1dStepBatch']);
+      const got = await run(cuda);
+      expect(calls.decodeGemv).toBe(2);
+      expect(calls.conv1d + calls.conv1dStepBatch).toBe(0);
+      cuda.convEpilogue = false; // MAMBA_EDGE_CUDA_CONVEPI=off: the conv kernels, the same arithmetic
+      const plain = await run(cuda);
+      expect(calls.conv1d + calls.conv1dStepBatch).toBe(2);
+      expect(got).toEqual(plain);
+      const want = await run(new ReferenceBackend());
+      const tol = 2e-5 * Math.sqrt(D / 64) + 1e-6;
+      got.forEach((x, i) => expectClose(x, want[i], tol, `D ${D} I ${I} GN ${GN} ${dtype} output ${i}`));
+      await cuda.dispose();
+    }
+  });
+
   it('Mamba-2\'s three one-token convs fold into the SSD step (odd sizes, with and without conv bias): outputs and every state equal the reference', async () => {
     const r = rng(77);
     for (const [H, P, G, N, bias] of [[6, 5, 3, 7, true], [24, 64, 1, 128, false]] as const) {

@@ -162,6 +162,11 @@ class Device : public Napi::ObjectWrap<Device> {
                            InstanceMethod("ssdStep", &Device::SsdStepOp),
                            InstanceMethod("convShift", &Device::ConvShiftOp),
                            InstanceMethod("ssdConvStep", &Device::SsdConvStepOp),
+                           InstanceMethod("topKSampleFrom", &Device::TopKSampleFrom),
+                           InstanceMethod("stateCopy", &Device::StateCopy),
+                           InstanceMethod("launchGraph", &Device::LaunchGraph),
+                           InstanceMethod("writeAsync", &Device::WriteAsync),
+                           InstanceAccessor("convEpilogues", &Device::ConvEpiloguesMax, nullptr),
                            InstanceAccessor("info", &Device::Info, nullptr),
                        });
   }
@@ -559,7 +564,11 @@ class Device : public Napi::ObjectWrap<Device> {
     me::Conv1dStepBatch batch{};
     batch.count = (int)outs.Length();
     for (uint32_t i = 0; i < outs.Length(); i++) {
-      batch.item[i] = {fptr(outs.Get(i)), fptr(xs.Get(i)), fptr(ws.Get(i)), fptr(biases.Get(i)), fptr(states.Get(i)), i32(Cs.Get(i))};
+      batch.item[i] = {fptr(outs.Get(i)), fptr(xs.Get(i)), fptr(ws.Get(i)), fptr(biases.Get(i)), fptr(states.Get(i)), i32(Cs.Get(i)), nullptr};
+    }
+    if (info.Length() > 9 && info[9].IsArray()) {  // snaps[] (null entries): the states' undo points (a run-ahead step graph)
+      Napi::Array snaps = info[9].As<Napi::Array>();
+      for (uint32_t i = 0; i < outs.Length() && i < snaps.Length(); i++) batch.item[i].snap = fptr(snaps.Get(i));
     }
     launched(env, me::launchConv1dStepBatch(batch, i32(info[0]), i32(info[1]), info[2].As<Napi::Boolean>().Value(), stream_), "conv1dStepBatch");
     return env.Undefined();
@@ -690,7 +699,31 @@ class Device : public Napi::ObjectWrap<Device> {
     pro.state = fptr(info[15]);
     pro.convK = i32(info[16]);
     pro.silu = info[17].As<Napi::Boolean>().Value();
-    launched(env, me::launchDecodeGemv(batch, fptr(info[0]), wtype(env, info[2]), i32(info[1]), pro, props_.multiProcessorCount, stream_),
+    // Optional (builds with conv epilogues): convs [{ item, w, bias|null, state, out, snap|null }], convK, convSilu.
+    me::ConvEpilogues epi{};
+    if (info.Length() > 20 && info[18].IsArray()) {
+      Napi::Array convs = info[18].As<Napi::Array>();
+      if (convs.Length() > (uint32_t)me::kConvEpilogueMax) throwCode(env, "E_ARGUMENT", "cuda: decodeGemv takes at most " + std::to_string(me::kConvEpilogueMax) + " conv epilogues");
+      epi.count = (int)convs.Length();
+      for (uint32_t j = 0; j < convs.Length(); j++) {
+        Napi::Object c = convs.Get(j).As<Napi::Object>();
+        epi.e[j] = {i32(c.Get("item")), fptr(c.Get("w")), fptr(c.Get("bias")), fptr(c.Get("state")), fptr(c.Get("out")), fptr(c.Get("snap"))};
+      }
+      epi.K = i32(info[19]);
+      epi.silu = info[20].As<Napi::Boolean>().Value();
+    }
+    // Optional: the greedy draw as its epilogue, { scratch, out, idOut|null } (one matrix).
+    me::ArgmaxEpilogue am{};
+    const bool argmax = info.Length() > 21 && info[21].IsObject();
+    if (argmax) {
+      Napi::Object o = info[21].As<Napi::Object>();
+      am.scratch = static_cast<unsigned long long*>(ptr(o.Get("scratch")));
+      am.out = static_cast<uint32_t*>(ptr(o.Get("out")));
+      am.idOut = static_cast<int32_t*>(ptr(o.Get("idOut")));
+    }
+    launched(env,
+             me::launchDecodeGemv(batch, fptr(info[0]), wtype(env, info[2]), i32(info[1]), pro, props_.multiProcessorCount, stream_, &epi,
+                                  argmax ? &am : nullptr),
              "decodeGemv");
     return env.Undefined();
   }
@@ -722,6 +755,7 @@ class Device : public Napi::ObjectWrap<Device> {
     a.convState = fptr(info[16]);  // (state|null, x|null, K): a conv state shift left by a folded conv
     a.convX = fptr(info[17]);
     a.convK = i32(info[18]);
+    a.snap = fptr(info[19]);  // optional: h's undo point
     launched(env, me::launchScanDtStep(a, wt, stream_), "scanDtStep");
     return env.Undefined();
   }
@@ -797,6 +831,7 @@ class Device : public Napi::ObjectWrap<Device> {
     a.N = i32(info[12]);
     a.dtMin = (float)f64(info[13]);
     a.dtMax = (float)f64(info[14]);
+    a.snap = fptr(info[15]);  // optional: h's undo point
     launched(env, me::launchSsdStep(a, stream_), "ssdStep");
     return env.Undefined();
   }
@@ -819,6 +854,56 @@ class Device : public Napi::ObjectWrap<Device> {
              me::launchTopKSample(static_cast<uint32_t*>(ptr(info[0])), fptr(info[1]), i32(info[2]), i32(info[3]), info[4].As<Napi::Boolean>().Value(),
                                   (float)f64(info[5]), (float)f64(info[6]), (float)f64(info[7]), stream_),
              "topKSample");
+    return env.Undefined();
+  }
+
+  /** How many conv epilogues decodeGemv takes (its trailing arguments; then the greedy draw); absent in builds without them. */
+  Napi::Value ConvEpiloguesMax(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), me::kConvEpilogueMax); }
+
+  // ---- the run-ahead step graph (src/backends/cuda/index.ts recordSampled) ----
+
+  /**
+   * topKSampleFrom(out [3 + 2k] words, x, V, k, greedy, params [3] | null, idOut | null): topKSample with temperature, top-p, u read on
+   * the device, and the id the next step embeds also written to idOut.
+   */
+  Napi::Value TopKSampleFrom(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    launched(env,
+             me::launchTopKSampleFrom(static_cast<uint32_t*>(ptr(info[0])), fptr(info[1]), i32(info[2]), i32(info[3]), info[4].As<Napi::Boolean>().Value(),
+                                      fptr(info[5]), static_cast<int32_t*>(ptr(info[6])), stream_),
+             "topKSampleFrom");
+    return env.Undefined();
+  }
+
+  /** stateCopy(dst, src, bytes): a kernel copy (so a graph holding it keeps kernel-to-kernel edges), bytes a multiple of 16. */
+  Napi::Value StateCopy(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    launched(env, me::launchStateCopy(ptr(info[0]), ptr(info[1]), (size_t)i64(info[2]), stream_), "stateCopy");
+    return env.Undefined();
+  }
+
+  /** launchGraph(graph): the recording launched as it is (its inputs already in device memory). */
+  Napi::Value LaunchGraph(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    cudaGraphExec_t g = graphOf(env, info[0]);
+    check(env, cudaGraphLaunch(g, stream_), "cudaGraphLaunch");
+    return env.Undefined();
+  }
+
+  /**
+   * writeAsync(dst, TypedArray): host bytes into device memory in stream order, without waiting for the GPU
+   * (from pageable memory the bytes are staged before it returns, so the array may change afterwards).
+   */
+  Napi::Value WriteAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    notCapturing(env, "a host write");
+    Napi::TypedArray src = info[1].As<Napi::TypedArray>();
+    const uint8_t* bytes = static_cast<const uint8_t*>(src.ArrayBuffer().Data()) + src.ByteOffset();
+    check(env, cudaMemcpyAsync(ptr(info[0]), bytes, src.ByteLength(), cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync (host write)");
     return env.Undefined();
   }
 };

@@ -59,4 +59,16 @@ __device__ __forceinline__ float blockSum(float v) {
 
 inline unsigned blocksFor(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
 
+/**
+ * Logits as order-preserving u32 keys (topk.cu, decode.cu's greedy epilogue), src/api/sampler.ts's candidate
+ * rule: NaN maps to 0 and −∞ to kInvalid, so keys ≤ kInvalid are never candidates; −0 ties with +0.
+ */
+constexpr uint32_t kInvalid = 0x007fffffu;
+__device__ __forceinline__ uint32_t orderKey(float v) {
+  uint32_t b = __float_as_uint(v);
+  if ((b & 0x7fffffffu) > 0x7f800000u) return 0u;  // NaN
+  if (b == 0x80000000u) b = 0u;                    // −0 ties with +0
+  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+}
+
 }  // namespace me

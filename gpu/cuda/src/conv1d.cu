@@ -71,6 +71,10 @@ __global__ void conv1dStepBatch(Conv1dStepBatch batch, int B, int K, bool silu) 
   float* st = it.state + i * hist;
   const float xv = it.x[i];
   float acc = it.bias ? it.bias[c] : 0.f;
+  if (it.snap) {  // the undo point of a run-ahead step: this channel's state before its shift
+    float* sp = it.snap + i * hist;
+    for (int k = 0; k < hist; k++) sp[k] = st[k];
+  }
   for (int k = 0; k < hist; k++) acc += it.w[c * K + k] * st[k];
   acc += it.w[c * K + hist] * xv;
   for (int k = 0; k + 1 < hist; k++) st[k] = st[k + 1];

@@ -97,12 +97,35 @@ __device__ __forceinline__ void formRow(float* xs, const float* x, int K, const 
   }
 }
 
+/** The convs of `ce` whose input is output `item` of the GEMV batch: channel m's conv of v = y_item[m] (conv1dStepBatch's arithmetic). */
+__device__ __forceinline__ void convEpilogue(const ConvEpilogues& ce, int item, int m, float v) {
+  const int K = ce.K, hist = K - 1;
+  for (int j = 0; j < ce.count; j++) {
+    const ConvEpilogue& e = ce.e[j];
+    if (e.item != item) continue;
+    float* st = e.state + (int64_t)m * hist;
+    float acc = e.bias ? e.bias[m] : 0.f;
+    if (e.snap) {
+      float* sp = e.snap + (int64_t)m * hist;
+      for (int k = 0; k < hist; k++) sp[k] = st[k];
+    }
+    for (int k = 0; k < hist; k++) acc += e.w[m * K + k] * st[k];
+    acc += e.w[m * K + hist] * v;
+    for (int k = 0; k + 1 < hist; k++) st[k] = st[k + 1];
+    if (hist > 0) st[hist - 1] = v;
+    e.out[m] = ce.silu ? siluf(acc) : acc;
+  }
+}
+
 /**
  * One row through the batch's matrices: a warp per output column (grid-stride over the columns of all
  * matrices), the row in shared memory, the lanes' products summed in matmul.cu gemvColumn's order.
+ * EPI: the convs of `epi` applied to the outputs they read, by the lane that writes them.
  */
-template <int WT>
-__global__ void __launch_bounds__(kDgWarps * 32) decodeGemv(GemvBatch batch, const float* x, int K, RowPrologue pro, int total) {
+template <int WT, int EPI>  // EPI 0: none; 1: the convs of `epi`; 2: the greedy draw `am` (one matrix)
+__global__ void __launch_bounds__(kDgWarps * 32) decodeGemv(GemvBatch batch, const float* x, int K, RowPrologue pro, int total, ConvEpilogues epi,
+                                                          ArgmaxEpilogue am) {
+  unsigned long long best = 0;  // EPI 2, lane 0: this warp's (key << 32 | ~id), largest wins: larger key, then lower id
   extern __shared__ float4 xs4[];
   float* xs = reinterpret_cast<float*>(xs4);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -148,12 +171,49 @@ __global__ void __launch_bounds__(kDgWarps * 32) decodeGemv(GemvBatch batch, con
       acc += wv[0] * xv.x + wv[1] * xv.y + wv[2] * xv.z + wv[3] * xv.w;
     }
     const float s = groupSum(acc, 32);
-    if (lane == 0) g.y[m] = s + (g.bias ? g.bias[m] : 0.f);
+    if (lane == 0) {
+      const float v = s + (g.bias ? g.bias[m] : 0.f);
+      g.y[m] = v;
+      if constexpr (EPI == 1) convEpilogue(epi, item, m, v);
+      if constexpr (EPI == 2) {
+        const unsigned long long p = ((unsigned long long)orderKey(v) << 32) | (0xffffffffu - (uint32_t)m);
+        if (p > best) best = p;
+      }
+    }
+  }
+  if constexpr (EPI == 2) {  // (its shared words only in this variant: the others keep the whole 48 KB for the row)
+    __shared__ unsigned long long sBest[kDgWarps];
+    __shared__ bool sLast;
+    if (lane == 0) sBest[warp] = best;
+    __threadfence();  // every lane's logits visible device-wide before this block is counted
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      unsigned long long b = sBest[0];
+      for (int w = 1; w < kDgWarps; w++) b = sBest[w] > b ? sBest[w] : b;
+      atomicMax(&am.scratch[0], b);
+      __threadfence();  // its atomicMax before its count
+      sLast = atomicAdd(&am.scratch[1], 1ull) == (unsigned long long)gridDim.x - 1;
+    }
+    __syncthreads();
+    if (sLast && threadIdx.x == 0) {  // every block's logits and best are in
+      __threadfence();
+      const unsigned long long b = atomicAdd(&am.scratch[0], 0ull);
+      const uint32_t key = (uint32_t)(b >> 32), id = 0xffffffffu - (uint32_t)b;
+      const bool found = key > kInvalid;
+      am.out[0] = found ? 1u : 0u;
+      am.out[1] = found ? id : 0u;
+      am.out[2] = found ? __float_as_uint(__ldcg(batch.item[0].y + id)) : 0u;
+      am.out[3] = found ? id : 0xffffffffu;
+      am.out[4] = found ? id : 0u;  // what the next step's embedding reads: always a row of the table
+      if (am.idOut) *am.idOut = (int32_t)am.out[4];
+      am.scratch[0] = 0ull;  // for the next launch (a graph replays this one)
+      am.scratch[1] = 0ull;
+    }
   }
 }
 
 cudaError_t launchDecodeGemv(const GemvBatch& batch, const float* x, WeightType wt, int K, const RowPrologue& pro, int multiprocessors,
-                             cudaStream_t s) {
+                             cudaStream_t s, const ConvEpilogues* epi, const ArgmaxEpilogue* argmax) {
   int total = 0;
   for (int i = 0; i < batch.count; i++) total += batch.item[i].M;
   if (K % 4 != 0 || K <= 0 || K > kDecodeGemvMaxK || (pro.kind == 2 && (pro.group <= 0 || K % pro.group != 0)) || (pro.kind == 3 && pro.convK < 1)) {
@@ -164,10 +224,41 @@ cudaError_t launchDecodeGemv(const GemvBatch& batch, const float* x, WeightType 
   // flight at once; a warp then takes further columns (the head's 50k) in turn.
   const unsigned grid = (unsigned)std::min<int64_t>(blocksFor(total, kDgWarps), 4LL * std::max(1, multiprocessors));
   const size_t smem = (size_t)K * sizeof(float);
+  ConvEpilogues e{};
+  if (epi && epi->count > 0) {
+    if (epi->count > kConvEpilogueMax || epi->K < 1) return cudaErrorInvalidValue;
+    for (int j = 0; j < epi->count; j++) {
+      const ConvEpilogue& c = epi->e[j];
+      if (c.item < 0 || c.item >= batch.count || !c.w || !c.state || !c.out) return cudaErrorInvalidValue;
+    }
+    e = *epi;
+  }
+  ArgmaxEpilogue am{};
+  if (argmax) {
+    if (e.count > 0 || batch.count != 1 || !argmax->scratch || !argmax->out) return cudaErrorInvalidValue;
+    am = *argmax;
+  }
+  const dim3 g(grid), b(kDgWarps * 32);
+  if (argmax) {
+    switch (wt) {
+      case kF32: return launchPdl(decodeGemv<kF32, 2>, g, b, smem, s, batch, x, K, pro, total, e, am);
+      case kF16: return launchPdl(decodeGemv<kF16, 2>, g, b, smem, s, batch, x, K, pro, total, e, am);
+      case kBF16: return launchPdl(decodeGemv<kBF16, 2>, g, b, smem, s, batch, x, K, pro, total, e, am);
+    }
+    return cudaErrorInvalidValue;
+  }
+  if (e.count > 0) {
+    switch (wt) {
+      case kF32: return launchPdl(decodeGemv<kF32, 1>, g, b, smem, s, batch, x, K, pro, total, e, am);
+      case kF16: return launchPdl(decodeGemv<kF16, 1>, g, b, smem, s, batch, x, K, pro, total, e, am);
+      case kBF16: return launchPdl(decodeGemv<kBF16, 1>, g, b, smem, s, batch, x, K, pro, total, e, am);
+    }
+    return cudaErrorInvalidValue;
+  }
   switch (wt) {
-    case kF32: return launchPdl(decodeGemv<kF32>, dim3(grid), dim3(kDgWarps * 32), smem, s, batch, x, K, pro, total);
-    case kF16: return launchPdl(decodeGemv<kF16>, dim3(grid), dim3(kDgWarps * 32), smem, s, batch, x, K, pro, total);
-    case kBF16: return launchPdl(decodeGemv<kBF16>, dim3(grid), dim3(kDgWarps * 32), smem, s, batch, x, K, pro, total);
+    case kF32: return launchPdl(decodeGemv<kF32, 0>, g, b, smem, s, batch, x, K, pro, total, e, am);
+    case kF16: return launchPdl(decodeGemv<kF16, 0>, g, b, smem, s, batch, x, K, pro, total, e, am);
+    case kBF16: return launchPdl(decodeGemv<kBF16, 0>, g, b, smem, s, batch, x, K, pro, total, e, am);
   }
   return cudaErrorInvalidValue;
 }
@@ -197,7 +288,9 @@ __global__ void __launch_bounds__(256) scanDtStep(ScanDtArgs a, int L) {
   for (int n = lane; n < a.N; n += L) {
     const int64_t at = (int64_t)c * a.N + n;
     const float dA = exp2f(delta * (a.A[at] * 1.4426950408889634f));  // scan.cu: exp(Δ·A) as exp2(Δ·A·log2 e)
-    const float h = dA * a.state[at] + dx * a.Bm[n];
+    const float h0 = a.state[at];
+    const float h = dA * h0 + dx * a.Bm[n];
+    if (active && a.snap) a.snap[at] = h0;  // the undo point of a run-ahead step, from the read the update makes anyway
     if (active) a.state[at] = h;
     acc += h * a.Cm[n];
   }
@@ -283,7 +376,9 @@ __global__ void __launch_bounds__(256) ssdStep(SsdStepArgs a, SsdConv cv, int L)
   float acc = 0.f;
   for (int n = lane; n < a.N; n += L) {
     const int64_t at = (int64_t)c * a.N + n;
-    const float h = decay * a.state[at] + dx * Bg[n];
+    const float h0 = a.state[at];
+    const float h = decay * h0 + dx * Bg[n];
+    if (active && a.snap) a.snap[at] = h0;  // the undo point of a run-ahead step, from the read the update makes anyway
     if (active) a.state[at] = h;
     acc += h * Cg[n];
   }
@@ -320,11 +415,29 @@ cudaError_t launchSsdStep(const SsdStepArgs& a, cudaStream_t s) {
 cudaError_t launchSsdConvStep(const SsdStepArgs& a, const SsdConv& c, cudaStream_t s) {
   const int I = a.H * a.P;
   if (I <= 0) return cudaGetLastError();
+  if (a.snap) return cudaErrorInvalidValue;  // its conv states are shifted by other threads: the caller copies the undo point first
   if (a.G <= 0 || a.H % a.G != 0 || a.G * a.N > kSsdConvMaxGN || c.K < 1 || !c.counter) return cudaErrorInvalidValue;
   int L = 1;
   while (L < a.N && L < 32) L <<= 1;
   const size_t smem = 2 * (size_t)a.G * a.N * sizeof(float);
   return launchPdl(ssdStep<true>, dim3(blocksFor((int64_t)I * L, 256)), dim3(256), smem, s, a, c, L);
+}
+
+/**
+ * dst ← src in float4s: a state member's undo point, for a run-ahead step whose kernel writing that member
+ * does not save it itself. Launched without PDL (it has no dependency wait): it starts once the kernel
+ * before it has completed, and the PDL-launched kernel after it waits for it.
+ */
+__global__ void stateCopy(float4* __restrict__ dst, const float4* __restrict__ src, int64_t n4) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n4; i += (int64_t)gridDim.x * blockDim.x) dst[i] = src[i];
+}
+
+cudaError_t launchStateCopy(void* dst, const void* src, size_t bytes, cudaStream_t s) {
+  if (bytes % 16 != 0 || (reinterpret_cast<uintptr_t>(dst) | reinterpret_cast<uintptr_t>(src)) % 16 != 0) return cudaErrorInvalidValue;
+  const int64_t n4 = (int64_t)(bytes / 16);
+  if (n4 == 0) return cudaGetLastError();
+  stateCopy<<<(unsigned)std::min<int64_t>(blocksFor(n4, 256), 1024), 256, 0, s>>>(static_cast<float4*>(dst), static_cast<const float4*>(src), n4);
+  return cudaGetLastError();
 }
 
 }  // namespace me

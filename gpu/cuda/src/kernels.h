@@ -60,6 +60,7 @@ struct Conv1dStepItem {
   const float* bias;
   float* state;
   int C;
+  float* snap;  // null, or where the state's old values are saved before the shift (a run-ahead step's undo point)
 };
 constexpr int kConvBatchMax = 4;
 struct Conv1dStepBatch {
@@ -125,11 +126,43 @@ struct RowPrologue {
 };
 constexpr int kDecodeGemvMaxK = 12288;  // the row lives in 48 KB of shared memory
 /**
+ * T = 1 depthwise convs applied to whole outputs of a decode GEMV batch as they are produced (an epilogue:
+ * the lane that writes y_item[c] also computes channel c's conv of it — conv1d.cu conv1dStepBatch's
+ * arithmetic — and shifts that channel's state), so the conv is not a kernel of its own and nothing is
+ * computed twice (Mamba-1's x and Mamba-2's x, B, C convs of in_proj's output).
+ */
+struct ConvEpilogue {
+  int item;           // the GEMV of the batch whose output [C] is the conv's input
+  const float* w;     // [C, K]
+  const float* bias;  // [C] or null
+  float* state;       // [C, K − 1], in place
+  float* out;         // [C]: the conv's output (after silu when `silu`)
+  float* snap;        // null, or [C, K − 1]: the state before the shift (a run-ahead step's undo point)
+};
+constexpr int kConvEpilogueMax = 4;
+struct ConvEpilogues {
+  ConvEpilogue e[kConvEpilogueMax];
+  int count;
+  int K;
+  bool silu;
+};
+/**
  * y_i = x · W_iᵀ (+ b_i) for one row x [K] (K % 4 == 0, K ≤ kDecodeGemvMaxK), the matrices of `batch`,
  * with x formed by `pro` first (a norm folded into the GEMV that reads it: one launch, not two).
  */
+/**
+ * Greedy decoding's draw as the epilogue of the head GEMV (one matrix): the largest logit (topk.cu argmaxRow's
+ * rule: NaN and −∞ never count, ties to the lower id) over the blocks' columns, reduced with a 64-bit atomicMax
+ * in `scratch` (key << 32 | ~id); the last block to finish (a count in scratch) writes topKSample's k = 1 words
+ * [count, id, value bits, chosen id, id to embed] to `out`, the id to embed to `idOut`, and zeroes scratch.
+ */
+struct ArgmaxEpilogue {
+  unsigned long long* scratch;  // [2] zeroed words: the packed best, then the block count
+  uint32_t* out;                // [5]
+  int32_t* idOut;               // or null
+};
 cudaError_t launchDecodeGemv(const GemvBatch& batch, const float* x, WeightType wt, int K, const RowPrologue& pro, int multiprocessors,
-                             cudaStream_t s);
+                             cudaStream_t s, const ConvEpilogues* epi = nullptr, const ArgmaxEpilogue* argmax = nullptr);
 
 /** Mamba-1's decode scan step with dt_proj folded in (one token, batch 1). */
 struct ScanDtArgs {
@@ -144,6 +177,7 @@ struct ScanDtArgs {
   float* convState;     // null, or a conv state [I, convK − 1] whose shift (by convX) a folded conv left to this kernel
   const float* convX;
   int convK;
+  float* snap;          // null, or [I, N]: h before this step is written here (a run-ahead step's undo point, in the pass that reads it)
 };
 cudaError_t launchScanDtStep(const ScanDtArgs& a, WeightType wt, cudaStream_t s);
 }  // namespace me
@@ -169,6 +203,7 @@ struct SsdStepArgs {
   float* y;             // [H·P]
   int H, P, G, N;
   float dtMin, dtMax;
+  float* snap;          // null, or [H, P, N]: h before this step is written here (ssdStep<false> only; a run-ahead step's undo point)
 };
 cudaError_t launchSsdStep(const SsdStepArgs& a, cudaStream_t s);
 }  // namespace me
@@ -197,4 +232,17 @@ struct SsdConv {
 };
 constexpr int kSsdConvMaxGN = 2048;  // B and C of all groups in 16 KB of shared memory
 cudaError_t launchSsdConvStep(const SsdStepArgs& a, const SsdConv& c, cudaStream_t s);
+}  // namespace me
+
+// The run-ahead step graph (src/backends/cuda/index.ts recordSampled): a decode step, its draw and the undo
+// point of its state recorded as one CUDA graph, so a token is one graph launch and one read-back.
+namespace me {
+/**
+ * topKSample with temperature, top-p and u read from params [3] in device memory (written before each
+ * launch of the graph that holds it), launched with PDL (it waits for the head GEMV before reading); the id
+ * the next step embeds is also written to idOut (the graph's id word).
+ */
+cudaError_t launchTopKSampleFrom(uint32_t* out, const float* x, int V, int k, bool greedy, const float* params, int32_t* idOut, cudaStream_t s);
+/** dst ← src, `bytes` a multiple of 16 (a state member's undo point where the kernel writing it cannot save it itself). */
+cudaError_t launchStateCopy(void* dst, const void* src, size_t bytes, cudaStream_t s);
 }  // namespace me

@@ -12,14 +12,7 @@
 namespace me {
 
 constexpr int kTopKThreads = 1024;
-constexpr uint32_t kInvalid = 0x007fffffu;  // key of −∞; NaN maps to 0: keys ≤ kInvalid are never candidates
-
-__device__ __forceinline__ uint32_t orderKey(float v) {
-  uint32_t b = __float_as_uint(v);
-  if ((b & 0x7fffffffu) > 0x7f800000u) return 0u;  // NaN
-  if (b == 0x80000000u) b = 0u;                    // −0 ties with +0
-  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
-}
+// orderKey and kInvalid (common.cuh): the candidate rule's order, shared with decode.cu's greedy epilogue.
 
 /** Exclusive prefix sum over the block (blockDim.x = 1024); `total` gets the sum. */
 __device__ __forceinline__ uint32_t blockExclusiveSum(uint32_t v, uint32_t* warpSums, uint32_t* total) {
@@ -194,11 +187,10 @@ __device__ __forceinline__ bool rankedAhead(float va, uint32_t ia, float vb, uin
  * token (sampleFromCandidates): a disagreement (u within f32 rounding of a boundary) re-runs one step.
  * Thread j < n ranks candidate j by counting those ahead of it; thread 0 walks the ranked weights.
  */
-__global__ void __launch_bounds__(kTopKThreads) topKSample(uint32_t* out, const float* __restrict__ x, int V, int k, bool greedy,
-                                                           float temperature, float topP, float u) {
+__device__ __forceinline__ void sampleRow(uint32_t* out, const float* __restrict__ x, int V, int k, bool greedy, float temperature, float topP,
+                                          float u) {
   __shared__ uint32_t rid[kSampleMaxK];
   __shared__ float rval[kSampleMaxK];
-  pdlTrigger();
   if (k == 1) argmaxRow(out, x, V);
   else topKRow(out, x, V, k);
   __syncthreads();  // out[] was written by other threads of this block
@@ -261,6 +253,32 @@ __global__ void __launch_bounds__(kTopKThreads) topKSample(uint32_t* out, const 
   }
   chosen[0] = pick;
   chosen[1] = pick == 0xffffffffu ? 0u : pick;  // what the next step's embedding reads: always a row of the table
+}
+
+__global__ void __launch_bounds__(kTopKThreads) topKSample(uint32_t* out, const float* __restrict__ x, int V, int k, bool greedy,
+                                                           float temperature, float topP, float u) {
+  pdlTrigger();
+  sampleRow(out, x, V, k, greedy, temperature, topP, u);
+}
+
+/**
+ * topKSample inside the run-ahead step graph: launched with PDL after the head GEMV (so its launch overlaps
+ * that GEMV's tail), the draw's temperature, top-p and u read from params [3], which the host writes before
+ * each launch of the graph (the graph's own arguments stay as recorded).
+ */
+__global__ void __launch_bounds__(kTopKThreads) topKSampleFrom(uint32_t* out, const float* __restrict__ x, int V, int k, bool greedy,
+                                                               const float* __restrict__ params, int32_t* idOut) {
+  pdlWait();
+  pdlTrigger();
+  const float temperature = greedy ? 1.f : params[0], topP = greedy ? 1.f : params[1], u = greedy ? 0.f : params[2];
+  sampleRow(out, x, V, k, greedy, temperature, topP, u);
+  // Thread 0 wrote the id the next embedding reads (out[2 + 2k]); the next launch's embedding reads it from idOut.
+  if (threadIdx.x == 0 && idOut) *idOut = (int32_t)out[2 + 2 * k];
+}
+
+cudaError_t launchTopKSampleFrom(uint32_t* out, const float* x, int V, int k, bool greedy, const float* params, int32_t* idOut, cudaStream_t s) {
+  if (V <= 0 || k <= 0 || k > kSampleMaxK || (!greedy && !params)) return cudaErrorInvalidValue;
+  return launchPdl(topKSampleFrom, dim3(1), dim3(kTopKThreads), 0, s, out, x, V, k, greedy, params, idOut);
 }
 
 cudaError_t launchTopKSample(uint32_t* out, const float* x, int V, int k, bool greedy, float temperature, float topP, float u, cudaStream_t s) {

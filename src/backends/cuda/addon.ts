@@ -60,7 +60,8 @@ export interface CudaDevice {
   /** Several GEMVs over the same x (≤ 8 rows, ≤ 6 matrices of one dtype) in one launch. */
   gemvBatch(x: Ptr, rows: number, K: number, dtype: number, outs: Ptr[], ws: Ptr[], biases: OptPtr[], Ms: number[]): void;
   /** Several T = 1 convs with the same batch, kernel width and activation, in one launch. */
-  conv1dStepBatch(B: number, K: number, silu: boolean, outs: Ptr[], xs: Ptr[], ws: Ptr[], biases: OptPtr[], states: Ptr[], Cs: number[]): void;
+  /** `snaps` (builds with the run-ahead step graph): where each state's values before the shift are saved (null: not saved). */
+  conv1dStepBatch(B: number, K: number, silu: boolean, outs: Ptr[], xs: Ptr[], ws: Ptr[], biases: OptPtr[], states: Ptr[], Cs: number[], snaps?: OptPtr[]): void;
   /** sum = a + b; out = rmsnorm(sum) · w, in one launch. */
   addRmsNorm(sum: Ptr, out: Ptr, a: Ptr, b: Ptr, w: Ptr, rows: number, dim: number, eps: number): void;
   /** The k largest of x[0, V) → out [1 + 2k] u32 words: count, ids[k], value bits[k] (gpu/cuda/src/topk.cu). */
@@ -87,17 +88,22 @@ export interface CudaDevice {
     x: OptPtr, K: number, dtype: number, outs: Ptr[], ws: Ptr[], biases: OptPtr[], Ms: number[],
     kind: number, a: OptPtr, b: OptPtr, w: OptPtr, sum: OptPtr, normed: OptPtr, eps: number, group: number,
     state: OptPtr, convK: number, silu: boolean,
+    convs?: readonly { item: number; w: Ptr; bias: OptPtr; state: Ptr; out: Ptr; snap: OptPtr }[], convsK?: number, convsSilu?: boolean,
+    argmax?: { scratch: Ptr; out: Ptr; idOut: OptPtr },
   ): void;
+  /** How many conv epilogues decodeGemv takes (absent in builds without them): T = 1 convs of its outputs, done as it writes them. */
+  readonly convEpilogues?: number;
   /** Mamba-1's T = 1 scan (batch 1) with dt = dtLow · W_dtᵀ computed in it and written to dtOut. */
   scanDtStep?(
     x: Ptr, dtLow: Ptr, wDt: Ptr, dtype: number, dtBias: Ptr, A: Ptr, B: Ptr, C: Ptr, D: Ptr, z: Ptr, state: Ptr, y: Ptr, dtOut: Ptr,
-    I: number, N: number, R: number, convState: OptPtr, convX: OptPtr, convK: number,
+    I: number, N: number, R: number, convState: OptPtr, convX: OptPtr, convK: number, snap?: OptPtr,
   ): void;
   /** state [C, K − 1] ← its last K − 2 entries ++ x: the shift of a conv whose output a GEMV computed (decodeGemv kind 3). */
   convShift?(state: Ptr, x: Ptr, C: number, K: number): void;
   /** Mamba-2's T = 1 SSD step (batch 1): state updated in place, y written. */
   ssdStep?(
     x: Ptr, dt: Ptr, dtBias: Ptr, A: Ptr, B: Ptr, C: Ptr, D: Ptr, state: Ptr, y: Ptr, H: number, P: number, G: number, N: number, dtMin: number, dtMax: number,
+    snap?: OptPtr,
   ): void;
   /**
    * Mamba-2's three T = 1 convs (x, B, C) and SSD step (batch 1) in one launch: the conv outputs written to
@@ -112,6 +118,18 @@ export interface CudaDevice {
   replayFrom?(graph: Ptr, idsPtr: Ptr, src: Ptr, bytes: number): void;
   /** out [3 + 2k] u32: top-k (count, ids, value bits), the sampler's choice (0xffffffff: none), the id an embedding reads. */
   topKSample?(out: Ptr, x: Ptr, V: number, k: number, greedy: boolean, temperature: number, topP: number, u: number): void;
+  // ---- the run-ahead step graph (CudaBackend's deviceSampling.recordSampled) ----
+  /**
+   * topKSample with [temperature, topP, u] read from `params` in device memory when it runs (null when greedy); PDL-launched;
+   * the id the next embedding reads also written to `idOut` (an int32).
+   */
+  topKSampleFrom?(out: Ptr, x: Ptr, V: number, k: number, greedy: boolean, params: OptPtr, idOut: OptPtr): void;
+  /** dst ← src by a kernel (bytes a multiple of 16): a state's undo point where the kernel writing it cannot save it. */
+  stateCopy?(dst: Ptr, src: Ptr, bytes: number): void;
+  /** Launches a recording as it is. */
+  launchGraph?(graph: Ptr): void;
+  /** Host bytes into device memory in stream order, without waiting (staged before it returns). */
+  writeAsync?(dst: Ptr, data: ArrayBufferView): void;
 }
 
 export interface CudaAddon {

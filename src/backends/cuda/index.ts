@@ -17,7 +17,7 @@ import { fail, MambaEdgeError, type ErrorCode } from '../../errors.js';
 import {
   numel,
   type Backend, type Conv1dArgs, type DeviceSampling, type DeviceToken, type LtiScanArgs, type OpName, type RecordedStep, type RecurrentScanArgs, type SelectiveScanArgs,
-  type SsdScanArgs, type Tensor, type WeightDType,
+  type SampledStep, type SsdScanArgs, type Tensor, type WeightDType,
   DeviceKvCache, grownCapacity, type AttentionArgs, type KvCache, type MoeArgs, type RopeArgs,
 } from '../backend.js';
 import {
@@ -53,6 +53,10 @@ class CudaDeviceToken implements DeviceToken {
   readonly deviceToken = true as const;
   released = false;
   read = false;
+  /** The words live in a run-ahead step graph's buffer (recordSampled), not one of the token's own: release leaves them. */
+  shared = false;
+  /** A later run of that graph has overwritten the words on the device (the read-back still holds them). */
+  stale = false;
   constructor(
     readonly t: CudaTensor, readonly k: number, readonly V: number, readonly words: Float32Array, readonly done: Promise<void>,
     readonly ids: Int32Array,
@@ -73,7 +77,17 @@ interface Capture {
   n: number;
   /** Rows of the embedding table the recorded step looks ids up in (checked on every run). */
   vocab: number;
+  /** recordSampled: every kernel that writes a member of the state block first saves it to the undo point. */
+  snap?: SnapPlan;
 }
+
+/**
+ * The undo point of a run-ahead step graph (recordSampled): each member of the session's state block is saved
+ * at `ptr + delta` (a block laid out alike) by the first kernel of the step that writes it — in that kernel
+ * where it can (conv1dStepBatch, ssdStep, scanDtStep: the pass that reads the old values anyway), else by a
+ * stateCopy kernel just before it; members no kernel wrote are copied at the end.
+ */
+interface SnapPlan { members: Block[]; delta: bigint; done: Set<bigint> }
 
 /**
  * Ops held back to be launched fused with the next one (`CudaBackend.flush`): GEMVs over the same input
@@ -81,7 +95,13 @@ interface Capture {
  * (addRmsNorm) — a decode step is bound by how many kernels it runs one after the other, not their bytes.
  */
 type Pending =
-  | { kind: 'gemv'; x: bigint; rows: number; K: number; dtype: number; outs: bigint[]; ws: bigint[]; biases: (bigint | null)[]; Ms: number[]; pro?: Prologue }
+  | {
+    kind: 'gemv'; x: bigint; rows: number; K: number; dtype: number; outs: bigint[]; ws: bigint[]; biases: (bigint | null)[]; Ms: number[]; pro?: Prologue;
+    /** T = 1 convs of whole outputs, done by the decode GEMV as it writes them (decode.cu convEpilogue): all of one K and silu. */
+    convs?: ConvEpilogueArg[]; convK?: number; convSilu?: boolean;
+    /** The greedy draw done by this GEMV (the head's, in a step graph): decode.cu's argmax epilogue (kernels.h ArgmaxEpilogue). */
+    argmax?: { scratch: bigint; out: bigint; idOut: bigint | null };
+  }
   | { kind: 'norm'; out: bigint; pro: Prologue }
   | { kind: 'add'; out: bigint; a: bigint; b: bigint; n: number }
   | { kind: 'conv'; B: number; K: number; silu: boolean; outs: bigint[]; xs: bigint[]; ws: bigint[]; biases: (bigint | null)[]; states: bigint[]; Cs: number[] };
@@ -95,6 +115,9 @@ interface Prologue {
   /** kind 3: a T = 1 conv (a = its input, w its weights, b its bias) whose state the GEMV only reads; its shift is left to a later kernel. */
   conv?: { state: bigint; K: number; silu: boolean };
 }
+
+/** A T = 1 conv the decode GEMV producing its input does as an epilogue (gpu/cuda/src/kernels.h ConvEpilogue). */
+interface ConvEpilogueArg { item: number; w: bigint; bias: bigint | null; state: bigint; out: bigint; snap: bigint | null }
 
 /** A conv state shift owed by a conv folded into a GEMV (decode.cu, kind 3): launched before any later kernel, or inside scanDtStep. */
 interface ConvShift { state: bigint; x: bigint; C: number; K: number }
@@ -115,12 +138,33 @@ const SCAN_DT_OFF = FUSE_OFF || env('MAMBA_EDGE_CUDA_SCANDT') === 'off';
  * all the convs it reads (x_proj has 10 blocks for 1,536 channels), which costs more latency than the launch it saves.
  */
 const CONV_FOLD = !DECODE_GEMV_OFF && env('MAMBA_EDGE_CUDA_CONVGEMV') === 'on';
+/**
+ * MAMBA_EDGE_CUDA_CONVEPI=off: a one-row T = 1 conv of a decode GEMV's output runs as its own kernel instead of as that GEMV's
+ * epilogue (decode.cu convEpilogue: the lane writing in_proj's output c computes channel c's conv; Mamba-1's x conv, Mamba-2's
+ * x, B and C convs: one kernel a layer fewer, nothing computed twice, unlike CONVGEMV's folds into the conv's reader) (A/B).
+ */
+const CONV_EPI_OFF = FUSE_OFF || env('MAMBA_EDGE_CUDA_CONVEPI') === 'off';
 /** MAMBA_EDGE_CUDA_SSDSTEP=off: Mamba-2's decode step through scan.cu's general kernel instead of decode.cu's ssdStep (A/B). */
 const SSD_STEP_OFF = env('MAMBA_EDGE_CUDA_SSDSTEP') === 'off';
 /** MAMBA_EDGE_CUDA_PDL=off: no programmatic dependent launch for the decode kernels (A/B). */
 const PDL_OFF = env('MAMBA_EDGE_CUDA_PDL') === 'off';
 /** MAMBA_EDGE_CUDA_RUNAHEAD=off: no deviceSampling, so sessions decode one read-back at a time (A/B). */
 const RUNAHEAD_OFF = env('MAMBA_EDGE_CUDA_RUNAHEAD') === 'off';
+/**
+ * MAMBA_EDGE_CUDA_STEPGRAPH=off: no deviceSampling.recordSampled, so a run-ahead token is the recorded step plus
+ * separate launches (the id copy, the logits row copy, topKSample, the state snapshot copy) instead of one graph (A/B).
+ */
+const STEP_GRAPH_OFF = env('MAMBA_EDGE_CUDA_STEPGRAPH') === 'off';
+/**
+ * MAMBA_EDGE_CUDA_SNAPFOLD=off: the step graph saves its undo point with one stateCopy kernel of the whole state
+ * at its start, instead of in the kernels that write the state (A/B).
+ */
+const SNAP_FOLD_OFF = env('MAMBA_EDGE_CUDA_SNAPFOLD') === 'off';
+/**
+ * MAMBA_EDGE_CUDA_ARGMAXGEMV=off: a greedy step graph draws with topKSampleFrom (one block reading the row the head
+ * wrote) instead of in the head GEMV's epilogue (each block's best column, one 64-bit atomicMax, the last block writes) (A/B).
+ */
+const ARGMAX_GEMV_OFF = env('MAMBA_EDGE_CUDA_ARGMAXGEMV') === 'off';
 /** Largest row decode.cu's GEMV holds in shared memory (kernels.h kDecodeGemvMaxK). */
 const DECODE_GEMV_MAX_K = 12288;
 /** Largest G·N whose B and C decode.cu's ssdStep with its convs holds in shared memory (kernels.h kSsdConvMaxGN). */
@@ -202,6 +246,8 @@ export class CudaBackend extends PartialBackend implements Backend {
 
   /** Fold one-row T = 1 convs into the kernel reading their output (MAMBA_EDGE_CUDA_CONVGEMV=on; off by default, see CONV_FOLD). */
   convFold = CONV_FOLD;
+  /** Run a one-row T = 1 conv as the epilogue of the decode GEMV producing its input (MAMBA_EDGE_CUDA_CONVEPI; not with convFold). */
+  convEpilogue = !CONV_EPI_OFF;
   /** Whether the decode kernels use programmatic dependent launch (gpu/cuda/src/pdl.cuh: sm_90+, MAMBA_EDGE_CUDA_PDL). */
   readonly pdl: boolean;
   /** Sampling on the device for the session's run-ahead decode (absent in addon builds before it, or with MAMBA_EDGE_CUDA_RUNAHEAD=off). */
@@ -240,7 +286,26 @@ export class CudaBackend extends PartialBackend implements Backend {
     const c = this.convShift;
     if (!c) return;
     this.convShift = null;
+    this.snapOf(c.state, false);
     guarded('conv1dCausalStep (state shift)', () => this.dev.convShift!(c.state, c.x, c.C, c.K));
+  }
+
+  /**
+   * In a capture that saves an undo point (Capture.snap): where the kernel about to write the state member at
+   * `state` saves its old values, the first time one does (null otherwise, or when `state` is not a member).
+   * `inKernel` false: that kernel cannot, so a stateCopy kernel is launched here, before it (call it after
+   * launching what fusion held back, right before the kernel).
+   */
+  private snapOf(state: bigint, inKernel: boolean): bigint | null {
+    const plan = this.capture?.snap;
+    if (!plan) return null;
+    const m = plan.members.find((b) => b.ptr === state);
+    if (!m || plan.done.has(m.ptr)) return null;
+    plan.done.add(m.ptr);
+    const dst = m.ptr + plan.delta;
+    if (inKernel) return dst;
+    guarded('state undo point', () => this.dev.stateCopy!(dst, m.ptr, m.bytes));
+    return null;
   }
 
   /** Launches the op held back for fusion, if any (its launch errors surface here, at the next op). */
@@ -256,14 +321,17 @@ export class CudaBackend extends PartialBackend implements Backend {
       if (q.kind === 2) guarded('gatedRmsNorm', () => this.dev.gatedRmsNorm(q.normed, q.a, q.b!, q.w, q.dim / q.group, q.group, q.dim, q.eps));
       else if (q.b !== null) guarded('add + rmsNorm', () => this.dev.addRmsNorm(q.sum!, q.normed, q.a, q.b!, q.w, 1, q.dim, q.eps));
       else guarded('rmsNorm', () => this.dev.rmsNorm(q.normed, q.a, q.w, 1, q.dim, q.eps));
-    } else if (p.kind === 'gemv' && (p.pro || (!DECODE_GEMV_OFF && p.rows === 1 && p.K % 4 === 0 && p.K <= DECODE_GEMV_MAX_K && this.dev.decodeGemv))) {
-      // One row (decode): decode.cu's GEMV, with the norm before it folded in when there is one.
+    } else if (p.kind === 'gemv' && this.decodeGemvTakes(p)) {
+      // One row (decode): decode.cu's GEMV, with the norm before it folded in when there is one, and the convs of its outputs after.
       const q = p.pro;
       guarded('matmul (decode)', () => this.dev.decodeGemv!(q ? null : p.x, p.K, p.dtype, p.outs, p.ws, p.biases, p.Ms,
         q?.kind ?? 0, q?.a ?? null, q?.b ?? null, q?.w ?? null, q?.sum ?? null, q?.normed ?? null, q?.eps ?? 0, q?.group ?? 0,
-        q?.conv?.state ?? null, q?.conv?.K ?? 0, q?.conv?.silu ?? false));
+        q?.conv?.state ?? null, q?.conv?.K ?? 0, q?.conv?.silu ?? false, p.convs, p.convK, p.convSilu, p.argmax));
       // A folded conv only read its state: the shift is owed, before the next kernel (or inside the scan step).
       if (q?.conv) this.convShift = { state: q.conv.state, x: q.a, C: q.dim, K: q.conv.K };
+    } else if (p.kind === 'conv' && this.capture?.snap) { // a run-ahead step graph: the conv kernel saves its states' undo points
+      const snaps = p.states.map((st) => this.snapOf(st, true));
+      guarded('conv1dCausalStep', () => this.dev.conv1dStepBatch(p.B, p.K, p.silu, p.outs, p.xs, p.ws, p.biases, p.states, p.Cs, snaps));
     } else if (p.kind === 'conv') {
       guarded('conv1dCausalStep', () => p.outs.length === 1
         ? this.dev.conv1d(p.outs[0], p.xs[0], p.ws[0], p.biases[0], p.states[0], p.B, 1, p.Cs[0], p.K, p.silu)
@@ -273,6 +341,11 @@ export class CudaBackend extends PartialBackend implements Backend {
     } else {
       guarded('matmul', () => this.dev.gemvBatch(p.x, p.rows, p.K, p.dtype, p.outs, p.ws, p.biases, p.Ms));
     }
+  }
+
+  /** Whether `flush` launches this held-back GEMV as decode.cu's decodeGemv (one row; a norm folded in always is). */
+  private decodeGemvTakes(p: Extract<Pending, { kind: 'gemv' }>): boolean {
+    return !!p.pro || (!DECODE_GEMV_OFF && p.rows === 1 && p.K % 4 === 0 && p.K <= DECODE_GEMV_MAX_K && this.dev.decodeGemv !== undefined);
   }
 
   supportsOp(op: OpName): boolean {
@@ -513,9 +586,12 @@ export class CudaBackend extends PartialBackend implements Backend {
         const c = this.token(t);
         if (c.released) return;
         c.released = true;
-        this.free(c.t); // stream order: a run-ahead step still to read its id is enqueued before any reuse
+        if (!c.shared) this.free(c.t); // stream order: a run-ahead step still to read its id is enqueued before any reuse
       },
       copy: (src, dst) => this.copyTensors(src, dst),
+      ...(!STEP_GRAPH_OFF && !GRAPHS_OFF && this.dev.topKSampleFrom && this.dev.launchGraph && this.dev.writeAsync && this.dev.stateCopy
+        ? { recordSampled: (state: Tensor[], ids: Int32Array, body: (ids: Int32Array) => Tensor, p: SamplerParams) => this.recordSampled(state, ids, body, p) }
+        : {}),
     };
   }
 
@@ -597,27 +673,9 @@ export class CudaBackend extends PartialBackend implements Backend {
     this.blocks.delete(idsBlock.block);
     idsBlock.block.recorded = true;
     const cap: Capture = { pool: new Map(), blocks: [idsBlock.block], idsPtr: idsBlock.block.ptr, n: ids.length, vocab: -1 };
-    let graph: bigint;
-    let ops: number;
-    let out: CudaTensor;
-    this.capture = cap;
-    try {
-      guarded('recording a step', () => this.d.beginCapture());
-      try {
-        out = this.t(body(ids), 'the recorded output');
-        if (!out.block.recorded) throw fail('E_ARGUMENT', 'cuda: a recorded step must return a tensor it created');
-      } finally {
-        this.capture = null;
-      }
-      ({ graph, nodes: ops } = guarded('recording a step', () => this.d.endCapture()));
-    } catch {
-      this.capture = null;
-      this.pending = null; // held back during the capture: part of what is dropped
-      this.convShift = null;
-      this.dev.abortCapture();
-      for (const b of cap.blocks) this.giveBack(b); // nothing ran: the blocks are free
-      return null;
-    }
+    const got = this.captureGraph(cap, () => this.t(body(ids), 'the recorded output'));
+    if (!got) return null;
+    const { graph, ops, out } = got;
     const dev = this.dev;
     const vocab = cap.vocab;
     const blocks = cap.blocks;
@@ -643,7 +701,7 @@ export class CudaBackend extends PartialBackend implements Backend {
         if (next.length !== cap.n) throw fail('E_ARGUMENT', `cuda: a recorded step takes ${cap.n} ids, got ${next.length}`);
         const onDevice = this.deviceIds.get(next);
         if (onDevice) { // a device-sampled token (deviceSampling.ids): its id is copied in on the device
-          if (onDevice.released) throw fail('E_ARGUMENT', 'cuda: a device-sampled token was used after release');
+          if (onDevice.released || onDevice.stale) throw fail('E_ARGUMENT', `cuda: a device-sampled token was used after ${onDevice.released ? 'release' : 'a later step overwrote it'}`);
           if (vocab >= 0 && onDevice.V > vocab) throw fail('E_TOKEN', `a token sampled from ${onDevice.V} logits cannot index a table of ${vocab} rows`);
           guarded('running a recorded step', () => this.d.replayFrom!(graph, cap.idsPtr, onDevice.idPtr, 4));
           return output;
@@ -653,6 +711,176 @@ export class CudaBackend extends PartialBackend implements Backend {
         }
         guarded('running a recorded step', () => this.d.replay(graph, cap.idsPtr, next));
         return output;
+      },
+      release: recording.release,
+    };
+  }
+
+  /**
+   * `body` under stream capture, instantiated as a graph (recordStep, recordSampled); null when an op cannot be
+   * recorded: nothing has run then, and the capture's blocks are back in the pool.
+   */
+  private captureGraph(cap: Capture, body: () => CudaTensor): { graph: bigint; ops: number; out: CudaTensor } | null {
+    let graph: bigint;
+    let ops: number;
+    let out: CudaTensor;
+    this.capture = cap;
+    try {
+      guarded('recording a step', () => this.d.beginCapture());
+      try {
+        out = body();
+        if (!out.block.recorded) throw fail('E_ARGUMENT', 'cuda: a recorded step must return a tensor it created');
+      } finally {
+        this.capture = null;
+      }
+      ({ graph, nodes: ops } = guarded('recording a step', () => this.d.endCapture()));
+    } catch {
+      this.capture = null;
+      this.pending = null; // held back during the capture: part of what is dropped
+      this.convShift = null;
+      this.dev.abortCapture();
+      for (const b of cap.blocks) this.giveBack(b); // nothing ran: the blocks are free
+      return null;
+    }
+    return { graph, ops, out };
+  }
+
+  /**
+   * deviceSampling.recordSampled: a run-ahead token as one graph launch and one read-back. The step (embed the
+   * id in the graph's id word, the layers, the head) and topKSampleFrom (its draw, which also writes the next id
+   * into the id word) are captured together, and every kernel that writes the session's state first saves the
+   * old values in an undo block laid out like the state (SnapPlan), so a step run ahead needs no snapshot copy
+   * of its own and `undo` is one copy back. The draw's temperature, top-p and u are read from a small device
+   * buffer written before each launch (sampled decoding only; greedy reads none); k and greediness are the
+   * recorded shape. The step is captured twice, each capture with its own intermediates, and the runs
+   * alternate between the two: a run's logits row stays intact through the next run (the one run ahead),
+   * which is what an abort reads (SessionImpl.decodeAhead's settle) — no per-token copy of the row.
+   * Null (nothing run) where the state is not one zerosBlock, the sampler is not supported, or a capture fails.
+   */
+  private recordSampled(state: Tensor[], ids: Int32Array, body: (ids: Int32Array) => Tensor, p: SamplerParams): SampledStep | null {
+    this.alive();
+    if (this.capture || ids.length !== 1 || !this.deviceSampling?.supports(p)) return null;
+    const parts = state.map((t, i) => this.t(t, `state ${i}`));
+    const whole = parts[0]?.block.parent;
+    if (!whole || !whole.live || whole.members.length !== parts.length || !parts.every((t, i) => t.block === whole.members[i])) return null;
+    const dev = this.dev;
+    const greedy = p.temperature === 0;
+    // Made before the captures (a memset cannot be recorded), held by the unit: the id word, the draw's
+    // parameters, the undo block.
+    const idWord = this.zeros([1]) as CudaTensor;
+    const params = this.zeros([4]) as CudaTensor; // and, greedy, the argmax epilogue's two zeroed u64 words
+    const undoBlock = this.alloc([whole.bytes / 4]);
+    const shared = [idWord, params, undoBlock].map((t) => {
+      this.blocks.delete(t.block);
+      t.block.recorded = true;
+      return t.block;
+    });
+    let words: CudaTensor | null = null; // [3 + 2k], allocated in the first capture, once V is known
+    let k = 0, V = 0, vocab = -1;
+    const graphs: { graph: bigint; logits: CudaTensor; ops: number }[] = [];
+    const blocks: Block[] = [...shared];
+    const dropAll = () => {
+      for (const g of graphs) dev.releaseGraph(g.graph);
+      for (const b of blocks) this.giveBack(b);
+    };
+    for (let n = 0; n < 2; n++) {
+      const plan: SnapPlan = { members: whole.members, delta: undoBlock.ptr - whole.ptr, done: new Set() };
+      const cap: Capture = { pool: new Map(), blocks: [], idsPtr: idWord.ptr, n: 1, vocab: -1, snap: plan };
+      const got = this.captureGraph(cap, () => {
+        if (SNAP_FOLD_OFF) { // A/B: the whole undo point first, one kernel
+          guarded('state undo point', () => dev.stateCopy!(undoBlock.ptr, whole.ptr, whole.bytes));
+          for (const m of whole.members) plan.done.add(m.ptr);
+        }
+        const logits = this.t(body(ids), 'the recorded logits');
+        if (logits.dtype !== 'f32' || logits.shape.length !== 2 || logits.shape[0] !== 1) throw fail('E_SHAPE', `recordSampled: logits must be [1, V], got [${logits.shape}]`);
+        if (!words) {
+          V = logits.shape[1];
+          k = Math.min(greedy ? 1 : p.topK, V);
+          words = this.alloc([3 + 2 * k]); // held by the first recording
+        }
+        if (logits.shape[1] !== V || (cap.vocab >= 0 && V > cap.vocab)) throw fail('E_TOKEN', `recordSampled: ${V} logits cannot index a table of ${cap.vocab} rows`);
+        const w = words;
+        // Greedy, with the head GEMV still held back: the draw is that GEMV's epilogue, no kernel of its own.
+        const head = this.pending;
+        const inHead = greedy && !ARGMAX_GEMV_OFF && this.dev.convEpilogues !== undefined && head?.kind === 'gemv' && head.outs.length === 1
+          && head.outs[0] === logits.ptr && !head.convs && this.decodeGemvTakes(head) && head.K <= DECODE_GEMV_MAX_K - 32; // (its 72 bytes of shared words beside the row)
+        if (inHead) head.argmax = { scratch: params.ptr, out: w.ptr, idOut: idWord.ptr };
+        const d = this.d; // what fusion held back (the head GEMV) goes first
+        for (const m of whole.members) this.snapOf(m.ptr, false); // members no kernel of the step wrote
+        if (!inHead) guarded('deviceSampling.sample (recorded)', () => d.topKSampleFrom!(w.ptr, logits.ptr, V, k, greedy, greedy ? null : params.ptr, idWord.ptr));
+        return logits;
+      });
+      if (!got) {
+        dropAll();
+        return null;
+      }
+      blocks.push(...cap.blocks);
+      vocab = cap.vocab;
+      graphs.push({ graph: got.graph, logits: got.out, ops: got.ops });
+    }
+    const buf = words as CudaTensor | null;
+    if (!buf) {
+      dropAll();
+      return null;
+    }
+    let released = false;
+    let runs = 0;
+    let latest: CudaDeviceToken | null = null;
+    const hostParams = new Float32Array(4);
+    const recording = {
+      blocks,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (latest) latest.stale = true;
+        this.recordings.delete(recording);
+        if (this.disposed) return;
+        dropAll();
+      },
+    };
+    this.recordings.add(recording);
+    return {
+      ops: graphs[0].ops,
+      run: (next: Int32Array, q: SamplerParams, u: number) => {
+        if (released) throw fail('E_ARGUMENT', 'cuda: this recorded step was released');
+        this.alive();
+        if ((q.temperature === 0) !== greedy || (!greedy && q.topK !== p.topK)) {
+          throw fail('E_ARGUMENT', `cuda: this step was recorded for ${greedy ? 'greedy decoding' : `top-k ${p.topK}`}, not ${q.temperature === 0 ? 'greedy decoding' : `top-k ${q.topK}`}`);
+        }
+        if (next.length !== 1) throw fail('E_ARGUMENT', `cuda: a recorded step takes 1 id, got ${next.length}`);
+        const onDevice = this.deviceIds.get(next);
+        if (onDevice) {
+          if (onDevice.released || onDevice.stale) throw fail('E_ARGUMENT', `cuda: a device-sampled token was used after ${onDevice.released ? 'release' : 'a later step overwrote it'}`);
+          if (vocab >= 0 && onDevice.V > vocab) throw fail('E_TOKEN', `a token sampled from ${onDevice.V} logits cannot index a table of ${vocab} rows`);
+        } else if (vocab >= 0 && !(next[0] >= 0 && next[0] < vocab)) {
+          throw fail('E_TOKEN', `token id ${next[0]} is outside the vocabulary [0, ${vocab})`);
+        }
+        const g = graphs[runs % 2];
+        const d = this.d; // ops held back go first
+        if (!greedy) {
+          hostParams[0] = q.temperature; hostParams[1] = q.topP; hostParams[2] = u;
+          guarded('deviceSampling.sample (parameters)', () => d.writeAsync!(params.ptr, hostParams));
+        }
+        guarded('running a recorded step', () => {
+          if (onDevice === latest && onDevice) d.launchGraph!(g.graph); // the last run's draw left its id in the id word
+          else if (onDevice) d.replayFrom!(g.graph, idWord.ptr, onDevice.idPtr, 4);
+          else d.replay(g.graph, idWord.ptr, next);
+        });
+        runs++;
+        if (latest) latest.stale = true; // this run's draw overwrites the words
+        const out = new Float32Array(3 + 2 * k); // raw u32 bits (only ever read through a Uint32Array)
+        const done = guarded('deviceSampling.sample (read-back)', () => d.downloadAsync(buf.ptr, out, 0));
+        done.catch(() => undefined); // a dropped run-ahead step is released unread; its failure is reported by the next read
+        const token = new CudaDeviceToken(buf, k, V, out, done, new Int32Array(1));
+        token.shared = true;
+        this.deviceIds.set(token.ids, token);
+        latest = token;
+        return { token, logits: g.logits };
+      },
+      undo: (t: DeviceToken) => {
+        if (released) throw fail('E_ARGUMENT', 'cuda: this recorded step was released');
+        if (t !== latest) throw fail('E_ARGUMENT', 'cuda: only the latest run of a recorded step can be undone');
+        guarded('undoing a step', () => this.d.copy(whole.ptr, undoBlock.ptr, whole.bytes));
       },
       release: recording.release,
     };
@@ -674,7 +902,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     const [vocab, dim] = tt.shape;
     const onDevice = this.deviceIds.get(ids);
     if (onDevice) { // a device-sampled token (deviceSampling.ids): always a row of the [1, V] logits it was drawn from
-      if (onDevice.released) throw fail('E_ARGUMENT', 'cuda: a device-sampled token was used after release');
+      if (onDevice.released || onDevice.stale) throw fail('E_ARGUMENT', `cuda: a device-sampled token was used after ${onDevice.released ? 'release' : 'a later step overwrote it'}`);
       if (onDevice.V > vocab) throw fail('E_TOKEN', `a token sampled from ${onDevice.V} logits cannot index a table of ${vocab} rows`);
     } else {
       for (const id of ids) {
@@ -794,6 +1022,16 @@ export class CudaBackend extends PartialBackend implements Backend {
     const out = this.alloc(args.x.shape);
     if (!FUSE_OFF && seq === 1) { // a step: held back, to share a launch with the next steps (Mamba-2's x, B, C convs)
       const p = this.pending;
+      // Its input is a whole output of the decode GEMV held back (in_proj's x, B or C part): that GEMV does it as it writes it.
+      const item = p?.kind === 'gemv' ? p.outs.indexOf(xp) : -1;
+      if (p?.kind === 'gemv' && item >= 0 && this.convEpilogue && !this.convFold && batch === 1 && p.rows === 1 && p.Ms[item] === channels
+        && !p.pro?.conv && this.decodeGemvTakes(p) && (p.convs?.length ?? 0) < (this.dev.convEpilogues ?? 0)
+        && (!p.convs || (p.convK === kernel && p.convSilu === args.silu && p.convs.every((c) => c.item !== item && c.state !== sp)))) {
+        (p.convs ??= []).push({ item, w: wp, bias: bp, state: sp, out: out.ptr, snap: this.snapOf(sp, true) });
+        p.convK = kernel;
+        p.convSilu = args.silu;
+        return out;
+      }
       // Never batch two convs of one state: each launch's threads own their channel's state.
       if (p?.kind === 'conv' && p.B === batch && p.K === kernel && p.silu === args.silu && p.outs.length < CONV_BATCH_MAX && !p.states.includes(sp)
         && !p.outs.includes(xp)) {
@@ -804,7 +1042,9 @@ export class CudaBackend extends PartialBackend implements Backend {
       }
       return out;
     }
-    guarded('conv1dCausal', () => this.d.conv1d(out.ptr, xp, wp, bp, sp, batch, seq, channels, kernel, args.silu));
+    const d = this.d;
+    this.snapOf(sp, false);
+    guarded('conv1dCausal', () => d.conv1d(out.ptr, xp, wp, bp, sp, batch, seq, channels, kernel, args.silu));
     return out;
   }
 
@@ -819,7 +1059,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     const args = [p(a.x, 'x'), p(a.dt, 'dt'), p(a.dtBias, 'dtBias'), p(a.A, 'A'), p(a.B, 'B'), p(a.C, 'C'), p(a.D, 'D'), p(a.z, 'z'), p(a.state, 'state')] as const;
     const y = this.alloc([batch, seq, inner]);
     const dtGemv = this.pending;
-    if (!SCAN_DT_OFF && batch === 1 && seq === 1 && dtGemv?.kind === 'gemv' && !dtGemv.pro && dtGemv.rows === 1 && dtGemv.outs.length === 1
+    if (!SCAN_DT_OFF && batch === 1 && seq === 1 && dtGemv?.kind === 'gemv' && !dtGemv.pro && !dtGemv.convs && !dtGemv.argmax && dtGemv.rows === 1 && dtGemv.outs.length === 1
       && dtGemv.outs[0] === args[1] && dtGemv.biases[0] === null && dtGemv.Ms[0] === inner && this.dev.scanDtStep) {
       // One decode token whose dt is the GEMV held back just before (dt_proj): computed inside the scan step
       // (decode.cu scanDtStep), which also writes dt, so anything reading it later sees the same values.
@@ -827,14 +1067,18 @@ export class CudaBackend extends PartialBackend implements Backend {
       const shift = this.convShift; // owed by the conv folded into x_proj: done inside the scan step (after that GEMV read the state)
       this.convShift = null;
       const [x, dt, dtBias, A, B, C, D, z, state] = args;
+      if (shift) this.snapOf(shift.state, false);
+      const snap = this.snapOf(state, true);
       guarded('selectiveScanStep (dt_proj folded in)', () =>
         this.dev.scanDtStep!(x, dtGemv.x, dtGemv.ws[0], dtGemv.dtype, dtBias, A, B, C, D, z, state, y.ptr, dt, inner, stateSize, dtGemv.K,
-          shift?.state ?? null, shift?.x ?? null, shift?.K ?? 0));
+          shift?.state ?? null, shift?.x ?? null, shift?.K ?? 0, snap));
       this.lastScanChunks = 1;
       return y;
     }
+    const d = this.d;
+    this.snapOf(args[8], false);
     this.lastScanChunks = guarded('selectiveScan', () =>
-      this.d.scan(false, y.ptr, ...args, batch, seq, inner, stateSize, 1, 1, 1, 0, Infinity));
+      d.scan(false, y.ptr, ...args, batch, seq, inner, stateSize, 1, 1, 1, 0, Infinity));
     return y;
   }
 
@@ -864,6 +1108,7 @@ export class CudaBackend extends PartialBackend implements Backend {
         const [, dt, dtBias, A, , , D, , state] = args;
         const at = (i: number) => [convs.xs[i], convs.ws[i], convs.biases[i], convs.states[i], convs.outs[i]] as const;
         const [xi, xw, xb, xs, xo] = at(ix), [Bi, Bw, Bb, Bs, Bo] = at(iB), [Ci, Cw, Cb, Cs, Co] = at(iC);
+        for (const st of [state, xs, Bs, Cs]) this.snapOf(st, false); // its threads shift states others read: saved before it
         guarded('ssdStep (convs folded in)', () => this.dev.ssdConvStep!(dt, dtBias, A, D, state, y.ptr, H, P, G, N, a.dtMin, a.dtMax,
           xi, Bi, Ci, xw, Bw, Cw, xb, Bb, Cb, xs, Bs, Cs, xo, Bo, Co, convs.K, convs.silu));
         this.lastScanChunks = 1;
@@ -872,12 +1117,16 @@ export class CudaBackend extends PartialBackend implements Backend {
     }
     if (!SSD_STEP_OFF && batch === 1 && seq === 1 && this.dev.ssdStep) { // one decode token: decode.cu's step kernel
       const [x, dt, dtBias, A, B, C, D, , state] = args;
-      guarded('ssdStep', () => this.d.ssdStep!(x, dt, dtBias, A, B, C, D, state, y.ptr, H, P, G, N, a.dtMin, a.dtMax));
+      const d = this.d;
+      const snap = this.snapOf(state, true);
+      guarded('ssdStep', () => d.ssdStep!(x, dt, dtBias, A, B, C, D, state, y.ptr, H, P, G, N, a.dtMin, a.dtMax, snap));
       this.lastScanChunks = 1;
       return y;
     }
+    const d = this.d;
+    this.snapOf(args[8], false);
     this.lastScanChunks = guarded('ssdChunkScan', () =>
-      this.d.scan(true, y.ptr, ...args, batch, seq, H * P, N, H, P, G, a.dtMin, a.dtMax));
+      d.scan(true, y.ptr, ...args, batch, seq, H * P, N, H, P, G, a.dtMin, a.dtMax));
     return y;
   }
 
