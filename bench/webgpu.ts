@@ -13,8 +13,6 @@
  *   --ssd-rows 4,8     --kernels runs the tiled SSD with these rows per thread (WebGpuBackend.ssdRowsPerThread)
  *   --pass-chunks M,S  --kernels also times the tiled scans pass by pass at these chunk lengths (Mamba-1, SSD)
  *   --kernel-shapes    --kernels also in these models' shapes (on the first model's backend, no weights loaded)
- *   --lookback-chunks L,..  --kernels also runs the one-dispatch Mamba-1 scan (scanMode 'lookback') at these
- *                      chunk lengths, each followed by the tiled default again (same-call A/B)
  *   --v1-prefill N     the same prefill of N tokens with the first chunked scan kernels (scanMode 'chunked-v1')
  *   --kernels          the prefill scan kernels alone (Mamba-1 chunked scan, Mamba-2 SSD, and the plain
  *                      one-thread-per-channel walks they replace) on one long input, bytes read + written
@@ -27,7 +25,6 @@
  *   node --import tsx bench/webgpu.ts [--models mamba-130m,mamba2-130m] [--prefill 2048,16384,131072]
  *        [--decode 128] [--plain-prefill 16384] [--kernels] [--scan-tokens 2048,16384] [--budget-s S]
  *        [--scan-chunks 32,64,128] [--ssd-chunks 64,128] [--v1-prefill 16384] [--kernel-shapes mamba-1.4b,mamba2-1.3b]
- *        [--lookback-chunks 32,64]
  *        [--json out.json] [--tiny] [--copy]
  * --copy: the vec4 copy alone (without --kernels' scans), for the decode roofline printed per model.
  * --budget-s: the whole run's time cap; a prefill whose time, projected from the model's previous
@@ -60,8 +57,6 @@ const log = (s: string) => console.error(`[${elapsedS().toFixed(0).padStart(4)} 
 const chunkList = (v: string) => v.split(',').map(Number);
 const scanChunks = chunkList(arg('scan-chunks', '64'));
 const ssdChunks = chunkList(arg('ssd-chunks', '128'));
-/** --lookback-chunks 32,64: --kernels also runs the one-dispatch Mamba-1 scan (scanMode 'lookback') at these chunk lengths. */
-const lookbackChunks = process.argv.includes('--lookback-chunks') ? chunkList(arg('lookback-chunks', '')) : [];
 /** --pass-chunks M1,SSD: the chunk lengths (of those swept) whose tiled scan is also timed pass by pass. */
 const [m1Pass, ssdPass] = chunkList(arg('pass-chunks', '-1,-1'));
 /** --ssd-rows 4,8: WebGpuBackend.ssdRowsPerThread values the SSD sweep runs each chunk length with. */
@@ -196,9 +191,6 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
   const rowsList = shape.modelType === 'mamba' ? [4 as const] : ssdRows;
   const runs: { mode: ScanMode; chunk?: number; rows?: 4 | 8 }[] = [
     { mode: 'chunked-v1' }, ...rowsList.flatMap((rows) => chunks.map((chunk) => ({ mode: 'chunked' as const, chunk, rows }))),
-    // the one-dispatch look-back scan, each chunk length followed by the tiled default again (the
-    // same-call A/B: identical configurations spread by ~8 % within one call)
-    ...(shape.modelType === 'mamba' ? lookbackChunks.flatMap((chunk) => [{ mode: 'lookback' as const, chunk }, { mode: 'chunked' as const, chunk: b.scanChunk.mamba1, rows: 4 as const }]) : []),
     { mode: 'sequential' },
   ];
   const zeroState = new Float32Array(state.shape.reduce((x, y) => x * y, 1));
@@ -215,8 +207,7 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
     const got = await b.read(y);
     b.free(y);
     const rowsText = shape.modelType === 'mamba' ? '' : `, ${run.rows} rows/thread`;
-    const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk}${rowsText}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)'
-      : run.mode === 'lookback' ? `one dispatch, look-back, chunk ${b.lookbackChunk(shape.stateSize) ?? 'none fits: ran tiled'} (asked ${run.chunk})` : 'sequential';
+    const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk}${rowsText}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)' : 'sequential';
     // enough calls per submission that the GPU's share dwarfs the read-back's jitter
     const reps = run.mode === 'sequential' ? 1 : T <= 4096 ? 40 : 10;
     push(`${what}, ${label}`, shapeText, await timeGpu(b, () => [scan()], reps), bytes);

@@ -134,13 +134,6 @@ if (gpu) {
       ...[1, 2, 63, 64, 65, 127, 1000].map((T) => ['chunked', T, undefined, 7, 5] as [ScanMode, number, undefined, number, number]),
       ['chunked', 40, 7, 7, 5], ['chunked', 65, 16, 7, 5], ['chunked', 1000, 33, 70, 16], ['chunked', 255, 256, 7, 5], ['chunked', 1000, 256, 70, 16],
       ...[2, 65, 1000].map((T) => ['chunked-v1', T, undefined, 7, 5] as [ScanMode, number, undefined, number, number]),
-      // the one-dispatch look-back scan: default chunk (64, cut to what fits the adapter's workgroup
-      // memory: 56 at N = 5 on lavapipe's 32 KiB), an odd chunk (7: not a multiple of the 8-token
-      // load groups), many chunks handing over (T = 1000 at chunk 8: 125 per
-      // batch row), I = 70 (a partly empty workgroup whose idle lanes must not look back), N = 16 (the
-      // Mamba-1 checkpoints'; N = 64 compiles for minutes on lavapipe).
-      ...[2, 63, 64, 65, 127, 1000].map((T) => ['lookback', T, undefined, 7, 5] as [ScanMode, number, undefined, number, number]),
-      ['lookback', 40, 7, 7, 5], ['lookback', 1000, 8, 70, 16],
       ...[2, 127, 1000].map((T) => ['sequential', T, undefined, 7, 5] as [ScanMode, number, undefined, number, number]),
     ];
     for (const [mode, T, chunk, I, N] of scanCases) {

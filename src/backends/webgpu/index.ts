@@ -156,19 +156,11 @@ const SCAN_TILED_MAX_N = 64;
 /**
  * How prefill scans (T > 1) run: 'chunked' — the tiled chunked kernels (default); 'chunked-v1' — the
  * first chunked kernels they replaced, kept so one benchmark run can compare the two; 'sequential' —
- * one thread per channel walks all T tokens (the plain scan the chunked ones replace); 'lookback' —
- * Mamba-1 in one dispatch (selective_scan_lookback.wgsl: chunks hand their states to the next by a
- * decoupled look-back; x / dt read once), SSD as 'chunked'.
+ * one thread per channel walks all T tokens (the plain scan the chunked ones replace). (A one-dispatch
+ * Mamba-1 scan with a decoupled look-back ran at 9-17 % of a copy on the H100 against the tiled passes'
+ * 44-52 % and was removed: BENCHMARKS.md, "The merged tree on the H100".)
  */
-export type ScanMode = 'chunked' | 'chunked-v1' | 'sequential' | 'lookback';
-/**
- * Workgroup memory selective_scan_lookback needs for a chunk of `L` tokens and state size `N`: the
- * chunk's Δ and x for 64 channels (2 · L · 64 f32) plus the B and C staging blocks (include/scan_stage.wgsl:
- * 2 · 32 tokens · ⌈N/4⌉ vec4s) and the tile slot.
- */
-function lookbackWorkgroupBytes(L: number, N: number): number {
-  return 2 * L * 64 * 4 + 2 * 32 * Math.ceil(N / 4) * 16 + 16;
-}
+export type ScanMode = 'chunked' | 'chunked-v1' | 'sequential';
 /** Most output rows of a matrix-vector dispatch that folds in the norm before it (pendingNorm): in_proj's, not the head's. */
 const NORM_FOLD_MAX_ROWS = 16384;
 /** Submit when this many commands are recorded, so very long prefills keep host memory bounded. */
@@ -220,8 +212,6 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * parallel, then a pass that carries the state across them) or 'sequential' (one thread per
    * channel walks all T tokens — the plain scan the chunked one replaces, kept for benchmarks that
    * compare the two on the same input, and tested against the reference like the chunked form).
-   * 'lookback': Mamba-1 in one dispatch with a decoupled look-back across chunks (scanLookback;
-   * Mamba-2 SSD as 'chunked'), kept selectable until an H100 run shows it ahead of 'chunked'.
    */
   scanMode: ScanMode;
   /**
@@ -1240,11 +1230,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const { batch, seq, inner, stateSize } = checkSelectiveScan(args);
     if (seq === 1) return this.selectiveScanStep(args);
     if (this.scanMode === 'sequential') return this.scanWalk(args, batch, seq, inner, stateSize);
-    if (this.scanMode === 'lookback' && stateSize <= SCAN_TILED_MAX_N) {
-      const y = this.scanLookback(args, batch, seq, inner, stateSize);
-      if (y) return y;
-    }
-    const tiled = (this.scanMode === 'chunked' || this.scanMode === 'lookback') && stateSize <= SCAN_TILED_MAX_N;
+    const tiled = this.scanMode === 'chunked' && stateSize <= SCAN_TILED_MAX_N;
     const L = tiled ? Math.max(1, Math.floor(this.scanChunk.mamba1)) : SCAN_CHUNK;
     const nC = Math.ceil(seq / L);
     const y = this.tensor([batch, seq, inner]);
@@ -1263,44 +1249,6 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), this.bind(a.C), this.bind(a.D), this.bind(a.z), hc, y.buffer,
     ], u, [], perChunk);
     this.release(hc, sd);
-    return y;
-  }
-
-  /**
-   * The chunk length scanMode 'lookback' runs at for state size N on this device: scanChunk.mamba1,
-   * shortened to the largest multiple of 8 whose Δ and x fit the workgroup memory (null: none fits).
-   */
-  lookbackChunk(N: number): number | null {
-    const wgBytes = this.device.limits.maxComputeWorkgroupStorageSize;
-    let L = Math.max(1, Math.floor(this.scanChunk.mamba1));
-    while (L > 8 && lookbackWorkgroupBytes(L, N) > wgBytes) L = Math.max(8, L - (L % 8 || 8));
-    return lookbackWorkgroupBytes(L, N) <= wgBytes ? L : null;
-  }
-
-  /**
-   * scanMode 'lookback': the Mamba-1 chunked scan in one dispatch (selective_scan_lookback.wgsl: each
-   * chunk's end state from h = 0, a decoupled look-back over the chunks before it for the state
-   * entering it, then the chunk again from that state, emitting y), after one clear of the buffer the
-   * chunks hand their states over in. Chunks of scanChunk.mamba1 tokens, shortened to the largest
-   * multiple of 8 whose Δ and x fit the device's workgroup memory. null (the caller runs the tiled
-   * three-pass kernels instead) where no chunk of ≥ 8 tokens fits or the hand-off buffer would not fit
-   * one binding.
-   */
-  private scanLookback(a: SelectiveScanArgs, batch: number, seq: number, inner: number, stateSize: number): Tensor | null {
-    const L = this.lookbackChunk(stateSize);
-    if (L === null) return null;
-    const nC = Math.ceil(seq / L);
-    const words = 64 + batch * nC * (2 * stateSize + 1) * inner;
-    if (words * 4 > this.maxBinding) return null;
-    const iBlocks = Math.ceil(inner / 64);
-    const y = this.tensor([batch, seq, inner]);
-    const agg = this.scratch(words, 'scan look-back states');
-    // zero = "not yet published" for every word, and the tile counter starts at 0
-    this.record({ kind: 'clear', buffer: agg, size: words * 4 });
-    this.dispatch('selective_scan_lookback', { NS: stateSize, LC: L }, [
-      this.bind(a.x), this.bind(a.dt), this.packBiasD(a.dtBias, a.D, inner), this.bind(a.A), this.bind(a.B), this.bind(a.C), this.bind(a.z), this.bind(a.state), y.buffer, agg,
-    ], [batch, seq, inner, stateSize, L, nC, iBlocks], [], batch * nC * iBlocks);
-    this.release(agg);
     return y;
   }
 

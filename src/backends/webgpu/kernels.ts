@@ -16,8 +16,6 @@ export interface KernelVariant {
   NS?: number;
   /** Compile-time row quads per thread of a register-tiled product (ssd_chunk_state / ssd_chunk_out: 4·RQ rows × 4 columns). */
   RQ?: number;
-  /** Compile-time chunk capacity in tokens (selective_scan_lookback: the chunk's Δ and x held in workgroup memory). */
-  LC?: number;
 }
 
 export class Kernels {
@@ -28,7 +26,7 @@ export class Kernels {
   constructor(private readonly device: GPUDevice) {}
 
   get(name: string, v: KernelVariant = {}): GPUComputePipeline {
-    const key = `${name}|${v.weights ?? ''}|${v.NS ?? ''}|${v.RQ ?? ''}|${v.LC ?? ''}`;
+    const key = `${name}|${v.weights ?? ''}|${v.NS ?? ''}|${v.RQ ?? ''}`;
     let p = this.cache.get(key);
     if (p) return p;
     const body = WGSL[name];
@@ -37,7 +35,6 @@ export class Kernels {
     if (v.weights) parts.push(WGSL[`weights_${v.weights}`]);
     if (v.NS !== undefined) parts.push(`const NS: u32 = ${v.NS}u;`);
     if (v.RQ !== undefined) parts.push(`const RQ: u32 = ${v.RQ}u;`);
-    if (v.LC !== undefined) parts.push(`const LC: u32 = ${v.LC}u;`);
     parts.push(body);
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ label: key, code: parts.join('\n') });
