@@ -1480,7 +1480,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.dispatch('mamba2_scan_step', {}, [
       this.bind(xIn), this.bind(a.convX), this.bind(cb?.x), this.bind(a.convXState), this.bind(dt), this.packHeads(a.dtBias, a.A, a.D, H),
       this.bind(Bm), this.bind(Cm), this.bind(a.ssmState), y.buffer,
-    ], [Bt, 1, H, P, N, G, K, cb ? 1 : 0, convolved ? 1 : 0], [a.dtMin, Math.min(a.dtMax, F32_MAX)], Math.ceil((Bt * I) / 64));
+    ], [Bt, 1, H, P, N, G, K, cb ? 1 : 0, convolved ? 1 : 0], [a.dtMin, Math.min(a.dtMax, F32_MAX)], Math.ceil((Bt * I) / 8)); // 8 channels a workgroup, 32 threads each
     const wo = a.outProj as GpuTensor;
     const S = a.normGroupSize, groups = I / S;
     const kernel = wo.dtype === 'f32' && I % 4 === 0 ? 'f32x4' : wo.dtype === 'f16' && I % 8 === 0 ? 'f16x8' : null;
