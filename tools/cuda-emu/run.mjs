@@ -56,4 +56,4 @@ if (which.length === 0 || which.includes('scan')) {
     ['void cpAsyncWait0(', 'inline void cpAsyncWait0() {}'],
   ], 'scan_tiled_main.cc');
 }
-if (which.length === 0 || which.includes('ssd')) emulate('ssd_tiled.cu', 'cudaError_t launchSsdTiled(', [], 'ssd_tiled_main.cc');
+if (which.length === 0 || which.includes('ssd')) emulate('ssd_tiled.cu', 'template <int L>\nstatic cudaError_t ssdTiledT(', [], 'ssd_tiled_main.cc');

@@ -29,66 +29,71 @@
 
 namespace me {
 
-constexpr int kStL = 64;        // steps a chunk (WGSL's scanChunk.ssd default is 64 too)
 constexpr int kStThreads = 256;
 constexpr int kStCarryAhead = 16;
 constexpr float kStLog2e = 1.4426950408889634f;
-constexpr int kStLdT = kStL + 4;  // row stride of the transposed C tile (its staging writes 4-way, not 32-way, conflicted)
+constexpr int kStLdT = 64 + 4;  // row stride of the transposed C tile (its staging writes 4-way, not 32-way, conflicted)
 
 /**
  * Δ_t (dl) and a_t·log2 e (cum) for the chunk's steps t < len into shared memory; 0 past len (Δ = 0:
- * those steps change nothing). Hillis–Steele over 64 entries (6 steps); every thread of the block calls it.
+ * those steps change nothing). Hillis–Steele over L entries (log2 L steps); every thread of the block calls it.
  */
+template <int L>
 __device__ __forceinline__ void ssdTiledDecay(const ScanShape& sh, const ScanArgs& a, int b, int t0, int len, int h, float* dl, float* cum) {
   const int tid = threadIdx.x;
-  if (tid < kStL) {
+  if (tid < L) {
     float d = 0.f;
     if (tid < len) d = fminf(fmaxf(softplusf(a.dt[((int64_t)b * sh.T + t0 + tid) * sh.H + h] + a.dtBias[h]), sh.dtMin), sh.dtMax);
     dl[tid] = d;
     cum[tid] = d * a.A[h] * kStLog2e;
   }
   __syncthreads();
-  for (int off = 1; off < kStL; off <<= 1) {
+  for (int off = 1; off < L; off <<= 1) {
     float v = 0.f;
-    if (tid < kStL && tid >= off) v = cum[tid - off];
+    if (tid < L && tid >= off) v = cum[tid - off];
     __syncthreads();
-    if (tid < kStL) cum[tid] += v;
+    if (tid < L) cum[tid] += v;
     __syncthreads();
   }
 }
 
+/** acc[r][q] += a[4·hi + r]·b[4·lo + q] for one row pair of shared memory (float4 reads: a broadcast, b 64 consecutive floats a warp). */
+__device__ __forceinline__ void outer4(float (&acc)[4][4], const float* a, const float* b) {
+  const float4 av = *reinterpret_cast<const float4*>(a), bv = *reinterpret_cast<const float4*>(b);
+  const float ar[4] = {av.x, av.y, av.z, av.w}, bq[4] = {bv.x, bv.y, bv.z, bv.w};
+#pragma unroll
+  for (int r = 0; r < 4; r++)
+#pragma unroll
+    for (int q = 0; q < 4; q++) acc[r][q] = fmaf(ar[r], bq[q], acc[r][q]);
+}
+
 /** Pass 1: grid (B·nC·H, ⌈N/64⌉·⌈P/64⌉); the chunk's end state from zero (hs) and its total decay a_last·log2 e (aEnd). */
+template <int L>
 __global__ void __launch_bounds__(kStThreads) ssdTiledState(ScanShape sh, ScanArgs a, int nC, float* hs, float* aEnd) {
-  __shared__ float dl[kStL], cum[kStL], wt[kStL];
-  __shared__ __align__(16) float Bs[kStL][64];  // B_s[n0 + j]
-  __shared__ __align__(16) float Xs[kStL][64];  // x_s[p0 + j]·exp(a_last − a_s)·Δ_s
+  __shared__ float dl[L], cum[L], wt[L];
+  __shared__ __align__(16) float Bs[64][64];  // B_s[n0 + j], 64 steps s at a time
+  __shared__ __align__(16) float Xs[64][64];  // x_s[p0 + j]·exp(a_last − a_s)·Δ_s
   const int P = sh.P, N = sh.N, H = sh.H, T = sh.T, G = sh.G;
   const int bch = blockIdx.x, h = bch % H, c = (bch / H) % nC, b = bch / (H * nC);
   const int pTiles = (P + 63) / 64, n0 = (blockIdx.y / pTiles) * 64, p0 = (blockIdx.y % pTiles) * 64;
-  const int g = h / (H / G), t0 = c * kStL, len = min(kStL, T - t0);
-  const int tid = threadIdx.x;
-  ssdTiledDecay(sh, a, b, t0, len, h, dl, cum);
+  const int g = h / (H / G), t0 = c * L, len = min(L, T - t0);
+  const int tid = threadIdx.x, lo = tid & 15, hi = tid >> 4;
+  ssdTiledDecay<L>(sh, a, b, t0, len, h, dl, cum);
   const float last = cum[len - 1];
-  if (tid < kStL) wt[tid] = ex2(last - cum[tid]) * dl[tid];
+  if (tid < L) wt[tid] = ex2(last - cum[tid]) * dl[tid];
   if (tid == 0 && blockIdx.y == 0) aEnd[bch] = last;
-  __syncthreads();
-  for (int e = tid; e < kStL * 64; e += kStThreads) {
-    const int s = e >> 6, j = e & 63, n = n0 + j, p = p0 + j;
-    const int64_t row = (int64_t)b * T + t0 + s;
-    Bs[s][j] = s < len && n < N ? a.Bm[(row * G + g) * N + n] : 0.f;
-    Xs[s][j] = s < len && p < P ? a.x[(row * H + h) * P + p] * wt[s] : 0.f;
-  }
-  __syncthreads();
-  const int lo = tid & 15, hi = tid >> 4;
-  float acc[4][4] = {};
-  for (int s = 0; s < len; s++) {
-    const float4 bv = *reinterpret_cast<const float4*>(&Bs[s][4 * hi]);
-    const float4 xv = *reinterpret_cast<const float4*>(&Xs[s][4 * lo]);
-    const float br[4] = {bv.x, bv.y, bv.z, bv.w}, xq[4] = {xv.x, xv.y, xv.z, xv.w};
-#pragma unroll
-    for (int r = 0; r < 4; r++)
-#pragma unroll
-      for (int q = 0; q < 4; q++) acc[r][q] = fmaf(br[r], xq[q], acc[r][q]);
+  float acc[4][4] = {};  // S[n0 + 4·hi + r, p0 + 4·lo + q]
+  for (int s0 = 0; s0 < len; s0 += 64) {
+    __syncthreads();  // wt written; the previous block's rows read
+    for (int e = tid; e < 64 * 64; e += kStThreads) {
+      const int s = s0 + (e >> 6), j = e & 63, n = n0 + j, p = p0 + j;
+      const int64_t row = (int64_t)b * T + t0 + s;
+      Bs[e >> 6][j] = s < len && n < N ? a.Bm[(row * G + g) * N + n] : 0.f;
+      Xs[e >> 6][j] = s < len && p < P ? a.x[(row * H + h) * P + p] * wt[s] : 0.f;
+    }
+    __syncthreads();
+    const int sn = min(64, len - s0);
+    for (int s = 0; s < sn; s++) outer4(acc, &Bs[s][4 * hi], &Xs[s][4 * lo]);
   }
   const int64_t base = (int64_t)bch * N;
 #pragma unroll
@@ -135,25 +140,31 @@ __global__ void __launch_bounds__(kStThreads) ssdTiledCarry(ScanShape sh, int nC
   state[s] = st;
 }
 
-/** Pass 3: grid (B·nC·G); cbT[s][t] = C_t·B_s for the chunk's 64 × 64 steps (s > t never read). */
+/**
+ * Pass 3: grid (B·nC·G, (L/64)²); cbT[s][t] = C_t·B_s for a 64 × 64 tile of the chunk's steps (row stride L);
+ * tiles and 4 × 4 blocks wholly above the diagonal (s > t) are never read and not computed.
+ */
+template <int L>
 __global__ void __launch_bounds__(kStThreads) ssdTiledCb(ScanShape sh, ScanArgs a, int nC, float* cbT) {
-  __shared__ float Cs[kStL][33], Bs[kStL][33];  // [t or s][n − n0], 32 n at a time; stride 33: column reads 2-way at most
+  __shared__ float Cs[64][33], Bs[64][33];  // [t or s][n − n0], 32 n at a time; stride 33: column reads 2-way at most
   const int N = sh.N, G = sh.G, T = sh.T;
   const int bcg = blockIdx.x, g = bcg % G, c = (bcg / G) % nC, b = bcg / (G * nC);
-  const int t0 = c * kStL, len = min(kStL, T - t0);
+  const int tb = (blockIdx.y / (L / 64)) * 64, sb = (blockIdx.y % (L / 64)) * 64;
+  const int t0 = c * L, len = min(L, T - t0);
+  if (sb > tb || tb >= len) return;  // the whole block: no barrier is left waiting
   const int tid = threadIdx.x, lo = tid & 15, hi = tid >> 4;
-  float acc[4][4] = {};  // rows t = 4·hi + r, columns s = 4·lo + q
+  const bool live = sb < tb || lo <= hi;
+  float acc[4][4] = {};  // rows t = tb + 4·hi + r, columns s = sb + 4·lo + q
   for (int n0 = 0; n0 < N; n0 += 32) {
     __syncthreads();
-    for (int e = tid; e < kStL * 32; e += kStThreads) {
-      const int t = e >> 5, j = e & 31, n = n0 + j;
-      const bool ok = t < len && n < N;
-      const int64_t src = (((int64_t)b * T + t0 + t) * G + g) * N + n;
-      Cs[t][j] = ok ? a.Cm[src] : 0.f;
-      Bs[t][j] = ok ? a.Bm[src] : 0.f;
+    for (int e = tid; e < 64 * 32; e += kStThreads) {
+      const int i = e >> 5, j = e & 31, n = n0 + j;
+      const int64_t rowT = (int64_t)b * T + t0 + tb + i, rowS = (int64_t)b * T + t0 + sb + i;
+      Cs[i][j] = tb + i < len && n < N ? a.Cm[(rowT * G + g) * N + n] : 0.f;
+      Bs[i][j] = sb + i < len && n < N ? a.Bm[(rowS * G + g) * N + n] : 0.f;
     }
     __syncthreads();
-    if (lo > hi) continue;  // a tile wholly above the diagonal (s > t): never read
+    if (!live) continue;
     for (int j = 0; j < 32; j++) {
       float cr[4], bq[4];
 #pragma unroll
@@ -164,47 +175,44 @@ __global__ void __launch_bounds__(kStThreads) ssdTiledCb(ScanShape sh, ScanArgs 
         for (int q = 0; q < 4; q++) acc[r][q] = fmaf(cr[r], bq[q], acc[r][q]);
     }
   }
-  if (lo > hi) return;
-  float* out = cbT + (int64_t)bcg * kStL * kStL;
+  if (!live) return;
+  float* out = cbT + (int64_t)bcg * L * L;
 #pragma unroll
   for (int q = 0; q < 4; q++)
 #pragma unroll
-    for (int r = 0; r < 4; r++) out[(4 * lo + q) * kStL + 4 * hi + r] = acc[r][q];
+    for (int r = 0; r < 4; r++) out[(int64_t)(sb + 4 * lo + q) * L + tb + 4 * hi + r] = acc[r][q];
 }
 
-/** Pass 4: grid (B·nC·H, ⌈P/64⌉); y of the chunk's steps for 64 columns p. */
-__global__ void __launch_bounds__(kStThreads) ssdTiledOut(ScanShape sh, ScanArgs a, int nC, const float* hs, const float* cbT) {
-  __shared__ float dl[kStL], cum[kStL], eS[kStL];
-  __shared__ __align__(16) float Rs[64 * kStLdT];  // M[t, s] as Mt[s][t] (stride 64); then C_t[n0 + j]·exp(a_t) as [j][t] (stride kStLdT)
-  __shared__ __align__(16) float Xs[kStL * 64];    // x_s[p0 + j] as [s][j]; then S_in[n0 + j, p0 + k] as [j][k]
+/** Pass 4: grid (B·nC·H, (L/64)·⌈P/64⌉); y of 64 of the chunk's steps (rows tb…) for 64 columns p. */
+template <int L>
+__global__ void __launch_bounds__(kStThreads, 3) ssdTiledOut(ScanShape sh, ScanArgs a, int nC, const float* hs, const float* cbT) {
+  __shared__ float dl[L], cum[L], eS[L];
+  __shared__ __align__(16) float Rs[64 * kStLdT];  // M[t, s] as Mt[s][t] (stride 64), 64 s at a time; then C_t[n0 + j]·exp(a_t) as [j][t] (stride kStLdT)
+  __shared__ __align__(16) float Xs[64 * 64];      // x_s[p0 + j] as [s][j]; then S_in[n0 + j, p0 + k] as [j][k]
   const int P = sh.P, N = sh.N, H = sh.H, T = sh.T, G = sh.G;
+  const int pTiles = (P + 63) / 64;
   const int bch = blockIdx.x, h = bch % H, c = (bch / H) % nC, b = bch / (H * nC);
-  const int p0 = blockIdx.y * 64, g = h / (H / G), t0 = c * kStL, len = min(kStL, T - t0);
+  const int tb = (blockIdx.y / pTiles) * 64, p0 = (blockIdx.y % pTiles) * 64;
+  const int g = h / (H / G), t0 = c * L, len = min(L, T - t0);
+  if (tb >= len) return;  // the whole block: no barrier is left waiting
   const int bcg = (b * nC + c) * G + g;
   const int tid = threadIdx.x, lo = tid & 15, hi = tid >> 4;
-  ssdTiledDecay(sh, a, b, t0, len, h, dl, cum);
-  if (tid < kStL) eS[tid] = ex2(cum[tid]);
-  // Y_diag: Mt[s][t] = CB[t, s]·exp(a_t − a_s)·Δ_s for s ≤ t < len (cbT rows are s: coalesced along t)
-  const float* cb = cbT + (int64_t)bcg * kStL * kStL;
-  for (int e = tid; e < kStL * kStL; e += kStThreads) {
-    const int s = e >> 6, t = e & 63;
-    Rs[e] = s <= t && t < len ? cb[e] * ex2(cum[t] - cum[s]) * dl[s] : 0.f;
-  }
-  for (int e = tid; e < kStL * 64; e += kStThreads) {
-    const int s = e >> 6, j = e & 63, p = p0 + j;
-    Xs[e] = s < len && p < P ? a.x[(((int64_t)b * T + t0 + s) * H + h) * P + p] : 0.f;
-  }
-  __syncthreads();
-  float acc[4][4] = {};  // y[t = 4·hi + r][p0 + 4·lo + q]
-  const int sEnd = min(len, 4 * hi + 4);  // M[t, s] = 0 for s > t
-  for (int s = 0; s < sEnd; s++) {
-    const float4 mv = *reinterpret_cast<const float4*>(&Rs[s * 64 + 4 * hi]);
-    const float4 xv = *reinterpret_cast<const float4*>(&Xs[s * 64 + 4 * lo]);
-    const float mr[4] = {mv.x, mv.y, mv.z, mv.w}, xq[4] = {xv.x, xv.y, xv.z, xv.w};
-#pragma unroll
-    for (int r = 0; r < 4; r++)
-#pragma unroll
-      for (int q = 0; q < 4; q++) acc[r][q] = fmaf(mr[r], xq[q], acc[r][q]);
+  ssdTiledDecay<L>(sh, a, b, t0, len, h, dl, cum);
+  if (tid < L) eS[tid] = ex2(cum[tid]);
+  const float* cb = cbT + (int64_t)bcg * L * L;
+  float acc[4][4] = {};  // y[tb + 4·hi + r][p0 + 4·lo + q]
+  // Y_diag: Mt[s][t] = CB[t, s]·exp(a_t − a_s)·Δ_s for s ≤ t < len (cbT rows are s: coalesced along t); the last
+  // block of s is this tile's own rows (sb = tb), so Xs then holds x_t for the D·x term.
+  for (int sb = 0; sb <= tb; sb += 64) {
+    __syncthreads();  // the decay written; the previous block's rows read
+    for (int e = tid; e < 64 * 64; e += kStThreads) {
+      const int s = sb + (e >> 6), t = tb + (e & 63), p = p0 + (e & 63);
+      Rs[e] = s <= t && t < len ? cb[(int64_t)s * L + t] * ex2(cum[t] - cum[s]) * dl[s] : 0.f;
+      Xs[e] = s < len && p < P ? a.x[(((int64_t)b * T + t0 + s) * H + h) * P + p] : 0.f;
+    }
+    __syncthreads();
+    const int sn = sb < tb ? 64 : min(len - sb, 4 * hi + 4);  // M[t, s] = 0 for s > t
+    for (int s = 0; s < sn; s++) outer4(acc, &Rs[s * 64 + 4 * hi], &Xs[s * 64 + 4 * lo]);
   }
   const float Dh = a.D[h];
 #pragma unroll
@@ -215,29 +223,19 @@ __global__ void __launch_bounds__(kStThreads) ssdTiledOut(ScanShape sh, ScanArgs
   const float* S = hs + (int64_t)bch * N * P;
   for (int n0 = 0; n0 < N; n0 += 64) {
     __syncthreads();
-    for (int e = tid; e < kStL * 64; e += kStThreads) {
-      const int t = e >> 6, j = e & 63, n = n0 + j;  // C row-major along n: coalesced reads, transposed writes
-      Rs[j * kStLdT + t] = t < len && n < N ? a.Cm[(((int64_t)b * T + t0 + t) * G + g) * N + n] * eS[t] : 0.f;
-    }
     for (int e = tid; e < 64 * 64; e += kStThreads) {
-      const int j = e >> 6, k = e & 63, n = n0 + j, p = p0 + k;
-      Xs[e] = n < N && p < P ? S[(int64_t)n * P + p] : 0.f;
+      const int i = e >> 6, j = e & 63, t = tb + i, n = n0 + j;  // C row-major along n: coalesced reads, transposed writes
+      Rs[j * kStLdT + i] = t < len && n < N ? a.Cm[(((int64_t)b * T + t0 + t) * G + g) * N + n] * eS[t] : 0.f;
+      const int k = e & 63, jn = n0 + (e >> 6), p = p0 + k;
+      Xs[e] = jn < N && p < P ? S[(int64_t)jn * P + p] : 0.f;
     }
     __syncthreads();
     const int nEnd = min(64, N - n0);
-    for (int j = 0; j < nEnd; j++) {
-      const float4 cv = *reinterpret_cast<const float4*>(&Rs[j * kStLdT + 4 * hi]);
-      const float4 sv = *reinterpret_cast<const float4*>(&Xs[j * 64 + 4 * lo]);
-      const float cr[4] = {cv.x, cv.y, cv.z, cv.w}, sq[4] = {sv.x, sv.y, sv.z, sv.w};
-#pragma unroll
-      for (int r = 0; r < 4; r++)
-#pragma unroll
-        for (int q = 0; q < 4; q++) acc[r][q] = fmaf(cr[r], sq[q], acc[r][q]);
-    }
+    for (int j = 0; j < nEnd; j++) outer4(acc, &Rs[j * kStLdT + 4 * hi], &Xs[j * 64 + 4 * lo]);
   }
 #pragma unroll
   for (int r = 0; r < 4; r++) {
-    const int t = 4 * hi + r;
+    const int t = tb + 4 * hi + r;
     if (t >= len) continue;
     float* yr = a.y + (((int64_t)b * T + t0 + t) * H + h) * P;
 #pragma unroll
@@ -248,43 +246,52 @@ __global__ void __launch_bounds__(kStThreads) ssdTiledOut(ScanShape sh, ScanArgs
   }
 }
 
-// Host side. tools/cuda-emu/run.mjs compiles everything above launchSsdTiled on the CPU; ssd_tiled_main.cc runs
+// Host side. tools/cuda-emu/run.mjs compiles everything above ssdTiledT on the CPU; ssd_tiled_main.cc runs
 // the kernels in launchSsdTiled's order.
-/** The scratch layout: hs [B, nC, H, N, P], then aEnd [B, nC, H], then cbT [B, nC, G, L, L] (floats). */
+/** MAMBA_EDGE_CUDA_SSD: "tiled" (chunks of 64 steps) or "tiled128" (128); 0 = not asked for. */
+static int ssdTiledEnvChunk() {
+  static const char* v = std::getenv("MAMBA_EDGE_CUDA_SSD");
+  if (!v) return 0;
+  return std::strcmp(v, "tiled") == 0 ? 64 : std::strcmp(v, "tiled128") == 0 ? 128 : 0;
+}
+
+/** The scratch layout for chunks of L steps: hs [B, nC, H, N, P], then aEnd [B, nC, H], then cbT [B, nC, G, L, L] (floats). */
 struct SsdTiledScratch {
   size_t hs, aEnd, cb, total;
 };
-static SsdTiledScratch ssdTiledScratch(const ScanShape& sh) {
-  const size_t nC = (size_t)(sh.T + kStL - 1) / kStL, bc = (size_t)sh.B * nC;
+static SsdTiledScratch ssdTiledScratch(const ScanShape& sh, int L) {
+  const size_t nC = (size_t)(sh.T + L - 1) / L, bc = (size_t)sh.B * nC;
   SsdTiledScratch s{};
   s.hs = 0;
   s.aEnd = bc * sh.H * sh.N * sh.P;
   s.cb = s.aEnd + (bc * sh.H + 3) / 4 * 4;  // cbT 16-byte aligned
-  s.total = s.cb + bc * sh.G * kStL * kStL;
+  s.total = s.cb + bc * sh.G * L * L;
   return s;
 }
 
-bool ssdTiledWanted(const ScanShape& sh) {
-  static const char* v = std::getenv("MAMBA_EDGE_CUDA_SSD");
-  return sh.ssd && sh.T >= 2 && sh.G > 0 && sh.H % sh.G == 0 && v && std::strcmp(v, "tiled") == 0;
+bool ssdTiledWanted(const ScanShape& sh) { return sh.ssd && sh.T >= 2 && sh.G > 0 && sh.H % sh.G == 0 && ssdTiledEnvChunk() != 0; }
+
+int ssdTiledChunks(const ScanShape& sh) { return (sh.T + ssdTiledEnvChunk() - 1) / ssdTiledEnvChunk(); }
+
+size_t ssdTiledScratchBytes(const ScanShape& sh) { return ssdTiledScratch(sh, ssdTiledEnvChunk()).total * sizeof(float); }
+
+template <int L>
+static cudaError_t ssdTiledT(const ScanShape& sh, const ScanArgs& a, void* scratch, cudaStream_t s) {
+  const SsdTiledScratch l = ssdTiledScratch(sh, L);
+  float* base = static_cast<float*>(scratch);
+  float *hs = base + l.hs, *aEnd = base + l.aEnd, *cbT = base + l.cb;
+  const int nC = (sh.T + L - 1) / L;
+  const unsigned bch = (unsigned)((int64_t)sh.B * nC * sh.H), pTiles = (unsigned)((sh.P + 63) / 64), nTiles = (unsigned)((sh.N + 63) / 64);
+  ssdTiledState<L><<<dim3(bch, nTiles * pTiles), kStThreads, 0, s>>>(sh, a, nC, hs, aEnd);
+  ssdTiledCarry<<<blocksFor((int64_t)sh.B * sh.H * sh.N * sh.P, kStThreads), kStThreads, 0, s>>>(sh, nC, a.state, hs, aEnd);
+  ssdTiledCb<L><<<dim3((unsigned)((int64_t)sh.B * nC * sh.G), (L / 64) * (L / 64)), kStThreads, 0, s>>>(sh, a, nC, cbT);
+  ssdTiledOut<L><<<dim3(bch, (L / 64) * pTiles), kStThreads, 0, s>>>(sh, a, nC, hs, cbT);
+  return cudaGetLastError();
 }
-
-int ssdTiledChunks(const ScanShape& sh) { return (sh.T + kStL - 1) / kStL; }
-
-size_t ssdTiledScratchBytes(const ScanShape& sh) { return ssdTiledScratch(sh).total * sizeof(float); }
 
 cudaError_t launchSsdTiled(const ScanShape& sh, const ScanArgs& a, void* scratch, cudaStream_t s) {
   if ((int64_t)sh.B * sh.T * sh.I == 0) return cudaGetLastError();
-  const SsdTiledScratch l = ssdTiledScratch(sh);
-  float* base = static_cast<float*>(scratch);
-  float *hs = base + l.hs, *aEnd = base + l.aEnd, *cbT = base + l.cb;
-  const int nC = ssdTiledChunks(sh);
-  const unsigned bch = (unsigned)((int64_t)sh.B * nC * sh.H), pTiles = (unsigned)((sh.P + 63) / 64), nTiles = (unsigned)((sh.N + 63) / 64);
-  ssdTiledState<<<dim3(bch, nTiles * pTiles), kStThreads, 0, s>>>(sh, a, nC, hs, aEnd);
-  ssdTiledCarry<<<blocksFor((int64_t)sh.B * sh.H * sh.N * sh.P, kStThreads), kStThreads, 0, s>>>(sh, nC, a.state, hs, aEnd);
-  ssdTiledCb<<<(unsigned)((int64_t)sh.B * nC * sh.G), kStThreads, 0, s>>>(sh, a, nC, cbT);
-  ssdTiledOut<<<dim3(bch, pTiles), kStThreads, 0, s>>>(sh, a, nC, hs, cbT);
-  return cudaGetLastError();
+  return ssdTiledEnvChunk() == 128 ? ssdTiledT<128>(sh, a, scratch, s) : ssdTiledT<64>(sh, a, scratch, s);
 }
 
 }  // namespace me
