@@ -91,9 +91,9 @@ cudaError_t launchScan(const ScanShape& sh, const ScanArgs& a, int chunks, void*
 const char* scanKernelName(const ScanShape& sh);
 
 // ssd_tiled.cu: Mamba-2's SSD prefill as the WebGPU backend's four-pass tiled design (see its header).
-/** Whether MAMBA_EDGE_CUDA_SSD=tiled asks for it and the shape is Mamba-2 with T ≥ 2 (the decode step keeps its kernels). */
+/** Whether ssdTiled runs this shape: MAMBA_EDGE_CUDA_SSD=tiled|tiled128 and Mamba-2 with T ≥ 2 (or its default, kSsdTiledDefault, once set). */
 bool ssdTiledWanted(const ScanShape& sh);
-/** Its chunks: ⌈T / 64⌉. */
+/** Its chunks: ⌈T / L⌉, L = 64 or 128. */
 int ssdTiledChunks(const ScanShape& sh);
 /** Scratch launchSsdTiled needs (chunk states, chunk decays, C·Bᵀ per chunk and group). */
 size_t ssdTiledScratchBytes(const ScanShape& sh);

@@ -3,8 +3,8 @@
 // ssd_chunk_cb.wgsl, ssd_chunk_out.wgsl (+ include/ssd_chunk_decay.wgsl). On an H100 through Vulkan that
 // design runs mamba2-130m's [1, 16384, 24×64] N 128 in 0.88 ms where ssd.cu's ssdMma (WMMA 3×TF32) takes
 // 2.25 ms (BENCHMARKS.md, "WebGPU prefill scans, tiled"). Plain f32 FMAs, no tensor cores: the SSD stays
-// f32-accurate without 3×TF32 splitting. MAMBA_EDGE_CUDA_SSD=tiled selects it for T ≥ 2 (the decode step
-// keeps its kernels). UNMEASURED when written: built and run on the CPU (tools/cuda-emu), not on a GPU.
+// f32-accurate without 3×TF32 splitting. MAMBA_EDGE_CUDA_SSD=tiled (64-step chunks) | tiled128 selects it for
+// T ≥ 2 (the decode step keeps its kernels); kSsdTiledDefault makes it the default once measured. UNMEASURED when written: built and run on the CPU (tools/cuda-emu), not on a GPU.
 //
 // Chunks of L = 64 steps; per head h (group g = h / (H/G)), with Δ_t = clamp(softplus(dt_t + dt_bias)),
 // a_t = Σ_{τ ≤ t} Δ_τ·A_h within the chunk (kept ×log2 e, so decays are one ex2 each):
@@ -248,11 +248,23 @@ __global__ void __launch_bounds__(kStThreads, 3) ssdTiledOut(ScanShape sh, ScanA
 
 // Host side. tools/cuda-emu/run.mjs compiles everything above ssdTiledT on the CPU; ssd_tiled_main.cc runs
 // the kernels in launchSsdTiled's order.
-/** MAMBA_EDGE_CUDA_SSD: "tiled" (chunks of 64 steps) or "tiled128" (128); 0 = not asked for. */
-static int ssdTiledEnvChunk() {
+/**
+ * ssdTiled's chunk length as the prefill default for Mamba-2 (T ≥ 32, as ssdMma's): 0 = off (ssdMma stays the
+ * default) until measured against ssdMma on an H100 (written without a GPU); the lead sets 64 or 128 after the A/B.
+ */
+constexpr int kSsdTiledDefault = 0;
+
+/**
+ * The chunk length ssdTiled runs this shape with, 0 = not ssdTiled: MAMBA_EDGE_CUDA_SSD=tiled (64 steps) |
+ * tiled128 (128) for T ≥ 2 (a decode step of one token keeps its kernels); any other value of it (e.g. =mma)
+ * keeps scan.cu's choice; unset, kSsdTiledDefault for T ≥ 32 unless MAMBA_EDGE_CUDA_SCAN forces a kernel.
+ */
+static int ssdTiledChunk(const ScanShape& sh) {
+  if (!sh.ssd || sh.T < 2 || sh.G <= 0 || sh.H % sh.G != 0) return 0;
   static const char* v = std::getenv("MAMBA_EDGE_CUDA_SSD");
-  if (!v) return 0;
-  return std::strcmp(v, "tiled") == 0 ? 64 : std::strcmp(v, "tiled128") == 0 ? 128 : 0;
+  if (v) return std::strcmp(v, "tiled") == 0 ? 64 : std::strcmp(v, "tiled128") == 0 ? 128 : 0;
+  static const bool scanForced = std::getenv("MAMBA_EDGE_CUDA_SCAN") != nullptr;
+  return !scanForced && sh.T >= 32 ? kSsdTiledDefault : 0;
 }
 
 /** The scratch layout for chunks of L steps: hs [B, nC, H, N, P], then aEnd [B, nC, H], then cbT [B, nC, G, L, L] (floats). */
@@ -269,11 +281,11 @@ static SsdTiledScratch ssdTiledScratch(const ScanShape& sh, int L) {
   return s;
 }
 
-bool ssdTiledWanted(const ScanShape& sh) { return sh.ssd && sh.T >= 2 && sh.G > 0 && sh.H % sh.G == 0 && ssdTiledEnvChunk() != 0; }
+bool ssdTiledWanted(const ScanShape& sh) { return ssdTiledChunk(sh) != 0; }
 
-int ssdTiledChunks(const ScanShape& sh) { return (sh.T + ssdTiledEnvChunk() - 1) / ssdTiledEnvChunk(); }
+int ssdTiledChunks(const ScanShape& sh) { return (sh.T + ssdTiledChunk(sh) - 1) / ssdTiledChunk(sh); }
 
-size_t ssdTiledScratchBytes(const ScanShape& sh) { return ssdTiledScratch(sh, ssdTiledEnvChunk()).total * sizeof(float); }
+size_t ssdTiledScratchBytes(const ScanShape& sh) { return ssdTiledScratch(sh, ssdTiledChunk(sh)).total * sizeof(float); }
 
 template <int L>
 static cudaError_t ssdTiledT(const ScanShape& sh, const ScanArgs& a, void* scratch, cudaStream_t s) {
@@ -291,7 +303,7 @@ static cudaError_t ssdTiledT(const ScanShape& sh, const ScanArgs& a, void* scrat
 
 cudaError_t launchSsdTiled(const ScanShape& sh, const ScanArgs& a, void* scratch, cudaStream_t s) {
   if ((int64_t)sh.B * sh.T * sh.I == 0) return cudaGetLastError();
-  return ssdTiledEnvChunk() == 128 ? ssdTiledT<128>(sh, a, scratch, s) : ssdTiledT<64>(sh, a, scratch, s);
+  return ssdTiledChunk(sh) == 128 ? ssdTiledT<128>(sh, a, scratch, s) : ssdTiledT<64>(sh, a, scratch, s);
 }
 
 }  // namespace me
