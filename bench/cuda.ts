@@ -22,7 +22,7 @@
  *   node cuda-bench.mjs --dir /tmp/cuda-bench [--backend cuda|webgpu] [--prefill 2048,16384,131072] [--decode 128]
  *                       [--models mamba-130m,mamba2-130m] [--no-bandwidth] [--only-bandwidth] [--soak 20000 --soak-every 1000]
  *                       [--json out.json] [--write-only] [--scan-reps 30] [--scan-widths 1536,4096] [--scan-tokens 16384,2048] [--no-ssd] [--no-copy] [--depth N]
- *                       [--ssd-heads 24,64]
+ *                       [--ssd-heads 24,64] [--no-selective (no Mamba-1 scan rows)]
  * The scan rows record the kernel forced by MAMBA_EDGE_CUDA_SCAN (e.g. =tiled3, scan_tiled.cu) and
  * MAMBA_EDGE_CUDA_SCAN_CHUNK (its chunk length) as scanKernel / scanChunk, and MAMBA_EDGE_CUDA_SSD (=tiled|tiled128:
  * ssd_tiled.cu's four passes for the SSD instead of ssd.cu's ssdMma) as ssdKernel.
@@ -236,7 +236,7 @@ if (backend === 'cuda' && !writeOnly && !flag('no-bandwidth')) { // scan kernel 
     for (let i = 0; i < v.length; i++) { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; v[i] = ((seed / 2 ** 32) * 2 - 1) * scale + shift; }
     return b.upload(v, shape);
   };
-  for (const Tm of scanTokens) for (const I of scanWidths) { // Mamba-1: x, dt, z, B, C read, y written
+  if (!flag('no-selective')) for (const Tm of scanTokens) for (const I of scanWidths) { // Mamba-1: x, dt, z, B, C read, y written
     const T = Tm;
     const N = 16;
     const act = () => rnd([1, T, I]);
