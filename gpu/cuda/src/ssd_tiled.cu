@@ -19,8 +19,9 @@
 // Each block is 256 threads, each holding a 4 × 4 register tile of the 64 × 64 output (rows 4·hi + r,
 // columns 4·lo + q, hi = thread / 16, lo = thread % 16) and reading its operands as float4s from shared
 // memory (no bank conflicts: the 16 lo of a warp read 64 consecutive floats, its 2 hi broadcast).
-// Past the WGSL: x / B rows staged with one pass per operand from global straight into shared memory,
-// D·x taken from the staged x (not re-read), 2^x on the SFU (ex2.approx), __launch_bounds__.
+// Past the WGSL: x, B, C and the chunk states staged with 16-byte loads where P and N are multiples of 4 and
+// the tensors aligned (else 4-byte ones), D·x taken from the staged x (not re-read), 2^x on the SFU
+// (ex2.approx), the output pass held to 80 registers (__launch_bounds__: 3 blocks an SM).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -69,7 +70,7 @@ __device__ __forceinline__ void outer4(float (&acc)[4][4], const float* a, const
 
 /** Pass 1: grid (B·nC·H, ⌈N/64⌉·⌈P/64⌉); the chunk's end state from zero (hs) and its total decay a_last·log2 e (aEnd). */
 template <int L>
-__global__ void __launch_bounds__(kStThreads) ssdTiledState(ScanShape sh, ScanArgs a, int nC, float* hs, float* aEnd) {
+__global__ void __launch_bounds__(kStThreads) ssdTiledState(ScanShape sh, ScanArgs a, int nC, float* hs, float* aEnd, bool vec) {
   __shared__ float dl[L], cum[L], wt[L];
   __shared__ __align__(16) float Bs[64][64];  // B_s[n0 + j], 64 steps s at a time
   __shared__ __align__(16) float Xs[64][64];  // x_s[p0 + j]·exp(a_last − a_s)·Δ_s
@@ -85,11 +86,25 @@ __global__ void __launch_bounds__(kStThreads) ssdTiledState(ScanShape sh, ScanAr
   float acc[4][4] = {};  // S[n0 + 4·hi + r, p0 + 4·lo + q]
   for (int s0 = 0; s0 < len; s0 += 64) {
     __syncthreads();  // wt written; the previous block's rows read
-    for (int e = tid; e < 64 * 64; e += kStThreads) {
-      const int s = s0 + (e >> 6), j = e & 63, n = n0 + j, p = p0 + j;
-      const int64_t row = (int64_t)b * T + t0 + s;
-      Bs[e >> 6][j] = s < len && n < N ? a.Bm[(row * G + g) * N + n] : 0.f;
-      Xs[e >> 6][j] = s < len && p < P ? a.x[(row * H + h) * P + p] * wt[s] : 0.f;
+    if (vec) {  // 16-byte loads (P, N multiples of 4, tensors 16-byte aligned: n < N ⇒ n + 3 < N)
+      for (int e = tid; e < 64 * 16; e += kStThreads) {
+        const int i = e >> 4, j = (e & 15) * 4, s = s0 + i, n = n0 + j, p = p0 + j;
+        const int64_t row = (int64_t)b * T + t0 + s;
+        const float4 z4 = make_float4(0.f, 0.f, 0.f, 0.f);
+        const float4 bv = s < len && n < N ? *reinterpret_cast<const float4*>(a.Bm + (row * G + g) * N + n) : z4;
+        float4 xv = s < len && p < P ? *reinterpret_cast<const float4*>(a.x + (row * H + h) * P + p) : z4;
+        const float w = wt[s];
+        xv.x *= w, xv.y *= w, xv.z *= w, xv.w *= w;
+        *reinterpret_cast<float4*>(&Bs[i][j]) = bv;
+        *reinterpret_cast<float4*>(&Xs[i][j]) = xv;
+      }
+    } else {
+      for (int e = tid; e < 64 * 64; e += kStThreads) {
+        const int s = s0 + (e >> 6), j = e & 63, n = n0 + j, p = p0 + j;
+        const int64_t row = (int64_t)b * T + t0 + s;
+        Bs[e >> 6][j] = s < len && n < N ? a.Bm[(row * G + g) * N + n] : 0.f;
+        Xs[e >> 6][j] = s < len && p < P ? a.x[(row * H + h) * P + p] * wt[s] : 0.f;
+      }
     }
     __syncthreads();
     const int sn = min(64, len - s0);
@@ -185,7 +200,7 @@ __global__ void __launch_bounds__(kStThreads) ssdTiledCb(ScanShape sh, ScanArgs 
 
 /** Pass 4: grid (B·nC·H, (L/64)·⌈P/64⌉); y of 64 of the chunk's steps (rows tb…) for 64 columns p. */
 template <int L>
-__global__ void __launch_bounds__(kStThreads, 3) ssdTiledOut(ScanShape sh, ScanArgs a, int nC, const float* hs, const float* cbT) {
+__global__ void __launch_bounds__(kStThreads, 3) ssdTiledOut(ScanShape sh, ScanArgs a, int nC, const float* hs, const float* cbT, bool vec) {
   __shared__ float dl[L], cum[L], eS[L];
   __shared__ __align__(16) float Rs[64 * kStLdT];  // M[t, s] as Mt[s][t] (stride 64), 64 s at a time; then C_t[n0 + j]·exp(a_t) as [j][t] (stride kStLdT)
   __shared__ __align__(16) float Xs[64 * 64];      // x_s[p0 + j] as [s][j]; then S_in[n0 + j, p0 + k] as [j][k]
@@ -208,8 +223,14 @@ __global__ void __launch_bounds__(kStThreads, 3) ssdTiledOut(ScanShape sh, ScanA
     for (int e = tid; e < 64 * 64; e += kStThreads) {
       const int s = sb + (e >> 6), t = tb + (e & 63), p = p0 + (e & 63);
       Rs[e] = s <= t && t < len ? cb[(int64_t)s * L + t] * ex2(cum[t] - cum[s]) * dl[s] : 0.f;
-      Xs[e] = s < len && p < P ? a.x[(((int64_t)b * T + t0 + s) * H + h) * P + p] : 0.f;
+      if (!vec) Xs[e] = s < len && p < P ? a.x[(((int64_t)b * T + t0 + s) * H + h) * P + p] : 0.f;
     }
+    if (vec)
+      for (int e = tid; e < 64 * 16; e += kStThreads) {
+        const int s = sb + (e >> 4), j = (e & 15) * 4, p = p0 + j;
+        *reinterpret_cast<float4*>(&Xs[(e >> 4) * 64 + j]) = s < len && p < P
+          ? *reinterpret_cast<const float4*>(a.x + (((int64_t)b * T + t0 + s) * H + h) * P + p) : make_float4(0.f, 0.f, 0.f, 0.f);
+      }
     __syncthreads();
     const int sn = sb < tb ? 64 : min(len - sb, 4 * hi + 4);  // M[t, s] = 0 for s > t
     for (int s = 0; s < sn; s++) outer4(acc, &Rs[s * 64 + 4 * hi], &Xs[s * 64 + 4 * lo]);
@@ -223,11 +244,23 @@ __global__ void __launch_bounds__(kStThreads, 3) ssdTiledOut(ScanShape sh, ScanA
   const float* S = hs + (int64_t)bch * N * P;
   for (int n0 = 0; n0 < N; n0 += 64) {
     __syncthreads();
-    for (int e = tid; e < 64 * 64; e += kStThreads) {
-      const int i = e >> 6, j = e & 63, t = tb + i, n = n0 + j;  // C row-major along n: coalesced reads, transposed writes
-      Rs[j * kStLdT + i] = t < len && n < N ? a.Cm[(((int64_t)b * T + t0 + t) * G + g) * N + n] * eS[t] : 0.f;
-      const int k = e & 63, jn = n0 + (e >> 6), p = p0 + k;
-      Xs[e] = jn < N && p < P ? S[(int64_t)jn * P + p] : 0.f;
+    if (vec) {
+      for (int e = tid; e < 64 * 16; e += kStThreads) {
+        const int i = e >> 4, j = (e & 15) * 4, t = tb + i, n = n0 + j;  // C row-major along n: 16-byte reads, transposed writes
+        float4 cv = make_float4(0.f, 0.f, 0.f, 0.f);
+        if (t < len && n < N) cv = *reinterpret_cast<const float4*>(a.Cm + (((int64_t)b * T + t0 + t) * G + g) * N + n);
+        const float w = eS[t];
+        Rs[j * kStLdT + i] = cv.x * w, Rs[(j + 1) * kStLdT + i] = cv.y * w, Rs[(j + 2) * kStLdT + i] = cv.z * w, Rs[(j + 3) * kStLdT + i] = cv.w * w;
+        const int jn = n0 + i, p = p0 + j;
+        *reinterpret_cast<float4*>(&Xs[i * 64 + j]) = jn < N && p < P ? *reinterpret_cast<const float4*>(S + (int64_t)jn * P + p) : make_float4(0.f, 0.f, 0.f, 0.f);
+      }
+    } else {
+      for (int e = tid; e < 64 * 64; e += kStThreads) {
+        const int i = e >> 6, j = e & 63, t = tb + i, n = n0 + j;  // C row-major along n: coalesced reads, transposed writes
+        Rs[j * kStLdT + i] = t < len && n < N ? a.Cm[(((int64_t)b * T + t0 + t) * G + g) * N + n] * eS[t] : 0.f;
+        const int k = e & 63, jn = n0 + (e >> 6), p = p0 + k;
+        Xs[e] = jn < N && p < P ? S[(int64_t)jn * P + p] : 0.f;
+      }
     }
     __syncthreads();
     const int nEnd = min(64, N - n0);
@@ -281,6 +314,12 @@ static SsdTiledScratch ssdTiledScratch(const ScanShape& sh, int L) {
   return s;
 }
 
+/** Whether the passes stage x, B, C and the chunk states with 16-byte loads: P, N multiples of 4 and x, B, C 16-byte aligned. */
+static bool ssdTiledVec(const ScanShape& sh, const ScanArgs& a) {
+  const uintptr_t any = reinterpret_cast<uintptr_t>(a.x) | reinterpret_cast<uintptr_t>(a.Bm) | reinterpret_cast<uintptr_t>(a.Cm);
+  return sh.P % 4 == 0 && sh.N % 4 == 0 && any % 16 == 0;
+}
+
 bool ssdTiledWanted(const ScanShape& sh) { return ssdTiledChunk(sh) != 0; }
 
 int ssdTiledChunks(const ScanShape& sh) { return (sh.T + ssdTiledChunk(sh) - 1) / ssdTiledChunk(sh); }
@@ -294,10 +333,10 @@ static cudaError_t ssdTiledT(const ScanShape& sh, const ScanArgs& a, void* scrat
   float *hs = base + l.hs, *aEnd = base + l.aEnd, *cbT = base + l.cb;
   const int nC = (sh.T + L - 1) / L;
   const unsigned bch = (unsigned)((int64_t)sh.B * nC * sh.H), pTiles = (unsigned)((sh.P + 63) / 64), nTiles = (unsigned)((sh.N + 63) / 64);
-  ssdTiledState<L><<<dim3(bch, nTiles * pTiles), kStThreads, 0, s>>>(sh, a, nC, hs, aEnd);
+  ssdTiledState<L><<<dim3(bch, nTiles * pTiles), kStThreads, 0, s>>>(sh, a, nC, hs, aEnd, ssdTiledVec(sh, a));
   ssdTiledCarry<<<blocksFor((int64_t)sh.B * sh.H * sh.N * sh.P, kStThreads), kStThreads, 0, s>>>(sh, nC, a.state, hs, aEnd);
   ssdTiledCb<L><<<dim3((unsigned)((int64_t)sh.B * nC * sh.G), (L / 64) * (L / 64)), kStThreads, 0, s>>>(sh, a, nC, cbT);
-  ssdTiledOut<L><<<dim3(bch, (L / 64) * pTiles), kStThreads, 0, s>>>(sh, a, nC, hs, cbT);
+  ssdTiledOut<L><<<dim3(bch, (L / 64) * pTiles), kStThreads, 0, s>>>(sh, a, nC, hs, cbT, ssdTiledVec(sh, a));
   return cudaGetLastError();
 }
 
