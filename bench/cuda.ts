@@ -8,7 +8,8 @@
  *                      logits read back, as the first version of this bench measured) and greedy
  *                      `generate` (the real path: only the top candidate read back)
  *   scan bandwidth     (cuda) the Mamba-1 selective scan on [1, 16384, 1536] × N 16 and the Mamba-2 SSD
- *                      scan on [1, 16384, 24 heads × 64] × N 128 (bytes of inputs read and y written ÷ time),
+ *                      scan on [1, 16384, 24 heads × 64] × N 128 (bytes of inputs read and y written ÷ time;
+ *                      --ssd-heads 24,64: mamba2-130m's and mamba2-1.3b's 24 / 64 heads of 64),
  *                      next to a device-to-device copy of 256 MiB (read + written ÷ time)
  *   roofline           (cuda) a 256 MiB device-to-device copy first (read + written ÷ time; its read half is
  *                      the read bandwidth), then per model: greedy `generate` tok/s ÷ (read bandwidth ÷
@@ -21,8 +22,10 @@
  *   node cuda-bench.mjs --dir /tmp/cuda-bench [--backend cuda|webgpu] [--prefill 2048,16384,131072] [--decode 128]
  *                       [--models mamba-130m,mamba2-130m] [--no-bandwidth] [--only-bandwidth] [--soak 20000 --soak-every 1000]
  *                       [--json out.json] [--write-only] [--scan-reps 30] [--scan-widths 1536,4096] [--scan-tokens 16384,2048] [--no-ssd] [--no-copy] [--depth N]
+ *                       [--ssd-heads 24,64] [--no-selective (no Mamba-1 scan rows)]
  * The scan rows record the kernel forced by MAMBA_EDGE_CUDA_SCAN (e.g. =tiled3, scan_tiled.cu) and
- * MAMBA_EDGE_CUDA_SCAN_CHUNK (its chunk length) as scanKernel / scanChunk.
+ * MAMBA_EDGE_CUDA_SCAN_CHUNK (its chunk length) as scanKernel / scanChunk, and MAMBA_EDGE_CUDA_SSD (=tiled|tiled128:
+ * ssd_tiled.cu's four passes for the SSD instead of ssd.cu's ssdMma) as ssdKernel.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -54,6 +57,8 @@ const onlyBandwidth = flag('only-bandwidth');
 const scanWidths = arg('scan-widths', '1536').split(',').map(Number);
 /** --scan-tokens: the Mamba-1 scan's lengths T (16384; 2048 = one prefill forward's). */
 const scanTokens = arg('scan-tokens', '16384').split(',').map(Number);
+/** --ssd-heads: the SSD bandwidth row's head counts (P = 64, N = 128, one group): 24 = mamba2-130m, 64 = mamba2-1.3b. */
+const ssdHeads = arg('ssd-heads', '24').split(',').map(Number);
 /** Timed repetitions of each scan kernel (after one warm-up): 1 under a profiler. */
 const scanReps = Number(arg('scan-reps', '30'));
 /** --depth N: decode steps run ahead of the host on a backend with deviceSampling (SessionImpl.runAheadDepth; default 1). */
@@ -68,6 +73,7 @@ const env = backend === 'cuda'
     convGemv: process.env.MAMBA_EDGE_CUDA_CONVGEMV ?? 'off', ssdStep: process.env.MAMBA_EDGE_CUDA_SSDSTEP ?? 'on', runAheadDepth: SessionImpl.runAheadDepth,
     stepGraph: process.env.MAMBA_EDGE_CUDA_STEPGRAPH ?? 'on', snapFold: process.env.MAMBA_EDGE_CUDA_SNAPFOLD ?? 'on',
     convEpi: process.env.MAMBA_EDGE_CUDA_CONVEPI ?? 'on', argmaxGemv: process.env.MAMBA_EDGE_CUDA_ARGMAXGEMV ?? 'on',
+    ssdKernel: process.env.MAMBA_EDGE_CUDA_SSD || 'default',
   }
   : {};
 
@@ -262,7 +268,7 @@ if (backend === 'cuda' && !writeOnly && !flag('no-bandwidth')) { // scan kernel 
     for (let i = 0; i < v.length; i++) { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; v[i] = ((seed / 2 ** 32) * 2 - 1) * scale + shift; }
     return b.upload(v, shape);
   };
-  for (const Tm of scanTokens) for (const I of scanWidths) { // Mamba-1: x, dt, z, B, C read, y written
+  if (!flag('no-selective')) for (const Tm of scanTokens) for (const I of scanWidths) { // Mamba-1: x, dt, z, B, C read, y written
     const T = Tm;
     const N = 16;
     const act = () => rnd([1, T, I]);
@@ -273,8 +279,8 @@ if (backend === 'cuda' && !writeOnly && !flag('no-bandwidth')) { // scan kernel 
     console.error(`copy ${copyGBs.toFixed(0)} GB/s (read + write); selective scan [1, ${T}, ${I}] N ${N}: ${(scanBytes / scanSec / 1e9).toFixed(0)} GB/s = ${copyGBs > 0 ? (100 * scanBytes / scanSec / 1e9 / copyGBs).toFixed(1) : '?'} % of the copy (${(scanSec * 1e3).toFixed(3)} ms, ${b.lastScanChunks} chunks, ${env.scanKernel})`);
     b.free(...Object.values(args));
   }
-  if (!flag('no-ssd')) { // Mamba-2: x, dt, B, C read, y written
-    const H = 24, P = 64, N = 128, G = 1;
+  if (!flag('no-ssd')) for (const H of ssdHeads) { // Mamba-2: x, dt, B, C read, y written
+    const P = 64, N = 128, G = 1;
     const args = {
       x: rnd([1, T, H * P]), dt: rnd([1, T, H]), B: rnd([1, T, G * N]), C: rnd([1, T, G * N]), dtBias: rnd([H], 0.5, -2), A: rnd([H], 4, -5), D: rnd([H]),
       state: rnd([1, H, P, N]), dtMin: 0, dtMax: Infinity, numHeads: H, headDim: P, nGroups: G, stateSize: N, chunkSize: 256,
@@ -282,7 +288,7 @@ if (backend === 'cuda' && !writeOnly && !flag('no-bandwidth')) { // scan kernel 
     const scanSec = await time(() => b.free(b.ssdChunkScan(args)), scanReps);
     const scanBytes = 4 * (2 * T * H * P + T * H + 2 * T * G * N);
     results.push({ what: 'bandwidth', op: 'ssdChunkScan', copyGBs, scanGBs: scanBytes / scanSec / 1e9, scanMs: scanSec * 1e3, scanChunks: b.lastScanChunks, scanShape: [1, T, H, P, N], ...env });
-    console.error(`ssd scan [1, ${T}, ${H}×${P}] N ${N}: ${(scanBytes / scanSec / 1e9).toFixed(0)} GB/s (${(scanSec * 1e3).toFixed(2)} ms, ${b.lastScanChunks} chunks, ${env.scanKernel})`);
+    console.error(`ssd scan [1, ${T}, ${H}×${P}] N ${N}: ${(scanBytes / scanSec / 1e9).toFixed(0)} GB/s = ${copyGBs > 0 ? (100 * scanBytes / scanSec / 1e9 / copyGBs).toFixed(1) : '?'} % of the copy (${(scanSec * 1e3).toFixed(3)} ms, ${b.lastScanChunks} chunks, ${env.ssdKernel !== 'default' ? `ssd ${env.ssdKernel}` : env.scanKernel})`);
     b.free(...Object.values(args).filter((v): v is ReturnType<typeof b.zeros> => typeof v === 'object'));
   }
   await b.dispose();

@@ -5,7 +5,10 @@
  * batch > 1, odd channel counts (partial blocks), a random carried initial state, and whole = split
  * (the state a first call leaves is the start of the second). The kernel a shape runs is the default
  * one; MAMBA_EDGE_CUDA_SCAN=warp|warp8|tile|tile1|lanes|tiled3|tiled3one (Mamba-1) and =mma|tile (Mamba-2)
- * make every case run one kernel (the device script runs this file under each). For scan_tiled.cu's
+ * make every case run one kernel (the device script runs this file under each); MAMBA_EDGE_CUDA_SSD=tiled|tiled128
+ * runs every Mamba-2 case with T ≥ 2 through ssd_tiled.cu's four passes (chunks of 64 / 128 steps; the Mamba-2 list
+ * holds T = 127 / 128 / 129 around a 128-step chunk, P = 17 / N = 7 and P = 70 / N = 130 off its 64-wide tiles,
+ * 5 groups of one head, and 1,100 steps = 18 / 9 chunks, past the carry's 16 loaded ahead). For scan_tiled.cu's
  * kernel (tiled3: 64 channels a block, chunks of 64 steps) the Mamba-1 list also holds T = 63 / 64 / 65
  * (one chunk, one chunk exactly, two of 33 + 32), 129 (three of 43), 1,100 and 2,200 (18 and 35 chunks: the
  * carry's run of 32 chunks loaded ahead, and its remainder), I = 64 / 65 / 70 (a block exactly, one or six channels
@@ -111,7 +114,11 @@ describe.skipIf(cudaUnavailable !== null)('cuda prefill scan kernels', () => {
     [2, 1, 3, 64, 1, 128, [1]], [2, 2, 3, 64, 1, 128, [2]], [1, 63, 2, 64, 1, 128, [63]], [1, 64, 2, 64, 1, 128, [64]],
     [1, 65, 2, 64, 1, 128, [65]], [2, 127, 4, 16, 2, 32, [127]], [2, 1000, 3, 64, 1, 128, [1000]],
     [2, 1000, 4, 16, 2, 32, [600, 1, 399]], [1, 700, 6, 32, 3, 64, [300, 400]], [2, 300, 4, 5, 2, 24, [300]],
+    // around ssd_tiled.cu's 128-step chunks and 64-wide tiles (MAMBA_EDGE_CUDA_SSD=tiled|tiled128)
+    [1, 128, 3, 64, 1, 128, [128]], [2, 129, 5, 17, 5, 7, [129]], [1, 200, 3, 70, 3, 130, [200]], [1, 1100, 4, 16, 2, 32, [1100]],
   ];
+  /** MAMBA_EDGE_CUDA_SSD's chunk length (0: not forced). */
+  const ssdForced = process.env.MAMBA_EDGE_CUDA_SSD === 'tiled' ? 64 : process.env.MAMBA_EDGE_CUDA_SSD === 'tiled128' ? 128 : 0;
   for (const [B, T, H, P, G, N, parts] of m2) {
     it(`Mamba-2 ssdChunkScan: batch ${B}, T = ${T} as ${parts.join(' + ')}, ${H} heads × ${P}, ${G} group(s), N = ${N}`, async () => {
       const cuda = (await cudaBackend()) as CudaBackend;
@@ -135,6 +142,7 @@ describe.skipIf(cudaUnavailable !== null)('cuda prefill scan kernels', () => {
         return [join(ys, B, HP), await b.read(state)];
       };
       const got = await run(cuda, parts);
+      if (ssdForced && parts.length === 1 && T >= 2) expect(cuda.lastScanChunks).toBe(Math.ceil(T / ssdForced)); // the forced kernel did run
       const want = await run(ref, [T]);
       expectClose(got[0], want[0], 1e-4, 'y');
       expectClose(got[1], want[1], 1e-4, 'state');

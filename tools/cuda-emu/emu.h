@@ -1,4 +1,4 @@
-// Host emulation of the few CUDA built-ins scan_tiled.cu's kernels use (tools/cuda-emu/run.mjs): a block's
+// Host emulation of the few CUDA built-ins scan_tiled.cu's and ssd_tiled.cu's kernels use (tools/cuda-emu/run.mjs): a block's
 // threads are std::threads, __syncthreads a std::barrier, __shared__ arrays function statics (one block
 // runs at a time), cp.async a synchronous copy, ex2 / lg2 libm's exp2f / log2f. It checks index math,
 // tails, staging and the pass / carry logic on a machine without a GPU — not timing, not races between
@@ -41,6 +41,7 @@ struct ScanArgs { const float *x, *dt, *dtBias, *A, *Bm, *Cm, *D, *z; float* sta
 enum Start : int { kFromZero, kFromState, kFromScratch };
 enum End : int { kToState, kToScratch, kNoEnd };
 inline float ex2(float x) { return exp2f(x); }
+inline float softplusf(float x) { return x > 20.f ? x : log1pf(expf(x)); }  // common.cuh's
 inline void cpAsync4(float* dst, const float* src, bool valid) { *dst = valid ? *src : 0.f; }
 inline unsigned blocksFor(int64_t n, int threads) { return (unsigned)((n + threads - 1) / threads); }
 }

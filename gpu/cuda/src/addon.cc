@@ -514,6 +514,11 @@ class Device : public Napi::ObjectWrap<Device> {
     sh.dtMin = (float)f64(info[18]);
     sh.dtMax = (float)f64(info[19]);
     if (sh.N > 256) throwCode(env, "E_SHAPE", "cuda: state size " + std::to_string(sh.N) + " is above the scan kernel's 256");
+    if (me::ssdTiledWanted(sh)) {  // MAMBA_EDGE_CUDA_SSD=tiled: ssd_tiled.cu's four passes (chunks of 64 steps)
+      void* st = scratch(env, me::ssdTiledScratchBytes(sh));
+      launched(env, me::launchSsdTiled(sh, a, st, stream_), "ssdScan (tiled)");
+      return Napi::Number::New(env, me::ssdTiledChunks(sh));
+    }
     const int chunks = me::scanChunks(sh, props_.multiProcessorCount);
     const size_t bytes = me::scanScratchBytes(sh, chunks);
     void* s = bytes ? scratch(env, bytes) : nullptr;

@@ -91,6 +91,16 @@ cudaError_t launchScan(const ScanShape& sh, const ScanArgs& a, int chunks, void*
 /** Which kernel launchScan runs for this shape: "tile" (scanTile) or "lanes" (scanChunk). */
 const char* scanKernelName(const ScanShape& sh);
 
+// ssd_tiled.cu: Mamba-2's SSD prefill as the WebGPU backend's four-pass tiled design (see its header).
+/** Whether ssdTiled runs this shape: MAMBA_EDGE_CUDA_SSD=tiled|tiled128 and Mamba-2 with T ≥ 2 (or its default, kSsdTiledDefault, once set). */
+bool ssdTiledWanted(const ScanShape& sh);
+/** Its chunks: ⌈T / L⌉, L = 64 or 128. */
+int ssdTiledChunks(const ScanShape& sh);
+/** Scratch launchSsdTiled needs (chunk states, chunk decays, C·Bᵀ per chunk and group). */
+size_t ssdTiledScratchBytes(const ScanShape& sh);
+/** The four passes (chunk states, carry, C·Bᵀ, output); the state is read and updated in place. */
+cudaError_t launchSsdTiled(const ScanShape& sh, const ScanArgs& a, void* scratch, cudaStream_t s);
+
 // topk.cu: the k largest entries of x[0, V) → out [1 + 2k] u32 words: count, ids[k], value bits[k].
 // Ties to the lower index; NaN and −∞ never count (src/api/sampler.ts's candidate rule).
 cudaError_t launchTopK(uint32_t* out, const float* x, int V, int k, cudaStream_t s);
