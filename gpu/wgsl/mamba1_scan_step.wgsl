@@ -1,8 +1,12 @@
-// Mamba-1 decode, dt_proj + selective scan + gate in one kernel, thread per (b, i):
+// Mamba-1 decode, dt_proj + selective scan + gate in one kernel, 16 threads per channel (b, i):
 //   dt_proj             dt = W_dt[i, :] · dt_low[b]           (R MACs; its bias goes in softplus)
 //   selective scan      Δ = softplus(dt + dtBias); h ← exp(Δ·A)·h + Δ·B·u; y = C·h + D·u
 //   gate                y · silu(z)
 // replacing a dt_proj matrix-vector dispatch and selective_scan_step (whose equations it repeats).
+// Lane l of a channel takes dt_proj's terms r ≡ l and the state entries n ≡ l (mod 16), so a warp's loads
+// of W_dt, A and the state are runs of consecutive words; the two sums go through workgroup memory.
+// (A thread per channel, as before, put mamba-130m's step on 1,536 threads loading at strides of R and
+// N words; mamba2_scan_step.wgsl made the same change.)
 // W_dt comes through the weight loader (binding 2, wAt: f32 / f16 / q8_0).
 //   u, z, y: [B, I]   dt_low: [B, R]   Bm, Cm: [B, N]   W_dt: [I, R]   biasD: [2, I] = dtBias ++ D
 //   A: [I, N]   ssm: [B, I, N]
@@ -17,23 +21,49 @@
 @group(0) @binding(9) var<storage, read_write> ssm: array<f32>;
 @group(0) @binding(10) var<storage, read_write> y: array<f32>;
 
-@compute @workgroup_size(64)
+const LANES: u32 = 16u; // threads per channel
+const CH: u32 = 16u;    // channels per workgroup
+var<workgroup> red: array<f32, 256>;
+
+// Σ of v over the LANES threads of this thread's channel, returned to all of them. Has barriers:
+// call it from workgroup-uniform control flow.
+fn channelSum(v: f32, lid: u32, lane: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var half = LANES / 2u; half > 0u; half >>= 1u) {
+    if (lane < half) { red[lid] += red[lid + half]; }
+    workgroupBarrier();
+  }
+  let total = red[lid - lane];
+  workgroupBarrier(); // every lane has read it before red is written again
+  return total;
+}
+
+@compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let g = wgIndex(wid, nwg) * 64u + lid; // = b·I + i
+  let lane = lid % LANES;
+  let g = wgIndex(wid, nwg) * CH + lid / LANES; // = b·I + i
   let I = prm.n2; let R = prm.n3;
-  if (g >= prm.n0 * I) { return; }
+  let live = g < prm.n0 * I;
   let i = g % I;
   let b = g / I;
-  var dt = 0.0;
-  for (var r = 0u; r < R; r++) { dt += wAt(i * R + r) * dtLow[b * R + r]; }
-  let delta = softplus(dt + biasD[i]);
-  let uv = u[g];
-  var acc = 0.0;
-  for (var n = 0u; n < NS; n++) {
-    let h = exp(delta * A[i * NS + n]) * ssm[g * NS + n] + delta * uv * Bm[b * NS + n];
-    ssm[g * NS + n] = h;
-    acc += h * Cm[b * NS + n];
+  var part = 0.0;
+  if (live) {
+    for (var r = lane; r < R; r += LANES) { part += wAt(i * R + r) * dtLow[b * R + r]; }
   }
-  y[g] = (acc + biasD[I + i] * uv) * silu(z[g]);
+  let dt = channelSum(part, lid, lane);
+  var acc = 0.0;
+  var uv = 0.0;
+  if (live) {
+    let delta = softplus(dt + biasD[i]);
+    uv = u[g];
+    for (var n = lane; n < NS; n += LANES) {
+      let h = exp(delta * A[i * NS + n]) * ssm[g * NS + n] + delta * uv * Bm[b * NS + n];
+      ssm[g * NS + n] = h;
+      acc += h * Cm[b * NS + n];
+    }
+  }
+  let total = channelSum(acc, lid, lane);
+  if (live && lane == 0u) { y[g] = (total + biasD[I + i] * uv) * silu(z[g]); }
 }

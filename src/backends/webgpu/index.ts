@@ -1390,7 +1390,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.dispatch('mamba1_scan_step', { NS: N, weights: this.loader(wDt) }, [
       this.bind(u), this.part(wDt, 0), this.bind(dtLow), this.bind(Bm), this.bind(Cm),
       this.packBiasD(a.dtProjBias, a.D, I), this.bind(a.A), this.bind(z), this.bind(a.ssmState), y.buffer,
-    ], [Bt, 1, I, R, 0, 0, 0, 0, 0, 0, 0, this.q8Offset(wDt, I * R)], [], Math.ceil((Bt * I) / 64));
+    ], [Bt, 1, I, R, 0, 0, 0, 0, 0, 0, 0, this.q8Offset(wDt, I * R)], [], Math.ceil((Bt * I) / 16)); // 16 channels a workgroup, 16 threads each
     const out = this.matvecPlus(y, a.outProj as GpuTensor, a.residual, Dm);
     this.free(xIn, z, u, dtLow, Bm, Cm, y);
     return out;
