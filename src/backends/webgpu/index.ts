@@ -185,6 +185,21 @@ export interface WebGpuOptions {
   maxBindingBytes?: number;
   /** How prefill scans run (WebGpuBackend.scanMode); default 'chunked'. */
   scan?: ScanMode;
+  /** WebGpuBackend.foldXProj (default: env MAMBA_EDGE_WEBGPU_FOLD_XPROJ=1|0, else off). */
+  foldXProj?: boolean;
+  /** WebGpuBackend.foldHeadNorm (default: env MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM=1|0, else off). */
+  foldHeadNorm?: boolean;
+  /** WebGpuBackend.stepOutputs (default: env MAMBA_EDGE_WEBGPU_STEP_OUTPUTS, else 4). */
+  stepOutputs?: number;
+}
+
+/** A boolean switch from the environment (Node; absent in browsers): '1' / 'on' / 'true' or '0' / 'off' / 'false'. */
+function envSwitch(name: string): boolean | undefined {
+  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name]?.trim().toLowerCase();
+  if (v === undefined || v === '') return undefined;
+  if (v === '1' || v === 'on' || v === 'true') return true;
+  if (v === '0' || v === 'off' || v === 'false') return false;
+  throw fail('E_ARGUMENT', `${name}=${JSON.stringify(v)}: expected 1 / on / true or 0 / off / false`);
 }
 
 export class WebGpuBackend extends PartialBackend implements Backend {
@@ -214,7 +229,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * over the same pooled buffers, so after the first token it creates none.
    */
   /** Counters for benchmarks: submissions, dispatches, and host time spent encoding + submitting. */
-  readonly stats = { submits: 0, dispatches: 0, encodeMs: 0, copies: 0, bindGroups: 0, readBytes: 0 };
+  readonly stats = {
+    submits: 0, dispatches: 0, encodeMs: 0, copies: 0, bindGroups: 0, readBytes: 0,
+    /** Dawn calls by kind (bench/webgpu.ts --count-calls): queue.writeBuffer, mapAsync, createBuffer, pass.setBindGroup, pass.setPipeline, compute passes, clearBuffer. */
+    writeBuffers: 0, mapAsyncs: 0, createBuffers: 0, setBindGroups: 0, setPipelines: 0, passes: 0, clears: 0,
+  };
   /**
    * Prefill scans (selectiveScan, ssdChunkScan over T > 1): 'chunked' (the default: chunks in
    * parallel, then a pass that carries the state across them) or 'sequential' (one thread per
@@ -297,6 +316,24 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * Needs f32 x_proj blocks, I % 64 == 0 and R + 2N ≤ 512.
    */
   foldXProj = false;
+  /**
+   * Decode: the final RMSNorm folded into the head's matrix-vector dispatch (matvec_multi_norm_*, as the
+   * layers' norms are folded into in_proj), one dispatch a token fewer. Every one of the head's V
+   * workgroups then recomputes 1/rms(x) — K more loads of x and K of the norm weight, from cache, next
+   * to the K weights of its row it streams from memory — so it trades one dispatch of host time
+   * (~14 µs on the H100) for GPU time in the head; off until an H100 A/B (bench/webgpu.ts) shows it
+   * ahead. Bit-identical to the unfolded head (the same kernels' arithmetic: include/norm_fold.wgsl
+   * computes rms_norm.wgsl's formula, and the plain and normed matvec sum in the same order).
+   */
+  foldHeadNorm = false;
+  /**
+   * How many consecutive runs of a recorded step return distinct output tensors (a ring of output
+   * buffers, each with its own bind groups over the same parameters): a run's output stays valid until
+   * `stepOutputs` more runs. Model.recordDecodeStep then hands the head's output itself to the device
+   * sampler when the session keeps at most that many steps in flight, instead of copying the logits
+   * row into a tensor of each step's own (one dispatch a token fewer). 1: one output (the copy stays).
+   */
+  stepOutputs = 4;
 
   constructor(ctx: GpuContext, opts: WebGpuOptions = {}) {
     super();
@@ -305,6 +342,14 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.kernels = new Kernels(ctx.device);
     this.maxBinding = Math.floor(Math.min(ctx.maxBindingBytes, opts.maxBindingBytes ?? Infinity) / 4) * 4;
     this.scanMode = opts.scan ?? 'chunked';
+    this.foldXProj = opts.foldXProj ?? envSwitch('MAMBA_EDGE_WEBGPU_FOLD_XPROJ') ?? this.foldXProj;
+    this.foldHeadNorm = opts.foldHeadNorm ?? envSwitch('MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM') ?? this.foldHeadNorm;
+    const outputs = opts.stepOutputs ?? (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.MAMBA_EDGE_WEBGPU_STEP_OUTPUTS;
+    if (outputs !== undefined && outputs !== '') {
+      const n = Number(outputs);
+      if (!Number.isInteger(n) || n < 1 || n > 64) throw fail('E_ARGUMENT', `stepOutputs (MAMBA_EDGE_WEBGPU_STEP_OUTPUTS) must be an integer in [1, 64], got ${JSON.stringify(outputs)}`);
+      this.stepOutputs = n;
+    }
     this.info = {
       name: 'webgpu', threads: 1, device: ctx.description,
       ...(ctx.isFallback ? { note: `software fallback adapter (${ctx.description}): correct but slow` } : {}),
@@ -374,6 +419,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     }
     const size = Math.max(256, Math.ceil(bytes / 256) * 256);
     const reused = this.pool.get(size)?.pop();
+    if (!reused) this.stats.createBuffers++;
     const b = reused ?? this.device.createBuffer({ label: what, size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
     this.live.add(b);
     this.rec?.buffers.add(b);
@@ -389,6 +435,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   private writeWords(buffer: GPUBuffer, words: ArrayBufferView & { byteLength: number }, offset = 0): void {
     this.submit();
     this.device.queue.writeBuffer(buffer, offset, words.buffer, words.byteOffset, words.byteLength);
+    this.stats.writeBuffers++;
   }
 
   upload(data: Float32Array, shape: readonly number[], requested: WeightDType = 'f32'): Tensor {
@@ -461,6 +508,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const bytes = numel(g.shape) * 4;
     this.submit();
     const staging = this.device.createBuffer({ size: Math.max(4, bytes), usage: USAGE.MAP_READ | USAGE.COPY_DST });
+    this.stats.createBuffers++;
     const enc = this.device.createCommandEncoder();
     let at = 0; // a weight split by rows is read part after part
     g.store.buffers.forEach((buf, p) => {
@@ -479,6 +527,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    */
   private async mapRead(staging: GPUBuffer, bytes: number, what: string, scopesUpTo = Infinity): Promise<ArrayBuffer> {
     try {
+      this.stats.mapAsyncs++;
       await this.unlessLost(staging.mapAsync(MAP_READ));
       await this.checkErrors(scopesUpTo);
       const out = staging.getMappedRange(0, Math.max(4, bytes)).slice(0, bytes);
@@ -570,6 +619,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.record({ kind: 'dispatch', pipeline: this.kernels.get('top_k'), bindings: [this.bind(g), buf], u: [V, 0, k], f: [], groups: 1 });
     this.record({ kind: 'dispatch', pipeline: this.kernels.get('sample_top_k'), bindings: [buf], u: [k, greedy ? 1 : 0], f: [greedy ? 1 : p.temperature, p.topP, u], groups: 1 });
     const staging = this.device.createBuffer({ label: 'sampled token read-back', size: Math.ceil(bytes / 4) * 4, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+    this.stats.createBuffers++;
     this.record({ kind: 'copy', src: buf, dst: staging, dstOffset: 0, size: bytes });
     this.submit();
     const token = new GpuDeviceToken(buf, staging, k, new Int32Array(1), this.scopeMark);
@@ -815,14 +865,23 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       const kept = list.filter((b) => !rec.buffers.has(b));
       if (kept.length !== list.length) this.pool.set(size, kept);
     }
-    const replay = this.prepareReplay(rec.cmds);
-    const owned = { buffers: [...rec.buffers], params: replay.params };
+    // A ring of outputs (stepOutputs): the output's buffer, and as many more of its size, each with its
+    // own replay (the same commands, the output buffer's bind groups and copies swapped for the slot's).
+    const ringBuffers = [out.buffer];
+    for (let i = 1; i < this.stepOutputs; i++) {
+      ringBuffers.push(this.device.createBuffer({ label: 'recorded step output', size: out.buffer.size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST }));
+      this.stats.createBuffers++;
+    }
+    const replay = this.prepareReplay(rec.cmds, out.buffer, ringBuffers);
+    const owned = { buffers: [...rec.buffers, ...ringBuffers.slice(1)], params: replay.params };
     this.recordings.add(owned);
     const { ids: idsBuffer, count, vocab } = rec;
-    const output = out;
+    const outputs = ringBuffers.map((b) => new GpuTensor([...out!.shape], 'f32', new Store([b], out!.store.partRows, [...out!.store.partBytes], out!.store.offset)));
+    let slot = 0;
     let live = true;
     return {
       ops: rec.cmds.length,
+      outputs: outputs.length,
       run: (next: Int32Array): Tensor => {
         this.assertUsable();
         if (!live) throw fail('E_ARGUMENT', 'webgpu: this recorded step was released');
@@ -835,7 +894,9 @@ export class WebGpuBackend extends PartialBackend implements Backend {
           for (const id of next) if (!(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
           this.writeWords(idsBuffer, next); // after what is recorded so far (an earlier run may still read the ids)
         }
-        this.record({ kind: 'replay', step: replay.step });
+        this.record({ kind: 'replay', step: replay.steps[slot] });
+        const output = outputs[slot];
+        slot = (slot + 1) % outputs.length;
         output.store.freed = false; // the recording's, whatever a caller did with it
         return output;
       },
@@ -852,13 +913,17 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     };
   }
 
-  /** The replayable form of recorded commands: bind groups and the parameters' uniform buffer made once. */
-  private prepareReplay(cmds: Command[]): { step: Replay; params: GPUBuffer | null } {
+  /**
+   * The replayable form of recorded commands: bind groups and the parameters' uniform buffer made once;
+   * one replay per buffer of `ring`, each with `output` swapped for it (the same parameters).
+   */
+  private prepareReplay(cmds: Command[], output: GPUBuffer, ring: GPUBuffer[]): { steps: Replay[]; params: GPUBuffer | null } {
     const n = cmds.length;
     const step: Replay = {
       kinds: new Uint8Array(n), pipelines: new Array(n).fill(null), groups: new Array(n).fill(null),
       x: new Uint32Array(n), y: new Uint32Array(n), other: new Map(), dispatches: 0,
     };
+    const entriesOf: GPUBindGroupEntry[][] = new Array(n).fill(null);
     const dispatches = cmds.filter((c): c is Dispatch => c.kind === 'dispatch');
     step.dispatches = dispatches.length;
     const params = dispatches.length ? this.device.createBuffer({ label: 'recorded step parameters', size: dispatches.length * PARAM_STRIDE, usage: USAGE.UNIFORM | USAGE.COPY_DST }) : null;
@@ -878,13 +943,32 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       c.bindings.forEach((b, j) => entries.push({ binding: j + 1, resource: 'buffer' in b ? { buffer: b.buffer, size: b.size, offset: b.offset ?? 0 } : { buffer: b } }));
       step.groups[i] = this.device.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
       this.stats.bindGroups++;
+      entriesOf[i] = entries;
       step.pipelines[i] = c.pipeline;
       const x = Math.min(c.groups, 65535);
       [step.x[i], step.y[i]] = [x, Math.ceil(c.groups / x)];
       slot++;
     });
-    if (params) this.device.queue.writeBuffer(params, 0, host, 0, dispatches.length * PARAM_STRIDE);
-    return { step, params };
+    if (params) { this.device.queue.writeBuffer(params, 0, host, 0, dispatches.length * PARAM_STRIDE); this.stats.writeBuffers++; }
+    const steps = ring.map((buf) => {
+      if (buf === output) return step;
+      const swap = (b: GPUBuffer) => (b === output ? buf : b);
+      const other = new Map<number, Command>();
+      for (const [i, o] of step.other) {
+        other.set(i, o.kind === 'clear' ? { ...o, buffer: swap(o.buffer) } : o.kind === 'copy' ? { ...o, src: swap(o.src), dst: swap(o.dst) } : o);
+      }
+      const groups = step.groups.map((g, i) => {
+        const entries = entriesOf[i];
+        if (!g || !entries.some((e) => (e.resource as GPUBufferBinding).buffer === output)) return g;
+        this.stats.bindGroups++;
+        return this.device.createBindGroup({
+          layout: step.pipelines[i]!.getBindGroupLayout(0),
+          entries: entries.map((e) => ({ binding: e.binding, resource: { ...(e.resource as GPUBufferBinding), buffer: swap((e.resource as GPUBufferBinding).buffer) } })),
+        });
+      });
+      return { ...step, groups, other };
+    });
+    return { steps, params };
   }
 
   // ---- recording and submission -------------------------------------------
@@ -925,11 +1009,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const g = this.pendingMv;
     if (!g) return;
     this.pendingMv = null;
-    // The held norm wrote these products' x: they compute it themselves (not for the head's ~50k rows,
-    // where every workgroup re-reading x and the norm's weight would cost more than the dispatch saved).
+    // The held norm wrote these products' x: they compute it themselves (for the head's ~50k rows only
+    // with foldHeadNorm: every workgroup re-reads x and the norm's weight, GPU time against a dispatch).
     const n = this.pendingNorm;
     const total = g.items.reduce((a, it) => a + it.M, 0);
-    if (n && n.out === g.xBuffer && !(g.x as { offset?: number }).offset && n.rows === g.rows && n.dim === g.K && total <= NORM_FOLD_MAX_ROWS) {
+    if (n && n.out === g.xBuffer && !(g.x as { offset?: number }).offset && n.rows === g.rows && n.dim === g.K && (total <= NORM_FOLD_MAX_ROWS || this.foldHeadNorm)) {
       this.pendingNorm = null;
       const w = g.items.map((it) => it.w);
       const y: Binding[] = g.items.map((it) => it.y);
@@ -1003,14 +1087,15 @@ export class WebGpuBackend extends PartialBackend implements Backend {
           if (r.kinds[i] !== 0) {
             if (pass) { pass.end(); pass = null; }
             const o = r.other.get(i)!;
-            if (o.kind === 'clear') enc.clearBuffer(o.buffer, 0, o.size);
+            if (o.kind === 'clear') { enc.clearBuffer(o.buffer, 0, o.size); this.stats.clears++; }
             else if (o.kind === 'copy') { enc.copyBufferToBuffer(o.src, o.srcOffset ?? 0, o.dst, o.dstOffset, o.size); this.stats.copies++; }
             continue;
           }
-          if (!pass) { pass = enc.beginComputePass(); lastPipeline = null; }
+          if (!pass) { pass = enc.beginComputePass(); lastPipeline = null; this.stats.passes++; }
           const pipeline = r.pipelines[i]!;
-          if (pipeline !== lastPipeline) { pass.setPipeline(pipeline); lastPipeline = pipeline; }
+          if (pipeline !== lastPipeline) { pass.setPipeline(pipeline); lastPipeline = pipeline; this.stats.setPipelines++; }
           pass.setBindGroup(0, r.groups[i]!);
+          this.stats.setBindGroups++;
           pass.dispatchWorkgroups(r.x[i], r.y[i]);
         }
         continue;
@@ -1018,6 +1103,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       if (c.kind === 'clear') {
         if (pass) { pass.end(); pass = null; }
         enc.clearBuffer(c.buffer, 0, c.size);
+        this.stats.clears++;
         continue;
       }
       if (c.kind === 'copy') {
@@ -1039,15 +1125,16 @@ export class WebGpuBackend extends PartialBackend implements Backend {
         this.stats.bindGroups++;
         this.groups.set(key, group);
       }
-      if (!pass) { pass = enc.beginComputePass(); lastPipeline = null; }
-      if (c.pipeline !== lastPipeline) { pass.setPipeline(c.pipeline); lastPipeline = c.pipeline; }
+      if (!pass) { pass = enc.beginComputePass(); lastPipeline = null; this.stats.passes++; }
+      if (c.pipeline !== lastPipeline) { pass.setPipeline(c.pipeline); lastPipeline = c.pipeline; this.stats.setPipelines++; }
       pass.setBindGroup(0, group);
+      this.stats.setBindGroups++;
       const x = Math.min(c.groups, 65535);
       pass.dispatchWorkgroups(x, Math.ceil(c.groups / x));
       slot++;
     }
     if (pass) pass.end();
-    if (nDispatch > 0) dev.queue.writeBuffer(params, 0, host, 0, nDispatch * PARAM_STRIDE);
+    if (nDispatch > 0) { dev.queue.writeBuffer(params, 0, host, 0, nDispatch * PARAM_STRIDE); this.stats.writeBuffers++; }
     dev.queue.submit([enc.finish()]);
     this.scopeMark++;
     this.scopes.push({ mark: this.scopeMark, error: dev.popErrorScope() }, { mark: this.scopeMark, error: dev.popErrorScope() });
