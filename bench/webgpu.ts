@@ -33,6 +33,12 @@
  * --budget-s: the whole run's time cap; a prefill whose time, projected from the model's previous
  *   prefill rate, would pass it is skipped and recorded as skipped (so a device call ends in time).
  * --tiny: 2 layers of the same widths, for a smoke run on a software adapter.
+ * --vocab N: the models' vocabulary replaced by N (counting Dawn calls on lavapipe, whose 128 MiB binding
+ *   limit splits a 50,280-row f32 head in two: at N ≤ 43,690 it is one binding, as on a GPU; the calls a
+ *   token do not depend on N otherwise).
+ * --switches: decode (session.generate, greedy, --decode tokens) once per WebGpuBackend switch of the
+ *   decode tail — stepOutputs 1 (the logits copy), foldXProj, foldHeadNorm, both — between two default
+ *   rows, all in this process, each with its Dawn calls a token and (with --copy) its % of the roofline.
  * $MAMBA_EDGE_DAWN_FLAGS (src/node.ts): Dawn toggles for the whole process, e.g. enable-dawn-features=skip_validation
  *   (an A/B of Dawn's host cost per dispatch: run the same command with and without it; see bench/dawn-dispatch.ts).
  * Models with d_model ≥ 2048 get repeated random weights (tools/random-model.ts repeatPeriod: speed
@@ -52,6 +58,8 @@ const arg = (name: string, dflt: string) => {
   return i > 0 ? process.argv[i + 1] : dflt;
 };
 const tiny = process.argv.includes('--tiny');
+const vocabOverride = Number(arg('vocab', '0'));
+const switches = process.argv.includes('--switches');
 const started = performance.now();
 const budgetS = Number(arg('budget-s', 'Infinity'));
 const elapsedS = () => (performance.now() - started) / 1000;
@@ -68,6 +76,10 @@ const [m1Pass, ssdPass] = chunkList(arg('pass-chunks', '-1,-1'));
 const ssdRows = arg('ssd-rows', '8').split(',').map(Number) as (4 | 8)[];
 const passChunks = { mamba1: m1Pass, ssd: ssdPass };
 const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+/** WebGpuBackend.stats counters reported per decoded token (the Dawn calls of a step: bench --switches). */
+const CALL_KINDS = ['dispatches', 'setPipelines', 'setBindGroups', 'passes', 'copies', 'clears', 'writeBuffers', 'submits', 'mapAsyncs', 'createBuffers', 'bindGroups'] as const;
+type CallKind = typeof CALL_KINDS[number];
 
 interface PrefillPoint { tokens: number; tokPerSec: number | null; seconds: number | null; deviceBytesAfter: number | null; skipped?: string; logits?: Float32Array }
 interface Row {
@@ -87,6 +99,10 @@ interface Row {
   recorded?: RecordedRow[];
   /** The vec4 copy's read bandwidth (--copy) and the decode roofline it gives: read bandwidth ÷ weight bytes a token. */
   copyReadGBs?: number; rooflineTokPerSec?: number;
+  /** Dawn calls a token of the greedy / sampled generate rows (WebGpuBackend.stats). */
+  decodeCalls?: Record<CallKind, number>; decodeSampledCalls?: Record<CallKind, number>;
+  /** --switches: greedy generate with each decode-tail switch, same process. */
+  switches?: { what: string; set: Record<string, unknown>; tokPerSec: number; calls: Record<CallKind, number> }[];
   /**
    * GPU bytes held after the first prompt of one whole forward and the largest after longer ones;
    * `bound`: weights + one session's state + the model's own estimate of one forward's activations
@@ -382,7 +398,7 @@ async function recordedDecode(model: Internals, b: WebGpuBackend, tokens: number
 
 async function benchModel(name: BenchModelName, lengths: number[], decodeTokens: number, plainTokens: number, kernelTokens: number[], v1Tokens: number): Promise<{ row: Row; kernels: KernelRow[]; extraKernels: Record<string, KernelRow[]> }> {
   const big = BENCH_MODELS[name].hiddenSize >= 2048;
-  const shape = { ...BENCH_MODELS[name], ...(tiny ? { numLayers: 2 } : {}), ...(big ? { repeatPeriod: 1 << 16, shardBytes: 2 ** 30 } : {}) };
+  const shape = { ...BENCH_MODELS[name], ...(tiny ? { numLayers: 2 } : {}), ...(vocabOverride > 0 ? { vocabSize: vocabOverride } : {}), ...(big ? { repeatPeriod: 1 << 16, shardBytes: 2 ** 30 } : {}) };
   const t0 = performance.now();
   const files = randomModelFiles(shape);
   log(`${name}: random weights in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -400,7 +416,7 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
   await warm.generate([], { temperature: 0, maxTokens: 32, ignoreEos: true }).finished;
   await warm.dispose();
   const row: Row = {
-    model: name + (tiny ? ' (2 layers)' : ''), device: model.backendInfo.device ?? '?', weightBytes: model.info.weightBytes, stateBytes: model.info.stateBytes,
+    model: name + (tiny ? ' (2 layers)' : '') + (vocabOverride > 0 ? ` (vocab ${vocabOverride})` : ''), device: model.backendInfo.device ?? '?', weightBytes: model.info.weightBytes, stateBytes: model.info.stateBytes,
     loadSeconds, deviceBytes: { afterLoad, afterWarmup: gpu.deviceBytes }, prefill: [], decodeTokPerSec: null, rssBytes: 0,
   };
 
@@ -496,19 +512,44 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
       const stamps: number[] = [];
       const st = gpu.stats;
       let enc0 = 0, disp0 = 0;
+      let c0 = { ...st };
       for await (const _ of s.generate([], { ...opts, maxTokens: decodeTokens, ignoreEos: true })) {
         stamps.push(performance.now());
-        if (stamps.length === 1) { enc0 = st.encodeMs; disp0 = st.dispatches; }
+        if (stamps.length === 1) { enc0 = st.encodeMs; disp0 = st.dispatches; c0 = { ...st }; }
       }
       const rate = (stamps.length - 1) / ((stamps[stamps.length - 1] - stamps[0]) / 1000);
       const per = (x: number) => (x / (stamps.length - 1)).toFixed(2);
+      lastCalls = Object.fromEntries(CALL_KINDS.map((k) => [k, (st[k] - c0[k]) / (stamps.length - 1)])) as Record<CallKind, number>;
       log(`${name}: decode ${what}: ${rate.toFixed(1)} tok/s over ${stamps.length - 1} tokens (${(1000 / rate).toFixed(2)} ms a token; host encoding + submitting ${per(st.encodeMs - enc0)} ms and ${per(st.dispatches - disp0)} dispatches a token)`);
+      log(`${name}: decode ${what}: Dawn calls a token: ${CALL_KINDS.map((k) => `${k} ${lastCalls![k].toFixed(2)}`).join(', ')}`);
       await s.dispose();
       return rate;
     };
+    let lastCalls: Record<CallKind, number> | null = null;
     const ahead = gpu.deviceSampling !== undefined;
     row.decodeTokPerSec = await decodeRate({ temperature: 0 }, ahead ? 'greedy, run-ahead (token sampled on the GPU)' : 'greedy');
+    row.decodeCalls = lastCalls ?? undefined;
     row.decodeSampledTokPerSec = await decodeRate({ temperature: 0.8, topK: 40, topP: 0.95, seed: 1 }, 'top-k 40 / top-p 0.95 / T 0.8');
+    row.decodeSampledCalls = lastCalls ?? undefined;
+    if (switches) { // the decode tail's switches, greedy generate, one process (BENCHMARKS.md, webdec4)
+      const saved = { stepOutputs: gpu.stepOutputs, foldXProj: gpu.foldXProj, foldHeadNorm: gpu.foldHeadNorm };
+      const configs: { what: string; set: Partial<typeof saved> }[] = [
+        { what: 'default', set: {} },
+        { what: 'stepOutputs 1 (the logits copy a token, as before)', set: { stepOutputs: 1 } },
+        { what: 'foldXProj on', set: { foldXProj: true } },
+        { what: 'foldHeadNorm on', set: { foldHeadNorm: true } },
+        { what: 'foldXProj + foldHeadNorm on', set: { foldXProj: true, foldHeadNorm: true } },
+        { what: 'default, again', set: {} },
+      ];
+      row.switches = [];
+      for (const c of configs) {
+        Object.assign(gpu, saved, c.set);
+        const label = `switches: ${c.what} (${JSON.stringify({ ...saved, ...c.set })})`;
+        const tokPerSec = await decodeRate({ temperature: 0 }, label).catch((e: Error) => { log(`${name}: ${label} failed: ${e.stack}`); return null; });
+        if (tokPerSec !== null) row.switches.push({ what: c.what, set: { ...saved, ...c.set }, tokPerSec, calls: lastCalls! });
+      }
+      Object.assign(gpu, saved);
+    }
     if (ahead) {
       const depth = SessionImpl.runAheadDepth; // the other run-ahead depth (1 ↔ 2), same process
       SessionImpl.runAheadDepth = depth === 1 ? 2 : 1;
@@ -560,6 +601,9 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
   if (row.copyReadGBs) {
     row.rooflineTokPerSec = (row.copyReadGBs * 1e9) / model.info.weightBytes;
     const best = Math.max(row.decodeTokPerSec ?? 0, ...(row.recorded ?? []).map((r) => r.aheadTokPerSec));
+    for (const sw of row.switches ?? []) {
+      log(`${name}: switch row | ${sw.what} | ${sw.tokPerSec.toFixed(1)} tok/s | ${(100 * sw.tokPerSec / row.rooflineTokPerSec).toFixed(1)} % of roofline | ${sw.calls.dispatches.toFixed(2)} dispatches a token | ${CALL_KINDS.filter((k) => k !== 'dispatches').map((k) => `${k} ${sw.calls[k].toFixed(2)}`).join(', ')}`);
+    }
     log(`${name}: vec4 copy ${row.copyReadGBs.toFixed(0)} GB/s read; roofline ${row.rooflineTokPerSec.toFixed(0)} tok/s (${MB(model.info.weightBytes)} of weights a token); decode generate ${fmt(row.decodeTokPerSec, 1)} tok/s = ${(100 * (row.decodeTokPerSec ?? 0) / row.rooflineTokPerSec).toFixed(1)} %, best ${best.toFixed(1)} tok/s = ${(100 * best / row.rooflineTokPerSec).toFixed(1)} %`);
   }
   row.rssBytes = process.memoryUsage().rss;

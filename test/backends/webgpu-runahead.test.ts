@@ -108,6 +108,52 @@ describe.skipIf(reason !== null)('webgpu run-ahead decode', () => {
     });
   }
 
+  // The ring of recorded-step outputs (WebGpuBackend.stepOutputs): with at least depth + 1 outputs the
+  // device sampler reads the head's row in place, one dispatch a token fewer than the logits copy that
+  // stepOutputs 1 (or a ring shorter than the steps in flight) keeps; the tokens and the state after
+  // (held logits included) are the same, also after an abort (expectStopsMatch reads inflight[0]'s row).
+  for (const [name, files] of Object.entries(MODELS)) {
+    it(`${name}: the sampler reads the recorded step's output ring in place (stepOutputs ≥ depth + 1), else copies it; same tokens and state`, async () => {
+      const was = SessionImpl.runAheadDepth;
+      try {
+        for (const depth of [1, 2]) {
+          SessionImpl.runAheadDepth = depth;
+          const runs: { ids: number[]; state: Uint8Array; dispatches: number; steps: number }[] = [];
+          for (const outputs of [4, 1, depth]) { // depth: one short of the depth + 1 steps in flight
+            const m = await loadModel(files, { backend: 'webgpu' });
+            const b = backendOf(m);
+            b.stepOutputs = outputs;
+            const internals = m as unknown as { recordDecodeStep: (...a: unknown[]) => unknown };
+            const inner = internals.recordDecodeStep.bind(m);
+            let steps = 0;
+            internals.recordDecodeStep = (...a: unknown[]) => { steps++; return inner(...a); };
+            const s = m.createSession();
+            await s.prefill([4, 2]);
+            const d0 = b.stats.dispatches;
+            const r = await collect(s, [], { temperature: 0.8, topK: 5, topP: 0.9, seed: 3, maxTokens: 14, ignoreEos: true });
+            runs.push({ ids: r.ids, state: await s.saveState(), dispatches: b.stats.dispatches - d0, steps });
+            if (outputs === 4) {
+              const p = await withoutRunAhead(files);
+              await expectStopsMatch(m, p);
+              await p.dispose();
+            }
+            await s.dispose();
+            await m.dispose();
+          }
+          expect(runs[0].steps).toBeGreaterThan(10);
+          for (const r of runs.slice(1)) {
+            expect(r.ids).toEqual(runs[0].ids);
+            expect(r.state).toEqual(runs[0].state);
+            expect(r.steps).toBe(runs[0].steps);
+            expect(r.dispatches - runs[0].dispatches, `depth ${depth}`).toBe(runs[0].steps); // the copy, once a step
+          }
+        }
+      } finally {
+        SessionImpl.runAheadDepth = was;
+      }
+    });
+  }
+
   it('three sessions of one model generating at once give what each gives alone', async () => {
     const m = await loadModel(MODELS.mamba2, { backend: 'webgpu' });
     await expectConcurrentSessionsAlone(m);
