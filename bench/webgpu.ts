@@ -36,8 +36,9 @@
  * --vocab N: the models' vocabulary replaced by N (counting Dawn calls on lavapipe, whose 128 MiB binding
  *   limit splits a 50,280-row f32 head in two: at N ≤ 43,690 it is one binding, as on a GPU; the calls a
  *   token do not depend on N otherwise).
+ * --no-recorded: without the recorded-step A/B and the decode breakdown (counting on a software adapter).
  * --switches: decode (session.generate, greedy, --decode tokens) once per WebGpuBackend switch of the
- *   decode tail — stepOutputs 1 (the logits copy), foldXProj, foldHeadNorm, both — between two default
+ *   decode tail — stepOutputs 1 (the logits copy), fuseSampling off, both, foldXProj, foldHeadNorm, both — between two default
  *   rows, all in this process, each with its Dawn calls a token and (with --copy) its % of the roofline.
  * $MAMBA_EDGE_DAWN_FLAGS (src/node.ts): Dawn toggles for the whole process, e.g. enable-dawn-features=skip_validation
  *   (an A/B of Dawn's host cost per dispatch: run the same command with and without it; see bench/dawn-dispatch.ts).
@@ -80,6 +81,8 @@ const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 /** WebGpuBackend.stats counters reported per decoded token (the Dawn calls of a step: bench --switches). */
 const CALL_KINDS = ['dispatches', 'setPipelines', 'setBindGroups', 'passes', 'copies', 'clears', 'writeBuffers', 'submits', 'mapAsyncs', 'createBuffers', 'bindGroups'] as const;
 type CallKind = typeof CALL_KINDS[number];
+/** Calls a token are counted from the 4th token on (the first steps record the session's step and fill the pools). */
+const CALLS_FROM = 4;
 
 interface PrefillPoint { tokens: number; tokPerSec: number | null; seconds: number | null; deviceBytesAfter: number | null; skipped?: string; logits?: Float32Array }
 interface Row {
@@ -327,7 +330,7 @@ async function decodeBreakdown(model: Internals): Promise<NonNullable<Row['decod
   return { jsMs: js / STEPS - encodeMs, encodeMs, dispatches, pipelinedMs, roundTripMs, gpuMs };
 }
 
-const rand = (n: number) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % 50000);
+const rand = (n: number) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % Math.min(50000, vocabOverride > 0 ? vocabOverride : 50000));
 
 interface RecordedRow { what: string; ops: number; aheadTokPerSec: number; aheadEncodeMs: number; dispatches: number; pipelinedMs: number; pipelinedEncodeMs: number; gpuMs: number }
 
@@ -515,13 +518,14 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
       let c0 = { ...st };
       for await (const _ of s.generate([], { ...opts, maxTokens: decodeTokens, ignoreEos: true })) {
         stamps.push(performance.now());
-        if (stamps.length === 1) { enc0 = st.encodeMs; disp0 = st.dispatches; c0 = { ...st }; }
+        if (stamps.length === 1) { enc0 = st.encodeMs; disp0 = st.dispatches; }
+        if (stamps.length === CALLS_FROM) c0 = { ...st }; // calls: the steady state (the session's step is recorded on its first token)
       }
       const rate = (stamps.length - 1) / ((stamps[stamps.length - 1] - stamps[0]) / 1000);
       const per = (x: number) => (x / (stamps.length - 1)).toFixed(2);
-      lastCalls = Object.fromEntries(CALL_KINDS.map((k) => [k, (st[k] - c0[k]) / (stamps.length - 1)])) as Record<CallKind, number>;
+      lastCalls = Object.fromEntries(CALL_KINDS.map((k) => [k, (st[k] - c0[k]) / Math.max(1, stamps.length - CALLS_FROM)])) as Record<CallKind, number>;
       log(`${name}: decode ${what}: ${rate.toFixed(1)} tok/s over ${stamps.length - 1} tokens (${(1000 / rate).toFixed(2)} ms a token; host encoding + submitting ${per(st.encodeMs - enc0)} ms and ${per(st.dispatches - disp0)} dispatches a token)`);
-      log(`${name}: decode ${what}: Dawn calls a token: ${CALL_KINDS.map((k) => `${k} ${lastCalls![k].toFixed(2)}`).join(', ')}`);
+      log(`${name}: decode ${what}: Dawn calls a token (tokens ${CALLS_FROM + 1}..${stamps.length}): ${CALL_KINDS.map((k) => `${k} ${lastCalls![k].toFixed(2)}`).join(', ')}`);
       await s.dispose();
       return rate;
     };
@@ -532,10 +536,12 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
     row.decodeSampledTokPerSec = await decodeRate({ temperature: 0.8, topK: 40, topP: 0.95, seed: 1 }, 'top-k 40 / top-p 0.95 / T 0.8');
     row.decodeSampledCalls = lastCalls ?? undefined;
     if (switches) { // the decode tail's switches, greedy generate, one process (BENCHMARKS.md, webdec4)
-      const saved = { stepOutputs: gpu.stepOutputs, foldXProj: gpu.foldXProj, foldHeadNorm: gpu.foldHeadNorm };
+      const saved = { stepOutputs: gpu.stepOutputs, fuseSampling: gpu.fuseSampling, foldXProj: gpu.foldXProj, foldHeadNorm: gpu.foldHeadNorm };
       const configs: { what: string; set: Partial<typeof saved> }[] = [
         { what: 'default', set: {} },
         { what: 'stepOutputs 1 (the logits copy a token, as before)', set: { stepOutputs: 1 } },
+        { what: 'fuseSampling off (top_k and sample_top_k as two dispatches, as before)', set: { fuseSampling: false } },
+        { what: 'stepOutputs 1 + fuseSampling off (main before webdec4, less its staging-buffer reuse)', set: { stepOutputs: 1, fuseSampling: false } },
         { what: 'foldXProj on', set: { foldXProj: true } },
         { what: 'foldHeadNorm on', set: { foldHeadNorm: true } },
         { what: 'foldXProj + foldHeadNorm on', set: { foldXProj: true, foldHeadNorm: true } },
@@ -560,7 +566,7 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
       row.decodeNoRunAheadTokPerSec = await decodeRate({ temperature: 0 }, 'greedy, one read-back per token (run-ahead off)');
       Object.defineProperty(gpu, 'deviceSampling', { value: ds, configurable: true });
     }
-    if (gpu.deviceSampling) { // the recorded step alone, the decode folds on and off (same process)
+    if (gpu.deviceSampling && !process.argv.includes('--no-recorded')) { // the recorded step alone, the decode folds on and off (same process)
       row.recorded = [];
       const folds = { norms: gpu.foldNorms, decode: gpu.foldDecode, inProj: gpu.fuseInProj, xProj: gpu.foldXProj };
       const configs = [
@@ -583,7 +589,7 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
       [gpu.foldNorms, gpu.foldDecode, gpu.fuseInProj, gpu.foldXProj] = [folds.norms, folds.decode, folds.inProj, folds.xProj];
     }
     // internals (Model.run, allocState) that other work may change: a failure here loses only this
-    const bd = await decodeBreakdown(internals).catch((e: Error) => { log(`${name}: decode breakdown failed: ${e.message}`); return null; });
+    const bd = process.argv.includes('--no-recorded') ? null : await decodeBreakdown(internals).catch((e: Error) => { log(`${name}: decode breakdown failed: ${e.message}`); return null; });
     if (bd) row.decodeBreakdown = bd;
     if (bd) log(`${name}: decode step: ${bd.dispatches.toFixed(0)} dispatches; host ${bd.jsMs.toFixed(2)} ms recording + ${bd.encodeMs.toFixed(2)} ms encoding/submitting; ${bd.pipelinedMs.toFixed(2)} ms per step pipelined without read-back; read-back round trip ${bd.roundTripMs.toFixed(2)} ms${bd.gpuMs === undefined ? '' : `; GPU time of a step's layers ${bd.gpuMs.toFixed(2)} ms (16 in one submission)`}`);
   }

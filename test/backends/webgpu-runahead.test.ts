@@ -169,10 +169,20 @@ describe.skipIf(reason !== null)('webgpu run-ahead decode', () => {
     await p.dispose();
   });
 
-  it('sample_top_k.wgsl picks what sampler.ts picks: ties, +∞, NaN, −∞, top-p, every k up to 256', async () => {
+  it('sample_top_k.wgsl picks what sampler.ts picks: ties, +∞, NaN, −∞, top-p, every k up to 256; fused with top_k in one dispatch (fuseSampling) and as two', async () => {
     const m = await loadModel(MODELS.mamba, { backend: 'webgpu' });
     const b = backendOf(m);
-    await expectDeviceSamplerRule(b, b.deviceSampling, 1000, 256);
+    expect(b.fuseSampling).toBe(true);
+    for (const fused of [true, false]) {
+      b.fuseSampling = fused;
+      const d0 = b.stats.dispatches;
+      const t = b.deviceSampling.sample(b.upload(new Float32Array(300).fill(1), [1, 300]), { temperature: 0.5, topK: 4, topP: 1 }, 0.5);
+      expect((await b.deviceSampling.read(t)).ids).toEqual(Int32Array.of(0, 1, 2, 3)); // ties: lower ids first
+      b.deviceSampling.release(t);
+      expect(b.stats.dispatches - d0).toBe(fused ? 1 : 2);
+      await expectDeviceSamplerRule(b, b.deviceSampling, 1000, 256);
+    }
+    b.fuseSampling = true;
     await m.dispose();
   });
 });

@@ -81,7 +81,7 @@ type Binding = GPUBuffer | { buffer: GPUBuffer; size: number; offset?: number };
 class GpuDeviceToken implements DeviceToken {
   readonly deviceToken = true as const;
   released = false;
-  /** The staging buffer was mapped (and destroyed by mapRead). */
+  /** The staging buffer was mapped (and returned to the read-back pool, or destroyed, by mapRead). */
   read = false;
   constructor(readonly buffer: GPUBuffer, readonly staging: GPUBuffer, readonly k: number, readonly ids: Int32Array, readonly scopeMark: number) {}
 }
@@ -334,6 +334,12 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * row into a tensor of each step's own (one dispatch a token fewer). 1: one output (the copy stays).
    */
   stepOutputs = 4;
+  /**
+   * Device sampling as one dispatch (top_k_sample.wgsl: top_k.wgsl's and sample_top_k.wgsl's functions
+   * in one workgroup, a storage barrier between) instead of two: the same candidates and choice, one
+   * dispatch a token fewer. Off: the two kernels, as before (tests and benchmarks compare them).
+   */
+  fuseSampling = true;
 
   constructor(ctx: GpuContext, opts: WebGpuOptions = {}) {
     super();
@@ -525,7 +531,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * device loss → E_DEVICE_LOST and a validation / out-of-memory error of the submissions up to
    * `scopesUpTo` → E_BACKEND.
    */
-  private async mapRead(staging: GPUBuffer, bytes: number, what: string, scopesUpTo = Infinity): Promise<ArrayBuffer> {
+  private async mapRead(staging: GPUBuffer, bytes: number, what: string, scopesUpTo = Infinity, reuse = false): Promise<ArrayBuffer> {
+    let unmapped = false;
     try {
       this.stats.mapAsyncs++;
       await this.unlessLost(staging.mapAsync(MAP_READ));
@@ -533,6 +540,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       const out = staging.getMappedRange(0, Math.max(4, bytes)).slice(0, bytes);
       this.stats.readBytes += bytes;
       staging.unmap();
+      unmapped = true;
       return out;
     } catch (e) {
       if (e instanceof MambaEdgeError) throw e;
@@ -543,8 +551,30 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       }
       throw fail('E_BACKEND', `webgpu: reading ${what} failed: ${(e as Error).message}`, { cause: e });
     } finally {
-      staging.destroy();
+      if (reuse && unmapped) this.giveStaging(staging);
+      else staging.destroy();
     }
+  }
+
+  /**
+   * Read-back buffers of sampled tokens by size, reused: without them every decoded token creates and
+   * destroys a MAP_READ buffer (two Dawn calls). A buffer comes back unmapped (read) or with only its
+   * copy pending (a dropped run-ahead step: queue order puts that copy before any later one into it).
+   */
+  private readonly stagingPool = new Map<number, GPUBuffer[]>();
+
+  private takeStaging(size: number, label: string): GPUBuffer {
+    const reused = this.stagingPool.get(size)?.pop();
+    if (reused) return reused;
+    this.stats.createBuffers++;
+    return this.device.createBuffer({ label, size, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+  }
+
+  private giveStaging(b: GPUBuffer): void {
+    const list = this.stagingPool.get(b.size) ?? [];
+    if (this.disposed || list.length >= 8) { b.destroy(); return; }
+    list.push(b);
+    this.stagingPool.set(b.size, list);
   }
 
   /** The k best entries of one row, found on the GPU (gpu/wgsl/top_k.wgsl): 1 + 2k words read back. */
@@ -578,7 +608,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       if (g.released) return;
       g.released = true;
       this.release(g.buffer);
-      if (!g.read) g.staging.destroy(); // a dropped run-ahead step: its pending copy still completes
+      if (!g.read) this.giveStaging(g.staging); // a dropped run-ahead step: its pending copy still completes first
     },
     copy: (src, dst) => {
       this.assertUsable();
@@ -616,10 +646,13 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const k = Math.min(greedy ? 1 : p.topK, V);
     const bytes = 4 * (2 + 2 * k);
     const buf = this.allocBuffer(bytes, 'sampled token');
-    this.record({ kind: 'dispatch', pipeline: this.kernels.get('top_k'), bindings: [this.bind(g), buf], u: [V, 0, k], f: [], groups: 1 });
-    this.record({ kind: 'dispatch', pipeline: this.kernels.get('sample_top_k'), bindings: [buf], u: [k, greedy ? 1 : 0], f: [greedy ? 1 : p.temperature, p.topP, u], groups: 1 });
-    const staging = this.device.createBuffer({ label: 'sampled token read-back', size: Math.ceil(bytes / 4) * 4, usage: USAGE.MAP_READ | USAGE.COPY_DST });
-    this.stats.createBuffers++;
+    if (this.fuseSampling) { // top_k then sample_top_k in one workgroup (top_k_sample.wgsl)
+      this.record({ kind: 'dispatch', pipeline: this.kernels.get('top_k_sample'), bindings: [this.bind(g), buf], u: [V, 0, k, greedy ? 1 : 0], f: [greedy ? 1 : p.temperature, p.topP, u], groups: 1 });
+    } else {
+      this.record({ kind: 'dispatch', pipeline: this.kernels.get('top_k'), bindings: [this.bind(g), buf], u: [V, 0, k], f: [], groups: 1 });
+      this.record({ kind: 'dispatch', pipeline: this.kernels.get('sample_top_k'), bindings: [buf], u: [k, greedy ? 1 : 0], f: [greedy ? 1 : p.temperature, p.topP, u], groups: 1 });
+    }
+    const staging = this.takeStaging(Math.ceil(bytes / 4) * 4, 'sampled token read-back');
     this.record({ kind: 'copy', src: buf, dst: staging, dstOffset: 0, size: bytes });
     this.submit();
     const token = new GpuDeviceToken(buf, staging, k, new Int32Array(1), this.scopeMark);
@@ -632,7 +665,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (t.released || t.read) throw fail('E_ARGUMENT', 'webgpu: a device-sampled token was read twice or after release');
     t.read = true;
     const k = t.k;
-    const words = new Uint32Array(await this.mapRead(t.staging, 4 * (2 + 2 * k), 'a sampled token', t.scopeMark));
+    const words = new Uint32Array(await this.mapRead(t.staging, 4 * (2 + 2 * k), 'a sampled token', t.scopeMark, true));
     const n = Math.min(words[0], k);
     return {
       id: words[1 + 2 * k] | 0,
@@ -771,6 +804,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.disposed = true;
     for (const b of this.live) b.destroy();
     for (const list of this.pool.values()) for (const b of list) b.destroy();
+    for (const list of this.stagingPool.values()) for (const b of list) b.destroy();
+    this.stagingPool.clear();
     this.live.clear();
     this.pool.clear();
     this.groups.clear();
