@@ -90,7 +90,7 @@ describe.skipIf(reason !== null)('webgpu run-ahead decode', () => {
         const b = backendOf(ahead);
         const s = ahead.createSession();
         await s.prefill([1, 2]);
-        const c0 = b.stats.copies, r0 = b.stats.readBytes;
+        const c0 = b.stats.copies, r0 = b.stats.readBytes, w0 = b.stats.writeBuffers;
         const r = await collect(s, [], { temperature: 0, seed: 1, maxTokens: 12, ignoreEos: true });
         expect(r.ids).toHaveLength(12);
         // Read back per decoded token: the chosen id and its k = 1 candidate (4 words), nothing else
@@ -99,6 +99,9 @@ describe.skipIf(reason !== null)('webgpu run-ahead decode', () => {
         // Per run-ahead token: the snapshot, the token's read-back copy and the recorded step's copy of
         // the sampled id into its id buffer (WebGpuBackend.recordStep); plus the closing undo.
         expect(b.stats.copies - c0).toBeLessThanOrEqual(3 * 12 + 1 + depth);
+        // Greedy: every token's sampling parameters are the same bytes, written once (WebGpuBackend.lastParams);
+        // the rest are the first step's host id and the recording's and undo's own (not one a token: 12 tokens).
+        expect(b.stats.writeBuffers - w0).toBeLessThanOrEqual(5);
         await s.dispose();
       });
 

@@ -171,6 +171,8 @@ function lookbackWorkgroupBytes(L: number, N: number): number {
 }
 /** Most output rows of a matrix-vector dispatch that folds in the norm before it (pendingNorm): in_proj's, not the head's. */
 const NORM_FOLD_MAX_ROWS = 16384;
+/** Parameter writes of at most this many dispatches are remembered and skipped when repeated (WebGpuBackend.lastParams). */
+const SMALL_PARAM_WRITE = 8;
 /** Submit when this many commands are recorded, so very long prefills keep host memory bounded. */
 const MAX_RECORDED = 4096;
 /** Largest k sample_top_k.wgsl ranks (one workgroup of 256 threads, a candidate each). */
@@ -264,6 +266,12 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    */
   ssdRowsPerThread: 4 | 8 = 8;
   private params: GPUBuffer | null = null;
+  /**
+   * What the last small parameter write (≤ SMALL_PARAM_WRITE dispatches) put at the start of `params`, or
+   * null: a submission whose parameters are the same bytes (a greedy decode token's sampling dispatch,
+   * every token) skips its queue.writeBuffer — the buffer already holds them, and only submit writes it.
+   */
+  private lastParams: Uint8Array | null = null;
   private paramSlots = 0;
   private readonly groups = new Map<string, GPUBindGroup>();
   private readonly ids = new WeakMap<object, number>();
@@ -1104,6 +1112,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       this.params?.destroy();
       this.paramSlots = Math.max(nDispatch, 2 * this.paramSlots, 256);
       this.params = dev.createBuffer({ label: 'dispatch parameters', size: this.paramSlots * PARAM_STRIDE, usage: USAGE.UNIFORM | USAGE.COPY_DST });
+      this.lastParams = null;
       this.groups.clear();
     }
     const params = this.params!;
@@ -1169,7 +1178,15 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       slot++;
     }
     if (pass) pass.end();
-    if (nDispatch > 0) { dev.queue.writeBuffer(params, 0, host, 0, nDispatch * PARAM_STRIDE); this.stats.writeBuffers++; }
+    if (nDispatch > 0) {
+      const bytes = new Uint8Array(host, 0, nDispatch * PARAM_STRIDE);
+      const last = this.lastParams;
+      if (!(last && nDispatch <= SMALL_PARAM_WRITE && last.length >= bytes.length && bytes.every((v, i) => v === last[i]))) {
+        dev.queue.writeBuffer(params, 0, host, 0, bytes.length);
+        this.stats.writeBuffers++;
+        this.lastParams = nDispatch <= SMALL_PARAM_WRITE ? bytes.slice() : null;
+      }
+    }
     dev.queue.submit([enc.finish()]);
     this.scopeMark++;
     this.scopes.push({ mark: this.scopeMark, error: dev.popErrorScope() }, { mark: this.scopeMark, error: dev.popErrorScope() });
