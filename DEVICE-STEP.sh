@@ -5,7 +5,10 @@
 #    with --switches: greedy session.generate once per decode-tail switch between two default rows —
 #      default                 stepOutputs 4 (the sampler reads the recorded step's output ring: no logits copy),
 #                              foldXProj off, foldHeadNorm off
-#      stepOutputs 1           the logits copy a token (main before this branch, less its staging-buffer reuse)
+#      stepOutputs 1           the logits copy a token, as in main
+#      fuseSampling off        top_k and sample_top_k as two dispatches, as in main
+#      stepOutputs 1 + fuseSampling off   main's dispatches (102 / 78 a token; less main's per-token
+#                              read-back createBuffer and its greedy writeBuffer, which are not switchable)
 #      foldXProj on            Mamba-1 x_proj inside the scan step (3 dispatches a layer; Mamba-2: no change)
 #      foldHeadNorm on         the final RMSNorm inside the head's matvec (one dispatch a token fewer)
 #      foldXProj + foldHeadNorm
@@ -23,8 +26,12 @@ step_webdec4() {
 }
 # What makes each switch the default (compare rows of the same model in this one process; "spread" =
 # |default − default, again|, the run-to-run noise):
-# - stepOutputs 4 (already the default): stays if "default" and "default, again" are both ≥ the
-#   "stepOutputs 1" row − spread (expected: ~+14 µs host a token, ≈ +0.5–1 %); back to 1 if it is slower.
+# - stepOutputs 4 and fuseSampling (both already the default, 102 → 100 / 78 → 76 dispatches): stay if
+#   "default" and "default, again" are both ≥ the "stepOutputs 1" / "fuseSampling off" rows − spread
+#   (expected ~+14 µs host each a token, ≈ +0.5–1 % each, likely inside the spread; "stepOutputs 1 +
+#   fuseSampling off" should be the slowest of the three). Turn one off only if its "off" row beats both
+#   default rows by more than the spread (e.g. the fused top_k_sample workgroup costing more GPU time than
+#   the dispatch it saves, which the GPU-bound Mamba-2 step would show first).
 # - foldXProj: default on for Mamba-1 if mamba-130m "foldXProj on" beats the better default row by more
 #   than the spread (expected: 24 dispatches a token fewer, ~0.3 ms of Dawn host time, up to ~+15 %), and
 #   the step-2 suites pass. If it is slower, the extra GPU work per workgroup (x_proj recomputed from
