@@ -30,6 +30,13 @@
  * --budget-s: the whole run's time cap; a prefill whose time, projected from the model's previous
  *   prefill rate, would pass it is skipped and recorded as skipped (so a device call ends in time).
  * --tiny: 2 layers of the same widths, for a smoke run on a software adapter.
+ * --vocab N: the models' vocabulary replaced by N (counting Dawn calls on lavapipe, whose 128 MiB binding
+ *   limit splits a 50,280-row f32 head in two: at N ≤ 43,690 it is one binding, as on a GPU; the calls a
+ *   token do not depend on N otherwise).
+ * --no-recorded: without the recorded-step A/B and the decode breakdown (counting on a software adapter).
+ * --switches: decode (session.generate, greedy, --decode tokens) once per WebGpuBackend switch of the
+ *   decode tail — stepOutputs 1 (the logits copy), fuseSampling off, both, foldXProj, foldHeadNorm, both — between two default
+ *   rows, all in this process, each with its Dawn calls a token and (with --copy) its % of the roofline.
  * $MAMBA_EDGE_DAWN_FLAGS (src/node.ts): Dawn toggles for the whole process, e.g. enable-dawn-features=skip_validation
  *   (an A/B of Dawn's host cost per dispatch: run the same command with and without it; see bench/dawn-dispatch.ts).
  * Models with d_model ≥ 2048 get repeated random weights (tools/random-model.ts repeatPeriod: speed
@@ -49,6 +56,8 @@ const arg = (name: string, dflt: string) => {
   return i > 0 ? process.argv[i + 1] : dflt;
 };
 const tiny = process.argv.includes('--tiny');
+const vocabOverride = Number(arg('vocab', '0'));
+const switches = process.argv.includes('--switches');
 const started = performance.now();
 const budgetS = Number(arg('budget-s', 'Infinity'));
 const elapsedS = () => (performance.now() - started) / 1000;
@@ -63,6 +72,12 @@ const [m1Pass, ssdPass] = chunkList(arg('pass-chunks', '-1,-1'));
 const ssdRows = arg('ssd-rows', '8').split(',').map(Number) as (4 | 8)[];
 const passChunks = { mamba1: m1Pass, ssd: ssdPass };
 const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+/** WebGpuBackend.stats counters reported per decoded token (the Dawn calls of a step: bench --switches). */
+const CALL_KINDS = ['dispatches', 'setPipelines', 'setBindGroups', 'passes', 'copies', 'clears', 'writeBuffers', 'submits', 'mapAsyncs', 'createBuffers', 'bindGroups'] as const;
+type CallKind = typeof CALL_KINDS[number];
+/** Calls a token are counted from the 4th token on (the first steps record the session's step and fill the pools). */
+const CALLS_FROM = 4;
 
 interface PrefillPoint { tokens: number; tokPerSec: number | null; seconds: number | null; deviceBytesAfter: number | null; skipped?: string; logits?: Float32Array }
 interface Row {
@@ -82,6 +97,10 @@ interface Row {
   recorded?: RecordedRow[];
   /** The vec4 copy's read bandwidth (--copy) and the decode roofline it gives: read bandwidth ÷ weight bytes a token. */
   copyReadGBs?: number; rooflineTokPerSec?: number;
+  /** Dawn calls a token of the greedy / sampled generate rows (WebGpuBackend.stats). */
+  decodeCalls?: Record<CallKind, number>; decodeSampledCalls?: Record<CallKind, number>;
+  /** --switches: greedy generate with each decode-tail switch, same process. */
+  switches?: { what: string; set: Record<string, unknown>; tokPerSec: number; calls: Record<CallKind, number> }[];
   /**
    * GPU bytes held after the first prompt of one whole forward and the largest after longer ones;
    * `bound`: weights + one session's state + the model's own estimate of one forward's activations
@@ -302,7 +321,7 @@ async function decodeBreakdown(model: Internals): Promise<NonNullable<Row['decod
   return { jsMs: js / STEPS - encodeMs, encodeMs, dispatches, pipelinedMs, roundTripMs, gpuMs };
 }
 
-const rand = (n: number) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % 50000);
+const rand = (n: number) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % Math.min(50000, vocabOverride > 0 ? vocabOverride : 50000));
 
 interface RecordedRow { what: string; ops: number; aheadTokPerSec: number; aheadEncodeMs: number; dispatches: number; pipelinedMs: number; pipelinedEncodeMs: number; gpuMs: number }
 
@@ -373,7 +392,7 @@ async function recordedDecode(model: Internals, b: WebGpuBackend, tokens: number
 
 async function benchModel(name: BenchModelName, lengths: number[], decodeTokens: number, plainTokens: number, kernelTokens: number[], v1Tokens: number): Promise<{ row: Row; kernels: KernelRow[]; extraKernels: Record<string, KernelRow[]> }> {
   const big = BENCH_MODELS[name].hiddenSize >= 2048;
-  const shape = { ...BENCH_MODELS[name], ...(tiny ? { numLayers: 2 } : {}), ...(big ? { repeatPeriod: 1 << 16, shardBytes: 2 ** 30 } : {}) };
+  const shape = { ...BENCH_MODELS[name], ...(tiny ? { numLayers: 2 } : {}), ...(vocabOverride > 0 ? { vocabSize: vocabOverride } : {}), ...(big ? { repeatPeriod: 1 << 16, shardBytes: 2 ** 30 } : {}) };
   const t0 = performance.now();
   const files = randomModelFiles(shape);
   log(`${name}: random weights in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -391,7 +410,7 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
   await warm.generate([], { temperature: 0, maxTokens: 32, ignoreEos: true }).finished;
   await warm.dispose();
   const row: Row = {
-    model: name + (tiny ? ' (2 layers)' : ''), device: model.backendInfo.device ?? '?', weightBytes: model.info.weightBytes, stateBytes: model.info.stateBytes,
+    model: name + (tiny ? ' (2 layers)' : '') + (vocabOverride > 0 ? ` (vocab ${vocabOverride})` : ''), device: model.backendInfo.device ?? '?', weightBytes: model.info.weightBytes, stateBytes: model.info.stateBytes,
     loadSeconds, deviceBytes: { afterLoad, afterWarmup: gpu.deviceBytes }, prefill: [], decodeTokPerSec: null, rssBytes: 0,
   };
 
@@ -487,19 +506,47 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
       const stamps: number[] = [];
       const st = gpu.stats;
       let enc0 = 0, disp0 = 0;
+      let c0 = { ...st };
       for await (const _ of s.generate([], { ...opts, maxTokens: decodeTokens, ignoreEos: true })) {
         stamps.push(performance.now());
         if (stamps.length === 1) { enc0 = st.encodeMs; disp0 = st.dispatches; }
+        if (stamps.length === CALLS_FROM) c0 = { ...st }; // calls: the steady state (the session's step is recorded on its first token)
       }
       const rate = (stamps.length - 1) / ((stamps[stamps.length - 1] - stamps[0]) / 1000);
       const per = (x: number) => (x / (stamps.length - 1)).toFixed(2);
+      lastCalls = Object.fromEntries(CALL_KINDS.map((k) => [k, (st[k] - c0[k]) / Math.max(1, stamps.length - CALLS_FROM)])) as Record<CallKind, number>;
       log(`${name}: decode ${what}: ${rate.toFixed(1)} tok/s over ${stamps.length - 1} tokens (${(1000 / rate).toFixed(2)} ms a token; host encoding + submitting ${per(st.encodeMs - enc0)} ms and ${per(st.dispatches - disp0)} dispatches a token)`);
+      log(`${name}: decode ${what}: Dawn calls a token (tokens ${CALLS_FROM + 1}..${stamps.length}): ${CALL_KINDS.map((k) => `${k} ${lastCalls![k].toFixed(2)}`).join(', ')}`);
       await s.dispose();
       return rate;
     };
+    let lastCalls: Record<CallKind, number> | null = null;
     const ahead = gpu.deviceSampling !== undefined;
     row.decodeTokPerSec = await decodeRate({ temperature: 0 }, ahead ? 'greedy, run-ahead (token sampled on the GPU)' : 'greedy');
+    row.decodeCalls = lastCalls ?? undefined;
     row.decodeSampledTokPerSec = await decodeRate({ temperature: 0.8, topK: 40, topP: 0.95, seed: 1 }, 'top-k 40 / top-p 0.95 / T 0.8');
+    row.decodeSampledCalls = lastCalls ?? undefined;
+    if (switches) { // the decode tail's switches, greedy generate, one process (BENCHMARKS.md, webdec4)
+      const saved = { stepOutputs: gpu.stepOutputs, fuseSampling: gpu.fuseSampling, foldXProj: gpu.foldXProj, foldHeadNorm: gpu.foldHeadNorm };
+      const configs: { what: string; set: Partial<typeof saved> }[] = [
+        { what: 'default', set: {} },
+        { what: 'stepOutputs 1 (the logits copy a token, as before)', set: { stepOutputs: 1 } },
+        { what: 'fuseSampling off (top_k and sample_top_k as two dispatches, as before)', set: { fuseSampling: false } },
+        { what: 'stepOutputs 1 + fuseSampling off (main before webdec4, less its staging-buffer reuse)', set: { stepOutputs: 1, fuseSampling: false } },
+        { what: 'foldXProj on', set: { foldXProj: true } },
+        { what: 'foldHeadNorm on', set: { foldHeadNorm: true } },
+        { what: 'foldXProj + foldHeadNorm on', set: { foldXProj: true, foldHeadNorm: true } },
+        { what: 'default, again', set: {} },
+      ];
+      row.switches = [];
+      for (const c of configs) {
+        Object.assign(gpu, saved, c.set);
+        const label = `switches: ${c.what} (${JSON.stringify({ ...saved, ...c.set })})`;
+        const tokPerSec = await decodeRate({ temperature: 0 }, label).catch((e: Error) => { log(`${name}: ${label} failed: ${e.stack}`); return null; });
+        if (tokPerSec !== null) row.switches.push({ what: c.what, set: { ...saved, ...c.set }, tokPerSec, calls: lastCalls! });
+      }
+      Object.assign(gpu, saved);
+    }
     if (ahead) {
       const depth = SessionImpl.runAheadDepth; // the other run-ahead depth (1 ↔ 2), same process
       SessionImpl.runAheadDepth = depth === 1 ? 2 : 1;
@@ -510,7 +557,7 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
       row.decodeNoRunAheadTokPerSec = await decodeRate({ temperature: 0 }, 'greedy, one read-back per token (run-ahead off)');
       Object.defineProperty(gpu, 'deviceSampling', { value: ds, configurable: true });
     }
-    if (gpu.deviceSampling) { // the recorded step alone, the decode folds on and off (same process)
+    if (gpu.deviceSampling && !process.argv.includes('--no-recorded')) { // the recorded step alone, the decode folds on and off (same process)
       row.recorded = [];
       const folds = { norms: gpu.foldNorms, decode: gpu.foldDecode, inProj: gpu.fuseInProj, xProj: gpu.foldXProj };
       const configs = [
@@ -533,7 +580,7 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
       [gpu.foldNorms, gpu.foldDecode, gpu.fuseInProj, gpu.foldXProj] = [folds.norms, folds.decode, folds.inProj, folds.xProj];
     }
     // internals (Model.run, allocState) that other work may change: a failure here loses only this
-    const bd = await decodeBreakdown(internals).catch((e: Error) => { log(`${name}: decode breakdown failed: ${e.message}`); return null; });
+    const bd = process.argv.includes('--no-recorded') ? null : await decodeBreakdown(internals).catch((e: Error) => { log(`${name}: decode breakdown failed: ${e.message}`); return null; });
     if (bd) row.decodeBreakdown = bd;
     if (bd) log(`${name}: decode step: ${bd.dispatches.toFixed(0)} dispatches; host ${bd.jsMs.toFixed(2)} ms recording + ${bd.encodeMs.toFixed(2)} ms encoding/submitting; ${bd.pipelinedMs.toFixed(2)} ms per step pipelined without read-back; read-back round trip ${bd.roundTripMs.toFixed(2)} ms${bd.gpuMs === undefined ? '' : `; GPU time of a step's layers ${bd.gpuMs.toFixed(2)} ms (16 in one submission)`}`);
   }
@@ -551,6 +598,9 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
   if (row.copyReadGBs) {
     row.rooflineTokPerSec = (row.copyReadGBs * 1e9) / model.info.weightBytes;
     const best = Math.max(row.decodeTokPerSec ?? 0, ...(row.recorded ?? []).map((r) => r.aheadTokPerSec));
+    for (const sw of row.switches ?? []) {
+      log(`${name}: switch row | ${sw.what} | ${sw.tokPerSec.toFixed(1)} tok/s | ${(100 * sw.tokPerSec / row.rooflineTokPerSec).toFixed(1)} % of roofline | ${sw.calls.dispatches.toFixed(2)} dispatches a token | ${CALL_KINDS.filter((k) => k !== 'dispatches').map((k) => `${k} ${sw.calls[k].toFixed(2)}`).join(', ')}`);
+    }
     log(`${name}: vec4 copy ${row.copyReadGBs.toFixed(0)} GB/s read; roofline ${row.rooflineTokPerSec.toFixed(0)} tok/s (${MB(model.info.weightBytes)} of weights a token); decode generate ${fmt(row.decodeTokPerSec, 1)} tok/s = ${(100 * (row.decodeTokPerSec ?? 0) / row.rooflineTokPerSec).toFixed(1)} %, best ${best.toFixed(1)} tok/s = ${(100 * best / row.rooflineTokPerSec).toFixed(1)} %`);
   }
   row.rssBytes = process.memoryUsage().rss;

@@ -8,111 +8,13 @@
 //      contiguous block, and positions come from workgroup prefix sums (the host sorts the k entries).
 // k = 1 (greedy decoding) takes a shortcut: one pass keeping each thread's best (key, id), then a
 // tree reduction — one read of the row instead of 33.
-//   logits: [.., V] f32   out: [1 + 2k] u32 = count, then ids[k], then value bits[k]
+//   logits: [.., V] f32   cand: [1 + 2k] u32 = count, then ids[k], then value bits[k]
 //   n0 V  n1 offset of the row (elements)  n2 k
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<u32>;
-
-const WG: u32 = 256u;
-const INVALID: u32 = 0x007fffffu; // key of −∞; NaN maps to 0: keys ≤ INVALID are never candidates
-var<workgroup> total: atomic<u32>;
-var<workgroup> gtCounts: array<u32, 256>;
-var<workgroup> eqCounts: array<u32, 256>;
-
-fn keyOf(v: f32) -> u32 {
-  var b = bitcast<u32>(v);
-  if ((b & 0x7fffffffu) > 0x7f800000u) { return 0u; } // NaN, tested on the bits (compilers may fold v != v)
-  if (b == 0x80000000u) { b = 0u; } // −0 ties with +0
-  if ((b & 0x80000000u) != 0u) { return ~b; }
-  return b | 0x80000000u;
-}
+@group(0) @binding(2) var<storage, read_write> cand: array<u32>;
+//#include "include/top_k_body.wgsl"
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32) {
-  let V = prm.n0;
-  let off = prm.n1;
-  let k = prm.n2;
-  if (k == 1u) {
-    var bestKey = 0u; // ≤ INVALID: no candidate yet
-    var bestId = 0u;
-    for (var i = lid; i < V; i += WG) { // ids grow along a thread's walk: only a larger key replaces
-      let key = keyOf(logits[off + i]);
-      if (key > INVALID && key > bestKey) { bestKey = key; bestId = i; }
-    }
-    gtCounts[lid] = bestKey;
-    eqCounts[lid] = bestId;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-      if (lid < s) {
-        let ok = gtCounts[lid + s];
-        let oi = eqCounts[lid + s];
-        if (ok > gtCounts[lid] || (ok == gtCounts[lid] && ok > INVALID && oi < eqCounts[lid])) { gtCounts[lid] = ok; eqCounts[lid] = oi; }
-      }
-      workgroupBarrier();
-    }
-    if (lid == 0u) {
-      let found = gtCounts[0] > INVALID;
-      out[0] = select(0u, 1u, found);
-      if (found) {
-        out[1] = eqCounts[0];
-        out[2] = bitcast<u32>(logits[off + eqCounts[0]]);
-      }
-    }
-    return;
-  }
-  let per = (V + WG - 1u) / WG;
-  let i0 = min(V, lid * per);
-  let i1 = min(V, i0 + per);
-  var prefix = 0u;
-  for (var bit = 31; bit >= 0; bit--) {
-    let cand = prefix | (1u << u32(bit));
-    if (lid == 0u) { atomicStore(&total, 0u); }
-    workgroupBarrier();
-    var c = 0u;
-    for (var i = lid; i < V; i += WG) { // strided: coalesced reads (order does not matter for counting)
-      let key = keyOf(logits[off + i]);
-      if (key > INVALID && key >= cand) { c++; }
-    }
-    atomicAdd(&total, c);
-    workgroupBarrier();
-    let n = atomicLoad(&total);
-    workgroupBarrier();
-    if (n >= k) { prefix = cand; }
-  }
-  // prefix is now the k-th largest key (0 when fewer than k entries are valid).
-  var gt = 0u;
-  var eq = 0u;
-  for (var i = i0; i < i1; i++) {
-    let key = keyOf(logits[off + i]);
-    if (key <= INVALID) { continue; }
-    if (key > prefix) { gt++; } else if (key == prefix) { eq++; }
-  }
-  gtCounts[lid] = gt;
-  eqCounts[lid] = eq;
-  workgroupBarrier();
-  var gtBefore = 0u;
-  var eqBefore = 0u;
-  var gtTotal = 0u;
-  for (var j = 0u; j < WG; j++) {
-    if (j < lid) { gtBefore += gtCounts[j]; eqBefore += eqCounts[j]; }
-    gtTotal += gtCounts[j];
-  }
-  var pg = gtBefore;
-  var pe = gtTotal + eqBefore;
-  for (var i = i0; i < i1; i++) {
-    let v = logits[off + i];
-    let key = keyOf(v);
-    if (key <= INVALID) { continue; }
-    var pos = k;
-    if (key > prefix) { pos = pg; pg++; } else if (key == prefix) { pos = pe; pe++; }
-    if (pos < k) {
-      out[1u + pos] = i;
-      out[1u + k + pos] = bitcast<u32>(v);
-    }
-  }
-  if (lid == 0u) {
-    var eqTotal = 0u;
-    for (var j = 0u; j < WG; j++) { eqTotal += eqCounts[j]; }
-    out[0] = min(k, gtTotal + eqTotal);
-  }
+  topK(lid, prm.n0, prm.n1, prm.n2);
 }

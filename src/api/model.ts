@@ -346,14 +346,19 @@ export class ModelImpl implements Model {
    * takes a device-sampled token's ids and reads the id on the device. Its output tensor is the
    * recording's and is overwritten by the next run, which decodeAhead submits before it reads this
    * step's token; so the row is copied (`sliceRows`, in order with the ops) into a tensor of this
-   * step's own, which `logits` is: an abort (decodeAhead's `settle`) reads step t's row, not t+1's.
+   * step's own, which `logits` is: an abort (decodeAhead's `settle`) reads step t's row, not t+1's —
+   * unless the recording returns a ring of outputs (RecordedStep.outputs) at least as long as the
+   * `inFlight` steps the caller keeps (their logits alive at once): then `logits` is the run's output
+   * itself, untouched until `outputs` more runs, and the device sampler reads it with no copy (one
+   * dispatch a token fewer). Freeing it then does nothing (the recording owns it).
    */
-  recordDecodeStep(state: Tensor[], caches: KvCache[], ids: Int32Array, params: SamplerParams, u: number): { token: DeviceToken; logits: Tensor } {
+  recordDecodeStep(state: Tensor[], caches: KvCache[], ids: Int32Array, params: SamplerParams, u: number, inFlight = Infinity): { token: DeviceToken; logits: Tensor } {
     const { graph, cfg, backend: b, weights } = this.parts;
     const step = caches.length === 0 ? this.recordedStep(state, ids) : null;
     let logits: Tensor;
     if (step) {
-      logits = b.sliceRows(step.run(ids), 0, 1); // [1, V], this step's own copy
+      const out = step.run(ids);
+      logits = (step.outputs ?? 1) >= inFlight ? out : b.sliceRows(out, 0, 1); // [1, V]: the ring's slot, or this step's own copy
     } else {
       const hidden = graph.forward({ backend: b, cfg, weights, state, batch: 1, seq: 1, caches }, ids); // [1, 1, D]
       const row = b.reshape(hidden, [1, cfg.hiddenSize]);

@@ -383,7 +383,8 @@ export class SessionImpl implements Session {
       const rng = this.rng.getState();
       const u = plan.temperature > 0 ? this.rng.nextFloat() : 0;
       try {
-        const { token, logits } = this.model.recordDecodeStep(this.state, this.caches, ids, plan, u);
+        // At most depth + 1 steps are in flight (inflight[0] and the steps ahead), their logits alive at once.
+        const { token, logits } = this.model.recordDecodeStep(this.state, this.caches, ids, plan, u, depth + 1);
         return { token, logits, rng, u, kv, snapshot, undo: null };
       } catch (e) {
         if (snapshot) spare.push(snapshot);

@@ -371,6 +371,11 @@ export interface RecordedStep {
   release(): void;
   /** Ops (graph nodes) recorded, for tests and benchmarks. */
   readonly ops: number;
+  /**
+   * How many consecutive runs return distinct output tensors (a ring; absent: 1, every run the same
+   * tensor): a run's output is overwritten only by the run `outputs` runs later.
+   */
+  readonly outputs?: number;
 }
 
 export interface Backend {

@@ -19,6 +19,7 @@ import type { LoadDType, Model, Session } from '../../src/api/types.js';
 import type { RecordedStep } from '../../src/backends/backend.js';
 import type { WebGpuBackend } from '../../src/backends/webgpu/index.js';
 import { acquireDevice } from '../../src/backends/webgpu/device.js';
+import { createWebGpuBackend } from '../../src/backends/webgpu/factory.js';
 import { GOLDEN_DIR } from '../helpers/goldens.js';
 import { adapterMissing } from '../helpers/webgpu.js';
 import { expectClose } from './op-suite.js';
@@ -125,6 +126,79 @@ describe.skipIf(reason !== null)('webgpu recorded decode steps equal op-by-op de
       runs[2].forEach((l, i) => expectClose(l, runs[0][i], 1e-5, `op by op, step ${i}`));
     });
   }
+
+  /** Prefill, then `steps` greedy steps on a fresh model: every step's logits and dispatches (WebGpuBackend switches set by `set`). */
+  async function stepsWith(files: Record<string, Uint8Array>, dtype: LoadDType, recorded: boolean, set: (b: WebGpuBackend) => void, steps = 4) {
+    const m = await open(files, dtype, recorded);
+    set(backendOf(m));
+    const session = m.createSession();
+    const logits = [await session.prefill([5, 6, 7])];
+    const dispatches: number[] = [];
+    for (let i = 0; i < steps; i++) {
+      const d0 = backendOf(m).stats.dispatches;
+      logits.push(await session.step(argmax(logits[logits.length - 1])));
+      dispatches.push(backendOf(m).stats.dispatches - d0);
+    }
+    if (recorded) expect(recordedOf(m, session)?.ops).toBeGreaterThan(0);
+    await session.dispose();
+    await m.dispose(); // at once (lavapipe's room)
+    return { logits, dispatches };
+  }
+
+  // foldHeadNorm: a vocabulary above the 16,384 rows up to which a norm is folded by default, so the final
+  // norm is a dispatch of its own unless the switch is on. Folded, every head workgroup computes the
+  // norm's 1/rms itself (include/norm_fold.wgsl) where rms_norm.wgsl summed the squares once in another
+  // order: within f32 rounding (1e-5 of max(1, |logit|), as the folded-norm cases above), not bit for bit.
+  for (const dtype of shaderF16 ? ['f32', 'f16'] as const : ['f32'] as const) {
+    it(`foldHeadNorm: the final norm inside the head (vocab 16,411): one dispatch a step fewer, recorded and op by op, ${dtype}`, async () => {
+      const files = randomModelFiles({ modelType: 'mamba2', vocabSize: 16411, hiddenSize: 32, numLayers: 2, stateSize: 16, headDim: 16, nGroups: 1, chunkSize: 64, useBias: false, seed: 12 });
+      const off = await stepsWith(files, dtype, true, (b) => { b.foldNorms = true; b.foldHeadNorm = false; });
+      const on = await stepsWith(files, dtype, true, (b) => { b.foldNorms = true; b.foldHeadNorm = true; });
+      const onPlain = await stepsWith(files, dtype, false, (b) => { b.foldNorms = true; b.foldHeadNorm = true; });
+      on.dispatches.forEach((d, i) => expect(d, `step ${i}`).toBe(off.dispatches[i] - 1));
+      on.logits.forEach((l, i) => expectClose(l, off.logits[i], 1e-5, `folded head norm, step ${i}`));
+      onPlain.logits.forEach((l, i) => expectClose(l, on.logits[i], 1e-5, `op by op, step ${i}`));
+    });
+  }
+
+  // foldXProj (Mamba-1's x_proj inside the scan step, mamba1_scan_xproj; needs I % 64 == 0: d_model 32 → I 64):
+  // recorded equals op by op bit for bit (the same kernels), one dispatch a layer fewer than without it,
+  // and within f32 rounding of it (x_proj's dot products summed in another order, as webgpu-fused.test.ts).
+  it('foldXProj on: recorded equals op by op bit for bit, one dispatch a layer fewer, logits within f32 rounding of foldXProj off', async () => {
+    const files = randomModelFiles({ modelType: 'mamba', vocabSize: 515, hiddenSize: 32, numLayers: 3, stateSize: 16, useBias: false, seed: 4 });
+    const on = await stepsWith(files, 'f32', true, (b) => { b.foldXProj = true; });
+    const onPlain = await stepsWith(files, 'f32', false, (b) => { b.foldXProj = true; });
+    const off = await stepsWith(files, 'f32', true, (b) => { b.foldXProj = false; });
+    on.logits.forEach((l, i) => expect(bits(l), `step ${i}`).toEqual(bits(onPlain.logits[i])));
+    on.dispatches.forEach((d, i) => expect(d, `step ${i}`).toBe(off.dispatches[i] - 3));
+    on.logits.forEach((l, i) => expectClose(l, off.logits[i], 1e-5, `foldXProj on vs off, step ${i}`));
+  });
+
+  it('the switches read the environment: MAMBA_EDGE_WEBGPU_FOLD_XPROJ, _FOLD_HEAD_NORM, _STEP_OUTPUTS (bad values: E_ARGUMENT)', async () => {
+    const names = ['MAMBA_EDGE_WEBGPU_FOLD_XPROJ', 'MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM', 'MAMBA_EDGE_WEBGPU_STEP_OUTPUTS'];
+    const saved = names.map((n) => process.env[n]);
+    const make = async () => {
+      const b = await createWebGpuBackend({ allowFallback: true }) as WebGpuBackend;
+      const got = { foldXProj: b.foldXProj, foldHeadNorm: b.foldHeadNorm, stepOutputs: b.stepOutputs };
+      await b.dispose();
+      return got;
+    };
+    try {
+      for (const n of names) delete process.env[n];
+      expect(await make()).toEqual({ foldXProj: false, foldHeadNorm: false, stepOutputs: 4 });
+      Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_XPROJ: '1', MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: 'on', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '1' });
+      expect(await make()).toEqual({ foldXProj: true, foldHeadNorm: true, stepOutputs: 1 });
+      Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_XPROJ: 'off', MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: '0', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '' });
+      expect(await make()).toEqual({ foldXProj: false, foldHeadNorm: false, stepOutputs: 4 });
+      process.env.MAMBA_EDGE_WEBGPU_FOLD_XPROJ = 'yes please';
+      await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringContaining('MAMBA_EDGE_WEBGPU_FOLD_XPROJ') });
+      delete process.env.MAMBA_EDGE_WEBGPU_FOLD_XPROJ;
+      process.env.MAMBA_EDGE_WEBGPU_STEP_OUTPUTS = '0';
+      await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringContaining('MAMBA_EDGE_WEBGPU_STEP_OUTPUTS') });
+    } finally {
+      names.forEach((n, i) => { if (saved[i] === undefined) delete process.env[n]; else process.env[n] = saved[i]; });
+    }
+  });
 
   it('two sessions of one model keep separate recordings (each its own state); dispose returns the memory', async () => {
     const m = await open(join(GOLDEN_DIR, 'm1-tied'), 'f32', true);

@@ -90,7 +90,7 @@ describe.skipIf(reason !== null)('webgpu run-ahead decode', () => {
         const b = backendOf(ahead);
         const s = ahead.createSession();
         await s.prefill([1, 2]);
-        const c0 = b.stats.copies, r0 = b.stats.readBytes;
+        const c0 = b.stats.copies, r0 = b.stats.readBytes, w0 = b.stats.writeBuffers;
         const r = await collect(s, [], { temperature: 0, seed: 1, maxTokens: 12, ignoreEos: true });
         expect(r.ids).toHaveLength(12);
         // Read back per decoded token: the chosen id and its k = 1 candidate (4 words), nothing else
@@ -99,12 +99,61 @@ describe.skipIf(reason !== null)('webgpu run-ahead decode', () => {
         // Per run-ahead token: the snapshot, the token's read-back copy and the recorded step's copy of
         // the sampled id into its id buffer (WebGpuBackend.recordStep); plus the closing undo.
         expect(b.stats.copies - c0).toBeLessThanOrEqual(3 * 12 + 1 + depth);
+        // Greedy: every token's sampling parameters are the same bytes, written once (WebGpuBackend.lastParams);
+        // the rest are the first step's host id and the recording's and undo's own (not one a token: 12 tokens).
+        expect(b.stats.writeBuffers - w0).toBeLessThanOrEqual(5);
         await s.dispose();
       });
 
       it('a device draw that disagrees with the host rule is redone before streaming: same tokens, same state', async () => {
         await expectDisagreementRedone(ahead, plain, backendOf(ahead).deviceSampling);
       });
+    });
+  }
+
+  // The ring of recorded-step outputs (WebGpuBackend.stepOutputs): with at least depth + 1 outputs the
+  // device sampler reads the head's row in place, one dispatch a token fewer than the logits copy that
+  // stepOutputs 1 (or a ring shorter than the steps in flight) keeps; the tokens and the state after
+  // (held logits included) are the same, also after an abort (expectStopsMatch reads inflight[0]'s row).
+  for (const [name, files] of Object.entries(MODELS)) {
+    it(`${name}: the sampler reads the recorded step's output ring in place (stepOutputs ≥ depth + 1), else copies it; same tokens and state`, async () => {
+      const was = SessionImpl.runAheadDepth;
+      try {
+        for (const depth of [1, 2]) {
+          SessionImpl.runAheadDepth = depth;
+          const runs: { ids: number[]; state: Uint8Array; dispatches: number; steps: number }[] = [];
+          for (const outputs of [4, 1, depth]) { // depth: one short of the depth + 1 steps in flight
+            const m = await loadModel(files, { backend: 'webgpu' });
+            const b = backendOf(m);
+            b.stepOutputs = outputs;
+            const internals = m as unknown as { recordDecodeStep: (...a: unknown[]) => unknown };
+            const inner = internals.recordDecodeStep.bind(m);
+            let steps = 0;
+            internals.recordDecodeStep = (...a: unknown[]) => { steps++; return inner(...a); };
+            const s = m.createSession();
+            await s.prefill([4, 2]);
+            const d0 = b.stats.dispatches;
+            const r = await collect(s, [], { temperature: 0.8, topK: 5, topP: 0.9, seed: 3, maxTokens: 14, ignoreEos: true });
+            runs.push({ ids: r.ids, state: await s.saveState(), dispatches: b.stats.dispatches - d0, steps });
+            if (outputs === 4) {
+              const p = await withoutRunAhead(files);
+              await expectStopsMatch(m, p);
+              await p.dispose();
+            }
+            await s.dispose();
+            await m.dispose();
+          }
+          expect(runs[0].steps).toBeGreaterThan(10);
+          for (const r of runs.slice(1)) {
+            expect(r.ids).toEqual(runs[0].ids);
+            expect(r.state).toEqual(runs[0].state);
+            expect(r.steps).toBe(runs[0].steps);
+            expect(r.dispatches - runs[0].dispatches, `depth ${depth}`).toBe(runs[0].steps); // the copy, once a step
+          }
+        }
+      } finally {
+        SessionImpl.runAheadDepth = was;
+      }
     });
   }
 
@@ -123,10 +172,20 @@ describe.skipIf(reason !== null)('webgpu run-ahead decode', () => {
     await p.dispose();
   });
 
-  it('sample_top_k.wgsl picks what sampler.ts picks: ties, +∞, NaN, −∞, top-p, every k up to 256', async () => {
+  it('sample_top_k.wgsl picks what sampler.ts picks: ties, +∞, NaN, −∞, top-p, every k up to 256; fused with top_k in one dispatch (fuseSampling) and as two', async () => {
     const m = await loadModel(MODELS.mamba, { backend: 'webgpu' });
     const b = backendOf(m);
-    await expectDeviceSamplerRule(b, b.deviceSampling, 1000, 256);
+    expect(b.fuseSampling).toBe(true);
+    for (const fused of [true, false]) {
+      b.fuseSampling = fused;
+      const d0 = b.stats.dispatches;
+      const t = b.deviceSampling.sample(b.upload(new Float32Array(300).fill(1), [1, 300]), { temperature: 0.5, topK: 4, topP: 1 }, 0.5);
+      expect((await b.deviceSampling.read(t)).ids).toEqual(Int32Array.of(0, 1, 2, 3)); // ties: lower ids first
+      b.deviceSampling.release(t);
+      expect(b.stats.dispatches - d0).toBe(fused ? 1 : 2);
+      await expectDeviceSamplerRule(b, b.deviceSampling, 1000, 256);
+    }
+    b.fuseSampling = true;
     await m.dispose();
   });
 });

@@ -81,7 +81,7 @@ type Binding = GPUBuffer | { buffer: GPUBuffer; size: number; offset?: number };
 class GpuDeviceToken implements DeviceToken {
   readonly deviceToken = true as const;
   released = false;
-  /** The staging buffer was mapped (and destroyed by mapRead). */
+  /** The staging buffer was mapped (and returned to the read-back pool, or destroyed, by mapRead). */
   read = false;
   constructor(readonly buffer: GPUBuffer, readonly staging: GPUBuffer, readonly k: number, readonly ids: Int32Array, readonly scopeMark: number) {}
 }
@@ -163,6 +163,8 @@ const SCAN_TILED_MAX_N = 64;
 export type ScanMode = 'chunked' | 'chunked-v1' | 'sequential';
 /** Most output rows of a matrix-vector dispatch that folds in the norm before it (pendingNorm): in_proj's, not the head's. */
 const NORM_FOLD_MAX_ROWS = 16384;
+/** Parameter writes of at most this many dispatches are remembered and skipped when repeated (WebGpuBackend.lastParams). */
+const SMALL_PARAM_WRITE = 8;
 /** Submit when this many commands are recorded, so very long prefills keep host memory bounded. */
 const MAX_RECORDED = 4096;
 /** Largest k sample_top_k.wgsl ranks (one workgroup of 256 threads, a candidate each). */
@@ -177,6 +179,21 @@ export interface WebGpuOptions {
   maxBindingBytes?: number;
   /** How prefill scans run (WebGpuBackend.scanMode); default 'chunked'. */
   scan?: ScanMode;
+  /** WebGpuBackend.foldXProj (default: env MAMBA_EDGE_WEBGPU_FOLD_XPROJ=1|0, else off). */
+  foldXProj?: boolean;
+  /** WebGpuBackend.foldHeadNorm (default: env MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM=1|0, else off). */
+  foldHeadNorm?: boolean;
+  /** WebGpuBackend.stepOutputs (default: env MAMBA_EDGE_WEBGPU_STEP_OUTPUTS, else 4). */
+  stepOutputs?: number;
+}
+
+/** A boolean switch from the environment (Node; absent in browsers): '1' / 'on' / 'true' or '0' / 'off' / 'false'. */
+function envSwitch(name: string): boolean | undefined {
+  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name]?.trim().toLowerCase();
+  if (v === undefined || v === '') return undefined;
+  if (v === '1' || v === 'on' || v === 'true') return true;
+  if (v === '0' || v === 'off' || v === 'false') return false;
+  throw fail('E_ARGUMENT', `${name}=${JSON.stringify(v)}: expected 1 / on / true or 0 / off / false`);
 }
 
 export class WebGpuBackend extends PartialBackend implements Backend {
@@ -206,7 +223,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * over the same pooled buffers, so after the first token it creates none.
    */
   /** Counters for benchmarks: submissions, dispatches, and host time spent encoding + submitting. */
-  readonly stats = { submits: 0, dispatches: 0, encodeMs: 0, copies: 0, bindGroups: 0, readBytes: 0 };
+  readonly stats = {
+    submits: 0, dispatches: 0, encodeMs: 0, copies: 0, bindGroups: 0, readBytes: 0,
+    /** Dawn calls by kind (bench/webgpu.ts --count-calls): queue.writeBuffer, mapAsync, createBuffer, pass.setBindGroup, pass.setPipeline, compute passes, clearBuffer. */
+    writeBuffers: 0, mapAsyncs: 0, createBuffers: 0, setBindGroups: 0, setPipelines: 0, passes: 0, clears: 0,
+  };
   /**
    * Prefill scans (selectiveScan, ssdChunkScan over T > 1): 'chunked' (the default: chunks in
    * parallel, then a pass that carries the state across them) or 'sequential' (one thread per
@@ -235,6 +256,12 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    */
   ssdRowsPerThread: 4 | 8 = 8;
   private params: GPUBuffer | null = null;
+  /**
+   * What the last small parameter write (≤ SMALL_PARAM_WRITE dispatches) put at the start of `params`, or
+   * null: a submission whose parameters are the same bytes (a greedy decode token's sampling dispatch,
+   * every token) skips its queue.writeBuffer — the buffer already holds them, and only submit writes it.
+   */
+  private lastParams: Uint8Array | null = null;
   private paramSlots = 0;
   private readonly groups = new Map<string, GPUBindGroup>();
   private readonly ids = new WeakMap<object, number>();
@@ -287,6 +314,30 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * Needs f32 x_proj blocks, I % 64 == 0 and R + 2N ≤ 512.
    */
   foldXProj = false;
+  /**
+   * Decode: the final RMSNorm folded into the head's matrix-vector dispatch (matvec_multi_norm_*, as the
+   * layers' norms are folded into in_proj), one dispatch a token fewer. Every one of the head's V
+   * workgroups then recomputes 1/rms(x) — K more loads of x and K of the norm weight, from cache, next
+   * to the K weights of its row it streams from memory — so it trades one dispatch of host time
+   * (~14 µs on the H100) for GPU time in the head; off until an H100 A/B (bench/webgpu.ts) shows it
+   * ahead. Bit-identical to the unfolded head (the same kernels' arithmetic: include/norm_fold.wgsl
+   * computes rms_norm.wgsl's formula, and the plain and normed matvec sum in the same order).
+   */
+  foldHeadNorm = false;
+  /**
+   * How many consecutive runs of a recorded step return distinct output tensors (a ring of output
+   * buffers, each with its own bind groups over the same parameters): a run's output stays valid until
+   * `stepOutputs` more runs. Model.recordDecodeStep then hands the head's output itself to the device
+   * sampler when the session keeps at most that many steps in flight, instead of copying the logits
+   * row into a tensor of each step's own (one dispatch a token fewer). 1: one output (the copy stays).
+   */
+  stepOutputs = 4;
+  /**
+   * Device sampling as one dispatch (top_k_sample.wgsl: top_k.wgsl's and sample_top_k.wgsl's functions
+   * in one workgroup, a storage barrier between) instead of two: the same candidates and choice, one
+   * dispatch a token fewer. Off: the two kernels, as before (tests and benchmarks compare them).
+   */
+  fuseSampling = true;
 
   constructor(ctx: GpuContext, opts: WebGpuOptions = {}) {
     super();
@@ -295,6 +346,14 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.kernels = new Kernels(ctx.device);
     this.maxBinding = Math.floor(Math.min(ctx.maxBindingBytes, opts.maxBindingBytes ?? Infinity) / 4) * 4;
     this.scanMode = opts.scan ?? 'chunked';
+    this.foldXProj = opts.foldXProj ?? envSwitch('MAMBA_EDGE_WEBGPU_FOLD_XPROJ') ?? this.foldXProj;
+    this.foldHeadNorm = opts.foldHeadNorm ?? envSwitch('MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM') ?? this.foldHeadNorm;
+    const outputs = opts.stepOutputs ?? (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.MAMBA_EDGE_WEBGPU_STEP_OUTPUTS;
+    if (outputs !== undefined && outputs !== '') {
+      const n = Number(outputs);
+      if (!Number.isInteger(n) || n < 1 || n > 64) throw fail('E_ARGUMENT', `stepOutputs (MAMBA_EDGE_WEBGPU_STEP_OUTPUTS) must be an integer in [1, 64], got ${JSON.stringify(outputs)}`);
+      this.stepOutputs = n;
+    }
     this.info = {
       name: 'webgpu', threads: 1, device: ctx.description,
       ...(ctx.isFallback ? { note: `software fallback adapter (${ctx.description}): correct but slow` } : {}),
@@ -364,6 +423,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     }
     const size = Math.max(256, Math.ceil(bytes / 256) * 256);
     const reused = this.pool.get(size)?.pop();
+    if (!reused) this.stats.createBuffers++;
     const b = reused ?? this.device.createBuffer({ label: what, size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
     this.live.add(b);
     this.rec?.buffers.add(b);
@@ -379,6 +439,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   private writeWords(buffer: GPUBuffer, words: ArrayBufferView & { byteLength: number }, offset = 0): void {
     this.submit();
     this.device.queue.writeBuffer(buffer, offset, words.buffer, words.byteOffset, words.byteLength);
+    this.stats.writeBuffers++;
   }
 
   upload(data: Float32Array, shape: readonly number[], requested: WeightDType = 'f32'): Tensor {
@@ -451,6 +512,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const bytes = numel(g.shape) * 4;
     this.submit();
     const staging = this.device.createBuffer({ size: Math.max(4, bytes), usage: USAGE.MAP_READ | USAGE.COPY_DST });
+    this.stats.createBuffers++;
     const enc = this.device.createCommandEncoder();
     let at = 0; // a weight split by rows is read part after part
     g.store.buffers.forEach((buf, p) => {
@@ -467,13 +529,16 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * device loss → E_DEVICE_LOST and a validation / out-of-memory error of the submissions up to
    * `scopesUpTo` → E_BACKEND.
    */
-  private async mapRead(staging: GPUBuffer, bytes: number, what: string, scopesUpTo = Infinity): Promise<ArrayBuffer> {
+  private async mapRead(staging: GPUBuffer, bytes: number, what: string, scopesUpTo = Infinity, reuse = false): Promise<ArrayBuffer> {
+    let unmapped = false;
     try {
+      this.stats.mapAsyncs++;
       await this.unlessLost(staging.mapAsync(MAP_READ));
       await this.checkErrors(scopesUpTo);
       const out = staging.getMappedRange(0, Math.max(4, bytes)).slice(0, bytes);
       this.stats.readBytes += bytes;
       staging.unmap();
+      unmapped = true;
       return out;
     } catch (e) {
       if (e instanceof MambaEdgeError) throw e;
@@ -484,8 +549,30 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       }
       throw fail('E_BACKEND', `webgpu: reading ${what} failed: ${(e as Error).message}`, { cause: e });
     } finally {
-      staging.destroy();
+      if (reuse && unmapped) this.giveStaging(staging);
+      else staging.destroy();
     }
+  }
+
+  /**
+   * Read-back buffers of sampled tokens by size, reused: without them every decoded token creates and
+   * destroys a MAP_READ buffer (two Dawn calls). A buffer comes back unmapped (read) or with only its
+   * copy pending (a dropped run-ahead step: queue order puts that copy before any later one into it).
+   */
+  private readonly stagingPool = new Map<number, GPUBuffer[]>();
+
+  private takeStaging(size: number, label: string): GPUBuffer {
+    const reused = this.stagingPool.get(size)?.pop();
+    if (reused) return reused;
+    this.stats.createBuffers++;
+    return this.device.createBuffer({ label, size, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+  }
+
+  private giveStaging(b: GPUBuffer): void {
+    const list = this.stagingPool.get(b.size) ?? [];
+    if (this.disposed || list.length >= 8) { b.destroy(); return; }
+    list.push(b);
+    this.stagingPool.set(b.size, list);
   }
 
   /** The k best entries of one row, found on the GPU (gpu/wgsl/top_k.wgsl): 1 + 2k words read back. */
@@ -519,7 +606,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       if (g.released) return;
       g.released = true;
       this.release(g.buffer);
-      if (!g.read) g.staging.destroy(); // a dropped run-ahead step: its pending copy still completes
+      if (!g.read) this.giveStaging(g.staging); // a dropped run-ahead step: its pending copy still completes first
     },
     copy: (src, dst) => {
       this.assertUsable();
@@ -557,9 +644,13 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const k = Math.min(greedy ? 1 : p.topK, V);
     const bytes = 4 * (2 + 2 * k);
     const buf = this.allocBuffer(bytes, 'sampled token');
-    this.record({ kind: 'dispatch', pipeline: this.kernels.get('top_k'), bindings: [this.bind(g), buf], u: [V, 0, k], f: [], groups: 1 });
-    this.record({ kind: 'dispatch', pipeline: this.kernels.get('sample_top_k'), bindings: [buf], u: [k, greedy ? 1 : 0], f: [greedy ? 1 : p.temperature, p.topP, u], groups: 1 });
-    const staging = this.device.createBuffer({ label: 'sampled token read-back', size: Math.ceil(bytes / 4) * 4, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+    if (this.fuseSampling) { // top_k then sample_top_k in one workgroup (top_k_sample.wgsl)
+      this.record({ kind: 'dispatch', pipeline: this.kernels.get('top_k_sample'), bindings: [this.bind(g), buf], u: [V, 0, k, greedy ? 1 : 0], f: [greedy ? 1 : p.temperature, p.topP, u], groups: 1 });
+    } else {
+      this.record({ kind: 'dispatch', pipeline: this.kernels.get('top_k'), bindings: [this.bind(g), buf], u: [V, 0, k], f: [], groups: 1 });
+      this.record({ kind: 'dispatch', pipeline: this.kernels.get('sample_top_k'), bindings: [buf], u: [k, greedy ? 1 : 0], f: [greedy ? 1 : p.temperature, p.topP, u], groups: 1 });
+    }
+    const staging = this.takeStaging(Math.ceil(bytes / 4) * 4, 'sampled token read-back');
     this.record({ kind: 'copy', src: buf, dst: staging, dstOffset: 0, size: bytes });
     this.submit();
     const token = new GpuDeviceToken(buf, staging, k, new Int32Array(1), this.scopeMark);
@@ -572,7 +663,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (t.released || t.read) throw fail('E_ARGUMENT', 'webgpu: a device-sampled token was read twice or after release');
     t.read = true;
     const k = t.k;
-    const words = new Uint32Array(await this.mapRead(t.staging, 4 * (2 + 2 * k), 'a sampled token', t.scopeMark));
+    const words = new Uint32Array(await this.mapRead(t.staging, 4 * (2 + 2 * k), 'a sampled token', t.scopeMark, true));
     const n = Math.min(words[0], k);
     return {
       id: words[1 + 2 * k] | 0,
@@ -711,6 +802,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.disposed = true;
     for (const b of this.live) b.destroy();
     for (const list of this.pool.values()) for (const b of list) b.destroy();
+    for (const list of this.stagingPool.values()) for (const b of list) b.destroy();
+    this.stagingPool.clear();
     this.live.clear();
     this.pool.clear();
     this.groups.clear();
@@ -805,14 +898,23 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       const kept = list.filter((b) => !rec.buffers.has(b));
       if (kept.length !== list.length) this.pool.set(size, kept);
     }
-    const replay = this.prepareReplay(rec.cmds);
-    const owned = { buffers: [...rec.buffers], params: replay.params };
+    // A ring of outputs (stepOutputs): the output's buffer, and as many more of its size, each with its
+    // own replay (the same commands, the output buffer's bind groups and copies swapped for the slot's).
+    const ringBuffers = [out.buffer];
+    for (let i = 1; i < this.stepOutputs; i++) {
+      ringBuffers.push(this.device.createBuffer({ label: 'recorded step output', size: out.buffer.size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST }));
+      this.stats.createBuffers++;
+    }
+    const replay = this.prepareReplay(rec.cmds, out.buffer, ringBuffers);
+    const owned = { buffers: [...rec.buffers, ...ringBuffers.slice(1)], params: replay.params };
     this.recordings.add(owned);
     const { ids: idsBuffer, count, vocab } = rec;
-    const output = out;
+    const outputs = ringBuffers.map((b) => new GpuTensor([...out!.shape], 'f32', new Store([b], out!.store.partRows, [...out!.store.partBytes], out!.store.offset)));
+    let slot = 0;
     let live = true;
     return {
       ops: rec.cmds.length,
+      outputs: outputs.length,
       run: (next: Int32Array): Tensor => {
         this.assertUsable();
         if (!live) throw fail('E_ARGUMENT', 'webgpu: this recorded step was released');
@@ -825,7 +927,9 @@ export class WebGpuBackend extends PartialBackend implements Backend {
           for (const id of next) if (!(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
           this.writeWords(idsBuffer, next); // after what is recorded so far (an earlier run may still read the ids)
         }
-        this.record({ kind: 'replay', step: replay.step });
+        this.record({ kind: 'replay', step: replay.steps[slot] });
+        const output = outputs[slot];
+        slot = (slot + 1) % outputs.length;
         output.store.freed = false; // the recording's, whatever a caller did with it
         return output;
       },
@@ -842,13 +946,17 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     };
   }
 
-  /** The replayable form of recorded commands: bind groups and the parameters' uniform buffer made once. */
-  private prepareReplay(cmds: Command[]): { step: Replay; params: GPUBuffer | null } {
+  /**
+   * The replayable form of recorded commands: bind groups and the parameters' uniform buffer made once;
+   * one replay per buffer of `ring`, each with `output` swapped for it (the same parameters).
+   */
+  private prepareReplay(cmds: Command[], output: GPUBuffer, ring: GPUBuffer[]): { steps: Replay[]; params: GPUBuffer | null } {
     const n = cmds.length;
     const step: Replay = {
       kinds: new Uint8Array(n), pipelines: new Array(n).fill(null), groups: new Array(n).fill(null),
       x: new Uint32Array(n), y: new Uint32Array(n), other: new Map(), dispatches: 0,
     };
+    const entriesOf: GPUBindGroupEntry[][] = new Array(n).fill(null);
     const dispatches = cmds.filter((c): c is Dispatch => c.kind === 'dispatch');
     step.dispatches = dispatches.length;
     const params = dispatches.length ? this.device.createBuffer({ label: 'recorded step parameters', size: dispatches.length * PARAM_STRIDE, usage: USAGE.UNIFORM | USAGE.COPY_DST }) : null;
@@ -868,13 +976,32 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       c.bindings.forEach((b, j) => entries.push({ binding: j + 1, resource: 'buffer' in b ? { buffer: b.buffer, size: b.size, offset: b.offset ?? 0 } : { buffer: b } }));
       step.groups[i] = this.device.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
       this.stats.bindGroups++;
+      entriesOf[i] = entries;
       step.pipelines[i] = c.pipeline;
       const x = Math.min(c.groups, 65535);
       [step.x[i], step.y[i]] = [x, Math.ceil(c.groups / x)];
       slot++;
     });
-    if (params) this.device.queue.writeBuffer(params, 0, host, 0, dispatches.length * PARAM_STRIDE);
-    return { step, params };
+    if (params) { this.device.queue.writeBuffer(params, 0, host, 0, dispatches.length * PARAM_STRIDE); this.stats.writeBuffers++; }
+    const steps = ring.map((buf) => {
+      if (buf === output) return step;
+      const swap = (b: GPUBuffer) => (b === output ? buf : b);
+      const other = new Map<number, Command>();
+      for (const [i, o] of step.other) {
+        other.set(i, o.kind === 'clear' ? { ...o, buffer: swap(o.buffer) } : o.kind === 'copy' ? { ...o, src: swap(o.src), dst: swap(o.dst) } : o);
+      }
+      const groups = step.groups.map((g, i) => {
+        const entries = entriesOf[i];
+        if (!g || !entries.some((e) => (e.resource as GPUBufferBinding).buffer === output)) return g;
+        this.stats.bindGroups++;
+        return this.device.createBindGroup({
+          layout: step.pipelines[i]!.getBindGroupLayout(0),
+          entries: entries.map((e) => ({ binding: e.binding, resource: { ...(e.resource as GPUBufferBinding), buffer: swap((e.resource as GPUBufferBinding).buffer) } })),
+        });
+      });
+      return { ...step, groups, other };
+    });
+    return { steps, params };
   }
 
   // ---- recording and submission -------------------------------------------
@@ -915,11 +1042,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const g = this.pendingMv;
     if (!g) return;
     this.pendingMv = null;
-    // The held norm wrote these products' x: they compute it themselves (not for the head's ~50k rows,
-    // where every workgroup re-reading x and the norm's weight would cost more than the dispatch saved).
+    // The held norm wrote these products' x: they compute it themselves (for the head's ~50k rows only
+    // with foldHeadNorm: every workgroup re-reads x and the norm's weight, GPU time against a dispatch).
     const n = this.pendingNorm;
     const total = g.items.reduce((a, it) => a + it.M, 0);
-    if (n && n.out === g.xBuffer && !(g.x as { offset?: number }).offset && n.rows === g.rows && n.dim === g.K && total <= NORM_FOLD_MAX_ROWS) {
+    if (n && n.out === g.xBuffer && !(g.x as { offset?: number }).offset && n.rows === g.rows && n.dim === g.K && (total <= NORM_FOLD_MAX_ROWS || this.foldHeadNorm)) {
       this.pendingNorm = null;
       const w = g.items.map((it) => it.w);
       const y: Binding[] = g.items.map((it) => it.y);
@@ -975,6 +1102,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       this.params?.destroy();
       this.paramSlots = Math.max(nDispatch, 2 * this.paramSlots, 256);
       this.params = dev.createBuffer({ label: 'dispatch parameters', size: this.paramSlots * PARAM_STRIDE, usage: USAGE.UNIFORM | USAGE.COPY_DST });
+      this.lastParams = null;
       this.groups.clear();
     }
     const params = this.params!;
@@ -993,14 +1121,15 @@ export class WebGpuBackend extends PartialBackend implements Backend {
           if (r.kinds[i] !== 0) {
             if (pass) { pass.end(); pass = null; }
             const o = r.other.get(i)!;
-            if (o.kind === 'clear') enc.clearBuffer(o.buffer, 0, o.size);
+            if (o.kind === 'clear') { enc.clearBuffer(o.buffer, 0, o.size); this.stats.clears++; }
             else if (o.kind === 'copy') { enc.copyBufferToBuffer(o.src, o.srcOffset ?? 0, o.dst, o.dstOffset, o.size); this.stats.copies++; }
             continue;
           }
-          if (!pass) { pass = enc.beginComputePass(); lastPipeline = null; }
+          if (!pass) { pass = enc.beginComputePass(); lastPipeline = null; this.stats.passes++; }
           const pipeline = r.pipelines[i]!;
-          if (pipeline !== lastPipeline) { pass.setPipeline(pipeline); lastPipeline = pipeline; }
+          if (pipeline !== lastPipeline) { pass.setPipeline(pipeline); lastPipeline = pipeline; this.stats.setPipelines++; }
           pass.setBindGroup(0, r.groups[i]!);
+          this.stats.setBindGroups++;
           pass.dispatchWorkgroups(r.x[i], r.y[i]);
         }
         continue;
@@ -1008,6 +1137,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       if (c.kind === 'clear') {
         if (pass) { pass.end(); pass = null; }
         enc.clearBuffer(c.buffer, 0, c.size);
+        this.stats.clears++;
         continue;
       }
       if (c.kind === 'copy') {
@@ -1029,15 +1159,24 @@ export class WebGpuBackend extends PartialBackend implements Backend {
         this.stats.bindGroups++;
         this.groups.set(key, group);
       }
-      if (!pass) { pass = enc.beginComputePass(); lastPipeline = null; }
-      if (c.pipeline !== lastPipeline) { pass.setPipeline(c.pipeline); lastPipeline = c.pipeline; }
+      if (!pass) { pass = enc.beginComputePass(); lastPipeline = null; this.stats.passes++; }
+      if (c.pipeline !== lastPipeline) { pass.setPipeline(c.pipeline); lastPipeline = c.pipeline; this.stats.setPipelines++; }
       pass.setBindGroup(0, group);
+      this.stats.setBindGroups++;
       const x = Math.min(c.groups, 65535);
       pass.dispatchWorkgroups(x, Math.ceil(c.groups / x));
       slot++;
     }
     if (pass) pass.end();
-    if (nDispatch > 0) dev.queue.writeBuffer(params, 0, host, 0, nDispatch * PARAM_STRIDE);
+    if (nDispatch > 0) {
+      const bytes = new Uint8Array(host, 0, nDispatch * PARAM_STRIDE);
+      const last = this.lastParams;
+      if (!(last && nDispatch <= SMALL_PARAM_WRITE && last.length >= bytes.length && bytes.every((v, i) => v === last[i]))) {
+        dev.queue.writeBuffer(params, 0, host, 0, bytes.length);
+        this.stats.writeBuffers++;
+        this.lastParams = nDispatch <= SMALL_PARAM_WRITE ? bytes.slice() : null;
+      }
+    }
     dev.queue.submit([enc.finish()]);
     this.scopeMark++;
     this.scopes.push({ mark: this.scopeMark, error: dev.popErrorScope() }, { mark: this.scopeMark, error: dev.popErrorScope() });
