@@ -257,6 +257,52 @@ describe.skipIf(cudaUnavailable !== null)('cuda decode kernels', () => {
     }
   });
 
+  it('split-K decode GEMV (2 / 4 / 8 warps a column, and the per-launch choice): odd float4 counts, rows not a multiple of a block\'s columns, norm and gated-norm prologues, a conv epilogue, f32 / bf16; equal to the reference, the same on every run', async () => {
+    const r = rng(83);
+    for (const dtype of ['f32', 'bf16'] as const) {
+      for (const D of [772, 1540]) { // 193 / 385 float4s a row: slices of unequal length; 1540 = out_proj's shape class (K 1,536)
+        const Ms = [7, 130, 769]; // 769: the last block's columns partly past the end for every S
+        const C = 130, CK = 4; // a T = 1 conv (bias, silu) of the 130-row output: the conv epilogue after the split sum
+        const d = {
+          h: rand(D, r), res: rand(D, r), nw: rand(D, r, 2), gate: rand(D, r, 3),
+          ws: Ms.map((M) => ({ M, w: rand(M * D, r), bias: M % 2 ? rand(M, r) : null })),
+          cw: rand(C * CK, r), cb: rand(C, r), s0: rand(C * (CK - 1), r),
+        };
+        const run = async (b: Backend) => {
+          const H = b.upload(d.h, [1, 1, D]), RES = b.upload(d.res, [1, 1, D]), NW = b.upload(d.nw, [D]), GATE = b.upload(d.gate, [1, 1, D]);
+          const W = d.ws.map((m) => ({ w: b.upload(m.w, [m.M, D], dtype), bias: m.bias ? b.upload(m.bias, [m.M]) : null }));
+          const CW = b.upload(d.cw, [C, CK]), CB = b.upload(d.cb, [C]), CS = b.upload(d.s0, [1, C, CK - 1]);
+          const row = b.reshape(b.rmsNorm(b.add(RES, H), NW, 1e-5), [1, D]);
+          const ys = W.map((m) => b.matmul(row, m.w, m.bias));
+          const conv = b.conv1dCausalStep({ x: b.reshape(ys[1], [1, 1, C]), weight: CW, bias: CB, state: CS, silu: true });
+          const g = b.reshape(b.gatedRmsNorm(H, GATE, NW, 1e-5, D / 4), [1, D]);
+          const yg = b.matmul(g, W[2].w, W[2].bias);
+          const plain = b.matmul(b.reshape(H, [1, D]), W[0].w); // prologue kind 0
+          return Promise.all([...ys, conv, CS, yg, plain].map((t) => b.read(t)));
+        };
+        const want = await run(new ReferenceBackend());
+        const tol = 2e-5 * Math.sqrt(D / 64) + 1e-6; // as above: f32 sums in another order (S partial sums, then their sum)
+        for (const mode of [0, 2, 4, 8, -1]) {
+          const cuda = (await cudaBackend()) as CudaBackend;
+          const dev = (cuda as unknown as { dev: { setDecodeSplit?(m: number): number } }).dev;
+          if (!dev.setDecodeSplit) { await cuda.dispose(); return; } // an addon build from before split-K
+          expect(dev.setDecodeSplit(mode)).toBe(mode);
+          cuda.convEpilogue = true; // the defaults, whatever MAMBA_EDGE_CUDA_CONVEPI / CONVGEMV say
+          cuda.convFold = false;
+          const calls = countCalls(cuda, ['decodeGemv', 'conv1d', 'conv1dStepBatch']);
+          const got = await run(cuda);
+          const again = await run(cuda);
+          dev.setDecodeSplit(cuda.decodeSplit); // back to MAMBA_EDGE_CUDA_SPLITK's mode (process-wide)
+          expect(calls.decodeGemv, `${dtype} D ${D} split ${mode}: decode GEMV launches`).toBe(6);
+          expect(calls.conv1d + calls.conv1dStepBatch, `${dtype} D ${D} split ${mode}: conv as the epilogue`).toBe(0);
+          expect(again, `${dtype} D ${D} split ${mode}: a fixed summation order`).toEqual(got);
+          got.forEach((x, i) => expectClose(x, want[i], tol, `${dtype} D ${D} split ${mode} output ${i}`));
+          await cuda.dispose();
+        }
+      }
+    }
+  });
+
   it('Mamba-2\'s three one-token convs fold into the SSD step (odd sizes, with and without conv bias): outputs and every state equal the reference', async () => {
     const r = rng(77);
     for (const [H, P, G, N, bias] of [[6, 5, 3, 7, true], [24, 64, 1, 128, false]] as const) {
