@@ -214,6 +214,43 @@ describe.skipIf(cudaUnavailable !== null)('cuda decode kernels', () => {
     }
   });
 
+  it('Mamba-2 SSD step with its state entries loaded at once (setSsdHold): bit-equal to one at a time and equal to the reference; N ≤ 128 held whole, N = 200 held in part', async () => {
+    const r = rng(84);
+    for (const [H, P, G, N] of [[6, 5, 3, 7], [4, 16, 2, 40], [24, 64, 1, 128], [3, 9, 1, 200]] as const) {
+      const d = {
+        xs: [0, 1].map(() => rand(H * P, r)), dts: [0, 1].map(() => rand(H, r, 2)), Bs: [0, 1].map(() => rand(G * N, r)),
+        Cs: [0, 1].map(() => rand(G * N, r)), dtBias: rand(H, r, 0.5), A: rand(H, r).map((v) => -Math.abs(v) - 0.05), D: rand(H, r),
+        h0: rand(H * P * N, r),
+      };
+      const run = async (b: Backend) => {
+        const outs: Tensor[] = [];
+        const state = b.upload(d.h0, [1, H, P, N]);
+        const c = { dtBias: b.upload(d.dtBias, [H]), A: b.upload(d.A, [H]), D: b.upload(d.D, [H]) };
+        for (let t = 0; t < 2; t++) {
+          outs.push(b.ssdStep({
+            x: b.upload(d.xs[t], [1, 1, H * P]), dt: b.upload(d.dts[t], [1, 1, H]), B: b.upload(d.Bs[t], [1, 1, G * N]), C: b.upload(d.Cs[t], [1, 1, G * N]),
+            ...c, dtMin: 0.01, dtMax: 1.5, numHeads: H, headDim: P, nGroups: G, stateSize: N, chunkSize: 64, state,
+          }));
+        }
+        return Promise.all([...outs, state].map((t) => b.read(t)));
+      };
+      const cuda = (await cudaBackend()) as CudaBackend;
+      const dev = (cuda as unknown as { dev: { setSsdHold?(on: boolean): boolean } }).dev;
+      if (!dev.setSsdHold) { await cuda.dispose(); return; } // an addon build from before it
+      const calls = countCalls(cuda, ['ssdStep']);
+      dev.setSsdHold(true);
+      const held = await run(cuda);
+      dev.setSsdHold(false);
+      const one = await run(cuda);
+      dev.setSsdHold(process.env.MAMBA_EDGE_CUDA_SSDHOLD === 'on'); // back to the env's choice (process-wide)
+      expect(calls.ssdStep, `N ${N}: decode.cu's step both times`).toBe(4);
+      expect(held, `H ${H} P ${P} G ${G} N ${N}: same products in the same order`).toEqual(one);
+      const want = await run(new ReferenceBackend());
+      held.forEach((x, i) => expectClose(x, want[i], 2e-5, `H ${H} P ${P} G ${G} N ${N} output ${i}`));
+      await cuda.dispose();
+    }
+  });
+
   it('one-token convs of a decode GEMV\'s outputs run as its epilogue (Mamba-2 x, B, C; Mamba-1 x; odd sizes, bias or none, f32 / bf16): outputs and states equal the reference and the conv kernels', async () => {
     const r = rng(79);
     for (const [D, I, GN, K, bias, dtype] of [[20, 13, 6, 4, true, 'f32'], [64, 96, 40, 3, false, 'bf16'], [36, 44, 0, 4, true, 'f32']] as const) {

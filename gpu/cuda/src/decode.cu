@@ -380,7 +380,15 @@ cudaError_t launchScanDtStep(const ScanDtArgs& a, WeightType wt, cudaStream_t s)
  *   y = Σ_n C[g,n]·h_n + D[head]·x,  g = head / (H/G)
  * L lanes per channel (pow2ceil(N) ≤ 32) split the N state entries (coalesced: lane + L·j) and sum y with a shuffle.
  */
-template <bool CONV>
+/** ssdStep<HOLD>: state entries per lane loaded at once (N ≤ 32 · 4 = 128: all of them; mamba2's N is 128). */
+constexpr int kSsdHold = 4;
+static bool gSsdHold = false;
+bool setSsdHold(bool on) {
+  gSsdHold = on;
+  return gSsdHold;
+}
+
+template <bool CONV, bool HOLD>
 __global__ void __launch_bounds__(256) ssdStep(SsdStepArgs a, SsdConv cv, int L) {
   extern __shared__ float bc[];  // CONV: B then C of every group, [2, G·N]
   __shared__ bool sLast;
@@ -421,7 +429,34 @@ __global__ void __launch_bounds__(256) ssdStep(SsdStepArgs a, SsdConv cv, int L)
   const float decay = expf(delta * Ah);
   const float dx = delta * xv;
   float acc = 0.f;
-  for (int n = lane; n < a.N; n += L) {
+  int n0 = lane;
+  if constexpr (HOLD) {
+    // Every state entry (and B, C) this lane updates, loaded before the first store: the loop below makes one
+    // DRAM round trip per entry (the compiler cannot move a load of `state` above a store to `state` or `snap`),
+    // with only I·L threads (1,536 channels · 32 lanes: ~12 warps an SM) in flight. Same products, same order.
+    float h0s[kSsdHold], bs[kSsdHold], cs[kSsdHold];
+#pragma unroll
+    for (int j = 0; j < kSsdHold; j++) {
+      const int n = lane + L * j;
+      const bool in = n < a.N;
+      h0s[j] = in ? a.state[(int64_t)c * a.N + n] : 0.f;
+      bs[j] = in ? Bg[n] : 0.f;
+      cs[j] = in ? Cg[n] : 0.f;
+    }
+#pragma unroll
+    for (int j = 0; j < kSsdHold; j++) {
+      const int n = lane + L * j;
+      if (n < a.N) {
+        const int64_t at = (int64_t)c * a.N + n;
+        const float h = decay * h0s[j] + dx * bs[j];
+        if (active && a.snap) a.snap[at] = h0s[j];
+        if (active) a.state[at] = h;
+        acc += h * cs[j];
+      }
+    }
+    n0 = lane + L * kSsdHold;  // N > L·kSsdHold: the rest as below
+  }
+  for (int n = n0; n < a.N; n += L) {
     const int64_t at = (int64_t)c * a.N + n;
     const float h0 = a.state[at];
     const float h = decay * h0 + dx * Bg[n];
@@ -456,7 +491,8 @@ cudaError_t launchSsdStep(const SsdStepArgs& a, cudaStream_t s) {
   if (a.G <= 0 || a.H % a.G != 0) return cudaErrorInvalidValue;
   int L = 1;
   while (L < a.N && L < 32) L <<= 1;
-  return launchPdl(ssdStep<false>, dim3(blocksFor((int64_t)I * L, 256)), dim3(256), 0, s, a, SsdConv{}, L);
+  const dim3 g(blocksFor((int64_t)I * L, 256)), b(256);
+  return gSsdHold ? launchPdl(ssdStep<false, true>, g, b, 0, s, a, SsdConv{}, L) : launchPdl(ssdStep<false, false>, g, b, 0, s, a, SsdConv{}, L);
 }
 
 cudaError_t launchSsdConvStep(const SsdStepArgs& a, const SsdConv& c, cudaStream_t s) {
@@ -467,7 +503,8 @@ cudaError_t launchSsdConvStep(const SsdStepArgs& a, const SsdConv& c, cudaStream
   int L = 1;
   while (L < a.N && L < 32) L <<= 1;
   const size_t smem = 2 * (size_t)a.G * a.N * sizeof(float);
-  return launchPdl(ssdStep<true>, dim3(blocksFor((int64_t)I * L, 256)), dim3(256), smem, s, a, c, L);
+  const dim3 g(blocksFor((int64_t)I * L, 256)), b(256);
+  return gSsdHold ? launchPdl(ssdStep<true, true>, g, b, smem, s, a, c, L) : launchPdl(ssdStep<true, false>, g, b, smem, s, a, c, L);
 }
 
 /**

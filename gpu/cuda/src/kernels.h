@@ -112,6 +112,8 @@ bool setPdl(bool on, int major);
  * every launch, −1 chosen per launch from the columns, K and the SM count; other values mean 0. Returns the mode set.
  */
 int setDecodeSplit(int mode);
+/** ssdStep loads each lane's state entries (and B, C) before its first store (off: one round trip each); → whether on. */
+bool setSsdHold(bool on);
 
 /** How decodeGemv forms its input row x [K] in shared memory before the GEMVs. */
 struct RowPrologue {

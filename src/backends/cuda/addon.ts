@@ -80,6 +80,8 @@ export interface CudaDevice {
   setPdl?(on: boolean): boolean;
   /** decodeGemv's warps per output column for later launches (split-K): 0 one, 2 / 4 / 8 that many, −1 chosen per launch; → the mode set. Process-wide. */
   setDecodeSplit?(mode: number): number;
+  /** ssdStep loads each lane's state entries (and B, C) before its first store, or one at a time; → whether on. Process-wide. */
+  setSsdHold?(on: boolean): boolean;
   /**
    * One row x [K] through ≤ 6 matrices of one dtype (K % 4 = 0, K ≤ 12,288), x formed first by the prologue:
    * kind 0 x as given; 1 rmsnorm(a (+ b)) · w, a + b written to `sum`; 2 gated rmsnorm(a · silu(b)) · w over

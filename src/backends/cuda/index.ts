@@ -172,6 +172,12 @@ const ARGMAX_GEMV_OFF = env('MAMBA_EDGE_CUDA_ARGMAXGEMV') === 'off';
  * warp a column (A/B; unmeasured on a GPU as of its commit, so off by default).
  */
 const SPLIT_K_MODE = ((v) => (v === 'on' || v === 'auto' ? -1 : v === '2' || v === '4' || v === '8' ? Number(v) : 0))(env('MAMBA_EDGE_CUDA_SPLITK'));
+/**
+ * MAMBA_EDGE_CUDA_SSDHOLD=on: decode.cu's Mamba-2 ssdStep loads each lane's state entries (and B, C) before its
+ * first store — one DRAM round trip instead of one per entry; the same results bit for bit (A/B; unmeasured on a
+ * GPU as of its commit, so off by default).
+ */
+const SSD_HOLD = env('MAMBA_EDGE_CUDA_SSDHOLD') === 'on';
 /** Largest row decode.cu's GEMV holds in shared memory (kernels.h kDecodeGemvMaxK). */
 const DECODE_GEMV_MAX_K = 12288;
 /** Largest G·N whose B and C decode.cu's ssdStep with its convs holds in shared memory (kernels.h kSsdConvMaxGN). */
@@ -279,6 +285,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     this.capacityBytes = dev.info.totalBytes;
     this.pdl = dev.setPdl?.(!PDL_OFF) ?? false;
     this.decodeSplit = dev.setDecodeSplit?.(SPLIT_K_MODE) ?? 0;
+    dev.setSsdHold?.(SSD_HOLD);
     this.deviceSampling = dev.topKSample && dev.replayFrom && !RUNAHEAD_OFF ? this.makeDeviceSampling() : undefined;
     // 16 on a GPU of ≥ 16 GiB, fewer on smaller ones (at least 1): the chunk's activations stay a small share.
     this.prefillChunkMultiple = Math.max(1, Math.min(16, 2 ** Math.floor(Math.log2(this.capacityBytes / 2 ** 30))));
