@@ -237,6 +237,9 @@ __global__ void __launch_bounds__(kDgWarps * 32) decodeGemv(GemvBatch batch, con
 }
 
 static int gSplitK = 0;
+/** Split-K only up to this K: its 64 bytes of partial sums beside the row, with the static shared words (blockSum's,
+ * the greedy draw's), stay well inside the 48 KB (out_proj's K is 2·d_model: 1,536-5,120 for 130M-2.8B). */
+constexpr int kDecodeSplitMaxK = 8192;
 int setDecodeSplit(int mode) {
   gSplitK = mode == -1 || mode == 2 || mode == 4 || mode == 8 ? mode : 0;
   return gSplitK;
@@ -250,7 +253,7 @@ int setDecodeSplit(int mode) {
  * the head: 1 (3,072-50,280 columns already fill the wave).
  */
 static int splitFor(int total, int K, int multiprocessors) {
-  if (gSplitK == 0 || K + 2 * kDgWarps > kDecodeGemvMaxK) return 1;
+  if (gSplitK == 0 || K > kDecodeSplitMaxK) return 1;
   if (gSplitK > 0) return gSplitK;
   const int64_t wave = 4LL * kDgWarps * std::max(1, multiprocessors);
   int S = 1;
