@@ -7,7 +7,7 @@
 #   MAMBA_EDGE_CUDA_SSDHOLD=on decode.cu ssdStep (Mamba-2 only) loads each lane's 4 state entries + B, C before its
 #                              first store: one DRAM round trip instead of four (bit-equal results).
 # For .dev-lead2/run.sh (sourced after steps.sh: stamp, cap, summ, cudab, $VT, $RES, $L), the CUDA addon
-# rebuilt from h/cudadec2. At most 88 s of device time (caps 22 + 12 + 3 × 18). The bench rows assume /tmp/cb
+# rebuilt from h/cudadec2 (CPU check here: node tools/cuda-emu/run-decode.mjs, 43 cases pass). At most 88 s of device time (caps 22 + 12 + 3 × 18). The bench rows assume /tmp/cb
 # already holds the two models (step_cuda_bench / cuda_quick before it); if it runs first, give the first
 # cudab row 30 s instead.
 #

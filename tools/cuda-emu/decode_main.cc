@@ -85,7 +85,45 @@ void run(int K, int proKind, int epi, int sms, int mode, int expectS = 0) {
   const bool ok = worst < 2e-5 * sqrt(K / 64.0) + 1e-6; if (!ok) fails++;  // test/cuda/decode.test.ts's tolerance: f32 sums in another order
   printf("%s K %d prologue %d epilogue %d SMs %d mode %d: S %d, grid %u, worst %.2e\n", ok ? "ok  " : "FAIL", K, proKind, epi, sms, mode, S, grid, worst);
 }
+/** ssdStep<false, HOLD> (batch 1, one token) as launchSsdStep launches it, twice: HOLD's outputs must equal the plain loop's bit for bit. */
+void ssd(int H, int P, int G, int N, bool snap) {
+  const int I = H * P;
+  int L = 1;
+  while (L < N && L < 32) L <<= 1;
+  auto x = rnd(I), dt = rnd(H, 2), Bm = rnd((size_t)G * N), Cm = rnd((size_t)G * N), dtBias = rnd(H, 0.5), A = rnd(H), D = rnd(H), h0 = rnd((size_t)I * N);
+  for (auto& v : A) v = -fabsf(v) - 0.05f;
+  std::vector<float> outs[2][3];
+  for (int hold = 0; hold < 2; hold++) {
+    std::vector<float> st = h0, y(I, NAN), sn(snap ? h0.size() : 0, NAN);
+    SsdStepArgs a{};
+    a.x = x.data(); a.dt = dt.data(); a.dtBias = dtBias.data(); a.A = A.data(); a.Bm = Bm.data(); a.Cm = Cm.data(); a.D = D.data();
+    a.state = st.data(); a.y = y.data(); a.H = H; a.P = P; a.G = G; a.N = N; a.dtMin = 0.01f; a.dtMax = 1.5f; a.snap = snap ? sn.data() : nullptr;
+    const unsigned grid = blocksFor((int64_t)I * L, 256);
+    if (hold) launch(grid, 256, 0, [&] { ssdStep<false, true>(a, SsdConv{}, L); });
+    else launch(grid, 256, 0, [&] { ssdStep<false, false>(a, SsdConv{}, L); });
+    outs[hold][0] = y; outs[hold][1] = st; outs[hold][2] = sn;
+  }
+  double worst = 0;
+  for (int c = 0; c < I; c++) {
+    const int head = c / P, g = head / (H / G);
+    double v = (double)dt[head] + dtBias[head]; double d = v > 20 ? v : log1p(exp(v)); d = std::min(std::max(d, 0.01), 1.5);
+    double acc = 0;
+    for (int n = 0; n < N; n++) {
+      const double h = exp(d * A[head]) * h0[(size_t)c * N + n] + d * x[c] * Bm[(size_t)g * N + n];
+      acc += h * Cm[(size_t)g * N + n];
+      worst = std::max(worst, fabs(h - outs[1][1][(size_t)c * N + n]) / std::max(1.0, fabs(h)));
+    }
+    const double y = acc + D[head] * x[c];
+    worst = std::max(worst, std::isnan(outs[1][0][c]) ? INFINITY : fabs(y - outs[1][0][c]) / std::max(1.0, fabs(y)));
+  }
+  bool same = true;
+  for (int k = 0; k < 3; k++) same = same && (outs[0][k].empty() || memcmp(outs[0][k].data(), outs[1][k].data(), outs[0][k].size() * 4) == 0);
+  if (snap) same = same && memcmp(outs[1][2].data(), h0.data(), h0.size() * 4) == 0;
+  const bool ok = same && worst < 1e-5; if (!ok) fails++;
+  printf("%s ssdStep H %d P %d G %d N %d snap %d: held = plain bit for bit %d, worst %.2e\n", ok ? "ok  " : "FAIL", H, P, G, N, snap, same, worst);
+}
 int main() {
+  ssd(6, 5, 3, 7, false); ssd(4, 16, 2, 40, true); ssd(24, 64, 1, 128, true); ssd(3, 9, 1, 200, false); ssd(2, 3, 1, 5, true);
   for (int K : {20, 772, 1540})
     for (int mode : {0, 2, 4, 8})
       for (int epi : {0, 1, 2}) run(K, epi == 1 ? 2 : epi == 2 ? 1 : 0, epi, mode == 4 ? 8 : 2, mode);

@@ -5,7 +5,8 @@
  * with decode_emu.h (CUDA built-ins as std::threads, barriers, and a per-warp exchange for the shuffles) and
  * decode_main.cc (launchDecodeGemv's grid and warps per column, against double-precision sums), with
  * AddressSanitizer and UBSan so a read or write outside any buffer stops it. A check of index math, tails,
- * the split-K partial sums and the epilogues — not of speed or of races between blocks (they run one by one).
+ * the split-K partial sums and the epilogues, and of Mamba-2's ssdStep with its state loads held (bit-equal to
+ * one at a time) — not of speed or of races between blocks (they run one by one).
  *
  *   node tools/cuda-emu/run-decode.mjs   (g++ ≥ 12 and the CUDA headers, /usr/local/cuda/include; ~1-2 min)
  */
@@ -21,6 +22,10 @@ let body = src.slice(src.indexOf('namespace me {'), src.indexOf('cudaError_t lau
 const shared = 'extern __shared__ float4 xs4[];';
 if (!body.includes(shared)) throw new Error(`decode.cu no longer has ${shared}`);
 body = body.replace(shared, 'float4* xs4 = me_emu::dyn;');
+// Mamba-2's ssdStep (with and without its state loads held: HOLD), appended after the GEMV.
+const ssdFrom = src.indexOf('/** ssdStep<HOLD>'), ssdTo = src.indexOf('cudaError_t launchSsdStep(');
+if (ssdFrom < 0 || ssdTo < ssdFrom) throw new Error('decode.cu no longer has ssdStep<HOLD> before launchSsdStep');
+body += src.slice(ssdFrom, ssdTo).replace('extern __shared__ float bc[];', 'float* bc = reinterpret_cast<float*>(me_emu::dyn);');
 if (/asm\s*(volatile)?\s*\(/.test(body)) throw new Error('decode.cu has inline PTX this emulation does not replace');
 const dir = mkdtempSync(join(tmpdir(), 'cuda-emu-'));
 writeFileSync(join(dir, 'kern.inc'), `#include "decode_emu.h"\n${body}}  // namespace me\n`);
