@@ -214,6 +214,43 @@ describe.skipIf(cudaUnavailable !== null)('cuda decode kernels', () => {
     }
   });
 
+  it('Mamba-2 SSD step with its state entries loaded at once (setSsdHold): bit-equal to one at a time and equal to the reference; N ≤ 128 held whole, N = 200 held in part', async () => {
+    const r = rng(84);
+    for (const [H, P, G, N] of [[6, 5, 3, 7], [4, 16, 2, 40], [24, 64, 1, 128], [3, 9, 1, 200]] as const) {
+      const d = {
+        xs: [0, 1].map(() => rand(H * P, r)), dts: [0, 1].map(() => rand(H, r, 2)), Bs: [0, 1].map(() => rand(G * N, r)),
+        Cs: [0, 1].map(() => rand(G * N, r)), dtBias: rand(H, r, 0.5), A: rand(H, r).map((v) => -Math.abs(v) - 0.05), D: rand(H, r),
+        h0: rand(H * P * N, r),
+      };
+      const run = async (b: Backend) => {
+        const outs: Tensor[] = [];
+        const state = b.upload(d.h0, [1, H, P, N]);
+        const c = { dtBias: b.upload(d.dtBias, [H]), A: b.upload(d.A, [H]), D: b.upload(d.D, [H]) };
+        for (let t = 0; t < 2; t++) {
+          outs.push(b.ssdStep({
+            x: b.upload(d.xs[t], [1, 1, H * P]), dt: b.upload(d.dts[t], [1, 1, H]), B: b.upload(d.Bs[t], [1, 1, G * N]), C: b.upload(d.Cs[t], [1, 1, G * N]),
+            ...c, dtMin: 0.01, dtMax: 1.5, numHeads: H, headDim: P, nGroups: G, stateSize: N, chunkSize: 64, state,
+          }));
+        }
+        return Promise.all([...outs, state].map((t) => b.read(t)));
+      };
+      const cuda = (await cudaBackend()) as CudaBackend;
+      const dev = (cuda as unknown as { dev: { setSsdHold?(on: boolean): boolean } }).dev;
+      if (!dev.setSsdHold) { await cuda.dispose(); return; } // an addon build from before it
+      const calls = countCalls(cuda, ['ssdStep']);
+      dev.setSsdHold(true);
+      const held = await run(cuda);
+      dev.setSsdHold(false);
+      const one = await run(cuda);
+      dev.setSsdHold(process.env.MAMBA_EDGE_CUDA_SSDHOLD === 'on'); // back to the env's choice (process-wide)
+      expect(calls.ssdStep, `N ${N}: decode.cu's step both times`).toBe(4);
+      expect(held, `H ${H} P ${P} G ${G} N ${N}: same products in the same order`).toEqual(one);
+      const want = await run(new ReferenceBackend());
+      held.forEach((x, i) => expectClose(x, want[i], 2e-5, `H ${H} P ${P} G ${G} N ${N} output ${i}`));
+      await cuda.dispose();
+    }
+  });
+
   it('one-token convs of a decode GEMV\'s outputs run as its epilogue (Mamba-2 x, B, C; Mamba-1 x; odd sizes, bias or none, f32 / bf16): outputs and states equal the reference and the conv kernels', async () => {
     const r = rng(79);
     for (const [D, I, GN, K, bias, dtype] of [[20, 13, 6, 4, true, 'f32'], [64, 96, 40, 3, false, 'bf16'], [36, 44, 0, 4, true, 'f32']] as const) {
@@ -254,6 +291,52 @@ describe.skipIf(cudaUnavailable !== null)('cuda decode kernels', () => {
       const tol = 2e-5 * Math.sqrt(D / 64) + 1e-6;
       got.forEach((x, i) => expectClose(x, want[i], tol, `D ${D} I ${I} GN ${GN} ${dtype} output ${i}`));
       await cuda.dispose();
+    }
+  });
+
+  it('split-K decode GEMV (2 / 4 / 8 warps a column, and the per-launch choice): odd float4 counts, rows not a multiple of a block\'s columns, norm and gated-norm prologues, a conv epilogue, f32 / bf16; equal to the reference, the same on every run', async () => {
+    const r = rng(83);
+    for (const dtype of ['f32', 'bf16'] as const) {
+      for (const D of [772, 1540]) { // 193 / 385 float4s a row: slices of unequal length; 1540 = out_proj's shape class (K 1,536)
+        const Ms = [7, 130, 769]; // 769: the last block's columns partly past the end for every S
+        const C = 130, CK = 4; // a T = 1 conv (bias, silu) of the 130-row output: the conv epilogue after the split sum
+        const d = {
+          h: rand(D, r), res: rand(D, r), nw: rand(D, r, 2), gate: rand(D, r, 3),
+          ws: Ms.map((M) => ({ M, w: rand(M * D, r), bias: M % 2 ? rand(M, r) : null })),
+          cw: rand(C * CK, r), cb: rand(C, r), s0: rand(C * (CK - 1), r),
+        };
+        const run = async (b: Backend) => {
+          const H = b.upload(d.h, [1, 1, D]), RES = b.upload(d.res, [1, 1, D]), NW = b.upload(d.nw, [D]), GATE = b.upload(d.gate, [1, 1, D]);
+          const W = d.ws.map((m) => ({ w: b.upload(m.w, [m.M, D], dtype), bias: m.bias ? b.upload(m.bias, [m.M]) : null }));
+          const CW = b.upload(d.cw, [C, CK]), CB = b.upload(d.cb, [C]), CS = b.upload(d.s0, [1, C, CK - 1]);
+          const row = b.reshape(b.rmsNorm(b.add(RES, H), NW, 1e-5), [1, D]);
+          const ys = W.map((m) => b.matmul(row, m.w, m.bias));
+          const conv = b.conv1dCausalStep({ x: b.reshape(ys[1], [1, 1, C]), weight: CW, bias: CB, state: CS, silu: true });
+          const g = b.reshape(b.gatedRmsNorm(H, GATE, NW, 1e-5, D / 4), [1, D]);
+          const yg = b.matmul(g, W[2].w, W[2].bias);
+          const plain = b.matmul(b.reshape(H, [1, D]), W[0].w); // prologue kind 0
+          return Promise.all([...ys, conv, CS, yg, plain].map((t) => b.read(t)));
+        };
+        const want = await run(new ReferenceBackend());
+        const tol = 2e-5 * Math.sqrt(D / 64) + 1e-6; // as above: f32 sums in another order (S partial sums, then their sum)
+        for (const mode of [0, 2, 4, 8, -1]) {
+          const cuda = (await cudaBackend()) as CudaBackend;
+          const dev = (cuda as unknown as { dev: { setDecodeSplit?(m: number): number } }).dev;
+          if (!dev.setDecodeSplit) { await cuda.dispose(); return; } // an addon build from before split-K
+          expect(dev.setDecodeSplit(mode)).toBe(mode);
+          cuda.convEpilogue = true; // the defaults, whatever MAMBA_EDGE_CUDA_CONVEPI / CONVGEMV say
+          cuda.convFold = false;
+          const calls = countCalls(cuda, ['decodeGemv', 'conv1d', 'conv1dStepBatch']);
+          const got = await run(cuda);
+          const again = await run(cuda);
+          dev.setDecodeSplit(cuda.decodeSplit); // back to MAMBA_EDGE_CUDA_SPLITK's mode (process-wide)
+          expect(calls.decodeGemv, `${dtype} D ${D} split ${mode}: decode GEMV launches`).toBe(6);
+          expect(calls.conv1d + calls.conv1dStepBatch, `${dtype} D ${D} split ${mode}: conv as the epilogue`).toBe(0);
+          expect(again, `${dtype} D ${D} split ${mode}: a fixed summation order`).toEqual(got);
+          got.forEach((x, i) => expectClose(x, want[i], tol, `${dtype} D ${D} split ${mode} output ${i}`));
+          await cuda.dispose();
+        }
+      }
     }
   });
 

@@ -155,6 +155,8 @@ class Device : public Napi::ObjectWrap<Device> {
                            InstanceMethod("replay", &Device::Replay),
                            InstanceMethod("releaseGraph", &Device::ReleaseGraph),
                            InstanceMethod("setPdl", &Device::SetPdl),
+                           InstanceMethod("setDecodeSplit", &Device::SetDecodeSplit),
+                           InstanceMethod("setSsdHold", &Device::SetSsdHold),
                            InstanceMethod("decodeGemv", &Device::DecodeGemvOp),
                            InstanceMethod("scanDtStep", &Device::ScanDtStepOp),
                            InstanceMethod("topKSample", &Device::TopKSample),
@@ -671,6 +673,16 @@ class Device : public Napi::ObjectWrap<Device> {
   /** setPdl(on) → whether programmatic dependent launch is now used (it needs sm_90+). */
   Napi::Value SetPdl(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), me::setPdl(info[0].As<Napi::Boolean>().Value(), props_.major));
+  }
+
+  /** setDecodeSplit(mode) → the mode now used: decodeGemv's warps per column (0 one, 2 / 4 / 8, −1 auto; me::setDecodeSplit). */
+  Napi::Value SetDecodeSplit(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), me::setDecodeSplit(info[0].As<Napi::Number>().Int32Value()));
+  }
+
+  /** setSsdHold(on) → whether ssdStep now loads a lane's state entries at once (me::setSsdHold). */
+  Napi::Value SetSsdHold(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), me::setSsdHold(info[0].As<Napi::Boolean>().Value()));
   }
 
   /**

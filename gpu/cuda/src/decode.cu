@@ -118,19 +118,27 @@ __device__ __forceinline__ void convEpilogue(const ConvEpilogues& ce, int item, 
 }
 
 /**
- * One row through the batch's matrices: a warp per output column (grid-stride over the columns of all
- * matrices), the row in shared memory, the lanes' products summed in matmul.cu gemvColumn's order.
+ * One row through the batch's matrices: S warps per output column (S = 1: a warp per column, matmul.cu
+ * gemvColumn's order), grid-stride over the columns of all matrices, the row in shared memory.
+ * S > 1 (split-K, for matrices with few rows such as out_proj's 768: one warp a column leaves too few bytes in
+ * flight): warp `slice` of a column's S takes the float4s lane + 32·(slice + S·j), its lanes' sum goes to
+ * shared memory after the row, and the column's first warp adds the S partial sums in slice order — a fixed
+ * order, so the result is the same on every run (not bit-equal to S = 1's).
  * EPI: the convs of `epi` applied to the outputs they read, by the lane that writes them.
  */
 template <int WT, int EPI>  // EPI 0: none; 1: the convs of `epi`; 2: the greedy draw `am` (one matrix)
 __global__ void __launch_bounds__(kDgWarps * 32) decodeGemv(GemvBatch batch, const float* x, int K, RowPrologue pro, int total, ConvEpilogues epi,
-                                                          ArgmaxEpilogue am) {
+                                                          ArgmaxEpilogue am, int S) {
   unsigned long long best = 0;  // EPI 2, lane 0: this warp's (key << 32 | ~id), largest wins: larger key, then lower id
   extern __shared__ float4 xs4[];
   float* xs = reinterpret_cast<float*>(xs4);
+  float* part = xs + K;  // S > 1: [2][kDgWarps] partial sums (two buffers: one barrier an iteration)
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int nk4 = K >> 2;
-  const int col0 = blockIdx.x * kDgWarps + warp;
+  const int perBlock = kDgWarps / S;  // columns a block takes at a time
+  const int slice = warp % S;
+  const int col0 = blockIdx.x * perBlock + warp / S;
+  const int k40 = lane + 32 * slice, kStep = 32 * S;  // this warp's float4s of a row: k40 + kStep·j
   // Before the wait: this warp's first column's weights (no kernel writes weights).
   float pw[kDgPrefetch][4];
   int item, m;
@@ -139,7 +147,7 @@ __global__ void __launch_bounds__(kDgWarps * 32) decodeGemv(GemvBatch batch, con
     const int64_t row = (int64_t)m * K;
 #pragma unroll
     for (int j = 0; j < kDgPrefetch; j++) {
-      const int k4 = lane + 32 * j;
+      const int k4 = k40 + kStep * j;
       if (k4 < nk4) load4<WT>(w, row + 4 * (int64_t)k4, pw[j]);
     }
   }
@@ -147,31 +155,47 @@ __global__ void __launch_bounds__(kDgWarps * 32) decodeGemv(GemvBatch batch, con
   pdlTrigger();
   formRow(xs, x, K, pro);
   __syncthreads();
-  for (int col = col0; col < total; col += gridDim.x * kDgWarps) {  // warp-uniform
-    locate(batch, col, item, m);
-    const GemvItem& g = batch.item[item];
-    const int64_t row = (int64_t)m * K;
-    float acc = 0.f;
-    int k4 = lane;
-    if (col == col0) {
+  int buf = 0;
+  for (int base = blockIdx.x * perBlock; base < total; base += gridDim.x * perBlock) {  // block-uniform (S > 1 has a barrier in it)
+    const int col = base + warp / S;
+    const bool have = col < total;  // warp-uniform
+    float s = 0.f;
+    if (have) {
+      locate(batch, col, item, m);
+      const GemvItem& g = batch.item[item];
+      const int64_t row = (int64_t)m * K;
+      float acc = 0.f;
+      int k4 = k40;
+      if (col == col0) {
 #pragma unroll
-      for (int j = 0; j < kDgPrefetch; j++) {
-        if (k4 < nk4) {
-          const float4 xv = xs4[k4];
-          acc += pw[j][0] * xv.x + pw[j][1] * xv.y + pw[j][2] * xv.z + pw[j][3] * xv.w;
+        for (int j = 0; j < kDgPrefetch; j++) {
+          if (k4 < nk4) {
+            const float4 xv = xs4[k4];
+            acc += pw[j][0] * xv.x + pw[j][1] * xv.y + pw[j][2] * xv.z + pw[j][3] * xv.w;
+          }
+          k4 += kStep;
         }
-        k4 += 32;
       }
-    }
 #pragma unroll 4
-    for (; k4 < nk4; k4 += 32) {
-      float wv[4];
-      load4<WT>(g.w, row + 4 * (int64_t)k4, wv);
-      const float4 xv = xs4[k4];
-      acc += wv[0] * xv.x + wv[1] * xv.y + wv[2] * xv.z + wv[3] * xv.w;
+      for (; k4 < nk4; k4 += kStep) {
+        float wv[4];
+        load4<WT>(g.w, row + 4 * (int64_t)k4, wv);
+        const float4 xv = xs4[k4];
+        acc += wv[0] * xv.x + wv[1] * xv.y + wv[2] * xv.z + wv[3] * xv.w;
+      }
+      s = groupSum(acc, 32);
     }
-    const float s = groupSum(acc, 32);
-    if (lane == 0) {
+    if (S > 1) {
+      if (lane == 0) part[buf * kDgWarps + warp] = s;
+      __syncthreads();  // the other buffer's readers passed this barrier before anyone writes it again
+      if (lane == 0 && slice == 0) {
+        s = part[buf * kDgWarps + warp];
+        for (int i = 1; i < S; i++) s += part[buf * kDgWarps + warp + i];
+      }
+      buf ^= 1;
+    }
+    if (have && lane == 0 && slice == 0) {
+      const GemvItem& g = batch.item[item];
       const float v = s + (g.bias ? g.bias[m] : 0.f);
       g.y[m] = v;
       if constexpr (EPI == 1) convEpilogue(epi, item, m, v);
@@ -212,6 +236,31 @@ __global__ void __launch_bounds__(kDgWarps * 32) decodeGemv(GemvBatch batch, con
   }
 }
 
+static int gSplitK = 0;
+/** Split-K only up to this K: its 64 bytes of partial sums beside the row, with the static shared words (blockSum's,
+ * the greedy draw's), stay well inside the 48 KB (out_proj's K is 2·d_model: 1,536-5,120 for 130M-2.8B). */
+constexpr int kDecodeSplitMaxK = 8192;
+int setDecodeSplit(int mode) {
+  gSplitK = mode == -1 || mode == 2 || mode == 4 || mode == 8 ? mode : 0;
+  return gSplitK;
+}
+
+/**
+ * Warps per column for decodeGemv (setDecodeSplit's mode: 0 one; 2, 4, 8 that many; −1 chosen here): the most
+ * (≤ 8) that keep every column's warp resident in one wave (4 blocks of 8 warps an SM, launchDecodeGemv's
+ * grid) and give each warp at least 64 float4s of the row (two of the 8 prefetched per lane; shorter slices
+ * only add barriers). out_proj of the 130M models (768 columns, K = 1,536) on 132 SMs: 4; their in_proj and
+ * the head: 1 (3,072-50,280 columns already fill the wave).
+ */
+static int splitFor(int total, int K, int multiprocessors) {
+  if (gSplitK == 0 || K > kDecodeSplitMaxK) return 1;
+  if (gSplitK > 0) return gSplitK;
+  const int64_t wave = 4LL * kDgWarps * std::max(1, multiprocessors);
+  int S = 1;
+  while (S < kDgWarps && (int64_t)total * (2 * S) <= wave && (K >> 2) / (2 * S) >= 64) S *= 2;
+  return S;
+}
+
 cudaError_t launchDecodeGemv(const GemvBatch& batch, const float* x, WeightType wt, int K, const RowPrologue& pro, int multiprocessors,
                              cudaStream_t s, const ConvEpilogues* epi, const ArgmaxEpilogue* argmax) {
   int total = 0;
@@ -222,8 +271,9 @@ cudaError_t launchDecodeGemv(const GemvBatch& batch, const float* x, WeightType 
   if (total <= 0) return cudaGetLastError();
   // One wave: at most 4 blocks of 256 threads per SM are resident, so every warp's first loads are in
   // flight at once; a warp then takes further columns (the head's 50k) in turn.
-  const unsigned grid = (unsigned)std::min<int64_t>(blocksFor(total, kDgWarps), 4LL * std::max(1, multiprocessors));
-  const size_t smem = (size_t)K * sizeof(float);
+  const int S = splitFor(total, K, multiprocessors);
+  const unsigned grid = (unsigned)std::min<int64_t>(blocksFor(total, kDgWarps / S), 4LL * std::max(1, multiprocessors));
+  const size_t smem = ((size_t)K + (S > 1 ? 2 * kDgWarps : 0)) * sizeof(float);
   ConvEpilogues e{};
   if (epi && epi->count > 0) {
     if (epi->count > kConvEpilogueMax || epi->K < 1) return cudaErrorInvalidValue;
@@ -241,24 +291,24 @@ cudaError_t launchDecodeGemv(const GemvBatch& batch, const float* x, WeightType 
   const dim3 g(grid), b(kDgWarps * 32);
   if (argmax) {
     switch (wt) {
-      case kF32: return launchPdl(decodeGemv<kF32, 2>, g, b, smem, s, batch, x, K, pro, total, e, am);
-      case kF16: return launchPdl(decodeGemv<kF16, 2>, g, b, smem, s, batch, x, K, pro, total, e, am);
-      case kBF16: return launchPdl(decodeGemv<kBF16, 2>, g, b, smem, s, batch, x, K, pro, total, e, am);
+      case kF32: return launchPdl(decodeGemv<kF32, 2>, g, b, smem, s, batch, x, K, pro, total, e, am, S);
+      case kF16: return launchPdl(decodeGemv<kF16, 2>, g, b, smem, s, batch, x, K, pro, total, e, am, S);
+      case kBF16: return launchPdl(decodeGemv<kBF16, 2>, g, b, smem, s, batch, x, K, pro, total, e, am, S);
     }
     return cudaErrorInvalidValue;
   }
   if (e.count > 0) {
     switch (wt) {
-      case kF32: return launchPdl(decodeGemv<kF32, 1>, g, b, smem, s, batch, x, K, pro, total, e, am);
-      case kF16: return launchPdl(decodeGemv<kF16, 1>, g, b, smem, s, batch, x, K, pro, total, e, am);
-      case kBF16: return launchPdl(decodeGemv<kBF16, 1>, g, b, smem, s, batch, x, K, pro, total, e, am);
+      case kF32: return launchPdl(decodeGemv<kF32, 1>, g, b, smem, s, batch, x, K, pro, total, e, am, S);
+      case kF16: return launchPdl(decodeGemv<kF16, 1>, g, b, smem, s, batch, x, K, pro, total, e, am, S);
+      case kBF16: return launchPdl(decodeGemv<kBF16, 1>, g, b, smem, s, batch, x, K, pro, total, e, am, S);
     }
     return cudaErrorInvalidValue;
   }
   switch (wt) {
-    case kF32: return launchPdl(decodeGemv<kF32, 0>, g, b, smem, s, batch, x, K, pro, total, e, am);
-    case kF16: return launchPdl(decodeGemv<kF16, 0>, g, b, smem, s, batch, x, K, pro, total, e, am);
-    case kBF16: return launchPdl(decodeGemv<kBF16, 0>, g, b, smem, s, batch, x, K, pro, total, e, am);
+    case kF32: return launchPdl(decodeGemv<kF32, 0>, g, b, smem, s, batch, x, K, pro, total, e, am, S);
+    case kF16: return launchPdl(decodeGemv<kF16, 0>, g, b, smem, s, batch, x, K, pro, total, e, am, S);
+    case kBF16: return launchPdl(decodeGemv<kBF16, 0>, g, b, smem, s, batch, x, K, pro, total, e, am, S);
   }
   return cudaErrorInvalidValue;
 }
@@ -333,7 +383,15 @@ cudaError_t launchScanDtStep(const ScanDtArgs& a, WeightType wt, cudaStream_t s)
  *   y = Σ_n C[g,n]·h_n + D[head]·x,  g = head / (H/G)
  * L lanes per channel (pow2ceil(N) ≤ 32) split the N state entries (coalesced: lane + L·j) and sum y with a shuffle.
  */
-template <bool CONV>
+/** ssdStep<HOLD>: state entries per lane loaded at once (N ≤ 32 · 4 = 128: all of them; mamba2's N is 128). */
+constexpr int kSsdHold = 4;
+static bool gSsdHold = false;
+bool setSsdHold(bool on) {
+  gSsdHold = on;
+  return gSsdHold;
+}
+
+template <bool CONV, bool HOLD>
 __global__ void __launch_bounds__(256) ssdStep(SsdStepArgs a, SsdConv cv, int L) {
   extern __shared__ float bc[];  // CONV: B then C of every group, [2, G·N]
   __shared__ bool sLast;
@@ -374,7 +432,34 @@ __global__ void __launch_bounds__(256) ssdStep(SsdStepArgs a, SsdConv cv, int L)
   const float decay = expf(delta * Ah);
   const float dx = delta * xv;
   float acc = 0.f;
-  for (int n = lane; n < a.N; n += L) {
+  int n0 = lane;
+  if constexpr (HOLD) {
+    // Every state entry (and B, C) this lane updates, loaded before the first store: the loop below makes one
+    // DRAM round trip per entry (the compiler cannot move a load of `state` above a store to `state` or `snap`),
+    // with only I·L threads (1,536 channels · 32 lanes: ~12 warps an SM) in flight. Same products, same order.
+    float h0s[kSsdHold], bs[kSsdHold], cs[kSsdHold];
+#pragma unroll
+    for (int j = 0; j < kSsdHold; j++) {
+      const int n = lane + L * j;
+      const bool in = n < a.N;
+      h0s[j] = in ? a.state[(int64_t)c * a.N + n] : 0.f;
+      bs[j] = in ? Bg[n] : 0.f;
+      cs[j] = in ? Cg[n] : 0.f;
+    }
+#pragma unroll
+    for (int j = 0; j < kSsdHold; j++) {
+      const int n = lane + L * j;
+      if (n < a.N) {
+        const int64_t at = (int64_t)c * a.N + n;
+        const float h = decay * h0s[j] + dx * bs[j];
+        if (active && a.snap) a.snap[at] = h0s[j];
+        if (active) a.state[at] = h;
+        acc += h * cs[j];
+      }
+    }
+    n0 = lane + L * kSsdHold;  // N > L·kSsdHold: the rest as below
+  }
+  for (int n = n0; n < a.N; n += L) {
     const int64_t at = (int64_t)c * a.N + n;
     const float h0 = a.state[at];
     const float h = decay * h0 + dx * Bg[n];
@@ -409,7 +494,8 @@ cudaError_t launchSsdStep(const SsdStepArgs& a, cudaStream_t s) {
   if (a.G <= 0 || a.H % a.G != 0) return cudaErrorInvalidValue;
   int L = 1;
   while (L < a.N && L < 32) L <<= 1;
-  return launchPdl(ssdStep<false>, dim3(blocksFor((int64_t)I * L, 256)), dim3(256), 0, s, a, SsdConv{}, L);
+  const dim3 g(blocksFor((int64_t)I * L, 256)), b(256);
+  return gSsdHold ? launchPdl(ssdStep<false, true>, g, b, 0, s, a, SsdConv{}, L) : launchPdl(ssdStep<false, false>, g, b, 0, s, a, SsdConv{}, L);
 }
 
 cudaError_t launchSsdConvStep(const SsdStepArgs& a, const SsdConv& c, cudaStream_t s) {
@@ -420,7 +506,8 @@ cudaError_t launchSsdConvStep(const SsdStepArgs& a, const SsdConv& c, cudaStream
   int L = 1;
   while (L < a.N && L < 32) L <<= 1;
   const size_t smem = 2 * (size_t)a.G * a.N * sizeof(float);
-  return launchPdl(ssdStep<true>, dim3(blocksFor((int64_t)I * L, 256)), dim3(256), smem, s, a, c, L);
+  const dim3 g(blocksFor((int64_t)I * L, 256)), b(256);
+  return gSsdHold ? launchPdl(ssdStep<true, true>, g, b, smem, s, a, c, L) : launchPdl(ssdStep<true, false>, g, b, smem, s, a, c, L);
 }
 
 /**

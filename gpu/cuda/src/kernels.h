@@ -117,6 +117,13 @@ cudaError_t probeKernelImage();
 namespace me {
 /** Turns PDL on (where the device is sm_90+) or off for every later launch; returns whether it is on. */
 bool setPdl(bool on, int major);
+/**
+ * Warps per output column of later decodeGemv launches (split-K): 0 one (the default), 2 / 4 / 8 that many for
+ * every launch, −1 chosen per launch from the columns, K and the SM count; other values mean 0. Returns the mode set.
+ */
+int setDecodeSplit(int mode);
+/** ssdStep loads each lane's state entries (and B, C) before its first store (off: one round trip each); → whether on. */
+bool setSsdHold(bool on);
 
 /** How decodeGemv forms its input row x [K] in shared memory before the GEMVs. */
 struct RowPrologue {

@@ -78,6 +78,10 @@ export interface CudaDevice {
   // Batch-1 decode kernels (gpu/cuda/src/decode.cu) and device sampling; absent in builds from before them.
   /** Programmatic dependent launch on (where the GPU is sm_90+) or off for later launches; → whether it is on. */
   setPdl?(on: boolean): boolean;
+  /** decodeGemv's warps per output column for later launches (split-K): 0 one, 2 / 4 / 8 that many, −1 chosen per launch; → the mode set. Process-wide. */
+  setDecodeSplit?(mode: number): number;
+  /** ssdStep loads each lane's state entries (and B, C) before its first store, or one at a time; → whether on. Process-wide. */
+  setSsdHold?(on: boolean): boolean;
   /**
    * One row x [K] through ≤ 6 matrices of one dtype (K % 4 = 0, K ≤ 12,288), x formed first by the prologue:
    * kind 0 x as given; 1 rmsnorm(a (+ b)) · w, a + b written to `sum`; 2 gated rmsnorm(a · silu(b)) · w over

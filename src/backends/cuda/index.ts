@@ -165,6 +165,19 @@ const SNAP_FOLD_OFF = env('MAMBA_EDGE_CUDA_SNAPFOLD') === 'off';
  * wrote) instead of in the head GEMV's epilogue (each block's best column, one 64-bit atomicMax, the last block writes) (A/B).
  */
 const ARGMAX_GEMV_OFF = env('MAMBA_EDGE_CUDA_ARGMAXGEMV') === 'off';
+/**
+ * MAMBA_EDGE_CUDA_SPLITK=on (or auto): decode.cu's one-row GEMV gives a matrix with few rows several warps per
+ * output column over slices of K (split-K; out_proj's 768 rows of the 130M models: 4 warps a column on an H100),
+ * the warps per column chosen per launch; =2 / 4 / 8 forces that many for every launch (tests); off / unset: one
+ * warp a column (A/B; unmeasured on a GPU as of its commit, so off by default).
+ */
+const SPLIT_K_MODE = ((v) => (v === 'on' || v === 'auto' ? -1 : v === '2' || v === '4' || v === '8' ? Number(v) : 0))(env('MAMBA_EDGE_CUDA_SPLITK'));
+/**
+ * MAMBA_EDGE_CUDA_SSDHOLD=on: decode.cu's Mamba-2 ssdStep loads each lane's state entries (and B, C) before its
+ * first store — one DRAM round trip instead of one per entry; the same results bit for bit (A/B; unmeasured on a
+ * GPU as of its commit, so off by default).
+ */
+const SSD_HOLD = env('MAMBA_EDGE_CUDA_SSDHOLD') === 'on';
 /** Largest row decode.cu's GEMV holds in shared memory (kernels.h kDecodeGemvMaxK). */
 const DECODE_GEMV_MAX_K = 12288;
 /** Largest G·N whose B and C decode.cu's ssdStep with its convs holds in shared memory (kernels.h kSsdConvMaxGN). */
@@ -250,6 +263,8 @@ export class CudaBackend extends PartialBackend implements Backend {
   convEpilogue = !CONV_EPI_OFF;
   /** Whether the decode kernels use programmatic dependent launch (gpu/cuda/src/pdl.cuh: sm_90+, MAMBA_EDGE_CUDA_PDL). */
   readonly pdl: boolean;
+  /** decode.cu decodeGemv's warps per column mode (MAMBA_EDGE_CUDA_SPLITK): 0 one, 2 / 4 / 8 forced, −1 chosen per launch. */
+  readonly decodeSplit: number;
   /** Sampling on the device for the session's run-ahead decode (absent in addon builds before it, or with MAMBA_EDGE_CUDA_RUNAHEAD=off). */
   readonly deviceSampling?: DeviceSampling;
   /** Id arrays standing for device-sampled tokens (DeviceSampling.ids): embedding and recorded steps read these ids on the device. */
@@ -269,6 +284,8 @@ export class CudaBackend extends PartialBackend implements Backend {
     });
     this.capacityBytes = dev.info.totalBytes;
     this.pdl = dev.setPdl?.(!PDL_OFF) ?? false;
+    this.decodeSplit = dev.setDecodeSplit?.(SPLIT_K_MODE) ?? 0;
+    dev.setSsdHold?.(SSD_HOLD);
     this.deviceSampling = dev.topKSample && dev.replayFrom && !RUNAHEAD_OFF ? this.makeDeviceSampling() : undefined;
     // 16 on a GPU of ≥ 16 GiB, fewer on smaller ones (at least 1): the chunk's activations stay a small share.
     this.prefillChunkMultiple = Math.max(1, Math.min(16, 2 ** Math.floor(Math.log2(this.capacityBytes / 2 ** 30))));
