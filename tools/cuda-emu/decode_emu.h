@@ -4,44 +4,16 @@
 // GPU), the dynamic shared row (me_emu::dyn), atomics and fences as plain sequential operations (blocks run
 // one after another), and common.cuh's f32 helpers copied as they are (f16 / bf16 loads are not emulated).
 #pragma once
-#include <cmath>
-#include <cstring>
-#include <cstdint>
-#include <algorithm>
 #include <atomic>
-#include <barrier>
 #include <memory>
 #include <vector>
-#include <vector_types.h>
-#include <vector_functions.h>
 #include "kernels.h"
-#undef __global__
-#undef __device__
-#undef __host__
-#undef __forceinline__
-#undef __shared__
-#undef __launch_bounds__
-#define __global__
-#define __device__
-#define __host__
-#define __forceinline__ inline
-#define __launch_bounds__(...)
-#define __shared__ static
-#define __restrict__
-#define __syncthreads() (me_emu::bar->arrive_and_wait())
+#include "emu_core.h"
 namespace me_emu {
-inline std::barrier<>* bar;
-inline thread_local uint3 tid;
-inline uint3 bid;
-inline dim3 bdim, gdim;
 inline float4* dyn;                                    // the launch's dynamic shared memory
 inline std::vector<std::unique_ptr<std::barrier<>>> warpBar;  // one a warp of the block
 inline float slot[32][32];
 }
-#define threadIdx (me_emu::tid)
-#define blockIdx (me_emu::bid)
-#define blockDim (me_emu::bdim)
-#define gridDim (me_emu::gdim)
 inline float __shfl_xor_sync(unsigned, float v, int o, int width) {
   const int w = threadIdx.x >> 5, l = threadIdx.x & 31;
   me_emu::slot[w][l] = v;
