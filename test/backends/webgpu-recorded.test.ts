@@ -161,38 +161,25 @@ describe.skipIf(reason !== null)('webgpu recorded decode steps equal op-by-op de
     });
   }
 
-  // foldXProj (Mamba-1's x_proj inside the scan step, mamba1_scan_xproj; needs I % 64 == 0: d_model 32 → I 64):
-  // recorded equals op by op bit for bit (the same kernels), one dispatch a layer fewer than without it,
-  // and within f32 rounding of it (x_proj's dot products summed in another order, as webgpu-fused.test.ts).
-  it('foldXProj on: recorded equals op by op bit for bit, one dispatch a layer fewer, logits within f32 rounding of foldXProj off', async () => {
-    const files = randomModelFiles({ modelType: 'mamba', vocabSize: 515, hiddenSize: 32, numLayers: 3, stateSize: 16, useBias: false, seed: 4 });
-    const on = await stepsWith(files, 'f32', true, (b) => { b.foldXProj = true; });
-    const onPlain = await stepsWith(files, 'f32', false, (b) => { b.foldXProj = true; });
-    const off = await stepsWith(files, 'f32', true, (b) => { b.foldXProj = false; });
-    on.logits.forEach((l, i) => expect(bits(l), `step ${i}`).toEqual(bits(onPlain.logits[i])));
-    on.dispatches.forEach((d, i) => expect(d, `step ${i}`).toBe(off.dispatches[i] - 3));
-    on.logits.forEach((l, i) => expectClose(l, off.logits[i], 1e-5, `foldXProj on vs off, step ${i}`));
-  });
-
-  it('the switches read the environment: MAMBA_EDGE_WEBGPU_FOLD_XPROJ, _FOLD_HEAD_NORM, _STEP_OUTPUTS (bad values: E_ARGUMENT)', async () => {
-    const names = ['MAMBA_EDGE_WEBGPU_FOLD_XPROJ', 'MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM', 'MAMBA_EDGE_WEBGPU_STEP_OUTPUTS'];
+  it('the switches read the environment: MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM, _STEP_OUTPUTS (bad values: E_ARGUMENT)', async () => {
+    const names = ['MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM', 'MAMBA_EDGE_WEBGPU_STEP_OUTPUTS'];
     const saved = names.map((n) => process.env[n]);
     const make = async () => {
       const b = await createWebGpuBackend({ allowFallback: true }) as WebGpuBackend;
-      const got = { foldXProj: b.foldXProj, foldHeadNorm: b.foldHeadNorm, stepOutputs: b.stepOutputs };
+      const got = { foldHeadNorm: b.foldHeadNorm, stepOutputs: b.stepOutputs };
       await b.dispose();
       return got;
     };
     try {
       for (const n of names) delete process.env[n];
-      expect(await make()).toEqual({ foldXProj: false, foldHeadNorm: false, stepOutputs: 4 });
-      Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_XPROJ: '1', MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: 'on', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '1' });
-      expect(await make()).toEqual({ foldXProj: true, foldHeadNorm: true, stepOutputs: 1 });
-      Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_XPROJ: 'off', MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: '0', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '' });
-      expect(await make()).toEqual({ foldXProj: false, foldHeadNorm: false, stepOutputs: 4 });
-      process.env.MAMBA_EDGE_WEBGPU_FOLD_XPROJ = 'yes please';
-      await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringContaining('MAMBA_EDGE_WEBGPU_FOLD_XPROJ') });
-      delete process.env.MAMBA_EDGE_WEBGPU_FOLD_XPROJ;
+      expect(await make()).toEqual({ foldHeadNorm: false, stepOutputs: 4 });
+      Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: 'on', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '1' });
+      expect(await make()).toEqual({ foldHeadNorm: true, stepOutputs: 1 });
+      Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: '0', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '' });
+      expect(await make()).toEqual({ foldHeadNorm: false, stepOutputs: 4 });
+      process.env.MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM = 'yes please';
+      await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringContaining('MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM') });
+      delete process.env.MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM;
       process.env.MAMBA_EDGE_WEBGPU_STEP_OUTPUTS = '0';
       await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringContaining('MAMBA_EDGE_WEBGPU_STEP_OUTPUTS') });
     } finally {

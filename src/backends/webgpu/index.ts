@@ -179,8 +179,6 @@ export interface WebGpuOptions {
   maxBindingBytes?: number;
   /** How prefill scans run (WebGpuBackend.scanMode); default 'chunked'. */
   scan?: ScanMode;
-  /** WebGpuBackend.foldXProj (default: env MAMBA_EDGE_WEBGPU_FOLD_XPROJ=1|0, else off). */
-  foldXProj?: boolean;
   /** WebGpuBackend.foldHeadNorm (default: env MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM=1|0, else off). */
   foldHeadNorm?: boolean;
   /** WebGpuBackend.stepOutputs (default: env MAMBA_EDGE_WEBGPU_STEP_OUTPUTS, else 4). */
@@ -307,13 +305,9 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * parts adjacent in one buffer and 256-byte-aligned output offsets; otherwise the two dispatches.
    */
   fuseInProj = true;
-  /**
-   * Mamba-1 decode: x_proj folded into the scan step (mamba1_scan_xproj: every workgroup recomputes
-   * x_proj(u) from cache), 4 → 3 dispatches a layer. Off by default until measured on a GPU: it trades
-   * one dispatch's host time for GPU time in each of the I / 64 workgroups (BENCHMARKS.md, round 3).
-   * Needs f32 x_proj blocks, I % 64 == 0 and R + 2N ≤ 512.
-   */
-  foldXProj = false;
+  // (Mamba-1's x_proj folded into the scan step — the foldXProj option, mamba1_scan_xproj.wgsl — was
+  // removed: on an NVIDIA H100 (2026-12-06) it took 19.25 ms a decode step against 1.15-1.19 ms without
+  // it, 49.9 vs 695-730 tok/s, because each of the I / 64 workgroups recomputed the whole x_proj alone.)
   /**
    * Decode: the final RMSNorm folded into the head's matrix-vector dispatch (matvec_multi_norm_*, as the
    * layers' norms are folded into in_proj), one dispatch a token fewer. Every one of the head's V
@@ -346,7 +340,6 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.kernels = new Kernels(ctx.device);
     this.maxBinding = Math.floor(Math.min(ctx.maxBindingBytes, opts.maxBindingBytes ?? Infinity) / 4) * 4;
     this.scanMode = opts.scan ?? 'chunked';
-    this.foldXProj = opts.foldXProj ?? envSwitch('MAMBA_EDGE_WEBGPU_FOLD_XPROJ') ?? this.foldXProj;
     this.foldHeadNorm = opts.foldHeadNorm ?? envSwitch('MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM') ?? this.foldHeadNorm;
     const outputs = opts.stepOutputs ?? (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.MAMBA_EDGE_WEBGPU_STEP_OUTPUTS;
     if (outputs !== undefined && outputs !== '') {
@@ -1513,16 +1506,6 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const u = folded ? folded.u : this.conv1dCausalStep({ x: xIn!, weight: a.convWeight, bias: a.convBias, state: a.convState, silu: true });
     const y = this.tensor([Bt, 1, I]);
     const wDt = a.dtProjWeight as GpuTensor;
-    const xw = [a.xProjDt, a.xProjB, a.xProjC] as GpuTensor[];
-    if (this.foldXProj && I % 64 === 0 && R + 2 * N <= 512 && xw.every((w) => w.dtype === 'f32' && w.store.buffers.length === 1 && w.shape[1] === I)) {
-      this.dispatch('mamba1_scan_xproj', { NS: N, weights: this.loader(wDt) }, [
-        this.bind(u), this.part(wDt, 0), ...xw.map((w) => this.part(w, 0)),
-        this.packBiasD(a.dtProjBias, a.D, I), this.bind(a.A), this.bind(z), this.bind(a.ssmState), y.buffer,
-      ], [Bt, 1, I, R, 0, 0, 0, 0, 0, 0, 0, this.q8Offset(wDt, I * R)], [], (Bt * I) / 64);
-      const out = this.matvecPlus(y, a.outProj as GpuTensor, a.residual, Dm);
-      this.free(xIn, z, u, y);
-      return out;
-    }
     const dtLow = this.matmul(u, a.xProjDt);
     const Bm = this.matmul(u, a.xProjB);
     const Cm = this.matmul(u, a.xProjC);
