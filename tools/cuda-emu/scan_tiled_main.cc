@@ -6,16 +6,6 @@
 #include <random>
 #include <cstdio>
 using namespace me;
-template <class F> void launch(dim3 grid, int threads, F f) {
-  me_emu::gdim = grid; me_emu::bdim = dim3(threads, 1, 1);
-  for (unsigned by = 0; by < grid.y; by++) for (unsigned bx = 0; bx < grid.x; bx++) {
-    me_emu::bid = make_uint3(bx, by, 0);
-    std::barrier<> bar(threads); me_emu::bar = &bar;
-    std::vector<std::thread> ts;
-    for (int t = 0; t < threads; t++) ts.emplace_back([&, t] { me_emu::tid = make_uint3(t, 0, 0); f(); });
-    for (auto& t : ts) t.join();
-  }
-}
 /** scan_tiled.cu's tiledN with each <<<grid, 64>>> launch run block by block. */
 template <int N4, bool POLY> void tiled(const ScanShape& sh, const ScanArgs& a, int chunks, float* scratch, bool vec) {
   const unsigned gx = (unsigned)((int64_t)sh.B * ((sh.I + kTC - 1) / kTC));

@@ -11,16 +11,6 @@
 #include <random>
 #include <cstdio>
 using namespace me;
-template <class F> void launch(dim3 grid, int threads, F f) {
-  me_emu::gdim = grid; me_emu::bdim = dim3(threads, 1, 1);
-  for (unsigned by = 0; by < grid.y; by++) for (unsigned bx = 0; bx < grid.x; bx++) {
-    me_emu::bid = make_uint3(bx, by, 0);
-    std::barrier<> bar(threads); me_emu::bar = &bar;
-    std::vector<std::thread> ts;
-    for (int t = 0; t < threads; t++) ts.emplace_back([&, t] { me_emu::tid = make_uint3(t, 0, 0); f(); });
-    for (auto& t : ts) t.join();
-  }
-}
 /** launchSsdTiled (ssdTiledT<L>) with each <<<grid, 256>>> run block by block (the carry, barrier-free, thread by thread). */
 template <int L> void ssdTiled(const ScanShape& sh, const ScanArgs& a, std::vector<float>& scratch, bool vec) {
   const SsdTiledScratch l = ssdTiledScratch(sh, L);
