@@ -11,6 +11,12 @@
  *                         dispatch = (pass time) / reps. Pass time: the pass's own timestamps where the device
  *                         has 'timestamp-query' (asked for here, requestTimestampQueries), otherwise wall time
  *                         from submit to onSubmittedWorkDone minus an empty submission's. Best of --rounds.
+ *   each dispatch IN THE STEP  (timestamps only) the step with each dispatch in a compute pass of its own,
+ *                         timestamps at the pass's beginning and end: the dispatch finds the caches as the
+ *                         step leaves them. Alone, a dispatch replayed `reps` times reads weights that stay in
+ *                         the L2 cache (50 MiB on an H100: every per-layer weight of the 130M models fits), so
+ *                         the alone column flatters memory-bound kernels; the in-step column does not (but
+ *                         leaves out the barrier / pass boundary between dispatches). Best of --step-reps × --rounds.
  *   the whole step        the captured submission's commands in order, `--step-reps` times back to back in one
  *                         submission (timestamps from an empty pass before and after), per step. Copies into
  *                         read-back (MAP_READ) buffers are left out: the host may hold them mapped.
@@ -21,8 +27,9 @@
  * total µs, share of the sum), then the sum beside the whole step: their difference is what the step's
  * dispatch boundaries (and passes, copies) cost on top of the dispatches alone.
  * The session's state is garbage after the replays: the session is disposed; the model is not touched.
- * Timestamps under Dawn are quantized unless its toggle is off: run with
- * MAMBA_EDGE_DAWN_FLAGS=disable-dawn-features=timestamp_quantization (a warning says when they look quantized).
+ * Timestamps under Dawn are quantized unless its toggle is off: with $MAMBA_EDGE_DAWN_FLAGS unset, the bench sets
+ * it to disable-dawn-features=timestamp_quantization; with other flags, add that one (a warning says when the
+ * timestamps look quantized).
  *
  *   node --import tsx bench/webgpu-decode-profile.ts [--models mamba-130m,mamba2-130m] [--tiny] [--vocab N]
  *        [--reps 100] [--step-reps 20] [--rounds 3] [--no-timestamps] [--json out.json]
@@ -52,13 +59,21 @@ export interface ProfileRow {
   bytes: number;
   /** µs a dispatch: timestamps where the device has them, else wall. */
   us: number; usWall: number; usTimestamp: number | null;
+  /**
+   * µs of the dispatch inside the step (timestamps only, else null): the step run with each dispatch in a
+   * compute pass of its own with timestamps around it, so it finds the caches as the step leaves them
+   * (alone, a dispatch replayed `reps` times reads weights that stay in the L2 cache: 50 MiB on an H100).
+   */
+  inStepUs: number | null;
   /** bytes ÷ us; null for gathers (embedding), which bind a whole table and read one row. */
   gbs: number | null;
 }
 export interface StepProfile {
   device: string; method: 'timestamp' | 'wall'; reps: number; stepReps: number; rounds: number;
   rows: ProfileRow[];
-  byKernel: { kernel: string; count: number; us: number; share: number }[];
+  byKernel: { kernel: string; count: number; us: number; share: number; inStepUs: number | null }[];
+  /** Σ rows' inStepUs (timestamps only). */
+  inStepSumUs: number | null;
   /** Σ rows' µs, and the whole step replayed back to back (µs a step, same method; wall beside). */
   sumUs: number; stepUs: number; stepUsWall: number;
   /** The captured step: its dispatches as the backend counted them, its copies and clears (and those left out of the step replay). */
@@ -133,6 +148,13 @@ async function measure(dev: GPUDevice, commands: CapturedCommand[], counted: num
   const wall = new Array<number>(slots).fill(Infinity);
   const ts = new Array<number>(slots).fill(Infinity);
   const deltas: number[] = [];
+  // In-step timestamps: a pair a dispatch a step, for as many steps as 4,096 queries (WebGPU's limit) hold.
+  const inReps = Math.max(1, Math.min(o.stepReps, Math.floor(4096 / (2 * Math.max(1, dispatches.length)))));
+  const qsIn = useTs && dispatches.length ? dev.createQuerySet({ type: 'timestamp', count: 2 * dispatches.length * inReps }) : null;
+  const inBytes = 16 * dispatches.length * inReps;
+  const inResolve = qsIn ? dev.createBuffer({ size: inBytes, usage: QUERY_RESOLVE | COPY_SRC }) : null;
+  const inRead = qsIn ? dev.createBuffer({ size: inBytes, usage: MAP_READ | COPY_DST }) : null;
+  const inStep = new Array<number>(dispatches.length).fill(Infinity);
   const timed = async (encode: (enc: GPUCommandEncoder) => void): Promise<number> => {
     const enc = dev.createCommandEncoder();
     encode(enc);
@@ -179,10 +201,26 @@ async function measure(dev: GPUDevice, commands: CapturedCommand[], counted: num
           ts[i] = Math.min(ts[i], ns / 1000 / (i === s ? o.stepReps : o.reps));
         }
       }
+      if (qsIn) {
+        const enc = dev.createCommandEncoder();
+        for (let r = 0; r < inReps; r++) encodeStep(enc, stepCmds, qsIn, 2 * dispatches.length * r);
+        enc.resolveQuerySet(qsIn, 0, 2 * dispatches.length * inReps, inResolve!, 0);
+        enc.copyBufferToBuffer(inResolve!, 0, inRead!, 0, inBytes);
+        dev.queue.submit([enc.finish()]);
+        await inRead!.mapAsync(MAP_READ);
+        const t = new BigUint64Array(inRead!.getMappedRange().slice(0));
+        inRead!.unmap();
+        for (let r = 0; r < inReps; r++) {
+          for (let i = 0; i < dispatches.length; i++) {
+            const k = 2 * (dispatches.length * r + i);
+            inStep[i] = Math.min(inStep[i], Number(t[k + 1] - t[k]) / 1000);
+          }
+        }
+      }
     }
   } finally {
     const err = await dev.popErrorScope();
-    qs?.destroy(); resolveBuf?.destroy(); readBuf?.destroy();
+    qs?.destroy(); resolveBuf?.destroy(); readBuf?.destroy(); qsIn?.destroy(); inResolve?.destroy(); inRead?.destroy();
     if (err) throw new Error(`profileDecodeStep: a replayed command failed validation: ${err.message}`);
   }
   const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
@@ -193,15 +231,16 @@ async function measure(dev: GPUDevice, commands: CapturedCommand[], counted: num
     const kernel = kernelOf(d.label);
     return {
       index: i, kernel, label: d.label, replayed: d.replayed, workgroups: [d.x, d.y], bytes,
-      us, usWall: wall[i], usTimestamp: useTs ? ts[i] : null,
+      us, usWall: wall[i], usTimestamp: useTs ? ts[i] : null, inStepUs: qsIn ? inStep[i] : null,
       gbs: kernel.startsWith('embedding') || !(us > 0) ? null : bytes / us / 1e3,
     };
   });
   const sumUs = rows.reduce((a, r) => a + r.us, 0);
-  const groups = new Map<string, { kernel: string; count: number; us: number; share: number }>();
+  const groups = new Map<string, StepProfile['byKernel'][number]>();
   for (const r of rows) {
-    const g = groups.get(r.kernel) ?? { kernel: r.kernel, count: 0, us: 0, share: 0 };
+    const g = groups.get(r.kernel) ?? { kernel: r.kernel, count: 0, us: 0, share: 0, inStepUs: qsIn ? 0 : null };
     g.count++; g.us += r.us;
+    if (g.inStepUs !== null) g.inStepUs += r.inStepUs!;
     groups.set(r.kernel, g);
   }
   const byKernel = [...groups.values()].sort((a, b) => b.us - a.us);
@@ -209,18 +248,30 @@ async function measure(dev: GPUDevice, commands: CapturedCommand[], counted: num
   const s = dispatches.length;
   return {
     device: '', method: useTs ? 'timestamp' : 'wall', reps: o.reps, stepReps: o.stepReps, rounds: o.rounds,
-    rows, byKernel, sumUs, stepUs: useTs ? ts[s] : wall[s], stepUsWall: wall[s],
+    rows, byKernel, sumUs, inStepSumUs: qsIn ? rows.reduce((a, r) => a + r.inStepUs!, 0) : null, stepUs: useTs ? ts[s] : wall[s], stepUsWall: wall[s],
     dispatches: counted, copies: commands.filter((c) => c.kind === 'copy').length, clears: commands.filter((c) => c.kind === 'clear').length,
     skippedCopies: commands.length - stepCmds.length, quantized,
   };
 }
 
-/** The captured commands in order, as WebGpuBackend.submit encodes them: one pass per run of dispatches. */
-function encodeStep(enc: GPUCommandEncoder, cmds: CapturedCommand[]): void {
+/**
+ * The captured commands in order, as WebGpuBackend.submit encodes them: one pass per run of dispatches;
+ * with `qs`, one pass per dispatch instead, timestamps at its beginning and end from index `at` on.
+ */
+function encodeStep(enc: GPUCommandEncoder, cmds: CapturedCommand[], qs?: GPUQuerySet, at = 0): void {
   let pass: GPUComputePassEncoder | null = null;
   let last: GPUComputePipeline | null = null;
   for (const c of cmds) {
     if (c.kind === 'dispatch') {
+      if (qs) {
+        const p = enc.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: at, endOfPassWriteIndex: at + 1 } });
+        at += 2;
+        p.setPipeline(c.pipeline);
+        p.setBindGroup(0, c.group);
+        p.dispatchWorkgroups(c.x, c.y);
+        p.end();
+        continue;
+      }
       if (!pass) { pass = enc.beginComputePass(); last = null; }
       if (c.pipeline !== last) { pass.setPipeline(c.pipeline); last = c.pipeline; }
       pass.setBindGroup(0, c.group);
@@ -241,13 +292,20 @@ export function formatProfile(name: string, p: StepProfile): string {
   out.push(`## ${name} on ${p.device}: ${p.rows.length} dispatches a step (backend counted ${p.dispatches}), ${p.copies} copies, ${p.clears} clears; ` +
     `${p.method} time, ${p.reps} reps a dispatch, ${p.stepReps} steps back to back, best of ${p.rounds}`);
   if (p.quantized) out.push('WARNING: the timestamps look quantized (every difference a multiple of ≥ 10 µs): run with MAMBA_EDGE_DAWN_FLAGS=disable-dawn-features=timestamp_quantization');
-  out.push('', '| # | kernel | variant | workgroups | bytes bound | µs | GB/s |' + (p.method === 'timestamp' ? ' µs (wall) |' : ''), '|---:|---|---|---:|---:|---:|---:|' + (p.method === 'timestamp' ? '---:|' : ''));
+  const inS = p.inStepSumUs !== null;
+  out.push('', '| # | kernel | variant | workgroups | bytes bound | µs | GB/s |' + (p.method === 'timestamp' ? ' µs (wall) |' : '') + (inS ? ' µs in step | GB/s in step |' : ''),
+    '|---:|---|---|---:|---:|---:|---:|' + (p.method === 'timestamp' ? '---:|' : '') + (inS ? '---:|---:|' : ''));
   for (const r of p.rows) {
+    const inGbs = r.inStepUs !== null && r.gbs !== null && r.inStepUs > 0 ? f(r.bytes / r.inStepUs / 1e3) : '—';
     out.push(`| ${r.index} | ${r.kernel}${r.replayed ? '' : ' (sampling)'} | ${variantOf(r.label)} | ${r.workgroups[1] > 1 ? `${r.workgroups[0]}×${r.workgroups[1]}` : r.workgroups[0]} | ` +
-      `${(r.bytes / 2 ** 20).toFixed(3)} MiB | ${f(r.us, 2)} | ${r.gbs === null ? '—' : f(r.gbs)} |` + (p.method === 'timestamp' ? ` ${f(r.usWall, 2)} |` : ''));
+      `${(r.bytes / 2 ** 20).toFixed(3)} MiB | ${f(r.us, 2)} | ${r.gbs === null ? '—' : f(r.gbs)} |` + (p.method === 'timestamp' ? ` ${f(r.usWall, 2)} |` : '') +
+      (inS ? ` ${f(r.inStepUs!, 2)} | ${inGbs} |` : ''));
   }
-  out.push('', '| kernel | dispatches | µs | share of the sum |', '|---|---:|---:|---:|');
-  for (const g of p.byKernel) out.push(`| ${g.kernel} | ${g.count} | ${f(g.us)} | ${f(100 * g.share)} % |`);
+  out.push('', '| kernel | dispatches | µs | share of the sum |' + (inS ? ' µs in step | share |' : ''), '|---|---:|---:|---:|' + (inS ? '---:|---:|' : ''));
+  for (const g of p.byKernel) {
+    out.push(`| ${g.kernel} | ${g.count} | ${f(g.us)} | ${f(100 * g.share)} % |` + (inS ? ` ${f(g.inStepUs!)} | ${f(100 * g.inStepUs! / (p.inStepSumUs! || 1))} % |` : ''));
+  }
+  if (inS) out.push('', `sum of the dispatches in the step (one pass each, timestamps around each): ${f(p.inStepSumUs!)} µs`);
   out.push('', `sum of the dispatches alone: ${f(p.sumUs)} µs; the whole step back to back: ${f(p.stepUs)} µs a step (wall ${f(p.stepUsWall)}); ` +
     `difference (dispatch boundaries, passes, copies): ${f(p.stepUs - p.sumUs)} µs` + (p.skippedCopies ? ` (${p.skippedCopies} read-back copies left out of the step replay)` : ''));
   return out.join('\n');
@@ -263,6 +321,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const vocab = Number(arg('vocab', '0'));
   const opts = { reps: Number(arg('reps', tiny ? '10' : '100')), stepReps: Number(arg('step-reps', tiny ? '3' : '20')), rounds: Number(arg('rounds', '3')) };
   requestTimestampQueries(!process.argv.includes('--no-timestamps'));
+  process.env.MAMBA_EDGE_DAWN_FLAGS ??= 'disable-dawn-features=timestamp_quantization'; // read when the first device is made
   const json: Record<string, StepProfile> = {};
   for (const name of names) {
     if (!(name in BENCH_MODELS)) { console.error(`unknown model ${name}; known: ${Object.keys(BENCH_MODELS).join(', ')}`); process.exit(2); }

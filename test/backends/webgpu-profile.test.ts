@@ -18,6 +18,9 @@ import { randomModelFiles } from '../../tools/random-model.js';
 import { formatProfile, profileDecodeStep } from '../../bench/webgpu-decode-profile.js';
 
 vi.setConfig({ testTimeout: 60_000 });
+// Unquantized timestamps (Dawn quantizes them by default: a short dispatch could read 0), as the bench sets them;
+// read when the first device is made (src/node.ts).
+process.env.MAMBA_EDGE_DAWN_FLAGS = 'disable-dawn-features=timestamp_quantization';
 const probe = await acquireDevice({ allowFallback: true });
 const reason = adapterMissing('webgpu decode-profile tests', probe);
 const adapterTimestamps = !('unavailable' in probe) && probe.adapter.features.has('timestamp-query');
@@ -61,6 +64,8 @@ describe.skipIf(reason !== null)('webgpu decode-step profile', () => {
           expect(r.us).toBeGreaterThan(0);
           expect(r.usWall).toBeGreaterThan(0);
           expect(r.bytes).toBeGreaterThan(0);
+          if (p.method === 'timestamp') expect(r.inStepUs).toBeGreaterThan(0);
+          else expect(r.inStepUs).toBeNull();
         }
         // The head reads the whole [vocab, hidden] f32 matrix: its bindings hold at least that.
         expect(Math.max(...p.rows.map((r) => r.bytes))).toBeGreaterThanOrEqual(4 * 64 * (c.what.startsWith('mamba2') ? 515 : 517));
@@ -68,6 +73,7 @@ describe.skipIf(reason !== null)('webgpu decode-step profile', () => {
         expect(p.byKernel.reduce((a, g) => a + g.share, 0)).toBeCloseTo(1, 6);
         expect(p.sumUs).toBeGreaterThan(0);
         expect(p.stepUs).toBeGreaterThan(0);
+        if (p.method === 'timestamp') expect(p.inStepSumUs).toBeCloseTo(p.rows.reduce((x, r) => x + r.inStepUs!, 0), 6);
         const text = formatProfile(c.what, p);
         for (const r of p.rows) expect(text).toContain(`| ${r.index} | ${r.kernel}`);
         // The profile ran on a throwaway session: the model decodes as before.
