@@ -1021,10 +1021,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
 
   // ---- capturing submissions (bench/webgpu-decode-profile.ts) --------------
 
-  /** The submissions captured since captureSubmissions, or null when not capturing. */
-  private capture: CapturedSubmission[] | null = null;
-  /** Uniform buffers made for captured plain dispatches (their parameters' own copy), destroyed by the capture's release. */
-  private captureParams: GPUBuffer[] = [];
+  /**
+   * The capture in progress (captureSubmissions): the submissions so far, and the uniform buffers made for
+   * its plain dispatches (their parameters' own copy, destroyed by its release); null when not capturing.
+   */
+  private capture: { subs: CapturedSubmission[]; params: GPUBuffer[] } | null = null;
 
   /**
    * @internal For bench/webgpu-decode-profile.ts: from now until `stop`, every submission's commands as
@@ -1038,18 +1039,17 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   captureSubmissions(): { stop(): CapturedSubmission[]; release(): void } {
     if (this.capture) throw fail('E_BACKEND', 'captureSubmissions: already capturing');
     this.submit(); // what was recorded before belongs to no capture
-    const list: CapturedSubmission[] = [];
-    this.capture = list;
-    const params = this.captureParams;
-    this.captureParams = [];
+    const capture = { subs: [] as CapturedSubmission[], params: [] as GPUBuffer[] };
+    this.capture = capture;
     return {
-      stop: () => { if (this.capture === list) { this.submit(); this.capture = null; } return list; },
+      stop: () => {
+        if (this.capture === capture) { if (!this.lostReason && !this.disposed) this.submit(); this.capture = null; }
+        return capture.subs;
+      },
       release: () => {
-        if (this.capture === list) this.capture = null;
-        for (const b of this.captureParams) params.push(b);
-        this.captureParams = [];
-        for (const b of params) b.destroy();
-        params.length = 0;
+        if (this.capture === capture) this.capture = null;
+        for (const b of capture.params) b.destroy();
+        capture.params.length = 0;
       },
     };
   }
@@ -1066,7 +1066,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     c.f.forEach((v, j) => { f32[12 + j] = v; });
     const params = this.device.createBuffer({ label: 'captured dispatch parameters', size: PARAM_STRIDE, usage: USAGE.UNIFORM | USAGE.COPY_DST });
     this.device.queue.writeBuffer(params, 0, host);
-    this.captureParams.push(params);
+    this.capture!.params.push(params);
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: params, offset: 0, size: PARAM_BYTES } }];
     c.bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? { buffer: b.buffer, size: b.size, offset: b.offset ?? 0 } : { buffer: b } }));
     const group = this.device.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
@@ -1184,7 +1184,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (this.groups.size > 50_000) this.groups.clear();
     let lastPipeline: GPUComputePipeline | null = null;
     const cap = this.capture ? { commands: [] as CapturedCommand[], dispatches: nDispatch + replayed } : null;
-    if (cap) this.capture!.push(cap);
+    if (cap) this.capture!.subs.push(cap);
     for (const c of cmds) {
       if (c.kind === 'replay') {
         const r = c.step;
