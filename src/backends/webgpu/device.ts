@@ -69,6 +69,16 @@ export function dawnFlagsFromEnv(value: string | undefined): string[] {
 /** Storage buffers the widest kernel binds (selective_scan_out / _step: 10). */
 export const STORAGE_BUFFERS_NEEDED = 10;
 
+/** Whether devices made from now on ask for 'timestamp-query' where the adapter has it (requestTimestampQueries). */
+let timestampQueries = false;
+/**
+ * @internal Benchmarks (bench/webgpu-decode-profile.ts): ask for the 'timestamp-query' feature on the
+ * devices acquired after this call, where the adapter offers it (off by default: nothing else uses it).
+ */
+export function requestTimestampQueries(on: boolean): void {
+  timestampQueries = on;
+}
+
 export interface AcquireOptions {
   /** Accept a software fallback adapter (lavapipe, SwiftShader): only when webgpu was asked for by name. */
   allowFallback: boolean;
@@ -98,7 +108,10 @@ export async function acquireDevice(opts: AcquireOptions): Promise<GpuContext | 
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice({
-      requiredFeatures: shaderF16 ? ['shader-f16'] : [],
+      requiredFeatures: [
+        ...(shaderF16 ? ['shader-f16' as const] : []),
+        ...(timestampQueries && adapter.features.has('timestamp-query') ? ['timestamp-query' as const] : []),
+      ],
       // Ask for the adapter's real limits (the defaults cap storage bindings at 128 MiB).
       requiredLimits: {
         maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,

@@ -127,10 +127,31 @@ interface Replay {
   /** The clears and copies, by command index. */
   other: Map<number, Command>;
   dispatches: number;
+  /** Each dispatch's bindings (null for clears and copies), for captureSubmissions: the same sizes in every ring slot. */
+  bindings: (Binding[] | null)[];
 }
 
 /** Thrown inside a recorded step by an op that cannot be replayed (host data, a read, a KV cache): the recording is dropped. */
 class NotRecordable extends Error {}
+
+/**
+ * @internal One command of a captured submission (WebGpuBackend.captureSubmissions). label: the
+ * pipeline's, `kernel|weights|NS|RQ` (kernels.ts); replayed: part of a recorded step's replay;
+ * bindings: the storage bindings (not the parameters' uniform), buffer + bytes bound.
+ */
+export type CapturedCommand =
+  | { kind: 'dispatch'; replayed: boolean; label: string; pipeline: GPUComputePipeline; group: GPUBindGroup; x: number; y: number; bindings: { buffer: GPUBuffer; offset: number; size: number }[] }
+  | { kind: 'clear'; buffer: GPUBuffer; size: number }
+  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number };
+/** @internal One captured submission: its commands, and the dispatches the backend counted in it (stats.dispatches). */
+export interface CapturedSubmission { commands: CapturedCommand[]; dispatches: number }
+
+const bindingOf = (b: Binding): { buffer: GPUBuffer; offset: number; size: number } =>
+  'buffer' in b ? { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } : { buffer: b, offset: 0, size: b.size };
+const capturedOther = (c: Command): CapturedCommand =>
+  c.kind === 'clear' ? { kind: 'clear', buffer: c.buffer, size: c.size }
+    : c.kind === 'copy' ? { kind: 'copy', src: c.src, srcOffset: c.srcOffset ?? 0, dst: c.dst, dstOffset: c.dstOffset, size: c.size }
+      : (() => { throw fail('E_BACKEND', 'captureSubmissions: a replay inside a replay'); })();
 
 /** Ops this backend implements; the lineage models (RNN/LSTM/GRU, S4D) and Mamba-3 fall back to wasm. */
 const SUPPORTED: ReadonlySet<OpName> = new Set<OpName>([
@@ -947,7 +968,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const n = cmds.length;
     const step: Replay = {
       kinds: new Uint8Array(n), pipelines: new Array(n).fill(null), groups: new Array(n).fill(null),
-      x: new Uint32Array(n), y: new Uint32Array(n), other: new Map(), dispatches: 0,
+      x: new Uint32Array(n), y: new Uint32Array(n), other: new Map(), dispatches: 0, bindings: new Array(n).fill(null),
     };
     const entriesOf: GPUBindGroupEntry[][] = new Array(n).fill(null);
     const dispatches = cmds.filter((c): c is Dispatch => c.kind === 'dispatch');
@@ -971,6 +992,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       this.stats.bindGroups++;
       entriesOf[i] = entries;
       step.pipelines[i] = c.pipeline;
+      step.bindings[i] = c.bindings;
       const x = Math.min(c.groups, 65535);
       [step.x[i], step.y[i]] = [x, Math.ceil(c.groups / x)];
       slot++;
@@ -995,6 +1017,60 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       return { ...step, groups, other };
     });
     return { steps, params };
+  }
+
+  // ---- capturing submissions (bench/webgpu-decode-profile.ts) --------------
+
+  /**
+   * The capture in progress (captureSubmissions): the submissions so far, and the uniform buffers made for
+   * its plain dispatches (their parameters' own copy, destroyed by its release); null when not capturing.
+   */
+  private capture: { subs: CapturedSubmission[]; params: GPUBuffer[] } | null = null;
+
+  /**
+   * @internal For bench/webgpu-decode-profile.ts: from now until `stop`, every submission's commands as
+   * they were encoded, in order, replays expanded (each dispatch's pipeline, bind group, workgroup
+   * counts and bindings), so each can be encoded again alone on `gpuDevice`. A plain (not recorded)
+   * dispatch's parameters live in a slot of the shared uniform buffer that later submissions rewrite:
+   * its captured bind group reads a copy of them in a uniform buffer of its own. The bind groups hold
+   * the buffers of the moment: replay them only while what made them (a session, its recorded step)
+   * is alive, and `release` the capture after (it destroys the parameter copies).
+   */
+  captureSubmissions(): { stop(): CapturedSubmission[]; release(): void } {
+    if (this.capture) throw fail('E_BACKEND', 'captureSubmissions: already capturing');
+    this.submit(); // what was recorded before belongs to no capture
+    const capture = { subs: [] as CapturedSubmission[], params: [] as GPUBuffer[] };
+    this.capture = capture;
+    return {
+      stop: () => {
+        if (this.capture === capture) { if (!this.lostReason && !this.disposed) this.submit(); this.capture = null; }
+        return capture.subs;
+      },
+      release: () => {
+        if (this.capture === capture) this.capture = null;
+        for (const b of capture.params) b.destroy();
+        capture.params.length = 0;
+      },
+    };
+  }
+
+  /** @internal The device (bench/webgpu-decode-profile.ts encodes captured dispatches on it). */
+  get gpuDevice(): GPUDevice {
+    return this.device;
+  }
+
+  private capturedDispatch(c: Dispatch, x: number, y: number): CapturedCommand {
+    const host = new ArrayBuffer(PARAM_BYTES);
+    const u32 = new Uint32Array(host), f32 = new Float32Array(host);
+    c.u.forEach((v, j) => { u32[j] = v; });
+    c.f.forEach((v, j) => { f32[12 + j] = v; });
+    const params = this.device.createBuffer({ label: 'captured dispatch parameters', size: PARAM_STRIDE, usage: USAGE.UNIFORM | USAGE.COPY_DST });
+    this.device.queue.writeBuffer(params, 0, host);
+    this.capture!.params.push(params);
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: params, offset: 0, size: PARAM_BYTES } }];
+    c.bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? { buffer: b.buffer, size: b.size, offset: b.offset ?? 0 } : { buffer: b } }));
+    const group = this.device.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
+    return { kind: 'dispatch', replayed: false, label: c.pipeline.label, pipeline: c.pipeline, group, x, y, bindings: c.bindings.map(bindingOf) };
   }
 
   // ---- recording and submission -------------------------------------------
@@ -1107,6 +1183,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     let slot = 0;
     if (this.groups.size > 50_000) this.groups.clear();
     let lastPipeline: GPUComputePipeline | null = null;
+    const cap = this.capture ? { commands: [] as CapturedCommand[], dispatches: nDispatch + replayed } : null;
+    if (cap) this.capture!.subs.push(cap);
     for (const c of cmds) {
       if (c.kind === 'replay') {
         const r = c.step;
@@ -1114,6 +1192,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
           if (r.kinds[i] !== 0) {
             if (pass) { pass.end(); pass = null; }
             const o = r.other.get(i)!;
+            if (cap) cap.commands.push(capturedOther(o));
             if (o.kind === 'clear') { enc.clearBuffer(o.buffer, 0, o.size); this.stats.clears++; }
             else if (o.kind === 'copy') { enc.copyBufferToBuffer(o.src, o.srcOffset ?? 0, o.dst, o.dstOffset, o.size); this.stats.copies++; }
             continue;
@@ -1124,9 +1203,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
           pass.setBindGroup(0, r.groups[i]!);
           this.stats.setBindGroups++;
           pass.dispatchWorkgroups(r.x[i], r.y[i]);
+          if (cap) cap.commands.push({ kind: 'dispatch', replayed: true, label: pipeline.label, pipeline, group: r.groups[i]!, x: r.x[i], y: r.y[i], bindings: r.bindings[i]!.map(bindingOf) });
         }
         continue;
       }
+      if (c.kind !== 'dispatch' && cap) cap.commands.push(capturedOther(c));
       if (c.kind === 'clear') {
         if (pass) { pass.end(); pass = null; }
         enc.clearBuffer(c.buffer, 0, c.size);
@@ -1158,6 +1239,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       this.stats.setBindGroups++;
       const x = Math.min(c.groups, 65535);
       pass.dispatchWorkgroups(x, Math.ceil(c.groups / x));
+      if (cap) cap.commands.push(this.capturedDispatch(c, x, Math.ceil(c.groups / x)));
       slot++;
     }
     if (pass) pass.end();
