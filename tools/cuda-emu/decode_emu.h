@@ -2,11 +2,13 @@
 // are std::threads, __syncthreads a std::barrier, __shared__ arrays function statics: one block at a time) plus
 // warp shuffles (a per-warp exchange array and barrier: every lane of a warp must call them together, as on the
 // GPU), the dynamic shared row (me_emu::dyn), atomics and fences as plain sequential operations (blocks run
-// one after another), and common.cuh's f32 helpers copied as they are (f16 / bf16 loads are not emulated).
+// one after another); common.cuh itself supplies the kernels' loads, activations, reductions and orderKey.
 #pragma once
 #include <atomic>
 #include <memory>
 #include <vector>
+#include <cuda_fp16.h>  // before the macros below: compiled as host code, as g++ sees them
+#include <cuda_bf16.h>
 #include "kernels.h"
 #include "emu_core.h"
 namespace me_emu {
@@ -33,35 +35,5 @@ inline uint32_t __float_as_uint(float f) { uint32_t i; memcpy(&i, &f, 4); return
 namespace me {
 inline void pdlWait() {}
 inline void pdlTrigger() {}
-// common.cuh, f32 only:
-template <int WT> inline float loadW(const void* w, int64_t i) { static_assert(WT == kF32); return static_cast<const float*>(w)[i]; }
-template <int WT> inline void load4(const void* w, int64_t i, float out[4]) {
-  static_assert(WT == kF32);
-  const float4 v = *reinterpret_cast<const float4*>(static_cast<const float*>(w) + i);
-  out[0] = v.x; out[1] = v.y; out[2] = v.z; out[3] = v.w;
-}
-inline float softplusf(float x) { return x > 20.f ? x : log1pf(expf(x)); }
-inline float siluf(float x) { return x / (1.f + expf(-x)); }
-inline float groupSum(float v, int width) {
-  for (int o = width >> 1; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o, width);
-  return v;
-}
-inline float blockSum(float v) {
-  static float partial[32];
-  v = groupSum(v, 32);
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
-  __syncthreads();
-  if (lane == 0) partial[warp] = v;
-  __syncthreads();
-  v = lane < warps ? partial[lane] : 0.f;
-  return groupSum(v, 32);
-}
-inline unsigned blocksFor(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
-constexpr uint32_t kInvalid = 0x007fffffu;
-inline uint32_t orderKey(float v) {
-  uint32_t b = __float_as_uint(v);
-  if ((b & 0x7fffffffu) > 0x7f800000u) return 0u;
-  if (b == 0x80000000u) b = 0u;
-  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
-}
 }  // namespace me
+#include "common.cuh"  // the kernels' own f32 / f16 / bf16 loads, activations, reductions and orderKey
