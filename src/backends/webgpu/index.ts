@@ -73,6 +73,19 @@ class GpuTensor implements Tensor {
 
 type Binding = GPUBuffer | { buffer: GPUBuffer; size: number; offset?: number };
 
+/** A dispatch's bind group entries: its parameters' uniform slot at binding 0, then its bindings from 1. */
+function groupEntries(params: GPUBuffer, offset: number, bindings: readonly Binding[]): GPUBindGroupEntry[] {
+  const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: params, offset, size: PARAM_BYTES } }];
+  bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? { buffer: b.buffer, size: b.size, offset: b.offset ?? 0 } : { buffer: b } }));
+  return entries;
+}
+
+/** A dispatch's parameters into its slot at word `base` of the parameter words: u32s from word 0, f32s from word 12. */
+function packParams(u: readonly number[], f: readonly number[], u32: Uint32Array, f32: Float32Array, base: number): void {
+  u.forEach((v, j) => { u32[base + j] = v; });
+  f.forEach((v, j) => { f32[base + 12 + j] = v; });
+}
+
 /**
  * A token sampled on the device (DeviceSampling): `buffer` holds top_k's candidates and, at word
  * 1 + 2k, sample_top_k's choice, which the next step's embedding reads in place; `staging` receives
@@ -206,9 +219,14 @@ export interface WebGpuOptions {
   stepOutputs?: number;
 }
 
-/** A boolean switch from the environment (Node; absent in browsers): '1' / 'on' / 'true' or '0' / 'off' / 'false'. */
+/** An environment variable (Node; undefined in browsers, which have no `process`). */
+function envValue(name: string): string | undefined {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+}
+
+/** A boolean switch from the environment (envValue): '1' / 'on' / 'true' or '0' / 'off' / 'false'. */
 function envSwitch(name: string): boolean | undefined {
-  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name]?.trim().toLowerCase();
+  const v = envValue(name)?.trim().toLowerCase();
   if (v === undefined || v === '') return undefined;
   if (v === '1' || v === 'on' || v === 'true') return true;
   if (v === '0' || v === 'off' || v === 'false') return false;
@@ -335,8 +353,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * workgroups then recomputes 1/rms(x) — K more loads of x and K of the norm weight, from cache, next
    * to the K weights of its row it streams from memory — so it trades one dispatch of host time
    * (~14 µs on the H100) for GPU time in the head; off until an H100 A/B (bench/webgpu.ts) shows it
-   * ahead. Bit-identical to the unfolded head (the same kernels' arithmetic: include/norm_fold.wgsl
-   * computes rms_norm.wgsl's formula, and the plain and normed matvec sum in the same order).
+   * ahead. Equal to the unfolded head within f32 rounding, not bit for bit: include/norm_fold.wgsl
+   * computes rms_norm.wgsl's formula but sums the squares in another order.
    */
   foldHeadNorm = false;
   /**
@@ -362,7 +380,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.maxBinding = Math.floor(Math.min(ctx.maxBindingBytes, opts.maxBindingBytes ?? Infinity) / 4) * 4;
     this.scanMode = opts.scan ?? 'chunked';
     this.foldHeadNorm = opts.foldHeadNorm ?? envSwitch('MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM') ?? this.foldHeadNorm;
-    const outputs = opts.stepOutputs ?? (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.MAMBA_EDGE_WEBGPU_STEP_OUTPUTS;
+    const outputs = opts.stepOutputs ?? envValue('MAMBA_EDGE_WEBGPU_STEP_OUTPUTS');
     if (outputs !== undefined && outputs !== '') {
       const n = Number(outputs);
       if (!Number.isInteger(n) || n < 1 || n > 64) throw fail('E_ARGUMENT', `stepOutputs (MAMBA_EDGE_WEBGPU_STEP_OUTPUTS) must be an integer in [1, 64], got ${JSON.stringify(outputs)}`);
@@ -983,11 +1001,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
         step.other.set(i, c);
         return;
       }
-      const base = (slot * PARAM_STRIDE) / 4;
-      c.u.forEach((v, j) => { u32[base + j] = v; });
-      c.f.forEach((v, j) => { f32[base + 12 + j] = v; });
-      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: params!, offset: slot * PARAM_STRIDE, size: PARAM_BYTES } }];
-      c.bindings.forEach((b, j) => entries.push({ binding: j + 1, resource: 'buffer' in b ? { buffer: b.buffer, size: b.size, offset: b.offset ?? 0 } : { buffer: b } }));
+      packParams(c.u, c.f, u32, f32, (slot * PARAM_STRIDE) / 4);
+      const entries = groupEntries(params!, slot * PARAM_STRIDE, c.bindings);
       step.groups[i] = this.device.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
       this.stats.bindGroups++;
       entriesOf[i] = entries;
@@ -1062,14 +1077,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   private capturedDispatch(c: Dispatch, x: number, y: number): CapturedCommand {
     const host = new ArrayBuffer(PARAM_BYTES);
     const u32 = new Uint32Array(host), f32 = new Float32Array(host);
-    c.u.forEach((v, j) => { u32[j] = v; });
-    c.f.forEach((v, j) => { f32[12 + j] = v; });
+    packParams(c.u, c.f, u32, f32, 0);
     const params = this.device.createBuffer({ label: 'captured dispatch parameters', size: PARAM_STRIDE, usage: USAGE.UNIFORM | USAGE.COPY_DST });
     this.device.queue.writeBuffer(params, 0, host);
     this.capture!.params.push(params);
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: params, offset: 0, size: PARAM_BYTES } }];
-    c.bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? { buffer: b.buffer, size: b.size, offset: b.offset ?? 0 } : { buffer: b } }));
-    const group = this.device.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
+    const group = this.device.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries: groupEntries(params, 0, c.bindings) });
     return { kind: 'dispatch', replayed: false, label: c.pipeline.label, pipeline: c.pipeline, group, x, y, bindings: c.bindings.map(bindingOf) };
   }
 
@@ -1220,16 +1232,12 @@ export class WebGpuBackend extends PartialBackend implements Backend {
         this.stats.copies++;
         continue;
       }
-      const base = (slot * PARAM_STRIDE) / 4;
-      c.u.forEach((v, i) => { u32[base + i] = v; });
-      c.f.forEach((v, i) => { f32[base + 12 + i] = v; });
+      packParams(c.u, c.f, u32, f32, (slot * PARAM_STRIDE) / 4);
       let key = `${this.idOf(c.pipeline)}:${slot}`;
       for (const b of c.bindings) key += 'buffer' in b ? `,${this.idOf(b.buffer)}/${b.size}@${b.offset ?? 0}` : `,${this.idOf(b)}`;
       let group = this.groups.get(key);
       if (!group) {
-        const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: params, offset: slot * PARAM_STRIDE, size: PARAM_BYTES } }];
-        c.bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? { buffer: b.buffer, size: b.size, offset: b.offset ?? 0 } : { buffer: b } }));
-        group = dev.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
+        group = dev.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries: groupEntries(params, slot * PARAM_STRIDE, c.bindings) });
         this.stats.bindGroups++;
         this.groups.set(key, group);
       }
