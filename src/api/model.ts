@@ -230,13 +230,7 @@ export class ModelImpl implements Model {
     const held = this.sampled.get(state);
     if (held?.shape === shape) return held.unit;
     this.releaseSampled(state);
-    const head = graph.head(weights);
-    const unit = record.call(b.deviceSampling, state, new Int32Array(1), (stepIds) => {
-      const hidden = graph.forward({ backend: b, cfg, weights, state, batch: 1, seq: 1 }, stepIds);
-      const logits = b.matmul(b.reshape(hidden, [1, cfg.hiddenSize]), head.weight, head.bias); // [1, V]
-      b.free(hidden);
-      return logits;
-    }, params);
+    const unit = record.call(b.deviceSampling, state, new Int32Array(1), (stepIds) => this.tokenLogits(state, [], stepIds), params);
     if (unit) this.sampledUnits++;
     this.sampled.set(state, { shape, unit });
     return unit;
@@ -360,11 +354,7 @@ export class ModelImpl implements Model {
       const out = step.run(ids);
       logits = (step.outputs ?? 1) >= inFlight ? out : b.sliceRows(out, 0, 1); // [1, V]: the ring's slot, or this step's own copy
     } else {
-      const hidden = graph.forward({ backend: b, cfg, weights, state, batch: 1, seq: 1, caches }, ids); // [1, 1, D]
-      const row = b.reshape(hidden, [1, cfg.hiddenSize]);
-      const head = graph.head(weights);
-      logits = b.matmul(row, head.weight, head.bias); // [1, V]
-      b.free(hidden);
+      logits = this.tokenLogits(state, caches, ids);
     }
     try {
       return { token: b.deviceSampling!.sample(logits, params, u), logits };
@@ -372,6 +362,16 @@ export class ModelImpl implements Model {
       b.free(logits);
       throw e;
     }
+  }
+
+  /** One token's logits [1, V]: the layers over `ids` (one sequence, one position), the final norm and the head. */
+  private tokenLogits(state: Tensor[], caches: KvCache[], ids: Int32Array): Tensor {
+    const { graph, cfg, backend: b, weights } = this.parts;
+    const hidden = graph.forward({ backend: b, cfg, weights, state, batch: 1, seq: 1, caches }, ids); // [1, 1, D]
+    const head = graph.head(weights);
+    const logits = b.matmul(b.reshape(hidden, [1, cfg.hiddenSize]), head.weight, head.bias); // [1, V]
+    b.free(hidden);
+    return logits;
   }
 
   /**
@@ -386,13 +386,7 @@ export class ModelImpl implements Model {
     if (!b.recordStep) return null;
     let step = this.recorded.get(state);
     if (step === undefined) {
-      const head = graph.head(weights);
-      step = b.recordStep(new Int32Array(ids.length), (stepIds) => {
-        const hidden = graph.forward({ backend: b, cfg, weights, state, batch: 1, seq: 1 }, stepIds);
-        const logits = b.matmul(b.reshape(hidden, [1, cfg.hiddenSize]), head.weight, head.bias); // [1, V]
-        b.free(hidden);
-        return logits;
-      });
+      step = b.recordStep(new Int32Array(ids.length), (stepIds) => this.tokenLogits(state, [], stepIds));
       this.recorded.set(state, step);
     }
     return step;
