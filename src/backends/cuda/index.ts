@@ -716,15 +716,10 @@ export class CudaBackend extends PartialBackend implements Backend {
         if (released) throw fail('E_ARGUMENT', 'cuda: this recorded step was released');
         this.alive();
         if (next.length !== cap.n) throw fail('E_ARGUMENT', `cuda: a recorded step takes ${cap.n} ids, got ${next.length}`);
-        const onDevice = this.deviceIds.get(next);
+        const onDevice = this.checkIds(next, vocab); // (a recording that embeds nothing ignores its ids: vocab stays −1)
         if (onDevice) { // a device-sampled token (deviceSampling.ids): its id is copied in on the device
-          if (onDevice.released || onDevice.stale) throw fail('E_ARGUMENT', `cuda: a device-sampled token was used after ${onDevice.released ? 'release' : 'a later step overwrote it'}`);
-          if (vocab >= 0 && onDevice.V > vocab) throw fail('E_TOKEN', `a token sampled from ${onDevice.V} logits cannot index a table of ${vocab} rows`);
           guarded('running a recorded step', () => this.d.replayFrom!(graph, cap.idsPtr, onDevice.idPtr, 4));
           return output;
-        }
-        for (const id of next) { // (a recording that embeds nothing ignores its ids: vocab stays −1)
-          if (vocab >= 0 && !(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
         }
         guarded('running a recorded step', () => this.d.replay(graph, cap.idsPtr, next));
         return output;
@@ -865,13 +860,7 @@ export class CudaBackend extends PartialBackend implements Backend {
           throw fail('E_ARGUMENT', `cuda: this step was recorded for ${greedy ? 'greedy decoding' : `top-k ${p.topK}`}, not ${q.temperature === 0 ? 'greedy decoding' : `top-k ${q.topK}`}`);
         }
         if (next.length !== 1) throw fail('E_ARGUMENT', `cuda: a recorded step takes 1 id, got ${next.length}`);
-        const onDevice = this.deviceIds.get(next);
-        if (onDevice) {
-          if (onDevice.released || onDevice.stale) throw fail('E_ARGUMENT', `cuda: a device-sampled token was used after ${onDevice.released ? 'release' : 'a later step overwrote it'}`);
-          if (vocab >= 0 && onDevice.V > vocab) throw fail('E_TOKEN', `a token sampled from ${onDevice.V} logits cannot index a table of ${vocab} rows`);
-        } else if (vocab >= 0 && !(next[0] >= 0 && next[0] < vocab)) {
-          throw fail('E_TOKEN', `token id ${next[0]} is outside the vocabulary [0, ${vocab})`);
-        }
+        const onDevice = this.checkIds(next, vocab);
         const g = graphs[runs % 2];
         const d = this.d; // ops held back go first
         if (!greedy) {
@@ -912,20 +901,28 @@ export class CudaBackend extends PartialBackend implements Backend {
     else this.pool.set(b.bytes, [b.ptr]);
   }
 
+  /**
+   * Ids for an embedding of `vocab` rows (vocab < 0: a recording that embeds nothing, no bound): host ids each in
+   * [0, vocab), or a device-sampled token (deviceSampling.ids) still current and drawn from ≤ vocab logits, which is
+   * returned (undefined for host ids).
+   */
+  private checkIds(ids: Int32Array, vocab: number): CudaDeviceToken | undefined {
+    const onDevice = this.deviceIds.get(ids);
+    if (onDevice) {
+      if (onDevice.released || onDevice.stale) throw fail('E_ARGUMENT', `cuda: a device-sampled token was used after ${onDevice.released ? 'release' : 'a later step overwrote it'}`);
+      if (vocab >= 0 && onDevice.V > vocab) throw fail('E_TOKEN', `a token sampled from ${onDevice.V} logits cannot index a table of ${vocab} rows`);
+      return onDevice;
+    }
+    if (vocab >= 0) for (const id of ids) if (!(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
+    return undefined;
+  }
+
   // ---- ops -----------------------------------------------------------------
 
   embedding(table: Tensor, ids: Int32Array): Tensor {
     const tt = this.t(table, 'table');
     const [vocab, dim] = tt.shape;
-    const onDevice = this.deviceIds.get(ids);
-    if (onDevice) { // a device-sampled token (deviceSampling.ids): always a row of the [1, V] logits it was drawn from
-      if (onDevice.released || onDevice.stale) throw fail('E_ARGUMENT', `cuda: a device-sampled token was used after ${onDevice.released ? 'release' : 'a later step overwrote it'}`);
-      if (onDevice.V > vocab) throw fail('E_TOKEN', `a token sampled from ${onDevice.V} logits cannot index a table of ${vocab} rows`);
-    } else {
-      for (const id of ids) {
-        if (!(id >= 0 && id < vocab)) throw fail('E_TOKEN', `token id ${id} is outside the vocabulary [0, ${vocab})`);
-      }
-    }
+    const onDevice = this.checkIds(ids, vocab); // a device-sampled token: always a row of the [1, V] logits it was drawn from
     const out = this.alloc([ids.length, dim]);
     const cap = this.capture;
     if (cap) { // recorded: the ids are read from the recording's id buffer, which each run fills first
