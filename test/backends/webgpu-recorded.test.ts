@@ -182,7 +182,11 @@ describe.skipIf(reason !== null)('webgpu recorded decode steps equal op-by-op de
       delete process.env.MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM;
       process.env.MAMBA_EDGE_WEBGPU_STEP_OUTPUTS = '0';
       await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringContaining('MAMBA_EDGE_WEBGPU_STEP_OUTPUTS') });
+      delete process.env.MAMBA_EDGE_WEBGPU_STEP_OUTPUTS;
+      process.env.MAMBA_EDGE_WEBGPU_STEP_OUTPUT = '2'; // misspelt: named, with the switches that exist
+      await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringMatching(/MAMBA_EDGE_WEBGPU_STEP_OUTPUT: not a known switch.*MAMBA_EDGE_WEBGPU_STEP_OUTPUTS/) });
     } finally {
+      delete process.env.MAMBA_EDGE_WEBGPU_STEP_OUTPUT;
       names.forEach((n, i) => { if (saved[i] === undefined) delete process.env[n]; else process.env[n] = saved[i]; });
     }
   });

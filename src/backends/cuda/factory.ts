@@ -5,7 +5,8 @@
  */
 import type { Backend } from '../backend.js';
 import { loadAddon } from './addon.js';
-import { CudaBackend } from './index.js';
+import { CUDA_ENV, CudaBackend } from './index.js';
+import { checkEnv } from '../env.js';
 
 export interface CudaOptions {
   /** Addon files to try instead of the default locations (tests). */
@@ -13,6 +14,7 @@ export interface CudaOptions {
 }
 
 export async function createCudaBackend(opts: CudaOptions = {}): Promise<Backend | { unavailable: string }> {
+  checkEnv('MAMBA_EDGE_CUDA_', CUDA_ENV); // a misspelt A/B switch is an error, not the default measured under its name
   const loaded = loadAddon(opts.addonPaths);
   if ('unavailable' in loaded) return loaded;
   const probe = loaded.addon.probe();

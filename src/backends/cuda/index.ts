@@ -24,7 +24,8 @@ import {
   checkConv1d, checkMatmul, checkOneToken, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan,
   checkAttention, checkKvData, checkMoe, checkRope,
 } from '../shape-checks.js';
-import type { CudaAttentionApi, CudaDevice } from './addon.js';
+import { ADDON_ENV, type CudaAttentionApi, type CudaDevice } from './addon.js';
+import { checkEnv, envValue, parseSwitch, type EnvSpec } from '../env.js';
 import type { SamplerParams } from '../../api/sampler.js';
 
 /** One device allocation; views made by `reshape` share it, and freeing any of them frees it once. */
@@ -122,62 +123,73 @@ interface ConvEpilogueArg { item: number; w: bigint; bias: bigint | null; state:
 /** A conv state shift owed by a conv folded into a GEMV (decode.cu, kind 3): launched before any later kernel, or inside scanDtStep. */
 interface ConvShift { state: bigint; x: bigint; C: number; K: number }
 
-const env = (name: string): string | undefined => (typeof process !== 'undefined' ? process.env?.[name] : undefined);
+/** Every MAMBA_EDGE_CUDA_* variable and what it takes (checkEnv runs over them when a CudaBackend is made; the addon's C++ reads SCAN, SCAN_CHUNK and SSD). */
+export const CUDA_ENV: Readonly<Record<string, EnvSpec>> = {
+  ...Object.fromEntries(['FUSE', 'DECODEGEMV', 'NORMGEMV', 'SCANDT', 'CONVGEMV', 'CONVEPI', 'SSDSTEP', 'PDL', 'RUNAHEAD', 'STEPGRAPH', 'SNAPFOLD',
+    'ARGMAXGEMV', 'SSDHOLD', 'GRAPHS'].map((k) => [`MAMBA_EDGE_CUDA_${k}`, { kind: 'switch' } as const])),
+  MAMBA_EDGE_CUDA_SPLITK: { kind: 'choice', choices: ['on', 'auto', 'off', '2', '4', '8'] },
+  MAMBA_EDGE_CUDA_SCAN: { kind: 'choice', choices: ['warp', 'warp8', 'lanes', 'tile', 'tile1', 'mma', 'mma1', 'tiled3', 'tiled3one', 'tiled3p'] },
+  MAMBA_EDGE_CUDA_SCAN_CHUNK: { kind: 'int', min: 32, max: 4096, multipleOf: 32 },
+  MAMBA_EDGE_CUDA_SSD: { kind: 'choice', choices: ['tiled', 'tiled128', 'mma'] },
+  [ADDON_ENV]: { kind: 'text' },
+};
+const off = (name: string): boolean => parseSwitch(envValue(name)) === false;
+const on = (name: string): boolean => parseSwitch(envValue(name)) === true;
 /** MAMBA_EDGE_CUDA_FUSE=off launches every op as it is called (an escape hatch, and for A/B benchmarks). */
-const FUSE_OFF = env('MAMBA_EDGE_CUDA_FUSE') === 'off';
+const FUSE_OFF = off('MAMBA_EDGE_CUDA_FUSE');
 /** MAMBA_EDGE_CUDA_DECODEGEMV=off: one-row GEMVs through matmul.cu's gemv instead of decode.cu's (A/B). */
-const DECODE_GEMV_OFF = FUSE_OFF || env('MAMBA_EDGE_CUDA_DECODEGEMV') === 'off';
+const DECODE_GEMV_OFF = FUSE_OFF || off('MAMBA_EDGE_CUDA_DECODEGEMV');
 /** MAMBA_EDGE_CUDA_NORMGEMV=off: a one-row (gated) RMSNorm runs as its own kernel, not folded into the GEMV after it (A/B). */
-const NORM_GEMV_OFF = DECODE_GEMV_OFF || env('MAMBA_EDGE_CUDA_NORMGEMV') === 'off';
+const NORM_GEMV_OFF = DECODE_GEMV_OFF || off('MAMBA_EDGE_CUDA_NORMGEMV');
 /** MAMBA_EDGE_CUDA_SCANDT=off: Mamba-1's dt_proj GEMV stays its own kernel instead of being folded into the scan step (A/B). */
-const SCAN_DT_OFF = FUSE_OFF || env('MAMBA_EDGE_CUDA_SCANDT') === 'off';
+const SCAN_DT_OFF = FUSE_OFF || off('MAMBA_EDGE_CUDA_SCANDT');
 /**
  * MAMBA_EDGE_CUDA_CONVGEMV=on: a one-row T = 1 conv is folded into the GEMV that reads its output (Mamba-1's x_proj) or into
  * the SSD step that does (Mamba-2's x, B, C convs) instead of running as its own kernel. Off by default: on an H100 it was
  * slower (BENCHMARKS.md, CUDA decode at the 130M shapes): 24 kernels fewer, but every block of the folded kernel recomputes
  * all the convs it reads (x_proj has 10 blocks for 1,536 channels), which costs more latency than the launch it saves.
  */
-const CONV_FOLD = !DECODE_GEMV_OFF && env('MAMBA_EDGE_CUDA_CONVGEMV') === 'on';
+const CONV_FOLD = !DECODE_GEMV_OFF && on('MAMBA_EDGE_CUDA_CONVGEMV');
 /**
  * MAMBA_EDGE_CUDA_CONVEPI=off: a one-row T = 1 conv of a decode GEMV's output runs as its own kernel instead of as that GEMV's
  * epilogue (decode.cu convEpilogue: the lane writing in_proj's output c computes channel c's conv; Mamba-1's x conv, Mamba-2's
  * x, B and C convs: one kernel a layer fewer, nothing computed twice, unlike CONVGEMV's folds into the conv's reader) (A/B).
  */
-const CONV_EPI_OFF = FUSE_OFF || env('MAMBA_EDGE_CUDA_CONVEPI') === 'off';
+const CONV_EPI_OFF = FUSE_OFF || off('MAMBA_EDGE_CUDA_CONVEPI');
 /** MAMBA_EDGE_CUDA_SSDSTEP=off: Mamba-2's decode step through scan.cu's general kernel instead of decode.cu's ssdStep (A/B). */
-const SSD_STEP_OFF = env('MAMBA_EDGE_CUDA_SSDSTEP') === 'off';
+const SSD_STEP_OFF = off('MAMBA_EDGE_CUDA_SSDSTEP');
 /** MAMBA_EDGE_CUDA_PDL=off: no programmatic dependent launch for the decode kernels (A/B). */
-const PDL_OFF = env('MAMBA_EDGE_CUDA_PDL') === 'off';
+const PDL_OFF = off('MAMBA_EDGE_CUDA_PDL');
 /** MAMBA_EDGE_CUDA_RUNAHEAD=off: no deviceSampling, so sessions decode one read-back at a time (A/B). */
-const RUNAHEAD_OFF = env('MAMBA_EDGE_CUDA_RUNAHEAD') === 'off';
+const RUNAHEAD_OFF = off('MAMBA_EDGE_CUDA_RUNAHEAD');
 /**
  * MAMBA_EDGE_CUDA_STEPGRAPH=off: no deviceSampling.recordSampled, so a run-ahead token is the recorded step plus
  * separate launches (the id copy, the logits row copy, topKSample, the state snapshot copy) instead of one graph (A/B).
  */
-const STEP_GRAPH_OFF = env('MAMBA_EDGE_CUDA_STEPGRAPH') === 'off';
+const STEP_GRAPH_OFF = off('MAMBA_EDGE_CUDA_STEPGRAPH');
 /**
  * MAMBA_EDGE_CUDA_SNAPFOLD=off: the step graph saves its undo point with one stateCopy kernel of the whole state
  * at its start, instead of in the kernels that write the state (A/B).
  */
-const SNAP_FOLD_OFF = env('MAMBA_EDGE_CUDA_SNAPFOLD') === 'off';
+const SNAP_FOLD_OFF = off('MAMBA_EDGE_CUDA_SNAPFOLD');
 /**
  * MAMBA_EDGE_CUDA_ARGMAXGEMV=off: a greedy step graph draws with topKSampleFrom (one block reading the row the head
  * wrote) instead of in the head GEMV's epilogue (each block's best column, one 64-bit atomicMax, the last block writes) (A/B).
  */
-const ARGMAX_GEMV_OFF = env('MAMBA_EDGE_CUDA_ARGMAXGEMV') === 'off';
+const ARGMAX_GEMV_OFF = off('MAMBA_EDGE_CUDA_ARGMAXGEMV');
 /**
  * MAMBA_EDGE_CUDA_SPLITK=on (or auto): decode.cu's one-row GEMV gives a matrix with few rows several warps per
  * output column over slices of K (split-K; out_proj's 768 rows of the 130M models: 4 warps a column on an H100),
  * the warps per column chosen per launch; =2 / 4 / 8 forces that many for every launch (tests); off / unset: one
  * warp a column (A/B; unmeasured on a GPU as of its commit, so off by default).
  */
-const SPLIT_K_MODE = ((v) => (v === 'on' || v === 'auto' ? -1 : v === '2' || v === '4' || v === '8' ? Number(v) : 0))(env('MAMBA_EDGE_CUDA_SPLITK'));
+const SPLIT_K_MODE = ((v) => (v === 'on' || v === 'auto' ? -1 : v === '2' || v === '4' || v === '8' ? Number(v) : 0))(envValue('MAMBA_EDGE_CUDA_SPLITK'));
 /**
  * MAMBA_EDGE_CUDA_SSDHOLD=on: decode.cu's Mamba-2 ssdStep loads each lane's state entries (and B, C) before its
  * first store — one DRAM round trip instead of one per entry; the same results bit for bit (A/B; unmeasured on a
  * GPU as of its commit, so off by default).
  */
-const SSD_HOLD = env('MAMBA_EDGE_CUDA_SSDHOLD') === 'on';
+const SSD_HOLD = on('MAMBA_EDGE_CUDA_SSDHOLD');
 /** Largest row decode.cu's GEMV holds in shared memory (kernels.h kDecodeGemvMaxK). */
 const DECODE_GEMV_MAX_K = 12288;
 /** Largest G·N whose B and C decode.cu's ssdStep with its convs holds in shared memory (kernels.h kSsdConvMaxGN). */
@@ -190,7 +202,7 @@ const GEMV_BATCH_MAX = 6;
 const CONV_BATCH_MAX = 4;
 
 /** MAMBA_EDGE_CUDA_GRAPHS=off turns recorded steps off (an escape hatch, and for A/B benchmarks). */
-const GRAPHS_OFF = typeof process !== 'undefined' && process.env?.MAMBA_EDGE_CUDA_GRAPHS === 'off';
+const GRAPHS_OFF = off('MAMBA_EDGE_CUDA_GRAPHS');
 
 class CudaTensor implements Tensor {
   constructor(
@@ -275,6 +287,7 @@ export class CudaBackend extends PartialBackend implements Backend {
 
   constructor(private readonly dev: CudaDevice, info: Omit<BackendInfo, 'name'>, attn: CudaAttentionApi | null = null) {
     super();
+    checkEnv('MAMBA_EDGE_CUDA_', CUDA_ENV);
     this.info = { name: 'cuda', ...info };
     this.attn = attn && new Proxy(attn, {
       get: (target, key) => {

@@ -4,7 +4,8 @@
  */
 import type { Backend } from '../backend.js';
 import { acquireDevice } from './device.js';
-import { WebGpuBackend, type WebGpuOptions } from './index.js';
+import { WEBGPU_ENV, WebGpuBackend, type WebGpuOptions } from './index.js';
+import { checkEnv } from '../env.js';
 
 export interface CreateWebGpuOptions extends WebGpuOptions {
   /** Accept software fallback adapters (true when 'webgpu' was named; false under 'auto'). */
@@ -12,6 +13,7 @@ export interface CreateWebGpuOptions extends WebGpuOptions {
 }
 
 export async function createWebGpuBackend(opts: CreateWebGpuOptions): Promise<Backend | { unavailable: string }> {
+  checkEnv('MAMBA_EDGE_WEBGPU_', WEBGPU_ENV); // before a device is acquired, so a bad switch leaks none
   const ctx = await acquireDevice({ allowFallback: opts.allowFallback });
   if ('unavailable' in ctx) return ctx;
   return new WebGpuBackend(ctx, opts);

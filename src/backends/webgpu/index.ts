@@ -27,6 +27,7 @@ import {
   type RecordedStep, type RecurrentScanArgs, type RopeArgs, type SelectiveScanArgs, type SsdScanArgs, type Tensor, type WeightDType,
 } from '../backend.js';
 import { ropeTables } from '../attention-math.js';
+import { checkEnv, envSwitch, envValue, type EnvSpec } from '../env.js';
 import { DeviceKvCache, grownCapacity, Q8_BLOCK, storedDType } from '../backend.js';
 import { checkAttention, checkKvData, checkMoe, checkOneToken, checkRope, checkConv1d, checkMatmul, checkRowWeight, checkSameShape, checkSelectiveScan, checkSsdScan } from '../shape-checks.js';
 import type { GpuContext } from './device.js';
@@ -219,19 +220,11 @@ export interface WebGpuOptions {
   stepOutputs?: number;
 }
 
-/** An environment variable (Node; undefined in browsers, which have no `process`). */
-function envValue(name: string): string | undefined {
-  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
-}
-
-/** A boolean switch from the environment (envValue): '1' / 'on' / 'true' or '0' / 'off' / 'false'. */
-function envSwitch(name: string): boolean | undefined {
-  const v = envValue(name)?.trim().toLowerCase();
-  if (v === undefined || v === '') return undefined;
-  if (v === '1' || v === 'on' || v === 'true') return true;
-  if (v === '0' || v === 'off' || v === 'false') return false;
-  throw fail('E_ARGUMENT', `${name}=${JSON.stringify(v)}: expected 1 / on / true or 0 / off / false`);
-}
+/** Every MAMBA_EDGE_WEBGPU_* variable and what it takes (checked by createWebGpuBackend and the constructor). */
+export const WEBGPU_ENV: Readonly<Record<string, EnvSpec>> = {
+  MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: { kind: 'switch' },
+  MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: { kind: 'int', min: 1, max: 64 },
+};
 
 export class WebGpuBackend extends PartialBackend implements Backend {
   readonly name = 'webgpu' as const;
@@ -374,6 +367,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
 
   constructor(ctx: GpuContext, opts: WebGpuOptions = {}) {
     super();
+    checkEnv('MAMBA_EDGE_WEBGPU_', WEBGPU_ENV);
     this.device = ctx.device;
     this.keepAlive = ctx.keepAlive;
     this.kernels = new Kernels(ctx.device);
