@@ -87,6 +87,10 @@ interface Case {
   perSubmit?: number;
   /** skip setBindGroup when the group did not change (only matters with sameGroup) */
   skipRedundant?: boolean;
+  /** distinct buffers in the pool the dispatches bind from (default 40: the activations a decode step reuses) */
+  poolSize?: number;
+  /** bytes of each pool buffer (default 256) */
+  bufferBytes?: number;
 }
 
 const BASE: Case = { what: 'baseline (decode-like: 1 uniform + 10 storage, 2 writable, 8 pipelines, distinct buffers)', storage: 10, writable: 2, pipelines: 8, buffers: 'distinct' };
@@ -106,6 +110,9 @@ const cases: Case[] = [
   { ...BASE, what: 'dynamic uniform offset (a bind group per pipeline, offset per dispatch)', dynamicUniform: true },
   { ...BASE, what: 'submit every 10 dispatches', perSubmit: 10 },
   { ...BASE, what: 'submit every 25 dispatches', perSubmit: 25 },
+  // A decode step binds each layer's own weights: a few hundred distinct buffers in one pass, some large.
+  { ...BASE, what: 'a pool of 400 distinct buffers (a step\'s weights + activations)', poolSize: 400 },
+  { ...BASE, what: 'a pool of 400 distinct buffers of 1 MiB', poolSize: 400, bufferBytes: 1 << 20 },
 ];
 
 function median(v: number[]): number {
@@ -120,7 +127,7 @@ function setup(c: Case): { round(): Promise<[number, number, number]>; destroy()
   const block = c.buffers === 'block' ? device.createBuffer({ size: 256 * (c.storage * N + 1), usage: U.STORAGE }) : null;
   // Distinct buffers: a pool of 40 as in a decode step (activations reused across layers), each dispatch
   // binding `storage` of them in a rotating window, no buffer twice in one dispatch (writable aliasing).
-  const pool = Array.from({ length: Math.max(40, c.storage + 1) }, () => device.createBuffer({ size: 256, usage: U.STORAGE }));
+  const pool = Array.from({ length: Math.max(c.poolSize ?? 40, c.storage + 1) }, () => device.createBuffer({ size: c.bufferBytes ?? 256, usage: U.STORAGE }));
   const groups: GPUBindGroup[] = [];
   const dynGroups: GPUBindGroup[] = [];
   for (let d = 0; d < N; d++) {
@@ -129,7 +136,7 @@ function setup(c: Case): { round(): Promise<[number, number, number]>; destroy()
     for (let j = 0; j < c.storage; j++) {
       // (a writable binding stays its own buffer: Dawn rejects one buffer both written and read in a dispatch)
       const writable = j >= c.storage - c.writable;
-      entries.push({ binding: j + 1, resource: block && !writable ? { buffer: block, offset: 256 * (d * c.storage + j), size: 256 } : { buffer: pool[(d * 3 + j) % pool.length] } });
+      entries.push({ binding: j + 1, resource: block && !writable ? { buffer: block, offset: 256 * (d * c.storage + j), size: 256 } : { buffer: pool[(d * (pool.length > 40 ? c.storage : 3) + j) % pool.length] } });
     }
     const g = device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
     groups.push(c.sameGroup ? (groups[d % c.pipelines] ?? g) : g);
