@@ -7,11 +7,7 @@
 // loads coalesce.
 //   x, dt: [B, T, I]   dtBias: [I]   A: [I, N]   Bm: [B, T, N]   hc: [B, nC, N, I]   sd: [B, nC, I]
 //   n0 B  n1 T  n2 I  n4 L (chunk)  n5 nC  n6 ⌈I/64⌉; one workgroup per (b, chunk, 64 channels)
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dt: array<f32>;
-@group(0) @binding(3) var<storage, read> dtBias: array<f32>;
-@group(0) @binding(4) var<storage, read> A: array<f32>;
-@group(0) @binding(5) var<storage, read> Bm: array<f32>;
+//#include "include/mamba1_scan_inputs.wgsl"
 @group(0) @binding(6) var<storage, read_write> hc: array<f32>;
 @group(0) @binding(7) var<storage, read_write> sd: array<f32>;
 //#include "include/scan_stage.wgsl"

@@ -4,14 +4,8 @@
 // loaded U tokens ahead.
 //   x, dt, z, y: [B, T, I]   dtBias, D: [I]   A: [I, N]   Bm, Cm: [B, T, N]   hc: [B, nC, N, I]
 //   n0 B  n1 T  n2 I  n4 L  n5 nC  n6 ⌈I/64⌉
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dt: array<f32>;
-@group(0) @binding(3) var<storage, read> dtBias: array<f32>;
-@group(0) @binding(4) var<storage, read> A: array<f32>;
-@group(0) @binding(5) var<storage, read> Bm: array<f32>;
-@group(0) @binding(6) var<storage, read> Cm: array<f32>;
-@group(0) @binding(7) var<storage, read> D: array<f32>;
-@group(0) @binding(8) var<storage, read> z: array<f32>;
+//#include "include/mamba1_scan_inputs.wgsl"
+//#include "include/mamba1_scan_gate_inputs.wgsl"
 @group(0) @binding(9) var<storage, read> hc: array<f32>;
 @group(0) @binding(10) var<storage, read_write> y: array<f32>;
 //#include "include/scan_stage.wgsl"
