@@ -866,6 +866,12 @@ export class CudaBackend extends PartialBackend implements Backend {
    * recorded shape. The step is captured twice, each capture with its own intermediates, and the runs
    * alternate between the two: a run's logits row stays intact through the next run (the one run ahead),
    * which is what an abort reads (SessionImpl.decodeAhead's settle) — no per-token copy of the row.
+   * Ping-pong (MAMBA_EDGE_CUDA_PINGPONG=on, SnapPlan.from): the undo block is the state's second block instead;
+   * capture 0 reads the session's block and writes the second, capture 1 the reverse, and a run is always the
+   * capture reading the block the state is in (so the runs still alternate). Undoing the latest run is then no
+   * copy: the state is back in that run's input block, and the next run is that capture again (its logits row
+   * belongs to the undone step). `settle` puts the state back in the session's block (one copy after an odd
+   * number of standing runs) before control returns to the session.
    * Null (nothing run) where the state is not one zerosBlock, the sampler is not supported, or a capture fails.
    */
   private recordSampled(state: Tensor[], ids: Int32Array, body: (ids: Int32Array) => Tensor, p: SamplerParams): SampledStep | null {
@@ -880,7 +886,9 @@ export class CudaBackend extends PartialBackend implements Backend {
     // parameters, the undo block.
     const idWord = this.zeros([1]) as CudaTensor;
     const params = this.zeros([4]) as CudaTensor; // and, greedy, the argmax epilogue's two zeroed u64 words
-    const undoBlock = this.alloc([whole.bytes / 4]);
+    const undoBlock = this.alloc([whole.bytes / 4]); // ping-pong: the state's second block
+    const pingPong = this.pingPong;
+    const other = undoBlock.ptr - whole.ptr;
     const shared = [idWord, params, undoBlock].map((t) => {
       this.blocks.delete(t.block);
       t.block.recorded = true;
@@ -895,10 +903,12 @@ export class CudaBackend extends PartialBackend implements Backend {
       for (const b of blocks) this.giveBack(b);
     };
     for (let n = 0; n < 2; n++) {
-      const plan: SnapPlan = { members: whole.members, delta: undoBlock.ptr - whole.ptr, done: new Set() };
+      const plan: SnapPlan = pingPong
+        ? { members: whole.members, from: n === 0 ? 0n : other, delta: n === 0 ? other : 0n, done: new Set() }
+        : { members: whole.members, delta: other, done: new Set() };
       const cap: Capture = { pool: new Map(), blocks: [], idsPtr: idWord.ptr, n: 1, vocab: -1, snap: plan };
       const got = this.captureGraph(cap, () => {
-        if (SNAP_FOLD_OFF) { // A/B: the whole undo point first, one kernel
+        if (SNAP_FOLD_OFF && !pingPong) { // A/B: the whole undo point first, one kernel
           guarded('state undo point', () => dev.stateCopy!(undoBlock.ptr, whole.ptr, whole.bytes));
           for (const m of whole.members) plan.done.add(m.ptr);
         }
@@ -917,7 +927,7 @@ export class CudaBackend extends PartialBackend implements Backend {
           && head.outs[0] === logits.ptr && !head.convs && this.decodeGemvTakes(head) && head.K <= DECODE_GEMV_MAX_K - 32; // (its 72 bytes of shared words beside the row)
         if (inHead) head.argmax = { scratch: params.ptr, out: w.ptr, idOut: idWord.ptr };
         const d = this.d; // what fusion held back (the head GEMV) goes first
-        for (const m of whole.members) this.snapOf(m.ptr, false); // members no kernel of the step wrote
+        for (const m of whole.members) this.stateInPlace(m.ptr); // members no kernel of the step wrote: saved, or (ping-pong) carried over
         if (!inHead) guarded('deviceSampling.sample (recorded)', () => d.topKSampleFrom!(w.ptr, logits.ptr, V, k, greedy, greedy ? null : params.ptr, idWord.ptr));
         return logits;
       });
@@ -937,11 +947,22 @@ export class CudaBackend extends PartialBackend implements Backend {
     let released = false;
     let runs = 0;
     let latest: CudaDeviceToken | null = null;
+    /** Ping-pong: the block the state is in (0 the session's, 1 the second), and the one the latest run read. */
+    let parity = 0, latestFrom = 0;
+    /** Ping-pong: whether the latest run can be undone (not once settled: the copy may have overwritten its input block). */
+    let undoable = false;
+    /** Ping-pong: the state back in the session's block (SampledStep.settle). */
+    const settle = () => {
+      if (parity === 1 && whole.live && !this.disposed) guarded('settling a step', () => this.d.copy(whole.ptr, undoBlock.ptr, whole.bytes));
+      parity = 0;
+      undoable = false;
+    };
     const hostParams = new Float32Array(4);
     const recording = {
       blocks,
       release: () => {
         if (released) return;
+        if (pingPong) settle(); // (a unit released mid-run keeps the session's state)
         released = true;
         if (latest) latest.stale = true;
         this.recordings.delete(recording);
@@ -960,7 +981,7 @@ export class CudaBackend extends PartialBackend implements Backend {
         }
         if (next.length !== 1) throw fail('E_ARGUMENT', `cuda: a recorded step takes 1 id, got ${next.length}`);
         const onDevice = this.checkIds(next, vocab);
-        const g = graphs[runs % 2];
+        const g = graphs[pingPong ? parity : runs % 2]; // ping-pong: the capture reading the block the state is in
         const d = this.d; // ops held back go first
         if (!greedy) {
           hostParams[0] = q.temperature; hostParams[1] = q.topP; hostParams[2] = u;
@@ -972,6 +993,11 @@ export class CudaBackend extends PartialBackend implements Backend {
           else d.replay(g.graph, idWord.ptr, next);
         });
         runs++;
+        if (pingPong) {
+          latestFrom = parity;
+          parity ^= 1;
+          undoable = true;
+        }
         if (latest) latest.stale = true; // this run's draw overwrites the words
         const out = new Float32Array(3 + 2 * k); // raw u32 bits (only ever read through a Uint32Array)
         const done = guarded('deviceSampling.sample (read-back)', () => d.downloadAsync(buf.ptr, out, 0));
@@ -985,8 +1011,14 @@ export class CudaBackend extends PartialBackend implements Backend {
       undo: (t: DeviceToken) => {
         if (released) throw fail('E_ARGUMENT', 'cuda: this recorded step was released');
         if (t !== latest) throw fail('E_ARGUMENT', 'cuda: only the latest run of a recorded step can be undone');
-        guarded('undoing a step', () => this.d.copy(whole.ptr, undoBlock.ptr, whole.bytes));
+        if (pingPong && !undoable) throw fail('E_ARGUMENT', 'cuda: a run settled into the session\'s state cannot be undone');
+        if (pingPong) parity = latestFrom; // the state before that run is still in the block it read
+        else guarded('undoing a step', () => this.d.copy(whole.ptr, undoBlock.ptr, whole.bytes));
       },
+      ...(pingPong ? { settle: () => {
+        if (released) throw fail('E_ARGUMENT', 'cuda: this recorded step was released');
+        settle();
+      } } : {}),
       release: recording.release,
     };
   }
