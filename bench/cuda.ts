@@ -74,6 +74,7 @@ const env = backend === 'cuda'
     stepGraph: process.env.MAMBA_EDGE_CUDA_STEPGRAPH ?? 'on', snapFold: process.env.MAMBA_EDGE_CUDA_SNAPFOLD ?? 'on',
     convEpi: process.env.MAMBA_EDGE_CUDA_CONVEPI ?? 'on', argmaxGemv: process.env.MAMBA_EDGE_CUDA_ARGMAXGEMV ?? 'on',
     ssdKernel: process.env.MAMBA_EDGE_CUDA_SSD || 'default',
+    pingPong: process.env.MAMBA_EDGE_CUDA_PINGPONG ?? 'off',
   }
   : {};
 
@@ -226,7 +227,7 @@ for (const name of onlyBandwidth ? [] : models) {
       ds.release(prev);
       const ms = (performance.now() - a) / reps;
       results.push({ model: name, engine, what: 'decode-gpu-sampled', kernels: unit.ops, msPerStep: ms, tokensPerSec: 1000 / ms, ...env });
-      console.error(`${name} cuda: step graph with its draw ${unit.ops} nodes, ${ms.toFixed(3)} ms a token back to back (${(1000 / ms).toFixed(0)} tok/s, read-back enqueued, no host wait)`);
+      console.error(`${name} cuda: step graph with its draw ${unit.ops} nodes, ${ms.toFixed(3)} ms a token back to back (${(1000 / ms).toFixed(0)} tok/s, read-back enqueued, no host wait${b.pingPong ? '; ping-pong state blocks, no undo copy' : ''})`);
       unit.release();
     }
     b.free(...block);

@@ -493,6 +493,14 @@ export class SessionImpl implements Session {
     } finally {
       for (const step of inflight.splice(0)) release(step);
       for (const snap of allSnapshots) backend.free(...snap);
+      // The state back in the session's own tensors before anything else touches it (SampledStep.settle: cuda's
+      // ping-pong step graph, one copy a generate at most); failing, the session's state is not its own.
+      try {
+        unit?.settle?.();
+      } catch (e) {
+        this.lost ??= { reason: e instanceof Error ? e.message.slice(0, 200) : String(e), code: e instanceof MambaEdgeError && e.code === 'E_DEVICE_LOST' ? 'E_DEVICE_LOST' : 'E_STATE' };
+        throw e;
+      }
     }
   }
 

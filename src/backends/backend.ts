@@ -601,6 +601,13 @@ export interface SampledStep {
   run(ids: Int32Array, params: SamplerParams, u: number): { token: DeviceToken; logits: Tensor };
   /** Puts the state back as it was before the latest run, whose token `token` must be (E_ARGUMENT otherwise). */
   undo(token: DeviceToken): void;
+  /**
+   * Optional, for units that keep the state in blocks of their own between runs (cuda's ping-pong step graph,
+   * MAMBA_EDGE_CUDA_PINGPONG): puts the state back in the session's tensors (a device copy, in order with the
+   * ops). The caller runs it before anything else reads or writes the state (the end of a generate); a later
+   * run starts from the session's tensors. Units without it keep the state there after every run.
+   */
+  settle?(): void;
   /** Frees the unit and everything it holds. Calling it again does nothing. */
   release(): void;
   /** Graph nodes of one run (for tests and benchmarks). */

@@ -25,7 +25,7 @@ import { Rng, sampleToken, type SamplerParams } from '../../src/api/sampler.js';
 import { randomModelFiles } from '../../tools/random-model.js';
 import { SessionImpl } from '../../src/api/session.js';
 import type { ModelImpl } from '../../src/api/model.js';
-import type { Tensor } from '../../src/backends/backend.js';
+import type { SampledStep, Tensor } from '../../src/backends/backend.js';
 import {
   collect, expectConcurrentSessionsAlone, expectDeviceSamplerRule, expectDisagreementRedone, expectHybridCachesCutBack, expectStopsMatch, redos, ruleInF32, SAMPLERS,
 } from '../helpers/runahead.js';
@@ -48,6 +48,21 @@ async function withoutStepGraph(src: Parameters<typeof loadModel>[0]): Promise<M
   const m = await loadModel(src, { backend: 'cuda' });
   delete (backendOf(m).deviceSampling as { recordSampled?: unknown }).recordSampled;
   return m;
+}
+
+/**
+ * The model on cuda with the step graph's ping-pong (MAMBA_EDGE_CUDA_PINGPONG, read when the backend is made) on or
+ * off; on only where the addon build takes separate state sources (checked by the callers).
+ */
+async function withPingPong(src: Parameters<typeof loadModel>[0], on: boolean): Promise<Model> {
+  const was = process.env.MAMBA_EDGE_CUDA_PINGPONG;
+  process.env.MAMBA_EDGE_CUDA_PINGPONG = on ? 'on' : 'off';
+  try {
+    return await loadModel(src, { backend: 'cuda' });
+  } finally {
+    if (was === undefined) delete process.env.MAMBA_EDGE_CUDA_PINGPONG;
+    else process.env.MAMBA_EDGE_CUDA_PINGPONG = was;
+  }
 }
 
 /** Counts a backend's addon calls by name (its Device's methods, wrapped). */
@@ -168,28 +183,38 @@ describe.skipIf(cudaUnavailable !== null)('cuda run-ahead decode', () => {
     });
   }
 
-  it('the step graph (recordSampled): its undo point is the state before its latest run; stale tokens and other shapes are refused', async () => {
-    for (const files of Object.values(MODELS)) {
-      const m = await loadModel(files, { backend: 'cuda' });
+  it('the step graph (recordSampled): its undo point is the state before its latest run; stale tokens and other shapes are refused (undo copy and ping-pong)', async () => {
+    for (const files of Object.values(MODELS)) for (const pp of [false, true]) {
+      const m = await withPingPong(files, pp);
       const b = backendOf(m);
+      expect(b.pingPong).toBe(pp);
       const ds = b.deviceSampling!;
       const s = m.createSession();
       await s.prefill([1, 2, 3]);
       const state = (s as unknown as { state: Tensor[] }).state;
       const impl = m as unknown as ModelImpl;
-      const readState = () => Promise.all(state.map((t) => b.read(t)));
+      let unit!: SampledStep;
+      // Ping-pong: the state is in the session's tensors only once settled (which also ends what undo can reach).
+      const readState = () => {
+        unit.settle?.();
+        return Promise.all(state.map((t) => b.read(t)));
+      };
       for (const params of [{ temperature: 0, topK: 1, topP: 1 }, { temperature: 0.8, topK: 7, topP: 0.9 }] satisfies SamplerParams[]) {
-        const unit = impl.sampledStep(state, [], params)!;
+        unit = impl.sampledStep(state, [], params)!;
         expect(unit).not.toBeNull();
+        expect(typeof unit.settle).toBe(pp ? 'function' : 'undefined');
         expect(impl.sampledStep(state, [], { ...params, topP: 0.5 })).toBe(unit); // same shape: the same unit
         const before = await readState();
         const r1 = unit.run(Int32Array.of(5), params, 0.25);
+        // Ping-pong: r1's row and draw read before the settle below (after it, r2 runs r1's capture again).
+        const early = pp ? { row: await b.read(r1.logits), got: await ds.read(r1.token) } : null;
         const after1 = await readState();
         expect(after1).not.toEqual(before);
+        if (pp) expect(() => unit.undo(r1.token)).toThrow(/settled/); // its input block may be overwritten by the settle
         const r2 = unit.run(ds.ids(r1.token), params, 0.75);
         // r1's row survives r2 (the two alternating captures), and its draw is the sampler's rule on that row.
-        const row1 = await b.read(r1.logits);
-        const got1 = await ds.read(r1.token);
+        const row1 = early?.row ?? await b.read(r1.logits);
+        const got1 = early?.got ?? await ds.read(r1.token);
         // (f32 on the device vs f64 on the host: within rounding of a boundary, the kernels' f32 rule.)
         expect([sampleToken(row1, params, { nextFloat: () => 0.25 } as unknown as Rng), ruleInF32(row1, params, 0.25)]).toContain(got1.id);
         expect(() => unit.undo(r1.token)).toThrow(/latest/);
@@ -202,13 +227,18 @@ describe.skipIf(cudaUnavailable !== null)('cuda run-ahead decode', () => {
         ds.release(r1.token);
         ds.release(r2.token);
         // Re-run r2's input from the restored state: the same token and the same state as the first time.
+        // (Ping-pong: no settle between a run and its undo; r3's row stands for its state, r4 runs the same capture.)
         const r3 = unit.run(Int32Array.of(got1.id), params, 0.75);
-        const after3 = await readState();
+        const after3 = pp ? null : await readState();
+        const row3 = pp ? await b.read(r3.logits) : null;
         unit.undo(r3.token);
         expect(await readState()).toEqual(after1);
         const r4 = unit.run(Int32Array.of(got1.id), params, 0.75);
         expect((await ds.read(r4.token)).id).toBe((await ds.read(r3.token)).id);
-        expect(await readState()).toEqual(after3);
+        if (row3) expect(await b.read(r4.logits)).toEqual(row3);
+        const after4 = await readState();
+        if (after3) expect(after4).toEqual(after3);
+        else expect(after4).not.toEqual(after1);
         ds.release(r3.token);
         ds.release(r4.token);
       }
@@ -216,6 +246,81 @@ describe.skipIf(cudaUnavailable !== null)('cuda run-ahead decode', () => {
       await m.dispose();
     }
   });
+
+  // MAMBA_EDGE_CUDA_PINGPONG=on (the step graph reads the state from one block and writes the other, no undo copy)
+  // against off (the undo copy): the same kernels' arithmetic on the same inputs, so tokens and saveState bytes equal.
+  for (const [name, files] of Object.entries(MODELS)) {
+    describe(`${name}, ping-pong step graph against the undo copy`, () => {
+      let pp: Model, undo: Model;
+      let loaded: Promise<void> | null = null;
+      const load = () => (loaded ??= (async () => {
+        pp = await withPingPong(files, true);
+        undo = await withPingPong(files, false);
+      })());
+      const at = (fn: () => Promise<void>) => async () => {
+        await load();
+        const was = SessionImpl.runAheadDepth;
+        SessionImpl.runAheadDepth = 1; // the step graph is the one-step-ahead path
+        try { await fn(); } finally { SessionImpl.runAheadDepth = was; }
+      };
+
+      it('greedy and sampled generates give the same tokens and saved state; a second generate after the first too; at most one copy a generate', at(async () => {
+        expect(backendOf(pp).pingPong).toBe(true);
+        expect(backendOf(undo).pingPong).toBe(false);
+        const calls = countCalls(pp, ['copy', 'launchGraph', 'beginCapture']);
+        for (const { opts } of SAMPLERS) {
+          const o = { ...opts, maxTokens: 17, ignoreEos: true };
+          const [sp, su] = [pp.createSession(), undo.createSession()];
+          for (const s of [sp, su]) await s.prefill([1, 2, 3]); // (its last-row copy not counted below)
+          const before = { ...calls };
+          const a = await collect(sp, [], o);
+          const u = await collect(su, [], o);
+          expect(a.ids).toHaveLength(17);
+          expect(a.ids).toEqual(u.ids);
+          expect(redos(sp)).toBe(0);
+          expect(calls.beginCapture - before.beginCapture).toBe(2); // the two captures, once
+          expect(calls.launchGraph - before.launchGraph).toBeGreaterThanOrEqual(15);
+          // Neither an undo copy a token nor a settle a token: at most the one closing settle (16 steps run: even, none).
+          expect(calls.copy - before.copy).toBeLessThanOrEqual(1);
+          expect(await sp.saveState()).toEqual(await su.saveState());
+          const more = { ...opts, seed: undefined, maxTokens: 6, ignoreEos: true };
+          for (const prompt of [[9, 8, 7], [], [4]]) { // odd and even counts of standing runs, a prefill in between
+            const a2 = await collect(sp, prompt, more);
+            expect(a2.ids).toEqual((await collect(su, prompt, more)).ids);
+            expect(await sp.saveState()).toEqual(await su.saveState());
+          }
+          await Promise.all([sp.dispose(), su.dispose()]);
+        }
+      }));
+
+      it('a stop at EOS, a stop string, maxTokens, a break or an abort mid-run-ahead leaves the state of the undo copy', at(async () => {
+        await expectStopsMatch(pp, undo);
+      }));
+
+      it('a device draw that disagrees with the host rule is redone from the block the state is in: same tokens, same state', at(async () => {
+        await expectDisagreementRedone(pp, undo, backendOf(pp).deviceSampling!);
+      }));
+
+      it('with the conv kernels (CONVEPI off: conv1dStepBatch) and the convs folded into their readers (CONVGEMV on: convShift, scanDtStep\'s shift, ssdConvStep): same tokens and state', at(async () => {
+        const bs = [backendOf(pp), backendOf(undo)];
+        const was = bs.map((b) => [b.convEpilogue, b.convFold] as const);
+        try {
+          for (const [epi, fold] of [[false, false], [false, true]] as const) {
+            for (const b of bs) { b.convEpilogue = epi; b.convFold = fold; }
+            const [sp, su] = [pp.createSession(), undo.createSession()]; // new sessions: their step graphs captured with these paths
+            for (const o of [{ temperature: 0.9, topK: 5, seed: 5, maxTokens: 12, ignoreEos: true }, { temperature: 0, seed: 1, maxTokens: 7, ignoreEos: true }]) {
+              const a = await collect(sp, [3, 1], o);
+              expect(a.ids, `CONVEPI ${epi} CONVGEMV ${fold}`).toEqual((await collect(su, [3, 1], o)).ids);
+              expect(await sp.saveState()).toEqual(await su.saveState());
+            }
+            await Promise.all([sp.dispose(), su.dispose()]);
+          }
+        } finally {
+          bs.forEach((b, i) => { [b.convEpilogue, b.convFold] = was[i]; });
+        }
+      }));
+    });
+  }
 
   it('the greedy draw in the head GEMV\'s epilogue picks what sampler.ts picks: ties to the lower id, +∞, NaN, −∞, none finite; again on replay', async () => {
     const m = await loadModel(MODELS.mamba, { backend: 'cuda' });

@@ -8,6 +8,7 @@
 #include <thread>
 #include <random>
 #include <cstdio>
+#include <array>
 using namespace me;
 template <class F> void launch(unsigned grid, int threads, size_t smemFloats, F f) {
   me_emu::gdim = dim3(grid, 1, 1); me_emu::bdim = dim3(threads, 1, 1);
@@ -122,7 +123,114 @@ void ssd(int H, int P, int G, int N, bool snap) {
   const bool ok = same && worst < 1e-5; if (!ok) fails++;
   printf("%s ssdStep H %d P %d G %d N %d snap %d: held = plain bit for bit %d, worst %.2e\n", ok ? "ok  " : "FAIL", H, P, G, N, snap, same, worst);
 }
+/**
+ * Ping-pong (MAMBA_EDGE_CUDA_PINGPONG): a kernel reading the state before the step from `src` and writing the new
+ * one to a separate `dst` (filled with NaN first: every entry must be written) gives, bit for bit, the outputs and
+ * the state it gives in place, and leaves `src` as it was. `step(src, dst, outs)` launches the kernel: src == dst
+ * is the in-place run. Several state buffers (a kernel writing two states) are one vector here, split by the caller.
+ */
+template <class F> void pingPong(const char* what, const std::vector<float>& s0, int nOuts, size_t outLen, F step) {
+  std::vector<float> inPlace = s0, src = s0, dst(s0.size(), NAN);
+  std::vector<std::vector<float>> o1(nOuts, std::vector<float>(outLen, NAN)), o2 = o1;
+  step(inPlace.data(), inPlace.data(), o1);
+  step(src.data(), dst.data(), o2);
+  bool same = memcmp(inPlace.data(), dst.data(), s0.size() * 4) == 0 && memcmp(src.data(), s0.data(), s0.size() * 4) == 0;
+  for (int i = 0; i < nOuts; i++) same = same && memcmp(o1[i].data(), o2[i].data(), outLen * 4) == 0;
+  bool moved = memcmp(inPlace.data(), s0.data(), s0.size() * 4) != 0;  // the step did change the state
+  const bool ok = same && moved; if (!ok) fails++;
+  printf("%s ping-pong %s: src != dst = in place bit for bit %d, state changed %d\n", ok ? "ok  " : "FAIL", what, same, moved);
+}
+void pingPongCases() {
+  {  // the conv epilogue of a decode GEMV (item 1 of 3: 130 channels, K 4), with and without the undo point
+    const int K = 772, CC = 130, CK = 4;
+    const std::vector<int> Ms{7, 130, 769};
+    auto x = rnd(K), cw = rnd((size_t)CC * CK), cb = rnd(CC), cs0 = rnd((size_t)CC * (CK - 1));
+    std::vector<std::vector<float>> W;
+    for (int M : Ms) W.push_back(rnd((size_t)M * K));
+    for (int snapOn = 0; snapOn < 2; snapOn++) {
+      std::vector<float> snap(cs0.size(), NAN);
+      pingPong(snapOn ? "conv epilogue (with undo point)" : "conv epilogue", cs0, 4, 769, [&](float* src, float* dst, std::vector<std::vector<float>>& o) {
+        GemvBatch batch{};
+        batch.count = 3;
+        for (int i = 0; i < 3; i++) batch.item[i] = GemvItem{o[i].data(), W[i].data(), nullptr, Ms[i]};
+        ConvEpilogues e{};
+        e.count = 1; e.K = CK; e.silu = true;
+        e.e[0] = ConvEpilogue{1, cw.data(), cb.data(), dst, o[3].data(), snapOn ? snap.data() : nullptr, src == dst ? nullptr : src};
+        RowPrologue pro{};
+        ArgmaxEpilogue am{};
+        setDecodeSplit(0);
+        launch(blocksFor(906, kDgWarps), kDgWarps * 32, K, [&] { decodeGemv<kF32, 1>(batch, x.data(), K, pro, 906, e, am, 1); });
+        if (snapOn && memcmp(snap.data(), cs0.data(), cs0.size() * 4) != 0) { printf("FAIL conv epilogue undo point\n"); fails++; }
+      });
+    }
+  }
+  for (int hold = 0; hold < 2; hold++) for (auto [H, P, G, N] : {std::array<int, 4>{6, 5, 3, 7}, {3, 9, 1, 200}, {4, 16, 2, 128}}) {  // ssdStep (N 200: part held, part looped)
+    const int I = H * P;
+    int L = 1;
+    while (L < N && L < 32) L <<= 1;
+    auto x = rnd(I), dt = rnd(H, 2), Bm = rnd((size_t)G * N), Cm = rnd((size_t)G * N), dtBias = rnd(H, 0.5), A = rnd(H), D = rnd(H), h0 = rnd((size_t)I * N);
+    for (auto& v : A) v = -fabsf(v) - 0.05f;
+    char what[96];
+    snprintf(what, sizeof what, "ssdStep hold %d H %d P %d G %d N %d", hold, H, P, G, N);
+    pingPong(what, h0, 1, I, [&](float* src, float* dst, std::vector<std::vector<float>>& o) {
+      SsdStepArgs a{};
+      a.x = x.data(); a.dt = dt.data(); a.dtBias = dtBias.data(); a.A = A.data(); a.Bm = Bm.data(); a.Cm = Cm.data(); a.D = D.data();
+      a.state = dst; a.stateIn = src == dst ? nullptr : src; a.y = o[0].data(); a.H = H; a.P = P; a.G = G; a.N = N; a.dtMin = 0.01f; a.dtMax = 1.5f;
+      const unsigned grid = blocksFor((int64_t)I * L, 256);
+      if (hold) launch(grid, 256, 0, [&] { ssdStep<false, true>(a, SsdConv{}, L); });
+      else launch(grid, 256, 0, [&] { ssdStep<false, false>(a, SsdConv{}, L); });
+    });
+  }
+  for (auto [I, N, R, CK] : {std::array<int, 4>{37, 7, 5, 4}, {70, 40, 9, 3}}) {  // scanDtStep with the conv shift a folded conv left (two states: h, then the conv's)
+    int L = 1;
+    while (L < N && L < 32) L <<= 1;
+    auto x = rnd(I), dtLow = rnd(R), wDt = rnd((size_t)I * R), dtBias = rnd(I, 0.5), A = rnd((size_t)I * N), Bm = rnd(N), Cm = rnd(N), D = rnd(I), z = rnd(I);
+    auto convX = rnd(I);
+    for (auto& v : A) v = -fabsf(v) - 0.05f;
+    const size_t nh = (size_t)I * N, nc = (size_t)I * (CK - 1);
+    auto s0 = rnd(nh + nc);
+    char what[96];
+    snprintf(what, sizeof what, "scanDtStep + conv shift I %d N %d R %d K %d", I, N, R, CK);
+    pingPong(what, s0, 2, I, [&](float* src, float* dst, std::vector<std::vector<float>>& o) {
+      ScanDtArgs a{};
+      a.x = x.data(); a.dtLow = dtLow.data(); a.wDt = wDt.data(); a.dtBias = dtBias.data(); a.A = A.data(); a.Bm = Bm.data(); a.Cm = Cm.data();
+      a.D = D.data(); a.z = z.data(); a.state = dst; a.y = o[0].data(); a.dtOut = o[1].data(); a.I = I; a.N = N; a.R = R;
+      a.convState = dst + nh; a.convX = convX.data(); a.convK = CK;
+      if (src != dst) { a.stateIn = src; a.convIn = src + nh; }
+      launch(blocksFor((int64_t)I * L, 256), 256, 0, [&] { scanDtStep<kF32>(a, L); });
+    });
+  }
+  {  // convShift (a conv folded into a GEMV left it)
+    const int C = 301, K = 4;
+    auto x = rnd(C);
+    pingPong("convShift C 301 K 4", rnd((size_t)C * (K - 1)), 0, 0, [&](float* src, float* dst, std::vector<std::vector<float>>&) {
+      launch(blocksFor(C, 256), 256, 0, [&] { convShift(dst, src, x.data(), C, K); });
+    });
+  }
+  {  // conv1dStepBatch: three convs (Mamba-2's x, B, C; the undo point on one), batch 2
+    const int B = 2, K = 4;
+    const int Cs[3] = {37, 12, 12};
+    std::vector<std::vector<float>> xs, ws, bs;
+    size_t total = 0;
+    for (int C : Cs) { xs.push_back(rnd((size_t)B * C)); ws.push_back(rnd((size_t)C * K)); bs.push_back(rnd(C)); total += (size_t)B * C * (K - 1); }
+    std::vector<float> snap((size_t)B * Cs[0] * (K - 1), NAN);
+    pingPong("conv1dStepBatch (3 convs, batch 2)", rnd(total), 3, (size_t)B * 37, [&](float* src, float* dst, std::vector<std::vector<float>>& o) {
+      Conv1dStepBatch batch{};
+      batch.count = 3;
+      size_t off = 0;
+      for (int j = 0; j < 3; j++) {
+        batch.item[j] = Conv1dStepItem{o[j].data(), xs[j].data(), ws[j].data(), j == 1 ? nullptr : bs[j].data(), dst + off, Cs[j], j == 0 ? snap.data() : nullptr,
+                                       src == dst ? nullptr : src + off};
+        off += (size_t)B * Cs[j] * (K - 1);
+      }
+      int64_t n = 0;
+      for (int C : Cs) n += (int64_t)B * C;
+      launch(blocksFor(n, 256), 256, 0, [&] { conv1dStepBatch(batch, B, K, true); });
+    });
+  }
+}
 int main() {
+  pingPongCases();
   ssd(6, 5, 3, 7, false); ssd(4, 16, 2, 40, true); ssd(24, 64, 1, 128, true); ssd(3, 9, 1, 200, false); ssd(2, 3, 1, 5, true);
   for (int K : {20, 772, 1540})
     for (int mode : {0, 2, 4, 8})

@@ -169,6 +169,7 @@ class Device : public Napi::ObjectWrap<Device> {
                            InstanceMethod("launchGraph", &Device::LaunchGraph),
                            InstanceMethod("writeAsync", &Device::WriteAsync),
                            InstanceAccessor("convEpilogues", &Device::ConvEpiloguesMax, nullptr),
+                           InstanceAccessor("stateSources", &Device::StateSources, nullptr),
                            InstanceAccessor("info", &Device::Info, nullptr),
                        });
   }
@@ -577,6 +578,10 @@ class Device : public Napi::ObjectWrap<Device> {
       Napi::Array snaps = info[9].As<Napi::Array>();
       for (uint32_t i = 0; i < outs.Length() && i < snaps.Length(); i++) batch.item[i].snap = fptr(snaps.Get(i));
     }
+    if (info.Length() > 10 && info[10].IsArray()) {  // srcs[] (null entries: in place): where each state is read from (a ping-pong step graph)
+      Napi::Array srcs = info[10].As<Napi::Array>();
+      for (uint32_t i = 0; i < outs.Length() && i < srcs.Length(); i++) batch.item[i].src = fptr(srcs.Get(i));
+    }
     launched(env, me::launchConv1dStepBatch(batch, i32(info[0]), i32(info[1]), info[2].As<Napi::Boolean>().Value(), stream_), "conv1dStepBatch");
     return env.Undefined();
   }
@@ -716,7 +721,7 @@ class Device : public Napi::ObjectWrap<Device> {
     pro.state = fptr(info[15]);
     pro.convK = i32(info[16]);
     pro.silu = info[17].As<Napi::Boolean>().Value();
-    // Optional (builds with conv epilogues): convs [{ item, w, bias|null, state, out, snap|null }], convK, convSilu.
+    // Optional (builds with conv epilogues): convs [{ item, w, bias|null, state, out, snap|null, src?|null }], convK, convSilu.
     me::ConvEpilogues epi{};
     if (info.Length() > 20 && info[18].IsArray()) {
       Napi::Array convs = info[18].As<Napi::Array>();
@@ -724,7 +729,7 @@ class Device : public Napi::ObjectWrap<Device> {
       epi.count = (int)convs.Length();
       for (uint32_t j = 0; j < convs.Length(); j++) {
         Napi::Object c = convs.Get(j).As<Napi::Object>();
-        epi.e[j] = {i32(c.Get("item")), fptr(c.Get("w")), fptr(c.Get("bias")), fptr(c.Get("state")), fptr(c.Get("out")), fptr(c.Get("snap"))};
+        epi.e[j] = {i32(c.Get("item")), fptr(c.Get("w")), fptr(c.Get("bias")), fptr(c.Get("state")), fptr(c.Get("out")), fptr(c.Get("snap")), fptr(c.Get("src"))};
       }
       epi.K = i32(info[19]);
       epi.silu = info[20].As<Napi::Boolean>().Value();
@@ -773,6 +778,8 @@ class Device : public Napi::ObjectWrap<Device> {
     a.convX = fptr(info[17]);
     a.convK = i32(info[18]);
     a.snap = fptr(info[19]);  // optional: h's undo point
+    a.stateIn = fptr(info[20]);  // optional (ping-pong): h before the step, read here; `state` gets the new h
+    a.convIn = fptr(info[21]);   // optional (ping-pong): the conv state before the shift
     launched(env, me::launchScanDtStep(a, wt, stream_), "scanDtStep");
     return env.Undefined();
   }
@@ -820,11 +827,11 @@ class Device : public Napi::ObjectWrap<Device> {
     return env.Undefined();
   }
 
-  /** convShift(state, x, C, K): state [C, K − 1] ← its last K − 2 entries ++ x (after a conv folded into a GEMV). */
+  /** convShift(state, x, C, K, src?): state [C, K − 1] ← src's (default: its own) last K − 2 entries ++ x (after a conv folded into a GEMV). */
   Napi::Value ConvShiftOp(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     live(env);
-    launched(env, me::launchConvShift(fptr(info[0]), fptr(info[1]), i32(info[2]), i32(info[3]), stream_), "convShift");
+    launched(env, me::launchConvShift(fptr(info[0]), fptr(info[1]), i32(info[2]), i32(info[3]), stream_, fptr(info[4])), "convShift");
     return env.Undefined();
   }
 
@@ -849,6 +856,7 @@ class Device : public Napi::ObjectWrap<Device> {
     a.dtMin = (float)f64(info[13]);
     a.dtMax = (float)f64(info[14]);
     a.snap = fptr(info[15]);  // optional: h's undo point
+    a.stateIn = fptr(info[16]);  // optional (ping-pong): h before the step, read here; `state` gets the new h
     launched(env, me::launchSsdStep(a, stream_), "ssdStep");
     return env.Undefined();
   }
@@ -876,6 +884,8 @@ class Device : public Napi::ObjectWrap<Device> {
 
   /** How many conv epilogues decodeGemv takes (its trailing arguments; then the greedy draw); absent in builds without them. */
   Napi::Value ConvEpiloguesMax(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), me::kConvEpilogueMax); }
+  /** Whether the state-writing decode kernels take a source state apart from the one they write (ping-pong step graphs). */
+  Napi::Value StateSources(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), true); }
 
   // ---- the run-ahead step graph (src/backends/cuda/index.ts recordSampled) ----
 

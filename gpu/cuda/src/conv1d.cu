@@ -69,15 +69,16 @@ __global__ void conv1dStepBatch(Conv1dStepBatch batch, int B, int K, bool silu) 
   const int c = i % it.C;
   const int hist = K - 1;
   float* st = it.state + i * hist;
+  const float* sr = (it.src ? it.src : it.state) + i * hist;  // the state before the step (ping-pong: the graph's read block)
   const float xv = it.x[i];
   float acc = it.bias ? it.bias[c] : 0.f;
   if (it.snap) {  // the undo point of a run-ahead step: this channel's state before its shift
     float* sp = it.snap + i * hist;
-    for (int k = 0; k < hist; k++) sp[k] = st[k];
+    for (int k = 0; k < hist; k++) sp[k] = sr[k];
   }
-  for (int k = 0; k < hist; k++) acc += it.w[c * K + k] * st[k];
+  for (int k = 0; k < hist; k++) acc += it.w[c * K + k] * sr[k];
   acc += it.w[c * K + hist] * xv;
-  for (int k = 0; k + 1 < hist; k++) st[k] = st[k + 1];
+  for (int k = 0; k + 1 < hist; k++) st[k] = sr[k + 1];
   if (hist > 0) st[hist - 1] = xv;
   it.y[i] = silu ? siluf(acc) : acc;
 }

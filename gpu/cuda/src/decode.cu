@@ -42,10 +42,14 @@ __device__ __forceinline__ float convOut(const float* w, const float* bias, cons
   return silu ? siluf(acc) : acc;
 }
 
-/** conv1dStep's state shift for channel i: state ← its last K − 2 entries ++ x[i]. */
-__device__ __forceinline__ void convShiftOne(float* state, const float* x, int i, int K) {
+/**
+ * conv1dStep's state shift for channel i: state ← src's last K − 2 entries ++ x[i] (src == state: in place, as
+ * conv1dStep; src ≠ state: a ping-pong step graph's read block and write block, the same values).
+ */
+__device__ __forceinline__ void convShiftOne(float* state, const float* src, const float* x, int i, int K) {
   float* st = state + (int64_t)i * (K - 1);
-  for (int k = 0; k + 2 < K; k++) st[k] = st[k + 1];
+  const float* sr = src + (int64_t)i * (K - 1);
+  for (int k = 0; k + 2 < K; k++) st[k] = sr[k + 1];
   if (K > 1) st[K - 2] = x[i];
 }
 
@@ -104,14 +108,15 @@ __device__ __forceinline__ void convEpilogue(const ConvEpilogues& ce, int item, 
     const ConvEpilogue& e = ce.e[j];
     if (e.item != item) continue;
     float* st = e.state + (int64_t)m * hist;
+    const float* sr = (e.src ? e.src : e.state) + (int64_t)m * hist;  // the state before the step (ping-pong: the other block)
     float acc = e.bias ? e.bias[m] : 0.f;
     if (e.snap) {
       float* sp = e.snap + (int64_t)m * hist;
-      for (int k = 0; k < hist; k++) sp[k] = st[k];
+      for (int k = 0; k < hist; k++) sp[k] = sr[k];
     }
-    for (int k = 0; k < hist; k++) acc += e.w[m * K + k] * st[k];
+    for (int k = 0; k < hist; k++) acc += e.w[m * K + k] * sr[k];
     acc += e.w[m * K + hist] * v;
-    for (int k = 0; k + 1 < hist; k++) st[k] = st[k + 1];
+    for (int k = 0; k + 1 < hist; k++) st[k] = sr[k + 1];
     if (hist > 0) st[hist - 1] = v;
     e.out[m] = ce.silu ? siluf(acc) : acc;
   }
@@ -334,11 +339,12 @@ __global__ void __launch_bounds__(256) scanDtStep(ScanDtArgs a, int L) {
   const float delta = softplusf(dt + dtBias);
   const float xv = a.x[c];
   const float dx = delta * xv;
+  const float* hIn = a.stateIn ? a.stateIn : a.state;  // h before the step (ping-pong: the graph's read block)
   float acc = 0.f;
   for (int n = lane; n < a.N; n += L) {
     const int64_t at = (int64_t)c * a.N + n;
     const float dA = exp2f(delta * (a.A[at] * 1.4426950408889634f));  // scan.cu: exp(Δ·A) as exp2(Δ·A·log2 e)
-    const float h0 = a.state[at];
+    const float h0 = hIn[at];
     const float h = dA * h0 + dx * a.Bm[n];
     if (active && a.snap) a.snap[at] = h0;  // the undo point of a run-ahead step, from the read the update makes anyway
     if (active) a.state[at] = h;
@@ -348,20 +354,20 @@ __global__ void __launch_bounds__(256) scanDtStep(ScanDtArgs a, int L) {
   if (active && lane == 0) {
     a.y[c] = (sum + Dv * xv) * siluf(a.z[c]);
     a.dtOut[c] = dt;
-    if (a.convState) convShiftOne(a.convState, a.convX, c, a.convK);  // left by the conv folded into x_proj (which read the old state)
+    if (a.convState) convShiftOne(a.convState, a.convIn ? a.convIn : a.convState, a.convX, c, a.convK);  // left by the conv folded into x_proj (which read the old state)
   }
 }
 
-__global__ void __launch_bounds__(256) convShift(float* state, const float* x, int C, int K) {
+__global__ void __launch_bounds__(256) convShift(float* state, const float* src, const float* x, int C, int K) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   pdlWait();
   pdlTrigger();
-  if (c < C) convShiftOne(state, x, c, K);
+  if (c < C) convShiftOne(state, src, x, c, K);
 }
 
-cudaError_t launchConvShift(float* state, const float* x, int C, int K, cudaStream_t s) {
+cudaError_t launchConvShift(float* state, const float* x, int C, int K, cudaStream_t s, const float* src) {
   if (C <= 0 || K <= 1) return cudaGetLastError();
-  return launchPdl(convShift, dim3(blocksFor(C, 256)), dim3(256), 0, s, state, x, C, K);
+  return launchPdl(convShift, dim3(blocksFor(C, 256)), dim3(256), 0, s, state, src ? src : state, x, C, K);
 }
 
 cudaError_t launchScanDtStep(const ScanDtArgs& a, WeightType wt, cudaStream_t s) {
@@ -431,6 +437,7 @@ __global__ void __launch_bounds__(256) ssdStep(SsdStepArgs a, SsdConv cv, int L)
   delta = fminf(fmaxf(delta, a.dtMin), a.dtMax);
   const float decay = expf(delta * Ah);
   const float dx = delta * xv;
+  const float* hIn = a.stateIn ? a.stateIn : a.state;  // h before the step (ping-pong: the graph's read block)
   float acc = 0.f;
   int n0 = lane;
   if constexpr (HOLD) {
@@ -442,7 +449,7 @@ __global__ void __launch_bounds__(256) ssdStep(SsdStepArgs a, SsdConv cv, int L)
     for (int j = 0; j < kSsdHold; j++) {
       const int n = lane + L * j;
       const bool in = n < a.N;
-      h0s[j] = in ? a.state[(int64_t)c * a.N + n] : 0.f;
+      h0s[j] = in ? hIn[(int64_t)c * a.N + n] : 0.f;
       bs[j] = in ? Bg[n] : 0.f;
       cs[j] = in ? Cg[n] : 0.f;
     }
@@ -461,7 +468,7 @@ __global__ void __launch_bounds__(256) ssdStep(SsdStepArgs a, SsdConv cv, int L)
   }
   for (int n = n0; n < a.N; n += L) {
     const int64_t at = (int64_t)c * a.N + n;
-    const float h0 = a.state[at];
+    const float h0 = hIn[at];
     const float h = decay * h0 + dx * Bg[n];
     if (active && a.snap) a.snap[at] = h0;  // the undo point of a run-ahead step, from the read the update makes anyway
     if (active) a.state[at] = h;
@@ -472,7 +479,7 @@ __global__ void __launch_bounds__(256) ssdStep(SsdStepArgs a, SsdConv cv, int L)
     a.y[c] = sum + Dv * xv;
     if constexpr (CONV) {
       cv.xOut[c] = xv;
-      convShiftOne(cv.sx, cv.xin, c, cv.K);  // this channel's lanes read it above, before the shuffle
+      convShiftOne(cv.sx, cv.sx, cv.xin, c, cv.K);  // this channel's lanes read it above, before the shuffle
     }
   }
   if constexpr (CONV) {
@@ -480,8 +487,8 @@ __global__ void __launch_bounds__(256) ssdStep(SsdStepArgs a, SsdConv cv, int L)
       for (int i = threadIdx.x; i < GN; i += blockDim.x) {
         cv.BOut[i] = bc[i];
         cv.COut[i] = bc[GN + i];
-        convShiftOne(cv.sB, cv.Bin, i, cv.K);
-        convShiftOne(cv.sC, cv.Cin, i, cv.K);
+        convShiftOne(cv.sB, cv.sB, cv.Bin, i, cv.K);
+        convShiftOne(cv.sC, cv.sC, cv.Cin, i, cv.K);
       }
       if (threadIdx.x == 0) *cv.counter = 0u;  // for the next launch (a graph replays this one)
     }
@@ -501,7 +508,7 @@ cudaError_t launchSsdStep(const SsdStepArgs& a, cudaStream_t s) {
 cudaError_t launchSsdConvStep(const SsdStepArgs& a, const SsdConv& c, cudaStream_t s) {
   const int I = a.H * a.P;
   if (I <= 0) return cudaGetLastError();
-  if (a.snap) return cudaErrorInvalidValue;  // its conv states are shifted by other threads: the caller copies the undo point first
+  if (a.snap || (a.stateIn && a.stateIn != a.state)) return cudaErrorInvalidValue;  // its conv states are shifted by other threads: the caller copies the undo point (or the ping-pong block) first
   if (a.G <= 0 || a.H % a.G != 0 || a.G * a.N > kSsdConvMaxGN || c.K < 1 || !c.counter) return cudaErrorInvalidValue;
   int L = 1;
   while (L < a.N && L < 32) L <<= 1;

@@ -61,6 +61,7 @@ struct Conv1dStepItem {
   float* state;
   int C;
   float* snap;  // null, or where the state's old values are saved before the shift (a run-ahead step's undo point)
+  const float* src;  // null (in place), or where the state before this step is read from: `state` gets the shifted one (ping-pong step graphs)
 };
 constexpr int kConvBatchMax = 4;
 struct Conv1dStepBatch {
@@ -155,6 +156,7 @@ struct ConvEpilogue {
   float* state;       // [C, K − 1], in place
   float* out;         // [C]: the conv's output (after silu when `silu`)
   float* snap;        // null, or [C, K − 1]: the state before the shift (a run-ahead step's undo point)
+  const float* src;   // null (in place), or [C, K − 1]: the state before this step, read here; `state` gets the shifted one (ping-pong)
 };
 constexpr int kConvEpilogueMax = 4;
 struct ConvEpilogues {
@@ -195,6 +197,8 @@ struct ScanDtArgs {
   const float* convX;
   int convK;
   float* snap;          // null, or [I, N]: h before this step is written here (a run-ahead step's undo point, in the pass that reads it)
+  const float* stateIn;  // null (in place), or [I, N]: h before this step, read here; `state` gets the new h (ping-pong step graphs)
+  const float* convIn;   // null (in place), or the conv state before the shift, read here; `convState` gets the shifted one
 };
 cudaError_t launchScanDtStep(const ScanDtArgs& a, WeightType wt, cudaStream_t s);
 }  // namespace me
@@ -221,13 +225,14 @@ struct SsdStepArgs {
   int H, P, G, N;
   float dtMin, dtMax;
   float* snap;          // null, or [H, P, N]: h before this step is written here (ssdStep<false> only; a run-ahead step's undo point)
+  const float* stateIn;  // null (in place), or [H, P, N]: h before this step, read here; `state` gets the new h (ssdStep<false> only; ping-pong)
 };
 cudaError_t launchSsdStep(const SsdStepArgs& a, cudaStream_t s);
 }  // namespace me
 
 namespace me {
 /** A T = 1 conv state's shift, state [C, K − 1] ← its last K − 2 entries ++ x (what conv1dStep does after its output). */
-cudaError_t launchConvShift(float* state, const float* x, int C, int K, cudaStream_t s);
+cudaError_t launchConvShift(float* state, const float* x, int C, int K, cudaStream_t s, const float* src = nullptr);
 }  // namespace me
 
 namespace me {

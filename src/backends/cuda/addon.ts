@@ -61,7 +61,8 @@ export interface CudaDevice {
   gemvBatch(x: Ptr, rows: number, K: number, dtype: number, outs: Ptr[], ws: Ptr[], biases: OptPtr[], Ms: number[]): void;
   /** Several T = 1 convs with the same batch, kernel width and activation, in one launch. */
   /** `snaps` (builds with the run-ahead step graph): where each state's values before the shift are saved (null: not saved). */
-  conv1dStepBatch(B: number, K: number, silu: boolean, outs: Ptr[], xs: Ptr[], ws: Ptr[], biases: OptPtr[], states: Ptr[], Cs: number[], snaps?: OptPtr[]): void;
+  /** `srcs` (builds with `stateSources`): where each state is read from, `states` getting the shifted one (null: in place). */
+  conv1dStepBatch(B: number, K: number, silu: boolean, outs: Ptr[], xs: Ptr[], ws: Ptr[], biases: OptPtr[], states: Ptr[], Cs: number[], snaps?: OptPtr[] | null, srcs?: OptPtr[]): void;
   /** sum = a + b; out = rmsnorm(sum) · w, in one launch. */
   addRmsNorm(sum: Ptr, out: Ptr, a: Ptr, b: Ptr, w: Ptr, rows: number, dim: number, eps: number): void;
   /** The k largest of x[0, V) → out [1 + 2k] u32 words: count, ids[k], value bits[k] (gpu/cuda/src/topk.cu). */
@@ -92,22 +93,28 @@ export interface CudaDevice {
     x: OptPtr, K: number, dtype: number, outs: Ptr[], ws: Ptr[], biases: OptPtr[], Ms: number[],
     kind: number, a: OptPtr, b: OptPtr, w: OptPtr, sum: OptPtr, normed: OptPtr, eps: number, group: number,
     state: OptPtr, convK: number, silu: boolean,
-    convs?: readonly { item: number; w: Ptr; bias: OptPtr; state: Ptr; out: Ptr; snap: OptPtr }[], convsK?: number, convsSilu?: boolean,
+    convs?: readonly { item: number; w: Ptr; bias: OptPtr; state: Ptr; out: Ptr; snap: OptPtr; src?: OptPtr }[], convsK?: number, convsSilu?: boolean,
     argmax?: { scratch: Ptr; out: Ptr; idOut: OptPtr },
   ): void;
   /** How many conv epilogues decodeGemv takes (absent in builds without them): T = 1 convs of its outputs, done as it writes them. */
   readonly convEpilogues?: number;
+  /**
+   * True in builds whose state-writing decode kernels (conv1dStepBatch, the conv epilogues, convShift, scanDtStep,
+   * ssdStep) take the state before the step apart from the one they write (`srcs`, `src`, `stateIn`, `convIn`; null: in
+   * place): a ping-pong step graph (MAMBA_EDGE_CUDA_PINGPONG) reads one block and writes the other. Absent before them.
+   */
+  readonly stateSources?: boolean;
   /** Mamba-1's T = 1 scan (batch 1) with dt = dtLow · W_dtᵀ computed in it and written to dtOut. */
   scanDtStep?(
     x: Ptr, dtLow: Ptr, wDt: Ptr, dtype: number, dtBias: Ptr, A: Ptr, B: Ptr, C: Ptr, D: Ptr, z: Ptr, state: Ptr, y: Ptr, dtOut: Ptr,
-    I: number, N: number, R: number, convState: OptPtr, convX: OptPtr, convK: number, snap?: OptPtr,
+    I: number, N: number, R: number, convState: OptPtr, convX: OptPtr, convK: number, snap?: OptPtr, stateIn?: OptPtr, convIn?: OptPtr,
   ): void;
   /** state [C, K − 1] ← its last K − 2 entries ++ x: the shift of a conv whose output a GEMV computed (decodeGemv kind 3). */
-  convShift?(state: Ptr, x: Ptr, C: number, K: number): void;
+  convShift?(state: Ptr, x: Ptr, C: number, K: number, src?: OptPtr): void;
   /** Mamba-2's T = 1 SSD step (batch 1): state updated in place, y written. */
   ssdStep?(
     x: Ptr, dt: Ptr, dtBias: Ptr, A: Ptr, B: Ptr, C: Ptr, D: Ptr, state: Ptr, y: Ptr, H: number, P: number, G: number, N: number, dtMin: number, dtMax: number,
-    snap?: OptPtr,
+    snap?: OptPtr, stateIn?: OptPtr,
   ): void;
   /**
    * Mamba-2's three T = 1 convs (x, B, C) and SSD step (batch 1) in one launch: the conv outputs written to

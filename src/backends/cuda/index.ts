@@ -78,7 +78,7 @@ interface Capture {
   n: number;
   /** Rows of the embedding table the recorded step looks ids up in (checked on every run). */
   vocab: number;
-  /** recordSampled: every kernel that writes a member of the state block first saves it to the undo point. */
+  /** recordSampled: every kernel that writes a member of the state block first saves it to the undo point (or, ping-pong, writes it to the other block). */
   snap?: SnapPlan;
 }
 
@@ -88,7 +88,21 @@ interface Capture {
  * where it can (conv1dStepBatch, ssdStep, scanDtStep: the pass that reads the old values anyway), else by a
  * stateCopy kernel just before it; members no kernel wrote are copied at the end.
  */
-interface SnapPlan { members: Block[]; delta: bigint; done: Set<bigint> }
+interface SnapPlan {
+  members: Block[];
+  /** Undo mode (`from` absent): the undo block's offset. Ping-pong: the offset of the block this graph writes the state to. */
+  delta: bigint;
+  /** Members already saved (undo) or already moved to the written block (ping-pong). */
+  done: Set<bigint>;
+  /**
+   * Ping-pong (MAMBA_EDGE_CUDA_PINGPONG=on): the offset of the block this graph reads the state from. Each member is
+   * read at `ptr + from` by the first kernel writing it, which writes it at `ptr + delta` (kernels taking a separate
+   * source: conv1dStepBatch, the conv epilogues, convShift, scanDtStep, ssdStep); other writers get a stateCopy of it
+   * first and work in place on the written block; later kernels of the step read it there. No undo copy: the
+   * previous state stays in the read block.
+   */
+  from?: bigint;
+}
 
 /**
  * Ops held back to be launched fused with the next one (`CudaBackend.flush`): GEMVs over the same input
@@ -118,7 +132,7 @@ interface Prologue {
 }
 
 /** A T = 1 conv the decode GEMV producing its input does as an epilogue (gpu/cuda/src/kernels.h ConvEpilogue). */
-interface ConvEpilogueArg { item: number; w: bigint; bias: bigint | null; state: bigint; out: bigint; snap: bigint | null }
+interface ConvEpilogueArg { item: number; w: bigint; bias: bigint | null; state: bigint; out: bigint; snap: bigint | null; src: bigint | null }
 
 /** A conv state shift owed by a conv folded into a GEMV (decode.cu, kind 3): launched before any later kernel, or inside scanDtStep. */
 interface ConvShift { state: bigint; x: bigint; C: number; K: number }
@@ -126,7 +140,7 @@ interface ConvShift { state: bigint; x: bigint; C: number; K: number }
 /** Every MAMBA_EDGE_CUDA_* variable and what it takes (checkEnv runs over them when a CudaBackend is made; the addon's C++ reads SCAN, SCAN_CHUNK and SSD). */
 export const CUDA_ENV: Readonly<Record<string, EnvSpec>> = {
   ...Object.fromEntries(['FUSE', 'DECODEGEMV', 'NORMGEMV', 'SCANDT', 'CONVGEMV', 'CONVEPI', 'SSDSTEP', 'PDL', 'RUNAHEAD', 'STEPGRAPH', 'SNAPFOLD',
-    'ARGMAXGEMV', 'SSDHOLD', 'GRAPHS'].map((k) => [`MAMBA_EDGE_CUDA_${k}`, { kind: 'switch' } as const])),
+    'ARGMAXGEMV', 'SSDHOLD', 'GRAPHS', 'PINGPONG'].map((k) => [`MAMBA_EDGE_CUDA_${k}`, { kind: 'switch' } as const])),
   MAMBA_EDGE_CUDA_SPLITK: { kind: 'choice', choices: ['on', 'auto', 'off', '2', '4', '8'] },
   MAMBA_EDGE_CUDA_SCAN: { kind: 'choice', choices: ['warp', 'warp8', 'lanes', 'tile', 'tile1', 'mma', 'mma1', 'tiled3', 'tiled3one', 'tiled3p'] },
   MAMBA_EDGE_CUDA_SCAN_CHUNK: { kind: 'int', min: 32, max: 4096, multipleOf: 32 },
@@ -190,6 +204,15 @@ const SPLIT_K_MODE = ((v) => (v === 'on' || v === 'auto' ? -1 : v === '2' || v =
  * GPU as of its commit, so off by default).
  */
 const SSD_HOLD = on('MAMBA_EDGE_CUDA_SSDHOLD');
+/**
+ * MAMBA_EDGE_CUDA_PINGPONG=on: the step graph's two captures read the state from one block and write it to the other
+ * (A: the session's block → the second block; B: back), so a run-ahead step needs no undo copy of the state (Mamba-2
+ * 130M: ~19 MB of writes a token): undoing a run is "the state is that run's input block". Control returns to the
+ * session with the state in its own block (SampledStep.settle: one copy when an odd number of runs stand, once a
+ * generate). Off by default until measured on a GPU (issue 9; DEVICE-STEP.sh step_cudapp). Read when a backend is
+ * made, so tests can compare both in one process.
+ */
+const pingPongOn = (): boolean => on('MAMBA_EDGE_CUDA_PINGPONG');
 /** Largest row decode.cu's GEMV holds in shared memory (kernels.h kDecodeGemvMaxK). */
 const DECODE_GEMV_MAX_K = 12288;
 /** Largest G·N whose B and C decode.cu's ssdStep with its convs holds in shared memory (kernels.h kSsdConvMaxGN). */
@@ -273,6 +296,8 @@ export class CudaBackend extends PartialBackend implements Backend {
   convFold = CONV_FOLD;
   /** Run a one-row T = 1 conv as the epilogue of the decode GEMV producing its input (MAMBA_EDGE_CUDA_CONVEPI; not with convFold). */
   convEpilogue = !CONV_EPI_OFF;
+  /** The step graph ping-pongs the state between two blocks instead of saving an undo copy (MAMBA_EDGE_CUDA_PINGPONG=on; builds with stateSources). */
+  readonly pingPong: boolean;
   /** Whether the decode kernels use programmatic dependent launch (gpu/cuda/src/pdl.cuh: sm_90+, MAMBA_EDGE_CUDA_PDL). */
   readonly pdl: boolean;
   /** decode.cu decodeGemv's warps per column mode (MAMBA_EDGE_CUDA_SPLITK): 0 one, 2 / 4 / 8 forced, −1 chosen per launch. */
@@ -296,6 +321,7 @@ export class CudaBackend extends PartialBackend implements Backend {
       },
     });
     this.capacityBytes = dev.info.totalBytes;
+    this.pingPong = pingPongOn() && dev.stateSources === true && dev.stateCopy !== undefined;
     this.pdl = dev.setPdl?.(!PDL_OFF) ?? false;
     this.decodeSplit = dev.setDecodeSplit?.(SPLIT_K_MODE) ?? 0;
     dev.setSsdHold?.(SSD_HOLD);
@@ -316,8 +342,8 @@ export class CudaBackend extends PartialBackend implements Backend {
     const c = this.convShift;
     if (!c) return;
     this.convShift = null;
-    this.snapOf(c.state, false);
-    guarded('conv1dCausalStep (state shift)', () => this.dev.convShift!(c.state, c.x, c.C, c.K));
+    const st = this.stateWrite(c.state, false);
+    guarded('conv1dCausalStep (state shift)', () => this.dev.convShift!(st.dst, c.x, c.C, c.K, st.src));
   }
 
   /**
@@ -338,6 +364,63 @@ export class CudaBackend extends PartialBackend implements Backend {
     return null;
   }
 
+  /** The member of the capture's state block at `state`, if any. */
+  private memberAt(plan: SnapPlan, state: bigint): Block | undefined {
+    return plan.members.find((b) => b.ptr === state);
+  }
+
+  /**
+   * A kernel about to write the state at `state` in place (it takes no separate source): undo mode, its undo point
+   * saved first (snapOf); ping-pong, the member copied from the read block to the written block the first time and
+   * the written block's address returned, to work on in place; else `state`. Call it right before the kernel.
+   */
+  private stateInPlace(state: bigint): bigint {
+    const plan = this.capture?.snap;
+    if (!plan) return state;
+    if (plan.from === undefined) {
+      this.snapOf(state, false);
+      return state;
+    }
+    const m = this.memberAt(plan, state);
+    if (!m) return state;
+    const dst = m.ptr + plan.delta;
+    if (!plan.done.has(m.ptr)) {
+      plan.done.add(m.ptr);
+      const src = m.ptr + plan.from;
+      guarded('state (ping-pong copy)', () => this.dev.stateCopy!(dst, src, m.bytes));
+    }
+    return dst;
+  }
+
+  /**
+   * A kernel about to write the state at `state` that takes its source apart (`src`, null: in place) and, when
+   * `takesSnap`, an undo point (`snap`): where it reads, writes and saves. Undo mode: in place, the undo point in
+   * the kernel (or, not `takesSnap`, a stateCopy before it); ping-pong: the first writer reads the read block and
+   * writes the written block, later ones work in place on the written block.
+   */
+  private stateWrite(state: bigint, takesSnap: boolean): { dst: bigint; src: bigint | null; snap: bigint | null } {
+    const plan = this.capture?.snap;
+    if (!plan) return { dst: state, src: null, snap: null };
+    if (plan.from === undefined) {
+      if (!takesSnap) this.snapOf(state, false);
+      return { dst: state, src: null, snap: takesSnap ? this.snapOf(state, true) : null };
+    }
+    const m = this.memberAt(plan, state);
+    if (!m) return { dst: state, src: null, snap: null };
+    const dst = m.ptr + plan.delta;
+    if (plan.done.has(m.ptr)) return { dst, src: null, snap: null };
+    plan.done.add(m.ptr);
+    return { dst, src: m.ptr + plan.from, snap: null };
+  }
+
+  /** Where a kernel that only reads the state at `state` reads it: ping-pong, the block holding its latest values; else `state`. */
+  private stateRead(state: bigint): bigint {
+    const plan = this.capture?.snap;
+    const m = plan?.from === undefined ? undefined : this.memberAt(plan, state);
+    if (!plan || !m) return state;
+    return m.ptr + (plan.done.has(m.ptr) ? plan.delta : plan.from!);
+  }
+
   /** Launches the op held back for fusion, if any (its launch errors surface here, at the next op). */
   private flush(): void {
     const p = this.pending;
@@ -354,14 +437,17 @@ export class CudaBackend extends PartialBackend implements Backend {
     } else if (p.kind === 'gemv' && this.decodeGemvTakes(p)) {
       // One row (decode): decode.cu's GEMV, with the norm before it folded in when there is one, and the convs of its outputs after.
       const q = p.pro;
+      const convState = q?.conv ? this.stateRead(q.conv.state) : null; // only read here: its shift is owed (ping-pong: the read block)
       guarded('matmul (decode)', () => this.dev.decodeGemv!(q ? null : p.x, p.K, p.dtype, p.outs, p.ws, p.biases, p.Ms,
         q?.kind ?? 0, q?.a ?? null, q?.b ?? null, q?.w ?? null, q?.sum ?? null, q?.normed ?? null, q?.eps ?? 0, q?.group ?? 0,
-        q?.conv?.state ?? null, q?.conv?.K ?? 0, q?.conv?.silu ?? false, p.convs, p.convK, p.convSilu, p.argmax));
+        convState, q?.conv?.K ?? 0, q?.conv?.silu ?? false, p.convs, p.convK, p.convSilu, p.argmax));
       // A folded conv only read its state: the shift is owed, before the next kernel (or inside the scan step).
       if (q?.conv) this.convShift = { state: q.conv.state, x: q.a, C: q.dim, K: q.conv.K };
-    } else if (p.kind === 'conv' && this.capture?.snap) { // a run-ahead step graph: the conv kernel saves its states' undo points
-      const snaps = p.states.map((st) => this.snapOf(st, true));
-      guarded('conv1dCausalStep', () => this.dev.conv1dStepBatch(p.B, p.K, p.silu, p.outs, p.xs, p.ws, p.biases, p.states, p.Cs, snaps));
+    } else if (p.kind === 'conv' && this.capture?.snap) { // a run-ahead step graph: the conv kernel saves its states' undo points (or ping-pongs them)
+      const sts = p.states.map((st) => this.stateWrite(st, true));
+      const srcs = sts.some((st) => st.src !== null) ? sts.map((st) => st.src) : undefined;
+      guarded('conv1dCausalStep', () => this.dev.conv1dStepBatch(p.B, p.K, p.silu, p.outs, p.xs, p.ws, p.biases, sts.map((st) => st.dst), p.Cs,
+        sts.map((st) => st.snap), srcs));
     } else if (p.kind === 'conv') {
       guarded('conv1dCausalStep', () => p.outs.length === 1
         ? this.dev.conv1d(p.outs[0], p.xs[0], p.ws[0], p.biases[0], p.states[0], p.B, 1, p.Cs[0], p.K, p.silu)
@@ -780,6 +866,12 @@ export class CudaBackend extends PartialBackend implements Backend {
    * recorded shape. The step is captured twice, each capture with its own intermediates, and the runs
    * alternate between the two: a run's logits row stays intact through the next run (the one run ahead),
    * which is what an abort reads (SessionImpl.decodeAhead's settle) — no per-token copy of the row.
+   * Ping-pong (MAMBA_EDGE_CUDA_PINGPONG=on, SnapPlan.from): the undo block is the state's second block instead;
+   * capture 0 reads the session's block and writes the second, capture 1 the reverse, and a run is always the
+   * capture reading the block the state is in (so the runs still alternate). Undoing the latest run is then no
+   * copy: the state is back in that run's input block, and the next run is that capture again (its logits row
+   * belongs to the undone step). `settle` puts the state back in the session's block (one copy after an odd
+   * number of standing runs) before control returns to the session.
    * Null (nothing run) where the state is not one zerosBlock, the sampler is not supported, or a capture fails.
    */
   private recordSampled(state: Tensor[], ids: Int32Array, body: (ids: Int32Array) => Tensor, p: SamplerParams): SampledStep | null {
@@ -794,7 +886,9 @@ export class CudaBackend extends PartialBackend implements Backend {
     // parameters, the undo block.
     const idWord = this.zeros([1]) as CudaTensor;
     const params = this.zeros([4]) as CudaTensor; // and, greedy, the argmax epilogue's two zeroed u64 words
-    const undoBlock = this.alloc([whole.bytes / 4]);
+    const undoBlock = this.alloc([whole.bytes / 4]); // ping-pong: the state's second block
+    const pingPong = this.pingPong;
+    const other = undoBlock.ptr - whole.ptr;
     const shared = [idWord, params, undoBlock].map((t) => {
       this.blocks.delete(t.block);
       t.block.recorded = true;
@@ -809,10 +903,12 @@ export class CudaBackend extends PartialBackend implements Backend {
       for (const b of blocks) this.giveBack(b);
     };
     for (let n = 0; n < 2; n++) {
-      const plan: SnapPlan = { members: whole.members, delta: undoBlock.ptr - whole.ptr, done: new Set() };
+      const plan: SnapPlan = pingPong
+        ? { members: whole.members, from: n === 0 ? 0n : other, delta: n === 0 ? other : 0n, done: new Set() }
+        : { members: whole.members, delta: other, done: new Set() };
       const cap: Capture = { pool: new Map(), blocks: [], idsPtr: idWord.ptr, n: 1, vocab: -1, snap: plan };
       const got = this.captureGraph(cap, () => {
-        if (SNAP_FOLD_OFF) { // A/B: the whole undo point first, one kernel
+        if (SNAP_FOLD_OFF && !pingPong) { // A/B: the whole undo point first, one kernel
           guarded('state undo point', () => dev.stateCopy!(undoBlock.ptr, whole.ptr, whole.bytes));
           for (const m of whole.members) plan.done.add(m.ptr);
         }
@@ -831,7 +927,7 @@ export class CudaBackend extends PartialBackend implements Backend {
           && head.outs[0] === logits.ptr && !head.convs && this.decodeGemvTakes(head) && head.K <= DECODE_GEMV_MAX_K - 32; // (its 72 bytes of shared words beside the row)
         if (inHead) head.argmax = { scratch: params.ptr, out: w.ptr, idOut: idWord.ptr };
         const d = this.d; // what fusion held back (the head GEMV) goes first
-        for (const m of whole.members) this.snapOf(m.ptr, false); // members no kernel of the step wrote
+        for (const m of whole.members) this.stateInPlace(m.ptr); // members no kernel of the step wrote: saved, or (ping-pong) carried over
         if (!inHead) guarded('deviceSampling.sample (recorded)', () => d.topKSampleFrom!(w.ptr, logits.ptr, V, k, greedy, greedy ? null : params.ptr, idWord.ptr));
         return logits;
       });
@@ -851,11 +947,22 @@ export class CudaBackend extends PartialBackend implements Backend {
     let released = false;
     let runs = 0;
     let latest: CudaDeviceToken | null = null;
+    /** Ping-pong: the block the state is in (0 the session's, 1 the second), and the one the latest run read. */
+    let parity = 0, latestFrom = 0;
+    /** Ping-pong: whether the latest run can be undone (not once settled: the copy may have overwritten its input block). */
+    let undoable = false;
+    /** Ping-pong: the state back in the session's block (SampledStep.settle). */
+    const settle = () => {
+      if (parity === 1 && whole.live && !this.disposed) guarded('settling a step', () => this.d.copy(whole.ptr, undoBlock.ptr, whole.bytes));
+      parity = 0;
+      undoable = false;
+    };
     const hostParams = new Float32Array(4);
     const recording = {
       blocks,
       release: () => {
         if (released) return;
+        if (pingPong) settle(); // (a unit released mid-run keeps the session's state)
         released = true;
         if (latest) latest.stale = true;
         this.recordings.delete(recording);
@@ -874,7 +981,7 @@ export class CudaBackend extends PartialBackend implements Backend {
         }
         if (next.length !== 1) throw fail('E_ARGUMENT', `cuda: a recorded step takes 1 id, got ${next.length}`);
         const onDevice = this.checkIds(next, vocab);
-        const g = graphs[runs % 2];
+        const g = graphs[pingPong ? parity : runs % 2]; // ping-pong: the capture reading the block the state is in
         const d = this.d; // ops held back go first
         if (!greedy) {
           hostParams[0] = q.temperature; hostParams[1] = q.topP; hostParams[2] = u;
@@ -886,6 +993,11 @@ export class CudaBackend extends PartialBackend implements Backend {
           else d.replay(g.graph, idWord.ptr, next);
         });
         runs++;
+        if (pingPong) {
+          latestFrom = parity;
+          parity ^= 1;
+          undoable = true;
+        }
         if (latest) latest.stale = true; // this run's draw overwrites the words
         const out = new Float32Array(3 + 2 * k); // raw u32 bits (only ever read through a Uint32Array)
         const done = guarded('deviceSampling.sample (read-back)', () => d.downloadAsync(buf.ptr, out, 0));
@@ -899,8 +1011,14 @@ export class CudaBackend extends PartialBackend implements Backend {
       undo: (t: DeviceToken) => {
         if (released) throw fail('E_ARGUMENT', 'cuda: this recorded step was released');
         if (t !== latest) throw fail('E_ARGUMENT', 'cuda: only the latest run of a recorded step can be undone');
-        guarded('undoing a step', () => this.d.copy(whole.ptr, undoBlock.ptr, whole.bytes));
+        if (pingPong && !undoable) throw fail('E_ARGUMENT', 'cuda: a run settled into the session\'s state cannot be undone');
+        if (pingPong) parity = latestFrom; // the state before that run is still in the block it read
+        else guarded('undoing a step', () => this.d.copy(whole.ptr, undoBlock.ptr, whole.bytes));
       },
+      ...(pingPong ? { settle: () => {
+        if (released) throw fail('E_ARGUMENT', 'cuda: this recorded step was released');
+        settle();
+      } } : {}),
       release: recording.release,
     };
   }
@@ -1053,8 +1171,10 @@ export class CudaBackend extends PartialBackend implements Backend {
       const item = p?.kind === 'gemv' ? p.outs.indexOf(xp) : -1;
       if (p?.kind === 'gemv' && item >= 0 && this.convEpilogue && !this.convFold && batch === 1 && p.rows === 1 && p.Ms[item] === channels
         && !p.pro?.conv && this.decodeGemvTakes(p) && (p.convs?.length ?? 0) < (this.dev.convEpilogues ?? 0)
-        && (!p.convs || (p.convK === kernel && p.convSilu === args.silu && p.convs.every((c) => c.item !== item && c.state !== sp)))) {
-        (p.convs ??= []).push({ item, w: wp, bias: bp, state: sp, out: out.ptr, snap: this.snapOf(sp, true) });
+        && (!p.convs || (p.convK === kernel && p.convSilu === args.silu && p.convs.every((c) => c.item !== item && c.state !== sp && c.src !== sp)))) {
+        // (ping-pong: sp, the member's address in the session's block, is either the source or the destination)
+        const st = this.stateWrite(sp, true);
+        (p.convs ??= []).push({ item, w: wp, bias: bp, state: st.dst, out: out.ptr, snap: st.snap, src: st.src });
         p.convK = kernel;
         p.convSilu = args.silu;
         return out;
@@ -1070,8 +1190,8 @@ export class CudaBackend extends PartialBackend implements Backend {
       return out;
     }
     const d = this.d;
-    this.snapOf(sp, false);
-    guarded('conv1dCausal', () => d.conv1d(out.ptr, xp, wp, bp, sp, batch, seq, channels, kernel, args.silu));
+    const st = this.stateInPlace(sp);
+    guarded('conv1dCausal', () => d.conv1d(out.ptr, xp, wp, bp, st, batch, seq, channels, kernel, args.silu));
     return out;
   }
 
@@ -1094,18 +1214,18 @@ export class CudaBackend extends PartialBackend implements Backend {
       const shift = this.convShift; // owed by the conv folded into x_proj: done inside the scan step (after that GEMV read the state)
       this.convShift = null;
       const [x, dt, dtBias, A, B, C, D, z, state] = args;
-      if (shift) this.snapOf(shift.state, false);
-      const snap = this.snapOf(state, true);
+      const sh = shift ? this.stateWrite(shift.state, false) : null;
+      const h = this.stateWrite(state, true);
       guarded('selectiveScanStep (dt_proj folded in)', () =>
-        this.dev.scanDtStep!(x, dtGemv.x, dtGemv.ws[0], dtGemv.dtype, dtBias, A, B, C, D, z, state, y.ptr, dt, inner, stateSize, dtGemv.K,
-          shift?.state ?? null, shift?.x ?? null, shift?.K ?? 0, snap));
+        this.dev.scanDtStep!(x, dtGemv.x, dtGemv.ws[0], dtGemv.dtype, dtBias, A, B, C, D, z, h.dst, y.ptr, dt, inner, stateSize, dtGemv.K,
+          sh?.dst ?? null, shift?.x ?? null, shift?.K ?? 0, h.snap, h.src, sh?.src ?? null));
       this.lastScanChunks = 1;
       return y;
     }
     const d = this.d;
-    this.snapOf(args[8], false);
+    const st = this.stateInPlace(args[8]);
     this.lastScanChunks = guarded('selectiveScan', () =>
-      d.scan(false, y.ptr, ...args, batch, seq, inner, stateSize, 1, 1, 1, 0, Infinity));
+      d.scan(false, y.ptr, ...args.slice(0, 8) as [bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint], st, batch, seq, inner, stateSize, 1, 1, 1, 0, Infinity));
     return y;
   }
 
@@ -1135,9 +1255,10 @@ export class CudaBackend extends PartialBackend implements Backend {
         const [, dt, dtBias, A, , , D, , state] = args;
         const at = (i: number) => [convs.xs[i], convs.ws[i], convs.biases[i], convs.states[i], convs.outs[i]] as const;
         const [xi, xw, xb, xs, xo] = at(ix), [Bi, Bw, Bb, Bs, Bo] = at(iB), [Ci, Cw, Cb, Cs, Co] = at(iC);
-        for (const st of [state, xs, Bs, Cs]) this.snapOf(st, false); // its threads shift states others read: saved before it
-        guarded('ssdStep (convs folded in)', () => this.dev.ssdConvStep!(dt, dtBias, A, D, state, y.ptr, H, P, G, N, a.dtMin, a.dtMax,
-          xi, Bi, Ci, xw, Bw, Cw, xb, Bb, Cb, xs, Bs, Cs, xo, Bo, Co, convs.K, convs.silu));
+        // Its threads shift states others read: saved before it (ping-pong: copied to the written block, then in place there).
+        const [hs, xst, Bst, Cst] = [state, xs, Bs, Cs].map((st) => this.stateInPlace(st));
+        guarded('ssdStep (convs folded in)', () => this.dev.ssdConvStep!(dt, dtBias, A, D, hs, y.ptr, H, P, G, N, a.dtMin, a.dtMax,
+          xi, Bi, Ci, xw, Bw, Cw, xb, Bb, Cb, xst, Bst, Cst, xo, Bo, Co, convs.K, convs.silu));
         this.lastScanChunks = 1;
         return y;
       }
@@ -1145,15 +1266,15 @@ export class CudaBackend extends PartialBackend implements Backend {
     if (!SSD_STEP_OFF && batch === 1 && seq === 1 && this.dev.ssdStep) { // one decode token: decode.cu's step kernel
       const [x, dt, dtBias, A, B, C, D, , state] = args;
       const d = this.d;
-      const snap = this.snapOf(state, true);
-      guarded('ssdStep', () => d.ssdStep!(x, dt, dtBias, A, B, C, D, state, y.ptr, H, P, G, N, a.dtMin, a.dtMax, snap));
+      const h = this.stateWrite(state, true);
+      guarded('ssdStep', () => d.ssdStep!(x, dt, dtBias, A, B, C, D, h.dst, y.ptr, H, P, G, N, a.dtMin, a.dtMax, h.snap, h.src));
       this.lastScanChunks = 1;
       return y;
     }
     const d = this.d;
-    this.snapOf(args[8], false);
+    const st = this.stateInPlace(args[8]);
     this.lastScanChunks = guarded('ssdChunkScan', () =>
-      d.scan(true, y.ptr, ...args, batch, seq, H * P, N, H, P, G, a.dtMin, a.dtMax));
+      d.scan(true, y.ptr, ...args.slice(0, 8) as [bigint, bigint, bigint, bigint, bigint, bigint, bigint, null], st, batch, seq, H * P, N, H, P, G, a.dtMin, a.dtMax));
     return y;
   }
 
