@@ -218,7 +218,8 @@ export class ModelImpl implements Model {
   /**
    * @internal The session's decode step and its draw as one unit (DeviceSampling.recordSampled): the step
    * `recordedStep` records, then the device's draw with `params`' shape, one launch a token, each run saving
-   * the state's undo point (or, cuda's ping-pong, leaving the state before it in a second block: SampledStep.settle). One unit per session, for the sampler shape (greedy, or its topK) last asked
+   * the state's undo point (or, cuda's ping-pong, leaving the state before it in a second block:
+   * SampledStep.settle). One unit per session, for the sampler shape (greedy, or its topK) last asked
    * for: another shape releases it and records anew. Null where the backend has none or declines, or the
    * model has KV caches (their steps are not recorded).
    */
