@@ -11,10 +11,14 @@
 // With n4 = 1, x_proj's outputs come as split-K partial sums (mamba1_in_proj_xp_*: one per block of
 // channels) bound at 3: a workgroup then holds channels of one sequence b and first adds the nb
 // blocks up for the J = R + 2N values of x_dbl = (dt_low, B, C) into workgroup memory (stageXProj),
-// in a fixed order, so a recorded replay gives the same bits every run.
+// in a fixed order, so a recorded replay gives the same bits every run. Every workgroup re-reads all
+// nb·J partials (from L2): nb² · J · 4 bytes a sequence over the ⌈I / 16⌉ workgroups — 2.9 MB for
+// mamba-130m, but 42 MB for mamba-1.4b (I = 4096, J = 160) — so there a workgroup takes G groups of
+// 16 channels in turn (n7, the host keeps ≥ 64 workgroups a sequence): 10.5 MB at G = 4.
 //   u, z, y: [B, I]   dt_low: [B, R]   Bm, Cm: [B, N]   W_dt: [I, R]   biasD: [2, I] = dtBias ++ D
 //   A: [I, N]   ssm: [B, I, N]   (n4 = 1) partials: [B, nb, R + 2N] at binding 3, Bm and Cm unbound
-//   n0 B  n2 I  n3 R  n4 partials  n5 nb  n6 S (splits of the block sum)  n11 q8_0 offset
+//   n0 B  n2 I  n3 R  n4 partials  n5 nb  n6 S (splits of the block sum)  n7 G (channel groups a
+//   workgroup takes in turn with partials)  n11 q8_0 offset
 @group(0) @binding(1) var<storage, read> u: array<f32>;
 @group(0) @binding(3) var<storage, read> dtLow: array<f32>;
 @group(0) @binding(4) var<storage, read> Bm: array<f32>;
@@ -74,21 +78,10 @@ fn channelSum(v: f32, lid: u32, lane: u32) -> f32 {
   return total;
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let lane = lid % LANES;
+// One channel's step: g = b·I + i; `live` false for a thread past the last channel (it still joins the
+// barriers). Has barriers: call it from workgroup-uniform control flow.
+fn channelStep(g: u32, live: bool, lid: u32, lane: u32) {
   let I = prm.n2; let R = prm.n3;
-  var g = wgIndex(wid, nwg) * CH + lid / LANES; // = b·I + i
-  var live = g < prm.n0 * I;
-  if (prm.n4 != 0u) { // a workgroup's channels all of one sequence b (⌈I / CH⌉ workgroups a sequence)
-    let per = (I + CH - 1u) / CH;
-    let wb = wgIndex(wid, nwg) / per;
-    let ch = (wgIndex(wid, nwg) % per) * CH + lid / LANES;
-    g = wb * I + ch;
-    live = ch < I && wb < prm.n0;
-    stageXProj(min(wb, prm.n0 - 1u), lid);
-  }
   let i = g % I;
   let b = g / I;
   var part = 0.0;
@@ -109,4 +102,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   let total = channelSum(acc, lid, lane);
   if (live && lane == 0u) { y[g] = (total + biasD[I + i] * uv) * silu(z[g]); }
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let lane = lid % LANES;
+  let I = prm.n2;
+  let w = wgIndex(wid, nwg);
+  if (prm.n4 == 0u) {
+    let g = w * CH + lid / LANES; // = b·I + i
+    channelStep(g, g < prm.n0 * I, lid, lane);
+    return;
+  }
+  // partials: a workgroup takes G = n7 groups of CH channels of one sequence b in turn (⌈I / (CH·G)⌉
+  // workgroups a sequence), after adding x_proj's blocks up once for all of them
+  let G = prm.n7;
+  let per = (I + CH * G - 1u) / (CH * G);
+  let wb = w / per;
+  stageXProj(min(wb, prm.n0 - 1u), lid);
+  for (var q = 0u; q < G; q++) {
+    let ch = ((w % per) * G + q) * CH + lid / LANES;
+    channelStep(wb * I + ch, ch < I && wb < prm.n0, lid, lane);
+  }
 }

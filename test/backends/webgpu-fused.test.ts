@@ -67,6 +67,8 @@ describe.skipIf(gpu === null)('webgpu fused Mamba-1 decode step', () => {
     { B: 3, D: 24, I: 46, N: 7, R: 4, K: 4, convBias: false, inBias: false, dtype: 'f16', inDtype: 'f16' },
     { B: 2, D: 8, I: 50, N: 4, R: 130, K: 3, convBias: true, inBias: false },
     { B: 5, D: 12, I: 7, N: 5, R: 2, K: 2, convBias: true, inBias: false },
+    // I = 2100: 132 blocks, so a scan workgroup takes G = 2 groups of 16 channels in turn (the last one past I)
+    { B: 2, D: 8, I: 2100, N: 4, R: 2, K: 4, convBias: true, inBias: false },
   ];
   for (const s of shapes) for (const partials of [true, false]) {
     it(`equals the unfused graph ops on the reference: ${JSON.stringify(s)}, xProjPartials ${partials}`, async () => {

@@ -208,6 +208,8 @@ const SAMPLE_MAX_K = 256;
 const F32_MAX = 3.4028234663852886e38;
 /** Channels a workgroup of mamba1_in_proj_xp_* (its CH) and of mamba1_scan_step (its CH): x_proj's partial-sum blocks. */
 const XPROJ_BLOCK = 16;
+/** Fewest mamba1_scan_step workgroups a sequence before one takes several groups of 16 channels (partials mode: fewer re-reads of the partials). */
+const XPROJ_SCAN_GROUPS = 64;
 /** Most x_proj rows (R + 2N) mamba1_scan_step's partials mode stages in workgroup memory (its XS). */
 const XPROJ_MAX_ROWS = 1024;
 /** Most experts moe_bucket.wgsl groups (its workgroup array; the Jamba config reader's limit too). */
@@ -1618,11 +1620,14 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     // partials: x_proj's split-K sums, ⌈I / 16⌉ blocks of R + 2N values a sequence; S threads a value add them up
     const nb = Math.ceil(I / XPROJ_BLOCK), J = R + 2 * N;
     const S = J <= 128 ? Math.min(nb, Math.floor(256 / J)) : 1;
+    // Each scan workgroup re-reads all nb·J partials: for wide layers a workgroup takes G groups of 16
+    // channels in turn, keeping ≥ XPROJ_SCAN_GROUPS workgroups a sequence (mamba-130m: G = 1, 96; mamba-1.4b: G = 4, 64).
+    const G = Math.max(1, Math.floor(nb / XPROJ_SCAN_GROUPS));
     this.dispatch('mamba1_scan_step', { NS: N, weights: this.loader(wDt) }, [
       this.bind(u), this.part(wDt, 0), this.bind(dtLow), this.bind(Bm), this.bind(Cm),
       this.packBiasD(a.dtProjBias, a.D, I), this.bind(a.A), this.bind(z), this.bind(a.ssmState), y.buffer,
-    ], [Bt, 1, I, R, partials ? 1 : 0, nb, S, 0, 0, 0, 0, this.q8Offset(wDt, I * R)], [],
-    partials ? Bt * nb : Math.ceil((Bt * I) / 16)); // 16 channels a workgroup (of one sequence with partials), 16 threads each
+    ], [Bt, 1, I, R, partials ? 1 : 0, nb, S, G, 0, 0, 0, this.q8Offset(wDt, I * R)], [],
+    partials ? Bt * Math.ceil(I / (XPROJ_BLOCK * G)) : Math.ceil((Bt * I) / 16)); // 16 channels at a time (of one sequence with partials), 16 threads each
     const out = this.matvecPlus(y, a.outProj as GpuTensor, a.residual, Dm);
     this.free(xIn, z, u, dtLow, Bm, Cm, y, folded?.all);
     return out;
