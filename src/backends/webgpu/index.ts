@@ -1589,7 +1589,10 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    *   3. x_proj's dt / B / C row blocks: one matrix-vector dispatch
    *   4. mamba1_scan_step: dt_proj, softplus, scan, D skip, silu(z) gate
    *   5. out_proj with the residual as a per-row addend (matvec's bias slot)
-   * against seven unfused (dt_proj, scan, out_proj and the add each a dispatch). Declines (null →
+   * against seven unfused (dt_proj, scan, out_proj and the add each a dispatch). With foldDecode, 1–2 and
+   * the layer's norm are one dispatch (mamba1_in_proj_*): 4 a layer; with xProjPartials also 3 (its
+   * workgroups write x_proj's split-K partial sums, mamba1_in_proj_xp_*, which the scan step adds up):
+   * 3 a layer — norm + in_proj + conv + x_proj, dt_proj + scan + gate, out_proj + residual. Declines (null →
    * the graph's unfused ops) for batch > 8 and an out_proj bias.
    * (A first version also folded the conv into x_proj — each of x_proj's 80 workgroups recomputing
    * the conv over all I channels, 4 dispatches per layer — and decoded slower on an H100 than the
