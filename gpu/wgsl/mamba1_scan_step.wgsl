@@ -37,7 +37,9 @@ var<workgroup> xs: array<f32, XS>; // (n4 = 1) this workgroup's sequence's dt_lo
 var<workgroup> pt: array<f32, 256>; // (n4 = 1, S > 1) the S partial sums of each value
 
 // (n4 = 1) xs[j] = Σ_blk partials[b, blk, j], j < J: S = prm.n6 threads a value (J·S ≤ 256 when S > 1)
-// take blocks s, s + S, ... in order, then one thread adds their S sums in order of s.
+// take blocks s, s + S, ... — eight running sums a thread, so eight loads are in flight at once (mamba-130m:
+// 32 blocks a thread), added up in order — then one thread adds their S sums in order of s. A fixed order
+// throughout: the same bits every run.
 fn stageXProj(b: u32, lid: u32) {
   let J = prm.n3 + 2u * NS;
   let nb = prm.n5;
@@ -45,8 +47,14 @@ fn stageXProj(b: u32, lid: u32) {
   let base = b * nb * J;
   for (var t = lid; t < J * S; t += 256u) {
     let j = t % J;
-    var acc = 0.0;
-    for (var k = t / J; k < nb; k += S) { acc += dtLow[base + k * J + j]; }
+    var a = array<f32, 8>(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for (var k0 = t / J; k0 < nb; k0 += 8u * S) {
+      for (var q = 0u; q < 8u; q++) {
+        let k = k0 + q * S;
+        if (k < nb) { a[q] += dtLow[base + k * J + j]; }
+      }
+    }
+    let acc = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
     if (S == 1u) { xs[j] = acc; } else { pt[t] = acc; }
   }
   workgroupBarrier();

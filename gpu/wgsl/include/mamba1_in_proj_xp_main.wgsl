@@ -69,10 +69,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let live = c < I;
   let steps = prm.n1 / PER;
   var acc = array<f32, 8>(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+  // A lane's 16-byte loads four at a time (independent, so in flight together): with a quarter of the
+  // threads of the row-per-workgroup kernel (16 lanes a row instead of 64), each thread must keep about
+  // 4× the bytes in flight for the same memory parallelism (mamba-130m, f32: 12 loads a lane, 3 rounds).
   if (live) {
-    for (var k = lane; k < steps; k += LANES) {
+    for (var k0 = lane; k0 < steps; k0 += 4u * LANES) {
       for (var r = 0u; r < 8u; r++) {
-        if (r < rows) { acc[r] += partial(seg, c, k, K4, r); }
+        if (r < rows) {
+          var s = partial(seg, c, k0, K4, r);
+          for (var q = 1u; q < 4u; q++) {
+            if (k0 + q * LANES < steps) { s += partial(seg, c, k0 + q * LANES, K4, r); }
+          }
+          acc[r] += s;
+        }
       }
     }
   }
