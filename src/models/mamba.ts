@@ -102,7 +102,10 @@ export const mamba: MixerSpec<MambaConfig, MambaLayer> = {
     // Whole matrices go through uploadTensor (the loader may stream them from the file).
     const fused = b.rowView ? { weight: uploadTensor(get, b, 'in_proj.weight', [2 * I, D], dtype), bias: null as Tensor | null } : null;
     const inProj = fused ? null : get('in_proj.weight');
-    const xProj = get('x_proj.weight');
+    // x_proj too, where views exist: its dt / B / C blocks then lie back to back in one buffer, which a
+    // decode step can bind whole (webgpu's xProjPartials) instead of a packed copy of them.
+    const xProjWhole = b.rowView ? uploadTensor(get, b, 'x_proj.weight', [R + 2 * N, I], dtype) : null;
+    const xProj = xProjWhole ? null : get('x_proj.weight');
     const inBias = c.useBias ? get('in_proj.bias') : null;
     if (fused && inBias) fused.bias = b.upload(inBias, [2 * I]);
     const half = (t: Tensor | null, start: number) => (t ? b.rowView!(t, start, I) : null);
@@ -114,9 +117,9 @@ export const mamba: MixerSpec<MambaConfig, MambaLayer> = {
       inProjZBias: fused ? half(fused.bias, I) : inBias ? b.upload(inBias.subarray(I), [I]) : null,
       convWeight: b.upload(get('conv1d.weight'), [I, K]),
       convBias: c.useConvBias ? b.upload(get('conv1d.bias'), [I]) : null,
-      xProjDt: b.upload(rowBlock(xProj, I, 0, R), [R, I], dtype),
-      xProjB: b.upload(rowBlock(xProj, I, R, N), [N, I], dtype),
-      xProjC: b.upload(rowBlock(xProj, I, R + N, N), [N, I], dtype),
+      xProjDt: xProjWhole ? b.rowView!(xProjWhole, 0, R) : b.upload(rowBlock(xProj!, I, 0, R), [R, I], dtype),
+      xProjB: xProjWhole ? b.rowView!(xProjWhole, R, N) : b.upload(rowBlock(xProj!, I, R, N), [N, I], dtype),
+      xProjC: xProjWhole ? b.rowView!(xProjWhole, R + N, N) : b.upload(rowBlock(xProj!, I, R + N, N), [N, I], dtype),
       dtProjWeight: uploadTensor(get, b, 'dt_proj.weight', [I, R], dtype),
       dtProjBias: b.upload(get('dt_proj.bias'), [I]),
       A: b.upload(negExp(get, 'A_log'), [I, N]), // A = −exp(A_log)

@@ -2,13 +2,17 @@
  * The webgpu backend's fused Mamba-1 decode op (Backend.mambaMixerStep) against the graph's unfused
  * ops on the reference backend (src/models/mamba.ts `mamba.mixer`, then the residual add): output
  * and both states after each of several tokens, batch 2, odd widths, conv kernels 4 and 3, with and
- * without the conv / in_proj biases. And whole models: a decode step takes 4 (Mamba-1) / 5 (Mamba-2; 4 with in_proj in one, fuseInProj) dispatches per layer
- * after the norm, and the step logits equal the full forward's (the goldens check the same on
- * HF fixtures).
+ * without the conv / in_proj biases. And whole models: a decode step takes 3 (Mamba-1 with x_proj's
+ * partial sums in the in_proj dispatch, xProjPartials; 4 without) / 3 (Mamba-2; 5 without its folds)
+ * dispatches per layer with the norm, and the step logits equal the full forward's (the goldens check
+ * the same on HF fixtures).
  *
  * Also swiglu and relu2 against the reference.
  *
  * Tolerance 1e-4 relative to max(1, |value|), as in webgpu.test.ts (f32 accumulation order, WGSL exp).
+ * xProjPartials changes only the order x_proj's I products are summed in (blocks of 16 channels, then
+ * the blocks) — f32 rounding of a few ulps of an I-term sum, inside that bound (on lavapipe the logits of
+ * 3-layer models after 7 tokens moved ≤ 2e-6 relative, f32 and f16 weights, I = 72 and 192).
  */
 import { describe, expect, it, vi } from 'vitest';
 import '../../src/node.js';
@@ -31,15 +35,15 @@ vi.setConfig({ testTimeout: 120_000 });
 
 const TOL = 1e-4;
 
-interface Shape { B: number; D: number; I: number; N: number; R: number; K: number; convBias: boolean; inBias: boolean; dtype?: WeightDType }
+interface Shape { B: number; D: number; I: number; N: number; R: number; K: number; convBias: boolean; inBias: boolean; dtype?: WeightDType; inDtype?: WeightDType }
 
 /** The same random layer on a backend, as mamba.prepareLayer lays it out. */
-function layer(b: Backend, s: Shape, seed: number, xDtype: WeightDType = 'f32'): MambaLayer {
+function layer(b: Backend, s: Shape, seed: number, xDtype: WeightDType = 'f32', inDtype: WeightDType = 'f32'): MambaLayer {
   const r = rng(seed);
   const t = (shape: number[], scale = 0.3, dtype: WeightDType = 'f32') =>
     b.upload(Float32Array.from({ length: shape.reduce((x, y) => x * y, 1) }, () => r() * scale), shape, dtype);
   return {
-    inProjX: t([s.I, s.D]), inProjZ: t([s.I, s.D]),
+    inProjX: t([s.I, s.D], 0.3, inDtype), inProjZ: t([s.I, s.D], 0.3, inDtype),
     inProjXBias: s.inBias ? t([s.I]) : null, inProjZBias: s.inBias ? t([s.I]) : null,
     convWeight: t([s.I, s.K], 0.5), convBias: s.convBias ? t([s.I]) : null,
     xProjDt: t([s.R, s.I], 0.3, xDtype), xProjB: t([s.N, s.I], 0.3, xDtype), xProjC: t([s.N, s.I], 0.3, xDtype),
@@ -57,14 +61,24 @@ describe.skipIf(gpu === null)('webgpu fused Mamba-1 decode step', () => {
     // f16 x_proj / dt_proj (R = 6: rows of dt_proj start mid-word), q8_0 with R = 32 (one block per dt_proj row).
     { B: 2, D: 16, I: 40, N: 8, R: 6, K: 4, convBias: true, inBias: false, dtype: 'f16' },
     { B: 1, D: 32, I: 64, N: 16, R: 32, K: 4, convBias: true, inBias: false, dtype: 'q8_0' },
+    // x_proj's partial sums (xProjPartials): batch 8 with I = 37 (3 blocks of 16, the last of 5 channels),
+    // f16 in_proj (mamba1_in_proj_xp_f16x8) and f16 x_proj with I = 46, R + 2N = 138 > 128 (one thread a
+    // value adds the blocks), and I = 7 < one block.
+    { B: 8, D: 16, I: 37, N: 6, R: 3, K: 4, convBias: true, inBias: false },
+    { B: 3, D: 24, I: 46, N: 7, R: 4, K: 4, convBias: false, inBias: false, dtype: 'f16', inDtype: 'f16' },
+    { B: 2, D: 8, I: 50, N: 4, R: 130, K: 3, convBias: true, inBias: false },
+    { B: 5, D: 12, I: 7, N: 5, R: 2, K: 2, convBias: true, inBias: false },
+    // I = 2100: 132 blocks, so a scan workgroup takes G = 2 groups of 16 channels in turn (the last one past I)
+    { B: 2, D: 8, I: 2100, N: 4, R: 2, K: 4, convBias: true, inBias: false },
   ];
-  for (const s of shapes) {
-    it(`equals the unfused graph ops on the reference: ${JSON.stringify(s)}`, async () => {
+  for (const s of shapes) for (const partials of [true, false]) {
+    it(`equals the unfused graph ops on the reference: ${JSON.stringify(s)}, xProjPartials ${partials}`, async () => {
       const g = gpu!;
+      g.xProjPartials = partials;
       // q8_0: the reference stores no q8_0, so the oracle is the same backend's unfused ops (which
       // webgpu.test.ts checks against the reference op by op).
       const ref: Backend = s.dtype === 'q8_0' ? g : new ReferenceBackend();
-      const wg = layer(g, s, 7, s.dtype), wr = layer(ref, s, 7, s.dtype);
+      const wg = layer(g, s, 7, s.dtype, s.inDtype), wr = layer(ref, s, 7, s.dtype, s.inDtype);
       const cfg = { normEps: 1e-5 } as MambaConfig;
       const r = rng(99);
       const init = (n: number) => Float32Array.from({ length: n }, () => r() * 0.5);
@@ -74,11 +88,15 @@ describe.skipIf(gpu === null)('webgpu fused Mamba-1 decode step', () => {
       for (let step = 0; step < 3; step++) {
         const x = init(s.B * s.D), h = init(s.B * s.D);
         const xs = [s.B, 1, s.D];
+        const d0 = g.stats.dispatches;
         const out = g.mambaMixerStep({ ...wg, x: g.upload(x, xs), residual: g.upload(h, xs), convState: sg[0], ssmState: sg[1] });
         expect(out).not.toBeNull();
+        const got = await g.read(out as Tensor);
+        // in_proj + conv + x_proj's partials, scan step, out_proj (q8_0 x_proj or an in_proj bias: x_proj's own dispatches)
+        if (partials && !s.inBias && s.dtype !== 'q8_0') expect(g.stats.dispatches - d0).toBe(3);
         const mixed = mamba.mixer({ backend: ref, cfg, weights: wr, state: sr, step: true }, ref.upload(x, xs));
         const want = ref.add(ref.upload(h, xs), mixed);
-        expectClose(await g.read(out as Tensor), await ref.read(want), TOL, `out, token ${step}`);
+        expectClose(got, await ref.read(want), TOL, `out, token ${step}`);
         expectClose(await g.read(sg[0]), await ref.read(sr[0]), TOL, `conv state, token ${step}`);
         expectClose(await g.read(sg[1]), await ref.read(sr[1]), TOL, `ssm state, token ${step}`);
       }
@@ -100,7 +118,16 @@ describe.skipIf(gpu === null)('webgpu fused Mamba-1 decode step', () => {
     // embedding + 3 × (norm + in_proj + conv step in one + x_proj + dt_proj with scan + out_proj
     // with residual) + lm_head with the final norm folded in (the recorded step reads the head's row
     // in place: no copy of it). Unfused: 8 per layer.
-    await expectDecodeSteps(files, [5, 17, 3, 60, 2], 1 + 3 * 4 + 1);
+    // With x_proj's partial sums in the in_proj dispatch (xProjPartials, the default): 3 per layer.
+    await expectDecodeSteps(files, [5, 17, 3, 60, 2], 1 + 3 * 3 + 1, (b) => { b.xProjPartials = true; });
+    await expectDecodeSteps(files, [5, 17, 3, 60, 2], 1 + 3 * 4 + 1, (b) => { b.xProjPartials = false; });
+  });
+
+  it('a model decode step with I = 36 (not a multiple of 16), f16: 3 dispatches per layer, logits equal the full forward', async () => {
+    const files = randomModelFiles({ modelType: 'mamba', vocabSize: 256, hiddenSize: 24, expand: 1.5, numLayers: 2, stateSize: 5, seed: 4 });
+    const on = (b: WebGpuBackend) => { b.xProjPartials = true; };
+    await expectDecodeSteps(files, [9, 1, 200, 4], 1 + 2 * 3 + 1, on);
+    await expectDecodeSteps(files, [9, 1, 200, 4], 1 + 2 * 3 + 1, on, 'f16');
   });
 });
 
@@ -108,8 +135,8 @@ describe.skipIf(gpu === null)('webgpu fused Mamba-1 decode step', () => {
  * A session over `files` (vocabulary 256) on webgpu steps through `ids`: each step makes exactly
  * `dispatches` dispatches and its logits equal the full forward's at that position.
  */
-async function expectDecodeSteps(files: Record<string, Uint8Array>, ids: number[], dispatches: number, set?: (b: WebGpuBackend) => void): Promise<void> {
-  const m = await loadModel(files, { backend: 'webgpu' });
+async function expectDecodeSteps(files: Record<string, Uint8Array>, ids: number[], dispatches: number, set?: (b: WebGpuBackend) => void, dtype?: 'f16'): Promise<void> {
+  const m = await loadModel(files, { backend: 'webgpu', ...(dtype ? { dtype } : {}) });
   const b = (m as unknown as { parts: { backend: WebGpuBackend } }).parts.backend;
   set?.(b);
   const full = await m.forward([ids]);

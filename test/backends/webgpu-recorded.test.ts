@@ -127,6 +127,26 @@ describe.skipIf(reason !== null)('webgpu recorded decode steps equal op-by-op de
     });
   }
 
+  // Mamba-1's x_proj as split-K partial sums inside the in_proj dispatch (WebGpuBackend.xProjPartials, the
+  // default): the scan step adds the ⌈I / 16⌉ blocks' sums where x_proj's own dispatch summed all I
+  // products in one tree — f32 rounding of an I-term dot product (a few ulps, 6e-8 each, relative to
+  // its magnitude; measured ≤ 2e-6 on lavapipe), so within 1e-5 of the four-dispatch path, as the folded norms above; recorded and op
+  // by op (norms unfolded on both sides) bit for bit, and a second recorded run gives the same bits (the
+  // blocks are summed in a fixed order). I = 72 (4 full blocks and one of 8), 3 layers, f32 and f16.
+  for (const dtype of shaderF16 ? ['f32', 'f16'] as const : ['f32'] as const) {
+    it(`mamba, x_proj's partial sums in the in_proj dispatch (xProjPartials): one dispatch a layer fewer, ${dtype}`, async () => {
+      const files = randomModelFiles({ modelType: 'mamba', vocabSize: 777, hiddenSize: 48, expand: 1.5, numLayers: 3, stateSize: 16, useBias: false, seed: 21 });
+      const on = await stepsWith(files, dtype, true, (b) => { b.xProjPartials = true; });
+      const again = await stepsWith(files, dtype, true, (b) => { b.xProjPartials = true; });
+      const plain = await stepsWith(files, dtype, false, (b) => { b.xProjPartials = true; });
+      const off = await stepsWith(files, dtype, true, (b) => { b.xProjPartials = false; });
+      on.dispatches.forEach((d, i) => expect(d, `step ${i}`).toBe(off.dispatches[i] - 3));
+      on.logits.forEach((l, i) => expect(bits(l), `again, step ${i}`).toEqual(bits(again.logits[i])));
+      on.logits.forEach((l, i) => expect(bits(l), `op by op, step ${i}`).toEqual(bits(plain.logits[i])));
+      on.logits.forEach((l, i) => expectClose(l, off.logits[i], 1e-5, `x_proj's own dispatch, step ${i}`));
+    });
+  }
+
   /** Prefill, then `steps` greedy steps on a fresh model: every step's logits and dispatches (WebGpuBackend switches set by `set`). */
   async function stepsWith(files: Record<string, Uint8Array>, dtype: LoadDType, recorded: boolean, set: (b: WebGpuBackend) => void, steps = 4) {
     const m = await open(files, dtype, recorded);
@@ -161,22 +181,25 @@ describe.skipIf(reason !== null)('webgpu recorded decode steps equal op-by-op de
     });
   }
 
-  it('the switches read the environment: MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM, _STEP_OUTPUTS (bad values: E_ARGUMENT)', async () => {
-    const names = ['MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM', 'MAMBA_EDGE_WEBGPU_STEP_OUTPUTS'];
+  it('the switches read the environment: MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM, _STEP_OUTPUTS, _XPROJ_PARTIALS (bad values: E_ARGUMENT)', async () => {
+    const names = ['MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM', 'MAMBA_EDGE_WEBGPU_STEP_OUTPUTS', 'MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS'];
     const saved = names.map((n) => process.env[n]);
     const make = async () => {
       const b = await createWebGpuBackend({ allowFallback: true }) as WebGpuBackend;
-      const got = { foldHeadNorm: b.foldHeadNorm, stepOutputs: b.stepOutputs };
+      const got = { foldHeadNorm: b.foldHeadNorm, stepOutputs: b.stepOutputs, xProjPartials: b.xProjPartials };
       await b.dispose();
       return got;
     };
     try {
       for (const n of names) delete process.env[n];
-      expect(await make()).toEqual({ foldHeadNorm: false, stepOutputs: 4 });
-      Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: 'on', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '1' });
-      expect(await make()).toEqual({ foldHeadNorm: true, stepOutputs: 1 });
-      Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: '0', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '' });
-      expect(await make()).toEqual({ foldHeadNorm: false, stepOutputs: 4 });
+      expect(await make()).toEqual({ foldHeadNorm: false, stepOutputs: 4, xProjPartials: true });
+      Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: 'on', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '1', MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS: '0' });
+      expect(await make()).toEqual({ foldHeadNorm: true, stepOutputs: 1, xProjPartials: false });
+      Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: '0', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '', MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS: '1' });
+      expect(await make()).toEqual({ foldHeadNorm: false, stepOutputs: 4, xProjPartials: true });
+      process.env.MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS = 'sometimes';
+      await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringContaining('MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS') });
+      delete process.env.MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS;
       process.env.MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM = 'yes please';
       await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringContaining('MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM') });
       delete process.env.MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM;

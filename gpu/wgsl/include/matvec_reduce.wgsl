@@ -1,21 +1,5 @@
 // (shared by the matvec*.wgsl kernels through //#include, see gpu/wgsl/build.mjs)
 // One workgroup of WG threads per output column; each thread holds partial sums acc[r] for up to
-// 8 rows, and a tree reduction over the workgroup adds them up.
+// 8 rows, and a tree reduction over the workgroup adds them up (include/row_sums.wgsl).
 const WG: u32 = 64u;
-var<workgroup> red: array<f32, 512>;
-
-// Σ over the workgroup's threads of acc[r], returned to thread r for r < rows (other threads get a
-// value to ignore). Has barriers: call it from workgroup-uniform control flow.
-fn rowSums(acc: array<f32, 8>, rows: u32, lid: u32) -> f32 {
-  for (var r = 0u; r < 8u; r++) { red[r * WG + lid] = acc[r]; }
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      for (var r = 0u; r < 8u; r++) {
-        if (r < rows) { red[r * WG + lid] += red[r * WG + lid + s]; }
-      }
-    }
-    workgroupBarrier();
-  }
-  return red[min(lid, 7u) * WG];
-}
+//#include "include/row_sums.wgsl"

@@ -206,6 +206,12 @@ const MAX_RECORDED = 4096;
 const SAMPLE_MAX_K = 256;
 /** Largest finite f32: stands in for an infinite dt limit (shaders may assume finite math). */
 const F32_MAX = 3.4028234663852886e38;
+/** Channels a workgroup of mamba1_in_proj_xp_* (its CH) and of mamba1_scan_step (its CH): x_proj's partial-sum blocks. */
+const XPROJ_BLOCK = 16;
+/** Fewest mamba1_scan_step workgroups a sequence before one takes several groups of 16 channels (partials mode: fewer re-reads of the partials). */
+const XPROJ_SCAN_GROUPS = 64;
+/** Most x_proj rows (R + 2N) mamba1_scan_step's partials mode stages in workgroup memory (its XS). */
+const XPROJ_MAX_ROWS = 1024;
 /** Most experts moe_bucket.wgsl groups (its workgroup array; the Jamba config reader's limit too). */
 const MOE_MAX_EXPERTS = 1024;
 
@@ -218,12 +224,15 @@ export interface WebGpuOptions {
   foldHeadNorm?: boolean;
   /** WebGpuBackend.stepOutputs (default: env MAMBA_EDGE_WEBGPU_STEP_OUTPUTS, else 4). */
   stepOutputs?: number;
+  /** WebGpuBackend.xProjPartials (default: env MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS=1|0, else on). */
+  xProjPartials?: boolean;
 }
 
 /** Every MAMBA_EDGE_WEBGPU_* variable and what it takes (checked by createWebGpuBackend and the constructor). */
 export const WEBGPU_ENV: Readonly<Record<string, EnvSpec>> = {
   MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: { kind: 'switch' },
   MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: { kind: 'int', min: 1, max: 64 },
+  MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS: { kind: 'switch' },
 };
 
 export class WebGpuBackend extends PartialBackend implements Backend {
@@ -305,6 +314,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   private readonly packed: GPUBuffer[] = [];
   /** Per Mamba-2 layer, the x / B / C conv weights (and biases) packed as one [I + 2GN, K] ([I + 2GN]) buffer for mamba2_in_proj_* (built on first use). */
   private readonly convPacked = new WeakMap<Tensor, { parts: Tensor[]; buffer: GPUBuffer; bytes: number }>();
+  /** Per Mamba-1 layer, x_proj's dt / B / C row blocks as one [R + 2N, I] weight for mamba1_in_proj_xp_* when they are not adjacent in one buffer (built on first use). */
+  private readonly xProjPacked = new WeakMap<Tensor, { parts: Tensor[]; binding: Binding }>();
   /**
    * Matrix-vector products over the same input recorded back to back (in_proj's and x_proj's row
    * blocks in decode), held until a different op is recorded, then dispatched as one.
@@ -364,6 +375,17 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * dispatch a token fewer. Off: the two kernels, as before (tests and benchmarks compare them).
    */
   fuseSampling = true;
+  /**
+   * Mamba-1 decode in three dispatches a layer instead of four: the in_proj dispatch (norm + in_proj +
+   * conv step, mamba1_in_proj_xp_*) also writes x_proj's split-K partial sums — each workgroup of 16 x
+   * channels Σ over its channels of W_xproj[j, c]·u[c] for x_proj's R + 2N rows — and mamba1_scan_step
+   * adds the ⌈I / 16⌉ blocks up (in a fixed order) instead of reading a separate x_proj dispatch's
+   * outputs. Nothing is recomputed (the removed foldXProj had every scan workgroup redo all of x_proj).
+   * Equal to the four-dispatch path within f32 rounding: only x_proj's summation order changes. Needs
+   * what mamba1_in_proj_* needs (f32 / f16 in_proj, no in_proj bias) and f32 / f16 x_proj with
+   * R + 2N ≤ 1024; otherwise the four dispatches.
+   */
+  xProjPartials = true;
 
   constructor(ctx: GpuContext, opts: WebGpuOptions = {}) {
     super();
@@ -380,6 +402,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       if (!Number.isInteger(n) || n < 1 || n > 64) throw fail('E_ARGUMENT', `stepOutputs (MAMBA_EDGE_WEBGPU_STEP_OUTPUTS) must be an integer in [1, 64], got ${JSON.stringify(outputs)}`);
       this.stepOutputs = n;
     }
+    this.xProjPartials = opts.xProjPartials ?? envSwitch('MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS') ?? this.xProjPartials;
     this.info = {
       name: 'webgpu', threads: 1, device: ctx.description,
       ...(ctx.isFallback ? { note: `software fallback adapter (${ctx.description}): correct but slow` } : {}),
@@ -1566,7 +1589,10 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    *   3. x_proj's dt / B / C row blocks: one matrix-vector dispatch
    *   4. mamba1_scan_step: dt_proj, softplus, scan, D skip, silu(z) gate
    *   5. out_proj with the residual as a per-row addend (matvec's bias slot)
-   * against seven unfused (dt_proj, scan, out_proj and the add each a dispatch). Declines (null →
+   * against seven unfused (dt_proj, scan, out_proj and the add each a dispatch). With foldDecode, 1–2 and
+   * the layer's norm are one dispatch (mamba1_in_proj_*): 4 a layer; with xProjPartials also 3 (its
+   * workgroups write x_proj's split-K partial sums, mamba1_in_proj_xp_*, which the scan step adds up):
+   * 3 a layer — norm + in_proj + conv + x_proj, dt_proj + scan + gate, out_proj + residual. Declines (null →
    * the graph's unfused ops) for batch > 8 and an out_proj bias.
    * (A first version also folded the conv into x_proj — each of x_proj's 80 workgroups recomputing
    * the conv over all I channels, 4 dispatches per layer — and decoded slower on an H100 than the
@@ -1590,15 +1616,23 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const u = folded ? folded.u : this.conv1dCausalStep({ x: xIn!, weight: a.convWeight, bias: a.convBias, state: a.convState, silu: true });
     const y = this.tensor([Bt, 1, I]);
     const wDt = a.dtProjWeight as GpuTensor;
-    const dtLow = this.matmul(u, a.xProjDt);
-    const Bm = this.matmul(u, a.xProjB);
-    const Cm = this.matmul(u, a.xProjC);
+    const partials = folded?.partials ?? null;
+    const dtLow = partials ?? this.matmul(u, a.xProjDt);
+    const Bm = partials ? null : this.matmul(u, a.xProjB);
+    const Cm = partials ? null : this.matmul(u, a.xProjC);
+    // partials: x_proj's split-K sums, ⌈I / 16⌉ blocks of R + 2N values a sequence; S threads a value add them up
+    const nb = Math.ceil(I / XPROJ_BLOCK), J = R + 2 * N;
+    const S = J <= 128 ? Math.min(nb, Math.floor(256 / J)) : 1;
+    // Each scan workgroup re-reads all nb·J partials: for wide layers a workgroup takes G groups of 16
+    // channels in turn, keeping ≥ XPROJ_SCAN_GROUPS workgroups a sequence (mamba-130m: G = 1, 96; mamba-1.4b: G = 4, 64).
+    const G = Math.max(1, Math.floor(nb / XPROJ_SCAN_GROUPS));
     this.dispatch('mamba1_scan_step', { NS: N, weights: this.loader(wDt) }, [
       this.bind(u), this.part(wDt, 0), this.bind(dtLow), this.bind(Bm), this.bind(Cm),
       this.packBiasD(a.dtProjBias, a.D, I), this.bind(a.A), this.bind(z), this.bind(a.ssmState), y.buffer,
-    ], [Bt, 1, I, R, 0, 0, 0, 0, 0, 0, 0, this.q8Offset(wDt, I * R)], [], Math.ceil((Bt * I) / 16)); // 16 channels a workgroup, 16 threads each
+    ], [Bt, 1, I, R, partials ? 1 : 0, nb, S, G, 0, 0, 0, this.q8Offset(wDt, I * R)], [],
+    partials ? Bt * Math.ceil(I / (XPROJ_BLOCK * G)) : Math.ceil((Bt * I) / 16)); // 16 channels at a time (of one sequence with partials), 16 threads each
     const out = this.matvecPlus(y, a.outProj as GpuTensor, a.residual, Dm);
-    this.free(xIn, z, u, dtLow, Bm, Cm, y);
+    this.free(xIn, z, u, dtLow, Bm, Cm, y, folded?.all);
     return out;
   }
 
@@ -1607,7 +1641,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * the layer's norm folded in when it is the held norm (pendingNorm) that wrote `x`. Null (the
    * separate dispatches) for in_proj biases, split or q8_0 weights and row lengths the vec4 loads skip.
    */
-  private mamba1InProj(a: MambaMixerStepArgs, rows: number, D: number, I: number): { u: Tensor; z: Tensor } | null {
+  private mamba1InProj(a: MambaMixerStepArgs, rows: number, D: number, I: number): { u: Tensor; z: Tensor; partials?: Tensor; all?: Tensor } | null {
     const wx = a.inProjX as GpuTensor, wz = a.inProjZ as GpuTensor;
     if (a.inProjXBias || a.inProjZBias || wx.dtype !== wz.dtype || wx.store.buffers.length !== 1 || wz.store.buffers.length !== 1) return null;
     if (wx.shape[0] !== I || wz.shape[0] !== I || wx.shape[1] !== D || wz.shape[1] !== D) return null;
@@ -1621,7 +1655,20 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const p = this.pendingNorm;
     const n = p && !this.pendingMv && p.out === xb.buffer && p.rows === rows && p.dim === D ? p : null;
     if (n) this.pendingNorm = null;
+    const xProj = this.xProjPartials ? this.xProjWhole(a, a.xProjDt.shape[0], a.xProjB.shape[0], I) : null;
     this.flushPending();
+    if (xProj) {
+      // One output: u, z and x_proj's partial sums at 256-byte-aligned word offsets (each then bound on its own).
+      const nb = Math.ceil(I / XPROJ_BLOCK), words = rows * I, zAt = Math.ceil(words / 64) * 64, pAt = 2 * zAt;
+      const all = this.tensor([pAt + rows * nb * xProj.J]);
+      const view = (shape: number[], at: number) => new GpuTensor(shape, 'f32', new Store([all.buffer], shape[0], [4 * numel(shape)], 4 * at, null, true));
+      this.dispatch(`mamba1_in_proj_xp_${kernel}`, {}, [
+        n ? n.x : xb as Binding, this.part(wx, 0), this.part(wz, 0),
+        n ? n.weight : this.dummy, n ? n.out : this.dummyOut[0],
+        this.bind(a.convWeight), this.bind(a.convBias), this.bind(a.convState), all.buffer, xProj.binding,
+      ], [rows, D, I, K, n ? 1 : 0, a.convBias ? 1 : 0, zAt, pAt, xProj.f16 ? 1 : 0, xProj.J], [n ? n.eps : 0], 2 * nb);
+      return { u: view([rows, 1, I], 0), z: view([rows, 1, I], zAt), partials: view([rows, nb, xProj.J], pAt), all };
+    }
     const u = this.tensor([rows, 1, I]), z = this.tensor([rows, 1, I]);
     this.dispatch(`mamba1_in_proj_${kernel}`, {}, [
       n ? n.x : xb as Binding, this.part(wx, 0), this.part(wz, 0),
@@ -1769,6 +1816,40 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       next += w.shape[0] * rowBytes;
     }
     return new GpuTensor([rows, K], w0.dtype, new Store([w0.store.buffers[0]], rows, [next - w0.store.offset], w0.store.offset, null, true));
+  }
+
+  /**
+   * x_proj as one [R + 2N, I] weight binding for mamba1_in_proj_xp_* (xProjPartials): its dt / B / C row
+   * blocks where they lie back to back in one buffer (row views of one upload), else a copy of them packed
+   * on first use (kept for the backend's life, like packBiasD). Null (x_proj's own dispatch) for q8_0 or
+   * split weights, f16 blocks that end mid-word, and more than XPROJ_MAX_ROWS rows.
+   */
+  private xProjWhole(a: MambaMixerStepArgs, R: number, N: number, I: number): { binding: Binding; J: number; f16: boolean } | null {
+    const ws = [a.xProjDt, a.xProjB, a.xProjC] as GpuTensor[];
+    const dtype = ws[0].dtype, J = R + 2 * N;
+    if ((dtype !== 'f32' && dtype !== 'f16') || J > XPROJ_MAX_ROWS) return null;
+    const eb = dtype === 'f32' ? 4 : 2;
+    const counts = [R, N, N];
+    if (ws.some((w, j) => w.dtype !== dtype || w.store.buffers.length !== 1 || w.shape.length !== 2 || w.shape[0] !== counts[j] || w.shape[1] !== I)) return null;
+    const f16 = dtype === 'f16', bytes = Math.ceil((J * I * eb) / 4) * 4;
+    const buf0 = ws[0].store.buffers[0];
+    const adjacent = ws.every((w, j) => w.store.buffers[0] === buf0 && w.store.offset === ws[0].store.offset + eb * I * (j === 0 ? 0 : j === 1 ? R : R + N));
+    if (adjacent && ws[0].store.offset + bytes <= buf0.size) return { binding: { buffer: buf0, size: bytes, offset: ws[0].store.offset }, J, f16 };
+    if (counts.some((c) => (c * I * eb) % 4 !== 0)) return null; // copies go in whole words
+    let p = this.xProjPacked.get(ws[0]);
+    if (!p || p.parts[1] !== ws[1] || p.parts[2] !== ws[2]) {
+      const buffer = this.device.createBuffer({ label: 'x_proj dt ++ B ++ C', size: Math.max(256, bytes), usage: USAGE.STORAGE | USAGE.COPY_DST });
+      this.packed.push(buffer);
+      let at = 0;
+      ws.forEach((w, j) => {
+        const size = counts[j] * I * eb;
+        this.recordOnce({ kind: 'copy', src: w.store.buffers[0], srcOffset: w.store.offset, dst: buffer, dstOffset: at, size });
+        at += size;
+      });
+      p = { parts: ws, binding: { buffer, size: bytes } };
+      this.xProjPacked.set(ws[0], p);
+    }
+    return { binding: p.binding, J, f16 };
   }
 
   /** Per Mamba-2 layer, dt_bias, A and D packed as one [3, H] buffer for mamba2_scan_step (built on first use). */
