@@ -7,12 +7,7 @@
 // The including file declares the weight bindings w0 (x rows), w1 (z rows), PER and partial().
 //   x: [rows, D]   W_x, W_z: [I, D]   convW: [I, K]   convB: [I]   state: [rows, I, K−1]   u, z: [rows, I]
 //   n0 rows (≤ 8)  n1 D  n2 I  n3 K  n4 fold the norm  n5 conv bias  f0 the norm's eps
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> g: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> xn: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read> convW: array<f32>;
-@group(0) @binding(7) var<storage, read> convB: array<f32>;
-@group(0) @binding(8) var<storage, read_write> convState: array<f32>;
+//#include "include/mamba1_in_proj_inputs.wgsl"
 @group(0) @binding(9) var<storage, read_write> u: array<f32>;
 @group(0) @binding(10) var<storage, read_write> z: array<f32>;
 

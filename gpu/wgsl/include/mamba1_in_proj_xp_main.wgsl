@@ -19,12 +19,7 @@
 //   out: u [rows, I] at word 0, z [rows, I] at word n6, partials [rows, nb, J] at word n7
 //   n0 rows (≤ 8)  n1 D  n2 I  n3 K  n4 fold the norm  n5 conv bias  n6, n7 offsets  n8 W_xproj is f16
 //   n9 J  f0 the norm's eps
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> g: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> xn: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read> convW: array<f32>;
-@group(0) @binding(7) var<storage, read> convB: array<f32>;
-@group(0) @binding(8) var<storage, read_write> convState: array<f32>;
+//#include "include/mamba1_in_proj_inputs.wgsl"
 @group(0) @binding(9) var<storage, read_write> out: array<f32>;
 @group(0) @binding(10) var<storage, read> wxp: array<u32>;
 
