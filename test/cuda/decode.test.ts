@@ -242,7 +242,7 @@ describe.skipIf(cudaUnavailable !== null)('cuda decode kernels', () => {
       const held = await run(cuda);
       dev.setSsdHold(false);
       const one = await run(cuda);
-      dev.setSsdHold(process.env.MAMBA_EDGE_CUDA_SSDHOLD === 'on'); // back to the env's choice (process-wide)
+      dev.setSsdHold(process.env.MAMBA_EDGE_CUDA_SSDHOLD !== 'off'); // back to the env's choice (process-wide; on by default)
       expect(calls.ssdStep, `N ${N}: decode.cu's step both times`).toBe(4);
       expect(held, `H ${H} P ${P} G ${G} N ${N}: same products in the same order`).toEqual(one);
       const want = await run(new ReferenceBackend());

@@ -192,27 +192,26 @@ const SNAP_FOLD_OFF = off('MAMBA_EDGE_CUDA_SNAPFOLD');
  */
 const ARGMAX_GEMV_OFF = off('MAMBA_EDGE_CUDA_ARGMAXGEMV');
 /**
- * MAMBA_EDGE_CUDA_SPLITK=on (or auto): decode.cu's one-row GEMV gives a matrix with few rows several warps per
- * output column over slices of K (split-K; out_proj's 768 rows of the 130M models: 4 warps a column on an H100),
- * the warps per column chosen per launch; =2 / 4 / 8 forces that many for every launch (tests); off / unset: one
- * warp a column (A/B; unmeasured on a GPU as of its commit, so off by default).
+ * MAMBA_EDGE_CUDA_SPLITK (default on = auto): decode.cu's one-row GEMV gives a matrix with few rows several warps
+ * per output column over slices of K (split-K; out_proj's 768 rows of the 130M models: 4 warps a column on an H100),
+ * the warps per column chosen per launch; =2 / 4 / 8 forces that many for every launch (tests); =off: one warp a
+ * column (A/B). On since the H100 A/B of 2026-12-06 (with SSDHOLD: mamba2-130m's recorded step 0.640 → 0.588 ms).
  */
-const SPLIT_K_MODE = ((v) => (v === 'on' || v === 'auto' ? -1 : v === '2' || v === '4' || v === '8' ? Number(v) : 0))(envValue('MAMBA_EDGE_CUDA_SPLITK'));
+const SPLIT_K_MODE = ((v) => (v === 'off' ? 0 : v === '2' || v === '4' || v === '8' ? Number(v) : -1))(envValue('MAMBA_EDGE_CUDA_SPLITK'));
 /**
- * MAMBA_EDGE_CUDA_SSDHOLD=on: decode.cu's Mamba-2 ssdStep loads each lane's state entries (and B, C) before its
- * first store — one DRAM round trip instead of one per entry; the same results bit for bit (A/B; unmeasured on a
- * GPU as of its commit, so off by default).
+ * MAMBA_EDGE_CUDA_SSDHOLD (default on; =off for A/B): decode.cu's Mamba-2 ssdStep loads each lane's state entries
+ * (and B, C) before its first store — one DRAM round trip instead of one per entry; the same results bit for bit.
  */
-const SSD_HOLD = on('MAMBA_EDGE_CUDA_SSDHOLD');
+const SSD_HOLD = !off('MAMBA_EDGE_CUDA_SSDHOLD');
 /**
  * MAMBA_EDGE_CUDA_PINGPONG=on: the step graph's two captures read the state from one block and write it to the other
  * (A: the session's block → the second block; B: back), so a run-ahead step needs no undo copy of the state (Mamba-2
  * 130M: ~19 MB of writes a token): undoing a run is "the state is that run's input block". Control returns to the
  * session with the state in its own block (SampledStep.settle: one copy when an odd number of runs stand, once a
- * generate). Off by default until measured on a GPU (issue 9; DEVICE-STEP.sh step_cudapp). Read when a backend is
- * made, so tests can compare both in one process.
+ * generate). On by default since the H100 A/B of 2026-12-06 (mamba2-130m's step graph 0.655 → 0.629 ms a token;
+ * =off keeps the undo copy). Read when a backend is made, so tests can compare both in one process.
  */
-const pingPongOn = (): boolean => on('MAMBA_EDGE_CUDA_PINGPONG');
+const pingPongOn = (): boolean => !off('MAMBA_EDGE_CUDA_PINGPONG');
 /** Largest row decode.cu's GEMV holds in shared memory (kernels.h kDecodeGemvMaxK). */
 const DECODE_GEMV_MAX_K = 12288;
 /** Largest G·N whose B and C decode.cu's ssdStep with its convs holds in shared memory (kernels.h kSsdConvMaxGN). */
