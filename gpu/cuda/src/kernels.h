@@ -93,7 +93,7 @@ cudaError_t launchScan(const ScanShape& sh, const ScanArgs& a, int chunks, void*
 const char* scanKernelName(const ScanShape& sh);
 
 // ssd_tiled.cu: Mamba-2's SSD prefill as the WebGPU backend's four-pass tiled design (see its header).
-/** Whether ssdTiled runs this shape: MAMBA_EDGE_CUDA_SSD=tiled|tiled128 and Mamba-2 with T ≥ 2 (or its default, kSsdTiledDefault, once set). */
+/** Whether ssdTiled runs this shape: MAMBA_EDGE_CUDA_SSD=tiled|tiled128 and Mamba-2 with T ≥ 2 (or, unset, its default kSsdTiledDefault for T ≥ 32). */
 bool ssdTiledWanted(const ScanShape& sh);
 /** Its chunks: ⌈T / L⌉, L = 64 or 128. */
 int ssdTiledChunks(const ScanShape& sh);

@@ -4,7 +4,10 @@
 // design runs mamba2-130m's [1, 16384, 24×64] N 128 in 0.88 ms where ssd.cu's ssdMma (WMMA 3×TF32) takes
 // 2.25 ms (BENCHMARKS.md, "WebGPU prefill scans, tiled"). Plain f32 FMAs, no tensor cores: the SSD stays
 // f32-accurate without 3×TF32 splitting. MAMBA_EDGE_CUDA_SSD=tiled (64-step chunks) | tiled128 selects it for
-// T ≥ 2 (the decode step keeps its kernels); kSsdTiledDefault makes it the default once measured. UNMEASURED when written: built and run on the CPU (tools/cuda-emu), not on a GPU.
+// T ≥ 2 (the decode step keeps its kernels); =mma keeps ssdMma. The prefill default for T ≥ 32 since the H100
+// A/B of 2026-12-06 (fifth session): 0.886 ms = 8.7 % of the copy against ssdMma's 2.252 ms = 3.4 % at
+// [1, 16384, 24×64] N 128 (2.253 vs 5.446 ms at 64 heads); mamba2-130m prefill 16k 141.8k vs 111.7k tok/s,
+// 2k 117.7k vs 71.0k; test/cuda passes whole with it.
 //
 // Chunks of L = 64 steps; per head h (group g = h / (H/G)), with Δ_t = clamp(softplus(dt_t + dt_bias)),
 // a_t = Σ_{τ ≤ t} Δ_τ·A_h within the chunk (kept ×log2 e, so decays are one ex2 each):
@@ -286,10 +289,10 @@ __global__ void __launch_bounds__(kStThreads, 3) ssdTiledOut(ScanShape sh, ScanA
 // Host side. tools/cuda-emu/run.mjs compiles everything above ssdTiledT on the CPU; ssd_tiled_main.cc runs
 // the kernels in launchSsdTiled's order.
 /**
- * ssdTiled's chunk length as the prefill default for Mamba-2 (T ≥ 32, as ssdMma's): 0 = off (ssdMma stays the
- * default) until measured against ssdMma on an H100 (written without a GPU); the lead sets 64 or 128 after the A/B.
+ * ssdTiled's chunk length as the prefill default for Mamba-2 (T ≥ 32, as ssdMma's): 64 (0 would keep ssdMma).
+ * 64 and 128 prefill alike on the H100 (141.8k / 142.8k tok/s at 16k); 64 is the one whose kernel time was measured.
  */
-constexpr int kSsdTiledDefault = 0;
+constexpr int kSsdTiledDefault = 64;
 
 /**
  * The chunk length ssdTiled runs this shape with, 0 = not ssdTiled: MAMBA_EDGE_CUDA_SSD=tiled (64 steps) |
