@@ -412,6 +412,20 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * buffer per ring slot, written by the same replay as the slot's logits); removed when the recording is released.
    */
   private readonly headBest = new Map<GPUBuffer, { best: GPUBuffer; groups: number; V: number }>();
+  /**
+   * The best rows of a head taken where the draw finds it held (steps not recorded): one buffer, reused —
+   * each such draw submits with its head, so queue order puts every reader before the next writer.
+   */
+  private heldBest: GPUBuffer | null = null;
+
+  private heldBestBuffer(bytes: number): GPUBuffer {
+    if (!this.heldBest || this.heldBest.size < bytes) {
+      this.heldBest?.destroy(); // its head and draw were submitted (sampleOnDevice): WebGPU destroys it after them
+      this.heldBest = this.device.createBuffer({ label: 'head argmax candidates', size: Math.max(256, Math.ceil(bytes / 256) * 256), usage: USAGE.STORAGE });
+      this.stats.createBuffers++;
+    }
+    return this.heldBest;
+  }
 
   constructor(ctx: GpuContext, opts: WebGpuOptions = {}) {
     super();
@@ -468,7 +482,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
 
   /**
    * Bytes of GPU buffers this backend holds: live tensors, the reuse pool, the packed per-layer
-   * parameters, the dispatch-parameter ring and the stand-ins (read-back staging buffers live only
+   * parameters, the dispatch-parameter ring, argmaxInHead's held-head candidates and the stand-ins (read-back staging buffers live only
    * during a read). The soak (bench/soak.ts --backend webgpu) samples it, as cuda's `deviceBytes`.
    */
   get deviceBytes(): number {
@@ -477,12 +491,12 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     for (const list of this.pool.values()) for (const b of list) n += b.size;
     for (const b of this.packed) n += b.size;
     for (const r of this.recordings) for (const b of [...r.buffers, ...(r.params ? [r.params] : [])]) n += b.size;
-    return n + (this.params?.size ?? 0) + this.dummy.size + this.dummyOut.reduce((a, d) => a + d.size, 0);
+    return n + (this.params?.size ?? 0) + (this.heldBest?.size ?? 0) + this.dummy.size + this.dummyOut.reduce((a, d) => a + d.size, 0);
   }
 
   /** GPU buffers held (same set as deviceBytes) and bind groups cached: counts the soak checks for growth. */
   get deviceCounts(): { buffers: number; bindGroups: number } {
-    let buffers = this.live.size + this.packed.length + 3 + (this.params ? 1 : 0);
+    let buffers = this.live.size + this.packed.length + 3 + (this.params ? 1 : 0) + (this.heldBest ? 1 : 0);
     for (const list of this.pool.values()) buffers += list.length;
     for (const r of this.recordings) buffers += r.buffers.length + (r.params ? 1 : 0);
     return { buffers, bindGroups: this.groups.size };
@@ -723,12 +737,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     // argmaxInHead: the head's best rows — a recorded step's ring slot, or the head product still held.
     let held: { best: GPUBuffer; groups: number; V: number } | null = null;
     const recorded = greedy && this.argmaxInHead && g.store.offset === 0 ? this.headBest.get(g.buffer) : undefined;
-    if (!recorded && greedy && this.argmaxInHead && g.store.offset === 0) held = this.flushHeadArgmax(g.buffer);
+    if (!recorded && greedy && this.argmaxInHead && g.store.offset === 0) held = this.flushHeadArgmax(g.buffer, (n) => this.heldBestBuffer(n));
     const head = recorded ?? held;
     if (head && head.V === V) {
       this.stats.argmaxDraws++;
       this.record({ kind: 'dispatch', pipeline: this.kernels.get('argmax_sample'), bindings: [this.bind(g), head.best, buf], u: [head.groups, 0], f: [], groups: 1 });
-      if (held) this.release(held.best); // reused only by commands recorded after this draw
     } else if (this.fuseSampling) { // top_k then sample_top_k in one workgroup (top_k_sample.wgsl)
       this.record({ kind: 'dispatch', pipeline: this.kernels.get('top_k_sample'), bindings: [this.bind(g), buf], u: [V, 0, k, greedy ? 1 : 0], f: [greedy ? 1 : p.temperature, p.topP, u], groups: 1 });
     } else {
@@ -885,6 +898,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       if (!this.lostReason) { this.submit(); await this.device.queue.onSubmittedWorkDone(); }
     } catch { /* a lost device has nothing left to finish */ }
     this.disposed = true;
+    this.heldBest?.destroy();
     for (const b of this.live) b.destroy();
     for (const list of this.pool.values()) for (const b of list) b.destroy();
     for (const list of this.stagingPool.values()) for (const b of list) b.destroy();
@@ -964,7 +978,15 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     try {
       out = body(ids) as GpuTensor;
       // argmaxInHead: a head still held (the step's last product, into its output) writes its best rows too.
-      if (this.argmaxInHead && out.store.offset === 0 && out.store.buffers.length === 1) head = this.flushHeadArgmax(out.buffer);
+      if (this.argmaxInHead && out.store.offset === 0 && out.store.buffers.length === 1) {
+        head = this.flushHeadArgmax(out.buffer, (n) => { // the recording's from here (rec.buffers): released with it
+          const b = this.device.createBuffer({ label: 'recorded step head argmax candidates', size: Math.max(256, Math.ceil(n / 256) * 256), usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
+          this.stats.createBuffers++;
+          this.live.add(b);
+          rec.buffers.add(b);
+          return b;
+        });
+      }
       this.flushPending();
     } catch (e) {
       if (!(e instanceof NotRecordable)) { this.pendingMv = null; this.pendingNorm = null; throw e; }
@@ -1226,14 +1248,16 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   /**
    * argmaxInHead: when the held matrix-vector group is one product of one row into `y` (the head), dispatches
    * it as matvec_argmax_* (matvec_argmax_norm_* where flushMatvecs would fold the held norm in) with a new
-   * buffer of each workgroup's best (key, row); null, having done nothing, for any other held work.
+   * buffer of each workgroup's best (key, row), `bestOf(bytes)`; null, having done nothing, for any other held
+   * work. Not from the pool: the graph frees the head's input (the norm's output) while the product is held,
+   * so a pooled buffer could be one the held dispatches still bind.
    */
-  private flushHeadArgmax(y: GPUBuffer): { best: GPUBuffer; groups: number; V: number } | null {
+  private flushHeadArgmax(y: GPUBuffer, bestOf: (bytes: number) => GPUBuffer): { best: GPUBuffer; groups: number; V: number } | null {
     const g = this.pendingMv;
     if (!g || g.items.length !== 1 || g.rows !== 1 || g.items[0].y !== y || (g.x as { offset?: number }).offset) return null;
     const it = g.items[0];
     const groups = Math.ceil(it.M / ARGMAX_ROWS);
-    const best = this.allocBuffer(8 * groups, 'head argmax candidates');
+    const best = bestOf(8 * groups);
     this.pendingMv = null;
     const n = this.pendingNorm;
     if (n && this.normFolds(n, g, it.M)) {
