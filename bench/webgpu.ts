@@ -565,24 +565,29 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
     if (gpu.deviceSampling && !process.argv.includes('--no-recorded')) { // the recorded step alone, the decode folds on and off (same process)
       row.recorded = [];
       const folds = { norms: gpu.foldNorms, decode: gpu.foldDecode, inProj: gpu.fuseInProj, xProj: gpu.xProjPartials };
-      const configs: { what: string; on: boolean; inProj: boolean; xProj?: boolean }[] = [
+      const argmax0 = gpu.argmaxInHead;
+      const configs: { what: string; on: boolean; inProj: boolean; xProj?: boolean; argmax?: boolean }[] = [
         { what: 'folds on (default)', on: true, inProj: true },
+        // the greedy draw from the head's per-workgroup best rows (matvec_argmax_* + argmax_sample): the loop's draw, its pipelined rate
+        { what: 'argmaxInHead on', on: true, inProj: true, argmax: true },
         // Mamba-1's x_proj as its own dispatch again, 4 a layer (webdec5; Mamba-2: no change)
         { what: 'xProjPartials off: Mamba-1 x_proj in its own dispatch', on: true, inProj: true, xProj: false },
         // round 2's step: Mamba-2's in_proj as two dispatches and the B/C conv pair (Mamba-1: no change)
         { what: 'fuseInProj off: Mamba-2 in_proj in two dispatches + conv pair', on: true, inProj: false },
         { what: 'folds off: separate norm, in_proj, conv, gated-norm dispatches', on: false, inProj: false },
         { what: 'folds on (default), again', on: true, inProj: true },
+        { what: 'argmaxInHead on, again', on: true, inProj: true, argmax: true },
       ];
       for (const c of configs) {
         gpu.foldNorms = c.on && folds.norms;
         gpu.foldDecode = c.on && folds.decode;
         gpu.fuseInProj = c.inProj && folds.inProj;
         gpu.xProjPartials = (c.xProj ?? true) && folds.xProj;
+        gpu.argmaxInHead = c.argmax ?? argmax0;
         const r = await recordedDecode(internals, gpu, decodeTokens, c.what).catch((e: Error) => { log(`${name}: recorded step failed: ${e.stack}`); return null; });
         if (r) row.recorded.push(r);
       }
-      [gpu.foldNorms, gpu.foldDecode, gpu.fuseInProj, gpu.xProjPartials] = [folds.norms, folds.decode, folds.inProj, folds.xProj];
+      [gpu.foldNorms, gpu.foldDecode, gpu.fuseInProj, gpu.xProjPartials, gpu.argmaxInHead] = [folds.norms, folds.decode, folds.inProj, folds.xProj, argmax0];
     }
     // internals (Model.run, allocState) that other work may change: a failure here loses only this
     const bd = process.argv.includes('--no-recorded') ? null : await decodeBreakdown(internals).catch((e: Error) => { log(`${name}: decode breakdown failed: ${e.message}`); return null; });
