@@ -536,6 +536,8 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
         { what: 'fuseSampling off (top_k and sample_top_k as two dispatches, as before)', set: { fuseSampling: false } },
         { what: 'stepOutputs 1 + fuseSampling off (main before webdec4, less its staging-buffer reuse)', set: { stepOutputs: 1, fuseSampling: false } },
         { what: 'foldHeadNorm on', set: { foldHeadNorm: true } },
+        // the final norm folded into the argmax head: one dispatch a token fewer, the norm recomputed by ⌈V / 8⌉ workgroups instead of V
+        { what: 'argmaxInHead + foldHeadNorm on', set: { argmaxInHead: true, foldHeadNorm: true } },
         // Mamba-1 only (Mamba-2 has no x_proj): x_proj as its own dispatch, 4 a layer instead of 3 (webdec5)
         { what: 'xProjPartials off (x_proj as its own dispatch, as before webdec5)', set: { xProjPartials: false } },
         { what: 'default, again', set: {} },

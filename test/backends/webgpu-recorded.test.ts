@@ -181,22 +181,25 @@ describe.skipIf(reason !== null)('webgpu recorded decode steps equal op-by-op de
     });
   }
 
-  it('the switches read the environment: MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM, _STEP_OUTPUTS, _XPROJ_PARTIALS (bad values: E_ARGUMENT)', async () => {
-    const names = ['MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM', 'MAMBA_EDGE_WEBGPU_STEP_OUTPUTS', 'MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS'];
+  it('the switches read the environment: MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM, _STEP_OUTPUTS, _XPROJ_PARTIALS, _ARGMAX_HEAD (bad values: E_ARGUMENT)', async () => {
+    const names = ['MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM', 'MAMBA_EDGE_WEBGPU_STEP_OUTPUTS', 'MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS', 'MAMBA_EDGE_WEBGPU_ARGMAX_HEAD'];
     const saved = names.map((n) => process.env[n]);
     const make = async () => {
       const b = await createWebGpuBackend({ allowFallback: true }) as WebGpuBackend;
-      const got = { foldHeadNorm: b.foldHeadNorm, stepOutputs: b.stepOutputs, xProjPartials: b.xProjPartials };
+      const got = { foldHeadNorm: b.foldHeadNorm, stepOutputs: b.stepOutputs, xProjPartials: b.xProjPartials, argmaxInHead: b.argmaxInHead };
       await b.dispose();
       return got;
     };
     try {
       for (const n of names) delete process.env[n];
-      expect(await make()).toEqual({ foldHeadNorm: false, stepOutputs: 4, xProjPartials: true });
-      Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: 'on', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '1', MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS: '0' });
-      expect(await make()).toEqual({ foldHeadNorm: true, stepOutputs: 1, xProjPartials: false });
-      Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: '0', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '', MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS: '1' });
-      expect(await make()).toEqual({ foldHeadNorm: false, stepOutputs: 4, xProjPartials: true });
+      expect(await make()).toEqual({ foldHeadNorm: false, stepOutputs: 4, xProjPartials: true, argmaxInHead: false });
+      Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: 'on', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '1', MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS: '0', MAMBA_EDGE_WEBGPU_ARGMAX_HEAD: 'on' });
+      expect(await make()).toEqual({ foldHeadNorm: true, stepOutputs: 1, xProjPartials: false, argmaxInHead: true });
+      Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: '0', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '', MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS: '1', MAMBA_EDGE_WEBGPU_ARGMAX_HEAD: 'off' });
+      expect(await make()).toEqual({ foldHeadNorm: false, stepOutputs: 4, xProjPartials: true, argmaxInHead: false });
+      process.env.MAMBA_EDGE_WEBGPU_ARGMAX_HEAD = 'greedy';
+      await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringContaining('MAMBA_EDGE_WEBGPU_ARGMAX_HEAD') });
+      delete process.env.MAMBA_EDGE_WEBGPU_ARGMAX_HEAD;
       process.env.MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS = 'sometimes';
       await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringContaining('MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS') });
       delete process.env.MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS;
