@@ -98,6 +98,26 @@ describe.skipIf(reason !== null)('webgpu recorded decode steps equal op-by-op de
     });
   }
 
+  // argmaxInHead: the recorded step's head is matvec_argmax_* (8 rows a workgroup, best rows beside the logits);
+  // the logits the API reads (session.step, the recorded step's output) are the plain head's, bit for bit —
+  // the same dot products and sums per row (lavapipe; see webgpu-runahead.test.ts for the draw itself).
+  for (const modelType of ['mamba', 'mamba2'] as const) {
+    it(`${modelType}, argmaxInHead: the recorded step's logits equal the plain head's bit for bit (vocab 1031, norm folded and not)`, async () => {
+      const files = randomModelFiles({ modelType, vocabSize: 1031, hiddenSize: 96, numLayers: 2, stateSize: 16, headDim: 32, nGroups: 1, chunkSize: 64, useBias: false, seed: 19 });
+      for (const foldNorms of [true, false]) {
+        const mOn = await open(files, 'f32', true, foldNorms);
+        backendOf(mOn).argmaxInHead = true;
+        const on = await decode(mOn, [5, 6, 7], 5);
+        const off = await decode(await open(files, 'f32', true, foldNorms), [5, 6, 7], 5);
+        expect(recordedOf(mOn, on.session)?.ops).toBeGreaterThan(0);
+        expect(backendOf(mOn).stats.argmaxHeads).toBe(1); // the recording's head (the prefill's head is not greedy-drawn)
+        on.logits.forEach((l, i) => expect(bits(l), `step ${i}, foldNorms ${foldNorms}`).toEqual(bits(off.logits[i])));
+        await on.session.dispose();
+        await off.session.dispose();
+      }
+    });
+  }
+
   // Mamba-2's in_proj as one dispatch over the fused weight (WebGpuBackend.fuseInProj; needs its parts'
   // outputs 256-byte aligned: I = 64, G·N = 64 here) against the two merged dispatches of before: the
   // same dot products of the same rows, but B, C and dt's rows read x normed on the fly

@@ -273,6 +273,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     writeBuffers: 0, mapAsyncs: 0, createBuffers: 0, setBindGroups: 0, setPipelines: 0, passes: 0, clears: 0,
     /** Greedy draws taken from the head's per-workgroup best rows (argmaxInHead) instead of the whole logits row. */
     argmaxDraws: 0,
+    /** Head products recorded as matvec_argmax_* (argmaxInHead: a recorded step's head counts once, when recorded). */
+    argmaxHeads: 0,
   };
   /**
    * Prefill scans (selectiveScan, ssdChunkScan over T > 1): 'chunked' (the default: chunks in
@@ -1259,6 +1261,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const groups = Math.ceil(it.M / ARGMAX_ROWS);
     const best = bestOf(8 * groups);
     this.pendingMv = null;
+    this.stats.argmaxHeads++;
     const n = this.pendingNorm;
     if (n && this.normFolds(n, g, it.M)) {
       this.pendingNorm = null;
