@@ -282,12 +282,12 @@ describe.skipIf(reason !== null)('webgpu run-ahead decode', () => {
     ['bamba hybrid', new URL('../fixtures/hybrid/bamba/', import.meta.url).pathname, ['f32']],
   ];
   for (const [name, src, dtypes] of ARGMAX_MODELS) for (const dtype of dtypes) {
-    it(`argmaxInHead: ${name}, ${dtype}: the same greedy tokens, state and dispatches a token as without it`, async () => {
+    it(`argmaxInHead: ${name}, ${dtype}: the same greedy tokens, state and dispatches a token as without it; sampled draws after them unchanged`, async () => {
       const was = SessionImpl.runAheadDepth;
       try {
         for (const depth of name === 'mamba' ? [1, 2] : [1]) {
           SessionImpl.runAheadDepth = depth;
-          const runs: { ids: number[]; state: Uint8Array; dispatches: number; draws: number }[] = [];
+          const runs: { ids: number[]; state: Uint8Array; dispatches: number; draws: number; sampled: number[]; sampledDraws: number }[] = [];
           for (const on of [false, true]) {
             const m = await loadModel(src, { backend: 'webgpu', dtype });
             const b = backendOf(m);
@@ -296,7 +296,10 @@ describe.skipIf(reason !== null)('webgpu run-ahead decode', () => {
             await s.prefill([4, 2, 9]);
             const d0 = b.stats.dispatches, a0 = b.stats.argmaxDraws;
             const r = await collect(s, [], { temperature: 0, seed: 1, maxTokens: 12, ignoreEos: true });
-            runs.push({ ids: r.ids, state: await s.saveState(), dispatches: b.stats.dispatches - d0, draws: b.stats.argmaxDraws - a0 });
+            const draws = b.stats.argmaxDraws - a0;
+            // A sampled draw after greedy ones (the recorded head still writes its best rows; the draw reads the logits).
+            const sampled = await collect(s, [3], { temperature: 0.9, topK: 5, seed: 3, maxTokens: 8, ignoreEos: true });
+            runs.push({ ids: r.ids, state: await s.saveState(), dispatches: b.stats.dispatches - d0, draws, sampled: sampled.ids, sampledDraws: b.stats.argmaxDraws - a0 - draws });
             await s.dispose();
             await m.dispose();
           }
@@ -307,6 +310,8 @@ describe.skipIf(reason !== null)('webgpu run-ahead decode', () => {
           expect(on.dispatches).toBe(off.dispatches);
           expect(off.draws).toBe(0);
           expect(on.draws).toBeGreaterThanOrEqual(11); // every device draw (the first token comes from the prefill's logits)
+          expect(on.sampled).toEqual(off.sampled);
+          expect(on.sampledDraws).toBe(0);
         }
       } finally {
         SessionImpl.runAheadDepth = was;
