@@ -35,7 +35,7 @@
  *   token do not depend on N otherwise).
  * --no-recorded: without the recorded-step A/B and the decode breakdown (counting on a software adapter).
  * --switches: decode (session.generate, greedy, --decode tokens) once per WebGpuBackend switch of the
- *   decode tail — stepOutputs 1 (the logits copy), fuseSampling off, both, foldHeadNorm, xProjPartials off — between two default
+ *   decode tail — argmaxInHead on (twice: after each default row), stepOutputs 1 (the logits copy), fuseSampling off, both, foldHeadNorm, xProjPartials off — between two default
  *   rows, all in this process, each with its Dawn calls a token and (with --copy) its % of the roofline.
  * $MAMBA_EDGE_DAWN_FLAGS (src/node.ts): Dawn toggles for the whole process, e.g. enable-dawn-features=skip_validation
  *   (an A/B of Dawn's host cost per dispatch: run the same command with and without it; see bench/dawn-dispatch.ts).
@@ -527,22 +527,29 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
     row.decodeSampledTokPerSec = await decodeRate({ temperature: 0.8, topK: 40, topP: 0.95, seed: 1 }, 'top-k 40 / top-p 0.95 / T 0.8');
     row.decodeSampledCalls = lastCalls ?? undefined;
     if (switches) { // the decode tail's switches, greedy generate, one process (BENCHMARKS.md, webdec4)
-      const saved = { stepOutputs: gpu.stepOutputs, fuseSampling: gpu.fuseSampling, foldHeadNorm: gpu.foldHeadNorm, xProjPartials: gpu.xProjPartials };
+      const saved = { stepOutputs: gpu.stepOutputs, fuseSampling: gpu.fuseSampling, foldHeadNorm: gpu.foldHeadNorm, xProjPartials: gpu.xProjPartials, argmaxInHead: gpu.argmaxInHead };
       const configs: { what: string; set: Partial<typeof saved> }[] = [
         { what: 'default', set: {} },
+        // The greedy draw from the head's per-workgroup best rows (matvec_argmax_* + argmax_sample) instead of top_k_sample over V logits
+        { what: 'argmaxInHead on', set: { argmaxInHead: true } },
         { what: 'stepOutputs 1 (the logits copy a token, as before)', set: { stepOutputs: 1 } },
         { what: 'fuseSampling off (top_k and sample_top_k as two dispatches, as before)', set: { fuseSampling: false } },
         { what: 'stepOutputs 1 + fuseSampling off (main before webdec4, less its staging-buffer reuse)', set: { stepOutputs: 1, fuseSampling: false } },
         { what: 'foldHeadNorm on', set: { foldHeadNorm: true } },
+        // the final norm folded into the argmax head: one dispatch a token fewer, the norm recomputed by ⌈V / 8⌉ workgroups instead of V
+        { what: 'argmaxInHead + foldHeadNorm on', set: { argmaxInHead: true, foldHeadNorm: true } },
         // Mamba-1 only (Mamba-2 has no x_proj): x_proj as its own dispatch, 4 a layer instead of 3 (webdec5)
         { what: 'xProjPartials off (x_proj as its own dispatch, as before webdec5)', set: { xProjPartials: false } },
         { what: 'default, again', set: {} },
+        { what: 'argmaxInHead on, again', set: { argmaxInHead: true } },
       ];
       row.switches = [];
       for (const c of configs) {
         Object.assign(gpu, saved, c.set);
         const label = `switches: ${c.what} (${JSON.stringify({ ...saved, ...c.set })})`;
+        const draws0 = gpu.stats.argmaxDraws;
         const tokPerSec = await decodeRate({ temperature: 0 }, label).catch((e: Error) => { log(`${name}: ${label} failed: ${e.stack}`); return null; });
+        if (c.set.argmaxInHead) log(`${name}: ${c.what}: ${gpu.stats.argmaxDraws - draws0} of ${decodeTokens} greedy draws read the head's best rows (argmax_sample)`);
         if (tokPerSec !== null) row.switches.push({ what: c.what, set: { ...saved, ...c.set }, tokPerSec, calls: lastCalls! });
       }
       Object.assign(gpu, saved);
@@ -560,24 +567,29 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
     if (gpu.deviceSampling && !process.argv.includes('--no-recorded')) { // the recorded step alone, the decode folds on and off (same process)
       row.recorded = [];
       const folds = { norms: gpu.foldNorms, decode: gpu.foldDecode, inProj: gpu.fuseInProj, xProj: gpu.xProjPartials };
-      const configs: { what: string; on: boolean; inProj: boolean; xProj?: boolean }[] = [
+      const argmax0 = gpu.argmaxInHead;
+      const configs: { what: string; on: boolean; inProj: boolean; xProj?: boolean; argmax?: boolean }[] = [
         { what: 'folds on (default)', on: true, inProj: true },
+        // the greedy draw from the head's per-workgroup best rows (matvec_argmax_* + argmax_sample): the loop's draw, its pipelined rate
+        { what: 'argmaxInHead on', on: true, inProj: true, argmax: true },
         // Mamba-1's x_proj as its own dispatch again, 4 a layer (webdec5; Mamba-2: no change)
         { what: 'xProjPartials off: Mamba-1 x_proj in its own dispatch', on: true, inProj: true, xProj: false },
         // round 2's step: Mamba-2's in_proj as two dispatches and the B/C conv pair (Mamba-1: no change)
         { what: 'fuseInProj off: Mamba-2 in_proj in two dispatches + conv pair', on: true, inProj: false },
         { what: 'folds off: separate norm, in_proj, conv, gated-norm dispatches', on: false, inProj: false },
         { what: 'folds on (default), again', on: true, inProj: true },
+        { what: 'argmaxInHead on, again', on: true, inProj: true, argmax: true },
       ];
       for (const c of configs) {
         gpu.foldNorms = c.on && folds.norms;
         gpu.foldDecode = c.on && folds.decode;
         gpu.fuseInProj = c.inProj && folds.inProj;
         gpu.xProjPartials = (c.xProj ?? true) && folds.xProj;
+        gpu.argmaxInHead = c.argmax ?? argmax0;
         const r = await recordedDecode(internals, gpu, decodeTokens, c.what).catch((e: Error) => { log(`${name}: recorded step failed: ${e.stack}`); return null; });
         if (r) row.recorded.push(r);
       }
-      [gpu.foldNorms, gpu.foldDecode, gpu.fuseInProj, gpu.xProjPartials] = [folds.norms, folds.decode, folds.inProj, folds.xProj];
+      [gpu.foldNorms, gpu.foldDecode, gpu.fuseInProj, gpu.xProjPartials, gpu.argmaxInHead] = [folds.norms, folds.decode, folds.inProj, folds.xProj, argmax0];
     }
     // internals (Model.run, allocState) that other work may change: a failure here loses only this
     const bd = process.argv.includes('--no-recorded') ? null : await decodeBreakdown(internals).catch((e: Error) => { log(`${name}: decode breakdown failed: ${e.message}`); return null; });

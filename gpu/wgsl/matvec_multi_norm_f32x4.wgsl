@@ -4,5 +4,7 @@
 //   n0 rows (≤ 8)  n1 K  n2 M0  n3 M1  n4 M2  f0 the norm's eps   (x: the norm's input)
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 //#include "include/matvec_multi_w_f32x4.wgsl"
+@group(0) @binding(8) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(9) var<storage, read_write> xn: array<vec4<f32>>;
 //#include "include/matvec_x_norm.wgsl"
 //#include "include/matvec_multi_main.wgsl"

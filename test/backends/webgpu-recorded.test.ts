@@ -98,6 +98,30 @@ describe.skipIf(reason !== null)('webgpu recorded decode steps equal op-by-op de
     });
   }
 
+  // argmaxInHead: the recorded step's head is matvec_argmax_* (8 rows a workgroup, best rows beside the logits);
+  // the logits the API reads (session.step, the recorded step's output) are the plain head's, bit for bit —
+  // the same dot products and sums per row (lavapipe; see webgpu-runahead.test.ts for the draw itself).
+  for (const modelType of ['mamba', 'mamba2'] as const) {
+    it(`${modelType}, argmaxInHead: the recorded step's logits equal the plain head's bit for bit (vocab 1031, norm folded and not)`, async () => {
+      const files = randomModelFiles({ modelType, vocabSize: 1031, hiddenSize: 96, numLayers: 2, stateSize: 16, headDim: 32, nGroups: 1, chunkSize: 64, useBias: false, seed: 19 });
+      for (const foldNorms of [true, false]) {
+        const mOn = await loadModel(files, { backend: 'webgpu', dtype: 'f32' }); // disposed here, not kept to the end (lavapipe's room)
+        const mOff = await loadModel(files, { backend: 'webgpu', dtype: 'f32' });
+        for (const m of [mOn, mOff]) backendOf(m).foldNorms = foldNorms;
+        backendOf(mOn).argmaxInHead = true;
+        const on = await decode(mOn, [5, 6, 7], 5);
+        const off = await decode(mOff, [5, 6, 7], 5);
+        expect(recordedOf(mOn, on.session)?.ops).toBeGreaterThan(0);
+        expect(backendOf(mOn).stats.argmaxHeads).toBe(1); // the recording's head (the prefill's head is not greedy-drawn)
+        on.logits.forEach((l, i) => expect(bits(l), `step ${i}, foldNorms ${foldNorms}`).toEqual(bits(off.logits[i])));
+        await on.session.dispose();
+        await off.session.dispose();
+        await mOn.dispose();
+        await mOff.dispose();
+      }
+    });
+  }
+
   // Mamba-2's in_proj as one dispatch over the fused weight (WebGpuBackend.fuseInProj; needs its parts'
   // outputs 256-byte aligned: I = 64, G·N = 64 here) against the two merged dispatches of before: the
   // same dot products of the same rows, but B, C and dt's rows read x normed on the fly
@@ -181,22 +205,25 @@ describe.skipIf(reason !== null)('webgpu recorded decode steps equal op-by-op de
     });
   }
 
-  it('the switches read the environment: MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM, _STEP_OUTPUTS, _XPROJ_PARTIALS (bad values: E_ARGUMENT)', async () => {
-    const names = ['MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM', 'MAMBA_EDGE_WEBGPU_STEP_OUTPUTS', 'MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS'];
+  it('the switches read the environment: MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM, _STEP_OUTPUTS, _XPROJ_PARTIALS, _ARGMAX_HEAD (bad values: E_ARGUMENT)', async () => {
+    const names = ['MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM', 'MAMBA_EDGE_WEBGPU_STEP_OUTPUTS', 'MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS', 'MAMBA_EDGE_WEBGPU_ARGMAX_HEAD'];
     const saved = names.map((n) => process.env[n]);
     const make = async () => {
       const b = await createWebGpuBackend({ allowFallback: true }) as WebGpuBackend;
-      const got = { foldHeadNorm: b.foldHeadNorm, stepOutputs: b.stepOutputs, xProjPartials: b.xProjPartials };
+      const got = { foldHeadNorm: b.foldHeadNorm, stepOutputs: b.stepOutputs, xProjPartials: b.xProjPartials, argmaxInHead: b.argmaxInHead };
       await b.dispose();
       return got;
     };
     try {
       for (const n of names) delete process.env[n];
-      expect(await make()).toEqual({ foldHeadNorm: false, stepOutputs: 4, xProjPartials: true });
-      Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: 'on', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '1', MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS: '0' });
-      expect(await make()).toEqual({ foldHeadNorm: true, stepOutputs: 1, xProjPartials: false });
-      Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: '0', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '', MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS: '1' });
-      expect(await make()).toEqual({ foldHeadNorm: false, stepOutputs: 4, xProjPartials: true });
+      expect(await make()).toEqual({ foldHeadNorm: false, stepOutputs: 4, xProjPartials: true, argmaxInHead: false });
+      Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: 'on', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '1', MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS: '0', MAMBA_EDGE_WEBGPU_ARGMAX_HEAD: 'on' });
+      expect(await make()).toEqual({ foldHeadNorm: true, stepOutputs: 1, xProjPartials: false, argmaxInHead: true });
+      Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: '0', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '', MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS: '1', MAMBA_EDGE_WEBGPU_ARGMAX_HEAD: 'off' });
+      expect(await make()).toEqual({ foldHeadNorm: false, stepOutputs: 4, xProjPartials: true, argmaxInHead: false });
+      process.env.MAMBA_EDGE_WEBGPU_ARGMAX_HEAD = 'greedy';
+      await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringContaining('MAMBA_EDGE_WEBGPU_ARGMAX_HEAD') });
+      delete process.env.MAMBA_EDGE_WEBGPU_ARGMAX_HEAD;
       process.env.MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS = 'sometimes';
       await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringContaining('MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS') });
       delete process.env.MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS;

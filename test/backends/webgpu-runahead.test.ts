@@ -7,7 +7,9 @@
  *   session is where the one-read-back path leaves it: equal saveState bytes (state tensors, KV caches,
  *   position, pending token, rng, held logits) and equal continuations;
  * - a device draw that disagrees with the host's rule is redone, never streamed;
- * - sample_top_k.wgsl itself picks what src/api/sampler.ts picks on crafted rows (ties, +∞, NaN, top-p).
+ * - sample_top_k.wgsl itself picks what src/api/sampler.ts picks on crafted rows (ties, +∞, NaN, top-p);
+ * - with argmaxInHead (the greedy draw from the head's per-workgroup best rows: matvec_argmax_*, argmax_sample),
+ *   the same logits bit for bit, the same token words and the same tokens and state as without it.
  * Run-ahead vs one-read-back on webgpu run the same kernels on the same inputs, so their states are
  * compared byte for byte; against wasm only tokens are compared (f32 rounding differs by ~1e-6, far
  * from the margins between these random models' top logits — checked: the runs agree exactly).
@@ -20,6 +22,7 @@ import { acquireDevice } from '../../src/backends/webgpu/device.js';
 import type { WebGpuBackend } from '../../src/backends/webgpu/index.js';
 import { randomModelFiles } from '../../tools/random-model.js';
 import { SessionImpl } from '../../src/api/session.js';
+import { sampleToken, type Rng, type SamplerParams } from '../../src/api/sampler.js';
 import { adapterMissing } from '../helpers/webgpu.js';
 import {
   collect, expectConcurrentSessionsAlone, expectDeviceSamplerRule, expectDisagreementRedone, expectHybridCachesCutBack, expectStopsMatch, redos, SAMPLERS,
@@ -28,6 +31,7 @@ import {
 vi.setConfig({ testTimeout: 180_000 });
 const probe = await acquireDevice({ allowFallback: true });
 const reason = adapterMissing('webgpu run-ahead tests', probe);
+const shaderF16 = !('unavailable' in probe) && probe.shaderF16;
 if (!('unavailable' in probe)) probe.device.destroy();
 
 const backendOf = (m: Model) => (m as unknown as { parts: { backend: WebGpuBackend } }).parts.backend;
@@ -188,4 +192,130 @@ describe.skipIf(reason !== null)('webgpu run-ahead decode', () => {
     b.fuseSampling = true;
     await m.dispose();
   });
+  // argmaxInHead: the head's product written by matvec_argmax_* (8 rows of W a workgroup, each workgroup's best
+  // (key, row) beside the logits) and the draw over those pairs (argmax_sample.wgsl). Crafted rows reach the
+  // head as W·x with x = e0 (W's column 0 is the row, the rest 0: ±∞ · 1 + 0 · 0 keeps ±∞, NaN stays NaN), so
+  // the logits the draw sees are the row's. Against the same product and draw with the switch off
+  // (matvec_f32x4 / _f16x8 or, the norm held before it, matvec_multi_norm_*, then top_k_sample over the row):
+  // the logits bit for bit and the token words (count, id, value bits, choice) equal; and the choice is
+  // sampler.ts's greedy rule on the logits read back. Vocabularies 1, 7, 1003 (not multiples of 8) and 5001
+  // (626 pairs: more than the draw's 256 threads); batch rows > 1 decline to the old path.
+  const GREEDY: SamplerParams = { temperature: 0, topK: 1, topP: 1 };
+  it('argmaxInHead: the draw from the head\'s best rows equals top_k_sample over the logits and sampler.ts: ties, +∞, NaN, −∞, −0, f32 / f16, norm folded or not', async () => {
+    const m = await loadModel(MODELS.mamba, { backend: 'webgpu' });
+    const b = backendOf(m);
+    const ds = b.deviceSampling;
+    expect(b.argmaxInHead).toBe(false); // default off until measured on a GPU
+    let seed = 11;
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const K = 8;
+    const x = b.upload(Float32Array.from({ length: K }, (_, i) => (i === 0 ? 1 : 0)), [1, K]);
+    const gamma = b.upload(new Float32Array(K).fill(1), [K]);
+    const words = (r: { id: number; ids: Int32Array; values: Float32Array }) => [r.id, ...r.ids, ...new Uint32Array(r.values.buffer)];
+    let cases = 0;
+    for (const V of [1, 7, 1003, 5001]) {
+      const rows: Float32Array[] = [
+        Float32Array.from({ length: V }, () => rand() * 8 - 4), // plain
+        Float32Array.from({ length: V }, () => Math.round(rand() * 3)), // many ties: the lowest id of the largest
+        Float32Array.from({ length: V }, (_, i) => (i % 97 === 5 ? Infinity : i % 5 === 0 ? NaN : rand())), // +∞ (ties) and NaN
+        Float32Array.from({ length: V }, (_, i) => (i < V - 3 ? -Infinity : -rand())), // nearly all −∞
+        Float32Array.from({ length: V }, (_, i) => (i === V - 1 ? -Infinity : NaN)), // no candidate at all
+        Float32Array.from({ length: V }, (_, i) => (i % 2 ? 0 : -0)), // −0 ties with +0: id 0
+      ];
+      for (const dtype of shaderF16 ? ['f32', 'f16'] as const : ['f32'] as const) {
+        for (const row of rows) {
+          const col = new Float32Array(V * K);
+          row.forEach((v, i) => { col[i * K] = v; });
+          const W = b.upload(col, [V, K], dtype);
+          for (const norm of [false, true]) {
+            const got: { logits: Float32Array; token: { id: number; ids: Int32Array; values: Float32Array }; draws: number }[] = [];
+            for (const on of [true, false]) {
+              b.argmaxInHead = on;
+              const d0 = b.stats.argmaxDraws;
+              const xin = norm ? b.rmsNorm(x, gamma, 1e-5) : x; // held: folded into the head (V ≤ 16,384)
+              const logits = b.matmul(xin, W);
+              const t = ds.sample(logits, GREEDY, 0);
+              const token = await ds.read(t);
+              ds.release(t);
+              got.push({ logits: await b.read(logits), token, draws: b.stats.argmaxDraws - d0 });
+              b.free(logits);
+              if (norm) b.free(xin);
+            }
+            const what = `V ${V} ${dtype} norm ${norm} row ${rows.indexOf(row)}`;
+            expect(got.map((g) => g.draws), what).toEqual([1, 0]);
+            expect(new Uint32Array(got[0].logits.buffer), what).toEqual(new Uint32Array(got[1].logits.buffer));
+            expect(words(got[0].token), what).toEqual(words(got[1].token));
+            const hasCandidate = got[0].logits.some((v) => v > -Infinity);
+            expect(got[0].token.id, what).toBe(hasCandidate ? sampleToken(got[0].logits, GREEDY, {} as Rng) : -1);
+            if (dtype === 'f32' && !norm) expect(Array.from(got[0].logits, (v) => (Number.isNaN(v) ? 'NaN' : Object.is(v, -0) ? '-0' : v)), what).toEqual(Array.from(row, (v) => (Number.isNaN(v) ? 'NaN' : v + 0))); // −0 · 1 + 0 · 0 = +0
+            cases++;
+          }
+          b.free(W);
+        }
+      }
+    }
+    expect(cases).toBe(4 * 6 * 2 * (shaderF16 ? 2 : 1));
+    // Batch rows > 1: not a head the draw can read (the product is dispatched as before, the draw over its row).
+    b.argmaxInHead = true;
+    const W = b.upload(Float32Array.from({ length: 300 * K }, () => rand()), [300, K]);
+    const x2 = b.upload(Float32Array.from({ length: 2 * K }, () => rand()), [2, K]);
+    const both = b.matmul(x2, W);
+    const row1 = b.sliceRows(both, 1, 1);
+    const d0 = b.stats.argmaxDraws;
+    const t = ds.sample(row1, GREEDY, 0);
+    const token = await ds.read(t);
+    ds.release(t);
+    expect(b.stats.argmaxDraws - d0).toBe(0);
+    expect(token.id).toBe(sampleToken(await b.read(row1), GREEDY, {} as Rng));
+    b.argmaxInHead = false;
+    await m.dispose();
+  });
+
+  // The switch in whole generations: greedy tokens and saved state equal with it on and off, recorded steps
+  // (their head's best rows in each output-ring slot) one and two steps ahead, the same dispatches a token.
+  // Vocab 256 folds the final norm into the head (matvec_argmax_norm_*); 16,411 does not (matvec_argmax_* after
+  // rms_norm); the bamba hybrid's steps are not recorded (KV caches): its head is taken where the draw finds it held.
+  const ARGMAX_MODELS: [string, Parameters<typeof loadModel>[0], ('f32' | 'f16')[]][] = [
+    ['mamba', MODELS.mamba, shaderF16 ? ['f32', 'f16'] : ['f32']],
+    ['mamba2', MODELS.mamba2, ['f32']],
+    ['mamba2, vocab 16,411', randomModelFiles({ modelType: 'mamba2', vocabSize: 16411, hiddenSize: 32, numLayers: 2, stateSize: 16, headDim: 16, nGroups: 1, chunkSize: 64, useBias: false, seed: 12 }), shaderF16 ? ['f16'] : ['f32']],
+    ['bamba hybrid', new URL('../fixtures/hybrid/bamba/', import.meta.url).pathname, ['f32']],
+  ];
+  for (const [name, src, dtypes] of ARGMAX_MODELS) for (const dtype of dtypes) {
+    it(`argmaxInHead: ${name}, ${dtype}: the same greedy tokens, state and dispatches a token as without it; sampled draws after them unchanged`, async () => {
+      const was = SessionImpl.runAheadDepth;
+      try {
+        for (const depth of name === 'mamba' ? [1, 2] : [1]) {
+          SessionImpl.runAheadDepth = depth;
+          const runs: { ids: number[]; state: Uint8Array; dispatches: number; draws: number; sampled: number[]; sampledDraws: number }[] = [];
+          for (const on of [false, true]) {
+            const m = await loadModel(src, { backend: 'webgpu', dtype });
+            const b = backendOf(m);
+            b.argmaxInHead = on;
+            const s = m.createSession();
+            await s.prefill([4, 2, 9]);
+            const d0 = b.stats.dispatches, a0 = b.stats.argmaxDraws;
+            const r = await collect(s, [], { temperature: 0, seed: 1, maxTokens: 12, ignoreEos: true });
+            const draws = b.stats.argmaxDraws - a0;
+            // A sampled draw after greedy ones (the recorded head still writes its best rows; the draw reads the logits).
+            const sampled = await collect(s, [3], { temperature: 0.9, topK: 5, seed: 3, maxTokens: 8, ignoreEos: true });
+            runs.push({ ids: r.ids, state: await s.saveState(), dispatches: b.stats.dispatches - d0, draws, sampled: sampled.ids, sampledDraws: b.stats.argmaxDraws - a0 - draws });
+            await s.dispose();
+            await m.dispose();
+          }
+          const [off, on] = runs;
+          expect(on.ids).toHaveLength(12);
+          expect(on.ids, `depth ${depth}`).toEqual(off.ids);
+          expect(on.state).toEqual(off.state);
+          expect(on.dispatches).toBe(off.dispatches);
+          expect(off.draws).toBe(0);
+          expect(on.draws).toBeGreaterThanOrEqual(11); // every device draw (the first token comes from the prefill's logits)
+          expect(on.sampled).toEqual(off.sampled);
+          expect(on.sampledDraws).toBe(0);
+        }
+      } finally {
+        SessionImpl.runAheadDepth = was;
+      }
+    });
+  }
 });

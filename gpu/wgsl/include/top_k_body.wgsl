@@ -1,18 +1,10 @@
 // (the body of top_k.wgsl and top_k_sample.wgsl, through //#include: see top_k.wgsl for what it computes)
 // The including file declares logits (the rows) and cand ([1 + 2k] u32 = count, ids[k], value bits[k], …).
 const WG: u32 = 256u;
-const INVALID: u32 = 0x007fffffu; // key of −∞; NaN maps to 0: keys ≤ INVALID are never candidates
+//#include "include/logit_key.wgsl"
 var<workgroup> total: atomic<u32>;
 var<workgroup> gtCounts: array<u32, 256>;
 var<workgroup> eqCounts: array<u32, 256>;
-
-fn keyOf(v: f32) -> u32 {
-  var b = bitcast<u32>(v);
-  if ((b & 0x7fffffffu) > 0x7f800000u) { return 0u; } // NaN, tested on the bits (compilers may fold v != v)
-  if (b == 0x80000000u) { b = 0u; } // −0 ties with +0
-  if ((b & 0x80000000u) != 0u) { return ~b; }
-  return b | 0x80000000u;
-}
 
 // Call from workgroup-uniform control flow (barriers); V, off and k are uniform.
 fn topK(lid: u32, V: u32, off: u32, k: u32) {

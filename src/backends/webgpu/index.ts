@@ -212,6 +212,8 @@ const XPROJ_BLOCK = 16;
 const XPROJ_SCAN_GROUPS = 64;
 /** Most x_proj rows (R + 2N) mamba1_scan_step's partials mode stages in workgroup memory (its XS). */
 const XPROJ_MAX_ROWS = 1024;
+/** Rows of the head's weight each matvec_argmax_* workgroup computes (include/matvec_argmax_main.wgsl's ROWS): one best (key, row) pair per ROWS logits. */
+const ARGMAX_ROWS = 8;
 /** Most experts moe_bucket.wgsl groups (its workgroup array; the Jamba config reader's limit too). */
 const MOE_MAX_EXPERTS = 1024;
 
@@ -226,6 +228,8 @@ export interface WebGpuOptions {
   stepOutputs?: number;
   /** WebGpuBackend.xProjPartials (default: env MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS=1|0, else on). */
   xProjPartials?: boolean;
+  /** WebGpuBackend.argmaxInHead (default: env MAMBA_EDGE_WEBGPU_ARGMAX_HEAD=1|0, else off). */
+  argmaxInHead?: boolean;
 }
 
 /** Every MAMBA_EDGE_WEBGPU_* variable and what it takes (checked by createWebGpuBackend and the constructor). */
@@ -233,6 +237,7 @@ export const WEBGPU_ENV: Readonly<Record<string, EnvSpec>> = {
   MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: { kind: 'switch' },
   MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: { kind: 'int', min: 1, max: 64 },
   MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS: { kind: 'switch' },
+  MAMBA_EDGE_WEBGPU_ARGMAX_HEAD: { kind: 'switch' },
 };
 
 export class WebGpuBackend extends PartialBackend implements Backend {
@@ -266,6 +271,10 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     submits: 0, dispatches: 0, encodeMs: 0, copies: 0, bindGroups: 0, readBytes: 0,
     /** Dawn calls by kind (bench/webgpu.ts --count-calls): queue.writeBuffer, mapAsync, createBuffer, pass.setBindGroup, pass.setPipeline, compute passes, clearBuffer. */
     writeBuffers: 0, mapAsyncs: 0, createBuffers: 0, setBindGroups: 0, setPipelines: 0, passes: 0, clears: 0,
+    /** Greedy draws taken from the head's per-workgroup best rows (argmaxInHead) instead of the whole logits row. */
+    argmaxDraws: 0,
+    /** Head products recorded as matvec_argmax_* (argmaxInHead: a recorded step's head counts once, when recorded). */
+    argmaxHeads: 0,
   };
   /**
    * Prefill scans (selectiveScan, ssdChunkScan over T > 1): 'chunked' (the default: chunks in
@@ -386,6 +395,39 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * R + 2N ≤ 1024; otherwise the four dispatches.
    */
   xProjPartials = true;
+  /**
+   * Greedy draws folded into the head (issue 5; the CUDA backend's ARGMAXGEMV): the head's matrix-vector
+   * dispatch (matvec_argmax_{,norm_}{f32x4,f16x8}: 8 rows of the weight a workgroup, the same dot products
+   * and sums as matvec_f32x4 / matvec_f16x8 / matvec_multi_norm_*, so the same logits bit for bit) also writes
+   * each workgroup's best (key, row), and a greedy draw reads those ⌈V / 8⌉ pairs (argmax_sample.wgsl)
+   * instead of walking all V logits in one workgroup (top_k_sample.wgsl: ~45 µs alone at V = 50,280 on an
+   * H100, ~85 µs in the step). The same dispatch count; the token words, read-back and run-ahead are as
+   * before, and the logits are still written. Taken where the head is one held f32 / f16 product of one
+   * row with no bias in one binding (the recorded step's output, or the head still held when `sample` is
+   * called): a recorded step's head always runs this way while the switch is on (sampled draws then read
+   * its logits as before); q8_0 heads, split weights, batch rows > 1 and non-greedy draws keep today's path.
+   * Off until an H100 A/B (bench/webgpu.ts --switches) shows it ahead.
+   */
+  argmaxInHead = false;
+  /**
+   * The head's per-workgroup best rows (argmaxInHead) of a recorded step's output buffers (one candidates
+   * buffer per ring slot, written by the same replay as the slot's logits); removed when the recording is released.
+   */
+  private readonly headBest = new Map<GPUBuffer, { best: GPUBuffer; groups: number; V: number }>();
+  /**
+   * The best rows of a head taken where the draw finds it held (steps not recorded): one buffer, reused —
+   * each such draw submits with its head, so queue order puts every reader before the next writer.
+   */
+  private heldBest: GPUBuffer | null = null;
+
+  private heldBestBuffer(bytes: number): GPUBuffer {
+    if (!this.heldBest || this.heldBest.size < bytes) {
+      this.heldBest?.destroy(); // its head and draw were submitted (sampleOnDevice): WebGPU destroys it after them
+      this.heldBest = this.device.createBuffer({ label: 'head argmax candidates', size: Math.max(256, Math.ceil(bytes / 256) * 256), usage: USAGE.STORAGE });
+      this.stats.createBuffers++;
+    }
+    return this.heldBest;
+  }
 
   constructor(ctx: GpuContext, opts: WebGpuOptions = {}) {
     super();
@@ -403,6 +445,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       this.stepOutputs = n;
     }
     this.xProjPartials = opts.xProjPartials ?? envSwitch('MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS') ?? this.xProjPartials;
+    this.argmaxInHead = opts.argmaxInHead ?? envSwitch('MAMBA_EDGE_WEBGPU_ARGMAX_HEAD') ?? this.argmaxInHead;
     this.info = {
       name: 'webgpu', threads: 1, device: ctx.description,
       ...(ctx.isFallback ? { note: `software fallback adapter (${ctx.description}): correct but slow` } : {}),
@@ -441,7 +484,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
 
   /**
    * Bytes of GPU buffers this backend holds: live tensors, the reuse pool, the packed per-layer
-   * parameters, the dispatch-parameter ring and the stand-ins (read-back staging buffers live only
+   * parameters, the dispatch-parameter ring, argmaxInHead's held-head candidates and the stand-ins (read-back staging buffers live only
    * during a read). The soak (bench/soak.ts --backend webgpu) samples it, as cuda's `deviceBytes`.
    */
   get deviceBytes(): number {
@@ -450,12 +493,12 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     for (const list of this.pool.values()) for (const b of list) n += b.size;
     for (const b of this.packed) n += b.size;
     for (const r of this.recordings) for (const b of [...r.buffers, ...(r.params ? [r.params] : [])]) n += b.size;
-    return n + (this.params?.size ?? 0) + this.dummy.size + this.dummyOut.reduce((a, d) => a + d.size, 0);
+    return n + (this.params?.size ?? 0) + (this.heldBest?.size ?? 0) + this.dummy.size + this.dummyOut.reduce((a, d) => a + d.size, 0);
   }
 
   /** GPU buffers held (same set as deviceBytes) and bind groups cached: counts the soak checks for growth. */
   get deviceCounts(): { buffers: number; bindGroups: number } {
-    let buffers = this.live.size + this.packed.length + 3 + (this.params ? 1 : 0);
+    let buffers = this.live.size + this.packed.length + 3 + (this.params ? 1 : 0) + (this.heldBest ? 1 : 0);
     for (const list of this.pool.values()) buffers += list.length;
     for (const r of this.recordings) buffers += r.buffers.length + (r.params ? 1 : 0);
     return { buffers, bindGroups: this.groups.size };
@@ -693,7 +736,15 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const k = Math.min(greedy ? 1 : p.topK, V);
     const bytes = 4 * (2 + 2 * k);
     const buf = this.allocBuffer(bytes, 'sampled token');
-    if (this.fuseSampling) { // top_k then sample_top_k in one workgroup (top_k_sample.wgsl)
+    // argmaxInHead: the head's best rows — a recorded step's ring slot, or the head product still held.
+    let held: { best: GPUBuffer; groups: number; V: number } | null = null;
+    const recorded = greedy && this.argmaxInHead && g.store.offset === 0 ? this.headBest.get(g.buffer) : undefined;
+    if (!recorded && greedy && this.argmaxInHead && g.store.offset === 0) held = this.flushHeadArgmax(g.buffer, (n) => this.heldBestBuffer(n));
+    const head = recorded ?? held;
+    if (head && head.V === V) {
+      this.stats.argmaxDraws++;
+      this.record({ kind: 'dispatch', pipeline: this.kernels.get('argmax_sample'), bindings: [this.bind(g), head.best, buf], u: [head.groups, 0], f: [], groups: 1 });
+    } else if (this.fuseSampling) { // top_k then sample_top_k in one workgroup (top_k_sample.wgsl)
       this.record({ kind: 'dispatch', pipeline: this.kernels.get('top_k_sample'), bindings: [this.bind(g), buf], u: [V, 0, k, greedy ? 1 : 0], f: [greedy ? 1 : p.temperature, p.topP, u], groups: 1 });
     } else {
       this.record({ kind: 'dispatch', pipeline: this.kernels.get('top_k'), bindings: [this.bind(g), buf], u: [V, 0, k], f: [], groups: 1 });
@@ -849,6 +900,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       if (!this.lostReason) { this.submit(); await this.device.queue.onSubmittedWorkDone(); }
     } catch { /* a lost device has nothing left to finish */ }
     this.disposed = true;
+    this.heldBest?.destroy();
     for (const b of this.live) b.destroy();
     for (const list of this.pool.values()) for (const b of list) b.destroy();
     for (const list of this.stagingPool.values()) for (const b of list) b.destroy();
@@ -924,8 +976,19 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.rec = rec;
     let out: GpuTensor | null = null;
     let declined = false;
+    let head: { best: GPUBuffer; groups: number; V: number } | null = null;
     try {
       out = body(ids) as GpuTensor;
+      // argmaxInHead: a head still held (the step's last product, into its output) writes its best rows too.
+      if (this.argmaxInHead && out.store.offset === 0 && out.store.buffers.length === 1) {
+        head = this.flushHeadArgmax(out.buffer, (n) => { // the recording's from here (rec.buffers): released with it
+          const b = this.device.createBuffer({ label: 'recorded step head argmax candidates', size: Math.max(256, Math.ceil(n / 256) * 256), usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
+          this.stats.createBuffers++;
+          this.live.add(b);
+          rec.buffers.add(b);
+          return b;
+        });
+      }
       this.flushPending();
     } catch (e) {
       if (!(e instanceof NotRecordable)) { this.pendingMv = null; this.pendingNorm = null; throw e; }
@@ -949,13 +1012,21 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     }
     // A ring of outputs (stepOutputs): the output's buffer, and as many more of its size, each with its
     // own replay (the same commands, the output buffer's bind groups and copies swapped for the slot's).
+    // With argmaxInHead, each slot has its own buffer of the head's best rows too (swapped the same way).
     const ringBuffers = [out.buffer];
+    const ringBest = head ? [head.best] : [];
     for (let i = 1; i < this.stepOutputs; i++) {
       ringBuffers.push(this.device.createBuffer({ label: 'recorded step output', size: out.buffer.size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST }));
       this.stats.createBuffers++;
+      if (head) {
+        ringBest.push(this.device.createBuffer({ label: 'recorded step head argmax candidates', size: head.best.size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST }));
+        this.stats.createBuffers++;
+      }
     }
-    const replay = this.prepareReplay(rec.cmds, out.buffer, ringBuffers);
-    const owned = { buffers: [...rec.buffers, ...ringBuffers.slice(1)], params: replay.params };
+    const swaps = ringBuffers.map((b, i) => new Map<GPUBuffer, GPUBuffer>(head ? [[out!.buffer, b], [head.best, ringBest[i]]] : [[out!.buffer, b]]));
+    const replay = this.prepareReplay(rec.cmds, swaps);
+    if (head) ringBuffers.forEach((b, i) => this.headBest.set(b, { best: ringBest[i], groups: head!.groups, V: head!.V }));
+    const owned = { buffers: [...rec.buffers, ...ringBuffers.slice(1), ...ringBest.slice(1)], params: replay.params };
     this.recordings.add(owned);
     const { ids: idsBuffer, count, vocab } = rec;
     const outputs = ringBuffers.map((b) => new GpuTensor([...out!.shape], 'f32', new Store([b], out!.store.partRows, [...out!.store.partBytes], out!.store.offset)));
@@ -986,6 +1057,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
         if (!live) return;
         live = false;
         this.recordings.delete(owned);
+        for (const b of ringBuffers) this.headBest.delete(b); // pooled from here: no longer a head's output
         if (this.disposed) return;
         if (!this.lostReason) this.submit(); // a replay still recorded uses these buffers: encode it before they can be reused
         for (const b of owned.buffers) this.live.add(b);
@@ -997,9 +1069,10 @@ export class WebGpuBackend extends PartialBackend implements Backend {
 
   /**
    * The replayable form of recorded commands: bind groups and the parameters' uniform buffer made once;
-   * one replay per buffer of `ring`, each with `output` swapped for it (the same parameters).
+   * one replay per slot of `ring`, each with the buffers its map names swapped (the output for the slot's,
+   * and the head's best rows with argmaxInHead; the same parameters). Slot 0 maps each buffer to itself.
    */
-  private prepareReplay(cmds: Command[], output: GPUBuffer, ring: GPUBuffer[]): { steps: Replay[]; params: GPUBuffer | null } {
+  private prepareReplay(cmds: Command[], ring: Map<GPUBuffer, GPUBuffer>[]): { steps: Replay[]; params: GPUBuffer | null } {
     const n = cmds.length;
     const step: Replay = {
       kinds: new Uint8Array(n), pipelines: new Array(n).fill(null), groups: new Array(n).fill(null),
@@ -1030,16 +1103,16 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       slot++;
     });
     if (params) { this.device.queue.writeBuffer(params, 0, host, 0, dispatches.length * PARAM_STRIDE); this.stats.writeBuffers++; }
-    const steps = ring.map((buf) => {
-      if (buf === output) return step;
-      const swap = (b: GPUBuffer) => (b === output ? buf : b);
+    const steps = ring.map((map) => {
+      if ([...map].every(([from, to]) => from === to)) return step;
+      const swap = (b: GPUBuffer) => map.get(b) ?? b;
       const other = new Map<number, Command>();
       for (const [i, o] of step.other) {
         other.set(i, o.kind === 'clear' ? { ...o, buffer: swap(o.buffer) } : o.kind === 'copy' ? { ...o, src: swap(o.src), dst: swap(o.dst) } : o);
       }
       const groups = step.groups.map((g, i) => {
         const entries = entriesOf[i];
-        if (!g || !entries.some((e) => (e.resource as GPUBufferBinding).buffer === output)) return g;
+        if (!g || !entries.some((e) => map.has((e.resource as GPUBufferBinding).buffer))) return g;
         this.stats.bindGroups++;
         return this.device.createBindGroup({
           layout: step.pipelines[i]!.getBindGroupLayout(0),
@@ -1144,7 +1217,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     // with foldHeadNorm: every workgroup re-reads x and the norm's weight, GPU time against a dispatch).
     const n = this.pendingNorm;
     const total = g.items.reduce((a, it) => a + it.M, 0);
-    if (n && n.out === g.xBuffer && !(g.x as { offset?: number }).offset && n.rows === g.rows && n.dim === g.K && (total <= NORM_FOLD_MAX_ROWS || this.foldHeadNorm)) {
+    if (n && this.normFolds(n, g, total)) {
       this.pendingNorm = null;
       const w = g.items.map((it) => it.w);
       const y: Binding[] = g.items.map((it) => it.y);
@@ -1172,6 +1245,36 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       kind: 'dispatch', pipeline: this.kernels.get(`matvec_multi_${g.kernel}`), bindings: [g.x, ...w, ...y],
       u: [g.rows, g.K, ...M], f: [], groups: M[0] + M[1] + M[2],
     });
+  }
+
+  /**
+   * argmaxInHead: when the held matrix-vector group is one product of one row into `y` (the head), dispatches
+   * it as matvec_argmax_* (matvec_argmax_norm_* where flushMatvecs would fold the held norm in) with a new
+   * buffer of each workgroup's best (key, row), `bestOf(bytes)`; null, having done nothing, for any other held
+   * work. Not from the pool: the graph frees the head's input (the norm's output) while the product is held,
+   * so a pooled buffer could be one the held dispatches still bind.
+   */
+  private flushHeadArgmax(y: GPUBuffer, bestOf: (bytes: number) => GPUBuffer): { best: GPUBuffer; groups: number; V: number } | null {
+    const g = this.pendingMv;
+    if (!g || g.items.length !== 1 || g.rows !== 1 || g.items[0].y !== y || (g.x as { offset?: number }).offset) return null;
+    const it = g.items[0];
+    const groups = Math.ceil(it.M / ARGMAX_ROWS);
+    const best = bestOf(8 * groups);
+    this.pendingMv = null;
+    this.stats.argmaxHeads++;
+    const n = this.pendingNorm;
+    if (n && this.normFolds(n, g, it.M)) {
+      this.pendingNorm = null;
+      this.record({ kind: 'dispatch', pipeline: this.kernels.get(`matvec_argmax_norm_${g.kernel}`), bindings: [n.x, it.w, it.y, best, n.weight, n.out], u: [1, g.K, it.M], f: [n.eps], groups });
+    } else { // (record dispatches a held norm first)
+      this.record({ kind: 'dispatch', pipeline: this.kernels.get(`matvec_argmax_${g.kernel}`), bindings: [g.x, it.w, it.y, best], u: [1, g.K, it.M], f: [], groups });
+    }
+    return { best, groups, V: it.M };
+  }
+
+  /** Whether the held norm `n` is folded into the held products `g` (of `total` rows) when they are dispatched. */
+  private normFolds(n: NonNullable<WebGpuBackend['pendingNorm']>, g: NonNullable<WebGpuBackend['pendingMv']>, total: number): boolean {
+    return n.out === g.xBuffer && !(g.x as { offset?: number }).offset && n.rows === g.rows && n.dim === g.K && (total <= NORM_FOLD_MAX_ROWS || this.foldHeadNorm);
   }
 
   private idOf(o: object): number {
