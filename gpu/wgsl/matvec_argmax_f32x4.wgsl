@@ -1,9 +1,6 @@
 // The head's matrix-vector product with each workgroup's best row for a greedy draw (see
 // include/matvec_argmax_main.wgsl), f32 weights with K % 4 == 0: matvec_f32x4.wgsl's dot products.
 //   x: [1, K] f32   W: [M, K] f32   y: [M]   best: [⌈M / 8⌉] (key, row) u32 pairs   n0 1  n1 K  n2 M
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
-const PER: u32 = 4u; // weights a load
-fn partial(m: u32, k: u32, K4: u32) -> f32 { return dot(w[m * K4 + k], xv(0u, k, K4)); }
+//#include "include/matvec_argmax_w_f32x4.wgsl"
 //#include "include/matvec_x_plain.wgsl"
 //#include "include/matvec_argmax_main.wgsl"

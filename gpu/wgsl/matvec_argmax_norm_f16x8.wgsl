@@ -2,15 +2,7 @@
 // include/matvec_argmax_main.wgsl), f16 weights (weights_f16.wgsl order) with K % 8 == 0: matvec_f16x8.wgsl's dot products.
 //   x: [1, K] f32   W: [M, K] f16 packed   y: [M]   best: [⌈M / 8⌉] (key, row) u32 pairs   n0 1  n1 K  n2 M
 //   g: [K] the norm's weight   xn: [1, K] the normed x (workgroup 0 writes it)   f0 the norm's eps   (x: the norm's input)
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;
-const PER: u32 = 8u; // weights a load
-fn partial(m: u32, k: u32, K4: u32) -> f32 {
-  let p = w[m * (K4 / 2u) + k];
-  let a = vec4<f32>(unpack2x16float(p.x), unpack2x16float(p.y));
-  let b = vec4<f32>(unpack2x16float(p.z), unpack2x16float(p.w));
-  return dot(a, xv(0u, 2u * k, K4)) + dot(b, xv(0u, 2u * k + 1u, K4));
-}
+//#include "include/matvec_argmax_w_f16x8.wgsl"
 @group(0) @binding(5) var<storage, read> g: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> xn: array<vec4<f32>>;
 //#include "include/matvec_x_norm.wgsl"
