@@ -221,18 +221,15 @@ describe.skipIf(reason !== null)('webgpu recorded decode steps equal op-by-op de
       expect(await make()).toEqual({ foldHeadNorm: true, stepOutputs: 1, xProjPartials: false, argmaxInHead: true });
       Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: '0', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '', MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS: '1', MAMBA_EDGE_WEBGPU_ARGMAX_HEAD: 'off' });
       expect(await make()).toEqual({ foldHeadNorm: false, stepOutputs: 4, xProjPartials: true, argmaxInHead: false });
-      process.env.MAMBA_EDGE_WEBGPU_ARGMAX_HEAD = 'greedy';
-      await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringContaining('MAMBA_EDGE_WEBGPU_ARGMAX_HEAD') });
-      delete process.env.MAMBA_EDGE_WEBGPU_ARGMAX_HEAD;
-      process.env.MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS = 'sometimes';
-      await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringContaining('MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS') });
-      delete process.env.MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS;
-      process.env.MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM = 'yes please';
-      await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringContaining('MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM') });
-      delete process.env.MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM;
-      process.env.MAMBA_EDGE_WEBGPU_STEP_OUTPUTS = '0';
-      await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringContaining('MAMBA_EDGE_WEBGPU_STEP_OUTPUTS') });
-      delete process.env.MAMBA_EDGE_WEBGPU_STEP_OUTPUTS;
+      const badValues: [string, string][] = [
+        ['MAMBA_EDGE_WEBGPU_ARGMAX_HEAD', 'greedy'], ['MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS', 'sometimes'],
+        ['MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM', 'yes please'], ['MAMBA_EDGE_WEBGPU_STEP_OUTPUTS', '0'],
+      ];
+      for (const [name, bad] of badValues) {
+        process.env[name] = bad;
+        await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringContaining(name) });
+        delete process.env[name];
+      }
       process.env.MAMBA_EDGE_WEBGPU_STEP_OUTPUT = '2'; // misspelt: named, with the switches that exist
       await expect(make()).rejects.toMatchObject({ code: 'E_ARGUMENT', message: expect.stringMatching(/MAMBA_EDGE_WEBGPU_STEP_OUTPUT: not a known switch.*MAMBA_EDGE_WEBGPU_STEP_OUTPUTS/) });
     } finally {
