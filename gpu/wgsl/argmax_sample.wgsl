@@ -11,8 +11,7 @@
 @group(0) @binding(3) var<storage, read_write> cand: array<u32>;
 //#include "include/logit_key.wgsl"
 const WG: u32 = 256u;
-var<workgroup> keys: array<u32, 256>;
-var<workgroup> rowOf: array<u32, 256>;
+//#include "include/argmax_reduce.wgsl"
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32) {
@@ -23,26 +22,6 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     let pair = best[i]; // one 8-byte load
     if (pair.x > INVALID && pair.x > bestKey) { bestKey = pair.x; bestRow = pair.y; }
   }
-  keys[lid] = bestKey;
-  rowOf[lid] = bestRow;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      let ok = keys[lid + s];
-      let oi = rowOf[lid + s];
-      if (ok > keys[lid] || (ok == keys[lid] && ok > INVALID && oi < rowOf[lid])) { keys[lid] = ok; rowOf[lid] = oi; }
-    }
-    workgroupBarrier();
-  }
-  if (lid == 0u) {
-    let found = keys[0] > INVALID;
-    cand[0] = select(0u, 1u, found);
-    if (found) {
-      cand[1] = rowOf[0];
-      cand[2] = bitcast<u32>(logits[prm.n1 + rowOf[0]]);
-      cand[3] = rowOf[0];
-    } else {
-      cand[3] = 0xffffffffu;
-    }
-  }
+  reduceBest(lid, bestKey, bestRow);
+  if (lid == 0u) { cand[3] = select(0xffffffffu, bestRows[0], writeBest(prm.n1)); }
 }

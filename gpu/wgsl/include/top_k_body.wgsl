@@ -2,6 +2,7 @@
 // The including file declares logits (the rows) and cand ([1 + 2k] u32 = count, ids[k], value bits[k], …).
 const WG: u32 = 256u;
 //#include "include/logit_key.wgsl"
+//#include "include/argmax_reduce.wgsl"
 var<workgroup> total: atomic<u32>;
 var<workgroup> gtCounts: array<u32, 256>;
 var<workgroup> eqCounts: array<u32, 256>;
@@ -15,25 +16,8 @@ fn topK(lid: u32, V: u32, off: u32, k: u32) {
       let key = keyOf(logits[off + i]);
       if (key > INVALID && key > bestKey) { bestKey = key; bestId = i; }
     }
-    gtCounts[lid] = bestKey;
-    eqCounts[lid] = bestId;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-      if (lid < s) {
-        let ok = gtCounts[lid + s];
-        let oi = eqCounts[lid + s];
-        if (ok > gtCounts[lid] || (ok == gtCounts[lid] && ok > INVALID && oi < eqCounts[lid])) { gtCounts[lid] = ok; eqCounts[lid] = oi; }
-      }
-      workgroupBarrier();
-    }
-    if (lid == 0u) {
-      let found = gtCounts[0] > INVALID;
-      cand[0] = select(0u, 1u, found);
-      if (found) {
-        cand[1] = eqCounts[0];
-        cand[2] = bitcast<u32>(logits[off + eqCounts[0]]);
-      }
-    }
+    reduceBest(lid, bestKey, bestId);
+    if (lid == 0u) { writeBest(off); }
     return;
   }
   let per = (V + WG - 1u) / WG;
