@@ -95,7 +95,7 @@ interface SnapPlan {
   /** Members already saved (undo) or already moved to the written block (ping-pong). */
   done: Set<bigint>;
   /**
-   * Ping-pong (MAMBA_EDGE_CUDA_PINGPONG=on): the offset of the block this graph reads the state from. Each member is
+   * Ping-pong (MAMBA_EDGE_CUDA_PINGPONG, the default): the offset of the block this graph reads the state from. Each member is
    * read at `ptr + from` by the first kernel writing it, which writes it at `ptr + delta` (kernels taking a separate
    * source: conv1dStepBatch, the conv epilogues, convShift, scanDtStep, ssdStep); other writers get a stateCopy of it
    * first and work in place on the written block; later kernels of the step read it there. No undo copy: the
@@ -204,7 +204,7 @@ const SPLIT_K_MODE = ((v) => (v === 'off' ? 0 : v === '2' || v === '4' || v === 
  */
 const SSD_HOLD = !off('MAMBA_EDGE_CUDA_SSDHOLD');
 /**
- * MAMBA_EDGE_CUDA_PINGPONG=on: the step graph's two captures read the state from one block and write it to the other
+ * MAMBA_EDGE_CUDA_PINGPONG (default on; =off for A/B): the step graph's two captures read the state from one block and write it to the other
  * (A: the session's block → the second block; B: back), so a run-ahead step needs no undo copy of the state (Mamba-2
  * 130M: ~19 MB of writes a token): undoing a run is "the state is that run's input block". Control returns to the
  * session with the state in its own block (SampledStep.settle: one copy when an odd number of runs stand, once a
@@ -295,7 +295,7 @@ export class CudaBackend extends PartialBackend implements Backend {
   convFold = CONV_FOLD;
   /** Run a one-row T = 1 conv as the epilogue of the decode GEMV producing its input (MAMBA_EDGE_CUDA_CONVEPI; not with convFold). */
   convEpilogue = !CONV_EPI_OFF;
-  /** The step graph ping-pongs the state between two blocks instead of saving an undo copy (MAMBA_EDGE_CUDA_PINGPONG=on; builds with stateSources). */
+  /** The step graph ping-pongs the state between two blocks instead of saving an undo copy (MAMBA_EDGE_CUDA_PINGPONG, on by default; builds with stateSources). */
   readonly pingPong: boolean;
   /** Whether the decode kernels use programmatic dependent launch (gpu/cuda/src/pdl.cuh: sm_90+, MAMBA_EDGE_CUDA_PDL). */
   readonly pdl: boolean;
@@ -374,42 +374,30 @@ export class CudaBackend extends PartialBackend implements Backend {
    * the written block's address returned, to work on in place; else `state`. Call it right before the kernel.
    */
   private stateInPlace(state: bigint): bigint {
-    const plan = this.capture?.snap;
-    if (!plan) return state;
-    if (plan.from === undefined) {
-      this.snapOf(state, false);
-      return state;
-    }
-    const m = this.memberAt(plan, state);
-    if (!m) return state;
-    const dst = m.ptr + plan.delta;
-    if (!plan.done.has(m.ptr)) {
-      plan.done.add(m.ptr);
-      const src = m.ptr + plan.from;
-      guarded('state (ping-pong copy)', () => this.dev.stateCopy!(dst, src, m.bytes));
-    }
-    return dst;
+    const st = this.stateWrite(state, false);
+    if (st.src !== null) guarded('state (ping-pong copy)', () => this.dev.stateCopy!(st.dst, st.src!, st.bytes));
+    return st.dst;
   }
 
   /**
    * A kernel about to write the state at `state` that takes its source apart (`src`, null: in place) and, when
-   * `takesSnap`, an undo point (`snap`): where it reads, writes and saves. Undo mode: in place, the undo point in
+   * `takesSnap`, an undo point (`snap`): where it reads, writes and saves (`bytes`: the member's size, ping-pong). Undo mode: in place, the undo point in
    * the kernel (or, not `takesSnap`, a stateCopy before it); ping-pong: the first writer reads the read block and
    * writes the written block, later ones work in place on the written block.
    */
-  private stateWrite(state: bigint, takesSnap: boolean): { dst: bigint; src: bigint | null; snap: bigint | null } {
+  private stateWrite(state: bigint, takesSnap: boolean): { dst: bigint; src: bigint | null; snap: bigint | null; bytes: number } {
     const plan = this.capture?.snap;
-    if (!plan) return { dst: state, src: null, snap: null };
+    if (!plan) return { dst: state, src: null, snap: null, bytes: 0 };
     if (plan.from === undefined) {
       if (!takesSnap) this.snapOf(state, false);
-      return { dst: state, src: null, snap: takesSnap ? this.snapOf(state, true) : null };
+      return { dst: state, src: null, snap: takesSnap ? this.snapOf(state, true) : null, bytes: 0 };
     }
     const m = this.memberAt(plan, state);
-    if (!m) return { dst: state, src: null, snap: null };
+    if (!m) return { dst: state, src: null, snap: null, bytes: 0 };
     const dst = m.ptr + plan.delta;
-    if (plan.done.has(m.ptr)) return { dst, src: null, snap: null };
+    if (plan.done.has(m.ptr)) return { dst, src: null, snap: null, bytes: m.bytes };
     plan.done.add(m.ptr);
-    return { dst, src: m.ptr + plan.from, snap: null };
+    return { dst, src: m.ptr + plan.from, snap: null, bytes: m.bytes };
   }
 
   /** Where a kernel that only reads the state at `state` reads it: ping-pong, the block holding its latest values; else `state`. */
@@ -865,7 +853,7 @@ export class CudaBackend extends PartialBackend implements Backend {
    * recorded shape. The step is captured twice, each capture with its own intermediates, and the runs
    * alternate between the two: a run's logits row stays intact through the next run (the one run ahead),
    * which is what an abort reads (SessionImpl.decodeAhead's settle) — no per-token copy of the row.
-   * Ping-pong (MAMBA_EDGE_CUDA_PINGPONG=on, SnapPlan.from): the undo block is the state's second block instead;
+   * Ping-pong (MAMBA_EDGE_CUDA_PINGPONG, the default; SnapPlan.from): the undo block is the state's second block instead;
    * capture 0 reads the session's block and writes the second, capture 1 the reverse, and a run is always the
    * capture reading the block the state is in (so the runs still alternate). Undoing the latest run is then no
    * copy: the state is back in that run's input block, and the next run is that capture again (its logits row
