@@ -74,6 +74,11 @@ class GpuTensor implements Tensor {
 
 type Binding = GPUBuffer | { buffer: GPUBuffer; size: number; offset?: number };
 
+/** A buffer's size for `bytes` of content: whole 256-byte units (binding offsets must be 256-aligned), at least one. */
+function bufferBytes(bytes: number): number {
+  return Math.max(256, Math.ceil(bytes / 256) * 256);
+}
+
 /** A dispatch's bind group entries: its parameters' uniform slot at binding 0, then its bindings from 1. */
 function groupEntries(params: GPUBuffer, offset: number, bindings: readonly Binding[]): GPUBindGroupEntry[] {
   const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: params, offset, size: PARAM_BYTES } }];
@@ -423,7 +428,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   private heldBestBuffer(bytes: number): GPUBuffer {
     if (!this.heldBest || this.heldBest.size < bytes) {
       this.heldBest?.destroy(); // its head and draw were submitted (sampleOnDevice): WebGPU destroys it after them
-      this.heldBest = this.device.createBuffer({ label: 'head argmax candidates', size: Math.max(256, Math.ceil(bytes / 256) * 256), usage: USAGE.STORAGE });
+      this.heldBest = this.device.createBuffer({ label: 'head argmax candidates', size: bufferBytes(bytes), usage: USAGE.STORAGE });
       this.stats.createBuffers++;
     }
     return this.heldBest;
@@ -513,7 +518,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (bytes > this.maxBinding) {
       throw fail('E_MEMORY', `webgpu: ${what} needs ${bytes} bytes in one binding; this device allows ${this.maxBinding} (maxStorageBufferBindingSize)`);
     }
-    const size = Math.max(256, Math.ceil(bytes / 256) * 256);
+    const size = bufferBytes(bytes);
     const reused = this.pool.get(size)?.pop();
     if (!reused) this.stats.createBuffers++;
     const b = reused ?? this.device.createBuffer({ label: what, size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
@@ -589,7 +594,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const bytes = shapes.map((sh) => numel(sh) * 4);
     const at: number[] = [];
     let total = 0;
-    for (const b of bytes) { at.push(total); total += Math.max(256, Math.ceil(b / 256) * 256); }
+    for (const b of bytes) { at.push(total); total += bufferBytes(b); }
     if (shapes.length < 2 || total > this.maxBinding) return shapes.map((sh) => this.zeros(sh));
     const buffer = this.allocBuffer(total, `a block of ${shapes.length} state tensors`);
     this.record({ kind: 'clear', buffer, size: buffer.size });
@@ -982,7 +987,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       // argmaxInHead: a head still held (the step's last product, into its output) writes its best rows too.
       if (this.argmaxInHead && out.store.offset === 0 && out.store.buffers.length === 1) {
         head = this.flushHeadArgmax(out.buffer, (n) => { // the recording's from here (rec.buffers): released with it
-          const b = this.device.createBuffer({ label: 'recorded step head argmax candidates', size: Math.max(256, Math.ceil(n / 256) * 256), usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
+          const b = this.device.createBuffer({ label: 'recorded step head argmax candidates', size: bufferBytes(n), usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
           this.stats.createBuffers++;
           this.live.add(b);
           rec.buffers.add(b);
@@ -1886,7 +1891,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     let p = this.convPacked.get(parts[0]);
     if (!p || p.parts.some((t, i) => t !== parts[i])) {
       const bytes = parts.reduce((s, t) => s + 4 * numel(t.shape), 0);
-      const buffer = this.device.createBuffer({ label: 'conv weights x ++ B ++ C', size: Math.max(256, Math.ceil(bytes / 256) * 256), usage: USAGE.STORAGE | USAGE.COPY_DST });
+      const buffer = this.device.createBuffer({ label: 'conv weights x ++ B ++ C', size: bufferBytes(bytes), usage: USAGE.STORAGE | USAGE.COPY_DST });
       this.packed.push(buffer);
       let at = 0;
       for (const t of parts) {
