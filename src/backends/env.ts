@@ -13,9 +13,14 @@ export type EnvSpec =
   | { kind: 'int'; min: number; max: number; multipleOf?: number }
   | { kind: 'text' };
 
-/** An environment variable (Node; undefined in browsers, which have no `process`). */
+/** The process's environment (Node); undefined in browsers, which have no `process`. */
+function processEnv(): Record<string, string | undefined> | undefined {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+}
+
+/** An environment variable (Node; undefined in browsers). */
 export function envValue(name: string): string | undefined {
-  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+  return processEnv()?.[name];
 }
 
 /** '1' / 'on' / 'true' → true, '0' / 'off' / 'false' → false, unset or empty → undefined, anything else → null. */
@@ -61,7 +66,7 @@ function accepts(spec: EnvSpec, raw: string): boolean {
  * as unset. A no-op where there is no `process` (browsers).
  */
 export function checkEnv(prefix: string, specs: Readonly<Record<string, EnvSpec>>): void {
-  const vars = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const vars = processEnv();
   if (!vars) return;
   for (const [name, raw] of Object.entries(vars)) {
     if (!name.startsWith(prefix) || raw === undefined || raw.trim() === '') continue;
