@@ -14,14 +14,6 @@
  *   --pass-chunks M,S  --kernels also times the tiled scans pass by pass at these chunk lengths (Mamba-1, SSD)
  *   --kernel-shapes    --kernels also in these models' shapes (on the first model's backend, no weights loaded)
  *   --v1-prefill N     the same prefill of N tokens with the first chunked scan kernels (scanMode 'chunked-v1')
- *   --scan-poly 0,4,4/3 --scan-wg 64,32 [--variant-rounds 5]
- *                      --kernels also A/Bs the tiled Mamba-1 scan's variants (WebGpuBackend.scanPoly: the last P
- *                      states' decay 2^x from the FMA-pipe polynomial, `P` for both passes or `P1/P3` per pass;
- *                      scanWorkgroup: channels a workgroup), every POLY × WG pair plus the backend's default, at
- *                      the default chunk length: each variant's y checked against the sequential scan, then
- *                      --variant-rounds rounds each timing every variant (whole scan, and pass 1 alone) and the
- *                      vec4 copy once, the order rotated between rounds (identical runs in one process spread
- *                      ~8 % on an H100); min and median a variant, % of the copy's best in the same rounds
  *   --kernels          the prefill scan kernels alone (Mamba-1 chunked scan, Mamba-2 SSD, and the plain
  *                      one-thread-per-channel walks they replace) on one long input, bytes read + written
  *                      ÷ time, beside a large buffer copy through sliceRows' two kernels (one f32 per
@@ -79,17 +71,6 @@ const [m1Pass, ssdPass] = chunkList(arg('pass-chunks', '-1,-1'));
 /** --ssd-rows 4,8: WebGpuBackend.ssdRowsPerThread values the SSD sweep runs each chunk length with. */
 const ssdRows = arg('ssd-rows', '8').split(',').map(Number) as (4 | 8)[];
 const passChunks = { mamba1: m1Pass, ssd: ssdPass };
-/** --scan-poly / --scan-wg: the tiled Mamba-1 scan variants --kernels A/Bs (WebGpuBackend.scanPoly, scanWorkgroup). */
-const scanPolys = arg('scan-poly', '').split(',').filter(Boolean).map((v) => {
-  const [chunk, out = chunk] = v.split('/').map(Number);
-  if (![chunk, out].every((n) => Number.isInteger(n) && n >= 0 && n <= 16)) throw new Error(`--scan-poly: ${v} is not P or P1/P3 with integers 0..16`);
-  return { chunk, out };
-});
-const scanWgs = arg('scan-wg', '').split(',').filter(Boolean).map((v) => {
-  if (v !== '32' && v !== '64') throw new Error(`--scan-wg: ${v} is not 32 or 64`);
-  return Number(v) as 32 | 64;
-});
-const variantRounds = Math.max(1, Number(arg('variant-rounds', '5')));
 const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 /** WebGpuBackend.stats counters reported per decoded token (the Dawn calls of a step: bench --switches). */
@@ -173,11 +154,7 @@ async function timeGpu(b: Backend, fn: () => Tensor[], reps: number, rounds = 3)
 }
 
 /** seconds: GPU time (timeGpu); wallSeconds: with the host's recording and encoding (the method of earlier sections). */
-interface KernelRow {
-  what: string; shape: string; seconds: number; wallSeconds: number; bytes: number; GBs: number; readGBs?: number; check?: string;
-  /** --scan-poly / --scan-wg rows: GPU seconds of every round (seconds is their min), and the same for pass 1 alone. */
-  rounds?: number[]; medianSeconds?: number; pass1?: { min: number; median: number };
-}
+interface KernelRow { what: string; shape: string; seconds: number; wallSeconds: number; bytes: number; GBs: number; readGBs?: number; check?: string }
 
 /** Copy bandwidth through sliceRows' two kernels, and the scans alone, chunked and sequential. */
 async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelName], T: number): Promise<KernelRow[]> {
@@ -193,6 +170,7 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
   const src = b.zeros([n + 1, 1]);
   push('copy, vec4 loads (sliceRows, aligned)', `${MB(4 * n)}`, await timeGpu(b, () => [b.sliceRows(src, 0, n)], 40), 8 * n, 4 * n);
   push('copy, one f32 per thread (sliceRows, unaligned)', `${MB(4 * n)}`, await timeGpu(b, () => [b.sliceRows(src, 1, n)], 20), 8 * n, 4 * n);
+  b.free(src);
 
   const D = shape.hiddenSize, I = (shape.expand ?? 2) * D;
   // Pseudo-random inputs (a drawn block of 65,521 values repeated: a prime period, so rows differ);
@@ -271,87 +249,16 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
   // suite holds the two to 1e-4 over 1,000 steps, and with A < 0 the state forgets, so the error does
   // not build up with T. 1e-3 of the output's scale separates rounding from a wrong kernel.
   const plain = outputs[outputs.length - 1].y;
-  const checkAgainstPlain = (y: Float32Array) => {
+  for (const { row, y } of outputs.slice(0, -1)) {
     let maxDiff = 0, maxAbs = 0;
     for (let i = 0; i < y.length; i++) { maxDiff = Math.max(maxDiff, Math.abs(y[i] - plain[i])); maxAbs = Math.max(maxAbs, Math.abs(plain[i])); }
     const agree = maxDiff <= 1e-3 * Math.max(1, maxAbs);
-    return `vs sequential y over ${y.length} values: max |Δ| ${maxDiff.toExponential(2)} (max |y| ${maxAbs.toFixed(2)}): ${agree ? 'agree' : 'DIFFER'}`;
-  };
-  for (const { row, y } of outputs.slice(0, -1)) {
-    row.check = checkAgainstPlain(y);
+    row.check = `vs sequential y over ${y.length} values: max |Δ| ${maxDiff.toExponential(2)} (max |y| ${maxAbs.toFixed(2)}): ${agree ? 'agree' : 'DIFFER'}`;
     log(`${row.what}: ${row.check}`);
   }
-  const variantRows = shape.modelType === 'mamba' && (scanPolys.length || scanWgs.length)
-    ? await scanVariants(b, scan, state, zeroState, src, n, what, shapeText, bytes, T <= 4096 ? 40 : 10, checkAgainstPlain) : [];
-  b.free(src);
   b.free(...free);
   b.scanMode = 'chunked';
-  return [...rows, ...passRows, ...variantRows];
-}
-
-/**
- * --scan-poly / --scan-wg: the tiled Mamba-1 scan's variants side by side. Every variant's output is checked
- * against the sequential scan's (checkY), then `variantRounds` rounds each time every variant (the whole scan
- * and pass 1 alone, scanPasses = 1) and the vec4 copy of `src` (n floats) once, the order rotated a step each
- * round so no variant always runs first or after the same neighbour. Rows: the copy (best round) first, then
- * per variant seconds = min over rounds with the median beside it; the closing table prints each as % of
- * that copy.
- */
-async function scanVariants(
-  b: WebGpuBackend, scan: () => Tensor, state: Tensor, zeroState: Float32Array, src: Tensor, n: number,
-  what: string, shapeText: string, bytes: number, reps: number, checkY: (y: Float32Array) => string,
-): Promise<KernelRow[]> {
-  const defaults = { poly: b.scanPoly, wg: b.scanWorkgroup };
-  const polys = scanPolys.length ? scanPolys : [defaults.poly];
-  const wgs = scanWgs.length ? scanWgs : [defaults.wg];
-  const label = (v: { poly: { chunk: number; out: number }; wg: number }) => `POLY ${v.poly.chunk}/${v.poly.out}, WG ${v.wg}`;
-  const variants = [defaults, ...wgs.flatMap((wg) => polys.map((poly) => ({ poly, wg })))]
-    .filter((v, i, all) => all.findIndex((w) => label(w) === label(v)) === i); // the default first, once
-  const use = (v: typeof defaults) => { b.scanMode = 'chunked'; b.scanPoly = v.poly; b.scanWorkgroup = v.wg; };
-  const checks: string[] = [];
-  for (const v of variants) { // also compiles each variant's pipelines before any timing
-    use(v);
-    b.write(state, zeroState);
-    const y = scan();
-    checks.push(checkY(await b.read(y)));
-    b.free(y);
-    log(`kernel ${what}, ${label(v)}: ${checks[checks.length - 1]}`);
-  }
-  const whole: number[][] = variants.map(() => []), first: number[][] = variants.map(() => []), copies: number[] = [];
-  const wall = variants.map(() => Infinity);
-  for (let r = 0; r < variantRounds; r++) {
-    const order = [...variants.keys(), -1]; // -1: the copy
-    for (let k = 0; k < order.length; k++) {
-      const i = order[(k + r) % order.length];
-      if (i < 0) { copies.push((await timeGpu(b, () => [b.sliceRows(src, 0, n)], 40, 1)).gpu); continue; }
-      use(variants[i]);
-      const t = await timeGpu(b, () => [scan()], reps, 1);
-      whole[i].push(t.gpu);
-      wall[i] = Math.min(wall[i], t.wall);
-      b.scanPasses = 1;
-      first[i].push((await timeGpu(b, () => [scan()], reps, 1)).gpu);
-      b.scanPasses = Infinity;
-    }
-  }
-  use(defaults);
-  const median = (v: number[]) => { const s = [...v].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
-  const copy = Math.min(...copies);
-  const copyGBs = (8 * n) / copy / 1e9;
-  log(`kernel copy, vec4 loads, in the variant rounds: best ${(copy * 1e3).toFixed(3)} ms = ${copyGBs.toPrecision(4)} GB/s, median ${(median(copies) * 1e3).toFixed(3)} ms (${variantRounds} rounds)`);
-  const rows: KernelRow[] = [{ what: `copy, vec4 loads (sliceRows, aligned), best of the ${variantRounds} variant rounds`, shape: MB(4 * n), seconds: copy, wallSeconds: copy, bytes: 8 * n, GBs: copyGBs, readGBs: copyGBs / 2, rounds: copies, medianSeconds: median(copies) }];
-  variants.forEach((v, i) => {
-    const min = Math.min(...whole[i]), med = median(whole[i]);
-    const p1 = { min: Math.min(...first[i]), median: median(first[i]) };
-    const pct = (sec: number) => (100 * (bytes / sec)) / ((8 * n) / copy);
-    const row: KernelRow = {
-      what: `${what}, tiled, ${label(v)}${i === 0 ? ' (default)' : ''}`, shape: shapeText, seconds: min, wallSeconds: wall[i], bytes, GBs: bytes / min / 1e9,
-      check: `median ${(med * 1e3).toFixed(3)} ms = ${pct(med).toFixed(1)} % of the copy; pass 1 min ${(p1.min * 1e3).toFixed(3)} / median ${(p1.median * 1e3).toFixed(3)} ms; ${checks[i]}`,
-      rounds: whole[i], medianSeconds: med, pass1: p1,
-    };
-    log(`kernel ${row.what} ${shapeText}: min ${(min * 1e3).toFixed(3)} ms = ${pct(min).toFixed(1)} % of the copy, ${row.check}`);
-    rows.push(row);
-  });
-  return rows;
+  return [...rows, ...passRows];
 }
 
 /**

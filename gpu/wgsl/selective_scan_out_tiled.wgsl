@@ -3,7 +3,7 @@
 // selective_scan_chunk_tiled.wgsl: the state as vec4s, B and C staged in workgroup memory, x / dt / z
 // loaded U tokens ahead.
 //   x, dt, z, y: [B, T, I]   dtBias, D: [I]   A: [I, N]   Bm, Cm: [B, T, N]   hc: [B, nC, N, I]
-//   n0 B  n1 T  n2 I  n4 L  n5 nC  n6 ⌈I/WG⌉  n7 all ones (ex2Poly's mask)
+//   n0 B  n1 T  n2 I  n4 L  n5 nC  n6 ⌈I/64⌉
 //#include "include/mamba1_scan_inputs.wgsl"
 //#include "include/mamba1_scan_gate_inputs.wgsl"
 @group(0) @binding(9) var<storage, read> hc: array<f32>;
@@ -12,7 +12,7 @@
 var<workgroup> Bs: array<vec4<f32>, TB * NS4>; // [token][n-quad]
 var<workgroup> Cs: array<vec4<f32>, TB * NS4>;
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let w = wgIndex(wid, nwg);
@@ -22,7 +22,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let b = tile.x; let c = tile.y; let i = tile.z + lid;
   let on = i < I;
   let ic = min(i, I - 1u);
-  let keep = prm.n7;
   let g = b * nC + c;
   var a2: array<vec4<f32>, NS4>;
   var h: array<vec4<f32>, NS4>;
@@ -38,7 +37,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var t0 = c * L; t0 < t1; t0 += TB) {
     let nt = min(TB, t1 - t0);
     workgroupBarrier();
-    for (var k = lid; k < nt * NS4; k += WG) {
+    for (var k = lid; k < nt * NS4; k += 64u) {
       let at = (b * T + t0 + k / NS4) * NS; let q = k % NS4;
       var bv = vec4<f32>(0.0); var cv = vec4<f32>(0.0);
       for (var r = 0u; r < 4u; r++) { if (4u * q + r < NS) { bv[r] = Bm[at + 4u * q + r]; cv[r] = Cm[at + 4u * q + r]; } }
@@ -59,7 +58,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           let row = (u0 + u) * NS4;
           var acc = vec4<f32>(0.0); // four partial sums: C·h is not one chain of NS dependent adds
           for (var q = 0u; q < NS4; q++) {
-            h[q] = decay2(delta * a2[q], q, keep) * h[q] + dx * Bs[row + q];
+            h[q] = exp2(delta * a2[q]) * h[q] + dx * Bs[row + q];
             acc += h[q] * Cs[row + q];
           }
           let ch = (acc.x + acc.y) + (acc.z + acc.w);

@@ -79,18 +79,6 @@ function bufferBytes(bytes: number): number {
   return Math.max(256, Math.ceil(bytes / 256) * 256);
 }
 
-/** WebGpuBackend.scanPoly's values: integers 0..SCAN_POLY_MAX (a compile-time constant of the scan passes), else E_ARGUMENT. */
-function checkScanPoly(n: number): number {
-  if (!Number.isInteger(n) || n < 0 || n > SCAN_POLY_MAX) throw fail('E_ARGUMENT', `webgpu scanPoly (MAMBA_EDGE_WEBGPU_SCAN_POLY / _SCAN_POLY_OUT) must be an integer in [0, ${SCAN_POLY_MAX}], got ${JSON.stringify(n)}`);
-  return n;
-}
-
-/** WebGpuBackend.scanWorkgroup: 32 or 64, else E_ARGUMENT. */
-function checkScanWorkgroup(n: number): 32 | 64 {
-  if (n !== 32 && n !== 64) throw fail('E_ARGUMENT', `webgpu scanWorkgroup (MAMBA_EDGE_WEBGPU_SCAN_WG) must be 32 or 64, got ${JSON.stringify(n)}`);
-  return n;
-}
-
 /** A dispatch's bind group entries: its parameters' uniform slot at binding 0, then its bindings from 1. */
 function groupEntries(params: GPUBuffer, offset: number, bindings: readonly Binding[]): GPUBindGroupEntry[] {
   const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: params, offset, size: PARAM_BYTES } }];
@@ -231,10 +219,6 @@ const XPROJ_SCAN_GROUPS = 64;
 const XPROJ_MAX_ROWS = 1024;
 /** Rows of the head's weight each matvec_argmax_* workgroup computes (include/matvec_argmax_main.wgsl's ROWS): one best (key, row) pair per ROWS logits. */
 const ARGMAX_ROWS = 8;
-/** Most states a tiled Mamba-1 scan pass takes 2^x of from the polynomial (WebGpuBackend.scanPoly; N = 16 in the checkpoints). */
-const SCAN_POLY_MAX = 16;
-/** All ones: ex2Poly's run-time mask (include/ex2_poly.wgsl says why it must come from a uniform). */
-const EX2_KEEP = 0xffffffff;
 /** Most experts moe_bucket.wgsl groups (its workgroup array; the Jamba config reader's limit too). */
 const MOE_MAX_EXPERTS = 1024;
 
@@ -251,10 +235,6 @@ export interface WebGpuOptions {
   xProjPartials?: boolean;
   /** WebGpuBackend.argmaxInHead (default: env MAMBA_EDGE_WEBGPU_ARGMAX_HEAD=1|0, else off). */
   argmaxInHead?: boolean;
-  /** WebGpuBackend.scanPoly (default: env MAMBA_EDGE_WEBGPU_SCAN_POLY / _SCAN_POLY_OUT, else 0 / 0). */
-  scanPoly?: { chunk: number; out: number };
-  /** WebGpuBackend.scanWorkgroup (default: env MAMBA_EDGE_WEBGPU_SCAN_WG, else 64). */
-  scanWorkgroup?: 32 | 64;
 }
 
 /** Every MAMBA_EDGE_WEBGPU_* variable and what it takes (checked by createWebGpuBackend and the constructor). */
@@ -263,11 +243,6 @@ export const WEBGPU_ENV: Readonly<Record<string, EnvSpec>> = {
   MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: { kind: 'int', min: 1, max: 64 },
   MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS: { kind: 'switch' },
   MAMBA_EDGE_WEBGPU_ARGMAX_HEAD: { kind: 'switch' },
-  /** WebGpuBackend.scanPoly of both tiled Mamba-1 passes (the chunk states' and the output's). */
-  MAMBA_EDGE_WEBGPU_SCAN_POLY: { kind: 'int', min: 0, max: SCAN_POLY_MAX },
-  /** WebGpuBackend.scanPoly.out alone (pass 3), over MAMBA_EDGE_WEBGPU_SCAN_POLY. */
-  MAMBA_EDGE_WEBGPU_SCAN_POLY_OUT: { kind: 'int', min: 0, max: SCAN_POLY_MAX },
-  MAMBA_EDGE_WEBGPU_SCAN_WG: { kind: 'choice', choices: ['32', '64'] },
 };
 
 export class WebGpuBackend extends PartialBackend implements Backend {
@@ -333,22 +308,6 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * 7–12 % faster on the H100 at 128-token chunks, slower at 64).
    */
   ssdRowsPerThread: 4 | 8 = 8;
-  /**
-   * How many of the last states of each channel take their decay 2^x from a degree-6 polynomial on the FMA
-   * pipe instead of exp2 on the SFU, in the tiled Mamba-1 scan's pass 1 (`chunk`: chunk states) and pass 3
-   * (`out`: outputs); 0..16 (more than N: all N). The passes are SFU-bound on an H100 (16 exp2 + softplus'
-   * exp and log a token and channel against ~60 FMA-pipe instructions; pass 3 also silu's), so moving ~4
-   * (pass 1) / ~3 (pass 3) of them should balance the two pipes (include/scan_stage.wgsl). Results differ
-   * from exp2's by ≤ 2 ulp of each decay (test/backends/webgpu-scan-poly.test.ts). Default 0 / 0 until an
-   * H100 run of bench/webgpu.ts --kernels --scan-poly says otherwise.
-   */
-  scanPoly = { chunk: 0, out: 0 };
-  /**
-   * Channels (= threads) a workgroup of the tiled Mamba-1 scan passes: 64, or 32 (twice the workgroups:
-   * at mamba-130m's width and 16k tokens 64 gives 6,144 workgroups, ~2.3 waves of an H100's resident ones,
-   * so a third of the last wave idles; 32 shortens that tail). bench/webgpu.ts --kernels --scan-wg A/Bs it.
-   */
-  scanWorkgroup: 32 | 64 = 64;
   private params: GPUBuffer | null = null;
   /**
    * What the last small parameter write (≤ SMALL_PARAM_WRITE dispatches) put at the start of `params`, or
@@ -492,11 +451,6 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     }
     this.xProjPartials = opts.xProjPartials ?? envSwitch('MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS') ?? this.xProjPartials;
     this.argmaxInHead = opts.argmaxInHead ?? envSwitch('MAMBA_EDGE_WEBGPU_ARGMAX_HEAD') ?? this.argmaxInHead;
-    const envInt = (name: string) => { const v = envValue(name)?.trim(); return v ? Number(v) : undefined; }; // checkEnv has vetted it
-    const polyBoth = envInt('MAMBA_EDGE_WEBGPU_SCAN_POLY') ?? this.scanPoly.chunk;
-    this.scanPoly = opts.scanPoly ?? { chunk: polyBoth, out: envInt('MAMBA_EDGE_WEBGPU_SCAN_POLY_OUT') ?? polyBoth };
-    this.scanWorkgroup = checkScanWorkgroup(opts.scanWorkgroup ?? envInt('MAMBA_EDGE_WEBGPU_SCAN_WG') ?? this.scanWorkgroup);
-    checkScanPoly(this.scanPoly.chunk); checkScanPoly(this.scanPoly.out);
     this.info = {
       name: 'webgpu', threads: 1, device: ctx.description,
       ...(ctx.isFallback ? { note: `software fallback adapter (${ctx.description}): correct but slow` } : {}),
@@ -1629,18 +1583,16 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const y = this.tensor([batch, seq, inner]);
     const hc = this.scratch(batch * nC * inner * stateSize, 'scan chunk states');
     const sd = this.scratch(batch * nC * inner, 'scan chunk decays');
-    const WG = tiled ? checkScanWorkgroup(this.scanWorkgroup) : 64;
-    const iBlocks = Math.ceil(inner / WG);
-    const u = [batch, seq, inner, stateSize, L, nC, iBlocks, EX2_KEEP];
+    const iBlocks = Math.ceil(inner / 64);
+    const u = [batch, seq, inner, stateSize, L, nC, iBlocks];
     const NS = stateSize;
     const a = args;
     const [chunk, carry, out] = tiled ? ['selective_scan_chunk_tiled', 'selective_scan_carry_batched', 'selective_scan_out_tiled'] : ['selective_scan_chunk', 'selective_scan_carry', 'selective_scan_out'];
     const perChunk = tiled ? batch * nC * iBlocks : Math.ceil((batch * nC * inner) / 64);
     const passes = tiled ? this.scanPasses : Infinity;
-    const [chunkV, outV] = tiled ? [{ NS, WG, POLY: checkScanPoly(this.scanPoly.chunk) }, { NS, WG, POLY: checkScanPoly(this.scanPoly.out) }] : [{ NS }, { NS }];
-    this.dispatch(chunk, chunkV, [this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), hc, sd], u, [], perChunk);
+    this.dispatch(chunk, { NS }, [this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), hc, sd], u, [], perChunk);
     if (passes > 1) this.dispatch(carry, {}, [this.bind(a.A), hc, sd, this.bind(a.state)], u, [], Math.ceil((batch * inner * stateSize) / 64));
-    if (passes > 2) this.dispatch(out, outV, [
+    if (passes > 2) this.dispatch(out, { NS }, [
       this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), this.bind(a.C), this.bind(a.D), this.bind(a.z), hc, y.buffer,
     ], u, [], perChunk);
     this.release(hc, sd);

@@ -2,8 +2,8 @@
 /**
  * Compute pipelines, built once per (kernel, variant) and cached — never per dispatch.
  * A kernel's source is gpu/wgsl/common.wgsl + (a weight loader) + (constants) + gpu/wgsl/<kernel>.wgsl:
- * variants differ by the loader they read weights through (f32 / f16 / q8_0), by the state size
- * NS where a kernel keeps the state row in registers, and by the few tuning constants (RQ, POLY, WG) below.
+ * variants differ by the loader they read weights through (f32 / f16 / q8_0) and by the state size
+ * NS where a kernel keeps the state row in registers.
  */
 import { fail } from '../../errors.js';
 import { WGSL } from './shaders.generated.js';
@@ -16,10 +16,6 @@ export interface KernelVariant {
   NS?: number;
   /** Compile-time row quads per thread of a register-tiled product (ssd_chunk_state / ssd_chunk_out: 4·RQ rows × 4 columns). */
   RQ?: number;
-  /** Compile-time count of the last states whose decay 2^x comes from the FMA-pipe polynomial (tiled Mamba-1 scan passes: include/scan_stage.wgsl). */
-  POLY?: number;
-  /** Compile-time threads (= channels) a workgroup of the tiled Mamba-1 scan passes (32 or 64). */
-  WG?: number;
 }
 
 export class Kernels {
@@ -30,7 +26,7 @@ export class Kernels {
   constructor(private readonly device: GPUDevice) {}
 
   get(name: string, v: KernelVariant = {}): GPUComputePipeline {
-    const key = `${name}|${v.weights ?? ''}|${v.NS ?? ''}|${v.RQ ?? ''}|${v.POLY ?? ''}|${v.WG ?? ''}`;
+    const key = `${name}|${v.weights ?? ''}|${v.NS ?? ''}|${v.RQ ?? ''}`;
     let p = this.cache.get(key);
     if (p) return p;
     const body = WGSL[name];
@@ -39,8 +35,6 @@ export class Kernels {
     if (v.weights) parts.push(WGSL[`weights_${v.weights}`]);
     if (v.NS !== undefined) parts.push(`const NS: u32 = ${v.NS}u;`);
     if (v.RQ !== undefined) parts.push(`const RQ: u32 = ${v.RQ}u;`);
-    if (v.POLY !== undefined) parts.push(`const POLY: u32 = ${v.POLY}u;`);
-    if (v.WG !== undefined) parts.push(`const WG: u32 = ${v.WG}u;`);
     parts.push(body);
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ label: key, code: parts.join('\n') });
