@@ -530,8 +530,8 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
       const saved = { stepOutputs: gpu.stepOutputs, fuseSampling: gpu.fuseSampling, foldHeadNorm: gpu.foldHeadNorm, xProjPartials: gpu.xProjPartials, argmaxInHead: gpu.argmaxInHead };
       const configs: { what: string; set: Partial<typeof saved> }[] = [
         { what: 'default', set: {} },
-        // The greedy draw from the head's per-workgroup best rows (matvec_argmax_* + argmax_sample) instead of top_k_sample over V logits
-        { what: 'argmaxInHead on', set: { argmaxInHead: true } },
+        // The default greedy draw reads the head's per-workgroup best rows (matvec_argmax_* + argmax_sample); off: top_k_sample over V logits
+        { what: 'argmaxInHead off (top_k_sample over the V logits, as before)', set: { argmaxInHead: false } },
         { what: 'stepOutputs 1 (the logits copy a token, as before)', set: { stepOutputs: 1 } },
         { what: 'fuseSampling off (top_k and sample_top_k as two dispatches, as before)', set: { fuseSampling: false } },
         { what: 'stepOutputs 1 + fuseSampling off (main before webdec4, less its staging-buffer reuse)', set: { stepOutputs: 1, fuseSampling: false } },
@@ -541,7 +541,7 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
         // Mamba-1 only (Mamba-2 has no x_proj): x_proj as its own dispatch, 4 a layer instead of 3 (webdec5)
         { what: 'xProjPartials off (x_proj as its own dispatch, as before webdec5)', set: { xProjPartials: false } },
         { what: 'default, again', set: {} },
-        { what: 'argmaxInHead on, again', set: { argmaxInHead: true } },
+        { what: 'argmaxInHead off, again', set: { argmaxInHead: false } },
       ];
       row.switches = [];
       for (const c of configs) {
@@ -549,7 +549,7 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
         const label = `switches: ${c.what} (${JSON.stringify({ ...saved, ...c.set })})`;
         const draws0 = gpu.stats.argmaxDraws;
         const tokPerSec = await decodeRate({ temperature: 0 }, label).catch((e: Error) => { log(`${name}: ${label} failed: ${e.stack}`); return null; });
-        if (c.set.argmaxInHead) log(`${name}: ${c.what}: ${gpu.stats.argmaxDraws - draws0} of ${decodeTokens} greedy draws read the head's best rows (argmax_sample)`);
+        if (gpu.argmaxInHead) log(`${name}: ${c.what}: ${gpu.stats.argmaxDraws - draws0} of ${decodeTokens} greedy draws read the head's best rows (argmax_sample)`);
         if (tokPerSec !== null) row.switches.push({ what: c.what, set: { ...saved, ...c.set }, tokPerSec, calls: lastCalls! });
       }
       Object.assign(gpu, saved);
@@ -570,15 +570,15 @@ async function benchModel(name: BenchModelName, lengths: number[], decodeTokens:
       const argmax0 = gpu.argmaxInHead;
       const configs: { what: string; on: boolean; inProj: boolean; xProj?: boolean; argmax?: boolean }[] = [
         { what: 'folds on (default)', on: true, inProj: true },
-        // the greedy draw from the head's per-workgroup best rows (matvec_argmax_* + argmax_sample): the loop's draw, its pipelined rate
-        { what: 'argmaxInHead on', on: true, inProj: true, argmax: true },
+        // argmaxInHead off: the draw as top_k_sample over the V logits again (the default reads the head's best rows)
+        { what: 'argmaxInHead off', on: true, inProj: true, argmax: false },
         // Mamba-1's x_proj as its own dispatch again, 4 a layer (webdec5; Mamba-2: no change)
         { what: 'xProjPartials off: Mamba-1 x_proj in its own dispatch', on: true, inProj: true, xProj: false },
         // round 2's step: Mamba-2's in_proj as two dispatches and the B/C conv pair (Mamba-1: no change)
         { what: 'fuseInProj off: Mamba-2 in_proj in two dispatches + conv pair', on: true, inProj: false },
         { what: 'folds off: separate norm, in_proj, conv, gated-norm dispatches', on: false, inProj: false },
         { what: 'folds on (default), again', on: true, inProj: true },
-        { what: 'argmaxInHead on, again', on: true, inProj: true, argmax: true },
+        { what: 'argmaxInHead off, again', on: true, inProj: true, argmax: false },
       ];
       for (const c of configs) {
         gpu.foldNorms = c.on && folds.norms;

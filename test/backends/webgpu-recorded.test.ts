@@ -216,7 +216,7 @@ describe.skipIf(reason !== null)('webgpu recorded decode steps equal op-by-op de
     };
     try {
       for (const n of names) delete process.env[n];
-      expect(await make()).toEqual({ foldHeadNorm: false, stepOutputs: 4, xProjPartials: true, argmaxInHead: false });
+      expect(await make()).toEqual({ foldHeadNorm: false, stepOutputs: 4, xProjPartials: true, argmaxInHead: true });
       Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: 'on', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '1', MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS: '0', MAMBA_EDGE_WEBGPU_ARGMAX_HEAD: 'on' });
       expect(await make()).toEqual({ foldHeadNorm: true, stepOutputs: 1, xProjPartials: false, argmaxInHead: true });
       Object.assign(process.env, { MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM: '0', MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: '', MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS: '1', MAMBA_EDGE_WEBGPU_ARGMAX_HEAD: 'off' });

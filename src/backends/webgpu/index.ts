@@ -233,7 +233,7 @@ export interface WebGpuOptions {
   stepOutputs?: number;
   /** WebGpuBackend.xProjPartials (default: env MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS=1|0, else on). */
   xProjPartials?: boolean;
-  /** WebGpuBackend.argmaxInHead (default: env MAMBA_EDGE_WEBGPU_ARGMAX_HEAD=1|0, else off). */
+  /** WebGpuBackend.argmaxInHead (default: env MAMBA_EDGE_WEBGPU_ARGMAX_HEAD=1|0, else on). */
   argmaxInHead?: boolean;
 }
 
@@ -413,7 +413,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * its logits as before); q8_0 heads, split weights, batch rows > 1 and non-greedy draws keep today's path.
    * Off until an H100 A/B (bench/webgpu.ts --switches) shows it ahead.
    */
-  argmaxInHead = false;
+  argmaxInHead = true;
   /**
    * The head's per-workgroup best rows (argmaxInHead) of a recorded step's output buffers (one candidates
    * buffer per ring slot, written by the same replay as the slot's logits); removed when the recording is released.
