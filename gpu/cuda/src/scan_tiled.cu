@@ -148,10 +148,17 @@ __global__ void __launch_bounds__(kTC) scanTiledPass(ScanShape sh, ScanArgs a, i
 #pragma unroll
           for (int q = 0; q < N4; q++) {
             float4 Bq = sB[buf][tt][q];
+            if (K == 0 || 4 * q + 3 < 4 * N4 - K) {  // every 2^x of this float4 on the SFU
+              h[q].x = ex2(delta * A2[q].x) * h[q].x + dx * Bq.x;
+              h[q].y = ex2(delta * A2[q].y) * h[q].y + dx * Bq.y;
+              h[q].z = ex2(delta * A2[q].z) * h[q].z + dx * Bq.z;
+              h[q].w = ex2(delta * A2[q].w) * h[q].w + dx * Bq.w;
+            } else {
 #pragma unroll
-            for (int r = 0; r < 4; r++) {  // the top K states' 2^x on the FMA pipe (K = 0: all on the SFU)
-              const float e = 4 * q + r >= 4 * N4 - K ? ex2Poly(delta * comp(A2[q], r)) : ex2(delta * comp(A2[q], r));
-              comp(h[q], r) = e * comp(h[q], r) + dx * comp(Bq, r);
+              for (int r = 0; r < 4; r++) {  // the top K states' 2^x on the FMA pipe
+                const float e = 4 * q + r >= 4 * N4 - K ? ex2Poly(delta * comp(A2[q], r)) : ex2(delta * comp(A2[q], r));
+                comp(h[q], r) = e * comp(h[q], r) + dx * comp(Bq, r);
+              }
             }
             if (WY) {
               const float4 Cq = sC[buf][tt][q];
