@@ -13,8 +13,9 @@
 # 2. The A/B (~50 s): bench/cuda.ts --only-bandwidth --no-ssd at [1, 16384, 1536] and [1, 16384, 4096], one process per
 #    variant (the kernel switch is read once a process), in 3 interleaved rounds of
 #      default (scanTiled, K 0) | warp2 | tiled3 POLY=3 | tiled3 POLY=4
-#    each row: GB/s moved, % of the copy, ms, chunks (no process starts past 80 s of the step). Then, while under 70 s: warp2 with POLY=3, CB=8, CB=4
-#    (one round each: hints for its next version, not decisions).
+#    each row: GB/s moved, % of the copy, ms, chunks (no process starts past 80 s of the step). Then, while under 70 s: warp2 with POLY=3, CB=8, CB=4, CB=12
+#    (one round each; warp2's own pick is CB 12 at I 1536 and CB 8 at I 4096: if a forced CB is ≥ 5 % faster than
+#    warp2's row at a width, change scanWarp2Channels' rule for that width in the same merge).
 # 3. A summary: per (variant, width) the median ms of the rounds and its ratio to the default's.
 #
 # Decision (the lead applies it):
@@ -49,6 +50,7 @@ step_cudawarp2() {
   [ $(w2el) -lt 70 ] && w2one warp2-poly3 MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_POLY=3
   [ $(w2el) -lt 70 ] && w2one warp2-cb8 MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_CB=8
   [ $(w2el) -lt 70 ] && w2one warp2-cb4 MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_CB=4
+  [ $(w2el) -lt 70 ] && w2one warp2-cb12 MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_CB=12
   if [ $(w2el) -lt 70 ]; then
     stamp "cudawarp2: scan file with warp2, CB=12, POLY=3"
     MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_CB=12 MAMBA_EDGE_CUDA_SCAN_POLY=3 timeout $(cap 15) $VT test/cuda/scan.test.ts > $RES/cudawarp2-cb12.log 2>&1; summ $RES/cudawarp2-cb12.log 3

@@ -27,6 +27,7 @@ inline float exchange(float v, int src) {
   return r;
 }
 }
+inline void __syncwarp(unsigned = 0xffffffffu) { me_emu::warpBar[threadIdx.x >> 5]->arrive_and_wait(); }
 inline float __shfl_sync(unsigned, float v, int src, int = 32) { return me_emu::exchange(v, src & 31); }
 inline float __shfl_up_sync(unsigned, float v, int d, int = 32) { const int l = threadIdx.x & 31; const float r = me_emu::exchange(v, l >= d ? l - d : l); return r; }
 inline float __shfl_xor_sync(unsigned, float v, int o, int = 32) { return me_emu::exchange(v, (threadIdx.x & 31) ^ o); }

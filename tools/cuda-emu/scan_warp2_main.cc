@@ -10,7 +10,7 @@ using namespace me;
 
 /** scan_warp2.cu's warp2N with each <<<grid, CB·32, smem>>> launch run block by block. */
 template <int N4, int K> void warp2(const ScanShape& sh, const ScanArgs& a, int CB, int chunks, float* scratch, bool vecX, bool vecBC) {
-  std::vector<float4> smem((size_t)2 * w2StageFloats(CB, N4) / 4);
+  std::vector<float4> smem((size_t)w2SmemBytes(CB, N4) / 16);
   me_emu::dynSmem = smem.data();
   const unsigned gx = (unsigned)((int64_t)sh.B * ((sh.I + CB - 1) / CB));
   if (chunks <= 1) {

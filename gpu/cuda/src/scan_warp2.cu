@@ -26,17 +26,21 @@
 //   FMA pipe (the SFU floor above is near the issue floor: A/B it).
 // - States in groups of 4 (one float4 of B, of C): 4 independent fold chains and 4 shuffle scans interleaved
 //   (ILP: at I = 1536 there are only ~11.6 warps an SM, so latency is hidden within a warp, not across warps).
+// - No re-fold: after step i of its 8 a lane's h is pa_i·h_start + pb_i ((pa, pb) its running fold, h_start the
+//   state entering its first step, known after the scan), so y_i's C·h is C·pb_i (added at once) + (C·pa_i)·h_start:
+//   8 numbers a state held across the scan instead of the 16 (a, b) pairs a re-fold needs (scanWarp's), one FMUL more
+//   per step and state. With A·log2 e and the carried h in shared memory (lane 31 writes the new h: its inclusive
+//   pair is the tile's) instead of 32 registers, the y kernel takes 149 registers on sm_90 (126 on sm_80), no spills,
+//   so 12 warps (384 threads) fit an SM; __launch_bounds__(384, 1) (without the 1, ptxas aimed at 2 blocks and spilled).
 // Channels a block (scanWarp2Channels): the fewest channels on the busiest SM, B · ⌈I / CB⌉ / SMs rounded up,
 // times CB; ties to the larger CB (B / C staged for more channels): CB 12 at I = 1536 (128 blocks on 132 SMs),
-// CB 8 at I = 4096 (512 blocks: 4 an SM); MAMBA_EDGE_CUDA_SCAN_CB=4|8|12 forces it (A/B). Shared memory:
-// 2 stages × 256 × (3·CB + 8·N4) floats (136 KB at CB 12, N 16).
-//
-// A lane's work for 8 steps and 4 states: 32 ex2 + 64 FMUL/FFMA for the pairs (decay a = 2^(Δ·A·log2 e),
-// input b = Δ·x·B_n), 7 FFMA + 7 FMUL a state to fold them ((a1, b1) then (a2, b2) = (a1·a2, a2·b1 + b2)), a 5-level
-// shuffle scan of the folded pairs over the 32 lanes (a 256-step tile), the exclusive pair from the lane before
-// applied to the carried h_n, and a re-fold that accumulates y_t += C_t,n · h_t,n. The recurrence, as in scan.cu
-// (Gu & Dao 2023, Alg. 2; HF MambaMixer.slow_forward): Δ = softplus(dt + dt_bias); h_n ← exp(Δ·A_n)·h_n + Δ·x·B_n;
-// y = (Σ_n C_n·h_n + D·x)·silu(z).
+// CB 8 at I = 4096 (512 blocks: 4 an SM, one resident at a time: 8 warps); MAMBA_EDGE_CUDA_SCAN_CB=4|8|12 forces it
+// (A/B). Shared memory: 2 stages × 256 × (3·CB + 8·N4) floats + 128 B a warp (137 KB at CB 12, N 16; sm_80's
+// 163 KB a block fits it).
+// Per lane, 8 steps and 4 states: 32 ex2 (or ex2Poly), 32 FMUL for Δ·A, 32 FFMA + 32 FMUL folding (a, b),
+// 64 for C·pb and C·pa, a 5-level shuffle scan (40 SHFL), 8 SHFL for the exclusive pair, 32 FFMA for (C·pa)·h_start.
+// The recurrence, as in scan.cu (Gu & Dao 2023, Alg. 2; HF MambaMixer.slow_forward): Δ = softplus(dt + dt_bias);
+// h_n ← exp(Δ·A_n)·h_n + Δ·x·B_n; y = (Σ_n C_n·h_n + D·x)·silu(z).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -52,6 +56,8 @@ constexpr int kW2MaxCB = 12;            // channels (warps) a block at most: 384
 
 /** Floats one stage holds: x, dt, z as [256][CB], B and C as [256][4·N4]; two stages double-buffer. */
 __host__ __device__ constexpr int w2StageFloats(int CB, int N4) { return kW2Tile * (3 * CB + 8 * N4); }
+/** A block's dynamic shared memory: 2 stages, then per warp its channel's A·log2 e and carried h (16 floats each). */
+__host__ __device__ constexpr int w2SmemBytes(int CB, int N4) { return (2 * w2StageFloats(CB, N4) + 32 * CB) * 4; }
 
 /**
  * Where float4 unit u of a staged [256 steps][U units] tile lives (t = u / U its step): its slot in its 128-byte
@@ -136,7 +142,7 @@ __device__ __forceinline__ void w2Stage(float* st, const ScanArgs& a, int64_t ro
  * K: the top K states' 2^x from ex2Poly (FMA pipe) instead of ex2 (SFU).
  */
 template <bool WY, int N4, int K>
-__global__ void __launch_bounds__(32 * kW2MaxCB) scanWarp2(ScanShape sh, ScanArgs a, int CB, int chunks, int chunkLen, float* hc, float* sd,
+__global__ void __launch_bounds__(32 * kW2MaxCB, 1) scanWarp2(ScanShape sh, ScanArgs a, int CB, int chunks, int chunkLen, float* hc, float* sd,
                                                            int start, int end, bool vecX, bool vecBC) {
   float* smem = reinterpret_cast<float*>(w2Smem());
   const int stage = w2StageFloats(CB, N4);
@@ -151,14 +157,22 @@ __global__ void __launch_bounds__(32 * kW2MaxCB) scanWarp2(ScanShape sh, ScanArg
   const int t0 = chunk * chunkLen, t1 = min(T, t0 + chunkLen);
   const int64_t g = (int64_t)b * chunks + chunk;  // hc / sd row of this (b, chunk)
 
-  // Lane n < N holds state n's A·log2 e (exp(Δ·A) = 2^(Δ·A·log2 e)) and its h_n carried from tile to tile (the same
-  // in every lane after a tile; 0 past N): read by __shfl_sync where a state group starts, 2 registers instead of 32.
-  float a2n = 0.f, hn = 0.f;
-  if (lane < N) {
-    a2n = a.A[(int64_t)ci * N + lane] * kLog2eT;
-    if (start == kFromState) hn = a.state[((int64_t)b * I + ci) * N + lane];
-    else if (start == kFromScratch) hn = hc[(g * N + lane) * I + ci];
+  // The channel's A·log2 e (exp(Δ·A) = 2^(Δ·A·log2 e)) and its state h carried from tile to tile, 0 past N, in
+  // shared memory (sA2[warp][0..3], sH[warp][0..3] float4s) rather than 32 registers: a group of 4 states reads one
+  // float4 of each (a broadcast), and lane 31, whose inclusive pair is the whole tile's, writes the new h back.
+  float4* sA2 = reinterpret_cast<float4*>(smem + 2 * stage) + warp * 8;
+  float4* sH = sA2 + 4;
+  if (lane < 16) {
+    float av = 0.f, hv = 0.f;
+    if (lane < N) {
+      av = a.A[(int64_t)ci * N + lane] * kLog2eT;
+      if (start == kFromState) hv = a.state[((int64_t)b * I + ci) * N + lane];
+      else if (start == kFromScratch) hv = hc[(g * N + lane) * I + ci];
+    }
+    reinterpret_cast<float*>(sA2)[lane] = av;
+    reinterpret_cast<float*>(sH)[lane] = hv;
   }
+  __syncwarp();
   const float Dv = WY ? a.D[ci] : 0.f, bias = a.dtBias[ci];
   const int first = lane * kW2Items;          // this lane's first step in a tile
   const int U = CB >> 2, xq = warp >> 2, xr = warp & 3;  // x rows: U units; this channel's unit and float in it
@@ -193,7 +207,7 @@ __global__ void __launch_bounds__(32 * kW2MaxCB) scanWarp2(ScanShape sh, ScanArg
         dl[i] = ok ? delta : 0.f;
         dx[i] = ok ? delta * xv : 0.f;
         yv[i] = Dv * xv;
-        dsum += dl[i];
+        if (!WY) dsum += dl[i];
       }
       // One group of 4 states (a float4 of B, of C): P of them (the top) take 2^x from ex2Poly.
       auto group = [&](auto poly, int q) __attribute__((always_inline)) {
@@ -202,10 +216,10 @@ __global__ void __launch_bounds__(32 * kW2MaxCB) scanWarp2(ScanShape sh, ScanArg
         // (pa, pb) — h after step i is pa·h_start + pb, h_start the state entering the lane's first step, known only
         // after the scan — so C·h splits into C·pb (added to y now) and v_i = C·pa (times h_start after the scan):
         // 8 v's a state held across the scan instead of the 16 (a, b) a re-fold would need.
-        float A2[4], pa[4], pb[4], hs[4], v[4][kW2Items];
+        float pa[4], pb[4], hs[4], v[4][kW2Items];
+        float4 A2 = sA2[q];
 #pragma unroll
         for (int r = 0; r < 4; r++) {
-          A2[r] = __shfl_sync(0xffffffffu, a2n, 4 * q + r);
           pa[r] = 1.f;
           pb[r] = 0.f;
         }
@@ -217,7 +231,7 @@ __global__ void __launch_bounds__(32 * kW2MaxCB) scanWarp2(ScanShape sh, ScanArg
           float4 Cv = WY ? sC[u] : Bv;
 #pragma unroll
           for (int r = 0; r < 4; r++) {
-            const float x2 = dl[i] * A2[r];
+            const float x2 = dl[i] * comp(A2, r);
             const float da = r >= 4 - P ? ex2Poly(x2) : ex2(x2);
             pb[r] = da * pb[r] + dx[i] * comp(Bv, r);
             pa[r] *= da;
@@ -239,16 +253,18 @@ __global__ void __launch_bounds__(32 * kW2MaxCB) scanWarp2(ScanShape sh, ScanArg
             }
           }
         }
+        // The lane's start state: the lanes before it (exclusive scan) applied to the carried h; the new carried h:
+        // lane 31's inclusive pair (all 32 lanes') applied to it, written back once every lane has read the old one.
+        float4 h4 = sH[q], hNew;
 #pragma unroll
         for (int r = 0; r < 4; r++) {
-          // The lane's start state: the lanes before it (exclusive scan) applied to the carried h_n; the new
-          // carried h_n: all 32 lanes' pair applied to it (kept by lane n).
           const float ea = __shfl_up_sync(0xffffffffu, pa[r], 1), eb = __shfl_up_sync(0xffffffffu, pb[r], 1);
-          const float ta = __shfl_sync(0xffffffffu, pa[r], 31), tb2 = __shfl_sync(0xffffffffu, pb[r], 31);
-          const float hv = __shfl_sync(0xffffffffu, hn, 4 * q + r);
+          const float hv = comp(h4, r);
           hs[r] = lane == 0 ? hv : ea * hv + eb;
-          if (lane == 4 * q + r) hn = ta * hv + tb2;
+          comp(hNew, r) = pa[r] * hv + pb[r];
         }
+        __syncwarp();
+        if (lane == 31) sH[q] = hNew;
         if (WY) {
 #pragma unroll
           for (int i = 0; i < kW2Items; i++)
@@ -294,9 +310,11 @@ __global__ void __launch_bounds__(32 * kW2MaxCB) scanWarp2(ScanShape sh, ScanArg
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) dsum += __shfl_xor_sync(0xffffffffu, dsum, o, 32);
   }
+  __syncwarp();  // lane 31's last writes of sH
   if (lane < N) {
-    if (end == kToState) a.state[((int64_t)b * I + ci) * N + lane] = hn;
-    else hc[(g * N + lane) * I + ci] = hn;
+    const float hv = reinterpret_cast<const float*>(sH)[lane];
+    if (end == kToState) a.state[((int64_t)b * I + ci) * N + lane] = hv;
+    else hc[(g * N + lane) * I + ci] = hv;
   }
   if (end == kToScratch && lane == 0) sd[g * I + ci] = dsum;
 }
@@ -350,7 +368,7 @@ template <int N4, int K>
 static cudaError_t warp2N(const ScanShape& sh, const ScanArgs& a, int CB, int chunks, void* scratch, cudaStream_t s) {
   static bool configured = false;  // > 48 KB of dynamic shared memory needs an opt-in per kernel
   if (!configured) {
-    const int most = 2 * w2StageFloats(kW2MaxCB, N4) * (int)sizeof(float);
+    const int most = w2SmemBytes(kW2MaxCB, N4);
     for (auto k : {scanWarp2<true, N4, K>, scanWarp2<false, N4, K>}) {
       cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, most);
       cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
@@ -359,7 +377,7 @@ static cudaError_t warp2N(const ScanShape& sh, const ScanArgs& a, int CB, int ch
   }
   const bool vecX = sh.I % 4 == 0 && aligned16(a.x) && aligned16(a.dt) && aligned16(a.z) && aligned16(a.y);
   const bool vecBC = sh.N % 4 == 0 && aligned16(a.Bm) && aligned16(a.Cm);
-  const size_t smem = 2 * (size_t)w2StageFloats(CB, N4) * sizeof(float);
+  const size_t smem = w2SmemBytes(CB, N4);
   const unsigned gx = (unsigned)((int64_t)sh.B * ((sh.I + CB - 1) / CB));
   if (chunks <= 1) {
     scanWarp2<true, N4, K><<<dim3(gx, 1), CB * 32, smem, s>>>(sh, a, CB, 1, sh.T, nullptr, nullptr, kFromState, kToState, vecX, vecBC);
