@@ -8,14 +8,16 @@
 # 1. Correctness (~20 s, cap 35): test/cuda/scan.test.ts + test/cuda/goldens.test.ts with MAMBA_EDGE_CUDA_SCAN=warp2
 #    (every Mamba-1 case through scanWarp2: T 1 … 4,099, I 5 … 1,540, N 3 … 16, batch 3, split calls, 1 / 2 / 4 chunks
 #    — the test also checks lastScanChunks = scanWarp2Chunks, i.e. that warp2 ran; the goldens: the models against
-#    transformers' outputs). Then the scan file alone with MAMBA_EDGE_CUDA_SCAN_CB=12 MAMBA_EDGE_CUDA_SCAN_POLY=3
-#    (12-warp blocks on the small shapes, polynomial states) if time allows (cap 15).
+#    transformers' outputs). At the end, only if the step is still under 72 s: the scan file with MAMBA_EDGE_CUDA_SCAN_R=2
+#    (cap 15).
 # 2. The A/B (~50 s): bench/cuda.ts --only-bandwidth --no-ssd at [1, 16384, 1536] and [1, 16384, 4096], one process per
 #    variant (the kernel switch is read once a process), in 3 interleaved rounds of
 #      default (scanTiled, K 0) | warp2 | tiled3 POLY=3 | tiled3 POLY=4
-#    each row: GB/s moved, % of the copy, ms, chunks (no process starts past 80 s of the step). Then, while under 70 s: warp2 with POLY=3, CB=8, CB=4, CB=12
-#    (one round each; warp2's own pick is CB 12 at I 1536 and CB 8 at I 4096: if a forced CB is ≥ 5 % faster than
-#    warp2's row at a width, change scanWarp2Channels' rule for that width in the same merge).
+#    each row: GB/s moved, % of the copy, ms, chunks (no process starts past 80 s of the step; expected ~4-5 s a
+#    process, so the 12 take ~55 s). Then, while under 80 s, one row each of warp2 with R=2 (two channels a warp: half
+#    the B / C shared-memory reads, 220 registers, 6 warps an SM at CB 12), POLY=3, CB=4, CB=12 (warp2's own pick is
+#    CB 12 at I 1536 and CB 8 at I 4096) — hints: a variant ≥ 5 % faster than warp2's median at a width is the next
+#    call's A/B (with its forced scan file), not a default from one row.
 # 3. A summary: per (variant, width) the median ms of the rounds and its ratio to the default's.
 #
 # Decision (the lead applies it):
@@ -26,7 +28,7 @@
 # - scanTiled's default K (scanPolyStates' fallback 0) becomes 3 or 4 where that row's median ≤ 0.95 × the default's
 #   at both widths (the better of the two); otherwise it stays 0.
 # - If warp2's rows fail or its forced tests fail: it stays opt-in; the log says which case (the CPU emulator,
-#   node tools/cuda-emu/run.mjs warp2, passed 21 cases — it cannot see cp.async races or the SFU's approximations).
+#   node tools/cuda-emu/run.mjs warp2, passed 21 + 7 (R=2) cases — it cannot see cp.async races or the SFU's approximations).
 step_cudawarp2() {
   local t0=$(date +%s)
   w2el() { echo $(( $(date +%s) - t0 )); }
@@ -47,13 +49,14 @@ step_cudawarp2() {
     w2one tiled3-poly3 MAMBA_EDGE_CUDA_SCAN=tiled3 MAMBA_EDGE_CUDA_SCAN_POLY=3
     w2one tiled3-poly4 MAMBA_EDGE_CUDA_SCAN=tiled3 MAMBA_EDGE_CUDA_SCAN_POLY=4
   done
-  [ $(w2el) -lt 70 ] && w2one warp2-poly3 MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_POLY=3
-  [ $(w2el) -lt 70 ] && w2one warp2-cb8 MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_CB=8
-  [ $(w2el) -lt 70 ] && w2one warp2-cb4 MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_CB=4
-  [ $(w2el) -lt 70 ] && w2one warp2-cb12 MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_CB=12
-  if [ $(w2el) -lt 70 ]; then
-    stamp "cudawarp2: scan file with warp2, CB=12, POLY=3"
-    MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_CB=12 MAMBA_EDGE_CUDA_SCAN_POLY=3 timeout $(cap 15) $VT test/cuda/scan.test.ts > $RES/cudawarp2-cb12.log 2>&1; summ $RES/cudawarp2-cb12.log 3
+  # extras, each only while the step is under 80 s (w2one's guard): hints for the next version, not decisions
+  w2one warp2-r2 MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_R=2
+  w2one warp2-poly3 MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_POLY=3
+  w2one warp2-cb4 MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_CB=4
+  w2one warp2-cb12 MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_CB=12
+  if [ $(w2el) -lt 72 ]; then
+    stamp "cudawarp2: scan file with warp2, R=2, CB=12, POLY=3 (POLY > 0 keeps R 1)"
+    MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_R=2 timeout $(cap 15) $VT test/cuda/scan.test.ts > $RES/cudawarp2-r2.log 2>&1; summ $RES/cudawarp2-r2.log 3
   fi
   stamp "cudawarp2: median ms of the rounds (ratio to default; warp2 is the default where <= 0.95 and step 1 passed)"
   sort -k1,1 -k2,2n -k3,3g $rows | awk '

@@ -18,7 +18,7 @@
  * 256-step tiles double-buffered, three passes only for few channels and T ≥ 1,024) the list holds T = 255 / 256 / 257
  * and 4,099 (16 tiles + 3), I = 13 / 67 (4-byte copies of x, dt, z; partial blocks), 24, 64 and 1,540, N = 3 / 5 / 8 / 12
  * (4-byte B / C copies where N % 4 ≠ 0), T = 1,100 / 2,200 with few channels (2 and 4 chunks); MAMBA_EDGE_CUDA_SCAN_CB
- * and MAMBA_EDGE_CUDA_SCAN_POLY vary its block and its polynomial states.
+ * and MAMBA_EDGE_CUDA_SCAN_POLY vary its block and its polynomial states, MAMBA_EDGE_CUDA_SCAN_R=2 its two channels a warp.
  *
  * Tolerance 1e-4 of max(1, |ref|): up to 1,000 sequential f32 steps, the chunked forms compose decays
  * (products of exps in another order, exp(A·ΣΔ) for a chunk, 3×TF32 products for the SSD matrix form),

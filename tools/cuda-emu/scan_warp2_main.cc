@@ -9,28 +9,28 @@
 using namespace me;
 
 /** scan_warp2.cu's warp2N with each <<<grid, CB·32, smem>>> launch run block by block. */
-template <int N4, int K> void warp2(const ScanShape& sh, const ScanArgs& a, int CB, int chunks, float* scratch, bool vecX, bool vecBC) {
+template <int N4, int K, int R = 1> void warp2(const ScanShape& sh, const ScanArgs& a, int CB, int chunks, float* scratch, bool vecX, bool vecBC) {
   std::vector<float4> smem((size_t)w2SmemBytes(CB, N4) / 16);
   me_emu::dynSmem = smem.data();
   const unsigned gx = (unsigned)((int64_t)sh.B * ((sh.I + CB - 1) / CB));
   if (chunks <= 1) {
-    launch(dim3(gx, 1), CB * 32, [&] { scanWarp2<true, N4, K>(sh, a, CB, 1, sh.T, nullptr, nullptr, kFromState, kToState, vecX, vecBC); });
+    launch(dim3(gx, 1), CB * 32 / R, [&] { scanWarp2<true, N4, K, R>(sh, a, CB, 1, sh.T, nullptr, nullptr, kFromState, kToState, vecX, vecBC); });
     return;
   }
   const int chunkLen = (sh.T + chunks - 1) / chunks;
   chunks = (sh.T + chunkLen - 1) / chunkLen;
   float* hc = scratch; float* sd = hc + (size_t)sh.B * chunks * sh.N * sh.I;
-  launch(dim3(gx, chunks), CB * 32, [&] { scanWarp2<false, N4, K>(sh, a, CB, chunks, chunkLen, hc, sd, kFromZero, kToScratch, vecX, vecBC); });
+  launch(dim3(gx, chunks), CB * 32 / R, [&] { scanWarp2<false, N4, K, R>(sh, a, CB, chunks, chunkLen, hc, sd, kFromZero, kToScratch, vecX, vecBC); });
   const int64_t total = (int64_t)sh.B * sh.N * sh.I;
   const unsigned nb = blocksFor(total, 128);
   me_emu::gdim = dim3(nb, 1, 1); me_emu::bdim = dim3(128, 1, 1);
   for (unsigned bx = 0; bx < nb; bx++) { me_emu::bid = make_uint3(bx, 0, 0); for (int t = 0; t < 128; t++) { me_emu::tid = make_uint3(t, 0, 0); scanTiledCarry(sh, a.A, a.state, hc, sd, chunks); } }
-  launch(dim3(gx, chunks), CB * 32, [&] { scanWarp2<true, N4, K>(sh, a, CB, chunks, chunkLen, hc, sd, kFromScratch, kNoEnd, vecX, vecBC); });
+  launch(dim3(gx, chunks), CB * 32 / R, [&] { scanWarp2<true, N4, K, R>(sh, a, CB, chunks, chunkLen, hc, sd, kFromScratch, kNoEnd, vecX, vecBC); });
 }
 
 int fails = 0;
 /** One case: `off` floats of misalignment on every input (off ≠ 0: 4-byte staging); poly = K. */
-void run(int B, int T, int I, int N, int CB, int chunks, int off, int poly, unsigned seed) {
+void run(int B, int T, int I, int N, int CB, int chunks, int off, int poly, int R, unsigned seed) {
   std::mt19937 g(seed); std::uniform_real_distribution<float> u(-1, 1);
   auto r = [&](size_t n, float s = 1, float sh = 0) { std::vector<float> v(n + 4); for (auto& x : v) x = u(g) * s + sh; return v; };
   auto x = r((size_t)B*T*I), dt = r((size_t)B*T*I, 2), z = r((size_t)B*T*I), Bm = r((size_t)B*T*N), Cm = r((size_t)B*T*N);
@@ -47,6 +47,7 @@ void run(int B, int T, int I, int N, int CB, int chunks, int off, int poly, unsi
   else if (N4 == 3) warp2<3, 0>(sh, a, CB, chunks, scratch.data(), vecX, vecBC);
   else if (poly == 3) warp2<4, 3>(sh, a, CB, chunks, scratch.data(), vecX, vecBC);
   else if (poly == 8) warp2<4, 8>(sh, a, CB, chunks, scratch.data(), vecX, vecBC);
+  else if (R == 2) warp2<4, 0, 2>(sh, a, CB, chunks, scratch.data(), vecX, vecBC);
   else warp2<4, 0>(sh, a, CB, chunks, scratch.data(), vecX, vecBC);
   double worst = 0;
   for (int b = 0; b < B; b++) for (int i = 0; i < I; i++) {
@@ -65,7 +66,7 @@ void run(int B, int T, int I, int N, int CB, int chunks, int off, int poly, unsi
   for (int e = 0; e < off; e++) if (!std::isnan(y[e])) worst = INFINITY;
   for (size_t e = (size_t)B*T*I + off; e < y.size(); e++) if (!std::isnan(y[e])) worst = INFINITY;
   const bool ok = worst < 1e-4; if (!ok) fails++;
-  printf("%s B %d T %d I %d N %d CB %d chunks %d vec %d/%d poly %d: worst %.2e\n", ok ? "ok  " : "FAIL", B, T, I, N, CB, chunks, vecX, vecBC, poly, worst);
+  printf("%s B %d T %d I %d N %d CB %d R %d chunks %d vec %d/%d poly %d: worst %.2e\n", ok ? "ok  " : "FAIL", B, T, I, N, CB, R, chunks, vecX, vecBC, poly, worst);
   fflush(stdout);
 }
 
@@ -83,7 +84,14 @@ int main() {
     {2, 257, 1540, 16, 12, 1, 0, 0},
   };
   unsigned seed = 7;
-  for (auto& c : cases) run(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], seed++);
+  for (auto& c : cases) run(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], 1, seed++);
+  // Two channels a warp (MAMBA_EDGE_CUDA_SCAN_R=2; N 13-16, no polynomial states): a last warp with one channel and a
+  // duplicate (I = 63 in blocks of 12, I = 13 in blocks of 4), three passes, misaligned inputs, 1,540 channels.
+  const int cases2[][8] = {
+    {1, 31, 63, 16, 12, 1, 0, 0}, {3, 257, 8, 16, 8, 1, 0, 0}, {1, 1000, 13, 16, 4, 3, 0, 0}, {2, 300, 64, 16, 8, 1, 1, 0},
+    {1, 4099, 4, 16, 4, 1, 0, 0}, {1, 70, 1540, 16, 12, 1, 0, 0}, {2, 700, 13, 13, 12, 2, 0, 0},
+  };
+  for (auto& c : cases2) run(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], 2, seed++);
   printf("%d failed\n", fails);
   return fails != 0;
 }

@@ -32,6 +32,11 @@
 //   per step and state. With A·log2 e and the carried h in shared memory (lane 31 writes the new h: its inclusive
 //   pair is the tile's) instead of 32 registers, the y kernel takes 149 registers on sm_90 (126 on sm_80), no spills,
 //   so 12 warps (384 threads) fit an SM; __launch_bounds__(384, 1) (without the 1, ptxas aimed at 2 blocks and spilled).
+// - MAMBA_EDGE_CUDA_SCAN_R=2 (A/B; N 13–16 without POLY): two channels a warp over the same steps, so each B / C
+//   float4 load serves both. Why it may win: per SM and 256-step tile at CB 12 the B / C float4 loads are 12 warps ×
+//   64 × 4 wavefronts = 3,072 shared-memory cycles and x, dt, z, y ~1,536 more (4-way), against ~3,600 issue cycles —
+//   shared memory, not the SFU, may bind R = 1 (~0.17 ms at I 1536). R = 2 halves the B / C part; it takes 220
+//   registers (no spills), so a block of 12 channels is 6 warps and one block an SM: fewer warps, 8 chains each.
 // Channels a block (scanWarp2Channels): the fewest channels on the busiest SM, B · ⌈I / CB⌉ / SMs rounded up,
 // times CB; ties to the larger CB (B / C staged for more channels): CB 12 at I = 1536 (128 blocks on 132 SMs),
 // CB 8 at I = 4096 (512 blocks: 4 an SM, one resident at a time: 8 warps); MAMBA_EDGE_CUDA_SCAN_CB=4|8|12 forces it
@@ -136,14 +141,16 @@ __device__ __forceinline__ void w2Stage(float* st, const ScanArgs& a, int64_t ro
 }
 
 /**
- * One chunk (blockIdx.y) of CB channels of one batch row (blockIdx.x = b · ⌈I / CB⌉ + channel block), warp w =
- * channel c0 + w. WY: write y (the single pass and pass 3); else sum Δ for the carry. start / end: scan_common.cuh's;
- * scratch as scanTiled's (hc [B, chunks, N, I], sd [B, chunks, I]) so its carry pass runs between.
+ * One chunk (blockIdx.y) of CB channels of one batch row (blockIdx.x = b · ⌈I / CB⌉ + channel block); warp w runs
+ * channels c0 + R·w … c0 + R·w + R − 1 over the same steps, so each B / C float4 it loads serves R channels (R = 2:
+ * half the shared-memory reads of B and C a channel, 2·4 independent chains a state group, CB / 2 warps a block).
+ * WY: write y (the single pass and pass 3); else sum Δ for the carry. start / end: scan_common.cuh's; scratch as
+ * scanTiled's (hc [B, chunks, N, I], sd [B, chunks, I]) so its carry pass runs between.
  * K: the top K states' 2^x from ex2Poly (FMA pipe) instead of ex2 (SFU).
  */
-template <bool WY, int N4, int K>
-__global__ void __launch_bounds__(32 * kW2MaxCB, 1) scanWarp2(ScanShape sh, ScanArgs a, int CB, int chunks, int chunkLen, float* hc, float* sd,
-                                                           int start, int end, bool vecX, bool vecBC) {
+template <bool WY, int N4, int K, int R>
+__global__ void __launch_bounds__(32 * kW2MaxCB / R, 1) scanWarp2(ScanShape sh, ScanArgs a, int CB, int chunks, int chunkLen, float* hc,
+                                                                  float* sd, int start, int end, bool vecX, bool vecBC) {
   float* smem = reinterpret_cast<float*>(w2Smem());
   const int stage = w2StageFloats(CB, N4);
   const int N = sh.N, I = sh.I, T = sh.T;
@@ -151,33 +158,45 @@ __global__ void __launch_bounds__(32 * kW2MaxCB, 1) scanWarp2(ScanShape sh, Scan
   const int b = blockIdx.x / blocksPerRow, c0 = (blockIdx.x % blocksPerRow) * CB;
   const int cw = min(CB, I - c0);  // channels this block holds
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const bool active = warp < cw;  // warp-uniform; idle warps still stage and meet the barriers
-  const int ci = c0 + (active ? warp : 0);
+  const bool active = R * warp < cw;  // warp-uniform; idle warps still stage and meet the barriers
+  int cl[R];                          // the warp's channels in the block (past cw: the last, computed and not stored)
+#pragma unroll
+  for (int j = 0; j < R; j++) cl[j] = min(R * warp + j, cw - 1);
   const int chunk = blockIdx.y;
   const int t0 = chunk * chunkLen, t1 = min(T, t0 + chunkLen);
   const int64_t g = (int64_t)b * chunks + chunk;  // hc / sd row of this (b, chunk)
 
-  // The channel's A·log2 e (exp(Δ·A) = 2^(Δ·A·log2 e)) and its state h carried from tile to tile, 0 past N, in
-  // shared memory (sA2[warp][0..3], sH[warp][0..3] float4s) rather than 32 registers: a group of 4 states reads one
-  // float4 of each (a broadcast), and lane 31, whose inclusive pair is the whole tile's, writes the new h back.
-  float4* sA2 = reinterpret_cast<float4*>(smem + 2 * stage) + warp * 8;
-  float4* sH = sA2 + 4;
-  if (lane < 16) {
-    float av = 0.f, hv = 0.f;
-    if (lane < N) {
-      av = a.A[(int64_t)ci * N + lane] * kLog2eT;
-      if (start == kFromState) hv = a.state[((int64_t)b * I + ci) * N + lane];
-      else if (start == kFromScratch) hv = hc[(g * N + lane) * I + ci];
+  // Each channel's A·log2 e (exp(Δ·A) = 2^(Δ·A·log2 e)) and its state h carried from tile to tile, 0 past N, in
+  // shared memory (sA2[channel][0..3], sH[channel][0..3] float4s) rather than 32 registers: a group of 4 states reads
+  // one float4 of each (a broadcast), and lane 31, whose inclusive pair is the whole tile's, writes the new h back.
+  float4* sAH = reinterpret_cast<float4*>(smem + 2 * stage);  // [CB][8]: A2 float4s 0..3, h float4s 4..7
+  if (active && lane < 16) {
+#pragma unroll
+    for (int j = 0; j < R; j++) {
+      const int ci = c0 + cl[j];
+      float av = 0.f, hv = 0.f;
+      if (lane < N) {
+        av = a.A[(int64_t)ci * N + lane] * kLog2eT;
+        if (start == kFromState) hv = a.state[((int64_t)b * I + ci) * N + lane];
+        else if (start == kFromScratch) hv = hc[(g * N + lane) * I + ci];
+      }
+      reinterpret_cast<float*>(sAH + (R * warp + j) * 8)[lane] = av;
+      reinterpret_cast<float*>(sAH + (R * warp + j) * 8 + 4)[lane] = hv;
     }
-    reinterpret_cast<float*>(sA2)[lane] = av;
-    reinterpret_cast<float*>(sH)[lane] = hv;
   }
   __syncwarp();
-  const float Dv = WY ? a.D[ci] : 0.f, bias = a.dtBias[ci];
-  const int first = lane * kW2Items;          // this lane's first step in a tile
-  const int U = CB >> 2, xq = warp >> 2, xr = warp & 3;  // x rows: U units; this channel's unit and float in it
+  float Dv[R], bias[R], dsum[R];
+  int xo[R];  // channel j's place in a staged x row: its unit (cl / 4) and float in it (cl % 4)
+#pragma unroll
+  for (int j = 0; j < R; j++) {
+    Dv[j] = WY ? a.D[c0 + cl[j]] : 0.f;
+    bias[j] = a.dtBias[c0 + cl[j]];
+    dsum[j] = 0.f;
+    xo[j] = cl[j];
+  }
+  const int first = lane * kW2Items;  // this lane's first step in a tile
+  const int U = CB >> 2;              // x rows: U units
   const int64_t rowB = (int64_t)b * T;
-  float dsum = 0.f;
 
   w2Stage<WY>(smem, a, rowB + t0, min(kW2Tile, t1 - t0), I, N, c0, cw, CB, N4, vecX, vecBC);
   for (int tb = t0, k = 0; tb < t1; tb += kW2Tile, k++) {
@@ -196,32 +215,39 @@ __global__ void __launch_bounds__(32 * kW2MaxCB, 1) scanWarp2(ScanShape sh, Scan
     __syncthreads();  // this tile's copies, by every thread, have landed
 
     if (active) {
-      float dl[kW2Items], dx[kW2Items], yv[kW2Items];
+      float dl[R][kW2Items], dx[R][kW2Items], yv[R][kW2Items];
 #pragma unroll
       for (int i = 0; i < kW2Items; i++) {
         const int t = first + i;
-        const int f = 4 * w2Unit(t * U + xq, t) + xr;
-        const float xv = sX[f];
-        const float delta = softplusFast(sD[f] + bias);
         const bool ok = t < nt;  // steps past T: the identity pair (decay 1, input 0)
-        dl[i] = ok ? delta : 0.f;
-        dx[i] = ok ? delta * xv : 0.f;
-        yv[i] = Dv * xv;
-        if (!WY) dsum += dl[i];
+#pragma unroll
+        for (int j = 0; j < R; j++) {
+          const int f = 4 * w2Unit(t * U + (xo[j] >> 2), t) + (xo[j] & 3);
+          const float xv = sX[f];
+          const float delta = softplusFast(sD[f] + bias[j]);
+          dl[j][i] = ok ? delta : 0.f;
+          dx[j][i] = ok ? delta * xv : 0.f;
+          yv[j][i] = Dv[j] * xv;
+          if (!WY) dsum[j] += dl[j][i];
+        }
       }
-      // One group of 4 states (a float4 of B, of C): P of them (the top) take 2^x from ex2Poly.
+      // One group of 4 states (a float4 of B, of C) for the warp's R channels: P of them (the top) take 2^x from ex2Poly.
       auto group = [&](auto poly, int q) __attribute__((always_inline)) {
         constexpr int P = decltype(poly)::value;
         // Per step i of the lane: the pair (a, b) = (2^(Δ·A·log2 e), Δ·x·B_n), folded into the lane's running pair
         // (pa, pb) — h after step i is pa·h_start + pb, h_start the state entering the lane's first step, known only
         // after the scan — so C·h splits into C·pb (added to y now) and v_i = C·pa (times h_start after the scan):
         // 8 v's a state held across the scan instead of the 16 (a, b) a re-fold would need.
-        float pa[4], pb[4], hs[4], v[4][kW2Items];
-        float4 A2 = sA2[q];
+        float pa[R][4], pb[R][4], v[R][4][kW2Items];
+        float4 A2[R];
 #pragma unroll
-        for (int r = 0; r < 4; r++) {
-          pa[r] = 1.f;
-          pb[r] = 0.f;
+        for (int j = 0; j < R; j++) {
+          A2[j] = sAH[(R * warp + j) * 8 + q];
+#pragma unroll
+          for (int r = 0; r < 4; r++) {
+            pa[j][r] = 1.f;
+            pb[j][r] = 0.f;
+          }
         }
 #pragma unroll
         for (int i = 0; i < kW2Items; i++) {
@@ -230,46 +256,57 @@ __global__ void __launch_bounds__(32 * kW2MaxCB, 1) scanWarp2(ScanShape sh, Scan
           float4 Bv = sB[u];
           float4 Cv = WY ? sC[u] : Bv;
 #pragma unroll
-          for (int r = 0; r < 4; r++) {
-            const float x2 = dl[i] * comp(A2, r);
-            const float da = r >= 4 - P ? ex2Poly(x2) : ex2(x2);
-            pb[r] = da * pb[r] + dx[i] * comp(Bv, r);
-            pa[r] *= da;
-            if (WY) {
-              yv[i] += comp(Cv, r) * pb[r];
-              v[r][i] = comp(Cv, r) * pa[r];
+          for (int j = 0; j < R; j++) {
+#pragma unroll
+            for (int r = 0; r < 4; r++) {
+              const float x2 = dl[j][i] * comp(A2[j], r);
+              const float da = r >= 4 - P ? ex2Poly(x2) : ex2(x2);
+              pb[j][r] = da * pb[j][r] + dx[j][i] * comp(Bv, r);
+              pa[j][r] *= da;
+              if (WY) {
+                yv[j][i] += comp(Cv, r) * pb[j][r];
+                v[j][r][i] = comp(Cv, r) * pa[j][r];
+              }
             }
           }
         }
-        // An inclusive scan of the folded pairs over the lanes ((a1, b1) then (a2, b2) is (a1·a2, a2·b1 + b2)), 4 states at once.
+        // An inclusive scan of the folded pairs over the lanes ((a1, b1) then (a2, b2) is (a1·a2, a2·b1 + b2)), 4·R at once.
 #pragma unroll
         for (int off = 1; off < 32; off <<= 1) {
 #pragma unroll
-          for (int r = 0; r < 4; r++) {
-            const float qa = __shfl_up_sync(0xffffffffu, pa[r], off), qb = __shfl_up_sync(0xffffffffu, pb[r], off);
-            if (lane >= off) {
-              pb[r] = pa[r] * qb + pb[r];
-              pa[r] *= qa;
+          for (int j = 0; j < R; j++) {
+#pragma unroll
+            for (int r = 0; r < 4; r++) {
+              const float qa = __shfl_up_sync(0xffffffffu, pa[j][r], off), qb = __shfl_up_sync(0xffffffffu, pb[j][r], off);
+              if (lane >= off) {
+                pb[j][r] = pa[j][r] * qb + pb[j][r];
+                pa[j][r] *= qa;
+              }
             }
           }
         }
         // The lane's start state: the lanes before it (exclusive scan) applied to the carried h; the new carried h:
         // lane 31's inclusive pair (all 32 lanes') applied to it, written back once every lane has read the old one.
-        float4 h4 = sH[q], hNew;
 #pragma unroll
-        for (int r = 0; r < 4; r++) {
-          const float ea = __shfl_up_sync(0xffffffffu, pa[r], 1), eb = __shfl_up_sync(0xffffffffu, pb[r], 1);
-          const float hv = comp(h4, r);
-          hs[r] = lane == 0 ? hv : ea * hv + eb;
-          comp(hNew, r) = pa[r] * hv + pb[r];
-        }
-        __syncwarp();
-        if (lane == 31) sH[q] = hNew;
-        if (WY) {
+        for (int j = 0; j < R; j++) {
+          float4* sH = sAH + (R * warp + j) * 8 + 4;
+          float4 h4 = sH[q], hNew;
+          float hs[4];
 #pragma unroll
-          for (int i = 0; i < kW2Items; i++)
+          for (int r = 0; r < 4; r++) {
+            const float ea = __shfl_up_sync(0xffffffffu, pa[j][r], 1), eb = __shfl_up_sync(0xffffffffu, pb[j][r], 1);
+            const float hv = comp(h4, r);
+            hs[r] = lane == 0 ? hv : ea * hv + eb;
+            comp(hNew, r) = pa[j][r] * hv + pb[j][r];
+          }
+          __syncwarp();
+          if (lane == 31) sH[q] = hNew;
+          if (WY) {
 #pragma unroll
-            for (int r = 0; r < 4; r++) yv[i] += v[r][i] * hs[r];
+            for (int i = 0; i < kW2Items; i++)
+#pragma unroll
+              for (int r = 0; r < 4; r++) yv[j][i] += v[j][r][i] * hs[r];
+          }
         }
       };
       // Groups on the SFU, the one the top K states end in, then those wholly by polynomial (K compile-time).
@@ -279,17 +316,22 @@ __global__ void __launch_bounds__(32 * kW2MaxCB, 1) scanWarp2(ScanShape sh, Scan
       if (kPart) group(PolyK<kPart>{}, kPlain);
 #pragma unroll 1
       for (int q = N4 - kFull; q < N4; q++) group(PolyK<4>{}, q);
-      if (WY) {  // y into this channel's x column (only this lane read x there), stored coalesced below
+      if (WY) {  // y into each channel's x column (only this lane read x there), stored coalesced below
 #pragma unroll
         for (int i = 0; i < kW2Items; i++) {
           const int t = first + i;
-          const int f = 4 * w2Unit(t * U + xq, t) + xr;
-          sX[f] = yv[i] * siluFast(sZ[f]);
+#pragma unroll
+          for (int j = 0; j < R; j++) {
+            if (R * warp + j < cw) {  // a duplicate channel past cw writes nothing (it would race its twin)
+              const int f = 4 * w2Unit(t * U + (xo[j] >> 2), t) + (xo[j] & 3);
+              sX[f] = yv[j][i] * siluFast(sZ[f]);
+            }
+          }
         }
       }
     }
     if (WY) {
-      __syncthreads();  // every warp's y column is in sX
+      __syncthreads();  // every warp's y columns are in sX
       for (int e = threadIdx.x; e < nt * U; e += blockDim.x) {
         const int t = e / U, q = e - t * U;
         const float* src = sX + 4 * w2Unit(e, t);
@@ -306,17 +348,22 @@ __global__ void __launch_bounds__(32 * kW2MaxCB, 1) scanWarp2(ScanShape sh, Scan
     __syncthreads();  // every read of this stage is done before the tile after next is copied into it
   }
   if (!active || end == kNoEnd) return;
-  if (end == kToScratch) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) dsum += __shfl_xor_sync(0xffffffffu, dsum, o, 32);
-  }
   __syncwarp();  // lane 31's last writes of sH
-  if (lane < N) {
-    const float hv = reinterpret_cast<const float*>(sH)[lane];
-    if (end == kToState) a.state[((int64_t)b * I + ci) * N + lane] = hv;
-    else hc[(g * N + lane) * I + ci] = hv;
+#pragma unroll
+  for (int j = 0; j < R; j++) {
+    if (end == kToScratch) {
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) dsum[j] += __shfl_xor_sync(0xffffffffu, dsum[j], o, 32);
+    }
+    if (R * warp + j >= cw) continue;  // warp-uniform
+    const int ci = c0 + cl[j];
+    if (lane < N) {
+      const float hv = reinterpret_cast<const float*>(sAH + (R * warp + j) * 8 + 4)[lane];
+      if (end == kToState) a.state[((int64_t)b * I + ci) * N + lane] = hv;
+      else hc[(g * N + lane) * I + ci] = hv;
+    }
+    if (end == kToScratch && lane == 0) sd[g * I + ci] = dsum[j];
   }
-  if (end == kToScratch && lane == 0) sd[g * I + ci] = dsum;
 }
 
 /** MAMBA_EDGE_CUDA_SCAN_CB: scanWarp2's channels a block (4, 8 or 12; else 0 = chosen per shape). */
@@ -327,6 +374,15 @@ static int forcedChannels() {
     return n == 4 || n == 8 || n == 12 ? n : 0;
   }();
   return cb;
+}
+
+/** MAMBA_EDGE_CUDA_SCAN_R: scanWarp2's channels a warp (1, or 2 for N 13–16 with no polynomial states; default 1). */
+static int forcedPerWarp() {
+  static const int r = [] {
+    const char* v = std::getenv("MAMBA_EDGE_CUDA_SCAN_R");
+    return v && std::strcmp(v, "2") == 0 ? 2 : 1;
+  }();
+  return r;
 }
 
 static int multiprocessorCount() {
@@ -364,12 +420,12 @@ int scanWarp2Chunks(const ScanShape& sh, int multiprocessors) {
 
 static bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
-template <int N4, int K>
+template <int N4, int K, int R = 1>
 static cudaError_t warp2N(const ScanShape& sh, const ScanArgs& a, int CB, int chunks, void* scratch, cudaStream_t s) {
   static bool configured = false;  // > 48 KB of dynamic shared memory needs an opt-in per kernel
   if (!configured) {
     const int most = w2SmemBytes(kW2MaxCB, N4);
-    for (auto k : {scanWarp2<true, N4, K>, scanWarp2<false, N4, K>}) {
+    for (auto k : {scanWarp2<true, N4, K, R>, scanWarp2<false, N4, K, R>}) {
       cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, most);
       cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
     }
@@ -380,18 +436,18 @@ static cudaError_t warp2N(const ScanShape& sh, const ScanArgs& a, int CB, int ch
   const size_t smem = w2SmemBytes(CB, N4);
   const unsigned gx = (unsigned)((int64_t)sh.B * ((sh.I + CB - 1) / CB));
   if (chunks <= 1) {
-    scanWarp2<true, N4, K><<<dim3(gx, 1), CB * 32, smem, s>>>(sh, a, CB, 1, sh.T, nullptr, nullptr, kFromState, kToState, vecX, vecBC);
+    scanWarp2<true, N4, K, R><<<dim3(gx, 1), CB * 32 / R, smem, s>>>(sh, a, CB, 1, sh.T, nullptr, nullptr, kFromState, kToState, vecX, vecBC);
     return cudaGetLastError();
   }
   const int chunkLen = (sh.T + chunks - 1) / chunks;
   chunks = (sh.T + chunkLen - 1) / chunkLen;
   float* hc = static_cast<float*>(scratch);               // [B, chunks, N, I]
   float* sd = hc + (size_t)sh.B * chunks * sh.N * sh.I;  // [B, chunks, I]: scanScratchBytes' sizes, scanTiled's layout
-  scanWarp2<false, N4, K><<<dim3(gx, chunks), CB * 32, smem, s>>>(sh, a, CB, chunks, chunkLen, hc, sd, kFromZero, kToScratch, vecX, vecBC);
+  scanWarp2<false, N4, K, R><<<dim3(gx, chunks), CB * 32 / R, smem, s>>>(sh, a, CB, chunks, chunkLen, hc, sd, kFromZero, kToScratch, vecX, vecBC);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return e;
   if ((e = launchScanTiledCarry(sh, a.A, a.state, hc, sd, chunks, s)) != cudaSuccess) return e;
-  scanWarp2<true, N4, K><<<dim3(gx, chunks), CB * 32, smem, s>>>(sh, a, CB, chunks, chunkLen, hc, sd, kFromScratch, kNoEnd, vecX, vecBC);
+  scanWarp2<true, N4, K, R><<<dim3(gx, chunks), CB * 32 / R, smem, s>>>(sh, a, CB, chunks, chunkLen, hc, sd, kFromScratch, kNoEnd, vecX, vecBC);
   return cudaGetLastError();
 }
 
@@ -410,7 +466,7 @@ cudaError_t launchScanWarp2(const ScanShape& sh, const ScanArgs& a, int chunks, 
     case 6: return warp2N<4, 6>(sh, a, CB, chunks, scratch, s);
     case 7: return warp2N<4, 7>(sh, a, CB, chunks, scratch, s);
     case 8: return warp2N<4, 8>(sh, a, CB, chunks, scratch, s);
-    default: return warp2N<4, 0>(sh, a, CB, chunks, scratch, s);
+    default: return forcedPerWarp() == 2 ? warp2N<4, 0, 2>(sh, a, CB, chunks, scratch, s) : warp2N<4, 0>(sh, a, CB, chunks, scratch, s);
   }
 }
 

@@ -148,6 +148,8 @@ export const CUDA_ENV: Readonly<Record<string, EnvSpec>> = {
   MAMBA_EDGE_CUDA_SCAN_POLY: { kind: 'int', min: 0, max: 8 },
   // scan_warp2.cu (MAMBA_EDGE_CUDA_SCAN=warp2): channels a block, instead of the per-shape choice (A/B)
   MAMBA_EDGE_CUDA_SCAN_CB: { kind: 'choice', choices: ['4', '8', '12'] },
+  // scan_warp2.cu: channels a warp (2: each B / C load serves two channels; N 13-16 without SCAN_POLY only) (A/B; default 1)
+  MAMBA_EDGE_CUDA_SCAN_R: { kind: 'choice', choices: ['1', '2'] },
   MAMBA_EDGE_CUDA_SSD: { kind: 'choice', choices: ['tiled', 'tiled128', 'mma'] },
   [ADDON_ENV]: { kind: 'text' },
 };
