@@ -18,6 +18,9 @@
 #    the B / C shared-memory reads, 220 registers, 6 warps an SM at CB 12), POLY=3, CB=4, CB=12 (warp2's own pick is
 #    CB 12 at I 1536 and CB 8 at I 4096) — hints: a variant ≥ 5 % faster than warp2's median at a width is the next
 #    call's A/B (with its forced scan file), not a default from one row.
+#    Before the extras, if under 65 s: compute-sanitizer racecheck on the warp2 scan cases T = 257 and 4,099 (cap 15;
+#    whether its shared-memory hazard tracking covers cp.async writes is not verified here: a clean summary is weak
+#    evidence, a reported hazard in scanWarp2 is a bug).
 # 3. A summary: per (variant, width) the median ms of the rounds and its ratio to the default's.
 #
 # Decision (the lead applies it):
@@ -49,13 +52,18 @@ step_cudawarp2() {
     w2one tiled3-poly3 MAMBA_EDGE_CUDA_SCAN=tiled3 MAMBA_EDGE_CUDA_SCAN_POLY=3
     w2one tiled3-poly4 MAMBA_EDGE_CUDA_SCAN=tiled3 MAMBA_EDGE_CUDA_SCAN_POLY=4
   done
+  if [ $(w2el) -lt 65 ]; then  # cp.async double buffer vs the reads: the race the CPU emulator cannot see
+    stamp "cudawarp2: racecheck, warp2, T = 257 and 4,099"
+    MAMBA_EDGE_CUDA_SCAN=warp2 timeout $(cap 15) compute-sanitizer --tool racecheck --print-limit 5 $VT test/cuda/scan.test.ts -t "T = 257 as 257|T = 4099" > $RES/cudawarp2-race.log 2>&1
+    grep -E "RACECHECK SUMMARY|ERROR SUMMARY|Tests " $RES/cudawarp2-race.log | tail -3 | tee -a $L
+  fi
   # extras, each only while the step is under 80 s (w2one's guard): hints for the next version, not decisions
   w2one warp2-r2 MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_R=2
   w2one warp2-poly3 MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_POLY=3
   w2one warp2-cb4 MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_CB=4
   w2one warp2-cb12 MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_CB=12
   if [ $(w2el) -lt 72 ]; then
-    stamp "cudawarp2: scan file with warp2, R=2, CB=12, POLY=3 (POLY > 0 keeps R 1)"
+    stamp "cudawarp2: scan file with warp2, R=2"
     MAMBA_EDGE_CUDA_SCAN=warp2 MAMBA_EDGE_CUDA_SCAN_R=2 timeout $(cap 15) $VT test/cuda/scan.test.ts > $RES/cudawarp2-r2.log 2>&1; summ $RES/cudawarp2-r2.log 3
   fi
   stamp "cudawarp2: median ms of the rounds (ratio to default; warp2 is the default where <= 0.95 and step 1 passed)"
@@ -64,7 +72,8 @@ step_cudawarp2() {
     END {
       for (i = 1; i <= m; i++) { k = order[i]; c = n[k]; med[k] = (c % 2) ? v[k, (c + 1) / 2] : (v[k, c / 2] + v[k, c / 2 + 1]) / 2 }
       for (i = 1; i <= m; i++) { k = order[i]; split(k, p, " "); d = med["default " p[2]];
-        printf "[cudawarp2] %-14s I %5s: median %.3f ms of %d%s\n", p[1], p[2], med[k], n[k], d ? sprintf(" = %.3f x default", med[k] / d) : "" }
+        printf "[cudawarp2] %-14s I %5s: median %.3f ms of %d%s\n", p[1], p[2], med[k], n[k], d ? sprintf(" = %.3f x default", med[k] / d) : ""
+        if (p[1] == "warp2" && d && n[k] >= 3) printf "[cudawarp2] rule: warp2 at I %s %s (<= 0.95 x default; also needs step 1 passed)\n", p[2], med[k] <= 0.95 * d ? "WINS" : "does not win" }
     }' | tee -a $L
   echo "cudawarp2 step: $(w2el) s" | tee -a $L
 }
