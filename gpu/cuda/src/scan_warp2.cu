@@ -396,16 +396,31 @@ static int multiprocessorCount() {
 
 bool scanWarp2Fits(const ScanShape& sh) { return !sh.ssd && sh.N >= 1 && sh.N <= 16; }
 
+/** The most dynamic shared memory a block may opt in to (227 KB on an H100, 163 KB on an A100, 99 KB on sm_86 / sm_89). */
+static int sharedOptin() {
+  static const int bytes = [] {
+    int dev = 0, n = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) return 163 * 1024;
+    return n;
+  }();
+  return bytes;
+}
+
 int scanWarp2Channels(const ScanShape& sh, int multiprocessors) {
-  if (forcedChannels()) return forcedChannels();
-  const int64_t sms = std::max(1, multiprocessors);
+  const int N4 = (sh.N + 3) / 4;
   int best = kW2MaxCB;
-  int64_t bestLoad = INT64_MAX;
-  for (int cb = kW2MaxCB; cb >= 4; cb -= 4) {
-    const int64_t blocks = (int64_t)sh.B * ((sh.I + cb - 1) / cb);
-    const int64_t load = (blocks + sms - 1) / sms * cb;  // channels on the busiest SM
-    if (load < bestLoad) best = cb, bestLoad = load;
+  if (forcedChannels()) {
+    best = forcedChannels();
+  } else {
+    const int64_t sms = std::max(1, multiprocessors);
+    int64_t bestLoad = INT64_MAX;
+    for (int cb = kW2MaxCB; cb >= 4; cb -= 4) {
+      const int64_t blocks = (int64_t)sh.B * ((sh.I + cb - 1) / cb);
+      const int64_t load = (blocks + sms - 1) / sms * cb;  // channels on the busiest SM
+      if (load < bestLoad) best = cb, bestLoad = load;
+    }
   }
+  while (best > 4 && w2SmemBytes(best, N4) > sharedOptin()) best -= 4;  // GPUs with less shared memory a block
   return best;
 }
 
