@@ -30,7 +30,7 @@
 //   state entering its first step, known after the scan), so y_i's C·h is C·pb_i (added at once) + (C·pa_i)·h_start:
 //   8 numbers a state held across the scan instead of the 16 (a, b) pairs a re-fold needs (scanWarp's), one FMUL more
 //   per step and state. With A·log2 e and the carried h in shared memory (lane 31 writes the new h: its inclusive
-//   pair is the tile's) instead of 32 registers, the y kernel takes 149 registers on sm_90 (126 on sm_80), no spills,
+//   pair is the tile's) instead of 32 registers, the y kernel takes 148 registers on sm_90 (126 on sm_80), no spills,
 //   so 12 warps (384 threads) fit an SM; __launch_bounds__(384, 1) (without the 1, ptxas aimed at 2 blocks and spilled).
 // - MAMBA_EDGE_CUDA_SCAN_R=2 (A/B; N 13–16 without POLY): two channels a warp over the same steps, so each B / C
 //   float4 load serves both. Why it may win: per SM and 256-step tile at CB 12 the B / C float4 loads are 12 warps ×
@@ -249,10 +249,16 @@ __global__ void __launch_bounds__(32 * kW2MaxCB / R, 1) scanWarp2(ScanShape sh, 
             pb[j][r] = 0.f;
           }
         }
+        // Unit (t, q) of B / C for t = 8·lane + i: w2Unit(t·N4 + q, t) = 8·N4·lane + ((i·N4 + q) ^ (lane & 7)) (the XOR
+        // touches the low 3 bits only); at N4 = 4 that is 32·lane + 8·(i / 2) + ((4·(i % 2) + q) ^ (lane & 7)): two
+        // XORs a group and immediate offsets, instead of the index math per step.
+        const int sw = lane & 7, qs0 = q ^ sw, qs1 = (4 + q) ^ sw;
+        (void)qs0, (void)qs1;  // N4 ≠ 4 uses w2Unit
 #pragma unroll
         for (int i = 0; i < kW2Items; i++) {
-          const int t = first + i;
-          const int u = w2Unit(t * N4 + q, t);
+          int u;
+          if constexpr (N4 == 4) u = 32 * lane + 8 * (i >> 1) + ((i & 1) ? qs1 : qs0);
+          else u = w2Unit((first + i) * N4 + q, first + i);
           float4 Bv = sB[u];
           float4 Cv = WY ? sC[u] : Bv;
 #pragma unroll
