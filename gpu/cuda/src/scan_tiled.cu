@@ -29,6 +29,7 @@
 #include <cstring>
 #include "common.cuh"
 #include "scan_common.cuh"
+#include "scan_fast.cuh"
 
 namespace me {
 
@@ -36,64 +37,6 @@ constexpr int kTC = 64;     // channels a block, one a thread (the WGSL workgrou
 constexpr int kTB = 32;     // tokens of B / C a staged tile (the WGSL's TB)
 constexpr int kTU = 8;      // tokens of x, dt, z a thread has in flight (the WGSL's U)
 constexpr int kTCarryAhead = 32;  // chunks the carry loads before walking them (the WGSL's CB is 16: more loads in flight here)
-constexpr float kLn2 = 0.6931471805599453f;
-constexpr float kLog2eT = 1.4426950408889634f;
-
-/** lg2.approx (~2^-22 absolute error; the argument here is ≥ 1). */
-__device__ __forceinline__ float lg2(float x) {
-  float y;
-  asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
-}
-
-/**
- * torch's softplus (threshold 20) on the SFU: ln(1 + e^v) = ln2 · log2(1 + 2^(v·log2 e)). Where e = e^v < 2^-5
- * the series e − e²/2 + e³/3 instead: lg2.approx's absolute error (~2^-22) would be a large relative one
- * on a small log, and 1 + e drops e's low bits; the series' relative error there is ≤ e³/4 < 8e-6, as is
- * the log's at e = 2^-5 (2^-22 / log2(1 + 2^-5)). Δ enters the scan as Δ·x and exp(Δ·A): ~1e-5 relative.
- */
-__device__ __forceinline__ float softplusFast(float v) {
-  const float e = ex2(v * kLog2eT);
-  const float r = e < 0.03125f ? e * (1.f - e * (0.5f - e * 0.33333334f)) : kLn2 * lg2(1.f + e);
-  return v > 20.f ? v : r;
-}
-
-/**
- * 2^x on the FMA and integer pipes, not the SFU (FlashAttention-4's device for softmax; here Cephes' exp2f
- * polynomial for f32): x = j + f with j = round(x) by the 1.5·2^23 magic-number addition, f ∈ [−½, ½],
- * 2^f = 1 + f·P(f) (degree 6, relative error ~1e-7, about ex2.approx's 2 ulp), and j added to the exponent
- * bits. x is clamped to [−125, 126] so the exponent stays normal: below, 2^x ≤ 2^-125 where ex2.approx.ftz
- * gives 0 (a decay of an f32 state: either is 0 to the state's precision). ~12 instructions against one
- * MUFU. Per 8 tokens a thread issues ~660 instructions (PTX count of pass 1: the 4 per state, loads, address
- * math) while the SFU needs 8 clocks a warp for each of 8 × 18 ex2 / lg2 = 1,152 clocks: SFU-bound. Moving
- * k of the 16 states here costs 13·8·k issue slots and saves 64·k SFU clocks: k = 3 evens them out
- * (~970 against 1,152, −16 %, if the pass is SFU-bound; k = 4: ~1,080). Unmeasured.
- */
-__device__ __forceinline__ float ex2Poly(float x) {
-  x = fminf(fmaxf(x, -125.f), 126.f);
-  const float t = x + 12582912.f;  // 1.5·2^23: t's low mantissa bits hold round(x) in two's complement
-  const float f = x - (t - 12582912.f);
-  float p = 1.535336188319500e-4f;
-  p = fmaf(p, f, 1.339887440266574e-3f);
-  p = fmaf(p, f, 9.618437357674640e-3f);
-  p = fmaf(p, f, 5.550332471162809e-2f);
-  p = fmaf(p, f, 2.402264791363012e-1f);
-  p = fmaf(p, f, 6.931472028550421e-1f);
-  p = fmaf(p, f, 1.f);
-  return __int_as_float(__float_as_int(p) + ((__float_as_int(t) - 0x4B400000) << 23));
-}
-
-/** silu(z) = z / (1 + e^-z); __fdividef gives 0 where e^-z overflows (z < −88), silu's limit. */
-__device__ __forceinline__ float siluFast(float z) { return __fdividef(z, 1.f + ex2(-z * kLog2eT)); }
-
-/** 16 bytes global → shared (sm_80+, .cg: L2 only); valid = false writes 16 zero bytes and reads nothing. */
-__device__ __forceinline__ void cpAsync16(void* dst, const void* src, bool valid) {
-  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void cpAsyncWait0() { asm volatile("cp.async.wait_group 0;\n" ::); }
-
 /**
  * Stages B (and C) rows [row0, row0 + nt) of one batch row into sB / sC [kTB][4] float4s, zero past nt and
  * past N. vec: N % 4 == 0 and Bm, Cm 16-byte aligned (then every row start is too).
@@ -123,14 +66,13 @@ __device__ __forceinline__ void stageBC(float4 (*sB)[4], float4 (*sC)[4], const 
   cpAsyncCommit();
 }
 
-__device__ __forceinline__ float& comp(float4& v, int r) { return r == 0 ? v.x : r == 1 ? v.y : r == 2 ? v.z : v.w; }
-
 /**
  * One pass over chunk blockIdx.y of 64 channels (blockIdx.x = b · ⌈I/64⌉ + channel block). WY: write y
  * (passes 3 and the single pass); else accumulate ΣΔ for the carry. start / end: scan_common.cuh's.
- * POLY: states 4·N4 − 3 … 4·N4 − 1 (13–15 at N = 16) take 2^x from ex2Poly (MAMBA_EDGE_CUDA_SCAN=tiled3p).
+ * K: states 4·N4 − K … 4·N4 − 1 (the top K; 13–15 at N = 16 for K = 3) take 2^x from ex2Poly
+ * (MAMBA_EDGE_CUDA_SCAN_POLY=K, or =tiled3p: K = 3); K = 0: every 2^x on the SFU.
  */
-template <bool WY, int N4, bool POLY>
+template <bool WY, int N4, int K>
 __global__ void __launch_bounds__(kTC) scanTiledPass(ScanShape sh, ScanArgs a, int chunks, int chunkLen, float* hc, float* sd, int start,
                                                      int end, bool vec) {
   __shared__ float4 sB[2][kTB][4];
@@ -205,17 +147,18 @@ __global__ void __launch_bounds__(kTC) scanTiledPass(ScanShape sh, ScanArgs a, i
           float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);  // four partial sums: C·h is not one chain of N dependent adds
 #pragma unroll
           for (int q = 0; q < N4; q++) {
-            const float4 Bq = sB[buf][tt][q];
-            if (POLY && q == N4 - 1) {  // three of this float4's 2^x on the FMA pipe, the SFU kept for the rest
-              h[q].x = ex2(delta * A2[q].x) * h[q].x + dx * Bq.x;
-              h[q].y = ex2Poly(delta * A2[q].y) * h[q].y + dx * Bq.y;
-              h[q].z = ex2Poly(delta * A2[q].z) * h[q].z + dx * Bq.z;
-              h[q].w = ex2Poly(delta * A2[q].w) * h[q].w + dx * Bq.w;
-            } else {
+            float4 Bq = sB[buf][tt][q];
+            if (K == 0 || 4 * q + 3 < 4 * N4 - K) {  // every 2^x of this float4 on the SFU
               h[q].x = ex2(delta * A2[q].x) * h[q].x + dx * Bq.x;
               h[q].y = ex2(delta * A2[q].y) * h[q].y + dx * Bq.y;
               h[q].z = ex2(delta * A2[q].z) * h[q].z + dx * Bq.z;
               h[q].w = ex2(delta * A2[q].w) * h[q].w + dx * Bq.w;
+            } else {
+#pragma unroll
+              for (int r = 0; r < 4; r++) {  // the top K states' 2^x on the FMA pipe
+                const float e = 4 * q + r >= 4 * N4 - K ? ex2Poly(delta * comp(A2[q], r)) : ex2(delta * comp(A2[q], r));
+                comp(h[q], r) = e * comp(h[q], r) + dx * comp(Bq, r);
+              }
             }
             if (WY) {
               const float4 Cq = sC[buf][tt][q];
@@ -283,6 +226,19 @@ __global__ void __launch_bounds__(128, 4) scanTiledCarry(ScanShape sh, const flo
   }
 }
 
+int scanPolyStates() {
+  static const int k = [] {
+    const char* v = std::getenv("MAMBA_EDGE_CUDA_SCAN_POLY");
+    if (v && *v) {
+      const int n = std::atoi(v);
+      return n >= 0 && n <= 8 ? n : 0;
+    }
+    const char* s = std::getenv("MAMBA_EDGE_CUDA_SCAN");
+    return s && std::strcmp(s, "tiled3p") == 0 ? 3 : 0;
+  }();
+  return k;
+}
+
 /** MAMBA_EDGE_CUDA_SCAN_CHUNK: scanTiled's chunk length (A/B sweeps), a multiple of 32 in [32, 4096]; default 64 (the WGSL's). */
 static int tiledChunkLen() {
   static const int len = [] {
@@ -305,12 +261,12 @@ int scanTiledChunks(const ScanShape& sh, int multiprocessors) {
   return (sh.T + L - 1) / L;
 }
 
-template <int N4, bool POLY>
+template <int N4, int K>
 static cudaError_t tiledN(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
   const bool vec = sh.N % 4 == 0 && (reinterpret_cast<uintptr_t>(a.Bm) & 15) == 0 && (reinterpret_cast<uintptr_t>(a.Cm) & 15) == 0;
   const unsigned gx = (unsigned)((int64_t)sh.B * ((sh.I + kTC - 1) / kTC));
   if (chunks <= 1) {
-    scanTiledPass<true, N4, POLY><<<dim3(gx, 1), kTC, 0, s>>>(sh, a, 1, sh.T, nullptr, nullptr, kFromState, kToState, vec);
+    scanTiledPass<true, N4, K><<<dim3(gx, 1), kTC, 0, s>>>(sh, a, 1, sh.T, nullptr, nullptr, kFromState, kToState, vec);
     return cudaGetLastError();
   }
   // Equal chunks of ⌈T / chunks⌉ (64 for T a multiple of 64 at the default); the last may be shorter.
@@ -318,19 +274,35 @@ static cudaError_t tiledN(const ScanShape& sh, const ScanArgs& a, int chunks, vo
   chunks = (sh.T + chunkLen - 1) / chunkLen;
   float* hc = static_cast<float*>(scratch);                // [B, chunks, N, I]
   float* sd = hc + (size_t)sh.B * chunks * sh.N * sh.I;   // [B, chunks, I]: scanScratchBytes' layout sizes, n-major
-  scanTiledPass<false, N4, POLY><<<dim3(gx, chunks), kTC, 0, s>>>(sh, a, chunks, chunkLen, hc, sd, kFromZero, kToScratch, vec);
+  scanTiledPass<false, N4, K><<<dim3(gx, chunks), kTC, 0, s>>>(sh, a, chunks, chunkLen, hc, sd, kFromZero, kToScratch, vec);
   const int64_t total = (int64_t)sh.B * sh.N * sh.I;
   scanTiledCarry<<<(unsigned)std::min<int64_t>(blocksFor(total, 128), 1 << 20), 128, 0, s>>>(sh, a.A, a.state, hc, sd, chunks);
-  scanTiledPass<true, N4, POLY><<<dim3(gx, chunks), kTC, 0, s>>>(sh, a, chunks, chunkLen, hc, sd, kFromScratch, kNoEnd, vec);
+  scanTiledPass<true, N4, K><<<dim3(gx, chunks), kTC, 0, s>>>(sh, a, chunks, chunkLen, hc, sd, kFromScratch, kNoEnd, vec);
   return cudaGetLastError();
 }
 
-cudaError_t launchScanTiled(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, bool poly, cudaStream_t s) {
+cudaError_t launchScanTiled(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, int poly, cudaStream_t s) {
   const int N4 = (sh.N + 3) / 4;
-  if (N4 <= 1) return tiledN<1, false>(sh, a, chunks, scratch, s);
-  if (N4 == 2) return tiledN<2, false>(sh, a, chunks, scratch, s);
-  if (N4 == 3) return tiledN<3, false>(sh, a, chunks, scratch, s);
-  return poly ? tiledN<4, true>(sh, a, chunks, scratch, s) : tiledN<4, false>(sh, a, chunks, scratch, s);
+  if (N4 <= 1) return tiledN<1, 0>(sh, a, chunks, scratch, s);
+  if (N4 == 2) return tiledN<2, 0>(sh, a, chunks, scratch, s);
+  if (N4 == 3) return tiledN<3, 0>(sh, a, chunks, scratch, s);
+  switch (poly) {  // N4 = 4 (N 13–16): the top `poly` states by polynomial
+    case 1: return tiledN<4, 1>(sh, a, chunks, scratch, s);
+    case 2: return tiledN<4, 2>(sh, a, chunks, scratch, s);
+    case 3: return tiledN<4, 3>(sh, a, chunks, scratch, s);
+    case 4: return tiledN<4, 4>(sh, a, chunks, scratch, s);
+    case 5: return tiledN<4, 5>(sh, a, chunks, scratch, s);
+    case 6: return tiledN<4, 6>(sh, a, chunks, scratch, s);
+    case 7: return tiledN<4, 7>(sh, a, chunks, scratch, s);
+    case 8: return tiledN<4, 8>(sh, a, chunks, scratch, s);
+    default: return tiledN<4, 0>(sh, a, chunks, scratch, s);
+  }
+}
+
+cudaError_t launchScanTiledCarry(const ScanShape& sh, const float* A, float* state, float* hc, const float* sd, int chunks, cudaStream_t s) {
+  const int64_t total = (int64_t)sh.B * sh.N * sh.I;
+  scanTiledCarry<<<(unsigned)std::min<int64_t>(blocksFor(total, 128), 1 << 20), 128, 0, s>>>(sh, A, state, hc, sd, chunks);
+  return cudaGetLastError();
 }
 
 }  // namespace me
