@@ -56,7 +56,7 @@ describe.skipIf(reason !== null)('webgpu decode-step profile', () => {
         const replayed = p.rows.filter((r) => r.replayed).length;
         expect(replayed).toBeGreaterThan(2 * 2); // ≥ 3 dispatches a layer, 2 layers, + embedding and head
         expect(p.rows.slice(0, replayed).every((r) => r.replayed)).toBe(true);
-        expect(p.rows.slice(replayed).map((r) => r.kernel).join(',')).toMatch(/^(top_k_sample|top_k,sample_top_k)$/);
+        expect(p.rows.slice(replayed).map((r) => r.kernel).join(',')).toMatch(/^(argmax_sample|top_k_sample|top_k,sample_top_k)$/); // argmaxInHead (default): the greedy draw over the head's best rows
         expect(p.rows[0].kernel).toBe('embedding');
         for (const r of p.rows) {
           expect(Object.keys(WGSL)).toContain(r.kernel);
