@@ -298,6 +298,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   /** The adapter's subgroup sizes where the device has 'subgroups' (scanMode 'subgroup'), else null. */
   readonly subgroups: { minSize: number; maxSize: number } | null;
   private readonly maxWorkgroupBytes: number;
+  /** @internal Tests: caps the state quads selective_scan_subgroup stages at once (as a small workgroup memory limit would). */
+  subgroupScanQuads = Infinity;
   /**
    * Tokens per chunk of the tiled chunked scans ('chunked'): Mamba-1 (any length ≥ 1) and Mamba-2 SSD
    * (1..256). Longer chunks move fewer chunk states through memory but leave fewer chunks to run in
@@ -1638,7 +1640,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const WG = 256, K = 8;
     const ns4 = Math.ceil(stateSize / 4);
     const bytes = (qs: number) => 2 * WG * (K + 1) * 4 + 2 * SMAX * (K * qs + 1) * 16 + 4;
-    let QS = ns4;
+    let QS = Math.max(1, Math.min(ns4, this.subgroupScanQuads));
     while (QS > 1 && bytes(QS) > this.maxWorkgroupBytes) QS = Math.ceil(QS / 2);
     if (bytes(QS) > this.maxWorkgroupBytes || SMAX > WG) {
       throw fail('E_BACKEND', `webgpu scan mode 'subgroup': ${bytes(QS)} bytes of workgroup memory at subgroup size ${SMAX} exceed the device's ${this.maxWorkgroupBytes}; use 'chunked'`);
