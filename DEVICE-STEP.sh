@@ -1,6 +1,6 @@
 # h/websg: the one-pass subgroup Mamba-1 prefill scan (scanMode 'subgroup', opt-in) on the H100.
 # Sourced by the lead's run.sh (cap, stamp, summ, $VT, $RES, $L defined there). ≤ 60 s of device time.
-# 1. test/backends/webgpu-subgroup-scan.test.ts on the GPU (34 tests: vs the reference at T 1..1000, I 1..64,
+# 1. test/backends/webgpu-subgroup-scan.test.ts on the GPU (33 tests: vs the reference at T 1..1000, I 1..64,
 #    N 1/5/16, batch 2, state in/out; m1-long golden greedy tokens equal the default's); prints the subgroup sizes.
 # 2. bench/webgpu.ts --kernels at 16k tokens, mamba-130m's shape (I 1536) and mamba-1.4b's (I 4096), N 16: the
 #    'one pass, subgroup per channel' row beside 'chunked, tiled, chunk 64', each checked vs sequential (agree/DIFFER).
