@@ -210,6 +210,8 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
   const rowsList = shape.modelType === 'mamba' ? [4 as const] : ssdRows;
   const runs: { mode: ScanMode; chunk?: number; rows?: 4 | 8 }[] = [
     { mode: 'chunked-v1' }, ...rowsList.flatMap((rows) => chunks.map((chunk) => ({ mode: 'chunked' as const, chunk, rows }))),
+    // the one-pass subgroup scan (Mamba-1 only; where the adapter has subgroups), beside the tiled rows
+    ...(shape.modelType === 'mamba' && b.subgroups ? [{ mode: 'subgroup' as const }] : []),
     { mode: 'sequential' },
   ];
   const zeroState = new Float32Array(state.shape.reduce((x, y) => x * y, 1));
@@ -226,7 +228,8 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
     const got = await b.read(y);
     b.free(y);
     const rowsText = shape.modelType === 'mamba' ? '' : `, ${run.rows} rows/thread`;
-    const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk}${rowsText}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)' : 'sequential';
+    const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk}${rowsText}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)'
+      : run.mode === 'subgroup' ? `one pass, subgroup per channel (sizes ${b.subgroups?.minSize}..${b.subgroups?.maxSize})` : 'sequential';
     // enough calls per submission that the GPU's share dwarfs the read-back's jitter
     const reps = run.mode === 'sequential' ? 1 : T <= 4096 ? 40 : 10;
     push(`${what}, ${label}`, shapeText, await timeGpu(b, () => [scan()], reps), bytes);

@@ -200,7 +200,12 @@ const SCAN_TILED_MAX_N = 64;
  * Mamba-1 scan with a decoupled look-back ran at 9-17 % of a copy on the H100 against the tiled passes'
  * 44-52 % and was removed: BENCHMARKS.md, "The merged tree on the H100".)
  */
-export type ScanMode = 'chunked' | 'chunked-v1' | 'sequential';
+export type ScanMode = 'chunked' | 'chunked-v1' | 'sequential' | 'subgroup';
+/**
+ * scanMode 'subgroup' (opt-in; needs the adapter's 'subgroups' feature): the Mamba-1 prefill scan in one
+ * pass, a subgroup per channel (selective_scan_subgroup.wgsl); Mamba-2 SSD scans run 'chunked' under it.
+ */
+const SCAN_MODES: readonly ScanMode[] = ['chunked', 'chunked-v1', 'sequential', 'subgroup'];
 /** Most output rows of a matrix-vector dispatch that folds in the norm before it (pendingNorm): in_proj's, not the head's. */
 const NORM_FOLD_MAX_ROWS = 16384;
 /** Parameter writes of at most this many dispatches are remembered and skipped when repeated (WebGpuBackend.lastParams). */
@@ -243,6 +248,8 @@ export const WEBGPU_ENV: Readonly<Record<string, EnvSpec>> = {
   MAMBA_EDGE_WEBGPU_STEP_OUTPUTS: { kind: 'int', min: 1, max: 64 },
   MAMBA_EDGE_WEBGPU_XPROJ_PARTIALS: { kind: 'switch' },
   MAMBA_EDGE_WEBGPU_ARGMAX_HEAD: { kind: 'switch' },
+  /** The prefill scan mode when WebGpuOptions.scan is not given (WebGpuBackend.scanMode). */
+  MAMBA_EDGE_WEBGPU_SCAN: { kind: 'choice', choices: SCAN_MODES },
 };
 
 export class WebGpuBackend extends PartialBackend implements Backend {
@@ -288,6 +295,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * compare the two on the same input, and tested against the reference like the chunked form).
    */
   scanMode: ScanMode;
+  /** The adapter's subgroup sizes where the device has 'subgroups' (scanMode 'subgroup'), else null. */
+  readonly subgroups: { minSize: number; maxSize: number } | null;
+  private readonly maxWorkgroupBytes: number;
+  /** @internal Tests: caps the state quads selective_scan_subgroup stages at once (as a small workgroup memory limit would). */
+  subgroupScanQuads = Infinity;
   /**
    * Tokens per chunk of the tiled chunked scans ('chunked'): Mamba-1 (any length ≥ 1) and Mamba-2 SSD
    * (1..256). Longer chunks move fewer chunk states through memory but leave fewer chunks to run in
@@ -441,7 +453,10 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.keepAlive = ctx.keepAlive;
     this.kernels = new Kernels(ctx.device);
     this.maxBinding = Math.floor(Math.min(ctx.maxBindingBytes, opts.maxBindingBytes ?? Infinity) / 4) * 4;
-    this.scanMode = opts.scan ?? 'chunked';
+    this.scanMode = opts.scan ?? (envValue('MAMBA_EDGE_WEBGPU_SCAN') || 'chunked') as ScanMode;
+    if (!SCAN_MODES.includes(this.scanMode)) throw fail('E_ARGUMENT', `scan must be one of ${SCAN_MODES.join(', ')}, got ${JSON.stringify(this.scanMode)}`);
+    this.subgroups = ctx.subgroups ?? null;
+    this.maxWorkgroupBytes = ctx.device.limits.maxComputeWorkgroupStorageSize;
     this.foldHeadNorm = opts.foldHeadNorm ?? envSwitch('MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM') ?? this.foldHeadNorm;
     const outputs = opts.stepOutputs ?? envValue('MAMBA_EDGE_WEBGPU_STEP_OUTPUTS');
     if (outputs !== undefined && outputs !== '') {
@@ -455,6 +470,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       name: 'webgpu', threads: 1, device: ctx.description,
       ...(ctx.isFallback ? { note: `software fallback adapter (${ctx.description}): correct but slow` } : {}),
     };
+    if (this.scanMode === 'subgroup') this.requireSubgroups(); // a clear error now, not at the first prefill
     this.dummy = this.device.createBuffer({ size: 16, usage: USAGE.STORAGE });
     this.dummyOut = [0, 1].map(() => this.device.createBuffer({ size: 16, usage: USAGE.STORAGE }));
     this.device.lost.then((info) => {
@@ -1577,6 +1593,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const { batch, seq, inner, stateSize } = checkSelectiveScan(args);
     if (seq === 1) return this.selectiveScanStep(args);
     if (this.scanMode === 'sequential') return this.scanWalk(args, batch, seq, inner, stateSize);
+    if (this.scanMode === 'subgroup' && stateSize <= SCAN_TILED_MAX_N) return this.scanSubgroup(args, batch, seq, inner, stateSize);
     const tiled = this.scanMode === 'chunked' && stateSize <= SCAN_TILED_MAX_N;
     const L = tiled ? Math.max(1, Math.floor(this.scanChunk.mamba1)) : SCAN_CHUNK;
     const nC = Math.ceil(seq / L);
@@ -1604,6 +1621,36 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const { batch, seq, inner, stateSize } = checkSelectiveScan(args);
     checkOneToken('selectiveScanStep', seq);
     return this.scanWalk(args, batch, 1, inner, stateSize);
+  }
+
+  private requireSubgroups(): { minSize: number; maxSize: number } {
+    if (!this.subgroups) {
+      throw fail('E_ARGUMENT', `webgpu scan mode 'subgroup' (MAMBA_EDGE_WEBGPU_SCAN / WebGpuOptions.scan) needs the adapter's 'subgroups' feature, which ${this.info?.device ?? 'this adapter'} lacks; use 'chunked'`);
+    }
+    return this.subgroups;
+  }
+
+  /**
+   * selective_scan_subgroup: one pass, a subgroup per channel (scanMode 'subgroup'). The kernel's arrays
+   * are sized for the adapter's largest subgroup (SMAX); QS state quads of B and C are staged at once,
+   * as many as the workgroup memory limit allows (all of them at N ≤ 16 on an H100 if it allows 51 KiB).
+   */
+  private scanSubgroup(a: SelectiveScanArgs, batch: number, seq: number, inner: number, stateSize: number): Tensor {
+    const SMAX = this.requireSubgroups().maxSize;
+    const WG = 256, K = 8;
+    const ns4 = Math.ceil(stateSize / 4);
+    const bytes = (qs: number) => 2 * WG * (K + 1) * 4 + 2 * SMAX * (K * qs + 1) * 16 + 4;
+    let QS = Math.max(1, Math.min(ns4, this.subgroupScanQuads));
+    while (QS > 1 && bytes(QS) > this.maxWorkgroupBytes) QS = Math.ceil(QS / 2);
+    if (bytes(QS) > this.maxWorkgroupBytes || SMAX > WG) {
+      throw fail('E_BACKEND', `webgpu scan mode 'subgroup': ${bytes(QS)} bytes of workgroup memory at subgroup size ${SMAX} exceed the device's ${this.maxWorkgroupBytes}; use 'chunked'`);
+    }
+    const nBlk = Math.ceil(inner / (WG / SMAX));
+    const y = this.tensor([batch, seq, inner]);
+    this.dispatch('selective_scan_subgroup', { NS: stateSize, SMAX, QS }, [
+      this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), this.bind(a.C), this.bind(a.D), this.bind(a.z), this.bind(a.state), y.buffer,
+    ], [batch, seq, inner, stateSize, nBlk], [], batch * nBlk);
+    return y;
   }
 
   /** selective_scan_step over `seq` tokens: one thread per (b, i) walks them in order (T = 1: decode). */

@@ -16,6 +16,10 @@ export interface KernelVariant {
   NS?: number;
   /** Compile-time row quads per thread of a register-tiled product (ssd_chunk_state / ssd_chunk_out: 4·RQ rows × 4 columns). */
   RQ?: number;
+  /** Compile-time largest subgroup size of the adapter (selective_scan_subgroup: sizes its workgroup arrays). */
+  SMAX?: number;
+  /** Compile-time state quads staged at once (selective_scan_subgroup's B / C staging). */
+  QS?: number;
 }
 
 export class Kernels {
@@ -26,16 +30,20 @@ export class Kernels {
   constructor(private readonly device: GPUDevice) {}
 
   get(name: string, v: KernelVariant = {}): GPUComputePipeline {
-    const key = `${name}|${v.weights ?? ''}|${v.NS ?? ''}|${v.RQ ?? ''}`;
+    const key = `${name}|${v.weights ?? ''}|${v.NS ?? ''}|${v.RQ ?? ''}|${v.SMAX ?? ''}|${v.QS ?? ''}`;
     let p = this.cache.get(key);
     if (p) return p;
     const body = WGSL[name];
     if (!body) throw fail('E_BACKEND', `webgpu: no kernel named ${name}`);
-    const parts = [WGSL.common];
+    // WGSL directives (`enable subgroups;`) must precede every declaration: lift them above common.
+    const directives = body.split('\n').filter((line) => /^(enable|requires|diagnostic)\b/.test(line));
+    const parts = [...directives, WGSL.common];
     if (v.weights) parts.push(WGSL[`weights_${v.weights}`]);
     if (v.NS !== undefined) parts.push(`const NS: u32 = ${v.NS}u;`);
     if (v.RQ !== undefined) parts.push(`const RQ: u32 = ${v.RQ}u;`);
-    parts.push(body);
+    if (v.SMAX !== undefined) parts.push(`const SMAX: u32 = ${v.SMAX}u;`);
+    if (v.QS !== undefined) parts.push(`const QS: u32 = ${v.QS}u;`);
+    parts.push(directives.length ? body.split('\n').filter((line) => !directives.includes(line)).join('\n') : body);
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ label: key, code: parts.join('\n') });
     p = this.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint: 'main' } });
