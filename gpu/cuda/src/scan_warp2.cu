@@ -86,6 +86,34 @@ __device__ __forceinline__ float4* w2Smem() {
 }
 
 /**
+ * Copies steps [row0, row0 + nt) of K row-major tensors (row t at src[k] + (row0 + t)·stride + col0; `width` valid
+ * columns) into dst[k] as [256 steps][units float4s] in w2Unit's swizzled slots, zero past nt and past width.
+ * vec: 16-byte copies (width's columns 16-byte aligned, every row start too), else 4-byte ones.
+ */
+template <int K>
+__device__ __forceinline__ void w2StageRows(float* const (&dst)[K], const float* const (&src)[K], int64_t row0, int nt, int64_t stride, int col0,
+                                            int width, int units, bool vec) {
+  for (int e = threadIdx.x; e < kW2Tile * units; e += blockDim.x) {
+    const int t = e / units, q = e - t * units;
+    const int d = 4 * w2Unit(e, t);
+    if (vec) {
+      const bool ok = t < nt && 4 * q < width;
+      const int64_t g = ok ? (row0 + t) * stride + col0 + 4 * q : 0;
+#pragma unroll
+      for (int k = 0; k < K; k++) cpAsync16(dst[k] + d, src[k] + g, ok);
+    } else {
+#pragma unroll
+      for (int r = 0; r < 4; r++) {
+        const bool ok = t < nt && 4 * q + r < width;
+        const int64_t g = ok ? (row0 + t) * stride + col0 + 4 * q + r : 0;
+#pragma unroll
+        for (int k = 0; k < K; k++) cpAsync4(dst[k] + d + r, src[k] + g, ok);
+      }
+    }
+  }
+}
+
+/**
  * Issues the copies of steps [row0, row0 + nt) (rows of batch row b's [T, ·] tensors; nt ≤ 256, zero past nt, past
  * the block's cw channels and past N) into stage `st`, and commits them as one cp.async group.
  * vecX: I % 4 == 0 and x, dt, z 16-byte aligned (16-byte copies of 4 channels); vecBC: N % 4 == 0 and B, C aligned.
@@ -98,44 +126,20 @@ __device__ __forceinline__ void w2Stage(float* st, const ScanArgs& a, int64_t ro
   float* sZ = sD + kW2Tile * CB;
   float* sB = sZ + kW2Tile * CB;
   float* sC = sB + kW2Tile * 4 * N4;
-  const int U = CB >> 2;
-  for (int e = threadIdx.x; e < kW2Tile * U; e += blockDim.x) {
-    const int t = e / U, q = e - t * U;
-    const int d = 4 * w2Unit(e, t);
-    if (vecX) {
-      const bool ok = t < nt && 4 * q < cw;
-      const int64_t g = ok ? (row0 + t) * I + c0 + 4 * q : 0;
-      cpAsync16(sX + d, a.x + g, ok);
-      cpAsync16(sD + d, a.dt + g, ok);
-      if (WY) cpAsync16(sZ + d, a.z + g, ok);
-    } else {
-#pragma unroll
-      for (int r = 0; r < 4; r++) {
-        const bool ok = t < nt && 4 * q + r < cw;
-        const int64_t g = ok ? (row0 + t) * I + c0 + 4 * q + r : 0;
-        cpAsync4(sX + d + r, a.x + g, ok);
-        cpAsync4(sD + d + r, a.dt + g, ok);
-        if (WY) cpAsync4(sZ + d + r, a.z + g, ok);
-      }
-    }
-  }
-  for (int e = threadIdx.x; e < kW2Tile * N4; e += blockDim.x) {
-    const int t = e / N4, q = e - t * N4;
-    const int d = 4 * w2Unit(e, t);
-    if (vecBC) {
-      const bool ok = t < nt;
-      const int64_t g = ok ? (row0 + t) * N + 4 * q : 0;
-      cpAsync16(sB + d, a.Bm + g, ok);
-      if (WY) cpAsync16(sC + d, a.Cm + g, ok);
-    } else {
-#pragma unroll
-      for (int r = 0; r < 4; r++) {
-        const bool ok = t < nt && 4 * q + r < N;
-        const int64_t g = ok ? (row0 + t) * N + 4 * q + r : 0;
-        cpAsync4(sB + d + r, a.Bm + g, ok);
-        if (WY) cpAsync4(sC + d + r, a.Cm + g, ok);
-      }
-    }
+  if (WY) {
+    float* const dst[3] = {sX, sD, sZ};
+    const float* const src[3] = {a.x, a.dt, a.z};
+    w2StageRows<3>(dst, src, row0, nt, I, c0, cw, CB >> 2, vecX);
+    float* const dBC[2] = {sB, sC};
+    const float* const sBC[2] = {a.Bm, a.Cm};
+    w2StageRows<2>(dBC, sBC, row0, nt, N, 0, N, N4, vecBC);
+  } else {
+    float* const dst[2] = {sX, sD};
+    const float* const src[2] = {a.x, a.dt};
+    w2StageRows<2>(dst, src, row0, nt, I, c0, cw, CB >> 2, vecX);
+    float* const dB[1] = {sB};
+    const float* const sB1[1] = {a.Bm};
+    w2StageRows<1>(dB, sB1, row0, nt, N, 0, N, N4, vecBC);
   }
   cpAsyncCommit();
 }
