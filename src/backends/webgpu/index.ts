@@ -423,7 +423,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * row with no bias in one binding (the recorded step's output, or the head still held when `sample` is
    * called): a recorded step's head always runs this way while the switch is on (sampled draws then read
    * its logits as before); q8_0 heads, split weights, batch rows > 1 and non-greedy draws keep today's path.
-   * Off until an H100 A/B (bench/webgpu.ts --switches) shows it ahead.
+   * On: faster for both 130M models on the H100 (BENCHMARKS.md, "The H100, 2026-12-06 (sixth session)");
+   * bench/webgpu.ts --switches A/Bs it off.
    */
   argmaxInHead = true;
   /**

@@ -22,6 +22,9 @@ export interface KernelVariant {
   QS?: number;
 }
 
+/** KernelVariant's compile-time u32 constants, declared before the kernel's text and part of its cache key. */
+const CONSTANTS = ['NS', 'RQ', 'SMAX', 'QS'] as const;
+
 export class Kernels {
   private readonly cache = new Map<string, GPUComputePipeline>();
   /** Shader compile / pipeline errors, checked at the next read. */
@@ -30,20 +33,18 @@ export class Kernels {
   constructor(private readonly device: GPUDevice) {}
 
   get(name: string, v: KernelVariant = {}): GPUComputePipeline {
-    const key = `${name}|${v.weights ?? ''}|${v.NS ?? ''}|${v.RQ ?? ''}|${v.SMAX ?? ''}|${v.QS ?? ''}`;
+    const key = [name, v.weights ?? '', ...CONSTANTS.map((c) => v[c] ?? '')].join('|');
     let p = this.cache.get(key);
     if (p) return p;
     const body = WGSL[name];
     if (!body) throw fail('E_BACKEND', `webgpu: no kernel named ${name}`);
     // WGSL directives (`enable subgroups;`) must precede every declaration: lift them above common.
-    const directives = body.split('\n').filter((line) => /^(enable|requires|diagnostic)\b/.test(line));
-    const parts = [...directives, WGSL.common];
+    const lines = body.split('\n');
+    const isDirective = (line: string) => /^(enable|requires|diagnostic)\b/.test(line);
+    const parts = [...lines.filter(isDirective), WGSL.common];
     if (v.weights) parts.push(WGSL[`weights_${v.weights}`]);
-    if (v.NS !== undefined) parts.push(`const NS: u32 = ${v.NS}u;`);
-    if (v.RQ !== undefined) parts.push(`const RQ: u32 = ${v.RQ}u;`);
-    if (v.SMAX !== undefined) parts.push(`const SMAX: u32 = ${v.SMAX}u;`);
-    if (v.QS !== undefined) parts.push(`const QS: u32 = ${v.QS}u;`);
-    parts.push(directives.length ? body.split('\n').filter((line) => !directives.includes(line)).join('\n') : body);
+    for (const c of CONSTANTS) if (v[c] !== undefined) parts.push(`const ${c}: u32 = ${v[c]}u;`);
+    parts.push(lines.filter((line) => !isDirective(line)).join('\n'));
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ label: key, code: parts.join('\n') });
     p = this.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint: 'main' } });
