@@ -29,17 +29,7 @@ enable subgroups;
 @group(0) @binding(9) var<storage, read_write> state: array<f32>;
 @group(0) @binding(10) var<storage, read_write> y: array<f32>;
 
-const WG: u32 = 256u;
-const K: u32 = 8u;                 // consecutive steps a lane
-const KP: u32 = K + 1u;            // a lane's run of x / Δ in workgroup memory, padded
-const NS4: u32 = (NS + 3u) / 4u;
-const BROW: u32 = K * QS + 1u;     // a lane's run of B / C quads, padded
-const LOG2E: f32 = 1.4426950408889634;
-var<workgroup> xs: array<f32, WG * KP>;   // [channel][lane][K + 1]: x, then y
-var<workgroup> ds: array<f32, WG * KP>;   // Δ
-var<workgroup> Bs: array<vec4<f32>, SMAX * BROW>; // [lane][step][quad]
-var<workgroup> Cs: array<vec4<f32>, SMAX * BROW>;
-var<workgroup> nextSubgroup: atomic<u32>;
+//#include "include/mamba1_subgroup_tile.wgsl"
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -52,11 +42,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let CH = WG / S;                 // channels (subgroups) in this workgroup
   let i0 = (w % nBlk) * CH;
   if (i0 >= I) { return; }
-  // Which channel this subgroup takes: numbered by an atomic, so nothing assumes how the driver
-  // groups local_invocation_index into subgroups.
-  var mine = 0u;
-  if (l == 0u) { mine = atomicAdd(&nextSubgroup, 1u); }
-  let g = subgroupBroadcast(mine, 0u);
+  let g = subgroupChannel(l);
   let i = i0 + g;
   let ic = min(i, I - 1u);
   var a2: array<vec4<f32>, NS4>;
@@ -73,30 +59,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var t0 = 0u; t0 < T; t0 += TT) {
     let nt = min(TT, T - t0);
     workgroupBarrier();
-    // x and Δ in rows: consecutive invocations, consecutive channels. Steps past T (and channels past
-    // I) get Δ = 0, x = 0: the pair (1, 0), which leaves h as it is.
-    for (var e = lid; e < WG * K; e += WG) {
-      let c = e % CH; let t = e / CH;
-      var xv = 0.0; var dv = 0.0;
-      if (t < nt && i0 + c < I) { let k = (b * T + t0 + t) * I + i0 + c; xv = x[k]; dv = softplus(dt[k] + dtBias[i0 + c]); }
-      let s = c * S * KP + (t / K) * KP + t % K;
-      xs[s] = xv; ds[s] = dv;
-    }
+    stageXD(b, t0, nt, i0, CH, S, lid);
     var xk: array<f32, K>;
     var dk: array<f32, K>;
     var yk: array<f32, K>;
     for (var q0 = 0u; q0 < NS4; q0 += QS) {
       workgroupBarrier();
-      for (var e = lid; e < TT * QS; e += WG) {
-        let t = e / QS; let qq = e % QS; let q = q0 + qq;
-        var bv = vec4<f32>(0.0); var cv = vec4<f32>(0.0);
-        if (t < nt && q < NS4) {
-          let at = (b * T + t0 + t) * NS + 4u * q;
-          for (var r = 0u; r < 4u; r++) { if (4u * q + r < NS) { bv[r] = Bm[at + r]; cv[r] = Cm[at + r]; } }
-        }
-        let s = (t / K) * BROW + (t % K) * QS + qq;
-        Bs[s] = bv; Cs[s] = cv;
-      }
+      stageBC(b, t0, nt, TT, q0, lid);
       workgroupBarrier();
       if (q0 == 0u) {
         for (var k = 0u; k < K; k++) { xk[k] = xs[run + k]; dk[k] = ds[run + k]; yk[k] = dSkip * xk[k]; }
@@ -105,26 +74,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let q = q0 + qq;
         if (q < NS4) {
           let aq = a2[q];
-          var pa = vec4<f32>(1.0);
-          var pb = vec4<f32>(0.0);
           var cpa: array<vec4<f32>, K>;
-          for (var k = 0u; k < K; k++) {
-            let s = l * BROW + k * QS + qq;
-            let bq = Bs[s]; let cq = Cs[s];
-            let a = exp2(dk[k] * aq);
-            pb = a * pb + (dk[k] * xk[k]) * bq;
-            pa = a * pa;
-            yk[k] += dot(cq, pb);
-            cpa[k] = cq * pa;
-          }
-          // Inclusive scan of the lanes' folds: after it, (pa, pb) maps the tile's entering state to
-          // this lane's end state.
-          for (var d = 1u; d < S; d = d << 1u) {
-            let ua = subgroupShuffleUp(pa, d);
-            let ub = subgroupShuffleUp(pb, d);
-            if (l >= d) { pb = pa * ub + pb; pa = pa * ua; }
-          }
-          let hEnd = pa * h[q] + pb;
+          let f = foldQuad(l, S, qq, aq, &dk, &xk, &yk, &cpa); // (pa, pb): the tile's entering state → this lane's end state
+          let hEnd = f.pa * h[q] + f.pb;
           var hStart = subgroupShuffleUp(hEnd, 1u);
           if (l == 0u) { hStart = h[q]; }
           for (var k = 0u; k < K; k++) { yk[k] += dot(cpa[k], hStart); }
@@ -132,15 +84,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
       }
     }
-    for (var k = 0u; k < K; k++) { xs[run + k] = yk[k]; } // only this lane read these slots
-    workgroupBarrier();
-    for (var e = lid; e < WG * K; e += WG) {
-      let c = e % CH; let t = e / CH;
-      if (t < nt && i0 + c < I) {
-        let k = (b * T + t0 + t) * I + i0 + c;
-        y[k] = xs[c * S * KP + (t / K) * KP + t % K] * silu(z[k]);
-      }
-    }
+    writeY(b, t0, nt, i0, CH, S, lid, run, &yk);
   }
   if (i < I && l == 0u) {
     for (var q = 0u; q < NS4; q++) {
