@@ -133,13 +133,14 @@ describe.skipIf(!gpu || !gpu.subgroups)('webgpu subgroup scans', () => {
       const c: Case = { T: 300, I: 37, N: 5 };
       const args = scanInputs(gpu, c);
       const blocks = Math.ceil(c.I / (256 / gpu.subgroups!.maxSize));
+      const spin = gpu.subgroupChainSpin;
       gpu.subgroupChainFirstTicket = 2 * blocks; // batch 2: the first time unit's tickets are never drawn
       gpu.subgroupChainSpin = 1 << 14;
       const started = performance.now();
       let y: Float32Array, state: Float32Array;
       try {
         [y, state] = await withMode(gpu, 'subgroup-chain', c, async () => [await gpu.read(gpu.selectiveScan(args)), await gpu.read(args.state)]);
-      } finally { gpu.subgroupChainFirstTicket = 0; gpu.subgroupChainSpin = 2 ** 22; }
+      } finally { gpu.subgroupChainFirstTicket = 0; gpu.subgroupChainSpin = spin; }
       console.log(`spin bound: gave up in ${(performance.now() - started).toFixed(0)} ms`);
       const steps = 8 * gpu.subgroups!.maxSize; // a time unit
       const Tn = c.T * c.I;
