@@ -11,6 +11,7 @@
 // a decode step of ~300 ops becomes one launch (src/backends/cuda/index.ts `recordStep`).
 #include <napi.h>
 #include <cuda_runtime_api.h>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <set>
@@ -994,7 +995,14 @@ Napi::Value Device::DownloadAsync(const Napi::CallbackInfo& info) {
   }
   auto [pinned, size] = takePinned(env, n * 4);
   cudaEvent_t ev = nullptr;
-  cudaError_t e = cudaMemcpyAsync(pinned, src, n * 4, cudaMemcpyDeviceToHost, stream_);
+  // MAMBA_EDGE_CUDA_READKERNEL=on (A/B): a few words (decode's sampled token) copied by a kernel into the page-locked
+  // buffer, not by the copy engine (elementwise.cu copyWordsToHost says why).
+  static const bool readKernel = [] {
+    const char* v = std::getenv("MAMBA_EDGE_CUDA_READKERNEL");
+    return v && (!std::strcmp(v, "on") || !std::strcmp(v, "1") || !std::strcmp(v, "true"));
+  }();
+  cudaError_t e = readKernel && n <= 1024 ? me::launchCopyWordsToHost(pinned, src, (int64_t)n, stream_)
+                                          : cudaMemcpyAsync(pinned, src, n * 4, cudaMemcpyDeviceToHost, stream_);
   if (e == cudaSuccess) e = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming);
   if (e == cudaSuccess) e = cudaEventRecord(ev, stream_);
   if (e != cudaSuccess) {

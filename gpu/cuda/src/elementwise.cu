@@ -59,6 +59,19 @@ cudaError_t launchConvertToF32(float* dst, const void* src, int64_t n, WeightTyp
   return cudaGetLastError();
 }
 
+// A read-back of a few words (a decode step's sampled token: 1 + 2k words) as a kernel writing page-locked host memory
+// instead of cudaMemcpyAsync: the copy stays on the compute engine, so the next step's graph need not wait for a
+// copy engine to be scheduled and signal back (MAMBA_EDGE_CUDA_READKERNEL=on; A/B: the step-to-step gap of decode).
+// The kernel's writes are visible to the host once the event recorded after it completes (a kernel boundary).
+__global__ void copyWordsToHost(uint32_t* __restrict__ host, const uint32_t* __restrict__ src, int64_t words) {
+  for (int64_t i = threadIdx.x; i < words; i += blockDim.x) host[i] = src[i];
+}
+
+cudaError_t launchCopyWordsToHost(void* host, const void* src, int64_t words, cudaStream_t s) {
+  if (words > 0) copyWordsToHost<<<1, 128, 0, s>>>(static_cast<uint32_t*>(host), static_cast<const uint32_t*>(src), words);
+  return cudaGetLastError();
+}
+
 cudaError_t launchEmbedding(float* out, const void* table, WeightType wt, const int32_t* ids, int n, int dim, cudaStream_t s) {
   const int64_t total = (int64_t)n * dim;
   if (total <= 0) return cudaGetLastError();

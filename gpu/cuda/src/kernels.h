@@ -17,6 +17,8 @@ cudaError_t launchEmbedding(float* out, const void* table, WeightType wt, const 
 cudaError_t launchAdd(float* out, const float* a, const float* b, int64_t n, cudaStream_t s);
 cudaError_t launchGlu(float* out, const float* a, const float* gate, int64_t n, cudaStream_t s);
 cudaError_t launchBroadcastRows(float* out, const float* row, int64_t rows, int cols, cudaStream_t s);
+/** host[0..words) = src[0..words) by one small kernel: `host` is page-locked memory (UVA: the device writes it over the bus). */
+cudaError_t launchCopyWordsToHost(void* host, const void* src, int64_t words, cudaStream_t s);
 
 // norms.cu
 cudaError_t launchRmsNorm(float* out, const float* x, const float* w, int64_t rows, int dim, float eps, cudaStream_t s);

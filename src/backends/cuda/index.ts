@@ -137,10 +137,10 @@ interface ConvEpilogueArg { item: number; w: bigint; bias: bigint | null; state:
 /** A conv state shift owed by a conv folded into a GEMV (decode.cu, kind 3): launched before any later kernel, or inside scanDtStep. */
 interface ConvShift { state: bigint; x: bigint; C: number; K: number }
 
-/** Every MAMBA_EDGE_CUDA_* variable and what it takes (checkEnv runs over them when a CudaBackend is made; the addon's C++ reads SCAN, SCAN_CHUNK and SSD). */
+/** Every MAMBA_EDGE_CUDA_* variable and what it takes (checkEnv runs over them when a CudaBackend is made; the addon's C++ reads SCAN, SCAN_CHUNK, SSD and READKERNEL). */
 export const CUDA_ENV: Readonly<Record<string, EnvSpec>> = {
   ...Object.fromEntries(['FUSE', 'DECODEGEMV', 'NORMGEMV', 'SCANDT', 'CONVGEMV', 'CONVEPI', 'SSDSTEP', 'PDL', 'RUNAHEAD', 'STEPGRAPH', 'SNAPFOLD',
-    'ARGMAXGEMV', 'SSDHOLD', 'GRAPHS', 'PINGPONG'].map((k) => [`MAMBA_EDGE_CUDA_${k}`, { kind: 'switch' } as const])),
+    'ARGMAXGEMV', 'SSDHOLD', 'GRAPHS', 'PINGPONG', 'READKERNEL'].map((k) => [`MAMBA_EDGE_CUDA_${k}`, { kind: 'switch' } as const])),
   MAMBA_EDGE_CUDA_SPLITK: { kind: 'choice', choices: ['on', 'auto', 'off', '2', '4', '8'] },
   MAMBA_EDGE_CUDA_SCAN: { kind: 'choice', choices: ['warp', 'warp8', 'lanes', 'tile', 'tile1', 'mma', 'mma1', 'tiled3', 'tiled3one', 'tiled3p', 'warp2'] },
   MAMBA_EDGE_CUDA_SCAN_CHUNK: { kind: 'int', min: 32, max: 4096, multipleOf: 32 },
