@@ -125,12 +125,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var dk: array<f32, K>;
     var yk: array<f32, K>;
     for (var q0 = 0u; q0 < NS4; q0 += QS) {
-      workgroupBarrier();
-      stageBC(b, t0, nt, TT, q0, lid);
-      workgroupBarrier();
-      if (q0 == 0u) {
-        for (var k = 0u; k < K; k++) { xk[k] = xs[run + k]; dk[k] = ds[run + k]; yk[k] = dSkip * xk[k]; }
-      }
+      stageQuadGroup(b, t0, nt, TT, q0, lid);
+      if (q0 == 0u) { loadLaneRun(run, dSkip, &xk, &dk, &yk); }
       for (var qq = 0u; qq < QS; qq++) {
         let q = q0 + qq;
         if (q < NS4) {

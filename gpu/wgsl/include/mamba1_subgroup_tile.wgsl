@@ -52,6 +52,20 @@ fn stageBC(b: u32, t0: u32, nt: u32, TT: u32, q0: u32, lid: u32) {
   }
 }
 
+// The next QS state quads' B and C (q0 onward) into Bs / Cs, between barriers: the lanes done with the
+// previous quads (or tile) before the writes, the staged tile visible to every lane after them.
+fn stageQuadGroup(b: u32, t0: u32, nt: u32, TT: u32, q0: u32, lid: u32) {
+  workgroupBarrier();
+  stageBC(b, t0, nt, TT, q0, lid);
+  workgroupBarrier();
+}
+
+// This lane's K steps of x and Δ from the staged tile (its run in xs / ds), and y's skip term D·x.
+fn loadLaneRun(run: u32, dSkip: f32, xk: ptr<function, array<f32, K>>, dk: ptr<function, array<f32, K>>,
+               yk: ptr<function, array<f32, K>>) {
+  for (var k = 0u; k < K; k++) { (*xk)[k] = xs[run + k]; (*dk)[k] = ds[run + k]; (*yk)[k] = dSkip * (*xk)[k]; }
+}
+
 // The affine map (pa, pb): h ↦ pa·h + pb.
 struct Affine { pa: vec4<f32>, pb: vec4<f32> }
 
