@@ -11,7 +11,6 @@
 // a decode step of ~300 ops becomes one launch (src/backends/cuda/index.ts `recordStep`).
 #include <napi.h>
 #include <cuda_runtime_api.h>
-#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <set>
@@ -348,7 +347,7 @@ class Device : public Napi::ObjectWrap<Device> {
 
  private:
   /**
-   * downloadAsync(src, Float32Array, dtype) → Promise<void>. The copy is enqueued now, in call order
+   * downloadAsync(src, Float32Array, dtype, byKernel?) → Promise<void>. The copy is enqueued now, in call order
    * (so it reads the tensor as it is after the ops before it, whatever is enqueued later), into a
    * page-locked buffer; a worker thread waits for it and fills the array, so the event loop runs
    * while the GPU works. A kernel that failed rejects the promise with E_BACKEND.
@@ -995,14 +994,11 @@ Napi::Value Device::DownloadAsync(const Napi::CallbackInfo& info) {
   }
   auto [pinned, size] = takePinned(env, n * 4);
   cudaEvent_t ev = nullptr;
-  // MAMBA_EDGE_CUDA_READKERNEL=on (A/B): a few words (decode's sampled token) copied by a kernel into the page-locked
-  // buffer, not by the copy engine (elementwise.cu copyWordsToHost says why).
-  static const bool readKernel = [] {
-    const char* v = std::getenv("MAMBA_EDGE_CUDA_READKERNEL");
-    return v && (!std::strcmp(v, "on") || !std::strcmp(v, "1") || !std::strcmp(v, "true"));
-  }();
-  cudaError_t e = readKernel && n <= 1024 ? me::launchCopyWordsToHost(pinned, src, (int64_t)n, stream_)
-                                          : cudaMemcpyAsync(pinned, src, n * 4, cudaMemcpyDeviceToHost, stream_);
+  // byKernel (the caller's MAMBA_EDGE_CUDA_READKERNEL): a few words (decode's sampled token) copied by a kernel into
+  // the page-locked buffer, not by the copy engine (elementwise.cu copyWordsToHost says why).
+  const bool byKernel = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value() && n <= 1024;
+  cudaError_t e = byKernel ? me::launchCopyWordsToHost(pinned, src, (int64_t)n, stream_)
+                           : cudaMemcpyAsync(pinned, src, n * 4, cudaMemcpyDeviceToHost, stream_);
   if (e == cudaSuccess) e = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming);
   if (e == cudaSuccess) e = cudaEventRecord(ev, stream_);
   if (e != cudaSuccess) {

@@ -39,7 +39,8 @@ export interface CudaDevice {
   memsetZero(p: Ptr, bytes: number): void;
   upload(dst: Ptr, data: Float32Array, dtype: number): void;
   /** The copy is enqueued in call order; the promise settles off the event loop once it is done. */
-  downloadAsync(src: Ptr, out: Float32Array, dtype: number): Promise<void>;
+  /** byKernel (f32, ≤ 1,024 words): copied by a kernel into the page-locked buffer instead of the copy engine (READKERNEL). */
+  downloadAsync(src: Ptr, out: Float32Array, dtype: number, byKernel?: boolean): Promise<void>;
   copy(dst: Ptr, src: Ptr, bytes: number): void;
   synchronize(): void;
   memInfo(): { free: number; total: number };

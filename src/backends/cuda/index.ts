@@ -137,7 +137,7 @@ interface ConvEpilogueArg { item: number; w: bigint; bias: bigint | null; state:
 /** A conv state shift owed by a conv folded into a GEMV (decode.cu, kind 3): launched before any later kernel, or inside scanDtStep. */
 interface ConvShift { state: bigint; x: bigint; C: number; K: number }
 
-/** Every MAMBA_EDGE_CUDA_* variable and what it takes (checkEnv runs over them when a CudaBackend is made; the addon's C++ reads SCAN, SCAN_CHUNK, SSD and READKERNEL). */
+/** Every MAMBA_EDGE_CUDA_* variable and what it takes (checkEnv runs over them when a CudaBackend is made; the addon's C++ reads SCAN, SCAN_CHUNK and SSD). */
 export const CUDA_ENV: Readonly<Record<string, EnvSpec>> = {
   ...Object.fromEntries(['FUSE', 'DECODEGEMV', 'NORMGEMV', 'SCANDT', 'CONVGEMV', 'CONVEPI', 'SSDSTEP', 'PDL', 'RUNAHEAD', 'STEPGRAPH', 'SNAPFOLD',
     'ARGMAXGEMV', 'SSDHOLD', 'GRAPHS', 'PINGPONG', 'READKERNEL'].map((k) => [`MAMBA_EDGE_CUDA_${k}`, { kind: 'switch' } as const])),
@@ -180,6 +180,11 @@ const CONV_EPI_OFF = FUSE_OFF || off('MAMBA_EDGE_CUDA_CONVEPI');
 const SSD_STEP_OFF = off('MAMBA_EDGE_CUDA_SSDSTEP');
 /** MAMBA_EDGE_CUDA_PDL=off: no programmatic dependent launch for the decode kernels (A/B). */
 const PDL_OFF = off('MAMBA_EDGE_CUDA_PDL');
+/**
+ * MAMBA_EDGE_CUDA_READKERNEL=on (opt-in A/B): a sampled token's read-back (1 + 2k words) copied into page-locked
+ * memory by a kernel instead of the copy engine (elementwise.cu copyWordsToHost says why).
+ */
+const READ_KERNEL = on('MAMBA_EDGE_CUDA_READKERNEL');
 /** MAMBA_EDGE_CUDA_RUNAHEAD=off: no deviceSampling, so sessions decode one read-back at a time (A/B). */
 const RUNAHEAD_OFF = off('MAMBA_EDGE_CUDA_RUNAHEAD');
 /**
@@ -722,7 +727,7 @@ export class CudaBackend extends PartialBackend implements Backend {
     let done: Promise<void>;
     try {
       guarded('deviceSampling.sample', () => this.d.topKSample!(buf.ptr, lp, V, k, greedy, greedy ? 1 : p.temperature, p.topP, u));
-      done = guarded('deviceSampling.sample (read-back)', () => this.d.downloadAsync(buf.ptr, words, 0));
+      done = guarded('deviceSampling.sample (read-back)', () => this.d.downloadAsync(buf.ptr, words, 0, READ_KERNEL));
     } catch (e) {
       this.free(buf);
       throw e;
@@ -993,7 +998,7 @@ export class CudaBackend extends PartialBackend implements Backend {
         }
         if (latest) latest.stale = true; // this run's draw overwrites the words
         const out = new Float32Array(3 + 2 * k); // raw u32 bits (only ever read through a Uint32Array)
-        const done = guarded('deviceSampling.sample (read-back)', () => d.downloadAsync(buf.ptr, out, 0));
+        const done = guarded('deviceSampling.sample (read-back)', () => d.downloadAsync(buf.ptr, out, 0, READ_KERNEL));
         done.catch(() => undefined); // a dropped run-ahead step is released unread; its failure is reported by the next read
         const token = new CudaDeviceToken(buf, k, V, out, done, new Int32Array(1));
         token.shared = true;
