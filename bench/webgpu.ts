@@ -217,6 +217,7 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
     { mode: 'sequential' },
   ];
   const zeroState = new Float32Array(state.shape.reduce((x, y) => x * y, 1));
+  const subgroupSizes = `${b.subgroups?.minSize}..${b.subgroups?.maxSize}`;
   const defaults = { ...b.scanChunk, rows: b.ssdRowsPerThread };
   const outputs: { row: KernelRow; y: Float32Array }[] = [];
   const passChunk = shape.modelType === 'mamba' ? passChunks.mamba1 : passChunks.ssd;
@@ -231,8 +232,8 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
     b.free(y);
     const rowsText = shape.modelType === 'mamba' ? '' : `, ${run.rows} rows/thread`;
     const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk}${rowsText}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)'
-      : run.mode === 'subgroup' ? `one pass, subgroup per channel (sizes ${b.subgroups?.minSize}..${b.subgroups?.maxSize})`
-      : run.mode === 'subgroup-chain' ? `one pass, subgroup per channel, time tiles chained (sizes ${b.subgroups?.minSize}..${b.subgroups?.maxSize})` : 'sequential';
+      : run.mode === 'subgroup' ? `one pass, subgroup per channel (sizes ${subgroupSizes})`
+      : run.mode === 'subgroup-chain' ? `one pass, subgroup per channel, time tiles chained (sizes ${subgroupSizes})` : 'sequential';
     // enough calls per submission that the GPU's share dwarfs the read-back's jitter
     const reps = run.mode === 'sequential' ? 1 : T <= 4096 ? 40 : 10;
     push(`${what}, ${label}`, shapeText, await timeGpu(b, () => [scan()], reps), bytes);

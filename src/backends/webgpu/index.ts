@@ -1624,7 +1624,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.dispatch(chunk, { NS }, [this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), hc, sd], u, [], perChunk);
     if (passes > 1) this.dispatch(carry, {}, [this.bind(a.A), hc, sd, this.bind(a.state)], u, [], Math.ceil((batch * inner * stateSize) / 64));
     if (passes > 2) this.dispatch(out, { NS }, [
-      this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), this.bind(a.C), this.bind(a.D), this.bind(a.z), hc, y.buffer,
+      ...this.mamba1ScanBindings(a), hc, y.buffer,
     ], u, [], perChunk);
     this.release(hc, sd);
     return y;
@@ -1635,6 +1635,14 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const { batch, seq, inner, stateSize } = checkSelectiveScan(args);
     checkOneToken('selectiveScanStep', seq);
     return this.scanWalk(args, batch, 1, inner, stateSize);
+  }
+
+  /**
+   * A Mamba-1 scan's x, dt, dtBias, A, B, C, D, z: bindings 1-8 of every kernel that emits y, in the order of
+   * include/mamba1_scan_inputs.wgsl + mamba1_scan_gate_inputs.wgsl.
+   */
+  private mamba1ScanBindings(a: SelectiveScanArgs): Binding[] {
+    return [a.x, a.dt, a.dtBias, a.A, a.B, a.C, a.D, a.z].map((t) => this.bind(t));
   }
 
   private requireSubgroups(): { minSize: number; maxSize: number } {
@@ -1670,7 +1678,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const { SMAX, QS, nBlk } = this.subgroupTile(inner, stateSize);
     const y = this.tensor([batch, seq, inner]);
     this.dispatch('selective_scan_subgroup', { NS: stateSize, SMAX, QS }, [
-      this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), this.bind(a.C), this.bind(a.D), this.bind(a.z), this.bind(a.state), y.buffer,
+      ...this.mamba1ScanBindings(a), this.bind(a.state), y.buffer,
     ], [batch, seq, inner, stateSize, nBlk], [], batch * nBlk);
     return y;
   }
@@ -1705,7 +1713,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (this.subgroupChainFirstTicket) this.writeWords(chain, new Uint32Array([this.subgroupChainFirstTicket]));
     const y = this.tensor([batch, seq, inner]);
     this.dispatch('selective_scan_subgroup_chain', { NS: stateSize, SMAX, QS }, [
-      this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), this.bind(a.C), this.bind(a.D), this.bind(a.z), this.bind(a.state), y.buffer,
+      ...this.mamba1ScanBindings(a), this.bind(a.state), y.buffer,
       { buffer: chain, size: words * 4 },
     ], [batch, seq, inner, stateSize, nBlk, U, units, this.subgroupChainSpin], [], batch * nBlk * units);
     this.release(chain);
@@ -1716,7 +1724,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   private scanWalk(a: SelectiveScanArgs, batch: number, seq: number, inner: number, stateSize: number): Tensor {
     const y = this.tensor([batch, seq, inner]);
     this.dispatch('selective_scan_step', { NS: stateSize }, [
-      this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), this.bind(a.C), this.bind(a.D), this.bind(a.z), this.bind(a.state), y.buffer,
+      ...this.mamba1ScanBindings(a), this.bind(a.state), y.buffer,
     ], [batch, seq, inner, stateSize], [], Math.ceil((batch * inner) / 64));
     return y;
   }
