@@ -75,7 +75,7 @@ const env = backend === 'cuda'
     stepGraph: process.env.MAMBA_EDGE_CUDA_STEPGRAPH ?? 'on', snapFold: process.env.MAMBA_EDGE_CUDA_SNAPFOLD ?? 'on',
     convEpi: process.env.MAMBA_EDGE_CUDA_CONVEPI ?? 'on', argmaxGemv: process.env.MAMBA_EDGE_CUDA_ARGMAXGEMV ?? 'on',
     ssdKernel: process.env.MAMBA_EDGE_CUDA_SSD || 'default',
-    pingPong: process.env.MAMBA_EDGE_CUDA_PINGPONG ?? 'on', splitK: process.env.MAMBA_EDGE_CUDA_SPLITK ?? 'auto', ssdHold: process.env.MAMBA_EDGE_CUDA_SSDHOLD ?? 'on',
+    pingPong: process.env.MAMBA_EDGE_CUDA_PINGPONG ?? 'on', readKernel: process.env.MAMBA_EDGE_CUDA_READKERNEL ?? 'on', splitK: process.env.MAMBA_EDGE_CUDA_SPLITK ?? 'auto', ssdHold: process.env.MAMBA_EDGE_CUDA_SSDHOLD ?? 'on',
   }
   : {};
 

@@ -18,6 +18,7 @@ import { randomModelFiles } from '../../tools/random-model.js';
 import { AUTO_WEBGPU_MIN_PARAMETERS, selectBackend } from '../../src/backends/registry.js';
 import { mamba } from '../../src/models/mamba.js';
 import { adapterMissing } from '../helpers/webgpu.js';
+import { cudaUnavailable } from '../cuda/available.js';
 
 vi.setConfig({ testTimeout: 180_000 });
 const probe = await acquireDevice({ allowFallback: true });
@@ -57,7 +58,16 @@ describe.skipIf(reason !== null)('webgpu models', () => {
 
   const files = randomModelFiles({ modelType: 'mamba', vocabSize: 256, hiddenSize: 16, numLayers: 2, stateSize: 4 });
 
-  it("'auto' leaves small models on the CPU without probing the GPU, and says so", async () => {
+  // 'auto' prefers cuda to webgpu (registry.ts PREFERENCE): where the addon and an NVIDIA GPU are present,
+  // it is chosen for every model it can run, so the webgpu half of the choice is checked where cuda is not.
+  const cudaHere = cudaUnavailable === null;
+  it.runIf(cudaHere)("'auto' picks cuda before webgpu where the addon and a GPU are present", async () => {
+    const m = await loadModel(files, { backend: 'auto' });
+    expect(m.backend).toBe('cuda');
+    await m.dispose();
+  });
+
+  it.skipIf(cudaHere)("'auto' leaves small models on the CPU without probing the GPU, and says so", async () => {
     const m = await loadModel(files, { backend: 'auto' });
     expect(m.backend).toBe('wasm');
     expect(m.backendInfo.fallbackReason).toMatch(/webgpu: not tried for a model of \d+ parameters/);
@@ -68,7 +78,7 @@ describe.skipIf(reason !== null)('webgpu models', () => {
     await named.dispose();
   });
 
-  it(`'auto' for a large model ${isFallback ? 'passes over a software fallback adapter and says so' : 'picks the hardware adapter'}`, async () => {
+  it.skipIf(cudaHere)(`'auto' for a large model ${isFallback ? 'passes over a software fallback adapter and says so' : 'picks the hardware adapter'}`, async () => {
     const need = { ops: mamba.requiredOps, dtype: 'f32' as const, parameters: AUTO_WEBGPU_MIN_PARAMETERS };
     const b = await selectBackend('auto', need, { threads: 1 });
     try {

@@ -43,7 +43,7 @@ describe.skipIf(reason !== null)('webgpu decode-step profile', () => {
     { what: 'mamba2, wall time', timestamps: false, files: () => randomModelFiles({ modelType: 'mamba2', vocabSize: 515, hiddenSize: 64, numLayers: 2, stateSize: 16, headDim: 16, nGroups: 1, chunkSize: 64, useBias: false, seed: 22 }) },
   ];
   for (const c of cases) {
-    it(`covers every dispatch of the step with kernel names and times > 0 (${c.what})`, async () => {
+    it(`covers every dispatch of the step with kernel names and times (${c.what})`, async () => {
       requestTimestampQueries(c.timestamps);
       const model = await loadModel(c.files(), { backend: 'webgpu' });
       try {
@@ -61,8 +61,11 @@ describe.skipIf(reason !== null)('webgpu decode-step profile', () => {
         for (const r of p.rows) {
           expect(Object.keys(WGSL)).toContain(r.kernel);
           expect(r.label.startsWith(`${r.kernel}|`)).toBe(true);
-          expect(r.us).toBeGreaterThan(0);
-          expect(r.usWall).toBeGreaterThan(0);
+          // Wall times are (submission with the dispatch) − (an empty submission): on a fast GPU a tiny
+          // dispatch can sit inside that noise and read 0 (seen on an H100); timestamps resolve it.
+          if (p.method === 'timestamp') expect(r.us).toBeGreaterThan(0);
+          else expect(r.us).toBeGreaterThanOrEqual(0);
+          expect(r.usWall).toBeGreaterThanOrEqual(0);
           expect(r.bytes).toBeGreaterThan(0);
           if (p.method === 'timestamp') expect(r.inStepUs).toBeGreaterThan(0);
           else expect(r.inStepUs).toBeNull();

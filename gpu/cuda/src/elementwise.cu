@@ -61,7 +61,7 @@ cudaError_t launchConvertToF32(float* dst, const void* src, int64_t n, WeightTyp
 
 // A read-back of a few words (a decode step's sampled token: 1 + 2k words) as a kernel writing page-locked host memory
 // instead of cudaMemcpyAsync: the copy stays on the compute engine, so the next step's graph need not wait for a
-// copy engine to be scheduled and signal back (MAMBA_EDGE_CUDA_READKERNEL=on; A/B: the step-to-step gap of decode).
+// copy engine to be scheduled and signal back (the default; MAMBA_EDGE_CUDA_READKERNEL=off for the copy engine).
 // The kernel's writes are visible to the host once the event recorded after it completes (a kernel boundary).
 __global__ void copyWordsToHost(uint32_t* __restrict__ host, const uint32_t* __restrict__ src, int64_t words) {
   for (int64_t i = threadIdx.x; i < words; i += blockDim.x) host[i] = src[i];

@@ -181,10 +181,12 @@ const SSD_STEP_OFF = off('MAMBA_EDGE_CUDA_SSDSTEP');
 /** MAMBA_EDGE_CUDA_PDL=off: no programmatic dependent launch for the decode kernels (A/B). */
 const PDL_OFF = off('MAMBA_EDGE_CUDA_PDL');
 /**
- * MAMBA_EDGE_CUDA_READKERNEL=on (opt-in A/B): a sampled token's read-back (1 + 2k words) copied into page-locked
- * memory by a kernel instead of the copy engine (elementwise.cu copyWordsToHost says why).
+ * A sampled token's read-back (1 + 2k words) is copied into page-locked memory by a kernel instead of the copy engine
+ * (elementwise.cu copyWordsToHost says why); MAMBA_EDGE_CUDA_READKERNEL=off goes back to cudaMemcpyAsync (A/B). On an
+ * H100 it lifted mamba2-130m's greedy decode from 1,660-1,727 to 1,728-1,746 tok/s in the same calls, mamba-130m's
+ * 1,993-1,997 to 2,003-2,010 (BENCHMARKS.md, eighth session).
  */
-const READ_KERNEL = on('MAMBA_EDGE_CUDA_READKERNEL');
+const READ_KERNEL = !off('MAMBA_EDGE_CUDA_READKERNEL');
 /** MAMBA_EDGE_CUDA_RUNAHEAD=off: no deviceSampling, so sessions decode one read-back at a time (A/B). */
 const RUNAHEAD_OFF = off('MAMBA_EDGE_CUDA_RUNAHEAD');
 /**
