@@ -1,14 +1,14 @@
 enable subgroups;
 // Mamba-1 selective scan, prefill, in ONE pass on subgroups (scanMode 'subgroup', opt-in): state in →
-// y and state out, x / dt / z read once, y written once, every exp(Δ·A) taken once. The design of the
-// CUDA backend's scan_warp2.cu (mamba_ssm's selective_scan_fwd, on time-major tensors):
+// y and state out, x / dt / z read once, y written once, every exp(Δ·A) taken once. The design of
+// mamba_ssm's selective_scan_fwd (on time-major tensors; the CUDA backend's scanWarp in scan.cu is another port):
 // - a subgroup per channel, its lanes over time: lane l holds K consecutive steps of a tile of S·K
 //   steps (S = @builtin(subgroup_size), read at run time: lavapipe 8, NVIDIA 32; nothing assumes it);
 // - per state n, a lane-local fold of the pairs (a, b) = (exp(Δ·A_n), Δ·x·B_n) over its K steps, then an
 //   inclusive scan of the lanes' folds with the affine composition (a1, b1)∘(a2, b2) = (a1·a2, a2·b1 + b2)
 //   by subgroupShuffleUp log-steps; the state h_n entering the tile is carried from tile to tile
 //   (the last lane's end state, subgroupShuffle);
-// - no re-fold (scan_warp2.cu): after its step k a lane's h is pa_k·h_start + pb_k (its running fold), so
+// - no re-fold: after its step k a lane's h is pa_k·h_start + pb_k (its running fold), so
 //   C·h = C·pb_k (added at once) + (C·pa_k)·h_start (K vec4s held across the scan);
 // - states in quads (vec4 math, 16-byte workgroup loads), the 4 chains of a quad interleaved.
 // Staging: the tile's x and Δ = softplus(dt + bias) of the workgroup's channels are loaded in rows

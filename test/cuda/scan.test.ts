@@ -4,7 +4,7 @@
  * scanWarp tile (256 steps) and an SSD chunk (64 steps), long T in one pass and in chunks (three passes) —
  * batch > 1, odd channel counts (partial blocks), a random carried initial state, and whole = split
  * (the state a first call leaves is the start of the second). The kernel a shape runs is the default
- * one; MAMBA_EDGE_CUDA_SCAN=warp|warp8|tile|tile1|lanes|tiled3|tiled3one|warp2 (Mamba-1) and =mma|tile (Mamba-2)
+ * one; MAMBA_EDGE_CUDA_SCAN=warp|warp8|tile|tile1|lanes|tiled3|tiled3one (Mamba-1) and =mma|tile (Mamba-2)
  * make every case run one kernel (the device script runs this file under each); MAMBA_EDGE_CUDA_SSD=tiled|tiled128
  * runs every Mamba-2 case with T ≥ 2 through ssd_tiled.cu's four passes (chunks of 64 / 128 steps; the Mamba-2 list
  * holds T = 127 / 128 / 129 around a 128-step chunk, P = 17 / N = 7 and P = 70 / N = 130 off its 64-wide tiles,
@@ -14,11 +14,8 @@
  * carry's run of 32 chunks loaded ahead, and its remainder), I = 64 / 65 / 70 (a block exactly, one or six channels
  * over), N = 3 / 8 / 12 (the state row as 1, 2, 3 float4s; N = 3 and 5 stage B / C with 4-byte copies,
  * multiples of 4 with 16-byte ones); tiled3one runs every case as one pass of T steps (many B / C tiles
- * through the double buffer). For scan_warp2.cu's kernel (warp2: a warp a channel, blocks of 4 / 8 / 12 channels,
- * 256-step tiles double-buffered, three passes only for few channels and T ≥ 1,024) the list holds T = 255 / 256 / 257
- * and 4,099 (16 tiles + 3), I = 13 / 67 (4-byte copies of x, dt, z; partial blocks), 24, 64 and 1,540, N = 3 / 5 / 8 / 12
- * (4-byte B / C copies where N % 4 ≠ 0), T = 1,100 / 2,200 with few channels (2 and 4 chunks); MAMBA_EDGE_CUDA_SCAN_CB
- * and MAMBA_EDGE_CUDA_SCAN_POLY vary its block and its polynomial states, MAMBA_EDGE_CUDA_SCAN_R=2 its two channels a warp.
+ * through the double buffer). T = 4,099 (65 chunks: two full runs of the carry's 32 loaded ahead and a remainder of 1),
+ * I = 1,540 (24 blocks of 64 and one of 4) and batch 3 in two calls of 100 + 157 steps round the list off.
  *
  * Tolerance 1e-4 of max(1, |ref|): up to 1,000 sequential f32 steps, the chunked forms compose decays
  * (products of exps in another order, exp(A·ΣΔ) for a chunk, 3×TF32 products for the SSD matrix form),
@@ -67,25 +64,6 @@ function join(parts: Float32Array[], B: number, C: number): Float32Array {
   return out;
 }
 
-/**
- * scan_warp2.cu's scanWarp2Chunks (MAMBA_EDGE_CUDA_SCAN=warp2): one pass unless T ≥ 1,024 and its blocks of CB channels
- * (scanWarp2Channels: the fewest channels on the busiest SM, ties to the larger CB; MAMBA_EDGE_CUDA_SCAN_CB forces it)
- * fill under half the SMs; then min(⌈SMs / blocks⌉, ⌊T / 512⌋) chunks.
- */
-function warp2Chunks(cuda: CudaBackend, B: number, T: number, I: number): number {
-  const sms = (cuda as unknown as { dev: { info: { multiprocessors: number } } }).dev.info.multiprocessors;
-  let cb = Number(process.env.MAMBA_EDGE_CUDA_SCAN_CB ?? 0);
-  if (!cb) {
-    let best = Infinity;
-    for (const c of [12, 8, 4]) {
-      const load = Math.ceil((B * Math.ceil(I / c)) / sms) * c;
-      if (load < best) [best, cb] = [load, c];
-    }
-  }
-  const blocks = B * Math.ceil(I / cb);
-  return 2 * blocks >= sms || T < 1024 ? 1 : Math.max(1, Math.min(Math.ceil(sms / blocks), Math.floor(T / 512)));
-}
-
 /** The kernel MAMBA_EDGE_CUDA_SCAN forces (empty: each shape's default). */
 const forced = process.env.MAMBA_EDGE_CUDA_SCAN ?? '';
 
@@ -99,8 +77,8 @@ describe.skipIf(cudaUnavailable !== null)('cuda prefill scan kernels', () => {
     // around scanTiled's 64-step chunks and 64-channel blocks
     [1, 63, 70, 16, [63]], [2, 64, 64, 16, [64]], [2, 65, 65, 16, [65]], [1, 129, 13, 12, [129]], [2, 1100, 13, 16, [1100]],
     [2, 1100, 67, 8, [700, 2, 398]], [1, 300, 9, 3, [300]], [1, 2200, 5, 16, [2200]],
-    // around scanWarp2's blocks of 4 / 8 / 12 channels and 256-step tiles: 16 tiles + 3 steps through its double buffer,
-    // 1,540 channels (128 blocks of 12 and one of 4), batch 3 in two calls, I = 24 (whole 4-channel rows, 16-byte copies)
+    // long and wide: 4,099 steps (65 chunks of 64, past two runs of the carry's 32), 1,540 channels (a last block of 4),
+    // batch 3 in two calls, I = 24 (under one block)
     [1, 4099, 64, 16, [4099]], [1, 70, 1540, 16, [70]], [3, 257, 24, 16, [100, 157]],
   ];
   for (const [B, T, I, N, parts] of m1) {
@@ -123,11 +101,10 @@ describe.skipIf(cudaUnavailable !== null)('cuda prefill scan kernels', () => {
         return [join(ys, B, I), await b.read(state)];
       };
       const got = await run(cuda, parts);
-      if (forced === 'tiled3one' || ((forced === 'tiled3' || forced === 'tiled3p') && !process.env.MAMBA_EDGE_CUDA_SCAN_CHUNK && parts.length === 1)) {
+      if (forced === 'tiled3one' || (forced === 'tiled3' && !process.env.MAMBA_EDGE_CUDA_SCAN_CHUNK && parts.length === 1)) {
         // The forced kernel did run: scanTiled's chunk count (64-step chunks; these shapes never fill the GPU by their channels).
         expect(cuda.lastScanChunks).toBe(forced === 'tiled3one' || T <= 64 ? 1 : Math.ceil(T / 64));
       }
-      if (forced === 'warp2' && parts.length === 1) expect(cuda.lastScanChunks).toBe(warp2Chunks(cuda, B, T, I)); // the forced kernel did run
       const want = await run(ref, [T]);
       expectClose(got[0], want[0], 1e-4, 'y');
       expectClose(got[1], want[1], 1e-4, 'state');

@@ -1,36 +1,14 @@
-// Host emulation of the few CUDA built-ins scan_tiled.cu's, scan_warp2.cu's and ssd_tiled.cu's kernels use (tools/cuda-emu/run.mjs): a block's
+// Host emulation of the few CUDA built-ins scan_tiled.cu's and ssd_tiled.cu's kernels use (tools/cuda-emu/run.mjs): a block's
 // threads are std::threads, __syncthreads a std::barrier, __shared__ arrays function statics (one block
 // runs at a time), cp.async a synchronous copy, ex2 / lg2 libm's exp2f / log2f. It checks index math,
 // tails, staging and the pass / carry logic on a machine without a GPU — not timing, not races between
 // asynchronous copies, not the SFU approximations (test/cuda/scan.test.ts does those on a GPU).
 #pragma once
 #include "emu_core.h"
-#include <memory>
 #include <thread>
 #include <vector>
 inline float __ldcs(const float* p) { return *p; }
 inline void __stcs(float* p, float v) { *p = v; }
-inline void __stcs(float4* p, float4 v) { *p = v; }
-// Warp shuffles (scan_warp2.cu): every lane of a warp writes its value to the warp's exchange row, meets the warp's
-// barrier, reads its source lane's, and meets it again (so the row is free for the next shuffle) — every lane of a
-// warp must call them together, as on the GPU (a shuffle skipped by some lanes deadlocks here rather than passing).
-namespace me_emu {
-inline std::vector<std::unique_ptr<std::barrier<>>> warpBar;  // one a warp of the block
-inline float slot[32][32];
-inline float4* dynSmem;  // the launch's dynamic shared memory (scan_warp2.cu's w2Smem)
-inline float exchange(float v, int src) {
-  const int w = threadIdx.x >> 5, l = threadIdx.x & 31;
-  slot[w][l] = v;
-  warpBar[w]->arrive_and_wait();
-  const float r = slot[w][src];
-  warpBar[w]->arrive_and_wait();
-  return r;
-}
-}
-inline void __syncwarp(unsigned = 0xffffffffu) { me_emu::warpBar[threadIdx.x >> 5]->arrive_and_wait(); }
-inline float __shfl_sync(unsigned, float v, int src, int = 32) { return me_emu::exchange(v, src & 31); }
-inline float __shfl_up_sync(unsigned, float v, int d, int = 32) { const int l = threadIdx.x & 31; const float r = me_emu::exchange(v, l >= d ? l - d : l); return r; }
-inline float __shfl_xor_sync(unsigned, float v, int o, int = 32) { return me_emu::exchange(v, (threadIdx.x & 31) ^ o); }
 inline float __fdividef(float a, float b) { return a / b; }
 namespace me {
 struct ScanShape { bool ssd; int B, T; int I; int N; int H, P, G; float dtMin, dtMax; };
@@ -48,8 +26,6 @@ template <class F> void launch(dim3 grid, int threads, F f) {
   for (unsigned by = 0; by < grid.y; by++) for (unsigned bx = 0; bx < grid.x; bx++) {
     me_emu::bid = make_uint3(bx, by, 0);
     std::barrier<> bar(threads); me_emu::bar = &bar;
-    me_emu::warpBar.clear();
-    for (int w = 0; w < (threads + 31) / 32; w++) me_emu::warpBar.push_back(std::make_unique<std::barrier<>>(std::min(32, threads - 32 * w)));
     std::vector<std::thread> ts;
     for (int t = 0; t < threads; t++) ts.emplace_back([&, t] { me_emu::tid = make_uint3(t, 0, 0); f(); });
     for (auto& t : ts) t.join();

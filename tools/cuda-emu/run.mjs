@@ -1,21 +1,17 @@
 #!/usr/bin/env node
 /**
  * Runs CUDA kernels' source on the CPU (no GPU needed): gpu/cuda/src/scan_tiled.cu (Mamba-1's tiled scan,
- * `scan`), gpu/cuda/src/scan_warp2.cu (Mamba-1's warp-per-channel scan, `warp2`, with scan_tiled.cu's carry) and
- * gpu/cuda/src/ssd_tiled.cu (Mamba-2's tiled SSD, `ssd`). For each: takes the kernel text as it
+ * `scan`) and gpu/cuda/src/ssd_tiled.cu (Mamba-2's tiled SSD, `ssd`). For each: takes the kernel text as it
  * is (from `namespace me {` to the host launch code), swaps its inline-PTX helpers (lg2, cp.async) for host
  * equivalents, compiles it with emu.h (CUDA built-ins as std::threads and a std::barrier) and its *_main.cc
  * (the launch sequence, against a double-precision sequential scan), built with AddressSanitizer and UBSan so
  * a read or write outside any tensor or the scratch stops it (as compute-sanitizer's memcheck would on a GPU).
  * scan_tiled: every length class of test/cuda/scan.test.ts, as three passes and as one, 16- and 4-byte
- * staging, the polynomial 2^x. ssd_tiled: T = 1, 2, 63, 64, 65, 127, 1,000 …, odd heads, batch 2, groups,
+ * staging. ssd_tiled: T = 1, 2, 63, 64, 65, 127, 1,000 …, odd heads, batch 2, groups,
  * P / N off the tiles, a carried state. A check of index math and pass logic, not of speed, of asynchronous-copy
  * races or of the SFU's approximations (ex2 / lg2 are libm's here; test/cuda/scan.test.ts does those on a GPU).
  *
- * warp2: T = 1, 2, 31, 32, 255, 256, 257, 1,000, 4,099; I = 1, 5, 63, 64, 1,540; N = 1, 5, 16; batch 1 and 3; a carried
- * state in and out; 4 / 8 / 12 channels a block; one pass and three; 16- and 4-byte staging; the polynomial 2^x.
- *
- *   node tools/cuda-emu/run.mjs [scan|warp2|ssd ...]   (default: all; needs g++ ≥ 12 and the CUDA headers, /usr/local/cuda/include)
+ *   node tools/cuda-emu/run.mjs [scan|ssd ...]   (default: all; needs g++ ≥ 12 and the CUDA headers, /usr/local/cuda/include)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -66,12 +62,7 @@ const fastSwaps = [
   ['void cpAsync16(', 'inline void cpAsync16(void* dst, const void* src, bool valid) { if (valid) memcpy(dst, src, 16); else memset(dst, 0, 16); }'],
   ['void cpAsyncCommit(', 'inline void cpAsyncCommit() {}'],
   ['void cpAsyncWait0(', 'inline void cpAsyncWait0() {}'],
-  ['void cpAsyncWait1(', 'inline void cpAsyncWait1() {}'],
 ];
 const tiled = [['scan_fast.cuh', null], ['scan_tiled.cu', '/** MAMBA_EDGE_CUDA_SCAN_CHUNK']];
 if (which.length === 0 || which.includes('scan')) emulate(tiled, fastSwaps, 'scan_tiled_main.cc');
-if (which.length === 0 || which.includes('warp2')) {
-  emulate([...tiled, ['scan_warp2.cu', '/** MAMBA_EDGE_CUDA_SCAN_CB']],
-    [...fastSwaps, ['float4* w2Smem(', 'inline float4* w2Smem() { return me_emu::dynSmem; }']], 'scan_warp2_main.cc');
-}
 if (which.length === 0 || which.includes('ssd')) emulate([['ssd_tiled.cu', 'template <int L>\nstatic cudaError_t ssdTiledT(']], [], 'ssd_tiled_main.cc');

@@ -20,9 +20,7 @@
 // scan_tiled.cu's scanTiled (Mamba-1, N ≤ 16: the WebGPU backend's tiled three-pass design, 64 channels ×
 // 64-step chunks a block) is the prefill default for Mamba-1 (kTiledDefault: on the H100, 2026-12-06,
 // [1, 16384, 1536] 0.360 ms = 38.6 % of the copy against scanWarp's 0.885 ms, [.., 4096] 0.891 vs 2.004 ms);
-// MAMBA_EDGE_CUDA_SCAN=tiled3one (one pass) and tiled3p (3 of 16 states' exponentials by polynomial) are
-// its variants, =warp the previous default; =warp2 (scan_warp2.cu, opt-in) is scanWarp rebuilt to read x, dt, z once and
-// take every exp once at full bandwidth.
+// MAMBA_EDGE_CUDA_SCAN=tiled3one (one pass) is its variant, =warp the previous default.
 // Prefill (T ≥ 32) takes the two newer kernels where a shape fits them: scanWarp below (Mamba-1, N ≤ 16:
 // a parallel scan over time within a warp per channel, one pass) and ssd.cu's ssdMma (Mamba-2, P and N
 // multiples of 16: the SSD chunked matrix form on tensor cores). Otherwise, and for the decode step,
@@ -602,23 +600,15 @@ static int warpChannels() { return scanOverride("warp8") ? 8 : 4; }
 constexpr bool kTiledDefault = true;
 
 /**
- * Whether scan_warp2.cu's scanWarp2 runs this shape: only where MAMBA_EDGE_CUDA_SCAN=warp2 asks (opt-in until the
- * H100 A/B: DEVICE-STEP.sh step_cudawarp2), for any T (Mamba-1, N ≤ 16).
- */
-static bool useWarp2(const ScanShape& sh) { return scanWarp2Fits(sh) && scanOverride("warp2"); }
-
-/**
  * Whether scanTiled runs this shape: MAMBA_EDGE_CUDA_SCAN=tiled3 forces it for any T (Mamba-1, N ≤ 16),
- * =tiled3one too, always as one pass (the A/B of one pass against three, and the test of long single walks),
- * =tiled3p with 3 of the 16 states' 2^x on the FMA pipe (scan_tiled.cu's ex2Poly; MAMBA_EDGE_CUDA_SCAN_POLY=k: k of them, any kernel
- * of scan_tiled.cu / scan_warp2.cu);
+ * =tiled3one too, always as one pass (the A/B of one pass against three, and the test of long single walks);
  * else where kTiledDefault and no other kernel is asked for, for T ≥ 32 (a decode step stays on scanTile).
  */
 static bool useTiled(const ScanShape& sh) {
-  if (!scanTiledFits(sh) || useWarp2(sh)) return false;
-  if (scanOverride("tiled3") || scanOverride("tiled3one") || scanOverride("tiled3p")) return true;
+  if (!scanTiledFits(sh)) return false;
+  if (scanOverride("tiled3") || scanOverride("tiled3one")) return true;
   if constexpr (kTiledDefault) {
-    for (const char* other : {"warp", "warp8", "warp2", "tile", "tile1", "lanes"})
+    for (const char* other : {"warp", "warp8", "tile", "tile1", "lanes"})
       if (scanOverride(other)) return false;
     return sh.T >= 32;
   }
@@ -626,7 +616,7 @@ static bool useTiled(const ScanShape& sh) {
 }
 
 static bool useWarp(const ScanShape& sh) {
-  if (sh.ssd || sh.N > kWMaxN || useTiled(sh) || useWarp2(sh)) return false;
+  if (sh.ssd || sh.N > kWMaxN || useTiled(sh)) return false;
   if (scanOverride("warp") || scanOverride("warp8")) return true;
   if (scanOverride("tile") || scanOverride("tile1") || scanOverride("lanes")) return false;
   return sh.T >= 32;
@@ -646,7 +636,6 @@ static bool useMma(const ScanShape& sh) {
 
 const char* scanKernelName(const ScanShape& sh) {
   if (useMma(sh)) return scanOverride("mma1") ? "ssd matrix form, TF32" : "ssd matrix form, 3xTF32";
-  if (useWarp2(sh)) return "warp scan 2, 4-12 channels a block (one pass, or three where the channels fill under half the GPU)";
   if (useTiled(sh)) return "tiled, 64 channels a block (three passes, or one where the channels fill the GPU)";
   if (useWarp(sh)) return warpChannels() == 8 ? "warp scan, 8 channels a block" : "warp scan, 4 channels a block";
   if (!useTile(sh)) return "lanes";
@@ -656,7 +645,6 @@ const char* scanKernelName(const ScanShape& sh) {
 
 int scanChunks(const ScanShape& sh, int multiprocessors) {
   if (useMma(sh)) return ssdMmaChunks(sh, multiprocessors);
-  if (useWarp2(sh)) return scanWarp2Chunks(sh, multiprocessors);
   if (useTiled(sh)) return scanOverride("tiled3one") ? 1 : scanTiledChunks(sh, multiprocessors);
   if (useWarp(sh)) {
     // One pass (x, dt, z read once) while the blocks fill the GPU; else chunks of ≥ 128 steps, three passes.
@@ -782,8 +770,7 @@ static cudaError_t mmaT(const ScanShape& sh, const ScanArgs& a, int chunks, void
 template <bool SSD>
 static cudaError_t scanS(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
   if (SSD && useMma(sh)) return mmaT(sh, a, chunks, scratch, s);
-  if (!SSD && useWarp2(sh)) return launchScanWarp2(sh, a, chunks, scratch, scanPolyStates(), s);
-  if (!SSD && useTiled(sh)) return launchScanTiled(sh, a, chunks, scratch, scanPolyStates(), s);
+  if (!SSD && useTiled(sh)) return launchScanTiled(sh, a, chunks, scratch, s);
   if (!SSD && useWarp(sh)) return warpChannels() == 8 ? warpT<8>(sh, a, chunks, scratch, s) : warpT<4>(sh, a, chunks, scratch, s);
   if (useTile(sh)) {
     const int S = (sh.N + tileLanes(sh.N) - 1) / tileLanes(sh.N);

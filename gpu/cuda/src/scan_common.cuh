@@ -28,29 +28,8 @@ cudaError_t launchSsdMmaPass(const ScanShape& sh, const ScanArgs& a, int chunks,
 bool scanTiledFits(const ScanShape& sh);
 /** Chunks of MAMBA_EDGE_CUDA_SCAN_CHUNK (64) steps, or 1 (one pass) for T ≤ that or channels enough to fill the GPU. */
 int scanTiledChunks(const ScanShape& sh, int multiprocessors);
-/**
- * scanTiled's one pass (chunks = 1) or three (chunk states, carry, output) in scratch of scanScratchBytes(sh, chunks);
- * poly (0–8): the top `poly` states (13–15 for 3) take 2^x from a polynomial on the FMA pipe instead of the SFU
- * (N > 12 only; MAMBA_EDGE_CUDA_SCAN_POLY).
- */
-cudaError_t launchScanTiled(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, int poly, cudaStream_t s);
-/**
- * scanTiled's pass 2 alone: per (b, n, i) walk the chunks of hc [B, chunks, N, I] (each chunk's state from zero) and
- * sd [B, chunks, I] (its ΣΔ), leaving in hc each chunk's true start state and in `state` the last (scanWarp2 uses it too).
- */
-cudaError_t launchScanTiledCarry(const ScanShape& sh, const float* A, float* state, float* hc, const float* sd, int chunks, cudaStream_t s);
-
-// scan_warp2.cu: Mamba-1 (N ≤ 16) as a warp-per-channel scan over time, every exp once (see its header).
-/** Whether scanWarp2 runs this shape: Mamba-1 with 1 ≤ N ≤ 16. */
-bool scanWarp2Fits(const ScanShape& sh);
-/** One pass, or chunks of ≥ 512 steps (three passes with scanTiled's carry) where the blocks would fill under half the GPU. */
-int scanWarp2Chunks(const ScanShape& sh, int multiprocessors);
-/** Channels (warps) a scanWarp2 block: MAMBA_EDGE_CUDA_SCAN_CB, else the fewest channels on the busiest SM. */
-int scanWarp2Channels(const ScanShape& sh, int multiprocessors);
-/** scanWarp2's one pass or three in scratch of scanScratchBytes(sh, chunks); poly as launchScanTiled's. */
-cudaError_t launchScanWarp2(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, int poly, cudaStream_t s);
-/** MAMBA_EDGE_CUDA_SCAN_POLY (0–8; unset: 3 under MAMBA_EDGE_CUDA_SCAN=tiled3p, else 0). */
-int scanPolyStates();
+/** scanTiled's one pass (chunks = 1) or three (chunk states, carry, output) in scratch of scanScratchBytes(sh, chunks). */
+cudaError_t launchScanTiled(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s);
 
 /** Copies 4 bytes global → shared without a register round trip (sm_80+); valid = false writes 0 (src is not read). */
 __device__ __forceinline__ void cpAsync4(float* dst, const float* src, bool valid) {

@@ -26,7 +26,6 @@
 // buffering, N4 at compile time, __launch_bounds__, streaming loads / stores for z and y.
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include "common.cuh"
 #include "scan_common.cuh"
 #include "scan_fast.cuh"
@@ -69,10 +68,8 @@ __device__ __forceinline__ void stageBC(float4 (*sB)[4], float4 (*sC)[4], const 
 /**
  * One pass over chunk blockIdx.y of 64 channels (blockIdx.x = b · ⌈I/64⌉ + channel block). WY: write y
  * (passes 3 and the single pass); else accumulate ΣΔ for the carry. start / end: scan_common.cuh's.
- * K: states 4·N4 − K … 4·N4 − 1 (the top K; 13–15 at N = 16 for K = 3) take 2^x from ex2Poly
- * (MAMBA_EDGE_CUDA_SCAN_POLY=K, or =tiled3p: K = 3); K = 0: every 2^x on the SFU.
  */
-template <bool WY, int N4, int K>
+template <bool WY, int N4>
 __global__ void __launch_bounds__(kTC) scanTiledPass(ScanShape sh, ScanArgs a, int chunks, int chunkLen, float* hc, float* sd, int start,
                                                      int end, bool vec) {
   __shared__ float4 sB[2][kTB][4];
@@ -148,18 +145,10 @@ __global__ void __launch_bounds__(kTC) scanTiledPass(ScanShape sh, ScanArgs a, i
 #pragma unroll
           for (int q = 0; q < N4; q++) {
             float4 Bq = sB[buf][tt][q];
-            if (K == 0 || 4 * q + 3 < 4 * N4 - K) {  // every 2^x of this float4 on the SFU
-              h[q].x = ex2(delta * A2[q].x) * h[q].x + dx * Bq.x;
-              h[q].y = ex2(delta * A2[q].y) * h[q].y + dx * Bq.y;
-              h[q].z = ex2(delta * A2[q].z) * h[q].z + dx * Bq.z;
-              h[q].w = ex2(delta * A2[q].w) * h[q].w + dx * Bq.w;
-            } else {
-#pragma unroll
-              for (int r = 0; r < 4; r++) {  // the top K states' 2^x on the FMA pipe
-                const float e = 4 * q + r >= 4 * N4 - K ? ex2Poly(delta * comp(A2[q], r)) : ex2(delta * comp(A2[q], r));
-                comp(h[q], r) = e * comp(h[q], r) + dx * comp(Bq, r);
-              }
-            }
+            h[q].x = ex2(delta * A2[q].x) * h[q].x + dx * Bq.x;
+            h[q].y = ex2(delta * A2[q].y) * h[q].y + dx * Bq.y;
+            h[q].z = ex2(delta * A2[q].z) * h[q].z + dx * Bq.z;
+            h[q].w = ex2(delta * A2[q].w) * h[q].w + dx * Bq.w;
             if (WY) {
               const float4 Cq = sC[buf][tt][q];
               acc.x += h[q].x * Cq.x;
@@ -226,19 +215,6 @@ __global__ void __launch_bounds__(128, 4) scanTiledCarry(ScanShape sh, const flo
   }
 }
 
-int scanPolyStates() {
-  static const int k = [] {
-    const char* v = std::getenv("MAMBA_EDGE_CUDA_SCAN_POLY");
-    if (v && *v) {
-      const int n = std::atoi(v);
-      return n >= 0 && n <= 8 ? n : 0;
-    }
-    const char* s = std::getenv("MAMBA_EDGE_CUDA_SCAN");
-    return s && std::strcmp(s, "tiled3p") == 0 ? 3 : 0;
-  }();
-  return k;
-}
-
 /** MAMBA_EDGE_CUDA_SCAN_CHUNK: scanTiled's chunk length (A/B sweeps), a multiple of 32 in [32, 4096]; default 64 (the WGSL's). */
 static int tiledChunkLen() {
   static const int len = [] {
@@ -261,12 +237,12 @@ int scanTiledChunks(const ScanShape& sh, int multiprocessors) {
   return (sh.T + L - 1) / L;
 }
 
-template <int N4, int K>
+template <int N4>
 static cudaError_t tiledN(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
   const bool vec = sh.N % 4 == 0 && (reinterpret_cast<uintptr_t>(a.Bm) & 15) == 0 && (reinterpret_cast<uintptr_t>(a.Cm) & 15) == 0;
   const unsigned gx = (unsigned)((int64_t)sh.B * ((sh.I + kTC - 1) / kTC));
   if (chunks <= 1) {
-    scanTiledPass<true, N4, K><<<dim3(gx, 1), kTC, 0, s>>>(sh, a, 1, sh.T, nullptr, nullptr, kFromState, kToState, vec);
+    scanTiledPass<true, N4><<<dim3(gx, 1), kTC, 0, s>>>(sh, a, 1, sh.T, nullptr, nullptr, kFromState, kToState, vec);
     return cudaGetLastError();
   }
   // Equal chunks of ⌈T / chunks⌉ (64 for T a multiple of 64 at the default); the last may be shorter.
@@ -274,35 +250,19 @@ static cudaError_t tiledN(const ScanShape& sh, const ScanArgs& a, int chunks, vo
   chunks = (sh.T + chunkLen - 1) / chunkLen;
   float* hc = static_cast<float*>(scratch);                // [B, chunks, N, I]
   float* sd = hc + (size_t)sh.B * chunks * sh.N * sh.I;   // [B, chunks, I]: scanScratchBytes' layout sizes, n-major
-  scanTiledPass<false, N4, K><<<dim3(gx, chunks), kTC, 0, s>>>(sh, a, chunks, chunkLen, hc, sd, kFromZero, kToScratch, vec);
+  scanTiledPass<false, N4><<<dim3(gx, chunks), kTC, 0, s>>>(sh, a, chunks, chunkLen, hc, sd, kFromZero, kToScratch, vec);
   const int64_t total = (int64_t)sh.B * sh.N * sh.I;
   scanTiledCarry<<<(unsigned)std::min<int64_t>(blocksFor(total, 128), 1 << 20), 128, 0, s>>>(sh, a.A, a.state, hc, sd, chunks);
-  scanTiledPass<true, N4, K><<<dim3(gx, chunks), kTC, 0, s>>>(sh, a, chunks, chunkLen, hc, sd, kFromScratch, kNoEnd, vec);
+  scanTiledPass<true, N4><<<dim3(gx, chunks), kTC, 0, s>>>(sh, a, chunks, chunkLen, hc, sd, kFromScratch, kNoEnd, vec);
   return cudaGetLastError();
 }
 
-cudaError_t launchScanTiled(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, int poly, cudaStream_t s) {
+cudaError_t launchScanTiled(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
   const int N4 = (sh.N + 3) / 4;
-  if (N4 <= 1) return tiledN<1, 0>(sh, a, chunks, scratch, s);
-  if (N4 == 2) return tiledN<2, 0>(sh, a, chunks, scratch, s);
-  if (N4 == 3) return tiledN<3, 0>(sh, a, chunks, scratch, s);
-  switch (poly) {  // N4 = 4 (N 13–16): the top `poly` states by polynomial
-    case 1: return tiledN<4, 1>(sh, a, chunks, scratch, s);
-    case 2: return tiledN<4, 2>(sh, a, chunks, scratch, s);
-    case 3: return tiledN<4, 3>(sh, a, chunks, scratch, s);
-    case 4: return tiledN<4, 4>(sh, a, chunks, scratch, s);
-    case 5: return tiledN<4, 5>(sh, a, chunks, scratch, s);
-    case 6: return tiledN<4, 6>(sh, a, chunks, scratch, s);
-    case 7: return tiledN<4, 7>(sh, a, chunks, scratch, s);
-    case 8: return tiledN<4, 8>(sh, a, chunks, scratch, s);
-    default: return tiledN<4, 0>(sh, a, chunks, scratch, s);
-  }
-}
-
-cudaError_t launchScanTiledCarry(const ScanShape& sh, const float* A, float* state, float* hc, const float* sd, int chunks, cudaStream_t s) {
-  const int64_t total = (int64_t)sh.B * sh.N * sh.I;
-  scanTiledCarry<<<(unsigned)std::min<int64_t>(blocksFor(total, 128), 1 << 20), 128, 0, s>>>(sh, A, state, hc, sd, chunks);
-  return cudaGetLastError();
+  if (N4 <= 1) return tiledN<1>(sh, a, chunks, scratch, s);
+  if (N4 == 2) return tiledN<2>(sh, a, chunks, scratch, s);
+  if (N4 == 3) return tiledN<3>(sh, a, chunks, scratch, s);
+  return tiledN<4>(sh, a, chunks, scratch, s);
 }
 
 }  // namespace me

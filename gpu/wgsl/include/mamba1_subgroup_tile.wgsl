@@ -71,7 +71,7 @@ struct Affine { pa: vec4<f32>, pb: vec4<f32> }
 
 // State quad qq of the staged ones, lane l's K steps: the lane-local fold of the pairs
 // (a, b) = (exp(Δ·A_n), Δ·x·B_n), adding C·pb_k (the y term of a zero entering state) to yk and keeping
-// C·pa_k in cpa (no re-fold, scan_warp2.cu: after step k the lane's h is pa_k·h_start + pb_k); then the
+// C·pa_k in cpa (no re-fold: after step k the lane's h is pa_k·h_start + pb_k); then the
 // inclusive scan of the lanes' folds with (a1, b1)∘(a2, b2) = (a1·a2, a2·b1 + b2) by subgroupShuffleUp
 // log-steps. Returns the map from the tile's entering state to this lane's end state.
 fn foldQuad(l: u32, S: u32, qq: u32, aq: vec4<f32>, dk: ptr<function, array<f32, K>>, xk: ptr<function, array<f32, K>>,

@@ -142,14 +142,8 @@ export const CUDA_ENV: Readonly<Record<string, EnvSpec>> = {
   ...Object.fromEntries(['FUSE', 'DECODEGEMV', 'NORMGEMV', 'SCANDT', 'CONVGEMV', 'CONVEPI', 'SSDSTEP', 'PDL', 'RUNAHEAD', 'STEPGRAPH', 'SNAPFOLD',
     'ARGMAXGEMV', 'SSDHOLD', 'GRAPHS', 'PINGPONG', 'READKERNEL'].map((k) => [`MAMBA_EDGE_CUDA_${k}`, { kind: 'switch' } as const])),
   MAMBA_EDGE_CUDA_SPLITK: { kind: 'choice', choices: ['on', 'auto', 'off', '2', '4', '8'] },
-  MAMBA_EDGE_CUDA_SCAN: { kind: 'choice', choices: ['warp', 'warp8', 'lanes', 'tile', 'tile1', 'mma', 'mma1', 'tiled3', 'tiled3one', 'tiled3p', 'warp2'] },
+  MAMBA_EDGE_CUDA_SCAN: { kind: 'choice', choices: ['warp', 'warp8', 'lanes', 'tile', 'tile1', 'mma', 'mma1', 'tiled3', 'tiled3one'] },
   MAMBA_EDGE_CUDA_SCAN_CHUNK: { kind: 'int', min: 32, max: 4096, multipleOf: 32 },
-  // scan_tiled.cu / scan_warp2.cu: the top k of 16 states' 2^x on the FMA pipe (ex2Poly) instead of the SFU (A/B; default 0, tiled3p: 3)
-  MAMBA_EDGE_CUDA_SCAN_POLY: { kind: 'int', min: 0, max: 8 },
-  // scan_warp2.cu (MAMBA_EDGE_CUDA_SCAN=warp2): channels a block, instead of the per-shape choice (A/B)
-  MAMBA_EDGE_CUDA_SCAN_CB: { kind: 'choice', choices: ['4', '8', '12'] },
-  // scan_warp2.cu: channels a warp (2: each B / C load serves two channels; N 13-16 without SCAN_POLY only) (A/B; default 1)
-  MAMBA_EDGE_CUDA_SCAN_R: { kind: 'choice', choices: ['1', '2'] },
   MAMBA_EDGE_CUDA_SSD: { kind: 'choice', choices: ['tiled', 'tiled128', 'mma'] },
   [ADDON_ENV]: { kind: 'text' },
 };
