@@ -20,8 +20,7 @@
  *                      thread, and 16-byte vec4 loads): the copy's read bandwidth is the decode roofline's
  *                      numerator (bandwidth ÷ weight bytes read per token). The chunked scans run as the
  *                      first kernels ('chunked-v1') and the tiled ones at each chunk length of
- *                      --scan-chunks (Mamba-1) / --ssd-chunks (Mamba-2), default 64 / 128; where the adapter
- *                      has subgroups, Mamba-1 also as scanMode 'subgroup' and 'subgroup-chain'.
+ *                      --scan-chunks (Mamba-1) / --ssd-chunks (Mamba-2), default 64 / 128.
  *
  *   node --import tsx bench/webgpu.ts [--models mamba-130m,mamba2-130m] [--prefill 2048,16384,131072]
  *        [--decode 128] [--plain-prefill 16384] [--kernels] [--scan-tokens 2048,16384] [--budget-s S]
@@ -211,13 +210,9 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
   const rowsList = shape.modelType === 'mamba' ? [4 as const] : ssdRows;
   const runs: { mode: ScanMode; chunk?: number; rows?: 4 | 8 }[] = [
     { mode: 'chunked-v1' }, ...rowsList.flatMap((rows) => chunks.map((chunk) => ({ mode: 'chunked' as const, chunk, rows }))),
-    // the one-pass subgroup scan (Mamba-1 only; where the adapter has subgroups), beside the tiled rows
-    // and the same tile split over time with the state chained between tiles ('subgroup-chain')
-    ...(shape.modelType === 'mamba' && b.subgroups ? [{ mode: 'subgroup' as const }, { mode: 'subgroup-chain' as const }] : []),
     { mode: 'sequential' },
   ];
   const zeroState = new Float32Array(state.shape.reduce((x, y) => x * y, 1));
-  const subgroupSizes = `${b.subgroups?.minSize}..${b.subgroups?.maxSize}`;
   const defaults = { ...b.scanChunk, rows: b.ssdRowsPerThread };
   const outputs: { row: KernelRow; y: Float32Array }[] = [];
   const passChunk = shape.modelType === 'mamba' ? passChunks.mamba1 : passChunks.ssd;
@@ -231,9 +226,7 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
     const got = await b.read(y);
     b.free(y);
     const rowsText = shape.modelType === 'mamba' ? '' : `, ${run.rows} rows/thread`;
-    const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk}${rowsText}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)'
-      : run.mode === 'subgroup' ? `one pass, subgroup per channel (sizes ${subgroupSizes})`
-      : run.mode === 'subgroup-chain' ? `one pass, subgroup per channel, time tiles chained (sizes ${subgroupSizes})` : 'sequential';
+    const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk}${rowsText}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)' : 'sequential';
     // enough calls per submission that the GPU's share dwarfs the read-back's jitter
     const reps = run.mode === 'sequential' ? 1 : T <= 4096 ? 40 : 10;
     push(`${what}, ${label}`, shapeText, await timeGpu(b, () => [scan()], reps), bytes);

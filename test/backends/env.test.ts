@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkEnv, envSwitch, parseSwitch } from '../../src/backends/env.js';
 import { CUDA_ENV } from '../../src/backends/cuda/index.js';
+import { WEBGPU_ENV } from '../../src/backends/webgpu/index.js';
 
 const set: string[] = [];
 function setEnv(vars: Record<string, string>): void {
@@ -45,5 +46,21 @@ describe('environment switches', () => {
     let err: unknown;
     try { checkEnv('MAMBA_EDGE_CUDA_', CUDA_ENV); } catch (e) { err = e; }
     expect(err).toMatchObject({ code: 'E_ARGUMENT', message: expect.stringMatching(message) });
+  });
+
+  it('MAMBA_EDGE_WEBGPU_SCAN takes the scan modes there are, and names them for one there is not (the removed subgroup scans)', () => {
+    for (const mode of ['chunked', 'chunked-v1', 'sequential']) {
+      setEnv({ MAMBA_EDGE_WEBGPU_SCAN: mode });
+      expect(() => checkEnv('MAMBA_EDGE_WEBGPU_', WEBGPU_ENV)).not.toThrow();
+    }
+    for (const mode of ['subgroup', 'subgroup-chain', 'Chunked']) {
+      setEnv({ MAMBA_EDGE_WEBGPU_SCAN: mode });
+      let err: unknown;
+      try { checkEnv('MAMBA_EDGE_WEBGPU_', WEBGPU_ENV); } catch (e) { err = e; }
+      expect(err).toMatchObject({
+        code: 'E_ARGUMENT',
+        message: `MAMBA_EDGE_WEBGPU_SCAN=${JSON.stringify(mode)}: expected one of chunked / chunked-v1 / sequential`,
+      });
+    }
   });
 });

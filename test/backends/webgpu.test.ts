@@ -34,6 +34,22 @@ if (gpu) {
       console.log(`webgpu adapter: ${gpu.info.device}`);
       expect(gpu.info.name).toBe('webgpu');
     });
+
+    it('MAMBA_EDGE_WEBGPU_SCAN: sequential selects the walk; the removed subgroup modes are E_ARGUMENT naming the modes there are', async () => {
+      const was = process.env.MAMBA_EDGE_WEBGPU_SCAN;
+      try {
+        process.env.MAMBA_EDGE_WEBGPU_SCAN = 'sequential';
+        const b = await createWebGpuBackend({ allowFallback: true }) as WebGpuBackend;
+        expect(b.scanMode).toBe('sequential');
+        await b.dispose();
+        for (const mode of ['subgroup', 'subgroup-chain']) {
+          process.env.MAMBA_EDGE_WEBGPU_SCAN = mode;
+          await expect(createWebGpuBackend({ allowFallback: true })).rejects.toMatchObject({
+            code: 'E_ARGUMENT', message: `MAMBA_EDGE_WEBGPU_SCAN=${JSON.stringify(mode)}: expected one of chunked / chunked-v1 / sequential`,
+          });
+        }
+      } finally { if (was === undefined) delete process.env.MAMBA_EDGE_WEBGPU_SCAN; else process.env.MAMBA_EDGE_WEBGPU_SCAN = was; }
+    });
   });
   // Mamba-3 and the lineage ops are not on the GPU yet (supportsOp says no, 'auto' picks wasm); every case of the shared suite runs here, the mixture of experts included.
   runOpSuite('webgpu', () => gpu, { tolerance: TOL, readTopK: true });

@@ -45,11 +45,6 @@ export interface GpuContext {
   shaderF16: boolean;
   maxBindingBytes: number;
   maxBufferBytes: number;
-  /**
-   * The adapter's subgroup sizes where it has the 'subgroups' feature (the device was then created with
-   * it; scanMode 'subgroup' needs it), else null. lavapipe reports 8..8, NVIDIA 32..32.
-   */
-  subgroups?: { minSize: number; maxSize: number } | null;
   minUniformAlign: number;
 }
 
@@ -110,16 +105,12 @@ export async function acquireDevice(opts: AcquireOptions): Promise<GpuContext | 
     return { unavailable: `the adapter allows ${lim.maxStorageBuffersPerShaderStage} storage buffers per shader stage; the scan kernels need ${STORAGE_BUFFERS_NEEDED}` };
   }
   const shaderF16 = adapter.features.has('shader-f16');
-  const sgInfo = info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
-  const subgroups = adapter.features.has('subgroups' as GPUFeatureName) && (sgInfo?.subgroupMaxSize ?? 0) > 0
-    ? { minSize: sgInfo.subgroupMinSize ?? 1, maxSize: sgInfo.subgroupMaxSize as number } : null;
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice({
       requiredFeatures: [
         ...(shaderF16 ? ['shader-f16' as const] : []),
         ...(timestampQueries && adapter.features.has('timestamp-query') ? ['timestamp-query' as const] : []),
-        ...(subgroups ? ['subgroups' as GPUFeatureName] : []),
       ],
       // Ask for the adapter's real limits (the defaults cap storage bindings at 128 MiB).
       requiredLimits: {
@@ -134,7 +125,7 @@ export async function acquireDevice(opts: AcquireOptions): Promise<GpuContext | 
     return { unavailable: `requestDevice failed on ${description}: ${(e as Error).message}` };
   }
   return {
-    adapter, device, keepAlive: p.keepAlive, isFallback, description, shaderF16, subgroups,
+    adapter, device, keepAlive: p.keepAlive, isFallback, description, shaderF16,
     maxBindingBytes: Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize),
     maxBufferBytes: device.limits.maxBufferSize,
     minUniformAlign: device.limits.minUniformBufferOffsetAlignment,

@@ -198,20 +198,11 @@ const SCAN_TILED_MAX_N = 64;
  * first chunked kernels they replaced, kept so one benchmark run can compare the two; 'sequential' —
  * one thread per channel walks all T tokens (the plain scan the chunked ones replace). (A one-dispatch
  * Mamba-1 scan with a decoupled look-back ran at 9-17 % of a copy on the H100 against the tiled passes'
- * 44-52 % and was removed: BENCHMARKS.md, "The merged tree on the H100".)
+ * 44-52 % and was removed: BENCHMARKS.md, "The merged tree on the H100". So were the one-pass subgroup
+ * scans 'subgroup' / 'subgroup-chain': 5-6× the tiled passes' time at 16k tokens on the H100.)
  */
-export type ScanMode = 'chunked' | 'chunked-v1' | 'sequential' | 'subgroup' | 'subgroup-chain';
-/**
- * scanMode 'subgroup' (opt-in; needs the adapter's 'subgroups' feature): the Mamba-1 prefill scan in one
- * pass, a subgroup per channel (selective_scan_subgroup.wgsl); Mamba-2 SSD scans run 'chunked' under it.
- * scanMode 'subgroup-chain' (opt-in; subgroups too): the same tile, one workgroup per (time tile, channel
- * block), the state chained from tile to tile through a cleared scratch buffer (selective_scan_subgroup_chain.wgsl).
- */
-const SCAN_MODES: readonly ScanMode[] = ['chunked', 'chunked-v1', 'sequential', 'subgroup', 'subgroup-chain'];
-/** Polls a selective_scan_subgroup_chain unit makes for its predecessor's state before it gives up (NaN outputs): 2^22, ~1-4 s on a GPU. */
-const CHAIN_SPIN = 1 << 22;
-/** Storage buffers selective_scan_subgroup_chain binds (the scan's 10 and its chain). */
-const CHAIN_STORAGE_BUFFERS = 11;
+export type ScanMode = 'chunked' | 'chunked-v1' | 'sequential';
+const SCAN_MODES: readonly ScanMode[] = ['chunked', 'chunked-v1', 'sequential'];
 /** Most output rows of a matrix-vector dispatch that folds in the norm before it (pendingNorm): in_proj's, not the head's. */
 const NORM_FOLD_MAX_ROWS = 16384;
 /** Parameter writes of at most this many dispatches are remembered and skipped when repeated (WebGpuBackend.lastParams). */
@@ -301,17 +292,6 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * compare the two on the same input, and tested against the reference like the chunked form).
    */
   scanMode: ScanMode;
-  /** The adapter's subgroup sizes where the device has 'subgroups' (scanMode 'subgroup'), else null. */
-  readonly subgroups: { minSize: number; maxSize: number } | null;
-  private readonly maxWorkgroupBytes: number;
-  /** @internal Tests: caps the state quads selective_scan_subgroup stages at once (as a small workgroup memory limit would). */
-  subgroupScanQuads = Infinity;
-  /** @internal Tests: the most time units selective_scan_subgroup_chain splits T into (as a small binding limit would). */
-  subgroupChainUnits = Infinity;
-  /** @internal Tests: polls before a selective_scan_subgroup_chain unit gives up on its predecessor (CHAIN_SPIN). */
-  subgroupChainSpin = CHAIN_SPIN;
-  /** @internal Tests: the chain's ticket counter starts here instead of 0 (≥ B·blocks: the first time unit never runs — the spin bound's test). */
-  subgroupChainFirstTicket = 0;
   /**
    * Tokens per chunk of the tiled chunked scans ('chunked'): Mamba-1 (any length ≥ 1) and Mamba-2 SSD
    * (1..256). Longer chunks move fewer chunk states through memory but leave fewer chunks to run in
@@ -468,8 +448,6 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.maxBinding = Math.floor(Math.min(ctx.maxBindingBytes, opts.maxBindingBytes ?? Infinity) / 4) * 4;
     this.scanMode = opts.scan ?? (envValue('MAMBA_EDGE_WEBGPU_SCAN') || 'chunked') as ScanMode;
     if (!SCAN_MODES.includes(this.scanMode)) throw fail('E_ARGUMENT', `scan must be one of ${SCAN_MODES.join(', ')}, got ${JSON.stringify(this.scanMode)}`);
-    this.subgroups = ctx.subgroups ?? null;
-    this.maxWorkgroupBytes = ctx.device.limits.maxComputeWorkgroupStorageSize;
     this.foldHeadNorm = opts.foldHeadNorm ?? envSwitch('MAMBA_EDGE_WEBGPU_FOLD_HEAD_NORM') ?? this.foldHeadNorm;
     const outputs = opts.stepOutputs ?? envValue('MAMBA_EDGE_WEBGPU_STEP_OUTPUTS');
     if (outputs !== undefined && outputs !== '') {
@@ -483,7 +461,6 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       name: 'webgpu', threads: 1, device: ctx.description,
       ...(ctx.isFallback ? { note: `software fallback adapter (${ctx.description}): correct but slow` } : {}),
     };
-    if (this.scanMode === 'subgroup' || this.scanMode === 'subgroup-chain') this.requireSubgroups(); // a clear error now, not at the first prefill
     this.dummy = this.device.createBuffer({ size: 16, usage: USAGE.STORAGE });
     this.dummyOut = [0, 1].map(() => this.device.createBuffer({ size: 16, usage: USAGE.STORAGE }));
     this.device.lost.then((info) => {
@@ -1606,8 +1583,6 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const { batch, seq, inner, stateSize } = checkSelectiveScan(args);
     if (seq === 1) return this.selectiveScanStep(args);
     if (this.scanMode === 'sequential') return this.scanWalk(args, batch, seq, inner, stateSize);
-    if (this.scanMode === 'subgroup' && stateSize <= SCAN_TILED_MAX_N) return this.scanSubgroup(args, batch, seq, inner, stateSize);
-    if (this.scanMode === 'subgroup-chain' && stateSize <= SCAN_TILED_MAX_N) return this.scanSubgroupChain(args, batch, seq, inner, stateSize);
     const tiled = this.scanMode === 'chunked' && stateSize <= SCAN_TILED_MAX_N;
     const L = tiled ? Math.max(1, Math.floor(this.scanChunk.mamba1)) : SCAN_CHUNK;
     const nC = Math.ceil(seq / L);
@@ -1643,81 +1618,6 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    */
   private mamba1ScanBindings(a: SelectiveScanArgs): Binding[] {
     return [a.x, a.dt, a.dtBias, a.A, a.B, a.C, a.D, a.z].map((t) => this.bind(t));
-  }
-
-  private requireSubgroups(): { minSize: number; maxSize: number } {
-    if (!this.subgroups) {
-      throw fail('E_ARGUMENT', `webgpu scan mode '${this.scanMode}' (MAMBA_EDGE_WEBGPU_SCAN / WebGpuOptions.scan) needs the adapter's 'subgroups' feature, which ${this.info?.device ?? 'this adapter'} lacks; use 'chunked'`);
-    }
-    if (this.scanMode === 'subgroup-chain' && this.device.limits.maxStorageBuffersPerShaderStage < CHAIN_STORAGE_BUFFERS) {
-      throw fail('E_ARGUMENT', `webgpu scan mode 'subgroup-chain' binds ${CHAIN_STORAGE_BUFFERS} storage buffers; ${this.info?.device ?? 'this adapter'} allows ${this.device.limits.maxStorageBuffersPerShaderStage}; use 'subgroup'`);
-    }
-    return this.subgroups;
-  }
-
-  /**
-   * The subgroup scans' tile (include/mamba1_subgroup_tile.wgsl): arrays sized for the adapter's largest
-   * subgroup (SMAX); QS state quads of B and C staged at once, as many as the workgroup memory limit allows
-   * (all of them at N ≤ 16 on an H100 if it allows 51 KiB); nBlk channel blocks of WG / SMAX.
-   */
-  private subgroupTile(inner: number, stateSize: number): { SMAX: number; QS: number; nBlk: number; steps: number } {
-    const SMAX = this.requireSubgroups().maxSize;
-    const WG = 256, K = 8;
-    const ns4 = Math.ceil(stateSize / 4);
-    const bytes = (qs: number) => 2 * WG * (K + 1) * 4 + 2 * SMAX * (K * qs + 1) * 16 + 8;
-    let QS = Math.max(1, Math.min(ns4, this.subgroupScanQuads));
-    while (QS > 1 && bytes(QS) > this.maxWorkgroupBytes) QS = Math.ceil(QS / 2);
-    if (bytes(QS) > this.maxWorkgroupBytes || SMAX > WG) {
-      throw fail('E_BACKEND', `webgpu scan mode '${this.scanMode}': ${bytes(QS)} bytes of workgroup memory at subgroup size ${SMAX} exceed the device's ${this.maxWorkgroupBytes}; use 'chunked'`);
-    }
-    return { SMAX, QS, nBlk: Math.ceil(inner / (WG / SMAX)), steps: SMAX * K };
-  }
-
-  /** selective_scan_subgroup: one pass, a subgroup per channel, each workgroup walking all T (scanMode 'subgroup'). */
-  private scanSubgroup(a: SelectiveScanArgs, batch: number, seq: number, inner: number, stateSize: number): Tensor {
-    const { SMAX, QS, nBlk } = this.subgroupTile(inner, stateSize);
-    const y = this.tensor([batch, seq, inner]);
-    this.dispatch('selective_scan_subgroup', { NS: stateSize, SMAX, QS }, [
-      ...this.mamba1ScanBindings(a), this.bind(a.state), y.buffer,
-    ], [batch, seq, inner, stateSize, nBlk], [], batch * nBlk);
-    return y;
-  }
-
-  /**
-   * Words of selective_scan_subgroup_chain's chain buffer: 4 (ticket, error word) + the end state of every
-   * time unit but the last, (units − 1) × B × I × 4·⌈N/4⌉ (at [1, 16384, 1536] × N 16 on an H100: 63 × 24,576
-   * words = 6.2 MB).
-   */
-  static chainWords(units: number, batch: number, inner: number, stateSize: number): number {
-    return 4 + (units - 1) * batch * inner * 4 * Math.ceil(stateSize / 4);
-  }
-
-  /**
-   * selective_scan_subgroup_chain (scanMode 'subgroup-chain'): a workgroup per (time unit, channel block, batch
-   * row), the state entering a unit chained from the unit before it through `chain`, cleared in the same
-   * encoder just before. A time unit is one SMAX·8-step tile, or `span` of them where the chain of one-tile
-   * units would not fit a binding (or the subgroupChainUnits cap): span = ⌈tiles / most units that fit⌉.
-   */
-  private scanSubgroupChain(a: SelectiveScanArgs, batch: number, seq: number, inner: number, stateSize: number): Tensor {
-    const { SMAX, QS, nBlk, steps } = this.subgroupTile(inner, stateSize);
-    const tiles = Math.ceil(seq / steps);
-    const perUnitWords = batch * inner * 4 * Math.ceil(stateSize / 4);
-    const fit = 1 + Math.floor((this.maxBinding / 4 - 4) / perUnitWords);
-    const span = Math.ceil(tiles / Math.max(1, Math.min(fit, this.subgroupChainUnits)));
-    const U = span * steps;
-    const units = Math.ceil(seq / U);
-    if (batch * nBlk * units > 0xffffffff) throw fail('E_ARGUMENT', `webgpu scan mode 'subgroup-chain': ${batch * nBlk * units} workgroups exceed a u32 ticket`);
-    const words = WebGpuBackend.chainWords(units, batch, inner, stateSize);
-    const chain = this.scratch(words, 'subgroup scan chain (ticket, tile end states)');
-    this.record({ kind: 'clear', buffer: chain, size: bufferBytes(words * 4) });
-    if (this.subgroupChainFirstTicket) this.writeWords(chain, new Uint32Array([this.subgroupChainFirstTicket]));
-    const y = this.tensor([batch, seq, inner]);
-    this.dispatch('selective_scan_subgroup_chain', { NS: stateSize, SMAX, QS }, [
-      ...this.mamba1ScanBindings(a), this.bind(a.state), y.buffer,
-      { buffer: chain, size: words * 4 },
-    ], [batch, seq, inner, stateSize, nBlk, U, units, this.subgroupChainSpin], [], batch * nBlk * units);
-    this.release(chain);
-    return y;
   }
 
   /** selective_scan_step over `seq` tokens: one thread per (b, i) walks them in order (T = 1: decode). */

@@ -16,14 +16,10 @@ export interface KernelVariant {
   NS?: number;
   /** Compile-time row quads per thread of a register-tiled product (ssd_chunk_state / ssd_chunk_out: 4·RQ rows × 4 columns). */
   RQ?: number;
-  /** Compile-time largest subgroup size of the adapter (selective_scan_subgroup: sizes its workgroup arrays). */
-  SMAX?: number;
-  /** Compile-time state quads staged at once (selective_scan_subgroup's B / C staging). */
-  QS?: number;
 }
 
 /** KernelVariant's compile-time u32 constants, declared before the kernel's text and part of its cache key. */
-const CONSTANTS = ['NS', 'RQ', 'SMAX', 'QS'] as const;
+const CONSTANTS = ['NS', 'RQ'] as const;
 
 export class Kernels {
   private readonly cache = new Map<string, GPUComputePipeline>();
@@ -38,13 +34,10 @@ export class Kernels {
     if (p) return p;
     const body = WGSL[name];
     if (!body) throw fail('E_BACKEND', `webgpu: no kernel named ${name}`);
-    // WGSL directives (`enable subgroups;`) must precede every declaration: lift them above common.
-    const lines = body.split('\n');
-    const isDirective = (line: string) => /^(enable|requires|diagnostic)\b/.test(line);
-    const parts = [...lines.filter(isDirective), WGSL.common];
+    const parts = [WGSL.common];
     if (v.weights) parts.push(WGSL[`weights_${v.weights}`]);
     for (const c of CONSTANTS) if (v[c] !== undefined) parts.push(`const ${c}: u32 = ${v[c]}u;`);
-    parts.push(lines.filter((line) => !isDirective(line)).join('\n'));
+    parts.push(body);
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ label: key, code: parts.join('\n') });
     p = this.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint: 'main' } });
