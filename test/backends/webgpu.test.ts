@@ -50,6 +50,15 @@ if (gpu) {
         }
       } finally { if (was === undefined) delete process.env.MAMBA_EDGE_WEBGPU_SCAN; else process.env.MAMBA_EDGE_WEBGPU_SCAN = was; }
     });
+
+    it('a bad scan option (not the environment) is E_ARGUMENT after the device is acquired, which is given back', async () => {
+      await expect(createWebGpuBackend({ allowFallback: true, scan: 'subgroup' as never })).rejects.toMatchObject({
+        code: 'E_ARGUMENT', message: 'scan must be one of chunked, chunked-v1, sequential, got "subgroup"',
+      });
+      const b = await createWebGpuBackend({ allowFallback: true }) as WebGpuBackend; // and the next one works
+      expect(b.scanMode).toBe('chunked');
+      await b.dispose();
+    });
   });
   // Mamba-3 and the lineage ops are not on the GPU yet (supportsOp says no, 'auto' picks wasm); every case of the shared suite runs here, the mixture of experts included.
   runOpSuite('webgpu', () => gpu, { tolerance: TOL, readTopK: true });

@@ -16,5 +16,10 @@ export async function createWebGpuBackend(opts: CreateWebGpuOptions): Promise<Ba
   checkEnv('MAMBA_EDGE_WEBGPU_', WEBGPU_ENV); // before a device is acquired, so a bad switch leaks none
   const ctx = await acquireDevice({ allowFallback: opts.allowFallback });
   if ('unavailable' in ctx) return ctx;
-  return new WebGpuBackend(ctx, opts);
+  try {
+    return new WebGpuBackend(ctx, opts);
+  } catch (e) { // a bad option (scan, stepOutputs): the device just acquired goes back, not left to the collector
+    ctx.device.destroy();
+    throw e;
+  }
 }
