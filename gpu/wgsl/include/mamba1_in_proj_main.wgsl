@@ -4,7 +4,7 @@
 // step (conv1d_step.wgsl's sum in its order: bias, the K−1 held inputs, the new one; silu; the window
 // shifted), workgroups I..2I−1 compute z's rows. With n4 = 1 the layer's RMSNorm is folded in
 // (x is the block input; include/norm_fold.wgsl, xn gets the normed rows).
-// The including file declares the weight bindings w0 (x rows), w1 (z rows), PER and partial().
+// The including file declares the weight bindings w0 (x rows), w1 (z rows), PER, WWord, wword() and wdot().
 //   x: [rows, D]   W_x, W_z: [I, D]   convW: [I, K]   convB: [I]   state: [rows, I, K−1]   u, z: [rows, I]
 //   n0 rows (≤ 8)  n1 D  n2 I  n3 K  n4 fold the norm  n5 conv bias  f0 the norm's eps
 //#include "include/mamba1_in_proj_inputs.wgsl"
@@ -15,10 +15,18 @@
 //#include "include/norm_fold.wgsl"
 //#include "include/conv_step.wgsl"
 
-fn xv(r: u32, i: u32, K4: u32) -> vec4<f32> {
-  if (prm.n4 == 0u) { return x[r * K4 + i]; }
-  return g[i] * (x[r * K4 + i] * inv[r]);
+// x's row r, vec4 i, through the folded norm (n4 = 1) with gi = g[i] (gword(i), loaded once for all rows).
+fn xvg(r: u32, i: u32, K4: u32, gi: vec4<f32>) -> vec4<f32> {
+  let xr = x[r * K4 + i];
+  if (prm.n4 == 0u) { return xr; }
+  return gi * (xr * inv[r]);
 }
+fn gword(i: u32) -> vec4<f32> {
+  if (prm.n4 == 0u) { return vec4<f32>(); }
+  return g[i];
+}
+// (include/norm_fold.wgsl's xn)
+fn xv(r: u32, i: u32, K4: u32) -> vec4<f32> { return xvg(r, i, K4, gword(i)); }
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -34,8 +42,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let steps = prm.n1 / PER;
   var acc: array<f32, 8>;
   for (var k = lid; k < steps; k += WG) {
+    // the weight word and the norm weight's words, loaded once for all rows (include/row_sums.wgsl: lavapipe)
+    let wv = wword(seg, m, k, K4);
+    let ga = gword(k * (PER / 4u));
+    var gb = vec4<f32>();
+    if (PER == 8u) { gb = gword(2u * k + 1u); }
     for (var r = 0u; r < 8u; r++) {
-      if (r < rows) { acc[r] += partial(seg, m, k, K4, r); }
+      if (r < rows) { acc[r] += wdot(wv, r, k, K4, ga, gb); }
     }
   }
   let v = rowSums(acc, rows, lid);

@@ -4,8 +4,14 @@
 @group(0) @binding(3) var<storage, read> w1: array<vec4<f32>>;
 
 const PER: u32 = 4u; // weights per loaded word
-fn partial(seg: u32, m: u32, k: u32, K4: u32, r: u32) -> f32 {
-  var wv: vec4<f32>;
-  if (seg == 0u) { wv = w0[m * K4 + k]; } else { wv = w1[m * K4 + k]; }
-  return dot(wv, xv(r, k, K4));
+alias WWord = vec4<f32>;
+// The k-th loaded word of row m of W_x (seg 0) or W_z (seg 1).
+fn wword(seg: u32, m: u32, k: u32, K4: u32) -> WWord {
+  if (seg == 0u) { return w0[m * K4 + k]; }
+  return w1[m * K4 + k];
+}
+// Row r's dot product of the k-th word wv with x, x read through xvg() with the norm weight's word ga
+// (gb: the f16 layout's second word, unused here).
+fn wdot(wv: WWord, r: u32, k: u32, K4: u32, ga: vec4<f32>, gb: vec4<f32>) -> f32 {
+  return dot(wv, xvg(r, k, K4, ga));
 }

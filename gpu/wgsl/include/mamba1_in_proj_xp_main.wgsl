@@ -11,7 +11,7 @@
 // sequence for mamba-130m: I = 1536, CH = 16, J = 80), read back from L2 by the scan step; CH = 16
 // halves them against CH = 8 and still gives 2·I / 16 = 192 workgroups of 256 threads a layer there.
 // With n4 = 1 the layer's RMSNorm is folded in (x is the block input; include/norm_fold.wgsl, xn gets
-// the normed rows). The including file declares w0 (x rows), w1 (z rows), PER and partial().
+// the normed rows). The including file declares w0 (x rows), w1 (z rows), PER, WWord, wword() and wdot().
 // One output buffer holds u, z and the partials (their offsets 256-byte aligned, so each is a
 // binding of its own for the scan step): ten storage bindings, as in_proj without x_proj.
 //   x: [rows, D]   W_x, W_z: [I, D]   convW: [I, K]   convB: [I]   state: [rows, I, K−1]
@@ -32,10 +32,18 @@ const WG: u32 = 256u;   // = LANES · CH
 
 var<workgroup> us: array<f32, 8u * CH>; // the block's u[r, c0 + cs] at r·CH + cs
 
-fn xv(r: u32, i: u32, K4: u32) -> vec4<f32> {
-  if (prm.n4 == 0u) { return x[r * K4 + i]; }
-  return g[i] * (x[r * K4 + i] * inv[r]);
+// x's row r, vec4 i, through the folded norm (n4 = 1) with gi = g[i] (gword(i), loaded once for all rows).
+fn xvg(r: u32, i: u32, K4: u32, gi: vec4<f32>) -> vec4<f32> {
+  let xr = x[r * K4 + i];
+  if (prm.n4 == 0u) { return xr; }
+  return gi * (xr * inv[r]);
 }
+fn gword(i: u32) -> vec4<f32> {
+  if (prm.n4 == 0u) { return vec4<f32>(); }
+  return g[i];
+}
+// (include/norm_fold.wgsl's xn)
+fn xv(r: u32, i: u32, K4: u32) -> vec4<f32> { return xvg(r, i, K4, gword(i)); }
 
 // Element i of W_xproj.
 fn xpAt(i: u32) -> f32 {
@@ -67,30 +75,36 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   // A lane's 16-byte loads four at a time (independent, so in flight together): with a quarter of the
   // threads of the row-per-workgroup kernel (16 lanes a row instead of 64), each thread must keep about
   // 4× the bytes in flight for the same memory parallelism (mamba-130m, f32: 12 loads a lane, 3 rounds).
+  // The four words (and the norm weight's words for them) are loaded before the rows' loop, once for all
+  // rows: in the loop only x's loads (include/row_sums.wgsl: lavapipe's compile time).
   if (live) {
     for (var k0 = lane; k0 < steps; k0 += 4u * LANES) {
+      var wq: array<WWord, 4>;
+      var gaq: array<vec4<f32>, 4>;
+      var gbq: array<vec4<f32>, 4>;
+      for (var q = 0u; q < 4u; q++) {
+        let k = k0 + q * LANES;
+        if (k < steps) { // (k0 < steps: word 0 always)
+          wq[q] = wword(seg, c, k, K4);
+          gaq[q] = gword(k * (PER / 4u));
+          if (PER == 8u) { gbq[q] = gword(2u * k + 1u); }
+        }
+      }
       for (var r = 0u; r < 8u; r++) {
         if (r < rows) {
-          var s = partial(seg, c, k0, K4, r);
+          var s = wdot(wq[0], r, k0, K4, gaq[0], gbq[0]);
           for (var q = 1u; q < 4u; q++) {
-            if (k0 + q * LANES < steps) { s += partial(seg, c, k0 + q * LANES, K4, r); }
+            if (k0 + q * LANES < steps) { s += wdot(wq[q], r, k0 + q * LANES, K4, gaq[q], gbq[q]); }
           }
           acc[r] += s;
         }
       }
     }
   }
-  // Σ over the channel's LANES threads (a tree in red, as rowSums over a channel's lanes)
+  // Σ over the channel's LANES threads (a tree in red over each channel's lanes: treeSums)
   for (var r = 0u; r < 8u; r++) { red[r * WG + lid] = acc[r]; }
   workgroupBarrier();
-  for (var half = LANES / 2u; half > 0u; half >>= 1u) {
-    if (lane < half) {
-      for (var r = 0u; r < 8u; r++) {
-        if (r < rows) { red[r * WG + lid] += red[r * WG + lid + half]; }
-      }
-    }
-    workgroupBarrier();
-  }
+  treeSums(rows, lid, LANES);
   let own = live && lane < rows; // lane r of a channel takes sequence r
   let v = red[min(lane, 7u) * WG + lid - lane];
   if (seg == 1u) { // z rows (a workgroup-uniform branch)
