@@ -14,19 +14,7 @@
 //#include "include/matvec_reduce.wgsl"
 //#include "include/norm_fold.wgsl"
 //#include "include/conv_step.wgsl"
-
-// x's row r, vec4 i, through the folded norm (n4 = 1) with gi = g[i] (gword(i), loaded once for all rows).
-fn xvg(r: u32, i: u32, K4: u32, gi: vec4<f32>) -> vec4<f32> {
-  let xr = x[r * K4 + i];
-  if (prm.n4 == 0u) { return xr; }
-  return gi * (xr * inv[r]);
-}
-fn gword(i: u32) -> vec4<f32> {
-  if (prm.n4 == 0u) { return vec4<f32>(); }
-  return g[i];
-}
-// (include/norm_fold.wgsl's xn)
-fn xv(r: u32, i: u32, K4: u32) -> vec4<f32> { return xvg(r, i, K4, gword(i)); }
+//#include "include/mamba1_in_proj_x.wgsl"
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
