@@ -20,7 +20,8 @@
 // scan_tiled.cu's scanTiled (Mamba-1, N ≤ 16: the WebGPU backend's tiled three-pass design, 64 channels ×
 // 64-step chunks a block) is the prefill default for Mamba-1 (kTiledDefault: on the H100, 2026-12-06,
 // [1, 16384, 1536] 0.360 ms = 38.6 % of the copy against scanWarp's 0.885 ms, [.., 4096] 0.891 vs 2.004 ms);
-// MAMBA_EDGE_CUDA_SCAN=tiled3one (one pass) is its variant, =warp the previous default.
+// MAMBA_EDGE_CUDA_SCAN=tiled3one (one pass) is its variant, =warp the previous default, =once scan_once.cu's
+// one-pass kernel that takes each exponential once (the candidate to replace the three passes).
 // Prefill (T ≥ 32) takes the two newer kernels where a shape fits them: scanWarp below (Mamba-1, N ≤ 16:
 // a parallel scan over time within a warp per channel, one pass) and ssd.cu's ssdMma (Mamba-2, P and N
 // multiples of 16: the SSD chunked matrix form on tensor cores). Otherwise, and for the decode step,
@@ -604,8 +605,11 @@ constexpr bool kTiledDefault = true;
  * =tiled3one too, always as one pass (the A/B of one pass against three, and the test of long single walks);
  * else where kTiledDefault and no other kernel is asked for, for T ≥ 32 (a decode step stays on scanTile).
  */
+/** Whether scan_once.cu's scanOnce runs this shape: MAMBA_EDGE_CUDA_SCAN=once, Mamba-1 with N ≤ 16, any T (one pass). */
+static bool useOnce(const ScanShape& sh) { return scanOnceFits(sh) && scanOverride("once"); }
+
 static bool useTiled(const ScanShape& sh) {
-  if (!scanTiledFits(sh)) return false;
+  if (!scanTiledFits(sh) || useOnce(sh)) return false;
   if (scanOverride("tiled3") || scanOverride("tiled3one")) return true;
   if constexpr (kTiledDefault) {
     for (const char* other : {"warp", "warp8", "tile", "tile1", "lanes"})
@@ -616,7 +620,7 @@ static bool useTiled(const ScanShape& sh) {
 }
 
 static bool useWarp(const ScanShape& sh) {
-  if (sh.ssd || sh.N > kWMaxN || useTiled(sh)) return false;
+  if (sh.ssd || sh.N > kWMaxN || useTiled(sh) || useOnce(sh)) return false;
   if (scanOverride("warp") || scanOverride("warp8")) return true;
   if (scanOverride("tile") || scanOverride("tile1") || scanOverride("lanes")) return false;
   return sh.T >= 32;
@@ -636,6 +640,7 @@ static bool useMma(const ScanShape& sh) {
 
 const char* scanKernelName(const ScanShape& sh) {
   if (useMma(sh)) return scanOverride("mma1") ? "ssd matrix form, TF32" : "ssd matrix form, 3xTF32";
+  if (useOnce(sh)) return "one pass, every exponential once (scanOnce: a warp per channel, 16 steps a lane)";
   if (useTiled(sh)) return "tiled, 64 channels a block (three passes, or one where the channels fill the GPU)";
   if (useWarp(sh)) return warpChannels() == 8 ? "warp scan, 8 channels a block" : "warp scan, 4 channels a block";
   if (!useTile(sh)) return "lanes";
@@ -645,6 +650,7 @@ const char* scanKernelName(const ScanShape& sh) {
 
 int scanChunks(const ScanShape& sh, int multiprocessors) {
   if (useMma(sh)) return ssdMmaChunks(sh, multiprocessors);
+  if (useOnce(sh)) return 1;
   if (useTiled(sh)) return scanOverride("tiled3one") ? 1 : scanTiledChunks(sh, multiprocessors);
   if (useWarp(sh)) {
     // One pass (x, dt, z read once) while the blocks fill the GPU; else chunks of ≥ 128 steps, three passes.
@@ -770,6 +776,7 @@ static cudaError_t mmaT(const ScanShape& sh, const ScanArgs& a, int chunks, void
 template <bool SSD>
 static cudaError_t scanS(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
   if (SSD && useMma(sh)) return mmaT(sh, a, chunks, scratch, s);
+  if (!SSD && useOnce(sh)) return launchScanOnce(sh, a, s);
   if (!SSD && useTiled(sh)) return launchScanTiled(sh, a, chunks, scratch, s);
   if (!SSD && useWarp(sh)) return warpChannels() == 8 ? warpT<8>(sh, a, chunks, scratch, s) : warpT<4>(sh, a, chunks, scratch, s);
   if (useTile(sh)) {
