@@ -41,6 +41,7 @@
 #include <cstring>
 #include "common.cuh"
 #include "scan_common.cuh"
+#include "scan_fast.cuh"
 
 namespace me {
 
@@ -495,14 +496,7 @@ __global__ void __launch_bounds__(CB * 32) scanWarp(ScanShape sh, ScanArgs a, in
             pb = da[i] * pb + db[i];
             pa *= da[i];
           }
-#pragma unroll
-          for (int off = 1; off < 32; off <<= 1) {
-            const float qa = __shfl_up_sync(0xffffffffu, pa, off), qb = __shfl_up_sync(0xffffffffu, pb, off);
-            if (lane >= off) {
-              pb = pa * qb + pb;
-              pa *= qa;
-            }
-          }
+          warpScanAffine(pa, pb, lane);
           // The lane's start state: the lanes before it (exclusive scan) applied to the carried h_n.
           const float ea = __shfl_up_sync(0xffffffffu, pa, 1), eb = __shfl_up_sync(0xffffffffu, pb, 1);
           float hs = lane == 0 ? h[n] : ea * h[n] + eb;

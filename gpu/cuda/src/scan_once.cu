@@ -178,14 +178,7 @@ __global__ void __launch_bounds__(kOC * 32, 3) scanOnce(ScanShape sh, ScanArgs a
 #pragma unroll
         for (int i = 1; i < kOK; i++) pb = da[i] * pb + db[i];
         float pa = ex2(A2 * sumDl);
-#pragma unroll
-        for (int off = 1; off < 32; off <<= 1) {
-          const float qa = __shfl_up_sync(0xffffffffu, pa, off), qb = __shfl_up_sync(0xffffffffu, pb, off);
-          if (lane >= off) {
-            pb = pa * qb + pb;
-            pa *= qa;
-          }
-        }
+        warpScanAffine(pa, pb, lane);
         // The lane's start state: the lanes before it (exclusive) applied to the carried h; lane 31's
         // inclusive pair carries h to the next tile.
         const float ea = __shfl_up_sync(0xffffffffu, pa, 1), eb = __shfl_up_sync(0xffffffffu, pb, 1);
