@@ -1,0 +1,36 @@
+#!/bin/bash
+# Builds the device kit (default folder .dev-lead2, which .git/info/exclude should list): what the H100 machine
+# needs to run this tree's suites and benches, within run's 64 MiB carry with the tracked tree (~23 MB):
+#   node.xz       this machine's Node binary (the device has none), ~24 MB
+#   mods.tar.xz   the node_modules closure of the test and bench tools and the runtime dependencies (closure.mjs),
+#                 webgpu's dist for linux-x64 only with dawn.node stripped, ~16 MB
+#   gl/*.deb      the Vulkan loader and GL dispatch libraries Dawn needs there (the device README's list)
+#   addon.node.xz the CUDA addon built here for sm_90 (nvcc, no GPU needed)
+#   run.sh, steps.sh, step-*.sh   the call's driver and its steps (copied from tools/device-kit)
+# Each part is rebuilt only when missing, except the addon and the scripts (always, they follow the tree).
+#   bash tools/device-kit/build.sh [kit folder]
+# A call:  run(command="STEPS='cudatests webtests' timeout 290 bash .dev-lead2/run.sh 270 2>&1 | tail -70",
+#              carry=[".dev-lead2"], timeout_s=300)
+set -euo pipefail
+K=${1:-.dev-lead2}; here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$K/gl"
+[ -s "$K/node.xz" ] || xz -T2 -9 -c "$(command -v node)" > "$K/node.xz"
+if ! ls "$K"/gl/*.deb >/dev/null 2>&1; then
+  (cd "$K/gl" && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+fi
+if [ ! -s "$K/mods.tar.xz" ]; then
+  stage=$(mktemp -d)
+  node "$here/closure.mjs" vitest tsx webgpu @huggingface/jinja @huggingface/tokenizers cli-progress comlink commander \
+    @huggingface/gguf fast-check esbuild --exclude lightningcss,@types/node > "$stage/list"
+  tar cf - -T "$stage/list" | tar xf - -C "$stage"
+  find "$stage/node_modules/webgpu/dist" -mindepth 1 -maxdepth 1 ! -name linux-x64 -exec rm -rf {} +
+  strip --strip-unneeded "$stage/node_modules/webgpu/dist/linux-x64/dawn.node"
+  tar cf - -C "$stage" node_modules | xz -T2 -9e > "$K/mods.tar.xz"
+  rm -rf "$stage"
+fi
+npx cmake-js rebuild --directory gpu/cuda --out /tmp/kit-cuda --CDCMAKE_CUDA_ARCHITECTURES=90-real > /tmp/kit-cuda.log 2>&1 \
+  || { tail -20 /tmp/kit-cuda.log; exit 1; }
+xz -T2 -9 -c /tmp/kit-cuda/Release/mamba_edge_cuda.node > "$K/addon.node.xz"
+cp "$here"/run.sh "$here"/steps.sh "$here"/step-*.sh "$K/"
+git rev-parse --short HEAD > "$K/HEAD"
+du -cb "$K" | tail -1
