@@ -44,18 +44,27 @@ __device__ __forceinline__ int swz16(int t) {
   return ((q ^ ((q >> 3) & 3)) << 2) | (t & 3);
 }
 
+/** Where a lane's four float4s live in a staged row: swz16 of its steps 16l, 16l + 4, …, computed once a kernel. */
+struct LaneSlots {
+  int at[kOK / 4];
+  __device__ explicit LaneSlots(int first) {
+#pragma unroll
+    for (int j = 0; j < kOK / 4; j++) at[j] = swz16(first + 4 * j);
+  }
+};
+
 /** A lane's 16 steps of a staged row (four float4 loads). */
-__device__ __forceinline__ void load16(const float* row, int first, float (&v)[kOK]) {
+__device__ __forceinline__ void load16(const float* row, const LaneSlots& slots, float (&v)[kOK]) {
 #pragma unroll
   for (int j = 0; j < kOK / 4; j++) {
-    const float4 f = *reinterpret_cast<const float4*>(row + swz16(first + 4 * j));
+    const float4 f = *reinterpret_cast<const float4*>(row + slots.at[j]);
     v[4 * j] = f.x, v[4 * j + 1] = f.y, v[4 * j + 2] = f.z, v[4 * j + 3] = f.w;
   }
 }
-__device__ __forceinline__ void store16(float* row, int first, const float (&v)[kOK]) {
+__device__ __forceinline__ void store16(float* row, const LaneSlots& slots, const float (&v)[kOK]) {
 #pragma unroll
   for (int j = 0; j < kOK / 4; j++)
-    *reinterpret_cast<float4*>(row + swz16(first + 4 * j)) = make_float4(v[4 * j], v[4 * j + 1], v[4 * j + 2], v[4 * j + 3]);
+    *reinterpret_cast<float4*>(row + slots.at[j]) = make_float4(v[4 * j], v[4 * j + 1], v[4 * j + 2], v[4 * j + 3]);
 }
 
 /** Shared memory of a block: x (then y), dt, z rows of 4 channels, B and C rows of 8 states. */
@@ -105,6 +114,7 @@ __global__ void __launch_bounds__(kOC * 32, 3) scanOnce(ScanShape sh, ScanArgs a
   }
   const float Dv = a.D[ci], bias = a.dtBias[ci];
   const int first = lane * kOK;  // this lane's first step in a tile
+  const LaneSlots slots(first);
   const int halves = (N + kOHalf - 1) / kOHalf;
 
   for (int tb = 0; tb < T; tb += kOTile) {
@@ -146,8 +156,8 @@ __global__ void __launch_bounds__(kOC * 32, 3) scanOnce(ScanShape sh, ScanArgs a
       if (!active) continue;
       if (half == 0) {  // this tile's Δ, Δ·x and D·x, once for all states
         float xs[kOK], ds[kOK];
-        load16(sX + warp * kORow, first, xs);
-        load16(sD + warp * kORow, first, ds);
+        load16(sX + warp * kORow, slots, xs);
+        load16(sD + warp * kORow, slots, ds);
 #pragma unroll
         for (int i = 0; i < kOK; i++) {
           const bool ok = first + i < nt;
@@ -166,7 +176,7 @@ __global__ void __launch_bounds__(kOC * 32, 3) scanOnce(ScanShape sh, ScanArgs a
         float da[kOK], db[kOK];
         {
           float Bv[kOK];
-          load16(sB + k * kORow, first, Bv);
+          load16(sB + k * kORow, slots, Bv);
 #pragma unroll
           for (int i = 0; i < kOK; i++) {
             da[i] = ex2(dl[i] * A2);
@@ -186,7 +196,7 @@ __global__ void __launch_bounds__(kOC * 32, 3) scanOnce(ScanShape sh, ScanArgs a
         float hs = lane == 0 ? h : ea * h + eb;
         {
           float Cv[kOK];
-          load16(sC + k * kORow, first, Cv);
+          load16(sC + k * kORow, slots, Cv);
 #pragma unroll
           for (int i = 0; i < kOK; i++) {
             hs = da[i] * hs + db[i];
@@ -199,10 +209,10 @@ __global__ void __launch_bounds__(kOC * 32, 3) scanOnce(ScanShape sh, ScanArgs a
     }
     if (active) {
       float zs[kOK];
-      load16(sZ + warp * kORow, first, zs);
+      load16(sZ + warp * kORow, slots, zs);
 #pragma unroll
       for (int i = 0; i < kOK; i++) yv[i] *= siluFast(zs[i]);
-      store16(sX + warp * kORow, first, yv);  // this warp's own x row: only it read x there
+      store16(sX + warp * kORow, slots, yv);  // this warp's own x row: only it read x there
     }
     __syncthreads();
     for (int t = threadIdx.x; t < nt; t += kOC * 32) {
