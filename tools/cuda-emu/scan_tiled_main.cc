@@ -1,10 +1,6 @@
 // scan_tiled.cu's kernels on the CPU (tools/cuda-emu/run.mjs): tiledN's launch sequence, each case checked
 // against a sequential scan in double precision (test/cuda/scan.test.ts's tolerance, 1e-4 of max(1, |ref|)).
 #include "kern.inc"  // written by run.mjs: scan_tiled.cu's kernels with emu.h
-#include <thread>
-#include <vector>
-#include <random>
-#include <cstdio>
 using namespace me;
 #include "scan_check.h"
 /** scan_tiled.cu's tiledN with each <<<grid, 64>>> launch run block by block. */

@@ -583,11 +583,9 @@ static bool useTile(const ScanShape& sh) { return !scanOverride("lanes") && tile
 /** scanWarp's channels a block: 4 (rows of 16 bytes; 384 blocks at I = 1536, about 3 an SM) or 8 (MAMBA_EDGE_CUDA_SCAN=warp8). */
 static int warpChannels() { return scanOverride("warp8") ? 8 : 4; }
 
-/**
- * Whether scanWarp runs this shape: Mamba-1 with N ≤ 16, T ≥ 32 (a decode step, T = 1, is lighter as
- * scanTile's single pass than as a 256-step tile); MAMBA_EDGE_CUDA_SCAN=warp|warp8 forces it for any T,
- * =tile|tile1|lanes picks the earlier kernels (A/B runs).
- */
+/** Whether scan_once.cu's scanOnce runs this shape: MAMBA_EDGE_CUDA_SCAN=once, Mamba-1 with N ≤ 16, any T (one pass). */
+static bool useOnce(const ScanShape& sh) { return scanOnceFits(sh) && scanOverride("once"); }
+
 /**
  * scan_tiled.cu's scanTiled (the WebGPU tiled three-pass design) as the prefill default for Mamba-1, N ≤ 16,
  * T ≥ 32: 2.2-2.5× scanWarp on the H100 (BENCHMARKS.md, "The merged tree on the H100").
@@ -599,9 +597,6 @@ constexpr bool kTiledDefault = true;
  * =tiled3one too, always as one pass (the A/B of one pass against three, and the test of long single walks);
  * else where kTiledDefault and no other kernel is asked for, for T ≥ 32 (a decode step stays on scanTile).
  */
-/** Whether scan_once.cu's scanOnce runs this shape: MAMBA_EDGE_CUDA_SCAN=once, Mamba-1 with N ≤ 16, any T (one pass). */
-static bool useOnce(const ScanShape& sh) { return scanOnceFits(sh) && scanOverride("once"); }
-
 static bool useTiled(const ScanShape& sh) {
   if (!scanTiledFits(sh) || useOnce(sh)) return false;
   if (scanOverride("tiled3") || scanOverride("tiled3one")) return true;
@@ -613,6 +608,11 @@ static bool useTiled(const ScanShape& sh) {
   return false;
 }
 
+/**
+ * Whether scanWarp runs this shape: Mamba-1 with N ≤ 16, T ≥ 32 (a decode step, T = 1, is lighter as
+ * scanTile's single pass than as a 256-step tile); MAMBA_EDGE_CUDA_SCAN=warp|warp8 forces it for any T,
+ * =tile|tile1|lanes picks the earlier kernels (A/B runs).
+ */
 static bool useWarp(const ScanShape& sh) {
   if (sh.ssd || sh.N > kWMaxN || useTiled(sh) || useOnce(sh)) return false;
   if (scanOverride("warp") || scanOverride("warp8")) return true;
