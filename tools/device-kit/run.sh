@@ -12,15 +12,17 @@ summ() { grep -v '^Warning' $1 | grep -E " × | FAIL |Test Files|Tests |Error:" 
 for f in $D/gl/*.deb; do dpkg -x $f /; done; ldconfig
 mkdir -p /tmp/bin && xz -dc $D/node.xz > /tmp/bin/node && chmod +x /tmp/bin/node && export PATH=/tmp/bin:$PATH
 tar xJf $D/mods.tar.xz
+# dawn.node travels apart so that a CUDA-only call can leave it behind (carry the kit's parts without it)
+[ -s $D/dawn.node.xz ] && xz -dc $D/dawn.node.xz > node_modules/webgpu/dist/linux-x64/dawn.node
 mkdir -p gpu/cuda/build/Release && xz -dc $D/addon.node.xz > gpu/cuda/build/Release/mamba_edge_cuda.node
 export XDG_RUNTIME_DIR=/tmp NO_COLOR=1
 if ! ls /usr/share/vulkan/icd.d/nvidia* /etc/vulkan/icd.d/nvidia* >/dev/null 2>&1 && [ -e /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
   export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 fi
 VT="node node_modules/vitest/vitest.mjs run"
-{ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader; echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) x $(nproc); node $(node --version); tree $(cat $D/HEAD 2>/dev/null)"; } | tee -a $L
-source $D/steps.sh
-for s in ${STEPS:-}; do [ -e $D/step-$s.sh ] && source $D/step-$s.sh; done
+{ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader; echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) x $(nproc); node $(node --version); tree $(cat $D/sh/HEAD 2>/dev/null)"; } | tee -a $L
+source $D/sh/steps.sh
+for s in ${STEPS:-}; do [ -e $D/sh/step-$s.sh ] && source $D/sh/step-$s.sh; done
 for s in ${STEPS:-}; do
   [ $(left) -lt 8 ] && { echo "skipped $s: $(left) s left" | tee -a $L; continue; }
   step_$s

@@ -1,1 +1,1 @@
-source $D/step-probe.sh  # step_onceprobe lives beside step_probe
+source $D/sh/step-probe.sh  # step_onceprobe lives beside step_probe
