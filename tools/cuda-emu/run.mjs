@@ -12,7 +12,7 @@
  * races or of the SFU's approximations (ex2 / lg2 are libm's here; test/cuda/scan.test.ts does those on a GPU).
  *
  * scan_once: its one pass across 512-step tiles, 4-channel blocks and 8-state halves of B / C (scan_once_main.cc),
- * its warp shuffles emulated with a barrier per warp.
+ * its warp shuffles emulated with a barrier per warp; once as it is and with kOSplit on.
  *
  *   node tools/cuda-emu/run.mjs [scan|once|ssd ...]   (default: all; needs g++ ≥ 12 and the CUDA headers, /usr/local/cuda/include)
  */
@@ -76,4 +76,7 @@ if (which.length === 0 || which.includes('scan')) emulate(tiled, fastSwaps, 'sca
 const once = [['scan_fast.cuh', null], ['scan_once.cu', 'bool scanOnceFits(']];
 const onceSmem = [['extern __shared__ float4 onceSmem4[];', 'static float4 onceSmem4[kOnceSmem / sizeof(float4)];']];
 if (which.length === 0 || which.includes('once')) emulate(once, fastSwaps, 'scan_once_main.cc', onceSmem);
+// …and with its two-chain fold and re-walk (kOSplit), the timing candidate that is off by default.
+const onceSplit = [...onceSmem, ['constexpr bool kOSplit = false;', 'constexpr bool kOSplit = true;']];
+if (which.length === 0 || which.includes('once')) emulate(once, fastSwaps, 'scan_once_main.cc', onceSplit);
 if (which.length === 0 || which.includes('ssd')) emulate([['ssd_tiled.cu', 'template <int L>\nstatic cudaError_t ssdTiledT(']], [], 'ssd_tiled_main.cc');

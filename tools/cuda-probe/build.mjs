@@ -13,6 +13,7 @@
  *   once-nosfu    that, and softplus / silu without the SFU
  *   once-noscan   the lanes' 5-shuffle scan of affine maps left out (its latency's share)
  *   once-l2       x, dt, z, y indexed within their first 4 MiB
+ *   once-split    not a cut: kOSplit on (two chains of 8 steps in the fold and re-walk), a candidate
  * The variants compute wrong numbers on purpose; they are timing probes, never part of the addon.
  *
  *   node tools/cuda-probe/build.mjs [outDir]    (nvcc, sm_90; no GPU needed)  →  outDir/scan-probe-<variant>
@@ -55,6 +56,7 @@ const onceVariants = {
   'once-noexp': onceNoExp,
   'once-nosfu': [...onceNoExp, [/softplusFast\(ds\[i\] \+ bias\)/, 'fabsf(ds[i] + bias)'], [/siluFast\(zs\[i\]\)/, 'zs[i]']],
   'once-noscan': [[/warpScanAffine\(pa, pb, lane\);/, '']],
+  'once-split': [[/constexpr bool kOSplit = false;/, 'constexpr bool kOSplit = true;']],
   'once-l2': [
     [/const int64_t at = \(row0 \+ min\(t, nt - 1\)\) \* I \+ c0;/, 'const int64_t at = ((row0 + min(t, nt - 1)) * I + c0) & 0xFFFFF;'],
     [/const int64_t at = \(row0 \+ t\) \* I \+ c0;/, 'const int64_t at = ((row0 + t) * I + c0) & 0xFFFFF;'],

@@ -36,7 +36,7 @@ fi
 npx cmake-js rebuild --directory gpu/cuda --out /tmp/kit-cuda --CDCMAKE_CUDA_ARCHITECTURES=90-real > /tmp/kit-cuda.log 2>&1 \
   || { tail -20 /tmp/kit-cuda.log; exit 1; }
 xz -T2 -9 -c /tmp/kit-cuda/Release/mamba_edge_cuda.node > "$K/addon.node.xz"
-probes=${PROBES:-once-default once-noexp once-nosfu once-noscan once-l2}
+probes=${PROBES:-once-default once-split once-noexp once-nosfu once-noscan once-l2}
 node "$here/../cuda-probe/build.mjs" /tmp/kit-probe > /tmp/kit-probe.log 2>&1 || { tail -20 /tmp/kit-probe.log; exit 1; }
 mkdir -p "$K/probe"
 (cd /tmp/kit-probe && for v in $probes; do strip -o s-$v scan-probe-$v; done && tar cf - $(for v in $probes; do echo s-$v; done)) | xz -T2 -9e > "$K/probe/probes.tar.xz"

@@ -1,7 +1,7 @@
 # tools/cuda-probe's binaries, which build.sh strips and packs as $K/probe/probes.tar.xz (xz shares their CUDA runtime;
 # PROBES there picks which: the once-* ones by default, the tiled ones measured in the ninth session).
 PROBES_TILED="default noexp nosfu l2"
-PROBES_ONCE="once-default once-noexp once-nosfu once-noscan once-l2"
+PROBES_ONCE="once-default once-split once-noexp once-nosfu once-noscan once-l2"
 probeUnpack() { [ -e /tmp/probes-unpacked ] || { tar xJf $D/probe/probes.tar.xz -C /tmp && touch /tmp/probes-unpacked && for v in $PROBES_TILED $PROBES_ONCE; do [ -f /tmp/s-$v ] && mv /tmp/s-$v /tmp/scan-probe-$v; done; }; }
 probeRounds() { # name, variants…: 2 interleaved rounds
   local name=$1 r v; shift

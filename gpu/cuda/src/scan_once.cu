@@ -37,6 +37,11 @@ constexpr int kORow = kOTile + 4;  // a staged row's stride in floats (+4: each 
 constexpr int kON = 16;            // N ≤ 16
 constexpr int kOHalf = 8;          // states of B and C staged at once
 constexpr float kOLog2e = 1.4426950408889634f;
+// A lane's 16 steps as two chains of 8 in the fold and in the re-walk (the second re-walk chain starting from
+// the state after step 7, that is 2^(A·ΣΔ of steps 0–7)·start + the first chain's fold): half the dependent
+// FMAs on a state's critical path for 2 more ex2 a state and lane. A timing candidate (tools/cuda-probe's
+// once-split, tools/cuda-emu checks both), off until a GPU says it helps.
+constexpr bool kOSplit = false;
 
 /** Where step t of a staged row lives: its float4 q = t / 4 XOR-swapped within the lane's four by ((t / 32) & 3). */
 __device__ __forceinline__ int swz16(int t) {
@@ -128,7 +133,7 @@ __global__ void __launch_bounds__(kOC * 32, 3) scanOnce(ScanShape sh, ScanArgs a
       stageChannels(sZ, a.z, at, cw, t < nt, vecX, t);
     }
     float dl[kOK], dx[kOK], yv[kOK];
-    float sumDl = 0.f;
+    float sumDl = 0.f, sumLo = 0.f;  // ΣΔ over the lane's 16 steps, over its first 8
     for (int half = 0; half < halves; half++) {
       if (half > 0) __syncthreads();  // every warp is done with the previous half's B, C rows
       // B, C of states [8·half, 8·half + 8) for this tile: rows [state][step], zero past T and past N.
@@ -166,6 +171,7 @@ __global__ void __launch_bounds__(kOC * 32, 3) scanOnce(ScanShape sh, ScanArgs a
           dx[i] = delta * xs[i];
           yv[i] = Dv * xs[i];
           sumDl += delta;
+          if (i == kOK / 2 - 1) sumLo = sumDl;
         }
       }
       const int nEnd = min(kOHalf, N - kOHalf * half);
@@ -184,9 +190,17 @@ __global__ void __launch_bounds__(kOC * 32, 3) scanOnce(ScanShape sh, ScanArgs a
           }
         }
         // (a1, b1) then (a2, b2) is (a1·a2, a2·b1 + b2): fold the lane's 16 steps, then scan the lanes.
-        float pb = db[0];
+        constexpr int kFold = kOSplit ? kOK / 2 : kOK;  // steps in the first fold chain
+        float pbLo = db[0];
 #pragma unroll
-        for (int i = 1; i < kOK; i++) pb = da[i] * pb + db[i];
+        for (int i = 1; i < kFold; i++) pbLo = da[i] * pbLo + db[i];
+        float pb = pbLo;
+        if constexpr (kOSplit) {
+          float pbHi = db[kFold];
+#pragma unroll
+          for (int i = kFold + 1; i < kOK; i++) pbHi = da[i] * pbHi + db[i];
+          pb = ex2(A2 * (sumDl - sumLo)) * pbLo + pbHi;
+        }
         float pa = ex2(A2 * sumDl);
         warpScanAffine(pa, pb, lane);
         // The lane's start state: the lanes before it (exclusive) applied to the carried h; lane 31's
@@ -197,10 +211,14 @@ __global__ void __launch_bounds__(kOC * 32, 3) scanOnce(ScanShape sh, ScanArgs a
         {
           float Cv[kOK];
           load16(sC + k * kORow, slots, Cv);
+          // kOSplit: the state after step 7 from the lane's start state and the first fold, so the second
+          // half's chain need not wait for the first's.
+          float hm = kOSplit ? ex2(A2 * sumLo) * hs + pbLo : 0.f;
 #pragma unroll
           for (int i = 0; i < kOK; i++) {
-            hs = da[i] * hs + db[i];
-            yv[i] += Cv[i] * hs;
+            float& hv = kOSplit && i >= kOK / 2 ? hm : hs;
+            hv = da[i] * hv + db[i];
+            yv[i] += Cv[i] * hv;
           }
         }
         __syncwarp();  // every lane has read sH[warp][n] before lane 0 replaces it
