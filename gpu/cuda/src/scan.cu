@@ -583,8 +583,35 @@ static bool useTile(const ScanShape& sh) { return !scanOverride("lanes") && tile
 /** scanWarp's channels a block: 4 (rows of 16 bytes; 384 blocks at I = 1536, about 3 an SM) or 8 (MAMBA_EDGE_CUDA_SCAN=warp8). */
 static int warpChannels() { return scanOverride("warp8") ? 8 : 4; }
 
-/** Whether scan_once.cu's scanOnce runs this shape: MAMBA_EDGE_CUDA_SCAN=once, Mamba-1 with N ≤ 16, any T (one pass). */
-static bool useOnce(const ScanShape& sh) { return scanOnceFits(sh) && scanOverride("once"); }
+/**
+ * scan_once.cu's scanOnce as the prefill default for Mamba-1, N ≤ 16, T ≥ 32, where its blocks (4 channels
+ * each) fill the GPU: off until it measures faster than scanTiled on a GPU (BENCHMARKS.md, "Where issues 5
+ * and 9 stand").
+ */
+constexpr bool kOnceDefault = false;
+
+/** The current device's multiprocessors (the launch's device: the addon's stream lives there). */
+static int deviceMultiprocessors() {
+  int device = 0, sms = 0;
+  if (cudaGetDevice(&device) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) return 1;
+  return std::max(1, sms);
+}
+
+/**
+ * Whether scan_once.cu's scanOnce runs this shape (Mamba-1 with N ≤ 16): MAMBA_EDGE_CUDA_SCAN=once forces it
+ * for any T; else, where kOnceDefault and no kernel is asked for, T ≥ 32 with at least 2 blocks an SM (it
+ * has no parallelism over T: fewer channels go to scanTiled's chunks).
+ */
+static bool useOnce(const ScanShape& sh) {
+  if (!scanOnceFits(sh)) return false;
+  if (scanOverride("once")) return true;
+  if constexpr (kOnceDefault) {
+    const char* forced = std::getenv("MAMBA_EDGE_CUDA_SCAN");
+    if (forced && *forced) return false;
+    return sh.T >= 32 && scanOnceBlocks(sh) >= 2LL * deviceMultiprocessors();
+  }
+  return false;
+}
 
 /**
  * scan_tiled.cu's scanTiled (the WebGPU tiled three-pass design) as the prefill default for Mamba-1, N ≤ 16,

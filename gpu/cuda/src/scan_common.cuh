@@ -34,6 +34,8 @@ cudaError_t launchScanTiled(const ScanShape& sh, const ScanArgs& a, int chunks, 
 // scan_once.cu: Mamba-1 (N ≤ 16) in one pass, every exponential once (see its header); MAMBA_EDGE_CUDA_SCAN=once.
 /** Whether scanOnce runs this shape: Mamba-1 with 1 ≤ N ≤ 16. */
 bool scanOnceFits(const ScanShape& sh);
+/** scanOnce's blocks for this shape (4 channels of one batch row each): its only parallelism. */
+int64_t scanOnceBlocks(const ScanShape& sh);
 /** scanOnce over all of T: state in, y and state out (no scratch). */
 cudaError_t launchScanOnce(const ScanShape& sh, const ScanArgs& a, cudaStream_t s);
 

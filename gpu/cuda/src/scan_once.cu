@@ -249,6 +249,8 @@ __global__ void __launch_bounds__(kOC * 32, 3) scanOnce(ScanShape sh, ScanArgs a
 
 bool scanOnceFits(const ScanShape& sh) { return !sh.ssd && sh.N >= 1 && sh.N <= kON; }
 
+int64_t scanOnceBlocks(const ScanShape& sh) { return (int64_t)sh.B * ((sh.I + kOC - 1) / kOC); }
+
 cudaError_t launchScanOnce(const ScanShape& sh, const ScanArgs& a, cudaStream_t s) {
   static bool configured = false;  // > 48 KB of dynamic shared memory needs an opt-in per kernel
   if (!configured) {
@@ -259,7 +261,7 @@ cudaError_t launchScanOnce(const ScanShape& sh, const ScanArgs& a, cudaStream_t 
   const auto aligned = [](const float* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; };
   const bool vecX = sh.I % 4 == 0 && aligned(a.x) && aligned(a.dt) && aligned(a.z) && aligned(a.y);
   const bool vecBC = sh.N % 4 == 0 && aligned(a.Bm) && aligned(a.Cm);
-  const unsigned gx = (unsigned)((int64_t)sh.B * ((sh.I + kOC - 1) / kOC));
+  const unsigned gx = (unsigned)scanOnceBlocks(sh);
   scanOnce<<<gx, kOC * 32, kOnceSmem, s>>>(sh, a, vecX, vecBC);
   return cudaGetLastError();
 }
