@@ -4,7 +4,7 @@
  * scanWarp tile (256 steps) and an SSD chunk (64 steps), long T in one pass and in chunks (three passes) —
  * batch > 1, odd channel counts (partial blocks), a random carried initial state, and whole = split
  * (the state a first call leaves is the start of the second). The kernel a shape runs is the default
- * one; MAMBA_EDGE_CUDA_SCAN=warp|warp8|tile|tile1|lanes|tiled3|tiled3one|once (Mamba-1) and =mma|tile (Mamba-2)
+ * one; MAMBA_EDGE_CUDA_SCAN=warp|warp8|tile|tile1|lanes|tiled3|tiled3one (Mamba-1) and =mma|tile (Mamba-2)
  * make every case run one kernel (the device script runs this file under each); MAMBA_EDGE_CUDA_SSD=tiled|tiled128
  * runs every Mamba-2 case with T ≥ 2 through ssd_tiled.cu's four passes (chunks of 64 / 128 steps; the Mamba-2 list
  * holds T = 127 / 128 / 129 around a 128-step chunk, P = 17 / N = 7 and P = 70 / N = 130 off its 64-wide tiles,
@@ -101,7 +101,6 @@ describe.skipIf(cudaUnavailable !== null)('cuda prefill scan kernels', () => {
         return [join(ys, B, I), await b.read(state)];
       };
       const got = await run(cuda, parts);
-      if (forced === 'once') expect(cuda.lastScanChunks).toBe(1); // scanOnce walks all of T in one launch
       if (forced === 'tiled3one' || (forced === 'tiled3' && !process.env.MAMBA_EDGE_CUDA_SCAN_CHUNK && parts.length === 1)) {
         // The forced kernel did run: scanTiled's chunk count (64-step chunks; these shapes never fill the GPU by their channels).
         expect(cuda.lastScanChunks).toBe(forced === 'tiled3one' || T <= 64 ? 1 : Math.ceil(T / 64));

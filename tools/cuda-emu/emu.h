@@ -1,4 +1,4 @@
-// Host emulation of the few CUDA built-ins scan_tiled.cu's, scan_once.cu's and ssd_tiled.cu's kernels use (tools/cuda-emu/run.mjs): a block's
+// Host emulation of the few CUDA built-ins scan_tiled.cu's and ssd_tiled.cu's kernels use (tools/cuda-emu/run.mjs): a block's
 // threads are std::threads, __syncthreads a std::barrier, __shared__ arrays function statics (one block
 // runs at a time), cp.async a synchronous copy, ex2 / lg2 libm's exp2f / log2f. It checks index math,
 // tails, staging and the pass / carry logic on a machine without a GPU — not timing, not races between
@@ -21,7 +21,7 @@ inline float softplusf(float x) { return x > 20.f ? x : log1pf(expf(x)); }  // c
 inline void cpAsync4(float* dst, const float* src, bool valid) { *dst = valid ? *src : 0.f; }
 inline unsigned blocksFor(int64_t n, int threads) { return (unsigned)((n + threads - 1) / threads); }
 }
-// Warp shuffles and __syncwarp (scan_once.cu): each warp's 32 threads meet at a barrier of their own, write
+// Warp shuffles and __syncwarp (scan_fast.cuh's warpScanAffine, compiled with scan_tiled.cu): each warp's 32 threads meet at a barrier of their own, write
 // their value, meet again and read their source lane's. Every lane of a warp must make the same calls (the
 // kernels call them with full masks and warp-uniform control flow).
 namespace me_emu { inline std::vector<std::barrier<>*> warpBars; inline float shflBuf[1024]; }

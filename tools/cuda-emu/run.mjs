@@ -11,10 +11,7 @@
  * P / N off the tiles, a carried state. A check of index math and pass logic, not of speed, of asynchronous-copy
  * races or of the SFU's approximations (ex2 / lg2 are libm's here; test/cuda/scan.test.ts does those on a GPU).
  *
- * scan_once: its one pass across 512-step tiles, 4-channel blocks and 8-state halves of B / C (scan_once_main.cc),
- * its warp shuffles emulated with a barrier per warp; once as it is and with kOSplit on.
- *
- *   node tools/cuda-emu/run.mjs [scan|once|ssd ...]   (default: all; needs g++ ≥ 12 and the CUDA headers, /usr/local/cuda/include)
+ *   node tools/cuda-emu/run.mjs [scan|ssd ...]   (default: all; needs g++ ≥ 12 and the CUDA headers, /usr/local/cuda/include)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -29,7 +26,7 @@ const cudaInc = process.env.CUDA_INCLUDE ?? '/usr/local/cuda/include';
  * The kernels of `parts` ([file, endMarker]: from `namespace me {` to endMarker, or to the closing `}  // namespace me`
  * where endMarker is null), one after another, with `swaps` applied, compiled with `main` and run.
  */
-function emulate(parts, swaps, main, replaces = []) {
+function emulate(parts, swaps, main) {
   const file = parts.map(([f]) => f).join(' + ');
   let body = parts.map(([f, endMarker]) => {
     const src = readFileSync(resolve(here, '../../gpu/cuda/src', f), 'utf8');
@@ -50,10 +47,6 @@ function emulate(parts, swaps, main, replaces = []) {
     body = body.slice(0, start) + host + body.slice(k + 1);
   };
   for (const [sig, host] of swaps) swap(sig, host);
-  for (const [from, to] of replaces) {
-    if (!body.includes(from)) throw new Error(`${file} no longer has ${from}`);
-    body = body.replaceAll(from, to);
-  }
   if (/asm\s*(volatile)?\s*\(/.test(body)) throw new Error(`${file} has inline PTX this emulation does not replace`);
   const dir = mkdtempSync(join(tmpdir(), 'cuda-emu-'));
   writeFileSync(join(dir, 'kern.inc'), `#include "emu.h"\n${body}`);
@@ -72,11 +65,4 @@ const fastSwaps = [
 ];
 const tiled = [['scan_fast.cuh', null], ['scan_tiled.cu', '/** MAMBA_EDGE_CUDA_SCAN_CHUNK']];
 if (which.length === 0 || which.includes('scan')) emulate(tiled, fastSwaps, 'scan_tiled_main.cc');
-// scan_once.cu: its dynamic shared memory as a static array (one block runs at a time here).
-const once = [['scan_fast.cuh', null], ['scan_once.cu', 'bool scanOnceFits(']];
-const onceSmem = [['extern __shared__ float4 onceSmem4[];', 'static float4 onceSmem4[kOnceSmem / sizeof(float4)];']];
-if (which.length === 0 || which.includes('once')) emulate(once, fastSwaps, 'scan_once_main.cc', onceSmem);
-// …and with its two-chain fold and re-walk (kOSplit), the timing candidate that is off by default.
-const onceSplit = [...onceSmem, ['constexpr bool kOSplit = false;', 'constexpr bool kOSplit = true;']];
-if (which.length === 0 || which.includes('once')) emulate(once, fastSwaps, 'scan_once_main.cc', onceSplit);
 if (which.length === 0 || which.includes('ssd')) emulate([['ssd_tiled.cu', 'template <int L>\nstatic cudaError_t ssdTiledT(']], [], 'ssd_tiled_main.cc');

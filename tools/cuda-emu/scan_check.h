@@ -1,4 +1,4 @@
-// The check both scan emulations share (tools/cuda-emu/run.mjs): random inputs of one shape, the kernel's
+// The scan emulation's check (tools/cuda-emu/run.mjs, scan_tiled_main.cc): random inputs of one shape, the kernel's
 // launch sequence, and every y and final state against a sequential scan in double precision
 // (test/cuda/scan.test.ts's tolerance, 1e-4 of max(1, |ref|)). Include after kern.inc.
 #pragma once

@@ -1,7 +1,6 @@
 // The scan probe's driver (tools/cuda-probe/build.mjs appends it to a copy of scan_tiled.cu): random inputs
 // shaped like mamba-130m / mamba-1.4b's scans, then, timed with CUDA events (mean of 20 after 3 warm-ups):
-// the three passes together (launchScanTiled), each pass alone (or, in the once-* probes, scanOnce beside the
-// three passes), a 256 MiB device copy, the SFU's ex2 rate and the SM clock. One line per measurement, "probe <variant> <what> ...".
+// the three passes together (launchScanTiled), each pass alone, a 256 MiB device copy, the SFU's ex2 rate and the SM clock. One line per measurement, "probe <variant> <what> ...".
 #include <cstdio>
 #include <vector>
 #include <random>
@@ -120,12 +119,6 @@ int main() {
     const unsigned gx = (unsigned)(Bt * ((I + me::kTC - 1) / me::kTC));
     const double bytes = 4.0 * (4.0 * T * I + 2.0 * T * N);  // what the scan must move (bench/cuda.ts's scanBytes)
     const float all = timeMs([&] { CK(me::launchScanTiled(sh, a, chunks, scratch, 0)); });
-#ifdef PROBE_ONCE
-    (void)hc, (void)sd, (void)vec, (void)gx;  // the passes alone are the other probes' business
-    const float once = timeMs([&] { CK(me::launchScanOnce(sh, a, 0)); });
-    std::printf("probe %s [1, %d, %d] N %d: scanOnce %.3f ms = %.1f %% of the copy | tiled %.3f ms = %.1f %%\n", PROBE_VARIANT, T, I, N,
-                once, 100.0 * bytes / (once * 1e-3) / 1e9 / copyGBs, all, 100.0 * bytes / (all * 1e-3) / 1e9 / copyGBs);
-#else
     const float p1 = timeMs([&] {
       me::scanTiledPass<false, 4><<<dim3(gx, chunks), me::kTC>>>(sh, a, chunks, chunkLen, hc, sd, me::kFromZero, me::kToScratch, vec);
     });
@@ -138,7 +131,6 @@ int main() {
     });
     std::printf("probe %s [1, %d, %d] N %d, %d chunks: all %.3f ms = %.1f %% of the copy | pass 1 %.3f | carry %.3f | pass 3 %.3f | sum %.3f ms\n",
                 PROBE_VARIANT, T, I, N, chunks, all, 100.0 * bytes / (all * 1e-3) / 1e9 / copyGBs, p1, p2, p3, p1 + p2 + p3);
-#endif
     for (const float* p : {a.x, a.dt, a.z, a.Bm, a.Cm, a.A, a.dtBias, a.D}) CK(cudaFree((void*)p));
     CK(cudaFree(a.state)); CK(cudaFree(a.y)); CK(cudaFree(scratch));
   }

@@ -7,7 +7,7 @@
 #   dawn.node.xz  webgpu's dawn.node, stripped, ~5 MB: apart, so a CUDA-only call can leave it behind
 #   gl/*.deb      the Vulkan loader and GL dispatch libraries Dawn needs there (the device README's list)
 #   addon.node.xz the CUDA addon built here for sm_90 (nvcc, no GPU needed)
-#   probe/probes.tar.xz  tools/cuda-probe's timing binaries, stripped (steps probe, onceprobe), ~1 MB
+#   probe/probes.tar.xz  tools/cuda-probe's timing binaries, stripped (step probe), ~0.8 MB
 #   sh/           run.sh, steps.sh, step-*.sh: the call's driver and its steps (copied from tools/device-kit), HEAD
 # Each part is rebuilt only when missing, except the addon and the scripts (always, they follow the tree).
 #   bash tools/device-kit/build.sh [kit folder]
@@ -36,7 +36,7 @@ fi
 npx cmake-js rebuild --directory gpu/cuda --out /tmp/kit-cuda --CDCMAKE_CUDA_ARCHITECTURES=90-real > /tmp/kit-cuda.log 2>&1 \
   || { tail -20 /tmp/kit-cuda.log; exit 1; }
 xz -T2 -9 -c /tmp/kit-cuda/Release/mamba_edge_cuda.node > "$K/addon.node.xz"
-probes=${PROBES:-once-default once-split once-noexp once-nosfu once-noscan once-l2}
+probes=${PROBES:-default noexp nosfu l2}
 node "$here/../cuda-probe/build.mjs" /tmp/kit-probe > /tmp/kit-probe.log 2>&1 || { tail -20 /tmp/kit-probe.log; exit 1; }
 mkdir -p "$K/probe"
 (cd /tmp/kit-probe && for v in $probes; do strip -o s-$v scan-probe-$v; done && tar cf - $(for v in $probes; do echo s-$v; done)) | xz -T2 -9e > "$K/probe/probes.tar.xz"

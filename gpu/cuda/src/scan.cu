@@ -20,8 +20,9 @@
 // scan_tiled.cu's scanTiled (Mamba-1, N ≤ 16: the WebGPU backend's tiled three-pass design, 64 channels ×
 // 64-step chunks a block) is the prefill default for Mamba-1 (kTiledDefault: on the H100, 2026-12-06,
 // [1, 16384, 1536] 0.360 ms = 38.6 % of the copy against scanWarp's 0.885 ms, [.., 4096] 0.891 vs 2.004 ms);
-// MAMBA_EDGE_CUDA_SCAN=tiled3one (one pass) is its variant, =warp the previous default, =once scan_once.cu's
-// one-pass kernel that takes each exponential once (the candidate to replace the three passes).
+// MAMBA_EDGE_CUDA_SCAN=tiled3one (one pass) is its variant, =warp the previous default. (A one-pass kernel
+// taking each exponential once, scanOnce, ran at 0.52× the three passes on the H100 and was removed:
+// BENCHMARKS.md, tenth session.)
 // Prefill (T ≥ 32) takes the two newer kernels where a shape fits them: scanWarp below (Mamba-1, N ≤ 16:
 // a parallel scan over time within a warp per channel, one pass) and ssd.cu's ssdMma (Mamba-2, P and N
 // multiples of 16: the SSD chunked matrix form on tensor cores). Otherwise, and for the decode step,
@@ -584,36 +585,6 @@ static bool useTile(const ScanShape& sh) { return !scanOverride("lanes") && tile
 static int warpChannels() { return scanOverride("warp8") ? 8 : 4; }
 
 /**
- * scan_once.cu's scanOnce as the prefill default for Mamba-1, N ≤ 16, T ≥ 32, where its blocks (4 channels
- * each) fill the GPU: off until it measures faster than scanTiled on a GPU (BENCHMARKS.md, "Where issues 5
- * and 9 stand").
- */
-constexpr bool kOnceDefault = false;
-
-/** The current device's multiprocessors (the launch's device: the addon's stream lives there). */
-static int deviceMultiprocessors() {
-  int device = 0, sms = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) return 1;
-  return std::max(1, sms);
-}
-
-/**
- * Whether scan_once.cu's scanOnce runs this shape (Mamba-1 with N ≤ 16): MAMBA_EDGE_CUDA_SCAN=once forces it
- * for any T; else, where kOnceDefault and no kernel is asked for, T ≥ 32 with at least 2 blocks an SM (it
- * has no parallelism over T: fewer channels go to scanTiled's chunks).
- */
-static bool useOnce(const ScanShape& sh) {
-  if (!scanOnceFits(sh)) return false;
-  if (scanOverride("once")) return true;
-  if constexpr (kOnceDefault) {
-    const char* forced = std::getenv("MAMBA_EDGE_CUDA_SCAN");
-    if (forced && *forced) return false;
-    return sh.T >= 32 && scanOnceBlocks(sh) >= 2LL * deviceMultiprocessors();
-  }
-  return false;
-}
-
-/**
  * scan_tiled.cu's scanTiled (the WebGPU tiled three-pass design) as the prefill default for Mamba-1, N ≤ 16,
  * T ≥ 32: 2.2-2.5× scanWarp on the H100 (BENCHMARKS.md, "The merged tree on the H100").
  */
@@ -625,7 +596,7 @@ constexpr bool kTiledDefault = true;
  * else where kTiledDefault and no other kernel is asked for, for T ≥ 32 (a decode step stays on scanTile).
  */
 static bool useTiled(const ScanShape& sh) {
-  if (!scanTiledFits(sh) || useOnce(sh)) return false;
+  if (!scanTiledFits(sh)) return false;
   if (scanOverride("tiled3") || scanOverride("tiled3one")) return true;
   if constexpr (kTiledDefault) {
     for (const char* other : {"warp", "warp8", "tile", "tile1", "lanes"})
@@ -641,7 +612,7 @@ static bool useTiled(const ScanShape& sh) {
  * =tile|tile1|lanes picks the earlier kernels (A/B runs).
  */
 static bool useWarp(const ScanShape& sh) {
-  if (sh.ssd || sh.N > kWMaxN || useTiled(sh) || useOnce(sh)) return false;
+  if (sh.ssd || sh.N > kWMaxN || useTiled(sh)) return false;
   if (scanOverride("warp") || scanOverride("warp8")) return true;
   if (scanOverride("tile") || scanOverride("tile1") || scanOverride("lanes")) return false;
   return sh.T >= 32;
@@ -661,7 +632,6 @@ static bool useMma(const ScanShape& sh) {
 
 const char* scanKernelName(const ScanShape& sh) {
   if (useMma(sh)) return scanOverride("mma1") ? "ssd matrix form, TF32" : "ssd matrix form, 3xTF32";
-  if (useOnce(sh)) return "one pass, every exponential once (scanOnce: a warp per channel, 16 steps a lane)";
   if (useTiled(sh)) return "tiled, 64 channels a block (three passes, or one where the channels fill the GPU)";
   if (useWarp(sh)) return warpChannels() == 8 ? "warp scan, 8 channels a block" : "warp scan, 4 channels a block";
   if (!useTile(sh)) return "lanes";
@@ -671,7 +641,6 @@ const char* scanKernelName(const ScanShape& sh) {
 
 int scanChunks(const ScanShape& sh, int multiprocessors) {
   if (useMma(sh)) return ssdMmaChunks(sh, multiprocessors);
-  if (useOnce(sh)) return 1;
   if (useTiled(sh)) return scanOverride("tiled3one") ? 1 : scanTiledChunks(sh, multiprocessors);
   if (useWarp(sh)) {
     // One pass (x, dt, z read once) while the blocks fill the GPU; else chunks of ≥ 128 steps, three passes.
@@ -797,7 +766,6 @@ static cudaError_t mmaT(const ScanShape& sh, const ScanArgs& a, int chunks, void
 template <bool SSD>
 static cudaError_t scanS(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
   if (SSD && useMma(sh)) return mmaT(sh, a, chunks, scratch, s);
-  if (!SSD && useOnce(sh)) return launchScanOnce(sh, a, s);
   if (!SSD && useTiled(sh)) return launchScanTiled(sh, a, chunks, scratch, s);
   if (!SSD && useWarp(sh)) return warpChannels() == 8 ? warpT<8>(sh, a, chunks, scratch, s) : warpT<4>(sh, a, chunks, scratch, s);
   if (useTile(sh)) {

@@ -31,13 +31,6 @@ int scanTiledChunks(const ScanShape& sh, int multiprocessors);
 /** scanTiled's one pass (chunks = 1) or three (chunk states, carry, output) in scratch of scanScratchBytes(sh, chunks). */
 cudaError_t launchScanTiled(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s);
 
-// scan_once.cu: Mamba-1 (N ≤ 16) in one pass, every exponential once (see its header); MAMBA_EDGE_CUDA_SCAN=once.
-/** Whether scanOnce runs this shape: Mamba-1 with 1 ≤ N ≤ 16. */
-bool scanOnceFits(const ScanShape& sh);
-/** scanOnce's blocks for this shape (4 channels of one batch row each): its only parallelism. */
-int64_t scanOnceBlocks(const ScanShape& sh);
-/** scanOnce over all of T: state in, y and state out (no scratch). */
-cudaError_t launchScanOnce(const ScanShape& sh, const ScanArgs& a, cudaStream_t s);
 
 /** Copies 4 bytes global → shared without a register round trip (sm_80+); valid = false writes 0 (src is not read). */
 __device__ __forceinline__ void cpAsync4(float* dst, const float* src, bool valid) {

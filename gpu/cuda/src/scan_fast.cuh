@@ -1,5 +1,5 @@
 // The SFU math and the 16-byte asynchronous copies of scan_tiled.cu's scanTiled (moved out of scan_tiled.cu
-// unchanged), and the warp scan of affine maps that scanWarp and scanOnce share. tools/cuda-emu/run.mjs swaps
+// unchanged), and scanWarp's warp scan of affine maps. tools/cuda-emu/run.mjs swaps
 // the inline-PTX ones for host equivalents.
 #pragma once
 #include <cuda_runtime.h>

@@ -1,1 +1,0 @@
-source $D/sh/step-probe.sh  # step_onceprobe lives beside step_probe
