@@ -1,6 +1,7 @@
 // The scan probe's driver (tools/cuda-probe/build.mjs appends it to a copy of scan_tiled.cu): random inputs
 // shaped like mamba-130m / mamba-1.4b's scans, then, timed with CUDA events (mean of 20 after 3 warm-ups):
-// the three passes together (launchScanTiled), each pass alone, a 256 MiB device copy, the SFU's ex2 rate and the SM clock. One line per measurement, "probe <variant> <what> ...".
+// the three passes together (launchScanTiled), each pass alone, a 256 MiB device copy, the SFU's ex2 rate and
+// the SM clock. One line per measurement, "probe <variant> <what> ...".
 #include <cstdio>
 #include <vector>
 #include <random>

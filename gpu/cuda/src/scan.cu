@@ -42,7 +42,6 @@
 #include <cstring>
 #include "common.cuh"
 #include "scan_common.cuh"
-#include "scan_fast.cuh"
 
 namespace me {
 
@@ -404,6 +403,21 @@ __device__ __forceinline__ void store8(float* row, int first, const float (&v)[k
 
 /** Shared memory a scanWarp block stages: x, dt, z rows for CB channels and B, C rows for N states. */
 static size_t warpSmem(int CB, int N) { return (size_t)(3 * CB + 2 * N) * kWRow * sizeof(float); }
+
+/**
+ * Inclusive scan over a warp's 32 lanes of the affine maps h ↦ a·h + b, lane 0's applied first (Kogge–Stone,
+ * 5 shuffle rounds): lane l ends with lanes 0 … l composed, (a1, b1) then (a2, b2) being (a1·a2, a2·b1 + b2).
+ */
+__device__ __forceinline__ void warpScanAffine(float& a, float& b, int lane) {
+#pragma unroll
+  for (int off = 1; off < 32; off <<= 1) {
+    const float qa = __shfl_up_sync(0xffffffffu, a, off), qb = __shfl_up_sync(0xffffffffu, b, off);
+    if (lane >= off) {
+      b = a * qb + b;
+      a *= qa;
+    }
+  }
+}
 
 template <int CB, bool WY>
 __global__ void __launch_bounds__(CB * 32) scanWarp(ScanShape sh, ScanArgs a, int chunks, int chunkLen, float* hScratch, float* dScratch,

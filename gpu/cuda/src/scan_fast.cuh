@@ -1,6 +1,5 @@
 // The SFU math and the 16-byte asynchronous copies of scan_tiled.cu's scanTiled (moved out of scan_tiled.cu
-// unchanged), and scanWarp's warp scan of affine maps. tools/cuda-emu/run.mjs swaps
-// the inline-PTX ones for host equivalents.
+// unchanged). tools/cuda-emu/run.mjs swaps the inline-PTX ones for host equivalents.
 #pragma once
 #include <cuda_runtime.h>
 #include "scan_common.cuh"
@@ -39,22 +38,6 @@ __device__ __forceinline__ void cpAsync16(void* dst, const void* src, bool valid
 }
 __device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
 __device__ __forceinline__ void cpAsyncWait0() { asm volatile("cp.async.wait_group 0;\n" ::); }
-
-/**
- * Inclusive scan over a warp's 32 lanes of the affine maps h ↦ a·h + b, lane 0's applied first (Kogge–Stone,
- * 5 shuffle rounds; scan.cu's scanWarp, scan_once.cu's scanOnce): lane l ends with lanes 0 … l composed,
- * (a1, b1) then (a2, b2) being (a1·a2, a2·b1 + b2).
- */
-__device__ __forceinline__ void warpScanAffine(float& a, float& b, int lane) {
-#pragma unroll
-  for (int off = 1; off < 32; off <<= 1) {
-    const float qa = __shfl_up_sync(0xffffffffu, a, off), qb = __shfl_up_sync(0xffffffffu, b, off);
-    if (lane >= off) {
-      b = a * qb + b;
-      a *= qa;
-    }
-  }
-}
 
 /** Component r of a float4 (r a compile-time constant after unrolling: no local memory). */
 __device__ __forceinline__ float& comp(float4& v, int r) { return r == 0 ? v.x : r == 1 ? v.y : r == 2 ? v.z : v.w; }
