@@ -41,6 +41,6 @@ node "$here/../cuda-probe/build.mjs" /tmp/kit-probe > /tmp/kit-probe.log 2>&1 ||
 mkdir -p "$K/probe"
 (cd /tmp/kit-probe && for v in $probes; do strip -o s-$v scan-probe-$v; done && tar cf - $(for v in $probes; do echo s-$v; done)) | xz -T2 -9e > "$K/probe/probes.tar.xz"
 rm -f "$K"/*.sh "$K/HEAD"  # the layout before sh/
-mkdir -p "$K/sh" && cp "$here"/run.sh "$here"/steps.sh "$here"/step-*.sh "$K/sh/"
+rm -rf "$K/sh"; mkdir -p "$K/sh" && cp "$here"/run.sh "$here"/steps.sh "$here"/step-*.sh "$K/sh/"
 git rev-parse --short HEAD > "$K/sh/HEAD"
 du -cb "$K" | tail -1
