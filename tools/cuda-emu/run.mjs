@@ -71,7 +71,7 @@ const fastSwaps = [
 ];
 const tiled = [['scan_fast.cuh', null], ['scan_tiled.cu', '/** MAMBA_EDGE_CUDA_SCAN_CHUNK']];
 if (which.length === 0 || which.includes('scan')) emulate(tiled, fastSwaps, 'scan_tiled_main.cc');
-const states = [['scan_fast.cuh', null], ['scan_states.cu', 'template <int DEPTH>\nstatic cudaError_t statesDepth(']];
+const states = [['scan_fast.cuh', null], ['scan_states.cu', 'template <int DEPTH, bool VX, bool VBC>\nstatic cudaError_t statesLaunch(']];
 const statesSwaps = [...fastSwaps, ['void cpAsyncWaitN(', 'inline void cpAsyncWaitN() {}'],
   ['=extern __shared__ float4 scanStatesSmem[];', 'static float4 scanStatesSmem[statesSmemBytes(3) / 16];']];
 if (which.length === 0 || which.includes('states')) emulate(states, statesSwaps, 'scan_states_main.cc');

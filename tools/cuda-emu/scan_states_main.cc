@@ -6,7 +6,12 @@ using namespace me;
 #include "scan_check.h"
 /** scanStates<DEPTH> as one <<<B·⌈I/8⌉, 128>>> launch, run block by block; vec: 16-byte staging where the shape allows. */
 template <int DEPTH> void states(const ScanShape& sh, const ScanArgs& a, int, float*, bool vec) {
-  launch(dim3((unsigned)scanStatesBlocks(sh), 1), kSThreads, [&] { scanStates<DEPTH>(sh, a, vec && sh.I % 4 == 0, vec && sh.N % 4 == 0); });
+  const bool vx = vec && sh.I % 4 == 0, vbc = vec && sh.N % 4 == 0;
+  const dim3 grid((unsigned)scanStatesBlocks(sh), 1);
+  if (vx && vbc) launch(grid, kSThreads, [&] { scanStates<DEPTH, true, true>(sh, a); });
+  else if (vx) launch(grid, kSThreads, [&] { scanStates<DEPTH, true, false>(sh, a); });
+  else if (vbc) launch(grid, kSThreads, [&] { scanStates<DEPTH, false, true>(sh, a); });
+  else launch(grid, kSThreads, [&] { scanStates<DEPTH, false, false>(sh, a); });
 }
 int main() {
   // T around the 16-step walk, the 64-step tile and the pipeline's depth; I off the 8-channel block; N below 16.

@@ -30,7 +30,7 @@ constexpr int kSC = 8;                  // channels a block
 constexpr int kSL = 16;                 // lanes a channel: one per state entry (N ≤ 16)
 constexpr int kSThreads = kSC * kSL;    // 128
 constexpr int kStage = 64;              // steps a staged tile
-constexpr int kSub = 16;                // steps a walk between reductions: lane u of a channel ends with step u's y
+constexpr int kSub = 16;                // steps a run between y's sums over n: lane u of a channel sums step u
 constexpr int kRow = kStage + 4;        // a channel's (or an n's) row of the prepared tile: 16-byte aligned, rows 4 banks apart
 constexpr int kPRow = 20;               // p's row of one step (16 lanes + 4): the reading lanes' float4s spread over the banks
 constexpr int kPChan = kSub * kPRow + 16;  // p's block of one channel: the two channels of a warp 16 banks apart
@@ -50,73 +50,112 @@ __device__ __forceinline__ void cpAsyncWaitN() {
 }
 
 /**
- * Stages steps [t0, t0 + kStage) of one batch row into raw tile `raw`: x, dt, z of channels [i0, i0 + 8),
- * B and C rows; zero past T, past I and past N. vecX: I % 4 == 0 and x, dt, z 16-byte aligned; vecBC: the
- * same for N and B, C. One cp.async group.
+ * A thread's share of staging a tile: fixed (step, column) slots, so only t0 moves from tile to tile. VX: x, dt, z
+ * rows as two 16-byte copies (I % 4 == 0, 16-byte aligned), else 4-byte ones; VBC: the same for B, C (N % 4 == 0).
+ * Zero past T, past I and past N. One cp.async group a tile.
  */
-__device__ __forceinline__ void stageStates(float* raw, const ScanShape& sh, const ScanArgs& a, int b, int i0, int t0, bool vecX, bool vecBC) {
-  const int T = sh.T, I = sh.I, N = sh.N;
-  const int64_t rowX = (int64_t)b * T;
+template <bool VX, bool VBC>
+struct StatesStager {
+  static constexpr int kXPer = VX ? kStage * 2 / kSThreads : kStage * kSC / kSThreads;   // slots of each of x, dt, z: 1 or 4
+  static constexpr int kBPer = VBC ? kStage * 4 / kSThreads : kStage * 16 / kSThreads;  // slots of each of B, C: 2 or 8
+  static constexpr int kXStep = VX ? kSThreads / 2 : kSThreads / kSC;                   // steps between a thread's slots
+  static constexpr int kBStep = VBC ? kSThreads / 4 : kSThreads / 16;
+  int xRow, xCol, bRow, bCol;  // first slot's step and column (column: floats into the row)
+  bool xOn, bOn;               // the column is inside I / N
+  int64_t xOff, bOff;          // global offset of the first slot at t0 = 0
+
+  __device__ StatesStager(const ScanShape& sh, int b, int i0) {
+    const int t = threadIdx.x;
+    xRow = VX ? t >> 1 : t / kSC;
+    xCol = VX ? 4 * (t & 1) : t % kSC;
+    bRow = VBC ? t >> 2 : t >> 4;
+    bCol = VBC ? 4 * (t & 3) : t & 15;
+    xOn = i0 + xCol < sh.I;  // with VX, I % 4 == 0: a 16-byte column is all in or all out
+    bOn = bCol < sh.N;
+    xOff = ((int64_t)b * sh.T + xRow) * sh.I + i0 + xCol;
+    bOff = ((int64_t)b * sh.T + bRow) * sh.N + bCol;
+  }
+
+  __device__ __forceinline__ void stage(float* raw, const ScanShape& sh, const ScanArgs& a, int t0) const {
+    const int64_t xAt = xOff + (int64_t)t0 * sh.I, bAt = bOff + (int64_t)t0 * sh.N;
 #pragma unroll
-  for (int m = 0; m < 3; m++) {  // x, dt, z: m a compile-time constant (no pointer array in local memory)
-    const float* src = m == 0 ? a.x : m == 1 ? a.dt : a.z;
-    float* dst = raw + m * kStage * kSC;
-    if (vecX) {
-      for (int k = threadIdx.x; k < kStage * 2; k += kSThreads) {
-        const int t = k >> 1, half = k & 1;
-        const bool ok = t0 + t < T && i0 + 4 * half < I;
-        cpAsync16(dst + t * kSC + 4 * half, ok ? src + (rowX + t0 + t) * I + i0 + 4 * half : src, ok);
-      }
-    } else {
-      for (int k = threadIdx.x; k < kStage * kSC; k += kSThreads) {
-        const int t = k / kSC, ch = k % kSC;
-        const bool ok = t0 + t < T && i0 + ch < I;
-        cpAsync4(dst + t * kSC + ch, ok ? src + (rowX + t0 + t) * I + i0 + ch : src, ok);
+    for (int j = 0; j < kXPer; j++) {
+      const int t = xRow + j * kXStep;
+      const bool ok = xOn && t0 + t < sh.T;
+      const int64_t g = ok ? xAt + (int64_t)j * kXStep * sh.I : 0;
+      float* d = raw + t * kSC + xCol;
+      if (VX) {
+        cpAsync16(d + kRawX, a.x + g, ok);
+        cpAsync16(d + kRawDt, a.dt + g, ok);
+        cpAsync16(d + kRawZ, a.z + g, ok);
+      } else {
+        cpAsync4(d + kRawX, a.x + g, ok);
+        cpAsync4(d + kRawDt, a.dt + g, ok);
+        cpAsync4(d + kRawZ, a.z + g, ok);
       }
     }
-  }
 #pragma unroll
-  for (int m = 0; m < 2; m++) {  // B, C
-    const float* src = m == 0 ? a.Bm : a.Cm;
-    float* dst = raw + (m == 0 ? kRawB : kRawC);
-    if (vecBC) {
-      for (int k = threadIdx.x; k < kStage * 4; k += kSThreads) {
-        const int t = k >> 2, q = k & 3;
-        const bool ok = t0 + t < T && 4 * q < N;
-        cpAsync16(dst + t * 16 + 4 * q, ok ? src + (rowX + t0 + t) * N + 4 * q : src, ok);
-      }
-    } else {
-      for (int k = threadIdx.x; k < kStage * 16; k += kSThreads) {
-        const int t = k >> 4, n = k & 15;
-        const bool ok = t0 + t < T && n < N;
-        cpAsync4(dst + t * 16 + n, ok ? src + (rowX + t0 + t) * N + n : src, ok);
+    for (int j = 0; j < kBPer; j++) {
+      const int t = bRow + j * kBStep;
+      const bool ok = bOn && t0 + t < sh.T;
+      const int64_t g = ok ? bAt + (int64_t)j * kBStep * sh.N : 0;
+      float* d = raw + t * 16 + bCol;
+      if (VBC) {
+        cpAsync16(d + kRawB, a.Bm + g, ok);
+        cpAsync16(d + kRawC, a.Cm + g, ok);
+      } else {
+        cpAsync4(d + kRawB, a.Bm + g, ok);
+        cpAsync4(d + kRawC, a.Cm + g, ok);
       }
     }
+    cpAsyncCommit();
   }
-  cpAsyncCommit();
-}
+};
 
 /** Writes the staged y tile of steps [t0, t0 + kStage) (rows of channels [i0, i0 + 8)), up to T and I. */
-__device__ __forceinline__ void storeStatesY(const float* sY, const ScanShape& sh, float* y, int b, int i0, int t0, bool vecX) {
+template <bool VX>
+__device__ __forceinline__ void storeStatesY(const float* sY, const ScanShape& sh, float* y, int b, int i0, int t0) {
   const int T = sh.T, I = sh.I;
   const int64_t rowY = (int64_t)b * T;
-  if (vecX) {
-    for (int k = threadIdx.x; k < kStage * 2; k += kSThreads) {
-      const int t = k >> 1, half = k & 1;
-      if (t0 + t < T && i0 + 4 * half < I)
-        __stcs(reinterpret_cast<float4*>(y + (rowY + t0 + t) * I + i0 + 4 * half), *reinterpret_cast<const float4*>(sY + t * kSC + 4 * half));
-    }
+  if (VX) {
+    const int t = threadIdx.x >> 1, half = threadIdx.x & 1;  // 64 rows × 2 float4s: one each
+    if (t0 + t < T && i0 + 4 * half < I)
+      __stcs(reinterpret_cast<float4*>(y + (rowY + t0 + t) * I + i0 + 4 * half), *reinterpret_cast<const float4*>(sY + t * kSC + 4 * half));
   } else {
-    for (int k = threadIdx.x; k < kStage * kSC; k += kSThreads) {
-      const int t = k / kSC, c = k % kSC;
+#pragma unroll
+    for (int j = 0; j < kStage * kSC / kSThreads; j++) {
+      const int k = threadIdx.x + j * kSThreads, t = k / kSC, c = k % kSC;
       if (t0 + t < T && i0 + c < I) __stcs(y + (rowY + t0 + t) * I + i0 + c, sY[t * kSC + c]);
     }
   }
 }
 
+/** One quad of 4 steps of a lane's walk inputs, read from the prepared tile as float4s (Δ, Δ·x of its channel; B, C of its n). */
+struct StatesQuad {
+  float4 d, dx, b, c;
+  __device__ __forceinline__ static StatesQuad load(const float* dRow, const float* dxRow, const float* bRow, const float* cRow, int t) {
+    return {*reinterpret_cast<const float4*>(dRow + t), *reinterpret_cast<const float4*>(dxRow + t), *reinterpret_cast<const float4*>(bRow + t),
+            *reinterpret_cast<const float4*>(cRow + t)};
+  }
+  /** exp(Δ·A) of the 4 steps, A2 = A·log2 e. */
+  __device__ __forceinline__ float4 decay(float A2) const { return make_float4(ex2(d.x * A2), ex2(d.y * A2), ex2(d.z * A2), ex2(d.w * A2)); }
+};
+
+/** One step of a lane: h ← a·h + Δx·B as one fused multiply-add on the serial path; returns p = C·h. */
+__device__ __forceinline__ float statesStep(float& h, float a, float dx, float bn, float cn) {
+  h = __fmaf_rn(a, h, dx * bn);
+  return cn * h;
+}
+
+/** y of step t (channel c) from its 16 p values: (Σ_n C_n·h_n + D·x)·silu(z), into the staged y tile. */
+__device__ __forceinline__ void statesEmit(float* yTile, const float* raw, float4 q0, float4 q1, float4 q2, float4 q3, int t, int c, float Dv) {
+  const float ch = (((q0.x + q0.y) + (q0.z + q0.w)) + ((q1.x + q1.y) + (q1.z + q1.w))) + (((q2.x + q2.y) + (q2.z + q2.w)) + ((q3.x + q3.y) + (q3.z + q3.w)));
+  yTile[t * kSC + c] = (ch + Dv * raw[kRawX + t * kSC + c]) * siluFast(raw[kRawZ + t * kSC + c]);
+}
+
 /** One block: batch row b = blockIdx.x / ⌈I/8⌉, channels i0 .. i0 + 7; the state is read and written in place. */
-template <int DEPTH>
-__global__ void __launch_bounds__(kSThreads, 4) scanStates(ScanShape sh, ScanArgs a, bool vecX, bool vecBC) {
+template <int DEPTH, bool VX, bool VBC>
+__global__ void __launch_bounds__(kSThreads, 4) scanStates(ScanShape sh, ScanArgs a) {
   extern __shared__ float4 scanStatesSmem[];
   float* const smem = reinterpret_cast<float*>(scanStatesSmem);
   float* const work = smem + DEPTH * kRawFloats;
@@ -132,80 +171,107 @@ __global__ void __launch_bounds__(kSThreads, 4) scanStates(ScanShape sh, ScanArg
   const float Dv = a.D[ic];
   const int cPrep = threadIdx.x % kSC;  // prep's channel: threads take (step, channel) pairs channel-fastest
   const float biasPrep = a.dtBias[min(i0 + cPrep, I - 1)];
+  const StatesStager<VX, VBC> stager(sh, b, i0);
 
   const int tiles = (T + kStage - 1) / kStage;
 #pragma unroll
   for (int s = 0; s < DEPTH - 1; s++) {
-    if (s < tiles) stageStates(smem + s * kRawFloats, sh, a, b, i0, s * kStage, vecX, vecBC);
+    if (s < tiles) stager.stage(smem + s * kRawFloats, sh, a, s * kStage);
     else cpAsyncCommit();  // an empty group keeps the count cpAsyncWaitN relies on
   }
+  const float* dRow = work + kPrepDelta + c * kRow;
+  const float* dxRow = work + kPrepDx + c * kRow;
+  const float* bRow = work + kPrepB + n * kRow;
+  const float* cRow = work + kPrepC + n * kRow;
+  float* pBlock = work + kP + c * kPChan;
   for (int s = 0; s < tiles; s++) {
     const int t0 = s * kStage;
     const float* raw = smem + (s % DEPTH) * kRawFloats;
     cpAsyncWaitN<DEPTH - 2>();  // tile s's group has landed (s + DEPTH − 1 committed so far)
     __syncthreads();            // ... for every thread's copies; and tile s − 1 is done with (its raw tile, y tile)
-    if (s > 0) storeStatesY(work + kY + ((s - 1) & 1) * kStage * kSC, sh, a.y, b, i0, t0 - kStage, vecX);
-    if (s + DEPTH - 1 < tiles) stageStates(smem + ((s + DEPTH - 1) % DEPTH) * kRawFloats, sh, a, b, i0, t0 + (DEPTH - 1) * kStage, vecX, vecBC);
+    if (s > 0) storeStatesY<VX>(work + kY + ((s - 1) & 1) * kStage * kSC, sh, a.y, b, i0, t0 - kStage);
+    if (s + DEPTH - 1 < tiles) stager.stage(smem + ((s + DEPTH - 1) % DEPTH) * kRawFloats, sh, a, t0 + (DEPTH - 1) * kStage);
     else cpAsyncCommit();
 
-    // 1. prep: Δ, Δ·x per (step, channel); B, C to [n][step].
+    // 1. prep: Δ, Δ·x per (step, channel), 0 past T; B, C to [n][step]. Every load first, then the math, then
+    // every store: the compiler may not move a shared load above a shared store (they may alias), and this phase
+    // sits between two barriers, so each load-to-store latency left in a chain would stall all warps at once.
+    {
+      constexpr int kDPer = kStage * kSC / kSThreads, kTPer = kStage * 16 / kSThreads;  // 4 (step, channel) pairs, 8 transposed columns
+      float dtv[kDPer], xv[kDPer], bv[kTPer], cv[kTPer];
 #pragma unroll
-    for (int j = 0; j < kStage * kSC / kSThreads; j++) {
-      const int t = threadIdx.x / kSC + j * (kSThreads / kSC);
-      float d = 0.f, dx = 0.f;
-      if (t0 + t < T) {
-        d = softplusFast(raw[kRawDt + t * kSC + cPrep] + biasPrep);
-        dx = d * raw[kRawX + t * kSC + cPrep];
+      for (int j = 0; j < kDPer; j++) {
+        const int t = threadIdx.x / kSC + j * (kSThreads / kSC);
+        dtv[j] = raw[kRawDt + t * kSC + cPrep];
+        xv[j] = raw[kRawX + t * kSC + cPrep];
       }
-      work[kPrepDelta + cPrep * kRow + t] = d;
-      work[kPrepDx + cPrep * kRow + t] = dx;
-    }
 #pragma unroll
-    for (int j = 0; j < kStage * 16 / kSThreads; j++) {
-      const int t = threadIdx.x / 16 + j * (kSThreads / 16), m = threadIdx.x % 16;
-      work[kPrepB + m * kRow + t] = raw[kRawB + t * 16 + m];
-      work[kPrepC + m * kRow + t] = raw[kRawC + t * 16 + m];
+      for (int j = 0; j < kTPer; j++) {
+        const int t = threadIdx.x / 16 + j * (kSThreads / 16), m = threadIdx.x % 16;
+        bv[j] = raw[kRawB + t * 16 + m];
+        cv[j] = raw[kRawC + t * 16 + m];
+      }
+#pragma unroll
+      for (int j = 0; j < kDPer; j++) {
+        const int t = threadIdx.x / kSC + j * (kSThreads / kSC);
+        const float d = t0 + t < T ? softplusFast(dtv[j] + biasPrep) : 0.f;
+        dtv[j] = d;
+        xv[j] *= d;
+      }
+#pragma unroll
+      for (int j = 0; j < kDPer; j++) {
+        const int t = threadIdx.x / kSC + j * (kSThreads / kSC);
+        work[kPrepDelta + cPrep * kRow + t] = dtv[j];
+        work[kPrepDx + cPrep * kRow + t] = xv[j];
+      }
+#pragma unroll
+      for (int j = 0; j < kTPer; j++) {
+        const int t = threadIdx.x / 16 + j * (kSThreads / 16), m = threadIdx.x % 16;
+        work[kPrepB + m * kRow + t] = bv[j];
+        work[kPrepC + m * kRow + t] = cv[j];
+      }
     }
     __syncthreads();
 
-    // 2-3. walk 16 steps, then y of those steps by the transpose.
-    const float* dRow = work + kPrepDelta + c * kRow;
-    const float* dxRow = work + kPrepDx + c * kRow;
-    const float* bRow = work + kPrepB + n * kRow;
-    const float* cRow = work + kPrepC + n * kRow;
-    float* pBlock = work + kP + c * kPChan;
+    // 2-3. The tile's 64 steps as 16 quads of 4, software-pipelined by hand: quad g + 2's shared-memory loads and
+    // quad g + 1's exponentials are issued before quad g's updates use theirs, so neither latency sits on the walk
+    // (the compiler cannot hoist the loads itself across the p stores, which it must assume may alias them).
+    // Every 4 quads (a run of 16 steps) the lanes store their p and lane n sums step n's 16 of them; those sums'
+    // loads are issued at once and used only at the next run's end, behind its walk.
     float* yTile = work + kY + (s & 1) * kStage * kSC;
-    for (int sub = 0; sub < kStage && t0 + sub < T; sub += kSub) {  // uniform over the block
-      float p[kSub];
+    constexpr int kQuads = kStage / 4;
+    StatesQuad L0 = StatesQuad::load(dRow, dxRow, bRow, cRow, 0), L1 = StatesQuad::load(dRow, dxRow, bRow, cRow, 4);
+    float4 a0 = L0.decay(A2), a1;
+    float p[kSub];
+    float4 q0, q1, q2, q3;  // the run before's p row of this lane's step, loaded at that run's end
 #pragma unroll
-      for (int q = 0; q < kSub / 4; q++) {
-        const float4 d4 = *reinterpret_cast<const float4*>(dRow + sub + 4 * q);
-        const float4 x4 = *reinterpret_cast<const float4*>(dxRow + sub + 4 * q);
-        const float4 b4 = *reinterpret_cast<const float4*>(bRow + sub + 4 * q);
-        const float4 c4 = *reinterpret_cast<const float4*>(cRow + sub + 4 * q);
-        h = ex2(d4.x * A2) * h + x4.x * b4.x;
-        p[4 * q] = c4.x * h;
-        h = ex2(d4.y * A2) * h + x4.y * b4.y;
-        p[4 * q + 1] = c4.y * h;
-        h = ex2(d4.z * A2) * h + x4.z * b4.z;
-        p[4 * q + 2] = c4.z * h;
-        h = ex2(d4.w * A2) * h + x4.w * b4.w;
-        p[4 * q + 3] = c4.w * h;
+    for (int g = 0; g < kQuads; g++) {
+      StatesQuad L2;
+      if (g + 2 < kQuads) L2 = StatesQuad::load(dRow, dxRow, bRow, cRow, 4 * (g + 2));
+      if (g + 1 < kQuads) a1 = L1.decay(A2);
+      const int u = 4 * (g % 4);
+      p[u] = statesStep(h, a0.x, L0.dx.x, L0.b.x, L0.c.x);
+      p[u + 1] = statesStep(h, a0.y, L0.dx.y, L0.b.y, L0.c.y);
+      p[u + 2] = statesStep(h, a0.z, L0.dx.z, L0.b.z, L0.c.z);
+      p[u + 3] = statesStep(h, a0.w, L0.dx.w, L0.b.w, L0.c.w);
+      if (g % 4 == 3) {  // a run of 16 steps is done
+        const int run = g / 4;
+        if (run > 0) statesEmit(yTile, raw, q0, q1, q2, q3, (run - 1) * kSub + n, c, Dv);
+        __syncwarp();  // every lane has read the run before's p (a channel's 16 lanes are in one warp)
+#pragma unroll
+        for (int v = 0; v < kSub; v++) pBlock[v * kPRow + n] = p[v];
+        __syncwarp();  // ... and this run's is there to read
+        const float4* row4 = reinterpret_cast<const float4*>(pBlock + n * kPRow);  // lane n sums step run·16 + n
+        q0 = row4[0], q1 = row4[1], q2 = row4[2], q3 = row4[3];
       }
-#pragma unroll
-      for (int u = 0; u < kSub; u++) pBlock[u * kPRow + n] = p[u];
-      __syncwarp();  // a channel's 16 lanes are in one warp
-      const float4* mine4 = reinterpret_cast<const float4*>(pBlock + n * kPRow);  // lane n now sums step sub + n
-      const float4 s0 = mine4[0], s1 = mine4[1], s2 = mine4[2], s3 = mine4[3];
-      const float ch = (((s0.x + s0.y) + (s0.z + s0.w)) + ((s1.x + s1.y) + (s1.z + s1.w))) +
-                       (((s2.x + s2.y) + (s2.z + s2.w)) + ((s3.x + s3.y) + (s3.z + s3.w)));
-      __syncwarp();  // every lane has read before the next 16 steps' stores
-      const int t = sub + n;
-      yTile[t * kSC + c] = (ch + Dv * raw[kRawX + t * kSC + c]) * siluFast(raw[kRawZ + t * kSC + c]);
+      L0 = L1;
+      L1 = L2;
+      a0 = a1;
     }
+    statesEmit(yTile, raw, q0, q1, q2, q3, (kQuads / 4 - 1) * kSub + n, c, Dv);
   }
   __syncthreads();
-  if (tiles > 0) storeStatesY(work + kY + ((tiles - 1) & 1) * kStage * kSC, sh, a.y, b, i0, (tiles - 1) * kStage, vecX);
+  if (tiles > 0) storeStatesY<VX>(work + kY + ((tiles - 1) & 1) * kStage * kSC, sh, a.y, b, i0, (tiles - 1) * kStage);
   if (mine) a.state[((int64_t)b * I + ic) * N + n] = h;
 }
 
@@ -214,16 +280,22 @@ bool scanStatesFits(const ScanShape& sh) { return !sh.ssd && sh.N >= 1 && sh.N <
 
 int64_t scanStatesBlocks(const ScanShape& sh) { return (int64_t)sh.B * ((sh.I + kSC - 1) / kSC); }
 
-template <int DEPTH>
-static cudaError_t statesDepth(const ScanShape& sh, const ScanArgs& a, bool vecX, bool vecBC, cudaStream_t s) {
+template <int DEPTH, bool VX, bool VBC>
+static cudaError_t statesLaunch(const ScanShape& sh, const ScanArgs& a, cudaStream_t s) {
   static bool configured = false;  // > 48 KB of dynamic shared memory needs an opt-in per kernel
   if (!configured) {
-    cudaFuncSetAttribute(scanStates<DEPTH>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)statesSmemBytes(DEPTH));
-    cudaFuncSetAttribute(scanStates<DEPTH>, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
+    cudaFuncSetAttribute(scanStates<DEPTH, VX, VBC>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)statesSmemBytes(DEPTH));
+    cudaFuncSetAttribute(scanStates<DEPTH, VX, VBC>, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
     configured = true;
   }
-  scanStates<DEPTH><<<(unsigned)scanStatesBlocks(sh), kSThreads, statesSmemBytes(DEPTH), s>>>(sh, a, vecX, vecBC);
+  scanStates<DEPTH, VX, VBC><<<(unsigned)scanStatesBlocks(sh), kSThreads, statesSmemBytes(DEPTH), s>>>(sh, a);
   return cudaGetLastError();
+}
+
+template <int DEPTH>
+static cudaError_t statesDepth(const ScanShape& sh, const ScanArgs& a, bool vecX, bool vecBC, cudaStream_t s) {
+  if (vecX) return vecBC ? statesLaunch<DEPTH, true, true>(sh, a, s) : statesLaunch<DEPTH, true, false>(sh, a, s);
+  return vecBC ? statesLaunch<DEPTH, false, true>(sh, a, s) : statesLaunch<DEPTH, false, false>(sh, a, s);
 }
 
 cudaError_t launchScanStates(const ScanShape& sh, const ScanArgs& a, int multiprocessors, cudaStream_t s) {
