@@ -4,7 +4,7 @@
  * scanWarp tile (256 steps) and an SSD chunk (64 steps), long T in one pass and in chunks (three passes) —
  * batch > 1, odd channel counts (partial blocks), a random carried initial state, and whole = split
  * (the state a first call leaves is the start of the second). The kernel a shape runs is the default
- * one; MAMBA_EDGE_CUDA_SCAN=warp|warp8|tile|tile1|lanes|tiled3|tiled3one|states (Mamba-1) and =mma|tile (Mamba-2)
+ * one; MAMBA_EDGE_CUDA_SCAN=warp|warp8|tile|tile1|lanes|tiled3|tiled3one (Mamba-1) and =mma|tile (Mamba-2)
  * make every case run one kernel (the device script runs this file under each); MAMBA_EDGE_CUDA_SSD=tiled|tiled128
  * runs every Mamba-2 case with T ≥ 2 through ssd_tiled.cu's four passes (chunks of 64 / 128 steps; the Mamba-2 list
  * holds T = 127 / 128 / 129 around a 128-step chunk, P = 17 / N = 7 and P = 70 / N = 130 off its 64-wide tiles,
@@ -16,9 +16,6 @@
  * multiples of 4 with 16-byte ones); tiled3one runs every case as one pass of T steps (many B / C tiles
  * through the double buffer). T = 4,099 (65 chunks: two full runs of the carry's 32 loaded ahead and a remainder of 1),
  * I = 1,540 (24 blocks of 64 and one of 4) and batch 3 in two calls of 100 + 157 steps round the list off.
- * scan_states.cu's walk (states: 8 channels a block, tiles of 64 steps, 16 steps between its sums over n) meets the
- * same list at its own edges: T = 63 / 64 / 65 / 129 around its tiles, I = 65 / 70 / 1,540 off its 8-channel blocks,
- * N = 3 / 5 (4-byte staging) and 8 / 12 (lanes past N idle), and 2,200 / 4,099 steps through its pipelined tiles.
  *
  * Tolerance 1e-4 of max(1, |ref|): up to 1,000 sequential f32 steps, the chunked forms compose decays
  * (products of exps in another order, exp(A·ΣΔ) for a chunk, 3×TF32 products for the SSD matrix form),
@@ -108,7 +105,6 @@ describe.skipIf(cudaUnavailable !== null)('cuda prefill scan kernels', () => {
         // The forced kernel did run: scanTiled's chunk count (64-step chunks; these shapes never fill the GPU by their channels).
         expect(cuda.lastScanChunks).toBe(forced === 'tiled3one' || T <= 64 ? 1 : Math.ceil(T / 64));
       }
-      if (forced === 'states') expect(cuda.lastScanChunks).toBe(1);  // the walk has no chunks (scanChunks says so for it)
       const want = await run(ref, [T]);
       expectClose(got[0], want[0], 1e-4, 'y');
       expectClose(got[1], want[1], 1e-4, 'state');

@@ -9,11 +9,7 @@
 #include <vector>
 inline float __ldcs(const float* p) { return *p; }
 inline void __stcs(float* p, float v) { *p = v; }
-inline void __stcs(float4* p, float4 v) { *p = v; }
-// A warp's lanes meet at __syncwarp; here the whole block does (the kernels call it uniformly), which is stronger.
-#define __syncwarp() (me_emu::bar->arrive_and_wait())
 inline float __fdividef(float a, float b) { return a / b; }
-inline float __fmaf_rn(float a, float b, float c) { return fmaf(a, b, c); }
 namespace me {
 struct ScanShape { bool ssd; int B, T; int I; int N; int H, P, G; float dtMin, dtMax; };
 struct ScanArgs { const float *x, *dt, *dtBias, *A, *Bm, *Cm, *D, *z; float* state; float* y; };

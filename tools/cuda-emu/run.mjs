@@ -6,13 +6,12 @@
  * equivalents, compiles it with emu.h (CUDA built-ins as std::threads and a std::barrier) and its *_main.cc
  * (the launch sequence, against a double-precision sequential scan), built with AddressSanitizer and UBSan so
  * a read or write outside any tensor or the scratch stops it (as compute-sanitizer's memcheck would on a GPU).
- * scan_states (`states`: Mamba-1's one-walk scan, a lane per state entry): the same cases, both pipeline depths.
  * scan_tiled: every length class of test/cuda/scan.test.ts, as three passes and as one, 16- and 4-byte
  * staging. ssd_tiled: T = 1, 2, 63, 64, 65, 127, 1,000 …, odd heads, batch 2, groups,
  * P / N off the tiles, a carried state. A check of index math and pass logic, not of speed, of asynchronous-copy
  * races or of the SFU's approximations (ex2 / lg2 are libm's here; test/cuda/scan.test.ts does those on a GPU).
  *
- *   node tools/cuda-emu/run.mjs [scan|states|ssd ...]   (default: all; needs g++ ≥ 12 and the CUDA headers, /usr/local/cuda/include)
+ *   node tools/cuda-emu/run.mjs [scan|ssd ...]   (default: all; needs g++ ≥ 12 and the CUDA headers, /usr/local/cuda/include)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -47,12 +46,7 @@ function emulate(parts, swaps, main) {
     }
     body = body.slice(0, start) + host + body.slice(k + 1);
   };
-  for (const [sig, host] of swaps) {
-    if (sig.startsWith('=')) {  // '=text': a literal replacement (e.g. dynamic shared memory as a function static)
-      if (!body.includes(sig.slice(1))) throw new Error(`${file} no longer has ${sig.slice(1)}`);
-      body = body.replace(sig.slice(1), host);
-    } else swap(sig, host);
-  }
+  for (const [sig, host] of swaps) swap(sig, host);
   if (/asm\s*(volatile)?\s*\(/.test(body)) throw new Error(`${file} has inline PTX this emulation does not replace`);
   const dir = mkdtempSync(join(tmpdir(), 'cuda-emu-'));
   writeFileSync(join(dir, 'kern.inc'), `#include "emu.h"\n${body}`);
@@ -71,8 +65,4 @@ const fastSwaps = [
 ];
 const tiled = [['scan_fast.cuh', null], ['scan_tiled.cu', '/** MAMBA_EDGE_CUDA_SCAN_CHUNK']];
 if (which.length === 0 || which.includes('scan')) emulate(tiled, fastSwaps, 'scan_tiled_main.cc');
-const states = [['scan_fast.cuh', null], ['scan_states.cu', 'template <int DEPTH, bool VX, bool VBC>\nstatic cudaError_t statesLaunch(']];
-const statesSwaps = [...fastSwaps, ['void cpAsyncWaitN(', 'inline void cpAsyncWaitN() {}'],
-  ['=extern __shared__ float4 scanStatesSmem[];', 'static float4 scanStatesSmem[statesSmemBytes(3) / 16];']];
-if (which.length === 0 || which.includes('states')) emulate(states, statesSwaps, 'scan_states_main.cc');
 if (which.length === 0 || which.includes('ssd')) emulate([['ssd_tiled.cu', 'template <int L>\nstatic cudaError_t ssdTiledT(']], [], 'ssd_tiled_main.cc');

@@ -22,7 +22,8 @@
 // [1, 16384, 1536] 0.360 ms = 38.6 % of the copy against scanWarp's 0.885 ms, [.., 4096] 0.891 vs 2.004 ms);
 // MAMBA_EDGE_CUDA_SCAN=tiled3one (one pass) is its variant, =warp the previous default. (A one-pass kernel
 // taking each exponential once, scanOnce, ran at 0.52× the three passes on the H100 and was removed:
-// BENCHMARKS.md, tenth session.)
+// BENCHMARKS.md, tenth session; so was one walk over T with a lane per state entry, scanStates, at 0.63×:
+// eleventh session.)
 // Prefill (T ≥ 32) takes the two newer kernels where a shape fits them: scanWarp below (Mamba-1, N ≤ 16:
 // a parallel scan over time within a warp per channel, one pass) and ssd.cu's ssdMma (Mamba-2, P and N
 // multiples of 16: the SSD chunked matrix form on tensor cores). Otherwise, and for the decode step,
@@ -599,35 +600,6 @@ static bool useTile(const ScanShape& sh) { return !scanOverride("lanes") && tile
 static int warpChannels() { return scanOverride("warp8") ? 8 : 4; }
 
 /**
- * scan_states.cu's scanStates (one walk, a lane per state entry) as the prefill default for Mamba-1, N ≤ 16,
- * T ≥ 32, where its warps give each SM scheduler at least one (UNMEASURED when written: off until the H100 says).
- */
-constexpr bool kStatesDefault = false;
-
-/** The multiprocessors of the current device (scanStates' choice of pipeline depth). */
-static int currentMultiprocessors() {
-  int device = 0, count = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) return 1;
-  return count;
-}
-
-/**
- * Whether scanStates runs this shape: MAMBA_EDGE_CUDA_SCAN=states forces it for any T (Mamba-1, N ≤ 16); by
- * default (kStatesDefault), T ≥ 32 and 4 warps a block × blocks ≥ 4 schedulers × multiprocessors, unless
- * another kernel is asked for.
- */
-static bool useStates(const ScanShape& sh) {
-  if (!scanStatesFits(sh)) return false;
-  if (scanOverride("states")) return true;
-  if constexpr (kStatesDefault) {
-    for (const char* other : {"tiled3", "tiled3one", "warp", "warp8", "tile", "tile1", "lanes"})
-      if (scanOverride(other)) return false;
-    return sh.T >= 32 && scanStatesBlocks(sh) >= currentMultiprocessors();
-  }
-  return false;
-}
-
-/**
  * scan_tiled.cu's scanTiled (the WebGPU tiled three-pass design) as the prefill default for Mamba-1, N ≤ 16,
  * T ≥ 32: 2.2-2.5× scanWarp on the H100 (BENCHMARKS.md, "The merged tree on the H100").
  */
@@ -639,10 +611,10 @@ constexpr bool kTiledDefault = true;
  * else where kTiledDefault and no other kernel is asked for, for T ≥ 32 (a decode step stays on scanTile).
  */
 static bool useTiled(const ScanShape& sh) {
-  if (!scanTiledFits(sh) || useStates(sh)) return false;
+  if (!scanTiledFits(sh)) return false;
   if (scanOverride("tiled3") || scanOverride("tiled3one")) return true;
   if constexpr (kTiledDefault) {
-    for (const char* other : {"warp", "warp8", "tile", "tile1", "lanes", "states"})
+    for (const char* other : {"warp", "warp8", "tile", "tile1", "lanes"})
       if (scanOverride(other)) return false;
     return sh.T >= 32;
   }
@@ -655,7 +627,7 @@ static bool useTiled(const ScanShape& sh) {
  * =tile|tile1|lanes picks the earlier kernels (A/B runs).
  */
 static bool useWarp(const ScanShape& sh) {
-  if (sh.ssd || sh.N > kWMaxN || useStates(sh) || useTiled(sh)) return false;
+  if (sh.ssd || sh.N > kWMaxN || useTiled(sh)) return false;
   if (scanOverride("warp") || scanOverride("warp8")) return true;
   if (scanOverride("tile") || scanOverride("tile1") || scanOverride("lanes")) return false;
   return sh.T >= 32;
@@ -674,7 +646,6 @@ static bool useMma(const ScanShape& sh) {
 }
 
 const char* scanKernelName(const ScanShape& sh) {
-  if (useStates(sh)) return "states: one walk, a lane per state entry, 8 channels a block";
   if (useMma(sh)) return scanOverride("mma1") ? "ssd matrix form, TF32" : "ssd matrix form, 3xTF32";
   if (useTiled(sh)) return "tiled, 64 channels a block (three passes, or one where the channels fill the GPU)";
   if (useWarp(sh)) return warpChannels() == 8 ? "warp scan, 8 channels a block" : "warp scan, 4 channels a block";
@@ -684,7 +655,6 @@ const char* scanKernelName(const ScanShape& sh) {
 }
 
 int scanChunks(const ScanShape& sh, int multiprocessors) {
-  if (useStates(sh)) return 1;
   if (useMma(sh)) return ssdMmaChunks(sh, multiprocessors);
   if (useTiled(sh)) return scanOverride("tiled3one") ? 1 : scanTiledChunks(sh, multiprocessors);
   if (useWarp(sh)) {
@@ -811,7 +781,6 @@ static cudaError_t mmaT(const ScanShape& sh, const ScanArgs& a, int chunks, void
 template <bool SSD>
 static cudaError_t scanS(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s) {
   if (SSD && useMma(sh)) return mmaT(sh, a, chunks, scratch, s);
-  if (!SSD && useStates(sh)) return launchScanStates(sh, a, currentMultiprocessors(), s);
   if (!SSD && useTiled(sh)) return launchScanTiled(sh, a, chunks, scratch, s);
   if (!SSD && useWarp(sh)) return warpChannels() == 8 ? warpT<8>(sh, a, chunks, scratch, s) : warpT<4>(sh, a, chunks, scratch, s);
   if (useTile(sh)) {

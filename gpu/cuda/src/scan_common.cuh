@@ -31,14 +31,6 @@ int scanTiledChunks(const ScanShape& sh, int multiprocessors);
 /** scanTiled's one pass (chunks = 1) or three (chunk states, carry, output) in scratch of scanScratchBytes(sh, chunks). */
 cudaError_t launchScanTiled(const ScanShape& sh, const ScanArgs& a, int chunks, void* scratch, cudaStream_t s);
 
-// scan_states.cu: Mamba-1 (N ≤ 16) as one walk over T with a lane per state entry (see its header).
-/** Whether scanStates runs this shape: Mamba-1 with 1 ≤ N ≤ 16. */
-bool scanStatesFits(const ScanShape& sh);
-/** Its blocks: B · ⌈I / 8⌉, 4 warps each. */
-int64_t scanStatesBlocks(const ScanShape& sh);
-/** The walk (no chunks, no scratch): y written, the state read and updated in place. */
-cudaError_t launchScanStates(const ScanShape& sh, const ScanArgs& a, int multiprocessors, cudaStream_t s);
-
 /** Copies 4 bytes global → shared without a register round trip (sm_80+); valid = false writes 0 (src is not read). */
 __device__ __forceinline__ void cpAsync4(float* dst, const float* src, bool valid) {
   const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));

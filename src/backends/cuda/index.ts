@@ -142,7 +142,7 @@ export const CUDA_ENV: Readonly<Record<string, EnvSpec>> = {
   ...Object.fromEntries(['FUSE', 'DECODEGEMV', 'NORMGEMV', 'SCANDT', 'CONVGEMV', 'CONVEPI', 'SSDSTEP', 'PDL', 'RUNAHEAD', 'STEPGRAPH', 'SNAPFOLD',
     'ARGMAXGEMV', 'SSDHOLD', 'GRAPHS', 'PINGPONG', 'READKERNEL'].map((k) => [`MAMBA_EDGE_CUDA_${k}`, { kind: 'switch' } as const])),
   MAMBA_EDGE_CUDA_SPLITK: { kind: 'choice', choices: ['on', 'auto', 'off', '2', '4', '8'] },
-  MAMBA_EDGE_CUDA_SCAN: { kind: 'choice', choices: ['warp', 'warp8', 'lanes', 'tile', 'tile1', 'mma', 'mma1', 'tiled3', 'tiled3one', 'states'] },
+  MAMBA_EDGE_CUDA_SCAN: { kind: 'choice', choices: ['warp', 'warp8', 'lanes', 'tile', 'tile1', 'mma', 'mma1', 'tiled3', 'tiled3one'] },
   MAMBA_EDGE_CUDA_SCAN_CHUNK: { kind: 'int', min: 32, max: 4096, multipleOf: 32 },
   MAMBA_EDGE_CUDA_SSD: { kind: 'choice', choices: ['tiled', 'tiled128', 'mma'] },
   [ADDON_ENV]: { kind: 'text' },
