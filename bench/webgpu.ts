@@ -20,9 +20,7 @@
  *                      thread, and 16-byte vec4 loads): the copy's read bandwidth is the decode roofline's
  *                      numerator (bandwidth ÷ weight bytes read per token). The chunked scans run as the
  *                      first kernels ('chunked-v1') and the tiled ones at each chunk length of
- *                      --scan-chunks (Mamba-1) / --ssd-chunks (Mamba-2), default 64 / 128; Mamba-1
- *                      (N ≤ 16) also as the one-pass scan with a lane per state entry ('states':
- *                      row "Mamba-1 selective scan, lane per state").
+ *                      --scan-chunks (Mamba-1) / --ssd-chunks (Mamba-2), default 64 / 128.
  *
  *   node --import tsx bench/webgpu.ts [--models mamba-130m,mamba2-130m] [--prefill 2048,16384,131072]
  *        [--decode 128] [--plain-prefill 16384] [--kernels] [--scan-tokens 2048,16384] [--budget-s S]
@@ -207,14 +205,11 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
     what = 'Mamba-2 SSD scan'; shapeText = `[1, ${T}, ${H}×${P}] × N ${N}`; bytes = 4 * (2 * T * H * P + T * H + 2 * T * G * N);
   }
   // The runs compared: the first chunked kernels ('chunked-v1'), the tiled ones at each chunk length
-  // of the sweep, Mamba-1's one-pass 'states' scan, and the plain sequential walk, which every other
-  // output is checked against.
+  // of the sweep, and the plain sequential walk, which every chunked output is checked against.
   const chunks = shape.modelType === 'mamba' ? scanChunks : ssdChunks;
   const rowsList = shape.modelType === 'mamba' ? [4 as const] : ssdRows;
   const runs: { mode: ScanMode; chunk?: number; rows?: 4 | 8 }[] = [
     { mode: 'chunked-v1' }, ...rowsList.flatMap((rows) => chunks.map((chunk) => ({ mode: 'chunked' as const, chunk, rows }))),
-    // Mamba-1 with N ≤ 16: the one-pass scan with a lane per state entry (selective_scan_states)
-    ...(shape.modelType === 'mamba' && shape.stateSize <= 16 ? [{ mode: 'states' as const }] : []),
     { mode: 'sequential' },
   ];
   const zeroState = new Float32Array(state.shape.reduce((x, y) => x * y, 1));
@@ -231,8 +226,7 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
     const got = await b.read(y);
     b.free(y);
     const rowsText = shape.modelType === 'mamba' ? '' : `, ${run.rows} rows/thread`;
-    const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk}${rowsText}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)'
-      : run.mode === 'states' ? 'lane per state' : 'sequential';
+    const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk}${rowsText}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)' : 'sequential';
     // enough calls per submission that the GPU's share dwarfs the read-back's jitter
     const reps = run.mode === 'sequential' ? 1 : T <= 4096 ? 40 : 10;
     push(`${what}, ${label}`, shapeText, await timeGpu(b, () => [scan()], reps), bytes);

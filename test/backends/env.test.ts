@@ -49,7 +49,7 @@ describe('environment switches', () => {
   });
 
   it('MAMBA_EDGE_WEBGPU_SCAN takes the scan modes there are, and names them for one there is not (the removed subgroup scans)', () => {
-    for (const mode of ['chunked', 'chunked-v1', 'sequential', 'states']) {
+    for (const mode of ['chunked', 'chunked-v1', 'sequential']) {
       setEnv({ MAMBA_EDGE_WEBGPU_SCAN: mode });
       expect(() => checkEnv('MAMBA_EDGE_WEBGPU_', WEBGPU_ENV)).not.toThrow();
     }
@@ -59,7 +59,7 @@ describe('environment switches', () => {
       try { checkEnv('MAMBA_EDGE_WEBGPU_', WEBGPU_ENV); } catch (e) { err = e; }
       expect(err).toMatchObject({
         code: 'E_ARGUMENT',
-        message: `MAMBA_EDGE_WEBGPU_SCAN=${JSON.stringify(mode)}: expected one of chunked / chunked-v1 / sequential / states`,
+        message: `MAMBA_EDGE_WEBGPU_SCAN=${JSON.stringify(mode)}: expected one of chunked / chunked-v1 / sequential`,
       });
     }
   });

@@ -192,26 +192,17 @@ const SCAN_CHUNK = 64;
 const SSD_MAX_CHUNK = 256;
 /** Largest state the tiled Mamba-1 kernels stage in workgroup memory (2 × 32 tokens × N floats ≤ 16 KiB). */
 const SCAN_TILED_MAX_N = 64;
-/** Largest state selective_scan_states.wgsl takes (scanMode 'states': 16 lanes a channel, one per state entry). */
-const SCAN_STATES_MAX_N = 16;
-/** Workgroup memory selective_scan_states.wgsl declares (its header): where the device allows less, 'states' runs the chunked kernels. */
-const SCAN_STATES_WG_BYTES = 19968;
-/** Channels a selective_scan_states workgroup walks (its CH). */
-const SCAN_STATES_CHANNELS = 8;
 
 /**
  * How prefill scans (T > 1) run: 'chunked' — the tiled chunked kernels (default); 'chunked-v1' — the
  * first chunked kernels they replaced, kept so one benchmark run can compare the two; 'sequential' —
- * one thread per channel walks all T tokens (the plain scan the chunked ones replace); 'states' — Mamba-1
- * (N ≤ 16) in one pass over T with a lane per state entry (selective_scan_states: 8 channels × 16 lanes
- * a workgroup, each exp(Δ·A) taken once, no scratch; larger states and Mamba-2's SSD run as 'chunked');
- * 1.5-1.9× the tiled passes' time on an H100 at 16k tokens in a first measurement (selectiveScan). (A one-dispatch
+ * one thread per channel walks all T tokens (the plain scan the chunked ones replace). (A one-dispatch
  * Mamba-1 scan with a decoupled look-back ran at 9-17 % of a copy on the H100 against the tiled passes'
  * 44-52 % and was removed: BENCHMARKS.md, "The merged tree on the H100". So were the one-pass subgroup
  * scans 'subgroup' / 'subgroup-chain': 5-6× the tiled passes' time at 16k tokens on the H100.)
  */
-export type ScanMode = 'chunked' | 'chunked-v1' | 'sequential' | 'states';
-const SCAN_MODES: readonly ScanMode[] = ['chunked', 'chunked-v1', 'sequential', 'states'];
+export type ScanMode = 'chunked' | 'chunked-v1' | 'sequential';
+const SCAN_MODES: readonly ScanMode[] = ['chunked', 'chunked-v1', 'sequential'];
 /** Most output rows of a matrix-vector dispatch that folds in the norm before it (pendingNorm): in_proj's, not the head's. */
 const NORM_FOLD_MAX_ROWS = 16384;
 /** Parameter writes of at most this many dispatches are remembered and skipped when repeated (WebGpuBackend.lastParams). */
@@ -298,9 +289,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * Prefill scans (selectiveScan, ssdChunkScan over T > 1): 'chunked' (the default: chunks in
    * parallel, then a pass that carries the state across them) or 'sequential' (one thread per
    * channel walks all T tokens — the plain scan the chunked one replaces, kept for benchmarks that
-   * compare the two on the same input, and tested against the reference like the chunked form), or
-   * 'states' (Mamba-1 with N ≤ 16: one dispatch walking T once with a lane per (channel, state entry),
-   * selective_scan_states; everything else as 'chunked'). Also 'chunked-v1' (ScanMode).
+   * compare the two on the same input, and tested against the reference like the chunked form).
    */
   scanMode: ScanMode;
   /**
@@ -1587,24 +1576,14 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * (selective_scan_chunk_tiled, _carry_batched, _out_tiled: chunk length scanChunk.mamba1; 5× the
    * first ones on an H100 at 16k tokens, 40–53 % of a copy's bandwidth);
    * 'chunked-v1' the first ones (selective_scan_chunk, _carry, _out; 64-token chunks), also used
-   * for states larger than SCAN_TILED_MAX_N. scanMode 'states' (N ≤ SCAN_STATES_MAX_N) is one
-   * dispatch of selective_scan_states instead, the sequential recurrence itself (no reordering):
-   * a workgroup per (batch row, 8 channels), a lane per state entry, tiles of 32 steps staged in
-   * workgroup memory while the next one loads; where N is larger or the device's workgroup memory
-   * is short of SCAN_STATES_WG_BYTES it runs the 'chunked' kernels. On an H100 (Dawn / Vulkan, 16k
-   * tokens, bench/webgpu.ts --kernels, GPU time, one run) it took 0.874 ms at I = 1536 and 1.306 ms
-   * at I = 4096 against the tiled passes' 0.456 and 0.887 ms; in a variant run the walk alone (the
-   * reduction over n cut out) was still no faster than the tiled passes, so 'chunked' stays the default.
+   * for states larger than SCAN_TILED_MAX_N.
    */
   selectiveScan(args: SelectiveScanArgs): Tensor {
     this.assertUsable();
     const { batch, seq, inner, stateSize } = checkSelectiveScan(args);
     if (seq === 1) return this.selectiveScanStep(args);
     if (this.scanMode === 'sequential') return this.scanWalk(args, batch, seq, inner, stateSize);
-    if (this.scanMode === 'states' && stateSize <= SCAN_STATES_MAX_N && this.device.limits.maxComputeWorkgroupStorageSize >= SCAN_STATES_WG_BYTES) {
-      return this.scanStates(args, batch, seq, inner, stateSize);
-    }
-    const tiled = (this.scanMode === 'chunked' || this.scanMode === 'states') && stateSize <= SCAN_TILED_MAX_N;
+    const tiled = this.scanMode === 'chunked' && stateSize <= SCAN_TILED_MAX_N;
     const L = tiled ? Math.max(1, Math.floor(this.scanChunk.mamba1)) : SCAN_CHUNK;
     const nC = Math.ceil(seq / L);
     const y = this.tensor([batch, seq, inner]);
@@ -1641,16 +1620,6 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     return [a.x, a.dt, a.dtBias, a.A, a.B, a.C, a.D, a.z].map((t) => this.bind(t));
   }
 
-  /** selective_scan_states (scanMode 'states', N ≤ 16): one workgroup per (b, 8 channels), a lane per state entry, T walked once. */
-  private scanStates(a: SelectiveScanArgs, batch: number, seq: number, inner: number, stateSize: number): Tensor {
-    const y = this.tensor([batch, seq, inner]);
-    const blocks = Math.ceil(inner / SCAN_STATES_CHANNELS);
-    this.dispatch('selective_scan_states', { NS: stateSize }, [
-      ...this.mamba1ScanBindings(a), this.bind(a.state), y.buffer,
-    ], [batch, seq, inner, blocks], [], batch * blocks);
-    return y;
-  }
-
   /** selective_scan_step over `seq` tokens: one thread per (b, i) walks them in order (T = 1: decode). */
   private scanWalk(a: SelectiveScanArgs, batch: number, seq: number, inner: number, stateSize: number): Tensor {
     const y = this.tensor([batch, seq, inner]);
@@ -1667,8 +1636,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * scanMode 'chunked': four dispatches (ssd_chunk_state, ssd_chunk_carry, ssd_chunk_cb once per group,
    * ssd_chunk_out; blocks of scanChunk.ssd tokens), the decay matrix built in workgroup memory and
    * never stored, the products register-tiled. 'chunked-v1': the first six (ssd_dt, ssd_cb, ssd_decay, ssd_state, ssd_carry,
-   * ssd_out; 64-token blocks) that write both L × L matrices of every block to memory. 'states' (a
-   * Mamba-1 mode) runs as 'chunked'.
+   * ssd_out; 64-token blocks) that write both L × L matrices of every block to memory.
    * Mathematically equal to the reference's form at any block length; only f32 rounding differs.
    */
   ssdChunkScan(args: SsdScanArgs): Tensor {
