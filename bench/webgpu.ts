@@ -39,11 +39,15 @@
  *   rows, all in this process, each with its Dawn calls a token and (with --copy) its % of the roofline.
  * $MAMBA_EDGE_DAWN_FLAGS (src/node.ts): Dawn toggles for the whole process, e.g. enable-dawn-features=skip_validation
  *   (an A/B of Dawn's host cost per dispatch: run the same command with and without it; see bench/dawn-dispatch.ts).
+ *   Unset, the bench sets disable-dawn-features=timestamp_quantization (whole-ns timestamps); with other flags, add it.
+ * Kernel rows' GPU time comes from the device's timestamps where it has 'timestamp-query' (asked for here;
+ *   --no-timestamps: the earlier wall-less-host estimate, which a busy host pushes either way); each run says which.
  * Models with d_model ≥ 2048 get repeated random weights (tools/random-model.ts repeatPeriod: speed
  * does not depend on the values) in 1 GiB shards (one JS buffer holds at most 4 GiB).
  */
 import { writeFileSync } from 'node:fs';
 import { loadModel } from '../src/node.js';
+import { requestTimestampQueries } from '../src/backends/webgpu/device.js';
 import type { Backend, Tensor } from '../src/backends/backend.js';
 import type { ScanMode, WebGpuBackend } from '../src/backends/webgpu/index.js';
 import type { GenerateOptions } from '../src/api/types.js';
@@ -62,6 +66,8 @@ const started = performance.now();
 const budgetS = Number(arg('budget-s', 'Infinity'));
 const elapsedS = () => (performance.now() - started) / 1000;
 const log = (s: string) => console.error(`[${elapsedS().toFixed(0).padStart(4)} s] ${s}`);
+requestTimestampQueries(!process.argv.includes('--no-timestamps'));
+process.env.MAMBA_EDGE_DAWN_FLAGS ??= 'disable-dawn-features=timestamp_quantization'; // read when the first device is made
 /** Chunk lengths of the tiled scans that --kernels sweeps (Mamba-1, Mamba-2 SSD); default: the backend's defaults. */
 const chunkList = (v: string) => v.split(',').map(Number);
 const scanChunks = chunkList(arg('scan-chunks', '64'));
@@ -133,7 +139,30 @@ async function sync(b: Backend): Promise<void> {
  * read-back round trip; the host's two shares (measured: the recording loop, WebGpuBackend.stats.encodeMs)
  * and the fastest empty read-back round trip are subtracted. `wall` is the same without the host's share.
  */
-async function timeGpu(b: Backend, fn: () => Tensor[], reps: number, rounds = 3): Promise<{ gpu: number; wall: number }> {
+/** Kernel rows timed by the device's timestamps (WebGpuBackend.gpuMsOf), where it has them: how many, and how many not. */
+const timing = { timestamps: 0, wall: 0 };
+
+/**
+ * Seconds a call of `fn`: wall, with the host's recording, encoding and submitting; gpu, the device's own time —
+ * from timestamps around the `reps` calls in one submission where the device has 'timestamp-query' (min of
+ * `rounds`), else wall time less the host's share measured around it (the method of the sections before the
+ * eleventh session, which a busy host can push either way).
+ */
+async function timeGpu(b: Backend, fn: () => Tensor[], reps: number, rounds = 3): Promise<{ gpu: number; wall: number; gpuByWall?: number }> {
+  const wallTimed = await timeGpuByWall(b, fn, reps, rounds);
+  const gpuMsOf = (b as Partial<WebGpuBackend>).gpuMsOf?.bind(b);
+  let gpu = Infinity;
+  for (let r = 0; r < rounds && gpuMsOf; r++) {
+    const ms = await gpuMsOf(() => { for (let i = 0; i < reps; i++) b.free(...fn()); });
+    if (ms === null) break;
+    gpu = Math.min(gpu, ms / 1000 / reps);
+  }
+  if (gpu === Infinity) { timing.wall++; return wallTimed; }
+  timing.timestamps++;
+  return { gpu, wall: wallTimed.wall, gpuByWall: wallTimed.gpu };
+}
+
+async function timeGpuByWall(b: Backend, fn: () => Tensor[], reps: number, rounds: number): Promise<{ gpu: number; wall: number }> {
   const stats = (b as unknown as { stats?: { encodeMs: number } }).stats ?? { encodeMs: 0 };
   b.free(...fn());
   await sync(b);
@@ -159,11 +188,11 @@ interface KernelRow { what: string; shape: string; seconds: number; wallSeconds:
 /** Copy bandwidth through sliceRows' two kernels, and the scans alone, chunked and sequential. */
 async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelName], T: number): Promise<KernelRow[]> {
   const rows: KernelRow[] = [];
-  const push = (what: string, shapeText: string, time: { gpu: number; wall: number }, bytes: number, readBytes?: number) => {
+  const push = (what: string, shapeText: string, time: { gpu: number; wall: number; gpuByWall?: number }, bytes: number, readBytes?: number) => {
     const seconds = time.gpu;
     const r: KernelRow = { what, shape: shapeText, seconds, wallSeconds: time.wall, bytes, GBs: bytes / seconds / 1e9, ...(readBytes ? { readGBs: readBytes / seconds / 1e9 } : {}) };
     rows.push(r);
-    log(`kernel ${what} ${shapeText}: ${(seconds * 1e3).toFixed(3)} ms (${(time.wall * 1e3).toFixed(3)} ms with the host's share), ${r.GBs.toPrecision(3)} GB/s read + written${r.readGBs ? ` (${r.readGBs.toPrecision(3)} GB/s read)` : ''}`);
+    log(`kernel ${what} ${shapeText}: ${(seconds * 1e3).toFixed(3)} ms (${(time.wall * 1e3).toFixed(3)} ms with the host's share${time.gpuByWall !== undefined ? `; ${(time.gpuByWall * 1e3).toFixed(3)} ms by wall less the host` : ''}), ${r.GBs.toPrecision(3)} GB/s read + written${r.readGBs ? ` (${r.readGBs.toPrecision(3)} GB/s read)` : ''}`);
   };
   // 256 MiB copies (larger than any L2): offset 0 takes the vec4 kernel, offset 1 the one-f32 kernel.
   const n = tiny ? 1 << 20 : 64 * 2 ** 20;
@@ -654,6 +683,7 @@ console.log(`|---|${lengths.map(() => '---:|').join('')}---:|---:|---|`);
 for (const r of result.rows) {
   console.log(`| ${r.model} | ${r.prefill.map((p) => fmt(p.tokPerSec)).join(' | ')} | ${r.plainPrefill ? `${fmt(r.plainPrefill.tokPerSec)} (${r.plainPrefill.tokens})` : '—'} | ${fmt(r.decodeTokPerSec, 1)} | ${r.prefill.map((p) => (p.deviceBytesAfter ? MB(p.deviceBytesAfter) : '—')).join(' / ')} |`);
 }
+if (timing.timestamps + timing.wall > 0) log(`kernel rows' GPU time: ${timing.timestamps} from the device's timestamps, ${timing.wall} from wall time less the host's share`);
 for (const [m, ks] of Object.entries(result.kernels)) {
   let copy: number | undefined; // the vec4 copy measured just before (each --scan-tokens length measures one)
   for (const k of ks) {

@@ -180,7 +180,7 @@ const SUPPORTED: ReadonlySet<OpName> = new Set<OpName>([
 ]);
 
 /** GPUBufferUsage / GPUMapMode values (fixed by the spec; Dawn in Node defines no such globals). */
-const USAGE = { MAP_READ: 1, COPY_SRC: 4, COPY_DST: 8, UNIFORM: 64, STORAGE: 128 } as const;
+const USAGE = { MAP_READ: 1, COPY_SRC: 4, COPY_DST: 8, UNIFORM: 64, STORAGE: 128, QUERY_RESOLVE: 512 } as const;
 const MAP_READ = 1;
 const PARAM_STRIDE = 256; // ≥ minUniformBufferOffsetAlignment everywhere (WebGPU caps it at 256)
 const PARAM_BYTES = 64; //   common.wgsl's Params: 12 u32 + 4 f32
@@ -275,6 +275,9 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    * Bind groups are cached by (pipeline, slot, buffers): a decode step repeats the same dispatches
    * over the same pooled buffers, so after the first token it creates none.
    */
+  /** gpuMsOf's query set and resolve buffer (made on its first use), and the read-back buffer of the submission it times. */
+  private timestamps: { set: GPUQuerySet; resolved: GPUBuffer } | null = null;
+  private timeNext: GPUBuffer | null = null;
   /** Counters for benchmarks: submissions, dispatches, and host time spent encoding + submitting. */
   readonly stats = {
     submits: 0, dispatches: 0, encodeMs: 0, copies: 0, bindGroups: 0, readBytes: 0,
@@ -925,6 +928,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     this.recordings.clear();
     this.dummy.destroy();
     for (const d of this.dummyOut) d.destroy();
+    this.timestamps?.set.destroy();
+    this.timestamps?.resolved.destroy();
     this.device.destroy();
     this.keepAlive = null; // lets dawn.node's instance go, so the process can exit
   }
@@ -1294,6 +1299,38 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     return id;
   }
 
+  /**
+   * @internal Benchmarks (bench/webgpu.ts --kernels): the device time, in milliseconds, of the commands `record`
+   * records, from timestamps that an empty compute pass writes before them and another after them in one
+   * submission — what the kernels and the gaps between them took on the GPU, without the host's recording,
+   * encoding and submitting. null where the device has no 'timestamp-query' (requestTimestampQueries, before the
+   * device is made). Throws E_ARGUMENT when `record` submits on its own (a read, or more than MAX_RECORDED
+   * commands): a timing must cover one submission.
+   */
+  async gpuMsOf(record: () => void): Promise<number | null> {
+    this.assertUsable();
+    if (!this.device.features.has('timestamp-query')) return null;
+    this.submit(); // what was recorded before is not timed
+    const submits = this.stats.submits;
+    record();
+    this.flushPending();
+    if (this.stats.submits !== submits) {
+      throw fail('E_ARGUMENT', `webgpu: gpuMsOf's commands went out in more than one submission (a read, or over ${MAX_RECORDED} commands)`);
+    }
+    if (this.recorded.length === 0) return 0;
+    this.timestamps ??= {
+      set: this.device.createQuerySet({ type: 'timestamp', count: 2 }),
+      resolved: this.device.createBuffer({ label: 'timestamps', size: 16, usage: USAGE.QUERY_RESOLVE | USAGE.COPY_SRC }),
+    };
+    const readback = this.device.createBuffer({ label: 'timestamps read back', size: 16, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+    this.stats.createBuffers++;
+    this.timeNext = readback;
+    this.submit();
+    this.timeNext = null;
+    const [t0, t1] = new BigUint64Array(await this.mapRead(readback, 16, 'timestamps'));
+    return Number(t1 - t0) / 1e6;
+  }
+
   /** Encodes everything recorded into one command encoder and submits it. */
   private submit(): void {
     if (this.rec) throw new NotRecordable('a submission (host data or a read) inside a recorded step');
@@ -1322,6 +1359,8 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const u32 = new Uint32Array(host);
     const f32 = new Float32Array(host);
     const enc = dev.createCommandEncoder();
+    const timed = this.timeNext && this.timestamps;
+    if (timed) enc.beginComputePass({ timestampWrites: { querySet: timed.set, beginningOfPassWriteIndex: 0 } }).end();
     let pass: GPUComputePassEncoder | null = null;
     let slot = 0;
     if (this.groups.size > 50_000) this.groups.clear();
@@ -1382,6 +1421,11 @@ export class WebGpuBackend extends PartialBackend implements Backend {
       slot++;
     }
     if (pass) pass.end();
+    if (timed) {
+      enc.beginComputePass({ timestampWrites: { querySet: timed.set, endOfPassWriteIndex: 1 } }).end();
+      enc.resolveQuerySet(timed.set, 0, 2, timed.resolved, 0);
+      enc.copyBufferToBuffer(timed.resolved, 0, this.timeNext!, 0, 16);
+    }
     if (nDispatch > 0) {
       const bytes = new Uint8Array(host, 0, nDispatch * PARAM_STRIDE);
       const last = this.lastParams;
