@@ -24,7 +24,7 @@
  *
  *   node --import tsx bench/webgpu.ts [--models mamba-130m,mamba2-130m] [--prefill 2048,16384,131072]
  *        [--decode 128] [--plain-prefill 16384] [--kernels] [--scan-tokens 2048,16384] [--budget-s S]
- *        [--scan-chunks 32,64,128] [--scan-poly 0,1,2] [--ssd-chunks 64,128] [--v1-prefill 16384] [--kernel-shapes mamba-1.4b,mamba2-1.3b]
+ *        [--scan-chunks 32,64,128] [--ssd-chunks 64,128] [--v1-prefill 16384] [--kernel-shapes mamba-1.4b,mamba2-1.3b]
  *        [--json out.json] [--tiny] [--copy]
  * --copy: the vec4 copy alone (without --kernels' scans; best of 5 rounds), for the decode roofline printed per model.
  * --budget-s: the whole run's time cap; a prefill whose time, projected from the model's previous
@@ -77,8 +77,6 @@ const [m1Pass, ssdPass] = chunkList(arg('pass-chunks', '-1,-1'));
 /** --ssd-rows 4,8: WebGpuBackend.ssdRowsPerThread values the SSD sweep runs each chunk length with. */
 const ssdRows = arg('ssd-rows', '8').split(',').map(Number) as (4 | 8)[];
 const passChunks = { mamba1: m1Pass, ssd: ssdPass };
-/** --scan-poly 0,1,2: WebGpuBackend.scanPolyQuads values each Mamba-1 tiled chunk length runs with (default 0). */
-const scanPoly = arg('scan-poly', '0').split(',').map(Number);
 const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 /** WebGpuBackend.stats counters reported per decoded token (the Dawn calls of a step: bench --switches). */
@@ -239,9 +237,8 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
   // of the sweep, and the plain sequential walk, which every chunked output is checked against.
   const chunks = shape.modelType === 'mamba' ? scanChunks : ssdChunks;
   const rowsList = shape.modelType === 'mamba' ? [4 as const] : ssdRows;
-  const polys = shape.modelType === 'mamba' ? scanPoly : [0];
-  const runs: { mode: ScanMode; chunk?: number; rows?: 4 | 8; poly?: number }[] = [
-    { mode: 'chunked-v1' }, ...rowsList.flatMap((rows) => chunks.flatMap((chunk) => polys.map((poly) => ({ mode: 'chunked' as const, chunk, rows, poly })))),
+  const runs: { mode: ScanMode; chunk?: number; rows?: 4 | 8 }[] = [
+    { mode: 'chunked-v1' }, ...rowsList.flatMap((rows) => chunks.map((chunk) => ({ mode: 'chunked' as const, chunk, rows }))),
     { mode: 'sequential' },
   ];
   const zeroState = new Float32Array(state.shape.reduce((x, y) => x * y, 1));
@@ -253,18 +250,17 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
     b.scanMode = run.mode;
     if (run.chunk !== undefined) b.scanChunk = { mamba1: run.chunk, ssd: run.chunk };
     b.ssdRowsPerThread = run.rows ?? defaults.rows;
-    b.scanPolyQuads = run.poly ?? 0;
     b.write(state, zeroState);
     const y = scan();
     const got = await b.read(y);
     b.free(y);
-    const rowsText = shape.modelType === 'mamba' ? (run.poly ? `, ${run.poly} polynomial 2^x group(s)` : '') : `, ${run.rows} rows/thread`;
+    const rowsText = shape.modelType === 'mamba' ? '' : `, ${run.rows} rows/thread`;
     const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk}${rowsText}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)' : 'sequential';
     // enough calls per submission that the GPU's share dwarfs the read-back's jitter
     const reps = run.mode === 'sequential' ? 1 : T <= 4096 ? 40 : 10;
     push(`${what}, ${label}`, shapeText, await timeGpu(b, () => [scan()], reps), bytes);
     outputs.push({ row: rows[rows.length - 1], y: got });
-    if (run.mode === 'chunked' && run.chunk === passChunk && !run.poly) {
+    if (run.mode === 'chunked' && run.chunk === passChunk) {
       // where the time goes: the first k dispatches of the tiled scan, k = 1, 2, ...
       const names = shape.modelType === 'mamba' ? ['pass 1 (chunk states)', '+ carry', '+ output'] : ['pass 1 (chunk states)', '+ carry', '+ C·Bᵀ', '+ output'];
       for (let k = 1; k < names.length; k++) {
@@ -277,7 +273,6 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
     }
     b.scanChunk = { mamba1: defaults.mamba1, ssd: defaults.ssd };
     b.ssdRowsPerThread = defaults.rows;
-    b.scanPolyQuads = 0;
   }
   // f32 on both sides; the chunked form reorders the recurrence (exp(A·ΣΔ) across chunks): the op
   // suite holds the two to 1e-4 over 1,000 steps, and with A < 0 the state forgets, so the error does

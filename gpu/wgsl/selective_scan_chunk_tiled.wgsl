@@ -13,31 +13,6 @@
 //#include "include/scan_stage.wgsl"
 var<workgroup> Bs: array<vec4<f32>, TB * NS4>; // [token][n-quad]
 
-// PQ (a compile-time constant, WebGpuBackend.scanPolyQuads): how many of the state's n-quads take their decay
-// exp(Δ·A) from exp2Poly on the FMA units instead of exp2 on the special-function units, which this pass
-// saturates first (BENCHMARKS.md, eleventh session): moving a share of the exponentials there balances the two.
-/**
- * 2^x for x ≤ 0 without the special-function units: x = k + f with k = round(x) by adding 1.5·2^23 (no float-to-int
- * conversion, which would use those units too), 2^f on [−0.5, 0.5] by a degree-6 fit (≤ 1.1e-7 relative in f32,
- * against exp2's ~2 ulp), and k added to the exponent bits. x is clamped at −126 (a decay of 2^−126 instead of 0).
- */
-fn exp2Poly(x: vec4<f32>, zero: u32) -> vec4<f32> {
-  let xc = max(x, vec4<f32>(-126.0));
-  let t = xc + vec4<f32>(12582912.0);
-  // round(x) = t − 1.5·2^23, through the bits OR-ed with a 0 the compiler cannot see: shader compilers treat float
-  // arithmetic as reassociable and would fold (x + c) − c to x, leaving f = 0.
-  let f = xc - (bitcast<vec4<f32>>(bitcast<vec4<u32>>(t) | vec4<u32>(zero)) - vec4<f32>(12582912.0));
-  var p = vec4<f32>(1.533757750e-4);
-  p = fma(p, f, vec4<f32>(1.339985989e-3));
-  p = fma(p, f, vec4<f32>(9.618519805e-3));
-  p = fma(p, f, vec4<f32>(5.550329015e-2));
-  p = fma(p, f, vec4<f32>(2.402264625e-1));
-  p = fma(p, f, vec4<f32>(6.931471825e-1));
-  p = fma(p, f, vec4<f32>(1.0));
-  let k = (bitcast<vec4<i32>>(t) - vec4<i32>(0x4B400000)) << vec4<u32>(23u);
-  return bitcast<vec4<f32>>(bitcast<vec4<i32>>(p) + k);
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
@@ -53,7 +28,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var r = 0u; r < 4u; r++) { let n = 4u * q + r; if (n < NS) { a2[q][r] = A[ic * NS + n] * LOG2E; } }
   }
   let bias = dtBias[ic];
-  let zero = w >> 31u; // 0 (workgroup indices stay far below 2^31), unknown to the compiler: exp2Poly's fence
   var h: array<vec4<f32>, NS4>;
   var sumDelta = 0.0;
   let t1 = min(T, (c + 1u) * L);
@@ -79,12 +53,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           let dx = delta * xs[u];
           sumDelta += delta;
           let row = (u0 + u) * NS4;
-          for (var q = 0u; q < NS4; q++) {
-            let e = delta * a2[q];
-            var decay: vec4<f32>;
-            if (q < PQ) { decay = exp2Poly(e, zero); } else { decay = exp2(e); } // PQ: a constant, so no branch remains
-            h[q] = decay * h[q] + dx * Bs[row + q];
-          }
+          for (var q = 0u; q < NS4; q++) { h[q] = exp2(delta * a2[q]) * h[q] + dx * Bs[row + q]; }
         }
       }
     }

@@ -161,8 +161,8 @@ if (gpu) {
       ...[2, 65, 1000].map((T) => ['chunked-v1', T, undefined, 7, 5] as [ScanMode, number, undefined, number, number]),
       ...[2, 127, 1000].map((T) => ['sequential', T, undefined, 7, 5] as [ScanMode, number, undefined, number, number]),
     ];
-    /** selectiveScan on the adapter against the reference backend: batch 2, a random carried state, y and the final state. */
-    const scanVsReference = async (T: number, I: number, N: number) => {
+    for (const [mode, T, chunk, I, N] of scanCases) {
+      it(`selectiveScan ${mode}${chunk ? ` (chunk ${chunk})` : ''} T=${T}, I=${I}, N=${N}, state carried, vs reference`, () => withScan(mode, chunk, async () => {
         const Bt = 2;
         const r = rng(T + I);
         const d = {
@@ -179,16 +179,6 @@ if (gpu) {
         });
         expectClose(got[0], want[0], TOL, 'y');
         expectClose(got[1], want[1], TOL, 'state');
-    };
-    for (const [mode, T, chunk, I, N] of scanCases) {
-      it(`selectiveScan ${mode}${chunk ? ` (chunk ${chunk})` : ''} T=${T}, I=${I}, N=${N}, state carried, vs reference`, () => withScan(mode, chunk, () => scanVsReference(T, I, N)));
-    }
-    // The first pass's polynomial 2^x (scanPolyQuads): one, two and all of a 16-entry state's 4-entry groups, and
-    // more groups than N = 5 has (2); T = 1000 over 16 chunks, 65 just past one.
-    for (const [PQ, T, I, N] of [[1, 1000, 70, 16], [2, 1000, 70, 16], [4, 1000, 70, 16], [4, 65, 7, 5], [1, 127, 7, 5]] as const) {
-      it(`selectiveScan chunked, ${PQ} polynomial decay group(s) in pass 1, T=${T}, I=${I}, N=${N}, vs reference`, () => withScan('chunked', undefined, async () => {
-        gpu.scanPolyQuads = PQ;
-        try { await scanVsReference(T, I, N); } finally { gpu.scanPolyQuads = 0; }
       }));
     }
 

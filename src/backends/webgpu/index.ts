@@ -310,12 +310,6 @@ export class WebGpuBackend extends PartialBackend implements Backend {
    */
   scanPasses = Infinity;
   /**
-   * How many of the 4-entry groups of a Mamba-1 state row (N ≤ 16: up to 4) the tiled scan's first pass
-   * (selective_scan_chunk_tiled) decays with a polynomial 2^x on the FMA units instead of exp2 on the
-   * special-function units, which that pass saturates first. 0: none (exp2 for all).
-   */
-  scanPolyQuads = 0;
-  /**
    * Rows of the SSD products each thread of ssd_chunk_state / ssd_chunk_out holds (× 4 columns):
    * 4 (64-row tiles) or 8 (128-row tiles: fewer workgroup-memory loads per multiply-add, more registers;
    * 7–12 % faster on the H100 at 128-token chunks, slower at 64).
@@ -1646,7 +1640,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const [chunk, carry, out] = tiled ? ['selective_scan_chunk_tiled', 'selective_scan_carry_batched', 'selective_scan_out_tiled'] : ['selective_scan_chunk', 'selective_scan_carry', 'selective_scan_out'];
     const perChunk = tiled ? batch * nC * iBlocks : Math.ceil((batch * nC * inner) / 64);
     const passes = tiled ? this.scanPasses : Infinity;
-    this.dispatch(chunk, tiled ? { NS, PQ: this.scanPolyQuads } : { NS }, [this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), hc, sd], u, [], perChunk);
+    this.dispatch(chunk, { NS }, [this.bind(a.x), this.bind(a.dt), this.bind(a.dtBias), this.bind(a.A), this.bind(a.B), hc, sd], u, [], perChunk);
     if (passes > 1) this.dispatch(carry, {}, [this.bind(a.A), hc, sd, this.bind(a.state)], u, [], Math.ceil((batch * inner * stateSize) / 64));
     if (passes > 2) this.dispatch(out, { NS }, [
       ...this.mamba1ScanBindings(a), hc, y.buffer,

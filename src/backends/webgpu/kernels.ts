@@ -16,12 +16,10 @@ export interface KernelVariant {
   NS?: number;
   /** Compile-time row quads per thread of a register-tiled product (ssd_chunk_state / ssd_chunk_out: 4·RQ rows × 4 columns). */
   RQ?: number;
-  /** Compile-time n-quads whose decay selective_scan_chunk_tiled takes from its polynomial 2^x (WebGpuBackend.scanPolyQuads). */
-  PQ?: number;
 }
 
 /** KernelVariant's compile-time u32 constants, declared before the kernel's text and part of its cache key. */
-const CONSTANTS = ['NS', 'RQ', 'PQ'] as const;
+const CONSTANTS = ['NS', 'RQ'] as const;
 
 export class Kernels {
   private readonly cache = new Map<string, GPUComputePipeline>();
