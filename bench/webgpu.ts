@@ -130,15 +130,6 @@ async function sync(b: Backend): Promise<void> {
   b.free(probe);
 }
 
-/**
- * Seconds of GPU time per call of `fn` (which records GPU work and returns tensors to free), best of
- * `rounds` rounds of `reps` calls in one submission each, after one untimed call (pipelines compiled,
- * pool warm). Each call's outputs are freed at once, so the next call reuses the same buffers (the GPU
- * runs them in order either way). A round's wall time holds, in series, the host recording the calls,
- * Dawn encoding them (both before the GPU starts: one submission at the end), the GPU's work and one
- * read-back round trip; the host's two shares (measured: the recording loop, WebGpuBackend.stats.encodeMs)
- * and the fastest empty read-back round trip are subtracted. `wall` is the same without the host's share.
- */
 /** Kernel rows timed by the device's timestamps (WebGpuBackend.gpuMsOf), where it has them: how many, and how many not. */
 const timing = { timestamps: 0, wall: 0 };
 
@@ -162,6 +153,15 @@ async function timeGpu(b: Backend, fn: () => Tensor[], reps: number, rounds = 3)
   return { gpu, wall: wallTimed.wall, gpuByWall: wallTimed.gpu };
 }
 
+/**
+ * Seconds of GPU time per call of `fn` (which records GPU work and returns tensors to free), best of
+ * `rounds` rounds of `reps` calls in one submission each, after one untimed call (pipelines compiled,
+ * pool warm). Each call's outputs are freed at once, so the next call reuses the same buffers (the GPU
+ * runs them in order either way). A round's wall time holds, in series, the host recording the calls,
+ * Dawn encoding them (both before the GPU starts: one submission at the end), the GPU's work and one
+ * read-back round trip; the host's two shares (measured: the recording loop, WebGpuBackend.stats.encodeMs)
+ * and the fastest empty read-back round trip are subtracted. `wall` is the same without the host's share.
+ */
 async function timeGpuByWall(b: Backend, fn: () => Tensor[], reps: number, rounds: number): Promise<{ gpu: number; wall: number }> {
   const stats = (b as unknown as { stats?: { encodeMs: number } }).stats ?? { encodeMs: 0 };
   b.free(...fn());

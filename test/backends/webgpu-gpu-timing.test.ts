@@ -7,17 +7,12 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import '../../src/node.js';
 import { createWebGpuBackend } from '../../src/backends/webgpu/factory.js';
-import { acquireDevice, requestTimestampQueries } from '../../src/backends/webgpu/device.js';
+import { requestTimestampQueries } from '../../src/backends/webgpu/device.js';
 import type { WebGpuBackend } from '../../src/backends/webgpu/index.js';
-import { adapterMissing } from '../helpers/webgpu.js';
+import { probeTimestampAdapter } from '../helpers/webgpu.js';
 
 vi.setConfig({ testTimeout: 60_000 });
-// Unquantized timestamps, as the bench sets them; read when the first device is made (src/node.ts).
-process.env.MAMBA_EDGE_DAWN_FLAGS = 'disable-dawn-features=timestamp_quantization';
-const probe = await acquireDevice({ allowFallback: true });
-const reason = adapterMissing('webgpu gpuMsOf tests', probe);
-const adapterTimestamps = !('unavailable' in probe) && probe.adapter.features.has('timestamp-query');
-if (!('unavailable' in probe)) probe.device.destroy();
+const { reason, timestamps: adapterTimestamps } = await probeTimestampAdapter('webgpu gpuMsOf tests');
 
 describe.skipIf(reason !== null)('webgpu gpuMsOf', () => {
   const made: WebGpuBackend[] = [];

@@ -11,20 +11,14 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import '../../src/node.js';
 import { loadModel } from '../../src/node.js';
 import type { Model } from '../../src/api/types.js';
-import { acquireDevice, requestTimestampQueries } from '../../src/backends/webgpu/device.js';
+import { requestTimestampQueries } from '../../src/backends/webgpu/device.js';
 import { WGSL } from '../../src/backends/webgpu/shaders.generated.js';
-import { adapterMissing } from '../helpers/webgpu.js';
+import { probeTimestampAdapter } from '../helpers/webgpu.js';
 import { randomModelFiles } from '../../tools/random-model.js';
 import { formatProfile, profileDecodeStep } from '../../bench/webgpu-decode-profile.js';
 
 vi.setConfig({ testTimeout: 60_000 });
-// Unquantized timestamps (Dawn quantizes them by default: a short dispatch could read 0), as the bench sets them;
-// read when the first device is made (src/node.ts).
-process.env.MAMBA_EDGE_DAWN_FLAGS = 'disable-dawn-features=timestamp_quantization';
-const probe = await acquireDevice({ allowFallback: true });
-const reason = adapterMissing('webgpu decode-profile tests', probe);
-const adapterTimestamps = !('unavailable' in probe) && probe.adapter.features.has('timestamp-query');
-if (!('unavailable' in probe)) probe.device.destroy();
+const { reason, timestamps: adapterTimestamps } = await probeTimestampAdapter('webgpu decode-profile tests');
 
 const greedy = async (m: Model) => {
   const s = m.createSession();

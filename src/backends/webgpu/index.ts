@@ -269,15 +269,14 @@ export class WebGpuBackend extends PartialBackend implements Backend {
   private lostReason: string | null = null;
   /** Rejecters of the waits in flight (unlessLost), called when the device is lost. */
   private readonly waitingOnDevice = new Set<(e: Error) => void>();
+  /** gpuMsOf's query set and resolve buffer, made on its first use. */
+  private timestamps: { set: GPUQuerySet; resolved: GPUBuffer } | null = null;
   /**
    * Per-dispatch parameters live in one persistent uniform buffer (slot i at i·256), rewritten with
    * queue.writeBuffer before each submission (queue order keeps earlier submissions' values intact).
    * Bind groups are cached by (pipeline, slot, buffers): a decode step repeats the same dispatches
    * over the same pooled buffers, so after the first token it creates none.
    */
-  /** gpuMsOf's query set and resolve buffer (made on its first use), and the read-back buffer of the submission it times. */
-  private timestamps: { set: GPUQuerySet; resolved: GPUBuffer } | null = null;
-  private timeNext: GPUBuffer | null = null;
   /** Counters for benchmarks: submissions, dispatches, and host time spent encoding + submitting. */
   readonly stats = {
     submits: 0, dispatches: 0, encodeMs: 0, copies: 0, bindGroups: 0, readBytes: 0,
@@ -1324,15 +1323,16 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     };
     const readback = this.device.createBuffer({ label: 'timestamps read back', size: 16, usage: USAGE.MAP_READ | USAGE.COPY_DST });
     this.stats.createBuffers++;
-    this.timeNext = readback;
-    this.submit();
-    this.timeNext = null;
+    this.submit(readback);
     const [t0, t1] = new BigUint64Array(await this.mapRead(readback, 16, 'timestamps'));
     return Number(t1 - t0) / 1e6;
   }
 
-  /** Encodes everything recorded into one command encoder and submits it. */
-  private submit(): void {
+  /**
+   * Encodes everything recorded into one command encoder and submits it; with `timedInto` (gpuMsOf), between
+   * timestamps whose two u64 values land in that buffer.
+   */
+  private submit(timedInto?: GPUBuffer): void {
     if (this.rec) throw new NotRecordable('a submission (host data or a read) inside a recorded step');
     this.flushPending();
     if (this.recorded.length === 0) return;
@@ -1359,7 +1359,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     const u32 = new Uint32Array(host);
     const f32 = new Float32Array(host);
     const enc = dev.createCommandEncoder();
-    const timed = this.timeNext && this.timestamps;
+    const timed = timedInto && this.timestamps;
     if (timed) enc.beginComputePass({ timestampWrites: { querySet: timed.set, beginningOfPassWriteIndex: 0 } }).end();
     let pass: GPUComputePassEncoder | null = null;
     let slot = 0;
@@ -1424,7 +1424,7 @@ export class WebGpuBackend extends PartialBackend implements Backend {
     if (timed) {
       enc.beginComputePass({ timestampWrites: { querySet: timed.set, endOfPassWriteIndex: 1 } }).end();
       enc.resolveQuerySet(timed.set, 0, 2, timed.resolved, 0);
-      enc.copyBufferToBuffer(timed.resolved, 0, this.timeNext!, 0, 16);
+      enc.copyBufferToBuffer(timed.resolved, 0, timedInto!, 0, 16);
     }
     if (nDispatch > 0) {
       const bytes = new Uint8Array(host, 0, nDispatch * PARAM_STRIDE);
