@@ -9,9 +9,10 @@
  *                      `generate` (the real path: only the top candidate read back), twice on the session: the
  *                      first call includes recording its step graph, the second is the steady state
  *   scan bandwidth     (cuda) the Mamba-1 selective scan on [1, 16384, 1536] × N 16 and the Mamba-2 SSD
- *                      scan on [1, 16384, 24 heads × 64] × N 128 (bytes of inputs read and y written ÷ time;
- *                      --ssd-heads 24,64: mamba2-130m's and mamba2-1.3b's 24 / 64 heads of 64),
- *                      next to a device-to-device copy of 256 MiB (read + written ÷ time)
+ *                      scan on [1, 16384, 24 heads × 64] × N 128 (--ssd-heads 24,64: mamba2-130m's and
+ *                      mamba2-1.3b's 24 / 64 heads of 64), next to a device-to-device copy of 256 MiB, as two
+ *                      shares (bench/scan-bytes.ts): bytes read ÷ the copy's bytes read (issue 9's "read
+ *                      bandwidth of a large buffer copy") and bytes read + written ÷ the copy's
  *   roofline           (cuda) a 256 MiB device-to-device copy first, best of 5 rounds (read + written ÷ time; its read half is
  *                      the read bandwidth), then per model: greedy `generate` tok/s ÷ (read bandwidth ÷
  *                      f32 weight bytes), issue 9's decode target (≥ 60 %), all from this one run
@@ -38,6 +39,7 @@ import type { CudaBackend } from '../src/backends/cuda/index.js';
 import type { ModelGraph } from '../src/models/graph.js';
 import type { ModelConfig } from '../src/api/types.js';
 import { SessionImpl } from '../src/api/session.js';
+import { describeShare, mamba1ScanBytes, movedBytes, scanShareOfCopy, ssdScanBytes, type ScanBytes } from './scan-bytes.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -272,6 +274,13 @@ if (backend === 'cuda' && !writeOnly && !flag('no-bandwidth')) { // scan kernel 
   const b = (await createCudaBackend()) as CudaBackend;
   if ('unavailable' in b) throw new Error(String((b as { unavailable: string }).unavailable));
   const time = (fn: () => void, reps: number) => timeOnGpu(b, fn, reps);
+  /** Records one scan row (both shares of the copy when this run measured one) and returns its printed summary. */
+  const scanRow = (op: string, bytes: ScanBytes, seconds: number, scanShape: number[], scanChunks: number) => {
+    const share = copyGBs > 0 ? scanShareOfCopy(bytes, seconds, { movedGBs: copyGBs, readGBs: copyGBs / 2 }) : undefined;
+    const movedGBs = movedBytes(bytes) / seconds / 1e9;
+    results.push({ what: 'bandwidth', op, copyGBs, scanGBs: movedGBs, scanReadGBs: bytes.read / seconds / 1e9, ...(share ? { readPercent: share.readPercent, movedPercent: share.movedPercent } : {}), scanMs: seconds * 1e3, scanChunks, scanShape, ...env });
+    return `${movedGBs.toFixed(0)} GB/s moved, ${(bytes.read / seconds / 1e9).toFixed(0)} GB/s read = ${share ? describeShare(share) : '? % (no copy measured: --no-copy)'}`;
+  };
   const T = 16384;
   // Random inputs, not zeros (zeros can hide unwritten outputs and run at another speed than data):
   // values in [-scale, scale) + shift from one seeded generator; A < 0 as in the models.
@@ -287,9 +296,8 @@ if (backend === 'cuda' && !writeOnly && !flag('no-bandwidth')) { // scan kernel 
     const act = () => rnd([1, T, I]);
     const args = { x: act(), dt: act(), z: act(), B: rnd([1, T, N]), C: rnd([1, T, N]), dtBias: rnd([I], 0.5, -2), A: rnd([I, N], 4, -5), D: rnd([I]), state: rnd([1, I, N]) };
     const scanSec = await time(() => b.free(b.selectiveScan(args)), scanReps);
-    const scanBytes = 4 * (4 * T * I + 2 * T * N);
-    results.push({ what: 'bandwidth', op: 'selectiveScan', copyGBs, scanGBs: scanBytes / scanSec / 1e9, scanMs: scanSec * 1e3, scanChunks: b.lastScanChunks, scanShape: [1, T, I, N], ...env });
-    console.error(`copy ${copyGBs.toFixed(0)} GB/s (read + write); selective scan [1, ${T}, ${I}] N ${N}: ${(scanBytes / scanSec / 1e9).toFixed(0)} GB/s = ${copyGBs > 0 ? (100 * scanBytes / scanSec / 1e9 / copyGBs).toFixed(1) : '?'} % of the copy (${(scanSec * 1e3).toFixed(3)} ms, ${b.lastScanChunks} chunks, ${env.scanKernel})`);
+    const line = scanRow('selectiveScan', mamba1ScanBytes(T, I, N), scanSec, [1, T, I, N], b.lastScanChunks);
+    console.error(`copy ${copyGBs.toFixed(0)} GB/s (read + write); selective scan [1, ${T}, ${I}] N ${N}: ${line} (${(scanSec * 1e3).toFixed(3)} ms, ${b.lastScanChunks} chunks, ${env.scanKernel})`);
     b.free(...Object.values(args));
   }
   if (!flag('no-ssd')) for (const H of ssdHeads) { // Mamba-2: x, dt, B, C read, y written
@@ -299,9 +307,8 @@ if (backend === 'cuda' && !writeOnly && !flag('no-bandwidth')) { // scan kernel 
       state: rnd([1, H, P, N]), dtMin: 0, dtMax: Infinity, numHeads: H, headDim: P, nGroups: G, stateSize: N, chunkSize: 256,
     };
     const scanSec = await time(() => b.free(b.ssdChunkScan(args)), scanReps);
-    const scanBytes = 4 * (2 * T * H * P + T * H + 2 * T * G * N);
-    results.push({ what: 'bandwidth', op: 'ssdChunkScan', copyGBs, scanGBs: scanBytes / scanSec / 1e9, scanMs: scanSec * 1e3, scanChunks: b.lastScanChunks, scanShape: [1, T, H, P, N], ...env });
-    console.error(`ssd scan [1, ${T}, ${H}×${P}] N ${N}: ${(scanBytes / scanSec / 1e9).toFixed(0)} GB/s = ${copyGBs > 0 ? (100 * scanBytes / scanSec / 1e9 / copyGBs).toFixed(1) : '?'} % of the copy (${(scanSec * 1e3).toFixed(3)} ms, ${b.lastScanChunks} chunks, ${env.ssdKernel !== 'default' ? `ssd ${env.ssdKernel}` : env.scanKernel})`);
+    const line = scanRow('ssdChunkScan', ssdScanBytes(T, H, P, G, N), scanSec, [1, T, H, P, N], b.lastScanChunks);
+    console.error(`ssd scan [1, ${T}, ${H}×${P}] N ${N}: ${line} (${(scanSec * 1e3).toFixed(3)} ms, ${b.lastScanChunks} chunks, ${env.ssdKernel !== 'default' ? `ssd ${env.ssdKernel}` : env.scanKernel})`);
     b.free(...Object.values(args).filter((v): v is ReturnType<typeof b.zeros> => typeof v === 'object'));
   }
   await b.dispose();

@@ -15,9 +15,10 @@
  *   --kernel-shapes    --kernels also in these models' shapes (on the first model's backend, no weights loaded)
  *   --v1-prefill N     the same prefill of N tokens with the first chunked scan kernels (scanMode 'chunked-v1')
  *   --kernels          the prefill scan kernels alone (Mamba-1 chunked scan, Mamba-2 SSD, and the plain
- *                      one-thread-per-channel walks they replace) on one long input, bytes read + written
- *                      ÷ time, beside a large buffer copy through sliceRows' two kernels (one f32 per
- *                      thread, and 16-byte vec4 loads): the copy's read bandwidth is the decode roofline's
+ *                      one-thread-per-channel walks they replace) on one long input, beside a large buffer
+ *                      copy through sliceRows' two kernels (one f32 per thread, and 16-byte vec4 loads), as two
+ *                      shares of the vec4 copy (bench/scan-bytes.ts): bytes read ÷ the copy's bytes read (issue
+ *                      5's measure) and read + written ÷ the copy's. The copy's read bandwidth is the decode roofline's
  *                      numerator (bandwidth ÷ weight bytes read per token). The chunked scans run as the
  *                      first kernels ('chunked-v1') and the tiled ones at each chunk length of
  *                      --scan-chunks (Mamba-1) / --ssd-chunks (Mamba-2), default 64 / 128.
@@ -54,6 +55,7 @@ import type { GenerateOptions } from '../src/api/types.js';
 import { SessionImpl } from '../src/api/session.js';
 import { randomModelFiles } from '../tools/random-model.js';
 import { ALL_BENCH_MODEL_NAMES, BENCH_MODELS, type BenchModelName } from '../tools/bench-shapes.js';
+import { describeShare, mamba1ScanBytes, movedBytes, ssdScanBytes, type ScanBytes } from './scan-bytes.js';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -185,6 +187,13 @@ async function timeGpuByWall(b: Backend, fn: () => Tensor[], reps: number, round
 /** seconds: GPU time (timeGpu); wallSeconds: with the host's recording and encoding (the method of earlier sections). */
 interface KernelRow { what: string; shape: string; seconds: number; wallSeconds: number; bytes: number; GBs: number; readGBs?: number; check?: string }
 
+/** A scan row's two shares of the vec4 copy measured before it in `rows` (bench/scan-bytes.ts), or '' for a copy row. */
+function shareOfVec4Copy(k: KernelRow, rows: KernelRow[]): string {
+  const copy = rows.slice(0, rows.indexOf(k)).reverse().find((c) => c.what.startsWith('copy, vec4'));
+  if (!copy?.readGBs || !k.readGBs || k.what.startsWith('copy')) return '';
+  return describeShare({ readPercent: (100 * k.readGBs) / copy.readGBs, movedPercent: (100 * k.GBs) / copy.GBs });
+}
+
 /** Copy bandwidth through sliceRows' two kernels, and the scans alone, chunked and sequential. */
 async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelName], T: number): Promise<KernelRow[]> {
   const rows: KernelRow[] = [];
@@ -192,7 +201,8 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
     const seconds = time.gpu;
     const r: KernelRow = { what, shape: shapeText, seconds, wallSeconds: time.wall, bytes, GBs: bytes / seconds / 1e9, ...(readBytes ? { readGBs: readBytes / seconds / 1e9 } : {}) };
     rows.push(r);
-    log(`kernel ${what} ${shapeText}: ${(seconds * 1e3).toFixed(3)} ms (${(time.wall * 1e3).toFixed(3)} ms with the host's share${time.gpuByWall !== undefined ? `; ${(time.gpuByWall * 1e3).toFixed(3)} ms by wall less the host` : ''}), ${r.GBs.toPrecision(3)} GB/s read + written${r.readGBs ? ` (${r.readGBs.toPrecision(3)} GB/s read)` : ''}`);
+    const share = shareOfVec4Copy(r, rows);
+    log(`kernel ${what} ${shapeText}: ${(seconds * 1e3).toFixed(3)} ms (${(time.wall * 1e3).toFixed(3)} ms with the host's share${time.gpuByWall !== undefined ? `; ${(time.gpuByWall * 1e3).toFixed(3)} ms by wall less the host` : ''}), ${r.GBs.toPrecision(3)} GB/s read + written${r.readGBs ? ` (${r.readGBs.toPrecision(3)} GB/s read)` : ''}${share ? `: ${share}` : ''}`);
   };
   // 256 MiB copies (larger than any L2): offset 0 takes the vec4 kernel, offset 1 the one-f32 kernel.
   const n = tiny ? 1 << 20 : 64 * 2 ** 20;
@@ -213,7 +223,7 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
     for (let len = period; len < n; len *= 2) v.copyWithin(len, 0, Math.min(len, n - len));
     return b.upload(v, shapeOf);
   };
-  let what = '', shapeText = '', bytes = 0, free: Tensor[] = [];
+  let what = '', shapeText = '', bytes: ScanBytes = { read: 0, written: 0 }, free: Tensor[] = [];
   let scan: () => Tensor, state: Tensor;
   if (shape.modelType === 'mamba') {
     const N = shape.stateSize;
@@ -222,7 +232,7 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
       dtBias: pseudo([I], 6, -0.5, 0.5), A: pseudo([I, N], 7, -1.5, -0.5), D: pseudo([I], 8, 0.5, 1.5), state: b.zeros([1, I, N]),
     };
     scan = () => b.selectiveScan(a); state = a.state; free = Object.values(a);
-    what = 'Mamba-1 selective scan'; shapeText = `[1, ${T}, ${I}] × N ${N}`; bytes = 4 * (4 * T * I + 2 * T * N);
+    what = 'Mamba-1 selective scan'; shapeText = `[1, ${T}, ${I}] × N ${N}`; bytes = mamba1ScanBytes(T, I, N);
   } else {
     const N = shape.stateSize, P = shape.headDim, H = I / P, G = shape.nGroups;
     const a = {
@@ -231,7 +241,7 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
       dtMin: 0, dtMax: Infinity, numHeads: H, headDim: P, nGroups: G, stateSize: N, chunkSize: shape.chunkSize, state: b.zeros([1, H, P, N]),
     };
     scan = () => b.ssdChunkScan(a); state = a.state; free = [a.x, a.dt, a.B, a.C, a.dtBias, a.A, a.D, a.state];
-    what = 'Mamba-2 SSD scan'; shapeText = `[1, ${T}, ${H}×${P}] × N ${N}`; bytes = 4 * (2 * T * H * P + T * H + 2 * T * G * N);
+    what = 'Mamba-2 SSD scan'; shapeText = `[1, ${T}, ${H}×${P}] × N ${N}`; bytes = ssdScanBytes(T, H, P, G, N);
   }
   // The runs compared: the first chunked kernels ('chunked-v1'), the tiled ones at each chunk length
   // of the sweep, and the plain sequential walk, which every chunked output is checked against.
@@ -258,7 +268,7 @@ async function kernels(b: WebGpuBackend, shape: typeof BENCH_MODELS[BenchModelNa
     const label = run.mode === 'chunked' ? `chunked, tiled, chunk ${run.chunk}${rowsText}` : run.mode === 'chunked-v1' ? 'chunked, first kernels (v1, chunk 64)' : 'sequential';
     // enough calls per submission that the GPU's share dwarfs the read-back's jitter
     const reps = run.mode === 'sequential' ? 1 : T <= 4096 ? 40 : 10;
-    push(`${what}, ${label}`, shapeText, await timeGpu(b, () => [scan()], reps), bytes);
+    push(`${what}, ${label}`, shapeText, await timeGpu(b, () => [scan()], reps), movedBytes(bytes), bytes.read);
     outputs.push({ row: rows[rows.length - 1], y: got });
     if (run.mode === 'chunked' && run.chunk === passChunk) {
       // where the time goes: the first k dispatches of the tiled scan, k = 1, 2, ...
@@ -685,9 +695,8 @@ for (const r of result.rows) {
 }
 if (timing.timestamps + timing.wall > 0) log(`kernel rows' GPU time: ${timing.timestamps} from the device's timestamps, ${timing.wall} from wall time less the host's share`);
 for (const [m, ks] of Object.entries(result.kernels)) {
-  let copy: number | undefined; // the vec4 copy measured just before (each --scan-tokens length measures one)
-  for (const k of ks) {
-    if (k.what.startsWith('copy, vec4')) copy = k.GBs;
-    console.log(`${m}: ${k.what} ${k.shape}: ${(k.seconds * 1e3).toFixed(3)} ms (wall ${(k.wallSeconds * 1e3).toFixed(3)})${k.bytes ? `, ${fmt(k.GBs)} GB/s${k.readGBs ? ` (${fmt(k.readGBs)} read)` : ''}` : ''}${copy && k.bytes && !k.what.startsWith('copy') ? `, ${((100 * k.GBs) / copy).toFixed(1)} % of the vec4 copy` : ''}${k.check ? `; ${k.check}` : ''}`);
+  for (const k of ks) { // shares of the vec4 copy measured just before (each --scan-tokens length measures one)
+    const share = k.bytes ? shareOfVec4Copy(k, ks) : '';
+    console.log(`${m}: ${k.what} ${k.shape}: ${(k.seconds * 1e3).toFixed(3)} ms (wall ${(k.wallSeconds * 1e3).toFixed(3)})${k.bytes ? `, ${fmt(k.GBs)} GB/s${k.readGBs ? ` (${fmt(k.readGBs)} read)` : ''}` : ''}${share ? `, ${share}` : ''}${k.check ? `; ${k.check}` : ''}`);
   }
 }

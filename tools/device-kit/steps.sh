@@ -17,3 +17,11 @@ step_scanrows() { # the default scan rows once more, both backends (the removals
   timeout $(cap 25) node --import tsx bench/cuda.ts --only-bandwidth --no-ssd --scan-widths 1536,4096 --scan-tokens 16384 --scan-reps 20 2>&1 | grep -E "GB/s" | cut -c1-200 | tee -a $L
   timeout $(cap 35) node --import tsx bench/webgpu.ts --models mamba-130m --prefill 2048 --decode 0 --kernels --scan-tokens 16384 --scan-chunks 64 --kernel-shapes mamba-1.4b > $RES/scanrows-web.log 2>&1; grep -v "^Warning" $RES/scanrows-web.log | grep -E "kernel (copy, vec4|Mamba-1 selective scan)|agree|DIFFER|Error" | cut -c1-200 | tee -a $L
 }
+step_cudascan() { # the CUDA scan rows, both shares of the copy: Mamba-1 at 1536 / 4096 channels, the SSD at 24 / 64 heads
+  stamp "cudascan: cuda --only-bandwidth (Mamba-1 and SSD) x ${ROUNDS:-2} processes"
+  local r
+  for r in $(seq ${ROUNDS:-2}); do
+    timeout $(cap 40) node --import tsx bench/cuda.ts --only-bandwidth --scan-widths 1536,4096 --scan-tokens 16384 --ssd-heads 24,64 --scan-reps 20 > $RES/cudascan-$r.log 2>&1
+    echo "[$r] rc=$?" | tee -a $L; grep -E "GB/s" $RES/cudascan-$r.log | cut -c1-260 | tee -a $L
+  done
+}
