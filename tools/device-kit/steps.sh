@@ -25,3 +25,8 @@ step_cudascan() { # the CUDA scan rows, both shares of the copy: Mamba-1 at 1536
     echo "[$r] rc=$?" | tee -a $L; grep -E "GB/s" $RES/cudascan-$r.log | cut -c1-260 | tee -a $L
   done
 }
+step_webadapter() { # what Dawn reports for the H100: features, subgroup-matrix configurations (tools/probe/webgpu-adapter.mjs)
+  stamp "webadapter: tools/probe/webgpu-adapter.mjs"
+  timeout $(cap 30) node tools/probe/webgpu-adapter.mjs > $RES/webadapter.log 2>&1; echo "rc=$?" | tee -a $L
+  grep -v '^Warning' $RES/webadapter.log | cut -c1-400 | tee -a $L
+}
