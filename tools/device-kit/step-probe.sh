@@ -1,5 +1,5 @@
 # tools/cuda-probe's binaries, which build.sh strips and packs as $K/probe/probes.tar.xz (xz shares their CUDA runtime).
-PROBES="default noexp nosfu l2"
+PROBES=${PROBES:-default noexp nosfu l2}
 step_probe() { # tools/cuda-probe: the tiled scan's passes, default / without the decays' ex2 / without any SFU / DRAM; ex2 rate, clock, copy
   stamp "probe: scan-probe $PROBES, 2 rounds"
   local r v
