@@ -86,7 +86,7 @@ for (const r of rows) {
   const scan = kernels[r.model]?.find((k) => k.what.includes('chunked, tiled')) ?? kernels[r.model]?.find((k) => k.what.includes('chunked'));
   if (scan && c) { // runs before 2026-12-07 recorded no scan readGBs: the moved share alone
     const moved = (100 * scan.GBs) / c.GBs;
-    parts.push(`chunked scan ${scan.readGBs && c.readGBs ? describeShare({ readPercent: (100 * scan.readGBs) / c.readGBs, movedPercent: moved }).replace(/the copy's/, "the vec4 copy's") : `${n0(moved, 1)} % of the vec4 copy's bytes moved per second`}`);
+    parts.push(`chunked scan (against the vec4 copy) ${scan.readGBs && c.readGBs ? describeShare({ readPercent: (100 * scan.readGBs) / c.readGBs, movedPercent: moved }) : `${n0(moved, 1)} % of the vec4 copy's bytes moved per second`}`);
   }
   if (r.decodeBreakdown) parts.push(`decode step: ${n0(r.decodeBreakdown.dispatches)} dispatches, host ${n0(r.decodeBreakdown.jsMs, 2)} + ${n0(r.decodeBreakdown.encodeMs, 2)} ms, pipelined ${n0(r.decodeBreakdown.pipelinedMs, 2)} ms, read-back ${n0(r.decodeBreakdown.roundTripMs, 2)} ms${r.decodeBreakdown.gpuMs !== undefined ? `, GPU time of a step's layers ${n0(r.decodeBreakdown.gpuMs, 2)} ms` : ''}`);
   console.log(`- ${r.model}: ${parts.join('; ')}`);
