@@ -39,7 +39,7 @@ import type { CudaBackend } from '../src/backends/cuda/index.js';
 import type { ModelGraph } from '../src/models/graph.js';
 import type { ModelConfig } from '../src/api/types.js';
 import { SessionImpl } from '../src/api/session.js';
-import { describeShare, mamba1ScanBytes, movedBytes, scanShareOfCopy, ssdScanBytes, type ScanBytes } from './scan-bytes.js';
+import { describeShare, mamba1ScanBytes, scanRates, shareOfRates, ssdScanBytes, type ScanBytes } from './scan-bytes.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -276,10 +276,10 @@ if (backend === 'cuda' && !writeOnly && !flag('no-bandwidth')) { // scan kernel 
   const time = (fn: () => void, reps: number) => timeOnGpu(b, fn, reps);
   /** Records one scan row (both shares of the copy when this run measured one) and returns its printed summary. */
   const scanRow = (op: string, bytes: ScanBytes, seconds: number, scanShape: number[], scanChunks: number) => {
-    const share = copyGBs > 0 ? scanShareOfCopy(bytes, seconds, { movedGBs: copyGBs, readGBs: copyGBs / 2 }) : undefined;
-    const movedGBs = movedBytes(bytes) / seconds / 1e9;
-    results.push({ what: 'bandwidth', op, copyGBs, scanGBs: movedGBs, scanReadGBs: bytes.read / seconds / 1e9, ...(share ? { readPercent: share.readPercent, movedPercent: share.movedPercent } : {}), scanMs: seconds * 1e3, scanChunks, scanShape, ...env });
-    return `${movedGBs.toFixed(0)} GB/s moved, ${(bytes.read / seconds / 1e9).toFixed(0)} GB/s read = ${share ? describeShare(share) : '? % (no copy measured: --no-copy)'}`;
+    const rates = scanRates(bytes, seconds);
+    const share = copyGBs > 0 ? shareOfRates(rates, { movedGBs: copyGBs, readGBs: copyGBs / 2 }) : undefined;
+    results.push({ what: 'bandwidth', op, copyGBs, scanGBs: rates.movedGBs, scanReadGBs: rates.readGBs, ...share, scanMs: seconds * 1e3, scanChunks, scanShape, ...env });
+    return `${rates.movedGBs.toFixed(0)} GB/s moved, ${rates.readGBs.toFixed(0)} GB/s read = ${share ? describeShare(share) : '? % (no copy measured: --no-copy)'}`;
   };
   const T = 16384;
   // Random inputs, not zeros (zeros can hide unwritten outputs and run at another speed than data):

@@ -29,31 +29,38 @@ export function ssdScanBytes(T: number, H: number, P: number, G: number, N: numb
 
 export const movedBytes = (b: ScanBytes): number => b.read + b.written;
 
-/** A copy moves as many bytes as it reads, then writes them: its read rate is half its moved rate. */
-export interface CopyRate {
-  movedGBs: number;
+/** Bytes read and bytes read + written per second (GB/s): a scan's, or a copy's (whose read rate is half its moved rate). */
+export interface Rates {
   readGBs: number;
+  movedGBs: number;
 }
+export type CopyRate = Rates;
 
-export interface ScanShare {
-  /** The scan's bytes read per second (GB/s). */
-  readGBs: number;
-  /** Read + written per second (GB/s). */
-  movedGBs: number;
+export interface Shares {
   /** % of the copy's read bandwidth, bytes read against bytes read (issues 5 and 9's measure). */
   readPercent: number;
   /** % of the copy's bytes moved per second, read + written against read + written. */
   movedPercent: number;
 }
+export type ScanShare = Rates & Shares;
+
+export function scanRates(bytes: ScanBytes, seconds: number): Rates {
+  if (!(seconds > 0)) throw new RangeError(`scanRates: seconds must be > 0, got ${seconds}`);
+  return { readGBs: bytes.read / seconds / 1e9, movedGBs: movedBytes(bytes) / seconds / 1e9 };
+}
+
+/** The two shares of rates measured already (bench/webgpu.ts's rows, a report's JSON). */
+export function shareOfRates(scan: Rates, copy: CopyRate): Shares {
+  if (!(copy.readGBs > 0 && copy.movedGBs > 0)) throw new RangeError(`shareOfRates: the copy's rates must be > 0, got ${JSON.stringify(copy)}`);
+  return { readPercent: (100 * scan.readGBs) / copy.readGBs, movedPercent: (100 * scan.movedGBs) / copy.movedGBs };
+}
 
 export function scanShareOfCopy(bytes: ScanBytes, seconds: number, copy: CopyRate): ScanShare {
-  if (!(seconds > 0)) throw new RangeError(`scanShareOfCopy: seconds must be > 0, got ${seconds}`);
-  if (!(copy.readGBs > 0 && copy.movedGBs > 0)) throw new RangeError(`scanShareOfCopy: the copy's rates must be > 0, got ${JSON.stringify(copy)}`);
-  const readGBs = bytes.read / seconds / 1e9, movedGBs = movedBytes(bytes) / seconds / 1e9;
-  return { readGBs, movedGBs, readPercent: (100 * readGBs) / copy.readGBs, movedPercent: (100 * movedGBs) / copy.movedGBs };
+  const rates = scanRates(bytes, seconds);
+  return { ...rates, ...shareOfRates(rates, copy) };
 }
 
 /** "62.1 % of the copy's read bandwidth (bytes read), 41.3 % of its bytes moved" */
-export function describeShare(s: Pick<ScanShare, 'readPercent' | 'movedPercent'>): string {
+export function describeShare(s: Shares): string {
   return `${s.readPercent.toFixed(1)} % of the copy's read bandwidth (bytes read), ${s.movedPercent.toFixed(1)} % of its bytes moved`;
 }

@@ -6,7 +6,7 @@
  *   npx tsx bench/webgpu-report.ts --webgpu webgpu-130m.json,webgpu-large.json [--hf hf.json]
  */
 import { readFileSync } from 'node:fs';
-import { describeShare } from './scan-bytes.js';
+import { describeShare, shareOfRates } from './scan-bytes.js';
 
 const arg = (k: string) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? process.argv[i + 1] : undefined; };
 interface Prefill { tokens: number; tokPerSec: number | null; deviceBytesAfter: number | null; skipped?: string }
@@ -85,8 +85,9 @@ for (const r of rows) {
   // the default (tiled) chunked scan where the run has one, else the first kernels (runs before 2026-12-06 WEBSCAN)
   const scan = kernels[r.model]?.find((k) => k.what.includes('chunked, tiled')) ?? kernels[r.model]?.find((k) => k.what.includes('chunked'));
   if (scan && c) { // runs before 2026-12-07 recorded no scan readGBs: the moved share alone
-    const moved = (100 * scan.GBs) / c.GBs;
-    parts.push(`chunked scan (against the vec4 copy) ${scan.readGBs && c.readGBs ? describeShare({ readPercent: (100 * scan.readGBs) / c.readGBs, movedPercent: moved }) : `${n0(moved, 1)} % of the vec4 copy's bytes moved per second`}`);
+    parts.push(`chunked scan (against the vec4 copy) ${scan.readGBs && c.readGBs
+      ? describeShare(shareOfRates({ readGBs: scan.readGBs, movedGBs: scan.GBs }, { readGBs: c.readGBs, movedGBs: c.GBs }))
+      : `${n0((100 * scan.GBs) / c.GBs, 1)} % of the vec4 copy's bytes moved per second`}`);
   }
   if (r.decodeBreakdown) parts.push(`decode step: ${n0(r.decodeBreakdown.dispatches)} dispatches, host ${n0(r.decodeBreakdown.jsMs, 2)} + ${n0(r.decodeBreakdown.encodeMs, 2)} ms, pipelined ${n0(r.decodeBreakdown.pipelinedMs, 2)} ms, read-back ${n0(r.decodeBreakdown.roundTripMs, 2)} ms${r.decodeBreakdown.gpuMs !== undefined ? `, GPU time of a step's layers ${n0(r.decodeBreakdown.gpuMs, 2)} ms` : ''}`);
   console.log(`- ${r.model}: ${parts.join('; ')}`);

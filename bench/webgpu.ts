@@ -55,7 +55,7 @@ import type { GenerateOptions } from '../src/api/types.js';
 import { SessionImpl } from '../src/api/session.js';
 import { randomModelFiles } from '../tools/random-model.js';
 import { ALL_BENCH_MODEL_NAMES, BENCH_MODELS, type BenchModelName } from '../tools/bench-shapes.js';
-import { describeShare, mamba1ScanBytes, movedBytes, ssdScanBytes, type ScanBytes } from './scan-bytes.js';
+import { describeShare, mamba1ScanBytes, movedBytes, shareOfRates, ssdScanBytes, type ScanBytes } from './scan-bytes.js';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -191,7 +191,7 @@ interface KernelRow { what: string; shape: string; seconds: number; wallSeconds:
 function shareOfVec4Copy(k: KernelRow, rows: KernelRow[]): string {
   const copy = rows.slice(0, rows.indexOf(k)).reverse().find((c) => c.what.startsWith('copy, vec4'));
   if (!copy?.readGBs || !k.readGBs || k.what.startsWith('copy')) return '';
-  return describeShare({ readPercent: (100 * k.readGBs) / copy.readGBs, movedPercent: (100 * k.GBs) / copy.GBs });
+  return describeShare(shareOfRates({ readGBs: k.readGBs, movedGBs: k.GBs }, { readGBs: copy.readGBs, movedGBs: copy.GBs }));
 }
 
 /** Copy bandwidth through sliceRows' two kernels, and the scans alone, chunked and sequential. */
